@@ -1,0 +1,63 @@
+//! State access for the state machine and the authenticated commitment over it.
+//!
+//! - [`StateRead`]: the one narrow read trait the state machine sees.
+//! - [`Overlay`]: a write buffer over a reader; executing a block fills it and hands back a
+//!   [`ChangeSet`], never touching storage itself.
+//! - [`tree`]: the Jellyfish Merkle tree (jmt) that turns a change set into the next state
+//!   root, and makes and checks proofs.
+//! - [`MemStore`]: an in-memory committed store for tests; the node uses the on-disk store in
+//!   `cairn-store`, which implements the same traits.
+
+pub mod mem;
+pub mod overlay;
+pub mod tree;
+
+pub use mem::MemStore;
+pub use overlay::Overlay;
+
+use std::collections::BTreeMap;
+
+/// Key → new value (`None` deletes), ordered so that applying it is deterministic.
+pub type ChangeSet = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
+
+/// Failures reading or committing state.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StateError {
+    #[error("storage error: {0}")]
+    Storage(String),
+    #[error("corrupt value under key {key}: {reason}")]
+    Corrupt { key: String, reason: String },
+    #[error("state tree error: {0}")]
+    Tree(String),
+}
+
+/// Read access to the latest state.
+pub trait StateRead {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError>;
+
+    /// Reads and decodes a borsh value.
+    fn get_decoded<T: borsh::BorshDeserialize>(&self, key: &[u8]) -> Result<Option<T>, StateError>
+    where
+        Self: Sized,
+    {
+        match self.get(key)? {
+            None => Ok(None),
+            Some(bytes) => borsh::from_slice(&bytes).map(Some).map_err(|e| StateError::Corrupt {
+                key: String::from_utf8_lossy(key).into_owned(),
+                reason: e.to_string(),
+            }),
+        }
+    }
+}
+
+impl<T: StateRead + ?Sized> StateRead for &T {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        (**self).get(key)
+    }
+}
+
+/// A committed store: the latest values plus the versioned tree nodes the commitment needs.
+pub trait CommittedState: StateRead + jmt::storage::TreeReader {
+    /// The last committed version (block height), or `None` before genesis.
+    fn version(&self) -> Result<Option<u64>, StateError>;
+}

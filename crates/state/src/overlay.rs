@@ -1,0 +1,99 @@
+//! A write buffer over a [`StateRead`], with one nested scope for transaction bodies.
+
+use crate::{ChangeSet, StateError, StateRead};
+use borsh::BorshSerialize;
+
+/// Block execution writes here. Reads see, in order: the open transaction scope, the
+/// block's changes so far, then the base state.
+pub struct Overlay<'a> {
+    base: &'a dyn StateRead,
+    changes: ChangeSet,
+    scope: Option<ChangeSet>,
+}
+
+impl<'a> Overlay<'a> {
+    pub fn new(base: &'a dyn StateRead) -> Self {
+        Overlay { base, changes: ChangeSet::new(), scope: None }
+    }
+
+    pub fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        self.layer().insert(key, Some(value));
+    }
+
+    pub fn put_encoded<T: BorshSerialize>(&mut self, key: Vec<u8>, value: &T) {
+        self.put(key, cairn_types::codec::encode(value));
+    }
+
+    pub fn delete(&mut self, key: Vec<u8>) {
+        self.layer().insert(key, None);
+    }
+
+    fn layer(&mut self) -> &mut ChangeSet {
+        match &mut self.scope {
+            Some(scope) => scope,
+            None => &mut self.changes,
+        }
+    }
+
+    /// Opens a scope whose writes can be kept or dropped as a whole.
+    pub fn begin_scope(&mut self) {
+        self.scope = Some(ChangeSet::new());
+    }
+
+    /// Keeps the scope's writes.
+    pub fn commit_scope(&mut self) {
+        if let Some(scope) = self.scope.take() {
+            self.changes.extend(scope);
+        }
+    }
+
+    /// Drops the scope's writes.
+    pub fn discard_scope(&mut self) {
+        self.scope = None;
+    }
+
+    /// The block's changes (an open scope is discarded).
+    pub fn into_changes(self) -> ChangeSet {
+        self.changes
+    }
+}
+
+impl StateRead for Overlay<'_> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        if let Some(v) = self.scope.as_ref().and_then(|s| s.get(key)) {
+            return Ok(v.clone());
+        }
+        if let Some(v) = self.changes.get(key) {
+            return Ok(v.clone());
+        }
+        self.base.get(key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::MemStore;
+
+    #[test]
+    fn scopes_layer_over_changes_and_base() {
+        let mut base = MemStore::default();
+        base.set_latest(b"a".to_vec(), b"1".to_vec());
+        let mut o = Overlay::new(&base);
+        o.put(b"b".to_vec(), b"2".to_vec());
+        o.begin_scope();
+        o.put(b"a".to_vec(), b"x".to_vec());
+        o.delete(b"b".to_vec());
+        assert_eq!(o.get(b"a").unwrap(), Some(b"x".to_vec()));
+        assert_eq!(o.get(b"b").unwrap(), None);
+        o.discard_scope();
+        assert_eq!(o.get(b"a").unwrap(), Some(b"1".to_vec()));
+        assert_eq!(o.get(b"b").unwrap(), Some(b"2".to_vec()));
+        o.begin_scope();
+        o.put(b"c".to_vec(), b"3".to_vec());
+        o.commit_scope();
+        let ch = o.into_changes();
+        assert_eq!(ch.len(), 2);
+        assert_eq!(ch.get(b"c".as_slice()), Some(&Some(b"3".to_vec())));
+    }
+}

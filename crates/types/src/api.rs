@@ -1,0 +1,110 @@
+//! JSON shapes of the HTTP API (`/v1`), shared by the node and the client.
+//!
+//! Amounts are decimal strings of base units, because JSON numbers lose precision past 2^53.
+
+use crate::{
+    Address, Amount, BlockHeader, Certificate, Hash, Height, Receipt, Signature, Transaction,
+};
+use serde::{Deserialize, Serialize};
+
+/// Serde helper: a u128 as a decimal string.
+pub mod amount_str {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &u128, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&v.to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u128, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse::<u128>().map_err(|_| {
+            serde::de::Error::custom(format!("amount {s:?} is not a base-unit integer"))
+        })
+    }
+}
+
+/// Every error response: a stable machine-readable code and a human message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthView {
+    pub ok: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusView {
+    pub chain_id: String,
+    pub height: Height,
+    pub last_block_hash: Hash,
+    pub state_root: Hash,
+    pub epoch: u64,
+    pub timestamp_ms: u64,
+    pub mempool_size: u64,
+}
+
+/// An account's state at a height, with an optional proof against that height's state root.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountView {
+    pub address: Address,
+    #[serde(with = "amount_str")]
+    pub balance: Amount,
+    pub nonce: u64,
+    pub height: Height,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub proof: Option<StateProofView>,
+}
+
+/// A state-tree inclusion (or exclusion) proof for one key at one height.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateProofView {
+    pub height: Height,
+    pub state_root: Hash,
+    /// The state key, hex.
+    pub key: String,
+    /// The stored value (canonical bytes, hex); absent if the key is not in state.
+    pub value: Option<String>,
+    /// The borsh-encoded Merkle proof, hex.
+    pub proof: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxView {
+    pub hash: Hash,
+    pub tx: Transaction,
+    pub signature: Signature,
+    /// `pending` (in the mempool) or `committed`.
+    pub state: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub receipt: Option<Receipt>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockView {
+    pub hash: Hash,
+    pub header: BlockHeader,
+    pub certificate: Certificate,
+    pub txs: Vec<TxView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubmitTxRequest {
+    /// The borsh-encoded signed transaction, hex.
+    pub tx: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubmitTxResponse {
+    pub hash: Hash,
+}
+
+/// Raw block bytes, for clients that re-verify blocks (audit, sync).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RawBlockView {
+    pub height: Height,
+    /// The borsh-encoded block, hex.
+    pub block: String,
+}

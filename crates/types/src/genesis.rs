@@ -1,0 +1,125 @@
+//! Genesis file and chain parameters.
+
+use crate::{Address, Amount, Hash, codec};
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::{Deserialize, Serialize};
+
+/// Chain parameters. They live in state (so governance can later change them) and start
+/// from the genesis file.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Params {
+    /// Blocks per epoch; the epoch of height h is h / blocks_per_epoch.
+    pub blocks_per_epoch: u64,
+    /// Fee floor: base_fee + fee_per_byte × encoded size, in base units.
+    #[serde(with = "crate::api::amount_str")]
+    pub base_fee: Amount,
+    #[serde(with = "crate::api::amount_str")]
+    pub fee_per_byte: Amount,
+    /// Largest encoded transaction accepted.
+    pub max_tx_bytes: u32,
+    /// Most transactions in one block.
+    pub max_block_txs: u32,
+    /// Largest total of encoded transactions in one block.
+    pub max_block_bytes: u32,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params {
+            blocks_per_epoch: 30,
+            base_fee: 1_000,
+            fee_per_byte: 10,
+            max_tx_bytes: 16 * 1024,
+            max_block_txs: 20_000,
+            max_block_bytes: 8 * 1024 * 1024,
+        }
+    }
+}
+
+impl Params {
+    /// Minimum fee for a transaction of `size` encoded bytes (saturating: an absurd size
+    /// gives an unpayable fee rather than wrapping).
+    pub fn min_fee(&self, size: usize) -> Amount {
+        self.fee_per_byte.saturating_mul(size as Amount).saturating_add(self.base_fee)
+    }
+
+    pub fn epoch_of(&self, height: u64) -> u64 {
+        height.checked_div(self.blocks_per_epoch).unwrap_or(0)
+    }
+
+    /// Checks values that would make the chain unusable.
+    pub fn validate(&self) -> Result<(), GenesisError> {
+        if self.blocks_per_epoch == 0 {
+            return Err(GenesisError::Invalid("blocks_per_epoch must be at least 1".into()));
+        }
+        if self.max_tx_bytes < 256 || self.max_block_bytes < self.max_tx_bytes {
+            return Err(GenesisError::Invalid(
+                "max_tx_bytes must be at least 256 and at most max_block_bytes".into(),
+            ));
+        }
+        if self.max_block_txs == 0 {
+            return Err(GenesisError::Invalid("max_block_txs must be at least 1".into()));
+        }
+        Ok(())
+    }
+}
+
+/// One initial balance.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisAccount {
+    pub address: Address,
+    #[serde(with = "crate::api::amount_str")]
+    pub balance: Amount,
+}
+
+/// The genesis file: everything needed to build state at height 0.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Genesis {
+    pub chain_id: String,
+    /// Unix milliseconds; block timestamps start after it.
+    pub genesis_time_ms: u64,
+    /// The block producer in solo mode.
+    pub validator: Address,
+    pub accounts: Vec<GenesisAccount>,
+    pub params: Params,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GenesisError {
+    #[error("invalid genesis: {0}")]
+    Invalid(String),
+    #[error("genesis account {0} appears more than once")]
+    DuplicateAccount(Address),
+    #[error("genesis balances overflow the supply")]
+    SupplyOverflow,
+}
+
+impl Genesis {
+    /// Hash of the canonical encoding; the parent hash of block 1.
+    pub fn hash(&self) -> Hash {
+        Hash::sha256(&codec::encode(self))
+    }
+
+    pub fn validate(&self) -> Result<(), GenesisError> {
+        if self.chain_id.is_empty() || self.chain_id.len() > crate::tx::MAX_CHAIN_ID_LEN {
+            return Err(GenesisError::Invalid("chain_id must be 1 to 64 bytes".into()));
+        }
+        self.params.validate()?;
+        let mut seen = std::collections::BTreeSet::new();
+        let mut total: Amount = 0;
+        for a in &self.accounts {
+            if !seen.insert(a.address) {
+                return Err(GenesisError::DuplicateAccount(a.address));
+            }
+            total = total.checked_add(a.balance).ok_or(GenesisError::SupplyOverflow)?;
+        }
+        Ok(())
+    }
+
+    pub fn total_supply(&self) -> Amount {
+        self.accounts.iter().fold(0, |t: Amount, a| t.saturating_add(a.balance))
+    }
+}

@@ -1,0 +1,241 @@
+//! Transactions: what an account signs, and the stateless checks every transaction passes
+//! before it may touch state (decode, sizes, chain id, amounts, fee floor, signature).
+
+use crate::codec::{self, DecodeError};
+use crate::crypto::{self, Signature, domain, signing_message};
+use crate::{Address, Amount, Hash, Height, Keypair, Params};
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::{Deserialize, Serialize};
+
+/// What a transaction does. New kinds are appended; existing variants never change.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TxBody {
+    /// Moves `amount` base units from the signer to `to`.
+    Transfer {
+        to: Address,
+        #[serde(with = "crate::api::amount_str")]
+        amount: Amount,
+    },
+}
+
+impl TxBody {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            TxBody::Transfer { .. } => "transfer",
+        }
+    }
+}
+
+/// The signed part of a transaction.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Transaction {
+    pub chain_id: String,
+    pub signer: Address,
+    /// Must equal the signer's account nonce when executed; increases by one per transaction.
+    pub nonce: u64,
+    /// The fee the signer pays, in base units, burned in full. Must be at least the chain's
+    /// minimum for this transaction's size (see [`Params::min_fee`]).
+    #[serde(with = "crate::api::amount_str")]
+    pub max_fee: Amount,
+    /// Last height at which the transaction may be included.
+    pub expiry_height: Height,
+    pub body: TxBody,
+}
+
+/// A transaction and its signer's signature under `cairn/tx/v1`.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct SignedTx {
+    pub tx: Transaction,
+    pub signature: Signature,
+}
+
+/// Why a transaction failed its stateless checks. It is refused and never enters a block.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StatelessError {
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    #[error("transaction is for chain {got:?}, this chain is {expected:?}")]
+    WrongChainId { expected: String, got: String },
+    #[error("amount plus fee overflows: amount {amount}, fee {fee}")]
+    AmountOverflow { amount: Amount, fee: Amount },
+    #[error("transfer amount must be positive")]
+    ZeroAmount,
+    #[error("fee {fee} is below the minimum {min} for a {size}-byte transaction")]
+    FeeTooLow { fee: Amount, min: Amount, size: usize },
+    #[error("chain id of {len} bytes exceeds {max}")]
+    ChainIdTooLong { len: usize, max: usize },
+    #[error(transparent)]
+    BadSignature(#[from] crypto::BadSignature),
+}
+
+impl StatelessError {
+    /// Stable machine-readable code for APIs.
+    pub fn code(&self) -> &'static str {
+        match self {
+            StatelessError::Decode(DecodeError::TooLarge { .. }) => "tx_too_large",
+            StatelessError::Decode(DecodeError::Malformed { .. }) => "malformed_tx",
+            StatelessError::WrongChainId { .. } => "wrong_chain_id",
+            StatelessError::AmountOverflow { .. } => "amount_overflow",
+            StatelessError::ZeroAmount => "zero_amount",
+            StatelessError::FeeTooLow { .. } => "fee_too_low",
+            StatelessError::ChainIdTooLong { .. } => "malformed_tx",
+            StatelessError::BadSignature(_) => "bad_signature",
+        }
+    }
+}
+
+/// Longest chain id accepted anywhere.
+pub const MAX_CHAIN_ID_LEN: usize = 64;
+
+impl Transaction {
+    /// Signs with `key`. The signer field must already be `key.address()`.
+    pub fn sign(self, key: &Keypair) -> SignedTx {
+        let signature = key.sign_payload(domain::TX, &self.chain_id, &self);
+        SignedTx { tx: self, signature }
+    }
+
+    /// Amount the body moves out of the signer's balance, on top of the fee.
+    pub fn spend(&self) -> Amount {
+        match &self.body {
+            TxBody::Transfer { amount, .. } => *amount,
+        }
+    }
+}
+
+impl SignedTx {
+    pub fn to_bytes(&self) -> Vec<u8> {
+        codec::encode(self)
+    }
+
+    /// Decodes wire bytes, refusing anything over `max_bytes`.
+    pub fn from_bytes(bytes: &[u8], max_bytes: usize) -> Result<SignedTx, DecodeError> {
+        codec::decode(bytes, max_bytes, "transaction")
+    }
+
+    /// SHA-256 of the canonical encoding (signature included).
+    pub fn hash(&self) -> Hash {
+        Hash::sha256(&self.to_bytes())
+    }
+
+    /// The exact bytes the signature covers.
+    pub fn signing_message(&self) -> Vec<u8> {
+        signing_message(domain::TX, &self.tx.chain_id, &self.tx)
+    }
+
+    /// Every stateless check except the signature, which callers verify in batches.
+    pub fn check_shape(
+        &self,
+        chain_id: &str,
+        params: &Params,
+        size: usize,
+    ) -> Result<(), StatelessError> {
+        let tx = &self.tx;
+        if tx.chain_id.len() > MAX_CHAIN_ID_LEN {
+            return Err(StatelessError::ChainIdTooLong {
+                len: tx.chain_id.len(),
+                max: MAX_CHAIN_ID_LEN,
+            });
+        }
+        if tx.chain_id != chain_id {
+            return Err(StatelessError::WrongChainId {
+                expected: chain_id.to_string(),
+                got: tx.chain_id.clone(),
+            });
+        }
+        match &tx.body {
+            TxBody::Transfer { amount, .. } => {
+                if *amount == 0 {
+                    return Err(StatelessError::ZeroAmount);
+                }
+            }
+        }
+        if tx.spend().checked_add(tx.max_fee).is_none() {
+            return Err(StatelessError::AmountOverflow { amount: tx.spend(), fee: tx.max_fee });
+        }
+        let min = params.min_fee(size);
+        if tx.max_fee < min {
+            return Err(StatelessError::FeeTooLow { fee: tx.max_fee, min, size });
+        }
+        Ok(())
+    }
+
+    /// All stateless checks on one transaction, verifying its signature on its own.
+    pub fn check_stateless(
+        &self,
+        chain_id: &str,
+        params: &Params,
+        size: usize,
+    ) -> Result<(), StatelessError> {
+        self.check_shape(chain_id, params, size)?;
+        crypto::verify(&self.tx.signer, &self.signature, &self.signing_message())?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(key: &Keypair) -> Transaction {
+        Transaction {
+            chain_id: "test".into(),
+            signer: key.address(),
+            nonce: 0,
+            max_fee: 100_000,
+            expiry_height: 100,
+            body: TxBody::Transfer { to: Address([9; 32]), amount: 5 },
+        }
+    }
+
+    #[test]
+    fn stateless_checks() {
+        let k = Keypair::from_label("a");
+        let p = Params::default();
+        let stx = sample(&k).sign(&k);
+        let size = stx.to_bytes().len();
+        assert_eq!(stx.check_stateless("test", &p, size), Ok(()));
+        assert!(matches!(
+            stx.check_stateless("other", &p, size),
+            Err(StatelessError::WrongChainId { .. })
+        ));
+        let mut tampered = stx.clone();
+        tampered.tx.nonce = 1;
+        assert_eq!(
+            tampered.check_stateless("test", &p, size).map_err(|e| e.code()),
+            Err("bad_signature")
+        );
+        let mut big = sample(&k);
+        big.body = TxBody::Transfer { to: Address([9; 32]), amount: u128::MAX };
+        let big = big.sign(&k);
+        assert_eq!(
+            big.check_stateless("test", &p, size).map_err(|e| e.code()),
+            Err("amount_overflow")
+        );
+        let mut cheap = sample(&k);
+        cheap.max_fee = 0;
+        let cheap = cheap.sign(&k);
+        assert_eq!(
+            cheap.check_stateless("test", &p, size).map_err(|e| e.code()),
+            Err("fee_too_low")
+        );
+    }
+
+    #[test]
+    fn decode_is_strict() {
+        let k = Keypair::from_label("a");
+        let bytes = sample(&k).sign(&k).to_bytes();
+        assert!(SignedTx::from_bytes(&bytes, 4096).is_ok());
+        let mut trailing = bytes.clone();
+        trailing.push(0);
+        assert!(matches!(
+            SignedTx::from_bytes(&trailing, 4096),
+            Err(DecodeError::Malformed { .. })
+        ));
+        assert!(matches!(
+            SignedTx::from_bytes(&bytes[..10], 4096),
+            Err(DecodeError::Malformed { .. })
+        ));
+        assert!(matches!(SignedTx::from_bytes(&bytes, 10), Err(DecodeError::TooLarge { .. })));
+    }
+}
