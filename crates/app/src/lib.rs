@@ -1,1 +1,277 @@
-//! placeholder
+//! The Cairn state machine: a pure function from (state, block) to (state changes,
+//! receipts). It never touches disk, sockets, clocks or threads of its own (signature checks
+//! use rayon's pool); the caller commits what it returns.
+//!
+//! The interface is the one both consensus modes drive:
+//! - [`App::propose`]: build the next block from candidate transactions;
+//! - [`App::verify`]: re-execute a block someone else built and check every root;
+//! - the caller then commits the block with its certificate and the returned changes.
+
+pub mod accounts;
+pub mod check;
+mod execute;
+pub mod state_key;
+
+pub use check::{SizedTx, StatefulError};
+pub use execute::Executed;
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use cairn_state::{ChangeSet, CommittedState, Overlay, StateError, StateRead, tree};
+use cairn_types::genesis::GenesisError;
+use cairn_types::tx::StatelessError;
+use cairn_types::{Address, BlockHeader, Genesis, Hash, Height, Params, SignedTx, merkle};
+use serde::{Deserialize, Serialize};
+
+/// Chain identity kept in state.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct ChainInfo {
+    pub chain_id: String,
+    pub genesis_hash: Hash,
+    /// The solo-mode block producer.
+    pub validator: Address,
+}
+
+/// Height and time of the last executed block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct LastBlock {
+    pub height: Height,
+    pub timestamp_ms: u64,
+}
+
+/// What a block is built on: the parent's height, hash and time. For block 1 the parent
+/// is the genesis (height 0, the genesis hash, the genesis time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Parent {
+    pub height: Height,
+    pub hash: Hash,
+    pub timestamp_ms: u64,
+}
+
+impl Parent {
+    pub fn of_header(h: &BlockHeader) -> Parent {
+        Parent { height: h.height, hash: h.hash(), timestamp_ms: h.timestamp_ms }
+    }
+
+    pub fn of_genesis(g: &Genesis) -> Parent {
+        Parent { height: 0, hash: g.hash(), timestamp_ms: g.genesis_time_ms }
+    }
+}
+
+/// Why a block is invalid or could not be executed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BlockError {
+    #[error("block height {got}, expected {expected}")]
+    WrongHeight { expected: Height, got: Height },
+    #[error("parent hash {got}, expected {expected}")]
+    WrongParent { expected: Hash, got: Hash },
+    #[error("timestamp {got} ms is not after the parent's {parent} ms")]
+    TimestampNotIncreasing { parent: u64, got: u64 },
+    #[error("epoch {got}, expected {expected}")]
+    WrongEpoch { expected: u64, got: u64 },
+    #[error("{what} root {got}, recomputed {expected}")]
+    RootMismatch { what: &'static str, expected: Hash, got: Hash },
+    #[error("transaction {index} ({hash}) fails stateless checks: {error}")]
+    BadTx { index: usize, hash: Hash, error: StatelessError },
+    #[error("transaction {index} ({hash}) cannot be included: {error}")]
+    NotIncludable { index: usize, hash: Hash, error: StatefulError },
+    #[error("block holds {txs} transactions / {bytes} bytes; limits are {max_txs} / {max_bytes}")]
+    TooLarge { txs: usize, bytes: usize, max_txs: u32, max_bytes: u32 },
+    #[error("state has no {0}; was genesis applied?")]
+    MissingState(&'static str),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Genesis(#[from] GenesisError),
+}
+
+/// A block built by [`App::propose`]: the header (to be certified by consensus), the
+/// transactions it holds, the execution result, and the candidates left out with why.
+#[derive(Debug)]
+pub struct Proposal {
+    pub header: BlockHeader,
+    pub txs: Vec<SignedTx>,
+    pub executed: Executed,
+    pub dropped: Vec<(Hash, StatefulError)>,
+}
+
+/// The state machine. Holds only the chain id; everything else is read from state.
+#[derive(Debug, Clone)]
+pub struct App {
+    chain_id: String,
+}
+
+impl App {
+    pub fn new(chain_id: impl Into<String>) -> App {
+        App { chain_id: chain_id.into() }
+    }
+
+    pub fn chain_id(&self) -> &str {
+        &self.chain_id
+    }
+
+    /// The state written at height 0.
+    pub fn genesis_changes(genesis: &Genesis) -> Result<ChangeSet, BlockError> {
+        genesis.validate()?;
+        let base = cairn_state::MemStore::default();
+        let mut o = Overlay::new(&base);
+        for a in &genesis.accounts {
+            accounts::put_account(
+                &mut o,
+                &a.address,
+                &accounts::Account { balance: a.balance, nonce: 0 },
+            );
+        }
+        o.put_encoded(
+            state_key::supply(),
+            &accounts::Supply { genesis: genesis.total_supply(), burned: 0 },
+        );
+        o.put_encoded(state_key::params(), &genesis.params);
+        o.put_encoded(
+            state_key::chain(),
+            &ChainInfo {
+                chain_id: genesis.chain_id.clone(),
+                genesis_hash: genesis.hash(),
+                validator: genesis.validator,
+            },
+        );
+        o.put_encoded(
+            state_key::last_block(),
+            &LastBlock { height: 0, timestamp_ms: genesis.genesis_time_ms },
+        );
+        Ok(o.into_changes())
+    }
+
+    pub fn params(state: &impl StateRead) -> Result<Params, BlockError> {
+        state.get_decoded(&state_key::params())?.ok_or(BlockError::MissingState("parameters"))
+    }
+
+    pub fn chain_info(state: &impl StateRead) -> Result<ChainInfo, BlockError> {
+        state.get_decoded(&state_key::chain())?.ok_or(BlockError::MissingState("chain info"))
+    }
+
+    /// Builds the block after `parent` from `candidates` (already through the stateless
+    /// phase, in the order the mempool chose). Candidates that cannot be included now are
+    /// returned in `dropped`; the block stops at its size limits.
+    pub fn propose<S: CommittedState>(
+        &self,
+        state: &S,
+        parent: Parent,
+        timestamp_ms: u64,
+        proposer: Address,
+        candidates: Vec<SizedTx>,
+    ) -> Result<Proposal, BlockError> {
+        let params = App::params(state)?;
+        let height = parent.height + 1;
+        let timestamp_ms = timestamp_ms.max(parent.timestamp_ms + 1);
+        let (executed, txs, dropped) = execute::execute(
+            state,
+            &params,
+            height,
+            timestamp_ms,
+            candidates,
+            execute::Mode::Propose,
+        )?;
+        let header = BlockHeader {
+            height,
+            parent_hash: parent.hash,
+            timestamp_ms,
+            proposer,
+            epoch: params.epoch_of(height),
+            tx_root: merkle::root(&txs.iter().map(SignedTx::hash).collect::<Vec<_>>()),
+            receipts_root: executed.receipts_root(),
+            state_root: executed.state_root,
+        };
+        Ok(Proposal { header, txs, executed, dropped })
+    }
+
+    /// Re-executes a block built by someone else on top of `parent` and checks its header:
+    /// height, parent, time, epoch, every transaction, and the three roots.
+    pub fn verify<S: CommittedState>(
+        &self,
+        state: &S,
+        parent: Parent,
+        header: &BlockHeader,
+        txs: &[SignedTx],
+    ) -> Result<Executed, BlockError> {
+        let params = App::params(state)?;
+        let height = parent.height + 1;
+        if header.height != height {
+            return Err(BlockError::WrongHeight { expected: height, got: header.height });
+        }
+        if header.parent_hash != parent.hash {
+            return Err(BlockError::WrongParent { expected: parent.hash, got: header.parent_hash });
+        }
+        if header.timestamp_ms <= parent.timestamp_ms {
+            return Err(BlockError::TimestampNotIncreasing {
+                parent: parent.timestamp_ms,
+                got: header.timestamp_ms,
+            });
+        }
+        if header.epoch != params.epoch_of(height) {
+            return Err(BlockError::WrongEpoch {
+                expected: params.epoch_of(height),
+                got: header.epoch,
+            });
+        }
+        let tx_root = merkle::root(&txs.iter().map(SignedTx::hash).collect::<Vec<_>>());
+        if tx_root != header.tx_root {
+            return Err(BlockError::RootMismatch {
+                what: "transaction",
+                expected: tx_root,
+                got: header.tx_root,
+            });
+        }
+        let sized: Vec<SizedTx> = txs.iter().cloned().map(SizedTx::new).collect();
+        let bytes: usize = sized.iter().map(|t| t.size).sum();
+        if sized.len() > params.max_block_txs as usize || bytes > params.max_block_bytes as usize {
+            return Err(BlockError::TooLarge {
+                txs: sized.len(),
+                bytes,
+                max_txs: params.max_block_txs,
+                max_bytes: params.max_block_bytes,
+            });
+        }
+        for (index, verdict) in
+            check::check_stateless_batch(&self.chain_id, &params, &sized).into_iter().enumerate()
+        {
+            if let Err(error) = verdict {
+                return Err(BlockError::BadTx { index, hash: sized[index].tx.hash(), error });
+            }
+        }
+        let (executed, _, _) = execute::execute(
+            state,
+            &params,
+            height,
+            header.timestamp_ms,
+            sized,
+            execute::Mode::Verify,
+        )?;
+        let receipts_root = executed.receipts_root();
+        if receipts_root != header.receipts_root {
+            return Err(BlockError::RootMismatch {
+                what: "receipts",
+                expected: receipts_root,
+                got: header.receipts_root,
+            });
+        }
+        if executed.state_root != header.state_root {
+            return Err(BlockError::RootMismatch {
+                what: "state",
+                expected: executed.state_root,
+                got: header.state_root,
+            });
+        }
+        Ok(executed)
+    }
+
+    /// Genesis state root (version 0) and the tree batch to commit with it.
+    pub fn genesis_root<S: jmt::storage::TreeReader>(
+        state: &S,
+        changes: &ChangeSet,
+    ) -> Result<(Hash, jmt::storage::TreeUpdateBatch), BlockError> {
+        Ok(tree::apply_changes(state, changes, 0)?)
+    }
+}
+
+#[cfg(test)]
+mod tests;

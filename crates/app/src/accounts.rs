@@ -1,0 +1,94 @@
+//! Accounts: balances, nonces, supply, and the transfer body.
+
+use crate::state_key;
+use borsh::{BorshDeserialize, BorshSerialize};
+use cairn_state::{Overlay, StateError, StateRead};
+use cairn_types::{Address, Amount, TxFailure};
+use serde::{Deserialize, Serialize};
+
+/// An account as stored in state. Absent accounts read as zero balance, nonce 0.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+)]
+pub struct Account {
+    pub balance: Amount,
+    pub nonce: u64,
+}
+
+/// Where the supply came from and went. Total supply = genesis − burned (later modules
+/// add emitted and re-minted terms).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+)]
+pub struct Supply {
+    pub genesis: Amount,
+    pub burned: Amount,
+}
+
+impl Supply {
+    pub fn total(&self) -> Amount {
+        self.genesis.saturating_sub(self.burned)
+    }
+}
+
+pub fn get_account(state: &impl StateRead, addr: &Address) -> Result<Account, StateError> {
+    Ok(state.get_decoded(&state_key::account(addr))?.unwrap_or_default())
+}
+
+pub fn put_account(o: &mut Overlay<'_>, addr: &Address, acct: &Account) {
+    o.put_encoded(state_key::account(addr), acct);
+}
+
+pub fn get_supply(state: &impl StateRead) -> Result<Supply, StateError> {
+    Ok(state.get_decoded(&state_key::supply())?.unwrap_or_default())
+}
+
+/// Burns `amount` from the supply record (the caller has already debited it).
+pub fn record_burn(o: &mut Overlay<'_>, amount: Amount) -> Result<(), StateError> {
+    let mut s = get_supply(o)?;
+    // Burned can never exceed genesis supply because it only counts debited balances;
+    // saturate rather than wrap if that invariant were ever broken.
+    s.burned = s.burned.saturating_add(amount);
+    o.put_encoded(state_key::supply(), &s);
+    Ok(())
+}
+
+/// Moves `amount` from `from` to `to`. Errors leave the overlay scope for the caller to drop.
+pub fn transfer(
+    o: &mut Overlay<'_>,
+    from: &Address,
+    to: &Address,
+    amount: Amount,
+) -> Result<Result<(), TxFailure>, StateError> {
+    let mut src = get_account(o, from)?;
+    if src.balance < amount {
+        return Ok(Err(TxFailure::InsufficientBalance { needed: amount, available: src.balance }));
+    }
+    src.balance -= amount;
+    put_account(o, from, &src);
+    let mut dst = get_account(o, to)?;
+    dst.balance = match dst.balance.checked_add(amount) {
+        Some(b) => b,
+        None => return Ok(Err(TxFailure::BalanceOverflow { account: *to })),
+    };
+    put_account(o, to, &dst);
+    Ok(Ok(()))
+}

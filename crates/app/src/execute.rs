@@ -1,0 +1,108 @@
+//! Phase three: executing transactions in block order against an overlay, then computing
+//! the new state root.
+
+use crate::accounts;
+use crate::check::{self, SizedTx};
+use crate::{BlockError, LastBlock, StatefulError, state_key};
+use cairn_state::{ChangeSet, CommittedState, Overlay, tree};
+use cairn_types::{Hash, Height, Params, Receipt, SignedTx, TxBody, TxStatus, merkle};
+use jmt::storage::TreeUpdateBatch;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Building a block: leave out what cannot be included, stop at the size limits.
+    Propose,
+    /// Checking a block: anything that cannot be included makes the block invalid.
+    Verify,
+}
+
+/// The result of executing a block: receipts, the state changes, the new root and the tree
+/// nodes to persist. The caller commits all of it atomically with the block.
+#[derive(Debug)]
+pub struct Executed {
+    pub height: Height,
+    pub receipts: Vec<Receipt>,
+    pub changes: ChangeSet,
+    pub state_root: Hash,
+    pub tree_batch: TreeUpdateBatch,
+}
+
+impl Executed {
+    pub fn receipts_root(&self) -> Hash {
+        merkle::root(&self.receipts.iter().map(Receipt::hash).collect::<Vec<_>>())
+    }
+}
+
+type Outcome = (Executed, Vec<SignedTx>, Vec<(Hash, StatefulError)>);
+
+pub(crate) fn execute<S: CommittedState>(
+    state: &S,
+    params: &Params,
+    height: Height,
+    timestamp_ms: u64,
+    txs: Vec<SizedTx>,
+    mode: Mode,
+) -> Result<Outcome, BlockError> {
+    let mut o = Overlay::new(state);
+    let mut receipts = Vec::with_capacity(txs.len());
+    let mut included = Vec::with_capacity(txs.len());
+    let mut dropped = Vec::new();
+    let mut bytes = 0usize;
+    for (index, sized) in txs.into_iter().enumerate() {
+        if mode == Mode::Propose
+            && (included.len() >= params.max_block_txs as usize
+                || bytes + sized.size > params.max_block_bytes as usize)
+        {
+            break;
+        }
+        let stx = sized.tx;
+        let hash = stx.hash();
+        let tx = &stx.tx;
+        let mut acct = accounts::get_account(&o, &tx.signer)?;
+        if let Err(error) = check::check_includable(&acct, &stx, height) {
+            if let StatefulError::State(e) = error {
+                return Err(e.into());
+            }
+            match mode {
+                Mode::Propose => {
+                    dropped.push((hash, error));
+                    continue;
+                }
+                Mode::Verify => return Err(BlockError::NotIncludable { index, hash, error }),
+            }
+        }
+        // Charge the fee (burned) and advance the nonce; these stand even if the body fails.
+        acct.balance -= tx.max_fee;
+        acct.nonce += 1;
+        accounts::put_account(&mut o, &tx.signer, &acct);
+        accounts::record_burn(&mut o, tx.max_fee)?;
+
+        o.begin_scope();
+        let result = match &tx.body {
+            TxBody::Transfer { to, amount } => accounts::transfer(&mut o, &tx.signer, to, *amount)?,
+        };
+        let status = match result {
+            Ok(()) => {
+                o.commit_scope();
+                TxStatus::Success
+            }
+            Err(error) => {
+                o.discard_scope();
+                TxStatus::Failed { error }
+            }
+        };
+        receipts.push(Receipt {
+            tx_hash: hash,
+            height,
+            index: included.len() as u32,
+            fee_paid: tx.max_fee,
+            status,
+        });
+        bytes += sized.size;
+        included.push(stx);
+    }
+    o.put_encoded(state_key::last_block(), &LastBlock { height, timestamp_ms });
+    let changes = o.into_changes();
+    let (state_root, tree_batch) = tree::apply_changes(state, &changes, height)?;
+    Ok((Executed { height, receipts, changes, state_root, tree_batch }, included, dropped))
+}

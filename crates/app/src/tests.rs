@@ -1,0 +1,257 @@
+//! State-machine tests on the in-memory store.
+
+use super::*;
+use crate::accounts::{get_account, get_supply};
+use cairn_state::MemStore;
+use cairn_types::genesis::GenesisAccount;
+use cairn_types::{Keypair, Transaction, TxBody, TxFailure, TxStatus};
+use proptest::prelude::*;
+
+pub(crate) const CHAIN: &str = "cairn-test";
+
+pub(crate) struct Chain {
+    pub app: App,
+    pub store: MemStore,
+    pub parent: Parent,
+    pub validator: Keypair,
+    pub roots: Vec<Hash>,
+}
+
+pub(crate) fn genesis(keys: &[&Keypair], balance: u128) -> Genesis {
+    Genesis {
+        chain_id: CHAIN.into(),
+        genesis_time_ms: 1_000,
+        validator: Keypair::from_label("validator").address(),
+        accounts: keys.iter().map(|k| GenesisAccount { address: k.address(), balance }).collect(),
+        params: Params::default(),
+    }
+}
+
+impl Chain {
+    pub fn new(g: &Genesis) -> Chain {
+        let mut store = MemStore::default();
+        let changes = App::genesis_changes(g).unwrap();
+        let (root, batch) = App::genesis_root(&store, &changes).unwrap();
+        store.apply(0, &changes, &batch);
+        Chain {
+            app: App::new(g.chain_id.clone()),
+            store,
+            parent: Parent::of_genesis(g),
+            validator: Keypair::from_label("validator"),
+            roots: vec![root],
+        }
+    }
+
+    /// Proposes, verifies (as a second node would) and commits one block.
+    pub fn block(&mut self, txs: Vec<SignedTx>) -> Proposal {
+        let sized = txs.into_iter().map(SizedTx::new).collect();
+        let t = self.parent.timestamp_ms + 1000;
+        let p =
+            self.app.propose(&self.store, self.parent, t, self.validator.address(), sized).unwrap();
+        let again = self.app.verify(&self.store, self.parent, &p.header, &p.txs).unwrap();
+        assert_eq!(again.state_root, p.executed.state_root);
+        self.store.apply(p.header.height, &p.executed.changes, &p.executed.tree_batch);
+        self.parent = Parent::of_header(&p.header);
+        self.roots.push(p.header.state_root);
+        p
+    }
+}
+
+pub(crate) fn transfer(
+    from: &Keypair,
+    to: &Keypair,
+    amount: u128,
+    nonce: u64,
+    fee: u128,
+) -> SignedTx {
+    Transaction {
+        chain_id: CHAIN.into(),
+        signer: from.address(),
+        nonce,
+        max_fee: fee,
+        expiry_height: 1_000,
+        body: TxBody::Transfer { to: to.address(), amount },
+    }
+    .sign(from)
+}
+
+const FEE: u128 = 10_000;
+
+#[test]
+fn transfer_moves_balance_and_burns_fee() {
+    let (a, b) = (Keypair::from_label("a"), Keypair::from_label("b"));
+    let mut c = Chain::new(&genesis(&[&a, &b], 1_000_000));
+    let p = c.block(vec![transfer(&a, &b, 250, 0, FEE)]);
+    assert_eq!(p.executed.receipts.len(), 1);
+    assert!(p.executed.receipts[0].is_success());
+    assert_eq!(
+        get_account(&c.store, &a.address()).unwrap(),
+        accounts::Account { balance: 1_000_000 - 250 - FEE, nonce: 1 }
+    );
+    assert_eq!(get_account(&c.store, &b.address()).unwrap().balance, 1_000_250);
+    let s = get_supply(&c.store).unwrap();
+    assert_eq!(s.burned, FEE);
+    assert_eq!(s.total(), 2_000_000 - FEE);
+}
+
+#[test]
+fn failed_body_charges_only_the_fee() {
+    let (a, b) = (Keypair::from_label("a"), Keypair::from_label("b"));
+    let mut c = Chain::new(&genesis(&[&a, &b], 100_000));
+    let p = c.block(vec![transfer(&a, &b, 95_000, 0, FEE)]);
+    assert_eq!(
+        p.executed.receipts[0].status,
+        TxStatus::Failed {
+            error: TxFailure::InsufficientBalance { needed: 95_000, available: 90_000 }
+        }
+    );
+    assert_eq!(
+        get_account(&c.store, &a.address()).unwrap(),
+        accounts::Account { balance: 90_000, nonce: 1 }
+    );
+    assert_eq!(get_account(&c.store, &b.address()).unwrap().balance, 100_000);
+}
+
+#[test]
+fn unincludable_candidates_are_dropped_not_charged() {
+    let (a, b) = (Keypair::from_label("a"), Keypair::from_label("b"));
+    let mut c = Chain::new(&genesis(&[&a, &b], 100_000));
+    let gap = transfer(&a, &b, 1, 5, FEE);
+    let mut expired = transfer(&a, &b, 1, 0, FEE).tx;
+    expired.expiry_height = 0;
+    let expired = expired.sign(&a);
+    let p = c.block(vec![gap, expired]);
+    assert!(p.txs.is_empty());
+    assert_eq!(p.dropped.len(), 2);
+    assert_eq!(p.dropped[0].1.code(), "nonce_gap");
+    assert_eq!(p.dropped[1].1.code(), "expired");
+    assert_eq!(
+        get_account(&c.store, &a.address()).unwrap(),
+        accounts::Account { balance: 100_000, nonce: 0 }
+    );
+    // Replay of an executed transaction is dropped as a replay.
+    let t = transfer(&a, &b, 1, 0, FEE);
+    c.block(vec![t.clone()]);
+    let p = c.block(vec![t]);
+    assert_eq!(p.dropped[0].1.code(), "replayed_nonce");
+}
+
+#[test]
+fn verify_rejects_tampering() {
+    let (a, b) = (Keypair::from_label("a"), Keypair::from_label("b"));
+    let c = Chain::new(&genesis(&[&a, &b], 100_000));
+    let sized = vec![SizedTx::new(transfer(&a, &b, 5, 0, FEE))];
+    let p = c.app.propose(&c.store, c.parent, 5_000, c.validator.address(), sized).unwrap();
+    let mut h = p.header.clone();
+    h.state_root = Hash::ZERO;
+    assert!(matches!(
+        c.app.verify(&c.store, c.parent, &h, &p.txs),
+        Err(BlockError::RootMismatch { what: "state", .. })
+    ));
+    let mut h = p.header.clone();
+    h.timestamp_ms = c.parent.timestamp_ms;
+    assert!(matches!(
+        c.app.verify(&c.store, c.parent, &h, &p.txs),
+        Err(BlockError::TimestampNotIncreasing { .. })
+    ));
+    let mut txs = p.txs.clone();
+    txs[0].signature.0[3] ^= 1;
+    assert!(matches!(
+        c.app.verify(&c.store, c.parent, &p.header, &txs),
+        Err(BlockError::RootMismatch { what: "transaction", .. })
+    ));
+    let mut h = p.header.clone();
+    h.tx_root = merkle::root(&txs.iter().map(SignedTx::hash).collect::<Vec<_>>());
+    assert!(matches!(
+        c.app.verify(&c.store, c.parent, &h, &txs),
+        Err(BlockError::BadTx { index: 0, .. })
+    ));
+    let mut h = p.header.clone();
+    h.epoch += 1;
+    assert!(matches!(
+        c.app.verify(&c.store, c.parent, &h, &p.txs),
+        Err(BlockError::WrongEpoch { .. })
+    ));
+    // A transaction that cannot be included makes the whole block invalid.
+    let gap = vec![transfer(&a, &b, 5, 3, FEE)];
+    let mut h = p.header.clone();
+    h.tx_root = merkle::root(&gap.iter().map(SignedTx::hash).collect::<Vec<_>>());
+    assert!(matches!(
+        c.app.verify(&c.store, c.parent, &h, &gap),
+        Err(BlockError::NotIncludable { .. })
+    ));
+}
+
+#[test]
+fn block_size_limit_defers_the_rest() {
+    let (a, b) = (Keypair::from_label("a"), Keypair::from_label("b"));
+    let mut g = genesis(&[&a, &b], 10_000_000);
+    g.params.max_block_txs = 3;
+    let mut c = Chain::new(&g);
+    let p = c.block((0..5).map(|n| transfer(&a, &b, 1, n, FEE)).collect());
+    assert_eq!(p.txs.len(), 3);
+    assert!(p.dropped.is_empty());
+}
+
+#[test]
+fn empty_blocks_still_change_the_root() {
+    let a = Keypair::from_label("a");
+    let mut c = Chain::new(&genesis(&[&a], 1));
+    let r1 = c.block(vec![]).header.state_root;
+    let r2 = c.block(vec![]).header.state_root;
+    assert_ne!(r1, r2);
+    assert_eq!(
+        c.store.get_decoded::<LastBlock>(&state_key::last_block()).unwrap().unwrap().height,
+        2
+    );
+}
+
+fn total_balances(store: &MemStore, keys: &[Keypair]) -> u128 {
+    keys.iter().map(|k| get_account(store, &k.address()).unwrap().balance).sum()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// Any sequence of transfers (including failing and unincludable ones) conserves
+    /// supply: balances = genesis − burned fees; and replaying the same blocks on a fresh
+    /// node gives the same state root at every height.
+    #[test]
+    fn transfers_conserve_supply_and_replay_identically(
+        ops in prop::collection::vec(
+            (0usize..4, 0usize..4, 0u128..400_000, 0u64..3, prop::bool::ANY), 1..40),
+        per_block in 1usize..8,
+    ) {
+        let keys: Vec<Keypair> = (0..4).map(|i| Keypair::from_label(&format!("p{i}"))).collect();
+        let refs: Vec<&Keypair> = keys.iter().collect();
+        let g = genesis(&refs, 1_000_000);
+        let mut c = Chain::new(&g);
+        let mut nonces = [0u64; 4];
+        let mut blocks = Vec::new();
+        for chunk in ops.chunks(per_block) {
+            let txs: Vec<SignedTx> = chunk.iter().map(|&(f, t, amt, skew, bump)| {
+                let nonce = nonces[f] + if bump { skew } else { 0 };
+                if !bump || skew == 0 { nonces[f] += 1; }
+                transfer(&keys[f], &keys[t], amt.max(1), nonce, FEE)
+            }).collect();
+            let p = c.block(txs);
+            // Nonces of dropped transactions were never used: resync from state.
+            for (i, k) in keys.iter().enumerate() {
+                nonces[i] = get_account(&c.store, &k.address()).unwrap().nonce;
+            }
+            let s = get_supply(&c.store).unwrap();
+            prop_assert_eq!(total_balances(&c.store, &keys), s.genesis - s.burned);
+            prop_assert_eq!(s.genesis, 4_000_000);
+            blocks.push(p);
+        }
+        // Replay on a fresh store.
+        let mut replay = Chain::new(&g);
+        for p in &blocks {
+            let e = replay.app.verify(&replay.store, replay.parent, &p.header, &p.txs).unwrap();
+            replay.store.apply(p.header.height, &e.changes, &e.tree_batch);
+            replay.parent = Parent::of_header(&p.header);
+            replay.roots.push(e.state_root);
+        }
+        prop_assert_eq!(replay.roots, c.roots);
+    }
+}
