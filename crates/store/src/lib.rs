@@ -1,1 +1,342 @@
-//! placeholder
+//! The on-disk store: one redb file holding the state (latest values and the versioned
+//! Merkle tree), blocks, transaction index and receipts.
+//!
+//! Crash safety: a block, its receipts, its state changes and its tree nodes are written in
+//! ONE redb write transaction committed with fsync, so after a kill at any moment the store
+//! holds either all of a block or none of it. See docs/adr/0002-store-redb.md.
+
+mod tables;
+
+use cairn_state::{ChangeSet, CommittedState, StateError, StateRead};
+use cairn_types::{Block, BlockHeader, Genesis, Hash, Height, Receipt, codec};
+use jmt::storage::{LeafNode, Node, NodeKey, TreeReader, TreeUpdateBatch};
+use jmt::{KeyHash, OwnedValue, Version};
+use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable};
+use std::path::Path;
+use tables::*;
+
+/// Bumped whenever the layout of any table changes. A node refuses to open a store written
+/// with another version instead of misreading it.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Largest stored object decoded (blocks are the largest).
+const MAX_OBJECT: usize = 256 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(#[from] redb::Error),
+    #[error("store schema version {found}, this build reads version {expected}")]
+    SchemaMismatch { found: u32, expected: u32 },
+    #[error("store is empty: genesis has not been written")]
+    NotInitialized,
+    #[error("store already holds a chain")]
+    AlreadyInitialized,
+    #[error("block {got} does not follow the stored head {head}")]
+    NotNext { head: Height, got: Height },
+    #[error("corrupt {what} in store: {reason}")]
+    Corrupt { what: &'static str, reason: String },
+}
+
+macro_rules! db_err {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self { StoreError::Db(e.into()) }
+        }
+    )*};
+}
+db_err!(
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
+impl From<StoreError> for StateError {
+    fn from(e: StoreError) -> Self {
+        StateError::Storage(e.to_string())
+    }
+}
+
+fn corrupt(what: &'static str) -> impl Fn(codec::DecodeError) -> StoreError {
+    move |e| StoreError::Corrupt { what, reason: e.to_string() }
+}
+
+/// The node's database.
+pub struct Store {
+    db: Database,
+}
+
+impl Store {
+    /// Opens (or creates) the store at `path` and checks its schema version.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let db = Database::create(path)?;
+        let w = db.begin_write()?;
+        {
+            create_tables(&w)?;
+            let mut meta = w.open_table(META)?;
+            let found = meta.get(SCHEMA_KEY)?.map(|v| v.value().to_vec());
+            match found {
+                None => {
+                    meta.insert(SCHEMA_KEY, SCHEMA_VERSION.to_le_bytes().as_slice())?;
+                }
+                Some(bytes) => {
+                    let arr: [u8; 4] =
+                        bytes.as_slice().try_into().map_err(|_| StoreError::Corrupt {
+                            what: "schema version",
+                            reason: format!("{} bytes", bytes.len()),
+                        })?;
+                    let found = u32::from_le_bytes(arr);
+                    if found != SCHEMA_VERSION {
+                        return Err(StoreError::SchemaMismatch { found, expected: SCHEMA_VERSION });
+                    }
+                }
+            }
+        }
+        w.commit()?;
+        Ok(Store { db })
+    }
+
+    /// A consistent read-only view of everything committed so far.
+    pub fn snapshot(&self) -> Result<Snapshot, StoreError> {
+        Snapshot::new(self.db.begin_read()?)
+    }
+
+    /// Writes genesis: the file itself and the state at version 0.
+    pub fn commit_genesis(
+        &self,
+        genesis: &Genesis,
+        changes: &ChangeSet,
+        batch: &TreeUpdateBatch,
+    ) -> Result<(), StoreError> {
+        let w = self.db.begin_write()?;
+        {
+            let mut meta = w.open_table(META)?;
+            if meta.get(GENESIS_KEY)?.is_some() {
+                return Err(StoreError::AlreadyInitialized);
+            }
+            meta.insert(GENESIS_KEY, codec::encode(genesis).as_slice())?;
+            meta.insert(STATE_VERSION_KEY, 0u64.to_le_bytes().as_slice())?;
+        }
+        write_state(&w, changes, batch)?;
+        w.commit()?;
+        Ok(())
+    }
+
+    /// Commits a block with its receipts, state changes and tree nodes in one write
+    /// transaction. The block must be the next one after the stored head.
+    pub fn commit_block(
+        &self,
+        block: &Block,
+        receipts: &[Receipt],
+        changes: &ChangeSet,
+        batch: &TreeUpdateBatch,
+    ) -> Result<(), StoreError> {
+        let height = block.header.height;
+        let w = self.db.begin_write()?;
+        {
+            let mut meta = w.open_table(META)?;
+            let head = match meta.get(STATE_VERSION_KEY)? {
+                Some(v) => read_u64(v.value(), "state version")?,
+                None => return Err(StoreError::NotInitialized),
+            };
+            if height != head + 1 {
+                return Err(StoreError::NotNext { head, got: height });
+            }
+            meta.insert(STATE_VERSION_KEY, height.to_le_bytes().as_slice())?;
+            let hash = block.hash();
+            w.open_table(BLOCKS)?.insert(height, codec::encode(block).as_slice())?;
+            w.open_table(BLOCK_HASHES)?.insert(hash.0, height)?;
+            let mut txs = w.open_table(TX_INDEX)?;
+            let mut rs = w.open_table(RECEIPTS)?;
+            for r in receipts {
+                txs.insert(r.tx_hash.0, (height, r.index))?;
+                rs.insert(r.tx_hash.0, codec::encode(r).as_slice())?;
+            }
+        }
+        write_state(&w, changes, batch)?;
+        w.commit()?;
+        Ok(())
+    }
+}
+
+fn read_u64(bytes: &[u8], what: &'static str) -> Result<u64, StoreError> {
+    let arr: [u8; 8] = bytes
+        .try_into()
+        .map_err(|_| StoreError::Corrupt { what, reason: format!("{} bytes", bytes.len()) })?;
+    Ok(u64::from_le_bytes(arr))
+}
+
+fn write_state(
+    w: &redb::WriteTransaction,
+    changes: &ChangeSet,
+    batch: &TreeUpdateBatch,
+) -> Result<(), StoreError> {
+    let mut latest = w.open_table(LATEST)?;
+    for (k, v) in changes {
+        match v {
+            Some(v) => latest.insert(k.as_slice(), v.as_slice())?,
+            None => latest.remove(k.as_slice())?,
+        };
+    }
+    let mut nodes = w.open_table(NODES)?;
+    for (key, node) in batch.node_batch.nodes() {
+        nodes.insert(codec::encode(key).as_slice(), codec::encode(node).as_slice())?;
+    }
+    let mut values = w.open_table(VALUES)?;
+    for ((version, kh), v) in batch.node_batch.values() {
+        let stored = encode_versioned(v.as_deref());
+        values.insert((kh.0, *version), stored.as_slice())?;
+    }
+    Ok(())
+}
+
+/// Versioned values: a tag byte (0 deleted, 1 present) then the value.
+fn encode_versioned(v: Option<&[u8]>) -> Vec<u8> {
+    match v {
+        None => vec![0],
+        Some(v) => {
+            let mut out = Vec::with_capacity(v.len() + 1);
+            out.push(1);
+            out.extend_from_slice(v);
+            out
+        }
+    }
+}
+
+fn decode_versioned(bytes: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+    match bytes.split_first() {
+        Some((0, [])) => Ok(None),
+        Some((1, rest)) => Ok(Some(rest.to_vec())),
+        _ => Err(StoreError::Corrupt { what: "versioned value", reason: "bad tag".into() }),
+    }
+}
+
+/// A consistent read view. Implements the state traits, so the state machine executes
+/// against it and the tree reads its nodes from it.
+pub struct Snapshot {
+    meta: redb::ReadOnlyTable<&'static str, &'static [u8]>,
+    latest: redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
+    nodes: redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
+    values: redb::ReadOnlyTable<([u8; 32], u64), &'static [u8]>,
+    blocks: redb::ReadOnlyTable<u64, &'static [u8]>,
+    block_hashes: redb::ReadOnlyTable<[u8; 32], u64>,
+    tx_index: redb::ReadOnlyTable<[u8; 32], (u64, u32)>,
+    receipts: redb::ReadOnlyTable<[u8; 32], &'static [u8]>,
+}
+
+impl Snapshot {
+    fn new(r: ReadTransaction) -> Result<Snapshot, StoreError> {
+        Ok(Snapshot {
+            meta: r.open_table(META)?,
+            latest: r.open_table(LATEST)?,
+            nodes: r.open_table(NODES)?,
+            values: r.open_table(VALUES)?,
+            blocks: r.open_table(BLOCKS)?,
+            block_hashes: r.open_table(BLOCK_HASHES)?,
+            tx_index: r.open_table(TX_INDEX)?,
+            receipts: r.open_table(RECEIPTS)?,
+        })
+    }
+
+    pub fn genesis(&self) -> Result<Option<Genesis>, StoreError> {
+        match self.meta.get(GENESIS_KEY)? {
+            None => Ok(None),
+            Some(v) => codec::decode(v.value(), MAX_OBJECT, "genesis")
+                .map(Some)
+                .map_err(corrupt("genesis")),
+        }
+    }
+
+    /// Height of the last committed block (0 = genesis only), or `None` before genesis.
+    pub fn height(&self) -> Result<Option<Height>, StoreError> {
+        match self.meta.get(STATE_VERSION_KEY)? {
+            None => Ok(None),
+            Some(v) => read_u64(v.value(), "state version").map(Some),
+        }
+    }
+
+    pub fn block(&self, height: Height) -> Result<Option<Block>, StoreError> {
+        match self.blocks.get(height)? {
+            None => Ok(None),
+            Some(v) => {
+                codec::decode(v.value(), MAX_OBJECT, "block").map(Some).map_err(corrupt("block"))
+            }
+        }
+    }
+
+    /// The raw stored bytes of a block.
+    pub fn block_bytes(&self, height: Height) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.blocks.get(height)?.map(|v| v.value().to_vec()))
+    }
+
+    pub fn height_of(&self, hash: &Hash) -> Result<Option<Height>, StoreError> {
+        Ok(self.block_hashes.get(hash.0)?.map(|v| v.value()))
+    }
+
+    /// The header of the last committed block, or `None` if only genesis is stored.
+    pub fn head(&self) -> Result<Option<BlockHeader>, StoreError> {
+        match self.height()? {
+            None | Some(0) => Ok(None),
+            Some(h) => Ok(self.block(h)?.map(|b| b.header)),
+        }
+    }
+
+    /// Where a committed transaction sits: (height, index in block).
+    pub fn tx_location(&self, hash: &Hash) -> Result<Option<(Height, u32)>, StoreError> {
+        Ok(self.tx_index.get(hash.0)?.map(|v| v.value()))
+    }
+
+    pub fn receipt(&self, hash: &Hash) -> Result<Option<Receipt>, StoreError> {
+        match self.receipts.get(hash.0)? {
+            None => Ok(None),
+            Some(v) => codec::decode(v.value(), MAX_OBJECT, "receipt")
+                .map(Some)
+                .map_err(corrupt("receipt")),
+        }
+    }
+}
+
+impl StateRead for Snapshot {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        Ok(self.latest.get(key).map_err(StoreError::from)?.map(|v| v.value().to_vec()))
+    }
+}
+
+impl TreeReader for Snapshot {
+    fn get_node_option(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
+        match self.nodes.get(codec::encode(node_key).as_slice())? {
+            None => Ok(None),
+            Some(v) => Ok(Some(borsh::from_slice(v.value())?)),
+        }
+    }
+
+    fn get_value_option(
+        &self,
+        max_version: Version,
+        key_hash: KeyHash,
+    ) -> anyhow::Result<Option<OwnedValue>> {
+        let mut range = self.values.range((key_hash.0, 0)..=(key_hash.0, max_version))?;
+        match range.next_back() {
+            None => Ok(None),
+            Some(entry) => {
+                let (_, v) = entry?;
+                Ok(decode_versioned(v.value())?)
+            }
+        }
+    }
+
+    fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
+        anyhow::bail!("tree restore is not supported by this store")
+    }
+}
+
+impl CommittedState for Snapshot {
+    fn version(&self) -> Result<Option<u64>, StateError> {
+        Ok(self.height()?)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,37 @@
+//! Table definitions. Every table and meta key the store uses is named here.
+
+use redb::{TableDefinition, TableError, WriteTransaction};
+
+/// Small named values: schema version, genesis, committed state version (= head height).
+pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+/// Latest state: key → value.
+pub const LATEST: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state_latest");
+/// Merkle tree nodes: borsh(NodeKey) → borsh(Node).
+pub const NODES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tree_nodes");
+/// Versioned values for proofs: (key hash, version) → tag byte + value.
+pub const VALUES: TableDefinition<([u8; 32], u64), &[u8]> = TableDefinition::new("tree_values");
+/// Blocks by height: borsh(Block).
+pub const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
+/// Block hash → height.
+pub const BLOCK_HASHES: TableDefinition<[u8; 32], u64> = TableDefinition::new("block_hashes");
+/// Transaction hash → (height, index).
+pub const TX_INDEX: TableDefinition<[u8; 32], (u64, u32)> = TableDefinition::new("tx_index");
+/// Transaction hash → borsh(Receipt).
+pub const RECEIPTS: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("receipts");
+
+pub const SCHEMA_KEY: &str = "schema_version";
+pub const GENESIS_KEY: &str = "genesis";
+pub const STATE_VERSION_KEY: &str = "state_version";
+
+/// Creates every table so read transactions can open them on a fresh store.
+pub fn create_tables(w: &WriteTransaction) -> Result<(), TableError> {
+    w.open_table(META)?;
+    w.open_table(LATEST)?;
+    w.open_table(NODES)?;
+    w.open_table(VALUES)?;
+    w.open_table(BLOCKS)?;
+    w.open_table(BLOCK_HASHES)?;
+    w.open_table(TX_INDEX)?;
+    w.open_table(RECEIPTS)?;
+    Ok(())
+}

@@ -1,0 +1,145 @@
+use super::*;
+use cairn_app::{App, Parent, SizedTx};
+use cairn_state::{MemStore, tree};
+use cairn_types::genesis::GenesisAccount;
+use cairn_types::{Certificate, Keypair, Params, Transaction, TxBody};
+
+fn genesis(keys: &[&Keypair]) -> Genesis {
+    Genesis {
+        chain_id: "store-test".into(),
+        genesis_time_ms: 10,
+        validator: Keypair::from_label("v").address(),
+        accounts: keys
+            .iter()
+            .map(|k| GenesisAccount { address: k.address(), balance: 10_000_000 })
+            .collect(),
+        params: Params::default(),
+    }
+}
+
+fn init(store: &Store, g: &Genesis) -> Hash {
+    let changes = App::genesis_changes(g).unwrap();
+    let snap = store.snapshot().unwrap();
+    let (root, batch) = App::genesis_root(&snap, &changes).unwrap();
+    store.commit_genesis(g, &changes, &batch).unwrap();
+    root
+}
+
+/// Builds and commits `n` blocks of transfers; returns the state roots.
+fn run(store: &Store, g: &Genesis, a: &Keypair, b: &Keypair, n: u64) -> Vec<Hash> {
+    let app = App::new(g.chain_id.clone());
+    let v = Keypair::from_label("v");
+    let mut roots = Vec::new();
+    for _ in 0..n {
+        let snap = store.snapshot().unwrap();
+        let parent = match snap.head().unwrap() {
+            Some(h) => Parent::of_header(&h),
+            None => Parent::of_genesis(g),
+        };
+        let nonce = cairn_app::accounts::get_account(&snap, &a.address()).unwrap().nonce;
+        let tx = Transaction {
+            chain_id: g.chain_id.clone(),
+            signer: a.address(),
+            nonce,
+            max_fee: 5_000,
+            expiry_height: 100,
+            body: TxBody::Transfer { to: b.address(), amount: 7 },
+        }
+        .sign(a);
+        let p = app
+            .propose(&snap, parent, parent.timestamp_ms + 1, v.address(), vec![SizedTx::new(tx)])
+            .unwrap();
+        let cert = Certificate::solo(&v, &g.chain_id, &p.header.hash());
+        let block = Block { header: p.header, txs: p.txs, certificate: cert };
+        store
+            .commit_block(&block, &p.executed.receipts, &p.executed.changes, &p.executed.tree_batch)
+            .unwrap();
+        roots.push(block.header.state_root);
+    }
+    roots
+}
+
+#[test]
+fn blocks_survive_reopen_and_match_in_memory_roots() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("chain.redb");
+    let (a, b) = (Keypair::from_label("a"), Keypair::from_label("b"));
+    let g = genesis(&[&a, &b]);
+    let roots = {
+        let store = Store::open(&path).unwrap();
+        init(&store, &g);
+        run(&store, &g, &a, &b, 5)
+    };
+    let store = Store::open(&path).unwrap();
+    let snap = store.snapshot().unwrap();
+    assert_eq!(snap.height().unwrap(), Some(5));
+    let head = snap.head().unwrap().unwrap();
+    assert_eq!(head.state_root, roots[4]);
+    assert_eq!(tree::root_at(&snap, 5).unwrap(), roots[4]);
+    assert_eq!(tree::root_at(&snap, 3).unwrap(), roots[2]);
+    assert_eq!(snap.genesis().unwrap(), Some(g.clone()));
+    // Block by hash, tx index and receipts.
+    let b3 = snap.block(3).unwrap().unwrap();
+    assert_eq!(snap.height_of(&b3.hash()).unwrap(), Some(3));
+    let txh = b3.txs[0].hash();
+    assert_eq!(snap.tx_location(&txh).unwrap(), Some((3, 0)));
+    assert!(snap.receipt(&txh).unwrap().unwrap().is_success());
+    // Proofs from disk verify against the header.
+    let key = cairn_app::state_key::account(&b.address());
+    let (value, proof) = tree::prove(&snap, &key, 5).unwrap();
+    tree::verify_proof(head.state_root, &key, value.as_deref(), &proof).unwrap();
+
+    // The same chain on the in-memory store gives the same roots.
+    let mut mem = MemStore::default();
+    let changes = App::genesis_changes(&g).unwrap();
+    let (_, batch) = App::genesis_root(&mem, &changes).unwrap();
+    mem.apply(0, &changes, &batch);
+    let app = App::new(g.chain_id.clone());
+    let mut parent = Parent::of_genesis(&g);
+    for h in 1..=5 {
+        let blk = snap.block(h).unwrap().unwrap();
+        let e = app.verify(&mem, parent, &blk.header, &blk.txs).unwrap();
+        mem.apply(h, &e.changes, &e.tree_batch);
+        parent = Parent::of_header(&blk.header);
+        assert_eq!(e.state_root, roots[h as usize - 1]);
+    }
+}
+
+#[test]
+fn refuses_out_of_order_blocks_and_double_genesis() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("c.redb")).unwrap();
+    let (a, b) = (Keypair::from_label("a"), Keypair::from_label("b"));
+    let g = genesis(&[&a, &b]);
+    init(&store, &g);
+    let changes = App::genesis_changes(&g).unwrap();
+    let (_, batch) = App::genesis_root(&MemStore::default(), &changes).unwrap();
+    assert!(matches!(
+        store.commit_genesis(&g, &changes, &batch),
+        Err(StoreError::AlreadyInitialized)
+    ));
+    run(&store, &g, &a, &b, 1);
+    let snap = store.snapshot().unwrap();
+    let mut blk = snap.block(1).unwrap().unwrap();
+    blk.header.height = 5;
+    let err =
+        store.commit_block(&blk, &[], &ChangeSet::new(), &TreeUpdateBatch::default()).unwrap_err();
+    assert!(matches!(err, StoreError::NotNext { head: 1, got: 5 }));
+}
+
+#[test]
+fn refuses_a_store_of_another_schema_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.redb");
+    {
+        let db = Database::create(&path).unwrap();
+        let w = db.begin_write().unwrap();
+        create_tables(&w).unwrap();
+        w.open_table(META).unwrap().insert(SCHEMA_KEY, 99u32.to_le_bytes().as_slice()).unwrap();
+        w.commit().unwrap();
+    }
+    assert!(matches!(
+        Store::open(&path),
+        Err(StoreError::SchemaMismatch { found: 99, expected: SCHEMA_VERSION })
+    ));
+}
