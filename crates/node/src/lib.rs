@@ -1,1 +1,243 @@
-//! placeholder
+//! The node: wiring of the store, the state machine, the mempool, the solo block producer,
+//! the HTTP API and metrics.
+//!
+//! Data directory layout:
+//! - `genesis.json`: the chain's genesis file;
+//! - `validator_key.json`: the block producer's key (plain, mode 0600);
+//! - `chain.redb`: the store.
+
+pub mod api;
+pub mod mempool;
+pub mod metrics;
+pub mod producer;
+
+use anyhow::{Context, bail};
+use cairn_app::{App, Parent};
+use cairn_state::tree;
+use cairn_store::{Snapshot, Store};
+use cairn_types::{Genesis, Keypair};
+use mempool::{Mempool, MempoolConfig};
+use metrics::Metrics;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::sync::watch;
+
+pub const GENESIS_FILE: &str = "genesis.json";
+pub const VALIDATOR_KEY_FILE: &str = "validator_key.json";
+pub const STORE_FILE: &str = "chain.redb";
+
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub block_interval: Duration,
+    pub mempool: MempoolConfig,
+    /// Largest HTTP request body accepted.
+    pub max_request_bytes: usize,
+}
+
+impl NodeConfig {
+    pub fn new(data_dir: PathBuf) -> NodeConfig {
+        NodeConfig {
+            data_dir,
+            listen: SocketAddr::from(([127, 0, 0, 1], 7070)),
+            block_interval: Duration::from_millis(1000),
+            mempool: MempoolConfig::default(),
+            max_request_bytes: 4 * 1024 * 1024,
+        }
+    }
+}
+
+/// What every task of the node shares.
+pub struct Shared {
+    pub app: App,
+    pub genesis: Genesis,
+    pub store: Store,
+    pub mempool: Mutex<Mempool>,
+    pub metrics: Metrics,
+    pub key: Keypair,
+    pub config: NodeConfig,
+}
+
+impl Shared {
+    pub fn mempool(&self) -> MutexGuard<'_, Mempool> {
+        // A panic while holding the lock cannot leave the pool half-updated in a way that
+        // matters more than stopping would; keep serving.
+        self.mempool.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn snapshot(&self) -> anyhow::Result<Snapshot> {
+        Ok(self.store.snapshot()?)
+    }
+
+    /// The parent of the next block.
+    pub fn parent(&self, snap: &Snapshot) -> anyhow::Result<Parent> {
+        Ok(match snap.head()? {
+            Some(h) => Parent::of_header(&h),
+            None => Parent::of_genesis(&self.genesis),
+        })
+    }
+}
+
+/// Reads the genesis file of a data directory.
+pub fn read_genesis(data_dir: &Path) -> anyhow::Result<Genesis> {
+    let path = data_dir.join(GENESIS_FILE);
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let g: Genesis =
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    g.validate()?;
+    Ok(g)
+}
+
+/// The validator key file: the 32-byte seed, hex.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ValidatorKeyFile {
+    address: cairn_types::Address,
+    secret_hex: String,
+}
+
+pub fn write_validator_key(data_dir: &Path, key: &Keypair) -> anyhow::Result<PathBuf> {
+    let path = data_dir.join(VALIDATOR_KEY_FILE);
+    let body = serde_json::to_string_pretty(&ValidatorKeyFile {
+        address: key.address(),
+        secret_hex: hex::encode(key.secret_bytes()),
+    })?;
+    write_private(&path, body.as_bytes())?;
+    Ok(path)
+}
+
+pub fn read_validator_key(data_dir: &Path) -> anyhow::Result<Keypair> {
+    let path = data_dir.join(VALIDATOR_KEY_FILE);
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let f: ValidatorKeyFile =
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let seed: [u8; 32] = hex::decode(&f.secret_hex)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .with_context(|| format!("{}: secret_hex must be 64 hex digits", path.display()))?;
+    let key = Keypair::from_secret(seed);
+    if key.address() != f.address {
+        bail!("{}: the secret does not match the address {}", path.display(), f.address);
+    }
+    Ok(key)
+}
+
+/// Writes a file readable only by its owner, atomically (temp file, fsync, rename).
+pub fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().context("path has no parent directory")?;
+    let tmp =
+        dir.join(format!(".{}.tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("file")));
+    {
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let mut f = opts.open(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
+    Ok(())
+}
+
+/// Opens the store of a data directory, writing genesis on first start, and checks that
+/// the stored chain matches the genesis file and that the head's state root is the root of
+/// the stored tree (the store is whole after any crash).
+pub fn open_store(data_dir: &Path, genesis: &Genesis) -> anyhow::Result<Store> {
+    let store = Store::open(&data_dir.join(STORE_FILE))?;
+    let snap = store.snapshot()?;
+    match snap.genesis()? {
+        None => {
+            let changes = App::genesis_changes(genesis)?;
+            let (root, batch) = App::genesis_root(&snap, &changes)?;
+            drop(snap);
+            store.commit_genesis(genesis, &changes, &batch)?;
+            tracing::info!(chain_id = %genesis.chain_id, %root, "wrote genesis");
+        }
+        Some(stored) => {
+            if stored.hash() != genesis.hash() {
+                bail!(
+                    "the store in {} holds chain {:?} with another genesis than {}",
+                    data_dir.display(),
+                    stored.chain_id,
+                    GENESIS_FILE
+                );
+            }
+            if let Some(head) = snap.head()? {
+                let root = tree::root_at(&snap, head.height)?;
+                if root != head.state_root {
+                    bail!(
+                        "store is inconsistent: head {} claims root {} but the tree holds {}",
+                        head.height,
+                        head.state_root,
+                        root
+                    );
+                }
+                tracing::info!(height = head.height, state_root = %head.state_root, "resumed from store");
+            }
+        }
+    }
+    Ok(store)
+}
+
+/// A running node.
+pub struct NodeHandle {
+    pub addr: SocketAddr,
+    pub shared: Arc<Shared>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl NodeHandle {
+    /// Stops producing and serving, and waits for the tasks to end.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+
+    /// Waits until the node stops (it stops only on shutdown or a fatal error).
+    pub async fn wait(self) {
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+/// Starts a solo node on a data directory that holds a genesis file and a validator key.
+pub async fn start(config: NodeConfig) -> anyhow::Result<NodeHandle> {
+    let genesis = read_genesis(&config.data_dir)?;
+    let key = read_validator_key(&config.data_dir)?;
+    if key.address() != genesis.validator {
+        bail!("validator key {} is not the genesis validator {}", key.address(), genesis.validator);
+    }
+    let store = open_store(&config.data_dir, &genesis)?;
+    let shared = Arc::new(Shared {
+        app: App::new(genesis.chain_id.clone()),
+        mempool: Mutex::new(Mempool::new(config.mempool)),
+        metrics: Metrics::new(),
+        genesis,
+        store,
+        key,
+        config: config.clone(),
+    });
+    producer::refresh_metrics(&shared)?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding the API to {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let (tx, rx) = watch::channel(false);
+    let api_task = tokio::spawn(api::serve(listener, shared.clone(), rx.clone()));
+    let producer_task = tokio::spawn(producer::run(shared.clone(), rx));
+    tracing::info!(%addr, chain_id = %shared.genesis.chain_id, "node started");
+    Ok(NodeHandle { addr, shared, shutdown: tx, tasks: vec![api_task, producer_task] })
+}

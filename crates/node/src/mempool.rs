@@ -1,0 +1,246 @@
+//! The mempool: transactions that passed stateless checks and admission, waiting for a
+//! block.
+//!
+//! Limits: total count, total bytes, and count per sender. Within a sender, transactions
+//! are kept by nonce and must be contiguous from the account's next nonce. A pending
+//! transaction is replaced by one with the same signer and nonce only if the new fee is at
+//! least [`REPLACE_BUMP_PERCENT`] higher. Blocks take transactions in arrival order, each
+//! sender's in nonce order.
+
+use cairn_app::accounts;
+use cairn_app::check::{self, SizedTx, StatefulError};
+use cairn_state::StateRead;
+use cairn_types::{Address, Amount, Hash, Height, SignedTx};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+
+/// A replacement must raise the fee by at least this many percent (rounded up).
+pub const REPLACE_BUMP_PERCENT: Amount = 10;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MempoolConfig {
+    pub max_txs: usize,
+    pub max_bytes: usize,
+    pub max_per_sender: usize,
+}
+
+impl Default for MempoolConfig {
+    fn default() -> Self {
+        MempoolConfig { max_txs: 100_000, max_bytes: 128 * 1024 * 1024, max_per_sender: 256 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MempoolError {
+    #[error("transaction {0} is already pending")]
+    AlreadyKnown(Hash),
+    #[error("mempool is full ({count} transactions, {bytes} bytes)")]
+    Full { count: usize, bytes: usize },
+    #[error("sender {sender} already has {count} pending transactions (limit {limit})")]
+    SenderLimit { sender: Address, count: usize, limit: usize },
+    #[error(
+        "replacement fee {fee} is below {min} (the pending fee {old} plus {REPLACE_BUMP_PERCENT}%)"
+    )]
+    ReplacementUnderpriced { old: Amount, fee: Amount, min: Amount },
+    #[error(transparent)]
+    Refused(#[from] StatefulError),
+}
+
+impl MempoolError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            MempoolError::AlreadyKnown(_) => "already_known",
+            MempoolError::Full { .. } => "mempool_full",
+            MempoolError::SenderLimit { .. } => "sender_limit",
+            MempoolError::ReplacementUnderpriced { .. } => "replacement_underpriced",
+            MempoolError::Refused(e) => e.code(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    tx: SizedTx,
+    hash: Hash,
+    arrival: u64,
+}
+
+#[derive(Debug, Default)]
+pub struct Mempool {
+    config: MempoolConfig,
+    senders: BTreeMap<Address, BTreeMap<u64, Entry>>,
+    by_hash: BTreeMap<Hash, (Address, u64)>,
+    bytes: usize,
+    arrivals: u64,
+}
+
+impl Mempool {
+    pub fn new(config: MempoolConfig) -> Mempool {
+        Mempool { config, ..Mempool::default() }
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_hash.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_hash.is_empty()
+    }
+
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    pub fn get(&self, hash: &Hash) -> Option<&SignedTx> {
+        let (sender, nonce) = self.by_hash.get(hash)?;
+        self.senders.get(sender)?.get(nonce).map(|e| &e.tx.tx)
+    }
+
+    /// Admits a transaction that already passed the stateless phase, after the read-only
+    /// stateful checks against `state` (the latest committed state). `next_height` is the
+    /// height of the next block.
+    pub fn admit(
+        &mut self,
+        tx: SizedTx,
+        state: &impl StateRead,
+        next_height: Height,
+    ) -> Result<Hash, MempoolError> {
+        let hash = tx.tx.hash();
+        if self.by_hash.contains_key(&hash) {
+            return Err(MempoolError::AlreadyKnown(hash));
+        }
+        let sender = tx.tx.tx.signer;
+        let nonce = tx.tx.tx.nonce;
+        let acct = accounts::get_account(state, &sender).map_err(StatefulError::from)?;
+        let queue = self.senders.get(&sender);
+        let replaced = queue.and_then(|q| q.get(&nonce));
+        if let Some(old) = replaced {
+            let old_fee = old.tx.tx.tx.max_fee;
+            let min = old_fee
+                .saturating_mul(100 + REPLACE_BUMP_PERCENT)
+                .div_ceil(100)
+                .max(old_fee.saturating_add(1));
+            if tx.tx.tx.max_fee < min {
+                return Err(MempoolError::ReplacementUnderpriced {
+                    old: old_fee,
+                    fee: tx.tx.tx.max_fee,
+                    min,
+                });
+            }
+        } else {
+            let count = queue.map_or(0, BTreeMap::len);
+            if count >= self.config.max_per_sender {
+                return Err(MempoolError::SenderLimit {
+                    sender,
+                    count,
+                    limit: self.config.max_per_sender,
+                });
+            }
+            if self.len() >= self.config.max_txs || self.bytes + tx.size > self.config.max_bytes {
+                return Err(MempoolError::Full { count: self.len(), bytes: self.bytes });
+            }
+        }
+        // Pending transactions of this sender that come before this one.
+        // (An empty range when the nonce is already used: admission refuses it below.)
+        let ahead_range = acct.nonce..nonce.max(acct.nonce);
+        let (ahead, spend) = queue.map_or((0, 0), |q| {
+            q.range(ahead_range).fold((0u64, 0 as Amount), |(n, s), (_, e)| {
+                let t = &e.tx.tx.tx;
+                (n + 1, s.saturating_add(t.spend()).saturating_add(t.max_fee))
+            })
+        });
+        check::check_admission(state, &tx.tx, next_height, ahead, spend)?;
+
+        if let Some(old) = self.senders.get_mut(&sender).and_then(|q| q.remove(&nonce)) {
+            self.by_hash.remove(&old.hash);
+            self.bytes -= old.tx.size;
+        }
+        self.arrivals += 1;
+        self.bytes += tx.size;
+        self.by_hash.insert(hash, (sender, nonce));
+        self.senders
+            .entry(sender)
+            .or_default()
+            .insert(nonce, Entry { tx, hash, arrival: self.arrivals });
+        Ok(hash)
+    }
+
+    /// Up to `max_txs` / `max_bytes` of transactions for the next block: by arrival, each
+    /// sender's in nonce order.
+    pub fn candidates(&self, max_txs: usize, max_bytes: usize) -> Vec<SizedTx> {
+        let mut heads: BinaryHeap<Reverse<(u64, Address, u64)>> = BinaryHeap::new();
+        for (sender, q) in &self.senders {
+            if let Some((nonce, e)) = q.iter().next() {
+                heads.push(Reverse((e.arrival, *sender, *nonce)));
+            }
+        }
+        let mut out = Vec::new();
+        let mut bytes = 0;
+        while let Some(Reverse((_, sender, nonce))) = heads.pop() {
+            let Some(q) = self.senders.get(&sender) else { continue };
+            let Some(e) = q.get(&nonce) else { continue };
+            if out.len() >= max_txs || bytes + e.tx.size > max_bytes {
+                break;
+            }
+            bytes += e.tx.size;
+            out.push(e.tx.clone());
+            let later =
+                q.range((std::ops::Bound::Excluded(nonce), std::ops::Bound::Unbounded)).next();
+            if let Some((next_nonce, next)) = later {
+                heads.push(Reverse((next.arrival, sender, *next_nonce)));
+            }
+        }
+        out
+    }
+
+    /// After a block: removes what it included and what can never be included, and every
+    /// transaction of the touched senders whose nonce is now used.
+    pub fn on_block(
+        &mut self,
+        included: &[SignedTx],
+        dropped: &[(Hash, StatefulError)],
+        state: &impl StateRead,
+    ) {
+        let mut touched: Vec<Address> = included.iter().map(|t| t.tx.signer).collect();
+        for t in included {
+            self.remove(&t.hash());
+        }
+        for (hash, err) in dropped {
+            if let Some((sender, _)) = self.by_hash.get(hash) {
+                touched.push(*sender);
+            }
+            // A nonce gap may close when earlier transactions arrive; everything else is final.
+            if !matches!(err, StatefulError::NonceGap { .. }) {
+                self.remove(hash);
+            }
+        }
+        touched.sort();
+        touched.dedup();
+        for sender in touched {
+            let Ok(acct) = accounts::get_account(state, &sender) else { continue };
+            let stale: Vec<Hash> = self
+                .senders
+                .get(&sender)
+                .map(|q| q.range(..acct.nonce).map(|(_, e)| e.hash).collect())
+                .unwrap_or_default();
+            for h in stale {
+                self.remove(&h);
+            }
+        }
+    }
+
+    fn remove(&mut self, hash: &Hash) {
+        let Some((sender, nonce)) = self.by_hash.remove(hash) else { return };
+        if let Some(q) = self.senders.get_mut(&sender) {
+            if let Some(e) = q.remove(&nonce) {
+                self.bytes -= e.tx.size;
+            }
+            if q.is_empty() {
+                self.senders.remove(&sender);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

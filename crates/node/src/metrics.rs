@@ -1,0 +1,134 @@
+//! One typed metrics struct per component, exported as Prometheus text at `/metrics`.
+//! Names carry their base unit.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
+
+/// Block production and chain progress.
+#[derive(Clone)]
+pub struct ChainMetrics {
+    pub height: Gauge,
+    pub epoch: Gauge,
+    pub txs_committed: Counter,
+    pub txs_failed: Counter,
+    /// Committed transactions per second over the last block interval.
+    pub txs_per_second: Gauge<f64, AtomicU64>,
+    /// Time between the last two block timestamps.
+    pub block_interval_seconds: Gauge<f64, AtomicU64>,
+    /// Time to build, execute and commit a block.
+    pub block_build_seconds: Histogram,
+}
+
+/// Mempool occupancy.
+#[derive(Clone)]
+pub struct MempoolMetrics {
+    pub size: Gauge,
+    pub bytes: Gauge,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CodeLabel {
+    pub code: String,
+}
+
+/// Transaction admission through the API.
+#[derive(Clone)]
+pub struct ApiMetrics {
+    pub txs_accepted: Counter,
+    pub txs_rejected: Family<CodeLabel, Counter>,
+}
+
+pub struct Metrics {
+    pub chain: ChainMetrics,
+    pub mempool: MempoolMetrics,
+    pub api: ApiMetrics,
+    registry: Registry,
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("cairn");
+        let chain = ChainMetrics {
+            height: Gauge::default(),
+            epoch: Gauge::default(),
+            txs_committed: Counter::default(),
+            txs_failed: Counter::default(),
+            txs_per_second: Gauge::default(),
+            block_interval_seconds: Gauge::default(),
+            block_build_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 14)),
+        };
+        registry.register("height", "Height of the last committed block", chain.height.clone());
+        registry.register("epoch", "Epoch of the last committed block", chain.epoch.clone());
+        registry.register(
+            "txs_committed",
+            "Transactions committed in blocks",
+            chain.txs_committed.clone(),
+        );
+        registry.register(
+            "txs_failed",
+            "Committed transactions whose body failed",
+            chain.txs_failed.clone(),
+        );
+        registry.register(
+            "txs_per_second",
+            "Committed transactions per second over the last block interval",
+            chain.txs_per_second.clone(),
+        );
+        registry.register(
+            "block_interval_seconds",
+            "Time between the last two block timestamps",
+            chain.block_interval_seconds.clone(),
+        );
+        registry.register(
+            "block_build_seconds",
+            "Time to build, execute and commit a block",
+            chain.block_build_seconds.clone(),
+        );
+        let mempool = MempoolMetrics { size: Gauge::default(), bytes: Gauge::default() };
+        registry.register(
+            "mempool_size",
+            "Transactions waiting in the mempool",
+            mempool.size.clone(),
+        );
+        registry.register(
+            "mempool_bytes",
+            "Encoded bytes waiting in the mempool",
+            mempool.bytes.clone(),
+        );
+        let api = ApiMetrics { txs_accepted: Counter::default(), txs_rejected: Family::default() };
+        registry.register(
+            "api_txs_accepted",
+            "Transactions admitted through the API",
+            api.txs_accepted.clone(),
+        );
+        registry.register(
+            "api_txs_rejected",
+            "Transactions refused through the API, by error code",
+            api.txs_rejected.clone(),
+        );
+        Metrics { chain, mempool, api, registry }
+    }
+
+    /// The Prometheus text exposition.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+
+    pub fn rejected(&self, code: &str) {
+        self.api.txs_rejected.get_or_create(&CodeLabel { code: code.to_string() }).inc();
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}

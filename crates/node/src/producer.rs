@@ -1,0 +1,93 @@
+//! The solo block producer: on every tick, build a block from the mempool, certify it with
+//! the validator key, and commit it. Blocks are made whether or not there are
+//! transactions, so epochs (counted in blocks) advance with time.
+
+use crate::Shared;
+use cairn_app::check::SizedTx;
+use cairn_types::{Block, Certificate, Hash};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::watch;
+
+pub async fn run(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(shared.config.block_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => break,
+        }
+        let s = shared.clone();
+        match tokio::task::spawn_blocking(move || produce_block(&s)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                // Nothing was committed (the write transaction is all or nothing); try
+                // again on the next tick.
+                tracing::error!(error = %format!("{e:#}"), "block production failed");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => tracing::error!(error = %e, "block production task failed"),
+        }
+    }
+    tracing::info!("block producer stopped");
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+/// Builds, certifies and commits one block. Returns its hash.
+pub fn produce_block(shared: &Shared) -> anyhow::Result<Hash> {
+    let started = Instant::now();
+    let snap = shared.snapshot()?;
+    let parent = shared.parent(&snap)?;
+    let params = cairn_app::App::params(&snap)?;
+    let candidates: Vec<SizedTx> =
+        shared.mempool().candidates(params.max_block_txs as usize, params.max_block_bytes as usize);
+    let proposal = shared.app.propose(&snap, parent, now_ms(), shared.key.address(), candidates)?;
+    let hash = proposal.header.hash();
+    let certificate = Certificate::solo(&shared.key, shared.app.chain_id(), &hash);
+    let block = Block { header: proposal.header, txs: proposal.txs, certificate };
+    let e = &proposal.executed;
+    shared.store.commit_block(&block, &e.receipts, &e.changes, &e.tree_batch)?;
+    drop(snap);
+
+    let after = shared.snapshot()?;
+    {
+        let mut pool = shared.mempool();
+        pool.on_block(&block.txs, &proposal.dropped, &after);
+    }
+    let m = &shared.metrics.chain;
+    let failed = e.receipts.iter().filter(|r| !r.is_success()).count() as u64;
+    m.txs_committed.inc_by(block.txs.len() as u64);
+    m.txs_failed.inc_by(failed);
+    let interval_ms = block.header.timestamp_ms.saturating_sub(parent.timestamp_ms).max(1);
+    m.block_interval_seconds.set(interval_ms as f64 / 1000.0);
+    m.txs_per_second.set(block.txs.len() as f64 * 1000.0 / interval_ms as f64);
+    m.block_build_seconds.observe(started.elapsed().as_secs_f64());
+    refresh_metrics(shared)?;
+    tracing::info!(
+        height = block.header.height,
+        txs = block.txs.len(),
+        failed,
+        dropped = proposal.dropped.len(),
+        state_root = %block.header.state_root,
+        ms = started.elapsed().as_millis() as u64,
+        "committed block"
+    );
+    Ok(hash)
+}
+
+/// Sets the gauges that mirror the store and the mempool.
+pub fn refresh_metrics(shared: &Shared) -> anyhow::Result<()> {
+    let snap = shared.snapshot()?;
+    if let Some(head) = snap.head()? {
+        shared.metrics.chain.height.set(head.height as i64);
+        shared.metrics.chain.epoch.set(head.epoch as i64);
+    }
+    let pool = shared.mempool();
+    shared.metrics.mempool.size.set(pool.len() as i64);
+    shared.metrics.mempool.bytes.set(pool.bytes() as i64);
+    Ok(())
+}
