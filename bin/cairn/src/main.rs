@@ -1,4 +1,89 @@
-#[allow(dead_code)]
-mod keystore;
+//! `cairn`: the one binary. Runs a node or a devnet, manages keys, sends transactions and
+//! queries a node. Client commands take `--node URL` and `--json`.
 
-fn main() {}
+mod cmd;
+mod keystore;
+mod output;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "cairn", version, about = "Cairn: a DePIN network in one binary")]
+struct Cli {
+    /// Node API address for client commands.
+    #[arg(long, global = true, env = "CAIRN_NODE", default_value = "http://127.0.0.1:7070")]
+    node: String,
+    /// Print machine-readable JSON instead of tables.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Keystore directory.
+    #[arg(long, global = true, env = "CAIRN_KEYSTORE")]
+    keystore: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Write a genesis file and a validator key into a data directory.
+    Init(cmd::node::InitArgs),
+    /// Run a node on an initialised data directory.
+    Node(cmd::node::NodeArgs),
+    /// Initialise a development chain if needed and run it: one command to a working chain.
+    Devnet(cmd::node::DevnetArgs),
+    /// Manage keys in the encrypted keystore.
+    #[command(subcommand)]
+    Keys(cmd::keys::KeysCmd),
+    /// Sign and submit transactions.
+    #[command(subcommand)]
+    Tx(cmd::tx::TxCmd),
+    /// Read chain state from a node.
+    #[command(subcommand)]
+    Query(cmd::query::QueryCmd),
+    /// Check a whole chain: replay every block from genesis and compare every root.
+    #[command(subcommand)]
+    Chain(cmd::chain::ChainCmd),
+    /// Benchmarks run inside this process.
+    #[command(subcommand)]
+    Bench(cmd::bench::BenchCmd),
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CAIRN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let ctx = cmd::Ctx { node: cli.node, json: cli.json, keystore: cli.keystore };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Init(a) => cmd::node::init(&ctx, a),
+            Command::Node(a) => cmd::node::node(&ctx, a).await,
+            Command::Devnet(a) => cmd::node::devnet(&ctx, a).await,
+            Command::Keys(c) => cmd::keys::run(&ctx, c),
+            Command::Tx(c) => cmd::tx::run(&ctx, c).await,
+            Command::Query(c) => cmd::query::run(&ctx, c).await,
+            Command::Chain(c) => cmd::chain::run(&ctx, c).await,
+            Command::Bench(c) => cmd::bench::run(&ctx, c).await,
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -5,10 +5,11 @@
 //! transport, decode or timeout error naming the URL or transaction involved.
 
 use cairn_types::api::{
-    AccountView, BlockView, ErrorBody, HealthView, RawBlockView, StatusView, SubmitTxRequest,
-    SubmitTxResponse, TxView,
+    AccountView, BlockView, ErrorBody, HealthView, RawBlockView, StatusView, SubmitBatchItem,
+    SubmitBatchRequest, SubmitTxRequest, SubmitTxResponse, TxView,
 };
 use cairn_types::{Address, Block, Hash, Height, Receipt, SignedTx, codec};
+use cairn_types::{Genesis, Params};
 use serde::de::DeserializeOwned;
 use std::error::Error as _;
 use std::time::Duration;
@@ -176,6 +177,30 @@ impl Client {
             });
         }
         Ok(got)
+    }
+
+    /// `POST /v1/txs/batch`: many transactions in one request; each is admitted or refused
+    /// on its own, in order.
+    pub async fn submit_batch(
+        &self,
+        txs: &[SignedTx],
+    ) -> Result<Vec<SubmitBatchItem>, ClientError> {
+        let url = self.url("/v1/txs/batch");
+        let req =
+            SubmitBatchRequest { txs: txs.iter().map(|t| hex::encode(t.to_bytes())).collect() };
+        let resp = self.http.post(&url).json(&req).send().await;
+        let body = read_ok_body(&url, resp).await?;
+        decode_json(&url, &body)
+    }
+
+    /// `GET /v1/genesis`
+    pub async fn genesis(&self) -> Result<Genesis, ClientError> {
+        self.get_json("/v1/genesis").await
+    }
+
+    /// `GET /v1/params`: the chain parameters now in force.
+    pub async fn params(&self) -> Result<Params, ClientError> {
+        self.get_json("/v1/params").await
     }
 
     /// `POST /v1/txs` with arbitrary bytes (which the node may well refuse).

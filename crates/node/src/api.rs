@@ -87,6 +87,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/health", get(health))
         .route("/v1/status", get(status))
         .route("/v1/genesis", get(genesis))
+        .route("/v1/params", get(params))
         .route("/v1/blocks/latest", get(latest_block))
         .route("/v1/blocks/hash/{hash}", get(block_by_hash))
         .route("/v1/blocks/{height}", get(block_by_height))
@@ -146,6 +147,11 @@ async fn status(State(s): State<Arc<Shared>>) -> ApiResult<StatusView> {
 
 async fn genesis(State(s): State<Arc<Shared>>) -> Json<cairn_types::Genesis> {
     Json(s.genesis.clone())
+}
+
+async fn params(State(s): State<Arc<Shared>>) -> ApiResult<cairn_types::Params> {
+    let snap = s.snapshot()?;
+    Ok(Json(App::params(&snap).map_err(anyhow::Error::from)?))
 }
 
 fn parse_hash(text: &str) -> Result<Hash, ApiError> {
@@ -309,7 +315,15 @@ async fn account(
     } else {
         None
     };
-    Ok(Json(AccountView { address, balance: acct.balance, nonce: acct.nonce, height, proof }))
+    let next_nonce = s.mempool().next_nonce(&address, acct.nonce);
+    Ok(Json(AccountView {
+        address,
+        balance: acct.balance,
+        nonce: acct.nonce,
+        next_nonce,
+        height,
+        proof,
+    }))
 }
 
 /// Decodes hex wire bytes into a transaction.
@@ -404,23 +418,12 @@ fn max_tx_bytes(s: &Shared) -> Result<usize, ApiError> {
 /// Most transactions accepted in one batch request.
 pub const MAX_BATCH: usize = 10_000;
 
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
-pub struct BatchRequest {
-    pub txs: Vec<String>,
-}
-
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
-pub struct BatchResult {
-    pub hash: Option<Hash>,
-    pub error: Option<ErrorBody>,
-}
-
 /// Submits many transactions at once; their signatures are verified as batches in
 /// parallel. Each transaction succeeds or fails on its own.
 async fn submit_batch(
     State(s): State<Arc<Shared>>,
-    body: Result<Json<BatchRequest>, JsonRejection>,
-) -> ApiResult<Vec<BatchResult>> {
+    body: Result<Json<SubmitBatchRequest>, JsonRejection>,
+) -> ApiResult<Vec<SubmitBatchItem>> {
     let Json(req) = body?;
     if req.txs.len() > MAX_BATCH {
         return Err(ApiError::new(
@@ -431,7 +434,7 @@ async fn submit_batch(
     }
     let max = max_tx_bytes(&s)?;
     let s2 = s.clone();
-    let results = tokio::task::spawn_blocking(move || -> Result<Vec<BatchResult>, ApiError> {
+    let results = tokio::task::spawn_blocking(move || -> Result<Vec<SubmitBatchItem>, ApiError> {
         let decoded: Vec<Result<SizedTx, ApiError>> =
             req.txs.iter().map(|t| decode_tx(t, max)).collect();
         let good: Vec<SizedTx> = decoded.iter().filter_map(|d| d.as_ref().ok().cloned()).collect();
@@ -449,8 +452,8 @@ async fn submit_batch(
                         .unwrap_or_else(|| Err(anyhow::anyhow!("missing result").into())),
                 };
                 match r {
-                    Ok(hash) => BatchResult { hash: Some(hash), error: None },
-                    Err(e) => BatchResult {
+                    Ok(hash) => SubmitBatchItem { hash: Some(hash), error: None },
+                    Err(e) => SubmitBatchItem {
                         hash: None,
                         error: Some(ErrorBody { code: e.code.to_string(), message: e.message }),
                     },

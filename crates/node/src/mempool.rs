@@ -96,6 +96,21 @@ impl Mempool {
         self.senders.get(sender)?.get(nonce).map(|e| &e.tx.tx)
     }
 
+    /// The next nonce for `sender` whose account nonce is `account_nonce`: one past its
+    /// contiguous run of pending transactions.
+    pub fn next_nonce(&self, sender: &Address, account_nonce: u64) -> u64 {
+        let mut next = account_nonce;
+        if let Some(q) = self.senders.get(sender) {
+            for n in q.range(account_nonce..).map(|(n, _)| *n) {
+                if n != next {
+                    break;
+                }
+                next = next.saturating_add(1);
+            }
+        }
+        next
+    }
+
     /// Admits a transaction that already passed the stateless phase, after the read-only
     /// stateful checks against `state` (the latest committed state). `next_height` is the
     /// height of the next block.

@@ -53,6 +53,8 @@ pub struct AccountView {
     #[serde(with = "amount_str")]
     pub balance: Amount,
     pub nonce: u64,
+    /// The nonce for the account's next transaction, counting its pending ones.
+    pub next_nonce: u64,
     pub height: Height,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub proof: Option<StateProofView>,
@@ -107,4 +109,17 @@ pub struct RawBlockView {
     pub height: Height,
     /// The borsh-encoded block, hex.
     pub block: String,
+}
+
+/// `POST /v1/txs/batch`: many transactions at once, each hex.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubmitBatchRequest {
+    pub txs: Vec<String>,
+}
+
+/// The outcome of one transaction of a batch: its hash if admitted, else the error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubmitBatchItem {
+    pub hash: Option<Hash>,
+    pub error: Option<ErrorBody>,
 }

@@ -1,0 +1,200 @@
+//! `cairn bench transfers`: committed transfers per second on a solo node, reported beside
+//! raw ed25519 batch verification measured in the same process, and their ratio.
+
+use super::Ctx;
+use crate::output;
+use anyhow::{Context, bail};
+use cairn_app::check::SIG_BATCH;
+use cairn_client::Client;
+use cairn_node::NodeConfig;
+use cairn_types::crypto::{self, BatchItem};
+use cairn_types::genesis::GenesisAccount;
+use cairn_types::{Genesis, Keypair, Params, SignedTx, Transaction, TxBody};
+use clap::Subcommand;
+use rayon::prelude::*;
+use std::time::{Duration, Instant};
+
+#[derive(Subcommand, Debug)]
+pub enum BenchCmd {
+    /// Commit signed transfers through a real node (HTTP batch submission, mempool, block
+    /// production, redb commits) and compare with raw signature verification.
+    Transfers {
+        /// Transfers to commit.
+        #[arg(long, default_value_t = 20_000)]
+        txs: usize,
+        /// Sending accounts (each sends txs/accounts transfers, at most 256).
+        #[arg(long, default_value_t = 1_000)]
+        accounts: usize,
+        /// Milliseconds between blocks.
+        #[arg(long, default_value_t = 200)]
+        block_ms: u64,
+        /// Transactions per HTTP batch request.
+        #[arg(long, default_value_t = 2_000)]
+        batch: usize,
+    },
+}
+
+#[derive(serde::Serialize)]
+pub struct TransfersReport {
+    pub txs: usize,
+    pub accounts: usize,
+    pub threads: usize,
+    pub baseline_batch_verify_per_s: f64,
+    pub committed_per_s: f64,
+    pub admitted_per_s: f64,
+    pub ratio_committed_to_verify: f64,
+    pub blocks: u64,
+    pub seconds: f64,
+}
+
+pub async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
+    let BenchCmd::Transfers { txs, accounts, block_ms, batch } = cmd;
+    let report = transfers(txs, accounts, block_ms, batch).await?;
+    if ctx.json {
+        return output::json(&report);
+    }
+    output::table(
+        &["measure", "value"],
+        vec![
+            vec!["transfers".into(), report.txs.to_string()],
+            vec!["threads".into(), report.threads.to_string()],
+            vec![
+                "raw ed25519 batch verification (sig/s)".into(),
+                format!("{:.0}", report.baseline_batch_verify_per_s),
+            ],
+            vec!["admitted through the API (tx/s)".into(), format!("{:.0}", report.admitted_per_s)],
+            vec!["committed (tx/s)".into(), format!("{:.0}", report.committed_per_s)],
+            vec![
+                "ratio committed / raw verification".into(),
+                format!("{:.3}", report.ratio_committed_to_verify),
+            ],
+            vec!["blocks".into(), report.blocks.to_string()],
+        ],
+    );
+    Ok(())
+}
+
+pub async fn transfers(
+    txs: usize,
+    accounts: usize,
+    block_ms: u64,
+    batch: usize,
+) -> anyhow::Result<TransfersReport> {
+    if accounts == 0 || txs == 0 || batch == 0 {
+        bail!("--txs, --accounts and --batch must be positive");
+    }
+    let per_account = txs.div_ceil(accounts);
+    if per_account > 256 {
+        bail!(
+            "{per_account} transfers per account exceeds the mempool's per-sender limit (256); add accounts"
+        );
+    }
+    let chain_id = "cairn-bench";
+    let keys: Vec<Keypair> =
+        (0..accounts).map(|i| Keypair::from_label(&format!("bench-{i}"))).collect();
+    let params = Params::default();
+    // Sign everything up front; signing is not what is measured.
+    let signed: Vec<SignedTx> = (0..txs)
+        .into_par_iter()
+        .map(|i| {
+            let from = &keys[i % accounts];
+            let to = &keys[(i + 1) % accounts];
+            Transaction {
+                chain_id: chain_id.into(),
+                signer: from.address(),
+                nonce: (i / accounts) as u64,
+                max_fee: params.min_fee(256),
+                expiry_height: 1_000_000,
+                body: TxBody::Transfer { to: to.address(), amount: 1 },
+            }
+            .sign(from)
+        })
+        .collect();
+
+    // Baseline: the same signatures, batch-verified on all cores as the node's stateless
+    // phase does it.
+    let messages: Vec<Vec<u8>> = signed.par_iter().map(SignedTx::signing_message).collect();
+    let started = Instant::now();
+    let valid: usize = signed
+        .par_chunks(SIG_BATCH)
+        .zip(messages.par_chunks(SIG_BATCH))
+        .map(|(chunk, msgs)| {
+            let items: Vec<BatchItem<'_>> = chunk
+                .iter()
+                .zip(msgs)
+                .map(|(t, m)| (&t.tx.signer, &t.signature, m.as_slice()))
+                .collect();
+            crypto::verify_batch(&items).into_iter().filter(|ok| *ok).count()
+        })
+        .sum();
+    let verify_s = started.elapsed().as_secs_f64();
+    if valid != txs {
+        bail!("baseline verification rejected {} signatures", txs - valid);
+    }
+
+    // A real node in this process on a temporary data directory.
+    let dir = tempfile_dir()?;
+    let validator = Keypair::generate();
+    let genesis = Genesis {
+        chain_id: chain_id.into(),
+        genesis_time_ms: 0,
+        validator: validator.address(),
+        accounts: keys
+            .iter()
+            .map(|k| GenesisAccount { address: k.address(), balance: 1_000_000_000_000 })
+            .collect(),
+        params,
+    };
+    cairn_node::write_validator_key(&dir, &validator)?;
+    std::fs::write(dir.join(cairn_node::GENESIS_FILE), serde_json::to_vec(&genesis)?)?;
+    let mut config = NodeConfig::new(dir.clone());
+    config.listen = "127.0.0.1:0".parse()?;
+    config.block_interval = Duration::from_millis(block_ms);
+    let node = cairn_node::start(config).await?;
+    let client = Client::new(&format!("http://{}", node.addr))?;
+    let start_height = client.status().await?.height;
+
+    let started = Instant::now();
+    for chunk in signed.chunks(batch) {
+        let results = client.submit_batch(chunk).await?;
+        if let Some(err) = results.iter().find_map(|r| r.error.as_ref()) {
+            bail!("the node refused a transfer: {} ({})", err.message, err.code);
+        }
+    }
+    let admitted_s = started.elapsed().as_secs_f64();
+    let committed = &node.shared.metrics.chain.txs_committed;
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while (committed.get() as usize) < txs {
+        if Instant::now() > deadline {
+            bail!("only {} of {txs} transfers committed in 10 minutes", committed.get());
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let commit_s = started.elapsed().as_secs_f64();
+    let end_height = client.status().await?.height;
+    node.shutdown().await;
+    std::fs::remove_dir_all(&dir).context("removing the benchmark data directory")?;
+
+    let baseline = txs as f64 / verify_s;
+    let committed_per_s = txs as f64 / commit_s;
+    Ok(TransfersReport {
+        txs,
+        accounts,
+        threads: rayon::current_num_threads(),
+        baseline_batch_verify_per_s: baseline,
+        committed_per_s,
+        admitted_per_s: txs as f64 / admitted_s,
+        ratio_committed_to_verify: committed_per_s / baseline,
+        blocks: end_height - start_height,
+        seconds: commit_s,
+    })
+}
+
+fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("cairn-bench-{}", std::process::id()));
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)?;
+    }
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}

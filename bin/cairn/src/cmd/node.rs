@@ -1,0 +1,208 @@
+//! `cairn init`, `cairn node`, `cairn devnet`.
+
+use super::{Ctx, PASSPHRASE_ENV, cairn_home};
+use crate::keystore::{KdfParams, Keystore};
+use anyhow::{Context, bail};
+use cairn_node::{GENESIS_FILE, NodeConfig, write_private, write_validator_key};
+use cairn_types::genesis::GenesisAccount;
+use cairn_types::{Address, Amount, Genesis, Keypair, Params, UNITS_PER_CRN, parse_crn};
+use clap::Args;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    /// Data directory (default ~/.cairn/node).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    #[arg(long, default_value = "cairn-local")]
+    chain_id: String,
+    /// Initial balance, as ADDRESS=CRN; repeat for more accounts.
+    #[arg(long = "fund", value_name = "ADDRESS=CRN")]
+    fund: Vec<String>,
+    /// Blocks per epoch.
+    #[arg(long, default_value_t = Params::default().blocks_per_epoch)]
+    blocks_per_epoch: u64,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RunArgs {
+    /// API listen address.
+    #[arg(long, default_value = "127.0.0.1:7070")]
+    listen: SocketAddr,
+    /// Milliseconds between blocks.
+    #[arg(long, default_value_t = 1000)]
+    block_ms: u64,
+}
+
+#[derive(Args, Debug)]
+pub struct NodeArgs {
+    /// Data directory (default ~/.cairn/node).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct DevnetArgs {
+    /// Data directory (default ~/.cairn/devnet).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Delete the data directory first and start a new chain.
+    #[arg(long)]
+    reset: bool,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+fn parse_fund(s: &str) -> anyhow::Result<(Address, Amount)> {
+    let (addr, amount) =
+        s.split_once('=').with_context(|| format!("--fund {s:?}: expected ADDRESS=CRN"))?;
+    Ok((addr.parse()?, parse_crn(amount)?))
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+/// Writes genesis.json and the validator key into `dir`. Refuses a directory that already
+/// holds a genesis file.
+pub fn init_dir(
+    dir: &Path,
+    chain_id: &str,
+    funds: &[(Address, Amount)],
+    params: Params,
+) -> anyhow::Result<(Genesis, PathBuf)> {
+    let genesis_path = dir.join(GENESIS_FILE);
+    if genesis_path.exists() {
+        bail!("{} already exists; this directory holds a chain", genesis_path.display());
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let validator = Keypair::generate();
+    let genesis = Genesis {
+        chain_id: chain_id.to_string(),
+        genesis_time_ms: now_ms(),
+        validator: validator.address(),
+        accounts: funds
+            .iter()
+            .map(|(address, balance)| GenesisAccount { address: *address, balance: *balance })
+            .collect(),
+        params,
+    };
+    genesis.validate()?;
+    let key_path = write_validator_key(dir, &validator)?;
+    write_private(&genesis_path, serde_json::to_string_pretty(&genesis)?.as_bytes())?;
+    Ok((genesis, key_path))
+}
+
+pub fn init(ctx: &Ctx, a: InitArgs) -> anyhow::Result<()> {
+    let dir = match a.data_dir {
+        Some(d) => d,
+        None => cairn_home()?.join("node"),
+    };
+    let funds = a.fund.iter().map(|f| parse_fund(f)).collect::<anyhow::Result<Vec<_>>>()?;
+    let params = Params { blocks_per_epoch: a.blocks_per_epoch, ..Params::default() };
+    let (genesis, key_path) = init_dir(&dir, &a.chain_id, &funds, params)?;
+    if ctx.json {
+        crate::output::json(&serde_json::json!({
+            "data_dir": dir, "genesis": dir.join(GENESIS_FILE), "validator_key": key_path,
+            "validator": genesis.validator, "chain_id": genesis.chain_id,
+        }))?;
+    } else {
+        crate::output::fields(&[
+            ("chain id", genesis.chain_id.clone()),
+            ("genesis", dir.join(GENESIS_FILE).display().to_string()),
+            ("validator", genesis.validator.to_string()),
+            ("validator key", key_path.display().to_string()),
+        ]);
+    }
+    Ok(())
+}
+
+async fn run_node(
+    dir: PathBuf,
+    run: RunArgs,
+    on_start: impl FnOnce(SocketAddr),
+) -> anyhow::Result<()> {
+    let mut config = NodeConfig::new(dir);
+    config.listen = run.listen;
+    config.block_interval = Duration::from_millis(run.block_ms.max(1));
+    let handle = cairn_node::start(config).await?;
+    on_start(handle.addr);
+    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    tracing::info!("shutting down");
+    handle.shutdown().await;
+    Ok(())
+}
+
+pub async fn node(_ctx: &Ctx, a: NodeArgs) -> anyhow::Result<()> {
+    let dir = match a.data_dir {
+        Some(d) => d,
+        None => cairn_home()?.join("node"),
+    };
+    if !dir.join(GENESIS_FILE).exists() {
+        bail!(
+            "{} has no {GENESIS_FILE}; run `cairn init --data-dir {}` first",
+            dir.display(),
+            dir.display()
+        );
+    }
+    run_node(dir, a.run, |addr| println!("API listening on http://{addr}")).await
+}
+
+/// Names of the funded development keys.
+pub const DEV_KEYS: &[&str] = &["alice", "bob"];
+/// Default passphrase of the development keys (override with CAIRN_PASSPHRASE).
+pub const DEV_PASSPHRASE: &str = "devnet";
+/// Balance of each development key.
+pub const DEV_BALANCE: Amount = 1_000_000 * UNITS_PER_CRN;
+
+pub async fn devnet(_ctx: &Ctx, a: DevnetArgs) -> anyhow::Result<()> {
+    let dir = match a.data_dir {
+        Some(d) => d,
+        None => cairn_home()?.join("devnet"),
+    };
+    if a.reset && dir.exists() {
+        std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+    }
+    let keystore_dir = dir.join("keystore");
+    let passphrase = std::env::var(PASSPHRASE_ENV).unwrap_or_else(|_| DEV_PASSPHRASE.to_string());
+    if !dir.join(GENESIS_FILE).exists() {
+        let ks = Keystore::open(&keystore_dir)?;
+        let mut funds = Vec::new();
+        for name in DEV_KEYS {
+            let addr = match ks.show(name) {
+                Ok(info) => info.address,
+                Err(_) => ks.create(name, &passphrase, KdfParams::default())?,
+            };
+            funds.push((addr, DEV_BALANCE));
+        }
+        init_dir(&dir, "cairn-devnet", &funds, Params::default())?;
+    }
+    let ks = Keystore::open(&keystore_dir)?;
+    let keys: Vec<String> =
+        ks.list()?.into_iter().map(|k| format!("{} {}", k.name, k.address)).collect();
+    let shown_pass = if std::env::var(PASSPHRASE_ENV).is_ok() {
+        format!("${PASSPHRASE_ENV}")
+    } else {
+        format!("{DEV_PASSPHRASE:?}")
+    };
+    run_node(dir.clone(), a.run, move |addr| {
+        println!("Cairn devnet is running (Ctrl-C stops it)");
+        println!("  API        http://{addr}");
+        println!("  data       {}", dir.display());
+        println!("  dev keys   {}  (passphrase {shown_pass})", keystore_dir.display());
+        for k in &keys {
+            println!("             {k}");
+        }
+        println!(
+            "  try        export CAIRN_KEYSTORE={} CAIRN_NODE=http://{addr}",
+            keystore_dir.display()
+        );
+        println!("             cairn query status");
+        println!("             cairn tx transfer --from alice --to <address> --amount 1.5");
+    })
+    .await
+}
