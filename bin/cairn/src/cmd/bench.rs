@@ -32,6 +32,19 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 2_000)]
         batch: usize,
     },
+    /// The store's write pattern: execute blocks of transfers and commit each (state
+    /// changes, tree nodes, block, receipts) in one redb write transaction with fsync.
+    Commit {
+        /// Transfers per block; one line of results per value.
+        #[arg(long, value_delimiter = ',', default_value = "100,1000,5000")]
+        per_block: Vec<usize>,
+        /// Blocks per size.
+        #[arg(long, default_value_t = 10)]
+        blocks: usize,
+        /// Funded accounts (the state size the tree works against).
+        #[arg(long, default_value_t = 10_000)]
+        accounts: usize,
+    },
 }
 
 #[derive(serde::Serialize)]
@@ -48,7 +61,30 @@ pub struct TransfersReport {
 }
 
 pub async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
-    let BenchCmd::Transfers { txs, accounts, block_ms, batch } = cmd;
+    let (txs, accounts, block_ms, batch) = match cmd {
+        BenchCmd::Transfers { txs, accounts, block_ms, batch } => (txs, accounts, block_ms, batch),
+        BenchCmd::Commit { per_block, blocks, accounts } => {
+            let rows = tokio::task::spawn_blocking(move || commit(&per_block, blocks, accounts)).await??;
+            if ctx.json {
+                return output::json(&rows);
+            }
+            output::table(
+                &["transfers/block", "execute+root ms (median)", "commit ms (median)", "tree nodes/block", "committed tx/s"],
+                rows.iter()
+                    .map(|r| {
+                        vec![
+                            r.per_block.to_string(),
+                            format!("{:.2}", r.execute_ms_median),
+                            format!("{:.2}", r.commit_ms_median),
+                            r.tree_nodes_per_block.to_string(),
+                            format!("{:.0}", r.tx_per_s),
+                        ]
+                    })
+                    .collect(),
+            );
+            return Ok(());
+        }
+    };
     let report = transfers(txs, accounts, block_ms, batch).await?;
     if ctx.json {
         return output::json(&report);
@@ -188,6 +224,103 @@ pub async fn transfers(
         blocks: end_height - start_height,
         seconds: commit_s,
     })
+}
+
+#[derive(serde::Serialize)]
+pub struct CommitRow {
+    pub per_block: usize,
+    pub blocks: usize,
+    pub execute_ms_median: f64,
+    pub commit_ms_median: f64,
+    pub tree_nodes_per_block: usize,
+    pub tx_per_s: f64,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// Executes and commits blocks straight on the store (no HTTP, no mempool): the write
+/// pattern that ADR 0002 is about.
+pub fn commit(sizes: &[usize], blocks: usize, accounts: usize) -> anyhow::Result<Vec<CommitRow>> {
+    use cairn_app::{App, Parent, SizedTx};
+    use cairn_types::{Block, Certificate};
+    if accounts < 2 {
+        bail!("--accounts must be at least 2");
+    }
+    let keys: Vec<Keypair> = (0..accounts).map(|i| Keypair::from_label(&format!("commit-{i}"))).collect();
+    let validator = Keypair::from_label("commit-validator");
+    let genesis = Genesis {
+        chain_id: "cairn-bench-commit".into(),
+        genesis_time_ms: 0,
+        validator: validator.address(),
+        accounts: keys.iter().map(|k| GenesisAccount { address: k.address(), balance: 1_000_000_000_000 }).collect(),
+        params: Params { max_block_txs: u32::MAX, max_block_bytes: u32::MAX, ..Params::default() },
+    };
+    let mut rows = Vec::new();
+    for &per_block in sizes {
+        let dir = tempfile_dir()?;
+        let store = cairn_node::open_store(&dir, &genesis)?;
+        let app = App::new(genesis.chain_id.clone());
+        let mut nonces = vec![0u64; accounts];
+        let (mut exec_ms, mut commit_ms, mut nodes) = (Vec::new(), Vec::new(), 0usize);
+        for b in 0..blocks {
+            let senders: Vec<(usize, u64)> = (0..per_block)
+                .map(|i| {
+                    let from = (b * per_block + i) % accounts;
+                    nonces[from] += 1;
+                    (from, nonces[from] - 1)
+                })
+                .collect();
+            let txs: Vec<SizedTx> = senders
+                .into_par_iter()
+                .map(|(from, nonce)| {
+                    SizedTx::new(
+                        Transaction {
+                            chain_id: genesis.chain_id.clone(),
+                            signer: keys[from].address(),
+                            nonce,
+                            max_fee: genesis.params.min_fee(256),
+                            expiry_height: u64::MAX,
+                            body: TxBody::Transfer { to: keys[(from + 7) % accounts].address(), amount: 1 },
+                        }
+                        .sign(&keys[from]),
+                    )
+                })
+                .collect();
+            let snap = store.snapshot()?;
+            let parent = match snap.head()? {
+                Some(h) => Parent::of_header(&h),
+                None => Parent::of_genesis(&genesis),
+            };
+            let t0 = Instant::now();
+            let p = app.propose(&snap, parent, parent.timestamp_ms + 1000, validator.address(), txs)?;
+            exec_ms.push(t0.elapsed().as_secs_f64() * 1e3);
+            if p.txs.len() != per_block {
+                bail!("only {} of {per_block} transfers were included", p.txs.len());
+            }
+            nodes += p.executed.tree_batch.node_batch.nodes().len();
+            let certificate = Certificate::solo(&validator, &genesis.chain_id, &p.header.hash());
+            let block = Block { header: p.header, txs: p.txs, certificate };
+            let t1 = Instant::now();
+            let e = &p.executed;
+            store.commit_block(&block, &e.receipts, &e.changes, &e.tree_batch)?;
+            commit_ms.push(t1.elapsed().as_secs_f64() * 1e3);
+        }
+        let busy_s = (exec_ms.iter().sum::<f64>() + commit_ms.iter().sum::<f64>()) / 1e3;
+        rows.push(CommitRow {
+            per_block,
+            blocks,
+            execute_ms_median: median(exec_ms),
+            commit_ms_median: median(commit_ms),
+            tree_nodes_per_block: nodes / blocks.max(1),
+            tx_per_s: (per_block * blocks) as f64 / busy_s.max(1e-9),
+        });
+        drop(store);
+        std::fs::remove_dir_all(&dir)?;
+    }
+    Ok(rows)
 }
 
 fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
