@@ -117,7 +117,9 @@ pub fn check_includable(
 }
 
 /// Phase two for admission to the mempool, given what the sender already has pending:
-/// `pending_nonces` transactions ahead of this one spending `pending_spend` in total.
+/// `pending_nonces` transactions ahead of this one, and `pending_spend`, the amounts plus
+/// fees of the sender's other pending transactions that must stay affordable (those ahead,
+/// and for a replacement also those after it).
 /// Refuses replays, expired transactions, and spends the balance cannot cover, so a bad
 /// transaction is refused at the door and never charged.
 pub fn check_admission(

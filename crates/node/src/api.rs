@@ -5,7 +5,7 @@
 
 use crate::Shared;
 use crate::mempool::MempoolError;
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -70,6 +70,18 @@ impl From<cairn_state::StateError> for ApiError {
     }
 }
 
+impl From<PathRejection> for ApiError {
+    fn from(r: PathRejection) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, "bad_path", r.body_text())
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(r: QueryRejection) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, "bad_query", r.body_text())
+    }
+}
+
 impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> Self {
         let status = r.status();
@@ -99,6 +111,13 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/accounts/{addr}", get(account))
         .route("/metrics", get(metrics))
         .fallback(|| async { ApiError::not_found("no such route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not take that method",
+            )
+        })
         .layer(DefaultBodyLimit::max(limit))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -192,8 +211,9 @@ async fn latest_block(State(s): State<Arc<Shared>>) -> ApiResult<BlockView> {
 
 async fn block_by_height(
     State(s): State<Arc<Shared>>,
-    Path(height): Path<String>,
+    path: Result<Path<String>, PathRejection>,
 ) -> ApiResult<BlockView> {
+    let Path(height) = path?;
     let height: u64 = height.parse().map_err(|_| {
         ApiError::bad_request("bad_height", format!("height {height:?} is not a number"))
     })?;
@@ -206,8 +226,9 @@ async fn block_by_height(
 
 async fn raw_block(
     State(s): State<Arc<Shared>>,
-    Path(height): Path<String>,
+    path: Result<Path<String>, PathRejection>,
 ) -> ApiResult<RawBlockView> {
+    let Path(height) = path?;
     let height: u64 = height.parse().map_err(|_| {
         ApiError::bad_request("bad_height", format!("height {height:?} is not a number"))
     })?;
@@ -220,8 +241,9 @@ async fn raw_block(
 
 async fn block_by_hash(
     State(s): State<Arc<Shared>>,
-    Path(hash): Path<String>,
+    path: Result<Path<String>, PathRejection>,
 ) -> ApiResult<BlockView> {
+    let Path(hash) = path?;
     let hash = parse_hash(&hash)?;
     let snap = s.snapshot()?;
     let height =
@@ -231,7 +253,11 @@ async fn block_by_hash(
     Ok(Json(block_view(&snap, block)?))
 }
 
-async fn tx_by_hash(State(s): State<Arc<Shared>>, Path(hash): Path<String>) -> ApiResult<TxView> {
+async fn tx_by_hash(
+    State(s): State<Arc<Shared>>,
+    path: Result<Path<String>, PathRejection>,
+) -> ApiResult<TxView> {
+    let Path(hash) = path?;
     let hash = parse_hash(&hash)?;
     if let Some(stx) = s.mempool().get(&hash) {
         return Ok(Json(TxView {
@@ -265,8 +291,9 @@ async fn tx_by_hash(State(s): State<Arc<Shared>>, Path(hash): Path<String>) -> A
 
 async fn receipt(
     State(s): State<Arc<Shared>>,
-    Path(hash): Path<String>,
+    path: Result<Path<String>, PathRejection>,
 ) -> ApiResult<cairn_types::Receipt> {
+    let Path(hash) = path?;
     let hash = parse_hash(&hash)?;
     let snap = s.snapshot()?;
     let r = snap
@@ -283,9 +310,11 @@ struct AccountQuery {
 
 async fn account(
     State(s): State<Arc<Shared>>,
-    Path(addr): Path<String>,
-    Query(q): Query<AccountQuery>,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<AccountQuery>, QueryRejection>,
 ) -> ApiResult<AccountView> {
+    let Path(addr) = path?;
+    let Query(q) = query?;
     let address: Address = addr.parse().map_err(|e: cairn_types::AddressError| {
         ApiError::bad_request("bad_address", e.to_string())
     })?;
@@ -361,12 +390,16 @@ fn admission_error(e: MempoolError) -> ApiError {
 }
 
 /// Runs stateless checks (batched signatures) then admission on each transaction.
+///
+/// The mempool is locked before the state snapshot is taken, so the snapshot is never older
+/// than the mempool's view: a block committed in between would otherwise have its
+/// transactions pruned from the pool while the snapshot still shows the old nonces.
 fn admit_all(s: &Shared, txs: Vec<SizedTx>) -> Result<Vec<Result<Hash, ApiError>>, ApiError> {
-    let snap = s.snapshot()?;
-    let params = App::params(&snap).map_err(anyhow::Error::from)?;
-    let next_height = snap.height()?.unwrap_or(0) + 1;
+    let params = App::params(&s.snapshot()?).map_err(anyhow::Error::from)?;
     let verdicts = check::check_stateless_batch(s.app.chain_id(), &params, &txs);
     let mut pool = s.mempool();
+    let snap = s.snapshot()?;
+    let next_height = snap.height()?.unwrap_or(0) + 1;
     let out = txs
         .into_iter()
         .zip(verdicts)

@@ -164,7 +164,27 @@ impl Mempool {
                 (n + 1, s.saturating_add(t.spend()).saturating_add(t.max_fee))
             })
         });
-        check::check_admission(state, &tx.tx, next_height, ahead, spend)?;
+        // A replacement must also leave the sender's later pending transactions affordable,
+        // or one of them would fail in its block and be charged.
+        let later_spend = match replaced {
+            None => 0,
+            Some(_) => queue.map_or(0, |q| {
+                q.range((std::ops::Bound::Excluded(nonce), std::ops::Bound::Unbounded)).fold(
+                    0 as Amount,
+                    |s, (_, e)| {
+                        let t = &e.tx.tx.tx;
+                        s.saturating_add(t.spend()).saturating_add(t.max_fee)
+                    },
+                )
+            }),
+        };
+        check::check_admission(
+            state,
+            &tx.tx,
+            next_height,
+            ahead,
+            spend.saturating_add(later_spend),
+        )?;
 
         if let Some(old) = self.senders.get_mut(&sender).and_then(|q| q.remove(&nonce)) {
             self.by_hash.remove(&old.hash);

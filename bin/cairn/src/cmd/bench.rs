@@ -64,12 +64,19 @@ pub async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
     let (txs, accounts, block_ms, batch) = match cmd {
         BenchCmd::Transfers { txs, accounts, block_ms, batch } => (txs, accounts, block_ms, batch),
         BenchCmd::Commit { per_block, blocks, accounts } => {
-            let rows = tokio::task::spawn_blocking(move || commit(&per_block, blocks, accounts)).await??;
+            let rows =
+                tokio::task::spawn_blocking(move || commit(&per_block, blocks, accounts)).await??;
             if ctx.json {
                 return output::json(&rows);
             }
             output::table(
-                &["transfers/block", "execute+root ms (median)", "commit ms (median)", "tree nodes/block", "committed tx/s"],
+                &[
+                    "transfers/block",
+                    "execute+root ms (median)",
+                    "commit ms (median)",
+                    "tree nodes/block",
+                    "committed tx/s",
+                ],
                 rows.iter()
                     .map(|r| {
                         vec![
@@ -249,13 +256,17 @@ pub fn commit(sizes: &[usize], blocks: usize, accounts: usize) -> anyhow::Result
     if accounts < 2 {
         bail!("--accounts must be at least 2");
     }
-    let keys: Vec<Keypair> = (0..accounts).map(|i| Keypair::from_label(&format!("commit-{i}"))).collect();
+    let keys: Vec<Keypair> =
+        (0..accounts).map(|i| Keypair::from_label(&format!("commit-{i}"))).collect();
     let validator = Keypair::from_label("commit-validator");
     let genesis = Genesis {
         chain_id: "cairn-bench-commit".into(),
         genesis_time_ms: 0,
         validator: validator.address(),
-        accounts: keys.iter().map(|k| GenesisAccount { address: k.address(), balance: 1_000_000_000_000 }).collect(),
+        accounts: keys
+            .iter()
+            .map(|k| GenesisAccount { address: k.address(), balance: 1_000_000_000_000 })
+            .collect(),
         params: Params { max_block_txs: u32::MAX, max_block_bytes: u32::MAX, ..Params::default() },
     };
     let mut rows = Vec::new();
@@ -283,7 +294,10 @@ pub fn commit(sizes: &[usize], blocks: usize, accounts: usize) -> anyhow::Result
                             nonce,
                             max_fee: genesis.params.min_fee(256),
                             expiry_height: u64::MAX,
-                            body: TxBody::Transfer { to: keys[(from + 7) % accounts].address(), amount: 1 },
+                            body: TxBody::Transfer {
+                                to: keys[(from + 7) % accounts].address(),
+                                amount: 1,
+                            },
                         }
                         .sign(&keys[from]),
                     )
@@ -295,7 +309,8 @@ pub fn commit(sizes: &[usize], blocks: usize, accounts: usize) -> anyhow::Result
                 None => Parent::of_genesis(&genesis),
             };
             let t0 = Instant::now();
-            let p = app.propose(&snap, parent, parent.timestamp_ms + 1000, validator.address(), txs)?;
+            let p =
+                app.propose(&snap, parent, parent.timestamp_ms + 1000, validator.address(), txs)?;
             exec_ms.push(t0.elapsed().as_secs_f64() * 1e3);
             if p.txs.len() != per_block {
                 bail!("only {} of {per_block} transfers were included", p.txs.len());

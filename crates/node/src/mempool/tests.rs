@@ -105,3 +105,16 @@ fn extreme_nonces_are_refused_without_panicking() {
     m.admit(tx(&a, u64::MAX, 10, 1), &s_max, 1).unwrap();
     assert_eq!(m.candidates(10, 1 << 20).len(), 1);
 }
+
+#[test]
+fn replacement_must_keep_later_transactions_affordable() {
+    let a = Keypair::from_label("a");
+    let s = state(&[(&a, 1_000, 0)]);
+    let mut m = Mempool::new(MempoolConfig::default());
+    m.admit(tx(&a, 0, 10, 100), &s, 1).unwrap();
+    m.admit(tx(&a, 1, 10, 800), &s, 1).unwrap();
+    // Raising nonce 0's spend to 800 would leave nonce 1 unaffordable.
+    assert_eq!(m.admit(tx(&a, 0, 11, 800), &s, 1).unwrap_err().code(), "insufficient_balance");
+    // A replacement that still fits is fine: 150 + 11 + 800 + 10 <= 1000.
+    m.admit(tx(&a, 0, 11, 150), &s, 1).unwrap();
+}

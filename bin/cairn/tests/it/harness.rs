@@ -1,0 +1,506 @@
+//! Shared harness: a `cairn node` child process on a temporary data directory.
+//!
+//! [`NodeBuilder`] makes a temporary directory (data directory, keystore, logs), can create
+//! keystore keys with `cairn keys new`, runs `cairn init` funding the given addresses, and
+//! spawns `cairn node --listen 127.0.0.1:0 --block-ms N`. [`Node`] reads the API address
+//! from the first stdout line, waits for `/v1/health`, exposes a [`Client`], can be killed
+//! with SIGKILL and restarted on the same data directory, and kills its child on drop.
+//!
+//! Every wait here has a deadline, and [`run`] bounds a whole test.
+
+use cairn_client::Client;
+use cairn_types::api::AccountView;
+use cairn_types::{Address, Amount, Hash, Height, Keypair, Params, Receipt, SignedTx};
+use cairn_types::{Transaction, TxBody, format_crn};
+use std::future::Future;
+use std::io::{BufRead, BufReader, Read};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+use tempfile::TempDir;
+
+/// The binary under test.
+pub const CAIRN: &str = env!("CARGO_BIN_EXE_cairn");
+/// Passphrase of every keystore key the tests create.
+pub const PASSPHRASE: &str = "test-passphrase";
+/// Chain id of test chains unless a test picks another.
+pub const CHAIN_ID: &str = "cairn-it";
+/// How long a node may take to print its address and answer `/v1/health`.
+const START_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long one CLI invocation may run.
+const CLI_TIMEOUT: Duration = Duration::from_secs(60);
+/// Expiry height of the transactions the tests sign (far in the future).
+pub const FAR_EXPIRY: Height = 1_000_000;
+
+/// Runs an async test body on a fresh multi-threaded runtime, failing it if it takes longer
+/// than `limit`. Nodes held by the body are killed when it is dropped (also on timeout).
+pub fn run<F: Future<Output = ()>>(limit: Duration, body: F) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("building the test runtime");
+    let outcome = rt.block_on(async { tokio::time::timeout(limit, body).await });
+    if outcome.is_err() {
+        panic!("test timed out after {limit:?}");
+    }
+}
+
+/// Base units of `crn` whole CRN.
+pub fn crn(crn: u64) -> Amount {
+    Amount::from(crn) * cairn_types::UNITS_PER_CRN
+}
+
+/// A signed transfer paying exactly the chain's minimum fee (default parameters). The
+/// encoding has a fixed width per field, so signing once with fee 0 measures the size.
+pub fn transfer(
+    chain_id: &str,
+    key: &Keypair,
+    to: Address,
+    amount: Amount,
+    nonce: u64,
+) -> SignedTx {
+    let mut tx = Transaction {
+        chain_id: chain_id.to_string(),
+        signer: key.address(),
+        nonce,
+        max_fee: 0,
+        expiry_height: FAR_EXPIRY,
+        body: TxBody::Transfer { to, amount },
+    };
+    tx.max_fee = min_fee_of(&tx.clone().sign(key));
+    tx.sign(key)
+}
+
+/// The minimum fee of a transaction of this one's encoded size, under default parameters.
+pub fn min_fee_of(stx: &SignedTx) -> Amount {
+    Params::default().min_fee(stx.to_bytes().len())
+}
+
+/// Re-signs `tx` after changing it.
+pub fn resign(
+    mut tx: Transaction,
+    key: &Keypair,
+    change: impl FnOnce(&mut Transaction),
+) -> SignedTx {
+    change(&mut tx);
+    tx.sign(key)
+}
+
+/// The output of one finished CLI invocation.
+#[derive(Debug)]
+pub struct CliOutput {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl CliOutput {
+    /// Panics with the full output unless the command succeeded.
+    pub fn success(self) -> CliOutput {
+        assert!(
+            self.status.success(),
+            "cairn failed with {}\nstdout:\n{}\nstderr:\n{}",
+            self.status,
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    /// Stdout parsed as JSON (for `--json` commands).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr)
+        })
+    }
+}
+
+/// Runs `cairn ARGS` with `envs`, killing it and failing after [`CLI_TIMEOUT`].
+pub fn cli(args: &[&str], envs: &[(&str, &str)]) -> CliOutput {
+    let mut cmd = Command::new(CAIRN);
+    cmd.args(args)
+        .env("CAIRN_LOG", "warn")
+        .env_remove("CAIRN_NODE")
+        .env_remove("CAIRN_KEYSTORE")
+        .env_remove("CAIRN_PASSPHRASE")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawning cairn");
+    let stdout = drain(child.stdout.take().expect("piped stdout"));
+    let stderr = drain(child.stderr.take().expect("piped stderr"));
+    let deadline = Instant::now() + CLI_TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("waiting for cairn") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("`cairn {}` did not finish within {CLI_TIMEOUT:?}", args.join(" "));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let stdout = stdout.recv_timeout(Duration::from_secs(10)).unwrap_or_default();
+    let stderr = stderr.recv_timeout(Duration::from_secs(10)).unwrap_or_default();
+    CliOutput { status, stdout, stderr }
+}
+
+/// Reads a pipe to the end on a thread; the text arrives on the returned channel.
+fn drain(mut pipe: impl Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = pipe.read_to_end(&mut buf);
+        let _ = tx.send(String::from_utf8_lossy(&buf).into_owned());
+    });
+    rx
+}
+
+/// Sets up a chain in a temporary directory before its node starts.
+pub struct NodeBuilder {
+    root: TempDir,
+    chain_id: String,
+    block_ms: u64,
+    funds: Vec<(Address, Amount)>,
+}
+
+impl Default for NodeBuilder {
+    fn default() -> Self {
+        NodeBuilder::new()
+    }
+}
+
+impl NodeBuilder {
+    pub fn new() -> NodeBuilder {
+        let root = tempfile::Builder::new().prefix("cairn-it-").tempdir().expect("temp dir");
+        NodeBuilder { root, chain_id: CHAIN_ID.into(), block_ms: 100, funds: Vec::new() }
+    }
+
+    pub fn chain_id(mut self, id: &str) -> NodeBuilder {
+        self.chain_id = id.into();
+        self
+    }
+
+    pub fn block_ms(mut self, ms: u64) -> NodeBuilder {
+        self.block_ms = ms;
+        self
+    }
+
+    /// Funds `address` with `units` base units in genesis (whole or fractional CRN).
+    pub fn fund(mut self, address: Address, units: Amount) -> NodeBuilder {
+        self.funds.push((address, units));
+        self
+    }
+
+    pub fn keystore_dir(&self) -> PathBuf {
+        self.root.path().join("keystore")
+    }
+
+    /// Creates key `name` with `cairn keys new` in this chain's keystore; returns its
+    /// address as `cairn --json keys show` reports it.
+    pub fn new_keystore_key(&self, name: &str) -> Address {
+        let ks = self.keystore_dir();
+        let ks = ks.to_str().expect("utf-8 temp path");
+        let envs = [("CAIRN_KEYSTORE", ks), ("CAIRN_PASSPHRASE", PASSPHRASE)];
+        let created = cli(&["--json", "keys", "new", name], &envs).success().json();
+        let shown = cli(&["--json", "keys", "show", name], &envs).success().json();
+        assert_eq!(created["address"], shown["address"], "keys new and keys show disagree");
+        assert_eq!(shown["name"], name);
+        let addr = shown["address"].as_str().expect("address is a string");
+        addr.parse().unwrap_or_else(|e| panic!("keys show printed a bad address {addr}: {e}"))
+    }
+
+    /// Runs `cairn init` and starts the node.
+    pub async fn start(self) -> Node {
+        let data_dir = self.root.path().join("data");
+        let mut args: Vec<String> = vec![
+            "init".into(),
+            "--data-dir".into(),
+            data_dir.to_str().expect("utf-8 temp path").into(),
+            "--chain-id".into(),
+            self.chain_id.clone(),
+        ];
+        for (addr, units) in &self.funds {
+            args.push("--fund".into());
+            args.push(format!("{addr}={}", format_crn(*units)));
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        cli(&args, &[]).success();
+        assert!(data_dir.join("genesis.json").is_file(), "init wrote no genesis.json");
+        assert!(data_dir.join("validator_key.json").is_file(), "init wrote no validator key");
+        let mut node = Node {
+            root: self.root,
+            data_dir,
+            chain_id: self.chain_id,
+            block_ms: self.block_ms,
+            child: None,
+            client: Client::new("http://127.0.0.1:1").expect("placeholder client"),
+            url: String::new(),
+            starts: 0,
+        };
+        node.spawn().await;
+        node
+    }
+}
+
+/// A running (or killed) `cairn node` child process.
+pub struct Node {
+    root: TempDir,
+    data_dir: PathBuf,
+    chain_id: String,
+    block_ms: u64,
+    child: Option<Child>,
+    client: Client,
+    url: String,
+    starts: u32,
+}
+
+impl Node {
+    /// A node with default settings funding `funds` (base units).
+    pub async fn start(funds: &[(Address, Amount)]) -> Node {
+        let mut b = NodeBuilder::new();
+        for (a, u) in funds {
+            b = b.fund(*a, *u);
+        }
+        b.start().await
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// `http://ADDR` of the running node.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn chain_id(&self) -> &str {
+        &self.chain_id
+    }
+
+    pub fn keystore_dir(&self) -> PathBuf {
+        self.root.path().join("keystore")
+    }
+
+    /// A signed minimum-fee transfer on this chain.
+    pub fn transfer(&self, key: &Keypair, to: Address, amount: Amount, nonce: u64) -> SignedTx {
+        transfer(&self.chain_id, key, to, amount, nonce)
+    }
+
+    fn log_path(&self, n: u32) -> PathBuf {
+        self.root.path().join(format!("node-{n}.log"))
+    }
+
+    async fn spawn(&mut self) {
+        assert!(self.child.is_none(), "node is already running");
+        self.starts += 1;
+        let log = std::fs::File::create(self.log_path(self.starts)).expect("creating node log");
+        let mut child = Command::new(CAIRN)
+            .args(["node", "--data-dir"])
+            .arg(&self.data_dir)
+            .args(["--listen", "127.0.0.1:0", "--block-ms", &self.block_ms.to_string()])
+            .env("CAIRN_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("spawning cairn node");
+        let stdout = child.stdout.take().expect("piped stdout");
+        self.child = Some(child);
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            let first = lines.next();
+            let _ = tx.send(first);
+            // Keep reading so the node never blocks on a full pipe.
+            for _ in lines {}
+        });
+        let first = tokio::task::spawn_blocking(move || rx.recv_timeout(START_TIMEOUT))
+            .await
+            .expect("joining the stdout reader");
+        let line = match first {
+            Ok(Some(Ok(line))) => line,
+            other => panic!(
+                "node printed no address line ({other:?}); its log:\n{}",
+                self.log_tail(self.starts)
+            ),
+        };
+        let url = line
+            .strip_prefix("API listening on ")
+            .unwrap_or_else(|| panic!("unexpected first stdout line {line:?}"))
+            .trim()
+            .to_string();
+        assert!(url.starts_with("http://127.0.0.1:"), "unexpected API address {url}");
+        self.client = Client::new(&url).expect("client for the node");
+        self.url = url;
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            match self.client.health().await {
+                Ok(h) if h.ok => break,
+                Ok(h) => panic!("node reports unhealthy: {h:?}"),
+                Err(e) => {
+                    if Instant::now() > deadline {
+                        panic!("node never answered /v1/health: {e}");
+                    }
+                    if let Some(status) =
+                        self.child.as_mut().and_then(|c| c.try_wait().ok().flatten())
+                    {
+                        panic!("node exited with {status}; log:\n{}", self.log_tail(self.starts));
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// SIGKILLs the node (no shutdown path runs) and reaps it.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // `Child::kill` is SIGKILL on unix. It fails only if the child is gone already,
+            // which `wait` then reports; neither may panic here (this also runs in drop).
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Kills the node if it runs, then starts it again on the same data directory (on a new
+    /// port).
+    pub async fn restart(&mut self) {
+        self.kill();
+        self.spawn().await;
+    }
+
+    /// Runs a CLI command against this node with its keystore and passphrase.
+    pub fn cli(&self, args: &[&str]) -> CliOutput {
+        let ks = self.keystore_dir();
+        let ks = ks.to_str().expect("utf-8 temp path");
+        cli(
+            args,
+            &[("CAIRN_NODE", &self.url), ("CAIRN_KEYSTORE", ks), ("CAIRN_PASSPHRASE", PASSPHRASE)],
+        )
+    }
+
+    /// Current height.
+    pub async fn height(&self) -> Height {
+        self.client.status().await.expect("status").height
+    }
+
+    /// Waits until the head is at least `height`; returns the head height.
+    pub async fn wait_for_height(&self, height: Height, timeout: Duration) -> Height {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let h = self.height().await;
+            if h >= height {
+                return h;
+            }
+            assert!(Instant::now() < deadline, "height {h} did not reach {height} in {timeout:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Waits for `n` more blocks to be committed.
+    pub async fn wait_blocks(&self, n: u64) -> Height {
+        let now = self.height().await;
+        let timeout = Duration::from_millis(self.block_ms * n * 20 + 5_000);
+        self.wait_for_height(now + n, timeout).await
+    }
+
+    pub async fn account(&self, address: &Address) -> AccountView {
+        self.client.account(address, false).await.expect("account")
+    }
+
+    /// Submits through `POST /v1/txs` and waits (at most 20 s) for the receipt.
+    pub async fn submit_and_wait(&self, stx: &SignedTx) -> Receipt {
+        let hash = self.client.submit_tx(stx).await.expect("submit_tx");
+        self.wait_receipt(&hash).await
+    }
+
+    pub async fn wait_receipt(&self, hash: &Hash) -> Receipt {
+        self.client.wait_for_receipt(hash, Duration::from_secs(20)).await.expect("receipt")
+    }
+
+    /// The last few KiB of the log of start number `n` (1-based).
+    pub fn log_tail(&self, n: u32) -> String {
+        let text = std::fs::read_to_string(self.log_path(n)).unwrap_or_default();
+        let start = text.len().saturating_sub(4096);
+        let start = (start..text.len()).find(|i| text.is_char_boundary(*i)).unwrap_or(0);
+        text[start..].to_string()
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill();
+        if std::thread::panicking() {
+            for n in 1..=self.starts {
+                eprintln!("--- node log (start {n}) ---\n{}", self.log_tail(n));
+            }
+        }
+    }
+}
+
+/// The value of an unlabelled sample `name` in a Prometheus text exposition.
+pub fn metric(text: &str, name: &str) -> Option<f64> {
+    text.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
+        let (n, v) = l.split_once(' ')?;
+        if n == name { v.trim().parse().ok() } else { None }
+    })
+}
+
+/// A raw HTTP answer, for requests the typed client cannot make.
+#[derive(Debug)]
+pub struct RawResponse {
+    pub status: u16,
+    pub content_type: String,
+    pub body: String,
+}
+
+impl RawResponse {
+    /// Asserts a JSON error body `{code, message}` with this status and code.
+    pub fn assert_error(&self, status: u16, code: &str) {
+        let body = self.assert_json_error(status);
+        assert_eq!(body.code, code, "code of {self:?}");
+    }
+
+    /// Asserts a JSON error body `{code, message}` with this status; returns it.
+    pub fn assert_json_error(&self, status: u16) -> cairn_types::api::ErrorBody {
+        assert_eq!(self.status, status, "status of {self:?}");
+        assert!(self.content_type.starts_with("application/json"), "error is not JSON: {self:?}");
+        let body: cairn_types::api::ErrorBody = serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("error body is not {{code, message}} ({e}): {self:?}"));
+        assert!(!body.code.is_empty(), "empty code in {self:?}");
+        assert!(!body.message.is_empty(), "empty message in {self:?}");
+        body
+    }
+}
+
+/// Sends `method path` to the node with an optional body and content type.
+pub async fn http(
+    node: &Node,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<(&str, Vec<u8>)>,
+) -> RawResponse {
+    let http =
+        reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("http client");
+    let mut req = http.request(method, format!("{}{path}", node.url()));
+    if let Some((content_type, bytes)) = body {
+        req = req.header("content-type", content_type).body(bytes);
+    }
+    let resp = req.send().await.unwrap_or_else(|e| panic!("{path}: {e}"));
+    let status = resp.status().as_u16();
+    let content_type = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let body = resp.text().await.unwrap_or_else(|e| panic!("{path}: reading the body: {e}"));
+    RawResponse { status, content_type, body }
+}
