@@ -25,7 +25,8 @@ pub struct Account {
 }
 
 /// Where the supply came from and went. Total supply = genesis − burned (later modules
-/// add emitted and re-minted terms).
+/// add emitted and re-minted terms); of it, `bonded` is locked in device bonds and the
+/// rest is in account balances.
 #[derive(
     Debug,
     Clone,
@@ -41,6 +42,7 @@ pub struct Account {
 pub struct Supply {
     pub genesis: Amount,
     pub burned: Amount,
+    pub bonded: Amount,
 }
 
 impl Supply {
@@ -69,6 +71,61 @@ pub fn record_burn(o: &mut Overlay<'_>, amount: Amount) -> Result<(), StateError
     s.burned = s.burned.saturating_add(amount);
     o.put_encoded(state_key::supply(), &s);
     Ok(())
+}
+
+/// Moves `amount` from `owner`'s balance into the bonded total.
+pub fn lock_bond(
+    o: &mut Overlay<'_>,
+    owner: &Address,
+    amount: Amount,
+) -> Result<Result<(), TxFailure>, StateError> {
+    let mut acct = get_account(o, owner)?;
+    if acct.balance < amount {
+        return Ok(Err(TxFailure::InsufficientBalance { needed: amount, available: acct.balance }));
+    }
+    acct.balance -= amount;
+    put_account(o, owner, &acct);
+    let mut s = get_supply(o)?;
+    s.bonded = s.bonded.saturating_add(amount);
+    o.put_encoded(state_key::supply(), &s);
+    Ok(Ok(()))
+}
+
+/// Returns `amount` of bond to `owner`'s balance.
+pub fn unlock_bond(o: &mut Overlay<'_>, owner: &Address, amount: Amount) -> Result<(), StateError> {
+    let mut acct = get_account(o, owner)?;
+    // Balances are bounded by the supply, so this cannot overflow; saturate if it ever did.
+    acct.balance = acct.balance.saturating_add(amount);
+    put_account(o, owner, &acct);
+    let mut s = get_supply(o)?;
+    s.bonded = s.bonded.saturating_sub(amount);
+    o.put_encoded(state_key::supply(), &s);
+    Ok(())
+}
+
+/// Burns `amount` out of the bonded total (a slashed bond).
+pub fn burn_bonded(o: &mut Overlay<'_>, amount: Amount) -> Result<(), StateError> {
+    let mut s = get_supply(o)?;
+    s.bonded = s.bonded.saturating_sub(amount);
+    s.burned = s.burned.saturating_add(amount);
+    o.put_encoded(state_key::supply(), &s);
+    Ok(())
+}
+
+/// Debits `amount` from `payer` and burns it (fees beyond the transaction fee).
+pub fn burn_from(
+    o: &mut Overlay<'_>,
+    payer: &Address,
+    amount: Amount,
+) -> Result<Result<(), TxFailure>, StateError> {
+    let mut acct = get_account(o, payer)?;
+    if acct.balance < amount {
+        return Ok(Err(TxFailure::InsufficientBalance { needed: amount, available: acct.balance }));
+    }
+    acct.balance -= amount;
+    put_account(o, payer, &acct);
+    record_burn(o, amount)?;
+    Ok(Ok(()))
 }
 
 /// Moves `amount` from `from` to `to`. Errors leave the overlay scope for the caller to drop.

@@ -3,63 +3,225 @@
 
 use crate::accounts::{self, Account};
 use cairn_state::{StateError, StateRead};
-use cairn_types::crypto::{self, BatchItem};
+use cairn_types::crypto;
+use cairn_types::device::{RegistrationConsent, maker_message};
+use cairn_types::device_key::{self, DeviceKey, DeviceSignature};
 use cairn_types::tx::StatelessError;
-use cairn_types::{Amount, Height, Params, SignedTx};
+use cairn_types::{Address, Amount, Height, Params, SignedTx, TxBody};
 use rayon::prelude::*;
 
-/// Transactions per signature batch. Larger batches verify faster per signature; this size
-/// keeps both cores busy on a block of a few thousand.
+/// Signatures per verification batch. Larger batches verify faster per signature; this
+/// size keeps both cores busy on a block of a few thousand.
 pub const SIG_BATCH: usize = 256;
 
-/// A transaction with its encoded size (sizes count toward fees and block limits).
+/// A transaction with its encoded size (sizes count toward fees and block limits) and,
+/// once through the stateless phase, the verdicts on the report signatures it carries.
 #[derive(Debug, Clone)]
 pub struct SizedTx {
     pub tx: SignedTx,
     pub size: usize,
+    /// One verdict per report of a `SubmitReports` body, filled by the stateless phase;
+    /// empty before it.
+    pub report_sigs: Vec<bool>,
 }
 
 impl SizedTx {
     pub fn new(tx: SignedTx) -> SizedTx {
         let size = tx.to_bytes().len();
-        SizedTx { tx, size }
+        SizedTx { tx, size, report_sigs: Vec::new() }
     }
 }
 
-/// Phase one for many transactions: shape checks, then signatures verified in batches on
-/// all cores. Returns one verdict per input, in order.
+/// Body checks that need parameters but no state.
+fn check_body(chain_id: &str, params: &Params, tx: &SignedTx) -> Result<(), StatelessError> {
+    let d = &params.devices;
+    match &tx.tx.body {
+        TxBody::Transfer { .. }
+        | TxBody::TransferDevice { .. }
+        | TxBody::DeregisterDevice { .. } => Ok(()),
+        TxBody::SetMaker { .. } => Ok(()),
+        TxBody::RegisterDevice { key, metadata, maker, .. } => {
+            key.validate().map_err(|e| StatelessError::BadDeviceKey(e.to_string()))?;
+            if metadata.len() > d.max_metadata_bytes as usize {
+                return Err(StatelessError::FieldTooLong {
+                    what: "metadata",
+                    len: metadata.len(),
+                    max: d.max_metadata_bytes as usize,
+                });
+            }
+            if let Some(m) = maker {
+                if m.serial.is_empty() || m.serial.len() > MAX_SERIAL {
+                    return Err(StatelessError::FieldTooLong {
+                        what: "serial",
+                        len: m.serial.len(),
+                        max: MAX_SERIAL,
+                    });
+                }
+            }
+            let _ = chain_id;
+            Ok(())
+        }
+        TxBody::AssertLocation { cell, .. } => crate::devices::registry::validate_cell(*cell)
+            .map(|_| ())
+            .map_err(|f| StatelessError::InvalidCell { cell: *cell, reason: f.to_string() }),
+        TxBody::SubmitReports { reports } => {
+            let max = d.max_reports_per_tx as usize;
+            if reports.is_empty() || reports.len() > max {
+                return Err(StatelessError::BatchSize { count: reports.len(), max });
+            }
+            Ok(())
+        }
+        TxBody::SetDenylist { key, reason } => {
+            key.validate().map_err(|e| StatelessError::BadDeviceKey(e.to_string()))?;
+            match reason {
+                Some(r) if r.len() > MAX_REASON => Err(StatelessError::FieldTooLong {
+                    what: "reason",
+                    len: r.len(),
+                    max: MAX_REASON,
+                }),
+                _ => Ok(()),
+            }
+        }
+    }
+}
+
+/// Longest maker serial number.
+pub const MAX_SERIAL: usize = 64;
+/// Longest denylist reason.
+pub const MAX_REASON: usize = 256;
+
+/// What a signature in a transaction vouches for.
+#[derive(Debug, Clone, Copy)]
+enum Role {
+    Tx,
+    Device,
+    Maker,
+    Report(usize),
+}
+
+struct SigItem {
+    role: Role,
+    key: DeviceKey,
+    sig: DeviceSignature,
+    msg: Vec<u8>,
+}
+
+/// Every signature a transaction carries, with the message it must cover.
+fn sig_items(chain_id: &str, stx: &SignedTx) -> Vec<SigItem> {
+    let tx = &stx.tx;
+    let mut items = vec![SigItem {
+        role: Role::Tx,
+        key: DeviceKey::Ed25519(tx.signer.0),
+        sig: DeviceSignature::Ed25519(stx.signature.0),
+        msg: stx.signing_message(),
+    }];
+    match &tx.body {
+        TxBody::RegisterDevice { key, device_nonce, device_signature, maker, .. } => {
+            let consent = RegistrationConsent { owner: tx.signer, device_nonce: *device_nonce };
+            items.push(SigItem {
+                role: Role::Device,
+                key: *key,
+                sig: *device_signature,
+                msg: consent.signing_message(chain_id),
+            });
+            if let Some(m) = maker {
+                items.push(SigItem {
+                    role: Role::Maker,
+                    key: DeviceKey::Ed25519(m.maker.0),
+                    sig: DeviceSignature::Ed25519(m.signature.0),
+                    msg: maker_message(chain_id, key, &m.serial),
+                });
+            }
+        }
+        TxBody::SubmitReports { reports } => {
+            items.extend(reports.iter().enumerate().map(|(i, r)| SigItem {
+                role: Role::Report(i),
+                key: r.report.device,
+                sig: r.signature,
+                msg: r.report.signing_message(chain_id),
+            }));
+        }
+        _ => {}
+    }
+    items
+}
+
+/// Phase one for many transactions: shape checks, then every signature they carry
+/// (transaction, device consent, maker attestation, reports), verified in batches on all
+/// cores. Returns one verdict per input, in order, and records each report's signature
+/// verdict in `report_sigs` — a bad report signature rejects that report, not the batch.
 pub fn check_stateless_batch(
     chain_id: &str,
     params: &Params,
-    txs: &[SizedTx],
+    txs: &mut [SizedTx],
 ) -> Vec<Result<(), StatelessError>> {
-    let shapes: Vec<Result<(), StatelessError>> =
-        txs.iter().map(|t| t.tx.check_shape(chain_id, params, t.size)).collect();
-    let messages: Vec<Vec<u8>> = txs.par_iter().map(|t| t.tx.signing_message()).collect();
-    let sig_ok: Vec<bool> = txs
-        .par_chunks(SIG_BATCH)
-        .zip(messages.par_chunks(SIG_BATCH))
-        .flat_map_iter(|(chunk, msgs)| {
-            let items: Vec<BatchItem<'_>> = chunk
-                .iter()
-                .zip(msgs)
-                .map(|(t, m)| (&t.tx.tx.signer, &t.tx.signature, m.as_slice()))
-                .collect();
-            crypto::verify_batch(&items)
+    let shapes: Vec<Result<(), StatelessError>> = txs
+        .iter()
+        .map(|t| {
+            t.tx.check_shape(chain_id, params, t.size)?;
+            check_body(chain_id, params, &t.tx)
         })
         .collect();
-    shapes
-        .into_iter()
-        .zip(sig_ok.into_iter().zip(txs))
-        .map(|(shape, (ok, t))| {
-            shape?;
-            if ok {
-                Ok(())
-            } else {
-                Err(StatelessError::BadSignature(crypto::BadSignature { signer: t.tx.tx.signer }))
-            }
+    let items: Vec<(usize, SigItem)> = txs
+        .par_iter()
+        .enumerate()
+        .flat_map_iter(|(i, t)| sig_items(chain_id, &t.tx).into_iter().map(move |item| (i, item)))
+        .collect();
+    let verdicts: Vec<bool> = items
+        .par_chunks(SIG_BATCH)
+        .flat_map_iter(|chunk| {
+            let refs: Vec<(&DeviceKey, &DeviceSignature, &[u8])> =
+                chunk.iter().map(|(_, it)| (&it.key, &it.sig, it.msg.as_slice())).collect();
+            device_key::verify_batch(&refs)
         })
-        .collect()
+        .collect();
+    let mut out = shapes;
+    for t in txs.iter_mut() {
+        let n = match &t.tx.tx.body {
+            TxBody::SubmitReports { reports } => reports.len(),
+            _ => 0,
+        };
+        t.report_sigs = vec![false; n];
+    }
+    for ((i, item), ok) in items.iter().zip(verdicts) {
+        let tx = &txs[*i].tx;
+        let failure = match (item.role, ok) {
+            (Role::Report(r), ok) => {
+                if let Some(slot) = txs[*i].report_sigs.get_mut(r) {
+                    *slot = ok;
+                }
+                None
+            }
+            (_, true) => None,
+            (Role::Tx, false) => {
+                Some(StatelessError::BadSignature(crypto::BadSignature { signer: tx.tx.signer }))
+            }
+            (Role::Device, false) => {
+                Some(StatelessError::BadDeviceSignature { device: item.key.id() })
+            }
+            (Role::Maker, false) => Some(StatelessError::BadMakerSignature {
+                maker: match &tx.tx.body {
+                    TxBody::RegisterDevice { maker: Some(m), .. } => m.maker,
+                    _ => Address::default(),
+                },
+            }),
+        };
+        if let (Some(f), Ok(())) = (failure, &out[*i]) {
+            out[*i] = Err(f);
+        }
+    }
+    out
+}
+
+/// What the body takes from the signer's balance beyond the fee: the amount, the bond,
+/// the location fee.
+pub fn body_spend(tx: &SignedTx, params: &Params) -> Amount {
+    match &tx.tx.body {
+        TxBody::Transfer { amount, .. } => *amount,
+        TxBody::RegisterDevice { class, .. } => params.devices.bonds.get(*class),
+        TxBody::AssertLocation { .. } => params.devices.location_fee,
+        _ => 0,
+    }
 }
 
 /// Why a transaction cannot be executed against the current state. Such a transaction is
@@ -124,6 +286,7 @@ pub fn check_includable(
 /// transaction is refused at the door and never charged.
 pub fn check_admission(
     state: &impl StateRead,
+    params: &Params,
     stx: &SignedTx,
     next_height: Height,
     pending_nonces: u64,
@@ -145,7 +308,7 @@ pub fn check_admission(
         return Err(StatefulError::NonceGap { expected, got: tx.nonce });
     }
     // amount + fee cannot overflow: the stateless phase checked it.
-    let needed = pending_spend.saturating_add(tx.spend()).saturating_add(tx.max_fee);
+    let needed = pending_spend.saturating_add(body_spend(stx, params)).saturating_add(tx.max_fee);
     if acct.balance < needed {
         return Err(StatefulError::InsufficientBalance { needed, available: acct.balance });
     }

@@ -3,9 +3,11 @@
 
 use crate::accounts;
 use crate::check::{self, SizedTx};
+use crate::devices::registry::{self, Registration};
+use crate::devices::{self, reports};
 use crate::{BlockError, LastBlock, StatefulError, state_key};
 use cairn_state::{ChangeSet, CommittedState, Overlay, tree};
-use cairn_types::{Hash, Height, Params, Receipt, SignedTx, TxBody, TxStatus, merkle};
+use cairn_types::{Hash, Height, Params, Receipt, SignedTx, TxBody, TxOutcome, TxStatus, merkle};
 use jmt::storage::TreeUpdateBatch;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +46,7 @@ pub(crate) fn execute<S: CommittedState>(
     mode: Mode,
 ) -> Result<Outcome, BlockError> {
     let mut o = Overlay::new(state);
+    devices::registry::release_bonds(&mut o, height)?;
     let mut receipts = Vec::with_capacity(txs.len());
     let mut included = Vec::with_capacity(txs.len());
     let mut dropped = Vec::new();
@@ -55,7 +58,7 @@ pub(crate) fn execute<S: CommittedState>(
         {
             break;
         }
-        let stx = sized.tx;
+        let SizedTx { tx: stx, size, report_sigs } = sized;
         let hash = stx.hash();
         let tx = &stx.tx;
         let mut acct = accounts::get_account(&o, &tx.signer)?;
@@ -78,8 +81,46 @@ pub(crate) fn execute<S: CommittedState>(
         accounts::record_burn(&mut o, tx.max_fee)?;
 
         o.begin_scope();
+        let mut outcome = TxOutcome::None;
+        let signer = &tx.signer;
         let result = match &tx.body {
-            TxBody::Transfer { to, amount } => accounts::transfer(&mut o, &tx.signer, to, *amount)?,
+            TxBody::Transfer { to, amount } => accounts::transfer(&mut o, signer, to, *amount)?,
+            TxBody::RegisterDevice { key, class, metadata, device_nonce, maker, .. } => {
+                let r = Registration {
+                    key,
+                    class: *class,
+                    metadata,
+                    device_nonce: *device_nonce,
+                    maker: maker.as_ref(),
+                };
+                registry::register(&mut o, params, signer, height, r)?
+            }
+            TxBody::AssertLocation { device, cell } => {
+                registry::assert_location(&mut o, params, signer, device, *cell, height)?
+            }
+            TxBody::TransferDevice { device, to } => {
+                registry::transfer(&mut o, signer, device, to)?
+            }
+            TxBody::DeregisterDevice { device } => {
+                registry::deregister(&mut o, params, signer, device, height)?
+            }
+            TxBody::SubmitReports { reports } => {
+                outcome = reports::process_batch(
+                    &mut o,
+                    params,
+                    height,
+                    timestamp_ms,
+                    reports,
+                    &report_sigs,
+                )?;
+                Ok(())
+            }
+            TxBody::SetDenylist { key, reason } => {
+                registry::set_denylist(&mut o, params, signer, key, reason.as_deref(), height)?
+            }
+            TxBody::SetMaker { maker, allowed } => {
+                registry::set_maker(&mut o, params, signer, maker, *allowed)?
+            }
         };
         let status = match result {
             Ok(()) => {
@@ -97,8 +138,9 @@ pub(crate) fn execute<S: CommittedState>(
             index: included.len() as u32,
             fee_paid: tx.max_fee,
             status,
+            outcome,
         });
-        bytes += sized.size;
+        bytes += size;
         included.push(stx);
     }
     o.put_encoded(state_key::last_block(), &LastBlock { height, timestamp_ms });

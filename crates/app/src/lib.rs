@@ -9,6 +9,7 @@
 
 pub mod accounts;
 pub mod check;
+pub mod devices;
 mod execute;
 pub mod state_key;
 
@@ -19,7 +20,7 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use cairn_state::{ChangeSet, CommittedState, Overlay, StateError, StateRead, tree};
 use cairn_types::genesis::GenesisError;
 use cairn_types::tx::StatelessError;
-use cairn_types::{Address, BlockHeader, Genesis, Hash, Height, Params, SignedTx, merkle};
+use cairn_types::{Address, BlockHeader, Genesis, Hash, Height, Params, SignedTx, TxBody, merkle};
 use serde::{Deserialize, Serialize};
 
 /// Chain identity kept in state.
@@ -123,7 +124,7 @@ impl App {
         }
         o.put_encoded(
             state_key::supply(),
-            &accounts::Supply { genesis: genesis.total_supply(), burned: 0 },
+            &accounts::Supply { genesis: genesis.total_supply(), burned: 0, bonded: 0 },
         );
         o.put_encoded(state_key::params(), &genesis.params);
         o.put_encoded(
@@ -163,6 +164,25 @@ impl App {
         let params = App::params(state)?;
         let height = parent.height + 1;
         let timestamp_ms = timestamp_ms.max(parent.timestamp_ms + 1);
+        // Candidates normally come through the stateless phase already (the mempool's
+        // admission); any that did not are checked here, so report verdicts are always set.
+        let mut candidates = candidates;
+        let unchecked: Vec<usize> = candidates
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| match &t.tx.tx.body {
+                TxBody::SubmitReports { reports } => t.report_sigs.len() != reports.len(),
+                _ => false,
+            })
+            .map(|(i, _)| i)
+            .collect();
+        for i in unchecked {
+            let _ = check::check_stateless_batch(
+                &self.chain_id,
+                &params,
+                std::slice::from_mut(&mut candidates[i]),
+            );
+        }
         let (executed, txs, dropped) = execute::execute(
             state,
             &params,
@@ -221,7 +241,7 @@ impl App {
                 got: header.tx_root,
             });
         }
-        let sized: Vec<SizedTx> = txs.iter().cloned().map(SizedTx::new).collect();
+        let mut sized: Vec<SizedTx> = txs.iter().cloned().map(SizedTx::new).collect();
         let bytes: usize = sized.iter().map(|t| t.size).sum();
         if sized.len() > params.max_block_txs as usize || bytes > params.max_block_bytes as usize {
             return Err(BlockError::TooLarge {
@@ -231,8 +251,9 @@ impl App {
                 max_bytes: params.max_block_bytes,
             });
         }
-        for (index, verdict) in
-            check::check_stateless_batch(&self.chain_id, &params, &sized).into_iter().enumerate()
+        for (index, verdict) in check::check_stateless_batch(&self.chain_id, &params, &mut sized)
+            .into_iter()
+            .enumerate()
         {
             if let Err(error) = verdict {
                 return Err(BlockError::BadTx { index, hash: sized[index].tx.hash(), error });

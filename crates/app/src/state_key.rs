@@ -3,7 +3,8 @@
 //! Keys are ASCII prefixes followed by raw bytes; the prefix names the domain so a dump of
 //! the state reads naturally and no two domains can collide.
 
-use cairn_types::Address;
+use cairn_types::device_key::DeviceId;
+use cairn_types::{Address, DeviceClass};
 
 /// An account's balance and nonce.
 pub fn account(addr: &Address) -> Vec<u8> {
@@ -31,4 +32,119 @@ pub fn supply() -> Vec<u8> {
 /// changes the state root and the root commits to the height).
 pub fn last_block() -> Vec<u8> {
     b"meta/last_block".to_vec()
+}
+
+fn with_id(prefix: &[u8], id: &DeviceId) -> Vec<u8> {
+    let mut k = prefix.to_vec();
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
+/// A device record.
+pub fn device(id: &DeviceId) -> Vec<u8> {
+    with_id(b"dev/", id)
+}
+
+/// How many times a device key has been registered (the next registration's nonce).
+pub fn device_nonce(id: &DeviceId) -> Vec<u8> {
+    with_id(b"devnonce/", id)
+}
+
+/// A device's report cursor: its last accepted sequence number.
+pub fn report_cursor(id: &DeviceId) -> Vec<u8> {
+    with_id(b"devseq/", id)
+}
+
+/// A device's activity in one epoch (heartbeat slots, counts).
+pub fn epoch_activity(id: &DeviceId, epoch: u64) -> Vec<u8> {
+    let mut k = with_id(b"devep/", id);
+    k.push(b'/');
+    k.extend_from_slice(&epoch.to_be_bytes());
+    k
+}
+
+/// Prefix of all epoch activity records of a device.
+pub fn epoch_activity_prefix(id: &DeviceId) -> Vec<u8> {
+    let mut k = with_id(b"devep/", id);
+    k.push(b'/');
+    k
+}
+
+/// The `n`-th location assertion of a device (n from 1).
+pub fn location(id: &DeviceId, n: u32) -> Vec<u8> {
+    let mut k = with_id(b"devloc/", id);
+    k.push(b'/');
+    k.extend_from_slice(&n.to_be_bytes());
+    k
+}
+
+/// Prefix of a device's location history.
+pub fn location_prefix(id: &DeviceId) -> Vec<u8> {
+    let mut k = with_id(b"devloc/", id);
+    k.push(b'/');
+    k
+}
+
+/// A denylisted device key (by device id).
+pub fn denylist(id: &DeviceId) -> Vec<u8> {
+    with_id(b"deny/", id)
+}
+
+/// An allowed maker.
+pub fn maker(addr: &Address) -> Vec<u8> {
+    let mut k = b"maker/".to_vec();
+    k.extend_from_slice(addr.as_bytes());
+    k
+}
+
+/// A (maker, serial) pair already registered.
+pub fn maker_serial(maker: &Address, serial: &str) -> Vec<u8> {
+    let mut k = b"serial/".to_vec();
+    k.extend_from_slice(maker.as_bytes());
+    k.push(b'/');
+    k.extend_from_slice(serial.as_bytes());
+    k
+}
+
+/// Devices whose bond returns at `height`.
+pub fn bond_release(height: u64) -> Vec<u8> {
+    let mut k = b"bondq/".to_vec();
+    k.extend_from_slice(&height.to_be_bytes());
+    k
+}
+
+/// Query index: devices by owner (prefix scan).
+pub fn index_owner_prefix(owner: &Address) -> Vec<u8> {
+    let mut k = b"idx/owner/".to_vec();
+    k.extend_from_slice(owner.as_bytes());
+    k.push(b'/');
+    k
+}
+
+/// Query index: devices by class.
+pub fn index_class_prefix(class: DeviceClass) -> Vec<u8> {
+    let mut k = b"idx/class/".to_vec();
+    k.push(class as u8);
+    k.push(b'/');
+    k
+}
+
+/// Query index: devices by asserted cell (resolution 12, big-endian so that all cells
+/// under a coarser parent form one key range).
+pub fn index_cell_prefix() -> Vec<u8> {
+    b"idx/cell/".to_vec()
+}
+
+pub fn index_cell(cell: u64, id: &DeviceId) -> Vec<u8> {
+    let mut k = index_cell_prefix();
+    k.extend_from_slice(&cell.to_be_bytes());
+    k.push(b'/');
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
+pub fn index_with_id(prefix: Vec<u8>, id: &DeviceId) -> Vec<u8> {
+    let mut k = prefix;
+    k.extend_from_slice(id.as_bytes());
+    k
 }

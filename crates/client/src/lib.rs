@@ -566,6 +566,7 @@ mod tests {
             index: 0,
             fee_paid: 1000,
             status: cairn_types::TxStatus::Success,
+            outcome: cairn_types::TxOutcome::None,
         };
         let found = (200, serde_json::to_string(&receipt).unwrap());
         let base = canned_server(vec![not_found(), not_found(), found]);

@@ -370,7 +370,7 @@ fn decode_tx(hex_tx: &str, max_bytes: usize) -> Result<SizedTx, ApiError> {
         let message = e.to_string();
         ApiError::bad_request(cairn_types::tx::StatelessError::from(e).code(), message)
     })?;
-    Ok(SizedTx { tx: stx, size: bytes.len() })
+    Ok(SizedTx { tx: stx, size: bytes.len(), report_sigs: Vec::new() })
 }
 
 fn admission_error(e: MempoolError) -> ApiError {
@@ -394,9 +394,9 @@ fn admission_error(e: MempoolError) -> ApiError {
 /// The mempool is locked before the state snapshot is taken, so the snapshot is never older
 /// than the mempool's view: a block committed in between would otherwise have its
 /// transactions pruned from the pool while the snapshot still shows the old nonces.
-fn admit_all(s: &Shared, txs: Vec<SizedTx>) -> Result<Vec<Result<Hash, ApiError>>, ApiError> {
+fn admit_all(s: &Shared, mut txs: Vec<SizedTx>) -> Result<Vec<Result<Hash, ApiError>>, ApiError> {
     let params = App::params(&s.snapshot()?).map_err(anyhow::Error::from)?;
-    let verdicts = check::check_stateless_batch(s.app.chain_id(), &params, &txs);
+    let verdicts = check::check_stateless_batch(s.app.chain_id(), &params, &mut txs);
     let mut pool = s.mempool();
     let snap = s.snapshot()?;
     let next_height = snap.height()?.unwrap_or(0) + 1;
@@ -406,7 +406,7 @@ fn admit_all(s: &Shared, txs: Vec<SizedTx>) -> Result<Vec<Result<Hash, ApiError>
         .map(|(tx, verdict)| {
             let res = match verdict {
                 Err(e) => Err(ApiError::bad_request(e.code(), e.to_string())),
-                Ok(()) => pool.admit(tx, &snap, next_height).map_err(admission_error),
+                Ok(()) => pool.admit(tx, &snap, &params, next_height).map_err(admission_error),
             };
             match &res {
                 Ok(_) => {

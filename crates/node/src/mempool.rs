@@ -10,7 +10,7 @@
 use cairn_app::accounts;
 use cairn_app::check::{self, SizedTx, StatefulError};
 use cairn_state::StateRead;
-use cairn_types::{Address, Amount, Hash, Height, SignedTx};
+use cairn_types::{Address, Amount, Hash, Height, Params, SignedTx};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 
@@ -118,6 +118,7 @@ impl Mempool {
         &mut self,
         tx: SizedTx,
         state: &impl StateRead,
+        params: &Params,
         next_height: Height,
     ) -> Result<Hash, MempoolError> {
         let hash = tx.tx.hash();
@@ -160,8 +161,8 @@ impl Mempool {
         let ahead_range = acct.nonce..nonce.max(acct.nonce);
         let (ahead, spend) = queue.map_or((0, 0), |q| {
             q.range(ahead_range).fold((0u64, 0 as Amount), |(n, s), (_, e)| {
-                let t = &e.tx.tx.tx;
-                (n + 1, s.saturating_add(t.spend()).saturating_add(t.max_fee))
+                let t = &e.tx.tx;
+                (n + 1, s.saturating_add(check::body_spend(t, params)).saturating_add(t.tx.max_fee))
             })
         });
         // A replacement must also leave the sender's later pending transactions affordable,
@@ -172,14 +173,15 @@ impl Mempool {
                 q.range((std::ops::Bound::Excluded(nonce), std::ops::Bound::Unbounded)).fold(
                     0 as Amount,
                     |s, (_, e)| {
-                        let t = &e.tx.tx.tx;
-                        s.saturating_add(t.spend()).saturating_add(t.max_fee)
+                        let t = &e.tx.tx;
+                        s.saturating_add(check::body_spend(t, params)).saturating_add(t.tx.max_fee)
                     },
                 )
             }),
         };
         check::check_admission(
             state,
+            params,
             &tx.tx,
             next_height,
             ahead,

@@ -56,6 +56,30 @@ impl<T: StateRead + ?Sized> StateRead for &T {
     }
 }
 
+/// One (key, value) pair of a scan.
+pub type Entry = (Vec<u8>, Vec<u8>);
+
+/// Ordered scans of the latest state, for queries (never used by execution, whose reads
+/// are point reads so a block's cost does not depend on state size).
+pub trait StateScan {
+    /// Up to `limit` entries whose key starts with `prefix`, in key order, starting after
+    /// `after` (exclusive) when given.
+    fn scan_prefix(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<Entry>, StateError>;
+}
+
+/// The exclusive lower bound of a scan: after `after` if given and inside the prefix.
+pub fn scan_start(prefix: &[u8], after: Option<&[u8]>) -> std::ops::Bound<Vec<u8>> {
+    match after {
+        Some(a) if a.starts_with(prefix) => std::ops::Bound::Excluded(a.to_vec()),
+        _ => std::ops::Bound::Included(prefix.to_vec()),
+    }
+}
+
 /// A committed store: the latest values plus the versioned tree nodes the commitment needs.
 pub trait CommittedState: StateRead + jmt::storage::TreeReader {
     /// The last committed version (block height), or `None` before genesis.

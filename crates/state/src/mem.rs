@@ -52,6 +52,24 @@ impl StateRead for MemStore {
     }
 }
 
+impl crate::StateScan for MemStore {
+    fn scan_prefix(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<crate::Entry>, StateError> {
+        let start = crate::scan_start(prefix, after);
+        Ok(self
+            .latest
+            .range((start, std::ops::Bound::Unbounded))
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .take(limit)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect())
+    }
+}
+
 impl TreeReader for MemStore {
     fn get_node_option(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
         Ok(self.nodes.get(node_key).cloned())

@@ -304,6 +304,35 @@ impl StateRead for Snapshot {
     }
 }
 
+impl cairn_state::StateScan for Snapshot {
+    fn scan_prefix(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<cairn_state::Entry>, StateError> {
+        let start = cairn_state::scan_start(prefix, after);
+        let start_ref: std::ops::Bound<&[u8]> = match &start {
+            std::ops::Bound::Included(k) => std::ops::Bound::Included(k.as_slice()),
+            std::ops::Bound::Excluded(k) => std::ops::Bound::Excluded(k.as_slice()),
+            std::ops::Bound::Unbounded => std::ops::Bound::Unbounded,
+        };
+        let range = self
+            .latest
+            .range::<&[u8]>((start_ref, std::ops::Bound::Unbounded))
+            .map_err(StoreError::from)?;
+        let mut out = Vec::new();
+        for entry in range {
+            let (k, v) = entry.map_err(StoreError::from)?;
+            if !k.value().starts_with(prefix) || out.len() >= limit {
+                break;
+            }
+            out.push((k.value().to_vec(), v.value().to_vec()));
+        }
+        Ok(out)
+    }
+}
+
 impl TreeReader for Snapshot {
     fn get_node_option(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
         match self.nodes.get(codec::encode(node_key).as_slice())? {

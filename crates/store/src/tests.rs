@@ -143,3 +143,35 @@ fn refuses_a_store_of_another_schema_version() {
         Err(StoreError::SchemaMismatch { found: 99, expected: SCHEMA_VERSION })
     ));
 }
+
+#[test]
+fn prefix_scans_page_in_key_order_like_the_memory_store() {
+    use cairn_state::StateScan;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("c.redb")).unwrap();
+    let keys: Vec<&Keypair> = vec![];
+    let g = genesis(&keys);
+    let mut changes = App::genesis_changes(&g).unwrap();
+    for k in ["p/a", "p/b", "p/c", "q/a", "o/z"] {
+        changes.insert(k.as_bytes().to_vec(), Some(k.as_bytes().to_vec()));
+    }
+    let mut mem = MemStore::default();
+    let (_, batch) = tree::apply_changes(&mem, &changes, 0).unwrap();
+    mem.apply(0, &changes, &batch);
+    store.commit_genesis(&g, &changes, &batch).unwrap();
+    let snap = store.snapshot().unwrap();
+    for (after, limit) in
+        [(None, 10), (None, 2), (Some(b"p/a".as_slice()), 10), (Some(b"p/c".as_slice()), 10)]
+    {
+        let disk = snap.scan_prefix(b"p/", after, limit).unwrap();
+        assert_eq!(disk, mem.scan_prefix(b"p/", after, limit).unwrap());
+    }
+    let page = snap.scan_prefix(b"p/", None, 2).unwrap();
+    assert_eq!(
+        page.iter().map(|(k, _)| k.as_slice()).collect::<Vec<_>>(),
+        vec![b"p/a".as_slice(), b"p/b"]
+    );
+    let next = snap.scan_prefix(b"p/", Some(&page[1].0), 2).unwrap();
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].0, b"p/c");
+}

@@ -15,8 +15,14 @@ pub mod domain {
     pub const TX: &str = "cairn/tx/v1";
     /// Block certificates (the proposer's signature over a block hash).
     pub const BLOCK: &str = "cairn/block/v1";
+    /// A device key's consent to its registration.
+    pub const DEVICE_REGISTER: &str = "cairn/device-register/v1";
+    /// A maker's attestation of (device key, serial).
+    pub const MAKER: &str = "cairn/maker/v1";
+    /// Device reports.
+    pub const REPORT: &str = "cairn/report/v1";
     /// All domain tags, for the uniqueness check.
-    pub const ALL: &[&str] = &[TX, BLOCK];
+    pub const ALL: &[&str] = &[TX, BLOCK, DEVICE_REGISTER, MAKER, REPORT];
 }
 
 /// The bytes that are signed for `payload` of kind `tag` on chain `chain_id`:

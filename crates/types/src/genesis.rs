@@ -1,5 +1,6 @@
 //! Genesis file and chain parameters.
 
+use crate::device::ClassAmounts;
 use crate::{Address, Amount, Hash, codec};
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
@@ -22,6 +23,65 @@ pub struct Params {
     pub max_block_txs: u32,
     /// Largest total of encoded transactions in one block.
     pub max_block_bytes: u32,
+    /// The privileged key for denylist and maker-list changes until governance exists.
+    #[serde(default)]
+    pub admin: Option<Address>,
+    /// Devices and reports.
+    #[serde(default)]
+    pub devices: DeviceParams,
+}
+
+/// Parameters of devices and their reports.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeviceParams {
+    /// Bond locked from the owner at registration, per class.
+    pub bonds: ClassAmounts,
+    /// Blocks from deregistration until the bond returns to the owner.
+    pub bond_cooldown_blocks: u64,
+    /// Burned on each location assertion, on top of the transaction fee.
+    #[serde(with = "crate::api::amount_str")]
+    pub location_fee: Amount,
+    /// When on, registration needs an attestation by a listed maker, and a (maker, serial)
+    /// pair registers once.
+    pub maker_allowlist: bool,
+    /// Heartbeat slots per epoch: each slot counts once toward uptime.
+    pub heartbeat_slots: u32,
+    /// Share of slots (percent) a device must fill to count as up for the epoch.
+    pub min_uptime_percent: u32,
+    /// How far a report's timestamp may run ahead of the block time.
+    pub max_clock_skew_ms: u64,
+    /// How far a report's timestamp may lag behind the block time.
+    pub max_report_age_ms: u64,
+    /// Most reports in one batch transaction.
+    pub max_reports_per_tx: u32,
+    /// Largest device metadata, in bytes.
+    pub max_metadata_bytes: u32,
+}
+
+impl Default for DeviceParams {
+    fn default() -> Self {
+        let crn = crate::UNITS_PER_CRN;
+        DeviceParams {
+            bonds: ClassAmounts {
+                hotspot: 10 * crn,
+                storage: 20 * crn,
+                compute: 50 * crn,
+                sensor: 5 * crn,
+                energy: 5 * crn,
+                relay: 10 * crn,
+            },
+            bond_cooldown_blocks: 100,
+            location_fee: crn / 100,
+            maker_allowlist: false,
+            heartbeat_slots: 10,
+            min_uptime_percent: 50,
+            max_clock_skew_ms: 30_000,
+            max_report_age_ms: 600_000,
+            max_reports_per_tx: 4096,
+            max_metadata_bytes: 256,
+        }
+    }
 }
 
 impl Default for Params {
@@ -30,9 +90,11 @@ impl Default for Params {
             blocks_per_epoch: 30,
             base_fee: 1_000,
             fee_per_byte: 10,
-            max_tx_bytes: 16 * 1024,
+            max_tx_bytes: 1024 * 1024,
             max_block_txs: 20_000,
-            max_block_bytes: 8 * 1024 * 1024,
+            max_block_bytes: 16 * 1024 * 1024,
+            admin: None,
+            devices: DeviceParams::default(),
         }
     }
 }
@@ -56,6 +118,15 @@ impl Params {
         if self.max_tx_bytes < 256 || self.max_block_bytes < self.max_tx_bytes {
             return Err(GenesisError::Invalid(
                 "max_tx_bytes must be at least 256 and at most max_block_bytes".into(),
+            ));
+        }
+        let d = &self.devices;
+        if d.heartbeat_slots == 0 || d.heartbeat_slots > 64 {
+            return Err(GenesisError::Invalid("devices.heartbeat_slots must be 1 to 64".into()));
+        }
+        if d.min_uptime_percent > 100 {
+            return Err(GenesisError::Invalid(
+                "devices.min_uptime_percent must be at most 100".into(),
             ));
         }
         if self.max_block_txs == 0 {

@@ -9,6 +9,8 @@ pub mod api;
 pub mod block;
 pub mod codec;
 pub mod crypto;
+pub mod device;
+pub mod device_key;
 pub mod genesis;
 pub mod hash;
 pub mod merkle;
@@ -18,9 +20,11 @@ pub mod tx;
 pub use address::{Address, AddressError};
 pub use block::{Block, BlockHeader, Certificate};
 pub use crypto::{Keypair, Signature};
+pub use device::{DeviceClass, Report, ReportPayload, SignedReport};
+pub use device_key::{DeviceId, DeviceKey, DeviceSignature, DeviceSigner};
 pub use genesis::{Genesis, Params};
 pub use hash::Hash;
-pub use receipt::{Receipt, TxFailure, TxStatus};
+pub use receipt::{Receipt, TxFailure, TxOutcome, TxStatus};
 pub use tx::{SignedTx, Transaction, TxBody};
 
 /// Token amounts in base units. One CRN is `10^DECIMALS` base units.

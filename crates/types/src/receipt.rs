@@ -1,5 +1,7 @@
 //! Receipts: the outcome of every transaction included in a block.
 
+use crate::device::ReportRejection;
+use crate::device_key::DeviceId;
 use crate::{Address, Amount, Hash, Height};
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
@@ -28,6 +30,28 @@ pub enum TxFailure {
     },
     #[error("balance of {account} would overflow")]
     BalanceOverflow { account: Address },
+    #[error("no device {device}")]
+    UnknownDevice { device: DeviceId },
+    #[error("device {device} is owned by {owner}, not {signer}")]
+    NotOwner { device: DeviceId, owner: Address, signer: Address },
+    #[error("device {device} is already registered")]
+    DeviceExists { device: DeviceId },
+    #[error("device nonce {got}, expected {expected}")]
+    WrongDeviceNonce { expected: u64, got: u64 },
+    #[error("device key {device} is denylisted: {reason}")]
+    DeviceDenylisted { device: DeviceId, reason: String },
+    #[error("the maker allow-list is on: registration needs a maker attestation")]
+    MakerRequired,
+    #[error("maker {maker} is not on the allow-list")]
+    UnknownMaker { maker: Address },
+    #[error("serial {serial:?} of maker {maker} is already registered to device {device}")]
+    DuplicateSerial { maker: Address, serial: String, device: DeviceId },
+    #[error("cell {cell:#x} is not a valid H3 cell at resolution 12: {reason}")]
+    InvalidCell { cell: u64, reason: String },
+    #[error("device {device} is not active")]
+    NotActive { device: DeviceId },
+    #[error("{signer} is not the admin key")]
+    NotAdmin { signer: Address },
 }
 
 impl TxFailure {
@@ -35,6 +59,17 @@ impl TxFailure {
         match self {
             TxFailure::InsufficientBalance { .. } => "insufficient_balance",
             TxFailure::BalanceOverflow { .. } => "balance_overflow",
+            TxFailure::UnknownDevice { .. } => "unknown_device",
+            TxFailure::NotOwner { .. } => "not_owner",
+            TxFailure::DeviceExists { .. } => "device_exists",
+            TxFailure::WrongDeviceNonce { .. } => "wrong_device_nonce",
+            TxFailure::DeviceDenylisted { .. } => "denylisted",
+            TxFailure::MakerRequired => "maker_required",
+            TxFailure::UnknownMaker { .. } => "unknown_maker",
+            TxFailure::DuplicateSerial { .. } => "duplicate_serial",
+            TxFailure::InvalidCell { .. } => "invalid_cell",
+            TxFailure::NotActive { .. } => "not_active",
+            TxFailure::NotAdmin { .. } => "not_admin",
         }
     }
 }
@@ -56,6 +91,20 @@ pub struct Receipt {
     #[serde(with = "crate::api::amount_str")]
     pub fee_paid: Amount,
     pub status: TxStatus,
+    /// What the transaction produced beyond success or failure.
+    pub outcome: TxOutcome,
+}
+
+/// Per-kind results recorded in a receipt (and so committed by the receipts root).
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TxOutcome {
+    #[default]
+    None,
+    /// A report batch: how many were accepted, and each rejection with its reason.
+    Reports { accepted: u32, rejected: Vec<ReportRejection> },
 }
 
 impl Receipt {

@@ -3,6 +3,8 @@
 
 use crate::codec::{self, DecodeError};
 use crate::crypto::{self, Signature, domain, signing_message};
+use crate::device::{DeviceClass, MakerAttestation, SignedReport};
+use crate::device_key::{DeviceId, DeviceKey, DeviceSignature};
 use crate::{Address, Amount, Hash, Height, Keypair, Params};
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
@@ -17,13 +19,58 @@ pub enum TxBody {
         #[serde(with = "crate::api::amount_str")]
         amount: Amount,
     },
+    /// Registers a device owned by the signer, locking the class's bond. The device key
+    /// signs a [`RegistrationConsent`] for (signer, device_nonce).
+    RegisterDevice {
+        key: DeviceKey,
+        class: DeviceClass,
+        #[serde(with = "hex_bytes")]
+        metadata: Vec<u8>,
+        device_nonce: u64,
+        device_signature: DeviceSignature,
+        maker: Option<MakerAttestation>,
+    },
+    /// Asserts the device's location as an H3 cell at resolution 12; burns the location fee.
+    AssertLocation { device: DeviceId, cell: u64 },
+    /// Gives the device (and its bond) to another owner.
+    TransferDevice { device: DeviceId, to: Address },
+    /// Stops the device; its bond returns to the owner after the cooldown.
+    DeregisterDevice { device: DeviceId },
+    /// A batch of device reports from an ingest gateway; each report is accepted or rejected
+    /// on its own.
+    SubmitReports { reports: Vec<SignedReport> },
+    /// Admin: adds a device key to the denylist, or removes it (`reason: None`).
+    SetDenylist { key: DeviceKey, reason: Option<String> },
+    /// Admin: adds or removes a maker from the allow-list.
+    SetMaker { maker: Address, allowed: bool },
 }
 
 impl TxBody {
     pub fn kind(&self) -> &'static str {
         match self {
             TxBody::Transfer { .. } => "transfer",
+            TxBody::RegisterDevice { .. } => "register_device",
+            TxBody::AssertLocation { .. } => "assert_location",
+            TxBody::TransferDevice { .. } => "transfer_device",
+            TxBody::DeregisterDevice { .. } => "deregister_device",
+            TxBody::SubmitReports { .. } => "submit_reports",
+            TxBody::SetDenylist { .. } => "set_denylist",
+            TxBody::SetMaker { .. } => "set_maker",
         }
+    }
+}
+
+/// Serde helper: bytes as a hex string.
+pub mod hex_bytes {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(v))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let s = <String as Deserialize>::deserialize(d)?;
+        hex::decode(&s).map_err(serde::de::Error::custom)
     }
 }
 
@@ -67,6 +114,18 @@ pub enum StatelessError {
     ChainIdTooLong { len: usize, max: usize },
     #[error(transparent)]
     BadSignature(#[from] crypto::BadSignature),
+    #[error("the device key's registration consent does not verify for {device}")]
+    BadDeviceSignature { device: DeviceId },
+    #[error("the maker attestation by {maker} does not verify")]
+    BadMakerSignature { maker: Address },
+    #[error("device key is invalid: {0}")]
+    BadDeviceKey(String),
+    #[error("{what} of {len} bytes exceeds {max}")]
+    FieldTooLong { what: &'static str, len: usize, max: usize },
+    #[error("a report batch holds {count} reports; it must hold 1 to {max}")]
+    BatchSize { count: usize, max: usize },
+    #[error("cell {cell:#x} is not a valid H3 cell at resolution 12: {reason}")]
+    InvalidCell { cell: u64, reason: String },
 }
 
 impl StatelessError {
@@ -81,6 +140,12 @@ impl StatelessError {
             StatelessError::FeeTooLow { .. } => "fee_too_low",
             StatelessError::ChainIdTooLong { .. } => "malformed_tx",
             StatelessError::BadSignature(_) => "bad_signature",
+            StatelessError::BadDeviceSignature { .. } => "bad_device_signature",
+            StatelessError::BadMakerSignature { .. } => "bad_maker_signature",
+            StatelessError::BadDeviceKey(_) => "bad_device_key",
+            StatelessError::FieldTooLong { .. } => "field_too_long",
+            StatelessError::BatchSize { .. } => "batch_size",
+            StatelessError::InvalidCell { .. } => "invalid_cell",
         }
     }
 }
@@ -95,10 +160,12 @@ impl Transaction {
         SignedTx { tx: self, signature }
     }
 
-    /// Amount the body moves out of the signer's balance, on top of the fee.
+    /// Amount the body moves out of the signer's balance by its own fields, on top of the
+    /// fee (bonds and location fees depend on parameters; the state machine adds them).
     pub fn spend(&self) -> Amount {
         match &self.body {
             TxBody::Transfer { amount, .. } => *amount,
+            _ => 0,
         }
     }
 }
@@ -143,12 +210,8 @@ impl SignedTx {
                 got: tx.chain_id.clone(),
             });
         }
-        match &tx.body {
-            TxBody::Transfer { amount, .. } => {
-                if *amount == 0 {
-                    return Err(StatelessError::ZeroAmount);
-                }
-            }
+        if let TxBody::Transfer { amount: 0, .. } = &tx.body {
+            return Err(StatelessError::ZeroAmount);
         }
         if tx.spend().checked_add(tx.max_fee).is_none() {
             return Err(StatelessError::AmountOverflow { amount: tx.spend(), fee: tx.max_fee });

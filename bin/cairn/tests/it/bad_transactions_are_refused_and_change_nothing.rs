@@ -272,6 +272,7 @@ fn other_stateless_and_admission_failures_are_refused() {
 fn zero(t: &cairn_types::Transaction) -> TxBody {
     match &t.body {
         TxBody::Transfer { to, .. } => TxBody::Transfer { to: *to, amount: 0 },
+        other => panic!("not a transfer: {other:?}"),
     }
 }
 

@@ -1,7 +1,7 @@
 use super::*;
 use cairn_app::accounts::Account;
 use cairn_state::MemStore;
-use cairn_types::{Keypair, Transaction, TxBody};
+use cairn_types::{Keypair, Params, Transaction, TxBody};
 
 fn state(keys: &[(&Keypair, u128, u64)]) -> MemStore {
     let mut s = MemStore::default();
@@ -33,19 +33,37 @@ fn admission_orders_and_limits() {
     let (a, b) = (Keypair::from_label("a"), Keypair::from_label("b"));
     let s = state(&[(&a, 1_000, 0), (&b, 1_000, 3)]);
     let mut m = Mempool::new(MempoolConfig { max_txs: 10, max_bytes: 1 << 20, max_per_sender: 3 });
-    m.admit(tx(&a, 0, 10, 1), &s, 1).unwrap();
-    m.admit(tx(&b, 3, 10, 1), &s, 1).unwrap();
-    m.admit(tx(&a, 1, 10, 1), &s, 1).unwrap();
+    m.admit(tx(&a, 0, 10, 1), &s, &Params::default(), 1).unwrap();
+    m.admit(tx(&b, 3, 10, 1), &s, &Params::default(), 1).unwrap();
+    m.admit(tx(&a, 1, 10, 1), &s, &Params::default(), 1).unwrap();
     // Replay of a used nonce, a gap, a duplicate.
-    assert_eq!(m.admit(tx(&b, 2, 10, 1), &s, 1).unwrap_err().code(), "replayed_nonce");
-    assert_eq!(m.admit(tx(&a, 5, 10, 1), &s, 1).unwrap_err().code(), "nonce_gap");
-    assert_eq!(m.admit(tx(&a, 0, 10, 1), &s, 1).unwrap_err().code(), "already_known");
+    assert_eq!(
+        m.admit(tx(&b, 2, 10, 1), &s, &Params::default(), 1).unwrap_err().code(),
+        "replayed_nonce"
+    );
+    assert_eq!(
+        m.admit(tx(&a, 5, 10, 1), &s, &Params::default(), 1).unwrap_err().code(),
+        "nonce_gap"
+    );
+    assert_eq!(
+        m.admit(tx(&a, 0, 10, 1), &s, &Params::default(), 1).unwrap_err().code(),
+        "already_known"
+    );
     // Spending beyond the balance, counting what is already pending (2 × 11).
-    assert_eq!(m.admit(tx(&a, 2, 10, 970), &s, 1).unwrap_err().code(), "insufficient_balance");
-    m.admit(tx(&a, 2, 10, 968), &s, 1).unwrap();
-    assert_eq!(m.admit(tx(&a, 3, 10, 1), &s, 1).unwrap_err().code(), "sender_limit");
+    assert_eq!(
+        m.admit(tx(&a, 2, 10, 970), &s, &Params::default(), 1).unwrap_err().code(),
+        "insufficient_balance"
+    );
+    m.admit(tx(&a, 2, 10, 968), &s, &Params::default(), 1).unwrap();
+    assert_eq!(
+        m.admit(tx(&a, 3, 10, 1), &s, &Params::default(), 1).unwrap_err().code(),
+        "sender_limit"
+    );
     // Expired.
-    assert_eq!(m.admit(tx(&b, 4, 10, 1), &s, 101).unwrap_err().code(), "expired");
+    assert_eq!(
+        m.admit(tx(&b, 4, 10, 1), &s, &Params::default(), 101).unwrap_err().code(),
+        "expired"
+    );
     let c: Vec<_> =
         m.candidates(100, 1 << 20).iter().map(|t| (t.tx.tx.signer, t.tx.tx.nonce)).collect();
     assert_eq!(c, vec![(a.address(), 0), (b.address(), 3), (a.address(), 1), (a.address(), 2)]);
@@ -57,12 +75,12 @@ fn replacement_needs_a_higher_fee() {
     let a = Keypair::from_label("a");
     let s = state(&[(&a, 10_000, 0)]);
     let mut m = Mempool::new(MempoolConfig::default());
-    let first = m.admit(tx(&a, 0, 100, 1), &s, 1).unwrap();
+    let first = m.admit(tx(&a, 0, 100, 1), &s, &Params::default(), 1).unwrap();
     assert!(matches!(
-        m.admit(tx(&a, 0, 109, 2), &s, 1),
+        m.admit(tx(&a, 0, 109, 2), &s, &Params::default(), 1),
         Err(MempoolError::ReplacementUnderpriced { old: 100, fee: 109, min: 110 })
     ));
-    let second = m.admit(tx(&a, 0, 110, 2), &s, 1).unwrap();
+    let second = m.admit(tx(&a, 0, 110, 2), &s, &Params::default(), 1).unwrap();
     assert_eq!(m.len(), 1);
     assert!(m.get(&first).is_none());
     assert!(m.get(&second).is_some());
@@ -73,8 +91,11 @@ fn full_pool_refuses() {
     let a = Keypair::from_label("a");
     let s = state(&[(&a, 10_000, 0)]);
     let mut m = Mempool::new(MempoolConfig { max_txs: 1, max_bytes: 1 << 20, max_per_sender: 10 });
-    m.admit(tx(&a, 0, 10, 1), &s, 1).unwrap();
-    assert_eq!(m.admit(tx(&a, 1, 10, 1), &s, 1).unwrap_err().code(), "mempool_full");
+    m.admit(tx(&a, 0, 10, 1), &s, &Params::default(), 1).unwrap();
+    assert_eq!(
+        m.admit(tx(&a, 1, 10, 1), &s, &Params::default(), 1).unwrap_err().code(),
+        "mempool_full"
+    );
 }
 
 #[test]
@@ -84,8 +105,8 @@ fn block_removes_included_and_stale() {
     let mut m = Mempool::new(MempoolConfig::default());
     let t0 = tx(&a, 0, 10, 1);
     let t1 = tx(&a, 1, 10, 1);
-    m.admit(t0.clone(), &s, 1).unwrap();
-    m.admit(t1.clone(), &s, 1).unwrap();
+    m.admit(t0.clone(), &s, &Params::default(), 1).unwrap();
+    m.admit(t1.clone(), &s, &Params::default(), 1).unwrap();
     let after = state(&[(&a, 9_000, 2)]);
     m.on_block(&[t0.tx], &[], &after);
     assert!(m.is_empty());
@@ -97,12 +118,18 @@ fn extreme_nonces_are_refused_without_panicking() {
     let a = Keypair::from_label("a");
     let s = state(&[(&a, 10_000, 5)]);
     let mut m = Mempool::new(MempoolConfig::default());
-    m.admit(tx(&a, 5, 10, 1), &s, 1).unwrap();
-    assert_eq!(m.admit(tx(&a, 1, 10, 1), &s, 1).unwrap_err().code(), "replayed_nonce");
-    assert_eq!(m.admit(tx(&a, u64::MAX, 10, 1), &s, 1).unwrap_err().code(), "nonce_gap");
+    m.admit(tx(&a, 5, 10, 1), &s, &Params::default(), 1).unwrap();
+    assert_eq!(
+        m.admit(tx(&a, 1, 10, 1), &s, &Params::default(), 1).unwrap_err().code(),
+        "replayed_nonce"
+    );
+    assert_eq!(
+        m.admit(tx(&a, u64::MAX, 10, 1), &s, &Params::default(), 1).unwrap_err().code(),
+        "nonce_gap"
+    );
     let s_max = state(&[(&a, 10_000, u64::MAX)]);
     let mut m = Mempool::new(MempoolConfig::default());
-    m.admit(tx(&a, u64::MAX, 10, 1), &s_max, 1).unwrap();
+    m.admit(tx(&a, u64::MAX, 10, 1), &s_max, &Params::default(), 1).unwrap();
     assert_eq!(m.candidates(10, 1 << 20).len(), 1);
 }
 
@@ -111,10 +138,13 @@ fn replacement_must_keep_later_transactions_affordable() {
     let a = Keypair::from_label("a");
     let s = state(&[(&a, 1_000, 0)]);
     let mut m = Mempool::new(MempoolConfig::default());
-    m.admit(tx(&a, 0, 10, 100), &s, 1).unwrap();
-    m.admit(tx(&a, 1, 10, 800), &s, 1).unwrap();
+    m.admit(tx(&a, 0, 10, 100), &s, &Params::default(), 1).unwrap();
+    m.admit(tx(&a, 1, 10, 800), &s, &Params::default(), 1).unwrap();
     // Raising nonce 0's spend to 800 would leave nonce 1 unaffordable.
-    assert_eq!(m.admit(tx(&a, 0, 11, 800), &s, 1).unwrap_err().code(), "insufficient_balance");
+    assert_eq!(
+        m.admit(tx(&a, 0, 11, 800), &s, &Params::default(), 1).unwrap_err().code(),
+        "insufficient_balance"
+    );
     // A replacement that still fits is fine: 150 + 11 + 800 + 10 <= 1000.
-    m.admit(tx(&a, 0, 11, 150), &s, 1).unwrap();
+    m.admit(tx(&a, 0, 11, 150), &s, &Params::default(), 1).unwrap();
 }

@@ -1,0 +1,254 @@
+//! Device lifecycle transactions: register, assert location, transfer, deregister, bond
+//! release, slashing, and the admin-held denylist and maker allow-list.
+
+use super::{
+    DenyEntry, Device, DeviceStatus, LocationAssertion, get_denied, get_device, owned_device,
+    put_device,
+};
+use crate::{accounts, state_key};
+use cairn_state::{Overlay, StateError, StateRead as _};
+use cairn_types::device::MakerAttestation;
+use cairn_types::device_key::{DeviceId, DeviceKey};
+use cairn_types::{Address, Amount, DeviceClass, Height, Params, TxFailure};
+
+type TxResult = Result<Result<(), TxFailure>, StateError>;
+
+macro_rules! fail {
+    ($e:expr) => {
+        return Ok(Err($e))
+    };
+}
+
+macro_rules! tryf {
+    ($e:expr) => {
+        match $e? {
+            Ok(v) => v,
+            Err(f) => return Ok(Err(f)),
+        }
+    };
+}
+
+fn put_index(o: &mut Overlay<'_>, key: Vec<u8>) {
+    o.put(key, Vec::new());
+}
+
+/// Parameters of a registration, as carried by the transaction.
+pub struct Registration<'a> {
+    pub key: &'a DeviceKey,
+    pub class: DeviceClass,
+    pub metadata: &'a [u8],
+    pub device_nonce: u64,
+    pub maker: Option<&'a MakerAttestation>,
+}
+
+/// Registers a device for `owner` (signatures were checked in the stateless phase).
+pub fn register(
+    o: &mut Overlay<'_>,
+    params: &Params,
+    owner: &Address,
+    height: Height,
+    r: Registration<'_>,
+) -> TxResult {
+    let id = r.key.id();
+    let expected_nonce: u64 = o.get_decoded(&state_key::device_nonce(&id))?.unwrap_or(0);
+    if let Some(existing) = get_device(o, &id)? {
+        if !matches!(existing.status, DeviceStatus::Released { .. }) {
+            fail!(TxFailure::DeviceExists { device: id });
+        }
+    }
+    if r.device_nonce != expected_nonce {
+        fail!(TxFailure::WrongDeviceNonce { expected: expected_nonce, got: r.device_nonce });
+    }
+    if let Some(entry) = get_denied(o, &id)? {
+        fail!(TxFailure::DeviceDenylisted { device: id, reason: entry.reason });
+    }
+    let maker = match (params.devices.maker_allowlist, r.maker) {
+        (true, None) => fail!(TxFailure::MakerRequired),
+        (true, Some(m)) => {
+            if o.get(&state_key::maker(&m.maker))?.is_none() {
+                fail!(TxFailure::UnknownMaker { maker: m.maker });
+            }
+            let serial_key = state_key::maker_serial(&m.maker, &m.serial);
+            if let Some(prior) = o.get_decoded::<DeviceId>(&serial_key)? {
+                fail!(TxFailure::DuplicateSerial {
+                    maker: m.maker,
+                    serial: m.serial.clone(),
+                    device: prior
+                });
+            }
+            o.put_encoded(serial_key, &id);
+            Some((m.maker, m.serial.clone()))
+        }
+        (false, m) => m.map(|m| (m.maker, m.serial.clone())),
+    };
+    let bond = params.devices.bonds.get(r.class);
+    tryf!(accounts::lock_bond(o, owner, bond));
+    let device = Device {
+        id,
+        key: *r.key,
+        class: r.class,
+        owner: *owner,
+        metadata: r.metadata.to_vec(),
+        registered_height: height,
+        bond,
+        status: DeviceStatus::Active,
+        location: None,
+        location_count: 0,
+        maker,
+    };
+    put_device(o, &device);
+    o.put_encoded(state_key::device_nonce(&id), &(expected_nonce + 1));
+    put_index(o, state_key::index_with_id(state_key::index_owner_prefix(owner), &id));
+    put_index(o, state_key::index_with_id(state_key::index_class_prefix(r.class), &id));
+    Ok(Ok(()))
+}
+
+/// Checks that `cell` is an H3 cell at resolution 12.
+pub fn validate_cell(cell: u64) -> Result<h3o::CellIndex, TxFailure> {
+    let c = h3o::CellIndex::try_from(cell)
+        .map_err(|e| TxFailure::InvalidCell { cell, reason: e.to_string() })?;
+    if c.resolution() != h3o::Resolution::Twelve {
+        return Err(TxFailure::InvalidCell {
+            cell,
+            reason: format!("resolution is {}", u8::from(c.resolution())),
+        });
+    }
+    Ok(c)
+}
+
+pub fn assert_location(
+    o: &mut Overlay<'_>,
+    params: &Params,
+    signer: &Address,
+    id: &DeviceId,
+    cell: u64,
+    height: Height,
+) -> TxResult {
+    let mut d = tryf!(owned_device(o, id, signer));
+    if d.status != DeviceStatus::Active {
+        fail!(TxFailure::NotActive { device: *id });
+    }
+    if let Err(f) = validate_cell(cell) {
+        fail!(f);
+    }
+    tryf!(accounts::burn_from(o, signer, params.devices.location_fee));
+    if let Some(old) = d.location {
+        o.delete(state_key::index_cell(old, id));
+    }
+    d.location = Some(cell);
+    d.location_count = d.location_count.saturating_add(1);
+    o.put_encoded(state_key::location(id, d.location_count), &LocationAssertion { cell, height });
+    put_index(o, state_key::index_cell(cell, id));
+    put_device(o, &d);
+    Ok(Ok(()))
+}
+
+pub fn transfer(o: &mut Overlay<'_>, signer: &Address, id: &DeviceId, to: &Address) -> TxResult {
+    let mut d = tryf!(owned_device(o, id, signer));
+    if matches!(d.status, DeviceStatus::Released { .. }) {
+        fail!(TxFailure::NotActive { device: *id });
+    }
+    o.delete(state_key::index_with_id(state_key::index_owner_prefix(&d.owner), id));
+    d.owner = *to;
+    put_index(o, state_key::index_with_id(state_key::index_owner_prefix(to), id));
+    put_device(o, &d);
+    Ok(Ok(()))
+}
+
+pub fn deregister(
+    o: &mut Overlay<'_>,
+    params: &Params,
+    signer: &Address,
+    id: &DeviceId,
+    height: Height,
+) -> TxResult {
+    let mut d = tryf!(owned_device(o, id, signer));
+    if d.status != DeviceStatus::Active {
+        fail!(TxFailure::NotActive { device: *id });
+    }
+    let release = height.saturating_add(params.devices.bond_cooldown_blocks.max(1));
+    d.status = DeviceStatus::Deregistered { height, bond_release_height: release };
+    put_device(o, &d);
+    let key = state_key::bond_release(release);
+    let mut queue: Vec<DeviceId> = o.get_decoded(&key)?.unwrap_or_default();
+    queue.push(*id);
+    o.put_encoded(key, &queue);
+    Ok(Ok(()))
+}
+
+/// Start of block `height`: returns the bonds whose cooldown ends now to their owners.
+pub fn release_bonds(o: &mut Overlay<'_>, height: Height) -> Result<(), StateError> {
+    let key = state_key::bond_release(height);
+    let Some(queue) = o.get_decoded::<Vec<DeviceId>>(&key)? else { return Ok(()) };
+    for id in queue {
+        let Some(mut d) = get_device(o, &id)? else { continue };
+        if !matches!(d.status, DeviceStatus::Deregistered { bond_release_height, .. } if bond_release_height == height)
+        {
+            continue;
+        }
+        accounts::unlock_bond(o, &d.owner, d.bond)?;
+        d.bond = 0;
+        d.status = DeviceStatus::Released { height };
+        put_device(o, &d);
+    }
+    o.delete(key);
+    Ok(())
+}
+
+/// Burns up to `amount` of a device's bond; returns what was burned. For later modules
+/// (proof faults, fraud) — not reachable by a transaction of its own.
+pub fn slash(o: &mut Overlay<'_>, id: &DeviceId, amount: Amount) -> Result<Amount, StateError> {
+    let Some(mut d) = get_device(o, id)? else { return Ok(0) };
+    let cut = amount.min(d.bond);
+    if cut == 0 {
+        return Ok(0);
+    }
+    d.bond -= cut;
+    put_device(o, &d);
+    accounts::burn_bonded(o, cut)?;
+    Ok(cut)
+}
+
+fn require_admin(params: &Params, signer: &Address) -> Result<(), TxFailure> {
+    match params.admin {
+        Some(admin) if admin == *signer => Ok(()),
+        _ => Err(TxFailure::NotAdmin { signer: *signer }),
+    }
+}
+
+pub fn set_denylist(
+    o: &mut Overlay<'_>,
+    params: &Params,
+    signer: &Address,
+    key: &DeviceKey,
+    reason: Option<&str>,
+    height: Height,
+) -> TxResult {
+    if let Err(f) = require_admin(params, signer) {
+        fail!(f);
+    }
+    let k = state_key::denylist(&key.id());
+    match reason {
+        Some(reason) => o.put_encoded(k, &DenyEntry { reason: reason.to_string(), height }),
+        None => o.delete(k),
+    }
+    Ok(Ok(()))
+}
+
+pub fn set_maker(
+    o: &mut Overlay<'_>,
+    params: &Params,
+    signer: &Address,
+    maker: &Address,
+    allowed: bool,
+) -> TxResult {
+    if let Err(f) = require_admin(params, signer) {
+        fail!(f);
+    }
+    if allowed {
+        o.put(state_key::maker(maker), Vec::new());
+    } else {
+        o.delete(state_key::maker(maker));
+    }
+    Ok(Ok(()))
+}

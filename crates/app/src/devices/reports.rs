@@ -1,0 +1,134 @@
+//! The report pipeline's stateful half: each report of a batch is judged on its own against
+//! the device's record, the denylist, the epoch and the device's sequence cursor. Accepted
+//! reports update the device's per-epoch aggregate; every rejection is returned with its
+//! reason for the receipt.
+//!
+//! All writes go to the block overlay, whose change set keeps one value per key, so the
+//! state tree sees one update per device per block however many reports it sent.
+
+use super::{DeviceStatus, EpochActivity, ReportCursor, get_denied, get_device};
+use crate::state_key;
+use cairn_state::{Overlay, StateError, StateRead as _};
+use cairn_types::device::{RejectReason, ReportPayload, ReportRejection};
+use cairn_types::{Height, Params, SignedReport, TxOutcome};
+
+/// Where a report lands in its epoch: the heartbeat slot of block `height`.
+pub fn heartbeat_slot(params: &Params, height: Height) -> u32 {
+    let bpe = params.blocks_per_epoch.max(1);
+    let slots = u64::from(params.devices.heartbeat_slots.clamp(1, 64));
+    // Integer division rounds down: slot i covers blocks [i·bpe/slots, (i+1)·bpe/slots).
+    ((height % bpe) * slots / bpe) as u32
+}
+
+/// Judges every report of a batch. `sig_ok[i]` is the stateless verdict on report i's
+/// signature.
+pub fn process_batch(
+    o: &mut Overlay<'_>,
+    params: &Params,
+    height: Height,
+    block_time_ms: u64,
+    reports: &[SignedReport],
+    sig_ok: &[bool],
+) -> Result<TxOutcome, StateError> {
+    let epoch = params.epoch_of(height);
+    let slot = heartbeat_slot(params, height);
+    let mut accepted = 0u32;
+    let mut rejected = Vec::new();
+    for (index, signed) in reports.iter().enumerate() {
+        let r = &signed.report;
+        let id = r.device.id();
+        let verdict = judge(
+            o,
+            params,
+            epoch,
+            block_time_ms,
+            signed,
+            sig_ok.get(index).copied().unwrap_or(false),
+        )?;
+        let known = verdict.as_ref().err().is_none_or(|reason| {
+            !matches!(reason, RejectReason::UnknownDevice { .. } | RejectReason::BadSignature)
+        });
+        if known {
+            let key = state_key::epoch_activity(&id, epoch);
+            let mut act: EpochActivity = o.get_decoded(&key)?.unwrap_or_default();
+            match &verdict {
+                Ok(()) => {
+                    act.accepted = act.accepted.saturating_add(1);
+                    match r.payload {
+                        ReportPayload::Heartbeat { .. } => {
+                            act.heartbeats = act.heartbeats.saturating_add(1);
+                            act.heartbeat_slots |= 1u64 << slot;
+                        }
+                    }
+                    o.put_encoded(state_key::report_cursor(&id), &ReportCursor { last_seq: r.seq });
+                }
+                Err(_) => act.rejected = act.rejected.saturating_add(1),
+            }
+            o.put_encoded(key, &act);
+        }
+        match verdict {
+            Ok(()) => accepted += 1,
+            Err(reason) => rejected.push(ReportRejection {
+                index: index as u32,
+                device: id,
+                seq: r.seq,
+                reason,
+            }),
+        }
+    }
+    Ok(TxOutcome::Reports { accepted, rejected })
+}
+
+fn judge(
+    o: &Overlay<'_>,
+    params: &Params,
+    epoch: u64,
+    block_time_ms: u64,
+    signed: &SignedReport,
+    sig_ok: bool,
+) -> Result<Result<(), RejectReason>, StateError> {
+    let r = &signed.report;
+    if !sig_ok {
+        return Ok(Err(RejectReason::BadSignature));
+    }
+    let id = r.device.id();
+    let Some(device) = get_device(o, &id)? else {
+        return Ok(Err(RejectReason::UnknownDevice { device: id }));
+    };
+    if let Some(entry) = get_denied(o, &id)? {
+        return Ok(Err(RejectReason::Denylisted { reason: entry.reason }));
+    }
+    match device.status {
+        DeviceStatus::Active => {}
+        DeviceStatus::Deregistered { height, .. } | DeviceStatus::Released { height } => {
+            return Ok(Err(RejectReason::Deregistered { height }));
+        }
+    }
+    let kind = r.payload.kind();
+    if !device.class.allows(kind) {
+        return Ok(Err(RejectReason::WrongClass { class: device.class, kind }));
+    }
+    if r.epoch != epoch {
+        return Ok(Err(RejectReason::OutsideEpochWindow { epoch: r.epoch, current: epoch }));
+    }
+    let d = &params.devices;
+    if r.timestamp_ms > block_time_ms.saturating_add(d.max_clock_skew_ms) {
+        return Ok(Err(RejectReason::FutureTimestamp {
+            timestamp_ms: r.timestamp_ms,
+            block_time_ms,
+            max_skew_ms: d.max_clock_skew_ms,
+        }));
+    }
+    if r.timestamp_ms.saturating_add(d.max_report_age_ms) < block_time_ms {
+        return Ok(Err(RejectReason::StaleTimestamp {
+            timestamp_ms: r.timestamp_ms,
+            block_time_ms,
+            max_age_ms: d.max_report_age_ms,
+        }));
+    }
+    let cursor: ReportCursor = o.get_decoded(&state_key::report_cursor(&id))?.unwrap_or_default();
+    if r.seq <= cursor.last_seq {
+        return Ok(Err(RejectReason::ReplayedSequence { seq: r.seq, last: cursor.last_seq }));
+    }
+    Ok(Ok(()))
+}

@@ -1,0 +1,264 @@
+//! Devices and their signed reports: classes, registration payloads, reports, and the
+//! reasons a report can be rejected.
+
+use crate::crypto::{Signature, domain, signing_message};
+use crate::device_key::{DeviceId, DeviceKey, DeviceSignature};
+use crate::{Address, Amount};
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// What kind of physical resource a device provides. The class fixes which reports it may
+/// send and which reward pool it earns from.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+#[borsh(use_discriminant = true)]
+#[repr(u8)]
+pub enum DeviceClass {
+    Hotspot = 0,
+    Storage = 1,
+    Compute = 2,
+    Sensor = 3,
+    Energy = 4,
+    Relay = 5,
+}
+
+impl DeviceClass {
+    pub const ALL: [DeviceClass; 6] = [
+        DeviceClass::Hotspot,
+        DeviceClass::Storage,
+        DeviceClass::Compute,
+        DeviceClass::Sensor,
+        DeviceClass::Energy,
+        DeviceClass::Relay,
+    ];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            DeviceClass::Hotspot => "hotspot",
+            DeviceClass::Storage => "storage",
+            DeviceClass::Compute => "compute",
+            DeviceClass::Sensor => "sensor",
+            DeviceClass::Energy => "energy",
+            DeviceClass::Relay => "relay",
+        }
+    }
+
+    /// Whether a device of this class may send a report of `kind`.
+    pub fn allows(&self, kind: ReportKind) -> bool {
+        match kind {
+            ReportKind::Heartbeat => true,
+        }
+    }
+}
+
+impl fmt::Display for DeviceClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A device class name that is not one of the six.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown device class {0:?}: expected hotspot, storage, compute, sensor, energy or relay")]
+pub struct ClassParseError(pub String);
+
+impl std::str::FromStr for DeviceClass {
+    type Err = ClassParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        DeviceClass::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| ClassParseError(s.to_string()))
+    }
+}
+
+/// A bond amount per device class.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+#[serde(deny_unknown_fields)]
+pub struct ClassAmounts {
+    #[serde(with = "crate::api::amount_str")]
+    pub hotspot: Amount,
+    #[serde(with = "crate::api::amount_str")]
+    pub storage: Amount,
+    #[serde(with = "crate::api::amount_str")]
+    pub compute: Amount,
+    #[serde(with = "crate::api::amount_str")]
+    pub sensor: Amount,
+    #[serde(with = "crate::api::amount_str")]
+    pub energy: Amount,
+    #[serde(with = "crate::api::amount_str")]
+    pub relay: Amount,
+}
+
+impl ClassAmounts {
+    pub fn get(&self, class: DeviceClass) -> Amount {
+        match class {
+            DeviceClass::Hotspot => self.hotspot,
+            DeviceClass::Storage => self.storage,
+            DeviceClass::Compute => self.compute,
+            DeviceClass::Sensor => self.sensor,
+            DeviceClass::Energy => self.energy,
+            DeviceClass::Relay => self.relay,
+        }
+    }
+}
+
+/// What the device's own key signs to consent to being registered by `owner`.
+/// `device_nonce` is how many times this key has been registered before, so a consent can
+/// never be replayed for a later registration.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct RegistrationConsent {
+    pub owner: Address,
+    pub device_nonce: u64,
+}
+
+impl RegistrationConsent {
+    pub fn signing_message(&self, chain_id: &str) -> Vec<u8> {
+        signing_message(domain::DEVICE_REGISTER, chain_id, self)
+    }
+}
+
+/// A maker's statement that it built the device with this key and serial number.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct MakerAttestation {
+    pub maker: Address,
+    pub serial: String,
+    pub signature: Signature,
+}
+
+/// What the maker signs.
+pub fn maker_message(chain_id: &str, key: &DeviceKey, serial: &str) -> Vec<u8> {
+    signing_message(domain::MAKER, chain_id, &(key, serial))
+}
+
+/// The payload of a report. New kinds (beacons, witnesses, storage proofs, ...) are
+/// appended; existing variants never change.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ReportPayload {
+    /// "I am up." Counts toward the device's uptime in the epoch.
+    Heartbeat {
+        /// The device's own uptime counter, informational.
+        uptime_secs: u64,
+    },
+}
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportKind {
+    Heartbeat,
+}
+
+impl ReportPayload {
+    pub fn kind(&self) -> ReportKind {
+        match self {
+            ReportPayload::Heartbeat { .. } => ReportKind::Heartbeat,
+        }
+    }
+}
+
+/// A report, as the device signs it under `cairn/report/v1`.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Report {
+    /// The device's public key; the device id is its hash. Carrying the key lets the
+    /// signature be checked before any state is read.
+    pub device: DeviceKey,
+    /// Strictly greater than the device's last accepted sequence number.
+    pub seq: u64,
+    pub epoch: u64,
+    pub timestamp_ms: u64,
+    pub payload: ReportPayload,
+}
+
+impl Report {
+    pub fn signing_message(&self, chain_id: &str) -> Vec<u8> {
+        signing_message(domain::REPORT, chain_id, self)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct SignedReport {
+    pub report: Report,
+    pub signature: DeviceSignature,
+}
+
+/// Why a report was not accepted. Each carries the offending values.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    thiserror::Error,
+)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum RejectReason {
+    #[error("signature does not verify with the device key")]
+    BadSignature,
+    #[error("no device {device} is registered")]
+    UnknownDevice { device: DeviceId },
+    #[error("a {class} device may not send {kind:?} reports")]
+    WrongClass { class: DeviceClass, kind: ReportKind },
+    #[error("sequence {seq} is not above the last accepted {last}")]
+    ReplayedSequence { seq: u64, last: u64 },
+    #[error("report is for epoch {epoch}; the current epoch is {current}")]
+    OutsideEpochWindow { epoch: u64, current: u64 },
+    #[error(
+        "timestamp {timestamp_ms} is ahead of the block time {block_time_ms} by more than {max_skew_ms} ms"
+    )]
+    FutureTimestamp { timestamp_ms: u64, block_time_ms: u64, max_skew_ms: u64 },
+    #[error(
+        "timestamp {timestamp_ms} is older than the block time {block_time_ms} by more than {max_age_ms} ms"
+    )]
+    StaleTimestamp { timestamp_ms: u64, block_time_ms: u64, max_age_ms: u64 },
+    #[error("device was deregistered at height {height}")]
+    Deregistered { height: u64 },
+    #[error("device is denylisted: {reason}")]
+    Denylisted { reason: String },
+}
+
+impl RejectReason {
+    pub fn code(&self) -> &'static str {
+        match self {
+            RejectReason::BadSignature => "bad_signature",
+            RejectReason::UnknownDevice { .. } => "unknown_device",
+            RejectReason::WrongClass { .. } => "wrong_class",
+            RejectReason::ReplayedSequence { .. } => "replayed_sequence",
+            RejectReason::OutsideEpochWindow { .. } => "outside_epoch_window",
+            RejectReason::FutureTimestamp { .. } => "future_timestamp",
+            RejectReason::StaleTimestamp { .. } => "stale_timestamp",
+            RejectReason::Deregistered { .. } => "deregistered",
+            RejectReason::Denylisted { .. } => "denylisted",
+        }
+    }
+}
+
+/// A rejected report of a batch: its position and why.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct ReportRejection {
+    pub index: u32,
+    pub device: DeviceId,
+    pub seq: u64,
+    pub reason: RejectReason,
+}
