@@ -33,7 +33,7 @@ impl SizedTx {
 }
 
 /// Body checks that need parameters but no state.
-fn check_body(chain_id: &str, params: &Params, tx: &SignedTx) -> Result<(), StatelessError> {
+fn check_body(params: &Params, tx: &SignedTx) -> Result<(), StatelessError> {
     let d = &params.devices;
     match &tx.tx.body {
         TxBody::Transfer { .. }
@@ -49,16 +49,15 @@ fn check_body(chain_id: &str, params: &Params, tx: &SignedTx) -> Result<(), Stat
                     max: d.max_metadata_bytes as usize,
                 });
             }
-            if let Some(m) = maker {
-                if m.serial.is_empty() || m.serial.len() > MAX_SERIAL {
-                    return Err(StatelessError::FieldTooLong {
-                        what: "serial",
-                        len: m.serial.len(),
-                        max: MAX_SERIAL,
-                    });
-                }
+            if let Some(m) = maker
+                && (m.serial.is_empty() || m.serial.len() > MAX_SERIAL)
+            {
+                return Err(StatelessError::FieldTooLong {
+                    what: "serial",
+                    len: m.serial.len(),
+                    max: MAX_SERIAL,
+                });
             }
-            let _ = chain_id;
             Ok(())
         }
         TxBody::AssertLocation { cell, .. } => crate::devices::registry::validate_cell(*cell)
@@ -159,7 +158,7 @@ pub fn check_stateless_batch(
         .iter()
         .map(|t| {
             t.tx.check_shape(chain_id, params, t.size)?;
-            check_body(chain_id, params, &t.tx)
+            check_body(params, &t.tx)
         })
         .collect();
     let items: Vec<(usize, SigItem)> = txs

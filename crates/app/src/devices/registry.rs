@@ -51,10 +51,10 @@ pub fn register(
 ) -> TxResult {
     let id = r.key.id();
     let expected_nonce: u64 = o.get_decoded(&state_key::device_nonce(&id))?.unwrap_or(0);
-    if let Some(existing) = get_device(o, &id)? {
-        if !matches!(existing.status, DeviceStatus::Released { .. }) {
-            fail!(TxFailure::DeviceExists { device: id });
-        }
+    if let Some(existing) = get_device(o, &id)?
+        && !matches!(existing.status, DeviceStatus::Released { .. })
+    {
+        fail!(TxFailure::DeviceExists { device: id });
     }
     if r.device_nonce != expected_nonce {
         fail!(TxFailure::WrongDeviceNonce { expected: expected_nonce, got: r.device_nonce });
