@@ -38,6 +38,12 @@ enum Command {
     /// Sign and submit transactions.
     #[command(subcommand)]
     Tx(cmd::tx::TxCmd),
+    /// Device keys, onboarding, location, ownership and reports.
+    #[command(subcommand)]
+    Device(cmd::device::DeviceCmd),
+    /// Changes reserved to the genesis admin key (denylist, maker allow-list).
+    #[command(subcommand)]
+    Admin(cmd::admin::AdminCmd),
     /// Read chain state from a node.
     #[command(subcommand)]
     Query(cmd::query::QueryCmd),
@@ -75,6 +81,8 @@ fn main() -> std::process::ExitCode {
             Command::Keys(c) => cmd::keys::run(&ctx, c),
             Command::Tx(c) => cmd::tx::run(&ctx, c).await,
             Command::Query(c) => cmd::query::run(&ctx, c).await,
+            Command::Device(c) => cmd::device::run(&ctx, c).await,
+            Command::Admin(c) => cmd::admin::run(&ctx, c).await,
             Command::Chain(c) => cmd::chain::run(&ctx, c).await,
             Command::Bench(c) => cmd::bench::run(&ctx, c).await,
         }

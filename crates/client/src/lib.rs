@@ -8,8 +8,20 @@ use cairn_types::api::{
     AccountView, BlockView, ErrorBody, HealthView, RawBlockView, StatusView, SubmitBatchItem,
     SubmitBatchRequest, SubmitTxRequest, SubmitTxResponse, TxView,
 };
+use cairn_types::api::{DeviceListView, DeviceReportsView, DeviceView};
 use cairn_types::{Address, Block, Hash, Height, Receipt, SignedTx, codec};
 use cairn_types::{Genesis, Params};
+
+/// Filters of a device listing.
+#[derive(Debug, Clone, Default)]
+pub struct DeviceQuery {
+    pub owner: Option<Address>,
+    pub class: Option<cairn_types::DeviceClass>,
+    /// An H3 cell at any resolution up to 12: devices located inside it.
+    pub cell: Option<u64>,
+    pub after: Option<String>,
+    pub limit: Option<usize>,
+}
 use serde::de::DeserializeOwned;
 use std::error::Error as _;
 use std::time::Duration;
@@ -191,6 +203,55 @@ impl Client {
         let resp = self.http.post(&url).json(&req).send().await;
         let body = read_ok_body(&url, resp).await?;
         decode_json(&url, &body)
+    }
+
+    /// `GET /v1/devices/{id}`
+    pub async fn device(&self, id: &Hash) -> Result<DeviceView, ClientError> {
+        self.get_json(&format!("/v1/devices/{}", id.to_hex())).await
+    }
+
+    /// `GET /v1/devices?owner=&class=&cell=&after=&limit=`
+    pub async fn devices(&self, q: &DeviceQuery) -> Result<DeviceListView, ClientError> {
+        let mut params = Vec::new();
+        if let Some(o) = &q.owner {
+            params.push(format!("owner={o}"));
+        }
+        if let Some(c) = &q.class {
+            params.push(format!("class={c}"));
+        }
+        if let Some(c) = q.cell {
+            params.push(format!("cell={c}"));
+        }
+        if let Some(a) = &q.after {
+            params.push(format!("after={a}"));
+        }
+        if let Some(l) = q.limit {
+            params.push(format!("limit={l}"));
+        }
+        let query =
+            if params.is_empty() { String::new() } else { format!("?{}", params.join("&")) };
+        self.get_json(&format!("/v1/devices{query}")).await
+    }
+
+    /// `GET /v1/devices/{id}/reports?epoch=` (or `/rejections` when `rejected`).
+    pub async fn device_reports(
+        &self,
+        id: &Hash,
+        epoch: Option<u64>,
+        rejected: bool,
+        after: Option<&str>,
+    ) -> Result<DeviceReportsView, ClientError> {
+        let which = if rejected { "rejections" } else { "reports" };
+        let mut params = Vec::new();
+        if let Some(e) = epoch {
+            params.push(format!("epoch={e}"));
+        }
+        if let Some(a) = after {
+            params.push(format!("after={a}"));
+        }
+        let query =
+            if params.is_empty() { String::new() } else { format!("?{}", params.join("&")) };
+        self.get_json(&format!("/v1/devices/{}/{which}{query}", id.to_hex())).await
     }
 
     /// `GET /v1/genesis`

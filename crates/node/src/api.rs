@@ -3,8 +3,8 @@
 //! Every error is JSON `{code, message}` with a stable code; bad input is a 4xx, never a
 //! panic. Request bodies are capped by `NodeConfig::max_request_bytes`.
 
-use crate::Shared;
 use crate::mempool::MempoolError;
+use crate::{Shared, api_devices};
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::StatusCode;
@@ -35,7 +35,7 @@ impl ApiError {
         ApiError { status, code, message: message.into() }
     }
 
-    fn not_found(what: impl Into<String>) -> ApiError {
+    pub fn not_found(what: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", what)
     }
 
@@ -91,7 +91,7 @@ impl From<JsonRejection> for ApiError {
     }
 }
 
-type ApiResult<T> = Result<Json<T>, ApiError>;
+pub type ApiResult<T> = Result<Json<T>, ApiError>;
 
 pub fn router(shared: Arc<Shared>) -> Router {
     let limit = shared.config.max_request_bytes;
@@ -109,6 +109,10 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/txs/{hash}", get(tx_by_hash))
         .route("/v1/receipts/{hash}", get(receipt))
         .route("/v1/accounts/{addr}", get(account))
+        .route("/v1/devices", get(api_devices::list))
+        .route("/v1/devices/{id}", get(api_devices::device))
+        .route("/v1/devices/{id}/reports", get(api_devices::reports))
+        .route("/v1/devices/{id}/rejections", get(api_devices::rejections))
         .route("/metrics", get(metrics))
         .fallback(|| async { ApiError::not_found("no such route") })
         .method_not_allowed_fallback(|| async {

@@ -7,6 +7,7 @@
 //! - `chain.redb`: the store.
 
 pub mod api;
+pub mod api_devices;
 pub mod mempool;
 pub mod metrics;
 pub mod producer;

@@ -8,7 +8,11 @@
 mod tables;
 
 use cairn_state::{ChangeSet, CommittedState, StateError, StateRead};
-use cairn_types::{Block, BlockHeader, Genesis, Hash, Height, Receipt, codec};
+use cairn_types::device::RejectReason;
+use cairn_types::device_key::DeviceId;
+use cairn_types::{
+    Block, BlockHeader, Genesis, Hash, Height, Receipt, SignedReport, TxBody, TxOutcome, codec,
+};
 use jmt::storage::{LeafNode, Node, NodeKey, TreeReader, TreeUpdateBatch};
 use jmt::{KeyHash, OwnedValue, Version};
 use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable};
@@ -17,7 +21,7 @@ use tables::*;
 
 /// Bumped whenever the layout of any table changes. A node refuses to open a store written
 /// with another version instead of misreading it.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Largest stored object decoded (blocks are the largest).
 const MAX_OBJECT: usize = 256 * 1024 * 1024;
@@ -154,11 +158,66 @@ impl Store {
                 txs.insert(r.tx_hash.0, (height, r.index))?;
                 rs.insert(r.tx_hash.0, codec::encode(r).as_slice())?;
             }
+            index_reports(&w, block, receipts)?;
         }
         write_state(&w, changes, batch)?;
         w.commit()?;
         Ok(())
     }
+}
+
+/// A rejected report as kept in the index: the report and why.
+#[derive(Debug, Clone, PartialEq, Eq, borsh::BorshSerialize, borsh::BorshDeserialize)]
+pub struct StoredRejection {
+    pub report: SignedReport,
+    pub reason: RejectReason,
+}
+
+/// A report found in the index, with where it was included.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexedReport {
+    pub height: Height,
+    pub tx_index: u32,
+    pub report_index: u32,
+    pub report: SignedReport,
+    /// `None` for an accepted report.
+    pub reason: Option<RejectReason>,
+}
+
+/// Position of a report in the chain, for paging: (height, tx index, report index).
+pub type ReportCursorPos = (Height, u32, u32);
+
+/// Indexes every report of the block's report batches by device and epoch, accepted and
+/// rejected apart, from the receipts' verdicts. Not part of the authenticated state: the
+/// reports themselves are in the block, the verdicts in the receipts.
+fn index_reports(
+    w: &redb::WriteTransaction,
+    block: &Block,
+    receipts: &[Receipt],
+) -> Result<(), StoreError> {
+    let mut accepted = w.open_table(DEVICE_REPORTS)?;
+    let mut rejected = w.open_table(DEVICE_REJECTIONS)?;
+    let height = block.header.height;
+    let epoch = block.header.epoch;
+    for (stx, receipt) in block.txs.iter().zip(receipts) {
+        let TxBody::SubmitReports { reports } = &stx.tx.body else { continue };
+        let TxOutcome::Reports { rejected: rejections, .. } = &receipt.outcome else { continue };
+        let mut reasons = rejections.iter().map(|r| (r.index, &r.reason)).peekable();
+        for (i, report) in reports.iter().enumerate() {
+            let i = i as u32;
+            let key = (report.report.device.id().0, epoch, height, receipt.index, i);
+            match reasons.next_if(|(idx, _)| *idx == i) {
+                Some((_, reason)) => {
+                    let stored = StoredRejection { report: report.clone(), reason: reason.clone() };
+                    rejected.insert(key, codec::encode(&stored).as_slice())?;
+                }
+                None => {
+                    accepted.insert(key, codec::encode(report).as_slice())?;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 fn read_u64(bytes: &[u8], what: &'static str) -> Result<u64, StoreError> {
@@ -224,6 +283,8 @@ pub struct Snapshot {
     block_hashes: redb::ReadOnlyTable<[u8; 32], u64>,
     tx_index: redb::ReadOnlyTable<[u8; 32], (u64, u32)>,
     receipts: redb::ReadOnlyTable<[u8; 32], &'static [u8]>,
+    device_reports: redb::ReadOnlyTable<ReportKey, &'static [u8]>,
+    device_rejections: redb::ReadOnlyTable<ReportKey, &'static [u8]>,
 }
 
 impl Snapshot {
@@ -237,6 +298,8 @@ impl Snapshot {
             block_hashes: r.open_table(BLOCK_HASHES)?,
             tx_index: r.open_table(TX_INDEX)?,
             receipts: r.open_table(RECEIPTS)?,
+            device_reports: r.open_table(DEVICE_REPORTS)?,
+            device_rejections: r.open_table(DEVICE_REJECTIONS)?,
         })
     }
 
@@ -286,6 +349,41 @@ impl Snapshot {
     /// Where a committed transaction sits: (height, index in block).
     pub fn tx_location(&self, hash: &Hash) -> Result<Option<(Height, u32)>, StoreError> {
         Ok(self.tx_index.get(hash.0)?.map(|v| v.value()))
+    }
+
+    /// A device's reports processed in blocks of `epoch`, accepted or rejected, in chain
+    /// order, at most `limit`, after the position `after` when given.
+    pub fn device_reports(
+        &self,
+        device: &DeviceId,
+        epoch: u64,
+        rejected: bool,
+        after: Option<ReportCursorPos>,
+        limit: usize,
+    ) -> Result<Vec<IndexedReport>, StoreError> {
+        let table = if rejected { &self.device_rejections } else { &self.device_reports };
+        let start = match after {
+            Some((h, t, i)) => std::ops::Bound::Excluded((device.0, epoch, h, t, i)),
+            None => std::ops::Bound::Included((device.0, epoch, 0, 0, 0)),
+        };
+        let end = std::ops::Bound::Included((device.0, epoch, u64::MAX, u32::MAX, u32::MAX));
+        let mut out = Vec::new();
+        for entry in table.range::<ReportKey>((start, end))? {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, v) = entry?;
+            let (_, _, height, tx_index, report_index) = k.value();
+            let (report, reason) = if rejected {
+                let s: StoredRejection = codec::decode(v.value(), MAX_OBJECT, "rejection")
+                    .map_err(corrupt("rejection"))?;
+                (s.report, Some(s.reason))
+            } else {
+                (codec::decode(v.value(), MAX_OBJECT, "report").map_err(corrupt("report"))?, None)
+            };
+            out.push(IndexedReport { height, tx_index, report_index, report, reason });
+        }
+        Ok(out)
     }
 
     pub fn receipt(&self, hash: &Hash) -> Result<Option<Receipt>, StoreError> {

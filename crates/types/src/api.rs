@@ -123,3 +123,57 @@ pub struct SubmitBatchItem {
     pub hash: Option<Hash>,
     pub error: Option<ErrorBody>,
 }
+
+/// `GET /v1/devices/{id}`: the device record with its report state this epoch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceView {
+    pub device: crate::device::Device,
+    /// Registrations of this key so far: the device nonce of its next registration.
+    pub registrations: u64,
+    /// Last accepted report sequence number (0 before any report).
+    pub last_seq: u64,
+    pub denylisted: Option<crate::device::DenyEntry>,
+    pub epoch: u64,
+    pub activity: crate::device::EpochActivity,
+    pub uptime: UptimeView,
+    pub locations: Vec<crate::device::LocationAssertion>,
+}
+
+/// Uptime in an epoch: filled heartbeat slots against the threshold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UptimeView {
+    pub slots_filled: u32,
+    pub slots: u32,
+    pub min_percent: u32,
+    pub up: bool,
+}
+
+/// `GET /v1/devices?owner=&class=&cell=&after=&limit=`: a page of devices.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceListView {
+    pub devices: Vec<crate::device::Device>,
+    /// Pass as `after` for the next page; absent on the last page.
+    pub next: Option<String>,
+}
+
+/// One report found in the index.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceReportView {
+    pub height: Height,
+    pub tx_index: u32,
+    pub report_index: u32,
+    pub report: crate::SignedReport,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub reason: Option<crate::device::RejectReason>,
+}
+
+/// `GET /v1/devices/{id}/reports?epoch=` and `/rejections?epoch=`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceReportsView {
+    pub device: crate::device_key::DeviceId,
+    pub epoch: u64,
+    pub activity: crate::device::EpochActivity,
+    pub uptime: UptimeView,
+    pub reports: Vec<DeviceReportView>,
+    pub next: Option<String>,
+}

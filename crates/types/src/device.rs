@@ -3,7 +3,7 @@
 
 use crate::crypto::{Signature, domain, signing_message};
 use crate::device_key::{DeviceId, DeviceKey, DeviceSignature};
-use crate::{Address, Amount};
+use crate::{Address, Amount, Height};
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -261,4 +261,112 @@ pub struct ReportRejection {
     pub device: DeviceId,
     pub seq: u64,
     pub reason: RejectReason,
+}
+
+// ---- State records of devices (written by the state machine, read by everyone) ----
+
+/// Where a device stands in its life.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum DeviceStatus {
+    Active,
+    /// Stopped at `height`; the bond returns at `bond_release_height`.
+    Deregistered {
+        height: Height,
+        bond_release_height: Height,
+    },
+    /// Bond returned; the key may be registered again (with the next device nonce).
+    Released {
+        height: Height,
+    },
+}
+
+/// A device as stored in state.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Device {
+    pub id: DeviceId,
+    pub key: DeviceKey,
+    pub class: DeviceClass,
+    pub owner: Address,
+    #[serde(with = "crate::tx::hex_bytes")]
+    pub metadata: Vec<u8>,
+    pub registered_height: Height,
+    /// Bond currently locked for this device.
+    #[serde(with = "crate::api::amount_str")]
+    pub bond: Amount,
+    pub status: DeviceStatus,
+    /// Current H3 cell (resolution 12), if asserted.
+    pub location: Option<u64>,
+    pub location_count: u32,
+    /// Maker and serial, when registered with an attestation.
+    pub maker: Option<(Address, String)>,
+}
+
+/// A device's last accepted report sequence number (0 before any report).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+)]
+pub struct ReportCursor {
+    pub last_seq: u64,
+}
+
+/// A device's work in one epoch, aggregated: written once per device per block however many
+/// reports the block holds.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+)]
+pub struct EpochActivity {
+    /// Bit i set: a heartbeat was accepted in slot i of the epoch.
+    pub heartbeat_slots: u64,
+    pub heartbeats: u32,
+    pub accepted: u32,
+    pub rejected: u32,
+}
+
+impl EpochActivity {
+    pub fn slots_filled(&self) -> u32 {
+        self.heartbeat_slots.count_ones()
+    }
+
+    /// Up for the epoch: filled at least `min_percent` of `slots` (integer comparison,
+    /// no rounding: filled × 100 ≥ min × slots).
+    pub fn is_up(&self, slots: u32, min_percent: u32) -> bool {
+        u64::from(self.slots_filled()) * 100 >= u64::from(min_percent) * u64::from(slots)
+    }
+}
+
+/// One location assertion in a device's history.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+pub struct LocationAssertion {
+    pub cell: u64,
+    pub height: Height,
+}
+
+/// A denylist entry.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct DenyEntry {
+    pub reason: String,
+    pub height: Height,
 }

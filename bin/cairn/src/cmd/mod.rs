@@ -1,7 +1,9 @@
 //! One module per command group.
 
+pub mod admin;
 pub mod bench;
 pub mod chain;
+pub mod device;
 pub mod keys;
 pub mod node;
 pub mod query;

@@ -24,6 +24,12 @@ pub struct InitArgs {
     /// Blocks per epoch.
     #[arg(long, default_value_t = Params::default().blocks_per_epoch)]
     blocks_per_epoch: u64,
+    /// The admin key (denylist, maker allow-list) until governance exists.
+    #[arg(long)]
+    admin: Option<Address>,
+    /// Require a listed maker's attestation to register a device.
+    #[arg(long)]
+    maker_allowlist: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -103,7 +109,9 @@ pub fn init(ctx: &Ctx, a: InitArgs) -> anyhow::Result<()> {
         None => cairn_home()?.join("node"),
     };
     let funds = a.fund.iter().map(|f| parse_fund(f)).collect::<anyhow::Result<Vec<_>>>()?;
-    let params = Params { blocks_per_epoch: a.blocks_per_epoch, ..Params::default() };
+    let mut params =
+        Params { blocks_per_epoch: a.blocks_per_epoch, admin: a.admin, ..Params::default() };
+    params.devices.maker_allowlist = a.maker_allowlist;
     let (genesis, key_path) = init_dir(&dir, &a.chain_id, &funds, params)?;
     if ctx.json {
         crate::output::json(&serde_json::json!({
@@ -179,7 +187,9 @@ pub async fn devnet(_ctx: &Ctx, a: DevnetArgs) -> anyhow::Result<()> {
             };
             funds.push((addr, DEV_BALANCE));
         }
-        init_dir(&dir, "cairn-devnet", &funds, Params::default())?;
+        // The first dev key (alice) holds the admin role on the devnet.
+        let params = Params { admin: funds.first().map(|(a, _)| *a), ..Params::default() };
+        init_dir(&dir, "cairn-devnet", &funds, params)?;
     }
     let ks = Keystore::open(&keystore_dir)?;
     let keys: Vec<String> =

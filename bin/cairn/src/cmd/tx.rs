@@ -4,7 +4,9 @@ use super::{Ctx, PASSPHRASE_ENV};
 use crate::keystore::passphrase;
 use crate::output;
 use anyhow::Context;
-use cairn_types::{Address, Receipt, Transaction, TxBody, TxStatus, format_crn, parse_crn};
+use cairn_types::{
+    Address, Keypair, Receipt, Transaction, TxBody, TxOutcome, TxStatus, format_crn, parse_crn,
+};
 use clap::Subcommand;
 use std::time::Duration;
 
@@ -21,72 +23,102 @@ pub enum TxCmd {
         /// Amount in CRN (up to 6 decimals), e.g. 1.5.
         #[arg(long)]
         amount: String,
-        /// Fee in base units (default: the chain's minimum for this transaction).
-        #[arg(long)]
-        fee: Option<u128>,
-        /// Nonce (default: the account's next nonce, counting pending transactions).
-        #[arg(long)]
-        nonce: Option<u64>,
-        /// Blocks from now after which the transaction expires.
-        #[arg(long, default_value_t = 600)]
-        expiry_blocks: u64,
-        /// Return after submitting instead of waiting for the receipt.
-        #[arg(long)]
-        no_wait: bool,
-        /// Seconds to wait for the receipt.
-        #[arg(long, default_value_t = 30)]
-        timeout: u64,
+        #[command(flatten)]
+        send: SendOpts,
     },
+}
+
+/// How a transaction is sent.
+#[derive(clap::Args, Debug, Clone)]
+pub struct SendOpts {
+    /// Fee in base units (default: the chain's minimum for this transaction).
+    #[arg(long)]
+    pub fee: Option<u128>,
+    /// Nonce (default: the account's next nonce, counting pending transactions).
+    #[arg(long)]
+    pub nonce: Option<u64>,
+    /// Blocks from now after which the transaction expires.
+    #[arg(long, default_value_t = 600)]
+    pub expiry_blocks: u64,
+    /// Return after submitting instead of waiting for the receipt.
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Seconds to wait for the receipt.
+    #[arg(long, default_value_t = 30)]
+    pub timeout: u64,
+}
+
+/// Loads a keystore key, asking for its passphrase (or reading $CAIRN_PASSPHRASE).
+pub fn load_key(ctx: &Ctx, name: &str) -> anyhow::Result<Keypair> {
+    let ks = ctx.keystore()?;
+    let pass = passphrase(&format!("Passphrase for {name}: "), PASSPHRASE_ENV)?;
+    ks.load(name, &pass)
+}
+
+/// An address, or the name of a key in the keystore.
+pub fn resolve_address(ctx: &Ctx, text: &str) -> anyhow::Result<Address> {
+    match text.parse::<Address>() {
+        Ok(a) => Ok(a),
+        Err(parse_err) => ctx
+            .keystore()?
+            .show(text)
+            .map(|k| k.address)
+            .map_err(|_| parse_err)
+            .with_context(|| format!("{text:?} is neither an address nor a key name")),
+    }
+}
+
+/// Signs `body` with `key`, submits it, and (unless `no_wait`) waits for and prints the
+/// receipt. Fails if the transaction's body failed.
+pub async fn send(
+    ctx: &Ctx,
+    key: &Keypair,
+    body: TxBody,
+    opts: &SendOpts,
+) -> anyhow::Result<Option<Receipt>> {
+    let client = ctx.client()?;
+    let status = client.status().await?;
+    let params = client.params().await?;
+    let nonce = match opts.nonce {
+        Some(n) => n,
+        None => client.account(&key.address(), false).await?.next_nonce,
+    };
+    let mut tx = Transaction {
+        chain_id: status.chain_id.clone(),
+        signer: key.address(),
+        nonce,
+        max_fee: 0,
+        expiry_height: status.height.saturating_add(opts.expiry_blocks),
+        body,
+    };
+    // The encoding has a fixed width per field, so the size does not depend on the fee.
+    let size = tx.clone().sign(key).to_bytes().len();
+    tx.max_fee = opts.fee.unwrap_or_else(|| params.min_fee(size));
+    let stx = tx.sign(key);
+    let hash = client.submit_tx(&stx).await?;
+    if opts.no_wait {
+        if ctx.json {
+            output::json(&serde_json::json!({ "hash": hash }))?;
+        } else {
+            output::fields(&[("submitted", hash.to_string())]);
+        }
+        return Ok(None);
+    }
+    let receipt = client.wait_for_receipt(&hash, Duration::from_secs(opts.timeout)).await?;
+    print_receipt(ctx, &receipt)?;
+    if let TxStatus::Failed { error } = &receipt.status {
+        anyhow::bail!("transaction {hash} failed: {} ({error})", error.code());
+    }
+    Ok(Some(receipt))
 }
 
 pub async fn run(ctx: &Ctx, cmd: TxCmd) -> anyhow::Result<()> {
     match cmd {
-        TxCmd::Transfer { from, to, amount, fee, nonce, expiry_blocks, no_wait, timeout } => {
-            let ks = ctx.keystore()?;
-            let to: Address = match to.parse() {
-                Ok(a) => a,
-                Err(parse_err) => {
-                    ks.show(&to).map(|k| k.address).map_err(|_| parse_err).with_context(|| {
-                        format!("--to {to:?} is neither an address nor a key name")
-                    })?
-                }
-            };
+        TxCmd::Transfer { from, to, amount, send: opts } => {
+            let to = resolve_address(ctx, &to)?;
             let amount = parse_crn(&amount)?;
-            let pass = passphrase(&format!("Passphrase for {from}: "), PASSPHRASE_ENV)?;
-            let key = ks.load(&from, &pass)?;
-            let client = ctx.client()?;
-            let status = client.status().await?;
-            let params = client.params().await?;
-            let nonce = match nonce {
-                Some(n) => n,
-                None => client.account(&key.address(), false).await?.next_nonce,
-            };
-            let mut tx = Transaction {
-                chain_id: status.chain_id.clone(),
-                signer: key.address(),
-                nonce,
-                max_fee: 0,
-                expiry_height: status.height.saturating_add(expiry_blocks),
-                body: TxBody::Transfer { to, amount },
-            };
-            // The encoding has a fixed width per field, so the size does not depend on the fee.
-            let size = tx.clone().sign(&key).to_bytes().len();
-            tx.max_fee = fee.unwrap_or_else(|| params.min_fee(size));
-            let stx = tx.sign(&key);
-            let hash = client.submit_tx(&stx).await?;
-            if no_wait {
-                if ctx.json {
-                    output::json(&serde_json::json!({ "hash": hash }))?;
-                } else {
-                    output::fields(&[("submitted", hash.to_string())]);
-                }
-                return Ok(());
-            }
-            let receipt = client.wait_for_receipt(&hash, Duration::from_secs(timeout)).await?;
-            print_receipt(ctx, &receipt)?;
-            if let TxStatus::Failed { error } = &receipt.status {
-                anyhow::bail!("transaction {hash} failed: {error}");
-            }
+            let key = load_key(ctx, &from)?;
+            send(ctx, &key, TxBody::Transfer { to, amount }, &opts).await?;
             Ok(())
         }
     }
@@ -107,5 +139,28 @@ pub fn print_receipt(ctx: &Ctx, r: &Receipt) -> anyhow::Result<()> {
         ("fee paid", format!("{} CRN", format_crn(r.fee_paid))),
         ("status", status),
     ]);
+    if let TxOutcome::Reports { accepted, rejected } = &r.outcome {
+        output::fields(&[
+            ("reports accepted", accepted.to_string()),
+            ("reports rejected", rejected.len().to_string()),
+        ]);
+        if !rejected.is_empty() {
+            output::table(
+                &["index", "device", "seq", "reason", "detail"],
+                rejected
+                    .iter()
+                    .map(|x| {
+                        vec![
+                            x.index.to_string(),
+                            x.device.to_string(),
+                            x.seq.to_string(),
+                            x.reason.code().to_string(),
+                            x.reason.to_string(),
+                        ]
+                    })
+                    .collect(),
+            );
+        }
+    }
     Ok(())
 }

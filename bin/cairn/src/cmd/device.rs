@@ -1,0 +1,403 @@
+//! `cairn device …`: device keys, onboarding, location, ownership, reports.
+
+use super::Ctx;
+use super::tx::{SendOpts, load_key, resolve_address, send};
+use crate::output;
+use anyhow::{Context, bail};
+use cairn_node::write_private;
+use cairn_types::device::{MakerAttestation, RegistrationConsent, maker_message};
+use cairn_types::device_key::{DeviceId, DeviceKey, DeviceSigner};
+use cairn_types::{DeviceClass, Hash, Report, ReportPayload, SignedReport, TxBody, format_crn};
+use clap::Subcommand;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+#[derive(Subcommand, Debug)]
+pub enum DeviceCmd {
+    /// Make a device key and write it to a file (mode 0600).
+    Keygen {
+        #[arg(long)]
+        out: PathBuf,
+        /// A P-256 key (as secure elements use) instead of ed25519.
+        #[arg(long)]
+        p256: bool,
+    },
+    /// Register a device: the owner pays the class bond, the device key signs its consent.
+    Register {
+        /// Owner key in the keystore.
+        #[arg(long)]
+        owner: String,
+        /// Device key file (from `cairn device keygen`).
+        #[arg(long)]
+        device_key: PathBuf,
+        #[arg(long)]
+        class: DeviceClass,
+        /// Free-form metadata (UTF-8 text).
+        #[arg(long, default_value = "")]
+        metadata: String,
+        /// Maker attestation file (from `cairn device attest`).
+        #[arg(long)]
+        maker_attestation: Option<PathBuf>,
+        /// Registration count of this key (default: read from the node).
+        #[arg(long)]
+        device_nonce: Option<u64>,
+        #[command(flatten)]
+        send: SendOpts,
+    },
+    /// As a maker, attest a device key and serial number (writes a file for `register`).
+    Attest {
+        /// Maker key in the keystore.
+        #[arg(long)]
+        maker: String,
+        /// The device's public key (`ed25519:<hex>` or `p256:<hex>`).
+        #[arg(long)]
+        device_pub: DeviceKey,
+        #[arg(long)]
+        serial: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Assert the device's location (burns the location fee).
+    AssertLocation {
+        #[arg(long)]
+        owner: String,
+        #[arg(long)]
+        device: Hash,
+        /// H3 cell at resolution 12 (hex string as H3 tools print it).
+        #[arg(long, conflicts_with_all = ["lat", "lng"])]
+        cell: Option<String>,
+        #[arg(long, requires = "lng", allow_negative_numbers = true)]
+        lat: Option<f64>,
+        #[arg(long, requires = "lat", allow_negative_numbers = true)]
+        lng: Option<f64>,
+        #[command(flatten)]
+        send: SendOpts,
+    },
+    /// Give a device (and its bond) to another owner.
+    Transfer {
+        #[arg(long)]
+        owner: String,
+        #[arg(long)]
+        device: Hash,
+        /// New owner: address or keystore key name.
+        #[arg(long)]
+        to: String,
+        #[command(flatten)]
+        send: SendOpts,
+    },
+    /// Stop a device; its bond returns after the cooldown.
+    Deregister {
+        #[arg(long)]
+        owner: String,
+        #[arg(long)]
+        device: Hash,
+        #[command(flatten)]
+        send: SendOpts,
+    },
+    /// Show a device by id.
+    Show { device: Hash },
+    /// List devices by owner, class or cell.
+    List {
+        #[arg(long)]
+        owner: Option<String>,
+        #[arg(long)]
+        class: Option<DeviceClass>,
+        /// H3 cell (hex) at resolution ≤ 12: devices inside it.
+        #[arg(long)]
+        cell: Option<String>,
+        #[arg(long)]
+        after: Option<String>,
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+    /// Sign one heartbeat with the device key and submit it (for testing devices by hand).
+    Heartbeat {
+        #[arg(long)]
+        device_key: PathBuf,
+        /// The account that submits the report batch and pays its fee.
+        #[arg(long)]
+        from: String,
+        /// Sequence number (default: the device's last accepted + 1).
+        #[arg(long)]
+        seq: Option<u64>,
+        /// Epoch (default: the epoch of the next block).
+        #[arg(long)]
+        epoch: Option<u64>,
+        /// Timestamp in Unix ms (default: now).
+        #[arg(long)]
+        timestamp_ms: Option<u64>,
+        #[command(flatten)]
+        send: SendOpts,
+    },
+    /// A device's accepted (or rejected) reports in an epoch.
+    Reports {
+        device: Hash,
+        #[arg(long)]
+        epoch: Option<u64>,
+        /// Show rejections with their reasons instead.
+        #[arg(long)]
+        rejected: bool,
+    },
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct DeviceKeyFile {
+    public: DeviceKey,
+    id: DeviceId,
+    secret: String,
+}
+
+fn read_device_key(path: &Path) -> anyhow::Result<DeviceSigner> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let f: DeviceKeyFile =
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let signer = DeviceSigner::from_secret_string(&f.secret)?;
+    if signer.public_key() != f.public {
+        bail!("{}: the secret does not match the public key", path.display());
+    }
+    Ok(signer)
+}
+
+fn parse_cell(text: &str) -> anyhow::Result<u64> {
+    let cell: h3o::CellIndex =
+        text.parse().with_context(|| format!("{text:?} is not an H3 cell"))?;
+    Ok(u64::from(cell))
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+pub async fn run(ctx: &Ctx, cmd: DeviceCmd) -> anyhow::Result<()> {
+    match cmd {
+        DeviceCmd::Keygen { out, p256 } => {
+            if out.exists() {
+                bail!("{} exists; not overwriting a device key", out.display());
+            }
+            let signer = if p256 {
+                DeviceSigner::generate_p256()?
+            } else {
+                DeviceSigner::generate_ed25519()
+            };
+            let file = DeviceKeyFile {
+                public: signer.public_key(),
+                id: signer.id(),
+                secret: signer.to_secret_string(),
+            };
+            if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)?;
+            }
+            write_private(&out, serde_json::to_string_pretty(&file)?.as_bytes())?;
+            if ctx.json {
+                return output::json(
+                    &serde_json::json!({ "public": file.public, "id": file.id, "file": out }),
+                );
+            }
+            output::fields(&[
+                ("device id", file.id.to_string()),
+                ("public key", file.public.to_string()),
+                ("file", out.display().to_string()),
+            ]);
+        }
+        DeviceCmd::Register {
+            owner,
+            device_key,
+            class,
+            metadata,
+            maker_attestation,
+            device_nonce,
+            send: opts,
+        } => {
+            let device = read_device_key(&device_key)?;
+            let owner_key = load_key(ctx, &owner)?;
+            let client = ctx.client()?;
+            let chain_id = client.status().await?.chain_id;
+            let device_nonce = match device_nonce {
+                Some(n) => n,
+                None => match client.device(&device.id()).await {
+                    Ok(v) => v.registrations,
+                    Err(e) if e.is_not_found() => 0,
+                    Err(e) => return Err(e.into()),
+                },
+            };
+            let consent = RegistrationConsent { owner: owner_key.address(), device_nonce };
+            let device_signature = device.sign(&consent.signing_message(&chain_id))?;
+            let maker = match maker_attestation {
+                None => None,
+                Some(p) => {
+                    let text = std::fs::read_to_string(&p)
+                        .with_context(|| format!("reading {}", p.display()))?;
+                    Some(
+                        serde_json::from_str::<MakerAttestation>(&text)
+                            .with_context(|| format!("parsing {}", p.display()))?,
+                    )
+                }
+            };
+            let body = TxBody::RegisterDevice {
+                key: device.public_key(),
+                class,
+                metadata: metadata.into_bytes(),
+                device_nonce,
+                device_signature,
+                maker,
+            };
+            send(ctx, &owner_key, body, &opts).await?;
+            if !ctx.json {
+                output::fields(&[
+                    ("device id", device.id().to_string()),
+                    ("class", class.to_string()),
+                ]);
+            }
+        }
+        DeviceCmd::Attest { maker, device_pub, serial, out } => {
+            let key = load_key(ctx, &maker)?;
+            let chain_id = ctx.client()?.status().await?.chain_id;
+            let signature = key.sign_raw(&maker_message(&chain_id, &device_pub, &serial));
+            let att = MakerAttestation { maker: key.address(), serial, signature };
+            std::fs::write(&out, serde_json::to_string_pretty(&att)?)
+                .with_context(|| format!("writing {}", out.display()))?;
+            if ctx.json {
+                return output::json(&att);
+            }
+            output::fields(&[
+                ("maker", att.maker.to_string()),
+                ("serial", att.serial.clone()),
+                ("file", out.display().to_string()),
+            ]);
+        }
+        DeviceCmd::AssertLocation { owner, device, cell, lat, lng, send: opts } => {
+            let cell = match (cell, lat, lng) {
+                (Some(c), _, _) => parse_cell(&c)?,
+                (None, Some(lat), Some(lng)) => {
+                    let ll = h3o::LatLng::new(lat, lng)
+                        .with_context(|| format!("({lat}, {lng}) is not a coordinate"))?;
+                    u64::from(ll.to_cell(h3o::Resolution::Twelve))
+                }
+                _ => bail!("give --cell or --lat and --lng"),
+            };
+            let key = load_key(ctx, &owner)?;
+            send(ctx, &key, TxBody::AssertLocation { device, cell }, &opts).await?;
+        }
+        DeviceCmd::Transfer { owner, device, to, send: opts } => {
+            let to = resolve_address(ctx, &to)?;
+            let key = load_key(ctx, &owner)?;
+            send(ctx, &key, TxBody::TransferDevice { device, to }, &opts).await?;
+        }
+        DeviceCmd::Deregister { owner, device, send: opts } => {
+            let key = load_key(ctx, &owner)?;
+            send(ctx, &key, TxBody::DeregisterDevice { device }, &opts).await?;
+        }
+        DeviceCmd::Show { device } => {
+            let v = ctx.client()?.device(&device).await?;
+            if ctx.json {
+                return output::json(&v);
+            }
+            let d = &v.device;
+            output::fields(&[
+                ("device id", d.id.to_string()),
+                ("key", d.key.to_string()),
+                ("class", d.class.to_string()),
+                ("owner", d.owner.to_string()),
+                ("status", serde_json::to_string(&d.status)?),
+                ("bond", format!("{} CRN", format_crn(d.bond))),
+                ("location", d.location.map(|c| format!("{c:x}")).unwrap_or_else(|| "none".into())),
+                ("location assertions", d.location_count.to_string()),
+                ("last report seq", v.last_seq.to_string()),
+                ("epoch", v.epoch.to_string()),
+                ("heartbeats this epoch", v.activity.heartbeats.to_string()),
+                (
+                    "uptime slots",
+                    format!("{}/{} (up: {})", v.uptime.slots_filled, v.uptime.slots, v.uptime.up),
+                ),
+                (
+                    "denylisted",
+                    v.denylisted.as_ref().map(|e| e.reason.clone()).unwrap_or_else(|| "no".into()),
+                ),
+            ]);
+        }
+        DeviceCmd::List { owner, class, cell, after, limit } => {
+            let owner = owner.map(|o| resolve_address(ctx, &o)).transpose()?;
+            let cell = cell.map(|c| parse_cell(&c)).transpose()?;
+            let q = cairn_client::DeviceQuery { owner, class, cell, after, limit };
+            let page = ctx.client()?.devices(&q).await?;
+            if ctx.json {
+                return output::json(&page);
+            }
+            output::table(
+                &["device id", "class", "owner", "status", "location"],
+                page.devices
+                    .iter()
+                    .map(|d| {
+                        vec![
+                            d.id.to_string(),
+                            d.class.to_string(),
+                            d.owner.to_string(),
+                            serde_json::to_string(&d.status).unwrap_or_default(),
+                            d.location.map(|c| format!("{c:x}")).unwrap_or_default(),
+                        ]
+                    })
+                    .collect(),
+            );
+            if let Some(next) = page.next {
+                println!("more: --after {next}");
+            }
+        }
+        DeviceCmd::Heartbeat { device_key, from, seq, epoch, timestamp_ms, send: opts } => {
+            let device = read_device_key(&device_key)?;
+            let gateway = load_key(ctx, &from)?;
+            let client = ctx.client()?;
+            let status = client.status().await?;
+            let params = client.params().await?;
+            let seq = match seq {
+                Some(s) => s,
+                None => client.device(&device.id()).await?.last_seq + 1,
+            };
+            let report = Report {
+                device: device.public_key(),
+                seq,
+                epoch: epoch.unwrap_or_else(|| params.epoch_of(status.height + 1)),
+                timestamp_ms: timestamp_ms.unwrap_or_else(now_ms),
+                payload: ReportPayload::Heartbeat { uptime_secs: 0 },
+            };
+            let signature = device.sign(&report.signing_message(&status.chain_id))?;
+            let body = TxBody::SubmitReports { reports: vec![SignedReport { report, signature }] };
+            send(ctx, &gateway, body, &opts).await?;
+        }
+        DeviceCmd::Reports { device, epoch, rejected } => {
+            let v = ctx.client()?.device_reports(&device, epoch, rejected, None).await?;
+            if ctx.json {
+                return output::json(&v);
+            }
+            output::fields(&[
+                ("device", v.device.to_string()),
+                ("epoch", v.epoch.to_string()),
+                ("accepted", v.activity.accepted.to_string()),
+                ("rejected", v.activity.rejected.to_string()),
+                (
+                    "uptime slots",
+                    format!("{}/{} (up: {})", v.uptime.slots_filled, v.uptime.slots, v.uptime.up),
+                ),
+            ]);
+            output::table(
+                &["height", "seq", "kind", "timestamp ms", "reason"],
+                v.reports
+                    .iter()
+                    .map(|r| {
+                        vec![
+                            r.height.to_string(),
+                            r.report.report.seq.to_string(),
+                            format!("{:?}", r.report.report.payload.kind()).to_lowercase(),
+                            r.report.report.timestamp_ms.to_string(),
+                            r.reason
+                                .as_ref()
+                                .map(|x| format!("{}: {x}", x.code()))
+                                .unwrap_or_default(),
+                        ]
+                    })
+                    .collect(),
+            );
+        }
+    }
+    Ok(())
+}

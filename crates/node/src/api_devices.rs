@@ -1,0 +1,278 @@
+//! Device routes of the HTTP API: records, lists by owner, class or cell, and the reports
+//! and rejections of a device per epoch.
+
+use crate::Shared;
+use crate::api::{ApiError, ApiResult};
+use axum::Json;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use cairn_app::devices::{self, EpochActivity};
+use cairn_app::{App, state_key};
+use cairn_state::{StateRead, StateScan};
+use cairn_store::Snapshot;
+use cairn_types::api::{
+    DeviceListView, DeviceReportView, DeviceReportsView, DeviceView, UptimeView,
+};
+use cairn_types::device::{Device, LocationAssertion};
+use cairn_types::device_key::DeviceId;
+use cairn_types::{Address, DeviceClass, Hash, Params};
+use serde::Deserialize;
+use std::sync::Arc;
+
+/// Largest page of any device listing.
+pub const MAX_PAGE: usize = 500;
+const DEFAULT_PAGE: usize = 100;
+
+fn parse_id(text: &str) -> Result<DeviceId, ApiError> {
+    Hash::from_hex(text)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_device_id", e.to_string()))
+}
+
+fn bad_query(message: String) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "bad_query", message)
+}
+
+fn page_size(limit: Option<usize>) -> Result<usize, ApiError> {
+    match limit {
+        None => Ok(DEFAULT_PAGE),
+        Some(0) => Err(bad_query("limit must be at least 1".into())),
+        Some(n) if n > MAX_PAGE => Err(bad_query(format!("limit {n} exceeds {MAX_PAGE}"))),
+        Some(n) => Ok(n),
+    }
+}
+
+fn uptime(params: &Params, a: &EpochActivity) -> UptimeView {
+    let d = &params.devices;
+    UptimeView {
+        slots_filled: a.slots_filled(),
+        slots: d.heartbeat_slots,
+        min_percent: d.min_uptime_percent,
+        up: a.is_up(d.heartbeat_slots, d.min_uptime_percent),
+    }
+}
+
+fn current_epoch(snap: &Snapshot, params: &Params) -> Result<u64, ApiError> {
+    Ok(params.epoch_of(snap.height()?.unwrap_or(0) + 1))
+}
+
+pub async fn device(
+    State(s): State<Arc<Shared>>,
+    path: Result<Path<String>, PathRejection>,
+) -> ApiResult<DeviceView> {
+    let Path(id) = path?;
+    let id = parse_id(&id)?;
+    let snap = s.snapshot()?;
+    let params = App::params(&snap).map_err(anyhow::Error::from)?;
+    let device = devices::get_device(&snap, &id)?
+        .ok_or_else(|| ApiError::not_found(format!("no device {id}")))?;
+    let cursor: devices::ReportCursor =
+        snap.get_decoded(&state_key::report_cursor(&id))?.unwrap_or_default();
+    let epoch = current_epoch(&snap, &params)?;
+    let activity = devices::get_activity(&snap, &id, epoch)?;
+    let locations = snap
+        .scan_prefix(&state_key::location_prefix(&id), None, MAX_PAGE)?
+        .into_iter()
+        .map(|(_, v)| cairn_types::codec::decode::<LocationAssertion>(&v, 1024, "location"))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(anyhow::Error::from)?;
+    let registrations: u64 = snap.get_decoded(&state_key::device_nonce(&id))?.unwrap_or(0);
+    Ok(Json(DeviceView {
+        registrations,
+        last_seq: cursor.last_seq,
+        denylisted: devices::get_denied(&snap, &id)?,
+        epoch,
+        uptime: uptime(&params, &activity),
+        activity,
+        locations,
+        device,
+    }))
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    owner: Option<String>,
+    class: Option<String>,
+    cell: Option<u64>,
+    after: Option<String>,
+    limit: Option<usize>,
+}
+
+/// The index range to scan for a cell filter: all resolution-12 cells under `cell`.
+fn cell_range(cell: u64) -> Result<(u64, u64), ApiError> {
+    let c = h3o::CellIndex::try_from(cell).map_err(|e| bad_query(format!("cell {cell}: {e}")))?;
+    let res = h3o::Resolution::Twelve;
+    if c.resolution() > res {
+        return Err(bad_query(format!("cell {cell} is finer than resolution 12")));
+    }
+    let count = c.children_count(res);
+    let first =
+        c.child_at(0, res).ok_or_else(|| bad_query(format!("cell {cell} has no children")))?;
+    let last = c
+        .child_at(count.saturating_sub(1), res)
+        .ok_or_else(|| bad_query(format!("cell {cell} has no children")))?;
+    Ok((u64::from(first), u64::from(last)))
+}
+
+pub async fn list(
+    State(s): State<Arc<Shared>>,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> ApiResult<DeviceListView> {
+    let Query(q) = query?;
+    let limit = page_size(q.limit)?;
+    let owner = q
+        .owner
+        .as_deref()
+        .map(str::parse::<Address>)
+        .transpose()
+        .map_err(|e| bad_query(e.to_string()))?;
+    let class = q
+        .class
+        .as_deref()
+        .map(str::parse::<DeviceClass>)
+        .transpose()
+        .map_err(|e| bad_query(e.to_string()))?;
+    let after = q
+        .after
+        .as_deref()
+        .map(hex::decode)
+        .transpose()
+        .map_err(|e| bad_query(format!("after: {e}")))?;
+    let cell = q.cell.map(cell_range).transpose()?;
+    let snap = s.snapshot()?;
+    // Scan the most selective index; filter the rest on the device records.
+    let (prefix, mut start) = match (&owner, cell, class) {
+        (Some(o), _, _) => (state_key::index_owner_prefix(o), after),
+        (None, Some((lo, _)), _) => {
+            let prefix = state_key::index_cell_prefix();
+            // No stored key equals prefix‖lo (every index key ends with a device id), so an
+            // exclusive scan from it starts at the range's first cell.
+            let mut first = prefix.clone();
+            first.extend_from_slice(&lo.to_be_bytes());
+            (prefix, Some(after.unwrap_or(first)))
+        }
+        (None, None, Some(c)) => (state_key::index_class_prefix(c), after),
+        (None, None, None) => (b"dev/".to_vec(), after),
+    };
+    let scanning_cells = owner.is_none() && cell.is_some();
+    let mut found: Vec<Device> = Vec::new();
+    let mut next = None;
+    'scan: loop {
+        let chunk = snap.scan_prefix(&prefix, start.as_deref(), limit.saturating_mul(4))?;
+        if chunk.is_empty() {
+            break;
+        }
+        for (key, _) in &chunk {
+            start = Some(key.clone());
+            if scanning_cells && let Some((_, hi)) = cell {
+                let cell_of_key = key
+                    .get(prefix.len()..prefix.len() + 8)
+                    .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                    .map(u64::from_be_bytes);
+                if cell_of_key.is_none_or(|c| c > hi) {
+                    break 'scan;
+                }
+            }
+            // Every index key, and every device record key, ends with the device id.
+            let Some(id) =
+                key.len().checked_sub(32).and_then(|at| <[u8; 32]>::try_from(&key[at..]).ok())
+            else {
+                continue;
+            };
+            let Some(device) = devices::get_device(&snap, &Hash(id))? else { continue };
+            let in_cell =
+                cell.is_none_or(|(lo, hi)| device.location.is_some_and(|c| c >= lo && c <= hi));
+            if !in_cell
+                || owner.is_some_and(|o| device.owner != o)
+                || class.is_some_and(|c| device.class != c)
+            {
+                continue;
+            }
+            found.push(device);
+            if found.len() == limit {
+                next = Some(hex::encode(key));
+                break 'scan;
+            }
+        }
+    }
+    Ok(Json(DeviceListView { devices: found, next }))
+}
+
+#[derive(Deserialize)]
+pub struct ReportsQuery {
+    epoch: Option<u64>,
+    after: Option<String>,
+    limit: Option<usize>,
+}
+
+fn parse_cursor(text: &str) -> Result<(u64, u32, u32), ApiError> {
+    let parts: Vec<&str> = text.split('.').collect();
+    let bad = || bad_query(format!("after {text:?}: expected HEIGHT.TX.REPORT"));
+    match parts.as_slice() {
+        [h, t, r] => Ok((
+            h.parse().map_err(|_| bad())?,
+            t.parse().map_err(|_| bad())?,
+            r.parse().map_err(|_| bad())?,
+        )),
+        _ => Err(bad()),
+    }
+}
+
+async fn reports_page(
+    s: Arc<Shared>,
+    id: String,
+    q: ReportsQuery,
+    rejected: bool,
+) -> ApiResult<DeviceReportsView> {
+    let id = parse_id(&id)?;
+    let limit = page_size(q.limit)?;
+    let after = q.after.as_deref().map(parse_cursor).transpose()?;
+    let snap = s.snapshot()?;
+    let params = App::params(&snap).map_err(anyhow::Error::from)?;
+    let epoch = match q.epoch {
+        Some(e) => e,
+        None => current_epoch(&snap, &params)?,
+    };
+    let rows = snap.device_reports(&id, epoch, rejected, after, limit)?;
+    let next = (rows.len() == limit)
+        .then(|| rows.last().map(|r| format!("{}.{}.{}", r.height, r.tx_index, r.report_index)))
+        .flatten();
+    let activity = devices::get_activity(&snap, &id, epoch)?;
+    Ok(Json(DeviceReportsView {
+        device: id,
+        epoch,
+        uptime: uptime(&params, &activity),
+        activity,
+        reports: rows
+            .into_iter()
+            .map(|r| DeviceReportView {
+                height: r.height,
+                tx_index: r.tx_index,
+                report_index: r.report_index,
+                report: r.report,
+                reason: r.reason,
+            })
+            .collect(),
+        next,
+    }))
+}
+
+pub async fn reports(
+    State(s): State<Arc<Shared>>,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<ReportsQuery>, QueryRejection>,
+) -> ApiResult<DeviceReportsView> {
+    let Path(id) = path?;
+    let Query(q) = query?;
+    reports_page(s, id, q, false).await
+}
+
+pub async fn rejections(
+    State(s): State<Arc<Shared>>,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<ReportsQuery>, QueryRejection>,
+) -> ApiResult<DeviceReportsView> {
+    let Path(id) = path?;
+    let Query(q) = query?;
+    reports_page(s, id, q, true).await
+}
