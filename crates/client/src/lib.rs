@@ -197,10 +197,19 @@ impl Client {
         &self,
         txs: &[SignedTx],
     ) -> Result<Vec<SubmitBatchItem>, ClientError> {
-        let url = self.url("/v1/txs/batch");
         let req =
             SubmitBatchRequest { txs: txs.iter().map(|t| hex::encode(t.to_bytes())).collect() };
-        let resp = self.http.post(&url).json(&req).send().await;
+        self.submit_batch_request(&req).await
+    }
+
+    /// `POST /v1/txs/batch` with transactions already hex-encoded (load generators prepare
+    /// them ahead of time so the encoding is not measured).
+    pub async fn submit_batch_request(
+        &self,
+        req: &SubmitBatchRequest,
+    ) -> Result<Vec<SubmitBatchItem>, ClientError> {
+        let url = self.url("/v1/txs/batch");
+        let resp = self.http.post(&url).json(req).send().await;
         let body = read_ok_body(&url, resp).await?;
         decode_json(&url, &body)
     }

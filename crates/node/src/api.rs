@@ -17,6 +17,7 @@ use cairn_state::tree;
 use cairn_store::Snapshot;
 use cairn_types::api::*;
 use cairn_types::{Address, Block, Hash, SignedTx};
+use rayon::prelude::*;
 use serde::Deserialize;
 use std::sync::Arc;
 use std::time::Duration;
@@ -473,22 +474,29 @@ async fn submit_batch(
     let s2 = s.clone();
     let results = tokio::task::spawn_blocking(move || -> Result<Vec<SubmitBatchItem>, ApiError> {
         let decoded: Vec<Result<SizedTx, ApiError>> =
-            req.txs.iter().map(|t| decode_tx(t, max)).collect();
-        let good: Vec<SizedTx> = decoded.iter().filter_map(|d| d.as_ref().ok().cloned()).collect();
-        let mut admitted = admit_all(&s2, good)?.into_iter();
-        Ok(decoded
+            req.txs.par_iter().map(|t| decode_tx(t, max)).collect();
+        let mut results: Vec<Option<Result<Hash, ApiError>>> =
+            (0..decoded.len()).map(|_| None).collect();
+        let (mut good, mut positions) = (Vec::new(), Vec::new());
+        for (i, d) in decoded.into_iter().enumerate() {
+            match d {
+                Ok(tx) => {
+                    positions.push(i);
+                    good.push(tx);
+                }
+                Err(e) => {
+                    s2.metrics.rejected(e.code);
+                    results[i] = Some(Err(e));
+                }
+            }
+        }
+        for (i, r) in positions.into_iter().zip(admit_all(&s2, good)?) {
+            results[i] = Some(r);
+        }
+        Ok(results
             .into_iter()
-            .map(|d| {
-                let r = match d {
-                    Err(e) => {
-                        s2.metrics.rejected(e.code);
-                        Err(e)
-                    }
-                    Ok(_) => admitted
-                        .next()
-                        .unwrap_or_else(|| Err(anyhow::anyhow!("missing result").into())),
-                };
-                match r {
+            .map(|r| {
+                match r.unwrap_or_else(|| Err(anyhow::anyhow!("missing admission result").into())) {
                     Ok(hash) => SubmitBatchItem { hash: Some(hash), error: None },
                     Err(e) => SubmitBatchItem {
                         hash: None,

@@ -16,6 +16,9 @@ pub struct ChainMetrics {
     pub epoch: Gauge,
     pub txs_committed: Counter,
     pub txs_failed: Counter,
+    /// Device reports accepted / rejected in committed blocks.
+    pub reports_accepted: Counter,
+    pub reports_rejected: Counter,
     /// Committed transactions per second over the last block interval.
     pub txs_per_second: Gauge<f64, AtomicU64>,
     /// Time between the last two block timestamps.
@@ -58,6 +61,8 @@ impl Metrics {
             epoch: Gauge::default(),
             txs_committed: Counter::default(),
             txs_failed: Counter::default(),
+            reports_accepted: Counter::default(),
+            reports_rejected: Counter::default(),
             txs_per_second: Gauge::default(),
             block_interval_seconds: Gauge::default(),
             block_build_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 14)),
@@ -73,6 +78,16 @@ impl Metrics {
             "txs_failed",
             "Committed transactions whose body failed",
             chain.txs_failed.clone(),
+        );
+        registry.register(
+            "reports_accepted",
+            "Device reports accepted in committed blocks",
+            chain.reports_accepted.clone(),
+        );
+        registry.register(
+            "reports_rejected",
+            "Device reports rejected in committed blocks",
+            chain.reports_rejected.clone(),
         );
         registry.register(
             "txs_per_second",

@@ -46,11 +46,13 @@ pub fn produce_block(shared: &Shared) -> anyhow::Result<Hash> {
     let candidates: Vec<SizedTx> =
         shared.mempool().candidates(params.max_block_txs as usize, params.max_block_bytes as usize);
     let proposal = shared.app.propose(&snap, parent, now_ms(), shared.key.address(), candidates)?;
+    let executed_at = Instant::now();
     let hash = proposal.header.hash();
     let certificate = Certificate::solo(&shared.key, shared.app.chain_id(), &hash);
     let block = Block { header: proposal.header, txs: proposal.txs, certificate };
     let e = &proposal.executed;
     shared.store.commit_block(&block, &e.receipts, &e.changes, &e.tree_batch)?;
+    let committed_at = Instant::now();
     drop(snap);
 
     let after = shared.snapshot()?;
@@ -62,6 +64,12 @@ pub fn produce_block(shared: &Shared) -> anyhow::Result<Hash> {
     let failed = e.receipts.iter().filter(|r| !r.is_success()).count() as u64;
     m.txs_committed.inc_by(block.txs.len() as u64);
     m.txs_failed.inc_by(failed);
+    for r in &e.receipts {
+        if let cairn_types::TxOutcome::Reports { accepted, rejected } = &r.outcome {
+            m.reports_accepted.inc_by(u64::from(*accepted));
+            m.reports_rejected.inc_by(rejected.len() as u64);
+        }
+    }
     let interval_ms = block.header.timestamp_ms.saturating_sub(parent.timestamp_ms).max(1);
     m.block_interval_seconds.set(interval_ms as f64 / 1000.0);
     m.txs_per_second.set(block.txs.len() as f64 * 1000.0 / interval_ms as f64);
@@ -74,6 +82,8 @@ pub fn produce_block(shared: &Shared) -> anyhow::Result<Hash> {
         dropped = proposal.dropped.len(),
         state_root = %block.header.state_root,
         ms = started.elapsed().as_millis() as u64,
+        execute_ms = (executed_at - started).as_millis() as u64,
+        commit_ms = (committed_at - executed_at).as_millis() as u64,
         "committed block"
     );
     Ok(hash)

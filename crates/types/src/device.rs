@@ -277,9 +277,11 @@ pub enum DeviceStatus {
         height: Height,
         bond_release_height: Height,
     },
-    /// Bond returned; the key may be registered again (with the next device nonce).
+    /// Bond returned at `height`; the key may be registered again (with the next device
+    /// nonce). `deregistered_height` is when it stopped.
     Released {
         height: Height,
+        deregistered_height: Height,
     },
 }
 

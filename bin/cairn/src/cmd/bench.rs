@@ -32,6 +32,22 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 2_000)]
         batch: usize,
     },
+    /// Heartbeat reports through the whole pipeline (API batches to committed blocks),
+    /// compared with raw batch verification of the same signatures.
+    Reports {
+        /// Registered devices.
+        #[arg(long, default_value_t = 2_000)]
+        devices: usize,
+        /// Heartbeats per device.
+        #[arg(long, default_value_t = 20)]
+        rounds: usize,
+        /// Reports per gateway transaction.
+        #[arg(long, default_value_t = 1_000)]
+        per_tx: usize,
+        /// Milliseconds between blocks.
+        #[arg(long, default_value_t = 1_000)]
+        block_ms: u64,
+    },
     /// The store's write pattern: execute blocks of transfers and commit each (state
     /// changes, tree nodes, block, receipts) in one redb write transaction with fsync.
     Commit {
@@ -63,6 +79,39 @@ pub struct TransfersReport {
 pub async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
     let (txs, accounts, block_ms, batch) = match cmd {
         BenchCmd::Transfers { txs, accounts, block_ms, batch } => (txs, accounts, block_ms, batch),
+        BenchCmd::Reports { devices, rounds, per_tx, block_ms } => {
+            let r = super::bench_reports::run(devices, rounds, per_tx, block_ms).await?;
+            if ctx.json {
+                return output::json(&r);
+            }
+            output::table(
+                &["measure", "value"],
+                vec![
+                    vec!["devices".into(), r.devices.to_string()],
+                    vec!["heartbeat reports".into(), r.reports.to_string()],
+                    vec!["reports per transaction".into(), r.reports_per_tx.to_string()],
+                    vec!["threads".into(), r.threads.to_string()],
+                    vec![
+                        "raw ed25519 batch verification (sig/s)".into(),
+                        format!("{:.0}", r.baseline_batch_verify_per_s),
+                    ],
+                    vec![
+                        "admitted through the API (reports/s)".into(),
+                        format!("{:.0}", r.admitted_per_s),
+                    ],
+                    vec![
+                        "verified and committed (reports/s)".into(),
+                        format!("{:.0}", r.committed_per_s),
+                    ],
+                    vec![
+                        "ratio committed / raw verification".into(),
+                        format!("{:.3}", r.ratio_committed_to_verify),
+                    ],
+                    vec!["blocks".into(), r.blocks.to_string()],
+                ],
+            );
+            return Ok(());
+        }
         BenchCmd::Commit { per_block, blocks, accounts } => {
             let rows =
                 tokio::task::spawn_blocking(move || commit(&per_block, blocks, accounts)).await??;
@@ -156,24 +205,9 @@ pub async fn transfers(
 
     // Baseline: the same signatures, batch-verified on all cores as the node's stateless
     // phase does it.
-    let messages: Vec<Vec<u8>> = signed.par_iter().map(SignedTx::signing_message).collect();
-    let started = Instant::now();
-    let valid: usize = signed
-        .par_chunks(SIG_BATCH)
-        .zip(messages.par_chunks(SIG_BATCH))
-        .map(|(chunk, msgs)| {
-            let items: Vec<BatchItem<'_>> = chunk
-                .iter()
-                .zip(msgs)
-                .map(|(t, m)| (&t.tx.signer, &t.signature, m.as_slice()))
-                .collect();
-            crypto::verify_batch(&items).into_iter().filter(|ok| *ok).count()
-        })
-        .sum();
-    let verify_s = started.elapsed().as_secs_f64();
-    if valid != txs {
-        bail!("baseline verification rejected {} signatures", txs - valid);
-    }
+    let items: Vec<(cairn_types::Address, cairn_types::Signature, Vec<u8>)> =
+        signed.par_iter().map(|t| (t.tx.signer, t.signature, t.signing_message())).collect();
+    let baseline_before = baseline_verify(&items)?;
 
     // A real node in this process on a temporary data directory.
     let dir = tempfile_dir()?;
@@ -218,7 +252,8 @@ pub async fn transfers(
     node.shutdown().await;
     std::fs::remove_dir_all(&dir).context("removing the benchmark data directory")?;
 
-    let baseline = txs as f64 / verify_s;
+    // Averaged over before and after the run (see bench_reports).
+    let baseline = (baseline_before + baseline_verify(&items)?) / 2.0;
     let committed_per_s = txs as f64 / commit_s;
     Ok(TransfersReport {
         txs,
@@ -336,6 +371,57 @@ pub fn commit(sizes: &[usize], blocks: usize, accounts: usize) -> anyhow::Result
         std::fs::remove_dir_all(&dir)?;
     }
     Ok(rows)
+}
+
+/// Starts a solo node in this process on a fresh temporary data directory, with `funded`
+/// accounts holding plenty of CRN.
+pub async fn start_node(
+    chain_id: &str,
+    funded: &[&Keypair],
+    params: Params,
+    block_ms: u64,
+) -> anyhow::Result<(cairn_node::NodeHandle, Client, std::path::PathBuf)> {
+    let dir = tempfile_dir()?;
+    let validator = Keypair::generate();
+    let genesis = Genesis {
+        chain_id: chain_id.into(),
+        genesis_time_ms: 0,
+        validator: validator.address(),
+        accounts: funded
+            .iter()
+            .map(|k| GenesisAccount { address: k.address(), balance: 1_000_000_000_000 })
+            .collect(),
+        params,
+    };
+    cairn_node::write_validator_key(&dir, &validator)?;
+    std::fs::write(dir.join(cairn_node::GENESIS_FILE), serde_json::to_vec(&genesis)?)?;
+    let mut config = NodeConfig::new(dir.clone());
+    config.listen = "127.0.0.1:0".parse()?;
+    config.block_interval = Duration::from_millis(block_ms);
+    let node = cairn_node::start(config).await?;
+    let client = Client::new(&format!("http://{}", node.addr))?;
+    Ok((node, client, dir))
+}
+
+/// Raw ed25519 batch verification of `items` on all cores, in batches of [`SIG_BATCH`]:
+/// the baseline every throughput is compared with. Returns signatures per second.
+pub fn baseline_verify(
+    items: &[(cairn_types::Address, cairn_types::Signature, Vec<u8>)],
+) -> anyhow::Result<f64> {
+    let started = Instant::now();
+    let valid: usize = items
+        .par_chunks(SIG_BATCH)
+        .map(|chunk| {
+            let refs: Vec<BatchItem<'_>> =
+                chunk.iter().map(|(a, s, m)| (a, s, m.as_slice())).collect();
+            crypto::verify_batch(&refs).into_iter().filter(|ok| *ok).count()
+        })
+        .sum();
+    let secs = started.elapsed().as_secs_f64();
+    if valid != items.len() {
+        bail!("baseline verification rejected {} signatures", items.len() - valid);
+    }
+    Ok(items.len() as f64 / secs)
 }
 
 fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {

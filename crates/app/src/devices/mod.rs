@@ -47,3 +47,6 @@ pub(crate) fn owned_device(
     }
     Ok(Ok(d))
 }
+
+#[cfg(test)]
+mod tests;

@@ -51,9 +51,8 @@ pub fn register(
 ) -> TxResult {
     let id = r.key.id();
     let expected_nonce: u64 = o.get_decoded(&state_key::device_nonce(&id))?.unwrap_or(0);
-    if let Some(existing) = get_device(o, &id)?
-        && !matches!(existing.status, DeviceStatus::Released { .. })
-    {
+    let previous = get_device(o, &id)?;
+    if previous.as_ref().is_some_and(|d| !matches!(d.status, DeviceStatus::Released { .. })) {
         fail!(TxFailure::DeviceExists { device: id });
     }
     if r.device_nonce != expected_nonce {
@@ -69,7 +68,11 @@ pub fn register(
                 fail!(TxFailure::UnknownMaker { maker: m.maker });
             }
             let serial_key = state_key::maker_serial(&m.maker, &m.serial);
-            if let Some(prior) = o.get_decoded::<DeviceId>(&serial_key)? {
+            // A (maker, serial) pair belongs to one device key for good; that key may use it
+            // again when it re-registers.
+            if let Some(prior) = o.get_decoded::<DeviceId>(&serial_key)?
+                && prior != id
+            {
                 fail!(TxFailure::DuplicateSerial {
                     maker: m.maker,
                     serial: m.serial.clone(),
@@ -82,6 +85,13 @@ pub fn register(
         (false, m) => m.map(|m| (m.maker, m.serial.clone())),
     };
     let bond = params.devices.bonds.get(r.class);
+    if let Some(old) = &previous {
+        o.delete(state_key::index_with_id(state_key::index_owner_prefix(&old.owner), &id));
+        o.delete(state_key::index_with_id(state_key::index_class_prefix(old.class), &id));
+        if let Some(cell) = old.location {
+            o.delete(state_key::index_cell(cell, &id));
+        }
+    }
     tryf!(accounts::lock_bond(o, owner, bond));
     let device = Device {
         id,
@@ -93,7 +103,8 @@ pub fn register(
         bond,
         status: DeviceStatus::Active,
         location: None,
-        location_count: 0,
+        // The location history is kept across registrations, so numbering continues.
+        location_count: previous.as_ref().map_or(0, |d| d.location_count),
         maker,
     };
     put_device(o, &device);
@@ -182,13 +193,17 @@ pub fn release_bonds(o: &mut Overlay<'_>, height: Height) -> Result<(), StateErr
     let Some(queue) = o.get_decoded::<Vec<DeviceId>>(&key)? else { return Ok(()) };
     for id in queue {
         let Some(mut d) = get_device(o, &id)? else { continue };
-        if !matches!(d.status, DeviceStatus::Deregistered { bond_release_height, .. } if bond_release_height == height)
-        {
+        let DeviceStatus::Deregistered { height: deregistered_height, bond_release_height } =
+            d.status
+        else {
+            continue;
+        };
+        if bond_release_height != height {
             continue;
         }
         accounts::unlock_bond(o, &d.owner, d.bond)?;
         d.bond = 0;
-        d.status = DeviceStatus::Released { height };
+        d.status = DeviceStatus::Released { height, deregistered_height };
         put_device(o, &d);
     }
     o.delete(key);

@@ -100,7 +100,8 @@ fn judge(
     }
     match device.status {
         DeviceStatus::Active => {}
-        DeviceStatus::Deregistered { height, .. } | DeviceStatus::Released { height } => {
+        DeviceStatus::Deregistered { height, .. }
+        | DeviceStatus::Released { deregistered_height: height, .. } => {
             return Ok(Err(RejectReason::Deregistered { height }));
         }
     }
