@@ -2,18 +2,23 @@
 
 use crate::{ChangeSet, StateError, StateRead};
 use borsh::BorshSerialize;
+use std::cell::RefCell;
+use std::collections::HashMap;
 
 /// Block execution writes here. Reads see, in order: the open transaction scope, the
-/// block's changes so far, then the base state.
+/// block's changes so far, then the base state. Base reads (present or absent) are
+/// remembered for the life of the overlay, so a key read by every report of a block — a
+/// denylist miss, say — costs one store lookup, not one per report.
 pub struct Overlay<'a> {
     base: &'a dyn StateRead,
     changes: ChangeSet,
     scope: Option<ChangeSet>,
+    base_reads: RefCell<HashMap<Vec<u8>, Option<Vec<u8>>>>,
 }
 
 impl<'a> Overlay<'a> {
     pub fn new(base: &'a dyn StateRead) -> Self {
-        Overlay { base, changes: ChangeSet::new(), scope: None }
+        Overlay { base, changes: ChangeSet::new(), scope: None, base_reads: RefCell::default() }
     }
 
     pub fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
@@ -66,7 +71,12 @@ impl StateRead for Overlay<'_> {
         if let Some(v) = self.changes.get(key) {
             return Ok(v.clone());
         }
-        self.base.get(key)
+        if let Some(v) = self.base_reads.borrow().get(key) {
+            return Ok(v.clone());
+        }
+        let v = self.base.get(key)?;
+        self.base_reads.borrow_mut().insert(key.to_vec(), v.clone());
+        Ok(v)
     }
 }
 

@@ -11,7 +11,7 @@ use cairn_state::{ChangeSet, CommittedState, StateError, StateRead};
 use cairn_types::device::RejectReason;
 use cairn_types::device_key::DeviceId;
 use cairn_types::{
-    Block, BlockHeader, Genesis, Hash, Height, Receipt, SignedReport, TxBody, TxOutcome, codec,
+    Block, BlockHeader, Genesis, Hash, Height, Receipt, Report, TxBody, TxOutcome, codec,
 };
 use jmt::storage::{LeafNode, Node, NodeKey, TreeReader, TreeUpdateBatch};
 use jmt::{KeyHash, OwnedValue, Version};
@@ -166,11 +166,12 @@ impl Store {
     }
 }
 
-/// A rejected report as kept in the index: the report and why.
+/// A report as kept in the index: the report (its signature stays in the block) and, for
+/// a rejected one, why.
 #[derive(Debug, Clone, PartialEq, Eq, borsh::BorshSerialize, borsh::BorshDeserialize)]
-pub struct StoredRejection {
-    pub report: SignedReport,
-    pub reason: RejectReason,
+pub struct StoredReport {
+    pub report: Report,
+    pub reason: Option<RejectReason>,
 }
 
 /// A report found in the index, with where it was included.
@@ -179,7 +180,7 @@ pub struct IndexedReport {
     pub height: Height,
     pub tx_index: u32,
     pub report_index: u32,
-    pub report: SignedReport,
+    pub report: Report,
     /// `None` for an accepted report.
     pub reason: Option<RejectReason>,
 }
@@ -189,32 +190,37 @@ pub type ReportCursorPos = (Height, u32, u32);
 
 /// Indexes every report of the block's report batches by device and epoch, accepted and
 /// rejected apart, from the receipts' verdicts. Not part of the authenticated state: the
-/// reports themselves are in the block, the verdicts in the receipts.
+/// signed reports are in the block, the verdicts in the receipts. Rows are inserted in key
+/// order, which halves the B-tree work of a block with tens of thousands of reports.
 fn index_reports(
     w: &redb::WriteTransaction,
     block: &Block,
     receipts: &[Receipt],
 ) -> Result<(), StoreError> {
-    let mut accepted = w.open_table(DEVICE_REPORTS)?;
-    let mut rejected = w.open_table(DEVICE_REJECTIONS)?;
     let height = block.header.height;
     let epoch = block.header.epoch;
+    let mut rows: Vec<(bool, ReportKey, Vec<u8>)> = Vec::new();
     for (stx, receipt) in block.txs.iter().zip(receipts) {
         let TxBody::SubmitReports { reports } = &stx.tx.body else { continue };
         let TxOutcome::Reports { rejected: rejections, .. } = &receipt.outcome else { continue };
         let mut reasons = rejections.iter().map(|r| (r.index, &r.reason)).peekable();
-        for (i, report) in reports.iter().enumerate() {
+        rows.reserve(reports.len());
+        for (i, signed) in reports.iter().enumerate() {
             let i = i as u32;
-            let key = (report.report.device.id().0, epoch, height, receipt.index, i);
-            match reasons.next_if(|(idx, _)| *idx == i) {
-                Some((_, reason)) => {
-                    let stored = StoredRejection { report: report.clone(), reason: reason.clone() };
-                    rejected.insert(key, codec::encode(&stored).as_slice())?;
-                }
-                None => {
-                    accepted.insert(key, codec::encode(report).as_slice())?;
-                }
-            }
+            let reason = reasons.next_if(|(idx, _)| *idx == i).map(|(_, r)| r.clone());
+            let key = (signed.report.device.id().0, epoch, height, receipt.index, i);
+            let stored = StoredReport { report: signed.report.clone(), reason };
+            rows.push((stored.reason.is_some(), key, codec::encode(&stored)));
+        }
+    }
+    rows.sort_unstable_by_key(|r| r.1);
+    let mut accepted = w.open_table(DEVICE_REPORTS)?;
+    let mut rejected = w.open_table(DEVICE_REJECTIONS)?;
+    for (is_rejected, key, value) in rows {
+        if is_rejected {
+            rejected.insert(key, value.as_slice())?;
+        } else {
+            accepted.insert(key, value.as_slice())?;
         }
     }
     Ok(())
@@ -374,13 +380,9 @@ impl Snapshot {
             }
             let (k, v) = entry?;
             let (_, _, height, tx_index, report_index) = k.value();
-            let (report, reason) = if rejected {
-                let s: StoredRejection = codec::decode(v.value(), MAX_OBJECT, "rejection")
-                    .map_err(corrupt("rejection"))?;
-                (s.report, Some(s.reason))
-            } else {
-                (codec::decode(v.value(), MAX_OBJECT, "report").map_err(corrupt("report"))?, None)
-            };
+            let stored: StoredReport = codec::decode(v.value(), MAX_OBJECT, "indexed report")
+                .map_err(corrupt("indexed report"))?;
+            let (report, reason) = (stored.report, stored.reason);
             out.push(IndexedReport { height, tx_index, report_index, report, reason });
         }
         Ok(out)

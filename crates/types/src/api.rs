@@ -162,7 +162,9 @@ pub struct DeviceReportView {
     pub height: Height,
     pub tx_index: u32,
     pub report_index: u32,
-    pub report: crate::SignedReport,
+    /// The report as signed (its signature is in the block, at `height`, `tx_index`,
+    /// `report_index`).
+    pub report: crate::Report,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub reason: Option<crate::device::RejectReason>,
 }

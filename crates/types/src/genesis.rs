@@ -124,6 +124,11 @@ impl Params {
         if d.heartbeat_slots == 0 || d.heartbeat_slots > 64 {
             return Err(GenesisError::Invalid("devices.heartbeat_slots must be 1 to 64".into()));
         }
+        if u64::from(d.heartbeat_slots) > self.blocks_per_epoch {
+            return Err(GenesisError::Invalid(
+                "devices.heartbeat_slots must not exceed blocks_per_epoch (a slot is at least one block)".into(),
+            ));
+        }
         if d.min_uptime_percent > 100 {
             return Err(GenesisError::Invalid(
                 "devices.min_uptime_percent must be at most 100".into(),

@@ -386,9 +386,9 @@ pub async fn run(ctx: &Ctx, cmd: DeviceCmd) -> anyhow::Result<()> {
                     .map(|r| {
                         vec![
                             r.height.to_string(),
-                            r.report.report.seq.to_string(),
-                            format!("{:?}", r.report.report.payload.kind()).to_lowercase(),
-                            r.report.report.timestamp_ms.to_string(),
+                            r.report.seq.to_string(),
+                            format!("{:?}", r.report.payload.kind()).to_lowercase(),
+                            r.report.timestamp_ms.to_string(),
                             r.reason
                                 .as_ref()
                                 .map(|x| format!("{}: {x}", x.code()))

@@ -168,7 +168,14 @@ pub struct NodeBuilder {
     chain_id: String,
     block_ms: u64,
     funds: Vec<(Address, Amount)>,
+    /// Extra `cairn init` arguments.
+    init_args: Vec<String>,
+    /// Edits of genesis.json between `cairn init` and the node's start.
+    genesis_edits: Vec<GenesisEdit>,
 }
+
+/// An edit of the genesis file, as JSON.
+type GenesisEdit = Box<dyn FnOnce(&mut serde_json::Value) + Send>;
 
 impl Default for NodeBuilder {
     fn default() -> Self {
@@ -179,7 +186,43 @@ impl Default for NodeBuilder {
 impl NodeBuilder {
     pub fn new() -> NodeBuilder {
         let root = tempfile::Builder::new().prefix("cairn-it-").tempdir().expect("temp dir");
-        NodeBuilder { root, chain_id: CHAIN_ID.into(), block_ms: 100, funds: Vec::new() }
+        NodeBuilder {
+            root,
+            chain_id: CHAIN_ID.into(),
+            block_ms: 100,
+            funds: Vec::new(),
+            init_args: Vec::new(),
+            genesis_edits: Vec::new(),
+        }
+    }
+
+    /// Blocks per epoch (`cairn init --blocks-per-epoch N`).
+    pub fn blocks_per_epoch(mut self, n: u64) -> NodeBuilder {
+        self.init_args.extend(["--blocks-per-epoch".into(), n.to_string()]);
+        self
+    }
+
+    /// The admin key of denylist and maker-list changes (`cairn init --admin ADDR`).
+    pub fn admin(mut self, admin: Address) -> NodeBuilder {
+        self.init_args.extend(["--admin".into(), admin.to_string()]);
+        self
+    }
+
+    /// Registration needs a listed maker's attestation (`cairn init --maker-allowlist`).
+    pub fn maker_allowlist(mut self) -> NodeBuilder {
+        self.init_args.push("--maker-allowlist".into());
+        self
+    }
+
+    /// Edits genesis.json (as JSON) after `cairn init` and before the node first starts, for
+    /// parameters `cairn init` has no flag for. The validator key stays valid: it signs
+    /// blocks, not the genesis file.
+    pub fn edit_genesis(
+        mut self,
+        edit: impl FnOnce(&mut serde_json::Value) + Send + 'static,
+    ) -> NodeBuilder {
+        self.genesis_edits.push(Box::new(edit));
+        self
     }
 
     pub fn chain_id(mut self, id: &str) -> NodeBuilder {
@@ -230,9 +273,21 @@ impl NodeBuilder {
             args.push("--fund".into());
             args.push(format!("{addr}={}", format_crn(*units)));
         }
+        args.extend(self.init_args.iter().cloned());
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         cli(&args, &[]).success();
         assert!(data_dir.join("genesis.json").is_file(), "init wrote no genesis.json");
+        if !self.genesis_edits.is_empty() {
+            let path = data_dir.join("genesis.json");
+            let text = std::fs::read_to_string(&path).expect("reading genesis.json");
+            let mut genesis: serde_json::Value =
+                serde_json::from_str(&text).expect("genesis.json is JSON");
+            for edit in self.genesis_edits {
+                edit(&mut genesis);
+            }
+            let text = serde_json::to_string_pretty(&genesis).expect("encoding genesis.json");
+            std::fs::write(&path, text).expect("writing genesis.json");
+        }
         assert!(data_dir.join("validator_key.json").is_file(), "init wrote no validator key");
         let mut node = Node {
             root: self.root,
@@ -286,6 +341,12 @@ impl Node {
 
     pub fn keystore_dir(&self) -> PathBuf {
         self.root.path().join("keystore")
+    }
+
+    /// The test's temporary directory (holds the data directory, keystore and logs), for
+    /// files a test writes itself.
+    pub fn dir(&self) -> &std::path::Path {
+        self.root.path()
     }
 
     /// A signed minimum-fee transfer on this chain.

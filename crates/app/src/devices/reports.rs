@@ -10,6 +10,7 @@ use super::{DeviceStatus, EpochActivity, ReportCursor, get_denied, get_device};
 use crate::state_key;
 use cairn_state::{Overlay, StateError, StateRead as _};
 use cairn_types::device::{RejectReason, ReportPayload, ReportRejection};
+use cairn_types::device_key::DeviceId;
 use cairn_types::{Height, Params, SignedReport, TxOutcome};
 
 /// Where a report lands in its epoch: the heartbeat slot of block `height`.
@@ -43,6 +44,7 @@ pub fn process_batch(
             epoch,
             block_time_ms,
             signed,
+            id,
             sig_ok.get(index).copied().unwrap_or(false),
         )?;
         let known = verdict.as_ref().err().is_none_or(|reason| {
@@ -85,13 +87,13 @@ fn judge(
     epoch: u64,
     block_time_ms: u64,
     signed: &SignedReport,
+    id: DeviceId,
     sig_ok: bool,
 ) -> Result<Result<(), RejectReason>, StateError> {
     let r = &signed.report;
     if !sig_ok {
         return Ok(Err(RejectReason::BadSignature));
     }
-    let id = r.device.id();
     let Some(device) = get_device(o, &id)? else {
         return Ok(Err(RejectReason::UnknownDevice { device: id }));
     };
