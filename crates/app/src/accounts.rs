@@ -73,18 +73,30 @@ pub fn record_burn(o: &mut Overlay<'_>, amount: Amount) -> Result<(), StateError
     Ok(())
 }
 
+/// Takes `amount` from `who`'s balance, or fails with the balance it found.
+fn debit(
+    o: &mut Overlay<'_>,
+    who: &Address,
+    amount: Amount,
+) -> Result<Result<(), TxFailure>, StateError> {
+    let mut acct = get_account(o, who)?;
+    if acct.balance < amount {
+        return Ok(Err(TxFailure::InsufficientBalance { needed: amount, available: acct.balance }));
+    }
+    acct.balance -= amount;
+    put_account(o, who, &acct);
+    Ok(Ok(()))
+}
+
 /// Moves `amount` from `owner`'s balance into the bonded total.
 pub fn lock_bond(
     o: &mut Overlay<'_>,
     owner: &Address,
     amount: Amount,
 ) -> Result<Result<(), TxFailure>, StateError> {
-    let mut acct = get_account(o, owner)?;
-    if acct.balance < amount {
-        return Ok(Err(TxFailure::InsufficientBalance { needed: amount, available: acct.balance }));
+    if let Err(f) = debit(o, owner, amount)? {
+        return Ok(Err(f));
     }
-    acct.balance -= amount;
-    put_account(o, owner, &acct);
     let mut s = get_supply(o)?;
     s.bonded = s.bonded.saturating_add(amount);
     o.put_encoded(state_key::supply(), &s);
@@ -118,12 +130,9 @@ pub fn burn_from(
     payer: &Address,
     amount: Amount,
 ) -> Result<Result<(), TxFailure>, StateError> {
-    let mut acct = get_account(o, payer)?;
-    if acct.balance < amount {
-        return Ok(Err(TxFailure::InsufficientBalance { needed: amount, available: acct.balance }));
+    if let Err(f) = debit(o, payer, amount)? {
+        return Ok(Err(f));
     }
-    acct.balance -= amount;
-    put_account(o, payer, &acct);
     record_burn(o, amount)?;
     Ok(Ok(()))
 }
@@ -135,12 +144,9 @@ pub fn transfer(
     to: &Address,
     amount: Amount,
 ) -> Result<Result<(), TxFailure>, StateError> {
-    let mut src = get_account(o, from)?;
-    if src.balance < amount {
-        return Ok(Err(TxFailure::InsufficientBalance { needed: amount, available: src.balance }));
+    if let Err(f) = debit(o, from, amount)? {
+        return Ok(Err(f));
     }
-    src.balance -= amount;
-    put_account(o, from, &src);
     let mut dst = get_account(o, to)?;
     dst.balance = match dst.balance.checked_add(amount) {
         Some(b) => b,

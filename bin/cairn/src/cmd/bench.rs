@@ -210,25 +210,8 @@ pub async fn transfers(
     let baseline_before = baseline_verify(&items)?;
 
     // A real node in this process on a temporary data directory.
-    let dir = tempfile_dir()?;
-    let validator = Keypair::generate();
-    let genesis = Genesis {
-        chain_id: chain_id.into(),
-        genesis_time_ms: 0,
-        validator: validator.address(),
-        accounts: keys
-            .iter()
-            .map(|k| GenesisAccount { address: k.address(), balance: 1_000_000_000_000 })
-            .collect(),
-        params,
-    };
-    cairn_node::write_validator_key(&dir, &validator)?;
-    std::fs::write(dir.join(cairn_node::GENESIS_FILE), serde_json::to_vec(&genesis)?)?;
-    let mut config = NodeConfig::new(dir.clone());
-    config.listen = "127.0.0.1:0".parse()?;
-    config.block_interval = Duration::from_millis(block_ms);
-    let node = cairn_node::start(config).await?;
-    let client = Client::new(&format!("http://{}", node.addr))?;
+    let funded: Vec<&Keypair> = keys.iter().collect();
+    let (node, client, dir) = start_node(chain_id, &funded, params, block_ms).await?;
     let start_height = client.status().await?.height;
 
     let started = Instant::now();
