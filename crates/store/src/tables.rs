@@ -19,14 +19,13 @@ pub const TX_INDEX: TableDefinition<[u8; 32], (u64, u32)> = TableDefinition::new
 /// Transaction hash → borsh(Receipt).
 pub const RECEIPTS: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("receipts");
 
-/// Report index key: (device id, block epoch, height, tx index, report index).
-pub type ReportKey = ([u8; 32], u64, u64, u32, u32);
-/// Accepted reports by device and epoch: borsh(SignedReport).
-pub const DEVICE_REPORTS: TableDefinition<ReportKey, &[u8]> =
-    TableDefinition::new("device_reports");
-/// Rejected reports by device and epoch: borsh(StoredRejection).
-pub const DEVICE_REJECTIONS: TableDefinition<ReportKey, &[u8]> =
-    TableDefinition::new("device_rejections");
+/// Every report of every report batch, in chain order: (height, tx index, report index) →
+/// borsh(StoredReport). Keys only grow, so a block's rows append at the end of the tree.
+pub const REPORTS: TableDefinition<(u64, u32, u32), &[u8]> = TableDefinition::new("reports");
+/// Where a device's reports of an epoch are: (device id, block epoch, height) →
+/// borsh(Vec<ReportPos>), one row per device per block.
+pub const DEVICE_REPORT_POS: TableDefinition<([u8; 32], u64, u64), &[u8]> =
+    TableDefinition::new("device_report_pos");
 
 pub const SCHEMA_KEY: &str = "schema_version";
 pub const GENESIS_KEY: &str = "genesis";
@@ -42,7 +41,7 @@ pub fn create_tables(w: &WriteTransaction) -> Result<(), TableError> {
     w.open_table(BLOCK_HASHES)?;
     w.open_table(TX_INDEX)?;
     w.open_table(RECEIPTS)?;
-    w.open_table(DEVICE_REPORTS)?;
-    w.open_table(DEVICE_REJECTIONS)?;
+    w.open_table(REPORTS)?;
+    w.open_table(DEVICE_REPORT_POS)?;
     Ok(())
 }
