@@ -23,12 +23,14 @@ pub struct SizedTx {
     /// One verdict per report of a `SubmitReports` body, filled by the stateless phase;
     /// empty before it.
     pub report_sigs: Vec<bool>,
+    /// Whether the transaction passed the stateless phase.
+    pub checked: bool,
 }
 
 impl SizedTx {
     pub fn new(tx: SignedTx) -> SizedTx {
         let size = tx.to_bytes().len();
-        SizedTx { tx, size, report_sigs: Vec::new() }
+        SizedTx { tx, size, report_sigs: Vec::new(), checked: false }
     }
 }
 
@@ -161,9 +163,12 @@ pub fn check_stateless_batch(
             check_body(params, &t.tx)
         })
         .collect();
+    // Signatures of a transaction that already failed its shape checks are not verified:
+    // refusing it costs nothing, so it cannot be used to make the node do work for free.
     let items: Vec<(usize, SigItem)> = txs
         .par_iter()
         .enumerate()
+        .filter(|(i, _)| shapes[*i].is_ok())
         .flat_map_iter(|(i, t)| sig_items(chain_id, &t.tx).into_iter().map(move |item| (i, item)))
         .collect();
     let verdicts: Vec<bool> = items
@@ -208,6 +213,9 @@ pub fn check_stateless_batch(
         if let (Some(f), Ok(())) = (failure, &out[*i]) {
             out[*i] = Err(f);
         }
+    }
+    for (t, verdict) in txs.iter_mut().zip(&out) {
+        t.checked = verdict.is_ok();
     }
     out
 }

@@ -58,7 +58,7 @@ pub(crate) fn execute<S: CommittedState>(
         {
             break;
         }
-        let SizedTx { tx: stx, size, report_sigs } = sized;
+        let SizedTx { tx: stx, size, report_sigs, .. } = sized;
         let hash = stx.hash();
         let tx = &stx.tx;
         let mut acct = accounts::get_account(&o, &tx.signer)?;

@@ -20,7 +20,7 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use cairn_state::{ChangeSet, CommittedState, Overlay, StateError, StateRead, tree};
 use cairn_types::genesis::GenesisError;
 use cairn_types::tx::StatelessError;
-use cairn_types::{Address, BlockHeader, Genesis, Hash, Height, Params, SignedTx, TxBody, merkle};
+use cairn_types::{Address, BlockHeader, Genesis, Hash, Height, Params, SignedTx, merkle};
 use serde::{Deserialize, Serialize};
 
 /// Chain identity kept in state.
@@ -163,25 +163,15 @@ impl App {
     ) -> Result<Proposal, BlockError> {
         let params = App::params(state)?;
         let height = parent.height + 1;
-        let timestamp_ms = timestamp_ms.max(parent.timestamp_ms + 1);
+        let timestamp_ms = timestamp_ms.max(parent.timestamp_ms.saturating_add(1));
         // Candidates normally come through the stateless phase already (the mempool's
-        // admission); any that did not are checked here, so report verdicts are always set.
+        // admission). Any that did not are checked here, and left out if they fail, so a
+        // proposal never holds a transaction that `verify` would refuse.
         let mut candidates = candidates;
-        let unchecked: Vec<usize> = candidates
-            .iter()
-            .enumerate()
-            .filter(|(_, t)| match &t.tx.tx.body {
-                TxBody::SubmitReports { reports } => t.report_sigs.len() != reports.len(),
-                _ => false,
-            })
-            .map(|(i, _)| i)
-            .collect();
-        for i in unchecked {
-            let _ = check::check_stateless_batch(
-                &self.chain_id,
-                &params,
-                std::slice::from_mut(&mut candidates[i]),
-            );
+        if candidates.iter().any(|t| !t.checked) {
+            let verdicts = check::check_stateless_batch(&self.chain_id, &params, &mut candidates);
+            let mut verdicts = verdicts.into_iter();
+            candidates.retain(|_| verdicts.next().is_some_and(|v| v.is_ok()));
         }
         let (executed, txs, dropped) = execute::execute(
             state,

@@ -375,7 +375,7 @@ fn decode_tx(hex_tx: &str, max_bytes: usize) -> Result<SizedTx, ApiError> {
         let message = e.to_string();
         ApiError::bad_request(cairn_types::tx::StatelessError::from(e).code(), message)
     })?;
-    Ok(SizedTx { tx: stx, size: bytes.len(), report_sigs: Vec::new() })
+    Ok(SizedTx { tx: stx, size: bytes.len(), report_sigs: Vec::new(), checked: false })
 }
 
 fn admission_error(e: MempoolError) -> ApiError {

@@ -143,6 +143,10 @@ impl Mempool {
                     min,
                 });
             }
+            // A larger replacement must still fit the byte limit.
+            if (self.bytes - old.tx.size).saturating_add(tx.size) > self.config.max_bytes {
+                return Err(MempoolError::Full { count: self.len(), bytes: self.bytes });
+            }
         } else {
             let count = queue.map_or(0, BTreeMap::len);
             if count >= self.config.max_per_sender {
@@ -165,20 +169,18 @@ impl Mempool {
                 (n + 1, s.saturating_add(check::body_spend(t, params)).saturating_add(t.tx.max_fee))
             })
         });
-        // A replacement must also leave the sender's later pending transactions affordable,
-        // or one of them would fail in its block and be charged.
-        let later_spend = match replaced {
-            None => 0,
-            Some(_) => queue.map_or(0, |q| {
-                q.range((std::ops::Bound::Excluded(nonce), std::ops::Bound::Unbounded)).fold(
-                    0 as Amount,
-                    |s, (_, e)| {
-                        let t = &e.tx.tx;
-                        s.saturating_add(check::body_spend(t, params)).saturating_add(t.tx.max_fee)
-                    },
-                )
-            }),
-        };
+        // The sender's later pending transactions must stay affordable too (they exist when
+        // this one replaces a pending one or fills a hole), or one would fail in its block and
+        // be charged.
+        let later_spend = queue.map_or(0, |q| {
+            q.range((std::ops::Bound::Excluded(nonce), std::ops::Bound::Unbounded)).fold(
+                0 as Amount,
+                |s, (_, e)| {
+                    let t = &e.tx.tx;
+                    s.saturating_add(check::body_spend(t, params)).saturating_add(t.tx.max_fee)
+                },
+            )
+        });
         check::check_admission(
             state,
             params,
@@ -203,12 +205,19 @@ impl Mempool {
     }
 
     /// Up to `max_txs` / `max_bytes` of transactions for the next block: by arrival, each
-    /// sender's in nonce order.
-    pub fn candidates(&self, max_txs: usize, max_bytes: usize) -> Vec<SizedTx> {
+    /// sender's in nonce order, starting at the account's next nonce (read from `state`) and
+    /// stopping at any gap, so nothing that cannot be included takes a place.
+    pub fn candidates(
+        &self,
+        state: &impl StateRead,
+        max_txs: usize,
+        max_bytes: usize,
+    ) -> Vec<SizedTx> {
         let mut heads: BinaryHeap<Reverse<(u64, Address, u64)>> = BinaryHeap::new();
         for (sender, q) in &self.senders {
-            if let Some((nonce, e)) = q.iter().next() {
-                heads.push(Reverse((e.arrival, *sender, *nonce)));
+            let Ok(acct) = accounts::get_account(state, sender) else { continue };
+            if let Some(e) = q.get(&acct.nonce) {
+                heads.push(Reverse((e.arrival, *sender, acct.nonce)));
             }
         }
         let mut out = Vec::new();
@@ -221,10 +230,8 @@ impl Mempool {
             }
             bytes += e.tx.size;
             out.push(e.tx.clone());
-            let later =
-                q.range((std::ops::Bound::Excluded(nonce), std::ops::Bound::Unbounded)).next();
-            if let Some((next_nonce, next)) = later {
-                heads.push(Reverse((next.arrival, sender, *next_nonce)));
+            if let Some(next) = nonce.checked_add(1).and_then(|n| q.get(&n)) {
+                heads.push(Reverse((next.arrival, sender, nonce + 1)));
             }
         }
         out
@@ -243,12 +250,20 @@ impl Mempool {
             self.remove(&t.hash());
         }
         for (hash, err) in dropped {
-            if let Some((sender, _)) = self.by_hash.get(hash) {
-                touched.push(*sender);
-            }
-            // A nonce gap may close when earlier transactions arrive; everything else is final.
+            let Some(&(sender, nonce)) = self.by_hash.get(hash) else { continue };
+            touched.push(sender);
+            // A nonce gap may close when earlier transactions arrive; everything else is
+            // final, and takes the sender's later transactions with it (they now wait on a
+            // nonce that will never come, so they must not hold places in the pool).
             if !matches!(err, StatefulError::NonceGap { .. }) {
-                self.remove(hash);
+                let doomed: Vec<Hash> = self
+                    .senders
+                    .get(&sender)
+                    .map(|q| q.range(nonce..).map(|(_, e)| e.hash).collect())
+                    .unwrap_or_default();
+                for h in doomed {
+                    self.remove(&h);
+                }
             }
         }
         touched.sort();

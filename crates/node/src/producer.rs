@@ -22,8 +22,9 @@ pub async fn run(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
         match tokio::task::spawn_blocking(move || produce_block(&s)).await {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => {
-                // Nothing was committed (the write transaction is all or nothing); try
-                // again on the next tick.
+                // Either nothing was committed (the block's write transaction is all or
+                // nothing) or the block committed and only the follow-up (mempool pruning,
+                // gauges) failed; both are safe to retry on the next tick.
                 tracing::error!(error = %format!("{e:#}"), "block production failed");
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
@@ -43,8 +44,11 @@ pub fn produce_block(shared: &Shared) -> anyhow::Result<Hash> {
     let snap = shared.snapshot()?;
     let parent = shared.parent(&snap)?;
     let params = cairn_app::App::params(&snap)?;
-    let candidates: Vec<SizedTx> =
-        shared.mempool().candidates(params.max_block_txs as usize, params.max_block_bytes as usize);
+    let candidates: Vec<SizedTx> = shared.mempool().candidates(
+        &snap,
+        params.max_block_txs as usize,
+        params.max_block_bytes as usize,
+    );
     let proposal = shared.app.propose(&snap, parent, now_ms(), shared.key.address(), candidates)?;
     let executed_at = Instant::now();
     let hash = proposal.header.hash();

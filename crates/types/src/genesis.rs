@@ -141,6 +141,10 @@ impl Params {
     }
 }
 
+/// Latest genesis time accepted (the last millisecond of the year 9999), so block
+/// timestamps can never approach `u64::MAX`.
+pub const MAX_TIME_MS: u64 = 253_402_300_799_999;
+
 /// One initial balance.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -182,6 +186,12 @@ impl Genesis {
     pub fn validate(&self) -> Result<(), GenesisError> {
         if self.chain_id.is_empty() || self.chain_id.len() > crate::tx::MAX_CHAIN_ID_LEN {
             return Err(GenesisError::Invalid("chain_id must be 1 to 64 bytes".into()));
+        }
+        if self.genesis_time_ms > MAX_TIME_MS {
+            return Err(GenesisError::Invalid(format!(
+                "genesis_time_ms {} is past the year 9999",
+                self.genesis_time_ms
+            )));
         }
         self.params.validate()?;
         let mut seen = std::collections::BTreeSet::new();

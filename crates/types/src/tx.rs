@@ -223,7 +223,9 @@ impl SignedTx {
         Ok(())
     }
 
-    /// All stateless checks on one transaction, verifying its signature on its own.
+    /// The generic stateless checks on one transaction (shape and the signer's signature).
+    /// The node's full stateless phase, with body checks and the device, maker and report
+    /// signatures a transaction carries, is `cairn_app::check::check_stateless_batch`.
     pub fn check_stateless(
         &self,
         chain_id: &str,

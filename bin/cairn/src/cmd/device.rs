@@ -351,7 +351,7 @@ pub async fn run(ctx: &Ctx, cmd: DeviceCmd) -> anyhow::Result<()> {
             let params = client.params().await?;
             let seq = match seq {
                 Some(s) => s,
-                None => client.device(&device.id()).await?.last_seq + 1,
+                None => client.device(&device.id()).await?.last_seq.saturating_add(1),
             };
             let report = Report {
                 device: device.public_key(),

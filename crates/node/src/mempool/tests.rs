@@ -65,9 +65,9 @@ fn admission_orders_and_limits() {
         "expired"
     );
     let c: Vec<_> =
-        m.candidates(100, 1 << 20).iter().map(|t| (t.tx.tx.signer, t.tx.tx.nonce)).collect();
+        m.candidates(&s, 100, 1 << 20).iter().map(|t| (t.tx.tx.signer, t.tx.tx.nonce)).collect();
     assert_eq!(c, vec![(a.address(), 0), (b.address(), 3), (a.address(), 1), (a.address(), 2)]);
-    assert_eq!(m.candidates(2, 1 << 20).len(), 2);
+    assert_eq!(m.candidates(&s, 2, 1 << 20).len(), 2);
 }
 
 #[test]
@@ -130,7 +130,7 @@ fn extreme_nonces_are_refused_without_panicking() {
     let s_max = state(&[(&a, 10_000, u64::MAX)]);
     let mut m = Mempool::new(MempoolConfig::default());
     m.admit(tx(&a, u64::MAX, 10, 1), &s_max, &Params::default(), 1).unwrap();
-    assert_eq!(m.candidates(10, 1 << 20).len(), 1);
+    assert_eq!(m.candidates(&s_max, 10, 1 << 20).len(), 1);
 }
 
 #[test]
@@ -147,4 +147,65 @@ fn replacement_must_keep_later_transactions_affordable() {
     );
     // A replacement that still fits is fine: 150 + 11 + 800 + 10 <= 1000.
     m.admit(tx(&a, 0, 11, 150), &s, &Params::default(), 1).unwrap();
+}
+
+#[test]
+fn a_final_drop_takes_the_senders_later_transactions_with_it() {
+    let (a, b) = (Keypair::from_label("a"), Keypair::from_label("b"));
+    let s = state(&[(&a, 10_000, 0), (&b, 10_000, 0)]);
+    let mut m = Mempool::new(MempoolConfig::default());
+    let first = tx(&a, 0, 10, 1);
+    m.admit(first.clone(), &s, &Params::default(), 1).unwrap();
+    for n in 1..5 {
+        m.admit(tx(&a, n, 10, 1), &s, &Params::default(), 1).unwrap();
+    }
+    m.admit(tx(&b, 0, 10, 1), &s, &Params::default(), 1).unwrap();
+    // The block dropped a's first transaction for good (say it expired): a's later ones can
+    // never be included and leave with it; b's stays.
+    let expired = StatefulError::Expired { expiry_height: 1, height: 2 };
+    m.on_block(&[], &[(first.tx.hash(), expired)], &s);
+    assert_eq!(m.len(), 1);
+    let c = m.candidates(&s, 100, 1 << 20);
+    assert_eq!(c.len(), 1);
+    assert_eq!(c[0].tx.tx.signer, b.address());
+}
+
+#[test]
+fn candidates_start_at_the_account_nonce_and_stop_at_gaps() {
+    let a = Keypair::from_label("a");
+    let s = state(&[(&a, 10_000, 0)]);
+    let mut m = Mempool::new(MempoolConfig::default());
+    for n in 0..3 {
+        m.admit(tx(&a, n, 10, 1), &s, &Params::default(), 1).unwrap();
+    }
+    // The account moved on (nonce 2) before the pool was pruned: only nonce 2 is offered.
+    let later = state(&[(&a, 10_000, 2)]);
+    let c = m.candidates(&later, 100, 1 << 20);
+    assert_eq!(c.iter().map(|t| t.tx.tx.nonce).collect::<Vec<_>>(), vec![2]);
+    // An account ahead of every pending nonce gets nothing.
+    let ahead = state(&[(&a, 10_000, 7)]);
+    assert!(m.candidates(&ahead, 100, 1 << 20).is_empty());
+}
+
+#[test]
+fn filling_a_hole_keeps_later_transactions_affordable_and_replacements_respect_the_byte_limit() {
+    let a = Keypair::from_label("a");
+    let s = state(&[(&a, 1_000, 0)]);
+    let mut m = Mempool::new(MempoolConfig::default());
+    m.admit(tx(&a, 0, 10, 100), &s, &Params::default(), 1).unwrap();
+    m.admit(tx(&a, 1, 10, 800), &s, &Params::default(), 1).unwrap();
+    // Replacing nonce 0 must leave nonce 1's 810 affordable.
+    assert_eq!(
+        m.admit(tx(&a, 0, 11, 200), &s, &Params::default(), 1).unwrap_err().code(),
+        "insufficient_balance"
+    );
+    let one = tx(&a, 0, 10, 1);
+    let mut tight =
+        Mempool::new(MempoolConfig { max_txs: 10, max_bytes: one.size + 10, max_per_sender: 10 });
+    tight.admit(one.clone(), &s, &Params::default(), 1).unwrap();
+    let mut bigger = one.tx.tx.clone();
+    bigger.max_fee = 20;
+    bigger.expiry_height = 101;
+    let bigger = SizedTx { size: one.size + 100, ..SizedTx::new(bigger.sign(&a)) };
+    assert_eq!(tight.admit(bigger, &s, &Params::default(), 1).unwrap_err().code(), "mempool_full");
 }
