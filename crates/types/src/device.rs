@@ -342,6 +342,9 @@ pub struct EpochActivity {
     pub heartbeat_slots: u64,
     pub heartbeats: u32,
     pub accepted: u32,
+    /// Reports naming this device that were rejected. Anyone can replay a device's old
+    /// signed reports, so this counts others' noise too: a signal for operators, never an
+    /// input to rewards.
     pub rejected: u32,
 }
 

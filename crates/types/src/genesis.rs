@@ -115,6 +115,11 @@ impl Params {
         if self.blocks_per_epoch == 0 {
             return Err(GenesisError::Invalid("blocks_per_epoch must be at least 1".into()));
         }
+        if self.max_block_bytes > MAX_BLOCK_BYTES {
+            return Err(GenesisError::Invalid(format!(
+                "max_block_bytes must be at most {MAX_BLOCK_BYTES}"
+            )));
+        }
         if self.max_tx_bytes < 256 || self.max_block_bytes < self.max_tx_bytes {
             return Err(GenesisError::Invalid(
                 "max_tx_bytes must be at least 256 and at most max_block_bytes".into(),
@@ -140,6 +145,9 @@ impl Params {
         Ok(())
     }
 }
+
+/// Largest block the store and clients read back (the client caps raw blocks at 64 MiB).
+pub const MAX_BLOCK_BYTES: u32 = 48 * 1024 * 1024;
 
 /// Latest genesis time accepted (the last millisecond of the year 9999), so block
 /// timestamps can never approach `u64::MAX`.

@@ -207,8 +207,13 @@ pub async fn devnet(_ctx: &Ctx, a: DevnetArgs) -> anyhow::Result<()> {
         for k in &keys {
             println!("             {k}");
         }
+        let pass_env = if std::env::var(PASSPHRASE_ENV).is_ok() {
+            String::new()
+        } else {
+            format!(" {PASSPHRASE_ENV}={DEV_PASSPHRASE}")
+        };
         println!(
-            "  try        export CAIRN_KEYSTORE={} CAIRN_NODE=http://{addr}",
+            "  try        export CAIRN_KEYSTORE={} CAIRN_NODE=http://{addr}{pass_env}",
             keystore_dir.display()
         );
         println!("             cairn query status");
