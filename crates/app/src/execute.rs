@@ -42,6 +42,7 @@ pub(crate) fn execute<S: CommittedState>(
     params: &Params,
     height: Height,
     timestamp_ms: u64,
+    entropy: Hash,
     txs: Vec<SizedTx>,
     mode: Mode,
 ) -> Result<Outcome, BlockError> {
@@ -144,6 +145,10 @@ pub(crate) fn execute<S: CommittedState>(
         included.push(stx);
     }
     o.put_encoded(state_key::last_block(), &LastBlock { height, timestamp_ms });
+    o.put_encoded(state_key::entropy(height), &entropy);
+    if let Some(old) = height.checked_sub(crate::ENTROPY_WINDOW) {
+        o.delete(state_key::entropy(old));
+    }
     let changes = o.into_changes();
     let (state_root, tree_batch) = tree::apply_changes(state, &changes, height)?;
     Ok((Executed { height, receipts, changes, state_root, tree_batch }, included, dropped))

@@ -39,23 +39,47 @@ pub struct LastBlock {
     pub timestamp_ms: u64,
 }
 
-/// What a block is built on: the parent's height, hash and time. For block 1 the parent
-/// is the genesis (height 0, the genesis hash, the genesis time).
+/// What a block is built on: the parent's height, hash and time, and the chain entropy it
+/// hands on. For block 1 the parent is the genesis (height 0, the genesis hash, the genesis
+/// time, entropy from the genesis hash).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Parent {
     pub height: Height,
     pub hash: Hash,
     pub timestamp_ms: u64,
+    /// The entropy of the block being built: see [`cairn_types::Block::entropy`].
+    pub entropy: Hash,
 }
 
 impl Parent {
-    pub fn of_header(h: &BlockHeader) -> Parent {
-        Parent { height: h.height, hash: h.hash(), timestamp_ms: h.timestamp_ms }
+    pub fn of_block(b: &cairn_types::Block) -> Parent {
+        Parent {
+            height: b.header.height,
+            hash: b.hash(),
+            timestamp_ms: b.header.timestamp_ms,
+            entropy: b.entropy(),
+        }
     }
 
     pub fn of_genesis(g: &Genesis) -> Parent {
-        Parent { height: 0, hash: g.hash(), timestamp_ms: g.genesis_time_ms }
+        let hash = g.hash();
+        Parent {
+            height: 0,
+            hash,
+            timestamp_ms: g.genesis_time_ms,
+            entropy: cairn_types::block::entropy_of(&hash, &[]),
+        }
     }
+}
+
+/// Recent entropy kept in state, in blocks. Reports that use entropy name the height they
+/// took it from; older heights are gone, so stale entropy cannot be used.
+pub const ENTROPY_WINDOW: Height = 256;
+
+/// The chain entropy of block `height`, if it is within [`ENTROPY_WINDOW`] of the latest
+/// block.
+pub fn entropy_at(state: &impl StateRead, height: Height) -> Result<Option<Hash>, StateError> {
+    state.get_decoded(&state_key::entropy(height))
 }
 
 /// Why a block is invalid or could not be executed.
@@ -178,6 +202,7 @@ impl App {
             &params,
             height,
             timestamp_ms,
+            parent.entropy,
             candidates,
             execute::Mode::Propose,
         )?;
@@ -254,6 +279,7 @@ impl App {
             &params,
             height,
             header.timestamp_ms,
+            parent.entropy,
             sized,
             execute::Mode::Verify,
         )?;

@@ -28,6 +28,13 @@ pub fn supply() -> Vec<u8> {
     b"meta/supply".to_vec()
 }
 
+/// The chain entropy of a block (kept for a window of recent heights).
+pub fn entropy(height: u64) -> Vec<u8> {
+    let mut k = b"entropy/".to_vec();
+    k.extend_from_slice(&height.to_be_bytes());
+    k
+}
+
 /// Height and time of the last executed block (written every block, so every block
 /// changes the state root and the root commits to the height).
 pub fn last_block() -> Vec<u8> {

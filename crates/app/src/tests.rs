@@ -51,9 +51,18 @@ impl Chain {
         let again = self.app.verify(&self.store, self.parent, &p.header, &p.txs).unwrap();
         assert_eq!(again.state_root, p.executed.state_root);
         self.store.apply(p.header.height, &p.executed.changes, &p.executed.tree_batch);
-        self.parent = Parent::of_header(&p.header);
+        self.parent = Parent::of_block(&self.certify(&p));
         self.roots.push(p.header.state_root);
         p
+    }
+}
+
+impl Chain {
+    /// The block of a proposal, certified by the validator as the solo producer does.
+    pub fn certify(&self, p: &Proposal) -> cairn_types::Block {
+        let certificate =
+            cairn_types::Certificate::solo(&self.validator, self.app.chain_id(), &p.header.hash());
+        cairn_types::Block { header: p.header.clone(), txs: p.txs.clone(), certificate }
     }
 }
 
@@ -249,9 +258,56 @@ proptest! {
         for p in &blocks {
             let e = replay.app.verify(&replay.store, replay.parent, &p.header, &p.txs).unwrap();
             replay.store.apply(p.header.height, &e.changes, &e.tree_batch);
-            replay.parent = Parent::of_header(&p.header);
+            replay.parent = Parent::of_block(&replay.certify(p));
             replay.roots.push(e.state_root);
         }
         prop_assert_eq!(replay.roots, c.roots);
     }
+}
+
+#[test]
+fn each_block_records_the_entropy_its_parent_handed_on() {
+    let a = Keypair::from_label("a");
+    let g = genesis(&[&a], 1);
+    let mut c = Chain::new(&g);
+    let genesis_entropy = c.parent.entropy;
+    let p1 = c.block(vec![]);
+    assert_eq!(entropy_at(&c.store, 1).unwrap(), Some(genesis_entropy));
+    let b1 = c.certify(&p1);
+    c.block(vec![]);
+    // Block 2's entropy comes from block 1 and its certificate, and anyone can recompute it.
+    assert_eq!(entropy_at(&c.store, 2).unwrap(), Some(b1.entropy()));
+    assert_ne!(b1.entropy(), genesis_entropy);
+    // A different certificate (another signer) gives different entropy.
+    let mut other = b1.clone();
+    other.certificate =
+        cairn_types::Certificate::solo(&Keypair::from_label("other"), CHAIN, &b1.hash());
+    assert_ne!(other.entropy(), b1.entropy());
+}
+
+#[test]
+fn verify_refuses_a_block_built_on_other_entropy() {
+    let a = Keypair::from_label("a");
+    let c = Chain::new(&genesis(&[&a], 1));
+    let p = c.app.propose(&c.store, c.parent, 5_000, c.validator.address(), vec![]).unwrap();
+    let mut forged = c.parent;
+    forged.entropy = Hash::sha256(b"chosen by the proposer");
+    assert!(matches!(
+        c.app.verify(&c.store, forged, &p.header, &p.txs),
+        Err(BlockError::RootMismatch { what: "state", .. })
+    ));
+}
+
+#[test]
+fn entropy_older_than_the_window_is_gone() {
+    let a = Keypair::from_label("a");
+    let mut c = Chain::new(&genesis(&[&a], 1));
+    for _ in 0..(ENTROPY_WINDOW + 2) {
+        c.block(vec![]);
+    }
+    let head = ENTROPY_WINDOW + 2;
+    assert!(entropy_at(&c.store, head).unwrap().is_some());
+    assert!(entropy_at(&c.store, head - ENTROPY_WINDOW + 1).unwrap().is_some());
+    assert_eq!(entropy_at(&c.store, 2).unwrap(), None);
+    assert_eq!(entropy_at(&c.store, 1).unwrap(), None);
 }

@@ -101,6 +101,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/status", get(status))
         .route("/v1/genesis", get(genesis))
         .route("/v1/params", get(params))
+        .route("/v1/entropy/{height}", get(entropy))
         .route("/v1/blocks/latest", get(latest_block))
         .route("/v1/blocks/hash/{hash}", get(block_by_hash))
         .route("/v1/blocks/{height}", get(block_by_height))
@@ -176,6 +177,30 @@ async fn genesis(State(s): State<Arc<Shared>>) -> Json<cairn_types::Genesis> {
 async fn params(State(s): State<Arc<Shared>>) -> ApiResult<cairn_types::Params> {
     let snap = s.snapshot()?;
     Ok(Json(App::params(&snap).map_err(anyhow::Error::from)?))
+}
+
+#[derive(serde::Serialize)]
+struct EntropyView {
+    height: u64,
+    entropy: Hash,
+}
+
+/// The chain entropy of a recent block (see `cairn_app::ENTROPY_WINDOW`).
+async fn entropy(
+    State(s): State<Arc<Shared>>,
+    path: Result<Path<String>, PathRejection>,
+) -> ApiResult<EntropyView> {
+    let Path(height) = path?;
+    let height: u64 = height.parse().map_err(|_| {
+        ApiError::bad_request("bad_height", format!("height {height:?} is not a number"))
+    })?;
+    let snap = s.snapshot()?;
+    let entropy = cairn_app::entropy_at(&snap, height)?.ok_or_else(|| {
+        ApiError::not_found(format!(
+            "no entropy for height {height} (not yet, or older than the window)"
+        ))
+    })?;
+    Ok(Json(EntropyView { height, entropy }))
 }
 
 fn parse_hash(text: &str) -> Result<Hash, ApiError> {

@@ -75,8 +75,8 @@ impl Shared {
 
     /// The parent of the next block.
     pub fn parent(&self, snap: &Snapshot) -> anyhow::Result<Parent> {
-        Ok(match snap.head()? {
-            Some(h) => Parent::of_header(&h),
+        Ok(match snap.head_block()? {
+            Some(b) => Parent::of_block(&b),
             None => Parent::of_genesis(&self.genesis),
         })
     }

@@ -346,6 +346,14 @@ impl Snapshot {
         Ok(self.block_hashes.get(hash.0)?.map(|v| v.value()))
     }
 
+    /// The last committed block, or `None` if only genesis is stored.
+    pub fn head_block(&self) -> Result<Option<Block>, StoreError> {
+        match self.height()? {
+            None | Some(0) => Ok(None),
+            Some(h) => self.block(h),
+        }
+    }
+
     /// The header of the last committed block, or `None` if only genesis is stored.
     pub fn head(&self) -> Result<Option<BlockHeader>, StoreError> {
         match self.height()? {

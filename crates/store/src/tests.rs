@@ -32,8 +32,8 @@ fn run(store: &Store, g: &Genesis, a: &Keypair, b: &Keypair, n: u64) -> Vec<Hash
     let mut roots = Vec::new();
     for _ in 0..n {
         let snap = store.snapshot().unwrap();
-        let parent = match snap.head().unwrap() {
-            Some(h) => Parent::of_header(&h),
+        let parent = match snap.head_block().unwrap() {
+            Some(b) => Parent::of_block(&b),
             None => Parent::of_genesis(g),
         };
         let nonce = cairn_app::accounts::get_account(&snap, &a.address()).unwrap().nonce;
@@ -100,7 +100,7 @@ fn blocks_survive_reopen_and_match_in_memory_roots() {
         let blk = snap.block(h).unwrap().unwrap();
         let e = app.verify(&mem, parent, &blk.header, &blk.txs).unwrap();
         mem.apply(h, &e.changes, &e.tree_batch);
-        parent = Parent::of_header(&blk.header);
+        parent = Parent::of_block(&blk);
         assert_eq!(e.state_root, roots[h as usize - 1]);
     }
 }

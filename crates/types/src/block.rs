@@ -67,4 +67,17 @@ impl Block {
     pub fn hash(&self) -> Hash {
         self.header.hash()
     }
+
+    /// The chain entropy this block hands to its child: SHA-256 over the entropy domain, the
+    /// block hash and the certificate. Nobody can know it before the block is certified (the
+    /// certificate carries the proposer's signature over the block hash), and anyone can
+    /// recompute it from the block.
+    pub fn entropy(&self) -> Hash {
+        entropy_of(&self.hash(), &codec::encode(&self.certificate))
+    }
+}
+
+/// Entropy from a block (or genesis) hash and the bytes that certify it.
+pub fn entropy_of(hash: &Hash, certificate: &[u8]) -> Hash {
+    Hash::sha256_parts(&[domain::ENTROPY.as_bytes(), &hash.0, certificate])
 }

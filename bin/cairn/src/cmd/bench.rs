@@ -322,8 +322,8 @@ pub fn commit(sizes: &[usize], blocks: usize, accounts: usize) -> anyhow::Result
                 })
                 .collect();
             let snap = store.snapshot()?;
-            let parent = match snap.head()? {
-                Some(h) => Parent::of_header(&h),
+            let parent = match snap.head_block()? {
+                Some(b) => Parent::of_block(&b),
                 None => Parent::of_genesis(&genesis),
             };
             let t0 = Instant::now();

@@ -61,7 +61,7 @@ pub async fn run(ctx: &Ctx, cmd: ChainCmd) -> anyhow::Result<()> {
             .verify(&state, parent, &block.header, &block.txs)
             .with_context(|| format!("block {height} does not replay"))?;
         state.apply(height, &executed.changes, &executed.tree_batch);
-        parent = Parent::of_header(&block.header);
+        parent = Parent::of_block(&block);
         root = executed.state_root;
         txs += block.txs.len() as u64;
     }

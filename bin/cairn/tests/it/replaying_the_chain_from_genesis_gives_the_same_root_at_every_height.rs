@@ -137,7 +137,7 @@ async fn replay(client: &Client, to: u64) -> MemStore {
             view.txs.iter().map(|t| t.receipt.clone().expect("receipt")).collect();
         assert_eq!(executed.receipts, served, "receipts at height {height}");
         state.apply(height, &executed.changes, &executed.tree_batch);
-        parent = Parent::of_header(&block.header);
+        parent = Parent::of_block(&block);
     }
     state
 }
@@ -155,7 +155,7 @@ async fn replay_to(client: &Client, to: u64) -> (MemStore, Parent) {
         let block = client.raw_block(height).await.expect("raw block");
         let executed = app.verify(&state, parent, &block.header, &block.txs).expect("replays");
         state.apply(height, &executed.changes, &executed.tree_batch);
-        parent = Parent::of_header(&block.header);
+        parent = Parent::of_block(&block);
     }
     (state, parent)
 }

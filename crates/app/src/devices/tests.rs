@@ -1536,7 +1536,8 @@ fn slash_block(n: &mut Net, id: &DeviceId, amount: Amount) -> Amount {
     };
     let (root, batch) = tree::apply_changes(&n.c.store, &changes, height).unwrap();
     n.c.store.apply(height, &changes, &batch);
-    n.c.parent = Parent { height, hash: n.c.parent.hash, timestamp_ms };
+    n.c.parent =
+        Parent { height, hash: n.c.parent.hash, timestamp_ms, entropy: n.c.parent.entropy };
     n.c.roots.push(root);
     cut
 }
