@@ -43,6 +43,8 @@ pub struct Supply {
     pub genesis: Amount,
     pub burned: Amount,
     pub bonded: Amount,
+    /// Held in usage-channel escrows.
+    pub escrowed: Amount,
 }
 
 impl Supply {
@@ -101,6 +103,32 @@ pub fn lock_bond(
     s.bonded = s.bonded.saturating_add(amount);
     o.put_encoded(state_key::supply(), &s);
     Ok(Ok(()))
+}
+
+/// Moves `amount` from `payer`'s balance into escrow.
+pub fn lock_escrow(
+    o: &mut Overlay<'_>,
+    payer: &Address,
+    amount: Amount,
+) -> Result<Result<(), TxFailure>, StateError> {
+    if let Err(f) = debit(o, payer, amount)? {
+        return Ok(Err(f));
+    }
+    let mut s = get_supply(o)?;
+    s.escrowed = s.escrowed.saturating_add(amount);
+    o.put_encoded(state_key::supply(), &s);
+    Ok(Ok(()))
+}
+
+/// Pays `amount` out of escrow to `to`.
+pub fn release_escrow(o: &mut Overlay<'_>, to: &Address, amount: Amount) -> Result<(), StateError> {
+    let mut acct = get_account(o, to)?;
+    acct.balance = acct.balance.saturating_add(amount);
+    put_account(o, to, &acct);
+    let mut s = get_supply(o)?;
+    s.escrowed = s.escrowed.saturating_sub(amount);
+    o.put_encoded(state_key::supply(), &s);
+    Ok(())
 }
 
 /// Returns `amount` of bond to `owner`'s balance.

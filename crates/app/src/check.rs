@@ -41,7 +41,11 @@ fn check_body(params: &Params, tx: &SignedTx) -> Result<(), StatelessError> {
         TxBody::Transfer { .. }
         | TxBody::TransferDevice { .. }
         | TxBody::DeregisterDevice { .. } => Ok(()),
-        TxBody::SetMaker { .. } => Ok(()),
+        TxBody::SetMaker { .. }
+        | TxBody::OpenChannel { .. }
+        | TxBody::SettleChannel { .. }
+        | TxBody::DisputeChannel { .. }
+        | TxBody::CloseChannel { .. } => Ok(()),
         TxBody::RegisterDevice { key, metadata, maker, .. } => {
             key.validate().map_err(|e| StatelessError::BadDeviceKey(e.to_string()))?;
             if metadata.len() > d.max_metadata_bytes as usize {
@@ -227,6 +231,7 @@ pub fn body_spend(tx: &SignedTx, params: &Params) -> Amount {
         TxBody::Transfer { amount, .. } => *amount,
         TxBody::RegisterDevice { class, .. } => params.devices.bonds.get(*class),
         TxBody::AssertLocation { .. } => params.devices.location_fee,
+        TxBody::OpenChannel { escrow, .. } => *escrow,
         _ => 0,
     }
 }

@@ -1,11 +1,11 @@
 //! Phase three: executing transactions in block order against an overlay, then computing
 //! the new state root.
 
-use crate::accounts;
 use crate::check::{self, SizedTx};
 use crate::devices::registry::{self, Registration};
 use crate::devices::{self, reports};
 use crate::{BlockError, LastBlock, StatefulError, state_key};
+use crate::{accounts, channels};
 use cairn_state::{ChangeSet, CommittedState, Overlay, tree};
 use cairn_types::{Hash, Height, Params, Receipt, SignedTx, TxBody, TxOutcome, TxStatus, merkle};
 use jmt::storage::TreeUpdateBatch;
@@ -37,17 +37,25 @@ impl Executed {
 
 type Outcome = (Executed, Vec<SignedTx>, Vec<(Hash, StatefulError)>);
 
+/// What a block executes in: chain, parameters, and the header's height, time and entropy.
+pub(crate) struct BlockEnv<'a> {
+    pub chain_id: &'a str,
+    pub params: &'a Params,
+    pub height: Height,
+    pub timestamp_ms: u64,
+    pub entropy: Hash,
+}
+
 pub(crate) fn execute<S: CommittedState>(
     state: &S,
-    params: &Params,
-    height: Height,
-    timestamp_ms: u64,
-    entropy: Hash,
+    env: BlockEnv<'_>,
     txs: Vec<SizedTx>,
     mode: Mode,
 ) -> Result<Outcome, BlockError> {
+    let BlockEnv { chain_id, params, height, timestamp_ms, entropy } = env;
     let mut o = Overlay::new(state);
     devices::registry::release_bonds(&mut o, height)?;
+    channels::close_due(&mut o, params, height)?;
     let mut receipts = Vec::with_capacity(txs.len());
     let mut included = Vec::with_capacity(txs.len());
     let mut dropped = Vec::new();
@@ -118,6 +126,25 @@ pub(crate) fn execute<S: CommittedState>(
             }
             TxBody::SetDenylist { key, reason } => {
                 registry::set_denylist(&mut o, params, signer, key, reason.as_deref(), height)?
+            }
+            TxBody::OpenChannel { device, escrow, price_per_unit } => channels::open(
+                &mut o,
+                params,
+                signer,
+                tx.nonce,
+                device,
+                *escrow,
+                *price_per_unit,
+                height,
+            )?,
+            TxBody::SettleChannel { receipt } => {
+                channels::settle(&mut o, params, chain_id, signer, receipt, height)?
+            }
+            TxBody::DisputeChannel { receipt } => {
+                channels::dispute(&mut o, chain_id, signer, receipt, height)?
+            }
+            TxBody::CloseChannel { channel } => {
+                channels::close_timed_out(&mut o, signer, channel, height)?
             }
             TxBody::SetMaker { maker, allowed } => {
                 registry::set_maker(&mut o, params, signer, maker, *allowed)?

@@ -8,6 +8,7 @@
 //! - the caller then commits the block with its certificate and the returned changes.
 
 pub mod accounts;
+pub mod channels;
 pub mod check;
 pub mod devices;
 mod execute;
@@ -148,7 +149,7 @@ impl App {
         }
         o.put_encoded(
             state_key::supply(),
-            &accounts::Supply { genesis: genesis.total_supply(), burned: 0, bonded: 0 },
+            &accounts::Supply { genesis: genesis.total_supply(), ..Default::default() },
         );
         o.put_encoded(state_key::params(), &genesis.params);
         o.put_encoded(
@@ -197,15 +198,15 @@ impl App {
             let mut verdicts = verdicts.into_iter();
             candidates.retain(|_| verdicts.next().is_some_and(|v| v.is_ok()));
         }
-        let (executed, txs, dropped) = execute::execute(
-            state,
-            &params,
+        let env = execute::BlockEnv {
+            chain_id: &self.chain_id,
+            params: &params,
             height,
             timestamp_ms,
-            parent.entropy,
-            candidates,
-            execute::Mode::Propose,
-        )?;
+            entropy: parent.entropy,
+        };
+        let (executed, txs, dropped) =
+            execute::execute(state, env, candidates, execute::Mode::Propose)?;
         let header = BlockHeader {
             height,
             parent_hash: parent.hash,
@@ -274,15 +275,14 @@ impl App {
                 return Err(BlockError::BadTx { index, hash: sized[index].tx.hash(), error });
             }
         }
-        let (executed, _, _) = execute::execute(
-            state,
-            &params,
+        let env = execute::BlockEnv {
+            chain_id: &self.chain_id,
+            params: &params,
             height,
-            header.timestamp_ms,
-            parent.entropy,
-            sized,
-            execute::Mode::Verify,
-        )?;
+            timestamp_ms: header.timestamp_ms,
+            entropy: parent.entropy,
+        };
+        let (executed, _, _) = execute::execute(state, env, sized, execute::Mode::Verify)?;
         let receipts_root = executed.receipts_root();
         if receipts_root != header.receipts_root {
             return Err(BlockError::RootMismatch {

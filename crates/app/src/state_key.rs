@@ -155,3 +155,25 @@ pub fn index_with_id(prefix: Vec<u8>, id: &DeviceId) -> Vec<u8> {
     k.extend_from_slice(id.as_bytes());
     k
 }
+
+/// A usage channel.
+pub fn channel(id: &cairn_types::Hash) -> Vec<u8> {
+    let mut k = b"chan/".to_vec();
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
+/// Channels whose dispute window ends at `height` (they pay out then).
+pub fn channel_close(height: u64) -> Vec<u8> {
+    let mut k = b"chanq/".to_vec();
+    k.extend_from_slice(&height.to_be_bytes());
+    k
+}
+
+/// Units a device delivered through settled channels in an epoch.
+pub fn usage_units(id: &DeviceId, epoch: u64) -> Vec<u8> {
+    let mut k = with_id(b"devuse/", id);
+    k.push(b'/');
+    k.extend_from_slice(&epoch.to_be_bytes());
+    k
+}

@@ -21,10 +21,12 @@ pub mod domain {
     pub const MAKER: &str = "cairn/maker/v1";
     /// Device reports.
     pub const REPORT: &str = "cairn/report/v1";
+    /// A consumer's cumulative usage receipt on a channel.
+    pub const USAGE_RECEIPT: &str = "cairn/usage-receipt/v1";
     /// Chain entropy (a hash domain, not a signature).
     pub const ENTROPY: &str = "cairn/entropy/v1";
     /// All domain tags, for the uniqueness check.
-    pub const ALL: &[&str] = &[TX, BLOCK, DEVICE_REGISTER, MAKER, REPORT, ENTROPY];
+    pub const ALL: &[&str] = &[TX, BLOCK, DEVICE_REGISTER, MAKER, REPORT, USAGE_RECEIPT, ENTROPY];
 }
 
 /// The bytes that are signed for `payload` of kind `tag` on chain `chain_id`:

@@ -29,6 +29,9 @@ pub struct Params {
     /// Devices and reports.
     #[serde(default)]
     pub devices: DeviceParams,
+    /// Usage channels.
+    #[serde(default)]
+    pub usage: crate::usage::UsageParams,
 }
 
 /// Parameters of devices and their reports.
@@ -95,6 +98,7 @@ impl Default for Params {
             max_block_bytes: 16 * 1024 * 1024,
             admin: None,
             devices: DeviceParams::default(),
+            usage: crate::usage::UsageParams::default(),
         }
     }
 }

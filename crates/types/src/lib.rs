@@ -16,6 +16,7 @@ pub mod hash;
 pub mod merkle;
 pub mod receipt;
 pub mod tx;
+pub mod usage;
 
 pub use address::{Address, AddressError};
 pub use block::{Block, BlockHeader, Certificate};

@@ -3,6 +3,7 @@
 use crate::device::ReportRejection;
 use crate::device_key::DeviceId;
 use crate::{Address, Amount, Hash, Height};
+
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
@@ -52,6 +53,28 @@ pub enum TxFailure {
     NotActive { device: DeviceId },
     #[error("{signer} is not the admin key")]
     NotAdmin { signer: Address },
+    #[error("no channel {channel}")]
+    UnknownChannel { channel: Hash },
+    #[error("a {class} device does not serve usage channels")]
+    NotAUsageDevice { class: crate::DeviceClass },
+    #[error("channel {channel} is not open")]
+    ChannelNotOpen { channel: Hash },
+    #[error("channel {channel} is not being settled")]
+    ChannelNotSettling { channel: Hash },
+    #[error("receipt is not signed by the channel's consumer {consumer}")]
+    BadReceiptSignature { consumer: Address },
+    #[error("receipt seq {seq} is not higher than the settled seq {settled}")]
+    ReceiptNotHigher { seq: u64, settled: u64 },
+    #[error("receipt total {total} is below the settled total {settled}")]
+    ReceiptTotalLower { total: u64, settled: u64 },
+    #[error("the dispute window closed at height {closed_at}")]
+    DisputeWindowClosed { closed_at: Height },
+    #[error("{signer} is not a party to this channel")]
+    NotAParty { signer: Address },
+    #[error("the channel times out at height {timeout}; it cannot be closed before")]
+    ChannelNotTimedOut { timeout: Height },
+    #[error("a channel needs a positive escrow and price")]
+    EmptyChannel,
 }
 
 impl TxFailure {
@@ -70,6 +93,17 @@ impl TxFailure {
             TxFailure::InvalidCell { .. } => "invalid_cell",
             TxFailure::NotActive { .. } => "not_active",
             TxFailure::NotAdmin { .. } => "not_admin",
+            TxFailure::UnknownChannel { .. } => "unknown_channel",
+            TxFailure::NotAUsageDevice { .. } => "not_a_usage_device",
+            TxFailure::ChannelNotOpen { .. } => "channel_not_open",
+            TxFailure::ChannelNotSettling { .. } => "channel_not_settling",
+            TxFailure::BadReceiptSignature { .. } => "bad_receipt_signature",
+            TxFailure::ReceiptNotHigher { .. } => "receipt_not_higher",
+            TxFailure::ReceiptTotalLower { .. } => "receipt_total_lower",
+            TxFailure::DisputeWindowClosed { .. } => "dispute_window_closed",
+            TxFailure::NotAParty { .. } => "not_a_party",
+            TxFailure::ChannelNotTimedOut { .. } => "channel_not_timed_out",
+            TxFailure::EmptyChannel => "empty_channel",
         }
     }
 }

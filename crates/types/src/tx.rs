@@ -5,6 +5,7 @@ use crate::codec::{self, DecodeError};
 use crate::crypto::{self, Signature, domain, signing_message};
 use crate::device::{DeviceClass, MakerAttestation, SignedReport};
 use crate::device_key::{DeviceId, DeviceKey, DeviceSignature};
+use crate::usage::SignedUsageReceipt;
 use crate::{Address, Amount, Hash, Height, Keypair, Params};
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
@@ -43,6 +44,22 @@ pub enum TxBody {
     SetDenylist { key: DeviceKey, reason: Option<String> },
     /// Admin: adds or removes a maker from the allow-list.
     SetMaker { maker: Address, allowed: bool },
+    /// Opens a usage channel to a relay, energy, storage or compute device, escrowing
+    /// `escrow` from the signer (the consumer). The channel id is
+    /// [`crate::usage::channel_id`] of the signer and this transaction's nonce.
+    OpenChannel {
+        device: DeviceId,
+        #[serde(with = "crate::api::amount_str")]
+        escrow: Amount,
+        #[serde(with = "crate::api::amount_str")]
+        price_per_unit: Amount,
+    },
+    /// The provider's owner settles with a consumer receipt; opens the dispute window.
+    SettleChannel { receipt: SignedUsageReceipt },
+    /// Either party replaces the settled receipt with a higher one inside the window.
+    DisputeChannel { receipt: SignedUsageReceipt },
+    /// The consumer takes the escrow back from a channel never settled before its timeout.
+    CloseChannel { channel: Hash },
 }
 
 impl TxBody {
@@ -56,6 +73,10 @@ impl TxBody {
             TxBody::SubmitReports { .. } => "submit_reports",
             TxBody::SetDenylist { .. } => "set_denylist",
             TxBody::SetMaker { .. } => "set_maker",
+            TxBody::OpenChannel { .. } => "open_channel",
+            TxBody::SettleChannel { .. } => "settle_channel",
+            TxBody::DisputeChannel { .. } => "dispute_channel",
+            TxBody::CloseChannel { .. } => "close_channel",
         }
     }
 }

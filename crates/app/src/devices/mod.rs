@@ -49,4 +49,4 @@ pub(crate) fn owned_device(
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

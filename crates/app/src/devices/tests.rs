@@ -22,11 +22,11 @@ use cairn_types::{
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 
-const CRN: Amount = UNITS_PER_CRN;
+pub(crate) const CRN: Amount = UNITS_PER_CRN;
 /// Every genesis account's balance.
-const START: Amount = 1_000 * CRN;
+pub(crate) const START: Amount = 1_000 * CRN;
 /// The fee of every transaction: above the floor even for a batch of 50 P-256 reports.
-const FEE: Amount = 500_000;
+pub(crate) const FEE: Amount = 500_000;
 /// Genesis time of the report tests: late enough that a report can be older than the
 /// maximum report age.
 const T0: u64 = 1_700_000_000_000;
@@ -48,7 +48,7 @@ fn signed(from: &Keypair, nonce: u64, body: TxBody) -> SignedTx {
     .sign(from)
 }
 
-fn ed_device(seed: u8) -> DeviceSigner {
+pub(crate) fn ed_device(seed: u8) -> DeviceSigner {
     DeviceSigner::from_ed25519_seed([seed; 32])
 }
 
@@ -61,7 +61,7 @@ fn consent(dev: &DeviceSigner, owner: &Address, device_nonce: u64) -> DeviceSign
 }
 
 /// A registration of `dev` for `owner`, with the device's consent for `owner`.
-fn register(
+pub(crate) fn register(
     dev: &DeviceSigner,
     owner: &Keypair,
     class: DeviceClass,
@@ -120,7 +120,7 @@ fn tokyo() -> u64 {
     cell(35.68, 139.69, h3o::Resolution::Twelve)
 }
 
-fn failure(r: &Receipt) -> &TxFailure {
+pub(crate) fn failure(r: &Receipt) -> &TxFailure {
     match &r.status {
         TxStatus::Failed { error } => error,
         TxStatus::Success => panic!("expected a failed receipt, got success: {r:?}"),
@@ -182,18 +182,18 @@ fn owner_index(owner: &Keypair, id: &DeviceId) -> Vec<u8> {
 }
 
 /// A chain plus the next nonce of every account that signs.
-struct Net {
-    c: Chain,
+pub(crate) struct Net {
+    pub(crate) c: Chain,
     nonces: BTreeMap<Address, u64>,
 }
 
 impl Net {
-    fn new(g: &Genesis) -> Net {
+    pub(crate) fn new(g: &Genesis) -> Net {
         Net { c: Chain::new(g), nonces: BTreeMap::new() }
     }
 
     /// A transaction from `from` with its next nonce.
-    fn tx(&mut self, from: &Keypair, body: TxBody) -> SignedTx {
+    pub(crate) fn tx(&mut self, from: &Keypair, body: TxBody) -> SignedTx {
         let n = self.nonces.entry(from.address()).or_insert(0);
         let t = signed(from, *n, body);
         *n += 1;
@@ -201,7 +201,7 @@ impl Net {
     }
 
     /// One block holding `txs`, all of which must be included.
-    fn block(&mut self, txs: Vec<SignedTx>) -> Proposal {
+    pub(crate) fn block(&mut self, txs: Vec<SignedTx>) -> Proposal {
         let count = txs.len();
         let p = self.c.block(txs);
         assert!(p.dropped.is_empty(), "dropped: {:?}", p.dropped);
@@ -210,19 +210,19 @@ impl Net {
     }
 
     /// One block holding one transaction; its receipt.
-    fn run(&mut self, from: &Keypair, body: TxBody) -> Receipt {
+    pub(crate) fn run(&mut self, from: &Keypair, body: TxBody) -> Receipt {
         let t = self.tx(from, body);
         self.block(vec![t]).executed.receipts.remove(0)
     }
 
-    fn empty_blocks(&mut self, n: u64) {
+    pub(crate) fn empty_blocks(&mut self, n: u64) {
         for _ in 0..n {
             self.block(vec![]);
         }
     }
 
     /// Empty blocks until the next block is at `height`.
-    fn advance_to(&mut self, height: u64) {
+    pub(crate) fn advance_to(&mut self, height: u64) {
         assert!(self.height() < height);
         while self.height() + 1 < height {
             self.block(vec![]);
@@ -235,27 +235,27 @@ impl Net {
         }
     }
 
-    fn height(&self) -> u64 {
+    pub(crate) fn height(&self) -> u64 {
         self.c.parent.height
     }
 
-    fn account(&self, k: &Keypair) -> Account {
+    pub(crate) fn account(&self, k: &Keypair) -> Account {
         get_account(&self.c.store, &k.address()).unwrap()
     }
 
-    fn balance(&self, k: &Keypair) -> Amount {
+    pub(crate) fn balance(&self, k: &Keypair) -> Amount {
         self.account(k).balance
     }
 
-    fn device(&self, id: &DeviceId) -> Device {
+    pub(crate) fn device(&self, id: &DeviceId) -> Device {
         get_device(&self.c.store, id).unwrap().expect("device record")
     }
 
-    fn supply(&self) -> Supply {
+    pub(crate) fn supply(&self) -> Supply {
         get_supply(&self.c.store).unwrap()
     }
 
-    fn params(&self) -> Params {
+    pub(crate) fn params(&self) -> Params {
         App::params(&self.c.store).unwrap()
     }
 
@@ -284,7 +284,7 @@ fn an_ed25519_device_with_valid_consent_registers_and_locks_its_class_bond() {
     assert_eq!(r.fee_paid, FEE);
     let bond = 10 * CRN;
     assert_eq!(n.account(&alice), Account { balance: START - FEE - bond, nonce: 1 });
-    assert_eq!(n.supply(), Supply { genesis: START, burned: FEE, bonded: bond });
+    assert_eq!(n.supply(), Supply { genesis: START, burned: FEE, bonded: bond, escrowed: 0 });
     assert_eq!(
         n.device(&dev.id()),
         Device {
@@ -316,7 +316,7 @@ fn a_p256_device_with_valid_consent_registers_and_locks_its_class_bond() {
     assert_eq!(r.status, TxStatus::Success);
     let bond = 20 * CRN;
     assert_eq!(n.account(&alice), Account { balance: START - FEE - bond, nonce: 1 });
-    assert_eq!(n.supply(), Supply { genesis: START, burned: FEE, bonded: bond });
+    assert_eq!(n.supply(), Supply { genesis: START, burned: FEE, bonded: bond, escrowed: 0 });
     let d = n.device(&dev.id());
     assert_eq!(d.key, dev.public_key());
     assert_eq!(d.class, DeviceClass::Storage);
@@ -436,7 +436,7 @@ fn a_registration_with_the_wrong_device_nonce_fails_and_locks_nothing() {
     assert_eq!(get_device(&n.c.store, &dev.id()).unwrap(), None);
     assert_eq!(stored_device_nonce(&n.c.store, &dev.id()), 0);
     assert_eq!(n.account(&alice), Account { balance: START - FEE, nonce: 1 });
-    assert_eq!(n.supply(), Supply { genesis: START, burned: FEE, bonded: 0 });
+    assert_eq!(n.supply(), Supply { genesis: START, burned: FEE, bonded: 0, escrowed: 0 });
 }
 
 #[test]

@@ -1,0 +1,232 @@
+//! Usage channels. A consumer escrows CRN for a provider device; off-chain it signs
+//! cumulative receipts as service is delivered; the provider's owner settles with one, which
+//! opens a dispute window in which either party may post a receipt with a higher sequence;
+//! when the window closes the channel pays the provider's owner for the units (capped by the
+//! escrow), refunds the rest, and records the units as the device's delivered usage in that
+//! epoch.
+
+use crate::{accounts, devices, state_key};
+use cairn_state::{Overlay, StateError, StateRead as _};
+use cairn_types::device_key::DeviceId;
+use cairn_types::usage::{Channel, ChannelStatus, SignedUsageReceipt, channel_id};
+use cairn_types::{Address, Amount, DeviceClass, Hash, Height, Params, TxFailure, crypto};
+
+type TxResult = Result<Result<(), TxFailure>, StateError>;
+
+macro_rules! fail {
+    ($e:expr) => {
+        return Ok(Err($e))
+    };
+}
+
+pub fn get_channel(
+    state: &impl cairn_state::StateRead,
+    id: &Hash,
+) -> Result<Option<Channel>, StateError> {
+    state.get_decoded(&state_key::channel(id))
+}
+
+fn serves_usage(class: DeviceClass) -> bool {
+    matches!(
+        class,
+        DeviceClass::Relay | DeviceClass::Energy | DeviceClass::Storage | DeviceClass::Compute
+    )
+}
+
+/// Opens a channel from `consumer` (the signer of the transaction with nonce `nonce`).
+#[allow(clippy::too_many_arguments)]
+pub fn open(
+    o: &mut Overlay<'_>,
+    params: &Params,
+    consumer: &Address,
+    nonce: u64,
+    device: &DeviceId,
+    escrow: Amount,
+    price_per_unit: Amount,
+    height: Height,
+) -> TxResult {
+    if escrow == 0 || price_per_unit == 0 {
+        fail!(TxFailure::EmptyChannel);
+    }
+    let Some(d) = devices::get_device(o, device)? else {
+        fail!(TxFailure::UnknownDevice { device: *device });
+    };
+    if d.status != devices::DeviceStatus::Active {
+        fail!(TxFailure::NotActive { device: *device });
+    }
+    if !serves_usage(d.class) {
+        fail!(TxFailure::NotAUsageDevice { class: d.class });
+    }
+    if let Err(f) = accounts::lock_escrow(o, consumer, escrow)? {
+        fail!(f);
+    }
+    let id = channel_id(consumer, nonce);
+    let channel = Channel {
+        id,
+        consumer: *consumer,
+        device: *device,
+        escrow,
+        price_per_unit,
+        opened_height: height,
+        timeout_height: height.saturating_add(params.usage.channel_timeout_blocks),
+        status: ChannelStatus::Open,
+    };
+    o.put_encoded(state_key::channel(&id), &channel);
+    Ok(Ok(()))
+}
+
+fn check_receipt(
+    chain_id: &str,
+    channel: &Channel,
+    r: &SignedUsageReceipt,
+) -> Result<(), TxFailure> {
+    let msg = r.receipt.signing_message(chain_id);
+    crypto::verify(&channel.consumer, &r.signature, &msg)
+        .map_err(|_| TxFailure::BadReceiptSignature { consumer: channel.consumer })
+}
+
+/// The provider's owner settles with a consumer receipt.
+pub fn settle(
+    o: &mut Overlay<'_>,
+    params: &Params,
+    chain_id: &str,
+    signer: &Address,
+    r: &SignedUsageReceipt,
+    height: Height,
+) -> TxResult {
+    let id = r.receipt.channel;
+    let Some(mut channel) = get_channel(o, &id)? else {
+        fail!(TxFailure::UnknownChannel { channel: id })
+    };
+    if channel.status != ChannelStatus::Open {
+        fail!(TxFailure::ChannelNotOpen { channel: id });
+    }
+    let owner = devices::get_device(o, &channel.device)?.map(|d| d.owner);
+    if owner != Some(*signer) {
+        fail!(TxFailure::NotAParty { signer: *signer });
+    }
+    if let Err(f) = check_receipt(chain_id, &channel, r) {
+        fail!(f);
+    }
+    let closes_at = height.saturating_add(params.usage.dispute_window_blocks.max(1));
+    channel.status =
+        ChannelStatus::Settling { receipt: r.receipt.clone(), since: height, closes_at };
+    o.put_encoded(state_key::channel(&id), &channel);
+    let key = state_key::channel_close(closes_at);
+    let mut due: Vec<Hash> = o.get_decoded(&key)?.unwrap_or_default();
+    due.push(id);
+    o.put_encoded(key, &due);
+    Ok(Ok(()))
+}
+
+/// Either party replaces the settled receipt with a higher one inside the window.
+pub fn dispute(
+    o: &mut Overlay<'_>,
+    chain_id: &str,
+    signer: &Address,
+    r: &SignedUsageReceipt,
+    height: Height,
+) -> TxResult {
+    let id = r.receipt.channel;
+    let Some(mut channel) = get_channel(o, &id)? else {
+        fail!(TxFailure::UnknownChannel { channel: id })
+    };
+    let (settled, since, closes_at) = match &channel.status {
+        ChannelStatus::Settling { receipt, since, closes_at } => (receipt, since, closes_at),
+        ChannelStatus::Closed { height, .. } => {
+            fail!(TxFailure::DisputeWindowClosed { closed_at: *height })
+        }
+        ChannelStatus::Open => fail!(TxFailure::ChannelNotSettling { channel: id }),
+    };
+    // The window covers the blocks before `closes_at`; the payout runs at the start of it.
+    if height >= *closes_at {
+        fail!(TxFailure::DisputeWindowClosed { closed_at: *closes_at });
+    }
+    let owner = devices::get_device(o, &channel.device)?.map(|d| d.owner);
+    if *signer != channel.consumer && owner != Some(*signer) {
+        fail!(TxFailure::NotAParty { signer: *signer });
+    }
+    if r.receipt.seq <= settled.seq {
+        fail!(TxFailure::ReceiptNotHigher { seq: r.receipt.seq, settled: settled.seq });
+    }
+    if r.receipt.total_units < settled.total_units {
+        fail!(TxFailure::ReceiptTotalLower {
+            total: r.receipt.total_units,
+            settled: settled.total_units
+        });
+    }
+    if let Err(f) = check_receipt(chain_id, &channel, r) {
+        fail!(f);
+    }
+    channel.status = ChannelStatus::Settling {
+        receipt: r.receipt.clone(),
+        since: *since,
+        closes_at: *closes_at,
+    };
+    o.put_encoded(state_key::channel(&id), &channel);
+    Ok(Ok(()))
+}
+
+/// The consumer takes back the escrow of a channel never settled before its timeout.
+pub fn close_timed_out(
+    o: &mut Overlay<'_>,
+    signer: &Address,
+    id: &Hash,
+    height: Height,
+) -> TxResult {
+    let Some(mut channel) = get_channel(o, id)? else {
+        fail!(TxFailure::UnknownChannel { channel: *id })
+    };
+    if channel.consumer != *signer {
+        fail!(TxFailure::NotAParty { signer: *signer });
+    }
+    if channel.status != ChannelStatus::Open {
+        fail!(TxFailure::ChannelNotOpen { channel: *id });
+    }
+    if height < channel.timeout_height {
+        fail!(TxFailure::ChannelNotTimedOut { timeout: channel.timeout_height });
+    }
+    accounts::release_escrow(o, &channel.consumer, channel.escrow)?;
+    channel.status = ChannelStatus::Closed { height, units: 0, paid: 0, refunded: channel.escrow };
+    o.put_encoded(state_key::channel(id), &channel);
+    Ok(Ok(()))
+}
+
+/// Start of block `height`: pays out every channel whose dispute window ends now. The
+/// provider's owner gets min(units × price, escrow) — units beyond what the escrow covers are
+/// not paid or counted — and the consumer the rest.
+pub fn close_due(o: &mut Overlay<'_>, params: &Params, height: Height) -> Result<(), StateError> {
+    let key = state_key::channel_close(height);
+    let Some(due) = o.get_decoded::<Vec<Hash>>(&key)? else { return Ok(()) };
+    let epoch = params.epoch_of(height);
+    for id in due {
+        let Some(mut channel) = get_channel(o, &id)? else { continue };
+        let ChannelStatus::Settling { receipt, closes_at, .. } = &channel.status else { continue };
+        if *closes_at != height {
+            continue;
+        }
+        // Rounding: units paid round down to what the escrow covers.
+        let covered = channel.escrow / channel.price_per_unit;
+        let units = u128::from(receipt.total_units).min(covered);
+        let paid = units.saturating_mul(channel.price_per_unit);
+        let refunded = channel.escrow - paid;
+        let owner = devices::get_device(o, &channel.device)?.map(|d| d.owner);
+        match owner {
+            Some(owner) => accounts::release_escrow(o, &owner, paid)?,
+            // A device record never disappears, but refund rather than lose funds.
+            None => accounts::release_escrow(o, &channel.consumer, paid)?,
+        }
+        accounts::release_escrow(o, &channel.consumer, refunded)?;
+        let units = u64::try_from(units).unwrap_or(u64::MAX);
+        let ukey = state_key::usage_units(&channel.device, epoch);
+        let delivered: u64 = o.get_decoded(&ukey)?.unwrap_or(0);
+        o.put_encoded(ukey, &delivered.saturating_add(units));
+        channel.status = ChannelStatus::Closed { height, units, paid, refunded };
+        o.put_encoded(state_key::channel(&id), &channel);
+    }
+    o.delete(key);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,247 @@
+//! Usage channel tests on the in-memory store.
+
+use super::*;
+use crate::accounts::get_supply;
+use crate::devices::tests::{CRN, FEE, Net, START, ed_device, failure, register};
+use crate::tests::genesis;
+use cairn_types::usage::{UsageReceipt, channel_id};
+use cairn_types::{DeviceClass, Keypair, Receipt, TxBody, TxStatus};
+
+const PRICE: Amount = 1_000;
+const ESCROW: Amount = 100_000;
+const WINDOW: u64 = 12;
+
+struct Setup {
+    n: Net,
+    consumer: Keypair,
+    provider: Keypair,
+    device: DeviceId,
+}
+
+fn setup(class: DeviceClass) -> Setup {
+    let consumer = Keypair::from_label("consumer");
+    let provider = Keypair::from_label("provider");
+    let mut g = genesis(&[&consumer, &provider], START);
+    g.params.usage.dispute_window_blocks = WINDOW;
+    g.params.usage.channel_timeout_blocks = 50;
+    let mut n = Net::new(&g);
+    let dev = ed_device(7);
+    assert!(n.run(&provider, register(&dev, &provider, class, 0, None)).is_success());
+    Setup { n, consumer, provider, device: dev.id() }
+}
+
+fn receipt(consumer: &Keypair, channel: Hash, total_units: u64, seq: u64) -> SignedUsageReceipt {
+    let receipt = UsageReceipt { channel, total_units, seq };
+    let signature = consumer.sign_raw(&receipt.signing_message(crate::tests::CHAIN));
+    SignedUsageReceipt { receipt, signature }
+}
+
+/// Opens a channel; returns its id.
+fn open(s: &mut Setup) -> Hash {
+    let nonce = s.n.account(&s.consumer).nonce;
+    let body = TxBody::OpenChannel { device: s.device, escrow: ESCROW, price_per_unit: PRICE };
+    let r = s.n.run(&s.consumer.clone(), body);
+    assert!(r.is_success(), "{r:?}");
+    channel_id(&s.consumer.address(), nonce)
+}
+
+fn channel(s: &Setup, id: &Hash) -> Channel {
+    get_channel(&s.n.c.store, id).unwrap().expect("channel")
+}
+
+fn supply_identity_holds(s: &Setup) {
+    let sup = get_supply(&s.n.c.store).unwrap();
+    let balances = s.n.balance(&s.consumer) + s.n.balance(&s.provider);
+    assert_eq!(balances + sup.bonded + sup.escrowed, sup.genesis - sup.burned);
+}
+
+fn code(r: &Receipt) -> &'static str {
+    failure(r).code()
+}
+
+#[test]
+fn opening_a_channel_escrows_from_the_consumer() {
+    let mut s = setup(DeviceClass::Relay);
+    let before = s.n.balance(&s.consumer);
+    let id = open(&mut s);
+    assert_eq!(s.n.balance(&s.consumer), before - ESCROW - FEE);
+    let c = channel(&s, &id);
+    assert_eq!(
+        (c.consumer, c.device, c.escrow, c.price_per_unit),
+        (s.consumer.address(), s.device, ESCROW, PRICE)
+    );
+    assert_eq!(c.status, ChannelStatus::Open);
+    assert_eq!(get_supply(&s.n.c.store).unwrap().escrowed, ESCROW);
+    supply_identity_holds(&s);
+}
+
+#[test]
+fn only_usage_devices_take_channels_and_escrow_must_be_positive() {
+    let mut s = setup(DeviceClass::Hotspot);
+    let consumer = s.consumer.clone();
+    let r = s.n.run(
+        &consumer,
+        TxBody::OpenChannel { device: s.device, escrow: ESCROW, price_per_unit: PRICE },
+    );
+    assert_eq!(code(&r), "not_a_usage_device");
+    let mut s = setup(DeviceClass::Energy);
+    let r = s
+        .n
+        .run(&consumer, TxBody::OpenChannel { device: s.device, escrow: 0, price_per_unit: PRICE });
+    assert_eq!(code(&r), "empty_channel");
+    let r = s.n.run(
+        &consumer,
+        TxBody::OpenChannel { device: Hash([9; 32]), escrow: 1, price_per_unit: 1 },
+    );
+    assert_eq!(code(&r), "unknown_device");
+}
+
+#[test]
+fn a_settled_channel_pays_the_provider_and_refunds_the_rest_when_the_window_closes() {
+    let mut s = setup(DeviceClass::Storage);
+    let id = open(&mut s);
+    let provider = s.provider.clone();
+    let (p0, c0) = (s.n.balance(&s.provider), s.n.balance(&s.consumer));
+    let r = s.n.run(&provider, TxBody::SettleChannel { receipt: receipt(&s.consumer, id, 30, 3) });
+    assert!(r.is_success(), "{r:?}");
+    let settled_at = s.n.height();
+    let ChannelStatus::Settling { closes_at, .. } = channel(&s, &id).status else {
+        panic!("not settling")
+    };
+    assert_eq!(closes_at, settled_at + WINDOW);
+    // Still settling in the last block of the window.
+    s.n.advance_to(closes_at);
+    assert!(matches!(channel(&s, &id).status, ChannelStatus::Settling { .. }));
+    s.n.empty_blocks(1);
+    let c = channel(&s, &id);
+    assert_eq!(
+        c.status,
+        ChannelStatus::Closed {
+            height: closes_at,
+            units: 30,
+            paid: 30 * PRICE,
+            refunded: ESCROW - 30 * PRICE
+        }
+    );
+    assert_eq!(s.n.balance(&s.provider), p0 - FEE + 30 * PRICE);
+    assert_eq!(s.n.balance(&s.consumer), c0 + ESCROW - 30 * PRICE);
+    let epoch = s.n.params().epoch_of(closes_at);
+    let units: u64 =
+        s.n.c.store.get_decoded(&state_key::usage_units(&s.device, epoch)).unwrap().unwrap();
+    assert_eq!(units, 30);
+    assert_eq!(get_supply(&s.n.c.store).unwrap().escrowed, 0);
+    supply_identity_holds(&s);
+}
+
+#[test]
+fn a_channel_settled_with_an_old_receipt_is_corrected_by_the_consumers_dispute() {
+    let mut s = setup(DeviceClass::Relay);
+    let id = open(&mut s);
+    let (provider, consumer) = (s.provider.clone(), s.consumer.clone());
+    assert!(
+        s.n.run(&provider, TxBody::SettleChannel { receipt: receipt(&consumer, id, 10, 2) })
+            .is_success()
+    );
+    let r = s.n.run(&consumer, TxBody::DisputeChannel { receipt: receipt(&consumer, id, 40, 5) });
+    assert!(r.is_success(), "{r:?}");
+    let ChannelStatus::Settling { receipt: now, closes_at, .. } = channel(&s, &id).status else {
+        panic!()
+    };
+    assert_eq!((now.total_units, now.seq), (40, 5));
+    s.n.advance_to(closes_at + 1);
+    assert!(matches!(channel(&s, &id).status, ChannelStatus::Closed { units: 40, .. }));
+}
+
+#[test]
+fn a_dispute_must_be_higher_signed_by_the_consumer_and_inside_the_window() {
+    let mut s = setup(DeviceClass::Compute);
+    let id = open(&mut s);
+    let (provider, consumer) = (s.provider.clone(), s.consumer.clone());
+    assert!(
+        s.n.run(&provider, TxBody::SettleChannel { receipt: receipt(&consumer, id, 10, 4) })
+            .is_success()
+    );
+    // Same or lower seq: refused.
+    let r = s.n.run(&consumer, TxBody::DisputeChannel { receipt: receipt(&consumer, id, 20, 4) });
+    assert_eq!(failure(&r), &TxFailure::ReceiptNotHigher { seq: 4, settled: 4 });
+    let r = s.n.run(&consumer, TxBody::DisputeChannel { receipt: receipt(&consumer, id, 20, 3) });
+    assert_eq!(code(&r), "receipt_not_higher");
+    // A higher seq with a lower total is refused too.
+    let r = s.n.run(&consumer, TxBody::DisputeChannel { receipt: receipt(&consumer, id, 9, 5) });
+    assert_eq!(code(&r), "receipt_total_lower");
+    // Signed by someone else.
+    let r = s.n.run(&consumer, TxBody::DisputeChannel { receipt: receipt(&provider, id, 50, 9) });
+    assert_eq!(code(&r), "bad_receipt_signature");
+    // A stranger may not dispute.
+    let stranger = Keypair::from_label("stranger");
+    let r = s.n.run(&provider, TxBody::Transfer { to: stranger.address(), amount: 10 * CRN });
+    assert!(r.is_success());
+    let r = s.n.run(&stranger, TxBody::DisputeChannel { receipt: receipt(&consumer, id, 50, 9) });
+    assert_eq!(code(&r), "not_a_party");
+    // Just inside the window (the last block before it closes): accepted.
+    let ChannelStatus::Settling { closes_at, .. } = channel(&s, &id).status else { panic!() };
+    s.n.advance_to(closes_at - 1);
+    let r = s.n.run(&consumer, TxBody::DisputeChannel { receipt: receipt(&consumer, id, 12, 6) });
+    assert_eq!(r.status, TxStatus::Success);
+    // Just outside (the block that closes it): refused.
+    let r = s.n.run(&consumer, TxBody::DisputeChannel { receipt: receipt(&consumer, id, 13, 7) });
+    assert_eq!(failure(&r), &TxFailure::DisputeWindowClosed { closed_at: closes_at });
+    assert!(matches!(channel(&s, &id).status, ChannelStatus::Closed { units: 12, .. }));
+}
+
+#[test]
+fn only_the_providers_owner_settles_and_only_an_open_channel() {
+    let mut s = setup(DeviceClass::Relay);
+    let id = open(&mut s);
+    let consumer = s.consumer.clone();
+    let r = s.n.run(&consumer, TxBody::SettleChannel { receipt: receipt(&consumer, id, 1, 1) });
+    assert_eq!(code(&r), "not_a_party");
+    let provider = s.provider.clone();
+    assert!(
+        s.n.run(&provider, TxBody::SettleChannel { receipt: receipt(&consumer, id, 1, 1) })
+            .is_success()
+    );
+    let r = s.n.run(&provider, TxBody::SettleChannel { receipt: receipt(&consumer, id, 2, 2) });
+    assert_eq!(code(&r), "channel_not_open");
+    let r = s
+        .n
+        .run(&provider, TxBody::SettleChannel { receipt: receipt(&consumer, Hash([1; 32]), 2, 2) });
+    assert_eq!(code(&r), "unknown_channel");
+}
+
+#[test]
+fn units_beyond_the_escrow_are_neither_paid_nor_counted() {
+    let mut s = setup(DeviceClass::Energy);
+    let id = open(&mut s);
+    let provider = s.provider.clone();
+    let over = (ESCROW / PRICE) as u64 + 50;
+    assert!(
+        s.n.run(&provider, TxBody::SettleChannel { receipt: receipt(&s.consumer, id, over, 1) })
+            .is_success()
+    );
+    let ChannelStatus::Settling { closes_at, .. } = channel(&s, &id).status else { panic!() };
+    s.n.advance_to(closes_at + 1);
+    let covered = (ESCROW / PRICE) as u64;
+    assert_eq!(
+        channel(&s, &id).status,
+        ChannelStatus::Closed { height: closes_at, units: covered, paid: ESCROW, refunded: 0 }
+    );
+    supply_identity_holds(&s);
+}
+
+#[test]
+fn an_unsettled_channel_returns_its_escrow_after_the_timeout() {
+    let mut s = setup(DeviceClass::Relay);
+    let id = open(&mut s);
+    let consumer = s.consumer.clone();
+    let timeout = channel(&s, &id).timeout_height;
+    s.n.advance_to(timeout - 1);
+    let r = s.n.run(&consumer, TxBody::CloseChannel { channel: id });
+    assert_eq!(failure(&r), &TxFailure::ChannelNotTimedOut { timeout });
+    let before = s.n.balance(&consumer);
+    let r = s.n.run(&consumer, TxBody::CloseChannel { channel: id });
+    assert!(r.is_success(), "{r:?}");
+    assert_eq!(s.n.balance(&consumer), before - FEE + ESCROW);
+    assert!(matches!(channel(&s, &id).status, ChannelStatus::Closed { units: 0, paid: 0, .. }));
+    supply_identity_holds(&s);
+}
