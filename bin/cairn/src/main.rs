@@ -41,6 +41,9 @@ enum Command {
     /// Device keys, onboarding, location, ownership and reports.
     #[command(subcommand)]
     Device(cmd::device::DeviceCmd),
+    /// Usage channels: open, sign receipts, settle, dispute, close.
+    #[command(subcommand)]
+    Channel(cmd::channel::ChannelCmd),
     /// Changes reserved to the genesis admin key (denylist, maker allow-list).
     #[command(subcommand)]
     Admin(cmd::admin::AdminCmd),
@@ -83,6 +86,7 @@ fn main() -> std::process::ExitCode {
             Command::Query(c) => cmd::query::run(&ctx, c).await,
             Command::Device(c) => cmd::device::run(&ctx, c).await,
             Command::Admin(c) => cmd::admin::run(&ctx, c).await,
+            Command::Channel(c) => cmd::channel::run(&ctx, c).await,
             Command::Chain(c) => cmd::chain::run(&ctx, c).await,
             Command::Bench(c) => cmd::bench::run(&ctx, c).await,
         }

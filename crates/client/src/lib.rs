@@ -263,6 +263,11 @@ impl Client {
         self.get_json(&format!("/v1/devices/{}/{which}{query}", id.to_hex())).await
     }
 
+    /// `GET /v1/channels/{id}`
+    pub async fn channel(&self, id: &Hash) -> Result<cairn_types::usage::Channel, ClientError> {
+        self.get_json(&format!("/v1/channels/{}", id.to_hex())).await
+    }
+
     /// `GET /v1/genesis`
     pub async fn genesis(&self) -> Result<Genesis, ClientError> {
         self.get_json("/v1/genesis").await

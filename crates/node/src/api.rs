@@ -102,6 +102,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/genesis", get(genesis))
         .route("/v1/params", get(params))
         .route("/v1/entropy/{height}", get(entropy))
+        .route("/v1/channels/{id}", get(channel))
         .route("/v1/blocks/latest", get(latest_block))
         .route("/v1/blocks/hash/{hash}", get(block_by_hash))
         .route("/v1/blocks/{height}", get(block_by_height))
@@ -201,6 +202,19 @@ async fn entropy(
         ))
     })?;
     Ok(Json(EntropyView { height, entropy }))
+}
+
+/// A usage channel.
+async fn channel(
+    State(s): State<Arc<Shared>>,
+    path: Result<Path<String>, PathRejection>,
+) -> ApiResult<cairn_types::usage::Channel> {
+    let Path(id) = path?;
+    let id = parse_hash(&id)?;
+    let snap = s.snapshot()?;
+    let c = cairn_app::channels::get_channel(&snap, &id)?
+        .ok_or_else(|| ApiError::not_found(format!("no channel {id}")))?;
+    Ok(Json(c))
 }
 
 fn parse_hash(text: &str) -> Result<Hash, ApiError> {

@@ -77,6 +77,7 @@ pub async fn device(
         .collect::<Result<Vec<_>, _>>()
         .map_err(anyhow::Error::from)?;
     let registrations: u64 = snap.get_decoded(&state_key::device_nonce(&id))?.unwrap_or(0);
+    let usage_units: u64 = snap.get_decoded(&state_key::usage_units(&id, epoch))?.unwrap_or(0);
     Ok(Json(DeviceView {
         registrations,
         last_seq: cursor.last_seq,
@@ -84,6 +85,7 @@ pub async fn device(
         epoch,
         uptime: uptime(&params, &activity),
         activity,
+        usage_units,
         locations,
         device,
     }))

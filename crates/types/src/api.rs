@@ -136,6 +136,8 @@ pub struct DeviceView {
     pub epoch: u64,
     pub activity: crate::device::EpochActivity,
     pub uptime: UptimeView,
+    /// Units delivered through usage channels that closed this epoch.
+    pub usage_units: u64,
     pub locations: Vec<crate::device::LocationAssertion>,
 }
 

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod bench;
 pub mod bench_reports;
 pub mod chain;
+pub mod channel;
 pub mod device;
 pub mod keys;
 pub mod node;

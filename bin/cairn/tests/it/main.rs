@@ -7,6 +7,7 @@
 mod device_support;
 mod harness;
 
+mod a_channel_settled_with_an_old_receipt_is_corrected_by_the_consumers_dispute;
 mod a_re_registered_device_keeps_a_consistent_location_history;
 mod bad_reports_are_rejected_with_their_reason_while_the_rest_of_the_batch_is_accepted;
 mod bad_transactions_are_refused_and_change_nothing;
