@@ -56,6 +56,7 @@ pub(crate) fn execute<S: CommittedState>(
     let mut o = Overlay::new(state);
     devices::registry::release_bonds(&mut o, height)?;
     channels::close_due(&mut o, params, height)?;
+    devices::sensors::close_epoch(&mut o, params, height)?;
     let mut receipts = Vec::with_capacity(txs.len());
     let mut included = Vec::with_capacity(txs.len());
     let mut dropped = Vec::new();

@@ -177,3 +177,26 @@ pub fn usage_units(id: &DeviceId, epoch: u64) -> Vec<u8> {
     k.extend_from_slice(&epoch.to_be_bytes());
     k
 }
+
+/// A sensor's readings in an epoch.
+pub fn sensor_epoch(id: &DeviceId, epoch: u64) -> Vec<u8> {
+    let mut k = with_id(b"sensor/", id);
+    k.push(b'/');
+    k.extend_from_slice(&epoch.to_be_bytes());
+    k
+}
+
+/// Sensors that reported in an epoch (scored when it ends).
+pub fn sensors_of_epoch(epoch: u64) -> Vec<u8> {
+    let mut k = b"sensors/".to_vec();
+    k.extend_from_slice(&epoch.to_be_bytes());
+    k
+}
+
+/// A sensor's quality score for an epoch.
+pub fn sensor_quality(id: &DeviceId, epoch: u64) -> Vec<u8> {
+    let mut k = with_id(b"sensorq/", id);
+    k.push(b'/');
+    k.extend_from_slice(&epoch.to_be_bytes());
+    k
+}

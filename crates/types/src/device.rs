@@ -61,6 +61,7 @@ impl DeviceClass {
     pub fn allows(&self, kind: ReportKind) -> bool {
         match kind {
             ReportKind::Heartbeat => true,
+            ReportKind::Reading => *self == DeviceClass::Sensor,
         }
     }
 }
@@ -157,6 +158,9 @@ pub enum ReportPayload {
         /// The device's own uptime counter, informational.
         uptime_secs: u64,
     },
+    /// A sensor reading, in thousandths of the network's unit (integer, so every node
+    /// judges it alike). Sensors only.
+    Reading { value: i64 },
 }
 
 #[derive(
@@ -165,12 +169,14 @@ pub enum ReportPayload {
 #[serde(rename_all = "snake_case")]
 pub enum ReportKind {
     Heartbeat,
+    Reading,
 }
 
 impl ReportPayload {
     pub fn kind(&self) -> ReportKind {
         match self {
             ReportPayload::Heartbeat { .. } => ReportKind::Heartbeat,
+            ReportPayload::Reading { .. } => ReportKind::Reading,
         }
     }
 }
@@ -236,6 +242,8 @@ pub enum RejectReason {
     Deregistered { height: u64 },
     #[error("device is denylisted: {reason}")]
     Denylisted { reason: String },
+    #[error("reading {value} is outside [{min}, {max}]")]
+    OutOfRange { value: i64, min: i64, max: i64 },
 }
 
 impl RejectReason {
@@ -250,6 +258,7 @@ impl RejectReason {
             RejectReason::StaleTimestamp { .. } => "stale_timestamp",
             RejectReason::Deregistered { .. } => "deregistered",
             RejectReason::Denylisted { .. } => "denylisted",
+            RejectReason::OutOfRange { .. } => "out_of_range",
         }
     }
 }
@@ -374,4 +383,56 @@ pub struct LocationAssertion {
 pub struct DenyEntry {
     pub reason: String,
     pub height: Height,
+}
+
+/// A sensor's readings in one epoch, aggregated.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+)]
+pub struct SensorEpoch {
+    pub readings: u32,
+    pub out_of_range: u32,
+    /// Sum of the accepted readings (for the mean).
+    pub sum: i128,
+}
+
+impl SensorEpoch {
+    /// Mean of the accepted readings, rounded toward zero; `None` without any.
+    pub fn mean(&self) -> Option<i64> {
+        if self.readings == 0 {
+            return None;
+        }
+        i64::try_from(self.sum / i128::from(self.readings)).ok()
+    }
+}
+
+/// A sensor's quality in one epoch, in thousandths: timeliness × in-range × agreement.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+)]
+pub struct SensorQuality {
+    pub timeliness: u32,
+    pub in_range: u32,
+    pub agreement: u32,
+    pub quality: u32,
+    /// The median of the neighbours' means it was compared with (None: no neighbour).
+    pub neighbour_median: Option<i64>,
 }

@@ -32,6 +32,38 @@ pub struct Params {
     /// Usage channels.
     #[serde(default)]
     pub usage: crate::usage::UsageParams,
+    /// Sensor readings and their quality.
+    #[serde(default)]
+    pub sensor: SensorParams,
+}
+
+/// Parameters of sensor readings.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SensorParams {
+    /// Accepted range of a reading, in thousandths (inclusive).
+    pub min_value: i64,
+    pub max_value: i64,
+    /// Readings per epoch that count as fully timely.
+    pub expected_readings: u32,
+    /// Neighbours are sensors in the same H3 cell at this resolution.
+    pub coarse_resolution: u8,
+    /// A mean within this distance of the neighbours' median agrees fully; agreement falls
+    /// linearly to zero at twice the distance.
+    pub tolerance: i64,
+}
+
+impl Default for SensorParams {
+    fn default() -> Self {
+        // A temperature network in thousandths of a degree: −50 °C to 60 °C, 2 °C tolerance.
+        SensorParams {
+            min_value: -50_000,
+            max_value: 60_000,
+            expected_readings: 10,
+            coarse_resolution: 7,
+            tolerance: 2_000,
+        }
+    }
 }
 
 /// Parameters of devices and their reports.
@@ -99,6 +131,7 @@ impl Default for Params {
             admin: None,
             devices: DeviceParams::default(),
             usage: crate::usage::UsageParams::default(),
+            sensor: SensorParams::default(),
         }
     }
 }
@@ -136,6 +169,16 @@ impl Params {
         if u64::from(d.heartbeat_slots) > self.blocks_per_epoch {
             return Err(GenesisError::Invalid(
                 "devices.heartbeat_slots must not exceed blocks_per_epoch (a slot is at least one block)".into(),
+            ));
+        }
+        let sp = &self.sensor;
+        if sp.min_value > sp.max_value
+            || sp.expected_readings == 0
+            || sp.coarse_resolution > 15
+            || sp.tolerance <= 0
+        {
+            return Err(GenesisError::Invalid(
+                "sensor: need min_value ≤ max_value, expected_readings ≥ 1, coarse_resolution ≤ 15, tolerance > 0".into(),
             ));
         }
         if d.min_uptime_percent > 100 {

@@ -3,6 +3,7 @@
 
 pub mod registry;
 pub mod reports;
+pub mod sensors;
 
 use crate::state_key;
 use cairn_state::{Overlay, StateError, StateRead};
@@ -48,5 +49,7 @@ pub(crate) fn owned_device(
     Ok(Ok(d))
 }
 
+#[cfg(test)]
+mod sensor_tests;
 #[cfg(test)]
 pub(crate) mod tests;

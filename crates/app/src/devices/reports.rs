@@ -6,7 +6,7 @@
 //! All writes go to the block overlay, whose change set keeps one value per key, so the
 //! state tree sees one update per device per block however many reports it sent.
 
-use super::{DeviceStatus, EpochActivity, ReportCursor, get_denied, get_device};
+use super::{DeviceStatus, EpochActivity, ReportCursor, get_denied, get_device, sensors};
 use crate::state_key;
 use cairn_state::{Overlay, StateError, StateRead as _};
 use cairn_types::device::{RejectReason, ReportPayload, ReportRejection};
@@ -61,10 +61,18 @@ pub fn process_batch(
                             act.heartbeats = act.heartbeats.saturating_add(1);
                             act.heartbeat_slots |= 1u64 << slot;
                         }
+                        ReportPayload::Reading { value } => {
+                            sensors::record(o, &id, epoch, Ok(value))?
+                        }
                     }
                     o.put_encoded(state_key::report_cursor(&id), &ReportCursor { last_seq: r.seq });
                 }
-                Err(_) => act.rejected = act.rejected.saturating_add(1),
+                Err(reason) => {
+                    act.rejected = act.rejected.saturating_add(1);
+                    if let RejectReason::OutOfRange { value, .. } = reason {
+                        sensors::record(o, &id, epoch, Err(*value))?;
+                    }
+                }
             }
             o.put_encoded(key, &act);
         }
@@ -110,6 +118,16 @@ fn judge(
     let kind = r.payload.kind();
     if !device.class.allows(kind) {
         return Ok(Err(RejectReason::WrongClass { class: device.class, kind }));
+    }
+    if let ReportPayload::Reading { value } = r.payload {
+        let sp = &params.sensor;
+        if value < sp.min_value || value > sp.max_value {
+            return Ok(Err(RejectReason::OutOfRange {
+                value,
+                min: sp.min_value,
+                max: sp.max_value,
+            }));
+        }
     }
     if r.epoch != epoch {
         return Ok(Err(RejectReason::OutsideEpochWindow { epoch: r.epoch, current: epoch }));

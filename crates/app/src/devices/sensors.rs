@@ -1,0 +1,168 @@
+//! Sensor readings: per-epoch aggregates while the epoch runs, and at its end a quality
+//! score per sensor = timeliness × in-range × agreement with the median of its neighbours
+//! (sensors in the same coarse H3 cell), all in integer thousandths, rounded down.
+
+use super::get_device;
+use crate::state_key;
+use cairn_state::{Overlay, StateError, StateRead as _};
+use cairn_types::device::{SensorEpoch, SensorQuality};
+use cairn_types::device_key::DeviceId;
+use cairn_types::{Height, Params};
+use std::collections::BTreeMap;
+
+/// Records one judged reading: `Ok(value)` accepted, `Err(value)` out of range.
+pub fn record(
+    o: &mut Overlay<'_>,
+    id: &DeviceId,
+    epoch: u64,
+    reading: Result<i64, i64>,
+) -> Result<(), StateError> {
+    let key = state_key::sensor_epoch(id, epoch);
+    let mut agg: Option<SensorEpoch> = o.get_decoded(&key)?;
+    if agg.is_none() {
+        let list_key = state_key::sensors_of_epoch(epoch);
+        let mut list: Vec<DeviceId> = o.get_decoded(&list_key)?.unwrap_or_default();
+        list.push(*id);
+        o.put_encoded(list_key, &list);
+    }
+    let a = agg.get_or_insert_with(SensorEpoch::default);
+    match reading {
+        Ok(v) => {
+            a.readings = a.readings.saturating_add(1);
+            a.sum = a.sum.saturating_add(i128::from(v));
+        }
+        Err(_) => a.out_of_range = a.out_of_range.saturating_add(1),
+    }
+    o.put_encoded(key, a);
+    Ok(())
+}
+
+/// Lower median of a non-empty sorted slice.
+fn lower_median(sorted: &[i64]) -> Option<i64> {
+    sorted.get((sorted.len().saturating_sub(1)) / 2).copied()
+}
+
+/// Agreement in thousandths: 1000 within `tol` of the median, falling linearly to 0 at
+/// twice `tol`, rounded down.
+pub fn agreement(mean: i64, median: i64, tol: i64) -> u32 {
+    let d = i128::from(mean).abs_diff(i128::from(median));
+    let tol = tol.max(1) as u128;
+    if d <= tol {
+        1000
+    } else if d >= 2 * tol {
+        0
+    } else {
+        ((2 * tol - d) * 1000 / tol) as u32
+    }
+}
+
+/// The score of one sensor's epoch given its neighbours' median (if any) and whether it
+/// has a location. Without a location it cannot be compared: agreement 0. Without
+/// neighbours there is nothing to disagree with: agreement 1000.
+pub fn score(
+    params: &Params,
+    agg: &SensorEpoch,
+    located: bool,
+    neighbour_median: Option<i64>,
+) -> SensorQuality {
+    let sp = &params.sensor;
+    let expected = sp.expected_readings.max(1);
+    let timeliness = agg.readings.min(expected) * 1000 / expected;
+    let judged = agg.readings.saturating_add(agg.out_of_range);
+    let in_range =
+        if judged == 0 { 0 } else { (u64::from(agg.readings) * 1000 / u64::from(judged)) as u32 };
+    let agreement = match (located, agg.mean(), neighbour_median) {
+        (false, _, _) | (_, None, _) => 0,
+        (true, Some(_), None) => 1000,
+        (true, Some(m), Some(median)) => agreement(m, median, sp.tolerance),
+    };
+    let quality =
+        (u64::from(timeliness) * u64::from(in_range) * u64::from(agreement) / 1_000_000) as u32;
+    SensorQuality { timeliness, in_range, agreement, quality, neighbour_median }
+}
+
+/// The coarse cell of a resolution-12 location.
+fn coarse_cell(location: u64, resolution: u8) -> Option<u64> {
+    let cell = h3o::CellIndex::try_from(location).ok()?;
+    let res = h3o::Resolution::try_from(resolution).ok()?;
+    cell.parent(res).map(u64::from)
+}
+
+/// First block of an epoch: scores every sensor that reported in the epoch before.
+pub fn close_epoch(o: &mut Overlay<'_>, params: &Params, height: Height) -> Result<(), StateError> {
+    let bpe = params.blocks_per_epoch.max(1);
+    if height == 0 || !height.is_multiple_of(bpe) {
+        return Ok(());
+    }
+    let epoch = params.epoch_of(height).saturating_sub(1);
+    let Some(list) = o.get_decoded::<Vec<DeviceId>>(&state_key::sensors_of_epoch(epoch))? else {
+        return Ok(());
+    };
+    // (device, aggregate, coarse cell) in the order they first reported.
+    let mut sensors = Vec::with_capacity(list.len());
+    let mut by_cell: BTreeMap<u64, Vec<(DeviceId, i64)>> = BTreeMap::new();
+    for id in &list {
+        let agg: SensorEpoch =
+            o.get_decoded(&state_key::sensor_epoch(id, epoch))?.unwrap_or_default();
+        let cell = get_device(o, id)?
+            .and_then(|d| d.location)
+            .and_then(|loc| coarse_cell(loc, params.sensor.coarse_resolution));
+        if let (Some(c), Some(m)) = (cell, agg.mean()) {
+            by_cell.entry(c).or_default().push((*id, m));
+        }
+        sensors.push((*id, agg, cell));
+    }
+    for (id, agg, cell) in sensors {
+        let median = cell.and_then(|c| {
+            let mut others: Vec<i64> = by_cell
+                .get(&c)
+                .into_iter()
+                .flatten()
+                .filter(|(d, _)| *d != id)
+                .map(|(_, m)| *m)
+                .collect();
+            others.sort_unstable();
+            lower_median(&others)
+        });
+        let q = score(params, &agg, cell.is_some(), median);
+        o.put_encoded(state_key::sensor_quality(&id, epoch), &q);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    #[test]
+    fn agreement_falls_linearly_between_one_and_two_tolerances() {
+        assert_eq!(agreement(20_000, 20_000, 2_000), 1000);
+        assert_eq!(agreement(22_000, 20_000, 2_000), 1000); // just inside
+        assert_eq!(agreement(22_001, 20_000, 2_000), 999); // just outside: (4000 − 2001)·1000/2000
+        assert_eq!(agreement(23_000, 20_000, 2_000), 500);
+        assert_eq!(agreement(17_000, 20_000, 2_000), 500);
+        assert_eq!(agreement(24_000, 20_000, 2_000), 0);
+        assert_eq!(agreement(i64::MIN, i64::MAX, 2_000), 0);
+    }
+
+    #[test]
+    fn score_multiplies_the_three_factors_rounding_down() {
+        let p = Params::default(); // expected 10 readings, tolerance 2.000
+        let agg = SensorEpoch { readings: 5, out_of_range: 1, sum: 5 * 23_000 };
+        let q = score(&p, &agg, true, Some(20_000));
+        assert_eq!((q.timeliness, q.in_range, q.agreement), (500, 833, 500));
+        assert_eq!(q.quality, 500 * 833 * 500 / 1_000_000); // 208
+        assert_eq!(score(&p, &agg, false, Some(20_000)).quality, 0);
+        assert_eq!(score(&p, &agg, true, None).agreement, 1000);
+        let none = SensorEpoch { readings: 0, out_of_range: 3, sum: 0 };
+        assert_eq!(score(&p, &none, true, Some(1)).quality, 0);
+    }
+
+    #[test]
+    fn lower_median_of_even_and_odd_lists() {
+        assert_eq!(lower_median(&[]), None);
+        assert_eq!(lower_median(&[5]), Some(5));
+        assert_eq!(lower_median(&[1, 2, 3, 4]), Some(2));
+        assert_eq!(lower_median(&[1, 2, 3]), Some(2));
+    }
+}
