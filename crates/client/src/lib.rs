@@ -263,6 +263,16 @@ impl Client {
         self.get_json(&format!("/v1/devices/{}/{which}{query}", id.to_hex())).await
     }
 
+    /// `GET /v1/devices/{id}/sensor?epoch=`
+    pub async fn sensor(
+        &self,
+        id: &Hash,
+        epoch: Option<u64>,
+    ) -> Result<cairn_types::api::SensorView, ClientError> {
+        let q = epoch.map(|e| format!("?epoch={e}")).unwrap_or_default();
+        self.get_json(&format!("/v1/devices/{}/sensor{q}", id.to_hex())).await
+    }
+
     /// `GET /v1/channels/{id}`
     pub async fn channel(&self, id: &Hash) -> Result<cairn_types::usage::Channel, ClientError> {
         self.get_json(&format!("/v1/channels/{}", id.to_hex())).await

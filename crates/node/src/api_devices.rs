@@ -12,7 +12,7 @@ use cairn_app::{App, state_key};
 use cairn_state::{StateRead, StateScan};
 use cairn_store::Snapshot;
 use cairn_types::api::{
-    DeviceListView, DeviceReportView, DeviceReportsView, DeviceView, UptimeView,
+    DeviceListView, DeviceReportView, DeviceReportsView, DeviceView, SensorView, UptimeView,
 };
 use cairn_types::device::{Device, LocationAssertion};
 use cairn_types::device_key::DeviceId;
@@ -277,4 +277,31 @@ pub async fn rejections(
     let Path(id) = path?;
     let Query(q) = query?;
     reports_page(s, id, q, true).await
+}
+
+#[derive(Deserialize)]
+pub struct EpochQuery {
+    epoch: Option<u64>,
+}
+
+pub async fn sensor(
+    State(s): State<Arc<Shared>>,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<EpochQuery>, QueryRejection>,
+) -> ApiResult<SensorView> {
+    let Path(id) = path?;
+    let Query(q) = query?;
+    let id = parse_id(&id)?;
+    let snap = s.snapshot()?;
+    let params = App::params(&snap).map_err(anyhow::Error::from)?;
+    let epoch = match q.epoch {
+        Some(e) => e,
+        None => current_epoch(&snap, &params)?,
+    };
+    Ok(Json(SensorView {
+        device: id,
+        epoch,
+        readings: snap.get_decoded(&state_key::sensor_epoch(&id, epoch))?.unwrap_or_default(),
+        quality: snap.get_decoded(&state_key::sensor_quality(&id, epoch))?,
+    }))
 }

@@ -181,3 +181,13 @@ pub struct DeviceReportsView {
     pub reports: Vec<DeviceReportView>,
     pub next: Option<String>,
 }
+
+/// `GET /v1/devices/{id}/sensor?epoch=`: a sensor's readings in an epoch and, once the epoch
+/// has ended, its quality score.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SensorView {
+    pub device: crate::device_key::DeviceId,
+    pub epoch: u64,
+    pub readings: crate::device::SensorEpoch,
+    pub quality: Option<crate::device::SensorQuality>,
+}

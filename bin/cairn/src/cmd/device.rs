@@ -129,6 +129,28 @@ pub enum DeviceCmd {
         #[command(flatten)]
         send: SendOpts,
     },
+    /// Sign one sensor reading with the device key and submit it.
+    Reading {
+        #[arg(long)]
+        device_key: PathBuf,
+        /// The account that submits the report batch and pays its fee.
+        #[arg(long)]
+        from: String,
+        /// The reading, in the network's unit (up to 3 decimals), e.g. 21.5.
+        #[arg(long, allow_negative_numbers = true)]
+        value: String,
+        /// Sequence number (default: the device's last accepted + 1).
+        #[arg(long)]
+        seq: Option<u64>,
+        #[command(flatten)]
+        send: SendOpts,
+    },
+    /// A sensor's readings and quality score in an epoch.
+    Sensor {
+        device: Hash,
+        #[arg(long)]
+        epoch: Option<u64>,
+    },
     /// A device's accepted (or rejected) reports in an epoch.
     Reports {
         device: Hash,
@@ -163,6 +185,55 @@ fn parse_cell(text: &str) -> anyhow::Result<u64> {
     let cell: h3o::CellIndex =
         text.parse().with_context(|| format!("{text:?} is not an H3 cell"))?;
     Ok(u64::from(cell))
+}
+
+/// Parses a decimal with up to 3 places into thousandths, e.g. "-21.5" → -21500.
+fn parse_thousandths(text: &str) -> anyhow::Result<i64> {
+    let (neg, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let units = cairn_types::parse_crn(digits)
+        .with_context(|| format!("{text:?} is not a number with at most 3 decimals"))?;
+    if units % 1000 != 0 {
+        bail!("{text:?} has more than 3 decimals");
+    }
+    let v = i64::try_from(units / 1000).with_context(|| format!("{text:?} is too large"))?;
+    Ok(if neg { -v } else { v })
+}
+
+/// Signs one report with the device key and submits it in a batch of one.
+#[allow(clippy::too_many_arguments)]
+async fn submit_report(
+    ctx: &Ctx,
+    device_key: &Path,
+    from: &str,
+    seq: Option<u64>,
+    epoch: Option<u64>,
+    timestamp_ms: Option<u64>,
+    payload: ReportPayload,
+    opts: &SendOpts,
+) -> anyhow::Result<()> {
+    let device = read_device_key(device_key)?;
+    let gateway = load_key(ctx, from)?;
+    let client = ctx.client()?;
+    let status = client.status().await?;
+    let params = client.params().await?;
+    let seq = match seq {
+        Some(s) => s,
+        None => client.device(&device.id()).await?.last_seq.saturating_add(1),
+    };
+    let report = Report {
+        device: device.public_key(),
+        seq,
+        epoch: epoch.unwrap_or_else(|| params.epoch_of(status.height + 1)),
+        timestamp_ms: timestamp_ms.unwrap_or_else(now_ms),
+        payload,
+    };
+    let signature = device.sign(&report.signing_message(&status.chain_id))?;
+    let body = TxBody::SubmitReports { reports: vec![SignedReport { report, signature }] };
+    send(ctx, &gateway, body, opts).await?;
+    Ok(())
 }
 
 fn now_ms() -> u64 {
@@ -343,26 +414,45 @@ pub async fn run(ctx: &Ctx, cmd: DeviceCmd) -> anyhow::Result<()> {
                 println!("more: --after {next}");
             }
         }
+        DeviceCmd::Reading { device_key, from, value, seq, send: opts } => {
+            let value = parse_thousandths(&value)?;
+            let payload = ReportPayload::Reading { value };
+            submit_report(ctx, &device_key, &from, seq, None, None, payload, &opts).await?;
+        }
+        DeviceCmd::Sensor { device, epoch } => {
+            let v = ctx.client()?.sensor(&device, epoch).await?;
+            if ctx.json {
+                return output::json(&v);
+            }
+            let mut rows = vec![
+                ("device", v.device.to_string()),
+                ("epoch", v.epoch.to_string()),
+                ("readings", v.readings.readings.to_string()),
+                ("out of range", v.readings.out_of_range.to_string()),
+                (
+                    "mean",
+                    v.readings
+                        .mean()
+                        .map(|m| format!("{:.3}", m as f64 / 1000.0))
+                        .unwrap_or_default(),
+                ),
+            ];
+            match v.quality {
+                Some(q) => rows.push((
+                    "quality (‰)",
+                    format!(
+                        "{} = timeliness {} × in-range {} × agreement {}",
+                        q.quality, q.timeliness, q.in_range, q.agreement
+                    ),
+                )),
+                None => rows.push(("quality", "scored when the epoch ends".into())),
+            }
+            output::fields(&rows);
+        }
         DeviceCmd::Heartbeat { device_key, from, seq, epoch, timestamp_ms, send: opts } => {
-            let device = read_device_key(&device_key)?;
-            let gateway = load_key(ctx, &from)?;
-            let client = ctx.client()?;
-            let status = client.status().await?;
-            let params = client.params().await?;
-            let seq = match seq {
-                Some(s) => s,
-                None => client.device(&device.id()).await?.last_seq.saturating_add(1),
-            };
-            let report = Report {
-                device: device.public_key(),
-                seq,
-                epoch: epoch.unwrap_or_else(|| params.epoch_of(status.height + 1)),
-                timestamp_ms: timestamp_ms.unwrap_or_else(now_ms),
-                payload: ReportPayload::Heartbeat { uptime_secs: 0 },
-            };
-            let signature = device.sign(&report.signing_message(&status.chain_id))?;
-            let body = TxBody::SubmitReports { reports: vec![SignedReport { report, signature }] };
-            send(ctx, &gateway, body, &opts).await?;
+            let payload = ReportPayload::Heartbeat { uptime_secs: 0 };
+            submit_report(ctx, &device_key, &from, seq, epoch, timestamp_ms, payload, &opts)
+                .await?;
         }
         DeviceCmd::Reports { device, epoch, rejected } => {
             let v = ctx.client()?.device_reports(&device, epoch, rejected, None).await?;
