@@ -45,7 +45,12 @@ fn check_body(params: &Params, tx: &SignedTx) -> Result<(), StatelessError> {
         | TxBody::OpenChannel { .. }
         | TxBody::SettleChannel { .. }
         | TxBody::DisputeChannel { .. }
-        | TxBody::CloseChannel { .. } => Ok(()),
+        | TxBody::CloseChannel { .. }
+        | TxBody::PostJob { .. }
+        | TxBody::TakeJob { .. }
+        | TxBody::CommitResult { .. }
+        | TxBody::RevealResult { .. }
+        | TxBody::AcceptJob { .. } => Ok(()),
         TxBody::RegisterDevice { key, metadata, maker, .. } => {
             key.validate().map_err(|e| StatelessError::BadDeviceKey(e.to_string()))?;
             if metadata.len() > d.max_metadata_bytes as usize {
@@ -232,6 +237,9 @@ pub fn body_spend(tx: &SignedTx, params: &Params) -> Amount {
         TxBody::RegisterDevice { class, .. } => params.devices.bonds.get(*class),
         TxBody::AssertLocation { .. } => params.devices.location_fee,
         TxBody::OpenChannel { escrow, .. } => *escrow,
+        TxBody::PostJob { replication, price, .. } => {
+            price.saturating_mul(Amount::from(*replication))
+        }
         _ => 0,
     }
 }

@@ -5,7 +5,7 @@ use crate::check::{self, SizedTx};
 use crate::devices::registry::{self, Registration};
 use crate::devices::{self, reports};
 use crate::{BlockError, LastBlock, StatefulError, state_key};
-use crate::{accounts, channels};
+use crate::{accounts, channels, jobs};
 use cairn_state::{ChangeSet, CommittedState, Overlay, tree};
 use cairn_types::{Hash, Height, Params, Receipt, SignedTx, TxBody, TxOutcome, TxStatus, merkle};
 use jmt::storage::TreeUpdateBatch;
@@ -57,6 +57,7 @@ pub(crate) fn execute<S: CommittedState>(
     devices::registry::release_bonds(&mut o, height)?;
     channels::close_due(&mut o, params, height)?;
     devices::sensors::close_epoch(&mut o, params, height)?;
+    jobs::settle_due(&mut o, params, height)?;
     let mut receipts = Vec::with_capacity(txs.len());
     let mut included = Vec::with_capacity(txs.len());
     let mut dropped = Vec::new();
@@ -143,6 +144,25 @@ pub(crate) fn execute<S: CommittedState>(
             }
             TxBody::DisputeChannel { receipt } => {
                 channels::dispute(&mut o, chain_id, signer, receipt, height)?
+            }
+            TxBody::PostJob { workload, input, replication, price } => {
+                let spec = jobs::JobSpec {
+                    workload: *workload,
+                    input: *input,
+                    replication: *replication,
+                    price: *price,
+                };
+                jobs::post(&mut o, params, signer, tx.nonce, spec, height)?
+            }
+            TxBody::TakeJob { job, device } => jobs::take(&mut o, signer, job, device, height)?,
+            TxBody::CommitResult { job, device, commitment } => {
+                jobs::commit(&mut o, signer, job, device, *commitment, height)?
+            }
+            TxBody::RevealResult { job, device, result, salt } => {
+                jobs::reveal(&mut o, signer, job, device, *result, salt, height)?
+            }
+            TxBody::AcceptJob { job, result } => {
+                jobs::accept(&mut o, params, signer, job, *result, height)?
             }
             TxBody::CloseChannel { channel } => {
                 channels::close_timed_out(&mut o, signer, channel, height)?

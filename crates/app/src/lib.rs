@@ -12,6 +12,7 @@ pub mod channels;
 pub mod check;
 pub mod devices;
 mod execute;
+pub mod jobs;
 pub mod state_key;
 
 pub use check::{SizedTx, StatefulError};

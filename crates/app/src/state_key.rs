@@ -200,3 +200,25 @@ pub fn sensor_quality(id: &DeviceId, epoch: u64) -> Vec<u8> {
     k.extend_from_slice(&epoch.to_be_bytes());
     k
 }
+
+/// A compute job.
+pub fn job(id: &cairn_types::Hash) -> Vec<u8> {
+    let mut k = b"job/".to_vec();
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
+/// Jobs whose reveal phase ends at `height` (they settle then).
+pub fn job_settle(height: u64) -> Vec<u8> {
+    let mut k = b"jobq/".to_vec();
+    k.extend_from_slice(&height.to_be_bytes());
+    k
+}
+
+/// Jobs a device was paid for in an epoch.
+pub fn verified_jobs(id: &DeviceId, epoch: u64) -> Vec<u8> {
+    let mut k = with_id(b"devjobs/", id);
+    k.push(b'/');
+    k.extend_from_slice(&epoch.to_be_bytes());
+    k
+}

@@ -35,6 +35,9 @@ pub struct Params {
     /// Sensor readings and their quality.
     #[serde(default)]
     pub sensor: SensorParams,
+    /// Compute jobs.
+    #[serde(default)]
+    pub compute: crate::compute::ComputeParams,
 }
 
 /// Parameters of sensor readings.
@@ -132,6 +135,7 @@ impl Default for Params {
             devices: DeviceParams::default(),
             usage: crate::usage::UsageParams::default(),
             sensor: SensorParams::default(),
+            compute: crate::compute::ComputeParams::default(),
         }
     }
 }

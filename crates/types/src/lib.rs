@@ -8,6 +8,7 @@ pub mod address;
 pub mod api;
 pub mod block;
 pub mod codec;
+pub mod compute;
 pub mod crypto;
 pub mod device;
 pub mod device_key;

@@ -75,6 +75,28 @@ pub enum TxFailure {
     ChannelNotTimedOut { timeout: Height },
     #[error("a channel needs a positive escrow and price")]
     EmptyChannel,
+    #[error("no job {job}")]
+    UnknownJob { job: Hash },
+    #[error("replication {got} must be 1 to {max}, and the price positive")]
+    BadJob { got: u8, max: u8 },
+    #[error("job {job} is closed")]
+    JobClosed { job: Hash },
+    #[error("job {job} already has its {replication} providers")]
+    JobFull { job: Hash, replication: u8 },
+    #[error("device {device} has no place in job {job}")]
+    NotInJob { job: Hash, device: DeviceId },
+    #[error("device {device} already holds a place in job {job}")]
+    AlreadyInJob { job: Hash, device: DeviceId },
+    #[error("the commit phase ended at height {deadline}")]
+    LateCommit { deadline: Height },
+    #[error("the reveal phase ended at height {deadline}")]
+    LateReveal { deadline: Height },
+    #[error("reveals open at height {opens} (or once every place has committed)")]
+    EarlyReveal { opens: Height },
+    #[error("device {device} already did that for job {job}")]
+    AlreadyDone { job: Hash, device: DeviceId },
+    #[error("revealed result and salt do not match the commitment of {device}")]
+    CommitMismatch { device: DeviceId },
 }
 
 impl TxFailure {
@@ -104,6 +126,17 @@ impl TxFailure {
             TxFailure::NotAParty { .. } => "not_a_party",
             TxFailure::ChannelNotTimedOut { .. } => "channel_not_timed_out",
             TxFailure::EmptyChannel => "empty_channel",
+            TxFailure::UnknownJob { .. } => "unknown_job",
+            TxFailure::BadJob { .. } => "bad_job",
+            TxFailure::JobClosed { .. } => "job_closed",
+            TxFailure::JobFull { .. } => "job_full",
+            TxFailure::NotInJob { .. } => "not_in_job",
+            TxFailure::AlreadyInJob { .. } => "already_in_job",
+            TxFailure::LateCommit { .. } => "late_commit",
+            TxFailure::LateReveal { .. } => "late_reveal",
+            TxFailure::EarlyReveal { .. } => "early_reveal",
+            TxFailure::AlreadyDone { .. } => "already_done",
+            TxFailure::CommitMismatch { .. } => "commit_mismatch",
         }
     }
 }

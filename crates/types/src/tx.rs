@@ -60,6 +60,30 @@ pub enum TxBody {
     DisputeChannel { receipt: SignedUsageReceipt },
     /// The consumer takes the escrow back from a channel never settled before its timeout.
     CloseChannel { channel: Hash },
+    /// Posts a compute job for `replication` providers, escrowing `price` for each. The job
+    /// id is [`crate::compute::job_id`] of the signer and this transaction's nonce.
+    PostJob {
+        workload: Hash,
+        input: Hash,
+        replication: u8,
+        #[serde(with = "crate::api::amount_str")]
+        price: Amount,
+    },
+    /// A compute device's owner takes a place in a job.
+    TakeJob { job: Hash, device: DeviceId },
+    /// The provider commits to its result: [`crate::compute::commitment`].
+    CommitResult { job: Hash, device: DeviceId, commitment: Hash },
+    /// The provider reveals the result and salt behind its commitment.
+    RevealResult {
+        job: Hash,
+        device: DeviceId,
+        result: Hash,
+        #[serde(with = "hex_array")]
+        salt: [u8; 32],
+    },
+    /// The consumer accepts `result` early: providers who revealed it are paid, the rest of
+    /// the escrow returns, nobody is slashed.
+    AcceptJob { job: Hash, result: Hash },
 }
 
 impl TxBody {
@@ -77,7 +101,27 @@ impl TxBody {
             TxBody::SettleChannel { .. } => "settle_channel",
             TxBody::DisputeChannel { .. } => "dispute_channel",
             TxBody::CloseChannel { .. } => "close_channel",
+            TxBody::PostJob { .. } => "post_job",
+            TxBody::TakeJob { .. } => "take_job",
+            TxBody::CommitResult { .. } => "commit_result",
+            TxBody::RevealResult { .. } => "reveal_result",
+            TxBody::AcceptJob { .. } => "accept_job",
         }
+    }
+}
+
+/// Serde helper: 32 bytes as a hex string.
+pub mod hex_array {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(v))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 32], D::Error> {
+        let s = <String as Deserialize>::deserialize(d)?;
+        let v = hex::decode(&s).map_err(serde::de::Error::custom)?;
+        v.try_into().map_err(|_| serde::de::Error::custom("expected 32 bytes"))
     }
 }
 

@@ -1,0 +1,273 @@
+//! Compute jobs. A consumer posts a job for `replication` providers and escrows `price` for
+//! each. Compute devices take places; each commits to hash(result, salt, device) before the
+//! commit deadline and reveals before the reveal deadline (reveals open once every place
+//! has committed, or at the commit deadline). At the reveal deadline the job settles: a
+//! result revealed by a strict majority of `replication` is accepted; providers who revealed
+//! it are paid and credited a verified job; every other place — a different result, or no
+//! reveal — is slashed. Without a majority (a tie, or too few reveals) nobody is paid, only
+//! missing reveals are slashed, and the escrow returns to the consumer. The consumer may
+//! accept a result early: those who revealed it are paid, nobody is slashed.
+
+use crate::{accounts, devices, state_key};
+use cairn_state::{Overlay, StateError, StateRead as _};
+use cairn_types::compute::{Job, JobSlot, JobStatus, commitment, job_id};
+use cairn_types::device_key::DeviceId;
+use cairn_types::{Address, Amount, DeviceClass, Hash, Height, Params, TxFailure};
+use std::collections::BTreeMap;
+
+type TxResult = Result<Result<(), TxFailure>, StateError>;
+
+macro_rules! fail {
+    ($e:expr) => {
+        return Ok(Err($e))
+    };
+}
+
+pub fn get_job(state: &impl cairn_state::StateRead, id: &Hash) -> Result<Option<Job>, StateError> {
+    state.get_decoded(&state_key::job(id))
+}
+
+fn put_job(o: &mut Overlay<'_>, job: &Job) {
+    o.put_encoded(state_key::job(&job.id), job);
+}
+
+/// The open job and the slot of `device`, checking that `signer` owns the device.
+fn job_and_slot(
+    o: &Overlay<'_>,
+    signer: &Address,
+    id: &Hash,
+    device: &DeviceId,
+) -> Result<Result<(Job, usize), TxFailure>, StateError> {
+    let Some(job) = get_job(o, id)? else { return Ok(Err(TxFailure::UnknownJob { job: *id })) };
+    if job.status != JobStatus::Open {
+        return Ok(Err(TxFailure::JobClosed { job: *id }));
+    }
+    match devices::owned_device(o, device, signer)? {
+        Ok(_) => {}
+        Err(f) => return Ok(Err(f)),
+    }
+    match job.slots.iter().position(|s| s.device == *device) {
+        Some(i) => Ok(Ok((job, i))),
+        None => Ok(Err(TxFailure::NotInJob { job: *id, device: *device })),
+    }
+}
+
+/// What a consumer asks for.
+pub struct JobSpec {
+    pub workload: Hash,
+    pub input: Hash,
+    pub replication: u8,
+    pub price: Amount,
+}
+
+pub fn post(
+    o: &mut Overlay<'_>,
+    params: &Params,
+    consumer: &Address,
+    nonce: u64,
+    spec: JobSpec,
+    height: Height,
+) -> TxResult {
+    let JobSpec { workload, input, replication, price } = spec;
+    let max = params.compute.max_replication;
+    if replication == 0 || replication > max || price == 0 {
+        fail!(TxFailure::BadJob { got: replication, max });
+    }
+    let escrow = price.saturating_mul(Amount::from(replication));
+    if let Err(f) = accounts::lock_escrow(o, consumer, escrow)? {
+        fail!(f);
+    }
+    let commit_deadline = height.saturating_add(params.compute.commit_window_blocks.max(1));
+    let reveal_deadline =
+        commit_deadline.saturating_add(params.compute.reveal_window_blocks.max(1));
+    let job = Job {
+        id: job_id(consumer, nonce),
+        consumer: *consumer,
+        workload,
+        input,
+        replication,
+        price,
+        posted_height: height,
+        commit_deadline,
+        reveal_deadline,
+        slots: Vec::new(),
+        status: JobStatus::Open,
+    };
+    put_job(o, &job);
+    let key = state_key::job_settle(reveal_deadline);
+    let mut due: Vec<Hash> = o.get_decoded(&key)?.unwrap_or_default();
+    due.push(job.id);
+    o.put_encoded(key, &due);
+    Ok(Ok(()))
+}
+
+pub fn take(
+    o: &mut Overlay<'_>,
+    signer: &Address,
+    id: &Hash,
+    device: &DeviceId,
+    height: Height,
+) -> TxResult {
+    let Some(mut job) = get_job(o, id)? else { fail!(TxFailure::UnknownJob { job: *id }) };
+    if job.status != JobStatus::Open {
+        fail!(TxFailure::JobClosed { job: *id });
+    }
+    let d = match devices::owned_device(o, device, signer)? {
+        Ok(d) => d,
+        Err(f) => fail!(f),
+    };
+    if d.status != devices::DeviceStatus::Active || d.class != DeviceClass::Compute {
+        fail!(TxFailure::NotActive { device: *device });
+    }
+    if height >= job.commit_deadline {
+        fail!(TxFailure::LateCommit { deadline: job.commit_deadline });
+    }
+    if job.slots.iter().any(|s| s.device == *device) {
+        fail!(TxFailure::AlreadyInJob { job: *id, device: *device });
+    }
+    if job.slots.len() >= usize::from(job.replication) {
+        fail!(TxFailure::JobFull { job: *id, replication: job.replication });
+    }
+    job.slots.push(JobSlot { device: *device, commitment: None, result: None });
+    put_job(o, &job);
+    Ok(Ok(()))
+}
+
+pub fn commit(
+    o: &mut Overlay<'_>,
+    signer: &Address,
+    id: &Hash,
+    device: &DeviceId,
+    c: Hash,
+    height: Height,
+) -> TxResult {
+    let (mut job, i) = match job_and_slot(o, signer, id, device)? {
+        Ok(v) => v,
+        Err(f) => fail!(f),
+    };
+    if height >= job.commit_deadline {
+        fail!(TxFailure::LateCommit { deadline: job.commit_deadline });
+    }
+    if job.slots[i].commitment.is_some() {
+        fail!(TxFailure::AlreadyDone { job: *id, device: *device });
+    }
+    job.slots[i].commitment = Some(c);
+    put_job(o, &job);
+    Ok(Ok(()))
+}
+
+pub fn reveal(
+    o: &mut Overlay<'_>,
+    signer: &Address,
+    id: &Hash,
+    device: &DeviceId,
+    result: Hash,
+    salt: &[u8; 32],
+    height: Height,
+) -> TxResult {
+    let (mut job, i) = match job_and_slot(o, signer, id, device)? {
+        Ok(v) => v,
+        Err(f) => fail!(f),
+    };
+    let all_committed = job.slots.len() == usize::from(job.replication)
+        && job.slots.iter().all(|s| s.commitment.is_some());
+    if height < job.commit_deadline && !all_committed {
+        fail!(TxFailure::EarlyReveal { opens: job.commit_deadline });
+    }
+    if height >= job.reveal_deadline {
+        fail!(TxFailure::LateReveal { deadline: job.reveal_deadline });
+    }
+    if job.slots[i].result.is_some() {
+        fail!(TxFailure::AlreadyDone { job: *id, device: *device });
+    }
+    if job.slots[i].commitment != Some(commitment(&result, salt, device)) {
+        fail!(TxFailure::CommitMismatch { device: *device });
+    }
+    job.slots[i].result = Some(result);
+    put_job(o, &job);
+    Ok(Ok(()))
+}
+
+pub fn accept(
+    o: &mut Overlay<'_>,
+    params: &Params,
+    signer: &Address,
+    id: &Hash,
+    result: Hash,
+    height: Height,
+) -> TxResult {
+    let Some(job) = get_job(o, id)? else { fail!(TxFailure::UnknownJob { job: *id }) };
+    if job.consumer != *signer {
+        fail!(TxFailure::NotAParty { signer: *signer });
+    }
+    if job.status != JobStatus::Open {
+        fail!(TxFailure::JobClosed { job: *id });
+    }
+    settle(o, params, job, Some(result), false, height)?;
+    Ok(Ok(()))
+}
+
+/// The result revealed by a strict majority of the job's places, if any.
+pub fn majority(job: &Job) -> Option<Hash> {
+    let mut counts: BTreeMap<Hash, usize> = BTreeMap::new();
+    for r in job.slots.iter().filter_map(|s| s.result) {
+        *counts.entry(r).or_default() += 1;
+    }
+    counts.into_iter().find(|(_, n)| n * 2 > usize::from(job.replication)).map(|(r, _)| r)
+}
+
+/// Pays those who revealed `result`; with `slash_others`, slashes every other place (only
+/// missing reveals when there is no result).
+fn settle(
+    o: &mut Overlay<'_>,
+    params: &Params,
+    mut job: Job,
+    result: Option<Hash>,
+    slash_others: bool,
+    height: Height,
+) -> Result<(), StateError> {
+    let epoch = params.epoch_of(height);
+    let (mut paid, mut slashed) = (Vec::new(), Vec::new());
+    let mut paid_total: Amount = 0;
+    for slot in &job.slots {
+        let correct = result.is_some() && slot.result == result;
+        if correct {
+            if let Some(d) = devices::get_device(o, &slot.device)? {
+                accounts::release_escrow(o, &d.owner, job.price)?;
+                paid_total = paid_total.saturating_add(job.price);
+                let key = state_key::verified_jobs(&slot.device, epoch);
+                let n: u64 = o.get_decoded(&key)?.unwrap_or(0);
+                o.put_encoded(key, &n.saturating_add(1));
+                paid.push(slot.device);
+            }
+        } else if slash_others && (result.is_some() || slot.result.is_none()) {
+            devices::registry::slash(o, &slot.device, params.compute.slash)?;
+            slashed.push(slot.device);
+        }
+    }
+    let escrow = job.price.saturating_mul(Amount::from(job.replication));
+    let refunded = escrow.saturating_sub(paid_total);
+    accounts::release_escrow(o, &job.consumer, refunded)?;
+    job.status = JobStatus::Done { height, result, paid, slashed, refunded };
+    put_job(o, &job);
+    Ok(())
+}
+
+/// Start of block `height`: settles every job whose reveal phase ends now.
+pub fn settle_due(o: &mut Overlay<'_>, params: &Params, height: Height) -> Result<(), StateError> {
+    let key = state_key::job_settle(height);
+    let Some(due) = o.get_decoded::<Vec<Hash>>(&key)? else { return Ok(()) };
+    for id in due {
+        let Some(job) = get_job(o, &id)? else { continue };
+        if job.status != JobStatus::Open {
+            continue;
+        }
+        let result = majority(&job);
+        settle(o, params, job, result, true, height)?;
+    }
+    o.delete(key);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,264 @@
+//! Compute job tests on the in-memory store.
+
+use super::*;
+use crate::accounts::get_supply;
+use crate::devices::tests::{CRN, Net, START, ed_device, failure, register};
+use crate::tests::genesis;
+use cairn_types::compute::{commitment, job_id};
+use cairn_types::{DeviceSigner, Keypair, Receipt, TxBody};
+
+const PRICE: Amount = 2 * CRN;
+const COMMIT: u64 = 10;
+const REVEAL: u64 = 6;
+
+struct Setup {
+    n: Net,
+    consumer: Keypair,
+    owners: Vec<Keypair>,
+    devices: Vec<DeviceSigner>,
+}
+
+fn setup(providers: usize) -> Setup {
+    let consumer = Keypair::from_label("consumer");
+    let owners: Vec<Keypair> =
+        (0..providers).map(|i| Keypair::from_label(&format!("prov{i}"))).collect();
+    let mut all: Vec<&Keypair> = owners.iter().collect();
+    all.push(&consumer);
+    let mut g = genesis(&all, START);
+    g.params.compute.commit_window_blocks = COMMIT;
+    g.params.compute.reveal_window_blocks = REVEAL;
+    let mut n = Net::new(&g);
+    let devices: Vec<DeviceSigner> = (0..providers).map(|i| ed_device(60 + i as u8)).collect();
+    let txs = owners
+        .iter()
+        .zip(&devices)
+        .map(|(o, d)| n.tx(o, register(d, o, DeviceClass::Compute, 0, None)))
+        .collect();
+    n.block(txs);
+    Setup { n, consumer, owners, devices }
+}
+
+fn post(s: &mut Setup, replication: u8) -> Hash {
+    let nonce = s.n.account(&s.consumer).nonce;
+    let body = TxBody::PostJob {
+        workload: Hash([1; 32]),
+        input: Hash([2; 32]),
+        replication,
+        price: PRICE,
+    };
+    let consumer = s.consumer.clone();
+    let r = s.n.run(&consumer, body);
+    assert!(r.is_success(), "{r:?}");
+    job_id(&consumer.address(), nonce)
+}
+
+fn salt(i: usize) -> [u8; 32] {
+    [i as u8 + 100; 32]
+}
+
+/// Each provider i takes a place and commits to `results[i]` in one block.
+fn take_and_commit(s: &mut Setup, job: Hash, results: &[Hash]) {
+    let mut txs = Vec::new();
+    for (i, r) in results.iter().enumerate() {
+        let (o, d) = (s.owners[i].clone(), s.devices[i].id());
+        txs.push(s.n.tx(&o, TxBody::TakeJob { job, device: d }));
+        txs.push(s.n.tx(
+            &o,
+            TxBody::CommitResult { job, device: d, commitment: commitment(r, &salt(i), &d) },
+        ));
+    }
+    let p = s.n.block(txs);
+    assert!(p.executed.receipts.iter().all(Receipt::is_success), "{:?}", p.executed.receipts);
+}
+
+fn reveal(s: &mut Setup, job: Hash, i: usize, result: Hash) -> Receipt {
+    let (o, d) = (s.owners[i].clone(), s.devices[i].id());
+    s.n.run(&o, TxBody::RevealResult { job, device: d, result, salt: salt(i) })
+}
+
+fn job(s: &Setup, id: &Hash) -> Job {
+    get_job(&s.n.c.store, id).unwrap().expect("job")
+}
+
+fn settle_now(s: &mut Setup, id: &Hash) {
+    let deadline = job(s, id).reveal_deadline;
+    s.n.advance_to(deadline + 1);
+}
+
+fn supply_identity_holds(s: &Setup) {
+    let sup = get_supply(&s.n.c.store).unwrap();
+    let mut balances = s.n.balance(&s.consumer);
+    for o in &s.owners {
+        balances += s.n.balance(o);
+    }
+    assert_eq!(balances + sup.bonded + sup.escrowed, sup.genesis - sup.burned);
+}
+
+#[test]
+fn a_job_with_one_lying_provider_out_of_three_pays_the_honest_two_and_slashes_the_liar() {
+    let mut s = setup(3);
+    let id = post(&mut s, 3);
+    let good = Hash::sha256(b"42");
+    let bad = Hash::sha256(b"41");
+    take_and_commit(&mut s, id, &[good, good, bad]);
+    let before: Vec<Amount> = s.owners.iter().map(|o| s.n.balance(o)).collect();
+    let consumer_before = s.n.balance(&s.consumer);
+    let bond_before = s.n.device(&s.devices[2].id()).bond;
+    for (i, r) in [good, good, bad].into_iter().enumerate() {
+        assert!(reveal(&mut s, id, i, r).is_success());
+    }
+    settle_now(&mut s, &id);
+    let j = job(&s, &id);
+    let JobStatus::Done { result, paid, slashed, refunded, .. } = &j.status else {
+        panic!("{j:?}")
+    };
+    assert_eq!(*result, Some(good));
+    assert_eq!(paid, &vec![s.devices[0].id(), s.devices[1].id()]);
+    assert_eq!(slashed, &vec![s.devices[2].id()]);
+    assert_eq!(*refunded, PRICE);
+    let fee = crate::devices::tests::FEE;
+    assert_eq!(s.n.balance(&s.owners[0]), before[0] - fee + PRICE);
+    assert_eq!(s.n.balance(&s.owners[1]), before[1] - fee + PRICE);
+    assert_eq!(s.n.balance(&s.owners[2]), before[2] - fee);
+    assert_eq!(s.n.device(&s.devices[2].id()).bond, bond_before - s.n.params().compute.slash);
+    assert_eq!(s.n.balance(&s.consumer), consumer_before + PRICE);
+    let epoch = s.n.params().epoch_of(j.reveal_deadline);
+    let jobs: u64 =
+        s.n.c
+            .store
+            .get_decoded(&state_key::verified_jobs(&s.devices[0].id(), epoch))
+            .unwrap()
+            .unwrap();
+    assert_eq!(jobs, 1);
+    supply_identity_holds(&s);
+}
+
+#[test]
+fn a_reveal_that_does_not_match_the_commitment_is_refused() {
+    let mut s = setup(1);
+    let id = post(&mut s, 1);
+    let r = Hash::sha256(b"x");
+    take_and_commit(&mut s, id, &[r]);
+    let (o, d) = (s.owners[0].clone(), s.devices[0].id());
+    let wrong_salt =
+        s.n.run(&o, TxBody::RevealResult { job: id, device: d, result: r, salt: [0; 32] });
+    assert_eq!(failure(&wrong_salt), &TxFailure::CommitMismatch { device: d });
+    let other = reveal(&mut s, id, 0, Hash::sha256(b"y"));
+    assert_eq!(failure(&other).code(), "commit_mismatch");
+    assert!(reveal(&mut s, id, 0, r).is_success());
+    assert_eq!(failure(&reveal(&mut s, id, 0, r)).code(), "already_done");
+}
+
+#[test]
+fn without_a_majority_nobody_is_paid_and_only_missing_reveals_are_slashed() {
+    // Three places, results A, B and a missing reveal: no result has 2 of 3.
+    let mut s = setup(3);
+    let id = post(&mut s, 3);
+    let (a, b) = (Hash::sha256(b"a"), Hash::sha256(b"b"));
+    take_and_commit(&mut s, id, &[a, b, a]);
+    assert!(reveal(&mut s, id, 0, a).is_success());
+    assert!(reveal(&mut s, id, 1, b).is_success());
+    let consumer_before = s.n.balance(&s.consumer);
+    settle_now(&mut s, &id);
+    let JobStatus::Done { result, paid, slashed, refunded, .. } = job(&s, &id).status else {
+        panic!()
+    };
+    assert_eq!(result, None);
+    assert!(paid.is_empty());
+    assert_eq!(slashed, vec![s.devices[2].id()]);
+    assert_eq!(refunded, 3 * PRICE);
+    assert_eq!(s.n.balance(&s.consumer), consumer_before + 3 * PRICE);
+    supply_identity_holds(&s);
+}
+
+#[test]
+fn a_tie_between_two_providers_pays_and_slashes_nobody() {
+    let mut s = setup(2);
+    let id = post(&mut s, 2);
+    let (a, b) = (Hash::sha256(b"a"), Hash::sha256(b"b"));
+    take_and_commit(&mut s, id, &[a, b]);
+    assert!(reveal(&mut s, id, 0, a).is_success());
+    assert!(reveal(&mut s, id, 1, b).is_success());
+    settle_now(&mut s, &id);
+    let JobStatus::Done { result, paid, slashed, refunded, .. } = job(&s, &id).status else {
+        panic!()
+    };
+    assert_eq!((result, paid.len(), slashed.len(), refunded), (None, 0, 0, 2 * PRICE));
+}
+
+#[test]
+fn the_consumer_may_accept_a_result_early() {
+    let mut s = setup(3);
+    let id = post(&mut s, 3);
+    let r = Hash::sha256(b"ok");
+    take_and_commit(&mut s, id, &[r, r, r]);
+    assert!(reveal(&mut s, id, 0, r).is_success());
+    let consumer = s.consumer.clone();
+    let stranger = s.owners[1].clone();
+    assert_eq!(
+        failure(&s.n.run(&stranger, TxBody::AcceptJob { job: id, result: r })).code(),
+        "not_a_party"
+    );
+    assert!(s.n.run(&consumer, TxBody::AcceptJob { job: id, result: r }).is_success());
+    let JobStatus::Done { paid, slashed, refunded, .. } = job(&s, &id).status else { panic!() };
+    assert_eq!((paid, slashed.len(), refunded), (vec![s.devices[0].id()], 0, 2 * PRICE));
+    // The job is closed: a late reveal is refused, and the deadline changes nothing.
+    assert_eq!(failure(&reveal(&mut s, id, 1, r)).code(), "job_closed");
+    settle_now(&mut s, &id);
+    supply_identity_holds(&s);
+}
+
+#[test]
+fn places_phases_and_limits_are_enforced() {
+    let mut s = setup(3);
+    let id = post(&mut s, 2);
+    let (o0, o2) = (s.owners[0].clone(), s.owners[2].clone());
+    let (d0, d1, d2) = (s.devices[0].id(), s.devices[1].id(), s.devices[2].id());
+    assert!(s.n.run(&o0, TxBody::TakeJob { job: id, device: d0 }).is_success());
+    assert_eq!(
+        failure(&s.n.run(&o0, TxBody::TakeJob { job: id, device: d0 })).code(),
+        "already_in_job"
+    );
+    // Someone else's device.
+    assert_eq!(failure(&s.n.run(&o0, TxBody::TakeJob { job: id, device: d1 })).code(), "not_owner");
+    let o1 = s.owners[1].clone();
+    assert!(s.n.run(&o1, TxBody::TakeJob { job: id, device: d1 }).is_success());
+    assert_eq!(failure(&s.n.run(&o2, TxBody::TakeJob { job: id, device: d2 })).code(), "job_full");
+    // Reveal before everyone committed and before the deadline.
+    let r = Hash::sha256(b"r");
+    let c0 = commitment(&r, &salt(0), &d0);
+    assert!(
+        s.n.run(&o0, TxBody::CommitResult { job: id, device: d0, commitment: c0 }).is_success()
+    );
+    assert_eq!(failure(&reveal(&mut s, id, 0, r)).code(), "early_reveal");
+    // Commit after the deadline.
+    let deadline = job(&s, &id).commit_deadline;
+    s.n.advance_to(deadline);
+    let c1 = commitment(&r, &salt(1), &d1);
+    assert_eq!(
+        failure(&s.n.run(&o1, TxBody::CommitResult { job: id, device: d1, commitment: c1 })).code(),
+        "late_commit"
+    );
+    // Reveals open at the commit deadline; not after the reveal deadline.
+    assert!(reveal(&mut s, id, 0, r).is_success());
+    let consumer = s.consumer.clone();
+    let bad =
+        s.n.run(&consumer, TxBody::PostJob { workload: r, input: r, replication: 8, price: 1 });
+    assert_eq!(failure(&bad).code(), "bad_job");
+    let none =
+        s.n.run(&consumer, TxBody::PostJob { workload: r, input: r, replication: 1, price: 0 });
+    assert_eq!(failure(&none).code(), "bad_job");
+}
+
+#[test]
+fn only_active_compute_devices_take_jobs() {
+    let mut s = setup(1);
+    let id = post(&mut s, 1);
+    let o = s.owners[0].clone();
+    let sensor = ed_device(90);
+    assert!(s.n.run(&o, register(&sensor, &o, DeviceClass::Sensor, 0, None)).is_success());
+    assert_eq!(
+        failure(&s.n.run(&o, TxBody::TakeJob { job: id, device: sensor.id() })).code(),
+        "not_active"
+    );
+}
