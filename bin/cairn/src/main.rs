@@ -41,6 +41,9 @@ enum Command {
     /// Device keys, onboarding, location, ownership and reports.
     #[command(subcommand)]
     Device(cmd::device::DeviceCmd),
+    /// Compute jobs: post, take, commit, reveal, accept.
+    #[command(subcommand)]
+    Job(cmd::job::JobCmd),
     /// Usage channels: open, sign receipts, settle, dispute, close.
     #[command(subcommand)]
     Channel(cmd::channel::ChannelCmd),
@@ -87,6 +90,7 @@ fn main() -> std::process::ExitCode {
             Command::Device(c) => cmd::device::run(&ctx, c).await,
             Command::Admin(c) => cmd::admin::run(&ctx, c).await,
             Command::Channel(c) => cmd::channel::run(&ctx, c).await,
+            Command::Job(c) => cmd::job::run(&ctx, c).await,
             Command::Chain(c) => cmd::chain::run(&ctx, c).await,
             Command::Bench(c) => cmd::bench::run(&ctx, c).await,
         }

@@ -103,6 +103,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/params", get(params))
         .route("/v1/entropy/{height}", get(entropy))
         .route("/v1/channels/{id}", get(channel))
+        .route("/v1/jobs/{id}", get(job))
         .route("/v1/blocks/latest", get(latest_block))
         .route("/v1/blocks/hash/{hash}", get(block_by_hash))
         .route("/v1/blocks/{height}", get(block_by_height))
@@ -216,6 +217,19 @@ async fn channel(
     let c = cairn_app::channels::get_channel(&snap, &id)?
         .ok_or_else(|| ApiError::not_found(format!("no channel {id}")))?;
     Ok(Json(c))
+}
+
+/// A compute job.
+async fn job(
+    State(s): State<Arc<Shared>>,
+    path: Result<Path<String>, PathRejection>,
+) -> ApiResult<cairn_types::compute::Job> {
+    let Path(id) = path?;
+    let id = parse_hash(&id)?;
+    let snap = s.snapshot()?;
+    let j = cairn_app::jobs::get_job(&snap, &id)?
+        .ok_or_else(|| ApiError::not_found(format!("no job {id}")))?;
+    Ok(Json(j))
 }
 
 fn parse_hash(text: &str) -> Result<Hash, ApiError> {

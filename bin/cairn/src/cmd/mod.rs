@@ -6,6 +6,7 @@ pub mod bench_reports;
 pub mod chain;
 pub mod channel;
 pub mod device;
+pub mod job;
 pub mod keys;
 pub mod node;
 pub mod query;
