@@ -50,7 +50,9 @@ fn check_body(params: &Params, tx: &SignedTx) -> Result<(), StatelessError> {
         | TxBody::TakeJob { .. }
         | TxBody::CommitResult { .. }
         | TxBody::RevealResult { .. }
-        | TxBody::AcceptJob { .. } => Ok(()),
+        | TxBody::AcceptJob { .. }
+        | TxBody::OpenDeal { .. }
+        | TxBody::ProveStorage { .. } => Ok(()),
         TxBody::RegisterDevice { key, metadata, maker, .. } => {
             key.validate().map_err(|e| StatelessError::BadDeviceKey(e.to_string()))?;
             if metadata.len() > d.max_metadata_bytes as usize {

@@ -5,7 +5,7 @@ use crate::check::{self, SizedTx};
 use crate::devices::registry::{self, Registration};
 use crate::devices::{self, reports};
 use crate::{BlockError, LastBlock, StatefulError, state_key};
-use crate::{accounts, channels, jobs};
+use crate::{accounts, channels, deals, jobs};
 use cairn_state::{ChangeSet, CommittedState, Overlay, tree};
 use cairn_types::{Hash, Height, Params, Receipt, SignedTx, TxBody, TxOutcome, TxStatus, merkle};
 use jmt::storage::TreeUpdateBatch;
@@ -58,6 +58,7 @@ pub(crate) fn execute<S: CommittedState>(
     channels::close_due(&mut o, params, height)?;
     devices::sensors::close_epoch(&mut o, params, height)?;
     jobs::settle_due(&mut o, params, height)?;
+    deals::start_epoch(&mut o, params, height, &entropy)?;
     let mut receipts = Vec::with_capacity(txs.len());
     let mut included = Vec::with_capacity(txs.len());
     let mut dropped = Vec::new();
@@ -160,6 +161,20 @@ pub(crate) fn execute<S: CommittedState>(
             }
             TxBody::RevealResult { job, device, result, salt } => {
                 jobs::reveal(&mut o, signer, job, device, *result, salt, height)?
+            }
+            TxBody::OpenDeal { device, root, size, duration_epochs, price_per_epoch } => {
+                let spec = deals::DealSpec {
+                    device: *device,
+                    root: *root,
+                    size: *size,
+                    duration_epochs: *duration_epochs,
+                    price_per_epoch: *price_per_epoch,
+                };
+                deals::open(&mut o, params, signer, tx.nonce, spec, height)?
+            }
+            TxBody::ProveStorage { deal, index, chunk, path } => {
+                let answer = deals::Answer { index: *index, chunk, path };
+                deals::prove(&mut o, params, signer, deal, answer, height)?
             }
             TxBody::AcceptJob { job, result } => {
                 jobs::accept(&mut o, params, signer, job, *result, height)?

@@ -10,6 +10,7 @@
 pub mod accounts;
 pub mod channels;
 pub mod check;
+pub mod deals;
 pub mod devices;
 mod execute;
 pub mod jobs;

@@ -222,3 +222,23 @@ pub fn verified_jobs(id: &DeviceId, epoch: u64) -> Vec<u8> {
     k.extend_from_slice(&epoch.to_be_bytes());
     k
 }
+
+/// A storage deal.
+pub fn deal(id: &cairn_types::Hash) -> Vec<u8> {
+    let mut k = b"deal/".to_vec();
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
+/// Deals still running (challenged at each epoch start).
+pub fn active_deals() -> Vec<u8> {
+    b"deals/active".to_vec()
+}
+
+/// Bytes a device proved it stored in an epoch.
+pub fn proven_bytes(id: &DeviceId, epoch: u64) -> Vec<u8> {
+    let mut k = with_id(b"devstore/", id);
+    k.push(b'/');
+    k.extend_from_slice(&epoch.to_be_bytes());
+    k
+}

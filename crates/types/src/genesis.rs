@@ -38,6 +38,9 @@ pub struct Params {
     /// Compute jobs.
     #[serde(default)]
     pub compute: crate::compute::ComputeParams,
+    /// Storage deals.
+    #[serde(default)]
+    pub storage: crate::storage::StorageParams,
 }
 
 /// Parameters of sensor readings.
@@ -136,6 +139,7 @@ impl Default for Params {
             usage: crate::usage::UsageParams::default(),
             sensor: SensorParams::default(),
             compute: crate::compute::ComputeParams::default(),
+            storage: crate::storage::StorageParams::default(),
         }
     }
 }
@@ -173,6 +177,11 @@ impl Params {
         if u64::from(d.heartbeat_slots) > self.blocks_per_epoch {
             return Err(GenesisError::Invalid(
                 "devices.heartbeat_slots must not exceed blocks_per_epoch (a slot is at least one block)".into(),
+            ));
+        }
+        if self.storage.chunk_size == 0 || self.storage.chunk_size > self.max_tx_bytes / 2 {
+            return Err(GenesisError::Invalid(
+                "storage.chunk_size must be 1 to max_tx_bytes / 2".into(),
             ));
         }
         let sp = &self.sensor;

@@ -97,6 +97,18 @@ pub enum TxFailure {
     AlreadyDone { job: Hash, device: DeviceId },
     #[error("revealed result and salt do not match the commitment of {device}")]
     CommitMismatch { device: DeviceId },
+    #[error("no deal {deal}")]
+    UnknownDeal { deal: Hash },
+    #[error("a deal needs a size, a duration of 1 to {max_epochs} epochs and a price")]
+    BadDeal { max_epochs: u64 },
+    #[error("deal {deal} has no open challenge")]
+    NoChallenge { deal: Hash },
+    #[error("the challenge is for chunk {expected}, not {got}")]
+    WrongChunk { expected: u64, got: u64 },
+    #[error("the answer was due before height {deadline}")]
+    LateResponse { deadline: Height },
+    #[error("the chunk and path do not prove chunk {index} of the deal's root")]
+    BadMerklePath { index: u64 },
 }
 
 impl TxFailure {
@@ -137,6 +149,12 @@ impl TxFailure {
             TxFailure::EarlyReveal { .. } => "early_reveal",
             TxFailure::AlreadyDone { .. } => "already_done",
             TxFailure::CommitMismatch { .. } => "commit_mismatch",
+            TxFailure::UnknownDeal { .. } => "unknown_deal",
+            TxFailure::BadDeal { .. } => "bad_deal",
+            TxFailure::NoChallenge { .. } => "no_challenge",
+            TxFailure::WrongChunk { .. } => "wrong_chunk",
+            TxFailure::LateResponse { .. } => "late_response",
+            TxFailure::BadMerklePath { .. } => "bad_merkle_path",
         }
     }
 }

@@ -81,6 +81,24 @@ pub enum TxBody {
         #[serde(with = "hex_array")]
         salt: [u8; 32],
     },
+    /// Opens a storage deal with a storage device for `duration_epochs` epochs, escrowing
+    /// `price_per_epoch` for each. Deal id: [`crate::storage::deal_id`].
+    OpenDeal {
+        device: DeviceId,
+        root: Hash,
+        size: u64,
+        duration_epochs: u64,
+        #[serde(with = "crate::api::amount_str")]
+        price_per_epoch: Amount,
+    },
+    /// The provider answers the deal's open challenge with the chunk and its Merkle path.
+    ProveStorage {
+        deal: Hash,
+        index: u64,
+        #[serde(with = "hex_bytes")]
+        chunk: Vec<u8>,
+        path: Vec<Hash>,
+    },
     /// The consumer accepts `result` early: providers who revealed it are paid, the rest of
     /// the escrow returns, nobody is slashed.
     AcceptJob { job: Hash, result: Hash },
@@ -106,6 +124,8 @@ impl TxBody {
             TxBody::CommitResult { .. } => "commit_result",
             TxBody::RevealResult { .. } => "reveal_result",
             TxBody::AcceptJob { .. } => "accept_job",
+            TxBody::OpenDeal { .. } => "open_deal",
+            TxBody::ProveStorage { .. } => "prove_storage",
         }
     }
 }

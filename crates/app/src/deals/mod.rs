@@ -1,0 +1,193 @@
+//! Storage deals. A consumer escrows `price_per_epoch × duration` for a storage device to
+//! keep a file committed by its chunk root. From the epoch after opening, the first block of
+//! every epoch challenges one chunk chosen from that block's entropy; the device's owner
+//! answers with the chunk and its Merkle path within `response_blocks` (and before the next
+//! epoch). An answer pays the epoch's price and counts the deal's bytes as proven for the
+//! device. An unanswered challenge is a fault: the fault fee is slashed from the device's
+//! bond and the epoch's price stays with the consumer; `max_misses` in a row end the deal.
+//! When a deal ends, what is left in escrow returns to the consumer.
+
+use crate::{accounts, devices, state_key};
+use cairn_state::{Overlay, StateError, StateRead as _};
+use cairn_types::device_key::DeviceId;
+use cairn_types::storage::{Challenge, Deal, DealStatus, challenge_index, deal_id, verify_chunk};
+use cairn_types::{Address, Amount, DeviceClass, Hash, Height, Params, TxFailure};
+
+type TxResult = Result<Result<(), TxFailure>, StateError>;
+
+macro_rules! fail {
+    ($e:expr) => {
+        return Ok(Err($e))
+    };
+}
+
+pub fn get_deal(
+    state: &impl cairn_state::StateRead,
+    id: &Hash,
+) -> Result<Option<Deal>, StateError> {
+    state.get_decoded(&state_key::deal(id))
+}
+
+fn put_deal(o: &mut Overlay<'_>, d: &Deal) {
+    o.put_encoded(state_key::deal(&d.id), d);
+}
+
+/// What a consumer asks for.
+pub struct DealSpec {
+    pub device: DeviceId,
+    pub root: Hash,
+    pub size: u64,
+    pub duration_epochs: u64,
+    pub price_per_epoch: Amount,
+}
+
+pub fn open(
+    o: &mut Overlay<'_>,
+    params: &Params,
+    consumer: &Address,
+    nonce: u64,
+    spec: DealSpec,
+    height: Height,
+) -> TxResult {
+    let sp = &params.storage;
+    if spec.size == 0
+        || spec.duration_epochs == 0
+        || spec.duration_epochs > sp.max_duration_epochs
+        || spec.price_per_epoch == 0
+    {
+        fail!(TxFailure::BadDeal { max_epochs: sp.max_duration_epochs });
+    }
+    let Some(d) = devices::get_device(o, &spec.device)? else {
+        fail!(TxFailure::UnknownDevice { device: spec.device })
+    };
+    if d.status != devices::DeviceStatus::Active || d.class != DeviceClass::Storage {
+        fail!(TxFailure::NotActive { device: spec.device });
+    }
+    let escrow = spec.price_per_epoch.saturating_mul(Amount::from(spec.duration_epochs));
+    if let Err(f) = accounts::lock_escrow(o, consumer, escrow)? {
+        fail!(f);
+    }
+    let first_epoch = params.epoch_of(height).saturating_add(1);
+    let deal = Deal {
+        id: deal_id(consumer, nonce),
+        consumer: *consumer,
+        device: spec.device,
+        root: spec.root,
+        size: spec.size,
+        chunks: spec.size.div_ceil(u64::from(sp.chunk_size.max(1))),
+        price_per_epoch: spec.price_per_epoch,
+        first_epoch,
+        last_epoch: first_epoch.saturating_add(spec.duration_epochs - 1),
+        escrow_left: escrow,
+        challenge: None,
+        proven_epochs: 0,
+        faults: 0,
+        misses_in_row: 0,
+        status: DealStatus::Active,
+    };
+    put_deal(o, &deal);
+    let mut active: Vec<Hash> = o.get_decoded(&state_key::active_deals())?.unwrap_or_default();
+    active.push(deal.id);
+    o.put_encoded(state_key::active_deals(), &active);
+    Ok(Ok(()))
+}
+
+/// A provider's answer to a challenge.
+pub struct Answer<'a> {
+    pub index: u64,
+    pub chunk: &'a [u8],
+    pub path: &'a [Hash],
+}
+
+pub fn prove(
+    o: &mut Overlay<'_>,
+    params: &Params,
+    signer: &Address,
+    id: &Hash,
+    answer: Answer<'_>,
+    height: Height,
+) -> TxResult {
+    let Answer { index, chunk, path } = answer;
+    let Some(mut deal) = get_deal(o, id)? else { fail!(TxFailure::UnknownDeal { deal: *id }) };
+    let owner = match devices::owned_device(o, &deal.device, signer)? {
+        Ok(d) => d.owner,
+        Err(f) => fail!(f),
+    };
+    let Some(ch) = deal.challenge.filter(|_| deal.status == DealStatus::Active) else {
+        fail!(TxFailure::NoChallenge { deal: *id });
+    };
+    if index != ch.index {
+        fail!(TxFailure::WrongChunk { expected: ch.index, got: index });
+    }
+    if height >= ch.deadline {
+        fail!(TxFailure::LateResponse { deadline: ch.deadline });
+    }
+    if chunk.len() > params.storage.chunk_size as usize
+        || !verify_chunk(&deal.root, deal.chunks, index, chunk, path)
+    {
+        fail!(TxFailure::BadMerklePath { index });
+    }
+    let pay = deal.price_per_epoch.min(deal.escrow_left);
+    accounts::release_escrow(o, &owner, pay)?;
+    deal.escrow_left -= pay;
+    deal.challenge = None;
+    deal.misses_in_row = 0;
+    deal.proven_epochs += 1;
+    let key = state_key::proven_bytes(&deal.device, ch.epoch);
+    let bytes: u64 = o.get_decoded(&key)?.unwrap_or(0);
+    o.put_encoded(key, &bytes.saturating_add(deal.size));
+    put_deal(o, &deal);
+    Ok(Ok(()))
+}
+
+/// First block of an epoch: faults for unanswered challenges, ends finished or failed deals,
+/// and challenges the rest from this block's entropy.
+pub fn start_epoch(
+    o: &mut Overlay<'_>,
+    params: &Params,
+    height: Height,
+    entropy: &Hash,
+) -> Result<(), StateError> {
+    let bpe = params.blocks_per_epoch.max(1);
+    if height == 0 || !height.is_multiple_of(bpe) {
+        return Ok(());
+    }
+    let Some(active) = o.get_decoded::<Vec<Hash>>(&state_key::active_deals())? else {
+        return Ok(());
+    };
+    let epoch = params.epoch_of(height);
+    let sp = &params.storage;
+    // Answers are taken in the `response_blocks` blocks after this one, and never once the
+    // next epoch has started.
+    let deadline = height
+        .saturating_add(1)
+        .saturating_add(sp.response_blocks.max(1))
+        .min(height.saturating_add(bpe));
+    let mut still = Vec::with_capacity(active.len());
+    for id in active {
+        let Some(mut deal) = get_deal(o, &id)? else { continue };
+        if deal.challenge.take().is_some() {
+            deal.faults += 1;
+            deal.misses_in_row = deal.misses_in_row.saturating_add(1);
+            devices::registry::slash(o, &deal.device, sp.fault_fee)?;
+        }
+        let failed = deal.misses_in_row >= sp.max_misses.max(1);
+        if failed || epoch > deal.last_epoch {
+            accounts::release_escrow(o, &deal.consumer, deal.escrow_left)?;
+            deal.status = DealStatus::Ended { height, faulted: failed, refunded: deal.escrow_left };
+            deal.escrow_left = 0;
+        } else if epoch >= deal.first_epoch {
+            let index = challenge_index(entropy, &deal.id, deal.chunks);
+            deal.challenge = Some(Challenge { epoch, index, deadline });
+            still.push(id);
+        } else {
+            still.push(id);
+        }
+        put_deal(o, &deal);
+    }
+    o.put_encoded(state_key::active_deals(), &still);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
