@@ -41,6 +41,9 @@ enum Command {
     /// Device keys, onboarding, location, ownership and reports.
     #[command(subcommand)]
     Device(cmd::device::DeviceCmd),
+    /// Storage deals: prepare a file, open a deal, answer challenges.
+    #[command(subcommand)]
+    Storage(cmd::storage::StorageCmd),
     /// Compute jobs: post, take, commit, reveal, accept.
     #[command(subcommand)]
     Job(cmd::job::JobCmd),
@@ -91,6 +94,7 @@ fn main() -> std::process::ExitCode {
             Command::Admin(c) => cmd::admin::run(&ctx, c).await,
             Command::Channel(c) => cmd::channel::run(&ctx, c).await,
             Command::Job(c) => cmd::job::run(&ctx, c).await,
+            Command::Storage(c) => cmd::storage::run(&ctx, c).await,
             Command::Chain(c) => cmd::chain::run(&ctx, c).await,
             Command::Bench(c) => cmd::bench::run(&ctx, c).await,
         }

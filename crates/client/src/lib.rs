@@ -273,6 +273,11 @@ impl Client {
         self.get_json(&format!("/v1/devices/{}/sensor{q}", id.to_hex())).await
     }
 
+    /// `GET /v1/deals/{id}`
+    pub async fn deal(&self, id: &Hash) -> Result<cairn_types::storage::Deal, ClientError> {
+        self.get_json(&format!("/v1/deals/{}", id.to_hex())).await
+    }
+
     /// `GET /v1/jobs/{id}`
     pub async fn job(&self, id: &Hash) -> Result<cairn_types::compute::Job, ClientError> {
         self.get_json(&format!("/v1/jobs/{}", id.to_hex())).await

@@ -104,6 +104,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/entropy/{height}", get(entropy))
         .route("/v1/channels/{id}", get(channel))
         .route("/v1/jobs/{id}", get(job))
+        .route("/v1/deals/{id}", get(deal))
         .route("/v1/blocks/latest", get(latest_block))
         .route("/v1/blocks/hash/{hash}", get(block_by_hash))
         .route("/v1/blocks/{height}", get(block_by_height))
@@ -217,6 +218,19 @@ async fn channel(
     let c = cairn_app::channels::get_channel(&snap, &id)?
         .ok_or_else(|| ApiError::not_found(format!("no channel {id}")))?;
     Ok(Json(c))
+}
+
+/// A storage deal.
+async fn deal(
+    State(s): State<Arc<Shared>>,
+    path: Result<Path<String>, PathRejection>,
+) -> ApiResult<cairn_types::storage::Deal> {
+    let Path(id) = path?;
+    let id = parse_hash(&id)?;
+    let snap = s.snapshot()?;
+    let d = cairn_app::deals::get_deal(&snap, &id)?
+        .ok_or_else(|| ApiError::not_found(format!("no deal {id}")))?;
+    Ok(Json(d))
 }
 
 /// A compute job.

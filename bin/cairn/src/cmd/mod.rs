@@ -10,6 +10,7 @@ pub mod job;
 pub mod keys;
 pub mod node;
 pub mod query;
+pub mod storage;
 pub mod tx;
 
 use crate::keystore::Keystore;

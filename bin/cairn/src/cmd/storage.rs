@@ -1,0 +1,142 @@
+//! `cairn storage …`: prepare a file, open a deal, answer challenges, show a deal.
+
+use super::Ctx;
+use super::tx::{SendOpts, load_key, send};
+use crate::output;
+use anyhow::{Context, bail};
+use cairn_types::storage::{chunk_proof, chunk_root, chunks, deal_id};
+use cairn_types::{Hash, TxBody, format_crn, parse_crn};
+use clap::Subcommand;
+use std::path::PathBuf;
+
+#[derive(Subcommand, Debug)]
+pub enum StorageCmd {
+    /// Chunk a file with the chain's chunk size and print its root, size and chunk count.
+    Prepare { file: PathBuf },
+    /// As a consumer, open a deal with a storage device for a prepared file.
+    OpenDeal {
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        device: Hash,
+        #[arg(long)]
+        file: PathBuf,
+        #[arg(long)]
+        epochs: u64,
+        /// Price per proven epoch, in CRN.
+        #[arg(long)]
+        price: String,
+        #[command(flatten)]
+        send: SendOpts,
+    },
+    /// As the provider's owner, answer the deal's open challenge from the stored file.
+    Prove {
+        #[arg(long)]
+        owner: String,
+        #[arg(long)]
+        deal: Hash,
+        #[arg(long)]
+        file: PathBuf,
+        #[command(flatten)]
+        send: SendOpts,
+    },
+    /// Show a deal.
+    Show { deal: Hash },
+}
+
+async fn chunk_size(ctx: &Ctx) -> anyhow::Result<usize> {
+    Ok(ctx.client()?.params().await?.storage.chunk_size as usize)
+}
+
+pub async fn run(ctx: &Ctx, cmd: StorageCmd) -> anyhow::Result<()> {
+    match cmd {
+        StorageCmd::Prepare { file } => {
+            let data =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let size = chunk_size(ctx).await?;
+            let cs = chunks(&data, size);
+            let root = chunk_root(&cs);
+            if ctx.json {
+                return output::json(
+                    &serde_json::json!({ "root": root, "size": data.len(), "chunks": cs.len(), "chunk_size": size }),
+                );
+            }
+            output::fields(&[
+                ("root", root.to_string()),
+                ("size", data.len().to_string()),
+                ("chunks", format!("{} of {size} bytes", cs.len())),
+            ]);
+        }
+        StorageCmd::OpenDeal { from, device, file, epochs, price, send: opts } => {
+            let data =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let root = chunk_root(&chunks(&data, chunk_size(ctx).await?));
+            let key = load_key(ctx, &from)?;
+            let nonce = match opts.nonce {
+                Some(n) => n,
+                None => ctx.client()?.account(&key.address(), false).await?.next_nonce,
+            };
+            let opts = SendOpts { nonce: Some(nonce), ..opts };
+            let body = TxBody::OpenDeal {
+                device,
+                root,
+                size: data.len() as u64,
+                duration_epochs: epochs,
+                price_per_epoch: parse_crn(&price)?,
+            };
+            send(ctx, &key, body, &opts).await?;
+            if !ctx.json {
+                output::fields(&[("deal", deal_id(&key.address(), nonce).to_string())]);
+            }
+        }
+        StorageCmd::Prove { owner, deal, file, send: opts } => {
+            let d = ctx.client()?.deal(&deal).await?;
+            let Some(challenge) = d.challenge else { bail!("deal {deal} has no open challenge") };
+            let data =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let cs = chunks(&data, chunk_size(ctx).await?);
+            let path = chunk_proof(&cs, challenge.index)
+                .with_context(|| format!("the file has no chunk {}", challenge.index))?;
+            let chunk = cs.get(challenge.index as usize).map(|c| c.to_vec()).unwrap_or_default();
+            let key = load_key(ctx, &owner)?;
+            send(
+                ctx,
+                &key,
+                TxBody::ProveStorage { deal, index: challenge.index, chunk, path },
+                &opts,
+            )
+            .await?;
+        }
+        StorageCmd::Show { deal } => {
+            let d = ctx.client()?.deal(&deal).await?;
+            if ctx.json {
+                return output::json(&d);
+            }
+            output::fields(&[
+                ("deal", d.id.to_string()),
+                ("consumer", d.consumer.to_string()),
+                ("device", d.device.to_string()),
+                ("root", d.root.to_string()),
+                ("size", format!("{} bytes in {} chunks", d.size, d.chunks)),
+                ("epochs", format!("{} to {}", d.first_epoch, d.last_epoch)),
+                ("price", format!("{} CRN per epoch", format_crn(d.price_per_epoch))),
+                ("escrow left", format!("{} CRN", format_crn(d.escrow_left))),
+                ("proven epochs", d.proven_epochs.to_string()),
+                ("faults", format!("{} ({} in a row)", d.faults, d.misses_in_row)),
+                (
+                    "challenge",
+                    d.challenge
+                        .map(|c| {
+                            format!(
+                                "chunk {} (epoch {}, before height {})",
+                                c.index, c.epoch, c.deadline
+                            )
+                        })
+                        .unwrap_or_else(|| "none open".into()),
+                ),
+                ("status", serde_json::to_string(&d.status)?),
+            ]);
+        }
+    }
+    Ok(())
+}
