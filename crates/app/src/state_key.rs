@@ -242,3 +242,8 @@ pub fn proven_bytes(id: &DeviceId, epoch: u64) -> Vec<u8> {
     k.extend_from_slice(&epoch.to_be_bytes());
     k
 }
+
+/// Height of a device's last accepted beacon.
+pub fn last_beacon(id: &DeviceId) -> Vec<u8> {
+    with_id(b"devbeacon/", id)
+}

@@ -3,7 +3,7 @@
 
 use crate::crypto::{Signature, domain, signing_message};
 use crate::device_key::{DeviceId, DeviceKey, DeviceSignature};
-use crate::{Address, Amount, Height};
+use crate::{Address, Amount, Hash, Height};
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -62,6 +62,7 @@ impl DeviceClass {
         match kind {
             ReportKind::Heartbeat => true,
             ReportKind::Reading => *self == DeviceClass::Sensor,
+            ReportKind::Beacon => *self == DeviceClass::Hotspot,
         }
     }
 }
@@ -161,6 +162,16 @@ pub enum ReportPayload {
     /// A sensor reading, in thousandths of the network's unit (integer, so every node
     /// judges it alike). Sensors only.
     Reading { value: i64 },
+    /// A radio beacon: `data` must be [`beacon_data`] of the chain entropy at
+    /// `entropy_height` and the device, so it could not have been made in advance. Hotspots
+    /// only.
+    Beacon { entropy_height: u64, data: Hash, frequency_khz: u32, tx_power_dbm: i16 },
+}
+
+/// The payload a beacon must carry: SHA-256 over the beacon domain, the entropy and the
+/// device id.
+pub fn beacon_data(entropy: &Hash, device: &DeviceId) -> Hash {
+    Hash::sha256_parts(&[b"cairn/beacon/v1", &entropy.0, &device.0])
 }
 
 #[derive(
@@ -170,6 +181,7 @@ pub enum ReportPayload {
 pub enum ReportKind {
     Heartbeat,
     Reading,
+    Beacon,
 }
 
 impl ReportPayload {
@@ -177,6 +189,7 @@ impl ReportPayload {
         match self {
             ReportPayload::Heartbeat { .. } => ReportKind::Heartbeat,
             ReportPayload::Reading { .. } => ReportKind::Reading,
+            ReportPayload::Beacon { .. } => ReportKind::Beacon,
         }
     }
 }
@@ -244,6 +257,14 @@ pub enum RejectReason {
     Denylisted { reason: String },
     #[error("reading {value} is outside [{min}, {max}]")]
     OutOfRange { value: i64, min: i64, max: i64 },
+    #[error(
+        "entropy of height {entropy_height} is not usable at height {height} (at most {max_age} blocks old)"
+    )]
+    StaleEntropy { entropy_height: u64, height: u64, max_age: u64 },
+    #[error("beacon data does not derive from the entropy of height {entropy_height}")]
+    BadBeacon { entropy_height: u64 },
+    #[error("last beacon at height {last}; the next is allowed from height {next}")]
+    BeaconInterval { last: u64, next: u64 },
 }
 
 impl RejectReason {
@@ -259,6 +280,9 @@ impl RejectReason {
             RejectReason::Deregistered { .. } => "deregistered",
             RejectReason::Denylisted { .. } => "denylisted",
             RejectReason::OutOfRange { .. } => "out_of_range",
+            RejectReason::StaleEntropy { .. } => "stale_entropy",
+            RejectReason::BadBeacon { .. } => "bad_beacon",
+            RejectReason::BeaconInterval { .. } => "beacon_interval",
         }
     }
 }
@@ -350,6 +374,8 @@ pub struct EpochActivity {
     /// Bit i set: a heartbeat was accepted in slot i of the epoch.
     pub heartbeat_slots: u64,
     pub heartbeats: u32,
+    /// Valid beacons accepted.
+    pub beacons: u32,
     pub accepted: u32,
     /// Reports naming this device that were rejected. Anyone can replay a device's old
     /// signed reports, so this counts others' noise too: a signal for operators, never an

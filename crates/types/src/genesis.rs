@@ -41,6 +41,26 @@ pub struct Params {
     /// Storage deals.
     #[serde(default)]
     pub storage: crate::storage::StorageParams,
+    /// Radio coverage (beacons).
+    #[serde(default)]
+    pub coverage: CoverageParams,
+}
+
+/// Parameters of radio coverage proofs.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CoverageParams {
+    /// A beacon may use entropy at most this many blocks old (and never older than the
+    /// window kept in state).
+    pub entropy_max_age_blocks: u64,
+    /// At most one beacon per device per this many blocks.
+    pub beacon_interval_blocks: u64,
+}
+
+impl Default for CoverageParams {
+    fn default() -> Self {
+        CoverageParams { entropy_max_age_blocks: 30, beacon_interval_blocks: 100 }
+    }
 }
 
 /// Parameters of sensor readings.
@@ -140,6 +160,7 @@ impl Default for Params {
             sensor: SensorParams::default(),
             compute: crate::compute::ComputeParams::default(),
             storage: crate::storage::StorageParams::default(),
+            coverage: CoverageParams::default(),
         }
     }
 }

@@ -50,6 +50,8 @@ pub(crate) fn owned_device(
 }
 
 #[cfg(test)]
+mod beacon_tests;
+#[cfg(test)]
 mod sensor_tests;
 #[cfg(test)]
 pub(crate) mod tests;

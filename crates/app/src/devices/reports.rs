@@ -9,7 +9,7 @@
 use super::{DeviceStatus, EpochActivity, ReportCursor, get_denied, get_device, sensors};
 use crate::state_key;
 use cairn_state::{Overlay, StateError, StateRead as _};
-use cairn_types::device::{RejectReason, ReportPayload, ReportRejection};
+use cairn_types::device::{RejectReason, ReportPayload, ReportRejection, beacon_data};
 use cairn_types::device_key::DeviceId;
 use cairn_types::{Height, Params, SignedReport, TxOutcome};
 
@@ -33,20 +33,13 @@ pub fn process_batch(
 ) -> Result<TxOutcome, StateError> {
     let epoch = params.epoch_of(height);
     let slot = heartbeat_slot(params, height);
+    let at = At { params, epoch, height, block_time_ms };
     let mut accepted = 0u32;
     let mut rejected = Vec::new();
     for (index, signed) in reports.iter().enumerate() {
         let r = &signed.report;
         let id = r.device.id();
-        let verdict = judge(
-            o,
-            params,
-            epoch,
-            block_time_ms,
-            signed,
-            id,
-            sig_ok.get(index).copied().unwrap_or(false),
-        )?;
+        let verdict = judge(o, &at, signed, id, sig_ok.get(index).copied().unwrap_or(false))?;
         let known = verdict.as_ref().err().is_none_or(|reason| {
             !matches!(reason, RejectReason::UnknownDevice { .. } | RejectReason::BadSignature)
         });
@@ -63,6 +56,10 @@ pub fn process_batch(
                         }
                         ReportPayload::Reading { value } => {
                             sensors::record(o, &id, epoch, Ok(value))?
+                        }
+                        ReportPayload::Beacon { .. } => {
+                            act.beacons = act.beacons.saturating_add(1);
+                            o.put_encoded(state_key::last_beacon(&id), &height);
                         }
                     }
                     o.put_encoded(state_key::report_cursor(&id), &ReportCursor { last_seq: r.seq });
@@ -89,15 +86,22 @@ pub fn process_batch(
     Ok(TxOutcome::Reports { accepted, rejected })
 }
 
+/// Where a batch is judged: parameters and the block's epoch, height and time.
+struct At<'a> {
+    params: &'a Params,
+    epoch: u64,
+    height: Height,
+    block_time_ms: u64,
+}
+
 fn judge(
     o: &Overlay<'_>,
-    params: &Params,
-    epoch: u64,
-    block_time_ms: u64,
+    at: &At<'_>,
     signed: &SignedReport,
     id: DeviceId,
     sig_ok: bool,
 ) -> Result<Result<(), RejectReason>, StateError> {
+    let At { params, epoch, height, block_time_ms } = *at;
     let r = &signed.report;
     if !sig_ok {
         return Ok(Err(RejectReason::BadSignature));
@@ -150,6 +154,25 @@ fn judge(
     let cursor: ReportCursor = o.get_decoded(&state_key::report_cursor(&id))?.unwrap_or_default();
     if r.seq <= cursor.last_seq {
         return Ok(Err(RejectReason::ReplayedSequence { seq: r.seq, last: cursor.last_seq }));
+    }
+    if let ReportPayload::Beacon { entropy_height, data, .. } = &r.payload {
+        let cp = &params.coverage;
+        let max_age = cp.entropy_max_age_blocks.min(crate::ENTROPY_WINDOW);
+        let stale =
+            || RejectReason::StaleEntropy { entropy_height: *entropy_height, height, max_age };
+        if *entropy_height >= height || height - entropy_height > max_age {
+            return Ok(Err(stale()));
+        }
+        let Some(entropy) = crate::entropy_at(o, *entropy_height)? else { return Ok(Err(stale())) };
+        if *data != beacon_data(&entropy, &id) {
+            return Ok(Err(RejectReason::BadBeacon { entropy_height: *entropy_height }));
+        }
+        if let Some(last) = o.get_decoded::<Height>(&state_key::last_beacon(&id))? {
+            let next = last.saturating_add(cp.beacon_interval_blocks);
+            if height < next {
+                return Ok(Err(RejectReason::BeaconInterval { last, next }));
+            }
+        }
     }
     Ok(Ok(()))
 }

@@ -1409,7 +1409,13 @@ fn heartbeats_over_an_epoch_fill_the_slot_bits_and_counts() {
     let a = s.activity(&dev, 0);
     assert_eq!(
         a,
-        EpochActivity { heartbeat_slots: 0b1111, heartbeats: 6, accepted: 6, rejected: 1 }
+        EpochActivity {
+            heartbeat_slots: 0b1111,
+            heartbeats: 6,
+            beacons: 0,
+            accepted: 6,
+            rejected: 1
+        }
     );
     assert_eq!(a.slots_filled(), 4);
     assert!(!a.is_up(slots, min)); // 4 of 10 < 50 %
@@ -1434,6 +1440,7 @@ fn heartbeats_over_an_epoch_fill_the_slot_bits_and_counts() {
         EpochActivity {
             heartbeat_slots: 1 << heartbeat_slot(&p, 31),
             heartbeats: 1,
+            beacons: 0,
             accepted: 1,
             rejected: 0
         }
