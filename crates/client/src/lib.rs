@@ -273,6 +273,13 @@ impl Client {
         self.get_json(&format!("/v1/devices/{}/sensor{q}", id.to_hex())).await
     }
 
+    /// `GET /v1/entropy/{height}`: the chain entropy of a recent block.
+    pub async fn entropy(&self, height: Height) -> Result<Hash, ClientError> {
+        let v: cairn_types::api::EntropyView =
+            self.get_json(&format!("/v1/entropy/{height}")).await?;
+        Ok(v.entropy)
+    }
+
     /// `GET /v1/deals/{id}`
     pub async fn deal(&self, id: &Hash) -> Result<cairn_types::storage::Deal, ClientError> {
         self.get_json(&format!("/v1/deals/{}", id.to_hex())).await

@@ -183,12 +183,6 @@ async fn params(State(s): State<Arc<Shared>>) -> ApiResult<cairn_types::Params> 
     Ok(Json(App::params(&snap).map_err(anyhow::Error::from)?))
 }
 
-#[derive(serde::Serialize)]
-struct EntropyView {
-    height: u64,
-    entropy: Hash,
-}
-
 /// The chain entropy of a recent block (see `cairn_app::ENTROPY_WINDOW`).
 async fn entropy(
     State(s): State<Arc<Shared>>,

@@ -191,3 +191,10 @@ pub struct SensorView {
     pub readings: crate::device::SensorEpoch,
     pub quality: Option<crate::device::SensorQuality>,
 }
+
+/// `GET /v1/entropy/{height}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntropyView {
+    pub height: Height,
+    pub entropy: Hash,
+}

@@ -145,6 +145,20 @@ pub enum DeviceCmd {
         #[command(flatten)]
         send: SendOpts,
     },
+    /// Sign one beacon from the latest chain entropy and submit it (hotspots).
+    Beacon {
+        #[arg(long)]
+        device_key: PathBuf,
+        /// The account that submits the report batch and pays its fee.
+        #[arg(long)]
+        from: String,
+        #[arg(long, default_value_t = 868_100)]
+        frequency_khz: u32,
+        #[arg(long, default_value_t = 14, allow_negative_numbers = true)]
+        tx_power_dbm: i16,
+        #[command(flatten)]
+        send: SendOpts,
+    },
     /// A sensor's readings and quality score in an epoch.
     Sensor {
         device: Hash,
@@ -418,6 +432,16 @@ pub async fn run(ctx: &Ctx, cmd: DeviceCmd) -> anyhow::Result<()> {
             let value = parse_thousandths(&value)?;
             let payload = ReportPayload::Reading { value };
             submit_report(ctx, &device_key, &from, seq, None, None, payload, &opts).await?;
+        }
+        DeviceCmd::Beacon { device_key, from, frequency_khz, tx_power_dbm, send: opts } => {
+            let device = read_device_key(&device_key)?;
+            let client = ctx.client()?;
+            let height = client.status().await?.height;
+            let entropy = client.entropy(height).await?;
+            let data = cairn_types::device::beacon_data(&entropy, &device.id());
+            let payload =
+                ReportPayload::Beacon { entropy_height: height, data, frequency_khz, tx_power_dbm };
+            submit_report(ctx, &device_key, &from, None, None, None, payload, &opts).await?;
         }
         DeviceCmd::Sensor { device, epoch } => {
             let v = ctx.client()?.sensor(&device, epoch).await?;
