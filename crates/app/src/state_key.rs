@@ -247,3 +247,11 @@ pub fn proven_bytes(id: &DeviceId, epoch: u64) -> Vec<u8> {
 pub fn last_beacon(id: &DeviceId) -> Vec<u8> {
     with_id(b"devbeacon/", id)
 }
+
+/// An accepted beacon of a device at a height.
+pub fn beacon(id: &DeviceId, height: u64) -> Vec<u8> {
+    let mut k = with_id(b"beacon/", id);
+    k.push(b'/');
+    k.extend_from_slice(&height.to_be_bytes());
+    k
+}

@@ -62,7 +62,7 @@ impl DeviceClass {
         match kind {
             ReportKind::Heartbeat => true,
             ReportKind::Reading => *self == DeviceClass::Sensor,
-            ReportKind::Beacon => *self == DeviceClass::Hotspot,
+            ReportKind::Beacon | ReportKind::Witness => *self == DeviceClass::Hotspot,
         }
     }
 }
@@ -166,6 +166,9 @@ pub enum ReportPayload {
     /// `entropy_height` and the device, so it could not have been made in advance. Hotspots
     /// only.
     Beacon { entropy_height: u64, data: Hash, frequency_khz: u32, tx_power_dbm: i16 },
+    /// A hotspot heard `beaconer`'s beacon accepted at `beacon_height`, at `rssi_cdbm`
+    /// (hundredths of a dBm) on `frequency_khz`. Hotspots only.
+    Witness { beaconer: DeviceId, beacon_height: u64, rssi_cdbm: i32, frequency_khz: u32 },
 }
 
 /// The payload a beacon must carry: SHA-256 over the beacon domain, the entropy and the
@@ -182,6 +185,7 @@ pub enum ReportKind {
     Heartbeat,
     Reading,
     Beacon,
+    Witness,
 }
 
 impl ReportPayload {
@@ -190,6 +194,7 @@ impl ReportPayload {
             ReportPayload::Heartbeat { .. } => ReportKind::Heartbeat,
             ReportPayload::Reading { .. } => ReportKind::Reading,
             ReportPayload::Beacon { .. } => ReportKind::Beacon,
+            ReportPayload::Witness { .. } => ReportKind::Witness,
         }
     }
 }
@@ -265,6 +270,30 @@ pub enum RejectReason {
     BadBeacon { entropy_height: u64 },
     #[error("last beacon at height {last}; the next is allowed from height {next}")]
     BeaconInterval { last: u64, next: u64 },
+    #[error("no beacon of {beaconer} was accepted at height {height}")]
+    UnknownBeacon { beaconer: DeviceId, height: u64 },
+    #[error("a device cannot witness its own beacon")]
+    SelfWitness,
+    #[error("witness and beaconer have the same owner {owner}")]
+    SameOwner { owner: Address },
+    #[error("witness or beaconer has no asserted location")]
+    NoLocation,
+    #[error("{cells} cells apart at resolution 11; at least {min} needed")]
+    TooClose { cells: u64, min: u64 },
+    #[error("{cells} cells apart at resolution 11; at most {max} allowed")]
+    TooFar { cells: u64, max: u64 },
+    #[error(
+        "received {rssi_cdbm} cdBm; free-space path loss allows at most {max_cdbm} cdBm at {distance_m} m"
+    )]
+    RssiAboveFspl { rssi_cdbm: i32, max_cdbm: i64, distance_m: u64 },
+    #[error("heard on {got} kHz; the beacon was on {beacon} kHz (at most {max_delta} kHz apart)")]
+    FrequencyMismatch { got: u32, beacon: u32, max_delta: u32 },
+    #[error("the beacon at height {beacon_height} is more than {max_lag} blocks before {height}")]
+    LateWitness { beacon_height: u64, height: u64, max_lag: u64 },
+    #[error("the beacon already has its {cap} witnesses")]
+    WitnessCap { cap: u32 },
+    #[error("the witness has not beaconed validly in the last {window} blocks")]
+    NoReciprocity { last_beacon: Option<u64>, window: u64 },
 }
 
 impl RejectReason {
@@ -283,6 +312,17 @@ impl RejectReason {
             RejectReason::StaleEntropy { .. } => "stale_entropy",
             RejectReason::BadBeacon { .. } => "bad_beacon",
             RejectReason::BeaconInterval { .. } => "beacon_interval",
+            RejectReason::UnknownBeacon { .. } => "unknown_beacon",
+            RejectReason::SelfWitness => "self_witness",
+            RejectReason::SameOwner { .. } => "same_owner",
+            RejectReason::NoLocation => "no_location",
+            RejectReason::TooClose { .. } => "too_close",
+            RejectReason::TooFar { .. } => "too_far",
+            RejectReason::RssiAboveFspl { .. } => "rssi_above_fspl",
+            RejectReason::FrequencyMismatch { .. } => "frequency_mismatch",
+            RejectReason::LateWitness { .. } => "late_witness",
+            RejectReason::WitnessCap { .. } => "witness_cap",
+            RejectReason::NoReciprocity { .. } => "no_reciprocity",
         }
     }
 }
@@ -376,6 +416,8 @@ pub struct EpochActivity {
     pub heartbeats: u32,
     /// Valid beacons accepted.
     pub beacons: u32,
+    /// Valid witness reports accepted.
+    pub witnesses: u32,
     pub accepted: u32,
     /// Reports naming this device that were rejected. Anyone can replay a device's old
     /// signed reports, so this counts others' noise too: a signal for operators, never an
@@ -461,4 +503,15 @@ pub struct SensorQuality {
     pub quality: u32,
     /// The median of the neighbours' means it was compared with (None: no neighbour).
     pub neighbour_median: Option<i64>,
+}
+
+/// An accepted beacon, kept for its witnesses.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+pub struct BeaconRecord {
+    pub frequency_khz: u32,
+    pub tx_power_dbm: i16,
+    /// Witnesses accepted so far, in acceptance order.
+    pub witnesses: u32,
 }

@@ -55,11 +55,38 @@ pub struct CoverageParams {
     pub entropy_max_age_blocks: u64,
     /// At most one beacon per device per this many blocks.
     pub beacon_interval_blocks: u64,
+    /// Witness and beaconer at least / at most this many resolution-11 cells apart.
+    pub min_witness_cells: u64,
+    pub max_witness_cells: u64,
+    /// Centre-to-centre spacing of resolution-11 cells, in centimetres (distance = cells ×
+    /// spacing, rounded down).
+    pub cell_spacing_cm: u64,
+    /// Allowance above the free-space prediction, in centi-dB.
+    pub rssi_tolerance_cdb: i64,
+    pub max_frequency_delta_khz: u32,
+    /// A witness must come within this many blocks of the beacon.
+    pub witness_lag_blocks: u64,
+    /// Witnesses accepted per beacon, first come first counted.
+    pub witness_cap: u32,
+    /// A witness must itself have beaconed validly within this many blocks.
+    pub reciprocity_blocks: u64,
 }
 
 impl Default for CoverageParams {
     fn default() -> Self {
-        CoverageParams { entropy_max_age_blocks: 30, beacon_interval_blocks: 100 }
+        CoverageParams {
+            entropy_max_age_blocks: 30,
+            beacon_interval_blocks: 100,
+            min_witness_cells: 8,
+            // ≈ 100 km: 2016 cells × 49.6 m.
+            max_witness_cells: 2_016,
+            cell_spacing_cm: 4_960,
+            rssi_tolerance_cdb: 300,
+            max_frequency_delta_khz: 100,
+            witness_lag_blocks: 10,
+            witness_cap: 14,
+            reciprocity_blocks: 300,
+        }
     }
 }
 

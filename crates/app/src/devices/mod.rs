@@ -1,6 +1,7 @@
 //! Devices: registration with the device key's own consent, bonds, ownership, locations,
 //! the denylist and maker allow-list, and the signed-report pipeline.
 
+pub mod fspl;
 pub mod registry;
 pub mod reports;
 pub mod sensors;
@@ -55,3 +56,5 @@ mod beacon_tests;
 mod sensor_tests;
 #[cfg(test)]
 pub(crate) mod tests;
+#[cfg(test)]
+mod witness_tests;

@@ -9,7 +9,9 @@
 use super::{DeviceStatus, EpochActivity, ReportCursor, get_denied, get_device, sensors};
 use crate::state_key;
 use cairn_state::{Overlay, StateError, StateRead as _};
-use cairn_types::device::{RejectReason, ReportPayload, ReportRejection, beacon_data};
+use cairn_types::device::{
+    BeaconRecord, RejectReason, ReportPayload, ReportRejection, beacon_data,
+};
 use cairn_types::device_key::DeviceId;
 use cairn_types::{Height, Params, SignedReport, TxOutcome};
 
@@ -57,9 +59,19 @@ pub fn process_batch(
                         ReportPayload::Reading { value } => {
                             sensors::record(o, &id, epoch, Ok(value))?
                         }
-                        ReportPayload::Beacon { .. } => {
+                        ReportPayload::Beacon { frequency_khz, tx_power_dbm, .. } => {
                             act.beacons = act.beacons.saturating_add(1);
                             o.put_encoded(state_key::last_beacon(&id), &height);
+                            let record = BeaconRecord { frequency_khz, tx_power_dbm, witnesses: 0 };
+                            o.put_encoded(state_key::beacon(&id, height), &record);
+                        }
+                        ReportPayload::Witness { beaconer, beacon_height, .. } => {
+                            act.witnesses = act.witnesses.saturating_add(1);
+                            let key = state_key::beacon(&beaconer, beacon_height);
+                            if let Some(mut record) = o.get_decoded::<BeaconRecord>(&key)? {
+                                record.witnesses = record.witnesses.saturating_add(1);
+                                o.put_encoded(key, &record);
+                            }
                         }
                     }
                     o.put_encoded(state_key::report_cursor(&id), &ReportCursor { last_seq: r.seq });
@@ -92,6 +104,94 @@ struct At<'a> {
     epoch: u64,
     height: Height,
     block_time_ms: u64,
+}
+
+/// The witness-specific checks, in order; see the module docs of `fspl` for the signal test.
+#[allow(clippy::too_many_arguments)]
+fn judge_witness(
+    o: &Overlay<'_>,
+    params: &Params,
+    height: Height,
+    witness: &super::Device,
+    beaconer: DeviceId,
+    beacon_height: Height,
+    rssi_cdbm: i32,
+    frequency_khz: u32,
+) -> Result<Result<(), RejectReason>, StateError> {
+    let cp = &params.coverage;
+    let Some(record) =
+        o.get_decoded::<BeaconRecord>(&state_key::beacon(&beaconer, beacon_height))?
+    else {
+        return Ok(Err(RejectReason::UnknownBeacon { beaconer, height: beacon_height }));
+    };
+    if beaconer == witness.id {
+        return Ok(Err(RejectReason::SelfWitness));
+    }
+    let Some(source) = get_device(o, &beaconer)? else {
+        return Ok(Err(RejectReason::UnknownBeacon { beaconer, height: beacon_height }));
+    };
+    if source.owner == witness.owner {
+        return Ok(Err(RejectReason::SameOwner { owner: witness.owner }));
+    }
+    if height.saturating_sub(beacon_height) > cp.witness_lag_blocks {
+        return Ok(Err(RejectReason::LateWitness {
+            beacon_height,
+            height,
+            max_lag: cp.witness_lag_blocks,
+        }));
+    }
+    let (Some(a), Some(b)) = (witness.location, source.location) else {
+        return Ok(Err(RejectReason::NoLocation));
+    };
+    let cells = match cells_apart(a, b) {
+        Some(c) => c,
+        None => {
+            return Ok(Err(RejectReason::TooFar { cells: u64::MAX, max: cp.max_witness_cells }));
+        }
+    };
+    if cells < cp.min_witness_cells {
+        return Ok(Err(RejectReason::TooClose { cells, min: cp.min_witness_cells }));
+    }
+    if cells > cp.max_witness_cells {
+        return Ok(Err(RejectReason::TooFar { cells, max: cp.max_witness_cells }));
+    }
+    if frequency_khz.abs_diff(record.frequency_khz) > cp.max_frequency_delta_khz {
+        return Ok(Err(RejectReason::FrequencyMismatch {
+            got: frequency_khz,
+            beacon: record.frequency_khz,
+            max_delta: cp.max_frequency_delta_khz,
+        }));
+    }
+    let distance_m = cells.saturating_mul(cp.cell_spacing_cm) / 100;
+    let max_cdbm = super::fspl::max_rssi_cdbm(
+        record.tx_power_dbm,
+        distance_m,
+        u64::from(record.frequency_khz),
+        cp.rssi_tolerance_cdb,
+    );
+    if i64::from(rssi_cdbm) > max_cdbm {
+        return Ok(Err(RejectReason::RssiAboveFspl { rssi_cdbm, max_cdbm, distance_m }));
+    }
+    let last = o.get_decoded::<Height>(&state_key::last_beacon(&witness.id))?;
+    if last.is_none_or(|l| height.saturating_sub(l) > cp.reciprocity_blocks) {
+        return Ok(Err(RejectReason::NoReciprocity {
+            last_beacon: last,
+            window: cp.reciprocity_blocks,
+        }));
+    }
+    if record.witnesses >= cp.witness_cap {
+        return Ok(Err(RejectReason::WitnessCap { cap: cp.witness_cap }));
+    }
+    Ok(Ok(()))
+}
+
+/// Grid distance between two resolution-12 cells, measured at resolution 11; `None` when
+/// H3 cannot measure it (too far apart, or across a pentagon).
+pub fn cells_apart(a: u64, b: u64) -> Option<u64> {
+    let res = h3o::Resolution::Eleven;
+    let a = h3o::CellIndex::try_from(a).ok()?.parent(res)?;
+    let b = h3o::CellIndex::try_from(b).ok()?.parent(res)?;
+    a.grid_distance(b).ok().and_then(|d| u64::try_from(d).ok())
 }
 
 fn judge(
@@ -173,6 +273,19 @@ fn judge(
                 return Ok(Err(RejectReason::BeaconInterval { last, next }));
             }
         }
+    }
+    if let ReportPayload::Witness { beaconer, beacon_height, rssi_cdbm, frequency_khz } = &r.payload
+    {
+        return judge_witness(
+            o,
+            params,
+            height,
+            &device,
+            *beaconer,
+            *beacon_height,
+            *rssi_cdbm,
+            *frequency_khz,
+        );
     }
     Ok(Ok(()))
 }

@@ -1413,6 +1413,7 @@ fn heartbeats_over_an_epoch_fill_the_slot_bits_and_counts() {
             heartbeat_slots: 0b1111,
             heartbeats: 6,
             beacons: 0,
+            witnesses: 0,
             accepted: 6,
             rejected: 1
         }
@@ -1441,6 +1442,7 @@ fn heartbeats_over_an_epoch_fill_the_slot_bits_and_counts() {
             heartbeat_slots: 1 << heartbeat_slot(&p, 31),
             heartbeats: 1,
             beacons: 0,
+            witnesses: 0,
             accepted: 1,
             rejected: 0
         }

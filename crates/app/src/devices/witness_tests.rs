@@ -1,0 +1,278 @@
+//! Witness reports through blocks: every check with a report just inside and one just
+//! outside its threshold.
+
+use super::fspl::max_rssi_cdbm;
+use super::reports::cells_apart;
+use crate::devices::tests::{Net, START, ed_device, register};
+use crate::tests::{CHAIN, genesis};
+use crate::{entropy_at, state_key};
+use cairn_state::StateRead;
+use cairn_types::device::{BeaconRecord, RejectReason, beacon_data};
+use cairn_types::{
+    DeviceClass, DeviceSigner, Keypair, Report, ReportPayload, SignedReport, TxBody, TxOutcome,
+};
+use std::collections::BTreeMap;
+
+const FREQ: u32 = 868_100;
+const TX: i16 = 14;
+
+struct W {
+    n: Net,
+    gw: Keypair,
+    a: Keypair,
+    b: Keypair,
+    beaconer: DeviceSigner,
+    seqs: BTreeMap<[u8; 32], u64>,
+    next_seed: u8,
+    home: h3o::CellIndex,
+}
+
+/// A res-12 cell exactly `k` resolution-11 cells from `home`.
+fn at_distance(home: h3o::CellIndex, k: u32) -> u64 {
+    let p = home.parent(h3o::Resolution::Eleven).unwrap();
+    let ring: Vec<h3o::CellIndex> = p
+        .grid_disk_distances::<Vec<_>>(k)
+        .into_iter()
+        .filter(|(_, d)| *d == k)
+        .map(|(c, _)| c)
+        .collect();
+    u64::from(ring[0].center_child(h3o::Resolution::Twelve).unwrap())
+}
+
+impl W {
+    fn new() -> W {
+        let (a, b, gw) =
+            (Keypair::from_label("a"), Keypair::from_label("b"), Keypair::from_label("gw"));
+        let mut g = genesis(&[&a, &b, &gw], START);
+        g.params.blocks_per_epoch = 10_000;
+        g.params.coverage.beacon_interval_blocks = 1;
+        g.params.coverage.max_witness_cells = 20;
+        g.params.coverage.witness_lag_blocks = 5;
+        g.params.coverage.witness_cap = 3;
+        let n = Net::new(&g);
+        let home = h3o::LatLng::new(48.85, 2.35).unwrap().to_cell(h3o::Resolution::Twelve);
+        let mut w = W {
+            n,
+            gw,
+            a: a.clone(),
+            b,
+            beaconer: ed_device(1),
+            seqs: BTreeMap::new(),
+            next_seed: 130,
+            home,
+        };
+        w.n.empty_blocks(3);
+        let beaconer = w.hotspot(&a, Some(u64::from(home)));
+        w.beaconer = beaconer;
+        w
+    }
+
+    fn hotspot(&mut self, owner: &Keypair, cell: Option<u64>) -> DeviceSigner {
+        let dev = ed_device(self.next_seed);
+        self.next_seed += 1;
+        assert!(
+            self.n.run(owner, register(&dev, owner, DeviceClass::Hotspot, 0, None)).is_success()
+        );
+        if let Some(cell) = cell {
+            assert!(
+                self.n.run(owner, TxBody::AssertLocation { device: dev.id(), cell }).is_success()
+            );
+        }
+        dev
+    }
+
+    fn report(&mut self, dev: &DeviceSigner, payload: ReportPayload) -> SignedReport {
+        let seq = self.seqs.entry(dev.id().0).or_insert(0);
+        *seq += 1;
+        let report = Report {
+            device: dev.public_key(),
+            seq: *seq,
+            epoch: 0,
+            timestamp_ms: self.n.c.parent.timestamp_ms,
+            payload,
+        };
+        let signature = dev.sign(&report.signing_message(CHAIN)).unwrap();
+        SignedReport { report, signature }
+    }
+
+    fn submit(&mut self, reports: Vec<SignedReport>) -> (u32, Vec<(u32, RejectReason)>) {
+        let gw = self.gw.clone();
+        let r = self.n.run(&gw, TxBody::SubmitReports { reports });
+        let TxOutcome::Reports { accepted, rejected } = r.outcome else { panic!("{r:?}") };
+        (accepted, rejected.into_iter().map(|x| (x.index, x.reason)).collect())
+    }
+
+    /// `dev` beacons; returns the height its beacon was accepted at.
+    fn beacon(&mut self, dev: &DeviceSigner) -> u64 {
+        let h = self.n.height() + 1;
+        let entropy = entropy_at(&self.n.c.store, h - 1).unwrap().unwrap();
+        let payload = ReportPayload::Beacon {
+            entropy_height: h - 1,
+            data: beacon_data(&entropy, &dev.id()),
+            frequency_khz: FREQ,
+            tx_power_dbm: TX,
+        };
+        let r = self.report(dev, payload);
+        assert_eq!(self.submit(vec![r]), (1, vec![]));
+        h
+    }
+
+    fn witness(
+        &mut self,
+        dev: &DeviceSigner,
+        beacon_height: u64,
+        rssi_cdbm: i32,
+        frequency_khz: u32,
+    ) -> SignedReport {
+        let payload = ReportPayload::Witness {
+            beaconer: self.beaconer.id(),
+            beacon_height,
+            rssi_cdbm,
+            frequency_khz,
+        };
+        self.report(dev, payload)
+    }
+
+    /// A witness hotspot of owner b, `k` cells away, that has beaconed (for reciprocity).
+    fn witness_at(&mut self, k: u32) -> DeviceSigner {
+        let cell = at_distance(self.home, k);
+        let b = self.b.clone();
+        let dev = self.hotspot(&b, Some(cell));
+        self.beacon(&dev);
+        dev
+    }
+}
+
+const WEAK: i32 = -12_000; // −120 dBm: believable at any distance here
+
+#[test]
+fn witnesses_closer_than_the_minimum_distance_are_rejected() {
+    let mut w = W::new();
+    let (near, ok) = (w.witness_at(7), w.witness_at(8));
+    assert_eq!(cells_apart(u64::from(w.home), w.n.device(&near.id()).location.unwrap()), Some(7));
+    let beaconer = w.beaconer.clone();
+    let hb = w.beacon(&beaconer);
+    let batch = vec![w.witness(&near, hb, WEAK, FREQ), w.witness(&ok, hb, WEAK, FREQ)];
+    let (accepted, rejected) = w.submit(batch);
+    assert_eq!(accepted, 1);
+    assert_eq!(rejected, vec![(0, RejectReason::TooClose { cells: 7, min: 8 })]);
+}
+
+#[test]
+fn witnesses_farther_than_the_maximum_distance_are_rejected() {
+    let mut w = W::new();
+    let (ok, far) = (w.witness_at(20), w.witness_at(21));
+    let beaconer = w.beaconer.clone();
+    let hb = w.beacon(&beaconer);
+    let batch = vec![w.witness(&ok, hb, WEAK, FREQ), w.witness(&far, hb, WEAK, FREQ)];
+    let (accepted, rejected) = w.submit(batch);
+    assert_eq!(accepted, 1);
+    assert_eq!(rejected, vec![(1, RejectReason::TooFar { cells: 21, max: 20 })]);
+}
+
+#[test]
+fn a_signal_stronger_than_free_space_allows_is_rejected() {
+    let mut w = W::new();
+    let (x, y) = (w.witness_at(10), w.witness_at(10));
+    let beaconer = w.beaconer.clone();
+    let hb = w.beacon(&beaconer);
+    let cp = w.n.params().coverage;
+    let distance_m = 10 * cp.cell_spacing_cm / 100; // 496 m
+    let max = max_rssi_cdbm(TX, distance_m, u64::from(FREQ), cp.rssi_tolerance_cdb);
+    let batch = vec![w.witness(&x, hb, max as i32, FREQ), w.witness(&y, hb, max as i32 + 1, FREQ)];
+    let (accepted, rejected) = w.submit(batch);
+    assert_eq!(accepted, 1);
+    assert_eq!(
+        rejected,
+        vec![(
+            1,
+            RejectReason::RssiAboveFspl { rssi_cdbm: max as i32 + 1, max_cdbm: max, distance_m }
+        )]
+    );
+}
+
+#[test]
+fn a_witness_on_another_frequency_is_rejected() {
+    let mut w = W::new();
+    let (x, y) = (w.witness_at(10), w.witness_at(11));
+    let beaconer = w.beaconer.clone();
+    let hb = w.beacon(&beaconer);
+    let batch = vec![w.witness(&x, hb, WEAK, FREQ + 100), w.witness(&y, hb, WEAK, FREQ - 101)];
+    let (accepted, rejected) = w.submit(batch);
+    assert_eq!(accepted, 1);
+    assert_eq!(
+        rejected,
+        vec![(
+            1,
+            RejectReason::FrequencyMismatch { got: FREQ - 101, beacon: FREQ, max_delta: 100 }
+        )]
+    );
+}
+
+#[test]
+fn a_witness_after_the_lag_window_is_rejected() {
+    let mut w = W::new();
+    let (x, y) = (w.witness_at(10), w.witness_at(11));
+    let beaconer = w.beaconer.clone();
+    let hb = w.beacon(&beaconer);
+    w.n.advance_to(hb + 5);
+    let r = w.witness(&x, hb, WEAK, FREQ);
+    assert_eq!(w.submit(vec![r]), (1, vec![]));
+    let r = w.witness(&y, hb, WEAK, FREQ);
+    let (_, rejected) = w.submit(vec![r]);
+    assert_eq!(
+        rejected,
+        vec![(0, RejectReason::LateWitness { beacon_height: hb, height: hb + 6, max_lag: 5 })]
+    );
+}
+
+#[test]
+fn witnesses_past_the_cap_are_not_counted_first_come_first_counted() {
+    let mut w = W::new();
+    let ws: Vec<DeviceSigner> = (0..4).map(|i| w.witness_at(9 + i)).collect();
+    let beaconer = w.beaconer.clone();
+    let hb = w.beacon(&beaconer);
+    let batch = ws.iter().map(|d| w.witness(d, hb, WEAK, FREQ)).collect::<Vec<_>>();
+    let (accepted, rejected) = w.submit(batch);
+    assert_eq!(accepted, 3);
+    assert_eq!(rejected, vec![(3, RejectReason::WitnessCap { cap: 3 })]);
+    let record: BeaconRecord =
+        w.n.c.store.get_decoded(&state_key::beacon(&w.beaconer.id(), hb)).unwrap().unwrap();
+    assert_eq!(record.witnesses, 3);
+}
+
+#[test]
+fn a_witness_that_has_not_beaconed_itself_is_rejected() {
+    let mut w = W::new();
+    let cell = at_distance(w.home, 10);
+    let b = w.b.clone();
+    let silent = w.hotspot(&b, Some(cell));
+    let beaconer = w.beaconer.clone();
+    let hb = w.beacon(&beaconer);
+    let r = w.witness(&silent, hb, WEAK, FREQ);
+    let (_, rejected) = w.submit(vec![r]);
+    assert_eq!(rejected, vec![(0, RejectReason::NoReciprocity { last_beacon: None, window: 300 })]);
+}
+
+#[test]
+fn self_same_owner_unlocated_and_unknown_beacons_are_rejected() {
+    let mut w = W::new();
+    let a = w.a.clone();
+    let sibling = w.hotspot(&a, Some(at_distance(w.home, 10)));
+    w.beacon(&sibling);
+    let b = w.b.clone();
+    let nowhere = w.hotspot(&b, None);
+    w.beacon(&nowhere);
+    let beaconer = w.beaconer.clone();
+    let hb = w.beacon(&beaconer);
+    let batch = vec![
+        w.witness(&beaconer, hb, WEAK, FREQ),
+        w.witness(&sibling, hb, WEAK, FREQ),
+        w.witness(&nowhere, hb, WEAK, FREQ),
+        w.witness(&nowhere, hb - 1, WEAK, FREQ),
+    ];
+    let (accepted, rejected) = w.submit(batch);
+    assert_eq!(accepted, 0);
+    let codes: Vec<&str> = rejected.iter().map(|(_, r)| r.code()).collect();
+    assert_eq!(codes, vec!["self_witness", "same_owner", "no_location", "unknown_beacon"]);
+}
