@@ -90,19 +90,69 @@ fn debit(
     Ok(Ok(()))
 }
 
+/// The parts of the supply held outside account balances.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Locked {
+    /// Device bonds.
+    Bonds,
+    /// Channel, job and deal escrows.
+    Escrow,
+}
+
+fn locked_total(s: &mut Supply, pool: Locked) -> &mut Amount {
+    match pool {
+        Locked::Bonds => &mut s.bonded,
+        Locked::Escrow => &mut s.escrowed,
+    }
+}
+
+/// Moves `amount` from `who`'s balance into `pool`.
+pub fn lock(
+    o: &mut Overlay<'_>,
+    who: &Address,
+    amount: Amount,
+    pool: Locked,
+) -> Result<Result<(), TxFailure>, StateError> {
+    if let Err(f) = debit(o, who, amount)? {
+        return Ok(Err(f));
+    }
+    let mut s = get_supply(o)?;
+    let total = locked_total(&mut s, pool);
+    *total = total.saturating_add(amount);
+    o.put_encoded(state_key::supply(), &s);
+    Ok(Ok(()))
+}
+
+/// Pays `amount` out of `pool` to `to`.
+pub fn unlock(
+    o: &mut Overlay<'_>,
+    to: &Address,
+    amount: Amount,
+    pool: Locked,
+) -> Result<(), StateError> {
+    let mut acct = get_account(o, to)?;
+    // Balances are bounded by the supply, so this cannot overflow; saturate if it ever did.
+    acct.balance = acct.balance.saturating_add(amount);
+    put_account(o, to, &acct);
+    let mut s = get_supply(o)?;
+    let total = locked_total(&mut s, pool);
+    *total = total.saturating_sub(amount);
+    o.put_encoded(state_key::supply(), &s);
+    Ok(())
+}
+
 /// Moves `amount` from `owner`'s balance into the bonded total.
 pub fn lock_bond(
     o: &mut Overlay<'_>,
     owner: &Address,
     amount: Amount,
 ) -> Result<Result<(), TxFailure>, StateError> {
-    if let Err(f) = debit(o, owner, amount)? {
-        return Ok(Err(f));
-    }
-    let mut s = get_supply(o)?;
-    s.bonded = s.bonded.saturating_add(amount);
-    o.put_encoded(state_key::supply(), &s);
-    Ok(Ok(()))
+    lock(o, owner, amount, Locked::Bonds)
+}
+
+/// Returns `amount` of bond to `owner`'s balance.
+pub fn unlock_bond(o: &mut Overlay<'_>, owner: &Address, amount: Amount) -> Result<(), StateError> {
+    unlock(o, owner, amount, Locked::Bonds)
 }
 
 /// Moves `amount` from `payer`'s balance into escrow.
@@ -111,36 +161,12 @@ pub fn lock_escrow(
     payer: &Address,
     amount: Amount,
 ) -> Result<Result<(), TxFailure>, StateError> {
-    if let Err(f) = debit(o, payer, amount)? {
-        return Ok(Err(f));
-    }
-    let mut s = get_supply(o)?;
-    s.escrowed = s.escrowed.saturating_add(amount);
-    o.put_encoded(state_key::supply(), &s);
-    Ok(Ok(()))
+    lock(o, payer, amount, Locked::Escrow)
 }
 
 /// Pays `amount` out of escrow to `to`.
 pub fn release_escrow(o: &mut Overlay<'_>, to: &Address, amount: Amount) -> Result<(), StateError> {
-    let mut acct = get_account(o, to)?;
-    acct.balance = acct.balance.saturating_add(amount);
-    put_account(o, to, &acct);
-    let mut s = get_supply(o)?;
-    s.escrowed = s.escrowed.saturating_sub(amount);
-    o.put_encoded(state_key::supply(), &s);
-    Ok(())
-}
-
-/// Returns `amount` of bond to `owner`'s balance.
-pub fn unlock_bond(o: &mut Overlay<'_>, owner: &Address, amount: Amount) -> Result<(), StateError> {
-    let mut acct = get_account(o, owner)?;
-    // Balances are bounded by the supply, so this cannot overflow; saturate if it ever did.
-    acct.balance = acct.balance.saturating_add(amount);
-    put_account(o, owner, &acct);
-    let mut s = get_supply(o)?;
-    s.bonded = s.bonded.saturating_sub(amount);
-    o.put_encoded(state_key::supply(), &s);
-    Ok(())
+    unlock(o, to, amount, Locked::Escrow)
 }
 
 /// Burns `amount` out of the bonded total (a slashed bond).
