@@ -8,8 +8,8 @@ use crate::harness::{self, NodeBuilder, crn};
 use cairn_types::usage::{ChannelStatus, channel_id};
 use std::time::Duration;
 
-/// 4 s at 100 ms blocks: time for the dispute before the payout.
-const WINDOW: u64 = 40;
+/// 6 s at 100 ms blocks: time for the dispute before the payout.
+const WINDOW: u64 = 60;
 
 #[test]
 fn a_channel_settled_with_an_old_receipt_is_corrected_by_the_consumers_dispute() {

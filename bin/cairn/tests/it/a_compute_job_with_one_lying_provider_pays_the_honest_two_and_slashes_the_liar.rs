@@ -9,7 +9,7 @@ use cairn_types::compute::{JobStatus, job_id};
 use std::time::Duration;
 
 /// Blocks for each phase (100 ms blocks): room for the CLI calls.
-const WINDOW: u64 = 80;
+const WINDOW: u64 = 120;
 
 #[test]
 fn a_compute_job_with_one_lying_provider_pays_the_honest_two_and_slashes_the_liar() {
