@@ -159,6 +159,27 @@ pub enum DeviceCmd {
         #[command(flatten)]
         send: SendOpts,
     },
+    /// Sign one witness report (this hotspot heard another's beacon) and submit it.
+    Witness {
+        #[arg(long)]
+        device_key: PathBuf,
+        /// The account that submits the report batch and pays its fee.
+        #[arg(long)]
+        from: String,
+        /// The beaconing device.
+        #[arg(long)]
+        beaconer: Hash,
+        /// Height at which its beacon was accepted.
+        #[arg(long)]
+        beacon_height: u64,
+        /// Received power in dBm (up to 2 decimals), e.g. -92.5.
+        #[arg(long, allow_negative_numbers = true)]
+        rssi: String,
+        #[arg(long, default_value_t = 868_100)]
+        frequency_khz: u32,
+        #[command(flatten)]
+        send: SendOpts,
+    },
     /// A sensor's readings and quality score in an epoch.
     Sensor {
         device: Hash,
@@ -441,6 +462,26 @@ pub async fn run(ctx: &Ctx, cmd: DeviceCmd) -> anyhow::Result<()> {
             let data = cairn_types::device::beacon_data(&entropy, &device.id());
             let payload =
                 ReportPayload::Beacon { entropy_height: height, data, frequency_khz, tx_power_dbm };
+            submit_report(ctx, &device_key, &from, None, None, None, payload, &opts).await?;
+        }
+        DeviceCmd::Witness {
+            device_key,
+            from,
+            beaconer,
+            beacon_height,
+            rssi,
+            frequency_khz,
+            send: opts,
+        } => {
+            // Thousandths → hundredths of a dBm (the third decimal must be zero).
+            let milli = parse_thousandths(&rssi)?;
+            if milli % 10 != 0 {
+                bail!("--rssi takes at most 2 decimals");
+            }
+            let rssi_cdbm = i32::try_from(milli / 10)
+                .with_context(|| format!("--rssi {rssi} is out of range"))?;
+            let payload =
+                ReportPayload::Witness { beaconer, beacon_height, rssi_cdbm, frequency_khz };
             submit_report(ctx, &device_key, &from, None, None, None, payload, &opts).await?;
         }
         DeviceCmd::Sensor { device, epoch } => {
