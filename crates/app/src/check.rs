@@ -7,7 +7,7 @@ use cairn_types::crypto;
 use cairn_types::device::{RegistrationConsent, maker_message};
 use cairn_types::device_key::{self, DeviceKey, DeviceSignature};
 use cairn_types::tx::StatelessError;
-use cairn_types::{Address, Amount, Height, Params, SignedTx, TxBody};
+use cairn_types::{Address, Amount, Hash, Height, Params, SignedTx, TxBody};
 use rayon::prelude::*;
 
 /// Signatures per verification batch. Larger batches verify faster per signature; this
@@ -20,6 +20,8 @@ pub const SIG_BATCH: usize = 256;
 pub struct SizedTx {
     pub tx: SignedTx,
     pub size: usize,
+    /// SHA-256 of the encoded transaction, computed once from the bytes it arrived as.
+    pub hash: Hash,
     /// One verdict per report of a `SubmitReports` body, filled by the stateless phase;
     /// empty before it.
     pub report_sigs: Vec<bool>,
@@ -29,8 +31,19 @@ pub struct SizedTx {
 
 impl SizedTx {
     pub fn new(tx: SignedTx) -> SizedTx {
-        let size = tx.to_bytes().len();
-        SizedTx { tx, size, report_sigs: Vec::new(), checked: false }
+        let bytes = tx.to_bytes();
+        SizedTx::from_parts(tx, &bytes)
+    }
+
+    /// A transaction decoded from `bytes` (its canonical encoding).
+    pub fn from_parts(tx: SignedTx, bytes: &[u8]) -> SizedTx {
+        SizedTx {
+            tx,
+            size: bytes.len(),
+            hash: Hash::sha256(bytes),
+            report_sigs: Vec::new(),
+            checked: false,
+        }
     }
 }
 

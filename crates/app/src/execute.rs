@@ -70,8 +70,7 @@ pub(crate) fn execute<S: CommittedState>(
         {
             break;
         }
-        let SizedTx { tx: stx, size, report_sigs, .. } = sized;
-        let hash = stx.hash();
+        let SizedTx { tx: stx, size, hash, report_sigs, .. } = sized;
         let tx = &stx.tx;
         let mut acct = accounts::get_account(&o, &tx.signer)?;
         if let Err(error) = check::check_includable(&acct, &stx, height) {

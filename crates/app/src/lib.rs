@@ -215,7 +215,8 @@ impl App {
             timestamp_ms,
             proposer,
             epoch: params.epoch_of(height),
-            tx_root: merkle::root(&txs.iter().map(SignedTx::hash).collect::<Vec<_>>()),
+            // One receipt per included transaction, in order, carrying its hash.
+            tx_root: merkle::root(&executed.receipts.iter().map(|r| r.tx_hash).collect::<Vec<_>>()),
             receipts_root: executed.receipts_root(),
             state_root: executed.state_root,
         };
@@ -251,7 +252,8 @@ impl App {
                 got: header.epoch,
             });
         }
-        let tx_root = merkle::root(&txs.iter().map(SignedTx::hash).collect::<Vec<_>>());
+        let mut sized: Vec<SizedTx> = txs.iter().cloned().map(SizedTx::new).collect();
+        let tx_root = merkle::root(&sized.iter().map(|t| t.hash).collect::<Vec<_>>());
         if tx_root != header.tx_root {
             return Err(BlockError::RootMismatch {
                 what: "transaction",
@@ -259,7 +261,6 @@ impl App {
                 got: header.tx_root,
             });
         }
-        let mut sized: Vec<SizedTx> = txs.iter().cloned().map(SizedTx::new).collect();
         let bytes: usize = sized.iter().map(|t| t.size).sum();
         if sized.len() > params.max_block_txs as usize || bytes > params.max_block_bytes as usize {
             return Err(BlockError::TooLarge {
@@ -274,7 +275,7 @@ impl App {
             .enumerate()
         {
             if let Err(error) = verdict {
-                return Err(BlockError::BadTx { index, hash: sized[index].tx.hash(), error });
+                return Err(BlockError::BadTx { index, hash: sized[index].hash, error });
             }
         }
         let env = execute::BlockEnv {

@@ -16,7 +16,7 @@ use cairn_app::{App, accounts, state_key};
 use cairn_state::tree;
 use cairn_store::Snapshot;
 use cairn_types::api::*;
-use cairn_types::{Address, Block, Hash, SignedTx};
+use cairn_types::{Address, Block, Hash, Params, SignedTx};
 use rayon::prelude::*;
 use serde::Deserialize;
 use std::sync::Arc;
@@ -178,9 +178,8 @@ async fn genesis(State(s): State<Arc<Shared>>) -> Json<cairn_types::Genesis> {
     Json(s.genesis.clone())
 }
 
-async fn params(State(s): State<Arc<Shared>>) -> ApiResult<cairn_types::Params> {
-    let snap = s.snapshot()?;
-    Ok(Json(App::params(&snap).map_err(anyhow::Error::from)?))
+async fn params(State(s): State<Arc<Shared>>) -> ApiResult<Params> {
+    Ok(Json(current_params(&s)?))
 }
 
 /// The chain entropy of a recent block (see `cairn_app::ENTROPY_WINDOW`).
@@ -437,7 +436,7 @@ fn decode_tx(hex_tx: &str, max_bytes: usize) -> Result<SizedTx, ApiError> {
         let message = e.to_string();
         ApiError::bad_request(cairn_types::tx::StatelessError::from(e).code(), message)
     })?;
-    Ok(SizedTx { tx: stx, size: bytes.len(), report_sigs: Vec::new(), checked: false })
+    Ok(SizedTx::from_parts(stx, &bytes))
 }
 
 fn admission_error(e: MempoolError) -> ApiError {
@@ -461,9 +460,12 @@ fn admission_error(e: MempoolError) -> ApiError {
 /// The mempool is locked before the state snapshot is taken, so the snapshot is never older
 /// than the mempool's view: a block committed in between would otherwise have its
 /// transactions pruned from the pool while the snapshot still shows the old nonces.
-fn admit_all(s: &Shared, mut txs: Vec<SizedTx>) -> Result<Vec<Result<Hash, ApiError>>, ApiError> {
-    let params = App::params(&s.snapshot()?).map_err(anyhow::Error::from)?;
-    let verdicts = check::check_stateless_batch(s.app.chain_id(), &params, &mut txs);
+fn admit_all(
+    s: &Shared,
+    params: &Params,
+    mut txs: Vec<SizedTx>,
+) -> Result<Vec<Result<Hash, ApiError>>, ApiError> {
+    let verdicts = check::check_stateless_batch(s.app.chain_id(), params, &mut txs);
     let mut pool = s.mempool();
     let snap = s.snapshot()?;
     let next_height = snap.height()?.unwrap_or(0) + 1;
@@ -473,7 +475,7 @@ fn admit_all(s: &Shared, mut txs: Vec<SizedTx>) -> Result<Vec<Result<Hash, ApiEr
         .map(|(tx, verdict)| {
             let res = match verdict {
                 Err(e) => Err(ApiError::bad_request(e.code(), e.to_string())),
-                Ok(()) => pool.admit(tx, &snap, &params, next_height).map_err(admission_error),
+                Ok(()) => pool.admit(tx, &snap, params, next_height).map_err(admission_error),
             };
             match &res {
                 Ok(_) => {
@@ -494,8 +496,8 @@ async fn submit_tx(
     body: Result<Json<SubmitTxRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<SubmitTxResponse>), ApiError> {
     let Json(req) = body?;
-    let max = max_tx_bytes(&s)?;
-    let tx = match decode_tx(&req.tx, max) {
+    let params = current_params(&s)?;
+    let tx = match decode_tx(&req.tx, params.max_tx_bytes as usize) {
         Ok(tx) => tx,
         Err(e) => {
             s.metrics.rejected(e.code);
@@ -503,16 +505,16 @@ async fn submit_tx(
         }
     };
     let s2 = s.clone();
-    let mut results = tokio::task::spawn_blocking(move || admit_all(&s2, vec![tx]))
+    let mut results = tokio::task::spawn_blocking(move || admit_all(&s2, &params, vec![tx]))
         .await
         .map_err(|e| anyhow::anyhow!("admission task failed: {e}"))??;
     let hash = results.pop().ok_or_else(|| anyhow::anyhow!("no admission result"))??;
     Ok((StatusCode::ACCEPTED, Json(SubmitTxResponse { hash })))
 }
 
-fn max_tx_bytes(s: &Shared) -> Result<usize, ApiError> {
-    let snap = s.snapshot()?;
-    Ok(App::params(&snap).map_err(anyhow::Error::from)?.max_tx_bytes as usize)
+/// The parameters in force, read once per request.
+fn current_params(s: &Shared) -> Result<Params, ApiError> {
+    Ok(App::params(&s.snapshot()?).map_err(anyhow::Error::from)?)
 }
 
 /// Most transactions accepted in one batch request.
@@ -532,7 +534,8 @@ async fn submit_batch(
             format!("{} transactions exceed the batch limit of {MAX_BATCH}", req.txs.len()),
         ));
     }
-    let max = max_tx_bytes(&s)?;
+    let params = current_params(&s)?;
+    let max = params.max_tx_bytes as usize;
     let s2 = s.clone();
     let results = tokio::task::spawn_blocking(move || -> Result<Vec<SubmitBatchItem>, ApiError> {
         let decoded: Vec<Result<SizedTx, ApiError>> =
@@ -552,7 +555,7 @@ async fn submit_batch(
                 }
             }
         }
-        for (i, r) in positions.into_iter().zip(admit_all(&s2, good)?) {
+        for (i, r) in positions.into_iter().zip(admit_all(&s2, &params, good)?) {
             results[i] = Some(r);
         }
         Ok(results

@@ -121,7 +121,7 @@ impl Mempool {
         params: &Params,
         next_height: Height,
     ) -> Result<Hash, MempoolError> {
-        let hash = tx.tx.hash();
+        let hash = tx.hash;
         if self.by_hash.contains_key(&hash) {
             return Err(MempoolError::AlreadyKnown(hash));
         }
@@ -241,13 +241,16 @@ impl Mempool {
     /// transaction of the touched senders whose nonce is now used.
     pub fn on_block(
         &mut self,
-        included: &[SignedTx],
+        included: &[Hash],
         dropped: &[(Hash, StatefulError)],
         state: &impl StateRead,
     ) {
-        let mut touched: Vec<Address> = included.iter().map(|t| t.tx.signer).collect();
-        for t in included {
-            self.remove(&t.hash());
+        let mut touched: Vec<Address> = included
+            .iter()
+            .filter_map(|h| self.by_hash.get(h).map(|(sender, _)| *sender))
+            .collect();
+        for h in included {
+            self.remove(h);
         }
         for (hash, err) in dropped {
             let Some(&(sender, nonce)) = self.by_hash.get(hash) else { continue };

@@ -62,7 +62,8 @@ pub fn produce_block(shared: &Shared) -> anyhow::Result<Hash> {
     let after = shared.snapshot()?;
     {
         let mut pool = shared.mempool();
-        pool.on_block(&block.txs, &proposal.dropped, &after);
+        let included: Vec<Hash> = e.receipts.iter().map(|r| r.tx_hash).collect();
+        pool.on_block(&included, &proposal.dropped, &after);
     }
     let m = &shared.metrics.chain;
     let failed = e.receipts.iter().filter(|r| !r.is_success()).count() as u64;

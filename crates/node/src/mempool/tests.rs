@@ -108,7 +108,7 @@ fn block_removes_included_and_stale() {
     m.admit(t0.clone(), &s, &Params::default(), 1).unwrap();
     m.admit(t1.clone(), &s, &Params::default(), 1).unwrap();
     let after = state(&[(&a, 9_000, 2)]);
-    m.on_block(&[t0.tx], &[], &after);
+    m.on_block(&[t0.hash], &[], &after);
     assert!(m.is_empty());
     assert_eq!(m.bytes(), 0);
 }
