@@ -57,6 +57,7 @@ pub(crate) fn execute<S: CommittedState>(
     devices::registry::release_bonds(&mut o, height)?;
     channels::close_due(&mut o, params, height)?;
     devices::sensors::close_epoch(&mut o, params, height)?;
+    devices::density::close_epoch(&mut o, params, height)?;
     jobs::settle_due(&mut o, params, height)?;
     deals::start_epoch(&mut o, params, height, &entropy)?;
     let mut receipts = Vec::with_capacity(txs.len());

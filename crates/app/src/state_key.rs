@@ -186,9 +186,27 @@ pub fn sensor_epoch(id: &DeviceId, epoch: u64) -> Vec<u8> {
     k
 }
 
-/// Sensors that reported in an epoch (scored when it ends).
-pub fn sensors_of_epoch(epoch: u64) -> Vec<u8> {
-    let mut k = b"sensors/".to_vec();
+/// The length of an epoch roster (see `roster.rs`); `kind` names the list.
+pub fn roster_len(kind: &[u8], epoch: u64) -> Vec<u8> {
+    let mut k = b"roster/".to_vec();
+    k.extend_from_slice(kind);
+    k.push(b'/');
+    k.extend_from_slice(&epoch.to_be_bytes());
+    k
+}
+
+/// One chunk of an epoch roster.
+pub fn roster_chunk(kind: &[u8], epoch: u64, chunk: u32) -> Vec<u8> {
+    let mut k = roster_len(kind, epoch);
+    k.push(b'/');
+    k.extend_from_slice(&chunk.to_be_bytes());
+    k
+}
+
+/// A hotspot's density scale for an epoch (computed when the epoch ends).
+pub fn coverage_density(id: &DeviceId, epoch: u64) -> Vec<u8> {
+    let mut k = with_id(b"density/", id);
+    k.push(b'/');
     k.extend_from_slice(&epoch.to_be_bytes());
     k
 }

@@ -273,6 +273,16 @@ impl Client {
         self.get_json(&format!("/v1/devices/{}/sensor{q}", id.to_hex())).await
     }
 
+    /// `GET /v1/devices/{id}/coverage?epoch=`
+    pub async fn coverage(
+        &self,
+        id: &Hash,
+        epoch: Option<u64>,
+    ) -> Result<cairn_types::api::CoverageView, ClientError> {
+        let q = epoch.map(|e| format!("?epoch={e}")).unwrap_or_default();
+        self.get_json(&format!("/v1/devices/{}/coverage{q}", id.to_hex())).await
+    }
+
     /// `GET /v1/entropy/{height}`: the chain entropy of a recent block.
     pub async fn entropy(&self, height: Height) -> Result<Hash, ClientError> {
         let v: cairn_types::api::EntropyView =

@@ -119,6 +119,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/devices/{id}/reports", get(api_devices::reports))
         .route("/v1/devices/{id}/rejections", get(api_devices::rejections))
         .route("/v1/devices/{id}/sensor", get(api_devices::sensor))
+        .route("/v1/devices/{id}/coverage", get(api_devices::coverage))
         .route("/metrics", get(metrics))
         .fallback(|| async { ApiError::not_found("no such route") })
         .method_not_allowed_fallback(|| async {

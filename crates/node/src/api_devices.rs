@@ -12,7 +12,8 @@ use cairn_app::{App, state_key};
 use cairn_state::{StateRead, StateScan};
 use cairn_store::Snapshot;
 use cairn_types::api::{
-    DeviceListView, DeviceReportView, DeviceReportsView, DeviceView, SensorView, UptimeView,
+    CoverageView, DeviceListView, DeviceReportView, DeviceReportsView, DeviceView, SensorView,
+    UptimeView,
 };
 use cairn_types::device::{Device, LocationAssertion};
 use cairn_types::device_key::DeviceId;
@@ -282,6 +283,30 @@ pub async fn rejections(
 #[derive(Deserialize)]
 pub struct EpochQuery {
     epoch: Option<u64>,
+}
+
+pub async fn coverage(
+    State(s): State<Arc<Shared>>,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<EpochQuery>, QueryRejection>,
+) -> ApiResult<CoverageView> {
+    let Path(id) = path?;
+    let Query(q) = query?;
+    let id = parse_id(&id)?;
+    let snap = s.snapshot()?;
+    let params = App::params(&snap).map_err(anyhow::Error::from)?;
+    let epoch = match q.epoch {
+        Some(e) => e,
+        None => current_epoch(&snap, &params)?,
+    };
+    let activity = cairn_app::devices::get_activity(&snap, &id, epoch)?;
+    Ok(Json(CoverageView {
+        device: id,
+        epoch,
+        beacons: activity.beacons,
+        witnesses: activity.witnesses,
+        density: snap.get_decoded(&state_key::coverage_density(&id, epoch))?,
+    }))
 }
 
 pub async fn sensor(

@@ -192,6 +192,17 @@ pub struct SensorView {
     pub quality: Option<crate::device::SensorQuality>,
 }
 
+/// `GET /v1/devices/{id}/coverage?epoch=`: a hotspot's accepted beacons and witnesses in an
+/// epoch and, once the epoch has ended, its hex density scale.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CoverageView {
+    pub device: crate::device_key::DeviceId,
+    pub epoch: u64,
+    pub beacons: u32,
+    pub witnesses: u32,
+    pub density: Option<crate::device::CoverageDensity>,
+}
+
 /// `GET /v1/entropy/{height}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EntropyView {

@@ -515,3 +515,28 @@ pub struct BeaconRecord {
     /// Witnesses accepted so far, in acceptance order.
     pub witnesses: u32,
 }
+
+/// One resolution's part in a hotspot's density scale: the hex it sits in, the earning
+/// hotspots in that hex, the child hexes (one resolution finer) that hold any, and the
+/// limit those give (`min(max, target × max(1, occupied_children))`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+pub struct DensityFactor {
+    pub resolution: u8,
+    pub cell: u64,
+    pub hotspots: u32,
+    pub occupied_children: u32,
+    pub limit: u32,
+}
+
+/// A hotspot's coverage density scale for an epoch, in millionths (1 000 000 = unscaled),
+/// with the factor of every resolution that made it. Without a location the scale is 0 and
+/// there are no factors.
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+pub struct CoverageDensity {
+    pub scale_ppm: u32,
+    pub factors: Vec<DensityFactor>,
+}

@@ -70,6 +70,28 @@ pub struct CoverageParams {
     pub witness_cap: u32,
     /// A witness must itself have beaconed validly within this many blocks.
     pub reciprocity_blocks: u64,
+    /// Hex density limits, coarsest resolution first (docs/adr/0007-hex-density.md).
+    pub density: Vec<DensityLevel>,
+}
+
+/// How many earning hotspots a hex of one resolution carries at full reward.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DensityLevel {
+    /// H3 resolution, 0 to 11 (the occupied children are counted one finer).
+    pub resolution: u8,
+    /// Hotspots a hex carries per occupied child hex.
+    pub target: u32,
+    /// Hotspots a hex carries at most.
+    pub max: u32,
+}
+
+/// The reference limits: resolution 4: 500 / 1000 down to resolution 8: 1 / 1.
+pub fn default_density() -> Vec<DensityLevel> {
+    [(4, 500, 1000), (5, 100, 200), (6, 25, 50), (7, 5, 10), (8, 1, 1)]
+        .into_iter()
+        .map(|(resolution, target, max)| DensityLevel { resolution, target, max })
+        .collect()
 }
 
 impl Default for CoverageParams {
@@ -86,6 +108,7 @@ impl Default for CoverageParams {
             witness_lag_blocks: 10,
             witness_cap: 14,
             reciprocity_blocks: 300,
+            density: default_density(),
         }
     }
 }
@@ -247,6 +270,17 @@ impl Params {
                 "devices.min_uptime_percent must be at most 100".into(),
             ));
         }
+        let levels = &self.coverage.density;
+        let ordered = levels.windows(2).all(|w| w[0].resolution < w[1].resolution);
+        if levels.len() > 12
+            || !ordered
+            || levels.iter().any(|l| l.resolution > 11 || l.target == 0 || l.target > l.max)
+        {
+            return Err(GenesisError::Invalid(
+                "coverage.density: resolutions 0 to 11, strictly increasing; 1 ≤ target ≤ max"
+                    .into(),
+            ));
+        }
         if self.max_block_txs == 0 {
             return Err(GenesisError::Invalid("max_block_txs must be at least 1".into()));
         }
@@ -323,5 +357,31 @@ impl Genesis {
 
     pub fn total_supply(&self) -> Amount {
         self.accounts.iter().fold(0, |t: Amount, a| t.saturating_add(a.balance))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_density(levels: &[(u8, u32, u32)]) -> Result<(), GenesisError> {
+        let mut p = Params::default();
+        p.coverage.density = levels
+            .iter()
+            .map(|&(resolution, target, max)| DensityLevel { resolution, target, max })
+            .collect();
+        p.validate()
+    }
+
+    #[test]
+    fn density_levels_must_be_ordered_within_range_and_target_at_most_max() {
+        assert!(Params::default().validate().is_ok());
+        assert!(with_density(&[]).is_ok());
+        assert!(with_density(&[(11, 1, 1)]).is_ok());
+        assert!(with_density(&[(12, 1, 1)]).is_err()); // children would be finer than a location
+        assert!(with_density(&[(7, 5, 10), (7, 1, 1)]).is_err()); // repeated
+        assert!(with_density(&[(8, 1, 1), (7, 5, 10)]).is_err()); // finest first
+        assert!(with_density(&[(7, 0, 10)]).is_err()); // zero target
+        assert!(with_density(&[(7, 11, 10)]).is_err()); // target above max
     }
 }

@@ -180,6 +180,12 @@ pub enum DeviceCmd {
         #[command(flatten)]
         send: SendOpts,
     },
+    /// A hotspot's beacons and witnesses in an epoch and its hex density scale.
+    Coverage {
+        device: Hash,
+        #[arg(long)]
+        epoch: Option<u64>,
+    },
     /// A sensor's readings and quality score in an epoch.
     Sensor {
         device: Hash,
@@ -511,6 +517,34 @@ pub async fn run(ctx: &Ctx, cmd: DeviceCmd) -> anyhow::Result<()> {
                     ),
                 )),
                 None => rows.push(("quality", "scored when the epoch ends".into())),
+            }
+            output::fields(&rows);
+        }
+        DeviceCmd::Coverage { device, epoch } => {
+            let v = ctx.client()?.coverage(&device, epoch).await?;
+            if ctx.json {
+                return output::json(&v);
+            }
+            let mut rows = vec![
+                ("device", v.device.to_string()),
+                ("epoch", v.epoch.to_string()),
+                ("beacons", v.beacons.to_string()),
+                ("witnesses", v.witnesses.to_string()),
+            ];
+            match &v.density {
+                Some(d) => {
+                    rows.push(("density scale", format!("{:.6}", f64::from(d.scale_ppm) / 1e6)));
+                    for f in &d.factors {
+                        rows.push((
+                            "  resolution",
+                            format!(
+                                "{}: {} hotspots, {} occupied children, limit {}",
+                                f.resolution, f.hotspots, f.occupied_children, f.limit
+                            ),
+                        ));
+                    }
+                }
+                None => rows.push(("density scale", "computed when the epoch ends".into())),
             }
             output::fields(&rows);
         }

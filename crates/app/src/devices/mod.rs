@@ -1,6 +1,7 @@
 //! Devices: registration with the device key's own consent, bonds, ownership, locations,
 //! the denylist and maker allow-list, and the signed-report pipeline.
 
+pub mod density;
 pub mod fspl;
 pub mod registry;
 pub mod reports;

@@ -7,6 +7,7 @@
 //! state tree sees one update per device per block however many reports it sent.
 
 use super::{DeviceStatus, EpochActivity, ReportCursor, get_denied, get_device, sensors};
+use crate::roster::{self, Roster};
 use crate::state_key;
 use cairn_state::{Overlay, StateError, StateRead as _};
 use cairn_types::device::{
@@ -48,6 +49,7 @@ pub fn process_batch(
         if known {
             let key = state_key::epoch_activity(&id, epoch);
             let mut act: EpochActivity = o.get_decoded(&key)?.unwrap_or_default();
+            let had_coverage = act.beacons > 0 || act.witnesses > 0;
             match &verdict {
                 Ok(()) => {
                     act.accepted = act.accepted.saturating_add(1);
@@ -82,6 +84,9 @@ pub fn process_batch(
                         sensors::record(o, &id, epoch, Err(*value))?;
                     }
                 }
+            }
+            if !had_coverage && (act.beacons > 0 || act.witnesses > 0) {
+                roster::append(o, Roster::Coverage, epoch, &id)?;
             }
             o.put_encoded(key, &act);
         }

@@ -3,6 +3,7 @@
 //! (sensors in the same coarse H3 cell), all in integer thousandths, rounded down.
 
 use super::get_device;
+use crate::roster::{self, Roster};
 use crate::state_key;
 use cairn_state::{Overlay, StateError, StateRead as _};
 use cairn_types::device::{SensorEpoch, SensorQuality};
@@ -20,10 +21,7 @@ pub fn record(
     let key = state_key::sensor_epoch(id, epoch);
     let mut agg: Option<SensorEpoch> = o.get_decoded(&key)?;
     if agg.is_none() {
-        let list_key = state_key::sensors_of_epoch(epoch);
-        let mut list: Vec<DeviceId> = o.get_decoded(&list_key)?.unwrap_or_default();
-        list.push(*id);
-        o.put_encoded(list_key, &list);
+        roster::append(o, Roster::Sensors, epoch, id)?;
     }
     let a = agg.get_or_insert_with(SensorEpoch::default);
     match reading {
@@ -95,9 +93,7 @@ pub fn close_epoch(o: &mut Overlay<'_>, params: &Params, height: Height) -> Resu
         return Ok(());
     }
     let epoch = params.epoch_of(height).saturating_sub(1);
-    let Some(list) = o.get_decoded::<Vec<DeviceId>>(&state_key::sensors_of_epoch(epoch))? else {
-        return Ok(());
-    };
+    let list = roster::read(o, Roster::Sensors, epoch)?;
     // (device, aggregate, coarse cell) in the order they first reported.
     let mut sensors = Vec::with_capacity(list.len());
     let mut by_cell: BTreeMap<u64, Vec<(DeviceId, i64)>> = BTreeMap::new();

@@ -41,10 +41,14 @@ fn at_distance(home: h3o::CellIndex, k: u32) -> u64 {
 
 impl W {
     fn new() -> W {
+        W::with_epoch(10_000)
+    }
+
+    fn with_epoch(blocks_per_epoch: u64) -> W {
         let (a, b, gw) =
             (Keypair::from_label("a"), Keypair::from_label("b"), Keypair::from_label("gw"));
         let mut g = genesis(&[&a, &b, &gw], START);
-        g.params.blocks_per_epoch = 10_000;
+        g.params.blocks_per_epoch = blocks_per_epoch;
         g.params.coverage.beacon_interval_blocks = 1;
         g.params.coverage.max_witness_cells = 20;
         g.params.coverage.witness_lag_blocks = 5;
@@ -275,4 +279,37 @@ fn self_same_owner_unlocated_and_unknown_beacons_are_rejected() {
     assert_eq!(accepted, 0);
     let codes: Vec<&str> = rejected.iter().map(|(_, r)| r.code()).collect();
     assert_eq!(codes, vec!["self_witness", "same_owner", "no_location", "unknown_beacon"]);
+}
+
+#[test]
+fn hotspots_that_earned_coverage_get_their_density_scale_when_the_epoch_ends() {
+    use crate::devices::density::{SCALE_ONE, scales};
+    use crate::roster::{self, Roster};
+    use cairn_types::device::CoverageDensity;
+    let mut w = W::with_epoch(40);
+    // Two witnesses on the same spot, both beaconing (so both earn coverage), and a hotspot
+    // that never reports.
+    let (x, y) = (w.witness_at(10), w.witness_at(10));
+    let b = w.b.clone();
+    let idle = w.hotspot(&b, Some(at_distance(w.home, 12)));
+    let beaconer = w.beaconer.clone();
+    let hb = w.beacon(&beaconer);
+    let batch = vec![w.witness(&x, hb, WEAK, FREQ), w.witness(&y, hb, WEAK, FREQ)];
+    assert_eq!(w.submit(batch), (2, vec![]));
+    let earned = roster::read(&w.n.c.store, Roster::Coverage, 0).unwrap();
+    assert_eq!(earned, vec![x.id(), y.id(), beaconer.id()]);
+    fn density(w: &W, id: &cairn_types::DeviceId) -> Option<CoverageDensity> {
+        w.n.c.store.get_decoded(&state_key::coverage_density(id, 0)).unwrap()
+    }
+    assert_eq!(density(&w, &x.id()), None, "not before the epoch ends");
+    w.n.advance_to(41); // block 40 opens epoch 1
+    let hotspots: Vec<_> = earned.iter().map(|id| (*id, w.n.device(id).location)).collect();
+    for (id, expected) in scales(&w.n.params().coverage.density, &hotspots) {
+        assert_eq!(density(&w, &id), Some(expected));
+    }
+    // Co-located in one resolution-8 hex: at most half each.
+    for id in [x.id(), y.id()] {
+        assert!(density(&w, &id).unwrap().scale_ppm <= SCALE_ONE / 2);
+    }
+    assert_eq!(density(&w, &idle.id()), None, "an idle hotspot earns nothing to scale");
 }

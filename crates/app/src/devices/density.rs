@@ -1,0 +1,137 @@
+//! Hex density scaling (docs/adr/0007-hex-density.md). When an epoch ends, every hotspot
+//! that earned coverage in it (an accepted beacon or witness) is counted in its hex at each
+//! configured resolution. A hex carries at most
+//! `limit = min(max, target × max(1, occupied children))` hotspots at full reward, where
+//! the occupied children are the hexes one resolution finer holding any earning hotspot. A
+//! hex holding more than its limit scales each of its hotspots by `limit / hotspots`; a
+//! hotspot's scale is the product over resolutions, in millionths, rounded down after each
+//! factor. So a crowded hex shares a fixed reward instead of multiplying it, and a hex whose
+//! hotspots are spread over many children is allowed more.
+
+use super::get_device;
+use crate::roster::{self, Roster};
+use crate::state_key;
+use cairn_state::{Overlay, StateError};
+use cairn_types::device::{CoverageDensity, DensityFactor};
+use cairn_types::device_key::DeviceId;
+use cairn_types::genesis::DensityLevel;
+use cairn_types::{Height, Params};
+
+/// The unscaled scale: 1 in millionths.
+pub const SCALE_ONE: u32 = 1_000_000;
+
+/// The parent of a resolution-12 cell at `resolution` (None for an invalid cell).
+fn parent(location: u64, resolution: u8) -> Option<u64> {
+    let cell = h3o::CellIndex::try_from(location).ok()?;
+    let res = h3o::Resolution::try_from(resolution).ok()?;
+    cell.parent(res).map(u64::from)
+}
+
+/// Earning hotspots in one hex and its occupied children.
+#[derive(Debug, Clone, Copy)]
+struct HexStats {
+    hotspots: u32,
+    occupied_children: u32,
+}
+
+/// Hex statistics of one level from every located hotspot's (hex, child hex), sorted by hex.
+fn hex_stats(mut pairs: Vec<(u64, u64)>) -> Vec<(u64, HexStats)> {
+    pairs.sort_unstable();
+    let mut out: Vec<(u64, HexStats)> = Vec::new();
+    let mut last: Option<(u64, u64)> = None;
+    for (cell, child) in pairs {
+        let new_child = last != Some((cell, child));
+        match out.last_mut() {
+            Some((c, s)) if *c == cell => {
+                s.hotspots = s.hotspots.saturating_add(1);
+                s.occupied_children += u32::from(new_child);
+            }
+            _ => out.push((cell, HexStats { hotspots: 1, occupied_children: 1 })),
+        }
+        last = Some((cell, child));
+    }
+    out
+}
+
+/// The density of every hotspot in `hotspots` (id, resolution-12 location if any), in the
+/// order given. Pure: the epoch boundary and any auditor compute the same thing. Sorting
+/// keeps it O(n log n) in time and O(n) in memory per level.
+pub fn scales(
+    levels: &[DensityLevel],
+    hotspots: &[(DeviceId, Option<u64>)],
+) -> Vec<(DeviceId, CoverageDensity)> {
+    // Each hotspot's (hex, child hex) at every level; None: not located, or an invalid cell.
+    let cells: Vec<Option<Vec<(u64, u64)>>> = hotspots
+        .iter()
+        .map(|(_, loc)| {
+            let loc = (*loc)?;
+            levels
+                .iter()
+                .map(|l| Some((parent(loc, l.resolution)?, parent(loc, l.resolution + 1)?)))
+                .collect()
+        })
+        .collect();
+    let stats: Vec<Vec<(u64, HexStats)>> = (0..levels.len())
+        .map(|i| hex_stats(cells.iter().flatten().map(|mine| mine[i]).collect()))
+        .collect();
+    hotspots
+        .iter()
+        .zip(cells)
+        .map(|((id, _), mine)| {
+            let Some(mine) = mine else {
+                return (*id, CoverageDensity::default());
+            };
+            let mut scale = u64::from(SCALE_ONE);
+            let mut factors = Vec::with_capacity(levels.len());
+            for ((l, (cell, _)), level_stats) in levels.iter().zip(mine).zip(&stats) {
+                let s = level_stats
+                    .binary_search_by_key(&cell, |(c, _)| *c)
+                    .ok()
+                    .and_then(|at| level_stats.get(at))
+                    .map_or(HexStats { hotspots: 1, occupied_children: 1 }, |(_, s)| *s);
+                let limit = u64::from(l.target)
+                    .saturating_mul(u64::from(s.occupied_children.max(1)))
+                    .min(u64::from(l.max)) as u32;
+                if s.hotspots > limit {
+                    // Rounded down.
+                    scale = scale * u64::from(limit) / u64::from(s.hotspots);
+                }
+                factors.push(DensityFactor {
+                    resolution: l.resolution,
+                    cell,
+                    hotspots: s.hotspots,
+                    occupied_children: s.occupied_children,
+                    limit,
+                });
+            }
+            (*id, CoverageDensity { scale_ppm: scale as u32, factors })
+        })
+        .collect()
+}
+
+/// First block of an epoch: writes the density of every hotspot that earned coverage in the
+/// epoch before, at its location now.
+pub fn close_epoch(o: &mut Overlay<'_>, params: &Params, height: Height) -> Result<(), StateError> {
+    let bpe = params.blocks_per_epoch.max(1);
+    if height == 0 || !height.is_multiple_of(bpe) {
+        return Ok(());
+    }
+    let epoch = params.epoch_of(height).saturating_sub(1);
+    let ids = roster::read(o, Roster::Coverage, epoch)?;
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let mut hotspots = Vec::with_capacity(ids.len());
+    for id in ids {
+        let location = get_device(o, &id)?.and_then(|d| d.location);
+        hotspots.push((id, location));
+    }
+    for (id, density) in scales(&params.coverage.density, &hotspots) {
+        o.put_encoded(state_key::coverage_density(&id, epoch), &density);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[path = "density_tests.rs"]
+mod tests;
