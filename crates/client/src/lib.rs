@@ -283,6 +283,15 @@ impl Client {
         self.get_json(&format!("/v1/devices/{}/coverage{q}", id.to_hex())).await
     }
 
+    /// `POST /v1/dev/blocks`: asks a node started with `--blocks-on-demand` to make one
+    /// block now.
+    pub async fn produce_block(&self) -> Result<cairn_types::api::ProducedView, ClientError> {
+        let url = self.url("/v1/dev/blocks");
+        let resp = self.http.post(&url).send().await;
+        let body = read_ok_body(&url, resp).await?;
+        decode_json(&url, &body)
+    }
+
     /// `GET /v1/entropy/{height}`: the chain entropy of a recent block.
     pub async fn entropy(&self, height: Height) -> Result<Hash, ClientError> {
         let v: cairn_types::api::EntropyView =

@@ -94,6 +94,30 @@ impl From<JsonRejection> for ApiError {
 
 pub type ApiResult<T> = Result<Json<T>, ApiError>;
 
+/// `POST /v1/dev/blocks`: makes one block now, on a node started with blocks on demand.
+async fn produce_block(State(s): State<Arc<Shared>>) -> ApiResult<cairn_types::api::ProducedView> {
+    if !s.config.blocks_on_demand {
+        return Err(ApiError::not_found(
+            "blocks are made on a timer; start the node with --blocks-on-demand to make them here",
+        ));
+    }
+    let shared = s.clone();
+    let hash = tokio::task::spawn_blocking(move || crate::producer::produce_block(&shared))
+        .await
+        .map_err(anyhow::Error::from)??;
+    let snap = s.snapshot()?;
+    let block = snap
+        .height_of(&hash)?
+        .and_then(|h| snap.block(h).transpose())
+        .transpose()?
+        .ok_or_else(|| anyhow::anyhow!("block {hash} not stored"))?;
+    Ok(Json(cairn_types::api::ProducedView {
+        height: block.header.height,
+        hash,
+        txs: block.txs.len() as u32,
+    }))
+}
+
 pub fn router(shared: Arc<Shared>) -> Router {
     let limit = shared.config.max_request_bytes;
     Router::new()
@@ -120,6 +144,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/devices/{id}/rejections", get(api_devices::rejections))
         .route("/v1/devices/{id}/sensor", get(api_devices::sensor))
         .route("/v1/devices/{id}/coverage", get(api_devices::coverage))
+        .route("/v1/dev/blocks", post(produce_block))
         .route("/metrics", get(metrics))
         .fallback(|| async { ApiError::not_found("no such route") })
         .method_not_allowed_fallback(|| async {

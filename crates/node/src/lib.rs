@@ -34,6 +34,9 @@ pub struct NodeConfig {
     pub data_dir: PathBuf,
     pub listen: SocketAddr,
     pub block_interval: Duration,
+    /// Make blocks only when asked (`POST /v1/dev/blocks`), never on a timer: for scripts
+    /// and tests that need to know which block a transaction lands in.
+    pub blocks_on_demand: bool,
     pub mempool: MempoolConfig,
     /// Largest HTTP request body accepted.
     pub max_request_bytes: usize,
@@ -45,6 +48,7 @@ impl NodeConfig {
             data_dir,
             listen: SocketAddr::from(([127, 0, 0, 1], 7070)),
             block_interval: Duration::from_millis(1000),
+            blocks_on_demand: false,
             mempool: MempoolConfig::default(),
             max_request_bytes: 4 * 1024 * 1024,
         }
@@ -60,6 +64,8 @@ pub struct Shared {
     pub metrics: Metrics,
     pub key: Keypair,
     pub config: NodeConfig,
+    /// Held while a block is built and committed, so two never overlap.
+    pub producing: Mutex<()>,
 }
 
 impl Shared {
@@ -234,6 +240,7 @@ pub async fn start(config: NodeConfig) -> anyhow::Result<NodeHandle> {
         store,
         key,
         config: config.clone(),
+        producing: Mutex::new(()),
     });
     producer::refresh_metrics(&shared)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -242,7 +249,15 @@ pub async fn start(config: NodeConfig) -> anyhow::Result<NodeHandle> {
     let addr = listener.local_addr()?;
     let (tx, rx) = watch::channel(false);
     let api_task = tokio::spawn(api::serve(listener, shared.clone(), rx.clone()));
-    let producer_task = tokio::spawn(producer::run(shared.clone(), rx));
-    tracing::info!(%addr, chain_id = %shared.genesis.chain_id, "node started");
-    Ok(NodeHandle { addr, shared, shutdown: tx, tasks: vec![api_task, producer_task] })
+    let mut tasks = vec![api_task];
+    if !config.blocks_on_demand {
+        tasks.push(tokio::spawn(producer::run(shared.clone(), rx)));
+    }
+    tracing::info!(
+        %addr,
+        chain_id = %shared.genesis.chain_id,
+        on_demand = config.blocks_on_demand,
+        "node started"
+    );
+    Ok(NodeHandle { addr, shared, shutdown: tx, tasks })
 }

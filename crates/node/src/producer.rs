@@ -40,6 +40,7 @@ fn now_ms() -> u64 {
 
 /// Builds, certifies and commits one block. Returns its hash.
 pub fn produce_block(shared: &Shared) -> anyhow::Result<Hash> {
+    let _producing = shared.producing.lock().unwrap_or_else(|e| e.into_inner());
     let started = Instant::now();
     let snap = shared.snapshot()?;
     let parent = shared.parent(&snap)?;

@@ -203,6 +203,14 @@ pub struct CoverageView {
     pub density: Option<crate::device::CoverageDensity>,
 }
 
+/// `POST /v1/dev/blocks`: the block just made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProducedView {
+    pub height: Height,
+    pub hash: Hash,
+    pub txs: u32,
+}
+
 /// `GET /v1/entropy/{height}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EntropyView {

@@ -40,6 +40,9 @@ pub struct RunArgs {
     /// Milliseconds between blocks.
     #[arg(long, default_value_t = 1000)]
     block_ms: u64,
+    /// Make blocks only on `POST /v1/dev/blocks` (for scripts and tests), not every --block-ms.
+    #[arg(long)]
+    blocks_on_demand: bool,
 }
 
 #[derive(Args, Debug)]
@@ -137,6 +140,7 @@ async fn run_node(
     let mut config = NodeConfig::new(dir);
     config.listen = run.listen;
     config.block_interval = Duration::from_millis(run.block_ms.max(1));
+    config.blocks_on_demand = run.blocks_on_demand;
     let handle = cairn_node::start(config).await?;
     on_start(handle.addr);
     tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;

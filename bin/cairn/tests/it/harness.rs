@@ -167,6 +167,7 @@ pub struct NodeBuilder {
     root: TempDir,
     chain_id: String,
     block_ms: u64,
+    on_demand: bool,
     funds: Vec<(Address, Amount)>,
     /// Extra `cairn init` arguments.
     init_args: Vec<String>,
@@ -190,6 +191,7 @@ impl NodeBuilder {
             root,
             chain_id: CHAIN_ID.into(),
             block_ms: 100,
+            on_demand: false,
             funds: Vec::new(),
             init_args: Vec::new(),
             genesis_edits: Vec::new(),
@@ -232,6 +234,13 @@ impl NodeBuilder {
 
     pub fn block_ms(mut self, ms: u64) -> NodeBuilder {
         self.block_ms = ms;
+        self
+    }
+
+    /// The node makes blocks only when the test asks (`Node::make_block`), so a test knows
+    /// exactly which block each transaction lands in.
+    pub fn blocks_on_demand(mut self) -> NodeBuilder {
+        self.on_demand = true;
         self
     }
 
@@ -294,6 +303,7 @@ impl NodeBuilder {
             data_dir,
             chain_id: self.chain_id,
             block_ms: self.block_ms,
+            on_demand: self.on_demand,
             child: None,
             client: Client::new("http://127.0.0.1:1").expect("placeholder client"),
             url: String::new(),
@@ -310,6 +320,7 @@ pub struct Node {
     data_dir: PathBuf,
     chain_id: String,
     block_ms: u64,
+    on_demand: bool,
     child: Option<Child>,
     client: Client,
     url: String,
@@ -362,10 +373,17 @@ impl Node {
         assert!(self.child.is_none(), "node is already running");
         self.starts += 1;
         let log = std::fs::File::create(self.log_path(self.starts)).expect("creating node log");
-        let mut child = Command::new(CAIRN)
-            .args(["node", "--data-dir"])
-            .arg(&self.data_dir)
-            .args(["--listen", "127.0.0.1:0", "--block-ms", &self.block_ms.to_string()])
+        let mut cmd = Command::new(CAIRN);
+        cmd.args(["node", "--data-dir"]).arg(&self.data_dir).args([
+            "--listen",
+            "127.0.0.1:0",
+            "--block-ms",
+            &self.block_ms.to_string(),
+        ]);
+        if self.on_demand {
+            cmd.arg("--blocks-on-demand");
+        }
+        let mut child = cmd
             .env("CAIRN_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -470,6 +488,11 @@ impl Node {
         let now = self.height().await;
         let timeout = Duration::from_millis(self.block_ms * n * 20 + 5_000);
         self.wait_for_height(now + n, timeout).await
+    }
+
+    /// Makes one block now (the node must run with blocks on demand); returns its height.
+    pub async fn make_block(&self) -> Height {
+        self.client.produce_block().await.expect("POST /v1/dev/blocks").height
     }
 
     pub async fn account(&self, address: &Address) -> AccountView {
