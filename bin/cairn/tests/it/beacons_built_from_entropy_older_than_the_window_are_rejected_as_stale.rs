@@ -20,7 +20,7 @@ fn beacons_built_from_entropy_older_than_the_window_are_rejected_as_stale() {
         let inside = f.beacon_report(&x, h - ENTROPY_MAX_AGE).await;
         let outside = f.beacon_report(&y, h - ENTROPY_MAX_AGE - 1).await;
         // Data from the entropy of h − 2 while naming h − 1.
-        let other = f.node.client().entropy(h - 2).await.unwrap();
+        let other = f.node().client().entropy(h - 2).await.unwrap();
         let payload = ReportPayload::Beacon {
             entropy_height: h - 1,
             data: beacon_data(&other, &z.id()),
@@ -45,7 +45,7 @@ fn beacons_built_from_entropy_older_than_the_window_are_rejected_as_stale() {
                 (2, RejectReason::BadBeacon { entropy_height: h - 1 }),
             ]
         );
-        let shown = f.node.client().device(&x.id()).await.unwrap();
+        let shown = f.node().client().device(&x.id()).await.unwrap();
         assert_eq!(shown.last_seq, 1, "the accepted beacon moved x's cursor");
     });
 }

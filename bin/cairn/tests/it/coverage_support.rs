@@ -3,11 +3,12 @@
 //! the API, so every threshold that counts blocks can be hit exactly (just inside, just
 //! outside). Every rejection is also read back from `/v1/devices/{id}/rejections`.
 
-use crate::device_support::{reports, signed};
-use crate::harness::{Node, NodeBuilder, crn};
+use crate::device_support::reports;
+use crate::harness::{NodeBuilder, crn};
+use crate::on_demand::OnDemand;
 use cairn_types::device::{RejectReason, Report, ReportPayload, SignedReport, beacon_data};
 use cairn_types::device_key::{DeviceId, DeviceSigner};
-use cairn_types::{Address, DeviceClass, Height, Keypair, Receipt, TxBody, TxOutcome, TxStatus};
+use cairn_types::{DeviceClass, Height, Keypair, Receipt, TxBody, TxOutcome, TxStatus};
 use h3o::{CellIndex, LatLng, Resolution};
 use std::collections::BTreeMap;
 
@@ -28,12 +29,10 @@ pub const RECIPROCITY: u64 = 8;
 
 /// One owner's hotspots beacon; the other owner's hotspots witness them.
 pub struct Field {
-    pub node: Node,
-    chain: String,
+    pub chain: OnDemand,
     pub a: Keypair,
     pub b: Keypair,
     gateway: Keypair,
-    nonces: BTreeMap<Address, u64>,
     seqs: BTreeMap<DeviceId, u64>,
     next_seed: u8,
     /// Where owner a's beaconer stands.
@@ -47,8 +46,7 @@ impl Field {
         let a = Keypair::from_label(&format!("{label}-a"));
         let b = Keypair::from_label(&format!("{label}-b"));
         let gateway = Keypair::from_label(&format!("{label}-gateway"));
-        let node = NodeBuilder::new()
-            .blocks_on_demand()
+        let builder = NodeBuilder::new()
             .blocks_per_epoch(1_000_000)
             .fund(a.address(), crn(1_000))
             .fund(b.address(), crn(1_000))
@@ -62,18 +60,14 @@ impl Field {
                 c["witness_lag_blocks"] = WITNESS_LAG.into();
                 c["witness_cap"] = WITNESS_CAP.into();
                 c["reciprocity_blocks"] = RECIPROCITY.into();
-            })
-            .start()
-            .await;
-        let chain = node.chain_id().to_string();
+            });
+        let chain = OnDemand::start(builder).await;
         let home = LatLng::new(48.85, 2.35).expect("coordinates").to_cell(Resolution::Twelve);
         let mut f = Field {
-            node,
             chain,
             a: a.clone(),
             b,
             gateway,
-            nonces: BTreeMap::new(),
             seqs: BTreeMap::new(),
             next_seed: 1,
             home,
@@ -83,38 +77,22 @@ impl Field {
         f
     }
 
+    pub fn node(&self) -> &crate::harness::Node {
+        &self.chain.node
+    }
+
     /// Height of the last block.
     pub async fn height(&self) -> Height {
-        self.node.height().await
+        self.chain.height().await
     }
 
     /// Makes empty blocks until the next block will be `height`.
     pub async fn advance_to(&self, height: Height) {
-        let mut h = self.height().await;
-        assert!(h < height, "already at {h}, cannot advance to {height}");
-        while h + 1 < height {
-            h = self.node.make_block().await;
-        }
+        self.chain.advance_to(height).await
     }
 
-    /// Submits transactions of `bodies` signed by `from` (consecutive nonces), makes one
-    /// block, and returns their receipts.
-    pub async fn send(&mut self, from: &Keypair, bodies: Vec<TxBody>) -> Vec<Receipt> {
-        let mut hashes = Vec::new();
-        for body in bodies {
-            let nonce = self.nonces.entry(from.address()).or_insert(0);
-            let stx = signed(&self.chain, from, *nonce, body);
-            *nonce += 1;
-            hashes.push(self.node.client().submit_tx(&stx).await.expect("submit"));
-        }
-        let h = self.node.make_block().await;
-        let mut receipts = Vec::new();
-        for hash in hashes {
-            let r = self.node.client().receipt(&hash).await.expect("receipt after the block");
-            assert_eq!(r.height, h, "the transaction missed the block made for it");
-            receipts.push(r);
-        }
-        receipts
+    async fn send(&mut self, from: &Keypair, bodies: Vec<TxBody>) -> Vec<Receipt> {
+        self.chain.send(from, bodies).await
     }
 
     /// Registers a hotspot of `owner` and asserts its location, in one block.
@@ -122,7 +100,7 @@ impl Field {
         let dev = DeviceSigner::from_ed25519_seed([self.next_seed; 32]);
         self.next_seed += 1;
         let mut bodies = vec![crate::device_support::register_body(
-            &self.chain,
+            &self.chain.chain,
             owner.address(),
             &dev.public_key(),
             &dev,
@@ -149,7 +127,7 @@ impl Field {
             timestamp_ms: crate::device_support::now_ms(),
             payload,
         };
-        let signature = dev.sign(&report.signing_message(&self.chain)).expect("signing");
+        let signature = dev.sign(&report.signing_message(&self.chain.chain)).expect("signing");
         SignedReport { report, signature }
     }
 
@@ -159,7 +137,7 @@ impl Field {
         dev: &DeviceSigner,
         entropy_height: Height,
     ) -> SignedReport {
-        let entropy = self.node.client().entropy(entropy_height).await.expect("entropy");
+        let entropy = self.node().client().entropy(entropy_height).await.expect("entropy");
         let payload = ReportPayload::Beacon {
             entropy_height,
             data: beacon_data(&entropy, &dev.id()),
@@ -216,7 +194,7 @@ impl Field {
         let r = self.send(&gw, vec![TxBody::SubmitReports { reports: batch }]).await.remove(0);
         let TxOutcome::Reports { accepted, rejected } = r.outcome else { panic!("{r:?}") };
         for x in &rejected {
-            let listed = reports(&self.node, &x.device, 0, true).await;
+            let listed = reports(self.node(), &x.device, 0, true).await;
             let found =
                 listed.reports.iter().find(|v| v.height == r.height && v.report.seq == x.seq);
             let found = found.unwrap_or_else(|| panic!("rejection {x:?} not listed by the API"));

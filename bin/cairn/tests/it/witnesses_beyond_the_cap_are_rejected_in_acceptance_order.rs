@@ -28,7 +28,7 @@ fn witnesses_beyond_the_cap_are_rejected_in_acceptance_order() {
         let counted: u32 = {
             let mut n = 0;
             for d in &ws {
-                n += f.node.client().coverage(&d.id(), Some(0)).await.unwrap().witnesses;
+                n += f.node().client().coverage(&d.id(), Some(0)).await.unwrap().witnesses;
             }
             n
         };

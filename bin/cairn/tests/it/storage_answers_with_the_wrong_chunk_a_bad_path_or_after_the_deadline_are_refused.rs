@@ -1,0 +1,88 @@
+//! A storage provider must answer its deal's challenge with the challenged chunk
+//! (`wrong_chunk`), a Merkle path that proves it (`bad_merkle_path`), and before the
+//! deadline (`late_response`). A correct answer in the last block before the deadline is
+//! accepted; the same answer at the deadline is refused, and the unanswered challenge is a
+//! fault at the next epoch start.
+
+use crate::harness::{self, NodeBuilder, crn};
+use crate::on_demand::{OnDemand, failure};
+use cairn_types::storage::{chunk_proof, chunk_root, chunks, deal_id};
+use cairn_types::{DeviceClass, Keypair, TxBody, TxFailure, TxStatus};
+use std::time::Duration;
+
+const EPOCH: u64 = 10;
+const RESPONSE: u64 = 3;
+
+#[test]
+fn storage_answers_with_the_wrong_chunk_a_bad_path_or_after_the_deadline_are_refused() {
+    harness::run(Duration::from_secs(60), async {
+        let consumer = Keypair::from_label("it-storage-consumer");
+        let provider = Keypair::from_label("it-storage-provider");
+        let builder = NodeBuilder::new()
+            .blocks_per_epoch(EPOCH)
+            .fund(consumer.address(), crn(1_000))
+            .fund(provider.address(), crn(1_000))
+            .edit_genesis(|g| g["params"]["storage"]["response_blocks"] = RESPONSE.into());
+        let mut c = OnDemand::start(builder).await;
+        let dev = c.device(&provider, DeviceClass::Storage, 1).await;
+        let chunk_size = c.node.client().params().await.unwrap().storage.chunk_size as usize;
+        let data: Vec<u8> = (0..5 * chunk_size).map(|i| (i * 7 % 251) as u8).collect();
+        let parts = chunks(&data, chunk_size);
+        assert_eq!(parts.len(), 5);
+        let nonce = c.next_nonce(&consumer);
+        let open = TxBody::OpenDeal {
+            device: dev.id(),
+            root: chunk_root(&parts),
+            size: data.len() as u64,
+            duration_epochs: 3,
+            price_per_epoch: crn(1),
+        };
+        c.ok(&consumer, open).await;
+        let deal = deal_id(&consumer.address(), nonce);
+        let prove = |index: u64, path: Vec<cairn_types::Hash>| TxBody::ProveStorage {
+            deal,
+            index,
+            chunk: parts[index as usize].to_vec(),
+            path,
+        };
+
+        // Block EPOCH opens epoch 1 and issues the first challenge.
+        c.advance_to(EPOCH + 1).await;
+        let ch = c.node.client().deal(&deal).await.unwrap().challenge.expect("a challenge");
+        assert_eq!(ch.deadline, EPOCH + 1 + RESPONSE);
+        let i = ch.index;
+        let wrong = (i + 1) % 5;
+        let path = chunk_proof(&parts, i).unwrap();
+        let mut bad = path.clone();
+        bad[0].0[0] ^= 1;
+        c.advance_to(ch.deadline - 1).await;
+        let rs = c
+            .send(
+                &provider,
+                vec![
+                    prove(wrong, chunk_proof(&parts, wrong).unwrap()),
+                    prove(i, bad),
+                    prove(i, path),
+                ],
+            )
+            .await;
+        assert_eq!(*failure(&rs[0]), TxFailure::WrongChunk { expected: i, got: wrong });
+        assert_eq!(*failure(&rs[1]), TxFailure::BadMerklePath { index: i });
+        assert_eq!(rs[2].status, TxStatus::Success, "{:?}", rs[2]);
+        assert_eq!(rs[2].height, ch.deadline - 1, "answered in the last block allowed");
+        let d = c.node.client().deal(&deal).await.unwrap();
+        assert_eq!((d.proven_epochs, d.faults, d.challenge), (1, 0, None));
+
+        // The next challenge, answered at its deadline: too late.
+        c.advance_to(2 * EPOCH + 1).await;
+        let ch = c.node.client().deal(&deal).await.unwrap().challenge.expect("a challenge");
+        c.advance_to(ch.deadline).await;
+        let late = prove(ch.index, chunk_proof(&parts, ch.index).unwrap());
+        let r = c.send(&provider, vec![late]).await.remove(0);
+        assert_eq!(r.height, ch.deadline);
+        assert_eq!(*failure(&r), TxFailure::LateResponse { deadline: ch.deadline });
+        c.advance_to(3 * EPOCH + 1).await;
+        let d = c.node.client().deal(&deal).await.unwrap();
+        assert_eq!((d.proven_epochs, d.faults), (1, 1), "the late answer counts as a miss");
+    });
+}
