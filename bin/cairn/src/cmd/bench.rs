@@ -48,6 +48,24 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 1_000)]
         block_ms: u64,
     },
+    /// Mixed proofs of physical work (beacons, witnesses, sensor readings, storage
+    /// answers) through the whole pipeline, compared with raw batch verification.
+    Mixed {
+        /// Hotspots: half beacon during set-up and witness each other in the run, half
+        /// beacon in the run.
+        #[arg(long, default_value_t = 8_000)]
+        hotspots: usize,
+        #[arg(long, default_value_t = 4_000)]
+        sensors: usize,
+        /// Readings per sensor.
+        #[arg(long, default_value_t = 5)]
+        readings: usize,
+        /// Storage deals, one challenge answer each.
+        #[arg(long, default_value_t = 2_000)]
+        deals: usize,
+        #[arg(long, default_value_t = 500)]
+        block_ms: u64,
+    },
     /// The store's write pattern: execute blocks of transfers and commit each (state
     /// changes, tree nodes, block, receipts) in one redb write transaction with fsync.
     Commit {
@@ -79,6 +97,37 @@ pub struct TransfersReport {
 pub async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
     let (txs, accounts, block_ms, batch) = match cmd {
         BenchCmd::Transfers { txs, accounts, block_ms, batch } => (txs, accounts, block_ms, batch),
+        BenchCmd::Mixed { hotspots, sensors, readings, deals, block_ms } => {
+            let r = super::bench_mixed::run(hotspots, sensors, readings, deals, block_ms).await?;
+            if ctx.json {
+                return output::json(&r);
+            }
+            output::table(
+                &["measure", "value"],
+                vec![
+                    vec!["beacons".into(), r.beacons.to_string()],
+                    vec!["witnesses".into(), r.witnesses.to_string()],
+                    vec!["sensor readings".into(), r.readings.to_string()],
+                    vec!["storage answers".into(), r.storage_answers.to_string()],
+                    vec!["threads".into(), r.threads.to_string()],
+                    vec![
+                        "raw ed25519 batch verification (sig/s)".into(),
+                        format!("{:.0}", r.baseline_batch_verify_per_s),
+                    ],
+                    vec![
+                        "verified and committed (proofs/s)".into(),
+                        format!("{:.0}", r.committed_per_s),
+                    ],
+                    vec![
+                        "ratio committed / raw verification".into(),
+                        format!("{:.3}", r.ratio_committed_to_verify),
+                    ],
+                    vec!["blocks".into(), r.blocks.to_string()],
+                    vec!["seconds".into(), format!("{:.2}", r.seconds)],
+                ],
+            );
+            return Ok(());
+        }
         BenchCmd::Reports { devices, rounds, per_tx, block_ms } => {
             let r = super::bench_reports::run(devices, rounds, per_tx, block_ms).await?;
             if ctx.json {

@@ -32,13 +32,19 @@ pub struct ReportsReport {
 
 const CHAIN: &str = "cairn-bench-reports";
 /// Concurrent submitting gateways.
-const GATEWAY_STREAMS: usize = 4;
+pub(super) const GATEWAY_STREAMS: usize = 4;
 /// Senders per account stay under the mempool's per-sender limit.
-const PER_SENDER: usize = 200;
+pub(super) const PER_SENDER: usize = 200;
 
-fn sign_tx(key: &Keypair, nonce: u64, params: &Params, body: TxBody) -> SignedTx {
+pub(super) fn sign_tx(
+    chain: &str,
+    key: &Keypair,
+    nonce: u64,
+    params: &Params,
+    body: TxBody,
+) -> SignedTx {
     let mut tx = Transaction {
-        chain_id: CHAIN.into(),
+        chain_id: chain.into(),
         signer: key.address(),
         nonce,
         max_fee: 0,
@@ -51,7 +57,11 @@ fn sign_tx(key: &Keypair, nonce: u64, params: &Params, body: TxBody) -> SignedTx
 }
 
 /// Submits transactions in HTTP batches of at most `per_request`, failing on any refusal.
-async fn submit_all(client: &Client, txs: &[SignedTx], per_request: usize) -> anyhow::Result<()> {
+pub(super) async fn submit_all(
+    client: &Client,
+    txs: &[SignedTx],
+    per_request: usize,
+) -> anyhow::Result<()> {
     for chunk in txs.chunks(per_request.max(1)) {
         let results = client.submit_batch(chunk).await?;
         if let Some(err) = results.iter().find_map(|r| r.error.as_ref()) {
@@ -61,7 +71,7 @@ async fn submit_all(client: &Client, txs: &[SignedTx], per_request: usize) -> an
     Ok(())
 }
 
-async fn wait_until(
+pub(super) async fn wait_until(
     what: &str,
     timeout: Duration,
     mut done: impl FnMut() -> bool,
@@ -128,7 +138,7 @@ pub async fn run(
                 device_signature,
                 maker: None,
             };
-            sign_tx(owner, (i % PER_SENDER) as u64, &params, body)
+            sign_tx(CHAIN, owner, (i % PER_SENDER) as u64, &params, body)
         })
         .collect();
     submit_all(&client, &registrations, 2_000).await?;
@@ -167,7 +177,7 @@ pub async fn run(
                 .map(|(j, chunk)| {
                     let g = s + GATEWAY_STREAMS * (j / PER_SENDER);
                     let body = TxBody::SubmitReports { reports: chunk.to_vec() };
-                    sign_tx(&gateways[g], (j % PER_SENDER) as u64, &params, body)
+                    sign_tx(CHAIN, &gateways[g], (j % PER_SENDER) as u64, &params, body)
                 })
                 .collect()
         })
