@@ -41,15 +41,21 @@ pub struct Account {
 )]
 pub struct Supply {
     pub genesis: Amount,
+    /// Minted by the emission schedule.
+    pub emitted: Amount,
     pub burned: Amount,
     pub bonded: Amount,
     /// Held in usage-channel escrows.
     pub escrowed: Amount,
+    /// Rewards committed in an epoch's reward root and not yet claimed.
+    pub unclaimed: Amount,
 }
 
 impl Supply {
+    /// genesis + emitted − burned: what balances, bonds, escrows and unclaimed rewards
+    /// together must hold.
     pub fn total(&self) -> Amount {
-        self.genesis.saturating_sub(self.burned)
+        self.genesis.saturating_add(self.emitted).saturating_sub(self.burned)
     }
 }
 
@@ -167,6 +173,18 @@ pub fn lock_escrow(
 /// Pays `amount` out of escrow to `to`.
 pub fn release_escrow(o: &mut Overlay<'_>, to: &Address, amount: Amount) -> Result<(), StateError> {
     unlock(o, to, amount, Locked::Escrow)
+}
+
+/// Adds newly minted or released `amount` to `to`'s balance. Balances are bounded by the
+/// supply, itself far below `u128::MAX`, so the addition saturates only in theory.
+pub fn credit(o: &mut Overlay<'_>, to: &Address, amount: Amount) -> Result<(), StateError> {
+    if amount == 0 {
+        return Ok(());
+    }
+    let mut a = get_account(o, to)?;
+    a.balance = a.balance.saturating_add(amount);
+    put_account(o, to, &a);
+    Ok(())
 }
 
 /// Burns `amount` out of the bonded total (a slashed bond).

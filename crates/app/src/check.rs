@@ -66,6 +66,16 @@ fn check_body(params: &Params, tx: &SignedTx) -> Result<(), StatelessError> {
         | TxBody::AcceptJob { .. }
         | TxBody::OpenDeal { .. }
         | TxBody::ProveStorage { .. } => Ok(()),
+        TxBody::ClaimRewards { claims } => {
+            if claims.is_empty() || claims.len() > cairn_types::tx::MAX_CLAIMS_PER_TX {
+                return Err(StatelessError::FieldTooLong {
+                    what: "claims (1 to 256)",
+                    len: claims.len(),
+                    max: cairn_types::tx::MAX_CLAIMS_PER_TX,
+                });
+            }
+            Ok(())
+        }
         TxBody::RegisterDevice { key, metadata, maker, .. } => {
             key.validate().map_err(|e| StatelessError::BadDeviceKey(e.to_string()))?;
             if metadata.len() > d.max_metadata_bytes as usize {

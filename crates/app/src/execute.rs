@@ -5,8 +5,8 @@ use crate::check::{self, SizedTx};
 use crate::devices::registry::{self, Registration};
 use crate::devices::{self, reports};
 use crate::{BlockError, LastBlock, StatefulError, state_key};
-use crate::{accounts, channels, deals, jobs};
-use cairn_state::{ChangeSet, CommittedState, Overlay, tree};
+use crate::{accounts, channels, deals, jobs, rewards};
+use cairn_state::{ChangeSet, CommittedState, Overlay, StateRead as _, tree};
 use cairn_types::{Hash, Height, Params, Receipt, SignedTx, TxBody, TxOutcome, TxStatus, merkle};
 use jmt::storage::TreeUpdateBatch;
 
@@ -27,6 +27,9 @@ pub struct Executed {
     pub changes: ChangeSet,
     pub state_root: Hash,
     pub tree_batch: TreeUpdateBatch,
+    /// At the first block of an epoch: the previous epoch's reward report (its root and
+    /// totals are in state; the node keeps the entries).
+    pub rewards: Option<cairn_types::rewards::RewardReport>,
 }
 
 impl Executed {
@@ -58,6 +61,8 @@ pub(crate) fn execute<S: CommittedState>(
     channels::close_due(&mut o, params, height)?;
     devices::sensors::close_epoch(&mut o, params, height)?;
     devices::density::close_epoch(&mut o, params, height)?;
+    let validator = o.get_decoded::<crate::ChainInfo>(&state_key::chain())?.map(|c| c.validator);
+    let rewards = rewards::close_epoch(&mut o, params, height, validator)?;
     jobs::settle_due(&mut o, params, height)?;
     deals::start_epoch(&mut o, params, height, &entropy)?;
     let mut receipts = Vec::with_capacity(txs.len());
@@ -179,6 +184,7 @@ pub(crate) fn execute<S: CommittedState>(
             TxBody::AcceptJob { job, result } => {
                 jobs::accept(&mut o, params, signer, job, *result, height)?
             }
+            TxBody::ClaimRewards { claims } => rewards::claim(&mut o, signer, claims)?,
             TxBody::CloseChannel { channel } => {
                 channels::close_timed_out(&mut o, signer, channel, height)?
             }
@@ -214,5 +220,5 @@ pub(crate) fn execute<S: CommittedState>(
     }
     let changes = o.into_changes();
     let (state_root, tree_batch) = tree::apply_changes(state, &changes, height)?;
-    Ok((Executed { height, receipts, changes, state_root, tree_batch }, included, dropped))
+    Ok((Executed { height, receipts, changes, state_root, tree_batch, rewards }, included, dropped))
 }

@@ -14,6 +14,7 @@ pub mod deals;
 pub mod devices;
 mod execute;
 pub mod jobs;
+pub mod rewards;
 pub mod roster;
 pub mod state_key;
 

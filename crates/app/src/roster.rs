@@ -19,6 +19,9 @@ pub enum Roster {
     Sensors,
     /// Hotspots with an accepted beacon or witness.
     Coverage,
+    /// Devices with any per-epoch record (a judged report, delivered units, proven bytes
+    /// or a verified job): the devices the reward run visits.
+    Active,
 }
 
 impl Roster {
@@ -26,6 +29,7 @@ impl Roster {
         match self {
             Roster::Sensors => b"sensor",
             Roster::Coverage => b"coverage",
+            Roster::Active => b"active",
         }
     }
 }

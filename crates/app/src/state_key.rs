@@ -203,6 +203,29 @@ pub fn roster_chunk(kind: &[u8], epoch: u64, chunk: u32) -> Vec<u8> {
     k
 }
 
+/// A device's rejected reports in an epoch, by reason code (written only on rejection).
+pub fn rejections(id: &DeviceId, epoch: u64) -> Vec<u8> {
+    let mut k = with_id(b"devrej/", id);
+    k.push(b'/');
+    k.extend_from_slice(&epoch.to_be_bytes());
+    k
+}
+
+/// An epoch's reward summary and root.
+pub fn epoch_rewards(epoch: u64) -> Vec<u8> {
+    let mut k = b"rewards/".to_vec();
+    k.extend_from_slice(&epoch.to_be_bytes());
+    k
+}
+
+/// Marks leaf `index` of an epoch's rewards as claimed.
+pub fn claimed(epoch: u64, index: u64) -> Vec<u8> {
+    let mut k = b"claimed/".to_vec();
+    k.extend_from_slice(&epoch.to_be_bytes());
+    k.extend_from_slice(&index.to_be_bytes());
+    k
+}
+
 /// A hotspot's density scale for an epoch (computed when the epoch ends).
 pub fn coverage_density(id: &DeviceId, epoch: u64) -> Vec<u8> {
     let mut k = with_id(b"density/", id);

@@ -56,7 +56,13 @@ pub fn produce_block(shared: &Shared) -> anyhow::Result<Hash> {
     let certificate = Certificate::solo(&shared.key, shared.app.chain_id(), &hash);
     let block = Block { header: proposal.header, txs: proposal.txs, certificate };
     let e = &proposal.executed;
-    shared.store.commit_block(&block, &e.receipts, &e.changes, &e.tree_batch)?;
+    shared.store.commit_block(
+        &block,
+        &e.receipts,
+        &e.changes,
+        &e.tree_batch,
+        e.rewards.as_ref(),
+    )?;
     let committed_at = Instant::now();
     drop(snap);
 

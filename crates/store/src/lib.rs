@@ -5,6 +5,7 @@
 //! ONE redb write transaction committed with fsync, so after a kill at any moment the store
 //! holds either all of a block or none of it. See docs/adr/0002-store-redb.md.
 
+mod rewards;
 mod tables;
 
 use cairn_state::{ChangeSet, CommittedState, StateError, StateRead};
@@ -21,7 +22,7 @@ use tables::*;
 
 /// Bumped whenever the layout of any table changes. A node refuses to open a store written
 /// with another version instead of misreading it.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// Largest stored object decoded (blocks are the largest).
 const MAX_OBJECT: usize = 256 * 1024 * 1024;
@@ -136,6 +137,7 @@ impl Store {
         receipts: &[Receipt],
         changes: &ChangeSet,
         batch: &TreeUpdateBatch,
+        rewards: Option<&cairn_types::rewards::RewardReport>,
     ) -> Result<(), StoreError> {
         let height = block.header.height;
         let w = self.db.begin_write()?;
@@ -159,6 +161,9 @@ impl Store {
                 rs.insert(r.tx_hash.0, codec::encode(r).as_slice())?;
             }
             index_reports(&w, block, receipts)?;
+            if let Some(r) = rewards {
+                rewards::index_rewards(&w, r)?;
+            }
         }
         write_state(&w, changes, batch)?;
         w.commit()?;
@@ -293,6 +298,9 @@ pub struct Snapshot {
     receipts: redb::ReadOnlyTable<[u8; 32], &'static [u8]>,
     reports: redb::ReadOnlyTable<(u64, u32, u32), &'static [u8]>,
     device_report_pos: redb::ReadOnlyTable<([u8; 32], u64, u64), &'static [u8]>,
+    reward_entries: redb::ReadOnlyTable<(u64, u32), &'static [u8]>,
+    device_rewards: redb::ReadOnlyTable<([u8; 32], u64), u32>,
+    owner_rewards: redb::ReadOnlyTable<([u8; 32], u64, u64), u32>,
 }
 
 impl Snapshot {
@@ -308,6 +316,9 @@ impl Snapshot {
             receipts: r.open_table(RECEIPTS)?,
             reports: r.open_table(REPORTS)?,
             device_report_pos: r.open_table(DEVICE_REPORT_POS)?,
+            reward_entries: r.open_table(REWARD_ENTRIES)?,
+            device_rewards: r.open_table(DEVICE_REWARDS)?,
+            owner_rewards: r.open_table(OWNER_REWARDS)?,
         })
     }
 

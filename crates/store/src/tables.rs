@@ -27,6 +27,16 @@ pub const REPORTS: TableDefinition<(u64, u32, u32), &[u8]> = TableDefinition::ne
 pub const DEVICE_REPORT_POS: TableDefinition<([u8; 32], u64, u64), &[u8]> =
     TableDefinition::new("device_report_pos");
 
+/// Every entry of every epoch's reward report: (epoch, position) → borsh(RewardEntry).
+pub const REWARD_ENTRIES: TableDefinition<(u64, u32), &[u8]> =
+    TableDefinition::new("reward_entries");
+/// (device, epoch) → position of its entry.
+pub const DEVICE_REWARDS: TableDefinition<([u8; 32], u64), u32> =
+    TableDefinition::new("device_rewards");
+/// (owner, epoch, leaf index) → position of the entry: what an owner can claim.
+pub const OWNER_REWARDS: TableDefinition<([u8; 32], u64, u64), u32> =
+    TableDefinition::new("owner_rewards");
+
 pub const SCHEMA_KEY: &str = "schema_version";
 pub const GENESIS_KEY: &str = "genesis";
 pub const STATE_VERSION_KEY: &str = "state_version";
@@ -43,5 +53,8 @@ pub fn create_tables(w: &WriteTransaction) -> Result<(), TableError> {
     w.open_table(RECEIPTS)?;
     w.open_table(REPORTS)?;
     w.open_table(DEVICE_REPORT_POS)?;
+    w.open_table(REWARD_ENTRIES)?;
+    w.open_table(DEVICE_REWARDS)?;
+    w.open_table(OWNER_REWARDS)?;
     Ok(())
 }

@@ -52,7 +52,13 @@ fn run(store: &Store, g: &Genesis, a: &Keypair, b: &Keypair, n: u64) -> Vec<Hash
         let cert = Certificate::solo(&v, &g.chain_id, &p.header.hash());
         let block = Block { header: p.header, txs: p.txs, certificate: cert };
         store
-            .commit_block(&block, &p.executed.receipts, &p.executed.changes, &p.executed.tree_batch)
+            .commit_block(
+                &block,
+                &p.executed.receipts,
+                &p.executed.changes,
+                &p.executed.tree_batch,
+                p.executed.rewards.as_ref(),
+            )
             .unwrap();
         roots.push(block.header.state_root);
     }
@@ -122,8 +128,9 @@ fn refuses_out_of_order_blocks_and_double_genesis() {
     let snap = store.snapshot().unwrap();
     let mut blk = snap.block(1).unwrap().unwrap();
     blk.header.height = 5;
-    let err =
-        store.commit_block(&blk, &[], &ChangeSet::new(), &TreeUpdateBatch::default()).unwrap_err();
+    let err = store
+        .commit_block(&blk, &[], &ChangeSet::new(), &TreeUpdateBatch::default(), None)
+        .unwrap_err();
     assert!(matches!(err, StoreError::NotNext { head: 1, got: 5 }));
 }
 

@@ -44,6 +44,9 @@ pub struct Params {
     /// Radio coverage (beacons).
     #[serde(default)]
     pub coverage: CoverageParams,
+    /// Emission and reward pools.
+    #[serde(default)]
+    pub rewards: crate::rewards::RewardParams,
 }
 
 /// Parameters of radio coverage proofs.
@@ -211,6 +214,7 @@ impl Default for Params {
             compute: crate::compute::ComputeParams::default(),
             storage: crate::storage::StorageParams::default(),
             coverage: CoverageParams::default(),
+            rewards: crate::rewards::RewardParams::default(),
         }
     }
 }
@@ -280,6 +284,13 @@ impl Params {
                 "coverage.density: resolutions 0 to 11, strictly increasing; 1 ≤ target ≤ max"
                     .into(),
             ));
+        }
+        if self.rewards.shares.sum() != u64::from(crate::rewards::BPS) {
+            return Err(GenesisError::Invalid(format!(
+                "rewards.shares must sum to {} basis points, not {}",
+                crate::rewards::BPS,
+                self.rewards.shares.sum()
+            )));
         }
         if self.max_block_txs == 0 {
             return Err(GenesisError::Invalid("max_block_txs must be at least 1".into()));

@@ -16,6 +16,7 @@ pub mod genesis;
 pub mod hash;
 pub mod merkle;
 pub mod receipt;
+pub mod rewards;
 pub mod storage;
 pub mod tx;
 pub mod usage;

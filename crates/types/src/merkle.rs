@@ -33,6 +33,53 @@ pub fn root(items: &[Hash]) -> Hash {
     level[0]
 }
 
+/// The sibling hashes from leaf `index` up to the root of `items` (an odd node carried up
+/// has no sibling at that level, so the path skips it). `None` if `index` is out of range.
+pub fn prove(items: &[Hash], index: u64) -> Option<Vec<Hash>> {
+    let mut i = usize::try_from(index).ok()?;
+    if i >= items.len() {
+        return None;
+    }
+    let mut level: Vec<Hash> = items.iter().map(|h| leaf_hash(&h.0)).collect();
+    let mut path = Vec::new();
+    while level.len() > 1 {
+        let sibling = i ^ 1;
+        if sibling < level.len() {
+            path.push(level[sibling]);
+        }
+        level = level
+            .chunks(2)
+            .map(|pair| match pair {
+                [l, r] => inner_hash(l, r),
+                [one] => *one,
+                _ => Hash::ZERO,
+            })
+            .collect();
+        i /= 2;
+    }
+    Some(path)
+}
+
+/// Whether `item` is leaf `index` of `count` leaves under `root`, by `path` from [`prove`].
+pub fn verify(root: &Hash, count: u64, index: u64, item: &Hash, path: &[Hash]) -> bool {
+    if index >= count {
+        return false;
+    }
+    let (mut i, mut n) = (index, count);
+    let mut node = leaf_hash(&item.0);
+    let mut path = path.iter();
+    while n > 1 {
+        let sibling = i ^ 1;
+        if sibling < n {
+            let Some(s) = path.next() else { return false };
+            node = if i % 2 == 0 { inner_hash(&node, s) } else { inner_hash(s, &node) };
+        }
+        i /= 2;
+        n = n.div_ceil(2);
+    }
+    path.next().is_none() && node == *root
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,5 +97,28 @@ mod tests {
             root(&[a, b, c]),
             inner_hash(&inner_hash(&leaf_hash(&a.0), &leaf_hash(&b.0)), &leaf_hash(&c.0))
         );
+    }
+
+    #[test]
+    fn every_leaf_proves_against_the_root_and_nothing_else_does() {
+        for n in 1..=9u64 {
+            let items: Vec<Hash> = (0..n).map(|i| Hash::sha256(&i.to_be_bytes())).collect();
+            let r = root(&items);
+            for (i, item) in items.iter().enumerate() {
+                let i = i as u64;
+                let path = prove(&items, i).unwrap();
+                assert!(verify(&r, n, i, item, &path), "leaf {i} of {n}");
+                assert!(!verify(&r, n, i, &Hash::sha256(b"x"), &path));
+                if n > 1 {
+                    assert!(!verify(&r, n, (i + 1) % n, item, &path), "leaf {i} moved");
+                    let mut bad = path.clone();
+                    bad[0].0[0] ^= 1;
+                    assert!(!verify(&r, n, i, item, &bad));
+                    assert!(!verify(&r, n, i, item, &path[..path.len() - 1]));
+                }
+            }
+            assert!(prove(&items, n).is_none());
+            assert!(!verify(&r, n, n, &items[0], &[]));
+        }
     }
 }

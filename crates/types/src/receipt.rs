@@ -109,6 +109,14 @@ pub enum TxFailure {
     LateResponse { deadline: Height },
     #[error("the chunk and path do not prove chunk {index} of the deal's root")]
     BadMerklePath { index: u64 },
+    #[error("epoch {epoch} has no rewards (yet)")]
+    NoRewards { epoch: u64 },
+    #[error("the reward belongs to {owner}")]
+    NotYourReward { owner: Address },
+    #[error("leaf {index} of epoch {epoch} was claimed already")]
+    AlreadyClaimed { epoch: u64, index: u64 },
+    #[error("the path does not prove leaf {index} of epoch {epoch}'s reward root")]
+    BadRewardProof { epoch: u64, index: u64 },
 }
 
 impl TxFailure {
@@ -155,6 +163,10 @@ impl TxFailure {
             TxFailure::WrongChunk { .. } => "wrong_chunk",
             TxFailure::LateResponse { .. } => "late_response",
             TxFailure::BadMerklePath { .. } => "bad_merkle_path",
+            TxFailure::NoRewards { .. } => "no_rewards",
+            TxFailure::NotYourReward { .. } => "not_your_reward",
+            TxFailure::AlreadyClaimed { .. } => "already_claimed",
+            TxFailure::BadRewardProof { .. } => "bad_reward_proof",
         }
     }
 }

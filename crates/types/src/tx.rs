@@ -102,7 +102,13 @@ pub enum TxBody {
     /// The consumer accepts `result` early: providers who revealed it are paid, the rest of
     /// the escrow returns, nobody is slashed.
     AcceptJob { job: Hash, result: Hash },
+    /// The owner claims reward leaves (each with its Merkle path) into its balance: all of
+    /// them or none.
+    ClaimRewards { claims: Vec<crate::rewards::RewardClaim> },
 }
+
+/// Most reward leaves one claim transaction carries.
+pub const MAX_CLAIMS_PER_TX: usize = 256;
 
 impl TxBody {
     pub fn kind(&self) -> &'static str {
@@ -126,6 +132,7 @@ impl TxBody {
             TxBody::AcceptJob { .. } => "accept_job",
             TxBody::OpenDeal { .. } => "open_deal",
             TxBody::ProveStorage { .. } => "prove_storage",
+            TxBody::ClaimRewards { .. } => "claim_rewards",
         }
     }
 }

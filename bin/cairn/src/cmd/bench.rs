@@ -387,7 +387,13 @@ pub fn commit(sizes: &[usize], blocks: usize, accounts: usize) -> anyhow::Result
             let block = Block { header: p.header, txs: p.txs, certificate };
             let t1 = Instant::now();
             let e = &p.executed;
-            store.commit_block(&block, &e.receipts, &e.changes, &e.tree_batch)?;
+            store.commit_block(
+                &block,
+                &e.receipts,
+                &e.changes,
+                &e.tree_batch,
+                e.rewards.as_ref(),
+            )?;
             commit_ms.push(t1.elapsed().as_secs_f64() * 1e3);
         }
         let busy_s = (exec_ms.iter().sum::<f64>() + commit_ms.iter().sum::<f64>()) / 1e3;

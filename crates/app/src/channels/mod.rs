@@ -218,6 +218,7 @@ pub fn close_due(o: &mut Overlay<'_>, params: &Params, height: Height) -> Result
         }
         accounts::release_escrow(o, &channel.consumer, refunded)?;
         let units = u64::try_from(units).unwrap_or(u64::MAX);
+        devices::touch_epoch(o, &channel.device, epoch)?;
         let ukey = state_key::usage_units(&channel.device, epoch);
         let delivered: u64 = o.get_decoded(&ukey)?.unwrap_or(0);
         o.put_encoded(ukey, &delivered.saturating_add(units));

@@ -36,6 +36,17 @@ pub fn get_activity(
     Ok(state.get_decoded(&state_key::epoch_activity(id, epoch))?.unwrap_or_default())
 }
 
+/// Makes sure the device has an activity record for `epoch` (so the reward run visits it),
+/// adding it to the epoch's active roster when it did not.
+pub fn touch_epoch(o: &mut Overlay<'_>, id: &DeviceId, epoch: u64) -> Result<(), StateError> {
+    let key = state_key::epoch_activity(id, epoch);
+    if o.get(&key)?.is_none() {
+        o.put_encoded(key, &EpochActivity::default());
+        crate::roster::append(o, crate::roster::Roster::Active, epoch, id)?;
+    }
+    Ok(())
+}
+
 /// The device, if `signer` owns it; a typed failure otherwise.
 pub(crate) fn owned_device(
     state: &impl StateRead,

@@ -48,7 +48,13 @@ pub fn process_batch(
         });
         if known {
             let key = state_key::epoch_activity(&id, epoch);
-            let mut act: EpochActivity = o.get_decoded(&key)?.unwrap_or_default();
+            let mut act: EpochActivity = match o.get_decoded(&key)? {
+                Some(a) => a,
+                None => {
+                    roster::append(o, Roster::Active, epoch, &id)?;
+                    EpochActivity::default()
+                }
+            };
             let had_coverage = act.beacons > 0 || act.witnesses > 0;
             match &verdict {
                 Ok(()) => {
@@ -80,6 +86,12 @@ pub fn process_batch(
                 }
                 Err(reason) => {
                     act.rejected = act.rejected.saturating_add(1);
+                    let rkey = state_key::rejections(&id, epoch);
+                    let mut by: std::collections::BTreeMap<String, u32> =
+                        o.get_decoded(&rkey)?.unwrap_or_default();
+                    let n = by.entry(reason.code().to_string()).or_insert(0);
+                    *n = n.saturating_add(1);
+                    o.put_encoded(rkey, &by);
                     if let RejectReason::OutOfRange { value, .. } = reason {
                         sensors::record(o, &id, epoch, Err(*value))?;
                     }

@@ -235,6 +235,7 @@ fn settle(
             if let Some(d) = devices::get_device(o, &slot.device)? {
                 accounts::release_escrow(o, &d.owner, job.price)?;
                 paid_total = paid_total.saturating_add(job.price);
+                devices::touch_epoch(o, &slot.device, epoch)?;
                 let key = state_key::verified_jobs(&slot.device, epoch);
                 let n: u64 = o.get_decoded(&key)?.unwrap_or(0);
                 o.put_encoded(key, &n.saturating_add(1));

@@ -1,0 +1,163 @@
+//! Epoch rewards (docs/adr/0009-rewards.md): at the first block of an epoch the run reads
+//! the work of every device on the previous epoch's active roster, computes the report with
+//! [`compute::run`], credits the treasury and the validator, and commits the summary and the
+//! Merkle root of (device, owner, amount) in state. Device owners claim their leaves with a
+//! Merkle path; until then the amounts are counted as `unclaimed` in the supply.
+
+pub mod compute;
+
+use crate::accounts::{self, get_supply};
+use crate::devices::{self, get_activity};
+use crate::roster::{self, Roster};
+use crate::state_key;
+use cairn_state::{Overlay, StateError, StateRead};
+use cairn_types::device::{LocationAssertion, SensorEpoch, SensorQuality};
+use cairn_types::device_key::DeviceId;
+use cairn_types::rewards::{EpochRewards, RewardClaim, RewardReport, Work};
+use cairn_types::{Address, DeviceClass, Height, Params, TxFailure, merkle};
+use compute::{DeviceInput, location_trust};
+use std::collections::BTreeMap;
+
+type TxResult = Result<Result<(), TxFailure>, StateError>;
+
+/// The work of `id` in `epoch` as the reward run counts it; None for an unknown device.
+pub fn device_input(
+    state: &impl StateRead,
+    params: &Params,
+    id: &DeviceId,
+    epoch: u64,
+) -> Result<Option<DeviceInput>, StateError> {
+    let Some(d) = devices::get_device(state, id)? else { return Ok(None) };
+    let act = get_activity(state, id, epoch)?;
+    let epoch_start = epoch.saturating_mul(params.blocks_per_epoch);
+    let asserted_at = if d.location.is_some() {
+        state
+            .get_decoded::<LocationAssertion>(&state_key::location(id, d.location_count))?
+            .map(|a| a.height)
+    } else {
+        None
+    };
+    let mut work = Work {
+        uptime_slots: act.slots_filled(),
+        slots: params.devices.heartbeat_slots,
+        beacons: act.beacons,
+        witnesses: act.witnesses,
+        trust_ppm: location_trust(d.location, asserted_at, epoch_start),
+        units: state.get_decoded(&state_key::usage_units(id, epoch))?.unwrap_or(0),
+        ..Work::default()
+    };
+    match d.class {
+        DeviceClass::Hotspot if act.beacons > 0 || act.witnesses > 0 => {
+            let density: Option<cairn_types::device::CoverageDensity> =
+                state.get_decoded(&state_key::coverage_density(id, epoch))?;
+            work.density_ppm = density.map_or(0, |d| d.scale_ppm);
+        }
+        DeviceClass::Sensor => {
+            let s: SensorEpoch =
+                state.get_decoded(&state_key::sensor_epoch(id, epoch))?.unwrap_or_default();
+            work.readings = s.readings;
+            let q: Option<SensorQuality> =
+                state.get_decoded(&state_key::sensor_quality(id, epoch))?;
+            work.quality = q.map_or(0, |q| q.quality);
+        }
+        DeviceClass::Storage => {
+            work.proven_bytes =
+                state.get_decoded(&state_key::proven_bytes(id, epoch))?.unwrap_or(0);
+        }
+        DeviceClass::Compute => {
+            let jobs: u64 = state.get_decoded(&state_key::verified_jobs(id, epoch))?.unwrap_or(0);
+            work.jobs = u32::try_from(jobs).unwrap_or(u32::MAX);
+        }
+        _ => {}
+    }
+    if act.rejected > 0 {
+        let by: BTreeMap<String, u32> =
+            state.get_decoded(&state_key::rejections(id, epoch))?.unwrap_or_default();
+        work.rejected = by.into_iter().collect();
+    }
+    Ok(Some(DeviceInput { device: *id, owner: d.owner, class: d.class, work }))
+}
+
+/// The reward report of `epoch` from the state as it stands at the end of that epoch
+/// (after the density and sensor scores of the epoch boundary).
+pub fn report(
+    state: &impl StateRead,
+    params: &Params,
+    epoch: u64,
+    validator: Option<Address>,
+) -> Result<RewardReport, StateError> {
+    let ids = roster::read(state, Roster::Active, epoch)?;
+    let mut inputs = Vec::with_capacity(ids.len());
+    for id in &ids {
+        if let Some(input) = device_input(state, params, id, epoch)? {
+            inputs.push(input);
+        }
+    }
+    Ok(compute::run(&params.rewards, params.devices.min_uptime_percent, epoch, inputs, validator))
+}
+
+/// First block of an epoch: rewards the epoch before. Returns the report for the node to
+/// keep (its entries are not in state; their root is).
+pub fn close_epoch(
+    o: &mut Overlay<'_>,
+    params: &Params,
+    height: Height,
+    validator: Option<Address>,
+) -> Result<Option<RewardReport>, StateError> {
+    let bpe = params.blocks_per_epoch.max(1);
+    if height == 0 || !height.is_multiple_of(bpe) {
+        return Ok(None);
+    }
+    let epoch = params.epoch_of(height).saturating_sub(1);
+    let r = report(o, params, epoch, validator)?;
+    let s = &r.summary;
+    accounts::credit(o, &cairn_types::rewards::treasury_address(), s.to_treasury)?;
+    if let Some(v) = validator {
+        accounts::credit(o, &v, s.to_validators)?;
+    }
+    let to_devices = s.emission - s.to_treasury - s.to_validators;
+    let mut supply = get_supply(o)?;
+    supply.emitted = supply.emitted.saturating_add(s.emission);
+    supply.unclaimed = supply.unclaimed.saturating_add(to_devices);
+    o.put_encoded(state_key::supply(), &supply);
+    o.put_encoded(state_key::epoch_rewards(epoch), s);
+    Ok(Some(r))
+}
+
+pub fn get_epoch_rewards(
+    state: &impl StateRead,
+    epoch: u64,
+) -> Result<Option<EpochRewards>, StateError> {
+    state.get_decoded(&state_key::epoch_rewards(epoch))
+}
+
+/// Pays every claim to `signer`, or nothing: each leaf must belong to the signer, be
+/// unclaimed, and prove against its epoch's root.
+pub fn claim(o: &mut Overlay<'_>, signer: &Address, claims: &[RewardClaim]) -> TxResult {
+    let mut total: cairn_types::Amount = 0;
+    for c in claims {
+        let Some(summary) = get_epoch_rewards(o, c.epoch)? else {
+            return Ok(Err(TxFailure::NoRewards { epoch: c.epoch }));
+        };
+        if c.leaf.owner != *signer {
+            return Ok(Err(TxFailure::NotYourReward { owner: c.leaf.owner }));
+        }
+        let key = state_key::claimed(c.epoch, c.index);
+        if o.get(&key)?.is_some() {
+            return Ok(Err(TxFailure::AlreadyClaimed { epoch: c.epoch, index: c.index }));
+        }
+        if !merkle::verify(&summary.root, summary.leaves, c.index, &c.leaf.hash(), &c.path) {
+            return Ok(Err(TxFailure::BadRewardProof { epoch: c.epoch, index: c.index }));
+        }
+        o.put_encoded(key, &c.leaf.amount);
+        total = total.saturating_add(c.leaf.amount);
+    }
+    let mut supply = get_supply(o)?;
+    supply.unclaimed = supply.unclaimed.saturating_sub(total);
+    o.put_encoded(state_key::supply(), &supply);
+    accounts::credit(o, signer, total)?;
+    Ok(Ok(()))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,309 @@
+//! Rewards: the split of one epoch worked by hand, conservation as a property, and the
+//! whole path through blocks: the boundary pays, owners claim with Merkle paths.
+
+use super::compute::{DeviceInput, run};
+use crate::devices::tests::{Net, START, assert_supply_identity, ed_device, heartbeat, register};
+use crate::tests::{CHAIN, genesis};
+use crate::{accounts, state_key};
+use cairn_state::StateRead;
+use cairn_types::device::{Report, ReportPayload, SignedReport};
+use cairn_types::rewards::{
+    Pool, RewardClaim, RewardParams, RewardReport, Work, emission, treasury_address,
+};
+use cairn_types::{
+    Address, Amount, DeviceClass, DeviceSigner, Hash, Keypair, TxBody, TxFailure, merkle,
+};
+use proptest::prelude::*;
+
+fn input(i: u8, class: DeviceClass, work: Work) -> DeviceInput {
+    DeviceInput { device: Hash([i; 32]), owner: Address([i; 32]), class, work }
+}
+
+fn up() -> Work {
+    Work { uptime_slots: 10, slots: 10, trust_ppm: 1_000_000, ..Work::default() }
+}
+
+#[test]
+fn one_epoch_split_worked_by_hand() {
+    // 1 000 units: usage 400, coverage 150, storage 150, compute 150, sensor 50,
+    // validators 50, treasury 50.
+    let p = RewardParams { emission_per_epoch: 1_000, ..RewardParams::default() };
+    let a = Work { beacons: 1, witnesses: 2, density_ppm: 1_000_000, ..up() }; // 3 × 10^12
+    let b = Work { witnesses: 1, density_ppm: 500_000, ..up() }; // 0.5 × 10^12
+    let down = Work { uptime_slots: 4, beacons: 5, density_ppm: 1_000_000, ..up() };
+    let store = Work { proven_bytes: 4_096, ..up() };
+    let relay = Work { units: 7, ..up() };
+    let devices = vec![
+        input(1, DeviceClass::Hotspot, a),
+        input(2, DeviceClass::Hotspot, b),
+        input(3, DeviceClass::Hotspot, down),
+        input(4, DeviceClass::Storage, store),
+        input(5, DeviceClass::Relay, relay),
+    ];
+    let r = run(&p, 50, 0, devices, Some(Address([9; 32])));
+    let amounts: Vec<Amount> = r.entries.iter().map(|e| e.amount).collect();
+    // Coverage 150: a = 150 × 3 / 3.5 = 128.57 → 128, b = 150 × 0.5 / 3.5 = 21.43 → 21;
+    // the hotspot below the uptime gate (4 of 10 slots < 50 %) gets nothing.
+    // Storage 150 and usage 400 each have one earner.
+    assert_eq!(amounts, vec![128, 21, 0, 150, 400]);
+    assert_eq!(r.entries[2].not_counted, vec!["uptime_below_gate".to_string()]);
+    assert!(!r.entries[2].uptime_ok);
+    // Treasury: its 50, compute 150 and sensor 50 without work, and coverage's 1 of dust.
+    assert_eq!(r.summary.to_treasury, 50 + 150 + 50 + 1);
+    assert_eq!(r.summary.to_validators, 50);
+    assert_eq!(amounts.iter().sum::<Amount>() + 251 + 50, 1_000);
+    let coverage = &r.summary.pools[Pool::Coverage as usize];
+    assert_eq!((coverage.amount, coverage.paid, coverage.earners), (150, 149, 2));
+    // Four leaves: the entries with an amount.
+    assert_eq!(r.summary.leaves, 4);
+}
+
+#[test]
+fn halving_and_dust_reach_the_treasury() {
+    let p = RewardParams { emission_per_epoch: 7, halving_epochs: 10, ..RewardParams::default() };
+    let hs = vec![input(1, DeviceClass::Hotspot, Work { beacons: 1, density_ppm: 1, ..up() })];
+    // Epoch 10: 3 units. Coverage 3 × 15 % = 0.45 → 0; everything goes to the treasury
+    // but the validators' 0.15 → 0.
+    let r = run(&p, 50, 10, hs, None);
+    assert_eq!(r.summary.emission, 3);
+    assert_eq!(r.entries[0].amount, 0);
+    assert_eq!(r.summary.to_treasury, 3);
+    assert_eq!(r.summary.leaves, 0);
+}
+
+fn arb_work() -> impl Strategy<Value = (u8, Work)> {
+    (
+        0u8..6,
+        (0u32..=10, 0u32..50, 0u32..50, 0u32..=1_000_000, 0u32..=1_000_000),
+        (0u32..20, 0u32..=1_000, 0u64..1_000_000, 0u64..1 << 40, 0u32..10),
+    )
+        .prop_map(
+            |(
+                c,
+                (slots, beacons, witnesses, density, trust),
+                (readings, q, units, bytes, jobs),
+            )| {
+                let class = [
+                    DeviceClass::Hotspot,
+                    DeviceClass::Storage,
+                    DeviceClass::Compute,
+                    DeviceClass::Sensor,
+                    DeviceClass::Energy,
+                    DeviceClass::Relay,
+                ][c as usize];
+                let work = Work {
+                    uptime_slots: slots,
+                    slots: 10,
+                    beacons,
+                    witnesses,
+                    density_ppm: density,
+                    trust_ppm: trust,
+                    readings,
+                    quality: q,
+                    units,
+                    proven_bytes: bytes,
+                    jobs,
+                    rejected: Vec::new(),
+                };
+                (class as u8, work)
+            },
+        )
+}
+
+fn class_of(c: u8) -> DeviceClass {
+    [
+        DeviceClass::Hotspot,
+        DeviceClass::Storage,
+        DeviceClass::Compute,
+        DeviceClass::Sensor,
+        DeviceClass::Energy,
+        DeviceClass::Relay,
+    ]
+    .into_iter()
+    .find(|k| *k as u8 == c)
+    .unwrap_or(DeviceClass::Relay)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// Devices + validators + treasury = emission, to the base unit; no pool pays more than
+    /// it holds; the run is deterministic.
+    #[test]
+    fn payouts_plus_remainder_equal_the_emission(
+        base in 0u128..1u128 << 100,
+        epoch in 0u64..100,
+        with_validator in any::<bool>(),
+        works in prop::collection::vec(arb_work(), 0..40),
+    ) {
+        let p = RewardParams { emission_per_epoch: base, halving_epochs: 30, ..RewardParams::default() };
+        let devices: Vec<DeviceInput> = works
+            .iter()
+            .enumerate()
+            .map(|(i, (c, w))| input(i as u8, class_of(*c), w.clone()))
+            .collect();
+        let validator = with_validator.then_some(Address([7; 32]));
+        let r = run(&p, 50, epoch, devices.clone(), validator);
+        let to_devices: Amount = r.entries.iter().map(|e| e.amount).sum();
+        prop_assert_eq!(to_devices + r.summary.to_validators + r.summary.to_treasury, emission(&p, epoch));
+        for pool in &r.summary.pools {
+            prop_assert!(pool.paid <= pool.amount, "{:?}", pool);
+        }
+        prop_assert_eq!(run(&p, 50, epoch, devices, validator), r);
+    }
+}
+
+/// A hotspot and a sensor that heartbeat, beacon and read through epoch 0 of a 10-block
+/// epoch chain, then the boundary block rewards them.
+struct Paid {
+    n: Net,
+    a: Keypair,
+    b: Keypair,
+    report: RewardReport,
+}
+
+fn reading(dev: &DeviceSigner, seq: u64, ts: u64, value: i64) -> SignedReport {
+    let report = Report {
+        device: dev.public_key(),
+        seq,
+        epoch: 0,
+        timestamp_ms: ts,
+        payload: ReportPayload::Reading { value },
+    };
+    let signature = dev.sign(&report.signing_message(CHAIN)).unwrap();
+    SignedReport { report, signature }
+}
+
+fn paid_epoch() -> Paid {
+    let (a, b, gw) =
+        (Keypair::from_label("ra"), Keypair::from_label("rb"), Keypair::from_label("rg"));
+    let mut g = genesis(&[&a, &b, &gw], START);
+    g.params.blocks_per_epoch = 20;
+    g.params.coverage.beacon_interval_blocks = 1;
+    let mut n = Net::new(&g);
+    let (h, s) = (ed_device(201), ed_device(202));
+    let paris = u64::from(h3o::LatLng::new(48.85, 2.35).unwrap().to_cell(h3o::Resolution::Twelve));
+    let t = vec![
+        n.tx(&a, register(&h, &a, DeviceClass::Hotspot, 0, None)),
+        n.tx(&a, TxBody::AssertLocation { device: h.id(), cell: paris }),
+        n.tx(&b, register(&s, &b, DeviceClass::Sensor, 0, None)),
+        n.tx(&b, TxBody::AssertLocation { device: s.id(), cell: paris }),
+    ];
+    n.block(t);
+    let mut seq = [0u64; 2];
+    // Blocks 2..=17: a heartbeat from each in every block (16 of 20 blocks, 8 of 10
+    // slots), a beacon from the hotspot and a reading from the sensor.
+    for _ in 2..=17 {
+        let ts = n.c.parent.timestamp_ms;
+        let mut batch = Vec::new();
+        for (i, dev) in [&h, &s].into_iter().enumerate() {
+            seq[i] += 1;
+            batch.push(heartbeat(dev, seq[i], 0, ts));
+        }
+        let height = n.height();
+        let entropy = crate::entropy_at(&n.c.store, height).unwrap().unwrap();
+        seq[0] += 1;
+        let payload = ReportPayload::Beacon {
+            entropy_height: height,
+            data: cairn_types::device::beacon_data(&entropy, &h.id()),
+            frequency_khz: 868_100,
+            tx_power_dbm: 14,
+        };
+        let report =
+            Report { device: h.public_key(), seq: seq[0], epoch: 0, timestamp_ms: ts, payload };
+        let signature = h.sign(&report.signing_message(CHAIN)).unwrap();
+        batch.push(SignedReport { report, signature });
+        seq[1] += 1;
+        batch.push(reading(&s, seq[1], ts, 21_000));
+        let r = n.run(&gw, TxBody::SubmitReports { reports: batch });
+        let cairn_types::TxOutcome::Reports { rejected, .. } = &r.outcome else { panic!() };
+        assert!(rejected.is_empty(), "{rejected:?}");
+    }
+    n.advance_to(20);
+    let p = n.block(vec![]);
+    assert_eq!(p.header.height, 20);
+    let report = p.executed.rewards.expect("the boundary block rewards epoch 0");
+    Paid { n, a, b, report }
+}
+
+fn claim_of(report: &RewardReport, owner: &Address) -> RewardClaim {
+    let leaves: Vec<Hash> = report.paid().map(|e| e.leaf().hash()).collect();
+    let (index, entry) =
+        report.paid().enumerate().find(|(_, e)| e.owner == *owner).expect("a paid leaf");
+    let index = index as u64;
+    RewardClaim {
+        epoch: report.summary.epoch,
+        index,
+        leaf: entry.leaf(),
+        path: merkle::prove(&leaves, index).unwrap(),
+    }
+}
+
+#[test]
+fn the_boundary_block_pays_the_epoch_and_owners_claim_with_merkle_paths() {
+    let Paid { mut n, a, b, report } = paid_epoch();
+    let p = n.params();
+    let s = &report.summary;
+    assert_eq!(s.emission, p.rewards.emission_per_epoch);
+    // The only hotspot takes the whole coverage pool, the only sensor the sensor pool.
+    let pools = cairn_types::rewards::split(&p.rewards.shares, s.emission);
+    let amounts: Vec<Amount> = report.entries.iter().map(|e| e.amount).collect();
+    assert_eq!(amounts, vec![pools[Pool::Coverage as usize].1, pools[Pool::Sensor as usize].1]);
+    assert!(report.entries.iter().all(|e| e.uptime_ok && e.work.uptime_slots == 8));
+    // In state: the summary, the treasury's and validator's credits, the unclaimed total.
+    let stored: cairn_types::rewards::EpochRewards =
+        n.c.store.get_decoded(&state_key::epoch_rewards(0)).unwrap().unwrap();
+    assert_eq!(&stored, s);
+    let treasury = accounts::get_account(&n.c.store, &treasury_address()).unwrap().balance;
+    assert_eq!(treasury, s.to_treasury);
+    let supply = n.supply();
+    assert_eq!(supply.emitted, s.emission);
+    assert_eq!(supply.unclaimed, amounts.iter().sum::<Amount>());
+    assert_supply_identity(&n.c.store, &[&a, &b]);
+
+    // a claims its leaf; then nobody can claim it again, b cannot claim it, a bad path and
+    // an epoch without rewards are refused.
+    let claim = claim_of(&report, &a.address());
+    let before = n.balance(&a);
+    let r = n.run(&a, TxBody::ClaimRewards { claims: vec![claim.clone()] });
+    assert!(r.is_success(), "{r:?}");
+    assert_eq!(n.balance(&a), before + claim.leaf.amount - r.fee_paid);
+    assert_eq!(n.supply().unclaimed, amounts[1]);
+    assert_supply_identity(&n.c.store, &[&a, &b]);
+    let again = n.run(&a, TxBody::ClaimRewards { claims: vec![claim.clone()] });
+    assert_eq!(
+        crate::devices::tests::failure(&again),
+        &TxFailure::AlreadyClaimed { epoch: 0, index: claim.index }
+    );
+    let theirs = n.run(&b, TxBody::ClaimRewards { claims: vec![claim.clone()] });
+    assert_eq!(
+        crate::devices::tests::failure(&theirs),
+        &TxFailure::NotYourReward { owner: a.address() }
+    );
+    let mut forged = claim_of(&report, &b.address());
+    forged.leaf.amount += 1;
+    let bad = n.run(&b, TxBody::ClaimRewards { claims: vec![forged] });
+    assert_eq!(
+        crate::devices::tests::failure(&bad),
+        &TxFailure::BadRewardProof { epoch: 0, index: 1 }
+    );
+    let mut future = claim_of(&report, &b.address());
+    future.epoch = 5;
+    let none = n.run(&b, TxBody::ClaimRewards { claims: vec![future] });
+    assert_eq!(crate::devices::tests::failure(&none), &TxFailure::NoRewards { epoch: 5 });
+    // A failed claim pays nothing: b's leaf is still there to claim.
+    let ok = n.run(&b, TxBody::ClaimRewards { claims: vec![claim_of(&report, &b.address())] });
+    assert!(ok.is_success(), "{ok:?}");
+    assert_eq!(n.supply().unclaimed, 0);
+    assert_supply_identity(&n.c.store, &[&a, &b]);
+}
+
+#[test]
+fn the_audit_recomputes_the_same_report_from_the_state_before_the_boundary() {
+    let Paid { n, report, .. } = paid_epoch();
+    // The report the boundary block computed is the report of the state before it: the
+    // same code on a replay gives the same root (the audit command relies on this).
+    let again = super::report(&n.c.store, &n.params(), 0, Some(n.c.validator.address()));
+    // The state now also holds block 20's writes, none of which touch epoch 0's work.
+    assert_eq!(again.unwrap().summary.root, report.summary.root);
+}

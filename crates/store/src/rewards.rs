@@ -1,0 +1,110 @@
+//! The reward reports the node keeps outside the authenticated state (state holds each
+//! epoch's totals and the Merkle root of its leaves): every entry by (epoch, position), and
+//! indexes by device and by owner for claims.
+
+use crate::tables::{DEVICE_REWARDS, OWNER_REWARDS, REWARD_ENTRIES};
+use crate::{MAX_OBJECT, Snapshot, StoreError, corrupt};
+use cairn_types::device_key::DeviceId;
+use cairn_types::rewards::{RewardEntry, RewardReport};
+use cairn_types::{Address, Hash, codec};
+
+/// Writes every entry of `report` and its indexes (in the block's write transaction).
+pub(crate) fn index_rewards(
+    w: &redb::WriteTransaction,
+    report: &RewardReport,
+) -> Result<(), StoreError> {
+    let epoch = report.summary.epoch;
+    let mut entries = w.open_table(REWARD_ENTRIES)?;
+    let mut by_device = w.open_table(DEVICE_REWARDS)?;
+    let mut by_owner = w.open_table(OWNER_REWARDS)?;
+    let mut leaf = 0u64;
+    for (pos, e) in report.entries.iter().enumerate() {
+        let pos = u32::try_from(pos).map_err(|_| StoreError::Corrupt {
+            what: "reward report",
+            reason: "more than 2^32 entries".into(),
+        })?;
+        entries.insert((epoch, pos), codec::encode(e).as_slice())?;
+        by_device.insert((e.device.0, epoch), pos)?;
+        if e.amount > 0 {
+            by_owner.insert((e.owner.0, epoch, leaf), pos)?;
+            leaf += 1;
+        }
+    }
+    Ok(())
+}
+
+impl Snapshot {
+    fn reward_entry(&self, epoch: u64, pos: u32) -> Result<RewardEntry, StoreError> {
+        let Some(v) = self.reward_entries.get((epoch, pos))? else {
+            return Err(StoreError::Corrupt {
+                what: "reward index",
+                reason: format!("no entry {pos} of epoch {epoch}"),
+            });
+        };
+        codec::decode(v.value(), MAX_OBJECT, "reward entry").map_err(corrupt("reward entry"))
+    }
+
+    /// Entries of `epoch` after position `after`, at most `limit`, with their positions.
+    pub fn reward_entries(
+        &self,
+        epoch: u64,
+        after: Option<u32>,
+        limit: usize,
+    ) -> Result<Vec<(u32, RewardEntry)>, StoreError> {
+        let start = after.map_or(0, |a| a.saturating_add(1));
+        if after == Some(u32::MAX) {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        for row in self.reward_entries.range((epoch, start)..=(epoch, u32::MAX))? {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, v) = row?;
+            let e: RewardEntry = codec::decode(v.value(), MAX_OBJECT, "reward entry")
+                .map_err(corrupt("reward entry"))?;
+            out.push((k.value().1, e));
+        }
+        Ok(out)
+    }
+
+    /// A device's entry in an epoch's report, if it had one.
+    pub fn device_reward(
+        &self,
+        device: &DeviceId,
+        epoch: u64,
+    ) -> Result<Option<RewardEntry>, StoreError> {
+        match self.device_rewards.get((device.0, epoch))? {
+            None => Ok(None),
+            Some(pos) => self.reward_entry(epoch, pos.value()).map(Some),
+        }
+    }
+
+    /// Every leaf an owner was paid: (epoch, leaf index, entry), oldest first.
+    pub fn owner_rewards(
+        &self,
+        owner: &Address,
+    ) -> Result<Vec<(u64, u64, RewardEntry)>, StoreError> {
+        let mut out = Vec::new();
+        for row in self.owner_rewards.range((owner.0, 0, 0)..=(owner.0, u64::MAX, u64::MAX))? {
+            let (k, pos) = row?;
+            let (_, epoch, leaf) = k.value();
+            out.push((epoch, leaf, self.reward_entry(epoch, pos.value())?));
+        }
+        Ok(out)
+    }
+
+    /// The leaf hashes of `epoch`, in order (to build claim paths).
+    pub fn reward_leaves(&self, epoch: u64) -> Result<Vec<Hash>, StoreError> {
+        let mut out = Vec::new();
+        for row in self.reward_entries.range((epoch, 0)..=(epoch, u32::MAX))? {
+            let (_, v) = row?;
+            let e: RewardEntry = codec::decode(v.value(), MAX_OBJECT, "reward entry")
+                .map_err(corrupt("reward entry"))?;
+            if e.amount > 0 {
+                out.push(e.leaf().hash());
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,335 @@
+//! Token economics: the emission schedule, reward pools, and the per-epoch reward report
+//! whose Merkle root is committed in state (docs/adr/0009-rewards.md).
+
+use crate::device_key::DeviceId;
+use crate::{Address, Amount, DeviceClass, Hash, codec, merkle};
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::{Deserialize, Serialize};
+
+/// Basis points in a whole: pool shares sum to this.
+pub const BPS: u32 = 10_000;
+/// Multipliers are in millionths.
+pub const PPM: u32 = 1_000_000;
+
+/// The pools an epoch's emission is split into.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+#[borsh(use_discriminant = true)]
+#[repr(u8)]
+pub enum Pool {
+    Usage = 0,
+    Coverage = 1,
+    Storage = 2,
+    Compute = 3,
+    Sensor = 4,
+    Validators = 5,
+    Treasury = 6,
+}
+
+impl Pool {
+    pub const ALL: [Pool; 7] = [
+        Pool::Usage,
+        Pool::Coverage,
+        Pool::Storage,
+        Pool::Compute,
+        Pool::Sensor,
+        Pool::Validators,
+        Pool::Treasury,
+    ];
+    /// The pools devices earn from.
+    pub const DEVICE: [Pool; 5] =
+        [Pool::Usage, Pool::Coverage, Pool::Storage, Pool::Compute, Pool::Sensor];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Pool::Usage => "usage",
+            Pool::Coverage => "coverage",
+            Pool::Storage => "storage",
+            Pool::Compute => "compute",
+            Pool::Sensor => "sensor",
+            Pool::Validators => "validators",
+            Pool::Treasury => "treasury",
+        }
+    }
+
+    /// The device pool a class earns its proof-of-work rewards from (usage is shared by
+    /// every class that delivers units through channels).
+    pub fn of_class(class: DeviceClass) -> Option<Pool> {
+        match class {
+            DeviceClass::Hotspot => Some(Pool::Coverage),
+            DeviceClass::Storage => Some(Pool::Storage),
+            DeviceClass::Compute => Some(Pool::Compute),
+            DeviceClass::Sensor => Some(Pool::Sensor),
+            DeviceClass::Energy | DeviceClass::Relay => None,
+        }
+    }
+}
+
+/// Shares of the emission per pool, in basis points; they sum to [`BPS`].
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PoolShares {
+    pub usage: u32,
+    pub coverage: u32,
+    pub storage: u32,
+    pub compute: u32,
+    pub sensor: u32,
+    pub validators: u32,
+    pub treasury: u32,
+}
+
+impl PoolShares {
+    pub fn of(&self, pool: Pool) -> u32 {
+        match pool {
+            Pool::Usage => self.usage,
+            Pool::Coverage => self.coverage,
+            Pool::Storage => self.storage,
+            Pool::Compute => self.compute,
+            Pool::Sensor => self.sensor,
+            Pool::Validators => self.validators,
+            Pool::Treasury => self.treasury,
+        }
+    }
+
+    pub fn sum(&self) -> u64 {
+        Pool::ALL.iter().map(|p| u64::from(self.of(*p))).sum()
+    }
+}
+
+/// Emission and pool parameters.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RewardParams {
+    /// Emitted per epoch before any halving, in base units.
+    #[serde(with = "crate::api::amount_str")]
+    pub emission_per_epoch: Amount,
+    /// The emission halves every this many epochs (0: never).
+    pub halving_epochs: u64,
+    pub shares: PoolShares,
+}
+
+impl Default for RewardParams {
+    fn default() -> Self {
+        RewardParams {
+            // 10 000 CRN an epoch.
+            emission_per_epoch: 10_000 * crate::UNITS_PER_CRN,
+            // Two years of hourly epochs.
+            halving_epochs: 17_520,
+            shares: PoolShares {
+                usage: 4_000,
+                coverage: 1_500,
+                storage: 1_500,
+                compute: 1_500,
+                sensor: 500,
+                validators: 500,
+                treasury: 500,
+            },
+        }
+    }
+}
+
+/// The emission of `epoch`: the base amount halved once per `halving_epochs` epochs
+/// (rounded down; zero after 128 halvings).
+pub fn emission(p: &RewardParams, epoch: u64) -> Amount {
+    let halvings = epoch.checked_div(p.halving_epochs).unwrap_or(0);
+    if halvings >= 128 { 0 } else { p.emission_per_epoch >> halvings }
+}
+
+/// Splits `amount` into pools: each pool but the treasury gets `amount × share / 10 000`
+/// rounded down; the treasury gets its share plus whatever the rounding left, so the parts
+/// always sum to `amount`.
+pub fn split(shares: &PoolShares, amount: Amount) -> [(Pool, Amount); 7] {
+    let mut out = Pool::ALL.map(|p| (p, 0));
+    let mut given: Amount = 0;
+    for (pool, part) in out.iter_mut() {
+        if *pool != Pool::Treasury {
+            *part = mul_div(amount, Amount::from(shares.of(*pool)), Amount::from(BPS));
+            given += *part;
+        }
+    }
+    out[6].1 = amount - given;
+    out
+}
+
+/// `a × b / c` rounded down, exact for all inputs with `b ≤ c` (the result then fits);
+/// `c = 0` gives 0.
+pub fn mul_div(a: u128, b: u128, c: u128) -> u128 {
+    if c == 0 {
+        return 0;
+    }
+    if let Some(p) = a.checked_mul(b) {
+        return p / c;
+    }
+    // 256-bit product, then long division.
+    let (a1, a0) = (a >> 64, a & u128::from(u64::MAX));
+    let (b1, b0) = (b >> 64, b & u128::from(u64::MAX));
+    let lo = a0 * b0;
+    let mid1 = a1 * b0;
+    let mid2 = a0 * b1;
+    let hi = a1 * b1;
+    let (mid, mid_carry) = mid1.overflowing_add(mid2);
+    let (lo, c1) = lo.overflowing_add(mid << 64);
+    let hi = hi + (mid >> 64) + (u128::from(mid_carry) << 64) + u128::from(c1);
+    let (mut q, mut r) = (0u128, 0u128);
+    for i in (0..256).rev() {
+        let bit = if i >= 128 { (hi >> (i - 128)) & 1 } else { (lo >> i) & 1 };
+        let carry = r >> 127;
+        r = (r << 1) | bit;
+        if carry == 1 || r >= c {
+            r = r.wrapping_sub(c);
+            if i < 128 {
+                q |= 1 << i;
+            }
+        }
+    }
+    q
+}
+
+/// What a device did in an epoch, as the reward run reads it from state.
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+pub struct Work {
+    /// Heartbeat slots filled, of `slots`.
+    pub uptime_slots: u32,
+    pub slots: u32,
+    pub beacons: u32,
+    pub witnesses: u32,
+    /// Hex density scale (coverage), millionths.
+    pub density_ppm: u32,
+    /// Location trust, millionths: 1 000 000 for a location asserted before the epoch,
+    /// 500 000 for one asserted during it, 0 without a location.
+    pub trust_ppm: u32,
+    pub readings: u32,
+    /// Sensor quality, thousandths.
+    pub quality: u32,
+    /// Units delivered through usage channels paid out in the epoch.
+    pub units: u64,
+    pub proven_bytes: u64,
+    pub jobs: u32,
+    /// Reports rejected in the epoch, by reason code.
+    pub rejected: Vec<(String, u32)>,
+}
+
+/// One device's line in the reward report.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct RewardEntry {
+    pub device: DeviceId,
+    pub owner: Address,
+    pub class: DeviceClass,
+    pub work: Work,
+    /// Whether the heartbeat uptime met the gate.
+    pub uptime_ok: bool,
+    /// Score per pool the device earned from (score > 0 only).
+    pub scores: Vec<(Pool, u128)>,
+    #[serde(with = "crate::api::amount_str")]
+    pub amount: Amount,
+    /// Work that earned nothing, and why (e.g. `uptime_below_gate`, `no_location`).
+    pub not_counted: Vec<String>,
+}
+
+impl RewardEntry {
+    /// The Merkle leaf: (device, owner, amount).
+    pub fn leaf(&self) -> RewardLeaf {
+        RewardLeaf { device: self.device, owner: self.owner, amount: self.amount }
+    }
+}
+
+/// What the reward root commits to per device.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct RewardLeaf {
+    pub device: DeviceId,
+    pub owner: Address,
+    #[serde(with = "crate::api::amount_str")]
+    pub amount: Amount,
+}
+
+impl RewardLeaf {
+    pub fn hash(&self) -> Hash {
+        Hash::sha256(&codec::encode(self))
+    }
+}
+
+/// One pool's outcome in an epoch.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct PoolOutcome {
+    pub pool: Pool,
+    #[serde(with = "crate::api::amount_str")]
+    pub amount: Amount,
+    /// Paid to devices (or validators); the rest went to the treasury.
+    #[serde(with = "crate::api::amount_str")]
+    pub paid: Amount,
+    pub score_total: u128,
+    pub earners: u64,
+}
+
+/// An epoch's rewards as kept in state: the totals and the root of the leaves.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct EpochRewards {
+    pub epoch: u64,
+    #[serde(with = "crate::api::amount_str")]
+    pub emission: Amount,
+    pub pools: Vec<PoolOutcome>,
+    /// Treasury share plus every remainder and every pool without work.
+    #[serde(with = "crate::api::amount_str")]
+    pub to_treasury: Amount,
+    /// Paid to the validator(s).
+    #[serde(with = "crate::api::amount_str")]
+    pub to_validators: Amount,
+    /// Merkle root over the leaves of the entries with an amount, in report order.
+    pub root: Hash,
+    pub leaves: u64,
+}
+
+/// The full report: the summary and every device's entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RewardReport {
+    pub summary: EpochRewards,
+    pub entries: Vec<RewardEntry>,
+}
+
+impl RewardReport {
+    /// The entries that carry an amount, in the order of the leaves.
+    pub fn paid(&self) -> impl Iterator<Item = &RewardEntry> {
+        self.entries.iter().filter(|e| e.amount > 0)
+    }
+
+    /// Root over the leaves of the paid entries.
+    pub fn leaf_root(entries: &[RewardEntry]) -> (Hash, u64) {
+        let leaves: Vec<Hash> =
+            entries.iter().filter(|e| e.amount > 0).map(|e| e.leaf().hash()).collect();
+        (merkle::root(&leaves), leaves.len() as u64)
+    }
+}
+
+/// A claim of one leaf: its position among the epoch's leaves and the Merkle path.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct RewardClaim {
+    pub epoch: u64,
+    pub index: u64,
+    pub leaf: RewardLeaf,
+    pub path: Vec<Hash>,
+}
+
+/// The treasury's account: an address no key controls (SHA-256 of a fixed tag), so its
+/// balance moves only by rule.
+pub fn treasury_address() -> Address {
+    Address(Hash::sha256(b"cairn/treasury/v1").0)
+}
+
+#[cfg(test)]
+#[path = "rewards_tests.rs"]
+mod tests;
