@@ -44,6 +44,9 @@ enum Command {
     /// Storage deals: prepare a file, open a deal, answer challenges.
     #[command(subcommand)]
     Storage(cmd::storage::StorageCmd),
+    /// Epoch rewards: reports, claims, the supply, and the audit.
+    #[command(subcommand)]
+    Rewards(cmd::rewards::RewardsCmd),
     /// Compute jobs: post, take, commit, reveal, accept.
     #[command(subcommand)]
     Job(cmd::job::JobCmd),
@@ -95,6 +98,7 @@ fn main() -> std::process::ExitCode {
             Command::Channel(c) => cmd::channel::run(&ctx, c).await,
             Command::Job(c) => cmd::job::run(&ctx, c).await,
             Command::Storage(c) => cmd::storage::run(&ctx, c).await,
+            Command::Rewards(c) => cmd::rewards::run(&ctx, c).await,
             Command::Chain(c) => cmd::chain::run(&ctx, c).await,
             Command::Bench(c) => cmd::bench::run(&ctx, c).await,
         }

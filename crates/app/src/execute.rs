@@ -49,6 +49,19 @@ pub(crate) struct BlockEnv<'a> {
     pub entropy: Hash,
 }
 
+/// The block-start steps that run before the reward run, in order: bonds returned, channels
+/// paid out, and at an epoch start the sensor and density scores of the epoch that ended.
+pub(crate) fn before_rewards(
+    o: &mut Overlay<'_>,
+    params: &Params,
+    height: Height,
+) -> Result<(), cairn_state::StateError> {
+    devices::registry::release_bonds(o, height)?;
+    channels::close_due(o, params, height)?;
+    devices::sensors::close_epoch(o, params, height)?;
+    devices::density::close_epoch(o, params, height)
+}
+
 pub(crate) fn execute<S: CommittedState>(
     state: &S,
     env: BlockEnv<'_>,
@@ -57,10 +70,7 @@ pub(crate) fn execute<S: CommittedState>(
 ) -> Result<Outcome, BlockError> {
     let BlockEnv { chain_id, params, height, timestamp_ms, entropy } = env;
     let mut o = Overlay::new(state);
-    devices::registry::release_bonds(&mut o, height)?;
-    channels::close_due(&mut o, params, height)?;
-    devices::sensors::close_epoch(&mut o, params, height)?;
-    devices::density::close_epoch(&mut o, params, height)?;
+    before_rewards(&mut o, params, height)?;
     let validator = o.get_decoded::<crate::ChainInfo>(&state_key::chain())?.map(|c| c.validator);
     let rewards = rewards::close_epoch(&mut o, params, height, validator)?;
     jobs::settle_due(&mut o, params, height)?;

@@ -283,6 +283,52 @@ impl Client {
         self.get_json(&format!("/v1/devices/{}/coverage{q}", id.to_hex())).await
     }
 
+    /// `GET /v1/epochs/{e}/rewards?after=&limit=`: one page of an epoch's reward report.
+    pub async fn epoch_rewards(
+        &self,
+        epoch: u64,
+        after: Option<u32>,
+    ) -> Result<cairn_types::api::EpochRewardsView, ClientError> {
+        let q = after.map(|a| format!("?after={a}")).unwrap_or_default();
+        self.get_json(&format!("/v1/epochs/{epoch}/rewards{q}")).await
+    }
+
+    /// The whole reward report of an epoch, every page.
+    pub async fn epoch_report(
+        &self,
+        epoch: u64,
+    ) -> Result<cairn_types::rewards::RewardReport, ClientError> {
+        let mut page = self.epoch_rewards(epoch, None).await?;
+        let mut entries = std::mem::take(&mut page.entries);
+        while let Some(after) = page.next {
+            page = self.epoch_rewards(epoch, Some(after)).await?;
+            entries.append(&mut page.entries);
+        }
+        Ok(cairn_types::rewards::RewardReport { summary: page.summary, entries })
+    }
+
+    /// `GET /v1/devices/{id}/rewards?epoch=`
+    pub async fn device_rewards(
+        &self,
+        id: &Hash,
+        epoch: u64,
+    ) -> Result<cairn_types::api::DeviceRewardView, ClientError> {
+        self.get_json(&format!("/v1/devices/{}/rewards?epoch={epoch}", id.to_hex())).await
+    }
+
+    /// `GET /v1/rewards/{owner}/claimable`
+    pub async fn claimable(
+        &self,
+        owner: &Address,
+    ) -> Result<cairn_types::api::ClaimableView, ClientError> {
+        self.get_json(&format!("/v1/rewards/{owner}/claimable")).await
+    }
+
+    /// `GET /v1/supply`
+    pub async fn supply(&self) -> Result<cairn_types::api::SupplyView, ClientError> {
+        self.get_json("/v1/supply").await
+    }
+
     /// `POST /v1/dev/blocks`: asks a node started with `--blocks-on-demand` to make one
     /// block now.
     pub async fn produce_block(&self) -> Result<cairn_types::api::ProducedView, ClientError> {

@@ -4,7 +4,7 @@
 //! panic. Request bodies are capped by `NodeConfig::max_request_bytes`.
 
 use crate::mempool::MempoolError;
-use crate::{Shared, api_devices};
+use crate::{Shared, api_devices, api_rewards};
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::StatusCode;
@@ -145,6 +145,10 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/devices/{id}/sensor", get(api_devices::sensor))
         .route("/v1/devices/{id}/coverage", get(api_devices::coverage))
         .route("/v1/dev/blocks", post(produce_block))
+        .route("/v1/supply", get(api_rewards::supply))
+        .route("/v1/epochs/{epoch}/rewards", get(api_rewards::epoch))
+        .route("/v1/devices/{id}/rewards", get(api_rewards::device))
+        .route("/v1/rewards/{owner}/claimable", get(api_rewards::claimable))
         .route("/metrics", get(metrics))
         .fallback(|| async { ApiError::not_found("no such route") })
         .method_not_allowed_fallback(|| async {

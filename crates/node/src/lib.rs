@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod api_devices;
+pub mod api_rewards;
 pub mod mempool;
 pub mod metrics;
 pub mod producer;

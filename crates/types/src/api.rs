@@ -203,6 +203,57 @@ pub struct CoverageView {
     pub density: Option<crate::device::CoverageDensity>,
 }
 
+/// `GET /v1/epochs/{e}/rewards`: the summary in state and a page of the entries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EpochRewardsView {
+    pub summary: crate::rewards::EpochRewards,
+    pub entries: Vec<crate::rewards::RewardEntry>,
+    /// Pass as `after` for the next page.
+    pub next: Option<u32>,
+}
+
+/// `GET /v1/devices/{id}/rewards?epoch=`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceRewardView {
+    pub device: crate::device_key::DeviceId,
+    pub epoch: u64,
+    /// None: the device did nothing the reward run counts in that epoch.
+    pub entry: Option<crate::rewards::RewardEntry>,
+}
+
+/// `GET /v1/rewards/{owner}/claimable`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimableView {
+    pub owner: Address,
+    #[serde(with = "amount_str")]
+    pub total: Amount,
+    pub claims: Vec<crate::rewards::RewardClaim>,
+    /// More unclaimed leaves wait beyond these.
+    pub more: bool,
+}
+
+/// `GET /v1/supply`: total = genesis + emitted − burned = balances + bonded + escrowed +
+/// unclaimed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SupplyView {
+    #[serde(with = "amount_str")]
+    pub genesis: Amount,
+    #[serde(with = "amount_str")]
+    pub emitted: Amount,
+    #[serde(with = "amount_str")]
+    pub burned: Amount,
+    #[serde(with = "amount_str")]
+    pub bonded: Amount,
+    #[serde(with = "amount_str")]
+    pub escrowed: Amount,
+    #[serde(with = "amount_str")]
+    pub unclaimed: Amount,
+    #[serde(with = "amount_str")]
+    pub total: Amount,
+    #[serde(with = "amount_str")]
+    pub treasury: Amount,
+}
+
 /// `POST /v1/dev/blocks`: the block just made.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProducedView {

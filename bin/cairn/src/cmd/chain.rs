@@ -2,11 +2,9 @@
 //! check every block's certificate, parent link and roots.
 
 use super::Ctx;
+use super::replay::Replayer;
 use crate::output;
-use anyhow::{Context, bail};
-use cairn_app::{App, Parent};
-use cairn_state::MemStore;
-use cairn_types::{Certificate, Hash};
+use cairn_types::Hash;
 use clap::Subcommand;
 
 #[derive(Subcommand, Debug)]
@@ -31,40 +29,14 @@ struct VerifyReport {
 pub async fn run(ctx: &Ctx, cmd: ChainCmd) -> anyhow::Result<()> {
     let ChainCmd::Verify { to } = cmd;
     let client = ctx.client()?;
-    let genesis = client.genesis().await?;
-    genesis.validate()?;
+    let mut r = Replayer::start(&client).await?;
     let head = client.status().await?.height;
     let to = to.unwrap_or(head).min(head);
-    let app = App::new(genesis.chain_id.clone());
-    let mut state = MemStore::default();
-    let changes = App::genesis_changes(&genesis)?;
-    let (mut root, batch) = App::genesis_root(&state, &changes)?;
-    state.apply(0, &changes, &batch);
-    let mut parent = Parent::of_genesis(&genesis);
-    let mut txs = 0u64;
-    for height in 1..=to {
-        let block =
-            client.raw_block(height).await.with_context(|| format!("fetching block {height}"))?;
-        let hash = block.hash();
-        match &block.certificate {
-            Certificate::Solo { signer, .. } if *signer != genesis.validator => {
-                bail!(
-                    "block {height}: certified by {signer}, not the genesis validator {}",
-                    genesis.validator
-                )
-            }
-            c => c
-                .verify(&genesis.chain_id, &hash)
-                .with_context(|| format!("block {height}: bad certificate"))?,
-        }
-        let executed = app
-            .verify(&state, parent, &block.header, &block.txs)
-            .with_context(|| format!("block {height} does not replay"))?;
-        state.apply(height, &executed.changes, &executed.tree_batch);
-        parent = Parent::of_block(&block);
-        root = executed.state_root;
-        txs += block.txs.len() as u64;
+    while r.height < to {
+        r.next(&client).await?;
     }
+    let (root, txs) = (r.root, r.txs);
+    let genesis = r.genesis;
     let report = VerifyReport {
         chain_id: genesis.chain_id,
         blocks: to,

@@ -1,14 +1,21 @@
-//! `cairn keys new|list|show`.
+//! `cairn keys new|import|list|show`.
 
 use super::{Ctx, PASSPHRASE_ENV};
 use crate::keystore::{KdfParams, passphrase};
 use crate::output;
+use cairn_types::Keypair;
 use clap::Subcommand;
+
+/// Where `keys import` reads the secret from when it is set.
+const SECRET_ENV: &str = "CAIRN_SECRET_HEX";
 
 #[derive(Subcommand, Debug)]
 pub enum KeysCmd {
     /// Create a new key, encrypted with a passphrase (prompted, or $CAIRN_PASSPHRASE).
     New { name: String },
+    /// Store an existing key: its 32-byte ed25519 secret as 64 hex digits, from
+    /// $CAIRN_SECRET_HEX or prompted for (without echo).
+    Import { name: String },
     /// List the keys in the keystore.
     List,
     /// Show one key's address.
@@ -34,6 +41,23 @@ pub fn run(ctx: &Ctx, cmd: KeysCmd) -> anyhow::Result<()> {
                     ("address", info.address.to_string()),
                     ("file", info.path.display().to_string()),
                 ]);
+            }
+        }
+        KeysCmd::Import { name } => {
+            let hex_secret =
+                passphrase(&format!("Secret of {name} (64 hex digits): "), SECRET_ENV)?;
+            let bytes = hex::decode(hex_secret.trim())
+                .map_err(|e| anyhow::anyhow!("the secret is not hex: {e}"))?;
+            let seed: [u8; 32] = bytes.try_into().map_err(|b: Vec<u8>| {
+                anyhow::anyhow!("the secret has {} bytes, not 32", b.len())
+            })?;
+            let pass = passphrase(&format!("Passphrase for {name}: "), PASSPHRASE_ENV)?;
+            let address =
+                ks.import(&name, &Keypair::from_secret(seed), &pass, KdfParams::default())?;
+            if ctx.json {
+                output::json(&serde_json::json!({ "name": name, "address": address }))?;
+            } else {
+                output::fields(&[("name", name), ("address", address.to_string())]);
             }
         }
         KeysCmd::List => {

@@ -11,6 +11,8 @@ pub mod job;
 pub mod keys;
 pub mod node;
 pub mod query;
+pub mod replay;
+pub mod rewards;
 pub mod storage;
 pub mod tx;
 

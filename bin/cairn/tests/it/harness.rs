@@ -314,6 +314,24 @@ impl NodeBuilder {
     }
 }
 
+/// A copy of a node's data directory, not yet running.
+pub struct NodeCopy {
+    node: Node,
+}
+
+impl NodeCopy {
+    /// The copy's data directory (holds `chain.redb`).
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.node.data_dir
+    }
+
+    /// Starts a node on the copy.
+    pub async fn start(mut self) -> Node {
+        self.node.spawn().await;
+        self.node
+    }
+}
+
 /// A running (or killed) `cairn node` child process.
 pub struct Node {
     root: TempDir,
@@ -445,6 +463,34 @@ impl Node {
             // which `wait` then reports; neither may panic here (this also runs in drop).
             let _ = child.kill();
             let _ = child.wait();
+        }
+    }
+
+    /// Kills the node and copies its data directory into a new test directory. The copy is
+    /// not running, so a test can change its files before `NodeCopy::start`.
+    pub fn copy_data(&mut self) -> NodeCopy {
+        self.kill();
+        let root = tempfile::Builder::new().prefix("cairn-it-copy-").tempdir().expect("temp dir");
+        let data_dir = root.path().join("data");
+        std::fs::create_dir_all(&data_dir).expect("creating the copy's data dir");
+        for entry in std::fs::read_dir(&self.data_dir).expect("reading the data dir") {
+            let entry = entry.expect("data dir entry");
+            if entry.file_type().expect("file type").is_file() {
+                std::fs::copy(entry.path(), data_dir.join(entry.file_name())).expect("copying");
+            }
+        }
+        NodeCopy {
+            node: Node {
+                root,
+                data_dir,
+                chain_id: self.chain_id.clone(),
+                block_ms: self.block_ms,
+                on_demand: self.on_demand,
+                child: None,
+                client: Client::new("http://127.0.0.1:1").expect("placeholder client"),
+                url: String::new(),
+                starts: 0,
+            },
         }
     }
 

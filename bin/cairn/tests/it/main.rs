@@ -6,6 +6,7 @@
 
 mod coverage_support;
 mod device_support;
+mod fleet_support;
 mod harness;
 mod on_demand;
 
@@ -35,6 +36,8 @@ mod next_nonce_is_admitted_while_blocks_commit;
 mod node_killed_mid_stream_keeps_every_receipted_transfer;
 mod replaying_the_chain_from_genesis_gives_the_same_root_at_every_height;
 mod reports_of_a_released_device_name_its_deregistration_height;
+mod rewards_audit_fails_clearly_when_a_stored_report_is_altered;
+mod rewards_audit_matches_every_epoch_of_a_twenty_epoch_run_with_a_mixed_fleet;
 mod sensor_readings_just_outside_the_range_are_rejected;
 mod sensor_readings_sent_through_the_cli_are_scored_when_the_epoch_ends;
 mod storage_answers_with_the_wrong_chunk_a_bad_path_or_after_the_deadline_are_refused;

@@ -44,10 +44,16 @@ impl OnDemand {
     /// Submits `bodies` signed by `from` (consecutive nonces), makes one block, and returns
     /// their receipts, all from that block.
     pub async fn send(&mut self, from: &Keypair, bodies: Vec<TxBody>) -> Vec<Receipt> {
+        self.send_many(bodies.into_iter().map(|b| (from.clone(), b)).collect()).await
+    }
+
+    /// Submits one transaction per (signer, body), each with its signer's next nonce, makes
+    /// one block, and returns their receipts in order.
+    pub async fn send_many(&mut self, txs: Vec<(Keypair, TxBody)>) -> Vec<Receipt> {
         let mut hashes = Vec::new();
-        for body in bodies {
+        for (from, body) in txs {
             let nonce = self.nonces.entry(from.address()).or_insert(0);
-            let stx = signed(&self.chain, from, *nonce, body);
+            let stx = signed(&self.chain, &from, *nonce, body);
             *nonce += 1;
             hashes.push(self.node.client().submit_tx(&stx).await.expect("submit"));
         }

@@ -96,6 +96,24 @@ pub fn report(
     Ok(compute::run(&params.rewards, params.devices.min_uptime_percent, epoch, inputs, validator))
 }
 
+/// The report that block `height` (the first of an epoch) computes for the epoch before,
+/// from the state before that block: the same block-start steps, then [`report`]. Anyone
+/// replaying the chain gets the node's report this way.
+pub fn boundary_report(
+    state: &dyn StateRead,
+    params: &Params,
+    height: Height,
+    validator: Option<Address>,
+) -> Result<Option<RewardReport>, StateError> {
+    let bpe = params.blocks_per_epoch.max(1);
+    if height == 0 || !height.is_multiple_of(bpe) {
+        return Ok(None);
+    }
+    let mut o = Overlay::new(state);
+    crate::execute::before_rewards(&mut o, params, height)?;
+    report(&o, params, params.epoch_of(height).saturating_sub(1), validator).map(Some)
+}
+
 /// First block of an epoch: rewards the epoch before. Returns the report for the node to
 /// keep (its entries are not in state; their root is).
 pub fn close_epoch(

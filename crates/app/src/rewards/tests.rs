@@ -300,10 +300,30 @@ fn the_boundary_block_pays_the_epoch_and_owners_claim_with_merkle_paths() {
 
 #[test]
 fn the_audit_recomputes_the_same_report_from_the_state_before_the_boundary() {
-    let Paid { n, report, .. } = paid_epoch();
-    // The report the boundary block computed is the report of the state before it: the
-    // same code on a replay gives the same root (the audit command relies on this).
-    let again = super::report(&n.c.store, &n.params(), 0, Some(n.c.validator.address()));
-    // The state now also holds block 20's writes, none of which touch epoch 0's work.
-    assert_eq!(again.unwrap().summary.root, report.summary.root);
+    let (a, gw) = (Keypair::from_label("ta"), Keypair::from_label("tg"));
+    let mut g = genesis(&[&a, &gw], START);
+    g.params.blocks_per_epoch = 10;
+    let mut n = Net::new(&g);
+    let s = ed_device(210);
+    let paris = u64::from(h3o::LatLng::new(48.85, 2.35).unwrap().to_cell(h3o::Resolution::Twelve));
+    let t = vec![
+        n.tx(&a, register(&s, &a, DeviceClass::Sensor, 0, None)),
+        n.tx(&a, TxBody::AssertLocation { device: s.id(), cell: paris }),
+    ];
+    n.block(t);
+    for seq in 1..=8u64 {
+        let ts = n.c.parent.timestamp_ms;
+        let batch = vec![heartbeat(&s, 2 * seq - 1, 0, ts), reading(&s, 2 * seq, ts, 21_000)];
+        assert!(n.run(&gw, TxBody::SubmitReports { reports: batch }).is_success());
+    }
+    // The sensor's quality is scored by block 10 itself, before the reward run: the audit
+    // must run the same block-start steps on the state before block 10.
+    assert_eq!(n.height(), 9);
+    let validator = Some(n.c.validator.address());
+    let before = super::boundary_report(&n.c.store, &n.params(), 10, validator).unwrap().unwrap();
+    assert!(super::boundary_report(&n.c.store, &n.params(), 9, validator).unwrap().is_none());
+    let p = n.block(vec![]);
+    let report = p.executed.rewards.unwrap();
+    assert_eq!(before, report);
+    assert!(report.entries[0].work.quality > 0 && report.entries[0].amount > 0);
 }
