@@ -327,3 +327,117 @@ fn the_audit_recomputes_the_same_report_from_the_state_before_the_boundary() {
     assert_eq!(before, report);
     assert!(report.entries[0].work.quality > 0 && report.entries[0].amount > 0);
 }
+
+/// One step of a random run.
+#[derive(Debug, Clone)]
+enum Op {
+    Transfer { from: usize, to: usize, amount: Amount },
+    Register { owner: usize, class: u8 },
+    Heartbeats,
+    Deregister { device: usize },
+    Blocks(u64),
+    ClaimAll { owner: usize },
+}
+
+fn arb_op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        (0usize..3, 0usize..3, 0u128..50 * cairn_types::UNITS_PER_CRN)
+            .prop_map(|(from, to, amount)| Op::Transfer { from, to, amount }),
+        (0usize..3, 0u8..3).prop_map(|(owner, class)| Op::Register { owner, class }),
+        Just(Op::Heartbeats),
+        Just(Op::Heartbeats),
+        (0usize..8).prop_map(|device| Op::Deregister { device }),
+        (1u64..8).prop_map(Op::Blocks),
+        (0usize..3).prop_map(|owner| Op::ClaimAll { owner }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// genesis + emitted − burned = balances + bonded + escrowed + unclaimed after every
+    /// block of any run of transfers, registrations, heartbeats, deregistrations, epoch
+    /// boundaries and claims.
+    #[test]
+    fn the_supply_identity_holds_after_every_block(ops in prop::collection::vec(arb_op(), 1..30)) {
+        let keys = [Keypair::from_label("p0"), Keypair::from_label("p1"), Keypair::from_label("p2")];
+        let gw = Keypair::from_label("pg");
+        let mut g = genesis(&[&keys[0], &keys[1], &keys[2], &gw], START);
+        g.params.blocks_per_epoch = 5;
+        g.params.devices.heartbeat_slots = 5;
+        g.params.devices.min_uptime_percent = 20;
+        let mut n = Net::new(&g);
+        let all: Vec<&Keypair> = keys.iter().chain([&gw]).collect();
+        let mut devices: Vec<(DeviceSigner, usize, u64)> = Vec::new(); // (key, owner, seq)
+        let mut reports: Vec<RewardReport> = Vec::new();
+        let mut seed = 100u8;
+        for op in ops {
+            let boundary = match op {
+                Op::Transfer { from, to, amount } => {
+                    let body = TxBody::Transfer { to: keys[to].address(), amount: amount.max(1) };
+                    n.run(&keys[from], body);
+                    None
+                }
+                Op::Register { owner, class } => {
+                    let class = [DeviceClass::Hotspot, DeviceClass::Sensor, DeviceClass::Storage][class as usize];
+                    let dev = ed_device(seed);
+                    seed = seed.wrapping_add(1);
+                    if n.run(&keys[owner], register(&dev, &keys[owner], class, 0, None)).is_success() {
+                        devices.push((dev, owner, 0));
+                    }
+                    None
+                }
+                Op::Heartbeats => {
+                    let epoch = n.params().epoch_of(n.height() + 1);
+                    let ts = n.c.parent.timestamp_ms;
+                    let batch: Vec<SignedReport> = devices
+                        .iter_mut()
+                        .map(|(d, _, seq)| {
+                            *seq += 1;
+                            heartbeat(d, *seq, epoch, ts)
+                        })
+                        .collect();
+                    if batch.is_empty() {
+                        n.block(vec![]).executed.rewards
+                    } else {
+                        let t = n.tx(&gw, TxBody::SubmitReports { reports: batch });
+                        n.block(vec![t]).executed.rewards
+                    }
+                }
+                Op::Deregister { device } => {
+                    if let Some((d, owner, _)) = devices.get(device) {
+                        n.run(&keys[*owner], TxBody::DeregisterDevice { device: d.id() });
+                    }
+                    None
+                }
+                Op::Blocks(k) => {
+                    let mut last = None;
+                    for _ in 0..k {
+                        if let Some(r) = n.block(vec![]).executed.rewards {
+                            last = Some(r);
+                        }
+                    }
+                    last
+                }
+                Op::ClaimAll { owner } => {
+                    let owner_addr = keys[owner].address();
+                    let claims: Vec<RewardClaim> = reports
+                        .iter()
+                        .filter(|r| r.paid().any(|e| e.owner == owner_addr))
+                        .map(|r| claim_of(r, &owner_addr))
+                        .collect();
+                    if !claims.is_empty() {
+                        n.run(&keys[owner], TxBody::ClaimRewards { claims });
+                    }
+                    None
+                }
+            };
+            if let Some(r) = boundary {
+                let to_devices: Amount = r.entries.iter().map(|e| e.amount).sum();
+                prop_assert_eq!(to_devices + r.summary.to_treasury + r.summary.to_validators, r.summary.emission);
+                reports.push(r);
+            }
+            assert_supply_identity(&n.c.store, &all);
+        }
+    }
+}
