@@ -66,6 +66,12 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 500)]
         block_ms: u64,
     },
+    /// The epoch reward run (sensor and density scoring, reward report, Merkle root) for
+    /// N devices with an epoch of realistic work in state: seconds and peak memory.
+    Rewards {
+        #[arg(long, default_value_t = 100_000)]
+        devices: usize,
+    },
     /// The store's write pattern: execute blocks of transfers and commit each (state
     /// changes, tree nodes, block, receipts) in one redb write transaction with fsync.
     Commit {
@@ -97,6 +103,31 @@ pub struct TransfersReport {
 pub async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
     let (txs, accounts, block_ms, batch) = match cmd {
         BenchCmd::Transfers { txs, accounts, block_ms, batch } => (txs, accounts, block_ms, batch),
+        BenchCmd::Rewards { devices } => {
+            let r =
+                tokio::task::spawn_blocking(move || super::bench_rewards::run(devices)).await??;
+            if ctx.json {
+                return output::json(&r);
+            }
+            output::table(
+                &["measure", "value"],
+                vec![
+                    vec!["devices".into(), r.devices.to_string()],
+                    vec!["paid".into(), r.paid.to_string()],
+                    vec!["root".into(), r.root.to_string()],
+                    vec!["state built in (s)".into(), format!("{:.2}", r.build_seconds)],
+                    vec!["reward run (s)".into(), format!("{:.3}", r.run_seconds)],
+                    vec![
+                        "of which the report alone (s)".into(),
+                        format!("{:.3}", r.report_only_seconds),
+                    ],
+                    vec!["devices per second".into(), format!("{:.0}", r.devices_per_second)],
+                    vec!["state RSS (MiB)".into(), format!("{:.0}", r.state_rss_mib)],
+                    vec!["peak RSS during the run (MiB)".into(), format!("{:.0}", r.peak_rss_mib)],
+                ],
+            );
+            return Ok(());
+        }
         BenchCmd::Mixed { hotspots, sensors, readings, deals, block_ms } => {
             let r = super::bench_mixed::run(hotspots, sensors, readings, deals, block_ms).await?;
             if ctx.json {

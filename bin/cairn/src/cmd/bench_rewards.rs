@@ -1,0 +1,185 @@
+//! `cairn bench rewards`: the epoch reward run for N devices with a realistic epoch of work
+//! in state (heartbeats, beacons and witnesses with density scales, sensor readings with
+//! quality, proven bytes, jobs, delivered units), timed from the state before the boundary
+//! block to the report with its Merkle root — the same `rewards::boundary_report` the node
+//! and the audit run, including the sensor and density scoring of the epoch.
+
+use anyhow::bail;
+use cairn_app::roster::{self, Roster};
+use cairn_app::{rewards, state_key};
+use cairn_state::{MemStore, Overlay};
+use cairn_types::device::{
+    CoverageDensity, DensityFactor, Device, DeviceStatus, EpochActivity, LocationAssertion,
+    SensorEpoch,
+};
+use cairn_types::device_key::DeviceSigner;
+use cairn_types::{Address, DeviceClass, Hash, Params};
+use std::time::Instant;
+
+#[derive(serde::Serialize)]
+pub struct RewardsBench {
+    pub devices: usize,
+    pub paid: u64,
+    pub root: Hash,
+    /// Building the state (not part of the run).
+    pub build_seconds: f64,
+    pub run_seconds: f64,
+    /// The report alone: gathering every device's work from state and the pure run.
+    pub report_only_seconds: f64,
+    pub devices_per_second: f64,
+    /// Resident memory when the run starts (the state), and the peak during the run.
+    pub state_rss_mib: f64,
+    pub peak_rss_mib: f64,
+}
+
+const EPOCH: u64 = 5;
+
+/// `VmRSS` or `VmHWM` of this process from /proc, in MiB (0 where /proc is missing).
+fn proc_mib(field: &str) -> f64 {
+    let text = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    text.lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Resets the peak-RSS counter (Linux: writing 5 to clear_refs), so `VmHWM` measures the run.
+fn reset_peak() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+fn class_of(i: usize) -> DeviceClass {
+    match i % 10 {
+        0..=3 => DeviceClass::Hotspot,
+        4..=6 => DeviceClass::Sensor,
+        7 => DeviceClass::Storage,
+        8 => DeviceClass::Compute,
+        _ => DeviceClass::Relay,
+    }
+}
+
+/// One epoch of work for `devices` devices, written straight into an in-memory state.
+fn build(devices: usize, params: &Params) -> anyhow::Result<MemStore> {
+    let mut store = MemStore::default();
+    let base = MemStore::default();
+    let mut o = Overlay::new(&base);
+    o.put_encoded(state_key::params(), params);
+    let centre = h3o::LatLng::new(48.8566, 2.3522)?.to_cell(h3o::Resolution::Seven);
+    let cells: Vec<u64> = centre
+        .grid_disk::<Vec<_>>(60)
+        .into_iter()
+        .filter_map(|c| c.center_child(h3o::Resolution::Twelve).map(u64::from))
+        .collect();
+    let slots = params.devices.heartbeat_slots;
+    for i in 0..devices {
+        let mut seed = [7u8; 32];
+        seed[..8].copy_from_slice(&(i as u64).to_le_bytes());
+        let key = DeviceSigner::from_ed25519_seed(seed).public_key();
+        let id = key.id();
+        let class = class_of(i);
+        let location = Some(cells[i % cells.len()]);
+        let device = Device {
+            id,
+            key,
+            class,
+            owner: Address(Hash::sha256(&((i / 50) as u64).to_le_bytes()).0),
+            metadata: Vec::new(),
+            registered_height: 1,
+            bond: 10_000_000,
+            status: DeviceStatus::Active,
+            location,
+            location_count: 1,
+            maker: None,
+        };
+        o.put_encoded(state_key::device(&id), &device);
+        o.put_encoded(
+            state_key::location(&id, 1),
+            &LocationAssertion { cell: cells[i % cells.len()], height: 2 },
+        );
+        // 9 in 10 devices up all epoch, 1 in 10 with a third of its slots.
+        let filled = if i % 10 == 3 { slots / 3 } else { slots };
+        let mut act = EpochActivity {
+            heartbeat_slots: (1u64 << filled) - 1,
+            heartbeats: filled * 2,
+            accepted: filled * 2,
+            ..EpochActivity::default()
+        };
+        match class {
+            DeviceClass::Hotspot => {
+                act.beacons = 4;
+                act.witnesses = 10 + (i % 11) as u32;
+                roster::append(&mut o, Roster::Coverage, EPOCH, &id)?;
+                let factor = DensityFactor {
+                    resolution: 8,
+                    cell: 0,
+                    hotspots: 2,
+                    occupied_children: 1,
+                    limit: 1,
+                };
+                let d = CoverageDensity { scale_ppm: 500_000, factors: vec![factor; 5] };
+                o.put_encoded(state_key::coverage_density(&id, EPOCH), &d);
+            }
+            DeviceClass::Sensor => {
+                roster::append(&mut o, Roster::Sensors, EPOCH, &id)?;
+                let s =
+                    SensorEpoch { readings: 24, out_of_range: (i % 3) as u32, sum: 24 * 21_000 };
+                o.put_encoded(state_key::sensor_epoch(&id, EPOCH), &s);
+            }
+            DeviceClass::Storage => {
+                o.put_encoded(state_key::proven_bytes(&id, EPOCH), &(1u64 << 30));
+            }
+            DeviceClass::Compute => {
+                o.put_encoded(state_key::verified_jobs(&id, EPOCH), &3u64);
+            }
+            _ => {
+                o.put_encoded(state_key::usage_units(&id, EPOCH), &(1_000 + i as u64));
+            }
+        }
+        act.accepted += act.beacons + act.witnesses;
+        o.put_encoded(state_key::epoch_activity(&id, EPOCH), &act);
+        roster::append(&mut o, Roster::Active, EPOCH, &id)?;
+    }
+    for (k, v) in o.into_changes() {
+        if let Some(v) = v {
+            store.set_latest(k, v);
+        }
+    }
+    Ok(store)
+}
+
+pub fn run(devices: usize) -> anyhow::Result<RewardsBench> {
+    if devices == 0 {
+        bail!("--devices must be positive");
+    }
+    let params = Params::default();
+    let started = Instant::now();
+    let store = build(devices, &params)?;
+    let build_seconds = started.elapsed().as_secs_f64();
+    let state_rss_mib = proc_mib("VmRSS:");
+    reset_peak();
+    let boundary = (EPOCH + 1) * params.blocks_per_epoch;
+    let started = Instant::now();
+    let report = rewards::boundary_report(&store, &params, boundary, Some(Address([1; 32])))?
+        .ok_or_else(|| anyhow::anyhow!("block {boundary} does not start an epoch"))?;
+    let run_seconds = started.elapsed().as_secs_f64();
+    let peak_rss_mib = proc_mib("VmHWM:");
+    // The reward report alone, on the state as built (without the epoch's scoring steps).
+    let started = Instant::now();
+    rewards::report(&store, &params, EPOCH, None)?;
+    let report_only_seconds = started.elapsed().as_secs_f64();
+    if report.entries.len() != devices {
+        bail!("the run visited {} devices, not {devices}", report.entries.len());
+    }
+    Ok(RewardsBench {
+        devices,
+        paid: report.summary.leaves,
+        root: report.summary.root,
+        build_seconds,
+        run_seconds,
+        report_only_seconds,
+        devices_per_second: devices as f64 / run_seconds,
+        state_rss_mib,
+        peak_rss_mib,
+    })
+}
