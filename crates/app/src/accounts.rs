@@ -49,11 +49,13 @@ pub struct Supply {
     pub escrowed: Amount,
     /// Rewards committed in an epoch's reward root and not yet claimed.
     pub unclaimed: Amount,
+    /// Rewards of flagged devices held in fraud escrow.
+    pub held: Amount,
 }
 
 impl Supply {
-    /// genesis + emitted − burned: what balances, bonds, escrows and unclaimed rewards
-    /// together must hold.
+    /// genesis + emitted − burned: what balances, bonds, escrows, unclaimed and held
+    /// rewards together must hold.
     pub fn total(&self) -> Amount {
         self.genesis.saturating_add(self.emitted).saturating_sub(self.burned)
     }

@@ -65,7 +65,9 @@ fn check_body(params: &Params, tx: &SignedTx) -> Result<(), StatelessError> {
         | TxBody::RevealResult { .. }
         | TxBody::AcceptJob { .. }
         | TxBody::OpenDeal { .. }
-        | TxBody::ProveStorage { .. } => Ok(()),
+        | TxBody::ProveStorage { .. }
+        | TxBody::Appeal { .. }
+        | TxBody::ResolveFraud { .. } => Ok(()),
         TxBody::ClaimRewards { claims } => {
             if claims.is_empty() || claims.len() > cairn_types::tx::MAX_CLAIMS_PER_TX {
                 return Err(StatelessError::FieldTooLong {

@@ -195,6 +195,12 @@ pub(crate) fn execute<S: CommittedState>(
                 jobs::accept(&mut o, params, signer, job, *result, height)?
             }
             TxBody::ClaimRewards { claims } => rewards::claim(&mut o, signer, claims)?,
+            TxBody::Appeal { device, epoch } => {
+                rewards::fraud::appeal(&mut o, signer, device, *epoch)?
+            }
+            TxBody::ResolveFraud { device, epoch, release } => {
+                rewards::fraud::resolve(&mut o, params, signer, device, *epoch, *release, height)?
+            }
             TxBody::CloseChannel { channel } => {
                 channels::close_timed_out(&mut o, signer, channel, height)?
             }

@@ -226,6 +226,29 @@ pub fn claimed(epoch: u64, index: u64) -> Vec<u8> {
     k
 }
 
+/// The beaconers a hotspot witnessed (accepted) in an epoch, for the ring detector.
+pub fn witnessed(id: &DeviceId, epoch: u64) -> Vec<u8> {
+    let mut k = with_id(b"witnessed/", id);
+    k.push(b'/');
+    k.extend_from_slice(&epoch.to_be_bytes());
+    k
+}
+
+/// A flagged device's rewards of an epoch, held in fraud escrow.
+pub fn fraud_hold(id: &DeviceId, epoch: u64) -> Vec<u8> {
+    let mut k = with_id(b"fraud/", id);
+    k.push(b'/');
+    k.extend_from_slice(&epoch.to_be_bytes());
+    k
+}
+
+/// Fraud holds whose window ends at the start of `epoch`: (device, epoch) pairs.
+pub fn fraud_due(epoch: u64) -> Vec<u8> {
+    let mut k = b"fraudq/".to_vec();
+    k.extend_from_slice(&epoch.to_be_bytes());
+    k
+}
+
 /// A hotspot's density scale for an epoch (computed when the epoch ends).
 pub fn coverage_density(id: &DeviceId, epoch: u64) -> Vec<u8> {
     let mut k = with_id(b"density/", id);

@@ -67,7 +67,8 @@ pub async fn device(
     let snap = s.snapshot()?;
     rewards::get_epoch_rewards(&snap, q.epoch)?.ok_or_else(|| no_rewards(q.epoch))?;
     let entry = snap.device_reward(&id, q.epoch)?;
-    Ok(Json(DeviceRewardView { device: id, epoch: q.epoch, entry }))
+    let hold = rewards::fraud::get_hold(&snap, &id, q.epoch)?;
+    Ok(Json(DeviceRewardView { device: id, epoch: q.epoch, entry, hold }))
 }
 
 /// `GET /v1/rewards/{owner}/claimable`: unclaimed leaves with their paths, oldest first, at
@@ -117,6 +118,7 @@ pub async fn supply(State(s): State<Arc<Shared>>) -> ApiResult<SupplyView> {
         bonded: sp.bonded,
         escrowed: sp.escrowed,
         unclaimed: sp.unclaimed,
+        held: sp.held,
         total: sp.total(),
         treasury: treasury.balance,
     }))

@@ -25,7 +25,7 @@ pub(crate) fn index_rewards(
         })?;
         entries.insert((epoch, pos), codec::encode(e).as_slice())?;
         by_device.insert((e.device.0, epoch), pos)?;
-        if e.amount > 0 {
+        if e.is_leaf() {
             by_owner.insert((e.owner.0, epoch, leaf), pos)?;
             leaf += 1;
         }
@@ -101,7 +101,7 @@ impl Snapshot {
             let (_, v) = row?;
             let e: RewardEntry = codec::decode(v.value(), MAX_OBJECT, "reward entry")
                 .map_err(corrupt("reward entry"))?;
-            if e.amount > 0 {
+            if e.is_leaf() {
                 out.push(e.leaf().hash());
             }
         }

@@ -219,6 +219,8 @@ pub struct DeviceRewardView {
     pub epoch: u64,
     /// None: the device did nothing the reward run counts in that epoch.
     pub entry: Option<crate::rewards::RewardEntry>,
+    /// Its rewards held in fraud escrow, if flagged.
+    pub hold: Option<crate::rewards::FraudHold>,
 }
 
 /// `GET /v1/rewards/{owner}/claimable`
@@ -233,7 +235,7 @@ pub struct ClaimableView {
 }
 
 /// `GET /v1/supply`: total = genesis + emitted − burned = balances + bonded + escrowed +
-/// unclaimed.
+/// unclaimed + held.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SupplyView {
     #[serde(with = "amount_str")]
@@ -248,6 +250,8 @@ pub struct SupplyView {
     pub escrowed: Amount,
     #[serde(with = "amount_str")]
     pub unclaimed: Amount,
+    #[serde(with = "amount_str")]
+    pub held: Amount,
     #[serde(with = "amount_str")]
     pub total: Amount,
     #[serde(with = "amount_str")]

@@ -471,6 +471,9 @@ pub struct SensorEpoch {
     pub out_of_range: u32,
     /// Sum of the accepted readings (for the mean).
     pub sum: i128,
+    /// SHA-256 chain over the accepted values in order: two sensors with the same digest
+    /// sent the same stream.
+    pub digest: Hash,
 }
 
 impl SensorEpoch {

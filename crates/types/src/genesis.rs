@@ -47,6 +47,9 @@ pub struct Params {
     /// Emission and reward pools.
     #[serde(default)]
     pub rewards: crate::rewards::RewardParams,
+    /// Fraud detectors and escrow.
+    #[serde(default)]
+    pub fraud: crate::rewards::FraudParams,
 }
 
 /// Parameters of radio coverage proofs.
@@ -215,6 +218,7 @@ impl Default for Params {
             storage: crate::storage::StorageParams::default(),
             coverage: CoverageParams::default(),
             rewards: crate::rewards::RewardParams::default(),
+            fraud: crate::rewards::FraudParams::default(),
         }
     }
 }

@@ -117,6 +117,10 @@ pub enum TxFailure {
     AlreadyClaimed { epoch: u64, index: u64 },
     #[error("the path does not prove leaf {index} of epoch {epoch}'s reward root")]
     BadRewardProof { epoch: u64, index: u64 },
+    #[error("no rewards of device {device} for epoch {epoch} are held")]
+    NoHold { device: DeviceId, epoch: u64 },
+    #[error("the held rewards of device {device} for epoch {epoch} were already settled")]
+    HoldSettled { device: DeviceId, epoch: u64 },
 }
 
 impl TxFailure {
@@ -167,6 +171,8 @@ impl TxFailure {
             TxFailure::NotYourReward { .. } => "not_your_reward",
             TxFailure::AlreadyClaimed { .. } => "already_claimed",
             TxFailure::BadRewardProof { .. } => "bad_reward_proof",
+            TxFailure::NoHold { .. } => "no_hold",
+            TxFailure::HoldSettled { .. } => "hold_settled",
         }
     }
 }

@@ -141,6 +141,97 @@ impl Default for RewardParams {
     }
 }
 
+/// Fraud detectors and the escrow of flagged rewards.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FraudParams {
+    /// A group of hotspots that witnessed only each other in an epoch (a connected
+    /// component of the witness graph) with this many members or more, up to `ring_max`…
+    pub ring_min: u32,
+    pub ring_max: u32,
+    /// …whose witness edges fill at least this share of all ordered member pairs is a ring.
+    pub ring_density_percent: u32,
+    /// A new location more than this many cells (at `move_resolution`) from the previous
+    /// one, asserted within `move_window_blocks` of it, is implausible movement.
+    pub max_move_cells: u64,
+    pub move_resolution: u8,
+    pub move_window_blocks: u64,
+    /// Two sensors whose epoch readings are identical (same count and digest, at least this
+    /// many) are a copy; the one registered later is flagged.
+    pub copy_min_readings: u32,
+    /// Flagged rewards are held this many epochs, then released unless resolved.
+    pub escrow_epochs: u64,
+}
+
+impl Default for FraudParams {
+    fn default() -> Self {
+        FraudParams {
+            ring_min: 3,
+            ring_max: 12,
+            ring_density_percent: 80,
+            // ≈ 50 km at resolution 5 (≈ 17 km between centres).
+            max_move_cells: 3,
+            move_resolution: 5,
+            move_window_blocks: 1_000,
+            copy_min_readings: 5,
+            escrow_epochs: 6,
+        }
+    }
+}
+
+/// Why a detector flagged a device.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(tag = "detector", rename_all = "snake_case")]
+pub enum Evidence {
+    /// The device is one of `members` hotspots that witnessed only each other, with
+    /// `edges` of the `members × (members − 1)` possible witness edges.
+    WitnessRing { members: u32, edges: u32 },
+    /// The device moved `cells` cells (at `resolution`) in `blocks` blocks.
+    ImplausibleMove { from: u64, to: u64, cells: u64, resolution: u8, blocks: u64 },
+    /// The device's readings repeat those of `of`, registered earlier.
+    CopiedSensor { of: DeviceId, readings: u32 },
+}
+
+impl Evidence {
+    pub fn detector(&self) -> &'static str {
+        match self {
+            Evidence::WitnessRing { .. } => "witness_ring",
+            Evidence::ImplausibleMove { .. } => "implausible_move",
+            Evidence::CopiedSensor { .. } => "copied_sensor",
+        }
+    }
+}
+
+/// Rewards held back from a flagged device.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct FraudHold {
+    pub device: DeviceId,
+    pub owner: Address,
+    pub epoch: u64,
+    #[serde(with = "crate::api::amount_str")]
+    pub amount: Amount,
+    pub evidence: Vec<Evidence>,
+    /// Released to the owner at the start of this epoch unless resolved before.
+    pub release_epoch: u64,
+    pub appealed: bool,
+    pub status: HoldStatus,
+}
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum HoldStatus {
+    Held,
+    /// Paid to the owner (by decision or because the window ran out) at this height.
+    Released {
+        height: u64,
+    },
+    Burned {
+        height: u64,
+    },
+}
+
 /// The emission of `epoch`: the base amount halved once per `halving_epochs` epochs
 /// (rounded down; zero after 128 halvings).
 pub fn emission(p: &RewardParams, epoch: u64) -> Amount {
@@ -239,6 +330,16 @@ pub struct RewardEntry {
     pub amount: Amount,
     /// Work that earned nothing, and why (e.g. `uptime_below_gate`, `no_location`).
     pub not_counted: Vec<String>,
+    /// What fraud detectors found; a flagged device's amount is held in escrow, not paid
+    /// into the reward root.
+    pub flags: Vec<Evidence>,
+}
+
+impl RewardEntry {
+    /// Paid through the reward root: an amount and no flag.
+    pub fn is_leaf(&self) -> bool {
+        self.amount > 0 && self.flags.is_empty()
+    }
 }
 
 impl RewardEntry {
@@ -289,7 +390,10 @@ pub struct EpochRewards {
     /// Paid to the validator(s).
     #[serde(with = "crate::api::amount_str")]
     pub to_validators: Amount,
-    /// Merkle root over the leaves of the entries with an amount, in report order.
+    /// Held in fraud escrow (flagged devices' amounts).
+    #[serde(with = "crate::api::amount_str")]
+    pub escrowed: Amount,
+    /// Merkle root over the leaves of the paid, unflagged entries, in report order.
     pub root: Hash,
     pub leaves: u64,
 }
@@ -302,15 +406,15 @@ pub struct RewardReport {
 }
 
 impl RewardReport {
-    /// The entries that carry an amount, in the order of the leaves.
+    /// The entries paid through the root, in the order of the leaves.
     pub fn paid(&self) -> impl Iterator<Item = &RewardEntry> {
-        self.entries.iter().filter(|e| e.amount > 0)
+        self.entries.iter().filter(|e| e.is_leaf())
     }
 
-    /// Root over the leaves of the paid entries.
+    /// Root over the leaves of the paid, unflagged entries.
     pub fn leaf_root(entries: &[RewardEntry]) -> (Hash, u64) {
         let leaves: Vec<Hash> =
-            entries.iter().filter(|e| e.amount > 0).map(|e| e.leaf().hash()).collect();
+            entries.iter().filter(|e| e.is_leaf()).map(|e| e.leaf().hash()).collect();
         (merkle::root(&leaves), leaves.len() as u64)
     }
 }

@@ -105,6 +105,10 @@ pub enum TxBody {
     /// The owner claims reward leaves (each with its Merkle path) into its balance: all of
     /// them or none.
     ClaimRewards { claims: Vec<crate::rewards::RewardClaim> },
+    /// The owner of a device whose rewards are held in fraud escrow appeals.
+    Appeal { device: DeviceId, epoch: u64 },
+    /// The admin key releases held rewards to the owner (`release`) or burns them.
+    ResolveFraud { device: DeviceId, epoch: u64, release: bool },
 }
 
 /// Most reward leaves one claim transaction carries.
@@ -133,6 +137,8 @@ impl TxBody {
             TxBody::OpenDeal { .. } => "open_deal",
             TxBody::ProveStorage { .. } => "prove_storage",
             TxBody::ClaimRewards { .. } => "claim_rewards",
+            TxBody::Appeal { .. } => "appeal",
+            TxBody::ResolveFraud { .. } => "resolve_fraud",
         }
     }
 }

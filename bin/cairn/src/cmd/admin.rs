@@ -35,6 +35,22 @@ pub enum AdminCmd {
         #[command(flatten)]
         send: SendOpts,
     },
+    /// Decide on rewards held in fraud escrow: release them to the owner or burn them.
+    Fraud {
+        #[arg(long)]
+        admin: String,
+        #[arg(long)]
+        device: cairn_types::Hash,
+        #[arg(long)]
+        epoch: u64,
+        /// Release to the owner (otherwise --burn).
+        #[arg(long, conflicts_with = "burn", required_unless_present = "burn")]
+        release: bool,
+        #[arg(long)]
+        burn: bool,
+        #[command(flatten)]
+        send: SendOpts,
+    },
 }
 
 pub async fn run(ctx: &Ctx, cmd: AdminCmd) -> anyhow::Result<()> {
@@ -48,6 +64,10 @@ pub async fn run(ctx: &Ctx, cmd: AdminCmd) -> anyhow::Result<()> {
             let maker = resolve_address(ctx, &maker)?;
             let key = load_key(ctx, &admin)?;
             send(ctx, &key, TxBody::SetMaker { maker, allowed: !remove }, &opts).await?;
+        }
+        AdminCmd::Fraud { admin, device, epoch, release, burn: _, send: opts } => {
+            let key = load_key(ctx, &admin)?;
+            send(ctx, &key, TxBody::ResolveFraud { device, epoch, release }, &opts).await?;
         }
     }
     Ok(())

@@ -122,8 +122,12 @@ fn build(devices: usize, params: &Params) -> anyhow::Result<MemStore> {
             }
             DeviceClass::Sensor => {
                 roster::append(&mut o, Roster::Sensors, EPOCH, &id)?;
-                let s =
-                    SensorEpoch { readings: 24, out_of_range: (i % 3) as u32, sum: 24 * 21_000 };
+                let s = SensorEpoch {
+                    readings: 24,
+                    out_of_range: (i % 3) as u32,
+                    sum: 24 * 21_000,
+                    digest: Hash::sha256(&(i as u64).to_le_bytes()),
+                };
                 o.put_encoded(state_key::sensor_epoch(&id, EPOCH), &s);
             }
             DeviceClass::Storage => {

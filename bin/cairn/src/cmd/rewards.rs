@@ -29,6 +29,17 @@ pub enum RewardsCmd {
         #[command(flatten)]
         send: SendOpts,
     },
+    /// Appeal rewards held in fraud escrow (recorded for the decision).
+    Appeal {
+        #[arg(long)]
+        owner: String,
+        #[arg(long)]
+        device: Hash,
+        #[arg(long)]
+        epoch: u64,
+        #[command(flatten)]
+        send: SendOpts,
+    },
     /// What an owner can claim (address or key name).
     Claimable { owner: String },
     /// The supply: genesis + emitted − burned, and where it sits.
@@ -102,7 +113,24 @@ pub async fn run(ctx: &Ctx, cmd: RewardsCmd) -> anyhow::Result<()> {
                 ("scores", scores.join(", ")),
                 ("amount", format_crn(e.amount)),
                 ("not counted", e.not_counted.join("; ")),
+                ("fraud flags", flags_text(&e.flags)),
+                (
+                    "fraud escrow",
+                    v.hold.map_or_else(String::new, |h| {
+                        format!(
+                            "{} {:?}, released at epoch {} unless decided{}",
+                            format_crn(h.amount),
+                            h.status,
+                            h.release_epoch,
+                            if h.appealed { " (appealed)" } else { "" }
+                        )
+                    }),
+                ),
             ]);
+        }
+        RewardsCmd::Appeal { owner, device, epoch, send: opts } => {
+            let key = load_key(ctx, &owner)?;
+            send(ctx, &key, TxBody::Appeal { device, epoch }, &opts).await?;
         }
         RewardsCmd::Claimable { owner } => {
             let owner = resolve_address(ctx, &owner)?;
@@ -145,6 +173,7 @@ pub async fn run(ctx: &Ctx, cmd: RewardsCmd) -> anyhow::Result<()> {
                 ("bonded", format_crn(s.bonded)),
                 ("escrowed", format_crn(s.escrowed)),
                 ("unclaimed rewards", format_crn(s.unclaimed)),
+                ("held in fraud escrow", format_crn(s.held)),
                 ("treasury", format_crn(s.treasury)),
             ]);
         }
@@ -256,9 +285,10 @@ fn print_report(r: &RewardReport) {
     output::fields(&[
         ("epoch", s.epoch.to_string()),
         ("emission", format_crn(s.emission)),
-        ("to devices", format_crn(s.emission - s.to_treasury - s.to_validators)),
+        ("to devices", format_crn(s.emission - s.to_treasury - s.to_validators - s.escrowed)),
         ("to validators", format_crn(s.to_validators)),
         ("to treasury", format_crn(s.to_treasury)),
+        ("held in fraud escrow", format_crn(s.escrowed)),
         ("root", s.root.to_string()),
         ("leaves", s.leaves.to_string()),
     ]);
@@ -279,7 +309,7 @@ fn print_report(r: &RewardReport) {
             .collect(),
     );
     output::table(
-        &["device", "class", "uptime", "amount", "not counted"],
+        &["device", "class", "uptime", "amount", "not counted", "fraud flags"],
         r.entries
             .iter()
             .map(|e| {
@@ -289,8 +319,17 @@ fn print_report(r: &RewardReport) {
                     format!("{}/{}", e.work.uptime_slots, e.work.slots),
                     format_crn(e.amount),
                     e.not_counted.join("; "),
+                    flags_text(&e.flags),
                 ]
             })
             .collect(),
     );
+}
+
+fn flags_text(flags: &[cairn_types::rewards::Evidence]) -> String {
+    flags
+        .iter()
+        .map(|f| format!("{} {}", f.detector(), serde_json::to_string(f).unwrap_or_default()))
+        .collect::<Vec<_>>()
+        .join("; ")
 }

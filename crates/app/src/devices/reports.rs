@@ -75,6 +75,12 @@ pub fn process_batch(
                         }
                         ReportPayload::Witness { beaconer, beacon_height, .. } => {
                             act.witnesses = act.witnesses.saturating_add(1);
+                            let wkey = state_key::witnessed(&id, epoch);
+                            let mut seen: Vec<DeviceId> = o.get_decoded(&wkey)?.unwrap_or_default();
+                            if !seen.contains(&beaconer) {
+                                seen.push(beaconer);
+                                o.put_encoded(wkey, &seen);
+                            }
                             let key = state_key::beacon(&beaconer, beacon_height);
                             if let Some(mut record) = o.get_decoded::<BeaconRecord>(&key)? {
                                 record.witnesses = record.witnesses.saturating_add(1);

@@ -28,6 +28,7 @@ pub fn record(
         Ok(v) => {
             a.readings = a.readings.saturating_add(1);
             a.sum = a.sum.saturating_add(i128::from(v));
+            a.digest = cairn_types::Hash::sha256_parts(&[&a.digest.0, &v.to_be_bytes()]);
         }
         Err(_) => a.out_of_range = a.out_of_range.saturating_add(1),
     }
@@ -144,13 +145,14 @@ mod unit {
     #[test]
     fn score_multiplies_the_three_factors_rounding_down() {
         let p = Params::default(); // expected 10 readings, tolerance 2.000
-        let agg = SensorEpoch { readings: 5, out_of_range: 1, sum: 5 * 23_000 };
+        let agg =
+            SensorEpoch { readings: 5, out_of_range: 1, sum: 5 * 23_000, ..SensorEpoch::default() };
         let q = score(&p, &agg, true, Some(20_000));
         assert_eq!((q.timeliness, q.in_range, q.agreement), (500, 833, 500));
         assert_eq!(q.quality, 500 * 833 * 500 / 1_000_000); // 208
         assert_eq!(score(&p, &agg, false, Some(20_000)).quality, 0);
         assert_eq!(score(&p, &agg, true, None).agreement, 1000);
-        let none = SensorEpoch { readings: 0, out_of_range: 3, sum: 0 };
+        let none = SensorEpoch { readings: 0, out_of_range: 3, ..SensorEpoch::default() };
         assert_eq!(score(&p, &none, true, Some(1)).quality, 0);
     }
 

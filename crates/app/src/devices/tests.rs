@@ -184,7 +184,8 @@ pub(crate) fn assert_supply_identity(store: &MemStore, keys: &[&Keypair]) {
     let addrs: Vec<Address> = keys.iter().map(|k| k.address()).collect();
     let (balances, s, bonds) = ledger(store, &addrs);
     let all = all_balances(store);
-    assert_eq!(all + s.bonded + s.escrowed + s.unclaimed, s.total(), "supply identity: {s:?}");
+    let parts = all + s.bonded + s.escrowed + s.unclaimed + s.held;
+    assert_eq!(parts, s.total(), "supply identity: {s:?}");
     let others = get_account(store, &cairn_types::rewards::treasury_address()).unwrap().balance;
     assert!(balances + others <= all, "balances of the keys exceed all balances");
     assert_eq!(s.bonded, bonds, "bonded total vs device bonds");

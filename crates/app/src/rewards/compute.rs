@@ -83,13 +83,15 @@ pub fn scores(
 }
 
 /// The reward report of `epoch` for `devices` (in roster order), paying the validator
-/// pool to `validator`.
+/// pool to `validator`. Flagged devices keep their share of their pools, but it is held in
+/// fraud escrow instead of entering the reward root.
 pub fn run(
     p: &RewardParams,
     min_uptime_percent: u32,
     epoch: u64,
     devices: Vec<DeviceInput>,
     validator: Option<Address>,
+    flags: &super::fraud::Flags,
 ) -> RewardReport {
     let emitted = emission(p, epoch);
     let parts = split(&p.shares, emitted);
@@ -106,6 +108,7 @@ pub fn run(
                 scores,
                 amount: 0,
                 not_counted,
+                flags: flags.get(&d.device).cloned().unwrap_or_default(),
             }
         })
         .collect();
@@ -145,6 +148,7 @@ pub fn run(
         })
         .collect();
     let to_devices: Amount = entries.iter().map(|e| e.amount).sum();
+    let escrowed: Amount = entries.iter().filter(|e| !e.flags.is_empty()).map(|e| e.amount).sum();
     let to_treasury = emitted - to_devices - to_validators;
     let (root, leaves) = RewardReport::leaf_root(&entries);
     RewardReport {
@@ -154,6 +158,7 @@ pub fn run(
             pools,
             to_treasury,
             to_validators,
+            escrowed,
             root,
             leaves,
         },

@@ -5,6 +5,7 @@
 //! Merkle path; until then the amounts are counted as `unclaimed` in the supply.
 
 pub mod compute;
+pub mod fraud;
 
 use crate::accounts::{self, get_supply};
 use crate::devices::{self, get_activity};
@@ -13,7 +14,7 @@ use crate::state_key;
 use cairn_state::{Overlay, StateError, StateRead};
 use cairn_types::device::{LocationAssertion, SensorEpoch, SensorQuality};
 use cairn_types::device_key::DeviceId;
-use cairn_types::rewards::{EpochRewards, RewardClaim, RewardReport, Work};
+use cairn_types::rewards::{EpochRewards, FraudHold, HoldStatus, RewardClaim, RewardReport, Work};
 use cairn_types::{Address, DeviceClass, Height, Params, TxFailure, merkle};
 use compute::{DeviceInput, location_trust};
 use std::collections::BTreeMap;
@@ -93,7 +94,54 @@ pub fn report(
             inputs.push(input);
         }
     }
-    Ok(compute::run(&params.rewards, params.devices.min_uptime_percent, epoch, inputs, validator))
+    let flags = fraud::detect(&params.fraud, &fraud_inputs(state, params, epoch, &inputs)?);
+    Ok(compute::run(
+        &params.rewards,
+        params.devices.min_uptime_percent,
+        epoch,
+        inputs,
+        validator,
+        &flags,
+    ))
+}
+
+/// What the fraud detectors read for `epoch`: witness edges of the hotspots that witnessed,
+/// locations asserted during the epoch with the one before, and sensor streams.
+fn fraud_inputs(
+    state: &impl StateRead,
+    params: &Params,
+    epoch: u64,
+    inputs: &[DeviceInput],
+) -> Result<fraud::FraudInputs, StateError> {
+    let mut f = fraud::FraudInputs::default();
+    let start = epoch.saturating_mul(params.blocks_per_epoch);
+    let end = start.saturating_add(params.blocks_per_epoch);
+    for d in inputs {
+        if d.work.witnesses > 0 {
+            let seen: Vec<DeviceId> =
+                state.get_decoded(&state_key::witnessed(&d.device, epoch))?.unwrap_or_default();
+            f.witnessed.push((d.device, seen));
+        }
+        let Some(dev) = devices::get_device(state, &d.device)? else { continue };
+        if dev.location_count >= 2 {
+            let last: Option<LocationAssertion> =
+                state.get_decoded(&state_key::location(&d.device, dev.location_count))?;
+            let prev: Option<LocationAssertion> =
+                state.get_decoded(&state_key::location(&d.device, dev.location_count - 1))?;
+            if let (Some(l), Some(p)) = (last, prev)
+                && l.height >= start
+                && l.height < end
+            {
+                f.moves.push((d.device, p.cell, l.cell, l.height.saturating_sub(p.height)));
+            }
+        }
+        if d.class == DeviceClass::Sensor && d.work.readings > 0 {
+            let s: SensorEpoch =
+                state.get_decoded(&state_key::sensor_epoch(&d.device, epoch))?.unwrap_or_default();
+            f.sensors.push((d.device, dev.registered_height, s.readings, s.digest));
+        }
+    }
+    Ok(f)
 }
 
 /// The report that block `height` (the first of an epoch) computes for the epoch before,
@@ -126,6 +174,7 @@ pub fn close_epoch(
     if height == 0 || !height.is_multiple_of(bpe) {
         return Ok(None);
     }
+    fraud::release_due(o, params.epoch_of(height), height)?;
     let epoch = params.epoch_of(height).saturating_sub(1);
     let r = report(o, params, epoch, validator)?;
     let s = &r.summary;
@@ -133,10 +182,25 @@ pub fn close_epoch(
     if let Some(v) = validator {
         accounts::credit(o, &v, s.to_validators)?;
     }
-    let to_devices = s.emission - s.to_treasury - s.to_validators;
+    let release_epoch = epoch.saturating_add(1).saturating_add(params.fraud.escrow_epochs.max(1));
+    for e in r.entries.iter().filter(|e| !e.flags.is_empty() && e.amount > 0) {
+        let h = FraudHold {
+            device: e.device,
+            owner: e.owner,
+            epoch,
+            amount: e.amount,
+            evidence: e.flags.clone(),
+            release_epoch,
+            appealed: false,
+            status: HoldStatus::Held,
+        };
+        fraud::hold(o, &h)?;
+    }
+    let to_leaves = s.emission - s.to_treasury - s.to_validators - s.escrowed;
     let mut supply = get_supply(o)?;
     supply.emitted = supply.emitted.saturating_add(s.emission);
-    supply.unclaimed = supply.unclaimed.saturating_add(to_devices);
+    supply.unclaimed = supply.unclaimed.saturating_add(to_leaves);
+    supply.held = supply.held.saturating_add(s.escrowed);
     o.put_encoded(state_key::supply(), &supply);
     o.put_encoded(state_key::epoch_rewards(epoch), s);
     Ok(Some(r))

@@ -2,13 +2,14 @@
 //! whole path through blocks: the boundary pays, owners claim with Merkle paths.
 
 use super::compute::{DeviceInput, run};
+use super::fraud::Flags;
 use crate::devices::tests::{Net, START, assert_supply_identity, ed_device, heartbeat, register};
 use crate::tests::{CHAIN, genesis};
 use crate::{accounts, state_key};
 use cairn_state::StateRead;
 use cairn_types::device::{Report, ReportPayload, SignedReport};
 use cairn_types::rewards::{
-    Pool, RewardClaim, RewardParams, RewardReport, Work, emission, treasury_address,
+    Evidence, Pool, RewardClaim, RewardParams, RewardReport, Work, emission, treasury_address,
 };
 use cairn_types::{
     Address, Amount, DeviceClass, DeviceSigner, Hash, Keypair, TxBody, TxFailure, merkle,
@@ -40,7 +41,7 @@ fn one_epoch_split_worked_by_hand() {
         input(4, DeviceClass::Storage, store),
         input(5, DeviceClass::Relay, relay),
     ];
-    let r = run(&p, 50, 0, devices, Some(Address([9; 32])));
+    let r = run(&p, 50, 0, devices, Some(Address([9; 32])), &Flags::new());
     let amounts: Vec<Amount> = r.entries.iter().map(|e| e.amount).collect();
     // Coverage 150: a = 150 × 3 / 3.5 = 128.57 → 128, b = 150 × 0.5 / 3.5 = 21.43 → 21;
     // the hotspot below the uptime gate (4 of 10 slots < 50 %) gets nothing.
@@ -64,7 +65,7 @@ fn halving_and_dust_reach_the_treasury() {
     let hs = vec![input(1, DeviceClass::Hotspot, Work { beacons: 1, density_ppm: 1, ..up() })];
     // Epoch 10: 3 units. Coverage 3 × 15 % = 0.45 → 0; everything goes to the treasury
     // but the validators' 0.15 → 0.
-    let r = run(&p, 50, 10, hs, None);
+    let r = run(&p, 50, 10, hs, None, &Flags::new());
     assert_eq!(r.summary.emission, 3);
     assert_eq!(r.entries[0].amount, 0);
     assert_eq!(r.summary.to_treasury, 3);
@@ -135,6 +136,7 @@ proptest! {
         epoch in 0u64..100,
         with_validator in any::<bool>(),
         works in prop::collection::vec(arb_work(), 0..40),
+        flag_every in 1usize..6,
     ) {
         let p = RewardParams { emission_per_epoch: base, halving_epochs: 30, ..RewardParams::default() };
         let devices: Vec<DeviceInput> = works
@@ -143,13 +145,22 @@ proptest! {
             .map(|(i, (c, w))| input(i as u8, class_of(*c), w.clone()))
             .collect();
         let validator = with_validator.then_some(Address([7; 32]));
-        let r = run(&p, 50, epoch, devices.clone(), validator);
+        // Some devices flagged: their amounts are held, not lost.
+        let flags: Flags = devices
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % flag_every == 0 && flag_every < 5)
+            .map(|(_, d)| (d.device, vec![Evidence::WitnessRing { members: 3, edges: 6 }]))
+            .collect();
+        let r = run(&p, 50, epoch, devices.clone(), validator, &flags);
         let to_devices: Amount = r.entries.iter().map(|e| e.amount).sum();
         prop_assert_eq!(to_devices + r.summary.to_validators + r.summary.to_treasury, emission(&p, epoch));
+        let leaves: Amount = r.paid().map(|e| e.amount).sum();
+        prop_assert_eq!(leaves + r.summary.escrowed, to_devices);
         for pool in &r.summary.pools {
             prop_assert!(pool.paid <= pool.amount, "{:?}", pool);
         }
-        prop_assert_eq!(run(&p, 50, epoch, devices, validator), r);
+        prop_assert_eq!(run(&p, 50, epoch, devices, validator, &flags), r);
     }
 }
 

@@ -1,0 +1,275 @@
+//! Fraud detectors on hand-built inputs, and a witness ring caught through blocks while its
+//! honest neighbours are paid; appeals, decisions and the release window.
+
+use super::*;
+use crate::devices::tests::{
+    Net, START, assert_supply_identity, ed_device, failure, heartbeat, register,
+};
+use crate::tests::{CHAIN, genesis};
+use cairn_types::device::{Report, ReportPayload, SignedReport, beacon_data};
+use cairn_types::rewards::RewardReport;
+use cairn_types::{Amount, DeviceClass, DeviceSigner, Keypair, TxBody};
+
+fn id(i: u8) -> DeviceId {
+    Hash([i; 32])
+}
+
+/// Every member witnesses every other.
+fn clique(ids: &[u8]) -> Vec<(DeviceId, Vec<DeviceId>)> {
+    ids.iter().map(|w| (id(*w), ids.iter().filter(|b| *b != w).map(|b| id(*b)).collect())).collect()
+}
+
+/// Each witnesses its neighbours in a line.
+fn line(ids: &[u8]) -> Vec<(DeviceId, Vec<DeviceId>)> {
+    (0..ids.len())
+        .map(|i| {
+            let mut n = Vec::new();
+            if i > 0 {
+                n.push(id(ids[i - 1]));
+            }
+            if i + 1 < ids.len() {
+                n.push(id(ids[i + 1]));
+            }
+            (id(ids[i]), n)
+        })
+        .collect()
+}
+
+#[test]
+fn a_closed_clique_is_a_ring_a_line_of_neighbours_is_not() {
+    let p = FraudParams::default();
+    let mut witnessed = clique(&[1, 2, 3, 4, 5]);
+    witnessed.extend(line(&[10, 11, 12, 13, 14, 15]));
+    let flags = detect(&p, &FraudInputs { witnessed, ..FraudInputs::default() });
+    let flagged: Vec<DeviceId> = flags.keys().copied().collect();
+    assert_eq!(flagged, (1..=5).map(id).collect::<Vec<_>>());
+    assert_eq!(flags[&id(3)], vec![Evidence::WitnessRing { members: 5, edges: 20 }]);
+}
+
+#[test]
+fn ring_size_and_density_have_bounds() {
+    let p = FraudParams {
+        ring_min: 3,
+        ring_max: 6,
+        ring_density_percent: 80,
+        ..FraudParams::default()
+    };
+    let flagged =
+        |w| !detect(&p, &FraudInputs { witnessed: w, ..FraudInputs::default() }).is_empty();
+    assert!(!flagged(clique(&[1, 2])), "two hotspots hearing each other are neighbours");
+    assert!(flagged(clique(&[1, 2, 3])));
+    assert!(flagged(clique(&[1, 2, 3, 4, 5, 6])));
+    assert!(!flagged(clique(&[1, 2, 3, 4, 5, 6, 7])), "above ring_max");
+    // 4 members, 10 of 12 edges = 83 % ≥ 80 %: a ring; 9 of 12 = 75 %: not.
+    let mut w = clique(&[1, 2, 3, 4]);
+    w[0].1.truncate(1);
+    assert!(flagged(w.clone()));
+    w[1].1.truncate(2);
+    assert!(!flagged(w));
+}
+
+#[test]
+fn a_far_jump_inside_the_window_is_implausible() {
+    let p = FraudParams::default(); // > 3 cells at resolution 5 within 1 000 blocks
+    let paris = u64::from(h3o::LatLng::new(48.85, 2.35).unwrap().to_cell(h3o::Resolution::Twelve));
+    let near = u64::from(h3o::LatLng::new(48.86, 2.36).unwrap().to_cell(h3o::Resolution::Twelve));
+    let lyon = u64::from(h3o::LatLng::new(45.76, 4.84).unwrap().to_cell(h3o::Resolution::Twelve));
+    let moves =
+        vec![(id(1), paris, lyon, 500), (id(2), paris, near, 500), (id(3), paris, lyon, 1_001)];
+    let flags = detect(&p, &FraudInputs { moves, ..FraudInputs::default() });
+    assert_eq!(flags.keys().copied().collect::<Vec<_>>(), vec![id(1)]);
+    let Evidence::ImplausibleMove { cells, blocks, .. } = flags[&id(1)][0] else { panic!() };
+    assert!(cells > 3 && blocks == 500, "{cells}");
+}
+
+#[test]
+fn the_later_of_two_identical_sensor_streams_is_the_copy() {
+    let p = FraudParams::default();
+    let d = Hash::sha256(b"stream");
+    let sensors = vec![
+        (id(1), 50, 10, d),
+        (id(2), 10, 10, d),
+        (id(3), 60, 10, Hash::sha256(b"other")),
+        (id(4), 70, 4, Hash::sha256(b"short")),
+        (id(5), 80, 4, Hash::sha256(b"short")),
+    ];
+    let flags = detect(&p, &FraudInputs { sensors, ..FraudInputs::default() });
+    // 2 registered first; 1 copies it. 4 and 5 sent too few readings to judge.
+    assert_eq!(flags.keys().copied().collect::<Vec<_>>(), vec![id(1)]);
+    assert_eq!(flags[&id(1)], vec![Evidence::CopiedSensor { of: id(2), readings: 10 }]);
+}
+
+/// 5 colluding hotspots far from anyone, each of its own owner, beaconing and witnessing
+/// only each other, next to 6 honest hotspots in a line, each witnessing its neighbours.
+struct Ring {
+    n: Net,
+    admin: Keypair,
+    owners: Vec<Keypair>,
+    hotspots: Vec<DeviceSigner>,
+}
+
+const RING: usize = 5;
+const HONEST: usize = 6;
+const EPOCH: u64 = 20;
+
+fn spot(lat: f64, lng: f64, k: u32) -> u64 {
+    let home = h3o::LatLng::new(lat, lng).unwrap().to_cell(h3o::Resolution::Eleven);
+    let cell = home
+        .grid_disk_distances::<Vec<_>>(k)
+        .into_iter()
+        .find(|(_, d)| *d == k)
+        .map(|(c, _)| c)
+        .unwrap();
+    u64::from(cell.center_child(h3o::Resolution::Twelve).unwrap())
+}
+
+fn ring_epoch() -> (Ring, RewardReport) {
+    let owners: Vec<Keypair> =
+        (0..RING + HONEST).map(|i| Keypair::from_label(&format!("fo{i}"))).collect();
+    let (admin, gw) = (Keypair::from_label("fadmin"), Keypair::from_label("fgw"));
+    let mut keys: Vec<&Keypair> = owners.iter().collect();
+    keys.extend([&admin, &gw]);
+    let mut g = genesis(&keys, START);
+    g.params.blocks_per_epoch = EPOCH;
+    g.params.admin = Some(admin.address());
+    g.params.coverage.beacon_interval_blocks = 1;
+    g.params.fraud.escrow_epochs = 2;
+    let mut n = Net::new(&g);
+    let mut hotspots = Vec::new();
+    for (i, o) in owners.iter().enumerate() {
+        let dev = ed_device(150 + i as u8);
+        // The ring sits near Lyon, the honest line in Paris; 10 cells between neighbours.
+        let cell = if i < RING {
+            spot(45.76, 4.84, 10 * i as u32)
+        } else {
+            spot(48.85, 2.35, 10 * (i - RING) as u32)
+        };
+        let t = vec![
+            n.tx(o, register(&dev, o, DeviceClass::Hotspot, 0, None)),
+            n.tx(o, TxBody::AssertLocation { device: dev.id(), cell }),
+        ];
+        n.block(t);
+        hotspots.push(dev);
+    }
+    n.advance_to(EPOCH); // epoch 1 starts: locations are older than the epoch
+    let mut seqs = vec![0u64; hotspots.len()];
+    let report = |dev: &DeviceSigner, seq: &mut u64, payload: ReportPayload, ts: u64| {
+        *seq += 1;
+        let r = Report { device: dev.public_key(), seq: *seq, epoch: 1, timestamp_ms: ts, payload };
+        let signature = dev.sign(&r.signing_message(CHAIN)).unwrap();
+        SignedReport { report: r, signature }
+    };
+    let mut beacon_height = 0;
+    for b in 0..EPOCH {
+        let ts = n.c.parent.timestamp_ms;
+        let mut batch: Vec<SignedReport> = hotspots
+            .iter()
+            .zip(seqs.iter_mut())
+            .map(|(d, s)| {
+                *s += 1;
+                heartbeat(d, *s, 1, ts)
+            })
+            .collect();
+        if b == 1 {
+            let h = n.height();
+            let entropy = crate::entropy_at(&n.c.store, h).unwrap().unwrap();
+            for (i, d) in hotspots.iter().enumerate() {
+                let payload = ReportPayload::Beacon {
+                    entropy_height: h,
+                    data: beacon_data(&entropy, &d.id()),
+                    frequency_khz: 868_100,
+                    tx_power_dbm: 14,
+                };
+                batch.push(report(d, &mut seqs[i], payload, ts));
+            }
+            beacon_height = h + 1;
+        }
+        if b == 2 {
+            for w in 0..hotspots.len() {
+                let heard: Vec<usize> = if w < RING {
+                    (0..RING).filter(|x| *x != w).collect()
+                } else {
+                    [w.wrapping_sub(1), w + 1]
+                        .into_iter()
+                        .filter(|x| *x >= RING && *x < RING + HONEST)
+                        .collect()
+                };
+                for bcn in heard {
+                    let payload = ReportPayload::Witness {
+                        beaconer: hotspots[bcn].id(),
+                        beacon_height,
+                        rssi_cdbm: -12_000,
+                        frequency_khz: 868_100,
+                    };
+                    batch.push(report(&hotspots[w], &mut seqs[w], payload, ts));
+                }
+            }
+        }
+        let r = n.run(&gw, TxBody::SubmitReports { reports: batch });
+        let cairn_types::TxOutcome::Reports { rejected, .. } = &r.outcome else { panic!() };
+        assert!(rejected.is_empty(), "{rejected:?}");
+    }
+    let p = n.block(vec![]);
+    assert_eq!(p.header.height, 2 * EPOCH);
+    let r = p.executed.rewards.unwrap();
+    (Ring { n, admin, owners, hotspots }, r)
+}
+
+#[test]
+fn a_witness_ring_of_five_is_escrowed_while_honest_neighbours_are_paid() {
+    let (mut ring, r) = ring_epoch();
+    let keys: Vec<&Keypair> = ring.owners.iter().chain([&ring.admin]).collect();
+    for (i, e) in r.entries.iter().enumerate() {
+        let colluder = ring.hotspots[..RING].iter().any(|d| d.id() == e.device);
+        assert!(e.amount > 0, "entry {i} earned nothing: {e:?}");
+        if colluder {
+            assert_eq!(e.flags, vec![Evidence::WitnessRing { members: 5, edges: 20 }], "{i}");
+        } else {
+            assert!(e.flags.is_empty(), "honest hotspot {i} flagged: {:?}", e.flags);
+        }
+    }
+    assert_eq!(r.summary.leaves, HONEST as u64);
+    let held: Amount = r.entries[..RING].iter().map(|e| e.amount).sum();
+    assert_eq!(r.summary.escrowed, held);
+    assert_eq!(ring.n.supply().held, held);
+    assert_supply_identity(&ring.n.c.store, &keys);
+
+    // The first colluder appeals; the admin burns its hold and releases the second's.
+    let (d0, d1) = (ring.hotspots[0].id(), ring.hotspots[1].id());
+    let o0 = ring.owners[0].clone();
+    assert!(ring.n.run(&o0, TxBody::Appeal { device: d0, epoch: 1 }).is_success());
+    assert!(get_hold(&ring.n.c.store, &d0, 1).unwrap().unwrap().appealed);
+    let o1 = ring.owners[1].clone();
+    let stranger = ring.n.run(&o1, TxBody::Appeal { device: d0, epoch: 1 });
+    assert_eq!(failure(&stranger).code(), "not_owner");
+    let not_admin = ring.n.run(&o1, TxBody::ResolveFraud { device: d1, epoch: 1, release: true });
+    assert_eq!(failure(&not_admin).code(), "not_admin");
+    let admin = ring.admin.clone();
+    let burned_before = ring.n.supply().burned;
+    let burn = ring.n.run(&admin, TxBody::ResolveFraud { device: d0, epoch: 1, release: false });
+    assert!(burn.is_success(), "{burn:?}");
+    // The held amount and the decision's own fee are burned.
+    assert_eq!(ring.n.supply().burned, burned_before + r.entries[0].amount + burn.fee_paid);
+    let before = ring.n.balance(&o1);
+    assert!(
+        ring.n
+            .run(&admin, TxBody::ResolveFraud { device: d1, epoch: 1, release: true })
+            .is_success()
+    );
+    assert_eq!(ring.n.balance(&o1), before + r.entries[1].amount);
+    let twice = ring.n.run(&admin, TxBody::ResolveFraud { device: d1, epoch: 1, release: false });
+    assert_eq!(failure(&twice), &TxFailure::HoldSettled { device: d1, epoch: 1 });
+    assert_supply_identity(&ring.n.c.store, &keys);
+
+    // The other three are released when the window ends: at the start of epoch 1 + 1 + 2.
+    let d2 = ring.hotspots[2].id();
+    ring.n.advance_to(4 * EPOCH);
+    assert_eq!(get_hold(&ring.n.c.store, &d2, 1).unwrap().unwrap().status, HoldStatus::Held);
+    let before = ring.n.balance(&ring.owners[2]);
+    ring.n.block(vec![]);
+    let h = get_hold(&ring.n.c.store, &d2, 1).unwrap().unwrap();
+    assert_eq!(h.status, HoldStatus::Released { height: 4 * EPOCH });
+    assert_eq!(ring.n.balance(&ring.owners[2]), before + r.entries[2].amount);
+    assert_eq!(ring.n.supply().held, 0);
+    assert_supply_identity(&ring.n.c.store, &keys);
+}
