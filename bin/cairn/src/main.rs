@@ -44,6 +44,9 @@ enum Command {
     /// Storage deals: prepare a file, open a deal, answer challenges.
     #[command(subcommand)]
     Storage(cmd::storage::StorageCmd),
+    /// Data credits: mint by burning CRN, balances, oracle prices.
+    #[command(subcommand)]
+    Credits(cmd::credits::CreditsCmd),
     /// Epoch rewards: reports, claims, the supply, and the audit.
     #[command(subcommand)]
     Rewards(cmd::rewards::RewardsCmd),
@@ -99,6 +102,7 @@ fn main() -> std::process::ExitCode {
             Command::Job(c) => cmd::job::run(&ctx, c).await,
             Command::Storage(c) => cmd::storage::run(&ctx, c).await,
             Command::Rewards(c) => cmd::rewards::run(&ctx, c).await,
+            Command::Credits(c) => cmd::credits::run(&ctx, c).await,
             Command::Chain(c) => cmd::chain::run(&ctx, c).await,
             Command::Bench(c) => cmd::bench::run(&ctx, c).await,
         }

@@ -43,6 +43,10 @@ pub struct Supply {
     pub genesis: Amount,
     /// Minted by the emission schedule.
     pub emitted: Amount,
+    /// Minted back into the reward pools from CRN burned for data credits.
+    pub reminted: Amount,
+    /// Burned for data credits and not yet minted back (not part of the total).
+    pub remint_pending: Amount,
     pub burned: Amount,
     pub bonded: Amount,
     /// Held in usage-channel escrows.
@@ -54,10 +58,13 @@ pub struct Supply {
 }
 
 impl Supply {
-    /// genesis + emitted − burned: what balances, bonds, escrows, unclaimed and held
+    /// genesis + emitted + reminted − burned: what balances, bonds, escrows, unclaimed and held
     /// rewards together must hold.
     pub fn total(&self) -> Amount {
-        self.genesis.saturating_add(self.emitted).saturating_sub(self.burned)
+        self.genesis
+            .saturating_add(self.emitted)
+            .saturating_add(self.reminted)
+            .saturating_sub(self.burned)
     }
 }
 

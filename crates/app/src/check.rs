@@ -67,6 +67,9 @@ fn check_body(params: &Params, tx: &SignedTx) -> Result<(), StatelessError> {
         | TxBody::OpenDeal { .. }
         | TxBody::ProveStorage { .. }
         | TxBody::Appeal { .. }
+        | TxBody::SetOracle { .. }
+        | TxBody::ReportPrice { .. }
+        | TxBody::MintCredits { .. }
         | TxBody::ResolveFraud { .. } => Ok(()),
         TxBody::ClaimRewards { claims } => {
             if claims.is_empty() || claims.len() > cairn_types::tx::MAX_CLAIMS_PER_TX {
@@ -264,6 +267,7 @@ pub fn body_spend(tx: &SignedTx, params: &Params) -> Amount {
         TxBody::RegisterDevice { class, .. } => params.devices.bonds.get(*class),
         TxBody::AssertLocation { .. } => params.devices.location_fee,
         TxBody::OpenChannel { escrow, .. } => *escrow,
+        TxBody::MintCredits { amount, .. } => *amount,
         TxBody::PostJob { replication, price, .. } => {
             price.saturating_mul(Amount::from(*replication))
         }

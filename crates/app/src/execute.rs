@@ -5,7 +5,7 @@ use crate::check::{self, SizedTx};
 use crate::devices::registry::{self, Registration};
 use crate::devices::{self, reports};
 use crate::{BlockError, LastBlock, StatefulError, state_key};
-use crate::{accounts, channels, deals, jobs, rewards};
+use crate::{accounts, channels, credits, deals, jobs, rewards};
 use cairn_state::{ChangeSet, CommittedState, Overlay, StateRead as _, tree};
 use cairn_types::{Hash, Height, Params, Receipt, SignedTx, TxBody, TxOutcome, TxStatus, merkle};
 use jmt::storage::TreeUpdateBatch;
@@ -195,6 +195,15 @@ pub(crate) fn execute<S: CommittedState>(
                 jobs::accept(&mut o, params, signer, job, *result, height)?
             }
             TxBody::ClaimRewards { claims } => rewards::claim(&mut o, signer, claims)?,
+            TxBody::SetOracle { oracle, allowed } => {
+                credits::set_oracle(&mut o, params, signer, oracle, *allowed)?
+            }
+            TxBody::ReportPrice { nano_usd_per_crn } => {
+                credits::report_price(&mut o, signer, *nano_usd_per_crn, height)?
+            }
+            TxBody::MintCredits { to, amount } => {
+                credits::mint(&mut o, params, signer, to, *amount, height)?
+            }
             TxBody::Appeal { device, epoch } => {
                 rewards::fraud::appeal(&mut o, signer, device, *epoch)?
             }

@@ -10,6 +10,7 @@
 pub mod accounts;
 pub mod channels;
 pub mod check;
+pub mod credits;
 pub mod deals;
 pub mod devices;
 mod execute;
@@ -156,6 +157,7 @@ impl App {
             &accounts::Supply { genesis: genesis.total_supply(), ..Default::default() },
         );
         o.put_encoded(state_key::params(), &genesis.params);
+        credits::genesis_oracles(&mut o, &genesis.params);
         o.put_encoded(
             state_key::chain(),
             &ChainInfo {

@@ -249,6 +249,23 @@ pub fn fraud_due(epoch: u64) -> Vec<u8> {
     k
 }
 
+/// The listed price oracles and their last reports.
+pub fn oracles() -> Vec<u8> {
+    b"meta/oracles".to_vec()
+}
+
+/// An account's data credits.
+pub fn credits(addr: &Address) -> Vec<u8> {
+    let mut k = b"credits/".to_vec();
+    k.extend_from_slice(addr.as_bytes());
+    k
+}
+
+/// Credits minted, consumed and escrowed.
+pub fn credit_supply() -> Vec<u8> {
+    b"meta/credit_supply".to_vec()
+}
+
 /// A hotspot's density scale for an epoch (computed when the epoch ends).
 pub fn coverage_density(id: &DeviceId, epoch: u64) -> Vec<u8> {
     let mut k = with_id(b"density/", id);

@@ -324,6 +324,19 @@ impl Client {
         self.get_json(&format!("/v1/rewards/{owner}/claimable")).await
     }
 
+    /// `GET /v1/credits/{addr}`
+    pub async fn credits(
+        &self,
+        addr: &Address,
+    ) -> Result<cairn_types::api::CreditsView, ClientError> {
+        self.get_json(&format!("/v1/credits/{addr}")).await
+    }
+
+    /// `GET /v1/oracles`
+    pub async fn oracles(&self) -> Result<cairn_types::api::OraclesView, ClientError> {
+        self.get_json("/v1/oracles").await
+    }
+
     /// `GET /v1/supply`
     pub async fn supply(&self) -> Result<cairn_types::api::SupplyView, ClientError> {
         self.get_json("/v1/supply").await

@@ -146,6 +146,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/devices/{id}/coverage", get(api_devices::coverage))
         .route("/v1/dev/blocks", post(produce_block))
         .route("/v1/supply", get(api_rewards::supply))
+        .route("/v1/credits/{addr}", get(api_rewards::credits))
+        .route("/v1/oracles", get(api_rewards::oracles))
         .route("/v1/epochs/{epoch}/rewards", get(api_rewards::epoch))
         .route("/v1/devices/{id}/rewards", get(api_rewards::device))
         .route("/v1/rewards/{owner}/claimable", get(api_rewards::claimable))

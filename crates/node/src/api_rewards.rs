@@ -119,7 +119,36 @@ pub async fn supply(State(s): State<Arc<Shared>>) -> ApiResult<SupplyView> {
         escrowed: sp.escrowed,
         unclaimed: sp.unclaimed,
         held: sp.held,
+        reminted: sp.reminted,
+        remint_pending: sp.remint_pending,
         total: sp.total(),
         treasury: treasury.balance,
+    }))
+}
+
+/// `GET /v1/credits/{addr}`
+pub async fn credits(
+    State(s): State<Arc<Shared>>,
+    path: Result<Path<String>, PathRejection>,
+) -> ApiResult<cairn_types::api::CreditsView> {
+    let Path(addr) = path?;
+    let address: Address = addr
+        .parse()
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_address", format!("{e}")))?;
+    let snap = s.snapshot()?;
+    let credits = cairn_app::credits::balance(&snap, &address)?;
+    Ok(Json(cairn_types::api::CreditsView { address, credits }))
+}
+
+/// `GET /v1/oracles`
+pub async fn oracles(State(s): State<Arc<Shared>>) -> ApiResult<cairn_types::api::OraclesView> {
+    let snap = s.snapshot()?;
+    let params = cairn_app::App::params(&snap).map_err(anyhow::Error::from)?;
+    let next = snap.height()?.unwrap_or(0) + 1;
+    Ok(Json(cairn_types::api::OraclesView {
+        oracles: cairn_app::credits::get_oracles(&snap)?.into_iter().collect(),
+        nano_usd_per_crn: cairn_app::credits::price(&snap, &params, next)?,
+        max_age_blocks: params.credits.price_max_age_blocks,
+        credits: cairn_app::credits::get_credit_supply(&snap)?,
     }))
 }

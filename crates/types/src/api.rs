@@ -253,9 +253,49 @@ pub struct SupplyView {
     #[serde(with = "amount_str")]
     pub held: Amount,
     #[serde(with = "amount_str")]
+    pub reminted: Amount,
+    #[serde(with = "amount_str")]
+    pub remint_pending: Amount,
+    #[serde(with = "amount_str")]
     pub total: Amount,
     #[serde(with = "amount_str")]
     pub treasury: Amount,
+}
+
+/// `GET /v1/credits/{addr}`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreditsView {
+    pub address: Address,
+    #[serde(with = "amount_str")]
+    pub credits: u128,
+}
+
+/// `GET /v1/oracles`: the listed oracles, their last reports, and the price minting would
+/// use in the next block (None: no fresh report).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OraclesView {
+    pub oracles: Vec<(Address, Option<crate::credits::PriceReport>)>,
+    #[serde(with = "opt_amount_str")]
+    pub nano_usd_per_crn: Option<u128>,
+    pub max_age_blocks: u64,
+    pub credits: crate::credits::CreditSupply,
+}
+
+/// Serde helper: an optional u128 as a decimal string or null.
+pub mod opt_amount_str {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<u128>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(v) => s.serialize_str(&v.to_string()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u128>, D::Error> {
+        let v: Option<String> = Option::deserialize(d)?;
+        v.map(|s| s.parse().map_err(serde::de::Error::custom)).transpose()
+    }
 }
 
 /// `POST /v1/dev/blocks`: the block just made.

@@ -50,6 +50,9 @@ pub struct Params {
     /// Fraud detectors and escrow.
     #[serde(default)]
     pub fraud: crate::rewards::FraudParams,
+    /// Data credits, price oracles and burn-and-mint.
+    #[serde(default)]
+    pub credits: crate::credits::CreditParams,
 }
 
 /// Parameters of radio coverage proofs.
@@ -219,6 +222,7 @@ impl Default for Params {
             coverage: CoverageParams::default(),
             rewards: crate::rewards::RewardParams::default(),
             fraud: crate::rewards::FraudParams::default(),
+            credits: crate::credits::CreditParams::default(),
         }
     }
 }
@@ -294,6 +298,14 @@ impl Params {
                 "rewards.shares must sum to {} basis points, not {}",
                 crate::rewards::BPS,
                 self.rewards.shares.sum()
+            )));
+        }
+        if self.credits.oracles.len() > crate::credits::MAX_ORACLES
+            || self.credits.credit_value_nano_usd == 0
+        {
+            return Err(GenesisError::Invalid(format!(
+                "credits: at most {} oracles and a credit value above 0",
+                crate::credits::MAX_ORACLES
             )));
         }
         if self.max_block_txs == 0 {

@@ -117,6 +117,16 @@ pub enum TxFailure {
     AlreadyClaimed { epoch: u64, index: u64 },
     #[error("the path does not prove leaf {index} of epoch {epoch}'s reward root")]
     BadRewardProof { epoch: u64, index: u64 },
+    #[error("{signer} is not a listed price oracle")]
+    NotOracle { signer: Address },
+    #[error("the oracle list is full ({max})")]
+    TooManyOracles { max: usize },
+    #[error("no fresh price: no oracle reported within {max_age} blocks")]
+    StalePrice { max_age: u64 },
+    #[error("{amount} base units buy no whole credit at {nano_usd_per_crn} nano-dollars per CRN")]
+    TooFewForACredit { amount: Amount, nano_usd_per_crn: u128 },
+    #[error("a price must be above zero")]
+    ZeroPrice,
     #[error("no rewards of device {device} for epoch {epoch} are held")]
     NoHold { device: DeviceId, epoch: u64 },
     #[error("the held rewards of device {device} for epoch {epoch} were already settled")]
@@ -171,6 +181,11 @@ impl TxFailure {
             TxFailure::NotYourReward { .. } => "not_your_reward",
             TxFailure::AlreadyClaimed { .. } => "already_claimed",
             TxFailure::BadRewardProof { .. } => "bad_reward_proof",
+            TxFailure::NotOracle { .. } => "not_oracle",
+            TxFailure::TooManyOracles { .. } => "too_many_oracles",
+            TxFailure::StalePrice { .. } => "stale_price",
+            TxFailure::TooFewForACredit { .. } => "too_few_for_a_credit",
+            TxFailure::ZeroPrice => "zero_price",
             TxFailure::NoHold { .. } => "no_hold",
             TxFailure::HoldSettled { .. } => "hold_settled",
         }

@@ -383,6 +383,9 @@ pub struct EpochRewards {
     pub epoch: u64,
     #[serde(with = "crate::api::amount_str")]
     pub emission: Amount,
+    /// CRN burned for data credits minted back into the pools (on top of the emission).
+    #[serde(with = "crate::api::amount_str")]
+    pub reminted: Amount,
     pub pools: Vec<PoolOutcome>,
     /// Treasury share plus every remainder and every pool without work.
     #[serde(with = "crate::api::amount_str")]

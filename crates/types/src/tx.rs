@@ -105,6 +105,19 @@ pub enum TxBody {
     /// The owner claims reward leaves (each with its Merkle path) into its balance: all of
     /// them or none.
     ClaimRewards { claims: Vec<crate::rewards::RewardClaim> },
+    /// The admin key lists (or removes) a price oracle.
+    SetOracle { oracle: Address, allowed: bool },
+    /// A listed oracle reports the CRN price in nano-dollars per CRN.
+    ReportPrice {
+        #[serde(with = "crate::api::amount_str")]
+        nano_usd_per_crn: u128,
+    },
+    /// Burns `amount` CRN of the signer for data credits of `to` at the oracle price.
+    MintCredits {
+        to: Address,
+        #[serde(with = "crate::api::amount_str")]
+        amount: Amount,
+    },
     /// The owner of a device whose rewards are held in fraud escrow appeals.
     Appeal { device: DeviceId, epoch: u64 },
     /// The admin key releases held rewards to the owner (`release`) or burns them.
@@ -138,6 +151,9 @@ impl TxBody {
             TxBody::ProveStorage { .. } => "prove_storage",
             TxBody::ClaimRewards { .. } => "claim_rewards",
             TxBody::Appeal { .. } => "appeal",
+            TxBody::SetOracle { .. } => "set_oracle",
+            TxBody::ReportPrice { .. } => "report_price",
+            TxBody::MintCredits { .. } => "mint_credits",
             TxBody::ResolveFraud { .. } => "resolve_fraud",
         }
     }

@@ -35,6 +35,18 @@ pub enum AdminCmd {
         #[command(flatten)]
         send: SendOpts,
     },
+    /// List a price oracle (or remove it with --remove).
+    Oracle {
+        #[arg(long)]
+        admin: String,
+        /// Oracle address or keystore key name.
+        #[arg(long)]
+        oracle: String,
+        #[arg(long)]
+        remove: bool,
+        #[command(flatten)]
+        send: SendOpts,
+    },
     /// Decide on rewards held in fraud escrow: release them to the owner or burn them.
     Fraud {
         #[arg(long)]
@@ -64,6 +76,11 @@ pub async fn run(ctx: &Ctx, cmd: AdminCmd) -> anyhow::Result<()> {
             let maker = resolve_address(ctx, &maker)?;
             let key = load_key(ctx, &admin)?;
             send(ctx, &key, TxBody::SetMaker { maker, allowed: !remove }, &opts).await?;
+        }
+        AdminCmd::Oracle { admin, oracle, remove, send: opts } => {
+            let oracle = resolve_address(ctx, &oracle)?;
+            let key = load_key(ctx, &admin)?;
+            send(ctx, &key, TxBody::SetOracle { oracle, allowed: !remove }, &opts).await?;
         }
         AdminCmd::Fraud { admin, device, epoch, release, burn: _, send: opts } => {
             let key = load_key(ctx, &admin)?;

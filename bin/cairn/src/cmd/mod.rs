@@ -7,6 +7,7 @@ pub mod bench_reports;
 pub mod bench_rewards;
 pub mod chain;
 pub mod channel;
+pub mod credits;
 pub mod device;
 pub mod job;
 pub mod keys;

@@ -285,7 +285,11 @@ fn print_report(r: &RewardReport) {
     output::fields(&[
         ("epoch", s.epoch.to_string()),
         ("emission", format_crn(s.emission)),
-        ("to devices", format_crn(s.emission - s.to_treasury - s.to_validators - s.escrowed)),
+        ("re-minted (burn and mint)", format_crn(s.reminted)),
+        (
+            "to devices",
+            format_crn(s.emission + s.reminted - s.to_treasury - s.to_validators - s.escrowed),
+        ),
         ("to validators", format_crn(s.to_validators)),
         ("to treasury", format_crn(s.to_treasury)),
         ("held in fraud escrow", format_crn(s.escrowed)),

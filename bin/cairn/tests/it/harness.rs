@@ -536,6 +536,26 @@ impl Node {
         self.wait_for_height(now + n, timeout).await
     }
 
+    /// Runs a CLI command that waits for a receipt on a node with blocks on demand: makes
+    /// blocks until the command returns.
+    pub async fn cli_with_blocks(&self, args: &[&str]) -> CliOutput {
+        let ks = self.keystore_dir().to_str().expect("utf-8 temp path").to_string();
+        let url = self.url.clone();
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let run = std::thread::spawn(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            cli(
+                &args,
+                &[("CAIRN_NODE", &url), ("CAIRN_KEYSTORE", &ks), ("CAIRN_PASSPHRASE", PASSPHRASE)],
+            )
+        });
+        while !run.is_finished() {
+            self.make_block().await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        run.join().expect("the CLI thread")
+    }
+
     /// Makes one block now (the node must run with blocks on demand); returns its height.
     pub async fn make_block(&self) -> Height {
         self.client.produce_block().await.expect("POST /v1/dev/blocks").height

@@ -92,9 +92,12 @@ pub fn run(
     devices: Vec<DeviceInput>,
     validator: Option<Address>,
     flags: &super::fraud::Flags,
+    reminted: Amount,
 ) -> RewardReport {
     let emitted = emission(p, epoch);
-    let parts = split(&p.shares, emitted);
+    // The pools share the emission and the re-minted CRN alike.
+    let total = emitted.saturating_add(reminted);
+    let parts = split(&p.shares, total);
     let mut entries: Vec<RewardEntry> = devices
         .into_iter()
         .map(|d| {
@@ -149,12 +152,13 @@ pub fn run(
         .collect();
     let to_devices: Amount = entries.iter().map(|e| e.amount).sum();
     let escrowed: Amount = entries.iter().filter(|e| !e.flags.is_empty()).map(|e| e.amount).sum();
-    let to_treasury = emitted - to_devices - to_validators;
+    let to_treasury = total - to_devices - to_validators;
     let (root, leaves) = RewardReport::leaf_root(&entries);
     RewardReport {
         summary: EpochRewards {
             epoch,
             emission: emitted,
+            reminted,
             pools,
             to_treasury,
             to_validators,

@@ -102,6 +102,7 @@ pub fn report(
         inputs,
         validator,
         &flags,
+        crate::credits::remint_now(state, params)?,
     ))
 }
 
@@ -196,9 +197,11 @@ pub fn close_epoch(
         };
         fraud::hold(o, &h)?;
     }
-    let to_leaves = s.emission - s.to_treasury - s.to_validators - s.escrowed;
+    let to_leaves = s.emission + s.reminted - s.to_treasury - s.to_validators - s.escrowed;
     let mut supply = get_supply(o)?;
     supply.emitted = supply.emitted.saturating_add(s.emission);
+    supply.reminted = supply.reminted.saturating_add(s.reminted);
+    supply.remint_pending = supply.remint_pending.saturating_sub(s.reminted);
     supply.unclaimed = supply.unclaimed.saturating_add(to_leaves);
     supply.held = supply.held.saturating_add(s.escrowed);
     o.put_encoded(state_key::supply(), &supply);

@@ -41,7 +41,7 @@ fn one_epoch_split_worked_by_hand() {
         input(4, DeviceClass::Storage, store),
         input(5, DeviceClass::Relay, relay),
     ];
-    let r = run(&p, 50, 0, devices, Some(Address([9; 32])), &Flags::new());
+    let r = run(&p, 50, 0, devices, Some(Address([9; 32])), &Flags::new(), 0);
     let amounts: Vec<Amount> = r.entries.iter().map(|e| e.amount).collect();
     // Coverage 150: a = 150 × 3 / 3.5 = 128.57 → 128, b = 150 × 0.5 / 3.5 = 21.43 → 21;
     // the hotspot below the uptime gate (4 of 10 slots < 50 %) gets nothing.
@@ -65,7 +65,7 @@ fn halving_and_dust_reach_the_treasury() {
     let hs = vec![input(1, DeviceClass::Hotspot, Work { beacons: 1, density_ppm: 1, ..up() })];
     // Epoch 10: 3 units. Coverage 3 × 15 % = 0.45 → 0; everything goes to the treasury
     // but the validators' 0.15 → 0.
-    let r = run(&p, 50, 10, hs, None, &Flags::new());
+    let r = run(&p, 50, 10, hs, None, &Flags::new(), 0);
     assert_eq!(r.summary.emission, 3);
     assert_eq!(r.entries[0].amount, 0);
     assert_eq!(r.summary.to_treasury, 3);
@@ -137,6 +137,7 @@ proptest! {
         with_validator in any::<bool>(),
         works in prop::collection::vec(arb_work(), 0..40),
         flag_every in 1usize..6,
+        extra in 0u128..1u128 << 90,
     ) {
         let p = RewardParams { emission_per_epoch: base, halving_epochs: 30, ..RewardParams::default() };
         let devices: Vec<DeviceInput> = works
@@ -152,15 +153,15 @@ proptest! {
             .filter(|(i, _)| i % flag_every == 0 && flag_every < 5)
             .map(|(_, d)| (d.device, vec![Evidence::WitnessRing { members: 3, edges: 6 }]))
             .collect();
-        let r = run(&p, 50, epoch, devices.clone(), validator, &flags);
+        let r = run(&p, 50, epoch, devices.clone(), validator, &flags, extra);
         let to_devices: Amount = r.entries.iter().map(|e| e.amount).sum();
-        prop_assert_eq!(to_devices + r.summary.to_validators + r.summary.to_treasury, emission(&p, epoch));
+        prop_assert_eq!(to_devices + r.summary.to_validators + r.summary.to_treasury, emission(&p, epoch) + extra);
         let leaves: Amount = r.paid().map(|e| e.amount).sum();
         prop_assert_eq!(leaves + r.summary.escrowed, to_devices);
         for pool in &r.summary.pools {
             prop_assert!(pool.paid <= pool.amount, "{:?}", pool);
         }
-        prop_assert_eq!(run(&p, 50, epoch, devices, validator, &flags), r);
+        prop_assert_eq!(run(&p, 50, epoch, devices, validator, &flags, extra), r);
     }
 }
 
@@ -348,6 +349,8 @@ enum Op {
     Deregister { device: usize },
     Blocks(u64),
     ClaimAll { owner: usize },
+    Price(u128),
+    Mint { from: usize, amount: Amount },
 }
 
 fn arb_op() -> impl Strategy<Value = Op> {
@@ -360,6 +363,9 @@ fn arb_op() -> impl Strategy<Value = Op> {
         (0usize..8).prop_map(|device| Op::Deregister { device }),
         (1u64..8).prop_map(Op::Blocks),
         (0usize..3).prop_map(|owner| Op::ClaimAll { owner }),
+        (1u128..5_000_000_000).prop_map(Op::Price),
+        (0usize..3, 0u128..300 * cairn_types::UNITS_PER_CRN)
+            .prop_map(|(from, amount)| Op::Mint { from, amount }),
     ]
 }
 
@@ -377,6 +383,8 @@ proptest! {
         g.params.blocks_per_epoch = 5;
         g.params.devices.heartbeat_slots = 5;
         g.params.devices.min_uptime_percent = 20;
+        g.params.credits.oracles = vec![keys[0].address()];
+        g.params.credits.remint_cap_per_epoch = 70 * cairn_types::UNITS_PER_CRN;
         let mut n = Net::new(&g);
         let all: Vec<&Keypair> = keys.iter().chain([&gw]).collect();
         let mut devices: Vec<(DeviceSigner, usize, u64)> = Vec::new(); // (key, owner, seq)
@@ -430,6 +438,15 @@ proptest! {
                     }
                     last
                 }
+                Op::Price(p) => {
+                    n.run(&keys[0], TxBody::ReportPrice { nano_usd_per_crn: p });
+                    None
+                }
+                Op::Mint { from, amount } => {
+                    let to = keys[(from + 1) % 3].address();
+                    n.run(&keys[from], TxBody::MintCredits { to, amount: amount.max(1) });
+                    None
+                }
                 Op::ClaimAll { owner } => {
                     let owner_addr = keys[owner].address();
                     let claims: Vec<RewardClaim> = reports
@@ -445,7 +462,7 @@ proptest! {
             };
             if let Some(r) = boundary {
                 let to_devices: Amount = r.entries.iter().map(|e| e.amount).sum();
-                prop_assert_eq!(to_devices + r.summary.to_treasury + r.summary.to_validators, r.summary.emission);
+                prop_assert_eq!(to_devices + r.summary.to_treasury + r.summary.to_validators, r.summary.emission + r.summary.reminted);
                 reports.push(r);
             }
             assert_supply_identity(&n.c.store, &all);

@@ -1,0 +1,120 @@
+//! Oracles, prices and minting through blocks; burn and mint at the epoch boundary.
+
+use crate::credits::{balance, get_credit_supply, get_oracles, price};
+use crate::devices::tests::{Net, START, assert_supply_identity, failure};
+use crate::tests::genesis;
+use cairn_types::{Keypair, TxBody, TxFailure, UNITS_PER_CRN};
+
+const CRN: u128 = UNITS_PER_CRN;
+
+struct Market {
+    n: Net,
+    admin: Keypair,
+    o1: Keypair,
+    o2: Keypair,
+    buyer: Keypair,
+}
+
+fn market() -> Market {
+    let (admin, o1, o2, buyer) = (
+        Keypair::from_label("cadmin"),
+        Keypair::from_label("co1"),
+        Keypair::from_label("co2"),
+        Keypair::from_label("cbuyer"),
+    );
+    let mut g = genesis(&[&admin, &o1, &o2, &buyer], START);
+    g.params.admin = Some(admin.address());
+    g.params.blocks_per_epoch = 10;
+    g.params.credits.oracles = vec![o1.address()];
+    g.params.credits.price_max_age_blocks = 5;
+    g.params.credits.remint_cap_per_epoch = 30 * CRN;
+    Market { n: Net::new(&g), admin, o1, o2, buyer }
+}
+
+#[test]
+fn only_listed_oracles_report_and_the_price_is_the_median_of_fresh_reports() {
+    let mut m = market();
+    let o2 = m.o2.clone();
+    let r = m.n.run(&o2, TxBody::ReportPrice { nano_usd_per_crn: 1 });
+    assert_eq!(failure(&r), &TxFailure::NotOracle { signer: o2.address() });
+    let (admin, o1) = (m.admin.clone(), m.o1.clone());
+    let r = m.n.run(&o1, TxBody::SetOracle { oracle: o2.address(), allowed: true });
+    assert_eq!(failure(&r), &TxFailure::NotAdmin { signer: o1.address() });
+    assert!(
+        m.n.run(&admin, TxBody::SetOracle { oracle: o2.address(), allowed: true }).is_success()
+    );
+    assert_eq!(get_oracles(&m.n.c.store).unwrap().len(), 2);
+    assert_eq!(
+        failure(&m.n.run(&o1, TxBody::ReportPrice { nano_usd_per_crn: 0 })),
+        &TxFailure::ZeroPrice
+    );
+    assert!(m.n.run(&o1, TxBody::ReportPrice { nano_usd_per_crn: 2_000_000_000 }).is_success());
+    assert!(m.n.run(&o2, TxBody::ReportPrice { nano_usd_per_crn: 1_000_000_000 }).is_success());
+    let p = m.n.params();
+    let h = m.n.height();
+    // Two fresh reports: the lower middle.
+    assert_eq!(price(&m.n.c.store, &p, h + 1).unwrap(), Some(1_000_000_000));
+    // o2 removed: only o1's.
+    assert!(
+        m.n.run(&admin, TxBody::SetOracle { oracle: o2.address(), allowed: false }).is_success()
+    );
+    assert_eq!(price(&m.n.c.store, &p, h + 2).unwrap(), Some(2_000_000_000));
+}
+
+#[test]
+fn minting_burns_crn_at_the_fresh_price_and_refuses_a_stale_one() {
+    let mut m = market();
+    let (o1, buyer) = (m.o1.clone(), m.buyer.clone());
+    let to = o1.address();
+    // No report yet.
+    let r = m.n.run(&buyer, TxBody::MintCredits { to, amount: CRN });
+    assert_eq!(failure(&r), &TxFailure::StalePrice { max_age: 5 });
+    // $1.25 per CRN: 2 CRN buy 250 000 credits of $0.00001.
+    let reported = m.n.run(&o1, TxBody::ReportPrice { nano_usd_per_crn: 1_250_000_000 }).height;
+    let (before, burned) = (m.n.balance(&buyer), m.n.supply().burned);
+    let r = m.n.run(&buyer, TxBody::MintCredits { to, amount: 2 * CRN });
+    assert!(r.is_success(), "{r:?}");
+    assert_eq!(balance(&m.n.c.store, &to).unwrap(), 250_000);
+    assert_eq!(m.n.balance(&buyer), before - 2 * CRN - r.fee_paid);
+    assert_eq!(m.n.supply().burned, burned + 2 * CRN + r.fee_paid);
+    assert_eq!(m.n.supply().remint_pending, 2 * CRN);
+    assert_eq!(get_credit_supply(&m.n.c.store).unwrap().minted, 250_000);
+    let r = m.n.run(&buyer, TxBody::MintCredits { to, amount: 7 });
+    assert_eq!(
+        failure(&r),
+        &TxFailure::TooFewForACredit { amount: 7, nano_usd_per_crn: 1_250_000_000 }
+    );
+    // The report is fresh up to 5 blocks after it, stale from the sixth.
+    m.n.advance_to(reported + 5);
+    assert!(m.n.run(&buyer, TxBody::MintCredits { to, amount: CRN }).is_success());
+    let r = m.n.run(&buyer, TxBody::MintCredits { to, amount: CRN });
+    assert_eq!(failure(&r), &TxFailure::StalePrice { max_age: 5 });
+    let keys = [&m.admin, &m.o1, &m.o2, &m.buyer];
+    assert_supply_identity(&m.n.c.store, &keys);
+}
+
+#[test]
+fn burned_crn_is_minted_back_into_the_pools_up_to_the_cap_per_epoch() {
+    let mut m = market();
+    let (o1, buyer) = (m.o1.clone(), m.buyer.clone());
+    m.n.run(&o1, TxBody::ReportPrice { nano_usd_per_crn: 1_000_000_000 });
+    assert!(
+        m.n.run(&buyer, TxBody::MintCredits { to: buyer.address(), amount: 50 * CRN }).is_success()
+    );
+    m.n.advance_to(10);
+    let r = m.n.block(vec![]).executed.rewards.unwrap();
+    // Cap 30 of the 50 pending; the rest next epoch.
+    assert_eq!(r.summary.reminted, 30 * CRN);
+    let paid: u128 = r.entries.iter().map(|e| e.amount).sum();
+    assert_eq!(
+        paid + r.summary.to_treasury + r.summary.to_validators,
+        r.summary.emission + 30 * CRN
+    );
+    assert_eq!((m.n.supply().reminted, m.n.supply().remint_pending), (30 * CRN, 20 * CRN));
+    m.n.advance_to(20);
+    let r = m.n.block(vec![]).executed.rewards.unwrap();
+    assert_eq!(r.summary.reminted, 20 * CRN);
+    assert_eq!((m.n.supply().reminted, m.n.supply().remint_pending), (50 * CRN, 0));
+    let keys = [&m.admin, &m.o1, &m.o2, &m.buyer];
+    assert_supply_identity(&m.n.c.store, &keys);
+}
