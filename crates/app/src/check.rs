@@ -266,11 +266,7 @@ pub fn body_spend(tx: &SignedTx, params: &Params) -> Amount {
         TxBody::Transfer { amount, .. } => *amount,
         TxBody::RegisterDevice { class, .. } => params.devices.bonds.get(*class),
         TxBody::AssertLocation { .. } => params.devices.location_fee,
-        TxBody::OpenChannel { escrow, .. } => *escrow,
         TxBody::MintCredits { amount, .. } => *amount,
-        TxBody::PostJob { replication, price, .. } => {
-            price.saturating_mul(Amount::from(*replication))
-        }
         _ => 0,
     }
 }

@@ -117,6 +117,8 @@ pub enum TxFailure {
     AlreadyClaimed { epoch: u64, index: u64 },
     #[error("the path does not prove leaf {index} of epoch {epoch}'s reward root")]
     BadRewardProof { epoch: u64, index: u64 },
+    #[error("{needed} credits needed, {available} held")]
+    InsufficientCredits { needed: u128, available: u128 },
     #[error("{signer} is not a listed price oracle")]
     NotOracle { signer: Address },
     #[error("the oracle list is full ({max})")]
@@ -181,6 +183,7 @@ impl TxFailure {
             TxFailure::NotYourReward { .. } => "not_your_reward",
             TxFailure::AlreadyClaimed { .. } => "already_claimed",
             TxFailure::BadRewardProof { .. } => "bad_reward_proof",
+            TxFailure::InsufficientCredits { .. } => "insufficient_credits",
             TxFailure::NotOracle { .. } => "not_oracle",
             TxFailure::TooManyOracles { .. } => "too_many_oracles",
             TxFailure::StalePrice { .. } => "stale_price",

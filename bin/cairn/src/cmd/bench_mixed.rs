@@ -140,6 +140,7 @@ pub async fn run(
     params.coverage.witness_lag_blocks = 100_000;
     params.coverage.reciprocity_blocks = 100_000;
     params.storage.response_blocks = EPOCH - 10;
+    params.credits.price_max_age_blocks = 1_000;
     let chunk_size = params.storage.chunk_size as usize;
 
     // Accounts: hotspot owners alternate by index (owner parity = hotspot parity), at most
@@ -162,6 +163,8 @@ pub async fn run(
     let gateways: Vec<Keypair> = (0..gateway_count)
         .map(|i| Keypair::from_label(&format!("bench-mixed-gateway-{i}")))
         .collect();
+    // The first deal consumer is the price oracle; every consumer buys credits in set-up.
+    params.credits.oracles = vec![owners[consumer(0)].address()];
     let funded: Vec<&Keypair> = owners.iter().chain(&gateways).collect();
     let (node, client, dir) = start_node(CHAIN, &funded, params.clone(), block_ms).await?;
     let m = &node.shared.metrics.chain;
@@ -189,6 +192,12 @@ pub async fn run(
     for (i, d) in ps.iter().enumerate() {
         let o = provider_owner(i);
         bodies.push((o, register(d, &owners[o].address(), DeviceClass::Storage)));
+    }
+    // $10 a CRN: one credit per base unit. Each consumer buys 1 CRN of credits.
+    bodies.push((consumer(0), TxBody::ReportPrice { nano_usd_per_crn: 10_000_000_000 }));
+    for c in (0..deals).step_by(PER_SENDER).map(consumer) {
+        let to = owners[c].address();
+        bodies.push((c, TxBody::MintCredits { to, amount: cairn_types::UNITS_PER_CRN }));
     }
     let setup = sign_bodies(&owners, bodies, &mut nonces, &params);
     let expected = setup.len() as u64;

@@ -5,7 +5,7 @@ use super::tx::{SendOpts, load_key, send};
 use crate::output;
 use anyhow::Context;
 use cairn_types::usage::{SignedUsageReceipt, UsageReceipt, channel_id};
-use cairn_types::{Hash, TxBody, format_crn, parse_crn};
+use cairn_types::{Hash, TxBody};
 use clap::Subcommand;
 use std::path::PathBuf;
 
@@ -18,12 +18,12 @@ pub enum ChannelCmd {
         from: String,
         #[arg(long)]
         device: Hash,
-        /// Escrow in CRN.
+        /// Escrow in data credits.
         #[arg(long)]
-        escrow: String,
-        /// Price of one unit in CRN.
+        escrow: u128,
+        /// Price of one unit in data credits.
         #[arg(long)]
-        price: String,
+        price: u128,
         #[command(flatten)]
         send: SendOpts,
     },
@@ -84,8 +84,7 @@ pub async fn run(ctx: &Ctx, cmd: ChannelCmd) -> anyhow::Result<()> {
     match cmd {
         ChannelCmd::Open { from, device, escrow, price, send: opts } => {
             let key = load_key(ctx, &from)?;
-            let escrow = parse_crn(&escrow)?;
-            let price_per_unit = parse_crn(&price)?;
+            let price_per_unit = price;
             let nonce = match opts.nonce {
                 Some(n) => n,
                 None => ctx.client()?.account(&key.address(), false).await?.next_nonce,
@@ -139,8 +138,8 @@ pub async fn run(ctx: &Ctx, cmd: ChannelCmd) -> anyhow::Result<()> {
                 ("channel", c.id.to_string()),
                 ("consumer", c.consumer.to_string()),
                 ("device", c.device.to_string()),
-                ("escrow", format!("{} CRN", format_crn(c.escrow))),
-                ("price per unit", format!("{} CRN", format_crn(c.price_per_unit))),
+                ("escrow", format!("{} credits", c.escrow)),
+                ("price per unit", format!("{} credits", c.price_per_unit)),
                 ("opened at", c.opened_height.to_string()),
                 ("timeout at", c.timeout_height.to_string()),
                 ("status", serde_json::to_string(&c.status)?),

@@ -6,13 +6,14 @@ use crate::output;
 use anyhow::Context;
 use cairn_node::write_private;
 use cairn_types::compute::{commitment, job_id};
-use cairn_types::{Hash, TxBody, format_crn, parse_crn};
+use cairn_types::{Hash, TxBody};
 use clap::Subcommand;
 use std::path::PathBuf;
 
 #[derive(Subcommand, Debug)]
 pub enum JobCmd {
-    /// As a consumer, post a job for `replication` providers at `price` CRN each (escrowed).
+    /// As a consumer, post a job for `replication` providers at `price` data credits each
+    /// (escrowed).
     Post {
         #[arg(long)]
         from: String,
@@ -25,7 +26,7 @@ pub enum JobCmd {
         #[arg(long, default_value_t = 3)]
         replication: u8,
         #[arg(long)]
-        price: String,
+        price: u128,
         #[command(flatten)]
         send: SendOpts,
     },
@@ -95,7 +96,6 @@ pub async fn run(ctx: &Ctx, cmd: JobCmd) -> anyhow::Result<()> {
     match cmd {
         JobCmd::Post { from, workload, input, replication, price, send: opts } => {
             let key = load_key(ctx, &from)?;
-            let price = parse_crn(&price)?;
             let nonce = match opts.nonce {
                 Some(n) => n,
                 None => ctx.client()?.account(&key.address(), false).await?.next_nonce,
@@ -147,7 +147,7 @@ pub async fn run(ctx: &Ctx, cmd: JobCmd) -> anyhow::Result<()> {
                 ("job", j.id.to_string()),
                 ("consumer", j.consumer.to_string()),
                 ("replication", j.replication.to_string()),
-                ("price", format!("{} CRN each", format_crn(j.price))),
+                ("price", format!("{} credits each", j.price)),
                 ("commit before", j.commit_deadline.to_string()),
                 ("reveal before", j.reveal_deadline.to_string()),
                 ("places", j.slots.len().to_string()),

@@ -191,8 +191,10 @@ pub async fn devnet(_ctx: &Ctx, a: DevnetArgs) -> anyhow::Result<()> {
             };
             funds.push((addr, DEV_BALANCE));
         }
-        // The first dev key (alice) holds the admin role on the devnet.
-        let params = Params { admin: funds.first().map(|(a, _)| *a), ..Params::default() };
+        // The first dev key (alice) holds the admin role and is the price oracle.
+        let alice = funds.first().map(|(a, _)| *a);
+        let mut params = Params { admin: alice, ..Params::default() };
+        params.credits.oracles = alice.into_iter().collect();
         init_dir(&dir, "cairn-devnet", &funds, params)?;
     }
     let ks = Keystore::open(&keystore_dir)?;

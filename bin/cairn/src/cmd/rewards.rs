@@ -168,6 +168,8 @@ pub async fn run(ctx: &Ctx, cmd: RewardsCmd) -> anyhow::Result<()> {
             output::fields(&[
                 ("genesis", format_crn(s.genesis)),
                 ("emitted", format_crn(s.emitted)),
+                ("re-minted from credit burns", format_crn(s.reminted)),
+                ("burned for credits, to re-mint", format_crn(s.remint_pending)),
                 ("burned", format_crn(s.burned)),
                 ("total", format_crn(s.total)),
                 ("bonded", format_crn(s.bonded)),

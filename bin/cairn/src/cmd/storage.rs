@@ -5,7 +5,7 @@ use super::tx::{SendOpts, load_key, send};
 use crate::output;
 use anyhow::{Context, bail};
 use cairn_types::storage::{chunk_proof, chunk_root, chunks, deal_id};
-use cairn_types::{Hash, TxBody, format_crn, parse_crn};
+use cairn_types::{Hash, TxBody};
 use clap::Subcommand;
 use std::path::PathBuf;
 
@@ -23,9 +23,9 @@ pub enum StorageCmd {
         file: PathBuf,
         #[arg(long)]
         epochs: u64,
-        /// Price per proven epoch, in CRN.
+        /// Price per proven epoch, in data credits.
         #[arg(long)]
-        price: String,
+        price: u128,
         #[command(flatten)]
         send: SendOpts,
     },
@@ -82,7 +82,7 @@ pub async fn run(ctx: &Ctx, cmd: StorageCmd) -> anyhow::Result<()> {
                 root,
                 size: data.len() as u64,
                 duration_epochs: epochs,
-                price_per_epoch: parse_crn(&price)?,
+                price_per_epoch: price,
             };
             send(ctx, &key, body, &opts).await?;
             if !ctx.json {
@@ -119,8 +119,8 @@ pub async fn run(ctx: &Ctx, cmd: StorageCmd) -> anyhow::Result<()> {
                 ("root", d.root.to_string()),
                 ("size", format!("{} bytes in {} chunks", d.size, d.chunks)),
                 ("epochs", format!("{} to {}", d.first_epoch, d.last_epoch)),
-                ("price", format!("{} CRN per epoch", format_crn(d.price_per_epoch))),
-                ("escrow left", format!("{} CRN", format_crn(d.escrow_left))),
+                ("price", format!("{} credits per epoch", d.price_per_epoch)),
+                ("escrow left", format!("{} credits", d.escrow_left)),
                 ("proven epochs", d.proven_epochs.to_string()),
                 ("faults", format!("{} ({} in a row)", d.faults, d.misses_in_row)),
                 (

@@ -1,7 +1,8 @@
 //! A provider settles a usage channel with an old receipt (fewer units); inside the dispute
-//! window the consumer posts its latest one; when the window closes the channel pays for the
-//! latest total, refunds the rest of the escrow, and counts the units as the device's usage.
-//! Everything goes through the CLI on a running node.
+//! window the consumer posts its latest one; when the window closes the channel consumes the
+//! credits of the latest total, refunds the rest of the escrow, and counts the units as the
+//! device's usage (what it earns from the usage pool). Everything goes through the CLI on a
+//! running node; the consumer first buys data credits.
 
 use crate::device_support::{failure_code, keygen, success_receipt};
 use crate::harness::{self, NodeBuilder, crn};
@@ -19,7 +20,9 @@ fn a_channel_settled_with_an_old_receipt_is_corrected_by_the_consumers_dispute()
         });
         let consumer = b.new_keystore_key("consumer");
         let provider = b.new_keystore_key("provider");
-        let node = b.fund(consumer, crn(1_000)).fund(provider, crn(1_000)).start().await;
+        let node =
+            b.fund(consumer, crn(1_000)).fund(provider, crn(1_000)).oracle(consumer).start().await;
+        node.buy_credits("consumer", "20");
         let dev = keygen(&node, "relay", false);
         let id = dev.id.to_string();
         success_receipt(node.cli(&[
@@ -34,13 +37,14 @@ fn a_channel_settled_with_an_old_receipt_is_corrected_by_the_consumers_dispute()
             "relay",
         ]));
 
-        // Open: 10 CRN escrow at 0.01 CRN a unit. The consumer's first transaction, nonce 0.
+        // Open: 10 000 000 credits of escrow at 10 000 a unit. The consumer's third
+        // transaction (after the price report and the mint), nonce 2.
         node.cli(&[
-            "--json", "channel", "open", "--from", "consumer", "--device", &id, "--escrow", "10",
-            "--price", "0.01",
+            "--json", "channel", "open", "--from", "consumer", "--device", &id, "--escrow",
+            "10000000", "--price", "10000",
         ])
         .success();
-        let channel = channel_id(&consumer, 0);
+        let channel = channel_id(&consumer, 2);
         let ch = channel.to_string();
         let dir = node.dir().to_path_buf();
         let (r1, r2) = (dir.join("r1.json"), dir.join("r2.json"));
@@ -105,19 +109,24 @@ fn a_channel_settled_with_an_old_receipt_is_corrected_by_the_consumers_dispute()
 
         node.wait_for_height(closes_at + 1, Duration::from_secs(30)).await;
         let closed = node.client().channel(&channel).await.expect("channel");
-        let price = crn(1) / 100;
+        let price = 10_000;
         assert_eq!(
             closed.status,
             ChannelStatus::Closed {
                 height: closes_at,
                 units: 400,
                 paid: 400 * price,
-                refunded: crn(10) - 400 * price
+                refunded: 10_000_000 - 400 * price
             }
         );
-        // The provider's owner got 4 CRN, less the fees of its own two transactions.
+        // The credits of 400 units are consumed, the rest is back with the consumer.
+        let oracles = node.client().oracles().await.expect("oracles");
+        assert_eq!(oracles.credits.consumed, 400 * price);
+        let credits = node.client().credits(&consumer).await.expect("credits").credits;
+        assert_eq!(credits, crn(20) - 400 * price);
+        // The provider's owner paid only the fees of its own two transactions.
         let p1 = node.account(&provider).await.balance;
-        assert_eq!(p1, p0 - settle.fee_paid - refused.fee_paid + 400 * price);
+        assert_eq!(p1, p0 - settle.fee_paid - refused.fee_paid);
         let device = node.client().device(&dev.id).await.expect("device");
         assert_eq!(device.usage_units, 400);
     });

@@ -1,6 +1,7 @@
 //! Three providers take a compute job through the CLI, commit and reveal; one reveals a
-//! different result. When the reveal phase ends the two who agree are paid, the liar's bond
-//! is slashed, and the consumer gets the liar's share back.
+//! different result. When the reveal phase ends the two who agree are paid (their places'
+//! data credits are consumed and each counts a verified job for the compute pool), the liar's
+//! bond is slashed, and the consumer gets the liar's share of credits back.
 
 use crate::device_support::{keygen, success_receipt};
 use crate::harness::{self, NodeBuilder, crn};
@@ -24,7 +25,8 @@ fn a_compute_job_with_one_lying_provider_pays_the_honest_two_and_slashes_the_lia
         for o in &owners {
             b = b.fund(*o, crn(1_000));
         }
-        let node = b.start().await;
+        let node = b.oracle(consumer).start().await;
+        node.buy_credits("consumer", "10");
         let mut devices = Vec::new();
         for i in 0..3 {
             let dev = keygen(&node, &format!("gpu{i}"), false);
@@ -55,10 +57,10 @@ fn a_compute_job_with_one_lying_provider_pays_the_honest_two_and_slashes_the_lia
             "--input",
             &input,
             "--price",
-            "2",
+            "2000000",
         ])
         .success();
-        let job = job_id(&consumer, 0);
+        let job = job_id(&consumer, 2);
         let jid = job.to_string();
         let good = Hash::sha256(b"42").to_string();
         let bad = Hash::sha256(b"41").to_string();
@@ -109,7 +111,11 @@ fn a_compute_job_with_one_lying_provider_pays_the_honest_two_and_slashes_the_lia
         assert_eq!(result.map(|r| r.to_string()), Some(good.clone()));
         assert_eq!(paid, &vec![devices[0].id, devices[1].id]);
         assert_eq!(slashed, &vec![devices[2].id]);
-        assert_eq!(*refunded, crn(2));
+        assert_eq!(*refunded, 2_000_000);
+        let consumed = node.client().oracles().await.expect("oracles").credits.consumed;
+        assert_eq!(consumed, 2 * 2_000_000);
+        let credits = node.client().credits(&consumer).await.expect("credits").credits;
+        assert_eq!(credits, crn(10) - 2 * 2_000_000);
         let slash = node.client().params().await.expect("params").compute.slash;
         let liar = node.client().device(&devices[2].id).await.expect("device").device.bond;
         assert_eq!(liar, bonds0[2] - slash);

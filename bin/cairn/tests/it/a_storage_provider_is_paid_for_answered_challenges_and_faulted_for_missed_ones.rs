@@ -1,6 +1,7 @@
 //! A consumer prepares a file and opens a deal through the CLI; the provider answers the
-//! first challenge with `cairn storage prove` from its copy of the file and is paid; it
-//! skips the next one and is faulted at the following epoch start, paying the fault fee.
+//! first challenge with `cairn storage prove` from its copy of the file, which consumes the
+//! epoch's data credits (the provider earns from the storage pool); it skips the next one and
+//! is faulted at the following epoch start, paying the fault fee.
 
 use crate::device_support::{keygen, success_receipt};
 use crate::harness::{self, Node, NodeBuilder, crn};
@@ -31,7 +32,9 @@ fn a_storage_provider_is_paid_for_answered_challenges_and_faulted_for_missed_one
         });
         let consumer = b.new_keystore_key("consumer");
         let provider = b.new_keystore_key("provider");
-        let node = b.fund(consumer, crn(1_000)).fund(provider, crn(1_000)).start().await;
+        let node =
+            b.fund(consumer, crn(1_000)).fund(provider, crn(1_000)).oracle(consumer).start().await;
+        node.buy_credits("consumer", "10");
         let dev = keygen(&node, "disk", false);
         success_receipt(node.cli(&[
             "--json",
@@ -64,10 +67,10 @@ fn a_storage_provider_is_paid_for_answered_challenges_and_faulted_for_missed_one
             "--epochs",
             "5",
             "--price",
-            "0.1",
+            "100000",
         ])
         .success();
-        let deal = deal_id(&consumer, 0);
+        let deal = deal_id(&consumer, 2);
         let shown = node.client().deal(&deal).await.expect("deal");
         assert_eq!(shown.root.to_string(), prepared["root"].as_str().expect("root"));
 
@@ -85,7 +88,10 @@ fn a_storage_provider_is_paid_for_answered_challenges_and_faulted_for_missed_one
             file,
         ]));
         assert!(r.height < first.deadline);
-        assert_eq!(node.account(&provider).await.balance, before - r.fee_paid + crn(1) / 10);
+        // The answer consumed one epoch's credits; the provider earns from the storage pool.
+        assert_eq!(node.account(&provider).await.balance, before - r.fee_paid);
+        let consumed = node.client().oracles().await.expect("oracles").credits.consumed;
+        assert_eq!(consumed, 100_000);
 
         // Skip the next challenge; the epoch after it records the miss.
         let second = wait_challenge(&node, &deal, Some(first.epoch)).await;

@@ -31,12 +31,14 @@ fn channel_settlements_not_higher_or_after_the_dispute_window_are_refused() {
             .blocks_per_epoch(1_000_000)
             .fund(consumer.address(), crn(1_000))
             .fund(provider.address(), crn(1_000))
+            .oracle(consumer.address())
             .edit_genesis(|g| g["params"]["usage"]["dispute_window_blocks"] = WINDOW.into());
         let mut c = OnDemand::start(builder).await;
+        c.buy_credits(&consumer, crn(20)).await;
         let dev = c.device(&provider, DeviceClass::Relay, 1).await;
         let nonce = c.next_nonce(&consumer);
         let open =
-            TxBody::OpenChannel { device: dev.id(), escrow: crn(10), price_per_unit: crn(1) / 100 };
+            TxBody::OpenChannel { device: dev.id(), escrow: 10_000_000, price_per_unit: 10_000 };
         c.ok(&consumer, open).await;
         let ch = channel_id(&consumer.address(), nonce);
         let chain = c.chain.clone();
@@ -64,6 +66,6 @@ fn channel_settlements_not_higher_or_after_the_dispute_window_are_refused() {
         let ChannelStatus::Closed { units, paid, refunded, .. } = shown.status else {
             panic!("channel not closed at the window's end: {shown:?}")
         };
-        assert_eq!((units, paid, refunded), (300, crn(3), crn(7)));
+        assert_eq!((units, paid, refunded), (300, 3_000_000, 7_000_000));
     });
 }

@@ -22,11 +22,13 @@ fn compute_commits_and_reveals_outside_their_windows_or_not_matching_are_refused
             .blocks_per_epoch(1_000_000)
             .fund(consumer.address(), crn(1_000))
             .fund(p.address(), crn(1_000))
+            .oracle(consumer.address())
             .edit_genesis(|g| {
                 g["params"]["compute"]["commit_window_blocks"] = COMMIT.into();
                 g["params"]["compute"]["reveal_window_blocks"] = REVEAL.into();
             });
         let mut c = OnDemand::start(builder).await;
+        c.buy_credits(&consumer, crn(10)).await;
         let devs = [
             c.device(&p, DeviceClass::Compute, 1).await,
             c.device(&p, DeviceClass::Compute, 2).await,
@@ -37,7 +39,7 @@ fn compute_commits_and_reveals_outside_their_windows_or_not_matching_are_refused
             workload: Hash::sha256(b"workload"),
             input: Hash::sha256(b"input"),
             replication: 3,
-            price: crn(1),
+            price: 1_000_000,
         };
         let posted = c.ok(&consumer, post).await.height;
         let job = job_id(&consumer.address(), nonce);

@@ -44,11 +44,13 @@ impl Fleet {
             .fund(a.address(), crn(1_000))
             .fund(b.address(), crn(1_000))
             .fund(gateway.address(), crn(1_000))
+            .oracle(b.address())
             .edit_genesis(|g| {
                 g["params"]["coverage"]["beacon_interval_blocks"] = 1.into();
                 g["params"]["storage"]["response_blocks"] = 5.into();
             });
         let mut c = OnDemand::start(builder).await;
+        c.buy_credits(&b, crn(10)).await;
         let home = h3o::LatLng::new(48.85, 2.35).unwrap().to_cell(h3o::Resolution::Twelve);
         let mut hotspots = Vec::new();
         let mut sensors = Vec::new();

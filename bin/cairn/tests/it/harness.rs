@@ -216,6 +216,13 @@ impl NodeBuilder {
         self
     }
 
+    /// Lists `oracle` as a price oracle in genesis.
+    pub fn oracle(self, oracle: Address) -> NodeBuilder {
+        self.edit_genesis(move |g| {
+            g["params"]["credits"]["oracles"] = serde_json::json!([oracle.to_string()]);
+        })
+    }
+
     /// Edits genesis.json (as JSON) after `cairn init` and before the node first starts, for
     /// parameters `cairn init` has no flag for. The validator key stays valid: it signs
     /// blocks, not the genesis file.
@@ -509,6 +516,13 @@ impl Node {
             args,
             &[("CAIRN_NODE", &self.url), ("CAIRN_KEYSTORE", ks), ("CAIRN_PASSPHRASE", PASSPHRASE)],
         )
+    }
+
+    /// Key `name` (listed as the oracle) reports $10 a CRN — one credit per base unit of
+    /// CRN — and burns `crn` CRN for credits, through the CLI. Two transactions.
+    pub fn buy_credits(&self, name: &str, crn: &str) {
+        self.cli(&["--json", "credits", "report-price", "--oracle", name, "--usd", "10"]).success();
+        self.cli(&["--json", "credits", "mint", "--from", name, "--amount", crn]).success();
     }
 
     /// Current height.

@@ -67,6 +67,18 @@ impl OnDemand {
         receipts
     }
 
+    /// `buyer` (listed as the oracle in genesis) reports $10 a CRN — one credit per base
+    /// unit — and burns `amount` CRN for credits, in one block.
+    pub async fn buy_credits(&mut self, buyer: &Keypair, amount: u128) {
+        let bodies = vec![
+            TxBody::ReportPrice { nano_usd_per_crn: 10_000_000_000 },
+            TxBody::MintCredits { to: buyer.address(), amount },
+        ];
+        for r in self.send(buyer, bodies).await {
+            assert_eq!(r.status, TxStatus::Success, "{r:?}");
+        }
+    }
+
     /// Registers a device of `class` owned by `owner` whose key comes from `seed`.
     pub async fn device(&mut self, owner: &Keypair, class: DeviceClass, seed: u8) -> DeviceSigner {
         let dev = DeviceSigner::from_ed25519_seed([seed; 32]);

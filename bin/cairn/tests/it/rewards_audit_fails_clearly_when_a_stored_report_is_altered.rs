@@ -23,7 +23,7 @@ fn rewards_audit_fails_clearly_when_a_stored_report_is_altered() {
             let w = db.begin_write().unwrap();
             {
                 let mut blocks = w.open_table(table).unwrap();
-                let height = 2 * EPOCH - 3;
+                let height = 2 * EPOCH - 1;
                 let bytes = blocks.get(height).unwrap().unwrap().value().to_vec();
                 let mut block: Block = codec::decode(&bytes, usize::MAX, "block").unwrap();
                 let TxBody::SubmitReports { reports } = &mut block.txs[0].tx.body else {
@@ -43,7 +43,7 @@ fn rewards_audit_fails_clearly_when_a_stored_report_is_altered() {
         assert!(!out.status.success(), "the audit passed on an altered chain: {}", out.stdout);
         assert!(out.stderr.contains("does not replay up to epoch 1"), "{}", out.stderr);
         assert!(
-            out.stderr.contains(&format!("block {} does not replay", 2 * EPOCH - 3)),
+            out.stderr.contains(&format!("block {} does not replay", 2 * EPOCH - 1)),
             "{}",
             out.stderr
         );

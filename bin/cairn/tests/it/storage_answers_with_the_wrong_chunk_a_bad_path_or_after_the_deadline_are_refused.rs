@@ -22,8 +22,10 @@ fn storage_answers_with_the_wrong_chunk_a_bad_path_or_after_the_deadline_are_ref
             .blocks_per_epoch(EPOCH)
             .fund(consumer.address(), crn(1_000))
             .fund(provider.address(), crn(1_000))
+            .oracle(consumer.address())
             .edit_genesis(|g| g["params"]["storage"]["response_blocks"] = RESPONSE.into());
         let mut c = OnDemand::start(builder).await;
+        c.buy_credits(&consumer, crn(10)).await;
         let dev = c.device(&provider, DeviceClass::Storage, 1).await;
         let chunk_size = c.node.client().params().await.unwrap().storage.chunk_size as usize;
         let data: Vec<u8> = (0..5 * chunk_size).map(|i| (i * 7 % 251) as u8).collect();
@@ -35,7 +37,7 @@ fn storage_answers_with_the_wrong_chunk_a_bad_path_or_after_the_deadline_are_ref
             root: chunk_root(&parts),
             size: data.len() as u64,
             duration_epochs: 3,
-            price_per_epoch: crn(1),
+            price_per_epoch: 1_000_000,
         };
         c.ok(&consumer, open).await;
         let deal = deal_id(&consumer.address(), nonce);

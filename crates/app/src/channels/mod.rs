@@ -5,7 +5,7 @@
 //! escrow), refunds the rest, and records the units as the device's delivered usage in that
 //! epoch.
 
-use crate::{accounts, devices, state_key};
+use crate::{credits, devices, state_key};
 use cairn_state::{Overlay, StateError, StateRead as _};
 use cairn_types::device_key::DeviceId;
 use cairn_types::usage::{Channel, ChannelStatus, SignedUsageReceipt, channel_id};
@@ -57,7 +57,7 @@ pub fn open(
     if !serves_usage(d.class) {
         fail!(TxFailure::NotAUsageDevice { class: d.class });
     }
-    if let Err(f) = accounts::lock_escrow(o, consumer, escrow)? {
+    if let Err(f) = credits::lock(o, consumer, escrow)? {
         fail!(f);
     }
     let id = channel_id(consumer, nonce);
@@ -186,7 +186,7 @@ pub fn close_timed_out(
     if height < channel.timeout_height {
         fail!(TxFailure::ChannelNotTimedOut { timeout: channel.timeout_height });
     }
-    accounts::release_escrow(o, &channel.consumer, channel.escrow)?;
+    credits::refund(o, &channel.consumer, channel.escrow)?;
     channel.status = ChannelStatus::Closed { height, units: 0, paid: 0, refunded: channel.escrow };
     o.put_encoded(state_key::channel(id), &channel);
     Ok(Ok(()))
@@ -210,13 +210,8 @@ pub fn close_due(o: &mut Overlay<'_>, params: &Params, height: Height) -> Result
         let units = u128::from(receipt.total_units).min(covered);
         let paid = units.saturating_mul(channel.price_per_unit);
         let refunded = channel.escrow - paid;
-        let owner = devices::get_device(o, &channel.device)?.map(|d| d.owner);
-        match owner {
-            Some(owner) => accounts::release_escrow(o, &owner, paid)?,
-            // A device record never disappears, but refund rather than lose funds.
-            None => accounts::release_escrow(o, &channel.consumer, paid)?,
-        }
-        accounts::release_escrow(o, &channel.consumer, refunded)?;
+        credits::consume(o, paid)?;
+        credits::refund(o, &channel.consumer, refunded)?;
         let units = u64::try_from(units).unwrap_or(u64::MAX);
         devices::touch_epoch(o, &channel.device, epoch)?;
         let ukey = state_key::usage_units(&channel.device, epoch);

@@ -1,8 +1,11 @@
 //! Usage channel tests on the in-memory store.
 
 use super::*;
-use crate::accounts::get_supply;
-use crate::devices::tests::{CRN, FEE, Net, START, ed_device, failure, register};
+use crate::credits::get_credit_supply;
+use crate::devices::tests::{
+    CRN, FEE, Net, START, assert_credit_identity, assert_supply_identity, buy_credits, credits_of,
+    ed_device, failure, register,
+};
 use crate::tests::genesis;
 use cairn_types::usage::{UsageReceipt, channel_id};
 use cairn_types::{DeviceClass, Keypair, Receipt, TxBody, TxStatus};
@@ -24,9 +27,14 @@ fn setup(class: DeviceClass) -> Setup {
     let mut g = genesis(&[&consumer, &provider], START);
     g.params.usage.dispute_window_blocks = WINDOW;
     g.params.usage.channel_timeout_blocks = 50;
+    g.params.credits.oracles = vec![consumer.address()];
     let mut n = Net::new(&g);
     let dev = ed_device(7);
-    assert!(n.run(&provider, register(&dev, &provider, class, 0, None)).is_success());
+    // The consumer buys credits (one per base unit of CRN) as the provider registers.
+    let mut txs = buy_credits(&mut n, &consumer, 10 * ESCROW);
+    txs.push(n.tx(&provider, register(&dev, &provider, class, 0, None)));
+    let p = n.block(txs);
+    assert!(p.executed.receipts.iter().all(Receipt::is_success), "{:?}", p.executed.receipts);
     Setup { n, consumer, provider, device: dev.id() }
 }
 
@@ -50,9 +58,8 @@ fn channel(s: &Setup, id: &Hash) -> Channel {
 }
 
 fn supply_identity_holds(s: &Setup) {
-    let sup = get_supply(&s.n.c.store).unwrap();
-    let balances = s.n.balance(&s.consumer) + s.n.balance(&s.provider);
-    assert_eq!(balances + sup.bonded + sup.escrowed, sup.genesis - sup.burned);
+    assert_supply_identity(&s.n.c.store, &[&s.consumer, &s.provider]);
+    assert_credit_identity(&s.n.c.store);
 }
 
 fn code(r: &Receipt) -> &'static str {
@@ -60,18 +67,19 @@ fn code(r: &Receipt) -> &'static str {
 }
 
 #[test]
-fn opening_a_channel_escrows_from_the_consumer() {
+fn opening_a_channel_escrows_credits_from_the_consumer() {
     let mut s = setup(DeviceClass::Relay);
-    let before = s.n.balance(&s.consumer);
+    let (before, credits) = (s.n.balance(&s.consumer), credits_of(&s.n.c.store, &s.consumer));
     let id = open(&mut s);
-    assert_eq!(s.n.balance(&s.consumer), before - ESCROW - FEE);
+    assert_eq!(s.n.balance(&s.consumer), before - FEE);
+    assert_eq!(credits_of(&s.n.c.store, &s.consumer), credits - ESCROW);
     let c = channel(&s, &id);
     assert_eq!(
         (c.consumer, c.device, c.escrow, c.price_per_unit),
         (s.consumer.address(), s.device, ESCROW, PRICE)
     );
     assert_eq!(c.status, ChannelStatus::Open);
-    assert_eq!(get_supply(&s.n.c.store).unwrap().escrowed, ESCROW);
+    assert_eq!(get_credit_supply(&s.n.c.store).unwrap().escrowed, ESCROW);
     supply_identity_holds(&s);
 }
 
@@ -97,11 +105,11 @@ fn only_usage_devices_take_channels_and_escrow_must_be_positive() {
 }
 
 #[test]
-fn a_settled_channel_pays_the_provider_and_refunds_the_rest_when_the_window_closes() {
+fn a_settled_channel_consumes_the_used_credits_and_refunds_the_rest_when_the_window_closes() {
     let mut s = setup(DeviceClass::Storage);
     let id = open(&mut s);
     let provider = s.provider.clone();
-    let (p0, c0) = (s.n.balance(&s.provider), s.n.balance(&s.consumer));
+    let (p0, c0) = (s.n.balance(&s.provider), credits_of(&s.n.c.store, &s.consumer));
     let r = s.n.run(&provider, TxBody::SettleChannel { receipt: receipt(&s.consumer, id, 30, 3) });
     assert!(r.is_success(), "{r:?}");
     let settled_at = s.n.height();
@@ -123,13 +131,16 @@ fn a_settled_channel_pays_the_provider_and_refunds_the_rest_when_the_window_clos
             refunded: ESCROW - 30 * PRICE
         }
     );
-    assert_eq!(s.n.balance(&s.provider), p0 - FEE + 30 * PRICE);
-    assert_eq!(s.n.balance(&s.consumer), c0 + ESCROW - 30 * PRICE);
+    // The provider is paid from the reward pools for the units (usage); the credits are
+    // consumed.
+    assert_eq!(s.n.balance(&s.provider), p0 - FEE);
+    assert_eq!(credits_of(&s.n.c.store, &s.consumer), c0 + ESCROW - 30 * PRICE);
+    assert_eq!(get_credit_supply(&s.n.c.store).unwrap().consumed, 30 * PRICE);
     let epoch = s.n.params().epoch_of(closes_at);
     let units: u64 =
         s.n.c.store.get_decoded(&state_key::usage_units(&s.device, epoch)).unwrap().unwrap();
     assert_eq!(units, 30);
-    assert_eq!(get_supply(&s.n.c.store).unwrap().escrowed, 0);
+    assert_eq!(get_credit_supply(&s.n.c.store).unwrap().escrowed, 0);
     supply_identity_holds(&s);
 }
 
@@ -238,10 +249,10 @@ fn an_unsettled_channel_returns_its_escrow_after_the_timeout() {
     s.n.advance_to(timeout - 1);
     let r = s.n.run(&consumer, TxBody::CloseChannel { channel: id });
     assert_eq!(failure(&r), &TxFailure::ChannelNotTimedOut { timeout });
-    let before = s.n.balance(&consumer);
+    let before = credits_of(&s.n.c.store, &consumer);
     let r = s.n.run(&consumer, TxBody::CloseChannel { channel: id });
     assert!(r.is_success(), "{r:?}");
-    assert_eq!(s.n.balance(&consumer), before - FEE + ESCROW);
+    assert_eq!(credits_of(&s.n.c.store, &consumer), before + ESCROW);
     assert!(matches!(channel(&s, &id).status, ChannelStatus::Closed { units: 0, paid: 0, .. }));
     supply_identity_holds(&s);
 }

@@ -108,6 +108,45 @@ pub fn mint(
     Ok(Ok(()))
 }
 
+/// Moves `amount` credits of `who` into escrow (a deal, a job or a channel).
+pub fn lock(o: &mut Overlay<'_>, who: &Address, amount: u128) -> TxResult {
+    let available = balance(o, who)?;
+    if available < amount {
+        return Ok(Err(TxFailure::InsufficientCredits { needed: amount, available }));
+    }
+    o.put_encoded(state_key::credits(who), &(available - amount));
+    let mut cs = get_credit_supply(o)?;
+    cs.escrowed = cs.escrowed.saturating_add(amount);
+    o.put_encoded(state_key::credit_supply(), &cs);
+    Ok(Ok(()))
+}
+
+/// Returns escrowed credits to `to`.
+pub fn refund(o: &mut Overlay<'_>, to: &Address, amount: u128) -> Result<(), StateError> {
+    if amount == 0 {
+        return Ok(());
+    }
+    let b = balance(o, to)?;
+    o.put_encoded(state_key::credits(to), &b.saturating_add(amount));
+    let mut cs = get_credit_supply(o)?;
+    cs.escrowed = cs.escrowed.saturating_sub(amount);
+    o.put_encoded(state_key::credit_supply(), &cs);
+    Ok(())
+}
+
+/// Consumes escrowed credits: the service was delivered and paid for; they are gone (the
+/// provider earns from the reward pools, which the burned CRN refills).
+pub fn consume(o: &mut Overlay<'_>, amount: u128) -> Result<(), StateError> {
+    if amount == 0 {
+        return Ok(());
+    }
+    let mut cs = get_credit_supply(o)?;
+    cs.escrowed = cs.escrowed.saturating_sub(amount);
+    cs.consumed = cs.consumed.saturating_add(amount);
+    o.put_encoded(state_key::credit_supply(), &cs);
+    Ok(())
+}
+
 /// The genesis oracle list.
 pub fn genesis_oracles(o: &mut Overlay<'_>, params: &Params) {
     let list: Oracles = params.credits.oracles.iter().map(|a| (*a, None)).collect();

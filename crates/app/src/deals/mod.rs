@@ -7,7 +7,7 @@
 //! bond and the epoch's price stays with the consumer; `max_misses` in a row end the deal.
 //! When a deal ends, what is left in escrow returns to the consumer.
 
-use crate::{accounts, devices, state_key};
+use crate::{credits, devices, state_key};
 use cairn_state::{Overlay, StateError, StateRead as _};
 use cairn_types::device_key::DeviceId;
 use cairn_types::storage::{Challenge, Deal, DealStatus, challenge_index, deal_id, verify_chunk};
@@ -64,7 +64,7 @@ pub fn open(
         fail!(TxFailure::NotActive { device: spec.device });
     }
     let escrow = spec.price_per_epoch.saturating_mul(Amount::from(spec.duration_epochs));
-    if let Err(f) = accounts::lock_escrow(o, consumer, escrow)? {
+    if let Err(f) = credits::lock(o, consumer, escrow)? {
         fail!(f);
     }
     let first_epoch = params.epoch_of(height).saturating_add(1);
@@ -109,10 +109,9 @@ pub fn prove(
 ) -> TxResult {
     let Answer { index, chunk, path } = answer;
     let Some(mut deal) = get_deal(o, id)? else { fail!(TxFailure::UnknownDeal { deal: *id }) };
-    let owner = match devices::owned_device(o, &deal.device, signer)? {
-        Ok(d) => d.owner,
-        Err(f) => fail!(f),
-    };
+    if let Err(f) = devices::owned_device(o, &deal.device, signer)? {
+        fail!(f);
+    }
     let Some(ch) = deal.challenge.filter(|_| deal.status == DealStatus::Active) else {
         fail!(TxFailure::NoChallenge { deal: *id });
     };
@@ -128,7 +127,7 @@ pub fn prove(
         fail!(TxFailure::BadMerklePath { index });
     }
     let pay = deal.price_per_epoch.min(deal.escrow_left);
-    accounts::release_escrow(o, &owner, pay)?;
+    credits::consume(o, pay)?;
     deal.escrow_left -= pay;
     deal.challenge = None;
     deal.misses_in_row = 0;
@@ -174,7 +173,7 @@ pub fn start_epoch(
         }
         let failed = deal.misses_in_row >= sp.max_misses.max(1);
         if failed || epoch > deal.last_epoch {
-            accounts::release_escrow(o, &deal.consumer, deal.escrow_left)?;
+            credits::refund(o, &deal.consumer, deal.escrow_left)?;
             deal.status = DealStatus::Ended { height, faulted: failed, refunded: deal.escrow_left };
             deal.escrow_left = 0;
         } else if epoch >= deal.first_epoch {

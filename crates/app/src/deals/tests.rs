@@ -1,8 +1,11 @@
 //! Storage deal tests on the in-memory store.
 
 use super::*;
-use crate::accounts::get_supply;
-use crate::devices::tests::{CRN, FEE, Net, START, ed_device, failure, register};
+use crate::credits::get_credit_supply;
+use crate::devices::tests::{
+    CRN, FEE, Net, START, assert_credit_identity, buy_credits, credits_of, ed_device, failure,
+    register,
+};
 use crate::tests::genesis;
 use cairn_types::storage::{chunk_proof, chunk_root, chunks};
 use cairn_types::{DeviceSigner, Keypair, Receipt, TxBody};
@@ -26,11 +29,13 @@ fn setup() -> Setup {
     g.params.devices.heartbeat_slots = 4;
     g.params.storage.chunk_size = 64;
     g.params.storage.response_blocks = 1;
+    g.params.credits.oracles = vec![consumer.address()];
     let mut n = Net::new(&g);
     let dev = ed_device(77);
-    assert!(
-        n.run(&provider, register(&dev, &provider, DeviceClass::Storage, 0, None)).is_success()
-    );
+    let mut txs = buy_credits(&mut n, &consumer, 200 * PRICE);
+    txs.push(n.tx(&provider, register(&dev, &provider, DeviceClass::Storage, 0, None)));
+    let p = n.block(txs);
+    assert!(p.executed.receipts.iter().all(Receipt::is_success), "{:?}", p.executed.receipts);
     let data: Vec<u8> = (0..1000u32).map(|i| (i * 7 % 251) as u8).collect();
     Setup { n, consumer, provider, dev, data }
 }
@@ -92,7 +97,11 @@ fn an_honest_provider_is_never_faulted_over_100_epochs() {
     let d = deal(&s, &id);
     assert_eq!((d.faults, d.proven_epochs, d.escrow_left), (0, 100, 0));
     assert!(matches!(d.status, DealStatus::Ended { faulted: false, refunded: 0, .. }));
-    assert_eq!(s.n.balance(&s.provider), before + 100 * PRICE - 100 * FEE);
+    // The answers consumed the consumer's credits; the provider paid only its fees (it
+    // earns from the storage pool for the proven bytes).
+    assert_eq!(s.n.balance(&s.provider), before - 100 * FEE);
+    assert_eq!(get_credit_supply(&s.n.c.store).unwrap().consumed, 100 * PRICE);
+    assert_credit_identity(&s.n.c.store);
     let bytes: u64 =
         s.n.c
             .store
@@ -136,7 +145,7 @@ fn next_challenge_after(s: &mut Setup, id: &Hash, epoch: u64) -> Challenge {
 fn misses_in_a_row_end_the_deal_and_refund_the_rest() {
     let mut s = setup();
     let id = open(&mut s, 10);
-    let consumer_before = s.n.balance(&s.consumer);
+    let consumer_before = credits_of(&s.n.c.store, &s.consumer);
     let max = s.n.params().storage.max_misses;
     let mut last = next_challenge(&mut s, &id).epoch;
     for _ in 1..max {
@@ -150,9 +159,9 @@ fn misses_in_a_row_end_the_deal_and_refund_the_rest() {
         matches!(d.status, DealStatus::Ended { faulted: true, refunded, .. } if refunded == 10 * PRICE)
     );
     assert_eq!(d.faults, u64::from(max));
-    assert_eq!(s.n.balance(&s.consumer), consumer_before + 10 * PRICE);
-    let sup = get_supply(&s.n.c.store).unwrap();
-    assert_eq!(sup.escrowed, 0);
+    assert_eq!(credits_of(&s.n.c.store, &s.consumer), consumer_before + 10 * PRICE);
+    assert_eq!(get_credit_supply(&s.n.c.store).unwrap().escrowed, 0);
+    assert_credit_identity(&s.n.c.store);
 }
 
 #[test]

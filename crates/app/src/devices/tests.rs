@@ -203,6 +203,35 @@ fn owner_index(owner: &Keypair, id: &DeviceId) -> Vec<u8> {
     state_key::index_with_id(state_key::index_owner_prefix(&owner.address()), id)
 }
 
+/// The price at which one credit costs one base unit of CRN: $10 a CRN, $0.00001 a credit.
+pub(crate) const UNIT_PRICE: u128 = 10_000_000_000;
+
+/// `buyer` (listed as an oracle in genesis) reports [`UNIT_PRICE`] and burns `amount` CRN
+/// for as many credits: two transactions for the next block.
+pub(crate) fn buy_credits(n: &mut Net, buyer: &Keypair, amount: Amount) -> Vec<SignedTx> {
+    vec![
+        n.tx(buyer, TxBody::ReportPrice { nano_usd_per_crn: UNIT_PRICE }),
+        n.tx(buyer, TxBody::MintCredits { to: buyer.address(), amount }),
+    ]
+}
+
+pub(crate) fn credits_of(store: &MemStore, who: &Keypair) -> u128 {
+    crate::credits::balance(store, &who.address()).unwrap()
+}
+
+/// Credits minted = credits held + escrowed + consumed.
+pub(crate) fn assert_credit_identity(store: &MemStore) {
+    let k = state_key::credits(&Address([0; 32]));
+    let held: u128 = store
+        .scan_prefix(&k[..k.len() - 32], None, usize::MAX)
+        .unwrap()
+        .into_iter()
+        .map(|(_, v)| borsh::from_slice::<u128>(&v).unwrap())
+        .sum();
+    let cs = crate::credits::get_credit_supply(store).unwrap();
+    assert_eq!(held + cs.escrowed + cs.consumed, cs.minted, "credit identity: {cs:?}");
+}
+
 /// A chain plus the next nonce of every account that signs.
 pub(crate) struct Net {
     pub(crate) c: Chain,

@@ -8,7 +8,7 @@
 //! missing reveals are slashed, and the escrow returns to the consumer. The consumer may
 //! accept a result early: those who revealed it are paid, nobody is slashed.
 
-use crate::{accounts, devices, state_key};
+use crate::{credits, devices, state_key};
 use cairn_state::{Overlay, StateError, StateRead as _};
 use cairn_types::compute::{Job, JobSlot, JobStatus, commitment, job_id};
 use cairn_types::device_key::DeviceId;
@@ -74,7 +74,7 @@ pub fn post(
         fail!(TxFailure::BadJob { got: replication, max });
     }
     let escrow = price.saturating_mul(Amount::from(replication));
-    if let Err(f) = accounts::lock_escrow(o, consumer, escrow)? {
+    if let Err(f) = credits::lock(o, consumer, escrow)? {
         fail!(f);
     }
     let commit_deadline = height.saturating_add(params.compute.commit_window_blocks.max(1));
@@ -232,8 +232,8 @@ fn settle(
     for slot in &job.slots {
         let correct = result.is_some() && slot.result == result;
         if correct {
-            if let Some(d) = devices::get_device(o, &slot.device)? {
-                accounts::release_escrow(o, &d.owner, job.price)?;
+            if devices::get_device(o, &slot.device)?.is_some() {
+                credits::consume(o, job.price)?;
                 paid_total = paid_total.saturating_add(job.price);
                 devices::touch_epoch(o, &slot.device, epoch)?;
                 let key = state_key::verified_jobs(&slot.device, epoch);
@@ -248,7 +248,7 @@ fn settle(
     }
     let escrow = job.price.saturating_mul(Amount::from(job.replication));
     let refunded = escrow.saturating_sub(paid_total);
-    accounts::release_escrow(o, &job.consumer, refunded)?;
+    credits::refund(o, &job.consumer, refunded)?;
     job.status = JobStatus::Done { height, result, paid, slashed, refunded };
     put_job(o, &job);
     Ok(())

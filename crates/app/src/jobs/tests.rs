@@ -1,8 +1,11 @@
 //! Compute job tests on the in-memory store.
 
 use super::*;
-use crate::accounts::get_supply;
-use crate::devices::tests::{CRN, Net, START, ed_device, failure, register};
+use crate::credits::get_credit_supply;
+use crate::devices::tests::{
+    CRN, Net, START, assert_credit_identity, assert_supply_identity, buy_credits, credits_of,
+    ed_device, failure, register,
+};
 use crate::tests::genesis;
 use cairn_types::compute::{commitment, job_id};
 use cairn_types::{DeviceSigner, Keypair, Receipt, TxBody};
@@ -27,14 +30,15 @@ fn setup(providers: usize) -> Setup {
     let mut g = genesis(&all, START);
     g.params.compute.commit_window_blocks = COMMIT;
     g.params.compute.reveal_window_blocks = REVEAL;
+    g.params.credits.oracles = vec![consumer.address()];
     let mut n = Net::new(&g);
     let devices: Vec<DeviceSigner> = (0..providers).map(|i| ed_device(60 + i as u8)).collect();
-    let txs = owners
-        .iter()
-        .zip(&devices)
-        .map(|(o, d)| n.tx(o, register(d, o, DeviceClass::Compute, 0, None)))
-        .collect();
-    n.block(txs);
+    let mut txs = buy_credits(&mut n, &consumer, 20 * PRICE);
+    for (o, d) in owners.iter().zip(&devices) {
+        txs.push(n.tx(o, register(d, o, DeviceClass::Compute, 0, None)));
+    }
+    let p = n.block(txs);
+    assert!(p.executed.receipts.iter().all(Receipt::is_success), "{:?}", p.executed.receipts);
     Setup { n, consumer, owners, devices }
 }
 
@@ -86,12 +90,10 @@ fn settle_now(s: &mut Setup, id: &Hash) {
 }
 
 fn supply_identity_holds(s: &Setup) {
-    let sup = get_supply(&s.n.c.store).unwrap();
-    let mut balances = s.n.balance(&s.consumer);
-    for o in &s.owners {
-        balances += s.n.balance(o);
-    }
-    assert_eq!(balances + sup.bonded + sup.escrowed, sup.genesis - sup.burned);
+    let mut keys: Vec<&Keypair> = s.owners.iter().collect();
+    keys.push(&s.consumer);
+    assert_supply_identity(&s.n.c.store, &keys);
+    assert_credit_identity(&s.n.c.store);
 }
 
 #[test]
@@ -102,7 +104,7 @@ fn a_job_with_one_lying_provider_out_of_three_pays_the_honest_two_and_slashes_th
     let bad = Hash::sha256(b"41");
     take_and_commit(&mut s, id, &[good, good, bad]);
     let before: Vec<Amount> = s.owners.iter().map(|o| s.n.balance(o)).collect();
-    let consumer_before = s.n.balance(&s.consumer);
+    let consumer_before = credits_of(&s.n.c.store, &s.consumer);
     let bond_before = s.n.device(&s.devices[2].id()).bond;
     for (i, r) in [good, good, bad].into_iter().enumerate() {
         assert!(reveal(&mut s, id, i, r).is_success());
@@ -116,12 +118,15 @@ fn a_job_with_one_lying_provider_out_of_three_pays_the_honest_two_and_slashes_th
     assert_eq!(paid, &vec![s.devices[0].id(), s.devices[1].id()]);
     assert_eq!(slashed, &vec![s.devices[2].id()]);
     assert_eq!(*refunded, PRICE);
+    // The honest two are paid: their places' credits are consumed and each counts a
+    // verified job for the compute pool; the liar's place is refunded and its bond slashed.
     let fee = crate::devices::tests::FEE;
-    assert_eq!(s.n.balance(&s.owners[0]), before[0] - fee + PRICE);
-    assert_eq!(s.n.balance(&s.owners[1]), before[1] - fee + PRICE);
-    assert_eq!(s.n.balance(&s.owners[2]), before[2] - fee);
+    for (i, b) in before.iter().enumerate() {
+        assert_eq!(s.n.balance(&s.owners[i]), b - fee);
+    }
+    assert_eq!(get_credit_supply(&s.n.c.store).unwrap().consumed, 2 * PRICE);
     assert_eq!(s.n.device(&s.devices[2].id()).bond, bond_before - s.n.params().compute.slash);
-    assert_eq!(s.n.balance(&s.consumer), consumer_before + PRICE);
+    assert_eq!(credits_of(&s.n.c.store, &s.consumer), consumer_before + PRICE);
     let epoch = s.n.params().epoch_of(j.reveal_deadline);
     let jobs: u64 =
         s.n.c
@@ -158,7 +163,7 @@ fn without_a_majority_nobody_is_paid_and_only_missing_reveals_are_slashed() {
     take_and_commit(&mut s, id, &[a, b, a]);
     assert!(reveal(&mut s, id, 0, a).is_success());
     assert!(reveal(&mut s, id, 1, b).is_success());
-    let consumer_before = s.n.balance(&s.consumer);
+    let consumer_before = credits_of(&s.n.c.store, &s.consumer);
     settle_now(&mut s, &id);
     let JobStatus::Done { result, paid, slashed, refunded, .. } = job(&s, &id).status else {
         panic!()
@@ -167,7 +172,7 @@ fn without_a_majority_nobody_is_paid_and_only_missing_reveals_are_slashed() {
     assert!(paid.is_empty());
     assert_eq!(slashed, vec![s.devices[2].id()]);
     assert_eq!(refunded, 3 * PRICE);
-    assert_eq!(s.n.balance(&s.consumer), consumer_before + 3 * PRICE);
+    assert_eq!(credits_of(&s.n.c.store, &s.consumer), consumer_before + 3 * PRICE);
     supply_identity_holds(&s);
 }
 
