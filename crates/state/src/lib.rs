@@ -81,7 +81,7 @@ pub fn scan_start(prefix: &[u8], after: Option<&[u8]>) -> std::ops::Bound<Vec<u8
 }
 
 /// A committed store: the latest values plus the versioned tree nodes the commitment needs.
-pub trait CommittedState: StateRead + jmt::storage::TreeReader {
+pub trait CommittedState: StateRead + jmt::storage::TreeReader + Sync {
     /// The last committed version (block height), or `None` before genesis.
     fn version(&self) -> Result<Option<u64>, StateError>;
 }

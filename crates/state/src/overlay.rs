@@ -10,14 +10,14 @@ use std::collections::HashMap;
 /// remembered for the life of the overlay, so a key read by every report of a block — a
 /// denylist miss, say — costs one store lookup, not one per report.
 pub struct Overlay<'a> {
-    base: &'a dyn StateRead,
+    base: &'a (dyn StateRead + Sync),
     changes: ChangeSet,
     scope: Option<ChangeSet>,
     base_reads: RefCell<HashMap<Vec<u8>, Option<Vec<u8>>>>,
 }
 
 impl<'a> Overlay<'a> {
-    pub fn new(base: &'a dyn StateRead) -> Self {
+    pub fn new(base: &'a (dyn StateRead + Sync)) -> Self {
         Overlay { base, changes: ChangeSet::new(), scope: None, base_reads: RefCell::default() }
     }
 
@@ -57,9 +57,35 @@ impl<'a> Overlay<'a> {
         self.scope = None;
     }
 
+    /// A read view of the overlay as it stands that does not remember base reads, and can
+    /// be shared across threads: for bulk reads such as the reward run, which visit every
+    /// key once.
+    pub fn frozen(&self) -> Frozen<'_> {
+        Frozen { scope: self.scope.as_ref(), changes: &self.changes, base: self.base }
+    }
+
     /// The block's changes (an open scope is discarded).
     pub fn into_changes(self) -> ChangeSet {
         self.changes
+    }
+}
+
+/// See [`Overlay::frozen`].
+pub struct Frozen<'a> {
+    scope: Option<&'a ChangeSet>,
+    changes: &'a ChangeSet,
+    base: &'a (dyn StateRead + Sync),
+}
+
+impl StateRead for Frozen<'_> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        if let Some(v) = self.scope.and_then(|s| s.get(key)) {
+            return Ok(v.clone());
+        }
+        if let Some(v) = self.changes.get(key) {
+            return Ok(v.clone());
+        }
+        self.base.get(key)
     }
 }
 

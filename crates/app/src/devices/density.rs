@@ -117,14 +117,18 @@ pub fn close_epoch(o: &mut Overlay<'_>, params: &Params, height: Height) -> Resu
         return Ok(());
     }
     let epoch = params.epoch_of(height).saturating_sub(1);
-    let ids = roster::read(o, Roster::Coverage, epoch)?;
-    if ids.is_empty() {
+    let hotspots = {
+        let r = o.frozen();
+        let ids = roster::read(&r, Roster::Coverage, epoch)?;
+        let mut hotspots = Vec::with_capacity(ids.len());
+        for id in ids {
+            let location = get_device(&r, &id)?.and_then(|d| d.location);
+            hotspots.push((id, location));
+        }
+        hotspots
+    };
+    if hotspots.is_empty() {
         return Ok(());
-    }
-    let mut hotspots = Vec::with_capacity(ids.len());
-    for id in ids {
-        let location = get_device(o, &id)?.and_then(|d| d.location);
-        hotspots.push((id, location));
     }
     for (id, density) in scales(&params.coverage.density, &hotspots) {
         o.put_encoded(state_key::coverage_density(&id, epoch), &density);

@@ -94,34 +94,43 @@ pub fn close_epoch(o: &mut Overlay<'_>, params: &Params, height: Height) -> Resu
         return Ok(());
     }
     let epoch = params.epoch_of(height).saturating_sub(1);
-    let list = roster::read(o, Roster::Sensors, epoch)?;
-    // (device, aggregate, coarse cell) in the order they first reported.
-    let mut sensors = Vec::with_capacity(list.len());
-    let mut by_cell: BTreeMap<u64, Vec<(DeviceId, i64)>> = BTreeMap::new();
-    for id in &list {
-        let agg: SensorEpoch =
-            o.get_decoded(&state_key::sensor_epoch(id, epoch))?.unwrap_or_default();
-        let cell = get_device(o, id)?
-            .and_then(|d| d.location)
-            .and_then(|loc| coarse_cell(loc, params.sensor.coarse_resolution));
-        if let (Some(c), Some(m)) = (cell, agg.mean()) {
-            by_cell.entry(c).or_default().push((*id, m));
+    // Read everything first (without remembering base reads: each key is read once), then
+    // write the scores.
+    let scores = {
+        let r = o.frozen();
+        let list = roster::read(&r, Roster::Sensors, epoch)?;
+        // (device, aggregate, coarse cell) in the order they first reported.
+        let mut sensors = Vec::with_capacity(list.len());
+        let mut by_cell: BTreeMap<u64, Vec<(DeviceId, i64)>> = BTreeMap::new();
+        for id in &list {
+            let agg: SensorEpoch =
+                r.get_decoded(&state_key::sensor_epoch(id, epoch))?.unwrap_or_default();
+            let cell = get_device(&r, id)?
+                .and_then(|d| d.location)
+                .and_then(|loc| coarse_cell(loc, params.sensor.coarse_resolution));
+            if let (Some(c), Some(m)) = (cell, agg.mean()) {
+                by_cell.entry(c).or_default().push((*id, m));
+            }
+            sensors.push((*id, agg, cell));
         }
-        sensors.push((*id, agg, cell));
-    }
-    for (id, agg, cell) in sensors {
-        let median = cell.and_then(|c| {
-            let mut others: Vec<i64> = by_cell
-                .get(&c)
-                .into_iter()
-                .flatten()
-                .filter(|(d, _)| *d != id)
-                .map(|(_, m)| *m)
-                .collect();
-            others.sort_unstable();
-            lower_median(&others)
-        });
-        let q = score(params, &agg, cell.is_some(), median);
+        let mut scores = Vec::with_capacity(sensors.len());
+        for (id, agg, cell) in sensors {
+            let median = cell.and_then(|c| {
+                let mut others: Vec<i64> = by_cell
+                    .get(&c)
+                    .into_iter()
+                    .flatten()
+                    .filter(|(d, _)| *d != id)
+                    .map(|(_, m)| *m)
+                    .collect();
+                others.sort_unstable();
+                lower_median(&others)
+            });
+            scores.push((id, score(params, &agg, cell.is_some(), median)));
+        }
+        scores
+    };
+    for (id, q) in scores {
         o.put_encoded(state_key::sensor_quality(&id, epoch), &q);
     }
     Ok(())

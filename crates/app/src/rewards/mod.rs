@@ -21,20 +21,40 @@ use std::collections::BTreeMap;
 
 type TxResult = Result<Result<(), TxFailure>, StateError>;
 
-/// The work of `id` in `epoch` as the reward run counts it; None for an unknown device.
+/// What the fraud detectors need of one device, read in the same pass as its work.
+#[derive(Debug, Clone, Default)]
+pub struct FraudBits {
+    pub witnessed: Option<Vec<DeviceId>>,
+    /// (previous cell, new cell, blocks between) for a location asserted in the epoch.
+    pub moved: Option<(u64, u64, u64)>,
+    /// (registered height, readings, digest) of a sensor that read.
+    pub stream: Option<(Height, u32, cairn_types::Hash)>,
+}
+
+/// The work of `id` in `epoch` as the reward run counts it, with what the fraud detectors
+/// read; None for an unknown device.
 pub fn device_input(
     state: &impl StateRead,
     params: &Params,
     id: &DeviceId,
     epoch: u64,
-) -> Result<Option<DeviceInput>, StateError> {
+) -> Result<Option<(DeviceInput, FraudBits)>, StateError> {
     let Some(d) = devices::get_device(state, id)? else { return Ok(None) };
     let act = get_activity(state, id, epoch)?;
     let epoch_start = epoch.saturating_mul(params.blocks_per_epoch);
+    let epoch_end = epoch_start.saturating_add(params.blocks_per_epoch);
+    let mut bits = FraudBits::default();
     let asserted_at = if d.location.is_some() {
-        state
-            .get_decoded::<LocationAssertion>(&state_key::location(id, d.location_count))?
-            .map(|a| a.height)
+        let last: Option<LocationAssertion> =
+            state.get_decoded(&state_key::location(id, d.location_count))?;
+        if let Some(l) = last.filter(|l| l.height >= epoch_start && l.height < epoch_end)
+            && d.location_count >= 2
+            && let Some(p) = state
+                .get_decoded::<LocationAssertion>(&state_key::location(id, d.location_count - 1))?
+        {
+            bits.moved = Some((p.cell, l.cell, l.height.saturating_sub(p.height)));
+        }
+        last.map(|a| a.height)
     } else {
         None
     };
@@ -52,11 +72,18 @@ pub fn device_input(
             let density: Option<cairn_types::device::CoverageDensity> =
                 state.get_decoded(&state_key::coverage_density(id, epoch))?;
             work.density_ppm = density.map_or(0, |d| d.scale_ppm);
+            if act.witnesses > 0 {
+                bits.witnessed =
+                    Some(state.get_decoded(&state_key::witnessed(id, epoch))?.unwrap_or_default());
+            }
         }
         DeviceClass::Sensor => {
             let s: SensorEpoch =
                 state.get_decoded(&state_key::sensor_epoch(id, epoch))?.unwrap_or_default();
             work.readings = s.readings;
+            if s.readings > 0 {
+                bits.stream = Some((d.registered_height, s.readings, s.digest));
+            }
             let q: Option<SensorQuality> =
                 state.get_decoded(&state_key::sensor_quality(id, epoch))?;
             work.quality = q.map_or(0, |q| q.quality);
@@ -76,25 +103,50 @@ pub fn device_input(
             state.get_decoded(&state_key::rejections(id, epoch))?.unwrap_or_default();
         work.rejected = by.into_iter().collect();
     }
-    Ok(Some(DeviceInput { device: *id, owner: d.owner, class: d.class, work }))
+    Ok(Some((DeviceInput { device: *id, owner: d.owner, class: d.class, work }, bits)))
 }
 
+/// Devices per parallel gathering task.
+const GATHER_CHUNK: usize = 2_048;
+
 /// The reward report of `epoch` from the state as it stands at the end of that epoch
-/// (after the density and sensor scores of the epoch boundary).
-pub fn report(
-    state: &impl StateRead,
+/// (after the density and sensor scores of the epoch boundary). The state is read in
+/// parallel, in chunks of the roster; results keep roster order.
+pub fn report<S: StateRead + Sync>(
+    state: &S,
     params: &Params,
     epoch: u64,
     validator: Option<Address>,
 ) -> Result<RewardReport, StateError> {
+    use rayon::prelude::*;
     let ids = roster::read(state, Roster::Active, epoch)?;
+    let chunks: Vec<Vec<(DeviceInput, FraudBits)>> = ids
+        .par_chunks(GATHER_CHUNK)
+        .map(|chunk| {
+            let mut out = Vec::with_capacity(chunk.len());
+            for id in chunk {
+                if let Some(x) = device_input(state, params, id, epoch)? {
+                    out.push(x);
+                }
+            }
+            Ok(out)
+        })
+        .collect::<Result<_, StateError>>()?;
     let mut inputs = Vec::with_capacity(ids.len());
-    for id in &ids {
-        if let Some(input) = device_input(state, params, id, epoch)? {
-            inputs.push(input);
+    let mut f = fraud::FraudInputs::default();
+    for (input, bits) in chunks.into_iter().flatten() {
+        if let Some(w) = bits.witnessed {
+            f.witnessed.push((input.device, w));
         }
+        if let Some((from, to, blocks)) = bits.moved {
+            f.moves.push((input.device, from, to, blocks));
+        }
+        if let Some((registered, readings, digest)) = bits.stream {
+            f.sensors.push((input.device, registered, readings, digest));
+        }
+        inputs.push(input);
     }
-    let flags = fraud::detect(&params.fraud, &fraud_inputs(state, params, epoch, &inputs)?);
+    let flags = fraud::detect(&params.fraud, &f);
     Ok(compute::run(
         &params.rewards,
         params.devices.min_uptime_percent,
@@ -106,50 +158,11 @@ pub fn report(
     ))
 }
 
-/// What the fraud detectors read for `epoch`: witness edges of the hotspots that witnessed,
-/// locations asserted during the epoch with the one before, and sensor streams.
-fn fraud_inputs(
-    state: &impl StateRead,
-    params: &Params,
-    epoch: u64,
-    inputs: &[DeviceInput],
-) -> Result<fraud::FraudInputs, StateError> {
-    let mut f = fraud::FraudInputs::default();
-    let start = epoch.saturating_mul(params.blocks_per_epoch);
-    let end = start.saturating_add(params.blocks_per_epoch);
-    for d in inputs {
-        if d.work.witnesses > 0 {
-            let seen: Vec<DeviceId> =
-                state.get_decoded(&state_key::witnessed(&d.device, epoch))?.unwrap_or_default();
-            f.witnessed.push((d.device, seen));
-        }
-        let Some(dev) = devices::get_device(state, &d.device)? else { continue };
-        if dev.location_count >= 2 {
-            let last: Option<LocationAssertion> =
-                state.get_decoded(&state_key::location(&d.device, dev.location_count))?;
-            let prev: Option<LocationAssertion> =
-                state.get_decoded(&state_key::location(&d.device, dev.location_count - 1))?;
-            if let (Some(l), Some(p)) = (last, prev)
-                && l.height >= start
-                && l.height < end
-            {
-                f.moves.push((d.device, p.cell, l.cell, l.height.saturating_sub(p.height)));
-            }
-        }
-        if d.class == DeviceClass::Sensor && d.work.readings > 0 {
-            let s: SensorEpoch =
-                state.get_decoded(&state_key::sensor_epoch(&d.device, epoch))?.unwrap_or_default();
-            f.sensors.push((d.device, dev.registered_height, s.readings, s.digest));
-        }
-    }
-    Ok(f)
-}
-
 /// The report that block `height` (the first of an epoch) computes for the epoch before,
 /// from the state before that block: the same block-start steps, then [`report`]. Anyone
 /// replaying the chain gets the node's report this way.
 pub fn boundary_report(
-    state: &dyn StateRead,
+    state: &(dyn StateRead + Sync),
     params: &Params,
     height: Height,
     validator: Option<Address>,
@@ -160,7 +173,7 @@ pub fn boundary_report(
     }
     let mut o = Overlay::new(state);
     crate::execute::before_rewards(&mut o, params, height)?;
-    report(&o, params, params.epoch_of(height).saturating_sub(1), validator).map(Some)
+    report(&o.frozen(), params, params.epoch_of(height).saturating_sub(1), validator).map(Some)
 }
 
 /// First block of an epoch: rewards the epoch before. Returns the report for the node to
@@ -177,7 +190,7 @@ pub fn close_epoch(
     }
     fraud::release_due(o, params.epoch_of(height), height)?;
     let epoch = params.epoch_of(height).saturating_sub(1);
-    let r = report(o, params, epoch, validator)?;
+    let r = report(&o.frozen(), params, epoch, validator)?;
     let s = &r.summary;
     accounts::credit(o, &cairn_types::rewards::treasury_address(), s.to_treasury)?;
     if let Some(v) = validator {
