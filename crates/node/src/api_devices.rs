@@ -285,20 +285,32 @@ pub struct EpochQuery {
     epoch: Option<u64>,
 }
 
+/// The device id of the path, a snapshot, and the epoch asked for (default: the current).
+fn device_epoch(
+    s: &Shared,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<EpochQuery>, QueryRejection>,
+) -> Result<(DeviceId, Snapshot, u64), ApiError> {
+    let Path(id) = path?;
+    let Query(q) = query?;
+    let id = parse_id(&id)?;
+    let snap = s.snapshot()?;
+    let epoch = match q.epoch {
+        Some(e) => e,
+        None => {
+            let params = App::params(&snap).map_err(anyhow::Error::from)?;
+            current_epoch(&snap, &params)?
+        }
+    };
+    Ok((id, snap, epoch))
+}
+
 pub async fn coverage(
     State(s): State<Arc<Shared>>,
     path: Result<Path<String>, PathRejection>,
     query: Result<Query<EpochQuery>, QueryRejection>,
 ) -> ApiResult<CoverageView> {
-    let Path(id) = path?;
-    let Query(q) = query?;
-    let id = parse_id(&id)?;
-    let snap = s.snapshot()?;
-    let params = App::params(&snap).map_err(anyhow::Error::from)?;
-    let epoch = match q.epoch {
-        Some(e) => e,
-        None => current_epoch(&snap, &params)?,
-    };
+    let (id, snap, epoch) = device_epoch(&s, path, query)?;
     let activity = cairn_app::devices::get_activity(&snap, &id, epoch)?;
     Ok(Json(CoverageView {
         device: id,
@@ -314,15 +326,7 @@ pub async fn sensor(
     path: Result<Path<String>, PathRejection>,
     query: Result<Query<EpochQuery>, QueryRejection>,
 ) -> ApiResult<SensorView> {
-    let Path(id) = path?;
-    let Query(q) = query?;
-    let id = parse_id(&id)?;
-    let snap = s.snapshot()?;
-    let params = App::params(&snap).map_err(anyhow::Error::from)?;
-    let epoch = match q.epoch {
-        Some(e) => e,
-        None => current_epoch(&snap, &params)?,
-    };
+    let (id, snap, epoch) = device_epoch(&s, path, query)?;
     Ok(Json(SensorView {
         device: id,
         epoch,

@@ -234,6 +234,12 @@ impl Params {
         self.fee_per_byte.saturating_mul(size as Amount).saturating_add(self.base_fee)
     }
 
+    /// Whether block `height` is the first of an epoch (after genesis): where the epoch
+    /// before is closed.
+    pub fn starts_epoch(&self, height: u64) -> bool {
+        height > 0 && height.is_multiple_of(self.blocks_per_epoch.max(1))
+    }
+
     pub fn epoch_of(&self, height: u64) -> u64 {
         height.checked_div(self.blocks_per_epoch).unwrap_or(0)
     }

@@ -14,6 +14,18 @@ fn inner_hash(left: &Hash, right: &Hash) -> Hash {
     Hash::sha256_parts(&[&[1u8], &left.0, &right.0])
 }
 
+/// The level above: pairs hashed together, an odd last node carried up.
+fn up(level: &[Hash]) -> Vec<Hash> {
+    level
+        .chunks(2)
+        .map(|pair| match pair {
+            [l, r] => inner_hash(l, r),
+            [one] => *one,
+            _ => Hash::ZERO,
+        })
+        .collect()
+}
+
 /// Root over items already hashed by the caller (each is hashed again as a leaf).
 pub fn root(items: &[Hash]) -> Hash {
     if items.is_empty() {
@@ -21,14 +33,7 @@ pub fn root(items: &[Hash]) -> Hash {
     }
     let mut level: Vec<Hash> = items.iter().map(|h| leaf_hash(&h.0)).collect();
     while level.len() > 1 {
-        level = level
-            .chunks(2)
-            .map(|pair| match pair {
-                [l, r] => inner_hash(l, r),
-                [one] => *one,
-                _ => Hash::ZERO,
-            })
-            .collect();
+        level = up(&level);
     }
     level[0]
 }
@@ -47,14 +52,7 @@ pub fn prove(items: &[Hash], index: u64) -> Option<Vec<Hash>> {
         if sibling < level.len() {
             path.push(level[sibling]);
         }
-        level = level
-            .chunks(2)
-            .map(|pair| match pair {
-                [l, r] => inner_hash(l, r),
-                [one] => *one,
-                _ => Hash::ZERO,
-            })
-            .collect();
+        level = up(&level);
         i /= 2;
     }
     Some(path)

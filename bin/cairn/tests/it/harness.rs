@@ -305,17 +305,8 @@ impl NodeBuilder {
             std::fs::write(&path, text).expect("writing genesis.json");
         }
         assert!(data_dir.join("validator_key.json").is_file(), "init wrote no validator key");
-        let mut node = Node {
-            root: self.root,
-            data_dir,
-            chain_id: self.chain_id,
-            block_ms: self.block_ms,
-            on_demand: self.on_demand,
-            child: None,
-            client: Client::new("http://127.0.0.1:1").expect("placeholder client"),
-            url: String::new(),
-            starts: 0,
-        };
+        let mut node =
+            Node::stopped(self.root, data_dir, self.chain_id, self.block_ms, self.on_demand);
         node.spawn().await;
         node
     }
@@ -353,6 +344,27 @@ pub struct Node {
 }
 
 impl Node {
+    /// A node on `data_dir` that has not been started.
+    fn stopped(
+        root: TempDir,
+        data_dir: PathBuf,
+        chain_id: String,
+        block_ms: u64,
+        on_demand: bool,
+    ) -> Node {
+        Node {
+            root,
+            data_dir,
+            chain_id,
+            block_ms,
+            on_demand,
+            child: None,
+            client: Client::new("http://127.0.0.1:1").expect("placeholder client"),
+            url: String::new(),
+            starts: 0,
+        }
+    }
+
     /// A node with default settings funding `funds` (base units).
     pub async fn start(funds: &[(Address, Amount)]) -> Node {
         let mut b = NodeBuilder::new();
@@ -487,17 +499,13 @@ impl Node {
             }
         }
         NodeCopy {
-            node: Node {
+            node: Node::stopped(
                 root,
                 data_dir,
-                chain_id: self.chain_id.clone(),
-                block_ms: self.block_ms,
-                on_demand: self.on_demand,
-                child: None,
-                client: Client::new("http://127.0.0.1:1").expect("placeholder client"),
-                url: String::new(),
-                starts: 0,
-            },
+                self.chain_id.clone(),
+                self.block_ms,
+                self.on_demand,
+            ),
         }
     }
 

@@ -148,8 +148,7 @@ pub fn start_epoch(
     height: Height,
     entropy: &Hash,
 ) -> Result<(), StateError> {
-    let bpe = params.blocks_per_epoch.max(1);
-    if height == 0 || !height.is_multiple_of(bpe) {
+    if !params.starts_epoch(height) {
         return Ok(());
     }
     let Some(active) = o.get_decoded::<Vec<Hash>>(&state_key::active_deals())? else {
@@ -162,7 +161,7 @@ pub fn start_epoch(
     let deadline = height
         .saturating_add(1)
         .saturating_add(sp.response_blocks.max(1))
-        .min(height.saturating_add(bpe));
+        .min(height.saturating_add(params.blocks_per_epoch.max(1)));
     let mut still = Vec::with_capacity(active.len());
     for id in active {
         let Some(mut deal) = get_deal(o, &id)? else { continue };

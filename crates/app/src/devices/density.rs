@@ -112,8 +112,7 @@ pub fn scales(
 /// First block of an epoch: writes the density of every hotspot that earned coverage in the
 /// epoch before, at its location now.
 pub fn close_epoch(o: &mut Overlay<'_>, params: &Params, height: Height) -> Result<(), StateError> {
-    let bpe = params.blocks_per_epoch.max(1);
-    if height == 0 || !height.is_multiple_of(bpe) {
+    if !params.starts_epoch(height) {
         return Ok(());
     }
     let epoch = params.epoch_of(height).saturating_sub(1);

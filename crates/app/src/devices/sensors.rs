@@ -89,8 +89,7 @@ fn coarse_cell(location: u64, resolution: u8) -> Option<u64> {
 
 /// First block of an epoch: scores every sensor that reported in the epoch before.
 pub fn close_epoch(o: &mut Overlay<'_>, params: &Params, height: Height) -> Result<(), StateError> {
-    let bpe = params.blocks_per_epoch.max(1);
-    if height == 0 || !height.is_multiple_of(bpe) {
+    if !params.starts_epoch(height) {
         return Ok(());
     }
     let epoch = params.epoch_of(height).saturating_sub(1);

@@ -167,8 +167,7 @@ pub fn boundary_report(
     height: Height,
     validator: Option<Address>,
 ) -> Result<Option<RewardReport>, StateError> {
-    let bpe = params.blocks_per_epoch.max(1);
-    if height == 0 || !height.is_multiple_of(bpe) {
+    if !params.starts_epoch(height) {
         return Ok(None);
     }
     let mut o = Overlay::new(state);
@@ -184,8 +183,7 @@ pub fn close_epoch(
     height: Height,
     validator: Option<Address>,
 ) -> Result<Option<RewardReport>, StateError> {
-    let bpe = params.blocks_per_epoch.max(1);
-    if height == 0 || !height.is_multiple_of(bpe) {
+    if !params.starts_epoch(height) {
         return Ok(None);
     }
     fraud::release_due(o, params.epoch_of(height), height)?;
