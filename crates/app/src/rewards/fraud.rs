@@ -53,9 +53,12 @@ pub fn detect(p: &FraudParams, inputs: &FraudInputs) -> Flags {
         }
     }
     let mut parent: Vec<usize> = (0..index.len()).collect();
+    // Every id was just indexed; `get` keeps a logic slip from ever panicking in consensus.
     for (w, bs) in &inputs.witnessed {
+        let Some(&wi) = index.get(w) else { continue };
         for b in bs {
-            let (rx, ry) = (find(&mut parent, index[w]), find(&mut parent, index[b]));
+            let Some(&bi) = index.get(b) else { continue };
+            let (rx, ry) = (find(&mut parent, wi), find(&mut parent, bi));
             if rx != ry {
                 parent[rx.max(ry)] = rx.min(ry);
             }
@@ -68,7 +71,8 @@ pub fn detect(p: &FraudParams, inputs: &FraudInputs) -> Flags {
     }
     let mut component_edges: BTreeMap<usize, u64> = BTreeMap::new();
     for (w, bs) in &inputs.witnessed {
-        let root = find(&mut parent, index[w]);
+        let Some(&wi) = index.get(w) else { continue };
+        let root = find(&mut parent, wi);
         *component_edges.entry(root).or_insert(0) += bs.iter().filter(|b| *b != w).count() as u64;
     }
     for (root, ms) in &members {
