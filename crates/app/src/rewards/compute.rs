@@ -153,7 +153,12 @@ pub fn run(
     let to_devices: Amount = entries.iter().map(|e| e.amount).sum();
     let escrowed: Amount = entries.iter().filter(|e| !e.flags.is_empty()).map(|e| e.amount).sum();
     let to_treasury = total - to_devices - to_validators;
-    let (root, leaves) = RewardReport::leaf_root(&entries);
+    // The same root as `RewardReport::leaf_root`, with the leaves hashed on all cores.
+    let leaf_hashes: Vec<cairn_types::Hash> = {
+        use rayon::prelude::*;
+        entries.par_iter().filter(|e| e.is_leaf()).map(|e| e.leaf().hash()).collect()
+    };
+    let (root, leaves) = (cairn_types::merkle::root(&leaf_hashes), leaf_hashes.len() as u64);
     RewardReport {
         summary: EpochRewards {
             epoch,

@@ -149,6 +149,7 @@ proptest! {
         prop_assert_eq!(to_devices + r.summary.to_validators + r.summary.to_treasury, emission(&p, epoch) + extra);
         let leaves: Amount = r.paid().map(|e| e.amount).sum();
         prop_assert_eq!(leaves + r.summary.escrowed, to_devices);
+        prop_assert_eq!(RewardReport::leaf_root(&r.entries), (r.summary.root, r.summary.leaves));
         for pool in &r.summary.pools {
             prop_assert!(pool.paid <= pool.amount, "{:?}", pool);
         }
