@@ -25,8 +25,8 @@ pub struct Account {
 }
 
 /// Where the supply came from and went. Total supply = genesis − burned (later modules
-/// add emitted and re-minted terms); of it, `bonded` is locked in device bonds and the
-/// rest is in account balances.
+/// add emitted and re-minted terms); of it, `bonded` is locked in device bonds, `escrowed`
+/// in escrows, `staked` in validator stake, and the rest is in account balances.
 #[derive(
     Debug,
     Clone,
@@ -45,6 +45,8 @@ pub struct Supply {
     pub bonded: Amount,
     /// Held in usage-channel escrows.
     pub escrowed: Amount,
+    /// Bonded by validators and delegators (unbonding stake included until it returns).
+    pub staked: Amount,
 }
 
 impl Supply {
@@ -97,12 +99,15 @@ pub enum Locked {
     Bonds,
     /// Channel, job and deal escrows.
     Escrow,
+    /// Validator stake.
+    Stake,
 }
 
 fn locked_total(s: &mut Supply, pool: Locked) -> &mut Amount {
     match pool {
         Locked::Bonds => &mut s.bonded,
         Locked::Escrow => &mut s.escrowed,
+        Locked::Stake => &mut s.staked,
     }
 }
 
@@ -167,6 +172,15 @@ pub fn lock_escrow(
 /// Pays `amount` out of escrow to `to`.
 pub fn release_escrow(o: &mut Overlay<'_>, to: &Address, amount: Amount) -> Result<(), StateError> {
     unlock(o, to, amount, Locked::Escrow)
+}
+
+/// Burns `amount` out of the staked total (slashed stake).
+pub fn burn_staked(o: &mut Overlay<'_>, amount: Amount) -> Result<(), StateError> {
+    let mut s = get_supply(o)?;
+    s.staked = s.staked.saturating_sub(amount);
+    s.burned = s.burned.saturating_add(amount);
+    o.put_encoded(state_key::supply(), &s);
+    Ok(())
 }
 
 /// Burns `amount` out of the bonded total (a slashed bond).

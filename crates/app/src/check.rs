@@ -65,7 +65,11 @@ fn check_body(params: &Params, tx: &SignedTx) -> Result<(), StatelessError> {
         | TxBody::RevealResult { .. }
         | TxBody::AcceptJob { .. }
         | TxBody::OpenDeal { .. }
-        | TxBody::ProveStorage { .. } => Ok(()),
+        | TxBody::ProveStorage { .. }
+        | TxBody::Bond { .. }
+        | TxBody::Delegate { .. }
+        | TxBody::Unbond { .. } => Ok(()),
+        TxBody::ReportEquivocation { evidence } => Ok(evidence.check_shape()?),
         TxBody::RegisterDevice { key, metadata, maker, .. } => {
             key.validate().map_err(|e| StatelessError::BadDeviceKey(e.to_string()))?;
             if metadata.len() > d.max_metadata_bytes as usize {
@@ -122,6 +126,7 @@ enum Role {
     Device,
     Maker,
     Report(usize),
+    Evidence,
 }
 
 struct SigItem {
@@ -155,6 +160,16 @@ fn sig_items(chain_id: &str, stx: &SignedTx) -> Vec<SigItem> {
                     key: DeviceKey::Ed25519(m.maker.0),
                     sig: DeviceSignature::Ed25519(m.signature.0),
                     msg: maker_message(chain_id, key, &m.serial),
+                });
+            }
+        }
+        TxBody::ReportEquivocation { evidence } => {
+            for v in [&evidence.first, &evidence.second] {
+                items.push(SigItem {
+                    role: Role::Evidence,
+                    key: DeviceKey::Ed25519(v.vote.validator.0),
+                    sig: DeviceSignature::Ed25519(v.signature.0),
+                    msg: v.vote.signing_message(chain_id),
                 });
             }
         }
@@ -227,6 +242,14 @@ pub fn check_stateless_batch(
             (Role::Device, false) => {
                 Some(StatelessError::BadDeviceSignature { device: item.key.id() })
             }
+            (Role::Evidence, false) => Some(StatelessError::BadEvidence(
+                cairn_types::consensus::EvidenceError::BadSignature(crypto::BadSignature {
+                    signer: match &tx.tx.body {
+                        TxBody::ReportEquivocation { evidence } => evidence.offender(),
+                        _ => Address::default(),
+                    },
+                }),
+            )),
             (Role::Maker, false) => Some(StatelessError::BadMakerSignature {
                 maker: match &tx.tx.body {
                     TxBody::RegisterDevice { maker: Some(m), .. } => m.maker,
@@ -245,7 +268,7 @@ pub fn check_stateless_batch(
 }
 
 /// What the body takes from the signer's balance beyond the fee: the amount, the bond,
-/// the location fee.
+/// the location fee, the stake.
 pub fn body_spend(tx: &SignedTx, params: &Params) -> Amount {
     match &tx.tx.body {
         TxBody::Transfer { amount, .. } => *amount,
@@ -255,6 +278,7 @@ pub fn body_spend(tx: &SignedTx, params: &Params) -> Amount {
         TxBody::PostJob { replication, price, .. } => {
             price.saturating_mul(Amount::from(*replication))
         }
+        TxBody::Bond { amount } | TxBody::Delegate { amount, .. } => *amount,
         _ => 0,
     }
 }

@@ -45,7 +45,6 @@ pub async fn run(ctx: &Ctx, cmd: ChainCmd) -> anyhow::Result<()> {
     for height in 1..=to {
         let block =
             client.raw_block(height).await.with_context(|| format!("fetching block {height}"))?;
-        let hash = block.hash();
         match &block.certificate {
             Certificate::Solo { signer, .. } if *signer != genesis.validator => {
                 bail!(
@@ -53,9 +52,12 @@ pub async fn run(ctx: &Ctx, cmd: ChainCmd) -> anyhow::Result<()> {
                     genesis.validator
                 )
             }
-            c => c
-                .verify(&genesis.chain_id, &hash)
-                .with_context(|| format!("block {height}: bad certificate"))?,
+            c => {
+                // The set that certifies this height is read from the state before it.
+                let validators = App::validator_set(&state, height)?;
+                c.verify_block(&genesis.chain_id, &block.header, &validators)
+                    .with_context(|| format!("block {height}: bad certificate"))?
+            }
         }
         let executed = app
             .verify(&state, parent, &block.header, &block.txs)

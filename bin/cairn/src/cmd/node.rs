@@ -91,6 +91,7 @@ pub fn init_dir(
         chain_id: chain_id.to_string(),
         genesis_time_ms: now_ms(),
         validator: validator.address(),
+        validators: Vec::new(),
         accounts: funds
             .iter()
             .map(|(address, balance)| GenesisAccount { address: *address, balance: *balance })

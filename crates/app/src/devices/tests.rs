@@ -36,7 +36,7 @@ const METADATA: &[u8] = b"model=x1";
 // Helpers
 // ---------------------------------------------------------------------------------------
 
-fn signed(from: &Keypair, nonce: u64, body: TxBody) -> SignedTx {
+pub(crate) fn signed(from: &Keypair, nonce: u64, body: TxBody) -> SignedTx {
     Transaction {
         chain_id: CHAIN.into(),
         signer: from.address(),
@@ -284,7 +284,10 @@ fn an_ed25519_device_with_valid_consent_registers_and_locks_its_class_bond() {
     assert_eq!(r.fee_paid, FEE);
     let bond = 10 * CRN;
     assert_eq!(n.account(&alice), Account { balance: START - FEE - bond, nonce: 1 });
-    assert_eq!(n.supply(), Supply { genesis: START, burned: FEE, bonded: bond, escrowed: 0 });
+    assert_eq!(
+        n.supply(),
+        Supply { genesis: START, burned: FEE, bonded: bond, escrowed: 0, staked: 0 }
+    );
     assert_eq!(
         n.device(&dev.id()),
         Device {
@@ -316,7 +319,10 @@ fn a_p256_device_with_valid_consent_registers_and_locks_its_class_bond() {
     assert_eq!(r.status, TxStatus::Success);
     let bond = 20 * CRN;
     assert_eq!(n.account(&alice), Account { balance: START - FEE - bond, nonce: 1 });
-    assert_eq!(n.supply(), Supply { genesis: START, burned: FEE, bonded: bond, escrowed: 0 });
+    assert_eq!(
+        n.supply(),
+        Supply { genesis: START, burned: FEE, bonded: bond, escrowed: 0, staked: 0 }
+    );
     let d = n.device(&dev.id());
     assert_eq!(d.key, dev.public_key());
     assert_eq!(d.class, DeviceClass::Storage);
@@ -436,7 +442,10 @@ fn a_registration_with_the_wrong_device_nonce_fails_and_locks_nothing() {
     assert_eq!(get_device(&n.c.store, &dev.id()).unwrap(), None);
     assert_eq!(stored_device_nonce(&n.c.store, &dev.id()), 0);
     assert_eq!(n.account(&alice), Account { balance: START - FEE, nonce: 1 });
-    assert_eq!(n.supply(), Supply { genesis: START, burned: FEE, bonded: 0, escrowed: 0 });
+    assert_eq!(
+        n.supply(),
+        Supply { genesis: START, burned: FEE, bonded: 0, escrowed: 0, staked: 0 }
+    );
 }
 
 #[test]
