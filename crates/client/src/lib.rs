@@ -197,8 +197,10 @@ impl Client {
         &self,
         txs: &[SignedTx],
     ) -> Result<Vec<SubmitBatchItem>, ClientError> {
-        let req =
-            SubmitBatchRequest { txs: txs.iter().map(|t| hex::encode(t.to_bytes())).collect() };
+        let req = SubmitBatchRequest {
+            txs: txs.iter().map(|t| hex::encode(t.to_bytes())).collect(),
+            relayed: false,
+        };
         self.submit_batch_request(&req).await
     }
 

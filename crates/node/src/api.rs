@@ -464,8 +464,11 @@ fn admit_all(
     s: &Shared,
     params: &Params,
     mut txs: Vec<SizedTx>,
+    forward: bool,
 ) -> Result<Vec<Result<Hash, ApiError>>, ApiError> {
     let verdicts = check::check_stateless_batch(s.app.chain_id(), params, &mut txs);
+    let forward = forward && !s.relay.is_empty();
+    let mut admitted = Vec::new();
     let mut pool = s.mempool();
     let snap = s.snapshot()?;
     let next_height = snap.height()?.unwrap_or(0) + 1;
@@ -473,6 +476,7 @@ fn admit_all(
         .into_iter()
         .zip(verdicts)
         .map(|(tx, verdict)| {
+            let copy = forward.then(|| tx.tx.clone());
             let res = match verdict {
                 Err(e) => Err(ApiError::bad_request(e.code(), e.to_string())),
                 Ok(()) => pool.admit(tx, &snap, params, next_height).map_err(admission_error),
@@ -480,6 +484,7 @@ fn admit_all(
             match &res {
                 Ok(_) => {
                     s.metrics.api.txs_accepted.inc();
+                    admitted.extend(copy);
                 }
                 Err(e) => s.metrics.rejected(e.code),
             }
@@ -488,6 +493,11 @@ fn admit_all(
         .collect();
     s.metrics.mempool.size.set(pool.len() as i64);
     s.metrics.mempool.bytes.set(pool.bytes() as i64);
+    drop(pool);
+    let dropped = s.relay.forward(&admitted);
+    if dropped > 0 {
+        tracing::warn!(dropped, "relay queues are full; some transactions were not forwarded");
+    }
     Ok(out)
 }
 
@@ -505,7 +515,7 @@ async fn submit_tx(
         }
     };
     let s2 = s.clone();
-    let mut results = tokio::task::spawn_blocking(move || admit_all(&s2, &params, vec![tx]))
+    let mut results = tokio::task::spawn_blocking(move || admit_all(&s2, &params, vec![tx], true))
         .await
         .map_err(|e| anyhow::anyhow!("admission task failed: {e}"))??;
     let hash = results.pop().ok_or_else(|| anyhow::anyhow!("no admission result"))??;
@@ -536,6 +546,7 @@ async fn submit_batch(
     }
     let params = current_params(&s)?;
     let max = params.max_tx_bytes as usize;
+    let relayed = req.relayed;
     let s2 = s.clone();
     let results = tokio::task::spawn_blocking(move || -> Result<Vec<SubmitBatchItem>, ApiError> {
         let decoded: Vec<Result<SizedTx, ApiError>> =
@@ -555,7 +566,7 @@ async fn submit_batch(
                 }
             }
         }
-        for (i, r) in positions.into_iter().zip(admit_all(&s2, &params, good)?) {
+        for (i, r) in positions.into_iter().zip(admit_all(&s2, &params, good, !relayed)?) {
             results[i] = Some(r);
         }
         Ok(results

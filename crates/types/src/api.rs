@@ -112,9 +112,13 @@ pub struct RawBlockView {
 }
 
 /// `POST /v1/txs/batch`: many transactions at once, each hex.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SubmitBatchRequest {
     pub txs: Vec<String>,
+    /// Set by a validator forwarding transactions it admitted to its peers: the receiver
+    /// admits them but does not forward them again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub relayed: bool,
 }
 
 /// The outcome of one transaction of a batch: its hash if admitted, else the error.

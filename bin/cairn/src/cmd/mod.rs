@@ -11,6 +11,7 @@ pub mod keys;
 pub mod node;
 pub mod query;
 pub mod storage;
+pub mod testnet;
 pub mod tx;
 
 use crate::keystore::Keystore;

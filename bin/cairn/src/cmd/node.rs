@@ -3,6 +3,7 @@
 use super::{Ctx, PASSPHRASE_ENV, cairn_home};
 use crate::keystore::{KdfParams, Keystore};
 use anyhow::{Context, bail};
+use cairn_consensus::{BftConfig, CONSENSUS_FILE};
 use cairn_node::{GENESIS_FILE, NodeConfig, write_private, write_validator_key};
 use cairn_types::genesis::GenesisAccount;
 use cairn_types::{Address, Amount, Genesis, Keypair, Params, UNITS_PER_CRN, parse_crn};
@@ -37,9 +38,13 @@ pub struct RunArgs {
     /// API listen address.
     #[arg(long, default_value = "127.0.0.1:7070")]
     listen: SocketAddr,
-    /// Milliseconds between blocks.
+    /// Milliseconds between blocks (in BFT mode: the target time of a height).
     #[arg(long, default_value_t = 1000)]
     block_ms: u64,
+    /// Stop when standard input closes (set by `cairn testnet` on the nodes it starts, so
+    /// they never outlive it).
+    #[arg(long, hide = true)]
+    stop_with_stdin: bool,
 }
 
 #[derive(Args, Debug)]
@@ -135,14 +140,48 @@ async fn run_node(
     run: RunArgs,
     on_start: impl FnOnce(SocketAddr),
 ) -> anyhow::Result<()> {
-    let mut config = NodeConfig::new(dir);
+    let mut config = NodeConfig::new(dir.clone());
     config.listen = run.listen;
     config.block_interval = Duration::from_millis(run.block_ms.max(1));
-    let handle = cairn_node::start(config).await?;
+    let genesis = cairn_node::read_genesis(&dir)?;
+    let source = if genesis.is_bft() {
+        let bft = BftConfig::read(&dir).with_context(|| {
+            format!(
+                "the genesis lists validators: BFT mode needs {}",
+                dir.join(CONSENSUS_FILE).display()
+            )
+        })?;
+        config.relay_peers = bft.relay.clone();
+        Some(cairn_consensus::block_source(bft))
+    } else {
+        None
+    };
+    let mut handle = cairn_node::start_with(config, source).await?;
     on_start(handle.addr);
-    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    let stdin_closed = async {
+        if run.stop_with_stdin {
+            let _ = tokio::task::spawn_blocking(|| {
+                let mut sink = Vec::new();
+                let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut sink);
+            })
+            .await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    let stopped = tokio::select! {
+        r = tokio::signal::ctrl_c() => {
+            r.context("waiting for Ctrl-C")?;
+            false
+        }
+        _ = stdin_closed => false,
+        _ = handle.block_source_stopped() => true,
+    };
     tracing::info!("shutting down");
     handle.shutdown().await;
+    if stopped {
+        bail!("block production stopped; see the log above");
+    }
     Ok(())
 }
 
