@@ -307,6 +307,19 @@ impl Client {
         self.get_json("/v1/params").await
     }
 
+    /// `GET /v1/validators`: candidates and the set of the next block.
+    pub async fn validators(&self) -> Result<cairn_types::api::ValidatorsView, ClientError> {
+        self.get_json("/v1/validators").await
+    }
+
+    /// `GET /v1/validators/{address}`
+    pub async fn validator(
+        &self,
+        address: &Address,
+    ) -> Result<cairn_types::api::ValidatorView, ClientError> {
+        self.get_json(&format!("/v1/validators/{address}")).await
+    }
+
     /// `POST /v1/txs` with arbitrary bytes (which the node may well refuse).
     pub async fn submit_raw(&self, bytes: &[u8]) -> Result<Hash, ClientError> {
         let url = self.url(&paths::submit_tx());

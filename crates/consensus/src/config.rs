@@ -14,7 +14,7 @@ use std::time::Duration;
 pub const CONSENSUS_FILE: &str = "consensus.json";
 
 /// How a validator reaches its peers and how long it waits in each step.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BftConfig {
     /// Name in logs and metrics.
@@ -33,6 +33,11 @@ pub struct BftConfig {
     /// prevote.
     #[serde(default = "default_drift")]
     pub max_clock_drift_ms: u64,
+    /// Test-only misbehaviour of this validator (builds with the `byzantine` feature only;
+    /// without it, a file that has this section does not parse).
+    #[cfg(feature = "byzantine")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub byzantine: Option<malachitebft_engine_byzantine::ByzantineConfig>,
 }
 
 fn default_drift() -> u64 {
@@ -82,6 +87,20 @@ pub enum ConfigError {
 }
 
 impl BftConfig {
+    /// A configuration with default timeouts and clock drift.
+    pub fn new(moniker: String, listen: String, peers: Vec<String>, relay: Vec<String>) -> Self {
+        BftConfig {
+            moniker,
+            listen,
+            peers,
+            relay,
+            timeouts: TimeoutsConfig::default(),
+            max_clock_drift_ms: default_drift(),
+            #[cfg(feature = "byzantine")]
+            byzantine: None,
+        }
+    }
+
     pub fn read(data_dir: &Path) -> Result<BftConfig, ConfigError> {
         let path = data_dir.join(CONSENSUS_FILE);
         let shown = path.display().to_string();

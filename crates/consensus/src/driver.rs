@@ -5,7 +5,7 @@
 
 use crate::codec::CairnCodec;
 use crate::config::BftConfig;
-use crate::context::{CairnContext, Height};
+use crate::context::{CairnContext, Height, ValidatorAddress};
 use crate::host::Host;
 use crate::pending::Pending;
 use crate::signing::{CairnSigner, ChainVerifier};
@@ -31,6 +31,18 @@ pub const PENDING_FILE: &str = "consensus.redb";
 /// Directory of the engine's write-ahead log, in the data directory.
 pub const WAL_DIR: &str = "wal";
 
+/// The engine's network identity of a validator: its libp2p key is the validator key, so
+/// peers name it by this peer id in their persistent-peer multiaddrs (`…/p2p/<peer id>`).
+pub fn network_keypair(key: &cairn_types::Keypair) -> anyhow::Result<NetKeypair> {
+    NetKeypair::ed25519_from_bytes(key.secret_bytes())
+        .map_err(|e| anyhow!("validator key as a network key: {e}"))
+}
+
+/// The peer id of a validator key, as it appears in multiaddrs.
+pub fn peer_id(key: &cairn_types::Keypair) -> anyhow::Result<String> {
+    Ok(network_keypair(key)?.public().to_peer_id().to_string())
+}
+
 /// The BFT block source for `cairn_node::start_with`.
 pub fn block_source(config: BftConfig) -> BlockSource {
     Box::new(move |shared, shutdown| Box::pin(start(shared, config, shutdown)))
@@ -54,8 +66,7 @@ async fn start(
     // The network identity is the validator key itself, so peers can tie the libp2p peer
     // to the validator (the engine's proof of validator).
     let signer = CairnSigner::new(&shared.key, &chain_id);
-    let keypair = NetKeypair::ed25519_from_bytes(shared.key.secret_bytes())
-        .map_err(|e| anyhow!("validator key as a network key: {e}"))?;
+    let keypair = network_keypair(&shared.key)?;
     let peer_id = keypair.public().to_peer_id();
     let proof = signer
         .sign_validator_proof(signer.public_key().as_bytes().to_vec(), peer_id.to_bytes())
@@ -68,21 +79,12 @@ async fn start(
         address.to_string(),
         proof_bytes,
     );
-    let (channels, engine) = start_engine(
-        ctx,
-        engine_config,
-        WalContext::new(data_dir.join(WAL_DIR).join("consensus.wal"), CairnCodec),
-        NetworkContext::new(identity, CairnCodec),
-        ConsensusContext::new_validator(
-            address,
-            Box::new(ChainVerifier::new(&chain_id)),
-            Box::new(signer),
-        ),
-        SyncContext::new(CairnCodec),
-        RequestContext::new(100),
-    )
-    .await
-    .map_err(|e| anyhow!("starting the consensus engine: {e:#}"))?;
+    let wal = data_dir.join(WAL_DIR).join("consensus.wal");
+    let verifier = ChainVerifier::new(&chain_id);
+    let (channels, engine) =
+        build_engine(ctx, engine_config, wal, identity, address, verifier, signer, &config)
+            .await
+            .map_err(|e| anyhow!("starting the consensus engine: {e:#}"))?;
     tracing::info!(%peer_id, listen = %config.listen, "consensus engine started");
     Ok(tokio::spawn(async move {
         let mut driver = Driver { host, channels, decided: None };
@@ -96,6 +98,92 @@ async fn start(
         }
         stop_engine(engine).await;
     }))
+}
+
+/// Spawns the engine's actors (network, WAL, consensus, sync) around our context.
+#[allow(clippy::too_many_arguments)]
+async fn build_engine(
+    ctx: CairnContext,
+    engine_config: crate::config::EngineConfig,
+    wal: std::path::PathBuf,
+    identity: NetworkIdentity,
+    address: ValidatorAddress,
+    verifier: ChainVerifier,
+    signer: CairnSigner,
+    config: &BftConfig,
+) -> eyre::Result<(Channels<CairnContext>, EngineHandle)> {
+    #[cfg(feature = "byzantine")]
+    if let Some(byz) = config.byzantine.clone() {
+        return byzantine::build(ctx, engine_config, wal, identity, address, verifier, signer, byz)
+            .await;
+    }
+    let _ = config;
+    start_engine(
+        ctx,
+        engine_config,
+        WalContext::new(wal, CairnCodec),
+        NetworkContext::new(identity, CairnCodec),
+        ConsensusContext::new_validator(address, Box::new(verifier), Box::new(signer)),
+        SyncContext::new(CairnCodec),
+        RequestContext::new(100),
+    )
+    .await
+}
+
+#[cfg(feature = "byzantine")]
+mod byzantine {
+    //! A validator that misbehaves on purpose, for tests: the engine's Byzantine proxy sits
+    //! between consensus and the network and, when its triggers fire, also sends votes
+    //! (and proposals) for a block that does not exist, signed with the validator's key.
+
+    use super::*;
+    use crate::context::BlockId;
+    use cairn_types::Hash;
+    use malachitebft_app_channel::{ByzantineContext, EngineBuilder};
+    use malachitebft_engine_byzantine::ByzantineConfig;
+
+    /// A different block id: the hash of the original.
+    fn other(id: &BlockId) -> BlockId {
+        BlockId(Hash::sha256(&id.0.0))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn build(
+        ctx: CairnContext,
+        engine_config: crate::config::EngineConfig,
+        wal: std::path::PathBuf,
+        identity: NetworkIdentity,
+        address: ValidatorAddress,
+        verifier: ChainVerifier,
+        signer: CairnSigner,
+        byz: ByzantineConfig,
+    ) -> eyre::Result<(Channels<CairnContext>, EngineHandle)> {
+        tracing::warn!(?byz, "this validator misbehaves on purpose (test configuration)");
+        EngineBuilder::new(ctx, engine_config)
+            .with_default_wal(WalContext::new(wal, CairnCodec))
+            .with_byzantine_network(ByzantineContext {
+                identity,
+                codec: CairnCodec,
+                config: byz,
+                signer: Box::new(signer.clone()),
+                address,
+                conflicting_value_fn: Some(Box::new(other)),
+                conflicting_vote_value_fn: Some(Box::new(|id: Option<&BlockId>| match id {
+                    Some(id) => other(id),
+                    None => BlockId(Hash::sha256(b"equivocation")),
+                })),
+            })
+            .await?
+            .with_default_consensus(ConsensusContext::new_validator(
+                address,
+                Box::new(verifier),
+                Box::new(signer),
+            ))
+            .with_default_sync(SyncContext::new(CairnCodec))
+            .with_default_request(RequestContext::new(100))
+            .build()
+            .await
+    }
 }
 
 async fn stop_engine(engine: EngineHandle) {

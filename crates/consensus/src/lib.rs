@@ -24,4 +24,4 @@ pub mod pending;
 pub mod signing;
 
 pub use config::{BftConfig, CONSENSUS_FILE};
-pub use driver::block_source;
+pub use driver::{block_source, peer_id};

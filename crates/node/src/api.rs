@@ -4,7 +4,7 @@
 //! panic. Request bodies are capped by `NodeConfig::max_request_bytes`.
 
 use crate::mempool::MempoolError;
-use crate::{Shared, api_devices};
+use crate::{Shared, api_devices, api_staking};
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::StatusCode;
@@ -40,7 +40,7 @@ impl ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", what)
     }
 
-    fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
+    pub(crate) fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, code, message)
     }
 }
@@ -114,6 +114,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/txs/{hash}", get(tx_by_hash))
         .route("/v1/receipts/{hash}", get(receipt))
         .route("/v1/accounts/{addr}", get(account))
+        .route("/v1/validators", get(api_staking::list))
+        .route("/v1/validators/{addr}", get(api_staking::one))
         .route("/v1/devices", get(api_devices::list))
         .route("/v1/devices/{id}", get(api_devices::device))
         .route("/v1/devices/{id}/reports", get(api_devices::reports))

@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod api_devices;
+pub mod api_staking;
 pub mod mempool;
 pub mod metrics;
 pub mod producer;

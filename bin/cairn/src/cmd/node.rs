@@ -68,7 +68,7 @@ pub struct DevnetArgs {
     run: RunArgs,
 }
 
-fn parse_fund(s: &str) -> anyhow::Result<(Address, Amount)> {
+pub(crate) fn parse_fund(s: &str) -> anyhow::Result<(Address, Amount)> {
     let (addr, amount) =
         s.split_once('=').with_context(|| format!("--fund {s:?}: expected ADDRESS=CRN"))?;
     Ok((addr.parse()?, parse_crn(amount)?))

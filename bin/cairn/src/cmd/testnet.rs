@@ -35,6 +35,9 @@ pub struct TestnetArgs {
     /// Blocks per epoch (the validator set follows stake at each boundary).
     #[arg(long, default_value_t = Params::default().blocks_per_epoch)]
     blocks_per_epoch: u64,
+    /// Initial balance, as ADDRESS=CRN; repeat for more accounts (besides the dev keys).
+    #[arg(long = "fund", value_name = "ADDRESS=CRN")]
+    fund: Vec<String>,
     /// Propose timeout of a round, in milliseconds.
     #[arg(long, default_value_t = TimeoutsConfig::default().propose_ms)]
     propose_timeout_ms: u64,
@@ -62,6 +65,8 @@ pub struct TestnetNode {
     pub data_dir: PathBuf,
     pub api: String,
     pub p2p: String,
+    /// The engine's peer id (derived from the validator key).
+    pub peer_id: String,
     pub validator: Address,
 }
 
@@ -93,6 +98,10 @@ fn init(a: &TestnetArgs, passphrase: &str) -> anyhow::Result<TestnetLayout> {
         };
         accounts.push(GenesisAccount { address: addr, balance: DEV_BALANCE });
     }
+    for f in &a.fund {
+        let (address, balance) = super::node::parse_fund(f)?;
+        accounts.push(GenesisAccount { address, balance });
+    }
     let keys: Vec<Keypair> = (0..a.validators).map(|_| Keypair::generate()).collect();
     for k in &keys {
         accounts.push(GenesisAccount { address: k.address(), balance: VALIDATOR_BALANCE });
@@ -121,6 +130,7 @@ fn init(a: &TestnetArgs, passphrase: &str) -> anyhow::Result<TestnetLayout> {
             data_dir: root.join(format!("node{i}")),
             api: format!("http://127.0.0.1:{api}"),
             p2p: format!("/ip4/127.0.0.1/tcp/{p2p}"),
+            peer_id: cairn_consensus::peer_id(k)?,
             validator: k.address(),
         });
     }
@@ -130,17 +140,13 @@ fn init(a: &TestnetArgs, passphrase: &str) -> anyhow::Result<TestnetLayout> {
         write_validator_key(&node.data_dir, key)?;
         write_private(&node.data_dir.join(GENESIS_FILE), genesis_json.as_bytes())?;
         let others = nodes.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, n)| n);
-        let config = BftConfig {
-            moniker: format!("validator-{i}"),
-            listen: node.p2p.clone(),
-            peers: others.clone().map(|n| n.p2p.clone()).collect(),
-            relay: others.map(|n| n.api.clone()).collect(),
-            timeouts: TimeoutsConfig {
-                propose_ms: a.propose_timeout_ms,
-                ..TimeoutsConfig::default()
-            },
-            max_clock_drift_ms: 2_000,
-        };
+        let mut config = BftConfig::new(
+            format!("validator-{i}"),
+            node.p2p.clone(),
+            others.clone().map(|n| format!("{}/p2p/{}", n.p2p, n.peer_id)).collect(),
+            others.map(|n| n.api.clone()).collect(),
+        );
+        config.timeouts.propose_ms = a.propose_timeout_ms;
         write_private(
             &node.data_dir.join(CONSENSUS_FILE),
             serde_json::to_string_pretty(&config)?.as_bytes(),

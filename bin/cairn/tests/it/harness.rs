@@ -16,7 +16,7 @@ use std::future::Future;
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
@@ -289,16 +289,7 @@ impl NodeBuilder {
             std::fs::write(&path, text).expect("writing genesis.json");
         }
         assert!(data_dir.join("validator_key.json").is_file(), "init wrote no validator key");
-        let mut node = Node {
-            root: self.root,
-            data_dir,
-            chain_id: self.chain_id,
-            block_ms: self.block_ms,
-            child: None,
-            client: Client::new("http://127.0.0.1:1").expect("placeholder client"),
-            url: String::new(),
-            starts: 0,
-        };
+        let mut node = Node::new(Arc::new(self.root), data_dir, &self.chain_id, self.block_ms);
         node.spawn().await;
         node
     }
@@ -306,10 +297,13 @@ impl NodeBuilder {
 
 /// A running (or killed) `cairn node` child process.
 pub struct Node {
-    root: TempDir,
+    /// The test's temporary directory (shared by the nodes of a cluster).
+    root: Arc<TempDir>,
     data_dir: PathBuf,
     chain_id: String,
     block_ms: u64,
+    /// API listen address (`127.0.0.1:0` picks a free port at each start).
+    listen: String,
     child: Option<Child>,
     client: Client,
     url: String,
@@ -317,6 +311,42 @@ pub struct Node {
 }
 
 impl Node {
+    /// A node on an initialised data directory under `root`, not started yet.
+    pub fn new(root: Arc<TempDir>, data_dir: PathBuf, chain_id: &str, block_ms: u64) -> Node {
+        Node {
+            root,
+            data_dir,
+            chain_id: chain_id.to_string(),
+            block_ms,
+            listen: "127.0.0.1:0".into(),
+            child: None,
+            client: Client::new("http://127.0.0.1:1").expect("placeholder client"),
+            url: String::new(),
+            starts: 0,
+        }
+    }
+
+    /// Serves the API on this fixed address (cluster nodes: peers forward to it).
+    pub fn with_listen(mut self, listen: &str) -> Node {
+        self.listen = listen.to_string();
+        self
+    }
+
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.data_dir
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+
+    /// Starts the node if it is not running.
+    pub async fn start_again(&mut self) {
+        if self.child.is_none() {
+            self.spawn().await;
+        }
+    }
+
     /// A node with default settings funding `funds` (base units).
     pub async fn start(funds: &[(Address, Amount)]) -> Node {
         let mut b = NodeBuilder::new();
@@ -355,7 +385,8 @@ impl Node {
     }
 
     fn log_path(&self, n: u32) -> PathBuf {
-        self.root.path().join(format!("node-{n}.log"))
+        let name = self.data_dir.file_name().and_then(|n| n.to_str()).unwrap_or("node");
+        self.root.path().join(format!("{name}-{n}.log"))
     }
 
     async fn spawn(&mut self) {
@@ -365,8 +396,8 @@ impl Node {
         let mut child = Command::new(CAIRN)
             .args(["node", "--data-dir"])
             .arg(&self.data_dir)
-            .args(["--listen", "127.0.0.1:0", "--block-ms", &self.block_ms.to_string()])
-            .env("CAIRN_LOG", "warn")
+            .args(["--listen", &self.listen, "--block-ms", &self.block_ms.to_string()])
+            .env("CAIRN_LOG", std::env::var("CAIRN_IT_LOG").unwrap_or_else(|_| "warn".into()))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log)
