@@ -32,6 +32,8 @@ enum Command {
     Node(cmd::node::NodeArgs),
     /// Initialise a development chain if needed and run it: one command to a working chain.
     Devnet(cmd::node::DevnetArgs),
+    /// A local BFT cluster on loopback: N validator processes sharing one genesis.
+    Testnet(cmd::testnet::TestnetArgs),
     /// Manage keys in the encrypted keystore.
     #[command(subcommand)]
     Keys(cmd::keys::KeysCmd),
@@ -93,6 +95,7 @@ fn main() -> std::process::ExitCode {
             Command::Init(a) => cmd::node::init(&ctx, a),
             Command::Node(a) => cmd::node::node(&ctx, a).await,
             Command::Devnet(a) => cmd::node::devnet(&ctx, a).await,
+            Command::Testnet(a) => cmd::testnet::testnet(&ctx, a).await,
             Command::Keys(c) => cmd::keys::run(&ctx, c),
             Command::Tx(c) => cmd::tx::run(&ctx, c).await,
             Command::Query(c) => cmd::query::run(&ctx, c).await,

@@ -25,8 +25,8 @@ pub struct Account {
 }
 
 /// Where the supply came from and went. Total supply = genesis − burned (later modules
-/// add emitted and re-minted terms); of it, `bonded` is locked in device bonds and the
-/// rest is in account balances.
+/// add emitted and re-minted terms); of it, `bonded` is locked in device bonds, `escrowed`
+/// in escrows, `staked` in validator stake, and the rest is in account balances.
 #[derive(
     Debug,
     Clone,
@@ -55,6 +55,8 @@ pub struct Supply {
     pub unclaimed: Amount,
     /// Rewards of flagged devices held in fraud escrow.
     pub held: Amount,
+    /// Bonded by validators and delegators (unbonding stake included until it returns).
+    pub staked: Amount,
 }
 
 impl Supply {
@@ -112,12 +114,15 @@ pub enum Locked {
     Bonds,
     /// Channel, job and deal escrows.
     Escrow,
+    /// Validator stake.
+    Stake,
 }
 
 fn locked_total(s: &mut Supply, pool: Locked) -> &mut Amount {
     match pool {
         Locked::Bonds => &mut s.bonded,
         Locked::Escrow => &mut s.escrowed,
+        Locked::Stake => &mut s.staked,
     }
 }
 
@@ -193,6 +198,15 @@ pub fn credit(o: &mut Overlay<'_>, to: &Address, amount: Amount) -> Result<(), S
     let mut a = get_account(o, to)?;
     a.balance = a.balance.saturating_add(amount);
     put_account(o, to, &a);
+    Ok(())
+}
+
+/// Burns `amount` out of the staked total (slashed stake).
+pub fn burn_staked(o: &mut Overlay<'_>, amount: Amount) -> Result<(), StateError> {
+    let mut s = get_supply(o)?;
+    s.staked = s.staked.saturating_sub(amount);
+    s.burned = s.burned.saturating_add(amount);
+    o.put_encoded(state_key::supply(), &s);
     Ok(())
 }
 

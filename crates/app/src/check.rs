@@ -70,7 +70,11 @@ fn check_body(params: &Params, tx: &SignedTx) -> Result<(), StatelessError> {
         | TxBody::SetOracle { .. }
         | TxBody::ReportPrice { .. }
         | TxBody::MintCredits { .. }
-        | TxBody::ResolveFraud { .. } => Ok(()),
+        | TxBody::ResolveFraud { .. }
+        | TxBody::Bond { .. }
+        | TxBody::Delegate { .. }
+        | TxBody::Unbond { .. } => Ok(()),
+        TxBody::ReportEquivocation { evidence } => Ok(evidence.check_shape()?),
         TxBody::ClaimRewards { claims } => {
             if claims.is_empty() || claims.len() > cairn_types::tx::MAX_CLAIMS_PER_TX {
                 return Err(StatelessError::FieldTooLong {
@@ -137,6 +141,7 @@ enum Role {
     Device,
     Maker,
     Report(usize),
+    Evidence,
 }
 
 struct SigItem {
@@ -170,6 +175,16 @@ fn sig_items(chain_id: &str, stx: &SignedTx) -> Vec<SigItem> {
                     key: DeviceKey::Ed25519(m.maker.0),
                     sig: DeviceSignature::Ed25519(m.signature.0),
                     msg: maker_message(chain_id, key, &m.serial),
+                });
+            }
+        }
+        TxBody::ReportEquivocation { evidence } => {
+            for v in [&evidence.first, &evidence.second] {
+                items.push(SigItem {
+                    role: Role::Evidence,
+                    key: DeviceKey::Ed25519(v.vote.validator.0),
+                    sig: DeviceSignature::Ed25519(v.signature.0),
+                    msg: v.vote.signing_message(chain_id),
                 });
             }
         }
@@ -242,6 +257,14 @@ pub fn check_stateless_batch(
             (Role::Device, false) => {
                 Some(StatelessError::BadDeviceSignature { device: item.key.id() })
             }
+            (Role::Evidence, false) => Some(StatelessError::BadEvidence(
+                cairn_types::consensus::EvidenceError::BadSignature(crypto::BadSignature {
+                    signer: match &tx.tx.body {
+                        TxBody::ReportEquivocation { evidence } => evidence.offender(),
+                        _ => Address::default(),
+                    },
+                }),
+            )),
             (Role::Maker, false) => Some(StatelessError::BadMakerSignature {
                 maker: match &tx.tx.body {
                     TxBody::RegisterDevice { maker: Some(m), .. } => m.maker,
@@ -260,13 +283,14 @@ pub fn check_stateless_batch(
 }
 
 /// What the body takes from the signer's balance beyond the fee: the amount, the bond,
-/// the location fee.
+/// the location fee, the stake.
 pub fn body_spend(tx: &SignedTx, params: &Params) -> Amount {
     match &tx.tx.body {
         TxBody::Transfer { amount, .. } => *amount,
         TxBody::RegisterDevice { class, .. } => params.devices.bonds.get(*class),
         TxBody::AssertLocation { .. } => params.devices.location_fee,
         TxBody::MintCredits { amount, .. } => *amount,
+        TxBody::Bond { amount } | TxBody::Delegate { amount, .. } => *amount,
         _ => 0,
     }
 }

@@ -5,7 +5,7 @@ use crate::check::{self, SizedTx};
 use crate::devices::registry::{self, Registration};
 use crate::devices::{self, reports};
 use crate::{BlockError, LastBlock, StatefulError, state_key};
-use crate::{accounts, channels, credits, deals, jobs, rewards};
+use crate::{accounts, channels, credits, deals, jobs, rewards, staking};
 use cairn_state::{ChangeSet, CommittedState, Overlay, StateRead as _, tree};
 use cairn_types::{Hash, Height, Params, Receipt, SignedTx, TxBody, TxOutcome, TxStatus, merkle};
 use jmt::storage::TreeUpdateBatch;
@@ -75,6 +75,8 @@ pub(crate) fn execute<S: CommittedState>(
     let rewards = rewards::close_epoch(&mut o, params, height, validator)?;
     jobs::settle_due(&mut o, params, height)?;
     deals::start_epoch(&mut o, params, height, &entropy)?;
+    staking::release_unbonding(&mut o, height)?;
+    staking::start_epoch(&mut o, params, height)?;
     let mut receipts = Vec::with_capacity(txs.len());
     let mut included = Vec::with_capacity(txs.len());
     let mut dropped = Vec::new();
@@ -215,6 +217,16 @@ pub(crate) fn execute<S: CommittedState>(
             }
             TxBody::SetMaker { maker, allowed } => {
                 registry::set_maker(&mut o, params, signer, maker, *allowed)?
+            }
+            TxBody::Bond { amount } => staking::bond(&mut o, params, signer, *amount)?,
+            TxBody::Delegate { validator, amount } => {
+                staking::delegate(&mut o, signer, validator, *amount)?
+            }
+            TxBody::Unbond { validator, amount } => {
+                staking::unbond(&mut o, params, signer, validator, *amount, height)?
+            }
+            TxBody::ReportEquivocation { evidence } => {
+                staking::evidence::report(&mut o, params, evidence, height)?.map(|_| ())
             }
         };
         let status = match result {

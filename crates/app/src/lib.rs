@@ -17,6 +17,7 @@ mod execute;
 pub mod jobs;
 pub mod rewards;
 pub mod roster;
+pub mod staking;
 pub mod state_key;
 
 pub use check::{SizedTx, StatefulError};
@@ -170,11 +171,22 @@ impl App {
             state_key::last_block(),
             &LastBlock { height: 0, timestamp_ms: genesis.genesis_time_ms },
         );
+        staking::genesis(&mut o, genesis)?;
         Ok(o.into_changes())
     }
 
     pub fn params(state: &impl StateRead) -> Result<Params, BlockError> {
         state.get_decoded(&state_key::params())?.ok_or(BlockError::MissingState("parameters"))
+    }
+
+    /// The validator set that certifies block `height` (empty on a solo chain). `state` is
+    /// the state after block `height - 1`.
+    pub fn validator_set(
+        state: &impl StateRead,
+        height: Height,
+    ) -> Result<cairn_types::consensus::ValidatorSet, BlockError> {
+        let params = App::params(state)?;
+        Ok(staking::validator_set_for(state, &params, height)?)
     }
 
     pub fn chain_info(state: &impl StateRead) -> Result<ChainInfo, BlockError> {

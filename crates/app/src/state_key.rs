@@ -336,3 +336,46 @@ pub fn beacon(id: &DeviceId, height: u64) -> Vec<u8> {
     k.extend_from_slice(&height.to_be_bytes());
     k
 }
+
+/// A validator candidate's stake record (tokens, shares, status).
+pub fn validator(addr: &Address) -> Vec<u8> {
+    let mut k = b"stake/val/".to_vec();
+    k.extend_from_slice(addr.as_bytes());
+    k
+}
+
+/// Every validator candidate, sorted (read at epoch boundaries to rebuild the set).
+pub fn candidates() -> Vec<u8> {
+    b"stake/candidates".to_vec()
+}
+
+/// The shares `delegator` holds in `validator`'s pool (a self-bond when they are equal).
+pub fn delegation(validator: &Address, delegator: &Address) -> Vec<u8> {
+    let mut k = b"stake/del/".to_vec();
+    k.extend_from_slice(validator.as_bytes());
+    k.push(b'/');
+    k.extend_from_slice(delegator.as_bytes());
+    k
+}
+
+/// The pending unbonding entries of a validator's pool (slashable until released).
+pub fn unbonding(validator: &Address) -> Vec<u8> {
+    let mut k = b"stake/unbonding/".to_vec();
+    k.extend_from_slice(validator.as_bytes());
+    k
+}
+
+/// Validators with unbonding entries that release at `height`.
+pub fn unbond_release(height: u64) -> Vec<u8> {
+    let mut k = b"stake/unbondq/".to_vec();
+    k.extend_from_slice(&height.to_be_bytes());
+    k
+}
+
+/// The validator set computed at the start of `epoch` (epoch 0: genesis); it certifies the
+/// heights `h` with `epoch_of(h - 1) == epoch`.
+pub fn validator_set(epoch: u64) -> Vec<u8> {
+    let mut k = b"stake/set/".to_vec();
+    k.extend_from_slice(&epoch.to_be_bytes());
+    k
+}

@@ -22,6 +22,7 @@ pub(crate) fn genesis(keys: &[&Keypair], balance: u128) -> Genesis {
         chain_id: CHAIN.into(),
         genesis_time_ms: 1_000,
         validator: Keypair::from_label("validator").address(),
+        validators: Vec::new(),
         accounts: keys.iter().map(|k| GenesisAccount { address: k.address(), balance }).collect(),
         params: Params::default(),
     }

@@ -197,8 +197,10 @@ impl Client {
         &self,
         txs: &[SignedTx],
     ) -> Result<Vec<SubmitBatchItem>, ClientError> {
-        let req =
-            SubmitBatchRequest { txs: txs.iter().map(|t| hex::encode(t.to_bytes())).collect() };
+        let req = SubmitBatchRequest {
+            txs: txs.iter().map(|t| hex::encode(t.to_bytes())).collect(),
+            relayed: false,
+        };
         self.submit_batch_request(&req).await
     }
 
@@ -381,6 +383,19 @@ impl Client {
     /// `GET /v1/params`: the chain parameters now in force.
     pub async fn params(&self) -> Result<Params, ClientError> {
         self.get_json("/v1/params").await
+    }
+
+    /// `GET /v1/validators`: candidates and the set of the next block.
+    pub async fn validators(&self) -> Result<cairn_types::api::ValidatorsView, ClientError> {
+        self.get_json("/v1/validators").await
+    }
+
+    /// `GET /v1/validators/{address}`
+    pub async fn validator(
+        &self,
+        address: &Address,
+    ) -> Result<cairn_types::api::ValidatorView, ClientError> {
+        self.get_json(&format!("/v1/validators/{address}")).await
     }
 
     /// `POST /v1/txs` with arbitrary bytes (which the node may well refuse).

@@ -4,7 +4,7 @@
 //! panic. Request bodies are capped by `NodeConfig::max_request_bytes`.
 
 use crate::mempool::MempoolError;
-use crate::{Shared, api_devices, api_rewards};
+use crate::{Shared, api_devices, api_rewards, api_staking};
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::StatusCode;
@@ -40,7 +40,7 @@ impl ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", what)
     }
 
-    fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
+    pub(crate) fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, code, message)
     }
 }
@@ -138,6 +138,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/txs/{hash}", get(tx_by_hash))
         .route("/v1/receipts/{hash}", get(receipt))
         .route("/v1/accounts/{addr}", get(account))
+        .route("/v1/validators", get(api_staking::list))
+        .route("/v1/validators/{addr}", get(api_staking::one))
         .route("/v1/devices", get(api_devices::list))
         .route("/v1/devices/{id}", get(api_devices::device))
         .route("/v1/devices/{id}/reports", get(api_devices::reports))
@@ -496,8 +498,11 @@ fn admit_all(
     s: &Shared,
     params: &Params,
     mut txs: Vec<SizedTx>,
+    forward: bool,
 ) -> Result<Vec<Result<Hash, ApiError>>, ApiError> {
     let verdicts = check::check_stateless_batch(s.app.chain_id(), params, &mut txs);
+    let forward = forward && !s.relay.is_empty();
+    let mut admitted = Vec::new();
     let mut pool = s.mempool();
     let snap = s.snapshot()?;
     let next_height = snap.height()?.unwrap_or(0) + 1;
@@ -505,6 +510,7 @@ fn admit_all(
         .into_iter()
         .zip(verdicts)
         .map(|(tx, verdict)| {
+            let copy = forward.then(|| tx.tx.clone());
             let res = match verdict {
                 Err(e) => Err(ApiError::bad_request(e.code(), e.to_string())),
                 Ok(()) => pool.admit(tx, &snap, params, next_height).map_err(admission_error),
@@ -512,6 +518,7 @@ fn admit_all(
             match &res {
                 Ok(_) => {
                     s.metrics.api.txs_accepted.inc();
+                    admitted.extend(copy);
                 }
                 Err(e) => s.metrics.rejected(e.code),
             }
@@ -520,6 +527,11 @@ fn admit_all(
         .collect();
     s.metrics.mempool.size.set(pool.len() as i64);
     s.metrics.mempool.bytes.set(pool.bytes() as i64);
+    drop(pool);
+    let dropped = s.relay.forward(&admitted);
+    if dropped > 0 {
+        tracing::warn!(dropped, "relay queues are full; some transactions were not forwarded");
+    }
     Ok(out)
 }
 
@@ -537,7 +549,7 @@ async fn submit_tx(
         }
     };
     let s2 = s.clone();
-    let mut results = tokio::task::spawn_blocking(move || admit_all(&s2, &params, vec![tx]))
+    let mut results = tokio::task::spawn_blocking(move || admit_all(&s2, &params, vec![tx], true))
         .await
         .map_err(|e| anyhow::anyhow!("admission task failed: {e}"))??;
     let hash = results.pop().ok_or_else(|| anyhow::anyhow!("no admission result"))??;
@@ -568,6 +580,7 @@ async fn submit_batch(
     }
     let params = current_params(&s)?;
     let max = params.max_tx_bytes as usize;
+    let relayed = req.relayed;
     let s2 = s.clone();
     let results = tokio::task::spawn_blocking(move || -> Result<Vec<SubmitBatchItem>, ApiError> {
         let decoded: Vec<Result<SizedTx, ApiError>> =
@@ -587,7 +600,7 @@ async fn submit_batch(
                 }
             }
         }
-        for (i, r) in positions.into_iter().zip(admit_all(&s2, &params, good)?) {
+        for (i, r) in positions.into_iter().zip(admit_all(&s2, &params, good, !relayed)?) {
             results[i] = Some(r);
         }
         Ok(results

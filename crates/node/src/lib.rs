@@ -1,5 +1,6 @@
-//! The node: wiring of the store, the state machine, the mempool, the solo block producer,
-//! the HTTP API and metrics.
+//! The node: wiring of the store, the state machine, the mempool, the block source (the
+//! solo producer, or a BFT driver handed in by the binary), the HTTP API, transaction
+//! forwarding to peers, and metrics.
 //!
 //! Data directory layout:
 //! - `genesis.json`: the chain's genesis file;
@@ -9,9 +10,11 @@
 pub mod api;
 pub mod api_devices;
 pub mod api_rewards;
+pub mod api_staking;
 pub mod mempool;
 pub mod metrics;
 pub mod producer;
+pub mod relay;
 
 use anyhow::{Context, bail};
 use cairn_app::{App, Parent};
@@ -41,6 +44,9 @@ pub struct NodeConfig {
     pub mempool: MempoolConfig,
     /// Largest HTTP request body accepted.
     pub max_request_bytes: usize,
+    /// API base URLs of the other validators; transactions submitted here are forwarded to
+    /// them (BFT mode).
+    pub relay_peers: Vec<String>,
 }
 
 impl NodeConfig {
@@ -52,6 +58,7 @@ impl NodeConfig {
             blocks_on_demand: false,
             mempool: MempoolConfig::default(),
             max_request_bytes: 4 * 1024 * 1024,
+            relay_peers: Vec::new(),
         }
     }
 }
@@ -67,6 +74,8 @@ pub struct Shared {
     pub config: NodeConfig,
     /// Held while a block is built and committed, so two never overlap.
     pub producing: Mutex<()>,
+    /// Forwards admitted client transactions to the peers in `config.relay_peers`.
+    pub relay: relay::Relay,
 }
 
 impl Shared {
@@ -206,6 +215,7 @@ pub struct NodeHandle {
     pub shared: Arc<Shared>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    source_done: Option<tokio::sync::oneshot::Receiver<()>>,
 }
 
 impl NodeHandle {
@@ -217,6 +227,16 @@ impl NodeHandle {
         }
     }
 
+    /// Resolves when the block source stops (after shutdown, or on a fatal error).
+    pub async fn block_source_stopped(&mut self) {
+        match self.source_done.take() {
+            Some(rx) => {
+                let _ = rx.await;
+            }
+            None => std::future::pending::<()>().await,
+        }
+    }
+
     /// Waits until the node stops (it stops only on shutdown or a fatal error).
     pub async fn wait(self) {
         for t in self.tasks {
@@ -225,14 +245,43 @@ impl NodeHandle {
     }
 }
 
+/// What makes blocks: started with the node's shared state and the shutdown signal, it
+/// returns the task that runs until shutdown. The solo producer is built in; the BFT driver
+/// comes from the `cairn-consensus` crate.
+pub type BlockSource = Box<
+    dyn FnOnce(
+            Arc<Shared>,
+            watch::Receiver<bool>,
+        ) -> std::pin::Pin<
+            Box<dyn Future<Output = anyhow::Result<tokio::task::JoinHandle<()>>> + Send>,
+        > + Send,
+>;
+
 /// Starts a solo node on a data directory that holds a genesis file and a validator key.
 pub async fn start(config: NodeConfig) -> anyhow::Result<NodeHandle> {
+    start_with(config, None).await
+}
+
+/// Starts a node whose blocks come from `source` (the solo producer when `None`).
+pub async fn start_with(
+    config: NodeConfig,
+    source: Option<BlockSource>,
+) -> anyhow::Result<NodeHandle> {
     let genesis = read_genesis(&config.data_dir)?;
     let key = read_validator_key(&config.data_dir)?;
-    if key.address() != genesis.validator {
-        bail!("validator key {} is not the genesis validator {}", key.address(), genesis.validator);
+    match (&source, genesis.is_bft()) {
+        (None, true) => bail!("the genesis lists validators: this chain runs BFT consensus"),
+        (Some(_), false) => bail!("the genesis lists no validators: this chain runs solo"),
+        (None, false) if key.address() != genesis.validator => bail!(
+            "validator key {} is not the genesis validator {}",
+            key.address(),
+            genesis.validator
+        ),
+        _ => {}
     }
     let store = open_store(&config.data_dir, &genesis)?;
+    let (tx, rx) = watch::channel(false);
+    let (relay, mut tasks) = relay::spawn(&config.relay_peers, rx.clone())?;
     let shared = Arc::new(Shared {
         app: App::new(genesis.chain_id.clone()),
         mempool: Mutex::new(Mempool::new(config.mempool)),
@@ -242,23 +291,36 @@ pub async fn start(config: NodeConfig) -> anyhow::Result<NodeHandle> {
         key,
         config: config.clone(),
         producing: Mutex::new(()),
+        relay,
     });
     producer::refresh_metrics(&shared)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding the API to {}", config.listen))?;
     let addr = listener.local_addr()?;
-    let (tx, rx) = watch::channel(false);
-    let api_task = tokio::spawn(api::serve(listener, shared.clone(), rx.clone()));
-    let mut tasks = vec![api_task];
-    if !config.blocks_on_demand {
-        tasks.push(tokio::spawn(producer::run(shared.clone(), rx)));
-    }
+    let producer_task = match source {
+        // Blocks on demand: nothing produces on a timer; the source idles until shutdown.
+        None if config.blocks_on_demand => {
+            let mut stop = rx.clone();
+            tokio::spawn(async move {
+                let _ = stop.changed().await;
+            })
+        }
+        None => tokio::spawn(producer::run(shared.clone(), rx.clone())),
+        Some(source) => source(shared.clone(), rx.clone()).await?,
+    };
+    // Whoever holds the handle learns when the block source stops on its own.
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    tasks.push(tokio::spawn(async move {
+        let _ = producer_task.await;
+        let _ = done_tx.send(());
+    }));
+    tasks.push(tokio::spawn(api::serve(listener, shared.clone(), rx)));
     tracing::info!(
         %addr,
         chain_id = %shared.genesis.chain_id,
         on_demand = config.blocks_on_demand,
         "node started"
     );
-    Ok(NodeHandle { addr, shared, shutdown: tx, tasks })
+    Ok(NodeHandle { addr, shared, shutdown: tx, tasks, source_done: Some(done_rx) })
 }

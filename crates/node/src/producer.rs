@@ -3,7 +3,8 @@
 //! transactions, so epochs (counted in blocks) advance with time.
 
 use crate::Shared;
-use cairn_app::check::SizedTx;
+use cairn_app::Executed;
+use cairn_app::check::{SizedTx, StatefulError};
 use cairn_types::{Block, Certificate, Hash};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -34,7 +35,8 @@ pub async fn run(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
     tracing::info!("block producer stopped");
 }
 
-fn now_ms() -> u64 {
+/// Wall-clock Unix milliseconds (block timestamps).
+pub fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
@@ -51,26 +53,33 @@ pub fn produce_block(shared: &Shared) -> anyhow::Result<Hash> {
         params.max_block_bytes as usize,
     );
     let proposal = shared.app.propose(&snap, parent, now_ms(), shared.key.address(), candidates)?;
-    let executed_at = Instant::now();
+    drop(snap);
     let hash = proposal.header.hash();
     let certificate = Certificate::solo(&shared.key, shared.app.chain_id(), &hash);
     let block = Block { header: proposal.header, txs: proposal.txs, certificate };
-    let e = &proposal.executed;
-    shared.store.commit_block(
-        &block,
-        &e.receipts,
-        &e.changes,
-        &e.tree_batch,
-        e.rewards.as_ref(),
-    )?;
-    let committed_at = Instant::now();
-    drop(snap);
+    commit(shared, &block, &proposal.executed, &proposal.dropped, parent.timestamp_ms, started)?;
+    Ok(hash)
+}
 
+/// Commits a certified block with its execution result (one store transaction), then
+/// prunes the mempool of what the block included or dropped and updates the metrics. Both
+/// block sources end here; `started` is when work on the block began.
+pub fn commit(
+    shared: &Shared,
+    block: &Block,
+    e: &Executed,
+    dropped: &[(Hash, StatefulError)],
+    parent_timestamp_ms: u64,
+    started: Instant,
+) -> anyhow::Result<()> {
+    let committing = Instant::now();
+    shared.store.commit_block(block, &e.receipts, &e.changes, &e.tree_batch, e.rewards.as_ref())?;
+    let committed_at = Instant::now();
     let after = shared.snapshot()?;
     {
         let mut pool = shared.mempool();
         let included: Vec<Hash> = e.receipts.iter().map(|r| r.tx_hash).collect();
-        pool.on_block(&included, &proposal.dropped, &after);
+        pool.on_block(&included, dropped, &after);
     }
     let m = &shared.metrics.chain;
     let failed = e.receipts.iter().filter(|r| !r.is_success()).count() as u64;
@@ -82,7 +91,7 @@ pub fn produce_block(shared: &Shared) -> anyhow::Result<Hash> {
             m.reports_rejected.inc_by(rejected.len() as u64);
         }
     }
-    let interval_ms = block.header.timestamp_ms.saturating_sub(parent.timestamp_ms).max(1);
+    let interval_ms = block.header.timestamp_ms.saturating_sub(parent_timestamp_ms).max(1);
     m.block_interval_seconds.set(interval_ms as f64 / 1000.0);
     m.txs_per_second.set(block.txs.len() as f64 * 1000.0 / interval_ms as f64);
     m.block_build_seconds.observe(started.elapsed().as_secs_f64());
@@ -91,14 +100,14 @@ pub fn produce_block(shared: &Shared) -> anyhow::Result<Hash> {
         height = block.header.height,
         txs = block.txs.len(),
         failed,
-        dropped = proposal.dropped.len(),
+        dropped = dropped.len(),
         state_root = %block.header.state_root,
         ms = started.elapsed().as_millis() as u64,
-        execute_ms = (executed_at - started).as_millis() as u64,
-        commit_ms = (committed_at - executed_at).as_millis() as u64,
+        execute_ms = (committing - started).as_millis() as u64,
+        commit_ms = (committed_at - committing).as_millis() as u64,
         "committed block"
     );
-    Ok(hash)
+    Ok(())
 }
 
 /// Sets the gauges that mirror the store and the mempool.

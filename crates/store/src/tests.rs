@@ -9,6 +9,7 @@ fn genesis(keys: &[&Keypair]) -> Genesis {
         chain_id: "store-test".into(),
         genesis_time_ms: 10,
         validator: Keypair::from_label("v").address(),
+        validators: Vec::new(),
         accounts: keys
             .iter()
             .map(|k| GenesisAccount { address: k.address(), balance: 10_000_000 })

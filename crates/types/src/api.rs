@@ -60,6 +60,36 @@ pub struct AccountView {
     pub proof: Option<StateProofView>,
 }
 
+/// `GET /v1/validators`: every validator candidate, with its power in the set that
+/// certifies the next block (`height`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValidatorsView {
+    pub height: Height,
+    pub total_power: u64,
+    pub validators: Vec<ValidatorView>,
+}
+
+/// One validator candidate's pool (`GET /v1/validators/{address}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValidatorView {
+    pub address: Address,
+    /// Voting power in the set of the next block; 0 when not in it.
+    pub power: u64,
+    /// CRN bonded to the pool (its own and delegated), after slashing.
+    #[serde(with = "amount_str")]
+    pub tokens: Amount,
+    /// The validator's own share of `tokens`.
+    #[serde(with = "amount_str")]
+    pub self_bond: Amount,
+    /// CRN unbonding from the pool (still slashable).
+    #[serde(with = "amount_str")]
+    pub unbonding: Amount,
+    /// Slashed for equivocation: no new stake, out of the set from the next epoch.
+    pub tombstoned: bool,
+    #[serde(with = "amount_str")]
+    pub slashed: Amount,
+}
+
 /// A state-tree inclusion (or exclusion) proof for one key at one height.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StateProofView {
@@ -112,9 +142,13 @@ pub struct RawBlockView {
 }
 
 /// `POST /v1/txs/batch`: many transactions at once, each hex.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SubmitBatchRequest {
     pub txs: Vec<String>,
+    /// Set by a validator forwarding transactions it admitted to its peers: the receiver
+    /// admits them but does not forward them again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub relayed: bool,
 }
 
 /// The outcome of one transaction of a batch: its hash if admitted, else the error.

@@ -1,5 +1,6 @@
 //! Blocks: header, transactions, and the certificate that makes them final.
 
+use crate::consensus::{Commit, CommitError, ValidatorSet};
 use crate::crypto::{self, BadSignature, Signature, domain};
 use crate::{Address, Hash, Height, Keypair, SignedTx, codec};
 use borsh::{BorshDeserialize, BorshSerialize};
@@ -30,11 +31,25 @@ impl BlockHeader {
 }
 
 /// Proof that a block is final. In solo mode: the proposer's signature over the block hash
-/// under `cairn/block/v1`. The BFT adapter adds a variant carrying the engine's commit.
+/// under `cairn/block/v1`. In BFT mode: the engine's commit, the precommits of more than two
+/// thirds of the validator set's power plus the proposer's own signature over the block hash
+/// (see [`Commit`]).
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Certificate {
     Solo { signer: Address, signature: Signature },
+    Bft(Commit),
+}
+
+/// Why a certificate does not prove its block final.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CertificateError {
+    #[error(transparent)]
+    BadSignature(#[from] BadSignature),
+    #[error(transparent)]
+    Commit(#[from] CommitError),
+    #[error("a BFT certificate can only be checked against the validator set of its height")]
+    NeedsValidatorSet,
 }
 
 impl Certificate {
@@ -45,13 +60,42 @@ impl Certificate {
         }
     }
 
-    pub fn verify(&self, chain_id: &str, block_hash: &Hash) -> Result<(), BadSignature> {
+    /// Checks the solo signature over `block_hash`. A BFT certificate needs the validator
+    /// set: see [`Certificate::verify_block`].
+    pub fn verify(&self, chain_id: &str, block_hash: &Hash) -> Result<(), CertificateError> {
         match self {
-            Certificate::Solo { signer, signature } => crypto::verify(
+            Certificate::Solo { signer, signature } => Ok(crypto::verify(
                 signer,
                 signature,
                 &crypto::signing_message(domain::BLOCK, chain_id, block_hash),
-            ),
+            )?),
+            Certificate::Bft(_) => Err(CertificateError::NeedsValidatorSet),
+        }
+    }
+
+    /// Checks the certificate of the block with `header`: a solo certificate against its
+    /// signer, a BFT commit against `validators`, the set that certifies the block's height.
+    pub fn verify_block(
+        &self,
+        chain_id: &str,
+        header: &BlockHeader,
+        validators: &ValidatorSet,
+    ) -> Result<(), CertificateError> {
+        match self {
+            Certificate::Solo { .. } => self.verify(chain_id, &header.hash()),
+            Certificate::Bft(commit) => Ok(commit.verify(chain_id, validators, header)?),
+        }
+    }
+
+    /// The proposer's signature over the block hash, encoded as a solo certificate: what the
+    /// chain entropy hashes. For a solo block it is the certificate itself; for a BFT block
+    /// it leaves out the precommits, which differ from node to node.
+    pub fn seal(&self, proposer: &Address) -> Certificate {
+        match self {
+            Certificate::Solo { .. } => self.clone(),
+            Certificate::Bft(commit) => {
+                Certificate::Solo { signer: *proposer, signature: commit.proposer_signature }
+            }
         }
     }
 }
@@ -69,11 +113,12 @@ impl Block {
     }
 
     /// The chain entropy this block hands to its child: SHA-256 over the entropy domain, the
-    /// block hash and the certificate. Nobody can know it before the block is certified (the
-    /// certificate carries the proposer's signature over the block hash), and anyone can
-    /// recompute it from the block.
+    /// block hash and the proposer's signature over it, encoded as a solo certificate (see
+    /// [`Certificate::seal`]). Nobody but the proposer can know it before the block is
+    /// proposed, every node derives the same value (ed25519 signatures are deterministic),
+    /// and anyone can recompute it from the block.
     pub fn entropy(&self) -> Hash {
-        entropy_of(&self.hash(), &codec::encode(&self.certificate))
+        entropy_of(&self.hash(), &codec::encode(&self.certificate.seal(&self.header.proposer)))
     }
 }
 

@@ -25,8 +25,13 @@ pub mod domain {
     pub const USAGE_RECEIPT: &str = "cairn/usage-receipt/v1";
     /// Chain entropy (a hash domain, not a signature).
     pub const ENTROPY: &str = "cairn/entropy/v1";
+    /// BFT consensus votes (prevotes and precommits).
+    pub const VOTE: &str = "cairn/vote/v1";
+    /// BFT consensus proposals.
+    pub const PROPOSAL: &str = "cairn/proposal/v1";
     /// All domain tags, for the uniqueness check.
-    pub const ALL: &[&str] = &[TX, BLOCK, DEVICE_REGISTER, MAKER, REPORT, USAGE_RECEIPT, ENTROPY];
+    pub const ALL: &[&str] =
+        &[TX, BLOCK, DEVICE_REGISTER, MAKER, REPORT, USAGE_RECEIPT, ENTROPY, VOTE, PROPOSAL];
 }
 
 /// The bytes that are signed for `payload` of kind `tag` on chain `chain_id`:

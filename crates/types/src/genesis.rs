@@ -53,6 +53,41 @@ pub struct Params {
     /// Data credits, price oracles and burn-and-mint.
     #[serde(default)]
     pub credits: crate::credits::CreditParams,
+    /// Validator staking (BFT mode).
+    #[serde(default)]
+    pub staking: StakingParams,
+}
+
+/// Parameters of validator staking.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StakingParams {
+    /// Blocks from an unbond request until the CRN returns to the delegator's balance. Stake
+    /// stays slashable for this long.
+    pub unbonding_blocks: u64,
+    /// Share of a validator's bond (its own and its delegators', unbonding included) burned
+    /// for proven equivocation, in basis points (1/10,000).
+    pub slash_bps: u32,
+    /// Smallest self-bond that makes an account a validator candidate.
+    #[serde(with = "crate::api::amount_str")]
+    pub min_self_bond: Amount,
+    /// Most validators in the active set (the largest stakes win; ties by address).
+    pub max_validators: u32,
+    /// Evidence older than this many blocks is refused (at most `unbonding_blocks`, so the
+    /// stake it would slash has not left yet).
+    pub max_evidence_age_blocks: u64,
+}
+
+impl Default for StakingParams {
+    fn default() -> Self {
+        StakingParams {
+            unbonding_blocks: 1_000,
+            slash_bps: 500,
+            min_self_bond: 100 * crate::UNITS_PER_CRN,
+            max_validators: 100,
+            max_evidence_age_blocks: 1_000,
+        }
+    }
 }
 
 /// Parameters of radio coverage proofs.
@@ -223,6 +258,7 @@ impl Default for Params {
             rewards: crate::rewards::RewardParams::default(),
             fraud: crate::rewards::FraudParams::default(),
             credits: crate::credits::CreditParams::default(),
+            staking: StakingParams::default(),
         }
     }
 }
@@ -317,6 +353,20 @@ impl Params {
         if self.max_block_txs == 0 {
             return Err(GenesisError::Invalid("max_block_txs must be at least 1".into()));
         }
+        let st = &self.staking;
+        if st.slash_bps > 10_000 {
+            return Err(GenesisError::Invalid("staking.slash_bps must be at most 10000".into()));
+        }
+        if st.max_validators == 0 || st.min_self_bond < crate::UNITS_PER_CRN {
+            return Err(GenesisError::Invalid(
+                "staking: need max_validators ≥ 1 and min_self_bond ≥ 1 CRN".into(),
+            ));
+        }
+        if st.max_evidence_age_blocks > st.unbonding_blocks {
+            return Err(GenesisError::Invalid(
+                "staking.max_evidence_age_blocks must not exceed unbonding_blocks".into(),
+            ));
+        }
         Ok(())
     }
 }
@@ -337,6 +387,15 @@ pub struct GenesisAccount {
     pub balance: Amount,
 }
 
+/// A validator of a BFT chain at genesis and the stake it starts with, bonded to itself.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisValidator {
+    pub address: Address,
+    #[serde(with = "crate::api::amount_str")]
+    pub stake: Amount,
+}
+
 /// The genesis file: everything needed to build state at height 0.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -344,8 +403,12 @@ pub struct Genesis {
     pub chain_id: String,
     /// Unix milliseconds; block timestamps start after it.
     pub genesis_time_ms: u64,
-    /// The block producer in solo mode.
+    /// The block producer in solo mode (a chain whose `validators` is empty).
     pub validator: Address,
+    /// The validators of a BFT chain. Empty: the chain runs in solo mode. Their stakes are
+    /// bonded at genesis and count in the supply.
+    #[serde(default)]
+    pub validators: Vec<GenesisValidator>,
     pub accounts: Vec<GenesisAccount>,
     pub params: Params,
 }
@@ -385,11 +448,39 @@ impl Genesis {
             }
             total = total.checked_add(a.balance).ok_or(GenesisError::SupplyOverflow)?;
         }
+        let mut validators = std::collections::BTreeSet::new();
+        for v in &self.validators {
+            if !validators.insert(v.address) {
+                return Err(GenesisError::Invalid(format!(
+                    "validator {} appears more than once",
+                    v.address
+                )));
+            }
+            if v.stake < self.params.staking.min_self_bond {
+                return Err(GenesisError::Invalid(format!(
+                    "validator {} stakes less than staking.min_self_bond",
+                    v.address
+                )));
+            }
+            total = total.checked_add(v.stake).ok_or(GenesisError::SupplyOverflow)?;
+        }
+        if self.validators.len() > self.params.staking.max_validators as usize {
+            return Err(GenesisError::Invalid(
+                "more genesis validators than staking.max_validators".into(),
+            ));
+        }
         Ok(())
     }
 
+    /// Whether the chain runs BFT consensus (it has genesis validators).
+    pub fn is_bft(&self) -> bool {
+        !self.validators.is_empty()
+    }
+
+    /// Account balances plus genesis validator stakes.
     pub fn total_supply(&self) -> Amount {
-        self.accounts.iter().fold(0, |t: Amount, a| t.saturating_add(a.balance))
+        let balances = self.accounts.iter().fold(0, |t: Amount, a| t.saturating_add(a.balance));
+        self.validators.iter().fold(balances, |t: Amount, v| t.saturating_add(v.stake))
     }
 }
 

@@ -9,6 +9,7 @@ pub mod api;
 pub mod block;
 pub mod codec;
 pub mod compute;
+pub mod consensus;
 pub mod credits;
 pub mod crypto;
 pub mod device;

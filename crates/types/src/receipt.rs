@@ -133,6 +133,33 @@ pub enum TxFailure {
     NoHold { device: DeviceId, epoch: u64 },
     #[error("the held rewards of device {device} for epoch {epoch} were already settled")]
     HoldSettled { device: DeviceId, epoch: u64 },
+    #[error("{validator} is not a validator candidate")]
+    NotAValidator { validator: Address },
+    #[error("a self-bond of {bonded} is below the minimum {min}")]
+    SelfBondTooSmall {
+        #[serde(with = "crate::api::amount_str")]
+        bonded: Amount,
+        #[serde(with = "crate::api::amount_str")]
+        min: Amount,
+    },
+    #[error("{requested} requested, but only {bonded} is bonded to {validator}")]
+    NotBonded {
+        validator: Address,
+        #[serde(with = "crate::api::amount_str")]
+        bonded: Amount,
+        #[serde(with = "crate::api::amount_str")]
+        requested: Amount,
+    },
+    #[error("validator {validator} was slashed for equivocation and takes no new stake")]
+    Tombstoned { validator: Address },
+    #[error("evidence for height {height} is too old; the oldest accepted is {oldest}")]
+    EvidenceTooOld { height: Height, oldest: Height },
+    #[error("evidence for height {height} is from the future (the chain is at {current})")]
+    EvidenceFromFuture { height: Height, current: Height },
+    #[error("{validator} was already slashed for equivocation at height {height}")]
+    EvidenceAlreadyUsed { validator: Address, height: Height },
+    #[error("{validator} has no stake to slash")]
+    NothingToSlash { validator: Address },
 }
 
 impl TxFailure {
@@ -191,6 +218,14 @@ impl TxFailure {
             TxFailure::ZeroPrice => "zero_price",
             TxFailure::NoHold { .. } => "no_hold",
             TxFailure::HoldSettled { .. } => "hold_settled",
+            TxFailure::NotAValidator { .. } => "not_a_validator",
+            TxFailure::SelfBondTooSmall { .. } => "self_bond_too_small",
+            TxFailure::NotBonded { .. } => "not_bonded",
+            TxFailure::Tombstoned { .. } => "tombstoned",
+            TxFailure::EvidenceTooOld { .. } => "evidence_too_old",
+            TxFailure::EvidenceFromFuture { .. } => "evidence_from_future",
+            TxFailure::EvidenceAlreadyUsed { .. } => "evidence_already_used",
+            TxFailure::NothingToSlash { .. } => "nothing_to_slash",
         }
     }
 }

@@ -122,6 +122,28 @@ pub enum TxBody {
     Appeal { device: DeviceId, epoch: u64 },
     /// The admin key releases held rewards to the owner (`release`) or burns them.
     ResolveFraud { device: DeviceId, epoch: u64, release: bool },
+    /// Bonds `amount` of the signer's CRN to itself: the signer becomes (or stays) a
+    /// validator candidate once its self-bond reaches `staking.min_self_bond`.
+    Bond {
+        #[serde(with = "crate::api::amount_str")]
+        amount: Amount,
+    },
+    /// Bonds `amount` of the signer's CRN to `validator`, adding to its voting power.
+    Delegate {
+        validator: Address,
+        #[serde(with = "crate::api::amount_str")]
+        amount: Amount,
+    },
+    /// Starts unbonding `amount` of what the signer bonded to `validator` (itself for a
+    /// self-bond); it returns to the balance after `staking.unbonding_blocks` and stays
+    /// slashable until then.
+    Unbond {
+        validator: Address,
+        #[serde(with = "crate::api::amount_str")]
+        amount: Amount,
+    },
+    /// Proof that a validator signed two conflicting votes; slashes its bond.
+    ReportEquivocation { evidence: crate::consensus::DoubleVote },
 }
 
 /// Most reward leaves one claim transaction carries.
@@ -147,6 +169,10 @@ impl TxBody {
             TxBody::CommitResult { .. } => "commit_result",
             TxBody::RevealResult { .. } => "reveal_result",
             TxBody::AcceptJob { .. } => "accept_job",
+            TxBody::Bond { .. } => "bond",
+            TxBody::Delegate { .. } => "delegate",
+            TxBody::Unbond { .. } => "unbond",
+            TxBody::ReportEquivocation { .. } => "report_equivocation",
             TxBody::OpenDeal { .. } => "open_deal",
             TxBody::ProveStorage { .. } => "prove_storage",
             TxBody::ClaimRewards { .. } => "claim_rewards",
@@ -220,7 +246,7 @@ pub enum StatelessError {
     WrongChainId { expected: String, got: String },
     #[error("amount plus fee overflows: amount {amount}, fee {fee}")]
     AmountOverflow { amount: Amount, fee: Amount },
-    #[error("transfer amount must be positive")]
+    #[error("transfer or bond amount must be positive")]
     ZeroAmount,
     #[error("fee {fee} is below the minimum {min} for a {size}-byte transaction")]
     FeeTooLow { fee: Amount, min: Amount, size: usize },
@@ -240,6 +266,8 @@ pub enum StatelessError {
     BatchSize { count: usize, max: usize },
     #[error("cell {cell:#x} is not a valid H3 cell at resolution 12: {reason}")]
     InvalidCell { cell: u64, reason: String },
+    #[error("equivocation evidence proves nothing: {0}")]
+    BadEvidence(#[from] crate::consensus::EvidenceError),
 }
 
 impl StatelessError {
@@ -260,6 +288,7 @@ impl StatelessError {
             StatelessError::FieldTooLong { .. } => "field_too_long",
             StatelessError::BatchSize { .. } => "batch_size",
             StatelessError::InvalidCell { .. } => "invalid_cell",
+            StatelessError::BadEvidence(_) => "bad_evidence",
         }
     }
 }
@@ -278,7 +307,9 @@ impl Transaction {
     /// fee (bonds and location fees depend on parameters; the state machine adds them).
     pub fn spend(&self) -> Amount {
         match &self.body {
-            TxBody::Transfer { amount, .. } => *amount,
+            TxBody::Transfer { amount, .. }
+            | TxBody::Bond { amount }
+            | TxBody::Delegate { amount, .. } => *amount,
             _ => 0,
         }
     }
@@ -324,7 +355,11 @@ impl SignedTx {
                 got: tx.chain_id.clone(),
             });
         }
-        if let TxBody::Transfer { amount: 0, .. } = &tx.body {
+        if let TxBody::Transfer { amount: 0, .. }
+        | TxBody::Bond { amount: 0 }
+        | TxBody::Delegate { amount: 0, .. }
+        | TxBody::Unbond { amount: 0, .. } = &tx.body
+        {
             return Err(StatelessError::ZeroAmount);
         }
         if tx.spend().checked_add(tx.max_fee).is_none() {

@@ -13,8 +13,9 @@
 //! and say in the commit why the format changed. ed25519 signatures are deterministic, so
 //! the file is stable.
 
+use cairn_types::consensus::{Commit, CommitSignature, Validator, ValidatorSet, Vote, VoteKind};
 use cairn_types::crypto::{self, domain};
-use cairn_types::genesis::GenesisAccount;
+use cairn_types::genesis::{GenesisAccount, GenesisValidator};
 use cairn_types::{
     Address, Block, BlockHeader, Certificate, Genesis, Hash, Keypair, Params, Receipt, SignedTx,
     Transaction, TxBody, TxFailure, TxOutcome, TxStatus, codec, merkle,
@@ -103,6 +104,10 @@ fn genesis() -> Genesis {
         chain_id: CHAIN_ID.into(),
         genesis_time_ms: 1_700_000_000_000,
         validator: signer().address(),
+        validators: vec![GenesisValidator {
+            address: recipient().address(),
+            stake: 500 * cairn_types::UNITS_PER_CRN,
+        }],
         accounts: vec![
             GenesisAccount { address: signer().address(), balance: 1_000_000_000_000 },
             GenesisAccount { address: recipient().address(), balance: 1 },
@@ -125,7 +130,53 @@ fn genesis() -> Genesis {
 fn sig_hex(c: &Certificate) -> String {
     match c {
         Certificate::Solo { signature, .. } => hex::encode(signature.0),
+        Certificate::Bft(commit) => hex::encode(commit.proposer_signature.0),
     }
+}
+
+/// Validators of the BFT vectors: the signer (proposer) and two more.
+fn bft_validators() -> Vec<Keypair> {
+    vec![
+        signer(),
+        Keypair::from_label("vector-validator-1"),
+        Keypair::from_label("vector-validator-2"),
+    ]
+}
+
+fn precommit(key: &Keypair, header: &BlockHeader) -> Vote {
+    Vote {
+        height: header.height,
+        round: 1,
+        kind: VoteKind::Precommit,
+        block: Some(header.hash()),
+        validator: key.address(),
+    }
+}
+
+/// The vector block certified by a BFT commit of all three validators in round 1.
+fn bft_block(stx: &SignedTx) -> Block {
+    let header = header(stx);
+    let mut signatures: Vec<CommitSignature> = bft_validators()
+        .iter()
+        .map(|k| CommitSignature {
+            validator: k.address(),
+            signature: precommit(k, &header).sign(k, CHAIN_ID),
+        })
+        .collect();
+    signatures.sort_by_key(|c| c.validator);
+    let commit = Commit {
+        round: 1,
+        proposer_signature: signer().sign_payload(domain::BLOCK, CHAIN_ID, &header.hash()),
+        signatures,
+    };
+    Block { header, txs: vec![stx.clone()], certificate: Certificate::Bft(commit) }
+}
+
+fn bft_set() -> ValidatorSet {
+    ValidatorSet::new(
+        bft_validators().iter().map(|k| Validator { address: k.address(), power: 10 }).collect(),
+    )
+    .unwrap()
 }
 
 /// Every vector, computed from scratch.
@@ -134,6 +185,7 @@ fn compute() -> Value {
     let receipts = receipts(&stx);
     let header = header(&stx);
     let block = block(&stx);
+    let bft = bft_block(&stx);
     let genesis = genesis();
     let zero = Address([0u8; 32]);
     json!({
@@ -182,6 +234,16 @@ fn compute() -> Value {
             )),
             "certificate_signature_hex": sig_hex(&block.certificate),
         },
+        "bft_block": {
+            "bytes_hex": hex::encode(codec::encode(&bft)),
+            "hash_hex": bft.hash().to_hex(),
+            "entropy_hex": bft.entropy().to_hex(),
+            "precommit_signing_message_hex": hex::encode(
+                precommit(&signer(), &bft.header).signing_message(CHAIN_ID),
+            ),
+            "json": serde_json::to_value(&bft).unwrap(),
+        },
+        "solo_block_entropy_hex": block.entropy().to_hex(),
         "genesis": {
             "bytes_hex": hex::encode(codec::encode(&genesis)),
             "hash_hex": genesis.hash().to_hex(),
@@ -278,6 +340,14 @@ fn frozen_bytes_decode_and_verify() {
     assert_eq!(block.hash().to_hex(), str_at(&v, &["block", "hash_hex"]));
     block.certificate.verify(CHAIN_ID, &block.hash()).unwrap();
     assert!(block.certificate.verify("other-chain", &block.hash()).is_err());
+
+    let bft_bytes = bytes_at(&v, &["bft_block", "bytes_hex"]);
+    let bft: Block = codec::decode(&bft_bytes, 1 << 20, "block").unwrap();
+    assert_eq!(bft, bft_block(&stx));
+    bft.certificate.verify_block(CHAIN_ID, &bft.header, &bft_set()).unwrap();
+    assert!(bft.certificate.verify_block("other-chain", &bft.header, &bft_set()).is_err());
+    // Same block, same proposer: the entropy does not depend on the certificate kind.
+    assert_eq!(bft.entropy(), block.entropy());
 
     let genesis_bytes = bytes_at(&v, &["genesis", "bytes_hex"]);
     let genesis: Genesis = codec::decode(&genesis_bytes, 1 << 20, "genesis").unwrap();

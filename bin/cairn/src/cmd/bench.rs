@@ -361,6 +361,7 @@ pub fn commit(sizes: &[usize], blocks: usize, accounts: usize) -> anyhow::Result
         chain_id: "cairn-bench-commit".into(),
         genesis_time_ms: 0,
         validator: validator.address(),
+        validators: Vec::new(),
         accounts: keys
             .iter()
             .map(|k| GenesisAccount { address: k.address(), balance: 1_000_000_000_000 })
@@ -456,6 +457,7 @@ pub async fn start_node(
         chain_id: chain_id.into(),
         genesis_time_ms: 0,
         validator: validator.address(),
+        validators: Vec::new(),
         accounts: funded
             .iter()
             .map(|k| GenesisAccount { address: k.address(), balance: 1_000_000_000_000 })

@@ -217,6 +217,7 @@ pub async fn run(
             txs.chunks(per_request)
                 .map(|c| SubmitBatchRequest {
                     txs: c.iter().map(|t| hex::encode(t.to_bytes())).collect(),
+                    relayed: false,
                 })
                 .collect()
         })

@@ -16,6 +16,7 @@ pub mod query;
 pub mod replay;
 pub mod rewards;
 pub mod storage;
+pub mod testnet;
 pub mod tx;
 
 use crate::keystore::Keystore;

@@ -3,6 +3,7 @@
 use super::{Ctx, PASSPHRASE_ENV, cairn_home};
 use crate::keystore::{KdfParams, Keystore};
 use anyhow::{Context, bail};
+use cairn_consensus::{BftConfig, CONSENSUS_FILE};
 use cairn_node::{GENESIS_FILE, NodeConfig, write_private, write_validator_key};
 use cairn_types::genesis::GenesisAccount;
 use cairn_types::{Address, Amount, Genesis, Keypair, Params, UNITS_PER_CRN, parse_crn};
@@ -37,12 +38,16 @@ pub struct RunArgs {
     /// API listen address.
     #[arg(long, default_value = "127.0.0.1:7070")]
     listen: SocketAddr,
-    /// Milliseconds between blocks.
+    /// Milliseconds between blocks (in BFT mode: the target time of a height).
     #[arg(long, default_value_t = 1000)]
     block_ms: u64,
     /// Make blocks only on `POST /v1/dev/blocks` (for scripts and tests), not every --block-ms.
     #[arg(long)]
     blocks_on_demand: bool,
+    /// Stop when standard input closes (set by `cairn testnet` on the nodes it starts, so
+    /// they never outlive it).
+    #[arg(long, hide = true)]
+    stop_with_stdin: bool,
 }
 
 #[derive(Args, Debug)]
@@ -66,7 +71,7 @@ pub struct DevnetArgs {
     run: RunArgs,
 }
 
-fn parse_fund(s: &str) -> anyhow::Result<(Address, Amount)> {
+pub(crate) fn parse_fund(s: &str) -> anyhow::Result<(Address, Amount)> {
     let (addr, amount) =
         s.split_once('=').with_context(|| format!("--fund {s:?}: expected ADDRESS=CRN"))?;
     Ok((addr.parse()?, parse_crn(amount)?))
@@ -94,6 +99,7 @@ pub fn init_dir(
         chain_id: chain_id.to_string(),
         genesis_time_ms: now_ms(),
         validator: validator.address(),
+        validators: Vec::new(),
         accounts: funds
             .iter()
             .map(|(address, balance)| GenesisAccount { address: *address, balance: *balance })
@@ -137,15 +143,54 @@ async fn run_node(
     run: RunArgs,
     on_start: impl FnOnce(SocketAddr),
 ) -> anyhow::Result<()> {
-    let mut config = NodeConfig::new(dir);
+    let mut config = NodeConfig::new(dir.clone());
     config.listen = run.listen;
     config.block_interval = Duration::from_millis(run.block_ms.max(1));
     config.blocks_on_demand = run.blocks_on_demand;
-    let handle = cairn_node::start(config).await?;
+    let genesis = cairn_node::read_genesis(&dir)?;
+    let source = if genesis.is_bft() {
+        let bft = BftConfig::read(&dir).with_context(|| {
+            format!(
+                "the genesis lists validators: BFT mode needs {}",
+                dir.join(CONSENSUS_FILE).display()
+            )
+        })?;
+        config.relay_peers = bft.relay.clone();
+        Some(cairn_consensus::block_source(bft))
+    } else {
+        None
+    };
+    if source.is_some() && run.blocks_on_demand {
+        anyhow::bail!(
+            "--blocks-on-demand is for solo chains; a BFT chain makes blocks by consensus"
+        );
+    }
+    let mut handle = cairn_node::start_with(config, source).await?;
     on_start(handle.addr);
-    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    let stdin_closed = async {
+        if run.stop_with_stdin {
+            let _ = tokio::task::spawn_blocking(|| {
+                let mut sink = Vec::new();
+                let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut sink);
+            })
+            .await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    let stopped = tokio::select! {
+        r = tokio::signal::ctrl_c() => {
+            r.context("waiting for Ctrl-C")?;
+            false
+        }
+        _ = stdin_closed => false,
+        _ = handle.block_source_stopped() => true,
+    };
     tracing::info!("shutting down");
     handle.shutdown().await;
+    if stopped {
+        bail!("block production stopped; see the log above");
+    }
     Ok(())
 }
 

@@ -24,11 +24,55 @@ pub enum QueryCmd {
     Block { id: String },
     /// A transaction and its receipt.
     Tx { hash: Hash },
+    /// Validator candidates, their stake and their power in the next block's set.
+    Validators,
 }
 
 pub async fn run(ctx: &Ctx, cmd: QueryCmd) -> anyhow::Result<()> {
     let client = ctx.client()?;
     match cmd {
+        QueryCmd::Validators => {
+            let v = client.validators().await?;
+            if ctx.json {
+                return output::json(&v);
+            }
+            output::fields(&[
+                ("next height", v.height.to_string()),
+                ("total power", v.total_power.to_string()),
+            ]);
+            output::table(
+                &[
+                    "validator",
+                    "power",
+                    "bonded CRN",
+                    "self-bond",
+                    "unbonding",
+                    "slashed",
+                    "status",
+                ],
+                v.validators
+                    .iter()
+                    .map(|x| {
+                        vec![
+                            x.address.to_string(),
+                            x.power.to_string(),
+                            cairn_types::format_crn(x.tokens),
+                            cairn_types::format_crn(x.self_bond),
+                            cairn_types::format_crn(x.unbonding),
+                            cairn_types::format_crn(x.slashed),
+                            if x.tombstoned {
+                                "tombstoned"
+                            } else if x.power > 0 {
+                                "active"
+                            } else {
+                                "candidate"
+                            }
+                            .to_string(),
+                        ]
+                    })
+                    .collect(),
+            );
+        }
         QueryCmd::Status => {
             let s = client.status().await?;
             if ctx.json {

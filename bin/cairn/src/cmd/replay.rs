@@ -38,7 +38,6 @@ impl Replayer {
         let height = self.height + 1;
         let block =
             client.raw_block(height).await.with_context(|| format!("fetching block {height}"))?;
-        let hash = block.hash();
         match &block.certificate {
             Certificate::Solo { signer, .. } if *signer != self.genesis.validator => {
                 bail!(
@@ -46,9 +45,12 @@ impl Replayer {
                     self.genesis.validator
                 )
             }
-            c => c
-                .verify(&self.genesis.chain_id, &hash)
-                .with_context(|| format!("block {height}: bad certificate"))?,
+            c => {
+                // The set that certifies this height is read from the state before it.
+                let validators = App::validator_set(&self.state, height)?;
+                c.verify_block(&self.genesis.chain_id, &block.header, &validators)
+                    .with_context(|| format!("block {height}: bad certificate"))?
+            }
         }
         let executed = self
             .app

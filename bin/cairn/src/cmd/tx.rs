@@ -1,4 +1,4 @@
-//! `cairn tx transfer`.
+//! `cairn tx transfer`, and the staking transactions `bond`, `delegate`, `unbond`.
 
 use super::{Ctx, PASSPHRASE_ENV};
 use crate::keystore::passphrase;
@@ -21,6 +21,40 @@ pub enum TxCmd {
         #[arg(long)]
         to: String,
         /// Amount in CRN (up to 6 decimals), e.g. 1.5.
+        #[arg(long)]
+        amount: String,
+        #[command(flatten)]
+        send: SendOpts,
+    },
+    /// Bond CRN of a keystore key to itself as a validator candidate.
+    Bond {
+        #[arg(long)]
+        from: String,
+        /// Amount in CRN.
+        #[arg(long)]
+        amount: String,
+        #[command(flatten)]
+        send: SendOpts,
+    },
+    /// Bond CRN of a keystore key to a validator.
+    Delegate {
+        #[arg(long)]
+        from: String,
+        /// The validator: an address or a keystore key name.
+        #[arg(long)]
+        validator: String,
+        #[arg(long)]
+        amount: String,
+        #[command(flatten)]
+        send: SendOpts,
+    },
+    /// Start unbonding CRN a key bonded to a validator (itself for a self-bond); it returns
+    /// after the chain's unbonding delay.
+    Unbond {
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        validator: String,
         #[arg(long)]
         amount: String,
         #[command(flatten)]
@@ -119,6 +153,26 @@ pub async fn run(ctx: &Ctx, cmd: TxCmd) -> anyhow::Result<()> {
             let amount = parse_crn(&amount)?;
             let key = load_key(ctx, &from)?;
             send(ctx, &key, TxBody::Transfer { to, amount }, &opts).await?;
+            Ok(())
+        }
+        TxCmd::Bond { from, amount, send: opts } => {
+            let amount = parse_crn(&amount)?;
+            let key = load_key(ctx, &from)?;
+            send(ctx, &key, TxBody::Bond { amount }, &opts).await?;
+            Ok(())
+        }
+        TxCmd::Delegate { from, validator, amount, send: opts } => {
+            let validator = resolve_address(ctx, &validator)?;
+            let amount = parse_crn(&amount)?;
+            let key = load_key(ctx, &from)?;
+            send(ctx, &key, TxBody::Delegate { validator, amount }, &opts).await?;
+            Ok(())
+        }
+        TxCmd::Unbond { from, validator, amount, send: opts } => {
+            let validator = resolve_address(ctx, &validator)?;
+            let amount = parse_crn(&amount)?;
+            let key = load_key(ctx, &from)?;
+            send(ctx, &key, TxBody::Unbond { validator, amount }, &opts).await?;
             Ok(())
         }
     }

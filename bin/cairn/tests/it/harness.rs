@@ -16,7 +16,7 @@ use std::future::Future;
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
@@ -305,8 +305,8 @@ impl NodeBuilder {
             std::fs::write(&path, text).expect("writing genesis.json");
         }
         assert!(data_dir.join("validator_key.json").is_file(), "init wrote no validator key");
-        let mut node =
-            Node::stopped(self.root, data_dir, self.chain_id, self.block_ms, self.on_demand);
+        let mut node = Node::new(Arc::new(self.root), data_dir, &self.chain_id, self.block_ms)
+            .with_on_demand(self.on_demand);
         node.spawn().await;
         node
     }
@@ -332,11 +332,14 @@ impl NodeCopy {
 
 /// A running (or killed) `cairn node` child process.
 pub struct Node {
-    root: TempDir,
+    /// The test's temporary directory (shared by the nodes of a cluster).
+    root: Arc<TempDir>,
     data_dir: PathBuf,
     chain_id: String,
     block_ms: u64,
     on_demand: bool,
+    /// API listen address (`127.0.0.1:0` picks a free port at each start).
+    listen: String,
     child: Option<Child>,
     client: Client,
     url: String,
@@ -344,24 +347,46 @@ pub struct Node {
 }
 
 impl Node {
-    /// A node on `data_dir` that has not been started.
-    fn stopped(
-        root: TempDir,
-        data_dir: PathBuf,
-        chain_id: String,
-        block_ms: u64,
-        on_demand: bool,
-    ) -> Node {
+    /// A node on an initialised data directory under `root`, not started yet.
+    pub fn new(root: Arc<TempDir>, data_dir: PathBuf, chain_id: &str, block_ms: u64) -> Node {
         Node {
             root,
             data_dir,
-            chain_id,
+            chain_id: chain_id.to_string(),
             block_ms,
-            on_demand,
+            on_demand: false,
+            listen: "127.0.0.1:0".into(),
             child: None,
             client: Client::new("http://127.0.0.1:1").expect("placeholder client"),
             url: String::new(),
             starts: 0,
+        }
+    }
+
+    /// Makes blocks only when asked (`--blocks-on-demand`).
+    pub fn with_on_demand(mut self, on: bool) -> Node {
+        self.on_demand = on;
+        self
+    }
+
+    /// Serves the API on this fixed address (cluster nodes: peers forward to it).
+    pub fn with_listen(mut self, listen: &str) -> Node {
+        self.listen = listen.to_string();
+        self
+    }
+
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.data_dir
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+
+    /// Starts the node if it is not running.
+    pub async fn start_again(&mut self) {
+        if self.child.is_none() {
+            self.spawn().await;
         }
     }
 
@@ -403,7 +428,8 @@ impl Node {
     }
 
     fn log_path(&self, n: u32) -> PathBuf {
-        self.root.path().join(format!("node-{n}.log"))
+        let name = self.data_dir.file_name().and_then(|n| n.to_str()).unwrap_or("node");
+        self.root.path().join(format!("{name}-{n}.log"))
     }
 
     async fn spawn(&mut self) {
@@ -413,7 +439,7 @@ impl Node {
         let mut cmd = Command::new(CAIRN);
         cmd.args(["node", "--data-dir"]).arg(&self.data_dir).args([
             "--listen",
-            "127.0.0.1:0",
+            &self.listen,
             "--block-ms",
             &self.block_ms.to_string(),
         ]);
@@ -421,7 +447,7 @@ impl Node {
             cmd.arg("--blocks-on-demand");
         }
         let mut child = cmd
-            .env("CAIRN_LOG", "warn")
+            .env("CAIRN_LOG", std::env::var("CAIRN_IT_LOG").unwrap_or_else(|_| "warn".into()))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log)
@@ -499,13 +525,8 @@ impl Node {
             }
         }
         NodeCopy {
-            node: Node::stopped(
-                root,
-                data_dir,
-                self.chain_id.clone(),
-                self.block_ms,
-                self.on_demand,
-            ),
+            node: Node::new(Arc::new(root), data_dir, &self.chain_id, self.block_ms)
+                .with_on_demand(self.on_demand),
         }
     }
 

@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod cluster;
 mod coverage_support;
 mod device_support;
 mod fleet_support;
@@ -12,7 +13,11 @@ mod on_demand;
 
 mod a_channel_settled_with_an_old_receipt_is_corrected_by_the_consumers_dispute;
 mod a_compute_job_with_one_lying_provider_pays_the_honest_two_and_slashes_the_liar;
+mod a_double_signing_validator_is_slashed;
 mod a_hotspot_cannot_witness_itself_its_owners_beacons_or_beacons_that_never_were;
+mod a_killed_validator_catches_up_after_restart_while_the_rest_keep_committing;
+mod a_late_joiner_syncs_from_height_zero;
+mod a_partition_without_quorum_stops_commits_and_heals_without_divergence;
 mod a_re_registered_device_keeps_a_consistent_location_history;
 mod a_second_beacon_inside_the_interval_is_rejected;
 mod a_storage_provider_is_paid_for_answered_challenges_and_faulted_for_missed_ones;
@@ -43,6 +48,7 @@ mod sensor_readings_just_outside_the_range_are_rejected;
 mod sensor_readings_sent_through_the_cli_are_scored_when_the_epoch_ends;
 mod storage_answers_with_the_wrong_chunk_a_bad_path_or_after_the_deadline_are_refused;
 mod transfer_through_api_and_cli_shows_receipt_and_balances;
+mod transfers_sent_to_any_validator_commit_on_all_with_the_same_root;
 mod unknown_routes_and_bad_paths_get_json_errors;
 mod witnesses_beyond_the_cap_are_rejected_in_acceptance_order;
 mod witnesses_closer_than_the_minimum_distance_are_rejected;

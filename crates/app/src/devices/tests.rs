@@ -36,7 +36,7 @@ const METADATA: &[u8] = b"model=x1";
 // Helpers
 // ---------------------------------------------------------------------------------------
 
-fn signed(from: &Keypair, nonce: u64, body: TxBody) -> SignedTx {
+pub(crate) fn signed(from: &Keypair, nonce: u64, body: TxBody) -> SignedTx {
     Transaction {
         chain_id: CHAIN.into(),
         signer: from.address(),
@@ -184,7 +184,7 @@ pub(crate) fn assert_supply_identity(store: &MemStore, keys: &[&Keypair]) {
     let addrs: Vec<Address> = keys.iter().map(|k| k.address()).collect();
     let (balances, s, bonds) = ledger(store, &addrs);
     let all = all_balances(store);
-    let parts = all + s.bonded + s.escrowed + s.unclaimed + s.held;
+    let parts = all + s.bonded + s.escrowed + s.staked + s.unclaimed + s.held;
     assert_eq!(parts, s.total(), "supply identity: {s:?}");
     let others = get_account(store, &cairn_types::rewards::treasury_address()).unwrap().balance;
     assert!(balances + others <= all, "balances of the keys exceed all balances");

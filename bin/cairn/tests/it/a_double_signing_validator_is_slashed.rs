@@ -1,0 +1,59 @@
+//! One of four validators signs conflicting votes (the engine's Byzantine proxy makes it
+//! send, next to each of its votes, a vote for a block that does not exist). The honest
+//! validators' engines record the equivocation, they hand it in as `ReportEquivocation`
+//! transactions, and the state machine slashes the offender's bond by the slashing
+//! parameter and tombstones it; at the next epoch boundary it leaves the validator set, and
+//! the other three keep committing with the same state.
+
+use crate::cluster::{Cluster, eventually};
+use crate::harness::{crn, run};
+use cairn_types::Address;
+use std::time::Duration;
+
+#[test]
+fn a_double_signing_validator_is_slashed() {
+    run(Duration::from_secs(150), async {
+        let mut c = Cluster::builder(4).blocks_per_epoch(10).start(&[]).await;
+        c.edit_config(3, |cfg| {
+            cfg["byzantine"] = serde_json::json!({
+                "equivocate_votes": { "mode": "height_range", "from": 3, "to": 4 }
+            });
+        });
+        for i in 0..4 {
+            c.start(i).await;
+        }
+        let validators = c.nodes[0].client().validators().await.unwrap();
+        assert_eq!(validators.validators.len(), 4);
+        assert_eq!(validators.total_power, 40_000);
+        let layout: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(c.dir().join("testnet.json")).unwrap())
+                .unwrap();
+        let offender: Address = layout["nodes"][3]["validator"].as_str().unwrap().parse().unwrap();
+
+        let client = c.nodes[0].client().clone();
+        eventually(Duration::from_secs(60), "the offender slashed", || async {
+            client.validator(&offender).await.is_ok_and(|v| v.tombstoned)
+        })
+        .await;
+        let v = client.validator(&offender).await.unwrap();
+        // Default slashing: 5 % of the 10,000 CRN bonded at genesis.
+        assert_eq!(v.slashed, crn(500));
+        assert_eq!(v.tokens, crn(9_500));
+
+        // It leaves the set at the next boundary; the other three carry on.
+        eventually(Duration::from_secs(60), "the offender out of the set", || async {
+            client.validators().await.is_ok_and(|s| s.total_power == 30_000)
+        })
+        .await;
+        let out = client.validators().await.unwrap();
+        assert_eq!(out.validators.iter().find(|x| x.address == offender).unwrap().power, 0);
+        let h = c.nodes[0].height().await;
+        let top = c.converge(h + 3, Duration::from_secs(60)).await;
+        for n in &c.nodes {
+            let seen = n.client().validator(&offender).await.unwrap();
+            assert!(seen.tombstoned);
+            assert_eq!(seen.slashed, crn(500));
+            assert!(n.height().await >= top);
+        }
+    });
+}

@@ -1,0 +1,236 @@
+//! Multi-validator plumbing: a BFT cluster on loopback, set up by
+//! `cairn testnet --init-only` and run node by node, so a test can kill, restart, partition
+//! and add validators. Every wait has a deadline.
+
+use crate::harness::{CHAIN_ID, Node, PASSPHRASE, cli};
+use cairn_types::api::BlockView;
+use cairn_types::{Address, Amount, Height, format_crn};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tempfile::TempDir;
+
+/// Target block time of cluster tests.
+pub const BLOCK_MS: u64 = 200;
+/// Propose timeout: how long a round waits for a dead proposer.
+pub const PROPOSE_TIMEOUT_MS: u64 = 1_000;
+
+/// A base port such that the `count` ports from it are free now.
+pub fn free_ports(count: u16) -> u16 {
+    for _ in 0..50 {
+        let base = 20_000 + rand::random::<u16>() % 30_000;
+        let all_free = (0..count).all(|i| TcpListener::bind(("127.0.0.1", base + i)).is_ok());
+        if all_free {
+            return base;
+        }
+    }
+    panic!("no run of {count} free ports found");
+}
+
+pub struct ClusterBuilder {
+    validators: usize,
+    funds: Vec<(Address, Amount)>,
+    blocks_per_epoch: Option<u64>,
+}
+
+impl ClusterBuilder {
+    pub fn fund(mut self, address: Address, units: Amount) -> ClusterBuilder {
+        self.funds.push((address, units));
+        self
+    }
+
+    pub fn blocks_per_epoch(mut self, n: u64) -> ClusterBuilder {
+        self.blocks_per_epoch = Some(n);
+        self
+    }
+
+    /// Writes the cluster with `cairn testnet --init-only` and starts the nodes in
+    /// `running` (the others stay down until started).
+    pub async fn start(self, running: &[usize]) -> Cluster {
+        let root = tempfile::Builder::new().prefix("cairn-bft-").tempdir().expect("temp dir");
+        let dir = root.path().join("net");
+        let base = free_ports(2 * self.validators as u16);
+        let mut args: Vec<String> = vec![
+            "testnet".into(),
+            "--init-only".into(),
+            "--validators".into(),
+            self.validators.to_string(),
+            "--data-dir".into(),
+            dir.to_str().expect("utf-8 temp path").into(),
+            "--base-port".into(),
+            base.to_string(),
+            "--chain-id".into(),
+            CHAIN_ID.into(),
+            "--propose-timeout-ms".into(),
+            PROPOSE_TIMEOUT_MS.to_string(),
+        ];
+        if let Some(n) = self.blocks_per_epoch {
+            args.extend(["--blocks-per-epoch".into(), n.to_string()]);
+        }
+        for (a, u) in &self.funds {
+            args.extend(["--fund".into(), format!("{a}={}", format_crn(*u))]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        cli(&args, &[("CAIRN_PASSPHRASE", PASSPHRASE)]).success();
+        let root = Arc::new(root);
+        let mut nodes = Vec::new();
+        for i in 0..self.validators {
+            let data_dir = dir.join(format!("node{i}"));
+            let listen = format!("127.0.0.1:{}", base + 2 * i as u16);
+            nodes.push(Node::new(root.clone(), data_dir, CHAIN_ID, BLOCK_MS).with_listen(&listen));
+        }
+        let mut c = Cluster { _root: root, dir, nodes };
+        for &i in running {
+            c.nodes[i].start_again().await;
+        }
+        c
+    }
+}
+
+pub struct Cluster {
+    _root: Arc<TempDir>,
+    dir: PathBuf,
+    pub nodes: Vec<Node>,
+}
+
+/// The file a node's engine configuration lives in.
+fn consensus_file(data_dir: &Path) -> PathBuf {
+    data_dir.join("consensus.json")
+}
+
+impl Cluster {
+    pub fn builder(validators: usize) -> ClusterBuilder {
+        ClusterBuilder { validators, funds: Vec::new(), blocks_per_epoch: None }
+    }
+
+    /// The directory `cairn testnet` wrote (keystore, `testnet.json`, node directories).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn running(&self) -> impl Iterator<Item = &Node> {
+        self.nodes.iter().filter(|n| n.is_running())
+    }
+
+    /// Heights of the running nodes.
+    pub async fn heights(&self) -> Vec<Height> {
+        let mut out = Vec::new();
+        for n in self.running() {
+            out.push(n.height().await);
+        }
+        out
+    }
+
+    /// Waits until every running node is at `height` or above.
+    pub async fn wait_all(&self, height: Height, timeout: Duration) {
+        for n in self.running() {
+            n.wait_for_height(height, timeout).await;
+        }
+    }
+
+    /// Asserts that the running nodes hold the same blocks (so the same state roots) at
+    /// every height from 1 to `upto`. Returns the blocks of the first node.
+    pub async fn assert_same_chain(&self, upto: Height) -> Vec<BlockView> {
+        let nodes: Vec<&Node> = self.running().collect();
+        let mut first = Vec::new();
+        for h in 1..=upto {
+            let reference = nodes[0].client().block(h).await.expect("block");
+            for n in &nodes[1..] {
+                let b = n.client().block(h).await.expect("block");
+                assert_eq!(b.hash, reference.hash, "height {h}: nodes hold different blocks");
+                assert_eq!(b.header.state_root, reference.header.state_root);
+            }
+            first.push(reference);
+        }
+        first
+    }
+
+    /// Waits until the running nodes agree up to a common height at least `min`; returns it.
+    pub async fn converge(&self, min: Height, timeout: Duration) -> Height {
+        self.wait_all(min, timeout).await;
+        let h = *self.heights().await.iter().min().expect("a running node");
+        self.assert_same_chain(h).await;
+        h
+    }
+
+    /// Kills node `i` (SIGKILL).
+    pub fn kill(&mut self, i: usize) {
+        self.nodes[i].kill();
+    }
+
+    pub async fn start(&mut self, i: usize) {
+        self.nodes[i].start_again().await;
+    }
+
+    /// Cuts the validators in `isolated` off from the rest: each is restarted knowing (and
+    /// accepting connections from) only the other isolated ones, so the two sides cannot
+    /// reach each other. The other side keeps running, mempools included.
+    pub async fn partition(&mut self, isolated: &[usize]) {
+        let p2p: Vec<String> = (0..self.nodes.len())
+            .map(|i| self.config(i)["listen"].as_str().unwrap().to_string())
+            .collect();
+        for &i in isolated {
+            let mut c = self.config(i);
+            let allowed: Vec<&String> =
+                isolated.iter().filter(|&&j| j != i).map(|&j| &p2p[j]).collect();
+            let peers: Vec<serde_json::Value> = c["peers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|p| {
+                    allowed.iter().any(|a| p.as_str().unwrap().starts_with(&format!("{a}/")))
+                })
+                .cloned()
+                .collect();
+            c["peers"] = serde_json::Value::Array(peers);
+            let path = consensus_file(self.nodes[i].data_dir());
+            std::fs::copy(&path, path.with_extension("json.full")).unwrap();
+            std::fs::write(&path, serde_json::to_string_pretty(&c).unwrap()).unwrap();
+            self.nodes[i].kill();
+        }
+        for &i in isolated {
+            self.nodes[i].start_again().await;
+        }
+    }
+
+    /// Undoes [`Cluster::partition`]: the isolated validators are restarted knowing every
+    /// peer again.
+    pub async fn heal(&mut self) {
+        for i in 0..self.nodes.len() {
+            let path = consensus_file(self.nodes[i].data_dir());
+            let full = path.with_extension("json.full");
+            if full.exists() {
+                std::fs::rename(&full, &path).unwrap();
+                self.nodes[i].kill();
+                self.nodes[i].start_again().await;
+            }
+        }
+    }
+
+    /// Edits node `i`'s consensus.json (takes effect at its next start).
+    pub fn edit_config(&self, i: usize, edit: impl FnOnce(&mut serde_json::Value)) {
+        let mut c = self.config(i);
+        edit(&mut c);
+        let path = consensus_file(self.nodes[i].data_dir());
+        std::fs::write(path, serde_json::to_string_pretty(&c).unwrap()).unwrap();
+    }
+
+    fn config(&self, i: usize) -> serde_json::Value {
+        let text = std::fs::read_to_string(consensus_file(self.nodes[i].data_dir())).unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+}
+
+/// Polls `f` until it returns true or `timeout` passes.
+pub async fn eventually<F, Fut>(timeout: Duration, what: &str, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + timeout;
+    while !f().await {
+        assert!(Instant::now() < deadline, "{what} did not happen within {timeout:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -1,0 +1,537 @@
+//! The application side of consensus: building, checking, committing and serving blocks for
+//! the engine. The driver (`driver.rs`) maps engine messages onto these methods; nothing here
+//! talks to the engine's channels.
+
+use crate::config::BftConfig;
+use crate::context::{BlockId, CairnContext, Height, ValidatorAddress, ValidatorSet};
+use crate::parts::{self, ProposalPart, ProposedBlock, ReceivedProposal, Streams};
+use crate::pending::{Pending, PendingBlock};
+use anyhow::{Context as _, bail};
+use cairn_app::check::{SizedTx, StatefulError};
+use cairn_app::{App, Executed};
+use cairn_node::Shared;
+use cairn_node::producer::{self, now_ms};
+use cairn_types::consensus::{Commit, CommitSignature};
+use cairn_types::{Address, Block, Certificate, Hash, Signature as CairnSignature, codec};
+use malachitebft_app_channel::app::consensus::ProposedValue;
+use malachitebft_app_channel::app::engine::host::{HeightParams, SyncedValueOutcome};
+use malachitebft_app_channel::app::streaming::StreamMessage;
+use malachitebft_app_channel::app::types::PeerId;
+use malachitebft_app_channel::app::types::core::{
+    CommitCertificate, ExtendedCommitCertificate, ExtendedCommitSignature, Round, Validity,
+};
+use malachitebft_app_channel::app::types::sync::RawDecidedValue;
+use malachitebft_signing_ed25519::Signature;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Proposals for heights further ahead than this are ignored (they cannot be checked yet).
+pub const FUTURE_HEIGHTS: u64 = 2;
+/// Most heights served in one sync answer.
+pub const MAX_SYNC_HEIGHTS: u64 = 20;
+
+/// What this node knows of a block it has seen for an undecided height.
+struct Known {
+    height: u64,
+    round: u32,
+    pol_round: Option<u32>,
+    proposer: Address,
+    built: bool,
+    block: ProposedBlock,
+    verdict: Verdict,
+}
+
+enum Verdict {
+    Unchecked,
+    Valid { executed: Option<Box<Executed>>, dropped: Vec<(Hash, StatefulError)> },
+    Invalid,
+}
+
+impl Verdict {
+    fn validity(&self) -> Validity {
+        Validity::from_bool(matches!(self, Verdict::Valid { .. }))
+    }
+}
+
+pub struct Host {
+    shared: Arc<Shared>,
+    ctx: CairnContext,
+    config: BftConfig,
+    pending: Pending,
+    known: BTreeMap<Hash, Known>,
+    streams: Streams,
+    /// Equivocations already reported by this process, by (validator, height, round).
+    reported: std::collections::BTreeSet<(Address, u64, u32)>,
+}
+
+impl Host {
+    pub fn new(shared: Arc<Shared>, config: BftConfig, pending: Pending) -> anyhow::Result<Host> {
+        let ctx = CairnContext::new(shared.app.chain_id());
+        let params = App::params(&shared.snapshot()?)?;
+        Ok(Host {
+            ctx,
+            config,
+            pending,
+            known: BTreeMap::new(),
+            streams: Streams::new(params.max_block_txs as usize),
+            reported: Default::default(),
+            shared,
+        })
+    }
+
+    pub fn ctx(&self) -> &CairnContext {
+        &self.ctx
+    }
+
+    pub fn address(&self) -> ValidatorAddress {
+        ValidatorAddress(self.shared.key.address())
+    }
+
+    /// The last committed height (0 before the first block).
+    pub fn head(&self) -> anyhow::Result<u64> {
+        Ok(self.shared.snapshot()?.height()?.unwrap_or(0))
+    }
+
+    /// Validator set, timeouts and target block time of `height` (the next height: the
+    /// set is read from the committed state).
+    pub fn height_params(&self, height: u64) -> anyhow::Result<HeightParams<CairnContext>> {
+        let snap = self.shared.snapshot()?;
+        let set = App::validator_set(&snap, height)?;
+        let set = ValidatorSet::from_set(&set)
+            .with_context(|| format!("validator set of height {height}"))?;
+        Ok(HeightParams::new(
+            set,
+            self.config.timeouts.linear(),
+            Some(self.shared.config.block_interval),
+        ))
+    }
+
+    fn proposed_value(
+        &self,
+        hash: &Hash,
+        p: &Known,
+        round: u32,
+        pol: Option<u32>,
+        proposer: Address,
+    ) -> ProposedValue<CairnContext> {
+        ProposedValue {
+            height: Height(p.height),
+            round: Round::new(round),
+            valid_round: pol.map_or(Round::Nil, Round::new),
+            proposer: ValidatorAddress(proposer),
+            value: BlockId(*hash),
+            validity: p.verdict.validity(),
+        }
+    }
+
+    /// A new round started: the values already seen for it (after a restart, from disk),
+    /// each checked.
+    pub fn start_round(
+        &mut self,
+        height: u64,
+        round: u32,
+    ) -> anyhow::Result<Vec<ProposedValue<CairnContext>>> {
+        for p in self.pending.at(height)? {
+            let hash = p.block.hash();
+            self.known.entry(hash).or_insert(Known {
+                height,
+                round: p.round,
+                pol_round: p.pol_round,
+                proposer: p.proposer,
+                built: p.built,
+                block: p.block,
+                verdict: Verdict::Unchecked,
+            });
+        }
+        let hashes: Vec<Hash> = self
+            .known
+            .iter()
+            .filter(|(_, k)| k.height == height && k.round == round)
+            .map(|(h, _)| *h)
+            .collect();
+        let mut out = Vec::new();
+        for hash in hashes {
+            self.check(&hash, true)?;
+            if let Some(k) = self.known.get(&hash) {
+                out.push(self.proposed_value(&hash, k, k.round, k.pol_round, k.proposer));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Builds this node's block for `height` and `round`, or returns the one it already
+    /// built for them (a proposer must never propose two blocks in one round).
+    pub fn propose(&mut self, height: u64, round: u32) -> anyhow::Result<ReceivedProposal> {
+        let me = self.shared.key.address();
+        if let Some(p) = self.pending.built(height, round)? {
+            let hash = p.block.hash();
+            tracing::info!(height, round, block = %hash, "proposing the block built before");
+            self.known.entry(hash).or_insert(Known {
+                height,
+                round,
+                pol_round: None,
+                proposer: me,
+                built: true,
+                block: p.block.clone(),
+                verdict: Verdict::Unchecked,
+            });
+            return Ok(ReceivedProposal {
+                height,
+                round,
+                pol_round: None,
+                proposer: me,
+                block: p.block,
+            });
+        }
+        let snap = self.shared.snapshot()?;
+        let head = snap.height()?.unwrap_or(0);
+        if head + 1 != height {
+            bail!("asked to propose height {height} on top of height {head}");
+        }
+        let parent = self.shared.parent(&snap)?;
+        let params = App::params(&snap)?;
+        let candidates: Vec<SizedTx> = self.shared.mempool().candidates(
+            &snap,
+            params.max_block_txs as usize,
+            params.max_block_bytes as usize,
+        );
+        let proposal = self.shared.app.propose(&snap, parent, now_ms(), me, candidates)?;
+        let block = ProposedBlock::seal(
+            &self.shared.key,
+            self.ctx.chain_id(),
+            proposal.header,
+            proposal.txs,
+        );
+        let hash = block.hash();
+        self.pending.put(
+            height,
+            &PendingBlock {
+                round,
+                pol_round: None,
+                proposer: me,
+                built: true,
+                valid: true,
+                block: block.clone(),
+            },
+        )?;
+        self.known.insert(
+            hash,
+            Known {
+                height,
+                round,
+                pol_round: None,
+                proposer: me,
+                built: true,
+                block: block.clone(),
+                verdict: Verdict::Valid {
+                    executed: Some(Box::new(proposal.executed)),
+                    dropped: proposal.dropped,
+                },
+            },
+        );
+        tracing::info!(height, round, block = %hash, txs = block.txs.len(), "proposing");
+        Ok(ReceivedProposal { height, round, pol_round: None, proposer: me, block })
+    }
+
+    /// A proposal part arrived. Once its stream completes, the block is checked (if it is
+    /// for the next height) and its value returned; blocks for a later height wait for it.
+    pub fn receive_part(
+        &mut self,
+        publisher: PeerId,
+        msg: StreamMessage<ProposalPart>,
+    ) -> anyhow::Result<Option<ProposedValue<CairnContext>>> {
+        let Some(p) = self.streams.insert(publisher, msg) else { return Ok(None) };
+        let next = self.head()? + 1;
+        if p.height < next || p.height > next + FUTURE_HEIGHTS || p.block.header.height != p.height
+        {
+            tracing::debug!(height = p.height, next, "ignoring a proposal outside the window");
+            return Ok(None);
+        }
+        let hash = p.block.hash();
+        self.known.entry(hash).or_insert(Known {
+            height: p.height,
+            round: p.round,
+            pol_round: p.pol_round,
+            proposer: p.proposer,
+            built: false,
+            block: p.block,
+            verdict: Verdict::Unchecked,
+        });
+        if p.height != next {
+            return Ok(None);
+        }
+        self.check(&hash, true)?;
+        Ok(self
+            .known
+            .get(&hash)
+            .map(|k| self.proposed_value(&hash, k, p.round, p.pol_round, p.proposer)))
+    }
+
+    /// Checks a known block for the next height once: the builder's seal, its membership in
+    /// the set, its clock (live proposals only), then full re-execution. A valid block is
+    /// written to disk before anyone is told it is valid.
+    fn check(&mut self, hash: &Hash, live: bool) -> anyhow::Result<()> {
+        let Some(k) = self.known.get(hash) else { return Ok(()) };
+        if !matches!(k.verdict, Verdict::Unchecked) {
+            return Ok(());
+        }
+        let snap = self.shared.snapshot()?;
+        let head = snap.height()?.unwrap_or(0);
+        if k.height != head + 1 {
+            return Ok(());
+        }
+        let header = &k.block.header;
+        let set = App::validator_set(&snap, k.height)?;
+        let mut reason = None;
+        if !k.block.seal_is_valid(self.ctx.chain_id()) {
+            reason = Some("the builder's signature does not verify".to_string());
+        } else if set.get(&header.proposer).is_none() {
+            reason = Some(format!("builder {} is not a validator", header.proposer));
+        } else if live
+            && header.timestamp_ms > now_ms().saturating_add(self.config.max_clock_drift_ms)
+        {
+            reason = Some(format!("timestamp {} is ahead of the local clock", header.timestamp_ms));
+        }
+        let verdict = match reason {
+            Some(r) => {
+                tracing::warn!(height = k.height, block = %hash, reason = %r, "rejecting proposal");
+                Verdict::Invalid
+            }
+            None => {
+                let parent = self.shared.parent(&snap)?;
+                match self.shared.app.verify(&snap, parent, header, &k.block.txs) {
+                    Ok(executed) => {
+                        Verdict::Valid { executed: Some(Box::new(executed)), dropped: Vec::new() }
+                    }
+                    Err(e) => {
+                        tracing::warn!(height = k.height, block = %hash, error = %e, "rejecting proposal");
+                        Verdict::Invalid
+                    }
+                }
+            }
+        };
+        if matches!(verdict, Verdict::Valid { .. }) && !k.built {
+            self.pending.put(
+                k.height,
+                &PendingBlock {
+                    round: k.round,
+                    pol_round: k.pol_round,
+                    proposer: k.proposer,
+                    built: false,
+                    valid: true,
+                    block: k.block.clone(),
+                },
+            )?;
+        }
+        if let Some(k) = self.known.get_mut(hash) {
+            k.verdict = verdict;
+        }
+        Ok(())
+    }
+
+    /// Consensus decided: commits the block with its commit certificate. Returns whether
+    /// the height is committed (false when the block is not known here; sync will bring it).
+    pub fn decided(&mut self, cert: &CommitCertificate<CairnContext>) -> anyhow::Result<bool> {
+        let started = Instant::now();
+        let height = cert.height.0;
+        let hash = cert.value_id.0;
+        let head = self.head()?;
+        if head >= height {
+            return Ok(true);
+        }
+        if !self.known.contains_key(&hash) {
+            let Some(p) = self.pending.get(height, &hash)? else {
+                tracing::warn!(height, block = %hash, "decided a block this node does not have");
+                return Ok(false);
+            };
+            self.known.insert(
+                hash,
+                Known {
+                    height,
+                    round: p.round,
+                    pol_round: p.pol_round,
+                    proposer: p.proposer,
+                    built: p.built,
+                    block: p.block,
+                    verdict: Verdict::Unchecked,
+                },
+            );
+        }
+        self.check(&hash, false)?;
+        let Some(k) = self.known.get_mut(&hash) else { return Ok(false) };
+        let (executed, dropped) = match &mut k.verdict {
+            Verdict::Valid { executed, dropped } => match executed.take() {
+                Some(e) => (e, std::mem::take(dropped)),
+                None => bail!("block {hash} at height {height} was already committed once"),
+            },
+            _ => bail!(
+                "consensus decided block {hash} at height {height}, which does not check out here"
+            ),
+        };
+        let mut signatures: Vec<CommitSignature> = cert
+            .commit_signatures
+            .iter()
+            .map(|s| CommitSignature {
+                validator: s.address.0,
+                signature: CairnSignature(s.signature.to_bytes()),
+            })
+            .collect();
+        signatures.sort_by_key(|s| s.validator);
+        let round = cert.round.as_u32().context("a commit certificate without a round")?;
+        let commit = Commit { round, proposer_signature: k.block.proposer_signature, signatures };
+        let snap = self.shared.snapshot()?;
+        let set = App::validator_set(&snap, height)?;
+        commit
+            .verify(self.ctx.chain_id(), &set, &k.block.header)
+            .with_context(|| format!("the commit certificate of height {height}"))?;
+        let parent = self.shared.parent(&snap)?;
+        drop(snap);
+        let block = Block {
+            header: k.block.header.clone(),
+            txs: k.block.txs.clone(),
+            certificate: Certificate::Bft(commit),
+        };
+        producer::commit(&self.shared, &block, &executed, &dropped, parent.timestamp_ms, started)?;
+        self.known.retain(|_, k| k.height > height);
+        self.pending.prune_through(height)?;
+        Ok(true)
+    }
+
+    /// Committed blocks for peers that sync, with their commit certificates.
+    pub fn decided_values(
+        &self,
+        from: u64,
+        to: u64,
+    ) -> anyhow::Result<Vec<RawDecidedValue<CairnContext>>> {
+        let snap = self.shared.snapshot()?;
+        let mut out = Vec::new();
+        let to = to.min(from.saturating_add(MAX_SYNC_HEIGHTS - 1));
+        for height in from.max(1)..=to {
+            let Some(block) = snap.block(height)? else { break };
+            let Certificate::Bft(commit) = block.certificate else { break };
+            let body = ProposedBlock {
+                header: block.header,
+                txs: block.txs,
+                proposer_signature: commit.proposer_signature,
+            };
+            let certificate = ExtendedCommitCertificate {
+                height: Height(height),
+                round: Round::new(commit.round),
+                value_id: BlockId(body.hash()),
+                commit_signatures: commit
+                    .signatures
+                    .iter()
+                    .map(|s| {
+                        ExtendedCommitSignature::new(
+                            ValidatorAddress(s.validator),
+                            Signature::from_bytes(s.signature.0),
+                            None,
+                        )
+                    })
+                    .collect(),
+            };
+            out.push(RawDecidedValue::new(codec::encode(&body).into(), certificate));
+        }
+        Ok(out)
+    }
+
+    /// A block a peer sent while this node catches up. It is checked like any block (except
+    /// its clock: it may be old); the engine checks the commit certificate that came with it.
+    pub fn synced(
+        &mut self,
+        height: u64,
+        round: Round,
+        proposer: ValidatorAddress,
+        bytes: &[u8],
+    ) -> SyncedValueOutcome<CairnContext> {
+        let limit = parts::CHUNK_BYTES.max(crate::codec::MAX_MESSAGE);
+        let block: ProposedBlock = match codec::decode(bytes, limit, "synced block") {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!(height, error = %e, "undecodable block from sync");
+                return SyncedValueOutcome::PeerFault;
+            }
+        };
+        if block.header.height != height {
+            return SyncedValueOutcome::PeerFault;
+        }
+        match self.head() {
+            Ok(head) if head + 1 == height => {}
+            _ => return SyncedValueOutcome::LocalTransientError,
+        }
+        let hash = block.hash();
+        let round_u32 = round.as_u32().unwrap_or(0);
+        self.known.entry(hash).or_insert(Known {
+            height,
+            round: round_u32,
+            pol_round: None,
+            proposer: proposer.0,
+            built: false,
+            block,
+            verdict: Verdict::Unchecked,
+        });
+        if let Err(e) = self.check(&hash, false) {
+            tracing::warn!(height, error = %format!("{e:#}"), "checking a synced block failed");
+            return SyncedValueOutcome::LocalTransientError;
+        }
+        match self.known.get(&hash) {
+            Some(k) => SyncedValueOutcome::Verdict(ProposedValue {
+                height: Height(height),
+                round,
+                valid_round: Round::Nil,
+                proposer,
+                value: BlockId(hash),
+                validity: k.verdict.validity(),
+            }),
+            None => SyncedValueOutcome::LocalTransientError,
+        }
+    }
+
+    /// The parts of a known block, re-published as the proposal of `round`.
+    pub fn restream(
+        &self,
+        height: u64,
+        round: u32,
+        valid_round: Option<u32>,
+        proposer: Address,
+        hash: &Hash,
+    ) -> anyhow::Result<Option<Vec<StreamMessage<ProposalPart>>>> {
+        let block = match self.known.get(hash) {
+            Some(k) => k.block.clone(),
+            None => match self.pending.get(height, hash)? {
+                Some(p) => p.block,
+                None => return Ok(None),
+            },
+        };
+        Ok(Some(parts::stream(&ReceivedProposal {
+            height,
+            round,
+            pol_round: valid_round,
+            proposer,
+            block,
+        })))
+    }
+
+    /// Reports equivocations the engine observed, as `ReportEquivocation` transactions
+    /// signed by this node's key, through the mempool (each once per process).
+    pub fn report(
+        &mut self,
+        evidence: Vec<cairn_types::consensus::DoubleVote>,
+    ) -> anyhow::Result<()> {
+        for ev in evidence {
+            let v = &ev.first.vote;
+            if !self.reported.insert((v.validator, v.height, v.round)) {
+                continue;
+            }
+            tracing::warn!(validator = %v.validator, height = v.height, round = v.round, "reporting equivocation");
+            crate::evidence::submit(&self.shared, ev)?;
+        }
+        Ok(())
+    }
+
+    /// How long the engine may wait for a block from this node before the round moves on.
+    pub fn propose_timeout(&self) -> Duration {
+        Duration::from_millis(self.config.timeouts.propose_ms)
+    }
+}

@@ -1,0 +1,27 @@
+//! The adapter between Cairn's state machine and the Malachite BFT engine. Everything that
+//! knows about the engine lives in this crate; the state machine, the store and the node
+//! do not depend on it.
+//!
+//! - [`context`]: Cairn's types in the engine's shape (heights, addresses, the block hash as
+//!   the value, validator sets, votes, proposals);
+//! - [`signing`]: signing with the validator key and verifying over Cairn's canonical bytes;
+//! - [`codec`]: the wire format of every engine message;
+//! - [`parts`]: a proposed block as a stream of parts, and its reassembly;
+//! - [`pending`]: blocks seen for undecided heights, on disk;
+//! - [`host`]: building, checking, committing and serving blocks;
+//! - [`evidence`]: equivocation evidence to `ReportEquivocation` transactions;
+//! - [`driver`]: starting the engine and answering it;
+//! - [`config`]: the `consensus.json` file.
+
+pub mod codec;
+pub mod config;
+pub mod context;
+pub mod driver;
+pub mod evidence;
+pub mod host;
+pub mod parts;
+pub mod pending;
+pub mod signing;
+
+pub use config::{BftConfig, CONSENSUS_FILE};
+pub use driver::{block_source, peer_id};
