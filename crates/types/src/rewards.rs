@@ -393,6 +393,9 @@ pub struct EpochRewards {
     /// Paid to the validator(s).
     #[serde(with = "crate::api::amount_str")]
     pub to_validators: Amount,
+    /// Each validator's part of `to_validators`, by stake (in BFT mode it is bonded to the
+    /// validator's pool, so its delegators share it by their shares).
+    pub validator_payouts: Vec<(Address, Amount)>,
     /// Held in fraud escrow (flagged devices' amounts).
     #[serde(with = "crate::api::amount_str")]
     pub escrowed: Amount,

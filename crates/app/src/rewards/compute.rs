@@ -83,14 +83,15 @@ pub fn scores(
 }
 
 /// The reward report of `epoch` for `devices` (in roster order), paying the validator
-/// pool to `validator`. Flagged devices keep their share of their pools, but it is held in
+/// pool to `validators` in proportion to their weights (stake; a solo validator has weight
+/// 1), rounded down, the rest to the treasury. Flagged devices keep their share of their pools, but it is held in
 /// fraud escrow instead of entering the reward root.
 pub fn run(
     p: &RewardParams,
     min_uptime_percent: u32,
     epoch: u64,
     devices: Vec<DeviceInput>,
-    validator: Option<Address>,
+    validators: &[(Address, Amount)],
     flags: &super::fraud::Flags,
     reminted: Amount,
 ) -> RewardReport {
@@ -134,12 +135,16 @@ pub fn run(
         }
         e.amount = amount;
     }
-    let mut to_validators = 0;
-    if let Some(_v) = validator {
-        to_validators = parts[Pool::Validators as usize].1;
-        paid[Pool::Validators as usize] = to_validators;
-        earners[Pool::Validators as usize] = 1;
-    }
+    let pool = parts[Pool::Validators as usize].1;
+    let weight: Amount = validators.iter().map(|(_, w)| *w).fold(0, Amount::saturating_add);
+    let validator_payouts: Vec<(Address, Amount)> = validators
+        .iter()
+        .map(|(a, w)| (*a, mul_div(pool, *w, weight)))
+        .filter(|(_, amount)| *amount > 0)
+        .collect();
+    let to_validators: Amount = validator_payouts.iter().map(|(_, a)| *a).sum();
+    paid[Pool::Validators as usize] = to_validators;
+    earners[Pool::Validators as usize] = validator_payouts.len() as u64;
     let pools: Vec<PoolOutcome> = parts
         .iter()
         .map(|(pool, amount)| PoolOutcome {
@@ -167,6 +172,7 @@ pub fn run(
             pools,
             to_treasury,
             to_validators,
+            validator_payouts,
             escrowed,
             root,
             leaves,

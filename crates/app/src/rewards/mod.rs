@@ -152,10 +152,30 @@ pub fn report<S: StateRead + Sync>(
         params.devices.min_uptime_percent,
         epoch,
         inputs,
-        validator,
+        &validator_weights(state, epoch, validator)?,
         &flags,
         crate::credits::remint_now(state, params)?,
     ))
+}
+
+/// Who shares the validators' pool of `epoch`: the epoch's validator set weighted by the
+/// CRN bonded to each pool (BFT mode), or the solo validator alone.
+fn validator_weights(
+    state: &impl StateRead,
+    epoch: u64,
+    solo: Option<Address>,
+) -> Result<Vec<(Address, cairn_types::Amount)>, StateError> {
+    let set: cairn_types::consensus::ValidatorSet =
+        state.get_decoded(&state_key::validator_set(epoch))?.unwrap_or_default();
+    if set.is_empty() {
+        return Ok(solo.map(|v| vec![(v, 1)]).unwrap_or_default());
+    }
+    let mut out = Vec::with_capacity(set.len());
+    for v in set.validators() {
+        let tokens = crate::staking::get_validator(state, &v.address)?.map_or(0, |p| p.tokens);
+        out.push((v.address, tokens));
+    }
+    Ok(out)
 }
 
 /// The report that block `height` (the first of an epoch) computes for the epoch before,
@@ -191,8 +211,12 @@ pub fn close_epoch(
     let r = report(&o.frozen(), params, epoch, validator)?;
     let s = &r.summary;
     accounts::credit(o, &cairn_types::rewards::treasury_address(), s.to_treasury)?;
-    if let Some(v) = validator {
-        accounts::credit(o, &v, s.to_validators)?;
+    for (v, amount) in &s.validator_payouts {
+        // A staking pool takes it as stake (its delegators share it by their shares); the
+        // solo validator takes it in its balance.
+        if !crate::staking::reward_pool(o, v, *amount)? {
+            accounts::credit(o, v, *amount)?;
+        }
     }
     let release_epoch = epoch.saturating_add(1).saturating_add(params.fraud.escrow_epochs.max(1));
     for e in r.entries.iter().filter(|e| !e.flags.is_empty() && e.amount > 0) {

@@ -41,7 +41,7 @@ fn one_epoch_split_worked_by_hand() {
         input(4, DeviceClass::Storage, store),
         input(5, DeviceClass::Relay, relay),
     ];
-    let r = run(&p, 50, 0, devices, Some(Address([9; 32])), &Flags::new(), 0);
+    let r = run(&p, 50, 0, devices, &[(Address([9; 32]), 1)], &Flags::new(), 0);
     let amounts: Vec<Amount> = r.entries.iter().map(|e| e.amount).collect();
     // Coverage 150: a = 150 × 3 / 3.5 = 128.57 → 128, b = 150 × 0.5 / 3.5 = 21.43 → 21;
     // the hotspot below the uptime gate (4 of 10 slots < 50 %) gets nothing.
@@ -65,7 +65,7 @@ fn halving_and_dust_reach_the_treasury() {
     let hs = vec![input(1, DeviceClass::Hotspot, Work { beacons: 1, density_ppm: 1, ..up() })];
     // Epoch 10: 3 units. Coverage 3 × 15 % = 0.45 → 0; everything goes to the treasury
     // but the validators' 0.15 → 0.
-    let r = run(&p, 50, 10, hs, None, &Flags::new(), 0);
+    let r = run(&p, 50, 10, hs, &[], &Flags::new(), 0);
     assert_eq!(r.summary.emission, 3);
     assert_eq!(r.entries[0].amount, 0);
     assert_eq!(r.summary.to_treasury, 3);
@@ -136,7 +136,12 @@ proptest! {
             .enumerate()
             .map(|(i, (c, w))| input(i as u8, class_of(*c), w.clone()))
             .collect();
-        let validator = with_validator.then_some(Address([7; 32]));
+        // None, or three validators with stakes 1 : 2 : 4.
+        let validators: Vec<(Address, Amount)> = if with_validator {
+            (1..=3u8).map(|i| (Address([i; 32]), 1 << i)).collect()
+        } else {
+            Vec::new()
+        };
         // Some devices flagged: their amounts are held, not lost.
         let flags: Flags = devices
             .iter()
@@ -144,7 +149,7 @@ proptest! {
             .filter(|(i, _)| i % flag_every == 0 && flag_every < 5)
             .map(|(_, d)| (d.device, vec![Evidence::WitnessRing { members: 3, edges: 6 }]))
             .collect();
-        let r = run(&p, 50, epoch, devices.clone(), validator, &flags, extra);
+        let r = run(&p, 50, epoch, devices.clone(), &validators, &flags, extra);
         let to_devices: Amount = r.entries.iter().map(|e| e.amount).sum();
         prop_assert_eq!(to_devices + r.summary.to_validators + r.summary.to_treasury, emission(&p, epoch) + extra);
         let leaves: Amount = r.paid().map(|e| e.amount).sum();
@@ -153,7 +158,9 @@ proptest! {
         for pool in &r.summary.pools {
             prop_assert!(pool.paid <= pool.amount, "{:?}", pool);
         }
-        prop_assert_eq!(run(&p, 50, epoch, devices, validator, &flags, extra), r);
+        let paid_validators: Amount = r.summary.validator_payouts.iter().map(|(_, a)| *a).sum();
+        prop_assert_eq!(paid_validators, r.summary.to_validators);
+        prop_assert_eq!(run(&p, 50, epoch, devices, &validators, &flags, extra), r);
     }
 }
 
@@ -460,4 +467,17 @@ proptest! {
             assert_supply_identity(&n.c.store, &all);
         }
     }
+}
+
+#[test]
+fn the_validators_pool_is_split_by_stake_rounding_down_with_the_rest_to_the_treasury() {
+    // 1 000 units: validators 50. Stakes 1 : 2 : 4 → 50/7 = 7.1, 14.3, 28.6 → 7, 14, 28; the
+    // 1 left goes to the treasury with its own 50 and the 900 of pools without work.
+    let p = RewardParams { emission_per_epoch: 1_000, ..RewardParams::default() };
+    let vs = [(Address([1; 32]), 1), (Address([2; 32]), 2), (Address([3; 32]), 4)];
+    let r = run(&p, 50, 0, Vec::new(), &vs, &Flags::new(), 0);
+    let payouts: Vec<Amount> = r.summary.validator_payouts.iter().map(|(_, a)| *a).collect();
+    assert_eq!(payouts, vec![7, 14, 28]);
+    assert_eq!(r.summary.to_validators, 49);
+    assert_eq!(r.summary.to_treasury, 951);
 }

@@ -117,6 +117,22 @@ pub fn stake_of(
     Ok(worth(&pool, shares_of(state, validator, delegator)?))
 }
 
+/// Adds a reward to `validator`'s pool as stake, raising the worth of every share in it.
+/// Returns false (and changes nothing) if the address has no pool.
+pub fn reward_pool(
+    o: &mut Overlay<'_>,
+    validator: &Address,
+    amount: Amount,
+) -> Result<bool, StateError> {
+    let Some(mut pool) = get_validator(o, validator)? else { return Ok(false) };
+    pool.tokens = pool.tokens.saturating_add(amount);
+    put_validator(o, validator, &pool);
+    let mut s = crate::accounts::get_supply(o)?;
+    s.staked = s.staked.saturating_add(amount);
+    o.put_encoded(state_key::supply(), &s);
+    Ok(true)
+}
+
 /// Every validator candidate, sorted by address.
 pub fn candidates(state: &impl StateRead) -> Result<Vec<Address>, StateError> {
     Ok(state.get_decoded(&state_key::candidates())?.unwrap_or_default())

@@ -33,6 +33,10 @@ fn setup() -> Setup {
     g.params.staking.unbonding_blocks = UNBONDING;
     g.params.staking.max_evidence_age_blocks = UNBONDING;
     g.params.staking.slash_bps = 1_000;
+    // These tests follow stake exactly: the validators' reward pool (which compounds into
+    // the pools) goes to the treasury here; rewards by stake are tested with the rewards.
+    g.params.rewards.shares.treasury += g.params.rewards.shares.validators;
+    g.params.rewards.shares.validators = 0;
     Setup { n: Net::new(&g), val, other_val, alice, bob }
 }
 
@@ -280,4 +284,38 @@ fn share_accounting_rounds_in_favour_of_the_pool() {
     assert_eq!(mul_div(Amount::MAX, 2, 1), None);
     assert_eq!(evidence::cut(999, 1_000), 99);
     assert_eq!(evidence::cut(Amount::MAX, 10_000), Amount::MAX);
+}
+
+#[test]
+fn the_validators_reward_pool_compounds_into_the_pools_by_stake() {
+    let (val, other_val) = (Keypair::from_label("val-a"), Keypair::from_label("val-b"));
+    let alice = Keypair::from_label("alice");
+    let mut g = genesis(&[&val, &other_val, &alice], START);
+    g.validators = vec![
+        GenesisValidator { address: val.address(), stake: 300 * CRN },
+        GenesisValidator { address: other_val.address(), stake: 200 * CRN },
+    ];
+    g.params.blocks_per_epoch = EPOCH;
+    g.params.devices.heartbeat_slots = 5;
+    let mut n = Net::new(&g);
+    // alice delegates 100 CRN to val: val's pool holds 400, alice a quarter of it.
+    assert!(
+        n.run(&alice, TxBody::Delegate { validator: val.address(), amount: 100 * CRN })
+            .is_success()
+    );
+    n.advance_to(EPOCH);
+    let r = n.block(vec![]).executed.rewards.unwrap();
+    // The validators' 5 % of 10 000 CRN = 500 CRN, split 400 : 200 by the pools' stake.
+    let pool = r.summary.to_validators;
+    assert_eq!(pool, 500 * CRN - 1); // 500 × 400/600 = 333.33…, 500 × 200/600 = 166.66…
+    let payouts: Vec<Amount> = r.summary.validator_payouts.iter().map(|(_, a)| *a).collect();
+    assert_eq!(payouts.iter().sum::<Amount>(), pool);
+    let to_val = r.summary.validator_payouts.iter().find(|(a, _)| *a == val.address()).unwrap().1;
+    assert_eq!(to_val, 333_333_333);
+    let p = get_validator(&n.c.store, &val.address()).unwrap().unwrap();
+    assert_eq!(p.tokens, 400 * CRN + to_val);
+    // alice's quarter of the pool grew with it (rounded down by the share math).
+    let alice_stake = stake_of(&n.c.store, &val.address(), &alice.address()).unwrap();
+    assert!(alice_stake >= 100 * CRN + to_val / 4 - 1 && alice_stake <= 100 * CRN + to_val / 4);
+    crate::devices::tests::assert_supply_identity(&n.c.store, &[&val, &other_val, &alice]);
 }
