@@ -40,6 +40,9 @@ pub struct BftArgs {
     /// First of the 2 × validators loopback ports the cluster uses.
     #[arg(long, default_value_t = 26_700)]
     pub base_port: u16,
+    /// Most transactions per proposal.
+    #[arg(long, default_value_t = 5_000)]
+    pub max_proposal_txs: u32,
     /// Keep the cluster's directory (node logs) after the run.
     #[arg(long)]
     pub keep: bool,
@@ -117,6 +120,7 @@ pub async fn run(a: BftArgs) -> anyhow::Result<BftReport> {
         chain_id: chain_id.into(),
         blocks_per_epoch: Params::default().blocks_per_epoch,
         propose_timeout_ms: 2_000,
+        max_proposal_txs: Some(a.max_proposal_txs),
         accounts: keys
             .iter()
             .map(|k| GenesisAccount { address: k.address(), balance: 1_000 * UNITS_PER_CRN })

@@ -89,6 +89,9 @@ pub struct Spec {
     pub chain_id: String,
     pub blocks_per_epoch: u64,
     pub propose_timeout_ms: u64,
+    /// Most transactions per proposal (`consensus.json` `max_proposal_txs`); `None`: the
+    /// default.
+    pub max_proposal_txs: Option<u32>,
     /// Funded accounts besides the validators (which get [`VALIDATOR_BALANCE`] each).
     pub accounts: Vec<GenesisAccount>,
 }
@@ -117,6 +120,7 @@ fn init(a: &TestnetArgs, passphrase: &str) -> anyhow::Result<TestnetLayout> {
         chain_id: a.chain_id.clone(),
         blocks_per_epoch: a.blocks_per_epoch,
         propose_timeout_ms: a.propose_timeout_ms,
+        max_proposal_txs: None,
         accounts,
     };
     write(&a.data_dir, spec)
@@ -176,6 +180,9 @@ pub fn write(root: &Path, spec: Spec) -> anyhow::Result<TestnetLayout> {
             others.map(|n| n.api.clone()).collect(),
         );
         config.timeouts.propose_ms = spec.propose_timeout_ms;
+        if let Some(n) = spec.max_proposal_txs {
+            config.max_proposal_txs = n;
+        }
         write_private(
             &node.data_dir.join(CONSENSUS_FILE),
             serde_json::to_string_pretty(&config)?.as_bytes(),
