@@ -205,6 +205,11 @@ fn sig_items(chain_id: &str, stx: &SignedTx) -> Vec<SigItem> {
 /// (transaction, device consent, maker attestation, reports), verified in batches on all
 /// cores. Returns one verdict per input, in order, and records each report's signature
 /// verdict in `report_sigs` — a bad report signature rejects that report, not the batch.
+///
+/// A transaction already marked `checked` passed this phase before (at admission to this
+/// node's mempool): its shape is checked again (the parameters may have changed), but its
+/// signatures — a pure function of its bytes — are not verified a second time, and its
+/// report verdicts are kept.
 pub fn check_stateless_batch(
     chain_id: &str,
     params: &Params,
@@ -222,7 +227,7 @@ pub fn check_stateless_batch(
     let items: Vec<(usize, SigItem)> = txs
         .par_iter()
         .enumerate()
-        .filter(|(i, _)| shapes[*i].is_ok())
+        .filter(|(i, t)| shapes[*i].is_ok() && !t.checked)
         .flat_map_iter(|(i, t)| sig_items(chain_id, &t.tx).into_iter().map(move |item| (i, item)))
         .collect();
     let verdicts: Vec<bool> = items
@@ -234,7 +239,7 @@ pub fn check_stateless_batch(
         })
         .collect();
     let mut out = shapes;
-    for t in txs.iter_mut() {
+    for t in txs.iter_mut().filter(|t| !t.checked) {
         let n = match &t.tx.tx.body {
             TxBody::SubmitReports { reports } => reports.len(),
             _ => 0,

@@ -248,6 +248,19 @@ impl App {
         header: &BlockHeader,
         txs: &[SignedTx],
     ) -> Result<Executed, BlockError> {
+        self.verify_sized(state, parent, header, txs.iter().cloned().map(SizedTx::new).collect())
+    }
+
+    /// [`App::verify`] for transactions some of which already passed the stateless phase
+    /// here (marked `checked`, e.g. found in this node's mempool): their signatures are not
+    /// verified again; everything else is checked as in `verify`.
+    pub fn verify_sized<S: CommittedState>(
+        &self,
+        state: &S,
+        parent: Parent,
+        header: &BlockHeader,
+        txs: Vec<SizedTx>,
+    ) -> Result<Executed, BlockError> {
         let params = App::params(state)?;
         let height = parent.height + 1;
         if header.height != height {
@@ -268,7 +281,7 @@ impl App {
                 got: header.epoch,
             });
         }
-        let mut sized: Vec<SizedTx> = txs.iter().cloned().map(SizedTx::new).collect();
+        let mut sized = txs;
         let tx_root = merkle::root(&sized.iter().map(|t| t.hash).collect::<Vec<_>>());
         if tx_root != header.tx_root {
             return Err(BlockError::RootMismatch {

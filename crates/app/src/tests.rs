@@ -312,3 +312,34 @@ fn entropy_older_than_the_window_is_gone() {
     assert_eq!(entropy_at(&c.store, 2).unwrap(), None);
     assert_eq!(entropy_at(&c.store, 1).unwrap(), None);
 }
+
+#[test]
+fn signatures_checked_at_admission_are_not_verified_again_but_shapes_are() {
+    let (a, b) = (Keypair::from_label("a"), Keypair::from_label("b"));
+    let c = Chain::new(&genesis(&[&a, &b], 1_000_000));
+    let t = c.parent.timestamp_ms + 1000;
+    let v = c.validator.address();
+    // A transfer whose signature is broken, marked as if this node had admitted it.
+    let mut forged = transfer(&a, &b, 1, 0, FEE);
+    forged.signature.0[0] ^= 1;
+    let mut admitted = SizedTx::new(forged);
+    admitted.checked = true;
+    let p = c.app.propose(&c.store, c.parent, t, v, vec![admitted.clone()]).unwrap();
+    assert_eq!(p.txs.len(), 1);
+    // A node that never saw it checks the signature and refuses the block...
+    assert!(matches!(
+        c.app.verify(&c.store, c.parent, &p.header, &p.txs),
+        Err(BlockError::BadTx { index: 0, .. })
+    ));
+    // ...a node that admitted it does not verify the signature a second time.
+    assert!(c.app.verify_sized(&c.store, c.parent, &p.header, vec![admitted]).is_ok());
+
+    // Shapes are checked again whatever the mark: a fee below the floor is refused.
+    let mut cheap = SizedTx::new(transfer(&a, &b, 1, 0, 1));
+    cheap.checked = true;
+    let p = c.app.propose(&c.store, c.parent, t, v, vec![cheap.clone()]).unwrap();
+    assert!(matches!(
+        c.app.verify_sized(&c.store, c.parent, &p.header, vec![cheap]),
+        Err(BlockError::BadTx { error: StatelessError::FeeTooLow { .. }, .. })
+    ));
+}

@@ -33,6 +33,11 @@ pub struct BftConfig {
     /// prevote.
     #[serde(default = "default_drift")]
     pub max_clock_drift_ms: u64,
+    /// Most transactions this validator puts in one proposal (within the chain's
+    /// `max_block_txs`): every validator must re-execute a proposal within the propose
+    /// timeout, so under load it is better to make blocks often than huge.
+    #[serde(default = "default_proposal_txs")]
+    pub max_proposal_txs: u32,
     /// Test-only misbehaviour of this validator (builds with the `byzantine` feature only;
     /// without it, a file that has this section does not parse).
     #[cfg(feature = "byzantine")]
@@ -42,6 +47,10 @@ pub struct BftConfig {
 
 fn default_drift() -> u64 {
     2_000
+}
+
+fn default_proposal_txs() -> u32 {
+    5_000
 }
 
 /// Round step timeouts, in milliseconds; each grows by `delta_ms` per round.
@@ -96,6 +105,7 @@ impl BftConfig {
             relay,
             timeouts: TimeoutsConfig::default(),
             max_clock_drift_ms: default_drift(),
+            max_proposal_txs: default_proposal_txs(),
             #[cfg(feature = "byzantine")]
             byzantine: None,
         }

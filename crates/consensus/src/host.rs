@@ -193,7 +193,7 @@ impl Host {
         let params = App::params(&snap)?;
         let candidates: Vec<SizedTx> = self.shared.mempool().candidates(
             &snap,
-            params.max_block_txs as usize,
+            params.max_block_txs.min(self.config.max_proposal_txs.max(1)) as usize,
             params.max_block_bytes as usize,
         );
         let proposal = self.shared.app.propose(&snap, parent, now_ms(), me, candidates)?;
@@ -300,7 +300,23 @@ impl Host {
             }
             None => {
                 let parent = self.shared.parent(&snap)?;
-                match self.shared.app.verify(&snap, parent, header, &k.block.txs) {
+                // Transactions this node admitted already passed the stateless phase here;
+                // their signatures are not verified twice.
+                let sized: Vec<SizedTx> = {
+                    let pool = self.shared.mempool();
+                    k.block
+                        .txs
+                        .iter()
+                        .map(|t| {
+                            let bytes = t.to_bytes();
+                            match pool.get_sized(&cairn_types::Hash::sha256(&bytes)) {
+                                Some(admitted) if admitted.checked => admitted.clone(),
+                                _ => SizedTx::from_parts(t.clone(), &bytes),
+                            }
+                        })
+                        .collect()
+                };
+                match self.shared.app.verify_sized(&snap, parent, header, sized) {
                     Ok(executed) => {
                         Verdict::Valid { executed: Some(Box::new(executed)), dropped: Vec::new() }
                     }

@@ -92,8 +92,14 @@ impl Mempool {
     }
 
     pub fn get(&self, hash: &Hash) -> Option<&SignedTx> {
+        self.get_sized(hash).map(|t| &t.tx)
+    }
+
+    /// A pending transaction as admitted (through the stateless phase, with its report
+    /// signature verdicts).
+    pub fn get_sized(&self, hash: &Hash) -> Option<&SizedTx> {
         let (sender, nonce) = self.by_hash.get(hash)?;
-        self.senders.get(sender)?.get(nonce).map(|e| &e.tx.tx)
+        self.senders.get(sender)?.get(nonce).map(|e| &e.tx)
     }
 
     /// The next nonce for `sender` whose account nonce is `account_nonce`: one past its

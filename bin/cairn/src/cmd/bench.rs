@@ -72,6 +72,9 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 100_000)]
         devices: usize,
     },
+    /// A local BFT cluster (validator processes on loopback): committed transfers per
+    /// second and commit latency (p50, p99) at an offered load.
+    Bft(super::bench_bft::BftArgs),
     /// The store's write pattern: execute blocks of transfers and commit each (state
     /// changes, tree nodes, block, receipts) in one redb write transaction with fsync.
     Commit {
@@ -188,6 +191,28 @@ pub async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
                         format!("{:.3}", r.ratio_committed_to_verify),
                     ],
                     vec!["blocks".into(), r.blocks.to_string()],
+                ],
+            );
+            return Ok(());
+        }
+        BenchCmd::Bft(a) => {
+            let r = super::bench_bft::run(a).await?;
+            if ctx.json {
+                return output::json(&r);
+            }
+            output::table(
+                &["measure", "value"],
+                vec![
+                    vec!["validators".into(), r.validators.to_string()],
+                    vec!["transfers".into(), r.txs.to_string()],
+                    vec!["offered (tx/s)".into(), r.offered_per_s.to_string()],
+                    vec!["committed (tx/s)".into(), format!("{:.0}", r.committed_per_s)],
+                    vec!["commit latency p50 (ms)".into(), format!("{:.0}", r.latency_p50_ms)],
+                    vec!["commit latency p99 (ms)".into(), format!("{:.0}", r.latency_p99_ms)],
+                    vec!["commit latency max (ms)".into(), format!("{:.0}", r.latency_max_ms)],
+                    vec!["blocks".into(), r.blocks.to_string()],
+                    vec!["largest block (txs)".into(), r.max_block_txs.to_string()],
+                    vec!["seconds".into(), format!("{:.1}", r.seconds)],
                 ],
             );
             return Ok(());
@@ -495,7 +520,7 @@ pub fn baseline_verify(
     Ok(items.len() as f64 / secs)
 }
 
-fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
+pub fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
     let dir = std::env::temp_dir().join(format!("cairn-bench-{}", std::process::id()));
     if dir.exists() {
         std::fs::remove_dir_all(&dir)?;

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod bench;
+pub mod bench_bft;
 pub mod bench_mixed;
 pub mod bench_reports;
 pub mod bench_rewards;

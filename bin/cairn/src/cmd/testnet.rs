@@ -82,14 +82,26 @@ fn ports(base: u16, i: usize) -> anyhow::Result<(u16, u16)> {
     Ok((api, p2p))
 }
 
-/// Writes keys, genesis and configuration for `a.validators` nodes under `a.data_dir`.
+/// What a testnet is made of.
+pub struct Spec {
+    pub validators: usize,
+    pub base_port: u16,
+    pub chain_id: String,
+    pub blocks_per_epoch: u64,
+    pub propose_timeout_ms: u64,
+    /// Most transactions per proposal (`consensus.json` `max_proposal_txs`); `None`: the
+    /// default.
+    pub max_proposal_txs: Option<u32>,
+    /// Funded accounts besides the validators (which get [`VALIDATOR_BALANCE`] each).
+    pub accounts: Vec<GenesisAccount>,
+}
+
+/// Writes keys, genesis and configuration for `a.validators` nodes under `a.data_dir`, with
+/// the dev keys in a keystore there.
 fn init(a: &TestnetArgs, passphrase: &str) -> anyhow::Result<TestnetLayout> {
-    if a.validators == 0 || a.validators > 50 {
-        bail!("--validators must be 1 to 50");
-    }
-    let root = &a.data_dir;
-    std::fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
-    let ks = Keystore::open(&root.join("keystore"))?;
+    std::fs::create_dir_all(&a.data_dir)
+        .with_context(|| format!("creating {}", a.data_dir.display()))?;
+    let ks = Keystore::open(&a.data_dir.join("keystore"))?;
     let mut accounts = Vec::new();
     for name in DEV_KEYS {
         let addr = match ks.show(name) {
@@ -102,17 +114,38 @@ fn init(a: &TestnetArgs, passphrase: &str) -> anyhow::Result<TestnetLayout> {
         let (address, balance) = super::node::parse_fund(f)?;
         accounts.push(GenesisAccount { address, balance });
     }
-    let keys: Vec<Keypair> = (0..a.validators).map(|_| Keypair::generate()).collect();
+    let spec = Spec {
+        validators: a.validators,
+        base_port: a.base_port,
+        chain_id: a.chain_id.clone(),
+        blocks_per_epoch: a.blocks_per_epoch,
+        propose_timeout_ms: a.propose_timeout_ms,
+        max_proposal_txs: None,
+        accounts,
+    };
+    write(&a.data_dir, spec)
+}
+
+/// Writes a testnet under `root`: N validator keys, one genesis (the first funded account
+/// holds the admin role), and per node a data directory with the key, the genesis and
+/// `consensus.json` naming every other node; `testnet.json` describes the result.
+pub fn write(root: &Path, spec: Spec) -> anyhow::Result<TestnetLayout> {
+    if spec.validators == 0 || spec.validators > 50 {
+        bail!("--validators must be 1 to 50");
+    }
+    std::fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
+    let mut accounts = spec.accounts;
+    let keys: Vec<Keypair> = (0..spec.validators).map(|_| Keypair::generate()).collect();
     for k in &keys {
         accounts.push(GenesisAccount { address: k.address(), balance: VALIDATOR_BALANCE });
     }
     let params = Params {
-        blocks_per_epoch: a.blocks_per_epoch,
+        blocks_per_epoch: spec.blocks_per_epoch,
         admin: accounts.first().map(|a| a.address),
         ..Params::default()
     };
     let genesis = Genesis {
-        chain_id: a.chain_id.clone(),
+        chain_id: spec.chain_id.clone(),
         genesis_time_ms: now_ms(),
         validator: keys[0].address(),
         validators: keys
@@ -125,7 +158,7 @@ fn init(a: &TestnetArgs, passphrase: &str) -> anyhow::Result<TestnetLayout> {
     genesis.validate()?;
     let mut nodes = Vec::new();
     for (i, k) in keys.iter().enumerate() {
-        let (api, p2p) = ports(a.base_port, i)?;
+        let (api, p2p) = ports(spec.base_port, i)?;
         nodes.push(TestnetNode {
             data_dir: root.join(format!("node{i}")),
             api: format!("http://127.0.0.1:{api}"),
@@ -146,7 +179,10 @@ fn init(a: &TestnetArgs, passphrase: &str) -> anyhow::Result<TestnetLayout> {
             others.clone().map(|n| format!("{}/p2p/{}", n.p2p, n.peer_id)).collect(),
             others.map(|n| n.api.clone()).collect(),
         );
-        config.timeouts.propose_ms = a.propose_timeout_ms;
+        config.timeouts.propose_ms = spec.propose_timeout_ms;
+        if let Some(n) = spec.max_proposal_txs {
+            config.max_proposal_txs = n;
+        }
         write_private(
             &node.data_dir.join(CONSENSUS_FILE),
             serde_json::to_string_pretty(&config)?.as_bytes(),
@@ -164,8 +200,36 @@ fn read_layout(root: &Path) -> anyhow::Result<TestnetLayout> {
     Ok(serde_json::from_str(&text)?)
 }
 
-/// Kills the nodes when the command ends, however it ends.
-struct Children(Vec<Child>);
+/// Starts one `cairn node` process per node of `layout` (this executable), each stopping
+/// when this process goes away (its standard input closes), logging to `node.log`.
+pub fn spawn(layout: &TestnetLayout, block_ms: u64) -> anyhow::Result<Children> {
+    let exe = std::env::current_exe().context("locating the cairn binary")?;
+    // The nodes share this machine's cores: each verifies signatures on its share of them
+    // (rayon threads that outnumber the cores only spin), unless the caller chose.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = (cores / layout.nodes.len().max(1)).max(1).to_string();
+    let rayon = std::env::var("RAYON_NUM_THREADS").unwrap_or(threads);
+    let mut children = Children(Vec::new());
+    for n in &layout.nodes {
+        let listen = n.api.trim_start_matches("http://");
+        let log = std::fs::File::create(n.data_dir.join("node.log"))?;
+        let child = Command::new(&exe)
+            .args(["node", "--stop-with-stdin", "--data-dir"])
+            .arg(&n.data_dir)
+            .args(["--listen", listen, "--block-ms", &block_ms.to_string()])
+            .env("RAYON_NUM_THREADS", &rayon)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("starting the node in {}", n.data_dir.display()))?;
+        children.0.push(child);
+    }
+    Ok(children)
+}
+
+/// The node processes; killed when dropped, however the command ends.
+pub struct Children(pub Vec<Child>);
 
 impl Drop for Children {
     fn drop(&mut self) {
@@ -200,22 +264,7 @@ pub async fn testnet(ctx: &Ctx, a: TestnetArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let exe = std::env::current_exe().context("locating the cairn binary")?;
-    let mut children = Children(Vec::new());
-    for n in &layout.nodes {
-        let listen = n.api.trim_start_matches("http://");
-        let log = std::fs::File::create(n.data_dir.join("node.log"))?;
-        let child = Command::new(&exe)
-            .args(["node", "--stop-with-stdin", "--data-dir"])
-            .arg(&n.data_dir)
-            .args(["--listen", listen, "--block-ms", &a.block_ms.to_string()])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .with_context(|| format!("starting the node in {}", n.data_dir.display()))?;
-        children.0.push(child);
-    }
+    let mut children = spawn(&layout, a.block_ms)?;
     if !ctx.json {
         println!("Cairn testnet {} is running (Ctrl-C stops it)", layout.chain_id);
         for (i, n) in layout.nodes.iter().enumerate() {
