@@ -26,7 +26,8 @@ pub fn get_channel(
     state.get_decoded(&state_key::channel(id))
 }
 
-fn serves_usage(class: DeviceClass) -> bool {
+/// Whether devices of `class` take usage channels (and so can have delivered units).
+pub fn serves_usage(class: DeviceClass) -> bool {
     matches!(
         class,
         DeviceClass::Relay | DeviceClass::Energy | DeviceClass::Storage | DeviceClass::Compute

@@ -64,7 +64,12 @@ pub fn device_input(
         beacons: act.beacons,
         witnesses: act.witnesses,
         trust_ppm: location_trust(d.location, asserted_at, epoch_start),
-        units: state.get_decoded(&state_key::usage_units(id, epoch))?.unwrap_or(0),
+        // Only classes that take channels can have delivered units: no lookup for the rest.
+        units: if crate::channels::serves_usage(d.class) {
+            state.get_decoded(&state_key::usage_units(id, epoch))?.unwrap_or(0)
+        } else {
+            0
+        },
         ..Work::default()
     };
     match d.class {
