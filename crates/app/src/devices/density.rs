@@ -61,8 +61,9 @@ pub fn scales(
     hotspots: &[(DeviceId, Option<u64>)],
 ) -> Vec<(DeviceId, CoverageDensity)> {
     // Each hotspot's (hex, child hex) at every level; None: not located, or an invalid cell.
+    use rayon::prelude::*;
     let cells: Vec<Option<Vec<(u64, u64)>>> = hotspots
-        .iter()
+        .par_iter()
         .map(|(_, loc)| {
             let loc = (*loc)?;
             levels
@@ -119,12 +120,11 @@ pub fn close_epoch(o: &mut Overlay<'_>, params: &Params, height: Height) -> Resu
     let hotspots = {
         let r = o.frozen();
         let ids = roster::read(&r, Roster::Coverage, epoch)?;
-        let mut hotspots = Vec::with_capacity(ids.len());
-        for id in ids {
-            let location = get_device(&r, &id)?.and_then(|d| d.location);
-            hotspots.push((id, location));
-        }
-        hotspots
+        // Read on all cores; the order is kept.
+        use rayon::prelude::*;
+        ids.par_iter()
+            .map(|id| Ok((*id, get_device(&r, id)?.and_then(|d| d.location))))
+            .collect::<Result<Vec<_>, StateError>>()?
     };
     if hotspots.is_empty() {
         return Ok(());

@@ -41,6 +41,14 @@ fn lower_median(sorted: &[i64]) -> Option<i64> {
     sorted.get((sorted.len().saturating_sub(1)) / 2).copied()
 }
 
+/// The lower median of sorted `values` with one occurrence of `v` (which is in it) left out.
+fn median_without(values: &[i64], v: i64) -> Option<i64> {
+    let n = values.len().checked_sub(1).filter(|n| *n > 0)?;
+    let at = values.partition_point(|x| *x < v);
+    let j = (n - 1) / 2;
+    values.get(if j < at { j } else { j + 1 }).copied()
+}
+
 /// Agreement in thousandths: 1000 within `tol` of the median, falling linearly to 0 at
 /// twice `tol`, rounded down.
 pub fn agreement(mean: i64, median: i64, tol: i64) -> u32 {
@@ -98,32 +106,44 @@ pub fn close_epoch(o: &mut Overlay<'_>, params: &Params, height: Height) -> Resu
     let scores = {
         let r = o.frozen();
         let list = roster::read(&r, Roster::Sensors, epoch)?;
-        // (device, aggregate, coarse cell) in the order they first reported.
-        let mut sensors = Vec::with_capacity(list.len());
+        // (device, aggregate, coarse cell) in the order they first reported, read on all
+        // cores (the order is kept).
+        let sensors: Vec<(DeviceId, SensorEpoch, Option<u64>)> = {
+            use rayon::prelude::*;
+            list.par_iter()
+                .map(|id| {
+                    let agg: SensorEpoch =
+                        r.get_decoded(&state_key::sensor_epoch(id, epoch))?.unwrap_or_default();
+                    let cell = get_device(&r, id)?
+                        .and_then(|d| d.location)
+                        .and_then(|loc| coarse_cell(loc, params.sensor.coarse_resolution));
+                    Ok((*id, agg, cell))
+                })
+                .collect::<Result<_, StateError>>()?
+        };
         let mut by_cell: BTreeMap<u64, Vec<(DeviceId, i64)>> = BTreeMap::new();
-        for id in &list {
-            let agg: SensorEpoch =
-                r.get_decoded(&state_key::sensor_epoch(id, epoch))?.unwrap_or_default();
-            let cell = get_device(&r, id)?
-                .and_then(|d| d.location)
-                .and_then(|loc| coarse_cell(loc, params.sensor.coarse_resolution));
+        for (id, agg, cell) in &sensors {
             if let (Some(c), Some(m)) = (cell, agg.mean()) {
-                by_cell.entry(c).or_default().push((*id, m));
+                by_cell.entry(*c).or_default().push((*id, m));
             }
-            sensors.push((*id, agg, cell));
         }
+        // Each cell's means sorted once; a sensor's neighbours are its cell without itself.
+        let sorted: BTreeMap<u64, Vec<i64>> = by_cell
+            .into_iter()
+            .map(|(c, v)| {
+                let mut means: Vec<i64> = v.into_iter().map(|(_, m)| m).collect();
+                means.sort_unstable();
+                (c, means)
+            })
+            .collect();
         let mut scores = Vec::with_capacity(sensors.len());
         for (id, agg, cell) in sensors {
             let median = cell.and_then(|c| {
-                let mut others: Vec<i64> = by_cell
-                    .get(&c)
-                    .into_iter()
-                    .flatten()
-                    .filter(|(d, _)| *d != id)
-                    .map(|(_, m)| *m)
-                    .collect();
-                others.sort_unstable();
-                lower_median(&others)
+                let means = sorted.get(&c)?;
+                match agg.mean() {
+                    Some(m) => median_without(means, m),
+                    None => lower_median(means),
+                }
             });
             scores.push((id, score(params, &agg, cell.is_some(), median)));
         }
@@ -138,6 +158,23 @@ pub fn close_epoch(o: &mut Overlay<'_>, params: &Params, height: Height) -> Resu
 #[cfg(test)]
 mod unit {
     use super::*;
+
+    #[test]
+    fn the_median_without_one_value_matches_removing_it_and_sorting() {
+        let cases: [&[i64]; 6] =
+            [&[5], &[1, 2], &[3, 3, 3], &[1, 4, 9, 9, 12], &[-7, 0, 0, 2], &[1, 2, 3, 4, 5, 6]];
+        for values in cases {
+            for (i, v) in values.iter().enumerate() {
+                let mut others = values.to_vec();
+                others.remove(i);
+                assert_eq!(
+                    median_without(values, *v),
+                    lower_median(&others),
+                    "{values:?} without {v}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn agreement_falls_linearly_between_one_and_two_tolerances() {
