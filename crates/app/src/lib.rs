@@ -20,6 +20,10 @@ pub mod roster;
 pub mod staking;
 pub mod state_key;
 
+/// What a transaction body returns: a typed failure the receipt records (the body's writes
+/// are dropped), or an error of the state itself.
+pub(crate) type TxResult = Result<Result<(), cairn_types::TxFailure>, cairn_state::StateError>;
+
 pub use check::{SizedTx, StatefulError};
 pub use execute::Executed;
 

@@ -11,7 +11,7 @@ use cairn_types::device_key::DeviceId;
 use cairn_types::usage::{Channel, ChannelStatus, SignedUsageReceipt, channel_id};
 use cairn_types::{Address, Amount, DeviceClass, Hash, Height, Params, TxFailure, crypto};
 
-type TxResult = Result<Result<(), TxFailure>, StateError>;
+use crate::TxResult;
 
 macro_rules! fail {
     ($e:expr) => {

@@ -10,7 +10,7 @@ use cairn_types::credits::{CreditSupply, MAX_ORACLES, PriceReport, credits_for, 
 use cairn_types::{Address, Amount, Height, Params, TxFailure};
 use std::collections::BTreeMap;
 
-type TxResult = Result<Result<(), TxFailure>, StateError>;
+use crate::TxResult;
 
 /// Listed oracles and their last report (None before the first).
 pub type Oracles = BTreeMap<Address, Option<PriceReport>>;

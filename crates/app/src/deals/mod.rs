@@ -13,7 +13,7 @@ use cairn_types::device_key::DeviceId;
 use cairn_types::storage::{Challenge, Deal, DealStatus, challenge_index, deal_id, verify_chunk};
 use cairn_types::{Address, Amount, DeviceClass, Hash, Height, Params, TxFailure};
 
-type TxResult = Result<Result<(), TxFailure>, StateError>;
+use crate::TxResult;
 
 macro_rules! fail {
     ($e:expr) => {

@@ -11,7 +11,7 @@ use cairn_types::device::MakerAttestation;
 use cairn_types::device_key::{DeviceId, DeviceKey};
 use cairn_types::{Address, Amount, DeviceClass, Height, Params, TxFailure};
 
-type TxResult = Result<Result<(), TxFailure>, StateError>;
+use crate::TxResult;
 
 macro_rules! fail {
     ($e:expr) => {

@@ -15,7 +15,7 @@ use cairn_types::device_key::DeviceId;
 use cairn_types::{Address, Amount, DeviceClass, Hash, Height, Params, TxFailure};
 use std::collections::BTreeMap;
 
-type TxResult = Result<Result<(), TxFailure>, StateError>;
+use crate::TxResult;
 
 macro_rules! fail {
     ($e:expr) => {

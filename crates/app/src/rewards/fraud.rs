@@ -191,7 +191,7 @@ pub fn release_due(o: &mut Overlay<'_>, epoch: u64, height: Height) -> Result<()
     Ok(())
 }
 
-type TxResult = Result<Result<(), TxFailure>, StateError>;
+use crate::TxResult;
 
 /// The owner of a held reward appeals (recorded for the decision).
 pub fn appeal(o: &mut Overlay<'_>, signer: &Address, device: &DeviceId, epoch: u64) -> TxResult {

@@ -19,7 +19,7 @@ use cairn_types::{Address, DeviceClass, Height, Params, TxFailure, merkle};
 use compute::{DeviceInput, location_trust};
 use std::collections::BTreeMap;
 
-type TxResult = Result<Result<(), TxFailure>, StateError>;
+use crate::TxResult;
 
 /// What the fraud detectors need of one device, read in the same pass as its work.
 #[derive(Debug, Clone, Default)]

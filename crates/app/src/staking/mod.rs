@@ -350,8 +350,7 @@ fn kept_epochs(params: &Params) -> u64 {
 /// A chain without validators (solo mode) keeps none; a stake change that would empty the
 /// set keeps the previous one, so the chain never loses every validator at once.
 pub fn start_epoch(o: &mut Overlay<'_>, params: &Params, height: Height) -> Result<(), StateError> {
-    let bpe = params.blocks_per_epoch.max(1);
-    if height == 0 || !height.is_multiple_of(bpe) {
+    if !params.starts_epoch(height) {
         return Ok(());
     }
     let epoch = params.epoch_of(height);
