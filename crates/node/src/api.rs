@@ -1,23 +1,22 @@
-//! The HTTP API under `/v1`, plus `/metrics`.
+//! The HTTP API under `/v1`, plus `/metrics`: the router, errors, and chain, block and
+//! account reads (devices, rewards, staking and transaction submission have their own
+//! modules).
 //!
 //! Every error is JSON `{code, message}` with a stable code; bad input is a 4xx, never a
 //! panic. Request bodies are capped by `NodeConfig::max_request_bytes`.
 
-use crate::mempool::MempoolError;
-use crate::{Shared, api_devices, api_rewards, api_staking};
+use crate::{Shared, api_devices, api_rewards, api_staking, api_txs};
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use cairn_app::check::{self, SizedTx};
 use cairn_app::{App, accounts, state_key};
 use cairn_state::tree;
 use cairn_store::Snapshot;
 use cairn_types::api::*;
-use cairn_types::{Address, Block, Hash, Params, SignedTx};
-use rayon::prelude::*;
+use cairn_types::{Address, Block, Hash, Params};
 use serde::Deserialize;
 use std::sync::Arc;
 use std::time::Duration;
@@ -133,8 +132,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/blocks/hash/{hash}", get(block_by_hash))
         .route("/v1/blocks/{height}", get(block_by_height))
         .route("/v1/blocks/{height}/raw", get(raw_block))
-        .route("/v1/txs", post(submit_tx))
-        .route("/v1/txs/batch", post(submit_batch))
+        .route("/v1/txs", post(api_txs::submit_tx))
+        .route("/v1/txs/batch", post(api_txs::submit_batch))
         .route("/v1/txs/{hash}", get(tx_by_hash))
         .route("/v1/receipts/{hash}", get(receipt))
         .route("/v1/accounts/{addr}", get(account))
@@ -455,170 +454,9 @@ async fn account(
     }))
 }
 
-/// Decodes hex wire bytes into a transaction.
-fn decode_tx(hex_tx: &str, max_bytes: usize) -> Result<SizedTx, ApiError> {
-    if hex_tx.len() > max_bytes.saturating_mul(2) {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "tx_too_large",
-            format!("transaction of {} bytes exceeds the limit of {max_bytes}", hex_tx.len() / 2),
-        ));
-    }
-    let bytes = hex::decode(hex_tx)
-        .map_err(|e| ApiError::bad_request("malformed_tx", format!("tx is not hex: {e}")))?;
-    let stx = SignedTx::from_bytes(&bytes, max_bytes).map_err(|e| {
-        let message = e.to_string();
-        ApiError::bad_request(cairn_types::tx::StatelessError::from(e).code(), message)
-    })?;
-    Ok(SizedTx::from_parts(stx, &bytes))
-}
-
-fn admission_error(e: MempoolError) -> ApiError {
-    let status = match &e {
-        MempoolError::AlreadyKnown(_) | MempoolError::ReplacementUnderpriced { .. } => {
-            StatusCode::CONFLICT
-        }
-        MempoolError::Full { .. } | MempoolError::SenderLimit { .. } => {
-            StatusCode::SERVICE_UNAVAILABLE
-        }
-        MempoolError::Refused(cairn_app::StatefulError::State(_)) => {
-            StatusCode::INTERNAL_SERVER_ERROR
-        }
-        MempoolError::Refused(_) => StatusCode::UNPROCESSABLE_ENTITY,
-    };
-    ApiError::new(status, e.code(), e.to_string())
-}
-
-/// Runs stateless checks (batched signatures) then admission on each transaction.
-///
-/// The mempool is locked before the state snapshot is taken, so the snapshot is never older
-/// than the mempool's view: a block committed in between would otherwise have its
-/// transactions pruned from the pool while the snapshot still shows the old nonces.
-fn admit_all(
-    s: &Shared,
-    params: &Params,
-    mut txs: Vec<SizedTx>,
-    forward: bool,
-) -> Result<Vec<Result<Hash, ApiError>>, ApiError> {
-    let verdicts = check::check_stateless_batch(s.app.chain_id(), params, &mut txs);
-    let forward = forward && !s.relay.is_empty();
-    let mut admitted = Vec::new();
-    let mut pool = s.mempool();
-    let snap = s.snapshot()?;
-    let next_height = snap.height()?.unwrap_or(0) + 1;
-    let out = txs
-        .into_iter()
-        .zip(verdicts)
-        .map(|(tx, verdict)| {
-            let copy = forward.then(|| tx.tx.clone());
-            let res = match verdict {
-                Err(e) => Err(ApiError::bad_request(e.code(), e.to_string())),
-                Ok(()) => pool.admit(tx, &snap, params, next_height).map_err(admission_error),
-            };
-            match &res {
-                Ok(_) => {
-                    s.metrics.api.txs_accepted.inc();
-                    admitted.extend(copy);
-                }
-                Err(e) => s.metrics.rejected(e.code),
-            }
-            res
-        })
-        .collect();
-    s.metrics.mempool.size.set(pool.len() as i64);
-    s.metrics.mempool.bytes.set(pool.bytes() as i64);
-    drop(pool);
-    let dropped = s.relay.forward(&admitted);
-    if dropped > 0 {
-        tracing::warn!(dropped, "relay queues are full; some transactions were not forwarded");
-    }
-    Ok(out)
-}
-
-async fn submit_tx(
-    State(s): State<Arc<Shared>>,
-    body: Result<Json<SubmitTxRequest>, JsonRejection>,
-) -> Result<(StatusCode, Json<SubmitTxResponse>), ApiError> {
-    let Json(req) = body?;
-    let params = current_params(&s)?;
-    let tx = match decode_tx(&req.tx, params.max_tx_bytes as usize) {
-        Ok(tx) => tx,
-        Err(e) => {
-            s.metrics.rejected(e.code);
-            return Err(e);
-        }
-    };
-    let s2 = s.clone();
-    let mut results = tokio::task::spawn_blocking(move || admit_all(&s2, &params, vec![tx], true))
-        .await
-        .map_err(|e| anyhow::anyhow!("admission task failed: {e}"))??;
-    let hash = results.pop().ok_or_else(|| anyhow::anyhow!("no admission result"))??;
-    Ok((StatusCode::ACCEPTED, Json(SubmitTxResponse { hash })))
-}
-
 /// The parameters in force, read once per request.
-fn current_params(s: &Shared) -> Result<Params, ApiError> {
+pub(crate) fn current_params(s: &Shared) -> Result<Params, ApiError> {
     Ok(App::params(&s.snapshot()?).map_err(anyhow::Error::from)?)
-}
-
-/// Most transactions accepted in one batch request.
-pub const MAX_BATCH: usize = 10_000;
-
-/// Submits many transactions at once; their signatures are verified as batches in
-/// parallel. Each transaction succeeds or fails on its own.
-async fn submit_batch(
-    State(s): State<Arc<Shared>>,
-    body: Result<Json<SubmitBatchRequest>, JsonRejection>,
-) -> ApiResult<Vec<SubmitBatchItem>> {
-    let Json(req) = body?;
-    if req.txs.len() > MAX_BATCH {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "batch_too_large",
-            format!("{} transactions exceed the batch limit of {MAX_BATCH}", req.txs.len()),
-        ));
-    }
-    let params = current_params(&s)?;
-    let max = params.max_tx_bytes as usize;
-    let relayed = req.relayed;
-    let s2 = s.clone();
-    let results = tokio::task::spawn_blocking(move || -> Result<Vec<SubmitBatchItem>, ApiError> {
-        let decoded: Vec<Result<SizedTx, ApiError>> =
-            req.txs.par_iter().map(|t| decode_tx(t, max)).collect();
-        let mut results: Vec<Option<Result<Hash, ApiError>>> =
-            (0..decoded.len()).map(|_| None).collect();
-        let (mut good, mut positions) = (Vec::new(), Vec::new());
-        for (i, d) in decoded.into_iter().enumerate() {
-            match d {
-                Ok(tx) => {
-                    positions.push(i);
-                    good.push(tx);
-                }
-                Err(e) => {
-                    s2.metrics.rejected(e.code);
-                    results[i] = Some(Err(e));
-                }
-            }
-        }
-        for (i, r) in positions.into_iter().zip(admit_all(&s2, &params, good, !relayed)?) {
-            results[i] = Some(r);
-        }
-        Ok(results
-            .into_iter()
-            .map(|r| {
-                match r.unwrap_or_else(|| Err(anyhow::anyhow!("missing admission result").into())) {
-                    Ok(hash) => SubmitBatchItem { hash: Some(hash), error: None },
-                    Err(e) => SubmitBatchItem {
-                        hash: None,
-                        error: Some(ErrorBody { code: e.code.to_string(), message: e.message }),
-                    },
-                }
-            })
-            .collect())
-    })
-    .await
-    .map_err(|e| anyhow::anyhow!("admission task failed: {e}"))??;
-    Ok(Json(results))
 }
 
 async fn metrics(State(s): State<Arc<Shared>>) -> impl IntoResponse {

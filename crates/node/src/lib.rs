@@ -11,6 +11,7 @@ pub mod api;
 pub mod api_devices;
 pub mod api_rewards;
 pub mod api_staking;
+pub mod api_txs;
 pub mod mempool;
 pub mod metrics;
 pub mod producer;
