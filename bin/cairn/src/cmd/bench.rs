@@ -112,23 +112,17 @@ pub async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
             if ctx.json {
                 return output::json(&r);
             }
-            output::table(
-                &["measure", "value"],
-                vec![
-                    vec!["devices".into(), r.devices.to_string()],
-                    vec!["paid".into(), r.paid.to_string()],
-                    vec!["root".into(), r.root.to_string()],
-                    vec!["state built in (s)".into(), format!("{:.2}", r.build_seconds)],
-                    vec!["reward run (s)".into(), format!("{:.3}", r.run_seconds)],
-                    vec![
-                        "of which the report alone (s)".into(),
-                        format!("{:.3}", r.report_only_seconds),
-                    ],
-                    vec!["devices per second".into(), format!("{:.0}", r.devices_per_second)],
-                    vec!["state RSS (MiB)".into(), format!("{:.0}", r.state_rss_mib)],
-                    vec!["peak RSS during the run (MiB)".into(), format!("{:.0}", r.peak_rss_mib)],
-                ],
-            );
+            measures(&[
+                ("devices", r.devices.to_string()),
+                ("paid", r.paid.to_string()),
+                ("root", r.root.to_string()),
+                ("state built in (s)", format!("{:.2}", r.build_seconds)),
+                ("reward run (s)", format!("{:.3}", r.run_seconds)),
+                ("of which the report alone (s)", format!("{:.3}", r.report_only_seconds)),
+                ("devices per second", format!("{:.0}", r.devices_per_second)),
+                ("state RSS (MiB)", format!("{:.0}", r.state_rss_mib)),
+                ("peak RSS during the run (MiB)", format!("{:.0}", r.peak_rss_mib)),
+            ]);
             return Ok(());
         }
         BenchCmd::Mixed { hotspots, sensors, readings, deals, block_ms } => {
@@ -136,30 +130,24 @@ pub async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
             if ctx.json {
                 return output::json(&r);
             }
-            output::table(
-                &["measure", "value"],
-                vec![
-                    vec!["beacons".into(), r.beacons.to_string()],
-                    vec!["witnesses".into(), r.witnesses.to_string()],
-                    vec!["sensor readings".into(), r.readings.to_string()],
-                    vec!["storage answers".into(), r.storage_answers.to_string()],
-                    vec!["threads".into(), r.threads.to_string()],
-                    vec![
-                        "raw ed25519 batch verification (sig/s)".into(),
-                        format!("{:.0}", r.baseline_batch_verify_per_s),
-                    ],
-                    vec![
-                        "verified and committed (proofs/s)".into(),
-                        format!("{:.0}", r.committed_per_s),
-                    ],
-                    vec![
-                        "ratio committed / raw verification".into(),
-                        format!("{:.3}", r.ratio_committed_to_verify),
-                    ],
-                    vec!["blocks".into(), r.blocks.to_string()],
-                    vec!["seconds".into(), format!("{:.2}", r.seconds)],
-                ],
-            );
+            measures(&[
+                ("beacons", r.beacons.to_string()),
+                ("witnesses", r.witnesses.to_string()),
+                ("sensor readings", r.readings.to_string()),
+                ("storage answers", r.storage_answers.to_string()),
+                ("threads", r.threads.to_string()),
+                (
+                    "raw ed25519 batch verification (sig/s)",
+                    format!("{:.0}", r.baseline_batch_verify_per_s),
+                ),
+                ("verified and committed (proofs/s)", format!("{:.0}", r.committed_per_s)),
+                (
+                    "ratio committed / raw verification",
+                    format!("{:.3}", r.ratio_committed_to_verify),
+                ),
+                ("blocks", r.blocks.to_string()),
+                ("seconds", format!("{:.2}", r.seconds)),
+            ]);
             return Ok(());
         }
         BenchCmd::Reports { devices, rounds, per_tx, block_ms } => {
@@ -167,32 +155,23 @@ pub async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
             if ctx.json {
                 return output::json(&r);
             }
-            output::table(
-                &["measure", "value"],
-                vec![
-                    vec!["devices".into(), r.devices.to_string()],
-                    vec!["heartbeat reports".into(), r.reports.to_string()],
-                    vec!["reports per transaction".into(), r.reports_per_tx.to_string()],
-                    vec!["threads".into(), r.threads.to_string()],
-                    vec![
-                        "raw ed25519 batch verification (sig/s)".into(),
-                        format!("{:.0}", r.baseline_batch_verify_per_s),
-                    ],
-                    vec![
-                        "admitted through the API (reports/s)".into(),
-                        format!("{:.0}", r.admitted_per_s),
-                    ],
-                    vec![
-                        "verified and committed (reports/s)".into(),
-                        format!("{:.0}", r.committed_per_s),
-                    ],
-                    vec![
-                        "ratio committed / raw verification".into(),
-                        format!("{:.3}", r.ratio_committed_to_verify),
-                    ],
-                    vec!["blocks".into(), r.blocks.to_string()],
-                ],
-            );
+            measures(&[
+                ("devices", r.devices.to_string()),
+                ("heartbeat reports", r.reports.to_string()),
+                ("reports per transaction", r.reports_per_tx.to_string()),
+                ("threads", r.threads.to_string()),
+                (
+                    "raw ed25519 batch verification (sig/s)",
+                    format!("{:.0}", r.baseline_batch_verify_per_s),
+                ),
+                ("admitted through the API (reports/s)", format!("{:.0}", r.admitted_per_s)),
+                ("verified and committed (reports/s)", format!("{:.0}", r.committed_per_s)),
+                (
+                    "ratio committed / raw verification",
+                    format!("{:.3}", r.ratio_committed_to_verify),
+                ),
+                ("blocks", r.blocks.to_string()),
+            ]);
             return Ok(());
         }
         BenchCmd::Bft(a) => {
@@ -200,21 +179,18 @@ pub async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
             if ctx.json {
                 return output::json(&r);
             }
-            output::table(
-                &["measure", "value"],
-                vec![
-                    vec!["validators".into(), r.validators.to_string()],
-                    vec!["transfers".into(), r.txs.to_string()],
-                    vec!["offered (tx/s)".into(), r.offered_per_s.to_string()],
-                    vec!["committed (tx/s)".into(), format!("{:.0}", r.committed_per_s)],
-                    vec!["commit latency p50 (ms)".into(), format!("{:.0}", r.latency_p50_ms)],
-                    vec!["commit latency p99 (ms)".into(), format!("{:.0}", r.latency_p99_ms)],
-                    vec!["commit latency max (ms)".into(), format!("{:.0}", r.latency_max_ms)],
-                    vec!["blocks".into(), r.blocks.to_string()],
-                    vec!["largest block (txs)".into(), r.max_block_txs.to_string()],
-                    vec!["seconds".into(), format!("{:.1}", r.seconds)],
-                ],
-            );
+            measures(&[
+                ("validators", r.validators.to_string()),
+                ("transfers", r.txs.to_string()),
+                ("offered (tx/s)", r.offered_per_s.to_string()),
+                ("committed (tx/s)", format!("{:.0}", r.committed_per_s)),
+                ("commit latency p50 (ms)", format!("{:.0}", r.latency_p50_ms)),
+                ("commit latency p99 (ms)", format!("{:.0}", r.latency_p99_ms)),
+                ("commit latency max (ms)", format!("{:.0}", r.latency_max_ms)),
+                ("blocks", r.blocks.to_string()),
+                ("largest block (txs)", r.max_block_txs.to_string()),
+                ("seconds", format!("{:.1}", r.seconds)),
+            ]);
             return Ok(());
         }
         BenchCmd::Commit { per_block, blocks, accounts } => {
@@ -250,24 +226,18 @@ pub async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
     if ctx.json {
         return output::json(&report);
     }
-    output::table(
-        &["measure", "value"],
-        vec![
-            vec!["transfers".into(), report.txs.to_string()],
-            vec!["threads".into(), report.threads.to_string()],
-            vec![
-                "raw ed25519 batch verification (sig/s)".into(),
-                format!("{:.0}", report.baseline_batch_verify_per_s),
-            ],
-            vec!["admitted through the API (tx/s)".into(), format!("{:.0}", report.admitted_per_s)],
-            vec!["committed (tx/s)".into(), format!("{:.0}", report.committed_per_s)],
-            vec![
-                "ratio committed / raw verification".into(),
-                format!("{:.3}", report.ratio_committed_to_verify),
-            ],
-            vec!["blocks".into(), report.blocks.to_string()],
-        ],
-    );
+    measures(&[
+        ("transfers", report.txs.to_string()),
+        ("threads", report.threads.to_string()),
+        (
+            "raw ed25519 batch verification (sig/s)",
+            format!("{:.0}", report.baseline_batch_verify_per_s),
+        ),
+        ("admitted through the API (tx/s)", format!("{:.0}", report.admitted_per_s)),
+        ("committed (tx/s)", format!("{:.0}", report.committed_per_s)),
+        ("ratio committed / raw verification", format!("{:.3}", report.ratio_committed_to_verify)),
+        ("blocks", report.blocks.to_string()),
+    ]);
     Ok(())
 }
 
@@ -527,4 +497,12 @@ pub fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
     }
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
+}
+
+/// Prints a two-column table of measures.
+fn measures(rows: &[(&str, String)]) {
+    output::table(
+        &["measure", "value"],
+        rows.iter().map(|(k, v)| vec![k.to_string(), v.clone()]).collect(),
+    );
 }
