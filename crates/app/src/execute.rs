@@ -49,17 +49,15 @@ pub(crate) struct BlockEnv<'a> {
     pub entropy: Hash,
 }
 
-/// The block-start steps that run before the reward run, in order: bonds returned, channels
-/// paid out, and at an epoch start the sensor and density scores of the epoch that ended.
+/// The block-start steps that run before the reward run, in order: bonds returned and
+/// channels paid out (their units count in the epoch that ended).
 pub(crate) fn before_rewards(
     o: &mut Overlay<'_>,
     params: &Params,
     height: Height,
 ) -> Result<(), cairn_state::StateError> {
     devices::registry::release_bonds(o, height)?;
-    channels::close_due(o, params, height)?;
-    devices::sensors::close_epoch(o, params, height)?;
-    devices::density::close_epoch(o, params, height)
+    channels::close_due(o, params, height)
 }
 
 pub(crate) fn execute<S: CommittedState>(

@@ -170,22 +170,6 @@ pub fn channel_close(height: u64) -> Vec<u8> {
     k
 }
 
-/// Units a device delivered through settled channels in an epoch.
-pub fn usage_units(id: &DeviceId, epoch: u64) -> Vec<u8> {
-    let mut k = with_id(b"devuse/", id);
-    k.push(b'/');
-    k.extend_from_slice(&epoch.to_be_bytes());
-    k
-}
-
-/// A sensor's readings in an epoch.
-pub fn sensor_epoch(id: &DeviceId, epoch: u64) -> Vec<u8> {
-    let mut k = with_id(b"sensor/", id);
-    k.push(b'/');
-    k.extend_from_slice(&epoch.to_be_bytes());
-    k
-}
-
 /// The length of an epoch roster (see `roster.rs`); `kind` names the list.
 pub fn roster_len(kind: &[u8], epoch: u64) -> Vec<u8> {
     let mut k = b"roster/".to_vec();
@@ -266,22 +250,6 @@ pub fn credit_supply() -> Vec<u8> {
     b"meta/credit_supply".to_vec()
 }
 
-/// A hotspot's density scale for an epoch (computed when the epoch ends).
-pub fn coverage_density(id: &DeviceId, epoch: u64) -> Vec<u8> {
-    let mut k = with_id(b"density/", id);
-    k.push(b'/');
-    k.extend_from_slice(&epoch.to_be_bytes());
-    k
-}
-
-/// A sensor's quality score for an epoch.
-pub fn sensor_quality(id: &DeviceId, epoch: u64) -> Vec<u8> {
-    let mut k = with_id(b"sensorq/", id);
-    k.push(b'/');
-    k.extend_from_slice(&epoch.to_be_bytes());
-    k
-}
-
 /// A compute job.
 pub fn job(id: &cairn_types::Hash) -> Vec<u8> {
     let mut k = b"job/".to_vec();
@@ -296,14 +264,6 @@ pub fn job_settle(height: u64) -> Vec<u8> {
     k
 }
 
-/// Jobs a device was paid for in an epoch.
-pub fn verified_jobs(id: &DeviceId, epoch: u64) -> Vec<u8> {
-    let mut k = with_id(b"devjobs/", id);
-    k.push(b'/');
-    k.extend_from_slice(&epoch.to_be_bytes());
-    k
-}
-
 /// A storage deal.
 pub fn deal(id: &cairn_types::Hash) -> Vec<u8> {
     let mut k = b"deal/".to_vec();
@@ -314,14 +274,6 @@ pub fn deal(id: &cairn_types::Hash) -> Vec<u8> {
 /// Deals still running (challenged at each epoch start).
 pub fn active_deals() -> Vec<u8> {
     b"deals/active".to_vec()
-}
-
-/// Bytes a device proved it stored in an epoch.
-pub fn proven_bytes(id: &DeviceId, epoch: u64) -> Vec<u8> {
-    let mut k = with_id(b"devstore/", id);
-    k.push(b'/');
-    k.extend_from_slice(&epoch.to_be_bytes());
-    k
 }
 
 /// Height of a device's last accepted beacon.

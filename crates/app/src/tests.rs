@@ -15,6 +15,8 @@ pub(crate) struct Chain {
     pub parent: Parent,
     pub validator: Keypair,
     pub roots: Vec<Hash>,
+    /// Every reward report the chain's boundary blocks computed, by epoch.
+    pub reports: std::collections::BTreeMap<u64, cairn_types::rewards::RewardReport>,
 }
 
 pub(crate) fn genesis(keys: &[&Keypair], balance: u128) -> Genesis {
@@ -40,6 +42,7 @@ impl Chain {
             parent: Parent::of_genesis(g),
             validator: Keypair::from_label("validator"),
             roots: vec![root],
+            reports: Default::default(),
         }
     }
 
@@ -54,11 +57,23 @@ impl Chain {
         self.store.apply(p.header.height, &p.executed.changes, &p.executed.tree_batch);
         self.parent = Parent::of_block(&self.certify(&p));
         self.roots.push(p.header.state_root);
+        if let Some(r) = &p.executed.rewards {
+            self.reports.insert(r.summary.epoch, r.clone());
+        }
         p
     }
 }
 
 impl Chain {
+    /// `device`'s entry in the reward report of `epoch`, once that epoch has closed.
+    pub fn reward_entry(
+        &self,
+        epoch: u64,
+        device: &cairn_types::DeviceId,
+    ) -> Option<&cairn_types::rewards::RewardEntry> {
+        self.reports.get(&epoch)?.entries.iter().find(|e| e.device == *device)
+    }
+
     /// The block of a proposal, certified by the validator as the solo producer does.
     pub fn certify(&self, p: &Proposal) -> cairn_types::Block {
         let certificate =

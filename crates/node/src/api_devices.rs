@@ -15,7 +15,7 @@ use cairn_types::api::{
     CoverageView, DeviceListView, DeviceReportView, DeviceReportsView, DeviceView, SensorView,
     UptimeView,
 };
-use cairn_types::device::{Device, LocationAssertion};
+use cairn_types::device::{CoverageDensity, Device, LocationAssertion};
 use cairn_types::device_key::DeviceId;
 use cairn_types::{Address, DeviceClass, Hash, Params};
 use serde::Deserialize;
@@ -78,7 +78,6 @@ pub async fn device(
         .collect::<Result<Vec<_>, _>>()
         .map_err(anyhow::Error::from)?;
     let registrations: u64 = snap.get_decoded(&state_key::device_nonce(&id))?.unwrap_or(0);
-    let usage_units: u64 = snap.get_decoded(&state_key::usage_units(&id, epoch))?.unwrap_or(0);
     Ok(Json(DeviceView {
         registrations,
         last_seq: cursor.last_seq,
@@ -86,7 +85,7 @@ pub async fn device(
         epoch,
         uptime: uptime(&params, &activity),
         activity,
-        usage_units,
+        usage_units: activity.units,
         locations,
         device,
     }))
@@ -317,7 +316,12 @@ pub async fn coverage(
         epoch,
         beacons: activity.beacons,
         witnesses: activity.witnesses,
-        density: snap.get_decoded(&state_key::coverage_density(&id, epoch))?,
+        // Scored when the epoch closes; kept with the device's reward entry.
+        density: snap.device_reward(&id, epoch)?.and_then(|e| {
+            // Scored for every hotspot that earned coverage.
+            (e.work.beacons > 0 || e.work.witnesses > 0)
+                .then_some(CoverageDensity { scale_ppm: e.work.density_ppm, factors: e.density })
+        }),
     }))
 }
 
@@ -327,10 +331,12 @@ pub async fn sensor(
     query: Result<Query<EpochQuery>, QueryRejection>,
 ) -> ApiResult<SensorView> {
     let (id, snap, epoch) = device_epoch(&s, path, query)?;
+    let activity = cairn_app::devices::get_activity(&snap, &id, epoch)?;
     Ok(Json(SensorView {
         device: id,
         epoch,
-        readings: snap.get_decoded(&state_key::sensor_epoch(&id, epoch))?.unwrap_or_default(),
-        quality: snap.get_decoded(&state_key::sensor_quality(&id, epoch))?,
+        readings: activity.sensor.unwrap_or_default(),
+        // Scored when the epoch closes; kept with the device's reward entry.
+        quality: snap.device_reward(&id, epoch)?.and_then(|e| e.sensor_quality),
     }))
 }

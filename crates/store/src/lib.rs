@@ -21,8 +21,9 @@ use std::path::Path;
 use tables::*;
 
 /// Bumped whenever the layout of any table changes. A node refuses to open a store written
-/// with another version instead of misreading it.
-pub const SCHEMA_VERSION: u32 = 4;
+/// with another version instead of misreading it. Version 5: reward entries carry density
+/// factors and sensor quality; the device and its epoch activity hold all counted work.
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// Largest stored object decoded (blocks are the largest).
 const MAX_OBJECT: usize = 256 * 1024 * 1024;

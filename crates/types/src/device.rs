@@ -375,6 +375,9 @@ pub struct Device {
     /// Current H3 cell (resolution 12), if asserted.
     pub location: Option<u64>,
     pub location_count: u32,
+    /// Height of the last location assertion (0 without one): the reward run's location
+    /// trust reads it here instead of in the location history.
+    pub located_at: Height,
     /// Maker and serial, when registered with an attestation.
     pub maker: Option<(Address, String)>,
 }
@@ -397,7 +400,9 @@ pub struct ReportCursor {
 }
 
 /// A device's work in one epoch, aggregated: written once per device per block however many
-/// reports the block holds.
+/// reports the block holds. Everything the reward run counts for a device is in this one
+/// record (besides the witnessed list and the rejections by reason, which only some devices
+/// have), so the epoch boundary reads two keys per device: this and the device.
 #[derive(
     Debug,
     Clone,
@@ -423,6 +428,14 @@ pub struct EpochActivity {
     /// signed reports, so this counts others' noise too: a signal for operators, never an
     /// input to rewards.
     pub rejected: u32,
+    /// Sensor readings, for a device that sent any (accepted or out of range).
+    pub sensor: Option<SensorEpoch>,
+    /// Units delivered through usage channels paid out in the epoch.
+    pub units: u64,
+    /// Bytes proven by answered storage challenges.
+    pub proven_bytes: u64,
+    /// Compute jobs settled with this device's result in the majority.
+    pub jobs: u32,
 }
 
 impl EpochActivity {

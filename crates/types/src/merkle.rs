@@ -14,16 +14,35 @@ fn inner_hash(left: &Hash, right: &Hash) -> Hash {
     Hash::sha256_parts(&[&[1u8], &left.0, &right.0])
 }
 
+/// Levels at least this long are hashed on all cores (the result is the same).
+const PARALLEL_FROM: usize = 8_192;
+
+fn pair_hash(pair: &[Hash]) -> Hash {
+    match pair {
+        [l, r] => inner_hash(l, r),
+        [one] => *one,
+        _ => Hash::ZERO,
+    }
+}
+
 /// The level above: pairs hashed together, an odd last node carried up.
 fn up(level: &[Hash]) -> Vec<Hash> {
-    level
-        .chunks(2)
-        .map(|pair| match pair {
-            [l, r] => inner_hash(l, r),
-            [one] => *one,
-            _ => Hash::ZERO,
-        })
-        .collect()
+    use rayon::prelude::*;
+    if level.len() >= PARALLEL_FROM {
+        level.par_chunks(2).map(pair_hash).collect()
+    } else {
+        level.chunks(2).map(pair_hash).collect()
+    }
+}
+
+/// Each item hashed as a leaf.
+fn leaves(items: &[Hash]) -> Vec<Hash> {
+    use rayon::prelude::*;
+    if items.len() >= PARALLEL_FROM {
+        items.par_iter().map(|h| leaf_hash(&h.0)).collect()
+    } else {
+        items.iter().map(|h| leaf_hash(&h.0)).collect()
+    }
 }
 
 /// Root over items already hashed by the caller (each is hashed again as a leaf).
@@ -31,7 +50,7 @@ pub fn root(items: &[Hash]) -> Hash {
     if items.is_empty() {
         return Hash::ZERO;
     }
-    let mut level: Vec<Hash> = items.iter().map(|h| leaf_hash(&h.0)).collect();
+    let mut level = leaves(items);
     while level.len() > 1 {
         level = up(&level);
     }
@@ -45,7 +64,7 @@ pub fn prove(items: &[Hash], index: u64) -> Option<Vec<Hash>> {
     if i >= items.len() {
         return None;
     }
-    let mut level: Vec<Hash> = items.iter().map(|h| leaf_hash(&h.0)).collect();
+    let mut level = leaves(items);
     let mut path = Vec::new();
     while level.len() > 1 {
         let sibling = i ^ 1;

@@ -333,6 +333,10 @@ pub struct RewardEntry {
     /// What fraud detectors found; a flagged device's amount is held in escrow, not paid
     /// into the reward root.
     pub flags: Vec<Evidence>,
+    /// A hotspot's density factor at each resolution (`work.density_ppm` is their product).
+    pub density: Vec<crate::device::DensityFactor>,
+    /// A sensor's quality and what made it (`work.quality` is its product).
+    pub sensor_quality: Option<crate::device::SensorQuality>,
 }
 
 impl RewardEntry {

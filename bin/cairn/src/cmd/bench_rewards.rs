@@ -1,17 +1,15 @@
 //! `cairn bench rewards`: the epoch reward run for N devices with a realistic epoch of work
-//! in state (heartbeats, beacons and witnesses with density scales, sensor readings with
-//! quality, proven bytes, jobs, delivered units), timed from the state before the boundary
-//! block to the report with its Merkle root — the same `rewards::boundary_report` the node
-//! and the audit run, including the sensor and density scoring of the epoch.
+//! in state (heartbeats; beacons and witnesses with the list of beaconers each hotspot
+//! heard; sensor readings; proven bytes; jobs; delivered units), timed from the state before
+//! the boundary block to the report with its Merkle root — the same
+//! `rewards::boundary_report` the node and the audit run, including the density and sensor
+//! scoring and the fraud detectors.
 
 use anyhow::bail;
-use cairn_app::roster::{self, Roster};
+use cairn_app::roster;
 use cairn_app::{rewards, state_key};
 use cairn_state::{MemStore, Overlay};
-use cairn_types::device::{
-    CoverageDensity, DensityFactor, Device, DeviceStatus, EpochActivity, LocationAssertion,
-    SensorEpoch,
-};
+use cairn_types::device::{Device, DeviceStatus, EpochActivity, LocationAssertion, SensorEpoch};
 use cairn_types::device_key::DeviceSigner;
 use cairn_types::{Address, DeviceClass, Hash, Params};
 use std::time::Instant;
@@ -26,6 +24,11 @@ pub struct RewardsBench {
     pub run_seconds: f64,
     /// The report alone: gathering every device's work from state and the pure run.
     pub report_only_seconds: f64,
+    /// The report's steps, timed one by one on the same state: reading every device,
+    /// density and sensor scoring, the fraud detectors with the pure run and Merkle root.
+    pub gather_seconds: f64,
+    pub score_seconds: f64,
+    pub settle_seconds: f64,
     pub devices_per_second: f64,
     /// Resident memory when the run starts (the state), and the peak during the run.
     pub state_rss_mib: f64,
@@ -72,10 +75,23 @@ fn build(devices: usize, params: &Params) -> anyhow::Result<MemStore> {
         .filter_map(|c| c.center_child(h3o::Resolution::Twelve).map(u64::from))
         .collect();
     let slots = params.devices.heartbeat_slots;
-    for i in 0..devices {
-        let mut seed = [7u8; 32];
-        seed[..8].copy_from_slice(&(i as u64).to_le_bytes());
-        let key = DeviceSigner::from_ed25519_seed(seed).public_key();
+    // Device keys, derived on all cores (the slow part of building).
+    let keys: Vec<_> = {
+        use rayon::prelude::*;
+        (0..devices)
+            .into_par_iter()
+            .map(|i| {
+                let mut seed = [7u8; 32];
+                seed[..8].copy_from_slice(&(i as u64).to_le_bytes());
+                DeviceSigner::from_ed25519_seed(seed).public_key()
+            })
+            .collect()
+    };
+    let ids: Vec<_> = keys.iter().map(|k| k.id()).collect();
+    // Hotspots (every 10th device from 0 to 3) and the neighbours each one witnessed.
+    let hotspots: Vec<usize> =
+        (0..devices).filter(|i| class_of(*i) == DeviceClass::Hotspot).collect();
+    for (i, key) in keys.into_iter().enumerate() {
         let id = key.id();
         let class = class_of(i);
         let location = Some(cells[i % cells.len()]);
@@ -90,6 +106,7 @@ fn build(devices: usize, params: &Params) -> anyhow::Result<MemStore> {
             status: DeviceStatus::Active,
             location,
             location_count: 1,
+            located_at: 2,
             maker: None,
         };
         o.put_encoded(state_key::device(&id), &device);
@@ -107,42 +124,32 @@ fn build(devices: usize, params: &Params) -> anyhow::Result<MemStore> {
         };
         match class {
             DeviceClass::Hotspot => {
+                // Beacons heard by the next hotspots in the list; each witnessed 10 to 20
+                // distinct beaconers.
                 act.beacons = 4;
                 act.witnesses = 10 + (i % 11) as u32;
-                roster::append(&mut o, Roster::Coverage, EPOCH, &id)?;
-                let factor = DensityFactor {
-                    resolution: 8,
-                    cell: 0,
-                    hotspots: 2,
-                    occupied_children: 1,
-                    limit: 1,
-                };
-                let d = CoverageDensity { scale_ppm: 500_000, factors: vec![factor; 5] };
-                o.put_encoded(state_key::coverage_density(&id, EPOCH), &d);
+                let me = hotspots.partition_point(|h| *h < i);
+                let heard: Vec<_> = (1..=act.witnesses as usize)
+                    .filter_map(|k| hotspots.get((me + k) % hotspots.len()))
+                    .filter_map(|h| ids.get(*h).copied())
+                    .collect();
+                o.put_encoded(state_key::witnessed(&id, EPOCH), &heard);
             }
             DeviceClass::Sensor => {
-                roster::append(&mut o, Roster::Sensors, EPOCH, &id)?;
-                let s = SensorEpoch {
+                act.sensor = Some(SensorEpoch {
                     readings: 24,
                     out_of_range: (i % 3) as u32,
-                    sum: 24 * 21_000,
+                    sum: 24 * (21_000 + (i % 7) as i128 * 100),
                     digest: Hash::sha256(&(i as u64).to_le_bytes()),
-                };
-                o.put_encoded(state_key::sensor_epoch(&id, EPOCH), &s);
+                });
             }
-            DeviceClass::Storage => {
-                o.put_encoded(state_key::proven_bytes(&id, EPOCH), &(1u64 << 30));
-            }
-            DeviceClass::Compute => {
-                o.put_encoded(state_key::verified_jobs(&id, EPOCH), &3u64);
-            }
-            _ => {
-                o.put_encoded(state_key::usage_units(&id, EPOCH), &(1_000 + i as u64));
-            }
+            DeviceClass::Storage => act.proven_bytes = 1 << 30,
+            DeviceClass::Compute => act.jobs = 3,
+            _ => act.units = 1_000 + i as u64,
         }
         act.accepted += act.beacons + act.witnesses;
         o.put_encoded(state_key::epoch_activity(&id, EPOCH), &act);
-        roster::append(&mut o, Roster::Active, EPOCH, &id)?;
+        roster::append(&mut o, EPOCH, &id)?;
     }
     for (k, v) in o.into_changes() {
         if let Some(v) = v {
@@ -172,6 +179,18 @@ pub fn run(devices: usize) -> anyhow::Result<RewardsBench> {
     let started = Instant::now();
     rewards::report(&store, &params, EPOCH, None)?;
     let report_only_seconds = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let mut gathered = rewards::gather(&store, &params, EPOCH)?;
+    let gather_seconds = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    rewards::score_epoch(&params, &mut gathered);
+    let score_seconds = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let again = rewards::settle(&store, &params, EPOCH, gathered, None)?;
+    let settle_seconds = started.elapsed().as_secs_f64();
+    if again.entries.len() != devices {
+        bail!("the steps one by one visited {} devices, not {devices}", again.entries.len());
+    }
     if report.entries.len() != devices {
         bail!("the run visited {} devices, not {devices}", report.entries.len());
     }
@@ -182,6 +201,9 @@ pub fn run(devices: usize) -> anyhow::Result<RewardsBench> {
         build_seconds,
         run_seconds,
         report_only_seconds,
+        gather_seconds,
+        score_seconds,
+        settle_seconds,
         devices_per_second: devices as f64 / run_seconds,
         state_rss_mib,
         peak_rss_mib,

@@ -214,10 +214,7 @@ pub fn close_due(o: &mut Overlay<'_>, params: &Params, height: Height) -> Result
         credits::consume(o, paid)?;
         credits::refund(o, &channel.consumer, refunded)?;
         let units = u64::try_from(units).unwrap_or(u64::MAX);
-        devices::touch_epoch(o, &channel.device, epoch)?;
-        let ukey = state_key::usage_units(&channel.device, epoch);
-        let delivered: u64 = o.get_decoded(&ukey)?.unwrap_or(0);
-        o.put_encoded(ukey, &delivered.saturating_add(units));
+        devices::add_work(o, &channel.device, epoch, |a| a.units = a.units.saturating_add(units))?;
         channel.status = ChannelStatus::Closed { height, units, paid, refunded };
         o.put_encoded(state_key::channel(&id), &channel);
     }

@@ -137,9 +137,7 @@ fn a_settled_channel_consumes_the_used_credits_and_refunds_the_rest_when_the_win
     assert_eq!(credits_of(&s.n.c.store, &s.consumer), c0 + ESCROW - 30 * PRICE);
     assert_eq!(get_credit_supply(&s.n.c.store).unwrap().consumed, 30 * PRICE);
     let epoch = s.n.params().epoch_of(closes_at);
-    let units: u64 =
-        s.n.c.store.get_decoded(&state_key::usage_units(&s.device, epoch)).unwrap().unwrap();
-    assert_eq!(units, 30);
+    assert_eq!(crate::devices::get_activity(&s.n.c.store, &s.device, epoch).unwrap().units, 30);
     assert_eq!(get_credit_supply(&s.n.c.store).unwrap().escrowed, 0);
     supply_identity_holds(&s);
 }

@@ -132,10 +132,10 @@ pub fn prove(
     deal.challenge = None;
     deal.misses_in_row = 0;
     deal.proven_epochs += 1;
-    devices::touch_epoch(o, &deal.device, ch.epoch)?;
-    let key = state_key::proven_bytes(&deal.device, ch.epoch);
-    let bytes: u64 = o.get_decoded(&key)?.unwrap_or(0);
-    o.put_encoded(key, &bytes.saturating_add(deal.size));
+    let size = deal.size;
+    devices::add_work(o, &deal.device, ch.epoch, |a| {
+        a.proven_bytes = a.proven_bytes.saturating_add(size)
+    })?;
     put_deal(o, &deal);
     Ok(Ok(()))
 }

@@ -102,13 +102,8 @@ fn an_honest_provider_is_never_faulted_over_100_epochs() {
     assert_eq!(s.n.balance(&s.provider), before - 100 * FEE);
     assert_eq!(get_credit_supply(&s.n.c.store).unwrap().consumed, 100 * PRICE);
     assert_credit_identity(&s.n.c.store);
-    let bytes: u64 =
-        s.n.c
-            .store
-            .get_decoded(&state_key::proven_bytes(&s.dev.id(), d.first_epoch))
-            .unwrap()
-            .unwrap();
-    assert_eq!(bytes, 1000);
+    let act = crate::devices::get_activity(&s.n.c.store, &s.dev.id(), d.first_epoch).unwrap();
+    assert_eq!(act.proven_bytes, 1000);
 }
 
 #[test]

@@ -8,14 +8,9 @@
 //! factor. So a crowded hex shares a fixed reward instead of multiplying it, and a hex whose
 //! hotspots are spread over many children is allowed more.
 
-use super::get_device;
-use crate::roster::{self, Roster};
-use crate::state_key;
-use cairn_state::{Overlay, StateError};
 use cairn_types::device::{CoverageDensity, DensityFactor};
 use cairn_types::device_key::DeviceId;
 use cairn_types::genesis::DensityLevel;
-use cairn_types::{Height, Params};
 
 /// The unscaled scale: 1 in millionths.
 pub const SCALE_ONE: u32 = 1_000_000;
@@ -108,31 +103,6 @@ pub fn scales(
             (*id, CoverageDensity { scale_ppm: scale as u32, factors })
         })
         .collect()
-}
-
-/// First block of an epoch: writes the density of every hotspot that earned coverage in the
-/// epoch before, at its location now.
-pub fn close_epoch(o: &mut Overlay<'_>, params: &Params, height: Height) -> Result<(), StateError> {
-    if !params.starts_epoch(height) {
-        return Ok(());
-    }
-    let epoch = params.epoch_of(height).saturating_sub(1);
-    let hotspots = {
-        let r = o.frozen();
-        let ids = roster::read(&r, Roster::Coverage, epoch)?;
-        // Read on all cores; the order is kept.
-        use rayon::prelude::*;
-        ids.par_iter()
-            .map(|id| Ok((*id, get_device(&r, id)?.and_then(|d| d.location))))
-            .collect::<Result<Vec<_>, StateError>>()?
-    };
-    if hotspots.is_empty() {
-        return Ok(());
-    }
-    for (id, density) in scales(&params.coverage.density, &hotspots) {
-        o.put_encoded(state_key::coverage_density(&id, epoch), &density);
-    }
-    Ok(())
 }
 
 #[cfg(test)]

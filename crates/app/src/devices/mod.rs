@@ -36,14 +36,24 @@ pub fn get_activity(
     Ok(state.get_decoded(&state_key::epoch_activity(id, epoch))?.unwrap_or_default())
 }
 
-/// Makes sure the device has an activity record for `epoch` (so the reward run visits it),
-/// adding it to the epoch's active roster when it did not.
-pub fn touch_epoch(o: &mut Overlay<'_>, id: &DeviceId, epoch: u64) -> Result<(), StateError> {
+/// Adds settled work to the device's activity record of `epoch` (creating it, and adding
+/// the device to the epoch's roster so the reward run visits it, when it had none).
+pub fn add_work(
+    o: &mut Overlay<'_>,
+    id: &DeviceId,
+    epoch: u64,
+    add: impl FnOnce(&mut EpochActivity),
+) -> Result<(), StateError> {
     let key = state_key::epoch_activity(id, epoch);
-    if o.get(&key)?.is_none() {
-        o.put_encoded(key, &EpochActivity::default());
-        crate::roster::append(o, crate::roster::Roster::Active, epoch, id)?;
-    }
+    let mut act: EpochActivity = match o.get_decoded(&key)? {
+        Some(a) => a,
+        None => {
+            crate::roster::append(o, epoch, id)?;
+            EpochActivity::default()
+        }
+    };
+    add(&mut act);
+    o.put_encoded(key, &act);
     Ok(())
 }
 

@@ -105,6 +105,7 @@ pub fn register(
         location: None,
         // The location history is kept across registrations, so numbering continues.
         location_count: previous.as_ref().map_or(0, |d| d.location_count),
+        located_at: 0,
         maker,
     };
     put_device(o, &device);
@@ -148,6 +149,7 @@ pub fn assert_location(
     }
     d.location = Some(cell);
     d.location_count = d.location_count.saturating_add(1);
+    d.located_at = height;
     o.put_encoded(state_key::location(id, d.location_count), &LocationAssertion { cell, height });
     put_index(o, state_key::index_cell(cell, id));
     put_device(o, &d);

@@ -7,7 +7,7 @@
 //! state tree sees one update per device per block however many reports it sent.
 
 use super::{DeviceStatus, EpochActivity, ReportCursor, get_denied, get_device, sensors};
-use crate::roster::{self, Roster};
+use crate::roster;
 use crate::state_key;
 use cairn_state::{Overlay, StateError, StateRead as _};
 use cairn_types::device::{
@@ -51,11 +51,10 @@ pub fn process_batch(
             let mut act: EpochActivity = match o.get_decoded(&key)? {
                 Some(a) => a,
                 None => {
-                    roster::append(o, Roster::Active, epoch, &id)?;
+                    roster::append(o, epoch, &id)?;
                     EpochActivity::default()
                 }
             };
-            let had_coverage = act.beacons > 0 || act.witnesses > 0;
             match &verdict {
                 Ok(()) => {
                     act.accepted = act.accepted.saturating_add(1);
@@ -64,9 +63,7 @@ pub fn process_batch(
                             act.heartbeats = act.heartbeats.saturating_add(1);
                             act.heartbeat_slots |= 1u64 << slot;
                         }
-                        ReportPayload::Reading { value } => {
-                            sensors::record(o, &id, epoch, Ok(value))?
-                        }
+                        ReportPayload::Reading { value } => sensors::record(&mut act, Ok(value)),
                         ReportPayload::Beacon { frequency_khz, tx_power_dbm, .. } => {
                             act.beacons = act.beacons.saturating_add(1);
                             o.put_encoded(state_key::last_beacon(&id), &height);
@@ -99,12 +96,9 @@ pub fn process_batch(
                     *n = n.saturating_add(1);
                     o.put_encoded(rkey, &by);
                     if let RejectReason::OutOfRange { value, .. } = reason {
-                        sensors::record(o, &id, epoch, Err(*value))?;
+                        sensors::record(&mut act, Err(*value));
                     }
                 }
-            }
-            if !had_coverage && (act.beacons > 0 || act.witnesses > 0) {
-                roster::append(o, Roster::Coverage, epoch, &id)?;
             }
             o.put_encoded(key, &act);
         }

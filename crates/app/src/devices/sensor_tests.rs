@@ -3,9 +3,7 @@
 
 use super::get_device;
 use crate::devices::tests::{Net, START, ed_device, register};
-use crate::state_key;
 use crate::tests::{CHAIN, genesis};
-use cairn_state::StateRead;
 use cairn_types::device::{RejectReason, SensorQuality};
 use cairn_types::{
     DeviceClass, DeviceSigner, Keypair, Report, ReportPayload, SignedReport, TxBody, TxOutcome,
@@ -74,7 +72,7 @@ fn fleet() -> Fleet {
 }
 
 fn quality(f: &Fleet, i: usize, epoch: u64) -> Option<SensorQuality> {
-    f.n.c.store.get_decoded(&state_key::sensor_quality(&f.sensors[i].id(), epoch)).unwrap()
+    f.n.c.reward_entry(epoch, &f.sensors[i].id()).and_then(|e| e.sensor_quality)
 }
 
 #[test]

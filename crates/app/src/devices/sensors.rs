@@ -2,28 +2,14 @@
 //! score per sensor = timeliness × in-range × agreement with the median of its neighbours
 //! (sensors in the same coarse H3 cell), all in integer thousandths, rounded down.
 
-use super::get_device;
-use crate::roster::{self, Roster};
-use crate::state_key;
-use cairn_state::{Overlay, StateError, StateRead as _};
-use cairn_types::device::{SensorEpoch, SensorQuality};
-use cairn_types::device_key::DeviceId;
-use cairn_types::{Height, Params};
+use cairn_types::Params;
+use cairn_types::device::{EpochActivity, SensorEpoch, SensorQuality};
 use std::collections::BTreeMap;
 
-/// Records one judged reading: `Ok(value)` accepted, `Err(value)` out of range.
-pub fn record(
-    o: &mut Overlay<'_>,
-    id: &DeviceId,
-    epoch: u64,
-    reading: Result<i64, i64>,
-) -> Result<(), StateError> {
-    let key = state_key::sensor_epoch(id, epoch);
-    let mut agg: Option<SensorEpoch> = o.get_decoded(&key)?;
-    if agg.is_none() {
-        roster::append(o, Roster::Sensors, epoch, id)?;
-    }
-    let a = agg.get_or_insert_with(SensorEpoch::default);
+/// Records one judged reading in the device's epoch activity: `Ok(value)` accepted,
+/// `Err(value)` out of range.
+pub fn record(act: &mut EpochActivity, reading: Result<i64, i64>) {
+    let a = act.sensor.get_or_insert_with(SensorEpoch::default);
     match reading {
         Ok(v) => {
             a.readings = a.readings.saturating_add(1);
@@ -32,8 +18,6 @@ pub fn record(
         }
         Err(_) => a.out_of_range = a.out_of_range.saturating_add(1),
     }
-    o.put_encoded(key, a);
-    Ok(())
 }
 
 /// Lower median of a non-empty sorted slice.
@@ -95,64 +79,38 @@ fn coarse_cell(location: u64, resolution: u8) -> Option<u64> {
     cell.parent(res).map(u64::from)
 }
 
-/// First block of an epoch: scores every sensor that reported in the epoch before.
-pub fn close_epoch(o: &mut Overlay<'_>, params: &Params, height: Height) -> Result<(), StateError> {
-    if !params.starts_epoch(height) {
-        return Ok(());
-    }
-    let epoch = params.epoch_of(height).saturating_sub(1);
-    // Read everything first (without remembering base reads: each key is read once), then
-    // write the scores.
-    let scores = {
-        let r = o.frozen();
-        let list = roster::read(&r, Roster::Sensors, epoch)?;
-        // (device, aggregate, coarse cell) in the order they first reported, read on all
-        // cores (the order is kept).
-        let sensors: Vec<(DeviceId, SensorEpoch, Option<u64>)> = {
-            use rayon::prelude::*;
-            list.par_iter()
-                .map(|id| {
-                    let agg: SensorEpoch =
-                        r.get_decoded(&state_key::sensor_epoch(id, epoch))?.unwrap_or_default();
-                    let cell = get_device(&r, id)?
-                        .and_then(|d| d.location)
-                        .and_then(|loc| coarse_cell(loc, params.sensor.coarse_resolution));
-                    Ok((*id, agg, cell))
-                })
-                .collect::<Result<_, StateError>>()?
-        };
-        let mut by_cell: BTreeMap<u64, Vec<(DeviceId, i64)>> = BTreeMap::new();
-        for (id, agg, cell) in &sensors {
-            if let (Some(c), Some(m)) = (cell, agg.mean()) {
-                by_cell.entry(*c).or_default().push((*id, m));
-            }
+/// The quality of every sensor in `sensors` (its epoch aggregate and its resolution-12
+/// location, if any), in the order given. Pure: the epoch boundary and any auditor compute
+/// the same thing. Each coarse cell's means are sorted once; a sensor's neighbours are its
+/// cell without itself.
+pub fn qualities(params: &Params, sensors: &[(&SensorEpoch, Option<u64>)]) -> Vec<SensorQuality> {
+    let cells: Vec<Option<u64>> = sensors
+        .iter()
+        .map(|(_, loc)| loc.and_then(|l| coarse_cell(l, params.sensor.coarse_resolution)))
+        .collect();
+    let mut by_cell: BTreeMap<u64, Vec<i64>> = BTreeMap::new();
+    for ((agg, _), cell) in sensors.iter().zip(&cells) {
+        if let (Some(c), Some(m)) = (cell, agg.mean()) {
+            by_cell.entry(*c).or_default().push(m);
         }
-        // Each cell's means sorted once; a sensor's neighbours are its cell without itself.
-        let sorted: BTreeMap<u64, Vec<i64>> = by_cell
-            .into_iter()
-            .map(|(c, v)| {
-                let mut means: Vec<i64> = v.into_iter().map(|(_, m)| m).collect();
-                means.sort_unstable();
-                (c, means)
-            })
-            .collect();
-        let mut scores = Vec::with_capacity(sensors.len());
-        for (id, agg, cell) in sensors {
+    }
+    for means in by_cell.values_mut() {
+        means.sort_unstable();
+    }
+    sensors
+        .iter()
+        .zip(cells)
+        .map(|((agg, _), cell)| {
             let median = cell.and_then(|c| {
-                let means = sorted.get(&c)?;
+                let means = by_cell.get(&c)?;
                 match agg.mean() {
                     Some(m) => median_without(means, m),
                     None => lower_median(means),
                 }
             });
-            scores.push((id, score(params, &agg, cell.is_some(), median)));
-        }
-        scores
-    };
-    for (id, q) in scores {
-        o.put_encoded(state_key::sensor_quality(&id, epoch), &q);
-    }
-    Ok(())
+            score(params, agg, cell.is_some(), median)
+        })
+        .collect()
 }
 
 #[cfg(test)]

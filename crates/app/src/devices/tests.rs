@@ -352,6 +352,7 @@ fn an_ed25519_device_with_valid_consent_registers_and_locks_its_class_bond() {
             status: DeviceStatus::Active,
             location: None,
             location_count: 0,
+            located_at: 0,
             maker: None,
         }
     );
@@ -1472,7 +1473,8 @@ fn heartbeats_over_an_epoch_fill_the_slot_bits_and_counts() {
             beacons: 0,
             witnesses: 0,
             accepted: 6,
-            rejected: 1
+            rejected: 1,
+            ..EpochActivity::default()
         }
     );
     assert_eq!(a.slots_filled(), 4);
@@ -1501,7 +1503,8 @@ fn heartbeats_over_an_epoch_fill_the_slot_bits_and_counts() {
             beacons: 0,
             witnesses: 0,
             accepted: 1,
-            rejected: 0
+            rejected: 0,
+            ..EpochActivity::default()
         }
     );
     assert_eq!(s.activity(&dev, 0).heartbeats, 7);

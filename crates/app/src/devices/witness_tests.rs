@@ -284,7 +284,6 @@ fn self_same_owner_unlocated_and_unknown_beacons_are_rejected() {
 #[test]
 fn hotspots_that_earned_coverage_get_their_density_scale_when_the_epoch_ends() {
     use crate::devices::density::{SCALE_ONE, scales};
-    use crate::roster::{self, Roster};
     use cairn_types::device::CoverageDensity;
     let mut w = W::with_epoch(40);
     // Two witnesses on the same spot, both beaconing (so both earn coverage), and a hotspot
@@ -296,10 +295,12 @@ fn hotspots_that_earned_coverage_get_their_density_scale_when_the_epoch_ends() {
     let hb = w.beacon(&beaconer);
     let batch = vec![w.witness(&x, hb, WEAK, FREQ), w.witness(&y, hb, WEAK, FREQ)];
     assert_eq!(w.submit(batch), (2, vec![]));
-    let earned = roster::read(&w.n.c.store, Roster::Coverage, 0).unwrap();
-    assert_eq!(earned, vec![x.id(), y.id(), beaconer.id()]);
+    let earned = [x.id(), y.id(), beaconer.id()];
     fn density(w: &W, id: &cairn_types::DeviceId) -> Option<CoverageDensity> {
-        w.n.c.store.get_decoded(&state_key::coverage_density(id, 0)).unwrap()
+        let e = w.n.c.reward_entry(0, id)?;
+        let earned = e.work.beacons > 0 || e.work.witnesses > 0;
+        earned
+            .then(|| CoverageDensity { scale_ppm: e.work.density_ppm, factors: e.density.clone() })
     }
     assert_eq!(density(&w, &x.id()), None, "not before the epoch ends");
     w.n.advance_to(41); // block 40 opens epoch 1

@@ -235,10 +235,7 @@ fn settle(
             if devices::get_device(o, &slot.device)?.is_some() {
                 credits::consume(o, job.price)?;
                 paid_total = paid_total.saturating_add(job.price);
-                devices::touch_epoch(o, &slot.device, epoch)?;
-                let key = state_key::verified_jobs(&slot.device, epoch);
-                let n: u64 = o.get_decoded(&key)?.unwrap_or(0);
-                o.put_encoded(key, &n.saturating_add(1));
+                devices::add_work(o, &slot.device, epoch, |a| a.jobs = a.jobs.saturating_add(1))?;
                 paid.push(slot.device);
             }
         } else if slash_others && (result.is_some() || slot.result.is_none()) {

@@ -128,13 +128,10 @@ fn a_job_with_one_lying_provider_out_of_three_pays_the_honest_two_and_slashes_th
     assert_eq!(s.n.device(&s.devices[2].id()).bond, bond_before - s.n.params().compute.slash);
     assert_eq!(credits_of(&s.n.c.store, &s.consumer), consumer_before + PRICE);
     let epoch = s.n.params().epoch_of(j.reveal_deadline);
-    let jobs: u64 =
-        s.n.c
-            .store
-            .get_decoded(&state_key::verified_jobs(&s.devices[0].id(), epoch))
-            .unwrap()
-            .unwrap();
-    assert_eq!(jobs, 1);
+    assert_eq!(
+        crate::devices::get_activity(&s.n.c.store, &s.devices[0].id(), epoch).unwrap().jobs,
+        1
+    );
     supply_identity_holds(&s);
 }
 

@@ -5,6 +5,7 @@
 //! of a pool — and whatever rounding leaves, and every pool without work, goes to the
 //! treasury, so devices + validators + treasury = emission to the base unit.
 
+use cairn_types::device::{DensityFactor, SensorQuality};
 use cairn_types::device_key::DeviceId;
 use cairn_types::rewards::{
     EpochRewards, PPM, Pool, PoolOutcome, RewardEntry, RewardParams, RewardReport, Work, emission,
@@ -19,6 +20,10 @@ pub struct DeviceInput {
     pub owner: Address,
     pub class: DeviceClass,
     pub work: Work,
+    /// Density factors behind `work.density_ppm` (hotspots that earned coverage).
+    pub density: Vec<DensityFactor>,
+    /// Quality behind `work.quality` (sensors that read).
+    pub sensor_quality: Option<SensorQuality>,
 }
 
 /// Whether a device's heartbeats met the uptime gate: filled × 100 ≥ min × slots.
@@ -82,7 +87,7 @@ pub fn scores(
     (up, scores, not_counted)
 }
 
-/// The reward report of `epoch` for `devices` (in roster order), paying the validator
+/// The reward report of `epoch` for `devices` (in device-id order), paying the validator
 /// pool to `validators` in proportion to their weights (stake; a solo validator has weight
 /// 1), rounded down, the rest to the treasury. Flagged devices keep their share of their pools, but it is held in
 /// fraud escrow instead of entering the reward root.
@@ -90,7 +95,7 @@ pub fn run(
     p: &RewardParams,
     min_uptime_percent: u32,
     epoch: u64,
-    devices: Vec<DeviceInput>,
+    devices: impl rayon::iter::IntoParallelIterator<Item = DeviceInput>,
     validators: &[(Address, Amount)],
     flags: &super::fraud::Flags,
     reminted: Amount,
@@ -99,8 +104,9 @@ pub fn run(
     // The pools share the emission and the re-minted CRN alike.
     let total = emitted.saturating_add(reminted);
     let parts = split(&p.shares, total);
+    use rayon::prelude::*;
     let mut entries: Vec<RewardEntry> = devices
-        .into_iter()
+        .into_par_iter()
         .map(|d| {
             let (uptime_ok, scores, not_counted) = scores(d.class, &d.work, min_uptime_percent);
             RewardEntry {
@@ -113,6 +119,8 @@ pub fn run(
                 amount: 0,
                 not_counted,
                 flags: flags.get(&d.device).cloned().unwrap_or_default(),
+                density: d.density,
+                sensor_quality: d.sensor_quality,
             }
         })
         .collect();
@@ -159,10 +167,8 @@ pub fn run(
     let escrowed: Amount = entries.iter().filter(|e| !e.flags.is_empty()).map(|e| e.amount).sum();
     let to_treasury = total - to_devices - to_validators;
     // The same root as `RewardReport::leaf_root`, with the leaves hashed on all cores.
-    let leaf_hashes: Vec<cairn_types::Hash> = {
-        use rayon::prelude::*;
-        entries.par_iter().filter(|e| e.is_leaf()).map(|e| e.leaf().hash()).collect()
-    };
+    let leaf_hashes: Vec<cairn_types::Hash> =
+        { entries.par_iter().filter(|e| e.is_leaf()).map(|e| e.leaf().hash()).collect() };
     let (root, leaves) = (cairn_types::merkle::root(&leaf_hashes), leaf_hashes.len() as u64);
     RewardReport {
         summary: EpochRewards {

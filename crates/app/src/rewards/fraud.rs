@@ -41,56 +41,122 @@ fn find(parent: &mut [usize], mut i: usize) -> usize {
     i
 }
 
+/// Positions in a sorted list of ids, found through an index of the first two bytes (ids
+/// are hashes, so each slot holds a handful) and a binary search on the first eight bytes
+/// within the slot: one or two memory reads a lookup instead of a search over the whole
+/// list. Ids ground to share a prefix only lengthen the binary search.
+struct SortedIds<'a> {
+    ids: &'a [DeviceId],
+    keys: Vec<u64>,
+    /// `starts[p]`: the first position whose two-byte prefix is at least `p`.
+    starts: Vec<usize>,
+}
+
+impl<'a> SortedIds<'a> {
+    fn new(ids: &'a [DeviceId]) -> SortedIds<'a> {
+        let keys: Vec<u64> = ids.iter().map(key).collect();
+        let starts = (0..=1usize << 16).map(|p| keys.partition_point(|k| slot(*k) < p)).collect();
+        SortedIds { ids, keys, starts }
+    }
+
+    fn position(&self, d: &DeviceId) -> Option<usize> {
+        let k = key(d);
+        let (from, to) = (*self.starts.get(slot(k))?, *self.starts.get(slot(k) + 1)?);
+        let bucket = self.keys.get(from..to)?;
+        let first = from + bucket.partition_point(|x| *x < k);
+        let last = from + bucket.partition_point(|x| *x <= k);
+        (first..last).find(|i| self.ids.get(*i) == Some(d))
+    }
+}
+
+/// The first eight bytes of an id, big-endian: ordered like the id.
+fn key(d: &DeviceId) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&d.0[..8]);
+    u64::from_be_bytes(b)
+}
+
+fn slot(key: u64) -> usize {
+    (key >> 48) as usize
+}
+
+/// Witness rings: components of the undirected witness graph with `ring_min` to
+/// `ring_max` members whose edges fill at least `ring_density_percent` of the ordered pairs.
+/// Hotspots are numbered by their place in the sorted witnesses, then in the sorted
+/// beaconers that did not witness; beaconers are looked up on all cores; the components
+/// come from union-find.
+fn witness_rings(p: &FraudParams, witnessed: &[(DeviceId, Vec<DeviceId>)], flags: &mut Flags) {
+    use rayon::prelude::*;
+    let mut order: Vec<&(DeviceId, Vec<DeviceId>)> = witnessed.iter().collect();
+    if !order.is_sorted_by_key(|(w, _)| w) {
+        order.par_sort_unstable_by_key(|(w, _)| *w);
+    }
+    order.dedup_by_key(|(w, _)| *w);
+    let witnesses: Vec<DeviceId> = order.iter().map(|(w, _)| *w).collect();
+    let found = SortedIds::new(&witnesses);
+    // Each witness's beaconers other than itself: a number, or the id of a beaconer that
+    // did not witness (numbered next).
+    let heard: Vec<Vec<Result<usize, DeviceId>>> = order
+        .par_iter()
+        .map(|(w, bs)| bs.iter().filter(|b| *b != w).map(|b| found.position(b).ok_or(*b)).collect())
+        .collect();
+    let mut others: Vec<DeviceId> = heard.iter().flatten().filter_map(|b| b.err()).collect();
+    others.par_sort_unstable();
+    others.dedup();
+    let other = SortedIds::new(&others);
+    let n = witnesses.len();
+    // (witness, beaconer) edges, without self-edges.
+    let edges: Vec<(usize, usize)> = heard
+        .iter()
+        .enumerate()
+        .flat_map(|(wi, bs)| {
+            let other = &other;
+            bs.iter().filter_map(move |b| match b {
+                Ok(bi) => Some((wi, *bi)),
+                Err(d) => other.position(d).map(|bi| (wi, n + bi)),
+            })
+        })
+        .collect();
+    let ids: Vec<&DeviceId> = witnesses.iter().chain(&others).collect();
+    let mut parent: Vec<usize> = (0..ids.len()).collect();
+    for (wi, bi) in &edges {
+        let (rx, ry) = (find(&mut parent, *wi), find(&mut parent, *bi));
+        if rx != ry {
+            parent[rx.max(ry)] = rx.min(ry);
+        }
+    }
+    let mut size = vec![0u64; ids.len()];
+    let mut edge_count = vec![0u64; ids.len()];
+    for i in 0..ids.len() {
+        let root = find(&mut parent, i);
+        size[root] += 1;
+    }
+    for (wi, _) in &edges {
+        let root = find(&mut parent, *wi);
+        edge_count[root] += 1;
+    }
+    let ring = |root: usize| {
+        let (m, e) = (size[root], edge_count[root]);
+        // e / (m (m − 1)) ≥ percent / 100, in integers.
+        m >= u64::from(p.ring_min).max(2)
+            && m <= u64::from(p.ring_max)
+            && e * 100 >= u64::from(p.ring_density_percent) * m * (m - 1)
+    };
+    for (i, d) in ids.iter().enumerate() {
+        let root = find(&mut parent, i);
+        if ring(root) {
+            flags.entry(**d).or_default().push(Evidence::WitnessRing {
+                members: size[root] as u32,
+                edges: edge_count[root].min(u64::from(u32::MAX)) as u32,
+            });
+        }
+    }
+}
+
 /// Runs the three detectors.
 pub fn detect(p: &FraudParams, inputs: &FraudInputs) -> Flags {
     let mut flags: Flags = BTreeMap::new();
-    // Witness rings: components of the undirected witness graph.
-    let mut index: BTreeMap<DeviceId, usize> = BTreeMap::new();
-    for (w, bs) in &inputs.witnessed {
-        for d in std::iter::once(w).chain(bs) {
-            let n = index.len();
-            index.entry(*d).or_insert(n);
-        }
-    }
-    let mut parent: Vec<usize> = (0..index.len()).collect();
-    // Every id was just indexed; `get` keeps a logic slip from ever panicking in consensus.
-    for (w, bs) in &inputs.witnessed {
-        let Some(&wi) = index.get(w) else { continue };
-        for b in bs {
-            let Some(&bi) = index.get(b) else { continue };
-            let (rx, ry) = (find(&mut parent, wi), find(&mut parent, bi));
-            if rx != ry {
-                parent[rx.max(ry)] = rx.min(ry);
-            }
-        }
-    }
-    let mut members: BTreeMap<usize, Vec<DeviceId>> = BTreeMap::new();
-    for (d, i) in &index {
-        let root = find(&mut parent, *i);
-        members.entry(root).or_default().push(*d);
-    }
-    let mut component_edges: BTreeMap<usize, u64> = BTreeMap::new();
-    for (w, bs) in &inputs.witnessed {
-        let Some(&wi) = index.get(w) else { continue };
-        let root = find(&mut parent, wi);
-        *component_edges.entry(root).or_insert(0) += bs.iter().filter(|b| *b != w).count() as u64;
-    }
-    for (root, ms) in &members {
-        let m = ms.len() as u64;
-        if m < u64::from(p.ring_min) || m > u64::from(p.ring_max) || m < 2 {
-            continue;
-        }
-        let e = component_edges.get(root).copied().unwrap_or(0);
-        // e / (m (m − 1)) ≥ percent / 100, in integers.
-        if e * 100 >= u64::from(p.ring_density_percent) * m * (m - 1) {
-            for d in ms {
-                flags.entry(*d).or_default().push(Evidence::WitnessRing {
-                    members: m as u32,
-                    edges: e.min(u64::from(u32::MAX)) as u32,
-                });
-            }
-        }
-    }
+    witness_rings(p, &inputs.witnessed, &mut flags);
     // Implausible movement.
     for (d, from, to, blocks) in &inputs.moves {
         if *blocks > p.move_window_blocks {
@@ -108,20 +174,25 @@ pub fn detect(p: &FraudParams, inputs: &FraudInputs) -> Flags {
         }
     }
     // Copied sensor streams.
-    let mut streams: BTreeMap<(u32, Hash), Vec<(Height, DeviceId)>> = BTreeMap::new();
-    for (d, registered, readings, digest) in &inputs.sensors {
-        if *readings >= p.copy_min_readings.max(1) {
-            streams.entry((*readings, *digest)).or_default().push((*registered, *d));
-        }
+    // Sorted by stream, then by registration (and id): each run of one stream starts with
+    // its earliest registered sensor.
+    let mut streams: Vec<(u32, Hash, Height, DeviceId)> = inputs
+        .sensors
+        .iter()
+        .filter(|(_, _, readings, _)| *readings >= p.copy_min_readings.max(1))
+        .map(|(d, registered, readings, digest)| (*readings, *digest, *registered, *d))
+        .collect();
+    {
+        use rayon::prelude::*;
+        streams.par_sort_unstable();
     }
-    for ((readings, _), mut group) in streams {
-        if group.len() < 2 {
-            continue;
-        }
-        group.sort_unstable();
-        let original = group[0].1;
-        for (_, d) in &group[1..] {
-            flags.entry(*d).or_default().push(Evidence::CopiedSensor { of: original, readings });
+    for group in streams.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+        let Some(((readings, _, _, original), copies)) = group.split_first() else { continue };
+        for (_, _, _, d) in copies {
+            flags
+                .entry(*d)
+                .or_default()
+                .push(Evidence::CopiedSensor { of: *original, readings: *readings });
         }
     }
     flags

@@ -9,10 +9,10 @@ pub mod fraud;
 
 use crate::accounts::{self, get_supply};
 use crate::devices::{self, get_activity};
-use crate::roster::{self, Roster};
+use crate::roster;
 use crate::state_key;
 use cairn_state::{Overlay, StateError, StateRead};
-use cairn_types::device::{LocationAssertion, SensorEpoch, SensorQuality};
+use cairn_types::device::{LocationAssertion, SensorEpoch};
 use cairn_types::device_key::DeviceId;
 use cairn_types::rewards::{EpochRewards, FraudHold, HoldStatus, RewardClaim, RewardReport, Work};
 use cairn_types::{Address, DeviceClass, Height, Params, TxFailure, merkle};
@@ -31,76 +31,63 @@ pub struct FraudBits {
     pub stream: Option<(Height, u32, cairn_types::Hash)>,
 }
 
-/// The work of `id` in `epoch` as the reward run counts it, with what the fraud detectors
-/// read; None for an unknown device.
+/// One device of the roster as read from state, before the epoch's scoring.
+#[derive(Debug, Clone)]
+pub struct Gathered {
+    pub input: DeviceInput,
+    pub bits: FraudBits,
+    /// Resolution-12 location at the boundary.
+    pub location: Option<u64>,
+    pub sensor: Option<SensorEpoch>,
+}
+
+/// The work of `id` in `epoch` as the reward run reads it: the device and its activity
+/// record, plus its witnessed list and rejections only when it has any, and its location
+/// history only when it moved in the epoch. None for an unknown device.
 pub fn device_input(
     state: &impl StateRead,
     params: &Params,
     id: &DeviceId,
     epoch: u64,
-) -> Result<Option<(DeviceInput, FraudBits)>, StateError> {
+) -> Result<Option<Gathered>, StateError> {
     let Some(d) = devices::get_device(state, id)? else { return Ok(None) };
     let act = get_activity(state, id, epoch)?;
     let epoch_start = epoch.saturating_mul(params.blocks_per_epoch);
     let epoch_end = epoch_start.saturating_add(params.blocks_per_epoch);
     let mut bits = FraudBits::default();
-    let asserted_at = if d.location.is_some() {
-        let last: Option<LocationAssertion> =
-            state.get_decoded(&state_key::location(id, d.location_count))?;
-        if let Some(l) = last.filter(|l| l.height >= epoch_start && l.height < epoch_end)
-            && d.location_count >= 2
-            && let Some(p) = state
-                .get_decoded::<LocationAssertion>(&state_key::location(id, d.location_count - 1))?
-        {
-            bits.moved = Some((p.cell, l.cell, l.height.saturating_sub(p.height)));
-        }
-        last.map(|a| a.height)
-    } else {
-        None
-    };
+    let asserted_at = d.location.map(|_| d.located_at);
+    if let Some(cell) = d.location
+        && d.located_at >= epoch_start
+        && d.located_at < epoch_end
+        && d.location_count >= 2
+        && let Some(p) = state
+            .get_decoded::<LocationAssertion>(&state_key::location(id, d.location_count - 1))?
+    {
+        bits.moved = Some((p.cell, cell, d.located_at.saturating_sub(p.height)));
+    }
     let mut work = Work {
         uptime_slots: act.slots_filled(),
         slots: params.devices.heartbeat_slots,
         beacons: act.beacons,
         witnesses: act.witnesses,
         trust_ppm: location_trust(d.location, asserted_at, epoch_start),
-        // Only classes that take channels can have delivered units: no lookup for the rest.
-        units: if crate::channels::serves_usage(d.class) {
-            state.get_decoded(&state_key::usage_units(id, epoch))?.unwrap_or(0)
-        } else {
-            0
-        },
+        units: act.units,
         ..Work::default()
     };
     match d.class {
-        DeviceClass::Hotspot if act.beacons > 0 || act.witnesses > 0 => {
-            let density: Option<cairn_types::device::CoverageDensity> =
-                state.get_decoded(&state_key::coverage_density(id, epoch))?;
-            work.density_ppm = density.map_or(0, |d| d.scale_ppm);
-            if act.witnesses > 0 {
-                bits.witnessed =
-                    Some(state.get_decoded(&state_key::witnessed(id, epoch))?.unwrap_or_default());
-            }
+        DeviceClass::Hotspot if act.witnesses > 0 => {
+            bits.witnessed =
+                Some(state.get_decoded(&state_key::witnessed(id, epoch))?.unwrap_or_default());
         }
         DeviceClass::Sensor => {
-            let s: SensorEpoch =
-                state.get_decoded(&state_key::sensor_epoch(id, epoch))?.unwrap_or_default();
+            let s = act.sensor.unwrap_or_default();
             work.readings = s.readings;
             if s.readings > 0 {
                 bits.stream = Some((d.registered_height, s.readings, s.digest));
             }
-            let q: Option<SensorQuality> =
-                state.get_decoded(&state_key::sensor_quality(id, epoch))?;
-            work.quality = q.map_or(0, |q| q.quality);
         }
-        DeviceClass::Storage => {
-            work.proven_bytes =
-                state.get_decoded(&state_key::proven_bytes(id, epoch))?.unwrap_or(0);
-        }
-        DeviceClass::Compute => {
-            let jobs: u64 = state.get_decoded(&state_key::verified_jobs(id, epoch))?.unwrap_or(0);
-            work.jobs = u32::try_from(jobs).unwrap_or(u32::MAX);
-        }
+        DeviceClass::Storage => work.proven_bytes = act.proven_bytes,
+        DeviceClass::Compute => work.jobs = act.jobs,
         _ => {}
     }
     if act.rejected > 0 {
@@ -108,55 +95,132 @@ pub fn device_input(
             state.get_decoded(&state_key::rejections(id, epoch))?.unwrap_or_default();
         work.rejected = by.into_iter().collect();
     }
-    Ok(Some((DeviceInput { device: *id, owner: d.owner, class: d.class, work }, bits)))
+    let input = DeviceInput {
+        device: *id,
+        owner: d.owner,
+        class: d.class,
+        work,
+        density: Vec::new(),
+        sensor_quality: None,
+    };
+    Ok(Some(Gathered { input, bits, location: d.location, sensor: act.sensor }))
 }
 
 /// Devices per parallel gathering task.
-const GATHER_CHUNK: usize = 2_048;
+const GATHER_CHUNK: usize = 4_096;
 
-/// The reward report of `epoch` from the state as it stands at the end of that epoch
-/// (after the density and sensor scores of the epoch boundary). The state is read in
-/// parallel, in chunks of the roster; results keep roster order.
+/// Every device on the roster of `epoch`, read on all cores in device-id order (the order
+/// of the report and of its leaves). Reading in key order keeps each lookup next to the
+/// last one in the store.
+pub fn gather<S: StateRead + Sync>(
+    state: &S,
+    params: &Params,
+    epoch: u64,
+) -> Result<Vec<Gathered>, StateError> {
+    use rayon::prelude::*;
+    let mut ids = roster::read(state, epoch)?;
+    ids.sort_unstable();
+    let chunks: Vec<Vec<Gathered>> = ids
+        .par_chunks(GATHER_CHUNK)
+        .map(|chunk| {
+            let mut out = Vec::with_capacity(chunk.len());
+            for id in chunk {
+                out.extend(device_input(state, params, id, epoch)?);
+            }
+            Ok(out)
+        })
+        .collect::<Result<_, StateError>>()?;
+    Ok(chunks.into_iter().flatten().collect())
+}
+
+/// The epoch's scoring, in memory: the hex density of every hotspot that earned coverage
+/// (at its location at the boundary) and the quality of every sensor that read.
+pub fn score_epoch(params: &Params, devices: &mut [Gathered]) {
+    let hotspots: Vec<usize> = (0..devices.len())
+        .filter(|i| {
+            devices.get(*i).is_some_and(|g| {
+                g.input.class == DeviceClass::Hotspot
+                    && (g.input.work.beacons > 0 || g.input.work.witnesses > 0)
+            })
+        })
+        .collect();
+    let located: Vec<(DeviceId, Option<u64>)> = hotspots
+        .iter()
+        .filter_map(|i| devices.get(*i))
+        .map(|g| (g.input.device, g.location))
+        .collect();
+    let scales = devices::density::scales(&params.coverage.density, &located);
+    for (i, (_, d)) in hotspots.into_iter().zip(scales) {
+        if let Some(g) = devices.get_mut(i) {
+            g.input.work.density_ppm = d.scale_ppm;
+            g.input.density = d.factors;
+        }
+    }
+    let sensors: Vec<usize> = (0..devices.len())
+        .filter(|i| devices.get(*i).is_some_and(|g| g.sensor.is_some()))
+        .collect();
+    let aggs: Vec<(SensorEpoch, Option<u64>)> = sensors
+        .iter()
+        .filter_map(|i| devices.get(*i))
+        .map(|g| (g.sensor.unwrap_or_default(), g.location))
+        .collect();
+    let refs: Vec<(&SensorEpoch, Option<u64>)> = aggs.iter().map(|(s, l)| (s, *l)).collect();
+    let qualities = devices::sensors::qualities(params, &refs);
+    for (i, q) in sensors.into_iter().zip(qualities) {
+        if let Some(g) = devices.get_mut(i)
+            && g.input.class == DeviceClass::Sensor
+        {
+            g.input.work.quality = q.quality;
+            g.input.sensor_quality = Some(q);
+        }
+    }
+}
+
+/// The reward report of `epoch` from the state as it stands at the end of that epoch (after
+/// the block-start steps of the boundary block): gather, score, detect, run.
 pub fn report<S: StateRead + Sync>(
     state: &S,
     params: &Params,
     epoch: u64,
     validator: Option<Address>,
 ) -> Result<RewardReport, StateError> {
-    use rayon::prelude::*;
-    let ids = roster::read(state, Roster::Active, epoch)?;
-    let chunks: Vec<Vec<(DeviceInput, FraudBits)>> = ids
-        .par_chunks(GATHER_CHUNK)
-        .map(|chunk| {
-            let mut out = Vec::with_capacity(chunk.len());
-            for id in chunk {
-                if let Some(x) = device_input(state, params, id, epoch)? {
-                    out.push(x);
-                }
-            }
-            Ok(out)
-        })
-        .collect::<Result<_, StateError>>()?;
-    let mut inputs = Vec::with_capacity(ids.len());
+    let mut devices = gather(state, params, epoch)?;
+    score_epoch(params, &mut devices);
+    settle(state, params, epoch, devices, validator)
+}
+
+/// The last step of [`report`]: the fraud detectors, then the pure run over the scored
+/// devices.
+pub fn settle<S: StateRead + Sync>(
+    state: &S,
+    params: &Params,
+    epoch: u64,
+    devices: Vec<Gathered>,
+    validator: Option<Address>,
+) -> Result<RewardReport, StateError> {
+    let mut devices = devices;
     let mut f = fraud::FraudInputs::default();
-    for (input, bits) in chunks.into_iter().flatten() {
-        if let Some(w) = bits.witnessed {
-            f.witnessed.push((input.device, w));
+    for g in &mut devices {
+        let d = g.input.device;
+        if let Some(w) = g.bits.witnessed.take() {
+            f.witnessed.push((d, w));
         }
-        if let Some((from, to, blocks)) = bits.moved {
-            f.moves.push((input.device, from, to, blocks));
+        if let Some((from, to, blocks)) = g.bits.moved {
+            f.moves.push((d, from, to, blocks));
         }
-        if let Some((registered, readings, digest)) = bits.stream {
-            f.sensors.push((input.device, registered, readings, digest));
+        if let Some((registered, readings, digest)) = g.bits.stream {
+            f.sensors.push((d, registered, readings, digest));
         }
-        inputs.push(input);
     }
     let flags = fraud::detect(&params.fraud, &f);
     Ok(compute::run(
         &params.rewards,
         params.devices.min_uptime_percent,
         epoch,
-        inputs,
+        {
+            use rayon::prelude::*;
+            devices.into_par_iter().map(|g| g.input)
+        },
         &validator_weights(state, epoch, validator)?,
         &flags,
         crate::credits::remint_now(state, params)?,

@@ -17,7 +17,14 @@ use cairn_types::{
 use proptest::prelude::*;
 
 fn input(i: u8, class: DeviceClass, work: Work) -> DeviceInput {
-    DeviceInput { device: Hash([i; 32]), owner: Address([i; 32]), class, work }
+    DeviceInput {
+        device: Hash([i; 32]),
+        owner: Address([i; 32]),
+        class,
+        work,
+        density: Vec::new(),
+        sensor_quality: None,
+    }
 }
 
 fn up() -> Work {
@@ -258,8 +265,14 @@ fn the_boundary_block_pays_the_epoch_and_owners_claim_with_merkle_paths() {
     assert_eq!(s.emission, p.rewards.emission_per_epoch);
     // The only hotspot takes the whole coverage pool, the only sensor the sensor pool.
     let pools = cairn_types::rewards::split(&p.rewards.shares, s.emission);
-    let amounts: Vec<Amount> = report.entries.iter().map(|e| e.amount).collect();
-    assert_eq!(amounts, vec![pools[Pool::Coverage as usize].1, pools[Pool::Sensor as usize].1]);
+    // Entries are in device-id order.
+    let mut ids: Vec<_> = report.entries.iter().map(|e| e.device).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, report.entries.iter().map(|e| e.device).collect::<Vec<_>>());
+    let amount_of = |class| report.entries.iter().find(|e| e.class == class).unwrap().amount;
+    assert_eq!(report.entries.len(), 2);
+    assert_eq!(amount_of(DeviceClass::Hotspot), pools[Pool::Coverage as usize].1);
+    assert_eq!(amount_of(DeviceClass::Sensor), pools[Pool::Sensor as usize].1);
     assert!(report.entries.iter().all(|e| e.uptime_ok && e.work.uptime_slots == 8));
     // In state: the summary, the treasury's and validator's credits, the unclaimed total.
     let stored: cairn_types::rewards::EpochRewards =
@@ -269,7 +282,8 @@ fn the_boundary_block_pays_the_epoch_and_owners_claim_with_merkle_paths() {
     assert_eq!(treasury, s.to_treasury);
     let supply = n.supply();
     assert_eq!(supply.emitted, s.emission);
-    assert_eq!(supply.unclaimed, amounts.iter().sum::<Amount>());
+    let total: Amount = report.entries.iter().map(|e| e.amount).sum();
+    assert_eq!(supply.unclaimed, total);
     assert_supply_identity(&n.c.store, &[&a, &b]);
 
     // a claims its leaf; then nobody can claim it again, b cannot claim it, a bad path and
@@ -279,7 +293,7 @@ fn the_boundary_block_pays_the_epoch_and_owners_claim_with_merkle_paths() {
     let r = n.run(&a, TxBody::ClaimRewards { claims: vec![claim.clone()] });
     assert!(r.is_success(), "{r:?}");
     assert_eq!(n.balance(&a), before + claim.leaf.amount - r.fee_paid);
-    assert_eq!(n.supply().unclaimed, amounts[1]);
+    assert_eq!(n.supply().unclaimed, total - claim.leaf.amount);
     assert_supply_identity(&n.c.store, &[&a, &b]);
     let again = n.run(&a, TxBody::ClaimRewards { claims: vec![claim.clone()] });
     assert_eq!(
@@ -293,10 +307,11 @@ fn the_boundary_block_pays_the_epoch_and_owners_claim_with_merkle_paths() {
     );
     let mut forged = claim_of(&report, &b.address());
     forged.leaf.amount += 1;
+    let index = forged.index;
     let bad = n.run(&b, TxBody::ClaimRewards { claims: vec![forged] });
     assert_eq!(
         crate::devices::tests::failure(&bad),
-        &TxFailure::BadRewardProof { epoch: 0, index: 1 }
+        &TxFailure::BadRewardProof { epoch: 0, index }
     );
     let mut future = claim_of(&report, &b.address());
     future.epoch = 5;
