@@ -118,6 +118,7 @@ pub async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
                 ("root", r.root.to_string()),
                 ("state built in (s)", format!("{:.2}", r.build_seconds)),
                 ("reward run (s)", format!("{:.3}", r.run_seconds)),
+                ("processor time of the run (s)", format!("{:.2}", r.run_cpu_seconds)),
                 ("the report alone, again (s)", format!("{:.3}", r.report_only_seconds)),
                 ("  reading every device (s)", format!("{:.3}", r.gather_seconds)),
                 ("  density and sensor scores (s)", format!("{:.3}", r.score_seconds)),

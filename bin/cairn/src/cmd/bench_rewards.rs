@@ -22,6 +22,9 @@ pub struct RewardsBench {
     /// Building the state (not part of the run).
     pub build_seconds: f64,
     pub run_seconds: f64,
+    /// Processor time of the whole process during the run (all threads): less sensitive
+    /// than `run_seconds` to other work on a shared machine.
+    pub run_cpu_seconds: f64,
     /// The report alone: gathering every device's work from state and the pure run.
     pub report_only_seconds: f64,
     /// The report's steps, timed one by one on the same state: reading every device,
@@ -45,6 +48,17 @@ fn proc_mib(field: &str) -> f64 {
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|kb| kb.parse::<f64>().ok())
         .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// User plus system time of this process so far, in seconds (0 where /proc is missing).
+fn cpu_seconds() -> f64 {
+    let text = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which ends with the last ')'): utime and stime are
+    // the 12th and 13th, in clock ticks of 1/100 s.
+    let rest = text.rsplit_once(')').map_or("", |(_, r)| r);
+    let ticks: f64 =
+        rest.split_whitespace().skip(11).take(2).filter_map(|t| t.parse::<f64>().ok()).sum();
+    ticks / 100.0
 }
 
 /// Resets the peak-RSS counter (Linux: writing 5 to clear_refs), so `VmHWM` measures the run.
@@ -170,10 +184,11 @@ pub fn run(devices: usize) -> anyhow::Result<RewardsBench> {
     let state_rss_mib = proc_mib("VmRSS:");
     reset_peak();
     let boundary = (EPOCH + 1) * params.blocks_per_epoch;
-    let started = Instant::now();
+    let (started, cpu) = (Instant::now(), cpu_seconds());
     let report = rewards::boundary_report(&store, &params, boundary, Some(Address([1; 32])))?
         .ok_or_else(|| anyhow::anyhow!("block {boundary} does not start an epoch"))?;
     let run_seconds = started.elapsed().as_secs_f64();
+    let run_cpu_seconds = cpu_seconds() - cpu;
     let peak_rss_mib = proc_mib("VmHWM:");
     // The reward report alone, on the state as built (without the epoch's scoring steps).
     let started = Instant::now();
@@ -200,6 +215,7 @@ pub fn run(devices: usize) -> anyhow::Result<RewardsBench> {
         root: report.summary.root,
         build_seconds,
         run_seconds,
+        run_cpu_seconds,
         report_only_seconds,
         gather_seconds,
         score_seconds,

@@ -31,7 +31,8 @@ struct HexStats {
 
 /// Hex statistics of one level from every located hotspot's (hex, child hex), sorted by hex.
 fn hex_stats(mut pairs: Vec<(u64, u64)>) -> Vec<(u64, HexStats)> {
-    pairs.sort_unstable();
+    use rayon::slice::ParallelSliceMut;
+    pairs.par_sort_unstable();
     let mut out: Vec<(u64, HexStats)> = Vec::new();
     let mut last: Option<(u64, u64)> = None;
     for (cell, child) in pairs {
@@ -68,10 +69,11 @@ pub fn scales(
         })
         .collect();
     let stats: Vec<Vec<(u64, HexStats)>> = (0..levels.len())
+        .into_par_iter()
         .map(|i| hex_stats(cells.iter().flatten().map(|mine| mine[i]).collect()))
         .collect();
     hotspots
-        .iter()
+        .par_iter()
         .zip(cells)
         .map(|((id, _), mine)| {
             let Some(mine) = mine else {

@@ -84,8 +84,9 @@ fn coarse_cell(location: u64, resolution: u8) -> Option<u64> {
 /// the same thing. Each coarse cell's means are sorted once; a sensor's neighbours are its
 /// cell without itself.
 pub fn qualities(params: &Params, sensors: &[(&SensorEpoch, Option<u64>)]) -> Vec<SensorQuality> {
+    use rayon::prelude::*;
     let cells: Vec<Option<u64>> = sensors
-        .iter()
+        .par_iter()
         .map(|(_, loc)| loc.and_then(|l| coarse_cell(l, params.sensor.coarse_resolution)))
         .collect();
     let mut by_cell: BTreeMap<u64, Vec<i64>> = BTreeMap::new();
@@ -98,7 +99,7 @@ pub fn qualities(params: &Params, sensors: &[(&SensorEpoch, Option<u64>)]) -> Ve
         means.sort_unstable();
     }
     sensors
-        .iter()
+        .par_iter()
         .zip(cells)
         .map(|((agg, _), cell)| {
             let median = cell.and_then(|c| {

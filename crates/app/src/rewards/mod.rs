@@ -106,12 +106,9 @@ pub fn device_input(
     Ok(Some(Gathered { input, bits, location: d.location, sensor: act.sensor }))
 }
 
-/// Devices per parallel gathering task.
-const GATHER_CHUNK: usize = 4_096;
-
 /// Every device on the roster of `epoch`, read on all cores in device-id order (the order
 /// of the report and of its leaves). Reading in key order keeps each lookup next to the
-/// last one in the store.
+/// last one in the store. The results land straight in their final places.
 pub fn gather<S: StateRead + Sync>(
     state: &S,
     params: &Params,
@@ -119,18 +116,27 @@ pub fn gather<S: StateRead + Sync>(
 ) -> Result<Vec<Gathered>, StateError> {
     use rayon::prelude::*;
     let mut ids = roster::read(state, epoch)?;
-    ids.sort_unstable();
-    let chunks: Vec<Vec<Gathered>> = ids
-        .par_chunks(GATHER_CHUNK)
-        .map(|chunk| {
-            let mut out = Vec::with_capacity(chunk.len());
-            for id in chunk {
-                out.extend(device_input(state, params, id, epoch)?);
-            }
-            Ok(out)
+    ids.par_sort_unstable();
+    // The first read error, if any (every read is tried; any error fails the whole run).
+    let failed: std::sync::Mutex<Option<StateError>> = std::sync::Mutex::new(None);
+    let read: Vec<Option<Gathered>> = ids
+        .par_iter()
+        .map(|id| {
+            device_input(state, params, id, epoch).unwrap_or_else(|e| {
+                if let Ok(mut f) = failed.lock() {
+                    f.get_or_insert(e);
+                }
+                None
+            })
         })
-        .collect::<Result<_, StateError>>()?;
-    Ok(chunks.into_iter().flatten().collect())
+        .collect();
+    // A poisoned lock still holds the error that was stored.
+    if let Some(e) = failed.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(e);
+    }
+    // Every device on a roster has a record (records are never deleted); skip any that
+    // does not rather than fail the boundary.
+    Ok(read.into_iter().flatten().collect())
 }
 
 /// The epoch's scoring, in memory: the hex density of every hotspot that earned coverage
