@@ -35,24 +35,38 @@ pub enum StateError {
 pub trait StateRead {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError>;
 
+    /// Hands the value under `key` to `f` without copying it, where the store can (an
+    /// in-memory store lends its own bytes); by default through [`StateRead::get`].
+    fn read_with(&self, key: &[u8], f: &mut dyn FnMut(Option<&[u8]>)) -> Result<(), StateError> {
+        f(self.get(key)?.as_deref());
+        Ok(())
+    }
+
     /// Reads and decodes a borsh value.
     fn get_decoded<T: borsh::BorshDeserialize>(&self, key: &[u8]) -> Result<Option<T>, StateError>
     where
         Self: Sized,
     {
-        match self.get(key)? {
-            None => Ok(None),
-            Some(bytes) => borsh::from_slice(&bytes).map(Some).map_err(|e| StateError::Corrupt {
-                key: String::from_utf8_lossy(key).into_owned(),
-                reason: e.to_string(),
-            }),
-        }
+        let mut out: Result<Option<T>, borsh::io::Error> = Ok(None);
+        self.read_with(key, &mut |v| {
+            if let Some(bytes) = v {
+                out = borsh::from_slice(bytes).map(Some);
+            }
+        })?;
+        out.map_err(|e| StateError::Corrupt {
+            key: String::from_utf8_lossy(key).into_owned(),
+            reason: e.to_string(),
+        })
     }
 }
 
 impl<T: StateRead + ?Sized> StateRead for &T {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
         (**self).get(key)
+    }
+
+    fn read_with(&self, key: &[u8], f: &mut dyn FnMut(Option<&[u8]>)) -> Result<(), StateError> {
+        (**self).read_with(key, f)
     }
 }
 

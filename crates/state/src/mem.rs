@@ -50,6 +50,11 @@ impl StateRead for MemStore {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
         Ok(self.latest.get(key).cloned())
     }
+
+    fn read_with(&self, key: &[u8], f: &mut dyn FnMut(Option<&[u8]>)) -> Result<(), StateError> {
+        f(self.latest.get(key).map(Vec::as_slice));
+        Ok(())
+    }
 }
 
 impl crate::StateScan for MemStore {

@@ -87,6 +87,14 @@ impl StateRead for Frozen<'_> {
         }
         self.base.get(key)
     }
+
+    fn read_with(&self, key: &[u8], f: &mut dyn FnMut(Option<&[u8]>)) -> Result<(), StateError> {
+        if let Some(v) = self.scope.and_then(|s| s.get(key)).or_else(|| self.changes.get(key)) {
+            f(v.as_deref());
+            return Ok(());
+        }
+        self.base.read_with(key, f)
+    }
 }
 
 impl StateRead for Overlay<'_> {
@@ -131,5 +139,29 @@ mod tests {
         let ch = o.into_changes();
         assert_eq!(ch.len(), 2);
         assert_eq!(ch.get(b"c".as_slice()), Some(&Some(b"3".to_vec())));
+    }
+
+    #[test]
+    fn a_frozen_view_lends_the_same_values_get_returns() {
+        let mut base = MemStore::default();
+        for k in [b"a", b"b", b"c"] {
+            base.set_latest(k.to_vec(), b"base".to_vec());
+        }
+        let mut o = Overlay::new(&base);
+        o.put(b"a".to_vec(), b"block".to_vec());
+        o.delete(b"b".to_vec());
+        o.begin_scope();
+        o.put(b"d".to_vec(), b"scope".to_vec());
+        let f = o.frozen();
+        for k in [b"a", b"b", b"c", b"d", b"e"] {
+            let mut lent = None;
+            f.read_with(k, &mut |v| lent = Some(v.map(<[u8]>::to_vec))).unwrap();
+            assert_eq!(lent, Some(f.get(k).unwrap()), "{}", String::from_utf8_lossy(k));
+        }
+        assert_eq!(f.get(b"a").unwrap(), Some(b"block".to_vec()));
+        assert_eq!(f.get(b"b").unwrap(), None);
+        assert_eq!(f.get(b"c").unwrap(), Some(b"base".to_vec()));
+        assert_eq!(f.get(b"d").unwrap(), Some(b"scope".to_vec()));
+        assert_eq!(f.get_decoded::<u8>(b"e").unwrap(), None);
     }
 }
