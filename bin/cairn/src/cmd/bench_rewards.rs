@@ -82,9 +82,13 @@ fn build(devices: usize, params: &Params) -> anyhow::Result<MemStore> {
     let base = MemStore::default();
     let mut o = Overlay::new(&base);
     o.put_encoded(state_key::params(), params);
-    let centre = h3o::LatLng::new(48.8566, 2.3522)?.to_cell(h3o::Resolution::Seven);
+    // Every device at the centre of a resolution-9 cell of its own (about 0.1 km² each), on
+    // a disk around one city: a disk of radius k holds 3k(k + 1) + 1 cells. About three
+    // hotspots per resolution-8 hex, so density scaling bites without zeroing anyone.
+    let centre = h3o::LatLng::new(48.8566, 2.3522)?.to_cell(h3o::Resolution::Nine);
+    let k = (devices as f64 / 3.0).sqrt().ceil() as u32;
     let cells: Vec<u64> = centre
-        .grid_disk::<Vec<_>>(60)
+        .grid_disk::<Vec<_>>(k)
         .into_iter()
         .filter_map(|c| c.center_child(h3o::Resolution::Twelve).map(u64::from))
         .collect();
