@@ -10,6 +10,9 @@
 //!   cells (at `move_resolution`) from the one before, within `move_window_blocks` of it.
 //! - Copied sensors: sensors with the same readings count and value digest in an epoch;
 //!   every one but the earliest registered is flagged.
+//! - Co-located hotspots: `colocated_min` or more hotspots active in the epoch (any judged
+//!   report) located in one resolution-12 cell — a farm claiming one spot's coverage many
+//!   times, in turns or at once; all are flagged.
 
 use crate::accounts::{self, get_supply};
 use crate::state_key;
@@ -28,6 +31,8 @@ pub struct FraudInputs {
     pub moves: Vec<(DeviceId, u64, u64, u64)>,
     /// Sensors: (device, registered height, readings, digest).
     pub sensors: Vec<(DeviceId, Height, u32, Hash)>,
+    /// Hotspots active in the epoch, located: (device, asserted cell).
+    pub cells: Vec<(DeviceId, u64)>,
 }
 
 /// Flags per device, in device order.
@@ -41,7 +46,7 @@ fn find(parent: &mut [usize], mut i: usize) -> usize {
     i
 }
 
-/// Runs the three detectors.
+/// Runs the detectors.
 pub fn detect(p: &FraudParams, inputs: &FraudInputs) -> Flags {
     let mut flags: Flags = BTreeMap::new();
     // Witness rings: components of the undirected witness graph.
@@ -124,7 +129,27 @@ pub fn detect(p: &FraudParams, inputs: &FraudInputs) -> Flags {
             flags.entry(*d).or_default().push(Evidence::CopiedSensor { of: original, readings });
         }
     }
+    colocated(p, inputs, &mut flags);
     flags
+}
+
+/// Flags every hotspot of a cell where `colocated_min` or more were active.
+fn colocated(p: &FraudParams, inputs: &FraudInputs, flags: &mut Flags) {
+    if p.colocated_min == 0 {
+        return;
+    }
+    let mut by_cell: BTreeMap<u64, Vec<DeviceId>> = BTreeMap::new();
+    for (d, cell) in &inputs.cells {
+        by_cell.entry(*cell).or_default().push(*d);
+    }
+    for (cell, hotspots) in by_cell {
+        let n = u32::try_from(hotspots.len()).unwrap_or(u32::MAX);
+        if n >= p.colocated_min {
+            for d in hotspots {
+                flags.entry(d).or_default().push(Evidence::Colocated { cell, hotspots: n });
+            }
+        }
+    }
 }
 
 /// Grid distance between the parents of two resolution-12 cells at `resolution`; None if
@@ -235,3 +260,7 @@ pub fn resolve(
 #[cfg(test)]
 #[path = "fraud_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "fraud_farm_tests.rs"]
+mod farm_tests;

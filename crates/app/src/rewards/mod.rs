@@ -29,6 +29,8 @@ pub struct FraudBits {
     pub moved: Option<(u64, u64, u64)>,
     /// (registered height, readings, digest) of a sensor that read.
     pub stream: Option<(Height, u32, cairn_types::Hash)>,
+    /// The asserted cell of a hotspot.
+    pub cell: Option<u64>,
 }
 
 /// The work of `id` in `epoch` as the reward run counts it, with what the fraud detectors
@@ -72,6 +74,9 @@ pub fn device_input(
         },
         ..Work::default()
     };
+    if d.class == DeviceClass::Hotspot {
+        bits.cell = d.location;
+    }
     match d.class {
         DeviceClass::Hotspot if act.beacons > 0 || act.witnesses > 0 => {
             let density: Option<cairn_types::device::CoverageDensity> =
@@ -148,6 +153,9 @@ pub fn report<S: StateRead + Sync>(
         }
         if let Some((registered, readings, digest)) = bits.stream {
             f.sensors.push((input.device, registered, readings, digest));
+        }
+        if let Some(cell) = bits.cell {
+            f.cells.push((input.device, cell));
         }
         inputs.push(input);
     }
