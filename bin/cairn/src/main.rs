@@ -67,6 +67,9 @@ enum Command {
     /// Check a whole chain: replay every block from genesis and compare every root.
     #[command(subcommand)]
     Chain(cmd::chain::ChainCmd),
+    /// Simulate a fleet of honest and cheating devices against a node and report what the
+    /// chain paid and rejected.
+    Sim(cmd::sim::SimArgs),
     /// Benchmarks run inside this process.
     #[command(subcommand)]
     Bench(cmd::bench::BenchCmd),
@@ -108,6 +111,7 @@ fn main() -> std::process::ExitCode {
             Command::Credits(c) => cmd::credits::run(&ctx, c).await,
             Command::Chain(c) => cmd::chain::run(&ctx, c).await,
             Command::Bench(c) => cmd::bench::run(&ctx, c).await,
+            Command::Sim(a) => cmd::sim::run(&ctx, a).await,
         }
     });
     match result {

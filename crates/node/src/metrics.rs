@@ -25,6 +25,34 @@ pub struct ChainMetrics {
     pub block_interval_seconds: Gauge<f64, AtomicU64>,
     /// Time to build, execute and commit a block.
     pub block_build_seconds: Histogram,
+    /// Build time of the last block that ran an epoch's reward run (its sensor and density
+    /// scoring, the reward report and the fraud detectors, with the block's other work).
+    pub epoch_boundary_block_seconds: Gauge<f64, AtomicU64>,
+}
+
+/// The node process and its store on disk.
+#[derive(Clone)]
+pub struct ProcessMetrics {
+    /// Resident memory of the process (Linux; 0 elsewhere).
+    pub resident_memory_bytes: Gauge,
+    /// Size of the store file.
+    pub store_bytes: Gauge,
+}
+
+impl ProcessMetrics {
+    /// Reads the process's resident memory and the store file's size.
+    pub fn refresh(&self, store_file: &std::path::Path) {
+        if let Some(kib) = std::fs::read_to_string("/proc/self/status").ok().and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.split_whitespace().next().and_then(|n| n.parse::<i64>().ok()))
+        }) {
+            self.resident_memory_bytes.set(kib.saturating_mul(1024));
+        }
+        if let Ok(m) = std::fs::metadata(store_file) {
+            self.store_bytes.set(i64::try_from(m.len()).unwrap_or(i64::MAX));
+        }
+    }
 }
 
 /// Mempool occupancy.
@@ -48,6 +76,7 @@ pub struct ApiMetrics {
 
 pub struct Metrics {
     pub chain: ChainMetrics,
+    pub process: ProcessMetrics,
     pub mempool: MempoolMetrics,
     pub api: ApiMetrics,
     registry: Registry,
@@ -66,6 +95,7 @@ impl Metrics {
             txs_per_second: Gauge::default(),
             block_interval_seconds: Gauge::default(),
             block_build_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 14)),
+            epoch_boundary_block_seconds: Gauge::default(),
         };
         registry.register("height", "Height of the last committed block", chain.height.clone());
         registry.register("epoch", "Epoch of the last committed block", chain.epoch.clone());
@@ -104,6 +134,21 @@ impl Metrics {
             "Time to build, execute and commit a block",
             chain.block_build_seconds.clone(),
         );
+        registry.register(
+            "epoch_boundary_block_seconds",
+            "Build time of the last block that ran an epoch's reward run",
+            chain.epoch_boundary_block_seconds.clone(),
+        );
+        let process = ProcessMetrics {
+            resident_memory_bytes: Gauge::default(),
+            store_bytes: Gauge::default(),
+        };
+        registry.register(
+            "process_resident_memory_bytes",
+            "Resident memory of the node process",
+            process.resident_memory_bytes.clone(),
+        );
+        registry.register("store_bytes", "Size of the store file", process.store_bytes.clone());
         let mempool = MempoolMetrics { size: Gauge::default(), bytes: Gauge::default() };
         registry.register(
             "mempool_size",
@@ -126,7 +171,7 @@ impl Metrics {
             "Transactions refused through the API, by error code",
             api.txs_rejected.clone(),
         );
-        Metrics { chain, mempool, api, registry }
+        Metrics { chain, process, mempool, api, registry }
     }
 
     /// The Prometheus text exposition.

@@ -95,6 +95,9 @@ pub fn commit(
     m.block_interval_seconds.set(interval_ms as f64 / 1000.0);
     m.txs_per_second.set(block.txs.len() as f64 * 1000.0 / interval_ms as f64);
     m.block_build_seconds.observe(started.elapsed().as_secs_f64());
+    if e.rewards.is_some() {
+        m.epoch_boundary_block_seconds.set(started.elapsed().as_secs_f64());
+    }
     refresh_metrics(shared)?;
     tracing::info!(
         height = block.header.height,
@@ -117,6 +120,7 @@ pub fn refresh_metrics(shared: &Shared) -> anyhow::Result<()> {
         shared.metrics.chain.height.set(head.height as i64);
         shared.metrics.chain.epoch.set(head.epoch as i64);
     }
+    shared.metrics.process.refresh(&shared.config.data_dir.join(crate::STORE_FILE));
     let pool = shared.mempool();
     shared.metrics.mempool.size.set(pool.len() as i64);
     shared.metrics.mempool.bytes.set(pool.bytes() as i64);

@@ -161,6 +161,9 @@ pub struct FraudParams {
     pub copy_min_readings: u32,
     /// Flagged rewards are held this many epochs, then released unless resolved.
     pub escrow_epochs: u64,
+    /// This many hotspots or more active in an epoch in one resolution-12 cell are a farm:
+    /// all are flagged (0 turns the rule off).
+    pub colocated_min: u32,
 }
 
 impl Default for FraudParams {
@@ -175,6 +178,7 @@ impl Default for FraudParams {
             move_window_blocks: 1_000,
             copy_min_readings: 5,
             escrow_epochs: 6,
+            colocated_min: 3,
         }
     }
 }
@@ -190,6 +194,8 @@ pub enum Evidence {
     ImplausibleMove { from: u64, to: u64, cells: u64, resolution: u8, blocks: u64 },
     /// The device's readings repeat those of `of`, registered earlier.
     CopiedSensor { of: DeviceId, readings: u32 },
+    /// The device is one of `hotspots` hotspots active in the epoch in `cell`.
+    Colocated { cell: u64, hotspots: u32 },
 }
 
 impl Evidence {
@@ -198,6 +204,7 @@ impl Evidence {
             Evidence::WitnessRing { .. } => "witness_ring",
             Evidence::ImplausibleMove { .. } => "implausible_move",
             Evidence::CopiedSensor { .. } => "copied_sensor",
+            Evidence::Colocated { .. } => "colocated",
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod node;
 pub mod query;
 pub mod replay;
 pub mod rewards;
+pub mod sim;
 pub mod storage;
 pub mod testnet;
 pub mod tx;

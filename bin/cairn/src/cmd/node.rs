@@ -67,6 +67,13 @@ pub struct DevnetArgs {
     /// Delete the data directory first and start a new chain.
     #[arg(long)]
     reset: bool,
+    /// Run the node alone, without the small simulated fleet (devices reporting, a few of
+    /// them cheating) that otherwise runs in the background.
+    #[arg(long)]
+    no_fleet: bool,
+    /// Devices in the background fleet.
+    #[arg(long, default_value_t = 20)]
+    fleet_devices: usize,
     #[command(flatten)]
     run: RunArgs,
 }
@@ -213,8 +220,8 @@ pub async fn node(_ctx: &Ctx, a: NodeArgs) -> anyhow::Result<()> {
 pub const DEV_KEYS: &[&str] = &["alice", "bob"];
 /// Default passphrase of the development keys (override with CAIRN_PASSPHRASE).
 pub const DEV_PASSPHRASE: &str = "devnet";
-/// Balance of each development key.
-pub const DEV_BALANCE: Amount = 1_000_000 * UNITS_PER_CRN;
+/// Balance of each development key (enough to fund a simulated fleet of 100,000 devices).
+pub const DEV_BALANCE: Amount = 10_000_000 * UNITS_PER_CRN;
 
 pub async fn devnet(_ctx: &Ctx, a: DevnetArgs) -> anyhow::Result<()> {
     let dir = match a.data_dir {
@@ -250,6 +257,20 @@ pub async fn devnet(_ctx: &Ctx, a: DevnetArgs) -> anyhow::Result<()> {
     } else {
         format!("{DEV_PASSPHRASE:?}")
     };
+    // The background fleet is paid by the first dev key; a node that makes blocks only on
+    // request would leave it waiting, so it runs only on timed blocks.
+    let fleet = if a.no_fleet || a.run.blocks_on_demand || a.fleet_devices == 0 {
+        None
+    } else {
+        match ks.load(DEV_KEYS[0], &passphrase) {
+            Ok(key) => Some(key),
+            Err(e) => {
+                println!("fleet      not started: cannot unlock {}: {e:#}", DEV_KEYS[0]);
+                None
+            }
+        }
+    };
+    let fleet_devices = a.fleet_devices;
     run_node(dir.clone(), a.run, move |addr| {
         println!("Cairn devnet is running (Ctrl-C stops it)");
         println!("  API        http://{addr}");
@@ -269,6 +290,14 @@ pub async fn devnet(_ctx: &Ctx, a: DevnetArgs) -> anyhow::Result<()> {
         );
         println!("             cairn query status");
         println!("             cairn tx transfer --from alice --to <address> --amount 1.5");
+        if let Some(key) = fleet {
+            let url = format!("http://{addr}");
+            tokio::spawn(async move {
+                if let Err(e) = super::sim::devnet_fleet(url, key, fleet_devices).await {
+                    println!("fleet      stopped: {e:#}");
+                }
+            });
+        }
     })
     .await
 }

@@ -10,6 +10,9 @@
 //!   cells (at `move_resolution`) from the one before, within `move_window_blocks` of it.
 //! - Copied sensors: sensors with the same readings count and value digest in an epoch;
 //!   every one but the earliest registered is flagged.
+//! - Co-located hotspots: `colocated_min` or more hotspots active in the epoch (any judged
+//!   report) located in one resolution-12 cell — a farm claiming one spot's coverage many
+//!   times, in turns or at once; all are flagged.
 
 use crate::accounts::{self, get_supply};
 use crate::state_key;
@@ -28,6 +31,8 @@ pub struct FraudInputs {
     pub moves: Vec<(DeviceId, u64, u64, u64)>,
     /// Sensors: (device, registered height, readings, digest).
     pub sensors: Vec<(DeviceId, Height, u32, Hash)>,
+    /// Hotspots active in the epoch, located: (device, asserted cell).
+    pub cells: Vec<(DeviceId, u64)>,
 }
 
 /// Flags per device, in device order.
@@ -153,7 +158,7 @@ fn witness_rings(p: &FraudParams, witnessed: &[(DeviceId, Vec<DeviceId>)], flags
     }
 }
 
-/// Runs the three detectors.
+/// Runs the detectors.
 pub fn detect(p: &FraudParams, inputs: &FraudInputs) -> Flags {
     let mut flags: Flags = BTreeMap::new();
     witness_rings(p, &inputs.witnessed, &mut flags);
@@ -195,7 +200,29 @@ pub fn detect(p: &FraudParams, inputs: &FraudInputs) -> Flags {
                 .push(Evidence::CopiedSensor { of: *original, readings: *readings });
         }
     }
+    colocated(p, inputs, &mut flags);
     flags
+}
+
+/// Flags every hotspot of a cell where `colocated_min` or more were active.
+fn colocated(p: &FraudParams, inputs: &FraudInputs, flags: &mut Flags) {
+    if p.colocated_min == 0 {
+        return;
+    }
+    // Sorted by cell: each run is one cell's hotspots.
+    let mut by_cell: Vec<(u64, DeviceId)> = inputs.cells.iter().map(|(d, c)| (*c, *d)).collect();
+    {
+        use rayon::prelude::*;
+        by_cell.par_sort_unstable();
+    }
+    for group in by_cell.chunk_by(|a, b| a.0 == b.0) {
+        let n = u32::try_from(group.len()).unwrap_or(u32::MAX);
+        if n >= p.colocated_min {
+            for (cell, d) in group {
+                flags.entry(*d).or_default().push(Evidence::Colocated { cell: *cell, hotspots: n });
+            }
+        }
+    }
 }
 
 /// Grid distance between the parents of two resolution-12 cells at `resolution`; None if
@@ -306,3 +333,7 @@ pub fn resolve(
 #[cfg(test)]
 #[path = "fraud_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "fraud_farm_tests.rs"]
+mod farm_tests;

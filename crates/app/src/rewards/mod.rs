@@ -217,6 +217,11 @@ pub fn settle<S: StateRead + Sync>(
         if let Some((registered, readings, digest)) = g.bits.stream {
             f.sensors.push((d, registered, readings, digest));
         }
+        if g.input.class == DeviceClass::Hotspot
+            && let Some(cell) = g.location
+        {
+            f.cells.push((d, cell));
+        }
     }
     let flags = fraud::detect(&params.fraud, &f);
     Ok(compute::run(

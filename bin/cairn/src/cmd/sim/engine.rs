@@ -1,0 +1,283 @@
+//! The run: epoch by epoch, one tick per heartbeat slot. A tick sends what every device
+//! does in that slot (heartbeats, beacons, witnesses of the beacons of the tick before,
+//! readings, storage answers, job and channel steps), gets it into blocks, and reads back
+//! which beacons the chain accepted. After each epoch boundary the node's reward report of
+//! the epoch is read and held against the claims.
+
+use super::book::Book;
+use super::fleet::{Behaviour, Fleet};
+use super::net::{Net, NodeMetrics};
+use super::tally::{EpochLine, Tally};
+use super::work::{ChannelRun, DealRun, JobRun};
+use cairn_types::device_key::DeviceId;
+use cairn_types::{Hash, Height, Keypair, SignedReport};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
+
+/// A device's place in the run.
+#[derive(Debug, Clone, Default)]
+pub struct DevState {
+    pub seq: u64,
+    /// Height of its last beacon the chain accepted.
+    pub last_beacon: Option<Height>,
+    /// It beacons in the first tick at or after this height.
+    pub next_beacon: Height,
+    /// What it sent in its last tick (a replayer sends it again).
+    pub last_sent: Vec<SignedReport>,
+}
+
+/// A beacon the chain accepted, waiting for its witnesses in the next tick.
+#[derive(Debug, Clone, Copy)]
+pub struct Heard {
+    pub device: usize,
+    pub height: Height,
+}
+
+/// A report transaction of the last tick: where its beacons are (index in the batch,
+/// device), so its receipt tells which were accepted.
+#[derive(Debug, Clone)]
+pub struct ReportTx {
+    pub hash: Hash,
+    pub beacons: Vec<(u32, usize)>,
+}
+
+/// What the run measured of the node.
+#[derive(Debug, Clone, Default)]
+pub struct Perf {
+    pub onboarding_s: f64,
+    pub traffic_s: f64,
+    pub reports: u64,
+    pub blocks: u64,
+    pub start: NodeMetrics,
+    pub end: NodeMetrics,
+    /// Build time of each epoch boundary block (the reward run), seconds.
+    pub boundary_s: Vec<f64>,
+    pub max_rss_bytes: f64,
+    /// Heartbeat slots the simulator could not serve in time (waited-for blocks only).
+    pub slots_missed: u64,
+}
+
+pub struct Sim {
+    pub net: Net,
+    pub fleet: Fleet,
+    pub funder: Keypair,
+    pub state: Vec<DevState>,
+    pub book: Book,
+    pub tally: Tally,
+    pub index: BTreeMap<DeviceId, usize>,
+    pub first_epoch: u64,
+    pub last_epoch: Option<u64>,
+    pub heard: Vec<Heard>,
+    pub deals: Vec<DealRun>,
+    pub jobs: Vec<JobRun>,
+    pub channels: Vec<ChannelRun>,
+    /// Hotspots by the city they are really in.
+    pub hotspots_in: BTreeMap<Option<usize>, Vec<usize>>,
+    /// Adversarial hotspots by behaviour.
+    pub adversaries: BTreeMap<Behaviour, Vec<usize>>,
+    pub perf: Perf,
+    /// Consumers can pay for deals, jobs and channels (credits were bought).
+    pub credits: bool,
+    pub warnings: Vec<String>,
+    /// Report transactions of the last tick, until their receipts are read.
+    pub report_txs: Vec<ReportTx>,
+    /// Work transactions of the last tick, until their receipts are read.
+    pub work_pending: Vec<(Hash, super::work::WorkTx)>,
+    ticked: BTreeSet<(u64, u32)>,
+    evaluated: BTreeSet<u64>,
+}
+
+/// Wall-clock Unix milliseconds (report timestamps).
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+impl Sim {
+    pub fn new(net: Net, fleet: Fleet, funder: Keypair, warnings: Vec<String>) -> Sim {
+        let mut hotspots_in: BTreeMap<Option<usize>, Vec<usize>> = BTreeMap::new();
+        let mut adversaries: BTreeMap<Behaviour, Vec<usize>> = BTreeMap::new();
+        for (i, d) in fleet.devices.iter().enumerate() {
+            if d.class == cairn_types::DeviceClass::Hotspot {
+                hotspots_in.entry(d.real.city).or_default().push(i);
+            }
+            if let Some(b) = d.behaviour {
+                adversaries.entry(b).or_default().push(i);
+            }
+        }
+        let mut tally = Tally::default();
+        tally.start(&fleet);
+        Sim {
+            index: fleet.devices.iter().enumerate().map(|(i, d)| (d.id, i)).collect(),
+            state: vec![DevState::default(); fleet.devices.len()],
+            net,
+            fleet,
+            funder,
+            book: Book::default(),
+            tally,
+            first_epoch: 0,
+            last_epoch: None,
+            heard: Vec::new(),
+            deals: Vec::new(),
+            jobs: Vec::new(),
+            channels: Vec::new(),
+            hotspots_in,
+            adversaries,
+            perf: Perf::default(),
+            credits: false,
+            warnings,
+            report_txs: Vec::new(),
+            work_pending: Vec::new(),
+            ticked: BTreeSet::new(),
+            evaluated: BTreeSet::new(),
+        }
+    }
+
+    pub fn blocks_per_epoch(&self) -> u64 {
+        self.net.params.blocks_per_epoch.max(1)
+    }
+
+    pub fn slots(&self) -> u32 {
+        self.net.params.devices.heartbeat_slots.clamp(1, 64)
+    }
+
+    /// The heartbeat slot of block `h` (as the chain computes it).
+    pub fn slot_of(&self, h: Height) -> u32 {
+        let bpe = self.blocks_per_epoch();
+        ((h % bpe) * u64::from(self.slots()) / bpe) as u32
+    }
+
+    /// The first block of slot `s` of epoch `e`.
+    pub fn slot_start(&self, e: u64, s: u32) -> Height {
+        let bpe = self.blocks_per_epoch();
+        e * bpe + (u64::from(s) * bpe).div_ceil(u64::from(self.slots()))
+    }
+
+    /// Runs traffic from the next block until epoch `last` (forever without); epochs from
+    /// `first` on are measured, those before warm the fleet up (every hotspot beacons once,
+    /// so from `first` on everyone may witness). Calls `on_epoch` with each measured epoch's
+    /// line once the node has rewarded it.
+    pub async fn run(
+        &mut self,
+        first: u64,
+        last: Option<u64>,
+        mut on_epoch: impl FnMut(&EpochLine, &Sim),
+        mut on_tick: impl FnMut(u64, u32),
+    ) -> anyhow::Result<()> {
+        self.first_epoch = first;
+        self.last_epoch = last;
+        self.book.forget_before(first);
+        let started = Instant::now();
+        self.perf.start = self.net.metrics().await?;
+        let start_height = self.net.head().await?;
+        let bpe = self.blocks_per_epoch();
+        let per_slot = bpe / u64::from(self.slots());
+        let warm_blocks = (first * bpe).saturating_sub(start_height + 1);
+        let interval = self.net.params.coverage.beacon_interval_blocks.max(1);
+        let span = if warm_blocks > 3 * per_slot {
+            interval.min(warm_blocks - per_slot)
+        } else {
+            interval
+        };
+        self.schedule_beacons(start_height + 1, span);
+        loop {
+            let head = self.net.head().await?;
+            self.evaluate_ready(head, &mut on_epoch).await?;
+            let next = head + 1;
+            let e = next / bpe;
+            if last.is_some_and(|l| e > l) {
+                break;
+            }
+            let s = self.slot_of(next);
+            if self.ticked.contains(&(e, s)) {
+                // This slot is served: on to the next one.
+                let to =
+                    if s + 1 < self.slots() { self.slot_start(e, s + 1) } else { (e + 1) * bpe };
+                self.net.advance_to(to.saturating_sub(1)).await?;
+                continue;
+            }
+            let slot_blocks = self.slot_start(e, s + 1).min((e + 1) * bpe) - self.slot_start(e, s);
+            if self.net.drives && next % bpe == 0 && slot_blocks >= 2 {
+                // An empty boundary block: its time is the reward run's.
+                self.net.make_block().await?;
+                if let Some(t) = self.net.block_seconds.last() {
+                    self.perf.boundary_s.push(*t);
+                }
+                continue;
+            }
+            self.tick(e, s, next).await?;
+            self.ticked.insert((e, s));
+            on_tick(e, s);
+            if self.net.drives {
+                let end = self.slot_start(e, s + 1).min((e + 1) * bpe);
+                self.net.advance_to(end - 1).await?;
+            }
+            self.after_tick().await?;
+        }
+        if let Some(l) = last {
+            let head = self.net.advance_to((l + 1) * bpe).await?;
+            self.evaluate_ready(head, &mut on_epoch).await?;
+            let served = self.ticked.range((first, 0)..).count() as u64;
+            let due = (l + 1).saturating_sub(first) * u64::from(self.slots());
+            self.perf.slots_missed = due.saturating_sub(served);
+        }
+        self.perf.traffic_s = started.elapsed().as_secs_f64();
+        self.perf.end = self.net.metrics().await?;
+        self.perf.blocks = self.net.head().await?.saturating_sub(start_height);
+        Ok(())
+    }
+
+    /// Sends what every device does in slot `s` of epoch `e`, starting at block `h0`.
+    async fn tick(&mut self, e: u64, s: u32, h0: Height) -> anyhow::Result<()> {
+        let up: Vec<bool> = (0..self.fleet.devices.len()).map(|d| self.up(d, e, s)).collect();
+        self.send_reports(e, s, h0, &up).await?;
+        let work = self.work_txs(e, s, h0, &up).await?;
+        let txs: Vec<cairn_types::SignedTx> = work.iter().map(|(t, _)| t.clone()).collect();
+        self.net.submit(&txs).await?;
+        self.work_pending = work.into_iter().map(|(t, w)| (t.hash(), w)).collect();
+        Ok(())
+    }
+
+    /// Reads what the chain made of the tick: accepted beacons, work receipts, jobs.
+    async fn after_tick(&mut self) -> anyhow::Result<()> {
+        self.read_report_receipts().await?;
+        let work = std::mem::take(&mut self.work_pending);
+        self.read_work_receipts(work).await?;
+        let head = self.net.head().await?;
+        self.check_jobs(head).await
+    }
+
+    /// Reads the reward report of every epoch the chain has closed and not yet evaluated.
+    async fn evaluate_ready(
+        &mut self,
+        head: Height,
+        on_epoch: &mut impl FnMut(&EpochLine, &Sim),
+    ) -> anyhow::Result<()> {
+        let bpe = self.blocks_per_epoch();
+        let closed = (head / bpe).saturating_sub(1);
+        if head < bpe {
+            return Ok(());
+        }
+        for e in self.first_epoch..=closed {
+            if self.evaluated.contains(&e) || self.last_epoch.is_some_and(|l| e > l) {
+                continue;
+            }
+            let report = self.net.client.epoch_report(e).await?;
+            self.book.forget_before(self.first_epoch);
+            let claims = self.book.take(e);
+            let m = self.net.metrics().await?;
+            if !self.net.drives
+                && let Some(t) = m.boundary_block_seconds
+            {
+                self.perf.boundary_s.push(t);
+            }
+            self.perf.max_rss_bytes = self.perf.max_rss_bytes.max(m.rss_bytes.unwrap_or(0.0));
+            let line = self.tally.add_epoch(&self.fleet, &self.index, &report, &claims);
+            self.evaluated.insert(e);
+            on_epoch(&line, self);
+        }
+        Ok(())
+    }
+}

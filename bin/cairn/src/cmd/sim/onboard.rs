@@ -1,0 +1,320 @@
+//! Onboarding: the funder pays every operator, consumer and gateway (through a tree of
+//! distributor accounts, so no sender exceeds the mempool's per-sender limit), operators
+//! register their devices and assert their cells, consumers buy data credits at the oracle
+//! price and open storage deals.
+
+use super::draw::{self, tag};
+use super::engine::Sim;
+use super::work::{CHANNEL_ESCROW, DealRun, JOB_PRICE, deal_file};
+use anyhow::{Context, bail};
+use cairn_types::device::RegistrationConsent;
+use cairn_types::storage::{chunk_root, chunks, deal_id};
+use cairn_types::{
+    Address, Amount, DeviceClass, Keypair, SignedTx, TxBody, UNITS_PER_CRN, format_crn,
+};
+
+/// Accounts one account funds in one block.
+const FAN_OUT: usize = 200;
+/// $10 a CRN, in nano-dollars: the price the simulator reports when its funder is an oracle.
+const SIM_PRICE: u128 = 10_000_000_000;
+/// Fee allowance per transaction an account will send, base units (generous: report
+/// batches and storage answers are large).
+const TX_FEE: Amount = 30_000;
+/// Reports a device sends per heartbeat slot, on average, and bytes each costs in fees.
+const REPORTS_PER_SLOT: u64 = 2;
+const REPORT_BYTES: u64 = 160;
+
+/// What funding the fleet takes from the funder, by purpose.
+#[derive(Debug, Clone, Default)]
+pub struct Budget {
+    pub bonds: Amount,
+    pub fees: Amount,
+    pub credits: Amount,
+    pub total: Amount,
+}
+
+impl Sim {
+    /// Onboards the fleet for a run of up to `epochs` epochs; `done` counts transactions.
+    pub async fn onboard(
+        &mut self,
+        epochs: u64,
+        mut done: impl FnMut(usize, usize),
+    ) -> anyhow::Result<Budget> {
+        let client = self.net.client.clone();
+        if let Some(d) = self.fleet.devices.first()
+            && client.device(&d.id).await.is_ok()
+        {
+            bail!(
+                "the devices of seed {} are already registered on this chain; use another --seed or a fresh chain",
+                self.fleet.spec.seed
+            );
+        }
+        let funder = self.funder.clone();
+        self.net.load_nonce(&funder.address()).await?;
+        // Data credits: at a fresh oracle price, or at one the funder reports as an oracle.
+        let oracles = client.oracles().await?;
+        let funder_is_oracle = oracles.oracles.iter().any(|(a, _)| *a == funder.address());
+        let price = if funder_is_oracle { Some(SIM_PRICE) } else { oracles.nano_usd_per_crn };
+        self.credits = price.is_some();
+        if price.is_none() {
+            self.warnings.push(
+                "no fresh oracle price and the funder is not an oracle: storage deals, compute jobs and usage channels are left out"
+                    .into(),
+            );
+        }
+        let (amounts, budget) = self.budget(epochs, price);
+        let balance = client.account(&funder.address(), false).await?.balance;
+        if balance < budget.total {
+            bail!(
+                "the funder {} holds {} CRN; this fleet needs {} CRN ({} in bonds, {} in fees, {} for data credits)",
+                funder.address(),
+                format_crn(balance),
+                format_crn(budget.total),
+                format_crn(budget.bonds),
+                format_crn(budget.fees),
+                format_crn(budget.credits)
+            );
+        }
+        let regs = 2 * self.fleet.devices.len()
+            + self.fleet.consumers.len()
+            + self.fleet.devices.len() / 5;
+        let total = amounts.len() * 2 + regs;
+        let mut sent = 0;
+        let mut report = |n: usize| {
+            sent += n;
+            done(sent, total);
+        };
+        let mut first = Vec::new();
+        if funder_is_oracle {
+            first.push(self.net.sign(&funder, TxBody::ReportPrice { nano_usd_per_crn: SIM_PRICE }));
+        }
+        self.fund(amounts, first, &mut report).await?;
+        // Devices registered and located, the honest fleet first: adversaries join a
+        // network that is already running (a copier registers after the sensor it copies).
+        // Consumers buy credits.
+        let chain = self.net.chain_id.clone();
+        let mut items: Vec<(Keypair, TxBody)> = Vec::new();
+        let mut later: Vec<(Keypair, TxBody)> = Vec::new();
+        for d in &self.fleet.devices {
+            let items = if d.honest() { &mut items } else { &mut later };
+            let owner = self.fleet.operators[d.owner].clone();
+            let consent = RegistrationConsent { owner: owner.address(), device_nonce: 0 };
+            let device_signature = d.signer.sign(&consent.signing_message(&chain))?;
+            let body = TxBody::RegisterDevice {
+                key: d.signer.public_key(),
+                class: d.class,
+                metadata: Vec::new(),
+                device_nonce: 0,
+                device_signature,
+                maker: None,
+            };
+            items.push((owner.clone(), body));
+            items.push((owner, TxBody::AssertLocation { device: d.id, cell: d.cell }));
+        }
+        if let Some(price) = price.filter(|_| self.credits) {
+            let per = self.credits_per_consumer(epochs);
+            let crn = credits_to_crn(per, price, self.net.params.credits.credit_value_nano_usd);
+            for c in self.fleet.consumers.clone() {
+                items.push((c.clone(), TxBody::MintCredits { to: c.address(), amount: crn }));
+            }
+        }
+        for batch in [items, later] {
+            let txs = self.net.sign_many(batch.iter().map(|(k, b)| (k, b.clone())).collect());
+            self.net.commit_all(&txs, "registering devices", &mut report).await?;
+        }
+        if self.credits {
+            self.open_deals(epochs, &mut report).await?;
+        }
+        for d in [self.fleet.devices.first(), self.fleet.devices.last()].into_iter().flatten() {
+            let view = client.device(&d.id).await.context("reading back a registered device")?;
+            if view.device.location != Some(d.cell) {
+                bail!(
+                    "device {} has location {:?}, expected {}",
+                    d.id,
+                    view.device.location,
+                    d.cell
+                );
+            }
+        }
+        Ok(budget)
+    }
+
+    /// Credits a consumer needs: its deals, its jobs and channels over `epochs`, twice over
+    /// (escrows overlap across epoch boundaries).
+    fn credits_per_consumer(&self, epochs: u64) -> u128 {
+        let count =
+            |c: DeviceClass| self.fleet.devices.iter().filter(|d| d.class == c).count() as u128;
+        let consumers = self.fleet.consumers.len().max(1) as u128;
+        let deals = count(DeviceClass::Storage) * 10 * u128::from(epochs + 2);
+        let jobs = count(DeviceClass::Compute) * JOB_PRICE * u128::from(epochs);
+        let channels =
+            (count(DeviceClass::Relay) + count(DeviceClass::Energy)) * CHANNEL_ESCROW * 2;
+        2 * (deals + jobs + channels) / consumers + 1_000
+    }
+
+    /// What every account needs, and the total.
+    fn budget(&self, epochs: u64, price: Option<u128>) -> (Vec<(Address, Amount)>, Budget) {
+        let p = &self.net.params;
+        let mut b = Budget::default();
+        let mut out = Vec::new();
+        let per_device_fees = 2 * TX_FEE + p.devices.location_fee + u128::from(epochs) * 2 * TX_FEE;
+        for (o, key) in self.fleet.operators.iter().enumerate() {
+            let mut need = UNITS_PER_CRN;
+            for (_, d) in self.fleet.owned_by(o) {
+                let bond = p.devices.bonds.get(d.class);
+                b.bonds += bond;
+                need += bond + per_device_fees;
+            }
+            b.fees += need - UNITS_PER_CRN;
+            out.push((key.address(), need));
+        }
+        let credit_crn = price.map_or(0, |pr| {
+            credits_to_crn(self.credits_per_consumer(epochs), pr, p.credits.credit_value_nano_usd)
+        });
+        for c in &self.fleet.consumers {
+            let fees = UNITS_PER_CRN + u128::from(epochs + 2) * 4_000 * TX_FEE / 100;
+            b.credits += credit_crn;
+            b.fees += fees;
+            out.push((c.address(), credit_crn + fees));
+        }
+        let reports = self.fleet.devices.len() as u128
+            * u128::from(p.devices.heartbeat_slots)
+            * u128::from(REPORTS_PER_SLOT)
+            * u128::from(epochs + 2);
+        let per_gateway = reports * (u128::from(REPORT_BYTES) * p.fee_per_byte + 10)
+            / self.fleet.gateways.len().max(1) as u128
+            + UNITS_PER_CRN;
+        for g in &self.fleet.gateways {
+            b.fees += per_gateway;
+            out.push((g.address(), per_gateway));
+        }
+        b.total = b.bonds + b.fees + b.credits;
+        // Distributors' own fees.
+        b.total += (out.len() / FAN_OUT + 1) as u128 * (FAN_OUT as u128 + 1) * TX_FEE;
+        (out, b)
+    }
+
+    /// Pays `amounts` from the funder, through levels of distributors when there are more
+    /// than [`FAN_OUT`]. `first` goes ahead of the funder's transfers.
+    async fn fund(
+        &mut self,
+        amounts: Vec<(Address, Amount)>,
+        first: Vec<SignedTx>,
+        report: &mut impl FnMut(usize),
+    ) -> anyhow::Result<()> {
+        // levels[0] are the accounts; each next level funds the one below.
+        let mut levels: Vec<Vec<(Address, Amount)>> = vec![amounts];
+        let mut keys: Vec<Vec<Keypair>> = Vec::new();
+        while levels.last().is_some_and(|l| l.len() > FAN_OUT) {
+            let below = levels.last().cloned().unwrap_or_default();
+            let level = keys.len() as u64;
+            let parents: Vec<Keypair> = (0..below.len().div_ceil(FAN_OUT))
+                .map(|i| {
+                    let s = &self.fleet.spec;
+                    Keypair::from_secret(draw::bytes32(&[
+                        tag::KEY,
+                        s.seed,
+                        s.salt,
+                        4 + level,
+                        i as u64,
+                    ]))
+                })
+                .collect();
+            let amounts = parents
+                .iter()
+                .enumerate()
+                .map(|(i, k)| {
+                    let children = below.iter().skip(i * FAN_OUT).take(FAN_OUT);
+                    let sum: Amount = children.map(|(_, a)| *a).sum();
+                    (k.address(), sum + (FAN_OUT as Amount + 1) * TX_FEE)
+                })
+                .collect();
+            keys.push(parents);
+            levels.push(amounts);
+        }
+        // From the top: the funder pays the top level, each level the one below.
+        let top = levels.len() - 1;
+        let funder = self.funder.clone();
+        let mut txs = first;
+        let items: Vec<(&Keypair, TxBody)> = levels[top]
+            .iter()
+            .map(|(to, amount)| (&funder, TxBody::Transfer { to: *to, amount: *amount }))
+            .collect();
+        txs.extend(self.net.sign_many(items));
+        self.net.commit_all(&txs, "funding the fleet", &mut *report).await?;
+        for l in (0..top).rev() {
+            let payers = &keys[l];
+            let items: Vec<(&Keypair, TxBody)> = levels[l]
+                .iter()
+                .enumerate()
+                .map(|(i, (to, amount))| {
+                    (&payers[i / FAN_OUT], TxBody::Transfer { to: *to, amount: *amount })
+                })
+                .collect();
+            let txs = self.net.sign_many(items);
+            self.net.commit_all(&txs, "funding the fleet", &mut *report).await?;
+        }
+        Ok(())
+    }
+
+    /// One deal per storage device, for the run and two epochs more.
+    async fn open_deals(
+        &mut self,
+        epochs: u64,
+        report: &mut impl FnMut(usize),
+    ) -> anyhow::Result<()> {
+        let chunk_size = u64::from(self.net.params.storage.chunk_size.max(1));
+        let duration = (epochs + 2).min(self.net.params.storage.max_duration_epochs).max(1);
+        let seed = self.fleet.spec.seed;
+        let mut txs = Vec::new();
+        let mut runs = Vec::new();
+        let storage: Vec<usize> = (0..self.fleet.devices.len())
+            .filter(|&d| self.fleet.devices[d].class == DeviceClass::Storage)
+            .collect();
+        for (k, d) in storage.into_iter().enumerate() {
+            let consumer = self.fleet.consumers[k % self.fleet.consumers.len()].clone();
+            let size = chunk_size * (4 + draw::mix(&[tag::FILE, seed, k as u64]) % 9);
+            let file = deal_file(seed, runs.len(), size);
+            let root = chunk_root(&chunks(&file, chunk_size as usize));
+            let id = deal_id(&consumer.address(), self.net.next_nonce(&consumer));
+            let body = TxBody::OpenDeal {
+                device: self.fleet.devices[d].id,
+                root,
+                size,
+                duration_epochs: duration,
+                price_per_epoch: 10,
+            };
+            txs.push(self.net.sign(&consumer, body));
+            runs.push(DealRun {
+                device: d,
+                id,
+                size,
+                first_epoch: 0,
+                last_epoch: 0,
+                answered: None,
+            });
+        }
+        let before = self.net.head().await?;
+        self.net.commit_all(&txs, "opening storage deals", &mut *report).await?;
+        let after = self.net.head().await?;
+        let bpe = self.blocks_per_epoch();
+        for r in &mut runs {
+            let first = if (before + 1) / bpe == after / bpe {
+                after / bpe + 1
+            } else {
+                self.net.client.deal(&r.id).await?.first_epoch
+            };
+            r.first_epoch = first;
+            r.last_epoch = first + duration - 1;
+        }
+        self.deals = runs;
+        Ok(())
+    }
+}
+
+/// CRN (base units) to burn for `credits` at `price` nano-dollars a CRN, rounded up.
+pub fn credits_to_crn(credits: u128, price: u128, credit_value_nano_usd: u128) -> Amount {
+    (credits.saturating_mul(UNITS_PER_CRN).saturating_mul(credit_value_nano_usd))
+        .div_ceil(price.max(1))
+        + 1
+}

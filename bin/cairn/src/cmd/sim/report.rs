@@ -1,0 +1,310 @@
+//! The end report: per behaviour, the share of its attempted reward the chain paid, what
+//! caught it (or that nothing did); the honest fleet's rejected reports and withheld reward;
+//! and what the run measured of the node. As a table, or as JSON with `--json`.
+
+use super::engine::Sim;
+use super::fleet::Behaviour;
+use super::tally::Figures;
+use crate::output;
+use cairn_types::{Amount, format_crn};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Goal: at most this share of fraudulent reward paid, and of honest work rejected.
+pub const GOAL: f64 = 0.01;
+
+#[derive(Debug, Serialize)]
+pub struct HonestRow {
+    pub devices: usize,
+    pub reports: u64,
+    pub rejected_reports: u64,
+    /// Rejected honest reports over honest reports submitted.
+    pub rejected_share: f64,
+    /// What honest devices' claimed work earns at the honest per-unit rates.
+    pub fair_share_crn: String,
+    pub paid_crn: String,
+    pub held_crn: String,
+    /// Paid over fair share.
+    pub paid_share: f64,
+    /// Held in fraud escrow, or otherwise not paid, over the fair share.
+    pub withheld_share: f64,
+    pub failed_txs: u64,
+    pub not_counted: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct BehaviourRow {
+    pub devices: usize,
+    pub reports: u64,
+    pub rejected_reports: u64,
+    pub rejected_share: f64,
+    /// Its made-up work at the honest per-unit rates of the epoch.
+    pub attempted_crn: String,
+    pub paid_crn: String,
+    pub held_crn: String,
+    /// Paid over attempted.
+    pub fraud_paid_share: f64,
+    /// Held in fraud escrow over attempted (released after the escrow window unless the
+    /// admin burns it).
+    pub fraud_held_share: f64,
+    pub failed_txs: u64,
+    pub caught_by: BTreeMap<String, u64>,
+    pub gets_through: bool,
+    pub verdict: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Performance {
+    pub blocks_made_by: &'static str,
+    pub onboarding_seconds: f64,
+    pub traffic_seconds: f64,
+    pub reports: u64,
+    pub reports_per_second: f64,
+    pub blocks: u64,
+    pub block_build_ms_mean: f64,
+    pub block_ms_max: Option<f64>,
+    /// Build time of each epoch-boundary block (sensor and density scoring, the reward run,
+    /// fraud detectors), milliseconds.
+    pub epoch_reward_ms: Vec<f64>,
+    pub node_rss_mib: Option<f64>,
+    pub store_mib: Option<f64>,
+    pub disk_bytes_per_device: Option<f64>,
+    pub slots_missed: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SimReport {
+    pub seed: u64,
+    pub devices: usize,
+    pub cities: Vec<&'static str>,
+    pub adversarial_fraction: f64,
+    pub adversarial_devices: usize,
+    pub first_epoch: u64,
+    pub last_epoch: u64,
+    /// Paid over attempted, all adversaries together.
+    pub fraud_paid_share: f64,
+    pub fraud_held_share: f64,
+    /// Rejected honest reports over honest reports submitted.
+    pub honest_rejected_share: f64,
+    /// Honest reward not paid over the honest fair share.
+    pub honest_withheld_share: f64,
+    pub goals_met: bool,
+    pub honest: HonestRow,
+    pub behaviours: BTreeMap<&'static str, BehaviourRow>,
+    pub performance: Performance,
+    pub warnings: Vec<String>,
+}
+
+fn share(part: u128, whole: u128) -> f64 {
+    if whole == 0 { 0.0 } else { part as f64 / whole as f64 }
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.2} %", 100.0 * x)
+}
+
+/// Detector and check names that are not about the behaviour's made-up work.
+fn incidental(code: &str) -> bool {
+    matches!(code, "uptime_below_gate")
+}
+
+fn verdict(b: Behaviour, f: &Figures, paid: f64, held: f64) -> (bool, String) {
+    let mut by: Vec<(&String, &u64)> = f.caught_by.iter().filter(|(c, _)| !incidental(c)).collect();
+    by.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    let names: Vec<String> = by.iter().take(3).map(|(c, n)| format!("{c} ({n})")).collect();
+    let checks = if names.is_empty() { "no check".to_string() } else { names.join(", ") };
+    if f.attempted == 0 {
+        return (false, format!("{} claimed nothing the chain pays for in these epochs", b.name()));
+    }
+    if paid > GOAL {
+        let how = if names.is_empty() {
+            "no check catches it".to_string()
+        } else {
+            format!("only partly stopped by {checks}")
+        };
+        return (
+            true,
+            format!("GETS THROUGH: {} of its attempted reward was paid; {how}", pct(paid)),
+        );
+    }
+    let escrow =
+        if held > 0.0 { format!(", {} held in fraud escrow", pct(held)) } else { String::new() };
+    (false, format!("caught: {} paid{escrow}; by {checks}", pct(paid)))
+}
+
+pub fn build(sim: &Sim) -> SimReport {
+    let empty = Figures::default();
+    let h = sim.tally.per.get(&None).unwrap_or(&empty);
+    let honest_paid_share = share(h.paid, h.attempted);
+    let honest = HonestRow {
+        devices: h.devices,
+        reports: h.reports,
+        rejected_reports: h.rejected_reports,
+        rejected_share: share(u128::from(h.rejected_reports), u128::from(h.reports)),
+        fair_share_crn: format_crn(h.attempted),
+        paid_crn: format_crn(h.paid),
+        held_crn: format_crn(h.held),
+        paid_share: honest_paid_share,
+        withheld_share: (1.0 - honest_paid_share).max(0.0),
+        failed_txs: h.failed_txs,
+        not_counted: h.caught_by.clone(),
+    };
+    let mut behaviours = BTreeMap::new();
+    let (mut attempted, mut paid, mut held): (Amount, Amount, Amount) = (0, 0, 0);
+    let mut adversarial_devices = 0;
+    for (b, f) in sim.tally.per.iter().filter_map(|(b, f)| b.map(|b| (b, f))) {
+        attempted += f.attempted;
+        paid += f.paid;
+        held += f.held;
+        adversarial_devices += f.devices;
+        let (p, hd) = (share(f.paid, f.attempted), share(f.held, f.attempted));
+        let (gets_through, verdict) = verdict(b, f, p, hd);
+        behaviours.insert(
+            b.name(),
+            BehaviourRow {
+                devices: f.devices,
+                reports: f.reports,
+                rejected_reports: f.rejected_reports,
+                rejected_share: share(u128::from(f.rejected_reports), u128::from(f.reports)),
+                attempted_crn: format_crn(f.attempted),
+                paid_crn: format_crn(f.paid),
+                held_crn: format_crn(f.held),
+                fraud_paid_share: p,
+                fraud_held_share: hd,
+                failed_txs: f.failed_txs,
+                caught_by: f.caught_by.clone(),
+                gets_through,
+                verdict,
+            },
+        );
+    }
+    let fraud_paid_share = share(paid, attempted);
+    let goals_met =
+        fraud_paid_share <= GOAL && honest.rejected_share <= GOAL && honest.withheld_share <= GOAL;
+    let perf = &sim.perf;
+    let d = |a: f64, b: f64| (b - a).max(0.0);
+    let builds = d(perf.start.block_build_count, perf.end.block_build_count);
+    let devices = sim.fleet.devices.len();
+    SimReport {
+        seed: sim.fleet.spec.seed,
+        devices,
+        cities: sim.fleet.cities.iter().map(|c| c.name).collect(),
+        adversarial_fraction: sim.fleet.spec.adversarial,
+        adversarial_devices,
+        first_epoch: sim.first_epoch,
+        last_epoch: sim.last_epoch.unwrap_or(sim.first_epoch),
+        fraud_paid_share,
+        fraud_held_share: share(held, attempted),
+        honest_rejected_share: honest.rejected_share,
+        honest_withheld_share: honest.withheld_share,
+        goals_met,
+        honest,
+        behaviours,
+        performance: Performance {
+            blocks_made_by: if sim.net.drives { "simulator" } else { "node timer" },
+            onboarding_seconds: perf.onboarding_s,
+            traffic_seconds: perf.traffic_s,
+            reports: perf.reports,
+            reports_per_second: perf.reports as f64 / perf.traffic_s.max(1e-9),
+            blocks: perf.blocks,
+            block_build_ms_mean: 1000.0
+                * d(perf.start.block_build_seconds_sum, perf.end.block_build_seconds_sum)
+                / builds.max(1.0),
+            block_ms_max: sim
+                .net
+                .block_seconds
+                .iter()
+                .copied()
+                .reduce(f64::max)
+                .map(|s| s * 1000.0),
+            epoch_reward_ms: perf.boundary_s.iter().map(|s| s * 1000.0).collect(),
+            node_rss_mib: (perf.max_rss_bytes > 0.0).then_some(perf.max_rss_bytes / 1_048_576.0),
+            store_mib: perf.end.store_bytes.map(|b| b / 1_048_576.0),
+            disk_bytes_per_device: perf.end.store_bytes.map(|b| b / devices.max(1) as f64),
+            slots_missed: perf.slots_missed,
+        },
+        warnings: sim.warnings.clone(),
+    }
+}
+
+/// Prints the report as tables.
+pub fn print(r: &SimReport) {
+    let mut rows = vec![vec![
+        "honest".to_string(),
+        r.honest.devices.to_string(),
+        r.honest.reports.to_string(),
+        pct(r.honest.rejected_share),
+        format!("{} (fair share)", r.honest.fair_share_crn),
+        r.honest.paid_crn.clone(),
+        r.honest.held_crn.clone(),
+        pct(r.honest.paid_share),
+        format!("withheld {}", pct(r.honest.withheld_share)),
+    ]];
+    for (name, b) in &r.behaviours {
+        rows.push(vec![
+            name.to_string(),
+            b.devices.to_string(),
+            b.reports.to_string(),
+            pct(b.rejected_share),
+            b.attempted_crn.clone(),
+            b.paid_crn.clone(),
+            b.held_crn.clone(),
+            pct(b.fraud_paid_share),
+            b.verdict.clone(),
+        ]);
+    }
+    output::table(
+        &[
+            "behaviour",
+            "devices",
+            "reports",
+            "rejected",
+            "attempted CRN",
+            "paid CRN",
+            "held CRN",
+            "paid",
+            "verdict",
+        ],
+        rows,
+    );
+    let p = &r.performance;
+    let opt =
+        |v: Option<f64>, unit: &str| v.map_or("n/a".to_string(), |v| format!("{v:.1} {unit}"));
+    let rewards = if p.epoch_reward_ms.is_empty() {
+        "n/a".to_string()
+    } else {
+        p.epoch_reward_ms.iter().map(|m| format!("{m:.0}")).collect::<Vec<_>>().join(", ") + " ms"
+    };
+    output::fields(&[
+        ("epochs", format!("{} to {}", r.first_epoch, r.last_epoch)),
+        ("cities", r.cities.join(", ")),
+        (
+            "fraudulent reward paid",
+            format!("{} of attempted (goal ≤ 1 %)", pct(r.fraud_paid_share)),
+        ),
+        ("fraudulent reward held", pct(r.fraud_held_share)),
+        ("honest reports rejected", format!("{} (goal ≤ 1 %)", pct(r.honest_rejected_share))),
+        (
+            "honest reward withheld",
+            format!("{} of fair share (goal ≤ 1 %)", pct(r.honest_withheld_share)),
+        ),
+        ("goals met", if r.goals_met { "yes".into() } else { "NO".into() }),
+        ("blocks made by", p.blocks_made_by.to_string()),
+        ("onboarding", format!("{:.1} s", p.onboarding_seconds)),
+        (
+            "traffic",
+            format!(
+                "{:.1} s, {} reports, {:.0} reports/s",
+                p.traffic_seconds, p.reports, p.reports_per_second
+            ),
+        ),
+        ("blocks", format!("{} (build {:.1} ms mean)", p.blocks, p.block_build_ms_mean)),
+        ("epoch reward blocks", rewards),
+        ("node RSS (peak seen)", opt(p.node_rss_mib, "MiB")),
+        ("store", opt(p.store_mib, "MiB")),
+        ("disk per device", opt(p.disk_bytes_per_device, "bytes")),
+    ]);
+    for w in &r.warnings {
+        eprintln!("warning: {w}");
+    }
+}

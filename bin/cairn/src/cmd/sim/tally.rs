@@ -1,0 +1,228 @@
+//! Holds the chain's verdicts against what each device claimed. Everything paid, held and
+//! rejected comes from the node's reward report of the epoch (`/v1/epochs/{e}/rewards`),
+//! transaction receipts and job records; only the claims come from the simulator.
+//!
+//! The per-unit rate of a pool in an epoch is what the honest devices that were paid in full
+//! (no fraud flag) earned from it per unit they claimed. A device's *attempted* reward is its
+//! made-up units times that rate; its fraudulent *paid* reward is the part of what the chain
+//! paid it from that pool that its made-up units account for, counting its honest units
+//! first. For honest devices the same rate gives their fair share.
+
+use super::book::{Claims, POOLS};
+use super::fleet::{Behaviour, Fleet};
+use cairn_types::device_key::DeviceId;
+use cairn_types::rewards::{RewardEntry, RewardReport, mul_div};
+use cairn_types::{Amount, DeviceClass};
+use std::collections::BTreeMap;
+
+/// Figures of one behaviour (or of the honest fleet), summed over the evaluated epochs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Figures {
+    pub devices: usize,
+    pub reports: u64,
+    pub rejected_reports: u64,
+    /// Made-up units at the honest rate (honest devices: their fair share).
+    pub attempted: Amount,
+    /// Paid through the reward root for made-up units (honest: everything paid).
+    pub paid: Amount,
+    /// Held in fraud escrow for made-up units (honest: everything held).
+    pub held: Amount,
+    /// Transactions of the behaviour's own work that failed (storage answers, jobs, ...).
+    pub failed_txs: u64,
+    /// What the chain did about it, by check: rejection codes, fraud detectors, failed
+    /// transactions, slashes, scaling.
+    pub caught_by: BTreeMap<String, u64>,
+}
+
+impl Figures {
+    pub fn caught(&mut self, by: &str, n: u64) {
+        if n > 0 {
+            *self.caught_by.entry(by.to_string()).or_insert(0) += n;
+        }
+    }
+}
+
+/// One epoch as the node reported it, for a line of live output.
+#[derive(Debug, Clone, Default)]
+pub struct EpochLine {
+    pub epoch: u64,
+    pub devices: usize,
+    pub reports: u64,
+    pub rejected: u64,
+    pub paid: Amount,
+    pub paid_devices: usize,
+    pub held: Amount,
+    pub flagged: usize,
+}
+
+#[derive(Debug, Default)]
+pub struct Tally {
+    /// None: honest.
+    pub per: BTreeMap<Option<Behaviour>, Figures>,
+    pub epochs: Vec<EpochLine>,
+}
+
+/// What the chain did with one device in one epoch.
+#[derive(Debug, Clone, Default)]
+struct Outcome {
+    paid: [Amount; 5],
+    held: [Amount; 5],
+    counted: [u128; 5],
+    rejected: u64,
+    flagged: bool,
+}
+
+/// Units per pool the reward run counted for an entry.
+fn counted(e: &RewardEntry) -> [u128; 5] {
+    let w = &e.work;
+    let mut c = [0u128; 5];
+    c[0] = u128::from(w.units);
+    if e.class == DeviceClass::Hotspot {
+        c[1] = u128::from(w.beacons) + u128::from(w.witnesses);
+    }
+    c[2] = u128::from(w.proven_bytes);
+    c[3] = u128::from(w.jobs);
+    c[4] = u128::from(w.readings);
+    c
+}
+
+fn outcome(report: &RewardReport, e: &RewardEntry) -> Outcome {
+    let mut o = Outcome {
+        counted: counted(e),
+        rejected: e.work.rejected.iter().map(|(_, n)| u64::from(*n)).sum(),
+        flagged: !e.flags.is_empty(),
+        ..Outcome::default()
+    };
+    for (pool, score) in &e.scores {
+        let Some(i) = super::book::pool_index(*pool) else { continue };
+        let Some(p) = report.summary.pools.iter().find(|p| p.pool == *pool) else { continue };
+        let share = mul_div(p.amount, *score, p.score_total);
+        if o.flagged { o.held[i] += share } else { o.paid[i] += share }
+    }
+    o
+}
+
+/// The part of `amount` that `fraud` of `claimed_honest + fraud` claimed units account for,
+/// when the chain counted `counted` units and honest ones count first.
+fn fraud_part(amount: Amount, counted: u128, honest: u128, fraud: u128) -> Amount {
+    let made_up = fraud.min(counted.saturating_sub(honest));
+    mul_div(amount, made_up, counted)
+}
+
+impl Tally {
+    pub fn figures(&mut self, b: Option<Behaviour>) -> &mut Figures {
+        self.per.entry(b).or_default()
+    }
+
+    /// Counts the fleet's devices per behaviour.
+    pub fn start(&mut self, fleet: &Fleet) {
+        for d in &fleet.devices {
+            self.figures(d.behaviour).devices += 1;
+        }
+    }
+
+    /// Adds epoch `report`'s verdicts on the fleet, against `claims`.
+    pub fn add_epoch(
+        &mut self,
+        fleet: &Fleet,
+        index: &BTreeMap<DeviceId, usize>,
+        report: &RewardReport,
+        claims: &BTreeMap<usize, Claims>,
+    ) -> EpochLine {
+        let mut outcomes: BTreeMap<usize, Outcome> = BTreeMap::new();
+        let mut line = EpochLine { epoch: report.summary.epoch, ..EpochLine::default() };
+        for e in &report.entries {
+            let Some(&d) = index.get(&e.device) else { continue };
+            let o = outcome(report, e);
+            line.devices += 1;
+            line.rejected += o.rejected;
+            line.paid += o.paid.iter().sum::<Amount>();
+            line.paid_devices += usize::from(e.is_leaf());
+            line.held += o.held.iter().sum::<Amount>();
+            line.flagged += usize::from(o.flagged);
+            let f = self.figures(fleet.devices[d].behaviour);
+            for (code, n) in &e.work.rejected {
+                f.caught(code, u64::from(*n));
+            }
+            for flag in &e.flags {
+                f.caught(flag.detector(), 1);
+            }
+            if o.counted[1] > 0 && e.work.density_ppm < cairn_types::rewards::PPM {
+                f.caught("density_scale", 1);
+            }
+            if !e.uptime_ok && o.counted.iter().any(|c| *c > 0) {
+                f.caught("uptime_below_gate", 1);
+            }
+            outcomes.insert(d, o);
+        }
+        line.reports = claims.values().map(|c| c.reports).sum();
+        // Per-unit rates: honest, unflagged devices' pay over their claims, per pool; with no
+        // such claim, the pool over every claim in it.
+        let mut rate = [(0u128, 0u128); 5];
+        for (d, c) in claims {
+            if !fleet.devices[*d].honest() {
+                continue;
+            }
+            let o = outcomes.get(d);
+            if o.is_some_and(|o| o.flagged) {
+                continue;
+            }
+            for (i, r) in rate.iter_mut().enumerate() {
+                r.0 += o.map_or(0, |o| o.paid[i]);
+                r.1 += c.legit[i];
+            }
+        }
+        for (i, r) in rate.iter_mut().enumerate() {
+            if r.1 == 0 {
+                let pool = report.summary.pools.iter().find(|p| p.pool == POOLS[i]);
+                r.0 = pool.map_or(0, |p| p.amount);
+                r.1 = claims.values().map(|c| c.legit[i] + c.fraud[i]).sum();
+            }
+        }
+        let at_rate = |units: u128, i: usize| mul_div(units, rate[i].0, rate[i].1);
+        let none = Outcome::default();
+        for (d, c) in claims {
+            let o = outcomes.get(d).unwrap_or(&none);
+            let honest = fleet.devices[*d].honest();
+            let f = self.figures(fleet.devices[*d].behaviour);
+            f.reports += c.reports;
+            f.rejected_reports += o.rejected;
+            for i in 0..POOLS.len() {
+                if honest {
+                    f.attempted += at_rate(c.legit[i], i);
+                    f.paid += o.paid[i];
+                    f.held += o.held[i];
+                } else if c.fraud[i] > 0 {
+                    f.attempted += at_rate(c.fraud[i], i);
+                    f.paid += fraud_part(o.paid[i], o.counted[i], c.legit[i], c.fraud[i]);
+                    f.held += fraud_part(o.held[i], o.counted[i], c.legit[i], c.fraud[i]);
+                }
+            }
+        }
+        // Rejections of devices that claimed nothing this epoch still count.
+        for (d, o) in &outcomes {
+            if !claims.contains_key(d) {
+                self.figures(fleet.devices[*d].behaviour).rejected_reports += o.rejected;
+            }
+        }
+        self.epochs.push(line.clone());
+        line
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn honest_units_count_first_when_splitting_a_payment() {
+        // 10 units counted, 6 honest and 8 made up claimed: 4 made-up units got through.
+        assert_eq!(fraud_part(1_000, 10, 6, 8), 400);
+        // Everything made up was rejected: nothing of the payment is fraud.
+        assert_eq!(fraud_part(1_000, 6, 6, 8), 0);
+        // Nothing counted: nothing paid.
+        assert_eq!(fraud_part(0, 0, 0, 5), 0);
+        // Only made-up units, all counted.
+        assert_eq!(fraud_part(900, 9, 0, 9), 900);
+    }
+}

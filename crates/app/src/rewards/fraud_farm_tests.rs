@@ -1,0 +1,46 @@
+//! The co-located hotspots rule on hand-built inputs.
+
+use super::*;
+
+fn id(i: u8) -> DeviceId {
+    Hash([i; 32])
+}
+
+#[test]
+fn three_hotspots_active_in_one_cell_are_all_flagged_two_are_not() {
+    let p = FraudParams::default(); // colocated_min 3
+    let (farm, pair, alone) = (11u64, 22u64, 7u64);
+    let cells = vec![
+        (id(1), farm),
+        (id(2), pair),
+        (id(3), farm),
+        (id(4), alone),
+        (id(5), farm),
+        (id(6), pair),
+    ];
+    let flags = detect(&p, &FraudInputs { cells: cells.clone(), ..FraudInputs::default() });
+    assert_eq!(flags.keys().copied().collect::<Vec<_>>(), vec![id(1), id(3), id(5)]);
+    assert_eq!(flags[&id(3)], vec![Evidence::Colocated { cell: farm, hotspots: 3 }]);
+    assert_eq!(flags[&id(3)][0].detector(), "colocated");
+
+    let pairs = FraudParams { colocated_min: 2, ..FraudParams::default() };
+    let flagged = detect(&pairs, &FraudInputs { cells: cells.clone(), ..FraudInputs::default() });
+    assert_eq!(flagged.len(), 5, "every shared cell, pairs too");
+    assert_eq!(flagged[&id(2)], vec![Evidence::Colocated { cell: pair, hotspots: 2 }]);
+
+    let off = FraudParams { colocated_min: 0, ..FraudParams::default() };
+    assert!(detect(&off, &FraudInputs { cells, ..FraudInputs::default() }).is_empty());
+}
+
+#[test]
+fn a_farm_that_is_also_a_ring_carries_both_findings() {
+    let p = FraudParams::default();
+    let cell = 42u64;
+    let witnessed =
+        vec![(id(1), vec![id(2), id(3)]), (id(2), vec![id(1), id(3)]), (id(3), vec![id(1), id(2)])];
+    let cells = vec![(id(1), cell), (id(2), cell), (id(3), cell)];
+    let flags = detect(&p, &FraudInputs { witnessed, cells, ..FraudInputs::default() });
+    assert_eq!(flags.len(), 3);
+    let detectors: Vec<&str> = flags[&id(2)].iter().map(Evidence::detector).collect();
+    assert_eq!(detectors, vec!["witness_ring", "colocated"]);
+}
