@@ -211,8 +211,11 @@ impl Sim {
             self.ticked.insert((e, s));
             on_tick(e, s);
             if self.net.drives {
+                // Through the slot; a tick larger than the slot's blocks can take spills
+                // into more blocks.
                 let end = self.slot_start(e, s + 1).min((e + 1) * bpe);
                 self.net.advance_to(end - 1).await?;
+                self.net.drain().await?;
             }
             self.after_tick().await?;
         }

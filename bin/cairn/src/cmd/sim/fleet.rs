@@ -3,6 +3,7 @@
 //! reports. Everything is a function of the seed (and a salt that keeps runs apart on one
 //! chain).
 
+pub use super::adversary::Behaviour;
 use super::draw::{self, tag};
 use super::geo::{self, CITIES, City};
 use anyhow::bail;
@@ -10,78 +11,6 @@ use cairn_types::device_key::{DeviceId, DeviceSigner};
 use cairn_types::{DeviceClass, Keypair, Params};
 use h3o::LatLng;
 use rand::RngExt;
-
-/// An adversarial behaviour; each can be switched on alone (`--behaviours`).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, clap::ValueEnum, serde::Serialize,
-)]
-#[serde(rename_all = "kebab-case")]
-pub enum Behaviour {
-    /// A hotspot that asserts a cell in another city and witnesses beacons there as if it
-    /// stood there.
-    Spoofer,
-    /// Hotspots that witness only each other's beacons, with made-up signals.
-    Ring,
-    /// Resubmits its own earlier signed reports, hoping to be counted twice.
-    Replayer,
-    /// Claims to hear far beacons, reporting signals stronger than physics allows.
-    Inflater,
-    /// A storage provider that dropped the data and answers challenges from a hash.
-    StorageCheat,
-    /// A compute provider that reveals a guessed result instead of running the job.
-    LazyCompute,
-    /// A sensor that relays a neighbour's readings as its own.
-    Copier,
-    /// Many hotspots of one operator at one spot.
-    Sybil,
-}
-
-impl Behaviour {
-    pub const ALL: [Behaviour; 8] = [
-        Behaviour::Spoofer,
-        Behaviour::Ring,
-        Behaviour::Replayer,
-        Behaviour::Inflater,
-        Behaviour::StorageCheat,
-        Behaviour::LazyCompute,
-        Behaviour::Copier,
-        Behaviour::Sybil,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Behaviour::Spoofer => "spoofer",
-            Behaviour::Ring => "ring",
-            Behaviour::Replayer => "replayer",
-            Behaviour::Inflater => "inflater",
-            Behaviour::StorageCheat => "storage-cheat",
-            Behaviour::LazyCompute => "lazy-compute",
-            Behaviour::Copier => "copier",
-            Behaviour::Sybil => "sybil",
-        }
-    }
-
-    /// Fewest devices the behaviour needs.
-    fn min_devices(self) -> usize {
-        match self {
-            Behaviour::Ring | Behaviour::Sybil => 3,
-            _ => 1,
-        }
-    }
-
-    /// The class of the behaviour's `i`-th device.
-    fn class(self, i: usize) -> DeviceClass {
-        match self {
-            Behaviour::Spoofer | Behaviour::Ring | Behaviour::Inflater | Behaviour::Sybil => {
-                DeviceClass::Hotspot
-            }
-            Behaviour::Replayer if i % 2 == 1 => DeviceClass::Hotspot,
-            Behaviour::Replayer | Behaviour::Copier => DeviceClass::Sensor,
-            Behaviour::StorageCheat => DeviceClass::Storage,
-            Behaviour::LazyCompute => DeviceClass::Compute,
-        }
-    }
-}
 
 /// Where a device is.
 #[derive(Debug, Clone, Copy)]
@@ -138,13 +67,18 @@ pub struct Fleet {
     pub devices: Vec<Device>,
     pub operators: Vec<Keypair>,
     pub consumers: Vec<Keypair>,
-    /// Report gateways: the last carries the adversaries' reports.
+    /// Report gateways, [`GATEWAYS_PER_STREAM`] per stream; the last stream carries the
+    /// adversaries' reports.
     pub gateways: Vec<Keypair>,
     pub cities: Vec<City>,
 }
 
-/// Honest gateways (report streams submitted in parallel).
+/// Honest report streams, submitted in parallel (one more carries the adversaries').
 pub const HONEST_GATEWAYS: usize = 4;
+/// Gateway accounts per stream: a stream's transactions of a tick go to them in turns of
+/// [`TXS_PER_GATEWAY`], under the mempool's per-sender limit.
+pub const GATEWAYS_PER_STREAM: usize = 8;
+pub const TXS_PER_GATEWAY: usize = 200;
 /// Honest class mix, in percent.
 const MIX: [(DeviceClass, u32); 6] = [
     (DeviceClass::Hotspot, 40),
@@ -154,9 +88,6 @@ const MIX: [(DeviceClass, u32); 6] = [
     (DeviceClass::Relay, 11),
     (DeviceClass::Energy, 8),
 ];
-/// Ring and farm sizes.
-const RING_SIZE: usize = 5;
-const FARM_SIZE: usize = 8;
 
 fn key(spec: &FleetSpec, kind: u64, i: usize) -> Keypair {
     Keypair::from_secret(draw::bytes32(&[tag::KEY, spec.seed, spec.salt, kind, i as u64]))
@@ -230,7 +161,13 @@ fn honest_classes(n: usize, groups: &[(Behaviour, usize)]) -> Vec<DeviceClass> {
 }
 
 /// A point around `city`, spread by `spread_km`.
-fn around(spec: &FleetSpec, city: &City, spread_km: f64, i: usize, attempt: u64) -> (f64, f64) {
+pub(super) fn around(
+    spec: &FleetSpec,
+    city: &City,
+    spread_km: f64,
+    i: usize,
+    attempt: u64,
+) -> (f64, f64) {
     let e = spread_km * draw::normal(&[tag::PLACE, spec.seed, i as u64, attempt, 0]);
     let n = spread_km * draw::normal(&[tag::PLACE, spec.seed, i as u64, attempt, 1]);
     geo::offset(city.lat, city.lng, e, n)
@@ -318,13 +255,14 @@ impl Fleet {
             .filter(|d| !matches!(d.class, DeviceClass::Hotspot | DeviceClass::Sensor))
             .count();
         f.consumers = (0..(work / 150).max(2)).map(|i| key(&spec, 2, i)).collect();
-        f.gateways = (0..=HONEST_GATEWAYS).map(|i| key(&spec, 3, i)).collect();
+        f.gateways =
+            (0..(HONEST_GATEWAYS + 1) * GATEWAYS_PER_STREAM).map(|i| key(&spec, 3, i)).collect();
         debug_assert_eq!(n, spec.devices);
         Ok((f, warnings))
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn push(
+    pub(super) fn push(
         &mut self,
         class: DeviceClass,
         behaviour: Option<Behaviour>,
@@ -360,114 +298,15 @@ impl Fleet {
         });
     }
 
-    fn new_operator(&mut self) -> usize {
+    pub(super) fn new_operator(&mut self) -> usize {
         self.operators.push(key(&self.spec, 1, self.operators.len()));
         self.operators.len() - 1
     }
 
-    /// Places `count` devices of behaviour `b`.
-    fn adversaries(
-        &mut self,
-        b: Behaviour,
-        count: usize,
-        ring_max: usize,
-        pick_city: &dyn Fn(usize) -> usize,
-        spread: &dyn Fn(&City) -> f64,
-    ) -> anyhow::Result<()> {
-        let cities = self.cities.clone();
-        let mut farm_owner = None;
-        let mut farm_spot = (0u64, Place { city: None, at: LatLng::new(0.0, 0.0)? });
-        for k in 0..count {
-            let i = self.devices.len();
-            let class = b.class(k);
-            let c = pick_city(i);
-            let (lat, lng) = around(&self.spec, &cities[c], spread(&cities[c]), i, 0);
-            let here = Place { city: Some(c), at: LatLng::new(lat, lng)? };
-            let here_cell = geo::cell_at(lat, lng)?;
-            match b {
-                Behaviour::Spoofer => {
-                    // Claims a spot in another city; lives in this one (or, with one city,
-                    // far out in the countryside).
-                    let owner = self.new_operator();
-                    let (claimed, real) = if cities.len() > 1 {
-                        let other = (c + 1) % cities.len();
-                        let (la, ln) =
-                            around(&self.spec, &cities[other], spread(&cities[other]), i, 1);
-                        (Place { city: Some(other), at: LatLng::new(la, ln)? }, here)
-                    } else {
-                        let (la, ln) = geo::offset(cities[0].lat, cities[0].lng, 150.0, 40.0);
-                        (here, Place { city: None, at: LatLng::new(la, ln)? })
-                    };
-                    let cell = geo::cell_at(claimed.at.lat(), claimed.at.lng())?;
-                    self.push(class, Some(b), owner, cell, real, claimed, 0.0);
-                }
-                Behaviour::Ring => {
-                    // Rings of about RING_SIZE (never above the detector's upper bound) on
-                    // circles of 1.5 km in the countryside; each member has its own owner.
-                    let rings = count.div_ceil(RING_SIZE.min(ring_max).max(3)).max(1);
-                    let (ring, slot) = (k % rings, k / rings);
-                    let members = count / rings + usize::from(ring < count % rings);
-                    let angle = std::f64::consts::TAU * slot as f64 / members.max(1) as f64;
-                    let west = -60.0 - 25.0 * ring as f64;
-                    let (clat, clng) = geo::offset(cities[0].lat, cities[0].lng, west, 45.0);
-                    // They all sit in one house at the centre and assert cells on the circle.
-                    let (la, ln) = geo::offset(clat, clng, 1.5 * angle.cos(), 1.5 * angle.sin());
-                    let claimed = Place { city: None, at: LatLng::new(la, ln)? };
-                    let real = Place { city: None, at: LatLng::new(clat, clng)? };
-                    let owner = self.new_operator();
-                    self.push(class, Some(b), owner, geo::cell_at(la, ln)?, real, claimed, 0.0);
-                    if let Some(d) = self.devices.last_mut() {
-                        d.group = ring as u32;
-                    }
-                }
-                Behaviour::Sybil => {
-                    if farm_owner.is_none() || k % FARM_SIZE == 0 {
-                        farm_owner = Some(self.new_operator());
-                        farm_spot = (here_cell, here);
-                    }
-                    let owner = farm_owner.unwrap_or(0);
-                    self.push(class, Some(b), owner, farm_spot.0, farm_spot.1, farm_spot.1, 0.0);
-                    if let Some(d) = self.devices.last_mut() {
-                        d.group = (k / FARM_SIZE) as u32;
-                    }
-                }
-                Behaviour::Copier => {
-                    // Next to an honest sensor of its city, whose feed it relays.
-                    let source = self
-                        .devices
-                        .iter()
-                        .position(|d| {
-                            d.honest() && d.class == DeviceClass::Sensor && d.real.city == Some(c)
-                        })
-                        .or_else(|| {
-                            self.devices
-                                .iter()
-                                .position(|d| d.honest() && d.class == DeviceClass::Sensor)
-                        });
-                    let (place, cell) = match source {
-                        Some(s) => {
-                            let at = self.devices[s].real.at;
-                            let (la, ln) = geo::offset(at.lat(), at.lng(), 0.3, 0.2);
-                            (
-                                Place { city: self.devices[s].real.city, at: LatLng::new(la, ln)? },
-                                geo::cell_at(la, ln)?,
-                            )
-                        }
-                        None => (here, here_cell),
-                    };
-                    let owner = self.new_operator();
-                    self.push(class, Some(b), owner, cell, place, place, 0.0);
-                    if let Some(d) = self.devices.last_mut() {
-                        d.source = source;
-                    }
-                }
-                _ => {
-                    let owner = self.new_operator();
-                    self.push(class, Some(b), owner, here_cell, here, here, 0.0);
-                }
-            }
-        }
-        Ok(())
+    /// The gateway that signs the `n`-th transaction of a tick on `stream`.
+    pub fn gateway(&self, stream: usize, n: usize) -> &Keypair {
+        let i = stream * GATEWAYS_PER_STREAM + (n / TXS_PER_GATEWAY) % GATEWAYS_PER_STREAM;
+        &self.gateways[i.min(self.gateways.len() - 1)]
     }
 
     /// Devices whose owner is operator `o`.
@@ -489,71 +328,5 @@ impl Fleet {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn spec(devices: usize, adversarial: f64) -> FleetSpec {
-        FleetSpec { devices, adversarial, behaviours: Behaviour::ALL.to_vec(), seed: 7, salt: 0 }
-    }
-
-    #[test]
-    fn the_same_seed_builds_the_same_fleet() {
-        let p = Params::default();
-        let (a, _) = Fleet::generate(spec(300, 0.1), &p).unwrap();
-        let (b, _) = Fleet::generate(spec(300, 0.1), &p).unwrap();
-        let key = |f: &Fleet| {
-            f.devices
-                .iter()
-                .map(|d| (d.id, d.cell, d.class, d.behaviour, d.owner))
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(key(&a), key(&b));
-        let (c, _) = Fleet::generate(FleetSpec { seed: 8, ..spec(300, 0.1) }, &p).unwrap();
-        assert_ne!(key(&a), key(&c));
-    }
-
-    #[test]
-    fn every_class_and_every_behaviour_is_present() {
-        let (f, warnings) = Fleet::generate(spec(200, 0.2), &Params::default()).unwrap();
-        assert!(warnings.is_empty(), "{warnings:?}");
-        assert_eq!(f.devices.len(), 200);
-        for class in DeviceClass::ALL {
-            assert!(f.devices.iter().any(|d| d.class == class && d.honest()), "{class}");
-        }
-        for b in Behaviour::ALL {
-            assert!(f.devices.iter().any(|d| d.behaviour == Some(b)), "{b:?}");
-        }
-        let adversaries = f.devices.iter().filter(|d| !d.honest()).count();
-        assert_eq!(adversaries, 40);
-        // Honest cells are distinct; a farm shares one.
-        let honest: std::collections::BTreeSet<u64> =
-            f.devices.iter().filter(|d| d.honest()).map(|d| d.cell).collect();
-        assert_eq!(honest.len(), f.devices.iter().filter(|d| d.honest()).count());
-        let farm: Vec<u64> = f
-            .devices
-            .iter()
-            .filter(|d| d.behaviour == Some(Behaviour::Sybil))
-            .map(|d| d.cell)
-            .collect();
-        assert!(farm.windows(2).all(|w| w[0] == w[1]));
-        // Ring members have distinct owners; a copier names an honest sensor.
-        let ring: Vec<usize> = f
-            .devices
-            .iter()
-            .filter(|d| d.behaviour == Some(Behaviour::Ring))
-            .map(|d| d.owner)
-            .collect();
-        assert_eq!(ring.iter().collect::<std::collections::BTreeSet<_>>().len(), ring.len());
-        let copier = f.devices.iter().find(|d| d.behaviour == Some(Behaviour::Copier)).unwrap();
-        assert!(f.devices[copier.source.unwrap()].honest());
-    }
-
-    #[test]
-    fn too_few_adversarial_devices_leave_behaviours_out_with_a_warning() {
-        let (f, warnings) = Fleet::generate(spec(20, 0.1), &Params::default()).unwrap();
-        assert_eq!(f.devices.iter().filter(|d| !d.honest()).count(), 2);
-        assert!(warnings.iter().any(|w| w.contains("ring")), "{warnings:?}");
-        assert!(Fleet::generate(spec(10, 1.5), &Params::default()).is_err());
-        assert!(Fleet::generate(spec(0, 0.1), &Params::default()).is_err());
-    }
-}
+#[path = "fleet_tests.rs"]
+mod tests;

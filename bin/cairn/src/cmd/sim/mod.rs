@@ -4,6 +4,7 @@
 //! node's reward reports back and says what share of fraudulent reward was paid and what
 //! share of honest work was rejected. `cairn devnet` runs a small one in the background.
 
+mod adversary;
 mod book;
 mod draw;
 mod engine;

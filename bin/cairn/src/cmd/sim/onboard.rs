@@ -181,8 +181,9 @@ impl Sim {
             * u128::from(p.devices.heartbeat_slots)
             * u128::from(REPORTS_PER_SLOT)
             * u128::from(epochs + 2);
+        // Each gateway may carry its whole stream in a tick: each is funded for a stream.
         let per_gateway = reports * (u128::from(REPORT_BYTES) * p.fee_per_byte + 10)
-            / self.fleet.gateways.len().max(1) as u128
+            / super::fleet::HONEST_GATEWAYS as u128
             + UNITS_PER_CRN;
         for g in &self.fleet.gateways {
             b.fees += per_gateway;

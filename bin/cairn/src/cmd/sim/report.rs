@@ -120,7 +120,7 @@ fn verdict(b: Behaviour, f: &Figures, paid: f64, held: f64) -> (bool, String) {
         let how = if names.is_empty() {
             "no check catches it".to_string()
         } else {
-            format!("only partly stopped by {checks}")
+            format!("no check stops it (checks that touched it: {checks})")
         };
         return (
             true,

@@ -2,11 +2,13 @@
 //! rejected comes from the node's reward report of the epoch (`/v1/epochs/{e}/rewards`),
 //! transaction receipts and job records; only the claims come from the simulator.
 //!
-//! The per-unit rate of a pool in an epoch is what the honest devices that were paid in full
-//! (no fraud flag) earned from it per unit they claimed. A device's *attempted* reward is its
-//! made-up units times that rate; its fraudulent *paid* reward is the part of what the chain
-//! paid it from that pool that its made-up units account for, counting its honest units
-//! first. For honest devices the same rate gives their fair share.
+//! The per-unit rate of a pool in an epoch is what honest devices paid in full (up for the
+//! epoch, no fraud flag) earned from it per unit of work the chain counted. A device's
+//! *attempted* reward is its made-up units times that rate; its fraudulent *paid* reward is
+//! the part of what the chain paid it from that pool that its made-up units account for,
+//! counting its honest units first. For an honest device the same rate times the units it
+//! claimed is its fair share: rejected reports, failed jobs, a missed uptime gate and fraud
+//! holds all show as fair share not paid.
 
 use super::book::{Claims, POOLS};
 use super::fleet::{Behaviour, Fleet};
@@ -70,6 +72,7 @@ struct Outcome {
     counted: [u128; 5],
     rejected: u64,
     flagged: bool,
+    uptime_ok: bool,
 }
 
 /// Units per pool the reward run counted for an entry.
@@ -91,6 +94,7 @@ fn outcome(report: &RewardReport, e: &RewardEntry) -> Outcome {
         counted: counted(e),
         rejected: e.work.rejected.iter().map(|(_, n)| u64::from(*n)).sum(),
         flagged: !e.flags.is_empty(),
+        uptime_ok: e.uptime_ok,
         ..Outcome::default()
     };
     for (pool, score) in &e.scores {
@@ -156,20 +160,16 @@ impl Tally {
             outcomes.insert(d, o);
         }
         line.reports = claims.values().map(|c| c.reports).sum();
-        // Per-unit rates: honest, unflagged devices' pay over their claims, per pool; with no
-        // such claim, the pool over every claim in it.
+        // Per-unit rates: what honest devices paid in full (up, not flagged) earned per unit
+        // the chain counted, per pool; with no such unit, the pool over every claim in it.
         let mut rate = [(0u128, 0u128); 5];
-        for (d, c) in claims {
-            if !fleet.devices[*d].honest() {
-                continue;
-            }
-            let o = outcomes.get(d);
-            if o.is_some_and(|o| o.flagged) {
+        for (d, o) in &outcomes {
+            if !fleet.devices[*d].honest() || o.flagged || !o.uptime_ok {
                 continue;
             }
             for (i, r) in rate.iter_mut().enumerate() {
-                r.0 += o.map_or(0, |o| o.paid[i]);
-                r.1 += c.legit[i];
+                r.0 += o.paid[i];
+                r.1 += o.counted[i];
             }
         }
         for (i, r) in rate.iter_mut().enumerate() {

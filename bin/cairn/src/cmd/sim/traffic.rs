@@ -22,6 +22,8 @@ const OFF_FOR_EPOCH: f64 = 0.01;
 const INFLATED_PER_TICK: usize = 2;
 /// Farther than this (claimed), a spoofer does not pretend to hear a beacon.
 const SPOOF_RANGE_M: f64 = 6_000.0;
+/// Made-up witnesses a spoofer sends per tick (more would look like no real hotspot).
+const SPOOFED_PER_TICK: usize = 3;
 
 /// A device's signed reports of a tick, each with the pool it earns from and whether it is
 /// made up.
@@ -187,7 +189,7 @@ impl Sim {
         let devs = &self.fleet.devices;
         let range = RADIO.range_m();
         let none = Vec::new();
-        let mut inflated = vec![0usize; devs.len()];
+        let mut made_up = vec![0usize; devs.len()];
         for hb in &self.heard {
             if h0 + 1 > hb.height + params.coverage.witness_lag_blocks || hb.height >= h0 {
                 continue;
@@ -251,7 +253,10 @@ impl Sim {
             }
             // Spoofers claiming to stand near it.
             for &w in self.adversaries.get(&Behaviour::Spoofer).unwrap_or(&none) {
-                if devs[w].claimed.city != bd.claimed.city || !eligible(w) {
+                if devs[w].claimed.city != bd.claimed.city
+                    || !eligible(w)
+                    || made_up[w] >= SPOOFED_PER_TICK
+                {
                     continue;
                 }
                 let dist = devs[w].claimed.at.distance_m(bd.claimed.at);
@@ -261,6 +266,7 @@ impl Sim {
                     && geo::witness_verdict(params, devs[w].cell, bd.cell, rssi) == Verdict::Ok
                 {
                     plan[w].push(Self::witness(b, hb, rssi, true, &self.fleet));
+                    made_up[w] += 1;
                 }
             }
             // Inflaters claiming beacons they cannot hear, stronger than free space allows.
@@ -268,7 +274,7 @@ impl Sim {
                 if devs[w].real.city != bd.real.city || heard_by.contains(&w) || !eligible(w) {
                     continue;
                 }
-                if inflated[w] >= INFLATED_PER_TICK {
+                if made_up[w] >= INFLATED_PER_TICK {
                     continue;
                 }
                 let Some(cells) = cairn_app::devices::reports::cells_apart(devs[w].cell, bd.cell)
@@ -280,7 +286,7 @@ impl Sim {
                     continue;
                 }
                 plan[w].push(Self::witness(b, hb, self.inflate(w, b, hb), true, &self.fleet));
-                inflated[w] += 1;
+                made_up[w] += 1;
             }
         }
     }
@@ -358,7 +364,6 @@ impl Sim {
             self.book.reports(e, *d, 1);
             self.perf.reports += 1;
         }
-        let gateways = self.fleet.gateways.clone();
         let mut txs_by_stream = Vec::new();
         for (k, reports) in streams.into_iter().enumerate() {
             let mut bodies = Vec::new();
@@ -374,10 +379,11 @@ impl Sim {
                 let body = TxBody::SubmitReports {
                     reports: chunk.iter().map(|(r, _, _)| r.clone()).collect(),
                 };
-                bodies.push(((&gateways[k], body), beacons));
+                bodies.push((body, beacons));
             }
             let (items, beacons): (Vec<_>, Vec<_>) = bodies.into_iter().unzip();
-            let txs = self.net.sign_many(items);
+            let items = items.into_iter().enumerate().map(|(n, b)| (self.fleet.gateway(k, n), b));
+            let txs = self.net.sign_many(items.collect());
             for (tx, beacons) in txs.iter().zip(beacons) {
                 self.report_txs.push(ReportTx { hash: tx.hash(), beacons });
             }
