@@ -103,6 +103,30 @@ pub struct TransfersReport {
     pub seconds: f64,
 }
 
+/// `txs` transfers of 1 base unit from `keys` round-robin to the next key, at the minimum
+/// fee of a 256-byte transaction, signed on all cores: every account's nonces are
+/// consecutive from 0, and transaction i comes from account i mod keys.
+pub fn sign_transfers(chain_id: &str, keys: &[Keypair], txs: usize) -> Vec<SignedTx> {
+    let accounts = keys.len().max(1);
+    let fee = Params::default().min_fee(256);
+    (0..txs)
+        .into_par_iter()
+        .filter_map(|i| {
+            let from = keys.get(i % accounts)?;
+            let to = keys.get((i + 1) % accounts)?;
+            let tx = Transaction {
+                chain_id: chain_id.into(),
+                signer: from.address(),
+                nonce: (i / accounts) as u64,
+                max_fee: fee,
+                expiry_height: 1_000_000,
+                body: TxBody::Transfer { to: to.address(), amount: 1 },
+            };
+            Some(tx.sign(from))
+        })
+        .collect()
+}
+
 pub async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
     let (txs, accounts, block_ms, batch) = match cmd {
         BenchCmd::Transfers { txs, accounts, block_ms, batch } => (txs, accounts, block_ms, batch),
@@ -265,22 +289,7 @@ pub async fn transfers(
         (0..accounts).map(|i| Keypair::from_label(&format!("bench-{i}"))).collect();
     let params = Params::default();
     // Sign everything up front; signing is not what is measured.
-    let signed: Vec<SignedTx> = (0..txs)
-        .into_par_iter()
-        .map(|i| {
-            let from = &keys[i % accounts];
-            let to = &keys[(i + 1) % accounts];
-            Transaction {
-                chain_id: chain_id.into(),
-                signer: from.address(),
-                nonce: (i / accounts) as u64,
-                max_fee: params.min_fee(256),
-                expiry_height: 1_000_000,
-                body: TxBody::Transfer { to: to.address(), amount: 1 },
-            }
-            .sign(from)
-        })
-        .collect();
+    let signed = sign_transfers(chain_id, &keys, txs);
 
     // Baseline: the same signatures, batch-verified on all cores as the node's stateless
     // phase does it.

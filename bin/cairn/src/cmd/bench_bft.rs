@@ -11,8 +11,7 @@ use super::testnet::{self, Spec};
 use anyhow::{Context, bail};
 use cairn_client::Client;
 use cairn_types::genesis::GenesisAccount;
-use cairn_types::{Hash, Keypair, Params, SignedTx, Transaction, TxBody, UNITS_PER_CRN};
-use rayon::prelude::*;
+use cairn_types::{Hash, Keypair, Params, SignedTx, UNITS_PER_CRN};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -74,23 +73,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 /// consecutive); returns them grouped by the validator each account talks to.
 fn sign_all(chain_id: &str, keys: &[Keypair], txs: usize, validators: usize) -> Vec<Vec<SignedTx>> {
     let accounts = keys.len();
-    let fee = Params::default().min_fee(256);
-    let signed: Vec<SignedTx> = (0..txs)
-        .into_par_iter()
-        .map(|i| {
-            let from = &keys[i % accounts];
-            let to = &keys[(i + 1) % accounts];
-            Transaction {
-                chain_id: chain_id.into(),
-                signer: from.address(),
-                nonce: (i / accounts) as u64,
-                max_fee: fee,
-                expiry_height: 1_000_000,
-                body: TxBody::Transfer { to: to.address(), amount: 1 },
-            }
-            .sign(from)
-        })
-        .collect();
+    let signed = super::bench::sign_transfers(chain_id, keys, txs);
     let mut per_node = vec![Vec::new(); validators];
     for (i, t) in signed.into_iter().enumerate() {
         per_node[(i % accounts) % validators].push(t);
