@@ -42,6 +42,21 @@ struct Known {
     verdict: Verdict,
 }
 
+impl Known {
+    /// A block read back from the pending store, to be checked again before use.
+    fn from_pending(height: u64, p: crate::pending::PendingBlock) -> Known {
+        Known {
+            height,
+            round: p.round,
+            pol_round: p.pol_round,
+            proposer: p.proposer,
+            built: p.built,
+            block: p.block,
+            verdict: Verdict::Unchecked,
+        }
+    }
+}
+
 enum Verdict {
     Unchecked,
     Valid { executed: Option<Box<Executed>>, dropped: Vec<(Hash, StatefulError)> },
@@ -134,15 +149,7 @@ impl Host {
     ) -> anyhow::Result<Vec<ProposedValue<CairnContext>>> {
         for p in self.pending.at(height)? {
             let hash = p.block.hash();
-            self.known.entry(hash).or_insert(Known {
-                height,
-                round: p.round,
-                pol_round: p.pol_round,
-                proposer: p.proposer,
-                built: p.built,
-                block: p.block,
-                verdict: Verdict::Unchecked,
-            });
+            self.known.entry(hash).or_insert_with(|| Known::from_pending(height, p));
         }
         let hashes: Vec<Hash> = self
             .known
@@ -361,18 +368,7 @@ impl Host {
                 tracing::warn!(height, block = %hash, "decided a block this node does not have");
                 return Ok(false);
             };
-            self.known.insert(
-                hash,
-                Known {
-                    height,
-                    round: p.round,
-                    pol_round: p.pol_round,
-                    proposer: p.proposer,
-                    built: p.built,
-                    block: p.block,
-                    verdict: Verdict::Unchecked,
-                },
-            );
+            self.known.insert(hash, Known::from_pending(height, p));
         }
         self.check(&hash, false)?;
         let Some(k) = self.known.get_mut(&hash) else { return Ok(false) };
