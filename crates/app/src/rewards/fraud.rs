@@ -88,57 +88,84 @@ fn slot(key: u64) -> usize {
 /// Witness rings: components of the undirected witness graph with `ring_min` to
 /// `ring_max` members whose edges fill at least `ring_density_percent` of the ordered pairs.
 /// Hotspots are numbered by their place in the sorted witnesses, then in the sorted
-/// beaconers that did not witness; beaconers are looked up on all cores; the components
-/// come from union-find.
+/// beaconers that did not witness. Each witness's list becomes a row of numbers in one flat
+/// array, filled on all cores; the components come from union-find over the rows.
 fn witness_rings(p: &FraudParams, witnessed: &[(DeviceId, Vec<DeviceId>)], flags: &mut Flags) {
     use rayon::prelude::*;
+    /// A beaconer that is the witness itself (no edge).
+    const SELF: u32 = u32::MAX;
+    /// A beaconer that did not witness: numbered in a second step.
+    const OTHER: u32 = u32::MAX - 1;
     let mut order: Vec<&(DeviceId, Vec<DeviceId>)> = witnessed.iter().collect();
     if !order.is_sorted_by_key(|(w, _)| w) {
         order.par_sort_unstable_by_key(|(w, _)| *w);
     }
     order.dedup_by_key(|(w, _)| *w);
     let witnesses: Vec<DeviceId> = order.iter().map(|(w, _)| *w).collect();
-    let found = SortedIds::new(&witnesses);
-    // Each witness's beaconers other than itself: a number, or the id of a beaconer that
-    // did not witness (numbered next).
-    let heard: Vec<Vec<Result<usize, DeviceId>>> = order
-        .par_iter()
-        .map(|(w, bs)| bs.iter().filter(|b| *b != w).map(|b| found.position(b).ok_or(*b)).collect())
-        .collect();
-    let mut others: Vec<DeviceId> = heard.iter().flatten().filter_map(|b| b.err()).collect();
-    others.par_sort_unstable();
-    others.dedup();
-    let other = SortedIds::new(&others);
     let n = witnesses.len();
-    // (witness, beaconer) edges, without self-edges.
-    let edges: Vec<(usize, usize)> = heard
-        .iter()
-        .enumerate()
-        .flat_map(|(wi, bs)| {
-            let other = &other;
-            bs.iter().filter_map(move |b| match b {
-                Ok(bi) => Some((wi, *bi)),
-                Err(d) => other.position(d).map(|bi| (wi, n + bi)),
-            })
+    // Numbers must stay below the two markers.
+    if n.saturating_add(order.iter().map(|(_, bs)| bs.len()).sum::<usize>()) >= OTHER as usize {
+        return;
+    }
+    let found = SortedIds::new(&witnesses);
+    // One row per witness, in one allocation.
+    let mut flat = vec![SELF; order.iter().map(|(_, bs)| bs.len()).sum()];
+    let mut rows: Vec<&mut [u32]> = Vec::with_capacity(n);
+    let mut rest = flat.as_mut_slice();
+    for (_, bs) in &order {
+        let (row, tail) = rest.split_at_mut(bs.len());
+        rows.push(row);
+        rest = tail;
+    }
+    let number = |row: &mut [u32], w: &DeviceId, bs: &[DeviceId]| {
+        for (slot, b) in row.iter_mut().zip(bs) {
+            *slot = if b == w {
+                SELF
+            } else {
+                found.position(b).map_or(OTHER, |i| i as u32)
+            };
+        }
+    };
+    rows.par_iter_mut().zip(order.par_iter()).for_each(|(row, (w, bs))| number(row, w, bs));
+    let mut others: Vec<DeviceId> = rows
+        .par_iter()
+        .zip(order.par_iter())
+        .flat_map_iter(|(row, (_, bs))| {
+            row.iter().zip(bs).filter(|(slot, _)| **slot == OTHER).map(|(_, b)| *b)
         })
         .collect();
+    others.par_sort_unstable();
+    others.dedup();
+    if !others.is_empty() {
+        let other = SortedIds::new(&others);
+        rows.par_iter_mut().zip(order.par_iter()).for_each(|(row, (_, bs))| {
+            for (slot, b) in row.iter_mut().zip(bs) {
+                if *slot == OTHER {
+                    *slot = other.position(b).map_or(SELF, |i| (n + i) as u32);
+                }
+            }
+        });
+    }
     let ids: Vec<&DeviceId> = witnesses.iter().chain(&others).collect();
     let mut parent: Vec<usize> = (0..ids.len()).collect();
-    for (wi, bi) in &edges {
-        let (rx, ry) = (find(&mut parent, *wi), find(&mut parent, *bi));
-        if rx != ry {
-            parent[rx.max(ry)] = rx.min(ry);
+    for (wi, row) in rows.iter().enumerate() {
+        for bi in row.iter().filter(|b| **b != SELF) {
+            let (rx, ry) = (find(&mut parent, wi), find(&mut parent, *bi as usize));
+            if rx != ry {
+                parent[rx.max(ry)] = rx.min(ry);
+            }
         }
     }
+    // Members and (witness, beaconer) edges per component: a row's edges count for the
+    // component of its witness.
     let mut size = vec![0u64; ids.len()];
     let mut edge_count = vec![0u64; ids.len()];
     for i in 0..ids.len() {
         let root = find(&mut parent, i);
         size[root] += 1;
-    }
-    for (wi, _) in &edges {
-        let root = find(&mut parent, *wi);
-        edge_count[root] += 1;
+        if let Some(row) = rows.get(i) {
+            edge_count[root] += row.iter().filter(|b| **b != SELF).count() as u64;
+        }
     }
     let ring = |root: usize| {
         let (m, e) = (size[root], edge_count[root]);

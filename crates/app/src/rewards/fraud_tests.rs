@@ -275,3 +275,78 @@ fn a_witness_ring_of_five_is_escrowed_while_honest_neighbours_are_paid() {
     assert_eq!(ring.n.supply().held, 0);
     assert_supply_identity(&ring.n.c.store, &keys);
 }
+
+/// The ring detector by the definition, slowly: components by search over an adjacency map.
+fn rings_by_definition(p: &FraudParams, witnessed: &[(DeviceId, Vec<DeviceId>)]) -> Flags {
+    use std::collections::{BTreeMap, BTreeSet};
+    let mut adjacent: BTreeMap<DeviceId, BTreeSet<DeviceId>> = BTreeMap::new();
+    let mut out_edges: BTreeMap<DeviceId, u64> = BTreeMap::new();
+    for (w, bs) in witnessed {
+        adjacent.entry(*w).or_default();
+        for b in bs.iter().filter(|b| *b != w) {
+            adjacent.entry(*w).or_default().insert(*b);
+            adjacent.entry(*b).or_default().insert(*w);
+            *out_edges.entry(*w).or_default() += 1;
+        }
+    }
+    let mut flags = Flags::new();
+    let mut seen = BTreeSet::new();
+    for start in adjacent.keys() {
+        if !seen.insert(*start) {
+            continue;
+        }
+        let (mut members, mut todo) = (vec![*start], vec![*start]);
+        while let Some(d) = todo.pop() {
+            for b in &adjacent[&d] {
+                if seen.insert(*b) {
+                    members.push(*b);
+                    todo.push(*b);
+                }
+            }
+        }
+        let m = members.len() as u64;
+        let e: u64 = members.iter().filter_map(|d| out_edges.get(d)).sum();
+        if m >= u64::from(p.ring_min).max(2)
+            && m <= u64::from(p.ring_max)
+            && e * 100 >= u64::from(p.ring_density_percent) * m * (m - 1)
+        {
+            for d in members {
+                flags
+                    .entry(d)
+                    .or_default()
+                    .push(Evidence::WitnessRing { members: m as u32, edges: e as u32 });
+            }
+        }
+    }
+    flags
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 256, ..Default::default() })]
+    /// On random witness graphs (self-edges, repeated beaconers, beaconers that never
+    /// witnessed), the detector flags exactly what the definition says.
+    #[test]
+    fn the_ring_detector_flags_what_the_definition_says(
+        lists in proptest::collection::btree_map(
+            0u8..24,
+            proptest::collection::vec(0u8..32, 0..6),
+            0..20,
+        ),
+        ring_min in 2u32..5,
+        ring_max in 3u32..9,
+        density in 30u32..100,
+    ) {
+        let p = FraudParams {
+            ring_min,
+            ring_max,
+            ring_density_percent: density,
+            ..FraudParams::default()
+        };
+        let witnessed: Vec<(DeviceId, Vec<DeviceId>)> = lists
+            .iter()
+            .map(|(w, bs)| (id(*w), bs.iter().map(|b| id(*b)).collect()))
+            .collect();
+        let flags = detect(&p, &FraudInputs { witnessed: witnessed.clone(), ..FraudInputs::default() });
+        proptest::prop_assert_eq!(flags, rings_by_definition(&p, &witnessed));
+    }
+}
