@@ -119,11 +119,7 @@ fn witness_rings(p: &FraudParams, witnessed: &[(DeviceId, Vec<DeviceId>)], flags
     }
     let number = |row: &mut [u32], w: &DeviceId, bs: &[DeviceId]| {
         for (slot, b) in row.iter_mut().zip(bs) {
-            *slot = if b == w {
-                SELF
-            } else {
-                found.position(b).map_or(OTHER, |i| i as u32)
-            };
+            *slot = if b == w { SELF } else { found.position(b).map_or(OTHER, |i| i as u32) };
         }
     };
     rows.par_iter_mut().zip(order.par_iter()).for_each(|(row, (w, bs))| number(row, w, bs));
