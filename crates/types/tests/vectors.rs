@@ -26,8 +26,13 @@ use std::path::PathBuf;
 
 const CHAIN_ID: &str = "cairn-vectors-1";
 
+/// The crate directory as cargo gives it to the running test, so a test binary
+/// built from a clone at another path (a shared target directory) still finds the file.
 fn vectors_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/wire.json")
+    let dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    dir.join("tests/vectors/wire.json")
 }
 
 fn signer() -> Keypair {
