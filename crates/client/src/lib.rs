@@ -5,8 +5,8 @@
 //! transport, decode or timeout error naming the URL or transaction involved.
 
 use cairn_types::api::{
-    AccountView, BlockView, ErrorBody, HealthView, RawBlockView, StatusView, SubmitBatchItem,
-    SubmitBatchRequest, SubmitTxRequest, SubmitTxResponse, TxView,
+    AccountView, BlockView, ErrorBody, HealthView, RawBlockView, RelayResponse, StatusView,
+    SubmitBatchItem, SubmitBatchRequest, SubmitTxRequest, SubmitTxResponse, TxView,
 };
 use cairn_types::api::{DeviceListView, DeviceReportsView, DeviceView};
 use cairn_types::{Address, Block, Hash, Height, Receipt, SignedTx, codec};
@@ -212,6 +212,21 @@ impl Client {
     ) -> Result<Vec<SubmitBatchItem>, ClientError> {
         let url = self.url("/v1/txs/batch");
         let resp = self.http.post(&url).json(req).send().await;
+        let body = read_ok_body(&url, resp).await?;
+        decode_json(&url, &body)
+    }
+
+    /// `POST /v1/txs/relay`: transactions a validator forwards to a peer, as the borsh
+    /// encoding of a `Vec<Vec<u8>>` of canonical transaction bytes (see [`relay_body`]).
+    pub async fn submit_relay(&self, body: Vec<u8>) -> Result<RelayResponse, ClientError> {
+        let url = self.url(&paths::relay());
+        let resp = self
+            .http
+            .post(&url)
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+            .body(body)
+            .send()
+            .await;
         let body = read_ok_body(&url, resp).await?;
         decode_json(&url, &body)
     }
@@ -486,6 +501,9 @@ mod paths {
     pub fn account(address: &Address, prove: bool) -> String {
         format!("/v1/accounts/{}?prove={prove}", address.to_bech32())
     }
+    pub fn relay() -> String {
+        "/v1/txs/relay".to_string()
+    }
     pub fn submit_tx() -> String {
         "/v1/txs".into()
     }
@@ -532,6 +550,23 @@ async fn read_ok_body(
         return Err(ClientError::from_response(status.as_u16(), &body));
     }
     Ok(body.to_vec())
+}
+
+/// The body of `POST /v1/txs/relay`: the borsh encoding of a `Vec<Vec<u8>>` holding each
+/// transaction's canonical bytes.
+pub fn relay_body<B: AsRef<[u8]>>(txs: &[B]) -> Vec<u8> {
+    let len: usize = txs.iter().map(|t| t.as_ref().len() + 4).sum();
+    let mut out = Vec::with_capacity(len + 4);
+    // Lengths are far below u32::MAX (a batch and a transaction are both size-limited); one
+    // that was not would make the receiver refuse the body, never misread it.
+    let len32 = |n: usize| u32::try_from(n).unwrap_or(u32::MAX).to_le_bytes();
+    out.extend_from_slice(&len32(txs.len()));
+    for t in txs {
+        let t = t.as_ref();
+        out.extend_from_slice(&len32(t.len()));
+        out.extend_from_slice(t);
+    }
+    out
 }
 
 fn decode_json<T: DeserializeOwned>(url: &str, body: &[u8]) -> Result<T, ClientError> {

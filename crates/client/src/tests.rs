@@ -249,3 +249,10 @@ async fn connection_errors_are_http_errors() {
     let r = c.wait_for_receipt(&Hash::ZERO, Duration::from_secs(5)).await;
     assert!(matches!(r, Err(ClientError::Http { .. })), "{r:?}");
 }
+
+#[test]
+fn relay_body_is_the_borsh_encoding_of_the_byte_strings() {
+    let txs: Vec<Vec<u8>> = vec![vec![1, 2, 3], Vec::new(), vec![9; 300]];
+    assert_eq!(relay_body(&txs), borsh::to_vec(&txs).unwrap());
+    assert_eq!(relay_body::<Vec<u8>>(&[]), borsh::to_vec(&Vec::<Vec<u8>>::new()).unwrap());
+}

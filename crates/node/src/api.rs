@@ -134,6 +134,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/blocks/{height}/raw", get(raw_block))
         .route("/v1/txs", post(api_txs::submit_tx))
         .route("/v1/txs/batch", post(api_txs::submit_batch))
+        .route("/v1/txs/relay", post(api_txs::relay_batch))
         .route("/v1/txs/{hash}", get(tx_by_hash))
         .route("/v1/receipts/{hash}", get(receipt))
         .route("/v1/accounts/{addr}", get(account))

@@ -367,11 +367,20 @@ impl Snapshot {
     }
 
     /// The header of the last committed block, or `None` if only genesis is stored.
+    ///
+    /// Only the header is decoded: it is the first field of a stored block, so the
+    /// transactions after it are not read (status requests poll this).
     pub fn head(&self) -> Result<Option<BlockHeader>, StoreError> {
-        match self.height()? {
-            None | Some(0) => Ok(None),
-            Some(h) => Ok(self.block(h)?.map(|b| b.header)),
-        }
+        let height = match self.height()? {
+            None | Some(0) => return Ok(None),
+            Some(h) => h,
+        };
+        let Some(v) = self.blocks.get(height)? else { return Ok(None) };
+        let mut bytes = v.value();
+        borsh::BorshDeserialize::deserialize(&mut bytes).map(Some).map_err(|e| StoreError::Corrupt {
+            what: "block header",
+            reason: format!("height {height}: {e}"),
+        })
     }
 
     /// Where a committed transaction sits: (height, index in block).

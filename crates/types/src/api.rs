@@ -151,6 +151,16 @@ pub struct SubmitBatchRequest {
     pub relayed: bool,
 }
 
+/// What a validator answers to `POST /v1/txs/relay` (transactions another validator
+/// forwarded, as borsh `Vec<Vec<u8>>` of canonical transaction bytes): how many it admitted,
+/// how many it already held, how many it refused. A forwarder needs no more than counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelayResponse {
+    pub admitted: u64,
+    pub already_known: u64,
+    pub refused: u64,
+}
+
 /// The outcome of one transaction of a batch: its hash if admitted, else the error.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SubmitBatchItem {
