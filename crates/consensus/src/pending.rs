@@ -53,7 +53,8 @@ db_err!(
     redb::TransactionError,
     redb::TableError,
     redb::StorageError,
-    redb::CommitError
+    redb::CommitError,
+    redb::SetDurabilityError
 );
 
 pub struct Pending {
@@ -103,9 +104,12 @@ impl Pending {
         Ok(self.at(height)?.into_iter().find(|p| p.built && p.round == round))
     }
 
-    /// Drops every block of heights up to `height` (they are committed).
+    /// Drops every block of heights up to `height` (they are committed). Not fsynced: the
+    /// next `put` makes it durable, and a prune lost in a crash only leaves blocks of
+    /// committed heights behind, which nothing reads and the next prune drops.
     pub fn prune_through(&self, height: Height) -> Result<(), PendingError> {
-        let w = self.db.begin_write()?;
+        let mut w = self.db.begin_write()?;
+        w.set_durability(redb::Durability::None)?;
         {
             let mut t = w.open_table(BLOCKS)?;
             t.retain_in(..=(height, [0xffu8; 32]), |_, _| false)?;

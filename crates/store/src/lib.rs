@@ -23,7 +23,8 @@ use tables::*;
 /// Bumped whenever the layout of any table changes. A node refuses to open a store written
 /// with another version instead of misreading it. Version 5: reward entries carry density
 /// factors and sensor quality; the device and its epoch activity hold all counted work.
-pub const SCHEMA_VERSION: u32 = 5;
+/// Version 6: receipts are keyed by (height, index), not by transaction hash.
+pub const SCHEMA_VERSION: u32 = 6;
 
 /// Largest stored object decoded (blocks are the largest).
 const MAX_OBJECT: usize = 256 * 1024 * 1024;
@@ -159,7 +160,7 @@ impl Store {
             let mut rs = w.open_table(RECEIPTS)?;
             for r in receipts {
                 txs.insert(r.tx_hash.0, (height, r.index))?;
-                rs.insert(r.tx_hash.0, codec::encode(r).as_slice())?;
+                rs.insert((height, r.index), codec::encode(r).as_slice())?;
             }
             index_reports(&w, block, receipts)?;
             if let Some(r) = rewards {
@@ -296,7 +297,7 @@ pub struct Snapshot {
     blocks: redb::ReadOnlyTable<u64, &'static [u8]>,
     block_hashes: redb::ReadOnlyTable<[u8; 32], u64>,
     tx_index: redb::ReadOnlyTable<[u8; 32], (u64, u32)>,
-    receipts: redb::ReadOnlyTable<[u8; 32], &'static [u8]>,
+    receipts: redb::ReadOnlyTable<(u64, u32), &'static [u8]>,
     reports: redb::ReadOnlyTable<(u64, u32, u32), &'static [u8]>,
     device_report_pos: redb::ReadOnlyTable<([u8; 32], u64, u64), &'static [u8]>,
     reward_entries: redb::ReadOnlyTable<(u64, u32), &'static [u8]>,
@@ -437,7 +438,8 @@ impl Snapshot {
     }
 
     pub fn receipt(&self, hash: &Hash) -> Result<Option<Receipt>, StoreError> {
-        match self.receipts.get(hash.0)? {
+        let Some(at) = self.tx_location(hash)? else { return Ok(None) };
+        match self.receipts.get(at)? {
             None => Ok(None),
             Some(v) => codec::decode(v.value(), MAX_OBJECT, "receipt")
                 .map(Some)

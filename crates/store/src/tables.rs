@@ -16,8 +16,10 @@ pub const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
 pub const BLOCK_HASHES: TableDefinition<[u8; 32], u64> = TableDefinition::new("block_hashes");
 /// Transaction hash → (height, index).
 pub const TX_INDEX: TableDefinition<[u8; 32], (u64, u32)> = TableDefinition::new("tx_index");
-/// Transaction hash → borsh(Receipt).
-pub const RECEIPTS: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("receipts");
+/// (height, index in block) → borsh(Receipt). Keys only grow, so a block's receipts append
+/// at the end of the tree instead of landing on random pages (a receipt is found by hash
+/// through `tx_index`).
+pub const RECEIPTS: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("receipts");
 
 /// Every report of every report batch, in chain order: (height, tx index, report index) →
 /// borsh(StoredReport). Keys only grow, so a block's rows append at the end of the tree.
