@@ -308,18 +308,16 @@ impl Host {
             None => {
                 let parent = self.shared.parent(&snap)?;
                 // Transactions this node admitted already passed the stateless phase here;
-                // their signatures are not verified twice.
+                // their signatures are not verified twice (nor are they encoded and hashed
+                // again: the pool entry of the same signer and nonce is compared by value).
                 let sized: Vec<SizedTx> = {
                     let pool = self.shared.mempool();
                     k.block
                         .txs
                         .iter()
-                        .map(|t| {
-                            let bytes = t.to_bytes();
-                            match pool.get_sized(&cairn_types::Hash::sha256(&bytes)) {
-                                Some(admitted) if admitted.checked => admitted.clone(),
-                                _ => SizedTx::from_parts(t.clone(), &bytes),
-                            }
+                        .map(|t| match pool.get_same(t) {
+                            Some(admitted) if admitted.checked => admitted.clone(),
+                            _ => SizedTx::new(t.clone()),
                         })
                         .collect()
                 };

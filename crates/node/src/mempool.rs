@@ -102,6 +102,14 @@ impl Mempool {
         self.senders.get(sender)?.get(nonce).map(|e| &e.tx)
     }
 
+    /// The pending transaction of `tx`'s signer and nonce, if it is `tx` itself (equal
+    /// values have equal canonical bytes, so its hash and size hold for `tx` too). Finds a
+    /// transaction without encoding and hashing it.
+    pub fn get_same(&self, tx: &SignedTx) -> Option<&SizedTx> {
+        let e = self.senders.get(&tx.tx.signer)?.get(&tx.tx.nonce)?;
+        (e.tx.tx == *tx).then_some(&e.tx)
+    }
+
     /// The next nonce for `sender` whose account nonce is `account_nonce`: one past its
     /// contiguous run of pending transactions.
     pub fn next_nonce(&self, sender: &Address, account_nonce: u64) -> u64 {
