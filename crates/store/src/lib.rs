@@ -378,9 +378,8 @@ impl Snapshot {
         };
         let Some(v) = self.blocks.get(height)? else { return Ok(None) };
         let mut bytes = v.value();
-        borsh::BorshDeserialize::deserialize(&mut bytes).map(Some).map_err(|e| StoreError::Corrupt {
-            what: "block header",
-            reason: format!("height {height}: {e}"),
+        borsh::BorshDeserialize::deserialize(&mut bytes).map(Some).map_err(|e| {
+            StoreError::Corrupt { what: "block header", reason: format!("height {height}: {e}") }
         })
     }
 
