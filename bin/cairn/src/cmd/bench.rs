@@ -218,6 +218,14 @@ pub async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
                 ("blocks", r.blocks.to_string()),
                 ("largest block (txs)", r.max_block_txs.to_string()),
                 ("seconds", format!("{:.1}", r.seconds)),
+                (
+                    "raw batch verification (sig/s, all cores)",
+                    format!("{:.0}", r.baseline_batch_verify_per_s),
+                ),
+                (
+                    "ratio committed / raw verification",
+                    format!("{:.3}", r.ratio_committed_to_verify),
+                ),
             ]);
             return Ok(());
         }

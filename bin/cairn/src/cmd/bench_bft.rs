@@ -59,6 +59,11 @@ pub struct BftReport {
     pub blocks: u64,
     pub max_block_txs: usize,
     pub seconds: f64,
+    /// Raw ed25519 batch verification of the same transfers' signatures on all cores, in
+    /// this process with the cluster stopped (mean of a run before and one after it): the
+    /// baseline the throughput is compared with, since the machine's speed drifts.
+    pub baseline_batch_verify_per_s: f64,
+    pub ratio_committed_to_verify: f64,
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -95,6 +100,13 @@ pub async fn run(a: BftArgs) -> anyhow::Result<BftReport> {
         .into_iter()
         .map(|txs| txs.chunks(a.batch).map(<[SignedTx]>::to_vec).collect())
         .collect();
+    let items: Vec<_> = batches
+        .iter()
+        .flatten()
+        .flatten()
+        .map(|t| (t.tx.signer, t.signature, t.signing_message()))
+        .collect();
+    let baseline_before = super::bench::baseline_verify(&items)?;
 
     let dir = super::bench::tempfile_dir()?;
     let spec = Spec {
@@ -114,6 +126,15 @@ pub async fn run(a: BftArgs) -> anyhow::Result<BftReport> {
     let result = measure(&a, &layout, batches).await;
     // Logs are complete only once the nodes stop.
     drop(children);
+    let result = match result {
+        Ok(mut r) => {
+            let baseline = (baseline_before + super::bench::baseline_verify(&items)?) / 2.0;
+            r.baseline_batch_verify_per_s = baseline;
+            r.ratio_committed_to_verify = r.committed_per_s / baseline.max(1e-9);
+            Ok(r)
+        }
+        Err(e) => Err(e),
+    };
     if result.is_ok() && !a.keep {
         std::fs::remove_dir_all(&dir).context("removing the benchmark data directory")?;
     } else {
@@ -233,5 +254,8 @@ async fn measure(
         blocks: end_height.saturating_sub(start_height),
         max_block_txs,
         seconds,
+        // Filled in by `run` once the cluster has stopped.
+        baseline_batch_verify_per_s: 0.0,
+        ratio_committed_to_verify: 0.0,
     })
 }
