@@ -210,12 +210,11 @@ pub fn claimed(epoch: u64, index: u64) -> Vec<u8> {
     k
 }
 
-/// The beaconers a hotspot witnessed (accepted) in an epoch, for the ring detector.
-pub fn witnessed(id: &DeviceId, epoch: u64) -> Vec<u8> {
-    let mut k = with_id(b"witnessed/", id);
-    k.push(b'/');
-    k.extend_from_slice(&epoch.to_be_bytes());
-    k
+/// The beaconers a hotspot witnessed (accepted) within the reciprocity window, each with the
+/// height of the last beacon of theirs it heard, oldest first: the witness graph the ring
+/// detector judges.
+pub fn heard(id: &DeviceId) -> Vec<u8> {
+    with_id(b"heard/", id)
 }
 
 /// A flagged device's rewards of an epoch, held in fraud escrow.

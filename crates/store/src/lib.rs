@@ -23,8 +23,10 @@ use tables::*;
 /// Bumped whenever the layout of any table changes. A node refuses to open a store written
 /// with another version instead of misreading it. Version 5: reward entries carry density
 /// factors and sensor quality; the device and its epoch activity hold all counted work.
-/// Version 6: receipts are keyed by (height, index), not by transaction hash.
-pub const SCHEMA_VERSION: u32 = 6;
+/// Version 6: receipts are keyed by (height, index), not by transaction hash. Version 7: a
+/// hotspot's witnessed beaconers are one list over the reciprocity window (`heard/<id>`),
+/// not one per epoch.
+pub const SCHEMA_VERSION: u32 = 7;
 
 /// Largest stored object decoded (blocks are the largest).
 const MAX_OBJECT: usize = 256 * 1024 * 1024;

@@ -147,11 +147,13 @@ fn build(devices: usize, params: &Params) -> anyhow::Result<MemStore> {
                 act.beacons = 4;
                 act.witnesses = 10 + (i % 11) as u32;
                 let me = hotspots.partition_point(|h| *h < i);
+                let heard_at =
+                    EPOCH * params.blocks_per_epoch + (i as u64 % params.blocks_per_epoch);
                 let heard: Vec<_> = (1..=act.witnesses as usize)
                     .filter_map(|k| hotspots.get((me + k) % hotspots.len()))
-                    .filter_map(|h| ids.get(*h).copied())
+                    .filter_map(|h| ids.get(*h).map(|id| (*id, heard_at)))
                     .collect();
-                o.put_encoded(state_key::witnessed(&id, EPOCH), &heard);
+                o.put_encoded(state_key::heard(&id), &heard);
             }
             DeviceClass::Sensor => {
                 act.sensor = Some(SensorEpoch {

@@ -72,12 +72,7 @@ pub fn process_batch(
                         }
                         ReportPayload::Witness { beaconer, beacon_height, .. } => {
                             act.witnesses = act.witnesses.saturating_add(1);
-                            let wkey = state_key::witnessed(&id, epoch);
-                            let mut seen: Vec<DeviceId> = o.get_decoded(&wkey)?.unwrap_or_default();
-                            if !seen.contains(&beaconer) {
-                                seen.push(beaconer);
-                                o.put_encoded(wkey, &seen);
-                            }
+                            record_heard(o, params, height, &id, beaconer, beacon_height)?;
                             let key = state_key::beacon(&beaconer, beacon_height);
                             if let Some(mut record) = o.get_decoded::<BeaconRecord>(&key)? {
                                 record.witnesses = record.witnesses.saturating_add(1);
@@ -113,6 +108,31 @@ pub fn process_batch(
         }
     }
     Ok(TxOutcome::Reports { accepted, rejected })
+}
+
+/// Most beaconers kept in a hotspot's heard list (the oldest go first); more than any
+/// hotspot hears in a reciprocity window under the witness-distance limits.
+pub const MAX_HEARD: usize = 256;
+
+/// Records that `witness` heard `beaconer`'s beacon of `beacon_height`: the pair moves to
+/// the end of the witness's heard list, and pairs older than the reciprocity window leave.
+fn record_heard(
+    o: &mut Overlay<'_>,
+    params: &Params,
+    height: Height,
+    witness: &DeviceId,
+    beaconer: DeviceId,
+    beacon_height: Height,
+) -> Result<(), StateError> {
+    let key = state_key::heard(witness);
+    let mut heard: Vec<(DeviceId, Height)> = o.get_decoded(&key)?.unwrap_or_default();
+    let window = params.coverage.reciprocity_blocks;
+    heard.retain(|(b, h)| *b != beaconer && height.saturating_sub(*h) <= window);
+    heard.push((beaconer, beacon_height));
+    let excess = heard.len().saturating_sub(MAX_HEARD);
+    heard.drain(..excess);
+    o.put_encoded(key, &heard);
+    Ok(())
 }
 
 /// Where a batch is judged: parameters and the block's epoch, height and time.
@@ -305,4 +325,46 @@ fn judge(
         );
     }
     Ok(Ok(()))
+}
+
+#[cfg(test)]
+mod heard_tests {
+    use super::*;
+    use cairn_state::MemStore;
+    use cairn_types::Hash;
+
+    fn beaconer(i: u32) -> DeviceId {
+        let mut b = [0u8; 32];
+        b[..4].copy_from_slice(&i.to_be_bytes());
+        Hash(b)
+    }
+
+    fn heard(o: &Overlay<'_>, w: &DeviceId) -> Vec<(DeviceId, Height)> {
+        o.get_decoded(&state_key::heard(w)).unwrap().unwrap()
+    }
+
+    /// Each beaconer once, the latest last; pairs older than the reciprocity window (300
+    /// blocks by default) leave when the list is next written; at most `MAX_HEARD` stay.
+    #[test]
+    fn a_heard_list_keeps_each_beaconer_once_within_the_window_and_at_most_max_heard() {
+        let base = MemStore::default();
+        let mut o = Overlay::new(&base);
+        let params = Params::default();
+        assert_eq!(params.coverage.reciprocity_blocks, 300);
+        let w = beaconer(u32::MAX);
+        record_heard(&mut o, &params, 100, &w, beaconer(1), 99).unwrap();
+        record_heard(&mut o, &params, 150, &w, beaconer(2), 149).unwrap();
+        record_heard(&mut o, &params, 200, &w, beaconer(1), 199).unwrap();
+        assert_eq!(heard(&o, &w), vec![(beaconer(2), 149), (beaconer(1), 199)]);
+        // At 460 the beacon of 149 is 311 blocks old.
+        record_heard(&mut o, &params, 460, &w, beaconer(3), 459).unwrap();
+        assert_eq!(heard(&o, &w), vec![(beaconer(1), 199), (beaconer(3), 459)]);
+        for i in 0..300 {
+            record_heard(&mut o, &params, 500, &w, beaconer(10 + i), 500).unwrap();
+        }
+        let list = heard(&o, &w);
+        assert_eq!(list.len(), MAX_HEARD);
+        assert_eq!(list.first(), Some(&(beaconer(10 + 300 - MAX_HEARD as u32), 500)));
+        assert_eq!(list.last(), Some(&(beaconer(309), 500)));
+    }
 }

@@ -2,10 +2,12 @@
 //! the epoch boundary, and the escrow of flagged rewards (held, appealed, released or
 //! burned; released by itself when the window ends).
 //!
-//! - Witness rings: a connected component of the epoch's witness graph with `ring_min` to
+//! - Witness rings: a connected component of the witness graph with `ring_min` to
 //!   `ring_max` hotspots whose witness edges fill at least `ring_density_percent` of the
 //!   ordered member pairs — hotspots that heard only each other, and nearly all of each
-//!   other.
+//!   other. The graph holds every (witness, beaconer) pair accepted within the reciprocity
+//!   window before the boundary (`coverage.reciprocity_blocks`), so a ring whose members
+//!   beacon less often than once an epoch still shows all its edges.
 //! - Implausible movement: a location asserted during the epoch more than `max_move_cells`
 //!   cells (at `move_resolution`) from the one before, within `move_window_blocks` of it.
 //! - Copied sensors: sensors with the same readings count and value digest in an epoch;
@@ -25,7 +27,8 @@ use std::collections::BTreeMap;
 /// What the detectors look at, gathered from state.
 #[derive(Debug, Clone, Default)]
 pub struct FraudInputs {
-    /// Each hotspot that witnessed in the epoch, with the beaconers it witnessed.
+    /// Each hotspot that witnessed within the reciprocity window before the boundary, with
+    /// the beaconers it witnessed.
     pub witnessed: Vec<(DeviceId, Vec<DeviceId>)>,
     /// Locations asserted in the epoch: (device, previous cell, new cell, blocks between).
     pub moves: Vec<(DeviceId, u64, u64, u64)>,

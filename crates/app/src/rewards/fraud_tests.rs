@@ -124,6 +124,16 @@ fn spot(lat: f64, lng: f64, k: u32) -> u64 {
 }
 
 fn ring_epoch() -> (Ring, RewardReport) {
+    let all: Vec<usize> = (0..RING).collect();
+    let (ring, mut reports) = ring_run(&[all]);
+    let r = reports.pop().unwrap();
+    (ring, r)
+}
+
+/// Epochs 1, 2, …: in each, the ring members listed beacon (the honest line beacons every
+/// epoch) and every hotspot that may witness hears the epoch's beacons of its ring or line
+/// neighbours. Returns the reward report of each epoch.
+fn ring_run(plan: &[Vec<usize>]) -> (Ring, Vec<RewardReport>) {
     let owners: Vec<Keypair> =
         (0..RING + HONEST).map(|i| Keypair::from_label(&format!("fo{i}"))).collect();
     let (admin, gw) = (Keypair::from_label("fadmin"), Keypair::from_label("fgw"));
@@ -153,66 +163,110 @@ fn ring_epoch() -> (Ring, RewardReport) {
     }
     n.advance_to(EPOCH); // epoch 1 starts: locations are older than the epoch
     let mut seqs = vec![0u64; hotspots.len()];
-    let report = |dev: &DeviceSigner, seq: &mut u64, payload: ReportPayload, ts: u64| {
+    let report = |dev: &DeviceSigner, seq: &mut u64, e: u64, payload: ReportPayload, ts: u64| {
         *seq += 1;
-        let r = Report { device: dev.public_key(), seq: *seq, epoch: 1, timestamp_ms: ts, payload };
+        let r = Report { device: dev.public_key(), seq: *seq, epoch: e, timestamp_ms: ts, payload };
         let signature = dev.sign(&r.signing_message(CHAIN)).unwrap();
         SignedReport { report: r, signature }
     };
-    let mut beacon_height = 0;
-    for b in 0..EPOCH {
-        let ts = n.c.parent.timestamp_ms;
-        let mut batch: Vec<SignedReport> = hotspots
-            .iter()
-            .zip(seqs.iter_mut())
-            .map(|(d, s)| {
-                *s += 1;
-                heartbeat(d, *s, 1, ts)
-            })
-            .collect();
-        if b == 1 {
-            let h = n.height();
-            let entropy = crate::entropy_at(&n.c.store, h).unwrap().unwrap();
-            for (i, d) in hotspots.iter().enumerate() {
-                let payload = ReportPayload::Beacon {
-                    entropy_height: h,
-                    data: beacon_data(&entropy, &d.id()),
-                    frequency_khz: 868_100,
-                    tx_power_dbm: 14,
-                };
-                batch.push(report(d, &mut seqs[i], payload, ts));
-            }
-            beacon_height = h + 1;
-        }
-        if b == 2 {
-            for w in 0..hotspots.len() {
-                let heard: Vec<usize> = if w < RING {
-                    (0..RING).filter(|x| *x != w).collect()
-                } else {
-                    [w.wrapping_sub(1), w + 1]
-                        .into_iter()
-                        .filter(|x| *x >= RING && *x < RING + HONEST)
-                        .collect()
-                };
-                for bcn in heard {
-                    let payload = ReportPayload::Witness {
-                        beaconer: hotspots[bcn].id(),
-                        beacon_height,
-                        rssi_cdbm: -12_000,
+    let mut beaconed = vec![false; hotspots.len()];
+    let mut reports = Vec::new();
+    for (k, members) in plan.iter().enumerate() {
+        let e = 1 + k as u64;
+        let beacons: Vec<usize> = members.iter().copied().chain(RING..RING + HONEST).collect();
+        let mut beacon_height = 0;
+        // The boundary block of the epoch before is its first block.
+        for b in u64::from(k > 0)..EPOCH {
+            let ts = n.c.parent.timestamp_ms;
+            let mut batch: Vec<SignedReport> = hotspots
+                .iter()
+                .zip(seqs.iter_mut())
+                .map(|(d, s)| {
+                    *s += 1;
+                    heartbeat(d, *s, e, ts)
+                })
+                .collect();
+            if b == 1 {
+                let h = n.height();
+                let entropy = crate::entropy_at(&n.c.store, h).unwrap().unwrap();
+                for &i in &beacons {
+                    let d = &hotspots[i];
+                    let payload = ReportPayload::Beacon {
+                        entropy_height: h,
+                        data: beacon_data(&entropy, &d.id()),
                         frequency_khz: 868_100,
+                        tx_power_dbm: 14,
                     };
-                    batch.push(report(&hotspots[w], &mut seqs[w], payload, ts));
+                    batch.push(report(d, &mut seqs[i], e, payload, ts));
+                    beaconed[i] = true;
+                }
+                beacon_height = h + 1;
+            }
+            if b == 2 {
+                // Only a hotspot that has beaconed may witness (reciprocity).
+                for w in (0..hotspots.len()).filter(|w| beaconed[*w]) {
+                    let heard: Vec<usize> = if w < RING {
+                        members.iter().copied().filter(|x| *x != w).collect()
+                    } else {
+                        [w.wrapping_sub(1), w + 1]
+                            .into_iter()
+                            .filter(|x| *x >= RING && *x < RING + HONEST)
+                            .collect()
+                    };
+                    for bcn in heard {
+                        let payload = ReportPayload::Witness {
+                            beaconer: hotspots[bcn].id(),
+                            beacon_height,
+                            rssi_cdbm: -12_000,
+                            frequency_khz: 868_100,
+                        };
+                        batch.push(report(&hotspots[w], &mut seqs[w], e, payload, ts));
+                    }
                 }
             }
+            let r = n.run(&gw, TxBody::SubmitReports { reports: batch });
+            let cairn_types::TxOutcome::Reports { rejected, .. } = &r.outcome else { panic!() };
+            assert!(rejected.is_empty(), "{rejected:?}");
         }
-        let r = n.run(&gw, TxBody::SubmitReports { reports: batch });
-        let cairn_types::TxOutcome::Reports { rejected, .. } = &r.outcome else { panic!() };
-        assert!(rejected.is_empty(), "{rejected:?}");
+        let p = n.block(vec![]);
+        assert_eq!(p.header.height, (e + 1) * EPOCH);
+        reports.push(p.executed.rewards.unwrap());
     }
-    let p = n.block(vec![]);
-    assert_eq!(p.header.height, 2 * EPOCH);
-    let r = p.executed.rewards.unwrap();
-    (Ring { n, admin, owners, hotspots }, r)
+    (Ring { n, admin, owners, hotspots }, reports)
+}
+
+/// A ring whose members beacon in turns — never all in one epoch — is judged on the witness
+/// graph of the reciprocity window: the edges of earlier epochs count, and once every member
+/// has heard every other within the window the ring is flagged, though no single epoch's
+/// graph is a ring. The honest line is never flagged.
+#[test]
+fn a_ring_beaconing_in_turns_is_flagged_on_the_window_graph() {
+    let (ring, reports) = ring_run(&[vec![0, 1, 2], vec![3, 4], vec![0, 1, 2]]);
+    let members: Vec<DeviceId> = ring.hotspots[..RING].iter().map(DeviceSigner::id).collect();
+    let flagged = |r: &RewardReport| -> Vec<DeviceId> {
+        r.entries.iter().filter(|e| !e.flags.is_empty()).map(|e| e.device).collect()
+    };
+    // Epoch 1: 0, 1 and 2 heard each other (a ring of three so far); 3 and 4 heard nobody.
+    let mut first: Vec<DeviceId> = members[..3].to_vec();
+    first.sort();
+    assert_eq!(flagged(&reports[0]), first);
+    // Epoch 2: 3 and 4 joined; 14 of 20 edges (3 and 4 have not heard 0, 1, 2): no ring.
+    assert_eq!(flagged(&reports[1]), Vec::<DeviceId>::new());
+    // Epoch 3: that epoch alone has 12 of 20 edges; the window has all 20.
+    let mut all = members.clone();
+    all.sort();
+    assert_eq!(flagged(&reports[2]), all);
+    for e in reports[2].entries.iter().filter(|e| members.contains(&e.device)) {
+        assert_eq!(e.flags, vec![Evidence::WitnessRing { members: 5, edges: 20 }]);
+    }
+    // The witness graph of one hotspot: the beaconers it heard, with the beacons' heights.
+    let heard: Vec<(DeviceId, Height)> =
+        ring.n.c.store.get_decoded(&state_key::heard(&members[0])).unwrap().unwrap();
+    let mut who: Vec<DeviceId> = heard.iter().map(|(b, _)| *b).collect();
+    who.sort();
+    let mut others = members[1..].to_vec();
+    others.sort();
+    assert_eq!(who, others);
 }
 
 #[test]

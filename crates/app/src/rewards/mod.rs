@@ -24,6 +24,7 @@ use crate::TxResult;
 /// What the fraud detectors need of one device, read in the same pass as its work.
 #[derive(Debug, Clone, Default)]
 pub struct FraudBits {
+    /// The beaconers a hotspot heard within the reciprocity window before the boundary.
     pub witnessed: Option<Vec<DeviceId>>,
     /// (previous cell, new cell, blocks between) for a location asserted in the epoch.
     pub moved: Option<(u64, u64, u64)>,
@@ -42,8 +43,9 @@ pub struct Gathered {
 }
 
 /// The work of `id` in `epoch` as the reward run reads it: the device and its activity
-/// record, plus its witnessed list and rejections only when it has any, and its location
-/// history only when it moved in the epoch. None for an unknown device.
+/// record, a hotspot's heard list (the beaconers it witnessed within the reciprocity window),
+/// its rejections only when it has any, and its location history only when it moved in the
+/// epoch. None for an unknown device.
 pub fn device_input(
     state: &impl StateRead,
     params: &Params,
@@ -75,9 +77,16 @@ pub fn device_input(
         ..Work::default()
     };
     match d.class {
-        DeviceClass::Hotspot if act.witnesses > 0 => {
-            bits.witnessed =
-                Some(state.get_decoded(&state_key::witnessed(id, epoch))?.unwrap_or_default());
+        DeviceClass::Hotspot => {
+            // The beaconers it heard within the reciprocity window before the boundary.
+            let from = epoch_end.saturating_sub(params.coverage.reciprocity_blocks);
+            let heard: Vec<(DeviceId, Height)> =
+                state.get_decoded(&state_key::heard(id))?.unwrap_or_default();
+            let ids: Vec<DeviceId> =
+                heard.into_iter().filter(|(_, h)| *h >= from).map(|(b, _)| b).collect();
+            if !ids.is_empty() {
+                bits.witnessed = Some(ids);
+            }
         }
         DeviceClass::Sensor => {
             let s = act.sensor.unwrap_or_default();
