@@ -149,7 +149,8 @@ pub struct FraudParams {
     /// component of the witness graph) with this many members or more, up to `ring_max`…
     pub ring_min: u32,
     pub ring_max: u32,
-    /// …whose witness edges fill at least this share of all ordered member pairs is a ring.
+    /// …of which at least this share of the member pairs are linked (one heard the other,
+    /// either way, within the reciprocity window) is a ring.
     pub ring_density_percent: u32,
     /// A new location more than this many cells (at `move_resolution`) from the previous
     /// one, asserted within `move_window_blocks` of it, is implausible movement.
@@ -187,8 +188,8 @@ impl Default for FraudParams {
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(tag = "detector", rename_all = "snake_case")]
 pub enum Evidence {
-    /// The device is one of `members` hotspots that witnessed only each other, with
-    /// `edges` of the `members × (members − 1)` possible witness edges.
+    /// The device is one of `members` hotspots that witnessed only each other, `edges` of
+    /// whose `members × (members − 1) / 2` pairs are linked by a witness either way.
     WitnessRing { members: u32, edges: u32 },
     /// The device moved `cells` cells (at `resolution`) in `blocks` blocks.
     ImplausibleMove { from: u64, to: u64, cells: u64, resolution: u8, blocks: u64 },

@@ -3,9 +3,9 @@
 //! burned; released by itself when the window ends).
 //!
 //! - Witness rings: a connected component of the witness graph with `ring_min` to
-//!   `ring_max` hotspots whose witness edges fill at least `ring_density_percent` of the
-//!   ordered member pairs — hotspots that heard only each other, and nearly all of each
-//!   other. The graph holds every (witness, beaconer) pair accepted within the reciprocity
+//!   `ring_max` hotspots of which at least `ring_density_percent` of the member pairs are
+//!   linked (one heard the other, either way) — hotspots that heard only each other, and
+//!   nearly all of each other. The graph holds every (witness, beaconer) pair accepted within the reciprocity
 //!   window before the boundary (`coverage.reciprocity_blocks`), so a ring whose members
 //!   beacon less often than once an epoch still shows all its edges.
 //! - Implausible movement: a location asserted during the epoch more than `max_move_cells`
@@ -89,7 +89,7 @@ fn slot(key: u64) -> usize {
 }
 
 /// Witness rings: components of the undirected witness graph with `ring_min` to
-/// `ring_max` members whose edges fill at least `ring_density_percent` of the ordered pairs.
+/// `ring_max` members of which at least `ring_density_percent` of the pairs are linked.
 /// Hotspots are numbered by their place in the sorted witnesses, then in the sorted
 /// beaconers that did not witness. Each witness's list becomes a row of numbers in one flat
 /// array, filled on all cores; the components come from union-find over the rows.
@@ -155,30 +155,41 @@ fn witness_rings(p: &FraudParams, witnessed: &[(DeviceId, Vec<DeviceId>)], flags
             }
         }
     }
-    // Members and (witness, beaconer) edges per component: a row's edges count for the
-    // component of its witness.
     let mut size = vec![0u64; ids.len()];
-    let mut edge_count = vec![0u64; ids.len()];
     for i in 0..ids.len() {
         let root = find(&mut parent, i);
         size[root] += 1;
-        if let Some(row) = rows.get(i) {
-            edge_count[root] += row.iter().filter(|b| **b != SELF).count() as u64;
+    }
+    let sized = |root: usize| {
+        size[root] >= u64::from(p.ring_min).max(2) && size[root] <= u64::from(p.ring_max)
+    };
+    // Linked member pairs of the components of a ring's size: each witness edge as an
+    // unordered pair (either hotspot heard the other), counted once.
+    let mut pairs: Vec<(u32, u32)> = Vec::new();
+    for (wi, row) in rows.iter().enumerate() {
+        if !sized(find(&mut parent, wi)) {
+            continue;
         }
+        let w = wi as u32;
+        pairs.extend(row.iter().filter(|b| **b != SELF).map(|b| (w.min(*b), w.max(*b))));
+    }
+    pairs.sort_unstable();
+    pairs.dedup();
+    let mut linked = vec![0u64; ids.len()];
+    for (a, _) in &pairs {
+        linked[find(&mut parent, *a as usize)] += 1;
     }
     let ring = |root: usize| {
-        let (m, e) = (size[root], edge_count[root]);
-        // e / (m (m − 1)) ≥ percent / 100, in integers.
-        m >= u64::from(p.ring_min).max(2)
-            && m <= u64::from(p.ring_max)
-            && e * 100 >= u64::from(p.ring_density_percent) * m * (m - 1)
+        let (m, l) = (size[root], linked[root]);
+        // l / (m (m − 1) / 2) ≥ percent / 100, in integers.
+        sized(root) && l * 200 >= u64::from(p.ring_density_percent) * m * (m - 1)
     };
     for (i, d) in ids.iter().enumerate() {
         let root = find(&mut parent, i);
         if ring(root) {
             flags.entry(**d).or_default().push(Evidence::WitnessRing {
                 members: size[root] as u32,
-                edges: edge_count[root].min(u64::from(u32::MAX)) as u32,
+                edges: linked[root].min(u64::from(u32::MAX)) as u32,
             });
         }
     }

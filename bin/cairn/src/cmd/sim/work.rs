@@ -189,7 +189,11 @@ impl Sim {
             let mut ready: Vec<usize> = (0..self.fleet.devices.len())
                 .filter(|&d| self.fleet.devices[d].class == DeviceClass::Compute && up[d])
                 .collect();
-            let r = usize::from(cp.max_replication.clamp(1, 3));
+            // Five providers a job where five are up (three otherwise), as a consumer
+            // facing cheats would ask: with a tenth of the fleet cheating, three leave a few
+            // percent of jobs without a strict majority, and then nobody is paid.
+            let want = if ready.len() >= 5 { 5 } else { 3 };
+            let r = usize::from(cp.max_replication).clamp(1, want);
             let order = super::fleet::Fleet::pick(ready.len(), ready.len(), &[tag::JOBS, seed, e]);
             ready = order.into_iter().map(|i| ready[i]).collect();
             for group in ready.chunks_exact(r) {
