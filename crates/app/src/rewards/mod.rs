@@ -80,10 +80,7 @@ pub fn device_input(
         DeviceClass::Hotspot => {
             // The beaconers it heard within the reciprocity window before the boundary.
             let from = epoch_end.saturating_sub(params.coverage.reciprocity_blocks);
-            let heard: Vec<(DeviceId, Height)> =
-                state.get_decoded(&state_key::heard(id))?.unwrap_or_default();
-            let ids: Vec<DeviceId> =
-                heard.into_iter().filter(|(_, h)| *h >= from).map(|(b, _)| b).collect();
+            let ids = heard_since(state, id, from)?;
             if !ids.is_empty() {
                 bits.witnessed = Some(ids);
             }
@@ -113,6 +110,42 @@ pub fn device_input(
         sensor_quality: None,
     };
     Ok(Some(Gathered { input, bits, location: d.location, sensor: act.sensor }))
+}
+
+/// The beaconers in `id`'s heard list whose last beacon it heard is at `from` or later.
+/// Read from the stored bytes in place (the reward run reads one list per hotspot): the
+/// borsh encoding of `Vec<(DeviceId, Height)>`, a little-endian `u32` count and then 40
+/// bytes a pair.
+fn heard_since(
+    state: &impl StateRead,
+    id: &DeviceId,
+    from: Height,
+) -> Result<Vec<DeviceId>, StateError> {
+    let key = state_key::heard(id);
+    let mut out = Ok(Vec::new());
+    state.read_with(&key, &mut |v| {
+        if let Some(bytes) = v {
+            out = decode_heard_since(bytes, from);
+        }
+    })?;
+    out.map_err(|reason| StateError::Corrupt { key: String::from_utf8_lossy(&key).into(), reason })
+}
+
+fn decode_heard_since(bytes: &[u8], from: Height) -> Result<Vec<DeviceId>, String> {
+    const PAIR: usize = 40;
+    let (count, pairs) = bytes.split_at_checked(4).ok_or("heard list shorter than its count")?;
+    let count = u32::from_le_bytes(count.try_into().map_err(|_| "bad count")?) as usize;
+    if pairs.len() != count.saturating_mul(PAIR) {
+        return Err(format!("heard list of {count} pairs has {} bytes", pairs.len()));
+    }
+    Ok(pairs
+        .chunks_exact(PAIR)
+        .filter_map(|pair| {
+            let (beaconer, height) = pair.split_at(32);
+            let height = u64::from_le_bytes(height.try_into().ok()?);
+            Some(cairn_types::Hash(beaconer.try_into().ok()?)).filter(|_| height >= from)
+        })
+        .collect())
 }
 
 /// Every device on the roster of `epoch`, read on all cores in device-id order (the order

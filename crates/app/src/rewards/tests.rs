@@ -496,3 +496,25 @@ fn the_validators_pool_is_split_by_stake_rounding_down_with_the_rest_to_the_trea
     assert_eq!(r.summary.to_validators, 49);
     assert_eq!(r.summary.to_treasury, 951);
 }
+
+proptest! {
+    /// The in-place read of a heard list gives what decoding it with borsh and filtering
+    /// gives, and cut or padded bytes are an error, never a panic.
+    #[test]
+    fn heard_lists_read_in_place_match_borsh(
+        pairs in proptest::collection::vec((any::<[u8; 32]>(), 0u64..1_000), 0..40),
+        from in 0u64..1_100,
+        cut in 1usize..50,
+    ) {
+        let list: Vec<(cairn_types::DeviceId, u64)> =
+            pairs.into_iter().map(|(b, h)| (cairn_types::Hash(b), h)).collect();
+        let bytes = borsh::to_vec(&list).unwrap();
+        let expected: Vec<_> = list.iter().filter(|(_, h)| *h >= from).map(|(b, _)| *b).collect();
+        prop_assert_eq!(super::decode_heard_since(&bytes, from).unwrap(), expected);
+        let short = &bytes[..bytes.len().saturating_sub(cut)];
+        prop_assert!(super::decode_heard_since(short, from).is_err());
+        let mut long = bytes.clone();
+        long.extend(std::iter::repeat_n(0u8, cut));
+        prop_assert!(super::decode_heard_since(&long, from).is_err());
+    }
+}
