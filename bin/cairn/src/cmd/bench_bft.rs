@@ -126,15 +126,12 @@ pub async fn run(a: BftArgs) -> anyhow::Result<BftReport> {
     let result = measure(&a, &layout, batches).await;
     // Logs are complete only once the nodes stop.
     drop(children);
-    let result = match result {
-        Ok(mut r) => {
-            let baseline = (baseline_before + super::bench::baseline_verify(&items)?) / 2.0;
-            r.baseline_batch_verify_per_s = baseline;
-            r.ratio_committed_to_verify = r.committed_per_s / baseline.max(1e-9);
-            Ok(r)
-        }
-        Err(e) => Err(e),
-    };
+    let result = result.and_then(|mut r| {
+        let baseline = (baseline_before + super::bench::baseline_verify(&items)?) / 2.0;
+        r.baseline_batch_verify_per_s = baseline;
+        r.ratio_committed_to_verify = r.committed_per_s / baseline.max(1e-9);
+        Ok(r)
+    });
     if result.is_ok() && !a.keep {
         std::fs::remove_dir_all(&dir).context("removing the benchmark data directory")?;
     } else {

@@ -5,9 +5,9 @@
 //! - Witness rings: a connected component of the witness graph with `ring_min` to
 //!   `ring_max` hotspots of which at least `ring_density_percent` of the member pairs are
 //!   linked (one heard the other, either way) — hotspots that heard only each other, and
-//!   nearly all of each other. The graph holds every (witness, beaconer) pair accepted within the reciprocity
-//!   window before the boundary (`coverage.reciprocity_blocks`), so a ring whose members
-//!   beacon less often than once an epoch still shows all its edges.
+//!   nearly all of each other. The graph holds every (witness, beaconer) pair accepted
+//!   within the reciprocity window before the boundary (`coverage.reciprocity_blocks`), so
+//!   a ring whose members beacon less often than once an epoch still shows all its edges.
 //! - Implausible movement: a location asserted during the epoch more than `max_move_cells`
 //!   cells (at `move_resolution`) from the one before, within `move_window_blocks` of it.
 //! - Copied sensors: sensors with the same readings count and value digest in an epoch;
