@@ -197,10 +197,8 @@ impl Client {
         &self,
         txs: &[SignedTx],
     ) -> Result<Vec<SubmitBatchItem>, ClientError> {
-        let req = SubmitBatchRequest {
-            txs: txs.iter().map(|t| hex::encode(t.to_bytes())).collect(),
-            relayed: false,
-        };
+        let req =
+            SubmitBatchRequest { txs: txs.iter().map(|t| hex::encode(t.to_bytes())).collect() };
         self.submit_batch_request(&req).await
     }
 
@@ -555,18 +553,8 @@ async fn read_ok_body(
 /// The body of `POST /v1/txs/relay`: the borsh encoding of a `Vec<Vec<u8>>` holding each
 /// transaction's canonical bytes.
 pub fn relay_body<B: AsRef<[u8]>>(txs: &[B]) -> Vec<u8> {
-    let len: usize = txs.iter().map(|t| t.as_ref().len() + 4).sum();
-    let mut out = Vec::with_capacity(len + 4);
-    // Lengths are far below u32::MAX (a batch and a transaction are both size-limited); one
-    // that was not would make the receiver refuse the body, never misread it.
-    let len32 = |n: usize| u32::try_from(n).unwrap_or(u32::MAX).to_le_bytes();
-    out.extend_from_slice(&len32(txs.len()));
-    for t in txs {
-        let t = t.as_ref();
-        out.extend_from_slice(&len32(t.len()));
-        out.extend_from_slice(t);
-    }
-    out
+    let slices: Vec<&[u8]> = txs.iter().map(AsRef::as_ref).collect();
+    codec::encode(&slices)
 }
 
 fn decode_json<T: DeserializeOwned>(url: &str, body: &[u8]) -> Result<T, ClientError> {

@@ -153,12 +153,11 @@ pub async fn submit_batch(
     }
     let params = current_params(&s)?;
     let max = params.max_tx_bytes as usize;
-    let relayed = req.relayed;
     let s2 = s.clone();
     let results = tokio::task::spawn_blocking(move || -> Result<Vec<SubmitBatchItem>, ApiError> {
         let decoded: Vec<Result<SizedTx, ApiError>> =
             req.txs.par_iter().map(|t| decode_tx(t, max)).collect();
-        Ok(admit_decoded(&s2, &params, decoded, !relayed)?
+        Ok(admit_decoded(&s2, &params, decoded, true)?
             .into_iter()
             .map(|r| match r {
                 Ok(hash) => SubmitBatchItem { hash: Some(hash), error: None },

@@ -145,10 +145,6 @@ pub struct RawBlockView {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SubmitBatchRequest {
     pub txs: Vec<String>,
-    /// Set by a validator forwarding transactions it admitted to its peers: the receiver
-    /// admits them but does not forward them again.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub relayed: bool,
 }
 
 /// What a validator answers to `POST /v1/txs/relay` (transactions another validator

@@ -373,17 +373,13 @@ pub async fn run(
             txs.chunks(4)
                 .map(|c| SubmitBatchRequest {
                     txs: c.iter().map(|t| hex::encode(t.to_bytes())).collect(),
-                    relayed: false,
                 })
                 .collect()
         })
         .collect();
     let answer_requests: Vec<SubmitBatchRequest> = answers
         .chunks(500)
-        .map(|c| SubmitBatchRequest {
-            txs: c.iter().map(|t| hex::encode(t.to_bytes())).collect(),
-            relayed: false,
-        })
+        .map(|c| SubmitBatchRequest { txs: c.iter().map(|t| hex::encode(t.to_bytes())).collect() })
         .collect();
     let txs_measured = (stream_txs.iter().map(Vec::len).sum::<usize>() + answers.len()) as u64;
     drop(stream_txs);

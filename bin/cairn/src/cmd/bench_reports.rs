@@ -217,7 +217,6 @@ pub async fn run(
             txs.chunks(per_request)
                 .map(|c| SubmitBatchRequest {
                     txs: c.iter().map(|t| hex::encode(t.to_bytes())).collect(),
-                    relayed: false,
                 })
                 .collect()
         })
