@@ -280,6 +280,11 @@ pub fn last_beacon(id: &DeviceId) -> Vec<u8> {
     with_id(b"devbeacon/", id)
 }
 
+/// The height of a hotspot's beacon before its last one.
+pub fn prev_beacon(id: &DeviceId) -> Vec<u8> {
+    with_id(b"devbeaconprev/", id)
+}
+
 /// An accepted beacon of a device at a height.
 pub fn beacon(id: &DeviceId, height: u64) -> Vec<u8> {
     let mut k = with_id(b"beacon/", id);

@@ -25,8 +25,9 @@ use tables::*;
 /// factors and sensor quality; the device and its epoch activity hold all counted work.
 /// Version 6: receipts are keyed by (height, index), not by transaction hash. Version 7: a
 /// hotspot's witnessed beaconers are one list over the reciprocity window (`heard/<id>`),
-/// not one per epoch.
-pub const SCHEMA_VERSION: u32 = 7;
+/// not one per epoch. Version 8: the fraud parameters gain the ring leak share and the
+/// unheard rule; a hotspot's beacon before its last is kept (`devbeaconprev/<id>`).
+pub const SCHEMA_VERSION: u32 = 8;
 
 /// Largest stored object decoded (blocks are the largest).
 const MAX_OBJECT: usize = 256 * 1024 * 1024;

@@ -145,13 +145,21 @@ impl Default for RewardParams {
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FraudParams {
-    /// A group of hotspots that witnessed only each other in an epoch (a connected
-    /// component of the witness graph) with this many members or more, up to `ring_max`…
+    /// A group of hotspots that witnessed mostly each other within the reciprocity window
+    /// (a connected component of the witness graph, or a part of a component cut along
+    /// weak links) with this many members or more, up to `ring_max`…
     pub ring_min: u32,
     pub ring_max: u32,
     /// …of which at least this share of the member pairs are linked (one heard the other,
-    /// either way, within the reciprocity window) is a ring.
+    /// either way)…
     pub ring_density_percent: u32,
+    /// …and whose links to hotspots outside the group are at most this share of its
+    /// linked pairs, is a ring.
+    pub ring_leak_percent: u32,
+    /// A hotspot that witnessed at least this many beaconers that could have heard its
+    /// judged beacon, none of which (nor anyone who heard it) did, is unheard (0, the
+    /// default, turns the rule off).
+    pub unheard_min_beaconers: u32,
     /// A new location more than this many cells (at `move_resolution`) from the previous
     /// one, asserted within `move_window_blocks` of it, is implausible movement.
     pub max_move_cells: u64,
@@ -173,6 +181,9 @@ impl Default for FraudParams {
             ring_min: 3,
             ring_max: 12,
             ring_density_percent: 80,
+            ring_leak_percent: 20,
+            // Off: see docs/fraud.md for what it flagged in the simulator.
+            unheard_min_beaconers: 0,
             // ≈ 50 km at resolution 5 (≈ 17 km between centres).
             max_move_cells: 3,
             move_resolution: 5,
@@ -188,15 +199,20 @@ impl Default for FraudParams {
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(tag = "detector", rename_all = "snake_case")]
 pub enum Evidence {
-    /// The device is one of `members` hotspots that witnessed only each other, `edges` of
-    /// whose `members × (members − 1) / 2` pairs are linked by a witness either way.
-    WitnessRing { members: u32, edges: u32 },
+    /// The device is one of `members` hotspots that witnessed mostly each other: `edges`
+    /// of their `members × (members − 1) / 2` pairs are linked by a witness either way, and
+    /// `outside` links leave the group.
+    WitnessRing { members: u32, edges: u32, outside: u32 },
     /// The device moved `cells` cells (at `resolution`) in `blocks` blocks.
     ImplausibleMove { from: u64, to: u64, cells: u64, resolution: u8, blocks: u64 },
     /// The device's readings repeat those of `of`, registered earlier.
     CopiedSensor { of: DeviceId, readings: u32 },
     /// The device is one of `hotspots` hotspots active in the epoch in `cell`.
     Colocated { cell: u64, hotspots: u32 },
+    /// The device's beacon at `beacon` (old enough for every witness to be in) drew none
+    /// from outside the group that hears it, while it witnessed `beaconers` hotspots that
+    /// could have heard it.
+    Unheard { beacon: u64, beaconers: u32 },
 }
 
 impl Evidence {
@@ -206,6 +222,7 @@ impl Evidence {
             Evidence::ImplausibleMove { .. } => "implausible_move",
             Evidence::CopiedSensor { .. } => "copied_sensor",
             Evidence::Colocated { .. } => "colocated",
+            Evidence::Unheard { .. } => "unheard",
         }
     }
 }

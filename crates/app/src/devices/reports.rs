@@ -66,7 +66,11 @@ pub fn process_batch(
                         ReportPayload::Reading { value } => sensors::record(&mut act, Ok(value)),
                         ReportPayload::Beacon { frequency_khz, tx_power_dbm, .. } => {
                             act.beacons = act.beacons.saturating_add(1);
-                            o.put_encoded(state_key::last_beacon(&id), &height);
+                            let last = state_key::last_beacon(&id);
+                            if let Some(prev) = o.get_decoded::<Height>(&last)? {
+                                o.put_encoded(state_key::prev_beacon(&id), &prev);
+                            }
+                            o.put_encoded(last, &height);
                             let record = BeaconRecord { frequency_khz, tx_power_dbm, witnesses: 0 };
                             o.put_encoded(state_key::beacon(&id, height), &record);
                         }

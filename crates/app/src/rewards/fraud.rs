@@ -2,12 +2,14 @@
 //! the epoch boundary, and the escrow of flagged rewards (held, appealed, released or
 //! burned; released by itself when the window ends).
 //!
-//! - Witness rings: a connected component of the witness graph with `ring_min` to
-//!   `ring_max` hotspots of which at least `ring_density_percent` of the member pairs are
-//!   linked (one heard the other, either way) — hotspots that heard only each other, and
-//!   nearly all of each other. The graph holds every (witness, beaconer) pair accepted
-//!   within the reciprocity window before the boundary (`coverage.reciprocity_blocks`), so
-//!   a ring whose members beacon less often than once an epoch still shows all its edges.
+//! - Witness rings and unheard hotspots, on the witness graph of the reciprocity window
+//!   (`super::witness_graph`): every (witness, beaconer) pair accepted within
+//!   `coverage.reciprocity_blocks` before the boundary, so a ring whose members beacon less
+//!   often than once an epoch still shows all its edges. A ring is a group of `ring_min` to
+//!   `ring_max` hotspots, `ring_density_percent` of whose pairs are linked, with few links
+//!   leaving it (`ring_leak_percent`). An unheard hotspot witnessed at least
+//!   `unheard_min_beaconers` hotspots that could have heard its last judged beacon, outside
+//!   the group that hears it, and none of them did ([`judge_unheard`]).
 //! - Implausible movement: a location asserted during the epoch more than `max_move_cells`
 //!   cells (at `move_resolution`) from the one before, within `move_window_blocks` of it.
 //! - Copied sensors: sensors with the same readings count and value digest in an epoch;
@@ -16,6 +18,8 @@
 //!   report) located in one resolution-12 cell — a farm claiming one spot's coverage many
 //!   times, in turns or at once; all are flagged.
 
+use super::witness_graph::Graph;
+pub use super::witness_graph::Suspect;
 use crate::accounts::{self, get_supply};
 use crate::state_key;
 use cairn_state::{Overlay, StateError, StateRead};
@@ -41,164 +45,20 @@ pub struct FraudInputs {
 /// Flags per device, in device order.
 pub type Flags = BTreeMap<DeviceId, Vec<Evidence>>;
 
-fn find(parent: &mut [usize], mut i: usize) -> usize {
-    while parent[i] != i {
-        parent[i] = parent[parent[i]];
-        i = parent[i];
-    }
-    i
-}
-
-/// Positions in a sorted list of ids, found through an index of the first two bytes (ids
-/// are hashes, so each slot holds a handful) and a binary search on the first eight bytes
-/// within the slot: one or two memory reads a lookup instead of a search over the whole
-/// list. Ids ground to share a prefix only lengthen the binary search.
-struct SortedIds<'a> {
-    ids: &'a [DeviceId],
-    keys: Vec<u64>,
-    /// `starts[p]`: the first position whose two-byte prefix is at least `p`.
-    starts: Vec<usize>,
-}
-
-impl<'a> SortedIds<'a> {
-    fn new(ids: &'a [DeviceId]) -> SortedIds<'a> {
-        let keys: Vec<u64> = ids.iter().map(key).collect();
-        let starts = (0..=1usize << 16).map(|p| keys.partition_point(|k| slot(*k) < p)).collect();
-        SortedIds { ids, keys, starts }
-    }
-
-    fn position(&self, d: &DeviceId) -> Option<usize> {
-        let k = key(d);
-        let (from, to) = (*self.starts.get(slot(k))?, *self.starts.get(slot(k) + 1)?);
-        let bucket = self.keys.get(from..to)?;
-        let first = from + bucket.partition_point(|x| *x < k);
-        let last = from + bucket.partition_point(|x| *x <= k);
-        (first..last).find(|i| self.ids.get(*i) == Some(d))
-    }
-}
-
-/// The first eight bytes of an id, big-endian: ordered like the id.
-fn key(d: &DeviceId) -> u64 {
-    let mut b = [0u8; 8];
-    b.copy_from_slice(&d.0[..8]);
-    u64::from_be_bytes(b)
-}
-
-fn slot(key: u64) -> usize {
-    (key >> 48) as usize
-}
-
-/// Witness rings: components of the undirected witness graph with `ring_min` to
-/// `ring_max` members of which at least `ring_density_percent` of the pairs are linked.
-/// Hotspots are numbered by their place in the sorted witnesses, then in the sorted
-/// beaconers that did not witness. Each witness's list becomes a row of numbers in one flat
-/// array, filled on all cores; the components come from union-find over the rows.
-fn witness_rings(p: &FraudParams, witnessed: &[(DeviceId, Vec<DeviceId>)], flags: &mut Flags) {
-    use rayon::prelude::*;
-    /// A beaconer that is the witness itself (no edge).
-    const SELF: u32 = u32::MAX;
-    /// A beaconer that did not witness: numbered in a second step.
-    const OTHER: u32 = u32::MAX - 1;
-    let mut order: Vec<&(DeviceId, Vec<DeviceId>)> = witnessed.iter().collect();
-    if !order.is_sorted_by_key(|(w, _)| w) {
-        order.par_sort_unstable_by_key(|(w, _)| *w);
-    }
-    order.dedup_by_key(|(w, _)| *w);
-    let witnesses: Vec<DeviceId> = order.iter().map(|(w, _)| *w).collect();
-    let n = witnesses.len();
-    // Numbers must stay below the two markers.
-    if n.saturating_add(order.iter().map(|(_, bs)| bs.len()).sum::<usize>()) >= OTHER as usize {
-        return;
-    }
-    let found = SortedIds::new(&witnesses);
-    // One row per witness, in one allocation.
-    let mut flat = vec![SELF; order.iter().map(|(_, bs)| bs.len()).sum()];
-    let mut rows: Vec<&mut [u32]> = Vec::with_capacity(n);
-    let mut rest = flat.as_mut_slice();
-    for (_, bs) in &order {
-        let (row, tail) = rest.split_at_mut(bs.len());
-        rows.push(row);
-        rest = tail;
-    }
-    let number = |row: &mut [u32], w: &DeviceId, bs: &[DeviceId]| {
-        for (slot, b) in row.iter_mut().zip(bs) {
-            *slot = if b == w { SELF } else { found.position(b).map_or(OTHER, |i| i as u32) };
-        }
-    };
-    rows.par_iter_mut().zip(order.par_iter()).for_each(|(row, (w, bs))| number(row, w, bs));
-    let mut others: Vec<DeviceId> = rows
-        .par_iter()
-        .zip(order.par_iter())
-        .flat_map_iter(|(row, (_, bs))| {
-            row.iter().zip(bs).filter(|(slot, _)| **slot == OTHER).map(|(_, b)| *b)
-        })
-        .collect();
-    others.par_sort_unstable();
-    others.dedup();
-    if !others.is_empty() {
-        let other = SortedIds::new(&others);
-        rows.par_iter_mut().zip(order.par_iter()).for_each(|(row, (_, bs))| {
-            for (slot, b) in row.iter_mut().zip(bs) {
-                if *slot == OTHER {
-                    *slot = other.position(b).map_or(SELF, |i| (n + i) as u32);
-                }
-            }
-        });
-    }
-    let ids: Vec<&DeviceId> = witnesses.iter().chain(&others).collect();
-    let mut parent: Vec<usize> = (0..ids.len()).collect();
-    for (wi, row) in rows.iter().enumerate() {
-        for bi in row.iter().filter(|b| **b != SELF) {
-            let (rx, ry) = (find(&mut parent, wi), find(&mut parent, *bi as usize));
-            if rx != ry {
-                parent[rx.max(ry)] = rx.min(ry);
-            }
-        }
-    }
-    let mut size = vec![0u64; ids.len()];
-    for i in 0..ids.len() {
-        let root = find(&mut parent, i);
-        size[root] += 1;
-    }
-    let sized = |root: usize| {
-        size[root] >= u64::from(p.ring_min).max(2) && size[root] <= u64::from(p.ring_max)
-    };
-    // Linked member pairs of the components of a ring's size: each witness edge as an
-    // unordered pair (either hotspot heard the other), counted once.
-    let mut pairs: Vec<(u32, u32)> = Vec::new();
-    for (wi, row) in rows.iter().enumerate() {
-        if !sized(find(&mut parent, wi)) {
-            continue;
-        }
-        let w = wi as u32;
-        pairs.extend(row.iter().filter(|b| **b != SELF).map(|b| (w.min(*b), w.max(*b))));
-    }
-    pairs.sort_unstable();
-    pairs.dedup();
-    let mut linked = vec![0u64; ids.len()];
-    for (a, _) in &pairs {
-        linked[find(&mut parent, *a as usize)] += 1;
-    }
-    let ring = |root: usize| {
-        let (m, l) = (size[root], linked[root]);
-        // l / (m (m − 1) / 2) ≥ percent / 100, in integers.
-        sized(root) && l * 200 >= u64::from(p.ring_density_percent) * m * (m - 1)
-    };
-    for (i, d) in ids.iter().enumerate() {
-        let root = find(&mut parent, i);
-        if ring(root) {
-            flags.entry(**d).or_default().push(Evidence::WitnessRing {
-                members: size[root] as u32,
-                edges: linked[root].min(u64::from(u32::MAX)) as u32,
-            });
-        }
-    }
-}
-
 /// Runs the detectors.
 pub fn detect(p: &FraudParams, inputs: &FraudInputs) -> Flags {
+    detect_all(p, inputs).0
+}
+
+/// Runs the detectors: the flags, and the suspects of the unheard rule, which
+/// [`judge_unheard`] settles against the beacons' heights in state.
+pub fn detect_all(p: &FraudParams, inputs: &FraudInputs) -> (Flags, Vec<Suspect>) {
     let mut flags: Flags = BTreeMap::new();
-    witness_rings(p, &inputs.witnessed, &mut flags);
+    let mut suspects = Vec::new();
+    if let Some(graph) = Graph::build(&inputs.witnessed) {
+        graph.rings(p, &mut flags);
+        suspects = graph.unheard(p.unheard_min_beaconers);
+    }
     // Implausible movement.
     for (d, from, to, blocks) in &inputs.moves {
         if *blocks > p.move_window_blocks {
@@ -238,7 +98,63 @@ pub fn detect(p: &FraudParams, inputs: &FraudInputs) -> Flags {
         }
     }
     colocated(p, inputs, &mut flags);
-    flags
+    (flags, suspects)
+}
+
+/// Settles the unheard rule's suspects at the boundary closing `epoch`. A suspect's judged
+/// beacon is the later of its last two beacons that lie in the reciprocity window and are
+/// older than the witness lag (so every witness of it is in); it has none, it is not
+/// judged. A beaconer it heard outside its group could have heard that beacon if it had
+/// beaconed within the reciprocity window before it (by the heard pair's height, or its own
+/// last two beacons): it was reciprocal then, so its witness would have been accepted. At
+/// least `unheard_min_beaconers` such beaconers, and the suspect is flagged. Hotspots of a
+/// network that is just starting, whose first beacons came before anyone could witness
+/// them, are not: the beaconers they heard had not beaconed yet.
+pub fn judge_unheard(
+    state: &impl StateRead,
+    params: &Params,
+    epoch: u64,
+    suspects: &[Suspect],
+    flags: &mut Flags,
+) -> Result<(), StateError> {
+    let p = &params.fraud;
+    if p.unheard_min_beaconers == 0 {
+        return Ok(());
+    }
+    let cp = &params.coverage;
+    let boundary = epoch.saturating_add(1).saturating_mul(params.blocks_per_epoch);
+    let window_start = boundary.saturating_sub(cp.reciprocity_blocks);
+    let beacons = |d: &DeviceId| -> Result<[Option<Height>; 2], StateError> {
+        Ok([
+            state.get_decoded::<Height>(&state_key::last_beacon(d))?,
+            state.get_decoded::<Height>(&state_key::prev_beacon(d))?,
+        ])
+    };
+    for s in suspects {
+        let judged = beacons(&s.device)?
+            .into_iter()
+            .flatten()
+            .filter(|b| *b >= window_start && b.saturating_add(cp.witness_lag_blocks) < boundary)
+            .max();
+        let Some(beacon) = judged else { continue };
+        let since = beacon.saturating_sub(cp.reciprocity_blocks);
+        let could = |h: &Height| *h >= since && *h <= beacon;
+        let heard: Vec<(DeviceId, Height)> =
+            state.get_decoded(&state_key::heard(&s.device))?.unwrap_or_default();
+        let mut able = 0u32;
+        for (b, h) in heard {
+            if s.beaconers.binary_search(&b).is_err() {
+                continue;
+            }
+            if could(&h) || beacons(&b)?.iter().flatten().any(could) {
+                able = able.saturating_add(1);
+            }
+        }
+        if able >= p.unheard_min_beaconers {
+            flags.entry(s.device).or_default().push(Evidence::Unheard { beacon, beaconers: able });
+        }
+    }
+    Ok(())
 }
 
 /// Flags every hotspot of a cell where `colocated_min` or more were active.
@@ -374,3 +290,7 @@ mod tests;
 #[cfg(test)]
 #[path = "fraud_farm_tests.rs"]
 mod farm_tests;
+
+#[cfg(test)]
+#[path = "witness_graph_tests.rs"]
+mod graph_tests;

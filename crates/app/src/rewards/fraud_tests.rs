@@ -43,7 +43,7 @@ fn a_closed_clique_is_a_ring_a_line_of_neighbours_is_not() {
     let flags = detect(&p, &FraudInputs { witnessed, ..FraudInputs::default() });
     let flagged: Vec<DeviceId> = flags.keys().copied().collect();
     assert_eq!(flagged, (1..=5).map(id).collect::<Vec<_>>());
-    assert_eq!(flags[&id(3)], vec![Evidence::WitnessRing { members: 5, edges: 10 }]);
+    assert_eq!(flags[&id(3)], vec![Evidence::WitnessRing { members: 5, edges: 10, outside: 0 }]);
 }
 
 #[test]
@@ -263,7 +263,7 @@ fn a_ring_beaconing_in_turns_is_flagged_on_the_window_graph() {
     for r in &reports[1..] {
         assert_eq!(flagged(r), all);
         for e in r.entries.iter().filter(|e| members.contains(&e.device)) {
-            assert_eq!(e.flags, vec![Evidence::WitnessRing { members: 5, edges: 10 }]);
+            assert_eq!(e.flags, vec![Evidence::WitnessRing { members: 5, edges: 10, outside: 0 }]);
         }
     }
     // The witness graph of one hotspot: the beaconers it heard, with the beacons' heights.
@@ -284,7 +284,11 @@ fn a_witness_ring_of_five_is_escrowed_while_honest_neighbours_are_paid() {
         let colluder = ring.hotspots[..RING].iter().any(|d| d.id() == e.device);
         assert!(e.amount > 0, "entry {i} earned nothing: {e:?}");
         if colluder {
-            assert_eq!(e.flags, vec![Evidence::WitnessRing { members: 5, edges: 10 }], "{i}");
+            assert_eq!(
+                e.flags,
+                vec![Evidence::WitnessRing { members: 5, edges: 10, outside: 0 }],
+                "{i}"
+            );
         } else {
             assert!(e.flags.is_empty(), "honest hotspot {i} flagged: {:?}", e.flags);
         }
@@ -337,10 +341,13 @@ fn a_witness_ring_of_five_is_escrowed_while_honest_neighbours_are_paid() {
     assert_supply_identity(&ring.n.c.store, &keys);
 }
 
-/// The ring detector by the definition, slowly: components by search over an adjacency map.
+/// The ring detector by the definition, slowly: components by search over an adjacency
+/// map; a component that is not a ring whole, and has at most `SPLIT_MAX` members, cut
+/// along its weak links (twice the common neighbours below the larger degree less one).
 fn rings_by_definition(p: &FraudParams, witnessed: &[(DeviceId, Vec<DeviceId>)]) -> Flags {
     use std::collections::{BTreeMap, BTreeSet};
-    let mut adjacent: BTreeMap<DeviceId, BTreeSet<DeviceId>> = BTreeMap::new();
+    type Adjacent = BTreeMap<DeviceId, BTreeSet<DeviceId>>;
+    let mut adjacent: Adjacent = BTreeMap::new();
     for (w, bs) in witnessed {
         adjacent.entry(*w).or_default();
         for b in bs.iter().filter(|b| *b != w) {
@@ -348,33 +355,74 @@ fn rings_by_definition(p: &FraudParams, witnessed: &[(DeviceId, Vec<DeviceId>)])
             adjacent.entry(*b).or_default().insert(*w);
         }
     }
-    let mut flags = Flags::new();
-    let mut seen = BTreeSet::new();
-    for start in adjacent.keys() {
-        if !seen.insert(*start) {
-            continue;
-        }
-        let (mut members, mut todo) = (vec![*start], vec![*start]);
-        while let Some(d) = todo.pop() {
-            for b in &adjacent[&d] {
-                if seen.insert(*b) {
-                    members.push(*b);
-                    todo.push(*b);
+    // Groups of `within` connected through `linked` pairs.
+    fn groups(
+        within: &BTreeSet<DeviceId>,
+        linked: &dyn Fn(&DeviceId, &DeviceId) -> bool,
+        adjacent: &Adjacent,
+    ) -> Vec<BTreeSet<DeviceId>> {
+        let mut seen = BTreeSet::new();
+        let mut out = Vec::new();
+        for start in within {
+            if !seen.insert(*start) {
+                continue;
+            }
+            let (mut members, mut todo) = (BTreeSet::from([*start]), vec![*start]);
+            while let Some(d) = todo.pop() {
+                for b in &adjacent[&d] {
+                    if within.contains(b) && linked(&d, b) && seen.insert(*b) {
+                        members.insert(*b);
+                        todo.push(*b);
+                    }
                 }
             }
+            out.push(members);
         }
+        out
+    }
+    let ring = |members: &BTreeSet<DeviceId>| -> Option<Evidence> {
         let m = members.len() as u64;
-        // Each linked pair appears in the adjacency of both its members.
-        let e: u64 = members.iter().map(|d| adjacent[d].len() as u64).sum::<u64>() / 2;
-        if m >= u64::from(p.ring_min).max(2)
+        let ends: Vec<&DeviceId> = members.iter().flat_map(|d| &adjacent[d]).collect();
+        let inside = ends.iter().filter(|d| members.contains(d)).count() as u64;
+        let (e, outside) = (inside / 2, ends.len() as u64 - inside);
+        (m >= u64::from(p.ring_min).max(2)
             && m <= u64::from(p.ring_max)
             && e * 200 >= u64::from(p.ring_density_percent) * m * (m - 1)
+            && outside * 100 <= u64::from(p.ring_leak_percent) * e)
+            .then_some(Evidence::WitnessRing {
+                members: m as u32,
+                edges: e as u32,
+                outside: outside as u32,
+            })
+    };
+    let all: BTreeSet<DeviceId> = adjacent.keys().copied().collect();
+    let mut flags = Flags::new();
+    let mut flag = |members: &BTreeSet<DeviceId>, evidence: Evidence| {
+        for d in members {
+            flags.entry(*d).or_default().push(evidence.clone());
+        }
+    };
+    let strong = |a: &DeviceId, b: &DeviceId| {
+        let common = adjacent[a].intersection(&adjacent[b]).count();
+        2 * common + 1 >= adjacent[a].len().max(adjacent[b].len())
+    };
+    for component in groups(&all, &|_, _| true, &adjacent) {
+        if let Some(evidence) = ring(&component) {
+            flag(&component, evidence);
+            continue;
+        }
+        if component.len() < p.ring_min.max(2) as usize
+            || component.len() > crate::rewards::witness_graph::SPLIT_MAX
         {
-            for d in members {
-                flags
-                    .entry(d)
-                    .or_default()
-                    .push(Evidence::WitnessRing { members: m as u32, edges: e as u32 });
+            continue;
+        }
+        let parts = groups(&component, &strong, &adjacent);
+        if parts.len() < 2 {
+            continue;
+        }
+        for part in parts {
+            if let Some(evidence) = ring(&part) {
+                flag(&part, evidence);
             }
         }
     }
@@ -395,11 +443,14 @@ proptest::proptest! {
         ring_min in 2u32..5,
         ring_max in 3u32..9,
         density in 30u32..100,
+        leak in 0u32..60,
     ) {
         let p = FraudParams {
             ring_min,
             ring_max,
             ring_density_percent: density,
+            ring_leak_percent: leak,
+            unheard_min_beaconers: 0,
             ..FraudParams::default()
         };
         let witnessed: Vec<(DeviceId, Vec<DeviceId>)> = lists

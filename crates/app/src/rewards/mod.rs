@@ -6,6 +6,7 @@
 
 pub mod compute;
 pub mod fraud;
+pub mod witness_graph;
 
 use crate::accounts::{self, get_supply};
 use crate::devices::{self, get_activity};
@@ -271,7 +272,8 @@ pub fn settle<S: StateRead + Sync>(
             f.cells.push((d, cell));
         }
     }
-    let flags = fraud::detect(&params.fraud, &f);
+    let (mut flags, suspects) = fraud::detect_all(&params.fraud, &f);
+    fraud::judge_unheard(state, params, epoch, &suspects, &mut flags)?;
     Ok(compute::run(
         &params.rewards,
         params.devices.min_uptime_percent,

@@ -154,7 +154,7 @@ proptest! {
             .iter()
             .enumerate()
             .filter(|(i, _)| i % flag_every == 0 && flag_every < 5)
-            .map(|(_, d)| (d.device, vec![Evidence::WitnessRing { members: 3, edges: 6 }]))
+            .map(|(_, d)| (d.device, vec![Evidence::WitnessRing { members: 3, edges: 6, outside: 0 }]))
             .collect();
         let r = run(&p, 50, epoch, devices.clone(), &validators, &flags, extra);
         let to_devices: Amount = r.entries.iter().map(|e| e.amount).sum();
