@@ -341,19 +341,31 @@ fn a_witness_ring_of_five_is_escrowed_while_honest_neighbours_are_paid() {
     assert_supply_identity(&ring.n.c.store, &keys);
 }
 
-/// The ring detector by the definition, slowly: components by search over an adjacency
-/// map; a component that is not a ring whole, and has at most `SPLIT_MAX` members, cut
-/// along its weak links (twice the common neighbours below the larger degree less one).
+/// The ring detector by the definition, slowly: the hotspots with at most
+/// `low_degree_max` witness edges; components of the graph among them by search over an
+/// adjacency map; a component that is not a ring whole, and has at most `SPLIT_MAX`
+/// members, cut along its weak links (twice the common neighbours below the larger degree
+/// less one). A group's outside links are the pairs of a member and anyone else linked
+/// either way.
 fn rings_by_definition(p: &FraudParams, witnessed: &[(DeviceId, Vec<DeviceId>)]) -> Flags {
+    use crate::rewards::witness_graph::{SPLIT_MAX, low_degree_max};
     use std::collections::{BTreeMap, BTreeSet};
     type Adjacent = BTreeMap<DeviceId, BTreeSet<DeviceId>>;
-    let mut adjacent: Adjacent = BTreeMap::new();
+    // Directed edges, each once.
+    let mut edges: BTreeSet<(DeviceId, DeviceId)> = BTreeSet::new();
     for (w, bs) in witnessed {
-        adjacent.entry(*w).or_default();
-        for b in bs.iter().filter(|b| *b != w) {
-            adjacent.entry(*w).or_default().insert(*b);
-            adjacent.entry(*b).or_default().insert(*w);
-        }
+        edges.extend(bs.iter().filter(|b| *b != w).map(|b| (*w, *b)));
+    }
+    let mut degree: BTreeMap<DeviceId, u64> = BTreeMap::new();
+    for (w, b) in &edges {
+        *degree.entry(*w).or_default() += 1;
+        *degree.entry(*b).or_default() += 1;
+    }
+    let low = |d: &DeviceId| degree[d] <= u64::from(low_degree_max(p));
+    let mut adjacent: Adjacent = BTreeMap::new();
+    for (w, b) in edges.iter().filter(|(w, b)| low(w) && low(b)) {
+        adjacent.entry(*w).or_default().insert(*b);
+        adjacent.entry(*b).or_default().insert(*w);
     }
     // Groups of `within` connected through `linked` pairs.
     fn groups(
@@ -382,9 +394,13 @@ fn rings_by_definition(p: &FraudParams, witnessed: &[(DeviceId, Vec<DeviceId>)])
     }
     let ring = |members: &BTreeSet<DeviceId>| -> Option<Evidence> {
         let m = members.len() as u64;
-        let ends: Vec<&DeviceId> = members.iter().flat_map(|d| &adjacent[d]).collect();
-        let inside = ends.iter().filter(|d| members.contains(d)).count() as u64;
-        let (e, outside) = (inside / 2, ends.len() as u64 - inside);
+        let e = members.iter().flat_map(|d| &adjacent[d]).filter(|d| members.contains(d)).count()
+            as u64
+            / 2;
+        let pairs: BTreeSet<(DeviceId, DeviceId)> =
+            edges.iter().map(|(w, b)| (*w.min(b), *w.max(b))).collect();
+        let outside =
+            pairs.iter().filter(|(a, b)| members.contains(a) != members.contains(b)).count() as u64;
         (m >= u64::from(p.ring_min).max(2)
             && m <= u64::from(p.ring_max)
             && e * 200 >= u64::from(p.ring_density_percent) * m * (m - 1)
@@ -411,9 +427,7 @@ fn rings_by_definition(p: &FraudParams, witnessed: &[(DeviceId, Vec<DeviceId>)])
             flag(&component, evidence);
             continue;
         }
-        if component.len() < p.ring_min.max(2) as usize
-            || component.len() > crate::rewards::witness_graph::SPLIT_MAX
-        {
+        if component.len() < p.ring_min.max(2) as usize || component.len() > SPLIT_MAX {
             continue;
         }
         let parts = groups(&component, &strong, &adjacent);

@@ -6,13 +6,15 @@
 //! become a sorted row of numbers in one flat array (self-edges and repeats marked unused).
 //!
 //! - **Witness rings** ([`Graph::rings`]): groups of `ring_min` to `ring_max` hotspots of
-//!   which at least `ring_density_percent` of the member pairs are linked (either way), and
-//!   that are linked to few hotspots outside (at most `ring_leak_percent` of their linked
-//!   pairs). A connected component of the undirected graph is judged whole first; one that
-//!   fails and has at most [`SPLIT_MAX`] members is split along its weak links — pairs
-//!   whose two hotspots share few neighbours (twice the common neighbours below the larger
-//!   degree less one) — and each part is judged. Two rings that now and then hear each
-//!   other are one component joined by weak links: split, each is a ring again.
+//!   which at least `ring_density_percent` of the member pairs are linked (either way), with
+//!   few links to hotspots outside (at most `ring_leak_percent` of their linked pairs). Only
+//!   hotspots with few witness edges can be members ([`low_degree_max`]), so the groups
+//!   come from the graph of those alone: each of its connected components is judged whole
+//!   first; one that fails and has at most [`SPLIT_MAX`] members is split along its weak
+//!   links — pairs whose two hotspots share few neighbours (twice the common neighbours
+//!   below the larger degree less one) — and each part is judged. A ring that now and then
+//!   hears another ring, or a hotspot of a town, is joined to it by weak links or through a
+//!   hotspot with many edges: cut off, it is a ring again.
 //! - **Unheard hotspots** ([`Graph::unheard`]): a hotspot that witnessed at least
 //!   `unheard_min_beaconers` beaconers outside its strongly connected component — hotspots
 //!   none of which can be reached back from it through "was heard by" — is a suspect: it
@@ -147,9 +149,20 @@ impl Graph {
     /// Flags the witness rings.
     pub fn rings(&self, p: &FraudParams, flags: &mut Flags) {
         let total = self.ids.len();
-        let mut parent: Vec<usize> = (0..total).collect();
+        // Witness edges at each hotspot, both directions.
+        let mut degree = vec![0u32; total];
         for w in 0..self.witnesses() {
-            for b in self.row(w) {
+            let row = self.row(w);
+            degree[w] = degree[w].saturating_add(row.len() as u32);
+            for b in row {
+                degree[*b as usize] = degree[*b as usize].saturating_add(1);
+            }
+        }
+        let low_max = low_degree_max(p);
+        let low = |i: usize| degree[i] <= low_max;
+        let mut parent: Vec<usize> = (0..total).collect();
+        for w in (0..self.witnesses()).filter(|w| low(*w)) {
+            for b in self.row(w).iter().filter(|b| low(**b as usize)) {
                 union(&mut parent, w, *b as usize);
             }
         }
@@ -159,24 +172,46 @@ impl Graph {
             size[r] += 1;
         }
         let small = |size: usize| size >= p.ring_min.max(2) as usize && size <= SPLIT_MAX;
-        // The undirected pairs of the components that may hold a ring, each once, grouped by
-        // component.
-        let mut pairs: Vec<(usize, u32, u32)> = Vec::new();
-        for w in 0..self.witnesses() {
+        // The edges between low-degree hotspots of the components that may hold a ring,
+        // grouped by component.
+        let mut edges: Vec<(usize, u32, u32)> = Vec::new();
+        for w in (0..self.witnesses()).filter(|w| low(*w)) {
             let root = find(&mut parent, w);
-            if !small(size[root]) {
-                continue;
+            if small(size[root]) {
+                let low_row = self.row(w).iter().filter(|b| low(**b as usize));
+                edges.extend(low_row.map(|b| (root, w as u32, *b)));
             }
-            let w32 = w as u32;
-            pairs.extend(self.row(w).iter().map(|b| (root, w32.min(*b), w32.max(*b))));
         }
-        pairs.sort_unstable();
-        pairs.dedup();
-        for component in pairs.chunk_by(|a, b| a.0 == b.0) {
-            let links: Vec<(u32, u32)> = component.iter().map(|(_, a, b)| (*a, *b)).collect();
-            for (members, linked, outside) in ring_parts(p, &links) {
+        edges.sort_unstable();
+        if edges.is_empty() {
+            return;
+        }
+        // Every linked hotspot of each candidate member, in the whole graph, either way.
+        let mut candidate = vec![false; total];
+        for (_, a, b) in &edges {
+            candidate[*a as usize] = true;
+            candidate[*b as usize] = true;
+        }
+        let mut linked: std::collections::BTreeMap<u32, Vec<u32>> = Default::default();
+        for w in 0..self.witnesses() {
+            for b in self.row(w) {
+                if candidate[w] {
+                    linked.entry(w as u32).or_default().push(*b);
+                }
+                if candidate[*b as usize] {
+                    linked.entry(*b).or_default().push(w as u32);
+                }
+            }
+        }
+        for list in linked.values_mut() {
+            list.sort_unstable();
+            list.dedup();
+        }
+        for component in edges.chunk_by(|a, b| a.0 == b.0) {
+            let directed: Vec<(u32, u32)> = component.iter().map(|(_, a, b)| (*a, *b)).collect();
+            for (members, pairs, outside) in ring_parts(p, &directed, &linked) {
                 let evidence =
-                    Evidence::WitnessRing { members: members.len() as u32, edges: linked, outside };
+                    Evidence::WitnessRing { members: members.len() as u32, edges: pairs, outside };
                 for m in members {
                     if let Some(d) = self.ids.get(m as usize) {
                         flags.entry(*d).or_default().push(evidence.clone());
@@ -282,13 +317,28 @@ impl Graph {
     }
 }
 
-/// The rings among one component's linked pairs (numbers, each pair once, smaller first):
-/// (members, linked pairs among them, pairs leaving them). The whole component if it is
-/// one; otherwise, if it has at most [`SPLIT_MAX`] members, its parts along weak links.
-pub fn ring_parts(p: &FraudParams, links: &[(u32, u32)]) -> Vec<(Vec<u32>, u32, u32)> {
+/// Hotspots with more witness edges than this (both directions) cannot be ring members:
+/// every member pair linked both ways, plus the outside links the largest ring may have.
+pub fn low_degree_max(p: &FraudParams) -> u32 {
+    let m = u64::from(p.ring_max);
+    let pairs = m * m.saturating_sub(1) / 2;
+    let leaks = pairs * u64::from(p.ring_leak_percent) / 100;
+    u32::try_from(2 * m.saturating_sub(1) + leaks).unwrap_or(u32::MAX)
+}
+
+/// The rings among one component of the low-degree graph, given as its directed edges:
+/// (members, linked pairs among them, pairs linking a member to anyone else, from
+/// `linked`, every member's linked hotspots in the whole graph). The whole component if it
+/// is a ring; otherwise, if it has at most [`SPLIT_MAX`] members, its parts along weak
+/// links.
+pub fn ring_parts(
+    p: &FraudParams,
+    directed: &[(u32, u32)],
+    linked: &std::collections::BTreeMap<u32, Vec<u32>>,
+) -> Vec<(Vec<u32>, u32, u32)> {
     use std::collections::BTreeMap;
     let mut adjacent: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
-    for (a, b) in links {
+    for (a, b) in directed {
         adjacent.entry(*a).or_default().push(*b);
         adjacent.entry(*b).or_default().push(*a);
     }
@@ -297,7 +347,8 @@ pub fn ring_parts(p: &FraudParams, links: &[(u32, u32)]) -> Vec<(Vec<u32>, u32, 
         list.dedup();
     }
     let all: Vec<u32> = adjacent.keys().copied().collect();
-    if let Some(ring) = judge(p, &adjacent, &all) {
+    let group = Group { p, adjacent: &adjacent, linked };
+    if let Some(ring) = group.judge(&all) {
         return vec![ring];
     }
     if all.len() > SPLIT_MAX {
@@ -306,11 +357,13 @@ pub fn ring_parts(p: &FraudParams, links: &[(u32, u32)]) -> Vec<(Vec<u32>, u32, 
     // Strong links: the two share enough neighbours.
     let local = |d: u32| all.binary_search(&d).unwrap_or(0);
     let mut parent: Vec<usize> = (0..all.len()).collect();
-    for (a, b) in links {
-        let (na, nb) = (&adjacent[a], &adjacent[b]);
-        let common = na.iter().filter(|x| nb.binary_search(x).is_ok()).count();
-        if 2 * common + 1 >= na.len().max(nb.len()) {
-            union(&mut parent, local(*a), local(*b));
+    for (a, list) in &adjacent {
+        for b in list.iter().filter(|b| *b > a) {
+            let (na, nb) = (list, &adjacent[b]);
+            let common = na.iter().filter(|x| nb.binary_search(x).is_ok()).count();
+            if 2 * common + 1 >= na.len().max(nb.len()) {
+                union(&mut parent, local(*a), local(*b));
+            }
         }
     }
     let mut parts: BTreeMap<usize, Vec<u32>> = BTreeMap::new();
@@ -321,42 +374,43 @@ pub fn ring_parts(p: &FraudParams, links: &[(u32, u32)]) -> Vec<(Vec<u32>, u32, 
     if parts.len() == 1 {
         return Vec::new();
     }
-    parts.values().filter_map(|members| judge(p, &adjacent, members)).collect()
+    parts.values().filter_map(|members| group.judge(members)).collect()
 }
 
-/// Whether `members` (sorted) are a ring: (members, linked pairs, pairs leaving).
-fn judge(
-    p: &FraudParams,
-    adjacent: &std::collections::BTreeMap<u32, Vec<u32>>,
-    members: &[u32],
-) -> Option<(Vec<u32>, u32, u32)> {
-    let m = members.len() as u64;
-    if m < u64::from(p.ring_min.max(2)) || m > u64::from(p.ring_max) {
-        return None;
-    }
-    let (mut inside, mut outside) = (0u64, 0u64);
-    for d in members {
-        for x in adjacent.get(d).map_or(&[][..], |v| v.as_slice()) {
-            if members.binary_search(x).is_ok() {
-                inside += 1;
-            } else {
-                outside += 1;
-            }
+struct Group<'a> {
+    p: &'a FraudParams,
+    adjacent: &'a std::collections::BTreeMap<u32, Vec<u32>>,
+    linked: &'a std::collections::BTreeMap<u32, Vec<u32>>,
+}
+
+impl Group<'_> {
+    /// Whether `members` (sorted) are a ring: (members, linked pairs, pairs leaving).
+    fn judge(&self, members: &[u32]) -> Option<(Vec<u32>, u32, u32)> {
+        let p = self.p;
+        let m = members.len() as u64;
+        if m < u64::from(p.ring_min.max(2)) || m > u64::from(p.ring_max) {
+            return None;
         }
+        let inside = |d: &u32| members.binary_search(d).is_ok();
+        // Each linked pair appears in the adjacency of both its members.
+        let ends: u64 = members
+            .iter()
+            .map(|d| self.adjacent.get(d).map_or(0, |v| v.iter().filter(|x| inside(x)).count()))
+            .sum::<usize>() as u64;
+        let linked = ends / 2;
+        let outside: u64 = members
+            .iter()
+            .map(|d| self.linked.get(d).map_or(0, |v| v.iter().filter(|x| !inside(x)).count()))
+            .sum::<usize>() as u64;
+        // linked / (m (m − 1) / 2) ≥ percent / 100 and outside ≤ leak percent of linked, in
+        // integers.
+        let dense = linked * 200 >= u64::from(p.ring_density_percent) * m * (m - 1);
+        let closed = outside * 100 <= u64::from(p.ring_leak_percent) * linked;
+        (dense && closed).then(|| {
+            let cap = |x: u64| x.min(u64::from(u32::MAX)) as u32;
+            (members.to_vec(), cap(linked), cap(outside))
+        })
     }
-    // Each inside pair was counted from both ends.
-    let linked = inside / 2;
-    // linked / (m (m − 1) / 2) ≥ percent / 100 and outside ≤ leak percent of linked, in
-    // integers.
-    let dense = linked * 200 >= u64::from(p.ring_density_percent) * m * (m - 1);
-    let closed = outside * 100 <= u64::from(p.ring_leak_percent) * linked;
-    (dense && closed).then(|| {
-        (
-            members.to_vec(),
-            linked.min(u64::from(u32::MAX)) as u32,
-            outside.min(u64::from(u32::MAX)) as u32,
-        )
-    })
 }
 
 /// Positions in a sorted list of ids, found through an index of the first two bytes (ids

@@ -64,6 +64,21 @@ fn a_ring_linked_to_more_outsiders_than_the_leak_share_is_not_a_ring() {
 }
 
 #[test]
+fn a_ring_that_hears_a_busy_town_hotspot_is_still_a_ring() {
+    // A town of forty that all hear each other: every townsman has 78 witness edges, far
+    // more than a ring member can.
+    let town: Vec<u8> = (100..140).collect();
+    let mut w = clique(&town);
+    w.extend(clique(&[1, 2, 3, 4, 5]));
+    add(&mut w, 1, &[100]);
+    add(&mut w, 101, &[2]);
+    let (flags, _) = detect(w);
+    let flagged: Vec<DeviceId> = flags.keys().copied().collect();
+    assert_eq!(flagged, (1..=5).map(id).collect::<Vec<_>>());
+    assert_eq!(flags[&id(4)], vec![Evidence::WitnessRing { members: 5, edges: 10, outside: 2 }]);
+}
+
+#[test]
 fn a_town_is_not_cut_into_rings() {
     // Twenty hotspots on a grid, each hearing its neighbours up to two steps away.
     let pos = |i: u8| (i32::from(i % 5), i32::from(i / 5));
