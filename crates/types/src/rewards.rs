@@ -181,7 +181,7 @@ impl Default for FraudParams {
             ring_min: 3,
             ring_max: 12,
             ring_density_percent: 80,
-            ring_leak_percent: 20,
+            ring_leak_percent: 50,
             // Off: see docs/fraud.md for what it flagged in the simulator.
             unheard_min_beaconers: 0,
             // ≈ 50 km at resolution 5 (≈ 17 km between centres).
