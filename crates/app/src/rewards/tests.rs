@@ -510,11 +510,27 @@ proptest! {
             pairs.into_iter().map(|(b, h)| (cairn_types::Hash(b), h)).collect();
         let bytes = borsh::to_vec(&list).unwrap();
         let expected: Vec<_> = list.iter().filter(|(_, h)| *h >= from).map(|(b, _)| *b).collect();
-        prop_assert_eq!(super::decode_heard_since(&bytes, from).unwrap(), expected);
+        prop_assert_eq!(super::gather::decode_heard_since(&bytes, from).unwrap(), expected);
         let short = &bytes[..bytes.len().saturating_sub(cut)];
-        prop_assert!(super::decode_heard_since(short, from).is_err());
+        prop_assert!(super::gather::decode_heard_since(short, from).is_err());
         let mut long = bytes.clone();
         long.extend(std::iter::repeat_n(0u8, cut));
-        prop_assert!(super::decode_heard_since(&long, from).is_err());
+        prop_assert!(super::gather::decode_heard_since(&long, from).is_err());
+    }
+}
+
+#[test]
+fn keys_built_on_the_stack_are_the_state_keys() {
+    let mut k = super::gather::KeyBuf::default();
+    for i in [0u8, 7, 255] {
+        let id = Hash([i; 32]);
+        assert_eq!(k.with_id(b"dev/", &id), state_key::device(&id).as_slice());
+        assert_eq!(k.with_id(b"heard/", &id), state_key::heard(&id).as_slice());
+        for epoch in [0, 5, u64::MAX] {
+            assert_eq!(
+                k.with_id_epoch(b"devep/", &id, epoch),
+                state_key::epoch_activity(&id, epoch).as_slice()
+            );
+        }
     }
 }
