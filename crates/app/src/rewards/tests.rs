@@ -534,3 +534,48 @@ fn keys_built_on_the_stack_are_the_state_keys() {
         }
     }
 }
+
+#[test]
+fn a_roster_device_without_a_record_is_skipped() {
+    use cairn_types::device::{Device, DeviceStatus, EpochActivity};
+    let base = cairn_state::MemStore::default();
+    let mut o = cairn_state::Overlay::new(&base);
+    let params = cairn_types::Params::default();
+    let keys: Vec<_> =
+        (1..=3u8).map(|i| DeviceSigner::from_ed25519_seed([i; 32]).public_key()).collect();
+    for (i, key) in keys.iter().enumerate() {
+        let id = key.id();
+        crate::roster::append(&mut o, 0, &id).unwrap();
+        // The second device has no record.
+        if i == 1 {
+            continue;
+        }
+        let device = Device {
+            id,
+            key: *key,
+            class: DeviceClass::Relay,
+            owner: Address([i as u8; 32]),
+            metadata: Vec::new(),
+            registered_height: 1,
+            bond: 0,
+            status: DeviceStatus::Active,
+            location: None,
+            location_count: 0,
+            located_at: 0,
+            maker: None,
+        };
+        o.put_encoded(state_key::device(&id), &device);
+        let act = EpochActivity { units: 10 + i as u64, ..EpochActivity::default() };
+        o.put_encoded(state_key::epoch_activity(&id, 0), &act);
+    }
+    let g = super::gather(&o.frozen(), &params, 0).unwrap();
+    let mut want: Vec<_> = [&keys[0], &keys[2]].iter().map(|k| k.id()).collect();
+    want.sort();
+    assert_eq!(g.entries.iter().map(|e| e.device).collect::<Vec<_>>(), want);
+    assert_eq!(g.facts.len(), 2);
+    for e in &g.entries {
+        let i = keys.iter().position(|k| k.id() == e.device).unwrap();
+        assert_eq!(e.owner, Address([i as u8; 32]));
+        assert_eq!(e.work.units, 10 + i as u64);
+    }
+}
