@@ -57,6 +57,41 @@ pub fn root(items: &[Hash]) -> Hash {
     level[0]
 }
 
+/// Leaves per subtree that [`root_of_leaves`] reduces on one core: a power of two, so every
+/// chunk but the last is a perfect subtree, the last one carries its odd nodes up exactly as
+/// the whole level does, and the chunks' roots are the level above them.
+const SUBTREE: usize = 4_096;
+
+/// [`root`] of items whose leaf hashes ([`leaf_hash`] of each item) the caller computed:
+/// `root_of_leaves(items.map(leaf_hash))` equals `root(items)`. Reduced in place, one
+/// subtree per task, with no vector per level.
+pub fn root_of_leaves(leaves: Vec<Hash>) -> Hash {
+    use rayon::prelude::*;
+    let mut level = leaves;
+    while level.len() > SUBTREE {
+        level = level.par_chunks_mut(SUBTREE).map(reduce_in_place).collect();
+    }
+    reduce_in_place(&mut level)
+}
+
+/// The root of `level` (the all-zero hash if empty), overwriting it: each level above is
+/// written over the front of the one below (node i is written after nodes 2i and 2i + 1
+/// are read).
+fn reduce_in_place(level: &mut [Hash]) -> Hash {
+    let mut n = level.len();
+    while n > 1 {
+        let half = n.div_ceil(2);
+        for i in 0..half {
+            let pair = level.get(2 * i..(2 * i + 2).min(n)).map_or(Hash::ZERO, pair_hash);
+            if let Some(node) = level.get_mut(i) {
+                *node = pair;
+            }
+        }
+        n = half;
+    }
+    level.first().copied().unwrap_or(Hash::ZERO)
+}
+
 /// The sibling hashes from leaf `index` up to the root of `items` (an odd node carried up
 /// has no sibling at that level, so the path skips it). `None` if `index` is out of range.
 pub fn prove(items: &[Hash], index: u64) -> Option<Vec<Hash>> {
@@ -100,6 +135,15 @@ pub fn verify(root: &Hash, count: u64, index: u64, item: &Hash, path: &[Hash]) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_root_of_hashed_leaves_is_the_root_of_the_items() {
+        for n in [0usize, 1, 2, 3, 7, 8, 9, 100, 8_193, 20_001] {
+            let items: Vec<Hash> = (0..n as u64).map(|i| Hash::sha256(&i.to_le_bytes())).collect();
+            let leaves = items.iter().map(|h| leaf_hash(&h.0)).collect();
+            assert_eq!(root_of_leaves(leaves), root(&items), "{n} items");
+        }
+    }
 
     #[test]
     fn roots_differ_by_content_and_order() {

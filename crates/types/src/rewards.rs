@@ -2,7 +2,7 @@
 //! whose Merkle root is committed in state (docs/adr/0009-rewards.md).
 
 use crate::device_key::DeviceId;
-use crate::{Address, Amount, DeviceClass, Hash, codec, merkle};
+use crate::{Address, Amount, DeviceClass, Hash, merkle};
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
@@ -388,8 +388,10 @@ pub struct RewardLeaf {
 }
 
 impl RewardLeaf {
+    /// SHA-256 of the leaf's borsh encoding (the device's 32 bytes, the owner's 32, the
+    /// amount's 16 little-endian bytes), fed to the hash without building it.
     pub fn hash(&self) -> Hash {
-        Hash::sha256(&codec::encode(self))
+        Hash::sha256_parts(&[&self.device.0, &self.owner.0, &self.amount.to_le_bytes()])
     }
 }
 

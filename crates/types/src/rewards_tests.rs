@@ -67,3 +67,16 @@ fn the_treasury_address_is_fixed() {
     assert_eq!(treasury_address(), treasury_address());
     assert_ne!(treasury_address(), Address([0; 32]));
 }
+
+#[test]
+fn a_leaf_hash_is_the_sha256_of_its_borsh_encoding() {
+    for (i, amount) in [0u128, 1, 999, u128::from(u64::MAX) + 7, u128::MAX].into_iter().enumerate()
+    {
+        let leaf = RewardLeaf {
+            device: Hash([i as u8; 32]),
+            owner: Address([0xa5 ^ i as u8; 32]),
+            amount,
+        };
+        assert_eq!(leaf.hash(), Hash::sha256(&crate::codec::encode(&leaf)));
+    }
+}

@@ -140,6 +140,7 @@ pub async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
                 ("devices", r.devices.to_string()),
                 ("paid", r.paid.to_string()),
                 ("root", r.root.to_string()),
+                ("report digest", r.report_digest.to_string()),
                 ("state built in (s)", format!("{:.2}", r.build_seconds)),
                 ("reward run (s)", format!("{:.3}", r.run_seconds)),
                 ("processor time of the run (s)", format!("{:.2}", r.run_cpu_seconds)),

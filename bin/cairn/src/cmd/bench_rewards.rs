@@ -19,6 +19,9 @@ pub struct RewardsBench {
     pub devices: usize,
     pub paid: u64,
     pub root: Hash,
+    /// SHA-256 over the whole report (see [`report_digest`]): two builds with the same
+    /// digest computed byte-identical reports.
+    pub report_digest: Hash,
     /// Building the state (not part of the run).
     pub build_seconds: f64,
     pub run_seconds: f64,
@@ -39,6 +42,19 @@ pub struct RewardsBench {
 }
 
 const EPOCH: u64 = 5;
+
+/// SHA-256 over the report's borsh encoding: the summary, then the SHA-256 of every entry's
+/// encoding in order (hashed on all cores).
+fn report_digest(report: &cairn_types::rewards::RewardReport) -> Hash {
+    use rayon::prelude::*;
+    let entries: Vec<Hash> =
+        report.entries.par_iter().map(|e| Hash::sha256(&cairn_types::codec::encode(e))).collect();
+    let mut bytes = cairn_types::codec::encode(&report.summary);
+    for h in entries {
+        bytes.extend_from_slice(&h.0);
+    }
+    Hash::sha256(&bytes)
+}
 
 /// `VmRSS` or `VmHWM` of this process from /proc, in MiB (0 where /proc is missing).
 fn proc_mib(field: &str) -> f64 {
@@ -196,6 +212,7 @@ pub fn run(devices: usize) -> anyhow::Result<RewardsBench> {
     let run_seconds = started.elapsed().as_secs_f64();
     let run_cpu_seconds = cpu_seconds() - cpu;
     let peak_rss_mib = proc_mib("VmHWM:");
+    let digest = report_digest(&report);
     // The reward report alone, on the state as built (without the epoch's scoring steps).
     let started = Instant::now();
     rewards::report(&store, &params, EPOCH, None)?;
@@ -222,6 +239,7 @@ pub fn run(devices: usize) -> anyhow::Result<RewardsBench> {
         devices,
         paid: report.summary.leaves,
         root: report.summary.root,
+        report_digest: digest,
         build_seconds,
         run_seconds,
         run_cpu_seconds,

@@ -50,61 +50,83 @@ fn hex_stats(mut pairs: Vec<(u64, u64)>) -> Vec<(u64, HexStats)> {
 }
 
 /// The density of every hotspot in `hotspots` (id, resolution-12 location if any), in the
-/// order given. Pure: the epoch boundary and any auditor compute the same thing. Sorting
-/// keeps it O(n log n) in time and O(n) in memory per level.
+/// order given. Pure: the epoch boundary and any auditor compute the same thing.
 pub fn scales(
     levels: &[DensityLevel],
     hotspots: &[(DeviceId, Option<u64>)],
 ) -> Vec<(DeviceId, CoverageDensity)> {
-    // Each hotspot's (hex, child hex) at every level; None: not located, or an invalid cell.
+    let locations: Vec<Option<u64>> = hotspots.iter().map(|(_, l)| *l).collect();
+    hotspots.iter().map(|(id, _)| *id).zip(scales_at(levels, &locations)).collect()
+}
+
+/// [`scales`] of hotspots given by their locations alone. Sorting keeps it O(n log n) in
+/// time and O(n) in memory per level; each hotspot's (hex, child hex) of every level sits
+/// in one flat array, a row per hotspot.
+pub fn scales_at(levels: &[DensityLevel], locations: &[Option<u64>]) -> Vec<CoverageDensity> {
     use rayon::prelude::*;
-    let cells: Vec<Option<Vec<(u64, u64)>>> = hotspots
-        .par_iter()
-        .map(|(_, loc)| {
-            let loc = (*loc)?;
-            levels
-                .iter()
-                .map(|l| Some((parent(loc, l.resolution)?, parent(loc, l.resolution + 1)?)))
-                .collect()
-        })
-        .collect();
-    let stats: Vec<Vec<(u64, HexStats)>> = (0..levels.len())
-        .into_par_iter()
-        .map(|i| hex_stats(cells.iter().flatten().map(|mine| mine[i]).collect()))
-        .collect();
-    hotspots
-        .par_iter()
-        .zip(cells)
-        .map(|((id, _), mine)| {
-            let Some(mine) = mine else {
-                return (*id, CoverageDensity::default());
-            };
-            let mut scale = u64::from(SCALE_ONE);
-            let mut factors = Vec::with_capacity(levels.len());
-            for ((l, (cell, _)), level_stats) in levels.iter().zip(mine).zip(&stats) {
-                let s = level_stats
-                    .binary_search_by_key(&cell, |(c, _)| *c)
-                    .ok()
-                    .and_then(|at| level_stats.get(at))
-                    .map_or(HexStats { hotspots: 1, occupied_children: 1 }, |(_, s)| *s);
-                let limit = u64::from(l.target)
-                    .saturating_mul(u64::from(s.occupied_children.max(1)))
-                    .min(u64::from(l.max)) as u32;
-                if s.hotspots > limit {
-                    // Rounded down.
-                    scale = scale * u64::from(limit) / u64::from(s.hotspots);
-                }
-                factors.push(DensityFactor {
-                    resolution: l.resolution,
-                    cell,
-                    hotspots: s.hotspots,
-                    occupied_children: s.occupied_children,
-                    limit,
-                });
+    let width = levels.len();
+    // Each hotspot's (hex, child hex) at every level, and whether it has them all (it is
+    // located, in a valid cell).
+    let mut cells = vec![(0u64, 0u64); locations.len().saturating_mul(width)];
+    let fill = |(row, loc): (&mut [(u64, u64)], &Option<u64>)| {
+        let Some(loc) = *loc else { return false };
+        for (slot, l) in row.iter_mut().zip(levels) {
+            match (parent(loc, l.resolution), parent(loc, l.resolution + 1)) {
+                (Some(hex), Some(child)) => *slot = (hex, child),
+                _ => return false,
             }
-            (*id, CoverageDensity { scale_ppm: scale as u32, factors })
+        }
+        true
+    };
+    let counted: Vec<bool> = if width == 0 {
+        locations.par_iter().map(Option::is_some).collect()
+    } else {
+        cells.par_chunks_mut(width).zip(locations.par_iter()).map(fill).collect()
+    };
+    let located = counted.iter().filter(|ok| **ok).count();
+    let stats: Vec<Vec<(u64, HexStats)>> = (0..width)
+        .into_par_iter()
+        .map(|i| {
+            let mine = |(row, ok): (&[(u64, u64)], &bool)| row.get(i).filter(|_| *ok).copied();
+            let mut pairs = Vec::with_capacity(located);
+            pairs.extend(cells.chunks(width.max(1)).zip(&counted).filter_map(mine));
+            hex_stats(pairs)
         })
-        .collect()
+        .collect();
+    let scale = |(row, ok): (&[(u64, u64)], &bool)| {
+        if !*ok {
+            return CoverageDensity::default();
+        }
+        let mut scale = u64::from(SCALE_ONE);
+        let mut factors = Vec::with_capacity(width);
+        for ((l, (cell, _)), level_stats) in levels.iter().zip(row).zip(&stats) {
+            let s = level_stats
+                .binary_search_by_key(cell, |(c, _)| *c)
+                .ok()
+                .and_then(|at| level_stats.get(at))
+                .map_or(HexStats { hotspots: 1, occupied_children: 1 }, |(_, s)| *s);
+            let limit = u64::from(l.target)
+                .saturating_mul(u64::from(s.occupied_children.max(1)))
+                .min(u64::from(l.max)) as u32;
+            if s.hotspots > limit {
+                // Rounded down.
+                scale = scale * u64::from(limit) / u64::from(s.hotspots);
+            }
+            factors.push(DensityFactor {
+                resolution: l.resolution,
+                cell: *cell,
+                hotspots: s.hotspots,
+                occupied_children: s.occupied_children,
+                limit,
+            });
+        }
+        CoverageDensity { scale_ppm: scale as u32, factors }
+    };
+    if width == 0 {
+        counted.par_iter().map(|ok| scale((&[], ok))).collect()
+    } else {
+        cells.par_chunks(width).zip(counted.par_iter()).map(scale).collect()
+    }
 }
 
 #[cfg(test)]

@@ -109,3 +109,86 @@ fn no_levels_means_no_scaling() {
     let locs = spots_in_child(paris(8), 8, 0, 3);
     assert_eq!(scale_of(&[], &locs), vec![SCALE_ONE; 3]);
 }
+
+/// The implementation `scales_at` replaced: a vector of (hex, child hex) per hotspot.
+fn reference_scales(
+    levels: &[DensityLevel],
+    hotspots: &[(DeviceId, Option<u64>)],
+) -> Vec<(DeviceId, CoverageDensity)> {
+    let cells: Vec<Option<Vec<(u64, u64)>>> = hotspots
+        .iter()
+        .map(|(_, loc)| {
+            let loc = (*loc)?;
+            levels
+                .iter()
+                .map(|l| Some((parent(loc, l.resolution)?, parent(loc, l.resolution + 1)?)))
+                .collect()
+        })
+        .collect();
+    let stats: Vec<Vec<(u64, HexStats)>> = (0..levels.len())
+        .map(|i| hex_stats(cells.iter().flatten().map(|mine| mine[i]).collect()))
+        .collect();
+    hotspots
+        .iter()
+        .zip(cells)
+        .map(|((id, _), mine)| {
+            let Some(mine) = mine else {
+                return (*id, CoverageDensity::default());
+            };
+            let mut scale = u64::from(SCALE_ONE);
+            let mut factors = Vec::new();
+            for ((l, (cell, _)), level_stats) in levels.iter().zip(mine).zip(&stats) {
+                let s = level_stats
+                    .binary_search_by_key(&cell, |(c, _)| *c)
+                    .ok()
+                    .and_then(|at| level_stats.get(at))
+                    .map_or(HexStats { hotspots: 1, occupied_children: 1 }, |(_, s)| *s);
+                let limit = u64::from(l.target)
+                    .saturating_mul(u64::from(s.occupied_children.max(1)))
+                    .min(u64::from(l.max)) as u32;
+                if s.hotspots > limit {
+                    scale = scale * u64::from(limit) / u64::from(s.hotspots);
+                }
+                factors.push(DensityFactor {
+                    resolution: l.resolution,
+                    cell,
+                    hotspots: s.hotspots,
+                    occupied_children: s.occupied_children,
+                    limit,
+                });
+            }
+            (*id, CoverageDensity { scale_ppm: scale as u32, factors })
+        })
+        .collect()
+}
+
+proptest::proptest! {
+    /// Hotspots crowded into a few resolution-7 hexes of Paris (some unlocated, some at an
+    /// invalid cell), under the reference levels, one level, or none: the flat rows give
+    /// what a vector per hotspot gave.
+    #[test]
+    fn flat_rows_match_a_vector_per_hotspot(
+        picks in proptest::collection::vec((0usize..3, 0u64..4_000, 0u8..12), 0..300),
+        which in 0usize..3,
+    ) {
+        let hexes: Vec<CellIndex> = paris(6).children(res(7)).take(3).collect();
+        let levels = match which {
+            0 => default_density(),
+            1 => vec![DensityLevel { resolution: 8, target: 1, max: 2 }],
+            _ => Vec::new(),
+        };
+        let hotspots: Vec<(DeviceId, Option<u64>)> = picks
+            .iter()
+            .enumerate()
+            .map(|(i, (hex, n, kind))| {
+                let loc = match kind {
+                    0 => None,
+                    1 => Some(7),
+                    _ => hexes[*hex].children(Resolution::Twelve).nth(*n as usize).map(u64::from),
+                };
+                (id(i as u32), loc)
+            })
+            .collect();
+        proptest::prop_assert_eq!(scales(&levels, &hotspots), reference_scales(&levels, &hotspots));
+    }
+}

@@ -11,7 +11,8 @@ use cairn_types::rewards::{
     EpochRewards, PPM, Pool, PoolOutcome, RewardEntry, RewardParams, RewardReport, Work, emission,
     mul_div, split,
 };
-use cairn_types::{Address, Amount, DeviceClass};
+use cairn_types::{Address, Amount, DeviceClass, merkle};
+use rayon::prelude::*;
 
 /// One device as the reward run sees it.
 #[derive(Debug, Clone)]
@@ -26,11 +27,103 @@ pub struct DeviceInput {
     pub sensor_quality: Option<SensorQuality>,
 }
 
+impl DeviceInput {
+    /// The device's report entry before the run: its work, nothing scored or paid yet.
+    pub fn into_entry(self) -> RewardEntry {
+        RewardEntry {
+            device: self.device,
+            owner: self.owner,
+            class: self.class,
+            work: self.work,
+            uptime_ok: false,
+            scores: Vec::new(),
+            amount: 0,
+            not_counted: Vec::new(),
+            flags: Vec::new(),
+            density: self.density,
+            sensor_quality: self.sensor_quality,
+        }
+    }
+}
+
 /// Whether a device's heartbeats met the uptime gate: filled × 100 ≥ min × slots.
 pub fn uptime_ok(work: &Work, min_uptime_percent: u32) -> bool {
     work.slots > 0
         && u64::from(work.uptime_slots) * 100
             >= u64::from(min_uptime_percent) * u64::from(work.slots)
+}
+
+/// A device's raw score in each pool it worked for (at most two: usage and its class's
+/// pool), whatever its uptime, and the count of them.
+fn raw_scores(class: DeviceClass, work: &Work) -> ([(Pool, u128); 2], usize) {
+    let mut raw = [(Pool::Usage, 0u128); 2];
+    let mut n = 0;
+    if work.units > 0 {
+        raw[0] = (Pool::Usage, u128::from(work.units));
+        n = 1;
+    }
+    let own = match class {
+        DeviceClass::Hotspot => {
+            let proofs = u128::from(work.beacons) + u128::from(work.witnesses);
+            // (beacons + witnesses) × density × location trust, both in millionths.
+            (proofs > 0).then(|| {
+                (Pool::Coverage, proofs * u128::from(work.density_ppm) * u128::from(work.trust_ppm))
+            })
+        }
+        DeviceClass::Storage if work.proven_bytes > 0 => {
+            Some((Pool::Storage, u128::from(work.proven_bytes)))
+        }
+        DeviceClass::Compute if work.jobs > 0 => Some((Pool::Compute, u128::from(work.jobs))),
+        // readings × quality (thousandths) × location trust (millionths).
+        DeviceClass::Sensor if work.readings > 0 => Some((
+            Pool::Sensor,
+            u128::from(work.readings) * u128::from(work.quality) * u128::from(work.trust_ppm),
+        )),
+        _ => None,
+    };
+    if let Some(s) = own
+        && let Some(slot) = raw.get_mut(n)
+    {
+        *slot = s;
+        n += 1;
+    }
+    (raw, n)
+}
+
+/// What a device did that earned nothing, with why (allocated at its exact length).
+fn not_counted(class: DeviceClass, work: &Work, up: bool, worked: bool) -> Vec<String> {
+    let mut notes: [&str; 3] = [""; 3];
+    let mut n = 0;
+    let mut note = |s: &'static str| {
+        if let Some(slot) = notes.get_mut(n) {
+            *slot = s;
+            n += 1;
+        }
+    };
+    match class {
+        DeviceClass::Hotspot
+            if (work.beacons > 0 || work.witnesses > 0)
+                && (work.trust_ppm == 0 || work.density_ppm == 0) =>
+        {
+            note("coverage_without_location");
+        }
+        DeviceClass::Sensor if work.readings > 0 => {
+            if work.quality == 0 {
+                note("sensor_quality_zero");
+            }
+            if work.trust_ppm == 0 {
+                note("sensor_without_location");
+            }
+        }
+        _ => {}
+    }
+    if !up && worked {
+        note("uptime_below_gate");
+    }
+    let mut out = Vec::with_capacity(n + work.rejected.len());
+    out.extend(notes.iter().take(n).map(|s| s.to_string()));
+    out.extend(work.rejected.iter().map(|(code, n)| format!("{n} rejected: {code}")));
+    out
 }
 
 /// A device's score in each pool, and what it did that earned nothing (with why).
@@ -39,58 +132,59 @@ pub fn scores(
     work: &Work,
     min_uptime_percent: u32,
 ) -> (bool, Vec<(Pool, u128)>, Vec<String>) {
-    let mut not_counted = Vec::new();
     let up = uptime_ok(work, min_uptime_percent);
-    let mut raw: Vec<(Pool, u128)> = Vec::new();
-    if work.units > 0 {
-        raw.push((Pool::Usage, u128::from(work.units)));
+    let (raw, n) = raw_scores(class, work);
+    let raw = raw.get(..n).unwrap_or_default();
+    let notes = not_counted(class, work, up, !raw.is_empty());
+    let counted = if up { raw.iter().filter(|(_, s)| *s > 0).count() } else { 0 };
+    let mut scores = Vec::with_capacity(counted);
+    if up {
+        scores.extend(raw.iter().filter(|(_, s)| *s > 0));
     }
-    match class {
-        DeviceClass::Hotspot => {
-            let proofs = u128::from(work.beacons) + u128::from(work.witnesses);
-            if proofs > 0 {
-                if work.trust_ppm == 0 || work.density_ppm == 0 {
-                    not_counted.push("coverage_without_location".to_string());
-                }
-                // (beacons + witnesses) × density × location trust, both in millionths.
-                let s = proofs * u128::from(work.density_ppm) * u128::from(work.trust_ppm);
-                raw.push((Pool::Coverage, s));
-            }
-        }
-        DeviceClass::Storage if work.proven_bytes > 0 => {
-            raw.push((Pool::Storage, u128::from(work.proven_bytes)));
-        }
-        DeviceClass::Compute if work.jobs > 0 => {
-            raw.push((Pool::Compute, u128::from(work.jobs)));
-        }
-        DeviceClass::Sensor if work.readings > 0 => {
-            if work.quality == 0 {
-                not_counted.push("sensor_quality_zero".to_string());
-            }
-            if work.trust_ppm == 0 {
-                not_counted.push("sensor_without_location".to_string());
-            }
-            // readings × quality (thousandths) × location trust (millionths).
-            let s =
-                u128::from(work.readings) * u128::from(work.quality) * u128::from(work.trust_ppm);
-            raw.push((Pool::Sensor, s));
-        }
-        _ => {}
-    }
-    if !up && !raw.is_empty() {
-        not_counted.push("uptime_below_gate".to_string());
-    }
-    for (code, n) in &work.rejected {
-        not_counted.push(format!("{n} rejected: {code}"));
-    }
-    let scores = if up { raw.into_iter().filter(|(_, s)| *s > 0).collect() } else { Vec::new() };
-    (up, scores, not_counted)
+    (up, scores, notes)
 }
 
-/// The reward report of `epoch` for `devices` (in device-id order), paying the validator
-/// pool to `validators` in proportion to their weights (stake; a solo validator has weight
-/// 1), rounded down, the rest to the treasury. Flagged devices keep their share of their pools, but it is held in
-/// fraud escrow instead of entering the reward root.
+/// Pool sums over a run of entries, added up across cores (every sum is of non-negative
+/// integers, so the order of the additions does not change it; `saturating_add` saturates
+/// to the same value in any order).
+#[derive(Clone, Copy, Default)]
+struct Sums {
+    totals: [u128; 7],
+    earners: [u64; 7],
+}
+
+impl Sums {
+    fn add(mut self, other: Sums) -> Sums {
+        for (a, b) in self.totals.iter_mut().zip(other.totals) {
+            *a = a.saturating_add(b);
+        }
+        for (a, b) in self.earners.iter_mut().zip(other.earners) {
+            *a += b;
+        }
+        self
+    }
+}
+
+/// What the devices were paid, added up across cores.
+#[derive(Clone, Copy, Default)]
+struct Paid {
+    pools: [Amount; 7],
+    devices: Amount,
+    escrowed: Amount,
+}
+
+impl Paid {
+    fn add(mut self, other: Paid) -> Paid {
+        for (a, b) in self.pools.iter_mut().zip(other.pools) {
+            *a += b;
+        }
+        self.devices += other.devices;
+        self.escrowed += other.escrowed;
+        self
+    }
+}
+
+/// The reward report of `epoch` for `devices` (in device-id order); see [`run_entries`].
 pub fn run(
     p: &RewardParams,
     min_uptime_percent: u32,
@@ -100,49 +194,75 @@ pub fn run(
     flags: &super::fraud::Flags,
     reminted: Amount,
 ) -> RewardReport {
+    let entries: Vec<RewardEntry> = devices.into_par_iter().map(DeviceInput::into_entry).collect();
+    run_entries(p, min_uptime_percent, epoch, entries, validators, flags, reminted)
+}
+
+/// The reward report of `epoch` for `entries` (one a device in device-id order, holding its
+/// work, density and sensor quality; nothing scored or paid yet), filled in place: paying
+/// the validator pool to `validators` in proportion to their weights (stake; a solo
+/// validator has weight 1), rounded down, the rest to the treasury. Flagged devices keep
+/// their share of their pools, but it is held in fraud escrow instead of entering the reward
+/// root.
+pub fn run_entries(
+    p: &RewardParams,
+    min_uptime_percent: u32,
+    epoch: u64,
+    mut entries: Vec<RewardEntry>,
+    validators: &[(Address, Amount)],
+    flags: &super::fraud::Flags,
+    reminted: Amount,
+) -> RewardReport {
     let emitted = emission(p, epoch);
     // The pools share the emission and the re-minted CRN alike.
     let total = emitted.saturating_add(reminted);
     let parts = split(&p.shares, total);
-    use rayon::prelude::*;
-    let mut entries: Vec<RewardEntry> = devices
-        .into_par_iter()
-        .map(|d| {
-            let (uptime_ok, scores, not_counted) = scores(d.class, &d.work, min_uptime_percent);
-            RewardEntry {
-                device: d.device,
-                owner: d.owner,
-                class: d.class,
-                work: d.work,
-                uptime_ok,
-                scores,
-                amount: 0,
-                not_counted,
-                flags: flags.get(&d.device).cloned().unwrap_or_default(),
-                density: d.density,
-                sensor_quality: d.sensor_quality,
+    // Scores, notes and flags of every entry, and the pools' totals, on all cores.
+    let sums = entries
+        .par_iter_mut()
+        .fold(Sums::default, |mut sums, e| {
+            let (up, scores, notes) = scores(e.class, &e.work, min_uptime_percent);
+            for (pool, s) in &scores {
+                let i = *pool as usize;
+                sums.totals[i] = sums.totals[i].saturating_add(*s);
+                sums.earners[i] += 1;
             }
+            e.uptime_ok = up;
+            e.scores = scores;
+            e.not_counted = notes;
+            e.flags = flags.get(&e.device).cloned().unwrap_or_default();
+            sums
         })
+        .reduce(Sums::default, Sums::add);
+    let Sums { totals, mut earners } = sums;
+    // Each device's share of its pools, rounded down, and the leaf hash of every paid,
+    // unflagged entry (the same root as `RewardReport::leaf_root`).
+    let paid = entries
+        .par_iter_mut()
+        .fold(Paid::default, |mut paid, e| {
+            let mut amount: Amount = 0;
+            for (pool, s) in &e.scores {
+                let i = *pool as usize;
+                let share = mul_div(parts[i].1, *s, totals[i]);
+                paid.pools[i] += share;
+                amount += share;
+            }
+            e.amount = amount;
+            paid.devices += amount;
+            if !e.flags.is_empty() {
+                paid.escrowed += amount;
+            }
+            paid
+        })
+        .reduce(Paid::default, Paid::add);
+    let leaf_hashes: Vec<cairn_types::Hash> = entries
+        .par_iter()
+        .filter(|e| e.is_leaf())
+        .map(|e| merkle::leaf_hash(&e.leaf().hash().0))
         .collect();
-    let mut totals = [0u128; 7];
-    let mut earners = [0u64; 7];
-    for e in &entries {
-        for (pool, s) in &e.scores {
-            totals[*pool as usize] = totals[*pool as usize].saturating_add(*s);
-            earners[*pool as usize] += 1;
-        }
-    }
-    let mut paid = [0 as Amount; 7];
-    for e in entries.iter_mut() {
-        let mut amount: Amount = 0;
-        for (pool, s) in &e.scores {
-            let i = *pool as usize;
-            let share = mul_div(parts[i].1, *s, totals[i]);
-            paid[i] += share;
-            amount += share;
-        }
-        e.amount = amount;
-    }
+    let leaves = leaf_hashes.len() as u64;
+    let root = merkle::root_of_leaves(leaf_hashes);
+    let mut paid_pools = paid.pools;
     let pool = parts[Pool::Validators as usize].1;
     let weight: Amount = validators.iter().map(|(_, w)| *w).fold(0, Amount::saturating_add);
     let validator_payouts: Vec<(Address, Amount)> = validators
@@ -151,25 +271,19 @@ pub fn run(
         .filter(|(_, amount)| *amount > 0)
         .collect();
     let to_validators: Amount = validator_payouts.iter().map(|(_, a)| *a).sum();
-    paid[Pool::Validators as usize] = to_validators;
+    paid_pools[Pool::Validators as usize] = to_validators;
     earners[Pool::Validators as usize] = validator_payouts.len() as u64;
     let pools: Vec<PoolOutcome> = parts
         .iter()
         .map(|(pool, amount)| PoolOutcome {
             pool: *pool,
             amount: *amount,
-            paid: if *pool == Pool::Treasury { *amount } else { paid[*pool as usize] },
+            paid: if *pool == Pool::Treasury { *amount } else { paid_pools[*pool as usize] },
             score_total: totals[*pool as usize],
             earners: earners[*pool as usize],
         })
         .collect();
-    let to_devices: Amount = entries.iter().map(|e| e.amount).sum();
-    let escrowed: Amount = entries.iter().filter(|e| !e.flags.is_empty()).map(|e| e.amount).sum();
-    let to_treasury = total - to_devices - to_validators;
-    // The same root as `RewardReport::leaf_root`, with the leaves hashed on all cores.
-    let leaf_hashes: Vec<cairn_types::Hash> =
-        { entries.par_iter().filter(|e| e.is_leaf()).map(|e| e.leaf().hash()).collect() };
-    let (root, leaves) = (cairn_types::merkle::root(&leaf_hashes), leaf_hashes.len() as u64);
+    let to_treasury = total - paid.devices - to_validators;
     RewardReport {
         summary: EpochRewards {
             epoch,
@@ -179,7 +293,7 @@ pub fn run(
             to_treasury,
             to_validators,
             validator_payouts,
-            escrowed,
+            escrowed: paid.escrowed,
             root,
             leaves,
         },
@@ -196,3 +310,7 @@ pub fn location_trust(location: Option<u64>, asserted_at: Option<u64>, epoch_sta
         (Some(_), _) => PPM,
     }
 }
+
+#[cfg(test)]
+#[path = "compute_tests.rs"]
+mod tests;

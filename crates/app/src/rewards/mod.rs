@@ -1,232 +1,63 @@
 //! Epoch rewards (docs/adr/0009-rewards.md): at the first block of an epoch the run reads
-//! the work of every device on the previous epoch's active roster, computes the report with
-//! [`compute::run`], credits the treasury and the validator, and commits the summary and the
+//! the work of every device on the previous epoch's active roster ([`gather`]), scores
+//! density and sensor quality, runs the fraud detectors, computes the report with
+//! [`compute::run_entries`], credits the treasury and the validator, and commits the summary and the
 //! Merkle root of (device, owner, amount) in state. Device owners claim their leaves with a
 //! Merkle path; until then the amounts are counted as `unclaimed` in the supply.
 
 pub mod compute;
 pub mod fraud;
+mod gather;
 pub mod witness_graph;
 
+pub use gather::{Facts, Gathered, device_input, gather};
+
 use crate::accounts::{self, get_supply};
-use crate::devices::{self, get_activity};
-use crate::roster;
+use crate::devices;
 use crate::state_key;
 use cairn_state::{Overlay, StateError, StateRead};
-use cairn_types::device::{LocationAssertion, SensorEpoch};
-use cairn_types::device_key::DeviceId;
-use cairn_types::rewards::{EpochRewards, FraudHold, HoldStatus, RewardClaim, RewardReport, Work};
+use cairn_types::device::SensorEpoch;
+use cairn_types::rewards::{EpochRewards, FraudHold, HoldStatus, RewardClaim, RewardReport};
 use cairn_types::{Address, DeviceClass, Height, Params, TxFailure, merkle};
-use compute::{DeviceInput, location_trust};
-use std::collections::BTreeMap;
 
 use crate::TxResult;
 
-/// What the fraud detectors need of one device, read in the same pass as its work.
-#[derive(Debug, Clone, Default)]
-pub struct FraudBits {
-    /// The beaconers a hotspot heard within the reciprocity window before the boundary.
-    pub witnessed: Option<Vec<DeviceId>>,
-    /// (previous cell, new cell, blocks between) for a location asserted in the epoch.
-    pub moved: Option<(u64, u64, u64)>,
-    /// (registered height, readings, digest) of a sensor that read.
-    pub stream: Option<(Height, u32, cairn_types::Hash)>,
-}
-
-/// One device of the roster as read from state, before the epoch's scoring.
-#[derive(Debug, Clone)]
-pub struct Gathered {
-    pub input: DeviceInput,
-    pub bits: FraudBits,
-    /// Resolution-12 location at the boundary.
-    pub location: Option<u64>,
-    pub sensor: Option<SensorEpoch>,
-}
-
-/// The work of `id` in `epoch` as the reward run reads it: the device and its activity
-/// record, a hotspot's heard list (the beaconers it witnessed within the reciprocity window),
-/// its rejections only when it has any, and its location history only when it moved in the
-/// epoch. None for an unknown device.
-pub fn device_input(
-    state: &impl StateRead,
-    params: &Params,
-    id: &DeviceId,
-    epoch: u64,
-) -> Result<Option<Gathered>, StateError> {
-    let Some(d) = devices::get_device(state, id)? else { return Ok(None) };
-    let act = get_activity(state, id, epoch)?;
-    let epoch_start = epoch.saturating_mul(params.blocks_per_epoch);
-    let epoch_end = epoch_start.saturating_add(params.blocks_per_epoch);
-    let mut bits = FraudBits::default();
-    let asserted_at = d.location.map(|_| d.located_at);
-    if let Some(cell) = d.location
-        && d.located_at >= epoch_start
-        && d.located_at < epoch_end
-        && d.location_count >= 2
-        && let Some(p) = state
-            .get_decoded::<LocationAssertion>(&state_key::location(id, d.location_count - 1))?
-    {
-        bits.moved = Some((p.cell, cell, d.located_at.saturating_sub(p.height)));
-    }
-    let mut work = Work {
-        uptime_slots: act.slots_filled(),
-        slots: params.devices.heartbeat_slots,
-        beacons: act.beacons,
-        witnesses: act.witnesses,
-        trust_ppm: location_trust(d.location, asserted_at, epoch_start),
-        units: act.units,
-        ..Work::default()
-    };
-    match d.class {
-        DeviceClass::Hotspot => {
-            // The beaconers it heard within the reciprocity window before the boundary.
-            let from = epoch_end.saturating_sub(params.coverage.reciprocity_blocks);
-            let ids = heard_since(state, id, from)?;
-            if !ids.is_empty() {
-                bits.witnessed = Some(ids);
-            }
-        }
-        DeviceClass::Sensor => {
-            let s = act.sensor.unwrap_or_default();
-            work.readings = s.readings;
-            if s.readings > 0 {
-                bits.stream = Some((d.registered_height, s.readings, s.digest));
-            }
-        }
-        DeviceClass::Storage => work.proven_bytes = act.proven_bytes,
-        DeviceClass::Compute => work.jobs = act.jobs,
-        _ => {}
-    }
-    if act.rejected > 0 {
-        let by: BTreeMap<String, u32> =
-            state.get_decoded(&state_key::rejections(id, epoch))?.unwrap_or_default();
-        work.rejected = by.into_iter().collect();
-    }
-    let input = DeviceInput {
-        device: *id,
-        owner: d.owner,
-        class: d.class,
-        work,
-        density: Vec::new(),
-        sensor_quality: None,
-    };
-    Ok(Some(Gathered { input, bits, location: d.location, sensor: act.sensor }))
-}
-
-/// The beaconers in `id`'s heard list whose last beacon it heard is at `from` or later.
-/// Read from the stored bytes in place (the reward run reads one list per hotspot): the
-/// borsh encoding of `Vec<(DeviceId, Height)>`, a little-endian `u32` count and then 40
-/// bytes a pair.
-fn heard_since(
-    state: &impl StateRead,
-    id: &DeviceId,
-    from: Height,
-) -> Result<Vec<DeviceId>, StateError> {
-    let key = state_key::heard(id);
-    let mut out = Ok(Vec::new());
-    state.read_with(&key, &mut |v| {
-        if let Some(bytes) = v {
-            out = decode_heard_since(bytes, from);
-        }
-    })?;
-    out.map_err(|reason| StateError::Corrupt { key: String::from_utf8_lossy(&key).into(), reason })
-}
-
-fn decode_heard_since(bytes: &[u8], from: Height) -> Result<Vec<DeviceId>, String> {
-    const PAIR: usize = 40;
-    let (count, pairs) = bytes.split_at_checked(4).ok_or("heard list shorter than its count")?;
-    let count = u32::from_le_bytes(count.try_into().map_err(|_| "bad count")?) as usize;
-    if pairs.len() != count.saturating_mul(PAIR) {
-        return Err(format!("heard list of {count} pairs has {} bytes", pairs.len()));
-    }
-    Ok(pairs
-        .chunks_exact(PAIR)
-        .filter_map(|pair| {
-            let (beaconer, height) = pair.split_at(32);
-            let height = u64::from_le_bytes(height.try_into().ok()?);
-            Some(cairn_types::Hash(beaconer.try_into().ok()?)).filter(|_| height >= from)
-        })
-        .collect())
-}
-
-/// Every device on the roster of `epoch`, read on all cores in device-id order (the order
-/// of the report and of its leaves). Reading in key order keeps each lookup next to the
-/// last one in the store. The results land straight in their final places.
-pub fn gather<S: StateRead + Sync>(
-    state: &S,
-    params: &Params,
-    epoch: u64,
-) -> Result<Vec<Gathered>, StateError> {
-    use rayon::prelude::*;
-    let mut ids = roster::read(state, epoch)?;
-    ids.par_sort_unstable();
-    // The first read error, if any (every read is tried; any error fails the whole run).
-    let failed: std::sync::Mutex<Option<StateError>> = std::sync::Mutex::new(None);
-    let read: Vec<Option<Gathered>> = ids
-        .par_iter()
-        .map(|id| {
-            device_input(state, params, id, epoch).unwrap_or_else(|e| {
-                if let Ok(mut f) = failed.lock() {
-                    f.get_or_insert(e);
-                }
-                None
-            })
-        })
-        .collect();
-    // A poisoned lock still holds the error that was stored.
-    if let Some(e) = failed.into_inner().unwrap_or_else(|p| p.into_inner()) {
-        return Err(e);
-    }
-    // Every device on a roster has a record (records are never deleted); skip any that
-    // does not rather than fail the boundary.
-    #[allow(
-        clippy::filter_map_identity,
-        reason = "filter_map collects in place (an Option<Gathered> is no larger than a \
-                  Gathered); flatten copies a million entries into a growing vector"
-    )]
-    let found = read.into_iter().filter_map(|g| g).collect();
-    Ok(found)
-}
-
 /// The epoch's scoring, in memory: the hex density of every hotspot that earned coverage
 /// (at its location at the boundary) and the quality of every sensor that read.
-pub fn score_epoch(params: &Params, devices: &mut [Gathered]) {
-    let hotspots: Vec<usize> = (0..devices.len())
-        .filter(|i| {
-            devices.get(*i).is_some_and(|g| {
-                g.input.class == DeviceClass::Hotspot
-                    && (g.input.work.beacons > 0 || g.input.work.witnesses > 0)
-            })
+pub fn score_epoch(params: &Params, g: &mut Gathered) {
+    use rayon::prelude::*;
+    let Gathered { entries, facts } = g;
+    let hotspots: Vec<usize> = entries
+        .par_iter()
+        .enumerate()
+        .filter(|(_, e)| {
+            e.class == DeviceClass::Hotspot && (e.work.beacons > 0 || e.work.witnesses > 0)
         })
+        .map(|(i, _)| i)
         .collect();
-    let located: Vec<(DeviceId, Option<u64>)> = hotspots
-        .iter()
-        .filter_map(|i| devices.get(*i))
-        .map(|g| (g.input.device, g.location))
-        .collect();
-    let scales = devices::density::scales(&params.coverage.density, &located);
-    for (i, (_, d)) in hotspots.into_iter().zip(scales) {
-        if let Some(g) = devices.get_mut(i) {
-            g.input.work.density_ppm = d.scale_ppm;
-            g.input.density = d.factors;
+    let located: Vec<Option<u64>> =
+        hotspots.iter().map(|i| facts.get(*i).and_then(|f| f.location)).collect();
+    let scales = devices::density::scales_at(&params.coverage.density, &located);
+    for (i, d) in hotspots.into_iter().zip(scales) {
+        if let Some(e) = entries.get_mut(i) {
+            e.work.density_ppm = d.scale_ppm;
+            e.density = d.factors;
         }
     }
-    let sensors: Vec<usize> = (0..devices.len())
-        .filter(|i| devices.get(*i).is_some_and(|g| g.sensor.is_some()))
-        .collect();
-    let aggs: Vec<(SensorEpoch, Option<u64>)> = sensors
+    let sensors: Vec<usize> =
+        facts.par_iter().enumerate().filter(|(_, f)| f.sensor.is_some()).map(|(i, _)| i).collect();
+    let refs: Vec<(&SensorEpoch, Option<u64>)> = sensors
         .iter()
-        .filter_map(|i| devices.get(*i))
-        .map(|g| (g.sensor.unwrap_or_default(), g.location))
+        .filter_map(|i| facts.get(*i))
+        .filter_map(|f| f.sensor.as_deref().map(|(s, _)| (s, f.location)))
         .collect();
-    let refs: Vec<(&SensorEpoch, Option<u64>)> = aggs.iter().map(|(s, l)| (s, *l)).collect();
     let qualities = devices::sensors::qualities(params, &refs);
     for (i, q) in sensors.into_iter().zip(qualities) {
-        if let Some(g) = devices.get_mut(i)
-            && g.input.class == DeviceClass::Sensor
+        if let Some(e) = entries.get_mut(i)
+            && e.class == DeviceClass::Sensor
         {
-            g.input.work.quality = q.quality;
-            g.input.sensor_quality = Some(q);
+            e.work.quality = q.quality;
+            e.sensor_quality = Some(q);
         }
     }
 }
@@ -244,44 +75,66 @@ pub fn report<S: StateRead + Sync>(
     settle(state, params, epoch, devices, validator)
 }
 
+/// What the detectors look at, taken from the gathered devices (the heard lists move).
+fn fraud_inputs(g: &mut Gathered) -> fraud::FraudInputs {
+    let mut f = fraud::FraudInputs::default();
+    // Sized first: each list is allocated once.
+    let (mut witnesses, mut sensors, mut cells) = (0, 0, 0);
+    for (e, x) in g.entries.iter().zip(&g.facts) {
+        witnesses += usize::from(x.witnessed.is_some());
+        sensors += usize::from(e.class == DeviceClass::Sensor && x.sensor.is_some());
+        cells += usize::from(e.class == DeviceClass::Hotspot && x.location.is_some());
+    }
+    f.witnessed.reserve_exact(witnesses);
+    f.sensors.reserve_exact(sensors);
+    f.cells.reserve_exact(cells);
+    for (e, x) in g.entries.iter().zip(g.facts.iter_mut()) {
+        let d = e.device;
+        if let Some(w) = x.witnessed.take() {
+            f.witnessed.push((d, w));
+        }
+        if let Some(m) = x.moved.take() {
+            let (from, to, blocks) = *m;
+            f.moves.push((d, from, to, blocks));
+        }
+        if e.class == DeviceClass::Sensor
+            && let Some((s, registered)) = x.sensor.as_deref()
+            && s.readings > 0
+        {
+            f.sensors.push((d, *registered, s.readings, s.digest));
+        }
+        if e.class == DeviceClass::Hotspot
+            && let Some(cell) = x.location
+        {
+            f.cells.push((d, cell));
+        }
+    }
+    f
+}
+
 /// The last step of [`report`]: the fraud detectors, then the pure run over the scored
 /// devices.
 pub fn settle<S: StateRead + Sync>(
     state: &S,
     params: &Params,
     epoch: u64,
-    devices: Vec<Gathered>,
+    devices: Gathered,
     validator: Option<Address>,
 ) -> Result<RewardReport, StateError> {
+    use rayon::prelude::*;
     let mut devices = devices;
-    let mut f = fraud::FraudInputs::default();
-    for g in &mut devices {
-        let d = g.input.device;
-        if let Some(w) = g.bits.witnessed.take() {
-            f.witnessed.push((d, w));
-        }
-        if let Some((from, to, blocks)) = g.bits.moved {
-            f.moves.push((d, from, to, blocks));
-        }
-        if let Some((registered, readings, digest)) = g.bits.stream {
-            f.sensors.push((d, registered, readings, digest));
-        }
-        if g.input.class == DeviceClass::Hotspot
-            && let Some(cell) = g.location
-        {
-            f.cells.push((d, cell));
-        }
-    }
+    let f = fraud_inputs(&mut devices);
+    let Gathered { entries, facts } = devices;
+    drop(facts);
     let (mut flags, suspects) = fraud::detect_all(&params.fraud, &f);
     fraud::judge_unheard(state, params, epoch, &suspects, &mut flags)?;
-    Ok(compute::run(
+    // The heard lists are freed on all cores.
+    f.witnessed.into_par_iter().for_each(drop);
+    Ok(compute::run_entries(
         &params.rewards,
         params.devices.min_uptime_percent,
         epoch,
-        {
-            use rayon::prelude::*;
-            devices.into_par_iter().map(|g| g.input)
-        },
+        entries,
         &validator_weights(state, epoch, validator)?,
         &flags,
         crate::credits::remint_now(state, params)?,

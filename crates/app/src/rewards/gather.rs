@@ -1,0 +1,259 @@
+//! Reading an epoch's roster from state for the reward run: each device's report entry with
+//! its work, and what the scoring and the detectors need of it, in device-id order.
+
+use super::compute::{DeviceInput, location_trust};
+use crate::{roster, state_key};
+use cairn_state::{StateError, StateRead};
+use cairn_types::device::{Device, EpochActivity, LocationAssertion, SensorEpoch};
+use cairn_types::device_key::DeviceId;
+use cairn_types::rewards::{RewardEntry, Work};
+use cairn_types::{Address, DeviceClass, Height, Params};
+use std::collections::BTreeMap;
+
+/// What the scoring and the detectors need of one device besides its report entry.
+#[derive(Debug, Clone, Default)]
+pub struct Facts {
+    /// Resolution-12 location at the boundary.
+    pub location: Option<u64>,
+    /// The epoch's sensor aggregate of any device that sent readings, with the device's
+    /// registration height (the copied-stream detector keeps the earliest registered);
+    /// boxed, as the other facts, to keep the many devices without one small.
+    pub sensor: Option<Box<(SensorEpoch, Height)>>,
+    /// (previous cell, new cell, blocks between) for a location asserted in the epoch
+    /// (boxed: few devices move in an epoch).
+    pub moved: Option<Box<(u64, u64, u64)>>,
+    /// The beaconers a hotspot heard within the reciprocity window before the boundary.
+    pub witnessed: Option<Vec<DeviceId>>,
+}
+
+/// The roster of an epoch as read from state, in device-id order (the order of the report
+/// and of its leaves): each device's report entry holding its work (nothing scored or paid
+/// yet) and, at the same position, its [`Facts`].
+#[derive(Debug, Clone, Default)]
+pub struct Gathered {
+    pub entries: Vec<RewardEntry>,
+    pub facts: Vec<Facts>,
+}
+
+/// The work of `id` in `epoch` as the reward run reads it: the device and its activity
+/// record, a hotspot's heard list (the beaconers it witnessed within the reciprocity window),
+/// its rejections only when it has any, and its location history only when it moved in the
+/// epoch. None for an unknown device.
+pub fn device_input(
+    state: &impl StateRead,
+    params: &Params,
+    id: &DeviceId,
+    epoch: u64,
+) -> Result<Option<(RewardEntry, Facts)>, StateError> {
+    let mut key = KeyBuf::default();
+    let Some(d) = state.get_decoded::<Device>(key.with_id(b"dev/", id))? else {
+        return Ok(None);
+    };
+    let act: EpochActivity =
+        state.get_decoded(key.with_id_epoch(b"devep/", id, epoch))?.unwrap_or_default();
+    let epoch_start = epoch.saturating_mul(params.blocks_per_epoch);
+    let epoch_end = epoch_start.saturating_add(params.blocks_per_epoch);
+    let mut facts = Facts { location: d.location, ..Facts::default() };
+    let asserted_at = d.location.map(|_| d.located_at);
+    if let Some(cell) = d.location
+        && d.located_at >= epoch_start
+        && d.located_at < epoch_end
+        && d.location_count >= 2
+        && let Some(p) = state
+            .get_decoded::<LocationAssertion>(&state_key::location(id, d.location_count - 1))?
+    {
+        facts.moved = Some(Box::new((p.cell, cell, d.located_at.saturating_sub(p.height))));
+    }
+    let mut work = Work {
+        uptime_slots: act.slots_filled(),
+        slots: params.devices.heartbeat_slots,
+        beacons: act.beacons,
+        witnesses: act.witnesses,
+        trust_ppm: location_trust(d.location, asserted_at, epoch_start),
+        units: act.units,
+        ..Work::default()
+    };
+    match d.class {
+        DeviceClass::Hotspot => {
+            // The beaconers it heard within the reciprocity window before the boundary.
+            let from = epoch_end.saturating_sub(params.coverage.reciprocity_blocks);
+            let ids = heard_since(state, key.with_id(b"heard/", id), from)?;
+            if !ids.is_empty() {
+                facts.witnessed = Some(ids);
+            }
+        }
+        DeviceClass::Sensor => {
+            work.readings = act.sensor.map_or(0, |s| s.readings);
+        }
+        DeviceClass::Storage => work.proven_bytes = act.proven_bytes,
+        DeviceClass::Compute => work.jobs = act.jobs,
+        _ => {}
+    }
+    if act.rejected > 0 {
+        let by: BTreeMap<String, u32> =
+            state.get_decoded(&state_key::rejections(id, epoch))?.unwrap_or_default();
+        work.rejected = by.into_iter().collect();
+    }
+    facts.sensor = act.sensor.map(|s| Box::new((s, d.registered_height)));
+    let entry = DeviceInput {
+        device: *id,
+        owner: d.owner,
+        class: d.class,
+        work,
+        density: Vec::new(),
+        sensor_quality: None,
+    }
+    .into_entry();
+    Ok(Some((entry, facts)))
+}
+
+/// A state key of a prefix, a device id and maybe an epoch, built on the stack (the same
+/// bytes as `state_key::device`, `epoch_activity` and `heard`).
+pub(super) struct KeyBuf {
+    bytes: [u8; 64],
+    len: usize,
+}
+
+impl Default for KeyBuf {
+    fn default() -> Self {
+        KeyBuf { bytes: [0; 64], len: 0 }
+    }
+}
+
+impl KeyBuf {
+    pub(super) fn with_id(&mut self, prefix: &[u8], id: &DeviceId) -> &[u8] {
+        self.len = 0;
+        self.push(prefix);
+        self.push(id.as_bytes());
+        self.get()
+    }
+
+    /// `prefix`, the id, `/` and the big-endian epoch.
+    pub(super) fn with_id_epoch(&mut self, prefix: &[u8], id: &DeviceId, epoch: u64) -> &[u8] {
+        self.with_id(prefix, id);
+        self.push(b"/");
+        self.push(&epoch.to_be_bytes());
+        self.get()
+    }
+
+    fn push(&mut self, part: &[u8]) {
+        let end = self.len.saturating_add(part.len()).min(self.bytes.len());
+        if let Some(to) = self.bytes.get_mut(self.len..end) {
+            to.copy_from_slice(part.get(..end - self.len).unwrap_or_default());
+        }
+        self.len = end;
+    }
+
+    fn get(&self) -> &[u8] {
+        self.bytes.get(..self.len).unwrap_or_default()
+    }
+}
+
+/// The beaconers in the heard list under `key` whose last beacon it heard is at `from` or
+/// later. Read from the stored bytes in place (the reward run reads one list per hotspot):
+/// the borsh encoding of `Vec<(DeviceId, Height)>`, a little-endian `u32` count and then 40
+/// bytes a pair.
+fn heard_since(
+    state: &impl StateRead,
+    key: &[u8],
+    from: Height,
+) -> Result<Vec<DeviceId>, StateError> {
+    let mut out = Ok(Vec::new());
+    state.read_with(key, &mut |v| {
+        if let Some(bytes) = v {
+            out = decode_heard_since(bytes, from);
+        }
+    })?;
+    out.map_err(|reason| StateError::Corrupt { key: String::from_utf8_lossy(key).into(), reason })
+}
+
+pub(super) fn decode_heard_since(bytes: &[u8], from: Height) -> Result<Vec<DeviceId>, String> {
+    const PAIR: usize = 40;
+    let (count, pairs) = bytes.split_at_checked(4).ok_or("heard list shorter than its count")?;
+    let count = u32::from_le_bytes(count.try_into().map_err(|_| "bad count")?) as usize;
+    if pairs.len() != count.saturating_mul(PAIR) {
+        return Err(format!("heard list of {count} pairs has {} bytes", pairs.len()));
+    }
+    let height = |pair: &[u8]| {
+        pair.get(32..PAIR).and_then(|h| h.try_into().ok()).map_or(0, u64::from_le_bytes)
+    };
+    // Counted first: the list is allocated once, at its exact length.
+    let kept = pairs.chunks_exact(PAIR).filter(|p| height(p) >= from).count();
+    let mut out = Vec::with_capacity(kept);
+    out.extend(
+        pairs.chunks_exact(PAIR).filter(|p| height(p) >= from).filter_map(|pair| {
+            pair.get(..32).and_then(|b| b.try_into().ok()).map(cairn_types::Hash)
+        }),
+    );
+    Ok(out)
+}
+
+/// Every device on the roster of `epoch`, read on all cores in device-id order (the order
+/// of the report and of its leaves). Reading in key order keeps each lookup next to the
+/// last one in the store. Entries and facts land straight in their final places.
+pub fn gather<S: StateRead + Sync>(
+    state: &S,
+    params: &Params,
+    epoch: u64,
+) -> Result<Gathered, StateError> {
+    use rayon::prelude::*;
+    let mut ids = roster::read(state, epoch)?;
+    ids.par_sort_unstable();
+    // The first read error, if any (every read is tried; any error fails the whole run),
+    // and the positions of devices without a record.
+    let failed: std::sync::Mutex<Option<StateError>> = std::sync::Mutex::new(None);
+    let missing: std::sync::Mutex<Vec<usize>> = std::sync::Mutex::new(Vec::new());
+    let mut g = Gathered::default();
+    ids.par_iter()
+        .enumerate()
+        .map(|(i, id)| match device_input(state, params, id, epoch) {
+            Ok(Some(read)) => read,
+            other => {
+                if let Err(e) = other
+                    && let Ok(mut f) = failed.lock()
+                {
+                    f.get_or_insert(e);
+                }
+                if let Ok(mut m) = missing.lock() {
+                    m.push(i);
+                }
+                (placeholder(id), Facts::default())
+            }
+        })
+        .unzip_into_vecs(&mut g.entries, &mut g.facts);
+    // A poisoned lock still holds what was stored.
+    if let Some(e) = failed.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(e);
+    }
+    // Every device on a roster has a record (records are never deleted); skip any that
+    // does not rather than fail the boundary.
+    let mut missing = missing.into_inner().unwrap_or_else(|p| p.into_inner());
+    if !missing.is_empty() {
+        missing.sort_unstable();
+        let keep = |i: usize| missing.binary_search(&i).is_err();
+        let mut i = 0;
+        g.entries.retain(|_| {
+            i += 1;
+            keep(i - 1)
+        });
+        let mut i = 0;
+        g.facts.retain(|_| {
+            i += 1;
+            keep(i - 1)
+        });
+    }
+    Ok(g)
+}
+
+/// The entry standing for a device without a record until it is dropped.
+fn placeholder(id: &DeviceId) -> RewardEntry {
+    DeviceInput {
+        device: *id,
+        owner: Address([0; 32]),
+        class: DeviceClass::Relay,
+        work: Work::default(),
+        density: Vec::new(),
+        sensor_quality: None,
+    }
+    .into_entry()
+}
