@@ -26,8 +26,10 @@ use serde::de::DeserializeOwned;
 use std::error::Error as _;
 use std::time::Duration;
 
-/// Timeout of every single HTTP request.
+/// Timeout of every single HTTP request (but asking for a block, [`BLOCK_TIMEOUT`]).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long [`Client::produce_block`] waits for the node to make a block.
+pub const BLOCK_TIMEOUT: Duration = Duration::from_secs(600);
 /// How often [`Client::wait_for_receipt`] asks for the receipt.
 pub const RECEIPT_POLL_INTERVAL: Duration = Duration::from_millis(100);
 /// Largest raw block [`Client::raw_block`] decodes.
@@ -358,10 +360,11 @@ impl Client {
     }
 
     /// `POST /v1/dev/blocks`: asks a node started with `--blocks-on-demand` to make one
-    /// block now.
+    /// block now. Waits up to [`BLOCK_TIMEOUT`]: a full block of a large fleet's reports can
+    /// take longer to make than an ordinary request may.
     pub async fn produce_block(&self) -> Result<cairn_types::api::ProducedView, ClientError> {
         let url = self.url("/v1/dev/blocks");
-        let resp = self.http.post(&url).send().await;
+        let resp = self.http.post(&url).timeout(BLOCK_TIMEOUT).send().await;
         let body = read_ok_body(&url, resp).await?;
         decode_json(&url, &body)
     }
