@@ -331,7 +331,7 @@ pub fn low_degree_max(p: &FraudParams) -> u32 {
 /// `linked`, every member's linked hotspots in the whole graph). The whole component if it
 /// is a ring; otherwise, if it has at most [`SPLIT_MAX`] members, its parts along weak
 /// links.
-pub fn ring_parts(
+fn ring_parts(
     p: &FraudParams,
     directed: &[(u32, u32)],
     linked: &std::collections::BTreeMap<u32, Vec<u32>>,

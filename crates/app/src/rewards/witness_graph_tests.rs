@@ -140,6 +140,18 @@ impl World {
         self.writes.insert(key, borsh::to_vec(value).unwrap());
     }
 
+    /// Six beaconers (1..=6) with beacons at `theirs`, suspect 40 with beacons at `its`, and
+    /// 40's heard list holding each of the six's beacon of `heard_at`.
+    fn with(theirs: &[Height], its: &[Height], heard_at: Height) -> World {
+        let mut w = World::new();
+        for b in 1..=6 {
+            w.beacons(b, theirs);
+        }
+        w.beacons(40, its);
+        w.heard(40, &(1..=6).map(|b| (b, heard_at)).collect::<Vec<_>>());
+        w
+    }
+
     /// Beacons of `d` at these heights, the last one last.
     fn beacons(&mut self, d: u8, at: &[Height]) {
         if let Some(last) = at.last() {
@@ -173,12 +185,7 @@ impl World {
 fn an_unheard_suspect_is_flagged_only_when_those_it_heard_could_have_heard_it() {
     // A network that runs: the six beaconed at 400 and again at 500; the suspect beaconed
     // at 450 and heard their beacons of 500.
-    let mut net = World::new();
-    for b in 1..=6 {
-        net.beacons(b, &[400, 500]);
-    }
-    net.beacons(40, &[450]);
-    net.heard(40, &(1..=6).map(|b| (b, 500)).collect::<Vec<_>>());
+    let mut net = World::with(&[400, 500], &[450], 500);
     assert_eq!(net.judge(), vec![Evidence::Unheard { beacon: 450, beaconers: 6 }]);
     // The default parameters turn the rule off.
     net.params.fraud.unheard_min_beaconers = 0;
@@ -194,33 +201,18 @@ fn an_unheard_suspect_is_flagged_only_when_those_it_heard_could_have_heard_it() 
     assert_eq!(few.judge(), vec![]);
 
     // A network just starting: the suspect beaconed first, before anyone could witness.
-    let mut start = World::new();
-    for b in 1..=6 {
-        start.beacons(b, &[460]);
-    }
-    start.beacons(40, &[450]);
-    start.heard(40, &(1..=6).map(|b| (b, 460)).collect::<Vec<_>>());
+    let start = World::with(&[460], &[450], 460);
     assert_eq!(start.judge(), vec![]);
 
     // Its only beacon in the window is younger than the witness lag: not judged yet. With
     // an older one in the window before it, that one is judged.
-    let mut fresh = World::new();
-    for b in 1..=6 {
-        fresh.beacons(b, &[400, 500]);
-    }
-    fresh.beacons(40, &[595]);
-    fresh.heard(40, &(1..=6).map(|b| (b, 500)).collect::<Vec<_>>());
+    let mut fresh = World::with(&[400, 500], &[595], 500);
     assert_eq!(fresh.judge(), vec![]);
     fresh.beacons(40, &[450, 595]);
     assert_eq!(fresh.judge(), vec![Evidence::Unheard { beacon: 450, beaconers: 6 }]);
 
     // A beacon that left the reciprocity window (before 300) is not judged.
-    let mut old = World::new();
-    for b in 1..=6 {
-        old.beacons(b, &[250, 500]);
-    }
-    old.beacons(40, &[290]);
-    old.heard(40, &(1..=6).map(|b| (b, 500)).collect::<Vec<_>>());
+    let old = World::with(&[250, 500], &[290], 500);
     assert_eq!(old.judge(), vec![]);
 }
 
