@@ -156,9 +156,11 @@ pub struct FraudParams {
     /// …and whose links to hotspots outside the group are at most this share of its
     /// linked pairs, is a ring.
     pub ring_leak_percent: u32,
-    /// A hotspot that witnessed at least this many beaconers that could have heard its
-    /// judged beacon, none of which (nor anyone who heard it) did, is unheard (0, the
-    /// default, turns the rule off).
+    /// A hotspot that witnessed at least this many listening beaconers that could have
+    /// heard its judged beacon, none of which (nor anyone who heard it) did, is unheard (0
+    /// turns the rule off). The judged beacon is the later of its last two beacons older
+    /// than `coverage.witness_lag_blocks`: with a beacon interval shorter than the lag, a
+    /// boundary may find neither old enough and judge nothing.
     pub unheard_min_beaconers: u32,
     /// A new location more than this many cells (at `move_resolution`) from the previous
     /// one, asserted within `move_window_blocks` of it, is implausible movement.
@@ -182,8 +184,7 @@ impl Default for FraudParams {
             ring_max: 12,
             ring_density_percent: 80,
             ring_leak_percent: 50,
-            // Off: see docs/fraud.md for what it flagged in the simulator.
-            unheard_min_beaconers: 0,
+            unheard_min_beaconers: 5,
             // ≈ 50 km at resolution 5 (≈ 17 km between centres).
             max_move_cells: 3,
             move_resolution: 5,

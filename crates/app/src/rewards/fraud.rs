@@ -8,8 +8,9 @@
 //!   often than once an epoch still shows all its edges. A ring is a group of `ring_min` to
 //!   `ring_max` hotspots, `ring_density_percent` of whose pairs are linked, with few links
 //!   leaving it (`ring_leak_percent`). An unheard hotspot witnessed at least
-//!   `unheard_min_beaconers` hotspots that could have heard its last judged beacon, outside
-//!   the group that hears it, and none of them did ([`judge_unheard`]).
+//!   `unheard_min_beaconers` hotspots that themselves witness and could have heard its last
+//!   judged beacon, outside the group that hears it, and none of them did
+//!   ([`judge_unheard`]).
 //! - Implausible movement: a location asserted during the epoch more than `max_move_cells`
 //!   cells (at `move_resolution`) from the one before, within `move_window_blocks` of it.
 //! - Copied sensors: sensors with the same readings count and value digest in an epoch;

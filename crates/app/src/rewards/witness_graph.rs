@@ -17,11 +17,14 @@
 //!   hotspot with many edges: cut off, it is a ring again.
 //! - **Unheard hotspots** ([`Graph::unheard`]): a hotspot that witnessed at least
 //!   `unheard_min_beaconers` beaconers outside its strongly connected component — hotspots
-//!   none of which can be reached back from it through "was heard by" — is a suspect: it
-//!   hears a neighbourhood that never hears it or anyone who hears it. Radio links are
-//!   reciprocal, so an honest hotspot that hears many is heard by some of them; a location
-//!   spoofer, and a group of spoofers that witness one another, is heard by no one outside
-//!   the group. The final judgement needs the beacons' heights ([`super::fraud`]).
+//!   none of which can be reached back from it through "was heard by" — that themselves
+//!   witnessed in the window is a suspect: it hears a neighbourhood of listening hotspots
+//!   that never hears it or anyone who hears it. Radio links are reciprocal, so an honest
+//!   hotspot that hears many is heard by some of them; a location spoofer, and a group of
+//!   spoofers that witness one another, is heard by no one outside the group. A beaconer
+//!   none of whose witnesses was accepted in the window (one that only beacons, or whose
+//!   witnesses all fail their checks) is no evidence: it hears no one. The final judgement
+//!   needs the beacons' heights ([`super::fraud`]).
 
 use super::fraud::Flags;
 use cairn_types::device_key::DeviceId;
@@ -39,8 +42,8 @@ pub const SPLIT_MAX: usize = 1_024;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Suspect {
     pub device: DeviceId,
-    /// The beaconers it heard outside its strongly connected component (none of which
-    /// heard it, or anyone who heard it), sorted.
+    /// The beaconers it heard that witnessed in the window, outside its strongly connected
+    /// component (none of which heard it, or anyone who heard it), sorted.
     pub beaconers: Vec<DeviceId>,
 }
 
@@ -240,7 +243,7 @@ impl Graph {
             let c = component[w];
             let mut beaconers: Vec<DeviceId> = row
                 .iter()
-                .filter(|b| component[**b as usize] != c)
+                .filter(|b| component[**b as usize] != c && !self.row(**b as usize).is_empty())
                 .filter_map(|b| self.ids.get(*b as usize).copied())
                 .collect();
             if beaconers.len() < min_beaconers as usize {

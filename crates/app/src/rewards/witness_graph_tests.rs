@@ -113,6 +113,10 @@ fn hotspots_heard_by_no_one_outside_their_group_are_suspects() {
     // A townsman heard by the town, who heard only four: not a suspect either way.
     add(&mut w, 9, &town[..4]);
     add(&mut w, 1, &[9]);
+    // A hotspot that hears five beaconers that only beacon (sinks, hearing no one): no
+    // evidence against it.
+    add(&mut w, 10, &[50, 51, 52, 53, 54]);
+    add(&mut w, 1, &[10]);
     let (_, suspects) = detect(w);
     let got: Vec<(DeviceId, usize)> =
         suspects.iter().map(|s| (s.device, s.beaconers.len())).collect();
@@ -216,8 +220,8 @@ fn an_unheard_suspect_is_flagged_only_when_those_it_heard_could_have_heard_it() 
     assert_eq!(old.judge(), vec![]);
 }
 
-/// The unheard rule by its definition, slowly: a witness's beaconers that cannot reach it
-/// back through witness edges (a search from each).
+/// The unheard rule by its definition, slowly: a witness's beaconers that witnessed others
+/// and cannot reach it back through witness edges (a search from each).
 fn unheard_by_definition(k: u32, witnessed: &[(DeviceId, Vec<DeviceId>)]) -> Vec<Suspect> {
     use std::collections::{BTreeMap, BTreeSet};
     let mut out: BTreeMap<DeviceId, BTreeSet<DeviceId>> = BTreeMap::new();
@@ -241,7 +245,9 @@ fn unheard_by_definition(k: u32, witnessed: &[(DeviceId, Vec<DeviceId>)]) -> Vec
     out.iter()
         .filter(|_| k > 0)
         .filter_map(|(w, bs)| {
-            let beaconers: Vec<DeviceId> = bs.iter().filter(|b| !reaches(b, w)).copied().collect();
+            let listens = |b: &DeviceId| out.get(b).is_some_and(|l| !l.is_empty());
+            let beaconers: Vec<DeviceId> =
+                bs.iter().filter(|b| listens(b) && !reaches(b, w)).copied().collect();
             (bs.len() >= k as usize && beaconers.len() >= k as usize)
                 .then_some(Suspect { device: *w, beaconers })
         })

@@ -67,6 +67,8 @@ pub struct Sim {
     pub index: BTreeMap<DeviceId, usize>,
     pub first_epoch: u64,
     pub last_epoch: Option<u64>,
+    /// Epochs after onboarding and before `first_epoch` (reported only).
+    pub warmup_epochs: u64,
     pub heard: Vec<Heard>,
     pub deals: Vec<DealRun>,
     pub jobs: Vec<JobRun>,
@@ -119,6 +121,7 @@ impl Sim {
             tally,
             first_epoch: 0,
             last_epoch: None,
+            warmup_epochs: 0,
             heard: Vec::new(),
             deals: Vec::new(),
             jobs: Vec::new(),

@@ -37,9 +37,14 @@ pub struct SimArgs {
     /// Share of the devices that cheat, from 0 to 1.
     #[arg(long, default_value_t = 0.1)]
     adversarial: f64,
-    /// Epochs of traffic after onboarding.
+    /// Epochs of traffic measured, after the warm-up.
     #[arg(long, default_value_t = 3)]
     epochs: u64,
+    /// Epochs of traffic after onboarding that are not measured (default: enough for every
+    /// hotspot to beacon twice and their witnesses to be in, so the witness graph is that
+    /// of a network that runs; see `warmup_epochs`).
+    #[arg(long)]
+    warmup_epochs: Option<u64>,
     /// Seed of the fleet and its traffic.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -109,20 +114,23 @@ pub async fn run(ctx: &Ctx, a: SimArgs) -> anyhow::Result<()> {
         salt: 0,
     };
     let (fleet, warnings) = Fleet::generate(spec, &net.params)?;
+    let warmup = a.warmup_epochs.unwrap_or_else(|| warmup_epochs(&net.params));
     let mut sim = Sim::new(net, fleet, funder, warnings);
     let started = Instant::now();
     let onboarding = bar(0, "onboarding");
-    sim.onboard(a.epochs, |done, total| {
+    sim.onboard(warmup + a.epochs, |done, total| {
         onboarding.set_length(total as u64);
         onboarding.set_position(done as u64);
     })
     .await?;
     onboarding.finish_and_clear();
     sim.perf.onboarding_s = started.elapsed().as_secs_f64();
-    // The rest of the onboarding epoch warms the fleet up; measured epochs are whole.
+    // The rest of the onboarding epoch and the warm-up epochs warm the fleet up; measured
+    // epochs are whole.
     let bpe = sim.blocks_per_epoch();
     let head = sim.net.head().await?;
-    let first = head / bpe + 1;
+    let first = head / bpe + 1 + warmup;
+    sim.warmup_epochs = warmup;
     let last = first + a.epochs - 1;
     let ticks = (last + 1) * u64::from(sim.slots()) - (head + 1) * u64::from(sim.slots()) / bpe;
     let traffic = bar(ticks, "traffic");
@@ -140,6 +148,18 @@ pub async fn run(ctx: &Ctx, a: SimArgs) -> anyhow::Result<()> {
     }
     report::print(&r);
     Ok(())
+}
+
+/// Warm-up epochs by default: every hotspot beacons once in its first beacon interval (so
+/// everyone may witness), again in the second (now witnessed by those that heard it), and
+/// the witnesses of that second beacon are in — the reciprocity window then holds a
+/// witness graph like that of a network that has run for a while, which the unheard rule
+/// needs (a hotspot's first beacon in a new network is heard by no one, as reciprocity
+/// wants).
+pub fn warmup_epochs(p: &cairn_types::Params) -> u64 {
+    let c = &p.coverage;
+    let blocks = c.beacon_interval_blocks.saturating_mul(2).saturating_add(c.witness_lag_blocks);
+    blocks.div_ceil(p.blocks_per_epoch.max(1))
 }
 
 /// The devnet's fleet: a few devices, cheaters among them, run against the devnet's own API

@@ -79,6 +79,8 @@ pub struct SimReport {
     pub cities: Vec<&'static str>,
     pub adversarial_fraction: f64,
     pub adversarial_devices: usize,
+    /// Epochs of traffic before `first_epoch` that are not measured.
+    pub warmup_epochs: u64,
     pub first_epoch: u64,
     pub last_epoch: u64,
     /// Paid over attempted, all adversaries together.
@@ -191,6 +193,7 @@ pub fn build(sim: &Sim) -> SimReport {
         cities: sim.fleet.cities.iter().map(|c| c.name).collect(),
         adversarial_fraction: sim.fleet.spec.adversarial,
         adversarial_devices,
+        warmup_epochs: sim.warmup_epochs,
         first_epoch: sim.first_epoch,
         last_epoch: sim.last_epoch.unwrap_or(sim.first_epoch),
         fraud_paid_share,
@@ -276,7 +279,10 @@ pub fn print(r: &SimReport) {
         p.epoch_reward_ms.iter().map(|m| format!("{m:.0}")).collect::<Vec<_>>().join(", ") + " ms"
     };
     output::fields(&[
-        ("epochs", format!("{} to {}", r.first_epoch, r.last_epoch)),
+        (
+            "epochs",
+            format!("{} to {} (after {} of warm-up)", r.first_epoch, r.last_epoch, r.warmup_epochs),
+        ),
         ("cities", r.cities.join(", ")),
         (
             "fraudulent reward paid",
