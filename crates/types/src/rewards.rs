@@ -183,7 +183,9 @@ impl Default for FraudParams {
             ring_min: 3,
             ring_max: 12,
             ring_density_percent: 80,
-            ring_leak_percent: 50,
+            // A ring's members hear neighbours outside it too, over a whole window; see
+            // docs/fraud.md (rings hearing each other).
+            ring_leak_percent: 100,
             unheard_min_beaconers: 5,
             // ≈ 50 km at resolution 5 (≈ 17 km between centres).
             max_move_cells: 3,

@@ -50,8 +50,11 @@ fn two_rings_that_now_and_then_hear_each_other_are_both_rings() {
 
 #[test]
 fn a_ring_linked_to_more_outsiders_than_the_leak_share_is_not_a_ring() {
-    // 10 linked pairs, 50 %: five outside links are tolerated, six are not.
-    for (links, ring) in [(5u8, true), (6, false)] {
+    // 10 linked pairs: the leak share of them in outside links is tolerated, one more is
+    // not (at the default 100 %: ten and eleven).
+    let tolerated = (10 * FraudParams::default().ring_leak_percent / 100) as u8;
+    assert_eq!(tolerated, 10);
+    for (links, ring) in [(tolerated, true), (tolerated + 1, false)] {
         let mut w = clique(&[1, 2, 3, 4, 5]);
         // Outsiders in a line far from each other, each heard once by a member.
         for k in 0..links {
