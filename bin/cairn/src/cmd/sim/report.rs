@@ -314,3 +314,45 @@ pub fn print(r: &SimReport) {
         eprintln!("warning: {w}");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn figures(attempted: Amount, caught_by: &[(&str, u64)]) -> Figures {
+        let mut f = Figures { attempted, ..Figures::default() };
+        for (c, n) in caught_by {
+            f.caught(c, *n);
+        }
+        f
+    }
+
+    #[test]
+    fn a_behaviour_paid_above_the_goal_is_said_plainly_to_get_through() {
+        let f = figures(1_000, &[("witness_cap", 69), ("density_scale", 2)]);
+        let (through, text) = verdict(Behaviour::Spoofer, &f, 0.208, 0.0);
+        assert!(through);
+        assert_eq!(
+            text,
+            "GETS THROUGH: 20.80 % of its attempted reward was paid; no check stops it \
+             (checks that touched it: witness_cap (69), density_scale (2))"
+        );
+        let (through, text) = verdict(Behaviour::Spoofer, &figures(1_000, &[]), 0.5, 0.0);
+        assert!(through);
+        assert!(text.ends_with("no check catches it"), "{text}");
+    }
+
+    #[test]
+    fn a_caught_behaviour_names_its_checks_and_the_uptime_gate_is_not_one() {
+        let f = figures(1_000, &[("unheard", 26), ("witness_cap", 308), ("uptime_below_gate", 4)]);
+        let (through, text) = verdict(Behaviour::Spoofer, &f, 0.008, 0.32);
+        assert!(!through);
+        assert_eq!(
+            text,
+            "caught: 0.80 % paid, 32.00 % held in fraud escrow; by witness_cap (308), unheard (26)"
+        );
+        let (through, text) = verdict(Behaviour::Ring, &figures(0, &[]), 0.0, 0.0);
+        assert!(!through);
+        assert_eq!(text, "ring claimed nothing the chain pays for in these epochs");
+    }
+}
