@@ -2,6 +2,7 @@
 //! its work, and what the scoring and the detectors need of it, in device-id order.
 
 use super::compute::{DeviceInput, location_trust};
+use super::witness_rows::IdIndex;
 use crate::{roster, state_key};
 use cairn_state::{StateError, StateRead};
 use cairn_types::device::{Device, EpochActivity, LocationAssertion, SensorEpoch};
@@ -22,28 +23,39 @@ pub struct Facts {
     /// (previous cell, new cell, blocks between) for a location asserted in the epoch
     /// (boxed: few devices move in an epoch).
     pub moved: Option<Box<(u64, u64, u64)>>,
-    /// The beaconers a hotspot heard within the reciprocity window before the boundary.
-    pub witnessed: Option<Vec<DeviceId>>,
+    /// The beaconers a hotspot heard within the reciprocity window before the boundary, by
+    /// their place on the roster ([`Gathered::roster`]); [`OUTSIDE`] for each one that is
+    /// not on it, whose id is the next in `outside`.
+    pub heard: Box<[u32]>,
+    /// The ids behind the [`OUTSIDE`] marks of `heard`, in their order (boxed: rare).
+    pub outside: Option<Box<Vec<DeviceId>>>,
 }
+
+/// A beaconer that is not on the roster, in [`Facts::heard`].
+pub const OUTSIDE: u32 = u32::MAX;
 
 /// The roster of an epoch as read from state, in device-id order (the order of the report
 /// and of its leaves): each device's report entry holding its work (nothing scored or paid
-/// yet) and, at the same position, its [`Facts`].
+/// yet) and, at the same position, its [`Facts`] and its id.
 #[derive(Debug, Clone, Default)]
 pub struct Gathered {
     pub entries: Vec<RewardEntry>,
     pub facts: Vec<Facts>,
+    /// The devices' ids, sorted: the numbers of [`Facts::heard`].
+    pub roster: Vec<DeviceId>,
 }
 
 /// The work of `id` in `epoch` as the reward run reads it: the device and its activity
 /// record, a hotspot's heard list (the beaconers it witnessed within the reciprocity window),
 /// its rejections only when it has any, and its location history only when it moved in the
-/// epoch. None for an unknown device.
+/// epoch. The heard list is numbered by `roster`, the index of the sorted roster. None for
+/// an unknown device.
 pub fn device_input(
     state: &impl StateRead,
     params: &Params,
     id: &DeviceId,
     epoch: u64,
+    roster: &IdIndex<'_>,
 ) -> Result<Option<(RewardEntry, Facts)>, StateError> {
     let mut key = KeyBuf::default();
     let Some(d) = state.get_decoded::<Device>(key.with_id(b"dev/", id))? else {
@@ -77,10 +89,7 @@ pub fn device_input(
         DeviceClass::Hotspot => {
             // The beaconers it heard within the reciprocity window before the boundary.
             let from = epoch_end.saturating_sub(params.coverage.reciprocity_blocks);
-            let ids = heard_since(state, key.with_id(b"heard/", id), from)?;
-            if !ids.is_empty() {
-                facts.witnessed = Some(ids);
-            }
+            heard_since(state, key.with_id(b"heard/", id), from, roster, &mut facts)?;
         }
         DeviceClass::Sensor => {
             work.readings = act.sensor.map_or(0, |s| s.readings);
@@ -150,24 +159,52 @@ impl KeyBuf {
 }
 
 /// The beaconers in the heard list under `key` whose last beacon it heard is at `from` or
-/// later. Read from the stored bytes in place (the reward run reads one list per hotspot):
-/// the borsh encoding of `Vec<(DeviceId, Height)>`, a little-endian `u32` count and then 40
-/// bytes a pair.
+/// later, numbered by `roster` into `facts` (see [`Facts::heard`]). Read from the stored
+/// bytes in place (the reward run reads one list per hotspot).
 fn heard_since(
     state: &impl StateRead,
     key: &[u8],
     from: Height,
-) -> Result<Vec<DeviceId>, StateError> {
-    let mut out = Ok(Vec::new());
+    roster: &IdIndex<'_>,
+    facts: &mut Facts,
+) -> Result<(), StateError> {
+    let mut out = Ok(());
     state.read_with(key, &mut |v| {
         if let Some(bytes) = v {
-            out = decode_heard_since(bytes, from);
+            out = decode_heard_since(bytes, from).map(|ids| number_heard(ids, roster, facts));
         }
     })?;
     out.map_err(|reason| StateError::Corrupt { key: String::from_utf8_lossy(key).into(), reason })
 }
 
-pub(super) fn decode_heard_since(bytes: &[u8], from: Height) -> Result<Vec<DeviceId>, String> {
+/// `ids` by their place on the roster, allocated once at their length.
+pub(super) fn number_heard(
+    ids: impl Iterator<Item = DeviceId> + Clone,
+    roster: &IdIndex<'_>,
+    f: &mut Facts,
+) {
+    let mut heard = Vec::with_capacity(ids.clone().count());
+    let mut outside = Vec::new();
+    roster.positions(ids, |b, at| {
+        match at.and_then(|i| u32::try_from(i).ok()).filter(|i| *i != OUTSIDE) {
+            Some(i) => heard.push(i),
+            None => {
+                heard.push(OUTSIDE);
+                outside.push(b);
+            }
+        }
+    });
+    f.heard = heard.into_boxed_slice();
+    f.outside = (!outside.is_empty()).then(|| Box::new(outside));
+}
+
+/// The ids of a stored heard list whose height is `from` or later: the borsh encoding of
+/// `Vec<(DeviceId, Height)>`, a little-endian `u32` count and then 40 bytes a pair. An
+/// error if the bytes are not exactly that.
+pub(super) fn decode_heard_since(
+    bytes: &[u8],
+    from: Height,
+) -> Result<impl Iterator<Item = DeviceId> + Clone + '_, String> {
     const PAIR: usize = 40;
     let (count, pairs) = bytes.split_at_checked(4).ok_or("heard list shorter than its count")?;
     let count = u32::from_le_bytes(count.try_into().map_err(|_| "bad count")?) as usize;
@@ -177,15 +214,10 @@ pub(super) fn decode_heard_since(bytes: &[u8], from: Height) -> Result<Vec<Devic
     let height = |pair: &[u8]| {
         pair.get(32..PAIR).and_then(|h| h.try_into().ok()).map_or(0, u64::from_le_bytes)
     };
-    // Counted first: the list is allocated once, at its exact length.
-    let kept = pairs.chunks_exact(PAIR).filter(|p| height(p) >= from).count();
-    let mut out = Vec::with_capacity(kept);
-    out.extend(
-        pairs.chunks_exact(PAIR).filter(|p| height(p) >= from).filter_map(|pair| {
-            pair.get(..32).and_then(|b| b.try_into().ok()).map(cairn_types::Hash)
-        }),
-    );
-    Ok(out)
+    Ok(pairs
+        .chunks_exact(PAIR)
+        .filter(move |p| height(p) >= from)
+        .filter_map(|pair| pair.get(..32).and_then(|b| b.try_into().ok()).map(cairn_types::Hash)))
 }
 
 /// Every device on the roster of `epoch`, read on all cores in device-id order (the order
@@ -199,6 +231,7 @@ pub fn gather<S: StateRead + Sync>(
     use rayon::prelude::*;
     let mut ids = roster::read(state, epoch)?;
     ids.par_sort_unstable();
+    let index = IdIndex::new(&ids);
     // The first read error, if any (every read is tried; any error fails the whole run),
     // and the positions of devices without a record.
     let failed: std::sync::Mutex<Option<StateError>> = std::sync::Mutex::new(None);
@@ -206,7 +239,7 @@ pub fn gather<S: StateRead + Sync>(
     let mut g = Gathered::default();
     ids.par_iter()
         .enumerate()
-        .map(|(i, id)| match device_input(state, params, id, epoch) {
+        .map(|(i, id)| match device_input(state, params, id, epoch, &index) {
             Ok(Some(read)) => read,
             other => {
                 if let Err(e) = other
@@ -221,6 +254,8 @@ pub fn gather<S: StateRead + Sync>(
             }
         })
         .unzip_into_vecs(&mut g.entries, &mut g.facts);
+    drop(index);
+    g.roster = ids;
     // A poisoned lock still holds what was stored.
     if let Some(e) = failed.into_inner().unwrap_or_else(|p| p.into_inner()) {
         return Err(e);
@@ -230,19 +265,55 @@ pub fn gather<S: StateRead + Sync>(
     let mut missing = missing.into_inner().unwrap_or_else(|p| p.into_inner());
     if !missing.is_empty() {
         missing.sort_unstable();
-        let keep = |i: usize| missing.binary_search(&i).is_err();
-        let mut i = 0;
-        g.entries.retain(|_| {
-            i += 1;
-            keep(i - 1)
-        });
-        let mut i = 0;
-        g.facts.retain(|_| {
-            i += 1;
-            keep(i - 1)
-        });
+        drop_missing(&mut g, &missing);
     }
     Ok(g)
+}
+
+/// Drops the devices at `missing` (sorted positions) from the entries, the facts and the
+/// roster, and numbers the heard lists by the roster that is left: a dropped device that
+/// was heard is then outside it.
+fn drop_missing(g: &mut Gathered, missing: &[usize]) {
+    let keep = |i: usize| missing.binary_search(&i).is_err();
+    let mut dropped = 0u32;
+    let renumber: Vec<u32> = (0..g.roster.len())
+        .map(|i| {
+            if keep(i) {
+                (i as u32).saturating_sub(dropped)
+            } else {
+                dropped = dropped.saturating_add(1);
+                OUTSIDE
+            }
+        })
+        .collect();
+    for f in &mut g.facts {
+        let mut was_outside = f.outside.take().map(|o| *o).unwrap_or_default().into_iter();
+        let mut outside = Vec::new();
+        for b in f.heard.iter_mut() {
+            let now = renumber.get(*b as usize).copied().unwrap_or(OUTSIDE);
+            let id =
+                if *b == OUTSIDE { was_outside.next() } else { g.roster.get(*b as usize).copied() };
+            *b = now;
+            if now == OUTSIDE
+                && let Some(id) = id
+            {
+                outside.push(id);
+            }
+        }
+        f.outside = (!outside.is_empty()).then(|| Box::new(outside));
+    }
+    retain_at(&mut g.roster, keep);
+    retain_at(&mut g.entries, keep);
+    retain_at(&mut g.facts, keep);
+}
+
+/// Keeps the items of `v` whose positions `keep` accepts.
+fn retain_at<T>(v: &mut Vec<T>, keep: impl Fn(usize) -> bool) {
+    let mut i = 0;
+    v.retain(|_| {
+        i += 1;
+        keep(i - 1)
+    });
 }
 
 /// The entry standing for a device without a record until it is dropped.
@@ -256,4 +327,36 @@ fn placeholder(id: &DeviceId) -> RewardEntry {
         sensor_quality: None,
     }
     .into_entry()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dropped_device_that_was_heard_is_outside_the_roster_left() {
+        let id = |i: u8| cairn_types::Hash([i; 32]);
+        let heard = |numbers: &[u32], outside: &[u8]| Facts {
+            heard: numbers.into(),
+            outside: (!outside.is_empty())
+                .then(|| Box::new(outside.iter().map(|i| id(*i)).collect())),
+            ..Facts::default()
+        };
+        let mut g = Gathered {
+            entries: (1..=4).map(|i| placeholder(&id(i))).collect(),
+            facts: vec![
+                Facts::default(),
+                Facts::default(),
+                heard(&[0, 1, OUTSIDE, 3], &[9]),
+                Facts::default(),
+            ],
+            roster: (1..=4).map(id).collect(),
+        };
+        drop_missing(&mut g, &[1]);
+        assert_eq!(g.roster, vec![id(1), id(3), id(4)]);
+        assert_eq!(g.entries.iter().map(|e| e.device).collect::<Vec<_>>(), g.roster);
+        let kept = &g.facts[1];
+        assert_eq!(&*kept.heard, &[0, OUTSIDE, OUTSIDE, 2]);
+        assert_eq!(kept.outside.as_deref(), Some(&vec![id(2), id(9)]));
+    }
 }
