@@ -230,7 +230,7 @@ pub fn gather<S: StateRead + Sync>(
 ) -> Result<Gathered, StateError> {
     use rayon::prelude::*;
     let mut ids = roster::read(state, epoch)?;
-    ids.par_sort_unstable();
+    super::witness_rows::sort_ids(&mut ids);
     let index = IdIndex::new(&ids);
     // The first read error, if any (every read is tried; any error fails the whole run),
     // and the positions of devices without a record.
