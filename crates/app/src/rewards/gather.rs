@@ -48,14 +48,13 @@ pub struct Gathered {
 /// The work of `id` in `epoch` as the reward run reads it: the device and its activity
 /// record, a hotspot's heard list (the beaconers it witnessed within the reciprocity window),
 /// its rejections only when it has any, and its location history only when it moved in the
-/// epoch. The heard list is numbered by `roster`, the index of the sorted roster. None for
-/// an unknown device.
+/// epoch. None for an unknown device. The heard list is read by [`gather`] in a pass of its
+/// own, once the roster's hotspots are known.
 pub fn device_input(
     state: &impl StateRead,
     params: &Params,
     id: &DeviceId,
     epoch: u64,
-    roster: &IdIndex<'_>,
 ) -> Result<Option<(RewardEntry, Facts)>, StateError> {
     let mut key = KeyBuf::default();
     let Some(d) = state.get_decoded::<Device>(key.with_id(b"dev/", id))? else {
@@ -86,11 +85,6 @@ pub fn device_input(
         ..Work::default()
     };
     match d.class {
-        DeviceClass::Hotspot => {
-            // The beaconers it heard within the reciprocity window before the boundary.
-            let from = epoch_end.saturating_sub(params.coverage.reciprocity_blocks);
-            heard_since(state, key.with_id(b"heard/", id), from, roster, &mut facts)?;
-        }
         DeviceClass::Sensor => {
             work.readings = act.sensor.map_or(0, |s| s.readings);
         }
@@ -159,34 +153,38 @@ impl KeyBuf {
 }
 
 /// The beaconers in the heard list under `key` whose last beacon it heard is at `from` or
-/// later, numbered by `roster` into `facts` (see [`Facts::heard`]). Read from the stored
-/// bytes in place (the reward run reads one list per hotspot).
+/// later, numbered into `facts` (see [`Facts::heard`]) by `hotspots`, the index of the
+/// roster's hotspots, and `places`, their places on the roster. Read from the stored bytes
+/// in place (the reward run reads one list per hotspot).
 fn heard_since(
     state: &impl StateRead,
     key: &[u8],
     from: Height,
-    roster: &IdIndex<'_>,
+    (hotspots, places): (&IdIndex<'_>, &[u32]),
     facts: &mut Facts,
 ) -> Result<(), StateError> {
     let mut out = Ok(());
     state.read_with(key, &mut |v| {
         if let Some(bytes) = v {
-            out = decode_heard_since(bytes, from).map(|ids| number_heard(ids, roster, facts));
+            out = decode_heard_since(bytes, from)
+                .map(|ids| number_heard(ids, hotspots, places, facts));
         }
     })?;
     out.map_err(|reason| StateError::Corrupt { key: String::from_utf8_lossy(key).into(), reason })
 }
 
-/// `ids` by their place on the roster, allocated once at their length.
+/// `ids` by their place on the roster (`places` of their position in `index`), allocated
+/// once at their length.
 pub(super) fn number_heard(
     ids: impl Iterator<Item = DeviceId> + Clone,
-    roster: &IdIndex<'_>,
+    index: &IdIndex<'_>,
+    places: &[u32],
     f: &mut Facts,
 ) {
     let mut heard = Vec::with_capacity(ids.clone().count());
     let mut outside = Vec::new();
-    roster.positions(ids, |b, at| {
-        match at.and_then(|i| u32::try_from(i).ok()).filter(|i| *i != OUTSIDE) {
+    index.positions(ids, |b, at| {
+        match at.and_then(|i| places.get(i)).copied().filter(|i| *i != OUTSIDE) {
             Some(i) => heard.push(i),
             None => {
                 heard.push(OUTSIDE);
@@ -231,7 +229,6 @@ pub fn gather<S: StateRead + Sync>(
     use rayon::prelude::*;
     let mut ids = roster::read(state, epoch)?;
     super::witness_rows::sort_ids(&mut ids);
-    let index = IdIndex::new(&ids);
     // The first read error, if any (every read is tried; any error fails the whole run),
     // and the positions of devices without a record.
     let failed: std::sync::Mutex<Option<StateError>> = std::sync::Mutex::new(None);
@@ -239,7 +236,7 @@ pub fn gather<S: StateRead + Sync>(
     let mut g = Gathered::default();
     ids.par_iter()
         .enumerate()
-        .map(|(i, id)| match device_input(state, params, id, epoch, &index) {
+        .map(|(i, id)| match device_input(state, params, id, epoch) {
             Ok(Some(read)) => read,
             other => {
                 if let Err(e) = other
@@ -254,7 +251,6 @@ pub fn gather<S: StateRead + Sync>(
             }
         })
         .unzip_into_vecs(&mut g.entries, &mut g.facts);
-    drop(index);
     g.roster = ids;
     // A poisoned lock still holds what was stored.
     if let Some(e) = failed.into_inner().unwrap_or_else(|p| p.into_inner()) {
@@ -265,46 +261,44 @@ pub fn gather<S: StateRead + Sync>(
     let mut missing = missing.into_inner().unwrap_or_else(|p| p.into_inner());
     if !missing.is_empty() {
         missing.sort_unstable();
-        drop_missing(&mut g, &missing);
+        let keep = |i: usize| missing.binary_search(&i).is_err();
+        retain_at(&mut g.roster, keep);
+        retain_at(&mut g.entries, keep);
+        retain_at(&mut g.facts, keep);
     }
+    read_heard_lists(state, params, epoch, &mut g)?;
     Ok(g)
 }
 
-/// Drops the devices at `missing` (sorted positions) from the entries, the facts and the
-/// roster, and numbers the heard lists by the roster that is left: a dropped device that
-/// was heard is then outside it.
-fn drop_missing(g: &mut Gathered, missing: &[usize]) {
-    let keep = |i: usize| missing.binary_search(&i).is_err();
-    let mut dropped = 0u32;
-    let renumber: Vec<u32> = (0..g.roster.len())
-        .map(|i| {
-            if keep(i) {
-                (i as u32).saturating_sub(dropped)
-            } else {
-                dropped = dropped.saturating_add(1);
-                OUTSIDE
-            }
-        })
-        .collect();
-    for f in &mut g.facts {
-        let mut was_outside = f.outside.take().map(|o| *o).unwrap_or_default().into_iter();
-        let mut outside = Vec::new();
-        for b in f.heard.iter_mut() {
-            let now = renumber.get(*b as usize).copied().unwrap_or(OUTSIDE);
-            let id =
-                if *b == OUTSIDE { was_outside.next() } else { g.roster.get(*b as usize).copied() };
-            *b = now;
-            if now == OUTSIDE
-                && let Some(id) = id
-            {
-                outside.push(id);
-            }
-        }
-        f.outside = (!outside.is_empty()).then(|| Box::new(outside));
-    }
-    retain_at(&mut g.roster, keep);
-    retain_at(&mut g.entries, keep);
-    retain_at(&mut g.facts, keep);
+/// Reads every hotspot's heard list (the beaconers it heard within the reciprocity window
+/// before the boundary) into its facts, numbered by the roster. A pass of its own after the
+/// devices are read: the index of the hotspots' ids (a third of the roster) then stays in
+/// the cache while the lists are looked up.
+fn read_heard_lists<S: StateRead + Sync>(
+    state: &S,
+    params: &Params,
+    epoch: u64,
+    g: &mut Gathered,
+) -> Result<(), StateError> {
+    use rayon::prelude::*;
+    let hotspot = |e: &RewardEntry| e.class == DeviceClass::Hotspot;
+    let (places, ids): (Vec<u32>, Vec<DeviceId>) = g
+        .entries
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| hotspot(e))
+        .filter_map(|(i, e)| Some((u32::try_from(i).ok()?, e.device)))
+        .unzip();
+    let index = IdIndex::new(&ids);
+    let epoch_end =
+        epoch.saturating_mul(params.blocks_per_epoch).saturating_add(params.blocks_per_epoch);
+    let from = epoch_end.saturating_sub(params.coverage.reciprocity_blocks);
+    g.facts.par_iter_mut().zip(g.entries.par_iter()).filter(|(_, e)| hotspot(e)).try_for_each(
+        |(f, e)| {
+            let mut key = KeyBuf::default();
+            heard_since(state, key.with_id(b"heard/", &e.device), from, (&index, &places), f)
+        },
+    )
 }
 
 /// Keeps the items of `v` whose positions `keep` accepts.
@@ -327,36 +321,4 @@ fn placeholder(id: &DeviceId) -> RewardEntry {
         sensor_quality: None,
     }
     .into_entry()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_dropped_device_that_was_heard_is_outside_the_roster_left() {
-        let id = |i: u8| cairn_types::Hash([i; 32]);
-        let heard = |numbers: &[u32], outside: &[u8]| Facts {
-            heard: numbers.into(),
-            outside: (!outside.is_empty())
-                .then(|| Box::new(outside.iter().map(|i| id(*i)).collect())),
-            ..Facts::default()
-        };
-        let mut g = Gathered {
-            entries: (1..=4).map(|i| placeholder(&id(i))).collect(),
-            facts: vec![
-                Facts::default(),
-                Facts::default(),
-                heard(&[0, 1, OUTSIDE, 3], &[9]),
-                Facts::default(),
-            ],
-            roster: (1..=4).map(id).collect(),
-        };
-        drop_missing(&mut g, &[1]);
-        assert_eq!(g.roster, vec![id(1), id(3), id(4)]);
-        assert_eq!(g.entries.iter().map(|e| e.device).collect::<Vec<_>>(), g.roster);
-        let kept = &g.facts[1];
-        assert_eq!(&*kept.heard, &[0, OUTSIDE, OUTSIDE, 2]);
-        assert_eq!(kept.outside.as_deref(), Some(&vec![id(2), id(9)]));
-    }
 }

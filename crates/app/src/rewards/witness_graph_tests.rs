@@ -288,12 +288,13 @@ proptest::proptest! {
             .map(id)
             .collect();
         let index = IdIndex::new(&roster);
+        let places: Vec<u32> = (0..roster.len() as u32).collect();
         let facts: Vec<Facts> = roster
             .iter()
             .map(|d| {
                 let mut f = Facts::default();
                 if let Some((_, bs)) = witnessed.iter().find(|(w, _)| w == d) {
-                    crate::rewards::gather::number_heard(bs.iter().copied(), &index, &mut f);
+                    crate::rewards::gather::number_heard(bs.iter().copied(), &index, &places, &mut f);
                 }
                 f
             })
