@@ -15,13 +15,6 @@ use cairn_types::genesis::DensityLevel;
 /// The unscaled scale: 1 in millionths.
 pub const SCALE_ONE: u32 = 1_000_000;
 
-/// The parent of a resolution-12 cell at `resolution` (None for an invalid cell).
-fn parent(location: u64, resolution: u8) -> Option<u64> {
-    let cell = h3o::CellIndex::try_from(location).ok()?;
-    let res = h3o::Resolution::try_from(resolution).ok()?;
-    cell.parent(res).map(u64::from)
-}
-
 /// Earning hotspots in one hex and its occupied children.
 #[derive(Debug, Clone, Copy)]
 struct HexStats {
@@ -60,48 +53,57 @@ pub fn scales(
 }
 
 /// [`scales`] of hotspots given by their locations alone. Sorting keeps it O(n log n) in
-/// time and O(n) in memory per level; each hotspot's (hex, child hex) of every level sits
-/// in one flat array, a row per hotspot.
+/// time and O(n) in memory per level; each hotspot's location is checked once, and its
+/// (hex, child hex) at a level taken from it when needed.
 pub fn scales_at(levels: &[DensityLevel], locations: &[Option<u64>]) -> Vec<CoverageDensity> {
     use rayon::prelude::*;
-    let width = levels.len();
-    // Each hotspot's (hex, child hex) at every level, and whether it has them all (it is
-    // located, in a valid cell).
-    let mut cells = vec![(0u64, 0u64); locations.len().saturating_mul(width)];
-    let fill = |(row, loc): (&mut [(u64, u64)], &Option<u64>)| {
-        let Some(loc) = *loc else { return false };
-        for (slot, l) in row.iter_mut().zip(levels) {
-            match (parent(loc, l.resolution), parent(loc, l.resolution + 1)) {
-                (Some(hex), Some(child)) => *slot = (hex, child),
-                _ => return false,
-            }
-        }
-        true
+    if levels.is_empty() {
+        // Nothing to scale by: every located hotspot is unscaled.
+        let unscaled = |l: &Option<u64>| CoverageDensity {
+            scale_ppm: if l.is_some() { SCALE_ONE } else { 0 },
+            factors: Vec::new(),
+        };
+        return locations.par_iter().map(unscaled).collect();
+    }
+    let resolutions: Vec<(h3o::Resolution, h3o::Resolution)> = levels
+        .iter()
+        .map_while(|l| {
+            let hex = h3o::Resolution::try_from(l.resolution).ok()?;
+            let child = h3o::Resolution::try_from(l.resolution.checked_add(1)?).ok()?;
+            Some((hex, child))
+        })
+        .collect();
+    // A location is counted if it is a valid cell with a parent at every level (a level
+    // without valid resolutions counts no one).
+    let all_valid = resolutions.len() == levels.len();
+    let hex = |cell: h3o::CellIndex, level: usize| -> Option<(u64, u64)> {
+        let (hex, child) = resolutions.get(level)?;
+        Some((u64::from(cell.parent(*hex)?), u64::from(cell.parent(*child)?)))
     };
-    let counted: Vec<bool> = if width == 0 {
-        locations.par_iter().map(Option::is_some).collect()
-    } else {
-        cells.par_chunks_mut(width).zip(locations.par_iter()).map(fill).collect()
-    };
-    let located = counted.iter().filter(|ok| **ok).count();
-    let stats: Vec<Vec<(u64, HexStats)>> = (0..width)
+    let counted: Vec<Option<h3o::CellIndex>> = locations
+        .par_iter()
+        .map(|loc| {
+            let cell = h3o::CellIndex::try_from((*loc)?).ok()?;
+            (all_valid && (0..levels.len()).all(|i| hex(cell, i).is_some())).then_some(cell)
+        })
+        .collect();
+    let located = counted.iter().filter(|c| c.is_some()).count();
+    let stats: Vec<Vec<(u64, HexStats)>> = (0..levels.len())
         .into_par_iter()
         .map(|i| {
-            let mine = |(row, ok): (&[(u64, u64)], &bool)| row.get(i).filter(|_| *ok).copied();
             let mut pairs = Vec::with_capacity(located);
-            pairs.extend(cells.chunks(width.max(1)).zip(&counted).filter_map(mine));
+            pairs.extend(counted.iter().filter_map(|c| hex((*c)?, i)));
             hex_stats(pairs)
         })
         .collect();
-    let scale = |(row, ok): (&[(u64, u64)], &bool)| {
-        if !*ok {
-            return CoverageDensity::default();
-        }
+    let scale = |cell: &Option<h3o::CellIndex>| {
+        let Some(cell) = *cell else { return CoverageDensity::default() };
         let mut scale = u64::from(SCALE_ONE);
-        let mut factors = Vec::with_capacity(width);
-        for ((l, (cell, _)), level_stats) in levels.iter().zip(row).zip(&stats) {
+        let mut factors = Vec::with_capacity(levels.len());
+        for (i, (l, level_stats)) in levels.iter().zip(&stats).enumerate() {
+            let cell = hex(cell, i).map_or(0, |(hex, _)| hex);
             let s = level_stats
-                .binary_search_by_key(cell, |(c, _)| *c)
+                .binary_search_by_key(&cell, |(c, _)| *c)
                 .ok()
                 .and_then(|at| level_stats.get(at))
                 .map_or(HexStats { hotspots: 1, occupied_children: 1 }, |(_, s)| *s);
@@ -114,7 +116,7 @@ pub fn scales_at(levels: &[DensityLevel], locations: &[Option<u64>]) -> Vec<Cove
             }
             factors.push(DensityFactor {
                 resolution: l.resolution,
-                cell: *cell,
+                cell,
                 hotspots: s.hotspots,
                 occupied_children: s.occupied_children,
                 limit,
@@ -122,11 +124,7 @@ pub fn scales_at(levels: &[DensityLevel], locations: &[Option<u64>]) -> Vec<Cove
         }
         CoverageDensity { scale_ppm: scale as u32, factors }
     };
-    if width == 0 {
-        counted.par_iter().map(|ok| scale((&[], ok))).collect()
-    } else {
-        cells.par_chunks(width).zip(counted.par_iter()).map(scale).collect()
-    }
+    counted.par_iter().map(scale).collect()
 }
 
 #[cfg(test)]

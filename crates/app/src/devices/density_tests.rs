@@ -110,6 +110,13 @@ fn no_levels_means_no_scaling() {
     assert_eq!(scale_of(&[], &locs), vec![SCALE_ONE; 3]);
 }
 
+/// The parent of a resolution-12 cell at `resolution` (None for an invalid cell).
+fn parent(location: u64, resolution: u8) -> Option<u64> {
+    let cell = h3o::CellIndex::try_from(location).ok()?;
+    let res = h3o::Resolution::try_from(resolution).ok()?;
+    cell.parent(res).map(u64::from)
+}
+
 /// The implementation `scales_at` replaced: a vector of (hex, child hex) per hotspot.
 fn reference_scales(
     levels: &[DensityLevel],

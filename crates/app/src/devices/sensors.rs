@@ -4,7 +4,6 @@
 
 use cairn_types::Params;
 use cairn_types::device::{EpochActivity, SensorEpoch, SensorQuality};
-use std::collections::BTreeMap;
 
 /// Records one judged reading in the device's epoch activity: `Ok(value)` accepted,
 /// `Err(value)` out of range.
@@ -89,21 +88,34 @@ pub fn qualities(params: &Params, sensors: &[(&SensorEpoch, Option<u64>)]) -> Ve
         .par_iter()
         .map(|(_, loc)| loc.and_then(|l| coarse_cell(l, params.sensor.coarse_resolution)))
         .collect();
-    let mut by_cell: BTreeMap<u64, Vec<i64>> = BTreeMap::new();
-    for ((agg, _), cell) in sensors.iter().zip(&cells) {
-        if let (Some(c), Some(m)) = (cell, agg.mean()) {
-            by_cell.entry(*c).or_default().push(m);
+    // Every located mean by (cell, mean): each cell's means are one sorted run.
+    let mut by_cell: Vec<(u64, i64)> = sensors
+        .par_iter()
+        .zip(cells.par_iter())
+        .filter_map(|((agg, _), cell)| Some(((*cell)?, agg.mean()?)))
+        .collect();
+    by_cell.par_sort_unstable();
+    let means: Vec<i64> = by_cell.iter().map(|(_, m)| *m).collect();
+    // Each cell with the range of its means.
+    let mut runs: Vec<(u64, usize, usize)> = Vec::new();
+    for (i, (c, _)) in by_cell.iter().enumerate() {
+        match runs.last_mut() {
+            Some((last, _, end)) if last == c => *end = i + 1,
+            _ => runs.push((*c, i, i + 1)),
         }
     }
-    for means in by_cell.values_mut() {
-        means.sort_unstable();
-    }
+    drop(by_cell);
+    let of_cell = |c: u64| {
+        let at = runs.binary_search_by_key(&c, |(cell, _, _)| *cell).ok()?;
+        let (_, from, to) = runs.get(at)?;
+        means.get(*from..*to)
+    };
     sensors
         .par_iter()
         .zip(cells)
         .map(|((agg, _), cell)| {
             let median = cell.and_then(|c| {
-                let means = by_cell.get(&c)?;
+                let means = of_cell(c)?;
                 match agg.mean() {
                     Some(m) => median_without(means, m),
                     None => lower_median(means),
@@ -117,6 +129,62 @@ pub fn qualities(params: &Params, sensors: &[(&SensorEpoch, Option<u64>)]) -> Ve
 #[cfg(test)]
 mod unit {
     use super::*;
+    use proptest::prelude::*;
+
+    /// The qualities with each cell's means in a map of sorted lists.
+    fn qualities_by_map(
+        params: &Params,
+        sensors: &[(&SensorEpoch, Option<u64>)],
+    ) -> Vec<SensorQuality> {
+        let cell =
+            |loc: &Option<u64>| loc.and_then(|l| coarse_cell(l, params.sensor.coarse_resolution));
+        let mut by_cell: std::collections::BTreeMap<u64, Vec<i64>> = Default::default();
+        for (agg, loc) in sensors {
+            if let (Some(c), Some(m)) = (cell(loc), agg.mean()) {
+                by_cell.entry(c).or_default().push(m);
+            }
+        }
+        by_cell.values_mut().for_each(|m| m.sort_unstable());
+        sensors
+            .iter()
+            .map(|(agg, loc)| {
+                let c = cell(loc);
+                let median = c.and_then(|c| {
+                    let means = by_cell.get(&c)?;
+                    agg.mean().map_or_else(|| lower_median(means), |m| median_without(means, m))
+                });
+                score(params, agg, c.is_some(), median)
+            })
+            .collect()
+    }
+
+    proptest! {
+        /// Sensors in a few cells (some unlocated, some without readings, equal means):
+        /// the sorted runs give what the map gave.
+        #[test]
+        fn qualities_match_the_map_of_means(
+            raw in proptest::collection::vec((0u32..6, 0u32..3, -50i128..50, 0usize..5), 0..60),
+        ) {
+            let p = Params::default();
+            let centre = h3o::LatLng::new(48.85, 2.35).unwrap().to_cell(h3o::Resolution::Twelve);
+            let far = h3o::LatLng::new(40.0, -3.7).unwrap().to_cell(h3o::Resolution::Twelve);
+            let spots = [Some(u64::from(centre)), Some(u64::from(far)), None, Some(7), Some(u64::from(centre))];
+            let aggs: Vec<(SensorEpoch, Option<u64>)> = raw
+                .iter()
+                .map(|(readings, out, mean, spot)| {
+                    let agg = SensorEpoch {
+                        readings: *readings,
+                        out_of_range: *out,
+                        sum: i128::from(*readings) * (20_000 + mean * 100),
+                        ..SensorEpoch::default()
+                    };
+                    (agg, spots[*spot])
+                })
+                .collect();
+            let refs: Vec<(&SensorEpoch, Option<u64>)> = aggs.iter().map(|(a, l)| (a, *l)).collect();
+            prop_assert_eq!(qualities(&p, &refs), qualities_by_map(&p, &refs));
+        }
+    }
 
     #[test]
     fn the_median_without_one_value_matches_removing_it_and_sorting() {

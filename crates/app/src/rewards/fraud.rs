@@ -21,6 +21,7 @@
 
 use super::witness_graph::Graph;
 pub use super::witness_graph::Suspect;
+pub use super::witness_rows::WitnessRows;
 use crate::accounts::{self, get_supply};
 use crate::state_key;
 use cairn_state::{Overlay, StateError, StateRead};
@@ -33,8 +34,8 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, Default)]
 pub struct FraudInputs {
     /// Each hotspot that witnessed within the reciprocity window before the boundary, with
-    /// the beaconers it witnessed.
-    pub witnessed: Vec<(DeviceId, Vec<DeviceId>)>,
+    /// the beaconers it witnessed (a list of pairs converts with `into()`).
+    pub witnessed: WitnessRows,
     /// Locations asserted in the epoch: (device, previous cell, new cell, blocks between).
     pub moves: Vec<(DeviceId, u64, u64, u64)>,
     /// Sensors: (device, registered height, readings, digest).

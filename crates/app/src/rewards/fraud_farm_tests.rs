@@ -39,7 +39,8 @@ fn a_farm_that_is_also_a_ring_carries_both_findings() {
     let witnessed =
         vec![(id(1), vec![id(2), id(3)]), (id(2), vec![id(1), id(3)]), (id(3), vec![id(1), id(2)])];
     let cells = vec![(id(1), cell), (id(2), cell), (id(3), cell)];
-    let flags = detect(&p, &FraudInputs { witnessed, cells, ..FraudInputs::default() });
+    let flags =
+        detect(&p, &FraudInputs { witnessed: witnessed.into(), cells, ..FraudInputs::default() });
     assert_eq!(flags.len(), 3);
     let detectors: Vec<&str> = flags[&id(2)].iter().map(Evidence::detector).collect();
     assert_eq!(detectors, vec!["witness_ring", "colocated"]);

@@ -40,7 +40,7 @@ fn a_closed_clique_is_a_ring_a_line_of_neighbours_is_not() {
     let p = FraudParams::default();
     let mut witnessed = clique(&[1, 2, 3, 4, 5]);
     witnessed.extend(line(&[10, 11, 12, 13, 14, 15]));
-    let flags = detect(&p, &FraudInputs { witnessed, ..FraudInputs::default() });
+    let flags = detect(&p, &FraudInputs { witnessed: witnessed.into(), ..FraudInputs::default() });
     let flagged: Vec<DeviceId> = flags.keys().copied().collect();
     assert_eq!(flagged, (1..=5).map(id).collect::<Vec<_>>());
     assert_eq!(flags[&id(3)], vec![Evidence::WitnessRing { members: 5, edges: 10, outside: 0 }]);
@@ -54,8 +54,9 @@ fn ring_size_and_density_have_bounds() {
         ring_density_percent: 80,
         ..FraudParams::default()
     };
-    let flagged =
-        |w| !detect(&p, &FraudInputs { witnessed: w, ..FraudInputs::default() }).is_empty();
+    let flagged = |w: Vec<(DeviceId, Vec<DeviceId>)>| {
+        !detect(&p, &FraudInputs { witnessed: w.into(), ..FraudInputs::default() }).is_empty()
+    };
     assert!(!flagged(clique(&[1, 2])), "two hotspots hearing each other are neighbours");
     assert!(flagged(clique(&[1, 2, 3])));
     assert!(flagged(clique(&[1, 2, 3, 4, 5, 6])));
@@ -471,7 +472,7 @@ proptest::proptest! {
             .iter()
             .map(|(w, bs)| (id(*w), bs.iter().map(|b| id(*b)).collect()))
             .collect();
-        let flags = detect(&p, &FraudInputs { witnessed: witnessed.clone(), ..FraudInputs::default() });
+        let flags = detect(&p, &FraudInputs { witnessed: witnessed.clone().into(), ..FraudInputs::default() });
         proptest::prop_assert_eq!(flags, rings_by_definition(&p, &witnessed));
     }
 }

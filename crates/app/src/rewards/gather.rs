@@ -2,6 +2,7 @@
 //! its work, and what the scoring and the detectors need of it, in device-id order.
 
 use super::compute::{DeviceInput, location_trust};
+use super::witness_rows::IdIndex;
 use crate::{roster, state_key};
 use cairn_state::{StateError, StateRead};
 use cairn_types::device::{Device, EpochActivity, LocationAssertion, SensorEpoch};
@@ -22,23 +23,33 @@ pub struct Facts {
     /// (previous cell, new cell, blocks between) for a location asserted in the epoch
     /// (boxed: few devices move in an epoch).
     pub moved: Option<Box<(u64, u64, u64)>>,
-    /// The beaconers a hotspot heard within the reciprocity window before the boundary.
-    pub witnessed: Option<Vec<DeviceId>>,
+    /// The beaconers a hotspot heard within the reciprocity window before the boundary, by
+    /// their place on the roster ([`Gathered::roster`]); [`OUTSIDE`] for each one that is
+    /// not on it, whose id is the next in `outside`.
+    pub heard: Box<[u32]>,
+    /// The ids behind the [`OUTSIDE`] marks of `heard`, in their order (boxed: rare).
+    pub outside: Option<Box<Vec<DeviceId>>>,
 }
+
+/// A beaconer that is not on the roster, in [`Facts::heard`].
+pub const OUTSIDE: u32 = u32::MAX;
 
 /// The roster of an epoch as read from state, in device-id order (the order of the report
 /// and of its leaves): each device's report entry holding its work (nothing scored or paid
-/// yet) and, at the same position, its [`Facts`].
+/// yet) and, at the same position, its [`Facts`] and its id.
 #[derive(Debug, Clone, Default)]
 pub struct Gathered {
     pub entries: Vec<RewardEntry>,
     pub facts: Vec<Facts>,
+    /// The devices' ids, sorted: the numbers of [`Facts::heard`].
+    pub roster: Vec<DeviceId>,
 }
 
 /// The work of `id` in `epoch` as the reward run reads it: the device and its activity
 /// record, a hotspot's heard list (the beaconers it witnessed within the reciprocity window),
 /// its rejections only when it has any, and its location history only when it moved in the
-/// epoch. None for an unknown device.
+/// epoch. None for an unknown device. The heard list is read by [`gather`] in a pass of its
+/// own, once the roster's hotspots are known.
 pub fn device_input(
     state: &impl StateRead,
     params: &Params,
@@ -74,14 +85,6 @@ pub fn device_input(
         ..Work::default()
     };
     match d.class {
-        DeviceClass::Hotspot => {
-            // The beaconers it heard within the reciprocity window before the boundary.
-            let from = epoch_end.saturating_sub(params.coverage.reciprocity_blocks);
-            let ids = heard_since(state, key.with_id(b"heard/", id), from)?;
-            if !ids.is_empty() {
-                facts.witnessed = Some(ids);
-            }
-        }
         DeviceClass::Sensor => {
             work.readings = act.sensor.map_or(0, |s| s.readings);
         }
@@ -150,24 +153,56 @@ impl KeyBuf {
 }
 
 /// The beaconers in the heard list under `key` whose last beacon it heard is at `from` or
-/// later. Read from the stored bytes in place (the reward run reads one list per hotspot):
-/// the borsh encoding of `Vec<(DeviceId, Height)>`, a little-endian `u32` count and then 40
-/// bytes a pair.
+/// later, numbered into `facts` (see [`Facts::heard`]) by `hotspots`, the index of the
+/// roster's hotspots, and `places`, their places on the roster. Read from the stored bytes
+/// in place (the reward run reads one list per hotspot).
 fn heard_since(
     state: &impl StateRead,
     key: &[u8],
     from: Height,
-) -> Result<Vec<DeviceId>, StateError> {
-    let mut out = Ok(Vec::new());
+    (hotspots, places): (&IdIndex<'_>, &[u32]),
+    facts: &mut Facts,
+) -> Result<(), StateError> {
+    let mut out = Ok(());
     state.read_with(key, &mut |v| {
         if let Some(bytes) = v {
-            out = decode_heard_since(bytes, from);
+            out = decode_heard_since(bytes, from)
+                .map(|ids| number_heard(ids, hotspots, places, facts));
         }
     })?;
     out.map_err(|reason| StateError::Corrupt { key: String::from_utf8_lossy(key).into(), reason })
 }
 
-pub(super) fn decode_heard_since(bytes: &[u8], from: Height) -> Result<Vec<DeviceId>, String> {
+/// `ids` by their place on the roster (`places` of their position in `index`), allocated
+/// once at their length.
+pub(super) fn number_heard(
+    ids: impl Iterator<Item = DeviceId> + Clone,
+    index: &IdIndex<'_>,
+    places: &[u32],
+    f: &mut Facts,
+) {
+    let mut heard = Vec::with_capacity(ids.clone().count());
+    let mut outside = Vec::new();
+    index.positions(ids, |b, at| {
+        match at.and_then(|i| places.get(i)).copied().filter(|i| *i != OUTSIDE) {
+            Some(i) => heard.push(i),
+            None => {
+                heard.push(OUTSIDE);
+                outside.push(b);
+            }
+        }
+    });
+    f.heard = heard.into_boxed_slice();
+    f.outside = (!outside.is_empty()).then(|| Box::new(outside));
+}
+
+/// The ids of a stored heard list whose height is `from` or later: the borsh encoding of
+/// `Vec<(DeviceId, Height)>`, a little-endian `u32` count and then 40 bytes a pair. An
+/// error if the bytes are not exactly that.
+pub(super) fn decode_heard_since(
+    bytes: &[u8],
+    from: Height,
+) -> Result<impl Iterator<Item = DeviceId> + Clone + '_, String> {
     const PAIR: usize = 40;
     let (count, pairs) = bytes.split_at_checked(4).ok_or("heard list shorter than its count")?;
     let count = u32::from_le_bytes(count.try_into().map_err(|_| "bad count")?) as usize;
@@ -177,15 +212,10 @@ pub(super) fn decode_heard_since(bytes: &[u8], from: Height) -> Result<Vec<Devic
     let height = |pair: &[u8]| {
         pair.get(32..PAIR).and_then(|h| h.try_into().ok()).map_or(0, u64::from_le_bytes)
     };
-    // Counted first: the list is allocated once, at its exact length.
-    let kept = pairs.chunks_exact(PAIR).filter(|p| height(p) >= from).count();
-    let mut out = Vec::with_capacity(kept);
-    out.extend(
-        pairs.chunks_exact(PAIR).filter(|p| height(p) >= from).filter_map(|pair| {
-            pair.get(..32).and_then(|b| b.try_into().ok()).map(cairn_types::Hash)
-        }),
-    );
-    Ok(out)
+    Ok(pairs
+        .chunks_exact(PAIR)
+        .filter(move |p| height(p) >= from)
+        .filter_map(|pair| pair.get(..32).and_then(|b| b.try_into().ok()).map(cairn_types::Hash)))
 }
 
 /// Every device on the roster of `epoch`, read on all cores in device-id order (the order
@@ -198,7 +228,7 @@ pub fn gather<S: StateRead + Sync>(
 ) -> Result<Gathered, StateError> {
     use rayon::prelude::*;
     let mut ids = roster::read(state, epoch)?;
-    ids.par_sort_unstable();
+    super::witness_rows::sort_ids(&mut ids);
     // The first read error, if any (every read is tried; any error fails the whole run),
     // and the positions of devices without a record.
     let failed: std::sync::Mutex<Option<StateError>> = std::sync::Mutex::new(None);
@@ -221,6 +251,7 @@ pub fn gather<S: StateRead + Sync>(
             }
         })
         .unzip_into_vecs(&mut g.entries, &mut g.facts);
+    g.roster = ids;
     // A poisoned lock still holds what was stored.
     if let Some(e) = failed.into_inner().unwrap_or_else(|p| p.into_inner()) {
         return Err(e);
@@ -231,18 +262,52 @@ pub fn gather<S: StateRead + Sync>(
     if !missing.is_empty() {
         missing.sort_unstable();
         let keep = |i: usize| missing.binary_search(&i).is_err();
-        let mut i = 0;
-        g.entries.retain(|_| {
-            i += 1;
-            keep(i - 1)
-        });
-        let mut i = 0;
-        g.facts.retain(|_| {
-            i += 1;
-            keep(i - 1)
-        });
+        retain_at(&mut g.roster, keep);
+        retain_at(&mut g.entries, keep);
+        retain_at(&mut g.facts, keep);
     }
+    read_heard_lists(state, params, epoch, &mut g)?;
     Ok(g)
+}
+
+/// Reads every hotspot's heard list (the beaconers it heard within the reciprocity window
+/// before the boundary) into its facts, numbered by the roster. A pass of its own after the
+/// devices are read: the index of the hotspots' ids (a third of the roster) then stays in
+/// the cache while the lists are looked up.
+fn read_heard_lists<S: StateRead + Sync>(
+    state: &S,
+    params: &Params,
+    epoch: u64,
+    g: &mut Gathered,
+) -> Result<(), StateError> {
+    use rayon::prelude::*;
+    let hotspot = |e: &RewardEntry| e.class == DeviceClass::Hotspot;
+    let (places, ids): (Vec<u32>, Vec<DeviceId>) = g
+        .entries
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| hotspot(e))
+        .filter_map(|(i, e)| Some((u32::try_from(i).ok()?, e.device)))
+        .unzip();
+    let index = IdIndex::new(&ids);
+    let epoch_end =
+        epoch.saturating_mul(params.blocks_per_epoch).saturating_add(params.blocks_per_epoch);
+    let from = epoch_end.saturating_sub(params.coverage.reciprocity_blocks);
+    g.facts.par_iter_mut().zip(g.entries.par_iter()).filter(|(_, e)| hotspot(e)).try_for_each(
+        |(f, e)| {
+            let mut key = KeyBuf::default();
+            heard_since(state, key.with_id(b"heard/", &e.device), from, (&index, &places), f)
+        },
+    )
+}
+
+/// Keeps the items of `v` whose positions `keep` accepts.
+fn retain_at<T>(v: &mut Vec<T>, keep: impl Fn(usize) -> bool) {
+    let mut i = 0;
+    v.retain(|_| {
+        i += 1;
+        keep(i - 1)
+    });
 }
 
 /// The entry standing for a device without a record until it is dropped.

@@ -9,8 +9,9 @@ pub mod compute;
 pub mod fraud;
 mod gather;
 pub mod witness_graph;
+pub mod witness_rows;
 
-pub use gather::{Facts, Gathered, device_input, gather};
+pub use gather::{Facts, Gathered, OUTSIDE, device_input, gather};
 
 use crate::accounts::{self, get_supply};
 use crate::devices;
@@ -26,7 +27,7 @@ use crate::TxResult;
 /// (at its location at the boundary) and the quality of every sensor that read.
 pub fn score_epoch(params: &Params, g: &mut Gathered) {
     use rayon::prelude::*;
-    let Gathered { entries, facts } = g;
+    let Gathered { entries, facts, .. } = g;
     let hotspots: Vec<usize> = entries
         .par_iter()
         .enumerate()
@@ -75,24 +76,19 @@ pub fn report<S: StateRead + Sync>(
     settle(state, params, epoch, devices, validator)
 }
 
-/// What the detectors look at, taken from the gathered devices (the heard lists move).
+/// What the detectors look at, taken from the gathered devices (the roster moves).
 fn fraud_inputs(g: &mut Gathered) -> fraud::FraudInputs {
     let mut f = fraud::FraudInputs::default();
     // Sized first: each list is allocated once.
-    let (mut witnesses, mut sensors, mut cells) = (0, 0, 0);
+    let (mut sensors, mut cells) = (0, 0);
     for (e, x) in g.entries.iter().zip(&g.facts) {
-        witnesses += usize::from(x.witnessed.is_some());
         sensors += usize::from(e.class == DeviceClass::Sensor && x.sensor.is_some());
         cells += usize::from(e.class == DeviceClass::Hotspot && x.location.is_some());
     }
-    f.witnessed.reserve_exact(witnesses);
     f.sensors.reserve_exact(sensors);
     f.cells.reserve_exact(cells);
     for (e, x) in g.entries.iter().zip(g.facts.iter_mut()) {
         let d = e.device;
-        if let Some(w) = x.witnessed.take() {
-            f.witnessed.push((d, w));
-        }
         if let Some(m) = x.moved.take() {
             let (from, to, blocks) = *m;
             f.moves.push((d, from, to, blocks));
@@ -109,7 +105,38 @@ fn fraud_inputs(g: &mut Gathered) -> fraud::FraudInputs {
             f.cells.push((d, cell));
         }
     }
+    f.witnessed = heard_rows(std::mem::take(&mut g.roster), &g.facts);
     f
+}
+
+/// The heard lists as rows: hotspots numbered by their place on the roster, beaconers
+/// outside it after the roster, sorted.
+fn heard_rows(roster: Vec<cairn_types::DeviceId>, facts: &[Facts]) -> fraud::WitnessRows {
+    let mut outsiders: Vec<cairn_types::DeviceId> =
+        facts.iter().filter_map(|x| x.outside.as_deref()).flatten().copied().collect();
+    outsiders.sort_unstable();
+    outsiders.dedup();
+    let mut rows = fraud::WitnessRows::default();
+    let witnesses = facts.iter().filter(|x| !x.heard.is_empty()).count();
+    let heard = facts.iter().map(|x| x.heard.len()).sum();
+    rows.witnesses.reserve_exact(witnesses);
+    rows.offsets.reserve_exact(witnesses + 1);
+    rows.flat.reserve_exact(heard);
+    let n = roster.len();
+    for (i, x) in facts.iter().enumerate().filter(|(_, x)| !x.heard.is_empty()) {
+        let mut outside = x.outside.iter().flat_map(|o| o.iter());
+        let number = |b: &u32| {
+            if *b != gather::OUTSIDE {
+                return *b;
+            }
+            let at = outside.next().and_then(|d| outsiders.binary_search(d).ok());
+            at.and_then(|k| u32::try_from(n + k).ok()).unwrap_or(u32::MAX)
+        };
+        rows.push_row(i as u32, x.heard.iter().map(number));
+    }
+    rows.ids = roster;
+    rows.ids.extend(outsiders);
+    rows
 }
 
 /// The last step of [`report`]: the fraud detectors, then the pure run over the scored
@@ -124,12 +151,12 @@ pub fn settle<S: StateRead + Sync>(
     use rayon::prelude::*;
     let mut devices = devices;
     let f = fraud_inputs(&mut devices);
-    let Gathered { entries, facts } = devices;
-    drop(facts);
+    let Gathered { entries, facts, .. } = devices;
+    // The facts' heard lists are freed on all cores.
+    facts.into_par_iter().for_each(drop);
     let (mut flags, suspects) = fraud::detect_all(&params.fraud, &f);
+    drop(f);
     fraud::judge_unheard(state, params, epoch, &suspects, &mut flags)?;
-    // The heard lists are freed on all cores.
-    f.witnessed.into_par_iter().for_each(drop);
     Ok(compute::run_entries(
         &params.rewards,
         params.devices.min_uptime_percent,

@@ -1,8 +1,8 @@
 //! The witness graph of the reciprocity window and the two detectors that read it.
 //!
 //! A directed edge w → b says hotspot w witnessed a beacon of b within the window (from
-//! each witness's heard list). Hotspots are numbered by their place in the sorted
-//! witnesses, then in the sorted beaconers that did not witness; each witness's beaconers
+//! each witness's heard list, given as [`WitnessRows`]). Hotspots are numbered again, the
+//! witnesses first, then the beaconers that did not witness; each witness's beaconers
 //! become a sorted row of numbers in one flat array (self-edges and repeats marked unused).
 //!
 //! - **Witness rings** ([`Graph::rings`]): groups of `ring_min` to `ring_max` hotspots of
@@ -27,13 +27,14 @@
 //!   needs the beacons' heights ([`super::fraud`]).
 
 use super::fraud::Flags;
+use super::witness_rows::WitnessRows;
 use cairn_types::device_key::DeviceId;
 use cairn_types::rewards::{Evidence, FraudParams};
 use rayon::prelude::*;
 
 /// An unused slot in a row (a self-edge, a repeat, or a beaconer that was not found).
 const UNUSED: u32 = u32::MAX;
-/// A beaconer that did not witness: numbered in a second step.
+/// A hotspot heard but not witnessing while numbering: numbered in a second step.
 const OTHER: u32 = u32::MAX - 1;
 /// Components with more members than this are judged whole, never split.
 pub const SPLIT_MAX: usize = 1_024;
@@ -48,7 +49,7 @@ pub struct Suspect {
 }
 
 pub struct Graph {
-    /// Witnesses (sorted), then beaconers that did not witness (sorted).
+    /// Witnesses (in the order of their rows), then beaconers that did not witness.
     ids: Vec<DeviceId>,
     /// Row i (for the first `offsets.len() - 1` hotspots, the witnesses):
     /// `flat[offsets[i]..offsets[i + 1]]`, sorted, unused slots last.
@@ -72,56 +73,66 @@ fn union(parent: &mut [usize], a: usize, b: usize) {
 }
 
 impl Graph {
-    /// Numbers the window's witness lists. None if the numbers would not fit below the
-    /// markers (more than four billion entries).
-    pub fn build(witnessed: &[(DeviceId, Vec<DeviceId>)]) -> Option<Graph> {
-        let mut order: Vec<&(DeviceId, Vec<DeviceId>)> = witnessed.iter().collect();
-        if !order.is_sorted_by_key(|(w, _)| w) {
-            order.par_sort_unstable_by_key(|(w, _)| *w);
-        }
-        order.dedup_by_key(|(w, _)| *w);
-        let witnesses: Vec<DeviceId> = order.iter().map(|(w, _)| *w).collect();
-        let n = witnesses.len();
-        let entries: usize = order.iter().map(|(_, bs)| bs.len()).sum();
-        if n.saturating_add(entries) >= OTHER as usize {
+    /// The graph of `rows`, renumbered: its witnesses first, in row order, then the other
+    /// beaconers heard, in the order of their numbers. None if the numbers would not fit
+    /// below the markers (more than four billion entries), or if a witness has two rows.
+    pub fn build(rows: &WitnessRows) -> Option<Graph> {
+        let n = rows.witnesses.len();
+        let entries = rows.flat.len();
+        if n.saturating_add(entries) >= OTHER as usize
+            || rows.ids.len() >= OTHER as usize
+            || rows.offsets.len() != n + 1
+            || rows.offsets.last() != Some(&entries)
+        {
             return None;
         }
-        let mut offsets = Vec::with_capacity(n + 1);
-        offsets.push(0usize);
-        for (_, bs) in &order {
-            offsets.push(offsets.last().copied().unwrap_or(0) + bs.len());
+        // Each hotspot's new number: UNUSED where it is neither a witness nor heard.
+        let mut number = vec![UNUSED; rows.ids.len()];
+        for (k, w) in rows.witnesses.iter().enumerate() {
+            let slot = number.get_mut(*w as usize)?;
+            if *slot != UNUSED {
+                return None;
+            }
+            *slot = k as u32;
         }
-        let found = SortedIds::new(&witnesses);
-        let mut flat = vec![UNUSED; entries];
-        let mut rows: Vec<&mut [u32]> = Vec::with_capacity(n);
+        for b in &rows.flat {
+            if let Some(slot) = number.get_mut(*b as usize)
+                && *slot == UNUSED
+            {
+                *slot = OTHER;
+            }
+        }
+        let mut ids: Vec<DeviceId> = Vec::with_capacity(n);
+        ids.extend(rows.witnesses.iter().filter_map(|w| rows.ids.get(*w as usize)));
+        let mut next = n as u32;
+        for (slot, d) in number.iter_mut().zip(&rows.ids) {
+            if *slot == OTHER {
+                *slot = next;
+                next += 1;
+                ids.push(*d);
+            }
+        }
+        let mut flat: Vec<u32> = rows
+            .flat
+            .par_iter()
+            .map(|b| number.get(*b as usize).copied().unwrap_or(UNUSED))
+            .collect();
+        drop(number);
+        let offsets = rows.offsets.clone();
+        let mut parts: Vec<&mut [u32]> = Vec::with_capacity(n);
         let mut rest = flat.as_mut_slice();
-        for (_, bs) in &order {
-            let (row, tail) = rest.split_at_mut(bs.len());
-            rows.push(row);
+        for w in offsets.windows(2) {
+            let (row, tail) = rest.split_at_mut(w[1].saturating_sub(w[0]));
+            parts.push(row);
             rest = tail;
         }
-        rows.par_iter_mut().zip(order.par_iter()).for_each(|(row, (w, bs))| {
-            for (slot, b) in row.iter_mut().zip(bs) {
-                *slot = if b == w { UNUSED } else { found.position(b).map_or(OTHER, |i| i as u32) };
-            }
-        });
-        let mut others: Vec<DeviceId> = rows
-            .par_iter()
-            .zip(order.par_iter())
-            .flat_map_iter(|(row, (_, bs))| {
-                row.iter().zip(bs).filter(|(slot, _)| **slot == OTHER).map(|(_, b)| *b)
-            })
-            .collect();
-        others.par_sort_unstable();
-        others.dedup();
-        let other = SortedIds::new(&others);
-        rows.par_iter_mut().zip(order.par_iter()).for_each(|(row, (_, bs))| {
-            for (slot, b) in row.iter_mut().zip(bs) {
-                if *slot == OTHER {
-                    *slot = other.position(b).map_or(UNUSED, |i| (n + i) as u32);
+        parts.par_iter_mut().enumerate().for_each(|(w, row)| {
+            // Sorted, each beaconer once, no self-edge; unused slots sort last.
+            for b in row.iter_mut() {
+                if *b == w as u32 {
+                    *b = UNUSED;
                 }
             }
-            // Sorted, each beaconer once; unused slots sort last.
             row.sort_unstable();
             for i in 1..row.len() {
                 if row[i] == row[i - 1] {
@@ -130,9 +141,7 @@ impl Graph {
             }
             row.sort_unstable();
         });
-        drop(rows);
-        let mut ids = witnesses;
-        ids.extend(others);
+        drop(parts);
         Some(Graph { ids, offsets, flat })
     }
 
@@ -224,7 +233,8 @@ impl Graph {
         }
     }
 
-    /// The suspects of the unheard rule, in device order.
+    /// The suspects of the unheard rule, in the order of the rows (device order in the
+    /// reward run).
     pub fn unheard(&self, min_beaconers: u32) -> Vec<Suspect> {
         if min_beaconers == 0 {
             return Vec::new();
@@ -414,47 +424,4 @@ impl Group<'_> {
             (members.to_vec(), cap(linked), cap(outside))
         })
     }
-}
-
-/// Positions in a sorted list of ids, found through an index of the first two bytes (ids
-/// are hashes, so each slot holds a handful) and a binary search on the first eight bytes
-/// within the slot: one or two memory reads a lookup instead of a search over the whole
-/// list. Ids ground to share a prefix only lengthen the binary search.
-struct SortedIds<'a> {
-    ids: &'a [DeviceId],
-    keys: Vec<u64>,
-    /// `starts[p]`: the first position whose two-byte prefix is at least `p`.
-    starts: Vec<usize>,
-}
-
-impl<'a> SortedIds<'a> {
-    fn new(ids: &'a [DeviceId]) -> SortedIds<'a> {
-        let keys: Vec<u64> = ids.iter().map(key).collect();
-        let starts = if ids.is_empty() {
-            Vec::new()
-        } else {
-            (0..=1usize << 16).map(|p| keys.partition_point(|k| slot(*k) < p)).collect()
-        };
-        SortedIds { ids, keys, starts }
-    }
-
-    fn position(&self, d: &DeviceId) -> Option<usize> {
-        let k = key(d);
-        let (from, to) = (*self.starts.get(slot(k))?, *self.starts.get(slot(k) + 1)?);
-        let bucket = self.keys.get(from..to)?;
-        let first = from + bucket.partition_point(|x| *x < k);
-        let last = from + bucket.partition_point(|x| *x <= k);
-        (first..last).find(|i| self.ids.get(*i) == Some(d))
-    }
-}
-
-/// The first eight bytes of an id, big-endian: ordered like the id.
-fn key(d: &DeviceId) -> u64 {
-    let mut b = [0u8; 8];
-    b.copy_from_slice(&d.0[..8]);
-    u64::from_be_bytes(b)
-}
-
-fn slot(key: u64) -> usize {
-    (key >> 48) as usize
 }

@@ -32,7 +32,7 @@ fn params() -> FraudParams {
 }
 
 fn detect(witnessed: Vec<(DeviceId, Vec<DeviceId>)>) -> (Flags, Vec<Suspect>) {
-    detect_all(&params(), &FraudInputs { witnessed, ..FraudInputs::default() })
+    detect_all(&params(), &FraudInputs { witnessed: witnessed.into(), ..FraudInputs::default() })
 }
 
 #[test]
@@ -257,25 +257,62 @@ fn unheard_by_definition(k: u32, witnessed: &[(DeviceId, Vec<DeviceId>)]) -> Vec
         .collect()
 }
 
+/// Random witness lists: up to 20 witnesses among 24 hotspots, each hearing up to 7 of 32
+/// (itself and repeats included).
+fn random_lists()
+-> impl proptest::strategy::Strategy<Value = std::collections::BTreeMap<u8, Vec<u8>>> {
+    proptest::collection::btree_map(0u8..24, proptest::collection::vec(0u8..32, 0..8), 0..20)
+}
+
+fn lists_of(lists: &std::collections::BTreeMap<u8, Vec<u8>>) -> Vec<(DeviceId, Vec<DeviceId>)> {
+    lists.iter().map(|(w, bs)| (id(*w), bs.iter().map(|b| id(*b)).collect())).collect()
+}
+
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig { cases: 256, ..Default::default() })]
     /// On random witness graphs, the suspects are exactly the definition's.
     #[test]
-    fn the_unheard_suspects_are_what_the_definition_says(
-        lists in proptest::collection::btree_map(
-            0u8..24,
-            proptest::collection::vec(0u8..32, 0..8),
-            0..20,
-        ),
-        k in 0u32..4,
-    ) {
-        let witnessed: Vec<(DeviceId, Vec<DeviceId>)> = lists
-            .iter()
-            .map(|(w, bs)| (id(*w), bs.iter().map(|b| id(*b)).collect()))
-            .collect();
+    fn the_unheard_suspects_are_what_the_definition_says(lists in random_lists(), k in 0u32..4) {
+        let witnessed = lists_of(&lists);
         let p = FraudParams { unheard_min_beaconers: k, ..params() };
         let (_, suspects) =
-            detect_all(&p, &FraudInputs { witnessed: witnessed.clone(), ..FraudInputs::default() });
+            detect_all(&p, &FraudInputs { witnessed: witnessed.clone().into(), ..FraudInputs::default() });
         proptest::prop_assert_eq!(suspects, unheard_by_definition(k, &witnessed));
+    }
+
+    /// Heard lists numbered by the roster as the reward run reads them (beaconers off the
+    /// roster after it) give the detectors exactly what the lists numbered by themselves give.
+    #[test]
+    fn rows_numbered_by_the_roster_detect_what_the_lists_detect(
+        lists in random_lists(),
+        on_roster in proptest::prelude::any::<u32>(),
+        k in 0u32..4,
+    ) {
+        use crate::rewards::Facts;
+        use crate::rewards::witness_rows::IdIndex;
+        let witnessed = lists_of(&lists);
+        // Every witness is on the roster, and some other hotspots.
+        let roster: Vec<DeviceId> = (0u8..32)
+            .filter(|i| lists.contains_key(i) || on_roster & (1 << i) != 0)
+            .map(id)
+            .collect();
+        let index = IdIndex::new(&roster);
+        let places: Vec<u32> = (0..roster.len() as u32).collect();
+        let facts: Vec<Facts> = roster
+            .iter()
+            .map(|d| {
+                let mut f = Facts::default();
+                if let Some((_, bs)) = witnessed.iter().find(|(w, _)| w == d) {
+                    crate::rewards::gather::number_heard(bs.iter().copied(), &index, &places, &mut f);
+                }
+                f
+            })
+            .collect();
+        let rows = crate::rewards::heard_rows(roster.clone(), &facts);
+        let p = FraudParams { unheard_min_beaconers: k, ring_min: 2, ..params() };
+        let by_roster = detect_all(&p, &FraudInputs { witnessed: rows, ..FraudInputs::default() });
+        let by_lists =
+            detect_all(&p, &FraudInputs { witnessed: witnessed.into(), ..FraudInputs::default() });
+        proptest::prop_assert_eq!(by_roster, by_lists);
     }
 }
