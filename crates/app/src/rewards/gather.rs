@@ -183,15 +183,16 @@ pub(super) fn number_heard(
 ) {
     let mut heard = Vec::with_capacity(ids.clone().count());
     let mut outside = Vec::new();
-    index.positions(ids, |b, at| {
-        match at.and_then(|i| places.get(i)).copied().filter(|i| *i != OUTSIDE) {
+    for b in ids {
+        let at = index.position(&b).and_then(|i| places.get(i)).copied();
+        match at.filter(|i| *i != OUTSIDE) {
             Some(i) => heard.push(i),
             None => {
                 heard.push(OUTSIDE);
                 outside.push(b);
             }
         }
-    });
+    }
     f.heard = heard.into_boxed_slice();
     f.outside = (!outside.is_empty()).then(|| Box::new(outside));
 }

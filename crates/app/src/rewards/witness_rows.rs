@@ -112,37 +112,6 @@ impl<'a> IdIndex<'a> {
         bucket.binary_search(d).ok().map(|i| from + i)
     }
 
-    /// The positions in `ids` of the ids `ds` yields, handed to `each` in order. Looked
-    /// up [`BATCH`] at a time: the buckets of a whole batch are found, and each bucket's
-    /// first id read, before any is searched, so the processor fetches them from memory
-    /// together rather than one after another.
-    pub fn positions(
-        &self,
-        mut ds: impl Iterator<Item = DeviceId>,
-        mut each: impl FnMut(DeviceId, Option<usize>),
-    ) {
-        let mut batch = [DeviceId::ZERO; BATCH];
-        let mut bounds = [(0usize, 0usize); BATCH];
-        loop {
-            let mut n = 0;
-            for ((slot, bound), d) in batch.iter_mut().zip(bounds.iter_mut()).zip(&mut ds) {
-                *slot = d;
-                *bound = self.bucket(&d);
-                if let Some(first) = self.ids.get(bound.0) {
-                    std::hint::black_box(first.0[0]);
-                }
-                n += 1;
-            }
-            for (d, (from, to)) in batch.iter().zip(&bounds).take(n) {
-                let bucket = self.ids.get(*from..*to).unwrap_or_default();
-                each(*d, bucket.binary_search(d).ok().map(|i| from + i));
-            }
-            if n < BATCH {
-                return;
-            }
-        }
-    }
-
     /// The positions whose ids share the slot of `d`.
     fn bucket(&self, d: &DeviceId) -> (usize, usize) {
         let s = slot(d, self.bits);
@@ -152,9 +121,6 @@ impl<'a> IdIndex<'a> {
         }
     }
 }
-
-/// Ids looked up together by [`IdIndex::positions`].
-pub const BATCH: usize = 16;
 
 /// Sorts `ids` in their order (bytes compared in turn), on all cores, comparing the first
 /// eight bytes as one integer before the rest.
@@ -208,11 +174,6 @@ mod tests {
             for d in &all {
                 prop_assert_eq!(index.position(d), ids.binary_search(d).ok());
             }
-            // In batches, whatever the count.
-            let mut batched = Vec::new();
-            index.positions(all.iter().copied(), |d, at| batched.push((d, at)));
-            let one_by_one: Vec<_> = all.iter().map(|d| (*d, ids.binary_search(d).ok())).collect();
-            prop_assert_eq!(batched, one_by_one);
         }
     }
 
