@@ -42,6 +42,32 @@ fn hex_stats(mut pairs: Vec<(u64, u64)>) -> Vec<(u64, HexStats)> {
     out
 }
 
+/// The factor of level `l` for a hotspot in hex `cell`, from the level's statistics (a hex
+/// not found holds the hotspot alone).
+fn factor(l: &DensityLevel, cell: u64, stats: &[(u64, HexStats)]) -> DensityFactor {
+    let s = stats
+        .binary_search_by_key(&cell, |(c, _)| *c)
+        .ok()
+        .and_then(|at| stats.get(at))
+        .map_or(HexStats { hotspots: 1, occupied_children: 1 }, |(_, s)| *s);
+    let limit = u64::from(l.target)
+        .saturating_mul(u64::from(s.occupied_children.max(1)))
+        .min(u64::from(l.max)) as u32;
+    DensityFactor {
+        resolution: l.resolution,
+        cell,
+        hotspots: s.hotspots,
+        occupied_children: s.occupied_children,
+        limit,
+    }
+}
+
+/// `scale` (millionths) times the factor `f`, rounded down; unchanged where the hex holds
+/// no more than its limit.
+fn scaled(scale: u64, f: &DensityFactor) -> u64 {
+    if f.hotspots > f.limit { scale * u64::from(f.limit) / u64::from(f.hotspots) } else { scale }
+}
+
 /// The density of every hotspot in `hotspots` (id, resolution-12 location if any), in the
 /// order given. Pure: the epoch boundary and any auditor compute the same thing.
 pub fn scales(
@@ -101,26 +127,9 @@ pub fn scales_at(levels: &[DensityLevel], locations: &[Option<u64>]) -> Vec<Cove
         let mut scale = u64::from(SCALE_ONE);
         let mut factors = Vec::with_capacity(levels.len());
         for (i, (l, level_stats)) in levels.iter().zip(&stats).enumerate() {
-            let cell = hex(cell, i).map_or(0, |(hex, _)| hex);
-            let s = level_stats
-                .binary_search_by_key(&cell, |(c, _)| *c)
-                .ok()
-                .and_then(|at| level_stats.get(at))
-                .map_or(HexStats { hotspots: 1, occupied_children: 1 }, |(_, s)| *s);
-            let limit = u64::from(l.target)
-                .saturating_mul(u64::from(s.occupied_children.max(1)))
-                .min(u64::from(l.max)) as u32;
-            if s.hotspots > limit {
-                // Rounded down.
-                scale = scale * u64::from(limit) / u64::from(s.hotspots);
-            }
-            factors.push(DensityFactor {
-                resolution: l.resolution,
-                cell,
-                hotspots: s.hotspots,
-                occupied_children: s.occupied_children,
-                limit,
-            });
+            let f = factor(l, hex(cell, i).map_or(0, |(hex, _)| hex), level_stats);
+            scale = scaled(scale, &f);
+            factors.push(f);
         }
         CoverageDensity { scale_ppm: scale as u32, factors }
     };

@@ -145,24 +145,9 @@ fn reference_scales(
             let mut scale = u64::from(SCALE_ONE);
             let mut factors = Vec::new();
             for ((l, (cell, _)), level_stats) in levels.iter().zip(mine).zip(&stats) {
-                let s = level_stats
-                    .binary_search_by_key(&cell, |(c, _)| *c)
-                    .ok()
-                    .and_then(|at| level_stats.get(at))
-                    .map_or(HexStats { hotspots: 1, occupied_children: 1 }, |(_, s)| *s);
-                let limit = u64::from(l.target)
-                    .saturating_mul(u64::from(s.occupied_children.max(1)))
-                    .min(u64::from(l.max)) as u32;
-                if s.hotspots > limit {
-                    scale = scale * u64::from(limit) / u64::from(s.hotspots);
-                }
-                factors.push(DensityFactor {
-                    resolution: l.resolution,
-                    cell,
-                    hotspots: s.hotspots,
-                    occupied_children: s.occupied_children,
-                    limit,
-                });
+                let f = factor(l, cell, level_stats);
+                scale = scaled(scale, &f);
+                factors.push(f);
             }
             (*id, CoverageDensity { scale_ppm: scale as u32, factors })
         })
