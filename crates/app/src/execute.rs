@@ -50,7 +50,8 @@ pub(crate) struct BlockEnv<'a> {
 }
 
 /// The block-start steps that run before the reward run, in order: bonds returned and
-/// channels paid out (their units count in the epoch that ended).
+/// channels paid out (their units count in the block's epoch: at an epoch's first block,
+/// the new one).
 pub(crate) fn before_rewards(
     o: &mut Overlay<'_>,
     params: &Params,

@@ -27,7 +27,9 @@ use tables::*;
 /// hotspot's witnessed beaconers are one list over the reciprocity window (`heard/<id>`),
 /// not one per epoch. Version 8: the fraud parameters gain the ring leak share and the
 /// unheard rule; a hotspot's beacon before its last is kept (`devbeaconprev/<id>`).
-pub const SCHEMA_VERSION: u32 = 8;
+/// Version 9: epoch activity and reward entries count the deferred units and jobs that met
+/// the uptime gate in the epoch they were done (`units_pregated`, `jobs_pregated`).
+pub const SCHEMA_VERSION: u32 = 9;
 
 /// Largest stored object decoded (blocks are the largest).
 const MAX_OBJECT: usize = 256 * 1024 * 1024;

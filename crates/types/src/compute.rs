@@ -12,6 +12,8 @@ pub struct JobSlot {
     pub device: DeviceId,
     pub commitment: Option<Hash>,
     pub result: Option<Hash>,
+    /// The height of the block that took the reveal (the work's epoch for the uptime gate).
+    pub revealed_at: Option<Height>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]

@@ -436,6 +436,13 @@ pub struct EpochActivity {
     pub proven_bytes: u64,
     /// Compute jobs settled with this device's result in the majority.
     pub jobs: u32,
+    /// Of `units`, those the device delivered in an earlier epoch whose uptime gate it
+    /// met (a channel settled then and paid out now): they count whatever this epoch's
+    /// uptime.
+    pub units_pregated: u64,
+    /// Of `jobs`, those whose reveal phase ended in an earlier epoch whose uptime gate the
+    /// device met.
+    pub jobs_pregated: u32,
 }
 
 impl EpochActivity {

@@ -339,6 +339,10 @@ pub struct Work {
     pub units: u64,
     pub proven_bytes: u64,
     pub jobs: u32,
+    /// Of `units` and `jobs`, the work done in an earlier epoch whose uptime gate the device
+    /// met: it counts even when this epoch's uptime is below the gate.
+    pub units_pregated: u64,
+    pub jobs_pregated: u32,
     /// Reports rejected in the epoch, by reason code.
     pub rejected: Vec<(String, u32)>,
 }

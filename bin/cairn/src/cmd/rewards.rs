@@ -110,6 +110,10 @@ pub async fn run(ctx: &Ctx, cmd: RewardsCmd) -> anyhow::Result<()> {
                 ("location trust", format!("{:.2}", f64::from(w.trust_ppm) / 1e6)),
                 ("readings × quality", format!("{} × {}‰", w.readings, w.quality)),
                 ("units / bytes / jobs", format!("{} / {} / {}", w.units, w.proven_bytes, w.jobs)),
+                (
+                    "met the gate when done",
+                    format!("{} units / {} jobs", w.units_pregated, w.jobs_pregated),
+                ),
                 ("scores", scores.join(", ")),
                 ("amount", format_crn(e.amount)),
                 ("not counted", e.not_counted.join("; ")),

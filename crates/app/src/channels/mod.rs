@@ -202,10 +202,15 @@ pub fn close_due(o: &mut Overlay<'_>, params: &Params, height: Height) -> Result
     let epoch = params.epoch_of(height);
     for id in due {
         let Some(mut channel) = get_channel(o, &id)? else { continue };
-        let ChannelStatus::Settling { receipt, closes_at, .. } = &channel.status else { continue };
+        let ChannelStatus::Settling { receipt, since, closes_at } = &channel.status else {
+            continue;
+        };
         if *closes_at != height {
             continue;
         }
+        // The units were delivered by the settlement: when that was in an earlier epoch
+        // whose uptime gate the device met, they count whatever its uptime now.
+        let done = params.epoch_of(*since);
         // Rounding: units paid round down to what the escrow covers.
         let covered = channel.escrow / channel.price_per_unit;
         let units = u128::from(receipt.total_units).min(covered);
@@ -214,7 +219,13 @@ pub fn close_due(o: &mut Overlay<'_>, params: &Params, height: Height) -> Result
         credits::consume(o, paid)?;
         credits::refund(o, &channel.consumer, refunded)?;
         let units = u64::try_from(units).unwrap_or(u64::MAX);
-        devices::add_work(o, &channel.device, epoch, |a| a.units = a.units.saturating_add(units))?;
+        let pregated = done < epoch && devices::was_up(o, params, &channel.device, done)?;
+        devices::add_work(o, &channel.device, epoch, |a| {
+            a.units = a.units.saturating_add(units);
+            if pregated {
+                a.units_pregated = a.units_pregated.saturating_add(units);
+            }
+        })?;
         channel.status = ChannelStatus::Closed { height, units, paid, refunded };
         o.put_encoded(state_key::channel(&id), &channel);
     }

@@ -8,7 +8,7 @@ use crate::devices::tests::{
 };
 use crate::tests::genesis;
 use cairn_types::usage::{UsageReceipt, channel_id};
-use cairn_types::{DeviceClass, Keypair, Receipt, TxBody, TxStatus};
+use cairn_types::{DeviceClass, DeviceSigner, Keypair, Receipt, TxBody, TxStatus};
 
 const PRICE: Amount = 1_000;
 const ESCROW: Amount = 100_000;
@@ -140,6 +140,55 @@ fn a_settled_channel_consumes_the_used_credits_and_refunds_the_rest_when_the_win
     assert_eq!(crate::devices::get_activity(&s.n.c.store, &s.device, epoch).unwrap().units, 30);
     assert_eq!(get_credit_supply(&s.n.c.store).unwrap().escrowed, 0);
     supply_identity_holds(&s);
+}
+
+#[test]
+fn units_settled_in_an_epoch_the_device_was_up_count_whatever_its_uptime_at_the_payout() {
+    // Settled at block 25 of epoch 0 (blocks 0–29), paid out at block 37 of epoch 1; the
+    // device heartbeats through epoch 0 or not at all, and never in epoch 1.
+    for up_before in [true, false] {
+        let mut s = setup(DeviceClass::Relay);
+        let dev = ed_device(7);
+        let (consumer, provider) = (s.consumer.clone(), s.provider.clone());
+        let mut seq = 0;
+        let beating: Vec<&DeviceSigner> = if up_before { vec![&dev] } else { vec![] };
+        s.n.heartbeats_to(&consumer, &beating, &mut seq, 20);
+        let id = open(&mut s);
+        s.n.heartbeats_to(&consumer, &beating, &mut seq, 25);
+        let body = TxBody::SettleChannel { receipt: receipt(&s.consumer, id, 30, 1) };
+        assert!(s.n.run(&provider, body).is_success());
+        s.n.heartbeats_to(&consumer, &beating, &mut seq, 30);
+        s.n.advance_to(38);
+        assert!(matches!(channel(&s, &id).status, ChannelStatus::Closed { height: 37, .. }));
+        let act = crate::devices::get_activity(&s.n.c.store, &s.device, 1).unwrap();
+        assert_eq!((act.units, act.units_pregated), (30, if up_before { 30 } else { 0 }));
+        // Epoch 1's reward report: below the gate (no heartbeat), the units count only when
+        // the device was up in the epoch it settled.
+        s.n.advance_to(60);
+        let report = s.n.block(vec![]).executed.rewards.expect("epoch 1 is rewarded");
+        let e = report.entries.iter().find(|e| e.device == s.device).expect("an entry");
+        assert!(!e.uptime_ok);
+        if up_before {
+            assert_eq!(e.scores, vec![(cairn_types::rewards::Pool::Usage, 30)]);
+            assert!(e.amount > 0 && e.not_counted.is_empty(), "{e:?}");
+        } else {
+            assert!(e.scores.is_empty() && e.amount == 0);
+            assert_eq!(e.not_counted, vec!["uptime_below_gate".to_string()]);
+        }
+    }
+}
+
+#[test]
+fn units_settled_and_paid_out_in_one_epoch_take_that_epochs_gate() {
+    let mut s = setup(DeviceClass::Relay);
+    let id = open(&mut s);
+    let provider = s.provider.clone();
+    let body = TxBody::SettleChannel { receipt: receipt(&s.consumer, id, 30, 1) };
+    assert!(s.n.run(&provider, body).is_success());
+    // Settled and paid out in epoch 0, in which the device never heartbeats.
+    s.n.advance_to(20);
+    let act = crate::devices::get_activity(&s.n.c.store, &s.device, 0).unwrap();
+    assert_eq!((act.units, act.units_pregated), (30, 0));
 }
 
 #[test]

@@ -10,7 +10,7 @@ pub mod sensors;
 use crate::state_key;
 use cairn_state::{Overlay, StateError, StateRead};
 use cairn_types::device_key::DeviceId;
-use cairn_types::{Address, TxFailure};
+use cairn_types::{Address, Params, TxFailure};
 
 pub use cairn_types::device::{
     DenyEntry, Device, DeviceStatus, EpochActivity, LocationAssertion, ReportCursor,
@@ -34,6 +34,17 @@ pub fn get_activity(
     epoch: u64,
 ) -> Result<EpochActivity, StateError> {
     Ok(state.get_decoded(&state_key::epoch_activity(id, epoch))?.unwrap_or_default())
+}
+
+/// Whether the device met the uptime gate in `epoch`, an epoch that has ended.
+pub fn was_up(
+    state: &impl StateRead,
+    params: &Params,
+    id: &DeviceId,
+    epoch: u64,
+) -> Result<bool, StateError> {
+    let d = &params.devices;
+    Ok(get_activity(state, id, epoch)?.is_up(d.heartbeat_slots, d.min_uptime_percent))
 }
 
 /// Adds settled work to the device's activity record of `epoch` (creating it, and adding

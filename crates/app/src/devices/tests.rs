@@ -280,6 +280,32 @@ impl Net {
         }
     }
 
+    /// Blocks with one heartbeat from each of `devs` (submitted by `gateway`; empty blocks
+    /// without devices) until the next block is at `height`; `seq` numbers the reports.
+    pub(crate) fn heartbeats_to(
+        &mut self,
+        gateway: &Keypair,
+        devs: &[&DeviceSigner],
+        seq: &mut u64,
+        height: u64,
+    ) {
+        while self.height() + 1 < height {
+            if devs.is_empty() {
+                self.block(vec![]);
+                continue;
+            }
+            let epoch = self.params().epoch_of(self.height() + 1);
+            let ts = self.c.parent.timestamp_ms;
+            *seq += 1;
+            let reports = devs.iter().map(|d| heartbeat(d, *seq, epoch, ts)).collect();
+            let r = self.run(gateway, TxBody::SubmitReports { reports });
+            let cairn_types::TxOutcome::Reports { rejected, .. } = &r.outcome else {
+                panic!("{r:?}")
+            };
+            assert!(rejected.is_empty(), "{rejected:?}");
+        }
+    }
+
     fn resync(&mut self, keys: &[Keypair]) {
         for k in keys {
             self.nonces.insert(k.address(), self.account(k).nonce);

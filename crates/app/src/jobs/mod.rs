@@ -128,7 +128,7 @@ pub fn take(
     if job.slots.len() >= usize::from(job.replication) {
         fail!(TxFailure::JobFull { job: *id, replication: job.replication });
     }
-    job.slots.push(JobSlot { device: *device, commitment: None, result: None });
+    job.slots.push(JobSlot { device: *device, commitment: None, result: None, revealed_at: None });
     put_job(o, &job);
     Ok(Ok(()))
 }
@@ -184,6 +184,7 @@ pub fn reveal(
         fail!(TxFailure::CommitMismatch { device: *device });
     }
     job.slots[i].result = Some(result);
+    job.slots[i].revealed_at = Some(height);
     put_job(o, &job);
     Ok(Ok(()))
 }
@@ -217,7 +218,8 @@ pub fn majority(job: &Job) -> Option<Hash> {
 }
 
 /// Pays those who revealed `result`; with `slash_others`, slashes every other place (only
-/// missing reveals when there is no result).
+/// missing reveals when there is no result). A job revealed in an earlier epoch whose
+/// uptime gate the provider met counts whatever its uptime now.
 fn settle(
     o: &mut Overlay<'_>,
     params: &Params,
@@ -235,7 +237,14 @@ fn settle(
             if devices::get_device(o, &slot.device)?.is_some() {
                 credits::consume(o, job.price)?;
                 paid_total = paid_total.saturating_add(job.price);
-                devices::add_work(o, &slot.device, epoch, |a| a.jobs = a.jobs.saturating_add(1))?;
+                let done = slot.revealed_at.map_or(epoch, |h| params.epoch_of(h));
+                let pregated = done < epoch && devices::was_up(o, params, &slot.device, done)?;
+                devices::add_work(o, &slot.device, epoch, |a| {
+                    a.jobs = a.jobs.saturating_add(1);
+                    if pregated {
+                        a.jobs_pregated = a.jobs_pregated.saturating_add(1);
+                    }
+                })?;
                 paid.push(slot.device);
             }
         } else if slash_others && (result.is_some() || slot.result.is_none()) {

@@ -136,6 +136,45 @@ fn a_job_with_one_lying_provider_out_of_three_pays_the_honest_two_and_slashes_th
 }
 
 #[test]
+fn a_job_revealed_in_an_epoch_its_provider_was_up_counts_whatever_its_uptime_at_settlement() {
+    // Posted at block 22: commits before 32, reveals before 38; both reveal in epoch 0
+    // (blocks 0–29) once all have committed, and the job settles at block 38 of epoch 1.
+    // Provider 0 heartbeats through epoch 0, provider 1 never; neither in epoch 1.
+    let mut s = setup(2);
+    let (consumer, dev0) = (s.consumer.clone(), s.devices[0].clone());
+    let mut seq = 0;
+    s.n.heartbeats_to(&consumer, &[&dev0], &mut seq, 22);
+    let id = post(&mut s, 2);
+    assert_eq!(job(&s, &id).reveal_deadline, 38);
+    let good = Hash::sha256(b"42");
+    take_and_commit(&mut s, id, &[good, good]);
+    for i in 0..2 {
+        assert!(reveal(&mut s, id, i, good).is_success());
+    }
+    assert!(job(&s, &id).slots.iter().all(|slot| slot.revealed_at.is_some_and(|h| h < 30)));
+    s.n.heartbeats_to(&consumer, &[&dev0], &mut seq, 30);
+    settle_now(&mut s, &id);
+    assert!(matches!(job(&s, &id).status, JobStatus::Done { height: 38, .. }));
+    let act = |s: &Setup, i: usize| {
+        let a = crate::devices::get_activity(&s.n.c.store, &s.devices[i].id(), 1).unwrap();
+        (a.jobs, a.jobs_pregated)
+    };
+    assert_eq!((act(&s, 0), act(&s, 1)), ((1, 1), (1, 0)));
+    s.n.advance_to(60);
+    let report = s.n.block(vec![]).executed.rewards.expect("epoch 1 is rewarded");
+    let entry = |i: usize| {
+        let id = s.devices[i].id();
+        report.entries.iter().find(|e| e.device == id).expect("an entry").clone()
+    };
+    let (e0, e1) = (entry(0), entry(1));
+    assert!(!e0.uptime_ok && !e1.uptime_ok);
+    assert_eq!(e0.scores, vec![(cairn_types::rewards::Pool::Compute, 1)]);
+    assert!(e0.amount > 0 && e0.not_counted.is_empty(), "{e0:?}");
+    assert!(e1.scores.is_empty() && e1.amount == 0);
+    assert_eq!(e1.not_counted, vec!["uptime_below_gate".to_string()]);
+}
+
+#[test]
 fn a_reveal_that_does_not_match_the_commitment_is_refused() {
     let mut s = setup(1);
     let id = post(&mut s, 1);

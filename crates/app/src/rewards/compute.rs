@@ -54,28 +54,31 @@ pub fn uptime_ok(work: &Work, min_uptime_percent: u32) -> bool {
 }
 
 /// A device's raw score in each pool it worked for (at most two: usage and its class's
-/// pool), whatever its uptime, and the count of them.
-fn raw_scores(class: DeviceClass, work: &Work) -> ([(Pool, u128); 2], usize) {
+/// pool), and the count of them. With `up` false only the deferred work that met the gate
+/// in the epoch it was done counts (`units_pregated`, `jobs_pregated`).
+fn raw_scores(class: DeviceClass, work: &Work, up: bool) -> ([(Pool, u128); 2], usize) {
     let mut raw = [(Pool::Usage, 0u128); 2];
     let mut n = 0;
-    if work.units > 0 {
-        raw[0] = (Pool::Usage, u128::from(work.units));
+    let units = if up { work.units } else { work.units_pregated.min(work.units) };
+    if units > 0 {
+        raw[0] = (Pool::Usage, u128::from(units));
         n = 1;
     }
+    let jobs = if up { work.jobs } else { work.jobs_pregated.min(work.jobs) };
     let own = match class {
-        DeviceClass::Hotspot => {
+        DeviceClass::Hotspot if up => {
             let proofs = u128::from(work.beacons) + u128::from(work.witnesses);
             // (beacons + witnesses) × density × location trust, both in millionths.
             (proofs > 0).then(|| {
                 (Pool::Coverage, proofs * u128::from(work.density_ppm) * u128::from(work.trust_ppm))
             })
         }
-        DeviceClass::Storage if work.proven_bytes > 0 => {
+        DeviceClass::Storage if up && work.proven_bytes > 0 => {
             Some((Pool::Storage, u128::from(work.proven_bytes)))
         }
-        DeviceClass::Compute if work.jobs > 0 => Some((Pool::Compute, u128::from(work.jobs))),
+        DeviceClass::Compute if jobs > 0 => Some((Pool::Compute, u128::from(jobs))),
         // readings × quality (thousandths) × location trust (millionths).
-        DeviceClass::Sensor if work.readings > 0 => Some((
+        DeviceClass::Sensor if up && work.readings > 0 => Some((
             Pool::Sensor,
             u128::from(work.readings) * u128::from(work.quality) * u128::from(work.trust_ppm),
         )),
@@ -90,8 +93,9 @@ fn raw_scores(class: DeviceClass, work: &Work) -> ([(Pool, u128); 2], usize) {
     (raw, n)
 }
 
-/// What a device did that earned nothing, with why (allocated at its exact length).
-fn not_counted(class: DeviceClass, work: &Work, up: bool, worked: bool) -> Vec<String> {
+/// What a device did that earned nothing, with why (allocated at its exact length);
+/// `gated` says the uptime gate took work away.
+fn not_counted(class: DeviceClass, work: &Work, gated: bool) -> Vec<String> {
     let mut notes: [&str; 3] = [""; 3];
     let mut n = 0;
     let mut note = |s: &'static str| {
@@ -117,7 +121,7 @@ fn not_counted(class: DeviceClass, work: &Work, up: bool, worked: bool) -> Vec<S
         }
         _ => {}
     }
-    if !up && worked {
+    if gated {
         note("uptime_below_gate");
     }
     let mut out = Vec::with_capacity(n + work.rejected.len());
@@ -126,21 +130,25 @@ fn not_counted(class: DeviceClass, work: &Work, up: bool, worked: bool) -> Vec<S
     out
 }
 
-/// A device's score in each pool, and what it did that earned nothing (with why).
+/// A device's score in each pool, and what it did that earned nothing (with why). Below
+/// the uptime gate a device earns only from deferred work that met the gate in the epoch it
+/// was done.
 pub fn scores(
     class: DeviceClass,
     work: &Work,
     min_uptime_percent: u32,
 ) -> (bool, Vec<(Pool, u128)>, Vec<String>) {
     let up = uptime_ok(work, min_uptime_percent);
-    let (raw, n) = raw_scores(class, work);
+    let (raw, n) = raw_scores(class, work, up);
+    // The gate took work away when the scores with the gate met would differ.
+    let gated = !up && {
+        let (all, m) = raw_scores(class, work, true);
+        all.get(..m) != raw.get(..n)
+    };
     let raw = raw.get(..n).unwrap_or_default();
-    let notes = not_counted(class, work, up, !raw.is_empty());
-    let counted = if up { raw.iter().filter(|(_, s)| *s > 0).count() } else { 0 };
-    let mut scores = Vec::with_capacity(counted);
-    if up {
-        scores.extend(raw.iter().filter(|(_, s)| *s > 0));
-    }
+    let notes = not_counted(class, work, gated);
+    let mut scores = Vec::with_capacity(raw.iter().filter(|(_, s)| *s > 0).count());
+    scores.extend(raw.iter().filter(|(_, s)| *s > 0));
     (up, scores, notes)
 }
 

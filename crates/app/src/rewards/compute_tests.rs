@@ -47,13 +47,26 @@ fn reference_scores(
         }
         _ => {}
     }
-    if !up && !raw.is_empty() {
-        not_counted.push("uptime_below_gate".to_string());
+    // Below the gate: only the deferred work that met it in the epoch it was done.
+    let mut gated_raw = Vec::new();
+    if !up {
+        let units = work.units_pregated.min(work.units);
+        if units > 0 {
+            gated_raw.push((Pool::Usage, u128::from(units)));
+        }
+        let jobs = work.jobs_pregated.min(work.jobs);
+        if class == DeviceClass::Compute && jobs > 0 {
+            gated_raw.push((Pool::Compute, u128::from(jobs)));
+        }
+        if gated_raw != raw {
+            not_counted.push("uptime_below_gate".to_string());
+        }
     }
     for (code, n) in &work.rejected {
         not_counted.push(format!("{n} rejected: {code}"));
     }
-    let scores = if up { raw.into_iter().filter(|(_, s)| *s > 0).collect() } else { Vec::new() };
+    let kept = if up { raw } else { gated_raw };
+    let scores = kept.into_iter().filter(|(_, s)| *s > 0).collect();
     (up, scores, not_counted)
 }
 
@@ -159,8 +172,10 @@ fn arb_device() -> impl Strategy<Value = DeviceInput> {
         prop_oneof![Just(0u64), 1..1u64 << 40],
     );
     let rejected = prop::collection::vec(("[a-z_]{1,8}", 1u32..5), 0..3);
-    (any::<[u8; 32]>(), 0u8..6, 0u32..25, counts, scales, rejected).prop_map(
-        |(id, class, uptime, (beacons, witnesses, readings, jobs), scales, rejected)| {
+    // Of the units and jobs, none, half or all met the gate in an earlier epoch.
+    let pre = 0u8..3;
+    (any::<[u8; 32]>(), 0u8..6, 0u32..25, counts, scales, rejected, pre).prop_map(
+        |(id, class, uptime, (beacons, witnesses, readings, jobs), scales, rejected, pre)| {
             let (density_ppm, trust_ppm, quality, units, proven_bytes) = scales;
             let class = match class {
                 0 => DeviceClass::Hotspot,
@@ -186,6 +201,8 @@ fn arb_device() -> impl Strategy<Value = DeviceInput> {
                     units,
                     proven_bytes,
                     jobs,
+                    units_pregated: [0, units / 2, units][usize::from(pre)],
+                    jobs_pregated: [0, jobs / 2, jobs][usize::from(pre)],
                     rejected,
                 },
                 density: Vec::new(),

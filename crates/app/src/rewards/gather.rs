@@ -82,6 +82,7 @@ pub fn device_input(
         witnesses: act.witnesses,
         trust_ppm: location_trust(d.location, asserted_at, epoch_start),
         units: act.units,
+        units_pregated: act.units_pregated,
         ..Work::default()
     };
     match d.class {
@@ -89,7 +90,10 @@ pub fn device_input(
             work.readings = act.sensor.map_or(0, |s| s.readings);
         }
         DeviceClass::Storage => work.proven_bytes = act.proven_bytes,
-        DeviceClass::Compute => work.jobs = act.jobs,
+        DeviceClass::Compute => {
+            work.jobs = act.jobs;
+            work.jobs_pregated = act.jobs_pregated;
+        }
         _ => {}
     }
     if act.rejected > 0 {

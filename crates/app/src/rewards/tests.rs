@@ -67,6 +67,48 @@ fn one_epoch_split_worked_by_hand() {
 }
 
 #[test]
+fn below_the_gate_only_deferred_work_that_met_it_earlier_counts() {
+    // 1 000 units: usage 400, compute 150. Every device here is below the gate (2 of 10).
+    let p = RewardParams { emission_per_epoch: 1_000, ..RewardParams::default() };
+    let down = Work { uptime_slots: 2, ..up() };
+    // All 30 units of a channel settled while up in an earlier epoch: counted, no note.
+    let all = Work { units: 30, units_pregated: 30, ..down.clone() };
+    // 10 of 40 units: 10 count, the rest is lost to the gate.
+    let part = Work { units: 40, units_pregated: 10, ..down.clone() };
+    // 3 jobs, 2 revealed in an earlier epoch the device was up: 2 count.
+    let jobs = Work { jobs: 3, jobs_pregated: 2, ..down.clone() };
+    // A pregated count above the total (never written by the chain) counts the total.
+    let over = Work { units: 5, units_pregated: 9, ..down.clone() };
+    let devices = vec![
+        input(1, DeviceClass::Relay, all),
+        input(2, DeviceClass::Relay, part),
+        input(3, DeviceClass::Compute, jobs),
+        input(4, DeviceClass::Energy, over),
+    ];
+    let r = run(&p, 50, 0, devices, &[], &Flags::new(), 0);
+    assert!(r.entries.iter().all(|e| !e.uptime_ok));
+    let scores: Vec<Vec<(Pool, u128)>> = r.entries.iter().map(|e| e.scores.clone()).collect();
+    assert_eq!(
+        scores,
+        vec![
+            vec![(Pool::Usage, 30)],
+            vec![(Pool::Usage, 10)],
+            vec![(Pool::Compute, 2)],
+            vec![(Pool::Usage, 5)]
+        ]
+    );
+    // Usage 400 over 45 units: 30 → 266.67 → 266, 10 → 88.89 → 88, 5 → 44.44 → 44;
+    // compute 150 to its one earner.
+    let amounts: Vec<Amount> = r.entries.iter().map(|e| e.amount).collect();
+    assert_eq!(amounts, vec![266, 88, 150, 44]);
+    let gated = "uptime_below_gate".to_string();
+    assert!(r.entries[0].not_counted.is_empty());
+    assert_eq!(r.entries[1].not_counted, vec![gated.clone()]);
+    assert_eq!(r.entries[2].not_counted, vec![gated]);
+    assert!(r.entries[3].not_counted.is_empty());
+}
+
+#[test]
 fn halving_and_dust_reach_the_treasury() {
     let p = RewardParams { emission_per_epoch: 7, halving_epochs: 10, ..RewardParams::default() };
     let hs = vec![input(1, DeviceClass::Hotspot, Work { beacons: 1, density_ppm: 1, ..up() })];
@@ -103,6 +145,9 @@ fn arb_work() -> impl Strategy<Value = (u8, Work)> {
                     units,
                     proven_bytes: bytes,
                     jobs,
+                    // Some deferred work met the gate in the epoch it was done.
+                    units_pregated: units / 3,
+                    jobs_pregated: jobs / 2,
                     rejected: Vec::new(),
                 };
                 (c, work)

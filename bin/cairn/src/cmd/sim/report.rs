@@ -30,6 +30,9 @@ pub struct HonestRow {
     pub withheld_share: f64,
     pub failed_txs: u64,
     pub not_counted: BTreeMap<String, u64>,
+    /// Per pool, its fair share less what was paid from it, over the whole fair share (the
+    /// pools' parts of `withheld_share`; negative where a pool paid more than its share).
+    pub withheld_by_pool: BTreeMap<String, f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -134,6 +137,19 @@ fn verdict(b: Behaviour, f: &Figures, paid: f64, held: f64) -> (bool, String) {
     (false, format!("caught: {} paid{escrow}; by {checks}", pct(paid)))
 }
 
+/// Each pool's fair share less what it paid, over the whole fair share.
+fn withheld_by_pool(h: &Figures) -> BTreeMap<String, f64> {
+    let total = h.attempted as f64;
+    let pools = super::book::POOLS.iter().zip(h.pool_attempted.iter().zip(&h.pool_paid));
+    pools
+        .filter(|(_, (fair, _))| **fair > 0)
+        .map(|(p, (fair, paid))| {
+            let part = if total > 0.0 { (*fair as f64 - *paid as f64) / total } else { 0.0 };
+            (p.name().to_string(), part)
+        })
+        .collect()
+}
+
 pub fn build(sim: &Sim) -> SimReport {
     let empty = Figures::default();
     let h = sim.tally.per.get(&None).unwrap_or(&empty);
@@ -150,6 +166,7 @@ pub fn build(sim: &Sim) -> SimReport {
         withheld_share: (1.0 - honest_paid_share).max(0.0),
         failed_txs: h.failed_txs,
         not_counted: h.caught_by.clone(),
+        withheld_by_pool: withheld_by_pool(h),
     };
     let mut behaviours = BTreeMap::new();
     let (mut attempted, mut paid, mut held): (Amount, Amount, Amount) = (0, 0, 0);
@@ -293,6 +310,15 @@ pub fn print(r: &SimReport) {
         (
             "honest reward withheld",
             format!("{} of fair share (goal ≤ 1 %)", pct(r.honest_withheld_share)),
+        ),
+        (
+            "  by pool",
+            r.honest
+                .withheld_by_pool
+                .iter()
+                .map(|(p, s)| format!("{p} {}", pct(*s)))
+                .collect::<Vec<_>>()
+                .join(", "),
         ),
         ("goals met", if r.goals_met { "yes".into() } else { "NO".into() }),
         ("blocks made by", p.blocks_made_by.to_string()),

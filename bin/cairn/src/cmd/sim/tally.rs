@@ -29,6 +29,9 @@ pub struct Figures {
     pub paid: Amount,
     /// Held in fraud escrow for made-up units (honest: everything held).
     pub held: Amount,
+    /// Honest devices: fair share and paid per pool (in `POOLS` order).
+    pub pool_attempted: [Amount; 5],
+    pub pool_paid: [Amount; 5],
     /// Transactions of the behaviour's own work that failed (storage answers, jobs, ...).
     pub failed_txs: u64,
     /// What the chain did about it, by check: rejection codes, fraud detectors, failed
@@ -154,7 +157,7 @@ impl Tally {
             if o.counted[1] > 0 && e.work.density_ppm < cairn_types::rewards::PPM {
                 f.caught("density_scale", 1);
             }
-            if !e.uptime_ok && o.counted.iter().any(|c| *c > 0) {
+            if e.not_counted.iter().any(|n| n == "uptime_below_gate") {
                 f.caught("uptime_below_gate", 1);
             }
             outcomes.insert(d, o);
@@ -189,8 +192,11 @@ impl Tally {
             f.rejected_reports += o.rejected;
             for i in 0..POOLS.len() {
                 if honest {
-                    f.attempted += at_rate(c.legit[i], i);
+                    let fair = at_rate(c.legit[i], i);
+                    f.attempted += fair;
                     f.paid += o.paid[i];
+                    f.pool_attempted[i] += fair;
+                    f.pool_paid[i] += o.paid[i];
                     f.held += o.held[i];
                 } else if c.fraud[i] > 0 {
                     f.attempted += at_rate(c.fraud[i], i);
