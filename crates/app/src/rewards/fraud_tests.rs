@@ -413,31 +413,62 @@ fn rings_by_definition(p: &FraudParams, witnessed: &[(DeviceId, Vec<DeviceId>)])
             })
     };
     let all: BTreeSet<DeviceId> = adjacent.keys().copied().collect();
+    let witnesses: BTreeSet<DeviceId> = witnessed.iter().map(|(w, _)| *w).collect();
     let mut flags = Flags::new();
-    let mut flag = |members: &BTreeSet<DeviceId>, evidence: Evidence| {
+    // A hotspot is flagged by the first ring it is found in.
+    fn flag(flags: &mut Flags, members: &BTreeSet<DeviceId>, evidence: Evidence) {
         for d in members {
-            flags.entry(*d).or_default().push(evidence.clone());
+            let held = flags.entry(*d).or_default();
+            if !held.iter().any(|e| matches!(e, Evidence::WitnessRing { .. })) {
+                held.push(evidence.clone());
+            }
         }
-    };
+    }
     let strong = |a: &DeviceId, b: &DeviceId| {
         let common = adjacent[a].intersection(&adjacent[b]).count();
         2 * common + 1 >= adjacent[a].len().max(adjacent[b].len())
     };
     for component in groups(&all, &|_, _| true, &adjacent) {
         if let Some(evidence) = ring(&component) {
-            flag(&component, evidence);
+            flag(&mut flags, &component, evidence);
             continue;
         }
         if component.len() < p.ring_min.max(2) as usize || component.len() > SPLIT_MAX {
             continue;
         }
         let parts = groups(&component, &strong, &adjacent);
+        let mut left: BTreeSet<DeviceId> = BTreeSet::new();
         if parts.len() < 2 {
-            continue;
+            left = component;
+        } else {
+            for part in parts {
+                match ring(&part) {
+                    Some(evidence) => flag(&mut flags, &part, evidence),
+                    None => left.extend(part),
+                }
+            }
         }
-        for part in parts {
-            if let Some(evidence) = ring(&part) {
-                flag(&part, evidence);
+        // One clique grown from each hotspot left, in the graph's numbering (witnesses by
+        // id, then the others by id): neighbours by shared neighbours, most first.
+        let rank = |d: &DeviceId| (!witnesses.contains(d), *d);
+        let mut order: Vec<DeviceId> = left.iter().copied().collect();
+        order.sort_by_key(rank);
+        let mut seen: BTreeSet<BTreeSet<DeviceId>> = BTreeSet::new();
+        for v in &order {
+            let near: BTreeSet<DeviceId> = adjacent[v].intersection(&left).copied().collect();
+            let mut by_shared: Vec<(usize, (bool, DeviceId))> =
+                near.iter().map(|u| (adjacent[u].intersection(&near).count(), rank(u))).collect();
+            by_shared.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+            let mut clique = BTreeSet::from([*v]);
+            for (_, (_, u)) in by_shared {
+                if clique.iter().all(|c| adjacent[c].contains(&u)) {
+                    clique.insert(u);
+                }
+            }
+            if seen.insert(clique.clone())
+                && let Some(evidence) = ring(&clique)
+            {
+                flag(&mut flags, &clique, evidence);
             }
         }
     }
@@ -468,6 +499,46 @@ proptest::proptest! {
             unheard_min_beaconers: 0,
             ..FraudParams::default()
         };
+        let witnessed: Vec<(DeviceId, Vec<DeviceId>)> = lists
+            .iter()
+            .map(|(w, bs)| (id(*w), bs.iter().map(|b| id(*b)).collect()))
+            .collect();
+        let flags = detect(&p, &FraudInputs { witnessed: witnessed.clone().into(), ..FraudInputs::default() });
+        proptest::prop_assert_eq!(flags, rings_by_definition(&p, &witnessed));
+    }
+
+    /// On groups that witness each other (cliques with a few pairs missing) joined by
+    /// random links, where rings hide among parts the cut cannot separate.
+    #[test]
+    fn the_ring_detector_flags_what_the_definition_says_among_cliques(
+        sizes in proptest::collection::vec(3u8..8, 1..5),
+        missing in proptest::collection::vec((0u8..40, 0u8..40), 0..4),
+        extra in proptest::collection::vec((0u8..44, 0u8..44), 0..14),
+        ring_max in 5u32..13,
+        density in 60u32..101,
+        leak in 0u32..150,
+    ) {
+        let p = FraudParams {
+            ring_min: 3,
+            ring_max,
+            ring_density_percent: density,
+            ring_leak_percent: leak,
+            unheard_min_beaconers: 0,
+            ..FraudParams::default()
+        };
+        let mut lists: std::collections::BTreeMap<u8, Vec<u8>> = Default::default();
+        let mut next = 0u8;
+        for size in sizes {
+            let members: Vec<u8> = (next..next + size).collect();
+            next += size;
+            for w in &members {
+                let heard = members.iter().filter(|b| *b != w && !missing.contains(&(*w, **b)));
+                lists.entry(*w).or_default().extend(heard);
+            }
+        }
+        for (w, b) in extra {
+            lists.entry(w).or_default().push(b);
+        }
         let witnessed: Vec<(DeviceId, Vec<DeviceId>)> = lists
             .iter()
             .map(|(w, bs)| (id(*w), bs.iter().map(|b| id(*b)).collect()))

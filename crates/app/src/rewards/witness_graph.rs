@@ -225,8 +225,12 @@ impl Graph {
                 let evidence =
                     Evidence::WitnessRing { members: members.len() as u32, edges: pairs, outside };
                 for m in members {
-                    if let Some(d) = self.ids.get(m as usize) {
-                        flags.entry(*d).or_default().push(evidence.clone());
+                    let Some(d) = self.ids.get(m as usize) else { continue };
+                    // A hotspot in two rings (two cliques sharing members) is flagged once,
+                    // by the first.
+                    let held = flags.entry(*d).or_default();
+                    if !held.iter().any(|e| matches!(e, Evidence::WitnessRing { .. })) {
+                        held.push(evidence.clone());
                     }
                 }
             }
@@ -384,10 +388,21 @@ fn ring_parts(
         let root = find(&mut parent, i);
         parts.entry(root).or_default().push(*d);
     }
+    let mut rings = Vec::new();
+    let mut left = Vec::new();
     if parts.len() == 1 {
-        return Vec::new();
+        left = all;
+    } else {
+        for members in parts.values() {
+            match group.judge(members) {
+                Some(ring) => rings.push(ring),
+                None => left.extend_from_slice(members),
+            }
+        }
+        left.sort_unstable();
     }
-    parts.values().filter_map(|members| group.judge(members)).collect()
+    rings.extend(group.cliques(&left));
+    rings
 }
 
 struct Group<'a> {
@@ -397,6 +412,53 @@ struct Group<'a> {
 }
 
 impl Group<'_> {
+    /// The rings among the cliques of `within` (sorted): from each hotspot, in order, one
+    /// clique grown greedily — its neighbours taken by how many neighbours they share with
+    /// it (most first, then by number), each kept if it is linked to every member so far —
+    /// judged like any group. Two rings that hear each other through a hotspot linked to
+    /// most of both are one part after the cut, but each is a clique; a town's cliques
+    /// have more links outside than a ring may.
+    fn cliques(&self, within: &[u32]) -> Vec<(Vec<u32>, u32, u32)> {
+        let min = self.p.ring_min.max(2) as usize;
+        let max = self.p.ring_max as usize;
+        let inside = |d: &u32| within.binary_search(d).is_ok();
+        let near: Vec<Vec<u32>> = within
+            .iter()
+            .map(|v| {
+                self.adjacent
+                    .get(v)
+                    .map_or_else(Vec::new, |l| l.iter().copied().filter(inside).collect())
+            })
+            .collect();
+        let near_of = |d: u32| within.binary_search(&d).ok().and_then(|i| near.get(i));
+        let linked = |a: u32, b: u32| near_of(a).is_some_and(|l| l.binary_search(&b).is_ok());
+        let mut seen: std::collections::BTreeSet<Vec<u32>> = Default::default();
+        let mut rings = Vec::new();
+        for (v, nv) in within.iter().zip(&near) {
+            if nv.len() + 1 < min {
+                continue;
+            }
+            let shared = |u: &u32| {
+                near_of(*u)
+                    .map_or(0, |nu| nu.iter().filter(|x| nv.binary_search(x).is_ok()).count())
+            };
+            let mut order: Vec<(usize, u32)> = nv.iter().map(|u| (shared(u), *u)).collect();
+            order.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+            let mut clique = vec![*v];
+            for (_, u) in order {
+                if clique.iter().all(|c| linked(*c, u)) {
+                    clique.push(u);
+                }
+            }
+            clique.sort_unstable();
+            if clique.len() < min || clique.len() > max || !seen.insert(clique.clone()) {
+                continue;
+            }
+            rings.extend(self.judge(&clique));
+        }
+        rings
+    }
+
     /// Whether `members` (sorted) are a ring: (members, linked pairs, pairs leaving).
     fn judge(&self, members: &[u32]) -> Option<(Vec<u32>, u32, u32)> {
         let p = self.p;

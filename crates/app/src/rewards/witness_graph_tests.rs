@@ -49,6 +49,26 @@ fn two_rings_that_now_and_then_hear_each_other_are_both_rings() {
 }
 
 #[test]
+fn two_rings_joined_through_a_member_that_hears_most_of_the_other_are_both_rings() {
+    // As two simulated rings did: member 4 of the second is linked to three of the first
+    // (1, 2, 3), which makes its link to 3 strong (they share 1 and 2), and two more
+    // members hear one each. The cut keeps the ten together; each ring is a clique.
+    let mut w = clique(&[1, 2, 3, 4, 5]);
+    w.extend(clique(&[11, 12, 13, 14, 15]));
+    add(&mut w, 14, &[1, 2, 3]);
+    add(&mut w, 11, &[3]);
+    add(&mut w, 5, &[12]);
+    let (flags, _) = detect(w);
+    let flagged: Vec<DeviceId> = flags.keys().copied().collect();
+    let mut rings: Vec<DeviceId> = (1..=5).chain(11..=15).map(id).collect();
+    rings.sort_unstable();
+    assert_eq!(flagged, rings, "{flags:?}");
+    // Five links leave each ring: 14–1, 14–2, 14–3, 11–3, 5–12.
+    assert_eq!(flags[&id(1)], vec![Evidence::WitnessRing { members: 5, edges: 10, outside: 5 }]);
+    assert_eq!(flags[&id(14)], vec![Evidence::WitnessRing { members: 5, edges: 10, outside: 5 }]);
+}
+
+#[test]
 fn a_ring_linked_to_more_outsiders_than_the_leak_share_is_not_a_ring() {
     // 10 linked pairs: the leak share of them in outside links is tolerated, one more is
     // not (at the default 100 %: ten and eleven).
