@@ -475,6 +475,17 @@ fn rings_by_definition(p: &FraudParams, witnessed: &[(DeviceId, Vec<DeviceId>)])
     flags
 }
 
+/// The ring flags of `lists` (witness → beaconers heard) as detected and as defined.
+fn detected_and_defined(
+    p: &FraudParams,
+    lists: &std::collections::BTreeMap<u8, Vec<u8>>,
+) -> (Flags, Flags) {
+    let witnessed: Vec<(DeviceId, Vec<DeviceId>)> =
+        lists.iter().map(|(w, bs)| (id(*w), bs.iter().map(|b| id(*b)).collect())).collect();
+    let inputs = FraudInputs { witnessed: witnessed.clone().into(), ..FraudInputs::default() };
+    (detect(p, &inputs), rings_by_definition(p, &witnessed))
+}
+
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig { cases: 256, ..Default::default() })]
     /// On random witness graphs (self-edges, repeated beaconers, beaconers that never
@@ -499,12 +510,8 @@ proptest::proptest! {
             unheard_min_beaconers: 0,
             ..FraudParams::default()
         };
-        let witnessed: Vec<(DeviceId, Vec<DeviceId>)> = lists
-            .iter()
-            .map(|(w, bs)| (id(*w), bs.iter().map(|b| id(*b)).collect()))
-            .collect();
-        let flags = detect(&p, &FraudInputs { witnessed: witnessed.clone().into(), ..FraudInputs::default() });
-        proptest::prop_assert_eq!(flags, rings_by_definition(&p, &witnessed));
+        let (flags, defined) = detected_and_defined(&p, &lists);
+        proptest::prop_assert_eq!(flags, defined);
     }
 
     /// On groups that witness each other (cliques with a few pairs missing) joined by
@@ -539,11 +546,7 @@ proptest::proptest! {
         for (w, b) in extra {
             lists.entry(w).or_default().push(b);
         }
-        let witnessed: Vec<(DeviceId, Vec<DeviceId>)> = lists
-            .iter()
-            .map(|(w, bs)| (id(*w), bs.iter().map(|b| id(*b)).collect()))
-            .collect();
-        let flags = detect(&p, &FraudInputs { witnessed: witnessed.clone().into(), ..FraudInputs::default() });
-        proptest::prop_assert_eq!(flags, rings_by_definition(&p, &witnessed));
+        let (flags, defined) = detected_and_defined(&p, &lists);
+        proptest::prop_assert_eq!(flags, defined);
     }
 }
