@@ -146,7 +146,6 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/devices/{id}/rejections", get(api_devices::rejections))
         .route("/v1/devices/{id}/sensor", get(api_devices::sensor))
         .route("/v1/devices/{id}/coverage", get(api_devices::coverage))
-        .route("/v1/dev/blocks", post(produce_block))
         .route("/v1/supply", get(api_rewards::supply))
         .route("/v1/credits/{addr}", get(api_rewards::credits))
         .route("/v1/oracles", get(api_rewards::oracles))
@@ -162,11 +161,14 @@ pub fn router(shared: Arc<Shared>) -> Router {
                 "this route does not take that method",
             )
         })
-        .layer(DefaultBodyLimit::max(limit))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),
         ))
+        // Added after the timeout, so outside it: a block of a large fleet's reports can take
+        // longer to make than a request may, and a timed-out request would still make it.
+        .route("/v1/dev/blocks", post(produce_block))
+        .layer(DefaultBodyLimit::max(limit))
         .layer(tower::limit::ConcurrencyLimitLayer::new(512))
         .with_state(shared)
 }
