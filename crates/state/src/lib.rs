@@ -53,10 +53,55 @@ pub trait StateRead {
                 out = borsh::from_slice(bytes).map(Some);
             }
         })?;
-        out.map_err(|e| StateError::Corrupt {
-            key: String::from_utf8_lossy(key).into_owned(),
-            reason: e.to_string(),
-        })
+        out.map_err(|e| corrupt(key, e))
+    }
+
+    /// A reader for a pass that asks keys in ascending order, such as the reward run's
+    /// pass over the roster: it reads what [`StateRead::read_with`] reads, for any key in
+    /// any order, and a store that can walks on from the key before instead of searching
+    /// from the top. By default, point reads.
+    fn ordered(&self) -> Box<dyn OrderedRead + '_> {
+        Box::new(PointReads(self))
+    }
+}
+
+fn corrupt(key: &[u8], e: borsh::io::Error) -> StateError {
+    StateError::Corrupt { key: String::from_utf8_lossy(key).into_owned(), reason: e.to_string() }
+}
+
+/// Reads of keys asked mostly in ascending order; see [`StateRead::ordered`].
+pub trait OrderedRead {
+    /// Hands the value under `key` to `f`, as [`StateRead::read_with`].
+    fn read_with(&mut self, key: &[u8], f: &mut dyn FnMut(Option<&[u8]>))
+    -> Result<(), StateError>;
+}
+
+impl dyn OrderedRead + '_ {
+    /// Reads and decodes a borsh value, as [`StateRead::get_decoded`].
+    pub fn get_decoded<T: borsh::BorshDeserialize>(
+        &mut self,
+        key: &[u8],
+    ) -> Result<Option<T>, StateError> {
+        let mut out: Result<Option<T>, borsh::io::Error> = Ok(None);
+        self.read_with(key, &mut |v| {
+            if let Some(bytes) = v {
+                out = borsh::from_slice(bytes).map(Some);
+            }
+        })?;
+        out.map_err(|e| corrupt(key, e))
+    }
+}
+
+/// The ordered reader of a store without one of its own: point reads.
+pub struct PointReads<'a, S: ?Sized>(pub &'a S);
+
+impl<S: StateRead + ?Sized> OrderedRead for PointReads<'_, S> {
+    fn read_with(
+        &mut self,
+        key: &[u8],
+        f: &mut dyn FnMut(Option<&[u8]>),
+    ) -> Result<(), StateError> {
+        self.0.read_with(key, f)
     }
 }
 
@@ -67,6 +112,10 @@ impl<T: StateRead + ?Sized> StateRead for &T {
 
     fn read_with(&self, key: &[u8], f: &mut dyn FnMut(Option<&[u8]>)) -> Result<(), StateError> {
         (**self).read_with(key, f)
+    }
+
+    fn ordered(&self) -> Box<dyn OrderedRead + '_> {
+        (**self).ordered()
     }
 }
 

@@ -1,6 +1,6 @@
 //! A write buffer over a [`StateRead`], with one nested scope for transaction bodies.
 
-use crate::{ChangeSet, StateError, StateRead};
+use crate::{ChangeSet, OrderedRead, StateError, StateRead};
 use borsh::BorshSerialize;
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -95,6 +95,36 @@ impl StateRead for Frozen<'_> {
         }
         self.base.read_with(key, f)
     }
+
+    fn ordered(&self) -> Box<dyn OrderedRead + '_> {
+        Box::new(FrozenOrdered {
+            scope: self.scope,
+            changes: self.changes,
+            base: self.base.ordered(),
+        })
+    }
+}
+
+/// The ordered reader of a [`Frozen`] view: the overlay's changes, else the base's own
+/// ordered reader.
+struct FrozenOrdered<'a> {
+    scope: Option<&'a ChangeSet>,
+    changes: &'a ChangeSet,
+    base: Box<dyn OrderedRead + 'a>,
+}
+
+impl OrderedRead for FrozenOrdered<'_> {
+    fn read_with(
+        &mut self,
+        key: &[u8],
+        f: &mut dyn FnMut(Option<&[u8]>),
+    ) -> Result<(), StateError> {
+        if let Some(v) = self.scope.and_then(|s| s.get(key)).or_else(|| self.changes.get(key)) {
+            f(v.as_deref());
+            return Ok(());
+        }
+        self.base.read_with(key, f)
+    }
 }
 
 impl StateRead for Overlay<'_> {
@@ -156,6 +186,12 @@ mod tests {
         for k in [b"a", b"b", b"c", b"d", b"e"] {
             let mut lent = None;
             f.read_with(k, &mut |v| lent = Some(v.map(<[u8]>::to_vec))).unwrap();
+            assert_eq!(lent, Some(f.get(k).unwrap()), "{}", String::from_utf8_lossy(k));
+        }
+        let mut ordered = f.ordered();
+        for k in [b"a", b"b", b"c", b"d", b"e", b"a", b"d"] {
+            let mut lent = None;
+            ordered.read_with(k, &mut |v| lent = Some(v.map(<[u8]>::to_vec))).unwrap();
             assert_eq!(lent, Some(f.get(k).unwrap()), "{}", String::from_utf8_lossy(k));
         }
         assert_eq!(f.get(b"a").unwrap(), Some(b"block".to_vec()));

@@ -53,15 +53,40 @@ pub fn detect(p: &FraudParams, inputs: &FraudInputs) -> Flags {
 }
 
 /// Runs the detectors: the flags, and the suspects of the unheard rule, which
-/// [`judge_unheard`] settles against the beacons' heights in state.
+/// [`judge_unheard`] settles against the beacons' heights in state. The witness rings, the
+/// unheard rule and the other detectors run side by side (each only adds flags); a device's
+/// evidence is in the order they are listed in: rings, then movement, copied streams and
+/// co-location.
 pub fn detect_all(p: &FraudParams, inputs: &FraudInputs) -> (Flags, Vec<Suspect>) {
-    let mut flags: Flags = BTreeMap::new();
-    let mut suspects = Vec::new();
-    if let Some(graph) = Graph::build(&inputs.witnessed) {
-        graph.rings(p, &mut flags);
-        suspects = graph.unheard(p.unheard_min_beaconers);
+    let graph = Graph::build(&inputs.witnessed);
+    let ((mut flags, suspects), others) = rayon::join(
+        || {
+            let Some(graph) = &graph else { return (Flags::new(), Vec::new()) };
+            rayon::join(
+                || {
+                    let mut rings = Flags::new();
+                    graph.rings(p, &mut rings);
+                    rings
+                },
+                || graph.unheard(p.unheard_min_beaconers),
+            )
+        },
+        || {
+            let mut flags = Flags::new();
+            moved(p, inputs, &mut flags);
+            copied(p, inputs, &mut flags);
+            colocated(p, inputs, &mut flags);
+            flags
+        },
+    );
+    for (d, evidence) in others {
+        flags.entry(d).or_default().extend(evidence);
     }
-    // Implausible movement.
+    (flags, suspects)
+}
+
+/// Flags a location asserted in the epoch too far from the one before.
+fn moved(p: &FraudParams, inputs: &FraudInputs, flags: &mut Flags) {
     for (d, from, to, blocks) in &inputs.moves {
         if *blocks > p.move_window_blocks {
             continue;
@@ -77,7 +102,11 @@ pub fn detect_all(p: &FraudParams, inputs: &FraudInputs) -> (Flags, Vec<Suspect>
             });
         }
     }
-    // Copied sensor streams.
+}
+
+/// Flags every sensor whose stream (readings count and digest) an earlier registered one
+/// sent too.
+fn copied(p: &FraudParams, inputs: &FraudInputs, flags: &mut Flags) {
     // Sorted by stream, then by registration (and id): each run of one stream starts with
     // its earliest registered sensor.
     let mut streams: Vec<(u32, Hash, Height, DeviceId)> = inputs
@@ -99,8 +128,6 @@ pub fn detect_all(p: &FraudParams, inputs: &FraudInputs) -> (Flags, Vec<Suspect>
                 .push(Evidence::CopiedSensor { of: *original, readings: *readings });
         }
     }
-    colocated(p, inputs, &mut flags);
-    (flags, suspects)
 }
 
 /// Settles the unheard rule's suspects at the boundary closing `epoch`. A suspect's judged

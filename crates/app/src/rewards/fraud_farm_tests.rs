@@ -45,3 +45,25 @@ fn a_farm_that_is_also_a_ring_carries_both_findings() {
     let detectors: Vec<&str> = flags[&id(2)].iter().map(Evidence::detector).collect();
     assert_eq!(detectors, vec!["witness_ring", "colocated"]);
 }
+
+#[test]
+fn a_device_every_detector_flags_carries_the_findings_in_the_detectors_order() {
+    let p = FraudParams::default();
+    let cell = |lat: f64, lng: f64| {
+        u64::from(h3o::LatLng::new(lat, lng).unwrap().to_cell(h3o::Resolution::Twelve))
+    };
+    let (paris, lyon) = (cell(48.85, 2.35), cell(45.76, 4.84));
+    let witnessed =
+        vec![(id(1), vec![id(2), id(3)]), (id(2), vec![id(1), id(3)]), (id(3), vec![id(1), id(2)])];
+    let d = Hash::sha256(b"stream");
+    let inputs = FraudInputs {
+        witnessed: witnessed.into(),
+        moves: vec![(id(2), paris, lyon, 500)],
+        sensors: vec![(id(9), 1, 10, d), (id(2), 5, 10, d)],
+        cells: vec![(id(1), lyon), (id(2), lyon), (id(3), lyon)],
+    };
+    let flags = detect(&p, &inputs);
+    assert_eq!(flags.keys().copied().collect::<Vec<_>>(), vec![id(1), id(2), id(3)]);
+    let detectors: Vec<&str> = flags[&id(2)].iter().map(Evidence::detector).collect();
+    assert_eq!(detectors, vec!["witness_ring", "implausible_move", "copied_sensor", "colocated"]);
+}

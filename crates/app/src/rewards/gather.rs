@@ -4,7 +4,7 @@
 use super::compute::{DeviceInput, location_trust};
 use super::witness_rows::IdIndex;
 use crate::{roster, state_key};
-use cairn_state::{StateError, StateRead};
+use cairn_state::{OrderedRead, PointReads, StateError, StateRead};
 use cairn_types::device::{Device, EpochActivity, LocationAssertion, SensorEpoch};
 use cairn_types::device_key::DeviceId;
 use cairn_types::rewards::{RewardEntry, Work};
@@ -56,12 +56,39 @@ pub fn device_input(
     id: &DeviceId,
     epoch: u64,
 ) -> Result<Option<(RewardEntry, Facts)>, StateError> {
+    let mut readers =
+        Readers { devices: Box::new(PointReads(state)), work: Box::new(PointReads(state)) };
+    read_device(state, &mut readers, params, id, epoch)
+}
+
+/// The readers of the pass over the roster: one for device records and one for epoch
+/// activity records, each asked in device-id order.
+struct Readers<'a> {
+    devices: Box<dyn OrderedRead + 'a>,
+    work: Box<dyn OrderedRead + 'a>,
+}
+
+impl<'a> Readers<'a> {
+    fn of(state: &'a impl StateRead) -> Readers<'a> {
+        Readers { devices: state.ordered(), work: state.ordered() }
+    }
+}
+
+/// [`device_input`], reading the device and activity records through `readers` (the rare
+/// location and rejection records with point reads).
+fn read_device(
+    state: &impl StateRead,
+    readers: &mut Readers<'_>,
+    params: &Params,
+    id: &DeviceId,
+    epoch: u64,
+) -> Result<Option<(RewardEntry, Facts)>, StateError> {
     let mut key = KeyBuf::default();
-    let Some(d) = state.get_decoded::<Device>(key.with_id(b"dev/", id))? else {
+    let Some(d) = readers.devices.get_decoded::<Device>(key.with_id(b"dev/", id))? else {
         return Ok(None);
     };
     let act: EpochActivity =
-        state.get_decoded(key.with_id_epoch(b"devep/", id, epoch))?.unwrap_or_default();
+        readers.work.get_decoded(key.with_id_epoch(b"devep/", id, epoch))?.unwrap_or_default();
     let epoch_start = epoch.saturating_mul(params.blocks_per_epoch);
     let epoch_end = epoch_start.saturating_add(params.blocks_per_epoch);
     let mut facts = Facts { location: d.location, ..Facts::default() };
@@ -161,7 +188,7 @@ impl KeyBuf {
 /// roster's hotspots, and `places`, their places on the roster. Read from the stored bytes
 /// in place (the reward run reads one list per hotspot).
 fn heard_since(
-    state: &impl StateRead,
+    state: &mut (dyn OrderedRead + '_),
     key: &[u8],
     from: Height,
     (hotspots, places): (&IdIndex<'_>, &[u32]),
@@ -224,8 +251,9 @@ pub(super) fn decode_heard_since(
 }
 
 /// Every device on the roster of `epoch`, read on all cores in device-id order (the order
-/// of the report and of its leaves). Reading in key order keeps each lookup next to the
-/// last one in the store. Entries and facts land straight in their final places.
+/// of the report and of its leaves). Each core reads its run of the roster in key order
+/// through ordered readers ([`StateRead::ordered`]), so a lookup starts where the last one
+/// ended. Entries and facts land straight in their final places.
 pub fn gather<S: StateRead + Sync>(
     state: &S,
     params: &Params,
@@ -241,20 +269,23 @@ pub fn gather<S: StateRead + Sync>(
     let mut g = Gathered::default();
     ids.par_iter()
         .enumerate()
-        .map(|(i, id)| match device_input(state, params, id, epoch) {
-            Ok(Some(read)) => read,
-            other => {
-                if let Err(e) = other
-                    && let Ok(mut f) = failed.lock()
-                {
-                    f.get_or_insert(e);
+        .map_init(
+            || Readers::of(state),
+            |readers, (i, id)| match read_device(state, readers, params, id, epoch) {
+                Ok(Some(read)) => read,
+                other => {
+                    if let Err(e) = other
+                        && let Ok(mut f) = failed.lock()
+                    {
+                        f.get_or_insert(e);
+                    }
+                    if let Ok(mut m) = missing.lock() {
+                        m.push(i);
+                    }
+                    (placeholder(id), Facts::default())
                 }
-                if let Ok(mut m) = missing.lock() {
-                    m.push(i);
-                }
-                (placeholder(id), Facts::default())
-            }
-        })
+            },
+        )
         .unzip_into_vecs(&mut g.entries, &mut g.facts);
     g.roster = ids;
     // A poisoned lock still holds what was stored.
@@ -298,10 +329,17 @@ fn read_heard_lists<S: StateRead + Sync>(
     let epoch_end =
         epoch.saturating_mul(params.blocks_per_epoch).saturating_add(params.blocks_per_epoch);
     let from = epoch_end.saturating_sub(params.coverage.reciprocity_blocks);
-    g.facts.par_iter_mut().zip(g.entries.par_iter()).filter(|(_, e)| hotspot(e)).try_for_each(
-        |(f, e)| {
+    g.facts.par_iter_mut().zip(g.entries.par_iter()).filter(|(_, e)| hotspot(e)).try_for_each_init(
+        || state.ordered(),
+        |reader, (f, e)| {
             let mut key = KeyBuf::default();
-            heard_since(state, key.with_id(b"heard/", &e.device), from, (&index, &places), f)
+            heard_since(
+                reader.as_mut(),
+                key.with_id(b"heard/", &e.device),
+                from,
+                (&index, &places),
+                f,
+            )
         },
     )
 }

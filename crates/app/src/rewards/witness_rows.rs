@@ -109,7 +109,14 @@ impl<'a> IdIndex<'a> {
     pub fn position(&self, d: &DeviceId) -> Option<usize> {
         let (from, to) = self.bucket(d);
         let bucket = self.ids.get(from..to)?;
-        bucket.binary_search(d).ok().map(|i| from + i)
+        // A slot holds one or two ids: compared for equality in turn (inlined, where an
+        // ordering comparison calls out); a slot of ground ids is searched.
+        let at = if bucket.len() <= SCAN {
+            bucket.iter().position(|x| x == d)
+        } else {
+            bucket.binary_search(d).ok()
+        };
+        at.map(|i| from + i)
     }
 
     /// The positions whose ids share the slot of `d`.
@@ -121,6 +128,9 @@ impl<'a> IdIndex<'a> {
         }
     }
 }
+
+/// The largest slot whose ids are compared in turn rather than searched.
+const SCAN: usize = 8;
 
 /// Sorts `ids` in their order (bytes compared in turn), on all cores, comparing the first
 /// eight bytes as one integer before the rest.
