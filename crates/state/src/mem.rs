@@ -169,7 +169,7 @@ mod tests {
     use crate::StateScan;
     use proptest::prelude::*;
 
-    /// Writes and deletes of keys either side of the inline bound, from the two entry points.
+    /// Writes and deletes of short and long keys, through both entry points.
     fn op() -> impl Strategy<Value = (Vec<u8>, Option<Vec<u8>>, bool)> {
         (
             proptest::collection::vec(0u8..3, 0..60),
