@@ -149,6 +149,14 @@ pub async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
                 ("  density and sensor scores (s)", format!("{:.3}", r.score_seconds)),
                 ("  detectors, run and root (s)", format!("{:.3}", r.settle_seconds)),
                 ("devices per second", format!("{:.0}", r.devices_per_second)),
+                (
+                    "baseline: ed25519 batch verifications per second",
+                    format!("{:.0}", r.baseline_batch_verify_per_s),
+                ),
+                (
+                    "devices per second / verifications per second",
+                    format!("{:.2}", r.ratio_devices_to_verify),
+                ),
                 ("state RSS (MiB)", format!("{:.0}", r.state_rss_mib)),
                 ("peak RSS during the run (MiB)", format!("{:.0}", r.peak_rss_mib)),
             ]);

@@ -36,6 +36,13 @@ pub struct RewardsBench {
     pub score_seconds: f64,
     pub settle_seconds: f64,
     pub devices_per_second: f64,
+    /// Raw ed25519 batch verification on all cores in the same process, just before and
+    /// just after the run (signatures per second, the mean of the two): the machine's speed
+    /// at the time, since shared machines drift.
+    pub baseline_batch_verify_per_s: f64,
+    /// `devices_per_second` over the baseline: devices rewarded in the time one signature
+    /// is batch-verified; comparable between runs on a machine whose speed drifts.
+    pub ratio_devices_to_verify: f64,
     /// Resident memory when the run starts (the state), and the peak during the run.
     pub state_rss_mib: f64,
     pub peak_rss_mib: f64,
@@ -195,6 +202,18 @@ fn build(devices: usize, params: &Params) -> anyhow::Result<MemStore> {
     Ok(store)
 }
 
+/// The baseline's signatures: 32,768 transfers from 64 accounts, signed on all cores.
+fn baseline_items() -> Vec<(Address, cairn_types::Signature, Vec<u8>)> {
+    use rayon::prelude::*;
+    let keys: Vec<cairn_types::Keypair> = (0..64)
+        .map(|i| cairn_types::Keypair::from_label(&format!("rewards-baseline-{i}")))
+        .collect();
+    super::bench::sign_transfers("cairn-bench", &keys, 32_768)
+        .par_iter()
+        .map(|t| (t.tx.signer, t.signature, t.signing_message()))
+        .collect()
+}
+
 pub fn run(devices: usize) -> anyhow::Result<RewardsBench> {
     if devices == 0 {
         bail!("--devices must be positive");
@@ -202,8 +221,10 @@ pub fn run(devices: usize) -> anyhow::Result<RewardsBench> {
     let params = Params::default();
     let started = Instant::now();
     let store = build(devices, &params)?;
+    let baseline_items = baseline_items();
     let build_seconds = started.elapsed().as_secs_f64();
     let state_rss_mib = proc_mib("VmRSS:");
+    let baseline_before = super::bench::baseline_verify(&baseline_items)?;
     reset_peak();
     let boundary = (EPOCH + 1) * params.blocks_per_epoch;
     let (started, cpu) = (Instant::now(), cpu_seconds());
@@ -212,6 +233,7 @@ pub fn run(devices: usize) -> anyhow::Result<RewardsBench> {
     let run_seconds = started.elapsed().as_secs_f64();
     let run_cpu_seconds = cpu_seconds() - cpu;
     let peak_rss_mib = proc_mib("VmHWM:");
+    let baseline = (baseline_before + super::bench::baseline_verify(&baseline_items)?) / 2.0;
     let digest = report_digest(&report);
     // The reward report alone, on the state as built (without the epoch's scoring steps).
     let started = Instant::now();
@@ -248,6 +270,8 @@ pub fn run(devices: usize) -> anyhow::Result<RewardsBench> {
         score_seconds,
         settle_seconds,
         devices_per_second: devices as f64 / run_seconds,
+        baseline_batch_verify_per_s: baseline,
+        ratio_devices_to_verify: devices as f64 / run_seconds / baseline.max(1e-9),
         state_rss_mib,
         peak_rss_mib,
     })

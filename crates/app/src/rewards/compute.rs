@@ -211,21 +211,49 @@ pub fn run(
 /// the validator pool to `validators` in proportion to their weights (stake; a solo
 /// validator has weight 1), rounded down, the rest to the treasury. Flagged devices keep
 /// their share of their pools, but it is held in fraud escrow instead of entering the reward
-/// root.
+/// root. [`score_entries`] then [`finish`]: the node runs the first beside the fraud
+/// detectors, whose flags only the second needs.
 pub fn run_entries(
     p: &RewardParams,
     min_uptime_percent: u32,
     epoch: u64,
-    mut entries: Vec<RewardEntry>,
+    entries: Vec<RewardEntry>,
     validators: &[(Address, Amount)],
     flags: &super::fraud::Flags,
     reminted: Amount,
 ) -> RewardReport {
+    finish(score_entries(p, min_uptime_percent, epoch, entries, reminted), validators, flags)
+}
+
+/// The part of the run that fraud flags do not change: every entry's scores, notes and
+/// amount, the pools' totals and payouts, and the leaf hash of every entry with an amount
+/// (in entry order; [`finish`] drops the flagged ones).
+pub struct Scored {
+    epoch: u64,
+    emitted: Amount,
+    reminted: Amount,
+    /// The emission and re-minted CRN together, and each pool's part of it.
+    total: Amount,
+    parts: [(Pool, Amount); 7],
+    sums: Sums,
+    paid: Paid,
+    entries: Vec<RewardEntry>,
+    paid_leaves: Vec<cairn_types::Hash>,
+}
+
+/// Scores and pays `entries` (see [`run_entries`]) without looking at fraud flags.
+pub fn score_entries(
+    p: &RewardParams,
+    min_uptime_percent: u32,
+    epoch: u64,
+    mut entries: Vec<RewardEntry>,
+    reminted: Amount,
+) -> Scored {
     let emitted = emission(p, epoch);
     // The pools share the emission and the re-minted CRN alike.
     let total = emitted.saturating_add(reminted);
     let parts = split(&p.shares, total);
-    // Scores, notes and flags of every entry, and the pools' totals, on all cores.
+    // Scores and notes of every entry, and the pools' totals, on all cores.
     let sums = entries
         .par_iter_mut()
         .fold(Sums::default, |mut sums, e| {
@@ -238,13 +266,11 @@ pub fn run_entries(
             e.uptime_ok = up;
             e.scores = scores;
             e.not_counted = notes;
-            e.flags = flags.get(&e.device).cloned().unwrap_or_default();
             sums
         })
         .reduce(Sums::default, Sums::add);
-    let Sums { totals, mut earners } = sums;
-    // Each device's share of its pools, rounded down, and the leaf hash of every paid,
-    // unflagged entry (the same root as `RewardReport::leaf_root`).
+    // Each device's share of its pools, rounded down.
+    let totals = sums.totals;
     let paid = entries
         .par_iter_mut()
         .fold(Paid::default, |mut paid, e| {
@@ -257,19 +283,48 @@ pub fn run_entries(
             }
             e.amount = amount;
             paid.devices += amount;
-            if !e.flags.is_empty() {
-                paid.escrowed += amount;
-            }
             paid
         })
         .reduce(Paid::default, Paid::add);
-    let leaf_hashes: Vec<cairn_types::Hash> = entries
+    let paid_leaves = entries
         .par_iter()
-        .filter(|e| e.is_leaf())
+        .filter(|e| e.amount > 0)
         .map(|e| merkle::leaf_hash(&e.leaf().hash().0))
         .collect();
+    Scored { epoch, emitted, reminted, total, parts, sums, paid, entries, paid_leaves }
+}
+
+/// The run's end once the fraud flags are known: each entry's flags, the escrowed sum, the
+/// reward root over the paid, unflagged entries (the same root as
+/// `RewardReport::leaf_root`) and the validators' pool.
+pub fn finish(
+    scored: Scored,
+    validators: &[(Address, Amount)],
+    flags: &super::fraud::Flags,
+) -> RewardReport {
+    let Scored {
+        epoch,
+        emitted,
+        reminted,
+        total,
+        parts,
+        sums,
+        mut paid,
+        mut entries,
+        paid_leaves: mut leaf_hashes,
+    } = scored;
+    if !flags.is_empty() {
+        entries.par_iter_mut().for_each(|e| {
+            e.flags = flags.get(&e.device).cloned().unwrap_or_default();
+        });
+        paid.escrowed = entries.iter().filter(|e| !e.flags.is_empty()).map(|e| e.amount).sum();
+        // The paid entries in order, alongside their hashes: keep the unflagged ones.
+        let mut paid_entries = entries.iter().filter(|e| e.amount > 0);
+        leaf_hashes.retain(|_| paid_entries.next().is_some_and(|e| e.flags.is_empty()));
+    }
     let leaves = leaf_hashes.len() as u64;
     let root = merkle::root_of_leaves(leaf_hashes);
+    let Sums { totals, mut earners } = sums;
     let mut paid_pools = paid.pools;
     let pool = parts[Pool::Validators as usize].1;
     let weight: Amount = validators.iter().map(|(_, w)| *w).fold(0, Amount::saturating_add);

@@ -78,65 +78,82 @@ pub fn report<S: StateRead + Sync>(
 
 /// What the detectors look at, taken from the gathered devices (the roster moves).
 fn fraud_inputs(g: &mut Gathered) -> fraud::FraudInputs {
-    let mut f = fraud::FraudInputs::default();
-    // Sized first: each list is allocated once.
-    let (mut sensors, mut cells) = (0, 0);
-    for (e, x) in g.entries.iter().zip(&g.facts) {
-        sensors += usize::from(e.class == DeviceClass::Sensor && x.sensor.is_some());
-        cells += usize::from(e.class == DeviceClass::Hotspot && x.location.is_some());
-    }
-    f.sensors.reserve_exact(sensors);
-    f.cells.reserve_exact(cells);
-    for (e, x) in g.entries.iter().zip(g.facts.iter_mut()) {
-        let d = e.device;
-        if let Some(m) = x.moved.take() {
-            let (from, to, blocks) = *m;
-            f.moves.push((d, from, to, blocks));
-        }
-        if e.class == DeviceClass::Sensor
-            && let Some((s, registered)) = x.sensor.as_deref()
-            && s.readings > 0
-        {
-            f.sensors.push((d, *registered, s.readings, s.digest));
-        }
-        if e.class == DeviceClass::Hotspot
-            && let Some(cell) = x.location
-        {
-            f.cells.push((d, cell));
-        }
-    }
-    f.witnessed = heard_rows(std::mem::take(&mut g.roster), &g.facts);
-    f
+    use rayon::prelude::*;
+    let pairs = || g.entries.par_iter().zip(g.facts.par_iter());
+    // Each list in device order, collected on all cores.
+    let moves = pairs()
+        .filter_map(|(e, x)| {
+            x.moved.as_deref().map(|(from, to, blocks)| (e.device, *from, *to, *blocks))
+        })
+        .collect();
+    let sensors = pairs()
+        .filter(|(e, _)| e.class == DeviceClass::Sensor)
+        .filter_map(|(e, x)| x.sensor.as_deref().map(|(s, registered)| (e.device, s, *registered)))
+        .filter(|(_, s, _)| s.readings > 0)
+        .map(|(d, s, registered)| (d, registered, s.readings, s.digest))
+        .collect();
+    let cells = pairs()
+        .filter(|(e, _)| e.class == DeviceClass::Hotspot)
+        .filter_map(|(e, x)| x.location.map(|cell| (e.device, cell)))
+        .collect();
+    let witnessed = heard_rows(std::mem::take(&mut g.roster), &g.facts);
+    fraud::FraudInputs { witnessed, moves, sensors, cells }
 }
 
 /// The heard lists as rows: hotspots numbered by their place on the roster, beaconers
 /// outside it after the roster, sorted.
 fn heard_rows(roster: Vec<cairn_types::DeviceId>, facts: &[Facts]) -> fraud::WitnessRows {
+    use rayon::prelude::*;
     let mut outsiders: Vec<cairn_types::DeviceId> =
         facts.iter().filter_map(|x| x.outside.as_deref()).flatten().copied().collect();
     outsiders.sort_unstable();
     outsiders.dedup();
-    let mut rows = fraud::WitnessRows::default();
-    let witnesses = facts.iter().filter(|x| !x.heard.is_empty()).count();
-    let heard = facts.iter().map(|x| x.heard.len()).sum();
-    rows.witnesses.reserve_exact(witnesses);
-    rows.offsets.reserve_exact(witnesses + 1);
-    rows.flat.reserve_exact(heard);
     let n = roster.len();
-    for (i, x) in facts.iter().enumerate().filter(|(_, x)| !x.heard.is_empty()) {
-        let mut outside = x.outside.iter().flat_map(|o| o.iter());
-        let number = |b: &u32| {
-            if *b != gather::OUTSIDE {
-                return *b;
-            }
-            let at = outside.next().and_then(|d| outsiders.binary_search(d).ok());
-            at.and_then(|k| u32::try_from(n + k).ok()).unwrap_or(u32::MAX)
-        };
-        rows.push_row(i as u32, x.heard.iter().map(number));
+    let witnesses: Vec<u32> = facts
+        .par_iter()
+        .enumerate()
+        .filter(|(_, x)| !x.heard.is_empty())
+        .filter_map(|(i, _)| u32::try_from(i).ok())
+        .collect();
+    let row = |w: &u32| facts.get(*w as usize).map_or(&[][..], |x| &x.heard[..]);
+    let mut offsets = Vec::with_capacity(witnesses.len() + 1);
+    offsets.push(0);
+    let mut heard = 0;
+    for w in &witnesses {
+        heard += row(w).len();
+        offsets.push(heard);
     }
-    rows.ids = roster;
-    rows.ids.extend(outsiders);
-    rows
+    // The rows are numbered on all cores, each core filling its own runs of rows.
+    let mut flat = vec![0u32; heard];
+    let per_piece = witnesses.len().div_ceil(64).max(1);
+    let mut pieces = Vec::new();
+    let mut rest = flat.as_mut_slice();
+    for ws in witnesses.chunks(per_piece) {
+        let len: usize = ws.iter().map(|w| row(w).len()).sum();
+        let (piece, tail) = rest.split_at_mut(len.min(rest.len()));
+        rest = tail;
+        pieces.push((ws, piece));
+    }
+    let known = outsiders.as_slice();
+    pieces.into_par_iter().for_each(|(ws, piece)| {
+        let numbered = ws.iter().flat_map(|w| {
+            let x = facts.get(*w as usize);
+            let mut outside = x.and_then(|x| x.outside.as_deref()).into_iter().flatten();
+            row(w).iter().map(move |b| {
+                if *b != gather::OUTSIDE {
+                    return *b;
+                }
+                let at = outside.next().and_then(|d| known.binary_search(d).ok());
+                at.and_then(|k| u32::try_from(n + k).ok()).unwrap_or(u32::MAX)
+            })
+        });
+        for (slot, b) in piece.iter_mut().zip(numbered) {
+            *slot = b;
+        }
+    });
+    let mut ids = roster;
+    ids.extend(outsiders);
+    fraud::WitnessRows { ids, witnesses, offsets, flat }
 }
 
 /// The last step of [`report`]: the fraud detectors, then the pure run over the scored
@@ -152,20 +169,29 @@ pub fn settle<S: StateRead + Sync>(
     let mut devices = devices;
     let f = fraud_inputs(&mut devices);
     let Gathered { entries, facts, .. } = devices;
-    // The facts' heard lists are freed on all cores.
-    facts.into_par_iter().for_each(drop);
-    let (mut flags, suspects) = fraud::detect_all(&params.fraud, &f);
+    let validators = validator_weights(state, epoch, validator)?;
+    let reminted = crate::credits::remint_now(state, params)?;
+    // The detectors beside the scoring and paying, which flags do not change: the witness
+    // graph's components are found on one core, and the other scores meanwhile.
+    let ((mut flags, suspects), scored) = rayon::join(
+        || {
+            // The facts' heard lists are freed on all cores.
+            facts.into_par_iter().for_each(drop);
+            fraud::detect_all(&params.fraud, &f)
+        },
+        || {
+            compute::score_entries(
+                &params.rewards,
+                params.devices.min_uptime_percent,
+                epoch,
+                entries,
+                reminted,
+            )
+        },
+    );
     drop(f);
     fraud::judge_unheard(state, params, epoch, &suspects, &mut flags)?;
-    Ok(compute::run_entries(
-        &params.rewards,
-        params.devices.min_uptime_percent,
-        epoch,
-        entries,
-        &validator_weights(state, epoch, validator)?,
-        &flags,
-        crate::credits::remint_now(state, params)?,
-    ))
+    Ok(compute::finish(scored, &validators, &flags))
 }
 
 /// Who shares the validators' pool of `epoch`: the epoch's validator set weighted by the
@@ -291,3 +317,7 @@ pub fn claim(o: &mut Overlay<'_>, signer: &Address, claims: &[RewardClaim]) -> T
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+#[path = "inputs_tests.rs"]
+mod inputs_tests;
