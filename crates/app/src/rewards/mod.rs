@@ -37,30 +37,56 @@ pub fn score_epoch(params: &Params, g: &mut Gathered) {
         .map(|(i, _)| i)
         .collect();
     let located: Vec<Option<u64>> =
-        hotspots.iter().map(|i| facts.get(*i).and_then(|f| f.location)).collect();
+        hotspots.par_iter().map(|i| facts.get(*i).and_then(|f| f.location)).collect();
     let scales = devices::density::scales_at(&params.coverage.density, &located);
-    for (i, d) in hotspots.into_iter().zip(scales) {
-        if let Some(e) = entries.get_mut(i) {
-            e.work.density_ppm = d.scale_ppm;
-            e.density = d.factors;
-        }
-    }
+    apply_at(entries, &hotspots, scales, |e, d| {
+        e.work.density_ppm = d.scale_ppm;
+        e.density = d.factors;
+    });
     let sensors: Vec<usize> =
         facts.par_iter().enumerate().filter(|(_, f)| f.sensor.is_some()).map(|(i, _)| i).collect();
     let refs: Vec<(&SensorEpoch, Option<u64>)> = sensors
-        .iter()
+        .par_iter()
         .filter_map(|i| facts.get(*i))
         .filter_map(|f| f.sensor.as_deref().map(|(s, _)| (s, f.location)))
         .collect();
     let qualities = devices::sensors::qualities(params, &refs);
-    for (i, q) in sensors.into_iter().zip(qualities) {
-        if let Some(e) = entries.get_mut(i)
-            && e.class == DeviceClass::Sensor
-        {
+    apply_at(entries, &sensors, qualities, |e, q| {
+        if e.class == DeviceClass::Sensor {
             e.work.quality = q.quality;
             e.sensor_quality = Some(q);
         }
+    });
+}
+
+/// Applies `values[k]` to `entries[at[k]]` with `f`, on all cores: `at` ascending, one
+/// value each (values past the end of either are left alone). The entries are cut into runs
+/// and each run takes the values whose places fall in it.
+fn apply_at<T: Default + Send>(
+    entries: &mut [cairn_types::rewards::RewardEntry],
+    at: &[usize],
+    mut values: Vec<T>,
+    f: impl Fn(&mut cairn_types::rewards::RewardEntry, T) + Sync,
+) {
+    use rayon::prelude::*;
+    let per_run = entries.len().div_ceil(64).max(1);
+    let mut runs = Vec::new();
+    let (mut rest_at, mut rest_values) = (at, values.as_mut_slice());
+    for (r, run) in entries.chunks_mut(per_run).enumerate() {
+        let start = r * per_run;
+        let k = rest_at.partition_point(|i| *i < start + run.len());
+        let (here, later) = rest_at.split_at(k);
+        let (mine, others) = rest_values.split_at_mut(k.min(rest_values.len()));
+        (rest_at, rest_values) = (later, others);
+        runs.push((start, run, here, mine));
     }
+    runs.into_par_iter().for_each(|(start, run, here, mine)| {
+        for (i, value) in here.iter().zip(mine.iter_mut()) {
+            if let Some(e) = i.checked_sub(start).and_then(|j| run.get_mut(j)) {
+                f(e, std::mem::take(value));
+            }
+        }
+    });
 }
 
 /// The reward report of `epoch` from the state as it stands at the end of that epoch (after
