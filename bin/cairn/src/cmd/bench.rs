@@ -71,6 +71,9 @@ pub enum BenchCmd {
     Rewards {
         #[arg(long, default_value_t = 100_000)]
         devices: usize,
+        /// Runs on the same state (the first gives the figures; all are listed).
+        #[arg(long, default_value_t = 1)]
+        runs: usize,
     },
     /// A local BFT cluster (validator processes on loopback): committed transfers per
     /// second and commit latency (p50, p99) at an offered load.
@@ -130,9 +133,9 @@ pub fn sign_transfers(chain_id: &str, keys: &[Keypair], txs: usize) -> Vec<Signe
 pub async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
     let (txs, accounts, block_ms, batch) = match cmd {
         BenchCmd::Transfers { txs, accounts, block_ms, batch } => (txs, accounts, block_ms, batch),
-        BenchCmd::Rewards { devices } => {
-            let r =
-                tokio::task::spawn_blocking(move || super::bench_rewards::run(devices)).await??;
+        BenchCmd::Rewards { devices, runs } => {
+            let r = tokio::task::spawn_blocking(move || super::bench_rewards::run(devices, runs))
+                .await??;
             if ctx.json {
                 return output::json(&r);
             }
@@ -160,6 +163,15 @@ pub async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
                 ("state RSS (MiB)", format!("{:.0}", r.state_rss_mib)),
                 ("peak RSS during the run (MiB)", format!("{:.0}", r.peak_rss_mib)),
             ]);
+            if r.repeats.len() > 1 {
+                let list = |f: fn(&super::bench_rewards::Repeat) -> String| {
+                    r.repeats.iter().map(f).collect::<Vec<_>>().join(", ")
+                };
+                measures(&[
+                    ("every run (s)", list(|x| format!("{:.3}", x.run_seconds))),
+                    ("every run's ratio", list(|x| format!("{:.2}", x.ratio_devices_to_verify))),
+                ]);
+            }
             return Ok(());
         }
         BenchCmd::Mixed { hotspots, sensors, readings, deals, block_ms } => {

@@ -46,6 +46,18 @@ pub struct RewardsBench {
     /// Resident memory when the run starts (the state), and the peak during the run.
     pub state_rss_mib: f64,
     pub peak_rss_mib: f64,
+    /// Every run on the same state (`--runs`), the first included: more samples of a noisy
+    /// machine for one build of the state. Each gave the same report digest (checked).
+    pub repeats: Vec<Repeat>,
+}
+
+/// One run of the boundary report on the bench's state.
+#[derive(serde::Serialize)]
+pub struct Repeat {
+    pub run_seconds: f64,
+    pub run_cpu_seconds: f64,
+    pub baseline_batch_verify_per_s: f64,
+    pub ratio_devices_to_verify: f64,
 }
 
 const EPOCH: u64 = 5;
@@ -214,9 +226,34 @@ fn baseline_items() -> Vec<(Address, cairn_types::Signature, Vec<u8>)> {
         .collect()
 }
 
-pub fn run(devices: usize) -> anyhow::Result<RewardsBench> {
-    if devices == 0 {
-        bail!("--devices must be positive");
+/// The boundary report of the bench's epoch on `store`, timed, with the baseline verified
+/// just before and just after it.
+fn timed_run(
+    store: &MemStore,
+    params: &Params,
+    devices: usize,
+    items: &[(Address, cairn_types::Signature, Vec<u8>)],
+) -> anyhow::Result<(cairn_types::rewards::RewardReport, Repeat)> {
+    let before = super::bench::baseline_verify(items)?;
+    let boundary = (EPOCH + 1) * params.blocks_per_epoch;
+    let (started, cpu) = (Instant::now(), cpu_seconds());
+    let report = rewards::boundary_report(store, params, boundary, Some(Address([1; 32])))?
+        .ok_or_else(|| anyhow::anyhow!("block {boundary} does not start an epoch"))?;
+    let run_seconds = started.elapsed().as_secs_f64();
+    let run_cpu_seconds = cpu_seconds() - cpu;
+    let baseline = (before + super::bench::baseline_verify(items)?) / 2.0;
+    let repeat = Repeat {
+        run_seconds,
+        run_cpu_seconds,
+        baseline_batch_verify_per_s: baseline,
+        ratio_devices_to_verify: devices as f64 / run_seconds / baseline.max(1e-9),
+    };
+    Ok((report, repeat))
+}
+
+pub fn run(devices: usize, runs: usize) -> anyhow::Result<RewardsBench> {
+    if devices == 0 || runs == 0 {
+        bail!("--devices and --runs must be positive");
     }
     let params = Params::default();
     let started = Instant::now();
@@ -224,17 +261,24 @@ pub fn run(devices: usize) -> anyhow::Result<RewardsBench> {
     let baseline_items = baseline_items();
     let build_seconds = started.elapsed().as_secs_f64();
     let state_rss_mib = proc_mib("VmRSS:");
-    let baseline_before = super::bench::baseline_verify(&baseline_items)?;
     reset_peak();
-    let boundary = (EPOCH + 1) * params.blocks_per_epoch;
-    let (started, cpu) = (Instant::now(), cpu_seconds());
-    let report = rewards::boundary_report(&store, &params, boundary, Some(Address([1; 32])))?
-        .ok_or_else(|| anyhow::anyhow!("block {boundary} does not start an epoch"))?;
-    let run_seconds = started.elapsed().as_secs_f64();
-    let run_cpu_seconds = cpu_seconds() - cpu;
+    let (report, first) = timed_run(&store, &params, devices, &baseline_items)?;
+    // The peak of the first run: later ones reuse memory the first one freed.
     let peak_rss_mib = proc_mib("VmHWM:");
-    let baseline = (baseline_before + super::bench::baseline_verify(&baseline_items)?) / 2.0;
     let digest = report_digest(&report);
+    let mut repeats = Vec::with_capacity(runs);
+    let (run_seconds, run_cpu_seconds) = (first.run_seconds, first.run_cpu_seconds);
+    let baseline = first.baseline_batch_verify_per_s;
+    repeats.push(first);
+    let (paid, root, visited) = (report.summary.leaves, report.summary.root, report.entries.len());
+    drop(report);
+    for _ in 1..runs {
+        let (again, repeat) = timed_run(&store, &params, devices, &baseline_items)?;
+        if report_digest(&again) != digest {
+            bail!("a repeated run gave another report on the same state");
+        }
+        repeats.push(repeat);
+    }
     // The reward report alone, on the state as built (without the epoch's scoring steps).
     let started = Instant::now();
     rewards::report(&store, &params, EPOCH, None)?;
@@ -251,16 +295,16 @@ pub fn run(devices: usize) -> anyhow::Result<RewardsBench> {
     if again.entries.len() != devices {
         bail!("the steps one by one visited {} devices, not {devices}", again.entries.len());
     }
-    if report.entries.len() != devices {
-        bail!("the run visited {} devices, not {devices}", report.entries.len());
+    if visited != devices {
+        bail!("the run visited {visited} devices, not {devices}");
     }
     // The process ends next: freeing seven million keys one by one would only add seconds
     // of wall time after the figures are taken.
     std::mem::forget(store);
     Ok(RewardsBench {
         devices,
-        paid: report.summary.leaves,
-        root: report.summary.root,
+        paid,
+        root,
         report_digest: digest,
         build_seconds,
         run_seconds,
@@ -274,5 +318,26 @@ pub fn run(devices: usize) -> anyhow::Result<RewardsBench> {
         ratio_devices_to_verify: devices as f64 / run_seconds / baseline.max(1e-9),
         state_rss_mib,
         peak_rss_mib,
+        repeats,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every device is visited and paid as the state says, and runs repeated on the same
+    /// state give the same report (checked inside `run`).
+    #[test]
+    fn repeated_runs_on_one_state_agree() {
+        let r = run(200, 3).unwrap();
+        assert_eq!(r.devices, 200);
+        assert_eq!(r.repeats.len(), 3);
+        // 9 in 10 devices are up all epoch; the rest miss the uptime gate.
+        assert_eq!(r.paid, 180);
+        assert!(
+            r.repeats.iter().all(|x| x.run_seconds > 0.0 && x.baseline_batch_verify_per_s > 0.0)
+        );
+        assert!(run(200, 0).is_err());
+    }
 }
