@@ -149,3 +149,15 @@ proptest! {
         }
     }
 }
+
+/// Without a single heard list there are no rows and no offsets, as `push_row` leaves them.
+#[test]
+fn no_heard_lists_make_no_rows() {
+    for specs in [Vec::new(), vec![(0, Vec::new(), false, 1); 3]] {
+        let mut g = gathered(&specs);
+        let want = one_by_one(&g);
+        let got = fraud_inputs(&mut g);
+        assert_eq!(got.witnessed, want.witnessed);
+        assert!(got.witnessed.offsets.is_empty());
+    }
+}

@@ -142,8 +142,11 @@ fn heard_rows(roster: Vec<cairn_types::DeviceId>, facts: &[Facts]) -> fraud::Wit
         .filter_map(|(i, _)| u32::try_from(i).ok())
         .collect();
     let row = |w: &u32| facts.get(*w as usize).map_or(&[][..], |x| &x.heard[..]);
+    // One more offset than rows, starting at 0; none without rows (as `push_row` builds them).
     let mut offsets = Vec::with_capacity(witnesses.len() + 1);
-    offsets.push(0);
+    if !witnesses.is_empty() {
+        offsets.push(0);
+    }
     let mut heard = 0;
     for w in &witnesses {
         heard += row(w).len();
