@@ -47,13 +47,7 @@ pub trait StateRead {
     where
         Self: Sized,
     {
-        let mut out: Result<Option<T>, borsh::io::Error> = Ok(None);
-        self.read_with(key, &mut |v| {
-            if let Some(bytes) = v {
-                out = borsh::from_slice(bytes).map(Some);
-            }
-        })?;
-        out.map_err(|e| corrupt(key, e))
+        decode_read(key, |f| self.read_with(key, f))
     }
 
     /// A reader for a pass that asks keys in ascending order, such as the reward run's
@@ -65,8 +59,21 @@ pub trait StateRead {
     }
 }
 
-fn corrupt(key: &[u8], e: borsh::io::Error) -> StateError {
-    StateError::Corrupt { key: String::from_utf8_lossy(key).into_owned(), reason: e.to_string() }
+/// Decodes the borsh value under `key` that `read` lends (a store's `read_with`).
+fn decode_read<T: borsh::BorshDeserialize>(
+    key: &[u8],
+    read: impl FnOnce(&mut dyn FnMut(Option<&[u8]>)) -> Result<(), StateError>,
+) -> Result<Option<T>, StateError> {
+    let mut out: Result<Option<T>, borsh::io::Error> = Ok(None);
+    read(&mut |v| {
+        if let Some(bytes) = v {
+            out = borsh::from_slice(bytes).map(Some);
+        }
+    })?;
+    out.map_err(|e| StateError::Corrupt {
+        key: String::from_utf8_lossy(key).into_owned(),
+        reason: e.to_string(),
+    })
 }
 
 /// Reads of keys asked mostly in ascending order; see [`StateRead::ordered`].
@@ -82,13 +89,7 @@ impl dyn OrderedRead + '_ {
         &mut self,
         key: &[u8],
     ) -> Result<Option<T>, StateError> {
-        let mut out: Result<Option<T>, borsh::io::Error> = Ok(None);
-        self.read_with(key, &mut |v| {
-            if let Some(bytes) = v {
-                out = borsh::from_slice(bytes).map(Some);
-            }
-        })?;
-        out.map_err(|e| corrupt(key, e))
+        decode_read(key, |f| self.read_with(key, f))
     }
 }
 

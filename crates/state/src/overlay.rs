@@ -71,45 +71,47 @@ impl<'a> Overlay<'a> {
 }
 
 /// See [`Overlay::frozen`].
+#[derive(Clone, Copy)]
 pub struct Frozen<'a> {
     scope: Option<&'a ChangeSet>,
     changes: &'a ChangeSet,
     base: &'a (dyn StateRead + Sync),
 }
 
+impl<'a> Frozen<'a> {
+    /// The overlay's own write of `key` (the scope's, else the block's), if it has one.
+    fn staged(&self, key: &[u8]) -> Option<&'a Option<Vec<u8>>> {
+        self.scope.and_then(|s| s.get(key)).or_else(|| self.changes.get(key))
+    }
+}
+
 impl StateRead for Frozen<'_> {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
-        if let Some(v) = self.scope.and_then(|s| s.get(key)) {
-            return Ok(v.clone());
+        match self.staged(key) {
+            Some(v) => Ok(v.clone()),
+            None => self.base.get(key),
         }
-        if let Some(v) = self.changes.get(key) {
-            return Ok(v.clone());
-        }
-        self.base.get(key)
     }
 
     fn read_with(&self, key: &[u8], f: &mut dyn FnMut(Option<&[u8]>)) -> Result<(), StateError> {
-        if let Some(v) = self.scope.and_then(|s| s.get(key)).or_else(|| self.changes.get(key)) {
-            f(v.as_deref());
-            return Ok(());
+        match self.staged(key) {
+            Some(v) => {
+                f(v.as_deref());
+                Ok(())
+            }
+            None => self.base.read_with(key, f),
         }
-        self.base.read_with(key, f)
     }
 
     fn ordered(&self) -> Box<dyn OrderedRead + '_> {
-        Box::new(FrozenOrdered {
-            scope: self.scope,
-            changes: self.changes,
-            base: self.base.ordered(),
-        })
+        Box::new(FrozenOrdered { view: *self, base: self.base.ordered() })
     }
 }
 
 /// The ordered reader of a [`Frozen`] view: the overlay's changes, else the base's own
 /// ordered reader.
 struct FrozenOrdered<'a> {
-    scope: Option<&'a ChangeSet>,
-    changes: &'a ChangeSet,
+    view: Frozen<'a>,
     base: Box<dyn OrderedRead + 'a>,
 }
 
@@ -119,11 +121,13 @@ impl OrderedRead for FrozenOrdered<'_> {
         key: &[u8],
         f: &mut dyn FnMut(Option<&[u8]>),
     ) -> Result<(), StateError> {
-        if let Some(v) = self.scope.and_then(|s| s.get(key)).or_else(|| self.changes.get(key)) {
-            f(v.as_deref());
-            return Ok(());
+        match self.view.staged(key) {
+            Some(v) => {
+                f(v.as_deref());
+                Ok(())
+            }
+            None => self.base.read_with(key, f),
         }
-        self.base.read_with(key, f)
     }
 }
 

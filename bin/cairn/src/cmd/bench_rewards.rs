@@ -268,7 +268,7 @@ pub fn run(devices: usize, runs: usize) -> anyhow::Result<RewardsBench> {
     let digest = report_digest(&report);
     let mut repeats = Vec::with_capacity(runs);
     let (run_seconds, run_cpu_seconds) = (first.run_seconds, first.run_cpu_seconds);
-    let baseline = first.baseline_batch_verify_per_s;
+    let (baseline, ratio) = (first.baseline_batch_verify_per_s, first.ratio_devices_to_verify);
     repeats.push(first);
     let (paid, root, visited) = (report.summary.leaves, report.summary.root, report.entries.len());
     drop(report);
@@ -315,7 +315,7 @@ pub fn run(devices: usize, runs: usize) -> anyhow::Result<RewardsBench> {
         settle_seconds,
         devices_per_second: devices as f64 / run_seconds,
         baseline_batch_verify_per_s: baseline,
-        ratio_devices_to_verify: devices as f64 / run_seconds / baseline.max(1e-9),
+        ratio_devices_to_verify: ratio,
         state_rss_mib,
         peak_rss_mib,
         repeats,

@@ -157,8 +157,12 @@ fn heard_rows(roster: Vec<cairn_types::DeviceId>, facts: &[Facts]) -> fraud::Wit
     let per_piece = witnesses.len().div_ceil(64).max(1);
     let mut pieces = Vec::new();
     let mut rest = flat.as_mut_slice();
-    for ws in witnesses.chunks(per_piece) {
-        let len: usize = ws.iter().map(|w| row(w).len()).sum();
+    for (c, ws) in witnesses.chunks(per_piece).enumerate() {
+        let first = c * per_piece;
+        let len = match (offsets.get(first), offsets.get(first + ws.len())) {
+            (Some(from), Some(to)) => to - from,
+            _ => 0,
+        };
         let (piece, tail) = rest.split_at_mut(len.min(rest.len()));
         rest = tail;
         pieces.push((ws, piece));
