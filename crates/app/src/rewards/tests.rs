@@ -149,6 +149,9 @@ fn arb_work() -> impl Strategy<Value = (u8, Work)> {
                     units_pregated: units / 3,
                     jobs_pregated: jobs / 2,
                     rejected: Vec::new(),
+                    // Nothing, some or plenty paid (the caps cut some shares, not others).
+                    paid_usage: u128::from(units % 3) * 10u128.pow(22),
+                    paid_service: u128::from(bytes % 3) * 10u128.pow(22),
                 };
                 (c, work)
             },
