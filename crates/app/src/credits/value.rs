@@ -164,7 +164,12 @@ pub fn consume(o: &mut Overlay<'_>, id: &Hash, amount: u128) -> Result<Amount, S
 
 /// Returns `amount` escrowed credits of `id` to `to` with their value (see
 /// [`credits::refund`]).
-pub fn refund(o: &mut Overlay<'_>, id: &Hash, to: &Address, amount: u128) -> Result<(), StateError> {
+pub fn refund(
+    o: &mut Overlay<'_>,
+    id: &Hash,
+    to: &Address,
+    amount: u128,
+) -> Result<(), StateError> {
     credits::refund(o, to, amount)?;
     let moved = take(o, id, amount)?;
     if moved == 0 {
@@ -213,3 +218,7 @@ pub(crate) fn add_paid_work(
         }
     })
 }
+
+#[cfg(test)]
+#[path = "value_tests.rs"]
+mod tests;

@@ -191,7 +191,15 @@ fn arb_device() -> impl Strategy<Value = DeviceInput> {
     let paid = || prop_oneof![Just(0u128), 1u128..1_000, 1u128..1u128 << 100, Just(u128::MAX)];
     let paid = (paid(), paid());
     (any::<[u8; 32]>(), 0u8..6, 0u32..25, counts, scales, (rejected, paid), pre).prop_map(
-        |(id, class, uptime, (beacons, witnesses, readings, jobs), scales, (rejected, paid), pre)| {
+        |(
+            id,
+            class,
+            uptime,
+            (beacons, witnesses, readings, jobs),
+            scales,
+            (rejected, paid),
+            pre,
+        )| {
             let (density_ppm, trust_ppm, quality, units, proven_bytes) = scales;
             let class = match class {
                 0 => DeviceClass::Hotspot,

@@ -34,7 +34,13 @@ fn all_ok(receipts: &[Receipt]) {
 }
 
 /// Heartbeats of `devs` until the boundary of `epoch`, then that boundary block: its report.
-fn close_epoch(n: &mut Net, gw: &Keypair, devs: &[&DeviceSigner], seq: &mut u64, epoch: u64) -> RewardReport {
+fn close_epoch(
+    n: &mut Net,
+    gw: &Keypair,
+    devs: &[&DeviceSigner],
+    seq: &mut u64,
+    epoch: u64,
+) -> RewardReport {
     let boundary = (epoch + 1) * n.params().blocks_per_epoch;
     n.heartbeats_to(gw, devs, seq, boundary);
     n.block(vec![]).executed.rewards.expect("the boundary runs the rewards")
@@ -76,7 +82,10 @@ fn a_consumer_settling_its_own_channel_earns_back_at_most_what_it_burned() {
     // It signs a receipt for every unit and settles it as the relay's owner.
     let receipt = UsageReceipt { channel: id, total_units: credits as u64, seq: 1 };
     let signature = attacker.sign_raw(&receipt.signing_message(crate::tests::CHAIN));
-    let settle = n.tx(&attacker, TxBody::SettleChannel { receipt: SignedUsageReceipt { receipt, signature } });
+    let settle = n.tx(
+        &attacker,
+        TxBody::SettleChannel { receipt: SignedUsageReceipt { receipt, signature } },
+    );
     all_ok(&n.block(vec![settle]).executed.receipts);
     let r = close_epoch(&mut n, &attacker, &[&dev], &mut seq, 0);
     let e = entry(&r, &dev);
@@ -140,7 +149,8 @@ fn self_dealt_compute_jobs_earn_at_most_what_they_cost() {
         txs.push(n.tx(&attacker, TxBody::RevealResult { job: *job, device: d, result, salt }));
     }
     all_ok(&n.block(txs).executed.receipts);
-    let txs = jobs.iter().map(|job| n.tx(&attacker, TxBody::AcceptJob { job: *job, result })).collect();
+    let txs =
+        jobs.iter().map(|job| n.tx(&attacker, TxBody::AcceptJob { job: *job, result })).collect();
     all_ok(&n.block(txs).executed.receipts);
     let r = close_epoch(&mut n, &attacker, &dref, &mut seq, 0);
     let compute = pool(&r, Pool::Compute);
@@ -181,7 +191,13 @@ fn a_storage_deal_paying_one_credit_an_epoch_earns_at_most_that_credits_value() 
     let (data, root) = file(64 * 40);
     let open = n.tx(
         &attacker,
-        TxBody::OpenDeal { device: dev.id(), root, size: data.len() as u64, duration_epochs: 2, price_per_epoch: 1 },
+        TxBody::OpenDeal {
+            device: dev.id(),
+            root,
+            size: data.len() as u64,
+            duration_epochs: 2,
+            price_per_epoch: 1,
+        },
     );
     let id = deal_id(&attacker.address(), open.tx.nonce);
     txs.push(open);
@@ -190,7 +206,8 @@ fn a_storage_deal_paying_one_credit_an_epoch_earns_at_most_that_credits_value() 
     // Epoch 1's challenge comes at its first block; the owner answers it.
     let bpe = n.params().blocks_per_epoch;
     n.heartbeats_to(&attacker, &[&dev], &mut seq, bpe + 1);
-    let ch = crate::deals::get_deal(&n.c.store, &id).unwrap().unwrap().challenge.expect("a challenge");
+    let ch =
+        crate::deals::get_deal(&n.c.store, &id).unwrap().unwrap().challenge.expect("a challenge");
     let cs = chunks(&data, 64);
     let answer = TxBody::ProveStorage {
         deal: id,
@@ -234,7 +251,10 @@ fn an_honest_provider_paid_fairly_is_unaffected_when_the_pool_is_not_exhausted()
     let mut txs = buy_credits(&mut n, &consumer, 100 * CRN);
     let mut ids = Vec::new();
     for (d, paid) in [(&da, 60 * CRN), (&db, 40 * CRN)] {
-        let tx = n.tx(&consumer, TxBody::OpenChannel { device: d.id(), escrow: paid, price_per_unit: CRN });
+        let tx = n.tx(
+            &consumer,
+            TxBody::OpenChannel { device: d.id(), escrow: paid, price_per_unit: CRN },
+        );
         ids.push(channel_id(&consumer.address(), tx.tx.nonce));
         txs.push(tx);
     }
@@ -243,7 +263,10 @@ fn an_honest_provider_paid_fairly_is_unaffected_when_the_pool_is_not_exhausted()
     for ((id, owner), units) in ids.iter().zip([&pa, &pb]).zip([60, 40]) {
         let receipt = UsageReceipt { channel: *id, total_units: units, seq: 1 };
         let signature = consumer.sign_raw(&receipt.signing_message(crate::tests::CHAIN));
-        txs.push(n.tx(owner, TxBody::SettleChannel { receipt: SignedUsageReceipt { receipt, signature } }));
+        txs.push(n.tx(
+            owner,
+            TxBody::SettleChannel { receipt: SignedUsageReceipt { receipt, signature } },
+        ));
     }
     all_ok(&n.block(txs).executed.receipts);
     let r = close_epoch(&mut n, &consumer, &[&da, &db], &mut seq, 0);
