@@ -249,6 +249,25 @@ pub fn credit_supply() -> Vec<u8> {
     b"meta/credit_supply".to_vec()
 }
 
+/// The CRN value (cost basis) of an account's data credits (ADR 0012).
+pub fn credit_value(addr: &Address) -> Vec<u8> {
+    let mut k = b"crvalue/".to_vec();
+    k.extend_from_slice(addr.as_bytes());
+    k
+}
+
+/// The credits held in a channel's, job's or deal's escrow and their CRN value.
+pub fn escrow_value(id: &cairn_types::Hash) -> Vec<u8> {
+    let mut k = b"escvalue/".to_vec();
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
+/// The CRN value of all credits: minted, in escrow, paid onto devices' work.
+pub fn credit_value_supply() -> Vec<u8> {
+    b"meta/credit_value".to_vec()
+}
+
 /// A compute job.
 pub fn job(id: &cairn_types::Hash) -> Vec<u8> {
     let mut k = b"job/".to_vec();

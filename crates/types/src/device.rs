@@ -443,6 +443,14 @@ pub struct EpochActivity {
     /// Of `jobs`, those whose reveal phase ended in an earlier epoch whose uptime gate the
     /// device met.
     pub jobs_pregated: u32,
+    /// The CRN value (what was burned for them, at the price of the day) of the credits
+    /// consumers paid for `units`: the most the usage pool pays the device for the epoch.
+    #[serde(with = "crate::api::amount_str")]
+    pub paid_usage: Amount,
+    /// The CRN value of the credits paid for `proven_bytes` (storage deals) or `jobs`
+    /// (compute jobs): the most the storage or compute pool pays the device for the epoch.
+    #[serde(with = "crate::api::amount_str")]
+    pub paid_service: Amount,
 }
 
 impl EpochActivity {

@@ -160,6 +160,13 @@ pub enum TxFailure {
     EvidenceAlreadyUsed { validator: Address, height: Height },
     #[error("{validator} has no stake to slash")]
     NothingToSlash { validator: Address },
+    #[error("the CRN value of all credits ever minted ({minted}) cannot take {amount} more")]
+    CreditValueOverflow {
+        #[serde(with = "crate::api::amount_str")]
+        minted: Amount,
+        #[serde(with = "crate::api::amount_str")]
+        amount: Amount,
+    },
 }
 
 impl TxFailure {
@@ -226,6 +233,7 @@ impl TxFailure {
             TxFailure::EvidenceFromFuture { .. } => "evidence_from_future",
             TxFailure::EvidenceAlreadyUsed { .. } => "evidence_already_used",
             TxFailure::NothingToSlash { .. } => "nothing_to_slash",
+            TxFailure::CreditValueOverflow { .. } => "credit_value_overflow",
         }
     }
 }

@@ -345,6 +345,26 @@ pub struct Work {
     pub jobs_pregated: u32,
     /// Reports rejected in the epoch, by reason code.
     pub rejected: Vec<(String, u32)>,
+    /// The CRN value of the credits consumers paid for `units` (what was burned for them):
+    /// the usage pool pays the device at most this (docs/adr/0012-paid-work-cap.md).
+    #[serde(with = "crate::api::amount_str")]
+    pub paid_usage: Amount,
+    /// The CRN value of the credits paid for `proven_bytes` or `jobs`: the storage or
+    /// compute pool pays the device at most this.
+    #[serde(with = "crate::api::amount_str")]
+    pub paid_service: Amount,
+}
+
+impl Work {
+    /// The most `pool` pays a device with this work: the paid value for the usage, storage
+    /// and compute pools, no cap (None) for the others.
+    pub fn paid_cap(&self, pool: Pool) -> Option<Amount> {
+        match pool {
+            Pool::Usage => Some(self.paid_usage),
+            Pool::Storage | Pool::Compute => Some(self.paid_service),
+            _ => None,
+        }
+    }
 }
 
 /// One device's line in the reward report.
@@ -369,6 +389,11 @@ pub struct RewardEntry {
     pub density: Vec<crate::device::DensityFactor>,
     /// A sensor's quality and what made it (`work.quality` is its product).
     pub sensor_quality: Option<crate::device::SensorQuality>,
+    /// What the paid-value caps took from the device's volume shares (the usage pool's above
+    /// `work.paid_usage`, the storage or compute pool's above `work.paid_service`), summed
+    /// over its pools: `amount` is the shares less this. It went to the treasury.
+    #[serde(with = "crate::api::amount_str")]
+    pub capped: Amount,
 }
 
 impl RewardEntry {
@@ -413,6 +438,10 @@ pub struct PoolOutcome {
     pub paid: Amount,
     pub score_total: u128,
     pub earners: u64,
+    /// Of `amount`, what the devices' shares came to above their paid values (usage,
+    /// storage and compute): in the treasury with the rest of `amount − paid`.
+    #[serde(with = "crate::api::amount_str")]
+    pub capped: Amount,
 }
 
 /// An epoch's rewards as kept in state: the totals and the root of the leaves.
@@ -425,7 +454,8 @@ pub struct EpochRewards {
     #[serde(with = "crate::api::amount_str")]
     pub reminted: Amount,
     pub pools: Vec<PoolOutcome>,
-    /// Treasury share plus every remainder and every pool without work.
+    /// Treasury share plus every remainder, every pool without work and what the paid-value
+    /// caps held back (`PoolOutcome::capped`).
     #[serde(with = "crate::api::amount_str")]
     pub to_treasury: Amount,
     /// Paid to the validator(s).

@@ -202,6 +202,11 @@ fn build(devices: usize, params: &Params) -> anyhow::Result<MemStore> {
             DeviceClass::Compute => act.jobs = 3,
             _ => act.units = 1_000 + i as u64,
         }
+        // What consumers paid for the work (ADR 0012): some shares above it, some below.
+        act.paid_usage = u128::from(act.units) * 10;
+        if act.proven_bytes > 0 || act.jobs > 0 {
+            act.paid_service = 10_000 * (i as u128 % 5);
+        }
         act.accepted += act.beacons + act.witnesses;
         o.put_encoded(state_key::epoch_activity(&id, EPOCH), &act);
         roster::append(&mut o, EPOCH, &id)?;

@@ -105,7 +105,8 @@ pub fn mint(
     let mut cs = get_credit_supply(o)?;
     cs.minted = cs.minted.saturating_add(credits);
     o.put_encoded(state_key::credit_supply(), &cs);
-    Ok(Ok(()))
+    // The burned CRN is the credits' value (ADR 0012).
+    value::mint(o, to, amount)
 }
 
 /// Moves `amount` credits of `who` into escrow (a deal, a job or a channel).
@@ -159,6 +160,8 @@ pub fn genesis_oracles(o: &mut Overlay<'_>, params: &Params) {
 pub fn remint_now(state: &impl StateRead, params: &Params) -> Result<Amount, StateError> {
     Ok(get_supply(state)?.remint_pending.min(params.credits.remint_cap_per_epoch))
 }
+
+pub mod value;
 
 #[cfg(test)]
 mod tests;

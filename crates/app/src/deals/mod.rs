@@ -7,7 +7,8 @@
 //! bond and the epoch's price stays with the consumer; `max_misses` in a row end the deal.
 //! When a deal ends, what is left in escrow returns to the consumer.
 
-use crate::{credits, devices, state_key};
+use crate::credits::value::{self, PaidFor};
+use crate::{devices, state_key};
 use cairn_state::{Overlay, StateError, StateRead as _};
 use cairn_types::device_key::DeviceId;
 use cairn_types::storage::{Challenge, Deal, DealStatus, challenge_index, deal_id, verify_chunk};
@@ -64,12 +65,13 @@ pub fn open(
         fail!(TxFailure::NotActive { device: spec.device });
     }
     let escrow = spec.price_per_epoch.saturating_mul(Amount::from(spec.duration_epochs));
-    if let Err(f) = credits::lock(o, consumer, escrow)? {
+    let id = deal_id(consumer, nonce);
+    if let Err(f) = value::lock(o, consumer, &id, escrow)? {
         fail!(f);
     }
     let first_epoch = params.epoch_of(height).saturating_add(1);
     let deal = Deal {
-        id: deal_id(consumer, nonce),
+        id,
         consumer: *consumer,
         device: spec.device,
         root: spec.root,
@@ -127,13 +129,14 @@ pub fn prove(
         fail!(TxFailure::BadMerklePath { index });
     }
     let pay = deal.price_per_epoch.min(deal.escrow_left);
-    credits::consume(o, pay)?;
+    // The CRN value of the epoch's price caps the device's storage reward (ADR 0012).
+    let worth = value::consume(o, &deal.id, pay)?;
     deal.escrow_left -= pay;
     deal.challenge = None;
     deal.misses_in_row = 0;
     deal.proven_epochs += 1;
     let size = deal.size;
-    devices::add_work(o, &deal.device, ch.epoch, |a| {
+    value::add_paid_work(o, &deal.device, ch.epoch, (PaidFor::Service, worth), |a| {
         a.proven_bytes = a.proven_bytes.saturating_add(size)
     })?;
     put_deal(o, &deal);
@@ -172,7 +175,7 @@ pub fn start_epoch(
         }
         let failed = deal.misses_in_row >= sp.max_misses.max(1);
         if failed || epoch > deal.last_epoch {
-            credits::refund(o, &deal.consumer, deal.escrow_left)?;
+            value::refund(o, &deal.id, &deal.consumer, deal.escrow_left)?;
             deal.status = DealStatus::Ended { height, faulted: failed, refunded: deal.escrow_left };
             deal.escrow_left = 0;
         } else if epoch >= deal.first_epoch {

@@ -230,6 +230,21 @@ pub(crate) fn assert_credit_identity(store: &MemStore) {
         .sum();
     let cs = crate::credits::get_credit_supply(store).unwrap();
     assert_eq!(held + cs.escrowed + cs.consumed, cs.minted, "credit identity: {cs:?}");
+    // Their CRN value: held + escrowed + paid onto devices' epoch records = minted.
+    let sum = |prefix: &[u8], f: &dyn Fn(&[u8]) -> u128| -> u128 {
+        store.scan_prefix(prefix, None, usize::MAX).unwrap().iter().map(|(_, v)| f(v)).sum()
+    };
+    let held = sum(b"crvalue/", &|v| borsh::from_slice::<u128>(v).unwrap());
+    let escrowed = sum(b"escvalue/", &|v| {
+        borsh::from_slice::<crate::credits::value::Escrowed>(v).unwrap().value
+    });
+    let paid = sum(b"devep/", &|v| {
+        let a: cairn_types::device::EpochActivity = borsh::from_slice(v).unwrap();
+        a.paid_usage + a.paid_service
+    });
+    let vs = crate::credits::value::value_supply(store).unwrap();
+    assert_eq!((escrowed, paid), (vs.escrowed, vs.paid), "value in escrow and paid: {vs:?}");
+    assert_eq!(held + vs.escrowed + vs.paid, vs.minted, "credit value identity: {vs:?}");
 }
 
 /// A chain plus the next nonce of every account that signs.

@@ -110,6 +110,8 @@ fn read_device(
         trust_ppm: location_trust(d.location, asserted_at, epoch_start),
         units: act.units,
         units_pregated: act.units_pregated,
+        paid_usage: act.paid_usage,
+        paid_service: act.paid_service,
         ..Work::default()
     };
     match d.class {

@@ -354,3 +354,7 @@ mod tests;
 #[cfg(test)]
 #[path = "inputs_tests.rs"]
 mod inputs_tests;
+
+#[cfg(test)]
+#[path = "paid_work_tests.rs"]
+mod paid_work_tests;

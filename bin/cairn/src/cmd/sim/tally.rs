@@ -8,7 +8,9 @@
 //! the part of what the chain paid it from that pool that its made-up units account for,
 //! counting its honest units first. For an honest device the same rate times the units it
 //! claimed is its fair share: rejected reports, failed jobs, a missed uptime gate and fraud
-//! holds all show as fair share not paid.
+//! holds all show as fair share not paid. The rate is of the devices' volume shares; paid
+//! work earns at most what was paid for it (ADR 0012), so an honest device's fair share in
+//! the usage, storage and compute pools is at most its paid value there, as its pay is.
 
 use super::book::{Claims, POOLS};
 use super::fleet::{Behaviour, Fleet};
@@ -70,6 +72,10 @@ pub struct Tally {
 /// What the chain did with one device in one epoch.
 #[derive(Debug, Clone, Default)]
 struct Outcome {
+    /// Its volume share of each pool, before the paid-value caps.
+    volume: [Amount; 5],
+    /// The paid-value cap of each pool, where there is one.
+    cap: [Option<Amount>; 5],
     paid: [Amount; 5],
     held: [Amount; 5],
     counted: [u128; 5],
@@ -103,7 +109,10 @@ fn outcome(report: &RewardReport, e: &RewardEntry) -> Outcome {
     for (pool, score) in &e.scores {
         let Some(i) = super::book::pool_index(*pool) else { continue };
         let Some(p) = report.summary.pools.iter().find(|p| p.pool == *pool) else { continue };
-        let share = mul_div(p.amount, *score, p.score_total);
+        let volume = mul_div(p.amount, *score, p.score_total);
+        o.volume[i] += volume;
+        o.cap[i] = e.work.paid_cap(*pool);
+        let share = o.cap[i].map_or(volume, |c| volume.min(c));
         if o.flagged { o.held[i] += share } else { o.paid[i] += share }
     }
     o
@@ -163,15 +172,16 @@ impl Tally {
             outcomes.insert(d, o);
         }
         line.reports = claims.values().map(|c| c.reports).sum();
-        // Per-unit rates: what honest devices paid in full (up, not flagged) earned per unit
-        // the chain counted, per pool; with no such unit, the pool over every claim in it.
+        // Per-unit rates: what honest devices paid in full (up, not flagged) earned by volume
+        // (before the paid-value caps) per unit the chain counted, per pool; with no such
+        // unit, the pool over every claim in it.
         let mut rate = [(0u128, 0u128); 5];
         for (d, o) in &outcomes {
             if !fleet.devices[*d].honest() || o.flagged || !o.uptime_ok {
                 continue;
             }
             for (i, r) in rate.iter_mut().enumerate() {
-                r.0 += o.paid[i];
+                r.0 += o.volume[i];
                 r.1 += o.counted[i];
             }
         }
@@ -193,6 +203,7 @@ impl Tally {
             for i in 0..POOLS.len() {
                 if honest {
                     let fair = at_rate(c.legit[i], i);
+                    let fair = o.cap[i].map_or(fair, |cap| fair.min(cap));
                     f.attempted += fair;
                     f.paid += o.paid[i];
                     f.pool_attempted[i] += fair;
