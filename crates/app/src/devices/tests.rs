@@ -522,9 +522,7 @@ fn a_transfer_from_a_small_order_address_with_the_trivial_signature_is_refused()
         };
         let stx = SignedTx { signature: cairn_types::Signature(trivial_signature()), tx };
         // ZIP-215 on its own accepts the forged signature: the refusal is the key check.
-        assert!(
-            cairn_types::crypto::verify(&from, &stx.signature, &stx.signing_message()).is_ok()
-        );
+        assert!(cairn_types::crypto::verify(&from, &stx.signature, &stx.signing_message()).is_ok());
         assert_eq!(codes(&n.stateless(vec![stx.clone()])), vec![Err("small_order_key")]);
         // Nor does it get into a block.
         let before = n.balance(&alice);
