@@ -93,7 +93,8 @@ pub fn commit(
     }
     let interval_ms = block.header.timestamp_ms.saturating_sub(parent_timestamp_ms).max(1);
     m.block_interval_seconds.set(interval_ms as f64 / 1000.0);
-    m.txs_per_second.set(block.txs.len() as f64 * 1000.0 / interval_ms as f64);
+    m.blocks_committed.inc();
+    m.block_time_seconds.inc_by(interval_ms as f64 / 1000.0);
     m.block_build_seconds.observe(started.elapsed().as_secs_f64());
     if e.rewards.is_some() {
         m.epoch_boundary_block_seconds.set(started.elapsed().as_secs_f64());

@@ -448,8 +448,14 @@ impl Genesis {
             }
             total = total.checked_add(a.balance).ok_or(GenesisError::SupplyOverflow)?;
         }
+        // Anyone can sign for a small-order key under ZIP-215: such a producer or validator
+        // could have blocks and votes forged in its name.
+        crate::crypto::refuse_small_order("validator", &self.validator.0)
+            .map_err(|e| GenesisError::Invalid(e.to_string()))?;
         let mut validators = std::collections::BTreeSet::new();
         for v in &self.validators {
+            crate::crypto::refuse_small_order("validator", &v.address.0)
+                .map_err(|e| GenesisError::Invalid(e.to_string()))?;
             if !validators.insert(v.address) {
                 return Err(GenesisError::Invalid(format!(
                     "validator {} appears more than once",
@@ -507,5 +513,30 @@ mod tests {
         assert!(with_density(&[(8, 1, 1), (7, 5, 10)]).is_err()); // finest first
         assert!(with_density(&[(7, 0, 10)]).is_err()); // zero target
         assert!(with_density(&[(7, 11, 10)]).is_err()); // target above max
+    }
+
+    #[test]
+    fn a_small_order_validator_key_is_refused_at_genesis() {
+        let ok = crate::Keypair::from_label("validator-0").address();
+        let genesis = |validator: Address, validators: Vec<Address>| Genesis {
+            chain_id: "cairn-test".into(),
+            genesis_time_ms: 0,
+            validator,
+            validators: validators
+                .into_iter()
+                .map(|address| GenesisValidator { address, stake: 1_000 * crate::UNITS_PER_CRN })
+                .collect(),
+            accounts: Vec::new(),
+            params: Params::default(),
+        };
+        assert!(genesis(ok, vec![ok]).validate().is_ok());
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        for bad in [Address([0; 32]), Address(identity)] {
+            let e = genesis(bad, vec![ok]).validate().unwrap_err();
+            assert!(e.to_string().contains("small order"), "{e}");
+            let e = genesis(ok, vec![ok, bad]).validate().unwrap_err();
+            assert!(e.to_string().contains("small order"), "{e}");
+        }
     }
 }

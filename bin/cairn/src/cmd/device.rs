@@ -4,7 +4,7 @@ use super::Ctx;
 use super::tx::{SendOpts, load_key, resolve_address, send};
 use crate::output;
 use anyhow::{Context, bail};
-use cairn_node::write_private;
+use cairn_node::write_private_new;
 use cairn_types::device::{MakerAttestation, RegistrationConsent, maker_message};
 use cairn_types::device_key::{DeviceId, DeviceKey, DeviceSigner};
 use cairn_types::{DeviceClass, Hash, Report, ReportPayload, SignedReport, TxBody, format_crn};
@@ -300,7 +300,8 @@ pub async fn run(ctx: &Ctx, cmd: DeviceCmd) -> anyhow::Result<()> {
             if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir)?;
             }
-            write_private(&out, serde_json::to_string_pretty(&file)?.as_bytes())?;
+            // Never over an existing key, even one made since the check above.
+            write_private_new(&out, serde_json::to_string_pretty(&file)?.as_bytes())?;
             if ctx.json {
                 return output::json(
                     &serde_json::json!({ "public": file.public, "id": file.id, "file": out }),
@@ -381,11 +382,7 @@ pub async fn run(ctx: &Ctx, cmd: DeviceCmd) -> anyhow::Result<()> {
         DeviceCmd::AssertLocation { owner, device, cell, lat, lng, send: opts } => {
             let cell = match (cell, lat, lng) {
                 (Some(c), _, _) => parse_cell(&c)?,
-                (None, Some(lat), Some(lng)) => {
-                    let ll = h3o::LatLng::new(lat, lng)
-                        .with_context(|| format!("({lat}, {lng}) is not a coordinate"))?;
-                    u64::from(ll.to_cell(h3o::Resolution::Twelve))
-                }
+                (None, Some(lat), Some(lng)) => location_cell(lat, lng)?,
                 _ => bail!("give --cell or --lat and --lng"),
             };
             let key = load_key(ctx, &owner)?;
@@ -589,4 +586,55 @@ pub async fn run(ctx: &Ctx, cmd: DeviceCmd) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The resolution-12 H3 cell of a coordinate, refusing anything outside latitude
+/// [−90, 90] and longitude [−180, 180] or not finite. (h3o itself accepts any finite pair,
+/// wrapping a longitude of 181 and folding a latitude of 91 onto the other side of the pole,
+/// so a typo would be signed and committed as a place far from the one meant.)
+fn location_cell(lat: f64, lng: f64) -> anyhow::Result<u64> {
+    if !lat.is_finite() || !(-90.0..=90.0).contains(&lat) {
+        bail!("latitude {lat} is out of range: it must be between -90 and 90");
+    }
+    if !lng.is_finite() || !(-180.0..=180.0).contains(&lng) {
+        bail!("longitude {lng} is out of range: it must be between -180 and 180");
+    }
+    let ll = h3o::LatLng::new(lat, lng)
+        .with_context(|| format!("({lat}, {lng}) is not a coordinate"))?;
+    Ok(u64::from(ll.to_cell(h3o::Resolution::Twelve)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn coordinates_outside_the_globe_are_refused_not_wrapped() {
+        for (lat, lng) in [
+            (91.0, 0.0),
+            (-90.5, 0.0),
+            (0.0, 181.0),
+            (0.0, -180.01),
+            (f64::NAN, 0.0),
+            (0.0, f64::INFINITY),
+            (f64::NEG_INFINITY, 0.0),
+        ] {
+            let e = location_cell(lat, lng).unwrap_err().to_string();
+            assert!(e.contains("out of range"), "({lat}, {lng}): {e}");
+        }
+        // h3o alone would have accepted them: 91° lands near (89, -180), 181° wraps.
+        assert!(h3o::LatLng::new(91.0, 0.0).is_ok());
+        assert!(h3o::LatLng::new(0.0, 181.0).is_ok());
+    }
+
+    #[test]
+    fn coordinates_on_the_edges_of_the_ranges_are_accepted() {
+        for (lat, lng) in [(90.0, 180.0), (-90.0, -180.0), (48.85, 2.35), (0.0, 0.0)] {
+            let cell = location_cell(lat, lng).unwrap();
+            let c = h3o::CellIndex::try_from(cell).unwrap();
+            assert_eq!(c.resolution(), h3o::Resolution::Twelve);
+        }
+        let paris = h3o::LatLng::new(48.85, 2.35).unwrap().to_cell(h3o::Resolution::Twelve);
+        assert_eq!(location_cell(48.85, 2.35).unwrap(), u64::from(paris));
+    }
 }

@@ -119,7 +119,19 @@ impl CliOutput {
 
 /// Runs `cairn ARGS` with `envs`, killing it and failing after [`CLI_TIMEOUT`].
 pub fn cli(args: &[&str], envs: &[(&str, &str)]) -> CliOutput {
+    cli_at(None, args, envs)
+}
+
+/// [`cli`] run in the working directory `dir`.
+pub fn cli_in(dir: &std::path::Path, args: &[&str], envs: &[(&str, &str)]) -> CliOutput {
+    cli_at(Some(dir), args, envs)
+}
+
+fn cli_at(dir: Option<&std::path::Path>, args: &[&str], envs: &[(&str, &str)]) -> CliOutput {
     let mut cmd = Command::new(CAIRN);
+    if let Some(dir) = dir {
+        cmd.current_dir(dir);
+    }
     cmd.args(args)
         .env("CAIRN_LOG", "warn")
         .env_remove("CAIRN_NODE")

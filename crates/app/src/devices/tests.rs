@@ -502,6 +502,100 @@ fn a_consent_signed_for_another_owner_is_a_bad_device_signature() {
     assert_eq!(v[1], Ok(()));
 }
 
+/// `01 || 0…0`: the identity point's encoding, a small-order key.
+fn identity_key() -> [u8; 32] {
+    let mut k = [0u8; 32];
+    k[0] = 1;
+    k
+}
+
+/// The signature (R = identity, S = 0), which ZIP-215 accepts for every message under a
+/// small-order key.
+fn trivial_signature() -> [u8; 64] {
+    let mut s = [0u8; 64];
+    s[0] = 1;
+    s
+}
+
+#[test]
+fn a_transfer_from_a_small_order_address_with_the_trivial_signature_is_refused() {
+    let alice = Keypair::from_label("alice");
+    let mut g = genesis(&[&alice], START);
+    // Funds sent to the all-zero address (a point of order four) and to the identity.
+    for address in [Address([0; 32]), Address(identity_key())] {
+        g.accounts.push(cairn_types::genesis::GenesisAccount { address, balance: START });
+    }
+    let mut n = Net::new(&g);
+    for from in [Address([0; 32]), Address(identity_key())] {
+        let tx = Transaction {
+            chain_id: CHAIN.into(),
+            signer: from,
+            nonce: 0,
+            max_fee: FEE,
+            expiry_height: 1_000_000,
+            body: TxBody::Transfer { to: alice.address(), amount: CRN },
+        };
+        let stx = SignedTx { signature: cairn_types::Signature(trivial_signature()), tx };
+        // ZIP-215 on its own accepts the forged signature: the refusal is the key check.
+        assert!(cairn_types::crypto::verify(&from, &stx.signature, &stx.signing_message()).is_ok());
+        assert_eq!(codes(&n.stateless(vec![stx.clone()])), vec![Err("small_order_key")]);
+        // Nor does it get into a block.
+        let before = n.balance(&alice);
+        let p = n.c.block(vec![stx]);
+        assert!(p.txs.is_empty());
+        assert_eq!(n.balance(&alice), before);
+    }
+}
+
+#[test]
+fn a_device_with_a_small_order_key_cannot_be_registered() {
+    let alice = Keypair::from_label("alice");
+    let n = Net::new(&genesis(&[&alice], START));
+    for key in [identity_key(), [0u8; 32]] {
+        let body = TxBody::RegisterDevice {
+            key: DeviceKey::Ed25519(key),
+            class: DeviceClass::Hotspot,
+            metadata: METADATA.to_vec(),
+            device_nonce: 0,
+            device_signature: DeviceSignature::Ed25519(trivial_signature()),
+            maker: None,
+        };
+        let consent = RegistrationConsent { owner: alice.address(), device_nonce: 0 };
+        // The forged consent verifies under ZIP-215 ...
+        assert!(
+            DeviceKey::Ed25519(key)
+                .verify(
+                    &consent.signing_message(CHAIN),
+                    &DeviceSignature::Ed25519(trivial_signature())
+                )
+                .is_ok()
+        );
+        // ... but the key is refused, with its own code, before any signature is checked.
+        assert_eq!(
+            codes(&n.stateless(vec![signed(&alice, 0, body)])),
+            vec![Err("small_order_key")]
+        );
+        assert!(DeviceKey::Ed25519(key).validate().is_err());
+        // Denylisting such a key is refused as an invalid key too.
+        let deny = TxBody::SetDenylist { key: DeviceKey::Ed25519(key), reason: None };
+        assert_eq!(codes(&n.stateless(vec![signed(&alice, 0, deny)])), vec![Err("bad_device_key")]);
+    }
+}
+
+#[test]
+fn a_maker_attestation_by_a_small_order_key_is_refused() {
+    let alice = Keypair::from_label("alice");
+    let n = Net::new(&genesis(&[&alice], START));
+    let dev = ed_device(7);
+    let forged = MakerAttestation {
+        maker: Address(identity_key()),
+        serial: "SN-1".into(),
+        signature: cairn_types::Signature(trivial_signature()),
+    };
+    let body = register(&dev, &alice, DeviceClass::Hotspot, 0, Some(forged));
+    assert_eq!(codes(&n.stateless(vec![signed(&alice, 0, body)])), vec![Err("small_order_key")]);
+}
+
 #[test]
 fn registering_the_same_key_twice_fails_with_device_exists() {
     let (alice, bob) = (Keypair::from_label("alice"), Keypair::from_label("bob"));
