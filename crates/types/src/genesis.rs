@@ -687,4 +687,43 @@ mod tests {
         assert!(with_density(&[(7, 0, 10)]).is_err()); // zero target
         assert!(with_density(&[(7, 11, 10)]).is_err()); // target above max
     }
+
+    #[test]
+    fn radio_plans_must_be_named_once_and_cells_coarse_distinct_and_known() {
+        let with = |f: &dyn Fn(&mut RadioParams)| {
+            let mut p = Params::default();
+            f(&mut p.coverage.radio);
+            p.validate()
+        };
+        assert!(with(&|_| {}).is_ok());
+        assert!(with(&|r| r.plans.push(eu868())).is_err()); // named twice
+        assert!(with(&|r| r.default_plan = "AS923".into()).is_err());
+        assert!(with(&|r| r.plan_cells[0].plan = "AS923".into()).is_err());
+        let first = NORTH_AMERICA_RES0[0];
+        assert!(
+            with(&|r| r.plan_cells.push(PlanCell { cell: first, plan: "EU868".into() })).is_err()
+        ); // listed twice
+        // A resolution-4 cell (resolution bits 52–55 = 4, its fourth digit 0).
+        let res4 = (first & !(0xF << 52) | (4 << 52)) & !(0o7777 << 33);
+        assert_eq!(h3_cell_resolution(res4), Some(4));
+        assert!(
+            with(&|r| r.plan_cells.push(PlanCell { cell: res4, plan: "EU868".into() })).is_err()
+        );
+        assert!(with(&|r| r.plan_cells.push(PlanCell { cell: 7, plan: "EU868".into() })).is_err());
+        assert!(with(&|r| r.plans[0].channels.clear()).is_err());
+        assert!(with(&|r| r.plans[0].min_tx_power_dbm = 37).is_err());
+        assert!(with(&|r| r.min_rssi_cdbm = 1).is_err());
+    }
+
+    #[test]
+    fn a_channel_range_holds_exactly_its_count_of_steps() {
+        let c = ChannelRange { first_khz: 868_100, step_khz: 200, count: 3 };
+        let got: Vec<u32> = (867_000..869_000).filter(|f| c.contains(*f)).collect();
+        assert_eq!(got, vec![868_100, 868_300, 868_500]);
+        let one = ChannelRange { first_khz: 869_525, step_khz: 0, count: 1 };
+        assert!(one.contains(869_525) && !one.contains(869_526));
+        assert!(!ChannelRange { count: 0, ..one }.contains(869_525));
+        let top = ChannelRange { first_khz: u32::MAX - 1, step_khz: 1, count: u32::MAX };
+        assert!(top.contains(u32::MAX) && !top.contains(0));
+    }
 }
