@@ -281,7 +281,7 @@ impl RadioParams {
         }
         let mut cells = std::collections::BTreeSet::new();
         for c in &self.plan_cells {
-            if !h3_cell_resolution(c.cell).is_some_and(|r| r <= 3) || !cells.insert(c.cell) {
+            if h3_cell_resolution(c.cell).is_none_or(|r| r > 3) || !cells.insert(c.cell) {
                 return bad("plan_cells must be distinct H3 cells of resolution 0 to 3");
             }
             if !names.contains(c.plan.as_str()) {

@@ -248,8 +248,6 @@ fn parse_thousandths(text: &str) -> anyhow::Result<i64> {
     Ok(if neg { -v } else { v })
 }
 
-/// Signs one report with the device key and submits it in a batch of one.
-#[allow(clippy::too_many_arguments)]
 /// The region plan a device's beacons are judged by, from the chain's parameters and the
 /// device's location.
 async fn plan_of(
@@ -273,6 +271,8 @@ fn first_channel(plan: &cairn_types::genesis::RegionPlan) -> u32 {
     plan.channels.first().map_or(0, |c| c.first_khz)
 }
 
+/// Signs one report with the device key and submits it in a batch of one.
+#[allow(clippy::too_many_arguments)]
 async fn submit_report(
     ctx: &Ctx,
     device_key: &Path,

@@ -70,11 +70,13 @@ mod tests {
     fn the_finest_cell_holding_a_location_chooses_its_plan() {
         let paris = at(48.85, 2.35).unwrap();
         let cell = |res| u64::from(h3o::CellIndex::try_from(paris).unwrap().parent(res).unwrap());
-        let mut r = RadioParams::default();
-        r.plan_cells = vec![
-            PlanCell { cell: cell(Resolution::Two), plan: "EU868".into() },
-            PlanCell { cell: cell(Resolution::Zero), plan: "US915".into() },
-        ];
+        let mut r = RadioParams {
+            plan_cells: vec![
+                PlanCell { cell: cell(Resolution::Two), plan: "EU868".into() },
+                PlanCell { cell: cell(Resolution::Zero), plan: "US915".into() },
+            ],
+            ..RadioParams::default()
+        };
         assert_eq!(plan(&r, Some(paris)), "EU868");
         // The resolution-0 cell still holds places outside the resolution-2 one.
         assert_eq!(plan(&r, at(52.23, 21.01)), "US915");
