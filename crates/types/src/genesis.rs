@@ -117,7 +117,7 @@ pub struct CoverageParams {
     /// Hex density limits, coarsest resolution first (docs/adr/0007-hex-density.md).
     pub density: Vec<DensityLevel>,
     /// Region plans for beacons and the receiver range for witnesses
-    /// (docs/adr/0012-radio-plans.md).
+    /// (docs/adr/0014-radio-plans.md).
     pub radio: RadioParams,
 }
 

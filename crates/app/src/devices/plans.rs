@@ -1,4 +1,4 @@
-//! Region plans: which channel plan a beacon is judged by (docs/adr/0012-radio-plans.md).
+//! Region plans: which channel plan a beacon is judged by (docs/adr/0014-radio-plans.md).
 //!
 //! The rule: among `coverage.radio.plan_cells` holding the beaconer's asserted location,
 //! the cell of the finest resolution names the plan (genesis validation keeps the cells
