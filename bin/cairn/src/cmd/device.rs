@@ -152,10 +152,13 @@ pub enum DeviceCmd {
         /// The account that submits the report batch and pays its fee.
         #[arg(long)]
         from: String,
-        #[arg(long, default_value_t = 868_100)]
-        frequency_khz: u32,
-        #[arg(long, default_value_t = 14, allow_negative_numbers = true)]
-        tx_power_dbm: i16,
+        /// Channel, in kHz (default: the first channel of the region plan of the
+        /// hotspot's location, 868100 under EU868, 902300 under US915).
+        #[arg(long)]
+        frequency_khz: Option<u32>,
+        /// Transmit power, in dBm (default: 14, within the plan's limits).
+        #[arg(long, allow_negative_numbers = true)]
+        tx_power_dbm: Option<i16>,
         #[command(flatten)]
         send: SendOpts,
     },
@@ -175,8 +178,10 @@ pub enum DeviceCmd {
         /// Received power in dBm (up to 2 decimals), e.g. -92.5.
         #[arg(long, allow_negative_numbers = true)]
         rssi: String,
-        #[arg(long, default_value_t = 868_100)]
-        frequency_khz: u32,
+        /// Channel it was heard on, in kHz (default: the first channel of the region plan
+        /// of the beaconer's location).
+        #[arg(long)]
+        frequency_khz: Option<u32>,
         #[command(flatten)]
         send: SendOpts,
     },
@@ -241,6 +246,29 @@ fn parse_thousandths(text: &str) -> anyhow::Result<i64> {
     }
     let v = i64::try_from(units / 1000).with_context(|| format!("{text:?} is too large"))?;
     Ok(if neg { -v } else { v })
+}
+
+/// The region plan a device's beacons are judged by, from the chain's parameters and the
+/// device's location.
+async fn plan_of(
+    client: &cairn_client::Client,
+    id: &DeviceId,
+) -> anyhow::Result<cairn_types::genesis::RegionPlan> {
+    let params = client.params().await?;
+    let location = client.device(id).await?.device.location;
+    cairn_app::devices::plans::plan_for(&params.coverage.radio, location).cloned().with_context(
+        || {
+            format!(
+                "no region plan {} in the chain's parameters",
+                params.coverage.radio.default_plan
+            )
+        },
+    )
+}
+
+/// A plan's first channel, in kHz.
+fn first_channel(plan: &cairn_types::genesis::RegionPlan) -> u32 {
+    plan.channels.first().map_or(0, |c| c.first_khz)
 }
 
 /// Signs one report with the device key and submits it in a batch of one.
@@ -463,6 +491,14 @@ pub async fn run(ctx: &Ctx, cmd: DeviceCmd) -> anyhow::Result<()> {
             let height = client.status().await?.height;
             let entropy = client.entropy(height).await?;
             let data = cairn_types::device::beacon_data(&entropy, &device.id());
+            let (frequency_khz, tx_power_dbm) = match (frequency_khz, tx_power_dbm) {
+                (Some(f), Some(tx)) => (f, tx),
+                (f, tx) => {
+                    let plan = plan_of(&client, &device.id()).await?;
+                    let tx = tx.unwrap_or(14.clamp(plan.min_tx_power_dbm, plan.max_eirp_dbm));
+                    (f.unwrap_or_else(|| first_channel(&plan)), tx)
+                }
+            };
             let payload =
                 ReportPayload::Beacon { entropy_height: height, data, frequency_khz, tx_power_dbm };
             submit_report(ctx, &device_key, &from, None, None, None, payload, &opts).await?;
@@ -483,6 +519,10 @@ pub async fn run(ctx: &Ctx, cmd: DeviceCmd) -> anyhow::Result<()> {
             }
             let rssi_cdbm = i32::try_from(milli / 10)
                 .with_context(|| format!("--rssi {rssi} is out of range"))?;
+            let frequency_khz = match frequency_khz {
+                Some(f) => f,
+                None => first_channel(&plan_of(&ctx.client()?, &beaconer).await?),
+            };
             let payload =
                 ReportPayload::Witness { beaconer, beacon_height, rssi_cdbm, frequency_khz };
             submit_report(ctx, &device_key, &from, None, None, None, payload, &opts).await?;

@@ -1215,6 +1215,15 @@ impl Reporting {
     fn activity(&self, dev: &DeviceSigner, epoch: u64) -> EpochActivity {
         get_activity(&self.n.c.store, &dev.id(), epoch).unwrap()
     }
+
+    fn rejections(&self, dev: &DeviceSigner, epoch: u64) -> BTreeMap<String, u32> {
+        self.n
+            .c
+            .store
+            .get_decoded(&state_key::rejections(&dev.id(), epoch))
+            .unwrap()
+            .unwrap_or_default()
+    }
 }
 
 #[test]
@@ -1418,8 +1427,62 @@ fn a_report_from_a_deregistered_device_is_rejected_alone() {
     assert_eq!(rejected, vec![rejection(1, &gone, 1, RejectReason::Deregistered { height: 3 })]);
     assert_eq!(rejected[0].reason.code(), "deregistered");
     assert_eq!(s.cursor(&gone), 0);
-    let a = s.activity(&gone, 0);
-    assert_eq!((a.accepted, a.rejected, a.heartbeats), (0, 1, 0));
+    // Counted by reason, but not an activity record: it is not on the epoch's roster.
+    assert_eq!(s.rejections(&gone, 0), BTreeMap::from([("deregistered".to_string(), 1)]));
+    assert!(!has_key(&s.n.c.store, &state_key::epoch_activity(&gone.id(), 0)));
+    assert!(!crate::roster::read(&s.n.c.store, 0).unwrap().contains(&gone.id()));
+}
+
+/// Anyone can replay a device's old signed reports. Before, the rejected replay of a known
+/// device created its epoch activity and put it on the roster, so an idle device counted
+/// as active in the epoch (for the co-location detector) and got a reward entry.
+#[test]
+fn a_replayed_report_does_not_put_an_idle_device_on_the_roster() {
+    let mut s = reporting();
+    let dev = s.dev.clone();
+    let old = s.hb(&dev, 1);
+    assert_eq!(s.submit(vec![old.clone()]), (1, vec![]));
+    let bpe = s.n.params().blocks_per_epoch;
+    s.n.advance_to(bpe); // the next block is the first of epoch 1
+    assert_eq!(s.epoch(), 1);
+    // Replayed by the gateway and by another account; in epoch 1 the device sends nothing.
+    let (accepted, rejected) = s.submit(vec![old.clone(), old.clone()]);
+    assert_eq!(accepted, 0);
+    assert!(rejected.iter().all(|r| r.reason.code() == "outside_epoch_window"), "{rejected:?}");
+    let owner = s.owner.clone();
+    let r = s.n.run(&owner, TxBody::SubmitReports { reports: vec![old] });
+    assert_eq!(reports_outcome(&r).0, 0);
+    assert_eq!(s.rejections(&dev, 1), BTreeMap::from([("outside_epoch_window".to_string(), 3)]));
+    assert!(!has_key(&s.n.c.store, &state_key::epoch_activity(&dev.id(), 1)));
+    assert!(crate::roster::read(&s.n.c.store, 1).unwrap().is_empty());
+    assert_eq!(crate::roster::read(&s.n.c.store, 0).unwrap(), vec![dev.id()]);
+    s.n.advance_to(2 * bpe + 1);
+    assert!(s.n.c.reward_entry(0, &dev.id()).is_some());
+    assert!(s.n.c.reward_entry(1, &dev.id()).is_none(), "no reward entry in epoch 1");
+}
+
+/// Rejections before a device's first accepted report of the epoch are counted in the
+/// activity record that report creates, as if it had existed all along.
+#[test]
+fn rejections_before_the_first_accepted_report_are_counted_in_the_activity_it_creates() {
+    let mut s = reporting();
+    let dev = s.dev.clone();
+    assert_eq!(s.submit(vec![s.hb(&dev, 1)]), (1, vec![]));
+    let stale = s.hb(&dev, 1);
+    let (accepted, _) = s.submit(vec![stale.clone(), stale]);
+    assert_eq!(accepted, 0);
+    let a = s.activity(&dev, 0);
+    assert_eq!((a.accepted, a.rejected), (1, 2));
+    let bpe = s.n.params().blocks_per_epoch;
+    s.n.advance_to(bpe);
+    let replay = heartbeat(&dev, 1, 1, s.now());
+    let (accepted, _) = s.submit(vec![replay.clone(), replay]);
+    assert_eq!(accepted, 0);
+    assert!(!has_key(&s.n.c.store, &state_key::epoch_activity(&dev.id(), 1)));
+    assert_eq!(s.submit(vec![s.hb(&dev, 2)]), (1, vec![]));
+    let a = s.activity(&dev, 1);
+    assert_eq!((a.accepted, a.rejected, a.heartbeats), (1, 2, 1));
+    assert_eq!(s.rejections(&dev, 1), BTreeMap::from([("replayed_sequence".to_string(), 2)]));
 }
 
 #[test]
