@@ -142,6 +142,14 @@ pub async fn run(ctx: &Ctx, a: SimArgs) -> anyhow::Result<()> {
     )
     .await?;
     traffic.finish_and_clear();
+    // Coverage held while new hotspots are on probation is judged after the measured
+    // epochs: the fleet runs on until it is, and the figures count what was released.
+    if !sim.tally.pending.is_empty() {
+        let settling = bar(0, "probation");
+        settling.enable_steady_tick(std::time::Duration::from_millis(500));
+        sim.settle_probation(last).await?;
+        settling.finish_and_clear();
+    }
     let r = report::build(&sim);
     if ctx.json {
         return crate::output::json(&r);
