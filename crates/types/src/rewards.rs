@@ -180,7 +180,7 @@ pub struct FraudParams {
     /// off). Its coverage is held as unproven unless at least `evidence_witnesses` hotspots
     /// past their own probation, and not flagged, witnessed its beacons within the
     /// reciprocity window; an unproven hold is judged again when the probation ends
-    /// (docs/adr/0012-cold-start.md).
+    /// (docs/adr/0013-cold-start.md).
     pub probation_blocks: u64,
     pub evidence_witnesses: u32,
 }

@@ -1,4 +1,4 @@
-//! The cold-start probation (docs/adr/0012-cold-start.md): on hand-built witness graphs, and
+//! The cold-start probation (docs/adr/0013-cold-start.md): on hand-built witness graphs, and
 //! through blocks in a network whose every hotspot is new.
 
 use super::tests::{EPOCH, HONEST, RING, ring_run_with};

@@ -18,7 +18,7 @@
 //! - Co-located hotspots: `colocated_min` or more hotspots active in the epoch (any judged
 //!   report) located in one resolution-12 cell — a farm claiming one spot's coverage many
 //!   times, in turns or at once; all are flagged.
-//! - Cold start ([`unproven`], docs/adr/0012-cold-start.md): a hotspot on probation (located
+//! - Cold start ([`unproven`], docs/adr/0013-cold-start.md): a hotspot on probation (located
 //!   less than `probation_blocks` before the boundary) whose beacons fewer than
 //!   `evidence_witnesses` hotspots past their own probation witnessed is held as unproven,
 //!   and judged again when its probation ends ([`judge_unproven`]): released if it is on the
@@ -359,6 +359,21 @@ pub fn release_due(
     Ok(unproven)
 }
 
+/// Records, for each device a detector found something against in `epoch`, that epoch and
+/// the findings (read by [`judge_unproven`]).
+pub fn record_findings(
+    o: &mut Overlay<'_>,
+    epoch: u64,
+    entries: &[cairn_types::rewards::RewardEntry],
+) {
+    for e in entries {
+        let finding: Vec<Evidence> = e.flags.iter().filter(|f| f.is_finding()).cloned().collect();
+        if !finding.is_empty() {
+            o.put_encoded(state_key::fraud_seen(&e.device), &(epoch, finding));
+        }
+    }
+}
+
 /// Re-queues a hold to be settled at the start of `release_epoch`.
 fn requeue(o: &mut Overlay<'_>, mut h: FraudHold, release_epoch: u64) -> Result<(), StateError> {
     h.release_epoch = release_epoch;
@@ -367,7 +382,8 @@ fn requeue(o: &mut Overlay<'_>, mut h: FraudHold, release_epoch: u64) -> Result<
 
 /// Judges the unproven holds due at the first block of `epoch` against that block's report
 /// (`entries`, in device order, for the epoch before): a hold whose device a detector
-/// flagged in any epoch since becomes a fraud hold with that finding, released after
+/// flagged in any epoch since (its last finding is recorded by [`record_findings`])
+/// becomes a fraud hold with that finding, released after
 /// `escrow_epochs` unless resolved; a device on the roster with no flag is paid; a device
 /// on probation again (it moved) waits for its new probation to end; a device off the
 /// roster is judged at the next boundary, and its hold is burned once `escrow_epochs` have
@@ -383,23 +399,21 @@ pub fn judge_unproven(
     let p = &params.fraud;
     let escrow = p.escrow_epochs.max(1);
     for mut h in due {
-        let mut finding: Vec<Evidence> = Vec::new();
-        for e in h.epoch.saturating_add(1)..epoch {
-            if let Some(later) = get_hold(o, &h.device, e)? {
-                finding.extend(later.evidence.into_iter().filter(Evidence::is_finding));
-            }
-            if !finding.is_empty() {
-                break;
-            }
-        }
         let entry = entries
             .binary_search_by(|e| e.device.cmp(&h.device))
             .ok()
             .and_then(|at| entries.get(at));
+        // This boundary's findings, or the latest one since the held epoch (recorded
+        // whether or not it held an amount).
+        let mut finding: Vec<Evidence> = entry
+            .map(|e| e.flags.iter().filter(|f| f.is_finding()).cloned().collect())
+            .unwrap_or_default();
         if finding.is_empty()
-            && let Some(e) = entry
+            && let Some((seen, evidence)) =
+                o.get_decoded::<(u64, Vec<Evidence>)>(&state_key::fraud_seen(&h.device))?
+            && seen > h.epoch
         {
-            finding.extend(e.flags.iter().filter(|f| f.is_finding()).cloned());
+            finding = evidence;
         }
         if !finding.is_empty() {
             h.evidence.extend(finding);

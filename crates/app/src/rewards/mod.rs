@@ -329,6 +329,7 @@ pub fn close_epoch(
         fraud::hold(o, &h)?;
     }
     fraud::judge_unproven(o, params, params.epoch_of(height), height, &r.entries, unproven_due)?;
+    fraud::record_findings(o, epoch, &r.entries);
     let to_leaves = s.emission + s.reminted - s.to_treasury - s.to_validators - s.escrowed;
     let mut supply = get_supply(o)?;
     supply.emitted = supply.emitted.saturating_add(s.emission);

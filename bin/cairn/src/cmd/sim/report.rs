@@ -87,7 +87,7 @@ pub struct SimReport {
     pub first_epoch: u64,
     pub last_epoch: u64,
     /// The fleet ran on, unmeasured, through this epoch so that the probation holds of the
-    /// measured epochs were judged (docs/adr/0012-cold-start.md); released ones count as
+    /// measured epochs were judged (docs/adr/0013-cold-start.md); released ones count as
     /// paid. Absent when none were held.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub settled_through_epoch: Option<u64>,

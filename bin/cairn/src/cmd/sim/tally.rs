@@ -11,7 +11,7 @@
 //! holds all show as fair share not paid.
 //!
 //! Coverage held while a new hotspot is on probation (a hold with no detector's finding,
-//! docs/adr/0012-cold-start.md) is neither paid nor held when its epoch is reported: it is
+//! docs/adr/0013-cold-start.md) is neither paid nor held when its epoch is reported: it is
 //! [`Pending`] until the simulator has run past the boundary that judges it and read
 //! whether it was released ([`Tally::resolve`]).
 
