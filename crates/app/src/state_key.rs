@@ -225,6 +225,12 @@ pub fn fraud_hold(id: &DeviceId, epoch: u64) -> Vec<u8> {
     k
 }
 
+/// The last epoch in which a detector found something against a device (with or without
+/// an amount to hold): the cold-start rule reads it when it judges an unproven hold.
+pub fn fraud_seen(id: &DeviceId) -> Vec<u8> {
+    with_id(b"fraudseen/", id)
+}
+
 /// Fraud holds whose window ends at the start of `epoch`: (device, epoch) pairs.
 pub fn fraud_due(epoch: u64) -> Vec<u8> {
     let mut k = b"fraudq/".to_vec();

@@ -175,6 +175,14 @@ pub struct FraudParams {
     /// This many hotspots or more active in an epoch in one resolution-12 cell are a farm:
     /// all are flagged (0 turns the rule off).
     pub colocated_min: u32,
+    /// A hotspot located less than this many blocks before a boundary is on probation: the
+    /// detectors have not yet judged it on a witness graph of its own (0 turns the rule
+    /// off). Its coverage is held as unproven unless at least `evidence_witnesses` hotspots
+    /// past their own probation, and not flagged, witnessed its beacons within the
+    /// reciprocity window; an unproven hold is judged again when the probation ends
+    /// (docs/adr/0013-cold-start.md).
+    pub probation_blocks: u64,
+    pub evidence_witnesses: u32,
 }
 
 impl Default for FraudParams {
@@ -194,6 +202,10 @@ impl Default for FraudParams {
             copy_min_readings: 5,
             escrow_epochs: 6,
             colocated_min: 3,
+            // Two beacon intervals and the witness lag of the default coverage parameters:
+            // every hotspot has beaconed twice and been witnessed by those that heard it.
+            probation_blocks: 210,
+            evidence_witnesses: 3,
         }
     }
 }
@@ -216,6 +228,10 @@ pub enum Evidence {
     /// from outside the group that hears it, while it witnessed `beaconers` hotspots that
     /// could have heard it.
     Unheard { beacon: u64, beaconers: u32 },
+    /// The hotspot is on probation until height `until` and only `witnesses` (of the
+    /// `needed`) hotspots past their own probation witnessed its beacons: its coverage is
+    /// held, not judged fraudulent, and judged again when the probation ends.
+    Unproven { until: u64, witnesses: u32, needed: u32 },
 }
 
 impl Evidence {
@@ -226,7 +242,13 @@ impl Evidence {
             Evidence::CopiedSensor { .. } => "copied_sensor",
             Evidence::Colocated { .. } => "colocated",
             Evidence::Unheard { .. } => "unheard",
+            Evidence::Unproven { .. } => "unproven",
         }
+    }
+
+    /// Whether this is a detector's finding (anything but the probation hold).
+    pub fn is_finding(&self) -> bool {
+        !matches!(self, Evidence::Unproven { .. })
     }
 }
 

@@ -281,6 +281,8 @@ fn paid_epoch() -> Paid {
     let mut g = genesis(&[&a, &b, &gw], START);
     g.params.blocks_per_epoch = 20;
     g.params.coverage.beacon_interval_blocks = 1;
+    // A lone hotspot pays in its first epoch only without the cold-start probation.
+    g.params.fraud.probation_blocks = 0;
     let mut n = Net::new(&g);
     let (h, s) = (ed_device(201), ed_device(202));
     let paris = u64::from(h3o::LatLng::new(48.85, 2.35).unwrap().to_cell(h3o::Resolution::Twelve));

@@ -86,6 +86,11 @@ pub struct SimReport {
     pub warmup_epochs: u64,
     pub first_epoch: u64,
     pub last_epoch: u64,
+    /// The fleet ran on, unmeasured, through this epoch so that the probation holds of the
+    /// measured epochs were judged (docs/adr/0013-cold-start.md); released ones count as
+    /// paid. Absent when none were held.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub settled_through_epoch: Option<u64>,
     /// Paid over attempted, all adversaries together.
     pub fraud_paid_share: f64,
     pub fraud_held_share: f64,
@@ -213,6 +218,7 @@ pub fn build(sim: &Sim) -> SimReport {
         warmup_epochs: sim.warmup_epochs,
         first_epoch: sim.first_epoch,
         last_epoch: sim.last_epoch.unwrap_or(sim.first_epoch),
+        settled_through_epoch: sim.settled_through,
         fraud_paid_share,
         fraud_held_share: share(held, attempted),
         honest_rejected_share: honest.rejected_share,
@@ -298,7 +304,15 @@ pub fn print(r: &SimReport) {
     output::fields(&[
         (
             "epochs",
-            format!("{} to {} (after {} of warm-up)", r.first_epoch, r.last_epoch, r.warmup_epochs),
+            format!(
+                "{} to {} (after {} of warm-up){}",
+                r.first_epoch,
+                r.last_epoch,
+                r.warmup_epochs,
+                r.settled_through_epoch.map_or(String::new(), |e| format!(
+                    "; probation holds judged by running on through epoch {e}"
+                ))
+            ),
         ),
         ("cities", r.cities.join(", ")),
         (

@@ -11,11 +11,16 @@
 //! holds all show as fair share not paid. The rate is of the devices' volume shares; paid
 //! work earns at most what was paid for it (ADR 0012), so an honest device's fair share in
 //! the usage, storage and compute pools is at most its paid value there, as its pay is.
+//!
+//! Coverage held while a new hotspot is on probation (a hold with no detector's finding,
+//! docs/adr/0013-cold-start.md) is neither paid nor held when its epoch is reported: it is
+//! [`Pending`] until the simulator has run past the boundary that judges it and read
+//! whether it was released ([`Tally::resolve`]).
 
 use super::book::{Claims, POOLS};
 use super::fleet::{Behaviour, Fleet};
 use cairn_types::device_key::DeviceId;
-use cairn_types::rewards::{RewardEntry, RewardReport, mul_div};
+use cairn_types::rewards::{Evidence, RewardEntry, RewardReport, mul_div};
 use cairn_types::{Amount, DeviceClass};
 use std::collections::BTreeMap;
 
@@ -67,6 +72,18 @@ pub struct Tally {
     /// None: honest.
     pub per: BTreeMap<Option<Behaviour>, Figures>,
     pub epochs: Vec<EpochLine>,
+    /// Probation holds of the measured epochs, not yet resolved.
+    pub pending: Vec<Pending>,
+}
+
+/// One device-epoch's coverage held on probation: what it holds per pool (for a cheater,
+/// the part its made-up units account for), and the end of the probation.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    pub device: usize,
+    pub epoch: u64,
+    pub until: u64,
+    pub amounts: [Amount; 5],
 }
 
 /// What the chain did with one device in one epoch.
@@ -78,6 +95,10 @@ struct Outcome {
     cap: [Option<Amount>; 5],
     paid: [Amount; 5],
     held: [Amount; 5],
+    /// Held on probation (no detector's finding): judged later.
+    pending: [Amount; 5],
+    /// The probation's end, for a device held on probation alone.
+    until: Option<u64>,
     counted: [u128; 5],
     rejected: u64,
     flagged: bool,
@@ -99,10 +120,16 @@ fn counted(e: &RewardEntry) -> [u128; 5] {
 }
 
 fn outcome(report: &RewardReport, e: &RewardEntry) -> Outcome {
+    let until = e.flags.iter().find_map(|f| match f {
+        Evidence::Unproven { until, .. } => Some(*until),
+        _ => None,
+    });
+    let finding = e.flags.iter().any(Evidence::is_finding);
     let mut o = Outcome {
         counted: counted(e),
         rejected: e.work.rejected.iter().map(|(_, n)| u64::from(*n)).sum(),
         flagged: !e.flags.is_empty(),
+        until: until.filter(|_| !finding),
         uptime_ok: e.uptime_ok,
         ..Outcome::default()
     };
@@ -113,7 +140,11 @@ fn outcome(report: &RewardReport, e: &RewardEntry) -> Outcome {
         o.volume[i] += volume;
         o.cap[i] = e.work.paid_cap(*pool);
         let share = o.cap[i].map_or(volume, |c| volume.min(c));
-        if o.flagged { o.held[i] += share } else { o.paid[i] += share }
+        match (o.flagged, o.until) {
+            (false, _) => o.paid[i] += share,
+            (true, Some(_)) => o.pending[i] += share,
+            (true, None) => o.held[i] += share,
+        }
     }
     o
 }
@@ -154,7 +185,7 @@ impl Tally {
             line.rejected += o.rejected;
             line.paid += o.paid.iter().sum::<Amount>();
             line.paid_devices += usize::from(e.is_leaf());
-            line.held += o.held.iter().sum::<Amount>();
+            line.held += o.held.iter().chain(&o.pending).sum::<Amount>();
             line.flagged += usize::from(o.flagged);
             let f = self.figures(fleet.devices[d].behaviour);
             for (code, n) in &e.work.rejected {
@@ -176,8 +207,9 @@ impl Tally {
         // (before the paid-value caps) per unit the chain counted, per pool; with no such
         // unit, the pool over every claim in it.
         let mut rate = [(0u128, 0u128); 5];
+        // Held on probation counts as paid in full here: it is the device's computed share.
         for (d, o) in &outcomes {
-            if !fleet.devices[*d].honest() || o.flagged || !o.uptime_ok {
+            if !fleet.devices[*d].honest() || (o.flagged && o.until.is_none()) || !o.uptime_ok {
                 continue;
             }
             for (i, r) in rate.iter_mut().enumerate() {
@@ -200,6 +232,7 @@ impl Tally {
             let f = self.figures(fleet.devices[*d].behaviour);
             f.reports += c.reports;
             f.rejected_reports += o.rejected;
+            let mut pending = [0; 5];
             for i in 0..POOLS.len() {
                 if honest {
                     let fair = at_rate(c.legit[i], i);
@@ -209,11 +242,19 @@ impl Tally {
                     f.pool_attempted[i] += fair;
                     f.pool_paid[i] += o.paid[i];
                     f.held += o.held[i];
+                    pending[i] = o.pending[i];
                 } else if c.fraud[i] > 0 {
                     f.attempted += at_rate(c.fraud[i], i);
                     f.paid += fraud_part(o.paid[i], o.counted[i], c.legit[i], c.fraud[i]);
                     f.held += fraud_part(o.held[i], o.counted[i], c.legit[i], c.fraud[i]);
+                    pending[i] = fraud_part(o.pending[i], o.counted[i], c.legit[i], c.fraud[i]);
                 }
+            }
+            if let Some(until) = o.until
+                && pending.iter().any(|a| *a > 0)
+            {
+                let epoch = report.summary.epoch;
+                self.pending.push(Pending { device: *d, epoch, until, amounts: pending });
             }
         }
         // Rejections of devices that claimed nothing this epoch still count.
@@ -224,6 +265,26 @@ impl Tally {
         }
         self.epochs.push(line.clone());
         line
+    }
+
+    /// Settles the probation holds: each one `released` says was paid counts as paid (for
+    /// a cheater, fraud paid), any other as held.
+    pub fn resolve(&mut self, fleet: &Fleet, released: impl Fn(&Pending) -> bool) {
+        for p in std::mem::take(&mut self.pending) {
+            let paid = released(&p);
+            let honest = fleet.devices[p.device].honest();
+            let f = self.figures(fleet.devices[p.device].behaviour);
+            for (i, a) in p.amounts.iter().enumerate() {
+                if paid {
+                    f.paid += a;
+                    if honest {
+                        f.pool_paid[i] += a;
+                    }
+                } else {
+                    f.held += a;
+                }
+            }
+        }
     }
 }
 
