@@ -73,7 +73,10 @@ pub fn post(
     if replication == 0 || replication > max || price == 0 {
         fail!(TxFailure::BadJob { got: replication, max });
     }
-    let escrow = price.saturating_mul(Amount::from(replication));
+    let places = Amount::from(replication);
+    let Some(escrow) = price.checked_mul(places) else {
+        fail!(TxFailure::CreditOverflow { what: "escrow".into(), a: price, b: places })
+    };
     if let Err(f) = credits::lock(o, consumer, escrow)? {
         fail!(f);
     }
