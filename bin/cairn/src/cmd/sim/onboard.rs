@@ -281,7 +281,7 @@ impl Sim {
             let body = TxBody::OpenDeal {
                 device: self.fleet.devices[d].id,
                 root,
-                size,
+                chunks: size / chunk_size,
                 duration_epochs: duration,
                 price_per_epoch: 10,
             };
