@@ -222,7 +222,10 @@ mod tests {
             Err(TxFailure::NotEnoughOracles { fresh: 2, min: 3 })
         );
         assert_eq!(quorum_price(&reports, 100, 5, 2), Ok(100));
-        assert_eq!(quorum_price(&[r(7, 89)], 100, 10, 1), Err(TxFailure::StalePrice { max_age: 10 }));
+        assert_eq!(
+            quorum_price(&[r(7, 89)], 100, 10, 1),
+            Err(TxFailure::StalePrice { max_age: 10 })
+        );
         assert_eq!(quorum_price(&[r(7, 90)], 100, 10, 1), Ok(7));
     }
 }

@@ -160,7 +160,9 @@ pub enum TxFailure {
     EvidenceAlreadyUsed { validator: Address, height: Height },
     #[error("{validator} has no stake to slash")]
     NothingToSlash { validator: Address },
-    #[error("a deal of {chunks} chunks of {chunk_size} bytes exceeds the largest deal, {max_bytes} bytes")]
+    #[error(
+        "a deal of {chunks} chunks of {chunk_size} bytes exceeds the largest deal, {max_bytes} bytes"
+    )]
     DealTooLarge { chunks: u64, chunk_size: u32, max_bytes: u64 },
     #[error("only {fresh} fresh price reports; the price needs {min}")]
     NotEnoughOracles { fresh: u32, min: u32 },

@@ -129,14 +129,15 @@ pub fn mint(
         return Ok(Err(overflow("minted", cs.minted, credits)));
     };
     let pending = get_supply(o)?.remint_pending;
-    if pending.checked_add(amount).is_none() {
+    let Some(new_pending) = pending.checked_add(amount) else {
         return Ok(Err(overflow("remint_pending", pending, amount)));
-    }
+    };
     if let Err(f) = accounts::burn_from(o, signer, amount)? {
         return Ok(Err(f));
     }
     let mut s = get_supply(o)?;
-    s.remint_pending = s.remint_pending.saturating_add(amount);
+    // The burn moves `burned` only: `remint_pending` is still the value checked above.
+    s.remint_pending = new_pending;
     o.put_encoded(state_key::supply(), &s);
     o.put_encoded(state_key::credits(to), &new_balance);
     cs.minted = minted;
@@ -150,11 +151,12 @@ pub fn lock(o: &mut Overlay<'_>, who: &Address, amount: u128) -> TxResult {
     if available < amount {
         return Ok(Err(TxFailure::InsufficientCredits { needed: amount, available }));
     }
+    o.put_encoded(state_key::credits(who), &(available - amount));
     let mut cs = get_credit_supply(o)?;
+    // A failure drops the transaction's writes, the balance's above included.
     let Some(escrowed) = cs.escrowed.checked_add(amount) else {
         return Ok(Err(overflow("escrowed", cs.escrowed, amount)));
     };
-    o.put_encoded(state_key::credits(who), &(available - amount));
     cs.escrowed = escrowed;
     o.put_encoded(state_key::credit_supply(), &cs);
     Ok(Ok(()))

@@ -1,12 +1,13 @@
 //! Storage deals. A consumer escrows `price_per_epoch × duration` for a storage device to
 //! keep a file committed by its chunk root, which binds the chunk count: the deal's size is
-//! that count × `storage.chunk_size`, at most `storage.max_deal_bytes`. From the epoch after opening, the first block of
-//! every epoch challenges one chunk chosen from that block's entropy; the device's owner
-//! answers with the chunk and its Merkle path within `response_blocks` (and before the next
-//! epoch). An answer pays the epoch's price and counts the deal's bytes as proven for the
-//! device. An unanswered challenge is a fault: the fault fee is slashed from the device's
-//! bond and the epoch's price stays with the consumer; `max_misses` in a row end the deal.
-//! When a deal ends, what is left in escrow returns to the consumer.
+//! that count × `storage.chunk_size`, at most `storage.max_deal_bytes`. From the epoch
+//! after opening, the first block of every epoch challenges one chunk chosen from that
+//! block's entropy; the device's owner answers with the chunk and its Merkle path within
+//! `response_blocks` (and before the next epoch). An answer pays the epoch's price and
+//! counts the deal's bytes as proven for the device. An unanswered challenge is a fault:
+//! the fault fee is slashed from the device's bond and the epoch's price stays with the
+//! consumer; `max_misses` in a row end the deal. When a deal ends, what is left in escrow
+//! returns to the consumer.
 
 use crate::{credits, devices, state_key};
 use cairn_state::{Overlay, StateError, StateRead as _};
@@ -77,7 +78,11 @@ pub fn open(
     }
     let epochs = Amount::from(spec.duration_epochs);
     let Some(escrow) = spec.price_per_epoch.checked_mul(epochs) else {
-        fail!(TxFailure::CreditOverflow { what: "escrow".into(), a: spec.price_per_epoch, b: epochs })
+        fail!(TxFailure::CreditOverflow {
+            what: "escrow".into(),
+            a: spec.price_per_epoch,
+            b: epochs
+        })
     };
     if let Err(f) = credits::lock(o, consumer, escrow)? {
         fail!(f);

@@ -323,7 +323,8 @@ fn an_answer_whose_path_length_does_not_match_the_committed_leaf_count_is_refuse
     assert_eq!(path.len(), 4, "16 chunks: four siblings");
     let chunk = cs[c.index as usize].to_vec();
     let provider = s.provider.clone();
-    let prove = |path| TxBody::ProveStorage { deal: id, index: c.index, chunk: chunk.clone(), path };
+    let prove =
+        |path| TxBody::ProveStorage { deal: id, index: c.index, chunk: chunk.clone(), path };
     let mut longer = path.clone();
     longer.push(path[0]);
     let shorter = path[..3].to_vec();
