@@ -19,14 +19,18 @@ pub(crate) struct Chain {
     pub reports: std::collections::BTreeMap<u64, cairn_types::rewards::RewardReport>,
 }
 
+/// A test genesis. Its tests list one oracle, so its price needs one fresh report
+/// (`credits.min_oracles` = 1; the credits tests set the default 3 where they test it).
 pub(crate) fn genesis(keys: &[&Keypair], balance: u128) -> Genesis {
+    let mut params = Params::default();
+    params.credits.min_oracles = 1;
     Genesis {
         chain_id: CHAIN.into(),
         genesis_time_ms: 1_000,
         validator: Keypair::from_label("validator").address(),
         validators: Vec::new(),
         accounts: keys.iter().map(|k| GenesisAccount { address: k.address(), balance }).collect(),
-        params: Params::default(),
+        params,
     }
 }
 

@@ -487,6 +487,11 @@ impl Params {
                 "storage.chunk_size must be 1 to max_tx_bytes / 2".into(),
             ));
         }
+        if self.storage.max_deal_bytes < u64::from(self.storage.chunk_size) {
+            return Err(GenesisError::Invalid(
+                "storage.max_deal_bytes must be at least storage.chunk_size".into(),
+            ));
+        }
         let sp = &self.sensor;
         if sp.min_value > sp.max_value
             || sp.expected_readings == 0
@@ -526,6 +531,13 @@ impl Params {
         {
             return Err(GenesisError::Invalid(format!(
                 "credits: at most {} oracles and a credit value above 0",
+                crate::credits::MAX_ORACLES
+            )));
+        }
+        let min_oracles = self.credits.min_oracles;
+        if min_oracles == 0 || min_oracles as usize > crate::credits::MAX_ORACLES {
+            return Err(GenesisError::Invalid(format!(
+                "credits.min_oracles must be 1 to {}, not {min_oracles}",
                 crate::credits::MAX_ORACLES
             )));
         }
@@ -756,5 +768,21 @@ mod tests {
         assert!(!ChannelRange { count: 0, ..one }.contains(869_525));
         let top = ChannelRange { first_khz: u32::MAX - 1, step_khz: 1, count: u32::MAX };
         assert!(top.contains(u32::MAX) && !top.contains(0));
+    }
+
+    #[test]
+    fn min_oracles_must_be_one_to_the_most_oracles_and_a_deal_hold_a_chunk() {
+        let p = Params::default();
+        assert_eq!((p.credits.min_oracles, p.storage.max_deal_bytes), (3, 64 << 30));
+        for (min, ok) in [(0, false), (1, true), (32, true), (33, false)] {
+            let mut p = Params::default();
+            p.credits.min_oracles = min;
+            assert_eq!(p.validate().is_ok(), ok, "min_oracles {min}");
+        }
+        let mut p = Params::default();
+        p.storage.max_deal_bytes = u64::from(p.storage.chunk_size) - 1;
+        assert!(p.validate().is_err());
+        p.storage.max_deal_bytes += 1;
+        assert!(p.validate().is_ok());
     }
 }

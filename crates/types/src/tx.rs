@@ -82,11 +82,13 @@ pub enum TxBody {
         salt: [u8; 32],
     },
     /// Opens a storage deal with a storage device for `duration_epochs` epochs, escrowing
-    /// `price_per_epoch` for each. Deal id: [`crate::storage::deal_id`].
+    /// `price_per_epoch` for each. `root` is [`crate::storage::chunk_root`], which commits
+    /// the leaf count `chunks`; the deal's size is `chunks × storage.chunk_size`. Deal id:
+    /// [`crate::storage::deal_id`].
     OpenDeal {
         device: DeviceId,
         root: Hash,
-        size: u64,
+        chunks: u64,
         duration_epochs: u64,
         #[serde(with = "crate::api::amount_str")]
         price_per_epoch: Amount,

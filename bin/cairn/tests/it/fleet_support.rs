@@ -74,7 +74,7 @@ impl Fleet {
         let open = TxBody::OpenDeal {
             device: storage.id(),
             root: chunk_root(&chunks(&file, chunk_size)),
-            size: file.len() as u64,
+            chunks: 4,
             duration_epochs: 1_000,
             price_per_epoch: 1,
         };

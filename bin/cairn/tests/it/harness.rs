@@ -228,10 +228,12 @@ impl NodeBuilder {
         self
     }
 
-    /// Lists `oracle` as a price oracle in genesis.
+    /// Lists `oracle` as the one price oracle in genesis, whose report alone sets the price
+    /// (`credits.min_oracles` = 1).
     pub fn oracle(self, oracle: Address) -> NodeBuilder {
         self.edit_genesis(move |g| {
             g["params"]["credits"]["oracles"] = serde_json::json!([oracle.to_string()]);
+            g["params"]["credits"]["min_oracles"] = 1.into();
         })
     }
 

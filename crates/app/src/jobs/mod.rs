@@ -74,7 +74,10 @@ pub fn post(
     if replication == 0 || replication > max || price == 0 {
         fail!(TxFailure::BadJob { got: replication, max });
     }
-    let escrow = price.saturating_mul(Amount::from(replication));
+    let places = Amount::from(replication);
+    let Some(escrow) = price.checked_mul(places) else {
+        fail!(TxFailure::CreditOverflow { what: "escrow".into(), a: price, b: places })
+    };
     let id = job_id(consumer, nonce);
     if let Err(f) = value::lock(o, consumer, &id, escrow)? {
         fail!(f);

@@ -51,9 +51,11 @@ impl Sim {
         }
         let funder = self.funder.clone();
         self.net.load_nonce(&funder.address()).await?;
-        // Data credits: at a fresh oracle price, or at one the funder reports as an oracle.
+        // Data credits: at a fresh oracle price, or at one the funder reports as an oracle
+        // whose report alone makes the price (`credits.min_oracles` = 1).
         let oracles = client.oracles().await?;
-        let funder_is_oracle = oracles.oracles.iter().any(|(a, _)| *a == funder.address());
+        let funder_is_oracle = self.net.params.credits.min_oracles <= 1
+            && oracles.oracles.iter().any(|(a, _)| *a == funder.address());
         let price = if funder_is_oracle { Some(SIM_PRICE) } else { oracles.nano_usd_per_crn };
         self.credits = price.is_some();
         if price.is_none() {
@@ -281,7 +283,7 @@ impl Sim {
             let body = TxBody::OpenDeal {
                 device: self.fleet.devices[d].id,
                 root,
-                size,
+                chunks: size / chunk_size,
                 duration_epochs: duration,
                 price_per_epoch: 10,
             };
