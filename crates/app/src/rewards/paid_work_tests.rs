@@ -194,7 +194,7 @@ fn a_storage_deal_paying_one_credit_an_epoch_earns_at_most_that_credits_value() 
         TxBody::OpenDeal {
             device: dev.id(),
             root,
-            size: data.len() as u64,
+            chunks: data.len().div_ceil(64) as u64,
             duration_epochs: 2,
             price_per_epoch: 1,
         },
