@@ -334,3 +334,62 @@ proptest::proptest! {
         proptest::prop_assert_eq!(scales(&levels, &hotspots), plain_scales(&levels, &hotspots));
     }
 }
+
+/// `n` hotspots around Paris: one at the centre of each resolution-9 cell of a disk, every
+/// seventh cell holding a second one beside it.
+fn city(n: usize) -> Vec<(DeviceId, Option<u64>)> {
+    let k = ((n as f64 / 3.0).sqrt().ceil()) as u32;
+    let cells: Vec<CellIndex> = paris(9).grid_disk(k);
+    cells
+        .iter()
+        .enumerate()
+        .flat_map(|(i, c)| {
+            let both = if i % 7 == 0 { 2 } else { 1 };
+            c.children(Resolution::Twelve).take(both).map(u64::from).collect::<Vec<_>>()
+        })
+        .take(n)
+        .enumerate()
+        .map(|(i, l)| (id(i as u32), Some(l)))
+        .collect()
+}
+
+#[test]
+fn the_scales_do_not_depend_on_the_order_hotspots_come_in() {
+    let hotspots = city(5_000);
+    let levels = default_density();
+    let mut reversed = hotspots.clone();
+    reversed.reverse();
+    let mut back = scales(&levels, &reversed);
+    back.reverse();
+    let forward = scales(&levels, &hotspots);
+    assert_eq!(forward, back);
+    // The city is dense enough that every level from 8 down clips someone.
+    for r in [10u8, 8, 5] {
+        assert!(
+            forward.iter().any(|(_, d)| d
+                .factors
+                .iter()
+                .any(|f| f.resolution == r && f.clipped < f.unclipped)),
+            "{r}"
+        );
+    }
+}
+
+/// The run at the size of the epoch reward run (`cargo test --release -p cairn-app
+/// a_million -- --ignored --nocapture`): the time, and the same scales in reverse order.
+#[test]
+#[ignore]
+fn a_million_hotspots_scale_the_same_in_any_order() {
+    let hotspots = city(1_000_000);
+    let levels = default_density();
+    let locations: Vec<Option<u64>> = hotspots.iter().map(|(_, l)| *l).collect();
+    let start = std::time::Instant::now();
+    let forward = scales_at(&levels, &locations);
+    let took = start.elapsed();
+    let mut reversed = locations.clone();
+    reversed.reverse();
+    let mut back = scales_at(&levels, &reversed);
+    back.reverse();
+    assert_eq!(forward, back);
+    eprintln!("{} hotspots scaled in {:.3} s", locations.len(), took.as_secs_f64());
+}
