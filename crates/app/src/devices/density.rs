@@ -104,13 +104,41 @@ fn sum_by_cell(mut pairs: Vec<(u64, u32)>) -> Vec<(u64, u32)> {
     out
 }
 
-/// Every level clipped, coarsest first as `levels` is: hotspots counted at the finest
-/// level, each coarser level from the clipped counts of the one finer.
+/// The place in `table` (sorted by cell) of each cell of `cells`. H3 indexes sort a
+/// parent's children together and in their parents' order, so the parents of a sorted
+/// level come in order and one walk finds them; a cell out of order is searched for, and
+/// one not in `table` gets `u32::MAX`.
+fn places(cells: &[u64], table: &[DensityFactor]) -> Vec<u32> {
+    let mut at = 0usize;
+    cells
+        .iter()
+        .map(|cell| {
+            while table.get(at).is_some_and(|f| f.cell < *cell) {
+                at += 1;
+            }
+            if table.get(at).is_some_and(|f| f.cell == *cell) {
+                return at as u32;
+            }
+            match table.binary_search_by_key(cell, |f| f.cell) {
+                Ok(found) => {
+                    at = found;
+                    found as u32
+                }
+                // Not there (cannot happen for a parent): no place, no coarser factor.
+                Err(_) => u32::MAX,
+            }
+        })
+        .collect()
+}
+
+/// Every level clipped, finest first, each with the place of each of its hexes' parent in
+/// the next coarser level (empty for the coarsest): hotspots counted at the finest level,
+/// each coarser level from the clipped counts of the one finer.
 fn clip_all(
     levels: &[DensityLevel],
     resolutions: &[Resolution],
     counted: &[Option<CellIndex>],
-) -> Vec<Vec<DensityFactor>> {
+) -> Vec<(Vec<DensityFactor>, Vec<u32>)> {
     use rayon::prelude::*;
     let (Some(finest), Some(finest_res)) = (levels.last(), resolutions.last()) else {
         return Vec::new();
@@ -119,20 +147,24 @@ fn clip_all(
         .par_iter()
         .filter_map(|c| Some((u64::from((*c)?.parent(*finest_res)?), 1)))
         .collect();
-    let mut clipped = vec![clip(finest, &sum_by_cell(hotspots))];
+    let mut finer = clip(finest, &sum_by_cell(hotspots));
+    let mut out = Vec::with_capacity(levels.len());
     for (l, res) in levels.iter().zip(resolutions).rev().skip(1) {
-        let finer = clipped.last().map_or(&[][..], |v| &v[..]);
         let pairs: Vec<(u64, u32)> = finer
             .par_iter()
-            .filter_map(|f| {
-                let parent = CellIndex::try_from(f.cell).ok()?.parent(*res)?;
-                Some((u64::from(parent), f.clipped))
+            .map(|f| {
+                let parent = CellIndex::try_from(f.cell).ok().and_then(|c| c.parent(*res));
+                (parent.map_or(0, u64::from), f.clipped)
             })
             .collect();
-        clipped.push(clip(l, &sum_by_cell(pairs)));
+        let coarser =
+            clip(l, &sum_by_cell(pairs.iter().copied().filter(|(p, _)| *p != 0).collect()));
+        let parents: Vec<u64> = pairs.iter().map(|(p, _)| *p).collect();
+        let up = places(&parents, &coarser);
+        out.push((std::mem::replace(&mut finer, coarser), up));
     }
-    clipped.reverse();
-    clipped
+    out.push((finer, Vec::new()));
+    out
 }
 
 /// The density of every hotspot in `hotspots` (id, resolution-12 location if any), in the
@@ -175,23 +207,25 @@ pub fn scales_at(levels: &[DensityLevel], locations: &[Option<u64>]) -> Vec<Cove
         })
         .collect();
     let clipped = clip_all(levels, &resolutions, &counted);
+    let finest = clipped.first().map_or(&[][..], |(t, _)| &t[..]);
+    let finest_res = resolutions.last().copied();
     let scale = |cell: &Option<CellIndex>| {
         let Some(cell) = *cell else { return CoverageDensity::default() };
-        let mut scale = u64::from(SCALE_ONE);
+        // The hotspot's hex at the finest level, then each coarser one by its parent's
+        // place. Every counted hotspot's hex is in every level; were one missing, it would
+        // leave the scale alone rather than fail.
         let mut factors = Vec::with_capacity(levels.len());
-        for (res, level) in resolutions.iter().zip(&clipped) {
-            // Every counted hotspot's hex is in every level; were one missing, it would
-            // leave the scale alone rather than fail.
-            let Some(f) = cell
-                .parent(*res)
-                .and_then(|p| level.binary_search_by_key(&u64::from(p), |f| f.cell).ok())
-                .and_then(|at| level.get(at))
-            else {
-                continue;
-            };
-            scale = scaled(scale, f);
+        let mut at = finest_res
+            .and_then(|r| cell.parent(r))
+            .and_then(|p| finest.binary_search_by_key(&u64::from(p), |f| f.cell).ok());
+        for (table, up) in &clipped {
+            let Some(f) = at.and_then(|i| table.get(i)) else { break };
             factors.push(*f);
+            at = at.and_then(|i| up.get(i)).map(|i| *i as usize);
         }
+        // Coarsest first, as the levels are listed.
+        factors.reverse();
+        let scale = factors.iter().fold(u64::from(SCALE_ONE), scaled);
         CoverageDensity { scale_ppm: scale as u32, factors }
     };
     counted.par_iter().map(scale).collect()

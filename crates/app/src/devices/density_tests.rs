@@ -386,6 +386,14 @@ fn a_million_hotspots_scale_the_same_in_any_order() {
     let start = std::time::Instant::now();
     let forward = scales_at(&levels, &locations);
     let took = start.elapsed();
+    let counted: Vec<Option<CellIndex>> =
+        locations.iter().map(|l| CellIndex::try_from((*l)?).ok()).collect();
+    let resolutions: Vec<Resolution> = levels.iter().map(|l| res(l.resolution)).collect();
+    let start = std::time::Instant::now();
+    let tables = clip_all(&levels, &resolutions, &counted);
+    eprintln!("clipping every level: {:.3} s", start.elapsed().as_secs_f64());
+    let hexes: Vec<usize> = tables.iter().map(|(t, _)| t.len()).collect();
+    eprintln!("hexes per level, finest first: {hexes:?}");
     let mut reversed = locations.clone();
     reversed.reverse();
     let mut back = scales_at(&levels, &reversed);
