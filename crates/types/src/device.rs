@@ -561,17 +561,21 @@ pub struct BeaconRecord {
     pub witnesses: Vec<DeviceId>,
 }
 
-/// One resolution's part in a hotspot's density scale: the hex it sits in, the earning
-/// hotspots in that hex, the child hexes (one resolution finer) that hold any, and the
-/// limit those give (`min(max, target × max(1, occupied_children))`).
+/// One resolution's part in a hotspot's density scale (HIP-17): the hex it sits in, the
+/// hex's unclipped count (at the finest level its earning hotspots; above, the sum of its
+/// children's clipped counts), the hexes of its disk (itself and its neighbours) whose
+/// unclipped count reaches the level's target, the limit those give
+/// (`min(max, target × max(1, occupied − N + 1))`) and the clipped count
+/// (`min(unclipped, limit)`). The factor is `clipped / unclipped`.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
 )]
 pub struct DensityFactor {
     pub resolution: u8,
     pub cell: u64,
-    pub hotspots: u32,
-    pub occupied_children: u32,
+    pub unclipped: u32,
+    pub clipped: u32,
+    pub occupied: u32,
     pub limit: u32,
 }
 

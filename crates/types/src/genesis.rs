@@ -295,24 +295,52 @@ impl RadioParams {
     }
 }
 
-/// How many earning hotspots a hex of one resolution carries at full reward.
+/// How many earning hotspots a hex of one resolution carries at full reward (HIP-17 with
+/// the HIP-104 parameters by default, docs/adr/0007-hex-density.md).
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DensityLevel {
-    /// H3 resolution, 0 to 11 (the occupied children are counted one finer).
+    /// H3 resolution, 0 to 12 (a location's resolution).
     pub resolution: u8,
-    /// Hotspots a hex carries per occupied child hex.
+    /// Hotspots a hex carries while fewer than `neighbours` hexes of its disk (itself and
+    /// its neighbours) reach this target.
     pub target: u32,
     /// Hotspots a hex carries at most.
     pub max: u32,
+    /// HIP-17's N: the limit is `min(max, target × max(1, k − N + 1))` where k is the
+    /// number of hexes of the disk whose count reaches the target. At least 1.
+    #[serde(default = "default_neighbours")]
+    pub neighbours: u32,
 }
 
-/// The reference limits: resolution 4: 500 / 1000 down to resolution 8: 1 / 1.
+/// The finest density resolution: a location's (H3 resolution 12).
+pub const DENSITY_MAX_RESOLUTION: u8 = 12;
+
+/// N where a level does not give it: 2, HIP-17's value at its finest resolutions.
+pub fn default_neighbours() -> u32 {
+    2
+}
+
+/// HIP-17 as retuned by HIP-104, (resolution, N, target, max): resolution 4: 2, 500,
+/// 1,000; 5: 4, 100, 200; 6: 4, 25, 50; 7: 4, 5, 10; 8 to 10: 2, 1, 1.
 pub fn default_density() -> Vec<DensityLevel> {
-    [(4, 500, 1000), (5, 100, 200), (6, 25, 50), (7, 5, 10), (8, 1, 1)]
-        .into_iter()
-        .map(|(resolution, target, max)| DensityLevel { resolution, target, max })
-        .collect()
+    [
+        (4, 2, 500, 1000),
+        (5, 4, 100, 200),
+        (6, 4, 25, 50),
+        (7, 4, 5, 10),
+        (8, 2, 1, 1),
+        (9, 2, 1, 1),
+        (10, 2, 1, 1),
+    ]
+    .into_iter()
+    .map(|(resolution, neighbours, target, max)| DensityLevel {
+        resolution,
+        target,
+        max,
+        neighbours,
+    })
+    .collect()
 }
 
 impl Default for CoverageParams {
@@ -509,13 +537,21 @@ impl Params {
         }
         let levels = &self.coverage.density;
         let ordered = levels.windows(2).all(|w| w[0].resolution < w[1].resolution);
-        if levels.len() > 12
-            || !ordered
-            || levels.iter().any(|l| l.resolution > 11 || l.target == 0 || l.target > l.max)
-        {
+        if let Some(l) = levels.iter().find(|l| {
+            l.resolution > DENSITY_MAX_RESOLUTION
+                || l.target == 0
+                || l.target > l.max
+                || l.neighbours == 0
+        }) {
+            return Err(GenesisError::Invalid(format!(
+                "coverage.density: resolution {} (0 to {}), target {}, max {}, N {}: need \
+                 1 ≤ target ≤ max and N ≥ 1",
+                l.resolution, DENSITY_MAX_RESOLUTION, l.target, l.max, l.neighbours
+            )));
+        }
+        if !ordered {
             return Err(GenesisError::Invalid(
-                "coverage.density: resolutions 0 to 11, strictly increasing; 1 ≤ target ≤ max"
-                    .into(),
+                "coverage.density: resolutions must be strictly increasing".into(),
             ));
         }
         self.coverage.radio.validate()?;
@@ -685,11 +721,16 @@ impl Genesis {
 mod tests {
     use super::*;
 
-    fn with_density(levels: &[(u8, u32, u32)]) -> Result<(), GenesisError> {
+    fn with_density(levels: &[(u8, u32, u32, u32)]) -> Result<(), GenesisError> {
         let mut p = Params::default();
         p.coverage.density = levels
             .iter()
-            .map(|&(resolution, target, max)| DensityLevel { resolution, target, max })
+            .map(|&(resolution, neighbours, target, max)| DensityLevel {
+                resolution,
+                target,
+                max,
+                neighbours,
+            })
             .collect();
         p.validate()
     }
@@ -698,12 +739,41 @@ mod tests {
     fn density_levels_must_be_ordered_within_range_and_target_at_most_max() {
         assert!(Params::default().validate().is_ok());
         assert!(with_density(&[]).is_ok());
-        assert!(with_density(&[(11, 1, 1)]).is_ok());
-        assert!(with_density(&[(12, 1, 1)]).is_err()); // children would be finer than a location
-        assert!(with_density(&[(7, 5, 10), (7, 1, 1)]).is_err()); // repeated
-        assert!(with_density(&[(8, 1, 1), (7, 5, 10)]).is_err()); // finest first
-        assert!(with_density(&[(7, 0, 10)]).is_err()); // zero target
-        assert!(with_density(&[(7, 11, 10)]).is_err()); // target above max
+        assert!(with_density(&[(12, 2, 1, 1)]).is_ok()); // a location's own resolution
+        assert!(with_density(&[(13, 2, 1, 1)]).is_err()); // finer than a location
+        assert!(with_density(&[(7, 4, 5, 10), (7, 2, 1, 1)]).is_err()); // repeated
+        assert!(with_density(&[(8, 2, 1, 1), (7, 4, 5, 10)]).is_err()); // finest first
+        assert!(with_density(&[(7, 4, 0, 10)]).is_err()); // zero target
+        assert!(with_density(&[(7, 4, 11, 10)]).is_err()); // target above max
+        assert!(with_density(&[(7, 0, 5, 10)]).is_err()); // N of zero
+        assert!(with_density(&[(7, 1, 5, 10)]).is_ok());
+    }
+
+    #[test]
+    fn the_default_density_is_hip_104() {
+        let rows: Vec<(u8, u32, u32, u32)> = default_density()
+            .iter()
+            .map(|l| (l.resolution, l.neighbours, l.target, l.max))
+            .collect();
+        assert_eq!(
+            rows,
+            vec![
+                (4, 2, 500, 1000),
+                (5, 4, 100, 200),
+                (6, 4, 25, 50),
+                (7, 4, 5, 10),
+                (8, 2, 1, 1),
+                (9, 2, 1, 1),
+                (10, 2, 1, 1)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_density_level_without_n_reads_as_n_two() {
+        let l: DensityLevel =
+            serde_json::from_str(r#"{"resolution": 8, "target": 1, "max": 1}"#).unwrap();
+        assert_eq!(l.neighbours, 2);
     }
 
     #[test]

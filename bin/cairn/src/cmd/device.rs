@@ -575,8 +575,9 @@ pub async fn run(ctx: &Ctx, cmd: DeviceCmd) -> anyhow::Result<()> {
                         rows.push((
                             "  resolution",
                             format!(
-                                "{}: {} hotspots, {} occupied children, limit {}",
-                                f.resolution, f.hotspots, f.occupied_children, f.limit
+                                "{} hex {:x}: {} clipped to {} (limit {}, {} of its \
+                                 disk at target)",
+                                f.resolution, f.cell, f.unclipped, f.clipped, f.limit, f.occupied
                             ),
                         ));
                     }
