@@ -108,9 +108,40 @@ fn block_removes_included_and_stale() {
     m.admit(t0.clone(), &s, &Params::default(), 1).unwrap();
     m.admit(t1.clone(), &s, &Params::default(), 1).unwrap();
     let after = state(&[(&a, 9_000, 2)]);
-    m.on_block(&[t0.hash], &[], &after);
+    m.on_block(&[(t0.hash, a.address())], &[], &after);
     assert!(m.is_empty());
     assert_eq!(m.bytes(), 0);
+}
+
+#[test]
+fn a_same_nonce_twin_included_elsewhere_is_dropped_with_everything_below_the_account_nonce() {
+    let (a, b, c) = (Keypair::from_label("a"), Keypair::from_label("b"), Keypair::from_label("c"));
+    let s = state(&[(&a, 10_000, 0), (&b, 10_000, 0), (&c, 10_000, 0)]);
+    let mut m = Mempool::new(MempoolConfig::default());
+    // This node holds a's nonces 0..3 and b's nonce 0; another validator's block included
+    // different transactions (twins: same signer and nonce, other amounts) for a's 0 and 1
+    // and for b's 0, so none of the hashes here is in the block.
+    for n in 0..3 {
+        m.admit(tx(&a, n, 10, 1), &s, &Params::default(), 1).unwrap();
+    }
+    m.admit(tx(&b, 0, 10, 1), &s, &Params::default(), 1).unwrap();
+    let kept = m.admit(tx(&c, 0, 10, 1), &s, &Params::default(), 1).unwrap();
+    let twins = [tx(&a, 0, 10, 2), tx(&a, 1, 10, 2), tx(&b, 0, 10, 2)];
+    let included: Vec<(Hash, Address)> =
+        twins.iter().map(|t| (t.hash, t.tx.tx.signer)).collect();
+    assert!(included.iter().all(|(h, _)| m.get(h).is_none()));
+    let after = state(&[(&a, 9_000, 2), (&b, 9_000, 1), (&c, 10_000, 0)]);
+    m.on_block(&included, &[], &after);
+    // a's nonce 2 still waits (it is next); the spent twins are gone; c is untouched.
+    let left: Vec<(Address, u64)> = m.senders.iter()
+        .flat_map(|(s, q)| q.keys().map(move |n| (*s, *n)))
+        .collect();
+    let mut want = vec![(a.address(), 2), (c.address(), 0)];
+    want.sort();
+    assert_eq!(left, want);
+    assert!(m.get(&kept).is_some());
+    assert_eq!(m.bytes(), m.senders.values().flat_map(|q| q.values()).map(|e| e.tx.size).sum::<usize>());
+    assert_eq!(m.candidates(&after, 10, 1 << 20).len(), 2);
 }
 
 #[test]
