@@ -162,7 +162,7 @@ impl Host {
             self.check(&hash)?;
             if let Some(k) = self.known.get(&hash) {
                 let (r, pol, proposer) = (k.round, k.pol_round, k.proposer);
-                out.push(self.live_value(&hash, r, pol, proposer));
+                out.extend(self.live_value(&hash, r, pol, proposer));
             }
         }
         Ok(out)
@@ -271,7 +271,7 @@ impl Host {
             return Ok(None);
         }
         self.check(&hash)?;
-        Ok(Some(self.live_value(&hash, p.round, p.pol_round, p.proposer)))
+        Ok(self.live_value(&hash, p.round, p.pol_round, p.proposer))
     }
 
     /// The value of a live proposal for the engine: its verdict, and, for a valid block,
@@ -286,22 +286,13 @@ impl Host {
         round: u32,
         pol: Option<u32>,
         proposer: Address,
-    ) -> ProposedValue<CairnContext> {
-        let Some(k) = self.known.get(hash) else {
-            return ProposedValue {
-                height: Height(0),
-                round: Round::new(round),
-                valid_round: pol.map_or(Round::Nil, Round::new),
-                proposer: ValidatorAddress(proposer),
-                value: BlockId(*hash),
-                validity: Validity::Invalid,
-            };
-        };
+    ) -> Option<ProposedValue<CairnContext>> {
+        let k = self.known.get(hash)?;
         let mut value = self.proposed_value(hash, k, round, pol, proposer);
         if value.validity == Validity::Valid && !self.wait_for_clock(k.height, hash, &k.block) {
             value.validity = Validity::Invalid;
         }
-        value
+        Some(value)
     }
 
     /// Waits until the local clock is within `max_clock_drift_ms` of the block's timestamp,

@@ -240,3 +240,53 @@ fn filling_a_hole_keeps_later_transactions_affordable_and_replacements_respect_t
     let bigger = SizedTx { size: one.size + 100, ..SizedTx::new(bigger.sign(&a)) };
     assert_eq!(tight.admit(bigger, &s, &Params::default(), 1).unwrap_err().code(), "mempool_full");
 }
+
+proptest::proptest! {
+    /// Whatever another validator's block included (any twin of any pending nonce), after
+    /// `on_block` no pending transaction of a signer in the block sits below its account
+    /// nonce, the byte count matches the entries, and the rest is untouched.
+    #[test]
+    fn after_a_block_no_signer_in_it_keeps_a_spent_nonce(
+        pending in proptest::collection::vec(0u64..6, 1..4),
+        spent in proptest::collection::vec(0u64..7, 1..4),
+    ) {
+        let keys: Vec<Keypair> = (0..pending.len())
+            .map(|i| Keypair::from_label(&format!("p{i}")))
+            .collect();
+        let s = state(&keys.iter().map(|k| (k, 1_000_000, 0)).collect::<Vec<_>>());
+        let mut m = Mempool::new(MempoolConfig::default());
+        for (k, &n) in keys.iter().zip(&pending) {
+            for nonce in 0..n {
+                m.admit(tx(k, nonce, 10, 1), &s, &Params::default(), 1).unwrap();
+            }
+        }
+        // Signer i's account moved to spent[i] (if listed) through twins this pool never saw.
+        let mut after = Vec::new();
+        let mut included = Vec::new();
+        for (i, k) in keys.iter().enumerate() {
+            let nonce = spent.get(i).copied().unwrap_or(0);
+            after.push((k, 1_000_000, nonce));
+            for n in 0..nonce {
+                let twin = tx(k, n, 10, 2);
+                included.push((twin.hash, k.address()));
+            }
+        }
+        let before: Vec<(Address, u64)> =
+            m.senders.iter().flat_map(|(s, q)| q.keys().map(move |n| (*s, *n))).collect();
+        m.on_block(&included, &[], &state(&after));
+        for (k, _, nonce) in &after {
+            let left: Vec<u64> =
+                m.senders.get(&k.address()).map(|q| q.keys().copied().collect()).unwrap_or_default();
+            proptest::prop_assert!(left.iter().all(|n| n >= nonce), "{left:?} below {nonce}");
+            let kept: Vec<u64> = before
+                .iter()
+                .filter(|(s, n)| *s == k.address() && n >= nonce)
+                .map(|(_, n)| *n)
+                .collect();
+            proptest::prop_assert_eq!(left, kept);
+        }
+        let bytes: usize = m.senders.values().flat_map(|q| q.values()).map(|e| e.tx.size).sum();
+        proptest::prop_assert_eq!(m.bytes(), bytes);
+        proptest::prop_assert_eq!(m.len(), m.senders.values().map(|q| q.len()).sum::<usize>());
+    }
+}
