@@ -54,15 +54,18 @@ pub fn served_seal(
 /// Another valid signature of `hash` under `cairn/block/v1`: the same secret scalar with a
 /// nonce prefix that changes on every call.
 #[cfg(feature = "byzantine")]
-fn reseal(key: &cairn_types::Keypair, chain_id: &str, hash: &cairn_types::Hash) -> cairn_types::Signature {
+fn reseal(
+    key: &cairn_types::Keypair,
+    chain_id: &str,
+    hash: &cairn_types::Hash,
+) -> cairn_types::Signature {
     use cairn_types::crypto::{domain, signing_message};
     use ed25519_dalek::hazmat::{ExpandedSecretKey, raw_sign};
     use std::sync::atomic::{AtomicU64, Ordering};
     static CALLS: AtomicU64 = AtomicU64::new(0);
     let call = CALLS.fetch_add(1, Ordering::Relaxed);
     let mut esk = ExpandedSecretKey::from(&key.secret_bytes());
-    esk.hash_prefix =
-        cairn_types::Hash::sha256_parts(&[&esk.hash_prefix, &call.to_be_bytes()]).0;
+    esk.hash_prefix = cairn_types::Hash::sha256_parts(&[&esk.hash_prefix, &call.to_be_bytes()]).0;
     let vk = ed25519_dalek::VerifyingKey::from(&esk);
     let msg = signing_message(domain::BLOCK, chain_id, hash);
     cairn_types::Signature(raw_sign::<sha2::Sha512>(&esk, &msg, &vk).to_bytes())

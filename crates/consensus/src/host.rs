@@ -462,8 +462,12 @@ impl Host {
                 txs: block.txs,
                 proposer_signature: commit.proposer_signature,
             };
-            body.proposer_signature =
-                crate::fault::served_seal(&self.config, &self.shared.key, self.ctx.chain_id(), &body);
+            body.proposer_signature = crate::fault::served_seal(
+                &self.config,
+                &self.shared.key,
+                self.ctx.chain_id(),
+                &body,
+            );
             let certificate = ExtendedCommitCertificate {
                 height: Height(height),
                 round: Round::new(commit.round),

@@ -17,11 +17,11 @@ fn a_builder_handing_out_different_seals_of_its_blocks_cannot_split_the_state() 
         c.inject_faults(0, serde_json::json!({ "reseal_served_blocks": true }));
         // The late validator knows only the Byzantine one, so it syncs every block from it.
         let only_node0 = {
-            let text = std::fs::read_to_string(c.nodes[3].data_dir().join("consensus.json"))
-                .unwrap();
+            let text =
+                std::fs::read_to_string(c.nodes[3].data_dir().join("consensus.json")).unwrap();
             let cfg: serde_json::Value = serde_json::from_str(&text).unwrap();
-            let node0 = std::fs::read_to_string(c.nodes[0].data_dir().join("consensus.json"))
-                .unwrap();
+            let node0 =
+                std::fs::read_to_string(c.nodes[0].data_dir().join("consensus.json")).unwrap();
             let node0: serde_json::Value = serde_json::from_str(&node0).unwrap();
             let listen = node0["listen"].as_str().unwrap().to_string();
             cfg["peers"]
@@ -71,9 +71,15 @@ fn a_builder_handing_out_different_seals_of_its_blocks_cannot_split_the_state() 
             let first: serde_json::Value =
                 reqwest::get(url(&c.nodes[0])).await.unwrap().json().await.unwrap();
             for n in &c.nodes[1..] {
-                let e: serde_json::Value = reqwest::get(url(n)).await.unwrap().json().await.unwrap();
+                let e: serde_json::Value =
+                    reqwest::get(url(n)).await.unwrap().json().await.unwrap();
                 assert_eq!(e["entropy"], first["entropy"], "entropy of height {h}");
             }
         }
+        eprintln!(
+            "figure: {differ} of validator 0's {} blocks synced with another seal; \
+             same blocks, roots and entropy on all 4 at heights 1..={top}",
+            built.len()
+        );
     });
 }

@@ -22,6 +22,7 @@ fn a_validator_whose_clock_runs_three_seconds_ahead_keeps_commits_going_with_its
             c.start(i).await;
         }
         let fast = c.validator(3);
+        let started = std::time::Instant::now();
         let top = c.converge(16, Duration::from_secs(90)).await;
         let mut proposers = BTreeSet::new();
         let mut fast_blocks = 0;
@@ -35,6 +36,11 @@ fn a_validator_whose_clock_runs_three_seconds_ahead_keeps_commits_going_with_its
         assert!(fast_blocks > 0, "none of blocks 1..={top} is the fast validator's: {proposers:?}");
         assert_eq!(proposers.len(), 4);
         // And commits go on.
-        c.converge(top + 4, Duration::from_secs(60)).await;
+        let more = c.converge(top + 4, Duration::from_secs(60)).await;
+        eprintln!(
+            "figure: {fast_blocks} of {top} blocks built by the fast validator; \
+             {more} heights on all 4 in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
     });
 }

@@ -127,20 +127,21 @@ fn a_same_nonce_twin_included_elsewhere_is_dropped_with_everything_below_the_acc
     m.admit(tx(&b, 0, 10, 1), &s, &Params::default(), 1).unwrap();
     let kept = m.admit(tx(&c, 0, 10, 1), &s, &Params::default(), 1).unwrap();
     let twins = [tx(&a, 0, 10, 2), tx(&a, 1, 10, 2), tx(&b, 0, 10, 2)];
-    let included: Vec<(Hash, Address)> =
-        twins.iter().map(|t| (t.hash, t.tx.tx.signer)).collect();
+    let included: Vec<(Hash, Address)> = twins.iter().map(|t| (t.hash, t.tx.tx.signer)).collect();
     assert!(included.iter().all(|(h, _)| m.get(h).is_none()));
     let after = state(&[(&a, 9_000, 2), (&b, 9_000, 1), (&c, 10_000, 0)]);
     m.on_block(&included, &[], &after);
     // a's nonce 2 still waits (it is next); the spent twins are gone; c is untouched.
-    let left: Vec<(Address, u64)> = m.senders.iter()
-        .flat_map(|(s, q)| q.keys().map(move |n| (*s, *n)))
-        .collect();
+    let left: Vec<(Address, u64)> =
+        m.senders.iter().flat_map(|(s, q)| q.keys().map(move |n| (*s, *n))).collect();
     let mut want = vec![(a.address(), 2), (c.address(), 0)];
     want.sort();
     assert_eq!(left, want);
     assert!(m.get(&kept).is_some());
-    assert_eq!(m.bytes(), m.senders.values().flat_map(|q| q.values()).map(|e| e.tx.size).sum::<usize>());
+    assert_eq!(
+        m.bytes(),
+        m.senders.values().flat_map(|q| q.values()).map(|e| e.tx.size).sum::<usize>()
+    );
     assert_eq!(m.candidates(&after, 10, 1 << 20).len(), 2);
 }
 
