@@ -103,7 +103,7 @@ impl Block {
     /// The chain entropy this block hands to its child: SHA-256 over the entropy domain and
     /// the block (header) hash, the value every validator voted on. No signature enters it:
     /// an ed25519 signer can make many valid signatures of one message, so a builder could
-    /// hand different seals of one block to different validators (ADR 0012). Anyone
+    /// hand different seals of one block to different validators (ADR 0016). Anyone
     /// recomputes it from the header.
     pub fn entropy(&self) -> Hash {
         entropy_of(&self.hash())
