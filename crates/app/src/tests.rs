@@ -295,14 +295,15 @@ fn each_block_records_the_entropy_its_parent_handed_on() {
     assert_eq!(entropy_at(&c.store, 1).unwrap(), Some(genesis_entropy));
     let b1 = c.certify(&p1);
     c.block(vec![]);
-    // Block 2's entropy comes from block 1 and its certificate, and anyone can recompute it.
+    // Block 2's entropy comes from block 1's hash alone, and anyone can recompute it.
     assert_eq!(entropy_at(&c.store, 2).unwrap(), Some(b1.entropy()));
+    assert_eq!(b1.entropy(), cairn_types::block::entropy_of(&b1.hash()));
     assert_ne!(b1.entropy(), genesis_entropy);
-    // A different certificate (another signer) gives different entropy.
+    // The certificate does not enter it: whoever certified block 1, block 2 is the same.
     let mut other = b1.clone();
     other.certificate =
         cairn_types::Certificate::solo(&Keypair::from_label("other"), CHAIN, &b1.hash());
-    assert_ne!(other.entropy(), b1.entropy());
+    assert_eq!(other.entropy(), b1.entropy());
 }
 
 #[test]

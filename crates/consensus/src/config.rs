@@ -29,8 +29,9 @@ pub struct BftConfig {
     pub relay: Vec<String>,
     #[serde(default)]
     pub timeouts: TimeoutsConfig,
-    /// A proposal whose timestamp is further than this ahead of the local clock gets a nil
-    /// prevote.
+    /// A proposal whose timestamp is at most this far ahead of the local clock is checked at
+    /// once; one further ahead is waited for (at most the propose timeout), and beyond that
+    /// gets a nil prevote in that round only.
     #[serde(default = "default_drift")]
     pub max_clock_drift_ms: u64,
     /// Most transactions this validator puts in one proposal (within the chain's
@@ -43,6 +44,11 @@ pub struct BftConfig {
     #[cfg(feature = "byzantine")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub byzantine: Option<malachitebft_engine_byzantine::ByzantineConfig>,
+    /// Test-only faults of this validator (`fault.rs`; builds with the `byzantine` feature
+    /// only, like `byzantine`).
+    #[cfg(feature = "byzantine")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub faults: Option<crate::fault::Faults>,
 }
 
 fn default_drift() -> u64 {
@@ -108,6 +114,8 @@ impl BftConfig {
             max_proposal_txs: default_proposal_txs(),
             #[cfg(feature = "byzantine")]
             byzantine: None,
+            #[cfg(feature = "byzantine")]
+            faults: None,
         }
     }
 

@@ -10,7 +10,7 @@ use anyhow::{Context as _, bail};
 use cairn_app::check::{SizedTx, StatefulError};
 use cairn_app::{App, Executed};
 use cairn_node::Shared;
-use cairn_node::producer::{self, now_ms};
+use cairn_node::producer;
 use cairn_types::consensus::{Commit, CommitSignature};
 use cairn_types::{Address, Block, Certificate, Hash, Signature as CairnSignature, codec};
 use malachitebft_app_channel::app::consensus::ProposedValue;
@@ -159,9 +159,10 @@ impl Host {
             .collect();
         let mut out = Vec::new();
         for hash in hashes {
-            self.check(&hash, true)?;
+            self.check(&hash)?;
             if let Some(k) = self.known.get(&hash) {
-                out.push(self.proposed_value(&hash, k, k.round, k.pol_round, k.proposer));
+                let (r, pol, proposer) = (k.round, k.pol_round, k.proposer);
+                out.extend(self.live_value(&hash, r, pol, proposer));
             }
         }
         Ok(out)
@@ -203,7 +204,8 @@ impl Host {
             params.max_block_txs.min(self.config.max_proposal_txs.max(1)) as usize,
             params.max_block_bytes as usize,
         );
-        let proposal = self.shared.app.propose(&snap, parent, now_ms(), me, candidates)?;
+        let now = crate::fault::now_ms(&self.config);
+        let proposal = self.shared.app.propose(&snap, parent, now, me, candidates)?;
         let block = ProposedBlock::seal(
             &self.shared.key,
             self.ctx.chain_id(),
@@ -268,17 +270,56 @@ impl Host {
         if p.height != next {
             return Ok(None);
         }
-        self.check(&hash, true)?;
-        Ok(self
-            .known
-            .get(&hash)
-            .map(|k| self.proposed_value(&hash, k, p.round, p.pol_round, p.proposer)))
+        self.check(&hash)?;
+        Ok(self.live_value(&hash, p.round, p.pol_round, p.proposer))
+    }
+
+    /// The value of a live proposal for the engine: its verdict, and, for a valid block,
+    /// whether its time has come on this node's clock. A timestamp up to
+    /// `max_clock_drift_ms` ahead is accepted at once; one further ahead is waited for, at
+    /// most the propose timeout; beyond that the block gets a nil prevote in this round
+    /// only. The clock never enters the recorded verdict: the same block in a later round,
+    /// or decided by the others, is judged on its contents.
+    fn live_value(
+        &self,
+        hash: &Hash,
+        round: u32,
+        pol: Option<u32>,
+        proposer: Address,
+    ) -> Option<ProposedValue<CairnContext>> {
+        let k = self.known.get(hash)?;
+        let mut value = self.proposed_value(hash, k, round, pol, proposer);
+        if value.validity == Validity::Valid && !self.wait_for_clock(k.height, hash, &k.block) {
+            value.validity = Validity::Invalid;
+        }
+        Some(value)
+    }
+
+    /// Waits until the local clock is within `max_clock_drift_ms` of the block's timestamp,
+    /// if that takes at most the propose timeout; returns whether it is.
+    fn wait_for_clock(&self, height: u64, hash: &Hash, block: &ProposedBlock) -> bool {
+        let ready_at = block.header.timestamp_ms.saturating_sub(self.config.max_clock_drift_ms);
+        let now = crate::fault::now_ms(&self.config);
+        let wait = ready_at.saturating_sub(now);
+        if wait == 0 {
+            return true;
+        }
+        let bound = self.config.timeouts.propose_ms;
+        if wait > bound {
+            tracing::warn!(height, block = %hash, timestamp = block.header.timestamp_ms, now, bound_ms = bound,
+                "proposal further ahead of the local clock than the wait bound: nil this round");
+            return false;
+        }
+        tracing::info!(height, block = %hash, wait_ms = wait, "waiting for the local clock to reach the proposal");
+        std::thread::sleep(Duration::from_millis(wait));
+        true
     }
 
     /// Checks a known block for the next height once: the builder's seal, its membership in
-    /// the set, its clock (live proposals only), then full re-execution. A valid block is
-    /// written to disk before anyone is told it is valid.
-    fn check(&mut self, hash: &Hash, live: bool) -> anyhow::Result<()> {
+    /// the set, then full re-execution. A valid block is written to disk before anyone is
+    /// told it is valid. The clock is not checked here (see [`Host::live_value`]): a verdict
+    /// is for good, a clock reading is not.
+    fn check(&mut self, hash: &Hash) -> anyhow::Result<()> {
         let Some(k) = self.known.get(hash) else { return Ok(()) };
         if !matches!(k.verdict, Verdict::Unchecked) {
             return Ok(());
@@ -295,10 +336,6 @@ impl Host {
             reason = Some("the builder's signature does not verify".to_string());
         } else if set.get(&header.proposer).is_none() {
             reason = Some(format!("builder {} is not a validator", header.proposer));
-        } else if live
-            && header.timestamp_ms > now_ms().saturating_add(self.config.max_clock_drift_ms)
-        {
-            reason = Some(format!("timestamp {} is ahead of the local clock", header.timestamp_ms));
         }
         let verdict = match reason {
             Some(r) => {
@@ -368,7 +405,7 @@ impl Host {
             };
             self.known.insert(hash, Known::from_pending(height, p));
         }
-        self.check(&hash, false)?;
+        self.check(&hash)?;
         let Some(k) = self.known.get_mut(&hash) else { return Ok(false) };
         let (executed, dropped) = match &mut k.verdict {
             Verdict::Valid { executed, dropped } => match executed.take() {
@@ -420,11 +457,17 @@ impl Host {
         for height in from.max(1)..=to {
             let Some(block) = snap.block(height)? else { break };
             let Certificate::Bft(commit) = block.certificate else { break };
-            let body = ProposedBlock {
+            let mut body = ProposedBlock {
                 header: block.header,
                 txs: block.txs,
                 proposer_signature: commit.proposer_signature,
             };
+            body.proposer_signature = crate::fault::served_seal(
+                &self.config,
+                &self.shared.key,
+                self.ctx.chain_id(),
+                &body,
+            );
             let certificate = ExtendedCommitCertificate {
                 height: Height(height),
                 round: Round::new(commit.round),
@@ -481,7 +524,7 @@ impl Host {
             block,
             verdict: Verdict::Unchecked,
         });
-        if let Err(e) = self.check(&hash, false) {
+        if let Err(e) = self.check(&hash) {
             tracing::warn!(height, error = %format!("{e:#}"), "checking a synced block failed");
             return SyncedValueOutcome::LocalTransientError;
         }

@@ -78,7 +78,8 @@ pub fn commit(
     let after = shared.snapshot()?;
     {
         let mut pool = shared.mempool();
-        let included: Vec<Hash> = e.receipts.iter().map(|r| r.tx_hash).collect();
+        let included: Vec<(Hash, cairn_types::Address)> =
+            e.receipts.iter().zip(&block.txs).map(|(r, t)| (r.tx_hash, t.tx.signer)).collect();
         pool.on_block(&included, dropped, &after);
     }
     let m = &shared.metrics.chain;
