@@ -113,6 +113,20 @@ impl Net {
         })
     }
 
+    /// A view of no node, for tests of what the simulator builds: `params`, and a client of
+    /// an address nothing listens on.
+    #[cfg(test)]
+    pub fn offline(params: Params) -> anyhow::Result<Net> {
+        Ok(Net {
+            client: Client::new("http://127.0.0.1:9")?,
+            chain_id: "cairn-test".into(),
+            params,
+            drives: true,
+            nonces: BTreeMap::new(),
+            block_seconds: Vec::new(),
+        })
+    }
+
     /// Starts `addr`'s nonces at its next nonce on the chain.
     pub async fn load_nonce(&mut self, addr: &Address) -> anyhow::Result<()> {
         let next = self.client.account(addr, false).await?.next_nonce;

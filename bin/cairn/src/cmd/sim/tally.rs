@@ -3,12 +3,20 @@
 //! transaction receipts and job records; only the claims come from the simulator.
 //!
 //! The per-unit rate of a pool in an epoch is what honest devices paid in full (up for the
-//! epoch, no fraud flag) earned from it per unit of work the chain counted. A device's
-//! *attempted* reward is its made-up units times that rate; its fraudulent *paid* reward is
-//! the part of what the chain paid it from that pool that its made-up units account for,
-//! counting its honest units first. For an honest device the same rate times the units it
-//! claimed is its fair share: rejected reports, failed jobs, a missed uptime gate and fraud
-//! holds all show as fair share not paid.
+//! epoch, no fraud flag) earned from it, plus what the pool paid for made-up units, per unit
+//! of work the chain counted for those honest devices: the rate honest work would have
+//! earned had the made-up units been counted as nothing (a cheat that takes nearly all of a
+//! pool would otherwise drive the rate it is measured at to nothing). A device's fraudulent
+//! *paid* reward is the part of what the chain paid it from that pool that its made-up units
+//! account for, counting its honest units first. A behaviour's *attempted* reward in a pool
+//! is its made-up units times that rate, and never more than the pool. For an honest device
+//! the same rate times the units it claimed is its fair share: rejected reports, failed
+//! jobs, a missed uptime gate, fraud holds and what the pool paid for made-up units all
+//! show as fair share not paid.
+//!
+//! A roster griefer aims at honest hotspots (its devices' `source`): their fair share is
+//! part of its attempted reward, and what the co-location rule held of it is the harm it
+//! did (`honest_held`), reported beside what it was paid.
 
 use super::book::{Claims, POOLS};
 use super::fleet::{Behaviour, Fleet};
@@ -34,6 +42,10 @@ pub struct Figures {
     pub pool_paid: [Amount; 5],
     /// Transactions of the behaviour's own work that failed (storage answers, jobs, ...).
     pub failed_txs: u64,
+    /// Honest devices it aimed at (a roster griefer's targets): their reward held in fraud
+    /// escrow as co-located, and the device-epochs held.
+    pub honest_held: Amount,
+    pub honest_held_epochs: u64,
     /// What the chain did about it, by check: rejection codes, fraud detectors, failed
     /// transactions, slashes, scaling.
     pub caught_by: BTreeMap<String, u64>,
@@ -75,6 +87,8 @@ struct Outcome {
     counted: [u128; 5],
     rejected: u64,
     flagged: bool,
+    /// Flagged by the co-location rule.
+    colocated: bool,
     uptime_ok: bool,
 }
 
@@ -97,6 +111,7 @@ fn outcome(report: &RewardReport, e: &RewardEntry) -> Outcome {
         counted: counted(e),
         rejected: e.work.rejected.iter().map(|(_, n)| u64::from(*n)).sum(),
         flagged: !e.flags.is_empty(),
+        colocated: e.flags.iter().any(|f| f.detector() == "colocated"),
         uptime_ok: e.uptime_ok,
         ..Outcome::default()
     };
@@ -175,14 +190,31 @@ impl Tally {
                 r.1 += o.counted[i];
             }
         }
+        // What each pool paid for made-up units goes back into the honest rate.
+        let mut fraud_paid = [0u128; 5];
+        for (d, c) in claims {
+            let Some(o) = outcomes.get(d).filter(|_| !fleet.devices[*d].honest()) else {
+                continue;
+            };
+            for i in 0..POOLS.len() {
+                fraud_paid[i] += fraud_part(o.paid[i], o.counted[i], c.legit[i], c.fraud[i]);
+            }
+        }
         for (i, r) in rate.iter_mut().enumerate() {
-            if r.1 == 0 {
+            if r.1 > 0 {
+                r.0 += fraud_paid[i];
+            } else {
                 let pool = report.summary.pools.iter().find(|p| p.pool == POOLS[i]);
                 r.0 = pool.map_or(0, |p| p.amount);
                 r.1 = claims.values().map(|c| c.legit[i] + c.fraud[i]).sum();
             }
         }
         let at_rate = |units: u128, i: usize| mul_div(units, rate[i].0, rate[i].1);
+        let pool_amount = |i: usize| {
+            report.summary.pools.iter().find(|p| p.pool == POOLS[i]).map_or(0, |p| p.amount)
+        };
+        // Each behaviour's attempt per pool, capped at the pool once summed.
+        let mut attempts: BTreeMap<(Behaviour, usize), Amount> = BTreeMap::new();
         let none = Outcome::default();
         for (d, c) in claims {
             let o = outcomes.get(d).unwrap_or(&none);
@@ -199,10 +231,36 @@ impl Tally {
                     f.pool_paid[i] += o.paid[i];
                     f.held += o.held[i];
                 } else if c.fraud[i] > 0 {
-                    f.attempted += at_rate(c.fraud[i], i);
+                    if let Some(b) = fleet.devices[*d].behaviour {
+                        *attempts.entry((b, i)).or_default() += at_rate(c.fraud[i], i);
+                    }
                     f.paid += fraud_part(o.paid[i], o.counted[i], c.legit[i], c.fraud[i]);
                     f.held += fraud_part(o.held[i], o.counted[i], c.legit[i], c.fraud[i]);
                 }
+            }
+        }
+        for ((b, i), attempted) in attempts {
+            self.figures(Some(b)).attempted += attempted.min(pool_amount(i));
+        }
+        // A roster griefer's targets: their fair share is what it tried to take from them,
+        // and what was held of it as co-located is what it managed.
+        let targets: std::collections::BTreeSet<(Behaviour, usize)> = fleet
+            .devices
+            .iter()
+            .filter(|d| d.behaviour == Some(Behaviour::RosterGriefer))
+            .filter_map(|d| d.source.map(|t| (Behaviour::RosterGriefer, t)))
+            .filter(|(_, t)| fleet.devices.get(*t).is_some_and(|d| d.honest()))
+            .collect();
+        for (b, t) in targets {
+            let fair: Amount = claims
+                .get(&t)
+                .map_or(0, |c| (0..POOLS.len()).map(|i| at_rate(c.legit[i], i)).sum());
+            let o = outcomes.get(&t).unwrap_or(&none);
+            let f = self.figures(Some(b));
+            f.attempted += fair;
+            if o.colocated {
+                f.honest_held += o.held.iter().sum::<Amount>();
+                f.honest_held_epochs += 1;
             }
         }
         // Rejections of devices that claimed nothing this epoch still count.
