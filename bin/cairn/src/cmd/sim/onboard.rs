@@ -29,6 +29,8 @@ const TX_FEE: Amount = 30_000;
 /// Reports a device sends per heartbeat slot, on average, and bytes each costs in fees.
 const REPORTS_PER_SLOT: u64 = 2;
 const REPORT_BYTES: u64 = 160;
+/// Reports an adversary sends per heartbeat slot, at most, as budgeted.
+const ADVERSARY_REPORTS_PER_SLOT: u64 = 8;
 /// Credits a consumer pays per epoch of a deal.
 const DEAL_PRICE: u128 = 10;
 
@@ -236,9 +238,21 @@ impl Sim {
         let per_gateway = reports * (u128::from(REPORT_BYTES) * p.fee_per_byte + 10)
             / super::fleet::HONEST_GATEWAYS as u128
             + UNITS_PER_CRN;
-        for g in &self.fleet.gateways {
-            b.fees += per_gateway;
-            out.push((g.address(), per_gateway));
+        // The adversaries' stream carries more per device (made-up witnesses, copies,
+        // replays): funded for ADVERSARY_REPORTS_PER_SLOT each.
+        let adversaries = self.fleet.devices.iter().filter(|d| !d.honest()).count() as u128;
+        let per_adversary_gateway = (adversaries
+            * u128::from(p.devices.heartbeat_slots)
+            * u128::from(ADVERSARY_REPORTS_PER_SLOT)
+            * u128::from(epochs + 2)
+            * (u128::from(REPORT_BYTES) * p.fee_per_byte + 10)
+            + UNITS_PER_CRN)
+            .max(per_gateway);
+        let first_adversarial = super::fleet::HONEST_GATEWAYS * super::fleet::GATEWAYS_PER_STREAM;
+        for (i, g) in self.fleet.gateways.iter().enumerate() {
+            let amount = if i >= first_adversarial { per_adversary_gateway } else { per_gateway };
+            b.fees += amount;
+            out.push((g.address(), amount));
         }
         b.total = b.bonds + b.fees + b.credits;
         // Distributors' own fees.

@@ -289,4 +289,87 @@ mod tests {
         // Only made-up units, all counted.
         assert_eq!(fraud_part(900, 9, 0, 9), 900);
     }
+
+    /// Two honest storage providers prove 4 KiB each; an inflater's own deal declares 2^60
+    /// bytes over one real chunk, and the pool pays it nearly everything. Measured at the
+    /// rate honest bytes earned under the attack (next to nothing) it would seem to have
+    /// attempted nothing; measured at the rate they would have earned without it, capped at
+    /// the pool, it attempted the pool and was paid nearly all of it, and the honest
+    /// providers' fair share shows as withheld.
+    #[test]
+    fn a_cheat_that_takes_a_whole_pool_is_measured_against_the_pool_it_took() {
+        use crate::cmd::sim::fleet::FleetSpec;
+        use cairn_types::rewards::{EpochRewards, Pool, PoolOutcome, Work};
+        let spec = FleetSpec {
+            devices: 40,
+            adversarial: 1.0 / 40.0,
+            behaviours: vec![Behaviour::StorageInflater],
+            seed: 7,
+            salt: 0,
+        };
+        let (fleet, _) = Fleet::generate(spec, &cairn_types::Params::default()).unwrap();
+        let storage: Vec<usize> = (0..fleet.devices.len())
+            .filter(|&d| fleet.devices[d].class == DeviceClass::Storage)
+            .collect();
+        let cheat = *storage.iter().find(|&&d| !fleet.devices[d].honest()).unwrap();
+        let honest: Vec<usize> =
+            storage.iter().copied().filter(|&d| fleet.devices[d].honest()).take(2).collect();
+        let index = fleet.devices.iter().enumerate().map(|(i, d)| (d.id, i)).collect();
+        let (pool, big) = (1_000_000_000u128, 1u64 << 60);
+        let bytes = |d: usize| if d == cheat { big } else { 4096 };
+        let devices: Vec<usize> = honest.iter().copied().chain([cheat]).collect();
+        let total: u128 = devices.iter().map(|&d| u128::from(bytes(d))).sum();
+        let entry = |d: usize| RewardEntry {
+            device: fleet.devices[d].id,
+            owner: fleet.operators[fleet.devices[d].owner].address(),
+            class: DeviceClass::Storage,
+            work: Work { proven_bytes: bytes(d), slots: 10, uptime_slots: 10, ..Work::default() },
+            uptime_ok: true,
+            scores: vec![(Pool::Storage, u128::from(bytes(d)))],
+            amount: mul_div(pool, u128::from(bytes(d)), total),
+            not_counted: Vec::new(),
+            flags: Vec::new(),
+            density: Vec::new(),
+            sensor_quality: None,
+        };
+        let report = RewardReport {
+            summary: EpochRewards {
+                epoch: 3,
+                emission: pool,
+                reminted: 0,
+                pools: vec![PoolOutcome {
+                    pool: Pool::Storage,
+                    amount: pool,
+                    paid: pool,
+                    score_total: total,
+                    earners: 3,
+                }],
+                to_treasury: 0,
+                to_validators: 0,
+                validator_payouts: Vec::new(),
+                escrowed: 0,
+                root: cairn_types::Hash::ZERO,
+                leaves: 3,
+            },
+            entries: devices.iter().map(|&d| entry(d)).collect(),
+        };
+        let st = super::super::book::pool_index(Pool::Storage).unwrap();
+        let mut claims = BTreeMap::new();
+        for &d in &devices {
+            let mut c = Claims::default();
+            if d == cheat {
+                (c.legit[st], c.fraud[st]) = (1024, u128::from(big) - 1024);
+            } else {
+                c.legit[st] = 4096;
+            }
+            claims.insert(d, c);
+        }
+        let mut t = Tally::default();
+        t.add_epoch(&fleet, &index, &report, &claims);
+        let f = &t.per[&Some(Behaviour::StorageInflater)];
+        assert_eq!(f.attempted, pool, "capped at the pool");
+        assert!(f.paid * 1_000 > pool * 999, "paid {} of {pool}", f.paid);
+        let h = &t.per[&None];
+        assert!(h.paid * 1_000 < h.attempted, "honest paid {} of {}", h.paid, h.attempted);
+    }
 }

@@ -280,12 +280,15 @@ impl Sim {
                 draw::mix(&[tag::PICK, seed, b as u64, hb.height]) as usize % near.len().max(1);
             let mut taken = 0;
             let mut heard_by = BTreeSet::new();
+            let mut doubled = Vec::new();
             for k in 0..near.len() {
                 let w = near[(start + k) % near.len()];
                 if taken >= cap {
                     break;
                 }
-                if !eligible(w) {
+                // A loud beacon witnesses only its partner (its honest witnesses, rejected
+                // once honest ones fill the cap, would count before its made-up ones).
+                if !eligible(w) || devs[w].behaviour == Some(Behaviour::LoudBeacon) {
                     continue;
                 }
                 let dist = devs[w].real.at.distance_m(bd.real.at);
@@ -313,11 +316,19 @@ impl Sim {
                 let fraud = devs[w].behaviour == Some(Behaviour::Sybil);
                 plan[w].push(Self::witness(b, hb, rssi, fraud, &self.fleet));
                 if devs[w].behaviour == Some(Behaviour::DoubleWitness) {
-                    for _ in 0..WITNESS_COPIES {
-                        plan[w].push(Self::witness(b, hb, rssi, true, &self.fleet));
-                    }
+                    doubled.push((w, rssi));
                 }
                 taken += 1;
+            }
+            // A double witness sends copies where the cap leaves room (it reads the beacon's
+            // witness count on the chain): copies past the cap would only be rejected.
+            let mut room = cap.saturating_sub(taken);
+            for (w, rssi) in doubled {
+                let copies = WITNESS_COPIES.min(room);
+                room -= copies;
+                for _ in 0..copies {
+                    plan[w].push(Self::witness(b, hb, rssi, true, &self.fleet));
+                }
             }
             // A loud beacon's partner hears it at what the declared power allows, or more.
             if loud_beacon {
