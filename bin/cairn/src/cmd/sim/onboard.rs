@@ -238,8 +238,9 @@ impl Sim {
         let per_gateway = reports * (u128::from(REPORT_BYTES) * p.fee_per_byte + 10)
             / super::fleet::HONEST_GATEWAYS as u128
             + UNITS_PER_CRN;
-        // The adversaries' stream carries more per device (made-up witnesses, copies,
-        // replays): funded for ADVERSARY_REPORTS_PER_SLOT each.
+        // The adversaries' streams carry more per device (made-up witnesses, copies,
+        // replays): each of their gateways is funded for ADVERSARY_REPORTS_PER_SLOT an
+        // adversary.
         let adversaries = self.fleet.devices.iter().filter(|d| !d.honest()).count() as u128;
         let per_adversary_gateway = (adversaries
             * u128::from(p.devices.heartbeat_slots)

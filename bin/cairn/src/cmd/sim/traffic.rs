@@ -280,7 +280,6 @@ impl Sim {
                 draw::mix(&[tag::PICK, seed, b as u64, hb.height]) as usize % near.len().max(1);
             let mut taken = 0;
             let mut heard_by = BTreeSet::new();
-            let mut doubled = Vec::new();
             for k in 0..near.len() {
                 let w = near[(start + k) % near.len()];
                 if taken >= cap {
@@ -316,19 +315,11 @@ impl Sim {
                 let fraud = devs[w].behaviour == Some(Behaviour::Sybil);
                 plan[w].push(Self::witness(b, hb, rssi, fraud, &self.fleet));
                 if devs[w].behaviour == Some(Behaviour::DoubleWitness) {
-                    doubled.push((w, rssi));
+                    for _ in 0..WITNESS_COPIES {
+                        plan[w].push(Self::witness(b, hb, rssi, true, &self.fleet));
+                    }
                 }
                 taken += 1;
-            }
-            // A double witness sends copies where the cap leaves room (it reads the beacon's
-            // witness count on the chain): copies past the cap would only be rejected.
-            let mut room = cap.saturating_sub(taken);
-            for (w, rssi) in doubled {
-                let copies = WITNESS_COPIES.min(room);
-                room -= copies;
-                for _ in 0..copies {
-                    plan[w].push(Self::witness(b, hb, rssi, true, &self.fleet));
-                }
             }
             // A loud beacon's partner hears it at what the declared power allows, or more.
             if loud_beacon {
@@ -433,12 +424,17 @@ impl Sim {
             })
             .collect::<anyhow::Result<_>>()?;
         // Claims, replays, and the gateway streams (honest devices spread over the honest
-        // gateways; adversaries through their own, submitted after).
+        // gateways; adversaries through their own, submitted after; a double witness through
+        // its own, submitted first, so its copies take witness-cap places).
         let mut streams: Vec<Vec<(SignedReport, usize, bool)>> =
-            vec![Vec::new(); HONEST_GATEWAYS + 1];
+            vec![Vec::new(); HONEST_GATEWAYS + 2];
         for (d, reports) in signed {
             let dev = &self.fleet.devices[d];
-            let stream = if dev.honest() { d % HONEST_GATEWAYS } else { HONEST_GATEWAYS };
+            let stream = match dev.behaviour {
+                None => d % HONEST_GATEWAYS,
+                Some(Behaviour::DoubleWitness) => HONEST_GATEWAYS + 1,
+                Some(_) => HONEST_GATEWAYS,
+            };
             let replayer =
                 matches!(dev.behaviour, Some(Behaviour::Replayer | Behaviour::RosterGriefer));
             let mut sent = Vec::new();
@@ -495,7 +491,9 @@ impl Sim {
             }
             txs_by_stream.push(txs);
         }
+        let first = txs_by_stream.pop().unwrap_or_default();
         let adversarial = txs_by_stream.pop().unwrap_or_default();
+        self.net.submit(&first).await?;
         self.net.submit_streams(txs_by_stream).await?;
         self.net.submit(&adversarial).await
     }
