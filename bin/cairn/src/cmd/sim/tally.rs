@@ -196,8 +196,8 @@ impl Tally {
             let Some(o) = outcomes.get(d).filter(|_| !fleet.devices[*d].honest()) else {
                 continue;
             };
-            for i in 0..POOLS.len() {
-                fraud_paid[i] += fraud_part(o.paid[i], o.counted[i], c.legit[i], c.fraud[i]);
+            for (i, paid) in fraud_paid.iter_mut().enumerate() {
+                *paid += fraud_part(o.paid[i], o.counted[i], c.legit[i], c.fraud[i]);
             }
         }
         for (i, r) in rate.iter_mut().enumerate() {

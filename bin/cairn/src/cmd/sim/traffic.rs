@@ -43,7 +43,7 @@ pub(super) struct Loud {
 /// are just above the EU868 plan: 20 dBm (the plan allows 16 dBm EIRP) at 870.5 MHz (above
 /// the 863–870 MHz band), witnessed as strong as that power would be heard in free space.
 pub(super) fn loud(pair: u32) -> Loud {
-    if pair % 2 == 0 {
+    if pair.is_multiple_of(2) {
         Loud { tx_dbm: 30_000, freq_khz: 1, witness_cdbm: Some(25_000) }
     } else {
         Loud { tx_dbm: 20, freq_khz: 870_500, witness_cdbm: None }
