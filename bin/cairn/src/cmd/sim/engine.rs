@@ -23,8 +23,11 @@ pub struct DevState {
     pub last_beacon: Option<Height>,
     /// It beacons in the first tick at or after this height.
     pub next_beacon: Height,
-    /// What it sent in its last tick (a replayer sends it again).
+    /// What it sent in its last tick (a replayer sends it again; a roster griefer keeps
+    /// its first tick's).
     pub last_sent: Vec<SignedReport>,
+    /// The last epoch a roster griefer replayed in.
+    pub replayed: Option<u64>,
 }
 
 /// A beacon the chain accepted, waiting for its witnesses in the next tick.

@@ -17,6 +17,9 @@ mod tally;
 mod traffic;
 mod work;
 
+#[cfg(test)]
+mod exploit_tests;
+
 use super::{Ctx, PASSPHRASE_ENV, cairn_home};
 use crate::keystore::Keystore;
 use anyhow::Context;

@@ -51,7 +51,12 @@ pub struct BehaviourRow {
     /// admin burns it).
     pub fraud_held_share: f64,
     pub failed_txs: u64,
+    /// Reward of the honest devices it aimed at (a roster griefer's neighbours) held in
+    /// fraud escrow because of it, and the device-epochs held.
+    pub honest_held_crn: String,
+    pub honest_held_device_epochs: u64,
     pub caught_by: BTreeMap<String, u64>,
+    /// Paid above the goal, or an honest device held because of it.
     pub gets_through: bool,
     pub verdict: String,
 }
@@ -126,6 +131,17 @@ fn verdict(b: Behaviour, f: &Figures, paid: f64, held: f64) -> (bool, String) {
     if f.attempted == 0 {
         return (false, format!("{} claimed nothing the chain pays for in these epochs", b.name()));
     }
+    if f.honest_held_epochs > 0 {
+        return (
+            true,
+            format!(
+                "GETS THROUGH: {} honest device-epochs held because of it, {} of its attempted \
+                 reward paid (checks that touched it: {checks})",
+                f.honest_held_epochs,
+                pct(paid)
+            ),
+        );
+    }
     if paid > GOAL {
         let how = if names.is_empty() {
             "no check catches it".to_string()
@@ -196,6 +212,8 @@ pub fn build(sim: &Sim) -> SimReport {
                 fraud_paid_share: p,
                 fraud_held_share: hd,
                 failed_txs: f.failed_txs,
+                honest_held_crn: format_crn(f.honest_held),
+                honest_held_device_epochs: f.honest_held_epochs,
                 caught_by: f.caught_by.clone(),
                 gets_through,
                 verdict,
