@@ -264,8 +264,8 @@ impl Tally {
             let f = self.figures(fleet.devices[*d].behaviour);
             f.reports += c.reports;
             f.rejected_reports += o.rejected;
-            let mut pending = [0; 5];
-            for i in 0..POOLS.len() {
+            let mut pending = [0; POOLS.len()];
+            for (i, pend) in pending.iter_mut().enumerate() {
                 if honest {
                     let fair = at_rate(c.legit[i], i);
                     let fair = o.cap[i].map_or(fair, |cap| fair.min(cap));
@@ -274,14 +274,14 @@ impl Tally {
                     f.pool_attempted[i] += fair;
                     f.pool_paid[i] += o.paid[i];
                     f.held += o.held[i];
-                    pending[i] = o.pending[i];
+                    *pend = o.pending[i];
                 } else if c.fraud[i] > 0 {
                     if let Some(b) = fleet.devices[*d].behaviour {
                         *attempts.entry((b, i)).or_default() += at_rate(c.fraud[i], i);
                     }
                     f.paid += fraud_part(o.paid[i], o.counted[i], c.legit[i], c.fraud[i]);
                     f.held += fraud_part(o.held[i], o.counted[i], c.legit[i], c.fraud[i]);
-                    pending[i] = fraud_part(o.pending[i], o.counted[i], c.legit[i], c.fraud[i]);
+                    *pend = fraud_part(o.pending[i], o.counted[i], c.legit[i], c.fraud[i]);
                 }
             }
             if let Some(until) = o.until
