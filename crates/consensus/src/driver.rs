@@ -87,9 +87,8 @@ async fn start(
             .map_err(|e| anyhow!("starting the consensus engine: {e:#}"))?;
     tracing::info!(%peer_id, listen = %config.listen, "consensus engine started");
     #[cfg(feature = "byzantine")]
-    let fault = config
-        .stream_fault
-        .map(|f| crate::fault::Injector::new(f, shared.key.clone(), &chain_id));
+    let fault =
+        config.stream_fault.map(|f| crate::fault::Injector::new(f, shared.key.clone(), &chain_id));
     Ok(tokio::spawn(async move {
         let mut driver = Driver {
             host,

@@ -55,7 +55,10 @@ fn bad_id(height: u64, round: u32, tag: u8) -> StreamId {
 
 impl Injector {
     pub fn new(fault: StreamFault, key: Keypair, chain_id: &str) -> Injector {
-        tracing::warn!(?fault, "this validator sends bad proposal streams on purpose (test configuration)");
+        tracing::warn!(
+            ?fault,
+            "this validator sends bad proposal streams on purpose (test configuration)"
+        );
         Injector { fault, key, chain_id: chain_id.to_string(), floods: 0 }
     }
 
@@ -74,7 +77,10 @@ impl Injector {
     }
 
     /// Streams to publish on receiving `part` from another validator.
-    pub fn on_part(&mut self, part: &StreamMessage<ProposalPart>) -> Vec<StreamMessage<ProposalPart>> {
+    pub fn on_part(
+        &mut self,
+        part: &StreamMessage<ProposalPart>,
+    ) -> Vec<StreamMessage<ProposalPart>> {
         match (self.fault, &part.content) {
             (StreamFault::Truncate, StreamContent::Data(ProposalPart::Init(init))) => {
                 let p = ReceivedProposal {
@@ -116,7 +122,11 @@ impl Injector {
         };
         let id = bad_id(p.height, p.round, tag);
         vec![
-            StreamMessage::new(id.clone(), 0, StreamContent::Data(ProposalPart::Init(Box::new(init)))),
+            StreamMessage::new(
+                id.clone(),
+                0,
+                StreamContent::Data(ProposalPart::Init(Box::new(init))),
+            ),
             StreamMessage::new(id.clone(), 1, StreamContent::Data(ProposalPart::Fin(signature))),
             StreamMessage::new(id, 2, StreamContent::Fin),
         ]
@@ -136,7 +146,9 @@ impl Injector {
         let part = |txs: Vec<SignedTx>| StreamContent::Data(ProposalPart::Txs(txs));
         let init = parts::stream(p, &self.key, &self.chain_id).into_iter().next();
         let mut out = Vec::new();
-        for (s, count) in (0..OVERSIZE_STREAMS).map(|s| (s, PARTS_WITHIN)).chain([(OVERSIZE_STREAMS, PARTS_PAST)]) {
+        for (s, count) in
+            (0..OVERSIZE_STREAMS).map(|s| (s, PARTS_WITHIN)).chain([(OVERSIZE_STREAMS, PARTS_PAST)])
+        {
             let id = bad_id(p.height, p.round, s as u8);
             if let Some(init) = &init {
                 out.push(StreamMessage::new(id.clone(), 0, init.content.clone()));

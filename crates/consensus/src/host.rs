@@ -4,7 +4,9 @@
 
 use crate::config::BftConfig;
 use crate::context::{BlockId, CairnContext, Height, ValidatorAddress, ValidatorSet};
-use crate::parts::{self, Limits, ProposalPart, ProposedBlock, ReceivedProposal, StreamError, Streams};
+use crate::parts::{
+    self, Limits, ProposalPart, ProposedBlock, ReceivedProposal, StreamError, Streams,
+};
 use crate::pending::{Pending, PendingBlock};
 use anyhow::{Context as _, bail};
 use cairn_app::check::{SizedTx, StatefulError};
@@ -97,11 +99,7 @@ impl Host {
             known: BTreeMap::new(),
             streams: Streams::new(
                 shared.app.chain_id(),
-                Limits::new(
-                    params.max_block_txs as usize,
-                    params.max_block_bytes as usize,
-                    total,
-                ),
+                Limits::new(params.max_block_txs as usize, params.max_block_bytes as usize, total),
             ),
             ahead: BTreeMap::new(),
             ahead_bytes: 0,
@@ -269,7 +267,11 @@ impl Host {
         let outcome = self.streams.insert(publisher, msg);
         let evicted = self.streams.take_evicted();
         if evicted > 0 {
-            tracing::warn!(evicted, cap = self.streams.limits().total_bytes, "proposal streams dropped to stay within the reassembly cap");
+            tracing::warn!(
+                evicted,
+                cap = self.streams.limits().total_bytes,
+                "proposal streams dropped to stay within the reassembly cap"
+            );
             self.shared.metrics.consensus.streams_refused("evicted", evicted);
         }
         self.publish_held();
@@ -293,10 +295,7 @@ impl Host {
         let (round, pol_round, proposer) = (p.round, p.pol_round, p.proposer);
         let Some(hash) = self.admit(&publisher, p)? else { return Ok(None) };
         self.check(&hash, true)?;
-        Ok(self
-            .known
-            .get(&hash)
-            .map(|k| self.proposed_value(&hash, k, round, pol_round, proposer)))
+        Ok(self.known.get(&hash).map(|k| self.proposed_value(&hash, k, round, pol_round, proposer)))
     }
 
     fn refuse(&self, publisher: &PeerId, e: &StreamError) {

@@ -190,7 +190,11 @@ pub const STREAM_OVERHEAD: usize = 64 * 1024;
 
 /// Splits a proposal into stream messages: init, transaction chunks, and the fin part
 /// signed by `key` (the round's proposer, named in the init), then the end of the stream.
-pub fn stream(p: &ReceivedProposal, key: &Keypair, chain_id: &str) -> Vec<StreamMessage<ProposalPart>> {
+pub fn stream(
+    p: &ReceivedProposal,
+    key: &Keypair,
+    chain_id: &str,
+) -> Vec<StreamMessage<ProposalPart>> {
     let id = stream_id(p.height, p.round);
     let seal = key.sign_payload(domain::PROPOSAL_STREAM, chain_id, &p.seal_payload());
     let init = ProposalInit {
@@ -320,7 +324,8 @@ impl Streams {
         for ((p, _), s) in &self.open {
             *by_publisher.entry(*p).or_default() += s.bytes;
         }
-        let (heaviest, _) = by_publisher.iter().max_by_key(|(p, b)| (**b, std::cmp::Reverse(**p)))?;
+        let (heaviest, _) =
+            by_publisher.iter().max_by_key(|(p, b)| (**b, std::cmp::Reverse(**p)))?;
         self.open
             .iter()
             .filter(|((p, _), _)| p == heaviest)
@@ -360,14 +365,14 @@ impl Streams {
                     stream.txs = stream.txs.saturating_add(txs.len());
                 }
                 let bytes = stream.bytes.saturating_add(size);
-                let refused = if stream.txs > limits.max_txs || stream.parts.len() > limits.max_txs + 2
-                {
-                    Some(StreamError::TooManyTxs { txs: stream.txs, cap: limits.max_txs })
-                } else if bytes > limits.stream_bytes {
-                    Some(StreamError::StreamTooLarge { bytes, cap: limits.stream_bytes })
-                } else {
-                    None
-                };
+                let refused =
+                    if stream.txs > limits.max_txs || stream.parts.len() > limits.max_txs + 2 {
+                        Some(StreamError::TooManyTxs { txs: stream.txs, cap: limits.max_txs })
+                    } else if bytes > limits.stream_bytes {
+                        Some(StreamError::StreamTooLarge { bytes, cap: limits.stream_bytes })
+                    } else {
+                        None
+                    };
                 if let Some(e) = refused {
                     self.remove(&key);
                     return Some(Err(e));

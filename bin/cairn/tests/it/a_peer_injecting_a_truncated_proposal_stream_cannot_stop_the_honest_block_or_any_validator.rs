@@ -66,7 +66,10 @@ fn a_peer_injecting_a_truncated_proposal_stream_cannot_stop_the_honest_block_or_
             let refused: f64 = ["tx_root", "signature"]
                 .iter()
                 .filter_map(|r| {
-                    metric(&text, &format!("cairn_consensus_streams_refused_total{{reason=\"{r}\"}}"))
+                    metric(
+                        &text,
+                        &format!("cairn_consensus_streams_refused_total{{reason=\"{r}\"}}"),
+                    )
                 })
                 .sum();
             assert!(refused >= 1.0, "no truncated stream refused:\n{text}");

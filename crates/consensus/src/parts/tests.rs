@@ -226,11 +226,8 @@ fn a_truncated_copy_of_an_honest_init_is_refused_and_the_honest_stream_still_com
 #[test]
 fn a_stream_with_a_forged_seal_is_refused() {
     let mut p = proposal(2, 10);
-    p.block.proposer_signature = Keypair::from_label("other").sign_payload(
-        domain::BLOCK,
-        "c",
-        &p.block.hash(),
-    );
+    p.block.proposer_signature =
+        Keypair::from_label("other").sign_payload(domain::BLOCK, "c", &p.block.hash());
     let mut s = Streams::new("c", limits(10));
     assert_eq!(
         feed(&mut s, peer(1), &honest(&p)),
@@ -271,7 +268,10 @@ fn a_stream_over_its_byte_cap_is_dropped() {
     let msgs = honest(&p);
     let mut s = Streams::new("c", Limits::new(1_000, 300_000, 10 << 20));
     let out = feed(&mut s, peer(1), &msgs);
-    assert!(matches!(out, Some(Err(StreamError::StreamTooLarge { cap, .. })) if cap == 300_000 + STREAM_OVERHEAD), "{out:?}");
+    assert!(
+        matches!(out, Some(Err(StreamError::StreamTooLarge { cap, .. })) if cap == 300_000 + STREAM_OVERHEAD),
+        "{out:?}"
+    );
     assert!(s.held() <= s.limits().stream_bytes);
 }
 
