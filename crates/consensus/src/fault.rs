@@ -1,13 +1,18 @@
-//! Test-only faults of one validator, in one place: a clock that runs ahead or behind, and
-//! a builder that hands out a different (equally valid) seal of its own blocks to every
-//! peer that syncs them. They exist only in builds with the `byzantine` feature (the
+//! Test-only faults of one validator, in one place: a clock that runs ahead or behind, a
+//! builder that hands out a different (equally valid) seal of its own blocks to every peer
+//! that syncs them, and bad proposal streams ([`streams`]). They exist only in builds with the `byzantine` feature (the
 //! integration tests), are off unless `consensus.json` has a `faults` section, and a
 //! release build refuses a file that has one (`deny_unknown_fields`). `docs/reliability.md`
 //! lists the tests that use them.
 
 use crate::config::BftConfig;
+
+#[cfg(feature = "byzantine")]
+pub mod streams;
 #[cfg(feature = "byzantine")]
 use serde::{Deserialize, Serialize};
+#[cfg(feature = "byzantine")]
+pub use streams::{Injector, StreamFault};
 
 /// The `faults` section of `consensus.json`.
 #[cfg(feature = "byzantine")]

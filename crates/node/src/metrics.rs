@@ -85,12 +85,52 @@ pub struct ApiMetrics {
 /// served as the older `text/plain; version=0.0.4`, parsers read each counter as an empty
 /// counter plus an untyped metric.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+/// BFT proposal streams (zero in solo mode).
+#[derive(Clone, Default)]
+pub struct ConsensusMetrics {
+    /// Bytes held in proposal reassembly: open streams and blocks kept for later heights.
+    pub reassembly_bytes: Gauge,
+    /// Proposal streams refused or dropped, by reason.
+    pub streams_refused: Family<ReasonLabel, Counter>,
+    /// Decided blocks this node could not verify on the spot (then fetched by sync).
+    pub decided_unverified: Counter,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabel {
+    pub reason: String,
+}
+
+impl ConsensusMetrics {
+    pub fn streams_refused(&self, reason: &str, n: u64) {
+        self.streams_refused.get_or_create(&ReasonLabel { reason: reason.to_string() }).inc_by(n);
+    }
+
+    fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "consensus_reassembly_bytes",
+            "Bytes held in proposal reassembly (open streams and blocks for later heights)",
+            self.reassembly_bytes.clone(),
+        );
+        registry.register(
+            "consensus_streams_refused",
+            "Proposal streams refused or dropped, by reason",
+            self.streams_refused.clone(),
+        );
+        registry.register(
+            "consensus_decided_unverified",
+            "Decided blocks not verifiable on the spot, fetched by sync",
+            self.decided_unverified.clone(),
+        );
+    }
+}
 
 pub struct Metrics {
     pub chain: ChainMetrics,
     pub process: ProcessMetrics,
     pub mempool: MempoolMetrics,
     pub api: ApiMetrics,
+    pub consensus: ConsensusMetrics,
     registry: Registry,
 }
 
@@ -189,7 +229,9 @@ impl Metrics {
             "Transactions refused through the API, by error code",
             api.txs_rejected.clone(),
         );
-        Metrics { chain, process, mempool, api, registry }
+        let consensus = ConsensusMetrics::default();
+        consensus.register(&mut registry);
+        Metrics { chain, process, mempool, api, consensus, registry }
     }
 
     /// The OpenMetrics text exposition, to be served as [`CONTENT_TYPE`].

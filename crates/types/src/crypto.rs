@@ -29,9 +29,21 @@ pub mod domain {
     pub const VOTE: &str = "cairn/vote/v1";
     /// BFT consensus proposals.
     pub const PROPOSAL: &str = "cairn/proposal/v1";
+    /// A round proposer's signature over a proposal stream (the `Fin` part).
+    pub const PROPOSAL_STREAM: &str = "cairn/proposal-stream/v1";
     /// All domain tags, for the uniqueness check.
-    pub const ALL: &[&str] =
-        &[TX, BLOCK, DEVICE_REGISTER, MAKER, REPORT, USAGE_RECEIPT, ENTROPY, VOTE, PROPOSAL];
+    pub const ALL: &[&str] = &[
+        TX,
+        BLOCK,
+        DEVICE_REGISTER,
+        MAKER,
+        REPORT,
+        USAGE_RECEIPT,
+        ENTROPY,
+        VOTE,
+        PROPOSAL,
+        PROPOSAL_STREAM,
+    ];
 }
 
 /// The bytes that are signed for `payload` of kind `tag` on chain `chain_id`:
