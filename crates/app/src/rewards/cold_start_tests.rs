@@ -171,3 +171,83 @@ fn a_ring_in_a_new_network_is_not_paid_before_the_detectors_see_it() {
     let keys: Vec<&Keypair> = ring.owners.iter().chain([&ring.admin]).collect();
     assert_supply_identity(&ring.n.c.store, &keys);
 }
+
+/// A device record for the hand-built states below: a hotspot located at `located_at`.
+fn hotspot(seed: u8, located_at: Height) -> cairn_types::device::Device {
+    let key = crate::devices::tests::ed_device(seed).public_key();
+    cairn_types::device::Device {
+        id: key.id(),
+        key,
+        class: cairn_types::DeviceClass::Hotspot,
+        owner: cairn_types::Address([seed; 32]),
+        metadata: Vec::new(),
+        registered_height: located_at,
+        bond: 0,
+        status: crate::devices::DeviceStatus::Active,
+        location: Some(0x8c1fb46622dd9ff),
+        location_count: 1,
+        located_at,
+        maker: None,
+    }
+}
+
+/// At the end of its probation (block 600, epoch 20 of 30-block epochs), a new hotspot held
+/// as unproven in epoch 10 that heard two established hotspots, which listen (they heard
+/// each other), is paid if either heard it back, and keeps a fraud hold if neither did.
+#[test]
+fn a_new_hotspot_that_hears_established_neighbours_is_paid_only_if_they_hear_it_back() {
+    use cairn_state::MemStore;
+    let mut params = cairn_types::Params::default();
+    params.blocks_per_epoch = 30;
+    params.fraud.probation_blocks = 210;
+    let (height, epoch) = (600, 20);
+    let run = |answered: bool| {
+        let base = MemStore::default();
+        let mut o = Overlay::new(&base);
+        let (new, b, c) = (hotspot(61, 250), hotspot(62, 5), hotspot(63, 5));
+        for d in [&new, &b, &c] {
+            crate::devices::put_device(&mut o, d);
+        }
+        let at = height - 10;
+        o.put_encoded(state_key::heard(&new.id), &vec![(b.id, at), (c.id, at)]);
+        let mut bs = vec![(c.id, at)];
+        if answered {
+            bs.push((new.id, at));
+        }
+        o.put_encoded(state_key::heard(&b.id), &bs);
+        o.put_encoded(state_key::heard(&c.id), &vec![(b.id, at)]);
+        let held = FraudHold {
+            device: new.id,
+            owner: new.owner,
+            epoch: 10,
+            amount: 1_000,
+            evidence: vec![Evidence::Unproven { until: 460, witnesses: 0, needed: 3 }],
+            release_epoch: epoch,
+            appealed: false,
+            status: HoldStatus::Held,
+        };
+        hold(&mut o, &held).unwrap();
+        let mut s = crate::accounts::get_supply(&o).unwrap();
+        s.held = 1_000;
+        o.put_encoded(state_key::supply(), &s);
+        let entry = super::super::compute::DeviceInput {
+            device: new.id,
+            owner: new.owner,
+            class: cairn_types::DeviceClass::Hotspot,
+            work: cairn_types::rewards::Work::default(),
+            density: Vec::new(),
+            sensor_quality: None,
+        }
+        .into_entry();
+        let due = release_due(&mut o, epoch, height).unwrap();
+        assert_eq!(due.len(), 1, "an unproven hold waits for the report");
+        judge_unproven(&mut o, &params, epoch, height, &[entry], due).unwrap();
+        get_hold(&o, &new.id, 10).unwrap().unwrap()
+    };
+    let paid = run(true);
+    assert_eq!(paid.status, HoldStatus::Released { height });
+    let kept = run(false);
+    assert_eq!(kept.status, HoldStatus::Held);
+    assert_eq!(kept.evidence[1], Evidence::Unheard { beacon: 0, beaconers: 2 });
+    assert_eq!(kept.release_epoch, epoch + params.fraud.escrow_epochs);
+}
