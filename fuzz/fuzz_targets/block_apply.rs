@@ -206,7 +206,7 @@ fn report(w: &World, spec: &ReportSpec, parent: &Parent, params: &Params) -> Sig
             let data = if good && back == 0 {
                 cairn_types::device::beacon_data(&parent.entropy, &device.id())
             } else {
-                Hash::sha256_parts(&[&[back], &device.id().0])
+                Hash::sha256_parts(&[&[back][..], &device.id().0[..]])
             };
             ReportPayload::Beacon { entropy_height, data, frequency_khz, tx_power_dbm }
         }
