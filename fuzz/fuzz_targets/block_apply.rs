@@ -54,7 +54,8 @@ fn world() -> &'static World {
         let devices: Vec<DeviceSigner> =
             (0..DEVICES).map(|i| DeviceSigner::from_ed25519_seed([i as u8 + 1; 32])).collect();
         let validator = Keypair::from_label("fuzz-validator");
-        let params = Params { blocks_per_epoch: 2, ..Params::default() };
+        let mut params = Params { blocks_per_epoch: 2, ..Params::default() };
+        params.devices.heartbeat_slots = 2;
         let genesis = Genesis {
             chain_id: CHAIN.into(),
             genesis_time_ms: 1_700_000_000_000,
