@@ -17,7 +17,6 @@ use chacha20poly1305::aead::{Aead, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, KeyInit, Nonce};
 use serde::{Deserialize, Serialize};
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The key file format version this code reads and writes.
@@ -182,7 +181,7 @@ impl Keystore {
         let file = encrypt(name, key, passphrase, kdf)?;
         let mut json = serde_json::to_vec_pretty(&file).context("cannot encode key file")?;
         json.push(b'\n');
-        write_new_file(&self.dir, &path, name, &json)?;
+        write_new_file(&path, name, &json)?;
         Ok(key.address())
     }
 
@@ -350,58 +349,20 @@ fn decrypt(file: &KeyFile, passphrase: &str, path: &Path) -> Result<Keypair> {
     Ok(key)
 }
 
-/// Writes `contents` to `path` atomically and without replacing an existing file: the bytes
-/// go to a private temporary file in the same directory, are synced, and the file is then
-/// linked into place (which fails if `path` exists), or renamed where hard links are not
-/// supported. Mode 0600 on unix.
-fn write_new_file(dir: &Path, path: &Path, name: &str, contents: &[u8]) -> Result<()> {
-    let tmp = dir.join(format!(".{name}.json.tmp-{}", hex::encode(rand::random::<[u8; 8]>())));
-    let written = write_private(&tmp, contents);
-    if let Err(e) = written {
-        let _ = fs::remove_file(&tmp);
-        return Err(e).with_context(|| format!("cannot write {}", tmp.display()));
-    }
-    let published = match fs::hard_link(&tmp, path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            Err(anyhow!("a key named {name} already exists ({})", path.display()))
+/// Writes `contents` to `path` as a new private file (see [`cairn_node::files`]), never
+/// over an existing key.
+fn write_new_file(path: &Path, name: &str, contents: &[u8]) -> Result<()> {
+    cairn_node::files::write_private_new(path, contents).map_err(|e| {
+        let exists = e.chain().any(|c| {
+            c.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::AlreadyExists)
+        });
+        if exists {
+            anyhow!("a key named {name} already exists ({})", path.display())
+        } else {
+            e.context(format!("cannot write {}", path.display()))
         }
-        Err(_) if fs::symlink_metadata(path).is_ok() => {
-            Err(anyhow!("a key named {name} already exists ({})", path.display()))
-        }
-        // No hard links on this filesystem.
-        Err(_) => fs::rename(&tmp, path)
-            .with_context(|| format!("cannot move {} to {}", tmp.display(), path.display())),
-    };
-    // After a link (or a failure) the temporary name is still there; after a rename it is
-    // already gone.
-    let _ = fs::remove_file(&tmp);
-    published?;
-    sync_dir(dir)
-}
-
-fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    let mut opts = fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts.open(path)?;
-    f.write_all(contents)?;
-    f.sync_all()
-}
-
-/// Makes a new directory entry durable (unix; elsewhere a no-op).
-fn sync_dir(dir: &Path) -> Result<()> {
-    #[cfg(unix)]
-    fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .with_context(|| format!("cannot sync directory {}", dir.display()))?;
-    #[cfg(not(unix))]
-    let _ = dir;
-    Ok(())
+    })
 }
 
 /// A passphrase for scripts or people: the value of `env_var` if it is set, otherwise

@@ -86,6 +86,14 @@ fn check_body(params: &Params, tx: &SignedTx) -> Result<(), StatelessError> {
             Ok(())
         }
         TxBody::RegisterDevice { key, metadata, maker, .. } => {
+            // Small-order keys get their own code: anyone could sign the consent and the
+            // reports of such a device.
+            if let DeviceKey::Ed25519(b) = key {
+                crypto::refuse_small_order("device", b)?;
+            }
+            if let Some(m) = maker {
+                crypto::refuse_small_order("maker", &m.maker.0)?;
+            }
             key.validate().map_err(|e| StatelessError::BadDeviceKey(e.to_string()))?;
             if metadata.len() > d.max_metadata_bytes as usize {
                 return Err(StatelessError::FieldTooLong {

@@ -178,11 +178,11 @@ pub(crate) fn execute<S: CommittedState>(
             TxBody::RevealResult { job, device, result, salt } => {
                 jobs::reveal(&mut o, signer, job, device, *result, salt, height)?
             }
-            TxBody::OpenDeal { device, root, size, duration_epochs, price_per_epoch } => {
+            TxBody::OpenDeal { device, root, chunks, duration_epochs, price_per_epoch } => {
                 let spec = deals::DealSpec {
                     device: *device,
                     root: *root,
-                    size: *size,
+                    chunks: *chunks,
                     duration_epochs: *duration_epochs,
                     price_per_epoch: *price_per_epoch,
                 };

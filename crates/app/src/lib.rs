@@ -78,7 +78,7 @@ impl Parent {
             height: 0,
             hash,
             timestamp_ms: g.genesis_time_ms,
-            entropy: cairn_types::block::entropy_of(&hash, &[]),
+            entropy: cairn_types::block::entropy_of(&hash),
         }
     }
 }

@@ -1,6 +1,7 @@
-//! The epoch roster: the devices with any per-epoch record (a judged report, delivered
+//! The epoch roster: the devices with any per-epoch record (an accepted report, delivered
 //! units, proven bytes or a verified job) in the order they got it, so the epoch boundary
-//! visits exactly them without scanning state.
+//! visits exactly them without scanning state. A rejected report never adds a device: anyone
+//! can replay a device's old reports, and an idle device must not count as active.
 //!
 //! A roster is a length plus chunks of at most [`CHUNK`] ids. Appending rewrites only the
 //! last chunk, so a block that adds k devices encodes O(k · CHUNK) bytes however long the

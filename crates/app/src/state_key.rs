@@ -225,6 +225,12 @@ pub fn fraud_hold(id: &DeviceId, epoch: u64) -> Vec<u8> {
     k
 }
 
+/// The last epoch in which a detector found something against a device (with or without
+/// an amount to hold): the cold-start rule reads it when it judges an unproven hold.
+pub fn fraud_seen(id: &DeviceId) -> Vec<u8> {
+    with_id(b"fraudseen/", id)
+}
+
 /// Fraud holds whose window ends at the start of `epoch`: (device, epoch) pairs.
 pub fn fraud_due(epoch: u64) -> Vec<u8> {
     let mut k = b"fraudq/".to_vec();
@@ -247,6 +253,25 @@ pub fn credits(addr: &Address) -> Vec<u8> {
 /// Credits minted, consumed and escrowed.
 pub fn credit_supply() -> Vec<u8> {
     b"meta/credit_supply".to_vec()
+}
+
+/// The CRN value (cost basis) of an account's data credits (ADR 0012).
+pub fn credit_value(addr: &Address) -> Vec<u8> {
+    let mut k = b"crvalue/".to_vec();
+    k.extend_from_slice(addr.as_bytes());
+    k
+}
+
+/// The credits held in a channel's, job's or deal's escrow and their CRN value.
+pub fn escrow_value(id: &cairn_types::Hash) -> Vec<u8> {
+    let mut k = b"escvalue/".to_vec();
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
+/// The CRN value of all credits: minted, in escrow, paid onto devices' work.
+pub fn credit_value_supply() -> Vec<u8> {
+    b"meta/credit_value".to_vec()
 }
 
 /// A compute job.

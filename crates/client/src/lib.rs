@@ -139,17 +139,45 @@ impl Client {
 
     /// `GET /v1/blocks/{height}`
     pub async fn block(&self, height: Height) -> Result<BlockView, ClientError> {
-        self.get_json(&paths::block(height)).await
+        let first = self.get_json(&paths::block(height)).await?;
+        self.rest_of_block(&paths::block(height), first).await
+    }
+
+    /// Fetches the pages of a block's transactions after `first` (the node serves at most
+    /// a page per request), so that the view holds all of them.
+    async fn rest_of_block(
+        &self,
+        path: &str,
+        mut view: BlockView,
+    ) -> Result<BlockView, ClientError> {
+        while let Some(offset) = view.next_tx.take() {
+            let page: BlockView = self.get_json(&format!("{path}?tx_offset={offset}")).await?;
+            if page.hash != view.hash {
+                return Err(ClientError::Decode {
+                    url: self.url(path),
+                    reason: format!(
+                        "block changed between pages: {} then {}",
+                        view.hash, page.hash
+                    ),
+                });
+            }
+            view.txs.extend(page.txs);
+            view.next_tx = page.next_tx.filter(|n| *n > offset);
+        }
+        Ok(view)
     }
 
     /// `GET /v1/blocks/latest`
     pub async fn latest_block(&self) -> Result<BlockView, ClientError> {
-        self.get_json(&paths::latest_block()).await
+        let first: BlockView = self.get_json(&paths::latest_block()).await?;
+        // Later pages by height: the head may move on meanwhile.
+        self.rest_of_block(&paths::block(first.header.height), first).await
     }
 
     /// `GET /v1/blocks/hash/{hex}`
     pub async fn block_by_hash(&self, hash: &Hash) -> Result<BlockView, ClientError> {
-        self.get_json(&paths::block_by_hash(hash)).await
+        let first = self.get_json(&paths::block_by_hash(hash)).await?;
+        self.rest_of_block(&paths::block_by_hash(hash), first).await
     }
 
     /// `GET /v1/blocks/{height}/raw`, decoded into the block itself (canonical encoding,

@@ -29,8 +29,9 @@ pub struct BftConfig {
     pub relay: Vec<String>,
     #[serde(default)]
     pub timeouts: TimeoutsConfig,
-    /// A proposal whose timestamp is further than this ahead of the local clock gets a nil
-    /// prevote.
+    /// A proposal whose timestamp is at most this far ahead of the local clock is checked at
+    /// once; one further ahead is waited for (at most the propose timeout), and beyond that
+    /// gets a nil prevote in that round only.
     #[serde(default = "default_drift")]
     pub max_clock_drift_ms: u64,
     /// Most transactions this validator puts in one proposal (within the chain's
@@ -38,11 +39,27 @@ pub struct BftConfig {
     /// timeout, so under load it is better to make blocks often than huge.
     #[serde(default = "default_proposal_txs")]
     pub max_proposal_txs: u32,
+    /// Most bytes held in proposal reassembly at once: streams being put together and
+    /// blocks kept for later heights (default 64 MiB; never below one stream's cap, the
+    /// chain's `max_block_bytes` plus 64 KiB). Over it, the oldest stream of the peer
+    /// holding the most is dropped first.
+    #[serde(default = "default_reassembly_bytes")]
+    pub max_reassembly_bytes: usize,
     /// Test-only misbehaviour of this validator (builds with the `byzantine` feature only;
     /// without it, a file that has this section does not parse).
     #[cfg(feature = "byzantine")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub byzantine: Option<malachitebft_engine_byzantine::ByzantineConfig>,
+    /// Test-only faults of this validator (`fault.rs`; builds with the `byzantine` feature
+    /// only, like `byzantine`).
+    #[cfg(feature = "byzantine")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub faults: Option<crate::fault::Faults>,
+    /// Test-only bad proposal streams this validator sends (builds with the `byzantine`
+    /// feature only, see [`crate::fault`]).
+    #[cfg(feature = "byzantine")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_fault: Option<crate::fault::StreamFault>,
 }
 
 fn default_drift() -> u64 {
@@ -51,6 +68,13 @@ fn default_drift() -> u64 {
 
 fn default_proposal_txs() -> u32 {
     5_000
+}
+
+/// Default of [`BftConfig::max_reassembly_bytes`]: 64 MiB.
+pub const DEFAULT_REASSEMBLY_BYTES: usize = 64 << 20;
+
+fn default_reassembly_bytes() -> usize {
+    DEFAULT_REASSEMBLY_BYTES
 }
 
 /// Round step timeouts, in milliseconds; each grows by `delta_ms` per round.
@@ -106,8 +130,13 @@ impl BftConfig {
             timeouts: TimeoutsConfig::default(),
             max_clock_drift_ms: default_drift(),
             max_proposal_txs: default_proposal_txs(),
+            max_reassembly_bytes: default_reassembly_bytes(),
             #[cfg(feature = "byzantine")]
             byzantine: None,
+            #[cfg(feature = "byzantine")]
+            faults: None,
+            #[cfg(feature = "byzantine")]
+            stream_fault: None,
         }
     }
 

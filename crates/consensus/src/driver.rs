@@ -86,8 +86,17 @@ async fn start(
             .await
             .map_err(|e| anyhow!("starting the consensus engine: {e:#}"))?;
     tracing::info!(%peer_id, listen = %config.listen, "consensus engine started");
+    #[cfg(feature = "byzantine")]
+    let fault =
+        config.stream_fault.map(|f| crate::fault::Injector::new(f, shared.key.clone(), &chain_id));
     Ok(tokio::spawn(async move {
-        let mut driver = Driver { host, channels, decided: None };
+        let mut driver = Driver {
+            host,
+            channels,
+            decided: None,
+            #[cfg(feature = "byzantine")]
+            fault,
+        };
         tokio::select! {
             r = driver.run() => {
                 if let Err(e) = r {
@@ -196,6 +205,9 @@ struct Driver {
     channels: Channels<CairnContext>,
     /// The last height the `Decided` handler committed.
     decided: Option<u64>,
+    /// Test-only bad streams this validator sends.
+    #[cfg(feature = "byzantine")]
+    fault: Option<crate::fault::Injector>,
 }
 
 fn send<T>(reply: tokio::sync::oneshot::Sender<T>, value: T, what: &str) {
@@ -235,12 +247,25 @@ impl Driver {
                     crate::context::BlockId(p.block.hash()),
                 );
                 send(reply, value, "GetValue");
-                for part in crate::parts::stream(&p) {
+                #[allow(unused_mut)]
+                let mut parts = Vec::new();
+                #[cfg(feature = "byzantine")]
+                if let Some(f) = &mut self.fault {
+                    parts.extend(f.on_propose(&p));
+                }
+                parts.extend(host.stream(&p));
+                for part in parts {
                     self.channels.network.send(NetworkMsg::PublishProposalPart(part)).await?;
                 }
             }
             AppMsg::ReceivedProposalPart { from, published_by, part, reply } => {
                 let publisher = published_by.unwrap_or(from);
+                #[cfg(feature = "byzantine")]
+                if let Some(f) = &mut self.fault {
+                    for bad in f.on_part(&part) {
+                        self.channels.network.send(NetworkMsg::PublishProposalPart(bad)).await?;
+                    }
+                }
                 let value = tokio::task::block_in_place(|| host.receive_part(publisher, part))?;
                 send(reply, value, "ReceivedProposalPart");
             }

@@ -4,13 +4,15 @@
 
 use crate::config::BftConfig;
 use crate::context::{BlockId, CairnContext, Height, ValidatorAddress, ValidatorSet};
-use crate::parts::{self, ProposalPart, ProposedBlock, ReceivedProposal, Streams};
+use crate::parts::{
+    self, Limits, ProposalPart, ProposedBlock, ReceivedProposal, StreamError, Streams,
+};
 use crate::pending::{Pending, PendingBlock};
 use anyhow::{Context as _, bail};
 use cairn_app::check::{SizedTx, StatefulError};
 use cairn_app::{App, Executed};
 use cairn_node::Shared;
-use cairn_node::producer::{self, now_ms};
+use cairn_node::producer;
 use cairn_types::consensus::{Commit, CommitSignature};
 use cairn_types::{Address, Block, Certificate, Hash, Signature as CairnSignature, codec};
 use malachitebft_app_channel::app::consensus::ProposedValue;
@@ -26,7 +28,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Proposals for heights further ahead than this are ignored (they cannot be checked yet).
+/// Proposals for heights further ahead than this are ignored (they cannot be checked yet);
+/// those within it are kept, unchecked, in the reassembly budget until their height comes.
 pub const FUTURE_HEIGHTS: u64 = 2;
 /// Most heights served in one sync answer.
 pub const MAX_SYNC_HEIGHTS: u64 = 20;
@@ -76,6 +79,10 @@ pub struct Host {
     pending: Pending,
     known: BTreeMap<Hash, Known>,
     streams: Streams,
+    /// Verified streams for heights after the next one, by (height, round, block): their
+    /// round proposer is checked when their height comes. Counted in the reassembly budget.
+    ahead: BTreeMap<(u64, u32, Hash), ReceivedProposal>,
+    ahead_bytes: usize,
     /// Equivocations already reported by this process, by (validator, height, round).
     reported: std::collections::BTreeSet<(Address, u64, u32)>,
 }
@@ -84,12 +91,18 @@ impl Host {
     pub fn new(shared: Arc<Shared>, config: BftConfig, pending: Pending) -> anyhow::Result<Host> {
         let ctx = CairnContext::new(shared.app.chain_id());
         let params = App::params(&shared.snapshot()?)?;
+        let total = config.max_reassembly_bytes;
         Ok(Host {
             ctx,
             config,
             pending,
             known: BTreeMap::new(),
-            streams: Streams::new(params.max_block_txs as usize),
+            streams: Streams::new(
+                shared.app.chain_id(),
+                Limits::new(params.max_block_txs as usize, params.max_block_bytes as usize, total),
+            ),
+            ahead: BTreeMap::new(),
+            ahead_bytes: 0,
             reported: Default::default(),
             shared,
         })
@@ -151,6 +164,7 @@ impl Host {
             let hash = p.block.hash();
             self.known.entry(hash).or_insert_with(|| Known::from_pending(height, p));
         }
+        self.admit_ahead(height)?;
         let hashes: Vec<Hash> = self
             .known
             .iter()
@@ -159,9 +173,10 @@ impl Host {
             .collect();
         let mut out = Vec::new();
         for hash in hashes {
-            self.check(&hash, true)?;
+            self.check(&hash)?;
             if let Some(k) = self.known.get(&hash) {
-                out.push(self.proposed_value(&hash, k, k.round, k.pol_round, k.proposer));
+                let (r, pol, proposer) = (k.round, k.pol_round, k.proposer);
+                out.extend(self.live_value(&hash, r, pol, proposer));
             }
         }
         Ok(out)
@@ -203,7 +218,8 @@ impl Host {
             params.max_block_txs.min(self.config.max_proposal_txs.max(1)) as usize,
             params.max_block_bytes as usize,
         );
-        let proposal = self.shared.app.propose(&snap, parent, now_ms(), me, candidates)?;
+        let now = crate::fault::now_ms(&self.config);
+        let proposal = self.shared.app.propose(&snap, parent, now, me, candidates)?;
         let block = ProposedBlock::seal(
             &self.shared.key,
             self.ctx.chain_id(),
@@ -241,21 +257,130 @@ impl Host {
         Ok(ReceivedProposal { height, round, pol_round: None, proposer: me, block })
     }
 
-    /// A proposal part arrived. Once its stream completes, the block is checked (if it is
-    /// for the next height) and its value returned; blocks for a later height wait for it.
+    /// A proposal part arrived. Once its stream completes and checks out (see
+    /// [`parts::verify`]) and its signer is the round's proposer, the block is checked (if it
+    /// is for the next height) and its value returned; blocks for a later height wait for it.
+    /// A stream that does not check out is dropped and records nothing for the block hash.
     pub fn receive_part(
         &mut self,
         publisher: PeerId,
         msg: StreamMessage<ProposalPart>,
     ) -> anyhow::Result<Option<ProposedValue<CairnContext>>> {
-        let Some(p) = self.streams.insert(publisher, msg) else { return Ok(None) };
+        let outcome = self.streams.insert(publisher, msg);
+        let evicted = self.streams.take_evicted();
+        if evicted > 0 {
+            tracing::warn!(
+                evicted,
+                cap = self.streams.limits().total_bytes,
+                "proposal streams dropped to stay within the reassembly cap"
+            );
+            self.shared.metrics.consensus.streams_refused("evicted", evicted);
+        }
+        self.publish_held();
+        let p = match outcome {
+            None => return Ok(None),
+            Some(Ok(p)) => p,
+            Some(Err(e)) => {
+                self.refuse(&publisher, &e);
+                return Ok(None);
+            }
+        };
         let next = self.head()? + 1;
-        if p.height < next || p.height > next + FUTURE_HEIGHTS || p.block.header.height != p.height
-        {
+        if p.height < next || p.height > next + FUTURE_HEIGHTS {
             tracing::debug!(height = p.height, next, "ignoring a proposal outside the window");
             return Ok(None);
         }
+        if p.height != next {
+            self.keep_ahead(publisher, p);
+            return Ok(None);
+        }
+        let (round, pol_round, proposer) = (p.round, p.pol_round, p.proposer);
+        let Some(hash) = self.admit(&publisher, p)? else { return Ok(None) };
+        self.check(&hash)?;
+        Ok(self.live_value(&hash, round, pol_round, proposer))
+    }
+
+    fn refuse(&self, publisher: &PeerId, e: &StreamError) {
+        tracing::warn!(%publisher, error = %e, "refusing a proposal stream");
+        self.shared.metrics.consensus.streams_refused(e.code(), 1);
+    }
+
+    /// Reports the bytes held in reassembly (open streams and blocks kept for later
+    /// heights) to the metrics, and the latter to the stream budget.
+    fn publish_held(&mut self) {
+        self.streams.set_reserved(self.ahead_bytes);
+        let held = self.streams.held().saturating_add(self.ahead_bytes);
+        self.shared.metrics.consensus.reassembly_bytes.set(i64::try_from(held).unwrap_or(i64::MAX));
+    }
+
+    /// Keeps a verified stream for a later height (within the budget, else it is refused).
+    fn keep_ahead(&mut self, publisher: PeerId, p: ReceivedProposal) {
+        let key = (p.height, p.round, p.block.hash());
+        if self.ahead.contains_key(&key) {
+            return;
+        }
+        let bytes = p.bytes();
+        let total = self.streams.limits().total_bytes;
+        if self.ahead_bytes.saturating_add(bytes).saturating_add(self.streams.held()) > total {
+            self.refuse(&publisher, &StreamError::Evicted { cap: total });
+            return;
+        }
+        self.ahead_bytes = self.ahead_bytes.saturating_add(bytes);
+        self.ahead.insert(key, p);
+        self.publish_held();
+    }
+
+    /// Moves the blocks kept for `height` (now the next height) to the known blocks, each
+    /// admitted like a live one; drops those of heights already passed.
+    fn admit_ahead(&mut self, height: u64) -> anyhow::Result<()> {
+        let later = self.ahead.split_off(&(height.saturating_add(1), 0, Hash::ZERO));
+        let now = std::mem::replace(&mut self.ahead, later);
+        self.ahead_bytes = self.ahead.values().map(ReceivedProposal::bytes).sum();
+        self.publish_held();
+        for ((h, _, _), p) in now {
+            if h == height {
+                self.admit_from_ahead(p)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn admit_from_ahead(&mut self, p: ReceivedProposal) -> anyhow::Result<()> {
+        let snap = self.shared.snapshot()?;
+        let set = App::validator_set(&snap, p.height)?;
+        if let Err(e) = parts::check_round_proposer(&p, &set) {
+            tracing::warn!(error = %e, "refusing a proposal kept for a later height");
+            self.shared.metrics.consensus.streams_refused(e.code(), 1);
+            return Ok(());
+        }
+        self.remember(p);
+        Ok(())
+    }
+
+    /// Admits a verified stream for the next height: its signer must be the round's
+    /// proposer. Returns the block hash once known here.
+    fn admit(&mut self, publisher: &PeerId, p: ReceivedProposal) -> anyhow::Result<Option<Hash>> {
+        let snap = self.shared.snapshot()?;
+        let set = App::validator_set(&snap, p.height)?;
+        drop(snap);
+        if let Err(e) = parts::check_round_proposer(&p, &set) {
+            self.refuse(publisher, &e);
+            return Ok(None);
+        }
+        Ok(self.remember(p))
+    }
+
+    /// Records a block proposed by its round's proposer. One block per (height, round) is
+    /// kept (a second one from the same proposer is an equivocation the engine sees from the
+    /// signed proposals); a block already known keeps its entry.
+    fn remember(&mut self, p: ReceivedProposal) -> Option<Hash> {
         let hash = p.block.hash();
+        if !self.known.contains_key(&hash)
+            && self.known.values().any(|k| k.height == p.height && k.round == p.round && !k.built)
+        {
+            tracing::warn!(height = p.height, round = p.round, block = %hash, "a second block for the same round; ignored");
+            return None;
+        }
         self.known.entry(hash).or_insert(Known {
             height: p.height,
             round: p.round,
@@ -265,20 +390,55 @@ impl Host {
             block: p.block,
             verdict: Verdict::Unchecked,
         });
-        if p.height != next {
-            return Ok(None);
+        Some(hash)
+    }
+
+    /// The value of a live proposal for the engine: its verdict, and, for a valid block,
+    /// whether its time has come on this node's clock. A timestamp up to
+    /// `max_clock_drift_ms` ahead is accepted at once; one further ahead is waited for, at
+    /// most the propose timeout; beyond that the block gets a nil prevote in this round
+    /// only. The clock never enters the recorded verdict: the same block in a later round,
+    /// or decided by the others, is judged on its contents.
+    fn live_value(
+        &self,
+        hash: &Hash,
+        round: u32,
+        pol: Option<u32>,
+        proposer: Address,
+    ) -> Option<ProposedValue<CairnContext>> {
+        let k = self.known.get(hash)?;
+        let mut value = self.proposed_value(hash, k, round, pol, proposer);
+        if value.validity == Validity::Valid && !self.wait_for_clock(k.height, hash, &k.block) {
+            value.validity = Validity::Invalid;
         }
-        self.check(&hash, true)?;
-        Ok(self
-            .known
-            .get(&hash)
-            .map(|k| self.proposed_value(&hash, k, p.round, p.pol_round, p.proposer)))
+        Some(value)
+    }
+
+    /// Waits until the local clock is within `max_clock_drift_ms` of the block's timestamp,
+    /// if that takes at most the propose timeout; returns whether it is.
+    fn wait_for_clock(&self, height: u64, hash: &Hash, block: &ProposedBlock) -> bool {
+        let ready_at = block.header.timestamp_ms.saturating_sub(self.config.max_clock_drift_ms);
+        let now = crate::fault::now_ms(&self.config);
+        let wait = ready_at.saturating_sub(now);
+        if wait == 0 {
+            return true;
+        }
+        let bound = self.config.timeouts.propose_ms;
+        if wait > bound {
+            tracing::warn!(height, block = %hash, timestamp = block.header.timestamp_ms, now, bound_ms = bound,
+                "proposal further ahead of the local clock than the wait bound: nil this round");
+            return false;
+        }
+        tracing::info!(height, block = %hash, wait_ms = wait, "waiting for the local clock to reach the proposal");
+        std::thread::sleep(Duration::from_millis(wait));
+        true
     }
 
     /// Checks a known block for the next height once: the builder's seal, its membership in
-    /// the set, its clock (live proposals only), then full re-execution. A valid block is
-    /// written to disk before anyone is told it is valid.
-    fn check(&mut self, hash: &Hash, live: bool) -> anyhow::Result<()> {
+    /// the set, then full re-execution. A valid block is written to disk before anyone is
+    /// told it is valid. The clock is not checked here (see [`Host::live_value`]): a verdict
+    /// is for good, a clock reading is not.
+    fn check(&mut self, hash: &Hash) -> anyhow::Result<()> {
         let Some(k) = self.known.get(hash) else { return Ok(()) };
         if !matches!(k.verdict, Verdict::Unchecked) {
             return Ok(());
@@ -295,10 +455,6 @@ impl Host {
             reason = Some("the builder's signature does not verify".to_string());
         } else if set.get(&header.proposer).is_none() {
             reason = Some(format!("builder {} is not a validator", header.proposer));
-        } else if live
-            && header.timestamp_ms > now_ms().saturating_add(self.config.max_clock_drift_ms)
-        {
-            reason = Some(format!("timestamp {} is ahead of the local clock", header.timestamp_ms));
         }
         let verdict = match reason {
             Some(r) => {
@@ -368,16 +524,32 @@ impl Host {
             };
             self.known.insert(hash, Known::from_pending(height, p));
         }
-        self.check(&hash, false)?;
+        // A verdict reached on the live proposal (its clock, say) is not final for a block
+        // a quorum decided: it is checked again, as a synced block would be.
+        if let Some(k) = self.known.get_mut(&hash)
+            && matches!(k.verdict, Verdict::Invalid)
+        {
+            k.verdict = Verdict::Unchecked;
+        }
+        self.check(&hash)?;
         let Some(k) = self.known.get_mut(&hash) else { return Ok(false) };
         let (executed, dropped) = match &mut k.verdict {
             Verdict::Valid { executed, dropped } => match executed.take() {
                 Some(e) => (e, std::mem::take(dropped)),
                 None => bail!("block {hash} at height {height} was already committed once"),
             },
-            _ => bail!(
-                "consensus decided block {hash} at height {height}, which does not check out here"
-            ),
+            _ => {
+                // Not a reason to stop: the height restarts and value sync fetches the
+                // decided block with its certificate from a peer, to be checked again.
+                tracing::warn!(
+                    height,
+                    block = %hash,
+                    "decided a block that does not check out here; fetching it by sync"
+                );
+                self.shared.metrics.consensus.decided_unverified.inc();
+                self.known.remove(&hash);
+                return Ok(false);
+            }
         };
         let mut signatures: Vec<CommitSignature> = cert
             .commit_signatures
@@ -405,6 +577,7 @@ impl Host {
         producer::commit(&self.shared, &block, &executed, &dropped, parent.timestamp_ms, started)?;
         self.known.retain(|_, k| k.height > height);
         self.pending.prune_through(height)?;
+        self.admit_ahead(height + 1)?;
         Ok(true)
     }
 
@@ -420,11 +593,17 @@ impl Host {
         for height in from.max(1)..=to {
             let Some(block) = snap.block(height)? else { break };
             let Certificate::Bft(commit) = block.certificate else { break };
-            let body = ProposedBlock {
+            let mut body = ProposedBlock {
                 header: block.header,
                 txs: block.txs,
                 proposer_signature: commit.proposer_signature,
             };
+            body.proposer_signature = crate::fault::served_seal(
+                &self.config,
+                &self.shared.key,
+                self.ctx.chain_id(),
+                &body,
+            );
             let certificate = ExtendedCommitCertificate {
                 height: Height(height),
                 round: Round::new(commit.round),
@@ -472,6 +651,11 @@ impl Host {
         }
         let hash = block.hash();
         let round_u32 = round.as_u32().unwrap_or(0);
+        // A block that came with a commit certificate is checked afresh, whatever a
+        // proposal of it got here before.
+        if self.known.get(&hash).is_some_and(|k| !matches!(k.verdict, Verdict::Valid { .. })) {
+            self.known.remove(&hash);
+        }
         self.known.entry(hash).or_insert(Known {
             height,
             round: round_u32,
@@ -481,7 +665,7 @@ impl Host {
             block,
             verdict: Verdict::Unchecked,
         });
-        if let Err(e) = self.check(&hash, false) {
+        if let Err(e) = self.check(&hash) {
             tracing::warn!(height, error = %format!("{e:#}"), "checking a synced block failed");
             return SyncedValueOutcome::LocalTransientError;
         }
@@ -514,13 +698,19 @@ impl Host {
                 None => return Ok(None),
             },
         };
-        Ok(Some(parts::stream(&ReceivedProposal {
+        Ok(Some(self.stream(&ReceivedProposal {
             height,
             round,
             pol_round: valid_round,
             proposer,
             block,
         })))
+    }
+
+    /// The stream of a proposal this node makes as the round's proposer, its fin signed with
+    /// this node's key.
+    pub fn stream(&self, p: &ReceivedProposal) -> Vec<StreamMessage<ProposalPart>> {
+        parts::stream(p, &self.shared.key, self.ctx.chain_id())
     }
 
     /// Reports equivocations the engine observed, as `ReportEquivocation` transactions

@@ -11,13 +11,16 @@
 //! - [`host`]: building, checking, committing and serving blocks;
 //! - [`evidence`]: equivocation evidence to `ReportEquivocation` transactions;
 //! - [`driver`]: starting the engine and answering it;
-//! - [`config`]: the `consensus.json` file.
+//! - [`config`]: the `consensus.json` file;
+//! - [`fault`]: test-only faults (a skewed clock, resealed blocks, bad proposal streams;
+//!   the faults themselves exist with the `byzantine` feature only), off by default.
 
 pub mod codec;
 pub mod config;
 pub mod context;
 pub mod driver;
 pub mod evidence;
+pub mod fault;
 pub mod host;
 pub mod parts;
 pub mod pending;

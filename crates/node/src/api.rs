@@ -119,7 +119,7 @@ async fn produce_block(State(s): State<Arc<Shared>>) -> ApiResult<cairn_types::a
 
 pub fn router(shared: Arc<Shared>) -> Router {
     let limit = shared.config.max_request_bytes;
-    Router::new()
+    let router = Router::new()
         .route("/v1/health", get(health))
         .route("/v1/status", get(status))
         .route("/v1/genesis", get(genesis))
@@ -161,16 +161,65 @@ pub fn router(shared: Arc<Shared>) -> Router {
                 "this route does not take that method",
             )
         })
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(30),
-        ))
+        .layer(timeout_layer(REQUEST_TIMEOUT))
         // Added after the timeout, so outside it: a block of a large fleet's reports can take
         // longer to make than a request may, and a timed-out request would still make it.
-        .route("/v1/dev/blocks", post(produce_block))
+        .route("/v1/dev/blocks", post(produce_block));
+    outer_layers(router, limit).with_state(shared)
+}
+
+/// How long a request may take before it is answered 408 `timeout`.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn timeout_layer(after: Duration) -> tower_http::timeout::TimeoutLayer {
+    tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, after)
+}
+
+/// The layers around every route: the body limit, the concurrency limit, and, outermost,
+/// [`json_errors`], so that what the layers themselves answer is JSON too.
+fn outer_layers<S: Clone + Send + Sync + 'static>(router: Router<S>, limit: usize) -> Router<S> {
+    router
         .layer(DefaultBodyLimit::max(limit))
         .layer(tower::limit::ConcurrencyLimitLayer::new(512))
-        .with_state(shared)
+        .layer(axum::middleware::map_response(json_errors))
+}
+
+/// Most bytes of a non-JSON error body kept as the message.
+const MAX_ERROR_TEXT: usize = 1024;
+
+/// Turns every error answer that is not already JSON into `{code, message}`: the body-limit
+/// 413 of a raw-bytes route (`body_too_large`), the timeout's empty 408 (`timeout`), and any
+/// other plain-text rejection, so that clients parse one error format.
+async fn json_errors(resp: Response) -> Response {
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let is_json = resp
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json {
+        return resp;
+    }
+    let (code, default) = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => ("body_too_large", "the request body is too large"),
+        StatusCode::REQUEST_TIMEOUT => ("timeout", "the request did not finish in time"),
+        StatusCode::NOT_FOUND => ("not_found", "not found"),
+        StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "method not allowed"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", "unsupported media type"),
+        StatusCode::TOO_MANY_REQUESTS => ("too_many_requests", "too many requests"),
+        StatusCode::SERVICE_UNAVAILABLE => ("unavailable", "the service is unavailable"),
+        s if s.is_server_error() => ("internal", "internal error"),
+        _ => ("bad_request", "bad request"),
+    };
+    let text = axum::body::to_bytes(resp.into_body(), MAX_ERROR_TEXT)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    let message = if text.is_empty() { default.to_string() } else { text };
+    ApiError::new(status, code, message).into_response()
 }
 
 pub async fn serve(
@@ -279,10 +328,46 @@ fn parse_hash(text: &str) -> Result<Hash, ApiError> {
     Hash::from_hex(text).map_err(|e| ApiError::bad_request("bad_hash", e.to_string()))
 }
 
-fn block_view(snap: &Snapshot, block: Block) -> Result<BlockView, ApiError> {
+/// Most transactions of a block shown in one block view; the rest are paged with
+/// `?tx_offset=` (each one costs a receipt read).
+pub const MAX_BLOCK_VIEW_TXS: usize = 1_000;
+
+/// The page of a block's transactions a block view shows.
+#[derive(Deserialize, Default)]
+struct TxPage {
+    tx_offset: Option<u32>,
+    tx_limit: Option<usize>,
+}
+
+impl TxPage {
+    fn bounds(&self) -> Result<(usize, usize), ApiError> {
+        let limit = match self.tx_limit {
+            None => MAX_BLOCK_VIEW_TXS,
+            Some(0) => {
+                return Err(ApiError::bad_request("bad_query", "tx_limit must be at least 1"));
+            }
+            Some(n) if n > MAX_BLOCK_VIEW_TXS => {
+                return Err(ApiError::bad_request(
+                    "bad_query",
+                    format!("tx_limit {n} exceeds {MAX_BLOCK_VIEW_TXS}"),
+                ));
+            }
+            Some(n) => n,
+        };
+        Ok((self.tx_offset.unwrap_or(0) as usize, limit))
+    }
+}
+
+fn block_view(snap: &Snapshot, block: Block, page: &TxPage) -> Result<BlockView, ApiError> {
+    let (offset, limit) = page.bounds()?;
+    let total = block.txs.len();
+    let end = offset.saturating_add(limit).min(total);
+    let next_tx = (end < total).then(|| u32::try_from(end).unwrap_or(u32::MAX));
     let txs = block
         .txs
         .into_iter()
+        .skip(offset)
+        .take(limit)
         .map(|stx| {
             let hash = stx.hash();
             Ok(TxView {
@@ -299,31 +384,63 @@ fn block_view(snap: &Snapshot, block: Block) -> Result<BlockView, ApiError> {
         header: block.header,
         certificate: block.certificate,
         txs,
+        next_tx,
     })
 }
 
-async fn latest_block(State(s): State<Arc<Shared>>) -> ApiResult<BlockView> {
-    let snap = s.snapshot()?;
-    let height = snap.height()?.unwrap_or(0);
-    let block = snap
-        .block(height)?
-        .ok_or_else(|| ApiError::not_found("no block has been committed yet"))?;
-    Ok(Json(block_view(&snap, block)?))
+/// Runs store reads off the async workers: a read that decodes a block or scans an index
+/// takes a blocking thread, so that it neither stalls other requests nor escapes the
+/// request timeout (a timed-out request stops waiting for it).
+pub(crate) async fn blocking<T, F>(f: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, ApiError> + Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::from(anyhow::anyhow!("read task failed: {e}")))?
+}
+
+fn tx_page(query: Result<Query<TxPage>, QueryRejection>) -> Result<TxPage, ApiError> {
+    let Query(page) = query?;
+    page.bounds()?;
+    Ok(page)
+}
+
+async fn latest_block(
+    State(s): State<Arc<Shared>>,
+    query: Result<Query<TxPage>, QueryRejection>,
+) -> ApiResult<BlockView> {
+    let page = tx_page(query)?;
+    blocking(move || {
+        let snap = s.snapshot()?;
+        let height = snap.height()?.unwrap_or(0);
+        let block = snap
+            .block(height)?
+            .ok_or_else(|| ApiError::not_found("no block has been committed yet"))?;
+        Ok(Json(block_view(&snap, block, &page)?))
+    })
+    .await
 }
 
 async fn block_by_height(
     State(s): State<Arc<Shared>>,
     path: Result<Path<String>, PathRejection>,
+    query: Result<Query<TxPage>, QueryRejection>,
 ) -> ApiResult<BlockView> {
     let Path(height) = path?;
     let height: u64 = height.parse().map_err(|_| {
         ApiError::bad_request("bad_height", format!("height {height:?} is not a number"))
     })?;
-    let snap = s.snapshot()?;
-    let block = snap
-        .block(height)?
-        .ok_or_else(|| ApiError::not_found(format!("no block at height {height}")))?;
-    Ok(Json(block_view(&snap, block)?))
+    let page = tx_page(query)?;
+    blocking(move || {
+        let snap = s.snapshot()?;
+        let block = snap
+            .block(height)?
+            .ok_or_else(|| ApiError::not_found(format!("no block at height {height}")))?;
+        Ok(Json(block_view(&snap, block, &page)?))
+    })
+    .await
 }
 
 async fn raw_block(
@@ -334,25 +451,34 @@ async fn raw_block(
     let height: u64 = height.parse().map_err(|_| {
         ApiError::bad_request("bad_height", format!("height {height:?} is not a number"))
     })?;
-    let snap = s.snapshot()?;
-    let bytes = snap
-        .block_bytes(height)?
-        .ok_or_else(|| ApiError::not_found(format!("no block at height {height}")))?;
-    Ok(Json(RawBlockView { height, block: hex::encode(bytes) }))
+    blocking(move || {
+        let snap = s.snapshot()?;
+        let bytes = snap
+            .block_bytes(height)?
+            .ok_or_else(|| ApiError::not_found(format!("no block at height {height}")))?;
+        Ok(Json(RawBlockView { height, block: hex::encode(bytes) }))
+    })
+    .await
 }
 
 async fn block_by_hash(
     State(s): State<Arc<Shared>>,
     path: Result<Path<String>, PathRejection>,
+    query: Result<Query<TxPage>, QueryRejection>,
 ) -> ApiResult<BlockView> {
     let Path(hash) = path?;
     let hash = parse_hash(&hash)?;
-    let snap = s.snapshot()?;
-    let height =
-        snap.height_of(&hash)?.ok_or_else(|| ApiError::not_found(format!("no block {hash}")))?;
-    let block =
-        snap.block(height)?.ok_or_else(|| ApiError::not_found(format!("no block {hash}")))?;
-    Ok(Json(block_view(&snap, block)?))
+    let page = tx_page(query)?;
+    blocking(move || {
+        let snap = s.snapshot()?;
+        let height = snap
+            .height_of(&hash)?
+            .ok_or_else(|| ApiError::not_found(format!("no block {hash}")))?;
+        let block =
+            snap.block(height)?.ok_or_else(|| ApiError::not_found(format!("no block {hash}")))?;
+        Ok(Json(block_view(&snap, block, &page)?))
+    })
+    .await
 }
 
 async fn tx_by_hash(
@@ -370,25 +496,28 @@ async fn tx_by_hash(
             receipt: None,
         }));
     }
-    let snap = s.snapshot()?;
-    let (height, index) = snap
-        .tx_location(&hash)?
-        .ok_or_else(|| ApiError::not_found(format!("no transaction {hash}")))?;
-    let block = snap
-        .block(height)?
-        .ok_or_else(|| ApiError::not_found(format!("no block at height {height}")))?;
-    let stx = block
-        .txs
-        .into_iter()
-        .nth(index as usize)
-        .ok_or_else(|| anyhow::anyhow!("tx index points past block {height}"))?;
-    Ok(Json(TxView {
-        hash,
-        receipt: snap.receipt(&hash)?,
-        tx: stx.tx,
-        signature: stx.signature,
-        state: "committed".into(),
-    }))
+    blocking(move || {
+        let snap = s.snapshot()?;
+        let (height, index) = snap
+            .tx_location(&hash)?
+            .ok_or_else(|| ApiError::not_found(format!("no transaction {hash}")))?;
+        let block = snap
+            .block(height)?
+            .ok_or_else(|| ApiError::not_found(format!("no block at height {height}")))?;
+        let stx = block
+            .txs
+            .into_iter()
+            .nth(index as usize)
+            .ok_or_else(|| anyhow::anyhow!("tx index points past block {height}"))?;
+        Ok(Json(TxView {
+            hash,
+            receipt: snap.receipt(&hash)?,
+            tx: stx.tx,
+            signature: stx.signature,
+            state: "committed".into(),
+        }))
+    })
+    .await
 }
 
 async fn receipt(
@@ -463,5 +592,94 @@ pub(crate) fn current_params(s: &Shared) -> Result<Params, ApiError> {
 }
 
 async fn metrics(State(s): State<Arc<Shared>>) -> impl IntoResponse {
-    ([("content-type", "text/plain; version=0.0.4; charset=utf-8")], s.metrics.encode())
+    ([("content-type", crate::metrics::CONTENT_TYPE)], s.metrics.encode())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::{Body, Bytes};
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    /// Routes of each kind behind the node's own layers: a raw-bytes body (whose 413 axum
+    /// answers in plain text) and a handler slower than the timeout.
+    fn layered(limit: usize, timeout: Duration) -> Router {
+        let inner = Router::new()
+            .route("/raw", post(|b: Bytes| async move { b.len().to_string() }))
+            .route(
+                "/slow",
+                get(|| async {
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    "late"
+                }),
+            )
+            .layer(timeout_layer(timeout));
+        outer_layers(inner, limit)
+    }
+
+    async fn call(router: Router, req: Request<Body>) -> (StatusCode, String, String) {
+        let resp = router.oneshot(req).await.unwrap();
+        let status = resp.status();
+        let ct = resp
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+        (status, ct, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    fn error_code(ct: &str, body: &str) -> String {
+        assert!(ct.starts_with("application/json"), "not JSON ({ct}): {body}");
+        let e: ErrorBody = serde_json::from_str(body).unwrap();
+        assert!(!e.message.is_empty());
+        e.code
+    }
+
+    #[tokio::test]
+    async fn a_raw_body_over_the_limit_is_answered_413_in_json() {
+        let req = Request::post("/raw").body(Body::from(vec![7u8; 2048])).unwrap();
+        let (status, ct, body) = call(layered(1024, Duration::from_secs(5)), req).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(error_code(&ct, &body), "body_too_large");
+        // Under the limit, the answer is the handler's own.
+        let req = Request::post("/raw").body(Body::from(vec![7u8; 100])).unwrap();
+        let (status, _, body) = call(layered(1024, Duration::from_secs(5)), req).await;
+        assert_eq!((status, body.as_str()), (StatusCode::OK, "100"));
+    }
+
+    #[tokio::test]
+    async fn a_request_past_the_timeout_is_answered_408_in_json() {
+        let req = Request::get("/slow").body(Body::empty()).unwrap();
+        let (status, ct, body) = call(layered(1024, Duration::from_millis(50)), req).await;
+        assert_eq!(status, StatusCode::REQUEST_TIMEOUT);
+        assert_eq!(error_code(&ct, &body), "timeout");
+    }
+
+    #[tokio::test]
+    async fn a_plain_text_rejection_becomes_json_and_a_json_error_is_left_alone() {
+        // A GET to a POST route: axum's own 405.
+        let req = Request::get("/raw").body(Body::empty()).unwrap();
+        let (status, ct, body) = call(layered(1024, Duration::from_secs(5)), req).await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(error_code(&ct, &body), "method_not_allowed");
+        let resp = ApiError::bad_request("bad_height", "no").into_response();
+        let out = json_errors(resp).await;
+        let ct = out.headers()[axum::http::header::CONTENT_TYPE].to_str().unwrap().to_string();
+        let body = axum::body::to_bytes(out.into_body(), 1 << 20).await.unwrap();
+        assert_eq!(error_code(&ct, &String::from_utf8_lossy(&body)), "bad_height");
+    }
+
+    #[test]
+    fn a_block_view_page_is_bounded() {
+        assert_eq!(TxPage::default().bounds().unwrap(), (0, MAX_BLOCK_VIEW_TXS));
+        let over = TxPage { tx_offset: None, tx_limit: Some(MAX_BLOCK_VIEW_TXS + 1) };
+        assert_eq!(over.bounds().unwrap_err().code, "bad_query");
+        let zero = TxPage { tx_offset: None, tx_limit: Some(0) };
+        assert_eq!(zero.bounds().unwrap_err().code, "bad_query");
+        let page = TxPage { tx_offset: Some(5), tx_limit: Some(10) };
+        assert_eq!(page.bounds().unwrap(), (5, 10));
+    }
 }

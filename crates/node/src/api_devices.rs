@@ -2,7 +2,7 @@
 //! and rejections of a device per epoch.
 
 use crate::Shared;
-use crate::api::{ApiError, ApiResult};
+use crate::api::{ApiError, ApiResult, blocking};
 use axum::Json;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
@@ -23,6 +23,10 @@ use std::sync::Arc;
 
 /// Largest page of any device listing.
 pub const MAX_PAGE: usize = 500;
+/// Most index keys one listing request reads. A filter that matches few of the devices
+/// scanned (a class under a busy owner, a cell range holding other devices' history) ends
+/// the page early with a cursor to go on from, instead of scanning without bound.
+pub const MAX_SCAN: usize = 10 * MAX_PAGE;
 const DEFAULT_PAGE: usize = 100;
 
 fn parse_id(text: &str) -> Result<DeviceId, ApiError> {
@@ -63,6 +67,10 @@ pub async fn device(
 ) -> ApiResult<DeviceView> {
     let Path(id) = path?;
     let id = parse_id(&id)?;
+    blocking(move || device_view(&s, id).map(Json)).await
+}
+
+fn device_view(s: &Shared, id: DeviceId) -> Result<DeviceView, ApiError> {
     let snap = s.snapshot()?;
     let params = App::params(&snap).map_err(anyhow::Error::from)?;
     let device = devices::get_device(&snap, &id)?
@@ -78,7 +86,7 @@ pub async fn device(
         .collect::<Result<Vec<_>, _>>()
         .map_err(anyhow::Error::from)?;
     let registrations: u64 = snap.get_decoded(&state_key::device_nonce(&id))?.unwrap_or(0);
-    Ok(Json(DeviceView {
+    Ok(DeviceView {
         registrations,
         last_seq: cursor.last_seq,
         denylisted: devices::get_denied(&snap, &id)?,
@@ -88,7 +96,7 @@ pub async fn device(
         usage_units: activity.units,
         locations,
         device,
-    }))
+    })
 }
 
 #[derive(Deserialize)]
@@ -141,7 +149,31 @@ pub async fn list(
         .transpose()
         .map_err(|e| bad_query(format!("after: {e}")))?;
     let cell = q.cell.map(cell_range).transpose()?;
-    let snap = s.snapshot()?;
+    blocking(move || {
+        let snap = s.snapshot()?;
+        list_devices(&snap, Filter { owner, class, cell }, after, limit, MAX_SCAN).map(Json)
+    })
+    .await
+}
+
+/// What a listing asks for.
+struct Filter {
+    owner: Option<Address>,
+    class: Option<DeviceClass>,
+    /// The resolution-12 cell range.
+    cell: Option<(u64, u64)>,
+}
+
+/// A page of at most `limit` devices matching `filter`, after the index key `after`, reading
+/// at most `max_scan` index keys; `next` is where the next page starts.
+fn list_devices(
+    snap: &(impl StateRead + StateScan),
+    filter: Filter,
+    after: Option<Vec<u8>>,
+    limit: usize,
+    max_scan: usize,
+) -> Result<DeviceListView, ApiError> {
+    let Filter { owner, class, cell } = filter;
     // Scan the most selective index; filter the rest on the device records.
     let (prefix, mut start) = match (&owner, cell, class) {
         (Some(o), _, _) => (state_key::index_owner_prefix(o), after),
@@ -159,12 +191,24 @@ pub async fn list(
     let scanning_cells = owner.is_none() && cell.is_some();
     let mut found: Vec<Device> = Vec::new();
     let mut next = None;
+    let mut scanned = 0usize;
     'scan: loop {
-        let chunk = snap.scan_prefix(&prefix, start.as_deref(), limit.saturating_mul(4))?;
+        let chunk = snap.scan_prefix(
+            &prefix,
+            start.as_deref(),
+            limit.saturating_mul(4).min(max_scan.saturating_sub(scanned)).max(1),
+        )?;
         if chunk.is_empty() {
             break;
         }
         for (key, _) in &chunk {
+            if scanned >= max_scan {
+                // The budget is spent: the page ends here, and the next one goes on from the
+                // last key read.
+                next = start.as_deref().map(hex::encode);
+                break 'scan;
+            }
+            scanned += 1;
             start = Some(key.clone());
             if scanning_cells && let Some((_, hi)) = cell {
                 let cell_of_key = key
@@ -181,7 +225,7 @@ pub async fn list(
             else {
                 continue;
             };
-            let Some(device) = devices::get_device(&snap, &Hash(id))? else { continue };
+            let Some(device) = devices::get_device(snap, &Hash(id))? else { continue };
             let in_cell =
                 cell.is_none_or(|(lo, hi)| device.location.is_some_and(|c| c >= lo && c <= hi));
             if !in_cell
@@ -197,7 +241,7 @@ pub async fn list(
             }
         }
     }
-    Ok(Json(DeviceListView { devices: found, next }))
+    Ok(DeviceListView { devices: found, next })
 }
 
 #[derive(Deserialize)]
@@ -229,9 +273,20 @@ async fn reports_page(
     let id = parse_id(&id)?;
     let limit = page_size(q.limit)?;
     let after = q.after.as_deref().map(parse_cursor).transpose()?;
+    blocking(move || reports_of(&s, id, q.epoch, after, limit, rejected).map(Json)).await
+}
+
+fn reports_of(
+    s: &Shared,
+    id: DeviceId,
+    epoch: Option<u64>,
+    after: Option<(u64, u32, u32)>,
+    limit: usize,
+    rejected: bool,
+) -> Result<DeviceReportsView, ApiError> {
     let snap = s.snapshot()?;
     let params = App::params(&snap).map_err(anyhow::Error::from)?;
-    let epoch = match q.epoch {
+    let epoch = match epoch {
         Some(e) => e,
         None => current_epoch(&snap, &params)?,
     };
@@ -240,7 +295,7 @@ async fn reports_page(
         .then(|| rows.last().map(|r| format!("{}.{}.{}", r.height, r.tx_index, r.report_index)))
         .flatten();
     let activity = devices::get_activity(&snap, &id, epoch)?;
-    Ok(Json(DeviceReportsView {
+    Ok(DeviceReportsView {
         device: id,
         epoch,
         uptime: uptime(&params, &activity),
@@ -256,7 +311,7 @@ async fn reports_page(
             })
             .collect(),
         next,
-    }))
+    })
 }
 
 pub async fn reports(
@@ -310,19 +365,24 @@ pub async fn coverage(
     query: Result<Query<EpochQuery>, QueryRejection>,
 ) -> ApiResult<CoverageView> {
     let (id, snap, epoch) = device_epoch(&s, path, query)?;
-    let activity = cairn_app::devices::get_activity(&snap, &id, epoch)?;
-    Ok(Json(CoverageView {
-        device: id,
-        epoch,
-        beacons: activity.beacons,
-        witnesses: activity.witnesses,
-        // Scored when the epoch closes; kept with the device's reward entry.
-        density: snap.device_reward(&id, epoch)?.and_then(|e| {
-            // Scored for every hotspot that earned coverage.
-            (e.work.beacons > 0 || e.work.witnesses > 0)
-                .then_some(CoverageDensity { scale_ppm: e.work.density_ppm, factors: e.density })
-        }),
-    }))
+    blocking(move || {
+        let activity = cairn_app::devices::get_activity(&snap, &id, epoch)?;
+        Ok(Json(CoverageView {
+            device: id,
+            epoch,
+            beacons: activity.beacons,
+            witnesses: activity.witnesses,
+            // Scored when the epoch closes; kept with the device's reward entry.
+            density: snap.device_reward(&id, epoch)?.and_then(|e| {
+                // Scored for every hotspot that earned coverage.
+                (e.work.beacons > 0 || e.work.witnesses > 0).then_some(CoverageDensity {
+                    scale_ppm: e.work.density_ppm,
+                    factors: e.density,
+                })
+            }),
+        }))
+    })
+    .await
 }
 
 pub async fn sensor(
@@ -331,12 +391,78 @@ pub async fn sensor(
     query: Result<Query<EpochQuery>, QueryRejection>,
 ) -> ApiResult<SensorView> {
     let (id, snap, epoch) = device_epoch(&s, path, query)?;
-    let activity = cairn_app::devices::get_activity(&snap, &id, epoch)?;
-    Ok(Json(SensorView {
-        device: id,
-        epoch,
-        readings: activity.sensor.unwrap_or_default(),
-        // Scored when the epoch closes; kept with the device's reward entry.
-        quality: snap.device_reward(&id, epoch)?.and_then(|e| e.sensor_quality),
-    }))
+    blocking(move || {
+        let activity = cairn_app::devices::get_activity(&snap, &id, epoch)?;
+        Ok(Json(SensorView {
+            device: id,
+            epoch,
+            readings: activity.sensor.unwrap_or_default(),
+            // Scored when the epoch closes; kept with the device's reward entry.
+            quality: snap.device_reward(&id, epoch)?.and_then(|e| e.sensor_quality),
+        }))
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cairn_state::MemStore;
+    use cairn_types::device::DeviceStatus;
+
+    /// `n` hotspots and then `m` sensors of one owner, with their owner-index entries.
+    fn fleet(owner: Address, hotspots: u8, sensors: u8) -> MemStore {
+        let mut store = MemStore::default();
+        for i in 0..hotspots.saturating_add(sensors) {
+            let key = cairn_types::DeviceKey::Ed25519([i; 32]);
+            let class = if i < hotspots { DeviceClass::Hotspot } else { DeviceClass::Sensor };
+            let d = Device {
+                id: key.id(),
+                key,
+                class,
+                owner,
+                metadata: Vec::new(),
+                registered_height: 1,
+                bond: 0,
+                status: DeviceStatus::Active,
+                location: None,
+                location_count: 0,
+                located_at: 0,
+                maker: None,
+            };
+            store.set_latest(state_key::device(&d.id), borsh::to_vec(&d).unwrap());
+            let mut idx = state_key::index_owner_prefix(&owner);
+            idx.extend_from_slice(&d.id.0);
+            store.set_latest(idx, Vec::new());
+        }
+        store
+    }
+
+    #[test]
+    fn a_listing_whose_filter_matches_few_devices_stops_at_its_scan_budget_and_resumes() {
+        let owner = Address([5; 32]);
+        let store = fleet(owner, 200, 3);
+        let filter = || Filter { owner: Some(owner), class: Some(DeviceClass::Sensor), cell: None };
+        // With a budget of 50 keys per request, the first pages read 50 hotspots, find
+        // nothing and say where to go on; following the cursors finds every sensor.
+        let mut after = None;
+        let mut found = Vec::new();
+        let mut requests = 0;
+        loop {
+            let page = list_devices(&store, filter(), after.clone(), 10, 50).unwrap();
+            requests += 1;
+            assert!(page.devices.len() <= 10);
+            found.extend(page.devices.into_iter().map(|d| d.id));
+            match page.next {
+                Some(n) => after = Some(hex::decode(n).unwrap()),
+                None => break,
+            }
+            assert!(requests < 20, "the cursor does not advance");
+        }
+        assert_eq!(found.len(), 3);
+        assert!(requests >= 203 / 50, "{requests} requests");
+        // Without the budget (as before) one request scans all 203.
+        let all = list_devices(&store, filter(), None, 10, usize::MAX).unwrap();
+        assert_eq!(all.devices.len(), 3);
+    }
 }

@@ -2,7 +2,7 @@
 //! can claim (with Merkle paths), and the supply.
 
 use crate::Shared;
-use crate::api::{ApiError, ApiResult};
+use crate::api::{ApiError, ApiResult, blocking};
 use axum::Json;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
@@ -40,13 +40,16 @@ pub async fn epoch(
 ) -> ApiResult<EpochRewardsView> {
     let Path(epoch) = path?;
     let Query(q) = query?;
-    let snap = s.snapshot()?;
-    let summary = rewards::get_epoch_rewards(&snap, epoch)?.ok_or_else(|| no_rewards(epoch))?;
-    let limit = q.limit.unwrap_or(MAX_ENTRIES).clamp(1, MAX_ENTRIES);
-    let rows = snap.reward_entries(epoch, q.after, limit + 1)?;
-    let next = (rows.len() > limit).then(|| rows[limit - 1].0);
-    let entries = rows.into_iter().take(limit).map(|(_, e)| e).collect();
-    Ok(Json(EpochRewardsView { summary, entries, next }))
+    blocking(move || {
+        let snap = s.snapshot()?;
+        let summary = rewards::get_epoch_rewards(&snap, epoch)?.ok_or_else(|| no_rewards(epoch))?;
+        let limit = q.limit.unwrap_or(MAX_ENTRIES).clamp(1, MAX_ENTRIES);
+        let rows = snap.reward_entries(epoch, q.after, limit + 1)?;
+        let next = (rows.len() > limit).then(|| rows[limit - 1].0);
+        let entries = rows.into_iter().take(limit).map(|(_, e)| e).collect();
+        Ok(Json(EpochRewardsView { summary, entries, next }))
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -71,8 +74,77 @@ pub async fn device(
     Ok(Json(DeviceRewardView { device: id, epoch: q.epoch, entry, hold }))
 }
 
+/// Reward trees kept for claim paths, by epoch, least recently used dropped first.
+pub const TREE_CACHE_EPOCHS: usize = 8;
+/// Most hashes the cached trees hold together (32 bytes each: 128 MiB). A tree larger than
+/// this on its own is built for its request and not kept.
+pub const TREE_CACHE_NODES: usize = 4 << 20;
+
+/// The Merkle trees of recently claimed-from epochs. An epoch's leaves are written once,
+/// when it is rewarded, and never change, so a tree built for one request serves the next;
+/// without it each claim path hashed the whole epoch again.
+pub struct TreeCache {
+    /// Most recently used last.
+    trees: std::sync::Mutex<Vec<(u64, Arc<merkle::Tree>)>>,
+    max_epochs: usize,
+    max_nodes: usize,
+}
+
+impl Default for TreeCache {
+    fn default() -> Self {
+        TreeCache::with_bounds(TREE_CACHE_EPOCHS, TREE_CACHE_NODES)
+    }
+}
+
+impl TreeCache {
+    /// A cache of at most `max_epochs` trees holding at most `max_nodes` hashes together.
+    pub fn with_bounds(max_epochs: usize, max_nodes: usize) -> TreeCache {
+        TreeCache { trees: Default::default(), max_epochs, max_nodes }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(u64, Arc<merkle::Tree>)>> {
+        self.trees.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The tree of `epoch`, built from `leaves` if it is not cached.
+    pub fn get_or_build(
+        &self,
+        epoch: u64,
+        leaves: impl FnOnce() -> Result<Vec<Hash>, ApiError>,
+    ) -> Result<Arc<merkle::Tree>, ApiError> {
+        {
+            let mut trees = self.lock();
+            if let Some(at) = trees.iter().position(|(e, _)| *e == epoch) {
+                let hit = trees.remove(at);
+                let tree = hit.1.clone();
+                trees.push(hit);
+                return Ok(tree);
+            }
+        }
+        // Built without the lock: other epochs' claims need not wait.
+        let tree = Arc::new(merkle::Tree::new(&leaves()?));
+        if tree.nodes() <= self.max_nodes {
+            let mut trees = self.lock();
+            trees.retain(|(e, _)| *e != epoch);
+            trees.push((epoch, tree.clone()));
+            while trees.len() > self.max_epochs
+                || trees.iter().map(|(_, t)| t.nodes()).sum::<usize>() > self.max_nodes
+            {
+                trees.remove(0);
+            }
+        }
+        Ok(tree)
+    }
+
+    /// The epochs cached, least recently used first.
+    pub fn epochs(&self) -> Vec<u64> {
+        self.lock().iter().map(|(e, _)| *e).collect()
+    }
+}
+
 /// `GET /v1/rewards/{owner}/claimable`: unclaimed leaves with their paths, oldest first, at
-/// most one claim transaction's worth (`more` says whether others wait).
+/// most one claim transaction's worth (`more` says whether others wait). Read on a blocking
+/// thread; each epoch's tree is built once and cached ([`TreeCache`]).
 pub async fn claimable(
     State(s): State<Arc<Shared>>,
     path: Result<Path<String>, PathRejection>,
@@ -81,11 +153,15 @@ pub async fn claimable(
     let owner: Address = owner
         .parse()
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_address", format!("{e}")))?;
+    blocking(move || claimable_of(&s, owner).map(Json)).await
+}
+
+fn claimable_of(s: &Shared, owner: Address) -> Result<ClaimableView, ApiError> {
     let snap = s.snapshot()?;
     let mut claims = Vec::new();
     let mut total = 0;
     let mut more = false;
-    let mut leaves_of: BTreeMap<u64, Vec<Hash>> = BTreeMap::new();
+    let mut trees: BTreeMap<u64, Arc<merkle::Tree>> = BTreeMap::new();
     for (epoch, index, entry) in snap.owner_rewards(&owner)? {
         if snap.get(&state_key::claimed(epoch, index))?.is_some() {
             continue;
@@ -94,16 +170,19 @@ pub async fn claimable(
             more = true;
             break;
         }
-        let leaves = match leaves_of.entry(epoch) {
+        let tree = match trees.entry(epoch) {
             std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
-            std::collections::btree_map::Entry::Vacant(v) => v.insert(snap.reward_leaves(epoch)?),
+            std::collections::btree_map::Entry::Vacant(v) => {
+                v.insert(s.reward_trees.get_or_build(epoch, || Ok(snap.reward_leaves(epoch)?))?)
+            }
         };
-        let path = merkle::prove(leaves, index)
+        let path = tree
+            .prove(index)
             .ok_or_else(|| anyhow::anyhow!("reward index of epoch {epoch} is inconsistent"))?;
         total += entry.amount;
         claims.push(RewardClaim { epoch, index, leaf: entry.leaf(), path });
     }
-    Ok(Json(ClaimableView { owner, total, claims, more }))
+    Ok(ClaimableView { owner, total, claims, more })
 }
 
 /// `GET /v1/supply`
@@ -151,4 +230,53 @@ pub async fn oracles(State(s): State<Arc<Shared>>) -> ApiResult<cairn_types::api
         max_age_blocks: params.credits.price_max_age_blocks,
         credits: cairn_app::credits::get_credit_supply(&snap)?,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    fn leaves(n: u64) -> Vec<Hash> {
+        (0..n).map(|i| Hash::sha256(&i.to_le_bytes())).collect()
+    }
+
+    #[test]
+    fn an_epochs_tree_is_built_once_for_many_claims() {
+        let cache = TreeCache::default();
+        let builds = AtomicUsize::new(0);
+        let items = leaves(1_000);
+        for index in 0..256u64 {
+            let tree = cache
+                .get_or_build(7, || {
+                    builds.fetch_add(1, Ordering::SeqCst);
+                    Ok(items.clone())
+                })
+                .unwrap();
+            assert_eq!(tree.prove(index), merkle::prove(&items, index));
+        }
+        assert_eq!(builds.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn the_cache_keeps_the_most_recently_used_epochs_within_its_bounds() {
+        // Trees of 4 leaves hold 7 hashes.
+        let cache = TreeCache::with_bounds(3, 30);
+        for epoch in 0..5 {
+            cache.get_or_build(epoch, || Ok(leaves(4))).unwrap();
+        }
+        assert_eq!(cache.epochs(), vec![2, 3, 4]);
+        // Using epoch 2 again makes it the most recent; the next insert drops epoch 3.
+        cache.get_or_build(2, || panic!("epoch 2 is cached")).unwrap();
+        cache.get_or_build(9, || Ok(leaves(4))).unwrap();
+        assert_eq!(cache.epochs(), vec![4, 2, 9]);
+        // A tree of 9 leaves (20 hashes) pushes out older ones to stay within 30 hashes.
+        cache.get_or_build(10, || Ok(leaves(9))).unwrap();
+        assert_eq!(cache.epochs(), vec![9, 10]);
+        // A tree over the whole budget is served but not kept.
+        let big = cache.get_or_build(11, || Ok(leaves(20))).unwrap();
+        assert!(big.nodes() > 30);
+        assert_eq!(cache.epochs(), vec![9, 10]);
+        assert_eq!(TreeCache::default().max_nodes, TREE_CACHE_NODES);
+    }
 }

@@ -12,10 +12,13 @@ pub mod api_devices;
 pub mod api_rewards;
 pub mod api_staking;
 pub mod api_txs;
+pub mod files;
 pub mod mempool;
 pub mod metrics;
 pub mod producer;
 pub mod relay;
+
+pub use files::{write_private, write_private_new};
 
 use anyhow::{Context, bail};
 use cairn_app::{App, Parent};
@@ -77,6 +80,8 @@ pub struct Shared {
     pub producing: Mutex<()>,
     /// Forwards admitted client transactions to the peers in `config.relay_peers`.
     pub relay: relay::Relay,
+    /// Reward Merkle trees of recent epochs, for claim paths.
+    pub reward_trees: api_rewards::TreeCache,
 }
 
 impl Shared {
@@ -142,32 +147,6 @@ pub fn read_validator_key(data_dir: &Path) -> anyhow::Result<Keypair> {
         bail!("{}: the secret does not match the address {}", path.display(), f.address);
     }
     Ok(key)
-}
-
-/// Writes a file readable only by its owner, atomically (temp file, fsync, rename).
-pub fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    use std::io::Write;
-    let dir = path.parent().context("path has no parent directory")?;
-    let tmp =
-        dir.join(format!(".{}.tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("file")));
-    {
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
-        }
-        let mut f = opts.open(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
-    // Make the rename itself durable.
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .with_context(|| format!("syncing {}", dir.display()))?;
-    Ok(())
 }
 
 /// Opens the store of a data directory, writing genesis on first start, and checks that
@@ -282,7 +261,8 @@ pub async fn start_with(
     }
     let store = open_store(&config.data_dir, &genesis)?;
     let (tx, rx) = watch::channel(false);
-    let (relay, mut tasks) = relay::spawn(&config.relay_peers, rx.clone())?;
+    let (relay, mut tasks) =
+        relay::spawn(&config.relay_peers, config.max_request_bytes, rx.clone())?;
     let shared = Arc::new(Shared {
         app: App::new(genesis.chain_id.clone()),
         mempool: Mutex::new(Mempool::new(config.mempool)),
@@ -293,6 +273,7 @@ pub async fn start_with(
         config: config.clone(),
         producing: Mutex::new(()),
         relay,
+        reward_trees: Default::default(),
     });
     producer::refresh_metrics(&shared)?;
     let listener = tokio::net::TcpListener::bind(config.listen)

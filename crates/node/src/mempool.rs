@@ -251,19 +251,20 @@ impl Mempool {
         out
     }
 
-    /// After a block: removes what it included and what can never be included, and every
-    /// transaction of the touched senders whose nonce is now used.
+    /// After a block: removes what it included and what can never be included, and, for
+    /// every signer of a transaction in the block (`included`: hash and signer of each),
+    /// every pending transaction whose nonce is now used. The signer, not the hash, decides:
+    /// a same-nonce twin of an included transaction (admitted here while another validator
+    /// included its twin) is spent as well, and would otherwise sit below the account nonce
+    /// for good, never proposed and never dropped.
     pub fn on_block(
         &mut self,
-        included: &[Hash],
+        included: &[(Hash, Address)],
         dropped: &[(Hash, StatefulError)],
         state: &impl StateRead,
     ) {
-        let mut touched: Vec<Address> = included
-            .iter()
-            .filter_map(|h| self.by_hash.get(h).map(|(sender, _)| *sender))
-            .collect();
-        for h in included {
+        let mut touched: Vec<Address> = included.iter().map(|(_, signer)| *signer).collect();
+        for (h, _) in included {
             self.remove(h);
         }
         for (hash, err) in dropped {

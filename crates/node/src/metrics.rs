@@ -1,5 +1,6 @@
-//! One typed metrics struct per component, exported as Prometheus text at `/metrics`.
-//! Names carry their base unit.
+//! One typed metrics struct per component, exported at `/metrics` as OpenMetrics text
+//! (content type [`CONTENT_TYPE`]). Names carry their base unit. Rates are left to the
+//! scraper: the node exports counters, never per-second gauges.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -19,8 +20,13 @@ pub struct ChainMetrics {
     /// Device reports accepted / rejected in committed blocks.
     pub reports_accepted: Counter,
     pub reports_rejected: Counter,
-    /// Committed transactions per second over the last block interval.
-    pub txs_per_second: Gauge<f64, AtomicU64>,
+    /// Blocks committed by this node.
+    pub blocks_committed: Counter,
+    /// Chain time covered by the committed blocks: the sum of the intervals between
+    /// consecutive header timestamps. Transactions per second of chain time over a window
+    /// are `increase(txs_committed_total) / increase(block_time_seconds_total)`; per
+    /// second of wall time, `rate(txs_committed_total)`.
+    pub block_time_seconds: Counter<f64, AtomicU64>,
     /// Time between the last two block timestamps.
     pub block_interval_seconds: Gauge<f64, AtomicU64>,
     /// Time to build, execute and commit a block.
@@ -74,11 +80,57 @@ pub struct ApiMetrics {
     pub txs_rejected: Family<CodeLabel, Counter>,
 }
 
+/// The content type of [`Metrics::encode`]'s output. prometheus-client writes the
+/// OpenMetrics layout (a counter family `x` with its sample `x_total`, a closing `# EOF`);
+/// served as the older `text/plain; version=0.0.4`, parsers read each counter as an empty
+/// counter plus an untyped metric.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+/// BFT proposal streams (zero in solo mode).
+#[derive(Clone, Default)]
+pub struct ConsensusMetrics {
+    /// Bytes held in proposal reassembly: open streams and blocks kept for later heights.
+    pub reassembly_bytes: Gauge,
+    /// Proposal streams refused or dropped, by reason.
+    pub streams_refused: Family<ReasonLabel, Counter>,
+    /// Decided blocks this node could not verify on the spot (then fetched by sync).
+    pub decided_unverified: Counter,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabel {
+    pub reason: String,
+}
+
+impl ConsensusMetrics {
+    pub fn streams_refused(&self, reason: &str, n: u64) {
+        self.streams_refused.get_or_create(&ReasonLabel { reason: reason.to_string() }).inc_by(n);
+    }
+
+    fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "consensus_reassembly_bytes",
+            "Bytes held in proposal reassembly (open streams and blocks for later heights)",
+            self.reassembly_bytes.clone(),
+        );
+        registry.register(
+            "consensus_streams_refused",
+            "Proposal streams refused or dropped, by reason",
+            self.streams_refused.clone(),
+        );
+        registry.register(
+            "consensus_decided_unverified",
+            "Decided blocks not verifiable on the spot, fetched by sync",
+            self.decided_unverified.clone(),
+        );
+    }
+}
+
 pub struct Metrics {
     pub chain: ChainMetrics,
     pub process: ProcessMetrics,
     pub mempool: MempoolMetrics,
     pub api: ApiMetrics,
+    pub consensus: ConsensusMetrics,
     registry: Registry,
 }
 
@@ -92,7 +144,8 @@ impl Metrics {
             txs_failed: Counter::default(),
             reports_accepted: Counter::default(),
             reports_rejected: Counter::default(),
-            txs_per_second: Gauge::default(),
+            blocks_committed: Counter::default(),
+            block_time_seconds: Counter::default(),
             block_interval_seconds: Gauge::default(),
             block_build_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 14)),
             epoch_boundary_block_seconds: Gauge::default(),
@@ -120,9 +173,14 @@ impl Metrics {
             chain.reports_rejected.clone(),
         );
         registry.register(
-            "txs_per_second",
-            "Committed transactions per second over the last block interval",
-            chain.txs_per_second.clone(),
+            "blocks_committed",
+            "Blocks committed by this node",
+            chain.blocks_committed.clone(),
+        );
+        registry.register(
+            "block_time_seconds",
+            "Chain time covered by the committed blocks (sum of header timestamp intervals)",
+            chain.block_time_seconds.clone(),
         );
         registry.register(
             "block_interval_seconds",
@@ -171,10 +229,12 @@ impl Metrics {
             "Transactions refused through the API, by error code",
             api.txs_rejected.clone(),
         );
-        Metrics { chain, process, mempool, api, registry }
+        let consensus = ConsensusMetrics::default();
+        consensus.register(&mut registry);
+        Metrics { chain, process, mempool, api, consensus, registry }
     }
 
-    /// The Prometheus text exposition.
+    /// The OpenMetrics text exposition, to be served as [`CONTENT_TYPE`].
     pub fn encode(&self) -> String {
         let mut out = String::new();
         // Writing into a String cannot fail.
@@ -190,5 +250,137 @@ impl Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         Metrics::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    /// Checks `text` against the OpenMetrics text format's rules that a parser relies on:
+    /// every sample belongs to a family declared before it with `# TYPE`, under a name the
+    /// family's type allows (a counter's samples end in `_total` or `_created`; a
+    /// histogram's in `_bucket`, `_sum`, `_count` or `_created`; a gauge's is the family
+    /// name), families are declared once (so their samples, which follow the family's
+    /// `# TYPE`, are contiguous), every value is a
+    /// number (non-negative for counters), and the text ends with `# EOF`. Returns the
+    /// declared families and their types.
+    fn check_openmetrics(text: &str) -> Result<BTreeMap<String, String>, String> {
+        let mut types: BTreeMap<String, String> = BTreeMap::new();
+        let mut current: Option<String> = None;
+        let Some(body) = text.strip_suffix("# EOF\n") else {
+            return Err("does not end with \"# EOF\\n\"".into());
+        };
+        for (n, line) in body.lines().enumerate() {
+            let n = n + 1;
+            if line.is_empty() {
+                return Err(format!("line {n} is empty"));
+            }
+            if let Some(rest) = line.strip_prefix("# ") {
+                let mut parts = rest.splitn(3, ' ');
+                let (kind, name) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+                match kind {
+                    "TYPE" => {
+                        let ty = parts.next().unwrap_or("").to_string();
+                        let known = [
+                            "counter",
+                            "gauge",
+                            "histogram",
+                            "summary",
+                            "info",
+                            "stateset",
+                            "gaugehistogram",
+                            "unknown",
+                        ];
+                        if !known.contains(&ty.as_str()) {
+                            return Err(format!("line {n}: unknown type {ty:?}"));
+                        }
+                        if types.insert(name.to_string(), ty).is_some() {
+                            return Err(format!("line {n}: family {name} declared twice"));
+                        }
+                        current = Some(name.to_string());
+                    }
+                    "HELP" | "UNIT" => {
+                        if current.as_deref() != Some(name) && types.contains_key(name) {
+                            return Err(format!("line {n}: {kind} of {name} after its samples"));
+                        }
+                    }
+                    _ => return Err(format!("line {n}: unknown descriptor {line:?}")),
+                }
+                continue;
+            }
+            let (series, value) =
+                line.rsplit_once(' ').ok_or_else(|| format!("line {n}: no value in {line:?}"))?;
+            let name = series.split('{').next().unwrap_or(series);
+            let family = current
+                .as_deref()
+                .ok_or_else(|| format!("line {n}: sample {name} before any # TYPE"))?;
+            let ty = types.get(family).map(String::as_str).unwrap_or("");
+            let suffix = name
+                .strip_prefix(family)
+                .ok_or_else(|| format!("line {n}: sample {name} outside its family {family}"))?;
+            let allowed: &[&str] = match ty {
+                "counter" => &["_total", "_created"],
+                "histogram" | "gaugehistogram" => &["_bucket", "_sum", "_count", "_created"],
+                "summary" => &["", "_sum", "_count", "_created"],
+                "info" => &["_info"],
+                _ => &[""],
+            };
+            if !allowed.contains(&suffix) {
+                return Err(format!("line {n}: sample {name} is not allowed in {ty} {family}"));
+            }
+            let v: f64 = match value {
+                "+Inf" => f64::INFINITY,
+                "-Inf" => f64::NEG_INFINITY,
+                v => v.parse().map_err(|_| format!("line {n}: value {v:?} is not a number"))?,
+            };
+            if ty == "counter" && (v < 0.0 || v.is_nan()) {
+                return Err(format!("line {n}: counter {name} is {v}"));
+            }
+        }
+        Ok(types)
+    }
+
+    #[test]
+    fn the_exposition_follows_the_openmetrics_rules_for_every_family() {
+        let m = Metrics::new();
+        m.chain.txs_committed.inc_by(3);
+        m.chain.blocks_committed.inc();
+        m.chain.block_time_seconds.inc_by(0.5);
+        m.chain.block_build_seconds.observe(0.01);
+        m.chain.block_interval_seconds.set(0.5);
+        m.rejected("fee_too_low");
+        let text = m.encode();
+        let types = check_openmetrics(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert_eq!(types.get("cairn_txs_committed").map(String::as_str), Some("counter"));
+        assert_eq!(types.get("cairn_blocks_committed").map(String::as_str), Some("counter"));
+        assert_eq!(types.get("cairn_block_time_seconds").map(String::as_str), Some("counter"));
+        assert_eq!(types.get("cairn_height").map(String::as_str), Some("gauge"));
+        assert_eq!(types.get("cairn_block_build_seconds").map(String::as_str), Some("histogram"));
+        // No rate gauge: rates come from the counters.
+        assert!(!types.keys().any(|k| k.contains("per_second")), "{types:?}");
+        assert!(text.contains("cairn_txs_committed_total 3\n"), "{text}");
+        assert!(text.contains("cairn_api_txs_rejected_total{code=\"fee_too_low\"} 1\n"));
+        // The format served is the one written.
+        assert!(CONTENT_TYPE.starts_with("application/openmetrics-text; version=1.0.0"));
+    }
+
+    #[test]
+    fn the_checker_refuses_what_a_parser_would_misread() {
+        let ok = "# TYPE a counter\n# HELP a A.\na_total 1\n# EOF\n";
+        assert!(check_openmetrics(ok).is_ok());
+        // A counter sample without _total: read as another, untyped metric.
+        assert!(check_openmetrics("# TYPE a counter\na 1\n# EOF\n").is_err());
+        // No # EOF.
+        assert!(check_openmetrics("# TYPE a counter\na_total 1\n").is_err());
+        // A sample of no declared family.
+        assert!(check_openmetrics("b 1\n# EOF\n").is_err());
+        // A gauge sample under another name.
+        assert!(check_openmetrics("# TYPE g gauge\ng_total 1\n# EOF\n").is_err());
+        // A family declared twice.
+        assert!(check_openmetrics("# TYPE g gauge\ng 1\n# TYPE g gauge\ng 2\n# EOF\n").is_err());
+        // A negative counter.
+        assert!(check_openmetrics("# TYPE a counter\na_total -1\n# EOF\n").is_err());
     }
 }

@@ -78,7 +78,8 @@ pub fn commit(
     let after = shared.snapshot()?;
     {
         let mut pool = shared.mempool();
-        let included: Vec<Hash> = e.receipts.iter().map(|r| r.tx_hash).collect();
+        let included: Vec<(Hash, cairn_types::Address)> =
+            e.receipts.iter().zip(&block.txs).map(|(r, t)| (r.tx_hash, t.tx.signer)).collect();
         pool.on_block(&included, dropped, &after);
     }
     let m = &shared.metrics.chain;
@@ -93,7 +94,8 @@ pub fn commit(
     }
     let interval_ms = block.header.timestamp_ms.saturating_sub(parent_timestamp_ms).max(1);
     m.block_interval_seconds.set(interval_ms as f64 / 1000.0);
-    m.txs_per_second.set(block.txs.len() as f64 * 1000.0 / interval_ms as f64);
+    m.blocks_committed.inc();
+    m.block_time_seconds.inc_by(interval_ms as f64 / 1000.0);
     m.block_build_seconds.observe(started.elapsed().as_secs_f64());
     if e.rewards.is_some() {
         m.epoch_boundary_block_seconds.set(started.elapsed().as_secs_f64());

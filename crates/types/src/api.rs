@@ -119,7 +119,13 @@ pub struct BlockView {
     pub hash: Hash,
     pub header: BlockHeader,
     pub certificate: Certificate,
+    /// A page of the block's transactions (`?tx_offset=&tx_limit=`, at most
+    /// `MAX_BLOCK_VIEW_TXS` of the node); all of them when they fit.
     pub txs: Vec<TxView>,
+    /// The offset of the next page of transactions, when the block holds more than this
+    /// page shows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_tx: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -86,18 +86,6 @@ impl Certificate {
             Certificate::Bft(commit) => Ok(commit.verify(chain_id, validators, header)?),
         }
     }
-
-    /// The proposer's signature over the block hash, encoded as a solo certificate: what the
-    /// chain entropy hashes. For a solo block it is the certificate itself; for a BFT block
-    /// it leaves out the precommits, which differ from node to node.
-    pub fn seal(&self, proposer: &Address) -> Certificate {
-        match self {
-            Certificate::Solo { .. } => self.clone(),
-            Certificate::Bft(commit) => {
-                Certificate::Solo { signer: *proposer, signature: commit.proposer_signature }
-            }
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
@@ -112,17 +100,17 @@ impl Block {
         self.header.hash()
     }
 
-    /// The chain entropy this block hands to its child: SHA-256 over the entropy domain, the
-    /// block hash and the proposer's signature over it, encoded as a solo certificate (see
-    /// [`Certificate::seal`]). Nobody but the proposer can know it before the block is
-    /// proposed, every node derives the same value (ed25519 signatures are deterministic),
-    /// and anyone can recompute it from the block.
+    /// The chain entropy this block hands to its child: SHA-256 over the entropy domain and
+    /// the block (header) hash, the value every validator voted on. No signature enters it:
+    /// an ed25519 signer can make many valid signatures of one message, so a builder could
+    /// hand different seals of one block to different validators (ADR 0016). Anyone
+    /// recomputes it from the header.
     pub fn entropy(&self) -> Hash {
-        entropy_of(&self.hash(), &codec::encode(&self.certificate.seal(&self.header.proposer)))
+        entropy_of(&self.hash())
     }
 }
 
-/// Entropy from a block (or genesis) hash and the bytes that certify it.
-pub fn entropy_of(hash: &Hash, certificate: &[u8]) -> Hash {
-    Hash::sha256_parts(&[domain::ENTROPY.as_bytes(), &hash.0, certificate])
+/// Entropy from a block (or genesis) hash.
+pub fn entropy_of(hash: &Hash) -> Hash {
+    Hash::sha256_parts(&[domain::ENTROPY.as_bytes(), &hash.0])
 }

@@ -209,8 +209,10 @@ pub enum CommitError {
 /// the block hash (under `cairn/block/v1`, the same bytes a solo certificate signs), and the
 /// precommits of more than two thirds of the voting power, sorted by validator.
 ///
-/// Different nodes may hold different (equally valid) sets of precommits for the same block;
-/// only the proposer's signature is the same everywhere, so the chain entropy uses only it.
+/// Different nodes may hold different (equally valid) sets of precommits for the same block,
+/// and even different (equally valid) proposer signatures: ed25519 lets a signer make many
+/// signatures of one message. Neither enters the chain entropy, which hashes the block hash
+/// alone (see [`crate::Block::entropy`]).
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct Commit {
     pub round: u32,

@@ -29,9 +29,21 @@ pub mod domain {
     pub const VOTE: &str = "cairn/vote/v1";
     /// BFT consensus proposals.
     pub const PROPOSAL: &str = "cairn/proposal/v1";
+    /// A round proposer's signature over a proposal stream (the `Fin` part).
+    pub const PROPOSAL_STREAM: &str = "cairn/proposal-stream/v1";
     /// All domain tags, for the uniqueness check.
-    pub const ALL: &[&str] =
-        &[TX, BLOCK, DEVICE_REGISTER, MAKER, REPORT, USAGE_RECEIPT, ENTROPY, VOTE, PROPOSAL];
+    pub const ALL: &[&str] = &[
+        TX,
+        BLOCK,
+        DEVICE_REGISTER,
+        MAKER,
+        REPORT,
+        USAGE_RECEIPT,
+        ENTROPY,
+        VOTE,
+        PROPOSAL,
+        PROPOSAL_STREAM,
+    ];
 }
 
 /// The bytes that are signed for `payload` of kind `tag` on chain `chain_id`:
@@ -135,6 +147,38 @@ impl Keypair {
     }
 }
 
+/// Whether 32 bytes decode (as ZIP-215 decodes them, non-canonical encodings included) to
+/// one of the eight points of small order: the identity, the point of order two, and the
+/// points of order four and eight.
+///
+/// Under ZIP-215 the signature `R = identity, S = 0` verifies for every message under such a
+/// key, so a small-order key is one that anyone can sign for. Cairn never lets one sign: it
+/// is refused as a transaction signer, a validator key, a maker key and a device key. Bytes
+/// that are not a point at all are not small-order (they fail verification on their own).
+pub fn is_small_order(key: &[u8; 32]) -> bool {
+    curve25519_dalek::edwards::CompressedEdwardsY(*key)
+        .decompress()
+        .is_some_and(|p| p.is_small_order())
+}
+
+/// A small-order public key used where a key must sign: anyone can forge its signatures.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{role} key {key} is of small order: anyone can sign for it")]
+pub struct SmallOrderKey {
+    /// What the key was to be used as ("signer", "device", "maker", "validator").
+    pub role: &'static str,
+    /// The key, hex.
+    pub key: String,
+}
+
+/// Refuses a small-order key in `role` (see [`is_small_order`]).
+pub fn refuse_small_order(role: &'static str, key: &[u8; 32]) -> Result<(), SmallOrderKey> {
+    if is_small_order(key) {
+        return Err(SmallOrderKey { role, key: hex::encode(key) });
+    }
+    Ok(())
+}
+
 /// Verifies one signature (ZIP-215).
 pub fn verify(signer: &Address, sig: &Signature, msg: &[u8]) -> Result<(), BadSignature> {
     let bad = || BadSignature { signer: *signer };
@@ -212,6 +256,79 @@ mod tests {
         for (i, (a, s, m)) in items.iter().enumerate() {
             assert_eq!(verify(a, s, m).is_ok(), res[i]);
         }
+    }
+
+    /// Every 32-byte string that decodes to a small-order point, canonical or not: the eight
+    /// points, their non-canonical `y + p` twins where `y + p < 2^255`, and the `x = 0`
+    /// points with the sign bit set.
+    pub(crate) fn small_order_encodings() -> Vec<[u8; 32]> {
+        use curve25519_dalek::constants::EIGHT_TORSION;
+        let mut out = BTreeSet::new();
+        for p in EIGHT_TORSION {
+            let canon = p.compress().0;
+            out.insert(canon);
+            // The sign bit flipped: only decodes to the same point when x = 0.
+            let mut flipped = canon;
+            flipped[31] ^= 0x80;
+            out.insert(flipped);
+            // y + p, when it still fits below 2^255 (y < 19).
+            let mut y = canon;
+            y[31] &= 0x7f;
+            if y[1..].iter().all(|b| *b == 0) && y[0] < 19 {
+                let mut yp = [0xffu8; 32];
+                yp[0] = 0xed + y[0];
+                yp[31] = 0x7f | (canon[31] & 0x80);
+                out.insert(yp);
+                let mut yp_flipped = yp;
+                yp_flipped[31] ^= 0x80;
+                out.insert(yp_flipped);
+            }
+        }
+        out.into_iter()
+            .filter(|b| {
+                curve25519_dalek::edwards::CompressedEdwardsY(*b)
+                    .decompress()
+                    .is_some_and(|p| EIGHT_TORSION.contains(&p))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_identity_key_verifies_the_trivial_signature_for_any_message_under_zip215() {
+        // The fault this module guards against: (R = identity, S = 0) verifies under a
+        // small-order key for every message. `01 || 0…0` is the identity's encoding.
+        let mut id = [0u8; 32];
+        id[0] = 1;
+        let mut sig = [0u8; 64];
+        sig[0] = 1;
+        for msg in [b"pay me".as_slice(), b"anything else"] {
+            assert!(verify(&Address(id), &Signature(sig), msg).is_ok());
+        }
+        assert!(is_small_order(&id));
+    }
+
+    #[test]
+    fn every_small_order_encoding_is_recognised_and_no_ordinary_key_is() {
+        let all = small_order_encodings();
+        // The eight canonical points plus six non-canonical twins ZIP-215 accepts: the
+        // sign bit set on the two points with x = 0, and y + p for y = 0 (both signs) and
+        // y = 1 (both signs).
+        assert_eq!(all.len(), 14, "{} encodings", all.len());
+        for b in &all {
+            assert!(is_small_order(b), "{}", hex::encode(b));
+            assert!(refuse_small_order("signer", b).is_err());
+        }
+        // The all-zero address decodes to a point of order four.
+        assert!(is_small_order(&[0u8; 32]));
+        for i in 0..64 {
+            let k = Keypair::from_label(&format!("ordinary {i}"));
+            assert!(!is_small_order(&k.address().0));
+            assert!(refuse_small_order("signer", &k.address().0).is_ok());
+        }
+        // Not a point at all: not small-order (it cannot verify anything by itself).
+        let mut bad = [0xff; 32];
+        bad[31] = 0x7f;
+        assert!(!is_small_order(&bad));
     }
 
     #[test]

@@ -294,6 +294,16 @@ pub enum RejectReason {
     WitnessCap { cap: u32 },
     #[error("the witness has not beaconed validly in the last {window} blocks")]
     NoReciprocity { last_beacon: Option<u64>, window: u64 },
+    #[error("this device already witnessed the beacon of height {beacon_height}")]
+    DuplicateWitness { beacon_height: u64 },
+    #[error("{frequency_khz} kHz is not a channel of region plan {plan}")]
+    BeaconFrequencyOutsidePlan { frequency_khz: u32, plan: String },
+    #[error("{tx_power_dbm} dBm is outside region plan {plan}'s [{min_dbm}, {max_dbm}] dBm")]
+    BeaconPowerOutsidePlan { tx_power_dbm: i16, min_dbm: i16, max_dbm: i16, plan: String },
+    #[error("received {rssi_cdbm} cdBm; a receiver reports [{min_cdbm}, {max_cdbm}] cdBm")]
+    RssiOutOfRange { rssi_cdbm: i32, min_cdbm: i32, max_cdbm: i32 },
+    #[error("received {rssi_cdbm} cdBm, more than the beacon's transmit power {tx_power_dbm} dBm")]
+    RssiAboveTxPower { rssi_cdbm: i32, tx_power_dbm: i16 },
 }
 
 impl RejectReason {
@@ -323,6 +333,11 @@ impl RejectReason {
             RejectReason::LateWitness { .. } => "late_witness",
             RejectReason::WitnessCap { .. } => "witness_cap",
             RejectReason::NoReciprocity { .. } => "no_reciprocity",
+            RejectReason::DuplicateWitness { .. } => "duplicate_witness",
+            RejectReason::BeaconFrequencyOutsidePlan { .. } => "beacon_frequency_outside_plan",
+            RejectReason::BeaconPowerOutsidePlan { .. } => "beacon_power_outside_plan",
+            RejectReason::RssiOutOfRange { .. } => "rssi_out_of_range",
+            RejectReason::RssiAboveTxPower { .. } => "rssi_above_tx_power",
         }
     }
 }
@@ -443,6 +458,14 @@ pub struct EpochActivity {
     /// Of `jobs`, those whose reveal phase ended in an earlier epoch whose uptime gate the
     /// device met.
     pub jobs_pregated: u32,
+    /// The CRN value (what was burned for them, at the price of the day) of the credits
+    /// consumers paid for `units`: the most the usage pool pays the device for the epoch.
+    #[serde(with = "crate::api::amount_str")]
+    pub paid_usage: Amount,
+    /// The CRN value of the credits paid for `proven_bytes` (storage deals) or `jobs`
+    /// (compute jobs): the most the storage or compute pool pays the device for the epoch.
+    #[serde(with = "crate::api::amount_str")]
+    pub paid_service: Amount,
 }
 
 impl EpochActivity {
@@ -529,27 +552,30 @@ pub struct SensorQuality {
 }
 
 /// An accepted beacon, kept for its witnesses.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct BeaconRecord {
     pub frequency_khz: u32,
     pub tx_power_dbm: i16,
-    /// Witnesses accepted so far, in acceptance order.
-    pub witnesses: u32,
+    /// The devices whose witness reports were accepted, in acceptance order: each at most
+    /// once, and at most `coverage.witness_cap` of them.
+    pub witnesses: Vec<DeviceId>,
 }
 
-/// One resolution's part in a hotspot's density scale: the hex it sits in, the earning
-/// hotspots in that hex, the child hexes (one resolution finer) that hold any, and the
-/// limit those give (`min(max, target × max(1, occupied_children))`).
+/// One resolution's part in a hotspot's density scale (HIP-17): the hex it sits in, the
+/// hex's unclipped count (at the finest level its earning hotspots; above, the sum of its
+/// children's clipped counts), the hexes of its disk (itself and its neighbours) whose
+/// unclipped count reaches the level's target, the limit those give
+/// (`min(max, target × max(1, occupied − N + 1))`) and the clipped count
+/// (`min(unclipped, limit)`). The factor is `clipped / unclipped`.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
 )]
 pub struct DensityFactor {
     pub resolution: u8,
     pub cell: u64,
-    pub hotspots: u32,
-    pub occupied_children: u32,
+    pub unclipped: u32,
+    pub clipped: u32,
+    pub occupied: u32,
     pub limit: u32,
 }
 

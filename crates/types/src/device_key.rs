@@ -130,7 +130,8 @@ impl DeviceKey {
 
     /// Checks that the key can be used at all.
     ///
-    /// * ed25519: the bytes must decode to a curve point (ZIP-215 rules).
+    /// * ed25519: the bytes must decode to a curve point (ZIP-215 rules) that is not of
+    ///   small order ([`crypto::is_small_order`]).
     /// * P-256: a structural check only: the `0x04` (uncompressed) prefix and both
     ///   coordinates below the field prime. ring offers no way to decode a P-256 point
     ///   without a signature, so whether `(x, y)` is actually on the curve is left to
@@ -141,6 +142,10 @@ impl DeviceKey {
         let invalid = |reason| Err(DeviceKeyError::InvalidKey { key: *self, reason });
         match self {
             DeviceKey::Ed25519(b) => match ed25519_zebra::VerificationKey::try_from(*b) {
+                // Anyone can sign for a small-order key under ZIP-215 (ADR 0005).
+                Ok(_) if crypto::is_small_order(b) => {
+                    invalid("small-order ed25519 point: anyone can sign for it")
+                }
                 Ok(_) => Ok(()),
                 Err(_) => invalid("not an ed25519 curve point"),
             },

@@ -116,26 +116,231 @@ pub struct CoverageParams {
     pub reciprocity_blocks: u64,
     /// Hex density limits, coarsest resolution first (docs/adr/0007-hex-density.md).
     pub density: Vec<DensityLevel>,
+    /// Region plans for beacons and the receiver range for witnesses
+    /// (docs/adr/0014-radio-plans.md).
+    pub radio: RadioParams,
 }
 
-/// How many earning hotspots a hex of one resolution carries at full reward.
+/// Which radio plan a beacon is judged by, and what a receiver can report.
+///
+/// A beaconer's plan: among `plan_cells` holding its asserted location, the one of the
+/// finest resolution; with none (or no location), `default_plan`.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RadioParams {
+    /// The region plans, each named once.
+    pub plans: Vec<RegionPlan>,
+    /// The plan of a location no cell of `plan_cells` holds.
+    pub default_plan: String,
+    /// Coarse H3 cells (resolution 0 to 3, each listed once) and the plan inside them.
+    pub plan_cells: Vec<PlanCell>,
+    /// A witness's RSSI must lie in [min, max], in centi-dBm (inclusive).
+    pub min_rssi_cdbm: i32,
+    pub max_rssi_cdbm: i32,
+}
+
+/// A regional channel plan: where a beacon may transmit and how loud.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegionPlan {
+    pub name: String,
+    /// The uplink channels' centre frequencies.
+    pub channels: Vec<ChannelRange>,
+    /// The legal maximum EIRP; a beacon declaring more is refused.
+    pub max_eirp_dbm: i16,
+    /// The least transmit power a beacon may declare.
+    pub min_tx_power_dbm: i16,
+}
+
+impl RegionPlan {
+    /// Whether `khz` is the centre frequency of one of the plan's channels.
+    pub fn has_channel(&self, khz: u32) -> bool {
+        self.channels.iter().any(|c| c.contains(khz))
+    }
+}
+
+/// `count` channels at `first_khz + step_khz × n`, n = 0 .. count − 1.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelRange {
+    pub first_khz: u32,
+    pub step_khz: u32,
+    pub count: u32,
+}
+
+impl ChannelRange {
+    pub fn contains(&self, khz: u32) -> bool {
+        let Some(off) = khz.checked_sub(self.first_khz) else { return false };
+        if self.step_khz == 0 {
+            return off == 0 && self.count > 0;
+        }
+        off % self.step_khz == 0 && off / self.step_khz < self.count
+    }
+}
+
+/// A coarse H3 cell and the plan that applies inside it.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanCell {
+    pub cell: u64,
+    pub plan: String,
+}
+
+/// The H3 resolution of a cell index (bits 52–55), `None` when it is not a cell index
+/// (mode bits 59–62 other than 1).
+pub fn h3_cell_resolution(cell: u64) -> Option<u8> {
+    ((cell >> 59) & 0xF == 1).then_some(((cell >> 52) & 0xF) as u8)
+}
+
+/// LoRaWAN US902-928 (RP002-1.0.4): uplink channels 0–63 at 902.3 + 0.2·n MHz (125 kHz)
+/// and 64–71 at 903.0 + 1.6·n MHz (500 kHz); 36 dBm EIRP (FCC §15.247: 30 dBm conducted +
+/// 6 dBi); 2 dBm, the lowest TXPower step (30 − 28 dBm).
+pub fn us915() -> RegionPlan {
+    RegionPlan {
+        name: "US915".into(),
+        channels: vec![
+            ChannelRange { first_khz: 902_300, step_khz: 200, count: 64 },
+            ChannelRange { first_khz: 903_000, step_khz: 1_600, count: 8 },
+        ],
+        max_eirp_dbm: 36,
+        min_tx_power_dbm: 2,
+    }
+}
+
+/// LoRaWAN EU863-870 (RP002-1.0.4): the default channels 868.1, 868.3, 868.5 MHz and the
+/// usual CFList channels 867.1–867.9 MHz in 0.2 MHz steps; 16 dBm EIRP (14 dBm ERP, ETSI
+/// EN 300 220 sub-band g1); 2 dBm, the lowest TXPower step (16 − 14 dBm).
+pub fn eu868() -> RegionPlan {
+    RegionPlan {
+        name: "EU868".into(),
+        channels: vec![
+            ChannelRange { first_khz: 868_100, step_khz: 200, count: 3 },
+            ChannelRange { first_khz: 867_100, step_khz: 200, count: 5 },
+        ],
+        max_eirp_dbm: 16,
+        min_tx_power_dbm: 2,
+    }
+}
+
+/// The resolution-0 H3 cells holding the contiguous United States, Alaska, Canada and
+/// Mexico (US902-928 countries), found from a 0.5° grid of points across them. Coarse: they
+/// also take in the sea around, part of the Caribbean and much of Central America (not
+/// Hawaii, whose cell is not listed).
+pub const NORTH_AMERICA_RES0: [u64; 15] = [
+    0x800dfffffffffff,
+    0x800ffffffffffff,
+    0x8013fffffffffff,
+    0x801bfffffffffff,
+    0x801dfffffffffff,
+    0x8023fffffffffff,
+    0x8027fffffffffff,
+    0x8029fffffffffff,
+    0x802bfffffffffff,
+    0x8045fffffffffff,
+    0x8049fffffffffff,
+    0x804dfffffffffff,
+    0x8051fffffffffff,
+    0x806dfffffffffff,
+    0x806ffffffffffff,
+];
+
+impl Default for RadioParams {
+    fn default() -> Self {
+        RadioParams {
+            plans: vec![us915(), eu868()],
+            default_plan: "EU868".into(),
+            plan_cells: NORTH_AMERICA_RES0
+                .iter()
+                .map(|&cell| PlanCell { cell, plan: "US915".into() })
+                .collect(),
+            min_rssi_cdbm: -15_000,
+            max_rssi_cdbm: 0,
+        }
+    }
+}
+
+impl RadioParams {
+    fn validate(&self) -> Result<(), GenesisError> {
+        let bad = |m: &str| Err(GenesisError::Invalid(format!("coverage.radio: {m}")));
+        let mut names = std::collections::BTreeSet::new();
+        for p in &self.plans {
+            if p.name.is_empty() || !names.insert(p.name.as_str()) {
+                return bad("plan names must be non-empty and distinct");
+            }
+            if p.channels.is_empty() || p.channels.iter().any(|c| c.count == 0) {
+                return bad("every plan needs channels, each range at least one");
+            }
+            if p.min_tx_power_dbm > p.max_eirp_dbm {
+                return bad("min_tx_power_dbm must not exceed max_eirp_dbm");
+            }
+        }
+        if !names.contains(self.default_plan.as_str()) {
+            return bad("default_plan must name a plan");
+        }
+        let mut cells = std::collections::BTreeSet::new();
+        for c in &self.plan_cells {
+            if h3_cell_resolution(c.cell).is_none_or(|r| r > 3) || !cells.insert(c.cell) {
+                return bad("plan_cells must be distinct H3 cells of resolution 0 to 3");
+            }
+            if !names.contains(c.plan.as_str()) {
+                return bad("every plan cell must name a plan");
+            }
+        }
+        if self.min_rssi_cdbm > self.max_rssi_cdbm {
+            return bad("min_rssi_cdbm must not exceed max_rssi_cdbm");
+        }
+        Ok(())
+    }
+}
+
+/// How many earning hotspots a hex of one resolution carries at full reward (HIP-17 with
+/// the HIP-104 parameters by default, docs/adr/0007-hex-density.md).
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DensityLevel {
-    /// H3 resolution, 0 to 11 (the occupied children are counted one finer).
+    /// H3 resolution, 0 to 12 (a location's resolution).
     pub resolution: u8,
-    /// Hotspots a hex carries per occupied child hex.
+    /// Hotspots a hex carries while fewer than `neighbours` hexes of its disk (itself and
+    /// its neighbours) reach this target.
     pub target: u32,
     /// Hotspots a hex carries at most.
     pub max: u32,
+    /// HIP-17's N: the limit is `min(max, target × max(1, k − N + 1))` where k is the
+    /// number of hexes of the disk whose count reaches the target. At least 1.
+    #[serde(default = "default_neighbours")]
+    pub neighbours: u32,
 }
 
-/// The reference limits: resolution 4: 500 / 1000 down to resolution 8: 1 / 1.
+/// The finest density resolution: a location's (H3 resolution 12).
+pub const DENSITY_MAX_RESOLUTION: u8 = 12;
+
+/// N where a level does not give it: 2, HIP-17's value at its finest resolutions.
+pub fn default_neighbours() -> u32 {
+    2
+}
+
+/// HIP-17 as retuned by HIP-104, (resolution, N, target, max): resolution 4: 2, 500,
+/// 1,000; 5: 4, 100, 200; 6: 4, 25, 50; 7: 4, 5, 10; 8 to 10: 2, 1, 1.
 pub fn default_density() -> Vec<DensityLevel> {
-    [(4, 500, 1000), (5, 100, 200), (6, 25, 50), (7, 5, 10), (8, 1, 1)]
-        .into_iter()
-        .map(|(resolution, target, max)| DensityLevel { resolution, target, max })
-        .collect()
+    [
+        (4, 2, 500, 1000),
+        (5, 4, 100, 200),
+        (6, 4, 25, 50),
+        (7, 4, 5, 10),
+        (8, 2, 1, 1),
+        (9, 2, 1, 1),
+        (10, 2, 1, 1),
+    ]
+    .into_iter()
+    .map(|(resolution, neighbours, target, max)| DensityLevel {
+        resolution,
+        target,
+        max,
+        neighbours,
+    })
+    .collect()
 }
 
 impl Default for CoverageParams {
@@ -153,6 +358,7 @@ impl Default for CoverageParams {
             witness_cap: 14,
             reciprocity_blocks: 300,
             density: default_density(),
+            radio: RadioParams::default(),
         }
     }
 }
@@ -309,6 +515,11 @@ impl Params {
                 "storage.chunk_size must be 1 to max_tx_bytes / 2".into(),
             ));
         }
+        if self.storage.max_deal_bytes < u64::from(self.storage.chunk_size) {
+            return Err(GenesisError::Invalid(
+                "storage.max_deal_bytes must be at least storage.chunk_size".into(),
+            ));
+        }
         let sp = &self.sensor;
         if sp.min_value > sp.max_value
             || sp.expected_readings == 0
@@ -326,15 +537,24 @@ impl Params {
         }
         let levels = &self.coverage.density;
         let ordered = levels.windows(2).all(|w| w[0].resolution < w[1].resolution);
-        if levels.len() > 12
-            || !ordered
-            || levels.iter().any(|l| l.resolution > 11 || l.target == 0 || l.target > l.max)
-        {
+        if let Some(l) = levels.iter().find(|l| {
+            l.resolution > DENSITY_MAX_RESOLUTION
+                || l.target == 0
+                || l.target > l.max
+                || l.neighbours == 0
+        }) {
+            return Err(GenesisError::Invalid(format!(
+                "coverage.density: resolution {} (0 to {}), target {}, max {}, N {}: need \
+                 1 ≤ target ≤ max and N ≥ 1",
+                l.resolution, DENSITY_MAX_RESOLUTION, l.target, l.max, l.neighbours
+            )));
+        }
+        if !ordered {
             return Err(GenesisError::Invalid(
-                "coverage.density: resolutions 0 to 11, strictly increasing; 1 ≤ target ≤ max"
-                    .into(),
+                "coverage.density: resolutions must be strictly increasing".into(),
             ));
         }
+        self.coverage.radio.validate()?;
         if self.rewards.shares.sum() != u64::from(crate::rewards::BPS) {
             return Err(GenesisError::Invalid(format!(
                 "rewards.shares must sum to {} basis points, not {}",
@@ -347,6 +567,13 @@ impl Params {
         {
             return Err(GenesisError::Invalid(format!(
                 "credits: at most {} oracles and a credit value above 0",
+                crate::credits::MAX_ORACLES
+            )));
+        }
+        let min_oracles = self.credits.min_oracles;
+        if min_oracles == 0 || min_oracles as usize > crate::credits::MAX_ORACLES {
+            return Err(GenesisError::Invalid(format!(
+                "credits.min_oracles must be 1 to {}, not {min_oracles}",
                 crate::credits::MAX_ORACLES
             )));
         }
@@ -448,8 +675,14 @@ impl Genesis {
             }
             total = total.checked_add(a.balance).ok_or(GenesisError::SupplyOverflow)?;
         }
+        // Anyone can sign for a small-order key under ZIP-215: such a producer or validator
+        // could have blocks and votes forged in its name.
+        crate::crypto::refuse_small_order("validator", &self.validator.0)
+            .map_err(|e| GenesisError::Invalid(e.to_string()))?;
         let mut validators = std::collections::BTreeSet::new();
         for v in &self.validators {
+            crate::crypto::refuse_small_order("validator", &v.address.0)
+                .map_err(|e| GenesisError::Invalid(e.to_string()))?;
             if !validators.insert(v.address) {
                 return Err(GenesisError::Invalid(format!(
                     "validator {} appears more than once",
@@ -488,11 +721,16 @@ impl Genesis {
 mod tests {
     use super::*;
 
-    fn with_density(levels: &[(u8, u32, u32)]) -> Result<(), GenesisError> {
+    fn with_density(levels: &[(u8, u32, u32, u32)]) -> Result<(), GenesisError> {
         let mut p = Params::default();
         p.coverage.density = levels
             .iter()
-            .map(|&(resolution, target, max)| DensityLevel { resolution, target, max })
+            .map(|&(resolution, neighbours, target, max)| DensityLevel {
+                resolution,
+                target,
+                max,
+                neighbours,
+            })
             .collect();
         p.validate()
     }
@@ -501,11 +739,120 @@ mod tests {
     fn density_levels_must_be_ordered_within_range_and_target_at_most_max() {
         assert!(Params::default().validate().is_ok());
         assert!(with_density(&[]).is_ok());
-        assert!(with_density(&[(11, 1, 1)]).is_ok());
-        assert!(with_density(&[(12, 1, 1)]).is_err()); // children would be finer than a location
-        assert!(with_density(&[(7, 5, 10), (7, 1, 1)]).is_err()); // repeated
-        assert!(with_density(&[(8, 1, 1), (7, 5, 10)]).is_err()); // finest first
-        assert!(with_density(&[(7, 0, 10)]).is_err()); // zero target
-        assert!(with_density(&[(7, 11, 10)]).is_err()); // target above max
+        assert!(with_density(&[(12, 2, 1, 1)]).is_ok()); // a location's own resolution
+        assert!(with_density(&[(13, 2, 1, 1)]).is_err()); // finer than a location
+        assert!(with_density(&[(7, 4, 5, 10), (7, 2, 1, 1)]).is_err()); // repeated
+        assert!(with_density(&[(8, 2, 1, 1), (7, 4, 5, 10)]).is_err()); // finest first
+        assert!(with_density(&[(7, 4, 0, 10)]).is_err()); // zero target
+        assert!(with_density(&[(7, 4, 11, 10)]).is_err()); // target above max
+        assert!(with_density(&[(7, 0, 5, 10)]).is_err()); // N of zero
+        assert!(with_density(&[(7, 1, 5, 10)]).is_ok());
+    }
+
+    #[test]
+    fn the_default_density_is_hip_104() {
+        let rows: Vec<(u8, u32, u32, u32)> = default_density()
+            .iter()
+            .map(|l| (l.resolution, l.neighbours, l.target, l.max))
+            .collect();
+        assert_eq!(
+            rows,
+            vec![
+                (4, 2, 500, 1000),
+                (5, 4, 100, 200),
+                (6, 4, 25, 50),
+                (7, 4, 5, 10),
+                (8, 2, 1, 1),
+                (9, 2, 1, 1),
+                (10, 2, 1, 1)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_density_level_without_n_reads_as_n_two() {
+        let l: DensityLevel =
+            serde_json::from_str(r#"{"resolution": 8, "target": 1, "max": 1}"#).unwrap();
+        assert_eq!(l.neighbours, 2);
+    }
+
+    #[test]
+    fn a_small_order_validator_key_is_refused_at_genesis() {
+        let ok = crate::Keypair::from_label("validator-0").address();
+        let genesis = |validator: Address, validators: Vec<Address>| Genesis {
+            chain_id: "cairn-test".into(),
+            genesis_time_ms: 0,
+            validator,
+            validators: validators
+                .into_iter()
+                .map(|address| GenesisValidator { address, stake: 1_000 * crate::UNITS_PER_CRN })
+                .collect(),
+            accounts: Vec::new(),
+            params: Params::default(),
+        };
+        assert!(genesis(ok, vec![ok]).validate().is_ok());
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        for bad in [Address([0; 32]), Address(identity)] {
+            let e = genesis(bad, vec![ok]).validate().unwrap_err();
+            assert!(e.to_string().contains("small order"), "{e}");
+            let e = genesis(ok, vec![ok, bad]).validate().unwrap_err();
+            assert!(e.to_string().contains("small order"), "{e}");
+        }
+    }
+
+    #[test]
+    fn radio_plans_must_be_named_once_and_cells_coarse_distinct_and_known() {
+        let with = |f: &dyn Fn(&mut RadioParams)| {
+            let mut p = Params::default();
+            f(&mut p.coverage.radio);
+            p.validate()
+        };
+        assert!(with(&|_| {}).is_ok());
+        assert!(with(&|r| r.plans.push(eu868())).is_err()); // named twice
+        assert!(with(&|r| r.default_plan = "AS923".into()).is_err());
+        assert!(with(&|r| r.plan_cells[0].plan = "AS923".into()).is_err());
+        let first = NORTH_AMERICA_RES0[0];
+        assert!(
+            with(&|r| r.plan_cells.push(PlanCell { cell: first, plan: "EU868".into() })).is_err()
+        ); // listed twice
+        // A resolution-4 cell (resolution bits 52–55 = 4, its fourth digit 0).
+        let res4 = (first & !(0xF << 52) | (4 << 52)) & !(0o7777 << 33);
+        assert_eq!(h3_cell_resolution(res4), Some(4));
+        assert!(
+            with(&|r| r.plan_cells.push(PlanCell { cell: res4, plan: "EU868".into() })).is_err()
+        );
+        assert!(with(&|r| r.plan_cells.push(PlanCell { cell: 7, plan: "EU868".into() })).is_err());
+        assert!(with(&|r| r.plans[0].channels.clear()).is_err());
+        assert!(with(&|r| r.plans[0].min_tx_power_dbm = 37).is_err());
+        assert!(with(&|r| r.min_rssi_cdbm = 1).is_err());
+    }
+
+    #[test]
+    fn a_channel_range_holds_exactly_its_count_of_steps() {
+        let c = ChannelRange { first_khz: 868_100, step_khz: 200, count: 3 };
+        let got: Vec<u32> = (867_000..869_000).filter(|f| c.contains(*f)).collect();
+        assert_eq!(got, vec![868_100, 868_300, 868_500]);
+        let one = ChannelRange { first_khz: 869_525, step_khz: 0, count: 1 };
+        assert!(one.contains(869_525) && !one.contains(869_526));
+        assert!(!ChannelRange { count: 0, ..one }.contains(869_525));
+        let top = ChannelRange { first_khz: u32::MAX - 1, step_khz: 1, count: u32::MAX };
+        assert!(top.contains(u32::MAX) && !top.contains(0));
+    }
+
+    #[test]
+    fn min_oracles_must_be_one_to_the_most_oracles_and_a_deal_hold_a_chunk() {
+        let p = Params::default();
+        assert_eq!((p.credits.min_oracles, p.storage.max_deal_bytes), (3, 64 << 30));
+        for (min, ok) in [(0, false), (1, true), (32, true), (33, false)] {
+            let mut p = Params::default();
+            p.credits.min_oracles = min;
+            assert_eq!(p.validate().is_ok(), ok, "min_oracles {min}");
+        }
+        let mut p = Params::default();
+        p.storage.max_deal_bytes = u64::from(p.storage.chunk_size) - 1;
+        assert!(p.validate().is_err());
+        p.storage.max_deal_bytes += 1;
+        assert!(p.validate().is_ok());
     }
 }

@@ -112,6 +112,64 @@ pub fn prove(items: &[Hash], index: u64) -> Option<Vec<Hash>> {
     Some(path)
 }
 
+/// Every level of the tree over some items, built once so that many paths can be read from
+/// it: [`Tree::prove`] gives what [`prove`] gives, without hashing the tree again.
+#[derive(Debug, Clone)]
+pub struct Tree {
+    /// `levels[0]` are the leaf hashes; the last level is the root (none if empty).
+    levels: Vec<Vec<Hash>>,
+}
+
+impl Tree {
+    /// The tree over items already hashed by the caller (each is hashed again as a leaf).
+    pub fn new(items: &[Hash]) -> Tree {
+        let mut levels = Vec::new();
+        if !items.is_empty() {
+            levels.push(leaves(items));
+            while let Some(last) = levels.last().filter(|l| l.len() > 1) {
+                let next = up(last);
+                levels.push(next);
+            }
+        }
+        Tree { levels }
+    }
+
+    /// The number of leaves.
+    pub fn len(&self) -> usize {
+        self.levels.first().map_or(0, Vec::len)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Hashes held, all levels together (for bounding a cache of trees).
+    pub fn nodes(&self) -> usize {
+        self.levels.iter().map(Vec::len).sum()
+    }
+
+    /// The root, as [`root`] gives it.
+    pub fn root(&self) -> Hash {
+        self.levels.last().and_then(|l| l.first()).copied().unwrap_or(Hash::ZERO)
+    }
+
+    /// The path of leaf `index`, as [`prove`] gives it.
+    pub fn prove(&self, index: u64) -> Option<Vec<Hash>> {
+        let mut i = usize::try_from(index).ok()?;
+        if i >= self.len() {
+            return None;
+        }
+        let mut path = Vec::new();
+        for level in self.levels.iter().take(self.levels.len().saturating_sub(1)) {
+            if let Some(sibling) = level.get(i ^ 1) {
+                path.push(*sibling);
+            }
+            i /= 2;
+        }
+        Some(path)
+    }
+}
+
 /// Whether `item` is leaf `index` of `count` leaves under `root`, by `path` from [`prove`].
 pub fn verify(root: &Hash, count: u64, index: u64, item: &Hash, path: &[Hash]) -> bool {
     if index >= count {
@@ -180,6 +238,19 @@ mod tests {
             }
             assert!(prove(&items, n).is_none());
             assert!(!verify(&r, n, n, &items[0], &[]));
+        }
+    }
+
+    #[test]
+    fn a_built_tree_gives_the_same_root_and_paths_as_the_one_shot_functions() {
+        for n in [0u64, 1, 2, 3, 5, 8, 9, 33, 100] {
+            let items: Vec<Hash> = (0..n).map(|i| Hash::sha256(&i.to_le_bytes())).collect();
+            let tree = Tree::new(&items);
+            assert_eq!(tree.len() as u64, n);
+            assert_eq!(tree.root(), root(&items), "{n} items");
+            for i in 0..=n {
+                assert_eq!(tree.prove(i), prove(&items, i), "leaf {i} of {n}");
+            }
         }
     }
 }

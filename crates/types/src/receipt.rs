@@ -160,6 +160,36 @@ pub enum TxFailure {
     EvidenceAlreadyUsed { validator: Address, height: Height },
     #[error("{validator} has no stake to slash")]
     NothingToSlash { validator: Address },
+    #[error("the CRN value of all credits ever minted ({minted}) cannot take {amount} more")]
+    CreditValueOverflow {
+        #[serde(with = "crate::api::amount_str")]
+        minted: Amount,
+        #[serde(with = "crate::api::amount_str")]
+        amount: Amount,
+    },
+    #[error(
+        "a deal of {chunks} chunks of {chunk_size} bytes exceeds the largest deal, {max_bytes} bytes"
+    )]
+    DealTooLarge { chunks: u64, chunk_size: u32, max_bytes: u64 },
+    #[error("only {fresh} fresh price reports; the price needs {min}")]
+    NotEnoughOracles { fresh: u32, min: u32 },
+    #[error("a price of {nano_usd_per_crn} nano-dollars per CRN is above the highest, {max}")]
+    PriceTooHigh {
+        #[serde(with = "crate::api::amount_str")]
+        nano_usd_per_crn: u128,
+        #[serde(with = "crate::api::amount_str")]
+        max: u128,
+    },
+    #[error("credit arithmetic overflows: {what} of {a} and {b}")]
+    CreditOverflow {
+        /// Which quantity: `credits_for` (amount × price), `balance`, `minted`,
+        /// `escrowed`, `remint_pending` (held + adding) or `escrow` (price × count).
+        what: String,
+        #[serde(with = "crate::api::amount_str")]
+        a: u128,
+        #[serde(with = "crate::api::amount_str")]
+        b: u128,
+    },
 }
 
 impl TxFailure {
@@ -226,6 +256,11 @@ impl TxFailure {
             TxFailure::EvidenceFromFuture { .. } => "evidence_from_future",
             TxFailure::EvidenceAlreadyUsed { .. } => "evidence_already_used",
             TxFailure::NothingToSlash { .. } => "nothing_to_slash",
+            TxFailure::CreditValueOverflow { .. } => "credit_value_overflow",
+            TxFailure::DealTooLarge { .. } => "deal_too_large",
+            TxFailure::NotEnoughOracles { .. } => "not_enough_oracles",
+            TxFailure::PriceTooHigh { .. } => "price_too_high",
+            TxFailure::CreditOverflow { .. } => "credit_overflow",
         }
     }
 }

@@ -175,6 +175,14 @@ pub struct FraudParams {
     /// This many hotspots or more active in an epoch in one resolution-12 cell are a farm:
     /// all are flagged (0 turns the rule off).
     pub colocated_min: u32,
+    /// A hotspot located less than this many blocks before a boundary is on probation: the
+    /// detectors have not yet judged it on a witness graph of its own (0 turns the rule
+    /// off). Its coverage is held as unproven unless at least `evidence_witnesses` hotspots
+    /// past their own probation, and not flagged, witnessed its beacons within the
+    /// reciprocity window; an unproven hold is judged again when the probation ends
+    /// (docs/adr/0013-cold-start.md).
+    pub probation_blocks: u64,
+    pub evidence_witnesses: u32,
 }
 
 impl Default for FraudParams {
@@ -194,6 +202,10 @@ impl Default for FraudParams {
             copy_min_readings: 5,
             escrow_epochs: 6,
             colocated_min: 3,
+            // Two beacon intervals and the witness lag of the default coverage parameters:
+            // every hotspot has beaconed twice and been witnessed by those that heard it.
+            probation_blocks: 210,
+            evidence_witnesses: 3,
         }
     }
 }
@@ -216,6 +228,10 @@ pub enum Evidence {
     /// from outside the group that hears it, while it witnessed `beaconers` hotspots that
     /// could have heard it.
     Unheard { beacon: u64, beaconers: u32 },
+    /// The hotspot is on probation until height `until` and only `witnesses` (of the
+    /// `needed`) hotspots past their own probation witnessed its beacons: its coverage is
+    /// held, not judged fraudulent, and judged again when the probation ends.
+    Unproven { until: u64, witnesses: u32, needed: u32 },
 }
 
 impl Evidence {
@@ -226,7 +242,13 @@ impl Evidence {
             Evidence::CopiedSensor { .. } => "copied_sensor",
             Evidence::Colocated { .. } => "colocated",
             Evidence::Unheard { .. } => "unheard",
+            Evidence::Unproven { .. } => "unproven",
         }
+    }
+
+    /// Whether this is a detector's finding (anything but the probation hold).
+    pub fn is_finding(&self) -> bool {
+        !matches!(self, Evidence::Unproven { .. })
     }
 }
 
@@ -345,6 +367,26 @@ pub struct Work {
     pub jobs_pregated: u32,
     /// Reports rejected in the epoch, by reason code.
     pub rejected: Vec<(String, u32)>,
+    /// The CRN value of the credits consumers paid for `units` (what was burned for them):
+    /// the usage pool pays the device at most this (docs/adr/0012-paid-work-cap.md).
+    #[serde(with = "crate::api::amount_str")]
+    pub paid_usage: Amount,
+    /// The CRN value of the credits paid for `proven_bytes` or `jobs`: the storage or
+    /// compute pool pays the device at most this.
+    #[serde(with = "crate::api::amount_str")]
+    pub paid_service: Amount,
+}
+
+impl Work {
+    /// The most `pool` pays a device with this work: the paid value for the usage, storage
+    /// and compute pools, no cap (None) for the others.
+    pub fn paid_cap(&self, pool: Pool) -> Option<Amount> {
+        match pool {
+            Pool::Usage => Some(self.paid_usage),
+            Pool::Storage | Pool::Compute => Some(self.paid_service),
+            _ => None,
+        }
+    }
 }
 
 /// One device's line in the reward report.
@@ -369,6 +411,11 @@ pub struct RewardEntry {
     pub density: Vec<crate::device::DensityFactor>,
     /// A sensor's quality and what made it (`work.quality` is its product).
     pub sensor_quality: Option<crate::device::SensorQuality>,
+    /// What the paid-value caps took from the device's volume shares (the usage pool's above
+    /// `work.paid_usage`, the storage or compute pool's above `work.paid_service`), summed
+    /// over its pools: `amount` is the shares less this. It went to the treasury.
+    #[serde(with = "crate::api::amount_str")]
+    pub capped: Amount,
 }
 
 impl RewardEntry {
@@ -413,6 +460,10 @@ pub struct PoolOutcome {
     pub paid: Amount,
     pub score_total: u128,
     pub earners: u64,
+    /// Of `amount`, what the devices' shares came to above their paid values (usage,
+    /// storage and compute): in the treasury with the rest of `amount − paid`.
+    #[serde(with = "crate::api::amount_str")]
+    pub capped: Amount,
 }
 
 /// An epoch's rewards as kept in state: the totals and the root of the leaves.
@@ -425,7 +476,8 @@ pub struct EpochRewards {
     #[serde(with = "crate::api::amount_str")]
     pub reminted: Amount,
     pub pools: Vec<PoolOutcome>,
-    /// Treasury share plus every remainder and every pool without work.
+    /// Treasury share plus every remainder, every pool without work and what the paid-value
+    /// caps held back (`PoolOutcome::capped`).
     #[serde(with = "crate::api::amount_str")]
     pub to_treasury: Amount,
     /// Paid to the validator(s).

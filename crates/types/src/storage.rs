@@ -6,20 +6,27 @@
 //! is BLAKE3 of its two children under an inner prefix; an odd node at the end of a level is
 //! carried up unchanged. A proof is the list of siblings from the leaf up, skipping levels
 //! where the node was carried.
+//!
+//! The root a deal commits to covers the leaf count too: BLAKE3("cairn/storage-root/v1" ‖
+//! leaf count as u64 big-endian ‖ tree root). The count fixes which indexes exist and how
+//! long each index's path is, so a root proves chunks only under the count it was built
+//! with, and a deal's size (count × chunk size) follows from what the consumer committed.
 
 use crate::device_key::DeviceId;
 use crate::{Address, Amount, Hash, Height};
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
-fn leaf(chunk: &[u8]) -> Hash {
+/// A leaf of the chunk tree: BLAKE3(0x00 ‖ chunk).
+pub fn leaf_hash(chunk: &[u8]) -> Hash {
     let mut h = blake3::Hasher::new();
     h.update(&[0]);
     h.update(chunk);
     Hash(*h.finalize().as_bytes())
 }
 
-fn inner(l: &Hash, r: &Hash) -> Hash {
+/// An inner node of the chunk tree: BLAKE3(0x01 ‖ left ‖ right).
+pub fn inner_hash(l: &Hash, r: &Hash) -> Hash {
     let mut h = blake3::Hasher::new();
     h.update(&[1]);
     h.update(&l.0);
@@ -33,13 +40,13 @@ pub fn chunks(data: &[u8], chunk_size: usize) -> Vec<&[u8]> {
 }
 
 fn levels(chunks: &[&[u8]]) -> Vec<Vec<Hash>> {
-    let mut levels = vec![chunks.iter().map(|c| leaf(c)).collect::<Vec<_>>()];
+    let mut levels = vec![chunks.iter().map(|c| leaf_hash(c)).collect::<Vec<_>>()];
     while levels.last().is_some_and(|l| l.len() > 1) {
         let prev = levels.last().map(Vec::as_slice).unwrap_or_default();
         let next = prev
             .chunks(2)
             .map(|p| match p {
-                [l, r] => inner(l, r),
+                [l, r] => inner_hash(l, r),
                 [one] => *one,
                 _ => Hash::ZERO,
             })
@@ -49,9 +56,47 @@ fn levels(chunks: &[&[u8]]) -> Vec<Vec<Hash>> {
     levels
 }
 
-/// The root over the chunks (all-zero for no chunks).
-pub fn chunk_root(chunks: &[&[u8]]) -> Hash {
+/// The Merkle root of the chunk tree alone (all-zero for no chunks); a deal commits to
+/// [`chunk_root`], which binds it to the leaf count.
+pub fn tree_root(chunks: &[&[u8]]) -> Hash {
     levels(chunks).last().and_then(|l| l.first().copied()).unwrap_or(Hash::ZERO)
+}
+
+/// The committed root of a tree of `count` leaves whose Merkle root is `tree`:
+/// BLAKE3("cairn/storage-root/v1" ‖ count (u64 big-endian) ‖ tree).
+pub fn committed_root(count: u64, tree: &Hash) -> Hash {
+    let mut h = blake3::Hasher::new();
+    h.update(b"cairn/storage-root/v1");
+    h.update(&count.to_be_bytes());
+    h.update(&tree.0);
+    Hash(*h.finalize().as_bytes())
+}
+
+/// The root a deal over these chunks commits to: the tree root bound to the chunk count.
+pub fn chunk_root(chunks: &[&[u8]]) -> Hash {
+    committed_root(chunks.len() as u64, &tree_root(chunks))
+}
+
+/// How many siblings the path of leaf `index` in a tree of `count` leaves has (None if
+/// the index is out of range): one per level where the node has a sibling, at most 64.
+pub fn path_len(count: u64, index: u64) -> Option<usize> {
+    if index >= count {
+        return None;
+    }
+    let (mut i, mut len, mut n) = (index, count, 0usize);
+    while len > 1 {
+        if i ^ 1 < len {
+            n += 1;
+        }
+        i /= 2;
+        len = len.div_ceil(2);
+    }
+    Some(n)
+}
+
+/// The bytes a deal of `chunks` chunks of `chunk_size` counts (None on overflow).
+pub fn deal_bytes(chunks: u64, chunk_size: u32) -> Option<u64> {
+    chunks.checked_mul(u64::from(chunk_size))
 }
 
 /// The Merkle path of chunk `index`, or `None` if out of range.
@@ -71,23 +116,25 @@ pub fn chunk_proof(chunks: &[&[u8]], index: u64) -> Option<Vec<Hash>> {
     Some(path)
 }
 
-/// Checks that `chunk` is chunk `index` of `count` under `root`.
+/// Checks that `chunk` is chunk `index` of `count` under the committed `root`: the index
+/// is below the count, the path has exactly the length the count gives that index, and
+/// the tree root it leads to, bound to `count`, is `root`.
 pub fn verify_chunk(root: &Hash, count: u64, index: u64, chunk: &[u8], path: &[Hash]) -> bool {
-    if index >= count {
+    if path_len(count, index) != Some(path.len()) {
         return false;
     }
-    let (mut i, mut len, mut node) = (index, count, leaf(chunk));
+    let (mut i, mut len, mut node) = (index, count, leaf_hash(chunk));
     let mut siblings = path.iter();
     while len > 1 {
         let sibling = i ^ 1;
         if sibling < len {
             let Some(s) = siblings.next() else { return false };
-            node = if i % 2 == 0 { inner(&node, s) } else { inner(s, &node) };
+            node = if i % 2 == 0 { inner_hash(&node, s) } else { inner_hash(s, &node) };
         }
         i /= 2;
         len = len.div_ceil(2);
     }
-    siblings.next().is_none() && node == *root
+    siblings.next().is_none() && committed_root(count, &node) == *root
 }
 
 /// The chunk a deal is challenged on in an epoch: SHA-256(entropy ‖ deal id) mod chunks.
@@ -164,7 +211,12 @@ pub struct StorageParams {
     /// Misses in a row that end the deal.
     pub max_misses: u32,
     pub max_duration_epochs: u64,
+    /// Largest deal: chunk count × chunk size may not exceed it (`deal_too_large`).
+    pub max_deal_bytes: u64,
 }
+
+/// Default largest deal: 64 GiB.
+pub const DEFAULT_MAX_DEAL_BYTES: u64 = 64 << 30;
 
 impl Default for StorageParams {
     fn default() -> Self {
@@ -174,6 +226,7 @@ impl Default for StorageParams {
             fault_fee: crate::UNITS_PER_CRN,
             max_misses: 3,
             max_duration_epochs: 10_000,
+            max_deal_bytes: DEFAULT_MAX_DEAL_BYTES,
         }
     }
 }
@@ -206,6 +259,103 @@ mod tests {
             }
             assert!(chunk_proof(&cs, n as u64).is_none());
             assert!(!verify_chunk(&root, n as u64, n as u64, cs[0], &[]));
+        }
+    }
+
+    #[test]
+    fn a_root_proves_chunks_only_under_the_leaf_count_it_commits() {
+        // Four identical chunks. The bare tree root of four leaves also proves leaf 0 of a
+        // three-leaf tree with the same path (the third leaf's node is carried up), so a
+        // root without the count lets the count be chosen; the committed root does not.
+        let same = [b"same".as_slice(); 4];
+        let path = chunk_proof(&same, 0).unwrap();
+        let bare = tree_root(&same);
+        assert_eq!(path.len(), 2);
+        assert_eq!(path_len(3, 0), Some(2));
+        let root = chunk_root(&same);
+        assert!(verify_chunk(&root, 4, 0, b"same", &path));
+        assert!(!verify_chunk(&root, 3, 0, b"same", &path));
+        // The bare root proves nothing under any count.
+        for count in 1..=8 {
+            assert!(!verify_chunk(&bare, count, 0, b"same", &path), "count {count}");
+        }
+        // A self-similar tree of 2^k identical leaves: its committed root proves under 2^k
+        // and under no other count, whatever path length the other count asks for.
+        let k = 12u32;
+        let mut node = leaf_hash(b"x");
+        let mut siblings = Vec::new();
+        for _ in 0..k {
+            siblings.push(node);
+            node = inner_hash(&node, &node);
+        }
+        let big = committed_root(1 << k, &node);
+        assert!(verify_chunk(&big, 1 << k, 5, b"x", &siblings));
+        for count in [(1u64 << k) - 1, (1 << k) + 1, 1 << (k + 1), 1 << (k - 1)] {
+            let want = path_len(count, 5).unwrap();
+            let mut p = siblings.clone();
+            p.resize(want, node);
+            assert!(!verify_chunk(&big, count, 5, b"x", &p), "count {count}");
+        }
+        assert_ne!(chunk_root(&same[..3]), root);
+    }
+
+    #[test]
+    fn path_lengths_follow_from_the_leaf_count() {
+        for n in 1..=70u64 {
+            let data: Vec<u8> = (0..n).map(|i| i as u8).collect();
+            let cs = chunks(&data, 1);
+            for i in 0..n {
+                assert_eq!(path_len(n, i), chunk_proof(&cs, i).map(|p| p.len()), "n={n} i={i}");
+            }
+            assert_eq!(path_len(n, n), None);
+        }
+        assert_eq!(path_len(1, 0), Some(0));
+        assert_eq!(path_len(u64::MAX, 0), Some(64));
+        assert_eq!(deal_bytes(u64::MAX, 2), None);
+        assert_eq!(deal_bytes(3, 1024), Some(3072));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_valid_proof_exists_for_every_index_below_the_count_and_none_beyond(
+            n in 1usize..160,
+            size in 1usize..5,
+            seed in proptest::prelude::any::<u8>(),
+            extra in 0u64..4,
+        ) {
+            let data: Vec<u8> =
+                (0..n * size).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect();
+            let cs = chunks(&data, size);
+            proptest::prop_assert_eq!(cs.len(), n);
+            let root = chunk_root(&cs);
+            let count = n as u64;
+            for i in 0..count {
+                let path = chunk_proof(&cs, i).unwrap();
+                proptest::prop_assert!(verify_chunk(&root, count, i, cs[i as usize], &path));
+                // A path of any other length is refused, padded or cut.
+                let mut longer = path.clone();
+                longer.push(path.first().copied().unwrap_or(root));
+                proptest::prop_assert!(!verify_chunk(&root, count, i, cs[i as usize], &longer));
+                if let Some((_, shorter)) = path.split_last() {
+                    proptest::prop_assert!(
+                        !verify_chunk(&root, count, i, cs[i as usize], shorter)
+                    );
+                }
+                // The same proof under another count fails.
+                proptest::prop_assert!(
+                    !verify_chunk(&root, count + 1 + extra, i, cs[i as usize], &path)
+                );
+            }
+            // No index at or beyond the count proves, with any chunk and any path the tree
+            // gives.
+            let beyond = count + extra;
+            proptest::prop_assert!(chunk_proof(&cs, beyond).is_none());
+            for j in 0..count {
+                let path = chunk_proof(&cs, j).unwrap();
+                proptest::prop_assert!(
+                    !verify_chunk(&root, count, beyond, cs[j as usize], &path)
+                );
+            }
         }
     }
 

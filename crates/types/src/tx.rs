@@ -82,11 +82,13 @@ pub enum TxBody {
         salt: [u8; 32],
     },
     /// Opens a storage deal with a storage device for `duration_epochs` epochs, escrowing
-    /// `price_per_epoch` for each. Deal id: [`crate::storage::deal_id`].
+    /// `price_per_epoch` for each. `root` is [`crate::storage::chunk_root`], which commits
+    /// the leaf count `chunks`; the deal's size is `chunks × storage.chunk_size`. Deal id:
+    /// [`crate::storage::deal_id`].
     OpenDeal {
         device: DeviceId,
         root: Hash,
-        size: u64,
+        chunks: u64,
         duration_epochs: u64,
         #[serde(with = "crate::api::amount_str")]
         price_per_epoch: Amount,
@@ -268,6 +270,9 @@ pub enum StatelessError {
     InvalidCell { cell: u64, reason: String },
     #[error("equivocation evidence proves nothing: {0}")]
     BadEvidence(#[from] crate::consensus::EvidenceError),
+    /// A small-order key as signer, device key or maker key: anyone can sign for it.
+    #[error(transparent)]
+    SmallOrderKey(#[from] crypto::SmallOrderKey),
 }
 
 impl StatelessError {
@@ -289,6 +294,7 @@ impl StatelessError {
             StatelessError::BatchSize { .. } => "batch_size",
             StatelessError::InvalidCell { .. } => "invalid_cell",
             StatelessError::BadEvidence(_) => "bad_evidence",
+            StatelessError::SmallOrderKey(_) => "small_order_key",
         }
     }
 }
@@ -355,6 +361,8 @@ impl SignedTx {
                 got: tx.chain_id.clone(),
             });
         }
+        // Under ZIP-215 anyone can sign for a small-order key: it never signs here.
+        crypto::refuse_small_order("signer", &tx.signer.0)?;
         if let TxBody::Transfer { amount: 0, .. }
         | TxBody::Bond { amount: 0 }
         | TxBody::Delegate { amount: 0, .. }
@@ -433,6 +441,28 @@ mod tests {
             cheap.check_stateless("test", &p, size).map_err(|e| e.code()),
             Err("fee_too_low")
         );
+    }
+
+    #[test]
+    fn a_transfer_signed_for_the_identity_key_with_the_trivial_signature_is_refused() {
+        let p = Params::default();
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let mut sig = [0u8; 64];
+        sig[0] = 1;
+        for signer in [Address(identity), Address([0; 32])] {
+            let mut tx = sample(&Keypair::from_label("a"));
+            tx.signer = signer;
+            let stx = SignedTx { tx, signature: Signature(sig) };
+            let size = stx.to_bytes().len();
+            // The signature itself verifies under ZIP-215 for any message ...
+            assert!(crypto::verify(&signer, &stx.signature, &stx.signing_message()).is_ok());
+            // ... so the signer's key is what is refused.
+            assert_eq!(
+                stx.check_stateless("test", &p, size).map_err(|e| e.code()),
+                Err("small_order_key")
+            );
+        }
     }
 
     #[test]

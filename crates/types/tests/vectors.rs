@@ -254,6 +254,30 @@ fn compute() -> Value {
             "hash_hex": genesis.hash().to_hex(),
             "json": serde_json::to_value(&genesis).unwrap(),
         },
+        "storage": storage_vectors(),
+    })
+}
+
+/// A chunk root (bound to its chunk count) and an `OpenDeal` body over it.
+fn storage_vectors() -> Value {
+    use cairn_types::storage::{chunk_proof, chunk_root, chunks, tree_root};
+    let data = b"cairn storage vector, six chunks of eight";
+    let parts = chunks(data, 8);
+    let root = chunk_root(&parts);
+    let open = TxBody::OpenDeal {
+        device: Hash::sha256(b"vector-device"),
+        root,
+        chunks: parts.len() as u64,
+        duration_epochs: 10,
+        price_per_epoch: 1_000,
+    };
+    json!({
+        "chunk_count": parts.len(),
+        "tree_root_hex": tree_root(&parts).to_hex(),
+        "chunk_root_hex": root.to_hex(),
+        "proof_of_chunk_4": chunk_proof(&parts, 4).unwrap().iter().map(Hash::to_hex).collect::<Vec<_>>(),
+        "open_deal_bytes_hex": hex::encode(codec::encode(&open)),
+        "open_deal_json": serde_json::to_value(&open).unwrap(),
     })
 }
 

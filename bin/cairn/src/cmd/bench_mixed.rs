@@ -165,6 +165,7 @@ pub async fn run(
         .collect();
     // The first deal consumer is the price oracle; every consumer buys credits in set-up.
     params.credits.oracles = vec![owners[consumer(0)].address()];
+    params.credits.min_oracles = 1;
     let funded: Vec<&Keypair> = owners.iter().chain(&gateways).collect();
     let (node, client, dir) = start_node(CHAIN, &funded, params.clone(), block_ms).await?;
     let m = &node.shared.metrics.chain;
@@ -213,10 +214,15 @@ pub async fn run(
     for (i, d) in ps.iter().enumerate() {
         let c = consumer(i);
         deal_ids.push(deal_id(&owners[c].address(), nonces[c] + (i % PER_SENDER) as u64));
-        let root = chunk_root(&chunks(&files[i], chunk_size));
-        let size = files[i].len() as u64;
-        let open =
-            TxBody::OpenDeal { device: d.id(), root, size, duration_epochs: 3, price_per_epoch: 1 };
+        let parts = chunks(&files[i], chunk_size);
+        let (root, count) = (chunk_root(&parts), parts.len() as u64);
+        let open = TxBody::OpenDeal {
+            device: d.id(),
+            root,
+            chunks: count,
+            duration_epochs: 3,
+            price_per_epoch: 1,
+        };
         bodies.push((c, open));
     }
     let opens = sign_bodies(&owners, bodies, &mut nonces, &params);

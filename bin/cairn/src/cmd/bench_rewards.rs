@@ -60,7 +60,9 @@ pub struct Repeat {
     pub ratio_devices_to_verify: f64,
 }
 
-const EPOCH: u64 = 5;
+/// The epoch rewarded: late enough that every device, located at height 2, is past the
+/// cold-start probation (a network that has run; ADR 0013).
+const EPOCH: u64 = 10;
 
 /// SHA-256 over the report's borsh encoding: the summary, then the SHA-256 of every entry's
 /// encoding in order (hashed on all cores).
@@ -201,6 +203,11 @@ fn build(devices: usize, params: &Params) -> anyhow::Result<MemStore> {
             DeviceClass::Storage => act.proven_bytes = 1 << 30,
             DeviceClass::Compute => act.jobs = 3,
             _ => act.units = 1_000 + i as u64,
+        }
+        // What consumers paid for the work (ADR 0012): some shares above it, some below.
+        act.paid_usage = u128::from(act.units) * 10;
+        if act.proven_bytes > 0 || act.jobs > 0 {
+            act.paid_service = 10_000 * (i as u128 % 5);
         }
         act.accepted += act.beacons + act.witnesses;
         o.put_encoded(state_key::epoch_activity(&id, EPOCH), &act);

@@ -85,7 +85,10 @@ pub async fn run(ctx: &Ctx, cmd: CreditsCmd) -> anyhow::Result<()> {
                 return output::json(&v);
             }
             output::fields(&[
-                ("price", v.nano_usd_per_crn.map_or("none fresh".into(), format_usd)),
+                (
+                    "price",
+                    v.nano_usd_per_crn.map_or("none (too few fresh reports)".into(), format_usd),
+                ),
                 ("fresh for", format!("{} blocks after a report", v.max_age_blocks)),
                 ("credits minted", v.credits.minted.to_string()),
             ]);

@@ -4,7 +4,7 @@ use super::Ctx;
 use super::tx::{SendOpts, load_key, resolve_address, send};
 use crate::output;
 use anyhow::{Context, bail};
-use cairn_node::write_private;
+use cairn_node::write_private_new;
 use cairn_types::device::{MakerAttestation, RegistrationConsent, maker_message};
 use cairn_types::device_key::{DeviceId, DeviceKey, DeviceSigner};
 use cairn_types::{DeviceClass, Hash, Report, ReportPayload, SignedReport, TxBody, format_crn};
@@ -152,10 +152,13 @@ pub enum DeviceCmd {
         /// The account that submits the report batch and pays its fee.
         #[arg(long)]
         from: String,
-        #[arg(long, default_value_t = 868_100)]
-        frequency_khz: u32,
-        #[arg(long, default_value_t = 14, allow_negative_numbers = true)]
-        tx_power_dbm: i16,
+        /// Channel, in kHz (default: the first channel of the region plan of the
+        /// hotspot's location, 868100 under EU868, 902300 under US915).
+        #[arg(long)]
+        frequency_khz: Option<u32>,
+        /// Transmit power, in dBm (default: 14, within the plan's limits).
+        #[arg(long, allow_negative_numbers = true)]
+        tx_power_dbm: Option<i16>,
         #[command(flatten)]
         send: SendOpts,
     },
@@ -175,8 +178,10 @@ pub enum DeviceCmd {
         /// Received power in dBm (up to 2 decimals), e.g. -92.5.
         #[arg(long, allow_negative_numbers = true)]
         rssi: String,
-        #[arg(long, default_value_t = 868_100)]
-        frequency_khz: u32,
+        /// Channel it was heard on, in kHz (default: the first channel of the region plan
+        /// of the beaconer's location).
+        #[arg(long)]
+        frequency_khz: Option<u32>,
         #[command(flatten)]
         send: SendOpts,
     },
@@ -243,6 +248,29 @@ fn parse_thousandths(text: &str) -> anyhow::Result<i64> {
     Ok(if neg { -v } else { v })
 }
 
+/// The region plan a device's beacons are judged by, from the chain's parameters and the
+/// device's location.
+async fn plan_of(
+    client: &cairn_client::Client,
+    id: &DeviceId,
+) -> anyhow::Result<cairn_types::genesis::RegionPlan> {
+    let params = client.params().await?;
+    let location = client.device(id).await?.device.location;
+    cairn_app::devices::plans::plan_for(&params.coverage.radio, location).cloned().with_context(
+        || {
+            format!(
+                "no region plan {} in the chain's parameters",
+                params.coverage.radio.default_plan
+            )
+        },
+    )
+}
+
+/// A plan's first channel, in kHz.
+fn first_channel(plan: &cairn_types::genesis::RegionPlan) -> u32 {
+    plan.channels.first().map_or(0, |c| c.first_khz)
+}
+
 /// Signs one report with the device key and submits it in a batch of one.
 #[allow(clippy::too_many_arguments)]
 async fn submit_report(
@@ -300,7 +328,8 @@ pub async fn run(ctx: &Ctx, cmd: DeviceCmd) -> anyhow::Result<()> {
             if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir)?;
             }
-            write_private(&out, serde_json::to_string_pretty(&file)?.as_bytes())?;
+            // Never over an existing key, even one made since the check above.
+            write_private_new(&out, serde_json::to_string_pretty(&file)?.as_bytes())?;
             if ctx.json {
                 return output::json(
                     &serde_json::json!({ "public": file.public, "id": file.id, "file": out }),
@@ -381,11 +410,7 @@ pub async fn run(ctx: &Ctx, cmd: DeviceCmd) -> anyhow::Result<()> {
         DeviceCmd::AssertLocation { owner, device, cell, lat, lng, send: opts } => {
             let cell = match (cell, lat, lng) {
                 (Some(c), _, _) => parse_cell(&c)?,
-                (None, Some(lat), Some(lng)) => {
-                    let ll = h3o::LatLng::new(lat, lng)
-                        .with_context(|| format!("({lat}, {lng}) is not a coordinate"))?;
-                    u64::from(ll.to_cell(h3o::Resolution::Twelve))
-                }
+                (None, Some(lat), Some(lng)) => location_cell(lat, lng)?,
                 _ => bail!("give --cell or --lat and --lng"),
             };
             let key = load_key(ctx, &owner)?;
@@ -466,6 +491,14 @@ pub async fn run(ctx: &Ctx, cmd: DeviceCmd) -> anyhow::Result<()> {
             let height = client.status().await?.height;
             let entropy = client.entropy(height).await?;
             let data = cairn_types::device::beacon_data(&entropy, &device.id());
+            let (frequency_khz, tx_power_dbm) = match (frequency_khz, tx_power_dbm) {
+                (Some(f), Some(tx)) => (f, tx),
+                (f, tx) => {
+                    let plan = plan_of(&client, &device.id()).await?;
+                    let tx = tx.unwrap_or(14.clamp(plan.min_tx_power_dbm, plan.max_eirp_dbm));
+                    (f.unwrap_or_else(|| first_channel(&plan)), tx)
+                }
+            };
             let payload =
                 ReportPayload::Beacon { entropy_height: height, data, frequency_khz, tx_power_dbm };
             submit_report(ctx, &device_key, &from, None, None, None, payload, &opts).await?;
@@ -486,6 +519,10 @@ pub async fn run(ctx: &Ctx, cmd: DeviceCmd) -> anyhow::Result<()> {
             }
             let rssi_cdbm = i32::try_from(milli / 10)
                 .with_context(|| format!("--rssi {rssi} is out of range"))?;
+            let frequency_khz = match frequency_khz {
+                Some(f) => f,
+                None => first_channel(&plan_of(&ctx.client()?, &beaconer).await?),
+            };
             let payload =
                 ReportPayload::Witness { beaconer, beacon_height, rssi_cdbm, frequency_khz };
             submit_report(ctx, &device_key, &from, None, None, None, payload, &opts).await?;
@@ -538,8 +575,9 @@ pub async fn run(ctx: &Ctx, cmd: DeviceCmd) -> anyhow::Result<()> {
                         rows.push((
                             "  resolution",
                             format!(
-                                "{}: {} hotspots, {} occupied children, limit {}",
-                                f.resolution, f.hotspots, f.occupied_children, f.limit
+                                "{} hex {:x}: {} clipped to {} (limit {}, {} of its \
+                                 disk at target)",
+                                f.resolution, f.cell, f.unclipped, f.clipped, f.limit, f.occupied
                             ),
                         ));
                     }
@@ -589,4 +627,55 @@ pub async fn run(ctx: &Ctx, cmd: DeviceCmd) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The resolution-12 H3 cell of a coordinate, refusing anything outside latitude
+/// [−90, 90] and longitude [−180, 180] or not finite. (h3o itself accepts any finite pair,
+/// wrapping a longitude of 181 and folding a latitude of 91 onto the other side of the pole,
+/// so a typo would be signed and committed as a place far from the one meant.)
+fn location_cell(lat: f64, lng: f64) -> anyhow::Result<u64> {
+    if !lat.is_finite() || !(-90.0..=90.0).contains(&lat) {
+        bail!("latitude {lat} is out of range: it must be between -90 and 90");
+    }
+    if !lng.is_finite() || !(-180.0..=180.0).contains(&lng) {
+        bail!("longitude {lng} is out of range: it must be between -180 and 180");
+    }
+    let ll = h3o::LatLng::new(lat, lng)
+        .with_context(|| format!("({lat}, {lng}) is not a coordinate"))?;
+    Ok(u64::from(ll.to_cell(h3o::Resolution::Twelve)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn coordinates_outside_the_globe_are_refused_not_wrapped() {
+        for (lat, lng) in [
+            (91.0, 0.0),
+            (-90.5, 0.0),
+            (0.0, 181.0),
+            (0.0, -180.01),
+            (f64::NAN, 0.0),
+            (0.0, f64::INFINITY),
+            (f64::NEG_INFINITY, 0.0),
+        ] {
+            let e = location_cell(lat, lng).unwrap_err().to_string();
+            assert!(e.contains("out of range"), "({lat}, {lng}): {e}");
+        }
+        // h3o alone would have accepted them: 91° lands near (89, -180), 181° wraps.
+        assert!(h3o::LatLng::new(91.0, 0.0).is_ok());
+        assert!(h3o::LatLng::new(0.0, 181.0).is_ok());
+    }
+
+    #[test]
+    fn coordinates_on_the_edges_of_the_ranges_are_accepted() {
+        for (lat, lng) in [(90.0, 180.0), (-90.0, -180.0), (48.85, 2.35), (0.0, 0.0)] {
+            let cell = location_cell(lat, lng).unwrap();
+            let c = h3o::CellIndex::try_from(cell).unwrap();
+            assert_eq!(c.resolution(), h3o::Resolution::Twelve);
+        }
+        let paris = h3o::LatLng::new(48.85, 2.35).unwrap().to_cell(h3o::Resolution::Twelve);
+        assert_eq!(location_cell(48.85, 2.35).unwrap(), u64::from(paris));
+    }
 }

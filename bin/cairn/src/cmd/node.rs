@@ -243,10 +243,12 @@ pub async fn devnet(_ctx: &Ctx, a: DevnetArgs) -> anyhow::Result<()> {
             };
             funds.push((addr, DEV_BALANCE));
         }
-        // The first dev key (alice) holds the admin role and is the price oracle.
+        // The first dev key (alice) holds the admin role and is the price oracle, the only
+        // one: the devnet's price needs one fresh report (3 by default elsewhere).
         let alice = funds.first().map(|(a, _)| *a);
         let mut params = Params { admin: alice, ..Params::default() };
         params.credits.oracles = alice.into_iter().collect();
+        params.credits.min_oracles = 1;
         init_dir(&dir, "cairn-devnet", &funds, params)?;
     }
     let ks = Keystore::open(&keystore_dir)?;

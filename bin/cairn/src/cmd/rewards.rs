@@ -303,7 +303,7 @@ fn print_report(r: &RewardReport) {
         ("leaves", s.leaves.to_string()),
     ]);
     output::table(
-        &["pool", "amount", "paid", "earners", "score total"],
+        &["pool", "amount", "paid", "capped (paid value)", "earners", "score total"],
         s.pools
             .iter()
             .filter(|p| p.pool != Pool::Treasury)
@@ -312,6 +312,7 @@ fn print_report(r: &RewardReport) {
                     p.pool.name().into(),
                     format_crn(p.amount),
                     format_crn(p.paid),
+                    format_crn(p.capped),
                     p.earners.to_string(),
                     p.score_total.to_string(),
                 ]

@@ -11,7 +11,8 @@ use std::path::PathBuf;
 
 #[derive(Subcommand, Debug)]
 pub enum StorageCmd {
-    /// Chunk a file with the chain's chunk size and print its root, size and chunk count.
+    /// Chunk a file with the chain's chunk size and print its root (which commits the chunk
+    /// count), the chunk count and the deal's size (chunks × chunk size).
     Prepare { file: PathBuf },
     /// As a consumer, open a deal with a storage device for a prepared file.
     OpenDeal {
@@ -56,21 +57,28 @@ pub async fn run(ctx: &Ctx, cmd: StorageCmd) -> anyhow::Result<()> {
             let size = chunk_size(ctx).await?;
             let cs = chunks(&data, size);
             let root = chunk_root(&cs);
+            // What a deal over the file counts: every chunk at the full chunk size.
+            let deal_size = cs.len() as u128 * size as u128;
             if ctx.json {
-                return output::json(
-                    &serde_json::json!({ "root": root, "size": data.len(), "chunks": cs.len(), "chunk_size": size }),
-                );
+                return output::json(&serde_json::json!({
+                    "root": root,
+                    "size": deal_size,
+                    "file_size": data.len(),
+                    "chunks": cs.len(),
+                    "chunk_size": size,
+                }));
             }
             output::fields(&[
                 ("root", root.to_string()),
-                ("size", data.len().to_string()),
                 ("chunks", format!("{} of {size} bytes", cs.len())),
+                ("size", format!("{deal_size} bytes (file {} bytes)", data.len())),
             ]);
         }
         StorageCmd::OpenDeal { from, device, file, epochs, price, send: opts } => {
             let data =
                 std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-            let root = chunk_root(&chunks(&data, chunk_size(ctx).await?));
+            let parts = chunks(&data, chunk_size(ctx).await?);
+            let (root, count) = (chunk_root(&parts), parts.len() as u64);
             let key = load_key(ctx, &from)?;
             let nonce = match opts.nonce {
                 Some(n) => n,
@@ -80,7 +88,7 @@ pub async fn run(ctx: &Ctx, cmd: StorageCmd) -> anyhow::Result<()> {
             let body = TxBody::OpenDeal {
                 device,
                 root,
-                size: data.len() as u64,
+                chunks: count,
                 duration_epochs: epochs,
                 price_per_epoch: price,
             };

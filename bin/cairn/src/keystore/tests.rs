@@ -137,7 +137,7 @@ fn duplicate_name_is_refused() {
     assert_eq!(ks.load("alice", "pw").unwrap().address(), first);
     // The no-clobber publish step refuses on its own too.
     let path = ks.dir().join("alice.json");
-    assert!(write_new_file(ks.dir(), &path, "alice", b"{}").is_err());
+    assert!(write_new_file(&path, "alice", b"{}").is_err());
     assert_eq!(ks.load("alice", "pw").unwrap().address(), first);
     assert_eq!(ks.list().unwrap().len(), 1);
 }

@@ -52,8 +52,10 @@ fn a_storage_provider_is_paid_for_answered_challenges_and_faulted_for_missed_one
             .expect("file");
         let file = file.to_str().expect("path");
         let prepared = node.cli(&["--json", "storage", "prepare", file]).success().json();
-        assert_eq!(prepared["size"], 5000);
+        // Five chunks of 1 024 bytes: the deal counts 5 120 bytes for the 5 000-byte file.
+        assert_eq!(prepared["file_size"], 5000);
         assert_eq!(prepared["chunks"], 5);
+        assert_eq!(prepared["size"], 5120);
         node.cli(&[
             "--json",
             "storage",
@@ -73,6 +75,7 @@ fn a_storage_provider_is_paid_for_answered_challenges_and_faulted_for_missed_one
         let deal = deal_id(&consumer, 2);
         let shown = node.client().deal(&deal).await.expect("deal");
         assert_eq!(shown.root.to_string(), prepared["root"].as_str().expect("root"));
+        assert_eq!((shown.chunks, shown.size), (5, 5120));
 
         let first = wait_challenge(&node, &deal, None).await;
         let before = node.account(&provider).await.balance;

@@ -189,6 +189,12 @@ fn oversized_body_is_refused_with_413_json() {
         let resp =
             http(&f.node, Method::POST, "/v1/txs/batch", Some(("application/json", body))).await;
         resp.assert_error(413, "body_too_large");
+        // The raw-bytes relay route too (its 413 was plain text).
+        let body = vec![0u8; MAX_REQUEST_BYTES + 1024];
+        let resp =
+            http(&f.node, Method::POST, "/v1/txs/relay", Some(("application/octet-stream", body)))
+                .await;
+        resp.assert_error(413, "body_too_large");
         // Under the body limit but over the transaction size limit.
         let params = f.node.client().params().await.expect("params");
         let big = vec![0u8; params.max_tx_bytes as usize + 1];

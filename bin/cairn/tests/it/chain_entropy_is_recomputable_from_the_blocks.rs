@@ -1,5 +1,6 @@
-//! The entropy each block records is the previous block's hash mixed with its certificate:
-//! anyone holding the blocks recomputes it, and it is served over the API.
+//! The entropy each block records is hashed from the previous block's hash (the header the
+//! validators voted on, no signature): anyone holding the blocks recomputes it, and it is
+//! served over the API.
 
 use crate::harness::{self, NodeBuilder};
 use std::time::Duration;
@@ -17,6 +18,8 @@ fn chain_entropy_is_recomputable_from_the_blocks() {
             let body: serde_json::Value =
                 reqwest::get(&url).await.expect("entropy").json().await.expect("json");
             assert_eq!(body["entropy"], block.entropy().to_string(), "height {}", h + 1);
+            let from_header = cairn_types::block::entropy_of(&block.header.hash());
+            assert_eq!(block.entropy(), from_header, "height {h}");
             assert!(seen.insert(block.entropy()), "entropy repeated at {h}");
         }
         let url = format!("{}/v1/entropy/999999", client.base_url());

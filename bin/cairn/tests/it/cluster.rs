@@ -216,6 +216,19 @@ impl Cluster {
         std::fs::write(path, serde_json::to_string_pretty(&c).unwrap()).unwrap();
     }
 
+    /// The validator address of node `i` (from `testnet.json`).
+    pub fn validator(&self, i: usize) -> Address {
+        let text = std::fs::read_to_string(self.dir.join("testnet.json")).unwrap();
+        let layout: serde_json::Value = serde_json::from_str(&text).unwrap();
+        layout["nodes"][i]["validator"].as_str().unwrap().parse().unwrap()
+    }
+
+    /// Turns on test-only faults of node `i` (the `faults` section of its consensus.json,
+    /// `crates/consensus/src/fault.rs`); takes effect at its next start.
+    pub fn inject_faults(&self, i: usize, faults: serde_json::Value) {
+        self.edit_config(i, |c| c["faults"] = faults);
+    }
+
     fn config(&self, i: usize) -> serde_json::Value {
         let text = std::fs::read_to_string(consensus_file(self.nodes[i].data_dir())).unwrap();
         serde_json::from_str(&text).unwrap()

@@ -40,6 +40,7 @@ fn data_credits_are_minted_at_the_fresh_oracle_price_and_refused_on_a_stale_one(
             .fund(buyer, crn(100))
             .edit_genesis(move |g| {
                 g["params"]["credits"]["oracles"] = serde_json::json!([oracle.to_string()]);
+                g["params"]["credits"]["min_oracles"] = 1.into();
                 g["params"]["credits"]["price_max_age_blocks"] = MAX_AGE.into();
             })
             .start()

@@ -47,6 +47,8 @@ impl Fleet {
             .oracle(b.address())
             .edit_genesis(|g| {
                 g["params"]["coverage"]["beacon_interval_blocks"] = 1.into();
+                // The cold-start probation follows: two beacon intervals and the witness lag.
+                g["params"]["fraud"]["probation_blocks"] = 12.into();
                 g["params"]["storage"]["response_blocks"] = 5.into();
             });
         let mut c = OnDemand::start(builder).await;
@@ -74,7 +76,7 @@ impl Fleet {
         let open = TxBody::OpenDeal {
             device: storage.id(),
             root: chunk_root(&chunks(&file, chunk_size)),
-            size: file.len() as u64,
+            chunks: 4,
             duration_epochs: 1_000,
             price_per_epoch: 1,
         };

@@ -125,7 +125,19 @@ impl CliOutput {
 
 /// Runs `cairn ARGS` with `envs`, killing it and failing after [`CLI_TIMEOUT`].
 pub fn cli(args: &[&str], envs: &[(&str, &str)]) -> CliOutput {
+    cli_at(None, args, envs)
+}
+
+/// [`cli`] run in the working directory `dir`.
+pub fn cli_in(dir: &std::path::Path, args: &[&str], envs: &[(&str, &str)]) -> CliOutput {
+    cli_at(Some(dir), args, envs)
+}
+
+fn cli_at(dir: Option<&std::path::Path>, args: &[&str], envs: &[(&str, &str)]) -> CliOutput {
     let mut cmd = Command::new(CAIRN);
+    if let Some(dir) = dir {
+        cmd.current_dir(dir);
+    }
     cmd.args(args)
         .env("CAIRN_LOG", "warn")
         .env_remove("CAIRN_NODE")
@@ -222,10 +234,12 @@ impl NodeBuilder {
         self
     }
 
-    /// Lists `oracle` as a price oracle in genesis.
+    /// Lists `oracle` as the one price oracle in genesis, whose report alone sets the price
+    /// (`credits.min_oracles` = 1).
     pub fn oracle(self, oracle: Address) -> NodeBuilder {
         self.edit_genesis(move |g| {
             g["params"]["credits"]["oracles"] = serde_json::json!([oracle.to_string()]);
+            g["params"]["credits"]["min_oracles"] = 1.into();
         })
     }
 

@@ -1,6 +1,7 @@
 //! `/metrics` reports the chain height (and it grows), the mempool size (a pending
 //! transaction shows, a committed one is gone), committed transactions, and the time
-//! between the last two blocks as the headers' timestamps give it.
+//! between the last two blocks as the headers' timestamps give it, as OpenMetrics text
+//! under its own content type.
 
 use crate::harness::{self, NodeBuilder, crn, metric};
 use cairn_types::Keypair;
@@ -30,6 +31,17 @@ fn metrics_report_height_mempool_and_block_time() {
             assert!(text.contains(&format!("# HELP {family} ")), "no HELP of {family}");
         }
         assert_eq!(metric(&text, "cairn_txs_committed_total"), Some(0.0));
+        // Served as what it is: OpenMetrics text, which ends with `# EOF`; rates come from
+        // counters.
+        let raw = harness::http(&node, reqwest::Method::GET, "/metrics", None).await;
+        assert_eq!(raw.status, 200);
+        assert_eq!(
+            raw.content_type, "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            "{raw:?}"
+        );
+        assert!(raw.body.ends_with("# EOF\n"), "{}", raw.body);
+        assert!(text.contains("# TYPE cairn_blocks_committed counter"), "{text}");
+        assert!(!text.contains("txs_per_second"), "{text}");
         assert_eq!(metric(&text, "cairn_mempool_size"), Some(0.0));
 
         // The height gauge follows the chain.

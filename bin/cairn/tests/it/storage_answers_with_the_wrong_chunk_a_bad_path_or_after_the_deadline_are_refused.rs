@@ -1,6 +1,6 @@
 //! A storage provider must answer its deal's challenge with the challenged chunk
-//! (`wrong_chunk`), a Merkle path that proves it (`bad_merkle_path`), and before the
-//! deadline (`late_response`). A correct answer in the last block before the deadline is
+//! (`wrong_chunk`), a Merkle path that proves it, of the length the committed chunk count
+//! gives (`bad_merkle_path`), and before the deadline (`late_response`). A correct answer in the last block before the deadline is
 //! accepted; the same answer at the deadline is refused, and the unanswered challenge is a
 //! fault at the next epoch start.
 
@@ -35,7 +35,7 @@ fn storage_answers_with_the_wrong_chunk_a_bad_path_or_after_the_deadline_are_ref
         let open = TxBody::OpenDeal {
             device: dev.id(),
             root: chunk_root(&parts),
-            size: data.len() as u64,
+            chunks: parts.len() as u64,
             duration_epochs: 3,
             price_per_epoch: 1_000_000,
         };
@@ -57,6 +57,11 @@ fn storage_answers_with_the_wrong_chunk_a_bad_path_or_after_the_deadline_are_ref
         let path = chunk_proof(&parts, i).unwrap();
         let mut bad = path.clone();
         bad[0].0[0] ^= 1;
+        // Five chunks: chunk i's path has the length the count gives; one hash more or less
+        // is refused.
+        let mut longer = path.clone();
+        longer.push(path[0]);
+        let shorter = path[..path.len() - 1].to_vec();
         c.advance_to(ch.deadline - 1).await;
         let rs = c
             .send(
@@ -64,14 +69,18 @@ fn storage_answers_with_the_wrong_chunk_a_bad_path_or_after_the_deadline_are_ref
                 vec![
                     prove(wrong, chunk_proof(&parts, wrong).unwrap()),
                     prove(i, bad),
+                    prove(i, longer),
+                    prove(i, shorter),
                     prove(i, path),
                 ],
             )
             .await;
         assert_eq!(*failure(&rs[0]), TxFailure::WrongChunk { expected: i, got: wrong });
-        assert_eq!(*failure(&rs[1]), TxFailure::BadMerklePath { index: i });
-        assert_eq!(rs[2].status, TxStatus::Success, "{:?}", rs[2]);
-        assert_eq!(rs[2].height, ch.deadline - 1, "answered in the last block allowed");
+        for r in &rs[1..4] {
+            assert_eq!(*failure(r), TxFailure::BadMerklePath { index: i });
+        }
+        assert_eq!(rs[4].status, TxStatus::Success, "{:?}", rs[4]);
+        assert_eq!(rs[4].height, ch.deadline - 1, "answered in the last block allowed");
         let d = c.node.client().deal(&deal).await.unwrap();
         assert_eq!((d.proven_epochs, d.faults, d.challenge), (1, 0, None));
 

@@ -27,6 +27,8 @@ async fn node(funder: &Keypair) -> crate::harness::Node {
             // epoch's first slots.
             p["coverage"]["beacon_interval_blocks"] = 8.into();
             p["coverage"]["witness_lag_blocks"] = 4.into();
+            // The probation of new hotspots follows: two beacon intervals and the lag.
+            p["fraud"]["probation_blocks"] = 20.into();
             p["compute"]["commit_window_blocks"] = 6.into();
             p["compute"]["reveal_window_blocks"] = 6.into();
             p["usage"]["dispute_window_blocks"] = 4.into();

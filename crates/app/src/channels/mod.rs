@@ -5,7 +5,8 @@
 //! escrow), refunds the rest, and records the units as the device's delivered usage in that
 //! epoch.
 
-use crate::{credits, devices, state_key};
+use crate::credits::value::{self, PaidFor};
+use crate::{devices, state_key};
 use cairn_state::{Overlay, StateError, StateRead as _};
 use cairn_types::device_key::DeviceId;
 use cairn_types::usage::{Channel, ChannelStatus, SignedUsageReceipt, channel_id};
@@ -58,10 +59,10 @@ pub fn open(
     if !serves_usage(d.class) {
         fail!(TxFailure::NotAUsageDevice { class: d.class });
     }
-    if let Err(f) = credits::lock(o, consumer, escrow)? {
+    let id = channel_id(consumer, nonce);
+    if let Err(f) = value::lock(o, consumer, &id, escrow)? {
         fail!(f);
     }
-    let id = channel_id(consumer, nonce);
     let channel = Channel {
         id,
         consumer: *consumer,
@@ -187,7 +188,7 @@ pub fn close_timed_out(
     if height < channel.timeout_height {
         fail!(TxFailure::ChannelNotTimedOut { timeout: channel.timeout_height });
     }
-    credits::refund(o, &channel.consumer, channel.escrow)?;
+    value::refund(o, id, &channel.consumer, channel.escrow)?;
     channel.status = ChannelStatus::Closed { height, units: 0, paid: 0, refunded: channel.escrow };
     o.put_encoded(state_key::channel(id), &channel);
     Ok(Ok(()))
@@ -216,11 +217,12 @@ pub fn close_due(o: &mut Overlay<'_>, params: &Params, height: Height) -> Result
         let units = u128::from(receipt.total_units).min(covered);
         let paid = units.saturating_mul(channel.price_per_unit);
         let refunded = channel.escrow - paid;
-        credits::consume(o, paid)?;
-        credits::refund(o, &channel.consumer, refunded)?;
+        // The CRN value of the credits paid caps the device's usage reward (ADR 0012).
+        let worth = value::consume(o, &id, paid)?;
+        value::refund(o, &id, &channel.consumer, refunded)?;
         let units = u64::try_from(units).unwrap_or(u64::MAX);
         let pregated = done < epoch && devices::was_up(o, params, &channel.device, done)?;
-        devices::add_work(o, &channel.device, epoch, |a| {
+        value::add_paid_work(o, &channel.device, epoch, (PaidFor::Usage, worth), |a| {
             a.units = a.units.saturating_add(units);
             if pregated {
                 a.units_pregated = a.units_pregated.saturating_add(units);

@@ -1,12 +1,16 @@
 //! Data credits and price oracles: the admin key lists oracles, oracles report the CRN price,
-//! anyone burns CRN for credits at the median of the fresh reports. The burned CRN waits in
-//! `remint_pending` until the reward run mints it back into the pools, at most
-//! `credits.remint_cap_per_epoch` per epoch (ADR 0010).
+//! anyone burns CRN for credits at the median of the fresh reports, when there are at least
+//! `credits.min_oracles` of them. The burned CRN waits in `remint_pending` until the reward
+//! run mints it back into the pools, at most `credits.remint_cap_per_epoch` per epoch
+//! (ADR 0010). Credit counts are checked: an overflow fails with `credit_overflow`, never
+//! wraps or saturates.
 
 use crate::accounts::{self, get_supply};
 use crate::state_key;
 use cairn_state::{Overlay, StateError, StateRead};
-use cairn_types::credits::{CreditSupply, MAX_ORACLES, PriceReport, credits_for, median_price};
+use cairn_types::credits::{
+    CreditSupply, MAX_NANO_USD_PER_CRN, MAX_ORACLES, PriceReport, credits_for, quorum_price,
+};
 use cairn_types::{Address, Amount, Height, Params, TxFailure};
 use std::collections::BTreeMap;
 
@@ -27,14 +31,29 @@ pub fn get_credit_supply(state: &impl StateRead) -> Result<CreditSupply, StateEr
     Ok(state.get_decoded(&state_key::credit_supply())?.unwrap_or_default())
 }
 
-/// The price minting would use at `height`: the lower median of the fresh reports.
+/// The price minting would use at `height` (None without enough fresh reports).
 pub fn price(
     state: &impl StateRead,
     params: &Params,
     height: Height,
 ) -> Result<Option<u128>, StateError> {
+    Ok(quote(state, params, height)?.ok())
+}
+
+/// The price minting uses at `height`: the lower median of the fresh reports, or why there
+/// is none (`stale_price`, `not_enough_oracles`).
+pub fn quote(
+    state: &impl StateRead,
+    params: &Params,
+    height: Height,
+) -> Result<Result<u128, TxFailure>, StateError> {
     let reports: Vec<PriceReport> = get_oracles(state)?.into_values().flatten().collect();
-    Ok(median_price(&reports, height, params.credits.price_max_age_blocks))
+    let c = &params.credits;
+    Ok(quorum_price(&reports, height, c.price_max_age_blocks, c.min_oracles))
+}
+
+fn overflow(what: &str, a: u128, b: u128) -> TxFailure {
+    TxFailure::CreditOverflow { what: what.into(), a, b }
 }
 
 pub fn set_oracle(
@@ -69,6 +88,9 @@ pub fn report_price(
     if nano_usd_per_crn == 0 {
         return Ok(Err(TxFailure::ZeroPrice));
     }
+    if nano_usd_per_crn > MAX_NANO_USD_PER_CRN {
+        return Ok(Err(TxFailure::PriceTooHigh { nano_usd_per_crn, max: MAX_NANO_USD_PER_CRN }));
+    }
     let mut list = get_oracles(o)?;
     let Some(slot) = list.get_mut(signer) else {
         return Ok(Err(TxFailure::NotOracle { signer: *signer }));
@@ -78,7 +100,8 @@ pub fn report_price(
     Ok(Ok(()))
 }
 
-/// Burns `amount` CRN of `signer` and credits `to` at the current price.
+/// Burns `amount` CRN of `signer` and credits `to` at the current price. Every count is
+/// checked before anything is written.
 pub fn mint(
     o: &mut Overlay<'_>,
     params: &Params,
@@ -87,25 +110,40 @@ pub fn mint(
     amount: Amount,
     height: Height,
 ) -> TxResult {
-    let Some(p) = price(o, params, height)? else {
-        return Ok(Err(TxFailure::StalePrice { max_age: params.credits.price_max_age_blocks }));
+    let p = match quote(o, params, height)? {
+        Ok(p) => p,
+        Err(f) => return Ok(Err(f)),
     };
-    let credits = credits_for(amount, p, params.credits.credit_value_nano_usd);
+    let Some(credits) = credits_for(amount, p, params.credits.credit_value_nano_usd) else {
+        return Ok(Err(overflow("credits_for", amount, p)));
+    };
     if credits == 0 {
         return Ok(Err(TxFailure::TooFewForACredit { amount, nano_usd_per_crn: p }));
     }
+    let b = balance(o, to)?;
+    let Some(new_balance) = b.checked_add(credits) else {
+        return Ok(Err(overflow("balance", b, credits)));
+    };
+    let mut cs = get_credit_supply(o)?;
+    let Some(minted) = cs.minted.checked_add(credits) else {
+        return Ok(Err(overflow("minted", cs.minted, credits)));
+    };
+    let pending = get_supply(o)?.remint_pending;
+    let Some(new_pending) = pending.checked_add(amount) else {
+        return Ok(Err(overflow("remint_pending", pending, amount)));
+    };
     if let Err(f) = accounts::burn_from(o, signer, amount)? {
         return Ok(Err(f));
     }
     let mut s = get_supply(o)?;
-    s.remint_pending = s.remint_pending.saturating_add(amount);
+    // The burn moves `burned` only: `remint_pending` is still the value checked above.
+    s.remint_pending = new_pending;
     o.put_encoded(state_key::supply(), &s);
-    let b = balance(o, to)?;
-    o.put_encoded(state_key::credits(to), &b.saturating_add(credits));
-    let mut cs = get_credit_supply(o)?;
-    cs.minted = cs.minted.saturating_add(credits);
+    o.put_encoded(state_key::credits(to), &new_balance);
+    cs.minted = minted;
     o.put_encoded(state_key::credit_supply(), &cs);
-    Ok(Ok(()))
+    // The burned CRN is the credits' value (ADR 0012).
+    value::mint(o, to, amount)
 }
 
 /// Moves `amount` credits of `who` into escrow (a deal, a job or a channel).
@@ -116,7 +154,11 @@ pub fn lock(o: &mut Overlay<'_>, who: &Address, amount: u128) -> TxResult {
     }
     o.put_encoded(state_key::credits(who), &(available - amount));
     let mut cs = get_credit_supply(o)?;
-    cs.escrowed = cs.escrowed.saturating_add(amount);
+    // A failure drops the transaction's writes, the balance's above included.
+    let Some(escrowed) = cs.escrowed.checked_add(amount) else {
+        return Ok(Err(overflow("escrowed", cs.escrowed, amount)));
+    };
+    cs.escrowed = escrowed;
     o.put_encoded(state_key::credit_supply(), &cs);
     Ok(Ok(()))
 }
@@ -159,6 +201,8 @@ pub fn genesis_oracles(o: &mut Overlay<'_>, params: &Params) {
 pub fn remint_now(state: &impl StateRead, params: &Params) -> Result<Amount, StateError> {
     Ok(get_supply(state)?.remint_pending.min(params.credits.remint_cap_per_epoch))
 }
+
+pub mod value;
 
 #[cfg(test)]
 mod tests;

@@ -118,3 +118,118 @@ fn burned_crn_is_minted_back_into_the_pools_up_to_the_cap_per_epoch() {
     let keys = [&m.admin, &m.o1, &m.o2, &m.buyer];
     assert_supply_identity(&m.n.c.store, &keys);
 }
+
+/// Three listed oracles, whose price needs `min` fresh reports.
+fn quorum(min: u32, balance: u128, credit_value: u128) -> (Market, Keypair) {
+    let o3 = Keypair::from_label("co3");
+    let mut m = market();
+    let mut g = genesis(&[&m.admin, &m.o1, &m.o2, &o3, &m.buyer], balance);
+    g.params.admin = Some(m.admin.address());
+    g.params.blocks_per_epoch = 10;
+    g.params.credits.oracles = vec![m.o1.address(), m.o2.address(), o3.address()];
+    g.params.credits.price_max_age_blocks = 5;
+    g.params.credits.min_oracles = min;
+    g.params.credits.credit_value_nano_usd = credit_value;
+    m.n = Net::new(&g);
+    (m, o3)
+}
+
+#[test]
+fn one_oracle_alone_cannot_set_the_price_when_min_oracles_is_3() {
+    let (mut m, o3) = quorum(3, 1_000 * CRN, 10_000);
+    let (o1, o2, buyer) = (m.o1.clone(), m.o2.clone(), m.buyer.clone());
+    let to = buyer.address();
+    let mint = TxBody::MintCredits { to, amount: CRN };
+    assert_eq!(failure(&m.n.run(&buyer, mint.clone())), &TxFailure::StalePrice { max_age: 5 });
+    // One oracle reports an absurdly high price: it alone sets nothing.
+    let absurd = cairn_types::credits::MAX_NANO_USD_PER_CRN;
+    assert!(m.n.run(&o1, TxBody::ReportPrice { nano_usd_per_crn: absurd }).is_success());
+    let r = m.n.run(&buyer, mint.clone());
+    assert_eq!(failure(&r), &TxFailure::NotEnoughOracles { fresh: 1, min: 3 });
+    assert!(m.n.run(&o2, TxBody::ReportPrice { nano_usd_per_crn: 1_000_000_000 }).is_success());
+    let r = m.n.run(&buyer, mint.clone());
+    assert_eq!(failure(&r), &TxFailure::NotEnoughOracles { fresh: 2, min: 3 });
+    assert_eq!(balance(&m.n.c.store, &to).unwrap(), 0);
+    let p = m.n.params();
+    assert_eq!(price(&m.n.c.store, &p, m.n.height() + 1).unwrap(), None);
+    // The third report makes a quorum; the median ignores the outlier.
+    assert!(m.n.run(&o3, TxBody::ReportPrice { nano_usd_per_crn: 1_200_000_000 }).is_success());
+    assert!(m.n.run(&buyer, mint.clone()).is_success());
+    // $1.20 per CRN: 1 CRN buys 120 000 credits of $0.00001.
+    assert_eq!(balance(&m.n.c.store, &to).unwrap(), 120_000);
+    // Once the first report goes stale (more than 5 blocks old), the quorum is gone again.
+    m.n.empty_blocks(1);
+    let r = m.n.run(&buyer, mint);
+    assert_eq!(failure(&r), &TxFailure::NotEnoughOracles { fresh: 2, min: 3 });
+    let keys = [&m.admin, &m.o1, &m.o2, &o3, &m.buyer];
+    assert_supply_identity(&m.n.c.store, &keys);
+}
+
+#[test]
+fn a_price_report_of_zero_or_above_the_highest_is_refused() {
+    let mut m = market();
+    let o1 = m.o1.clone();
+    let max = cairn_types::credits::MAX_NANO_USD_PER_CRN;
+    for p in [u128::MAX, max + 1] {
+        let r = m.n.run(&o1, TxBody::ReportPrice { nano_usd_per_crn: p });
+        assert_eq!(failure(&r), &TxFailure::PriceTooHigh { nano_usd_per_crn: p, max });
+    }
+    assert_eq!(get_oracles(&m.n.c.store).unwrap()[&o1.address()], None);
+    assert!(m.n.run(&o1, TxBody::ReportPrice { nano_usd_per_crn: max }).is_success());
+}
+
+#[test]
+fn minting_at_an_absurd_price_fails_with_an_overflow_reason_and_changes_nothing() {
+    // Credits of one nano-dollar at the highest price: each base unit buys 10^12 credits,
+    // so 3.4 × 10^26 base units overflow a u128; the old arithmetic credited the count
+    // modulo 2^128.
+    let (mut m, o3) = quorum(1, 1_000_000_000_000_000_000_000_000_000, 1);
+    let (o1, buyer) = (m.o1.clone(), m.buyer.clone());
+    let max = cairn_types::credits::MAX_NANO_USD_PER_CRN;
+    assert!(m.n.run(&o1, TxBody::ReportPrice { nano_usd_per_crn: max }).is_success());
+    let snapshot = |m: &Market| {
+        let s = m.n.supply();
+        (
+            get_credit_supply(&m.n.c.store).unwrap(),
+            balance(&m.n.c.store, &m.buyer.address()).unwrap(),
+            s.burned,
+            s.remint_pending,
+            m.n.balance(&m.buyer),
+        )
+    };
+    let amount = 1_000_000_000_000_000_000_000_000_000; // 10^27 base units
+    let before = snapshot(&m);
+    let r = m.n.run(&buyer, TxBody::MintCredits { to: buyer.address(), amount });
+    assert_eq!(
+        failure(&r),
+        &TxFailure::CreditOverflow { what: "credits_for".into(), a: amount, b: max }
+    );
+    let after = snapshot(&m);
+    // Only the fee moved.
+    assert_eq!((after.0, after.1, after.3), (before.0, before.1, before.3));
+    assert_eq!((after.2, after.4), (before.2 + r.fee_paid, before.4 - r.fee_paid));
+
+    // Two mints that each fit but together do not: the second fails on the balance, and
+    // one to another account on the minted total; neither changes the credit counts.
+    let half = 200_000_000_000_000_000_000_000_000; // 2 × 10^26 units: 2 × 10^38 credits
+    let to = buyer.address();
+    assert!(m.n.run(&buyer, TxBody::MintCredits { to, amount: half }).is_success());
+    let held = balance(&m.n.c.store, &to).unwrap();
+    assert_eq!(held, half * 1_000_000_000_000);
+    let before = snapshot(&m);
+    let r = m.n.run(&buyer, TxBody::MintCredits { to, amount: half });
+    assert_eq!(
+        failure(&r),
+        &TxFailure::CreditOverflow { what: "balance".into(), a: held, b: held }
+    );
+    let r2 = m.n.run(&buyer, TxBody::MintCredits { to: o3.address(), amount: half });
+    assert_eq!(
+        failure(&r2),
+        &TxFailure::CreditOverflow { what: "minted".into(), a: held, b: held }
+    );
+    let after = snapshot(&m);
+    assert_eq!((after.0, after.1, after.3), (before.0, before.1, before.3));
+    assert_eq!(after.4, before.4 - r.fee_paid - r2.fee_paid);
+    let keys = [&m.admin, &m.o1, &m.o2, &o3, &m.buyer];
+    assert_supply_identity(&m.n.c.store, &keys);
+}

@@ -1,16 +1,21 @@
 //! Storage deals. A consumer escrows `price_per_epoch × duration` for a storage device to
-//! keep a file committed by its chunk root. From the epoch after opening, the first block of
-//! every epoch challenges one chunk chosen from that block's entropy; the device's owner
-//! answers with the chunk and its Merkle path within `response_blocks` (and before the next
-//! epoch). An answer pays the epoch's price and counts the deal's bytes as proven for the
-//! device. An unanswered challenge is a fault: the fault fee is slashed from the device's
-//! bond and the epoch's price stays with the consumer; `max_misses` in a row end the deal.
-//! When a deal ends, what is left in escrow returns to the consumer.
+//! keep a file committed by its chunk root, which binds the chunk count: the deal's size is
+//! that count × `storage.chunk_size`, at most `storage.max_deal_bytes`. From the epoch
+//! after opening, the first block of every epoch challenges one chunk chosen from that
+//! block's entropy; the device's owner answers with the chunk and its Merkle path within
+//! `response_blocks` (and before the next epoch). An answer pays the epoch's price and
+//! counts the deal's bytes as proven for the device. An unanswered challenge is a fault:
+//! the fault fee is slashed from the device's bond and the epoch's price stays with the
+//! consumer; `max_misses` in a row end the deal. When a deal ends, what is left in escrow
+//! returns to the consumer.
 
-use crate::{credits, devices, state_key};
+use crate::credits::value::{self, PaidFor};
+use crate::{devices, state_key};
 use cairn_state::{Overlay, StateError, StateRead as _};
 use cairn_types::device_key::DeviceId;
-use cairn_types::storage::{Challenge, Deal, DealStatus, challenge_index, deal_id, verify_chunk};
+use cairn_types::storage::{
+    Challenge, Deal, DealStatus, challenge_index, deal_bytes, deal_id, verify_chunk,
+};
 use cairn_types::{Address, Amount, DeviceClass, Hash, Height, Params, TxFailure};
 
 use crate::TxResult;
@@ -35,8 +40,9 @@ fn put_deal(o: &mut Overlay<'_>, d: &Deal) {
 /// What a consumer asks for.
 pub struct DealSpec {
     pub device: DeviceId,
+    /// The committed root ([`cairn_types::storage::chunk_root`]): it covers `chunks`.
     pub root: Hash,
-    pub size: u64,
+    pub chunks: u64,
     pub duration_epochs: u64,
     pub price_per_epoch: Amount,
 }
@@ -50,31 +56,47 @@ pub fn open(
     height: Height,
 ) -> TxResult {
     let sp = &params.storage;
-    if spec.size == 0
+    if spec.chunks == 0
         || spec.duration_epochs == 0
         || spec.duration_epochs > sp.max_duration_epochs
         || spec.price_per_epoch == 0
     {
         fail!(TxFailure::BadDeal { max_epochs: sp.max_duration_epochs });
     }
+    let Some(size) = deal_bytes(spec.chunks, sp.chunk_size).filter(|b| *b <= sp.max_deal_bytes)
+    else {
+        fail!(TxFailure::DealTooLarge {
+            chunks: spec.chunks,
+            chunk_size: sp.chunk_size,
+            max_bytes: sp.max_deal_bytes,
+        })
+    };
     let Some(d) = devices::get_device(o, &spec.device)? else {
         fail!(TxFailure::UnknownDevice { device: spec.device })
     };
     if d.status != devices::DeviceStatus::Active || d.class != DeviceClass::Storage {
         fail!(TxFailure::NotActive { device: spec.device });
     }
-    let escrow = spec.price_per_epoch.saturating_mul(Amount::from(spec.duration_epochs));
-    if let Err(f) = credits::lock(o, consumer, escrow)? {
+    let epochs = Amount::from(spec.duration_epochs);
+    let Some(escrow) = spec.price_per_epoch.checked_mul(epochs) else {
+        fail!(TxFailure::CreditOverflow {
+            what: "escrow".into(),
+            a: spec.price_per_epoch,
+            b: epochs
+        })
+    };
+    let id = deal_id(consumer, nonce);
+    if let Err(f) = value::lock(o, consumer, &id, escrow)? {
         fail!(f);
     }
     let first_epoch = params.epoch_of(height).saturating_add(1);
     let deal = Deal {
-        id: deal_id(consumer, nonce),
+        id,
         consumer: *consumer,
         device: spec.device,
         root: spec.root,
-        size: spec.size,
-        chunks: spec.size.div_ceil(u64::from(sp.chunk_size.max(1))),
+        size,
+        chunks: spec.chunks,
         price_per_epoch: spec.price_per_epoch,
         first_epoch,
         last_epoch: first_epoch.saturating_add(spec.duration_epochs - 1),
@@ -127,13 +149,14 @@ pub fn prove(
         fail!(TxFailure::BadMerklePath { index });
     }
     let pay = deal.price_per_epoch.min(deal.escrow_left);
-    credits::consume(o, pay)?;
+    // The CRN value of the epoch's price caps the device's storage reward (ADR 0012).
+    let worth = value::consume(o, &deal.id, pay)?;
     deal.escrow_left -= pay;
     deal.challenge = None;
     deal.misses_in_row = 0;
     deal.proven_epochs += 1;
     let size = deal.size;
-    devices::add_work(o, &deal.device, ch.epoch, |a| {
+    value::add_paid_work(o, &deal.device, ch.epoch, (PaidFor::Service, worth), |a| {
         a.proven_bytes = a.proven_bytes.saturating_add(size)
     })?;
     put_deal(o, &deal);
@@ -172,7 +195,7 @@ pub fn start_epoch(
         }
         let failed = deal.misses_in_row >= sp.max_misses.max(1);
         if failed || epoch > deal.last_epoch {
-            credits::refund(o, &deal.consumer, deal.escrow_left)?;
+            value::refund(o, &deal.id, &deal.consumer, deal.escrow_left)?;
             deal.status = DealStatus::Ended { height, faulted: failed, refunded: deal.escrow_left };
             deal.escrow_left = 0;
         } else if epoch >= deal.first_epoch {

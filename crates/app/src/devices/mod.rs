@@ -3,6 +3,7 @@
 
 pub mod density;
 pub mod fspl;
+pub mod plans;
 pub mod registry;
 pub mod reports;
 pub mod sensors;

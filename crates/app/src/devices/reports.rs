@@ -11,10 +11,11 @@ use crate::roster;
 use crate::state_key;
 use cairn_state::{Overlay, StateError, StateRead as _};
 use cairn_types::device::{
-    BeaconRecord, RejectReason, ReportPayload, ReportRejection, beacon_data,
+    BeaconRecord, RejectReason, ReportPayload, ReportRejection, SensorEpoch, beacon_data,
 };
 use cairn_types::device_key::DeviceId;
 use cairn_types::{Height, Params, SignedReport, TxOutcome};
+use std::collections::BTreeMap;
 
 /// Where a report lands in its epoch: the heartbeat slot of block `height`.
 pub fn heartbeat_slot(params: &Params, height: Height) -> u32 {
@@ -43,63 +44,10 @@ pub fn process_batch(
         let r = &signed.report;
         let id = r.device.id();
         let verdict = judge(o, &at, signed, id, sig_ok.get(index).copied().unwrap_or(false))?;
-        let known = verdict.as_ref().err().is_none_or(|reason| {
-            !matches!(reason, RejectReason::UnknownDevice { .. } | RejectReason::BadSignature)
-        });
-        if known {
-            let key = state_key::epoch_activity(&id, epoch);
-            let mut act: EpochActivity = match o.get_decoded(&key)? {
-                Some(a) => a,
-                None => {
-                    roster::append(o, epoch, &id)?;
-                    EpochActivity::default()
-                }
-            };
-            match &verdict {
-                Ok(()) => {
-                    act.accepted = act.accepted.saturating_add(1);
-                    match r.payload {
-                        ReportPayload::Heartbeat { .. } => {
-                            act.heartbeats = act.heartbeats.saturating_add(1);
-                            act.heartbeat_slots |= 1u64 << slot;
-                        }
-                        ReportPayload::Reading { value } => sensors::record(&mut act, Ok(value)),
-                        ReportPayload::Beacon { frequency_khz, tx_power_dbm, .. } => {
-                            act.beacons = act.beacons.saturating_add(1);
-                            let last = state_key::last_beacon(&id);
-                            if let Some(prev) = o.get_decoded::<Height>(&last)? {
-                                o.put_encoded(state_key::prev_beacon(&id), &prev);
-                            }
-                            o.put_encoded(last, &height);
-                            let record = BeaconRecord { frequency_khz, tx_power_dbm, witnesses: 0 };
-                            o.put_encoded(state_key::beacon(&id, height), &record);
-                        }
-                        ReportPayload::Witness { beaconer, beacon_height, .. } => {
-                            act.witnesses = act.witnesses.saturating_add(1);
-                            record_heard(o, params, height, &id, beaconer, beacon_height)?;
-                            let key = state_key::beacon(&beaconer, beacon_height);
-                            if let Some(mut record) = o.get_decoded::<BeaconRecord>(&key)? {
-                                record.witnesses = record.witnesses.saturating_add(1);
-                                o.put_encoded(key, &record);
-                            }
-                        }
-                    }
-                    o.put_encoded(state_key::report_cursor(&id), &ReportCursor { last_seq: r.seq });
-                }
-                Err(reason) => {
-                    act.rejected = act.rejected.saturating_add(1);
-                    let rkey = state_key::rejections(&id, epoch);
-                    let mut by: std::collections::BTreeMap<String, u32> =
-                        o.get_decoded(&rkey)?.unwrap_or_default();
-                    let n = by.entry(reason.code().to_string()).or_insert(0);
-                    *n = n.saturating_add(1);
-                    o.put_encoded(rkey, &by);
-                    if let RejectReason::OutOfRange { value, .. } = reason {
-                        sensors::record(&mut act, Err(*value));
-                    }
-                }
-            }
-            o.put_encoded(key, &act);
+        match &verdict {
+            Ok(()) => accept(o, params, height, epoch, slot, &id, r)?,
+            Err(RejectReason::UnknownDevice { .. } | RejectReason::BadSignature) => {}
+            Err(reason) => count_rejection(o, epoch, &id, r.seq, reason)?,
         }
         match verdict {
             Ok(()) => accepted += 1,
@@ -112,6 +60,111 @@ pub fn process_batch(
         }
     }
     Ok(TxOutcome::Reports { accepted, rejected })
+}
+
+/// Applies an accepted report. Its device's epoch activity is created here if it has none
+/// (and only here for reports: a rejection never creates one), which puts the device on
+/// the epoch's roster.
+fn accept(
+    o: &mut Overlay<'_>,
+    params: &Params,
+    height: Height,
+    epoch: u64,
+    slot: u32,
+    id: &DeviceId,
+    r: &cairn_types::Report,
+) -> Result<(), StateError> {
+    let key = state_key::epoch_activity(id, epoch);
+    let mut act: EpochActivity = match o.get_decoded(&key)? {
+        Some(a) => a,
+        None => {
+            roster::append(o, epoch, id)?;
+            first_activity(o, id, epoch)?
+        }
+    };
+    act.accepted = act.accepted.saturating_add(1);
+    match r.payload {
+        ReportPayload::Heartbeat { .. } => {
+            act.heartbeats = act.heartbeats.saturating_add(1);
+            act.heartbeat_slots |= 1u64 << slot;
+        }
+        ReportPayload::Reading { value } => sensors::record(&mut act, Ok(value)),
+        ReportPayload::Beacon { frequency_khz, tx_power_dbm, .. } => {
+            act.beacons = act.beacons.saturating_add(1);
+            let last = state_key::last_beacon(id);
+            if let Some(prev) = o.get_decoded::<Height>(&last)? {
+                o.put_encoded(state_key::prev_beacon(id), &prev);
+            }
+            o.put_encoded(last, &height);
+            let record = BeaconRecord { frequency_khz, tx_power_dbm, witnesses: Vec::new() };
+            o.put_encoded(state_key::beacon(id, height), &record);
+        }
+        ReportPayload::Witness { beaconer, beacon_height, .. } => {
+            act.witnesses = act.witnesses.saturating_add(1);
+            record_heard(o, params, height, id, beaconer, beacon_height)?;
+            let key = state_key::beacon(&beaconer, beacon_height);
+            if let Some(mut record) = o.get_decoded::<BeaconRecord>(&key)? {
+                record.witnesses.push(*id);
+                o.put_encoded(key, &record);
+            }
+        }
+    }
+    o.put_encoded(state_key::report_cursor(id), &ReportCursor { last_seq: r.seq });
+    o.put_encoded(key, &act);
+    Ok(())
+}
+
+/// A device's first epoch activity record, carrying the rejections counted before it:
+/// `rejected` is their total and a sensor's out-of-range readings are kept, so the record
+/// says the same whether a rejection came before or after the first accepted report.
+fn first_activity(o: &Overlay<'_>, id: &DeviceId, epoch: u64) -> Result<EpochActivity, StateError> {
+    let by: BTreeMap<String, u32> =
+        o.get_decoded(&state_key::rejections(id, epoch))?.unwrap_or_default();
+    let mut act = EpochActivity {
+        rejected: by.values().fold(0u32, |t, n| t.saturating_add(*n)),
+        ..EpochActivity::default()
+    };
+    if let Some(&out_of_range) = by.get(OUT_OF_RANGE).filter(|n| **n > 0) {
+        act.sensor = Some(SensorEpoch { out_of_range, ..SensorEpoch::default() });
+    }
+    Ok(act)
+}
+
+/// The reason code of a reading outside the sensor range.
+const OUT_OF_RANGE: &str = "out_of_range";
+
+/// Counts a rejected report of a known device: always in the epoch's rejections by reason,
+/// and in its epoch activity only when it already has one (see [`first_activity`]). An
+/// out-of-range reading passed every other check, so it spends its sequence number: it
+/// counts once, however often it is replayed.
+fn count_rejection(
+    o: &mut Overlay<'_>,
+    epoch: u64,
+    id: &DeviceId,
+    seq: u64,
+    reason: &RejectReason,
+) -> Result<(), StateError> {
+    let rkey = state_key::rejections(id, epoch);
+    let mut by: BTreeMap<String, u32> = o.get_decoded(&rkey)?.unwrap_or_default();
+    let n = by.entry(reason.code().to_string()).or_insert(0);
+    *n = n.saturating_add(1);
+    o.put_encoded(rkey, &by);
+    let out_of_range = match reason {
+        RejectReason::OutOfRange { value, .. } => {
+            o.put_encoded(state_key::report_cursor(id), &ReportCursor { last_seq: seq });
+            Some(*value)
+        }
+        _ => None,
+    };
+    let key = state_key::epoch_activity(id, epoch);
+    if let Some(mut act) = o.get_decoded::<EpochActivity>(&key)? {
+        act.rejected = act.rejected.saturating_add(1);
+        if let Some(value) = out_of_range {
+            sensors::record(&mut act, Err(value));
+        }
+        o.put_encoded(key, &act);
+    }
+    Ok(())
 }
 
 /// Most beaconers kept in a hotspot's heard list (the oldest go first); more than any
@@ -168,6 +221,9 @@ fn judge_witness(
     if beaconer == witness.id {
         return Ok(Err(RejectReason::SelfWitness));
     }
+    if record.witnesses.contains(&witness.id) {
+        return Ok(Err(RejectReason::DuplicateWitness { beacon_height }));
+    }
     let Some(source) = get_device(o, &beaconer)? else {
         return Ok(Err(RejectReason::UnknownBeacon { beaconer, height: beacon_height }));
     };
@@ -203,6 +259,20 @@ fn judge_witness(
             max_delta: cp.max_frequency_delta_khz,
         }));
     }
+    let radio = &cp.radio;
+    if rssi_cdbm < radio.min_rssi_cdbm || rssi_cdbm > radio.max_rssi_cdbm {
+        return Ok(Err(RejectReason::RssiOutOfRange {
+            rssi_cdbm,
+            min_cdbm: radio.min_rssi_cdbm,
+            max_cdbm: radio.max_rssi_cdbm,
+        }));
+    }
+    if i64::from(rssi_cdbm) > i64::from(record.tx_power_dbm) * 100 {
+        return Ok(Err(RejectReason::RssiAboveTxPower {
+            rssi_cdbm,
+            tx_power_dbm: record.tx_power_dbm,
+        }));
+    }
     let distance_m = cells.saturating_mul(cp.cell_spacing_cm) / 100;
     let max_cdbm = super::fspl::max_rssi_cdbm(
         record.tx_power_dbm,
@@ -220,10 +290,42 @@ fn judge_witness(
             window: cp.reciprocity_blocks,
         }));
     }
-    if record.witnesses >= cp.witness_cap {
+    if record.witnesses.len() >= cp.witness_cap as usize {
         return Ok(Err(RejectReason::WitnessCap { cap: cp.witness_cap }));
     }
     Ok(Ok(()))
+}
+
+/// Whether a beacon's channel and power fit the region plan of the beaconer's location
+/// (see `plans`): the frequency first, then the power.
+pub fn within_plan(
+    params: &Params,
+    location: Option<u64>,
+    frequency_khz: u32,
+    tx_power_dbm: i16,
+) -> Result<(), RejectReason> {
+    let radio = &params.coverage.radio;
+    let Some(plan) = super::plans::plan_for(radio, location) else {
+        return Err(RejectReason::BeaconFrequencyOutsidePlan {
+            frequency_khz,
+            plan: radio.default_plan.clone(),
+        });
+    };
+    if !plan.has_channel(frequency_khz) {
+        return Err(RejectReason::BeaconFrequencyOutsidePlan {
+            frequency_khz,
+            plan: plan.name.clone(),
+        });
+    }
+    if tx_power_dbm < plan.min_tx_power_dbm || tx_power_dbm > plan.max_eirp_dbm {
+        return Err(RejectReason::BeaconPowerOutsidePlan {
+            tx_power_dbm,
+            min_dbm: plan.min_tx_power_dbm,
+            max_dbm: plan.max_eirp_dbm,
+            plan: plan.name.clone(),
+        });
+    }
+    Ok(())
 }
 
 /// Grid distance between two resolution-12 cells, measured at resolution 11; `None` when
@@ -264,16 +366,6 @@ fn judge(
     if !device.class.allows(kind) {
         return Ok(Err(RejectReason::WrongClass { class: device.class, kind }));
     }
-    if let ReportPayload::Reading { value } = r.payload {
-        let sp = &params.sensor;
-        if value < sp.min_value || value > sp.max_value {
-            return Ok(Err(RejectReason::OutOfRange {
-                value,
-                min: sp.min_value,
-                max: sp.max_value,
-            }));
-        }
-    }
     if r.epoch != epoch {
         return Ok(Err(RejectReason::OutsideEpochWindow { epoch: r.epoch, current: epoch }));
     }
@@ -296,8 +388,24 @@ fn judge(
     if r.seq <= cursor.last_seq {
         return Ok(Err(RejectReason::ReplayedSequence { seq: r.seq, last: cursor.last_seq }));
     }
-    if let ReportPayload::Beacon { entropy_height, data, .. } = &r.payload {
+    // Last, so only a fresh reading of the epoch counts as out of range (and, spending its
+    // sequence number, counts once).
+    if let ReportPayload::Reading { value } = r.payload {
+        let sp = &params.sensor;
+        if value < sp.min_value || value > sp.max_value {
+            return Ok(Err(RejectReason::OutOfRange {
+                value,
+                min: sp.min_value,
+                max: sp.max_value,
+            }));
+        }
+    }
+    if let ReportPayload::Beacon { entropy_height, data, frequency_khz, tx_power_dbm } = &r.payload
+    {
         let cp = &params.coverage;
+        if let Err(reason) = within_plan(params, device.location, *frequency_khz, *tx_power_dbm) {
+            return Ok(Err(reason));
+        }
         let max_age = cp.entropy_max_age_blocks.min(crate::ENTROPY_WINDOW);
         let stale =
             || RejectReason::StaleEntropy { entropy_height: *entropy_height, height, max_age };

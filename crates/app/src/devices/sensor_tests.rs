@@ -153,3 +153,48 @@ fn only_sensors_may_send_readings() {
     assert_eq!(rejected.len(), 1);
     assert_eq!(rejected[0].reason.code(), "wrong_class");
 }
+
+/// An out-of-range reading before the sensor's first accepted one creates no activity
+/// record (the sensor is not on the roster for it) but still counts against its in-range
+/// score once it is.
+#[test]
+fn an_out_of_range_reading_before_the_first_accepted_one_still_counts_against_quality() {
+    let mut f = fleet();
+    let t = f.n.c.parent.timestamp_ms;
+    let s = f.sensors[3].clone();
+    let gw = f.gateway.clone();
+    let r = f.n.run(&gw, TxBody::SubmitReports { reports: vec![reading(&s, 1, 0, t, 60_001)] });
+    let TxOutcome::Reports { accepted: 0, rejected } = &r.outcome else { panic!("{r:?}") };
+    assert_eq!(rejected[0].reason.code(), "out_of_range");
+    assert_eq!(super::get_activity(&f.n.c.store, &s.id(), 0).unwrap(), Default::default());
+    assert!(!crate::roster::read(&f.n.c.store, 0).unwrap().contains(&s.id()));
+    let batch = vec![reading(&s, 2, 0, t, 10_000), reading(&s, 3, 0, t, 10_000)];
+    let r = f.n.run(&gw, TxBody::SubmitReports { reports: batch });
+    assert_eq!(r.outcome, TxOutcome::Reports { accepted: 2, rejected: vec![] });
+    f.n.advance_to(EPOCH + 1);
+    let q = quality(&f, 3, 0).unwrap();
+    assert_eq!((q.timeliness, q.in_range), (200, 666), "2 of 3 readings in range");
+}
+
+/// A reading out of range spends its sequence number: replayed, it is `replayed_sequence`
+/// and does not count again. Before, anyone could replay it to drive the in-range score down.
+#[test]
+fn a_replayed_out_of_range_reading_counts_once() {
+    let mut f = fleet();
+    let t = f.n.c.parent.timestamp_ms;
+    let s = f.sensors[3].clone();
+    let gw = f.gateway.clone();
+    let bad = reading(&s, 2, 0, t, 60_001);
+    let batch = vec![reading(&s, 1, 0, t, 10_000), bad.clone(), bad.clone(), bad];
+    let r = f.n.run(&gw, TxBody::SubmitReports { reports: batch });
+    let TxOutcome::Reports { accepted, rejected } = &r.outcome else { panic!("{r:?}") };
+    assert_eq!(*accepted, 1);
+    let codes: Vec<&str> = rejected.iter().map(|x| x.reason.code()).collect();
+    assert_eq!(codes, vec!["out_of_range", "replayed_sequence", "replayed_sequence"]);
+    let a = super::get_activity(&f.n.c.store, &s.id(), 0).unwrap();
+    let agg = a.sensor.unwrap();
+    assert_eq!((agg.readings, agg.out_of_range, a.rejected), (1, 1, 3));
+    // The next fresh reading goes on from the spent sequence number.
+    let r = f.n.run(&gw, TxBody::SubmitReports { reports: vec![reading(&s, 3, 0, t, 10_000)] });
+    assert_eq!(r.outcome, TxOutcome::Reports { accepted: 1, rejected: vec![] });
+}

@@ -230,6 +230,21 @@ pub(crate) fn assert_credit_identity(store: &MemStore) {
         .sum();
     let cs = crate::credits::get_credit_supply(store).unwrap();
     assert_eq!(held + cs.escrowed + cs.consumed, cs.minted, "credit identity: {cs:?}");
+    // Their CRN value: held + escrowed + paid onto devices' epoch records = minted.
+    let sum = |prefix: &[u8], f: &dyn Fn(&[u8]) -> u128| -> u128 {
+        store.scan_prefix(prefix, None, usize::MAX).unwrap().iter().map(|(_, v)| f(v)).sum()
+    };
+    let held = sum(b"crvalue/", &|v| borsh::from_slice::<u128>(v).unwrap());
+    let escrowed = sum(b"escvalue/", &|v| {
+        borsh::from_slice::<crate::credits::value::Escrowed>(v).unwrap().value
+    });
+    let paid = sum(b"devep/", &|v| {
+        let a: cairn_types::device::EpochActivity = borsh::from_slice(v).unwrap();
+        a.paid_usage + a.paid_service
+    });
+    let vs = crate::credits::value::value_supply(store).unwrap();
+    assert_eq!((escrowed, paid), (vs.escrowed, vs.paid), "value in escrow and paid: {vs:?}");
+    assert_eq!(held + vs.escrowed + vs.paid, vs.minted, "credit value identity: {vs:?}");
 }
 
 /// A chain plus the next nonce of every account that signs.
@@ -485,6 +500,100 @@ fn a_consent_signed_for_another_owner_is_a_bad_device_signature() {
     let v = n.stateless(vec![signed(&alice, 0, for_bob.clone()), signed(&bob, 0, for_bob)]);
     assert_eq!(v[0], Err(StatelessError::BadDeviceSignature { device: dev.id() }));
     assert_eq!(v[1], Ok(()));
+}
+
+/// `01 || 0…0`: the identity point's encoding, a small-order key.
+fn identity_key() -> [u8; 32] {
+    let mut k = [0u8; 32];
+    k[0] = 1;
+    k
+}
+
+/// The signature (R = identity, S = 0), which ZIP-215 accepts for every message under a
+/// small-order key.
+fn trivial_signature() -> [u8; 64] {
+    let mut s = [0u8; 64];
+    s[0] = 1;
+    s
+}
+
+#[test]
+fn a_transfer_from_a_small_order_address_with_the_trivial_signature_is_refused() {
+    let alice = Keypair::from_label("alice");
+    let mut g = genesis(&[&alice], START);
+    // Funds sent to the all-zero address (a point of order four) and to the identity.
+    for address in [Address([0; 32]), Address(identity_key())] {
+        g.accounts.push(cairn_types::genesis::GenesisAccount { address, balance: START });
+    }
+    let mut n = Net::new(&g);
+    for from in [Address([0; 32]), Address(identity_key())] {
+        let tx = Transaction {
+            chain_id: CHAIN.into(),
+            signer: from,
+            nonce: 0,
+            max_fee: FEE,
+            expiry_height: 1_000_000,
+            body: TxBody::Transfer { to: alice.address(), amount: CRN },
+        };
+        let stx = SignedTx { signature: cairn_types::Signature(trivial_signature()), tx };
+        // ZIP-215 on its own accepts the forged signature: the refusal is the key check.
+        assert!(cairn_types::crypto::verify(&from, &stx.signature, &stx.signing_message()).is_ok());
+        assert_eq!(codes(&n.stateless(vec![stx.clone()])), vec![Err("small_order_key")]);
+        // Nor does it get into a block.
+        let before = n.balance(&alice);
+        let p = n.c.block(vec![stx]);
+        assert!(p.txs.is_empty());
+        assert_eq!(n.balance(&alice), before);
+    }
+}
+
+#[test]
+fn a_device_with_a_small_order_key_cannot_be_registered() {
+    let alice = Keypair::from_label("alice");
+    let n = Net::new(&genesis(&[&alice], START));
+    for key in [identity_key(), [0u8; 32]] {
+        let body = TxBody::RegisterDevice {
+            key: DeviceKey::Ed25519(key),
+            class: DeviceClass::Hotspot,
+            metadata: METADATA.to_vec(),
+            device_nonce: 0,
+            device_signature: DeviceSignature::Ed25519(trivial_signature()),
+            maker: None,
+        };
+        let consent = RegistrationConsent { owner: alice.address(), device_nonce: 0 };
+        // The forged consent verifies under ZIP-215 ...
+        assert!(
+            DeviceKey::Ed25519(key)
+                .verify(
+                    &consent.signing_message(CHAIN),
+                    &DeviceSignature::Ed25519(trivial_signature())
+                )
+                .is_ok()
+        );
+        // ... but the key is refused, with its own code, before any signature is checked.
+        assert_eq!(
+            codes(&n.stateless(vec![signed(&alice, 0, body)])),
+            vec![Err("small_order_key")]
+        );
+        assert!(DeviceKey::Ed25519(key).validate().is_err());
+        // Denylisting such a key is refused as an invalid key too.
+        let deny = TxBody::SetDenylist { key: DeviceKey::Ed25519(key), reason: None };
+        assert_eq!(codes(&n.stateless(vec![signed(&alice, 0, deny)])), vec![Err("bad_device_key")]);
+    }
+}
+
+#[test]
+fn a_maker_attestation_by_a_small_order_key_is_refused() {
+    let alice = Keypair::from_label("alice");
+    let n = Net::new(&genesis(&[&alice], START));
+    let dev = ed_device(7);
+    let forged = MakerAttestation {
+        maker: Address(identity_key()),
+        serial: "SN-1".into(),
+        signature: cairn_types::Signature(trivial_signature()),
+    };
+    let body = register(&dev, &alice, DeviceClass::Hotspot, 0, Some(forged));
+    assert_eq!(codes(&n.stateless(vec![signed(&alice, 0, body)])), vec![Err("small_order_key")]);
 }
 
 #[test]
@@ -1106,6 +1215,15 @@ impl Reporting {
     fn activity(&self, dev: &DeviceSigner, epoch: u64) -> EpochActivity {
         get_activity(&self.n.c.store, &dev.id(), epoch).unwrap()
     }
+
+    fn rejections(&self, dev: &DeviceSigner, epoch: u64) -> BTreeMap<String, u32> {
+        self.n
+            .c
+            .store
+            .get_decoded(&state_key::rejections(&dev.id(), epoch))
+            .unwrap()
+            .unwrap_or_default()
+    }
 }
 
 #[test]
@@ -1309,8 +1427,62 @@ fn a_report_from_a_deregistered_device_is_rejected_alone() {
     assert_eq!(rejected, vec![rejection(1, &gone, 1, RejectReason::Deregistered { height: 3 })]);
     assert_eq!(rejected[0].reason.code(), "deregistered");
     assert_eq!(s.cursor(&gone), 0);
-    let a = s.activity(&gone, 0);
-    assert_eq!((a.accepted, a.rejected, a.heartbeats), (0, 1, 0));
+    // Counted by reason, but not an activity record: it is not on the epoch's roster.
+    assert_eq!(s.rejections(&gone, 0), BTreeMap::from([("deregistered".to_string(), 1)]));
+    assert!(!has_key(&s.n.c.store, &state_key::epoch_activity(&gone.id(), 0)));
+    assert!(!crate::roster::read(&s.n.c.store, 0).unwrap().contains(&gone.id()));
+}
+
+/// Anyone can replay a device's old signed reports. Before, the rejected replay of a known
+/// device created its epoch activity and put it on the roster, so an idle device counted
+/// as active in the epoch (for the co-location detector) and got a reward entry.
+#[test]
+fn a_replayed_report_does_not_put_an_idle_device_on_the_roster() {
+    let mut s = reporting();
+    let dev = s.dev.clone();
+    let old = s.hb(&dev, 1);
+    assert_eq!(s.submit(vec![old.clone()]), (1, vec![]));
+    let bpe = s.n.params().blocks_per_epoch;
+    s.n.advance_to(bpe); // the next block is the first of epoch 1
+    assert_eq!(s.epoch(), 1);
+    // Replayed by the gateway and by another account; in epoch 1 the device sends nothing.
+    let (accepted, rejected) = s.submit(vec![old.clone(), old.clone()]);
+    assert_eq!(accepted, 0);
+    assert!(rejected.iter().all(|r| r.reason.code() == "outside_epoch_window"), "{rejected:?}");
+    let owner = s.owner.clone();
+    let r = s.n.run(&owner, TxBody::SubmitReports { reports: vec![old] });
+    assert_eq!(reports_outcome(&r).0, 0);
+    assert_eq!(s.rejections(&dev, 1), BTreeMap::from([("outside_epoch_window".to_string(), 3)]));
+    assert!(!has_key(&s.n.c.store, &state_key::epoch_activity(&dev.id(), 1)));
+    assert!(crate::roster::read(&s.n.c.store, 1).unwrap().is_empty());
+    assert_eq!(crate::roster::read(&s.n.c.store, 0).unwrap(), vec![dev.id()]);
+    s.n.advance_to(2 * bpe + 1);
+    assert!(s.n.c.reward_entry(0, &dev.id()).is_some());
+    assert!(s.n.c.reward_entry(1, &dev.id()).is_none(), "no reward entry in epoch 1");
+}
+
+/// Rejections before a device's first accepted report of the epoch are counted in the
+/// activity record that report creates, as if it had existed all along.
+#[test]
+fn rejections_before_the_first_accepted_report_are_counted_in_the_activity_it_creates() {
+    let mut s = reporting();
+    let dev = s.dev.clone();
+    assert_eq!(s.submit(vec![s.hb(&dev, 1)]), (1, vec![]));
+    let stale = s.hb(&dev, 1);
+    let (accepted, _) = s.submit(vec![stale.clone(), stale]);
+    assert_eq!(accepted, 0);
+    let a = s.activity(&dev, 0);
+    assert_eq!((a.accepted, a.rejected), (1, 2));
+    let bpe = s.n.params().blocks_per_epoch;
+    s.n.advance_to(bpe);
+    let replay = heartbeat(&dev, 1, 1, s.now());
+    let (accepted, _) = s.submit(vec![replay.clone(), replay]);
+    assert_eq!(accepted, 0);
+    assert!(!has_key(&s.n.c.store, &state_key::epoch_activity(&dev.id(), 1)));
+    assert_eq!(s.submit(vec![s.hb(&dev, 2)]), (1, vec![]));
+    let a = s.activity(&dev, 1);
+    assert_eq!((a.accepted, a.rejected, a.heartbeats), (1, 2, 1));
+    assert_eq!(s.rejections(&dev, 1), BTreeMap::from([("replayed_sequence".to_string(), 2)]));
 }
 
 #[test]

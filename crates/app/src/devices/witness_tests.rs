@@ -9,7 +9,8 @@ use crate::{entropy_at, state_key};
 use cairn_state::StateRead;
 use cairn_types::device::{BeaconRecord, RejectReason, beacon_data};
 use cairn_types::{
-    DeviceClass, DeviceSigner, Keypair, Report, ReportPayload, SignedReport, TxBody, TxOutcome,
+    DeviceClass, DeviceSigner, Keypair, Params, Report, ReportPayload, SignedReport, TxBody,
+    TxOutcome,
 };
 use std::collections::BTreeMap;
 
@@ -45,14 +46,20 @@ impl W {
     }
 
     fn with_epoch(blocks_per_epoch: u64) -> W {
+        W::with_params(|p| p.blocks_per_epoch = blocks_per_epoch)
+    }
+
+    /// Epochs of 10,000 blocks, then `tweak`.
+    fn with_params(tweak: impl FnOnce(&mut Params)) -> W {
         let (a, b, gw) =
             (Keypair::from_label("a"), Keypair::from_label("b"), Keypair::from_label("gw"));
         let mut g = genesis(&[&a, &b, &gw], START);
-        g.params.blocks_per_epoch = blocks_per_epoch;
+        g.params.blocks_per_epoch = 10_000;
         g.params.coverage.beacon_interval_blocks = 1;
         g.params.coverage.max_witness_cells = 20;
         g.params.coverage.witness_lag_blocks = 5;
         g.params.coverage.witness_cap = 3;
+        tweak(&mut g.params);
         let n = Net::new(&g);
         let home = h3o::LatLng::new(48.85, 2.35).unwrap().to_cell(h3o::Resolution::Twelve);
         let mut w = W {
@@ -109,16 +116,32 @@ impl W {
     /// `dev` beacons; returns the height its beacon was accepted at.
     fn beacon(&mut self, dev: &DeviceSigner) -> u64 {
         let h = self.n.height() + 1;
+        assert_eq!(self.beacon_on(dev, FREQ, TX), (1, vec![]));
+        h
+    }
+
+    /// `dev` beacons on `frequency_khz` at `tx_power_dbm` in the next block; the verdict.
+    fn beacon_on(
+        &mut self,
+        dev: &DeviceSigner,
+        frequency_khz: u32,
+        tx_power_dbm: i16,
+    ) -> (u32, Vec<(u32, RejectReason)>) {
+        let h = self.n.height() + 1;
         let entropy = entropy_at(&self.n.c.store, h - 1).unwrap().unwrap();
         let payload = ReportPayload::Beacon {
             entropy_height: h - 1,
             data: beacon_data(&entropy, &dev.id()),
-            frequency_khz: FREQ,
-            tx_power_dbm: TX,
+            frequency_khz,
+            tx_power_dbm,
         };
         let r = self.report(dev, payload);
-        assert_eq!(self.submit(vec![r]), (1, vec![]));
-        h
+        self.submit(vec![r])
+    }
+
+    fn record(&self, beacon_height: u64) -> BeaconRecord {
+        let key = state_key::beacon(&self.beaconer.id(), beacon_height);
+        self.n.c.store.get_decoded(&key).unwrap().unwrap()
     }
 
     fn witness(
@@ -242,7 +265,7 @@ fn witnesses_past_the_cap_are_not_counted_first_come_first_counted() {
     assert_eq!(rejected, vec![(3, RejectReason::WitnessCap { cap: 3 })]);
     let record: BeaconRecord =
         w.n.c.store.get_decoded(&state_key::beacon(&w.beaconer.id(), hb)).unwrap().unwrap();
-    assert_eq!(record.witnesses, 3);
+    assert_eq!(record.witnesses.len(), 3);
 }
 
 #[test]
@@ -313,4 +336,183 @@ fn hotspots_that_earned_coverage_get_their_density_scale_when_the_epoch_ends() {
         assert!(density(&w, &id).unwrap().scale_ppm <= SCALE_ONE / 2);
     }
     assert_eq!(density(&w, &idle.id()), None, "an idle hotspot earns nothing to scale");
+}
+
+/// Before, nothing checked that a witness had already reported a beacon: each copy with a
+/// fresh sequence number counted (and was paid), up to the cap, and the copies filled the
+/// cap so honest witnesses were refused with `witness_cap`.
+#[test]
+fn a_hotspot_that_witnesses_one_beacon_twice_is_paid_once_and_leaves_room_for_honest_witnesses() {
+    let mut w = W::new();
+    let (copier, x, y) = (w.witness_at(10), w.witness_at(11), w.witness_at(12));
+    let beaconer = w.beaconer.clone();
+    let hb = w.beacon(&beaconer);
+    let batch = vec![
+        w.witness(&copier, hb, WEAK, FREQ),
+        w.witness(&copier, hb, WEAK, FREQ),
+        w.witness(&copier, hb, WEAK - 100, FREQ),
+        w.witness(&x, hb, WEAK, FREQ),
+    ];
+    let (accepted, rejected) = w.submit(batch);
+    assert_eq!(accepted, 2);
+    let dup = RejectReason::DuplicateWitness { beacon_height: hb };
+    assert_eq!(rejected, vec![(1, dup.clone()), (2, dup.clone())]);
+    assert_eq!(dup.code(), "duplicate_witness");
+    // In a later block too; the honest witness still finds room under the cap of 3.
+    let batch = vec![w.witness(&copier, hb, WEAK, FREQ), w.witness(&y, hb, WEAK, FREQ)];
+    assert_eq!(w.submit(batch), (1, vec![(0, dup)]));
+    assert_eq!(w.record(hb).witnesses, vec![copier.id(), x.id(), y.id()]);
+    let paid = |w: &W, d: &DeviceSigner| crate::devices::get_activity(&w.n.c.store, &d.id(), 0);
+    assert_eq!(paid(&w, &copier).unwrap().witnesses, 1, "the copier is counted once");
+    assert_eq!(paid(&w, &x).unwrap().witnesses, 1);
+}
+
+/// A hotspot of owner b in New York, under the US915 plan (for beacons only).
+fn new_york(w: &mut W) -> DeviceSigner {
+    let cell = h3o::LatLng::new(40.71, -74.0).unwrap().to_cell(h3o::Resolution::Twelve);
+    let b = w.b.clone();
+    w.hotspot(&b, Some(u64::from(cell)))
+}
+
+/// Before, a beacon's power was whatever it declared: 30,000 dBm was accepted, and the
+/// witness RSSI limit computed from it let anything through.
+#[test]
+fn a_beacon_louder_than_its_region_allows_is_rejected() {
+    let mut w = W::new();
+    let paris = w.beaconer.clone();
+    let eu = |tx| RejectReason::BeaconPowerOutsidePlan {
+        tx_power_dbm: tx,
+        min_dbm: 2,
+        max_dbm: 16,
+        plan: "EU868".into(),
+    };
+    for tx in [17, 30_000, 1] {
+        assert_eq!(w.beacon_on(&paris, FREQ, tx), (0, vec![(0, eu(tx))]), "{tx} dBm");
+    }
+    assert_eq!(eu(17).code(), "beacon_power_outside_plan");
+    assert_eq!(w.beacon_on(&paris, FREQ, 16), (1, vec![]));
+    // 36 dBm is within US915 (Paris's 16 dBm limit does not apply in New York).
+    let ny = new_york(&mut w);
+    let us = RejectReason::BeaconPowerOutsidePlan {
+        tx_power_dbm: 37,
+        min_dbm: 2,
+        max_dbm: 36,
+        plan: "US915".into(),
+    };
+    assert_eq!(w.beacon_on(&ny, 902_300, 37), (0, vec![(0, us)]));
+    assert_eq!(w.beacon_on(&ny, 902_300, 36), (1, vec![]));
+}
+
+#[test]
+fn a_beacon_on_a_frequency_outside_its_plan_is_rejected() {
+    let mut w = W::new();
+    let paris = w.beaconer.clone();
+    let eu =
+        |f| RejectReason::BeaconFrequencyOutsidePlan { frequency_khz: f, plan: "EU868".into() };
+    // 1 kHz, a US channel, between two EU channels, just off a channel.
+    for f in [1, 902_300, 868_200, 868_101, 868_700] {
+        assert_eq!(w.beacon_on(&paris, f, TX), (0, vec![(0, eu(f))]), "{f} kHz");
+    }
+    assert_eq!(eu(1).code(), "beacon_frequency_outside_plan");
+    // Frequency is judged before power.
+    assert_eq!(w.beacon_on(&paris, 1, 30_000), (0, vec![(0, eu(1))]));
+    assert_eq!(w.beacon_on(&paris, 867_900, TX), (1, vec![]));
+    let ny = new_york(&mut w);
+    let us =
+        |f| RejectReason::BeaconFrequencyOutsidePlan { frequency_khz: f, plan: "US915".into() };
+    for f in [FREQ, 902_100, 915_100, 903_050] {
+        assert_eq!(w.beacon_on(&ny, f, TX), (0, vec![(0, us(f))]), "{f} kHz");
+    }
+    for f in [914_900, 914_200] {
+        assert_eq!(w.beacon_on(&ny, f, TX), (1, vec![]), "{f} kHz");
+    }
+}
+
+/// Before, a witness at +250 dBm was judged only against the free-space limit computed
+/// from the beacon's self-declared power.
+#[test]
+fn a_witness_outside_the_receiver_range_is_rejected() {
+    let mut w = W::new();
+    let ws: Vec<DeviceSigner> = (0..3).map(|i| w.witness_at(10 + i)).collect();
+    let beaconer = w.beaconer.clone();
+    let hb = w.beacon(&beaconer);
+    let range =
+        |rssi_cdbm| RejectReason::RssiOutOfRange { rssi_cdbm, min_cdbm: -15_000, max_cdbm: 0 };
+    let batch = vec![
+        w.witness(&ws[0], hb, 25_000, FREQ),
+        w.witness(&ws[1], hb, -15_001, FREQ),
+        w.witness(&ws[2], hb, 1, FREQ),
+    ];
+    let (accepted, rejected) = w.submit(batch);
+    assert_eq!(accepted, 0);
+    assert_eq!(rejected, vec![(0, range(25_000)), (1, range(-15_001)), (2, range(1))]);
+    assert_eq!(range(1).code(), "rssi_out_of_range");
+    let r = w.witness(&ws[1], hb, -15_000, FREQ);
+    assert_eq!(w.submit(vec![r]), (1, vec![]));
+}
+
+/// However wide the receiver range is set, a witness never hears more than was sent.
+#[test]
+fn a_witness_stronger_than_the_beacons_transmit_power_is_rejected() {
+    let mut w = W::with_params(|p| p.coverage.radio.max_rssi_cdbm = 5_000);
+    let (x, y) = (w.witness_at(10), w.witness_at(11));
+    let beaconer = w.beaconer.clone();
+    let hb = w.beacon(&beaconer);
+    let above = RejectReason::RssiAboveTxPower { rssi_cdbm: 1_401, tx_power_dbm: TX };
+    let batch = vec![w.witness(&x, hb, 1_401, FREQ), w.witness(&y, hb, 1_400, FREQ)];
+    let (accepted, rejected) = w.submit(batch);
+    assert_eq!(accepted, 0);
+    assert_eq!(rejected[0], (0, above.clone()));
+    assert_eq!(above.code(), "rssi_above_tx_power");
+    // At the transmit power itself it is up to free-space path loss to refuse it.
+    assert_eq!(rejected[1].1.code(), "rssi_above_fspl");
+}
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 8, ..ProptestConfig::default() })]
+
+        /// Whatever witnesses report, in whatever batches: the accepted ones of a beacon
+        /// are distinct and at most the cap, each device is counted once, and every
+        /// rejection is a duplicate or the cap.
+        #[test]
+        fn accepted_witnesses_of_a_beacon_are_distinct_and_at_most_the_cap(
+            picks in proptest::collection::vec((0usize..5, any::<bool>()), 1..16),
+        ) {
+            let mut w = W::with_params(|p| p.coverage.witness_lag_blocks = 20);
+            let ws: Vec<DeviceSigner> = (0..5).map(|i| w.witness_at(9 + i)).collect();
+            let beaconer = w.beaconer.clone();
+            let hb = w.beacon(&beaconer);
+            let mut batch = Vec::new();
+            let mut total = 0;
+            for (i, (who, cut)) in picks.iter().enumerate() {
+                batch.push(w.witness(&ws[*who], hb, WEAK, FREQ));
+                if *cut || i + 1 == picks.len() {
+                    let (accepted, rejected) = w.submit(std::mem::take(&mut batch));
+                    total += accepted;
+                    for (_, r) in rejected {
+                        prop_assert!(matches!(
+                            r,
+                            RejectReason::DuplicateWitness { .. } | RejectReason::WitnessCap { .. }
+                        ), "{r:?}");
+                    }
+                }
+            }
+            let got = w.record(hb).witnesses;
+            let distinct: std::collections::BTreeSet<_> = got.iter().collect();
+            prop_assert_eq!(distinct.len(), got.len());
+            prop_assert!(got.len() <= 3);
+            prop_assert_eq!(total as usize, got.len());
+            let reporters: std::collections::BTreeSet<usize> =
+                picks.iter().map(|(who, _)| *who).collect();
+            prop_assert_eq!(got.len(), reporters.len().min(3));
+            for d in &ws {
+                let n = crate::devices::get_activity(&w.n.c.store, &d.id(), 0).unwrap().witnesses;
+                prop_assert_eq!(n, u32::from(got.contains(&d.id())));
+            }
+        }
+    }
 }

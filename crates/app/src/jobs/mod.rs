@@ -8,7 +8,8 @@
 //! missing reveals are slashed, and the escrow returns to the consumer. The consumer may
 //! accept a result early: those who revealed it are paid, nobody is slashed.
 
-use crate::{credits, devices, state_key};
+use crate::credits::value::{self, PaidFor};
+use crate::{devices, state_key};
 use cairn_state::{Overlay, StateError, StateRead as _};
 use cairn_types::compute::{Job, JobSlot, JobStatus, commitment, job_id};
 use cairn_types::device_key::DeviceId;
@@ -73,15 +74,19 @@ pub fn post(
     if replication == 0 || replication > max || price == 0 {
         fail!(TxFailure::BadJob { got: replication, max });
     }
-    let escrow = price.saturating_mul(Amount::from(replication));
-    if let Err(f) = credits::lock(o, consumer, escrow)? {
+    let places = Amount::from(replication);
+    let Some(escrow) = price.checked_mul(places) else {
+        fail!(TxFailure::CreditOverflow { what: "escrow".into(), a: price, b: places })
+    };
+    let id = job_id(consumer, nonce);
+    if let Err(f) = value::lock(o, consumer, &id, escrow)? {
         fail!(f);
     }
     let commit_deadline = height.saturating_add(params.compute.commit_window_blocks.max(1));
     let reveal_deadline =
         commit_deadline.saturating_add(params.compute.reveal_window_blocks.max(1));
     let job = Job {
-        id: job_id(consumer, nonce),
+        id,
         consumer: *consumer,
         workload,
         input,
@@ -235,11 +240,12 @@ fn settle(
         let correct = result.is_some() && slot.result == result;
         if correct {
             if devices::get_device(o, &slot.device)?.is_some() {
-                credits::consume(o, job.price)?;
+                // The CRN value of the place's price caps its compute reward (ADR 0012).
+                let worth = value::consume(o, &job.id, job.price)?;
                 paid_total = paid_total.saturating_add(job.price);
                 let done = slot.revealed_at.map_or(epoch, |h| params.epoch_of(h));
                 let pregated = done < epoch && devices::was_up(o, params, &slot.device, done)?;
-                devices::add_work(o, &slot.device, epoch, |a| {
+                value::add_paid_work(o, &slot.device, epoch, (PaidFor::Service, worth), |a| {
                     a.jobs = a.jobs.saturating_add(1);
                     if pregated {
                         a.jobs_pregated = a.jobs_pregated.saturating_add(1);
@@ -254,7 +260,7 @@ fn settle(
     }
     let escrow = job.price.saturating_mul(Amount::from(job.replication));
     let refunded = escrow.saturating_sub(paid_total);
-    credits::refund(o, &job.consumer, refunded)?;
+    value::refund(o, &job.id, &job.consumer, refunded)?;
     job.status = JobStatus::Done { height, result, paid, slashed, refunded };
     put_job(o, &job);
     Ok(())

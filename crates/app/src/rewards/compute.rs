@@ -4,6 +4,11 @@
 //! Rounding: every division rounds down — a pool's share of the emission, a device's share
 //! of a pool — and whatever rounding leaves, and every pool without work, goes to the
 //! treasury, so devices + validators + treasury = emission to the base unit.
+//!
+//! Paid work earns at most what was paid for it (docs/adr/0012-paid-work-cap.md): a
+//! device's share of the usage pool is at most `work.paid_usage`, of the storage or compute
+//! pool at most `work.paid_service` — the CRN value of the credits consumers spent on its
+//! work in the epoch. What the caps hold back goes to the treasury too.
 
 use cairn_types::device::{DensityFactor, SensorQuality};
 use cairn_types::device_key::DeviceId;
@@ -42,6 +47,7 @@ impl DeviceInput {
             flags: Vec::new(),
             density: self.density,
             sensor_quality: self.sensor_quality,
+            capped: 0,
         }
     }
 }
@@ -152,6 +158,15 @@ pub fn scores(
     (up, scores, notes)
 }
 
+/// A device's volume share of a pool under the pool's cap for it: (what it is paid, what the
+/// cap holds back), which sum to `share`.
+pub fn capped_share(share: Amount, cap: Option<Amount>) -> (Amount, Amount) {
+    match cap {
+        Some(cap) if share > cap => (cap, share - cap),
+        _ => (share, 0),
+    }
+}
+
 /// Pool sums over a run of entries, added up across cores (every sum is of non-negative
 /// integers, so the order of the additions does not change it; `saturating_add` saturates
 /// to the same value in any order).
@@ -177,6 +192,8 @@ impl Sums {
 #[derive(Clone, Copy, Default)]
 struct Paid {
     pools: [Amount; 7],
+    /// Held back from each pool by the paid-value caps.
+    capped: [Amount; 7],
     devices: Amount,
     escrowed: Amount,
 }
@@ -184,6 +201,9 @@ struct Paid {
 impl Paid {
     fn add(mut self, other: Paid) -> Paid {
         for (a, b) in self.pools.iter_mut().zip(other.pools) {
+            *a += b;
+        }
+        for (a, b) in self.capped.iter_mut().zip(other.capped) {
             *a += b;
         }
         self.devices += other.devices;
@@ -269,19 +289,24 @@ pub fn score_entries(
             sums
         })
         .reduce(Sums::default, Sums::add);
-    // Each device's share of its pools, rounded down.
+    // Each device's share of its pools, rounded down, at most its paid value in the usage,
+    // storage and compute pools.
     let totals = sums.totals;
     let paid = entries
         .par_iter_mut()
         .fold(Paid::default, |mut paid, e| {
-            let mut amount: Amount = 0;
+            let (mut amount, mut capped): (Amount, Amount) = (0, 0);
             for (pool, s) in &e.scores {
                 let i = *pool as usize;
                 let share = mul_div(parts[i].1, *s, totals[i]);
-                paid.pools[i] += share;
-                amount += share;
+                let (pays, held) = capped_share(share, e.work.paid_cap(*pool));
+                paid.pools[i] += pays;
+                paid.capped[i] += held;
+                amount += pays;
+                capped += held;
             }
             e.amount = amount;
+            e.capped = capped;
             paid.devices += amount;
             paid
         })
@@ -344,6 +369,7 @@ pub fn finish(
             paid: if *pool == Pool::Treasury { *amount } else { paid_pools[*pool as usize] },
             score_total: totals[*pool as usize],
             earners: earners[*pool as usize],
+            capped: paid.capped[*pool as usize],
         })
         .collect();
     let to_treasury = total - paid.devices - to_validators;

@@ -99,6 +99,7 @@ fn reference_run(
                 flags: flags.get(&d.device).cloned().unwrap_or_default(),
                 density: d.density,
                 sensor_quality: d.sensor_quality,
+                capped: 0,
             }
         })
         .collect();
@@ -111,13 +112,24 @@ fn reference_run(
         }
     }
     let mut paid = [0 as Amount; 7];
+    let mut held = [0 as Amount; 7];
     for e in entries.iter_mut() {
         let mut amount: Amount = 0;
         for (pool, s) in &e.scores {
             let i = *pool as usize;
             let share = mul_div(parts[i].1, *s, totals[i]);
-            paid[i] += share;
-            amount += share;
+            // Usage at most what was paid for the units; storage and compute at most what was
+            // paid for the deals or jobs.
+            let cap = match pool {
+                Pool::Usage => e.work.paid_usage,
+                Pool::Storage | Pool::Compute => e.work.paid_service,
+                _ => Amount::MAX,
+            };
+            let pays = if share > cap { cap } else { share };
+            paid[i] += pays;
+            held[i] += share - pays;
+            e.capped += share - pays;
+            amount += pays;
         }
         e.amount = amount;
     }
@@ -139,6 +151,7 @@ fn reference_run(
             paid: if *pool == Pool::Treasury { *amount } else { paid[*pool as usize] },
             score_total: totals[*pool as usize],
             earners: earners[*pool as usize],
+            capped: held[*pool as usize],
         })
         .collect();
     let to_devices: Amount = entries.iter().map(|e| e.amount).sum();
@@ -174,8 +187,19 @@ fn arb_device() -> impl Strategy<Value = DeviceInput> {
     let rejected = prop::collection::vec(("[a-z_]{1,8}", 1u32..5), 0..3);
     // Of the units and jobs, none, half or all met the gate in an earlier epoch.
     let pre = 0u8..3;
-    (any::<[u8; 32]>(), 0u8..6, 0u32..25, counts, scales, rejected, pre).prop_map(
-        |(id, class, uptime, (beacons, witnesses, readings, jobs), scales, rejected, pre)| {
+    // What consumers paid: nothing, a little, a lot, or anything.
+    let paid = || prop_oneof![Just(0u128), 1u128..1_000, 1u128..1u128 << 100, Just(u128::MAX)];
+    let paid = (paid(), paid());
+    (any::<[u8; 32]>(), 0u8..6, 0u32..25, counts, scales, (rejected, paid), pre).prop_map(
+        |(
+            id,
+            class,
+            uptime,
+            (beacons, witnesses, readings, jobs),
+            scales,
+            (rejected, paid),
+            pre,
+        )| {
             let (density_ppm, trust_ppm, quality, units, proven_bytes) = scales;
             let class = match class {
                 0 => DeviceClass::Hotspot,
@@ -204,6 +228,8 @@ fn arb_device() -> impl Strategy<Value = DeviceInput> {
                     units_pregated: [0, units / 2, units][usize::from(pre)],
                     jobs_pregated: [0, jobs / 2, jobs][usize::from(pre)],
                     rejected,
+                    paid_usage: paid.0,
+                    paid_service: paid.1,
                 },
                 density: Vec::new(),
                 sensor_quality: None,
@@ -239,5 +265,71 @@ proptest! {
         let fast = run(&p, 50, epoch, devices.clone(), &validators, &flags, reminted);
         let slow = reference_run(&p, 50, epoch, devices, &validators, &flags, reminted);
         prop_assert_eq!(fast, slow);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// Paid work earns at most what was paid for it, and the caps lose and create nothing:
+    /// each pool pays its devices, holds back what their caps cut and leaves less than one
+    /// base unit a device to rounding (all of it without work), and the epoch's total is
+    /// devices + validators + treasury.
+    #[test]
+    fn no_device_earns_more_than_its_paid_value_and_the_pools_still_add_up(
+        devices in prop::collection::vec(arb_device(), 0..60),
+        base in prop_oneof![0u128..1_000_000, 0u128..1u128 << 100],
+        reminted in 0u128..1u128 << 90,
+    ) {
+        let mut devices = devices;
+        devices.sort_by_key(|d| d.device);
+        devices.dedup_by_key(|d| d.device);
+        let p = RewardParams { emission_per_epoch: base, ..RewardParams::default() };
+        let r = run(&p, 50, 3, devices, &[], &Flags::new(), reminted);
+        for e in &r.entries {
+            let capped_pools = e.scores.iter().all(|(pool, _)| e.work.paid_cap(*pool).is_some());
+            if capped_pools {
+                let usage = e.scores.iter().any(|(pool, _)| *pool == Pool::Usage);
+                let service = e.scores.iter().any(|(pool, _)| *pool != Pool::Usage);
+                let cap = (if usage { e.work.paid_usage } else { 0 })
+                    .saturating_add(if service { e.work.paid_service } else { 0 });
+                prop_assert!(e.amount <= cap, "{} earned above its paid value {}", e.amount, cap);
+            }
+            if e.scores.is_empty() {
+                prop_assert_eq!(e.amount + e.capped, 0);
+            }
+        }
+        for o in &r.summary.pools {
+            if o.pool == Pool::Treasury || o.pool == Pool::Validators {
+                continue;
+            }
+            let paid: Amount = r
+                .entries
+                .iter()
+                .flat_map(|e| e.scores.iter().map(move |(pool, s)| (e, *pool, *s)))
+                .filter(|(_, pool, _)| *pool == o.pool)
+                .map(|(e, pool, s)| {
+                    let share = mul_div(o.amount, s, o.score_total);
+                    e.work.paid_cap(pool).map_or(share, |c| share.min(c))
+                })
+                .sum();
+            prop_assert_eq!(paid, o.paid);
+            prop_assert!(o.paid + o.capped <= o.amount);
+            let rounding = o.amount - o.paid - o.capped;
+            if o.earners == 0 {
+                prop_assert_eq!(rounding, o.amount);
+            } else {
+                prop_assert!(rounding < u128::from(o.earners), "{rounding} lost to rounding");
+            }
+        }
+        let to_devices: Amount = r.entries.iter().map(|e| e.amount).sum();
+        let capped: Amount = r.entries.iter().map(|e| e.capped).sum();
+        let pools_capped: Amount = r.summary.pools.iter().map(|o| o.capped).sum();
+        prop_assert_eq!(capped, pools_capped);
+        prop_assert_eq!(
+            to_devices + r.summary.to_validators + r.summary.to_treasury,
+            r.summary.emission + r.summary.reminted
+        );
+        prop_assert!(r.summary.to_treasury >= capped);
     }
 }

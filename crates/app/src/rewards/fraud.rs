@@ -18,6 +18,11 @@
 //! - Co-located hotspots: `colocated_min` or more hotspots active in the epoch (any judged
 //!   report) located in one resolution-12 cell — a farm claiming one spot's coverage many
 //!   times, in turns or at once; all are flagged.
+//! - Cold start ([`unproven`], docs/adr/0013-cold-start.md): a hotspot on probation (located
+//!   less than `probation_blocks` before the boundary) whose beacons fewer than
+//!   `evidence_witnesses` hotspots past their own probation witnessed is held as unproven,
+//!   and judged again when its probation ends ([`judge_unproven`]): released if it is on the
+//!   roster and no detector flagged it since, kept as a fraud hold if one did.
 
 use super::witness_graph::Graph;
 pub use super::witness_graph::Suspect;
@@ -186,6 +191,78 @@ pub fn judge_unheard(
     Ok(())
 }
 
+/// Whether a hotspot located at `located_at` is past its probation at `boundary`.
+pub fn established(p: &FraudParams, located_at: Option<Height>, boundary: Height) -> bool {
+    located_at.is_some_and(|at| at.saturating_add(p.probation_blocks) <= boundary)
+}
+
+/// Flags as [`Evidence::Unproven`] each hotspot at a roster position in `earning` (those that
+/// earned coverage, ascending) that is on probation at `boundary` and was witnessed within
+/// the window by fewer than `evidence_witnesses` hotspots that are past their probation and
+/// not flagged. `located_at` holds each roster position's location height; the first
+/// `located_at.len()` ids of `rows` are the roster. A witness's heard list names each
+/// beaconer once, so a count is of distinct witnesses. Runs after the detectors: a flagged
+/// witness vouches for no one.
+pub fn unproven(
+    p: &FraudParams,
+    boundary: Height,
+    rows: &WitnessRows,
+    located_at: &[Option<Height>],
+    earning: &[u32],
+    flags: &mut Flags,
+) {
+    if p.probation_blocks == 0 {
+        return;
+    }
+    let on_probation: Vec<u32> = earning
+        .iter()
+        .copied()
+        .filter(|i| !established(p, located_at.get(*i as usize).copied().flatten(), boundary))
+        .collect();
+    if on_probation.is_empty() {
+        return;
+    }
+    let n = located_at.len();
+    let mut vouched = vec![0u32; n];
+    for (r, w) in rows.witnesses.iter().enumerate() {
+        let w = *w as usize;
+        let (Some(at), Some(id)) = (located_at.get(w), rows.ids.get(w)) else { continue };
+        if !established(p, *at, boundary) || flags.contains_key(id) {
+            continue;
+        }
+        let (Some(from), Some(to)) = (rows.offsets.get(r), rows.offsets.get(r + 1)) else {
+            continue;
+        };
+        for b in rows.flat.get(*from..*to).unwrap_or_default() {
+            if let Some(c) = vouched.get_mut(*b as usize) {
+                *c = c.saturating_add(1);
+            }
+        }
+    }
+    for i in on_probation {
+        let witnesses = vouched.get(i as usize).copied().unwrap_or(0);
+        if witnesses >= p.evidence_witnesses {
+            continue;
+        }
+        let (Some(id), Some(Some(at))) = (rows.ids.get(i as usize), located_at.get(i as usize))
+        else {
+            continue;
+        };
+        let until = at.saturating_add(p.probation_blocks);
+        flags.entry(*id).or_default().push(Evidence::Unproven {
+            until,
+            witnesses,
+            needed: p.evidence_witnesses,
+        });
+    }
+}
+
+/// The epoch at whose first block an unproven hold of `epoch` is judged again: the first
+/// boundary at or after the end of the probation, and never before the next boundary.
+pub fn unproven_release_epoch(params: &Params, epoch: u64, until: Height) -> u64 {
+    until.div_ceil(params.blocks_per_epoch.max(1)).max(epoch.saturating_add(2))
+}
+
 /// Flags every hotspot of a cell where `colocated_min` or more were active.
 fn colocated(p: &FraudParams, inputs: &FraudInputs, flags: &mut Flags) {
     if p.colocated_min == 0 {
@@ -256,18 +333,117 @@ fn settle(
     Ok(())
 }
 
-/// At the start of `epoch`: releases every hold whose window ends now and is still held.
-pub fn release_due(o: &mut Overlay<'_>, epoch: u64, height: Height) -> Result<(), StateError> {
+/// At the start of `epoch`: releases every hold whose window ends now and is still held,
+/// except unproven ones (holds with no detector's finding), which are returned to be
+/// judged with the boundary's report ([`judge_unproven`]).
+pub fn release_due(
+    o: &mut Overlay<'_>,
+    epoch: u64,
+    height: Height,
+) -> Result<Vec<FraudHold>, StateError> {
     let qkey = state_key::fraud_due(epoch);
-    let Some(due) = o.get_decoded::<Vec<(DeviceId, u64)>>(&qkey)? else { return Ok(()) };
+    let Some(due) = o.get_decoded::<Vec<(DeviceId, u64)>>(&qkey)? else { return Ok(Vec::new()) };
+    let mut unproven = Vec::new();
     for (device, e) in due {
         if let Some(h) = get_hold(o, &device, e)?
             && h.status == HoldStatus::Held
         {
-            settle(o, h, true, height)?;
+            if h.evidence.iter().any(Evidence::is_finding) {
+                settle(o, h, true, height)?;
+            } else {
+                unproven.push(h);
+            }
         }
     }
     o.delete(qkey);
+    Ok(unproven)
+}
+
+/// Records, for each device a detector found something against in `epoch`, that epoch and
+/// the findings (read by [`judge_unproven`]).
+pub fn record_findings(
+    o: &mut Overlay<'_>,
+    epoch: u64,
+    entries: &[cairn_types::rewards::RewardEntry],
+) {
+    for e in entries {
+        let finding: Vec<Evidence> = e.flags.iter().filter(|f| f.is_finding()).cloned().collect();
+        if !finding.is_empty() {
+            o.put_encoded(state_key::fraud_seen(&e.device), &(epoch, finding));
+        }
+    }
+}
+
+/// Re-queues a hold to be settled at the start of `release_epoch`.
+fn requeue(o: &mut Overlay<'_>, mut h: FraudHold, release_epoch: u64) -> Result<(), StateError> {
+    h.release_epoch = release_epoch;
+    hold(o, &h)
+}
+
+/// Judges the unproven holds due at the first block of `epoch` against that block's report
+/// (`entries`, in device order, for the epoch before): a hold whose device a detector
+/// flagged in any epoch since (its last finding is recorded by [`record_findings`])
+/// becomes a fraud hold with that finding, released after
+/// `escrow_epochs` unless resolved; a device on the roster with no flag is paid; a device
+/// on probation again (it moved) waits for its new probation to end; a device off the
+/// roster is judged at the next boundary, and its hold is burned once `escrow_epochs` have
+/// passed since it was first due (it was never judged on a full window).
+pub fn judge_unproven(
+    o: &mut Overlay<'_>,
+    params: &Params,
+    epoch: u64,
+    height: Height,
+    entries: &[cairn_types::rewards::RewardEntry],
+    due: Vec<FraudHold>,
+) -> Result<(), StateError> {
+    let p = &params.fraud;
+    let escrow = p.escrow_epochs.max(1);
+    for mut h in due {
+        let entry = entries
+            .binary_search_by(|e| e.device.cmp(&h.device))
+            .ok()
+            .and_then(|at| entries.get(at));
+        // This boundary's findings, or the latest one since the held epoch (recorded
+        // whether or not it held an amount).
+        let mut finding: Vec<Evidence> = entry
+            .map(|e| e.flags.iter().filter(|f| f.is_finding()).cloned().collect())
+            .unwrap_or_default();
+        if finding.is_empty()
+            && let Some((seen, evidence)) =
+                o.get_decoded::<(u64, Vec<Evidence>)>(&state_key::fraud_seen(&h.device))?
+            && seen > h.epoch
+        {
+            finding = evidence;
+        }
+        if !finding.is_empty() {
+            h.evidence.extend(finding);
+            requeue(o, h, epoch.saturating_add(escrow))?;
+            continue;
+        }
+        let first_due = h.evidence.iter().find_map(|f| match f {
+            Evidence::Unproven { until, .. } => {
+                Some(unproven_release_epoch(params, h.epoch, *until))
+            }
+            _ => None,
+        });
+        let again = entry.and_then(|e| {
+            e.flags.iter().find_map(|f| match f {
+                Evidence::Unproven { until, .. } => Some(*until),
+                _ => None,
+            })
+        });
+        match (entry, again) {
+            (Some(_), Some(until)) => {
+                let next = unproven_release_epoch(params, epoch, until);
+                requeue(o, h, next)?;
+            }
+            (Some(_), None) => settle(o, h, true, height)?,
+            (None, _) if epoch >= first_due.unwrap_or(epoch).saturating_add(escrow) => {
+                settle(o, h, false, height)?
+            }
+            (None, _) => requeue(o, h, epoch.saturating_add(1))?,
+        }
+    }
     Ok(())
 }
 
@@ -323,3 +499,7 @@ mod farm_tests;
 #[cfg(test)]
 #[path = "witness_graph_tests.rs"]
 mod graph_tests;
+
+#[cfg(test)]
+#[path = "cold_start_tests.rs"]
+mod cold_start_tests;

@@ -108,16 +108,16 @@ fn the_later_of_two_identical_sensor_streams_is_the_copy() {
 
 /// 5 colluding hotspots far from anyone, each of its own owner, beaconing and witnessing
 /// only each other, next to 6 honest hotspots in a line, each witnessing its neighbours.
-struct Ring {
-    n: Net,
-    admin: Keypair,
-    owners: Vec<Keypair>,
-    hotspots: Vec<DeviceSigner>,
+pub(super) struct Ring {
+    pub(super) n: Net,
+    pub(super) admin: Keypair,
+    pub(super) owners: Vec<Keypair>,
+    pub(super) hotspots: Vec<DeviceSigner>,
 }
 
-const RING: usize = 5;
-const HONEST: usize = 6;
-const EPOCH: u64 = 20;
+pub(super) const RING: usize = 5;
+pub(super) const HONEST: usize = 6;
+pub(super) const EPOCH: u64 = 20;
 
 fn spot(lat: f64, lng: f64, k: u32) -> u64 {
     let home = h3o::LatLng::new(lat, lng).unwrap().to_cell(h3o::Resolution::Eleven);
@@ -141,6 +141,13 @@ fn ring_epoch() -> (Ring, RewardReport) {
 /// epoch) and every hotspot that may witness hears the epoch's beacons of its ring or line
 /// neighbours. Returns the reward report of each epoch.
 fn ring_run(plan: &[Vec<usize>]) -> (Ring, Vec<RewardReport>) {
+    // The ring is judged here as in a network that has run (the cold-start probation has
+    // tests of its own).
+    ring_run_with(plan, 0)
+}
+
+/// [`ring_run`] with `fraud.probation_blocks` set to `probation`.
+pub(super) fn ring_run_with(plan: &[Vec<usize>], probation: u64) -> (Ring, Vec<RewardReport>) {
     let owners: Vec<Keypair> =
         (0..RING + HONEST).map(|i| Keypair::from_label(&format!("fo{i}"))).collect();
     let (admin, gw) = (Keypair::from_label("fadmin"), Keypair::from_label("fgw"));
@@ -151,6 +158,7 @@ fn ring_run(plan: &[Vec<usize>]) -> (Ring, Vec<RewardReport>) {
     g.params.admin = Some(admin.address());
     g.params.coverage.beacon_interval_blocks = 1;
     g.params.fraud.escrow_epochs = 2;
+    g.params.fraud.probation_blocks = probation;
     let mut n = Net::new(&g);
     let mut hotspots = Vec::new();
     for (i, o) in owners.iter().enumerate() {

@@ -16,6 +16,9 @@ use std::collections::BTreeMap;
 pub struct Facts {
     /// Resolution-12 location at the boundary.
     pub location: Option<u64>,
+    /// Height of the assertion of that location (the probation of the cold-start rule
+    /// counts from it).
+    pub located_at: Option<Height>,
     /// The epoch's sensor aggregate of any device that sent readings, with the device's
     /// registration height (the copied-stream detector keeps the earliest registered);
     /// boxed, as the other facts, to keep the many devices without one small.
@@ -91,8 +94,8 @@ fn read_device(
         readers.work.get_decoded(key.with_id_epoch(b"devep/", id, epoch))?.unwrap_or_default();
     let epoch_start = epoch.saturating_mul(params.blocks_per_epoch);
     let epoch_end = epoch_start.saturating_add(params.blocks_per_epoch);
-    let mut facts = Facts { location: d.location, ..Facts::default() };
     let asserted_at = d.location.map(|_| d.located_at);
+    let mut facts = Facts { location: d.location, located_at: asserted_at, ..Facts::default() };
     if let Some(cell) = d.location
         && d.located_at >= epoch_start
         && d.located_at < epoch_end
@@ -110,6 +113,8 @@ fn read_device(
         trust_ppm: location_trust(d.location, asserted_at, epoch_start),
         units: act.units,
         units_pregated: act.units_pregated,
+        paid_usage: act.paid_usage,
+        paid_service: act.paid_service,
         ..Work::default()
     };
     match d.class {

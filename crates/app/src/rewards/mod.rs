@@ -18,7 +18,9 @@ use crate::devices;
 use crate::state_key;
 use cairn_state::{Overlay, StateError, StateRead};
 use cairn_types::device::SensorEpoch;
-use cairn_types::rewards::{EpochRewards, FraudHold, HoldStatus, RewardClaim, RewardReport};
+use cairn_types::rewards::{
+    EpochRewards, Evidence, FraudHold, HoldStatus, RewardClaim, RewardReport,
+};
 use cairn_types::{Address, DeviceClass, Height, Params, TxFailure, merkle};
 
 use crate::TxResult;
@@ -202,6 +204,17 @@ pub fn settle<S: StateRead + Sync>(
     let mut devices = devices;
     let f = fraud_inputs(&mut devices);
     let Gathered { entries, facts, .. } = devices;
+    // The cold-start rule's inputs: where each roster device was located from, and the
+    // positions of the hotspots that earned coverage.
+    let located_at: Vec<Option<Height>> = facts.par_iter().map(|x| x.located_at).collect();
+    let earning: Vec<u32> = entries
+        .par_iter()
+        .enumerate()
+        .filter(|(_, e)| {
+            e.class == DeviceClass::Hotspot && (e.work.beacons > 0 || e.work.witnesses > 0)
+        })
+        .filter_map(|(i, _)| u32::try_from(i).ok())
+        .collect();
     let validators = validator_weights(state, epoch, validator)?;
     let reminted = crate::credits::remint_now(state, params)?;
     // The detectors beside the scoring and paying, which flags do not change: the witness
@@ -222,8 +235,10 @@ pub fn settle<S: StateRead + Sync>(
             )
         },
     );
-    drop(f);
     fraud::judge_unheard(state, params, epoch, &suspects, &mut flags)?;
+    let boundary = epoch.saturating_add(1).saturating_mul(params.blocks_per_epoch);
+    fraud::unproven(&params.fraud, boundary, &f.witnessed, &located_at, &earning, &mut flags);
+    drop(f);
     Ok(compute::finish(scored, &validators, &flags))
 }
 
@@ -275,7 +290,7 @@ pub fn close_epoch(
     if !params.starts_epoch(height) {
         return Ok(None);
     }
-    fraud::release_due(o, params.epoch_of(height), height)?;
+    let unproven_due = fraud::release_due(o, params.epoch_of(height), height)?;
     let epoch = params.epoch_of(height).saturating_sub(1);
     let r = report(&o.frozen(), params, epoch, validator)?;
     let s = &r.summary;
@@ -287,8 +302,20 @@ pub fn close_epoch(
             accounts::credit(o, v, *amount)?;
         }
     }
-    let release_epoch = epoch.saturating_add(1).saturating_add(params.fraud.escrow_epochs.max(1));
+    let escrow_release = epoch.saturating_add(1).saturating_add(params.fraud.escrow_epochs.max(1));
     for e in r.entries.iter().filter(|e| !e.flags.is_empty() && e.amount > 0) {
+        // A hold with a detector's finding waits out the escrow; an unproven one is judged
+        // again when the probation ends.
+        let probation_end = e.flags.iter().find_map(|f| match f {
+            Evidence::Unproven { until, .. } => Some(*until),
+            _ => None,
+        });
+        let release_epoch = match probation_end {
+            Some(until) if !e.flags.iter().any(Evidence::is_finding) => {
+                fraud::unproven_release_epoch(params, epoch, until)
+            }
+            _ => escrow_release,
+        };
         let h = FraudHold {
             device: e.device,
             owner: e.owner,
@@ -301,6 +328,8 @@ pub fn close_epoch(
         };
         fraud::hold(o, &h)?;
     }
+    fraud::judge_unproven(o, params, params.epoch_of(height), height, &r.entries, unproven_due)?;
+    fraud::record_findings(o, epoch, &r.entries);
     let to_leaves = s.emission + s.reminted - s.to_treasury - s.to_validators - s.escrowed;
     let mut supply = get_supply(o)?;
     supply.emitted = supply.emitted.saturating_add(s.emission);
@@ -354,3 +383,7 @@ mod tests;
 #[cfg(test)]
 #[path = "inputs_tests.rs"]
 mod inputs_tests;
+
+#[cfg(test)]
+#[path = "paid_work_tests.rs"]
+mod paid_work_tests;

@@ -39,8 +39,9 @@ fn one_epoch_split_worked_by_hand() {
     let a = Work { beacons: 1, witnesses: 2, density_ppm: 1_000_000, ..up() }; // 3 × 10^12
     let b = Work { witnesses: 1, density_ppm: 500_000, ..up() }; // 0.5 × 10^12
     let down = Work { uptime_slots: 4, beacons: 5, density_ppm: 1_000_000, ..up() };
-    let store = Work { proven_bytes: 4_096, ..up() };
-    let relay = Work { units: 7, ..up() };
+    // Paid for in full: the storage and usage shares are below what consumers paid.
+    let store = Work { proven_bytes: 4_096, paid_service: 1_000, ..up() };
+    let relay = Work { units: 7, paid_usage: 1_000, ..up() };
     let devices = vec![
         input(1, DeviceClass::Hotspot, a),
         input(2, DeviceClass::Hotspot, b),
@@ -70,7 +71,7 @@ fn one_epoch_split_worked_by_hand() {
 fn below_the_gate_only_deferred_work_that_met_it_earlier_counts() {
     // 1 000 units: usage 400, compute 150. Every device here is below the gate (2 of 10).
     let p = RewardParams { emission_per_epoch: 1_000, ..RewardParams::default() };
-    let down = Work { uptime_slots: 2, ..up() };
+    let down = Work { uptime_slots: 2, paid_usage: 1_000, paid_service: 1_000, ..up() };
     // All 30 units of a channel settled while up in an earlier epoch: counted, no note.
     let all = Work { units: 30, units_pregated: 30, ..down.clone() };
     // 10 of 40 units: 10 count, the rest is lost to the gate.
@@ -106,6 +107,40 @@ fn below_the_gate_only_deferred_work_that_met_it_earlier_counts() {
     assert_eq!(r.entries[1].not_counted, vec![gated.clone()]);
     assert_eq!(r.entries[2].not_counted, vec![gated]);
     assert!(r.entries[3].not_counted.is_empty());
+}
+
+#[test]
+fn a_share_above_the_paid_value_is_cut_to_it_and_the_rest_goes_to_the_treasury() {
+    // 1 000 units: usage 400, storage 150, compute 150. Two relays share usage 3 : 1 (300
+    // and 100) but consumers paid 120 for the first one's units and 500 for the second's;
+    // a storage device paid 0 earns nothing of storage 150; a compute device paid 40 for
+    // its jobs gets 40 of compute 150 and its paid-for usage share (7 units: 400 × 7 / 47).
+    let p = RewardParams { emission_per_epoch: 1_000, ..RewardParams::default() };
+    let devices = vec![
+        input(1, DeviceClass::Relay, Work { units: 30, paid_usage: 120, ..up() }),
+        input(2, DeviceClass::Relay, Work { units: 10, paid_usage: 500, ..up() }),
+        input(3, DeviceClass::Storage, Work { proven_bytes: 4_096, ..up() }),
+        input(
+            4,
+            DeviceClass::Compute,
+            Work { units: 7, jobs: 2, paid_usage: 1_000, paid_service: 40, ..up() },
+        ),
+    ];
+    let r = run(&p, 50, 0, devices, &[], &Flags::new(), 0);
+    // Usage over 47 units: 255.3 → 255 cut to 120; 85.1 → 85; 59.6 → 59.
+    let got: Vec<(Amount, Amount)> = r.entries.iter().map(|e| (e.amount, e.capped)).collect();
+    assert_eq!(got, vec![(120, 135), (85, 0), (0, 150), (59 + 40, 110)]);
+    let usage = &r.summary.pools[Pool::Usage as usize];
+    assert_eq!((usage.paid, usage.capped), (120 + 85 + 59, 135));
+    let storage = &r.summary.pools[Pool::Storage as usize];
+    assert_eq!((storage.paid, storage.capped), (0, 150));
+    let compute = &r.summary.pools[Pool::Compute as usize];
+    assert_eq!((compute.paid, compute.capped), (40, 110));
+    // Treasury: its 50, the validators' 50 without validators, sensor and coverage 200
+    // without work, usage's 1 of dust and the 395 the caps held back.
+    assert_eq!(r.summary.to_treasury, 50 + 50 + 200 + 1 + 135 + 150 + 110);
+    let paid: Amount = r.entries.iter().map(|e| e.amount).sum();
+    assert_eq!(paid + r.summary.to_treasury, 1_000);
 }
 
 #[test]
@@ -149,6 +184,9 @@ fn arb_work() -> impl Strategy<Value = (u8, Work)> {
                     units_pregated: units / 3,
                     jobs_pregated: jobs / 2,
                     rejected: Vec::new(),
+                    // Nothing, some or plenty paid (the caps cut some shares, not others).
+                    paid_usage: u128::from(units % 3) * 10u128.pow(22),
+                    paid_service: u128::from(bytes % 3) * 10u128.pow(22),
                 };
                 (c, work)
             },
@@ -243,6 +281,8 @@ fn paid_epoch() -> Paid {
     let mut g = genesis(&[&a, &b, &gw], START);
     g.params.blocks_per_epoch = 20;
     g.params.coverage.beacon_interval_blocks = 1;
+    // A lone hotspot pays in its first epoch only without the cold-start probation.
+    g.params.fraud.probation_blocks = 0;
     let mut n = Net::new(&g);
     let (h, s) = (ed_device(201), ed_device(202));
     let paris = u64::from(h3o::LatLng::new(48.85, 2.35).unwrap().to_cell(h3o::Resolution::Twelve));

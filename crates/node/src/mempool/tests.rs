@@ -108,9 +108,41 @@ fn block_removes_included_and_stale() {
     m.admit(t0.clone(), &s, &Params::default(), 1).unwrap();
     m.admit(t1.clone(), &s, &Params::default(), 1).unwrap();
     let after = state(&[(&a, 9_000, 2)]);
-    m.on_block(&[t0.hash], &[], &after);
+    m.on_block(&[(t0.hash, a.address())], &[], &after);
     assert!(m.is_empty());
     assert_eq!(m.bytes(), 0);
+}
+
+#[test]
+fn a_same_nonce_twin_included_elsewhere_is_dropped_with_everything_below_the_account_nonce() {
+    let (a, b, c) = (Keypair::from_label("a"), Keypair::from_label("b"), Keypair::from_label("c"));
+    let s = state(&[(&a, 10_000, 0), (&b, 10_000, 0), (&c, 10_000, 0)]);
+    let mut m = Mempool::new(MempoolConfig::default());
+    // This node holds a's nonces 0..3 and b's nonce 0; another validator's block included
+    // different transactions (twins: same signer and nonce, other amounts) for a's 0 and 1
+    // and for b's 0, so none of the hashes here is in the block.
+    for n in 0..3 {
+        m.admit(tx(&a, n, 10, 1), &s, &Params::default(), 1).unwrap();
+    }
+    m.admit(tx(&b, 0, 10, 1), &s, &Params::default(), 1).unwrap();
+    let kept = m.admit(tx(&c, 0, 10, 1), &s, &Params::default(), 1).unwrap();
+    let twins = [tx(&a, 0, 10, 2), tx(&a, 1, 10, 2), tx(&b, 0, 10, 2)];
+    let included: Vec<(Hash, Address)> = twins.iter().map(|t| (t.hash, t.tx.tx.signer)).collect();
+    assert!(included.iter().all(|(h, _)| m.get(h).is_none()));
+    let after = state(&[(&a, 9_000, 2), (&b, 9_000, 1), (&c, 10_000, 0)]);
+    m.on_block(&included, &[], &after);
+    // a's nonce 2 still waits (it is next); the spent twins are gone; c is untouched.
+    let left: Vec<(Address, u64)> =
+        m.senders.iter().flat_map(|(s, q)| q.keys().map(move |n| (*s, *n))).collect();
+    let mut want = vec![(a.address(), 2), (c.address(), 0)];
+    want.sort();
+    assert_eq!(left, want);
+    assert!(m.get(&kept).is_some());
+    assert_eq!(
+        m.bytes(),
+        m.senders.values().flat_map(|q| q.values()).map(|e| e.tx.size).sum::<usize>()
+    );
+    assert_eq!(m.candidates(&after, 10, 1 << 20).len(), 2);
 }
 
 #[test]
@@ -208,4 +240,54 @@ fn filling_a_hole_keeps_later_transactions_affordable_and_replacements_respect_t
     bigger.expiry_height = 101;
     let bigger = SizedTx { size: one.size + 100, ..SizedTx::new(bigger.sign(&a)) };
     assert_eq!(tight.admit(bigger, &s, &Params::default(), 1).unwrap_err().code(), "mempool_full");
+}
+
+proptest::proptest! {
+    /// Whatever another validator's block included (any twin of any pending nonce), after
+    /// `on_block` no pending transaction of a signer in the block sits below its account
+    /// nonce, the byte count matches the entries, and the rest is untouched.
+    #[test]
+    fn after_a_block_no_signer_in_it_keeps_a_spent_nonce(
+        pending in proptest::collection::vec(0u64..6, 1..4),
+        spent in proptest::collection::vec(0u64..7, 1..4),
+    ) {
+        let keys: Vec<Keypair> = (0..pending.len())
+            .map(|i| Keypair::from_label(&format!("p{i}")))
+            .collect();
+        let s = state(&keys.iter().map(|k| (k, 1_000_000, 0)).collect::<Vec<_>>());
+        let mut m = Mempool::new(MempoolConfig::default());
+        for (k, &n) in keys.iter().zip(&pending) {
+            for nonce in 0..n {
+                m.admit(tx(k, nonce, 10, 1), &s, &Params::default(), 1).unwrap();
+            }
+        }
+        // Signer i's account moved to spent[i] (if listed) through twins this pool never saw.
+        let mut after = Vec::new();
+        let mut included = Vec::new();
+        for (i, k) in keys.iter().enumerate() {
+            let nonce = spent.get(i).copied().unwrap_or(0);
+            after.push((k, 1_000_000, nonce));
+            for n in 0..nonce {
+                let twin = tx(k, n, 10, 2);
+                included.push((twin.hash, k.address()));
+            }
+        }
+        let before: Vec<(Address, u64)> =
+            m.senders.iter().flat_map(|(s, q)| q.keys().map(move |n| (*s, *n))).collect();
+        m.on_block(&included, &[], &state(&after));
+        for (k, _, nonce) in &after {
+            let left: Vec<u64> =
+                m.senders.get(&k.address()).map(|q| q.keys().copied().collect()).unwrap_or_default();
+            proptest::prop_assert!(left.iter().all(|n| n >= nonce), "{left:?} below {nonce}");
+            let kept: Vec<u64> = before
+                .iter()
+                .filter(|(s, n)| *s == k.address() && n >= nonce)
+                .map(|(_, n)| *n)
+                .collect();
+            proptest::prop_assert_eq!(left, kept);
+        }
+        let bytes: usize = m.senders.values().flat_map(|q| q.values()).map(|e| e.tx.size).sum();
+        proptest::prop_assert_eq!(m.bytes(), bytes);
+        proptest::prop_assert_eq!(m.len(), m.senders.values().map(|q| q.len()).sum::<usize>());
+    }
 }

@@ -144,6 +144,16 @@ fn commits_without_quorum_or_with_bad_signers_fail() {
     assert_eq!(c.verify(CHAIN, &ValidatorSet::default(), &foreign), Err(CommitError::NoValidators));
 }
 
+/// Another valid signature of `msg` by `key`: the same secret scalar with another nonce
+/// prefix. Ed25519 verification cannot tell it from the deterministic one.
+fn signature_with_other_nonce(key: &Keypair, msg: &[u8]) -> crate::Signature {
+    use ed25519_dalek::hazmat::{ExpandedSecretKey, raw_sign};
+    let mut esk = ExpandedSecretKey::from(&key.secret_bytes());
+    esk.hash_prefix = crate::Hash::sha256(&esk.hash_prefix).0;
+    let vk = ed25519_dalek::VerifyingKey::from(&esk);
+    crate::Signature(raw_sign::<sha2::Sha512>(&esk, msg, &vk).to_bytes())
+}
+
 #[test]
 fn entropy_of_a_bft_block_ignores_which_precommits_it_holds() {
     let k = keys(4);
@@ -166,6 +176,40 @@ fn entropy_of_a_bft_block_ignores_which_precommits_it_holds() {
     let set = set_of(&k, 1);
     assert_eq!(a.certificate.verify_block(CHAIN, &h, &set), Ok(()));
     assert!(a.certificate.verify(CHAIN, &h.hash()).is_err());
+}
+
+#[test]
+fn entropy_of_a_block_is_the_same_whichever_valid_seal_its_proposer_handed_out() {
+    let k = keys(4);
+    let h = header(k[1].address());
+    let a = Block {
+        header: h.clone(),
+        txs: vec![],
+        certificate: Certificate::Bft(commit(&[&k[0], &k[1], &k[2]], &k[1], &h, 0)),
+    };
+    // The proposer signs the same header hash again with another nonce: a second seal that
+    // verifies just as well (what a Byzantine builder sends to half the validators).
+    let msg = crate::crypto::signing_message(crate::crypto::domain::BLOCK, CHAIN, &h.hash());
+    let other = signature_with_other_nonce(&k[1], &msg);
+    let mut b = a.clone();
+    let Certificate::Bft(commit_b) = &mut b.certificate else { unreachable!() };
+    assert_ne!(commit_b.proposer_signature, other);
+    commit_b.proposer_signature = other;
+    let set = set_of(&k, 1);
+    assert_eq!(b.certificate.verify_block(CHAIN, &h, &set), Ok(()));
+    assert_eq!(a.certificate.verify_block(CHAIN, &h, &set), Ok(()));
+    assert_eq!(a.entropy(), b.entropy());
+    // A solo certificate with the other seal: the same entropy as well.
+    let solo = Block {
+        certificate: Certificate::Solo { signer: k[1].address(), signature: other },
+        ..a.clone()
+    };
+    assert_eq!(solo.certificate.verify(CHAIN, &h.hash()), Ok(()));
+    assert_eq!(solo.entropy(), a.entropy());
+    // And it still follows the header: another block, other entropy.
+    let mut h2 = h.clone();
+    h2.timestamp_ms += 1;
+    assert_ne!(Block { header: h2, ..a.clone() }.entropy(), a.entropy());
 }
 
 fn vote(key: &Keypair, round: u32, kind: VoteKind, block: Option<Hash>) -> SignedVote {

@@ -1,6 +1,9 @@
-//! The eight adversarial behaviours and where their devices go: a spoofer lives in one city
-//! and claims another, a ring sits in one house and claims a circle around it, a Sybil farm
-//! stacks an operator's hotspots in one cell, a copier stands next to the sensor it copies.
+//! The adversarial behaviours and where their devices go: a spoofer lives in one city and
+//! claims another, a ring sits in one house and claims a circle around it, a Sybil farm
+//! stacks an operator's hotspots in one cell, a copier stands next to the sensor it copies,
+//! loud beacons come in pairs of partners within witness distance, a self-dealer's devices
+//! all belong to one attacker, and a roster griefer's idle hotspots sit in the cells of the
+//! honest hotspots it wants held.
 
 use super::fleet::{Fleet, Place, around};
 use super::geo::{self, City};
@@ -10,6 +13,9 @@ use h3o::LatLng;
 /// Ring and farm sizes.
 const RING_SIZE: usize = 5;
 const FARM_SIZE: usize = 8;
+/// A roster griefer's idle hotspots per honest target: with the target, the co-location
+/// rule's three in one cell (`fraud.colocated_min`, 3 by default).
+pub(super) const GRIEF_PER_TARGET: usize = 2;
 
 /// An adversarial behaviour; each can be switched on alone (`--behaviours`).
 #[derive(
@@ -34,10 +40,25 @@ pub enum Behaviour {
     Copier,
     /// Many hotspots of one operator at one spot.
     Sybil,
+    /// A storage provider whose own consumer opens a deal declaring as many bytes as the
+    /// chain accepts over a tree of one chunk repeated, and answers with that chunk.
+    StorageInflater,
+    /// Witnesses a beacon honestly, then reports the same beacon again under fresh
+    /// sequence numbers.
+    DoubleWitness,
+    /// Declares an absurd transmit power and an off-plan frequency in its beacons; its
+    /// partner witnesses them at a signal above physical bounds.
+    LoudBeacon,
+    /// Buys a few credits and spends them on itself: a usage channel to its own relay with
+    /// large unit counts, and many small jobs at replication 1 on its own compute devices.
+    SelfDealer,
+    /// Replays its idle hotspots' old accepted reports (rejected as replays) so they are on
+    /// the epoch's roster next to an honest hotspot, hoping to get it held as co-located.
+    RosterGriefer,
 }
 
 impl Behaviour {
-    pub const ALL: [Behaviour; 8] = [
+    pub const ALL: [Behaviour; 13] = [
         Behaviour::Spoofer,
         Behaviour::Ring,
         Behaviour::Replayer,
@@ -46,6 +67,11 @@ impl Behaviour {
         Behaviour::LazyCompute,
         Behaviour::Copier,
         Behaviour::Sybil,
+        Behaviour::StorageInflater,
+        Behaviour::DoubleWitness,
+        Behaviour::LoudBeacon,
+        Behaviour::SelfDealer,
+        Behaviour::RosterGriefer,
     ];
 
     pub fn name(self) -> &'static str {
@@ -58,6 +84,11 @@ impl Behaviour {
             Behaviour::LazyCompute => "lazy-compute",
             Behaviour::Copier => "copier",
             Behaviour::Sybil => "sybil",
+            Behaviour::StorageInflater => "storage-inflater",
+            Behaviour::DoubleWitness => "double-witness",
+            Behaviour::LoudBeacon => "loud-beacon",
+            Behaviour::SelfDealer => "self-dealer",
+            Behaviour::RosterGriefer => "roster-griefer",
         }
     }
 
@@ -65,6 +96,10 @@ impl Behaviour {
     pub(super) fn min_devices(self) -> usize {
         match self {
             Behaviour::Ring | Behaviour::Sybil => 3,
+            // A beacon and its partner witness; a relay and a compute device; two idle
+            // hotspots that make three with the honest one in its cell.
+            Behaviour::LoudBeacon | Behaviour::SelfDealer => 2,
+            Behaviour::RosterGriefer => GRIEF_PER_TARGET,
             _ => 1,
         }
     }
@@ -72,13 +107,19 @@ impl Behaviour {
     /// The class of the behaviour's `i`-th device.
     pub(super) fn class(self, i: usize) -> DeviceClass {
         match self {
-            Behaviour::Spoofer | Behaviour::Ring | Behaviour::Inflater | Behaviour::Sybil => {
-                DeviceClass::Hotspot
-            }
+            Behaviour::Spoofer
+            | Behaviour::Ring
+            | Behaviour::Inflater
+            | Behaviour::Sybil
+            | Behaviour::DoubleWitness
+            | Behaviour::LoudBeacon
+            | Behaviour::RosterGriefer => DeviceClass::Hotspot,
             Behaviour::Replayer if i % 2 == 1 => DeviceClass::Hotspot,
             Behaviour::Replayer | Behaviour::Copier => DeviceClass::Sensor,
-            Behaviour::StorageCheat => DeviceClass::Storage,
+            Behaviour::StorageCheat | Behaviour::StorageInflater => DeviceClass::Storage,
             Behaviour::LazyCompute => DeviceClass::Compute,
+            Behaviour::SelfDealer if i % 2 == 1 => DeviceClass::Compute,
+            Behaviour::SelfDealer => DeviceClass::Relay,
         }
     }
 }
@@ -95,6 +136,8 @@ impl Fleet {
     ) -> anyhow::Result<()> {
         let cities = self.cities.clone();
         let mut farm_owner = None;
+        let mut attacker = None;
+        let targets = self.grief_targets(b, count);
         let mut farm_spot = (0u64, Place { city: None, at: LatLng::new(0.0, 0.0)? });
         for k in 0..count {
             let i = self.devices.len();
@@ -180,6 +223,38 @@ impl Fleet {
                         d.source = source;
                     }
                 }
+                Behaviour::LoudBeacon => {
+                    // Pairs of partners 1.5 km apart, each with its own owner so they may
+                    // witness each other (a lone last one beacons loudly unheard). Pairs, not
+                    // trios: three that witness only each other are a witness ring.
+                    let pair = k / 2;
+                    let place = if k % 2 == 1 {
+                        let (la, ln) = geo::offset(lat, lng, 1.5, 0.0);
+                        Place { city: Some(c), at: LatLng::new(la, ln)? }
+                    } else {
+                        here
+                    };
+                    let cell = geo::cell_at(place.at.lat(), place.at.lng())?;
+                    let owner = self.new_operator();
+                    self.push(class, Some(b), owner, cell, place, place, 0.0);
+                    if let Some(d) = self.devices.last_mut() {
+                        d.group = pair as u32;
+                    }
+                }
+                Behaviour::SelfDealer | Behaviour::RosterGriefer => {
+                    // One attacker owns them all; a griefer's hotspots sit in their target's
+                    // cell (or where they are, without an honest hotspot to aim at).
+                    let owner = *attacker.get_or_insert_with(|| self.new_operator());
+                    let target = targets.get(k / GRIEF_PER_TARGET).copied();
+                    let (cell, place) = match target {
+                        Some(t) => (self.devices[t].cell, self.devices[t].real),
+                        None => (here_cell, here),
+                    };
+                    self.push(class, Some(b), owner, cell, place, place, 0.0);
+                    if let Some(d) = self.devices.last_mut() {
+                        d.source = target;
+                    }
+                }
                 _ => {
                     let owner = self.new_operator();
                     self.push(class, Some(b), owner, here_cell, here, here, 0.0);
@@ -187,5 +262,19 @@ impl Fleet {
             }
         }
         Ok(())
+    }
+
+    /// A roster griefer's targets: one honest hotspot for each [`GRIEF_PER_TARGET`] of its
+    /// `count` devices, picked from the seed.
+    fn grief_targets(&self, b: Behaviour, count: usize) -> Vec<usize> {
+        if b != Behaviour::RosterGriefer {
+            return Vec::new();
+        }
+        let honest: Vec<usize> = (0..self.devices.len())
+            .filter(|&d| self.devices[d].honest() && self.devices[d].class == DeviceClass::Hotspot)
+            .collect();
+        let want = count.div_ceil(GRIEF_PER_TARGET);
+        let picks = Fleet::pick(honest.len(), want, &[super::draw::tag::CHEAT, self.spec.seed]);
+        picks.into_iter().map(|i| honest[i]).collect()
     }
 }

@@ -10,6 +10,7 @@ use super::net::{Net, NodeMetrics};
 use super::tally::{EpochLine, Tally};
 use super::work::{ChannelRun, DealRun, JobRun};
 use cairn_types::device_key::DeviceId;
+use cairn_types::rewards::HoldStatus;
 use cairn_types::{Hash, Height, Keypair, SignedReport};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
@@ -22,8 +23,11 @@ pub struct DevState {
     pub last_beacon: Option<Height>,
     /// It beacons in the first tick at or after this height.
     pub next_beacon: Height,
-    /// What it sent in its last tick (a replayer sends it again).
+    /// What it sent in its last tick (a replayer sends it again; a roster griefer keeps
+    /// its first tick's).
     pub last_sent: Vec<SignedReport>,
+    /// The last epoch a roster griefer replayed in.
+    pub replayed: Option<u64>,
 }
 
 /// A beacon the chain accepted, waiting for its witnesses in the next tick.
@@ -85,6 +89,12 @@ pub struct Sim {
     pub report_txs: Vec<ReportTx>,
     /// Work transactions of the last tick, until their receipts are read.
     pub work_pending: Vec<(Hash, super::work::WorkTx)>,
+    /// Epochs whose probation holds were judged after the measured ones (None: none
+    /// were pending).
+    pub settled_through: Option<u64>,
+    /// Whether reported epochs go into the tally (not while running on past the measured
+    /// epochs to see probation holds judged).
+    measure: bool,
     ticked: BTreeSet<(u64, u32)>,
     evaluated: BTreeSet<u64>,
 }
@@ -121,6 +131,8 @@ impl Sim {
             tally,
             first_epoch: 0,
             last_epoch: None,
+            settled_through: None,
+            measure: true,
             warmup_epochs: 0,
             heard: Vec::new(),
             deals: Vec::new(),
@@ -235,6 +247,41 @@ impl Sim {
         Ok(())
     }
 
+    /// After the measured epochs through `last`: runs the fleet on, unmeasured, until the
+    /// boundary that judges every probation hold of the measured epochs has passed (and
+    /// one epoch more, for a device that was off then), then reads each hold and settles
+    /// it in the tally. The measured run's performance figures are kept.
+    pub async fn settle_probation(&mut self, last: u64) -> anyhow::Result<()> {
+        let params = self.net.params.clone();
+        let Some(through) = self
+            .tally
+            .pending
+            .iter()
+            .map(|p| cairn_app::rewards::fraud::unproven_release_epoch(&params, p.epoch, p.until))
+            .max()
+        else {
+            return Ok(());
+        };
+        let (perf, first) = (self.perf.clone(), self.first_epoch);
+        if through > last {
+            self.measure = false;
+            self.run(last + 1, Some(through), |_, _| {}, |_, _| {}).await?;
+            self.measure = true;
+        }
+        (self.perf, self.first_epoch, self.last_epoch) = (perf, first, Some(last));
+        let mut released = BTreeSet::new();
+        for p in &self.tally.pending {
+            let id = self.fleet.devices[p.device].id;
+            let view = self.net.client.device_rewards(&id, p.epoch).await?;
+            if view.hold.is_some_and(|h| matches!(h.status, HoldStatus::Released { .. })) {
+                released.insert((p.device, p.epoch));
+            }
+        }
+        self.tally.resolve(&self.fleet, |p| released.contains(&(p.device, p.epoch)));
+        self.settled_through = Some(through);
+        Ok(())
+    }
+
     /// Sends what every device does in slot `s` of epoch `e`, starting at block `h0`.
     async fn tick(&mut self, e: u64, s: u32, h0: Height) -> anyhow::Result<()> {
         let up: Vec<bool> = (0..self.fleet.devices.len()).map(|d| self.up(d, e, s)).collect();
@@ -270,9 +317,13 @@ impl Sim {
             if self.evaluated.contains(&e) || self.last_epoch.is_some_and(|l| e > l) {
                 continue;
             }
-            let report = self.net.client.epoch_report(e).await?;
             self.book.forget_before(self.first_epoch);
             let claims = self.book.take(e);
+            if !self.measure {
+                self.evaluated.insert(e);
+                continue;
+            }
+            let report = self.net.client.epoch_report(e).await?;
             let m = self.net.metrics().await?;
             if !self.net.drives
                 && let Some(t) = m.boundary_block_seconds

@@ -67,13 +67,14 @@ pub struct Fleet {
     pub devices: Vec<Device>,
     pub operators: Vec<Keypair>,
     pub consumers: Vec<Keypair>,
-    /// Report gateways, [`GATEWAYS_PER_STREAM`] per stream; the last stream carries the
-    /// adversaries' reports.
+    /// Report gateways, [`GATEWAYS_PER_STREAM`] per stream; the last two streams carry the
+    /// adversaries' reports (those sent after the honest ones, and a double witness's, sent
+    /// before them).
     pub gateways: Vec<Keypair>,
     pub cities: Vec<City>,
 }
 
-/// Honest report streams, submitted in parallel (one more carries the adversaries').
+/// Honest report streams, submitted in parallel (two more carry the adversaries').
 pub const HONEST_GATEWAYS: usize = 4;
 /// Gateway accounts per stream: a stream's transactions of a tick go to them in turns of
 /// [`TXS_PER_GATEWAY`], under the mempool's per-sender limit.
@@ -256,7 +257,7 @@ impl Fleet {
             .count();
         f.consumers = (0..(work / 150).max(2)).map(|i| key(&spec, 2, i)).collect();
         f.gateways =
-            (0..(HONEST_GATEWAYS + 1) * GATEWAYS_PER_STREAM).map(|i| key(&spec, 3, i)).collect();
+            (0..(HONEST_GATEWAYS + 2) * GATEWAYS_PER_STREAM).map(|i| key(&spec, 3, i)).collect();
         debug_assert_eq!(n, spec.devices);
         Ok((f, warnings))
     }

@@ -63,3 +63,49 @@ fn too_few_adversarial_devices_leave_behaviours_out_with_a_warning() {
     assert!(Fleet::generate(spec(10, 1.5), &Params::default()).is_err());
     assert!(Fleet::generate(spec(0, 0.1), &Params::default()).is_err());
 }
+
+#[test]
+fn the_exploits_are_placed_as_their_attacks_need() {
+    let p = Params::default();
+    let (f, warnings) = Fleet::generate(spec(400, 0.2), &p).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let of = |b: Behaviour| -> Vec<&Device> {
+        f.devices.iter().filter(|d| d.behaviour == Some(b)).collect()
+    };
+    assert!(!of(Behaviour::StorageInflater).is_empty());
+    assert!(of(Behaviour::StorageInflater).iter().all(|d| d.class == DeviceClass::Storage));
+    assert!(!of(Behaviour::DoubleWitness).is_empty());
+    assert!(of(Behaviour::DoubleWitness).iter().all(|d| d.class == DeviceClass::Hotspot));
+    // Loud beacons come in pairs of distinct owners within witness distance.
+    let loud = of(Behaviour::LoudBeacon);
+    assert!(loud.len() >= 2, "{}", loud.len());
+    let cp = &p.coverage;
+    for pair in loud.chunks_exact(2) {
+        let (a, b) = (pair[0], pair[1]);
+        assert_eq!((a.class, a.group), (DeviceClass::Hotspot, b.group));
+        assert_ne!(a.owner, b.owner);
+        let cells = cairn_app::devices::reports::cells_apart(a.cell, b.cell).unwrap();
+        assert!((cp.min_witness_cells..=cp.max_witness_cells).contains(&cells), "{cells}");
+    }
+    // One self-dealer owns a relay and a compute device, and nothing else.
+    let dealer = of(Behaviour::SelfDealer);
+    let owner = dealer[0].owner;
+    assert!(dealer.iter().all(|d| d.owner == owner));
+    assert_eq!(f.owned_by(owner).count(), dealer.len());
+    for class in [DeviceClass::Relay, DeviceClass::Compute] {
+        assert!(dealer.iter().any(|d| d.class == class), "{class}");
+    }
+    // A griefer's idle hotspots sit two to a cell with the honest hotspot they aim at.
+    let griefers = of(Behaviour::RosterGriefer);
+    assert!(griefers.len() >= super::super::adversary::GRIEF_PER_TARGET);
+    for g in &griefers {
+        let t = &f.devices[g.source.unwrap()];
+        assert!(t.honest() && t.class == DeviceClass::Hotspot);
+        assert_eq!((g.class, g.cell), (DeviceClass::Hotspot, t.cell));
+        let in_cell = griefers.iter().filter(|o| o.cell == t.cell).count();
+        assert!(in_cell <= super::super::adversary::GRIEF_PER_TARGET);
+    }
+    let targets: std::collections::BTreeSet<usize> =
+        griefers.iter().map(|g| g.source.unwrap()).collect();
+    assert_eq!(targets.len(), griefers.len().div_ceil(super::super::adversary::GRIEF_PER_TARGET));
+}

@@ -191,6 +191,28 @@ mod tests {
         ));
     }
 
+    /// Every city's hotspots beacon on a channel and at a power of their region plan, and
+    /// whatever an honest hotspot hears lies in the chain's receiver range.
+    #[test]
+    fn the_modelled_radio_fits_the_region_plan_of_every_city() {
+        let params = Params::default();
+        for city in CITIES {
+            let cell = cell_at(city.lat, city.lng).unwrap();
+            let verdict = cairn_app::devices::reports::within_plan(
+                &params,
+                Some(cell),
+                RADIO.freq_khz,
+                RADIO.tx_dbm,
+            );
+            assert_eq!(verdict, Ok(()), "{}", city.name);
+        }
+        let radio = &params.coverage.radio;
+        let weakest = (RADIO.sensitivity_dbm * 100.0) as i32;
+        let strongest = chain_max_rssi(&params, params.coverage.min_witness_cells);
+        assert!(weakest >= radio.min_rssi_cdbm, "{weakest}");
+        assert!(strongest <= i64::from(radio.max_rssi_cdbm), "{strongest}");
+    }
+
     #[test]
     fn truth_is_warmer_in_the_centre_and_follows_the_day() {
         let paris = CITIES[0];

@@ -17,6 +17,9 @@ mod tally;
 mod traffic;
 mod work;
 
+#[cfg(test)]
+mod exploit_tests;
+
 use super::{Ctx, PASSPHRASE_ENV, cairn_home};
 use crate::keystore::Keystore;
 use anyhow::Context;
@@ -118,7 +121,9 @@ pub async fn run(ctx: &Ctx, a: SimArgs) -> anyhow::Result<()> {
     let mut sim = Sim::new(net, fleet, funder, warnings);
     let started = Instant::now();
     let onboarding = bar(0, "onboarding");
-    sim.onboard(warmup + a.epochs, |done, total| {
+    // Funds for the measured epochs, the warm-up, and running on while the probation holds
+    // of the measured epochs are judged.
+    sim.onboard(warmup + a.epochs + settle_epochs(&sim.net.params), |done, total| {
         onboarding.set_length(total as u64);
         onboarding.set_position(done as u64);
     })
@@ -142,6 +147,14 @@ pub async fn run(ctx: &Ctx, a: SimArgs) -> anyhow::Result<()> {
     )
     .await?;
     traffic.finish_and_clear();
+    // Coverage held while new hotspots are on probation is judged after the measured
+    // epochs: the fleet runs on until it is, and the figures count what was released.
+    if !sim.tally.pending.is_empty() {
+        let settling = bar(0, "probation");
+        settling.enable_steady_tick(std::time::Duration::from_millis(500));
+        sim.settle_probation(last).await?;
+        settling.finish_and_clear();
+    }
     let r = report::build(&sim);
     if ctx.json {
         return crate::output::json(&r);
@@ -160,6 +173,15 @@ pub fn warmup_epochs(p: &cairn_types::Params) -> u64 {
     let c = &p.coverage;
     let blocks = c.beacon_interval_blocks.saturating_mul(2).saturating_add(c.witness_lag_blocks);
     blocks.div_ceil(p.blocks_per_epoch.max(1))
+}
+
+/// Epochs the fleet may run on after the measured ones until the probation holds of new
+/// hotspots (docs/adr/0013-cold-start.md) are judged: the probation, and two boundaries.
+pub fn settle_epochs(p: &cairn_types::Params) -> u64 {
+    match p.fraud.probation_blocks {
+        0 => 0,
+        blocks => blocks.div_ceil(p.blocks_per_epoch.max(1)).saturating_add(2),
+    }
 }
 
 /// The devnet's fleet: a few devices, cheaters among them, run against the devnet's own API

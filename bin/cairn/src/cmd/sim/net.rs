@@ -74,8 +74,18 @@ async fn submit(client: &Client, txs: &[SignedTx]) -> anyhow::Result<()> {
             end += 1;
         }
         let results = client.submit_batch(&txs[start..end]).await?;
-        if let Some(err) = results.iter().find_map(|r| r.error.as_ref()) {
-            bail!("the node refused a transaction: {} ({})", err.message, err.code);
+        if let Some((i, err)) =
+            results.iter().enumerate().find_map(|(i, r)| r.error.as_ref().map(|e| (i, e)))
+        {
+            let tx = &txs[start + i].tx;
+            bail!(
+                "the node refused a {} transaction of {} (nonce {}): {} ({})",
+                tx.body.kind(),
+                tx.signer,
+                tx.nonce,
+                err.message,
+                err.code
+            );
         }
         start = end;
     }
@@ -108,6 +118,20 @@ impl Net {
             chain_id: status.chain_id,
             params,
             drives,
+            nonces: BTreeMap::new(),
+            block_seconds: Vec::new(),
+        })
+    }
+
+    /// A view of no node, for tests of what the simulator builds: `params`, and a client of
+    /// an address nothing listens on.
+    #[cfg(test)]
+    pub fn offline(params: Params) -> anyhow::Result<Net> {
+        Ok(Net {
+            client: Client::new("http://127.0.0.1:9")?,
+            chain_id: "cairn-test".into(),
+            params,
+            drives: true,
             nonces: BTreeMap::new(),
             block_seconds: Vec::new(),
         })

@@ -1,16 +1,22 @@
 //! Onboarding: the funder pays every operator, consumer and gateway (through a tree of
 //! distributor accounts, so no sender exceeds the mempool's per-sender limit), operators
 //! register their devices and assert their cells, consumers buy data credits at the oracle
-//! price and open storage deals.
+//! price and open storage deals. Attackers who are their own consumers (a storage inflater,
+//! a self-dealer) buy their own credits, and a storage inflater opens its own deal.
 
 use super::draw::{self, tag};
 use super::engine::Sim;
-use super::work::{CHANNEL_ESCROW, DealRun, JOB_PRICE, deal_file};
+use super::fleet::Behaviour;
+use super::work::{
+    CHANNEL_ESCROW, DealRun, JOB_PRICE, SELF_ESCROW, SELF_JOB_PRICE, SELF_JOBS, deal_file,
+    inflated_deal,
+};
 use anyhow::{Context, bail};
 use cairn_types::device::RegistrationConsent;
+use cairn_types::device_key::DeviceId;
 use cairn_types::storage::{chunk_root, chunks, deal_id};
 use cairn_types::{
-    Address, Amount, DeviceClass, Keypair, SignedTx, TxBody, UNITS_PER_CRN, format_crn,
+    Address, Amount, DeviceClass, Hash, Keypair, SignedTx, TxBody, UNITS_PER_CRN, format_crn,
 };
 
 /// Accounts one account funds in one block.
@@ -23,6 +29,16 @@ const TX_FEE: Amount = 30_000;
 /// Reports a device sends per heartbeat slot, on average, and bytes each costs in fees.
 const REPORTS_PER_SLOT: u64 = 2;
 const REPORT_BYTES: u64 = 160;
+/// Reports an adversary sends per heartbeat slot, at most, as budgeted.
+const ADVERSARY_REPORTS_PER_SLOT: u64 = 8;
+/// Credits a consumer pays per epoch of a deal.
+const DEAL_PRICE: u128 = 10;
+
+/// The transaction that opens a deal of `chunks` chunks under `root`: the one place that
+/// knows the deal format (honest consumers and the storage inflater both use it).
+fn open_deal_body(device: DeviceId, root: Hash, chunks: u64, duration_epochs: u64) -> TxBody {
+    TxBody::OpenDeal { device, root, chunks, duration_epochs, price_per_epoch: DEAL_PRICE }
+}
 
 /// What funding the fleet takes from the funder, by purpose.
 #[derive(Debug, Clone, Default)]
@@ -51,9 +67,11 @@ impl Sim {
         }
         let funder = self.funder.clone();
         self.net.load_nonce(&funder.address()).await?;
-        // Data credits: at a fresh oracle price, or at one the funder reports as an oracle.
+        // Data credits: at a fresh oracle price, or at one the funder reports as an oracle
+        // whose report alone makes the price (`credits.min_oracles` = 1).
         let oracles = client.oracles().await?;
-        let funder_is_oracle = oracles.oracles.iter().any(|(a, _)| *a == funder.address());
+        let funder_is_oracle = self.net.params.credits.min_oracles <= 1
+            && oracles.oracles.iter().any(|(a, _)| *a == funder.address());
         let price = if funder_is_oracle { Some(SIM_PRICE) } else { oracles.nano_usd_per_crn };
         self.credits = price.is_some();
         if price.is_none() {
@@ -113,9 +131,18 @@ impl Sim {
         }
         if let Some(price) = price.filter(|_| self.credits) {
             let per = self.credits_per_consumer(epochs);
-            let crn = credits_to_crn(per, price, self.net.params.credits.credit_value_nano_usd);
+            let value = self.net.params.credits.credit_value_nano_usd;
+            let crn = credits_to_crn(per, price, value);
             for c in self.fleet.consumers.clone() {
                 items.push((c.clone(), TxBody::MintCredits { to: c.address(), amount: crn }));
+            }
+            for o in 0..self.fleet.operators.len() {
+                let own = self.own_credits(o, epochs);
+                if own > 0 {
+                    let key = self.fleet.operators[o].clone();
+                    let amount = credits_to_crn(own, price, value);
+                    later.push((key.clone(), TxBody::MintCredits { to: key.address(), amount }));
+                }
             }
         }
         for batch in [items, later] {
@@ -152,6 +179,21 @@ impl Sim {
         2 * (deals + jobs + channels) / consumers + 1_000
     }
 
+    /// Credits operator `o` buys for itself over `epochs`, twice over: a storage inflater's
+    /// deal, a self-dealer's channels and jobs. Nothing for anyone else.
+    fn own_credits(&self, o: usize, epochs: u64) -> u128 {
+        let e = u128::from(epochs + 2);
+        let per_device = |(_, d): (usize, &super::fleet::Device)| match (d.behaviour, d.class) {
+            (Some(Behaviour::StorageInflater), _) => DEAL_PRICE * e,
+            (Some(Behaviour::SelfDealer), DeviceClass::Compute) => {
+                SELF_JOBS as u128 * SELF_JOB_PRICE * e
+            }
+            (Some(Behaviour::SelfDealer), _) => SELF_ESCROW * e,
+            _ => 0,
+        };
+        2 * self.fleet.owned_by(o).map(per_device).sum::<u128>()
+    }
+
     /// What every account needs, and the total.
     fn budget(&self, epochs: u64, price: Option<u128>) -> (Vec<(Address, Amount)>, Budget) {
         let p = &self.net.params;
@@ -164,9 +206,22 @@ impl Sim {
                 let bond = p.devices.bonds.get(d.class);
                 b.bonds += bond;
                 need += bond + per_device_fees;
+                if d.behaviour == Some(Behaviour::SelfDealer) {
+                    // Each epoch: a job's post, take, commit and reveal, or a channel's two.
+                    need += u128::from(epochs + 2) * 4 * SELF_JOBS as u128 * TX_FEE;
+                }
             }
             b.fees += need - UNITS_PER_CRN;
-            out.push((key.address(), need));
+            // Its own credits, and the fee of buying them.
+            let credits = self.own_credits(o, epochs);
+            let own = match price {
+                Some(pr) if credits > 0 => {
+                    credits_to_crn(credits, pr, p.credits.credit_value_nano_usd) + TX_FEE
+                }
+                _ => 0,
+            };
+            b.credits += own;
+            out.push((key.address(), need + own));
         }
         let credit_crn = price.map_or(0, |pr| {
             credits_to_crn(self.credits_per_consumer(epochs), pr, p.credits.credit_value_nano_usd)
@@ -185,9 +240,22 @@ impl Sim {
         let per_gateway = reports * (u128::from(REPORT_BYTES) * p.fee_per_byte + 10)
             / super::fleet::HONEST_GATEWAYS as u128
             + UNITS_PER_CRN;
-        for g in &self.fleet.gateways {
-            b.fees += per_gateway;
-            out.push((g.address(), per_gateway));
+        // The adversaries' streams carry more per device (made-up witnesses, copies,
+        // replays): each of their gateways is funded for ADVERSARY_REPORTS_PER_SLOT an
+        // adversary.
+        let adversaries = self.fleet.devices.iter().filter(|d| !d.honest()).count() as u128;
+        let per_adversary_gateway = (adversaries
+            * u128::from(p.devices.heartbeat_slots)
+            * u128::from(ADVERSARY_REPORTS_PER_SLOT)
+            * u128::from(epochs + 2)
+            * (u128::from(REPORT_BYTES) * p.fee_per_byte + 10)
+            + UNITS_PER_CRN)
+            .max(per_gateway);
+        let first_adversarial = super::fleet::HONEST_GATEWAYS * super::fleet::GATEWAYS_PER_STREAM;
+        for (i, g) in self.fleet.gateways.iter().enumerate() {
+            let amount = if i >= first_adversarial { per_adversary_gateway } else { per_gateway };
+            b.fees += amount;
+            out.push((g.address(), amount));
         }
         b.total = b.bonds + b.fees + b.credits;
         // Distributors' own fees.
@@ -266,6 +334,8 @@ impl Sim {
     ) -> anyhow::Result<()> {
         let chunk_size = u64::from(self.net.params.storage.chunk_size.max(1));
         let duration = (epochs + 2).min(self.net.params.storage.max_duration_epochs).max(1);
+        // The largest deal the chain accepts.
+        let max_bytes = self.net.params.storage.max_deal_bytes;
         let seed = self.fleet.spec.seed;
         let mut txs = Vec::new();
         let mut runs = Vec::new();
@@ -273,18 +343,23 @@ impl Sim {
             .filter(|&d| self.fleet.devices[d].class == DeviceClass::Storage)
             .collect();
         for (k, d) in storage.into_iter().enumerate() {
-            let consumer = self.fleet.consumers[k % self.fleet.consumers.len()].clone();
-            let size = chunk_size * (4 + draw::mix(&[tag::FILE, seed, k as u64]) % 9);
-            let file = deal_file(seed, runs.len(), size);
-            let root = chunk_root(&chunks(&file, chunk_size as usize));
-            let id = deal_id(&consumer.address(), self.net.next_nonce(&consumer));
-            let body = TxBody::OpenDeal {
-                device: self.fleet.devices[d].id,
-                root,
-                size,
-                duration_epochs: duration,
-                price_per_epoch: 10,
+            // A storage inflater is its own consumer, with a deal of one chunk repeated.
+            let inflated = self.fleet.devices[d].behaviour == Some(Behaviour::StorageInflater);
+            let (consumer, size, root) = if inflated {
+                let deal = inflated_deal(seed, runs.len(), chunk_size, max_bytes);
+                (
+                    self.fleet.operators[self.fleet.devices[d].owner].clone(),
+                    deal.size,
+                    deal.tree.root(),
+                )
+            } else {
+                let consumer = self.fleet.consumers[k % self.fleet.consumers.len()].clone();
+                let size = chunk_size * (4 + draw::mix(&[tag::FILE, seed, k as u64]) % 9);
+                let file = deal_file(seed, runs.len(), size);
+                (consumer, size, chunk_root(&chunks(&file, chunk_size as usize)))
             };
+            let id = deal_id(&consumer.address(), self.net.next_nonce(&consumer));
+            let body = open_deal_body(self.fleet.devices[d].id, root, size / chunk_size, duration);
             txs.push(self.net.sign(&consumer, body));
             runs.push(DealRun {
                 device: d,
@@ -293,6 +368,7 @@ impl Sim {
                 first_epoch: 0,
                 last_epoch: 0,
                 answered: None,
+                inflated,
             });
         }
         let before = self.net.head().await?;

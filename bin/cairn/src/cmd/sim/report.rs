@@ -51,7 +51,12 @@ pub struct BehaviourRow {
     /// admin burns it).
     pub fraud_held_share: f64,
     pub failed_txs: u64,
+    /// Reward of the honest devices it aimed at (a roster griefer's neighbours) held in
+    /// fraud escrow because of it, and the device-epochs held.
+    pub honest_held_crn: String,
+    pub honest_held_device_epochs: u64,
     pub caught_by: BTreeMap<String, u64>,
+    /// Paid above the goal, or an honest device held because of it.
     pub gets_through: bool,
     pub verdict: String,
 }
@@ -86,6 +91,11 @@ pub struct SimReport {
     pub warmup_epochs: u64,
     pub first_epoch: u64,
     pub last_epoch: u64,
+    /// The fleet ran on, unmeasured, through this epoch so that the probation holds of the
+    /// measured epochs were judged (docs/adr/0013-cold-start.md); released ones count as
+    /// paid. Absent when none were held.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub settled_through_epoch: Option<u64>,
     /// Paid over attempted, all adversaries together.
     pub fraud_paid_share: f64,
     pub fraud_held_share: f64,
@@ -120,6 +130,17 @@ fn verdict(b: Behaviour, f: &Figures, paid: f64, held: f64) -> (bool, String) {
     let checks = if names.is_empty() { "no check".to_string() } else { names.join(", ") };
     if f.attempted == 0 {
         return (false, format!("{} claimed nothing the chain pays for in these epochs", b.name()));
+    }
+    if f.honest_held_epochs > 0 {
+        return (
+            true,
+            format!(
+                "GETS THROUGH: {} honest device-epochs held because of it, {} of its attempted \
+                 reward paid (checks that touched it: {checks})",
+                f.honest_held_epochs,
+                pct(paid)
+            ),
+        );
     }
     if paid > GOAL {
         let how = if names.is_empty() {
@@ -191,6 +212,8 @@ pub fn build(sim: &Sim) -> SimReport {
                 fraud_paid_share: p,
                 fraud_held_share: hd,
                 failed_txs: f.failed_txs,
+                honest_held_crn: format_crn(f.honest_held),
+                honest_held_device_epochs: f.honest_held_epochs,
                 caught_by: f.caught_by.clone(),
                 gets_through,
                 verdict,
@@ -213,6 +236,7 @@ pub fn build(sim: &Sim) -> SimReport {
         warmup_epochs: sim.warmup_epochs,
         first_epoch: sim.first_epoch,
         last_epoch: sim.last_epoch.unwrap_or(sim.first_epoch),
+        settled_through_epoch: sim.settled_through,
         fraud_paid_share,
         fraud_held_share: share(held, attempted),
         honest_rejected_share: honest.rejected_share,
@@ -298,7 +322,15 @@ pub fn print(r: &SimReport) {
     output::fields(&[
         (
             "epochs",
-            format!("{} to {} (after {} of warm-up)", r.first_epoch, r.last_epoch, r.warmup_epochs),
+            format!(
+                "{} to {} (after {} of warm-up){}",
+                r.first_epoch,
+                r.last_epoch,
+                r.warmup_epochs,
+                r.settled_through_epoch.map_or(String::new(), |e| format!(
+                    "; probation holds judged by running on through epoch {e}"
+                ))
+            ),
         ),
         ("cities", r.cities.join(", ")),
         (

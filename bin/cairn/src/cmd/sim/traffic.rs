@@ -2,7 +2,9 @@
 //! and witness the beacons of the tick before that they really hear (honest devices only
 //! report what the chain's public rules accept); sensors read the ground truth. Then each
 //! adversary adds its own: made-up witnesses (spoofer, ring, inflater), copied readings,
-//! replayed reports.
+//! replayed reports, copies of honest witnesses (double witness), loud beacons and their
+//! partners' impossible witnesses, and a roster griefer's replays of its idle hotspots'
+//! first reports.
 
 use super::draw::{self, tag};
 use super::engine::{Heard, ReportTx, Sim, now_ms};
@@ -24,16 +26,39 @@ const INFLATED_PER_TICK: usize = 2;
 const SPOOF_RANGE_M: f64 = 6_000.0;
 /// Made-up witnesses a spoofer sends per tick (more would look like no real hotspot).
 const SPOOFED_PER_TICK: usize = 3;
+/// Copies a double witness sends of each witness it makes honestly.
+pub(super) const WITNESS_COPIES: usize = 2;
+
+/// What a loud beacon declares: transmit power (dBm) and frequency (kHz), and the signal its
+/// partner reports hearing it at (centi-dBm; `None`: the most the chain's free-space bound
+/// allows for the declared power and frequency at their distance).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Loud {
+    pub tx_dbm: i16,
+    pub freq_khz: u32,
+    pub witness_cdbm: Option<i32>,
+}
+
+/// Even pairs of loud beacons shout: 30,000 dBm at 1 kHz, witnessed at +250 dBm. Odd pairs
+/// are just above the EU868 plan: 20 dBm (the plan allows 16 dBm EIRP) at 870.5 MHz (above
+/// the 863–870 MHz band), witnessed as strong as that power would be heard in free space.
+pub(super) fn loud(pair: u32) -> Loud {
+    if pair.is_multiple_of(2) {
+        Loud { tx_dbm: 30_000, freq_khz: 1, witness_cdbm: Some(25_000) }
+    } else {
+        Loud { tx_dbm: 20, freq_khz: 870_500, witness_cdbm: None }
+    }
+}
 
 /// A device's signed reports of a tick, each with the pool it earns from and whether it is
 /// made up.
 type Signed = (usize, Vec<(SignedReport, Option<Pool>, bool)>);
 
 /// A report a device will sign: what it earns from, and whether it is made up.
-struct Planned {
-    payload: ReportPayload,
-    pool: Option<Pool>,
-    fraud: bool,
+pub(super) struct Planned {
+    pub payload: ReportPayload,
+    pub pool: Option<Pool>,
+    pub fraud: bool,
 }
 
 fn planned(payload: ReportPayload, pool: Option<Pool>, fraud: bool) -> Planned {
@@ -126,8 +151,36 @@ impl Sim {
         i32::try_from(geo::chain_max_rssi(&self.net.params, cells) + boost).unwrap_or(i32::MAX)
     }
 
+    /// A loud beacon partner's witness of `b`'s beacon `hb`, on the declared frequency.
+    fn loud_witness(&self, w: usize, b: usize, hb: &Heard) -> Planned {
+        let devs = &self.fleet.devices;
+        let l = loud(devs[b].group);
+        let cp = &self.net.params.coverage;
+        let rssi_cdbm = l.witness_cdbm.unwrap_or_else(|| {
+            let cells = cairn_app::devices::reports::cells_apart(devs[w].cell, devs[b].cell);
+            let distance_m = cells.unwrap_or(0).saturating_mul(cp.cell_spacing_cm) / 100;
+            let max = cairn_app::devices::fspl::max_rssi_cdbm(
+                l.tx_dbm,
+                distance_m,
+                u64::from(l.freq_khz),
+                cp.rssi_tolerance_cdb,
+            );
+            i32::try_from(max).unwrap_or(i32::MAX)
+        });
+        planned(
+            ReportPayload::Witness {
+                beaconer: devs[b].id,
+                beacon_height: hb.height,
+                rssi_cdbm,
+                frequency_khz: l.freq_khz,
+            },
+            Some(Pool::Coverage),
+            true,
+        )
+    }
+
     /// Heartbeats, beacons and readings.
-    fn own_reports(
+    pub(super) fn own_reports(
         &self,
         e: u64,
         s: u32,
@@ -139,21 +192,32 @@ impl Sim {
         let mut plan: Vec<Vec<Planned>> =
             (0..self.fleet.devices.len()).map(|_| Vec::new()).collect();
         for (d, dev) in self.fleet.devices.iter().enumerate() {
-            if !up[d] {
+            // A roster griefer's hotspots report once, honestly, and then only replay that.
+            let griefer = dev.behaviour == Some(Behaviour::RosterGriefer);
+            if !up[d] || (griefer && self.state[d].seq > 0) {
                 continue;
             }
             plan[d].push(planned(ReportPayload::Heartbeat { uptime_secs: h0 }, None, false));
             let made_up = matches!(
                 dev.behaviour,
-                Some(Behaviour::Spoofer | Behaviour::Ring | Behaviour::Sybil)
+                Some(
+                    Behaviour::Spoofer | Behaviour::Ring | Behaviour::Sybil | Behaviour::LoudBeacon
+                )
             );
             match dev.class {
-                DeviceClass::Hotspot if self.state[d].next_beacon <= h0 => {
+                DeviceClass::Hotspot if self.state[d].next_beacon <= h0 || griefer => {
+                    let (frequency_khz, tx_power_dbm) = match dev.behaviour {
+                        Some(Behaviour::LoudBeacon) => {
+                            let l = loud(dev.group);
+                            (l.freq_khz, l.tx_dbm)
+                        }
+                        _ => (RADIO.freq_khz, RADIO.tx_dbm),
+                    };
                     let p = ReportPayload::Beacon {
                         entropy_height: head,
                         data: beacon_data(entropy, &dev.id),
-                        frequency_khz: RADIO.freq_khz,
-                        tx_power_dbm: RADIO.tx_dbm,
+                        frequency_khz,
+                        tx_power_dbm,
                     };
                     plan[d].push(planned(p, Some(Pool::Coverage), made_up));
                 }
@@ -182,7 +246,7 @@ impl Sim {
     }
 
     /// Witnesses of the beacons heard in the tick before.
-    fn witnesses(&self, h0: Height, up: &[bool], plan: &mut [Vec<Planned>]) {
+    pub(super) fn witnesses(&self, h0: Height, up: &[bool], plan: &mut [Vec<Planned>]) {
         let params = &self.net.params;
         let cap = params.coverage.witness_cap as usize;
         let seed = self.fleet.spec.seed;
@@ -196,10 +260,22 @@ impl Sim {
             }
             let b = hb.device;
             let bd = &devs[b];
-            let eligible =
-                |w: usize| w != b && up[w] && devs[w].owner != bd.owner && self.reciprocal(w, h0);
-            // Who really hears it, in a random order, up to the cap.
-            let near = self.hotspots_in.get(&bd.real.city).unwrap_or(&none);
+            // A roster griefer's hotspots stay idle: they witness nothing.
+            let eligible = |w: usize| {
+                w != b
+                    && up[w]
+                    && devs[w].owner != bd.owner
+                    && devs[w].behaviour != Some(Behaviour::RosterGriefer)
+                    && self.reciprocal(w, h0)
+            };
+            // Who really hears it, in a random order, up to the cap. Nobody reports hearing a
+            // loud beacon on its declared frequency but its partner.
+            let loud_beacon = bd.behaviour == Some(Behaviour::LoudBeacon);
+            let near = if loud_beacon {
+                &none
+            } else {
+                self.hotspots_in.get(&bd.real.city).unwrap_or(&none)
+            };
             let start =
                 draw::mix(&[tag::PICK, seed, b as u64, hb.height]) as usize % near.len().max(1);
             let mut taken = 0;
@@ -209,7 +285,9 @@ impl Sim {
                 if taken >= cap {
                     break;
                 }
-                if !eligible(w) {
+                // A loud beacon witnesses only its partner (its honest witnesses, rejected
+                // once honest ones fill the cap, would count before its made-up ones).
+                if !eligible(w) || devs[w].behaviour == Some(Behaviour::LoudBeacon) {
                     continue;
                 }
                 let dist = devs[w].real.at.distance_m(bd.real.at);
@@ -236,7 +314,20 @@ impl Sim {
                 }
                 let fraud = devs[w].behaviour == Some(Behaviour::Sybil);
                 plan[w].push(Self::witness(b, hb, rssi, fraud, &self.fleet));
+                if devs[w].behaviour == Some(Behaviour::DoubleWitness) {
+                    for _ in 0..WITNESS_COPIES {
+                        plan[w].push(Self::witness(b, hb, rssi, true, &self.fleet));
+                    }
+                }
                 taken += 1;
+            }
+            // A loud beacon's partner hears it at what the declared power allows, or more.
+            if loud_beacon {
+                for &w in self.adversaries.get(&Behaviour::LoudBeacon).unwrap_or(&none) {
+                    if devs[w].group == bd.group && eligible(w) {
+                        plan[w].push(self.loud_witness(w, b, hb));
+                    }
+                }
             }
             // Ring members hear each other's beacons at their claimed distances.
             if bd.behaviour == Some(Behaviour::Ring) {
@@ -333,13 +424,19 @@ impl Sim {
             })
             .collect::<anyhow::Result<_>>()?;
         // Claims, replays, and the gateway streams (honest devices spread over the honest
-        // gateways; adversaries through their own, submitted after).
+        // gateways; adversaries through their own, submitted after; a double witness through
+        // its own, submitted first, so its copies take witness-cap places).
         let mut streams: Vec<Vec<(SignedReport, usize, bool)>> =
-            vec![Vec::new(); HONEST_GATEWAYS + 1];
+            vec![Vec::new(); HONEST_GATEWAYS + 2];
         for (d, reports) in signed {
             let dev = &self.fleet.devices[d];
-            let stream = if dev.honest() { d % HONEST_GATEWAYS } else { HONEST_GATEWAYS };
-            let replayer = dev.behaviour == Some(Behaviour::Replayer);
+            let stream = match dev.behaviour {
+                None => d % HONEST_GATEWAYS,
+                Some(Behaviour::DoubleWitness) => HONEST_GATEWAYS + 1,
+                Some(_) => HONEST_GATEWAYS,
+            };
+            let replayer =
+                matches!(dev.behaviour, Some(Behaviour::Replayer | Behaviour::RosterGriefer));
             let mut sent = Vec::new();
             for (r, pool, fraud) in reports {
                 if let Some(pool) = pool {
@@ -351,7 +448,11 @@ impl Sim {
                 }
                 streams[stream].push((r, d, beacon));
             }
-            if replayer {
+            if dev.behaviour == Some(Behaviour::RosterGriefer) {
+                // Its first (and only) reports: kept to replay.
+                self.state[d].last_sent = sent;
+                self.state[d].replayed = Some(e);
+            } else if replayer {
                 for r in std::mem::replace(&mut self.state[d].last_sent, sent) {
                     if let Some(pool) = pool_of(&r.report.payload) {
                         self.book.claim(e, d, pool, 1, true);
@@ -360,6 +461,7 @@ impl Sim {
                 }
             }
         }
+        self.grief(e, &mut streams[HONEST_GATEWAYS]);
         for (_, d, _) in streams.iter().flatten() {
             self.book.reports(e, *d, 1);
             self.perf.reports += 1;
@@ -389,9 +491,32 @@ impl Sim {
             }
             txs_by_stream.push(txs);
         }
+        let first = txs_by_stream.pop().unwrap_or_default();
         let adversarial = txs_by_stream.pop().unwrap_or_default();
+        self.net.submit(&first).await?;
         self.net.submit_streams(txs_by_stream).await?;
         self.net.submit(&adversarial).await
+    }
+
+    /// A roster griefer's replays, once an epoch: its idle hotspots' first reports, long
+    /// accepted, sent again so the node judges them (and rejects them as replays). Each
+    /// replayed report that earns is a made-up claim of its device.
+    pub(super) fn grief(&mut self, e: u64, stream: &mut Vec<(SignedReport, usize, bool)>) {
+        let none = Vec::new();
+        let griefers = self.adversaries.get(&Behaviour::RosterGriefer).unwrap_or(&none).clone();
+        for d in griefers {
+            let st = &mut self.state[d];
+            if st.last_sent.is_empty() || st.replayed.is_some_and(|r| r >= e) {
+                continue;
+            }
+            st.replayed = Some(e);
+            for r in st.last_sent.clone() {
+                if let Some(pool) = pool_of(&r.report.payload) {
+                    self.book.claim(e, d, pool, 1, true);
+                }
+                stream.push((r, d, false));
+            }
+        }
     }
 
     /// Reads the receipts of the last tick's reports: accepted beacons wait for witnesses.

@@ -1,14 +1,19 @@
 //! Work that travels in transactions: storage providers answer their deal's challenge each
-//! epoch (a storage cheat answers from a hash), compute providers take, commit to and reveal
-//! job results (a lazy one reveals a guess), and relays and energy devices deliver units on
-//! a usage channel a consumer opens each epoch and settle the consumer's receipt at its end.
+//! epoch (a storage cheat answers from a hash, a storage inflater with the one chunk its
+//! oversized deal repeats), compute providers take, commit to and reveal job results (a
+//! lazy one reveals a guess), and relays and energy devices deliver units on a usage channel
+//! a consumer opens each epoch and settle the consumer's receipt at its end. A self-dealer
+//! is its own consumer: it posts many small jobs for its own compute devices and opens a
+//! large channel to its own relay.
 
 use super::draw::{self, tag};
 use super::engine::Sim;
 use super::fleet::Behaviour;
 use cairn_types::compute::{JobStatus, commitment, job_id};
 use cairn_types::rewards::Pool;
-use cairn_types::storage::{challenge_index, chunk_proof, chunks};
+use cairn_types::storage::{
+    challenge_index, chunk_proof, chunks, committed_root, inner_hash, leaf_hash,
+};
 use cairn_types::usage::{SignedUsageReceipt, UsageReceipt, channel_id};
 use cairn_types::{DeviceClass, Hash, Height, Keypair, SignedTx, TxBody, TxStatus};
 
@@ -16,6 +21,12 @@ use cairn_types::{DeviceClass, Hash, Height, Keypair, SignedTx, TxBody, TxStatus
 pub const JOB_PRICE: u128 = 100;
 /// Credits escrowed per channel (one credit a unit).
 pub const CHANNEL_ESCROW: u128 = 5_000;
+/// A self-dealer's channel escrow, in credits (one a unit), per relay and epoch: a million
+/// units for 1 CRN at $10 a CRN.
+pub const SELF_ESCROW: u128 = 1_000_000;
+/// Jobs a self-dealer posts per compute device and epoch, at replication 1, and their price.
+pub const SELF_JOBS: usize = 8;
+pub const SELF_JOB_PRICE: u128 = 1;
 
 #[derive(Debug, Clone)]
 pub struct DealRun {
@@ -25,10 +36,12 @@ pub struct DealRun {
     pub first_epoch: u64,
     pub last_epoch: u64,
     pub answered: Option<u64>,
+    /// A storage inflater's deal: one chunk repeated over the whole declared size.
+    pub inflated: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum JobStep {
+pub(super) enum JobStep {
     Posted,
     Taken,
     Committed,
@@ -41,21 +54,26 @@ pub struct JobRun {
     id: Hash,
     workload: Hash,
     input: Hash,
-    providers: Vec<usize>,
-    posted: Option<Height>,
-    step: JobStep,
+    pub(super) providers: Vec<usize>,
+    pub(super) posted: Option<Height>,
+    pub(super) step: JobStep,
     committed: usize,
+    /// Posted by its provider's owner (a self-dealer).
+    pub(super) self_dealt: bool,
 }
 
 #[derive(Debug, Clone)]
 pub struct ChannelRun {
     id: Hash,
-    device: usize,
+    pub(super) device: usize,
     consumer: usize,
     units: u64,
     epoch: u64,
-    open: bool,
+    pub(super) open: bool,
     settled: bool,
+    /// Opened by the relay's owner (a self-dealer), with this escrow.
+    self_dealt: bool,
+    escrow: u128,
 }
 
 /// What a work transaction was for.
@@ -78,7 +96,11 @@ impl WorkTx {
             WorkTx::Open { channel } | WorkTx::Settle { channel } => {
                 sim.channels.get(channel).map(|c| c.device)
             }
-            WorkTx::Post { .. } => None,
+            WorkTx::Post { job } => sim
+                .jobs
+                .get(job)
+                .filter(|j| j.self_dealt)
+                .and_then(|j| j.providers.first().copied()),
         }
     }
 }
@@ -89,6 +111,76 @@ pub fn deal_file(seed: u64, deal: usize, size: u64) -> Vec<u8> {
         .flat_map(|i| draw::bytes32(&[tag::FILE, seed, deal as u64, i]))
         .take(size as usize)
         .collect()
+}
+
+/// The chunk tree over `count` copies of one chunk, without building it: a whole subtree
+/// of 2^l copies has one hash per level, and each level has at most one partial node (its
+/// last), so any node is a few hashes away.
+pub struct Repeated {
+    count: u64,
+    /// `full[l]`: a subtree of 2^l copies.
+    full: Vec<Hash>,
+}
+
+impl Repeated {
+    pub fn new(chunk: &[u8], count: u64) -> Repeated {
+        let count = count.clamp(1, 1 << 62);
+        let mut full = vec![leaf_hash(chunk)];
+        while (1u64 << (full.len() - 1)) < count {
+            let top = full[full.len() - 1];
+            full.push(inner_hash(&top, &top));
+        }
+        Repeated { count, full }
+    }
+
+    /// Node `j` of level `l` (level 0: the leaves).
+    fn node(&self, l: usize, j: u64) -> Hash {
+        let width = 1u64 << l;
+        if l == 0 || self.count - j * width >= width {
+            return self.full[l];
+        }
+        // The last node of its level, over fewer leaves: two children, or one carried up.
+        let below = self.count.div_ceil(width / 2);
+        if 2 * j + 1 < below {
+            inner_hash(&self.node(l - 1, 2 * j), &self.node(l - 1, 2 * j + 1))
+        } else {
+            self.node(l - 1, 2 * j)
+        }
+    }
+
+    /// The deal root: the tree's top bound to the count of chunks, as the chain commits it.
+    pub fn root(&self) -> Hash {
+        committed_root(self.count, &self.node(self.full.len() - 1, 0))
+    }
+
+    /// The Merkle path of copy `index`, as `chunk_proof` gives it.
+    pub fn proof(&self, index: u64) -> Vec<Hash> {
+        let (mut i, mut len, mut l, mut path) = (index, self.count, 0, Vec::new());
+        while len > 1 {
+            if (i ^ 1) < len {
+                path.push(self.node(l, i ^ 1));
+            }
+            i /= 2;
+            len = len.div_ceil(2);
+            l += 1;
+        }
+        path
+    }
+}
+
+/// A storage inflater's deal: as many whole chunks as `max_bytes` (the chain's largest
+/// deal) allows, all one chunk.
+pub struct InflatedDeal {
+    pub size: u64,
+    pub chunk: Vec<u8>,
+    pub tree: Repeated,
+}
+
+pub fn inflated_deal(seed: u64, deal: usize, chunk_size: u64, max_bytes: u64) -> InflatedDeal {
+    let chunk_size = chunk_size.max(1);
+    let chunk = deal_file(seed, deal, chunk_size);
+    let count = (max_bytes / chunk_size).clamp(1, 1 << 62);
+    InflatedDeal { size: count * chunk_size, tree: Repeated::new(&chunk, count), chunk }
 }
 
 /// A job's correct result: what running it gives.
@@ -157,28 +249,59 @@ impl Sim {
             return Ok(());
         }
         let entropy = self.net.client.entropy(e * bpe).await?;
-        let chunk_size = self.net.params.storage.chunk_size.max(1) as usize;
-        let seed = self.fleet.spec.seed;
         for i in due {
-            let deal = self.deals[i].clone();
-            let file = deal_file(seed, i, deal.size);
-            let parts = chunks(&file, chunk_size);
-            let index = challenge_index(&entropy, &deal.id, parts.len() as u64);
-            let Some(path) = chunk_proof(&parts, index) else { continue };
-            let Some(chunk) = parts.get(index as usize) else { continue };
-            let cheat = self.fleet.devices[deal.device].behaviour == Some(Behaviour::StorageCheat);
-            // A cheat kept only hashes: it sends one in place of the chunk.
-            let chunk = if cheat { Hash::sha256(chunk).0.to_vec() } else { chunk.to_vec() };
-            let body = TxBody::ProveStorage { deal: deal.id, index, chunk, path };
-            let owner = self.owner_of(deal.device);
-            self.push(out, &owner, body, WorkTx::Answer { device: deal.device });
-            self.book.claim(e, deal.device, Pool::Storage, u128::from(deal.size), cheat);
-            self.deals[i].answered = Some(e);
+            self.answer(e, i, &entropy, out);
         }
         Ok(())
     }
 
-    fn jobs(&mut self, e: u64, s: u32, h0: Height, up: &[bool], out: &mut Vec<(SignedTx, WorkTx)>) {
+    /// Deal `i`'s answer to the challenge of epoch `e` (drawn from `entropy`), and its claim:
+    /// the bytes the provider holds are honest, the deal's bytes beyond them made up.
+    pub(super) fn answer(
+        &mut self,
+        e: u64,
+        i: usize,
+        entropy: &Hash,
+        out: &mut Vec<(SignedTx, WorkTx)>,
+    ) {
+        let chunk_size = self.net.params.storage.chunk_size.max(1) as usize;
+        let seed = self.fleet.spec.seed;
+        let deal = self.deals[i].clone();
+        let (body, held) = if deal.inflated {
+            // It holds one chunk: every challenge is answered with it.
+            let d = inflated_deal(seed, i, chunk_size as u64, deal.size);
+            let index = challenge_index(entropy, &deal.id, deal.size.div_ceil(chunk_size as u64));
+            let path = d.tree.proof(index);
+            let held = d.chunk.len() as u64;
+            (TxBody::ProveStorage { deal: deal.id, index, chunk: d.chunk, path }, held)
+        } else {
+            let file = deal_file(seed, i, deal.size);
+            let parts = chunks(&file, chunk_size);
+            let index = challenge_index(entropy, &deal.id, parts.len() as u64);
+            let Some(path) = chunk_proof(&parts, index) else { return };
+            let Some(chunk) = parts.get(index as usize) else { return };
+            let cheat = self.fleet.devices[deal.device].behaviour == Some(Behaviour::StorageCheat);
+            // A cheat kept only hashes: it sends one in place of the chunk.
+            let chunk = if cheat { Hash::sha256(chunk).0.to_vec() } else { chunk.to_vec() };
+            let held = if cheat { 0 } else { deal.size };
+            (TxBody::ProveStorage { deal: deal.id, index, chunk, path }, held)
+        };
+        let owner = self.owner_of(deal.device);
+        self.push(out, &owner, body, WorkTx::Answer { device: deal.device });
+        let held = held.min(deal.size);
+        self.book.claim(e, deal.device, Pool::Storage, u128::from(held), false);
+        self.book.claim(e, deal.device, Pool::Storage, u128::from(deal.size - held), true);
+        self.deals[i].answered = Some(e);
+    }
+
+    pub(super) fn jobs(
+        &mut self,
+        e: u64,
+        s: u32,
+        h0: Height,
+        up: &[bool],
+        out: &mut Vec<(SignedTx, WorkTx)>,
+    ) {
         let cp = self.net.params.compute.clone();
         let windows = cp.commit_window_blocks.max(1) + cp.reveal_window_blocks.max(1);
         let per_slot = self.blocks_per_epoch() / u64::from(self.slots());
@@ -187,7 +310,12 @@ impl Sim {
         // Post at the first tick of an epoch, if the jobs settle inside the run.
         if s == 0 && cp.commit_window_blocks > 2 * per_slot && self.in_run(settle_epoch) {
             let mut ready: Vec<usize> = (0..self.fleet.devices.len())
-                .filter(|&d| self.fleet.devices[d].class == DeviceClass::Compute && up[d])
+                .filter(|&d| {
+                    let dev = &self.fleet.devices[d];
+                    dev.class == DeviceClass::Compute
+                        && up[d]
+                        && dev.behaviour != Some(Behaviour::SelfDealer)
+                })
                 .collect();
             // Five providers a job where five are up (three otherwise), as a consumer
             // facing cheats would ask: with a tenth of the fleet cheating, three leave a few
@@ -213,8 +341,10 @@ impl Sim {
                     posted: None,
                     step: JobStep::Posted,
                     committed: 0,
+                    self_dealt: false,
                 });
             }
+            self.self_dealt_jobs(up, out);
         }
         for j in 0..self.jobs.len() {
             let job = self.jobs[j].clone();
@@ -247,12 +377,48 @@ impl Sim {
                         if self.in_run(settle) {
                             let lazy =
                                 self.fleet.devices[d].behaviour == Some(Behaviour::LazyCompute);
-                            self.book.claim(settle, d, Pool::Compute, 1, lazy);
+                            self.book.claim(settle, d, Pool::Compute, 1, lazy || job.self_dealt);
                         }
                     }
                     self.jobs[j].step = JobStep::Revealed;
                 }
                 _ => {}
+            }
+        }
+    }
+
+    /// A self-dealer's jobs of the epoch: [`SELF_JOBS`] small ones at replication 1 for each
+    /// of its compute devices, posted by the device's owner.
+    fn self_dealt_jobs(&mut self, up: &[bool], out: &mut Vec<(SignedTx, WorkTx)>) {
+        let seed = self.fleet.spec.seed;
+        let mine: Vec<usize> = (0..self.fleet.devices.len())
+            .filter(|&d| {
+                let dev = &self.fleet.devices[d];
+                dev.behaviour == Some(Behaviour::SelfDealer)
+                    && dev.class == DeviceClass::Compute
+                    && up[d]
+            })
+            .collect();
+        for d in mine {
+            let owner = self.owner_of(d);
+            for _ in 0..SELF_JOBS {
+                let j = self.jobs.len();
+                let workload = Hash(draw::bytes32(&[tag::JOBS, seed, j as u64, 0]));
+                let input = Hash(draw::bytes32(&[tag::JOBS, seed, j as u64, 1]));
+                let id = job_id(&owner.address(), self.net.next_nonce(&owner));
+                let body =
+                    TxBody::PostJob { workload, input, replication: 1, price: SELF_JOB_PRICE };
+                self.jobs.push(JobRun {
+                    id,
+                    workload,
+                    input,
+                    providers: vec![d],
+                    posted: None,
+                    step: JobStep::Posted,
+                    committed: 0,
+                    self_dealt: true,
+                });
+                self.push(out, &owner, body, WorkTx::Post { job: j });
             }
         }
     }
@@ -271,7 +437,13 @@ impl Sim {
         (result, salt)
     }
 
-    fn channels(&mut self, e: u64, s: u32, up: &[bool], out: &mut Vec<(SignedTx, WorkTx)>) {
+    pub(super) fn channels(
+        &mut self,
+        e: u64,
+        s: u32,
+        up: &[bool],
+        out: &mut Vec<(SignedTx, WorkTx)>,
+    ) {
         let window = self.net.params.usage.dispute_window_blocks.max(1);
         let last_slot = self.slots() - 1;
         let seed = self.fleet.spec.seed;
@@ -283,6 +455,29 @@ impl Sim {
                     continue;
                 }
                 let c = self.channels.len();
+                if self.fleet.devices[d].behaviour == Some(Behaviour::SelfDealer) {
+                    // Its own consumer: the whole escrow is "delivered" at once.
+                    let owner = self.owner_of(d);
+                    let id = channel_id(&owner.address(), self.net.next_nonce(&owner));
+                    let body = TxBody::OpenChannel {
+                        device: self.fleet.devices[d].id,
+                        escrow: SELF_ESCROW,
+                        price_per_unit: 1,
+                    };
+                    self.push(out, &owner, body, WorkTx::Open { channel: c });
+                    self.channels.push(ChannelRun {
+                        id,
+                        device: d,
+                        consumer: 0,
+                        units: u64::try_from(SELF_ESCROW).unwrap_or(u64::MAX),
+                        epoch: e,
+                        open: false,
+                        settled: false,
+                        self_dealt: true,
+                        escrow: SELF_ESCROW,
+                    });
+                    continue;
+                }
                 let consumer_i = c % self.fleet.consumers.len();
                 let consumer = self.fleet.consumers[consumer_i].clone();
                 let id = channel_id(&consumer.address(), self.net.next_nonce(&consumer));
@@ -300,6 +495,8 @@ impl Sim {
                     epoch: e,
                     open: false,
                     settled: false,
+                    self_dealt: false,
+                    escrow: CHANNEL_ESCROW,
                 });
             }
         }
@@ -308,19 +505,20 @@ impl Sim {
             if ch.settled || ch.epoch > e {
                 continue;
             }
-            if up[ch.device] && ch.epoch == e {
+            if up[ch.device] && ch.epoch == e && !ch.self_dealt {
                 let demand = 20.0
                     + 180.0 * draw::uniform(&[tag::USAGE, seed, ch.device as u64, e, u64::from(s)]);
                 self.channels[c].units += demand as u64;
             }
             let ch = &self.channels[c];
             if ch.open && ch.units > 0 && (s == last_slot || ch.epoch < e) {
-                let consumer = &self.fleet.consumers[ch.consumer];
-                let receipt = UsageReceipt {
-                    channel: ch.id,
-                    total_units: ch.units.min(CHANNEL_ESCROW as u64),
-                    seq: 1,
+                let consumer = if ch.self_dealt {
+                    self.owner_of(ch.device)
+                } else {
+                    self.fleet.consumers[ch.consumer].clone()
                 };
+                let total_units = ch.units.min(u64::try_from(ch.escrow).unwrap_or(u64::MAX));
+                let receipt = UsageReceipt { channel: ch.id, total_units, seq: 1 };
                 let signature = consumer.sign_raw(&receipt.signing_message(&self.net.chain_id));
                 let body =
                     TxBody::SettleChannel { receipt: SignedUsageReceipt { receipt, signature } };
@@ -339,8 +537,6 @@ impl Sim {
     ) -> anyhow::Result<()> {
         let hashes: Vec<Hash> = txs.iter().map(|t| t.0).collect();
         let receipts = self.net.receipts(&hashes).await?;
-        let bpe = self.blocks_per_epoch();
-        let window = self.net.params.usage.dispute_window_blocks.max(1);
         for ((_, kind), r) in txs.into_iter().zip(receipts) {
             if let TxStatus::Failed { error } = &r.status {
                 let b = kind.device(self).and_then(|d| self.fleet.devices[d].behaviour);
@@ -362,23 +558,23 @@ impl Sim {
                     }
                 }
                 WorkTx::Open { channel } => self.channels[channel].open = true,
-                WorkTx::Settle { channel } => {
-                    let ch = &self.channels[channel];
-                    let close = (r.height + window) / bpe;
-                    if self.in_run(close) {
-                        self.book.claim(
-                            close,
-                            ch.device,
-                            Pool::Usage,
-                            u128::from(ch.units.min(CHANNEL_ESCROW as u64)),
-                            false,
-                        );
-                    }
-                }
+                WorkTx::Settle { channel } => self.settled(channel, r.height),
                 WorkTx::Answer { .. } | WorkTx::Reveal { .. } => {}
             }
         }
         Ok(())
+    }
+
+    /// Channel `c`'s receipt was settled at `height`: its units are claimed in the epoch the
+    /// channel pays out (a self-dealer's all made up).
+    pub(super) fn settled(&mut self, c: usize, height: Height) {
+        let window = self.net.params.usage.dispute_window_blocks.max(1);
+        let ch = &self.channels[c];
+        let close = (height + window) / self.blocks_per_epoch();
+        if self.in_run(close) {
+            let (device, units) = (ch.device, u128::from(ch.units).min(ch.escrow));
+            self.book.claim(close, device, Pool::Usage, units, ch.self_dealt);
+        }
     }
 
     /// Reads the outcome of every job whose reveal phase has ended: who was slashed.
