@@ -47,6 +47,8 @@ impl Fleet {
             .oracle(b.address())
             .edit_genesis(|g| {
                 g["params"]["coverage"]["beacon_interval_blocks"] = 1.into();
+                // The cold-start probation follows: two beacon intervals and the witness lag.
+                g["params"]["fraud"]["probation_blocks"] = 12.into();
                 g["params"]["storage"]["response_blocks"] = 5.into();
             });
         let mut c = OnDemand::start(builder).await;

@@ -6,12 +6,18 @@
 //! from the first stdout line, waits for `/v1/health`, exposes a [`Client`], can be killed
 //! with SIGKILL and restarted on the same data directory, and kills its child on drop.
 //!
+//! [`Observed`] records what a client saw of the chain (block hashes, state roots, receipts)
+//! so a test can check after a kill and restart that none of it changed, [`submit_all`]
+//! submits a batch that must be admitted, and [`verify_chain`] replays the chain from genesis
+//! with `cairn chain verify`.
+//!
 //! Every wait here has a deadline, and [`run`] bounds a whole test.
 
 use cairn_client::Client;
 use cairn_types::api::AccountView;
 use cairn_types::{Address, Amount, Hash, Height, Keypair, Params, Receipt, SignedTx};
 use cairn_types::{Transaction, TxBody, format_crn};
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
@@ -710,4 +716,106 @@ pub async fn http(
         .to_string();
     let body = resp.text().await.unwrap_or_else(|e| panic!("{path}: reading the body: {e}"));
     RawResponse { status, content_type, body }
+}
+
+/// What a client observed of the chain: every block's hash and state root, and the receipt
+/// of every transaction in them.
+pub struct Observed {
+    /// The first height not read yet.
+    pub next_height: Height,
+    /// Height → (block hash, state root).
+    pub blocks: BTreeMap<Height, (Hash, Hash)>,
+    pub receipts: BTreeMap<Hash, Receipt>,
+}
+
+impl Default for Observed {
+    fn default() -> Observed {
+        Observed { next_height: 1, blocks: BTreeMap::new(), receipts: BTreeMap::new() }
+    }
+}
+
+impl Observed {
+    /// Reads every block committed since the last call and records it and its receipts;
+    /// returns the receipts read by this call, in chain order.
+    pub async fn catch_up(&mut self, node: &Node) -> Vec<Receipt> {
+        let head = node.height().await;
+        let mut new = Vec::new();
+        while self.next_height <= head {
+            let h = self.next_height;
+            let b = node.client().block(h).await.expect("block below the head");
+            assert_eq!(b.header.height, h);
+            self.blocks.insert(h, (b.hash, b.header.state_root));
+            for t in b.txs {
+                let r =
+                    t.receipt.unwrap_or_else(|| panic!("committed tx {} has no receipt", t.hash));
+                self.receipts.insert(t.hash, r.clone());
+                new.push(r);
+            }
+            self.next_height += 1;
+        }
+        new
+    }
+
+    /// The highest height read.
+    pub fn head(&self) -> Height {
+        self.next_height - 1
+    }
+
+    /// Asserts that every block from `from` on that was observed keeps its hash and state
+    /// root, and every receipt observed in those blocks is still served unchanged, with its
+    /// transaction committed.
+    pub async fn assert_kept_from(&self, node: &Node, from: Height) {
+        let client = node.client();
+        for (h, (hash, root)) in self.blocks.range(from..) {
+            let b = client.block(*h).await.unwrap_or_else(|e| panic!("block {h} seen before: {e}"));
+            assert_eq!(&b.hash, hash, "block {h} changed");
+            assert_eq!(&b.header.state_root, root, "state root at {h} changed");
+        }
+        for (hash, r) in self.receipts.iter().filter(|(_, r)| r.height >= from) {
+            let now = client.receipt(hash).await.unwrap_or_else(|e| panic!("receipt {hash}: {e}"));
+            assert_eq!(&now, r, "receipt of {hash} changed");
+            let t = client.tx(hash).await.unwrap_or_else(|e| panic!("tx {hash}: {e}"));
+            assert_eq!(t.state, "committed", "tx {hash}");
+            assert_eq!(t.receipt.as_ref(), Some(r), "tx {hash}");
+        }
+    }
+}
+
+/// Submits a batch; every transaction must be admitted. A `nonce_gap` refusal is retried:
+/// the node can refuse the next nonce while a block holding the previous ones commits (see
+/// `next_nonce_is_admitted_while_blocks_commit.rs`). An `already_known` answer counts as
+/// admitted (a resubmission of a transaction still in the mempool).
+pub async fn submit_all(node: &Node, batch: &[SignedTx]) {
+    let results = node.client().submit_batch(batch).await.expect("submit batch");
+    for (r, t) in results.iter().zip(batch) {
+        match &r.error {
+            None => assert_eq!(r.hash, Some(t.hash())),
+            Some(e) if e.code == "already_known" => {}
+            Some(e) if e.code == "nonce_gap" => {
+                let mut attempt = 0;
+                loop {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    match node.client().submit_tx(t).await {
+                        Ok(_) => break,
+                        Err(e) if e.code() == Some("already_known") => break,
+                        Err(e) if e.code() == Some("nonce_gap") && attempt < 20 => attempt += 1,
+                        Err(e) => panic!("transaction {} refused: {e}", t.hash()),
+                    }
+                }
+            }
+            Some(e) => panic!("transaction {} refused: {e:?}", t.hash()),
+        }
+    }
+}
+
+/// Replays the node's chain from genesis with `cairn --json chain verify` (the node keeps
+/// running); asserts it replayed at least to `at_least` and that its final state root is
+/// the one of the block at the height it reached. Returns the JSON report.
+pub async fn verify_chain(node: &Node, at_least: Height) -> serde_json::Value {
+    let v = node.cli(&["--json", "chain", "verify"]).success().json();
+    let verified = v["blocks"].as_u64().expect("blocks replayed");
+    assert!(verified >= at_least, "replayed {verified} blocks, the head was at {at_least}: {v}");
+    let head = node.client().block(verified).await.expect("verified head");
+    assert_eq!(v["state_root"], head.header.state_root.to_string(), "{v}");
+    v
 }

@@ -5,68 +5,14 @@
 //! verify`), keeps producing blocks, and the rest of the stream commits with exact final
 //! balances.
 
-use crate::harness::{self, Node, NodeBuilder, crn, min_fee_of};
-use cairn_types::{Amount, Hash, Height, Keypair, Receipt, SignedTx, TxStatus};
-use std::collections::BTreeMap;
+use crate::harness::{self, NodeBuilder, Observed, crn, min_fee_of, submit_all};
+use cairn_types::{Amount, Keypair, SignedTx, TxStatus};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const SENDERS: usize = 6;
 const PER_SENDER: u64 = 50;
 /// Round (nonce) after which the node is killed.
 const KILL_AFTER_ROUND: u64 = 25;
-
-/// What was observed of the chain before the kill.
-#[derive(Default)]
-struct Observed {
-    next_height: Height,
-    /// Height → (block hash, state root).
-    blocks: BTreeMap<Height, (Hash, Hash)>,
-    receipts: BTreeMap<Hash, Receipt>,
-}
-
-impl Observed {
-    /// Reads every block committed since the last call and records its receipts.
-    async fn catch_up(&mut self, node: &Node) {
-        let head = node.height().await;
-        while self.next_height <= head {
-            let h = self.next_height;
-            let b = node.client().block(h).await.expect("block below the head");
-            assert_eq!(b.header.height, h);
-            self.blocks.insert(h, (b.hash, b.header.state_root));
-            for t in b.txs {
-                let r =
-                    t.receipt.unwrap_or_else(|| panic!("committed tx {} has no receipt", t.hash));
-                assert_eq!(r.status, TxStatus::Success, "transfer {} failed", t.hash);
-                self.receipts.insert(t.hash, r);
-            }
-            self.next_height += 1;
-        }
-    }
-}
-
-/// Submits a batch; every transaction must be admitted. A `nonce_gap` refusal is retried:
-/// the node can refuse the next nonce while a block holding the previous ones commits (see
-/// `next_nonce_is_admitted_while_blocks_commit.rs`); that race is not what this file tests.
-async fn submit_all(node: &Node, batch: &[SignedTx]) {
-    let results = node.client().submit_batch(batch).await.expect("submit batch");
-    for (r, t) in results.iter().zip(batch) {
-        match &r.error {
-            None => assert_eq!(r.hash, Some(t.hash())),
-            Some(e) if e.code == "nonce_gap" => {
-                let mut attempt = 0;
-                loop {
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                    match node.client().submit_tx(t).await {
-                        Ok(_) => break,
-                        Err(e) if e.code() == Some("nonce_gap") && attempt < 20 => attempt += 1,
-                        Err(e) => panic!("transfer {} refused: {e}", t.hash()),
-                    }
-                }
-            }
-            Some(e) => panic!("transfer {} refused: {e:?}", t.hash()),
-        }
-    }
-}
 
 #[test]
 fn node_killed_mid_stream_keeps_every_receipted_transfer() {
@@ -98,24 +44,24 @@ fn node_killed_mid_stream_keeps_every_receipted_transfer() {
         let fee = min_fee_of(&txs[0][0]);
 
         // Stream rounds of one transfer per sender while blocks commit; kill mid-stream.
-        let mut seen = Observed { next_height: 1, ..Observed::default() };
+        let mut seen = Observed::default();
         for round in 0..=KILL_AFTER_ROUND {
             let batch: Vec<SignedTx> = txs.iter().map(|s| s[round as usize].clone()).collect();
             submit_all(&node, &batch).await;
             tokio::time::sleep(Duration::from_millis(15)).await;
-            seen.catch_up(&node).await;
+            assert_transfers_succeeded(&seen.catch_up(&node).await);
         }
         // More transfers in flight at the moment of the kill.
         let batch: Vec<SignedTx> =
             txs.iter().map(|s| s[KILL_AFTER_ROUND as usize + 1].clone()).collect();
         submit_all(&node, &batch).await;
-        seen.catch_up(&node).await;
+        assert_transfers_succeeded(&seen.catch_up(&node).await);
         // Kill at an arbitrary point of the block interval (possibly mid-commit).
         let jitter =
             u64::from(SystemTime::now().duration_since(UNIX_EPOCH).unwrap().subsec_nanos());
         tokio::time::sleep(Duration::from_millis(jitter % 100)).await;
         node.kill();
-        let head_before = seen.next_height - 1;
+        let head_before = seen.head();
         assert!(head_before >= 2, "too few blocks before the kill: {head_before}");
         assert!(
             seen.receipts.len() >= SENDERS * 5,
@@ -128,26 +74,9 @@ fn node_killed_mid_stream_keeps_every_receipted_transfer() {
         let restarted_at = node.height().await;
         assert!(restarted_at >= head_before, "head went back from {head_before} to {restarted_at}");
 
-        // Every observed receipt and block is unchanged.
-        for (hash, r) in &seen.receipts {
-            let now = client.receipt(hash).await.unwrap_or_else(|e| panic!("receipt {hash}: {e}"));
-            assert_eq!(&now, r, "receipt of {hash} changed");
-            let t = client.tx(hash).await.expect("tx");
-            assert_eq!(t.state, "committed");
-            assert_eq!(t.receipt.as_ref(), Some(r));
-        }
-        for (h, (hash, root)) in &seen.blocks {
-            let b = client.block(*h).await.expect("block seen before the kill");
-            assert_eq!(&b.hash, hash, "block {h} changed");
-            assert_eq!(&b.header.state_root, root, "state root at {h} changed");
-        }
-
-        // The chain replays from genesis.
-        let v = node.cli(&["--json", "chain", "verify"]).success().json();
-        let verified = v["blocks"].as_u64().expect("blocks replayed");
-        assert!(verified >= restarted_at, "{v}");
-        let head = client.block(verified).await.expect("verified head");
-        assert_eq!(v["state_root"], head.header.state_root.to_string(), "{v}");
+        // Every observed receipt and block is unchanged, and the chain replays from genesis.
+        seen.assert_kept_from(&node, 1).await;
+        harness::verify_chain(&node, restarted_at).await;
 
         // It keeps producing blocks, and the rest of the stream commits: resubmit what each
         // sender has not committed yet (in-flight transfers died with the mempool).
@@ -192,8 +121,14 @@ fn node_killed_mid_stream_keeps_every_receipted_transfer() {
             assert_eq!(r.status, TxStatus::Success);
         }
         let head = node.height().await;
-        let v = node.cli(&["--json", "chain", "verify"]).success().json();
-        assert!(v["blocks"].as_u64().expect("blocks") >= head);
+        let v = harness::verify_chain(&node, head).await;
         assert_eq!(v["transactions"].as_u64(), Some(SENDERS as u64 * PER_SENDER), "{v}");
     });
+}
+
+/// Every transfer of the stream succeeds.
+fn assert_transfers_succeeded(receipts: &[cairn_types::Receipt]) {
+    for r in receipts {
+        assert_eq!(r.status, TxStatus::Success, "transfer {} failed", r.tx_hash);
+    }
 }
