@@ -197,9 +197,8 @@ fn hotspot(seed: u8, located_at: Height) -> cairn_types::device::Device {
 #[test]
 fn a_new_hotspot_that_hears_established_neighbours_is_paid_only_if_they_hear_it_back() {
     use cairn_state::MemStore;
-    let mut params = cairn_types::Params::default();
-    params.blocks_per_epoch = 30;
-    params.fraud.probation_blocks = 210;
+    let params = cairn_types::Params { blocks_per_epoch: 30, ..Default::default() };
+    assert_eq!(params.fraud.probation_blocks, 210);
     let (height, epoch) = (600, 20);
     let run = |answered: bool| {
         let base = MemStore::default();
