@@ -271,7 +271,7 @@ impl Net {
         mut done: impl FnMut(usize),
     ) -> anyhow::Result<()> {
         let wave = (self.params.max_block_txs as usize).clamp(1, 20_000);
-        for chunk in txs.chunks(wave) {
+        for chunk in waves(txs, wave, PER_SENDER) {
             let before = self.metrics().await?;
             self.submit(chunk).await.with_context(|| format!("submitting {what}"))?;
             self.drain().await?;
@@ -305,5 +305,70 @@ impl Net {
             rss_bytes: metric(&text, "cairn_process_resident_memory_bytes"),
             store_bytes: metric(&text, "cairn_store_bytes"),
         })
+    }
+}
+
+/// Pending transactions a node accepts from one sender (its default mempool limit).
+const PER_SENDER: usize = 256;
+
+/// `txs` cut, in order, into waves of at most `size` transactions with at most
+/// `per_sender` from any one signer, so that a wave fits the mempool's limits.
+fn waves(txs: &[SignedTx], size: usize, per_sender: usize) -> Vec<&[SignedTx]> {
+    let mut out = Vec::new();
+    let (mut start, mut counts) = (0, std::collections::BTreeMap::new());
+    for (i, t) in txs.iter().enumerate() {
+        let n = counts.entry(t.tx.signer).or_insert(0usize);
+        if i - start >= size || *n >= per_sender {
+            out.push(&txs[start..i]);
+            start = i;
+            counts.clear();
+            counts.insert(t.tx.signer, 0);
+        }
+        *counts.entry(t.tx.signer).or_insert(0) += 1;
+    }
+    if start < txs.len() {
+        out.push(&txs[start..]);
+    }
+    out
+}
+
+#[cfg(test)]
+mod wave_tests {
+    use super::*;
+    use cairn_types::{Keypair, Transaction, TxBody};
+
+    fn txs(signers: &[&Keypair]) -> Vec<SignedTx> {
+        signers
+            .iter()
+            .enumerate()
+            .map(|(i, k)| {
+                Transaction {
+                    chain_id: "c".into(),
+                    signer: k.address(),
+                    nonce: i as u64,
+                    max_fee: 1,
+                    expiry_height: 0,
+                    body: TxBody::SubmitReports { reports: vec![] },
+                }
+                .sign(k)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn waves_keep_order_and_fit_the_wave_and_the_per_sender_limit() {
+        let (a, b) = (Keypair::from_label("wa"), Keypair::from_label("wb"));
+        let all = txs(&[&a, &a, &a, &b, &a, &b, &b]);
+        let cut = waves(&all, 4, 2);
+        let sizes: Vec<usize> = cut.iter().map(|w| w.len()).collect();
+        // a a | a b a b | b: a third from a opens a wave, and so does a fifth transaction.
+        assert_eq!(sizes, vec![2, 4, 1]);
+        assert_eq!(cut.concat(), all);
+        for w in &cut {
+            for k in [&a, &b] {
+                assert!(w.iter().filter(|t| t.tx.signer == k.address()).count() <= 2);
+            }
+        }
+        assert!(waves(&[], 4, 2).is_empty());
     }
 }
