@@ -26,6 +26,10 @@ pub const CHANNEL_ESCROW: u128 = 5_000;
 pub const SELF_ESCROW: u128 = 1_000_000;
 /// Jobs a self-dealer posts per compute device and epoch, at replication 1, and their price.
 pub const SELF_JOBS: usize = 8;
+/// Jobs one self-dealing owner posts in an epoch at most: its posts, then its commits and
+/// reveals, must each fit a tick within the node's limit of pending transactions a sender
+/// (256).
+pub const SELF_JOBS_PER_OWNER: usize = 128;
 pub const SELF_JOB_PRICE: u128 = 1;
 
 #[derive(Debug, Clone)]
@@ -388,7 +392,8 @@ impl Sim {
     }
 
     /// A self-dealer's jobs of the epoch: [`SELF_JOBS`] small ones at replication 1 for each
-    /// of its compute devices, posted by the device's owner.
+    /// of its compute devices, posted by the device's owner (at most
+    /// [`SELF_JOBS_PER_OWNER`] an owner).
     fn self_dealt_jobs(&mut self, up: &[bool], out: &mut Vec<(SignedTx, WorkTx)>) {
         let seed = self.fleet.spec.seed;
         let mine: Vec<usize> = (0..self.fleet.devices.len())
@@ -399,9 +404,16 @@ impl Sim {
                     && up[d]
             })
             .collect();
+        let mut posted: std::collections::BTreeMap<cairn_types::Address, usize> =
+            std::collections::BTreeMap::new();
         for d in mine {
             let owner = self.owner_of(d);
             for _ in 0..SELF_JOBS {
+                let n = posted.entry(owner.address()).or_default();
+                if *n >= SELF_JOBS_PER_OWNER {
+                    break;
+                }
+                *n += 1;
                 let j = self.jobs.len();
                 let workload = Hash(draw::bytes32(&[tag::JOBS, seed, j as u64, 0]));
                 let input = Hash(draw::bytes32(&[tag::JOBS, seed, j as u64, 1]));
