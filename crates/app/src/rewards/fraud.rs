@@ -359,47 +359,6 @@ pub fn release_due(
     Ok(unproven)
 }
 
-/// Whether `device`, judged at the end of its probation at block `height`, heard hotspots
-/// past their own probation that listen (they witnessed within the reciprocity window)
-/// while none of them heard it back in that window: radio links are reciprocal, so such a
-/// hotspot is not where it says (the unheard rule, for one that heard too few beaconers for
-/// that rule to judge). Returns the evidence: its last beacon and the number of such
-/// beaconers.
-fn unanswered(
-    o: &Overlay<'_>,
-    params: &Params,
-    height: Height,
-    device: &DeviceId,
-) -> Result<Option<Evidence>, StateError> {
-    let since = height.saturating_sub(params.coverage.reciprocity_blocks);
-    let heard_since = |d: &DeviceId| -> Result<Vec<DeviceId>, StateError> {
-        let heard: Vec<(DeviceId, Height)> =
-            o.get_decoded(&state_key::heard(d))?.unwrap_or_default();
-        Ok(heard.into_iter().filter(|(_, h)| *h >= since).map(|(b, _)| b).collect())
-    };
-    let mut listeners = 0u32;
-    for b in heard_since(device)? {
-        let Some(dev) = crate::devices::get_device(o, &b)? else { continue };
-        let at = dev.location.map(|_| dev.located_at);
-        if !established(&params.fraud, at, height) {
-            continue;
-        }
-        let theirs = heard_since(&b)?;
-        if theirs.is_empty() {
-            continue;
-        }
-        if theirs.contains(device) {
-            return Ok(None);
-        }
-        listeners = listeners.saturating_add(1);
-    }
-    if listeners == 0 {
-        return Ok(None);
-    }
-    let beacon = o.get_decoded::<Height>(&state_key::last_beacon(device))?.unwrap_or(0);
-    Ok(Some(Evidence::Unheard { beacon, beaconers: listeners }))
-}
-
 /// Records, for each device a detector found something against in `epoch`, that epoch and
 /// the findings (read by [`judge_unproven`]).
 pub fn record_findings(
@@ -428,9 +387,7 @@ fn requeue(o: &mut Overlay<'_>, mut h: FraudHold, release_epoch: u64) -> Result<
 /// `escrow_epochs` unless resolved; a device on the roster with no flag is paid; a device
 /// on probation again (it moved) waits for its new probation to end; a device off the
 /// roster is judged at the next boundary, and its hold is burned once `escrow_epochs` have
-/// passed since it was first due (it was never judged on a full window). A device that
-/// heard established, listening hotspots none of which heard it back ([`unanswered`]) is
-/// not paid either: its hold becomes a fraud hold with that evidence.
+/// passed since it was first due (it was never judged on a full window).
 pub fn judge_unproven(
     o: &mut Overlay<'_>,
     params: &Params,
@@ -480,13 +437,7 @@ pub fn judge_unproven(
                 let next = unproven_release_epoch(params, epoch, until);
                 requeue(o, h, next)?;
             }
-            (Some(_), None) => match unanswered(o, params, height, &h.device)? {
-                Some(evidence) => {
-                    h.evidence.push(evidence);
-                    requeue(o, h, epoch.saturating_add(escrow))?;
-                }
-                None => settle(o, h, true, height)?,
-            },
+            (Some(_), None) => settle(o, h, true, height)?,
             (None, _) if epoch >= first_due.unwrap_or(epoch).saturating_add(escrow) => {
                 settle(o, h, false, height)?
             }
