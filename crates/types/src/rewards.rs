@@ -250,6 +250,15 @@ impl Evidence {
     pub fn is_finding(&self) -> bool {
         !matches!(self, Evidence::Unproven { .. })
     }
+
+    /// The end of the probation of a probation hold (`flags.iter().find_map(..)` finds a
+    /// device's).
+    pub fn probation_end(&self) -> Option<u64> {
+        match self {
+            Evidence::Unproven { until, .. } => Some(*until),
+            _ => None,
+        }
+    }
 }
 
 /// Rewards held back from a flagged device.

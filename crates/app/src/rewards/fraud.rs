@@ -420,18 +420,12 @@ pub fn judge_unproven(
             requeue(o, h, epoch.saturating_add(escrow))?;
             continue;
         }
-        let first_due = h.evidence.iter().find_map(|f| match f {
-            Evidence::Unproven { until, .. } => {
-                Some(unproven_release_epoch(params, h.epoch, *until))
-            }
-            _ => None,
-        });
-        let again = entry.and_then(|e| {
-            e.flags.iter().find_map(|f| match f {
-                Evidence::Unproven { until, .. } => Some(*until),
-                _ => None,
-            })
-        });
+        let first_due = h
+            .evidence
+            .iter()
+            .find_map(Evidence::probation_end)
+            .map(|until| unproven_release_epoch(params, h.epoch, until));
+        let again = entry.and_then(|e| e.flags.iter().find_map(Evidence::probation_end));
         match (entry, again) {
             (Some(_), Some(until)) => {
                 let next = unproven_release_epoch(params, epoch, until);

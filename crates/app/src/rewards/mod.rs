@@ -306,10 +306,7 @@ pub fn close_epoch(
     for e in r.entries.iter().filter(|e| !e.flags.is_empty() && e.amount > 0) {
         // A hold with a detector's finding waits out the escrow; an unproven one is judged
         // again when the probation ends.
-        let probation_end = e.flags.iter().find_map(|f| match f {
-            Evidence::Unproven { until, .. } => Some(*until),
-            _ => None,
-        });
+        let probation_end = e.flags.iter().find_map(Evidence::probation_end);
         let release_epoch = match probation_end {
             Some(until) if !e.flags.iter().any(Evidence::is_finding) => {
                 fraud::unproven_release_epoch(params, epoch, until)

@@ -134,10 +134,7 @@ fn counted(e: &RewardEntry) -> [u128; 5] {
 }
 
 fn outcome(report: &RewardReport, e: &RewardEntry) -> Outcome {
-    let until = e.flags.iter().find_map(|f| match f {
-        Evidence::Unproven { until, .. } => Some(*until),
-        _ => None,
-    });
+    let until = e.flags.iter().find_map(Evidence::probation_end);
     let finding = e.flags.iter().any(Evidence::is_finding);
     let mut o = Outcome {
         counted: counted(e),
