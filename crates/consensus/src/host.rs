@@ -346,9 +346,7 @@ impl Host {
     }
 
     fn admit_from_ahead(&mut self, p: ReceivedProposal) -> anyhow::Result<()> {
-        let snap = self.shared.snapshot()?;
-        let set = App::validator_set(&snap, p.height)?;
-        if let Err(e) = parts::check_round_proposer(&p, &set) {
+        if let Err(e) = self.round_proposer(&p)? {
             tracing::warn!(error = %e, "refusing a proposal kept for a later height");
             self.shared.metrics.consensus.streams_refused(e.code(), 1);
             return Ok(());
@@ -360,14 +358,18 @@ impl Host {
     /// Admits a verified stream for the next height: its signer must be the round's
     /// proposer. Returns the block hash once known here.
     fn admit(&mut self, publisher: &PeerId, p: ReceivedProposal) -> anyhow::Result<Option<Hash>> {
-        let snap = self.shared.snapshot()?;
-        let set = App::validator_set(&snap, p.height)?;
-        drop(snap);
-        if let Err(e) = parts::check_round_proposer(&p, &set) {
+        if let Err(e) = self.round_proposer(&p)? {
             self.refuse(publisher, &e);
             return Ok(None);
         }
         Ok(self.remember(p))
+    }
+
+    /// Whether the stream's signer is its round's proposer, by the validator set of its
+    /// height in the store.
+    fn round_proposer(&self, p: &ReceivedProposal) -> anyhow::Result<Result<(), StreamError>> {
+        let set = App::validator_set(&self.shared.snapshot()?, p.height)?;
+        Ok(parts::check_round_proposer(p, &set))
     }
 
     /// Records a block proposed by its round's proposer. One block per (height, round) is
