@@ -66,6 +66,7 @@ fn check_body(params: &Params, tx: &SignedTx) -> Result<(), StatelessError> {
         | TxBody::AcceptJob { .. }
         | TxBody::OpenDeal { .. }
         | TxBody::ProveStorage { .. }
+        | TxBody::AcceptDeal { .. }
         | TxBody::Appeal { .. }
         | TxBody::SetOracle { .. }
         | TxBody::ReportPrice { .. }

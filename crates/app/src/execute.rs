@@ -227,6 +227,7 @@ pub(crate) fn execute<S: CommittedState>(
             TxBody::ReportEquivocation { evidence } => {
                 staking::evidence::report(&mut o, params, evidence, height)?.map(|_| ())
             }
+            TxBody::AcceptDeal { deal } => deals::accept(&mut o, params, signer, deal, height)?,
         };
         let status = match result {
             Ok(()) => {

@@ -520,6 +520,12 @@ impl Params {
                 "storage.max_deal_bytes must be at least storage.chunk_size".into(),
             ));
         }
+        if self.storage.accept_window_blocks == 0 {
+            return Err(GenesisError::Invalid(
+                "storage.accept_window_blocks must be at least 1 (no block could accept a deal)"
+                    .into(),
+            ));
+        }
         let sp = &self.sensor;
         if sp.min_value > sp.max_value
             || sp.expected_readings == 0
@@ -854,5 +860,21 @@ mod tests {
         assert!(p.validate().is_err());
         p.storage.max_deal_bytes += 1;
         assert!(p.validate().is_ok());
+    }
+
+    #[test]
+    fn a_deal_can_be_accepted_for_at_least_one_block() {
+        let p = Params::default();
+        assert_eq!(p.storage.accept_window_blocks, 1_000);
+        for (window, ok) in [(0, false), (1, true), (u64::MAX, true)] {
+            let mut p = Params::default();
+            p.storage.accept_window_blocks = window;
+            assert_eq!(p.validate().is_ok(), ok, "accept_window_blocks {window}");
+        }
+        // A genesis written before the parameter takes the default.
+        let mut v = serde_json::to_value(crate::storage::StorageParams::default()).unwrap();
+        v.as_object_mut().unwrap().remove("accept_window_blocks");
+        let back: crate::storage::StorageParams = serde_json::from_value(v).unwrap();
+        assert_eq!(back.accept_window_blocks, 1_000);
     }
 }

@@ -190,6 +190,10 @@ pub enum TxFailure {
         #[serde(with = "crate::api::amount_str")]
         b: u128,
     },
+    #[error("deal {deal} was already accepted")]
+    DealAlreadyAccepted { deal: Hash },
+    #[error("deal {deal} had to be accepted by height {accept_by}; it expired")]
+    DealExpired { deal: Hash, accept_by: Height },
 }
 
 impl TxFailure {
@@ -261,6 +265,8 @@ impl TxFailure {
             TxFailure::NotEnoughOracles { .. } => "not_enough_oracles",
             TxFailure::PriceTooHigh { .. } => "price_too_high",
             TxFailure::CreditOverflow { .. } => "credit_overflow",
+            TxFailure::DealAlreadyAccepted { .. } => "deal_already_accepted",
+            TxFailure::DealExpired { .. } => "deal_expired",
         }
     }
 }

@@ -157,14 +157,27 @@ pub struct Challenge {
     pub deadline: Height,
 }
 
+/// Where a deal stands. New states are appended (the encoding is by position).
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum DealStatus {
+    /// Accepted by the provider: challenged every epoch from `first_epoch` to `last_epoch`.
     Active,
     /// Ended at `height`: ran its course, or `faulted` after too many misses in a row.
     Ended {
         height: Height,
         faulted: bool,
+        #[serde(with = "crate::api::amount_str")]
+        refunded: Amount,
+    },
+    /// Opened, waiting for the provider's `AcceptDeal` in a block at most `accept_by`:
+    /// never challenged, faulted or paid in this state.
+    Pending { accept_by: Height },
+    /// Never accepted by `accept_by`: expired at `height` (the first epoch start after it),
+    /// with the whole escrow `refunded` to the consumer.
+    Expired {
+        accept_by: Height,
+        height: Height,
         #[serde(with = "crate::api::amount_str")]
         refunded: Amount,
     },
@@ -213,10 +226,17 @@ pub struct StorageParams {
     pub max_duration_epochs: u64,
     /// Largest deal: chunk count × chunk size may not exceed it (`deal_too_large`).
     pub max_deal_bytes: u64,
+    /// Blocks after the opening block within which the provider must accept a deal
+    /// (`AcceptDeal`); an unaccepted deal then expires and its escrow returns. At least 1.
+    pub accept_window_blocks: u64,
 }
 
 /// Default largest deal: 64 GiB.
 pub const DEFAULT_MAX_DEAL_BYTES: u64 = 64 << 30;
+
+/// Default accept window: 1,000 blocks, as long as a consumer waits on an unsettled usage
+/// channel (`usage.channel_timeout_blocks`) — time to hand the provider a large file.
+pub const DEFAULT_ACCEPT_WINDOW_BLOCKS: u64 = 1_000;
 
 impl Default for StorageParams {
     fn default() -> Self {
@@ -227,6 +247,7 @@ impl Default for StorageParams {
             max_misses: 3,
             max_duration_epochs: 10_000,
             max_deal_bytes: DEFAULT_MAX_DEAL_BYTES,
+            accept_window_blocks: DEFAULT_ACCEPT_WINDOW_BLOCKS,
         }
     }
 }

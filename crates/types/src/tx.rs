@@ -146,6 +146,10 @@ pub enum TxBody {
     },
     /// Proof that a validator signed two conflicting votes; slashes its bond.
     ReportEquivocation { evidence: crate::consensus::DoubleVote },
+    /// The owner of a deal's storage device takes the deal on. Until then the deal is not
+    /// challenged, faulted or paid; unaccepted within `storage.accept_window_blocks` of its
+    /// opening, it expires and its escrow returns to the consumer.
+    AcceptDeal { deal: Hash },
 }
 
 /// Most reward leaves one claim transaction carries.
@@ -177,6 +181,7 @@ impl TxBody {
             TxBody::ReportEquivocation { .. } => "report_equivocation",
             TxBody::OpenDeal { .. } => "open_deal",
             TxBody::ProveStorage { .. } => "prove_storage",
+            TxBody::AcceptDeal { .. } => "accept_deal",
             TxBody::ClaimRewards { .. } => "claim_rewards",
             TxBody::Appeal { .. } => "appeal",
             TxBody::SetOracle { .. } => "set_oracle",

@@ -258,7 +258,8 @@ fn compute() -> Value {
     })
 }
 
-/// A chunk root (bound to its chunk count) and an `OpenDeal` body over it.
+/// A chunk root (bound to its chunk count), an `OpenDeal` body over it and the provider's
+/// `AcceptDeal` of the deal.
 fn storage_vectors() -> Value {
     use cairn_types::storage::{chunk_proof, chunk_root, chunks, tree_root};
     let data = b"cairn storage vector, six chunks of eight";
@@ -271,6 +272,7 @@ fn storage_vectors() -> Value {
         duration_epochs: 10,
         price_per_epoch: 1_000,
     };
+    let accept = TxBody::AcceptDeal { deal: Hash::sha256(b"vector-deal") };
     json!({
         "chunk_count": parts.len(),
         "tree_root_hex": tree_root(&parts).to_hex(),
@@ -278,6 +280,8 @@ fn storage_vectors() -> Value {
         "proof_of_chunk_4": chunk_proof(&parts, 4).unwrap().iter().map(Hash::to_hex).collect::<Vec<_>>(),
         "open_deal_bytes_hex": hex::encode(codec::encode(&open)),
         "open_deal_json": serde_json::to_value(&open).unwrap(),
+        "accept_deal_bytes_hex": hex::encode(codec::encode(&accept)),
+        "accept_deal_json": serde_json::to_value(&accept).unwrap(),
     })
 }
 

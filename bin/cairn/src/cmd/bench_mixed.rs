@@ -258,6 +258,20 @@ pub async fn run(
     if failed.get() > 0 || rejected.get() > 0 {
         bail!("set-up failed: {} transactions, {} reports", failed.get(), rejected.get());
     }
+    // Each provider's owner takes its deal on: challenged from the epoch after.
+    let accepts = deal_ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (provider_owner(i), TxBody::AcceptDeal { deal: *id }))
+        .collect();
+    let accepts = sign_bodies(&owners, accepts, &mut nonces, &params);
+    let expected = expected + accepts.len() as u64;
+    submit_all(&client, &accepts, 2_000).await?;
+    wait_until("deal acceptances", Duration::from_secs(600), || committed.get() >= expected)
+        .await?;
+    if failed.get() > 0 {
+        bail!("set-up failed: {} transactions", failed.get());
+    }
 
     // The next epoch boundary issues the storage challenges.
     let boundary = (client.status().await?.height / EPOCH + 1) * EPOCH;

@@ -1,10 +1,11 @@
-//! `cairn storage …`: prepare a file, open a deal, answer challenges, show a deal.
+//! `cairn storage …`: prepare a file, open a deal, accept it as the provider, answer
+//! challenges, show a deal.
 
 use super::Ctx;
 use super::tx::{SendOpts, load_key, send};
 use crate::output;
 use anyhow::{Context, bail};
-use cairn_types::storage::{chunk_proof, chunk_root, chunks, deal_id};
+use cairn_types::storage::{DealStatus, chunk_proof, chunk_root, chunks, deal_id};
 use cairn_types::{Hash, TxBody};
 use clap::Subcommand;
 use std::path::PathBuf;
@@ -27,6 +28,16 @@ pub enum StorageCmd {
         /// Price per proven epoch, in data credits.
         #[arg(long)]
         price: u128,
+        #[command(flatten)]
+        send: SendOpts,
+    },
+    /// As the provider's owner, take a deal on once its file is stored: until then it is not
+    /// challenged, faulted or paid, and unaccepted within `storage.accept_window_blocks` of
+    /// its opening it expires, refunding the consumer.
+    Accept {
+        deal: Hash,
+        #[arg(long)]
+        owner: String,
         #[command(flatten)]
         send: SendOpts,
     },
@@ -95,6 +106,20 @@ pub async fn run(ctx: &Ctx, cmd: StorageCmd) -> anyhow::Result<()> {
             send(ctx, &key, body, &opts).await?;
             if !ctx.json {
                 output::fields(&[("deal", deal_id(&key.address(), nonce).to_string())]);
+            }
+        }
+        StorageCmd::Accept { deal, owner, send: opts } => {
+            let d = ctx.client()?.deal(&deal).await?;
+            let DealStatus::Pending { accept_by } = d.status else {
+                bail!(
+                    "deal {deal} is not waiting for acceptance: {}",
+                    serde_json::to_string(&d.status)?
+                )
+            };
+            let key = load_key(ctx, &owner)?;
+            send(ctx, &key, TxBody::AcceptDeal { deal }, &opts).await?;
+            if !ctx.json {
+                output::fields(&[("accept by", format!("height {accept_by}"))]);
             }
         }
         StorageCmd::Prove { owner, deal, file, send: opts } => {

@@ -1,12 +1,12 @@
-//! A consumer prepares a file and opens a deal through the CLI; the provider answers the
-//! first challenge with `cairn storage prove` from its copy of the file, which consumes the
+//! A consumer prepares a file and opens a deal through the CLI; the provider takes it on with
+//! `cairn storage accept` and answers the first challenge with `cairn storage prove` from its copy of the file, which consumes the
 //! epoch's data credits (the provider earns from the storage pool); it skips the next one and
 //! is faulted at the following epoch start, paying the fault fee.
 
 use crate::device_support::{keygen, success_receipt};
 use crate::harness::{self, Node, NodeBuilder, crn};
 use cairn_types::Hash;
-use cairn_types::storage::{Challenge, deal_id};
+use cairn_types::storage::{Challenge, DealStatus, deal_id};
 use std::time::{Duration, Instant};
 
 /// 3 s epochs at 100 ms blocks, 2 s to answer.
@@ -76,6 +76,17 @@ fn a_storage_provider_is_paid_for_answered_challenges_and_faulted_for_missed_one
         let shown = node.client().deal(&deal).await.expect("deal");
         assert_eq!(shown.root.to_string(), prepared["root"].as_str().expect("root"));
         assert_eq!((shown.chunks, shown.size), (5, 5120));
+        assert!(matches!(shown.status, DealStatus::Pending { .. }), "{:?}", shown.status);
+        success_receipt(node.cli(&[
+            "--json",
+            "storage",
+            "accept",
+            &deal.to_string(),
+            "--owner",
+            "provider",
+        ]));
+        let accepted = node.client().deal(&deal).await.expect("deal");
+        assert_eq!(accepted.status, DealStatus::Active);
 
         let first = wait_challenge(&node, &deal, None).await;
         let before = node.account(&provider).await.balance;

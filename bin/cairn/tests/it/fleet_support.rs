@@ -82,6 +82,7 @@ impl Fleet {
         };
         c.ok(&b, open).await;
         let deal = deal_id(&b.address(), nonce);
+        c.ok(&a, TxBody::AcceptDeal { deal }).await;
         Fleet {
             c,
             a,

@@ -41,6 +41,7 @@ fn storage_answers_with_the_wrong_chunk_a_bad_path_or_after_the_deadline_are_ref
         };
         c.ok(&consumer, open).await;
         let deal = deal_id(&consumer.address(), nonce);
+        c.ok(&provider, TxBody::AcceptDeal { deal }).await;
         let prove = |index: u64, path: Vec<cairn_types::Hash>| TxBody::ProveStorage {
             deal,
             index,

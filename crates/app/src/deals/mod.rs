@@ -1,7 +1,12 @@
 //! Storage deals. A consumer escrows `price_per_epoch × duration` for a storage device to
 //! keep a file committed by its chunk root, which binds the chunk count: the deal's size is
-//! that count × `storage.chunk_size`, at most `storage.max_deal_bytes`. From the epoch
-//! after opening, the first block of every epoch challenges one chunk chosen from that
+//! that count × `storage.chunk_size`, at most `storage.max_deal_bytes`. The deal is
+//! pending until the device's owner accepts it (`AcceptDeal`) within
+//! `storage.accept_window_blocks` of the opening block: a pending deal is never challenged,
+//! faulted or paid, so nobody can open a deal the provider never got the file of and burn
+//! its bond with the faults. One not accepted in time expires at the next epoch start and
+//! its whole escrow (credits and their CRN value) returns to the consumer. From the epoch
+//! after acceptance, the first block of every epoch challenges one chunk chosen from that
 //! block's entropy; the device's owner answers with the chunk and its Merkle path within
 //! `response_blocks` (and before the next epoch). An answer pays the epoch's price and
 //! counts the deal's bytes as proven for the device. An unanswered challenge is a fault:
@@ -89,6 +94,7 @@ pub fn open(
     if let Err(f) = value::lock(o, consumer, &id, escrow)? {
         fail!(f);
     }
+    // Provisional epochs, from the opening block; acceptance moves them (see [`accept`]).
     let first_epoch = params.epoch_of(height).saturating_add(1);
     let deal = Deal {
         id,
@@ -105,12 +111,52 @@ pub fn open(
         proven_epochs: 0,
         faults: 0,
         misses_in_row: 0,
-        status: DealStatus::Active,
+        status: DealStatus::Pending { accept_by: height.saturating_add(sp.accept_window_blocks) },
     };
     put_deal(o, &deal);
     let mut active: Vec<Hash> = o.get_decoded(&state_key::active_deals())?.unwrap_or_default();
     active.push(deal.id);
     o.put_encoded(state_key::active_deals(), &active);
+    Ok(Ok(()))
+}
+
+/// The provider takes a pending deal on: only the owner of the deal's device, while the
+/// device is an active storage device, in a block at most the deal's `accept_by`. The deal
+/// runs its `duration` epochs from the epoch after this block.
+pub fn accept(
+    o: &mut Overlay<'_>,
+    params: &Params,
+    signer: &Address,
+    id: &Hash,
+    height: Height,
+) -> TxResult {
+    let Some(mut deal) = get_deal(o, id)? else { fail!(TxFailure::UnknownDeal { deal: *id }) };
+    let device = match devices::owned_device(o, &deal.device, signer)? {
+        Ok(d) => d,
+        Err(f) => fail!(f),
+    };
+    let accept_by = match deal.status {
+        DealStatus::Pending { accept_by } => accept_by,
+        DealStatus::Expired { accept_by, .. } => {
+            fail!(TxFailure::DealExpired { deal: *id, accept_by })
+        }
+        DealStatus::Active | DealStatus::Ended { .. } => {
+            fail!(TxFailure::DealAlreadyAccepted { deal: *id })
+        }
+    };
+    // Past the window, before the epoch start that refunds it: expired all the same.
+    if height > accept_by {
+        fail!(TxFailure::DealExpired { deal: *id, accept_by });
+    }
+    if device.status != devices::DeviceStatus::Active || device.class != DeviceClass::Storage {
+        fail!(TxFailure::NotActive { device: deal.device });
+    }
+    // The deal's duration − 1, kept from the provisional epochs set at opening.
+    let span = deal.last_epoch.saturating_sub(deal.first_epoch);
+    deal.first_epoch = params.epoch_of(height).saturating_add(1);
+    deal.last_epoch = deal.first_epoch.saturating_add(span);
+    deal.status = DealStatus::Active;
+    put_deal(o, &deal);
     Ok(Ok(()))
 }
 
@@ -163,8 +209,9 @@ pub fn prove(
     Ok(Ok(()))
 }
 
-/// First block of an epoch: faults for unanswered challenges, ends finished or failed deals,
-/// and challenges the rest from this block's entropy.
+/// First block of an epoch: expires deals not accepted in time (refunding them), faults
+/// unanswered challenges, ends finished or failed deals, and challenges the rest from this
+/// block's entropy. A pending deal still inside its window is left as it is.
 pub fn start_epoch(
     o: &mut Overlay<'_>,
     params: &Params,
@@ -188,6 +235,18 @@ pub fn start_epoch(
     let mut still = Vec::with_capacity(active.len());
     for id in active {
         let Some(mut deal) = get_deal(o, &id)? else { continue };
+        if let DealStatus::Pending { accept_by } = deal.status {
+            if height > accept_by {
+                // Nothing is charged to the provider: the escrow, credits and value, returns.
+                value::refund(o, &deal.id, &deal.consumer, deal.escrow_left)?;
+                deal.status = DealStatus::Expired { accept_by, height, refunded: deal.escrow_left };
+                deal.escrow_left = 0;
+                put_deal(o, &deal);
+            } else {
+                still.push(id);
+            }
+            continue;
+        }
         if deal.challenge.take().is_some() {
             deal.faults += 1;
             deal.misses_in_row = deal.misses_in_row.saturating_add(1);

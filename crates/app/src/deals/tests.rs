@@ -7,7 +7,7 @@ use crate::devices::tests::{
     register,
 };
 use crate::tests::genesis;
-use cairn_types::storage::{chunk_proof, chunk_root, chunks};
+use cairn_types::storage::{StorageParams, chunk_proof, chunk_root, chunks};
 use cairn_types::{DeviceSigner, Keypair, Receipt, TxBody};
 
 const BPE: u64 = 4;
@@ -17,27 +17,37 @@ struct Setup {
     n: Net,
     consumer: Keypair,
     provider: Keypair,
+    /// Owns a storage device of its own, not the deals'.
+    stranger: Keypair,
     dev: DeviceSigner,
     data: Vec<u8>,
 }
 
 fn setup() -> Setup {
+    setup_with_window(StorageParams::default().accept_window_blocks)
+}
+
+/// The setup with `storage.accept_window_blocks` = `window`.
+fn setup_with_window(window: u64) -> Setup {
     let consumer = Keypair::from_label("consumer");
     let provider = Keypair::from_label("provider");
-    let mut g = genesis(&[&consumer, &provider], START);
+    let stranger = Keypair::from_label("stranger");
+    let mut g = genesis(&[&consumer, &provider, &stranger], START);
     g.params.blocks_per_epoch = BPE;
     g.params.devices.heartbeat_slots = 4;
     g.params.storage.chunk_size = 64;
     g.params.storage.response_blocks = 1;
+    g.params.storage.accept_window_blocks = window;
     g.params.credits.oracles = vec![consumer.address()];
     let mut n = Net::new(&g);
     let dev = ed_device(77);
     let mut txs = buy_credits(&mut n, &consumer, 200 * PRICE);
     txs.push(n.tx(&provider, register(&dev, &provider, DeviceClass::Storage, 0, None)));
+    txs.push(n.tx(&stranger, register(&ed_device(79), &stranger, DeviceClass::Storage, 0, None)));
     let p = n.block(txs);
     assert!(p.executed.receipts.iter().all(Receipt::is_success), "{:?}", p.executed.receipts);
     let data: Vec<u8> = (0..1000u32).map(|i| (i * 7 % 251) as u8).collect();
-    Setup { n, consumer, provider, dev, data }
+    Setup { n, consumer, provider, stranger, dev, data }
 }
 
 fn open(s: &mut Setup, epochs: u64) -> Hash {
@@ -46,8 +56,17 @@ fn open(s: &mut Setup, epochs: u64) -> Hash {
     open_with(s, root, count, epochs)
 }
 
-/// Opens a deal over `root` claiming `count` chunks.
+/// Opens a deal over `root` claiming `count` chunks, and the provider accepts it in the
+/// next block.
 fn open_with(s: &mut Setup, root: Hash, count: u64, epochs: u64) -> Hash {
+    let id = open_pending(s, root, count, epochs);
+    let r = accept(s, &id);
+    assert!(r.is_success(), "{r:?}");
+    id
+}
+
+/// Opens a deal over `root` claiming `count` chunks; nobody accepts it.
+fn open_pending(s: &mut Setup, root: Hash, count: u64, epochs: u64) -> Hash {
     let nonce = s.n.account(&s.consumer).nonce;
     let body = TxBody::OpenDeal {
         device: s.dev.id(),
@@ -60,6 +79,19 @@ fn open_with(s: &mut Setup, root: Hash, count: u64, epochs: u64) -> Hash {
     let r = s.n.run(&consumer, body);
     assert!(r.is_success(), "{r:?}");
     deal_id(&consumer.address(), nonce)
+}
+
+/// The file's deal, opened and not accepted.
+fn open_file_pending(s: &mut Setup, epochs: u64) -> Hash {
+    let cs = chunks(&s.data, 64);
+    let (root, count) = (chunk_root(&cs), cs.len() as u64);
+    open_pending(s, root, count, epochs)
+}
+
+/// The provider accepts deal `id`.
+fn accept(s: &mut Setup, id: &Hash) -> Receipt {
+    let provider = s.provider.clone();
+    s.n.run(&provider, TxBody::AcceptDeal { deal: *id })
 }
 
 fn deal(s: &Setup, id: &Hash) -> Deal {
@@ -170,13 +202,14 @@ fn misses_in_a_row_end_the_deal_and_refund_the_rest() {
 #[test]
 fn answers_must_name_the_challenged_chunk_in_time() {
     let mut s = setup();
-    let id = open(&mut s, 10);
-    // Before the first challenge.
+    let id = open_file_pending(&mut s, 10);
+    // Before acceptance, then after it and before the first challenge.
     let provider = s.provider.clone();
-    let r = s
-        .n
-        .run(&provider, TxBody::ProveStorage { deal: id, index: 0, chunk: vec![], path: vec![] });
-    assert_eq!(failure(&r).code(), "no_challenge");
+    let early = TxBody::ProveStorage { deal: id, index: 0, chunk: vec![], path: vec![] };
+    assert_eq!(failure(&s.n.run(&provider, early.clone())).code(), "no_challenge");
+    assert!(accept(&mut s, &id).is_success());
+    assert!(!s.n.params().starts_epoch(s.n.height() + 1));
+    assert_eq!(failure(&s.n.run(&provider, early)).code(), "no_challenge");
     let c = next_challenge(&mut s, &id);
     let data = s.data.clone();
     let wrong = (c.index + 1) % deal(&s, &id).chunks;
@@ -359,12 +392,18 @@ fn a_self_similar_tree_proves_only_under_the_count_its_root_commits() {
         node = inner_hash(&node, &node);
     }
     let root = committed_root(1 << 20, &node);
-    let big = open_with(&mut s, root, 1 << 20, 10);
-    let small = open_with(&mut s, root, 1 << 10, 10);
+    let big = open_pending(&mut s, root, 1 << 20, 10);
+    let small = open_pending(&mut s, root, 1 << 10, 10);
+    // Accepted in one block, so both are challenged from the same epoch.
+    let provider = s.provider.clone();
+    let txs = vec![
+        s.n.tx(&provider, TxBody::AcceptDeal { deal: big }),
+        s.n.tx(&provider, TxBody::AcceptDeal { deal: small }),
+    ];
+    assert!(s.n.block(txs).executed.receipts.iter().all(Receipt::is_success));
     let cb = next_challenge(&mut s, &big);
     let cs = deal(&s, &small).challenge.expect("both challenged at once");
     assert_eq!(cb.epoch, cs.epoch);
-    let provider = s.provider.clone();
     let prove = |deal: Hash, index: u64, path: Vec<Hash>| TxBody::ProveStorage {
         deal,
         index,
@@ -382,4 +421,248 @@ fn a_self_similar_tree_proves_only_under_the_count_its_root_commits() {
     assert!(rs[2].is_success(), "{:?}", rs[2]);
     assert_eq!(deal(&s, &big).size, 64 << 20);
     assert_eq!(deal(&s, &big).proven_epochs, 1);
+}
+
+fn is_pending(d: &Deal) -> bool {
+    matches!(d.status, DealStatus::Pending { .. })
+}
+
+fn active_list(s: &Setup) -> Vec<Hash> {
+    s.n.c.store.get_decoded(&state_key::active_deals()).unwrap().unwrap_or_default()
+}
+
+#[test]
+fn a_deal_the_provider_never_accepted_costs_its_bond_nothing() {
+    // The griefing: anyone with a few credits opens a deal with a provider that never got
+    // the file. Challenged from the next epoch, it missed every one, and each miss took the
+    // fault fee from the bond. Unaccepted, the deal is neither challenged nor faulted.
+    let mut s = setup();
+    let bond = s.n.device(&s.dev.id()).bond;
+    let balance = s.n.balance(&s.provider);
+    let max = s.n.params().storage.max_misses;
+    let id = open_file_pending(&mut s, 10);
+    assert!(is_pending(&deal(&s, &id)));
+    // More epoch starts than the misses that would end the deal, all inside the window.
+    s.n.empty_blocks(BPE * (u64::from(max) + 3));
+    let d = deal(&s, &id);
+    assert!(is_pending(&d), "{:?}", d.status);
+    assert_eq!((d.challenge, d.faults, d.misses_in_row, d.proven_epochs), (None, 0, 0, 0));
+    assert_eq!(s.n.device(&s.dev.id()).bond, bond);
+    assert_eq!(s.n.balance(&s.provider), balance);
+    // Nor is it paid: there is no challenge to answer.
+    let data = s.data.clone();
+    assert_eq!(failure(&answer(&mut s, &id, 0, &data)).code(), "no_challenge");
+    assert_eq!(get_credit_supply(&s.n.c.store).unwrap().consumed, 0);
+    assert_credit_identity(&s.n.c.store);
+}
+
+#[test]
+fn only_the_deals_provider_can_accept_it() {
+    let mut s = setup();
+    let id = open_file_pending(&mut s, 10);
+    let (consumer, stranger, provider) =
+        (s.consumer.clone(), s.stranger.clone(), s.provider.clone());
+    // The consumer, and the owner of another storage device.
+    for k in [&consumer, &stranger] {
+        let r = s.n.run(k, TxBody::AcceptDeal { deal: id });
+        assert_eq!(
+            failure(&r),
+            &TxFailure::NotOwner {
+                device: s.dev.id(),
+                owner: provider.address(),
+                signer: k.address()
+            }
+        );
+    }
+    s.n.empty_blocks(BPE);
+    let d = deal(&s, &id);
+    assert!(is_pending(&d) && d.challenge.is_none(), "{d:?}");
+    assert!(accept(&mut s, &id).is_success());
+    assert_eq!(deal(&s, &id).status, DealStatus::Active);
+    let c = next_challenge(&mut s, &id);
+    let data = s.data.clone();
+    assert!(answer(&mut s, &id, c.index, &data).is_success());
+    // The authority is the device's owner of the day: once the device changed hands, its
+    // new owner accepts, the old one no longer can.
+    let other = open_file_pending(&mut s, 10);
+    let to = stranger.address();
+    assert!(s.n.run(&provider, TxBody::TransferDevice { device: s.dev.id(), to }).is_success());
+    assert_eq!(
+        failure(&accept(&mut s, &other)),
+        &TxFailure::NotOwner { device: s.dev.id(), owner: to, signer: provider.address() }
+    );
+    assert!(s.n.run(&stranger, TxBody::AcceptDeal { deal: other }).is_success());
+    assert_eq!(deal(&s, &other).status, DealStatus::Active);
+}
+
+#[test]
+fn an_unaccepted_deal_expires_and_returns_the_consumers_credits() {
+    let window = 5;
+    let mut s = setup_with_window(window);
+    let who = s.consumer.address();
+    let credits = credits_of(&s.n.c.store, &s.consumer);
+    let worth = value::held(&s.n.c.store, &who).unwrap();
+    let bond = s.n.device(&s.dev.id()).bond;
+    let balance = s.n.balance(&s.provider);
+    let opened_at = s.n.height() + 1;
+    let id = open_file_pending(&mut s, 10);
+    let accept_by = opened_at + window;
+    assert_eq!(deal(&s, &id).status, DealStatus::Pending { accept_by });
+    // The escrow, credits and value, is locked while the deal waits.
+    assert_eq!(credits_of(&s.n.c.store, &s.consumer), credits - 10 * PRICE);
+    let locked = value::escrowed(&s.n.c.store, &id).unwrap();
+    assert_eq!(locked.credits, 10 * PRICE);
+    assert!(locked.value > 0 && value::held(&s.n.c.store, &who).unwrap() == worth - locked.value);
+    // It expires at the first epoch start after its window.
+    let expires_at = (accept_by / BPE + 1) * BPE;
+    s.n.advance_to(expires_at);
+    assert!(is_pending(&deal(&s, &id)));
+    s.n.empty_blocks(1);
+    let d = deal(&s, &id);
+    assert_eq!(
+        d.status,
+        DealStatus::Expired { accept_by, height: expires_at, refunded: 10 * PRICE }
+    );
+    assert_eq!((d.escrow_left, d.faults, d.challenge), (0, 0, None));
+    assert_eq!(credits_of(&s.n.c.store, &s.consumer), credits);
+    assert_eq!(value::held(&s.n.c.store, &who).unwrap(), worth);
+    assert_eq!(value::escrowed(&s.n.c.store, &id).unwrap(), Default::default());
+    assert_eq!(get_credit_supply(&s.n.c.store).unwrap().escrowed, 0);
+    assert_eq!(value::value_supply(&s.n.c.store).unwrap().escrowed, 0);
+    assert_credit_identity(&s.n.c.store);
+    // Nothing was charged to the provider, and the deal is out of the epoch's work.
+    assert_eq!((s.n.device(&s.dev.id()).bond, s.n.balance(&s.provider)), (bond, balance));
+    assert!(!active_list(&s).contains(&id));
+    s.n.empty_blocks(2 * BPE);
+    assert_eq!(deal(&s, &id), d);
+}
+
+#[test]
+fn accepting_twice_an_expired_or_an_unknown_deal_is_refused() {
+    let window = 2;
+    let mut s = setup_with_window(window);
+    let unknown = Hash([1; 32]);
+    assert_eq!(failure(&accept(&mut s, &unknown)), &TxFailure::UnknownDeal { deal: unknown });
+    // Accepted in the last block of its window; a second acceptance is refused and changes
+    // nothing.
+    let id = open_file_pending(&mut s, 10);
+    let DealStatus::Pending { accept_by } = deal(&s, &id).status else { panic!() };
+    s.n.advance_to(accept_by);
+    assert!(accept(&mut s, &id).is_success());
+    let accepted = deal(&s, &id);
+    assert_eq!(failure(&accept(&mut s, &id)), &TxFailure::DealAlreadyAccepted { deal: id });
+    assert_eq!(deal(&s, &id), accepted);
+    // Opened at a height ≡ 2 (mod 4): one block past its window is not yet the epoch start
+    // that refunds it, and the deal is refused as expired all the same.
+    while (s.n.height() + 1) % BPE != 2 {
+        s.n.empty_blocks(1);
+    }
+    let late = open_file_pending(&mut s, 10);
+    let DealStatus::Pending { accept_by } = deal(&s, &late).status else { panic!() };
+    s.n.advance_to(accept_by + 1);
+    assert_ne!((accept_by + 1) % BPE, 0);
+    let before = deal(&s, &late);
+    assert_eq!(failure(&accept(&mut s, &late)), &TxFailure::DealExpired { deal: late, accept_by });
+    assert_eq!(deal(&s, &late), before);
+    // And once the epoch start has refunded it.
+    while is_pending(&deal(&s, &late)) {
+        s.n.empty_blocks(1);
+    }
+    assert_eq!(failure(&accept(&mut s, &late)), &TxFailure::DealExpired { deal: late, accept_by });
+    assert!(matches!(deal(&s, &late).status, DealStatus::Expired { .. }));
+    // A deal that ran its course was accepted once: that is the refusal it gets.
+    let short = open_file_pending(&mut s, 1);
+    assert!(accept(&mut s, &short).is_success());
+    while deal(&s, &short).status == DealStatus::Active {
+        s.n.empty_blocks(1);
+    }
+    assert_eq!(failure(&accept(&mut s, &short)), &TxFailure::DealAlreadyAccepted { deal: short });
+    assert_credit_identity(&s.n.c.store);
+}
+
+#[test]
+fn an_accepted_deal_runs_its_duration_from_the_epoch_after_acceptance() {
+    let mut s = setup();
+    let id = open_file_pending(&mut s, 3);
+    // Accepted two epochs after opening: its three epochs start after the acceptance.
+    s.n.empty_blocks(2 * BPE);
+    let at = s.n.height() + 1;
+    assert!(accept(&mut s, &id).is_success());
+    let d = deal(&s, &id);
+    assert_eq!((d.first_epoch, d.last_epoch), (at / BPE + 1, at / BPE + 3));
+    let data = s.data.clone();
+    for epoch in d.first_epoch..=d.last_epoch {
+        let c = next_challenge(&mut s, &id);
+        assert_eq!(c.epoch, epoch);
+        assert!(answer(&mut s, &id, c.index, &data).is_success());
+    }
+    while deal(&s, &id).status == DealStatus::Active {
+        s.n.empty_blocks(1);
+    }
+    let d = deal(&s, &id);
+    assert_eq!((d.proven_epochs, d.faults, d.escrow_left), (3, 0, 0));
+    assert_eq!(get_credit_supply(&s.n.c.store).unwrap().consumed, 3 * PRICE);
+}
+
+#[test]
+fn a_deregistered_device_cannot_take_a_deal_on() {
+    let mut s = setup();
+    let id = open_file_pending(&mut s, 3);
+    let provider = s.provider.clone();
+    assert!(s.n.run(&provider, TxBody::DeregisterDevice { device: s.dev.id() }).is_success());
+    assert_eq!(failure(&accept(&mut s, &id)), &TxFailure::NotActive { device: s.dev.id() });
+    assert!(is_pending(&deal(&s, &id)));
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+
+    /// Whenever the provider accepts, or never does: its bond pays only for challenges of
+    /// an accepted deal, an acceptance is taken exactly inside the window, an unaccepted
+    /// deal returns the whole escrow, and credits and their value add up throughout.
+    #[test]
+    fn the_bond_pays_only_for_deals_the_provider_accepted(
+        window in 1u64..10,
+        delay in 1u64..14,
+        accepts in proptest::prelude::any::<bool>(),
+    ) {
+        let mut s = setup_with_window(window);
+        let credits = credits_of(&s.n.c.store, &s.consumer);
+        let bond = s.n.device(&s.dev.id()).bond;
+        let fee = s.n.params().storage.fault_fee;
+        let opened_at = s.n.height() + 1;
+        let id = open_file_pending(&mut s, 2);
+        let mut accepted = false;
+        for _ in 1..delay {
+            s.n.empty_blocks(1);
+            proptest::prop_assert_eq!(s.n.device(&s.dev.id()).bond, bond);
+        }
+        if accepts {
+            let r = accept(&mut s, &id);
+            accepted = opened_at + delay <= opened_at + window;
+            proptest::prop_assert_eq!(r.is_success(), accepted, "{:?}", r);
+            if !accepted {
+                proptest::prop_assert_eq!(failure(&r).code(), "deal_expired");
+            }
+        }
+        // Long enough for an accepted deal to end (it never answers) and an unaccepted one
+        // to expire.
+        s.n.empty_blocks(window + 5 * BPE);
+        let d = deal(&s, &id);
+        proptest::prop_assert_eq!(s.n.device(&s.dev.id()).bond, bond - fee * u128::from(d.faults));
+        if accepted {
+            proptest::prop_assert!(d.faults > 0);
+            proptest::prop_assert!(matches!(d.status, DealStatus::Ended { .. }), "{:?}", d.status);
+        } else {
+            proptest::prop_assert_eq!(d.faults, 0);
+            let expired = matches!(
+                d.status,
+                DealStatus::Expired { refunded, .. } if refunded == 2 * PRICE
+            );
+            proptest::prop_assert!(expired, "{:?}", d.status);
+        }
+        // Never answered: the whole escrow is back either way.
+        proptest::prop_assert_eq!(credits_of(&s.n.c.store, &s.consumer), credits);
+        assert_credit_identity(&s.n.c.store);
+    }
 }

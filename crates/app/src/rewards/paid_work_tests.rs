@@ -201,6 +201,8 @@ fn a_storage_deal_paying_one_credit_an_epoch_earns_at_most_that_credits_value() 
     );
     let id = deal_id(&attacker.address(), open.tx.nonce);
     txs.push(open);
+    // The device's owner (the attacker too) takes the deal on in the same block.
+    txs.push(n.tx(&attacker, TxBody::AcceptDeal { deal: id }));
     all_ok(&n.block(txs).executed.receipts);
     assert_eq!(escrowed(&n.c.store, &id).unwrap().value, 2, "two credits' worth in escrow");
     // Epoch 1's challenge comes at its first block; the owner answers it.

@@ -1,7 +1,7 @@
 //! Onboarding: the funder pays every operator, consumer and gateway (through a tree of
 //! distributor accounts, so no sender exceeds the mempool's per-sender limit), operators
 //! register their devices and assert their cells, consumers buy data credits at the oracle
-//! price and open storage deals. Attackers who are their own consumers (a storage inflater,
+//! price and open storage deals, which the providers' owners accept. Attackers who are their own consumers (a storage inflater,
 //! a self-dealer) buy their own credits, and a storage inflater opens its own deal.
 
 use super::draw::{self, tag};
@@ -371,8 +371,17 @@ impl Sim {
                 inflated,
             });
         }
-        let before = self.net.head().await?;
         self.net.commit_all(&txs, "opening storage deals", &mut *report).await?;
+        // Each provider's owner takes its deal on; a deal's epochs start after that.
+        let owners: Vec<Keypair> = runs
+            .iter()
+            .map(|r| self.fleet.operators[self.fleet.devices[r.device].owner].clone())
+            .collect();
+        let accepts = self.net.sign_many(
+            runs.iter().zip(&owners).map(|(r, k)| (k, TxBody::AcceptDeal { deal: r.id })).collect(),
+        );
+        let before = self.net.head().await?;
+        self.net.commit_all(&accepts, "accepting storage deals", &mut *report).await?;
         let after = self.net.head().await?;
         let bpe = self.blocks_per_epoch();
         for r in &mut runs {
