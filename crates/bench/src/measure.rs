@@ -11,6 +11,7 @@ use cairn_types::genesis::GenesisAccount;
 use cairn_types::{Address, Genesis, Keypair, Params, Signature, SignedTx, Transaction, TxBody};
 use rayon::prelude::*;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// One signature of the baseline: signer, signature, signed message.
@@ -69,10 +70,16 @@ pub fn baseline_verify(items: &[VerifyItem]) -> anyhow::Result<f64> {
     Ok(items.len() as f64 / secs)
 }
 
-/// A fresh directory for this process's benchmark under the system's temporary directory
-/// (`cairn-bench-<pid>`), emptied if it was there.
+/// A fresh directory under the system's temporary directory, `cairn-bench-<pid>` for the
+/// first call of a process and `cairn-bench-<pid>-<n>` for the n-th after it (benchmarks run
+/// side by side in tests), emptied if it was there.
 pub fn temp_dir() -> anyhow::Result<PathBuf> {
-    let dir = std::env::temp_dir().join(format!("cairn-bench-{}", std::process::id()));
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+    let name = match CALLS.fetch_add(1, Ordering::Relaxed) {
+        0 => format!("cairn-bench-{}", std::process::id()),
+        n => format!("cairn-bench-{}-{n}", std::process::id()),
+    };
+    let dir = std::env::temp_dir().join(name);
     if dir.exists() {
         std::fs::remove_dir_all(&dir)?;
     }

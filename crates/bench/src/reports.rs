@@ -219,3 +219,18 @@ pub async fn run(
         seconds: commit_s,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The registrations and the gateway transactions pay the minimum fee of their size and
+    /// every heartbeat is accepted (`run` fails on any refusal or rejected report).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_small_fleet_heartbeats_through_the_pipeline_with_every_report_accepted() {
+        let r = run(30, 3, 20, 50).await.unwrap();
+        assert_eq!((r.devices, r.reports, r.reports_per_tx), (30, 90, 20));
+        assert!(r.committed_per_s > 0.0 && r.baseline_batch_verify_per_s > 0.0);
+        assert!(run(0, 3, 20, 50).await.is_err());
+    }
+}

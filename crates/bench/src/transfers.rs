@@ -91,3 +91,16 @@ pub async fn run(
         seconds: commit_s,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_transfer_commits_and_too_many_per_account_is_refused() {
+        let r = run(300, 30, 50, 100).await.unwrap();
+        assert_eq!((r.txs, r.accounts), (300, 30));
+        assert!(r.blocks >= 1 && r.committed_per_s > 0.0);
+        assert!(run(300, 1, 50, 100).await.is_err());
+    }
+}
