@@ -45,17 +45,15 @@ pub fn submit(shared: &Shared, evidence: DoubleVote) -> anyhow::Result<()> {
     let next_height = snap.height()?.unwrap_or(0) + 1;
     let mut pool = shared.mempool();
     let account = cairn_app::accounts::get_account(&snap, &key.address())?;
-    let mut tx = Transaction {
+    let stx = Transaction {
         chain_id,
         signer: key.address(),
         nonce: pool.next_nonce(&key.address(), account.nonce),
         max_fee: 0,
         expiry_height: next_height + EXPIRY_BLOCKS,
         body: TxBody::ReportEquivocation { evidence },
-    };
-    // The encoding has a fixed width per field, so the size with fee 0 is the final size.
-    tx.max_fee = params.min_fee(tx.clone().sign(key).to_bytes().len());
-    let stx = tx.sign(key);
+    }
+    .sign_with_min_fee(key, &params);
     let mut sized = vec![SizedTx::new(stx.clone())];
     if let Some(Err(e)) =
         check::check_stateless_batch(shared.app.chain_id(), &params, &mut sized).pop()

@@ -314,6 +314,18 @@ impl Transaction {
         SignedTx { tx: self, signature }
     }
 
+    /// Sets the fee to the chain's minimum for this transaction's encoded size
+    /// ([`Params::min_fee`]) and signs with `key`. The encoding has a fixed width per field
+    /// and the signature is 64 bytes, so the size is measured once with a blank signature
+    /// and does not depend on the fee.
+    pub fn sign_with_min_fee(self, key: &Keypair, params: &Params) -> SignedTx {
+        let draft = SignedTx { tx: self, signature: Signature([0; 64]) };
+        let size = draft.to_bytes().len();
+        let mut tx = draft.tx;
+        tx.max_fee = params.min_fee(size);
+        tx.sign(key)
+    }
+
     /// Amount the body moves out of the signer's balance by its own fields, on top of the
     /// fee (bonds and location fees depend on parameters; the state machine adds them).
     pub fn spend(&self) -> Amount {
@@ -324,6 +336,27 @@ impl Transaction {
             _ => 0,
         }
     }
+}
+
+/// `key` signs `body` on `chain_id` at `nonce`, never expiring, at the minimum fee for its
+/// size ([`Transaction::sign_with_min_fee`]): the transactions of the benchmarks and the
+/// fleet simulator.
+pub fn sign_tx(
+    chain_id: &str,
+    key: &Keypair,
+    nonce: u64,
+    params: &Params,
+    body: TxBody,
+) -> SignedTx {
+    Transaction {
+        chain_id: chain_id.into(),
+        signer: key.address(),
+        nonce,
+        max_fee: 0,
+        expiry_height: u64::MAX,
+        body,
+    }
+    .sign_with_min_fee(key, params)
 }
 
 impl SignedTx {
@@ -403,6 +436,74 @@ impl SignedTx {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The fee is the minimum of the signed transaction's own size, whatever the fee it
+        /// came with and however long its body, and it is exactly what signing once to
+        /// measure the size, then again with the fee, gives.
+        #[test]
+        fn signing_at_the_minimum_fee_pays_the_minimum_of_the_final_size(
+            chain in "[a-z-]{1,24}",
+            nonce in any::<u64>(),
+            expiry in any::<u64>(),
+            fee in any::<u128>(),
+            metadata in proptest::collection::vec(any::<u8>(), 0..600),
+            base_fee in 0u128..1_000_000,
+            fee_per_byte in 0u128..1_000,
+        ) {
+            let key = Keypair::from_label("fee-sizing");
+            let params = Params { base_fee, fee_per_byte, ..Params::default() };
+            let body = TxBody::RegisterDevice {
+                key: DeviceKey::Ed25519([3; 32]),
+                class: DeviceClass::Sensor,
+                metadata,
+                device_nonce: nonce,
+                device_signature: DeviceSignature::Ed25519([0; 64]),
+                maker: None,
+            };
+            let tx = Transaction {
+                chain_id: chain.clone(),
+                signer: key.address(),
+                nonce,
+                max_fee: fee,
+                expiry_height: expiry,
+                body,
+            };
+            let stx = tx.clone().sign_with_min_fee(&key, &params);
+            let size = stx.to_bytes().len();
+            prop_assert_eq!(stx.tx.max_fee, params.min_fee(size));
+            prop_assert_eq!(stx.check_shape(&chain, &params, size), Ok(()));
+            prop_assert!(crypto::verify(&key.address(), &stx.signature, &stx.signing_message()).is_ok());
+            // The way it was done before: sign once at fee 0 to measure, set the fee, sign.
+            let mut twice = tx;
+            twice.max_fee = 0;
+            let measured = twice.clone().sign(&key).to_bytes().len();
+            twice.max_fee = params.min_fee(measured);
+            prop_assert_eq!(stx, twice.sign(&key));
+        }
+    }
+
+    #[test]
+    fn a_signed_tx_never_expires_and_pays_the_minimum_fee() {
+        let key = Keypair::from_label("sign-tx");
+        let params = Params::default();
+        let body = TxBody::Transfer { to: Address([9; 32]), amount: 5 };
+        let stx = sign_tx("chain", &key, 7, &params, body.clone());
+        let size = stx.to_bytes().len();
+        assert_eq!(stx.tx.signer, key.address());
+        assert_eq!((stx.tx.nonce, stx.tx.expiry_height), (7, u64::MAX));
+        assert_eq!(stx.tx.body, body);
+        assert_eq!(stx.tx.max_fee, params.min_fee(size));
+        assert_eq!(stx.check_stateless("chain", &params, size), Ok(()));
+        // One unit less is refused: the fee is the floor, not above it.
+        let mut short = stx.tx.clone();
+        short.max_fee -= 1;
+        assert_eq!(
+            short.sign(&key).check_stateless("chain", &params, size).map_err(|e| e.code()),
+            Err("fee_too_low")
+        );
+    }
 
     fn sample(key: &Keypair) -> Transaction {
         Transaction {

@@ -2,10 +2,6 @@
 
 pub mod admin;
 pub mod bench;
-pub mod bench_bft;
-pub mod bench_mixed;
-pub mod bench_reports;
-pub mod bench_rewards;
 pub mod chain;
 pub mod channel;
 pub mod credits;

@@ -117,18 +117,18 @@ pub async fn send(
         Some(n) => n,
         None => client.account(&key.address(), false).await?.next_nonce,
     };
-    let mut tx = Transaction {
+    let tx = Transaction {
         chain_id: status.chain_id.clone(),
         signer: key.address(),
         nonce,
-        max_fee: 0,
+        max_fee: opts.fee.unwrap_or(0),
         expiry_height: status.height.saturating_add(opts.expiry_blocks),
         body,
     };
-    // The encoding has a fixed width per field, so the size does not depend on the fee.
-    let size = tx.clone().sign(key).to_bytes().len();
-    tx.max_fee = opts.fee.unwrap_or_else(|| params.min_fee(size));
-    let stx = tx.sign(key);
+    let stx = match opts.fee {
+        Some(_) => tx.sign(key),
+        None => tx.sign_with_min_fee(key, &params),
+    };
     let hash = client.submit_tx(&stx).await?;
     if opts.no_wait {
         if ctx.json {

@@ -18,16 +18,15 @@ pub fn now_ms() -> u64 {
 
 /// `key` signs `body` at `nonce`, paying exactly the minimum fee for its size.
 pub fn signed(chain_id: &str, key: &Keypair, nonce: u64, body: TxBody) -> SignedTx {
-    let mut tx = Transaction {
+    Transaction {
         chain_id: chain_id.to_string(),
         signer: key.address(),
         nonce,
         max_fee: 0,
         expiry_height: FAR_EXPIRY,
         body,
-    };
-    tx.max_fee = min_fee_of(&tx.clone().sign(key));
-    tx.sign(key)
+    }
+    .sign_with_min_fee(key, &Params::default())
 }
 
 /// A registration body for `device`, owned by `owner`, whose consent is signed by

@@ -58,8 +58,7 @@ pub fn crn(crn: u64) -> Amount {
     Amount::from(crn) * cairn_types::UNITS_PER_CRN
 }
 
-/// A signed transfer paying exactly the chain's minimum fee (default parameters). The
-/// encoding has a fixed width per field, so signing once with fee 0 measures the size.
+/// A signed transfer paying exactly the chain's minimum fee (default parameters).
 pub fn transfer(
     chain_id: &str,
     key: &Keypair,
@@ -67,16 +66,15 @@ pub fn transfer(
     amount: Amount,
     nonce: u64,
 ) -> SignedTx {
-    let mut tx = Transaction {
+    Transaction {
         chain_id: chain_id.to_string(),
         signer: key.address(),
         nonce,
         max_fee: 0,
         expiry_height: FAR_EXPIRY,
         body: TxBody::Transfer { to, amount },
-    };
-    tx.max_fee = min_fee_of(&tx.clone().sign(key));
-    tx.sign(key)
+    }
+    .sign_with_min_fee(key, &Params::default())
 }
 
 /// The minimum fee of a transaction of this one's encoded size, under default parameters.

@@ -3,9 +3,9 @@
 //! limit, and moves the chain forward — by asking for blocks on a node that makes them on
 //! demand, or by waiting for the node's own blocks.
 
-use super::super::bench_reports::sign_tx;
 use anyhow::{Context, bail};
 use cairn_client::Client;
+use cairn_types::tx::sign_tx;
 use cairn_types::{Address, Hash, Height, Keypair, Params, Receipt, SignedTx, TxBody, TxStatus};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};

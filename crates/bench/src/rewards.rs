@@ -5,6 +5,7 @@
 //! `rewards::boundary_report` the node and the audit run, including the density and sensor
 //! scoring and the fraud detectors.
 
+use crate::measure::{VerifyItem, baseline_verify, sign_transfers, tx_items};
 use anyhow::bail;
 use cairn_app::roster;
 use cairn_app::{rewards, state_key};
@@ -222,15 +223,11 @@ fn build(devices: usize, params: &Params) -> anyhow::Result<MemStore> {
 }
 
 /// The baseline's signatures: 32,768 transfers from 64 accounts, signed on all cores.
-fn baseline_items() -> Vec<(Address, cairn_types::Signature, Vec<u8>)> {
-    use rayon::prelude::*;
+fn baseline_items() -> Vec<VerifyItem> {
     let keys: Vec<cairn_types::Keypair> = (0..64)
         .map(|i| cairn_types::Keypair::from_label(&format!("rewards-baseline-{i}")))
         .collect();
-    super::bench::sign_transfers("cairn-bench", &keys, 32_768)
-        .par_iter()
-        .map(|t| (t.tx.signer, t.signature, t.signing_message()))
-        .collect()
+    tx_items(&sign_transfers("cairn-bench", &keys, 32_768))
 }
 
 /// The boundary report of the bench's epoch on `store`, timed, with the baseline verified
@@ -239,16 +236,16 @@ fn timed_run(
     store: &MemStore,
     params: &Params,
     devices: usize,
-    items: &[(Address, cairn_types::Signature, Vec<u8>)],
+    items: &[VerifyItem],
 ) -> anyhow::Result<(cairn_types::rewards::RewardReport, Repeat)> {
-    let before = super::bench::baseline_verify(items)?;
+    let before = baseline_verify(items)?;
     let boundary = (EPOCH + 1) * params.blocks_per_epoch;
     let (started, cpu) = (Instant::now(), cpu_seconds());
     let report = rewards::boundary_report(store, params, boundary, Some(Address([1; 32])))?
         .ok_or_else(|| anyhow::anyhow!("block {boundary} does not start an epoch"))?;
     let run_seconds = started.elapsed().as_secs_f64();
     let run_cpu_seconds = cpu_seconds() - cpu;
-    let baseline = (before + super::bench::baseline_verify(items)?) / 2.0;
+    let baseline = (before + baseline_verify(items)?) / 2.0;
     let repeat = Repeat {
         run_seconds,
         run_cpu_seconds,

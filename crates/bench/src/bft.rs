@@ -1,49 +1,45 @@
 //! `cairn bench bft`: committed transfers per second and commit latency on a local BFT
-//! cluster — N validator processes on loopback (this binary), transfers offered at a fixed
-//! rate through every validator's API.
+//! cluster — N `cairn node` processes on loopback ([`crate::testnet`]), transfers offered at
+//! a fixed rate through every validator's API.
 //!
 //! Latency of a transfer: from the moment its batch request is sent to the moment a
 //! watcher polling validator 0 sees the block that holds it (polling every 10 ms, so
 //! figures are rounded up by up to that much). Throughput: transfers committed divided by
 //! the time from the first request to the last commit.
 
-use super::testnet::{self, Spec};
+use crate::measure::{VerifyItem, baseline_verify, percentile, sign_transfers, temp_dir};
+use crate::testnet::{self, Spec};
 use anyhow::{Context, bail};
 use cairn_client::Client;
 use cairn_types::genesis::GenesisAccount;
 use cairn_types::{Hash, Keypair, Params, SignedTx, UNITS_PER_CRN};
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-#[derive(Debug, Clone, clap::Args)]
-pub struct BftArgs {
+/// What to run: the cluster and the load offered to it.
+#[derive(Debug, Clone)]
+pub struct BftOptions {
+    /// The `cairn` executable the validator processes run (`cairn node`).
+    pub node_exe: PathBuf,
     /// Validator processes.
-    #[arg(long, default_value_t = 4)]
     pub validators: usize,
     /// Transfers to commit.
-    #[arg(long, default_value_t = 60_000)]
     pub txs: usize,
     /// Sending accounts (each sends txs/accounts transfers, at most 256).
-    #[arg(long, default_value_t = 2_000)]
     pub accounts: usize,
     /// Offered load, transfers per second over all validators (0: as fast as accepted).
-    #[arg(long, default_value_t = 6_000)]
     pub rate: u64,
     /// Transfers per HTTP batch request.
-    #[arg(long, default_value_t = 500)]
     pub batch: usize,
     /// Target milliseconds per block.
-    #[arg(long, default_value_t = 300)]
     pub block_ms: u64,
     /// First of the 2 × validators loopback ports the cluster uses.
-    #[arg(long, default_value_t = 26_700)]
     pub base_port: u16,
     /// Most transactions per proposal.
-    #[arg(long, default_value_t = 5_000)]
     pub max_proposal_txs: u32,
     /// Keep the cluster's directory (node logs) after the run.
-    #[arg(long)]
     pub keep: bool,
 }
 
@@ -66,19 +62,11 @@ pub struct BftReport {
     pub ratio_committed_to_verify: f64,
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
 /// Signs `txs` transfers from `keys` (round-robin, so every account's nonces are
 /// consecutive); returns them grouped by the validator each account talks to.
 fn sign_all(chain_id: &str, keys: &[Keypair], txs: usize, validators: usize) -> Vec<Vec<SignedTx>> {
     let accounts = keys.len();
-    let signed = super::bench::sign_transfers(chain_id, keys, txs);
+    let signed = sign_transfers(chain_id, keys, txs);
     let mut per_node = vec![Vec::new(); validators];
     for (i, t) in signed.into_iter().enumerate() {
         per_node[(i % accounts) % validators].push(t);
@@ -86,7 +74,9 @@ fn sign_all(chain_id: &str, keys: &[Keypair], txs: usize, validators: usize) -> 
     per_node
 }
 
-pub async fn run(a: BftArgs) -> anyhow::Result<BftReport> {
+/// Writes a testnet in a temporary directory, starts its validators, offers the load and
+/// measures; the nodes stop when this returns.
+pub async fn run(a: BftOptions) -> anyhow::Result<BftReport> {
     if a.validators == 0 || a.accounts == 0 || a.txs == 0 || a.batch == 0 {
         bail!("--validators, --txs, --accounts and --batch must be positive");
     }
@@ -100,15 +90,15 @@ pub async fn run(a: BftArgs) -> anyhow::Result<BftReport> {
         .into_iter()
         .map(|txs| txs.chunks(a.batch).map(<[SignedTx]>::to_vec).collect())
         .collect();
-    let items: Vec<_> = batches
+    let items: Vec<VerifyItem> = batches
         .iter()
         .flatten()
         .flatten()
         .map(|t| (t.tx.signer, t.signature, t.signing_message()))
         .collect();
-    let baseline_before = super::bench::baseline_verify(&items)?;
+    let baseline_before = baseline_verify(&items)?;
 
-    let dir = super::bench::tempfile_dir()?;
+    let dir = temp_dir()?;
     let spec = Spec {
         validators: a.validators,
         base_port: a.base_port,
@@ -122,12 +112,12 @@ pub async fn run(a: BftArgs) -> anyhow::Result<BftReport> {
             .collect(),
     };
     let layout = testnet::write(&dir, spec)?;
-    let children = testnet::spawn(&layout, a.block_ms)?;
+    let children = testnet::spawn(&a.node_exe, &layout, a.block_ms)?;
     let result = measure(&a, &layout, batches).await;
     // Logs are complete only once the nodes stop.
     drop(children);
     let result = result.and_then(|mut r| {
-        let baseline = (baseline_before + super::bench::baseline_verify(&items)?) / 2.0;
+        let baseline = (baseline_before + baseline_verify(&items)?) / 2.0;
         r.baseline_batch_verify_per_s = baseline;
         r.ratio_committed_to_verify = r.committed_per_s / baseline.max(1e-9);
         Ok(r)
@@ -141,7 +131,7 @@ pub async fn run(a: BftArgs) -> anyhow::Result<BftReport> {
 }
 
 async fn measure(
-    a: &BftArgs,
+    a: &BftOptions,
     layout: &testnet::TestnetLayout,
     batches: Vec<Vec<Vec<SignedTx>>>,
 ) -> anyhow::Result<BftReport> {

@@ -11,13 +11,15 @@
 //! by listeners of each other's beacons and sensor readings, and one storage answer per
 //! deal. Every report must be accepted and every answer must succeed.
 
-use super::bench::{baseline_verify, start_node};
-use super::bench_reports::{GATEWAY_STREAMS, PER_SENDER, sign_tx, submit_all, wait_until};
+use crate::measure::{
+    GATEWAY_STREAMS, PER_SENDER, VerifyItem, baseline_verify, start_node, submit_all, wait_until,
+};
 use anyhow::{Context, bail};
 use cairn_types::api::SubmitBatchRequest;
 use cairn_types::device::{RegistrationConsent, beacon_data};
 use cairn_types::device_key::{DeviceKey, DeviceSignature, DeviceSigner};
 use cairn_types::storage::{chunk_proof, chunk_root, chunks, deal_id};
+use cairn_types::tx::sign_tx;
 use cairn_types::{
     Address, DeviceClass, Hash, Keypair, Params, Report, ReportPayload, Signature, SignedReport,
     SignedTx, TxBody,
@@ -25,7 +27,7 @@ use cairn_types::{
 use rayon::prelude::*;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-#[derive(serde::Serialize)]
+#[derive(Debug, serde::Serialize)]
 pub struct MixedReport {
     pub beacons: usize,
     pub witnesses: usize,
@@ -119,6 +121,8 @@ fn spots(n: usize) -> anyhow::Result<Vec<u64>> {
         .collect()
 }
 
+/// Sets up `hotspots` hotspots, `sensors` sensors and `deals` storage deals, then pushes
+/// the mix (`readings` readings per sensor) through a node making a block every `block_ms`.
 pub async fn run(
     hotspots: usize,
     sensors: usize,
@@ -373,7 +377,7 @@ pub async fn run(
     }
 
     // Baseline: every signature of the measured phase, raw batch verification.
-    let mut items: Vec<(Address, Signature, Vec<u8>)> = streams
+    let mut items: Vec<VerifyItem> = streams
         .iter()
         .flatten()
         .filter_map(|r| match (r.report.device, r.signature) {

@@ -3,20 +3,22 @@
 //! block execution, redb commit with the report index), next to raw ed25519 batch
 //! verification of the same signatures in the same process.
 
-use super::bench::{baseline_verify, start_node};
+use crate::measure::{
+    GATEWAY_STREAMS, PER_SENDER, VerifyItem, baseline_verify, start_node, submit_all, wait_until,
+};
 use anyhow::bail;
-use cairn_client::Client;
 use cairn_types::api::SubmitBatchRequest;
 use cairn_types::device::RegistrationConsent;
 use cairn_types::device_key::{DeviceSignature, DeviceSigner};
+use cairn_types::tx::sign_tx;
 use cairn_types::{
     Address, DeviceClass, Keypair, Params, Report, ReportPayload, Signature, SignedReport,
-    SignedTx, Transaction, TxBody,
+    SignedTx, TxBody,
 };
 use rayon::prelude::*;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-#[derive(serde::Serialize)]
+#[derive(Debug, serde::Serialize)]
 pub struct ReportsReport {
     pub devices: usize,
     pub reports: usize,
@@ -31,61 +33,9 @@ pub struct ReportsReport {
 }
 
 const CHAIN: &str = "cairn-bench-reports";
-/// Concurrent submitting gateways.
-pub(super) const GATEWAY_STREAMS: usize = 4;
-/// Senders per account stay under the mempool's per-sender limit.
-pub(super) const PER_SENDER: usize = 200;
 
-pub(super) fn sign_tx(
-    chain: &str,
-    key: &Keypair,
-    nonce: u64,
-    params: &Params,
-    body: TxBody,
-) -> SignedTx {
-    let mut tx = Transaction {
-        chain_id: chain.into(),
-        signer: key.address(),
-        nonce,
-        max_fee: 0,
-        expiry_height: u64::MAX,
-        body,
-    };
-    let size = tx.clone().sign(key).to_bytes().len();
-    tx.max_fee = params.min_fee(size);
-    tx.sign(key)
-}
-
-/// Submits transactions in HTTP batches of at most `per_request`, failing on any refusal.
-pub(super) async fn submit_all(
-    client: &Client,
-    txs: &[SignedTx],
-    per_request: usize,
-) -> anyhow::Result<()> {
-    for chunk in txs.chunks(per_request.max(1)) {
-        let results = client.submit_batch(chunk).await?;
-        if let Some(err) = results.iter().find_map(|r| r.error.as_ref()) {
-            bail!("the node refused a transaction: {} ({})", err.message, err.code);
-        }
-    }
-    Ok(())
-}
-
-pub(super) async fn wait_until(
-    what: &str,
-    timeout: Duration,
-    mut done: impl FnMut() -> bool,
-) -> anyhow::Result<()> {
-    let deadline = Instant::now() + timeout;
-    while !done() {
-        if Instant::now() > deadline {
-            bail!("timed out waiting for {what}");
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    Ok(())
-}
-
+/// Registers `devices` devices, then pushes `rounds` heartbeats of each, `per_tx` reports
+/// per gateway transaction, through a node making a block every `block_ms`.
 pub async fn run(
     devices: usize,
     rounds: usize,
@@ -192,7 +142,7 @@ pub async fn run(
         .collect();
 
     // Baseline: the same report signatures, raw batch verification on all cores.
-    let items: Vec<(Address, Signature, Vec<u8>)> = reports
+    let items: Vec<VerifyItem> = reports
         .iter()
         .filter_map(|r| match (r.report.device, r.signature) {
             (cairn_types::device_key::DeviceKey::Ed25519(k), DeviceSignature::Ed25519(s)) => {
@@ -268,4 +218,19 @@ pub async fn run(
         blocks: end_height - start_height,
         seconds: commit_s,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The registrations and the gateway transactions pay the minimum fee of their size and
+    /// every heartbeat is accepted (`run` fails on any refusal or rejected report).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_small_fleet_heartbeats_through_the_pipeline_with_every_report_accepted() {
+        let r = run(30, 3, 20, 50).await.unwrap();
+        assert_eq!((r.devices, r.reports, r.reports_per_tx), (30, 90, 20));
+        assert!(r.committed_per_s > 0.0 && r.baseline_batch_verify_per_s > 0.0);
+        assert!(run(0, 3, 20, 50).await.is_err());
+    }
 }
