@@ -5,7 +5,7 @@
 
 use crate::chain::genesis;
 use crate::devices::{register, report, verdicts};
-use crate::net::{CRN, Net};
+use crate::net::{Net, START};
 use cairn_types::device::{RejectReason, beacon_data};
 use cairn_types::{
     DeviceClass, DeviceId, DeviceSigner, Hash, Height, Keypair, ReportPayload, SignedReport,
@@ -34,7 +34,7 @@ pub struct Field {
     pub net: Net,
     pub a: Keypair,
     pub b: Keypair,
-    gateway: Keypair,
+    pub gateway: Keypair,
     seqs: BTreeMap<DeviceId, u64>,
     next_seed: u8,
     /// Where owner a's beaconer stands.
@@ -43,12 +43,13 @@ pub struct Field {
 }
 
 impl Field {
-    /// Starts the chain (epoch 0 lasts the whole test) and registers the beaconer at home.
+    /// Starts the chain (epoch 0 lasts the whole test, coverage parameters as above) and
+    /// registers the beaconer at home.
     pub fn start(label: &str) -> Field {
         let a = Keypair::from_label(&format!("{label}-a"));
         let b = Keypair::from_label(&format!("{label}-b"));
         let gateway = Keypair::from_label(&format!("{label}-gateway"));
-        let mut g = genesis(&[&a, &b, &gateway], 1_000 * CRN);
+        let mut g = genesis(&[&a, &b, &gateway], START);
         g.params.blocks_per_epoch = 1_000_000;
         let c = &mut g.params.coverage;
         c.entropy_max_age_blocks = ENTROPY_MAX_AGE;
@@ -59,13 +60,26 @@ impl Field {
         c.witness_cap = WITNESS_CAP;
         c.reciprocity_blocks = RECIPROCITY;
         let home = LatLng::new(48.85, 2.35).expect("coordinates").to_cell(Resolution::Twelve);
+        Field::on(Net::new(&g), a, b, gateway, home, 1)
+    }
+
+    /// A field on a chain the test set up (`a`, `b` and `gateway` funded): registers the
+    /// beaconer of `a` at `home`; hotspots' keys come from seeds `first_seed` onwards.
+    pub fn on(
+        net: Net,
+        a: Keypair,
+        b: Keypair,
+        gateway: Keypair,
+        home: CellIndex,
+        first_seed: u8,
+    ) -> Field {
         let mut f = Field {
-            net: Net::new(&g),
+            net,
             a: a.clone(),
             b,
             gateway,
             seqs: BTreeMap::new(),
-            next_seed: 1,
+            next_seed: first_seed,
             home,
             beaconer: DeviceSigner::from_ed25519_seed([0; 32]),
         };

@@ -2,13 +2,14 @@
 //! identity (every credit minted is held, escrowed or consumed, and so is its CRN value),
 //! and buying credits at a known price.
 
-use crate::net::Net;
+use crate::chain::genesis;
+use crate::net::{Net, START};
 use cairn_app::accounts::{Account, Supply, get_account, get_supply};
 use cairn_app::credits::value::{Escrowed, value_supply};
 use cairn_app::state_key;
 use cairn_state::{MemStore, StateScan};
 use cairn_types::device::{Device, EpochActivity};
-use cairn_types::{Address, Amount, DeviceId, Keypair, SignedTx, TxBody};
+use cairn_types::{Address, Amount, DeviceId, Keypair, Params, SignedTx, TxBody};
 
 /// The prefix of every device record key.
 pub fn device_prefix() -> Vec<u8> {
@@ -68,6 +69,24 @@ pub fn buy_credits(n: &mut Net, buyer: &Keypair, amount: Amount) -> Vec<SignedTx
         n.tx(buyer, TxBody::ReportPrice { nano_usd_per_crn: UNIT_PRICE }),
         n.tx(buyer, TxBody::MintCredits { to: buyer.address(), amount }),
     ]
+}
+
+/// A chain on which `consumer` (its one price oracle) and `provider` start with [`START`]
+/// each, its parameters set by `edit`, and `consumer` has bought `credits` CRN worth of data
+/// credits in block 1.
+pub fn market(
+    consumer: &Keypair,
+    provider: &Keypair,
+    credits: Amount,
+    edit: impl FnOnce(&mut Params),
+) -> Net {
+    let mut g = genesis(&[consumer, provider], START);
+    g.params.credits.oracles = vec![consumer.address()];
+    edit(&mut g.params);
+    let mut n = Net::new(&g);
+    let buy = buy_credits(&mut n, consumer, credits);
+    n.block(buy);
+    n
 }
 
 pub fn credits_of(store: &MemStore, who: &Keypair) -> u128 {

@@ -32,7 +32,7 @@ pub use devices::{
 };
 pub use ledger::{
     UNIT_PRICE, all_balances, assert_credit_identity, assert_supply_identity, buy_credits,
-    credits_of,
+    credits_of, market,
 };
 pub use net::{CRN, FEE, Net, START, signed};
 

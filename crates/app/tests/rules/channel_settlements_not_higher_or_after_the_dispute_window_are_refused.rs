@@ -3,7 +3,7 @@
 //! one at the window's end is `dispute_window_closed`, and the channel pays for the replaced receipt.
 
 use cairn_app::channels::get_channel;
-use cairn_testkit::{CHAIN, CRN, Net, buy_credits, ed_device, failure, genesis, register};
+use cairn_testkit::{CHAIN, CRN, ed_device, failure, market, register};
 use cairn_types::usage::{ChannelStatus, SignedUsageReceipt, UsageReceipt, channel_id};
 use cairn_types::{DeviceClass, Hash, Keypair, TxBody, TxFailure};
 
@@ -19,13 +19,10 @@ fn receipt(consumer: &Keypair, channel: Hash, units: u64, seq: u64) -> SignedUsa
 fn channel_settlements_not_higher_or_after_the_dispute_window_are_refused() {
     let consumer = Keypair::from_label("it-channel-consumer");
     let provider = Keypair::from_label("it-channel-provider");
-    let mut g = genesis(&[&consumer, &provider], 1_000 * CRN);
-    g.params.blocks_per_epoch = 1_000_000;
-    g.params.credits.oracles = vec![consumer.address()];
-    g.params.usage.dispute_window_blocks = WINDOW;
-    let mut c = Net::new(&g);
-    let buy = buy_credits(&mut c, &consumer, 20 * CRN);
-    c.block(buy);
+    let mut c = market(&consumer, &provider, 20 * CRN, |p| {
+        p.blocks_per_epoch = 1_000_000;
+        p.usage.dispute_window_blocks = WINDOW;
+    });
     let dev = ed_device(1);
     c.ok(&provider, register(&dev, &provider, DeviceClass::Relay, 0, None));
     let nonce = c.next_nonce(&consumer);

@@ -4,7 +4,7 @@
 //! reveal window is accepted and one at its end finds the job settled (`job_closed`).
 
 use cairn_app::jobs::get_job;
-use cairn_testkit::{CRN, Net, buy_credits, ed_device, failure, genesis, register};
+use cairn_testkit::{CRN, ed_device, failure, market, register};
 use cairn_types::compute::{commitment, job_id};
 use cairn_types::{DeviceClass, Hash, Keypair, TxBody, TxFailure};
 
@@ -15,14 +15,11 @@ const REVEAL: u64 = 4;
 fn compute_commits_and_reveals_outside_their_windows_or_not_matching_are_refused() {
     let consumer = Keypair::from_label("it-compute-consumer");
     let p = Keypair::from_label("it-compute-provider");
-    let mut g = genesis(&[&consumer, &p], 1_000 * CRN);
-    g.params.blocks_per_epoch = 1_000_000;
-    g.params.credits.oracles = vec![consumer.address()];
-    g.params.compute.commit_window_blocks = COMMIT;
-    g.params.compute.reveal_window_blocks = REVEAL;
-    let mut c = Net::new(&g);
-    let buy = buy_credits(&mut c, &consumer, 10 * CRN);
-    c.block(buy);
+    let mut c = market(&consumer, &p, 10 * CRN, |params| {
+        params.blocks_per_epoch = 1_000_000;
+        params.compute.commit_window_blocks = COMMIT;
+        params.compute.reveal_window_blocks = REVEAL;
+    });
     let devs = [ed_device(1), ed_device(2), ed_device(3)];
     for d in &devs {
         c.ok(&p, register(d, &p, DeviceClass::Compute, 0, None));

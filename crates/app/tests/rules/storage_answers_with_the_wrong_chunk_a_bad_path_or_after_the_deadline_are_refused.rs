@@ -5,7 +5,7 @@
 //! fault at the next epoch start.
 
 use cairn_app::deals::get_deal;
-use cairn_testkit::{CRN, Net, buy_credits, ed_device, failure, genesis, register};
+use cairn_testkit::{CRN, ed_device, failure, market, register};
 use cairn_types::storage::{chunk_proof, chunk_root, chunks, deal_id};
 use cairn_types::{DeviceClass, Keypair, TxBody, TxFailure, TxStatus};
 
@@ -16,13 +16,10 @@ const RESPONSE: u64 = 3;
 fn storage_answers_with_the_wrong_chunk_a_bad_path_or_after_the_deadline_are_refused() {
     let consumer = Keypair::from_label("it-storage-consumer");
     let provider = Keypair::from_label("it-storage-provider");
-    let mut g = genesis(&[&consumer, &provider], 1_000 * CRN);
-    g.params.blocks_per_epoch = EPOCH;
-    g.params.credits.oracles = vec![consumer.address()];
-    g.params.storage.response_blocks = RESPONSE;
-    let mut c = Net::new(&g);
-    let buy = buy_credits(&mut c, &consumer, 10 * CRN);
-    c.block(buy);
+    let mut c = market(&consumer, &provider, 10 * CRN, |p| {
+        p.blocks_per_epoch = EPOCH;
+        p.storage.response_blocks = RESPONSE;
+    });
     let dev = ed_device(1);
     c.ok(&provider, register(&dev, &provider, DeviceClass::Storage, 0, None));
     let chunk_size = c.params().storage.chunk_size as usize;
