@@ -17,6 +17,7 @@ pub const CHAIN: &str = "cairn-test";
 /// Milliseconds between two blocks made by [`Chain::block`].
 pub const BLOCK_MS: u64 = 1_000;
 
+/// The state machine on an in-memory store, with the parent of the next block.
 pub struct Chain {
     pub app: App,
     pub store: MemStore,
@@ -42,7 +43,8 @@ pub fn genesis(keys: &[&Keypair], balance: Amount) -> Genesis {
     }
 }
 
-/// [`genesis`] with its parameters changed by `edit` (and checked as a node checks them).
+/// [`genesis`] with its parameters changed by `edit` ([`Chain::new`] checks them as a node
+/// checks its genesis).
 pub fn genesis_with(keys: &[&Keypair], balance: Amount, edit: impl FnOnce(&mut Params)) -> Genesis {
     let mut g = genesis(keys, balance);
     edit(&mut g.params);
