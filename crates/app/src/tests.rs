@@ -3,106 +3,11 @@
 use super::*;
 use crate::accounts::{get_account, get_supply};
 use cairn_state::MemStore;
-use cairn_types::genesis::GenesisAccount;
-use cairn_types::{Keypair, Transaction, TxBody, TxFailure, TxStatus};
+// The chain runs the library build of this crate: blocks built by hand use its types.
+use cairn_testkit::cairn_app::{BlockError, Parent, SizedTx};
+pub(crate) use cairn_testkit::{CHAIN, Chain, genesis, transfer};
+use cairn_types::{Keypair, TxFailure, TxStatus};
 use proptest::prelude::*;
-
-pub(crate) const CHAIN: &str = "cairn-test";
-
-pub(crate) struct Chain {
-    pub app: App,
-    pub store: MemStore,
-    pub parent: Parent,
-    pub validator: Keypair,
-    pub roots: Vec<Hash>,
-    /// Every reward report the chain's boundary blocks computed, by epoch.
-    pub reports: std::collections::BTreeMap<u64, cairn_types::rewards::RewardReport>,
-}
-
-/// A test genesis. Its tests list one oracle, so its price needs one fresh report
-/// (`credits.min_oracles` = 1; the credits tests set the default 3 where they test it).
-pub(crate) fn genesis(keys: &[&Keypair], balance: u128) -> Genesis {
-    let mut params = Params::default();
-    params.credits.min_oracles = 1;
-    Genesis {
-        chain_id: CHAIN.into(),
-        genesis_time_ms: 1_000,
-        validator: Keypair::from_label("validator").address(),
-        validators: Vec::new(),
-        accounts: keys.iter().map(|k| GenesisAccount { address: k.address(), balance }).collect(),
-        params,
-    }
-}
-
-impl Chain {
-    pub fn new(g: &Genesis) -> Chain {
-        let mut store = MemStore::default();
-        let changes = App::genesis_changes(g).unwrap();
-        let (root, batch) = App::genesis_root(&store, &changes).unwrap();
-        store.apply(0, &changes, &batch);
-        Chain {
-            app: App::new(g.chain_id.clone()),
-            store,
-            parent: Parent::of_genesis(g),
-            validator: Keypair::from_label("validator"),
-            roots: vec![root],
-            reports: Default::default(),
-        }
-    }
-
-    /// Proposes, verifies (as a second node would) and commits one block.
-    pub fn block(&mut self, txs: Vec<SignedTx>) -> Proposal {
-        let sized = txs.into_iter().map(SizedTx::new).collect();
-        let t = self.parent.timestamp_ms + 1000;
-        let p =
-            self.app.propose(&self.store, self.parent, t, self.validator.address(), sized).unwrap();
-        let again = self.app.verify(&self.store, self.parent, &p.header, &p.txs).unwrap();
-        assert_eq!(again.state_root, p.executed.state_root);
-        self.store.apply(p.header.height, &p.executed.changes, &p.executed.tree_batch);
-        self.parent = Parent::of_block(&self.certify(&p));
-        self.roots.push(p.header.state_root);
-        if let Some(r) = &p.executed.rewards {
-            self.reports.insert(r.summary.epoch, r.clone());
-        }
-        p
-    }
-}
-
-impl Chain {
-    /// `device`'s entry in the reward report of `epoch`, once that epoch has closed.
-    pub fn reward_entry(
-        &self,
-        epoch: u64,
-        device: &cairn_types::DeviceId,
-    ) -> Option<&cairn_types::rewards::RewardEntry> {
-        self.reports.get(&epoch)?.entries.iter().find(|e| e.device == *device)
-    }
-
-    /// The block of a proposal, certified by the validator as the solo producer does.
-    pub fn certify(&self, p: &Proposal) -> cairn_types::Block {
-        let certificate =
-            cairn_types::Certificate::solo(&self.validator, self.app.chain_id(), &p.header.hash());
-        cairn_types::Block { header: p.header.clone(), txs: p.txs.clone(), certificate }
-    }
-}
-
-pub(crate) fn transfer(
-    from: &Keypair,
-    to: &Keypair,
-    amount: u128,
-    nonce: u64,
-    fee: u128,
-) -> SignedTx {
-    Transaction {
-        chain_id: CHAIN.into(),
-        signer: from.address(),
-        nonce,
-        max_fee: fee,
-        expiry_height: 1_000,
-        body: TxBody::Transfer { to: to.address(), amount },
-    }
-    .sign(from)
-}
 
 const FEE: u128 = 10_000;
 

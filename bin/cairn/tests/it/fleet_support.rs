@@ -3,10 +3,10 @@
 //! and a storage provider answers its deal's challenge every epoch. Used by the reward
 //! tests.
 
-use crate::coverage_support::{FREQ, TX_DBM, WEAK, at_distance};
 use crate::device_support::now_ms;
 use crate::harness::{NodeBuilder, crn};
 use crate::on_demand::OnDemand;
+use cairn_testkit::coverage::{FREQ, TX_DBM, WEAK, at_distance};
 use cairn_types::device::{Report, ReportPayload, SignedReport, beacon_data};
 use cairn_types::device_key::{DeviceId, DeviceSigner};
 use cairn_types::storage::{chunk_proof, chunk_root, chunks, deal_id};

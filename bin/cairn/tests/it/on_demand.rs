@@ -5,7 +5,7 @@
 use crate::device_support::signed;
 use crate::harness::{Node, NodeBuilder};
 use cairn_types::device_key::DeviceSigner;
-use cairn_types::{Address, DeviceClass, Height, Keypair, Receipt, TxBody, TxFailure, TxStatus};
+use cairn_types::{Address, DeviceClass, Height, Keypair, Receipt, TxBody, TxStatus};
 use std::collections::BTreeMap;
 
 pub struct OnDemand {
@@ -25,15 +25,6 @@ impl OnDemand {
     /// Height of the last block.
     pub async fn height(&self) -> Height {
         self.node.height().await
-    }
-
-    /// Makes empty blocks until the next block will be `height`.
-    pub async fn advance_to(&self, height: Height) {
-        let mut h = self.height().await;
-        assert!(h < height, "already at {h}, cannot advance to {height}");
-        while h + 1 < height {
-            h = self.node.make_block().await;
-        }
     }
 
     /// The next nonce `from` will use.
@@ -99,13 +90,5 @@ impl OnDemand {
         let r = self.send(from, vec![body]).await.remove(0);
         assert_eq!(r.status, TxStatus::Success, "{r:?}");
         r
-    }
-}
-
-/// The failure of a receipt that must have failed.
-pub fn failure(r: &Receipt) -> &TxFailure {
-    match &r.status {
-        TxStatus::Failed { error } => error,
-        TxStatus::Success => panic!("the transaction succeeded: {r:?}"),
     }
 }

@@ -5,102 +5,39 @@
 use super::registry;
 use super::reports::heartbeat_slot;
 use super::*;
-use crate::accounts::{Account, Supply, get_account, get_supply};
-use crate::check::{self, SizedTx};
-use crate::tests::{CHAIN, Chain, genesis};
-use crate::{App, LastBlock, Parent, Proposal, state_key};
-use cairn_state::{MemStore, Overlay, StateRead, StateScan, tree};
+use crate::tests::{CHAIN, genesis};
+use crate::{LastBlock, state_key};
+// The chain runs the library build of this crate: what it hands back has its types.
+use cairn_state::{MemStore, Overlay, StateRead, tree};
+use cairn_testkit::cairn_app::Parent;
+use cairn_testkit::cairn_app::accounts::{Account, Supply};
+pub(crate) use cairn_testkit::devices::{METADATA, attest, consent, reports_outcome};
+pub(crate) use cairn_testkit::ledger::{all_devices, ledger};
+pub(crate) use cairn_testkit::{
+    CRN, FEE, Net, START, assert_credit_identity, assert_supply_identity, buy_credits, credits_of,
+    ed_device, failure, heartbeat, register, signed,
+};
 use cairn_types::device::{
     MakerAttestation, RegistrationConsent, RejectReason, ReportRejection, maker_message,
 };
 use cairn_types::tx::StatelessError;
 use cairn_types::{
-    Address, Amount, DeviceClass, DeviceId, DeviceKey, DeviceSignature, DeviceSigner, Genesis,
-    Keypair, Params, Receipt, Report, ReportPayload, SignedReport, SignedTx, Transaction, TxBody,
-    TxFailure, TxOutcome, TxStatus, UNITS_PER_CRN,
+    Address, Amount, DeviceClass, DeviceId, DeviceKey, DeviceSignature, DeviceSigner, Keypair,
+    Params, Receipt, SignedReport, SignedTx, Transaction, TxBody, TxFailure, TxStatus,
 };
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 
-pub(crate) const CRN: Amount = UNITS_PER_CRN;
-/// Every genesis account's balance.
-pub(crate) const START: Amount = 1_000 * CRN;
-/// The fee of every transaction: above the floor even for a batch of 50 P-256 reports.
-pub(crate) const FEE: Amount = 500_000;
 /// Genesis time of the report tests: late enough that a report can be older than the
 /// maximum report age.
 const T0: u64 = 1_700_000_000_000;
-const METADATA: &[u8] = b"model=x1";
 
 // ---------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------
 
-pub(crate) fn signed(from: &Keypair, nonce: u64, body: TxBody) -> SignedTx {
-    Transaction {
-        chain_id: CHAIN.into(),
-        signer: from.address(),
-        nonce,
-        max_fee: FEE,
-        expiry_height: 1_000_000,
-        body,
-    }
-    .sign(from)
-}
-
-pub(crate) fn ed_device(seed: u8) -> DeviceSigner {
-    DeviceSigner::from_ed25519_seed([seed; 32])
-}
-
 fn p256_device() -> DeviceSigner {
     DeviceSigner::generate_p256().unwrap()
-}
-
-fn consent(dev: &DeviceSigner, owner: &Address, device_nonce: u64) -> DeviceSignature {
-    dev.sign(&RegistrationConsent { owner: *owner, device_nonce }.signing_message(CHAIN)).unwrap()
-}
-
-/// A registration of `dev` for `owner`, with the device's consent for `owner`.
-pub(crate) fn register(
-    dev: &DeviceSigner,
-    owner: &Keypair,
-    class: DeviceClass,
-    device_nonce: u64,
-    maker: Option<MakerAttestation>,
-) -> TxBody {
-    TxBody::RegisterDevice {
-        key: dev.public_key(),
-        class,
-        metadata: METADATA.to_vec(),
-        device_nonce,
-        device_signature: consent(dev, &owner.address(), device_nonce),
-        maker,
-    }
-}
-
-fn attest(maker: &Keypair, key: &DeviceKey, serial: &str) -> MakerAttestation {
-    MakerAttestation {
-        maker: maker.address(),
-        serial: serial.to_string(),
-        signature: maker.sign_raw(&maker_message(CHAIN, key, serial)),
-    }
-}
-
-pub(crate) fn heartbeat(
-    dev: &DeviceSigner,
-    seq: u64,
-    epoch: u64,
-    timestamp_ms: u64,
-) -> SignedReport {
-    let report = Report {
-        device: dev.public_key(),
-        seq,
-        epoch,
-        timestamp_ms,
-        payload: ReportPayload::Heartbeat { uptime_secs: seq * 60 },
-    };
-    let signature = dev.sign(&report.signing_message(CHAIN)).unwrap();
-    SignedReport { report, signature }
 }
 
 fn flip(sig: &mut DeviceSignature) {
@@ -125,70 +62,8 @@ fn tokyo() -> u64 {
     cell(35.68, 139.69, h3o::Resolution::Twelve)
 }
 
-pub(crate) fn failure(r: &Receipt) -> &TxFailure {
-    match &r.status {
-        TxStatus::Failed { error } => error,
-        TxStatus::Success => panic!("expected a failed receipt, got success: {r:?}"),
-    }
-}
-
-fn reports_outcome(r: &Receipt) -> (u32, Vec<ReportRejection>) {
-    match &r.outcome {
-        TxOutcome::Reports { accepted, rejected } => (*accepted, rejected.clone()),
-        other => panic!("expected a reports outcome, got {other:?}"),
-    }
-}
-
 fn rejection(index: u32, dev: &DeviceSigner, seq: u64, reason: RejectReason) -> ReportRejection {
     ReportRejection { index, device: dev.id(), seq, reason }
-}
-
-/// The prefix of every device record key.
-fn device_prefix() -> Vec<u8> {
-    let k = state_key::device(&DeviceId::ZERO);
-    k[..k.len() - 32].to_vec()
-}
-
-/// Every device record in the store.
-fn all_devices(store: &MemStore) -> Vec<Device> {
-    store
-        .scan_prefix(&device_prefix(), None, usize::MAX)
-        .unwrap()
-        .into_iter()
-        .map(|(_, v)| borsh::from_slice::<Device>(&v).unwrap())
-        .collect()
-}
-
-/// (sum of the balances of `addrs`, supply, sum of the bonds of all devices).
-fn ledger(store: &MemStore, addrs: &[Address]) -> (Amount, Supply, Amount) {
-    let balances = addrs.iter().map(|a| get_account(store, a).unwrap().balance).sum();
-    let bonds = all_devices(store).iter().map(|d| d.bond).sum();
-    (balances, get_supply(store).unwrap(), bonds)
-}
-
-/// Every account balance in the store.
-pub(crate) fn all_balances(store: &MemStore) -> Amount {
-    let k = state_key::account(&Address([0; 32]));
-    store
-        .scan_prefix(&k[..k.len() - 32], None, usize::MAX)
-        .unwrap()
-        .into_iter()
-        .map(|(_, v)| borsh::from_slice::<crate::accounts::Account>(&v).unwrap().balance)
-        .sum()
-}
-
-/// All balances + bonded + escrowed + unclaimed = genesis + emitted − burned, the balances
-/// of `keys` are all there is besides the treasury and the validator, and bonded = the sum
-/// of all device bonds.
-pub(crate) fn assert_supply_identity(store: &MemStore, keys: &[&Keypair]) {
-    let addrs: Vec<Address> = keys.iter().map(|k| k.address()).collect();
-    let (balances, s, bonds) = ledger(store, &addrs);
-    let all = all_balances(store);
-    let parts = all + s.bonded + s.escrowed + s.staked + s.unclaimed + s.held;
-    assert_eq!(parts, s.total(), "supply identity: {s:?}");
-    let others = get_account(store, &cairn_types::rewards::treasury_address()).unwrap().balance;
-    assert!(balances + others <= all, "balances of the keys exceed all balances");
-    assert_eq!(s.bonded, bonds, "bonded total vs device bonds");
 }
 
 fn has_key(store: &MemStore, key: &[u8]) -> bool {
@@ -201,161 +76,6 @@ fn stored_device_nonce(store: &MemStore, id: &DeviceId) -> u64 {
 
 fn owner_index(owner: &Keypair, id: &DeviceId) -> Vec<u8> {
     state_key::index_with_id(state_key::index_owner_prefix(&owner.address()), id)
-}
-
-/// The price at which one credit costs one base unit of CRN: $10 a CRN, $0.00001 a credit.
-pub(crate) const UNIT_PRICE: u128 = 10_000_000_000;
-
-/// `buyer` (listed as an oracle in genesis) reports [`UNIT_PRICE`] and burns `amount` CRN
-/// for as many credits: two transactions for the next block.
-pub(crate) fn buy_credits(n: &mut Net, buyer: &Keypair, amount: Amount) -> Vec<SignedTx> {
-    vec![
-        n.tx(buyer, TxBody::ReportPrice { nano_usd_per_crn: UNIT_PRICE }),
-        n.tx(buyer, TxBody::MintCredits { to: buyer.address(), amount }),
-    ]
-}
-
-pub(crate) fn credits_of(store: &MemStore, who: &Keypair) -> u128 {
-    crate::credits::balance(store, &who.address()).unwrap()
-}
-
-/// Credits minted = credits held + escrowed + consumed.
-pub(crate) fn assert_credit_identity(store: &MemStore) {
-    let k = state_key::credits(&Address([0; 32]));
-    let held: u128 = store
-        .scan_prefix(&k[..k.len() - 32], None, usize::MAX)
-        .unwrap()
-        .into_iter()
-        .map(|(_, v)| borsh::from_slice::<u128>(&v).unwrap())
-        .sum();
-    let cs = crate::credits::get_credit_supply(store).unwrap();
-    assert_eq!(held + cs.escrowed + cs.consumed, cs.minted, "credit identity: {cs:?}");
-    // Their CRN value: held + escrowed + paid onto devices' epoch records = minted.
-    let sum = |prefix: &[u8], f: &dyn Fn(&[u8]) -> u128| -> u128 {
-        store.scan_prefix(prefix, None, usize::MAX).unwrap().iter().map(|(_, v)| f(v)).sum()
-    };
-    let held = sum(b"crvalue/", &|v| borsh::from_slice::<u128>(v).unwrap());
-    let escrowed = sum(b"escvalue/", &|v| {
-        borsh::from_slice::<crate::credits::value::Escrowed>(v).unwrap().value
-    });
-    let paid = sum(b"devep/", &|v| {
-        let a: cairn_types::device::EpochActivity = borsh::from_slice(v).unwrap();
-        a.paid_usage + a.paid_service
-    });
-    let vs = crate::credits::value::value_supply(store).unwrap();
-    assert_eq!((escrowed, paid), (vs.escrowed, vs.paid), "value in escrow and paid: {vs:?}");
-    assert_eq!(held + vs.escrowed + vs.paid, vs.minted, "credit value identity: {vs:?}");
-}
-
-/// A chain plus the next nonce of every account that signs.
-pub(crate) struct Net {
-    pub(crate) c: Chain,
-    nonces: BTreeMap<Address, u64>,
-}
-
-impl Net {
-    pub(crate) fn new(g: &Genesis) -> Net {
-        Net { c: Chain::new(g), nonces: BTreeMap::new() }
-    }
-
-    /// A transaction from `from` with its next nonce.
-    pub(crate) fn tx(&mut self, from: &Keypair, body: TxBody) -> SignedTx {
-        let n = self.nonces.entry(from.address()).or_insert(0);
-        let t = signed(from, *n, body);
-        *n += 1;
-        t
-    }
-
-    /// One block holding `txs`, all of which must be included.
-    pub(crate) fn block(&mut self, txs: Vec<SignedTx>) -> Proposal {
-        let count = txs.len();
-        let p = self.c.block(txs);
-        assert!(p.dropped.is_empty(), "dropped: {:?}", p.dropped);
-        assert_eq!(p.executed.receipts.len(), count);
-        p
-    }
-
-    /// One block holding one transaction; its receipt.
-    pub(crate) fn run(&mut self, from: &Keypair, body: TxBody) -> Receipt {
-        let t = self.tx(from, body);
-        self.block(vec![t]).executed.receipts.remove(0)
-    }
-
-    pub(crate) fn empty_blocks(&mut self, n: u64) {
-        for _ in 0..n {
-            self.block(vec![]);
-        }
-    }
-
-    /// Empty blocks until the next block is at `height`.
-    pub(crate) fn advance_to(&mut self, height: u64) {
-        assert!(self.height() < height);
-        while self.height() + 1 < height {
-            self.block(vec![]);
-        }
-    }
-
-    /// Blocks with one heartbeat from each of `devs` (submitted by `gateway`; empty blocks
-    /// without devices) until the next block is at `height`; `seq` numbers the reports.
-    pub(crate) fn heartbeats_to(
-        &mut self,
-        gateway: &Keypair,
-        devs: &[&DeviceSigner],
-        seq: &mut u64,
-        height: u64,
-    ) {
-        while self.height() + 1 < height {
-            if devs.is_empty() {
-                self.block(vec![]);
-                continue;
-            }
-            let epoch = self.params().epoch_of(self.height() + 1);
-            let ts = self.c.parent.timestamp_ms;
-            *seq += 1;
-            let reports = devs.iter().map(|d| heartbeat(d, *seq, epoch, ts)).collect();
-            let r = self.run(gateway, TxBody::SubmitReports { reports });
-            let cairn_types::TxOutcome::Reports { rejected, .. } = &r.outcome else {
-                panic!("{r:?}")
-            };
-            assert!(rejected.is_empty(), "{rejected:?}");
-        }
-    }
-
-    fn resync(&mut self, keys: &[Keypair]) {
-        for k in keys {
-            self.nonces.insert(k.address(), self.account(k).nonce);
-        }
-    }
-
-    pub(crate) fn height(&self) -> u64 {
-        self.c.parent.height
-    }
-
-    pub(crate) fn account(&self, k: &Keypair) -> Account {
-        get_account(&self.c.store, &k.address()).unwrap()
-    }
-
-    pub(crate) fn balance(&self, k: &Keypair) -> Amount {
-        self.account(k).balance
-    }
-
-    pub(crate) fn device(&self, id: &DeviceId) -> Device {
-        get_device(&self.c.store, id).unwrap().expect("device record")
-    }
-
-    pub(crate) fn supply(&self) -> Supply {
-        get_supply(&self.c.store).unwrap()
-    }
-
-    pub(crate) fn params(&self) -> Params {
-        App::params(&self.c.store).unwrap()
-    }
-
-    /// The stateless verdict on each of `txs` (not put in a block).
-    fn stateless(&self, txs: Vec<SignedTx>) -> Vec<Result<(), StatelessError>> {
-        let mut sized: Vec<SizedTx> = txs.into_iter().map(SizedTx::new).collect();
-        check::check_stateless_batch(CHAIN, &self.params(), &mut sized)
-    }
 }
 
 fn codes(v: &[Result<(), StatelessError>]) -> Vec<Result<(), &'static str>> {

@@ -3,41 +3,32 @@
 
 use super::fspl::max_rssi_cdbm;
 use super::reports::cells_apart;
-use crate::devices::tests::{Net, START, ed_device, register};
-use crate::tests::{CHAIN, genesis};
-use crate::{entropy_at, state_key};
+use crate::devices::tests::{Net, START};
+use crate::state_key;
+use crate::tests::genesis;
 use cairn_state::StateRead;
+use cairn_testkit::Field;
+use cairn_testkit::coverage::{FREQ, TX_DBM as TX, WEAK, at_distance};
 use cairn_types::device::{BeaconRecord, RejectReason, beacon_data};
-use cairn_types::{
-    DeviceClass, DeviceSigner, Keypair, Params, Report, ReportPayload, SignedReport, TxBody,
-    TxOutcome,
-};
-use std::collections::BTreeMap;
+use cairn_types::{DeviceSigner, Keypair, Params, ReportPayload, SignedReport};
 
-const FREQ: u32 = 868_100;
-const TX: i16 = 14;
-
+/// The coverage field of `cairn-testkit` on this file's parameters, with a verdict that
+/// leaves out the height.
 struct W {
-    n: Net,
-    gw: Keypair,
-    a: Keypair,
-    b: Keypair,
-    beaconer: DeviceSigner,
-    seqs: BTreeMap<[u8; 32], u64>,
-    next_seed: u8,
-    home: h3o::CellIndex,
+    f: Field,
 }
 
-/// A res-12 cell exactly `k` resolution-11 cells from `home`.
-fn at_distance(home: h3o::CellIndex, k: u32) -> u64 {
-    let p = home.parent(h3o::Resolution::Eleven).unwrap();
-    let ring: Vec<h3o::CellIndex> = p
-        .grid_disk_distances::<Vec<_>>(k)
-        .into_iter()
-        .filter(|(_, d)| *d == k)
-        .map(|(c, _)| c)
-        .collect();
-    u64::from(ring[0].center_child(h3o::Resolution::Twelve).unwrap())
+impl std::ops::Deref for W {
+    type Target = Field;
+    fn deref(&self) -> &Field {
+        &self.f
+    }
+}
+
+impl std::ops::DerefMut for W {
+    fn deref_mut(&mut self) -> &mut Field {
+        &mut self.f
+    }
 }
 
 impl W {
@@ -60,64 +51,15 @@ impl W {
         g.params.coverage.witness_lag_blocks = 5;
         g.params.coverage.witness_cap = 3;
         tweak(&mut g.params);
-        let n = Net::new(&g);
+        let mut n = Net::new(&g);
+        n.empty_blocks(3);
         let home = h3o::LatLng::new(48.85, 2.35).unwrap().to_cell(h3o::Resolution::Twelve);
-        let mut w = W {
-            n,
-            gw,
-            a: a.clone(),
-            b,
-            beaconer: ed_device(1),
-            seqs: BTreeMap::new(),
-            next_seed: 130,
-            home,
-        };
-        w.n.empty_blocks(3);
-        let beaconer = w.hotspot(&a, Some(u64::from(home)));
-        w.beaconer = beaconer;
-        w
-    }
-
-    fn hotspot(&mut self, owner: &Keypair, cell: Option<u64>) -> DeviceSigner {
-        let dev = ed_device(self.next_seed);
-        self.next_seed += 1;
-        assert!(
-            self.n.run(owner, register(&dev, owner, DeviceClass::Hotspot, 0, None)).is_success()
-        );
-        if let Some(cell) = cell {
-            assert!(
-                self.n.run(owner, TxBody::AssertLocation { device: dev.id(), cell }).is_success()
-            );
-        }
-        dev
-    }
-
-    fn report(&mut self, dev: &DeviceSigner, payload: ReportPayload) -> SignedReport {
-        let seq = self.seqs.entry(dev.id().0).or_insert(0);
-        *seq += 1;
-        let report = Report {
-            device: dev.public_key(),
-            seq: *seq,
-            epoch: 0,
-            timestamp_ms: self.n.c.parent.timestamp_ms,
-            payload,
-        };
-        let signature = dev.sign(&report.signing_message(CHAIN)).unwrap();
-        SignedReport { report, signature }
+        W { f: Field::on(n, a, b, gw, home, 130) }
     }
 
     fn submit(&mut self, reports: Vec<SignedReport>) -> (u32, Vec<(u32, RejectReason)>) {
-        let gw = self.gw.clone();
-        let r = self.n.run(&gw, TxBody::SubmitReports { reports });
-        let TxOutcome::Reports { accepted, rejected } = r.outcome else { panic!("{r:?}") };
-        (accepted, rejected.into_iter().map(|x| (x.index, x.reason)).collect())
-    }
-
-    /// `dev` beacons; returns the height its beacon was accepted at.
-    fn beacon(&mut self, dev: &DeviceSigner) -> u64 {
-        let h = self.n.height() + 1;
-        assert_eq!(self.beacon_on(dev, FREQ, TX), (1, vec![]));
-        h
+        let (_, accepted, rejected) = self.f.submit(reports);
+        (accepted, rejected)
     }
 
     /// `dev` beacons on `frequency_khz` at `tx_power_dbm` in the next block; the verdict.
@@ -127,10 +69,10 @@ impl W {
         frequency_khz: u32,
         tx_power_dbm: i16,
     ) -> (u32, Vec<(u32, RejectReason)>) {
-        let h = self.n.height() + 1;
-        let entropy = entropy_at(&self.n.c.store, h - 1).unwrap().unwrap();
+        let head = self.net.height();
+        let entropy = self.entropy(head);
         let payload = ReportPayload::Beacon {
-            entropy_height: h - 1,
+            entropy_height: head,
             data: beacon_data(&entropy, &dev.id()),
             frequency_khz,
             tx_power_dbm,
@@ -141,42 +83,15 @@ impl W {
 
     fn record(&self, beacon_height: u64) -> BeaconRecord {
         let key = state_key::beacon(&self.beaconer.id(), beacon_height);
-        self.n.c.store.get_decoded(&key).unwrap().unwrap()
-    }
-
-    fn witness(
-        &mut self,
-        dev: &DeviceSigner,
-        beacon_height: u64,
-        rssi_cdbm: i32,
-        frequency_khz: u32,
-    ) -> SignedReport {
-        let payload = ReportPayload::Witness {
-            beaconer: self.beaconer.id(),
-            beacon_height,
-            rssi_cdbm,
-            frequency_khz,
-        };
-        self.report(dev, payload)
-    }
-
-    /// A witness hotspot of owner b, `k` cells away, that has beaconed (for reciprocity).
-    fn witness_at(&mut self, k: u32) -> DeviceSigner {
-        let cell = at_distance(self.home, k);
-        let b = self.b.clone();
-        let dev = self.hotspot(&b, Some(cell));
-        self.beacon(&dev);
-        dev
+        self.net.c.store.get_decoded(&key).unwrap().unwrap()
     }
 }
-
-const WEAK: i32 = -12_000; // −120 dBm: believable at any distance here
 
 #[test]
 fn witnesses_closer_than_the_minimum_distance_are_rejected() {
     let mut w = W::new();
     let (near, ok) = (w.witness_at(7), w.witness_at(8));
-    assert_eq!(cells_apart(u64::from(w.home), w.n.device(&near.id()).location.unwrap()), Some(7));
+    assert_eq!(cells_apart(u64::from(w.home), w.net.device(&near.id()).location.unwrap()), Some(7));
     let beaconer = w.beaconer.clone();
     let hb = w.beacon(&beaconer);
     let batch = vec![w.witness(&near, hb, WEAK, FREQ), w.witness(&ok, hb, WEAK, FREQ)];
@@ -203,7 +118,7 @@ fn a_signal_stronger_than_free_space_allows_is_rejected() {
     let (x, y) = (w.witness_at(10), w.witness_at(10));
     let beaconer = w.beaconer.clone();
     let hb = w.beacon(&beaconer);
-    let cp = w.n.params().coverage;
+    let cp = w.net.params().coverage;
     let distance_m = 10 * cp.cell_spacing_cm / 100; // 496 m
     let max = max_rssi_cdbm(TX, distance_m, u64::from(FREQ), cp.rssi_tolerance_cdb);
     let batch = vec![w.witness(&x, hb, max as i32, FREQ), w.witness(&y, hb, max as i32 + 1, FREQ)];
@@ -242,7 +157,7 @@ fn a_witness_after_the_lag_window_is_rejected() {
     let (x, y) = (w.witness_at(10), w.witness_at(11));
     let beaconer = w.beaconer.clone();
     let hb = w.beacon(&beaconer);
-    w.n.advance_to(hb + 5);
+    w.net.advance_to(hb + 5);
     let r = w.witness(&x, hb, WEAK, FREQ);
     assert_eq!(w.submit(vec![r]), (1, vec![]));
     let r = w.witness(&y, hb, WEAK, FREQ);
@@ -264,7 +179,7 @@ fn witnesses_past_the_cap_are_not_counted_first_come_first_counted() {
     assert_eq!(accepted, 3);
     assert_eq!(rejected, vec![(3, RejectReason::WitnessCap { cap: 3 })]);
     let record: BeaconRecord =
-        w.n.c.store.get_decoded(&state_key::beacon(&w.beaconer.id(), hb)).unwrap().unwrap();
+        w.net.c.store.get_decoded(&state_key::beacon(&w.beaconer.id(), hb)).unwrap().unwrap();
     assert_eq!(record.witnesses.len(), 3);
 }
 
@@ -285,7 +200,8 @@ fn a_witness_that_has_not_beaconed_itself_is_rejected() {
 fn self_same_owner_unlocated_and_unknown_beacons_are_rejected() {
     let mut w = W::new();
     let a = w.a.clone();
-    let sibling = w.hotspot(&a, Some(at_distance(w.home, 10)));
+    let cell = at_distance(w.home, 10);
+    let sibling = w.hotspot(&a, Some(cell));
     w.beacon(&sibling);
     let b = w.b.clone();
     let nowhere = w.hotspot(&b, None);
@@ -313,22 +229,23 @@ fn hotspots_that_earned_coverage_get_their_density_scale_when_the_epoch_ends() {
     // that never reports.
     let (x, y) = (w.witness_at(10), w.witness_at(10));
     let b = w.b.clone();
-    let idle = w.hotspot(&b, Some(at_distance(w.home, 12)));
+    let cell = at_distance(w.home, 12);
+    let idle = w.hotspot(&b, Some(cell));
     let beaconer = w.beaconer.clone();
     let hb = w.beacon(&beaconer);
     let batch = vec![w.witness(&x, hb, WEAK, FREQ), w.witness(&y, hb, WEAK, FREQ)];
     assert_eq!(w.submit(batch), (2, vec![]));
     let earned = [x.id(), y.id(), beaconer.id()];
     fn density(w: &W, id: &cairn_types::DeviceId) -> Option<CoverageDensity> {
-        let e = w.n.c.reward_entry(0, id)?;
+        let e = w.net.c.reward_entry(0, id)?;
         let earned = e.work.beacons > 0 || e.work.witnesses > 0;
         earned
             .then(|| CoverageDensity { scale_ppm: e.work.density_ppm, factors: e.density.clone() })
     }
     assert_eq!(density(&w, &x.id()), None, "not before the epoch ends");
-    w.n.advance_to(41); // block 40 opens epoch 1
-    let hotspots: Vec<_> = earned.iter().map(|id| (*id, w.n.device(id).location)).collect();
-    for (id, expected) in scales(&w.n.params().coverage.density, &hotspots) {
+    w.net.advance_to(41); // block 40 opens epoch 1
+    let hotspots: Vec<_> = earned.iter().map(|id| (*id, w.net.device(id).location)).collect();
+    for (id, expected) in scales(&w.net.params().coverage.density, &hotspots) {
         assert_eq!(density(&w, &id), Some(expected));
     }
     // Co-located in one resolution-8 hex: at most half each.
@@ -362,7 +279,7 @@ fn a_hotspot_that_witnesses_one_beacon_twice_is_paid_once_and_leaves_room_for_ho
     let batch = vec![w.witness(&copier, hb, WEAK, FREQ), w.witness(&y, hb, WEAK, FREQ)];
     assert_eq!(w.submit(batch), (1, vec![(0, dup)]));
     assert_eq!(w.record(hb).witnesses, vec![copier.id(), x.id(), y.id()]);
-    let paid = |w: &W, d: &DeviceSigner| crate::devices::get_activity(&w.n.c.store, &d.id(), 0);
+    let paid = |w: &W, d: &DeviceSigner| crate::devices::get_activity(&w.net.c.store, &d.id(), 0);
     assert_eq!(paid(&w, &copier).unwrap().witnesses, 1, "the copier is counted once");
     assert_eq!(paid(&w, &x).unwrap().witnesses, 1);
 }
@@ -510,7 +427,7 @@ mod props {
                 picks.iter().map(|(who, _)| *who).collect();
             prop_assert_eq!(got.len(), reporters.len().min(3));
             for d in &ws {
-                let n = crate::devices::get_activity(&w.n.c.store, &d.id(), 0).unwrap().witnesses;
+                let n = crate::devices::get_activity(&w.net.c.store, &d.id(), 0).unwrap().witnesses;
                 prop_assert_eq!(n, u32::from(got.contains(&d.id())));
             }
         }
