@@ -25,8 +25,6 @@ use tokio::sync::watch;
 
 use malachitebft_app_channel::app::types::codec as codec_trait;
 
-/// File of the blocks seen for undecided heights, in the data directory.
-pub const PENDING_FILE: &str = "consensus.redb";
 /// Directory of the engine's write-ahead log, in the data directory.
 pub const WAL_DIR: &str = "wal";
 
@@ -54,7 +52,12 @@ pub async fn start(
     let key = node.key.clone();
     let params = App::params(&node.store.snapshot()?)?;
     let engine_config = config.engine(params.max_block_bytes as usize)?;
-    let pending = Pending::open(&data_dir.join(PENDING_FILE))?;
+    let legacy = data_dir.join(crate::pending::LEGACY_FILE);
+    let moved = node.store.adopt_pending_file(&legacy)?;
+    if moved > 0 {
+        tracing::info!(blocks = moved, file = %legacy.display(), "moved pending blocks into the store");
+    }
+    let pending = Pending::new(node.store.clone());
     let host = Host::new(node, config.clone(), pending)?;
     let ctx = host.ctx().clone();
     let address = host.address();

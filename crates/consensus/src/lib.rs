@@ -9,7 +9,7 @@
 //! - [`signing`]: signing with the validator key and verifying over Cairn's canonical bytes;
 //! - [`codec`]: the wire format of every engine message;
 //! - [`parts`]: a proposed block as a stream of parts, and its reassembly;
-//! - [`pending`]: blocks seen for undecided heights, on disk;
+//! - [`pending`]: blocks seen for undecided heights, kept in the node's store;
 //! - [`services`]: what the node hands consensus (its pool, commit path, metrics, store
 //!   and key), as narrow interfaces the node implements;
 //! - [`host`]: building, checking, committing and serving blocks;

@@ -77,7 +77,8 @@ pub struct Services {
     pub data_dir: PathBuf,
     /// Target time between blocks.
     pub block_interval: Duration,
-    /// The node's store: committed state and blocks (read for proposals, checks and sync).
+    /// The node's store: committed state and blocks (read for proposals, checks and sync),
+    /// and the blocks seen for heights not yet committed (written by this crate).
     pub store: Arc<Store>,
     pub pool: Arc<dyn TxPool>,
     pub committer: Arc<dyn Committer>,
