@@ -1,6 +1,7 @@
 //! `cairn`: the one binary. Runs a node or a devnet, manages keys, sends transactions and
 //! queries a node. Client commands take `--node URL` and `--json`.
 
+mod bft;
 mod cmd;
 mod keystore;
 mod output;

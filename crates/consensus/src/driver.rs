@@ -8,10 +8,10 @@ use crate::config::BftConfig;
 use crate::context::{CairnContext, Height, ValidatorAddress};
 use crate::host::Host;
 use crate::pending::Pending;
+use crate::services::Services;
 use crate::signing::{CairnSigner, ChainVerifier};
 use anyhow::{Context as _, anyhow};
 use cairn_app::App;
-use cairn_node::{BlockSource, Shared};
 use codec_trait::Codec;
 use malachitebft_app_channel::app::consensus::VoteExtensionError;
 use malachitebft_app_channel::app::engine::host::Next;
@@ -21,13 +21,10 @@ use malachitebft_app_channel::{
     AppMsg, Channels, ConsensusContext, EngineHandle, NetworkContext, NetworkIdentity, NetworkMsg,
     RequestContext, Signer, SyncContext, WalContext, start_engine,
 };
-use std::sync::Arc;
 use tokio::sync::watch;
 
 use malachitebft_app_channel::app::types::codec as codec_trait;
 
-/// File of the blocks seen for undecided heights, in the data directory.
-pub const PENDING_FILE: &str = "consensus.redb";
 /// Directory of the engine's write-ahead log, in the data directory.
 pub const WAL_DIR: &str = "wal";
 
@@ -43,30 +40,32 @@ pub fn peer_id(key: &cairn_types::Keypair) -> anyhow::Result<String> {
     Ok(network_keypair(key)?.public().to_peer_id().to_string())
 }
 
-/// The BFT block source for `cairn_node::start_with`.
-pub fn block_source(config: BftConfig) -> BlockSource {
-    Box::new(move |shared, shutdown| Box::pin(start(shared, config, shutdown)))
-}
-
-/// Starts the engine; returns the task that answers it until shutdown.
-async fn start(
-    shared: Arc<Shared>,
+/// Starts the engine on the node's `services`; returns the task that answers it until
+/// `shutdown` (the node's block source).
+pub async fn start(
+    node: Services,
     config: BftConfig,
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
-    let data_dir = shared.config.data_dir.clone();
-    let chain_id = shared.app.chain_id().to_string();
-    let params = App::params(&shared.snapshot()?)?;
+    let data_dir = node.data_dir.clone();
+    let chain_id = node.genesis.chain_id.clone();
+    let key = node.key.clone();
+    let params = App::params(&node.store.snapshot()?)?;
     let engine_config = config.engine(params.max_block_bytes as usize)?;
-    let pending = Pending::open(&data_dir.join(PENDING_FILE))?;
-    let host = Host::new(shared.clone(), config.clone(), pending)?;
+    let legacy = data_dir.join(crate::pending::LEGACY_FILE);
+    let moved = node.store.adopt_pending_file(&legacy)?;
+    if moved > 0 {
+        tracing::info!(blocks = moved, file = %legacy.display(), "moved pending blocks into the store");
+    }
+    let pending = Pending::new(node.store.clone());
+    let host = Host::new(node, config.clone(), pending)?;
     let ctx = host.ctx().clone();
     let address = host.address();
 
     // The network identity is the validator key itself, so peers can tie the libp2p peer
     // to the validator (the engine's proof of validator).
-    let signer = CairnSigner::new(&shared.key, &chain_id);
-    let keypair = network_keypair(&shared.key)?;
+    let signer = CairnSigner::new(&key, &chain_id);
+    let keypair = network_keypair(&key)?;
     let peer_id = keypair.public().to_peer_id();
     let proof = signer
         .sign_validator_proof(signer.public_key().as_bytes().to_vec(), peer_id.to_bytes())
@@ -87,8 +86,7 @@ async fn start(
             .map_err(|e| anyhow!("starting the consensus engine: {e:#}"))?;
     tracing::info!(%peer_id, listen = %config.listen, "consensus engine started");
     #[cfg(feature = "byzantine")]
-    let fault =
-        config.stream_fault.map(|f| crate::fault::Injector::new(f, shared.key.clone(), &chain_id));
+    let fault = config.stream_fault.map(|f| crate::fault::Injector::new(f, key.clone(), &chain_id));
     Ok(tokio::spawn(async move {
         let mut driver = Driver {
             host,

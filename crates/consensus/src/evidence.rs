@@ -7,9 +7,10 @@
 //! signatures again and slashes.
 
 use crate::context::{CairnContext, Vote};
+use crate::services::Services;
+use anyhow::Context as _;
 use cairn_app::App;
 use cairn_app::check::{self, SizedTx};
-use cairn_node::Shared;
 use cairn_types::consensus::{DoubleVote, SignedVote};
 use cairn_types::{Signature as CairnSignature, Transaction, TxBody};
 use malachitebft_app_channel::app::consensus::MisbehaviorEvidence;
@@ -37,36 +38,31 @@ pub fn double_votes(evidence: &MisbehaviorEvidence<CairnContext>) -> Vec<DoubleV
 }
 
 /// Signs, admits and forwards a `ReportEquivocation` transaction for `evidence`.
-pub fn submit(shared: &Shared, evidence: DoubleVote) -> anyhow::Result<()> {
-    let chain_id = shared.app.chain_id().to_string();
-    let key = &shared.key;
-    let snap = shared.snapshot()?;
+pub fn submit(node: &Services, app: &App, evidence: DoubleVote) -> anyhow::Result<()> {
+    let key = &node.key;
+    let snap = node.store.snapshot()?;
     let params = App::params(&snap)?;
     let next_height = snap.height()?.unwrap_or(0) + 1;
-    let mut pool = shared.mempool();
-    let account = cairn_app::accounts::get_account(&snap, &key.address())?;
-    let stx = Transaction {
-        chain_id,
-        signer: key.address(),
-        nonce: pool.next_nonce(&key.address(), account.nonce),
-        max_fee: 0,
-        expiry_height: next_height + EXPIRY_BLOCKS,
-        body: TxBody::ReportEquivocation { evidence },
-    }
-    .sign_with_min_fee(key, &params);
-    let mut sized = vec![SizedTx::new(stx.clone())];
-    if let Some(Err(e)) =
-        check::check_stateless_batch(shared.app.chain_id(), &params, &mut sized).pop()
-    {
-        anyhow::bail!("the evidence transaction fails its own checks: {e}");
-    }
-    let Some(sized) = sized.pop() else { return Ok(()) };
-    match pool.admit(sized, &snap, &params, next_height) {
-        Ok(hash) => {
-            drop(pool);
-            shared.relay.forward(std::slice::from_ref(&stx));
-            tracing::info!(tx = %hash, "equivocation evidence submitted");
+    let mut build = |nonce: u64| {
+        let stx = Transaction {
+            chain_id: app.chain_id().to_string(),
+            signer: key.address(),
+            nonce,
+            max_fee: 0,
+            expiry_height: next_height + EXPIRY_BLOCKS,
+            body: TxBody::ReportEquivocation { evidence: evidence.clone() },
         }
+        .sign_with_min_fee(key, &params);
+        let mut sized = vec![SizedTx::new(stx)];
+        if let Some(Err(e)) =
+            check::check_stateless_batch(app.chain_id(), &params, &mut sized).pop()
+        {
+            anyhow::bail!("the evidence transaction fails its own checks: {e}");
+        }
+        sized.pop().context("the stateless check returned no transaction")
+    };
+    match node.pool.submit_own(&snap, &params, next_height, &key.address(), &mut build)? {
+        Ok(hash) => tracing::info!(tx = %hash, "equivocation evidence submitted"),
         Err(e) => tracing::warn!(error = %e, "the evidence transaction was not admitted"),
     }
     Ok(())

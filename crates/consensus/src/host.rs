@@ -8,13 +8,14 @@ use crate::parts::{
     self, Limits, ProposalPart, ProposedBlock, ReceivedProposal, StreamError, Streams,
 };
 use crate::pending::{Pending, PendingBlock};
+use crate::services::Services;
 use anyhow::{Context as _, bail};
+use cairn_app::Parent;
 use cairn_app::check::{SizedTx, StatefulError};
 use cairn_app::{App, Executed};
-use cairn_node::Shared;
-use cairn_node::producer;
+use cairn_store::Snapshot;
 use cairn_types::consensus::{Commit, CommitSignature};
-use cairn_types::{Address, Block, Certificate, Hash, Signature as CairnSignature, codec};
+use cairn_types::{Address, Block, Certificate, Genesis, Hash, Signature as CairnSignature, codec};
 use malachitebft_app_channel::app::consensus::ProposedValue;
 use malachitebft_app_channel::app::engine::host::{HeightParams, SyncedValueOutcome};
 use malachitebft_app_channel::app::streaming::StreamMessage;
@@ -25,7 +26,6 @@ use malachitebft_app_channel::app::types::core::{
 use malachitebft_app_channel::app::types::sync::RawDecidedValue;
 use malachitebft_signing_ed25519::Signature;
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Proposals for heights further ahead than this are ignored (they cannot be checked yet);
@@ -72,8 +72,17 @@ impl Verdict {
     }
 }
 
+/// The parent of the block after `snap`'s head.
+fn parent(genesis: &Genesis, snap: &Snapshot) -> anyhow::Result<Parent> {
+    Ok(match snap.head_block()? {
+        Some(b) => Parent::of_block(&b),
+        None => Parent::of_genesis(genesis),
+    })
+}
+
 pub struct Host {
-    shared: Arc<Shared>,
+    node: Services,
+    app: App,
     ctx: CairnContext,
     config: BftConfig,
     pending: Pending,
@@ -88,9 +97,10 @@ pub struct Host {
 }
 
 impl Host {
-    pub fn new(shared: Arc<Shared>, config: BftConfig, pending: Pending) -> anyhow::Result<Host> {
-        let ctx = CairnContext::new(shared.app.chain_id());
-        let params = App::params(&shared.snapshot()?)?;
+    pub fn new(node: Services, config: BftConfig, pending: Pending) -> anyhow::Result<Host> {
+        let app = App::new(node.genesis.chain_id.clone());
+        let ctx = CairnContext::new(app.chain_id());
+        let params = App::params(&node.store.snapshot()?)?;
         let total = config.max_reassembly_bytes;
         Ok(Host {
             ctx,
@@ -98,14 +108,20 @@ impl Host {
             pending,
             known: BTreeMap::new(),
             streams: Streams::new(
-                shared.app.chain_id(),
+                app.chain_id(),
                 Limits::new(params.max_block_txs as usize, params.max_block_bytes as usize, total),
             ),
             ahead: BTreeMap::new(),
             ahead_bytes: 0,
             reported: Default::default(),
-            shared,
+            node,
+            app,
         })
+    }
+
+    /// A consistent view of the committed chain.
+    fn snapshot(&self) -> anyhow::Result<Snapshot> {
+        Ok(self.node.store.snapshot()?)
     }
 
     pub fn ctx(&self) -> &CairnContext {
@@ -113,26 +129,22 @@ impl Host {
     }
 
     pub fn address(&self) -> ValidatorAddress {
-        ValidatorAddress(self.shared.key.address())
+        ValidatorAddress(self.node.key.address())
     }
 
     /// The last committed height (0 before the first block).
     pub fn head(&self) -> anyhow::Result<u64> {
-        Ok(self.shared.snapshot()?.height()?.unwrap_or(0))
+        Ok(self.snapshot()?.height()?.unwrap_or(0))
     }
 
     /// Validator set, timeouts and target block time of `height` (the next height: the
     /// set is read from the committed state).
     pub fn height_params(&self, height: u64) -> anyhow::Result<HeightParams<CairnContext>> {
-        let snap = self.shared.snapshot()?;
+        let snap = self.snapshot()?;
         let set = App::validator_set(&snap, height)?;
         let set = ValidatorSet::from_set(&set)
             .with_context(|| format!("validator set of height {height}"))?;
-        Ok(HeightParams::new(
-            set,
-            self.config.timeouts.linear(),
-            Some(self.shared.config.block_interval),
-        ))
+        Ok(HeightParams::new(set, self.config.timeouts.linear(), Some(self.node.block_interval)))
     }
 
     fn proposed_value(
@@ -185,7 +197,7 @@ impl Host {
     /// Builds this node's block for `height` and `round`, or returns the one it already
     /// built for them (a proposer must never propose two blocks in one round).
     pub fn propose(&mut self, height: u64, round: u32) -> anyhow::Result<ReceivedProposal> {
-        let me = self.shared.key.address();
+        let me = self.node.key.address();
         if let Some(p) = self.pending.built(height, round)? {
             let hash = p.block.hash();
             tracing::info!(height, round, block = %hash, "proposing the block built before");
@@ -206,26 +218,22 @@ impl Host {
                 block: p.block,
             });
         }
-        let snap = self.shared.snapshot()?;
+        let snap = self.snapshot()?;
         let head = snap.height()?.unwrap_or(0);
         if head + 1 != height {
             bail!("asked to propose height {height} on top of height {head}");
         }
-        let parent = self.shared.parent(&snap)?;
+        let parent = parent(&self.node.genesis, &snap)?;
         let params = App::params(&snap)?;
-        let candidates: Vec<SizedTx> = self.shared.mempool().candidates(
+        let candidates: Vec<SizedTx> = self.node.pool.proposal_txs(
             &snap,
             params.max_block_txs.min(self.config.max_proposal_txs.max(1)) as usize,
             params.max_block_bytes as usize,
         );
         let now = crate::fault::now_ms(&self.config);
-        let proposal = self.shared.app.propose(&snap, parent, now, me, candidates)?;
-        let block = ProposedBlock::seal(
-            &self.shared.key,
-            self.ctx.chain_id(),
-            proposal.header,
-            proposal.txs,
-        );
+        let proposal = self.app.propose(&snap, parent, now, me, candidates)?;
+        let block =
+            ProposedBlock::seal(&self.node.key, self.ctx.chain_id(), proposal.header, proposal.txs);
         let hash = block.hash();
         self.pending.put(
             height,
@@ -274,7 +282,7 @@ impl Host {
                 cap = self.streams.limits().total_bytes,
                 "proposal streams dropped to stay within the reassembly cap"
             );
-            self.shared.metrics.consensus.streams_refused("evicted", evicted);
+            self.node.metrics.streams_refused("evicted", evicted);
         }
         self.publish_held();
         let p = match outcome {
@@ -302,7 +310,7 @@ impl Host {
 
     fn refuse(&self, publisher: &PeerId, e: &StreamError) {
         tracing::warn!(%publisher, error = %e, "refusing a proposal stream");
-        self.shared.metrics.consensus.streams_refused(e.code(), 1);
+        self.node.metrics.streams_refused(e.code(), 1);
     }
 
     /// Reports the bytes held in reassembly (open streams and blocks kept for later
@@ -310,7 +318,7 @@ impl Host {
     fn publish_held(&mut self) {
         self.streams.set_reserved(self.ahead_bytes);
         let held = self.streams.held().saturating_add(self.ahead_bytes);
-        self.shared.metrics.consensus.reassembly_bytes.set(i64::try_from(held).unwrap_or(i64::MAX));
+        self.node.metrics.reassembly_bytes(held);
     }
 
     /// Keeps a verified stream for a later height (within the budget, else it is refused).
@@ -348,7 +356,7 @@ impl Host {
     fn admit_from_ahead(&mut self, p: ReceivedProposal) -> anyhow::Result<()> {
         if let Err(e) = self.round_proposer(&p)? {
             tracing::warn!(error = %e, "refusing a proposal kept for a later height");
-            self.shared.metrics.consensus.streams_refused(e.code(), 1);
+            self.node.metrics.streams_refused(e.code(), 1);
             return Ok(());
         }
         self.remember(p);
@@ -368,7 +376,7 @@ impl Host {
     /// Whether the stream's signer is its round's proposer, by the validator set of its
     /// height in the store.
     fn round_proposer(&self, p: &ReceivedProposal) -> anyhow::Result<Result<(), StreamError>> {
-        let set = App::validator_set(&self.shared.snapshot()?, p.height)?;
+        let set = App::validator_set(&self.snapshot()?, p.height)?;
         Ok(parts::check_round_proposer(p, &set))
     }
 
@@ -445,7 +453,7 @@ impl Host {
         if !matches!(k.verdict, Verdict::Unchecked) {
             return Ok(());
         }
-        let snap = self.shared.snapshot()?;
+        let snap = self.snapshot()?;
         let head = snap.height()?.unwrap_or(0);
         if k.height != head + 1 {
             return Ok(());
@@ -464,22 +472,12 @@ impl Host {
                 Verdict::Invalid
             }
             None => {
-                let parent = self.shared.parent(&snap)?;
+                let parent = parent(&self.node.genesis, &snap)?;
                 // Transactions this node admitted already passed the stateless phase here;
                 // their signatures are not verified twice (nor are they encoded and hashed
                 // again: the pool entry of the same signer and nonce is compared by value).
-                let sized: Vec<SizedTx> = {
-                    let pool = self.shared.mempool();
-                    k.block
-                        .txs
-                        .iter()
-                        .map(|t| match pool.get_same(t) {
-                            Some(admitted) if admitted.checked => admitted.clone(),
-                            _ => SizedTx::new(t.clone()),
-                        })
-                        .collect()
-                };
-                match self.shared.app.verify_sized(&snap, parent, header, sized) {
+                let sized = self.node.pool.as_admitted(&k.block.txs);
+                match self.app.verify_sized(&snap, parent, header, sized) {
                     Ok(executed) => {
                         Verdict::Valid { executed: Some(Box::new(executed)), dropped: Vec::new() }
                     }
@@ -548,7 +546,7 @@ impl Host {
                     block = %hash,
                     "decided a block that does not check out here; fetching it by sync"
                 );
-                self.shared.metrics.consensus.decided_unverified.inc();
+                self.node.metrics.decided_unverified();
                 self.known.remove(&hash);
                 return Ok(false);
             }
@@ -564,19 +562,19 @@ impl Host {
         signatures.sort_by_key(|s| s.validator);
         let round = cert.round.as_u32().context("a commit certificate without a round")?;
         let commit = Commit { round, proposer_signature: k.block.proposer_signature, signatures };
-        let snap = self.shared.snapshot()?;
+        let snap = self.node.store.snapshot()?;
         let set = App::validator_set(&snap, height)?;
         commit
             .verify(self.ctx.chain_id(), &set, &k.block.header)
             .with_context(|| format!("the commit certificate of height {height}"))?;
-        let parent = self.shared.parent(&snap)?;
+        let parent = parent(&self.node.genesis, &snap)?;
         drop(snap);
         let block = Block {
             header: k.block.header.clone(),
             txs: k.block.txs.clone(),
             certificate: Certificate::Bft(commit),
         };
-        producer::commit(&self.shared, &block, &executed, &dropped, parent.timestamp_ms, started)?;
+        self.node.committer.commit(&block, &executed, &dropped, parent.timestamp_ms, started)?;
         self.known.retain(|_, k| k.height > height);
         self.pending.prune_through(height)?;
         self.admit_ahead(height + 1)?;
@@ -589,7 +587,7 @@ impl Host {
         from: u64,
         to: u64,
     ) -> anyhow::Result<Vec<RawDecidedValue<CairnContext>>> {
-        let snap = self.shared.snapshot()?;
+        let snap = self.snapshot()?;
         let mut out = Vec::new();
         let to = to.min(from.saturating_add(MAX_SYNC_HEIGHTS - 1));
         for height in from.max(1)..=to {
@@ -600,12 +598,8 @@ impl Host {
                 txs: block.txs,
                 proposer_signature: commit.proposer_signature,
             };
-            body.proposer_signature = crate::fault::served_seal(
-                &self.config,
-                &self.shared.key,
-                self.ctx.chain_id(),
-                &body,
-            );
+            body.proposer_signature =
+                crate::fault::served_seal(&self.config, &self.node.key, self.ctx.chain_id(), &body);
             let certificate = ExtendedCommitCertificate {
                 height: Height(height),
                 round: Round::new(commit.round),
@@ -712,7 +706,7 @@ impl Host {
     /// The stream of a proposal this node makes as the round's proposer, its fin signed with
     /// this node's key.
     pub fn stream(&self, p: &ReceivedProposal) -> Vec<StreamMessage<ProposalPart>> {
-        parts::stream(p, &self.shared.key, self.ctx.chain_id())
+        parts::stream(p, &self.node.key, self.ctx.chain_id())
     }
 
     /// Reports equivocations the engine observed, as `ReportEquivocation` transactions
@@ -727,7 +721,7 @@ impl Host {
                 continue;
             }
             tracing::warn!(validator = %v.validator, height = v.height, round = v.round, "reporting equivocation");
-            crate::evidence::submit(&self.shared, ev)?;
+            crate::evidence::submit(&self.node, &self.app, ev)?;
         }
         Ok(())
     }
@@ -735,5 +729,132 @@ impl Host {
     /// How long the engine may wait for a block from this node before the round moves on.
     pub fn propose_timeout(&self) -> Duration {
         Duration::from_millis(self.config.timeouts.propose_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::services::{Committer, Metrics, Services, TxPool};
+    use cairn_store::Store;
+    use cairn_types::genesis::{GenesisAccount, GenesisValidator};
+    use cairn_types::{Keypair, Params, SignedTx, Transaction, TxBody, UNITS_PER_CRN};
+    use std::sync::Arc;
+
+    /// A pool that offers the same transactions for every proposal.
+    struct Offer(Vec<SizedTx>);
+
+    impl TxPool for Offer {
+        fn proposal_txs(&self, _: &Snapshot, max_txs: usize, _: usize) -> Vec<SizedTx> {
+            self.0.iter().take(max_txs).cloned().collect()
+        }
+        fn as_admitted(&self, txs: &[SignedTx]) -> Vec<SizedTx> {
+            txs.iter().cloned().map(SizedTx::new).collect()
+        }
+        fn submit_own(
+            &self,
+            _: &Snapshot,
+            _: &Params,
+            _: u64,
+            _: &Address,
+            _: &mut dyn FnMut(u64) -> anyhow::Result<SizedTx>,
+        ) -> anyhow::Result<Result<Hash, String>> {
+            Ok(Err("not in this test".into()))
+        }
+    }
+
+    /// Nothing is decided in these tests.
+    struct NoCommits;
+
+    impl Committer for NoCommits {
+        fn commit(
+            &self,
+            block: &Block,
+            _: &Executed,
+            _: &[(Hash, StatefulError)],
+            _: u64,
+            _: Instant,
+        ) -> anyhow::Result<()> {
+            bail!("block {} committed in a test that decides nothing", block.header.height)
+        }
+    }
+
+    struct NoMetrics;
+
+    impl Metrics for NoMetrics {
+        fn streams_refused(&self, _: &str, _: u64) {}
+        fn reassembly_bytes(&self, _: usize) {}
+        fn decided_unverified(&self) {}
+    }
+
+    fn genesis(validator: &Keypair, alice: &Keypair) -> Genesis {
+        Genesis {
+            chain_id: "host-test".into(),
+            genesis_time_ms: 10,
+            validator: validator.address(),
+            validators: vec![GenesisValidator {
+                address: validator.address(),
+                stake: 1_000 * UNITS_PER_CRN,
+            }],
+            accounts: vec![GenesisAccount { address: alice.address(), balance: 10_000_000 }],
+            params: Params::default(),
+        }
+    }
+
+    fn open(path: &std::path::Path, g: &Genesis) -> Arc<Store> {
+        let store = Store::open(path).unwrap();
+        let snap = store.snapshot().unwrap();
+        if snap.genesis().unwrap().is_none() {
+            let changes = App::genesis_changes(g).unwrap();
+            let (_, batch) = App::genesis_root(&snap, &changes).unwrap();
+            drop(snap);
+            store.commit_genesis(g, &changes, &batch).unwrap();
+        }
+        Arc::new(store)
+    }
+
+    fn host(store: Arc<Store>, g: &Genesis, key: &Keypair, pool: Vec<SizedTx>) -> Host {
+        let node = Services {
+            genesis: g.clone(),
+            key: key.clone(),
+            data_dir: std::path::PathBuf::new(),
+            block_interval: Duration::from_millis(100),
+            store: store.clone(),
+            pool: Arc::new(Offer(pool)),
+            committer: Arc::new(NoCommits),
+            metrics: Arc::new(NoMetrics),
+        };
+        let config = BftConfig::new("v".into(), String::new(), Vec::new(), Vec::new());
+        Host::new(node, config, Pending::new(store)).unwrap()
+    }
+
+    #[test]
+    fn a_proposer_restarted_mid_height_proposes_the_block_it_built_before_from_the_store() {
+        let (v, alice) = (Keypair::from_label("v"), Keypair::from_label("alice"));
+        let g = genesis(&v, &alice);
+        let transfer = Transaction {
+            chain_id: g.chain_id.clone(),
+            signer: alice.address(),
+            nonce: 0,
+            max_fee: 5_000,
+            expiry_height: 100,
+            body: TxBody::Transfer { to: v.address(), amount: 7 },
+        }
+        .sign(&alice);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chain.redb");
+        let first = {
+            let mut h = host(open(&path, &g), &g, &v, vec![SizedTx::new(transfer)]);
+            h.propose(1, 0).unwrap()
+        };
+        assert_eq!(first.block.txs.len(), 1);
+        // After the restart the pool is empty: a block built afresh would hold nothing.
+        let mut h = host(open(&path, &g), &g, &v, Vec::new());
+        let again = h.propose(1, 0).unwrap();
+        assert_eq!(again.block.hash(), first.block.hash());
+        let fresh = h.propose(1, 1).unwrap();
+        assert!(fresh.block.txs.is_empty(), "a new round gets a block from the pool");
     }
 }

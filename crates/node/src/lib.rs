@@ -71,7 +71,9 @@ impl NodeConfig {
 pub struct Shared {
     pub app: App,
     pub genesis: Genesis,
-    pub store: Store,
+    /// Shared with the BFT driver, which reads blocks and state and keeps its pending
+    /// blocks in it.
+    pub store: Arc<Store>,
     pub mempool: Mutex<Mempool>,
     pub metrics: Metrics,
     pub key: Keypair,
@@ -227,7 +229,7 @@ impl NodeHandle {
 
 /// What makes blocks: started with the node's shared state and the shutdown signal, it
 /// returns the task that runs until shutdown. The solo producer is built in; the BFT driver
-/// comes from the `cairn-consensus` crate.
+/// comes from the `cairn-consensus` crate, wired to this crate's `Shared` by the binary.
 pub type BlockSource = Box<
     dyn FnOnce(
             Arc<Shared>,
@@ -268,7 +270,7 @@ pub async fn start_with(
         mempool: Mutex::new(Mempool::new(config.mempool)),
         metrics: Metrics::new(),
         genesis,
-        store,
+        store: Arc::new(store),
         key,
         config: config.clone(),
         producing: Mutex::new(()),

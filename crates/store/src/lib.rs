@@ -1,10 +1,12 @@
 //! The on-disk store: one redb file holding the state (latest values and the versioned
-//! Merkle tree), blocks, transaction index and receipts.
+//! Merkle tree), blocks, transaction index and receipts, and the blocks the BFT driver
+//! keeps for heights not yet committed ([`pending`]).
 //!
 //! Crash safety: a block, its receipts, its state changes and its tree nodes are written in
 //! ONE redb write transaction committed with fsync, so after a kill at any moment the store
 //! holds either all of a block or none of it. See docs/adr/0002-store-redb.md.
 
+pub mod pending;
 mod rewards;
 mod tables;
 
@@ -48,6 +50,8 @@ pub enum StoreError {
     NotNext { head: Height, got: Height },
     #[error("corrupt {what} in store: {reason}")]
     Corrupt { what: &'static str, reason: String },
+    #[error("{path}: {reason}")]
+    File { path: String, reason: String },
 }
 
 macro_rules! db_err {
@@ -62,7 +66,8 @@ db_err!(
     redb::TransactionError,
     redb::TableError,
     redb::StorageError,
-    redb::CommitError
+    redb::CommitError,
+    redb::SetDurabilityError
 );
 
 impl From<StoreError> for StateError {

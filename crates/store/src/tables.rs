@@ -39,6 +39,12 @@ pub const DEVICE_REWARDS: TableDefinition<([u8; 32], u64), u32> =
 pub const OWNER_REWARDS: TableDefinition<([u8; 32], u64, u64), u32> =
     TableDefinition::new("owner_rewards");
 
+/// Blocks the BFT driver proposed or accepted for heights not yet committed: (height,
+/// block hash) → the driver's record of it (borsh). Not part of the chain: dropped once
+/// the height commits (see `pending.rs`).
+pub const PENDING_BLOCKS: TableDefinition<(u64, [u8; 32]), &[u8]> =
+    TableDefinition::new("pending_blocks");
+
 pub const SCHEMA_KEY: &str = "schema_version";
 pub const GENESIS_KEY: &str = "genesis";
 pub const STATE_VERSION_KEY: &str = "state_version";
@@ -58,5 +64,6 @@ pub fn create_tables(w: &WriteTransaction) -> Result<(), TableError> {
     w.open_table(REWARD_ENTRIES)?;
     w.open_table(DEVICE_REWARDS)?;
     w.open_table(OWNER_REWARDS)?;
+    w.open_table(PENDING_BLOCKS)?;
     Ok(())
 }

@@ -163,7 +163,7 @@ async fn run_node(
             )
         })?;
         config.relay_peers = bft.relay.clone();
-        Some(cairn_consensus::block_source(bft))
+        Some(crate::bft::block_source(bft))
     } else {
         None
     };
