@@ -42,6 +42,15 @@ impl Book {
         }
     }
 
+    /// Takes back `units` claimed in `pool` (work that counts in another epoch after all).
+    pub fn unclaim(&mut self, epoch: u64, device: usize, pool: Pool, units: u128, fraud: bool) {
+        if let Some(i) = pool_index(pool) {
+            let c = self.at(epoch, device);
+            let slot = if fraud { &mut c.fraud[i] } else { &mut c.legit[i] };
+            *slot = slot.saturating_sub(units);
+        }
+    }
+
     pub fn reports(&mut self, epoch: u64, device: usize, n: u64) {
         let c = self.at(epoch, device);
         c.reports = c.reports.saturating_add(n);
@@ -71,12 +80,20 @@ mod tests {
         b.claim(3, 1, Pool::Validators, 9, false);
         b.reports(3, 1, 4);
         b.claim(4, 2, Pool::Sensor, 7, false);
+        // A job that settles early: its claim moves from one epoch to another.
+        b.claim(4, 2, Pool::Compute, 1, true);
+        b.unclaim(4, 2, Pool::Compute, 1, true);
+        b.unclaim(4, 2, Pool::Compute, 1, false);
+        let comp = pool_index(Pool::Compute).unwrap();
         let e3 = b.take(3);
         let c = &e3[&1];
         let cov = pool_index(Pool::Coverage).unwrap();
         assert_eq!((c.legit[cov], c.fraud[cov], c.reports), (3, 5, 4));
         assert_eq!(c.legit.iter().sum::<u128>(), 3, "the validators' pool is not a device pool");
         assert!(b.take(3).is_empty());
+        let e4 = b.take(4);
+        assert_eq!((e4[&2].legit[comp], e4[&2].fraud[comp]), (0, 0), "never below zero");
+        b.claim(4, 2, Pool::Sensor, 7, false);
         b.forget_before(5);
         assert!(b.take(4).is_empty());
     }

@@ -113,6 +113,8 @@ impl Sim {
         let chain = self.net.chain_id.clone();
         let mut items: Vec<(Keypair, TxBody)> = Vec::new();
         let mut later: Vec<(Keypair, TxBody)> = Vec::new();
+        // Self-dealing operators' own credit purchases: (operator, position in `later`).
+        let mut own_mints: Vec<(usize, usize)> = Vec::new();
         for d in &self.fleet.devices {
             let items = if d.honest() { &mut items } else { &mut later };
             let owner = self.fleet.operators[d.owner].clone();
@@ -141,14 +143,26 @@ impl Sim {
                 if own > 0 {
                     let key = self.fleet.operators[o].clone();
                     let amount = credits_to_crn(own, price, value);
+                    if self
+                        .fleet
+                        .owned_by(o)
+                        .any(|(_, d)| d.behaviour == Some(Behaviour::SelfDealer))
+                    {
+                        own_mints.push((o, later.len()));
+                    }
                     later.push((key.clone(), TxBody::MintCredits { to: key.address(), amount }));
                 }
             }
         }
-        for batch in [items, later] {
+        let mut signed_later = Vec::new();
+        for (i, batch) in [items, later].into_iter().enumerate() {
             let txs = self.net.sign_many(batch.iter().map(|(k, b)| (k, b.clone())).collect());
             self.net.commit_all(&txs, "registering devices", &mut report).await?;
+            if i == 1 {
+                signed_later = txs;
+            }
         }
+        self.read_cost_basis(&own_mints, &signed_later).await?;
         if self.credits {
             self.open_deals(epochs, &mut report).await?;
         }
@@ -164,6 +178,38 @@ impl Sim {
             }
         }
         Ok(budget)
+    }
+
+    /// What each self-dealing operator paid for its credits, from the node: the CRN its
+    /// `MintCredits` burned (the receipt says it succeeded) and the credits it then holds,
+    /// before it spends any. The tally values the credits its made-up work consumed at
+    /// that rate (docs/fraud.md: a self-dealer's fraud paid is its net gain).
+    async fn read_cost_basis(
+        &mut self,
+        own_mints: &[(usize, usize)],
+        txs: &[SignedTx],
+    ) -> anyhow::Result<()> {
+        let mut mints: Vec<(usize, Hash, Amount)> = Vec::new();
+        for &(o, i) in own_mints {
+            if let Some(tx) = txs.get(i)
+                && let TxBody::MintCredits { amount, .. } = tx.tx.body
+            {
+                mints.push((o, tx.hash(), amount));
+            }
+        }
+        let hashes: Vec<Hash> = mints.iter().map(|m| m.1).collect();
+        let receipts = self.net.receipts(&hashes).await?;
+        for ((o, _, amount), r) in mints.into_iter().zip(receipts) {
+            if !r.is_success() {
+                continue;
+            }
+            let addr = self.fleet.operators[o].address();
+            let credits = self.net.client.credits(&addr).await?.credits;
+            let basis = self.tally.cost_basis.entry(o).or_default();
+            basis.0 = basis.0.saturating_add(amount);
+            basis.1 = credits;
+        }
+        Ok(())
     }
 
     /// Credits a consumer needs: its deals, its jobs and channels over `epochs`, twice over

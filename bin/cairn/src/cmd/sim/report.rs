@@ -43,7 +43,14 @@ pub struct BehaviourRow {
     pub rejected_share: f64,
     /// Its made-up work at the honest per-unit rates of the epoch.
     pub attempted_crn: String,
+    /// Paid for its made-up work; for a self-dealer, its net gain: what it was paid for it
+    /// less the CRN it burned for the credits that work consumed, per device and epoch,
+    /// never below zero.
     pub paid_crn: String,
+    /// A self-dealer's pay for its made-up work before the cost of its credits, and that
+    /// cost (CRN burned, from its `MintCredits`); zero for every other behaviour.
+    pub gross_paid_crn: String,
+    pub burned_crn: String,
     pub held_crn: String,
     /// Paid over attempted.
     pub fraud_paid_share: f64,
@@ -208,6 +215,8 @@ pub fn build(sim: &Sim) -> SimReport {
                 rejected_share: share(u128::from(f.rejected_reports), u128::from(f.reports)),
                 attempted_crn: format_crn(f.attempted),
                 paid_crn: format_crn(f.paid),
+                gross_paid_crn: format_crn(f.gross_paid),
+                burned_crn: format_crn(f.burned),
                 held_crn: format_crn(f.held),
                 fraud_paid_share: p,
                 fraud_held_share: hd,

@@ -21,6 +21,15 @@
 //! [`Pending`] until the simulator has run past the boundary that judges it and read
 //! whether it was released ([`Tally::resolve`]).
 //!
+//! A self-dealer pays for its own work: it burns CRN for credits and spends them on its own
+//! devices, and paid work earns at most what was paid for it (ADR 0012). What it gets back
+//! up to what it burned is its own money returning, not fraud: its fraud *paid* is its net
+//! gain, per device and epoch the fraudulent part of its pay less the CRN it burned for the
+//! credits that work consumed, never below zero. The burn is the node's: the amount of its
+//! operator's `MintCredits` that succeeded and the credits that bought ([`Tally::cost_basis`],
+//! read at onboarding), so each credit costs burned ÷ credits; its made-up units count the
+//! credits they consumed at the prices its own transactions set.
+//!
 //! A roster griefer aims at honest hotspots (its devices' `source`): their fair share is
 //! part of its attempted reward, and what the co-location rule held of it is the harm it
 //! did (`honest_held`), reported beside what it was paid.
@@ -47,6 +56,10 @@ pub struct Figures {
     /// Honest devices: fair share and paid per pool (in `POOLS` order).
     pub pool_attempted: [Amount; 5],
     pub pool_paid: [Amount; 5],
+    /// A self-dealer's pay for its made-up work before the cost of the credits it consumed
+    /// is taken off (`paid` is the net gain), and that cost: the CRN burned for them.
+    pub gross_paid: Amount,
+    pub burned: Amount,
     /// Transactions of the behaviour's own work that failed (storage answers, jobs, ...).
     pub failed_txs: u64,
     /// Honest devices it aimed at (a roster griefer's targets): their reward held in fraud
@@ -86,6 +99,19 @@ pub struct Tally {
     pub epochs: Vec<EpochLine>,
     /// Probation holds of the measured epochs, not yet resolved.
     pub pending: Vec<Pending>,
+    /// Operators that buy credits for their own devices' work (self-dealers): the CRN their
+    /// `MintCredits` burned and the credits it bought, as the node recorded them.
+    pub cost_basis: BTreeMap<usize, (Amount, u128)>,
+}
+
+/// Credits a self-dealer's made-up unit consumes, per pool (in `POOLS` order): one per usage
+/// unit (its channels' price) and [`SELF_JOB_PRICE`](super::work::SELF_JOB_PRICE) per job.
+fn self_dealt_credits_per_unit(i: usize) -> u128 {
+    match super::book::POOLS.get(i) {
+        Some(cairn_types::rewards::Pool::Usage) => 1,
+        Some(cairn_types::rewards::Pool::Compute) => super::work::SELF_JOB_PRICE,
+        _ => 0,
+    }
 }
 
 /// One device-epoch's coverage held on probation: what it holds per pool (for a cheater,
@@ -164,8 +190,20 @@ fn outcome(report: &RewardReport, e: &RewardEntry) -> Outcome {
 /// The part of `amount` that `fraud` of `claimed_honest + fraud` claimed units account for,
 /// when the chain counted `counted` units and honest ones count first.
 fn fraud_part(amount: Amount, counted: u128, honest: u128, fraud: u128) -> Amount {
-    let made_up = fraud.min(counted.saturating_sub(honest));
-    mul_div(amount, made_up, counted)
+    mul_div(amount, made_up(counted, honest, fraud), counted)
+}
+
+/// Made-up units among `counted`, honest ones counting first.
+fn made_up(counted: u128, honest: u128, fraud: u128) -> u128 {
+    fraud.min(counted.saturating_sub(honest))
+}
+
+/// A self-dealer's net gain: `gross` paid for made-up work that consumed `credits`, less
+/// what those credits cost at `basis` (CRN burned, credits bought; rounded down, so the
+/// gain is never understated), never below zero. Returns (gain, cost).
+fn net_gain(gross: Amount, credits: u128, basis: (Amount, u128)) -> (Amount, Amount) {
+    let cost = if basis.1 == 0 { 0 } else { mul_div(basis.0, credits, basis.1) };
+    (gross.saturating_sub(cost), cost)
 }
 
 impl Tally {
@@ -258,10 +296,12 @@ impl Tally {
         for (d, c) in claims {
             let o = outcomes.get(d).unwrap_or(&none);
             let honest = fleet.devices[*d].honest();
+            let basis = self.cost_basis.get(&fleet.devices[*d].owner).copied();
             let f = self.figures(fleet.devices[*d].behaviour);
             f.reports += c.reports;
             f.rejected_reports += o.rejected;
             let mut pending = [0; POOLS.len()];
+            let (mut gross, mut credits) = (0, 0u128);
             for (i, pend) in pending.iter_mut().enumerate() {
                 if honest {
                     let fair = at_rate(c.legit[i], i);
@@ -276,10 +316,21 @@ impl Tally {
                     if let Some(b) = fleet.devices[*d].behaviour {
                         *attempts.entry((b, i)).or_default() += at_rate(c.fraud[i], i);
                     }
-                    f.paid += fraud_part(o.paid[i], o.counted[i], c.legit[i], c.fraud[i]);
+                    gross += fraud_part(o.paid[i], o.counted[i], c.legit[i], c.fraud[i]);
+                    let units = made_up(o.counted[i], c.legit[i], c.fraud[i]);
+                    credits += units.saturating_mul(self_dealt_credits_per_unit(i));
                     f.held += fraud_part(o.held[i], o.counted[i], c.legit[i], c.fraud[i]);
                     *pend = fraud_part(o.pending[i], o.counted[i], c.legit[i], c.fraud[i]);
                 }
+            }
+            match basis {
+                Some(basis) if !honest => {
+                    let (gain, cost) = net_gain(gross, credits, basis);
+                    f.paid += gain;
+                    f.gross_paid += gross;
+                    f.burned += cost;
+                }
+                _ => f.paid += gross,
             }
             if let Some(until) = o.until
                 && pending.iter().any(|a| *a > 0)
@@ -357,6 +408,22 @@ mod tests {
         assert_eq!(fraud_part(0, 0, 0, 5), 0);
         // Only made-up units, all counted.
         assert_eq!(fraud_part(900, 9, 0, 9), 900);
+    }
+
+    /// A self-dealer burned 3 CRN for 3,000,000 credits: work that consumed 1,000,000 of
+    /// them cost 1 CRN. Paid back 1 CRN for it, it gained nothing; paid 1.5 CRN, it gained
+    /// 0.5; paid less than it burned, it lost, and the loss is no negative gain.
+    #[test]
+    fn a_self_dealer_gains_only_what_it_was_paid_above_what_it_burned_for_the_work() {
+        let crn = cairn_types::UNITS_PER_CRN;
+        let basis = (3 * crn, 3_000_000);
+        assert_eq!(net_gain(crn, 1_000_000, basis), (0, crn));
+        assert_eq!(net_gain(3 * crn / 2, 1_000_000, basis), (crn / 2, crn));
+        assert_eq!(net_gain(crn / 4, 1_000_000, basis), (0, crn));
+        // The cost rounds down, so a gain is never understated.
+        assert_eq!(net_gain(2, 1, (5, 3)), (1, 1));
+        // Nothing bought, nothing to take off.
+        assert_eq!(net_gain(7, 10, (0, 0)), (7, 0));
     }
 
     /// Two honest storage providers prove 4 KiB each; an inflater's own deal declares 2^60

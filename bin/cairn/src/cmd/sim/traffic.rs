@@ -61,6 +61,16 @@ pub(super) struct Planned {
     pub fraud: bool,
 }
 
+/// Whether every coverage proof of a device with behaviour `b` is made up, even of a beacon it
+/// really hears: it claims a place it is not at (spoofer, ring), sits in a farm (Sybil) or
+/// beacons off the plan (loud beacon).
+pub(super) fn made_up_coverage(b: Option<Behaviour>) -> bool {
+    matches!(
+        b,
+        Some(Behaviour::Spoofer | Behaviour::Ring | Behaviour::Sybil | Behaviour::LoudBeacon)
+    )
+}
+
 fn planned(payload: ReportPayload, pool: Option<Pool>, fraud: bool) -> Planned {
     Planned { payload, pool, fraud }
 }
@@ -198,12 +208,7 @@ impl Sim {
                 continue;
             }
             plan[d].push(planned(ReportPayload::Heartbeat { uptime_secs: h0 }, None, false));
-            let made_up = matches!(
-                dev.behaviour,
-                Some(
-                    Behaviour::Spoofer | Behaviour::Ring | Behaviour::Sybil | Behaviour::LoudBeacon
-                )
-            );
+            let made_up = made_up_coverage(dev.behaviour);
             match dev.class {
                 DeviceClass::Hotspot if self.state[d].next_beacon <= h0 || griefer => {
                     let (frequency_khz, tx_power_dbm) = match dev.behaviour {
@@ -312,7 +317,10 @@ impl Sim {
                 if verdict != Verdict::Ok {
                     continue;
                 }
-                let fraud = devs[w].behaviour == Some(Behaviour::Sybil);
+                // A beacon it really hears is still made-up coverage when the witness claims
+                // a place it is not at (a spoofer hearing a fellow spoofer, a ring member its
+                // ring) or sits in a farm.
+                let fraud = made_up_coverage(devs[w].behaviour);
                 plan[w].push(Self::witness(b, hb, rssi, fraud, &self.fleet));
                 if devs[w].behaviour == Some(Behaviour::DoubleWitness) {
                     for _ in 0..WITNESS_COPIES {

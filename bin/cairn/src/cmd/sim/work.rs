@@ -1,7 +1,8 @@
 //! Work that travels in transactions: storage providers answer their deal's challenge each
 //! epoch (a storage cheat answers from a hash, a storage inflater with the one chunk its
 //! oversized deal repeats), compute providers take, commit to and reveal job results (a
-//! lazy one reveals a guess), and relays and energy devices deliver units on a usage channel
+//! lazy one reveals a guess; a consumer who sees that no result can reach a majority checks
+//! the result itself and accepts it), and relays and energy devices deliver units on a usage channel
 //! a consumer opens each epoch and settle the consumer's receipt at its end. A self-dealer
 //! is its own consumer: it posts many small jobs for its own compute devices and opens a
 //! large channel to its own relay.
@@ -64,6 +65,8 @@ pub struct JobRun {
     committed: usize,
     /// Posted by its provider's owner (a self-dealer).
     pub(super) self_dealt: bool,
+    /// Its consumer (an index into the fleet's consumers) has looked at its reveals.
+    vetted: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -87,6 +90,7 @@ pub enum WorkTx {
     Post { job: usize },
     Commit { job: usize, device: usize },
     Reveal { device: usize },
+    Accept,
     Open { channel: usize },
     Settle { channel: usize },
 }
@@ -100,6 +104,7 @@ impl WorkTx {
             WorkTx::Open { channel } | WorkTx::Settle { channel } => {
                 sim.channels.get(channel).map(|c| c.device)
             }
+            WorkTx::Accept => None,
             WorkTx::Post { job } => sim
                 .jobs
                 .get(job)
@@ -214,6 +219,7 @@ impl Sim {
         let mut out = Vec::new();
         if self.credits {
             self.storage(e, h0, up, &mut out).await?;
+            self.accept_split_jobs(h0, &mut out).await?;
             self.jobs(e, s, h0, up, &mut out);
             self.channels(e, s, up, &mut out);
         }
@@ -346,6 +352,7 @@ impl Sim {
                     step: JobStep::Posted,
                     committed: 0,
                     self_dealt: false,
+                    vetted: false,
                 });
             }
             self.self_dealt_jobs(up, out);
@@ -391,6 +398,58 @@ impl Sim {
         }
     }
 
+    /// The consumer's look at each of its jobs whose reveals went in at the last tick: when
+    /// every place has revealed and no result has a strict majority, nobody would be paid
+    /// at the deadline, so the consumer checks the result itself and accepts the right one
+    /// (`AcceptJob`, which the protocol lets it send until the reveal deadline). It pays
+    /// those who revealed it and slashes nobody. The job then counts in the epoch of the
+    /// acceptance, and its places' claims move there.
+    async fn accept_split_jobs(
+        &mut self,
+        h0: Height,
+        out: &mut Vec<(SignedTx, WorkTx)>,
+    ) -> anyhow::Result<()> {
+        let bpe = self.blocks_per_epoch();
+        let cp = self.net.params.compute.clone();
+        let windows = cp.commit_window_blocks.max(1) + cp.reveal_window_blocks.max(1);
+        for j in 0..self.jobs.len() {
+            let job = &self.jobs[j];
+            if job.vetted || job.step != JobStep::Revealed {
+                continue;
+            }
+            let (id, providers, posted) = (job.id, job.providers.clone(), job.posted);
+            self.jobs[j].vetted = true;
+            let record = self.net.client.job(&id).await?;
+            let all_revealed = record.slots.len() == usize::from(record.replication)
+                && record.slots.iter().all(|s| s.result.is_some());
+            let right = job_result(&record.workload, &record.input);
+            if record.status != JobStatus::Open
+                || h0 >= record.reveal_deadline
+                || !all_revealed
+                || cairn_app::jobs::majority(&record).is_some()
+                || !record.slots.iter().any(|s| s.result == Some(right))
+            {
+                continue;
+            }
+            let consumer = self.fleet.consumers[j % self.fleet.consumers.len()].clone();
+            self.push(out, &consumer, TxBody::AcceptJob { job: id, result: right }, WorkTx::Accept);
+            let settle = posted.map_or(0, |h| (h + windows) / bpe);
+            let now = h0 / bpe;
+            if settle != now {
+                for d in providers {
+                    let lazy = self.fleet.devices[d].behaviour == Some(Behaviour::LazyCompute);
+                    if self.in_run(settle) {
+                        self.book.unclaim(settle, d, Pool::Compute, 1, lazy);
+                    }
+                    if self.in_run(now) {
+                        self.book.claim(now, d, Pool::Compute, 1, lazy);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// A self-dealer's jobs of the epoch: [`SELF_JOBS`] small ones at replication 1 for each
     /// of its compute devices, posted by the device's owner (at most
     /// [`SELF_JOBS_PER_OWNER`] an owner).
@@ -429,6 +488,7 @@ impl Sim {
                     step: JobStep::Posted,
                     committed: 0,
                     self_dealt: true,
+                    vetted: true,
                 });
                 self.push(out, &owner, body, WorkTx::Post { job: j });
             }
@@ -571,7 +631,7 @@ impl Sim {
                 }
                 WorkTx::Open { channel } => self.channels[channel].open = true,
                 WorkTx::Settle { channel } => self.settled(channel, r.height),
-                WorkTx::Answer { .. } | WorkTx::Reveal { .. } => {}
+                WorkTx::Answer { .. } | WorkTx::Reveal { .. } | WorkTx::Accept => {}
             }
         }
         Ok(())
@@ -599,7 +659,7 @@ impl Sim {
                 continue;
             }
             let record = self.net.client.job(&job.id).await?;
-            if let JobStatus::Done { slashed, result, .. } = record.status {
+            if let JobStatus::Done { slashed, result, paid, .. } = record.status {
                 for d in &job.providers.clone() {
                     let dev = &self.fleet.devices[*d];
                     let (b, id) = (dev.behaviour, dev.id);
@@ -608,6 +668,9 @@ impl Sim {
                         f.caught("compute_slash", 1);
                     } else if result.is_none() {
                         f.caught("no_majority", 1);
+                    } else if !paid.contains(&id) {
+                        // A split job its consumer settled by accepting the right result.
+                        f.caught("consumer_accepted", 1);
                     }
                 }
             }
