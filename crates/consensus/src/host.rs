@@ -277,7 +277,7 @@ impl Host {
             self.shared.metrics.consensus.streams_refused("evicted", evicted);
         }
         self.publish_held();
-        let p = match outcome {
+        let mut p = match outcome {
             None => return Ok(None),
             Some(Ok(p)) => p,
             Some(Err(e)) => {
@@ -285,6 +285,7 @@ impl Host {
                 return Ok(None);
             }
         };
+        crate::fault::received(&self.config, &mut p);
         let next = self.head()? + 1;
         if p.height < next || p.height > next + FUTURE_HEIGHTS {
             tracing::debug!(height = p.height, next, "ignoring a proposal outside the window");
@@ -706,13 +707,34 @@ impl Host {
             pol_round: valid_round,
             proposer,
             block,
-        })))
+        })?))
     }
 
     /// The stream of a proposal this node makes as the round's proposer, its fin signed with
-    /// this node's key.
-    pub fn stream(&self, p: &ReceivedProposal) -> Vec<StreamMessage<ProposalPart>> {
-        parts::stream(p, &self.shared.key, self.ctx.chain_id())
+    /// this node's key (with the per-peer reseal fault on: one resealed stream per peer).
+    pub fn stream(&self, p: &ReceivedProposal) -> anyhow::Result<Vec<StreamMessage<ProposalPart>>> {
+        #[cfg(feature = "byzantine")]
+        {
+            let set = App::validator_set(&self.shared.snapshot()?, p.height)?;
+            let to: Vec<Address> = set.validators().iter().map(|v| v.address).collect();
+            let (key, chain_id) = (&self.shared.key, self.ctx.chain_id());
+            if let Some(parts) = crate::fault::per_peer_proposal(&self.config, key, chain_id, p, &to)
+            {
+                return Ok(parts);
+            }
+        }
+        Ok(parts::stream(p, &self.shared.key, self.ctx.chain_id()))
+    }
+
+    /// Whether a part is one this node should not see (test builds only: a stream a
+    /// Byzantine proposer addressed to another validator, see [`crate::fault`]).
+    pub fn not_for_me(&self, msg: &StreamMessage<ProposalPart>) -> bool {
+        #[cfg(feature = "byzantine")]
+        if crate::fault::addressed_elsewhere(&msg.stream_id, &self.shared.key.address()) {
+            return true;
+        }
+        let _ = msg;
+        false
     }
 
     /// Reports equivocations the engine observed, as `ReportEquivocation` transactions
@@ -737,3 +759,6 @@ impl Host {
         Duration::from_millis(self.config.timeouts.propose_ms)
     }
 }
+
+#[cfg(test)]
+mod tests;
