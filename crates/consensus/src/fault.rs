@@ -8,9 +8,9 @@
 //! lists the tests that use them.
 
 use crate::config::BftConfig;
-use crate::parts::ReceivedProposal;
 #[cfg(feature = "byzantine")]
 use crate::parts::ProposalPart;
+use crate::parts::ReceivedProposal;
 #[cfg(feature = "byzantine")]
 use malachitebft_app_channel::app::streaming::{StreamId, StreamMessage};
 

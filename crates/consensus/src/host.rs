@@ -718,7 +718,8 @@ impl Host {
             let set = App::validator_set(&self.shared.snapshot()?, p.height)?;
             let to: Vec<Address> = set.validators().iter().map(|v| v.address).collect();
             let (key, chain_id) = (&self.shared.key, self.ctx.chain_id());
-            if let Some(parts) = crate::fault::per_peer_proposal(&self.config, key, chain_id, p, &to)
+            if let Some(parts) =
+                crate::fault::per_peer_proposal(&self.config, key, chain_id, p, &to)
             {
                 return Ok(parts);
             }

@@ -31,10 +31,7 @@ fn genesis(keys: &[Keypair]) -> Genesis {
         chain_id: CHAIN.into(),
         genesis_time_ms: 1_000,
         validator: keys[0].address(),
-        validators: keys
-            .iter()
-            .map(|k| GenesisValidator { address: k.address(), stake })
-            .collect(),
+        validators: keys.iter().map(|k| GenesisValidator { address: k.address(), stake }).collect(),
         accounts: Vec::new(),
         params,
     }
