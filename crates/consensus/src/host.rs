@@ -714,7 +714,7 @@ impl Host {
     /// this node's key (with the per-peer reseal fault on: one resealed stream per peer).
     pub fn stream(&self, p: &ReceivedProposal) -> anyhow::Result<Vec<StreamMessage<ProposalPart>>> {
         #[cfg(feature = "byzantine")]
-        {
+        if self.config.faults.as_ref().is_some_and(|f| f.reseal_proposals_per_peer) {
             let set = App::validator_set(&self.shared.snapshot()?, p.height)?;
             let to: Vec<Address> = set.validators().iter().map(|v| v.address).collect();
             let (key, chain_id) = (&self.shared.key, self.ctx.chain_id());
