@@ -251,13 +251,17 @@ impl Driver {
                 if let Some(f) = &mut self.fault {
                     parts.extend(f.on_propose(&p));
                 }
-                parts.extend(host.stream(&p));
+                parts.extend(host.stream(&p)?);
                 for part in parts {
                     self.channels.network.send(NetworkMsg::PublishProposalPart(part)).await?;
                 }
             }
             AppMsg::ReceivedProposalPart { from, published_by, part, reply } => {
                 let publisher = published_by.unwrap_or(from);
+                if host.not_for_me(&part) {
+                    send(reply, None, "ReceivedProposalPart");
+                    return Ok(());
+                }
                 #[cfg(feature = "byzantine")]
                 if let Some(f) = &mut self.fault {
                     for bad in f.on_part(&part) {

@@ -285,7 +285,7 @@ impl Host {
             self.node.metrics.streams_refused("evicted", evicted);
         }
         self.publish_held();
-        let p = match outcome {
+        let mut p = match outcome {
             None => return Ok(None),
             Some(Ok(p)) => p,
             Some(Err(e)) => {
@@ -293,6 +293,7 @@ impl Host {
                 return Ok(None);
             }
         };
+        crate::fault::received(&self.config, &mut p);
         let next = self.head()? + 1;
         if p.height < next || p.height > next + FUTURE_HEIGHTS {
             tracing::debug!(height = p.height, next, "ignoring a proposal outside the window");
@@ -700,13 +701,35 @@ impl Host {
             pol_round: valid_round,
             proposer,
             block,
-        })))
+        })?))
     }
 
     /// The stream of a proposal this node makes as the round's proposer, its fin signed with
-    /// this node's key.
-    pub fn stream(&self, p: &ReceivedProposal) -> Vec<StreamMessage<ProposalPart>> {
-        parts::stream(p, &self.node.key, self.ctx.chain_id())
+    /// this node's key (with the per-peer reseal fault on: one resealed stream per peer).
+    pub fn stream(&self, p: &ReceivedProposal) -> anyhow::Result<Vec<StreamMessage<ProposalPart>>> {
+        #[cfg(feature = "byzantine")]
+        if self.config.faults.as_ref().is_some_and(|f| f.reseal_proposals_per_peer) {
+            let set = App::validator_set(&self.node.store.snapshot()?, p.height)?;
+            let to: Vec<Address> = set.validators().iter().map(|v| v.address).collect();
+            let (key, chain_id) = (&self.node.key, self.ctx.chain_id());
+            if let Some(parts) =
+                crate::fault::per_peer_proposal(&self.config, key, chain_id, p, &to)
+            {
+                return Ok(parts);
+            }
+        }
+        Ok(parts::stream(p, &self.node.key, self.ctx.chain_id()))
+    }
+
+    /// Whether a part is one this node should not see (test builds only: a stream a
+    /// Byzantine proposer addressed to another validator, see [`crate::fault`]).
+    pub fn not_for_me(&self, msg: &StreamMessage<ProposalPart>) -> bool {
+        #[cfg(feature = "byzantine")]
+        if crate::fault::addressed_elsewhere(&msg.stream_id, &self.node.key.address()) {
+            return true;
+        }
+        let _ = msg;
+        false
     }
 
     /// Reports equivocations the engine observed, as `ReportEquivocation` transactions
@@ -733,128 +756,4 @@ impl Host {
 }
 
 #[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-
-    use super::*;
-    use crate::services::{Committer, Metrics, Services, TxPool};
-    use cairn_store::Store;
-    use cairn_types::genesis::{GenesisAccount, GenesisValidator};
-    use cairn_types::{Keypair, Params, SignedTx, Transaction, TxBody, UNITS_PER_CRN};
-    use std::sync::Arc;
-
-    /// A pool that offers the same transactions for every proposal.
-    struct Offer(Vec<SizedTx>);
-
-    impl TxPool for Offer {
-        fn proposal_txs(&self, _: &Snapshot, max_txs: usize, _: usize) -> Vec<SizedTx> {
-            self.0.iter().take(max_txs).cloned().collect()
-        }
-        fn as_admitted(&self, txs: &[SignedTx]) -> Vec<SizedTx> {
-            txs.iter().cloned().map(SizedTx::new).collect()
-        }
-        fn submit_own(
-            &self,
-            _: &Snapshot,
-            _: &Params,
-            _: u64,
-            _: &Address,
-            _: &mut dyn FnMut(u64) -> anyhow::Result<SizedTx>,
-        ) -> anyhow::Result<Result<Hash, String>> {
-            Ok(Err("not in this test".into()))
-        }
-    }
-
-    /// Nothing is decided in these tests.
-    struct NoCommits;
-
-    impl Committer for NoCommits {
-        fn commit(
-            &self,
-            block: &Block,
-            _: &Executed,
-            _: &[(Hash, StatefulError)],
-            _: u64,
-            _: Instant,
-        ) -> anyhow::Result<()> {
-            bail!("block {} committed in a test that decides nothing", block.header.height)
-        }
-    }
-
-    struct NoMetrics;
-
-    impl Metrics for NoMetrics {
-        fn streams_refused(&self, _: &str, _: u64) {}
-        fn reassembly_bytes(&self, _: usize) {}
-        fn decided_unverified(&self) {}
-    }
-
-    fn genesis(validator: &Keypair, alice: &Keypair) -> Genesis {
-        Genesis {
-            chain_id: "host-test".into(),
-            genesis_time_ms: 10,
-            validator: validator.address(),
-            validators: vec![GenesisValidator {
-                address: validator.address(),
-                stake: 1_000 * UNITS_PER_CRN,
-            }],
-            accounts: vec![GenesisAccount { address: alice.address(), balance: 10_000_000 }],
-            params: Params::default(),
-        }
-    }
-
-    fn open(path: &std::path::Path, g: &Genesis) -> Arc<Store> {
-        let store = Store::open(path).unwrap();
-        let snap = store.snapshot().unwrap();
-        if snap.genesis().unwrap().is_none() {
-            let changes = App::genesis_changes(g).unwrap();
-            let (_, batch) = App::genesis_root(&snap, &changes).unwrap();
-            drop(snap);
-            store.commit_genesis(g, &changes, &batch).unwrap();
-        }
-        Arc::new(store)
-    }
-
-    fn host(store: Arc<Store>, g: &Genesis, key: &Keypair, pool: Vec<SizedTx>) -> Host {
-        let node = Services {
-            genesis: g.clone(),
-            key: key.clone(),
-            data_dir: std::path::PathBuf::new(),
-            block_interval: Duration::from_millis(100),
-            store: store.clone(),
-            pool: Arc::new(Offer(pool)),
-            committer: Arc::new(NoCommits),
-            metrics: Arc::new(NoMetrics),
-        };
-        let config = BftConfig::new("v".into(), String::new(), Vec::new(), Vec::new());
-        Host::new(node, config, Pending::new(store)).unwrap()
-    }
-
-    #[test]
-    fn a_proposer_restarted_mid_height_proposes_the_block_it_built_before_from_the_store() {
-        let (v, alice) = (Keypair::from_label("v"), Keypair::from_label("alice"));
-        let g = genesis(&v, &alice);
-        let transfer = Transaction {
-            chain_id: g.chain_id.clone(),
-            signer: alice.address(),
-            nonce: 0,
-            max_fee: 5_000,
-            expiry_height: 100,
-            body: TxBody::Transfer { to: v.address(), amount: 7 },
-        }
-        .sign(&alice);
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("chain.redb");
-        let first = {
-            let mut h = host(open(&path, &g), &g, &v, vec![SizedTx::new(transfer)]);
-            h.propose(1, 0).unwrap()
-        };
-        assert_eq!(first.block.txs.len(), 1);
-        // After the restart the pool is empty: a block built afresh would hold nothing.
-        let mut h = host(open(&path, &g), &g, &v, Vec::new());
-        let again = h.propose(1, 0).unwrap();
-        assert_eq!(again.block.hash(), first.block.hash());
-        let fresh = h.propose(1, 1).unwrap();
-        assert!(fresh.block.txs.is_empty(), "a new round gets a block from the pool");
-    }
-}
+mod tests;

@@ -16,8 +16,9 @@
 //! - [`evidence`]: equivocation evidence to `ReportEquivocation` transactions;
 //! - [`driver`]: starting the engine and answering it;
 //! - [`config`]: the `consensus.json` file;
-//! - [`fault`]: test-only faults (a skewed clock, resealed blocks, bad proposal streams;
-//!   the faults themselves exist with the `byzantine` feature only), off by default.
+//! - [`fault`]: test-only faults (a skewed clock, resealed blocks served or proposed,
+//!   spoiled copies of received proposals, bad proposal streams; the faults themselves
+//!   exist with the `byzantine` feature only), off by default.
 
 pub mod codec;
 pub mod config;

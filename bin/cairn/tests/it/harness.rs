@@ -445,7 +445,7 @@ impl Node {
         transfer(&self.chain_id, key, to, amount, nonce)
     }
 
-    fn log_path(&self, n: u32) -> PathBuf {
+    pub fn log_path(&self, n: u32) -> PathBuf {
         let name = self.data_dir.file_name().and_then(|n| n.to_str()).unwrap_or("node");
         self.root.path().join(format!("{name}-{n}.log"))
     }
