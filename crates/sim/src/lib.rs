@@ -1,8 +1,14 @@
-//! `cairn sim`: a fleet simulator that drives a node over its HTTP API as a real fleet does
-//! — operators, devices of every class around a few cities, honest traffic with dropouts,
-//! path loss and sensor noise, and adversaries with named behaviours — then reads the
-//! node's reward reports back and says what share of fraudulent reward was paid and what
-//! share of honest work was rejected. `cairn devnet` runs a small one in the background.
+//! Cairn's fleet simulator, as a library: it drives a node over its HTTP API as a real fleet
+//! does — operators, devices of every class around a few cities, honest traffic with
+//! dropouts, path loss and sensor noise, and adversaries with named behaviours — then reads
+//! the node's reward reports back and says what share of fraudulent reward was paid and what
+//! share of honest work was rejected.
+//!
+//! It knows the node only through [`cairn_client::Client`] and asks `cairn-app`'s pure rule
+//! functions (path loss, region plans, cell distances) what the chain would accept. [`run`]
+//! runs a fleet for a number of epochs and returns its [`SimReport`]; [`devnet_fleet`] runs a
+//! small one for as long as the node runs. `cairn sim` parses the command line and prints the
+//! report; `cairn devnet` runs the small one in the background.
 
 mod adversary;
 mod book;
@@ -20,95 +26,82 @@ mod work;
 #[cfg(test)]
 mod exploit_tests;
 
-use super::{Ctx, PASSPHRASE_ENV, cairn_home};
-use crate::keystore::Keystore;
-use anyhow::Context;
+use cairn_client::Client;
 use cairn_types::Keypair;
-use clap::Args;
 use engine::Sim;
 pub use fleet::Behaviour;
 use fleet::{Fleet, FleetSpec};
-use indicatif::{ProgressBar, ProgressStyle};
-use net::{Blocks, Net};
+pub use net::Blocks;
+use net::Net;
+pub use report::{BehaviourRow, GOAL, HonestRow, Performance, SimReport};
 use std::time::Instant;
+pub use tally::EpochLine;
 
-#[derive(Args, Debug)]
-pub struct SimArgs {
+/// What a run simulates.
+#[derive(Debug, Clone)]
+pub struct Config {
     /// Devices in the fleet.
-    #[arg(long, default_value_t = 1_000)]
-    devices: usize,
+    pub devices: usize,
     /// Share of the devices that cheat, from 0 to 1.
-    #[arg(long, default_value_t = 0.1)]
-    adversarial: f64,
-    /// Epochs of traffic measured, after the warm-up.
-    #[arg(long, default_value_t = 3)]
-    epochs: u64,
-    /// Epochs of traffic after onboarding that are not measured (default: enough for every
-    /// hotspot to beacon twice and their witnesses to be in, so the witness graph is that
-    /// of a network that runs; see `warmup_epochs`).
-    #[arg(long)]
-    warmup_epochs: Option<u64>,
+    pub adversarial: f64,
+    /// Epochs of traffic measured, after the warm-up (at least 1).
+    pub epochs: u64,
+    /// Epochs of traffic after onboarding that are not measured (None: [`warmup_epochs`]).
+    pub warmup_epochs: Option<u64>,
     /// Seed of the fleet and its traffic.
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
-    /// Adversarial behaviours to switch on (comma-separated; default: all).
-    #[arg(long, value_enum, value_delimiter = ',')]
-    behaviours: Vec<Behaviour>,
-    /// Who pays for the fleet: a keystore key name or a 64-hex-digit secret. The devnet's
-    /// keystore is also searched; the passphrase comes from CAIRN_PASSPHRASE (default
-    /// "devnet").
-    #[arg(long, default_value = "alice")]
-    funder: String,
-    /// How blocks get made: asked for on a node started with --blocks-on-demand (`drive`),
-    /// waited for (`wait`), or whichever the node supports (`auto`).
-    #[arg(long, value_enum, default_value = "auto")]
-    blocks: Blocks,
+    pub seed: u64,
+    /// Adversarial behaviours switched on (empty: all).
+    pub behaviours: Vec<Behaviour>,
+    /// How blocks get made.
+    pub blocks: Blocks,
 }
 
-/// The funder's key: a hex secret, or a keystore key (the global keystore, then the
-/// devnet's).
-fn funder_key(ctx: &Ctx, funder: &str) -> anyhow::Result<Keypair> {
-    if funder.len() == 64
-        && let Ok(bytes) = hex::decode(funder)
-    {
-        let mut seed = [0u8; 32];
-        seed.copy_from_slice(&bytes);
-        return Ok(Keypair::from_secret(seed));
-    }
-    let pass =
-        std::env::var(PASSPHRASE_ENV).unwrap_or_else(|_| super::node::DEV_PASSPHRASE.to_string());
-    let mut stores = vec![ctx.keystore()?];
-    if ctx.keystore.is_none() {
-        stores.push(Keystore::open(&cairn_home()?.join("devnet").join("keystore"))?);
-    }
-    for ks in &stores {
-        if ks.show(funder).is_ok() {
-            return ks
-                .load(funder, &pass)
-                .with_context(|| format!("unlocking {funder:?} in {}", ks.dir().display()));
-        }
-    }
-    anyhow::bail!("--funder {funder:?} is neither a 64-hex-digit secret nor a key in the keystore")
+/// The stages of a run, in this order; the probation stage only when coverage is held on
+/// probation after the measured epochs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Funding, registering and locating the fleet, buying credits, opening deals.
+    Onboarding,
+    /// Traffic through the warm-up and the measured epochs: `ticks` heartbeat slots.
+    Traffic { ticks: u64 },
+    /// Running on until the probation holds of the measured epochs are judged.
+    Probation,
+    /// The report is being built.
+    Done,
 }
 
-fn bar(len: u64, what: &str) -> ProgressBar {
-    let b = ProgressBar::new(len);
-    if let Ok(style) =
-        ProgressStyle::with_template("{msg:>12} [{bar:40}] {pos}/{len} {elapsed_precise}")
-    {
-        b.set_style(style.progress_chars("=> "));
-    }
-    b.set_message(what.to_string());
-    b
+/// What a run tells its caller as it goes (`cairn sim` draws progress bars from it). Every
+/// method does nothing by default.
+pub trait Progress: Sync {
+    /// A new stage begins.
+    fn stage(&self, _stage: Stage) {}
+    /// Onboarding transactions committed out of those planned.
+    fn onboarded(&self, _done: usize, _total: usize) {}
+    /// A measured epoch the node has rewarded.
+    fn epoch(&self, _line: &EpochLine) {}
+    /// A heartbeat slot served.
+    fn tick(&self) {}
 }
 
-pub async fn run(ctx: &Ctx, a: SimArgs) -> anyhow::Result<()> {
+/// Progress that nobody watches.
+impl Progress for () {}
+
+/// Runs a fleet against the node `client` speaks to, paid by `funder`: onboarding, the
+/// warm-up, `a.epochs` measured epochs, then on until the probation holds of the measured
+/// epochs are judged. The report's figures come from the node's reward reports; on a node
+/// whose blocks the run makes, the same config gives the same figures.
+pub async fn run(
+    a: &Config,
+    client: Client,
+    funder: Keypair,
+    progress: &dyn Progress,
+) -> anyhow::Result<SimReport> {
     if a.epochs == 0 {
-        anyhow::bail!("--epochs must be at least 1");
+        anyhow::bail!("a run measures at least one epoch");
     }
-    let funder = funder_key(ctx, &a.funder)?;
-    let net = Net::connect(&ctx.node, a.blocks).await?;
-    let behaviours = if a.behaviours.is_empty() { Behaviour::ALL.to_vec() } else { a.behaviours };
+    let net = Net::connect(client, a.blocks).await?;
+    let behaviours =
+        if a.behaviours.is_empty() { Behaviour::ALL.to_vec() } else { a.behaviours.clone() };
     let spec = FleetSpec {
         devices: a.devices,
         adversarial: a.adversarial,
@@ -120,15 +113,13 @@ pub async fn run(ctx: &Ctx, a: SimArgs) -> anyhow::Result<()> {
     let warmup = a.warmup_epochs.unwrap_or_else(|| warmup_epochs(&net.params));
     let mut sim = Sim::new(net, fleet, funder, warnings);
     let started = Instant::now();
-    let onboarding = bar(0, "onboarding");
+    progress.stage(Stage::Onboarding);
     // Funds for the measured epochs, the warm-up, and running on while the probation holds
     // of the measured epochs are judged.
     sim.onboard(warmup + a.epochs + settle_epochs(&sim.net.params), |done, total| {
-        onboarding.set_length(total as u64);
-        onboarding.set_position(done as u64);
+        progress.onboarded(done, total)
     })
     .await?;
-    onboarding.finish_and_clear();
     sim.perf.onboarding_s = started.elapsed().as_secs_f64();
     // The rest of the onboarding epoch and the warm-up epochs warm the fleet up; measured
     // epochs are whole.
@@ -138,29 +129,16 @@ pub async fn run(ctx: &Ctx, a: SimArgs) -> anyhow::Result<()> {
     sim.warmup_epochs = warmup;
     let last = first + a.epochs - 1;
     let ticks = (last + 1) * u64::from(sim.slots()) - (head + 1) * u64::from(sim.slots()) / bpe;
-    let traffic = bar(ticks, "traffic");
-    sim.run(
-        first,
-        Some(last),
-        |line, _| traffic.set_message(format!("epoch {}", line.epoch + 1)),
-        |_, _| traffic.inc(1),
-    )
-    .await?;
-    traffic.finish_and_clear();
+    progress.stage(Stage::Traffic { ticks });
+    sim.run(first, Some(last), |line, _| progress.epoch(line), |_, _| progress.tick()).await?;
     // Coverage held while new hotspots are on probation is judged after the measured
     // epochs: the fleet runs on until it is, and the figures count what was released.
     if !sim.tally.pending.is_empty() {
-        let settling = bar(0, "probation");
-        settling.enable_steady_tick(std::time::Duration::from_millis(500));
+        progress.stage(Stage::Probation);
         sim.settle_probation(last).await?;
-        settling.finish_and_clear();
     }
-    let r = report::build(&sim);
-    if ctx.json {
-        return crate::output::json(&r);
-    }
-    report::print(&r);
-    Ok(())
+    progress.stage(Stage::Done);
+    Ok(report::build(&sim))
 }
 
 /// Warm-up epochs by default: every hotspot beacons once in its first beacon interval (so
@@ -184,15 +162,35 @@ pub fn settle_epochs(p: &cairn_types::Params) -> u64 {
     }
 }
 
-/// The devnet's fleet: a few devices, cheaters among them, run against the devnet's own API
-/// for as long as it runs; one line per epoch.
-pub async fn devnet_fleet(url: String, funder: Keypair, devices: usize) -> anyhow::Result<()> {
-    let net = Net::connect(&url, Blocks::Wait).await?;
+/// The devnet's fleet, as it starts reporting.
+#[derive(Debug, Clone)]
+pub struct DevnetFleet {
+    pub devices: usize,
+    /// Devices among them that cheat.
+    pub cheaters: usize,
+    /// What the cheaters do.
+    pub behaviours: Vec<Behaviour>,
+    /// The first epoch the fleet reports in.
+    pub first_epoch: u64,
+}
+
+/// The devnet's fleet: a few devices, cheaters among them, run against the node `client`
+/// speaks to for as long as it runs, on the node's own blocks. Calls `started` once the
+/// fleet is onboarded, and `on_epoch` with each epoch once the node has rewarded it.
+pub async fn devnet_fleet(
+    client: Client,
+    funder: Keypair,
+    devices: usize,
+    started: impl FnOnce(&DevnetFleet),
+    mut on_epoch: impl FnMut(&EpochLine),
+) -> anyhow::Result<()> {
+    let net = Net::connect(client, Blocks::Wait).await?;
     let start = net.head().await?;
+    let behaviours = vec![Behaviour::Replayer, Behaviour::Inflater, Behaviour::Copier];
     let spec = FleetSpec {
         devices,
         adversarial: 3.0 / devices.max(3) as f64,
-        behaviours: vec![Behaviour::Replayer, Behaviour::Inflater, Behaviour::Copier],
+        behaviours: behaviours.clone(),
         seed: start,
         salt: start,
     };
@@ -201,26 +199,6 @@ pub async fn devnet_fleet(url: String, funder: Keypair, devices: usize) -> anyho
     let mut sim = Sim::new(net, fleet, funder, warnings);
     sim.onboard(1_000, |_, _| {}).await?;
     let first = (sim.net.head().await? + 1) / sim.blocks_per_epoch();
-    println!(
-        "fleet      {devices} simulated devices ({cheaters} cheating: replayer, inflater, copier) report from epoch {first}; --no-fleet runs without"
-    );
-    sim.run(
-        first,
-        None,
-        |l, _| {
-            println!(
-                "fleet      epoch {}: {} devices, {} reports, {} rejected, {} CRN paid to {} devices, {} CRN held ({} flagged)",
-                l.epoch,
-                l.devices,
-                l.reports,
-                l.rejected,
-                cairn_types::format_crn(l.paid),
-                l.paid_devices,
-                cairn_types::format_crn(l.held),
-                l.flagged
-            )
-        },
-        |_, _| {},
-    )
-    .await
+    started(&DevnetFleet { devices, cheaters, behaviours, first_epoch: first });
+    sim.run(first, None, |l, _| on_epoch(l), |_, _| {}).await
 }
