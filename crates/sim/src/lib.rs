@@ -202,3 +202,25 @@ pub async fn devnet_fleet(
     started(&DevnetFleet { devices, cheaters, behaviours, first_epoch: first });
     sim.run(first, None, |l, _| on_epoch(l), |_, _| {}).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_run_that_measures_no_epoch_is_refused_before_the_node_is_asked() {
+        // Nothing listens on port 9: a run that went on to connect would say so instead.
+        let client = Client::new("http://127.0.0.1:9").unwrap();
+        let config = Config {
+            devices: 10,
+            adversarial: 0.1,
+            epochs: 0,
+            warmup_epochs: None,
+            seed: 1,
+            behaviours: Vec::new(),
+            blocks: Blocks::Auto,
+        };
+        let err = run(&config, client, Keypair::from_label("funder"), &()).await.unwrap_err();
+        assert_eq!(err.to_string(), "a run measures at least one epoch");
+    }
+}
