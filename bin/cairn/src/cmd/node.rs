@@ -295,11 +295,41 @@ pub async fn devnet(_ctx: &Ctx, a: DevnetArgs) -> anyhow::Result<()> {
         if let Some(key) = fleet {
             let url = format!("http://{addr}");
             tokio::spawn(async move {
-                if let Err(e) = super::sim::devnet_fleet(url, key, fleet_devices).await {
+                if let Err(e) = devnet_fleet(url, key, fleet_devices).await {
                     println!("fleet      stopped: {e:#}");
                 }
             });
         }
+    })
+    .await
+}
+
+/// The devnet's fleet (`cairn_sim::devnet_fleet`) against the devnet's own API, for as long
+/// as it runs; one line per epoch.
+async fn devnet_fleet(url: String, funder: Keypair, devices: usize) -> anyhow::Result<()> {
+    let client = cairn_client::Client::new(&url)?;
+    let started = |f: &cairn_sim::DevnetFleet| {
+        let names: Vec<&str> = f.behaviours.iter().map(|b| b.name()).collect();
+        println!(
+            "fleet      {} simulated devices ({} cheating: {}) report from epoch {}; --no-fleet runs without",
+            f.devices,
+            f.cheaters,
+            names.join(", "),
+            f.first_epoch
+        );
+    };
+    cairn_sim::devnet_fleet(client, funder, devices, started, |l| {
+        println!(
+            "fleet      epoch {}: {} devices, {} reports, {} rejected, {} CRN paid to {} devices, {} CRN held ({} flagged)",
+            l.epoch,
+            l.devices,
+            l.reports,
+            l.rejected,
+            cairn_types::format_crn(l.paid),
+            l.paid_devices,
+            cairn_types::format_crn(l.held),
+            l.flagged
+        )
     })
     .await
 }

@@ -18,7 +18,8 @@ const RECEIPT_CONCURRENCY: usize = 48;
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// How the simulator gets blocks made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Blocks {
     /// Ask the node (`POST /v1/dev/blocks`) if it makes blocks on demand, else wait.
     Auto,
@@ -93,8 +94,8 @@ async fn submit(client: &Client, txs: &[SignedTx]) -> anyhow::Result<()> {
 }
 
 impl Net {
-    pub async fn connect(url: &str, blocks: Blocks) -> anyhow::Result<Net> {
-        let client = Client::new(url)?;
+    pub async fn connect(client: Client, blocks: Blocks) -> anyhow::Result<Net> {
+        let url = client.base_url().to_string();
         let status =
             client.status().await.with_context(|| format!("cannot reach a node at {url}"))?;
         let params = client.params().await?;

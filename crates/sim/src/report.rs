@@ -1,11 +1,11 @@
 //! The end report: per behaviour, the share of its attempted reward the chain paid, what
 //! caught it (or that nothing did); the honest fleet's rejected reports and withheld reward;
-//! and what the run measured of the node. As a table, or as JSON with `--json`.
+//! and what the run measured of the node. `cairn sim` prints it as tables, or as JSON with
+//! `--json`.
 
 use super::engine::Sim;
 use super::fleet::Behaviour;
 use super::tally::Figures;
-use crate::output;
 use cairn_types::{Amount, format_crn};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -277,108 +277,6 @@ pub fn build(sim: &Sim) -> SimReport {
             slots_missed: perf.slots_missed,
         },
         warnings: sim.warnings.clone(),
-    }
-}
-
-/// Prints the report as tables.
-pub fn print(r: &SimReport) {
-    let mut rows = vec![vec![
-        "honest".to_string(),
-        r.honest.devices.to_string(),
-        r.honest.reports.to_string(),
-        pct(r.honest.rejected_share),
-        format!("{} (fair share)", r.honest.fair_share_crn),
-        r.honest.paid_crn.clone(),
-        r.honest.held_crn.clone(),
-        pct(r.honest.paid_share),
-        format!("withheld {}", pct(r.honest.withheld_share)),
-    ]];
-    for (name, b) in &r.behaviours {
-        rows.push(vec![
-            name.to_string(),
-            b.devices.to_string(),
-            b.reports.to_string(),
-            pct(b.rejected_share),
-            b.attempted_crn.clone(),
-            b.paid_crn.clone(),
-            b.held_crn.clone(),
-            pct(b.fraud_paid_share),
-            b.verdict.clone(),
-        ]);
-    }
-    output::table(
-        &[
-            "behaviour",
-            "devices",
-            "reports",
-            "rejected",
-            "attempted CRN",
-            "paid CRN",
-            "held CRN",
-            "paid",
-            "verdict",
-        ],
-        rows,
-    );
-    let p = &r.performance;
-    let opt =
-        |v: Option<f64>, unit: &str| v.map_or("n/a".to_string(), |v| format!("{v:.1} {unit}"));
-    let rewards = if p.epoch_reward_ms.is_empty() {
-        "n/a".to_string()
-    } else {
-        p.epoch_reward_ms.iter().map(|m| format!("{m:.0}")).collect::<Vec<_>>().join(", ") + " ms"
-    };
-    output::fields(&[
-        (
-            "epochs",
-            format!(
-                "{} to {} (after {} of warm-up){}",
-                r.first_epoch,
-                r.last_epoch,
-                r.warmup_epochs,
-                r.settled_through_epoch.map_or(String::new(), |e| format!(
-                    "; probation holds judged by running on through epoch {e}"
-                ))
-            ),
-        ),
-        ("cities", r.cities.join(", ")),
-        (
-            "fraudulent reward paid",
-            format!("{} of attempted (goal ≤ 1 %)", pct(r.fraud_paid_share)),
-        ),
-        ("fraudulent reward held", pct(r.fraud_held_share)),
-        ("honest reports rejected", format!("{} (goal ≤ 1 %)", pct(r.honest_rejected_share))),
-        (
-            "honest reward withheld",
-            format!("{} of fair share (goal ≤ 1 %)", pct(r.honest_withheld_share)),
-        ),
-        (
-            "  by pool",
-            r.honest
-                .withheld_by_pool
-                .iter()
-                .map(|(p, s)| format!("{p} {}", pct(*s)))
-                .collect::<Vec<_>>()
-                .join(", "),
-        ),
-        ("goals met", if r.goals_met { "yes".into() } else { "NO".into() }),
-        ("blocks made by", p.blocks_made_by.to_string()),
-        ("onboarding", format!("{:.1} s", p.onboarding_seconds)),
-        (
-            "traffic",
-            format!(
-                "{:.1} s, {} reports, {:.0} reports/s",
-                p.traffic_seconds, p.reports, p.reports_per_second
-            ),
-        ),
-        ("blocks", format!("{} (build {:.1} ms mean)", p.blocks, p.block_build_ms_mean)),
-        ("epoch reward blocks", rewards),
-        ("node RSS (peak seen)", opt(p.node_rss_mib, "MiB")),
-        ("store", opt(p.store_mib, "MiB")),
-        ("disk per device", opt(p.disk_bytes_per_device, "bytes")),
-    ]);
-    for w in &r.warnings {
-        eprintln!("warning: {w}");
     }
 }
 

@@ -18,9 +18,8 @@ const FARM_SIZE: usize = 8;
 pub(super) const GRIEF_PER_TARGET: usize = 2;
 
 /// An adversarial behaviour; each can be switched on alone (`--behaviours`).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, clap::ValueEnum, serde::Serialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "kebab-case")]
 pub enum Behaviour {
     /// A hotspot that asserts a cell in another city and witnesses beacons there as if it

@@ -434,7 +434,7 @@ mod tests {
     /// providers' fair share shows as withheld.
     #[test]
     fn a_cheat_that_takes_a_whole_pool_is_measured_against_the_pool_it_took() {
-        use crate::cmd::sim::fleet::FleetSpec;
+        use crate::fleet::FleetSpec;
         use cairn_types::rewards::{EpochRewards, Pool, PoolOutcome, Work};
         let spec = FleetSpec {
             devices: 40,
