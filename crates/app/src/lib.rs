@@ -10,10 +10,12 @@
 pub mod accounts;
 pub mod channels;
 pub mod check;
+pub mod component;
 pub mod credits;
 pub mod deals;
 pub mod devices;
 mod execute;
+pub mod handler;
 pub mod jobs;
 pub mod rewards;
 pub mod roster;
@@ -220,7 +222,7 @@ impl App {
             let mut verdicts = verdicts.into_iter();
             candidates.retain(|_| verdicts.next().is_some_and(|v| v.is_ok()));
         }
-        let env = execute::BlockEnv {
+        let env = component::BlockEnv {
             chain_id: &self.chain_id,
             params: &params,
             height,
@@ -311,7 +313,7 @@ impl App {
                 return Err(BlockError::BadTx { index, hash: sized[index].hash, error });
             }
         }
-        let env = execute::BlockEnv {
+        let env = component::BlockEnv {
             chain_id: &self.chain_id,
             params: &params,
             height,

@@ -1,0 +1,188 @@
+//! One handler per transaction kind, and the table that routes a body to its handler.
+//!
+//! A kind's rules live in one place: the module of its domain implements [`TxHandler`] for
+//! a small view of the body (named after the [`TxBody`] variant, e.g.
+//! [`crate::accounts::Transfer`], [`crate::deals::OpenDeal`]) with, side by side,
+//!
+//! - [`TxHandler::check_stateless`]: the body's checks that need the parameters but no
+//!   state (phase one, [`crate::check::check_stateless_batch`]);
+//! - [`TxHandler::signatures`]: every signature the body carries besides the
+//!   transaction's own, with the message it covers, verified in the same batches (phase
+//!   one);
+//! - [`TxHandler::spend`]: what the body takes from the signer's balance beyond the fee,
+//!   which the read-only admission check ([`crate::check::check_admission`], phase two)
+//!   makes sure the balance covers;
+//! - [`TxHandler::check_and_execute`]: the stateful checks and the writes (phase three,
+//!   [`crate::execute`]), in the transaction's own scope of the block overlay. A check that
+//!   fails returns the [`TxFailure`] for the receipt; the scope is discarded, so nothing the
+//!   body wrote stays (the fee and nonce do).
+//!
+//! The phases themselves (batching, nonces, expiry, fees, scopes, receipts) know no kind:
+//! they call [`route`], the one match over [`TxBody`], which only hands the body's fields to
+//! the kind's handler.
+//!
+//! # Adding a transaction kind
+//!
+//! 1. Add the variant to `cairn_types::TxBody` (at the end: the borsh tag is its position)
+//!    and its name to `TxBody::kind`; new failure reasons go at the end of
+//!    `cairn_types::TxFailure` with their code (docs/protocol.md lists them).
+//! 2. In the module of its domain, add the view struct named after the variant and
+//!    `impl TxHandler` for it: `check_and_execute` always, the other three methods only
+//!    where the kind has such a rule (the defaults check nothing, carry no extra signature
+//!    and spend nothing).
+//! 3. Add its row to [`route`]. The compiler refuses the crate until the row is there.
+//!
+//! Per-block work (due queues, epoch boundaries) is not a transaction's: it goes in a
+//! [`crate::component::Component`].
+
+use cairn_state::{Overlay, StateError};
+use cairn_types::device_key::{DeviceKey, DeviceSignature};
+use cairn_types::tx::StatelessError;
+use cairn_types::{Address, Amount, Height, Params, TxBody, TxFailure, TxOutcome};
+
+use crate::devices::{registry, reports};
+use crate::rewards::fraud;
+use crate::staking::evidence;
+use crate::{accounts, channels, credits, deals, jobs, rewards, staking};
+
+/// What [`TxHandler::check_and_execute`] returns: the receipt's outcome, a typed failure the
+/// receipt records (the body's writes are dropped), or an error of the state itself, which
+/// stops the block.
+pub type Handled = Result<Result<TxOutcome, TxFailure>, StateError>;
+
+/// A body that succeeds with nothing to record beyond success.
+pub(crate) fn no_outcome(r: crate::TxResult) -> Handled {
+    r.map(|r| r.map(|()| TxOutcome::None))
+}
+
+/// What a transaction executes with besides its body: the chain, the parameters, the
+/// signer and nonce, the block's height and time, and the verdicts on the body's part
+/// signatures.
+pub struct TxCx<'a> {
+    pub chain_id: &'a str,
+    pub params: &'a Params,
+    pub signer: &'a Address,
+    pub nonce: u64,
+    pub height: Height,
+    pub timestamp_ms: u64,
+    /// One verdict per [`OnBadSignature::Part`] signature of the body, by its index
+    /// (filled by phase one).
+    pub part_sigs: &'a [bool],
+}
+
+/// What a bad signature does to the transaction that carries it.
+#[derive(Debug, Clone)]
+pub enum OnBadSignature {
+    /// The transaction is refused with this error.
+    Refuse(StatelessError),
+    /// Only part `i` of the body is refused (a report of a batch): its verdict is handed
+    /// to execution in [`TxCx::part_sigs`].
+    Part(usize),
+}
+
+/// One signature a transaction carries, with the message it must cover.
+#[derive(Debug, Clone)]
+pub struct SigItem {
+    pub key: DeviceKey,
+    pub sig: DeviceSignature,
+    pub msg: Vec<u8>,
+    pub on_bad: OnBadSignature,
+}
+
+/// The rules of one transaction kind. See the module docs.
+pub trait TxHandler {
+    /// Checks of the body that need the parameters but no state.
+    fn check_stateless(&self, _params: &Params) -> Result<(), StatelessError> {
+        Ok(())
+    }
+
+    /// Appends every signature the body carries besides the transaction's own (which the
+    /// phase adds first), in the order their failures take precedence.
+    fn signatures(&self, _chain_id: &str, _signer: &Address, _out: &mut Vec<SigItem>) {}
+
+    /// What the body takes from the signer's balance beyond the fee.
+    fn spend(&self, _params: &Params) -> Amount {
+        0
+    }
+
+    /// The stateful checks and the execution, against the transaction's scope.
+    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled;
+}
+
+/// The dispatch table: hands `body` to its kind's handler. Rows only route; every rule is
+/// in the handler.
+pub fn route<R>(body: &TxBody, f: impl FnOnce(&dyn TxHandler) -> R) -> R {
+    match body {
+        TxBody::Transfer { to, amount } => f(&accounts::Transfer { to, amount: *amount }),
+        TxBody::RegisterDevice { key, class, metadata, device_nonce, device_signature, maker } => {
+            f(&registry::RegisterDevice {
+                key,
+                class: *class,
+                metadata,
+                device_nonce: *device_nonce,
+                device_signature,
+                maker: maker.as_ref(),
+            })
+        }
+        TxBody::AssertLocation { device, cell } => {
+            f(&registry::AssertLocation { device, cell: *cell })
+        }
+        TxBody::TransferDevice { device, to } => f(&registry::TransferDevice { device, to }),
+        TxBody::DeregisterDevice { device } => f(&registry::DeregisterDevice { device }),
+        TxBody::SubmitReports { reports } => f(&reports::SubmitReports { reports }),
+        TxBody::SetDenylist { key, reason } => {
+            f(&registry::SetDenylist { key, reason: reason.as_deref() })
+        }
+        TxBody::SetMaker { maker, allowed } => f(&registry::SetMaker { maker, allowed: *allowed }),
+        TxBody::OpenChannel { device, escrow, price_per_unit } => {
+            f(&channels::OpenChannel { device, escrow: *escrow, price_per_unit: *price_per_unit })
+        }
+        TxBody::SettleChannel { receipt } => f(&channels::SettleChannel { receipt }),
+        TxBody::DisputeChannel { receipt } => f(&channels::DisputeChannel { receipt }),
+        TxBody::CloseChannel { channel } => f(&channels::CloseChannel { channel }),
+        TxBody::PostJob { workload, input, replication, price } => f(&jobs::PostJob {
+            workload: *workload,
+            input: *input,
+            replication: *replication,
+            price: *price,
+        }),
+        TxBody::TakeJob { job, device } => f(&jobs::TakeJob { job, device }),
+        TxBody::CommitResult { job, device, commitment } => {
+            f(&jobs::CommitResult { job, device, commitment: *commitment })
+        }
+        TxBody::RevealResult { job, device, result, salt } => {
+            f(&jobs::RevealResult { job, device, result: *result, salt })
+        }
+        TxBody::AcceptJob { job, result } => f(&jobs::AcceptJob { job, result: *result }),
+        TxBody::OpenDeal { device, root, chunks, duration_epochs, price_per_epoch } => {
+            f(&deals::OpenDeal {
+                device: *device,
+                root: *root,
+                chunks: *chunks,
+                duration_epochs: *duration_epochs,
+                price_per_epoch: *price_per_epoch,
+            })
+        }
+        TxBody::ProveStorage { deal, index, chunk, path } => {
+            f(&deals::ProveStorage { deal, index: *index, chunk, path })
+        }
+        TxBody::ClaimRewards { claims } => f(&rewards::ClaimRewards { claims }),
+        TxBody::Appeal { device, epoch } => f(&fraud::Appeal { device, epoch: *epoch }),
+        TxBody::ResolveFraud { device, epoch, release } => {
+            f(&fraud::ResolveFraud { device, epoch: *epoch, release: *release })
+        }
+        TxBody::SetOracle { oracle, allowed } => {
+            f(&credits::SetOracle { oracle, allowed: *allowed })
+        }
+        TxBody::ReportPrice { nano_usd_per_crn } => {
+            f(&credits::ReportPrice { nano_usd_per_crn: *nano_usd_per_crn })
+        }
+        TxBody::MintCredits { to, amount } => f(&credits::MintCredits { to, amount: *amount }),
+        TxBody::Bond { amount } => f(&staking::Bond { amount: *amount }),
+        TxBody::Delegate { validator, amount } => {
+            f(&staking::Delegate { validator, amount: *amount })
+        }
+        TxBody::Unbond { validator, amount } => f(&staking::Unbond { validator, amount: *amount }),
+        TxBody::ReportEquivocation { evidence } => f(&evidence::ReportEquivocation { evidence }),
+    }
+}
