@@ -6,6 +6,11 @@
 //! - [`App::propose`]: build the next block from candidate transactions;
 //! - [`App::verify`]: re-execute a block someone else built and check every root;
 //! - the caller then commits the block with its certificate and the returned changes.
+//!
+//! Inside, each transaction kind's rules are its handler's, in the module of its domain
+//! ([`handler`]: how a transaction flows through the phases, and how to add a kind), and the
+//! work a block does besides its transactions is the domains' components, run in one fixed
+//! order ([`component`]).
 
 pub mod accounts;
 pub mod channels;
