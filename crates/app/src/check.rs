@@ -4,7 +4,8 @@
 //! shares: chain id, fee, signer's signature, expiry, nonce and balance.
 
 use crate::accounts::{self, Account};
-use crate::handler::{self, OnBadSignature, SigItem};
+use crate::dispatch;
+use crate::handler::{OnBadSignature, SigItem};
 use cairn_state::{StateError, StateRead};
 use cairn_types::crypto;
 use cairn_types::device_key::{self, DeviceKey, DeviceSignature};
@@ -55,7 +56,7 @@ pub use crate::devices::registry::MAX_REASON;
 pub use crate::devices::registry::MAX_SERIAL;
 
 /// Every signature a transaction carries, with the message it must cover: its own, then
-/// those of its body ([`handler::TxHandler::signatures`]).
+/// those of its body ([`crate::handler::TxHandler::signatures`]).
 fn sig_items(chain_id: &str, stx: &SignedTx) -> Vec<SigItem> {
     let tx = &stx.tx;
     let mut items = vec![SigItem {
@@ -66,7 +67,7 @@ fn sig_items(chain_id: &str, stx: &SignedTx) -> Vec<SigItem> {
             signer: tx.signer,
         })),
     }];
-    handler::route(&tx.body, |h| h.signatures(chain_id, &tx.signer, &mut items));
+    dispatch::route(&tx.body, |h| h.signatures(chain_id, &tx.signer, &mut items));
     items
 }
 
@@ -88,7 +89,7 @@ pub fn check_stateless_batch(
         .iter()
         .map(|t| {
             t.tx.check_shape(chain_id, params, t.size)?;
-            handler::route(&t.tx.tx.body, |h| h.check_stateless(params))
+            dispatch::route(&t.tx.tx.body, |h| h.check_stateless(params))
         })
         .collect();
     // Signatures of a transaction that already failed its shape checks are not verified:
@@ -142,9 +143,9 @@ pub fn check_stateless_batch(
 
 /// What the body takes from the signer's balance beyond the fee: the amount, the bond,
 /// the location fee, the stake.
-/// ([`handler::TxHandler::spend`] of its kind).
+/// ([`crate::handler::TxHandler::spend`] of its kind).
 pub fn body_spend(tx: &SignedTx, params: &Params) -> Amount {
-    handler::route(&tx.tx.body, |h| h.spend(params))
+    dispatch::route(&tx.tx.body, |h| h.spend(params))
 }
 
 /// Why a transaction cannot be executed against the current state. Such a transaction is

@@ -1,15 +1,16 @@
 //! Phase three: executing a block against an overlay, then computing the new state root.
 //!
-//! A block runs every component's begin of block ([`crate::component`], in its fixed
-//! order), then its transactions in block order, then every component's end of block. Each
+//! A block runs every component's begin of block ([`crate::block`], in its fixed order),
+//! then its transactions in block order, then every component's end of block. Each
 //! transaction is charged its fee and advances its nonce; its body then runs in a nested
-//! scope through its kind's handler ([`crate::handler::route`]), kept on success and
+//! scope through its kind's handler ([`crate::dispatch::route`]), kept on success and
 //! discarded on failure.
 
 use crate::check::{self, SizedTx};
-use crate::component::{self, BlockEnv, BlockOutput};
-use crate::handler::{self, TxCx};
+use crate::component::{BlockEnv, BlockOutput};
+use crate::handler::TxCx;
 use crate::{BlockError, StatefulError, accounts};
+use crate::{block, dispatch};
 use cairn_state::{ChangeSet, CommittedState, Overlay, tree};
 use cairn_types::{Hash, Height, Receipt, SignedTx, TxOutcome, TxStatus, merkle};
 use jmt::storage::TreeUpdateBatch;
@@ -53,7 +54,7 @@ pub(crate) fn execute<S: CommittedState>(
     let BlockEnv { chain_id, params, height, timestamp_ms, .. } = env;
     let mut o = Overlay::new(state);
     let mut out = BlockOutput::default();
-    component::begin_block(&mut o, &env, &mut out)?;
+    block::begin_block(&mut o, &env, &mut out)?;
     let mut receipts = Vec::with_capacity(txs.len());
     let mut included = Vec::with_capacity(txs.len());
     let mut dropped = Vec::new();
@@ -96,7 +97,7 @@ pub(crate) fn execute<S: CommittedState>(
             timestamp_ms,
             part_sigs: &report_sigs,
         };
-        let result = handler::route(&tx.body, |h| h.check_and_execute(&mut o, &cx))?;
+        let result = dispatch::route(&tx.body, |h| h.check_and_execute(&mut o, &cx))?;
         let (status, outcome) = match result {
             Ok(outcome) => {
                 o.commit_scope();
@@ -118,7 +119,7 @@ pub(crate) fn execute<S: CommittedState>(
         bytes += size;
         included.push(stx);
     }
-    component::end_block(&mut o, &env, &mut out)?;
+    block::end_block(&mut o, &env, &mut out)?;
     let changes = o.into_changes();
     let (state_root, tree_batch) = tree::apply_changes(state, &changes, height)?;
     let rewards = out.rewards;

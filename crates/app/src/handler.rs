@@ -1,7 +1,7 @@
-//! One handler per transaction kind, and the table that routes a body to its handler.
+//! One handler per transaction kind: the interface every kind implements.
 //!
 //! A kind's rules live in one place: the module of its domain implements [`TxHandler`] for
-//! a small view of the body (named after the [`TxBody`] variant, e.g.
+//! a small view of the body (named after the `TxBody` variant, e.g.
 //! [`crate::accounts::Transfer`], [`crate::deals::OpenDeal`]) with, side by side,
 //!
 //! - [`TxHandler::check_stateless`]: the body's checks that need the parameters but no
@@ -13,13 +13,14 @@
 //!   which the read-only admission check ([`crate::check::check_admission`], phase two)
 //!   makes sure the balance covers;
 //! - [`TxHandler::check_and_execute`]: the stateful checks and the writes (phase three,
-//!   [`crate::execute`]), in the transaction's own scope of the block overlay. A check that
+//!   `execute.rs`), in the transaction's own scope of the block overlay. A check that
 //!   fails returns the [`TxFailure`] for the receipt; the scope is discarded, so nothing the
 //!   body wrote stays (the fee and nonce do).
 //!
 //! The phases themselves (batching, nonces, expiry, fees, scopes, receipts) know no kind:
-//! they call [`route`], the one match over [`TxBody`], which only hands the body's fields to
-//! the kind's handler.
+//! they call [`crate::dispatch::route`], the one match over [`cairn_types::TxBody`], which
+//! only hands the body's fields to the kind's handler. This module defines the interface
+//! and imports no domain; the domains import it, and only the table imports them.
 //!
 //! # Adding a transaction kind
 //!
@@ -30,7 +31,8 @@
 //!    `impl TxHandler` for it: `check_and_execute` always, the other three methods only
 //!    where the kind has such a rule (the defaults check nothing, carry no extra signature
 //!    and spend nothing).
-//! 3. Add its row to [`route`]. The compiler refuses the crate until the row is there.
+//! 3. Add its row to [`crate::dispatch::route`]. The match is exhaustive: the crate does not
+//!    compile until the row is there.
 //!
 //! Per-block work (due queues, epoch boundaries) is not a transaction's: it goes in a
 //! [`crate::component::Component`].
@@ -38,12 +40,7 @@
 use cairn_state::{Overlay, StateError};
 use cairn_types::device_key::{DeviceKey, DeviceSignature};
 use cairn_types::tx::StatelessError;
-use cairn_types::{Address, Amount, Height, Params, TxBody, TxFailure, TxOutcome};
-
-use crate::devices::{registry, reports};
-use crate::rewards::fraud;
-use crate::staking::evidence;
-use crate::{accounts, channels, credits, deals, jobs, rewards, staking};
+use cairn_types::{Address, Amount, Height, Params, TxFailure, TxOutcome};
 
 /// What [`TxHandler::check_and_execute`] returns: the receipt's outcome, a typed failure the
 /// receipt records (the body's writes are dropped), or an error of the state itself, which
@@ -107,82 +104,4 @@ pub trait TxHandler {
 
     /// The stateful checks and the execution, against the transaction's scope.
     fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled;
-}
-
-/// The dispatch table: hands `body` to its kind's handler. Rows only route; every rule is
-/// in the handler.
-pub fn route<R>(body: &TxBody, f: impl FnOnce(&dyn TxHandler) -> R) -> R {
-    match body {
-        TxBody::Transfer { to, amount } => f(&accounts::Transfer { to, amount: *amount }),
-        TxBody::RegisterDevice { key, class, metadata, device_nonce, device_signature, maker } => {
-            f(&registry::RegisterDevice {
-                key,
-                class: *class,
-                metadata,
-                device_nonce: *device_nonce,
-                device_signature,
-                maker: maker.as_ref(),
-            })
-        }
-        TxBody::AssertLocation { device, cell } => {
-            f(&registry::AssertLocation { device, cell: *cell })
-        }
-        TxBody::TransferDevice { device, to } => f(&registry::TransferDevice { device, to }),
-        TxBody::DeregisterDevice { device } => f(&registry::DeregisterDevice { device }),
-        TxBody::SubmitReports { reports } => f(&reports::SubmitReports { reports }),
-        TxBody::SetDenylist { key, reason } => {
-            f(&registry::SetDenylist { key, reason: reason.as_deref() })
-        }
-        TxBody::SetMaker { maker, allowed } => f(&registry::SetMaker { maker, allowed: *allowed }),
-        TxBody::OpenChannel { device, escrow, price_per_unit } => {
-            f(&channels::OpenChannel { device, escrow: *escrow, price_per_unit: *price_per_unit })
-        }
-        TxBody::SettleChannel { receipt } => f(&channels::SettleChannel { receipt }),
-        TxBody::DisputeChannel { receipt } => f(&channels::DisputeChannel { receipt }),
-        TxBody::CloseChannel { channel } => f(&channels::CloseChannel { channel }),
-        TxBody::PostJob { workload, input, replication, price } => f(&jobs::PostJob {
-            workload: *workload,
-            input: *input,
-            replication: *replication,
-            price: *price,
-        }),
-        TxBody::TakeJob { job, device } => f(&jobs::TakeJob { job, device }),
-        TxBody::CommitResult { job, device, commitment } => {
-            f(&jobs::CommitResult { job, device, commitment: *commitment })
-        }
-        TxBody::RevealResult { job, device, result, salt } => {
-            f(&jobs::RevealResult { job, device, result: *result, salt })
-        }
-        TxBody::AcceptJob { job, result } => f(&jobs::AcceptJob { job, result: *result }),
-        TxBody::OpenDeal { device, root, chunks, duration_epochs, price_per_epoch } => {
-            f(&deals::OpenDeal {
-                device: *device,
-                root: *root,
-                chunks: *chunks,
-                duration_epochs: *duration_epochs,
-                price_per_epoch: *price_per_epoch,
-            })
-        }
-        TxBody::ProveStorage { deal, index, chunk, path } => {
-            f(&deals::ProveStorage { deal, index: *index, chunk, path })
-        }
-        TxBody::ClaimRewards { claims } => f(&rewards::ClaimRewards { claims }),
-        TxBody::Appeal { device, epoch } => f(&fraud::Appeal { device, epoch: *epoch }),
-        TxBody::ResolveFraud { device, epoch, release } => {
-            f(&fraud::ResolveFraud { device, epoch: *epoch, release: *release })
-        }
-        TxBody::SetOracle { oracle, allowed } => {
-            f(&credits::SetOracle { oracle, allowed: *allowed })
-        }
-        TxBody::ReportPrice { nano_usd_per_crn } => {
-            f(&credits::ReportPrice { nano_usd_per_crn: *nano_usd_per_crn })
-        }
-        TxBody::MintCredits { to, amount } => f(&credits::MintCredits { to, amount: *amount }),
-        TxBody::Bond { amount } => f(&staking::Bond { amount: *amount }),
-        TxBody::Delegate { validator, amount } => {
-            f(&staking::Delegate { validator, amount: *amount })
-        }
-        TxBody::Unbond { validator, amount } => f(&staking::Unbond { validator, amount: *amount }),
-        TxBody::ReportEquivocation { evidence } => f(&evidence::ReportEquivocation { evidence }),
-    }
 }

@@ -8,17 +8,19 @@
 //! - the caller then commits the block with its certificate and the returned changes.
 //!
 //! Inside, each transaction kind's rules are its handler's, in the module of its domain
-//! ([`handler`]: how a transaction flows through the phases, and how to add a kind), and the
-//! work a block does besides its transactions is the domains' components, run in one fixed
-//! order ([`component`]).
+//! ([`handler`]: how a transaction flows through the phases, and how to add a kind;
+//! [`dispatch`]: the table), and the work a block does besides its transactions is the
+//! domains' components ([`component`]), run in one fixed order ([`block`]).
 
 pub mod accounts;
+pub mod block;
 pub mod channels;
 pub mod check;
 pub mod component;
 pub mod credits;
 pub mod deals;
 pub mod devices;
+pub mod dispatch;
 mod execute;
 pub mod handler;
 pub mod jobs;

@@ -2,7 +2,7 @@
 //! in state (heartbeats; beacons and witnesses with the list of beaconers each hotspot
 //! heard; sensor readings; proven bytes; jobs; delivered units), timed from the state before
 //! the boundary block to the report with its Merkle root — the same
-//! `component::boundary_report` the node and the audit run, including the density and sensor
+//! `block::boundary_report` the node and the audit run, including the density and sensor
 //! scoring and the fraud detectors.
 
 use anyhow::bail;
@@ -245,7 +245,7 @@ fn timed_run(
     let boundary = (EPOCH + 1) * params.blocks_per_epoch;
     let (started, cpu) = (Instant::now(), cpu_seconds());
     let report =
-        cairn_app::component::boundary_report(store, params, boundary, Some(Address([1; 32])))?
+        cairn_app::block::boundary_report(store, params, boundary, Some(Address([1; 32])))?
             .ok_or_else(|| anyhow::anyhow!("block {boundary} does not start an epoch"))?;
     let run_seconds = started.elapsed().as_secs_f64();
     let run_cpu_seconds = cpu_seconds() - cpu;

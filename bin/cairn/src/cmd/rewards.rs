@@ -236,9 +236,8 @@ async fn audit(ctx: &Ctx, from: u64, to: u64) -> anyhow::Result<Vec<AuditLine>> 
             r.next(&client).await.map_err(|e| altered(e, epoch))?;
         }
         let validator = cairn_app::App::chain_info(&r.state)?.validator;
-        let ours =
-            cairn_app::component::boundary_report(&r.state, &params, boundary, Some(validator))?
-                .ok_or_else(|| anyhow::anyhow!("block {boundary} does not start an epoch"))?;
+        let ours = cairn_app::block::boundary_report(&r.state, &params, boundary, Some(validator))?
+            .ok_or_else(|| anyhow::anyhow!("block {boundary} does not start an epoch"))?;
         let executed = r.next(&client).await.map_err(|e| altered(e, epoch))?;
         let mut problems = Vec::new();
         match rewards::get_epoch_rewards(&r.state, epoch)? {

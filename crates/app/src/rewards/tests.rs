@@ -432,9 +432,9 @@ fn the_audit_recomputes_the_same_report_from_the_state_before_the_boundary() {
     assert_eq!(n.height(), 9);
     let validator = Some(n.c.validator.address());
     let before =
-        crate::component::boundary_report(&n.c.store, &n.params(), 10, validator).unwrap().unwrap();
+        crate::block::boundary_report(&n.c.store, &n.params(), 10, validator).unwrap().unwrap();
     assert!(
-        crate::component::boundary_report(&n.c.store, &n.params(), 9, validator).unwrap().is_none()
+        crate::block::boundary_report(&n.c.store, &n.params(), 9, validator).unwrap().is_none()
     );
     let p = n.block(vec![]);
     let report = p.executed.rewards.unwrap();
