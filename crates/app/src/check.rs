@@ -50,10 +50,8 @@ impl SizedTx {
     }
 }
 
-/// Longest denylist reason.
-pub use crate::devices::registry::MAX_REASON;
-/// Longest maker serial number.
-pub use crate::devices::registry::MAX_SERIAL;
+// The body limits moved beside the rules that apply them; kept under their old path.
+pub use crate::devices::registry::{MAX_REASON, MAX_SERIAL};
 
 /// Every signature a transaction carries, with the message it must cover: its own, then
 /// those of its body ([`crate::handler::TxHandler::signatures`]).
@@ -63,7 +61,7 @@ fn sig_items(chain_id: &str, stx: &SignedTx) -> Vec<SigItem> {
         key: DeviceKey::Ed25519(tx.signer.0),
         sig: DeviceSignature::Ed25519(stx.signature.0),
         msg: stx.signing_message(),
-        on_bad: OnBadSignature::Refuse(StatelessError::BadSignature(crypto::BadSignature {
+        on_bad: OnBadSignature::refuse(StatelessError::BadSignature(crypto::BadSignature {
             signer: tx.signer,
         })),
     }];
@@ -129,7 +127,7 @@ pub fn check_stateless_batch(
                 None
             }
             (_, true) => None,
-            (OnBadSignature::Refuse(e), false) => Some(e),
+            (OnBadSignature::Refuse(e), false) => Some(*e),
         };
         if let (Some(f), Some(Ok(()))) = (failure, out.get(i)) {
             out[i] = Err(f);

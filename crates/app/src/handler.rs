@@ -70,11 +70,18 @@ pub struct TxCx<'a> {
 /// What a bad signature does to the transaction that carries it.
 #[derive(Debug, Clone)]
 pub enum OnBadSignature {
-    /// The transaction is refused with this error.
-    Refuse(StatelessError),
+    /// The transaction is refused with this error (boxed: most signatures of a block are
+    /// parts, and this keeps every item as small as theirs).
+    Refuse(Box<StatelessError>),
     /// Only part `i` of the body is refused (a report of a batch): its verdict is handed
     /// to execution in [`TxCx::part_sigs`].
     Part(usize),
+}
+
+impl OnBadSignature {
+    pub fn refuse(error: StatelessError) -> OnBadSignature {
+        OnBadSignature::Refuse(Box::new(error))
+    }
 }
 
 /// One signature a transaction carries, with the message it must cover.

@@ -346,7 +346,7 @@ impl TxHandler for RegisterDevice<'_> {
             key: *self.key,
             sig: *self.device_signature,
             msg: consent.signing_message(chain_id),
-            on_bad: OnBadSignature::Refuse(StatelessError::BadDeviceSignature {
+            on_bad: OnBadSignature::refuse(StatelessError::BadDeviceSignature {
                 device: self.key.id(),
             }),
         });
@@ -355,7 +355,7 @@ impl TxHandler for RegisterDevice<'_> {
                 key: DeviceKey::Ed25519(m.maker.0),
                 sig: DeviceSignature::Ed25519(m.signature.0),
                 msg: maker_message(chain_id, self.key, &m.serial),
-                on_bad: OnBadSignature::Refuse(StatelessError::BadMakerSignature {
+                on_bad: OnBadSignature::refuse(StatelessError::BadMakerSignature {
                     maker: m.maker,
                 }),
             });

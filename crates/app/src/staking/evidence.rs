@@ -82,7 +82,7 @@ impl TxHandler for ReportEquivocation<'_> {
                 key: DeviceKey::Ed25519(v.vote.validator.0),
                 sig: DeviceSignature::Ed25519(v.signature.0),
                 msg: v.vote.signing_message(chain_id),
-                on_bad: OnBadSignature::Refuse(StatelessError::BadEvidence(
+                on_bad: OnBadSignature::refuse(StatelessError::BadEvidence(
                     EvidenceError::BadSignature(crypto::BadSignature {
                         signer: self.evidence.offender(),
                     }),
