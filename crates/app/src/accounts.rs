@@ -1,5 +1,6 @@
 //! Accounts: balances, nonces, supply, and the transfer body.
 
+use crate::handler::{Handled, TxCx, TxHandler, no_outcome};
 use crate::state_key;
 use borsh::{BorshDeserialize, BorshSerialize};
 use cairn_state::{Overlay, StateError, StateRead};
@@ -249,4 +250,20 @@ pub fn transfer(
     };
     put_account(o, to, &dst);
     Ok(Ok(()))
+}
+
+/// The handler of `TxBody::Transfer`: moves `amount` from the signer to `to`.
+pub struct Transfer<'a> {
+    pub to: &'a Address,
+    pub amount: Amount,
+}
+
+impl TxHandler for Transfer<'_> {
+    fn spend(&self, _params: &cairn_types::Params) -> Amount {
+        self.amount
+    }
+
+    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled {
+        no_outcome(transfer(o, cx.signer, self.to, self.amount))
+    }
 }

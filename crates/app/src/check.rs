@@ -1,13 +1,16 @@
 //! Phases one and two of validation: stateless (parallel, batched signatures) and
-//! read-only stateful checks.
+//! read-only stateful checks. The rules of each transaction kind are its handler's
+//! ([`crate::handler`]); this module runs them in batches and adds what every transaction
+//! shares: chain id, fee, signer's signature, expiry, nonce and balance.
 
 use crate::accounts::{self, Account};
+use crate::dispatch;
+use crate::handler::{OnBadSignature, SigItem};
 use cairn_state::{StateError, StateRead};
 use cairn_types::crypto;
-use cairn_types::device::{RegistrationConsent, maker_message};
 use cairn_types::device_key::{self, DeviceKey, DeviceSignature};
 use cairn_types::tx::StatelessError;
-use cairn_types::{Address, Amount, Hash, Height, Params, SignedTx, TxBody};
+use cairn_types::{Amount, Hash, Height, Params, SignedTx};
 use rayon::prelude::*;
 
 /// Signatures per verification batch. Larger batches verify faster per signature; this
@@ -47,166 +50,22 @@ impl SizedTx {
     }
 }
 
-/// Body checks that need parameters but no state.
-fn check_body(params: &Params, tx: &SignedTx) -> Result<(), StatelessError> {
-    let d = &params.devices;
-    match &tx.tx.body {
-        TxBody::Transfer { .. }
-        | TxBody::TransferDevice { .. }
-        | TxBody::DeregisterDevice { .. } => Ok(()),
-        TxBody::SetMaker { .. }
-        | TxBody::OpenChannel { .. }
-        | TxBody::SettleChannel { .. }
-        | TxBody::DisputeChannel { .. }
-        | TxBody::CloseChannel { .. }
-        | TxBody::PostJob { .. }
-        | TxBody::TakeJob { .. }
-        | TxBody::CommitResult { .. }
-        | TxBody::RevealResult { .. }
-        | TxBody::AcceptJob { .. }
-        | TxBody::OpenDeal { .. }
-        | TxBody::ProveStorage { .. }
-        | TxBody::AcceptDeal { .. }
-        | TxBody::Appeal { .. }
-        | TxBody::SetOracle { .. }
-        | TxBody::ReportPrice { .. }
-        | TxBody::MintCredits { .. }
-        | TxBody::ResolveFraud { .. }
-        | TxBody::Bond { .. }
-        | TxBody::Delegate { .. }
-        | TxBody::Unbond { .. } => Ok(()),
-        TxBody::ReportEquivocation { evidence } => Ok(evidence.check_shape()?),
-        TxBody::ClaimRewards { claims } => {
-            if claims.is_empty() || claims.len() > cairn_types::tx::MAX_CLAIMS_PER_TX {
-                return Err(StatelessError::FieldTooLong {
-                    what: "claims (1 to 256)",
-                    len: claims.len(),
-                    max: cairn_types::tx::MAX_CLAIMS_PER_TX,
-                });
-            }
-            Ok(())
-        }
-        TxBody::RegisterDevice { key, metadata, maker, .. } => {
-            // Small-order keys get their own code: anyone could sign the consent and the
-            // reports of such a device.
-            if let DeviceKey::Ed25519(b) = key {
-                crypto::refuse_small_order("device", b)?;
-            }
-            if let Some(m) = maker {
-                crypto::refuse_small_order("maker", &m.maker.0)?;
-            }
-            key.validate().map_err(|e| StatelessError::BadDeviceKey(e.to_string()))?;
-            if metadata.len() > d.max_metadata_bytes as usize {
-                return Err(StatelessError::FieldTooLong {
-                    what: "metadata",
-                    len: metadata.len(),
-                    max: d.max_metadata_bytes as usize,
-                });
-            }
-            if let Some(m) = maker
-                && (m.serial.is_empty() || m.serial.len() > MAX_SERIAL)
-            {
-                return Err(StatelessError::FieldTooLong {
-                    what: "serial",
-                    len: m.serial.len(),
-                    max: MAX_SERIAL,
-                });
-            }
-            Ok(())
-        }
-        TxBody::AssertLocation { cell, .. } => crate::devices::registry::validate_cell(*cell)
-            .map(|_| ())
-            .map_err(|f| StatelessError::InvalidCell { cell: *cell, reason: f.to_string() }),
-        TxBody::SubmitReports { reports } => {
-            let max = d.max_reports_per_tx as usize;
-            if reports.is_empty() || reports.len() > max {
-                return Err(StatelessError::BatchSize { count: reports.len(), max });
-            }
-            Ok(())
-        }
-        TxBody::SetDenylist { key, reason } => {
-            key.validate().map_err(|e| StatelessError::BadDeviceKey(e.to_string()))?;
-            match reason {
-                Some(r) if r.len() > MAX_REASON => Err(StatelessError::FieldTooLong {
-                    what: "reason",
-                    len: r.len(),
-                    max: MAX_REASON,
-                }),
-                _ => Ok(()),
-            }
-        }
-    }
-}
+// The body limits moved beside the rules that apply them; kept under their old path.
+pub use crate::devices::registry::{MAX_REASON, MAX_SERIAL};
 
-/// Longest maker serial number.
-pub const MAX_SERIAL: usize = 64;
-/// Longest denylist reason.
-pub const MAX_REASON: usize = 256;
-
-/// What a signature in a transaction vouches for.
-#[derive(Debug, Clone, Copy)]
-enum Role {
-    Tx,
-    Device,
-    Maker,
-    Report(usize),
-    Evidence,
-}
-
-struct SigItem {
-    role: Role,
-    key: DeviceKey,
-    sig: DeviceSignature,
-    msg: Vec<u8>,
-}
-
-/// Every signature a transaction carries, with the message it must cover.
+/// Every signature a transaction carries, with the message it must cover: its own, then
+/// those of its body ([`crate::handler::TxHandler::signatures`]).
 fn sig_items(chain_id: &str, stx: &SignedTx) -> Vec<SigItem> {
     let tx = &stx.tx;
     let mut items = vec![SigItem {
-        role: Role::Tx,
         key: DeviceKey::Ed25519(tx.signer.0),
         sig: DeviceSignature::Ed25519(stx.signature.0),
         msg: stx.signing_message(),
+        on_bad: OnBadSignature::refuse(StatelessError::BadSignature(crypto::BadSignature {
+            signer: tx.signer,
+        })),
     }];
-    match &tx.body {
-        TxBody::RegisterDevice { key, device_nonce, device_signature, maker, .. } => {
-            let consent = RegistrationConsent { owner: tx.signer, device_nonce: *device_nonce };
-            items.push(SigItem {
-                role: Role::Device,
-                key: *key,
-                sig: *device_signature,
-                msg: consent.signing_message(chain_id),
-            });
-            if let Some(m) = maker {
-                items.push(SigItem {
-                    role: Role::Maker,
-                    key: DeviceKey::Ed25519(m.maker.0),
-                    sig: DeviceSignature::Ed25519(m.signature.0),
-                    msg: maker_message(chain_id, key, &m.serial),
-                });
-            }
-        }
-        TxBody::ReportEquivocation { evidence } => {
-            for v in [&evidence.first, &evidence.second] {
-                items.push(SigItem {
-                    role: Role::Evidence,
-                    key: DeviceKey::Ed25519(v.vote.validator.0),
-                    sig: DeviceSignature::Ed25519(v.signature.0),
-                    msg: v.vote.signing_message(chain_id),
-                });
-            }
-        }
-        TxBody::SubmitReports { reports } => {
-            items.extend(reports.iter().enumerate().map(|(i, r)| SigItem {
-                role: Role::Report(i),
-                key: r.report.device,
-                sig: r.signature,
-                msg: r.report.signing_message(chain_id),
-            }));
-        }
-        _ => {}
-    }
+    dispatch::route(&tx.body, |h| h.signatures(chain_id, &tx.signer, &mut items));
     items
 }
 
@@ -228,7 +87,7 @@ pub fn check_stateless_batch(
         .iter()
         .map(|t| {
             t.tx.check_shape(chain_id, params, t.size)?;
-            check_body(params, &t.tx)
+            dispatch::route(&t.tx.tx.body, |h| h.check_stateless(params))
         })
         .collect();
     // Signatures of a transaction that already failed its shape checks are not verified:
@@ -249,45 +108,29 @@ pub fn check_stateless_batch(
         .collect();
     let mut out = shapes;
     for t in txs.iter_mut().filter(|t| !t.checked) {
-        let n = match &t.tx.tx.body {
-            TxBody::SubmitReports { reports } => reports.len(),
-            _ => 0,
-        };
-        t.report_sigs = vec![false; n];
+        t.report_sigs.clear();
     }
-    for ((i, item), ok) in items.iter().zip(verdicts) {
-        let tx = &txs[*i].tx;
-        let failure = match (item.role, ok) {
-            (Role::Report(r), ok) => {
-                if let Some(slot) = txs[*i].report_sigs.get_mut(r) {
+    for (i, item) in &items {
+        if let OnBadSignature::Part(p) = item.on_bad
+            && let Some(t) = txs.get_mut(*i)
+            && t.report_sigs.len() <= p
+        {
+            t.report_sigs.resize(p + 1, false);
+        }
+    }
+    for ((i, item), ok) in items.into_iter().zip(verdicts) {
+        let failure = match (item.on_bad, ok) {
+            (OnBadSignature::Part(p), ok) => {
+                if let Some(slot) = txs.get_mut(i).and_then(|t| t.report_sigs.get_mut(p)) {
                     *slot = ok;
                 }
                 None
             }
             (_, true) => None,
-            (Role::Tx, false) => {
-                Some(StatelessError::BadSignature(crypto::BadSignature { signer: tx.tx.signer }))
-            }
-            (Role::Device, false) => {
-                Some(StatelessError::BadDeviceSignature { device: item.key.id() })
-            }
-            (Role::Evidence, false) => Some(StatelessError::BadEvidence(
-                cairn_types::consensus::EvidenceError::BadSignature(crypto::BadSignature {
-                    signer: match &tx.tx.body {
-                        TxBody::ReportEquivocation { evidence } => evidence.offender(),
-                        _ => Address::default(),
-                    },
-                }),
-            )),
-            (Role::Maker, false) => Some(StatelessError::BadMakerSignature {
-                maker: match &tx.tx.body {
-                    TxBody::RegisterDevice { maker: Some(m), .. } => m.maker,
-                    _ => Address::default(),
-                },
-            }),
+            (OnBadSignature::Refuse(e), false) => Some(*e),
         };
-        if let (Some(f), Ok(())) = (failure, &out[*i]) {
-            out[*i] = Err(f);
+        if let (Some(f), Some(Ok(()))) = (failure, out.get(i)) {
+            out[i] = Err(f);
         }
     }
     for (t, verdict) in txs.iter_mut().zip(&out) {
@@ -298,15 +141,9 @@ pub fn check_stateless_batch(
 
 /// What the body takes from the signer's balance beyond the fee: the amount, the bond,
 /// the location fee, the stake.
+/// ([`crate::handler::TxHandler::spend`] of its kind).
 pub fn body_spend(tx: &SignedTx, params: &Params) -> Amount {
-    match &tx.tx.body {
-        TxBody::Transfer { amount, .. } => *amount,
-        TxBody::RegisterDevice { class, .. } => params.devices.bonds.get(*class),
-        TxBody::AssertLocation { .. } => params.devices.location_fee,
-        TxBody::MintCredits { amount, .. } => *amount,
-        TxBody::Bond { amount } | TxBody::Delegate { amount, .. } => *amount,
-        _ => 0,
-    }
+    dispatch::route(&tx.tx.body, |h| h.spend(params))
 }
 
 /// Why a transaction cannot be executed against the current state. Such a transaction is

@@ -6,14 +6,23 @@
 //! - [`App::propose`]: build the next block from candidate transactions;
 //! - [`App::verify`]: re-execute a block someone else built and check every root;
 //! - the caller then commits the block with its certificate and the returned changes.
+//!
+//! Inside, each transaction kind's rules are its handler's, in the module of its domain
+//! ([`handler`]: how a transaction flows through the phases, and how to add a kind;
+//! [`dispatch`]: the table), and the work a block does besides its transactions is the
+//! domains' components ([`component`]), run in one fixed order ([`block`]).
 
 pub mod accounts;
+pub mod block;
 pub mod channels;
 pub mod check;
+pub mod component;
 pub mod credits;
 pub mod deals;
 pub mod devices;
+pub mod dispatch;
 mod execute;
+pub mod handler;
 pub mod jobs;
 pub mod rewards;
 pub mod roster;
@@ -220,7 +229,7 @@ impl App {
             let mut verdicts = verdicts.into_iter();
             candidates.retain(|_| verdicts.next().is_some_and(|v| v.is_ok()));
         }
-        let env = execute::BlockEnv {
+        let env = component::BlockEnv {
             chain_id: &self.chain_id,
             params: &params,
             height,
@@ -311,7 +320,7 @@ impl App {
                 return Err(BlockError::BadTx { index, hash: sized[index].hash, error });
             }
         }
-        let env = execute::BlockEnv {
+        let env = component::BlockEnv {
             chain_id: &self.chain_id,
             params: &params,
             height,

@@ -2,7 +2,7 @@
 //! in state (heartbeats; beacons and witnesses with the list of beaconers each hotspot
 //! heard; sensor readings; proven bytes; jobs; delivered units), timed from the state before
 //! the boundary block to the report with its Merkle root — the same
-//! `rewards::boundary_report` the node and the audit run, including the density and sensor
+//! `block::boundary_report` the node and the audit run, including the density and sensor
 //! scoring and the fraud detectors.
 
 use crate::measure::{VerifyItem, baseline_verify, sign_transfers, tx_items};
@@ -241,8 +241,9 @@ fn timed_run(
     let before = baseline_verify(items)?;
     let boundary = (EPOCH + 1) * params.blocks_per_epoch;
     let (started, cpu) = (Instant::now(), cpu_seconds());
-    let report = rewards::boundary_report(store, params, boundary, Some(Address([1; 32])))?
-        .ok_or_else(|| anyhow::anyhow!("block {boundary} does not start an epoch"))?;
+    let report =
+        cairn_app::block::boundary_report(store, params, boundary, Some(Address([1; 32])))?
+            .ok_or_else(|| anyhow::anyhow!("block {boundary} does not start an epoch"))?;
     let run_seconds = started.elapsed().as_secs_f64();
     let run_cpu_seconds = cpu_seconds() - cpu;
     let baseline = (before + baseline_verify(items)?) / 2.0;

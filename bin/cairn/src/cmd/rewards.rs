@@ -236,7 +236,7 @@ async fn audit(ctx: &Ctx, from: u64, to: u64) -> anyhow::Result<Vec<AuditLine>> 
             r.next(&client).await.map_err(|e| altered(e, epoch))?;
         }
         let validator = cairn_app::App::chain_info(&r.state)?.validator;
-        let ours = rewards::boundary_report(&r.state, &params, boundary, Some(validator))?
+        let ours = cairn_app::block::boundary_report(&r.state, &params, boundary, Some(validator))?
             .ok_or_else(|| anyhow::anyhow!("block {boundary} does not start an epoch"))?;
         let executed = r.next(&client).await.map_err(|e| altered(e, epoch))?;
         let mut problems = Vec::new();

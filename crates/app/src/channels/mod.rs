@@ -5,7 +5,9 @@
 //! escrow), refunds the rest, and records the units as the device's delivered usage in that
 //! epoch.
 
+use crate::component::{BlockEnv, BlockOutput, Component};
 use crate::credits::value::{self, PaidFor};
+use crate::handler::{Handled, TxCx, TxHandler, no_outcome};
 use crate::{devices, state_key};
 use cairn_state::{Overlay, StateError, StateRead as _};
 use cairn_types::device_key::DeviceId;
@@ -233,6 +235,80 @@ pub fn close_due(o: &mut Overlay<'_>, params: &Params, height: Height) -> Result
     }
     o.delete(key);
     Ok(())
+}
+
+/// The handler of `TxBody::OpenChannel`: see [`open`].
+pub struct OpenChannel<'a> {
+    pub device: &'a DeviceId,
+    pub escrow: Amount,
+    pub price_per_unit: Amount,
+}
+
+impl TxHandler for OpenChannel<'_> {
+    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled {
+        no_outcome(open(
+            o,
+            cx.params,
+            cx.signer,
+            cx.nonce,
+            self.device,
+            self.escrow,
+            self.price_per_unit,
+            cx.height,
+        ))
+    }
+}
+
+/// The handler of `TxBody::SettleChannel`: see [`settle`].
+pub struct SettleChannel<'a> {
+    pub receipt: &'a SignedUsageReceipt,
+}
+
+impl TxHandler for SettleChannel<'_> {
+    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled {
+        no_outcome(settle(o, cx.params, cx.chain_id, cx.signer, self.receipt, cx.height))
+    }
+}
+
+/// The handler of `TxBody::DisputeChannel`: see [`dispute`].
+pub struct DisputeChannel<'a> {
+    pub receipt: &'a SignedUsageReceipt,
+}
+
+impl TxHandler for DisputeChannel<'_> {
+    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled {
+        no_outcome(dispute(o, cx.chain_id, cx.signer, self.receipt, cx.height))
+    }
+}
+
+/// The handler of `TxBody::CloseChannel`: see [`close_timed_out`].
+pub struct CloseChannel<'a> {
+    pub channel: &'a Hash,
+}
+
+impl TxHandler for CloseChannel<'_> {
+    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled {
+        no_outcome(close_timed_out(o, cx.signer, self.channel, cx.height))
+    }
+}
+
+/// The channels' per-block work: [`close_due`] pays out the channels whose dispute window
+/// ends at this block.
+pub struct Channels;
+
+impl Component for Channels {
+    fn name(&self) -> &'static str {
+        "channels"
+    }
+
+    fn begin_block(
+        &self,
+        o: &mut Overlay<'_>,
+        env: &BlockEnv<'_>,
+        _out: &mut BlockOutput,
+    ) -> Result<(), StateError> {
+        close_due(o, env.params, env.height)
+    }
 }
 
 #[cfg(test)]

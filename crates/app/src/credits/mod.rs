@@ -6,6 +6,7 @@
 //! wraps or saturates.
 
 use crate::accounts::{self, get_supply};
+use crate::handler::{Handled, TxCx, TxHandler, no_outcome};
 use crate::state_key;
 use cairn_state::{Overlay, StateError, StateRead};
 use cairn_types::credits::{
@@ -200,6 +201,45 @@ pub fn genesis_oracles(o: &mut Overlay<'_>, params: &Params) {
 /// How much of the pending burned CRN the reward run of this boundary mints back.
 pub fn remint_now(state: &impl StateRead, params: &Params) -> Result<Amount, StateError> {
     Ok(get_supply(state)?.remint_pending.min(params.credits.remint_cap_per_epoch))
+}
+
+/// The handler of `TxBody::SetOracle` (admin): see [`set_oracle`].
+pub struct SetOracle<'a> {
+    pub oracle: &'a Address,
+    pub allowed: bool,
+}
+
+impl TxHandler for SetOracle<'_> {
+    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled {
+        no_outcome(set_oracle(o, cx.params, cx.signer, self.oracle, self.allowed))
+    }
+}
+
+/// The handler of `TxBody::ReportPrice`: see [`report_price`].
+pub struct ReportPrice {
+    pub nano_usd_per_crn: u128,
+}
+
+impl TxHandler for ReportPrice {
+    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled {
+        no_outcome(report_price(o, cx.signer, self.nano_usd_per_crn, cx.height))
+    }
+}
+
+/// The handler of `TxBody::MintCredits`: burns `amount` of the signer's CRN, see [`mint`].
+pub struct MintCredits<'a> {
+    pub to: &'a Address,
+    pub amount: Amount,
+}
+
+impl TxHandler for MintCredits<'_> {
+    fn spend(&self, _params: &Params) -> Amount {
+        self.amount
+    }
+
+    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled {
+        no_outcome(mint(o, cx.params, cx.signer, self.to, self.amount, cx.height))
+    }
 }
 
 pub mod value;

@@ -14,7 +14,9 @@
 //! consumer; `max_misses` in a row end the deal. When a deal ends, what is left in escrow
 //! returns to the consumer.
 
+use crate::component::{BlockEnv, BlockOutput, Component};
 use crate::credits::value::{self, PaidFor};
+use crate::handler::{Handled, TxCx, TxHandler, no_outcome};
 use crate::{devices, state_key};
 use cairn_state::{Overlay, StateError, StateRead as _};
 use cairn_types::device_key::DeviceId;
@@ -268,6 +270,73 @@ pub fn start_epoch(
     }
     o.put_encoded(state_key::active_deals(), &still);
     Ok(())
+}
+
+/// The handler of `TxBody::OpenDeal`: see [`open`].
+pub struct OpenDeal {
+    pub device: DeviceId,
+    pub root: Hash,
+    pub chunks: u64,
+    pub duration_epochs: u64,
+    pub price_per_epoch: Amount,
+}
+
+impl TxHandler for OpenDeal {
+    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled {
+        let spec = DealSpec {
+            device: self.device,
+            root: self.root,
+            chunks: self.chunks,
+            duration_epochs: self.duration_epochs,
+            price_per_epoch: self.price_per_epoch,
+        };
+        no_outcome(open(o, cx.params, cx.signer, cx.nonce, spec, cx.height))
+    }
+}
+
+/// The handler of `TxBody::ProveStorage`: see [`prove`].
+pub struct ProveStorage<'a> {
+    pub deal: &'a Hash,
+    pub index: u64,
+    pub chunk: &'a [u8],
+    pub path: &'a [Hash],
+}
+
+impl TxHandler for ProveStorage<'_> {
+    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled {
+        let answer = Answer { index: self.index, chunk: self.chunk, path: self.path };
+        no_outcome(prove(o, cx.params, cx.signer, self.deal, answer, cx.height))
+    }
+}
+
+/// The handler of `TxBody::AcceptDeal`: see [`accept`].
+pub struct AcceptDeal<'a> {
+    pub deal: &'a Hash,
+}
+
+impl TxHandler for AcceptDeal<'_> {
+    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled {
+        no_outcome(accept(o, cx.params, cx.signer, self.deal, cx.height))
+    }
+}
+
+/// The deals' per-block work: [`start_epoch`] at an epoch's first block, challenging from
+/// the block's entropy.
+pub struct Deals;
+
+impl Component for Deals {
+    fn name(&self) -> &'static str {
+        "deals"
+    }
+
+    fn begin_block(
+        &self,
+        o: &mut Overlay<'_>,
+        env: &BlockEnv<'_>,
+        _out: &mut BlockOutput,
+    ) -> Result<(), StateError> {
+        start_epoch(o, env.params, env.height, &env.entropy)
+    }
 }
 
 #[cfg(test)]

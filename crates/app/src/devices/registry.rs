@@ -5,10 +5,14 @@ use super::{
     DenyEntry, Device, DeviceStatus, LocationAssertion, get_denied, get_device, owned_device,
     put_device,
 };
+use crate::component::{BlockEnv, BlockOutput, Component};
+use crate::handler::{Handled, OnBadSignature, SigItem, TxCx, TxHandler, no_outcome};
 use crate::{accounts, state_key};
 use cairn_state::{Overlay, StateError, StateRead as _};
-use cairn_types::device::MakerAttestation;
-use cairn_types::device_key::{DeviceId, DeviceKey};
+use cairn_types::crypto;
+use cairn_types::device::{MakerAttestation, RegistrationConsent, maker_message};
+use cairn_types::device_key::{DeviceId, DeviceKey, DeviceSignature};
+use cairn_types::tx::StatelessError;
 use cairn_types::{Address, Amount, DeviceClass, Height, Params, TxFailure};
 
 use crate::TxResult;
@@ -212,6 +216,25 @@ pub fn release_bonds(o: &mut Overlay<'_>, height: Height) -> Result<(), StateErr
     Ok(())
 }
 
+/// The devices' per-block work: [`release_bonds`] returns the bonds whose cooldown ends at
+/// this block.
+pub struct Bonds;
+
+impl Component for Bonds {
+    fn name(&self) -> &'static str {
+        "bonds"
+    }
+
+    fn begin_block(
+        &self,
+        o: &mut Overlay<'_>,
+        env: &BlockEnv<'_>,
+        _out: &mut BlockOutput,
+    ) -> Result<(), StateError> {
+        release_bonds(o, env.height)
+    }
+}
+
 /// Burns up to `amount` of a device's bond; returns what was burned. For later modules
 /// (proof faults, fraud) — not reachable by a transaction of its own.
 pub fn slash(o: &mut Overlay<'_>, id: &DeviceId, amount: Amount) -> Result<Amount, StateError> {
@@ -268,4 +291,168 @@ pub fn set_maker(
         o.delete(state_key::maker(maker));
     }
     Ok(Ok(()))
+}
+
+/// Longest maker serial number.
+pub const MAX_SERIAL: usize = 64;
+/// Longest denylist reason.
+pub const MAX_REASON: usize = 256;
+
+/// The handler of `TxBody::RegisterDevice`: the device key's consent to the signer (and
+/// the maker's attestation, if any) are checked with the batch; [`register`] runs the rest.
+pub struct RegisterDevice<'a> {
+    pub key: &'a DeviceKey,
+    pub class: DeviceClass,
+    pub metadata: &'a [u8],
+    pub device_nonce: u64,
+    pub device_signature: &'a DeviceSignature,
+    pub maker: Option<&'a MakerAttestation>,
+}
+
+impl TxHandler for RegisterDevice<'_> {
+    fn check_stateless(&self, params: &Params) -> Result<(), StatelessError> {
+        let d = &params.devices;
+        // Small-order keys get their own code: anyone could sign the consent and the
+        // reports of such a device.
+        if let DeviceKey::Ed25519(b) = self.key {
+            crypto::refuse_small_order("device", b)?;
+        }
+        if let Some(m) = self.maker {
+            crypto::refuse_small_order("maker", &m.maker.0)?;
+        }
+        self.key.validate().map_err(|e| StatelessError::BadDeviceKey(e.to_string()))?;
+        if self.metadata.len() > d.max_metadata_bytes as usize {
+            return Err(StatelessError::FieldTooLong {
+                what: "metadata",
+                len: self.metadata.len(),
+                max: d.max_metadata_bytes as usize,
+            });
+        }
+        if let Some(m) = self.maker
+            && (m.serial.is_empty() || m.serial.len() > MAX_SERIAL)
+        {
+            return Err(StatelessError::FieldTooLong {
+                what: "serial",
+                len: m.serial.len(),
+                max: MAX_SERIAL,
+            });
+        }
+        Ok(())
+    }
+
+    fn signatures(&self, chain_id: &str, signer: &Address, out: &mut Vec<SigItem>) {
+        let consent = RegistrationConsent { owner: *signer, device_nonce: self.device_nonce };
+        out.push(SigItem {
+            key: *self.key,
+            sig: *self.device_signature,
+            msg: consent.signing_message(chain_id),
+            on_bad: OnBadSignature::refuse(StatelessError::BadDeviceSignature {
+                device: self.key.id(),
+            }),
+        });
+        if let Some(m) = self.maker {
+            out.push(SigItem {
+                key: DeviceKey::Ed25519(m.maker.0),
+                sig: DeviceSignature::Ed25519(m.signature.0),
+                msg: maker_message(chain_id, self.key, &m.serial),
+                on_bad: OnBadSignature::refuse(StatelessError::BadMakerSignature {
+                    maker: m.maker,
+                }),
+            });
+        }
+    }
+
+    fn spend(&self, params: &Params) -> Amount {
+        params.devices.bonds.get(self.class)
+    }
+
+    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled {
+        let r = Registration {
+            key: self.key,
+            class: self.class,
+            metadata: self.metadata,
+            device_nonce: self.device_nonce,
+            maker: self.maker,
+        };
+        no_outcome(register(o, cx.params, cx.signer, cx.height, r))
+    }
+}
+
+/// The handler of `TxBody::AssertLocation`: see [`assert_location`].
+pub struct AssertLocation<'a> {
+    pub device: &'a DeviceId,
+    pub cell: u64,
+}
+
+impl TxHandler for AssertLocation<'_> {
+    fn check_stateless(&self, _params: &Params) -> Result<(), StatelessError> {
+        validate_cell(self.cell)
+            .map(|_| ())
+            .map_err(|f| StatelessError::InvalidCell { cell: self.cell, reason: f.to_string() })
+    }
+
+    fn spend(&self, params: &Params) -> Amount {
+        params.devices.location_fee
+    }
+
+    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled {
+        no_outcome(assert_location(o, cx.params, cx.signer, self.device, self.cell, cx.height))
+    }
+}
+
+/// The handler of `TxBody::TransferDevice`: see [`transfer`].
+pub struct TransferDevice<'a> {
+    pub device: &'a DeviceId,
+    pub to: &'a Address,
+}
+
+impl TxHandler for TransferDevice<'_> {
+    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled {
+        no_outcome(transfer(o, cx.signer, self.device, self.to))
+    }
+}
+
+/// The handler of `TxBody::DeregisterDevice`: see [`deregister`].
+pub struct DeregisterDevice<'a> {
+    pub device: &'a DeviceId,
+}
+
+impl TxHandler for DeregisterDevice<'_> {
+    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled {
+        no_outcome(deregister(o, cx.params, cx.signer, self.device, cx.height))
+    }
+}
+
+/// The handler of `TxBody::SetDenylist` (admin): see [`set_denylist`].
+pub struct SetDenylist<'a> {
+    pub key: &'a DeviceKey,
+    pub reason: Option<&'a str>,
+}
+
+impl TxHandler for SetDenylist<'_> {
+    fn check_stateless(&self, _params: &Params) -> Result<(), StatelessError> {
+        self.key.validate().map_err(|e| StatelessError::BadDeviceKey(e.to_string()))?;
+        match self.reason {
+            Some(r) if r.len() > MAX_REASON => {
+                Err(StatelessError::FieldTooLong { what: "reason", len: r.len(), max: MAX_REASON })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled {
+        no_outcome(set_denylist(o, cx.params, cx.signer, self.key, self.reason, cx.height))
+    }
+}
+
+/// The handler of `TxBody::SetMaker` (admin): see [`set_maker`].
+pub struct SetMaker<'a> {
+    pub maker: &'a Address,
+    pub allowed: bool,
+}
+
+impl TxHandler for SetMaker<'_> {
+    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled {
+        no_outcome(set_maker(o, cx.params, cx.signer, self.maker, self.allowed))
+    }
 }

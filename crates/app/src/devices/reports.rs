@@ -7,6 +7,7 @@
 //! state tree sees one update per device per block however many reports it sent.
 
 use super::{DeviceStatus, EpochActivity, ReportCursor, get_denied, get_device, sensors};
+use crate::handler::{Handled, OnBadSignature, SigItem, TxCx, TxHandler};
 use crate::roster;
 use crate::state_key;
 use cairn_state::{Overlay, StateError, StateRead as _};
@@ -14,7 +15,8 @@ use cairn_types::device::{
     BeaconRecord, RejectReason, ReportPayload, ReportRejection, SensorEpoch, beacon_data,
 };
 use cairn_types::device_key::DeviceId;
-use cairn_types::{Height, Params, SignedReport, TxOutcome};
+use cairn_types::tx::StatelessError;
+use cairn_types::{Address, Height, Params, SignedReport, TxOutcome};
 use std::collections::BTreeMap;
 
 /// Where a report lands in its epoch: the heartbeat slot of block `height`.
@@ -437,6 +439,38 @@ fn judge(
         );
     }
     Ok(Ok(()))
+}
+
+/// The handler of `TxBody::SubmitReports`: each report's signature is verified with the
+/// batch but refuses only that report ([`OnBadSignature::Part`]); [`process_batch`] judges
+/// each report on its own and the receipt records the verdicts.
+pub struct SubmitReports<'a> {
+    pub reports: &'a [SignedReport],
+}
+
+impl TxHandler for SubmitReports<'_> {
+    fn check_stateless(&self, params: &Params) -> Result<(), StatelessError> {
+        let max = params.devices.max_reports_per_tx as usize;
+        if self.reports.is_empty() || self.reports.len() > max {
+            return Err(StatelessError::BatchSize { count: self.reports.len(), max });
+        }
+        Ok(())
+    }
+
+    fn signatures(&self, chain_id: &str, _signer: &Address, out: &mut Vec<SigItem>) {
+        out.extend(self.reports.iter().enumerate().map(|(i, r)| SigItem {
+            key: r.report.device,
+            sig: r.signature,
+            msg: r.report.signing_message(chain_id),
+            on_bad: OnBadSignature::Part(i),
+        }));
+    }
+
+    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled {
+        let outcome =
+            process_batch(o, cx.params, cx.height, cx.timestamp_ms, self.reports, cx.part_sigs)?;
+        Ok(Ok(outcome))
+    }
 }
 
 #[cfg(test)]

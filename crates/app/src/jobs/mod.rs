@@ -8,7 +8,9 @@
 //! missing reveals are slashed, and the escrow returns to the consumer. The consumer may
 //! accept a result early: those who revealed it are paid, nobody is slashed.
 
+use crate::component::{BlockEnv, BlockOutput, Component};
 use crate::credits::value::{self, PaidFor};
+use crate::handler::{Handled, TxCx, TxHandler, no_outcome};
 use crate::{devices, state_key};
 use cairn_state::{Overlay, StateError, StateRead as _};
 use cairn_types::compute::{Job, JobSlot, JobStatus, commitment, job_id};
@@ -280,6 +282,96 @@ pub fn settle_due(o: &mut Overlay<'_>, params: &Params, height: Height) -> Resul
     }
     o.delete(key);
     Ok(())
+}
+
+/// The handler of `TxBody::PostJob`: see [`post`].
+pub struct PostJob {
+    pub workload: Hash,
+    pub input: Hash,
+    pub replication: u8,
+    pub price: Amount,
+}
+
+impl TxHandler for PostJob {
+    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled {
+        let spec = JobSpec {
+            workload: self.workload,
+            input: self.input,
+            replication: self.replication,
+            price: self.price,
+        };
+        no_outcome(post(o, cx.params, cx.signer, cx.nonce, spec, cx.height))
+    }
+}
+
+/// The handler of `TxBody::TakeJob`: see [`take`].
+pub struct TakeJob<'a> {
+    pub job: &'a Hash,
+    pub device: &'a DeviceId,
+}
+
+impl TxHandler for TakeJob<'_> {
+    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled {
+        no_outcome(take(o, cx.signer, self.job, self.device, cx.height))
+    }
+}
+
+/// The handler of `TxBody::CommitResult`: see [`commit`].
+pub struct CommitResult<'a> {
+    pub job: &'a Hash,
+    pub device: &'a DeviceId,
+    pub commitment: Hash,
+}
+
+impl TxHandler for CommitResult<'_> {
+    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled {
+        no_outcome(commit(o, cx.signer, self.job, self.device, self.commitment, cx.height))
+    }
+}
+
+/// The handler of `TxBody::RevealResult`: see [`reveal`].
+pub struct RevealResult<'a> {
+    pub job: &'a Hash,
+    pub device: &'a DeviceId,
+    pub result: Hash,
+    pub salt: &'a [u8; 32],
+}
+
+impl TxHandler for RevealResult<'_> {
+    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled {
+        no_outcome(reveal(o, cx.signer, self.job, self.device, self.result, self.salt, cx.height))
+    }
+}
+
+/// The handler of `TxBody::AcceptJob`: see [`accept`].
+pub struct AcceptJob<'a> {
+    pub job: &'a Hash,
+    pub result: Hash,
+}
+
+impl TxHandler for AcceptJob<'_> {
+    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled {
+        no_outcome(accept(o, cx.params, cx.signer, self.job, self.result, cx.height))
+    }
+}
+
+/// The jobs' per-block work: [`settle_due`] settles the jobs whose reveal phase ends at
+/// this block.
+pub struct Jobs;
+
+impl Component for Jobs {
+    fn name(&self) -> &'static str {
+        "jobs"
+    }
+
+    fn begin_block(
+        &self,
+        o: &mut Overlay<'_>,
+        env: &BlockEnv<'_>,
+        _out: &mut BlockOutput,
+    ) -> Result<(), StateError> {
+        settle_due(o, env.params, env.height)
+    }
 }
 
 #[cfg(test)]

@@ -442,6 +442,7 @@ pub fn judge_unproven(
 }
 
 use crate::TxResult;
+use crate::handler::{Handled, TxCx, TxHandler, no_outcome};
 
 /// The owner of a held reward appeals (recorded for the decision).
 pub fn appeal(o: &mut Overlay<'_>, signer: &Address, device: &DeviceId, epoch: u64) -> TxResult {
@@ -480,6 +481,39 @@ pub fn resolve(
     }
     settle(o, h, release, height)?;
     Ok(Ok(()))
+}
+
+/// The handler of `TxBody::Appeal`: see [`appeal`].
+pub struct Appeal<'a> {
+    pub device: &'a DeviceId,
+    pub epoch: u64,
+}
+
+impl TxHandler for Appeal<'_> {
+    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled {
+        no_outcome(appeal(o, cx.signer, self.device, self.epoch))
+    }
+}
+
+/// The handler of `TxBody::ResolveFraud` (admin): see [`resolve`].
+pub struct ResolveFraud<'a> {
+    pub device: &'a DeviceId,
+    pub epoch: u64,
+    pub release: bool,
+}
+
+impl TxHandler for ResolveFraud<'_> {
+    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled {
+        no_outcome(resolve(
+            o,
+            cx.params,
+            cx.signer,
+            self.device,
+            self.epoch,
+            self.release,
+            cx.height,
+        ))
+    }
 }
 
 #[cfg(test)]

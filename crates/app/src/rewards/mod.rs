@@ -24,6 +24,9 @@ use cairn_types::rewards::{
 use cairn_types::{Address, DeviceClass, Height, Params, TxFailure, merkle};
 
 use crate::TxResult;
+use crate::component::{BlockEnv, BlockOutput, Component};
+use crate::handler::{Handled, TxCx, TxHandler, no_outcome};
+use cairn_types::tx::StatelessError;
 
 /// The epoch's scoring, in memory: the hex density of every hotspot that earned coverage
 /// (at its location at the boundary) and the quality of every sensor that read.
@@ -262,23 +265,6 @@ fn validator_weights(
     Ok(out)
 }
 
-/// The report that block `height` (the first of an epoch) computes for the epoch before,
-/// from the state before that block: the same block-start steps, then [`report`]. Anyone
-/// replaying the chain gets the node's report this way.
-pub fn boundary_report(
-    state: &(dyn StateRead + Sync),
-    params: &Params,
-    height: Height,
-    validator: Option<Address>,
-) -> Result<Option<RewardReport>, StateError> {
-    if !params.starts_epoch(height) {
-        return Ok(None);
-    }
-    let mut o = Overlay::new(state);
-    crate::execute::before_rewards(&mut o, params, height)?;
-    report(&o.frozen(), params, params.epoch_of(height).saturating_sub(1), validator).map(Some)
-}
-
 /// First block of an epoch: rewards the epoch before. Returns the report for the node to
 /// keep (its entries are not in state; their root is).
 pub fn close_epoch(
@@ -372,6 +358,53 @@ pub fn claim(o: &mut Overlay<'_>, signer: &Address, claims: &[RewardClaim]) -> T
     o.put_encoded(state_key::supply(), &supply);
     accounts::credit(o, signer, total)?;
     Ok(Ok(()))
+}
+
+/// The handler of `TxBody::ClaimRewards`: 1 to [`cairn_types::tx::MAX_CLAIMS_PER_TX`]
+/// leaves, paid by [`claim`].
+pub struct ClaimRewards<'a> {
+    pub claims: &'a [RewardClaim],
+}
+
+impl TxHandler for ClaimRewards<'_> {
+    fn check_stateless(&self, _params: &Params) -> Result<(), StatelessError> {
+        let claims = self.claims;
+        if claims.is_empty() || claims.len() > cairn_types::tx::MAX_CLAIMS_PER_TX {
+            return Err(StatelessError::FieldTooLong {
+                what: "claims (1 to 256)",
+                len: claims.len(),
+                max: cairn_types::tx::MAX_CLAIMS_PER_TX,
+            });
+        }
+        Ok(())
+    }
+
+    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled {
+        no_outcome(claim(o, cx.signer, self.claims))
+    }
+}
+
+/// The rewards' per-block work: at an epoch's first block, [`close_epoch`] for the epoch
+/// before, paying the solo validator named in the chain info; the report goes to
+/// [`BlockOutput::rewards`].
+pub struct Rewards;
+
+impl Component for Rewards {
+    fn name(&self) -> &'static str {
+        "rewards"
+    }
+
+    fn begin_block(
+        &self,
+        o: &mut Overlay<'_>,
+        env: &BlockEnv<'_>,
+        out: &mut BlockOutput,
+    ) -> Result<(), StateError> {
+        let validator =
+            o.get_decoded::<crate::ChainInfo>(&state_key::chain())?.map(|c| c.validator);
+        out.rewards = close_epoch(o, env.params, env.height, validator)?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]

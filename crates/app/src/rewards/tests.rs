@@ -431,8 +431,11 @@ fn the_audit_recomputes_the_same_report_from_the_state_before_the_boundary() {
     // must run the same block-start steps on the state before block 10.
     assert_eq!(n.height(), 9);
     let validator = Some(n.c.validator.address());
-    let before = super::boundary_report(&n.c.store, &n.params(), 10, validator).unwrap().unwrap();
-    assert!(super::boundary_report(&n.c.store, &n.params(), 9, validator).unwrap().is_none());
+    let before =
+        crate::block::boundary_report(&n.c.store, &n.params(), 10, validator).unwrap().unwrap();
+    assert!(
+        crate::block::boundary_report(&n.c.store, &n.params(), 9, validator).unwrap().is_none()
+    );
     let p = n.block(vec![]);
     let report = p.executed.rewards.unwrap();
     assert_eq!(before, report);

@@ -4,10 +4,13 @@
 //! new stake and leaves the set at the next epoch boundary. One slash per validator.
 
 use super::{get_validator, put_validator, unbonding, validator_set_for};
+use crate::handler::{Handled, OnBadSignature, SigItem, TxCx, TxHandler};
 use crate::{accounts, state_key};
 use cairn_state::{Overlay, StateError};
-use cairn_types::consensus::DoubleVote;
-use cairn_types::{Amount, Height, Params, TxFailure};
+use cairn_types::consensus::{DoubleVote, EvidenceError};
+use cairn_types::device_key::{DeviceKey, DeviceSignature};
+use cairn_types::tx::StatelessError;
+use cairn_types::{Address, Amount, Height, Params, TxFailure, TxOutcome, crypto};
 
 /// Basis points in one whole.
 const BPS: Amount = 10_000;
@@ -60,4 +63,35 @@ pub fn report(
     put_validator(o, &validator, &pool);
     accounts::burn_staked(o, burned)?;
     Ok(Ok(burned))
+}
+
+/// The handler of `TxBody::ReportEquivocation`: the evidence's shape and both votes'
+/// signatures are checked with the batch; [`report`] slashes.
+pub struct ReportEquivocation<'a> {
+    pub evidence: &'a DoubleVote,
+}
+
+impl TxHandler for ReportEquivocation<'_> {
+    fn check_stateless(&self, _params: &Params) -> Result<(), StatelessError> {
+        Ok(self.evidence.check_shape()?)
+    }
+
+    fn signatures(&self, chain_id: &str, _signer: &Address, out: &mut Vec<SigItem>) {
+        for v in [&self.evidence.first, &self.evidence.second] {
+            out.push(SigItem {
+                key: DeviceKey::Ed25519(v.vote.validator.0),
+                sig: DeviceSignature::Ed25519(v.signature.0),
+                msg: v.vote.signing_message(chain_id),
+                on_bad: OnBadSignature::refuse(StatelessError::BadEvidence(
+                    EvidenceError::BadSignature(crypto::BadSignature {
+                        signer: self.evidence.offender(),
+                    }),
+                )),
+            });
+        }
+    }
+
+    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled {
+        Ok(report(o, cx.params, self.evidence, cx.height)?.map(|_| TxOutcome::None))
+    }
 }

@@ -17,6 +17,8 @@
 pub mod evidence;
 
 use crate::accounts::{self, Locked};
+use crate::component::{BlockEnv, BlockOutput, Component};
+use crate::handler::{Handled, TxCx, TxHandler, no_outcome};
 use crate::state_key;
 use borsh::{BorshDeserialize, BorshSerialize};
 use cairn_state::{Overlay, StateError, StateRead};
@@ -388,6 +390,69 @@ pub fn genesis(o: &mut Overlay<'_>, genesis: &Genesis) -> Result<(), StateError>
         o.put_encoded(state_key::validator_set(0), &set);
     }
     Ok(())
+}
+
+/// The handler of `TxBody::Bond`: a self-bond of `amount`, see [`bond`].
+pub struct Bond {
+    pub amount: Amount,
+}
+
+impl TxHandler for Bond {
+    fn spend(&self, _params: &Params) -> Amount {
+        self.amount
+    }
+
+    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled {
+        no_outcome(bond(o, cx.params, cx.signer, self.amount))
+    }
+}
+
+/// The handler of `TxBody::Delegate`: see [`delegate`].
+pub struct Delegate<'a> {
+    pub validator: &'a Address,
+    pub amount: Amount,
+}
+
+impl TxHandler for Delegate<'_> {
+    fn spend(&self, _params: &Params) -> Amount {
+        self.amount
+    }
+
+    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled {
+        no_outcome(delegate(o, cx.signer, self.validator, self.amount))
+    }
+}
+
+/// The handler of `TxBody::Unbond`: see [`unbond`].
+pub struct Unbond<'a> {
+    pub validator: &'a Address,
+    pub amount: Amount,
+}
+
+impl TxHandler for Unbond<'_> {
+    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled {
+        no_outcome(unbond(o, cx.params, cx.signer, self.validator, self.amount, cx.height))
+    }
+}
+
+/// Staking's per-block work: [`release_unbonding`], then [`start_epoch`] (the set of the
+/// epoch that this block opens).
+pub struct Staking;
+
+impl Component for Staking {
+    fn name(&self) -> &'static str {
+        "staking"
+    }
+
+    fn begin_block(
+        &self,
+        o: &mut Overlay<'_>,
+        env: &BlockEnv<'_>,
+        _out: &mut BlockOutput,
+    ) -> Result<(), StateError> {
+        release_unbonding(o, env.height)?;
+        start_epoch(o, env.params, env.height)
+    }
 }
 
 #[cfg(test)]

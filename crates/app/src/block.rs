@@ -1,0 +1,97 @@
+//! What a block runs besides its transactions, and in which order.
+//!
+//! The block executor (`execute.rs`) runs every component's
+//! [`Component::begin_block`] in the order of [`COMPONENTS`], then the transactions, then
+//! every [`Component::end_block`] in the same order. The order is consensus: each step
+//! reads what the ones before it wrote, so the state root depends on it.
+//!
+//! | # | component | begin of block | end of block |
+//! | - | --------- | -------------- | ------------ |
+//! | 1 | [`crate::devices::registry::Bonds`] | bonds whose cooldown ends return to their owners | — |
+//! | 2 | [`crate::channels::Channels`] | channels whose dispute window ends pay out (their units count in the block's epoch) | — |
+//! | 3 | [`crate::rewards::Rewards`] | at an epoch's first block: the reward run for the epoch before | — |
+//! | 4 | [`crate::jobs::Jobs`] | jobs whose reveal phase ends settle | — |
+//! | 5 | [`crate::deals::Deals`] | at an epoch's first block: unanswered challenges fault, new ones from the entropy | — |
+//! | 6 | [`crate::staking::Staking`] | unbonding that ends returns; at an epoch's first block the next set | — |
+//! | 7 | [`crate::component::Chain`] | — | the block's height, time and entropy; entropy older than the window goes |
+//!
+//! The reward run sees the state after the components before it (1 and 2):
+//! [`boundary_report`] recomputes a boundary block's report from the state before the
+//! block the same way, so those components read only the height and the parameters, never
+//! the block's time or entropy. How to add a component: [`crate::component`].
+
+use cairn_state::{Overlay, StateError, StateRead};
+use cairn_types::rewards::RewardReport;
+use cairn_types::{Address, Hash, Height, Params};
+
+use crate::component::{BlockEnv, BlockOutput, Chain, Component};
+
+/// Every component, in the order the block runs them (the table in the module docs).
+pub static COMPONENTS: [&dyn Component; 7] = [
+    &crate::devices::registry::Bonds,
+    &crate::channels::Channels,
+    &crate::rewards::Rewards,
+    &crate::jobs::Jobs,
+    &crate::deals::Deals,
+    &crate::staking::Staking,
+    &Chain,
+];
+
+/// Where the reward run stands in [`COMPONENTS`]: the components before it are the ones
+/// [`boundary_report`] runs.
+const REWARDS_AT: usize = 2;
+
+/// Every component's begin of block, in order.
+pub fn begin_block(
+    o: &mut Overlay<'_>,
+    env: &BlockEnv<'_>,
+    out: &mut BlockOutput,
+) -> Result<(), StateError> {
+    COMPONENTS.iter().try_for_each(|c| c.begin_block(o, env, out))
+}
+
+/// Every component's end of block, in order.
+pub fn end_block(
+    o: &mut Overlay<'_>,
+    env: &BlockEnv<'_>,
+    out: &mut BlockOutput,
+) -> Result<(), StateError> {
+    COMPONENTS.iter().try_for_each(|c| c.end_block(o, env, out))
+}
+
+/// The report that block `height` (the first of an epoch) computes for the epoch before,
+/// from the state before that block: the begin-of-block steps that come before the reward
+/// run, then [`crate::rewards::report`]. Anyone replaying the chain gets the node's report
+/// this way.
+pub fn boundary_report(
+    state: &(dyn StateRead + Sync),
+    params: &Params,
+    height: Height,
+    validator: Option<Address>,
+) -> Result<Option<RewardReport>, StateError> {
+    if !params.starts_epoch(height) {
+        return Ok(None);
+    }
+    let mut o = Overlay::new(state);
+    // The components before the reward run read neither the chain id, the time nor the
+    // entropy (see the module docs), which a replay of the state alone does not know.
+    let env = BlockEnv { chain_id: "", params, height, timestamp_ms: 0, entropy: Hash::default() };
+    let mut out = BlockOutput::default();
+    for c in &COMPONENTS[..REWARDS_AT] {
+        c.begin_block(&mut o, &env, &mut out)?;
+    }
+    let epoch = params.epoch_of(height).saturating_sub(1);
+    crate::rewards::report(&o.frozen(), params, epoch, validator).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_components_run_in_the_documented_order() {
+        let names: Vec<&str> = COMPONENTS.iter().map(|c| c.name()).collect();
+        assert_eq!(names, ["bonds", "channels", "rewards", "jobs", "deals", "staking", "chain"]);
+        assert_eq!(COMPONENTS[REWARDS_AT].name(), "rewards");
+    }
+}
