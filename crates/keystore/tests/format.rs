@@ -2,6 +2,8 @@
 //! import` (the secret bytes 1..=32, passphrase "correct horse battery staple", the default
 //! KDF) before the keystore became a library, and every later build must still open it.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use cairn_keystore::{KEYFILE_VERSION, Keystore, KeystoreError};
 use cairn_types::Keypair;
 use std::path::Path;
