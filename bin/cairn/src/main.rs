@@ -3,8 +3,8 @@
 
 mod bft;
 mod cmd;
-mod keystore;
 mod output;
+mod passphrase;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

@@ -12,13 +12,13 @@ pub mod api_devices;
 pub mod api_rewards;
 pub mod api_staking;
 pub mod api_txs;
-pub mod files;
 pub mod mempool;
 pub mod metrics;
 pub mod producer;
 pub mod relay;
 
-pub use files::{write_private, write_private_new};
+/// Secret-file writing lives with the keystore; re-exported for the node's callers.
+pub use cairn_keystore::files::{self, write_private, write_private_new};
 
 use anyhow::{Context, bail};
 use cairn_app::{App, Parent};

@@ -1,8 +1,9 @@
 //! `cairn keys new|import|list|show`.
 
 use super::{Ctx, PASSPHRASE_ENV};
-use crate::keystore::{KdfParams, passphrase};
 use crate::output;
+use crate::passphrase::passphrase;
+use cairn_keystore::KdfParams;
 use cairn_types::Keypair;
 use clap::Subcommand;
 

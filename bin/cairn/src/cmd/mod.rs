@@ -17,8 +17,8 @@ pub mod storage;
 pub mod testnet;
 pub mod tx;
 
-use crate::keystore::Keystore;
 use anyhow::Context;
+use cairn_keystore::Keystore;
 use std::path::PathBuf;
 
 /// Global options every command sees.
@@ -48,6 +48,6 @@ impl Ctx {
             Some(d) => d.clone(),
             None => cairn_home()?.join("keystore"),
         };
-        Keystore::open(&dir)
+        Ok(Keystore::open(&dir)?)
     }
 }

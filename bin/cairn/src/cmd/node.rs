@@ -1,9 +1,9 @@
 //! `cairn init`, `cairn node`, `cairn devnet`.
 
 use super::{Ctx, PASSPHRASE_ENV, cairn_home};
-use crate::keystore::{KdfParams, Keystore};
 use anyhow::{Context, bail};
 use cairn_consensus::{BftConfig, CONSENSUS_FILE};
+use cairn_keystore::{KdfParams, Keystore};
 use cairn_node::{GENESIS_FILE, NodeConfig, write_private, write_validator_key};
 use cairn_types::genesis::GenesisAccount;
 use cairn_types::{Address, Amount, Genesis, Keypair, Params, UNITS_PER_CRN, parse_crn};

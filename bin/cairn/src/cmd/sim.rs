@@ -3,9 +3,9 @@
 //! does and returns its report; this prints the report as tables, or with `--json` as it is.
 
 use super::{Ctx, PASSPHRASE_ENV, cairn_home};
-use crate::keystore::Keystore;
 use crate::output;
 use anyhow::Context;
+use cairn_keystore::Keystore;
 use cairn_sim::{Behaviour, Blocks, Config, EpochLine, Progress, SimReport, Stage};
 use cairn_types::Keypair;
 use clap::Args;

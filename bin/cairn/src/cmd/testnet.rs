@@ -5,10 +5,10 @@
 
 use super::node::{DEV_BALANCE, DEV_KEYS, DEV_PASSPHRASE};
 use super::{Ctx, PASSPHRASE_ENV};
-use crate::keystore::{KdfParams, Keystore};
 use anyhow::{Context, bail};
 use cairn_bench::testnet::{LAYOUT_FILE, Spec, TestnetLayout, read_layout, spawn, write};
 use cairn_consensus::config::TimeoutsConfig;
+use cairn_keystore::{KdfParams, Keystore};
 use cairn_types::Params;
 use cairn_types::genesis::GenesisAccount;
 use clap::Args;

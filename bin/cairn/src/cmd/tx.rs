@@ -1,8 +1,8 @@
 //! `cairn tx transfer`, and the staking transactions `bond`, `delegate`, `unbond`.
 
 use super::{Ctx, PASSPHRASE_ENV};
-use crate::keystore::passphrase;
 use crate::output;
+use crate::passphrase::passphrase;
 use anyhow::Context;
 use cairn_types::{
     Address, Keypair, Receipt, Transaction, TxBody, TxOutcome, TxStatus, format_crn, parse_crn,
@@ -86,7 +86,7 @@ pub struct SendOpts {
 pub fn load_key(ctx: &Ctx, name: &str) -> anyhow::Result<Keypair> {
     let ks = ctx.keystore()?;
     let pass = passphrase(&format!("Passphrase for {name}: "), PASSPHRASE_ENV)?;
-    ks.load(name, &pass)
+    Ok(ks.load(name, &pass)?)
 }
 
 /// An address, or the name of a key in the keystore.

@@ -181,16 +181,3 @@ fn permissions_are_private() {
     assert_eq!(mode(ks.dir()), 0o700);
     assert_eq!(mode(&ks.dir().join("k.json")), 0o600);
 }
-
-#[test]
-fn passphrase_source() {
-    let never = || -> std::io::Result<String> { panic!("must not prompt") };
-    assert_eq!(resolve_passphrase(Ok("s3cret".into()), "CAIRN_PW", never).unwrap(), "s3cret");
-    let prompted =
-        resolve_passphrase(Err(std::env::VarError::NotPresent), "CAIRN_PW", || Ok("typed".into()));
-    assert_eq!(prompted.unwrap(), "typed");
-    let no_tty = resolve_passphrase(Err(std::env::VarError::NotPresent), "CAIRN_PW", || {
-        Err(std::io::Error::other("No such device or address"))
-    });
-    assert!(err_text(no_tty).contains("set CAIRN_PW"));
-}

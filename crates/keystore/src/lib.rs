@@ -1,4 +1,7 @@
-//! The encrypted on-disk keystore: a directory with one JSON file per key, `<name>.json`.
+//! Keys at rest: the encrypted on-disk keystore, and [`files`], the one way the project
+//! writes secret files. Wallets and other programs open the same keystores as `cairn keys`.
+//!
+//! The keystore is a directory with one JSON file per key, `<name>.json`.
 //!
 //! Each file holds the key's 32-byte secret seed encrypted with ChaCha20-Poly1305 under a
 //! 32-byte key derived from the passphrase with Argon2id, with the key's address bytes as
@@ -10,7 +13,8 @@
 //!   "cipher": { "alg": "chacha20poly1305", "nonce": "<12 bytes hex>", "ciphertext": "<48 bytes hex>" } }
 //! ```
 
-use anyhow::{Context, Result, anyhow, bail};
+pub mod files;
+
 use argon2::{Algorithm, Argon2, Version};
 use cairn_types::{Address, Keypair};
 use chacha20poly1305::aead::{Aead, Payload};
@@ -32,9 +36,88 @@ const CIPHERTEXT_LEN: usize = SEED_LEN + 16;
 const MAX_KEYFILE_BYTES: u64 = 64 * 1024;
 /// Upper bounds on the KDF cost read from a file, so that a planted file cannot make
 /// `load` allocate or compute without limit.
-const MAX_M_COST_KIB: u32 = 4 * 1024 * 1024;
-const MAX_T_COST: u32 = 100;
-const MAX_P_COST: u32 = 64;
+pub const MAX_M_COST_KIB: u32 = 4 * 1024 * 1024;
+/// See [`MAX_M_COST_KIB`].
+pub const MAX_T_COST: u32 = 100;
+/// See [`MAX_M_COST_KIB`].
+pub const MAX_P_COST: u32 = 64;
+
+/// The result of keystore operations.
+pub type Result<T, E = KeystoreError> = std::result::Result<T, E>;
+
+/// Why a keystore operation failed, with the values at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum KeystoreError {
+    #[error("cannot create keystore directory {}: {error}", dir.display())]
+    CreateDir { dir: PathBuf, error: std::io::Error },
+    #[error("keystore path {} is not a directory", dir.display())]
+    NotADirectory { dir: PathBuf },
+    #[error("cannot read keystore directory {}: {error}", dir.display())]
+    ReadDir { dir: PathBuf, error: std::io::Error },
+    #[error("invalid key name {name:?}: use 1 to 64 letters, digits, '_' or '-'")]
+    InvalidName { name: String },
+    #[error("a key named {name} already exists ({})", path.display())]
+    AlreadyExists { name: String, path: PathBuf },
+    #[error("no key named {name} in {}", dir.display())]
+    NotFound { name: String, dir: PathBuf },
+    #[error("cannot read {}: {error}", path.display())]
+    Read { path: PathBuf, error: std::io::Error },
+    #[error("{} is {len} bytes, too large to be a key file", path.display())]
+    TooLarge { path: PathBuf, len: u64 },
+    #[error("{} is not a valid key file: {error}", path.display())]
+    InvalidFile { path: PathBuf, error: KeyFileError },
+    #[error("{} holds key {found:?}, expected {expected:?}", path.display())]
+    NameMismatch { path: PathBuf, found: String, expected: String },
+    #[error("wrong passphrase for key {name} (or {} has been modified)", path.display())]
+    WrongPassphrase { name: String, path: PathBuf },
+    #[error("{} decrypts to a seed of {len} bytes, expected {SEED_LEN}", path.display())]
+    SeedLength { path: PathBuf, len: usize },
+    #[error(
+        "{} is inconsistent: its secret belongs to {secret_address}, the file says {file_address}",
+        path.display()
+    )]
+    Inconsistent { path: PathBuf, secret_address: Address, file_address: Address },
+    #[error("{0}")]
+    Kdf(KdfError),
+    #[error("encryption of key {name} failed")]
+    Encrypt { name: String },
+    #[error("cannot encode key file of {name}: {reason}")]
+    Encode { name: String, reason: String },
+    #[error("cannot write {}: {reason}", path.display())]
+    Write { path: PathBuf, reason: String },
+}
+
+/// What is wrong with the contents of a key file.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyFileError {
+    #[error("{reason}")]
+    Json { reason: String },
+    #[error("unsupported key file version {found} (this build reads {KEYFILE_VERSION})")]
+    UnsupportedVersion { found: u32 },
+    #[error("unsupported KDF {found:?}, expected {KDF_ALG:?}")]
+    UnsupportedKdf { found: String },
+    #[error("unsupported cipher {found:?}, expected {CIPHER_ALG:?}")]
+    UnsupportedCipher { found: String },
+    #[error("{field} is not hex: {reason}")]
+    NotHex { field: &'static str, reason: String },
+    #[error("{field} holds {len} bytes, expected {expected}")]
+    FieldLength { field: &'static str, len: usize, expected: usize },
+    #[error("{0}")]
+    Kdf(KdfError),
+}
+
+/// Why a key could not be derived from a passphrase.
+#[derive(Debug, thiserror::Error)]
+pub enum KdfError {
+    #[error(
+        "KDF cost m_cost_kib={m_cost_kib} t_cost={t_cost} p_cost={p_cost} exceeds the limits {MAX_M_COST_KIB}/{MAX_T_COST}/{MAX_P_COST}"
+    )]
+    CostTooHigh { m_cost_kib: u32, t_cost: u32, p_cost: u32 },
+    #[error("invalid KDF cost m_cost_kib={m_cost_kib} t_cost={t_cost} p_cost={p_cost}: {reason}")]
+    InvalidCost { m_cost_kib: u32, t_cost: u32, p_cost: u32, reason: String },
+    #[error("key derivation failed: {reason}")]
+    Derive { reason: String },
+}
 
 /// Argon2id cost parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,32 +138,22 @@ impl Default for KdfParams {
 }
 
 impl KdfParams {
-    fn check(&self) -> Result<argon2::Params> {
-        if self.m_cost_kib > MAX_M_COST_KIB || self.t_cost > MAX_T_COST || self.p_cost > MAX_P_COST
-        {
-            bail!(
-                "KDF cost m_cost_kib={} t_cost={} p_cost={} exceeds the limits {MAX_M_COST_KIB}/{MAX_T_COST}/{MAX_P_COST}",
-                self.m_cost_kib,
-                self.t_cost,
-                self.p_cost
-            );
+    fn check(&self) -> Result<argon2::Params, KdfError> {
+        let KdfParams { m_cost_kib, t_cost, p_cost } = *self;
+        if m_cost_kib > MAX_M_COST_KIB || t_cost > MAX_T_COST || p_cost > MAX_P_COST {
+            return Err(KdfError::CostTooHigh { m_cost_kib, t_cost, p_cost });
         }
-        argon2::Params::new(self.m_cost_kib, self.t_cost, self.p_cost, Some(32)).map_err(|e| {
-            anyhow!(
-                "invalid KDF cost m_cost_kib={} t_cost={} p_cost={}: {e}",
-                self.m_cost_kib,
-                self.t_cost,
-                self.p_cost
-            )
+        argon2::Params::new(m_cost_kib, t_cost, p_cost, Some(32)).map_err(|e| {
+            KdfError::InvalidCost { m_cost_kib, t_cost, p_cost, reason: e.to_string() }
         })
     }
 
-    fn derive_key(&self, passphrase: &str, salt: &[u8]) -> Result<[u8; 32]> {
+    fn derive_key(&self, passphrase: &str, salt: &[u8]) -> Result<[u8; 32], KdfError> {
         let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, self.check()?);
         let mut key = [0u8; 32];
         argon
             .hash_password_into(passphrase.as_bytes(), salt, &mut key)
-            .map_err(|e| anyhow!("key derivation failed: {e}"))?;
+            .map_err(|e| KdfError::Derive { reason: e.to_string() })?;
         Ok(key)
     }
 }
@@ -147,10 +220,10 @@ impl Keystore {
             }
             builder
                 .create(dir)
-                .with_context(|| format!("cannot create keystore directory {}", dir.display()))?;
+                .map_err(|error| KeystoreError::CreateDir { dir: dir.to_path_buf(), error })?;
         }
         if !dir.is_dir() {
-            bail!("keystore path {} is not a directory", dir.display());
+            return Err(KeystoreError::NotADirectory { dir: dir.to_path_buf() });
         }
         Ok(Keystore { dir: dir.to_path_buf() })
     }
@@ -176,10 +249,11 @@ impl Keystore {
         check_name(name)?;
         let path = self.key_path(name);
         if fs::symlink_metadata(&path).is_ok() {
-            bail!("a key named {name} already exists ({})", path.display());
+            return Err(KeystoreError::AlreadyExists { name: name.to_string(), path });
         }
         let file = encrypt(name, key, passphrase, kdf)?;
-        let mut json = serde_json::to_vec_pretty(&file).context("cannot encode key file")?;
+        let mut json = serde_json::to_vec_pretty(&file)
+            .map_err(|e| KeystoreError::Encode { name: name.to_string(), reason: e.to_string() })?;
         json.push(b'\n');
         write_new_file(&path, name, &json)?;
         Ok(key.address())
@@ -187,13 +261,11 @@ impl Keystore {
 
     /// All keys, sorted by name.
     pub fn list(&self) -> Result<Vec<KeyInfo>> {
-        let entries = fs::read_dir(&self.dir)
-            .with_context(|| format!("cannot read keystore directory {}", self.dir.display()))?;
+        let read_dir_err = |error| KeystoreError::ReadDir { dir: self.dir.clone(), error };
+        let entries = fs::read_dir(&self.dir).map_err(read_dir_err)?;
         let mut keys = Vec::new();
         for entry in entries {
-            let entry = entry.with_context(|| {
-                format!("cannot read keystore directory {}", self.dir.display())
-            })?;
+            let entry = entry.map_err(read_dir_err)?;
             let file_name = entry.file_name();
             let Some(name) = file_name.to_str().and_then(|f| f.strip_suffix(".json")) else {
                 continue;
@@ -231,18 +303,30 @@ impl Keystore {
         let meta = match fs::metadata(&path) {
             Ok(m) => m,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                bail!("no key named {name} in {}", self.dir.display())
+                return Err(KeystoreError::NotFound {
+                    name: name.to_string(),
+                    dir: self.dir.clone(),
+                });
             }
-            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+            Err(error) => return Err(KeystoreError::Read { path, error }),
         };
         if meta.len() > MAX_KEYFILE_BYTES {
-            bail!("{} is {} bytes, too large to be a key file", path.display(), meta.len());
+            return Err(KeystoreError::TooLarge { path, len: meta.len() });
         }
-        let bytes = fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        let file = parse_key_file(&bytes)
-            .with_context(|| format!("{} is not a valid key file", path.display()))?;
+        let bytes = match fs::read(&path) {
+            Ok(b) => b,
+            Err(error) => return Err(KeystoreError::Read { path, error }),
+        };
+        let file = match parse_key_file(&bytes) {
+            Ok(f) => f,
+            Err(error) => return Err(KeystoreError::InvalidFile { path, error }),
+        };
         if file.name != name {
-            bail!("{} holds key {:?}, expected {name:?}", path.display(), file.name);
+            return Err(KeystoreError::NameMismatch {
+                path,
+                found: file.name,
+                expected: name.to_string(),
+            });
         }
         Ok((file, path))
     }
@@ -253,42 +337,44 @@ fn check_name(name: &str) -> Result<()> {
     let ok = (1..=64).contains(&name.len())
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
     if !ok {
-        bail!("invalid key name {name:?}: use 1 to 64 letters, digits, '_' or '-'");
+        return Err(KeystoreError::InvalidName { name: name.to_string() });
     }
     Ok(())
 }
 
-fn parse_key_file(bytes: &[u8]) -> Result<KeyFile> {
-    let VersionOnly { version } = serde_json::from_slice(bytes)?;
+fn parse_key_file(bytes: &[u8]) -> Result<KeyFile, KeyFileError> {
+    let json = |e: serde_json::Error| KeyFileError::Json { reason: e.to_string() };
+    let VersionOnly { version } = serde_json::from_slice(bytes).map_err(json)?;
     if version != KEYFILE_VERSION {
-        bail!("unsupported key file version {version} (this build reads {KEYFILE_VERSION})");
+        return Err(KeyFileError::UnsupportedVersion { found: version });
     }
-    let file: KeyFile = serde_json::from_slice(bytes)?;
+    let file: KeyFile = serde_json::from_slice(bytes).map_err(json)?;
     if file.kdf.alg != KDF_ALG {
-        bail!("unsupported KDF {:?}, expected {KDF_ALG:?}", file.kdf.alg);
+        return Err(KeyFileError::UnsupportedKdf { found: file.kdf.alg });
     }
     if file.cipher.alg != CIPHER_ALG {
-        bail!("unsupported cipher {:?}, expected {CIPHER_ALG:?}", file.cipher.alg);
+        return Err(KeyFileError::UnsupportedCipher { found: file.cipher.alg });
     }
     Ok(file)
 }
 
-fn hex_field<const N: usize>(field: &str, value: &str) -> Result<[u8; N]> {
-    let bytes = hex::decode(value).map_err(|e| anyhow!("{field} is not hex: {e}"))?;
+fn hex_field<const N: usize>(field: &'static str, value: &str) -> Result<[u8; N], KeyFileError> {
+    let bytes =
+        hex::decode(value).map_err(|e| KeyFileError::NotHex { field, reason: e.to_string() })?;
     let len = bytes.len();
-    bytes.try_into().map_err(|_| anyhow!("{field} holds {len} bytes, expected {N}"))
+    bytes.try_into().map_err(|_| KeyFileError::FieldLength { field, len, expected: N })
 }
 
 fn encrypt(name: &str, key: &Keypair, passphrase: &str, kdf: KdfParams) -> Result<KeyFile> {
     let salt: [u8; SALT_LEN] = rand::random();
     let nonce: [u8; NONCE_LEN] = rand::random();
     let address = key.address();
-    let aead_key = kdf.derive_key(passphrase, &salt)?;
+    let aead_key = kdf.derive_key(passphrase, &salt).map_err(KeystoreError::Kdf)?;
     let cipher = ChaCha20Poly1305::new(Key::from_slice(&aead_key));
     let seed = key.secret_bytes();
     let ciphertext = cipher
         .encrypt(Nonce::from_slice(&nonce), Payload { msg: &seed, aad: address.as_bytes() })
-        .map_err(|_| anyhow!("encryption of key {name} failed"))?;
+        .map_err(|_| KeystoreError::Encrypt { name: name.to_string() })?;
     Ok(KeyFile {
         version: KEYFILE_VERSION,
         name: name.to_string(),
@@ -309,7 +395,7 @@ fn encrypt(name: &str, key: &Keypair, passphrase: &str, kdf: KdfParams) -> Resul
 }
 
 fn decrypt(file: &KeyFile, passphrase: &str, path: &Path) -> Result<Keypair> {
-    let bad = |e: anyhow::Error| e.context(format!("{} is not a valid key file", path.display()));
+    let bad = |error: KeyFileError| KeystoreError::InvalidFile { path: path.to_path_buf(), error };
     let salt: [u8; SALT_LEN] = hex_field("kdf.salt", &file.kdf.salt).map_err(bad)?;
     let nonce: [u8; NONCE_LEN] = hex_field("cipher.nonce", &file.cipher.nonce).map_err(bad)?;
     let ciphertext: [u8; CIPHERTEXT_LEN] =
@@ -319,7 +405,7 @@ fn decrypt(file: &KeyFile, passphrase: &str, path: &Path) -> Result<Keypair> {
         t_cost: file.kdf.t_cost,
         p_cost: file.kdf.p_cost,
     };
-    let aead_key = kdf.derive_key(passphrase, &salt).map_err(bad)?;
+    let aead_key = kdf.derive_key(passphrase, &salt).map_err(|e| bad(KeyFileError::Kdf(e)))?;
     let cipher = ChaCha20Poly1305::new(Key::from_slice(&aead_key));
     // A wrong passphrase and a modified file look the same to the AEAD.
     let seed = cipher
@@ -327,64 +413,38 @@ fn decrypt(file: &KeyFile, passphrase: &str, path: &Path) -> Result<Keypair> {
             Nonce::from_slice(&nonce),
             Payload { msg: &ciphertext, aad: file.address.as_bytes() },
         )
-        .map_err(|_| {
-            anyhow!(
-                "wrong passphrase for key {} (or {} has been modified)",
-                file.name,
-                path.display()
-            )
+        .map_err(|_| KeystoreError::WrongPassphrase {
+            name: file.name.clone(),
+            path: path.to_path_buf(),
         })?;
-    let seed: [u8; SEED_LEN] = seed
-        .try_into()
-        .map_err(|_| anyhow!("{} decrypts to a seed of the wrong length", path.display()))?;
+    let seed: [u8; SEED_LEN] = seed.try_into().map_err(|s: Vec<u8>| KeystoreError::SeedLength {
+        path: path.to_path_buf(),
+        len: s.len(),
+    })?;
     let key = Keypair::from_secret(seed);
     if key.address() != file.address {
-        bail!(
-            "{} is inconsistent: its secret belongs to {}, the file says {}",
-            path.display(),
-            key.address(),
-            file.address
-        );
+        return Err(KeystoreError::Inconsistent {
+            path: path.to_path_buf(),
+            secret_address: key.address(),
+            file_address: file.address,
+        });
     }
     Ok(key)
 }
 
-/// Writes `contents` to `path` as a new private file (see [`cairn_node::files`]), never
-/// over an existing key.
+/// Writes `contents` to `path` as a new private file (see [`files`]), never over an
+/// existing key.
 fn write_new_file(path: &Path, name: &str, contents: &[u8]) -> Result<()> {
-    cairn_node::files::write_private_new(path, contents).map_err(|e| {
+    files::write_private_new(path, contents).map_err(|e| {
         let exists = e.chain().any(|c| {
             c.downcast_ref::<std::io::Error>()
                 .is_some_and(|io| io.kind() == std::io::ErrorKind::AlreadyExists)
         });
         if exists {
-            anyhow!("a key named {name} already exists ({})", path.display())
+            KeystoreError::AlreadyExists { name: name.to_string(), path: path.to_path_buf() }
         } else {
-            e.context(format!("cannot write {}", path.display()))
+            KeystoreError::Write { path: path.to_path_buf(), reason: format!("{e:#}") }
         }
-    })
-}
-
-/// A passphrase for scripts or people: the value of `env_var` if it is set, otherwise
-/// prompted for on the terminal (without echo).
-pub fn passphrase(prompt: &str, env_var: &str) -> Result<String> {
-    resolve_passphrase(std::env::var(env_var), env_var, || rpassword::prompt_password(prompt))
-}
-
-fn resolve_passphrase(
-    env_value: Result<String, std::env::VarError>,
-    env_var: &str,
-    prompt: impl FnOnce() -> std::io::Result<String>,
-) -> Result<String> {
-    match env_value {
-        Ok(v) => return Ok(v),
-        Err(std::env::VarError::NotUnicode(_)) => bail!("{env_var} is set but is not valid UTF-8"),
-        Err(std::env::VarError::NotPresent) => {}
-    }
-    prompt().map_err(|e| {
-        anyhow!(
-            "cannot prompt for a passphrase ({e}); without a terminal, set {env_var} to the passphrase"
-        )
     })
 }
 
