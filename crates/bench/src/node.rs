@@ -113,6 +113,8 @@ pub struct NodeBench {
     pub state_bytes: u64,
     pub state_bytes_per_device: f64,
     pub store_file_bytes: u64,
+    /// Bytes of the file's pages in use at the end (the rest is free space).
+    pub store_allocated_bytes: u64,
     pub store_bytes_per_device: f64,
     pub store_bytes_per_report: f64,
     pub mean_block_ms: f64,
@@ -653,6 +655,7 @@ pub async fn run(opts: NodeOptions) -> anyhow::Result<NodeBench> {
     let reports_rejected = m.reports_rejected.get() - r0;
     let tables = shared.store.table_bytes()?;
     let store_file_bytes = std::fs::metadata(&file)?.len();
+    let store_allocated_bytes = shared.store.allocated_bytes()?;
     let state = state_bytes(&tables);
     let traffic: f64 = per_epoch.iter().map(|e| e.traffic_seconds).sum();
     let reports_per_s = per(reports_accepted, 1) / traffic.max(1e-9);
@@ -679,6 +682,7 @@ pub async fn run(opts: NodeOptions) -> anyhow::Result<NodeBench> {
         state_bytes: state,
         state_bytes_per_device: per(state, n as u64),
         store_file_bytes,
+        store_allocated_bytes,
         store_bytes_per_device: per(store_file_bytes, n as u64),
         store_bytes_per_report: per(store_file_bytes.saturating_sub(file_before), reports_accepted),
         mean_block_ms: blocks.build_ms.iter().sum::<f64>() / blocks.build_ms.len().max(1) as f64,
@@ -804,6 +808,9 @@ mod tests {
         assert!(r.peak_rss_mib >= r.rss_after_setup_mib && r.rss_after_setup_mib > 0.0);
         assert!(r.state_bytes_per_device > 0.0);
         assert!(r.store_bytes_per_device * 60.0 == r.store_file_bytes as f64);
+        assert!(r.store_allocated_bytes <= r.store_file_bytes);
+        let pages: u64 = r.tables.iter().map(TableBytes::total_bytes).sum();
+        assert!(pages <= r.store_allocated_bytes);
         assert!(r.max_block_ms >= r.mean_block_ms && r.mean_block_ms > 0.0);
         assert!(r.boundary_block_ms > 0.0 && r.boundary_block_ms <= r.max_block_ms);
         assert!(r.reward_run_ms > 0.0);

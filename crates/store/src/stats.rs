@@ -74,4 +74,14 @@ impl Store {
             OWNER_REWARDS
         ))
     }
+
+    /// Bytes of the file's pages in use (every table's pages and redb's own): the file's
+    /// size less this is free space redb keeps for reuse. It opens a write transaction
+    /// (and aborts it), so it waits for a block being committed.
+    pub fn allocated_bytes(&self) -> Result<u64, StoreError> {
+        let w = self.db.begin_write()?;
+        let stats = w.stats()?;
+        w.abort()?;
+        Ok(stats.allocated_pages().saturating_mul(stats.page_size() as u64))
+    }
 }

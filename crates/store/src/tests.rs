@@ -221,4 +221,9 @@ fn table_bytes_count_every_row_and_the_key_and_value_bytes_of_the_latest_state()
     // Blocks only add: every block table grew.
     assert!(row(&after, "blocks").stored_bytes > row(&before, "blocks").stored_bytes);
     assert!(row(&after, "tree_nodes").entries > row(&before, "tree_nodes").entries);
+    // The pages in use hold at least every table's bytes and fit in the file.
+    let allocated = store.allocated_bytes().unwrap();
+    let tables: u64 = after.iter().map(TableBytes::total_bytes).sum();
+    let file = std::fs::metadata(dir.path().join("c.redb")).unwrap().len();
+    assert!(tables <= allocated && allocated <= file, "{tables} {allocated} {file}");
 }
