@@ -40,6 +40,9 @@ const FREQ: u32 = 868_100;
 const REPORTS_PER_TX: usize = 1_000;
 /// Transactions per HTTP batch request: set-up transactions are small, report batches not.
 const SETUP_PER_REQUEST: usize = 2_000;
+/// Set-up transactions submitted at once, within the mempool's 100,000: the registrations
+/// and locations of 20,000 devices, a multiple of an owner pair's 200 devices.
+const SETUP_WAVE: usize = 40_000;
 const REPORTS_TXS_PER_REQUEST: usize = 8;
 /// Signatures of the baseline (a sample of the traffic's report signatures).
 const BASELINE_SAMPLE: usize = 32_768;
@@ -320,13 +323,36 @@ impl Blocks {
 }
 
 /// Submits `txs` from a task of its own, `per_request` a request.
-fn submit(
+/// Submits `txs` from a task of its own, `per_request` a request, while the bench makes
+/// blocks until `target` transactions are committed in all; fails on any refusal.
+async fn submit_and_commit(
+    blocks: &mut Blocks,
     client: &cairn_client::Client,
     txs: Vec<SignedTx>,
     per_request: usize,
-) -> tokio::task::JoinHandle<anyhow::Result<()>> {
+    what: &str,
+) -> anyhow::Result<()> {
+    let committed = blocks.shared.metrics.chain.txs_committed.clone();
+    let target = committed.get() + txs.len() as u64;
     let client = client.clone();
-    tokio::spawn(async move { submit_all(&client, &txs, per_request).await })
+    let refused = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = refused.clone();
+    let task = tokio::spawn(async move {
+        let r = submit_all(&client, &txs, per_request).await;
+        flag.store(r.is_err(), std::sync::atomic::Ordering::Release);
+        r
+    });
+    // A refused submission ends the wait at once (its error is the task's result).
+    blocks
+        .until(what, || {
+            committed.get() >= target || refused.load(std::sync::atomic::Ordering::Acquire)
+        })
+        .await?;
+    task.await??;
+    if committed.get() < target {
+        bail!("{what}: only {} of {} transactions committed", committed.get(), target);
+    }
+    Ok(())
 }
 
 /// Packs each device's reports, in order, into gateway transactions of at most
@@ -511,10 +537,12 @@ pub async fn run(opts: NodeOptions) -> anyhow::Result<NodeBench> {
         .map(|(o, nonce, body)| sign_tx(CHAIN, &owners[o], nonce, &params, body))
         .collect();
     let setup_transactions = setup.len() as u64;
-    let task = submit(&client, setup, SETUP_PER_REQUEST);
-    let committed = m.txs_committed.clone();
-    blocks.until("set-up", || committed.get() >= setup_transactions).await?;
-    task.await??;
+    // In waves the mempool holds (each owner's transactions within one wave).
+    let mut setup = setup.into_iter().peekable();
+    while setup.peek().is_some() {
+        let wave: Vec<SignedTx> = setup.by_ref().take(SETUP_WAVE).collect();
+        submit_and_commit(&mut blocks, &client, wave, SETUP_PER_REQUEST, "set-up").await?;
+    }
     if m.txs_failed.get() > 0 {
         bail!("{} set-up transactions failed", m.txs_failed.get());
     }
@@ -712,12 +740,7 @@ async fn wait_phase(
     txs: Vec<SignedTx>,
     what: &str,
 ) -> anyhow::Result<()> {
-    let committed = blocks.shared.metrics.chain.txs_committed.clone();
-    let target = committed.get() + txs.len() as u64;
-    let task = submit(client, txs, REPORTS_TXS_PER_REQUEST);
-    blocks.until(what, || committed.get() >= target).await?;
-    task.await??;
-    Ok(())
+    submit_and_commit(blocks, client, txs, REPORTS_TXS_PER_REQUEST, what).await
 }
 
 #[cfg(test)]
