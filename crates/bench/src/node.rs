@@ -255,6 +255,8 @@ struct Blocks {
     block_ms: u64,
     build_ms: Vec<f64>,
     mempool_peak: usize,
+    /// The largest `VmHWM` read before each reset of the peak counter (MiB).
+    rss_peak_before_resets: f64,
 }
 
 impl Blocks {
@@ -295,12 +297,14 @@ impl Blocks {
     /// Makes blocks back to back up to the next epoch's first block. Before that block,
     /// times the reward run it will do on the same state; returns (boundary block ms,
     /// reward run ms, peak rise in MiB during the reward run).
-    async fn to_boundary(&mut self) -> anyhow::Result<(f64, f64, f64)> {
+    async fn run_to_boundary(&mut self) -> anyhow::Result<(f64, f64, f64)> {
         while !self.params.starts_epoch(self.height()? + 1) {
             self.produce().await?;
         }
         let boundary = self.height()? + 1;
         let (s, params) = (self.shared.clone(), self.params.clone());
+        // The counter is reset for the reward run: keep the peak so far.
+        self.rss_peak_before_resets = self.rss_peak_before_resets.max(proc_mib("VmHWM"));
         let (reward_ms, rise) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
             let snap = s.snapshot()?;
             let before = proc_mib("VmRSS");
@@ -500,6 +504,7 @@ pub async fn run(opts: NodeOptions) -> anyhow::Result<NodeBench> {
         block_ms: opts.block_ms,
         build_ms: Vec::new(),
         mempool_peak: 0,
+        rss_peak_before_resets: 0.0,
     };
 
     // Set-up: every device registered and located, through the node.
@@ -546,7 +551,7 @@ pub async fn run(opts: NodeOptions) -> anyhow::Result<NodeBench> {
     if m.txs_failed.get() > 0 {
         bail!("{} set-up transactions failed", m.txs_failed.get());
     }
-    blocks.to_boundary().await?;
+    blocks.run_to_boundary().await?;
     let rss_after_setup_mib = proc_mib("VmRSS");
     let file = dir.join(cairn_node::STORE_FILE);
     let file_before = std::fs::metadata(&file)?.len();
@@ -666,7 +671,7 @@ pub async fn run(opts: NodeOptions) -> anyhow::Result<NodeBench> {
             );
         }
         let reports = m.reports_accepted.get() - accepted_before;
-        let (boundary_block_ms, reward_run_ms, rise) = blocks.to_boundary().await?;
+        let (boundary_block_ms, reward_run_ms, rise) = blocks.run_to_boundary().await?;
         per_epoch.push(EpochRun {
             epoch,
             reports,
@@ -677,7 +682,8 @@ pub async fn run(opts: NodeOptions) -> anyhow::Result<NodeBench> {
             rss_mib: proc_mib("VmRSS"),
         });
     }
-    let peak_rss_mib = proc_mib("VmHWM");
+    // Before the baseline and the table walk, which are the bench's, not the node's.
+    let peak_rss_mib = blocks.rss_peak_before_resets.max(proc_mib("VmHWM"));
     let baseline = (baseline_verify(&items)? + baseline_verify(&items)?) / 2.0;
     let reports_accepted = m.reports_accepted.get() - a0;
     let reports_rejected = m.reports_rejected.get() - r0;
