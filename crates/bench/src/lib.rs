@@ -5,6 +5,9 @@
 //! - [`reports`]: heartbeat reports through the whole pipeline.
 //! - [`mixed`]: beacons, witnesses, sensor readings and storage answers through the whole
 //!   pipeline.
+//! - [`node`]: a node at scale: N devices of every class registered through it, E epochs
+//!   of device traffic, its memory peak, store bytes per device and per report, block and
+//!   reward-run times.
 //! - [`rewards`]: the epoch reward run on an in-memory state of N devices.
 //! - [`bft`]: a local BFT cluster of validator processes (through [`testnet`]).
 //! - [`commit`]: the store's write pattern, blocks executed and committed straight on redb.
@@ -21,6 +24,7 @@ pub mod bft;
 pub mod commit;
 pub mod measure;
 pub mod mixed;
+pub mod node;
 pub mod reports;
 pub mod rewards;
 pub mod testnet;

@@ -95,6 +95,19 @@ pub async fn start_node(
     params: Params,
     block_ms: u64,
 ) -> anyhow::Result<(cairn_node::NodeHandle, Client, PathBuf)> {
+    let mut config = NodeConfig::new(PathBuf::new());
+    config.block_interval = Duration::from_millis(block_ms);
+    start_node_with(chain_id, funded, params, config).await
+}
+
+/// [`start_node`] with `config` (its data directory and listen address are replaced by a
+/// fresh temporary directory and a free loopback port).
+pub async fn start_node_with(
+    chain_id: &str,
+    funded: &[&Keypair],
+    params: Params,
+    mut config: NodeConfig,
+) -> anyhow::Result<(cairn_node::NodeHandle, Client, PathBuf)> {
     let dir = temp_dir()?;
     let validator = Keypair::generate();
     let genesis = Genesis {
@@ -110,9 +123,8 @@ pub async fn start_node(
     };
     cairn_node::write_validator_key(&dir, &validator)?;
     std::fs::write(dir.join(cairn_node::GENESIS_FILE), serde_json::to_vec(&genesis)?)?;
-    let mut config = NodeConfig::new(dir.clone());
+    config.data_dir = dir.clone();
     config.listen = "127.0.0.1:0".parse()?;
-    config.block_interval = Duration::from_millis(block_ms);
     let node = cairn_node::start(config).await?;
     let client = Client::new(&format!("http://{}", node.addr))?;
     Ok((node, client, dir))

@@ -51,6 +51,9 @@ pub struct NodeConfig {
     /// API base URLs of the other validators; transactions submitted here are forwarded to
     /// them (BFT mode).
     pub relay_peers: Vec<String>,
+    /// Most bytes of the store's pages kept cached in memory (redb's cache); the default is
+    /// [`cairn_store::DEFAULT_CACHE_BYTES`], 1 GiB.
+    pub store_cache_bytes: usize,
 }
 
 impl NodeConfig {
@@ -63,6 +66,7 @@ impl NodeConfig {
             mempool: MempoolConfig::default(),
             max_request_bytes: 4 * 1024 * 1024,
             relay_peers: Vec::new(),
+            store_cache_bytes: cairn_store::DEFAULT_CACHE_BYTES,
         }
     }
 }
@@ -155,7 +159,16 @@ pub fn read_validator_key(data_dir: &Path) -> anyhow::Result<Keypair> {
 /// the stored chain matches the genesis file and that the head's state root is the root of
 /// the stored tree (the store is whole after any crash).
 pub fn open_store(data_dir: &Path, genesis: &Genesis) -> anyhow::Result<Store> {
-    let store = Store::open(&data_dir.join(STORE_FILE))?;
+    open_store_with_cache(data_dir, genesis, cairn_store::DEFAULT_CACHE_BYTES)
+}
+
+/// [`open_store`] with at most `cache_bytes` of the store's pages cached in memory.
+pub fn open_store_with_cache(
+    data_dir: &Path,
+    genesis: &Genesis,
+    cache_bytes: usize,
+) -> anyhow::Result<Store> {
+    let store = Store::open_with_cache(&data_dir.join(STORE_FILE), cache_bytes)?;
     let snap = store.snapshot()?;
     match snap.genesis()? {
         None => {
@@ -261,7 +274,7 @@ pub async fn start_with(
         ),
         _ => {}
     }
-    let store = open_store(&config.data_dir, &genesis)?;
+    let store = open_store_with_cache(&config.data_dir, &genesis, config.store_cache_bytes)?;
     let (tx, rx) = watch::channel(false);
     let (relay, mut tasks) =
         relay::spawn(&config.relay_peers, config.max_request_bytes, rx.clone())?;

@@ -8,7 +8,10 @@
 
 pub mod pending;
 mod rewards;
+mod stats;
 mod tables;
+
+pub use stats::{STATE_TABLES, TableBytes};
 
 use cairn_state::{ChangeSet, CommittedState, StateError, StateRead};
 use cairn_types::device::RejectReason;
@@ -80,15 +83,26 @@ fn corrupt(what: &'static str) -> impl Fn(codec::DecodeError) -> StoreError {
     move |e| StoreError::Corrupt { what, reason: e.to_string() }
 }
 
+/// The default of [`Store::open_with_cache`]'s bound on redb's page cache: 1 GiB, redb's
+/// own default (`cairn node --store-cache-mib`).
+pub const DEFAULT_CACHE_BYTES: usize = 1024 * 1024 * 1024;
+
 /// The node's database.
 pub struct Store {
     db: Database,
 }
 
 impl Store {
-    /// Opens (or creates) the store at `path` and checks its schema version.
+    /// Opens (or creates) the store at `path` with the default page cache bound
+    /// ([`DEFAULT_CACHE_BYTES`]) and checks its schema version.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let db = Database::create(path)?;
+        Store::open_with_cache(path, DEFAULT_CACHE_BYTES)
+    }
+
+    /// Opens (or creates) the store at `path`, keeping at most `cache_bytes` of its pages
+    /// cached in memory, and checks its schema version.
+    pub fn open_with_cache(path: &Path, cache_bytes: usize) -> Result<Store, StoreError> {
+        let db = Database::builder().set_cache_size(cache_bytes).create(path)?;
         let w = db.begin_write()?;
         {
             create_tables(&w)?;

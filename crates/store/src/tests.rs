@@ -183,3 +183,47 @@ fn prefix_scans_page_in_key_order_like_the_memory_store() {
     assert_eq!(next.len(), 1);
     assert_eq!(next[0].0, b"p/c");
 }
+
+#[test]
+fn table_bytes_count_every_row_and_the_key_and_value_bytes_of_the_latest_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_with_cache(&dir.path().join("c.redb"), 4 << 20).unwrap();
+    let (a, b) = (Keypair::from_label("a"), Keypair::from_label("b"));
+    let g = genesis(&[&a, &b]);
+    init(&store, &g);
+    let before = store.table_bytes().unwrap();
+    run(&store, &g, &a, &b, 3);
+    let after = store.table_bytes().unwrap();
+    let names: Vec<&str> = after.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names.len(), 13);
+    for name in STATE_TABLES.iter().chain(&["blocks", "receipts", "tx_index", "reports"]) {
+        assert!(names.contains(name), "{name} missing from {names:?}");
+    }
+    let row =
+        |rows: &[TableBytes], name: &str| rows.iter().find(|t| t.name == name).cloned().unwrap();
+    // Three blocks of one transfer: three rows in each block table, none before.
+    for name in ["blocks", "block_hashes", "tx_index", "receipts"] {
+        assert_eq!(row(&before, name).entries, 0, "{name}");
+        assert_eq!(row(&after, name).entries, 3, "{name}");
+    }
+    // The latest state's stored bytes are its keys' and values' lengths, walked by hand.
+    let r = store.db.begin_read().unwrap();
+    let latest = r.open_table(LATEST).unwrap();
+    let (mut rows, mut bytes) = (0u64, 0u64);
+    for entry in latest.iter().unwrap() {
+        let (k, v) = entry.unwrap();
+        rows += 1;
+        bytes += (k.value().len() + v.value().len()) as u64;
+    }
+    let state = row(&after, "state_latest");
+    assert_eq!((state.entries, state.stored_bytes), (rows, bytes));
+    assert!(state.total_bytes() >= state.stored_bytes);
+    // Blocks only add: every block table grew.
+    assert!(row(&after, "blocks").stored_bytes > row(&before, "blocks").stored_bytes);
+    assert!(row(&after, "tree_nodes").entries > row(&before, "tree_nodes").entries);
+    // The pages in use hold at least every table's bytes and fit in the file.
+    let allocated = store.allocated_bytes().unwrap();
+    let tables: u64 = after.iter().map(TableBytes::total_bytes).sum();
+    let file = std::fs::metadata(dir.path().join("c.redb")).unwrap().len();
+    assert!(tables <= allocated && allocated <= file, "{tables} {allocated} {file}");
+}

@@ -69,6 +69,33 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 1)]
         runs: usize,
     },
+    /// A node at scale: registers and locates N devices of every class through a solo node
+    /// in this process, runs E epochs of device traffic (beacons, witnesses, heartbeats,
+    /// readings), and reports peak memory, store bytes per device and per report, block
+    /// and reward-run times and the table sizes of the store.
+    Node {
+        /// Devices, of all six classes (4 in 10 hotspots, 2 sensors, 1 of each other).
+        #[arg(long, default_value_t = 10_000)]
+        devices: usize,
+        /// Epochs of traffic.
+        #[arg(long, default_value_t = 3)]
+        epochs: u64,
+        /// Blocks of an epoch (traffic must commit within one).
+        #[arg(long, default_value_t = 120)]
+        blocks_per_epoch: u64,
+        /// Milliseconds between blocks while traffic is in flight.
+        #[arg(long, default_value_t = 500)]
+        block_ms: u64,
+        /// Heartbeats of every device per epoch.
+        #[arg(long, default_value_t = 2)]
+        heartbeats: usize,
+        /// Readings of every sensor per epoch.
+        #[arg(long, default_value_t = 3)]
+        readings: usize,
+        /// The store's page cache bound, MiB (as `cairn node --store-cache-mib`).
+        #[arg(long, default_value_t = cairn_store::DEFAULT_CACHE_BYTES >> 20)]
+        store_cache_mib: usize,
+    },
     /// A local BFT cluster (validator processes on loopback): committed transfers per
     /// second and commit latency (p50, p99) at an offered load.
     Bft(BftArgs),
@@ -160,6 +187,66 @@ pub async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
                     ("every run's ratio", list(|x| format!("{:.2}", x.ratio_devices_to_verify))),
                 ]);
             }
+            return Ok(());
+        }
+        BenchCmd::Node {
+            devices,
+            epochs,
+            blocks_per_epoch,
+            block_ms,
+            heartbeats,
+            readings,
+            store_cache_mib,
+        } => {
+            let opts = cairn_bench::node::NodeOptions {
+                devices,
+                epochs,
+                blocks_per_epoch,
+                block_ms,
+                heartbeats,
+                readings,
+                store_cache_mib,
+            };
+            let r = cairn_bench::node::run(opts).await?;
+            if ctx.json {
+                return output::json(&r);
+            }
+            measures(&[
+                ("devices", r.devices.to_string()),
+                ("epochs", r.epochs.to_string()),
+                ("reports accepted", r.reports_accepted.to_string()),
+                ("peak RSS (MiB)", format!("{:.0}", r.peak_rss_mib)),
+                ("RSS after set-up (MiB)", format!("{:.0}", r.rss_after_setup_mib)),
+                ("state bytes per device", format!("{:.0}", r.state_bytes_per_device)),
+                ("store bytes per device", format!("{:.0}", r.store_bytes_per_device)),
+                ("store bytes per report", format!("{:.0}", r.store_bytes_per_report)),
+                ("block interval (ms)", r.block_ms.to_string()),
+                ("mean block build (ms)", format!("{:.1}", r.mean_block_ms)),
+                ("max block build (ms)", format!("{:.1}", r.max_block_ms)),
+                ("boundary block (ms)", format!("{:.1}", r.boundary_block_ms)),
+                ("reward run (ms)", format!("{:.1}", r.reward_run_ms)),
+                ("reports per second", format!("{:.0}", r.reports_per_s)),
+                (
+                    "raw ed25519 batch verification (sig/s)",
+                    format!("{:.0}", r.baseline_batch_verify_per_s),
+                ),
+                ("ratio reports / raw verification", format!("{:.3}", r.ratio_mixed_to_verify)),
+            ]);
+            output::table(
+                &["table", "rows", "stored bytes", "metadata bytes", "fragmented bytes"],
+                r.tables
+                    .iter()
+                    .map(|t| {
+                        vec![
+                            t.name.clone(),
+                            t.entries.to_string(),
+                            t.stored_bytes.to_string(),
+                            t.metadata_bytes.to_string(),
+                            t.fragmented_bytes.to_string(),
+                        ]
+                    })
+                    .collect(),
+            );
             return Ok(());
         }
         BenchCmd::Mixed { hotspots, sensors, readings, deals, block_ms } => {

@@ -44,6 +44,9 @@ pub struct RunArgs {
     /// Make blocks only on `POST /v1/dev/blocks` (for scripts and tests), not every --block-ms.
     #[arg(long)]
     blocks_on_demand: bool,
+    /// Most MiB of the store's pages kept cached in memory (redb's page cache).
+    #[arg(long, default_value_t = (cairn_store::DEFAULT_CACHE_BYTES >> 20) as u64)]
+    store_cache_mib: u64,
     /// Stop when standard input closes (set by `cairn testnet` on the nodes it starts, so
     /// they never outlive it).
     #[arg(long, hide = true)]
@@ -154,6 +157,8 @@ async fn run_node(
     config.listen = run.listen;
     config.block_interval = Duration::from_millis(run.block_ms.max(1));
     config.blocks_on_demand = run.blocks_on_demand;
+    config.store_cache_bytes =
+        usize::try_from(run.store_cache_mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
     let genesis = cairn_node::read_genesis(&dir)?;
     let source = if genesis.is_bft() {
         let bft = BftConfig::read(&dir).with_context(|| {

@@ -1,0 +1,852 @@
+//! `cairn bench node`: a solo node in this process, at scale. N devices of all six classes
+//! are registered and located through the node (signed transactions through the HTTP API,
+//! the mempool and block execution, never written into state directly), then E epochs of
+//! device traffic go through it: every hotspot beacons once an epoch and half of them
+//! witness four beacons each, every device sends heartbeats, every sensor sends readings.
+//! Storage deals, compute jobs and channels are not part of the traffic.
+//!
+//! The bench drives the node's block production itself (the node runs with blocks on
+//! demand): a block every `block_ms` while the epoch's traffic is in flight, then blocks
+//! back to back up to the next epoch boundary. Before each boundary block the reward run
+//! of the epoch ending (`rewards::boundary_report`, what the boundary block computes) is
+//! timed on the same state, alone. Every block's build time (execute and commit) is timed.
+//!
+//! The report holds the memory peak of the process, the store's size per device and per
+//! accepted report, block and reward-run times, every store table's bytes and the
+//! throughput of the traffic as a ratio to raw batch verification in the same process.
+//! docs/benchmarks.md defines every field.
+
+use crate::measure::{PER_SENDER, VerifyItem, baseline_verify, start_node_with, submit_all};
+use anyhow::{Context, bail};
+use cairn_node::{NodeConfig, Shared};
+use cairn_store::TableBytes;
+use cairn_types::device::{RegistrationConsent, beacon_data};
+use cairn_types::device_key::{DeviceKey, DeviceSignature, DeviceSigner};
+use cairn_types::tx::sign_tx;
+use cairn_types::{
+    Address, DeviceClass, Hash, Keypair, Params, Report, ReportPayload, Signature, SignedReport,
+    SignedTx, TxBody,
+};
+use rayon::prelude::*;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+const CHAIN: &str = "cairn-bench-node";
+/// Witnesses each listening hotspot sends an epoch, of beacons of the other owner.
+const WITNESSES: usize = 4;
+const FREQ: u32 = 868_100;
+/// Most reports in one gateway transaction (a device's reports of a phase are never split).
+const REPORTS_PER_TX: usize = 1_000;
+/// Transactions per HTTP batch request: set-up transactions are small, report batches not.
+const SETUP_PER_REQUEST: usize = 2_000;
+/// Set-up transactions submitted at once, within the mempool's 100,000: the registrations
+/// and locations of 20,000 devices, a multiple of an owner pair's 200 devices.
+const SETUP_WAVE: usize = 40_000;
+const REPORTS_TXS_PER_REQUEST: usize = 8;
+/// Signatures of the baseline (a sample of the traffic's report signatures).
+const BASELINE_SAMPLE: usize = 32_768;
+
+/// What `cairn bench node` runs.
+#[derive(Debug, Clone)]
+pub struct NodeOptions {
+    /// Devices, of all six classes (see [`class_of`]).
+    pub devices: usize,
+    /// Epochs of traffic.
+    pub epochs: u64,
+    /// Blocks of an epoch.
+    pub blocks_per_epoch: u64,
+    /// Milliseconds between blocks while traffic is in flight.
+    pub block_ms: u64,
+    /// Heartbeats of every device per epoch (at least 1).
+    pub heartbeats: usize,
+    /// Readings of every sensor per epoch.
+    pub readings: usize,
+    /// The store's page cache bound, MiB.
+    pub store_cache_mib: usize,
+}
+
+impl Default for NodeOptions {
+    fn default() -> Self {
+        NodeOptions {
+            devices: 10_000,
+            epochs: 3,
+            blocks_per_epoch: 120,
+            block_ms: 500,
+            heartbeats: 2,
+            readings: 3,
+            store_cache_mib: cairn_store::DEFAULT_CACHE_BYTES >> 20,
+        }
+    }
+}
+
+/// One epoch of traffic.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct EpochRun {
+    pub epoch: u64,
+    pub reports: u64,
+    /// Seconds from the first submission to the last report committed.
+    pub traffic_seconds: f64,
+    /// Build time of this epoch's boundary block (the one that rewards it), ms.
+    pub boundary_block_ms: f64,
+    /// The reward run of this epoch alone, on the state before the boundary block, ms.
+    pub reward_run_ms: f64,
+    /// How far the process's peak resident memory rose during that reward run, MiB.
+    pub reward_run_peak_rise_mib: f64,
+    /// Resident memory after the boundary block, MiB.
+    pub rss_mib: f64,
+}
+
+/// The report of `cairn bench node`. docs/benchmarks.md defines every field.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NodeBench {
+    pub devices: usize,
+    pub devices_by_class: BTreeMap<String, usize>,
+    pub epochs: u64,
+    pub blocks_per_epoch: u64,
+    pub block_ms: u64,
+    pub store_cache_mib: usize,
+    pub setup_transactions: u64,
+    pub reports_accepted: u64,
+    pub reports_rejected: u64,
+    pub blocks: u64,
+    pub peak_rss_mib: f64,
+    pub rss_after_setup_mib: f64,
+    pub rss_end_mib: f64,
+    pub state_bytes: u64,
+    pub state_bytes_per_device: f64,
+    pub store_file_bytes: u64,
+    /// Bytes of the file's pages in use at the end (the rest is free space).
+    pub store_allocated_bytes: u64,
+    pub store_bytes_per_device: f64,
+    pub store_bytes_per_report: f64,
+    pub mean_block_ms: f64,
+    pub max_block_ms: f64,
+    pub boundary_block_ms: f64,
+    pub reward_run_ms: f64,
+    pub mempool_peak_bytes: usize,
+    pub reports_per_s: f64,
+    pub baseline_batch_verify_per_s: f64,
+    pub ratio_mixed_to_verify: f64,
+    pub per_epoch: Vec<EpochRun>,
+    /// Every store table at the end.
+    pub tables: Vec<TableBytes>,
+    /// Every table's growth in stored (key and value) bytes over the traffic, per report.
+    pub table_bytes_per_report: BTreeMap<String, f64>,
+    pub seconds: f64,
+}
+
+/// The class of device `i`: of every ten, four hotspots, two sensors and one of each other
+/// class.
+pub fn class_of(i: usize) -> DeviceClass {
+    match i % 10 {
+        0..=3 => DeviceClass::Hotspot,
+        4 | 5 => DeviceClass::Sensor,
+        6 => DeviceClass::Storage,
+        7 => DeviceClass::Compute,
+        8 => DeviceClass::Energy,
+        _ => DeviceClass::Relay,
+    }
+}
+
+/// The owner of device `i`: each owner has `PER_SENDER / 2` devices (a registration and a
+/// location each, the mempool's limit per sender), and owners alternate with the device's
+/// parity, so hotspots next to each other in the list of hotspots (which alternate in
+/// parity, see [`class_of`]) have different owners.
+pub fn owner_of(i: usize) -> usize {
+    let per_owner = PER_SENDER / 2;
+    2 * (i / (2 * per_owner)) + i % 2
+}
+
+/// `(bytes, rows)` divided by a count, 0 for a count of 0.
+pub fn per(bytes: u64, count: u64) -> f64 {
+    if count == 0 { 0.0 } else { bytes as f64 / count as f64 }
+}
+
+/// Key and value bytes of the state tables ([`cairn_store::STATE_TABLES`]).
+pub fn state_bytes(tables: &[TableBytes]) -> u64 {
+    tables
+        .iter()
+        .filter(|t| cairn_store::STATE_TABLES.contains(&t.name.as_str()))
+        .map(|t| t.stored_bytes)
+        .sum()
+}
+
+/// Each table's growth in stored bytes from `before` to `after`, per `reports`.
+pub fn growth_per_report(
+    before: &[TableBytes],
+    after: &[TableBytes],
+    reports: u64,
+) -> BTreeMap<String, f64> {
+    after
+        .iter()
+        .map(|a| {
+            let b = before.iter().find(|b| b.name == a.name).map_or(0, |b| b.stored_bytes);
+            (a.name.clone(), per(a.stored_bytes.saturating_sub(b), reports))
+        })
+        .collect()
+}
+
+/// `VmRSS` or `VmHWM` of this process from /proc, in MiB (0 where /proc is missing).
+pub fn proc_mib(field: &str) -> f64 {
+    let text = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    parse_status_mib(&text, field)
+}
+
+/// A `kB` field of a /proc status text, in MiB (0 when missing).
+pub fn parse_status_mib(text: &str, field: &str) -> f64 {
+    text.lines()
+        .find(|l| l.split(':').next() == Some(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Resets the peak-RSS counter (Linux: writing 5 to clear_refs).
+fn reset_peak() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+fn device(i: usize) -> DeviceSigner {
+    let mut seed = [0x4e; 32];
+    seed[..8].copy_from_slice(&(i as u64).to_le_bytes());
+    DeviceSigner::from_ed25519_seed(seed)
+}
+
+fn register(dev: &DeviceSigner, owner: &Address, class: DeviceClass) -> TxBody {
+    let consent = RegistrationConsent { owner: *owner, device_nonce: 0 };
+    let device_signature =
+        dev.sign(&consent.signing_message(CHAIN)).unwrap_or(DeviceSignature::Ed25519([0; 64]));
+    TxBody::RegisterDevice {
+        key: dev.public_key(),
+        class,
+        metadata: Vec::new(),
+        device_nonce: 0,
+        device_signature,
+        maker: None,
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Resolution-12 spots on `n` distinct resolution-8 hexes spiralling out from Paris.
+fn spots(n: usize) -> anyhow::Result<Vec<u64>> {
+    let centre = h3o::LatLng::new(48.8566, 2.3522)?.to_cell(h3o::Resolution::Eight);
+    let mut k = 0u32;
+    while ((3 * k * k + 3 * k + 1) as usize) < n {
+        k += 1;
+    }
+    centre
+        .grid_disk::<Vec<_>>(k)
+        .into_iter()
+        .take(n)
+        .map(|c| {
+            c.center_child(h3o::Resolution::Twelve).map(u64::from).context("resolution 12 child")
+        })
+        .collect()
+}
+
+/// Block production driven by the bench, with what it measured.
+struct Blocks {
+    shared: Arc<Shared>,
+    params: Params,
+    block_ms: u64,
+    build_ms: Vec<f64>,
+    mempool_peak: usize,
+    /// The largest `VmHWM` read before each reset of the peak counter (MiB).
+    rss_peak_before_resets: f64,
+}
+
+impl Blocks {
+    fn height(&self) -> anyhow::Result<u64> {
+        Ok(self.shared.snapshot()?.height()?.unwrap_or(0))
+    }
+
+    /// Produces one block, timed (build, execute and commit).
+    async fn produce(&mut self) -> anyhow::Result<f64> {
+        self.mempool_peak = self.mempool_peak.max(self.shared.mempool().bytes());
+        let s = self.shared.clone();
+        let started = Instant::now();
+        tokio::task::spawn_blocking(move || cairn_node::producer::produce_block(&s)).await??;
+        let ms = started.elapsed().as_secs_f64() * 1e3;
+        self.build_ms.push(ms);
+        Ok(ms)
+    }
+
+    /// Makes a block every `block_ms` until `done` holds; fails rather than make the next
+    /// epoch's first block.
+    async fn until(&mut self, what: &str, mut done: impl FnMut() -> bool) -> anyhow::Result<()> {
+        let mut tick = tokio::time::interval(Duration::from_millis(self.block_ms.max(1)));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        while !done() {
+            tick.tick().await;
+            let next = self.height()? + 1;
+            if self.params.starts_epoch(next) {
+                bail!(
+                    "{what} did not commit within the epoch; raise --blocks-per-epoch or lower \
+                     --devices"
+                );
+            }
+            self.produce().await?;
+        }
+        Ok(())
+    }
+
+    /// Makes blocks back to back up to the next epoch's first block. Before that block,
+    /// times the reward run it will do on the same state; returns (boundary block ms,
+    /// reward run ms, peak rise in MiB during the reward run).
+    async fn run_to_boundary(&mut self) -> anyhow::Result<(f64, f64, f64)> {
+        while !self.params.starts_epoch(self.height()? + 1) {
+            self.produce().await?;
+        }
+        let boundary = self.height()? + 1;
+        let (s, params) = (self.shared.clone(), self.params.clone());
+        // The counter is reset for the reward run: keep the peak so far.
+        self.rss_peak_before_resets = self.rss_peak_before_resets.max(proc_mib("VmHWM"));
+        let (reward_ms, rise) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+            let snap = s.snapshot()?;
+            let before = proc_mib("VmRSS");
+            reset_peak();
+            let started = Instant::now();
+            let report = cairn_app::rewards::boundary_report(
+                &snap,
+                &params,
+                boundary,
+                Some(s.key.address()),
+            )?;
+            let ms = started.elapsed().as_secs_f64() * 1e3;
+            report.context("the boundary block makes no reward report")?;
+            Ok((ms, (proc_mib("VmHWM") - before).max(0.0)))
+        })
+        .await??;
+        let ms = self.produce().await?;
+        Ok((ms, reward_ms, rise))
+    }
+}
+
+/// Submits `txs` from a task of its own, `per_request` a request.
+/// Submits `txs` from a task of its own, `per_request` a request, while the bench makes
+/// blocks until `target` transactions are committed in all; fails on any refusal.
+async fn submit_and_commit(
+    blocks: &mut Blocks,
+    client: &cairn_client::Client,
+    txs: Vec<SignedTx>,
+    per_request: usize,
+    what: &str,
+) -> anyhow::Result<()> {
+    let committed = blocks.shared.metrics.chain.txs_committed.clone();
+    let target = committed.get() + txs.len() as u64;
+    let client = client.clone();
+    let refused = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = refused.clone();
+    let task = tokio::spawn(async move {
+        let r = submit_all(&client, &txs, per_request).await;
+        flag.store(r.is_err(), std::sync::atomic::Ordering::Release);
+        r
+    });
+    // A refused submission ends the wait at once (its error is the task's result).
+    blocks
+        .until(what, || {
+            committed.get() >= target || refused.load(std::sync::atomic::Ordering::Acquire)
+        })
+        .await?;
+    task.await??;
+    if committed.get() < target {
+        bail!("{what}: only {} of {} transactions committed", committed.get(), target);
+    }
+    Ok(())
+}
+
+/// Packs each device's reports, in order, into gateway transactions of at most
+/// [`REPORTS_PER_TX`] reports, never splitting one device's reports, so they commit in
+/// sequence order. Gateways are taken in turn from `gateways`, each at most [`PER_SENDER`]
+/// transactions, with its nonces in `nonces`.
+fn pack(
+    per_device: Vec<Vec<SignedReport>>,
+    gateways: &[Keypair],
+    nonces: &mut [u64],
+    params: &Params,
+) -> anyhow::Result<Vec<SignedTx>> {
+    let mut batches: Vec<Vec<SignedReport>> = vec![Vec::new()];
+    for reports in per_device.into_iter().filter(|r| !r.is_empty()) {
+        if batches.last().is_some_and(|b| b.len() + reports.len() > REPORTS_PER_TX) {
+            batches.push(Vec::new());
+        }
+        if let Some(b) = batches.last_mut() {
+            b.extend(reports);
+        }
+    }
+    batches.retain(|b| !b.is_empty());
+    if batches.len() > gateways.len() * PER_SENDER {
+        bail!("{} report batches need more gateways than {}", batches.len(), gateways.len());
+    }
+    let signing: Vec<(usize, u64, Vec<SignedReport>)> = batches
+        .into_iter()
+        .enumerate()
+        .map(|(j, b)| {
+            let g = j / PER_SENDER;
+            let n = nonces[g];
+            nonces[g] += 1;
+            (g, n, b)
+        })
+        .collect();
+    Ok(signing
+        .into_par_iter()
+        .map(|(g, n, reports)| {
+            sign_tx(CHAIN, &gateways[g], n, params, TxBody::SubmitReports { reports })
+        })
+        .collect())
+}
+
+/// The device traffic: its signers, hotspots and sequence numbers.
+struct Fleet {
+    devs: Vec<DeviceSigner>,
+    classes: Vec<DeviceClass>,
+    /// Device indices of the hotspots, in order; the first `listeners` beacon first and
+    /// witness each other.
+    hotspots: Vec<usize>,
+    listeners: usize,
+    seq: Vec<u64>,
+}
+
+impl Fleet {
+    fn report(&mut self, i: usize, epoch: u64, payload: ReportPayload) -> (usize, Report) {
+        self.seq[i] += 1;
+        let report = Report {
+            device: self.devs[i].public_key(),
+            seq: self.seq[i],
+            epoch,
+            timestamp_ms: now_ms(),
+            payload,
+        };
+        (i, report)
+    }
+
+    /// Signs each device's reports on all cores, grouped by device in device order.
+    fn sign(&self, reports: Vec<(usize, Report)>) -> Vec<Vec<SignedReport>> {
+        let mut by_device: BTreeMap<usize, Vec<Report>> = BTreeMap::new();
+        for (i, r) in reports {
+            by_device.entry(i).or_default().push(r);
+        }
+        by_device
+            .into_par_iter()
+            .map(|(i, rs)| {
+                rs.into_iter()
+                    .map(|report| {
+                        let signature = self.devs[i]
+                            .sign(&report.signing_message(CHAIN))
+                            .unwrap_or(DeviceSignature::Ed25519([0; 64]));
+                        SignedReport { report, signature }
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+}
+
+/// The baseline's items: the signatures of `reports`.
+fn report_items(reports: &[Vec<SignedReport>], max: usize) -> Vec<VerifyItem> {
+    reports
+        .iter()
+        .flatten()
+        .filter_map(|r| match (r.report.device, r.signature) {
+            (DeviceKey::Ed25519(k), DeviceSignature::Ed25519(s)) => {
+                Some((Address(k), Signature(s), r.report.signing_message(CHAIN)))
+            }
+            _ => None,
+        })
+        .take(max)
+        .collect()
+}
+
+pub async fn run(opts: NodeOptions) -> anyhow::Result<NodeBench> {
+    let started = Instant::now();
+    let n = opts.devices;
+    if n < 50 || opts.epochs == 0 || opts.heartbeats == 0 || opts.blocks_per_epoch < 10 {
+        bail!(
+            "need at least 50 devices, 1 epoch, 1 heartbeat and 10 blocks per epoch \
+             (got {n}, {}, {}, {})",
+            opts.epochs,
+            opts.heartbeats,
+            opts.blocks_per_epoch
+        );
+    }
+    let mut params = Params { blocks_per_epoch: opts.blocks_per_epoch, ..Params::default() };
+    params.coverage.entropy_max_age_blocks = opts.blocks_per_epoch;
+    params.coverage.beacon_interval_blocks = 1;
+    params.coverage.witness_lag_blocks = 100_000;
+    params.coverage.reciprocity_blocks = 100_000;
+    // Signing a phase's reports in a debug build takes a while: reports stay fresh.
+    params.devices.max_report_age_ms = 3_600_000;
+
+    let owner_count = owner_of(n - 1) + 2;
+    let owners: Vec<Keypair> =
+        (0..owner_count).map(|i| Keypair::from_label(&format!("bench-node-owner-{i}"))).collect();
+    // The largest phase: every device's reports of the second phase, in batches.
+    let most_reports = n * (opts.heartbeats + opts.readings + WITNESSES + 1);
+    let gateway_count = (most_reports.div_ceil(REPORTS_PER_TX / 2)).div_ceil(PER_SENDER) + 1;
+    let gateways: Vec<Keypair> = (0..gateway_count)
+        .map(|i| Keypair::from_label(&format!("bench-node-gateway-{i}")))
+        .collect();
+    let mut gateway_nonces = vec![0u64; gateway_count];
+    let funded: Vec<&Keypair> = owners.iter().chain(&gateways).collect();
+    let mut config = NodeConfig::new(std::path::PathBuf::new());
+    config.blocks_on_demand = true;
+    config.store_cache_bytes = opts.store_cache_mib.saturating_mul(1 << 20);
+    let (node, client, dir) = start_node_with(CHAIN, &funded, params.clone(), config).await?;
+    let shared = node.shared.clone();
+    let m = shared.metrics.chain.clone();
+    let mut blocks = Blocks {
+        shared: shared.clone(),
+        params: params.clone(),
+        block_ms: opts.block_ms,
+        build_ms: Vec::new(),
+        mempool_peak: 0,
+        rss_peak_before_resets: 0.0,
+    };
+
+    // Set-up: every device registered and located, through the node.
+    let classes: Vec<DeviceClass> = (0..n).map(class_of).collect();
+    let devs: Vec<DeviceSigner> = (0..n).into_par_iter().map(device).collect();
+    let hotspots: Vec<usize> = (0..n).filter(|i| classes[*i] == DeviceClass::Hotspot).collect();
+    // Hotspots take the first spots, so neighbours in the list are neighbours on the map.
+    let cells = spots(n)?;
+    let mut spot = BTreeMap::new();
+    for (k, i) in hotspots
+        .iter()
+        .chain((0..n).filter(|i| classes[*i] != DeviceClass::Hotspot).collect::<Vec<_>>().iter())
+        .enumerate()
+    {
+        spot.insert(*i, cells[k]);
+    }
+    let mut owner_nonces = vec![0u64; owner_count];
+    let mut bodies = Vec::with_capacity(2 * n);
+    for (i, d) in devs.iter().enumerate() {
+        let o = owner_of(i);
+        bodies.push((o, register(d, &owners[o].address(), classes[i])));
+        let cell = *spot.get(&i).context("a device without a spot")?;
+        bodies.push((o, TxBody::AssertLocation { device: d.id(), cell }));
+    }
+    let signing: Vec<(usize, u64, TxBody)> = bodies
+        .into_iter()
+        .map(|(o, body)| {
+            let nonce = owner_nonces[o];
+            owner_nonces[o] += 1;
+            (o, nonce, body)
+        })
+        .collect();
+    let setup: Vec<SignedTx> = signing
+        .into_par_iter()
+        .map(|(o, nonce, body)| sign_tx(CHAIN, &owners[o], nonce, &params, body))
+        .collect();
+    let setup_transactions = setup.len() as u64;
+    // In waves the mempool holds (each owner's transactions within one wave).
+    let mut setup = setup.into_iter().peekable();
+    while setup.peek().is_some() {
+        let wave: Vec<SignedTx> = setup.by_ref().take(SETUP_WAVE).collect();
+        submit_and_commit(&mut blocks, &client, wave, SETUP_PER_REQUEST, "set-up").await?;
+    }
+    if m.txs_failed.get() > 0 {
+        bail!("{} set-up transactions failed", m.txs_failed.get());
+    }
+    blocks.run_to_boundary().await?;
+    let rss_after_setup_mib = proc_mib("VmRSS");
+    let file = dir.join(cairn_node::STORE_FILE);
+    let file_before = std::fs::metadata(&file)?.len();
+    let tables_before = shared.store.table_bytes()?;
+
+    let listeners = (hotspots.len() / 2) & !1;
+    let mut fleet = Fleet { devs, classes, hotspots, listeners, seq: vec![0; n] };
+    let (a0, r0) = (m.reports_accepted.get(), m.reports_rejected.get());
+    let mut per_epoch = Vec::new();
+    let mut items = Vec::new();
+    for _ in 0..opts.epochs {
+        let head = client.status().await?;
+        let epoch = head.epoch;
+        let entropy = client.entropy(head.height).await?;
+        let t0 = Instant::now();
+        let accepted_before = m.reports_accepted.get();
+        // Phase 1: the listeners beacon; every device sends a heartbeat.
+        let mut reports = Vec::new();
+        for k in 0..fleet.listeners {
+            let i = fleet.hotspots[k];
+            let data = beacon_data(&entropy, &fleet.devs[i].id());
+            let p = ReportPayload::Beacon {
+                entropy_height: head.height,
+                data,
+                frequency_khz: FREQ,
+                tx_power_dbm: 14,
+            };
+            reports.push(fleet.report(i, epoch, p));
+        }
+        for i in 0..n {
+            reports.push(fleet.report(i, epoch, ReportPayload::Heartbeat { uptime_secs: 3_600 }));
+        }
+        let signed = fleet.sign(reports);
+        let txs = pack(signed, &gateways, &mut gateway_nonces, &params)?;
+        // Which transaction carries each listener's beacon.
+        let listener_of: BTreeMap<Hash, usize> = fleet.hotspots[..fleet.listeners]
+            .iter()
+            .enumerate()
+            .map(|(k, i)| (fleet.devs[*i].id(), k))
+            .collect();
+        let carriers: Vec<(Hash, Vec<usize>)> = txs
+            .iter()
+            .map(|t| {
+                let mut ks = Vec::new();
+                if let TxBody::SubmitReports { reports } = &t.tx.body {
+                    for r in reports {
+                        if let ReportPayload::Beacon { .. } = r.report.payload {
+                            ks.extend(listener_of.get(&r.report.device.id()));
+                        }
+                    }
+                }
+                (t.hash(), ks)
+            })
+            .collect();
+        wait_phase(&mut blocks, &client, txs, "the first phase").await?;
+        // The listeners' beacon heights, from the receipts of the batches that carried them.
+        let mut beacon_height = vec![0u64; fleet.listeners];
+        for (hash, ks) in carriers.iter().filter(|(_, ks)| !ks.is_empty()) {
+            let height = client.receipt(hash).await?.height;
+            for k in ks {
+                beacon_height[*k] = height;
+            }
+        }
+        // Phase 2: the listeners witness four beacons each, the other hotspots beacon,
+        // sensors send readings, every device its other heartbeats.
+        let head = client.status().await?;
+        let entropy = client.entropy(head.height).await?;
+        let mut reports = Vec::new();
+        for k in 0..fleet.listeners {
+            for w in 0..WITNESSES {
+                // Odd offsets: the beaconer is of the other owner.
+                let b = (k + fleet.listeners - (2 * w + 1)) % fleet.listeners;
+                let p = ReportPayload::Witness {
+                    beaconer: fleet.devs[fleet.hotspots[b]].id(),
+                    beacon_height: beacon_height[b],
+                    rssi_cdbm: -12_000,
+                    frequency_khz: FREQ,
+                };
+                reports.push(fleet.report(fleet.hotspots[k], epoch, p));
+            }
+        }
+        for k in fleet.listeners..fleet.hotspots.len() {
+            let i = fleet.hotspots[k];
+            let data = beacon_data(&entropy, &fleet.devs[i].id());
+            let p = ReportPayload::Beacon {
+                entropy_height: head.height,
+                data,
+                frequency_khz: FREQ,
+                tx_power_dbm: 14,
+            };
+            reports.push(fleet.report(i, epoch, p));
+        }
+        for i in 0..n {
+            if fleet.classes[i] == DeviceClass::Sensor {
+                for r in 0..opts.readings {
+                    let p = ReportPayload::Reading { value: 20_000 + r as i64 };
+                    reports.push(fleet.report(i, epoch, p));
+                }
+            }
+            for _ in 1..opts.heartbeats {
+                let p = ReportPayload::Heartbeat { uptime_secs: 3_600 };
+                reports.push(fleet.report(i, epoch, p));
+            }
+        }
+        let signed = fleet.sign(reports);
+        if items.is_empty() {
+            items = report_items(&signed, BASELINE_SAMPLE);
+        }
+        let txs = pack(signed, &gateways, &mut gateway_nonces, &params)?;
+        wait_phase(&mut blocks, &client, txs, "the second phase").await?;
+        let traffic_seconds = t0.elapsed().as_secs_f64();
+        if m.reports_rejected.get() > r0 || m.txs_failed.get() > 0 {
+            bail!(
+                "{} reports were rejected and {} transactions failed",
+                m.reports_rejected.get() - r0,
+                m.txs_failed.get()
+            );
+        }
+        let reports = m.reports_accepted.get() - accepted_before;
+        let (boundary_block_ms, reward_run_ms, rise) = blocks.run_to_boundary().await?;
+        per_epoch.push(EpochRun {
+            epoch,
+            reports,
+            traffic_seconds,
+            boundary_block_ms,
+            reward_run_ms,
+            reward_run_peak_rise_mib: rise,
+            rss_mib: proc_mib("VmRSS"),
+        });
+    }
+    // Before the baseline and the table walk, which are the bench's, not the node's.
+    let peak_rss_mib = blocks.rss_peak_before_resets.max(proc_mib("VmHWM"));
+    let baseline = (baseline_verify(&items)? + baseline_verify(&items)?) / 2.0;
+    let reports_accepted = m.reports_accepted.get() - a0;
+    let reports_rejected = m.reports_rejected.get() - r0;
+    let tables = shared.store.table_bytes()?;
+    let store_file_bytes = std::fs::metadata(&file)?.len();
+    let store_allocated_bytes = shared.store.allocated_bytes()?;
+    let state = state_bytes(&tables);
+    let traffic: f64 = per_epoch.iter().map(|e| e.traffic_seconds).sum();
+    let reports_per_s = per(reports_accepted, 1) / traffic.max(1e-9);
+    let max = |v: &mut dyn Iterator<Item = f64>| v.fold(0.0, f64::max);
+    let mut by_class = BTreeMap::new();
+    for c in &fleet.classes {
+        *by_class.entry(c.to_string()).or_insert(0) += 1;
+    }
+    let height = blocks.height()?;
+    let report = NodeBench {
+        devices: n,
+        devices_by_class: by_class,
+        epochs: opts.epochs,
+        blocks_per_epoch: opts.blocks_per_epoch,
+        block_ms: opts.block_ms,
+        store_cache_mib: opts.store_cache_mib,
+        setup_transactions,
+        reports_accepted,
+        reports_rejected,
+        blocks: height,
+        peak_rss_mib,
+        rss_after_setup_mib,
+        rss_end_mib: proc_mib("VmRSS"),
+        state_bytes: state,
+        state_bytes_per_device: per(state, n as u64),
+        store_file_bytes,
+        store_allocated_bytes,
+        store_bytes_per_device: per(store_file_bytes, n as u64),
+        store_bytes_per_report: per(store_file_bytes.saturating_sub(file_before), reports_accepted),
+        mean_block_ms: blocks.build_ms.iter().sum::<f64>() / blocks.build_ms.len().max(1) as f64,
+        max_block_ms: max(&mut blocks.build_ms.iter().copied()),
+        boundary_block_ms: max(&mut per_epoch.iter().map(|e| e.boundary_block_ms)),
+        reward_run_ms: max(&mut per_epoch.iter().map(|e| e.reward_run_ms)),
+        mempool_peak_bytes: blocks.mempool_peak,
+        reports_per_s,
+        baseline_batch_verify_per_s: baseline,
+        ratio_mixed_to_verify: reports_per_s / baseline.max(1e-9),
+        per_epoch,
+        table_bytes_per_report: growth_per_report(&tables_before, &tables, reports_accepted),
+        tables,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    drop(blocks);
+    drop(shared);
+    node.shutdown().await;
+    std::fs::remove_dir_all(&dir)?;
+    Ok(report)
+}
+
+/// Submits a phase's report batches and makes blocks until all are committed.
+async fn wait_phase(
+    blocks: &mut Blocks,
+    client: &cairn_client::Client,
+    txs: Vec<SignedTx>,
+    what: &str,
+) -> anyhow::Result<()> {
+    submit_and_commit(blocks, client, txs, REPORTS_TXS_PER_REQUEST, what).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(name: &str, stored: u64) -> TableBytes {
+        TableBytes {
+            name: name.into(),
+            entries: 1,
+            stored_bytes: stored,
+            metadata_bytes: 7,
+            fragmented_bytes: 9,
+        }
+    }
+
+    #[test]
+    fn state_bytes_sum_the_key_and_value_bytes_of_the_three_state_tables_only() {
+        let t = [
+            row("state_latest", 100),
+            row("tree_nodes", 20),
+            row("tree_values", 3),
+            row("blocks", 1_000),
+            row("reports", 5_000),
+        ];
+        assert_eq!(state_bytes(&t), 123);
+    }
+
+    #[test]
+    fn growth_per_report_divides_each_tables_growth_and_counts_new_tables_whole() {
+        let before = [row("blocks", 100), row("reports", 0)];
+        let after = [row("blocks", 300), row("reports", 1_000), row("receipts", 50)];
+        let g = growth_per_report(&before, &after, 10);
+        assert_eq!(g["blocks"], 20.0);
+        assert_eq!(g["reports"], 100.0);
+        assert_eq!(g["receipts"], 5.0);
+        assert!(growth_per_report(&before, &after, 0).values().all(|v| *v == 0.0));
+    }
+
+    #[test]
+    fn status_fields_are_read_in_mib_by_exact_name() {
+        let text = "VmPeak:\t  9999 kB\nVmHWM:\t    2048 kB\nVmRSS:\t    1024 kB\n";
+        assert_eq!(parse_status_mib(text, "VmHWM"), 2.0);
+        assert_eq!(parse_status_mib(text, "VmRSS"), 1.0);
+        assert_eq!(parse_status_mib(text, "VmSwap"), 0.0);
+        assert!(proc_mib("VmHWM") > 0.0);
+    }
+
+    #[test]
+    fn classes_cover_all_six_and_neighbouring_hotspots_have_other_owners() {
+        let classes: std::collections::BTreeSet<_> = (0..10).map(class_of).collect();
+        assert_eq!(classes.len(), DeviceClass::ALL.len());
+        let hotspots: Vec<usize> =
+            (0..2_000).filter(|i| class_of(*i) == DeviceClass::Hotspot).collect();
+        for w in hotspots.windows(2) {
+            assert_ne!(owner_of(w[0]), owner_of(w[1]), "hotspots {} and {}", w[0], w[1]);
+        }
+        // No owner has more devices than half the mempool's limit per sender.
+        let mut per_owner = BTreeMap::new();
+        for i in 0..2_000 {
+            *per_owner.entry(owner_of(i)).or_insert(0) += 1;
+        }
+        assert!(per_owner.values().all(|c| *c <= PER_SENDER / 2));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_small_node_run_accepts_every_report_and_reports_sane_fields() {
+        let opts = NodeOptions {
+            devices: 60,
+            epochs: 2,
+            blocks_per_epoch: 20,
+            block_ms: 50,
+            heartbeats: 2,
+            readings: 2,
+            store_cache_mib: 16,
+        };
+        let r = run(opts).await.unwrap();
+        // Per epoch: 24 hotspots beacon once, 12 listeners witness 4 times, every device
+        // 2 heartbeats, 12 sensors 2 readings.
+        let per_epoch = 24 + 12 * 4 + 60 * 2 + 12 * 2;
+        assert_eq!(r.reports_accepted, 2 * per_epoch);
+        assert_eq!(r.reports_rejected, 0);
+        assert_eq!(r.per_epoch.len(), 2);
+        assert!(r.per_epoch.iter().all(|e| e.reports == per_epoch));
+        assert_eq!(r.setup_transactions, 120);
+        assert_eq!(r.devices_by_class.len(), 6);
+        assert_eq!(r.devices_by_class["hotspot"], 24);
+        assert!(r.peak_rss_mib >= r.rss_after_setup_mib && r.rss_after_setup_mib > 0.0);
+        assert!(r.state_bytes_per_device > 0.0);
+        assert!(r.store_bytes_per_device * 60.0 == r.store_file_bytes as f64);
+        assert!(r.store_allocated_bytes <= r.store_file_bytes);
+        let pages: u64 = r.tables.iter().map(TableBytes::total_bytes).sum();
+        assert!(pages <= r.store_allocated_bytes);
+        assert!(r.max_block_ms >= r.mean_block_ms && r.mean_block_ms > 0.0);
+        assert!(r.boundary_block_ms > 0.0 && r.boundary_block_ms <= r.max_block_ms);
+        assert!(r.reward_run_ms > 0.0);
+        assert!(r.baseline_batch_verify_per_s > 0.0 && r.ratio_mixed_to_verify > 0.0);
+        let reports = r.tables.iter().find(|t| t.name == "reports").unwrap();
+        assert_eq!(reports.entries, r.reports_accepted);
+        assert!(r.table_bytes_per_report["reports"] > 0.0);
+        assert_eq!(r.blocks % 20, 0, "the run ends on an epoch boundary");
+    }
+}
