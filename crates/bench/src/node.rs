@@ -8,7 +8,7 @@
 //! The bench drives the node's block production itself (the node runs with blocks on
 //! demand): a block every `block_ms` while the epoch's traffic is in flight, then blocks
 //! back to back up to the next epoch boundary. Before each boundary block the reward run
-//! of the epoch ending (`rewards::boundary_report`, what the boundary block computes) is
+//! of the epoch ending (`block::boundary_report`, what the boundary block computes) is
 //! timed on the same state, alone. Every block's build time (execute and commit) is timed.
 //!
 //! The report holds the memory peak of the process, the store's size per device and per
@@ -310,7 +310,7 @@ impl Blocks {
             let before = proc_mib("VmRSS");
             reset_peak();
             let started = Instant::now();
-            let report = cairn_app::rewards::boundary_report(
+            let report = cairn_app::block::boundary_report(
                 &snap,
                 &params,
                 boundary,
