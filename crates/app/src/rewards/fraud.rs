@@ -331,7 +331,7 @@ pub fn hearers(
                 seen,
             });
         }
-        list.sort_by(|a, b| a.device.cmp(&b.device));
+        list.sort_by_key(|h| h.device);
         out.insert(device, list);
     }
     Ok(out)
