@@ -176,12 +176,12 @@ fn a_ring_in_a_new_network_is_not_paid_before_the_detectors_see_it() {
 /// window at the boundary that judged their probation holds saw them: they live in one city
 /// and claim places in the next, hear each other for real and report it there. 0 is the
 /// spoofer whose holds were released: 1..=5 heard it and were flagged `unheard` at that
-/// boundary; 6 heard it and was not flagged (it never heard enough outsiders), and 0 heard
-/// 6 back; 0 also heard the honest hotspots 7 and 8 of the claimed city, who never heard it.
+/// boundary; 6 heard it and was not flagged (it never heard enough outsiders); 0 heard all
+/// six back, and the honest hotspots 7 and 8 of the claimed city, who never heard it.
 fn spoofers() -> (WitnessRows, Flags) {
     let mut heard: Vec<(u32, Vec<u32>)> =
         (1..=6).map(|w| (w, (0..=6).filter(|b| *b != w).collect())).collect();
-    heard.push((0, vec![6, 7, 8]));
+    heard.push((0, (1..=8).collect()));
     heard.push((7, vec![8]));
     heard.push((8, vec![7]));
     let heard: Vec<(u32, &[u32])> = heard.iter().map(|(w, r)| (*w, r.as_slice())).collect();
@@ -270,8 +270,13 @@ fn a_finding_since_the_held_epoch_counts_against_a_hearer_not_flagged_at_the_bou
 
 #[test]
 fn a_hotspot_nobody_clean_heard_is_held_only_if_flagged_hotspots_outnumber_clean_ones() {
-    let hearer =
-        |impeached: bool, flagged: bool| Hearer { device: id(1), impeached, flagged, seen: None };
+    let hearer = |impeached: bool, flagged: bool| Hearer {
+        device: id(1),
+        impeached,
+        flagged,
+        seen: None,
+        heard_back: true,
+    };
     // Heard by nobody, or only by hotspots still on probation: no evidence either way.
     assert_eq!(heard_by_flagged(&[], 1), None);
     assert_eq!(heard_by_flagged(&[hearer(false, true), hearer(false, true)], 1), None);
@@ -283,6 +288,11 @@ fn a_hotspot_nobody_clean_heard_is_held_only_if_flagged_hotspots_outnumber_clean
         heard_by_flagged(&two, 1),
         Some(Evidence::HeardByFlagged { flagged: 2, unflagged: 1 })
     );
+    // An impeached hotspot it never heard counts for neither side.
+    let claim = Hearer { heard_back: false, ..hearer(true, true) };
+    let against = Evidence::HeardByFlagged { flagged: 1, unflagged: 0 };
+    assert_eq!(heard_by_flagged(&[hearer(true, true), claim.clone()], 1), Some(against));
+    assert_eq!(heard_by_flagged(&[claim, hearer(false, false)], 1), None);
 }
 
 /// The attack on the rule: a clique of seven spoofers in which four never witness anyone
@@ -329,7 +339,9 @@ fn a_spoofer_clique_with_as_many_silent_members_as_flagged_ones_is_released() {
 /// members vouch for no one, and speak against no one either.
 #[test]
 fn a_sybil_farm_that_hears_a_new_honest_neighbour_does_not_hold_it() {
-    let heard: Vec<(u32, Vec<u32>)> = (1..=11).map(|w| (w, vec![0])).collect();
+    // It hears them all back: they are its neighbours.
+    let mut heard: Vec<(u32, Vec<u32>)> = (1..=11).map(|w| (w, vec![0])).collect();
+    heard.push((0, (1..=11).collect()));
     let heard: Vec<(u32, &[u32])> = heard.iter().map(|(w, r)| (*w, r.as_slice())).collect();
     let r = rows(12, &heard);
     let mut flags = Flags::new();
@@ -348,4 +360,27 @@ fn a_sybil_farm_that_hears_a_new_honest_neighbour_does_not_hold_it() {
     let hearers = super::hearers(&state, &r, 12, &flags, &[id(0)]).unwrap();
     let against = Evidence::HeardByFlagged { flagged: 8, unflagged: 3 };
     assert_eq!(heard_by_flagged(&hearers[&id(0)], 1), Some(against));
+}
+
+/// At 10,000 devices (the same command) spoofers claiming places in a city witnessed the
+/// beacons of new honest hotspots there, as the spoofer does: one honest hotspot was heard
+/// by 10 spoofers flagged `unheard` and 3 clean neighbours. It never heard those spoofers
+/// (they live elsewhere): their claim to hear it is the one the unheard rule found false, and
+/// is no evidence against it. A spoofer hears its fellows for real and so is held.
+#[test]
+fn spoofers_that_claim_to_hear_a_new_honest_hotspot_do_not_hold_it() {
+    // 0 is the honest hotspot; 1..=3 its neighbours, which it hears; 4..=13 spoofers.
+    let mut heard: Vec<(u32, Vec<u32>)> = (1..=13).map(|w| (w, vec![0])).collect();
+    heard.push((0, vec![1, 2, 3]));
+    let heard: Vec<(u32, &[u32])> = heard.iter().map(|(w, r)| (*w, r.as_slice())).collect();
+    let r = rows(14, &heard);
+    let mut flags = Flags::new();
+    for s in 4..=13 {
+        flags.insert(id(s), vec![Evidence::Unheard { beacon: 200, beaconers: 6 }]);
+    }
+    let state = cairn_state::MemStore::default();
+    let hearers = hearers(&state, &r, 14, &flags, &[id(0)]).unwrap();
+    assert_eq!(hearers[&id(0)].len(), 13);
+    assert_eq!(heard_by_flagged(&hearers[&id(0)], 1), None);
+    assert_eq!(judge(id(0), 1, &hearers).status, HoldStatus::Released { height: 240 });
 }

@@ -269,6 +269,8 @@ pub struct Hearer {
     /// The last epoch before this boundary with a finding against it, if that finding
     /// impeaches its witnesses.
     pub seen: Option<u64>,
+    /// Whether the judged hotspot witnessed it too within the window (they hear each other).
+    pub heard_back: bool,
 }
 
 /// Whether a finding says the device's witnesses are false: it hears a group of its own
@@ -302,12 +304,20 @@ pub fn hearers(
         })
         .collect();
     let mut heard_by: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+    // What each judged hotspot witnessed itself: beaconer positions, ascending.
+    let mut own: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
     if !targets.is_empty() {
         for (r, w) in rows.witnesses.iter().enumerate() {
             let (Some(from), Some(to)) = (rows.offsets.get(r), rows.offsets.get(r + 1)) else {
                 continue;
             };
-            for b in rows.flat.get(*from..*to).unwrap_or_default() {
+            let row = rows.flat.get(*from..*to).unwrap_or_default();
+            if targets.contains_key(w) {
+                let mut heard = row.to_vec();
+                heard.sort_unstable();
+                own.insert(*w, heard);
+            }
+            for b in row {
                 if targets.contains_key(b) {
                     heard_by.entry(*b).or_default().push(*w);
                 }
@@ -316,6 +326,7 @@ pub fn hearers(
     }
     let mut out = BTreeMap::new();
     for (at, device) in targets {
+        let heard = own.get(&at).map(Vec::as_slice).unwrap_or_default();
         let mut list = Vec::new();
         for w in heard_by.remove(&at).unwrap_or_default() {
             let Some(id) = rows.ids.get(w as usize) else { continue };
@@ -329,6 +340,7 @@ pub fn hearers(
                 impeached: mine.is_some_and(|f| f.iter().any(impeaches)),
                 flagged: mine.is_some_and(|f| !f.is_empty()),
                 seen,
+                heard_back: heard.binary_search(&w).is_ok(),
             });
         }
         list.sort_by_key(|h| h.device);
@@ -339,18 +351,22 @@ pub fn hearers(
 
 /// Whether the evidence of an unproven hold of `epoch` came mostly from hotspots caught
 /// making up witnesses: its hearers with a finding that impeaches their witnesses
-/// ([`impeaches`]) at this boundary or since `epoch`, against those with no flag at all
-/// (past their probation or proven, and clean); hearers flagged otherwise, or on probation
-/// and unproven, count for neither. Holds with strictly more of the first: `Some` the
-/// evidence to record; otherwise None. A hotspot nobody heard, or heard only by hotspots
-/// still on probation, has neither and is not held by this.
+/// ([`impeaches`]) at this boundary or since `epoch` and that it heard too (they really
+/// hear each other: it is one of them, or lives among them), against those with no flag at
+/// all (past their probation or proven, and clean). An impeached hotspot that claims to hear
+/// it unheard by it is no evidence against it — that claim is the one found false — and
+/// counts for neither side, as do hearers flagged otherwise or on probation and unproven.
+/// Holds with strictly more of the first: `Some` the evidence to record; otherwise None. A
+/// hotspot nobody heard, or heard only by hotspots still on probation, has neither and is
+/// not held by this.
 pub fn heard_by_flagged(hearers: &[Hearer], epoch: u64) -> Option<Evidence> {
     let mut flagged = 0u32;
     let mut unflagged = 0u32;
     for h in hearers {
-        if h.impeached || h.seen.is_some_and(|seen| seen > epoch) {
+        let impeached = h.impeached || h.seen.is_some_and(|seen| seen > epoch);
+        if impeached && h.heard_back {
             flagged = flagged.saturating_add(1);
-        } else if !h.flagged {
+        } else if !impeached && !h.flagged {
             unflagged = unflagged.saturating_add(1);
         }
     }
