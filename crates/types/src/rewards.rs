@@ -232,6 +232,11 @@ pub enum Evidence {
     /// `needed`) hotspots past their own probation witnessed its beacons: its coverage is
     /// held, not judged fraudulent, and judged again when the probation ends.
     Unproven { until: u64, witnesses: u32, needed: u32 },
+    /// Judged at the end of its probation: of the hotspots that witnessed its beacons within
+    /// the window, `flagged` had a detector's finding (at that boundary, or since the held
+    /// epoch) and only `unflagged` had no flag at all — its evidence came mostly from
+    /// hotspots caught cheating. Recorded on the hold, not by a detector of the report.
+    HeardByFlagged { flagged: u32, unflagged: u32 },
 }
 
 impl Evidence {
@@ -243,6 +248,7 @@ impl Evidence {
             Evidence::Colocated { .. } => "colocated",
             Evidence::Unheard { .. } => "unheard",
             Evidence::Unproven { .. } => "unproven",
+            Evidence::HeardByFlagged { .. } => "heard_by_flagged",
         }
     }
 

@@ -171,3 +171,216 @@ fn a_ring_in_a_new_network_is_not_paid_before_the_detectors_see_it() {
     let keys: Vec<&Keypair> = ring.owners.iter().chain([&ring.admin]).collect();
     assert_supply_identity(&ring.n.c.store, &keys);
 }
+
+/// The seven spoofers of the simulator's cold start at 1,000 devices (seed 11), as the
+/// window at the boundary that judged their probation holds saw them: they live in one city
+/// and claim places in the next, hear each other for real and report it there. 0 is the
+/// spoofer whose holds were released: 1..=5 heard it and were flagged `unheard` at that
+/// boundary; 6 heard it and was not flagged (it never heard enough outsiders); 0 heard all
+/// six back, and the honest hotspots 7 and 8 of the claimed city, who never heard it.
+fn spoofers() -> (WitnessRows, Flags) {
+    let mut heard: Vec<(u32, Vec<u32>)> =
+        (1..=6).map(|w| (w, (0..=6).filter(|b| *b != w).collect())).collect();
+    heard.push((0, (1..=8).collect()));
+    heard.push((7, vec![8]));
+    heard.push((8, vec![7]));
+    let heard: Vec<(u32, &[u32])> = heard.iter().map(|(w, r)| (*w, r.as_slice())).collect();
+    let mut flags = Flags::new();
+    for s in 1..=5 {
+        flags.insert(id(s), vec![Evidence::Unheard { beacon: 200, beaconers: 6 }]);
+    }
+    (rows(9, &heard), flags)
+}
+
+/// An unproven hold of `epoch` of device `d`, due now, and its device's clean entry in the
+/// boundary's report; judged at the first block of epoch 8 (height 240, 30-block epochs).
+fn judge(d: DeviceId, epoch: u64, hearers: &crate::rewards::Hearers) -> FraudHold {
+    let base = cairn_state::MemStore::default();
+    let mut o = Overlay::new(&base);
+    let owner = Address([7; 32]);
+    let h = FraudHold {
+        device: d,
+        owner,
+        epoch,
+        amount: 1_000,
+        evidence: vec![Evidence::Unproven { until: 210, witnesses: 0, needed: 3 }],
+        release_epoch: 8,
+        appealed: false,
+        status: HoldStatus::Held,
+    };
+    hold(&mut o, &h).unwrap();
+    let mut supply = get_supply(&o).unwrap();
+    supply.held = h.amount;
+    o.put_encoded(state_key::supply(), &supply);
+    let entry = crate::rewards::compute::DeviceInput {
+        device: d,
+        owner,
+        class: cairn_types::DeviceClass::Hotspot,
+        work: cairn_types::rewards::Work::default(),
+        density: Vec::new(),
+        sensor_quality: None,
+    }
+    .into_entry();
+    let params = Params { blocks_per_epoch: 30, ..Params::default() };
+    let due = release_due(&mut o, 8, 240).unwrap();
+    assert_eq!(due, vec![h]);
+    judge_unproven(&mut o, &params, 8, 240, &[entry], due, hearers).unwrap();
+    get_hold(&o, &d, epoch).unwrap().unwrap()
+}
+
+#[test]
+fn a_spoofer_heard_mostly_by_flagged_spoofers_is_not_released_when_its_probation_ends() {
+    let (r, flags) = spoofers();
+    let state = cairn_state::MemStore::default();
+    let hearers = hearers(&state, &r, 9, &flags, &[id(0), id(7)]).unwrap();
+    // Its hearers are the six other spoofers; 7 was heard by its neighbour 8 and by 0.
+    let of = |d: u8| hearers[&id(d)].iter().map(|h| h.device).collect::<Vec<_>>();
+    assert_eq!(of(0), (1..=6).map(id).collect::<Vec<_>>());
+    assert_eq!(of(7), vec![id(0), id(8)]);
+    // The one unflagged spoofer's vouch is outweighed by the five flagged ones.
+    let h = judge(id(0), 1, &hearers);
+    assert_eq!(h.status, HoldStatus::Held);
+    assert_eq!(h.evidence.last(), Some(&Evidence::HeardByFlagged { flagged: 5, unflagged: 1 }));
+    assert_eq!(h.release_epoch, 8 + FraudParams::default().escrow_epochs.max(1));
+    // The honest hotspot heard only by its honest neighbour is paid.
+    let h = judge(id(7), 1, &hearers);
+    assert_eq!(h.status, HoldStatus::Released { height: 240 });
+}
+
+#[test]
+fn a_finding_since_the_held_epoch_counts_against_a_hearer_not_flagged_at_the_boundary() {
+    // 1..=5 were flagged in epoch 3, not at the boundary closing epoch 7.
+    let (r, _) = spoofers();
+    let base = cairn_state::MemStore::default();
+    let mut o = Overlay::new(&base);
+    for s in 1..=5 {
+        o.put_encoded(
+            state_key::fraud_seen(&id(s)),
+            &(3u64, vec![Evidence::Unheard { beacon: 60, beaconers: 5 }]),
+        );
+    }
+    let hearers = hearers(&o, &r, 9, &Flags::new(), &[id(0)]).unwrap();
+    assert_eq!(
+        heard_by_flagged(&hearers[&id(0)], 1),
+        Some(Evidence::HeardByFlagged { flagged: 5, unflagged: 1 })
+    );
+    // A finding before the held epoch is not held against its hearers' later word.
+    assert_eq!(heard_by_flagged(&hearers[&id(0)], 3), None);
+}
+
+#[test]
+fn a_hotspot_nobody_clean_heard_is_held_only_if_flagged_hotspots_outnumber_clean_ones() {
+    let hearer = |impeached: bool, flagged: bool| Hearer {
+        device: id(1),
+        impeached,
+        flagged,
+        seen: None,
+        heard_back: true,
+    };
+    // Heard by nobody, or only by hotspots still on probation: no evidence either way.
+    assert_eq!(heard_by_flagged(&[], 1), None);
+    assert_eq!(heard_by_flagged(&[hearer(false, true), hearer(false, true)], 1), None);
+    // As many clean hearers as flagged ones: released.
+    assert_eq!(heard_by_flagged(&[hearer(true, true), hearer(false, false)], 1), None);
+    // One flagged more than clean ones: held, whoever else is on probation.
+    let two = [hearer(true, true), hearer(true, true), hearer(false, false), hearer(false, true)];
+    assert_eq!(
+        heard_by_flagged(&two, 1),
+        Some(Evidence::HeardByFlagged { flagged: 2, unflagged: 1 })
+    );
+    // An impeached hotspot it never heard counts for neither side.
+    let claim = Hearer { heard_back: false, ..hearer(true, true) };
+    let against = Evidence::HeardByFlagged { flagged: 1, unflagged: 0 };
+    assert_eq!(heard_by_flagged(&[hearer(true, true), claim.clone()], 1), Some(against));
+    assert_eq!(heard_by_flagged(&[claim, hearer(false, false)], 1), None);
+}
+
+/// The attack on the rule: a clique of seven spoofers in which four never witness anyone
+/// outside it, so the unheard rule never has five beaconers to judge them by, while the
+/// three others witness eight honest hotspots each at the claimed places (and are flagged
+/// `unheard`). Their 24 links outside outnumber the clique's 21 pairs, so it is no ring. A
+/// silent member is heard by the three flagged and the three other silent members: as many
+/// clean as flagged, so its probation hold is released. It gets through; one silent member
+/// fewer and every silent member is held.
+#[test]
+fn a_spoofer_clique_with_as_many_silent_members_as_flagged_ones_is_released() {
+    let n = 7 + 24;
+    let clique: Vec<(u32, Vec<u32>)> = (0..7)
+        .map(|w| {
+            let mut row: Vec<u32> = (0..7).filter(|b| *b != w).collect();
+            if w < 3 {
+                row.extend((0..8).map(|k| 7 + 8 * w + k));
+            }
+            (w, row)
+        })
+        .collect();
+    let heard: Vec<(u32, &[u32])> = clique.iter().map(|(w, r)| (*w, r.as_slice())).collect();
+    let r = rows(n, &heard);
+    let inputs = FraudInputs { witnessed: r.clone(), ..FraudInputs::default() };
+    let found = detect(&FraudParams::default(), &inputs);
+    assert!((0..7).all(|m| !found.contains_key(&id(m))), "{found:?}");
+    let mut flags = Flags::new();
+    for loud in 0..3 {
+        flags.insert(id(loud), vec![Evidence::Unheard { beacon: 200, beaconers: 8 }]);
+    }
+    let silent: Vec<DeviceId> = (3..7).map(id).collect();
+    let state = cairn_state::MemStore::default();
+    let h = hearers(&state, &r, usize::from(n), &flags, &silent).unwrap();
+    assert!(silent.iter().all(|d| heard_by_flagged(&h[d], 1).is_none()));
+    // With four loud members and three silent ones, the silent ones are held.
+    flags.insert(id(3), vec![Evidence::Unheard { beacon: 200, beaconers: 8 }]);
+    let h = hearers(&state, &r, usize::from(n), &flags, &silent[1..]).unwrap();
+    assert!(silent[1..].iter().all(|d| heard_by_flagged(&h[d], 1).is_some()));
+}
+
+/// In the simulator's cold start at 1,000 devices two honest hotspots were each heard by 11
+/// clean neighbours and 12 flagged hotspots — Sybil farms' members, `colocated`, who really
+/// hear them. A farm is flagged for crowding one cell, not for making up witnesses: its
+/// members vouch for no one, and speak against no one either.
+#[test]
+fn a_sybil_farm_that_hears_a_new_honest_neighbour_does_not_hold_it() {
+    // It hears them all back: they are its neighbours.
+    let mut heard: Vec<(u32, Vec<u32>)> = (1..=11).map(|w| (w, vec![0])).collect();
+    heard.push((0, (1..=11).collect()));
+    let heard: Vec<(u32, &[u32])> = heard.iter().map(|(w, r)| (*w, r.as_slice())).collect();
+    let r = rows(12, &heard);
+    let mut flags = Flags::new();
+    for farm in 1..=8 {
+        flags.insert(id(farm), vec![Evidence::Colocated { cell: 7, hotspots: 8 }]);
+    }
+    let state = cairn_state::MemStore::default();
+    let hearers = hearers(&state, &r, 12, &flags, &[id(0)]).unwrap();
+    assert_eq!(hearers[&id(0)].len(), 11);
+    assert_eq!(heard_by_flagged(&hearers[&id(0)], 1), None);
+    assert_eq!(judge(id(0), 1, &hearers).status, HoldStatus::Released { height: 240 });
+    // Had the farm's members made up witnesses (a ring), they would have held it.
+    for farm in 1..=8 {
+        flags.insert(id(farm), vec![Evidence::WitnessRing { members: 8, edges: 28, outside: 3 }]);
+    }
+    let hearers = super::hearers(&state, &r, 12, &flags, &[id(0)]).unwrap();
+    let against = Evidence::HeardByFlagged { flagged: 8, unflagged: 3 };
+    assert_eq!(heard_by_flagged(&hearers[&id(0)], 1), Some(against));
+}
+
+/// At 10,000 devices (the same command) spoofers claiming places in a city witnessed the
+/// beacons of new honest hotspots there, as the spoofer does: one honest hotspot was heard
+/// by 10 spoofers flagged `unheard` and 3 clean neighbours. It never heard those spoofers
+/// (they live elsewhere): their claim to hear it is the one the unheard rule found false, and
+/// is no evidence against it. A spoofer hears its fellows for real and so is held.
+#[test]
+fn spoofers_that_claim_to_hear_a_new_honest_hotspot_do_not_hold_it() {
+    // 0 is the honest hotspot; 1..=3 its neighbours, which it hears; 4..=13 spoofers.
+    let mut heard: Vec<(u32, Vec<u32>)> = (1..=13).map(|w| (w, vec![0])).collect();
+    heard.push((0, vec![1, 2, 3]));
+    let heard: Vec<(u32, &[u32])> = heard.iter().map(|(w, r)| (*w, r.as_slice())).collect();
+    let r = rows(14, &heard);
+    let mut flags = Flags::new();
+    for s in 4..=13 {
+        flags.insert(id(s), vec![Evidence::Unheard { beacon: 200, beaconers: 6 }]);
+    }
+    let state = cairn_state::MemStore::default();
+    let hearers = hearers(&state, &r, 14, &flags, &[id(0)]).unwrap();
+    assert_eq!(hearers[&id(0)].len(), 13);
+    assert_eq!(heard_by_flagged(&hearers[&id(0)], 1), None);
+    assert_eq!(judge(id(0), 1, &hearers).status, HoldStatus::Released { height: 240 });
+}

@@ -257,6 +257,122 @@ pub fn unproven(
     }
 }
 
+/// A hotspot that witnessed a beacon of a hotspot whose unproven hold is judged: how it
+/// stands at the boundary ([`hearers`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hearer {
+    pub device: DeviceId,
+    /// A finding at this boundary that its witnesses are false ([`impeaches`]).
+    pub impeached: bool,
+    /// Any flag at this boundary (a finding of any kind, or its own probation hold).
+    pub flagged: bool,
+    /// The last epoch before this boundary with a finding against it, if that finding
+    /// impeaches its witnesses.
+    pub seen: Option<u64>,
+    /// Whether the judged hotspot witnessed it too within the window (they hear each other).
+    pub heard_back: bool,
+}
+
+/// Whether a finding says the device's witnesses are false: it hears a group of its own
+/// (`witness_ring`), hears a place that does not hear it (`unheard`), or is not where it
+/// said (`implausible_move`). A co-located farm's members, or a copied sensor, really hear
+/// what they witness: flagged, they vouch for no one, but do not speak against anyone.
+pub fn impeaches(e: &Evidence) -> bool {
+    matches!(
+        e,
+        Evidence::WitnessRing { .. } | Evidence::Unheard { .. } | Evidence::ImplausibleMove { .. }
+    )
+}
+
+/// The hearers of each device of `judged` (ascending): the roster hotspots that witnessed
+/// its beacons within the window of `rows`, in roster order, with their flags of this
+/// boundary (`flags`, after [`unproven`]) and their last recorded finding. The first
+/// `roster` ids of `rows` are the roster. A device off the roster has no entry.
+pub fn hearers(
+    state: &impl StateRead,
+    rows: &WitnessRows,
+    roster: usize,
+    flags: &Flags,
+    judged: &[DeviceId],
+) -> Result<BTreeMap<DeviceId, Vec<Hearer>>, StateError> {
+    let on_roster = rows.ids.get(..roster).unwrap_or_default();
+    let targets: BTreeMap<u32, DeviceId> = judged
+        .iter()
+        .filter_map(|d| {
+            let at = on_roster.binary_search(d).ok()?;
+            Some((u32::try_from(at).ok()?, *d))
+        })
+        .collect();
+    let mut heard_by: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+    // What each judged hotspot witnessed itself: beaconer positions, ascending.
+    let mut own: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+    if !targets.is_empty() {
+        for (r, w) in rows.witnesses.iter().enumerate() {
+            let (Some(from), Some(to)) = (rows.offsets.get(r), rows.offsets.get(r + 1)) else {
+                continue;
+            };
+            let row = rows.flat.get(*from..*to).unwrap_or_default();
+            if targets.contains_key(w) {
+                let mut heard = row.to_vec();
+                heard.sort_unstable();
+                own.insert(*w, heard);
+            }
+            for b in row {
+                if targets.contains_key(b) {
+                    heard_by.entry(*b).or_default().push(*w);
+                }
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    for (at, device) in targets {
+        let heard = own.get(&at).map(Vec::as_slice).unwrap_or_default();
+        let mut list = Vec::new();
+        for w in heard_by.remove(&at).unwrap_or_default() {
+            let Some(id) = rows.ids.get(w as usize) else { continue };
+            let mine = flags.get(id);
+            let seen = state
+                .get_decoded::<(u64, Vec<Evidence>)>(&state_key::fraud_seen(id))?
+                .filter(|(_, found)| found.iter().any(impeaches))
+                .map(|(epoch, _)| epoch);
+            list.push(Hearer {
+                device: *id,
+                impeached: mine.is_some_and(|f| f.iter().any(impeaches)),
+                flagged: mine.is_some_and(|f| !f.is_empty()),
+                seen,
+                heard_back: heard.binary_search(&w).is_ok(),
+            });
+        }
+        list.sort_by_key(|h| h.device);
+        out.insert(device, list);
+    }
+    Ok(out)
+}
+
+/// Whether the evidence of an unproven hold of `epoch` came mostly from hotspots caught
+/// making up witnesses: its hearers with a finding that impeaches their witnesses
+/// ([`impeaches`]) at this boundary or since `epoch` and that it heard too (they really
+/// hear each other: it is one of them, or lives among them), against those with no flag at
+/// all (past their probation or proven, and clean). An impeached hotspot that claims to hear
+/// it unheard by it is no evidence against it — that claim is the one found false — and
+/// counts for neither side, as do hearers flagged otherwise or on probation and unproven.
+/// Holds with strictly more of the first: `Some` the evidence to record; otherwise None. A
+/// hotspot nobody heard, or heard only by hotspots still on probation, has neither and is
+/// not held by this.
+pub fn heard_by_flagged(hearers: &[Hearer], epoch: u64) -> Option<Evidence> {
+    let mut flagged = 0u32;
+    let mut unflagged = 0u32;
+    for h in hearers {
+        let impeached = h.impeached || h.seen.is_some_and(|seen| seen > epoch);
+        if impeached && h.heard_back {
+            flagged = flagged.saturating_add(1);
+        } else if !impeached && !h.flagged {
+            unflagged = unflagged.saturating_add(1);
+        }
+    }
+    (flagged > unflagged).then_some(Evidence::HeardByFlagged { flagged, unflagged })
+}
+
 /// The epoch at whose first block an unproven hold of `epoch` is judged again: the first
 /// boundary at or after the end of the probation, and never before the next boundary.
 pub fn unproven_release_epoch(params: &Params, epoch: u64, until: Height) -> u64 {
@@ -384,7 +500,9 @@ fn requeue(o: &mut Overlay<'_>, mut h: FraudHold, release_epoch: u64) -> Result<
 /// (`entries`, in device order, for the epoch before): a hold whose device a detector
 /// flagged in any epoch since (its last finding is recorded by [`record_findings`])
 /// becomes a fraud hold with that finding, released after
-/// `escrow_epochs` unless resolved; a device on the roster with no flag is paid; a device
+/// `escrow_epochs` unless resolved; a device on the roster with no flag is paid, unless
+/// more of the hotspots that heard it (`hearers`, from [`hearers`]) were flagged than
+/// clean ([`heard_by_flagged`]): then it becomes a fraud hold with that evidence; a device
 /// on probation again (it moved) waits for its new probation to end; a device off the
 /// roster is judged at the next boundary, and its hold is burned once `escrow_epochs` have
 /// passed since it was first due (it was never judged on a full window).
@@ -395,6 +513,7 @@ pub fn judge_unproven(
     height: Height,
     entries: &[cairn_types::rewards::RewardEntry],
     due: Vec<FraudHold>,
+    hearers: &BTreeMap<DeviceId, Vec<Hearer>>,
 ) -> Result<(), StateError> {
     let p = &params.fraud;
     let escrow = p.escrow_epochs.max(1);
@@ -431,7 +550,15 @@ pub fn judge_unproven(
                 let next = unproven_release_epoch(params, epoch, until);
                 requeue(o, h, next)?;
             }
-            (Some(_), None) => settle(o, h, true, height)?,
+            (Some(_), None) => {
+                let heard = hearers.get(&h.device).map(Vec::as_slice).unwrap_or_default();
+                if let Some(against) = heard_by_flagged(heard, h.epoch) {
+                    h.evidence.push(against);
+                    requeue(o, h, epoch.saturating_add(escrow))?;
+                } else {
+                    settle(o, h, true, height)?;
+                }
+            }
             (None, _) if epoch >= first_due.unwrap_or(epoch).saturating_add(escrow) => {
                 settle(o, h, false, height)?
             }

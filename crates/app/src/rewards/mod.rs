@@ -102,10 +102,25 @@ pub fn report<S: StateRead + Sync>(
     epoch: u64,
     validator: Option<Address>,
 ) -> Result<RewardReport, StateError> {
+    report_judging(state, params, epoch, validator, &[]).map(|(r, _)| r)
+}
+
+/// [`report`], and the hearers of each device of `judged` (ascending) at this boundary
+/// ([`fraud::hearers`]): what the judgement of the unproven holds due now reads.
+pub fn report_judging<S: StateRead + Sync>(
+    state: &S,
+    params: &Params,
+    epoch: u64,
+    validator: Option<Address>,
+    judged: &[cairn_types::DeviceId],
+) -> Result<(RewardReport, Hearers), StateError> {
     let mut devices = gather(state, params, epoch)?;
     score_epoch(params, &mut devices);
-    settle(state, params, epoch, devices, validator)
+    settle_judging(state, params, epoch, devices, validator, judged)
 }
+
+/// The hearers of the devices whose unproven holds are judged, by device.
+pub type Hearers = std::collections::BTreeMap<cairn_types::DeviceId, Vec<fraud::Hearer>>;
 
 /// What the detectors look at, taken from the gathered devices (the roster moves).
 fn fraud_inputs(g: &mut Gathered) -> fraud::FraudInputs {
@@ -203,6 +218,18 @@ pub fn settle<S: StateRead + Sync>(
     devices: Gathered,
     validator: Option<Address>,
 ) -> Result<RewardReport, StateError> {
+    settle_judging(state, params, epoch, devices, validator, &[]).map(|(r, _)| r)
+}
+
+/// [`settle`], and the hearers of each device of `judged` (ascending).
+fn settle_judging<S: StateRead + Sync>(
+    state: &S,
+    params: &Params,
+    epoch: u64,
+    devices: Gathered,
+    validator: Option<Address>,
+    judged: &[cairn_types::DeviceId],
+) -> Result<(RewardReport, Hearers), StateError> {
     use rayon::prelude::*;
     let mut devices = devices;
     let f = fraud_inputs(&mut devices);
@@ -241,8 +268,9 @@ pub fn settle<S: StateRead + Sync>(
     fraud::judge_unheard(state, params, epoch, &suspects, &mut flags)?;
     let boundary = epoch.saturating_add(1).saturating_mul(params.blocks_per_epoch);
     fraud::unproven(&params.fraud, boundary, &f.witnessed, &located_at, &earning, &mut flags);
+    let hearers = fraud::hearers(state, &f.witnessed, located_at.len(), &flags, judged)?;
     drop(f);
-    Ok(compute::finish(scored, &validators, &flags))
+    Ok((compute::finish(scored, &validators, &flags), hearers))
 }
 
 /// Who shares the validators' pool of `epoch`: the epoch's validator set weighted by the
@@ -278,7 +306,10 @@ pub fn close_epoch(
     }
     let unproven_due = fraud::release_due(o, params.epoch_of(height), height)?;
     let epoch = params.epoch_of(height).saturating_sub(1);
-    let r = report(&o.frozen(), params, epoch, validator)?;
+    let mut judged: Vec<cairn_types::DeviceId> = unproven_due.iter().map(|h| h.device).collect();
+    judged.sort();
+    judged.dedup();
+    let (r, hearers) = report_judging(&o.frozen(), params, epoch, validator, &judged)?;
     let s = &r.summary;
     accounts::credit(o, &cairn_types::rewards::treasury_address(), s.to_treasury)?;
     for (v, amount) in &s.validator_payouts {
@@ -311,7 +342,15 @@ pub fn close_epoch(
         };
         fraud::hold(o, &h)?;
     }
-    fraud::judge_unproven(o, params, params.epoch_of(height), height, &r.entries, unproven_due)?;
+    fraud::judge_unproven(
+        o,
+        params,
+        params.epoch_of(height),
+        height,
+        &r.entries,
+        unproven_due,
+        &hearers,
+    )?;
     fraud::record_findings(o, epoch, &r.entries);
     let to_leaves = s.emission + s.reminted - s.to_treasury - s.to_validators - s.escrowed;
     let mut supply = get_supply(o)?;
