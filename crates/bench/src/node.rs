@@ -310,12 +310,8 @@ impl Blocks {
             let before = proc_mib("VmRSS");
             reset_peak();
             let started = Instant::now();
-            let report = cairn_app::block::boundary_report(
-                &snap,
-                &params,
-                boundary,
-                Some(s.key.address()),
-            )?;
+            let report =
+                cairn_app::block::boundary_report(&snap, &params, boundary, Some(s.key.address()))?;
             let ms = started.elapsed().as_secs_f64() * 1e3;
             report.context("the boundary block makes no reward report")?;
             Ok((ms, (proc_mib("VmHWM") - before).max(0.0)))
