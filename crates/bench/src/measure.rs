@@ -176,6 +176,27 @@ pub fn median(mut v: Vec<f64>) -> f64 {
     v.get(v.len() / 2).copied().unwrap_or(0.0)
 }
 
+/// A device's registration body with its own consent signature, as firmware makes it.
+pub(crate) fn register_device(
+    chain: &str,
+    dev: &cairn_types::DeviceSigner,
+    owner: &cairn_types::Address,
+    class: cairn_types::DeviceClass,
+) -> cairn_types::TxBody {
+    let consent = cairn_types::device::RegistrationConsent { owner: *owner, device_nonce: 0 };
+    let device_signature = dev
+        .sign(&consent.signing_message(chain))
+        .unwrap_or(cairn_types::DeviceSignature::Ed25519([0; 64]));
+    cairn_types::TxBody::RegisterDevice {
+        key: dev.public_key(),
+        class,
+        metadata: Vec::new(),
+        device_nonce: 0,
+        device_signature,
+        maker: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,7 +16,7 @@ use crate::measure::{
 };
 use anyhow::{Context, bail};
 use cairn_types::api::SubmitBatchRequest;
-use cairn_types::device::{RegistrationConsent, beacon_data};
+use cairn_types::device::beacon_data;
 use cairn_types::device_key::{DeviceKey, DeviceSignature, DeviceSigner};
 use cairn_types::storage::{chunk_proof, chunk_root, chunks, deal_id};
 use cairn_types::tx::sign_tx;
@@ -55,20 +55,6 @@ fn device(kind: u8, i: usize) -> DeviceSigner {
     let mut seed = [kind; 32];
     seed[..8].copy_from_slice(&(i as u64).to_le_bytes());
     DeviceSigner::from_ed25519_seed(seed)
-}
-
-fn register(dev: &DeviceSigner, owner: &Address, class: DeviceClass) -> TxBody {
-    let consent = RegistrationConsent { owner: *owner, device_nonce: 0 };
-    let device_signature =
-        dev.sign(&consent.signing_message(CHAIN)).unwrap_or(DeviceSignature::Ed25519([0; 64]));
-    TxBody::RegisterDevice {
-        key: dev.public_key(),
-        class,
-        metadata: Vec::new(),
-        device_nonce: 0,
-        device_signature,
-        maker: None,
-    }
 }
 
 fn sign_report(
@@ -185,18 +171,29 @@ pub async fn run(
     let mut bodies = Vec::new();
     for (i, d) in hs.iter().enumerate() {
         let o = hotspot_owner(i);
-        bodies.push((o, register(d, &owners[o].address(), DeviceClass::Hotspot)));
+        bodies.push((
+            o,
+            crate::measure::register_device(CHAIN, d, &owners[o].address(), DeviceClass::Hotspot),
+        ));
         bodies.push((o, TxBody::AssertLocation { device: d.id(), cell: cells[i] }));
     }
     for (i, d) in ss.iter().enumerate() {
         bodies.push((
             sensor_owner(i),
-            register(d, &owners[sensor_owner(i)].address(), DeviceClass::Sensor),
+            crate::measure::register_device(
+                CHAIN,
+                d,
+                &owners[sensor_owner(i)].address(),
+                DeviceClass::Sensor,
+            ),
         ));
     }
     for (i, d) in ps.iter().enumerate() {
         let o = provider_owner(i);
-        bodies.push((o, register(d, &owners[o].address(), DeviceClass::Storage)));
+        bodies.push((
+            o,
+            crate::measure::register_device(CHAIN, d, &owners[o].address(), DeviceClass::Storage),
+        ));
     }
     // $10 a CRN: one credit per base unit. Each consumer buys 1 CRN of credits.
     bodies.push((consumer(0), TxBody::ReportPrice { nano_usd_per_crn: 10_000_000_000 }));

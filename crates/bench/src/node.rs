@@ -20,7 +20,7 @@ use crate::measure::{PER_SENDER, VerifyItem, baseline_verify, start_node_with, s
 use anyhow::{Context, bail};
 use cairn_node::{NodeConfig, Shared};
 use cairn_store::TableBytes;
-use cairn_types::device::{RegistrationConsent, beacon_data};
+use cairn_types::device::beacon_data;
 use cairn_types::device_key::{DeviceKey, DeviceSignature, DeviceSigner};
 use cairn_types::tx::sign_tx;
 use cairn_types::{
@@ -211,20 +211,6 @@ fn device(i: usize) -> DeviceSigner {
     let mut seed = [0x4e; 32];
     seed[..8].copy_from_slice(&(i as u64).to_le_bytes());
     DeviceSigner::from_ed25519_seed(seed)
-}
-
-fn register(dev: &DeviceSigner, owner: &Address, class: DeviceClass) -> TxBody {
-    let consent = RegistrationConsent { owner: *owner, device_nonce: 0 };
-    let device_signature =
-        dev.sign(&consent.signing_message(CHAIN)).unwrap_or(DeviceSignature::Ed25519([0; 64]));
-    TxBody::RegisterDevice {
-        key: dev.public_key(),
-        class,
-        metadata: Vec::new(),
-        device_nonce: 0,
-        device_signature,
-        maker: None,
-    }
 }
 
 fn now_ms() -> u64 {
@@ -521,7 +507,8 @@ pub async fn run(opts: NodeOptions) -> anyhow::Result<NodeBench> {
     let mut bodies = Vec::with_capacity(2 * n);
     for (i, d) in devs.iter().enumerate() {
         let o = owner_of(i);
-        bodies.push((o, register(d, &owners[o].address(), classes[i])));
+        bodies
+            .push((o, crate::measure::register_device(CHAIN, d, &owners[o].address(), classes[i])));
         let cell = *spot.get(&i).context("a device without a spot")?;
         bodies.push((o, TxBody::AssertLocation { device: d.id(), cell }));
     }
