@@ -176,6 +176,32 @@ pub fn median(mut v: Vec<f64>) -> f64 {
     v.get(v.len() / 2).copied().unwrap_or(0.0)
 }
 
+/// The bench device `i` of a `kind`: an ed25519 key from a seed of `kind` bytes with `i` in
+/// its first eight.
+pub(crate) fn device(kind: u8, i: usize) -> cairn_types::DeviceSigner {
+    let mut seed = [kind; 32];
+    seed[..8].copy_from_slice(&(i as u64).to_le_bytes());
+    cairn_types::DeviceSigner::from_ed25519_seed(seed)
+}
+
+/// Resolution-12 spots on `n` distinct resolution-8 hexes spiralling out from Paris.
+pub(crate) fn spots(n: usize) -> anyhow::Result<Vec<u64>> {
+    use anyhow::Context as _;
+    let centre = h3o::LatLng::new(48.8566, 2.3522)?.to_cell(h3o::Resolution::Eight);
+    let mut k = 0u32;
+    while ((3 * k * k + 3 * k + 1) as usize) < n {
+        k += 1;
+    }
+    centre
+        .grid_disk::<Vec<_>>(k)
+        .into_iter()
+        .take(n)
+        .map(|c| {
+            c.center_child(h3o::Resolution::Twelve).map(u64::from).context("resolution 12 child")
+        })
+        .collect()
+}
+
 /// A device's registration body with its own consent signature, as firmware makes it.
 pub(crate) fn register_device(
     chain: &str,

@@ -51,12 +51,6 @@ const FREQ: u32 = 868_100;
 const CHUNKS: usize = 8;
 const REPORTS_PER_TX: usize = 1_000;
 
-fn device(kind: u8, i: usize) -> DeviceSigner {
-    let mut seed = [kind; 32];
-    seed[..8].copy_from_slice(&(i as u64).to_le_bytes());
-    DeviceSigner::from_ed25519_seed(seed)
-}
-
 fn sign_report(
     dev: &DeviceSigner,
     seq: u64,
@@ -87,23 +81,6 @@ fn sign_bodies(
         .collect::<Vec<_>>()
         .into_par_iter()
         .map(|(o, n, body)| sign_tx(CHAIN, &owners[o], n, params, body))
-        .collect()
-}
-
-/// Resolution-12 spots on `n` distinct resolution-8 hexes spiralling out from Paris.
-fn spots(n: usize) -> anyhow::Result<Vec<u64>> {
-    let centre = h3o::LatLng::new(48.8566, 2.3522)?.to_cell(h3o::Resolution::Eight);
-    let mut k = 0u32;
-    while ((3 * k * k + 3 * k + 1) as usize) < n {
-        k += 1;
-    }
-    centre
-        .grid_disk::<Vec<_>>(k)
-        .into_iter()
-        .take(n)
-        .map(|c| {
-            c.center_child(h3o::Resolution::Twelve).map(u64::from).context("resolution 12 child")
-        })
         .collect()
 }
 
@@ -164,10 +141,10 @@ pub async fn run(
     let mut nonces = vec![0u64; owner_count];
 
     // Set-up 1: every device registered, hotspots located.
-    let hs: Vec<DeviceSigner> = (0..hotspots).map(|i| device(1, i)).collect();
-    let ss: Vec<DeviceSigner> = (0..sensors).map(|i| device(2, i)).collect();
-    let ps: Vec<DeviceSigner> = (0..deals).map(|i| device(3, i)).collect();
-    let cells = spots(hotspots)?;
+    let hs: Vec<DeviceSigner> = (0..hotspots).map(|i| crate::measure::device(1, i)).collect();
+    let ss: Vec<DeviceSigner> = (0..sensors).map(|i| crate::measure::device(2, i)).collect();
+    let ps: Vec<DeviceSigner> = (0..deals).map(|i| crate::measure::device(3, i)).collect();
+    let cells = crate::measure::spots(hotspots)?;
     let mut bodies = Vec::new();
     for (i, d) in hs.iter().enumerate() {
         let o = hotspot_owner(i);

@@ -207,31 +207,8 @@ fn reset_peak() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
-fn device(i: usize) -> DeviceSigner {
-    let mut seed = [0x4e; 32];
-    seed[..8].copy_from_slice(&(i as u64).to_le_bytes());
-    DeviceSigner::from_ed25519_seed(seed)
-}
-
 fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
-}
-
-/// Resolution-12 spots on `n` distinct resolution-8 hexes spiralling out from Paris.
-fn spots(n: usize) -> anyhow::Result<Vec<u64>> {
-    let centre = h3o::LatLng::new(48.8566, 2.3522)?.to_cell(h3o::Resolution::Eight);
-    let mut k = 0u32;
-    while ((3 * k * k + 3 * k + 1) as usize) < n {
-        k += 1;
-    }
-    centre
-        .grid_disk::<Vec<_>>(k)
-        .into_iter()
-        .take(n)
-        .map(|c| {
-            c.center_child(h3o::Resolution::Twelve).map(u64::from).context("resolution 12 child")
-        })
-        .collect()
 }
 
 /// Block production driven by the bench, with what it measured.
@@ -491,10 +468,11 @@ pub async fn run(opts: NodeOptions) -> anyhow::Result<NodeBench> {
 
     // Set-up: every device registered and located, through the node.
     let classes: Vec<DeviceClass> = (0..n).map(class_of).collect();
-    let devs: Vec<DeviceSigner> = (0..n).into_par_iter().map(device).collect();
+    let devs: Vec<DeviceSigner> =
+        (0..n).into_par_iter().map(|i| crate::measure::device(0x4e, i)).collect();
     let hotspots: Vec<usize> = (0..n).filter(|i| classes[*i] == DeviceClass::Hotspot).collect();
     // Hotspots take the first spots, so neighbours in the list are neighbours on the map.
-    let cells = spots(n)?;
+    let cells = crate::measure::spots(n)?;
     let mut spot = BTreeMap::new();
     for (k, i) in hotspots
         .iter()
