@@ -66,16 +66,7 @@ fn a_builder_handing_out_different_seals_of_its_blocks_cannot_split_the_state() 
         assert!(differ > 0, "the fault handed out no other seal");
         // ...yet every node commits the same blocks, state roots and entropy at every height.
         let top = c.converge(h0 + 3, Duration::from_secs(30)).await;
-        for h in 2..=top {
-            let url = |n: &crate::harness::Node| format!("{}/v1/entropy/{h}", n.url());
-            let first: serde_json::Value =
-                reqwest::get(url(&c.nodes[0])).await.unwrap().json().await.unwrap();
-            for n in &c.nodes[1..] {
-                let e: serde_json::Value =
-                    reqwest::get(url(n)).await.unwrap().json().await.unwrap();
-                assert_eq!(e["entropy"], first["entropy"], "entropy of height {h}");
-            }
-        }
+        c.assert_same_entropy(2..=top).await;
         eprintln!(
             "figure: {differ} of validator 0's {} blocks synced with another seal; \
              same blocks, roots and entropy on all 4 at heights 1..={top}",

@@ -49,16 +49,7 @@ fn a_proposer_sending_different_seals_of_one_block_to_different_validators_canno
         // Commits go on, and at every height all four hold the same block, state root and
         // entropy (`converge` compares block hashes and state roots from height 1 up).
         let top = c.converge(h0 + 4, Duration::from_secs(60)).await;
-        for h in 1..=top {
-            let url = |n: &crate::harness::Node| format!("{}/v1/entropy/{h}", n.url());
-            let first: serde_json::Value =
-                reqwest::get(url(&c.nodes[0])).await.unwrap().json().await.unwrap();
-            for n in &c.nodes[1..] {
-                let e: serde_json::Value =
-                    reqwest::get(url(n)).await.unwrap().json().await.unwrap();
-                assert_eq!(e["entropy"], first["entropy"], "entropy of height {h}");
-            }
-        }
+        c.assert_same_entropy(1..=top).await;
         eprintln!(
             "figure: {four_seals} of validator 0's {} blocks committed with four different \
              seals (one per node); same blocks, state roots and entropy on all 4 at heights \

@@ -146,6 +146,20 @@ impl Cluster {
         first
     }
 
+    /// Asserts every node serves the same chain entropy at each height of `heights`.
+    pub async fn assert_same_entropy(&self, heights: std::ops::RangeInclusive<Height>) {
+        for h in heights {
+            let url = |n: &crate::harness::Node| format!("{}/v1/entropy/{h}", n.url());
+            let first: serde_json::Value =
+                reqwest::get(url(&self.nodes[0])).await.unwrap().json().await.unwrap();
+            for n in &self.nodes[1..] {
+                let e: serde_json::Value =
+                    reqwest::get(url(n)).await.unwrap().json().await.unwrap();
+                assert_eq!(e["entropy"], first["entropy"], "entropy of height {h}");
+            }
+        }
+    }
+
     /// Waits until the running nodes agree up to a common height at least `min`; returns it.
     pub async fn converge(&self, min: Height, timeout: Duration) -> Height {
         self.wait_all(min, timeout).await;
