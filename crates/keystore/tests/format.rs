@@ -10,8 +10,14 @@ use std::path::Path;
 
 const PASSPHRASE: &str = "correct horse battery staple";
 
+/// The fixture directory, found from the crate directory cargo gives the running test (a
+/// test binary built in another checkout would otherwise look in that checkout).
 fn fixture_store() -> Keystore {
-    Keystore::open(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/v1-keystore")).unwrap()
+    let dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf(), Into::into);
+    let dir = dir.join("tests/v1-keystore");
+    assert!(dir.join("fixture.json").is_file(), "no fixture at {}", dir.display());
+    Keystore::open(&dir).unwrap()
 }
 
 fn fixture_secret() -> [u8; 32] {
