@@ -53,6 +53,13 @@ pub enum StoreError {
     NotNext { head: Height, got: Height },
     #[error("corrupt {what} in store: {reason}")]
     Corrupt { what: &'static str, reason: String },
+    /// Every version reads the genesis of every older one (crates/types/src/appended.rs), so
+    /// this is a store written by a newer version, or a damaged one.
+    #[error(
+        "the genesis in this store cannot be read by cairn {version} ({reason}): it was written \
+         by a newer version of cairn, or the store is damaged"
+    )]
+    UnreadableGenesis { version: &'static str, reason: String },
     #[error("{path}: {reason}")]
     File { path: String, reason: String },
 }
@@ -351,9 +358,12 @@ impl Snapshot {
     pub fn genesis(&self) -> Result<Option<Genesis>, StoreError> {
         match self.meta.get(GENESIS_KEY)? {
             None => Ok(None),
-            Some(v) => codec::decode(v.value(), MAX_OBJECT, "genesis")
-                .map(Some)
-                .map_err(corrupt("genesis")),
+            Some(v) => codec::decode(v.value(), MAX_OBJECT, "genesis").map(Some).map_err(|e| {
+                StoreError::UnreadableGenesis {
+                    version: env!("CARGO_PKG_VERSION"),
+                    reason: e.to_string(),
+                }
+            }),
         }
     }
 

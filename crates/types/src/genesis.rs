@@ -7,7 +7,14 @@ use serde::{Deserialize, Serialize};
 
 /// Chain parameters. They live in state (so governance can later change them) and start
 /// from the genesis file.
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+///
+/// The binary layout is frozen: a new field goes at the end of this struct (never inside
+/// one of its groups), is written and read in [`Params`]'s borsh impls through
+/// [`crate::appended`] with its *legacy value* (the value that reproduces the rules of a
+/// chain started before it existed), and takes that same value when a genesis file leaves it
+/// out (`#[serde(default = …)]`), so chains written by an older version open, replay and hash
+/// as before.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Params {
     /// Blocks per epoch; the epoch of height h is h / blocks_per_epoch.
@@ -56,6 +63,78 @@ pub struct Params {
     /// Validator staking (BFT mode).
     #[serde(default)]
     pub staking: StakingParams,
+}
+
+// The layout frozen at the first version, field by field, then the appended fields (none
+// yet). Destructuring makes a new field a compile error here until it is placed.
+impl BorshSerialize for Params {
+    fn serialize<W: std::io::Write>(&self, w: &mut W) -> std::io::Result<()> {
+        let Params {
+            blocks_per_epoch,
+            base_fee,
+            fee_per_byte,
+            max_tx_bytes,
+            max_block_txs,
+            max_block_bytes,
+            admin,
+            devices,
+            usage,
+            sensor,
+            compute,
+            storage,
+            coverage,
+            rewards,
+            fraud,
+            credits,
+            staking,
+        } = self;
+        BorshSerialize::serialize(blocks_per_epoch, w)?;
+        BorshSerialize::serialize(base_fee, w)?;
+        BorshSerialize::serialize(fee_per_byte, w)?;
+        BorshSerialize::serialize(max_tx_bytes, w)?;
+        BorshSerialize::serialize(max_block_txs, w)?;
+        BorshSerialize::serialize(max_block_bytes, w)?;
+        BorshSerialize::serialize(admin, w)?;
+        BorshSerialize::serialize(devices, w)?;
+        BorshSerialize::serialize(usage, w)?;
+        BorshSerialize::serialize(sensor, w)?;
+        BorshSerialize::serialize(compute, w)?;
+        BorshSerialize::serialize(storage, w)?;
+        BorshSerialize::serialize(coverage, w)?;
+        BorshSerialize::serialize(rewards, w)?;
+        BorshSerialize::serialize(fraud, w)?;
+        BorshSerialize::serialize(credits, w)?;
+        BorshSerialize::serialize(staking, w)?;
+        let tail = crate::appended::TailWriter::default();
+        tail.finish(w)
+    }
+}
+
+impl BorshDeserialize for Params {
+    fn deserialize_reader<R: std::io::Read>(r: &mut R) -> std::io::Result<Self> {
+        let params = Params {
+            blocks_per_epoch: BorshDeserialize::deserialize_reader(r)?,
+            base_fee: BorshDeserialize::deserialize_reader(r)?,
+            fee_per_byte: BorshDeserialize::deserialize_reader(r)?,
+            max_tx_bytes: BorshDeserialize::deserialize_reader(r)?,
+            max_block_txs: BorshDeserialize::deserialize_reader(r)?,
+            max_block_bytes: BorshDeserialize::deserialize_reader(r)?,
+            admin: BorshDeserialize::deserialize_reader(r)?,
+            devices: BorshDeserialize::deserialize_reader(r)?,
+            usage: BorshDeserialize::deserialize_reader(r)?,
+            sensor: BorshDeserialize::deserialize_reader(r)?,
+            compute: BorshDeserialize::deserialize_reader(r)?,
+            storage: BorshDeserialize::deserialize_reader(r)?,
+            coverage: BorshDeserialize::deserialize_reader(r)?,
+            rewards: BorshDeserialize::deserialize_reader(r)?,
+            fraud: BorshDeserialize::deserialize_reader(r)?,
+            credits: BorshDeserialize::deserialize_reader(r)?,
+            staking: BorshDeserialize::deserialize_reader(r)?,
+        };
+        let tail = crate::appended::TailReader::default();
+        tail.finish()?;
+        Ok(params)
+    }
 }
 
 /// Parameters of validator staking.
@@ -643,6 +722,8 @@ pub struct Genesis {
     #[serde(default)]
     pub validators: Vec<GenesisValidator>,
     pub accounts: Vec<GenesisAccount>,
+    /// Stays the last field: the parameters' appended fields end where the input ends
+    /// (crates/types/src/appended.rs).
     pub params: Params,
 }
 

@@ -6,6 +6,7 @@
 
 pub mod address;
 pub mod api;
+pub mod appended;
 pub mod block;
 pub mod codec;
 pub mod compute;
