@@ -133,7 +133,7 @@ fn reports_from_stdin() -> anyhow::Result<Vec<SignedReport>> {
 /// Simulated device `i`: its key from a fixed seed, ed25519 for even `i`, P-256 for odd.
 fn simulated_device(i: usize) -> anyhow::Result<DeviceSigner> {
     let seed = Hash::sha256(format!("gateway-example-device-{i}").as_bytes()).0;
-    Ok(if i % 2 == 0 {
+    Ok(if i.is_multiple_of(2) {
         DeviceSigner::ed25519_from_seed(seed)
     } else {
         DeviceSigner::p256_from_seed(seed)?

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! The SDK's bytes are the chain's bytes.
 //!
 //! Every object the SDK builds is built again, from the same fields, with the node's own
@@ -317,7 +318,7 @@ fn a_register_device_transaction_is_the_nodes_for_every_class_and_both_key_kinds
             1,
         )
         .unwrap();
-        if class as u8 % 2 == 0 {
+        if (class as u8).is_multiple_of(2) {
             reg.maker = Some(sdk::MakerAttestation::sign(&maker, CHAIN, &reg.key, "SN-7"));
         }
         // The node accepts the consent inside the body.
