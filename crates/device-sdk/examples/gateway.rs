@@ -2,8 +2,10 @@
 //! report-batch transactions, paying the fee from its own account.
 //!
 //! ```text
-//! # Reports from devices: one hex-encoded signed report (`SignedReport::encode`) per line.
-//! device-firmware | cargo run -p cairn-device-sdk --example gateway -- --seed <hex>
+//! # Reports from devices: one hex-encoded signed report (`SignedReport::encode`) per line,
+//! # e.g. from examples/device.rs.
+//! cargo run -p cairn-device-sdk --example device -- --chain cairn-devnet --seed <hex> --seq 2 \
+//!   | cargo run -p cairn-device-sdk --example gateway -- --seed <hex>
 //!
 //! # Or simulate devices from fixed seeds (half ed25519, half P-256), register them as
 //! # hotspots owned by the gateway account (which pays their bonds), then send a heartbeat

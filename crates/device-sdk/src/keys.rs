@@ -31,6 +31,8 @@ pub type DeviceId = [u8; 32];
 pub enum KeyError {
     /// The 32 bytes are not a P-256 secret scalar: zero, or not below the group order n.
     P256SecretOutOfRange,
+    /// Bytes that are not a PKCS#8 document of a P-256 key.
+    InvalidPkcs8,
     /// The P-256 signer refused to sign (it does not for a valid key; kept as an error
     /// rather than a panic).
     P256SigningFailed,
@@ -42,6 +44,7 @@ impl fmt::Display for KeyError {
             KeyError::P256SecretOutOfRange => {
                 f.write_str("P-256 secret must be a scalar in [1, n-1] (32 bytes, big-endian)")
             }
+            KeyError::InvalidPkcs8 => f.write_str("not a PKCS#8 document of a P-256 key"),
             KeyError::P256SigningFailed => f.write_str("P-256 signing failed"),
         }
     }
@@ -187,6 +190,15 @@ impl DeviceSigner {
         p256::ecdsa::SigningKey::from_bytes(&secret.into())
             .map(DeviceSigner::P256)
             .map_err(|_| KeyError::P256SecretOutOfRange)
+    }
+
+    /// The P-256 device key in a PKCS#8 v1 document (DER), the form of the `p256:<hex>`
+    /// secret in a `cairn device keygen --p256` key file. Refused if it is not a P-256 key.
+    pub fn p256_from_pkcs8(der: &[u8]) -> Result<DeviceSigner, KeyError> {
+        use p256::pkcs8::DecodePrivateKey;
+        p256::SecretKey::from_pkcs8_der(der)
+            .map(|k| DeviceSigner::P256(k.into()))
+            .map_err(|_| KeyError::InvalidPkcs8)
     }
 
     /// The P-256 device key derived from any 32-byte seed: the secret scalar is

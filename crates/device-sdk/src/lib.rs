@@ -7,7 +7,8 @@
 //! --no-default-features` builds the same `no_std` crate.
 //!
 //! * [`keys`]: device keys from a seed — ed25519 ([`DeviceSigner::ed25519_from_seed`]) or
-//!   P-256 ([`DeviceSigner::p256_from_secret`], [`DeviceSigner::p256_from_seed`]) — device
+//!   P-256 ([`DeviceSigner::p256_from_secret`], [`DeviceSigner::p256_from_seed`], or
+//!   [`DeviceSigner::p256_from_pkcs8`] for a `cairn device keygen --p256` key) — device
 //!   ids, signatures, and account keys ([`AccountKey`]).
 //! * [`report`]: every report kind ([`ReportPayload`]), signed into a [`SignedReport`].
 //! * [`registration`]: the device's [`RegistrationConsent`], a maker's
@@ -55,7 +56,14 @@
 //! ```
 //!
 //! `examples/gateway.rs` is a complete gateway: it reads signed reports from devices (hex
-//! lines on stdin, or devices it simulates from seeds) and submits them to a node.
+//! lines on stdin, or devices it simulates from seeds), registers simulated devices if
+//! asked, and submits the reports to a node. `examples/device.rs` is a device's side: it
+//! signs one report from a seed and prints its bytes, for the gateway to read:
+//!
+//! ```text
+//! cargo run -p cairn-device-sdk --example device -- --chain cairn-devnet --seed <hex> --seq 2 \
+//!   | cargo run -p cairn-device-sdk --example gateway -- --seed <gateway account seed hex>
+//! ```
 
 #![no_std]
 #![deny(missing_docs)]

@@ -186,6 +186,21 @@ fn device_keys_from_a_seed_have_the_nodes_public_key_and_device_id() {
 }
 
 #[test]
+fn a_p256_key_file_of_the_node_gives_the_sdk_the_same_key() {
+    let node = DeviceSigner::generate_p256().unwrap();
+    let secret = node.to_secret_string();
+    let der = hex::decode(secret.strip_prefix("p256:").unwrap()).unwrap();
+    let ours = sdk::DeviceSigner::p256_from_pkcs8(&der).unwrap();
+    assert_eq!(key(&ours.public_key()), node.public_key());
+    let ed = DeviceSigner::from_ed25519_seed([1; 32]).to_secret_string();
+    let not_p256 = hex::decode(ed.strip_prefix("ed25519:").unwrap()).unwrap();
+    assert_eq!(
+        sdk::DeviceSigner::p256_from_pkcs8(&not_p256).err(),
+        Some(sdk::KeyError::InvalidPkcs8)
+    );
+}
+
+#[test]
 fn account_keys_from_a_seed_have_the_nodes_address() {
     for seed in [[0u8; 32], [0xff; 32], *Hash::sha256(b"sdk").as_bytes()] {
         assert_eq!(
