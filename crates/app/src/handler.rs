@@ -2,7 +2,7 @@
 //!
 //! A kind's rules live in one place: the module of its domain implements [`TxHandler`] for
 //! a small view of the body (named after the `TxBody` variant, e.g.
-//! [`crate::accounts::Transfer`], [`crate::deals::OpenDeal`]) with, side by side,
+//! [`crate::accounts::Transfer`], [`crate::storage::OpenDeal`]) with, side by side,
 //!
 //! - [`TxHandler::check_stateless`]: the body's checks that need the parameters but no
 //!   state (phase one, [`crate::check::check_stateless_batch`]);

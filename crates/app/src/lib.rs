@@ -14,20 +14,20 @@
 
 pub mod accounts;
 pub mod block;
-pub mod channels;
 pub mod check;
 pub mod component;
+pub mod compute;
 pub mod credits;
-pub mod deals;
 pub mod devices;
 pub mod dispatch;
 mod execute;
 pub mod handler;
-pub mod jobs;
 pub mod rewards;
 pub mod roster;
 pub mod staking;
 pub mod state_key;
+pub mod storage;
+pub mod usage;
 
 /// What a transaction body returns: a typed failure the receipt records (the body's writes
 /// are dropped), or an error of the state itself.
