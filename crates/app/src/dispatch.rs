@@ -1,16 +1,52 @@
-//! The dispatch table: which handler runs each transaction kind ([`crate::handler`]).
+//! The dispatch table: which handler runs each transaction kind ([`crate::handler`]), and
+//! the one place a handler's own error becomes the receipt's [`TxFailure`].
 
-use cairn_types::TxBody;
+use cairn_state::{Overlay, StateError};
+use cairn_types::tx::StatelessError;
+use cairn_types::{Address, Amount, Params, TxBody, TxFailure, TxOutcome};
 
 use crate::devices::{registry, reports};
-use crate::handler::TxHandler;
+use crate::handler::{Handled, SigItem, TxCx, TxHandler};
 use crate::rewards::fraud;
 use crate::staking::evidence;
 use crate::{accounts, compute, credits, rewards, staking, storage, usage};
 
-/// The dispatch table: hands `body` to its kind's handler. Rows only route; every rule is
-/// in the handler.
-pub fn route<R>(body: &TxBody, f: impl FnOnce(&dyn TxHandler) -> R) -> R {
+/// A handler as the phases see it: [`TxHandler`] with its error converted into the
+/// receipt's [`TxFailure`] (`From` of the domain's error enum). Every [`TxHandler`] is one.
+pub trait Routed {
+    /// [`TxHandler::check_stateless`].
+    fn check_stateless(&self, params: &Params) -> Result<(), StatelessError>;
+    /// [`TxHandler::signatures`].
+    fn signatures(&self, chain_id: &str, signer: &Address, out: &mut Vec<SigItem>);
+    /// [`TxHandler::spend`].
+    fn spend(&self, params: &Params) -> Amount;
+    /// [`TxHandler::check_and_execute`], its failure converted for the receipt.
+    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled<TxFailure>;
+}
+
+impl<H: TxHandler> Routed for H {
+    fn check_stateless(&self, params: &Params) -> Result<(), StatelessError> {
+        TxHandler::check_stateless(self, params)
+    }
+
+    fn signatures(&self, chain_id: &str, signer: &Address, out: &mut Vec<SigItem>) {
+        TxHandler::signatures(self, chain_id, signer, out)
+    }
+
+    fn spend(&self, params: &Params) -> Amount {
+        TxHandler::spend(self, params)
+    }
+
+    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled<TxFailure> {
+        let r: Result<Result<TxOutcome, H::Error>, StateError> =
+            TxHandler::check_and_execute(self, o, cx);
+        r.map(|r| r.map_err(Into::into))
+    }
+}
+
+/// The dispatch table: hands `body` to its kind's handler, whose failures come out as the
+/// receipt's [`TxFailure`]. Rows only route; every rule is in the handler.
+pub fn route<R>(body: &TxBody, f: impl FnOnce(&dyn Routed) -> R) -> R {
     match body {
         TxBody::Transfer { to, amount } => f(&accounts::Transfer { to, amount: *amount }),
         TxBody::RegisterDevice { key, class, metadata, device_nonce, device_signature, maker } => {
