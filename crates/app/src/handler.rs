@@ -19,8 +19,9 @@
 //!
 //! # Errors
 //!
-//! Each domain module has one error enum for the handlers it holds, carrying the offending
-//! values: [`crate::accounts::AccountsError`], [`crate::devices::DeviceTxError`] (the
+//! Errors are grouped per domain module, not per handler (a domain's kinds share most of
+//! their reasons): each has one error enum for the handlers it holds, carrying the
+//! offending values: [`crate::accounts::AccountsError`], [`crate::devices::DeviceTxError`] (the
 //! registry's kinds and `SubmitReports`, which never fails), [`crate::usage::UsageError`],
 //! [`crate::compute::ComputeError`], [`crate::storage::StorageError`],
 //! [`crate::credits::CreditsError`], [`crate::rewards::RewardsClaimError`],
