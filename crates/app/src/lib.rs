@@ -28,6 +28,7 @@ pub mod rewards;
 pub mod roster;
 pub mod staking;
 pub mod state_key;
+pub mod vectors;
 
 /// What a transaction body returns: a typed failure the receipt records (the body's writes
 /// are dropped), or an error of the state itself.
