@@ -1127,15 +1127,17 @@ pub fn differences(expected: &Value, actual: &Value) -> Vec<String> {
         .collect()
 }
 
-/// Compares `files` with the files of the same names in `dir`: the differences of each
-/// file, or a line saying it cannot be read. Empty if all match.
-pub fn compare_dir(dir: &std::path::Path, files: &BTreeMap<&str, Value>) -> Vec<String> {
+/// Compares `files` with the frozen files of the same names, whose text `read` gives (the
+/// caller does the reading: this crate does no I/O). Returns the differences of each file,
+/// or a line saying it cannot be read or parsed; empty if all match.
+pub fn compare(
+    files: &BTreeMap<&str, Value>,
+    read: impl Fn(&str) -> Result<String, String>,
+) -> Vec<String> {
     let mut out = Vec::new();
     for (name, computed) in files {
-        let path = dir.join(name);
-        let frozen = std::fs::read_to_string(&path)
-            .map_err(|e| e.to_string())
-            .and_then(|t| serde_json::from_str::<Value>(&t).map_err(|e| e.to_string()));
+        let frozen =
+            read(name).and_then(|t| serde_json::from_str::<Value>(&t).map_err(|e| e.to_string()));
         match frozen {
             Ok(frozen) => {
                 let d = differences(&frozen, computed);
@@ -1143,7 +1145,7 @@ pub fn compare_dir(dir: &std::path::Path, files: &BTreeMap<&str, Value>) -> Vec<
                     out.push(format!("{} ({} fields differ):\n{}", name, d.len(), d.join("\n")));
                 }
             }
-            Err(e) => out.push(format!("{}: cannot read: {e}", path.display())),
+            Err(e) => out.push(format!("{name}: cannot read: {e}")),
         }
     }
     out

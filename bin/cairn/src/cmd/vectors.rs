@@ -8,7 +8,8 @@ use std::path::PathBuf;
 
 #[derive(Args, Debug)]
 pub struct VectorsArgs {
-    /// Directory to write the vector files into (created if missing).
+    /// Directory of the vector files: written (created if missing), or compared with
+    /// `--check`.
     #[arg(long, default_value = "docs/vectors")]
     pub out: PathBuf,
     /// Compare the files in the directory with freshly made ones instead of writing; fail
@@ -20,7 +21,9 @@ pub struct VectorsArgs {
 pub fn run(ctx: &Ctx, a: VectorsArgs) -> anyhow::Result<()> {
     let files = cairn_app::vectors::files()?;
     if a.check {
-        let diffs = cairn_types::vectors::compare_dir(&a.out, &files);
+        let diffs = cairn_types::vectors::compare(&files, |name| {
+            std::fs::read_to_string(a.out.join(name)).map_err(|e| e.to_string())
+        });
         if !diffs.is_empty() {
             bail!("the vectors in {} differ:\n{}", a.out.display(), diffs.join("\n"));
         }
