@@ -188,3 +188,19 @@ fn write_vectors() {
         eprintln!("wrote {}", dir().join(name).display());
     }
 }
+
+/// docs/wire.md lists every transaction body at its variant index under its kind, and
+/// names every domain tag, so the spec cannot drift from the code.
+#[test]
+fn the_wire_spec_lists_every_body_index_and_domain_tag() {
+    let path = dir().join("../wire.md");
+    let spec = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    for stx in vectors::transactions().unwrap() {
+        let index = codec::encode(&stx.tx.body)[0];
+        let row = format!("| {index} | `{}` |", stx.tx.body.kind());
+        assert!(spec.contains(&row), "docs/wire.md has no row {row:?}");
+    }
+    for tag in cairn_types::crypto::domain::ALL {
+        assert!(spec.contains(&format!("`{tag}`")), "docs/wire.md does not name {tag}");
+    }
+}
