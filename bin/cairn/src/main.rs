@@ -74,6 +74,9 @@ enum Command {
     /// Benchmarks run inside this process.
     #[command(subcommand)]
     Bench(cmd::bench::BenchCmd),
+    /// Write the wire test vectors (docs/wire.md) from their fixed seeds, or check a
+    /// directory of them.
+    Vectors(cmd::vectors::VectorsArgs),
 }
 
 fn init_tracing() {
@@ -113,6 +116,7 @@ fn main() -> std::process::ExitCode {
             Command::Chain(c) => cmd::chain::run(&ctx, c).await,
             Command::Bench(c) => cmd::bench::run(&ctx, c).await,
             Command::Sim(a) => cmd::sim::run(&ctx, a).await,
+            Command::Vectors(a) => cmd::vectors::run(&ctx, a),
         }
     });
     match result {

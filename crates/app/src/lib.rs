@@ -28,6 +28,7 @@ pub mod staking;
 pub mod state_key;
 pub mod storage;
 pub mod usage;
+pub mod vectors;
 
 /// What a transaction body returns: its domain's typed failure, which the receipt records
 /// as a [`cairn_types::TxFailure`] (the body's writes are dropped), or an error of the state

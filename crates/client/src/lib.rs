@@ -352,6 +352,14 @@ impl Client {
         Ok(cairn_types::rewards::RewardReport { summary: page.summary, entries })
     }
 
+    /// `GET /v1/epochs/{e}/rewards/proof`: the epoch's reward root with its state proof.
+    pub async fn reward_root_proof(
+        &self,
+        epoch: u64,
+    ) -> Result<cairn_types::api::RewardRootProofView, ClientError> {
+        self.get_json(&format!("/v1/epochs/{epoch}/rewards/proof")).await
+    }
+
     /// `GET /v1/devices/{id}/rewards?epoch=`
     pub async fn device_rewards(
         &self,

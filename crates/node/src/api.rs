@@ -150,6 +150,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/credits/{addr}", get(api_rewards::credits))
         .route("/v1/oracles", get(api_rewards::oracles))
         .route("/v1/epochs/{epoch}/rewards", get(api_rewards::epoch))
+        .route("/v1/epochs/{epoch}/rewards/proof", get(api_rewards::root_proof))
         .route("/v1/devices/{id}/rewards", get(api_rewards::device))
         .route("/v1/rewards/{owner}/claimable", get(api_rewards::claimable))
         .route("/metrics", get(metrics))

@@ -1,5 +1,6 @@
 //! Reward routes of the HTTP API: an epoch's report, a device's line in it, what an owner
-//! can claim (with Merkle paths), and the supply.
+//! can claim (with Merkle paths), the proof of an epoch's reward root against a state root,
+//! and the supply.
 
 use crate::Shared;
 use crate::api::{ApiError, ApiResult, blocking};
@@ -9,7 +10,10 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use cairn_app::{accounts, rewards, state_key};
 use cairn_state::StateRead;
-use cairn_types::api::{ClaimableView, DeviceRewardView, EpochRewardsView, SupplyView};
+use cairn_state::tree;
+use cairn_types::api::{
+    ClaimableView, DeviceRewardView, EpochRewardsView, RewardRootProofView, SupplyView,
+};
 use cairn_types::rewards::RewardClaim;
 use cairn_types::tx::MAX_CLAIMS_PER_TX;
 use cairn_types::{Address, Hash, merkle};
@@ -48,6 +52,27 @@ pub async fn epoch(
         let next = (rows.len() > limit).then(|| rows[limit - 1].0);
         let entries = rows.into_iter().take(limit).map(|(_, e)| e).collect();
         Ok(Json(EpochRewardsView { summary, entries, next }))
+    })
+    .await
+}
+
+/// `GET /v1/epochs/{e}/rewards/proof`: the epoch's reward summary (root and leaf count) as
+/// stored under `rewards/<epoch>`, with its state-tree proof against the state root of the
+/// latest block (`proof.height`; height 0 is the genesis state).
+pub async fn root_proof(
+    State(s): State<Arc<Shared>>,
+    path: Result<Path<u64>, PathRejection>,
+) -> ApiResult<RewardRootProofView> {
+    let Path(epoch) = path?;
+    blocking(move || {
+        let snap = s.snapshot()?;
+        let height = snap.height()?.unwrap_or(0);
+        let (value, proof) = tree::prove(&snap, &state_key::epoch_rewards(epoch), height)?;
+        let root = tree::root_at(&snap, height)?;
+        let view = rewards::root_proof::view(epoch, height, root, value, proof)
+            .map_err(|e| anyhow::anyhow!("stored rewards of epoch {epoch}: {e}"))?
+            .ok_or_else(|| no_rewards(epoch))?;
+        Ok(Json(view))
     })
     .await
 }

@@ -258,6 +258,20 @@ pub struct EpochRewardsView {
     pub next: Option<u32>,
 }
 
+/// `GET /v1/epochs/{e}/rewards/proof`: an epoch's reward root as stored in state under
+/// `rewards/<epoch>` (the borsh [`crate::rewards::EpochRewards`] summary), with its proof
+/// against the state root of block `proof.height`. `root` and `leaves` repeat the summary's
+/// last two fields, read from the proven value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RewardRootProofView {
+    pub epoch: u64,
+    /// Merkle root of the epoch's reward leaves.
+    pub root: Hash,
+    /// How many leaves the root is over.
+    pub leaves: u64,
+    pub proof: StateProofView,
+}
+
 /// `GET /v1/devices/{id}/rewards?epoch=`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceRewardView {

@@ -23,6 +23,7 @@ pub mod rewards;
 pub mod storage;
 pub mod tx;
 pub mod usage;
+pub mod vectors;
 
 pub use address::{Address, AddressError};
 pub use block::{Block, BlockHeader, Certificate};

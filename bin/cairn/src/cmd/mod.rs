@@ -16,6 +16,7 @@ pub mod storage;
 pub mod testnet;
 pub mod tx;
 pub mod usage;
+pub mod vectors;
 
 use anyhow::Context;
 use cairn_keystore::Keystore;

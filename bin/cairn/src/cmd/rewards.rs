@@ -42,6 +42,12 @@ pub enum RewardsCmd {
     },
     /// What an owner can claim (address or key name).
     Claimable { owner: String },
+    /// An epoch's reward root with its state proof, checked against the state root in the
+    /// header of the block it is proven at.
+    Proof {
+        #[arg(long)]
+        epoch: u64,
+    },
     /// The supply: genesis + emitted − burned, and where it sits.
     Supply,
     /// Replay the node's chain from genesis, recompute the rewards of epochs FROM..=TO with
@@ -164,6 +170,35 @@ pub async fn run(ctx: &Ctx, cmd: RewardsCmd) -> anyhow::Result<()> {
                 println!("claimed {} from {leaves} leaves{more}", format_crn(total));
             }
         }
+        RewardsCmd::Proof { epoch } => {
+            let view = client.reward_root_proof(epoch).await?;
+            let (height, block, root) = trusted_state_root(&client, view.proof.height).await?;
+            let summary = rewards::root_proof::verify(&view, root)?;
+            if ctx.json {
+                let mut v = serde_json::to_value(&view)?;
+                v["verified_against"] = serde_json::json!({
+                    "height": height,
+                    "block_hash": block,
+                    "state_root": root,
+                });
+                return output::json(&v);
+            }
+            output::fields(&[
+                ("epoch", epoch.to_string()),
+                ("reward root", summary.root.to_string()),
+                ("leaves", summary.leaves.to_string()),
+                ("state key", view.proof.key.clone()),
+                (
+                    "proof",
+                    match block {
+                        Some(b) => {
+                            format!("verified against block {height} ({b}) state root {root}")
+                        }
+                        None => format!("verified against the genesis state root {root}"),
+                    },
+                ),
+            ]);
+        }
         RewardsCmd::Supply => {
             let s = client.supply().await?;
             if ctx.json {
@@ -212,6 +247,23 @@ pub async fn run(ctx: &Ctx, cmd: RewardsCmd) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The state root a proof at `height` must match: the state root in the header of block
+/// `height` (with the block's hash), or the genesis state root while the chain is at 0.
+async fn trusted_state_root(
+    client: &cairn_client::Client,
+    height: u64,
+) -> anyhow::Result<(u64, Option<Hash>, Hash)> {
+    if height == 0 {
+        let status = client.status().await?;
+        if status.height != 0 {
+            bail!("the proof is for height 0 but the chain is at {}", status.height);
+        }
+        return Ok((0, None, status.state_root));
+    }
+    let header = client.block(height).await?.header;
+    Ok((height, Some(header.hash()), header.state_root))
 }
 
 /// Replays up to the boundary block of each audited epoch and compares, per epoch, the

@@ -8,6 +8,7 @@
 pub mod compute;
 pub mod fraud;
 mod gather;
+pub mod root_proof;
 pub mod witness_graph;
 pub mod witness_rows;
 
