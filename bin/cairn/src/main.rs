@@ -55,10 +55,10 @@ enum Command {
     Rewards(cmd::rewards::RewardsCmd),
     /// Compute jobs: post, take, commit, reveal, accept.
     #[command(subcommand)]
-    Job(cmd::job::JobCmd),
+    Compute(cmd::compute::ComputeCmd),
     /// Usage channels: open, sign receipts, settle, dispute, close.
     #[command(subcommand)]
-    Channel(cmd::channel::ChannelCmd),
+    Usage(cmd::usage::UsageCmd),
     /// Changes reserved to the genesis admin key (denylist, maker allow-list).
     #[command(subcommand)]
     Admin(cmd::admin::AdminCmd),
@@ -105,8 +105,8 @@ fn main() -> std::process::ExitCode {
             Command::Query(c) => cmd::query::run(&ctx, c).await,
             Command::Device(c) => cmd::device::run(&ctx, c).await,
             Command::Admin(c) => cmd::admin::run(&ctx, c).await,
-            Command::Channel(c) => cmd::channel::run(&ctx, c).await,
-            Command::Job(c) => cmd::job::run(&ctx, c).await,
+            Command::Usage(c) => cmd::usage::run(&ctx, c).await,
+            Command::Compute(c) => cmd::compute::run(&ctx, c).await,
             Command::Storage(c) => cmd::storage::run(&ctx, c).await,
             Command::Rewards(c) => cmd::rewards::run(&ctx, c).await,
             Command::Credits(c) => cmd::credits::run(&ctx, c).await,

@@ -5,6 +5,8 @@ use crate::state_key;
 use borsh::{BorshDeserialize, BorshSerialize};
 use cairn_state::{Overlay, StateError, StateRead};
 use cairn_types::{Address, Amount, TxFailure};
+
+use crate::TxResult;
 use serde::{Deserialize, Serialize};
 
 /// An account as stored in state. Absent accounts read as zero balance, nonce 0.
@@ -93,15 +95,35 @@ pub fn record_burn(o: &mut Overlay<'_>, amount: Amount) -> Result<(), StateError
     Ok(())
 }
 
+/// Why a balance cannot pay: the failures of [`Transfer`] and of every lock, burn or
+/// transfer another domain makes from a balance (which wraps it in its own error).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AccountsError {
+    #[error("insufficient balance: needed {needed}, available {available}")]
+    InsufficientBalance { needed: Amount, available: Amount },
+    #[error("balance of {account} would overflow")]
+    BalanceOverflow { account: Address },
+}
+
+impl From<AccountsError> for TxFailure {
+    fn from(e: AccountsError) -> TxFailure {
+        match e {
+            AccountsError::InsufficientBalance { needed, available } => {
+                TxFailure::InsufficientBalance { needed, available }
+            }
+            AccountsError::BalanceOverflow { account } => TxFailure::BalanceOverflow { account },
+        }
+    }
+}
+
 /// Takes `amount` from `who`'s balance, or fails with the balance it found.
-fn debit(
-    o: &mut Overlay<'_>,
-    who: &Address,
-    amount: Amount,
-) -> Result<Result<(), TxFailure>, StateError> {
+fn debit(o: &mut Overlay<'_>, who: &Address, amount: Amount) -> TxResult<AccountsError> {
     let mut acct = get_account(o, who)?;
     if acct.balance < amount {
-        return Ok(Err(TxFailure::InsufficientBalance { needed: amount, available: acct.balance }));
+        return Ok(Err(AccountsError::InsufficientBalance {
+            needed: amount,
+            available: acct.balance,
+        }));
     }
     acct.balance -= amount;
     put_account(o, who, &acct);
@@ -133,7 +155,7 @@ pub fn lock(
     who: &Address,
     amount: Amount,
     pool: Locked,
-) -> Result<Result<(), TxFailure>, StateError> {
+) -> TxResult<AccountsError> {
     if let Err(f) = debit(o, who, amount)? {
         return Ok(Err(f));
     }
@@ -163,11 +185,7 @@ pub fn unlock(
 }
 
 /// Moves `amount` from `owner`'s balance into the bonded total.
-pub fn lock_bond(
-    o: &mut Overlay<'_>,
-    owner: &Address,
-    amount: Amount,
-) -> Result<Result<(), TxFailure>, StateError> {
+pub fn lock_bond(o: &mut Overlay<'_>, owner: &Address, amount: Amount) -> TxResult<AccountsError> {
     lock(o, owner, amount, Locked::Bonds)
 }
 
@@ -181,7 +199,7 @@ pub fn lock_escrow(
     o: &mut Overlay<'_>,
     payer: &Address,
     amount: Amount,
-) -> Result<Result<(), TxFailure>, StateError> {
+) -> TxResult<AccountsError> {
     lock(o, payer, amount, Locked::Escrow)
 }
 
@@ -221,11 +239,7 @@ pub fn burn_bonded(o: &mut Overlay<'_>, amount: Amount) -> Result<(), StateError
 }
 
 /// Debits `amount` from `payer` and burns it (fees beyond the transaction fee).
-pub fn burn_from(
-    o: &mut Overlay<'_>,
-    payer: &Address,
-    amount: Amount,
-) -> Result<Result<(), TxFailure>, StateError> {
+pub fn burn_from(o: &mut Overlay<'_>, payer: &Address, amount: Amount) -> TxResult<AccountsError> {
     if let Err(f) = debit(o, payer, amount)? {
         return Ok(Err(f));
     }
@@ -239,14 +253,14 @@ pub fn transfer(
     from: &Address,
     to: &Address,
     amount: Amount,
-) -> Result<Result<(), TxFailure>, StateError> {
+) -> TxResult<AccountsError> {
     if let Err(f) = debit(o, from, amount)? {
         return Ok(Err(f));
     }
     let mut dst = get_account(o, to)?;
     dst.balance = match dst.balance.checked_add(amount) {
         Some(b) => b,
-        None => return Ok(Err(TxFailure::BalanceOverflow { account: *to })),
+        None => return Ok(Err(AccountsError::BalanceOverflow { account: *to })),
     };
     put_account(o, to, &dst);
     Ok(Ok(()))
@@ -259,11 +273,13 @@ pub struct Transfer<'a> {
 }
 
 impl TxHandler for Transfer<'_> {
+    type Error = AccountsError;
+
     fn spend(&self, _params: &cairn_types::Params) -> Amount {
         self.amount
     }
 
-    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled {
+    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled<AccountsError> {
         no_outcome(transfer(o, cx.signer, self.to, self.amount))
     }
 }

@@ -8,10 +8,10 @@
 //! | # | component | begin of block | end of block |
 //! | - | --------- | -------------- | ------------ |
 //! | 1 | [`crate::devices::registry::Bonds`] | bonds whose cooldown ends return to their owners | — |
-//! | 2 | [`crate::channels::Channels`] | channels whose dispute window ends pay out (their units count in the block's epoch) | — |
+//! | 2 | [`crate::usage::Channels`] | channels whose dispute window ends pay out (their units count in the block's epoch) | — |
 //! | 3 | [`crate::rewards::Rewards`] | at an epoch's first block: the reward run for the epoch before | — |
-//! | 4 | [`crate::jobs::Jobs`] | jobs whose reveal phase ends settle | — |
-//! | 5 | [`crate::deals::Deals`] | at an epoch's first block: unanswered challenges fault, new ones from the entropy | — |
+//! | 4 | [`crate::compute::Jobs`] | jobs whose reveal phase ends settle | — |
+//! | 5 | [`crate::storage::Deals`] | at an epoch's first block: unanswered challenges fault, new ones from the entropy | — |
 //! | 6 | [`crate::staking::Staking`] | unbonding that ends returns; at an epoch's first block the next set | — |
 //! | 7 | [`crate::component::Chain`] | — | the block's height, time and entropy; entropy older than the window goes |
 //!
@@ -29,10 +29,10 @@ use crate::component::{BlockEnv, BlockOutput, Chain, Component};
 /// Every component, in the order the block runs them (the table in the module docs).
 pub static COMPONENTS: [&dyn Component; 7] = [
     &crate::devices::registry::Bonds,
-    &crate::channels::Channels,
+    &crate::usage::Channels,
     &crate::rewards::Rewards,
-    &crate::jobs::Jobs,
-    &crate::deals::Deals,
+    &crate::compute::Jobs,
+    &crate::storage::Deals,
     &crate::staking::Staking,
     &Chain,
 ];

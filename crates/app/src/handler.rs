@@ -2,7 +2,7 @@
 //!
 //! A kind's rules live in one place: the module of its domain implements [`TxHandler`] for
 //! a small view of the body (named after the `TxBody` variant, e.g.
-//! [`crate::accounts::Transfer`], [`crate::deals::OpenDeal`]) with, side by side,
+//! [`crate::accounts::Transfer`], [`crate::storage::OpenDeal`]) with, side by side,
 //!
 //! - [`TxHandler::check_stateless`]: the body's checks that need the parameters but no
 //!   state (phase one, [`crate::check::check_stateless_batch`]);
@@ -14,8 +14,29 @@
 //!   makes sure the balance covers;
 //! - [`TxHandler::check_and_execute`]: the stateful checks and the writes (phase three,
 //!   `execute.rs`), in the transaction's own scope of the block overlay. A check that
-//!   fails returns the [`TxFailure`] for the receipt; the scope is discarded, so nothing the
-//!   body wrote stays (the fee and nonce do).
+//!   fails returns the handler's [`TxHandler::Error`]; the scope is discarded, so nothing
+//!   the body wrote stays (the fee and nonce do).
+//!
+//! # Errors
+//!
+//! Errors are grouped per domain module, not per handler (a domain's kinds share most of
+//! their reasons): each has one error enum for the handlers it holds, carrying the
+//! offending values: [`crate::accounts::AccountsError`], [`crate::devices::DeviceTxError`] (the
+//! registry's kinds and `SubmitReports`, which never fails), [`crate::usage::UsageError`],
+//! [`crate::compute::ComputeError`], [`crate::storage::StorageError`],
+//! [`crate::credits::CreditsError`], [`crate::rewards::RewardsClaimError`],
+//! [`crate::rewards::fraud::FraudError`] and [`crate::staking::StakingError`] (`Bond`,
+//! `Delegate`, `Unbond` and `ReportEquivocation`). What several domains share is an enum of
+//! its own that theirs wrap: a balance that cannot pay ([`crate::accounts::AccountsError`]),
+//! a device that is not there or not the signer's ([`crate::devices::DeviceAccessError`]),
+//! credits that cannot go into escrow ([`crate::credits::LockError`]).
+//!
+//! The receipt records a [`TxFailure`], the frozen wire enum (its borsh encoding and
+//! `code()` strings are hashed into `receipts_root`): every domain error converts into it
+//! with `From`, onto the variant that held the same values before the split, and
+//! [`crate::dispatch::route`] converts. A domain error never reaches a receipt unconverted,
+//! and a new domain variant maps onto an existing [`TxFailure`] variant or onto one
+//! appended at its end.
 //!
 //! The phases themselves (batching, nonces, expiry, fees, scopes, receipts) know no kind:
 //! they call [`crate::dispatch::route`], the one match over [`cairn_types::TxBody`], which
@@ -28,9 +49,11 @@
 //!    and its name to `TxBody::kind`; new failure reasons go at the end of
 //!    `cairn_types::TxFailure` with their code (docs/protocol.md lists them).
 //! 2. In the module of its domain, add the view struct named after the variant and
-//!    `impl TxHandler` for it: `check_and_execute` always, the other three methods only
-//!    where the kind has such a rule (the defaults check nothing, carry no extra signature
-//!    and spend nothing).
+//!    `impl TxHandler` for it: `type Error` (the domain's error enum; a new reason is a
+//!    variant there, carrying its values, with its arm in the enum's `From` into
+//!    `TxFailure` and its row in the enum's table test), `check_and_execute` always, the
+//!    other three methods only where the kind has such a rule (the defaults check nothing,
+//!    carry no extra signature and spend nothing).
 //! 3. Add its row to [`crate::dispatch::route`]. The match is exhaustive: the crate does not
 //!    compile until the row is there.
 //!
@@ -42,13 +65,13 @@ use cairn_types::device_key::{DeviceKey, DeviceSignature};
 use cairn_types::tx::StatelessError;
 use cairn_types::{Address, Amount, Height, Params, TxFailure, TxOutcome};
 
-/// What [`TxHandler::check_and_execute`] returns: the receipt's outcome, a typed failure the
-/// receipt records (the body's writes are dropped), or an error of the state itself, which
-/// stops the block.
-pub type Handled = Result<Result<TxOutcome, TxFailure>, StateError>;
+/// What [`TxHandler::check_and_execute`] returns: the receipt's outcome, the handler's
+/// typed failure `E`, which the receipt records as a [`TxFailure`] (the body's writes are
+/// dropped), or an error of the state itself, which stops the block.
+pub type Handled<E> = Result<Result<TxOutcome, E>, StateError>;
 
 /// A body that succeeds with nothing to record beyond success.
-pub(crate) fn no_outcome(r: crate::TxResult) -> Handled {
+pub(crate) fn no_outcome<E>(r: crate::TxResult<E>) -> Handled<E> {
     r.map(|r| r.map(|()| TxOutcome::None))
 }
 
@@ -95,6 +118,10 @@ pub struct SigItem {
 
 /// The rules of one transaction kind. See the module docs.
 pub trait TxHandler {
+    /// Why the body fails: its domain's error enum, converted into the receipt's
+    /// [`TxFailure`] by [`crate::dispatch::route`].
+    type Error: Into<TxFailure>;
+
     /// Checks of the body that need the parameters but no state.
     fn check_stateless(&self, _params: &Params) -> Result<(), StatelessError> {
         Ok(())
@@ -110,5 +137,21 @@ pub trait TxHandler {
     }
 
     /// The stateful checks and the execution, against the transaction's scope.
-    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled;
+    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled<Self::Error>;
+}
+
+/// Checks a domain error enum's table: each row's error converts into exactly the
+/// [`TxFailure`] given (the same variant and values, so the same borsh bytes in the
+/// receipt), with the code given, and says the same as it does.
+#[cfg(test)]
+pub(crate) fn assert_failure_table<E>(rows: Vec<(E, &'static str, TxFailure)>)
+where
+    E: Into<TxFailure> + Clone + std::fmt::Display + std::fmt::Debug,
+{
+    for (error, code, failure) in rows {
+        assert_eq!(error.to_string(), failure.to_string(), "message of {error:?}");
+        let got: TxFailure = error.clone().into();
+        assert_eq!(got, failure, "{error:?}");
+        assert_eq!(got.code(), code, "code of {error:?}");
+    }
 }

@@ -14,24 +14,25 @@
 
 pub mod accounts;
 pub mod block;
-pub mod channels;
 pub mod check;
 pub mod component;
+pub mod compute;
 pub mod credits;
-pub mod deals;
 pub mod devices;
 pub mod dispatch;
 mod execute;
 pub mod handler;
-pub mod jobs;
 pub mod rewards;
 pub mod roster;
 pub mod staking;
 pub mod state_key;
+pub mod storage;
+pub mod usage;
 
-/// What a transaction body returns: a typed failure the receipt records (the body's writes
-/// are dropped), or an error of the state itself.
-pub(crate) type TxResult = Result<Result<(), cairn_types::TxFailure>, cairn_state::StateError>;
+/// What a transaction body returns: its domain's typed failure, which the receipt records
+/// as a [`cairn_types::TxFailure`] (the body's writes are dropped), or an error of the state
+/// itself.
+pub(crate) type TxResult<E> = Result<Result<(), E>, cairn_state::StateError>;
 
 pub use check::{SizedTx, StatefulError};
 pub use execute::Executed;

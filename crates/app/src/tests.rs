@@ -268,3 +268,23 @@ fn signatures_checked_at_admission_are_not_verified_again_but_shapes_are() {
         Err(BlockError::BadTx { error: StatelessError::FeeTooLow { .. }, .. })
     ));
 }
+
+/// Every failure of a balance lands on the receipt as the variant it always had.
+#[test]
+fn every_accounts_error_maps_onto_its_receipt_failure() {
+    use crate::accounts::AccountsError as E;
+    use cairn_types::Address;
+    let a = Address([1; 32]);
+    crate::handler::assert_failure_table(vec![
+        (
+            E::InsufficientBalance { needed: 7, available: 3 },
+            "insufficient_balance",
+            TxFailure::InsufficientBalance { needed: 7, available: 3 },
+        ),
+        (
+            E::BalanceOverflow { account: a },
+            "balance_overflow",
+            TxFailure::BalanceOverflow { account: a },
+        ),
+    ]);
+}

@@ -3,7 +3,7 @@
 //! the mempool and block execution, never written into state directly), then E epochs of
 //! device traffic go through it: every hotspot beacons once an epoch and half of them
 //! witness four beacons each, every device sends heartbeats, every sensor sends readings.
-//! Storage deals, compute jobs and channels are not part of the traffic.
+//! Storage deals, compute jobs and usage channels are not part of the traffic.
 //!
 //! The bench drives the node's block production itself (the node runs with blocks on
 //! demand): a block every `block_ms` while the epoch's traffic is in flight, then blocks

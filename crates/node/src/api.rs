@@ -293,7 +293,7 @@ async fn channel(
     let Path(id) = path?;
     let id = parse_hash(&id)?;
     let snap = s.snapshot()?;
-    let c = cairn_app::channels::get_channel(&snap, &id)?
+    let c = cairn_app::usage::get_channel(&snap, &id)?
         .ok_or_else(|| ApiError::not_found(format!("no channel {id}")))?;
     Ok(Json(c))
 }
@@ -306,7 +306,7 @@ async fn deal(
     let Path(id) = path?;
     let id = parse_hash(&id)?;
     let snap = s.snapshot()?;
-    let d = cairn_app::deals::get_deal(&snap, &id)?
+    let d = cairn_app::storage::get_deal(&snap, &id)?
         .ok_or_else(|| ApiError::not_found(format!("no deal {id}")))?;
     Ok(Json(d))
 }
@@ -319,7 +319,7 @@ async fn job(
     let Path(id) = path?;
     let id = parse_hash(&id)?;
     let snap = s.snapshot()?;
-    let j = cairn_app::jobs::get_job(&snap, &id)?
+    let j = cairn_app::compute::get_job(&snap, &id)?
         .ok_or_else(|| ApiError::not_found(format!("no job {id}")))?;
     Ok(Json(j))
 }

@@ -426,7 +426,7 @@ impl Sim {
             if record.status != JobStatus::Open
                 || h0 >= record.reveal_deadline
                 || !all_revealed
-                || cairn_app::jobs::majority(&record).is_some()
+                || cairn_app::compute::majority(&record).is_some()
                 || !record.slots.iter().any(|s| s.result == Some(right))
             {
                 continue;

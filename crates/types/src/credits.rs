@@ -99,6 +99,25 @@ pub fn median_price(reports: &[PriceReport], height: Height, max_age: u64) -> Op
     fresh.get(fresh.len().checked_sub(1)? / 2).copied()
 }
 
+/// Why there is no price to mint at: no fresh report, or fewer than the quorum. Receipts
+/// record it as `stale_price` / `not_enough_oracles`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NoQuorum {
+    #[error("no fresh price: no oracle reported within {max_age} blocks")]
+    Stale { max_age: u64 },
+    #[error("only {fresh} fresh price reports; the price needs {min}")]
+    TooFew { fresh: u32, min: u32 },
+}
+
+impl From<NoQuorum> for TxFailure {
+    fn from(e: NoQuorum) -> TxFailure {
+        match e {
+            NoQuorum::Stale { max_age } => TxFailure::StalePrice { max_age },
+            NoQuorum::TooFew { fresh, min } => TxFailure::NotEnoughOracles { fresh, min },
+        }
+    }
+}
+
 /// The price minting uses at `height`: the lower median of the fresh reports when there
 /// are at least `min_oracles` of them (`stale_price` with none, `not_enough_oracles` with
 /// some but too few).
@@ -107,16 +126,16 @@ pub fn quorum_price(
     height: Height,
     max_age: u64,
     min_oracles: u32,
-) -> Result<u128, TxFailure> {
+) -> Result<u128, NoQuorum> {
     let fresh = fresh_prices(reports, height, max_age);
     let count = u32::try_from(fresh.len()).unwrap_or(u32::MAX);
     if count == 0 {
-        return Err(TxFailure::StalePrice { max_age });
+        return Err(NoQuorum::Stale { max_age });
     }
     if count < min_oracles.max(1) {
-        return Err(TxFailure::NotEnoughOracles { fresh: count, min: min_oracles });
+        return Err(NoQuorum::TooFew { fresh: count, min: min_oracles });
     }
-    fresh.get((fresh.len() - 1) / 2).copied().ok_or(TxFailure::StalePrice { max_age })
+    fresh.get((fresh.len() - 1) / 2).copied().ok_or(NoQuorum::Stale { max_age })
 }
 
 /// Credits bought by burning `crn` base units at `nano_usd_per_crn`, rounded down:
@@ -214,18 +233,36 @@ mod tests {
         assert_eq!(quorum_price(&reports, 100, 10, 3), Ok(200));
         // One fresh report alone does not set the price when three are needed.
         assert_eq!(
-            quorum_price(&[r(u128::MAX, 100)], 100, 10, 3),
+            quorum_price(&[r(u128::MAX, 100)], 100, 10, 3).map_err(TxFailure::from),
             Err(TxFailure::NotEnoughOracles { fresh: 1, min: 3 })
         );
         assert_eq!(
-            quorum_price(&reports, 100, 5, 3),
+            quorum_price(&reports, 100, 5, 3).map_err(TxFailure::from),
             Err(TxFailure::NotEnoughOracles { fresh: 2, min: 3 })
         );
         assert_eq!(quorum_price(&reports, 100, 5, 2), Ok(100));
         assert_eq!(
-            quorum_price(&[r(7, 89)], 100, 10, 1),
+            quorum_price(&[r(7, 89)], 100, 10, 1).map_err(TxFailure::from),
             Err(TxFailure::StalePrice { max_age: 10 })
         );
         assert_eq!(quorum_price(&[r(7, 90)], 100, 10, 1), Ok(7));
+    }
+
+    /// A missing quorum lands on the receipt as the variant it always had.
+    #[test]
+    fn every_no_quorum_maps_onto_its_receipt_failure() {
+        for (e, code, failure) in [
+            (NoQuorum::Stale { max_age: 5 }, "stale_price", TxFailure::StalePrice { max_age: 5 }),
+            (
+                NoQuorum::TooFew { fresh: 1, min: 3 },
+                "not_enough_oracles",
+                TxFailure::NotEnoughOracles { fresh: 1, min: 3 },
+            ),
+        ] {
+            assert_eq!(e.to_string(), failure.to_string());
+            let got = TxFailure::from(e);
+            assert_eq!(got.code(), code);
+            assert_eq!(got, failure);
+        }
     }
 }

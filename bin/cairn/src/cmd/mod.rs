@@ -3,10 +3,9 @@
 pub mod admin;
 pub mod bench;
 pub mod chain;
-pub mod channel;
+pub mod compute;
 pub mod credits;
 pub mod device;
-pub mod job;
 pub mod keys;
 pub mod node;
 pub mod query;
@@ -16,6 +15,7 @@ pub mod sim;
 pub mod storage;
 pub mod testnet;
 pub mod tx;
+pub mod usage;
 
 use anyhow::Context;
 use cairn_keystore::Keystore;

@@ -40,7 +40,7 @@ fn a_channel_settled_with_an_old_receipt_is_corrected_by_the_consumers_dispute()
         // Open: 10 000 000 credits of escrow at 10 000 a unit. The consumer's third
         // transaction (after the price report and the mint), nonce 2.
         node.cli(&[
-            "--json", "channel", "open", "--from", "consumer", "--device", &id, "--escrow",
+            "--json", "usage", "open", "--from", "consumer", "--device", &id, "--escrow",
             "10000000", "--price", "10000",
         ])
         .success();
@@ -52,7 +52,7 @@ fn a_channel_settled_with_an_old_receipt_is_corrected_by_the_consumers_dispute()
         for (units, seq, out) in [("100", "1", r1s), ("400", "2", r2s)] {
             node.cli(&[
                 "--json",
-                "channel",
+                "usage",
                 "receipt",
                 "--consumer",
                 "consumer",
@@ -72,7 +72,7 @@ fn a_channel_settled_with_an_old_receipt_is_corrected_by_the_consumers_dispute()
         let p0 = node.account(&provider).await.balance;
         let settle = success_receipt(node.cli(&[
             "--json",
-            "channel",
+            "usage",
             "settle",
             "--owner",
             "provider",
@@ -81,7 +81,7 @@ fn a_channel_settled_with_an_old_receipt_is_corrected_by_the_consumers_dispute()
         ]));
         success_receipt(node.cli(&[
             "--json",
-            "channel",
+            "usage",
             "dispute",
             "--from",
             "consumer",
@@ -91,7 +91,7 @@ fn a_channel_settled_with_an_old_receipt_is_corrected_by_the_consumers_dispute()
         // Posting the old one again is refused.
         let (refused, code) = failure_code(node.cli(&[
             "--json",
-            "channel",
+            "usage",
             "dispute",
             "--from",
             "provider",

@@ -48,7 +48,7 @@ fn a_compute_job_with_one_lying_provider_pays_the_honest_two_and_slashes_the_lia
             (Hash::sha256(b"workload").to_string(), Hash::sha256(b"input").to_string());
         node.cli(&[
             "--json",
-            "job",
+            "compute",
             "post",
             "--from",
             "consumer",
@@ -77,10 +77,10 @@ fn a_compute_job_with_one_lying_provider_pays_the_honest_two_and_slashes_the_lia
             let secret = node.dir().join(format!("secret{i}.json"));
             let secret = secret.to_str().expect("path");
             success_receipt(node.cli(&[
-                "--json", "job", "take", "--owner", &owner, "--job", &jid, "--device", &id,
+                "--json", "compute", "take", "--owner", &owner, "--job", &jid, "--device", &id,
             ]));
             success_receipt(node.cli(&[
-                "--json", "job", "commit", "--owner", &owner, "--job", &jid, "--device", &id,
+                "--json", "compute", "commit", "--owner", &owner, "--job", &jid, "--device", &id,
                 "--result", results[i], "--secret", secret,
             ]));
         }
@@ -90,7 +90,7 @@ fn a_compute_job_with_one_lying_provider_pays_the_honest_two_and_slashes_the_lia
             let secret = node.dir().join(format!("secret{i}.json"));
             success_receipt(node.cli(&[
                 "--json",
-                "job",
+                "compute",
                 "reveal",
                 "--owner",
                 &owner,

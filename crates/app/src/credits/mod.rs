@@ -10,12 +10,91 @@ use crate::handler::{Handled, TxCx, TxHandler, no_outcome};
 use crate::state_key;
 use cairn_state::{Overlay, StateError, StateRead};
 use cairn_types::credits::{
-    CreditSupply, MAX_NANO_USD_PER_CRN, MAX_ORACLES, PriceReport, credits_for, quorum_price,
+    CreditSupply, MAX_NANO_USD_PER_CRN, MAX_ORACLES, NoQuorum, PriceReport, credits_for,
+    quorum_price,
 };
 use cairn_types::{Address, Amount, Height, Params, TxFailure};
 use std::collections::BTreeMap;
 
 use crate::TxResult;
+use crate::accounts::AccountsError;
+
+/// Why `SetOracle`, `ReportPrice` or `MintCredits` fails.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CreditsError {
+    #[error("{signer} is not the admin key")]
+    NotAdmin { signer: Address },
+    #[error("the oracle list is full ({max})")]
+    TooManyOracles { max: usize },
+    #[error("a price must be above zero")]
+    ZeroPrice,
+    #[error("a price of {nano_usd_per_crn} nano-dollars per CRN is above the highest, {max}")]
+    PriceTooHigh { nano_usd_per_crn: u128, max: u128 },
+    #[error("{signer} is not a listed price oracle")]
+    NotOracle { signer: Address },
+    /// No fresh price, or too few fresh reports.
+    #[error(transparent)]
+    NoPrice(#[from] NoQuorum),
+    #[error("{amount} base units buy no whole credit at {nano_usd_per_crn} nano-dollars per CRN")]
+    TooFewForACredit { amount: Amount, nano_usd_per_crn: u128 },
+    /// A credit count does not fit: `credits_for` (amount × price), `balance`, `minted` or
+    /// `remint_pending` (held + adding).
+    #[error("credit arithmetic overflows: {what} of {a} and {b}")]
+    Overflow { what: &'static str, a: u128, b: u128 },
+    #[error("the CRN value of all credits ever minted ({minted}) cannot take {amount} more")]
+    ValueOverflow { minted: Amount, amount: Amount },
+    /// The burn of the minting CRN.
+    #[error(transparent)]
+    Balance(#[from] AccountsError),
+}
+
+impl From<CreditsError> for TxFailure {
+    fn from(e: CreditsError) -> TxFailure {
+        match e {
+            CreditsError::NotAdmin { signer } => TxFailure::NotAdmin { signer },
+            CreditsError::TooManyOracles { max } => TxFailure::TooManyOracles { max },
+            CreditsError::ZeroPrice => TxFailure::ZeroPrice,
+            CreditsError::PriceTooHigh { nano_usd_per_crn, max } => {
+                TxFailure::PriceTooHigh { nano_usd_per_crn, max }
+            }
+            CreditsError::NotOracle { signer } => TxFailure::NotOracle { signer },
+            CreditsError::NoPrice(e) => e.into(),
+            CreditsError::TooFewForACredit { amount, nano_usd_per_crn } => {
+                TxFailure::TooFewForACredit { amount, nano_usd_per_crn }
+            }
+            CreditsError::Overflow { what, a, b } => {
+                TxFailure::CreditOverflow { what: what.into(), a, b }
+            }
+            CreditsError::ValueOverflow { minted, amount } => {
+                TxFailure::CreditValueOverflow { minted, amount }
+            }
+            CreditsError::Balance(e) => e.into(),
+        }
+    }
+}
+
+/// Why credits cannot go into an escrow ([`lock`], [`value::lock`]): the part of opening a
+/// channel, job or deal that the credits domain checks.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LockError {
+    #[error("{needed} credits needed, {available} held")]
+    InsufficientCredits { needed: u128, available: u128 },
+    #[error("credit arithmetic overflows: escrowed of {escrowed} and {amount}")]
+    EscrowedOverflow { escrowed: u128, amount: u128 },
+}
+
+impl From<LockError> for TxFailure {
+    fn from(e: LockError) -> TxFailure {
+        match e {
+            LockError::InsufficientCredits { needed, available } => {
+                TxFailure::InsufficientCredits { needed, available }
+            }
+            LockError::EscrowedOverflow { escrowed, amount } => {
+                TxFailure::CreditOverflow { what: "escrowed".into(), a: escrowed, b: amount }
+            }
+        }
+    }
+}
 
 /// Listed oracles and their last report (None before the first).
 pub type Oracles = BTreeMap<Address, Option<PriceReport>>;
@@ -47,14 +126,14 @@ pub fn quote(
     state: &impl StateRead,
     params: &Params,
     height: Height,
-) -> Result<Result<u128, TxFailure>, StateError> {
+) -> Result<Result<u128, NoQuorum>, StateError> {
     let reports: Vec<PriceReport> = get_oracles(state)?.into_values().flatten().collect();
     let c = &params.credits;
     Ok(quorum_price(&reports, height, c.price_max_age_blocks, c.min_oracles))
 }
 
-fn overflow(what: &str, a: u128, b: u128) -> TxFailure {
-    TxFailure::CreditOverflow { what: what.into(), a, b }
+fn overflow(what: &'static str, a: u128, b: u128) -> CreditsError {
+    CreditsError::Overflow { what, a, b }
 }
 
 pub fn set_oracle(
@@ -63,14 +142,14 @@ pub fn set_oracle(
     signer: &Address,
     oracle: &Address,
     allowed: bool,
-) -> TxResult {
+) -> TxResult<CreditsError> {
     if params.admin != Some(*signer) {
-        return Ok(Err(TxFailure::NotAdmin { signer: *signer }));
+        return Ok(Err(CreditsError::NotAdmin { signer: *signer }));
     }
     let mut list = get_oracles(o)?;
     if allowed {
         if !list.contains_key(oracle) && list.len() >= MAX_ORACLES {
-            return Ok(Err(TxFailure::TooManyOracles { max: MAX_ORACLES }));
+            return Ok(Err(CreditsError::TooManyOracles { max: MAX_ORACLES }));
         }
         list.entry(*oracle).or_insert(None);
     } else {
@@ -85,16 +164,16 @@ pub fn report_price(
     signer: &Address,
     nano_usd_per_crn: u128,
     height: Height,
-) -> TxResult {
+) -> TxResult<CreditsError> {
     if nano_usd_per_crn == 0 {
-        return Ok(Err(TxFailure::ZeroPrice));
+        return Ok(Err(CreditsError::ZeroPrice));
     }
     if nano_usd_per_crn > MAX_NANO_USD_PER_CRN {
-        return Ok(Err(TxFailure::PriceTooHigh { nano_usd_per_crn, max: MAX_NANO_USD_PER_CRN }));
+        return Ok(Err(CreditsError::PriceTooHigh { nano_usd_per_crn, max: MAX_NANO_USD_PER_CRN }));
     }
     let mut list = get_oracles(o)?;
     let Some(slot) = list.get_mut(signer) else {
-        return Ok(Err(TxFailure::NotOracle { signer: *signer }));
+        return Ok(Err(CreditsError::NotOracle { signer: *signer }));
     };
     *slot = Some(PriceReport { nano_usd_per_crn, height });
     o.put_encoded(state_key::oracles(), &list);
@@ -110,16 +189,16 @@ pub fn mint(
     to: &Address,
     amount: Amount,
     height: Height,
-) -> TxResult {
+) -> TxResult<CreditsError> {
     let p = match quote(o, params, height)? {
         Ok(p) => p,
-        Err(f) => return Ok(Err(f)),
+        Err(f) => return Ok(Err(f.into())),
     };
     let Some(credits) = credits_for(amount, p, params.credits.credit_value_nano_usd) else {
         return Ok(Err(overflow("credits_for", amount, p)));
     };
     if credits == 0 {
-        return Ok(Err(TxFailure::TooFewForACredit { amount, nano_usd_per_crn: p }));
+        return Ok(Err(CreditsError::TooFewForACredit { amount, nano_usd_per_crn: p }));
     }
     let b = balance(o, to)?;
     let Some(new_balance) = b.checked_add(credits) else {
@@ -134,7 +213,7 @@ pub fn mint(
         return Ok(Err(overflow("remint_pending", pending, amount)));
     };
     if let Err(f) = accounts::burn_from(o, signer, amount)? {
-        return Ok(Err(f));
+        return Ok(Err(f.into()));
     }
     let mut s = get_supply(o)?;
     // The burn moves `burned` only: `remint_pending` is still the value checked above.
@@ -148,16 +227,16 @@ pub fn mint(
 }
 
 /// Moves `amount` credits of `who` into escrow (a deal, a job or a channel).
-pub fn lock(o: &mut Overlay<'_>, who: &Address, amount: u128) -> TxResult {
+pub fn lock(o: &mut Overlay<'_>, who: &Address, amount: u128) -> TxResult<LockError> {
     let available = balance(o, who)?;
     if available < amount {
-        return Ok(Err(TxFailure::InsufficientCredits { needed: amount, available }));
+        return Ok(Err(LockError::InsufficientCredits { needed: amount, available }));
     }
     o.put_encoded(state_key::credits(who), &(available - amount));
     let mut cs = get_credit_supply(o)?;
     // A failure drops the transaction's writes, the balance's above included.
     let Some(escrowed) = cs.escrowed.checked_add(amount) else {
-        return Ok(Err(overflow("escrowed", cs.escrowed, amount)));
+        return Ok(Err(LockError::EscrowedOverflow { escrowed: cs.escrowed, amount }));
     };
     cs.escrowed = escrowed;
     o.put_encoded(state_key::credit_supply(), &cs);
@@ -210,7 +289,9 @@ pub struct SetOracle<'a> {
 }
 
 impl TxHandler for SetOracle<'_> {
-    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled {
+    type Error = CreditsError;
+
+    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled<CreditsError> {
         no_outcome(set_oracle(o, cx.params, cx.signer, self.oracle, self.allowed))
     }
 }
@@ -221,7 +302,9 @@ pub struct ReportPrice {
 }
 
 impl TxHandler for ReportPrice {
-    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled {
+    type Error = CreditsError;
+
+    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled<CreditsError> {
         no_outcome(report_price(o, cx.signer, self.nano_usd_per_crn, cx.height))
     }
 }
@@ -233,11 +316,13 @@ pub struct MintCredits<'a> {
 }
 
 impl TxHandler for MintCredits<'_> {
+    type Error = CreditsError;
+
     fn spend(&self, _params: &Params) -> Amount {
         self.amount
     }
 
-    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled {
+    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled<CreditsError> {
         no_outcome(mint(o, cx.params, cx.signer, self.to, self.amount, cx.height))
     }
 }

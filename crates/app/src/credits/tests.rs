@@ -233,3 +233,67 @@ fn minting_at_an_absurd_price_fails_with_an_overflow_reason_and_changes_nothing(
     let keys = [&m.admin, &m.o1, &m.o2, &o3, &m.buyer];
     assert_supply_identity(&m.n.c.store, &keys);
 }
+
+/// Every failure of the credits' kinds, and of locking credits into an escrow, lands on the
+/// receipt as the variant it always had.
+#[test]
+fn every_credits_error_maps_onto_its_receipt_failure() {
+    use crate::accounts::AccountsError;
+    use crate::credits::{CreditsError as E, LockError as L};
+    use cairn_types::Address;
+    use cairn_types::credits::NoQuorum;
+    let a = Address([1; 32]);
+    crate::handler::assert_failure_table(vec![
+        (
+            L::InsufficientCredits { needed: 9, available: 4 },
+            "insufficient_credits",
+            TxFailure::InsufficientCredits { needed: 9, available: 4 },
+        ),
+        (
+            L::EscrowedOverflow { escrowed: u128::MAX, amount: 2 },
+            "credit_overflow",
+            TxFailure::CreditOverflow { what: "escrowed".into(), a: u128::MAX, b: 2 },
+        ),
+    ]);
+    crate::handler::assert_failure_table(vec![
+        (E::NotAdmin { signer: a }, "not_admin", TxFailure::NotAdmin { signer: a }),
+        (E::TooManyOracles { max: 32 }, "too_many_oracles", TxFailure::TooManyOracles { max: 32 }),
+        (E::ZeroPrice, "zero_price", TxFailure::ZeroPrice),
+        (
+            E::PriceTooHigh { nano_usd_per_crn: 11, max: 10 },
+            "price_too_high",
+            TxFailure::PriceTooHigh { nano_usd_per_crn: 11, max: 10 },
+        ),
+        (E::NotOracle { signer: a }, "not_oracle", TxFailure::NotOracle { signer: a }),
+        (
+            E::NoPrice(NoQuorum::Stale { max_age: 5 }),
+            "stale_price",
+            TxFailure::StalePrice { max_age: 5 },
+        ),
+        (
+            E::NoPrice(NoQuorum::TooFew { fresh: 1, min: 3 }),
+            "not_enough_oracles",
+            TxFailure::NotEnoughOracles { fresh: 1, min: 3 },
+        ),
+        (
+            E::TooFewForACredit { amount: 7, nano_usd_per_crn: 8 },
+            "too_few_for_a_credit",
+            TxFailure::TooFewForACredit { amount: 7, nano_usd_per_crn: 8 },
+        ),
+        (
+            E::Overflow { what: "minted", a: 1, b: 2 },
+            "credit_overflow",
+            TxFailure::CreditOverflow { what: "minted".into(), a: 1, b: 2 },
+        ),
+        (
+            E::ValueOverflow { minted: 3, amount: 4 },
+            "credit_value_overflow",
+            TxFailure::CreditValueOverflow { minted: 3, amount: 4 },
+        ),
+        (
+            E::Balance(AccountsError::InsufficientBalance { needed: 6, available: 5 }),
+            "insufficient_balance",
+            TxFailure::InsufficientBalance { needed: 6, available: 5 },
+        ),
+    ]);
+}

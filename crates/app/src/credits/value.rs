@@ -7,14 +7,15 @@
 //! compute rewards at it.
 //!
 //! Every value is a share of the CRN burned for credits, whose running total is checked at
-//! minting ([`TxFailure::CreditValueOverflow`]); no sum of shares can pass it, and every sum
+//! minting ([`CreditsError::ValueOverflow`]); no sum of shares can pass it, and every sum
 //! here is checked all the same. The identity: minted = held (every holder's value) +
 //! escrowed + paid.
 
+use crate::credits::{CreditsError, LockError};
 use crate::{credits, state_key};
 use cairn_state::{Overlay, StateError, StateRead};
 use cairn_types::rewards::mul_div;
-use cairn_types::{Address, Amount, Hash, TxFailure};
+use cairn_types::{Address, Amount, Hash};
 
 use crate::TxResult;
 
@@ -102,10 +103,10 @@ fn put_escrowed(o: &mut Overlay<'_>, id: &Hash, e: Escrowed) {
 
 /// Minting: `to` holds `amount` CRN more of value. Fails, changing nothing, when the total
 /// minted would not fit.
-pub(crate) fn mint(o: &mut Overlay<'_>, to: &Address, amount: Amount) -> TxResult {
+pub(crate) fn mint(o: &mut Overlay<'_>, to: &Address, amount: Amount) -> TxResult<CreditsError> {
     let mut s = value_supply(o)?;
     let Some(minted) = s.minted.checked_add(amount) else {
-        return Ok(Err(TxFailure::CreditValueOverflow { minted: s.minted, amount }));
+        return Ok(Err(CreditsError::ValueOverflow { minted: s.minted, amount }));
     };
     // A holder's value is part of the total, which fits.
     let v = add(state_key::credit_value(to), held(o, to)?, amount, "a mint")?;
@@ -117,7 +118,7 @@ pub(crate) fn mint(o: &mut Overlay<'_>, to: &Address, amount: Amount) -> TxResul
 
 /// Moves `amount` credits of `who` into the escrow of `id`, with their share of `who`'s
 /// value (see [`credits::lock`]).
-pub fn lock(o: &mut Overlay<'_>, who: &Address, id: &Hash, amount: u128) -> TxResult {
+pub fn lock(o: &mut Overlay<'_>, who: &Address, id: &Hash, amount: u128) -> TxResult<LockError> {
     let before = credits::balance(o, who)?;
     if let Err(f) = credits::lock(o, who, amount)? {
         return Ok(Err(f));

@@ -113,7 +113,7 @@ fn a_mint_whose_value_would_not_fit_fails_and_changes_nothing() {
     assert!(mint(&mut o, &addr(1), Amount::MAX - 5).unwrap().is_ok());
     let before = value_supply(&o).unwrap();
     let r = mint(&mut o, &addr(2), 6).unwrap();
-    assert_eq!(r, Err(TxFailure::CreditValueOverflow { minted: Amount::MAX - 5, amount: 6 }));
+    assert_eq!(r, Err(CreditsError::ValueOverflow { minted: Amount::MAX - 5, amount: 6 }));
     assert_eq!(value_supply(&o).unwrap(), before);
     assert_eq!(held(&o, &addr(2)).unwrap(), 0);
 }

@@ -8,6 +8,8 @@ pub mod registry;
 pub mod reports;
 pub mod sensors;
 
+pub use registry::DeviceTxError;
+
 use crate::state_key;
 use cairn_state::{Overlay, StateError, StateRead};
 use cairn_types::device_key::DeviceId;
@@ -69,17 +71,42 @@ pub fn add_work(
     Ok(())
 }
 
+/// Why a transaction cannot act on a device: it is not there, or not the signer's. Every
+/// domain whose kinds act on a device as its owner wraps it in its own error.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeviceAccessError {
+    #[error("no device {device}")]
+    UnknownDevice { device: DeviceId },
+    #[error("device {device} is owned by {owner}, not {signer}")]
+    NotOwner { device: DeviceId, owner: Address, signer: Address },
+}
+
+impl From<DeviceAccessError> for TxFailure {
+    fn from(e: DeviceAccessError) -> TxFailure {
+        match e {
+            DeviceAccessError::UnknownDevice { device } => TxFailure::UnknownDevice { device },
+            DeviceAccessError::NotOwner { device, owner, signer } => {
+                TxFailure::NotOwner { device, owner, signer }
+            }
+        }
+    }
+}
+
 /// The device, if `signer` owns it; a typed failure otherwise.
 pub(crate) fn owned_device(
     state: &impl StateRead,
     id: &DeviceId,
     signer: &Address,
-) -> Result<Result<Device, TxFailure>, StateError> {
+) -> Result<Result<Device, DeviceAccessError>, StateError> {
     let Some(d) = get_device(state, id)? else {
-        return Ok(Err(TxFailure::UnknownDevice { device: *id }));
+        return Ok(Err(DeviceAccessError::UnknownDevice { device: *id }));
     };
     if d.owner != *signer {
-        return Ok(Err(TxFailure::NotOwner { device: *id, owner: d.owner, signer: *signer }));
+        return Ok(Err(DeviceAccessError::NotOwner {
+            device: *id,
+            owner: d.owner,
+            signer: *signer,
+        }));
     }
     Ok(Ok(d))
 }

@@ -2,9 +2,10 @@
 //! release, slashing, and the admin-held denylist and maker allow-list.
 
 use super::{
-    DenyEntry, Device, DeviceStatus, LocationAssertion, get_denied, get_device, owned_device,
-    put_device,
+    DenyEntry, Device, DeviceAccessError, DeviceStatus, LocationAssertion, get_denied, get_device,
+    owned_device, put_device,
 };
+use crate::accounts::AccountsError;
 use crate::component::{BlockEnv, BlockOutput, Component};
 use crate::handler::{Handled, OnBadSignature, SigItem, TxCx, TxHandler, no_outcome};
 use crate::{accounts, state_key};
@@ -17,6 +18,60 @@ use cairn_types::{Address, Amount, DeviceClass, Height, Params, TxFailure};
 
 use crate::TxResult;
 
+/// Why a device registry transaction fails (`RegisterDevice`, `AssertLocation`,
+/// `TransferDevice`, `DeregisterDevice`, `SetDenylist`, `SetMaker`; `SubmitReports` judges
+/// each report in its receipt and never fails).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeviceTxError {
+    #[error("device {device} is already registered")]
+    DeviceExists { device: DeviceId },
+    #[error("device nonce {got}, expected {expected}")]
+    WrongDeviceNonce { expected: u64, got: u64 },
+    #[error("device key {device} is denylisted: {reason}")]
+    DeviceDenylisted { device: DeviceId, reason: String },
+    #[error("the maker allow-list is on: registration needs a maker attestation")]
+    MakerRequired,
+    #[error("maker {maker} is not on the allow-list")]
+    UnknownMaker { maker: Address },
+    #[error("serial {serial:?} of maker {maker} is already registered to device {device}")]
+    DuplicateSerial { maker: Address, serial: String, device: DeviceId },
+    #[error("cell {cell:#x} is not a valid H3 cell at resolution 12: {reason}")]
+    InvalidCell { cell: u64, reason: String },
+    #[error("device {device} is not active")]
+    NotActive { device: DeviceId },
+    #[error("{signer} is not the admin key")]
+    NotAdmin { signer: Address },
+    #[error(transparent)]
+    Access(#[from] DeviceAccessError),
+    /// The bond or the location fee.
+    #[error(transparent)]
+    Balance(#[from] AccountsError),
+}
+
+impl From<DeviceTxError> for TxFailure {
+    fn from(e: DeviceTxError) -> TxFailure {
+        match e {
+            DeviceTxError::DeviceExists { device } => TxFailure::DeviceExists { device },
+            DeviceTxError::WrongDeviceNonce { expected, got } => {
+                TxFailure::WrongDeviceNonce { expected, got }
+            }
+            DeviceTxError::DeviceDenylisted { device, reason } => {
+                TxFailure::DeviceDenylisted { device, reason }
+            }
+            DeviceTxError::MakerRequired => TxFailure::MakerRequired,
+            DeviceTxError::UnknownMaker { maker } => TxFailure::UnknownMaker { maker },
+            DeviceTxError::DuplicateSerial { maker, serial, device } => {
+                TxFailure::DuplicateSerial { maker, serial, device }
+            }
+            DeviceTxError::InvalidCell { cell, reason } => TxFailure::InvalidCell { cell, reason },
+            DeviceTxError::NotActive { device } => TxFailure::NotActive { device },
+            DeviceTxError::NotAdmin { signer } => TxFailure::NotAdmin { signer },
+            DeviceTxError::Access(e) => e.into(),
+            DeviceTxError::Balance(e) => e.into(),
+        }
+    }
+}
+
 macro_rules! fail {
     ($e:expr) => {
         return Ok(Err($e))
@@ -27,7 +82,7 @@ macro_rules! tryf {
     ($e:expr) => {
         match $e? {
             Ok(v) => v,
-            Err(f) => return Ok(Err(f)),
+            Err(f) => return Ok(Err(f.into())),
         }
     };
 }
@@ -52,24 +107,24 @@ pub fn register(
     owner: &Address,
     height: Height,
     r: Registration<'_>,
-) -> TxResult {
+) -> TxResult<DeviceTxError> {
     let id = r.key.id();
     let expected_nonce: u64 = o.get_decoded(&state_key::device_nonce(&id))?.unwrap_or(0);
     let previous = get_device(o, &id)?;
     if previous.as_ref().is_some_and(|d| !matches!(d.status, DeviceStatus::Released { .. })) {
-        fail!(TxFailure::DeviceExists { device: id });
+        fail!(DeviceTxError::DeviceExists { device: id });
     }
     if r.device_nonce != expected_nonce {
-        fail!(TxFailure::WrongDeviceNonce { expected: expected_nonce, got: r.device_nonce });
+        fail!(DeviceTxError::WrongDeviceNonce { expected: expected_nonce, got: r.device_nonce });
     }
     if let Some(entry) = get_denied(o, &id)? {
-        fail!(TxFailure::DeviceDenylisted { device: id, reason: entry.reason });
+        fail!(DeviceTxError::DeviceDenylisted { device: id, reason: entry.reason });
     }
     let maker = match (params.devices.maker_allowlist, r.maker) {
-        (true, None) => fail!(TxFailure::MakerRequired),
+        (true, None) => fail!(DeviceTxError::MakerRequired),
         (true, Some(m)) => {
             if o.get(&state_key::maker(&m.maker))?.is_none() {
-                fail!(TxFailure::UnknownMaker { maker: m.maker });
+                fail!(DeviceTxError::UnknownMaker { maker: m.maker });
             }
             let serial_key = state_key::maker_serial(&m.maker, &m.serial);
             // A (maker, serial) pair belongs to one device key for good; that key may use it
@@ -77,7 +132,7 @@ pub fn register(
             if let Some(prior) = o.get_decoded::<DeviceId>(&serial_key)?
                 && prior != id
             {
-                fail!(TxFailure::DuplicateSerial {
+                fail!(DeviceTxError::DuplicateSerial {
                     maker: m.maker,
                     serial: m.serial.clone(),
                     device: prior
@@ -120,11 +175,11 @@ pub fn register(
 }
 
 /// Checks that `cell` is an H3 cell at resolution 12.
-pub fn validate_cell(cell: u64) -> Result<h3o::CellIndex, TxFailure> {
+pub fn validate_cell(cell: u64) -> Result<h3o::CellIndex, DeviceTxError> {
     let c = h3o::CellIndex::try_from(cell)
-        .map_err(|e| TxFailure::InvalidCell { cell, reason: e.to_string() })?;
+        .map_err(|e| DeviceTxError::InvalidCell { cell, reason: e.to_string() })?;
     if c.resolution() != h3o::Resolution::Twelve {
-        return Err(TxFailure::InvalidCell {
+        return Err(DeviceTxError::InvalidCell {
             cell,
             reason: format!("resolution is {}", u8::from(c.resolution())),
         });
@@ -139,10 +194,10 @@ pub fn assert_location(
     id: &DeviceId,
     cell: u64,
     height: Height,
-) -> TxResult {
+) -> TxResult<DeviceTxError> {
     let mut d = tryf!(owned_device(o, id, signer));
     if d.status != DeviceStatus::Active {
-        fail!(TxFailure::NotActive { device: *id });
+        fail!(DeviceTxError::NotActive { device: *id });
     }
     if let Err(f) = validate_cell(cell) {
         fail!(f);
@@ -160,10 +215,15 @@ pub fn assert_location(
     Ok(Ok(()))
 }
 
-pub fn transfer(o: &mut Overlay<'_>, signer: &Address, id: &DeviceId, to: &Address) -> TxResult {
+pub fn transfer(
+    o: &mut Overlay<'_>,
+    signer: &Address,
+    id: &DeviceId,
+    to: &Address,
+) -> TxResult<DeviceTxError> {
     let mut d = tryf!(owned_device(o, id, signer));
     if matches!(d.status, DeviceStatus::Released { .. }) {
-        fail!(TxFailure::NotActive { device: *id });
+        fail!(DeviceTxError::NotActive { device: *id });
     }
     o.delete(state_key::index_with_id(state_key::index_owner_prefix(&d.owner), id));
     d.owner = *to;
@@ -178,10 +238,10 @@ pub fn deregister(
     signer: &Address,
     id: &DeviceId,
     height: Height,
-) -> TxResult {
+) -> TxResult<DeviceTxError> {
     let mut d = tryf!(owned_device(o, id, signer));
     if d.status != DeviceStatus::Active {
-        fail!(TxFailure::NotActive { device: *id });
+        fail!(DeviceTxError::NotActive { device: *id });
     }
     let release = height.saturating_add(params.devices.bond_cooldown_blocks.max(1));
     d.status = DeviceStatus::Deregistered { height, bond_release_height: release };
@@ -249,10 +309,10 @@ pub fn slash(o: &mut Overlay<'_>, id: &DeviceId, amount: Amount) -> Result<Amoun
     Ok(cut)
 }
 
-fn require_admin(params: &Params, signer: &Address) -> Result<(), TxFailure> {
+fn require_admin(params: &Params, signer: &Address) -> Result<(), DeviceTxError> {
     match params.admin {
         Some(admin) if admin == *signer => Ok(()),
-        _ => Err(TxFailure::NotAdmin { signer: *signer }),
+        _ => Err(DeviceTxError::NotAdmin { signer: *signer }),
     }
 }
 
@@ -263,7 +323,7 @@ pub fn set_denylist(
     key: &DeviceKey,
     reason: Option<&str>,
     height: Height,
-) -> TxResult {
+) -> TxResult<DeviceTxError> {
     if let Err(f) = require_admin(params, signer) {
         fail!(f);
     }
@@ -281,7 +341,7 @@ pub fn set_maker(
     signer: &Address,
     maker: &Address,
     allowed: bool,
-) -> TxResult {
+) -> TxResult<DeviceTxError> {
     if let Err(f) = require_admin(params, signer) {
         fail!(f);
     }
@@ -310,6 +370,8 @@ pub struct RegisterDevice<'a> {
 }
 
 impl TxHandler for RegisterDevice<'_> {
+    type Error = DeviceTxError;
+
     fn check_stateless(&self, params: &Params) -> Result<(), StatelessError> {
         let d = &params.devices;
         // Small-order keys get their own code: anyone could sign the consent and the
@@ -366,7 +428,7 @@ impl TxHandler for RegisterDevice<'_> {
         params.devices.bonds.get(self.class)
     }
 
-    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled {
+    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled<DeviceTxError> {
         let r = Registration {
             key: self.key,
             class: self.class,
@@ -385,6 +447,8 @@ pub struct AssertLocation<'a> {
 }
 
 impl TxHandler for AssertLocation<'_> {
+    type Error = DeviceTxError;
+
     fn check_stateless(&self, _params: &Params) -> Result<(), StatelessError> {
         validate_cell(self.cell)
             .map(|_| ())
@@ -395,7 +459,7 @@ impl TxHandler for AssertLocation<'_> {
         params.devices.location_fee
     }
 
-    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled {
+    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled<DeviceTxError> {
         no_outcome(assert_location(o, cx.params, cx.signer, self.device, self.cell, cx.height))
     }
 }
@@ -407,7 +471,9 @@ pub struct TransferDevice<'a> {
 }
 
 impl TxHandler for TransferDevice<'_> {
-    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled {
+    type Error = DeviceTxError;
+
+    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled<DeviceTxError> {
         no_outcome(transfer(o, cx.signer, self.device, self.to))
     }
 }
@@ -418,7 +484,9 @@ pub struct DeregisterDevice<'a> {
 }
 
 impl TxHandler for DeregisterDevice<'_> {
-    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled {
+    type Error = DeviceTxError;
+
+    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled<DeviceTxError> {
         no_outcome(deregister(o, cx.params, cx.signer, self.device, cx.height))
     }
 }
@@ -430,6 +498,8 @@ pub struct SetDenylist<'a> {
 }
 
 impl TxHandler for SetDenylist<'_> {
+    type Error = DeviceTxError;
+
     fn check_stateless(&self, _params: &Params) -> Result<(), StatelessError> {
         self.key.validate().map_err(|e| StatelessError::BadDeviceKey(e.to_string()))?;
         match self.reason {
@@ -440,7 +510,7 @@ impl TxHandler for SetDenylist<'_> {
         }
     }
 
-    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled {
+    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled<DeviceTxError> {
         no_outcome(set_denylist(o, cx.params, cx.signer, self.key, self.reason, cx.height))
     }
 }
@@ -452,7 +522,9 @@ pub struct SetMaker<'a> {
 }
 
 impl TxHandler for SetMaker<'_> {
-    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled {
+    type Error = DeviceTxError;
+
+    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled<DeviceTxError> {
         no_outcome(set_maker(o, cx.params, cx.signer, self.maker, self.allowed))
     }
 }

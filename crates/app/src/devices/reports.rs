@@ -449,6 +449,8 @@ pub struct SubmitReports<'a> {
 }
 
 impl TxHandler for SubmitReports<'_> {
+    type Error = super::registry::DeviceTxError;
+
     fn check_stateless(&self, params: &Params) -> Result<(), StatelessError> {
         let max = params.devices.max_reports_per_tx as usize;
         if self.reports.is_empty() || self.reports.len() > max {
@@ -466,7 +468,11 @@ impl TxHandler for SubmitReports<'_> {
         }));
     }
 
-    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled {
+    fn check_and_execute(
+        &self,
+        o: &mut Overlay<'_>,
+        cx: &TxCx<'_>,
+    ) -> Handled<super::registry::DeviceTxError> {
         let outcome =
             process_batch(o, cx.params, cx.height, cx.timestamp_ms, self.reports, cx.part_sigs)?;
         Ok(Ok(outcome))

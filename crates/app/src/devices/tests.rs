@@ -671,7 +671,10 @@ fn a_cell_that_is_not_resolution_12_is_refused_statelessly() {
     );
     assert!(matches!(&v[1], Err(StatelessError::InvalidCell { cell, .. }) if *cell == res11));
     assert!(registry::validate_cell(paris()).is_ok());
-    assert_eq!(registry::validate_cell(res11).map_err(|f| f.code()), Err("invalid_cell"));
+    assert_eq!(
+        registry::validate_cell(res11).map_err(|f| TxFailure::from(f).code()),
+        Err("invalid_cell")
+    );
 }
 
 #[test]
@@ -1610,4 +1613,64 @@ proptest! {
         prop_assert!(pending.is_empty());
         prop_assert!(n.supply().burned >= slashed);
     }
+}
+
+/// Every failure of the registry's kinds, and of acting on a device one does not own, lands
+/// on the receipt as the variant it always had.
+#[test]
+fn every_device_error_maps_onto_its_receipt_failure() {
+    use crate::accounts::AccountsError;
+    use crate::devices::{DeviceAccessError as A, DeviceTxError as E};
+    let (a, b) = (Address([1; 32]), Address([2; 32]));
+    let d = cairn_types::Hash([5; 32]);
+    crate::handler::assert_failure_table(vec![
+        (A::UnknownDevice { device: d }, "unknown_device", TxFailure::UnknownDevice { device: d }),
+        (
+            A::NotOwner { device: d, owner: a, signer: b },
+            "not_owner",
+            TxFailure::NotOwner { device: d, owner: a, signer: b },
+        ),
+    ]);
+    crate::handler::assert_failure_table(vec![
+        (E::DeviceExists { device: d }, "device_exists", TxFailure::DeviceExists { device: d }),
+        (
+            E::WrongDeviceNonce { expected: 2, got: 5 },
+            "wrong_device_nonce",
+            TxFailure::WrongDeviceNonce { expected: 2, got: 5 },
+        ),
+        (
+            E::DeviceDenylisted { device: d, reason: "cloned".into() },
+            "denylisted",
+            TxFailure::DeviceDenylisted { device: d, reason: "cloned".into() },
+        ),
+        (E::MakerRequired, "maker_required", TxFailure::MakerRequired),
+        (E::UnknownMaker { maker: a }, "unknown_maker", TxFailure::UnknownMaker { maker: a }),
+        (
+            E::DuplicateSerial { maker: a, serial: "SN-1".into(), device: d },
+            "duplicate_serial",
+            TxFailure::DuplicateSerial { maker: a, serial: "SN-1".into(), device: d },
+        ),
+        (
+            E::InvalidCell { cell: 0x8c, reason: "resolution is 11".into() },
+            "invalid_cell",
+            TxFailure::InvalidCell { cell: 0x8c, reason: "resolution is 11".into() },
+        ),
+        (E::NotActive { device: d }, "not_active", TxFailure::NotActive { device: d }),
+        (E::NotAdmin { signer: b }, "not_admin", TxFailure::NotAdmin { signer: b }),
+        (
+            E::Access(A::UnknownDevice { device: d }),
+            "unknown_device",
+            TxFailure::UnknownDevice { device: d },
+        ),
+        (
+            E::Access(A::NotOwner { device: d, owner: a, signer: b }),
+            "not_owner",
+            TxFailure::NotOwner { device: d, owner: a, signer: b },
+        ),
+        (
+            E::Balance(AccountsError::InsufficientBalance { needed: 10, available: 9 }),
+            "insufficient_balance",
+            TxFailure::InsufficientBalance { needed: 10, available: 9 },
+        ),
+    ]);
 }

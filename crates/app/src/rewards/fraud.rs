@@ -571,16 +571,48 @@ pub fn judge_unproven(
 use crate::TxResult;
 use crate::handler::{Handled, TxCx, TxHandler, no_outcome};
 
+/// Why `Appeal` or `ResolveFraud` fails.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FraudError {
+    #[error("no rewards of device {device} for epoch {epoch} are held")]
+    NoHold { device: DeviceId, epoch: u64 },
+    #[error("the held rewards of device {device} for epoch {epoch} were already settled")]
+    HoldSettled { device: DeviceId, epoch: u64 },
+    /// Only the owner of the held reward appeals.
+    #[error("device {device} is owned by {owner}, not {signer}")]
+    NotOwner { device: DeviceId, owner: Address, signer: Address },
+    #[error("{signer} is not the admin key")]
+    NotAdmin { signer: Address },
+}
+
+impl From<FraudError> for TxFailure {
+    fn from(e: FraudError) -> TxFailure {
+        match e {
+            FraudError::NoHold { device, epoch } => TxFailure::NoHold { device, epoch },
+            FraudError::HoldSettled { device, epoch } => TxFailure::HoldSettled { device, epoch },
+            FraudError::NotOwner { device, owner, signer } => {
+                TxFailure::NotOwner { device, owner, signer }
+            }
+            FraudError::NotAdmin { signer } => TxFailure::NotAdmin { signer },
+        }
+    }
+}
+
 /// The owner of a held reward appeals (recorded for the decision).
-pub fn appeal(o: &mut Overlay<'_>, signer: &Address, device: &DeviceId, epoch: u64) -> TxResult {
+pub fn appeal(
+    o: &mut Overlay<'_>,
+    signer: &Address,
+    device: &DeviceId,
+    epoch: u64,
+) -> TxResult<FraudError> {
     let Some(mut h) = get_hold(o, device, epoch)? else {
-        return Ok(Err(TxFailure::NoHold { device: *device, epoch }));
+        return Ok(Err(FraudError::NoHold { device: *device, epoch }));
     };
     if h.owner != *signer {
-        return Ok(Err(TxFailure::NotOwner { device: *device, owner: h.owner, signer: *signer }));
+        return Ok(Err(FraudError::NotOwner { device: *device, owner: h.owner, signer: *signer }));
     }
     if h.status != HoldStatus::Held {
-        return Ok(Err(TxFailure::HoldSettled { device: *device, epoch }));
+        return Ok(Err(FraudError::HoldSettled { device: *device, epoch }));
     }
     h.appealed = true;
     o.put_encoded(state_key::fraud_hold(device, epoch), &h);
@@ -596,15 +628,15 @@ pub fn resolve(
     epoch: u64,
     release: bool,
     height: Height,
-) -> TxResult {
+) -> TxResult<FraudError> {
     if params.admin != Some(*signer) {
-        return Ok(Err(TxFailure::NotAdmin { signer: *signer }));
+        return Ok(Err(FraudError::NotAdmin { signer: *signer }));
     }
     let Some(h) = get_hold(o, device, epoch)? else {
-        return Ok(Err(TxFailure::NoHold { device: *device, epoch }));
+        return Ok(Err(FraudError::NoHold { device: *device, epoch }));
     };
     if h.status != HoldStatus::Held {
-        return Ok(Err(TxFailure::HoldSettled { device: *device, epoch }));
+        return Ok(Err(FraudError::HoldSettled { device: *device, epoch }));
     }
     settle(o, h, release, height)?;
     Ok(Ok(()))
@@ -617,7 +649,9 @@ pub struct Appeal<'a> {
 }
 
 impl TxHandler for Appeal<'_> {
-    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled {
+    type Error = FraudError;
+
+    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled<FraudError> {
         no_outcome(appeal(o, cx.signer, self.device, self.epoch))
     }
 }
@@ -630,7 +664,9 @@ pub struct ResolveFraud<'a> {
 }
 
 impl TxHandler for ResolveFraud<'_> {
-    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled {
+    type Error = FraudError;
+
+    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled<FraudError> {
         no_outcome(resolve(
             o,
             cx.params,

@@ -558,3 +558,27 @@ proptest::proptest! {
         proptest::prop_assert_eq!(flags, defined);
     }
 }
+
+/// Every failure of an appeal or a resolution lands on the receipt as the variant it always
+/// had.
+#[test]
+fn every_fraud_error_maps_onto_its_receipt_failure() {
+    use FraudError as E;
+    use cairn_types::{Address, Hash, TxFailure as F};
+    let (a, b) = (Address([1; 32]), Address([2; 32]));
+    let d = Hash([5; 32]);
+    crate::handler::assert_failure_table(vec![
+        (E::NoHold { device: d, epoch: 1 }, "no_hold", F::NoHold { device: d, epoch: 1 }),
+        (
+            E::HoldSettled { device: d, epoch: 2 },
+            "hold_settled",
+            F::HoldSettled { device: d, epoch: 2 },
+        ),
+        (
+            E::NotOwner { device: d, owner: a, signer: b },
+            "not_owner",
+            F::NotOwner { device: d, owner: a, signer: b },
+        ),
+        (E::NotAdmin { signer: b }, "not_admin", F::NotAdmin { signer: b }),
+    ]);
+}

@@ -26,6 +26,34 @@ use cairn_types::{Address, DeviceClass, Height, Params, TxFailure, merkle};
 use crate::TxResult;
 use crate::component::{BlockEnv, BlockOutput, Component};
 use crate::handler::{Handled, TxCx, TxHandler, no_outcome};
+
+/// Why `ClaimRewards` fails: the first claim of the transaction that does not check out.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RewardsClaimError {
+    #[error("epoch {epoch} has no rewards (yet)")]
+    NoRewards { epoch: u64 },
+    #[error("the reward belongs to {owner}")]
+    NotYourReward { owner: Address },
+    #[error("leaf {index} of epoch {epoch} was claimed already")]
+    AlreadyClaimed { epoch: u64, index: u64 },
+    #[error("the path does not prove leaf {index} of epoch {epoch}'s reward root")]
+    BadRewardProof { epoch: u64, index: u64 },
+}
+
+impl From<RewardsClaimError> for TxFailure {
+    fn from(e: RewardsClaimError) -> TxFailure {
+        match e {
+            RewardsClaimError::NoRewards { epoch } => TxFailure::NoRewards { epoch },
+            RewardsClaimError::NotYourReward { owner } => TxFailure::NotYourReward { owner },
+            RewardsClaimError::AlreadyClaimed { epoch, index } => {
+                TxFailure::AlreadyClaimed { epoch, index }
+            }
+            RewardsClaimError::BadRewardProof { epoch, index } => {
+                TxFailure::BadRewardProof { epoch, index }
+            }
+        }
+    }
+}
 use cairn_types::tx::StatelessError;
 
 /// The epoch's scoring, in memory: the hex density of every hotspot that earned coverage
@@ -373,21 +401,25 @@ pub fn get_epoch_rewards(
 
 /// Pays every claim to `signer`, or nothing: each leaf must belong to the signer, be
 /// unclaimed, and prove against its epoch's root.
-pub fn claim(o: &mut Overlay<'_>, signer: &Address, claims: &[RewardClaim]) -> TxResult {
+pub fn claim(
+    o: &mut Overlay<'_>,
+    signer: &Address,
+    claims: &[RewardClaim],
+) -> TxResult<RewardsClaimError> {
     let mut total: cairn_types::Amount = 0;
     for c in claims {
         let Some(summary) = get_epoch_rewards(o, c.epoch)? else {
-            return Ok(Err(TxFailure::NoRewards { epoch: c.epoch }));
+            return Ok(Err(RewardsClaimError::NoRewards { epoch: c.epoch }));
         };
         if c.leaf.owner != *signer {
-            return Ok(Err(TxFailure::NotYourReward { owner: c.leaf.owner }));
+            return Ok(Err(RewardsClaimError::NotYourReward { owner: c.leaf.owner }));
         }
         let key = state_key::claimed(c.epoch, c.index);
         if o.get(&key)?.is_some() {
-            return Ok(Err(TxFailure::AlreadyClaimed { epoch: c.epoch, index: c.index }));
+            return Ok(Err(RewardsClaimError::AlreadyClaimed { epoch: c.epoch, index: c.index }));
         }
         if !merkle::verify(&summary.root, summary.leaves, c.index, &c.leaf.hash(), &c.path) {
-            return Ok(Err(TxFailure::BadRewardProof { epoch: c.epoch, index: c.index }));
+            return Ok(Err(RewardsClaimError::BadRewardProof { epoch: c.epoch, index: c.index }));
         }
         o.put_encoded(key, &c.leaf.amount);
         total = total.saturating_add(c.leaf.amount);
@@ -406,6 +438,8 @@ pub struct ClaimRewards<'a> {
 }
 
 impl TxHandler for ClaimRewards<'_> {
+    type Error = RewardsClaimError;
+
     fn check_stateless(&self, _params: &Params) -> Result<(), StatelessError> {
         let claims = self.claims;
         if claims.is_empty() || claims.len() > cairn_types::tx::MAX_CLAIMS_PER_TX {
@@ -418,7 +452,7 @@ impl TxHandler for ClaimRewards<'_> {
         Ok(())
     }
 
-    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled {
+    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled<RewardsClaimError> {
         no_outcome(claim(o, cx.signer, self.claims))
     }
 }

@@ -209,7 +209,7 @@ fn a_storage_deal_paying_one_credit_an_epoch_earns_at_most_that_credits_value() 
     let bpe = n.params().blocks_per_epoch;
     n.heartbeats_to(&attacker, &[&dev], &mut seq, bpe + 1);
     let ch =
-        crate::deals::get_deal(&n.c.store, &id).unwrap().unwrap().challenge.expect("a challenge");
+        crate::storage::get_deal(&n.c.store, &id).unwrap().unwrap().challenge.expect("a challenge");
     let cs = chunks(&data, 64);
     let answer = TxBody::ProveStorage {
         deal: id,

@@ -667,3 +667,24 @@ fn a_roster_device_without_a_record_is_skipped() {
         assert_eq!(e.work.units, 10 + i as u64);
     }
 }
+
+/// Every failure of a reward claim lands on the receipt as the variant it always had.
+#[test]
+fn every_rewards_claim_error_maps_onto_its_receipt_failure() {
+    use super::RewardsClaimError as E;
+    let a = Address([1; 32]);
+    crate::handler::assert_failure_table(vec![
+        (E::NoRewards { epoch: 5 }, "no_rewards", TxFailure::NoRewards { epoch: 5 }),
+        (E::NotYourReward { owner: a }, "not_your_reward", TxFailure::NotYourReward { owner: a }),
+        (
+            E::AlreadyClaimed { epoch: 1, index: 2 },
+            "already_claimed",
+            TxFailure::AlreadyClaimed { epoch: 1, index: 2 },
+        ),
+        (
+            E::BadRewardProof { epoch: 3, index: 4 },
+            "bad_reward_proof",
+            TxFailure::BadRewardProof { epoch: 3, index: 4 },
+        ),
+    ]);
+}

@@ -3,14 +3,14 @@
 //! and of the stake unbonding from it since the infraction, and tombstone it: it takes no
 //! new stake and leaves the set at the next epoch boundary. One slash per validator.
 
-use super::{get_validator, put_validator, unbonding, validator_set_for};
+use super::{StakingError, get_validator, put_validator, unbonding, validator_set_for};
 use crate::handler::{Handled, OnBadSignature, SigItem, TxCx, TxHandler};
 use crate::{accounts, state_key};
 use cairn_state::{Overlay, StateError};
 use cairn_types::consensus::{DoubleVote, EvidenceError};
 use cairn_types::device_key::{DeviceKey, DeviceSignature};
 use cairn_types::tx::StatelessError;
-use cairn_types::{Address, Amount, Height, Params, TxFailure, TxOutcome, crypto};
+use cairn_types::{Address, Amount, Height, Params, TxOutcome, crypto};
 
 /// Basis points in one whole.
 const BPS: Amount = 10_000;
@@ -27,24 +27,24 @@ pub fn report(
     params: &Params,
     evidence: &DoubleVote,
     height: Height,
-) -> Result<Result<Amount, TxFailure>, StateError> {
+) -> Result<Result<Amount, StakingError>, StateError> {
     let at = evidence.first.vote.height;
     let validator = evidence.offender();
     if at >= height {
-        return Ok(Err(TxFailure::EvidenceFromFuture { height: at, current: height }));
+        return Ok(Err(StakingError::EvidenceFromFuture { height: at, current: height }));
     }
     let oldest = height.saturating_sub(params.staking.max_evidence_age_blocks);
     if at < oldest {
-        return Ok(Err(TxFailure::EvidenceTooOld { height: at, oldest }));
+        return Ok(Err(StakingError::EvidenceTooOld { height: at, oldest }));
     }
     if validator_set_for(o, params, at)?.get(&validator).is_none() {
-        return Ok(Err(TxFailure::NotAValidator { validator }));
+        return Ok(Err(StakingError::NotAValidator { validator }));
     }
     let Some(mut pool) = get_validator(o, &validator)? else {
-        return Ok(Err(TxFailure::NothingToSlash { validator }));
+        return Ok(Err(StakingError::NothingToSlash { validator }));
     };
     if pool.tombstoned {
-        return Ok(Err(TxFailure::EvidenceAlreadyUsed { validator, height: at }));
+        return Ok(Err(StakingError::EvidenceAlreadyUsed { validator, height: at }));
     }
     let bps = params.staking.slash_bps;
     let mut burned = cut(pool.tokens, bps);
@@ -72,6 +72,8 @@ pub struct ReportEquivocation<'a> {
 }
 
 impl TxHandler for ReportEquivocation<'_> {
+    type Error = StakingError;
+
     fn check_stateless(&self, _params: &Params) -> Result<(), StatelessError> {
         Ok(self.evidence.check_shape()?)
     }
@@ -91,7 +93,7 @@ impl TxHandler for ReportEquivocation<'_> {
         }
     }
 
-    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled {
+    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled<StakingError> {
         Ok(report(o, cx.params, self.evidence, cx.height)?.map(|_| TxOutcome::None))
     }
 }

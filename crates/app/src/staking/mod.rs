@@ -16,7 +16,7 @@
 
 pub mod evidence;
 
-use crate::accounts::{self, Locked};
+use crate::accounts::{self, AccountsError, Locked};
 use crate::component::{BlockEnv, BlockOutput, Component};
 use crate::handler::{Handled, TxCx, TxHandler, no_outcome};
 use crate::state_key;
@@ -25,6 +25,63 @@ use cairn_state::{Overlay, StateError, StateRead};
 use cairn_types::consensus::{MAX_TOTAL_POWER, Power, Validator, ValidatorSet};
 use cairn_types::{Address, Amount, Genesis, Height, Params, TxFailure, UNITS_PER_CRN};
 use serde::{Deserialize, Serialize};
+
+/// Why a staking transaction fails (`Bond`, `Delegate`, `Unbond`, and
+/// `ReportEquivocation` in [`evidence`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StakingError {
+    #[error("{validator} is not a validator candidate")]
+    NotAValidator { validator: Address },
+    #[error("a self-bond of {bonded} is below the minimum {min}")]
+    SelfBondTooSmall { bonded: Amount, min: Amount },
+    #[error("{requested} requested, but only {bonded} is bonded to {validator}")]
+    NotBonded { validator: Address, bonded: Amount, requested: Amount },
+    #[error("validator {validator} was slashed for equivocation and takes no new stake")]
+    Tombstoned { validator: Address },
+    /// The pool's tokens or shares would not fit.
+    #[error("balance of {validator} would overflow")]
+    PoolOverflow { validator: Address },
+    #[error("evidence for height {height} is too old; the oldest accepted is {oldest}")]
+    EvidenceTooOld { height: Height, oldest: Height },
+    #[error("evidence for height {height} is from the future (the chain is at {current})")]
+    EvidenceFromFuture { height: Height, current: Height },
+    #[error("{validator} was already slashed for equivocation at height {height}")]
+    EvidenceAlreadyUsed { validator: Address, height: Height },
+    #[error("{validator} has no stake to slash")]
+    NothingToSlash { validator: Address },
+    /// The stake taken from the balance.
+    #[error(transparent)]
+    Balance(#[from] AccountsError),
+}
+
+impl From<StakingError> for TxFailure {
+    fn from(e: StakingError) -> TxFailure {
+        match e {
+            StakingError::NotAValidator { validator } => TxFailure::NotAValidator { validator },
+            StakingError::SelfBondTooSmall { bonded, min } => {
+                TxFailure::SelfBondTooSmall { bonded, min }
+            }
+            StakingError::NotBonded { validator, bonded, requested } => {
+                TxFailure::NotBonded { validator, bonded, requested }
+            }
+            StakingError::Tombstoned { validator } => TxFailure::Tombstoned { validator },
+            StakingError::PoolOverflow { validator } => {
+                TxFailure::BalanceOverflow { account: validator }
+            }
+            StakingError::EvidenceTooOld { height, oldest } => {
+                TxFailure::EvidenceTooOld { height, oldest }
+            }
+            StakingError::EvidenceFromFuture { height, current } => {
+                TxFailure::EvidenceFromFuture { height, current }
+            }
+            StakingError::EvidenceAlreadyUsed { validator, height } => {
+                TxFailure::EvidenceAlreadyUsed { validator, height }
+            }
+            StakingError::NothingToSlash { validator } => TxFailure::NothingToSlash { validator },
+            StakingError::Balance(e) => e.into(),
+        }
+    }
+}
 
 /// A validator candidate's pool.
 #[derive(
@@ -156,19 +213,19 @@ fn add_stake(
     delegator: &Address,
     pool: &mut ValidatorStake,
     amount: Amount,
-) -> Result<Result<(), TxFailure>, StateError> {
+) -> Result<Result<(), StakingError>, StateError> {
     let new_shares = if pool.shares == 0 || pool.tokens == 0 {
         amount
     } else {
         match mul_div(amount, pool.shares, pool.tokens) {
             Some(s) => s,
-            None => return Ok(Err(TxFailure::BalanceOverflow { account: *validator })),
+            None => return Ok(Err(StakingError::PoolOverflow { validator: *validator })),
         }
     };
     let (Some(tokens), Some(shares)) =
         (pool.tokens.checked_add(amount), pool.shares.checked_add(new_shares))
     else {
-        return Ok(Err(TxFailure::BalanceOverflow { account: *validator }));
+        return Ok(Err(StakingError::PoolOverflow { validator: *validator }));
     };
     pool.tokens = tokens;
     pool.shares = shares;
@@ -185,13 +242,13 @@ pub fn bond(
     params: &Params,
     signer: &Address,
     amount: Amount,
-) -> Result<Result<(), TxFailure>, StateError> {
+) -> Result<Result<(), StakingError>, StateError> {
     let mut pool = get_validator(o, signer)?.unwrap_or_default();
     if pool.tombstoned {
-        return Ok(Err(TxFailure::Tombstoned { validator: *signer }));
+        return Ok(Err(StakingError::Tombstoned { validator: *signer }));
     }
     if let Err(f) = accounts::lock(o, signer, amount, Locked::Stake)? {
-        return Ok(Err(f));
+        return Ok(Err(f.into()));
     }
     if let Err(f) = add_stake(o, signer, signer, &mut pool, amount)? {
         return Ok(Err(f));
@@ -199,7 +256,7 @@ pub fn bond(
     let own = worth(&pool, shares_of(o, signer, signer)?);
     let min = params.staking.min_self_bond;
     if own < min {
-        return Ok(Err(TxFailure::SelfBondTooSmall { bonded: own, min }));
+        return Ok(Err(StakingError::SelfBondTooSmall { bonded: own, min }));
     }
     add_candidate(o, signer)?;
     Ok(Ok(()))
@@ -211,16 +268,16 @@ pub fn delegate(
     signer: &Address,
     validator: &Address,
     amount: Amount,
-) -> Result<Result<(), TxFailure>, StateError> {
+) -> Result<Result<(), StakingError>, StateError> {
     let is_candidate = candidates(o)?.binary_search(validator).is_ok();
     let Some(mut pool) = get_validator(o, validator)?.filter(|_| is_candidate) else {
-        return Ok(Err(TxFailure::NotAValidator { validator: *validator }));
+        return Ok(Err(StakingError::NotAValidator { validator: *validator }));
     };
     if pool.tombstoned {
-        return Ok(Err(TxFailure::Tombstoned { validator: *validator }));
+        return Ok(Err(StakingError::Tombstoned { validator: *validator }));
     }
     if let Err(f) = accounts::lock(o, signer, amount, Locked::Stake)? {
-        return Ok(Err(f));
+        return Ok(Err(f.into()));
     }
     add_stake(o, validator, signer, &mut pool, amount)
 }
@@ -234,9 +291,9 @@ pub fn unbond(
     validator: &Address,
     amount: Amount,
     height: Height,
-) -> Result<Result<(), TxFailure>, StateError> {
+) -> Result<Result<(), StakingError>, StateError> {
     let Some(mut pool) = get_validator(o, validator)? else {
-        return Ok(Err(TxFailure::NotBonded {
+        return Ok(Err(StakingError::NotBonded {
             validator: *validator,
             bonded: 0,
             requested: amount,
@@ -245,7 +302,11 @@ pub fn unbond(
     let held = shares_of(o, validator, signer)?;
     let bonded = worth(&pool, held);
     if amount > bonded {
-        return Ok(Err(TxFailure::NotBonded { validator: *validator, bonded, requested: amount }));
+        return Ok(Err(StakingError::NotBonded {
+            validator: *validator,
+            bonded,
+            requested: amount,
+        }));
     }
     // All of a holding burns all its shares; part of it burns shares rounded up.
     let burned = if amount == bonded {
@@ -398,11 +459,13 @@ pub struct Bond {
 }
 
 impl TxHandler for Bond {
+    type Error = StakingError;
+
     fn spend(&self, _params: &Params) -> Amount {
         self.amount
     }
 
-    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled {
+    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled<StakingError> {
         no_outcome(bond(o, cx.params, cx.signer, self.amount))
     }
 }
@@ -414,11 +477,13 @@ pub struct Delegate<'a> {
 }
 
 impl TxHandler for Delegate<'_> {
+    type Error = StakingError;
+
     fn spend(&self, _params: &Params) -> Amount {
         self.amount
     }
 
-    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled {
+    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled<StakingError> {
         no_outcome(delegate(o, cx.signer, self.validator, self.amount))
     }
 }
@@ -430,7 +495,9 @@ pub struct Unbond<'a> {
 }
 
 impl TxHandler for Unbond<'_> {
-    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled {
+    type Error = StakingError;
+
+    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled<StakingError> {
         no_outcome(unbond(o, cx.params, cx.signer, self.validator, self.amount, cx.height))
     }
 }

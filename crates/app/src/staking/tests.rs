@@ -319,3 +319,53 @@ fn the_validators_reward_pool_compounds_into_the_pools_by_stake() {
     assert!(alice_stake >= 100 * CRN + to_val / 4 - 1 && alice_stake <= 100 * CRN + to_val / 4);
     crate::devices::tests::assert_supply_identity(&n.c.store, &[&val, &other_val, &alice]);
 }
+
+/// Every failure of the staking kinds and of equivocation evidence lands on the receipt as
+/// the variant it always had.
+#[test]
+fn every_staking_error_maps_onto_its_receipt_failure() {
+    use crate::accounts::AccountsError;
+    use StakingError as E;
+    use cairn_types::TxFailure as F;
+    let v = Address([1; 32]);
+    crate::handler::assert_failure_table(vec![
+        (E::NotAValidator { validator: v }, "not_a_validator", F::NotAValidator { validator: v }),
+        (
+            E::SelfBondTooSmall { bonded: 1, min: 2 },
+            "self_bond_too_small",
+            F::SelfBondTooSmall { bonded: 1, min: 2 },
+        ),
+        (
+            E::NotBonded { validator: v, bonded: 3, requested: 4 },
+            "not_bonded",
+            F::NotBonded { validator: v, bonded: 3, requested: 4 },
+        ),
+        (E::Tombstoned { validator: v }, "tombstoned", F::Tombstoned { validator: v }),
+        (E::PoolOverflow { validator: v }, "balance_overflow", F::BalanceOverflow { account: v }),
+        (
+            E::EvidenceTooOld { height: 5, oldest: 6 },
+            "evidence_too_old",
+            F::EvidenceTooOld { height: 5, oldest: 6 },
+        ),
+        (
+            E::EvidenceFromFuture { height: 9, current: 8 },
+            "evidence_from_future",
+            F::EvidenceFromFuture { height: 9, current: 8 },
+        ),
+        (
+            E::EvidenceAlreadyUsed { validator: v, height: 7 },
+            "evidence_already_used",
+            F::EvidenceAlreadyUsed { validator: v, height: 7 },
+        ),
+        (
+            E::NothingToSlash { validator: v },
+            "nothing_to_slash",
+            F::NothingToSlash { validator: v },
+        ),
+        (
+            E::Balance(AccountsError::InsufficientBalance { needed: 2, available: 1 }),
+            "insufficient_balance",
+            F::InsufficientBalance { needed: 2, available: 1 },
+        ),
+    ]);
+}

@@ -2,7 +2,7 @@
 //! is `receipt_not_higher`; a higher receipt in the last block of the window replaces it;
 //! one at the window's end is `dispute_window_closed`, and the channel pays for the replaced receipt.
 
-use cairn_app::channels::get_channel;
+use cairn_app::usage::get_channel;
 use cairn_testkit::{CHAIN, CRN, ed_device, failure, market, register};
 use cairn_types::usage::{ChannelStatus, SignedUsageReceipt, UsageReceipt, channel_id};
 use cairn_types::{DeviceClass, Hash, Keypair, TxBody, TxFailure};

@@ -3,7 +3,7 @@
 //! `commit_mismatch` while the matching one is accepted; a reveal in the last block of the
 //! reveal window is accepted and one at its end finds the job settled (`job_closed`).
 
-use cairn_app::jobs::get_job;
+use cairn_app::compute::get_job;
 use cairn_testkit::{CRN, ed_device, failure, market, register};
 use cairn_types::compute::{commitment, job_id};
 use cairn_types::{DeviceClass, Hash, Keypair, TxBody, TxFailure};

@@ -4,7 +4,7 @@
 //! accepted; the same answer at the deadline is refused, and the unanswered challenge is a
 //! fault at the next epoch start.
 
-use cairn_app::deals::get_deal;
+use cairn_app::storage::get_deal;
 use cairn_testkit::{CRN, ed_device, failure, market, register};
 use cairn_types::storage::{chunk_proof, chunk_root, chunks, deal_id};
 use cairn_types::{DeviceClass, Keypair, TxBody, TxFailure, TxStatus};

@@ -303,3 +303,53 @@ fn only_active_compute_devices_take_jobs() {
         "not_active"
     );
 }
+
+/// Every failure of the compute jobs' kinds lands on the receipt as the variant it always
+/// had.
+#[test]
+fn every_compute_error_maps_onto_its_receipt_failure() {
+    use crate::credits::LockError;
+    use crate::devices::DeviceAccessError;
+    use ComputeError as E;
+    use cairn_types::TxFailure as F;
+    let (a, b) = (Address([1; 32]), Address([2; 32]));
+    let (j, d) = (Hash([4; 32]), Hash([5; 32]));
+    crate::handler::assert_failure_table(vec![
+        (E::BadJob { got: 9, max: 7 }, "bad_job", F::BadJob { got: 9, max: 7 }),
+        (
+            E::EscrowOverflow { price: u128::MAX, places: 3 },
+            "credit_overflow",
+            F::CreditOverflow { what: "escrow".into(), a: u128::MAX, b: 3 },
+        ),
+        (E::UnknownJob { job: j }, "unknown_job", F::UnknownJob { job: j }),
+        (E::JobClosed { job: j }, "job_closed", F::JobClosed { job: j }),
+        (E::JobFull { job: j, replication: 3 }, "job_full", F::JobFull { job: j, replication: 3 }),
+        (E::NotInJob { job: j, device: d }, "not_in_job", F::NotInJob { job: j, device: d }),
+        (
+            E::AlreadyInJob { job: j, device: d },
+            "already_in_job",
+            F::AlreadyInJob { job: j, device: d },
+        ),
+        (E::NotActive { device: d }, "not_active", F::NotActive { device: d }),
+        (E::LateCommit { deadline: 10 }, "late_commit", F::LateCommit { deadline: 10 }),
+        (E::LateReveal { deadline: 20 }, "late_reveal", F::LateReveal { deadline: 20 }),
+        (E::EarlyReveal { opens: 15 }, "early_reveal", F::EarlyReveal { opens: 15 }),
+        (
+            E::AlreadyDone { job: j, device: d },
+            "already_done",
+            F::AlreadyDone { job: j, device: d },
+        ),
+        (E::CommitMismatch { device: d }, "commit_mismatch", F::CommitMismatch { device: d }),
+        (E::NotAParty { signer: a }, "not_a_party", F::NotAParty { signer: a }),
+        (
+            E::Device(DeviceAccessError::NotOwner { device: d, owner: a, signer: b }),
+            "not_owner",
+            F::NotOwner { device: d, owner: a, signer: b },
+        ),
+        (
+            E::Escrow(LockError::InsufficientCredits { needed: 6, available: 2 }),
+            "insufficient_credits",
+            F::InsufficientCredits { needed: 6, available: 2 },
+        ),
+    ]);
+}

@@ -6,6 +6,7 @@
 //! epoch.
 
 use crate::component::{BlockEnv, BlockOutput, Component};
+use crate::credits::LockError;
 use crate::credits::value::{self, PaidFor};
 use crate::handler::{Handled, TxCx, TxHandler, no_outcome};
 use crate::{devices, state_key};
@@ -15,6 +16,70 @@ use cairn_types::usage::{Channel, ChannelStatus, SignedUsageReceipt, channel_id}
 use cairn_types::{Address, Amount, DeviceClass, Hash, Height, Params, TxFailure, crypto};
 
 use crate::TxResult;
+
+/// Why a usage channel transaction fails (`OpenChannel`, `SettleChannel`,
+/// `DisputeChannel`, `CloseChannel`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UsageError {
+    #[error("a channel needs a positive escrow and price")]
+    EmptyChannel,
+    #[error("no device {device}")]
+    UnknownDevice { device: DeviceId },
+    #[error("device {device} is not active")]
+    NotActive { device: DeviceId },
+    #[error("a {class} device does not serve usage channels")]
+    NotAUsageDevice { class: DeviceClass },
+    #[error("no channel {channel}")]
+    UnknownChannel { channel: Hash },
+    #[error("channel {channel} is not open")]
+    ChannelNotOpen { channel: Hash },
+    #[error("channel {channel} is not being settled")]
+    ChannelNotSettling { channel: Hash },
+    #[error("receipt is not signed by the channel's consumer {consumer}")]
+    BadReceiptSignature { consumer: Address },
+    #[error("receipt seq {seq} is not higher than the settled seq {settled}")]
+    ReceiptNotHigher { seq: u64, settled: u64 },
+    #[error("receipt total {total} is below the settled total {settled}")]
+    ReceiptTotalLower { total: u64, settled: u64 },
+    #[error("the dispute window closed at height {closed_at}")]
+    DisputeWindowClosed { closed_at: Height },
+    #[error("{signer} is not a party to this channel")]
+    NotAParty { signer: Address },
+    #[error("the channel times out at height {timeout}; it cannot be closed before")]
+    ChannelNotTimedOut { timeout: Height },
+    /// The escrow's credits.
+    #[error(transparent)]
+    Escrow(#[from] LockError),
+}
+
+impl From<UsageError> for TxFailure {
+    fn from(e: UsageError) -> TxFailure {
+        match e {
+            UsageError::EmptyChannel => TxFailure::EmptyChannel,
+            UsageError::UnknownDevice { device } => TxFailure::UnknownDevice { device },
+            UsageError::NotActive { device } => TxFailure::NotActive { device },
+            UsageError::NotAUsageDevice { class } => TxFailure::NotAUsageDevice { class },
+            UsageError::UnknownChannel { channel } => TxFailure::UnknownChannel { channel },
+            UsageError::ChannelNotOpen { channel } => TxFailure::ChannelNotOpen { channel },
+            UsageError::ChannelNotSettling { channel } => TxFailure::ChannelNotSettling { channel },
+            UsageError::BadReceiptSignature { consumer } => {
+                TxFailure::BadReceiptSignature { consumer }
+            }
+            UsageError::ReceiptNotHigher { seq, settled } => {
+                TxFailure::ReceiptNotHigher { seq, settled }
+            }
+            UsageError::ReceiptTotalLower { total, settled } => {
+                TxFailure::ReceiptTotalLower { total, settled }
+            }
+            UsageError::DisputeWindowClosed { closed_at } => {
+                TxFailure::DisputeWindowClosed { closed_at }
+            }
+            UsageError::NotAParty { signer } => TxFailure::NotAParty { signer },
+            UsageError::ChannelNotTimedOut { timeout } => TxFailure::ChannelNotTimedOut { timeout },
+            UsageError::Escrow(e) => e.into(),
+        }
+    }
+}
 
 macro_rules! fail {
     ($e:expr) => {
@@ -48,22 +113,22 @@ pub fn open(
     escrow: Amount,
     price_per_unit: Amount,
     height: Height,
-) -> TxResult {
+) -> TxResult<UsageError> {
     if escrow == 0 || price_per_unit == 0 {
-        fail!(TxFailure::EmptyChannel);
+        fail!(UsageError::EmptyChannel);
     }
     let Some(d) = devices::get_device(o, device)? else {
-        fail!(TxFailure::UnknownDevice { device: *device });
+        fail!(UsageError::UnknownDevice { device: *device });
     };
     if d.status != devices::DeviceStatus::Active {
-        fail!(TxFailure::NotActive { device: *device });
+        fail!(UsageError::NotActive { device: *device });
     }
     if !serves_usage(d.class) {
-        fail!(TxFailure::NotAUsageDevice { class: d.class });
+        fail!(UsageError::NotAUsageDevice { class: d.class });
     }
     let id = channel_id(consumer, nonce);
     if let Err(f) = value::lock(o, consumer, &id, escrow)? {
-        fail!(f);
+        fail!(f.into());
     }
     let channel = Channel {
         id,
@@ -83,10 +148,10 @@ fn check_receipt(
     chain_id: &str,
     channel: &Channel,
     r: &SignedUsageReceipt,
-) -> Result<(), TxFailure> {
+) -> Result<(), UsageError> {
     let msg = r.receipt.signing_message(chain_id);
     crypto::verify(&channel.consumer, &r.signature, &msg)
-        .map_err(|_| TxFailure::BadReceiptSignature { consumer: channel.consumer })
+        .map_err(|_| UsageError::BadReceiptSignature { consumer: channel.consumer })
 }
 
 /// The provider's owner settles with a consumer receipt.
@@ -97,17 +162,17 @@ pub fn settle(
     signer: &Address,
     r: &SignedUsageReceipt,
     height: Height,
-) -> TxResult {
+) -> TxResult<UsageError> {
     let id = r.receipt.channel;
     let Some(mut channel) = get_channel(o, &id)? else {
-        fail!(TxFailure::UnknownChannel { channel: id })
+        fail!(UsageError::UnknownChannel { channel: id })
     };
     if channel.status != ChannelStatus::Open {
-        fail!(TxFailure::ChannelNotOpen { channel: id });
+        fail!(UsageError::ChannelNotOpen { channel: id });
     }
     let owner = devices::get_device(o, &channel.device)?.map(|d| d.owner);
     if owner != Some(*signer) {
-        fail!(TxFailure::NotAParty { signer: *signer });
+        fail!(UsageError::NotAParty { signer: *signer });
     }
     if let Err(f) = check_receipt(chain_id, &channel, r) {
         fail!(f);
@@ -130,31 +195,31 @@ pub fn dispute(
     signer: &Address,
     r: &SignedUsageReceipt,
     height: Height,
-) -> TxResult {
+) -> TxResult<UsageError> {
     let id = r.receipt.channel;
     let Some(mut channel) = get_channel(o, &id)? else {
-        fail!(TxFailure::UnknownChannel { channel: id })
+        fail!(UsageError::UnknownChannel { channel: id })
     };
     let (settled, since, closes_at) = match &channel.status {
         ChannelStatus::Settling { receipt, since, closes_at } => (receipt, since, closes_at),
         ChannelStatus::Closed { height, .. } => {
-            fail!(TxFailure::DisputeWindowClosed { closed_at: *height })
+            fail!(UsageError::DisputeWindowClosed { closed_at: *height })
         }
-        ChannelStatus::Open => fail!(TxFailure::ChannelNotSettling { channel: id }),
+        ChannelStatus::Open => fail!(UsageError::ChannelNotSettling { channel: id }),
     };
     // The window covers the blocks before `closes_at`; the payout runs at the start of it.
     if height >= *closes_at {
-        fail!(TxFailure::DisputeWindowClosed { closed_at: *closes_at });
+        fail!(UsageError::DisputeWindowClosed { closed_at: *closes_at });
     }
     let owner = devices::get_device(o, &channel.device)?.map(|d| d.owner);
     if *signer != channel.consumer && owner != Some(*signer) {
-        fail!(TxFailure::NotAParty { signer: *signer });
+        fail!(UsageError::NotAParty { signer: *signer });
     }
     if r.receipt.seq <= settled.seq {
-        fail!(TxFailure::ReceiptNotHigher { seq: r.receipt.seq, settled: settled.seq });
+        fail!(UsageError::ReceiptNotHigher { seq: r.receipt.seq, settled: settled.seq });
     }
     if r.receipt.total_units < settled.total_units {
-        fail!(TxFailure::ReceiptTotalLower {
+        fail!(UsageError::ReceiptTotalLower {
             total: r.receipt.total_units,
             settled: settled.total_units
         });
@@ -177,18 +242,18 @@ pub fn close_timed_out(
     signer: &Address,
     id: &Hash,
     height: Height,
-) -> TxResult {
+) -> TxResult<UsageError> {
     let Some(mut channel) = get_channel(o, id)? else {
-        fail!(TxFailure::UnknownChannel { channel: *id })
+        fail!(UsageError::UnknownChannel { channel: *id })
     };
     if channel.consumer != *signer {
-        fail!(TxFailure::NotAParty { signer: *signer });
+        fail!(UsageError::NotAParty { signer: *signer });
     }
     if channel.status != ChannelStatus::Open {
-        fail!(TxFailure::ChannelNotOpen { channel: *id });
+        fail!(UsageError::ChannelNotOpen { channel: *id });
     }
     if height < channel.timeout_height {
-        fail!(TxFailure::ChannelNotTimedOut { timeout: channel.timeout_height });
+        fail!(UsageError::ChannelNotTimedOut { timeout: channel.timeout_height });
     }
     value::refund(o, id, &channel.consumer, channel.escrow)?;
     channel.status = ChannelStatus::Closed { height, units: 0, paid: 0, refunded: channel.escrow };
@@ -245,7 +310,9 @@ pub struct OpenChannel<'a> {
 }
 
 impl TxHandler for OpenChannel<'_> {
-    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled {
+    type Error = UsageError;
+
+    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled<UsageError> {
         no_outcome(open(
             o,
             cx.params,
@@ -265,7 +332,9 @@ pub struct SettleChannel<'a> {
 }
 
 impl TxHandler for SettleChannel<'_> {
-    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled {
+    type Error = UsageError;
+
+    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled<UsageError> {
         no_outcome(settle(o, cx.params, cx.chain_id, cx.signer, self.receipt, cx.height))
     }
 }
@@ -276,7 +345,9 @@ pub struct DisputeChannel<'a> {
 }
 
 impl TxHandler for DisputeChannel<'_> {
-    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled {
+    type Error = UsageError;
+
+    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled<UsageError> {
         no_outcome(dispute(o, cx.chain_id, cx.signer, self.receipt, cx.height))
     }
 }
@@ -287,7 +358,9 @@ pub struct CloseChannel<'a> {
 }
 
 impl TxHandler for CloseChannel<'_> {
-    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled {
+    type Error = UsageError;
+
+    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled<UsageError> {
         no_outcome(close_timed_out(o, cx.signer, self.channel, cx.height))
     }
 }

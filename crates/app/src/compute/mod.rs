@@ -9,7 +9,9 @@
 //! accept a result early: those who revealed it are paid, nobody is slashed.
 
 use crate::component::{BlockEnv, BlockOutput, Component};
+use crate::credits::LockError;
 use crate::credits::value::{self, PaidFor};
+use crate::devices::DeviceAccessError;
 use crate::handler::{Handled, TxCx, TxHandler, no_outcome};
 use crate::{devices, state_key};
 use cairn_state::{Overlay, StateError, StateRead as _};
@@ -19,6 +21,73 @@ use cairn_types::{Address, Amount, DeviceClass, Hash, Height, Params, TxFailure}
 use std::collections::BTreeMap;
 
 use crate::TxResult;
+
+/// Why a compute job transaction fails (`PostJob`, `TakeJob`, `CommitResult`,
+/// `RevealResult`, `AcceptJob`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ComputeError {
+    #[error("replication {got} must be 1 to {max}, and the price positive")]
+    BadJob { got: u8, max: u8 },
+    /// The escrow, price × places, does not fit.
+    #[error("credit arithmetic overflows: escrow of {price} and {places}")]
+    EscrowOverflow { price: Amount, places: Amount },
+    #[error("no job {job}")]
+    UnknownJob { job: Hash },
+    #[error("job {job} is closed")]
+    JobClosed { job: Hash },
+    #[error("job {job} already has its {replication} providers")]
+    JobFull { job: Hash, replication: u8 },
+    #[error("device {device} has no place in job {job}")]
+    NotInJob { job: Hash, device: DeviceId },
+    #[error("device {device} already holds a place in job {job}")]
+    AlreadyInJob { job: Hash, device: DeviceId },
+    /// Not active, or not a compute device.
+    #[error("device {device} is not active")]
+    NotActive { device: DeviceId },
+    #[error("the commit phase ended at height {deadline}")]
+    LateCommit { deadline: Height },
+    #[error("the reveal phase ended at height {deadline}")]
+    LateReveal { deadline: Height },
+    #[error("reveals open at height {opens} (or once every place has committed)")]
+    EarlyReveal { opens: Height },
+    #[error("device {device} already did that for job {job}")]
+    AlreadyDone { job: Hash, device: DeviceId },
+    #[error("revealed result and salt do not match the commitment of {device}")]
+    CommitMismatch { device: DeviceId },
+    /// Only the job's consumer accepts a result.
+    #[error("{signer} is not a party to this channel")]
+    NotAParty { signer: Address },
+    #[error(transparent)]
+    Device(#[from] DeviceAccessError),
+    /// The escrow's credits.
+    #[error(transparent)]
+    Escrow(#[from] LockError),
+}
+
+impl From<ComputeError> for TxFailure {
+    fn from(e: ComputeError) -> TxFailure {
+        match e {
+            ComputeError::BadJob { got, max } => TxFailure::BadJob { got, max },
+            ComputeError::EscrowOverflow { price, places } => {
+                TxFailure::CreditOverflow { what: "escrow".into(), a: price, b: places }
+            }
+            ComputeError::UnknownJob { job } => TxFailure::UnknownJob { job },
+            ComputeError::JobClosed { job } => TxFailure::JobClosed { job },
+            ComputeError::JobFull { job, replication } => TxFailure::JobFull { job, replication },
+            ComputeError::NotInJob { job, device } => TxFailure::NotInJob { job, device },
+            ComputeError::AlreadyInJob { job, device } => TxFailure::AlreadyInJob { job, device },
+            ComputeError::NotActive { device } => TxFailure::NotActive { device },
+            ComputeError::LateCommit { deadline } => TxFailure::LateCommit { deadline },
+            ComputeError::LateReveal { deadline } => TxFailure::LateReveal { deadline },
+            ComputeError::EarlyReveal { opens } => TxFailure::EarlyReveal { opens },
+            ComputeError::AlreadyDone { job, device } => TxFailure::AlreadyDone { job, device },
+            ComputeError::CommitMismatch { device } => TxFailure::CommitMismatch { device },
+            ComputeError::NotAParty { signer } => TxFailure::NotAParty { signer },
+            ComputeError::Device(e) => e.into(),
+            ComputeError::Escrow(e) => e.into(),
+        }
+    }
+}
 
 macro_rules! fail {
     ($e:expr) => {
@@ -40,18 +109,18 @@ fn job_and_slot(
     signer: &Address,
     id: &Hash,
     device: &DeviceId,
-) -> Result<Result<(Job, usize), TxFailure>, StateError> {
-    let Some(job) = get_job(o, id)? else { return Ok(Err(TxFailure::UnknownJob { job: *id })) };
+) -> Result<Result<(Job, usize), ComputeError>, StateError> {
+    let Some(job) = get_job(o, id)? else { return Ok(Err(ComputeError::UnknownJob { job: *id })) };
     if job.status != JobStatus::Open {
-        return Ok(Err(TxFailure::JobClosed { job: *id }));
+        return Ok(Err(ComputeError::JobClosed { job: *id }));
     }
     match devices::owned_device(o, device, signer)? {
         Ok(_) => {}
-        Err(f) => return Ok(Err(f)),
+        Err(f) => return Ok(Err(f.into())),
     }
     match job.slots.iter().position(|s| s.device == *device) {
         Some(i) => Ok(Ok((job, i))),
-        None => Ok(Err(TxFailure::NotInJob { job: *id, device: *device })),
+        None => Ok(Err(ComputeError::NotInJob { job: *id, device: *device })),
     }
 }
 
@@ -70,19 +139,19 @@ pub fn post(
     nonce: u64,
     spec: JobSpec,
     height: Height,
-) -> TxResult {
+) -> TxResult<ComputeError> {
     let JobSpec { workload, input, replication, price } = spec;
     let max = params.compute.max_replication;
     if replication == 0 || replication > max || price == 0 {
-        fail!(TxFailure::BadJob { got: replication, max });
+        fail!(ComputeError::BadJob { got: replication, max });
     }
     let places = Amount::from(replication);
     let Some(escrow) = price.checked_mul(places) else {
-        fail!(TxFailure::CreditOverflow { what: "escrow".into(), a: price, b: places })
+        fail!(ComputeError::EscrowOverflow { price, places })
     };
     let id = job_id(consumer, nonce);
     if let Err(f) = value::lock(o, consumer, &id, escrow)? {
-        fail!(f);
+        fail!(f.into());
     }
     let commit_deadline = height.saturating_add(params.compute.commit_window_blocks.max(1));
     let reveal_deadline =
@@ -114,26 +183,26 @@ pub fn take(
     id: &Hash,
     device: &DeviceId,
     height: Height,
-) -> TxResult {
-    let Some(mut job) = get_job(o, id)? else { fail!(TxFailure::UnknownJob { job: *id }) };
+) -> TxResult<ComputeError> {
+    let Some(mut job) = get_job(o, id)? else { fail!(ComputeError::UnknownJob { job: *id }) };
     if job.status != JobStatus::Open {
-        fail!(TxFailure::JobClosed { job: *id });
+        fail!(ComputeError::JobClosed { job: *id });
     }
     let d = match devices::owned_device(o, device, signer)? {
         Ok(d) => d,
-        Err(f) => fail!(f),
+        Err(f) => fail!(f.into()),
     };
     if d.status != devices::DeviceStatus::Active || d.class != DeviceClass::Compute {
-        fail!(TxFailure::NotActive { device: *device });
+        fail!(ComputeError::NotActive { device: *device });
     }
     if height >= job.commit_deadline {
-        fail!(TxFailure::LateCommit { deadline: job.commit_deadline });
+        fail!(ComputeError::LateCommit { deadline: job.commit_deadline });
     }
     if job.slots.iter().any(|s| s.device == *device) {
-        fail!(TxFailure::AlreadyInJob { job: *id, device: *device });
+        fail!(ComputeError::AlreadyInJob { job: *id, device: *device });
     }
     if job.slots.len() >= usize::from(job.replication) {
-        fail!(TxFailure::JobFull { job: *id, replication: job.replication });
+        fail!(ComputeError::JobFull { job: *id, replication: job.replication });
     }
     job.slots.push(JobSlot { device: *device, commitment: None, result: None, revealed_at: None });
     put_job(o, &job);
@@ -147,16 +216,16 @@ pub fn commit(
     device: &DeviceId,
     c: Hash,
     height: Height,
-) -> TxResult {
+) -> TxResult<ComputeError> {
     let (mut job, i) = match job_and_slot(o, signer, id, device)? {
         Ok(v) => v,
         Err(f) => fail!(f),
     };
     if height >= job.commit_deadline {
-        fail!(TxFailure::LateCommit { deadline: job.commit_deadline });
+        fail!(ComputeError::LateCommit { deadline: job.commit_deadline });
     }
     if job.slots[i].commitment.is_some() {
-        fail!(TxFailure::AlreadyDone { job: *id, device: *device });
+        fail!(ComputeError::AlreadyDone { job: *id, device: *device });
     }
     job.slots[i].commitment = Some(c);
     put_job(o, &job);
@@ -171,7 +240,7 @@ pub fn reveal(
     result: Hash,
     salt: &[u8; 32],
     height: Height,
-) -> TxResult {
+) -> TxResult<ComputeError> {
     let (mut job, i) = match job_and_slot(o, signer, id, device)? {
         Ok(v) => v,
         Err(f) => fail!(f),
@@ -179,16 +248,16 @@ pub fn reveal(
     let all_committed = job.slots.len() == usize::from(job.replication)
         && job.slots.iter().all(|s| s.commitment.is_some());
     if height < job.commit_deadline && !all_committed {
-        fail!(TxFailure::EarlyReveal { opens: job.commit_deadline });
+        fail!(ComputeError::EarlyReveal { opens: job.commit_deadline });
     }
     if height >= job.reveal_deadline {
-        fail!(TxFailure::LateReveal { deadline: job.reveal_deadline });
+        fail!(ComputeError::LateReveal { deadline: job.reveal_deadline });
     }
     if job.slots[i].result.is_some() {
-        fail!(TxFailure::AlreadyDone { job: *id, device: *device });
+        fail!(ComputeError::AlreadyDone { job: *id, device: *device });
     }
     if job.slots[i].commitment != Some(commitment(&result, salt, device)) {
-        fail!(TxFailure::CommitMismatch { device: *device });
+        fail!(ComputeError::CommitMismatch { device: *device });
     }
     job.slots[i].result = Some(result);
     job.slots[i].revealed_at = Some(height);
@@ -203,13 +272,13 @@ pub fn accept(
     id: &Hash,
     result: Hash,
     height: Height,
-) -> TxResult {
-    let Some(job) = get_job(o, id)? else { fail!(TxFailure::UnknownJob { job: *id }) };
+) -> TxResult<ComputeError> {
+    let Some(job) = get_job(o, id)? else { fail!(ComputeError::UnknownJob { job: *id }) };
     if job.consumer != *signer {
-        fail!(TxFailure::NotAParty { signer: *signer });
+        fail!(ComputeError::NotAParty { signer: *signer });
     }
     if job.status != JobStatus::Open {
-        fail!(TxFailure::JobClosed { job: *id });
+        fail!(ComputeError::JobClosed { job: *id });
     }
     settle(o, params, job, Some(result), false, height)?;
     Ok(Ok(()))
@@ -293,7 +362,9 @@ pub struct PostJob {
 }
 
 impl TxHandler for PostJob {
-    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled {
+    type Error = ComputeError;
+
+    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled<ComputeError> {
         let spec = JobSpec {
             workload: self.workload,
             input: self.input,
@@ -311,7 +382,9 @@ pub struct TakeJob<'a> {
 }
 
 impl TxHandler for TakeJob<'_> {
-    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled {
+    type Error = ComputeError;
+
+    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled<ComputeError> {
         no_outcome(take(o, cx.signer, self.job, self.device, cx.height))
     }
 }
@@ -324,7 +397,9 @@ pub struct CommitResult<'a> {
 }
 
 impl TxHandler for CommitResult<'_> {
-    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled {
+    type Error = ComputeError;
+
+    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled<ComputeError> {
         no_outcome(commit(o, cx.signer, self.job, self.device, self.commitment, cx.height))
     }
 }
@@ -338,7 +413,9 @@ pub struct RevealResult<'a> {
 }
 
 impl TxHandler for RevealResult<'_> {
-    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled {
+    type Error = ComputeError;
+
+    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled<ComputeError> {
         no_outcome(reveal(o, cx.signer, self.job, self.device, self.result, self.salt, cx.height))
     }
 }
@@ -350,7 +427,9 @@ pub struct AcceptJob<'a> {
 }
 
 impl TxHandler for AcceptJob<'_> {
-    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled {
+    type Error = ComputeError;
+
+    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled<ComputeError> {
         no_outcome(accept(o, cx.params, cx.signer, self.job, self.result, cx.height))
     }
 }

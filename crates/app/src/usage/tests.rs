@@ -303,3 +303,69 @@ fn an_unsettled_channel_returns_its_escrow_after_the_timeout() {
     assert!(matches!(channel(&s, &id).status, ChannelStatus::Closed { units: 0, paid: 0, .. }));
     supply_identity_holds(&s);
 }
+
+/// Every failure of the usage channels' kinds lands on the receipt as the variant it always
+/// had.
+#[test]
+fn every_usage_error_maps_onto_its_receipt_failure() {
+    use crate::credits::LockError;
+    use cairn_types::TxFailure as F;
+    let a = Address([1; 32]);
+    let (c, d) = (Hash([4; 32]), Hash([5; 32]));
+    crate::handler::assert_failure_table(vec![
+        (UsageError::EmptyChannel, "empty_channel", F::EmptyChannel),
+        (UsageError::UnknownDevice { device: d }, "unknown_device", F::UnknownDevice { device: d }),
+        (UsageError::NotActive { device: d }, "not_active", F::NotActive { device: d }),
+        (
+            UsageError::NotAUsageDevice { class: DeviceClass::Hotspot },
+            "not_a_usage_device",
+            F::NotAUsageDevice { class: DeviceClass::Hotspot },
+        ),
+        (
+            UsageError::UnknownChannel { channel: c },
+            "unknown_channel",
+            F::UnknownChannel { channel: c },
+        ),
+        (
+            UsageError::ChannelNotOpen { channel: c },
+            "channel_not_open",
+            F::ChannelNotOpen { channel: c },
+        ),
+        (
+            UsageError::ChannelNotSettling { channel: c },
+            "channel_not_settling",
+            F::ChannelNotSettling { channel: c },
+        ),
+        (
+            UsageError::BadReceiptSignature { consumer: a },
+            "bad_receipt_signature",
+            F::BadReceiptSignature { consumer: a },
+        ),
+        (
+            UsageError::ReceiptNotHigher { seq: 3, settled: 4 },
+            "receipt_not_higher",
+            F::ReceiptNotHigher { seq: 3, settled: 4 },
+        ),
+        (
+            UsageError::ReceiptTotalLower { total: 5, settled: 6 },
+            "receipt_total_lower",
+            F::ReceiptTotalLower { total: 5, settled: 6 },
+        ),
+        (
+            UsageError::DisputeWindowClosed { closed_at: 70 },
+            "dispute_window_closed",
+            F::DisputeWindowClosed { closed_at: 70 },
+        ),
+        (UsageError::NotAParty { signer: a }, "not_a_party", F::NotAParty { signer: a }),
+        (
+            UsageError::ChannelNotTimedOut { timeout: 80 },
+            "channel_not_timed_out",
+            F::ChannelNotTimedOut { timeout: 80 },
+        ),
+        (
+            UsageError::Escrow(LockError::InsufficientCredits { needed: 9, available: 1 }),
+            "insufficient_credits",
+            F::InsufficientCredits { needed: 9, available: 1 },
+        ),
+    ]);
+}

@@ -15,7 +15,9 @@
 //! returns to the consumer.
 
 use crate::component::{BlockEnv, BlockOutput, Component};
+use crate::credits::LockError;
 use crate::credits::value::{self, PaidFor};
+use crate::devices::DeviceAccessError;
 use crate::handler::{Handled, TxCx, TxHandler, no_outcome};
 use crate::{devices, state_key};
 use cairn_state::{Overlay, StateError, StateRead as _};
@@ -26,6 +28,71 @@ use cairn_types::storage::{
 use cairn_types::{Address, Amount, DeviceClass, Hash, Height, Params, TxFailure};
 
 use crate::TxResult;
+
+/// Why a storage deal transaction fails (`OpenDeal`, `AcceptDeal`, `ProveStorage`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StorageError {
+    #[error("a deal needs a size, a duration of 1 to {max_epochs} epochs and a price")]
+    BadDeal { max_epochs: u64 },
+    #[error(
+        "a deal of {chunks} chunks of {chunk_size} bytes exceeds the largest deal, {max_bytes} bytes"
+    )]
+    DealTooLarge { chunks: u64, chunk_size: u32, max_bytes: u64 },
+    /// The escrow, price × epochs, does not fit.
+    #[error("credit arithmetic overflows: escrow of {price_per_epoch} and {epochs}")]
+    EscrowOverflow { price_per_epoch: Amount, epochs: Amount },
+    #[error("no device {device}")]
+    UnknownDevice { device: DeviceId },
+    /// Not active, or not a storage device.
+    #[error("device {device} is not active")]
+    NotActive { device: DeviceId },
+    #[error("no deal {deal}")]
+    UnknownDeal { deal: Hash },
+    #[error("deal {deal} was already accepted")]
+    DealAlreadyAccepted { deal: Hash },
+    #[error("deal {deal} had to be accepted by height {accept_by}; it expired")]
+    DealExpired { deal: Hash, accept_by: Height },
+    #[error("deal {deal} has no open challenge")]
+    NoChallenge { deal: Hash },
+    #[error("the challenge is for chunk {expected}, not {got}")]
+    WrongChunk { expected: u64, got: u64 },
+    #[error("the answer was due before height {deadline}")]
+    LateResponse { deadline: Height },
+    #[error("the chunk and path do not prove chunk {index} of the deal's root")]
+    BadMerklePath { index: u64 },
+    #[error(transparent)]
+    Device(#[from] DeviceAccessError),
+    /// The escrow's credits.
+    #[error(transparent)]
+    Escrow(#[from] LockError),
+}
+
+impl From<StorageError> for TxFailure {
+    fn from(e: StorageError) -> TxFailure {
+        match e {
+            StorageError::BadDeal { max_epochs } => TxFailure::BadDeal { max_epochs },
+            StorageError::DealTooLarge { chunks, chunk_size, max_bytes } => {
+                TxFailure::DealTooLarge { chunks, chunk_size, max_bytes }
+            }
+            StorageError::EscrowOverflow { price_per_epoch, epochs } => {
+                TxFailure::CreditOverflow { what: "escrow".into(), a: price_per_epoch, b: epochs }
+            }
+            StorageError::UnknownDevice { device } => TxFailure::UnknownDevice { device },
+            StorageError::NotActive { device } => TxFailure::NotActive { device },
+            StorageError::UnknownDeal { deal } => TxFailure::UnknownDeal { deal },
+            StorageError::DealAlreadyAccepted { deal } => TxFailure::DealAlreadyAccepted { deal },
+            StorageError::DealExpired { deal, accept_by } => {
+                TxFailure::DealExpired { deal, accept_by }
+            }
+            StorageError::NoChallenge { deal } => TxFailure::NoChallenge { deal },
+            StorageError::WrongChunk { expected, got } => TxFailure::WrongChunk { expected, got },
+            StorageError::LateResponse { deadline } => TxFailure::LateResponse { deadline },
+            StorageError::BadMerklePath { index } => TxFailure::BadMerklePath { index },
+            StorageError::Device(e) => e.into(),
+            StorageError::Escrow(e) => e.into(),
+        }
+    }
+}
 
 macro_rules! fail {
     ($e:expr) => {
@@ -61,40 +128,36 @@ pub fn open(
     nonce: u64,
     spec: DealSpec,
     height: Height,
-) -> TxResult {
+) -> TxResult<StorageError> {
     let sp = &params.storage;
     if spec.chunks == 0
         || spec.duration_epochs == 0
         || spec.duration_epochs > sp.max_duration_epochs
         || spec.price_per_epoch == 0
     {
-        fail!(TxFailure::BadDeal { max_epochs: sp.max_duration_epochs });
+        fail!(StorageError::BadDeal { max_epochs: sp.max_duration_epochs });
     }
     let Some(size) = deal_bytes(spec.chunks, sp.chunk_size).filter(|b| *b <= sp.max_deal_bytes)
     else {
-        fail!(TxFailure::DealTooLarge {
+        fail!(StorageError::DealTooLarge {
             chunks: spec.chunks,
             chunk_size: sp.chunk_size,
             max_bytes: sp.max_deal_bytes,
         })
     };
     let Some(d) = devices::get_device(o, &spec.device)? else {
-        fail!(TxFailure::UnknownDevice { device: spec.device })
+        fail!(StorageError::UnknownDevice { device: spec.device })
     };
     if d.status != devices::DeviceStatus::Active || d.class != DeviceClass::Storage {
-        fail!(TxFailure::NotActive { device: spec.device });
+        fail!(StorageError::NotActive { device: spec.device });
     }
     let epochs = Amount::from(spec.duration_epochs);
     let Some(escrow) = spec.price_per_epoch.checked_mul(epochs) else {
-        fail!(TxFailure::CreditOverflow {
-            what: "escrow".into(),
-            a: spec.price_per_epoch,
-            b: epochs
-        })
+        fail!(StorageError::EscrowOverflow { price_per_epoch: spec.price_per_epoch, epochs })
     };
     let id = deal_id(consumer, nonce);
     if let Err(f) = value::lock(o, consumer, &id, escrow)? {
-        fail!(f);
+        fail!(f.into());
     }
     // Provisional epochs, from the opening block; acceptance moves them (see [`accept`]).
     let first_epoch = params.epoch_of(height).saturating_add(1);
@@ -150,27 +213,27 @@ pub fn accept(
     signer: &Address,
     id: &Hash,
     height: Height,
-) -> TxResult {
-    let Some(mut deal) = get_deal(o, id)? else { fail!(TxFailure::UnknownDeal { deal: *id }) };
+) -> TxResult<StorageError> {
+    let Some(mut deal) = get_deal(o, id)? else { fail!(StorageError::UnknownDeal { deal: *id }) };
     let device = match devices::owned_device(o, &deal.device, signer)? {
         Ok(d) => d,
-        Err(f) => fail!(f),
+        Err(f) => fail!(f.into()),
     };
     let accept_by = match deal.status {
         DealStatus::Pending { accept_by } => accept_by,
         DealStatus::Expired { accept_by, .. } => {
-            fail!(TxFailure::DealExpired { deal: *id, accept_by })
+            fail!(StorageError::DealExpired { deal: *id, accept_by })
         }
         DealStatus::Active | DealStatus::Ended { .. } => {
-            fail!(TxFailure::DealAlreadyAccepted { deal: *id })
+            fail!(StorageError::DealAlreadyAccepted { deal: *id })
         }
     };
     // Past the window, before the epoch start that refunds it: expired all the same.
     if height > accept_by {
-        fail!(TxFailure::DealExpired { deal: *id, accept_by });
+        fail!(StorageError::DealExpired { deal: *id, accept_by });
     }
     if device.status != devices::DeviceStatus::Active || device.class != DeviceClass::Storage {
-        fail!(TxFailure::NotActive { device: deal.device });
+        fail!(StorageError::NotActive { device: deal.device });
     }
     // The deal's duration − 1, kept from the provisional epochs set at opening.
     let span = deal.last_epoch.saturating_sub(deal.first_epoch);
@@ -195,25 +258,25 @@ pub fn prove(
     id: &Hash,
     answer: Answer<'_>,
     height: Height,
-) -> TxResult {
+) -> TxResult<StorageError> {
     let Answer { index, chunk, path } = answer;
-    let Some(mut deal) = get_deal(o, id)? else { fail!(TxFailure::UnknownDeal { deal: *id }) };
+    let Some(mut deal) = get_deal(o, id)? else { fail!(StorageError::UnknownDeal { deal: *id }) };
     if let Err(f) = devices::owned_device(o, &deal.device, signer)? {
-        fail!(f);
+        fail!(f.into());
     }
     let Some(ch) = deal.challenge.filter(|_| deal.status == DealStatus::Active) else {
-        fail!(TxFailure::NoChallenge { deal: *id });
+        fail!(StorageError::NoChallenge { deal: *id });
     };
     if index != ch.index {
-        fail!(TxFailure::WrongChunk { expected: ch.index, got: index });
+        fail!(StorageError::WrongChunk { expected: ch.index, got: index });
     }
     if height >= ch.deadline {
-        fail!(TxFailure::LateResponse { deadline: ch.deadline });
+        fail!(StorageError::LateResponse { deadline: ch.deadline });
     }
     if chunk.len() > params.storage.chunk_size as usize
         || !verify_chunk(&deal.root, deal.chunks, index, chunk, path)
     {
-        fail!(TxFailure::BadMerklePath { index });
+        fail!(StorageError::BadMerklePath { index });
     }
     let pay = deal.price_per_epoch.min(deal.escrow_left);
     // The CRN value of the epoch's price caps the device's storage reward (ADR 0012).
@@ -316,7 +379,9 @@ pub struct OpenDeal {
 }
 
 impl TxHandler for OpenDeal {
-    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled {
+    type Error = StorageError;
+
+    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled<StorageError> {
         let spec = DealSpec {
             device: self.device,
             root: self.root,
@@ -337,7 +402,9 @@ pub struct ProveStorage<'a> {
 }
 
 impl TxHandler for ProveStorage<'_> {
-    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled {
+    type Error = StorageError;
+
+    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled<StorageError> {
         let answer = Answer { index: self.index, chunk: self.chunk, path: self.path };
         no_outcome(prove(o, cx.params, cx.signer, self.deal, answer, cx.height))
     }
@@ -349,7 +416,9 @@ pub struct AcceptDeal<'a> {
 }
 
 impl TxHandler for AcceptDeal<'_> {
-    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled {
+    type Error = StorageError;
+
+    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled<StorageError> {
         no_outcome(accept(o, cx.params, cx.signer, self.deal, cx.height))
     }
 }

@@ -724,3 +724,60 @@ fn the_epoch_start_keeps_every_surviving_deal_in_order_and_drops_the_rest() {
     assert_eq!(s.n.c.store.get_decoded::<u64>(&count_key).unwrap(), Some(2));
     assert_eq!(s.n.c.store.get(&state_key::active_deal(2)).unwrap(), None);
 }
+
+/// Every failure of the storage deals' kinds lands on the receipt as the variant it always
+/// had.
+#[test]
+fn every_storage_error_maps_onto_its_receipt_failure() {
+    use crate::credits::LockError;
+    use crate::devices::DeviceAccessError;
+    use StorageError as E;
+    use cairn_types::TxFailure as F;
+    let (a, b) = (Address([1; 32]), Address([2; 32]));
+    let (deal, d) = (Hash([4; 32]), Hash([5; 32]));
+    crate::handler::assert_failure_table(vec![
+        (E::BadDeal { max_epochs: 52 }, "bad_deal", F::BadDeal { max_epochs: 52 }),
+        (
+            E::DealTooLarge { chunks: 9, chunk_size: 64, max_bytes: 512 },
+            "deal_too_large",
+            F::DealTooLarge { chunks: 9, chunk_size: 64, max_bytes: 512 },
+        ),
+        (
+            E::EscrowOverflow { price_per_epoch: u128::MAX, epochs: 2 },
+            "credit_overflow",
+            F::CreditOverflow { what: "escrow".into(), a: u128::MAX, b: 2 },
+        ),
+        (E::UnknownDevice { device: d }, "unknown_device", F::UnknownDevice { device: d }),
+        (E::NotActive { device: d }, "not_active", F::NotActive { device: d }),
+        (E::UnknownDeal { deal }, "unknown_deal", F::UnknownDeal { deal }),
+        (E::DealAlreadyAccepted { deal }, "deal_already_accepted", F::DealAlreadyAccepted { deal }),
+        (
+            E::DealExpired { deal, accept_by: 40 },
+            "deal_expired",
+            F::DealExpired { deal, accept_by: 40 },
+        ),
+        (E::NoChallenge { deal }, "no_challenge", F::NoChallenge { deal }),
+        (
+            E::WrongChunk { expected: 1, got: 2 },
+            "wrong_chunk",
+            F::WrongChunk { expected: 1, got: 2 },
+        ),
+        (E::LateResponse { deadline: 30 }, "late_response", F::LateResponse { deadline: 30 }),
+        (E::BadMerklePath { index: 3 }, "bad_merkle_path", F::BadMerklePath { index: 3 }),
+        (
+            E::Device(DeviceAccessError::UnknownDevice { device: d }),
+            "unknown_device",
+            F::UnknownDevice { device: d },
+        ),
+        (
+            E::Device(DeviceAccessError::NotOwner { device: d, owner: a, signer: b }),
+            "not_owner",
+            F::NotOwner { device: d, owner: a, signer: b },
+        ),
+        (
+            E::Escrow(LockError::EscrowedOverflow { escrowed: 5, amount: 6 }),
+            "credit_overflow",
+            F::CreditOverflow { what: "escrowed".into(), a: 5, b: 6 },
+        ),
+    ]);
+}

@@ -1,4 +1,4 @@
-//! `cairn channel …`: usage channels between a consumer and a provider device.
+//! `cairn usage …`: usage channels between a consumer and a provider device.
 
 use super::Ctx;
 use super::tx::{SendOpts, load_key, send};
@@ -10,7 +10,7 @@ use clap::Subcommand;
 use std::path::PathBuf;
 
 #[derive(Subcommand, Debug)]
-pub enum ChannelCmd {
+pub enum UsageCmd {
     /// As a consumer, open a channel to a relay, energy, storage or compute device.
     Open {
         /// Consumer key in the keystore.
@@ -80,9 +80,9 @@ fn read_receipt(path: &PathBuf) -> anyhow::Result<SignedUsageReceipt> {
     serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
 }
 
-pub async fn run(ctx: &Ctx, cmd: ChannelCmd) -> anyhow::Result<()> {
+pub async fn run(ctx: &Ctx, cmd: UsageCmd) -> anyhow::Result<()> {
     match cmd {
-        ChannelCmd::Open { from, device, escrow, price, send: opts } => {
+        UsageCmd::Open { from, device, escrow, price, send: opts } => {
             let key = load_key(ctx, &from)?;
             let price_per_unit = price;
             let nonce = match opts.nonce {
@@ -97,7 +97,7 @@ pub async fn run(ctx: &Ctx, cmd: ChannelCmd) -> anyhow::Result<()> {
             }
             output::fields(&[("channel", id.to_string())]);
         }
-        ChannelCmd::Receipt { consumer, channel, units, seq, out } => {
+        UsageCmd::Receipt { consumer, channel, units, seq, out } => {
             let key = load_key(ctx, &consumer)?;
             let chain_id = ctx.client()?.status().await?.chain_id;
             let receipt = UsageReceipt { channel, total_units: units, seq };
@@ -115,21 +115,21 @@ pub async fn run(ctx: &Ctx, cmd: ChannelCmd) -> anyhow::Result<()> {
                 ("file", out.display().to_string()),
             ]);
         }
-        ChannelCmd::Settle { owner, receipt, send: opts } => {
+        UsageCmd::Settle { owner, receipt, send: opts } => {
             let key = load_key(ctx, &owner)?;
             send(ctx, &key, TxBody::SettleChannel { receipt: read_receipt(&receipt)? }, &opts)
                 .await?;
         }
-        ChannelCmd::Dispute { from, receipt, send: opts } => {
+        UsageCmd::Dispute { from, receipt, send: opts } => {
             let key = load_key(ctx, &from)?;
             send(ctx, &key, TxBody::DisputeChannel { receipt: read_receipt(&receipt)? }, &opts)
                 .await?;
         }
-        ChannelCmd::Close { from, channel, send: opts } => {
+        UsageCmd::Close { from, channel, send: opts } => {
             let key = load_key(ctx, &from)?;
             send(ctx, &key, TxBody::CloseChannel { channel }, &opts).await?;
         }
-        ChannelCmd::Show { channel } => {
+        UsageCmd::Show { channel } => {
             let c = ctx.client()?.channel(&channel).await?;
             if ctx.json {
                 return output::json(&c);

@@ -1,4 +1,4 @@
-//! `cairn job …`: compute jobs — post, take, commit, reveal, accept, show.
+//! `cairn compute …`: compute jobs — post, take, commit, reveal, accept, show.
 
 use super::Ctx;
 use super::tx::{SendOpts, load_key, send};
@@ -11,7 +11,7 @@ use clap::Subcommand;
 use std::path::PathBuf;
 
 #[derive(Subcommand, Debug)]
-pub enum JobCmd {
+pub enum ComputeCmd {
     /// As a consumer, post a job for `replication` providers at `price` data credits each
     /// (escrowed).
     Post {
@@ -92,9 +92,9 @@ struct Secret {
     salt: String,
 }
 
-pub async fn run(ctx: &Ctx, cmd: JobCmd) -> anyhow::Result<()> {
+pub async fn run(ctx: &Ctx, cmd: ComputeCmd) -> anyhow::Result<()> {
     match cmd {
-        JobCmd::Post { from, workload, input, replication, price, send: opts } => {
+        ComputeCmd::Post { from, workload, input, replication, price, send: opts } => {
             let key = load_key(ctx, &from)?;
             let nonce = match opts.nonce {
                 Some(n) => n,
@@ -107,11 +107,11 @@ pub async fn run(ctx: &Ctx, cmd: JobCmd) -> anyhow::Result<()> {
                 output::fields(&[("job", id.to_string())]);
             }
         }
-        JobCmd::Take { owner, job, device, send: opts } => {
+        ComputeCmd::Take { owner, job, device, send: opts } => {
             let key = load_key(ctx, &owner)?;
             send(ctx, &key, TxBody::TakeJob { job, device }, &opts).await?;
         }
-        JobCmd::Commit { owner, job, device, result, secret, send: opts } => {
+        ComputeCmd::Commit { owner, job, device, result, secret, send: opts } => {
             let key = load_key(ctx, &owner)?;
             let salt: [u8; 32] = rand::random();
             write_private(
@@ -121,7 +121,7 @@ pub async fn run(ctx: &Ctx, cmd: JobCmd) -> anyhow::Result<()> {
             let c = commitment(&result, &salt, &device);
             send(ctx, &key, TxBody::CommitResult { job, device, commitment: c }, &opts).await?;
         }
-        JobCmd::Reveal { owner, job, device, secret, send: opts } => {
+        ComputeCmd::Reveal { owner, job, device, secret, send: opts } => {
             let key = load_key(ctx, &owner)?;
             let text = std::fs::read_to_string(&secret)
                 .with_context(|| format!("reading {}", secret.display()))?;
@@ -134,11 +134,11 @@ pub async fn run(ctx: &Ctx, cmd: JobCmd) -> anyhow::Result<()> {
             send(ctx, &key, TxBody::RevealResult { job, device, result: s.result, salt }, &opts)
                 .await?;
         }
-        JobCmd::Accept { from, job, result, send: opts } => {
+        ComputeCmd::Accept { from, job, result, send: opts } => {
             let key = load_key(ctx, &from)?;
             send(ctx, &key, TxBody::AcceptJob { job, result }, &opts).await?;
         }
-        JobCmd::Show { job } => {
+        ComputeCmd::Show { job } => {
             let j = ctx.client()?.job(&job).await?;
             if ctx.json {
                 return output::json(&j);
