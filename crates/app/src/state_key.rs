@@ -295,9 +295,17 @@ pub fn deal(id: &cairn_types::Hash) -> Vec<u8> {
     k
 }
 
-/// Deals still running (challenged at each epoch start).
-pub fn active_deals() -> Vec<u8> {
-    b"deals/active".to_vec()
+/// How many deals are still running or pending (walked at each epoch start).
+pub fn active_deal_count() -> Vec<u8> {
+    b"deals/active_count".to_vec()
+}
+
+/// The id of the running or pending deal in slot `index` (0 ≤ index < the count): one key
+/// per deal, so opening one writes a slot and the count, whatever the number of deals.
+pub fn active_deal(index: u64) -> Vec<u8> {
+    let mut k = b"deals/active/".to_vec();
+    k.extend_from_slice(&index.to_be_bytes());
+    k
 }
 
 /// Height of a device's last accepted beacon.

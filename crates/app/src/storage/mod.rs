@@ -179,10 +179,29 @@ pub fn open(
         status: DealStatus::Pending { accept_by: height.saturating_add(sp.accept_window_blocks) },
     };
     put_deal(o, &deal);
-    let mut active: Vec<Hash> = o.get_decoded(&state_key::active_deals())?.unwrap_or_default();
-    active.push(deal.id);
-    o.put_encoded(state_key::active_deals(), &active);
+    push_active(o, &deal.id)?;
     Ok(Ok(()))
+}
+
+/// Appends a deal to the ones the epoch starts walk: one slot and the count are written, so
+/// a consumer opening its thousandth deal costs what its first did.
+fn push_active(o: &mut Overlay<'_>, id: &Hash) -> Result<(), StateError> {
+    let count: u64 = o.get_decoded(&state_key::active_deal_count())?.unwrap_or(0);
+    o.put_encoded(state_key::active_deal(count), id);
+    o.put_encoded(state_key::active_deal_count(), &count.saturating_add(1));
+    Ok(())
+}
+
+/// The running and pending deals, in the order they were opened.
+pub fn active_deals(o: &impl cairn_state::StateRead) -> Result<Vec<Hash>, StateError> {
+    let count: u64 = o.get_decoded(&state_key::active_deal_count())?.unwrap_or(0);
+    let mut ids = Vec::new();
+    for index in 0..count {
+        if let Some(id) = o.get_decoded(&state_key::active_deal(index))? {
+            ids.push(id);
+        }
+    }
+    Ok(ids)
 }
 
 /// The provider takes a pending deal on: only the owner of the deal's device, while the
@@ -286,9 +305,10 @@ pub fn start_epoch(
     if !params.starts_epoch(height) {
         return Ok(());
     }
-    let Some(active) = o.get_decoded::<Vec<Hash>>(&state_key::active_deals())? else {
+    let count: u64 = o.get_decoded(&state_key::active_deal_count())?.unwrap_or(0);
+    if count == 0 {
         return Ok(());
-    };
+    }
     let epoch = params.epoch_of(height);
     let sp = &params.storage;
     // Answers are taken in the `response_blocks` blocks after this one, and never once the
@@ -297,8 +317,17 @@ pub fn start_epoch(
         .saturating_add(1)
         .saturating_add(sp.response_blocks.max(1))
         .min(height.saturating_add(params.blocks_per_epoch.max(1)));
-    let mut still = Vec::with_capacity(active.len());
-    for id in active {
+    // Survivors move down to fill the slots of deals that left: slot `kept` is the next free
+    // one, and a deal already in it is not rewritten.
+    let mut kept: u64 = 0;
+    let mut still = |o: &mut Overlay<'_>, index: u64, id: Hash| {
+        if index != kept {
+            o.put_encoded(state_key::active_deal(kept), &id);
+        }
+        kept += 1;
+    };
+    for index in 0..count {
+        let Some(id) = o.get_decoded::<Hash>(&state_key::active_deal(index))? else { continue };
         let Some(mut deal) = get_deal(o, &id)? else { continue };
         if let DealStatus::Pending { accept_by } = deal.status {
             if height > accept_by {
@@ -308,7 +337,7 @@ pub fn start_epoch(
                 deal.escrow_left = 0;
                 put_deal(o, &deal);
             } else {
-                still.push(id);
+                still(o, index, id);
             }
             continue;
         }
@@ -323,15 +352,20 @@ pub fn start_epoch(
             deal.status = DealStatus::Ended { height, faulted: failed, refunded: deal.escrow_left };
             deal.escrow_left = 0;
         } else if epoch >= deal.first_epoch {
-            let index = challenge_index(entropy, &deal.id, deal.chunks);
-            deal.challenge = Some(Challenge { epoch, index, deadline });
-            still.push(id);
+            let chunk = challenge_index(entropy, &deal.id, deal.chunks);
+            deal.challenge = Some(Challenge { epoch, index: chunk, deadline });
+            still(o, index, id);
         } else {
-            still.push(id);
+            still(o, index, id);
         }
         put_deal(o, &deal);
     }
-    o.put_encoded(state_key::active_deals(), &still);
+    for index in kept..count {
+        o.delete(state_key::active_deal(index));
+    }
+    if kept != count {
+        o.put_encoded(state_key::active_deal_count(), &kept);
+    }
     Ok(())
 }
 

@@ -427,8 +427,12 @@ fn is_pending(d: &Deal) -> bool {
     matches!(d.status, DealStatus::Pending { .. })
 }
 
+fn is_expired(d: &Deal) -> bool {
+    matches!(d.status, DealStatus::Expired { .. })
+}
+
 fn active_list(s: &Setup) -> Vec<Hash> {
-    s.n.c.store.get_decoded(&state_key::active_deals()).unwrap().unwrap_or_default()
+    active_deals(&s.n.c.store).unwrap()
 }
 
 #[test]
@@ -665,6 +669,60 @@ proptest::proptest! {
         proptest::prop_assert_eq!(credits_of(&s.n.c.store, &s.consumer), credits);
         assert_credit_identity(&s.n.c.store);
     }
+}
+
+/// Bytes a block holding one `OpenDeal` of the consumer's writes to state (keys and values).
+fn bytes_written_by_one_open(s: &mut Setup, root: Hash, count: u64) -> usize {
+    let body = TxBody::OpenDeal {
+        device: s.dev.id(),
+        root,
+        chunks: count,
+        duration_epochs: 1,
+        price_per_epoch: PRICE,
+    };
+    let consumer = s.consumer.clone();
+    let tx = s.n.tx(&consumer, body);
+    let p = s.n.block(vec![tx]);
+    assert!(p.executed.receipts[0].is_success(), "{:?}", p.executed.receipts);
+    p.executed.changes.iter().map(|(k, v)| k.len() + v.as_ref().map_or(0, Vec::len)).sum()
+}
+
+#[test]
+fn opening_a_deal_writes_as_much_with_a_hundred_pending_as_with_none() {
+    // The pile-up: every deal sat in one list value that each `OpenDeal` read and wrote
+    // back whole, so each pending deal made the next one dearer to execute and to keep in
+    // the tree's history, for the price of a fee and a refunded escrow. Opening now writes
+    // one slot and the count.
+    let mut s = setup();
+    let cs = chunks(&s.data, 64);
+    let (root, count) = (chunk_root(&cs), cs.len() as u64);
+    let first = bytes_written_by_one_open(&mut s, root, count);
+    for _ in 0..100 {
+        open_pending(&mut s, root, count, 1);
+    }
+    let later = bytes_written_by_one_open(&mut s, root, count);
+    // Only the width of numbers may differ (none today); a list would add 32 bytes a deal.
+    assert!(later <= first + 16, "first open wrote {first} bytes, the 102nd {later}");
+    assert_eq!(active_list(&s).len(), 102);
+}
+
+#[test]
+fn the_epoch_start_keeps_every_surviving_deal_in_order_and_drops_the_rest() {
+    // Three deals: the middle one is never accepted and expires; the others move up.
+    let mut s = setup_with_window(1);
+    let cs = chunks(&s.data, 64);
+    let (root, count) = (chunk_root(&cs), cs.len() as u64);
+    let a = open_with(&mut s, root, count, 5);
+    let expiring = open_pending(&mut s, root, count, 5);
+    let c = open_with(&mut s, root, count, 5);
+    assert_eq!(active_list(&s), vec![a, expiring, c]);
+    while !is_expired(&deal(&s, &expiring)) {
+        s.n.block(vec![]);
+    }
+    assert_eq!(active_list(&s), vec![a, c]);
+    let count_key = state_key::active_deal_count();
+    assert_eq!(s.n.c.store.get_decoded::<u64>(&count_key).unwrap(), Some(2));
+    assert_eq!(s.n.c.store.get(&state_key::active_deal(2)).unwrap(), None);
 }
 
 /// Every failure of the storage deals' kinds lands on the receipt as the variant it always
