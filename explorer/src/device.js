@@ -57,7 +57,7 @@ export async function devicePage({ app }, id) {
   ${accepted.reports.map((r) => `<tr><td>${link(`/blocks/${r.height}`, r.height)}</td><td>${esc(r.report?.seq ?? '')}</td><td>${esc(kindOf(r.report))}</td></tr>`).join('') || '<tr><td colspan="3">none</td></tr>'}</table>
   <h2>Rewards</h2><div id="rewards">reading…</div>
   <h2>Chain of proof</h2><div id="chain">checking…</div>`;
-  await rewards(id, epoch);
+  await Promise.all([rewards(id, epoch), chainOfProof()]);
 }
 
 const kindOf = (r) => { const p = r?.payload ?? r?.kind ?? r; return typeof p === 'object' && p ? (p.kind ?? Object.keys(p)[0]) : String(p ?? ''); };
@@ -65,14 +65,15 @@ const detail = (reason) => { if (!reason) return ''; const { code, ...rest } = r
 
 async function rewards(id, epoch) {
   const el = document.getElementById('rewards');
-  const rows = [];
-  for (let e = epoch - 1; e >= 0 && e >= epoch - REWARD_EPOCHS; e--) {
+  const wanted = [];
+  for (let e = epoch - 1; e >= 0 && e >= epoch - REWARD_EPOCHS; e--) wanted.push(e);
+  const rows = (await Promise.all(wanted.map(async (e) => {
     const [r, summary] = await Promise.all([
       getOr(`/v1/devices/${id}/rewards?epoch=${e}`, null),
       getOr(`/v1/epochs/${e}/rewards?limit=1`, null),
     ]);
-    if (r) rows.push({ e, r, summary: summary?.summary });
-  }
+    return r ? { e, r, summary: summary?.summary } : null;
+  }))).filter(Boolean);
   if (!rows.length) { el.innerHTML = '<p>No rewarded epoch yet (an epoch is rewarded when the next one starts).</p>'; }
   else {
     el.innerHTML = `<table id="reward-table"><tr><th>Epoch</th><th>Amount</th><th>Not counted</th><th>Fraud flags</th><th>Escrow / appeal</th><th>Checked in this page</th></tr>
@@ -86,7 +87,6 @@ async function rewards(id, epoch) {
         <td class="check ${check.cls}" data-check="merkle" data-epoch="${e}">${check.text}</td></tr>`;
     }).join('')}</table>`;
   }
-  await chainOfProof();
 }
 
 // The leaf's Merkle path against the epoch's root as the epoch's own summary gives it.

@@ -40,10 +40,11 @@ export async function mapPage({ app, onCleanup }) {
     if (stop) return;
     devices.push(...page.devices);
     after = page.next;
-    document.getElementById('map-count').textContent = `${devices.length} devices located${after ? '…' : ''}`;
+    render();
+    if (after) document.getElementById('map-count').textContent += ' (reading more…)';
   } while (after);
 
-  const render = () => {
+  function render() {
     const hexes = new Map();
     for (const d of devices) {
       const cell = getResolution(d.cell) > res ? cellToParent(d.cell, res) : d.cell;
@@ -68,8 +69,7 @@ export async function mapPage({ app, onCleanup }) {
     }
     draw(svg, projection, list, colour);
     document.getElementById('map-count').textContent = `${devices.length} devices located in ${list.length} hexes at resolution ${res}`;
-  };
-  render();
+  }
   document.getElementById('map-controls').addEventListener('change', (e) => {
     const f = new FormData(e.currentTarget);
     res = Number(f.get('res')); colour = f.get('colour'); view = f.get('view');

@@ -9,8 +9,10 @@ import { esc, crn, link, kv, fmtTime, duration } from './ui.js';
 const CHART_BLOCKS = 120;
 
 export async function networkPage({ app, subscribe, onCleanup }) {
-  const [status, params, stats, supply, validators, blocks] = await Promise.all([
-    get('/v1/status'), get('/v1/params'), get('/v1/stats/devices'), get('/v1/supply'),
+  // Device counts scan every device: they are filled in when they come, not waited for.
+  const statsP = get('/v1/stats/devices');
+  const [status, params, supply, validators, blocks] = await Promise.all([
+    get('/v1/status'), get('/v1/params'), get('/v1/supply'),
     getOr('/v1/validators', { validators: [] }), get('/v1/blocks?limit=10'),
   ]);
   const perEpoch = Number(params.blocks_per_epoch);
@@ -18,12 +20,11 @@ export async function networkPage({ app, subscribe, onCleanup }) {
   <section class="cards">
     <div class="card"><div class="label">Height</div><div class="big" id="height">${status.height}</div><div id="block-time">${fmtTime(status.timestamp_ms)}</div></div>
     <div class="card"><div class="label">Epoch</div><div class="big" id="epoch">${status.epoch}</div><div id="epoch-end"></div></div>
-    <div class="card"><div class="label">Devices</div><div class="big">${stats.total}</div><div>${stats.located} located</div></div>
+    <div class="card"><div class="label">Devices</div><div class="big" id="devices-total">…</div><div id="devices-located"></div></div>
     <div class="card"><div class="label">Mempool</div><div class="big" id="mempool">${status.mempool_size}</div><div>transactions waiting</div></div>
   </section>
   <section class="cols">
-    <div><h2>Devices by class</h2>${kv(Object.entries(stats.by_class).map(([k, v]) => [k, v]))}
-      <h2>By status</h2>${kv(Object.entries(stats.by_status).map(([k, v]) => [k, v]))}</div>
+    <div id="device-stats"><h2>Devices by class</h2><p>counting…</p></div>
     <div class="wide"><h2>Reports per block <small>(live)</small></h2><div id="chart"></div>
       <h2>Rejections by reason <small>(since this page opened)</small></h2><table id="reasons"><tr><th>Reason</th><th>Reports</th></tr></table></div>
   </section>
@@ -38,6 +39,13 @@ export async function networkPage({ app, subscribe, onCleanup }) {
   </section>
   <h2>Latest blocks</h2><table id="blocks"><tr><th>Height</th><th>Hash</th><th>Time</th><th>Txs</th><th>Accepted</th><th>Rejected</th></tr>
   ${blocks.blocks.map((b) => blockRow(b, '', '')).join('')}</table>`;
+
+  statsP.then((stats) => {
+    document.getElementById('devices-total').textContent = stats.total;
+    document.getElementById('devices-located').textContent = `${stats.located} located`;
+    document.getElementById('device-stats').innerHTML = `<h2>Devices by class</h2>${kv(Object.entries(stats.by_class))}
+      <h2>By status</h2>${kv(Object.entries(stats.by_status))}`;
+  }).catch((e) => { document.getElementById('device-stats').textContent = e.message; });
 
   let head = { height: status.height, epoch: status.epoch, ts: Number(status.timestamp_ms) };
   const bl = blocks.blocks;

@@ -68,11 +68,12 @@ try {
   });
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   page.on('pageerror', (e) => { console.error('page error:', e); failed = true; });
-  // First contentful paint, and when the page's own content (`selector`) was there, in ms
+  // First contentful paint, and when the page's content was drawn (the `cairn:page-ready` mark), in ms
   // from the navigation's start.
   const fcp = async (selector) => {
     await page.waitForSelector(selector, { timeout: 20_000 });
-    const content = Math.round(await page.evaluate(() => performance.now()));
+    await page.waitForFunction(() => performance.getEntriesByName('cairn:page-ready').length > 0, null, { timeout: 60_000 });
+    const content = Math.round(await page.evaluate(() => performance.getEntriesByName('cairn:page-ready')[0].startTime));
     await page.waitForFunction(() => performance.getEntriesByName('first-contentful-paint').length > 0, null, { timeout: 5_000 });
     const paint = Math.round(await page.evaluate(() => performance.getEntriesByName('first-contentful-paint')[0].startTime));
     return { paint, content };
@@ -87,6 +88,7 @@ try {
   await waitFor('the height to increase', async () => Number(await page.textContent('#height')) > h1 + 2, 20_000);
   const h2 = Number(await page.textContent('#height'));
   log(`network page: height ${h1} → ${h2}`);
+  await page.waitForFunction(() => /^\d+$/.test(document.getElementById('devices-total')?.textContent), null, { timeout: 20_000 });
   await page.screenshot({ path: join(artefacts, 'network.png'), fullPage: true });
 
   // Wait for the fleet to be rewarded for an epoch, with rejections on record.

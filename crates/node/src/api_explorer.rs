@@ -121,9 +121,18 @@ fn each_device(
     }
 }
 
+/// The last counts made, by the state root they were counted at: a page that several
+/// people open at one height scans the devices once.
+static STATS: std::sync::Mutex<Option<(Hash, DeviceStatsView)>> = std::sync::Mutex::new(None);
+
 pub async fn device_stats(State(s): State<Arc<Shared>>) -> ApiResult<DeviceStatsView> {
     blocking(move || {
         let snap = s.snapshot()?;
+        let root = snap.head()?.map_or(Hash::ZERO, |h| h.state_root);
+        let cached = STATS.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some((_, view)) = cached.filter(|(at, _)| *at == root && root != Hash::ZERO) {
+            return Ok(Json(view));
+        }
         let mut view = DeviceStatsView {
             total: 0,
             located: 0,
@@ -137,6 +146,7 @@ pub async fn device_stats(State(s): State<Arc<Shared>>) -> ApiResult<DeviceStats
             *view.by_status.entry(status_name(&d.status).to_string()).or_default() += 1;
             true
         })?;
+        *STATS.lock().unwrap_or_else(|e| e.into_inner()) = Some((root, view.clone()));
         Ok(Json(view))
     })
     .await

@@ -308,7 +308,7 @@ pub async fn run(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
                 blocks = cursor.blocks,
                 reports_accepted = cursor.accepted,
                 reports_rejected = cursor.rejected,
-                "status (since the last one; CAIRN_LOG=debug shows every block)"
+                "status since the last (CAIRN_LOG=debug logs every block)"
             );
             (cursor.blocks, cursor.accepted, cursor.rejected) = (0, 0, 0);
             last_status = tokio::time::Instant::now();

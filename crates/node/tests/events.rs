@@ -119,7 +119,7 @@ async fn a_client_gets_the_next_block_and_a_rejection_and_resumes_after_its_last
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+    assert_eq!(resp.status(), 202, "{}", resp.text().await.unwrap());
     let height = produce(&http, &url).await;
     // Events come in the order they happened: the block, then its rejection.
     let block = live.next().await;
