@@ -57,10 +57,11 @@ pub async fn serve(uri: Uri) -> Response {
         };
         return file(content_type(path), cache, bytes);
     }
-    if PAGES.contains(&first) && !path.starts_with("/v1") {
-        if let Some(index) = asset("/index.html") {
-            return file("text/html; charset=utf-8", "no-cache", index);
-        }
+    if PAGES.contains(&first)
+        && !path.starts_with("/v1")
+        && let Some(index) = asset("/index.html")
+    {
+        return file("text/html; charset=utf-8", "no-cache", index);
     }
     ApiError::not_found("no such route").into_response()
 }

@@ -3,6 +3,8 @@
 //! the last event it saw (`Last-Event-ID`) receives what it missed while away; and an id the
 //! node never gave is answered with a `missed` event before what it holds.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use cairn_node::NodeConfig;
 use cairn_testkit::CHAIN;
 use cairn_testkit::devices::{ed_device, heartbeat};

@@ -89,3 +89,26 @@ pub fn explain(node: &str, e: anyhow::Error) -> anyhow::Error {
         e
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_connection_is_one_line_that_suggests_a_devnet_and_other_errors_stay() {
+        let refused = cairn_client::ClientError::Http {
+            url: "http://127.0.0.1:7070/v1/status".into(),
+            reason: "error sending request: client error (Connect): tcp connect error: \
+                     Connection refused (os error 111)"
+                .into(),
+        };
+        let e = explain("http://127.0.0.1:7070", anyhow::Error::from(refused).context("status"));
+        assert_eq!(
+            format!("{e:#}"),
+            "no node answers at http://127.0.0.1:7070 — start one with `cairn devnet` (or pass \
+             --node / CAIRN_NODE)"
+        );
+        let other = explain("http://x", anyhow::anyhow!("bad amount"));
+        assert_eq!(format!("{other:#}"), "bad amount");
+    }
+}
