@@ -6,14 +6,14 @@ import 'uplot/dist/uPlot.min.css';
 import { get, getOr } from './api.js';
 import { esc, crn, link, kv, fmtTime, duration } from './ui.js';
 
-const CHART_BLOCKS = 120;
+const CHART_BLOCKS = 100;
 
 export async function networkPage({ app, subscribe, onCleanup }) {
   // Device counts scan every device: they are filled in when they come, not waited for.
   const statsP = get('/v1/stats/devices');
   const [status, params, supply, validators, blocks] = await Promise.all([
     get('/v1/status'), get('/v1/params'), get('/v1/supply'),
-    getOr('/v1/validators', { validators: [] }), get('/v1/blocks?limit=10'),
+    getOr('/v1/validators', { validators: [] }), get(`/v1/blocks?limit=${CHART_BLOCKS}`),
   ]);
   const perEpoch = Number(params.blocks_per_epoch);
   app.innerHTML = `<h1>Network <small>${esc(status.chain_id)}</small></h1>
@@ -38,7 +38,7 @@ export async function networkPage({ app, subscribe, onCleanup }) {
       ${validators.validators.map((v) => `<tr><td>${link(`/accounts/${v.address}`, v.address.slice(0, 22) + '…')}</td><td>${v.power}</td></tr>`).join('') || '<tr><td colspan="2">solo validator</td></tr>'}</table></div>
   </section>
   <h2>Latest blocks</h2><table id="blocks"><tr><th>Height</th><th>Hash</th><th>Time</th><th>Txs</th><th>Accepted</th><th>Rejected</th></tr>
-  ${blocks.blocks.map((b) => blockRow(b, '', '')).join('')}</table>`;
+  ${blocks.blocks.slice(0, 10).map((b) => blockRow(b, b.reports_accepted, b.reports_rejected)).join('')}</table>`;
 
   statsP.then((stats) => {
     document.getElementById('devices-total').textContent = stats.total;
@@ -56,7 +56,9 @@ export async function networkPage({ app, subscribe, onCleanup }) {
   };
   epochEnd();
 
-  const data = [[], [], []];
+  // The chart starts with the last blocks and goes on with the live ones.
+  const past = [...blocks.blocks].reverse();
+  const data = [past.map((b) => b.height), past.map((b) => b.reports_accepted), past.map((b) => b.reports_rejected)];
   const chartEl = document.getElementById('chart');
   const chart = new uPlot({
     width: Math.max(320, chartEl.clientWidth || 560), height: 200,
@@ -78,6 +80,7 @@ export async function networkPage({ app, subscribe, onCleanup }) {
 
   const offs = [
     subscribe('block', (b) => {
+      if (data[0].length && b.height <= data[0][data[0].length - 1]) return;
       head = { height: b.height, epoch: b.epoch, ts: b.timestamp_ms };
       document.getElementById('height').textContent = b.height;
       document.getElementById('epoch').textContent = b.epoch;

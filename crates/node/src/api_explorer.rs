@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use cairn_app::devices;
 use cairn_state::StateScan;
 use cairn_types::device::{DeviceClass, DeviceStatus};
+use cairn_types::receipt::TxOutcome;
 use cairn_types::{Hash, Height};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -245,6 +246,9 @@ pub struct BlockLine {
     pub timestamp_ms: u64,
     pub epoch: u64,
     pub txs: u64,
+    /// Device reports in the block's transactions, accepted and rejected.
+    pub reports_accepted: u64,
+    pub reports_rejected: u64,
 }
 
 /// `GET /v1/blocks?before=&limit=`: the newest blocks first.
@@ -272,7 +276,18 @@ pub async fn blocks(
         let mut h = top;
         while h >= 1 && (blocks.len() as u64) < limit {
             if let Some(b) = snap.block(h)? {
+                let (mut reports_accepted, mut reports_rejected) = (0, 0);
+                for tx in &b.txs {
+                    if let Some(TxOutcome::Reports { accepted, rejected }) =
+                        snap.receipt(&tx.hash())?.map(|r| r.outcome)
+                    {
+                        reports_accepted += u64::from(accepted);
+                        reports_rejected += rejected.len() as u64;
+                    }
+                }
                 blocks.push(BlockLine {
+                    reports_accepted,
+                    reports_rejected,
                     height: h,
                     hash: b.header.hash(),
                     timestamp_ms: b.header.timestamp_ms,
