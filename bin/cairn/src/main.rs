@@ -96,6 +96,7 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
+    let node = cli.node.clone();
     let ctx = cmd::Ctx { node: cli.node, json: cli.json, keystore: cli.keystore };
     let result = runtime.block_on(async move {
         match cli.command {
@@ -122,7 +123,7 @@ fn main() -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {:#}", cmd::explain(&node, e));
             std::process::ExitCode::FAILURE
         }
     }

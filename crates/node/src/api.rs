@@ -5,7 +5,7 @@
 //! Every error is JSON `{code, message}` with a stable code; bad input is a 4xx, never a
 //! panic. Request bodies are capped by `NodeConfig::max_request_bytes`.
 
-use crate::{Shared, api_devices, api_rewards, api_staking, api_txs};
+use crate::{Shared, api_devices, api_explorer, api_rewards, api_staking, api_txs};
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::StatusCode;
@@ -153,8 +153,12 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/epochs/{epoch}/rewards/proof", get(api_rewards::root_proof))
         .route("/v1/devices/{id}/rewards", get(api_rewards::device))
         .route("/v1/rewards/{owner}/claimable", get(api_rewards::claimable))
+        .route("/v1/blocks", get(api_explorer::blocks))
+        .route("/v1/stats/devices", get(api_explorer::device_stats))
+        .route("/v1/map/devices", get(api_explorer::map_devices))
         .route("/metrics", get(metrics))
-        .fallback(|| async { ApiError::not_found("no such route") })
+        // The explorer's files, and its page addresses; anything else is a JSON 404.
+        .fallback(api_explorer::serve)
         .method_not_allowed_fallback(|| async {
             ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -165,7 +169,9 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .layer(timeout_layer(REQUEST_TIMEOUT))
         // Added after the timeout, so outside it: a block of a large fleet's reports can take
         // longer to make than a request may, and a timed-out request would still make it.
-        .route("/v1/dev/blocks", post(produce_block));
+        .route("/v1/dev/blocks", post(produce_block))
+        // A stream stays open for as long as its client listens.
+        .route("/v1/events", get(crate::events::stream));
     outer_layers(router, limit).with_state(shared)
 }
 

@@ -82,7 +82,8 @@ pub struct EpochQuery {
     epoch: u64,
 }
 
-/// `GET /v1/devices/{id}/rewards?epoch=`
+/// `GET /v1/devices/{id}/rewards?epoch=`: the device's line, and, when it is paid through
+/// the root, its leaf's Merkle path (so a client checks it against the epoch's root).
 pub async fn device(
     State(s): State<Arc<Shared>>,
     path: Result<Path<String>, PathRejection>,
@@ -92,11 +93,32 @@ pub async fn device(
     let Query(q) = query?;
     let id = Hash::from_hex(&id)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_device_id", e.to_string()))?;
+    blocking(move || device_reward(&s, id, q.epoch).map(Json)).await
+}
+
+fn device_reward(s: &Shared, id: Hash, epoch: u64) -> Result<DeviceRewardView, ApiError> {
     let snap = s.snapshot()?;
-    rewards::get_epoch_rewards(&snap, q.epoch)?.ok_or_else(|| no_rewards(q.epoch))?;
-    let entry = snap.device_reward(&id, q.epoch)?;
-    let hold = rewards::fraud::get_hold(&snap, &id, q.epoch)?;
-    Ok(Json(DeviceRewardView { device: id, epoch: q.epoch, entry, hold }))
+    let summary = rewards::get_epoch_rewards(&snap, epoch)?.ok_or_else(|| no_rewards(epoch))?;
+    let found = snap.device_reward_leaf(&id, epoch)?;
+    let claim = match &found {
+        Some((entry, Some(index))) => {
+            let tree = s.reward_trees.get_or_build(epoch, || Ok(snap.reward_leaves(epoch)?))?;
+            let path = tree.prove(*index).ok_or_else(|| {
+                anyhow::anyhow!("reward index {index} of epoch {epoch} is outside its tree")
+            })?;
+            Some(RewardClaim { epoch, index: *index, leaf: entry.leaf(), path })
+        }
+        _ => None,
+    };
+    let hold = rewards::fraud::get_hold(&snap, &id, epoch)?;
+    Ok(DeviceRewardView {
+        device: id,
+        epoch,
+        entry: found.map(|(e, _)| e),
+        hold,
+        root: Some((summary.root, summary.leaves)),
+        claim,
+    })
 }
 
 /// Reward trees kept for claim paths, by epoch, least recently used dropped first.

@@ -9,9 +9,11 @@
 
 pub mod api;
 pub mod api_devices;
+pub mod api_explorer;
 pub mod api_rewards;
 pub mod api_staking;
 pub mod api_txs;
+pub mod events;
 pub mod mempool;
 pub mod metrics;
 pub mod producer;
@@ -88,6 +90,8 @@ pub struct Shared {
     pub relay: relay::Relay,
     /// Reward Merkle trees of recent epochs, for claim paths.
     pub reward_trees: api_rewards::TreeCache,
+    /// Recent chain events for `GET /v1/events`.
+    pub events: events::Hub,
 }
 
 impl Shared {
@@ -289,6 +293,7 @@ pub async fn start_with(
         producing: Mutex::new(()),
         relay,
         reward_trees: Default::default(),
+        events: Default::default(),
     });
     producer::refresh_metrics(&shared)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -312,6 +317,7 @@ pub async fn start_with(
         let _ = producer_task.await;
         let _ = done_tx.send(());
     }));
+    tasks.push(tokio::spawn(events::run(shared.clone(), rx.clone())));
     tasks.push(tokio::spawn(api::serve(listener, shared.clone(), rx)));
     tracing::info!(
         %addr,

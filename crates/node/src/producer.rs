@@ -101,7 +101,9 @@ pub fn commit(
         m.epoch_boundary_block_seconds.set(started.elapsed().as_secs_f64());
     }
     refresh_metrics(shared)?;
-    tracing::info!(
+    // One line per block is for debugging (CAIRN_LOG=debug); the event watcher logs a short
+    // status now and then.
+    tracing::debug!(
         height = block.header.height,
         txs = block.txs.len(),
         failed,

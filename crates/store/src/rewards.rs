@@ -80,6 +80,33 @@ impl Snapshot {
         }
     }
 
+    /// A device's entry of `epoch` with its leaf index among the epoch's leaves (the index is
+    /// None when the entry is not a leaf: nothing paid, or flagged).
+    pub fn device_reward_leaf(
+        &self,
+        device: &DeviceId,
+        epoch: u64,
+    ) -> Result<Option<(RewardEntry, Option<u64>)>, StoreError> {
+        let Some(pos) = self.device_rewards.get((device.0, epoch))?.map(|v| v.value()) else {
+            return Ok(None);
+        };
+        let entry = self.reward_entry(epoch, pos)?;
+        if !entry.is_leaf() {
+            return Ok(Some((entry, None)));
+        }
+        let owner = entry.owner.0;
+        for row in self.owner_rewards.range((owner, epoch, 0)..=(owner, epoch, u64::MAX))? {
+            let (k, v) = row?;
+            if v.value() == pos {
+                return Ok(Some((entry, Some(k.value().2))));
+            }
+        }
+        Err(StoreError::Corrupt {
+            what: "reward index",
+            reason: format!("entry {pos} of epoch {epoch} is a leaf but not indexed by owner"),
+        })
+    }
+
     /// Every leaf an owner was paid: (epoch, leaf index, entry), oldest first.
     pub fn owner_rewards(
         &self,

@@ -281,6 +281,12 @@ pub struct DeviceRewardView {
     pub entry: Option<crate::rewards::RewardEntry>,
     /// Its rewards held in fraud escrow, if flagged.
     pub hold: Option<crate::rewards::FraudHold>,
+    /// The epoch's reward root and leaf count, to check `claim` against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root: Option<(Hash, u64)>,
+    /// The entry's leaf and Merkle path, when it is paid through the root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim: Option<crate::rewards::RewardClaim>,
 }
 
 /// `GET /v1/rewards/{owner}/claimable`

@@ -436,7 +436,7 @@ pub async fn run(ctx: &Ctx, cmd: DeviceCmd) -> anyhow::Result<()> {
                 ("key", d.key.to_string()),
                 ("class", d.class.to_string()),
                 ("owner", d.owner.to_string()),
-                ("status", serde_json::to_string(&d.status)?),
+                ("status", crate::output::device_status(&d.status)),
                 ("bond", format!("{} CRN", format_crn(d.bond))),
                 ("location", d.location.map(|c| format!("{c:x}")).unwrap_or_else(|| "none".into())),
                 ("location assertions", d.location_count.to_string()),
@@ -470,7 +470,7 @@ pub async fn run(ctx: &Ctx, cmd: DeviceCmd) -> anyhow::Result<()> {
                             d.id.to_string(),
                             d.class.to_string(),
                             d.owner.to_string(),
-                            serde_json::to_string(&d.status).unwrap_or_default(),
+                            crate::output::device_status(&d.status),
                             d.location.map(|c| format!("{c:x}")).unwrap_or_default(),
                         ]
                     })

@@ -45,10 +45,71 @@ impl Ctx {
     }
 
     pub fn keystore(&self) -> anyhow::Result<Keystore> {
-        let dir = match &self.keystore {
-            Some(d) => d.clone(),
-            None => cairn_home()?.join("keystore"),
+        Ok(Keystore::open(&self.keystore_dir()?)?)
+    }
+
+    /// Where keys are looked for: `--keystore` / `CAIRN_KEYSTORE`; else `~/.cairn/keystore`
+    /// if it exists; else the devnet's (`~/.cairn/devnet/keystore`) if a devnet ran here,
+    /// said once on standard error; else `~/.cairn/keystore`.
+    pub fn keystore_dir(&self) -> anyhow::Result<PathBuf> {
+        if let Some(d) = &self.keystore {
+            return Ok(d.clone());
+        }
+        let home = cairn_home()?;
+        let own = home.join("keystore");
+        let devnet = home.join("devnet").join("keystore");
+        if !own.exists() && devnet.exists() {
+            static SAID: std::sync::Once = std::sync::Once::new();
+            SAID.call_once(|| {
+                eprintln!(
+                    "using the devnet's keystore {} (CAIRN_KEYSTORE or --keystore chooses another)",
+                    devnet.display()
+                );
+            });
+            return Ok(devnet);
+        }
+        Ok(own)
+    }
+}
+
+/// An error for people: when nothing answers at the node's address, one line that says so
+/// and how to start a node, instead of the chain of connection errors.
+pub fn explain(node: &str, e: anyhow::Error) -> anyhow::Error {
+    let unreachable = e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<cairn_client::ClientError>(),
+            Some(cairn_client::ClientError::Http { reason, .. })
+                if reason.contains("Connection refused") || reason.contains("tcp connect error")
+        )
+    });
+    if unreachable {
+        anyhow::anyhow!(
+            "no node answers at {node} — start one with `cairn devnet` (or pass --node / CAIRN_NODE)"
+        )
+    } else {
+        e
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_connection_is_one_line_that_suggests_a_devnet_and_other_errors_stay() {
+        let refused = cairn_client::ClientError::Http {
+            url: "http://127.0.0.1:7070/v1/status".into(),
+            reason: "error sending request: client error (Connect): tcp connect error: \
+                     Connection refused (os error 111)"
+                .into(),
         };
-        Ok(Keystore::open(&dir)?)
+        let e = explain("http://127.0.0.1:7070", anyhow::Error::from(refused).context("status"));
+        assert_eq!(
+            format!("{e:#}"),
+            "no node answers at http://127.0.0.1:7070 — start one with `cairn devnet` (or pass \
+             --node / CAIRN_NODE)"
+        );
+        let other = explain("http://x", anyhow::anyhow!("bad amount"));
+        assert_eq!(format!("{other:#}"), "bad amount");
     }
 }

@@ -280,7 +280,8 @@ pub async fn devnet(_ctx: &Ctx, a: DevnetArgs) -> anyhow::Result<()> {
     let fleet_devices = a.fleet_devices;
     run_node(dir.clone(), a.run, move |addr| {
         println!("Cairn devnet is running (Ctrl-C stops it)");
-        println!("  API        http://{addr}");
+        println!("  explorer   http://{addr}/   (open it in a browser)");
+        println!("  API        http://{addr}/v1");
         println!("  data       {}", dir.display());
         println!("  dev keys   {}  (passphrase {shown_pass})", keystore_dir.display());
         for k in &keys {

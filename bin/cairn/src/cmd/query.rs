@@ -209,7 +209,7 @@ fn print_block(ctx: &Ctx, b: &BlockView) -> anyhow::Result<()> {
         ("height", h.height.to_string()),
         ("hash", b.hash.to_string()),
         ("parent", h.parent_hash.to_string()),
-        ("time (ms)", h.timestamp_ms.to_string()),
+        ("time", format!("{} ({} ms)", crate::output::utc_ms(h.timestamp_ms), h.timestamp_ms)),
         ("epoch", h.epoch.to_string()),
         ("proposer", h.proposer.to_string()),
         ("tx root", h.tx_root.to_string()),

@@ -93,12 +93,18 @@ pub fn load_key(ctx: &Ctx, name: &str) -> anyhow::Result<Keypair> {
 pub fn resolve_address(ctx: &Ctx, text: &str) -> anyhow::Result<Address> {
     match text.parse::<Address>() {
         Ok(a) => Ok(a),
-        Err(parse_err) => ctx
-            .keystore()?
-            .show(text)
-            .map(|k| k.address)
-            .map_err(|_| parse_err)
-            .with_context(|| format!("{text:?} is neither an address nor a key name")),
+        Err(parse_err) => {
+            ctx.keystore()?.show(text).map(|k| k.address).map_err(|_| parse_err).with_context(
+                || {
+                    let dir =
+                        ctx.keystore_dir().map(|d| d.display().to_string()).unwrap_or_default();
+                    format!(
+                        "{text:?} is neither an address nor a key name in the keystore {dir} \
+                     (CAIRN_KEYSTORE or --keystore chooses another)"
+                    )
+                },
+            )
+        }
     }
 }
 
