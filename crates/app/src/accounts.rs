@@ -94,7 +94,7 @@ pub fn record_burn(o: &mut Overlay<'_>, amount: Amount) -> Result<(), StateError
 }
 
 /// Takes `amount` from `who`'s balance, or fails with the balance it found.
-fn debit(
+pub fn debit(
     o: &mut Overlay<'_>,
     who: &Address,
     amount: Amount,

@@ -6,7 +6,7 @@ use crate::devices::{registry, reports};
 use crate::handler::TxHandler;
 use crate::rewards::fraud;
 use crate::staking::evidence;
-use crate::{accounts, channels, credits, deals, jobs, rewards, staking};
+use crate::{accounts, channels, credits, deals, governance, jobs, rewards, staking};
 
 /// The dispatch table: hands `body` to its kind's handler. Rows only route; every rule is
 /// in the handler.
@@ -84,5 +84,15 @@ pub fn route<R>(body: &TxBody, f: impl FnOnce(&dyn TxHandler) -> R) -> R {
         }
         TxBody::Unbond { validator, amount } => f(&staking::Unbond { validator, amount: *amount }),
         TxBody::ReportEquivocation { evidence } => f(&evidence::ReportEquivocation { evidence }),
+        TxBody::Lock { amount, epochs, constant } => {
+            f(&governance::Lock { amount: *amount, epochs: *epochs, constant: *constant })
+        }
+        TxBody::Unlock => f(&governance::Unlock),
+        TxBody::Propose { title, action, deposit } => {
+            f(&governance::Propose { title, action, deposit: *deposit })
+        }
+        TxBody::Vote { proposal, choice } => {
+            f(&governance::Vote { proposal: *proposal, choice: *choice })
+        }
     }
 }

@@ -23,7 +23,8 @@ pub struct Params {
     pub max_block_txs: u32,
     /// Largest total of encoded transactions in one block.
     pub max_block_bytes: u32,
-    /// The privileged key for denylist and maker-list changes until governance exists.
+    /// The privileged key of the devnet (denylist, maker list, oracles, fraud decisions);
+    /// a real network has none and decides these by proposal (governance).
     #[serde(default)]
     pub admin: Option<Address>,
     /// Devices and reports.
@@ -56,6 +57,9 @@ pub struct Params {
     /// Validator staking (BFT mode).
     #[serde(default)]
     pub staking: StakingParams,
+    /// Governance: locks, proposals, tallies.
+    #[serde(default)]
+    pub gov: crate::gov::GovParams,
 }
 
 /// Parameters of validator staking.
@@ -465,6 +469,7 @@ impl Default for Params {
             fraud: crate::rewards::FraudParams::default(),
             credits: crate::credits::CreditParams::default(),
             staking: StakingParams::default(),
+            gov: crate::gov::GovParams::default(),
         }
     }
 }
@@ -600,6 +605,7 @@ impl Params {
                 "staking.max_evidence_age_blocks must not exceed unbonding_blocks".into(),
             ));
         }
+        self.gov.validate().map_err(GenesisError::Invalid)?;
         Ok(())
     }
 }
