@@ -10,6 +10,7 @@
 pub mod api;
 pub mod api_devices;
 pub mod api_rewards;
+pub mod api_gov;
 pub mod api_staking;
 pub mod api_txs;
 pub mod mempool;
@@ -291,6 +292,12 @@ pub async fn start_with(
         reward_trees: Default::default(),
     });
     producer::refresh_metrics(&shared)?;
+    {
+        // A node too old for a passed upgrade at its next height does not start.
+        let snap = shared.snapshot()?;
+        let next = snap.height()?.unwrap_or(0) + 1;
+        shared.app.check_upgrade(&snap, next)?;
+    }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding the API to {}", config.listen))?;

@@ -411,10 +411,21 @@ pub struct PositionView {
     pub epoch: u64,
 }
 
-/// The JSON shape of `/v1/gov/proposals`.
+/// The JSON shape of `/v1/gov/proposals/{id}`: the proposal with its tally so far, the
+/// quorum's base, and what a tally now would decide (`passed`, `rejected`, `no_quorum`,
+/// `vetoed`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProposalView {
+    pub proposal: Proposal,
+    #[serde(with = "crate::api::amount_str")]
+    pub eligible: Amount,
+    pub verdict_now: String,
+}
+
+/// The JSON shape of `/v1/gov/proposals`: the newest proposals first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProposalList {
-    pub proposals: Vec<Proposal>,
+    pub proposals: Vec<ProposalView>,
 }
 
 #[cfg(test)]

@@ -255,7 +255,36 @@ fn compute() -> Value {
             "json": serde_json::to_value(&genesis).unwrap(),
         },
         "storage": storage_vectors(),
+        "governance": governance_vectors(),
     })
+}
+
+/// The governance bodies: a lock, an unlock, a parameter-change proposal and a vote.
+fn governance_vectors() -> Value {
+    use cairn_types::gov::{ParamChange, ProposalAction, VoteChoice};
+    let bodies = [
+        TxBody::Lock { amount: 1_000_000_000, epochs: 10, constant: false },
+        TxBody::Unlock,
+        TxBody::Propose {
+            title: "Tighter witness cap".into(),
+            action: ProposalAction::ParamChange {
+                changes: vec![ParamChange { key: "coverage.witness_cap".into(), value: "10".into() }],
+            },
+            deposit: 1_000_000_000,
+        },
+        TxBody::Vote { proposal: 1, choice: VoteChoice::Veto },
+    ];
+    Value::Array(
+        bodies
+            .iter()
+            .map(|b| {
+                json!({
+                    "bytes_hex": hex::encode(codec::encode(b)),
+                    "json": serde_json::to_value(b).unwrap(),
+                })
+            })
+            .collect(),
+    )
 }
 
 /// A chunk root (bound to its chunk count), an `OpenDeal` body over it and the provider's

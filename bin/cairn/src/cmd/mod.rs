@@ -6,6 +6,7 @@ pub mod chain;
 pub mod channel;
 pub mod credits;
 pub mod device;
+pub mod gov;
 pub mod job;
 pub mod keys;
 pub mod node;

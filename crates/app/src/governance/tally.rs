@@ -37,6 +37,17 @@ pub enum Verdict {
     Rejected,
 }
 
+impl Verdict {
+    pub fn code(self) -> &'static str {
+        match self {
+            Verdict::NoQuorum => "no_quorum",
+            Verdict::Vetoed => "vetoed",
+            Verdict::Passed => "passed",
+            Verdict::Rejected => "rejected",
+        }
+    }
+}
+
 /// The verdict of `tally` against `eligible` (the quorum's base) under `params.gov`.
 /// Shares compare as cross products in `u128` (saturating: amounts are far below
 /// `u128::MAX / 10,000`).
