@@ -98,16 +98,10 @@ mod tests {
     #[test]
     fn the_components_run_in_the_documented_order() {
         let names: Vec<&str> = COMPONENTS.iter().map(|c| c.name()).collect();
-        assert_eq!(names, [
-                "bonds",
-                "channels",
-                "rewards",
-                "jobs",
-                "deals",
-                "staking",
-                "governance",
-                "chain"
-            ]);
+        assert_eq!(
+            names,
+            ["bonds", "channels", "rewards", "jobs", "deals", "staking", "governance", "chain"]
+        );
         assert_eq!(COMPONENTS[REWARDS_AT].name(), "rewards");
     }
 }

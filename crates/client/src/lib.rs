@@ -448,7 +448,10 @@ impl Client {
     }
 
     /// `GET /v1/gov/proposals/{id}`
-    pub async fn gov_proposal(&self, id: u64) -> Result<cairn_types::gov::ProposalView, ClientError> {
+    pub async fn gov_proposal(
+        &self,
+        id: u64,
+    ) -> Result<cairn_types::gov::ProposalView, ClientError> {
         self.get_json(&format!("/v1/gov/proposals/{id}")).await
     }
 

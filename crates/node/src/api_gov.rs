@@ -40,9 +40,9 @@ pub async fn one(
     path: Result<Path<String>, PathRejection>,
 ) -> ApiResult<ProposalView> {
     let Path(id) = path?;
-    let id: u64 = id
-        .parse()
-        .map_err(|_| ApiError::bad_request("bad_proposal_id", format!("{id:?} is not a proposal id")))?;
+    let id: u64 = id.parse().map_err(|_| {
+        ApiError::bad_request("bad_proposal_id", format!("{id:?} is not a proposal id"))
+    })?;
     let snap = s.snapshot()?;
     let p = governance::get_proposal(&snap, id)?
         .ok_or_else(|| ApiError::not_found(format!("no proposal {id}")))?;

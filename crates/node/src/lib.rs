@@ -9,8 +9,8 @@
 
 pub mod api;
 pub mod api_devices;
-pub mod api_rewards;
 pub mod api_gov;
+pub mod api_rewards;
 pub mod api_staking;
 pub mod api_txs;
 pub mod mempool;

@@ -51,8 +51,7 @@ impl Default for GovParams {
 
 impl GovParams {
     pub(crate) fn validate(&self) -> Result<(), String> {
-        if self.max_lock_epochs == 0 || self.max_multiplier == 0 || self.voting_period_epochs == 0
-        {
+        if self.max_lock_epochs == 0 || self.max_multiplier == 0 || self.voting_period_epochs == 0 {
             return Err(
                 "gov: max_lock_epochs, max_multiplier and voting_period_epochs must be at least 1"
                     .into(),
@@ -96,7 +95,12 @@ impl Position {
 
 /// Voting power of `amount` with `remaining` epochs of lock: amount × max_multiplier ×
 /// min(remaining, max_lock) / max_lock, rounded down (saturating at `u128::MAX`).
-pub fn power_of(amount: Amount, remaining: u64, max_lock_epochs: u64, max_multiplier: u32) -> Amount {
+pub fn power_of(
+    amount: Amount,
+    remaining: u64,
+    max_lock_epochs: u64,
+    max_multiplier: u32,
+) -> Amount {
     let max_lock = max_lock_epochs.max(1);
     let r = remaining.min(max_lock);
     // amount × mult × r / max_lock without overflow: split amount by max_lock.

@@ -211,7 +211,9 @@ pub enum TxFailure {
         #[serde(with = "crate::api::amount_str")]
         min: Amount,
     },
-    #[error("a lock of {epochs} epochs and {amount} must be 1 to {max} epochs, and add CRN or extend a position")]
+    #[error(
+        "a lock of {epochs} epochs and {amount} must be 1 to {max} epochs, and add CRN or extend a position"
+    )]
     BadLock {
         #[serde(with = "crate::api::amount_str")]
         amount: Amount,

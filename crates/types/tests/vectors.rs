@@ -268,7 +268,10 @@ fn governance_vectors() -> Value {
         TxBody::Propose {
             title: "Tighter witness cap".into(),
             action: ProposalAction::ParamChange {
-                changes: vec![ParamChange { key: "coverage.witness_cap".into(), value: "10".into() }],
+                changes: vec![ParamChange {
+                    key: "coverage.witness_cap".into(),
+                    value: "10".into(),
+                }],
             },
             deposit: 1_000_000_000,
         },

@@ -117,8 +117,9 @@ fn action(ctx: &Ctx, a: &ProposeArgs) -> anyhow::Result<ProposalAction> {
             .params
             .iter()
             .map(|p| {
-                let (key, value) =
-                    p.split_once('=').with_context(|| format!("--param {p:?}: expected KEY=VALUE"))?;
+                let (key, value) = p
+                    .split_once('=')
+                    .with_context(|| format!("--param {p:?}: expected KEY=VALUE"))?;
                 Ok(ParamChange { key: key.trim().into(), value: value.trim().into() })
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
@@ -175,14 +176,25 @@ fn print_proposal(v: &ProposalView) {
         ("status", status),
         ("proposer", p.proposer.to_string()),
         ("deposit", format!("{} CRN", format_crn(p.deposit))),
-        ("voting", format!("epochs {} to {} (tally at epoch {})", p.start_epoch, p.end_epoch - 1, p.end_epoch)),
-        ("yes / no / abstain / veto", format!(
-            "{} / {} / {} / {}",
-            format_crn(t.yes),
-            format_crn(t.no),
-            format_crn(t.abstain),
-            format_crn(t.veto)
-        )),
+        (
+            "voting",
+            format!(
+                "epochs {} to {} (tally at epoch {})",
+                p.start_epoch,
+                p.end_epoch - 1,
+                p.end_epoch
+            ),
+        ),
+        (
+            "yes / no / abstain / veto",
+            format!(
+                "{} / {} / {} / {}",
+                format_crn(t.yes),
+                format_crn(t.no),
+                format_crn(t.abstain),
+                format_crn(t.veto)
+            ),
+        ),
         ("turnout", format!("{} of {} CRN", format_crn(t.turnout), format_crn(v.eligible))),
         ("tally now", v.verdict_now.clone()),
     ];

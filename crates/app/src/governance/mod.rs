@@ -141,7 +141,10 @@ impl PositionRecord {
     }
 }
 
-pub fn position_record(state: &impl StateRead, owner: &Address) -> Result<PositionRecord, StateError> {
+pub fn position_record(
+    state: &impl StateRead,
+    owner: &Address,
+) -> Result<PositionRecord, StateError> {
     Ok(state.get_decoded(&state_key::gov_position(owner))?.unwrap_or_default())
 }
 
@@ -181,7 +184,11 @@ fn put_proposal(o: &mut Overlay<'_>, p: &Proposal) {
     o.put_encoded(state_key::gov_proposal(p.id), p);
 }
 
-pub fn get_vote(state: &impl StateRead, id: u64, voter: &Address) -> Result<Option<Ballot>, StateError> {
+pub fn get_vote(
+    state: &impl StateRead,
+    id: u64,
+    voter: &Address,
+) -> Result<Option<Ballot>, StateError> {
     state.get_decoded(&state_key::gov_vote(id, voter))
 }
 
@@ -238,7 +245,12 @@ pub fn lock(
 
 /// Starts the run-down of `owner`'s constant position, or pays out a decaying one whose
 /// lock has ended.
-pub fn unlock(o: &mut Overlay<'_>, params: &Params, owner: &Address, height: Height) -> GovResult<()> {
+pub fn unlock(
+    o: &mut Overlay<'_>,
+    params: &Params,
+    owner: &Address,
+    height: Height,
+) -> GovResult<()> {
     let Some(p) = position(o, owner)? else { refuse!(GovError::NoPosition { owner: *owner }) };
     let epoch = params.epoch_of(height);
     let mut gs = gov_state(o)?;
@@ -272,7 +284,12 @@ fn first_block(params: &Params, epoch: u64) -> Height {
 }
 
 /// The stateful checks of a proposal's action against the chain as it is now.
-fn check_action(o: &Overlay<'_>, params: &Params, action: &ProposalAction, tally_at: Height) -> GovResult<()> {
+fn check_action(
+    o: &Overlay<'_>,
+    params: &Params,
+    action: &ProposalAction,
+    tally_at: Height,
+) -> GovResult<()> {
     let bad = |reason: String| Ok(Err(GovError::BadProposal { reason }));
     match action {
         ProposalAction::ParamChange { changes } => {
@@ -398,7 +415,9 @@ pub fn vote(
     choice: VoteChoice,
     height: Height,
 ) -> GovResult<()> {
-    let Some(mut p) = get_proposal(o, id)? else { refuse!(GovError::UnknownProposal { proposal: id }) };
+    let Some(mut p) = get_proposal(o, id)? else {
+        refuse!(GovError::UnknownProposal { proposal: id })
+    };
     if p.status != ProposalStatus::Voting || params.epoch_of(height) >= p.end_epoch {
         refuse!(GovError::VotingPeriodOver { proposal: id, end_epoch: p.end_epoch });
     }

@@ -365,7 +365,9 @@ fn a_fraud_appeal_is_released_or_burned_by_proposal() {
     let (d0, d1) = (ring.hotspots[0].id(), ring.hotspots[1].id());
     let amount = |d: &DeviceId| r.entries.iter().find(|e| e.device == *d).unwrap().amount;
     let (voter, o1) = (ring.admin.clone(), ring.owners[1].clone());
-    assert!(ring.n.run(&ring.owners[0].clone(), TxBody::Appeal { device: d0, epoch: 1 }).is_success());
+    assert!(
+        ring.n.run(&ring.owners[0].clone(), TxBody::Appeal { device: d0, epoch: 1 }).is_success()
+    );
     ring.n.ok(&voter, lock(100 * cairn_testkit::CRN, 10));
     let appeal = |device, release| ProposalAction::FraudAppeal { device, epoch: 1, release };
     let release = proposal_id(&ring.n.ok(&voter, propose("release d1", appeal(d1, true))));

@@ -15,14 +15,16 @@ fn a_device_key_is_denylisted_by_proposal() {
     let alice = Keypair::from_label("gov-d-alice");
     let mut n = Net::new(&gov_genesis(&[&alice], 10_000 * CRN, |p| assert!(p.admin.is_none())));
     let dev = ed_device(7);
-    let admin_only = n.run(&alice, TxBody::SetDenylist { key: dev.public_key(), reason: Some("x".into()) });
+    let admin_only =
+        n.run(&alice, TxBody::SetDenylist { key: dev.public_key(), reason: Some("x".into()) });
     assert_eq!(failure(&admin_only).code(), "not_admin");
     let maker = Keypair::from_label("gov-d-maker").address();
     let admin_only = n.run(&alice, TxBody::SetMaker { maker, allowed: true });
     assert_eq!(failure(&admin_only).code(), "not_admin");
 
     n.ok(&alice, lock(100 * CRN, 10));
-    let deny = ProposalAction::Denylist { key: dev.public_key(), reason: Some("cloned keys".into()) };
+    let deny =
+        ProposalAction::Denylist { key: dev.public_key(), reason: Some("cloned keys".into()) };
     let id = proposal_id(&n.ok(&alice, propose("deny", deny)));
     let allow = ProposalAction::Maker { maker, allowed: true };
     let m = proposal_id(&n.ok(&alice, propose("maker", allow)));

@@ -4,8 +4,8 @@
 //! through the block before and 10 from that block's state on, and the deposit returns.
 
 use cairn_testkit::gov::{
-    DEPOSIT, GOV_EPOCH, gov_genesis, lock, proposal, proposal_id, propose, set_param,
-    tally_height, vote,
+    DEPOSIT, GOV_EPOCH, gov_genesis, lock, proposal, proposal_id, propose, set_param, tally_height,
+    vote,
 };
 use cairn_testkit::{CRN, Net, assert_supply_identity, failure};
 use cairn_types::gov::{ProposalStatus, VoteChoice};

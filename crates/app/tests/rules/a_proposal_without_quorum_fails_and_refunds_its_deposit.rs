@@ -3,10 +3,12 @@
 //! however unanimous. The proposal fails, nothing is applied, and the deposit returns. With
 //! bob's 900 voting too, the same kind of proposal passes.
 
-use cairn_testkit::gov::{gov_genesis, lock, proposal, proposal_id, propose, set_param, through_tally, vote};
+use cairn_testkit::gov::{
+    gov_genesis, lock, proposal, proposal_id, propose, set_param, through_tally, vote,
+};
 use cairn_testkit::{CRN, Net, assert_supply_identity};
-use cairn_types::gov::{ProposalStatus, VoteChoice};
 use cairn_types::Keypair;
+use cairn_types::gov::{ProposalStatus, VoteChoice};
 
 #[test]
 fn a_proposal_without_quorum_fails_and_refunds_its_deposit() {
@@ -27,7 +29,8 @@ fn a_proposal_without_quorum_fails_and_refunds_its_deposit() {
     assert_supply_identity(&n.c.store, &[&alice, &bob]);
 
     // The same with bob voting: quorum, passed.
-    let id = proposal_id(&n.ok(&alice, propose("together", set_param("coverage.witness_cap", "10"))));
+    let id =
+        proposal_id(&n.ok(&alice, propose("together", set_param("coverage.witness_cap", "10"))));
     n.ok(&alice, vote(id, VoteChoice::Yes));
     n.ok(&bob, vote(id, VoteChoice::Yes));
     through_tally(&mut n, id);

@@ -2,7 +2,9 @@
 //! power once, as yes; the turnout counts her locked CRN once. Her power is her 100 CRN ×
 //! 4 (ten epochs left of a ten-epoch maximum), bob's 100 CRN × 4 × 5 / 10.
 
-use cairn_testkit::gov::{gov_genesis, lock, proposal, proposal_id, propose, set_param, through_tally, vote};
+use cairn_testkit::gov::{
+    gov_genesis, lock, proposal, proposal_id, propose, set_param, through_tally, vote,
+};
 use cairn_testkit::{CRN, Net};
 use cairn_types::gov::{ProposalStatus, Tally, VoteChoice};
 use cairn_types::{Keypair, TxBody};

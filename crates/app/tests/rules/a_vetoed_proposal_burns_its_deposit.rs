@@ -2,10 +2,12 @@
 //! share: nothing is applied, and its deposit is burned (the supply shrinks by it, and the
 //! supply identity holds).
 
-use cairn_testkit::gov::{DEPOSIT, gov_genesis, lock, proposal, proposal_id, propose, set_param, through_tally, vote};
+use cairn_testkit::gov::{
+    DEPOSIT, gov_genesis, lock, proposal, proposal_id, propose, set_param, through_tally, vote,
+};
 use cairn_testkit::{CRN, Net, assert_supply_identity};
-use cairn_types::gov::{ProposalStatus, VoteChoice};
 use cairn_types::Keypair;
+use cairn_types::gov::{ProposalStatus, VoteChoice};
 
 #[test]
 fn a_vetoed_proposal_burns_its_deposit() {

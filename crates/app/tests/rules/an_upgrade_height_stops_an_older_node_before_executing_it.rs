@@ -7,8 +7,8 @@
 use cairn_app::{App, BlockError};
 use cairn_testkit::gov::{gov_genesis, lock, proposal, proposal_id, propose, through_tally, vote};
 use cairn_testkit::{CRN, Net, failure};
-use cairn_types::gov::{ProposalAction, ProposalStatus, VoteChoice};
 use cairn_types::Keypair;
+use cairn_types::gov::{ProposalAction, ProposalStatus, VoteChoice};
 
 #[test]
 fn an_upgrade_height_stops_an_older_node_before_executing_it() {
@@ -41,7 +41,9 @@ fn an_upgrade_height_stops_an_older_node_before_executing_it() {
 
     // The new version builds the block, and the old one will not check it either.
     let newer = App::new(cairn_testkit::CHAIN).with_version("1.5.0");
-    let p = newer.propose(&n.c.store, n.c.parent, n.c.parent.timestamp_ms + 1_000, alice.address(), vec![]).unwrap();
+    let p = newer
+        .propose(&n.c.store, n.c.parent, n.c.parent.timestamp_ms + 1_000, alice.address(), vec![])
+        .unwrap();
     let checked = n.c.app.verify(&n.c.store, n.c.parent, &p.header, &p.txs);
     assert!(matches!(checked, Err(BlockError::UpgradeRequired { .. })), "{checked:?}");
     assert!(newer.verify(&n.c.store, n.c.parent, &p.header, &p.txs).is_ok());

@@ -25,7 +25,10 @@ fn voting_power_is_read_as_it_stood_before_the_proposal() {
     let id = cairn_testkit::gov::proposal_id(&p.executed.receipts[1]);
     n.ok(&alice, lock(100 * CRN, 10));
     let refused = n.run(&carol, vote(id, VoteChoice::Yes));
-    assert_eq!(failure(&refused), &TxFailure::NoVotingPower { voter: carol.address(), proposal: id });
+    assert_eq!(
+        failure(&refused),
+        &TxFailure::NoVotingPower { voter: carol.address(), proposal: id }
+    );
     n.ok(&alice, vote(id, VoteChoice::Yes));
     assert_eq!(
         proposal(&n, id).tally,
