@@ -35,7 +35,7 @@ pub enum GovCmd {
         send: SendOpts,
     },
     /// Submit a proposal; prints its id. Give exactly one kind.
-    Propose(ProposeArgs),
+    Propose(Box<ProposeArgs>),
     /// Vote on an open proposal (a later vote replaces an earlier one).
     Vote {
         #[arg(long)]
@@ -134,7 +134,7 @@ fn action(ctx: &Ctx, a: &ProposeArgs) -> anyhow::Result<ProposalAction> {
             bail!("--denylist needs --reason (or --remove)");
         }
         let reason = if a.remove { None } else { a.reason.clone() };
-        kinds.push(ProposalAction::Denylist { key: key.clone(), reason });
+        kinds.push(ProposalAction::Denylist { key: *key, reason });
     }
     if let Some(maker) = &a.maker {
         let maker = resolve_address(ctx, maker)?;
