@@ -296,7 +296,9 @@ pub async fn start_with(
         // A node too old for a passed upgrade at its next height does not start.
         let snap = shared.snapshot()?;
         let next = snap.height()?.unwrap_or(0) + 1;
-        shared.app.check_upgrade(&snap, next)?;
+        shared.app.check_upgrade(&snap, next).with_context(|| {
+            format!("this data directory's chain stands at height {}", next - 1)
+        })?;
     }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
