@@ -41,3 +41,80 @@ fn a_position_before_a_height_is_the_last_one_set_below_it() {
     assert_eq!(rec.before(13), pos(2));
     assert_eq!(rec.current(), pos(2));
 }
+
+mod chain {
+    use cairn_testkit::gov::{gov_genesis, position};
+    use cairn_testkit::{CRN, Net, assert_supply_identity};
+    use cairn_types::{Keypair, TxBody};
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Lock { who: usize, amount: u128, epochs: u64, constant: bool },
+        Unlock { who: usize },
+        Blocks(u64),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (0..2usize, 0u128..50, 0u64..13, any::<bool>()).prop_map(
+                |(who, amount, epochs, constant)| Op::Lock {
+                    who,
+                    amount: amount * CRN,
+                    epochs,
+                    constant
+                }
+            ),
+            (0..2usize).prop_map(|who| Op::Unlock { who }),
+            (1u64..25).prop_map(Op::Blocks),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+        /// Whatever the locks and unlocks, a lock never ends sooner than it did before it
+        /// (nor than the epochs asked for), CRN leaves a position only by an unlock after
+        /// its end, and the supply identity holds after every block.
+        #[test]
+        fn locks_only_lengthen_and_the_supply_identity_holds(ops in proptest::collection::vec(op(), 1..30)) {
+            let keys = [Keypair::from_label("gov-p-a"), Keypair::from_label("gov-p-b")];
+            let mut n = Net::new(&gov_genesis(&[&keys[0], &keys[1]], 10_000 * CRN, |_| {}));
+            for op in ops {
+                let epoch = n.params().epoch_of(n.height() + 1);
+                match op {
+                    Op::Lock { who, amount, epochs, constant } => {
+                        let before = position(&n, &keys[who]);
+                        let r = n.run(&keys[who], TxBody::Lock { amount, epochs, constant });
+                        let after = position(&n, &keys[who]);
+                        if r.is_success() {
+                            let p = after.unwrap();
+                            prop_assert!(p.remaining(epoch) >= epochs);
+                            if let Some(b) = before {
+                                prop_assert!(p.remaining(epoch) >= b.remaining(epoch));
+                                prop_assert!(p.constant || !b.constant);
+                                prop_assert_eq!(p.amount, b.amount + amount);
+                            }
+                        } else {
+                            prop_assert_eq!(after, before);
+                        }
+                    }
+                    Op::Unlock { who } => {
+                        let before = position(&n, &keys[who]);
+                        let balance = n.balance(&keys[who]);
+                        let r = n.run(&keys[who], TxBody::Unlock);
+                        let paid = n.balance(&keys[who]) + r.fee_paid - balance;
+                        match before {
+                            Some(b) if !b.constant && b.end_epoch <= epoch => {
+                                prop_assert!(r.is_success());
+                                prop_assert_eq!(paid, b.amount);
+                            }
+                            _ => prop_assert_eq!(paid, 0),
+                        }
+                    }
+                    Op::Blocks(k) => n.empty_blocks(k),
+                }
+                assert_supply_identity(&n.c.store, &[&keys[0], &keys[1]]);
+            }
+        }
+    }
+}
