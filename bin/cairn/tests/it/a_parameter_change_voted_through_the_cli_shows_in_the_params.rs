@@ -3,10 +3,11 @@
 //! coverage.witness_cap=10 --json` (which prints the proposal's id), `cairn gov vote
 //! --yes`; `/v1/gov/proposals/{id}` shows the tally so far, and once the epoch ends
 //! `/v1/params` shows `coverage.witness_cap` = 10 and the proposal `passed`. A proposal
-//! with a bad value is refused with `bad_param_value`, and the positions route shows the
-//! lock and its power.
+//! with a bad value is refused with `bad_param_value`, the positions route shows the lock
+//! and its power, and bad governance paths get JSON errors.
 
-use crate::harness::{self, NodeBuilder, crn};
+use crate::harness::{self, NodeBuilder, crn, http};
+use reqwest::Method;
 use std::time::{Duration, Instant};
 
 #[test]
@@ -90,5 +91,13 @@ fn a_parameter_change_voted_through_the_cli_shows_in_the_params() {
         }
         let list = node.cli(&["--json", "gov", "list"]).success().json();
         assert_eq!(list["proposals"][0]["proposal"]["status"]["status"], "passed", "{list}");
+
+        for (path, status, code) in [
+            ("/v1/gov/proposals/abc", 400, "bad_proposal_id"),
+            ("/v1/gov/proposals/99", 404, "not_found"),
+            ("/v1/gov/positions/notanaddress", 400, "bad_address"),
+        ] {
+            http(&node, Method::GET, path, None).await.assert_error(status, code);
+        }
     });
 }
