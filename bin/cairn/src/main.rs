@@ -59,9 +59,13 @@ enum Command {
     /// Usage channels: open, sign receipts, settle, dispute, close.
     #[command(subcommand)]
     Usage(cmd::usage::UsageCmd),
-    /// Changes reserved to the genesis admin key (denylist, maker allow-list).
+    /// Changes reserved to the devnet's admin key (denylist, maker allow-list, oracles,
+    /// fraud decisions); a real network decides them by proposal (`cairn gov`).
     #[command(subcommand)]
     Admin(cmd::admin::AdminCmd),
+    /// Governance: lock CRN for voting power, propose, vote, read proposals.
+    #[command(subcommand)]
+    Gov(cmd::gov::GovCmd),
     /// Read chain state from a node.
     #[command(subcommand)]
     Query(cmd::query::QueryCmd),
@@ -109,6 +113,7 @@ fn main() -> std::process::ExitCode {
             Command::Query(c) => cmd::query::run(&ctx, c).await,
             Command::Device(c) => cmd::device::run(&ctx, c).await,
             Command::Admin(c) => cmd::admin::run(&ctx, c).await,
+            Command::Gov(c) => cmd::gov::run(&ctx, c).await,
             Command::Usage(c) => cmd::usage::run(&ctx, c).await,
             Command::Compute(c) => cmd::compute::run(&ctx, c).await,
             Command::Storage(c) => cmd::storage::run(&ctx, c).await,

@@ -117,7 +117,7 @@ impl From<AccountsError> for TxFailure {
 }
 
 /// Takes `amount` from `who`'s balance, or fails with the balance it found.
-fn debit(o: &mut Overlay<'_>, who: &Address, amount: Amount) -> TxResult<AccountsError> {
+pub fn debit(o: &mut Overlay<'_>, who: &Address, amount: Amount) -> TxResult<AccountsError> {
     let mut acct = get_account(o, who)?;
     if acct.balance < amount {
         return Ok(Err(AccountsError::InsufficientBalance {

@@ -13,7 +13,13 @@
 //! | 4 | [`crate::compute::Jobs`] | jobs whose reveal phase ends settle | — |
 //! | 5 | [`crate::storage::Deals`] | at an epoch's first block: unanswered challenges fault, new ones from the entropy | — |
 //! | 6 | [`crate::staking::Staking`] | unbonding that ends returns; at an epoch's first block the next set | — |
-//! | 7 | [`crate::component::Chain`] | — | the block's height, time and entropy; entropy older than the window goes |
+//! | 7 | [`crate::governance::tally::Governance`] | at an epoch's first block: proposals whose voting ended are tallied, passed ones applied | — |
+//! | 8 | [`crate::component::Chain`] | — | the block's height, time and entropy; entropy older than the window goes |
+//!
+//! Governance comes after everything else that runs at a boundary: the reward run, the
+//! storage challenges and the next validator set all close the ending epoch on the
+//! parameters it ran with, and a passed parameter change lands after them, to govern the
+//! blocks that follow (docs/adr/0026-governance.md).
 //!
 //! The reward run sees the state after the components before it (1 and 2):
 //! [`boundary_report`] recomputes a boundary block's report from the state before the
@@ -27,13 +33,14 @@ use cairn_types::{Address, Hash, Height, Params};
 use crate::component::{BlockEnv, BlockOutput, Chain, Component};
 
 /// Every component, in the order the block runs them (the table in the module docs).
-pub static COMPONENTS: [&dyn Component; 7] = [
+pub static COMPONENTS: [&dyn Component; 8] = [
     &crate::devices::registry::Bonds,
     &crate::usage::Channels,
     &crate::rewards::Rewards,
     &crate::compute::Jobs,
     &crate::storage::Deals,
     &crate::staking::Staking,
+    &crate::governance::tally::Governance,
     &Chain,
 ];
 
@@ -91,7 +98,10 @@ mod tests {
     #[test]
     fn the_components_run_in_the_documented_order() {
         let names: Vec<&str> = COMPONENTS.iter().map(|c| c.name()).collect();
-        assert_eq!(names, ["bonds", "channels", "rewards", "jobs", "deals", "staking", "chain"]);
+        assert_eq!(
+            names,
+            ["bonds", "channels", "rewards", "jobs", "deals", "staking", "governance", "chain"]
+        );
         assert_eq!(COMPONENTS[REWARDS_AT].name(), "rewards");
     }
 }

@@ -9,7 +9,7 @@ use crate::devices::{registry, reports};
 use crate::handler::{Handled, SigItem, TxCx, TxHandler};
 use crate::rewards::fraud;
 use crate::staking::evidence;
-use crate::{accounts, compute, credits, rewards, staking, storage, usage};
+use crate::{accounts, compute, credits, governance, rewards, staking, storage, usage};
 
 /// A handler as the phases see it: [`TxHandler`] with its error converted into the
 /// receipt's [`TxFailure`] (`From` of the domain's error enum). Every [`TxHandler`] is one.
@@ -120,5 +120,15 @@ pub fn route<R>(body: &TxBody, f: impl FnOnce(&dyn Routed) -> R) -> R {
         }
         TxBody::Unbond { validator, amount } => f(&staking::Unbond { validator, amount: *amount }),
         TxBody::ReportEquivocation { evidence } => f(&evidence::ReportEquivocation { evidence }),
+        TxBody::Lock { amount, epochs, constant } => {
+            f(&governance::Lock { amount: *amount, epochs: *epochs, constant: *constant })
+        }
+        TxBody::Unlock => f(&governance::Unlock),
+        TxBody::Propose { title, action, deposit } => {
+            f(&governance::Propose { title, action, deposit: *deposit })
+        }
+        TxBody::Vote { proposal, choice } => {
+            f(&governance::Vote { proposal: *proposal, choice: *choice })
+        }
     }
 }

@@ -21,6 +21,7 @@ pub mod credits;
 pub mod devices;
 pub mod dispatch;
 mod execute;
+pub mod governance;
 pub mod handler;
 pub mod rewards;
 pub mod roster;
@@ -129,6 +130,14 @@ pub enum BlockError {
     State(#[from] StateError),
     #[error(transparent)]
     Genesis(#[from] GenesisError),
+    /// A passed upgrade proposal needs a newer node from this height on: the node stops
+    /// before executing it.
+    #[error(
+        "the chain upgrades to cairn {name} at height {height} (proposal {proposal}); this node \
+         runs cairn {running}: install cairn {name} or newer and start it on the same data \
+         directory"
+    )]
+    UpgradeRequired { name: String, height: Height, proposal: u64, running: String },
 }
 
 /// A block built by [`App::propose`]: the header (to be certified by consensus), the
@@ -141,15 +150,48 @@ pub struct Proposal {
     pub dropped: Vec<(Hash, StatefulError)>,
 }
 
-/// The state machine. Holds only the chain id; everything else is read from state.
+/// The state machine. Holds only the chain id and the software version; everything else
+/// is read from state.
 #[derive(Debug, Clone)]
 pub struct App {
     chain_id: String,
+    version: String,
 }
+
+/// The version of this software, compared with the name of a scheduled upgrade.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 impl App {
     pub fn new(chain_id: impl Into<String>) -> App {
-        App { chain_id: chain_id.into() }
+        App { chain_id: chain_id.into(), version: VERSION.to_string() }
+    }
+
+    /// The same state machine claiming to be software `version` (for tests of upgrades).
+    pub fn with_version(mut self, version: impl Into<String>) -> App {
+        self.version = version.into();
+        self
+    }
+
+    /// Refuses to execute block `height` when a scheduled upgrade at or below it names a
+    /// newer version than this software's.
+    pub fn check_upgrade(&self, state: &impl StateRead, height: Height) -> Result<(), BlockError> {
+        let Some(u) = governance::upgrade(state)? else { return Ok(()) };
+        let newer = match (
+            cairn_types::gov::parse_version(&u.name),
+            cairn_types::gov::parse_version(&self.version),
+        ) {
+            (Some(need), Some(have)) => need > have,
+            _ => u.name != self.version,
+        };
+        if height >= u.height && newer {
+            return Err(BlockError::UpgradeRequired {
+                name: u.name,
+                height: u.height,
+                proposal: u.proposal,
+                running: self.version.clone(),
+            });
+        }
+        Ok(())
     }
 
     pub fn chain_id(&self) -> &str {
@@ -221,6 +263,7 @@ impl App {
     ) -> Result<Proposal, BlockError> {
         let params = App::params(state)?;
         let height = parent.height + 1;
+        self.check_upgrade(state, height)?;
         let timestamp_ms = timestamp_ms.max(parent.timestamp_ms.saturating_add(1));
         // Candidates normally come through the stateless phase already (the mempool's
         // admission). Any that did not are checked here, and left out if they fail, so a
@@ -278,6 +321,7 @@ impl App {
     ) -> Result<Executed, BlockError> {
         let params = App::params(state)?;
         let height = parent.height + 1;
+        self.check_upgrade(state, height)?;
         if header.height != height {
             return Err(BlockError::WrongHeight { expected: height, got: header.height });
         }

@@ -368,3 +368,43 @@ pub fn validator_set(epoch: u64) -> Vec<u8> {
     k.extend_from_slice(&epoch.to_be_bytes());
     k
 }
+
+/// Governance totals: the next proposal id, the open proposals' start heights, the CRN
+/// locked in positions and held as deposits.
+pub fn gov_state() -> Vec<u8> {
+    b"gov/state".to_vec()
+}
+
+/// An owner's governance position and the history open proposals still read.
+pub fn gov_position(owner: &Address) -> Vec<u8> {
+    let mut k = b"gov/pos/".to_vec();
+    k.extend_from_slice(owner.as_bytes());
+    k
+}
+
+/// A proposal.
+pub fn gov_proposal(id: u64) -> Vec<u8> {
+    let mut k = b"gov/prop/".to_vec();
+    k.extend_from_slice(&id.to_be_bytes());
+    k
+}
+
+/// A voter's vote on a proposal.
+pub fn gov_vote(id: u64, voter: &Address) -> Vec<u8> {
+    let mut k = b"gov/vote/".to_vec();
+    k.extend_from_slice(&id.to_be_bytes());
+    k.extend_from_slice(voter.as_bytes());
+    k
+}
+
+/// The proposals tallied at the first block of `epoch`.
+pub fn gov_due(epoch: u64) -> Vec<u8> {
+    let mut k = b"govq/".to_vec();
+    k.extend_from_slice(&epoch.to_be_bytes());
+    k
+}
+
+/// The scheduled software upgrade.
+pub fn gov_upgrade() -> Vec<u8> {
+    b"gov/upgrade".to_vec()
+}

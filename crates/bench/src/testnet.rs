@@ -60,8 +60,8 @@ pub struct Spec {
     pub accounts: Vec<GenesisAccount>,
 }
 
-/// Writes a testnet under `root`: N validator keys, one genesis (the first funded account
-/// holds the admin role), and per node a data directory with the key, the genesis and
+/// Writes a testnet under `root`: N validator keys, one genesis (no admin key: changes go
+/// through governance, where validators' bonded stake votes), and per node a data directory with the key, the genesis and
 /// `consensus.json` naming every other node; `testnet.json` describes the result.
 pub fn write(root: &Path, spec: Spec) -> anyhow::Result<TestnetLayout> {
     if spec.validators == 0 || spec.validators > 50 {
@@ -73,11 +73,10 @@ pub fn write(root: &Path, spec: Spec) -> anyhow::Result<TestnetLayout> {
     for k in &keys {
         accounts.push(GenesisAccount { address: k.address(), balance: VALIDATOR_BALANCE });
     }
-    let params = Params {
-        blocks_per_epoch: spec.blocks_per_epoch,
-        admin: accounts.first().map(|a| a.address),
-        ..Params::default()
-    };
+    let mut params =
+        Params { blocks_per_epoch: spec.blocks_per_epoch, admin: None, ..Params::default() };
+    params.gov.stake_votes = true;
+    params.gov.voting_period_epochs = 1;
     let genesis = Genesis {
         chain_id: spec.chain_id.clone(),
         genesis_time_ms: now_ms(),
@@ -207,8 +206,10 @@ mod tests {
         assert!(layout.nodes.iter().all(|n| genesis_of(n) == genesis));
         assert_eq!(genesis.validators.len(), 3);
         assert!(genesis.validators.iter().all(|v| v.stake == VALIDATOR_STAKE));
-        // The first funded account holds the admin role; validators are funded after it.
-        assert_eq!(genesis.params.admin, Some(Address([5; 32])));
+        // No admin: governance decides, validators' stake votes.
+        assert_eq!(genesis.params.admin, None);
+        assert!(genesis.params.gov.stake_votes);
+        assert_eq!(genesis.accounts[0].address, Address([5; 32]));
         assert_eq!(genesis.params.blocks_per_epoch, 50);
         assert_eq!(genesis.accounts.len(), 4);
         for (i, n) in layout.nodes.iter().enumerate() {

@@ -450,6 +450,27 @@ impl Client {
         self.get_json(&format!("/v1/validators/{address}")).await
     }
 
+    /// `GET /v1/gov/proposals`: the newest proposals first, with their tallies so far.
+    pub async fn gov_proposals(&self) -> Result<cairn_types::gov::ProposalList, ClientError> {
+        self.get_json("/v1/gov/proposals").await
+    }
+
+    /// `GET /v1/gov/proposals/{id}`
+    pub async fn gov_proposal(
+        &self,
+        id: u64,
+    ) -> Result<cairn_types::gov::ProposalView, ClientError> {
+        self.get_json(&format!("/v1/gov/proposals/{id}")).await
+    }
+
+    /// `GET /v1/gov/positions/{address}`
+    pub async fn gov_position(
+        &self,
+        address: &Address,
+    ) -> Result<cairn_types::gov::PositionView, ClientError> {
+        self.get_json(&format!("/v1/gov/positions/{address}")).await
+    }
+
     /// `POST /v1/txs` with arbitrary bytes (which the node may well refuse).
     pub async fn submit_raw(&self, bytes: &[u8]) -> Result<Hash, ClientError> {
         let url = self.url(&paths::submit_tx());

@@ -482,6 +482,12 @@ impl Host {
                     Ok(executed) => {
                         Verdict::Valid { executed: Some(Box::new(executed)), dropped: Vec::new() }
                     }
+                    // A passed upgrade reserves this height for newer software: this node
+                    // stops here, saying what to run, rather than voting against the block.
+                    Err(e @ cairn_app::BlockError::UpgradeRequired { .. }) => {
+                        tracing::error!("{e}");
+                        return Err(e.into());
+                    }
                     Err(e) => {
                         tracing::warn!(height = k.height, block = %hash, error = %e, "rejecting proposal");
                         Verdict::Invalid

@@ -5,7 +5,7 @@
 //! Every error is JSON `{code, message}` with a stable code; bad input is a 4xx, never a
 //! panic. Request bodies are capped by `NodeConfig::max_request_bytes`.
 
-use crate::{Shared, api_devices, api_explorer, api_rewards, api_staking, api_txs};
+use crate::{Shared, api_devices, api_explorer, api_gov, api_rewards, api_staking, api_txs};
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::StatusCode;
@@ -146,6 +146,9 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/devices/{id}/rejections", get(api_devices::rejections))
         .route("/v1/devices/{id}/sensor", get(api_devices::sensor))
         .route("/v1/devices/{id}/coverage", get(api_devices::coverage))
+        .route("/v1/gov/proposals", get(api_gov::list))
+        .route("/v1/gov/proposals/{id}", get(api_gov::one))
+        .route("/v1/gov/positions/{addr}", get(api_gov::position))
         .route("/v1/supply", get(api_rewards::supply))
         .route("/v1/credits/{addr}", get(api_rewards::credits))
         .route("/v1/oracles", get(api_rewards::oracles))

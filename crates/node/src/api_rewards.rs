@@ -237,6 +237,7 @@ pub async fn supply(State(s): State<Arc<Shared>>) -> ApiResult<SupplyView> {
     let snap = s.snapshot()?;
     let sp = accounts::get_supply(&snap)?;
     let treasury = accounts::get_account(&snap, &cairn_types::rewards::treasury_address())?;
+    let gov = cairn_app::governance::gov_state(&snap)?;
     Ok(Json(SupplyView {
         genesis: sp.genesis,
         emitted: sp.emitted,
@@ -249,6 +250,8 @@ pub async fn supply(State(s): State<Arc<Shared>>) -> ApiResult<SupplyView> {
         remint_pending: sp.remint_pending,
         total: sp.total(),
         treasury: treasury.balance,
+        gov_locked: gov.locked,
+        gov_deposits: gov.deposits,
     }))
 }
 

@@ -10,6 +10,7 @@
 pub mod api;
 pub mod api_devices;
 pub mod api_explorer;
+pub mod api_gov;
 pub mod api_rewards;
 pub mod api_staking;
 pub mod api_txs;
@@ -296,6 +297,14 @@ pub async fn start_with(
         events: Default::default(),
     });
     producer::refresh_metrics(&shared)?;
+    {
+        // A node too old for a passed upgrade at its next height does not start.
+        let snap = shared.snapshot()?;
+        let next = snap.height()?.unwrap_or(0) + 1;
+        shared.app.check_upgrade(&snap, next).with_context(|| {
+            format!("this data directory's chain stands at height {}", next - 1)
+        })?;
+    }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding the API to {}", config.listen))?;

@@ -22,6 +22,13 @@ pub async fn run(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
         let s = shared.clone();
         match tokio::task::spawn_blocking(move || produce_block(&s)).await {
             Ok(Ok(_)) => {}
+            Ok(Err(e)) if upgrade_required(&e) => {
+                // A passed upgrade proposal needs newer software from this height on:
+                // stop before executing it, saying what to run.
+                tracing::error!("{e}");
+                eprintln!("cairn: {e}");
+                break;
+            }
             Ok(Err(e)) => {
                 // Either nothing was committed (the block's write transaction is all or
                 // nothing) or the block committed and only the follow-up (mempool pruning,
@@ -33,6 +40,15 @@ pub async fn run(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
         }
     }
     tracing::info!("block producer stopped");
+}
+
+/// Whether `e` is the state machine refusing a height a passed upgrade reserves for newer
+/// software.
+pub fn upgrade_required(e: &anyhow::Error) -> bool {
+    matches!(
+        e.downcast_ref::<cairn_app::BlockError>(),
+        Some(cairn_app::BlockError::UpgradeRequired { .. })
+    )
 }
 
 /// Wall-clock Unix milliseconds (block timestamps).

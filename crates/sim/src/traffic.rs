@@ -537,7 +537,7 @@ impl Sim {
         for (tx, r) in txs.iter().zip(&receipts) {
             let rejected: BTreeSet<u32> = match &r.outcome {
                 TxOutcome::Reports { rejected, .. } => rejected.iter().map(|x| x.index).collect(),
-                TxOutcome::None => BTreeSet::new(),
+                TxOutcome::None | TxOutcome::Proposal { .. } => BTreeSet::new(),
             };
             for (i, d) in &tx.beacons {
                 if rejected.contains(i) {

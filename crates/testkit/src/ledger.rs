@@ -45,15 +45,33 @@ pub fn all_balances(store: &MemStore) -> Amount {
         .sum()
 }
 
-/// All balances + bonded + escrowed + unclaimed = genesis + emitted − burned, the balances
+/// The CRN of every current governance position.
+pub fn all_positions(store: &MemStore) -> Amount {
+    let k = state_key::gov_position(&Address([0; 32]));
+    store
+        .scan_prefix(&k[..k.len() - 32], None, usize::MAX)
+        .unwrap()
+        .into_iter()
+        .filter_map(|(_, v)| {
+            borsh::from_slice::<cairn_app::governance::PositionRecord>(&v).unwrap().current()
+        })
+        .map(|p| p.amount)
+        .sum()
+}
+
+/// All balances + bonded + escrowed + staked + unclaimed + held + locked in governance
+/// positions + proposal deposits = genesis + emitted − burned, the balances
 /// of `keys` are all there is besides the treasury and the validator, and bonded = the sum
 /// of all device bonds.
 pub fn assert_supply_identity(store: &MemStore, keys: &[&Keypair]) {
     let addrs: Vec<Address> = keys.iter().map(|k| k.address()).collect();
     let (balances, s, bonds) = ledger(store, &addrs);
     let all = all_balances(store);
-    let parts = all + s.bonded + s.escrowed + s.staked + s.unclaimed + s.held;
-    assert_eq!(parts, s.total(), "supply identity: {s:?}");
+    let gov = cairn_app::governance::gov_state(store).unwrap();
+    let parts =
+        all + s.bonded + s.escrowed + s.staked + s.unclaimed + s.held + gov.locked + gov.deposits;
+    assert_eq!(parts, s.total(), "supply identity: {s:?}, governance {gov:?}");
+    assert_eq!(gov.locked, all_positions(store), "locked total vs positions");
     let others = get_account(store, &cairn_types::rewards::treasury_address()).unwrap().balance;
     assert!(balances + others <= all, "balances of the keys exceed all balances");
     assert_eq!(s.bonded, bonds, "bonded total vs device bonds");

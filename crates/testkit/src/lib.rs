@@ -8,6 +8,7 @@
 //! - [`chain`]: genesis and the block loop ([`Chain`]).
 //! - [`net`]: a chain plus every signer's next nonce ([`Net`]) and typed reads.
 //! - [`devices`]: registration, reports of every kind, report verdicts.
+//! - [`gov`]: governance with short votes: locks, proposals, votes and their reads.
 //! - [`ledger`]: the supply and credit identities, credits at a known price.
 //! - [`coverage`]: a field of located hotspots beaconing and witnessing ([`Field`]).
 //!
@@ -21,6 +22,7 @@
 pub mod chain;
 pub mod coverage;
 pub mod devices;
+pub mod gov;
 pub mod ledger;
 pub mod net;
 

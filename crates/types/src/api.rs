@@ -300,8 +300,8 @@ pub struct ClaimableView {
     pub more: bool,
 }
 
-/// `GET /v1/supply`: total = genesis + emitted − burned = balances + bonded + escrowed +
-/// unclaimed + held.
+/// `GET /v1/supply`: total = genesis + emitted + reminted − burned = balances + bonded +
+/// escrowed + staked + unclaimed + held + gov_locked + gov_deposits.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SupplyView {
     #[serde(with = "amount_str")]
@@ -326,6 +326,12 @@ pub struct SupplyView {
     pub total: Amount,
     #[serde(with = "amount_str")]
     pub treasury: Amount,
+    /// CRN locked in governance positions.
+    #[serde(with = "amount_str", default)]
+    pub gov_locked: Amount,
+    /// CRN held as proposal deposits.
+    #[serde(with = "amount_str", default)]
+    pub gov_deposits: Amount,
 }
 
 /// `GET /v1/credits/{addr}`

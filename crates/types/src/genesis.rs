@@ -30,7 +30,8 @@ pub struct Params {
     pub max_block_txs: u32,
     /// Largest total of encoded transactions in one block.
     pub max_block_bytes: u32,
-    /// The privileged key for denylist and maker-list changes until governance exists.
+    /// The privileged key of the devnet (denylist, maker list, oracles, fraud decisions);
+    /// a real network has none and decides these by proposal (governance).
     #[serde(default)]
     pub admin: Option<Address>,
     /// Devices and reports.
@@ -63,10 +64,15 @@ pub struct Params {
     /// Validator staking (BFT mode).
     #[serde(default)]
     pub staking: StakingParams,
+    /// Governance: locks, proposals, tallies. Appended (ADR 0029); legacy value: the
+    /// defaults (a chain started before governance had no proposals for them to change).
+    #[serde(default = "crate::gov::GovParams::legacy")]
+    pub gov: crate::gov::GovParams,
 }
 
-// The layout frozen at the first version, field by field, then the appended fields (none
-// yet). Destructuring makes a new field a compile error here until it is placed.
+// The layout frozen at the first version, field by field, then the appended fields in the
+// order they were added: `gov`. Destructuring makes a new field a compile error here until
+// it is placed.
 impl BorshSerialize for Params {
     fn serialize<W: std::io::Write>(&self, w: &mut W) -> std::io::Result<()> {
         let Params {
@@ -87,6 +93,7 @@ impl BorshSerialize for Params {
             fraud,
             credits,
             staking,
+            gov,
         } = self;
         BorshSerialize::serialize(blocks_per_epoch, w)?;
         BorshSerialize::serialize(base_fee, w)?;
@@ -105,7 +112,8 @@ impl BorshSerialize for Params {
         BorshSerialize::serialize(fraud, w)?;
         BorshSerialize::serialize(credits, w)?;
         BorshSerialize::serialize(staking, w)?;
-        let tail = crate::appended::TailWriter::default();
+        let mut tail = crate::appended::TailWriter::default();
+        tail.field(gov, &crate::gov::GovParams::legacy());
         tail.finish(w)
     }
 }
@@ -130,10 +138,12 @@ impl BorshDeserialize for Params {
             fraud: BorshDeserialize::deserialize_reader(r)?,
             credits: BorshDeserialize::deserialize_reader(r)?,
             staking: BorshDeserialize::deserialize_reader(r)?,
+            gov: crate::gov::GovParams::legacy(),
         };
-        let tail = crate::appended::TailReader::default();
+        let mut tail = crate::appended::TailReader::default();
+        let gov = tail.field(r, crate::gov::GovParams::legacy)?;
         tail.finish()?;
-        Ok(params)
+        Ok(Params { gov, ..params })
     }
 }
 
@@ -544,6 +554,7 @@ impl Default for Params {
             fraud: crate::rewards::FraudParams::default(),
             credits: crate::credits::CreditParams::default(),
             staking: StakingParams::default(),
+            gov: crate::gov::GovParams::default(),
         }
     }
 }
@@ -679,6 +690,7 @@ impl Params {
                 "staking.max_evidence_age_blocks must not exceed unbonding_blocks".into(),
             ));
         }
+        self.gov.validate().map_err(GenesisError::Invalid)?;
         Ok(())
     }
 }

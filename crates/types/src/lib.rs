@@ -16,6 +16,7 @@ pub mod crypto;
 pub mod device;
 pub mod device_key;
 pub mod genesis;
+pub mod gov;
 pub mod hash;
 pub mod merkle;
 pub mod receipt;

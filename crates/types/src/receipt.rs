@@ -194,6 +194,38 @@ pub enum TxFailure {
     DealAlreadyAccepted { deal: Hash },
     #[error("deal {deal} had to be accepted by height {accept_by}; it expired")]
     DealExpired { deal: Hash, accept_by: Height },
+    #[error("{voter} had no voting power at the start of proposal {proposal}")]
+    NoVotingPower { voter: Address, proposal: u64 },
+    #[error("voting on proposal {proposal} ended at epoch {end_epoch}")]
+    VotingPeriodOver { proposal: u64, end_epoch: u64 },
+    #[error("parameter {key} = {value}: {reason}")]
+    BadParamValue { key: String, value: String, reason: String },
+    #[error("unknown parameter {key:?}")]
+    UnknownParam { key: String },
+    #[error("no proposal {proposal}")]
+    UnknownProposal { proposal: u64 },
+    #[error("a deposit of {deposit} is below the minimum {min}")]
+    DepositTooSmall {
+        #[serde(with = "crate::api::amount_str")]
+        deposit: Amount,
+        #[serde(with = "crate::api::amount_str")]
+        min: Amount,
+    },
+    #[error(
+        "a lock of {epochs} epochs and {amount} must be 1 to {max} epochs, and add CRN or extend a position"
+    )]
+    BadLock {
+        #[serde(with = "crate::api::amount_str")]
+        amount: Amount,
+        epochs: u64,
+        max: u64,
+    },
+    #[error("{owner} has no governance position")]
+    NoPosition { owner: Address },
+    #[error("the position is locked until epoch {end_epoch}")]
+    StillLocked { end_epoch: u64 },
+    #[error("proposal refused: {reason}")]
+    BadProposal { reason: String },
 }
 
 impl TxFailure {
@@ -267,6 +299,16 @@ impl TxFailure {
             TxFailure::CreditOverflow { .. } => "credit_overflow",
             TxFailure::DealAlreadyAccepted { .. } => "deal_already_accepted",
             TxFailure::DealExpired { .. } => "deal_expired",
+            TxFailure::NoVotingPower { .. } => "no_voting_power",
+            TxFailure::VotingPeriodOver { .. } => "voting_period_over",
+            TxFailure::BadParamValue { .. } => "bad_param_value",
+            TxFailure::UnknownParam { .. } => "unknown_param",
+            TxFailure::UnknownProposal { .. } => "unknown_proposal",
+            TxFailure::DepositTooSmall { .. } => "deposit_too_small",
+            TxFailure::BadLock { .. } => "bad_lock",
+            TxFailure::NoPosition { .. } => "no_position",
+            TxFailure::StillLocked { .. } => "still_locked",
+            TxFailure::BadProposal { .. } => "bad_proposal",
         }
     }
 }
@@ -302,6 +344,8 @@ pub enum TxOutcome {
     None,
     /// A report batch: how many were accepted, and each rejection with its reason.
     Reports { accepted: u32, rejected: Vec<ReportRejection> },
+    /// A proposal was submitted under this id.
+    Proposal { id: u64 },
 }
 
 impl Receipt {

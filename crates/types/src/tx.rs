@@ -150,6 +150,29 @@ pub enum TxBody {
     /// challenged, faulted or paid; unaccepted within `storage.accept_window_blocks` of its
     /// opening, it expires and its escrow returns to the consumer.
     AcceptDeal { deal: Hash },
+    /// Locks `amount` more of the signer's CRN in its governance position for at least
+    /// `epochs` epochs (1 to `gov.max_lock_epochs`), `constant` keeping the lock from
+    /// running down until an unlock starts. Merges into the signer's position: the lock
+    /// only ever lengthens. `amount` 0 extends an existing position.
+    Lock {
+        #[serde(with = "crate::api::amount_str")]
+        amount: Amount,
+        epochs: u64,
+        constant: bool,
+    },
+    /// Starts the run-down of a constant position, or withdraws a decaying one whose lock
+    /// has ended.
+    Unlock,
+    /// Submits a proposal, locking `deposit` (at least `gov.min_deposit`) until its tally.
+    Propose {
+        title: String,
+        action: crate::gov::ProposalAction,
+        #[serde(with = "crate::api::amount_str")]
+        deposit: Amount,
+    },
+    /// Votes on an open proposal with the voting power the signer had at its start; a
+    /// later vote replaces an earlier one.
+    Vote { proposal: u64, choice: crate::gov::VoteChoice },
 }
 
 /// Most reward leaves one claim transaction carries.
@@ -188,6 +211,10 @@ impl TxBody {
             TxBody::ReportPrice { .. } => "report_price",
             TxBody::MintCredits { .. } => "mint_credits",
             TxBody::ResolveFraud { .. } => "resolve_fraud",
+            TxBody::Lock { .. } => "lock",
+            TxBody::Unlock => "unlock",
+            TxBody::Propose { .. } => "propose",
+            TxBody::Vote { .. } => "vote",
         }
     }
 }
@@ -332,7 +359,9 @@ impl Transaction {
         match &self.body {
             TxBody::Transfer { amount, .. }
             | TxBody::Bond { amount }
-            | TxBody::Delegate { amount, .. } => *amount,
+            | TxBody::Delegate { amount, .. }
+            | TxBody::Lock { amount, .. }
+            | TxBody::Propose { deposit: amount, .. } => *amount,
             _ => 0,
         }
     }

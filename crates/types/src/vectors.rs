@@ -591,6 +591,19 @@ pub fn bodies() -> R<Vec<TxBody>> {
         TxBody::Unbond { validator: other, amount: 1_000_000 },
         TxBody::ReportEquivocation { evidence: double_vote() },
         TxBody::AcceptDeal { deal: crate::storage::deal_id(&signer().address(), 3) },
+        TxBody::Lock { amount: 1_000_000_000, epochs: 10, constant: false },
+        TxBody::Unlock,
+        TxBody::Propose {
+            title: "Tighter witness cap".into(),
+            action: crate::gov::ProposalAction::ParamChange {
+                changes: vec![crate::gov::ParamChange {
+                    key: "coverage.witness_cap".into(),
+                    value: "10".into(),
+                }],
+            },
+            deposit: 1_000_000_000,
+        },
+        TxBody::Vote { proposal: 1, choice: crate::gov::VoteChoice::Veto },
     ])
 }
 

@@ -1,3 +1,5 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 //! A chain started by an older version must open under every later one: its genesis bytes
 //! decode, encode back unchanged and hash the same, whatever fields `Params` has gained since
 //! (crates/types/src/appended.rs). The fixture was written by the first frozen layout.

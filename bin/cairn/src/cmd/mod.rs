@@ -6,6 +6,7 @@ pub mod chain;
 pub mod compute;
 pub mod credits;
 pub mod device;
+pub mod gov;
 pub mod keys;
 pub mod node;
 pub mod query;

@@ -25,7 +25,8 @@ pub struct InitArgs {
     /// Blocks per epoch.
     #[arg(long, default_value_t = Params::default().blocks_per_epoch)]
     blocks_per_epoch: u64,
-    /// The admin key (denylist, maker allow-list) until governance exists.
+    /// An admin key (denylist, maker allow-list, oracles, fraud decisions) for a
+    /// development chain; a real network has none and decides these by proposal.
     #[arg(long)]
     admin: Option<Address>,
     /// Require a listed maker's attestation to register a device.
@@ -254,6 +255,10 @@ pub async fn devnet(_ctx: &Ctx, a: DevnetArgs) -> anyhow::Result<()> {
         let mut params = Params { admin: alice, ..Params::default() };
         params.credits.oracles = alice.into_iter().collect();
         params.credits.min_oracles = 1;
+        // Votes of one epoch (30 one-second blocks) and a 10-epoch lock at full power, so a
+        // proposal passes within a minute or two.
+        params.gov.voting_period_epochs = 1;
+        params.gov.max_lock_epochs = 10;
         init_dir(&dir, "cairn-devnet", &funds, params)?;
     }
     let ks = Keystore::open(&keystore_dir)?;

@@ -215,6 +215,8 @@ pub async fn run(ctx: &Ctx, cmd: RewardsCmd) -> anyhow::Result<()> {
                 ("escrowed", format_crn(s.escrowed)),
                 ("unclaimed rewards", format_crn(s.unclaimed)),
                 ("held in fraud escrow", format_crn(s.held)),
+                ("locked for governance", format_crn(s.gov_locked)),
+                ("proposal deposits", format_crn(s.gov_deposits)),
                 ("treasury", format_crn(s.treasury)),
             ]);
         }

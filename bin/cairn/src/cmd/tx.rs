@@ -116,6 +116,21 @@ pub async fn send(
     body: TxBody,
     opts: &SendOpts,
 ) -> anyhow::Result<Option<Receipt>> {
+    let receipt = send_quiet(ctx, key, body, opts).await?;
+    if let Some(r) = &receipt {
+        print_receipt(ctx, r)?;
+    }
+    Ok(receipt)
+}
+
+/// [`send`] without printing the receipt (the caller prints its own result); fails as
+/// [`send`] does.
+pub async fn send_quiet(
+    ctx: &Ctx,
+    key: &Keypair,
+    body: TxBody,
+    opts: &SendOpts,
+) -> anyhow::Result<Option<Receipt>> {
     let client = ctx.client()?;
     let status = client.status().await?;
     let params = client.params().await?;
@@ -145,8 +160,8 @@ pub async fn send(
         return Ok(None);
     }
     let receipt = client.wait_for_receipt(&hash, Duration::from_secs(opts.timeout)).await?;
-    print_receipt(ctx, &receipt)?;
     if let TxStatus::Failed { error } = &receipt.status {
+        print_receipt(ctx, &receipt)?;
         anyhow::bail!("transaction {hash} failed: {} ({error})", error.code());
     }
     Ok(Some(receipt))
@@ -199,6 +214,9 @@ pub fn print_receipt(ctx: &Ctx, r: &Receipt) -> anyhow::Result<()> {
         ("fee paid", format!("{} CRN", format_crn(r.fee_paid))),
         ("status", status),
     ]);
+    if let TxOutcome::Proposal { id } = &r.outcome {
+        output::fields(&[("proposal", id.to_string())]);
+    }
     if let TxOutcome::Reports { accepted, rejected } = &r.outcome {
         output::fields(&[
             ("reports accepted", accepted.to_string()),

@@ -519,6 +519,20 @@ impl Node {
         }
     }
 
+    /// Waits up to `limit` for the node to exit on its own; its exit status, or `None` if it
+    /// is still running (or was not started).
+    pub async fn wait_for_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                self.child = None;
+                return Some(status);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        None
+    }
+
     /// SIGKILLs the node (no shutdown path runs) and reaps it.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {

@@ -327,12 +327,18 @@ pub fn set_denylist(
     if let Err(f) = require_admin(params, signer) {
         fail!(f);
     }
+    write_denylist(o, key, reason, height);
+    Ok(Ok(()))
+}
+
+/// Adds `key` to the denylist with `reason`, or removes it (`None`): the admin's
+/// [`set_denylist`] and a passed denylist proposal.
+pub fn write_denylist(o: &mut Overlay<'_>, key: &DeviceKey, reason: Option<&str>, height: Height) {
     let k = state_key::denylist(&key.id());
     match reason {
         Some(reason) => o.put_encoded(k, &DenyEntry { reason: reason.to_string(), height }),
         None => o.delete(k),
     }
-    Ok(Ok(()))
 }
 
 pub fn set_maker(
@@ -345,12 +351,17 @@ pub fn set_maker(
     if let Err(f) = require_admin(params, signer) {
         fail!(f);
     }
+    write_maker(o, maker, allowed);
+    Ok(Ok(()))
+}
+
+/// Allows or disallows a maker: the admin's [`set_maker`] and a passed maker proposal.
+pub fn write_maker(o: &mut Overlay<'_>, maker: &Address, allowed: bool) {
     if allowed {
         o.put(state_key::maker(maker), Vec::new());
     } else {
         o.delete(state_key::maker(maker));
     }
-    Ok(Ok(()))
 }
 
 /// Longest maker serial number.

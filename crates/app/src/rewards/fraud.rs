@@ -632,6 +632,18 @@ pub fn resolve(
     if params.admin != Some(*signer) {
         return Ok(Err(FraudError::NotAdmin { signer: *signer }));
     }
+    decide(o, device, epoch, release, height)
+}
+
+/// Releases a held reward to its owner or burns it: the admin's [`resolve`] and a passed
+/// fraud appeal proposal.
+pub fn decide(
+    o: &mut Overlay<'_>,
+    device: &DeviceId,
+    epoch: u64,
+    release: bool,
+    height: Height,
+) -> TxResult<FraudError> {
     let Some(h) = get_hold(o, device, epoch)? else {
         return Ok(Err(FraudError::NoHold { device: *device, epoch }));
     };

@@ -159,6 +159,10 @@ pub(super) fn ring_run_with(plan: &[Vec<usize>], probation: u64) -> (Ring, Vec<R
     g.params.coverage.beacon_interval_blocks = 1;
     g.params.fraud.escrow_epochs = 2;
     g.params.fraud.probation_blocks = probation;
+    // Governance decides appeals within an epoch (the escrow window is two).
+    g.params.gov.voting_period_epochs = 1;
+    g.params.gov.max_lock_epochs = 10;
+    g.params.gov.min_deposit = 10 * cairn_testkit::CRN;
     let mut n = Net::new(&g);
     let mut hotspots = Vec::new();
     for (i, o) in owners.iter().enumerate() {
@@ -347,6 +351,49 @@ fn a_witness_ring_of_five_is_escrowed_while_honest_neighbours_are_paid() {
     assert_eq!(h.status, HoldStatus::Released { height: 4 * EPOCH });
     assert_eq!(ring.n.balance(&ring.owners[2]), before + amount(&d2));
     assert_eq!(ring.n.supply().held, 0);
+    assert_supply_identity(&ring.n.c.store, &keys);
+}
+
+#[test]
+fn a_fraud_appeal_is_released_or_burned_by_proposal() {
+    use cairn_testkit::gov::{DEPOSIT, lock, proposal, proposal_id, propose, through_tally, vote};
+    use cairn_types::gov::{ProposalAction, ProposalStatus, VoteChoice};
+    let (mut ring, r) = ring_epoch();
+    let keys: Vec<&Keypair> = ring.owners.iter().chain([&ring.admin]).collect();
+    let keys: Vec<Keypair> = keys.into_iter().cloned().collect();
+    let keys: Vec<&Keypair> = keys.iter().collect();
+    let (d0, d1) = (ring.hotspots[0].id(), ring.hotspots[1].id());
+    let amount = |d: &DeviceId| r.entries.iter().find(|e| e.device == *d).unwrap().amount;
+    let (voter, o1) = (ring.admin.clone(), ring.owners[1].clone());
+    assert!(
+        ring.n.run(&ring.owners[0].clone(), TxBody::Appeal { device: d0, epoch: 1 }).is_success()
+    );
+    ring.n.ok(&voter, lock(100 * cairn_testkit::CRN, 10));
+    let appeal = |device, release| ProposalAction::FraudAppeal { device, epoch: 1, release };
+    let release = proposal_id(&ring.n.ok(&voter, propose("release d1", appeal(d1, true))));
+    let burn = proposal_id(&ring.n.ok(&voter, propose("burn d0", appeal(d0, false))));
+    ring.n.ok(&voter, vote(release, VoteChoice::Yes));
+    ring.n.ok(&voter, vote(burn, VoteChoice::Yes));
+    let (before, burned) = (ring.n.balance(&o1), ring.n.supply().burned);
+    assert_supply_identity(&ring.n.c.store, &keys);
+    through_tally(&mut ring.n, release);
+    // Decided before the escrow window (start of epoch 4) would have released them.
+    assert!(ring.n.height() < 4 * EPOCH);
+    assert_eq!(proposal(&ring.n, release).status, ProposalStatus::Passed);
+    assert_eq!(proposal(&ring.n, burn).status, ProposalStatus::Passed);
+    let h1 = get_hold(&ring.n.c.store, &d1, 1).unwrap().unwrap();
+    assert_eq!(h1.status, HoldStatus::Released { height: ring.n.height() });
+    assert_eq!(ring.n.balance(&o1), before + amount(&d1));
+    let h0 = get_hold(&ring.n.c.store, &d0, 1).unwrap().unwrap();
+    assert_eq!(h0.status, HoldStatus::Burned { height: ring.n.height() });
+    assert_eq!(ring.n.supply().burned, burned + amount(&d0));
+    // A decision on a settled hold passes the vote but fails to apply, and says why.
+    let again = proposal_id(&ring.n.ok(&voter, propose("again", appeal(d1, false))));
+    ring.n.ok(&voter, vote(again, VoteChoice::Yes));
+    through_tally(&mut ring.n, again);
+    let ProposalStatus::Failed { reason } = proposal(&ring.n, again).status else { panic!() };
+    assert!(reason.contains("already settled"), "{reason}");
+    assert_eq!(DEPOSIT, ring.n.params().gov.min_deposit);
     assert_supply_identity(&ring.n.c.store, &keys);
 }
 
