@@ -525,8 +525,7 @@ async fn tx_by_hash(
     }
     blocking(move || {
         let snap = s.snapshot()?;
-        let (height, index) =
-            snap.tx_location(&hash)?.ok_or_else(|| not_found_tx(&snap, &hash))?;
+        let (height, index) = snap.tx_location(&hash)?.ok_or_else(|| not_found_tx(&snap, &hash))?;
         let block = snap
             .block(height)?
             .ok_or_else(|| ApiError::not_found(format!("no block at height {height}")))?;

@@ -54,12 +54,14 @@ pub struct NodeConfig {
     /// Most bytes of the store's pages kept cached in memory (redb's cache); the default is
     /// [`cairn_store::DEFAULT_CACHE_BYTES`], 1 GiB.
     pub store_cache_bytes: usize,
-    /// Keep every block, receipt, report and tree version (`--archive`).
+    /// Keep every block, receipt, report and reward index (`--archive`); the tree is kept
+    /// as `keep_versions` says.
     pub archive: bool,
     /// Epochs of blocks, receipts, reports and reward indexes kept (`--keep-epochs`); the
     /// default and the least accepted is [`min_keep_epochs`] of the chain's parameters.
     pub keep_epochs: Option<u64>,
-    /// Versions of the state tree kept for proofs (`--keep-versions`), at least 1.
+    /// Versions of the state tree kept for proofs (`--keep-versions`); 0 keeps every
+    /// version.
     pub keep_versions: u64,
 }
 
@@ -83,9 +85,13 @@ pub fn min_keep_epochs(params: &cairn_types::Params) -> u64 {
 impl NodeConfig {
     /// What the store keeps under this configuration on a chain with `params`; an error
     /// names the least accepted value when `keep_epochs` is below it.
-    pub fn retention(&self, params: &cairn_types::Params) -> anyhow::Result<cairn_store::Retention> {
+    pub fn retention(
+        &self,
+        params: &cairn_types::Params,
+    ) -> anyhow::Result<cairn_store::Retention> {
+        let tree_versions = (self.keep_versions > 0).then_some(self.keep_versions);
         if self.archive {
-            return Ok(cairn_store::Retention::ARCHIVE);
+            return Ok(cairn_store::Retention { tree_versions, epochs: None });
         }
         let min = min_keep_epochs(params);
         let epochs = self.keep_epochs.unwrap_or(min);
@@ -101,13 +107,7 @@ impl NodeConfig {
                 params.blocks_per_epoch
             );
         }
-        if self.keep_versions == 0 {
-            bail!("--keep-versions must be at least 1 (the head's tree)");
-        }
-        Ok(cairn_store::Retention {
-            tree_versions: Some(self.keep_versions),
-            epochs: Some(epochs),
-        })
+        Ok(cairn_store::Retention { tree_versions, epochs: Some(epochs) })
     }
 }
 
@@ -343,8 +343,7 @@ pub async fn start_with(
         _ => {}
     }
     let retention = config.retention(&genesis.params)?;
-    let store =
-        open_store_with(&config.data_dir, &genesis, config.store_cache_bytes, retention)?;
+    let store = open_store_with(&config.data_dir, &genesis, config.store_cache_bytes, retention)?;
     let (tx, rx) = watch::channel(false);
     let (relay, mut tasks) =
         relay::spawn(&config.relay_peers, config.max_request_bytes, rx.clone())?;

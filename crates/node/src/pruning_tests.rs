@@ -75,10 +75,23 @@ async fn a_node_refuses_to_keep_fewer_epochs_than_its_windows_need() {
     c.keep_epochs = Some(2);
     let err = start(c.clone()).await.err().unwrap().to_string();
     assert!(err.contains("--keep-epochs 2 is too few") && err.contains("at least 3"), "{err}");
+}
+
+#[test]
+fn an_archive_keeps_every_epoch_and_the_tree_as_told() {
+    let p = short_params();
+    let mut c = config(Path::new("unused"));
+    assert_eq!(
+        c.retention(&p).unwrap(),
+        cairn_store::Retention { tree_versions: Some(2), epochs: Some(3) }
+    );
+    c.archive = true;
+    assert_eq!(
+        c.retention(&p).unwrap(),
+        cairn_store::Retention { tree_versions: Some(2), epochs: None }
+    );
     c.keep_versions = 0;
-    c.keep_epochs = None;
-    let err = start(c).await.err().unwrap().to_string();
-    assert!(err.contains("--keep-versions must be at least 1"), "{err}");
+    assert_eq!(c.retention(&p).unwrap(), cairn_store::Retention::ARCHIVE);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

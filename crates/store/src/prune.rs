@@ -271,8 +271,8 @@ fn prune_rewards(w: &WriteTransaction, keep_epoch: u64) -> Result<bool, StoreErr
         if epoch != at_epoch {
             (at_epoch, leaf) = (epoch, 0);
         }
-        let e: RewardEntry = codec::decode(&bytes, MAX_OBJECT, "reward entry")
-            .map_err(corrupt("reward entry"))?;
+        let e: RewardEntry =
+            codec::decode(&bytes, MAX_OBJECT, "reward entry").map_err(corrupt("reward entry"))?;
         by_device.remove((e.device.0, epoch))?;
         if e.is_leaf() {
             by_owner.remove((e.owner.0, epoch, leaf))?;

@@ -235,7 +235,10 @@ fn commit_version(store: &Store, version: u64, changes: &ChangeSet) -> Hash {
     let (root, batch) = tree::apply_changes(&snap, changes, version).unwrap();
     drop(snap);
     let w = store.db.begin_write().unwrap();
-    w.open_table(META).unwrap().insert(STATE_VERSION_KEY, version.to_le_bytes().as_slice()).unwrap();
+    w.open_table(META)
+        .unwrap()
+        .insert(STATE_VERSION_KEY, version.to_le_bytes().as_slice())
+        .unwrap();
     write_state(&w, changes, &batch, version, store.retention).unwrap();
     w.commit().unwrap();
     root
@@ -317,12 +320,8 @@ fn the_root_key_of_a_version_is_the_key_jmt_writes_its_root_under() {
     let changes: ChangeSet = [(b"a".to_vec(), Some(b"1".to_vec()))].into_iter().collect();
     for version in [0, 1, 7, u64::MAX / 3] {
         let (_, batch) = tree::apply_changes(&MemStore::default(), &changes, version).unwrap();
-        let root = batch
-            .node_batch
-            .nodes()
-            .keys()
-            .find(|k| k.nibble_path().num_nibbles() == 0)
-            .unwrap();
+        let root =
+            batch.node_batch.nodes().keys().find(|k| k.nibble_path().num_nibbles() == 0).unwrap();
         assert_eq!(root.version(), version);
         assert_eq!(codec::encode(root), prune::root_key_bytes(version));
     }

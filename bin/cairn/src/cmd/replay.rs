@@ -42,7 +42,9 @@ impl Replayer {
                 "block {height} is pruned on this node ({e}): replaying from genesis needs an \
                  archive node (cairn node --archive)"
             ),
-            Err(e) => return Err(anyhow::Error::from(e).context(format!("fetching block {height}"))),
+            Err(e) => {
+                return Err(anyhow::Error::from(e).context(format!("fetching block {height}")));
+            }
         };
         match &block.certificate {
             Certificate::Solo { signer, .. } if *signer != self.genesis.validator => {
