@@ -428,3 +428,48 @@ fn a_pruned_store_drops_old_epochs_keeps_the_head_root_across_reopen_and_says_pr
     assert_eq!(snap.head().unwrap().unwrap().state_root, more[1]);
     assert_eq!(snap.blocks_kept_from().unwrap(), 12);
 }
+
+#[test]
+fn a_commit_cut_off_mid_prune_leaves_the_store_as_it_was_before_the_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("chain.redb");
+    let (a, b) = (Keypair::from_label("a"), Keypair::from_label("b"));
+    let g = short_epochs(&[&a, &b]);
+    let retention = Retention { tree_versions: Some(2), epochs: Some(2) };
+    let store = Store::open_with(&path, 4 << 20, retention).unwrap();
+    init(&store, &g);
+    let roots = run(&store, &g, &a, &b, 8);
+    let before: Vec<(String, u64)> =
+        store.table_bytes().unwrap().into_iter().map(|t| (t.name, t.entries)).collect();
+    // The next block's state and pruning written, then the process dies before commit.
+    {
+        let snap = store.snapshot().unwrap();
+        let head = snap.head().unwrap().unwrap();
+        let mut changes = ChangeSet::new();
+        changes.insert(b"x".to_vec(), Some(b"1".to_vec()));
+        let (_, batch) = tree::apply_changes(&snap, &changes, 9).unwrap();
+        drop(snap);
+        let w = store.db.begin_write().unwrap();
+        write_state(&w, &changes, &batch, 9, retention).unwrap();
+        let mut header = head.clone();
+        // A block of the next epoch, so blocks of epoch 3 go too.
+        header.height = 10;
+        header.epoch = 5;
+        prune::prune_history(&w, &header, retention).unwrap();
+        w.abort().unwrap();
+    }
+    drop(store);
+    let store = Store::open_with(&path, 4 << 20, retention).unwrap();
+    let after: Vec<(String, u64)> =
+        store.table_bytes().unwrap().into_iter().map(|t| (t.name, t.entries)).collect();
+    assert_eq!(after, before);
+    let snap = store.snapshot().unwrap();
+    assert_eq!(snap.height().unwrap(), Some(8));
+    assert_eq!(tree::root_at(&snap, 8).unwrap(), roots[7]);
+    assert_eq!(snap.blocks_kept_from().unwrap(), 6);
+    assert_eq!(snap.block(6).unwrap().unwrap().header.state_root, roots[5]);
+    drop(snap);
+    // And the chain goes on from there.
+    let more = run(&store, &g, &a, &b, 1);
+    assert_eq!(store.snapshot().unwrap().head().unwrap().unwrap().state_root, more[0]);
+}
