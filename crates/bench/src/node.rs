@@ -837,7 +837,7 @@ mod tests {
         assert!(r.baseline_batch_verify_per_s > 0.0 && r.ratio_mixed_to_verify > 0.0);
         let reports = r.tables.iter().find(|t| t.name == "reports").unwrap();
         assert_eq!(reports.entries, r.reports_accepted);
-        assert!(r.table_bytes_per_report["reports"] > 0.0);
+        assert!(r.table_bytes_per_report["device_report_pos"] > 0.0);
         assert_eq!(r.blocks % 20, 0, "the run ends on an epoch boundary");
     }
 }

@@ -37,7 +37,8 @@ use tables::*;
 /// Version 9: epoch activity and reward entries count the deferred units and jobs that met
 /// the uptime gate in the epoch they were done (`units_pregated`, `jobs_pregated`).
 /// Version 10: `tree_values` holds only replaced values (the latest are in `state_latest`),
-/// the tree can be pruned (`tree_stale_*`), `device_report_pos` is keyed epoch first.
+/// the tree can be pruned (`tree_stale_*`), `device_report_pos` is keyed epoch first and
+/// holds the verdicts; the `reports` table is gone (reports are read from their block).
 pub const SCHEMA_VERSION: u32 = 10;
 
 /// Largest stored object decoded (blocks are the largest).
@@ -224,14 +225,6 @@ impl Store {
     }
 }
 
-/// A report as kept in the index: the report (its signature stays in the block) and, for
-/// a rejected one, why.
-#[derive(Debug, Clone, PartialEq, Eq, borsh::BorshSerialize, borsh::BorshDeserialize)]
-pub struct StoredReport {
-    pub report: Report,
-    pub reason: Option<RejectReason>,
-}
-
 /// A report found in the index, with where it was included.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IndexedReport {
@@ -246,14 +239,13 @@ pub struct IndexedReport {
 /// Position of a report in the chain, for paging: (height, tx index, report index).
 pub type ReportCursorPos = (Height, u32, u32);
 
-/// One report of a device in a block: (tx index, report index, rejected).
-type ReportPos = (u32, u32, bool);
+/// One report of a device in a block: (tx index, report index, why it was rejected).
+type ReportPos = (u32, u32, Option<RejectReason>);
 
 /// Indexes every report of the block's report batches, from the receipts' verdicts, outside
-/// the authenticated state (the signed reports are in the block, the verdicts in the
-/// receipts). Reports are stored in chain order, so their rows append; a second table holds,
-/// per device and block, where that device's reports are. This keeps a block's B-tree work
-/// to one random-order row per device instead of one per report (ADR 0006).
+/// the authenticated state: per device and block, where that device's reports are in the
+/// block and the verdict on each. The reports themselves are read from the block, which
+/// holds them already (ADR 0025); one random-order row per device per block (ADR 0006).
 fn index_reports(
     w: &redb::WriteTransaction,
     block: &Block,
@@ -261,7 +253,6 @@ fn index_reports(
 ) -> Result<(), StoreError> {
     let height = block.header.height;
     let epoch = block.header.epoch;
-    let mut reports_table = w.open_table(REPORTS)?;
     let mut positions: std::collections::BTreeMap<[u8; 32], Vec<ReportPos>> = Default::default();
     for (stx, receipt) in block.txs.iter().zip(receipts) {
         let TxBody::SubmitReports { reports } = &stx.tx.body else { continue };
@@ -273,10 +264,8 @@ fn index_reports(
             positions.entry(signed.report.device.id().0).or_default().push((
                 receipt.index,
                 i,
-                reason.is_some(),
+                reason,
             ));
-            let stored = StoredReport { report: signed.report.clone(), reason };
-            reports_table.insert((height, receipt.index, i), codec::encode(&stored).as_slice())?;
         }
     }
     let mut pos_table = w.open_table(DEVICE_REPORT_POS)?;
@@ -367,7 +356,6 @@ pub struct Snapshot {
     block_hashes: redb::ReadOnlyTable<[u8; 32], u64>,
     tx_index: redb::ReadOnlyTable<[u8; 32], (u64, u32)>,
     receipts: redb::ReadOnlyTable<(u64, u32), &'static [u8]>,
-    reports: redb::ReadOnlyTable<(u64, u32, u32), &'static [u8]>,
     device_report_pos: redb::ReadOnlyTable<(u64, [u8; 32], u64), &'static [u8]>,
     reward_entries: redb::ReadOnlyTable<(u64, u32), &'static [u8]>,
     device_rewards: redb::ReadOnlyTable<([u8; 32], u64), u32>,
@@ -385,7 +373,6 @@ impl Snapshot {
             block_hashes: r.open_table(BLOCK_HASHES)?,
             tx_index: r.open_table(TX_INDEX)?,
             receipts: r.open_table(RECEIPTS)?,
-            reports: r.open_table(REPORTS)?,
             device_report_pos: r.open_table(DEVICE_REPORT_POS)?,
             reward_entries: r.open_table(REWARD_ENTRIES)?,
             device_rewards: r.open_table(DEVICE_REWARDS)?,
@@ -519,13 +506,15 @@ impl Snapshot {
         self.check_epoch(epoch)?;
         let range = (epoch, device.0, start_height)..=(epoch, device.0, u64::MAX);
         let mut out = Vec::new();
+        // The block of the last report read: a device's reports of a block come together.
+        let mut block: Option<Block> = None;
         for entry in self.device_report_pos.range(range)? {
             let (k, v) = entry?;
             let (_, _, height) = k.value();
             let list: Vec<ReportPos> = codec::decode(v.value(), MAX_OBJECT, "report positions")
                 .map_err(corrupt("report positions"))?;
-            for (tx_index, report_index, is_rejected) in list {
-                if is_rejected != rejected
+            for (tx_index, report_index, reason) in list {
+                if reason.is_some() != rejected
                     || after.is_some_and(|a| (height, tx_index, report_index) <= a)
                 {
                     continue;
@@ -533,21 +522,26 @@ impl Snapshot {
                 if out.len() >= limit {
                     return Ok(out);
                 }
-                let Some(bytes) = self.reports.get((height, tx_index, report_index))? else {
-                    return Err(StoreError::Corrupt {
+                if block.as_ref().is_none_or(|b: &Block| b.header.height != height) {
+                    block = self.block(height)?;
+                }
+                let report = block
+                    .as_ref()
+                    .and_then(|b| b.txs.get(tx_index as usize))
+                    .and_then(|stx| match &stx.tx.body {
+                        TxBody::SubmitReports { reports } => reports.get(report_index as usize),
+                        _ => None,
+                    })
+                    .ok_or_else(|| StoreError::Corrupt {
                         what: "report index",
                         reason: format!("no report at {height}.{tx_index}.{report_index}"),
-                    });
-                };
-                let stored: StoredReport =
-                    codec::decode(bytes.value(), MAX_OBJECT, "indexed report")
-                        .map_err(corrupt("indexed report"))?;
+                    })?;
                 out.push(IndexedReport {
                     height,
                     tx_index,
                     report_index,
-                    report: stored.report,
-                    reason: stored.reason,
+                    report: report.report.clone(),
+                    reason,
                 });
             }
         }

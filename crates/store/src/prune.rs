@@ -165,7 +165,7 @@ pub(crate) fn prune_history(
 }
 
 /// Deletes up to [`BLOCKS_PER_COMMIT`] blocks of epochs before `keep_epoch`, from the
-/// lowest stored, with their hash, receipts, transaction index rows and reports.
+/// lowest stored, with their hash, receipts and transaction index rows.
 fn prune_blocks(w: &WriteTransaction, head: u64, keep_epoch: u64) -> Result<(), StoreError> {
     let mut next = get_u64(w, BLOCKS_KEPT_FROM_KEY, 1)?;
     let start = next;
@@ -173,7 +173,6 @@ fn prune_blocks(w: &WriteTransaction, head: u64, keep_epoch: u64) -> Result<(), 
     let mut hashes = w.open_table(BLOCK_HASHES)?;
     let mut receipts = w.open_table(RECEIPTS)?;
     let mut txs = w.open_table(TX_INDEX)?;
-    let mut reports = w.open_table(REPORTS)?;
     for _ in 0..BLOCKS_PER_COMMIT {
         if next >= head {
             break;
@@ -206,16 +205,9 @@ fn prune_blocks(w: &WriteTransaction, head: u64, keep_epoch: u64) -> Result<(), 
             txs.remove(r.tx_hash.0)?;
             receipts.remove((next, index))?;
         }
-        let keys: Vec<(u64, u32, u32)> = reports
-            .range((next, 0, 0)..=(next, u32::MAX, u32::MAX))?
-            .map(|r| r.map(|(k, _)| k.value()))
-            .collect::<Result<_, _>>()?;
-        for k in keys {
-            reports.remove(k)?;
-        }
         next += 1;
     }
-    drop((blocks, hashes, receipts, txs, reports));
+    drop((blocks, hashes, receipts, txs));
     if next != start {
         put_u64(w, BLOCKS_KEPT_FROM_KEY, next)?;
     }

@@ -71,7 +71,6 @@ impl Store {
             BLOCK_HASHES,
             TX_INDEX,
             RECEIPTS,
-            REPORTS,
             DEVICE_REPORT_POS,
             REWARD_ENTRIES,
             DEVICE_REWARDS,

@@ -31,11 +31,9 @@ pub const TX_INDEX: TableDefinition<[u8; 32], (u64, u32)> = TableDefinition::new
 /// through `tx_index`).
 pub const RECEIPTS: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("receipts");
 
-/// Every report of every report batch, in chain order: (height, tx index, report index) →
-/// borsh(StoredReport). Keys only grow, so a block's rows append at the end of the tree.
-pub const REPORTS: TableDefinition<(u64, u32, u32), &[u8]> = TableDefinition::new("reports");
 /// Where a device's reports of an epoch are: (block epoch, device id, height) →
-/// borsh(Vec<ReportPos>), one row per device per block. Epoch first, so a pruned node drops
+/// borsh(Vec<(tx index, report index, reject reason)>), one row per device per block; the
+/// reports themselves are read from the block. Epoch first, so a pruned node drops
 /// an old epoch's rows from the front of the table.
 pub const DEVICE_REPORT_POS: TableDefinition<(u64, [u8; 32], u64), &[u8]> =
     TableDefinition::new("device_report_pos");
@@ -81,7 +79,6 @@ pub fn create_tables(w: &WriteTransaction) -> Result<(), TableError> {
     w.open_table(BLOCK_HASHES)?;
     w.open_table(TX_INDEX)?;
     w.open_table(RECEIPTS)?;
-    w.open_table(REPORTS)?;
     w.open_table(DEVICE_REPORT_POS)?;
     w.open_table(REWARD_ENTRIES)?;
     w.open_table(DEVICE_REWARDS)?;

@@ -195,8 +195,9 @@ fn table_bytes_count_every_row_and_the_key_and_value_bytes_of_the_latest_state()
     run(&store, &g, &a, &b, 3);
     let after = store.table_bytes().unwrap();
     let names: Vec<&str> = after.iter().map(|t| t.name.as_str()).collect();
-    assert_eq!(names.len(), 15);
-    for name in STATE_TABLES.iter().chain(&["blocks", "receipts", "tx_index", "reports"]) {
+    assert_eq!(names.len(), 14);
+    for name in STATE_TABLES.iter().chain(&["blocks", "receipts", "tx_index", "device_report_pos"])
+    {
         assert!(names.contains(name), "{name} missing from {names:?}");
     }
     let row =
