@@ -64,6 +64,12 @@ pub struct NodeOptions {
     pub readings: usize,
     /// The store's page cache bound, MiB.
     pub store_cache_mib: usize,
+    /// Keep every epoch's history (`cairn node --archive`).
+    pub archive: bool,
+    /// Epochs of history kept (`cairn node --keep-epochs`; `None`: the chain's least).
+    pub keep_epochs: Option<u64>,
+    /// Tree versions kept (`cairn node --keep-versions`; 0: all).
+    pub keep_versions: u64,
 }
 
 impl Default for NodeOptions {
@@ -76,6 +82,9 @@ impl Default for NodeOptions {
             heartbeats: 2,
             readings: 3,
             store_cache_mib: cairn_store::DEFAULT_CACHE_BYTES >> 20,
+            archive: false,
+            keep_epochs: None,
+            keep_versions: cairn_node::DEFAULT_KEEP_VERSIONS,
         }
     }
 }
@@ -95,6 +104,12 @@ pub struct EpochRun {
     pub reward_run_peak_rise_mib: f64,
     /// Resident memory after the boundary block, MiB.
     pub rss_mib: f64,
+    /// The store file's size after the boundary block, bytes.
+    pub store_file_bytes: u64,
+    /// Bytes of the file's pages in use after the boundary block.
+    pub store_allocated_bytes: u64,
+    /// Key and value bytes of the state tables after the boundary block.
+    pub state_bytes: u64,
 }
 
 /// The report of `cairn bench node`. docs/benchmarks.md defines every field.
@@ -106,6 +121,11 @@ pub struct NodeBench {
     pub blocks_per_epoch: u64,
     pub block_ms: u64,
     pub store_cache_mib: usize,
+    pub archive: bool,
+    /// Epochs of history the node kept.
+    pub keep_epochs: Option<u64>,
+    /// Tree versions the node kept (0: all).
+    pub keep_versions: u64,
     pub setup_transactions: u64,
     pub reports_accepted: u64,
     pub reports_rejected: u64,
@@ -454,6 +474,10 @@ pub async fn run(opts: NodeOptions) -> anyhow::Result<NodeBench> {
     let mut config = NodeConfig::new(std::path::PathBuf::new());
     config.blocks_on_demand = true;
     config.store_cache_bytes = opts.store_cache_mib.saturating_mul(1 << 20);
+    config.archive = opts.archive;
+    config.keep_epochs = opts.keep_epochs;
+    config.keep_versions = opts.keep_versions;
+    let keep_epochs = config.retention(&params)?.epochs;
     let (node, client, dir) = start_node_with(CHAIN, &funded, params.clone(), config).await?;
     let shared = node.shared.clone();
     let m = shared.metrics.chain.clone();
@@ -641,6 +665,9 @@ pub async fn run(opts: NodeOptions) -> anyhow::Result<NodeBench> {
             reward_run_ms,
             reward_run_peak_rise_mib: rise,
             rss_mib: proc_mib("VmRSS"),
+            store_file_bytes: std::fs::metadata(&file)?.len(),
+            store_allocated_bytes: shared.store.allocated_bytes()?,
+            state_bytes: state_bytes(&shared.store.table_bytes()?),
         });
     }
     // Before the baseline and the table walk, which are the bench's, not the node's.
@@ -667,6 +694,9 @@ pub async fn run(opts: NodeOptions) -> anyhow::Result<NodeBench> {
         blocks_per_epoch: opts.blocks_per_epoch,
         block_ms: opts.block_ms,
         store_cache_mib: opts.store_cache_mib,
+        archive: opts.archive,
+        keep_epochs,
+        keep_versions: opts.keep_versions,
         setup_transactions,
         reports_accepted,
         reports_rejected,
@@ -783,6 +813,7 @@ mod tests {
             heartbeats: 2,
             readings: 2,
             store_cache_mib: 16,
+            ..NodeOptions::default()
         };
         let r = run(opts).await.unwrap();
         // Per epoch: 24 hotspots beacon once, 12 listeners witness 4 times, every device
@@ -805,9 +836,12 @@ mod tests {
         assert!(r.boundary_block_ms > 0.0 && r.boundary_block_ms <= r.max_block_ms);
         assert!(r.reward_run_ms > 0.0);
         assert!(r.baseline_batch_verify_per_s > 0.0 && r.ratio_mixed_to_verify > 0.0);
-        let reports = r.tables.iter().find(|t| t.name == "reports").unwrap();
-        assert_eq!(reports.entries, r.reports_accepted);
-        assert!(r.table_bytes_per_report["reports"] > 0.0);
+        assert!(r.table_bytes_per_report["device_report_pos"] > 0.0);
+        // A pruning node by default, its size read after every epoch.
+        assert!(!r.archive && r.keep_epochs.is_some() && r.keep_versions == 64);
+        for e in &r.per_epoch {
+            assert!(e.state_bytes > 0 && e.store_allocated_bytes <= e.store_file_bytes);
+        }
         assert_eq!(r.blocks % 20, 0, "the run ends on an epoch boundary");
     }
 }

@@ -598,7 +598,13 @@ impl Host {
         let mut out = Vec::new();
         let to = to.min(from.saturating_add(MAX_SYNC_HEIGHTS - 1));
         for height in from.max(1)..=to {
-            let Some(block) = snap.block(height)? else { break };
+            // A pruned node serves what it keeps: a peer further behind syncs from an
+            // archive node.
+            let block = match snap.block(height) {
+                Ok(Some(block)) => block,
+                Ok(None) | Err(cairn_store::StoreError::Pruned { .. }) => break,
+                Err(e) => return Err(e.into()),
+            };
             let Certificate::Bft(commit) = block.certificate else { break };
             let mut body = ProposedBlock {
                 header: block.header,

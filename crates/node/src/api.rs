@@ -22,6 +22,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
+/// The error code of a request for what a pruned node no longer keeps (HTTP 410).
+pub const NEEDS_ARCHIVE: &str = "needs_archive";
+
 /// An API error: HTTP status, stable code, message.
 #[derive(Debug)]
 pub struct ApiError {
@@ -37,6 +40,12 @@ impl ApiError {
 
     pub fn not_found(what: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", what)
+    }
+
+    /// What this pruned node no longer keeps (410 `needs_archive`): an archive node
+    /// (`cairn node --archive`) has it.
+    pub fn needs_archive(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::GONE, NEEDS_ARCHIVE, message)
     }
 
     pub(crate) fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
@@ -60,13 +69,19 @@ impl From<anyhow::Error> for ApiError {
 
 impl From<cairn_store::StoreError> for ApiError {
     fn from(e: cairn_store::StoreError) -> Self {
-        anyhow::Error::from(e).into()
+        match e {
+            cairn_store::StoreError::Pruned { .. } => ApiError::needs_archive(e.to_string()),
+            e => anyhow::Error::from(e).into(),
+        }
     }
 }
 
 impl From<cairn_state::StateError> for ApiError {
     fn from(e: cairn_state::StateError) -> Self {
-        anyhow::Error::from(e).into()
+        match e {
+            cairn_state::StateError::Pruned { .. } => ApiError::needs_archive(e.to_string()),
+            e => anyhow::Error::from(e).into(),
+        }
     }
 }
 
@@ -491,6 +506,18 @@ async fn block_by_hash(
     .await
 }
 
+/// A transaction hash the node does not know: on a pruned node the message says that it
+/// may be in a pruned block.
+pub(crate) fn not_found_tx(snap: &cairn_store::Snapshot, hash: &Hash) -> ApiError {
+    match snap.blocks_kept_from() {
+        Ok(kept_from) if kept_from > 1 => ApiError::not_found(format!(
+            "no transaction {hash} in blocks from {kept_from} on (this node prunes older \
+             blocks; an archive node has them)"
+        )),
+        _ => ApiError::not_found(format!("no transaction {hash}")),
+    }
+}
+
 async fn tx_by_hash(
     State(s): State<Arc<Shared>>,
     path: Result<Path<String>, PathRejection>,
@@ -508,9 +535,7 @@ async fn tx_by_hash(
     }
     blocking(move || {
         let snap = s.snapshot()?;
-        let (height, index) = snap
-            .tx_location(&hash)?
-            .ok_or_else(|| ApiError::not_found(format!("no transaction {hash}")))?;
+        let (height, index) = snap.tx_location(&hash)?.ok_or_else(|| not_found_tx(&snap, &hash))?;
         let block = snap
             .block(height)?
             .ok_or_else(|| ApiError::not_found(format!("no block at height {height}")))?;

@@ -57,6 +57,61 @@ pub struct NodeConfig {
     /// Most bytes of the store's pages kept cached in memory (redb's cache); the default is
     /// [`cairn_store::DEFAULT_CACHE_BYTES`], 1 GiB.
     pub store_cache_bytes: usize,
+    /// Keep every block, receipt, report and reward index (`--archive`); the tree is kept
+    /// as `keep_versions` says.
+    pub archive: bool,
+    /// Epochs of blocks, receipts, reports and reward indexes kept (`--keep-epochs`); the
+    /// default and the least accepted is [`min_keep_epochs`] of the chain's parameters.
+    pub keep_epochs: Option<u64>,
+    /// Versions of the state tree kept for proofs (`--keep-versions`); 0 keeps every
+    /// version.
+    pub keep_versions: u64,
+}
+
+/// The default of [`NodeConfig::keep_versions`]: proofs of the last 64 blocks.
+pub const DEFAULT_KEEP_VERSIONS: u64 = 64;
+
+/// The fewest epochs of history a pruned node keeps: what appeals, audits and challenge
+/// windows read. A reward entry of epoch e is held in escrow until epoch e + 1 +
+/// `escrow_epochs` and may be appealed and resolved until then, so its epoch's reports and
+/// reward rows stay (`escrow_epochs` + 2 epochs); equivocation evidence and a channel
+/// dispute reach back their windows in blocks (rounded up to whole epochs, plus the epoch
+/// under way).
+pub fn min_keep_epochs(params: &cairn_types::Params) -> u64 {
+    let bpe = params.blocks_per_epoch.max(1);
+    let windows = [params.staking.max_evidence_age_blocks, params.usage.dispute_window_blocks];
+    let blocks = windows.into_iter().max().unwrap_or(0);
+    let by_blocks = blocks.div_ceil(bpe).saturating_add(1);
+    params.fraud.escrow_epochs.saturating_add(2).max(by_blocks)
+}
+
+impl NodeConfig {
+    /// What the store keeps under this configuration on a chain with `params`; an error
+    /// names the least accepted value when `keep_epochs` is below it.
+    pub fn retention(
+        &self,
+        params: &cairn_types::Params,
+    ) -> anyhow::Result<cairn_store::Retention> {
+        let tree_versions = (self.keep_versions > 0).then_some(self.keep_versions);
+        if self.archive {
+            return Ok(cairn_store::Retention { tree_versions, epochs: None });
+        }
+        let min = min_keep_epochs(params);
+        let epochs = self.keep_epochs.unwrap_or(min);
+        if epochs < min {
+            bail!(
+                "--keep-epochs {epochs} is too few: this chain's appeals, audits and challenge \
+                 windows need at least {min} epochs (escrow of {} epochs + 2; evidence window \
+                 of {} blocks and dispute window of {} blocks, at {} blocks an epoch); use \
+                 --keep-epochs {min} or more, or --archive",
+                params.fraud.escrow_epochs,
+                params.staking.max_evidence_age_blocks,
+                params.usage.dispute_window_blocks,
+                params.blocks_per_epoch
+            );
+        }
+        Ok(cairn_store::Retention { tree_versions, epochs: Some(epochs) })
+    }
 }
 
 impl NodeConfig {
@@ -70,6 +125,9 @@ impl NodeConfig {
             max_request_bytes: 4 * 1024 * 1024,
             relay_peers: Vec::new(),
             store_cache_bytes: cairn_store::DEFAULT_CACHE_BYTES,
+            archive: false,
+            keep_epochs: None,
+            keep_versions: DEFAULT_KEEP_VERSIONS,
         }
     }
 }
@@ -173,7 +231,17 @@ pub fn open_store_with_cache(
     genesis: &Genesis,
     cache_bytes: usize,
 ) -> anyhow::Result<Store> {
-    let store = Store::open_with_cache(&data_dir.join(STORE_FILE), cache_bytes)?;
+    open_store_with(data_dir, genesis, cache_bytes, cairn_store::Retention::ARCHIVE)
+}
+
+/// [`open_store_with_cache`] keeping what `retention` says.
+pub fn open_store_with(
+    data_dir: &Path,
+    genesis: &Genesis,
+    cache_bytes: usize,
+    retention: cairn_store::Retention,
+) -> anyhow::Result<Store> {
+    let store = Store::open_with(&data_dir.join(STORE_FILE), cache_bytes, retention)?;
     let snap = store.snapshot()?;
     match snap.genesis()? {
         None => {
@@ -279,7 +347,8 @@ pub async fn start_with(
         ),
         _ => {}
     }
-    let store = open_store_with_cache(&config.data_dir, &genesis, config.store_cache_bytes)?;
+    let retention = config.retention(&genesis.params)?;
+    let store = open_store_with(&config.data_dir, &genesis, config.store_cache_bytes, retention)?;
     let (tx, rx) = watch::channel(false);
     let (relay, mut tasks) =
         relay::spawn(&config.relay_peers, config.max_request_bytes, rx.clone())?;
@@ -336,3 +405,6 @@ pub async fn start_with(
     );
     Ok(NodeHandle { addr, shared, shutdown: tx, tasks, source_done: Some(done_rx) })
 }
+
+#[cfg(test)]
+mod pruning_tests;

@@ -29,6 +29,11 @@ pub enum StateError {
     Corrupt { key: String, reason: String },
     #[error("state tree error: {0}")]
     Tree(String),
+    #[error(
+        "the state tree of version {version} is pruned: this node keeps versions from {oldest} \
+         (older proofs need an archive node)"
+    )]
+    Pruned { version: u64, oldest: u64 },
 }
 
 /// Read access to the latest state.
@@ -141,6 +146,28 @@ pub fn scan_start(prefix: &[u8], after: Option<&[u8]>) -> std::ops::Bound<Vec<u8
     match after {
         Some(a) if a.starts_with(prefix) => std::ops::Bound::Excluded(a.to_vec()),
         _ => std::ops::Bound::Included(prefix.to_vec()),
+    }
+}
+
+/// The values of past versions, by state key: what a proof of a key at a version carries.
+/// A store that prunes its tree says from which version it still holds them.
+pub trait ValueAt {
+    /// The value of `key` at `version` (`None`: absent then).
+    fn value_at(&self, key: &[u8], version: u64) -> Result<Option<Vec<u8>>, StateError>;
+
+    /// The oldest version whose tree and values are whole (0 when nothing is pruned).
+    fn oldest_version(&self) -> Result<u64, StateError> {
+        Ok(0)
+    }
+}
+
+impl<T: ValueAt + ?Sized> ValueAt for &T {
+    fn value_at(&self, key: &[u8], version: u64) -> Result<Option<Vec<u8>>, StateError> {
+        (**self).value_at(key, version)
+    }
+
+    fn oldest_version(&self) -> Result<u64, StateError> {
+        (**self).oldest_version()
     }
 }
 

@@ -1,6 +1,6 @@
 //! In-memory committed state, for tests and for client-side recomputation.
 
-use crate::{ChangeSet, CommittedState, OrderedRead, StateError, StateRead};
+use crate::{ChangeSet, CommittedState, OrderedRead, StateError, StateRead, ValueAt};
 use jmt::storage::{LeafNode, Node, NodeKey, TreeReader, TreeUpdateBatch};
 use jmt::{KeyHash, OwnedValue, Version};
 use std::collections::BTreeMap;
@@ -154,6 +154,13 @@ impl TreeReader for MemStore {
 
     fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
         anyhow::bail!("tree restore is not supported by this store")
+    }
+}
+
+impl ValueAt for MemStore {
+    fn value_at(&self, key: &[u8], version: u64) -> Result<Option<Vec<u8>>, StateError> {
+        self.get_value_option(version, crate::tree::key_hash(key))
+            .map_err(|e| StateError::Tree(e.to_string()))
     }
 }
 

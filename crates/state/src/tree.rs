@@ -1,11 +1,11 @@
 //! The authenticated state commitment: a Jellyfish Merkle tree (jmt) over SHA-256, one
 //! version per block height. Keys are hashed with SHA-256 before they enter the tree.
 
-use crate::{ChangeSet, StateError};
+use crate::{ChangeSet, StateError, ValueAt};
 use cairn_types::Hash;
 use jmt::proof::SparseMerkleProof;
-use jmt::storage::{TreeReader, TreeUpdateBatch};
-use jmt::{KeyHash, RootHash, Sha256Jmt};
+use jmt::storage::{LeafNode, Node, NodeKey, TreeReader, TreeUpdateBatch};
+use jmt::{KeyHash, OwnedValue, RootHash, Sha256Jmt, Version};
 use sha2::Sha256;
 
 /// The tree key of a state key.
@@ -37,16 +37,50 @@ pub fn root_at<R: TreeReader>(reader: &R, version: u64) -> Result<Hash, StateErr
 }
 
 /// The value of `key` at `version` and a proof of it (or of its absence), the proof
-/// borsh-encoded.
-pub fn prove<R: TreeReader>(
+/// borsh-encoded. A version older than the store keeps is [`StateError::Pruned`].
+pub fn prove<R: TreeReader + ValueAt>(
     reader: &R,
     key: &[u8],
     version: u64,
 ) -> Result<(Option<Vec<u8>>, Vec<u8>), StateError> {
-    let tree = Sha256Jmt::new(reader);
+    let oldest = reader.oldest_version()?;
+    if version < oldest {
+        return Err(StateError::Pruned { version, oldest });
+    }
+    let keyed = Keyed { reader, key, hash: key_hash(key) };
+    let tree = Sha256Jmt::new(&keyed);
     let (value, proof) = tree.get_with_proof(key_hash(key), version).map_err(tree_err)?;
     let bytes = borsh::to_vec(&proof).map_err(tree_err)?;
     Ok((value, bytes))
+}
+
+/// The tree's reader for a proof of one key: jmt asks the value by key hash, the store
+/// keeps past values by key ([`ValueAt`]).
+struct Keyed<'a, R> {
+    reader: &'a R,
+    key: &'a [u8],
+    hash: KeyHash,
+}
+
+impl<R: TreeReader + ValueAt> TreeReader for Keyed<'_, R> {
+    fn get_node_option(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
+        self.reader.get_node_option(node_key)
+    }
+
+    fn get_value_option(
+        &self,
+        max_version: Version,
+        key_hash: KeyHash,
+    ) -> anyhow::Result<Option<OwnedValue>> {
+        if key_hash != self.hash {
+            anyhow::bail!("a proof of one key asked the value of another");
+        }
+        Ok(self.reader.value_at(self.key, max_version)?)
+    }
+
+    fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
+        self.reader.get_rightmost_leaf()
+    }
 }
 
 /// Why a proof does not hold.

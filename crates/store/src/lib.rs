@@ -7,10 +7,12 @@
 //! holds either all of a block or none of it. See docs/adr/0002-store-redb.md.
 
 pub mod pending;
+mod prune;
 mod rewards;
 mod stats;
 mod tables;
 
+pub use prune::Retention;
 pub use stats::{STATE_TABLES, TableBytes};
 
 use cairn_state::{ChangeSet, CommittedState, StateError, StateRead};
@@ -34,7 +36,10 @@ use tables::*;
 /// unheard rule; a hotspot's beacon before its last is kept (`devbeaconprev/<id>`).
 /// Version 9: epoch activity and reward entries count the deferred units and jobs that met
 /// the uptime gate in the epoch they were done (`units_pregated`, `jobs_pregated`).
-pub const SCHEMA_VERSION: u32 = 9;
+/// Version 10: `tree_values` holds only replaced values (the latest are in `state_latest`),
+/// the tree can be pruned (`tree_stale_*`), `device_report_pos` is keyed epoch first and
+/// holds the verdicts; the `reports` table is gone (reports are read from their block).
+pub const SCHEMA_VERSION: u32 = 10;
 
 /// Largest stored object decoded (blocks are the largest).
 const MAX_OBJECT: usize = 256 * 1024 * 1024;
@@ -62,6 +67,11 @@ pub enum StoreError {
     UnreadableGenesis { version: &'static str, reason: String },
     #[error("{path}: {reason}")]
     File { path: String, reason: String },
+    #[error(
+        "{what} {at} is pruned: this node keeps {what}s from {kept_from}; \
+         older ones need an archive node (cairn node --archive)"
+    )]
+    Pruned { what: &'static str, at: u64, kept_from: u64 },
 }
 
 macro_rules! db_err {
@@ -97,6 +107,7 @@ pub const DEFAULT_CACHE_BYTES: usize = 1024 * 1024 * 1024;
 /// The node's database.
 pub struct Store {
     db: Database,
+    retention: Retention,
 }
 
 impl Store {
@@ -107,8 +118,19 @@ impl Store {
     }
 
     /// Opens (or creates) the store at `path`, keeping at most `cache_bytes` of its pages
-    /// cached in memory, and checks its schema version.
+    /// cached in memory, and checks its schema version. It keeps everything
+    /// ([`Retention::ARCHIVE`]) unless told otherwise ([`Store::open_with`]).
     pub fn open_with_cache(path: &Path, cache_bytes: usize) -> Result<Store, StoreError> {
+        Store::open_with(path, cache_bytes, Retention::ARCHIVE)
+    }
+
+    /// [`Store::open_with_cache`] keeping what `retention` says: each commit from then on
+    /// prunes, in its own write transaction, what falls out of it.
+    pub fn open_with(
+        path: &Path,
+        cache_bytes: usize,
+        retention: Retention,
+    ) -> Result<Store, StoreError> {
         let db = Database::builder().set_cache_size(cache_bytes).create(path)?;
         let w = db.begin_write()?;
         {
@@ -133,7 +155,12 @@ impl Store {
             }
         }
         w.commit()?;
-        Ok(Store { db })
+        Ok(Store { db, retention })
+    }
+
+    /// What this store keeps.
+    pub fn retention(&self) -> Retention {
+        self.retention
     }
 
     /// A consistent read-only view of everything committed so far.
@@ -157,7 +184,7 @@ impl Store {
             meta.insert(GENESIS_KEY, codec::encode(genesis).as_slice())?;
             meta.insert(STATE_VERSION_KEY, 0u64.to_le_bytes().as_slice())?;
         }
-        write_state(&w, changes, batch)?;
+        write_state(&w, changes, batch, 0, self.retention)?;
         w.commit()?;
         Ok(())
     }
@@ -198,18 +225,11 @@ impl Store {
                 rewards::index_rewards(&w, r)?;
             }
         }
-        write_state(&w, changes, batch)?;
+        write_state(&w, changes, batch, height, self.retention)?;
+        prune::prune_history(&w, &block.header, self.retention)?;
         w.commit()?;
         Ok(())
     }
-}
-
-/// A report as kept in the index: the report (its signature stays in the block) and, for
-/// a rejected one, why.
-#[derive(Debug, Clone, PartialEq, Eq, borsh::BorshSerialize, borsh::BorshDeserialize)]
-pub struct StoredReport {
-    pub report: Report,
-    pub reason: Option<RejectReason>,
 }
 
 /// A report found in the index, with where it was included.
@@ -226,14 +246,13 @@ pub struct IndexedReport {
 /// Position of a report in the chain, for paging: (height, tx index, report index).
 pub type ReportCursorPos = (Height, u32, u32);
 
-/// One report of a device in a block: (tx index, report index, rejected).
-type ReportPos = (u32, u32, bool);
+/// One report of a device in a block: (tx index, report index, why it was rejected).
+type ReportPos = (u32, u32, Option<RejectReason>);
 
 /// Indexes every report of the block's report batches, from the receipts' verdicts, outside
-/// the authenticated state (the signed reports are in the block, the verdicts in the
-/// receipts). Reports are stored in chain order, so their rows append; a second table holds,
-/// per device and block, where that device's reports are. This keeps a block's B-tree work
-/// to one random-order row per device instead of one per report (ADR 0006).
+/// the authenticated state: per device and block, where that device's reports are in the
+/// block and the verdict on each. The reports themselves are read from the block, which
+/// holds them already (ADR 0025); one random-order row per device per block (ADR 0006).
 fn index_reports(
     w: &redb::WriteTransaction,
     block: &Block,
@@ -241,7 +260,6 @@ fn index_reports(
 ) -> Result<(), StoreError> {
     let height = block.header.height;
     let epoch = block.header.epoch;
-    let mut reports_table = w.open_table(REPORTS)?;
     let mut positions: std::collections::BTreeMap<[u8; 32], Vec<ReportPos>> = Default::default();
     for (stx, receipt) in block.txs.iter().zip(receipts) {
         let TxBody::SubmitReports { reports } = &stx.tx.body else { continue };
@@ -253,15 +271,13 @@ fn index_reports(
             positions.entry(signed.report.device.id().0).or_default().push((
                 receipt.index,
                 i,
-                reason.is_some(),
+                reason,
             ));
-            let stored = StoredReport { report: signed.report.clone(), reason };
-            reports_table.insert((height, receipt.index, i), codec::encode(&stored).as_slice())?;
         }
     }
     let mut pos_table = w.open_table(DEVICE_REPORT_POS)?;
     for (device, list) in positions {
-        pos_table.insert((device, epoch, height), codec::encode(&list).as_slice())?;
+        pos_table.insert((epoch, device, height), codec::encode(&list).as_slice())?;
     }
     Ok(())
 }
@@ -273,26 +289,44 @@ fn read_u64(bytes: &[u8], what: &'static str) -> Result<u64, StoreError> {
     Ok(u64::from_le_bytes(arr))
 }
 
+/// Writes a version's state: the latest values, the values they replace (for proofs of
+/// earlier versions) and the tree's new nodes; a store that prunes its tree also records
+/// what became stale and drops what no kept version reaches ([`prune::prune_tree`]).
 fn write_state(
     w: &redb::WriteTransaction,
     changes: &ChangeSet,
     batch: &TreeUpdateBatch,
+    version: u64,
+    retention: Retention,
 ) -> Result<(), StoreError> {
+    let pruning = retention.tree_versions.is_some();
     let mut latest = w.open_table(LATEST)?;
+    let mut values = w.open_table(VALUES)?;
+    let mut stale_values = w.open_table(STALE_VALUES)?;
     for (k, v) in changes {
-        match v {
+        let old = match v {
             Some(v) => latest.insert(k.as_slice(), v.as_slice())?,
             None => latest.remove(k.as_slice())?,
         };
+        let old = old.map(|g| g.value().to_vec());
+        // Genesis replaces nothing: no proof is asked before version 0.
+        if version > 0 && old.as_deref() != v.as_deref() {
+            let kh = cairn_state::tree::key_hash(k).0;
+            values.insert((kh, version), encode_versioned(old.as_deref()).as_slice())?;
+            if pruning {
+                stale_values.insert((version, kh), ())?;
+            }
+        }
     }
     let mut nodes = w.open_table(NODES)?;
     for (key, node) in batch.node_batch.nodes() {
         nodes.insert(codec::encode(key).as_slice(), codec::encode(node).as_slice())?;
     }
-    let mut values = w.open_table(VALUES)?;
-    for ((version, kh), v) in batch.node_batch.values() {
-        let stored = encode_versioned(v.as_deref());
-        values.insert((kh.0, *version), stored.as_slice())?;
+    drop((latest, values, stale_values, nodes));
+    if pruning {
+        prune::record_stale_nodes(w, batch, version)?;
+        let added = batch.stale_node_index_batch.len().max(changes.len());
+        prune::prune_tree(w, version, retention, added)?;
     }
     Ok(())
 }
@@ -329,8 +363,7 @@ pub struct Snapshot {
     block_hashes: redb::ReadOnlyTable<[u8; 32], u64>,
     tx_index: redb::ReadOnlyTable<[u8; 32], (u64, u32)>,
     receipts: redb::ReadOnlyTable<(u64, u32), &'static [u8]>,
-    reports: redb::ReadOnlyTable<(u64, u32, u32), &'static [u8]>,
-    device_report_pos: redb::ReadOnlyTable<([u8; 32], u64, u64), &'static [u8]>,
+    device_report_pos: redb::ReadOnlyTable<(u64, [u8; 32], u64), &'static [u8]>,
     reward_entries: redb::ReadOnlyTable<(u64, u32), &'static [u8]>,
     device_rewards: redb::ReadOnlyTable<([u8; 32], u64), u32>,
     owner_rewards: redb::ReadOnlyTable<([u8; 32], u64, u64), u32>,
@@ -347,7 +380,6 @@ impl Snapshot {
             block_hashes: r.open_table(BLOCK_HASHES)?,
             tx_index: r.open_table(TX_INDEX)?,
             receipts: r.open_table(RECEIPTS)?,
-            reports: r.open_table(REPORTS)?,
             device_report_pos: r.open_table(DEVICE_REPORT_POS)?,
             reward_entries: r.open_table(REWARD_ENTRIES)?,
             device_rewards: r.open_table(DEVICE_REWARDS)?,
@@ -375,7 +407,54 @@ impl Snapshot {
         }
     }
 
+    fn meta_u64(&self, key: &str, absent: u64) -> Result<u64, StoreError> {
+        match self.meta.get(key)? {
+            None => Ok(absent),
+            Some(v) => read_u64(v.value(), "pruning watermark"),
+        }
+    }
+
+    /// The oldest tree version whose nodes and values are whole: proofs at it and after
+    /// verify, earlier ones are refused (0 on a store that never pruned).
+    pub fn tree_kept_from(&self) -> Result<u64, StoreError> {
+        self.meta_u64(TREE_KEPT_FROM_KEY, 0)
+    }
+
+    /// The lowest height whose block, receipts and report index are stored (1 on a store
+    /// that never pruned).
+    pub fn blocks_kept_from(&self) -> Result<Height, StoreError> {
+        self.meta_u64(BLOCKS_KEPT_FROM_KEY, 1)
+    }
+
+    /// The oldest epoch whose report and reward indexes are whole (0 on a store that never
+    /// pruned).
+    pub fn epochs_kept_from(&self) -> Result<u64, StoreError> {
+        self.meta_u64(EPOCHS_KEPT_FROM_KEY, 0)
+    }
+
+    /// `Err(Pruned)` for a height whose block this store no longer holds.
+    pub fn check_height(&self, height: Height) -> Result<(), StoreError> {
+        let kept_from = self.blocks_kept_from()?;
+        if height < kept_from {
+            return Err(StoreError::Pruned { what: "block", at: height, kept_from });
+        }
+        Ok(())
+    }
+
+    /// `Err(Pruned)` for an epoch whose report and reward indexes this store no longer
+    /// holds.
+    pub fn check_epoch(&self, epoch: u64) -> Result<(), StoreError> {
+        let kept_from = self.epochs_kept_from()?;
+        if epoch < kept_from {
+            return Err(StoreError::Pruned { what: "epoch", at: epoch, kept_from });
+        }
+        Ok(())
+    }
+
+    /// The block at `height`: `Ok(None)` above the head, `Err(Pruned)` below what a pruned
+    /// store keeps.
     pub fn block(&self, height: Height) -> Result<Option<Block>, StoreError> {
+        self.check_height(height)?;
         match self.blocks.get(height)? {
             None => Ok(None),
             Some(v) => {
@@ -386,6 +465,7 @@ impl Snapshot {
 
     /// The raw stored bytes of a block.
     pub fn block_bytes(&self, height: Height) -> Result<Option<Vec<u8>>, StoreError> {
+        self.check_height(height)?;
         Ok(self.blocks.get(height)?.map(|v| v.value().to_vec()))
     }
 
@@ -433,15 +513,18 @@ impl Snapshot {
         limit: usize,
     ) -> Result<Vec<IndexedReport>, StoreError> {
         let start_height = after.map_or(0, |(h, _, _)| h);
-        let range = (device.0, epoch, start_height)..=(device.0, epoch, u64::MAX);
+        self.check_epoch(epoch)?;
+        let range = (epoch, device.0, start_height)..=(epoch, device.0, u64::MAX);
         let mut out = Vec::new();
+        // The block of the last report read: a device's reports of a block come together.
+        let mut block: Option<Block> = None;
         for entry in self.device_report_pos.range(range)? {
             let (k, v) = entry?;
             let (_, _, height) = k.value();
             let list: Vec<ReportPos> = codec::decode(v.value(), MAX_OBJECT, "report positions")
                 .map_err(corrupt("report positions"))?;
-            for (tx_index, report_index, is_rejected) in list {
-                if is_rejected != rejected
+            for (tx_index, report_index, reason) in list {
+                if reason.is_some() != rejected
                     || after.is_some_and(|a| (height, tx_index, report_index) <= a)
                 {
                     continue;
@@ -449,21 +532,26 @@ impl Snapshot {
                 if out.len() >= limit {
                     return Ok(out);
                 }
-                let Some(bytes) = self.reports.get((height, tx_index, report_index))? else {
-                    return Err(StoreError::Corrupt {
+                if block.as_ref().is_none_or(|b: &Block| b.header.height != height) {
+                    block = self.block(height)?;
+                }
+                let report = block
+                    .as_ref()
+                    .and_then(|b| b.txs.get(tx_index as usize))
+                    .and_then(|stx| match &stx.tx.body {
+                        TxBody::SubmitReports { reports } => reports.get(report_index as usize),
+                        _ => None,
+                    })
+                    .ok_or_else(|| StoreError::Corrupt {
                         what: "report index",
                         reason: format!("no report at {height}.{tx_index}.{report_index}"),
-                    });
-                };
-                let stored: StoredReport =
-                    codec::decode(bytes.value(), MAX_OBJECT, "indexed report")
-                        .map_err(corrupt("indexed report"))?;
+                    })?;
                 out.push(IndexedReport {
                     height,
                     tx_index,
                     report_index,
-                    report: stored.report,
-                    reason: stored.reason,
+                    report: report.report.clone(),
+                    reason,
                 });
             }
         }
@@ -526,21 +614,40 @@ impl TreeReader for Snapshot {
 
     fn get_value_option(
         &self,
-        max_version: Version,
-        key_hash: KeyHash,
+        _max_version: Version,
+        _key_hash: KeyHash,
     ) -> anyhow::Result<Option<OwnedValue>> {
-        let mut range = self.values.range((key_hash.0, 0)..=(key_hash.0, max_version))?;
-        match range.next_back() {
-            None => Ok(None),
-            Some(entry) => {
-                let (_, v) = entry?;
-                Ok(decode_versioned(v.value())?)
-            }
-        }
+        anyhow::bail!("this store reads past values by key (tree::prove), not by key hash")
     }
 
     fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
         anyhow::bail!("tree restore is not supported by this store")
+    }
+}
+
+impl cairn_state::ValueAt for Snapshot {
+    fn value_at(&self, key: &[u8], version: u64) -> Result<Option<Vec<u8>>, StateError> {
+        let oldest = self.tree_kept_from()?;
+        if version < oldest {
+            return Err(StateError::Pruned { version, oldest });
+        }
+        let kh = cairn_state::tree::key_hash(key).0;
+        let first_after = self
+            .values
+            .range((kh, version.saturating_add(1))..=(kh, u64::MAX))
+            .map_err(StoreError::from)?
+            .next();
+        match first_after {
+            Some(entry) => {
+                let (_, v) = entry.map_err(StoreError::from)?;
+                Ok(decode_versioned(v.value())?)
+            }
+            None => self.get(key),
+        }
+    }
+
+    fn oldest_version(&self) -> Result<u64, StateError> {
+        Ok(self.tree_kept_from()?)
     }
 }
 

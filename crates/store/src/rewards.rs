@@ -51,6 +51,7 @@ impl Snapshot {
         after: Option<u32>,
         limit: usize,
     ) -> Result<Vec<(u32, RewardEntry)>, StoreError> {
+        self.check_epoch(epoch)?;
         let start = after.map_or(0, |a| a.saturating_add(1));
         if after == Some(u32::MAX) {
             return Ok(Vec::new());
@@ -74,6 +75,7 @@ impl Snapshot {
         device: &DeviceId,
         epoch: u64,
     ) -> Result<Option<RewardEntry>, StoreError> {
+        self.check_epoch(epoch)?;
         match self.device_rewards.get((device.0, epoch))? {
             None => Ok(None),
             Some(pos) => self.reward_entry(epoch, pos.value()).map(Some),
@@ -123,6 +125,7 @@ impl Snapshot {
 
     /// The leaf hashes of `epoch`, in order (to build claim paths).
     pub fn reward_leaves(&self, epoch: u64) -> Result<Vec<Hash>, StoreError> {
+        self.check_epoch(epoch)?;
         let mut out = Vec::new();
         for row in self.reward_entries.range((epoch, 0)..=(epoch, u32::MAX))? {
             let (_, v) = row?;

@@ -28,8 +28,10 @@ impl TableBytes {
     }
 }
 
-/// The tables that hold the authenticated state: latest values and the versioned tree.
-pub const STATE_TABLES: [&str; 3] = ["state_latest", "tree_nodes", "tree_values"];
+/// The tables that hold the authenticated state: latest values, the versioned tree and, on
+/// a store that prunes it, the tree's index of what became stale when.
+pub const STATE_TABLES: [&str; 5] =
+    ["state_latest", "tree_nodes", "tree_values", "tree_stale_nodes", "tree_stale_values"];
 
 fn table<K: redb::Key + 'static, V: redb::Value + 'static>(
     r: &ReadTransaction,
@@ -63,11 +65,12 @@ impl Store {
             LATEST,
             NODES,
             VALUES,
+            STALE_NODES,
+            STALE_VALUES,
             BLOCKS,
             BLOCK_HASHES,
             TX_INDEX,
             RECEIPTS,
-            REPORTS,
             DEVICE_REPORT_POS,
             REWARD_ENTRIES,
             DEVICE_REWARDS,

@@ -195,8 +195,9 @@ fn table_bytes_count_every_row_and_the_key_and_value_bytes_of_the_latest_state()
     run(&store, &g, &a, &b, 3);
     let after = store.table_bytes().unwrap();
     let names: Vec<&str> = after.iter().map(|t| t.name.as_str()).collect();
-    assert_eq!(names.len(), 13);
-    for name in STATE_TABLES.iter().chain(&["blocks", "receipts", "tx_index", "reports"]) {
+    assert_eq!(names.len(), 14);
+    for name in STATE_TABLES.iter().chain(&["blocks", "receipts", "tx_index", "device_report_pos"])
+    {
         assert!(names.contains(name), "{name} missing from {names:?}");
     }
     let row =
@@ -226,4 +227,250 @@ fn table_bytes_count_every_row_and_the_key_and_value_bytes_of_the_latest_state()
     let tables: u64 = after.iter().map(TableBytes::total_bytes).sum();
     let file = std::fs::metadata(dir.path().join("c.redb")).unwrap().len();
     assert!(tables <= allocated && allocated <= file, "{tables} {allocated} {file}");
+}
+
+/// Commits `changes` as `version` the way a block's commit writes state (the tree batch,
+/// the latest values, pruning), without a block.
+fn commit_version(store: &Store, version: u64, changes: &ChangeSet) -> Hash {
+    let snap = store.snapshot().unwrap();
+    let (root, batch) = tree::apply_changes(&snap, changes, version).unwrap();
+    drop(snap);
+    let w = store.db.begin_write().unwrap();
+    w.open_table(META)
+        .unwrap()
+        .insert(STATE_VERSION_KEY, version.to_le_bytes().as_slice())
+        .unwrap();
+    write_state(&w, changes, &batch, version, store.retention).unwrap();
+    w.commit().unwrap();
+    root
+}
+
+fn rows<K: redb::Key + 'static, V: redb::Value + 'static>(
+    store: &Store,
+    def: redb::TableDefinition<K, V>,
+) -> u64 {
+    use redb::ReadableTableMetadata;
+    store.db.begin_read().unwrap().open_table(def).unwrap().len().unwrap()
+}
+
+/// Writes and deletes over a few keys, some versions changing nothing.
+fn version_ops() -> impl proptest::strategy::Strategy<Value = Vec<Vec<(u8, Option<u8>)>>> {
+    proptest::collection::vec(
+        proptest::collection::vec((0u8..12, proptest::option::of(0u8..4)), 0..6),
+        1..24,
+    )
+}
+
+fn change_set(ops: &[(u8, Option<u8>)]) -> ChangeSet {
+    ops.iter().map(|(k, v)| (vec![b'k', *k], v.map(|v| vec![v; 1 + v as usize]))).collect()
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+    /// After every commit of a store that keeps the last K tree versions: every key's
+    /// latest value and every kept version's root are those of a store that keeps all, the
+    /// proofs of every key at every kept version verify against that version's root with
+    /// the value it had, and an older version is refused as pruned.
+    #[test]
+    fn a_pruned_tree_keeps_latest_values_roots_and_proofs_of_kept_versions(
+        versions in version_ops(),
+        keep in 1u64..5,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let retention = Retention { tree_versions: Some(keep), epochs: None };
+        let store = Store::open_with(&dir.path().join("c.redb"), 4 << 20, retention).unwrap();
+        let mut mem = MemStore::default();
+        let mut roots = Vec::new();
+        for (v, ops) in versions.iter().enumerate() {
+            let v = v as u64;
+            let changes = change_set(ops);
+            let (want, batch) = tree::apply_changes(&mem, &changes, v).unwrap();
+            mem.apply(v, &changes, &batch);
+            let root = commit_version(&store, v, &changes);
+            proptest::prop_assert_eq!(root, want);
+            roots.push(root);
+            let snap = store.snapshot().unwrap();
+            let oldest = retention.tree_kept_from(v);
+            proptest::prop_assert_eq!(snap.tree_kept_from().unwrap(), oldest);
+            for k in 0u8..12 {
+                let key = vec![b'k', k];
+                proptest::prop_assert_eq!(snap.get(&key).unwrap(), mem.get(&key).unwrap());
+                for at in oldest..=v {
+                    let (value, proof) = tree::prove(&snap, &key, at).unwrap();
+                    let (mem_value, _) = tree::prove(&mem, &key, at).unwrap();
+                    proptest::prop_assert_eq!(&value, &mem_value);
+                    tree::verify_proof(roots[at as usize], &key, value.as_deref(), &proof)
+                        .unwrap();
+                    proptest::prop_assert_eq!(tree::root_at(&snap, at).unwrap(), roots[at as usize]);
+                }
+                if oldest > 0 {
+                    let err = tree::prove(&snap, &key, oldest - 1).unwrap_err();
+                    proptest::prop_assert_eq!(
+                        err,
+                        cairn_state::StateError::Pruned { version: oldest - 1, oldest }
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn the_root_key_of_a_version_is_the_key_jmt_writes_its_root_under() {
+    let changes: ChangeSet = [(b"a".to_vec(), Some(b"1".to_vec()))].into_iter().collect();
+    for version in [0, 1, 7, u64::MAX / 3] {
+        let (_, batch) = tree::apply_changes(&MemStore::default(), &changes, version).unwrap();
+        let root =
+            batch.node_batch.nodes().keys().find(|k| k.nibble_path().num_nibbles() == 0).unwrap();
+        assert_eq!(root.version(), version);
+        assert_eq!(codec::encode(root), prune::root_key_bytes(version));
+    }
+}
+
+#[test]
+fn keeping_one_version_leaves_exactly_the_nodes_of_the_head_tree_and_no_past_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let one = Retention { tree_versions: Some(1), epochs: None };
+    let store = Store::open_with(&dir.path().join("c.redb"), 4 << 20, one).unwrap();
+    let archive = Store::open(&dir.path().join("a.redb")).unwrap();
+    let mut latest = ChangeSet::new();
+    for v in 0..40u64 {
+        // Rewrites, deletes and versions that change nothing.
+        let changes: ChangeSet = if v % 7 == 6 {
+            ChangeSet::new()
+        } else {
+            (0..30u64)
+                .filter(|k| (k * 7 + v) % 5 < 2)
+                .map(|k| {
+                    let value = (v % 3 != 0 || k % 2 == 0).then(|| (v * k).to_le_bytes().to_vec());
+                    (k.to_le_bytes().to_vec(), value)
+                })
+                .collect()
+        };
+        commit_version(&store, v, &changes);
+        commit_version(&archive, v, &changes);
+        latest.extend(changes);
+    }
+    // A tree built in one version from the final values has the head tree's shape.
+    let fresh: ChangeSet = latest.into_iter().filter(|(_, v)| v.is_some()).collect();
+    let (_, batch) = tree::apply_changes(&MemStore::default(), &fresh, 0).unwrap();
+    assert_eq!(rows(&store, NODES), batch.node_batch.nodes().len() as u64);
+    assert_eq!(rows(&store, VALUES), 0);
+    assert!(rows(&archive, NODES) > 4 * rows(&store, NODES));
+    assert!(rows(&archive, VALUES) > 0);
+    // The archive records nothing for pruning.
+    assert_eq!(rows(&archive, STALE_NODES) + rows(&archive, STALE_VALUES), 0);
+}
+
+/// Genesis with two blocks an epoch, so a few blocks span several epochs.
+fn short_epochs(keys: &[&Keypair]) -> Genesis {
+    let mut g = genesis(keys);
+    g.params.blocks_per_epoch = 2;
+    g.params.devices.heartbeat_slots = 1;
+    g
+}
+
+#[test]
+fn a_pruned_store_drops_old_epochs_keeps_the_head_root_across_reopen_and_says_pruned() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("chain.redb");
+    let (a, b) = (Keypair::from_label("a"), Keypair::from_label("b"));
+    let g = short_epochs(&[&a, &b]);
+    let retention = Retention { tree_versions: Some(3), epochs: Some(2) };
+    let (roots, txs) = {
+        let store = Store::open_with(&path, 4 << 20, retention).unwrap();
+        init(&store, &g);
+        let mut roots = run(&store, &g, &a, &b, 9);
+        let tx9 = store.snapshot().unwrap().block(9).unwrap().unwrap().txs[0].hash();
+        roots.extend(run(&store, &g, &a, &b, 3));
+        let tx10 = store.snapshot().unwrap().block(10).unwrap().unwrap().txs[0].hash();
+        (roots, [tx9, tx10])
+    };
+    let store = Store::open_with(&path, 4 << 20, retention).unwrap();
+    let snap = store.snapshot().unwrap();
+    let head = snap.head().unwrap().unwrap();
+    assert_eq!((head.height, head.epoch), (12, 6));
+    assert_eq!(tree::root_at(&snap, 12).unwrap(), roots[11]);
+    // Epochs 5 and 6 (heights 10 to 12) are kept; four blocks go a commit, so all older
+    // ones are gone.
+    assert_eq!(snap.blocks_kept_from().unwrap(), 10);
+    assert_eq!(snap.epochs_kept_from().unwrap(), 5);
+    assert_eq!(rows(&store, BLOCKS), 3);
+    assert_eq!(rows(&store, RECEIPTS), 3);
+    assert_eq!(rows(&store, TX_INDEX), 3);
+    assert_eq!(rows(&store, BLOCK_HASHES), 3);
+    for h in 10..=12 {
+        assert_eq!(snap.block(h).unwrap().unwrap().header.state_root, roots[h as usize - 1]);
+    }
+    assert!(matches!(
+        snap.block(9),
+        Err(StoreError::Pruned { what: "block", at: 9, kept_from: 10 })
+    ));
+    assert!(matches!(snap.block_bytes(1), Err(StoreError::Pruned { .. })));
+    let err = snap.device_reports(&Hash([1; 32]), 4, false, None, 10).unwrap_err();
+    assert!(matches!(err, StoreError::Pruned { what: "epoch", at: 4, kept_from: 5 }), "{err}");
+    assert!(err.to_string().contains("archive node"), "{err}");
+    assert_eq!(snap.tx_location(&txs[0]).unwrap(), None);
+    assert_eq!(snap.tx_location(&txs[1]).unwrap(), Some((10, 0)));
+    // The tree keeps versions 10 to 12.
+    let key = cairn_app::state_key::account(&b.address());
+    for h in 10..=12u64 {
+        let (value, proof) = tree::prove(&snap, &key, h).unwrap();
+        tree::verify_proof(roots[h as usize - 1], &key, value.as_deref(), &proof).unwrap();
+    }
+    let err = tree::prove(&snap, &key, 9).unwrap_err();
+    assert_eq!(err, cairn_state::StateError::Pruned { version: 9, oldest: 10 });
+    assert!(err.to_string().contains("archive node"), "{err}");
+    // And it goes on from there.
+    drop(snap);
+    let more = run(&store, &g, &a, &b, 2);
+    let snap = store.snapshot().unwrap();
+    assert_eq!(snap.head().unwrap().unwrap().state_root, more[1]);
+    assert_eq!(snap.blocks_kept_from().unwrap(), 12);
+}
+
+#[test]
+fn a_commit_cut_off_mid_prune_leaves_the_store_as_it_was_before_the_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("chain.redb");
+    let (a, b) = (Keypair::from_label("a"), Keypair::from_label("b"));
+    let g = short_epochs(&[&a, &b]);
+    let retention = Retention { tree_versions: Some(2), epochs: Some(2) };
+    let store = Store::open_with(&path, 4 << 20, retention).unwrap();
+    init(&store, &g);
+    let roots = run(&store, &g, &a, &b, 8);
+    let before: Vec<(String, u64)> =
+        store.table_bytes().unwrap().into_iter().map(|t| (t.name, t.entries)).collect();
+    // The next block's state and pruning written, then the process dies before commit.
+    {
+        let snap = store.snapshot().unwrap();
+        let head = snap.head().unwrap().unwrap();
+        let mut changes = ChangeSet::new();
+        changes.insert(b"x".to_vec(), Some(b"1".to_vec()));
+        let (_, batch) = tree::apply_changes(&snap, &changes, 9).unwrap();
+        drop(snap);
+        let w = store.db.begin_write().unwrap();
+        write_state(&w, &changes, &batch, 9, retention).unwrap();
+        let mut header = head.clone();
+        // A block of the next epoch, so blocks of epoch 3 go too.
+        header.height = 10;
+        header.epoch = 5;
+        prune::prune_history(&w, &header, retention).unwrap();
+        w.abort().unwrap();
+    }
+    drop(store);
+    let store = Store::open_with(&path, 4 << 20, retention).unwrap();
+    let after: Vec<(String, u64)> =
+        store.table_bytes().unwrap().into_iter().map(|t| (t.name, t.entries)).collect();
+    assert_eq!(after, before);
+    let snap = store.snapshot().unwrap();
+    assert_eq!(snap.height().unwrap(), Some(8));
+    assert_eq!(tree::root_at(&snap, 8).unwrap(), roots[7]);
+    assert_eq!(snap.blocks_kept_from().unwrap(), 6);
+    assert_eq!(snap.block(6).unwrap().unwrap().header.state_root, roots[5]);
+    drop(snap);
+    // And the chain goes on from there.
+    let more = run(&store, &g, &a, &b, 1);
+    assert_eq!(store.snapshot().unwrap().head().unwrap().unwrap().state_root, more[0]);
 }

@@ -95,6 +95,16 @@ pub enum BenchCmd {
         /// The store's page cache bound, MiB (as `cairn node --store-cache-mib`).
         #[arg(long, default_value_t = cairn_store::DEFAULT_CACHE_BYTES >> 20)]
         store_cache_mib: usize,
+        /// Keep every epoch's history (as `cairn node --archive`).
+        #[arg(long, conflicts_with = "keep_epochs")]
+        archive: bool,
+        /// Epochs of history kept (as `cairn node --keep-epochs`; default: the least the
+        /// bench chain's windows need).
+        #[arg(long)]
+        keep_epochs: Option<u64>,
+        /// Tree versions kept (as `cairn node --keep-versions`; 0: all).
+        #[arg(long, default_value_t = cairn_node::DEFAULT_KEEP_VERSIONS)]
+        keep_versions: u64,
     },
     /// A local BFT cluster (validator processes on loopback): committed transfers per
     /// second and commit latency (p50, p99) at an offered load.
@@ -197,6 +207,9 @@ pub async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
             heartbeats,
             readings,
             store_cache_mib,
+            archive,
+            keep_epochs,
+            keep_versions,
         } => {
             let opts = cairn_bench::node::NodeOptions {
                 devices,
@@ -206,6 +219,9 @@ pub async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
                 heartbeats,
                 readings,
                 store_cache_mib,
+                archive,
+                keep_epochs,
+                keep_versions,
             };
             let r = cairn_bench::node::run(opts).await?;
             if ctx.json {
@@ -215,6 +231,20 @@ pub async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
                 ("devices", r.devices.to_string()),
                 ("epochs", r.epochs.to_string()),
                 ("reports accepted", r.reports_accepted.to_string()),
+                (
+                    "history kept",
+                    match r.keep_epochs {
+                        None => "every epoch (archive)".into(),
+                        Some(k) => format!("{k} epochs"),
+                    },
+                ),
+                (
+                    "tree versions kept",
+                    match r.keep_versions {
+                        0 => "every version".into(),
+                        k => k.to_string(),
+                    },
+                ),
                 ("peak RSS (MiB)", format!("{:.0}", r.peak_rss_mib)),
                 ("RSS after set-up (MiB)", format!("{:.0}", r.rss_after_setup_mib)),
                 ("state bytes per device", format!("{:.0}", r.state_bytes_per_device)),
@@ -243,6 +273,22 @@ pub async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
                             t.stored_bytes.to_string(),
                             t.metadata_bytes.to_string(),
                             t.fragmented_bytes.to_string(),
+                        ]
+                    })
+                    .collect(),
+            );
+            output::table(
+                &["epoch", "reports", "store file MiB", "pages in use MiB", "state MiB"],
+                r.per_epoch
+                    .iter()
+                    .map(|e| {
+                        let mib = |b: u64| format!("{:.1}", b as f64 / f64::from(1 << 20));
+                        vec![
+                            e.epoch.to_string(),
+                            e.reports.to_string(),
+                            mib(e.store_file_bytes),
+                            mib(e.store_allocated_bytes),
+                            mib(e.state_bytes),
                         ]
                     })
                     .collect(),

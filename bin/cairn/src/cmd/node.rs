@@ -48,6 +48,20 @@ pub struct RunArgs {
     /// Most MiB of the store's pages kept cached in memory (redb's page cache).
     #[arg(long, default_value_t = (cairn_store::DEFAULT_CACHE_BYTES >> 20) as u64)]
     store_cache_mib: u64,
+    /// Keep every block, receipt, report and reward index (an archive node: what `cairn
+    /// chain verify` and `cairn rewards audit` replay from genesis). The state tree is kept
+    /// as --keep-versions says.
+    #[arg(long, conflicts_with = "keep_epochs")]
+    archive: bool,
+    /// Epochs of blocks, receipts, reports and reward indexes kept; older ones are pruned.
+    /// Default and least accepted: what the chain's appeals, audits and challenge windows
+    /// need (escrow epochs + 2, or the longest evidence, unbonding or channel window).
+    #[arg(long)]
+    keep_epochs: Option<u64>,
+    /// Versions of the state tree kept for proofs (the head and the ones before it); 0
+    /// keeps every version (proofs at any height).
+    #[arg(long, default_value_t = cairn_node::DEFAULT_KEEP_VERSIONS)]
+    keep_versions: u64,
     /// Stop when standard input closes (set by `cairn testnet` on the nodes it starts, so
     /// they never outlive it).
     #[arg(long, hide = true)]
@@ -158,6 +172,9 @@ async fn run_node(
     config.listen = run.listen;
     config.block_interval = Duration::from_millis(run.block_ms.max(1));
     config.blocks_on_demand = run.blocks_on_demand;
+    config.archive = run.archive;
+    config.keep_epochs = run.keep_epochs;
+    config.keep_versions = run.keep_versions;
     config.store_cache_bytes =
         usize::try_from(run.store_cache_mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
     let genesis = cairn_node::read_genesis(&dir)?;

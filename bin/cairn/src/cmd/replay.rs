@@ -36,8 +36,16 @@ impl Replayer {
     /// does not check out.
     pub async fn next(&mut self, client: &Client) -> anyhow::Result<Executed> {
         let height = self.height + 1;
-        let block =
-            client.raw_block(height).await.with_context(|| format!("fetching block {height}"))?;
+        let block = match client.raw_block(height).await {
+            Ok(block) => block,
+            Err(e) if e.code() == Some(cairn_node::api::NEEDS_ARCHIVE) => bail!(
+                "block {height} is pruned on this node ({e}): replaying from genesis needs an \
+                 archive node (cairn node --archive)"
+            ),
+            Err(e) => {
+                return Err(anyhow::Error::from(e).context(format!("fetching block {height}")));
+            }
+        };
         match &block.certificate {
             Certificate::Solo { signer, .. } if *signer != self.genesis.validator => {
                 bail!(
