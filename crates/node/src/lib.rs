@@ -56,6 +56,8 @@ pub struct NodeConfig {
     /// Most bytes of the store's pages kept cached in memory (redb's cache); the default is
     /// [`cairn_store::DEFAULT_CACHE_BYTES`], 1 GiB.
     pub store_cache_bytes: usize,
+    /// Most `GET /v1/events` streams open at once; one more gets 503 `too_many_streams`.
+    pub max_event_streams: usize,
 }
 
 impl NodeConfig {
@@ -69,6 +71,7 @@ impl NodeConfig {
             max_request_bytes: 4 * 1024 * 1024,
             relay_peers: Vec::new(),
             store_cache_bytes: cairn_store::DEFAULT_CACHE_BYTES,
+            max_event_streams: events::DEFAULT_MAX_EVENT_STREAMS,
         }
     }
 }

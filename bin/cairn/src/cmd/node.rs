@@ -47,6 +47,10 @@ pub struct RunArgs {
     /// Most MiB of the store's pages kept cached in memory (redb's page cache).
     #[arg(long, default_value_t = (cairn_store::DEFAULT_CACHE_BYTES >> 20) as u64)]
     store_cache_mib: u64,
+    /// Most live event streams (`GET /v1/events`) served at once; one more is refused with
+    /// 503 `too_many_streams`.
+    #[arg(long, default_value_t = cairn_node::events::DEFAULT_MAX_EVENT_STREAMS)]
+    max_event_streams: usize,
     /// Stop when standard input closes (set by `cairn testnet` on the nodes it starts, so
     /// they never outlive it).
     #[arg(long, hide = true)]
@@ -159,6 +163,7 @@ async fn run_node(
     config.blocks_on_demand = run.blocks_on_demand;
     config.store_cache_bytes =
         usize::try_from(run.store_cache_mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
+    config.max_event_streams = run.max_event_streams;
     let genesis = cairn_node::read_genesis(&dir)?;
     let source = if genesis.is_bft() {
         let bft = BftConfig::read(&dir).with_context(|| {
