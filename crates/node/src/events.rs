@@ -473,8 +473,7 @@ pub async fn stream(
     let rx = s.events.latest.subscribe();
     // A new client starts with what comes next; a returning one after what it saw.
     let cursor = resume.unwrap_or_else(|| s.events.last_id());
-    let sub =
-        Subscription { shared: s, rx, cursor, topics, ready: VecDeque::new(), _place: place };
+    let sub = Subscription { shared: s, rx, cursor, topics, ready: VecDeque::new(), _place: place };
     let stream = futures_util::stream::unfold(sub, Subscription::next);
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
