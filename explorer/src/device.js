@@ -1,11 +1,11 @@
 // A device's page: identity, owner, location history, uptime, reports accepted and rejected
 // with their reasons, coverage, reward per epoch with what was not counted and fraud flags,
-// appeal status; and each paid reward checked here, in the browser, against its epoch's
-// root (see verify.js).
+// appeal status; and each paid reward checked here, in the browser, link by link: leaf →
+// epoch reward root → block state root → block header → its certificate (see verify.js).
 import { cellToLatLng } from 'h3-js';
 import { get, getOr } from './api.js';
 import { esc, crn, link, kv } from './ui.js';
-import { merkleVerify, rewardLeafItem, headerHash, verifySoloCertificate } from './verify.js';
+import { merkleVerify, rewardLeafItem, headerHash, verifySoloCertificate, verifyRewardRootProof } from './verify.js';
 
 const REWARD_EPOCHS = 6;
 const cellHex = (c) => BigInt(c).toString(16);
@@ -57,7 +57,8 @@ export async function devicePage({ app }, id) {
   ${accepted.reports.map((r) => `<tr><td>${link(`/blocks/${r.height}`, r.height)}</td><td>${esc(r.report?.seq ?? '')}</td><td>${esc(kindOf(r.report))}</td></tr>`).join('') || '<tr><td colspan="3">none</td></tr>'}</table>
   <h2>Rewards</h2><div id="rewards">reading…</div>
   <h2>Chain of proof</h2><div id="chain">checking…</div>`;
-  await Promise.all([rewards(id, epoch), chainOfProof()]);
+  const rows = rewards(id, epoch);
+  await Promise.all([rows, chainOfProof(rows)]);
 }
 
 const kindOf = (r) => { const p = r?.payload ?? r?.kind ?? r; return typeof p === 'object' && p ? (p.kind ?? Object.keys(p)[0]) : String(p ?? ''); };
@@ -68,51 +69,78 @@ async function rewards(id, epoch) {
   const wanted = [];
   for (let e = epoch - 1; e >= 0 && e >= epoch - REWARD_EPOCHS; e--) wanted.push(e);
   const rows = (await Promise.all(wanted.map(async (e) => {
-    const [r, summary] = await Promise.all([
+    const [r, proof] = await Promise.all([
       getOr(`/v1/devices/${id}/rewards?epoch=${e}`, null),
-      getOr(`/v1/epochs/${e}/rewards?limit=1`, null),
+      getOr(`/v1/epochs/${e}/rewards/proof`, null),
     ]);
-    return r ? { e, r, summary: summary?.summary } : null;
+    return r ? { e, r, proof } : null;
   }))).filter(Boolean);
-  if (!rows.length) { el.innerHTML = '<p>No rewarded epoch yet (an epoch is rewarded when the next one starts).</p>'; }
-  else {
-    el.innerHTML = `<table id="reward-table"><tr><th>Epoch</th><th>Amount</th><th>Not counted</th><th>Fraud flags</th><th>Escrow / appeal</th><th>Checked in this page</th></tr>
-    ${rows.map(({ e, r, summary }) => {
+  if (!rows.length) { el.innerHTML = '<p>No rewarded epoch yet (an epoch is rewarded when the next one starts).</p>'; return []; }
+  for (const row of rows) row.check = checkClaim(id, row.r, row.r.entry, row.proof);
+  el.innerHTML = `<table id="reward-table"><tr><th>Epoch</th><th>Amount</th><th>Not counted</th><th>Fraud flags</th><th>Escrow / appeal</th><th>Checked in this page</th></tr>
+    ${rows.map(({ e, r, check }) => {
       const entry = r.entry;
-      const check = checkClaim(id, r, entry, summary);
       return `<tr><td>${link(`/epochs/${e}`, e)}</td><td>${entry ? crn(entry.amount) : '—'}</td>
         <td>${esc(entry?.not_counted.join(', ') || (entry ? '' : 'no work counted'))}</td>
         <td>${entry?.flags.length ? `<span class="bad">${esc(entry.flags.map((f) => f.detector).join(', '))}</span>` : ''}</td>
         <td>${r.hold ? `${crn(r.hold.amount)} held, ${esc(JSON.stringify(r.hold.status))}, ${r.hold.appealed ? 'appealed' : 'not appealed'}, released at epoch ${r.hold.release_epoch}` : ''}</td>
         <td class="check ${check.cls}" data-check="merkle" data-epoch="${e}">${check.text}</td></tr>`;
     }).join('')}</table>`;
-  }
+  return rows;
 }
 
-// The leaf's Merkle path against the epoch's root as the epoch's own summary gives it.
-function checkClaim(id, r, entry, summary) {
-  if (!r.claim) return { cls: 'none', text: entry && entry.amount !== '0' && !entry.flags.length ? 'no path given' : 'not paid through the root' };
+// The leaf's Merkle path against the epoch's reward root as its state proof gives it (the
+// chain below checks that root against a block's state root).
+function checkClaim(id, r, entry, proof) {
+  if (!r.claim) return { cls: 'none', ok: null, text: entry && entry.amount !== '0' && !entry.flags.length ? 'no path given' : 'not paid through the root' };
   const c = r.claim;
-  if (!summary) return { cls: 'bad', text: '✗ check failed: the epoch has no root' };
+  if (!proof) return { cls: 'bad', ok: false, text: '✗ check failed: the node gives no reward root for the epoch' };
   try {
     const ok = c.leaf.device === id && entry && c.leaf.amount === entry.amount &&
-      merkleVerify(summary.root, summary.leaves, c.index, rewardLeafItem(c.leaf), c.path);
-    return ok ? { cls: 'ok', text: `✓ Merkle path checked: leaf ${c.index} of ${summary.leaves} under root ${summary.root.slice(0, 12)}…` }
-      : { cls: 'bad', text: `✗ check failed: the path does not lead from this leaf to root ${summary.root.slice(0, 12)}…` };
+      merkleVerify(proof.root, proof.leaves, c.index, rewardLeafItem(c.leaf), c.path);
+    return ok ? { cls: 'ok', ok, text: `✓ Merkle path checked: leaf ${c.index} of ${proof.leaves} under root ${proof.root.slice(0, 12)}…` }
+      : { cls: 'bad', ok, text: `✗ check failed: the path does not lead from this leaf to root ${proof.root.slice(0, 12)}…` };
   } catch (err) {
-    return { cls: 'bad', text: `✗ check failed: ${esc(err.message)}` };
+    return { cls: 'bad', ok: false, text: `✗ check failed: ${esc(err.message)}` };
   }
 }
 
-async function chainOfProof() {
+const mark = (ok) => (ok ? '✓' : ok === null ? 'not checked:' : '✗');
+const cls = (ok) => (ok ? 'ok' : ok === null ? 'warn' : 'bad');
+
+// Per paid epoch, every link from the leaf to a certified block: leaf → reward root (above),
+// reward root → state root (the state-tree proof), state root → header of block `height`
+// (its hash recomputed), header → certificate (ed25519 by the genesis validator).
+async function chainOfProof(rowsPromise) {
   const el = document.getElementById('chain');
-  const [status, block] = await Promise.all([get('/v1/status'), get('/v1/blocks/latest?tx_limit=1')]);
-  const hashOk = headerHash(block.header) === block.hash;
-  const cert = hashOk ? await verifySoloCertificate(status.chain_id, block.hash, block.certificate) : { ok: false, why: 'the header does not hash to the block hash' };
-  el.innerHTML = `<ol class="proof">
-    <li class="ok">Reward leaf → epoch reward root: checked per epoch above (SHA-256, domain-separated leaves and nodes).</li>
-    <li class="warn" data-check="state-root">Epoch reward root → block state root: <strong>cannot be proven yet</strong>. The root is kept in state, but this node does not serve a state proof for it, so the page cannot show it is under a certified state root.</li>
-    <li class="${hashOk ? 'ok' : 'bad'}" data-check="header">Block ${link(`/blocks/${block.header.height}`, block.header.height)}: header hashes to <code>${block.hash.slice(0, 16)}…</code> ${hashOk ? '✓' : '✗'}</li>
-    <li class="${cert.ok ? 'ok' : cert.ok === null ? 'warn' : 'bad'}" data-check="certificate">Its certificate (ed25519): ${cert.ok ? '✓' : cert.ok === null ? 'not checked:' : '✗'} ${esc(cert.why)}</li>
-  </ol>`;
+  const [rows, genesis] = await Promise.all([rowsPromise, get('/v1/genesis')]);
+  const paid = rows.filter((row) => row.r.claim);
+  if (!paid.length) { el.innerHTML = '<p>No reward paid through a root in these epochs: nothing to prove.</p>'; return; }
+  const blocks = new Map();
+  const block = (h) => { if (!blocks.has(h)) blocks.set(h, get(`/v1/blocks/${h}?tx_limit=1`)); return blocks.get(h); };
+  const chains = await Promise.all(paid.map(async ({ e, proof, check }) => {
+    if (!proof) return `<ol class="proof" data-epoch="${e}"><li class="bad" data-check="state-root">Epoch ${e}: ✗ the node serves no proof of its reward root</li></ol>`;
+    const height = Number(proof.proof.height);
+    const b = await block(height);
+    const headerOk = headerHash(b.header) === b.hash && Number(b.header.height) === height;
+    const root = verifyRewardRootProof(proof, b.header.state_root);
+    const cert = headerOk ? await verifyCertificate(genesis, b.hash, b.certificate, height)
+      : { ok: false, why: 'the header does not hash to the block hash, so no certificate can vouch for it' };
+    return `<ol class="proof" data-epoch="${e}">
+      <li class="${cls(check.ok)}" data-check="leaf-root">Epoch ${link(`/epochs/${e}`, e)}: reward leaf → reward root <code>${esc(proof.root.slice(0, 16))}…</code> ${mark(check.ok)} (SHA-256 Merkle path, domain-separated leaves and nodes)</li>
+      <li class="${cls(root.ok)}" data-check="state-root">Reward root → state root of block ${height} ${mark(root.ok)} ${esc(root.why)}</li>
+      <li class="${cls(headerOk)}" data-check="header">State root → header of block ${link(`/blocks/${height}`, height)} ${mark(headerOk)} the header (with state root <code>${esc(b.header.state_root.slice(0, 16))}…</code>) hashes to <code>${esc(b.hash.slice(0, 16))}…</code>${headerOk ? '' : ', not to the block hash given'}</li>
+      <li class="${cls(cert.ok)}" data-check="certificate">Header → certificate ${mark(cert.ok)} ${esc(cert.why)}</li>
+    </ol>`;
+  }));
+  el.innerHTML = `${chains.join('')}<p class="note">The chain id and the validator are read from this node's <code>/v1/genesis</code>: the page trusts the genesis it is given.</p>`;
+}
+
+// A solo certificate must be the genesis validator's signature; a BFT one is not checked here.
+async function verifyCertificate(genesis, blockHash, cert, height) {
+  if (cert.kind !== 'solo') {
+    return { ok: null, why: `block ${height} carries a BFT certificate: its precommit signatures and their 2/3 of voting power would have to be checked against the validator set of height ${height}, which this page does not do` };
+  }
+  if (cert.signer !== genesis.validator) return { ok: false, why: `signed by ${cert.signer}, not the genesis validator ${genesis.validator}` };
+  return verifySoloCertificate(genesis.chain_id, blockHash, cert);
 }

@@ -1,6 +1,8 @@
-// Checks made in the browser: a reward leaf's Merkle path against its epoch's root, a block
-// header's hash, and a solo block certificate (ed25519). They follow
-// crates/types/src/{merkle,rewards,block,crypto}.rs byte for byte.
+// Checks made in the browser: a reward leaf's Merkle path against its epoch's root, that
+// root's state-tree proof against a block's state root, the block header's hash, and a solo
+// block certificate (ed25519). They follow crates/types/src/{merkle,rewards,block,crypto}.rs,
+// crates/state/src/tree.rs and cairn_app::rewards::root_proof::verify byte for byte
+// (docs/wire.md, "State proofs" and "Proving a reward root").
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bech32m } from '@scure/base';
 import * as ed from '@noble/ed25519';
@@ -69,4 +71,92 @@ export async function verifySoloCertificate(chainId, blockHashHex, cert) {
   const msg = concat(str('cairn/block/v1'), str(chainId), unhex(blockHashHex));
   const ok = await ed.verifyAsync(unhex(cert.signature), msg, addressBytes(cert.signer));
   return { ok, why: ok ? `signed by ${cert.signer}` : 'the signature does not verify' };
+}
+
+// --- State proofs (jmt 0.12 over SHA-256, docs/wire.md "State proofs") ---------------------
+
+const ascii = (t) => new TextEncoder().encode(t);
+const PLACEHOLDER = ascii('SPARSE_MERKLE_PLACEHOLDER_HASH__');
+const LEAF_TAG = ascii('JMT::LeafNode');
+const INTERNAL_TAG = ascii('JMT::IntrnalNode');
+const jmtLeaf = (keyHash, valueHash) => sha256(concat(LEAF_TAG, keyHash, valueHash));
+const jmtInternal = (l, r) => sha256(concat(INTERNAL_TAG, l, r));
+const bit = (h, i) => (h[i >> 3] >> (7 - (i & 7))) & 1;
+const same = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
+
+// Reads a borsh SparseMerkleProof; throws on anything but exactly one well-formed proof.
+function readSparseProof(bytes) {
+  let at = 0;
+  const take = (n) => {
+    if (at + n > bytes.length) throw new Error('the state proof ends early');
+    const out = bytes.subarray(at, at + n); at += n; return out;
+  };
+  const u8 = () => take(1)[0];
+  let leaf = null;
+  const tag = u8();
+  if (tag === 1) leaf = [take(32), take(32)];
+  else if (tag !== 0) throw new Error(`the state proof's leaf option is ${tag}`);
+  const count = new DataView(take(4).slice().buffer).getUint32(0, true);
+  if (count > 256) throw new Error(`the state proof has ${count} siblings (at most 256)`);
+  const siblings = [];
+  for (let k = 0; k < count; k++) {
+    const kind = u8();
+    if (kind === 0) siblings.push(PLACEHOLDER);
+    else if (kind === 1) siblings.push(jmtInternal(take(32), take(32)));
+    else if (kind === 2) siblings.push(jmtLeaf(take(32), take(32)));
+    else throw new Error(`unknown sibling kind ${kind}`);
+  }
+  if (at !== bytes.length) throw new Error('bytes after the state proof');
+  return { leaf, siblings };
+}
+
+// Whether `key` has `value` (null: is absent) under `root`, by the borsh `proof`.
+export function jmtVerify(root, key, value, proof) {
+  const { leaf, siblings } = readSparseProof(proof);
+  const keyHash = sha256(key);
+  if (value !== null) {
+    if (!leaf || !same(leaf[0], keyHash) || !same(leaf[1], sha256(value))) return false;
+  } else if (leaf) {
+    if (same(leaf[0], keyHash)) return false;
+    let common = 0;
+    while (common < 256 && bit(keyHash, common) === bit(leaf[0], common)) common++;
+    if (common < siblings.length) return false;
+  }
+  let node = leaf ? jmtLeaf(leaf[0], leaf[1]) : PLACEHOLDER;
+  siblings.forEach((sibling, k) => {
+    const depth = siblings.length - 1 - k;
+    node = bit(keyHash, depth) ? jmtInternal(sibling, node) : jmtInternal(node, sibling);
+  });
+  return same(node, root);
+}
+
+// The state key of an epoch's reward summary: "rewards/" ‖ epoch (u64 BE).
+export function epochRewardsKey(epoch) {
+  const e = new Uint8Array(8);
+  new DataView(e.buffer).setBigUint64(0, BigInt(epoch), false);
+  return concat(ascii('rewards/'), e);
+}
+
+// root_proof::verify: that `view` (GET /v1/epochs/{e}/rewards/proof) proves epoch
+// `view.epoch`'s reward root and leaf count under `stateRootHex`, the state root of the
+// header of block `view.proof.height` as the caller read it. Returns { ok, why }.
+export function verifyRewardRootProof(view, stateRootHex) {
+  try {
+    const p = view.proof;
+    if (hex(unhex(p.key)) !== hex(epochRewardsKey(view.epoch))) return { ok: false, why: `the proof is for state key ${p.key}, not epoch ${view.epoch}'s rewards` };
+    if (p.state_root !== stateRootHex) return { ok: false, why: `the proof is against state root ${p.state_root.slice(0, 12)}…, the header says ${stateRootHex.slice(0, 12)}…` };
+    if (p.value == null) return { ok: false, why: 'the proof shows no reward summary (absent)' };
+    const value = unhex(p.value);
+    if (!jmtVerify(unhex(stateRootHex), unhex(p.key), value, unhex(p.proof))) return { ok: false, why: 'the state-tree proof does not lead to the state root' };
+    // EpochRewards' borsh starts with its epoch (u64 LE) and ends with root ‖ leaves (u64 LE).
+    if (value.length < 48) return { ok: false, why: 'the proven value is too short for a reward summary' };
+    const dv = new DataView(value.buffer, value.byteOffset, value.byteLength);
+    const epoch = dv.getBigUint64(0, true), leaves = dv.getBigUint64(value.length - 8, true);
+    const root = hex(value.subarray(value.length - 40, value.length - 8));
+    if (epoch !== BigInt(view.epoch)) return { ok: false, why: `the proven summary is of epoch ${epoch}` };
+    if (root !== view.root || leaves !== BigInt(view.leaves)) return { ok: false, why: `the proven summary has root ${root.slice(0, 12)}… over ${leaves} leaves, not the one shown` };
+    return { ok: true, why: `proven under state root ${stateRootHex.slice(0, 12)}… (key rewards/${view.epoch})` };
+  } catch (err) {
+    return { ok: false, why: err.message };
+  }
 }

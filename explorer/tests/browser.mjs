@@ -1,8 +1,10 @@
 // Browser test of the explorer in a real headless Chromium (Debian's, driven by
 // playwright-core): starts a devnet with its fleet, then checks that the network page's
 // height increases, the map shows the fleet's devices, a device page shows a rejection
-// reason the fleet caused and a reward whose Merkle check passes, and that a tampered
-// proof shows as failed. Screenshots go to $CAIRN_ARTEFACTS (default: the target dir).
+// reason the fleet caused and a reward whose whole chain of proof passes in the page (leaf →
+// reward root → state root → header → certificate), and that a tampered Merkle path and a
+// tampered state proof each show as failed. Screenshots go to $CAIRN_ARTEFACTS (default: the
+// target dir).
 //
 //   CAIRN_BIN=target/debug/cairn node explorer/tests/browser.mjs
 import { chromium } from 'playwright-core';
@@ -141,9 +143,34 @@ try {
   await page.reload();
   const okCell = await page.waitForSelector(`td[data-check="merkle"][data-epoch="${rewarded.epoch}"].ok`, { timeout: 20_000 });
   log('reward check:', await okCell.textContent());
-  await page.waitForSelector('li[data-check="certificate"].ok', { timeout: 20_000 });
-  assert((await page.textContent('li[data-check="state-root"]')).includes('cannot be proven yet'), 'the unprovable link is said');
+  // The whole chain for that epoch: leaf → reward root → state root → header → certificate.
+  const chain = `ol.proof[data-epoch="${rewarded.epoch}"]`;
+  for (const link of ['leaf-root', 'state-root', 'header', 'certificate']) {
+    await page.waitForSelector(`${chain} li[data-check="${link}"].ok`, { timeout: 20_000 });
+  }
+  assert((await page.$$(`#chain li.bad, #chain li.warn`)).length === 0, 'no link of any chain fails or is left unchecked');
+  log('chain of proof:', (await page.$$eval(`${chain} li`, (els) => els.map((e) => e.textContent.replace(/\s+/g, ' ').trim().slice(0, 70)))).join(' | '));
   await page.screenshot({ path: join(artefacts, 'device-reward.png'), fullPage: true });
+
+  // A tampered state proof (one byte of the reward root's proof flipped): that link fails.
+  await page.route('**/v1/epochs/*/rewards/proof', async (route) => {
+    const resp = await route.fetch();
+    const body = await resp.json();
+    const bytes = body.proof.proof;
+    // The first sibling's first byte if there is one (after the leaf: 1 + 64, the count: 4,
+    // its kind: 1), else a byte of the leaf's key hash.
+    const at = bytes.length / 2 > 71 ? 70 : 10;
+    const b = parseInt(bytes.slice(2 * at, 2 * at + 2), 16) ^ 1;
+    body.proof.proof = bytes.slice(0, 2 * at) + b.toString(16).padStart(2, '0') + bytes.slice(2 * at + 2);
+    await route.fulfill({ response: resp, json: body });
+  });
+  await page.goto(`${base}/devices/${rewarded.id}`);
+  const badRoot = await page.waitForSelector(`${chain} li[data-check="state-root"].bad`, { timeout: 20_000 });
+  assert((await badRoot.textContent()).includes('does not lead to the state root'), 'a tampered state proof shows as failed');
+  await page.waitForSelector(`${chain} li[data-check="header"].ok`, { timeout: 20_000 });
+  await page.screenshot({ path: join(artefacts, 'device-tampered-state-proof.png'), fullPage: true });
+  log('tampered state proof shows:', (await badRoot.textContent()).replace(/\s+/g, ' ').trim());
+  await page.unroute('**/v1/epochs/*/rewards/proof');
 
   // The same page with a tampered proof: the check fails.
   await page.route('**/v1/devices/*/rewards?*', async (route) => {

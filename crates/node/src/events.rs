@@ -9,12 +9,17 @@
 //! so it knows to read the current state again instead of trusting a gap. Ids start at 1
 //! when the node starts: an id above the newest one (a client of an earlier run of the node)
 //! is answered the same way.
+//!
+//! Each open stream holds a task and a connection, so the node serves at most
+//! [`NodeConfig::max_event_streams`](crate::NodeConfig::max_event_streams) at once (default
+//! [`DEFAULT_MAX_EVENT_STREAMS`]); one more is refused with 503 `too_many_streams`, and a
+//! stream's place is freed when its client goes away.
 
 use crate::Shared;
 use crate::api::{ApiError, blocking};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{self, KeepAlive, Sse};
 use cairn_app::rewards;
 use cairn_types::receipt::TxOutcome;
@@ -22,6 +27,7 @@ use serde::Deserialize;
 use serde_json::json;
 use std::collections::{BTreeMap, VecDeque};
 use std::convert::Infallible;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -30,6 +36,9 @@ use tokio::sync::watch;
 pub const RETAINED_EVENTS: usize = 4_096;
 /// Most `rejection` events published for one block; the block event counts all of them.
 pub const MAX_REJECTION_EVENTS_PER_BLOCK: usize = 256;
+/// Most event streams open at once unless the node is told otherwise
+/// (`cairn node --max-event-streams`).
+pub const DEFAULT_MAX_EVENT_STREAMS: usize = 256;
 /// How often the watcher looks for new blocks.
 const POLL: Duration = Duration::from_millis(100);
 /// How often the node logs a short status line at info.
@@ -97,6 +106,20 @@ pub struct Hub {
     capacity: usize,
     /// Carries the newest id; changes on every publish and on close.
     latest: watch::Sender<u64>,
+    /// Streams open now.
+    streams: Arc<AtomicUsize>,
+}
+
+/// One open stream's place among the node's [`Hub::open_streams`]; freed when dropped.
+#[derive(Debug)]
+pub struct StreamPlace {
+    streams: Arc<AtomicUsize>,
+}
+
+impl Drop for StreamPlace {
+    fn drop(&mut self) {
+        self.streams.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl Default for Hub {
@@ -111,7 +134,21 @@ impl Hub {
             ring: Mutex::new(Ring { events: VecDeque::new(), last_id: 0, closed: false }),
             capacity: capacity.max(1),
             latest: watch::Sender::new(0),
+            streams: Arc::new(AtomicUsize::new(0)),
         }
+    }
+
+    /// A place for one more stream, or `None` if `max` are open already.
+    pub fn take_place(&self, max: usize) -> Option<StreamPlace> {
+        self.streams
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1))
+            .ok()
+            .map(|_| StreamPlace { streams: Arc::clone(&self.streams) })
+    }
+
+    /// Streams open now.
+    pub fn open_streams(&self) -> usize {
+        self.streams.load(Ordering::Acquire)
     }
 
     fn lock(&self) -> MutexGuard<'_, Ring> {
@@ -385,6 +422,8 @@ struct Subscription {
     cursor: u64,
     topics: Vec<Topic>,
     ready: VecDeque<sse::Event>,
+    /// Held for as long as the stream is open.
+    _place: StreamPlace,
 }
 
 impl Subscription {
@@ -423,10 +462,18 @@ pub async fn stream(
     let Query(q) = query?;
     let topics = parse_topics(q.topics.as_deref())?;
     let resume = last_event_id(&headers, q.last_event_id)?;
+    let max = s.config.max_event_streams;
+    let place = s.events.take_place(max).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too_many_streams",
+            format!("this node serves at most {max} event streams at once; try again later"),
+        )
+    })?;
     let rx = s.events.latest.subscribe();
     // A new client starts with what comes next; a returning one after what it saw.
     let cursor = resume.unwrap_or_else(|| s.events.last_id());
-    let sub = Subscription { shared: s, rx, cursor, topics, ready: VecDeque::new() };
+    let sub = Subscription { shared: s, rx, cursor, topics, ready: VecDeque::new(), _place: place };
     let stream = futures_util::stream::unfold(sub, Subscription::next);
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
@@ -471,6 +518,21 @@ mod tests {
         let (missed, events) = hub.since(900);
         assert_eq!(missed, Some(Missed { last_seen: 900, resume_from: 1 }));
         assert_eq!(ids(&events), vec![1, 2]);
+    }
+
+    #[test]
+    fn stream_places_run_out_at_the_cap_and_come_back_when_a_stream_ends() {
+        let hub = Hub::new(8);
+        let a = hub.take_place(2).unwrap();
+        let b = hub.take_place(2).unwrap();
+        assert!(hub.take_place(2).is_none(), "a third stream over a cap of 2");
+        assert_eq!(hub.open_streams(), 2);
+        drop(a);
+        assert_eq!(hub.open_streams(), 1);
+        let _c = hub.take_place(2).unwrap();
+        assert!(hub.take_place(2).is_none());
+        drop(b);
+        assert!(hub.take_place(0).is_none(), "a cap of 0 refuses every stream");
     }
 
     #[test]

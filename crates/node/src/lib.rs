@@ -57,6 +57,8 @@ pub struct NodeConfig {
     /// Most bytes of the store's pages kept cached in memory (redb's cache); the default is
     /// [`cairn_store::DEFAULT_CACHE_BYTES`], 1 GiB.
     pub store_cache_bytes: usize,
+    /// Most `GET /v1/events` streams open at once; one more gets 503 `too_many_streams`.
+    pub max_event_streams: usize,
     /// Keep every block, receipt, report and reward index (`--archive`); the tree is kept
     /// as `keep_versions` says.
     pub archive: bool,
@@ -128,6 +130,7 @@ impl NodeConfig {
             archive: false,
             keep_epochs: None,
             keep_versions: DEFAULT_KEEP_VERSIONS,
+            max_event_streams: events::DEFAULT_MAX_EVENT_STREAMS,
         }
     }
 }

@@ -1,7 +1,9 @@
 //! `GET /v1/events` against a running node: a client connected to the stream receives the
 //! next block and the rejection of a report in it; a client that reconnects with the id of
 //! the last event it saw (`Last-Event-ID`) receives what it missed while away; and an id the
-//! node never gave is answered with a `missed` event before what it holds.
+//! node never gave is answered with a `missed` event before what it holds. A node serves at
+//! most `max_event_streams` streams at once and refuses one more with 503
+//! `too_many_streams`, taking new ones again once a client has gone.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -73,6 +75,71 @@ async fn produce(http: &reqwest::Client, url: &str) -> u64 {
     let resp = http.post(format!("{url}/v1/dev/blocks")).send().await.unwrap();
     assert_eq!(resp.status(), 200);
     resp.json::<serde_json::Value>().await.unwrap()["height"].as_u64().unwrap()
+}
+
+/// A node making blocks on demand, with `max_event_streams` streams at most.
+async fn start_node(dir: &std::path::Path, max_event_streams: usize) -> cairn_node::NodeHandle {
+    let validator = Keypair::from_label("events-validator");
+    let genesis = Genesis {
+        chain_id: CHAIN.into(),
+        genesis_time_ms: 0,
+        validator: validator.address(),
+        validators: Vec::new(),
+        accounts: Vec::new(),
+        params: Params::default(),
+    };
+    cairn_node::write_validator_key(dir, &validator).unwrap();
+    std::fs::write(dir.join(cairn_node::GENESIS_FILE), serde_json::to_vec(&genesis).unwrap())
+        .unwrap();
+    let mut config = NodeConfig::new(dir.to_path_buf());
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.blocks_on_demand = true;
+    config.max_event_streams = max_event_streams;
+    cairn_node::start(config).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_beyond_the_cap_are_refused_with_503_until_one_closes() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start_node(dir.path(), 2).await;
+    let url = format!("http://{}", node.addr);
+    let http = reqwest::Client::new();
+
+    let first = Stream::open(&url, None).await;
+    let mut second = Stream::open(&url, None).await;
+    let refused = http.get(format!("{url}/v1/events")).send().await.unwrap();
+    assert_eq!(refused.status(), 503);
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["code"], "too_many_streams", "{body}");
+    assert!(body["message"].as_str().unwrap().contains("at most 2"), "{body}");
+    // The streams already open keep working.
+    let height = produce(&http, &url).await;
+    assert_eq!(second.next().await.data["height"], height);
+
+    // The first client goes away: once the node notices (at its next write), a new stream
+    // gets its place.
+    drop(first);
+    let mut third = None;
+    for _ in 0..50 {
+        produce(&http, &url).await;
+        let resp = http.get(format!("{url}/v1/events")).send().await.unwrap();
+        if resp.status() == 200 {
+            third = Some(Stream { resp, buf: String::new() });
+            break;
+        }
+        assert_eq!(resp.status(), 503);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut third = third.expect("a place once a stream has closed");
+    let height = produce(&http, &url).await;
+    // It may first get a block made while it was opening; it gets the new one.
+    let mut got = third.next().await;
+    while got.data["height"].as_u64() < Some(height) {
+        got = third.next().await;
+    }
+    assert_eq!(got.data["height"], height);
+    drop((second, third));
+    node.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

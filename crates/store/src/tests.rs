@@ -474,3 +474,94 @@ fn a_commit_cut_off_mid_prune_leaves_the_store_as_it_was_before_the_block() {
     let more = run(&store, &g, &a, &b, 1);
     assert_eq!(store.snapshot().unwrap().head().unwrap().unwrap().state_root, more[0]);
 }
+
+/// A reward report of two owners' devices interleaved, with entries that are not leaves
+/// (nothing paid, flagged) among the paid ones.
+fn mixed_report(epoch: u64) -> cairn_types::rewards::RewardReport {
+    use cairn_types::Address;
+    use cairn_types::rewards::{EpochRewards, Evidence, RewardEntry, RewardReport};
+    let owners = [Address([0xa0; 32]), Address([0xb0; 32])];
+    let entries: Vec<RewardEntry> = (0..9u8)
+        .map(|i| RewardEntry {
+            device: Hash([i + 1; 32]),
+            owner: owners[usize::from(i % 2)],
+            class: cairn_types::DeviceClass::Hotspot,
+            work: Default::default(),
+            uptime_ok: true,
+            scores: Vec::new(),
+            // Devices 3, 6 and 9 earned nothing; device 4 is flagged: 5 leaves of 9.
+            amount: if i % 3 == 2 { 0 } else { 100 + u128::from(i) },
+            not_counted: Vec::new(),
+            flags: if i == 3 {
+                vec![Evidence::Colocated { cell: 1, hotspots: 9 }]
+            } else {
+                Vec::new()
+            },
+            density: Vec::new(),
+            sensor_quality: None,
+            capped: 0,
+        })
+        .collect();
+    let (root, leaves) = RewardReport::leaf_root(&entries);
+    let summary = EpochRewards {
+        epoch,
+        emission: 0,
+        reminted: 0,
+        pools: Vec::new(),
+        to_treasury: 0,
+        to_validators: 0,
+        validator_payouts: Vec::new(),
+        escrowed: 0,
+        root,
+        leaves,
+    };
+    RewardReport { summary, entries }
+}
+
+#[test]
+fn a_devices_reward_leaf_is_found_at_its_place_among_the_paid_entries_and_its_path_verifies() {
+    use cairn_types::merkle;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("chain.redb")).unwrap();
+    let (a, b) = (Keypair::from_label("a"), Keypair::from_label("b"));
+    let g = genesis(&[&a, &b]);
+    init(&store, &g);
+    // One block, committed with the report of epoch 4 beside it.
+    let snap = store.snapshot().unwrap();
+    let app = App::new(g.chain_id.clone());
+    let v = Keypair::from_label("v");
+    let parent = Parent::of_genesis(&g);
+    let p = app.propose(&snap, parent, parent.timestamp_ms + 1, v.address(), Vec::new()).unwrap();
+    let cert = Certificate::solo(&v, &g.chain_id, &p.header.hash());
+    let block = Block { header: p.header, txs: p.txs, certificate: cert };
+    let report = mixed_report(4);
+    let (changes, batch) = (&p.executed.changes, &p.executed.tree_batch);
+    store.commit_block(&block, &p.executed.receipts, changes, batch, Some(&report)).unwrap();
+
+    let snap = store.snapshot().unwrap();
+    let leaves = snap.reward_leaves(4).unwrap();
+    assert_eq!(merkle::root(&leaves), report.summary.root);
+    assert_eq!(leaves.len() as u64, report.summary.leaves);
+    let mut next_leaf = 0u64;
+    for entry in &report.entries {
+        let (found, index) = snap.device_reward_leaf(&entry.device, 4).unwrap().unwrap();
+        assert_eq!(&found, entry);
+        if !entry.is_leaf() {
+            assert_eq!(index, None, "{:?} is not paid through the root", entry.device);
+            continue;
+        }
+        let index = index.expect("a paid entry's leaf index");
+        assert_eq!(index, next_leaf, "leaf index of {:?}", entry.device);
+        let path = merkle::prove(&leaves, index).unwrap();
+        let (root, count) = (report.summary.root, report.summary.leaves);
+        assert!(merkle::verify(&root, count, index, &entry.leaf().hash(), &path));
+        // Another device's leaf does not verify with this index and path.
+        let other = cairn_types::rewards::RewardLeaf { amount: entry.amount + 1, ..entry.leaf() };
+        assert!(!merkle::verify(&root, count, index, &other.hash(), &path));
+        next_leaf += 1;
+    }
+    assert_eq!(next_leaf, 5);
+    // No entry in that epoch, or no such epoch: nothing.
+    assert_eq!(snap.device_reward_leaf(&Hash([0xee; 32]), 4).unwrap(), None);
+    assert_eq!(snap.device_reward_leaf(&report.entries[0].device, 5).unwrap(), None);
+}

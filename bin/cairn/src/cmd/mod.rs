@@ -56,10 +56,8 @@ impl Ctx {
         if let Some(d) = &self.keystore {
             return Ok(d.clone());
         }
-        let home = cairn_home()?;
-        let own = home.join("keystore");
-        let devnet = home.join("devnet").join("keystore");
-        if !own.exists() && devnet.exists() {
+        let choice = default_keystore(&cairn_home()?);
+        if let KeystoreChoice::Devnet(devnet) = &choice {
             static SAID: std::sync::Once = std::sync::Once::new();
             SAID.call_once(|| {
                 eprintln!(
@@ -67,9 +65,36 @@ impl Ctx {
                     devnet.display()
                 );
             });
-            return Ok(devnet);
         }
-        Ok(own)
+        Ok(choice.dir().to_path_buf())
+    }
+}
+
+/// The keystore used when none is given, under the cairn home `home` (`~/.cairn`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeystoreChoice {
+    /// `home/keystore`: it exists, or there is no devnet's either (where a new one goes).
+    Own(PathBuf),
+    /// `home/devnet/keystore`: there is no own keystore and a devnet ran here.
+    Devnet(PathBuf),
+}
+
+impl KeystoreChoice {
+    pub fn dir(&self) -> &std::path::Path {
+        match self {
+            KeystoreChoice::Own(d) | KeystoreChoice::Devnet(d) => d,
+        }
+    }
+}
+
+/// Chooses the keystore when neither `--keystore` nor `CAIRN_KEYSTORE` names one.
+pub fn default_keystore(home: &std::path::Path) -> KeystoreChoice {
+    let own = home.join("keystore");
+    let devnet = home.join("devnet").join("keystore");
+    if !own.exists() && devnet.exists() {
+        KeystoreChoice::Devnet(devnet)
+    } else {
+        KeystoreChoice::Own(own)
     }
 }
 
@@ -112,5 +137,24 @@ mod tests {
         );
         let other = explain("http://x", anyhow::anyhow!("bad amount"));
         assert_eq!(format!("{other:#}"), "bad amount");
+    }
+
+    #[test]
+    fn with_no_keystore_given_the_devnets_is_used_only_when_there_is_no_own_one() {
+        let home = tempfile::tempdir().unwrap();
+        let own = home.path().join("keystore");
+        let devnet = home.path().join("devnet").join("keystore");
+        let ctx = |keystore: Option<PathBuf>| Ctx { node: String::new(), json: false, keystore };
+        // Nothing here yet: the own keystore, where a new key would go.
+        assert_eq!(default_keystore(home.path()), KeystoreChoice::Own(own.clone()));
+        // A devnet ran here and there is no own keystore: the devnet's.
+        std::fs::create_dir_all(&devnet).unwrap();
+        assert_eq!(default_keystore(home.path()), KeystoreChoice::Devnet(devnet.clone()));
+        // The user's own keystore wins once it exists.
+        std::fs::create_dir_all(&own).unwrap();
+        assert_eq!(default_keystore(home.path()), KeystoreChoice::Own(own.clone()));
+        // A keystore given (--keystore or CAIRN_KEYSTORE) is used as it is.
+        let given = home.path().join("elsewhere");
+        assert_eq!(ctx(Some(given.clone())).keystore_dir().unwrap(), given);
     }
 }

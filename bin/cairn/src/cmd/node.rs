@@ -62,6 +62,10 @@ pub struct RunArgs {
     /// keeps every version (proofs at any height).
     #[arg(long, default_value_t = cairn_node::DEFAULT_KEEP_VERSIONS)]
     keep_versions: u64,
+    /// Most live event streams (`GET /v1/events`) served at once; one more is refused with
+    /// 503 `too_many_streams`.
+    #[arg(long, default_value_t = cairn_node::events::DEFAULT_MAX_EVENT_STREAMS)]
+    max_event_streams: usize,
     /// Stop when standard input closes (set by `cairn testnet` on the nodes it starts, so
     /// they never outlive it).
     #[arg(long, hide = true)]
@@ -177,6 +181,7 @@ async fn run_node(
     config.keep_versions = run.keep_versions;
     config.store_cache_bytes =
         usize::try_from(run.store_cache_mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
+    config.max_event_streams = run.max_event_streams;
     let genesis = cairn_node::read_genesis(&dir)?;
     let source = if genesis.is_bft() {
         let bft = BftConfig::read(&dir).with_context(|| {
