@@ -16,9 +16,13 @@ async fn get(node: &Node, path: &str) -> harness::RawResponse {
 fn unknown_routes_get_404_not_found() {
     harness::run(LIMIT, async {
         let node = Node::start(&[]).await;
-        for path in ["/v1/nope", "/nope", "/", "/v1", "/v2/status", "/v1/blocks/1/raw/extra"] {
+        for path in ["/v1/nope", "/nope", "/v1", "/v2/status", "/v1/blocks/1/raw/extra"] {
             get(&node, path).await.assert_error(404, "not_found");
         }
+        // `/` is the explorer's page, not an API route.
+        let root = get(&node, "/").await;
+        assert_eq!(root.status, 200);
+        assert!(root.content_type.starts_with("text/html"), "{root:?}");
         http(&node, Method::POST, "/v1/nope", Some(("application/json", b"{}".to_vec())))
             .await
             .assert_error(404, "not_found");
