@@ -263,6 +263,8 @@ impl ChannelRange {
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PlanCell {
+    /// JSON: lowercase hex; a genesis file may still give it as a number.
+    #[serde(with = "crate::api::cell_hex_or_number")]
     pub cell: u64,
     pub plan: String,
 }

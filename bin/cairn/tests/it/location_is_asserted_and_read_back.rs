@@ -125,7 +125,7 @@ fn location_is_asserted_and_read_back() {
         assert_eq!(node.account(&alice).await.balance, before - location_fee - r.fee_paid);
         let paris12 = cell(PARIS, Resolution::Twelve);
         let v = node.cli(&["--json", "device", "show", &a1.id.to_string()]).success().json();
-        assert_eq!(v["device"]["location"], u64::from(paris12), "{v}");
+        assert_eq!(v["device"]["location"], paris12.to_string(), "{v}");
         assert_eq!(v["device"]["location_count"], 1, "{v}");
         let view = device(&node, &a1.id).await;
         assert_eq!(view.device.location, Some(u64::from(paris12)));
