@@ -441,6 +441,28 @@ mod tests {
     }
 
     #[test]
+    fn the_cell_query_takes_lowercase_hex_only() {
+        let paris12 = 0x8c1f_b46c_a4a1_dffu64;
+        assert_eq!(cell_range("8c1fb46ca4a1dff").unwrap(), (paris12, paris12));
+        let res7 = u64::from(
+            h3o::CellIndex::try_from(paris12).unwrap().parent(h3o::Resolution::Seven).unwrap(),
+        );
+        let (lo, hi) = cell_range(&format!("{res7:x}")).unwrap();
+        assert!(lo <= paris12 && paris12 <= hi);
+        // The decimal form of the same cell, upper case, a 0x prefix, a non-cell: bad_query.
+        for bad in [
+            paris12.to_string(),
+            "8C1FB46CA4A1DFF".to_string(),
+            "0x8c1fb46ca4a1dff".to_string(),
+            String::new(),
+            "7".to_string(),
+        ] {
+            let e = cell_range(&bad).unwrap_err();
+            assert_eq!((e.status, e.code), (StatusCode::BAD_REQUEST, "bad_query"), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn a_listing_whose_filter_matches_few_devices_stops_at_its_scan_budget_and_resumes() {
         let owner = Address([5; 32]);
         let store = fleet(owner, 200, 3);
