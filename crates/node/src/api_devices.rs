@@ -442,7 +442,7 @@ mod tests {
 
     #[test]
     fn the_cell_query_takes_lowercase_hex_only() {
-        let paris12 = 0x8c1f_b46c_a4a1_dffu64;
+        let paris12 = 0x08c1_fb46_ca4a_1dff_u64;
         assert_eq!(cell_range("8c1fb46ca4a1dff").unwrap(), (paris12, paris12));
         let res7 = u64::from(
             h3o::CellIndex::try_from(paris12).unwrap().parent(h3o::Resolution::Seven).unwrap(),

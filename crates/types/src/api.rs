@@ -584,7 +584,7 @@ mod tests {
     #[test]
     fn big_integers_are_written_as_strings_cells_as_lowercase_hex() {
         let v =
-            serde_json::to_value(forms(u64::MAX, 0x8c1f_b46c_a4a1_dff, None, u128::MAX)).unwrap();
+            serde_json::to_value(forms(u64::MAX, 0x08c1_fb46_ca4a_1dff, None, u128::MAX)).unwrap();
         assert_eq!(
             v,
             json!({
@@ -607,7 +607,7 @@ mod tests {
             Forms {
                 big: 1,
                 reading: i64::MIN,
-                cell: 0x8c1f_b46c_a4a1_dff,
+                cell: 0x08c1_fb46_ca4a_1dff,
                 location: Some(0xab),
                 scores: vec![]
             }
@@ -663,7 +663,7 @@ mod tests {
 
     #[test]
     fn a_genesis_cell_is_read_as_hex_or_as_the_old_number() {
-        let cell = 0x8c1f_b46c_a4a1_dffu64;
+        let cell = 0x08c1_fb46_ca4a_1dff_u64;
         let hex: Genesisish = serde_json::from_value(json!({"cell": "8c1fb46ca4a1dff"})).unwrap();
         let number: Genesisish = serde_json::from_value(json!({"cell": cell})).unwrap();
         assert_eq!((hex.cell, number.cell), (cell, cell));

@@ -891,6 +891,23 @@ mod tests {
     }
 
     #[test]
+    fn plan_cells_are_written_in_hex_and_read_in_hex_or_as_the_old_numbers() {
+        let p = Params::default();
+        let mut v = serde_json::to_value(&p).unwrap();
+        let first = NORTH_AMERICA_RES0[0];
+        assert_eq!(v["coverage"]["radio"]["plan_cells"][0]["cell"], format!("{first:x}"));
+        assert_eq!(serde_json::from_value::<Params>(v.clone()).unwrap(), p);
+        // A genesis file of before: every cell a JSON number.
+        let cells = &mut v["coverage"]["radio"]["plan_cells"];
+        for c in cells.as_array_mut().unwrap() {
+            let n = crate::api::parse_cell_hex(c["cell"].as_str().unwrap()).unwrap();
+            c["cell"] = serde_json::json!(n);
+        }
+        assert_eq!(v["coverage"]["radio"]["plan_cells"][0]["cell"], first);
+        assert_eq!(serde_json::from_value::<Params>(v).unwrap(), p);
+    }
+
+    #[test]
     fn radio_plans_must_be_named_once_and_cells_coarse_distinct_and_known() {
         let with = |f: &dyn Fn(&mut RadioParams)| {
             let mut p = Params::default();
