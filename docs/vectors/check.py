@@ -528,9 +528,9 @@ def check_reports(v):
         key_borsh = bytes([kind]) + r.take(32 if kind == 0 else 65)
         same(f"{what} device id", device_id(key_borsh).hex(), rep["device_id_hex"])
         j = rep["report_json"]
-        same(f"{what} seq", r.u64(), j["seq"])
-        same(f"{what} epoch", r.u64(), j["epoch"])
-        same(f"{what} time", r.u64(), j["timestamp_ms"])
+        same(f"{what} seq", r.u64(), int(j["seq"]))
+        same(f"{what} epoch", r.u64(), int(j["epoch"]))
+        same(f"{what} time", r.u64(), int(j["timestamp_ms"]))
         payload = report[r.pos :]
         same(f"{what} payload", payload.hex(), rep["payload_borsh_hex"])
         same(f"{what} payload index", payload[0], kinds.index(rep["kind"]))
@@ -590,9 +590,9 @@ def check_rewards(v):
             raise Mismatch(f"reward path of leaf {leaf['index']} does not verify")
     for c in v["claims"]:
         j = c["json"]
-        leaf = v["leaves"][j["index"]]
+        leaf = v["leaves"][int(j["index"])]
         path = [unhex(p) for p in leaf["path_hex"]]
-        borsh = u64(j["epoch"]) + u64(j["index"]) + unhex(leaf["leaf_borsh_hex"]) + u32(len(path)) + b"".join(path)
+        borsh = u64(int(j["epoch"])) + u64(int(j["index"])) + unhex(leaf["leaf_borsh_hex"]) + u32(len(path)) + b"".join(path)
         same("reward claim", borsh.hex(), c["borsh_hex"])
 
 

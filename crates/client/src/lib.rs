@@ -274,7 +274,7 @@ impl Client {
             params.push(format!("class={c}"));
         }
         if let Some(c) = q.cell {
-            params.push(format!("cell={c}"));
+            params.push(format!("cell={}", cairn_types::api::cell_to_hex(c)));
         }
         if let Some(a) = &q.after {
             params.push(format!("after={a}"));
@@ -618,8 +618,27 @@ pub fn relay_body<B: AsRef<[u8]>>(txs: &[B]) -> Vec<u8> {
 }
 
 fn decode_json<T: DeserializeOwned>(url: &str, body: &[u8]) -> Result<T, ClientError> {
+    #[cfg(feature = "json-safety")]
+    check_json_safety(url, body)?;
     serde_json::from_slice(body)
         .map_err(|e| ClientError::Decode { url: url.to_string(), reason: e.to_string() })
+}
+
+/// With the `json-safety` feature (on in the node's integration tests): refuses a response
+/// holding a JSON number a client reading numbers as doubles would round, so no route can
+/// start sending one unnoticed (docs/wire.md, "JSON forms").
+#[cfg(feature = "json-safety")]
+fn check_json_safety(url: &str, body: &[u8]) -> Result<(), ClientError> {
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return Ok(()); // not JSON: the typed decode reports it
+    };
+    match cairn_types::api::first_unsafe_number(&value) {
+        None => Ok(()),
+        Some((path, number)) => Err(ClientError::Decode {
+            url: url.to_string(),
+            reason: format!("JSON number {number} at {path} exceeds 2^53 - 1"),
+        }),
+    }
 }
 
 fn decode_raw_block(url: &str, height: Height, view: &RawBlockView) -> Result<Block, ClientError> {

@@ -256,3 +256,18 @@ fn relay_body_is_the_borsh_encoding_of_the_byte_strings() {
     assert_eq!(relay_body(&txs), borsh::to_vec(&txs).unwrap());
     assert_eq!(relay_body::<Vec<u8>>(&[]), borsh::to_vec(&Vec::<Vec<u8>>::new()).unwrap());
 }
+
+#[cfg(feature = "json-safety")]
+#[test]
+fn with_json_safety_a_response_holding_a_number_past_2_pow_53_is_refused() {
+    let url = "http://x/v1/status";
+    let ok: serde_json::Value =
+        decode_json(url, br#"{"a": [9007199254740991, "18446744073709551615"]}"#).unwrap();
+    assert_eq!(ok["a"][0], 9_007_199_254_740_991u64);
+    match decode_json::<serde_json::Value>(url, br#"{"a": {"b": [1, 9007199254740992]}}"#) {
+        Err(ClientError::Decode { reason, .. }) => {
+            assert!(reason.contains("9007199254740992") && reason.contains(".a.b[1]"), "{reason}");
+        }
+        other => panic!("expected a decode error, got {other:?}"),
+    }
+}

@@ -103,24 +103,26 @@ fn device_view(s: &Shared, id: DeviceId) -> Result<DeviceView, ApiError> {
 pub struct ListQuery {
     owner: Option<String>,
     class: Option<String>,
-    cell: Option<u64>,
+    /// Lowercase hex, as H3 writes it.
+    cell: Option<String>,
     after: Option<String>,
     limit: Option<usize>,
 }
 
 /// The index range to scan for a cell filter: all resolution-12 cells under `cell`.
-fn cell_range(cell: u64) -> Result<(u64, u64), ApiError> {
-    let c = h3o::CellIndex::try_from(cell).map_err(|e| bad_query(format!("cell {cell}: {e}")))?;
+fn cell_range(hex: &str) -> Result<(u64, u64), ApiError> {
+    let cell = cairn_types::api::parse_cell_hex(hex).map_err(bad_query)?;
+    let c = h3o::CellIndex::try_from(cell).map_err(|e| bad_query(format!("cell {hex}: {e}")))?;
     let res = h3o::Resolution::Twelve;
     if c.resolution() > res {
-        return Err(bad_query(format!("cell {cell} is finer than resolution 12")));
+        return Err(bad_query(format!("cell {hex} is finer than resolution 12")));
     }
     let count = c.children_count(res);
     let first =
-        c.child_at(0, res).ok_or_else(|| bad_query(format!("cell {cell} has no children")))?;
+        c.child_at(0, res).ok_or_else(|| bad_query(format!("cell {hex} has no children")))?;
     let last = c
         .child_at(count.saturating_sub(1), res)
-        .ok_or_else(|| bad_query(format!("cell {cell} has no children")))?;
+        .ok_or_else(|| bad_query(format!("cell {hex} has no children")))?;
     Ok((u64::from(first), u64::from(last)))
 }
 
@@ -148,7 +150,7 @@ pub async fn list(
         .map(hex::decode)
         .transpose()
         .map_err(|e| bad_query(format!("after: {e}")))?;
-    let cell = q.cell.map(cell_range).transpose()?;
+    let cell = q.cell.as_deref().map(cell_range).transpose()?;
     blocking(move || {
         let snap = s.snapshot()?;
         list_devices(&snap, Filter { owner, class, cell }, after, limit, MAX_SCAN).map(Json)
@@ -436,6 +438,28 @@ mod tests {
             store.set_latest(idx, Vec::new());
         }
         store
+    }
+
+    #[test]
+    fn the_cell_query_takes_lowercase_hex_only() {
+        let paris12 = 0x08c1_fb46_ca4a_1dff_u64;
+        assert_eq!(cell_range("8c1fb46ca4a1dff").unwrap(), (paris12, paris12));
+        let res7 = u64::from(
+            h3o::CellIndex::try_from(paris12).unwrap().parent(h3o::Resolution::Seven).unwrap(),
+        );
+        let (lo, hi) = cell_range(&format!("{res7:x}")).unwrap();
+        assert!(lo <= paris12 && paris12 <= hi);
+        // The decimal form of the same cell, upper case, a 0x prefix, a non-cell: bad_query.
+        for bad in [
+            paris12.to_string(),
+            "8C1FB46CA4A1DFF".to_string(),
+            "0x8c1fb46ca4a1dff".to_string(),
+            String::new(),
+            "7".to_string(),
+        ] {
+            let e = cell_range(&bad).unwrap_err();
+            assert_eq!((e.status, e.code), (StatusCode::BAD_REQUEST, "bad_query"), "{bad:?}");
+        }
     }
 
     #[test]

@@ -23,6 +23,183 @@ pub mod amount_str {
     }
 }
 
+/// Serde helper: a u64 that can exceed 2^53 (e.g. `expiry_height`, whose `u64::MAX` means
+/// "never") as a decimal string. Reads only the string form.
+pub mod u64_str {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&v.to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        let s = String::deserialize(d)?;
+        parse_u64(&s).map_err(serde::de::Error::custom)
+    }
+
+    /// A decimal u64 with nothing around it: no sign, no spaces, no leading `+`.
+    pub fn parse_u64(s: &str) -> Result<u64, String> {
+        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!("{s:?} is not a decimal u64"));
+        }
+        s.parse::<u64>().map_err(|_| format!("{s:?} does not fit in a u64"))
+    }
+}
+
+/// Serde helper: an i64 a signer chooses freely (a sensor reading) as a decimal string.
+pub mod i64_str {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &i64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&v.to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+        let s = String::deserialize(d)?;
+        let digits = s.strip_prefix('-').unwrap_or(&s);
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(serde::de::Error::custom(format!("{s:?} is not a decimal i64")));
+        }
+        s.parse::<i64>()
+            .map_err(|_| serde::de::Error::custom(format!("{s:?} does not fit in an i64")))
+    }
+}
+
+/// Serde helper: a `Vec<(T, u128)>` as `[[T, "<decimal>"], …]` (reward `scores`,
+/// `validator_payouts`).
+pub mod pairs_amount_str {
+    use serde::de::DeserializeOwned;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<T: Serialize, S: Serializer>(
+        v: &[(T, u128)],
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.collect_seq(v.iter().map(|(t, a)| (t, a.to_string())))
+    }
+
+    pub fn deserialize<'de, T: DeserializeOwned, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Vec<(T, u128)>, D::Error> {
+        let raw = Vec::<(T, String)>::deserialize(d)?;
+        raw.into_iter()
+            .map(|(t, s)| match s.bytes().all(|b| b.is_ascii_digit()) && !s.is_empty() {
+                true => s.parse::<u128>().map(|a| (t, a)).map_err(|_| s),
+                false => Err(s),
+            })
+            .collect::<Result<_, _>>()
+            .map_err(|s| {
+                serde::de::Error::custom(format!("amount {s:?} is not a base-unit integer"))
+            })
+    }
+}
+
+/// An H3 cell index as H3 writes it: lowercase hexadecimal, 1 to 16 digits, no `0x`.
+pub fn parse_cell_hex(s: &str) -> Result<u64, String> {
+    if s.is_empty() || s.len() > 16 || !s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return Err(format!("cell {s:?} is not 1 to 16 lowercase hex digits"));
+    }
+    u64::from_str_radix(s, 16).map_err(|e| format!("cell {s:?}: {e}"))
+}
+
+/// An H3 cell index as lowercase hex (`8c1fb46ca4a1dff`).
+pub fn cell_to_hex(cell: u64) -> String {
+    format!("{cell:x}")
+}
+
+/// Serde helper: an H3 cell (`u64`) as its lowercase hex string. Reads only that form.
+pub mod cell_hex {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::cell_to_hex(*v))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        let s = String::deserialize(d)?;
+        super::parse_cell_hex(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Serde helper: an optional H3 cell as its lowercase hex string or null.
+pub mod opt_cell_hex {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(c) => s.serialize_str(&super::cell_to_hex(*c)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+        let v: Option<String> = Option::deserialize(d)?;
+        v.map(|s| super::parse_cell_hex(&s).map_err(serde::de::Error::custom)).transpose()
+    }
+}
+
+/// Serde helper for genesis files: an H3 cell written as lowercase hex, read from that form
+/// or from the JSON number genesis files held before cells became strings.
+pub mod cell_hex_or_number {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
+        super::cell_hex::serialize(v, s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Either {
+            Number(u64),
+            Hex(String),
+        }
+        match Either::deserialize(d)? {
+            Either::Number(n) => Ok(n),
+            Either::Hex(s) => super::parse_cell_hex(&s).map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+/// The largest integer every JSON client reads exactly: 2^53 − 1 (JavaScript's
+/// `Number.MAX_SAFE_INTEGER`).
+pub const MAX_SAFE_JSON_INTEGER: u64 = (1 << 53) - 1;
+
+/// The path of the first JSON number in `v` a client reading numbers as IEEE doubles cannot
+/// hold exactly (an integer beyond ±(2^53 − 1)), with the number; None when there is none.
+pub fn first_unsafe_number(v: &serde_json::Value) -> Option<(String, String)> {
+    fn walk(v: &serde_json::Value, path: &mut String) -> Option<(String, String)> {
+        match v {
+            serde_json::Value::Number(n) => {
+                let safe = match (n.as_u64(), n.as_i64()) {
+                    (Some(u), _) => u <= MAX_SAFE_JSON_INTEGER,
+                    (None, Some(i)) => i.unsigned_abs() <= MAX_SAFE_JSON_INTEGER,
+                    // A float (`1.5`, or an integer past u64 that serde_json read as one).
+                    (None, None) => n.as_f64().is_some_and(|f| f.abs() < 9_007_199_254_740_992.0),
+                };
+                (!safe).then(|| (path.clone(), n.to_string()))
+            }
+            serde_json::Value::Array(items) => items.iter().enumerate().find_map(|(i, x)| {
+                let len = path.len();
+                path.push_str(&format!("[{i}]"));
+                let found = walk(x, path);
+                path.truncate(len);
+                found
+            }),
+            serde_json::Value::Object(map) => map.iter().find_map(|(k, x)| {
+                let len = path.len();
+                path.push('.');
+                path.push_str(k);
+                let found = walk(x, path);
+                path.truncate(len);
+                found
+            }),
+            _ => None,
+        }
+    }
+    walk(v, &mut String::new())
+}
+
 /// Every error response: a stable machine-readable code and a human message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
@@ -383,4 +560,158 @@ pub struct ProducedView {
 pub struct EntropyView {
     pub height: Height,
     pub entropy: Hash,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rewards::Pool;
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Forms {
+        #[serde(with = "u64_str")]
+        big: u64,
+        #[serde(with = "i64_str")]
+        reading: i64,
+        #[serde(with = "cell_hex")]
+        cell: u64,
+        #[serde(with = "opt_cell_hex")]
+        location: Option<u64>,
+        #[serde(with = "pairs_amount_str")]
+        scores: Vec<(Pool, u128)>,
+    }
+
+    #[derive(Debug, PartialEq, Deserialize)]
+    struct Genesisish {
+        #[serde(with = "cell_hex_or_number")]
+        cell: u64,
+    }
+
+    fn forms(big: u64, cell: u64, location: Option<u64>, score: u128) -> Forms {
+        Forms { big, reading: big as i64, cell, location, scores: vec![(Pool::Coverage, score)] }
+    }
+
+    #[test]
+    fn big_integers_are_written_as_strings_cells_as_lowercase_hex() {
+        let v =
+            serde_json::to_value(forms(u64::MAX, 0x08c1_fb46_ca4a_1dff, None, u128::MAX)).unwrap();
+        assert_eq!(
+            v,
+            json!({
+                "big": "18446744073709551615",
+                "reading": "-1",
+                "cell": "8c1fb46ca4a1dff",
+                "location": null,
+                "scores": [["coverage", "340282366920938463463374607431768211455"]],
+            })
+        );
+        assert_eq!(first_unsafe_number(&v), None);
+    }
+
+    #[test]
+    fn the_string_forms_refuse_numbers_and_malformed_strings() {
+        let good = json!({"big": "1", "reading": "-9223372036854775808", "cell": "8c1fb46ca4a1dff", "location": "ab", "scores": []});
+        let parsed: Forms = serde_json::from_value(good.clone()).unwrap();
+        assert_eq!(
+            parsed,
+            Forms {
+                big: 1,
+                reading: i64::MIN,
+                cell: 0x08c1_fb46_ca4a_1dff,
+                location: Some(0xab),
+                scores: vec![]
+            }
+        );
+        let with = |key: &str, value: Value| {
+            let mut v = good.clone();
+            v[key] = value;
+            serde_json::from_value::<Forms>(v)
+        };
+        for bad in [
+            json!(1),
+            json!(""),
+            json!("-1"),
+            json!("+1"),
+            json!(" 1"),
+            json!("1.0"),
+            json!("18446744073709551616"),
+        ] {
+            assert!(with("big", bad.clone()).is_err(), "big {bad}");
+        }
+        for bad in [
+            json!(-1),
+            json!(""),
+            json!("-"),
+            json!("+1"),
+            json!("--1"),
+            json!("1.0"),
+            json!("-9223372036854775809"),
+        ] {
+            assert!(with("reading", bad.clone()).is_err(), "reading {bad}");
+        }
+        for bad in [
+            json!(630_948_432_837_934_591u64),
+            json!(""),
+            json!("0x8c1fb46ca4a1dff"),
+            json!("8C1FB46CA4A1DFF"),
+            json!("8c1fb46ca4a1dffg"),
+            json!("18c1fb46ca4a1dff00"),
+        ] {
+            assert!(with("cell", bad.clone()).is_err(), "cell {bad}");
+            assert!(with("location", bad.clone()).is_err(), "location {bad}");
+        }
+        for bad in [
+            json!([["coverage", 5]]),
+            json!([["coverage", "-5"]]),
+            json!([["coverage", ""]]),
+            json!([["coverage", "1e3"]]),
+            json!([["nowhere", "5"]]),
+        ] {
+            assert!(with("scores", bad.clone()).is_err(), "scores {bad}");
+        }
+    }
+
+    #[test]
+    fn a_genesis_cell_is_read_as_hex_or_as_the_old_number() {
+        let cell = 0x08c1_fb46_ca4a_1dff_u64;
+        let hex: Genesisish = serde_json::from_value(json!({"cell": "8c1fb46ca4a1dff"})).unwrap();
+        let number: Genesisish = serde_json::from_value(json!({"cell": cell})).unwrap();
+        assert_eq!((hex.cell, number.cell), (cell, cell));
+        for bad in [json!("0x1"), json!(-1), json!(1.5), json!("zz"), json!(null)] {
+            assert!(serde_json::from_value::<Genesisish>(json!({"cell": bad})).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn unsafe_numbers_are_found_wherever_they_sit() {
+        let max = MAX_SAFE_JSON_INTEGER;
+        assert_eq!(
+            first_unsafe_number(&json!({"a": [max, -(max as i64), 1.5, "99999999999999999"]})),
+            None
+        );
+        assert_eq!(
+            first_unsafe_number(&json!({"a": [{"b": 1}, {"c": [0, max + 1]}]})),
+            Some((".a[1].c[1]".to_string(), (max + 1).to_string()))
+        );
+        assert!(first_unsafe_number(&json!([-(max as i64) - 1])).is_some());
+        assert!(first_unsafe_number(&serde_json::from_str("[1e300]").unwrap()).is_some());
+        let past_u64: Value =
+            serde_json::from_str("{\"x\": 340282366920938463463374607431768211455}").unwrap();
+        assert!(first_unsafe_number(&past_u64).is_some());
+    }
+
+    proptest! {
+        #[test]
+        fn every_value_survives_its_string_form(
+            big in any::<u64>(), cell in any::<u64>(), location in any::<Option<u64>>(),
+            score in any::<u128>(),
+        ) {
+            let f = forms(big, cell, location, score);
+            let v = serde_json::to_value(&f).unwrap();
+            prop_assert_eq!(first_unsafe_number(&v), None);
+            prop_assert_eq!(serde_json::from_value::<Forms>(v).unwrap(), f);
+        }
+    }
 }

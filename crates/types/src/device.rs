@@ -157,18 +157,34 @@ pub enum ReportPayload {
     /// "I am up." Counts toward the device's uptime in the epoch.
     Heartbeat {
         /// The device's own uptime counter, informational.
+        #[serde(with = "crate::api::u64_str")]
         uptime_secs: u64,
     },
     /// A sensor reading, in thousandths of the network's unit (integer, so every node
     /// judges it alike). Sensors only.
-    Reading { value: i64 },
+    Reading {
+        #[serde(with = "crate::api::i64_str")]
+        value: i64,
+    },
     /// A radio beacon: `data` must be [`beacon_data`] of the chain entropy at
     /// `entropy_height` and the device, so it could not have been made in advance. Hotspots
     /// only.
-    Beacon { entropy_height: u64, data: Hash, frequency_khz: u32, tx_power_dbm: i16 },
+    Beacon {
+        #[serde(with = "crate::api::u64_str")]
+        entropy_height: u64,
+        data: Hash,
+        frequency_khz: u32,
+        tx_power_dbm: i16,
+    },
     /// A hotspot heard `beaconer`'s beacon accepted at `beacon_height`, at `rssi_cdbm`
     /// (hundredths of a dBm) on `frequency_khz`. Hotspots only.
-    Witness { beaconer: DeviceId, beacon_height: u64, rssi_cdbm: i32, frequency_khz: u32 },
+    Witness {
+        beaconer: DeviceId,
+        #[serde(with = "crate::api::u64_str")]
+        beacon_height: u64,
+        rssi_cdbm: i32,
+        frequency_khz: u32,
+    },
 }
 
 /// The payload a beacon must carry: SHA-256 over the beacon domain, the entropy and the
@@ -206,8 +222,11 @@ pub struct Report {
     /// signature be checked before any state is read.
     pub device: DeviceKey,
     /// Strictly greater than the device's last accepted sequence number.
+    #[serde(with = "crate::api::u64_str")]
     pub seq: u64,
+    #[serde(with = "crate::api::u64_str")]
     pub epoch: u64,
+    #[serde(with = "crate::api::u64_str")]
     pub timestamp_ms: u64,
     pub payload: ReportPayload,
 }
@@ -245,33 +264,69 @@ pub enum RejectReason {
     #[error("a {class} device may not send {kind:?} reports")]
     WrongClass { class: DeviceClass, kind: ReportKind },
     #[error("sequence {seq} is not above the last accepted {last}")]
-    ReplayedSequence { seq: u64, last: u64 },
+    ReplayedSequence {
+        #[serde(with = "crate::api::u64_str")]
+        seq: u64,
+        #[serde(with = "crate::api::u64_str")]
+        last: u64,
+    },
     #[error("report is for epoch {epoch}; the current epoch is {current}")]
-    OutsideEpochWindow { epoch: u64, current: u64 },
+    OutsideEpochWindow {
+        #[serde(with = "crate::api::u64_str")]
+        epoch: u64,
+        current: u64,
+    },
     #[error(
         "timestamp {timestamp_ms} is ahead of the block time {block_time_ms} by more than {max_skew_ms} ms"
     )]
-    FutureTimestamp { timestamp_ms: u64, block_time_ms: u64, max_skew_ms: u64 },
+    FutureTimestamp {
+        #[serde(with = "crate::api::u64_str")]
+        timestamp_ms: u64,
+        block_time_ms: u64,
+        max_skew_ms: u64,
+    },
     #[error(
         "timestamp {timestamp_ms} is older than the block time {block_time_ms} by more than {max_age_ms} ms"
     )]
-    StaleTimestamp { timestamp_ms: u64, block_time_ms: u64, max_age_ms: u64 },
+    StaleTimestamp {
+        #[serde(with = "crate::api::u64_str")]
+        timestamp_ms: u64,
+        block_time_ms: u64,
+        max_age_ms: u64,
+    },
     #[error("device was deregistered at height {height}")]
     Deregistered { height: u64 },
     #[error("device is denylisted: {reason}")]
     Denylisted { reason: String },
     #[error("reading {value} is outside [{min}, {max}]")]
-    OutOfRange { value: i64, min: i64, max: i64 },
+    OutOfRange {
+        #[serde(with = "crate::api::i64_str")]
+        value: i64,
+        min: i64,
+        max: i64,
+    },
     #[error(
         "entropy of height {entropy_height} is not usable at height {height} (at most {max_age} blocks old)"
     )]
-    StaleEntropy { entropy_height: u64, height: u64, max_age: u64 },
+    StaleEntropy {
+        #[serde(with = "crate::api::u64_str")]
+        entropy_height: u64,
+        height: u64,
+        max_age: u64,
+    },
     #[error("beacon data does not derive from the entropy of height {entropy_height}")]
-    BadBeacon { entropy_height: u64 },
+    BadBeacon {
+        #[serde(with = "crate::api::u64_str")]
+        entropy_height: u64,
+    },
     #[error("last beacon at height {last}; the next is allowed from height {next}")]
     BeaconInterval { last: u64, next: u64 },
     #[error("no beacon of {beaconer} was accepted at height {height}")]
-    UnknownBeacon { beaconer: DeviceId, height: u64 },
+    UnknownBeacon {
+        beaconer: DeviceId,
+        #[serde(with = "crate::api::u64_str")]
+        height: u64,
+    },
     #[error("a device cannot witness its own beacon")]
     SelfWitness,
     #[error("witness and beaconer have the same owner {owner}")]
@@ -289,13 +344,21 @@ pub enum RejectReason {
     #[error("heard on {got} kHz; the beacon was on {beacon} kHz (at most {max_delta} kHz apart)")]
     FrequencyMismatch { got: u32, beacon: u32, max_delta: u32 },
     #[error("the beacon at height {beacon_height} is more than {max_lag} blocks before {height}")]
-    LateWitness { beacon_height: u64, height: u64, max_lag: u64 },
+    LateWitness {
+        #[serde(with = "crate::api::u64_str")]
+        beacon_height: u64,
+        height: u64,
+        max_lag: u64,
+    },
     #[error("the beacon already has its {cap} witnesses")]
     WitnessCap { cap: u32 },
     #[error("the witness has not beaconed validly in the last {window} blocks")]
     NoReciprocity { last_beacon: Option<u64>, window: u64 },
     #[error("this device already witnessed the beacon of height {beacon_height}")]
-    DuplicateWitness { beacon_height: u64 },
+    DuplicateWitness {
+        #[serde(with = "crate::api::u64_str")]
+        beacon_height: u64,
+    },
     #[error("{frequency_khz} kHz is not a channel of region plan {plan}")]
     BeaconFrequencyOutsidePlan { frequency_khz: u32, plan: String },
     #[error("{tx_power_dbm} dBm is outside region plan {plan}'s [{min_dbm}, {max_dbm}] dBm")]
@@ -388,6 +451,7 @@ pub struct Device {
     pub bond: Amount,
     pub status: DeviceStatus,
     /// Current H3 cell (resolution 12), if asserted.
+    #[serde(with = "crate::api::opt_cell_hex")]
     pub location: Option<u64>,
     pub location_count: u32,
     /// Height of the last location assertion (0 without one): the reward run's location
@@ -432,6 +496,7 @@ pub struct ReportCursor {
 )]
 pub struct EpochActivity {
     /// Bit i set: a heartbeat was accepted in slot i of the epoch.
+    #[serde(with = "crate::api::u64_str")]
     pub heartbeat_slots: u64,
     pub heartbeats: u32,
     /// Valid beacons accepted.
@@ -446,6 +511,7 @@ pub struct EpochActivity {
     /// Sensor readings, for a device that sent any (accepted or out of range).
     pub sensor: Option<SensorEpoch>,
     /// Units delivered through usage channels paid out in the epoch.
+    #[serde(with = "crate::api::u64_str")]
     pub units: u64,
     /// Bytes proven by answered storage challenges.
     pub proven_bytes: u64,
@@ -454,6 +520,7 @@ pub struct EpochActivity {
     /// Of `units`, those the device delivered in an earlier epoch whose uptime gate it
     /// met (a channel settled then and paid out now): they count whatever this epoch's
     /// uptime.
+    #[serde(with = "crate::api::u64_str")]
     pub units_pregated: u64,
     /// Of `jobs`, those whose reveal phase ended in an earlier epoch whose uptime gate the
     /// device met.
@@ -485,6 +552,7 @@ impl EpochActivity {
     Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
 )]
 pub struct LocationAssertion {
+    #[serde(with = "crate::api::cell_hex")]
     pub cell: u64,
     pub height: Height,
 }
@@ -572,6 +640,7 @@ pub struct BeaconRecord {
 )]
 pub struct DensityFactor {
     pub resolution: u8,
+    #[serde(with = "crate::api::cell_hex")]
     pub cell: u64,
     pub unclipped: u32,
     pub clipped: u32,

@@ -273,6 +273,8 @@ impl ChannelRange {
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PlanCell {
+    /// JSON: lowercase hex; a genesis file may still give it as a number.
+    #[serde(with = "crate::api::cell_hex_or_number")]
     pub cell: u64,
     pub plan: String,
 }
@@ -898,6 +900,23 @@ mod tests {
             let e = genesis(ok, vec![ok, bad]).validate().unwrap_err();
             assert!(e.to_string().contains("small order"), "{e}");
         }
+    }
+
+    #[test]
+    fn plan_cells_are_written_in_hex_and_read_in_hex_or_as_the_old_numbers() {
+        let p = Params::default();
+        let mut v = serde_json::to_value(&p).unwrap();
+        let first = NORTH_AMERICA_RES0[0];
+        assert_eq!(v["coverage"]["radio"]["plan_cells"][0]["cell"], format!("{first:x}"));
+        assert_eq!(serde_json::from_value::<Params>(v.clone()).unwrap(), p);
+        // A genesis file of before: every cell a JSON number.
+        let cells = &mut v["coverage"]["radio"]["plan_cells"];
+        for c in cells.as_array_mut().unwrap() {
+            let n = crate::api::parse_cell_hex(c["cell"].as_str().unwrap()).unwrap();
+            c["cell"] = serde_json::json!(n);
+        }
+        assert_eq!(v["coverage"]["radio"]["plan_cells"][0]["cell"], first);
+        assert_eq!(serde_json::from_value::<Params>(v).unwrap(), p);
     }
 
     #[test]

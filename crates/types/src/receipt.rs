@@ -38,7 +38,12 @@ pub enum TxFailure {
     #[error("device {device} is already registered")]
     DeviceExists { device: DeviceId },
     #[error("device nonce {got}, expected {expected}")]
-    WrongDeviceNonce { expected: u64, got: u64 },
+    WrongDeviceNonce {
+        #[serde(with = "crate::api::u64_str")]
+        expected: u64,
+        #[serde(with = "crate::api::u64_str")]
+        got: u64,
+    },
     #[error("device key {device} is denylisted: {reason}")]
     DeviceDenylisted { device: DeviceId, reason: String },
     #[error("the maker allow-list is on: registration needs a maker attestation")]
@@ -48,7 +53,11 @@ pub enum TxFailure {
     #[error("serial {serial:?} of maker {maker} is already registered to device {device}")]
     DuplicateSerial { maker: Address, serial: String, device: DeviceId },
     #[error("cell {cell:#x} is not a valid H3 cell at resolution 12: {reason}")]
-    InvalidCell { cell: u64, reason: String },
+    InvalidCell {
+        #[serde(with = "crate::api::cell_hex")]
+        cell: u64,
+        reason: String,
+    },
     #[error("device {device} is not active")]
     NotActive { device: DeviceId },
     #[error("{signer} is not the admin key")]
@@ -64,9 +73,19 @@ pub enum TxFailure {
     #[error("receipt is not signed by the channel's consumer {consumer}")]
     BadReceiptSignature { consumer: Address },
     #[error("receipt seq {seq} is not higher than the settled seq {settled}")]
-    ReceiptNotHigher { seq: u64, settled: u64 },
+    ReceiptNotHigher {
+        #[serde(with = "crate::api::u64_str")]
+        seq: u64,
+        #[serde(with = "crate::api::u64_str")]
+        settled: u64,
+    },
     #[error("receipt total {total} is below the settled total {settled}")]
-    ReceiptTotalLower { total: u64, settled: u64 },
+    ReceiptTotalLower {
+        #[serde(with = "crate::api::u64_str")]
+        total: u64,
+        #[serde(with = "crate::api::u64_str")]
+        settled: u64,
+    },
     #[error("the dispute window closed at height {closed_at}")]
     DisputeWindowClosed { closed_at: Height },
     #[error("{signer} is not a party to this channel")]
@@ -104,21 +123,47 @@ pub enum TxFailure {
     #[error("deal {deal} has no open challenge")]
     NoChallenge { deal: Hash },
     #[error("the challenge is for chunk {expected}, not {got}")]
-    WrongChunk { expected: u64, got: u64 },
+    WrongChunk {
+        #[serde(with = "crate::api::u64_str")]
+        expected: u64,
+        #[serde(with = "crate::api::u64_str")]
+        got: u64,
+    },
     #[error("the answer was due before height {deadline}")]
     LateResponse { deadline: Height },
     #[error("the chunk and path do not prove chunk {index} of the deal's root")]
-    BadMerklePath { index: u64 },
+    BadMerklePath {
+        #[serde(with = "crate::api::u64_str")]
+        index: u64,
+    },
     #[error("epoch {epoch} has no rewards (yet)")]
-    NoRewards { epoch: u64 },
+    NoRewards {
+        #[serde(with = "crate::api::u64_str")]
+        epoch: u64,
+    },
     #[error("the reward belongs to {owner}")]
     NotYourReward { owner: Address },
     #[error("leaf {index} of epoch {epoch} was claimed already")]
-    AlreadyClaimed { epoch: u64, index: u64 },
+    AlreadyClaimed {
+        #[serde(with = "crate::api::u64_str")]
+        epoch: u64,
+        #[serde(with = "crate::api::u64_str")]
+        index: u64,
+    },
     #[error("the path does not prove leaf {index} of epoch {epoch}'s reward root")]
-    BadRewardProof { epoch: u64, index: u64 },
+    BadRewardProof {
+        #[serde(with = "crate::api::u64_str")]
+        epoch: u64,
+        #[serde(with = "crate::api::u64_str")]
+        index: u64,
+    },
     #[error("{needed} credits needed, {available} held")]
-    InsufficientCredits { needed: u128, available: u128 },
+    InsufficientCredits {
+        #[serde(with = "crate::api::amount_str")]
+        needed: u128,
+        #[serde(with = "crate::api::amount_str")]
+        available: u128,
+    },
     #[error("{signer} is not a listed price oracle")]
     NotOracle { signer: Address },
     #[error("the oracle list is full ({max})")]
@@ -126,13 +171,26 @@ pub enum TxFailure {
     #[error("no fresh price: no oracle reported within {max_age} blocks")]
     StalePrice { max_age: u64 },
     #[error("{amount} base units buy no whole credit at {nano_usd_per_crn} nano-dollars per CRN")]
-    TooFewForACredit { amount: Amount, nano_usd_per_crn: u128 },
+    TooFewForACredit {
+        #[serde(with = "crate::api::amount_str")]
+        amount: Amount,
+        #[serde(with = "crate::api::amount_str")]
+        nano_usd_per_crn: u128,
+    },
     #[error("a price must be above zero")]
     ZeroPrice,
     #[error("no rewards of device {device} for epoch {epoch} are held")]
-    NoHold { device: DeviceId, epoch: u64 },
+    NoHold {
+        device: DeviceId,
+        #[serde(with = "crate::api::u64_str")]
+        epoch: u64,
+    },
     #[error("the held rewards of device {device} for epoch {epoch} were already settled")]
-    HoldSettled { device: DeviceId, epoch: u64 },
+    HoldSettled {
+        device: DeviceId,
+        #[serde(with = "crate::api::u64_str")]
+        epoch: u64,
+    },
     #[error("{validator} is not a validator candidate")]
     NotAValidator { validator: Address },
     #[error("a self-bond of {bonded} is below the minimum {min}")]
@@ -170,7 +228,12 @@ pub enum TxFailure {
     #[error(
         "a deal of {chunks} chunks of {chunk_size} bytes exceeds the largest deal, {max_bytes} bytes"
     )]
-    DealTooLarge { chunks: u64, chunk_size: u32, max_bytes: u64 },
+    DealTooLarge {
+        #[serde(with = "crate::api::u64_str")]
+        chunks: u64,
+        chunk_size: u32,
+        max_bytes: u64,
+    },
     #[error("only {fresh} fresh price reports; the price needs {min}")]
     NotEnoughOracles { fresh: u32, min: u32 },
     #[error("a price of {nano_usd_per_crn} nano-dollars per CRN is above the highest, {max}")]

@@ -219,11 +219,23 @@ pub enum Evidence {
     /// `outside` links leave the group.
     WitnessRing { members: u32, edges: u32, outside: u32 },
     /// The device moved `cells` cells (at `resolution`) in `blocks` blocks.
-    ImplausibleMove { from: u64, to: u64, cells: u64, resolution: u8, blocks: u64 },
+    ImplausibleMove {
+        #[serde(with = "crate::api::cell_hex")]
+        from: u64,
+        #[serde(with = "crate::api::cell_hex")]
+        to: u64,
+        cells: u64,
+        resolution: u8,
+        blocks: u64,
+    },
     /// The device's readings repeat those of `of`, registered earlier.
     CopiedSensor { of: DeviceId, readings: u32 },
     /// The device is one of `hotspots` hotspots active in the epoch in `cell`.
-    Colocated { cell: u64, hotspots: u32 },
+    Colocated {
+        #[serde(with = "crate::api::cell_hex")]
+        cell: u64,
+        hotspots: u32,
+    },
     /// The device's beacon at `beacon` (old enough for every witness to be in) drew none
     /// from outside the group that hears it, while it witnessed `beaconers` hotspots that
     /// could have heard it.
@@ -373,11 +385,13 @@ pub struct Work {
     /// Sensor quality, thousandths.
     pub quality: u32,
     /// Units delivered through usage channels paid out in the epoch.
+    #[serde(with = "crate::api::u64_str")]
     pub units: u64,
     pub proven_bytes: u64,
     pub jobs: u32,
     /// Of `units` and `jobs`, the work done in an earlier epoch whose uptime gate the device
     /// met: it counts even when this epoch's uptime is below the gate.
+    #[serde(with = "crate::api::u64_str")]
     pub units_pregated: u64,
     pub jobs_pregated: u32,
     /// Reports rejected in the epoch, by reason code.
@@ -414,6 +428,7 @@ pub struct RewardEntry {
     /// Whether the heartbeat uptime met the gate.
     pub uptime_ok: bool,
     /// Score per pool the device earned from (score > 0 only).
+    #[serde(with = "crate::api::pairs_amount_str")]
     pub scores: Vec<(Pool, u128)>,
     #[serde(with = "crate::api::amount_str")]
     pub amount: Amount,
@@ -473,6 +488,7 @@ pub struct PoolOutcome {
     /// Paid to devices (or validators); the rest went to the treasury.
     #[serde(with = "crate::api::amount_str")]
     pub paid: Amount,
+    #[serde(with = "crate::api::amount_str")]
     pub score_total: u128,
     pub earners: u64,
     /// Of `amount`, what the devices' shares came to above their paid values (usage,
@@ -500,6 +516,7 @@ pub struct EpochRewards {
     pub to_validators: Amount,
     /// Each validator's part of `to_validators`, by stake (in BFT mode it is bonded to the
     /// validator's pool, so its delegators share it by their shares).
+    #[serde(with = "crate::api::pairs_amount_str")]
     pub validator_payouts: Vec<(Address, Amount)>,
     /// Held in fraud escrow (flagged devices' amounts).
     #[serde(with = "crate::api::amount_str")]
@@ -533,7 +550,9 @@ impl RewardReport {
 /// A claim of one leaf: its position among the epoch's leaves and the Merkle path.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct RewardClaim {
+    #[serde(with = "crate::api::u64_str")]
     pub epoch: u64,
+    #[serde(with = "crate::api::u64_str")]
     pub index: u64,
     pub leaf: RewardLeaf,
     pub path: Vec<Hash>,

@@ -27,12 +27,17 @@ pub enum TxBody {
         class: DeviceClass,
         #[serde(with = "hex_bytes")]
         metadata: Vec<u8>,
+        #[serde(with = "crate::api::u64_str")]
         device_nonce: u64,
         device_signature: DeviceSignature,
         maker: Option<MakerAttestation>,
     },
     /// Asserts the device's location as an H3 cell at resolution 12; burns the location fee.
-    AssertLocation { device: DeviceId, cell: u64 },
+    AssertLocation {
+        device: DeviceId,
+        #[serde(with = "crate::api::cell_hex")]
+        cell: u64,
+    },
     /// Gives the device (and its bond) to another owner.
     TransferDevice { device: DeviceId, to: Address },
     /// Stops the device; its bond returns to the owner after the cooldown.
@@ -88,7 +93,9 @@ pub enum TxBody {
     OpenDeal {
         device: DeviceId,
         root: Hash,
+        #[serde(with = "crate::api::u64_str")]
         chunks: u64,
+        #[serde(with = "crate::api::u64_str")]
         duration_epochs: u64,
         #[serde(with = "crate::api::amount_str")]
         price_per_epoch: Amount,
@@ -96,6 +103,7 @@ pub enum TxBody {
     /// The provider answers the deal's open challenge with the chunk and its Merkle path.
     ProveStorage {
         deal: Hash,
+        #[serde(with = "crate::api::u64_str")]
         index: u64,
         #[serde(with = "hex_bytes")]
         chunk: Vec<u8>,
@@ -121,9 +129,18 @@ pub enum TxBody {
         amount: Amount,
     },
     /// The owner of a device whose rewards are held in fraud escrow appeals.
-    Appeal { device: DeviceId, epoch: u64 },
+    Appeal {
+        device: DeviceId,
+        #[serde(with = "crate::api::u64_str")]
+        epoch: u64,
+    },
     /// The admin key releases held rewards to the owner (`release`) or burns them.
-    ResolveFraud { device: DeviceId, epoch: u64, release: bool },
+    ResolveFraud {
+        device: DeviceId,
+        #[serde(with = "crate::api::u64_str")]
+        epoch: u64,
+        release: bool,
+    },
     /// Bonds `amount` of the signer's CRN to itself: the signer becomes (or stays) a
     /// validator candidate once its self-bond reaches `staking.min_self_bond`.
     Bond {
@@ -259,7 +276,9 @@ pub struct Transaction {
     /// minimum for this transaction's size (see [`Params::min_fee`]).
     #[serde(with = "crate::api::amount_str")]
     pub max_fee: Amount,
-    /// Last height at which the transaction may be included.
+    /// Last height at which the transaction may be included (`u64::MAX`: never). JSON: a
+    /// decimal string.
+    #[serde(with = "crate::api::u64_str")]
     pub expiry_height: Height,
     pub body: TxBody,
 }

@@ -13,7 +13,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct UsageReceipt {
     pub channel: Hash,
+    #[serde(with = "crate::api::u64_str")]
     pub total_units: u64,
+    #[serde(with = "crate::api::u64_str")]
     pub seq: u64,
 }
 
@@ -44,6 +46,7 @@ pub enum ChannelStatus {
     /// Paid out: `paid` to the provider's owner, `refunded` to the consumer.
     Closed {
         height: Height,
+        #[serde(with = "crate::api::u64_str")]
         units: u64,
         #[serde(with = "crate::api::amount_str")]
         paid: Amount,

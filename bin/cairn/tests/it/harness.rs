@@ -113,11 +113,13 @@ impl CliOutput {
         self
     }
 
-    /// Stdout parsed as JSON (for `--json` commands).
+    /// Stdout parsed as JSON (for `--json` commands), holding no number past 2^53 − 1.
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+        let v = serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
             panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr)
-        })
+        });
+        assert_json_safe("cli --json output", &v);
+        v
     }
 }
 
@@ -727,7 +729,21 @@ pub async fn http(
         .unwrap_or_default()
         .to_string();
     let body = resp.text().await.unwrap_or_else(|e| panic!("{path}: reading the body: {e}"));
+    if content_type.starts_with("application/json")
+        && let Ok(v) = serde_json::from_str::<serde_json::Value>(&body)
+    {
+        assert_json_safe(path, &v);
+    }
     RawResponse { status, content_type, body }
+}
+
+/// Fails on a JSON number a JavaScript client would round (past 2^53 − 1): every integer that
+/// can grow that large is a string (docs/wire.md, "JSON forms"). The client library checks
+/// its own responses the same way (its `json-safety` feature, on in these tests).
+pub fn assert_json_safe(what: &str, v: &serde_json::Value) {
+    if let Some((at, number)) = cairn_types::api::first_unsafe_number(v) {
+        panic!("{what}: JSON number {number} at {at} exceeds 2^53 - 1 in {v}");
+    }
 }
 
 /// What a client observed of the chain: every block's hash and state root, and the receipt

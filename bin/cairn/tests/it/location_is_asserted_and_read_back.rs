@@ -125,7 +125,7 @@ fn location_is_asserted_and_read_back() {
         assert_eq!(node.account(&alice).await.balance, before - location_fee - r.fee_paid);
         let paris12 = cell(PARIS, Resolution::Twelve);
         let v = node.cli(&["--json", "device", "show", &a1.id.to_string()]).success().json();
-        assert_eq!(v["device"]["location"], u64::from(paris12), "{v}");
+        assert_eq!(v["device"]["location"], paris12.to_string(), "{v}");
         assert_eq!(v["device"]["location_count"], 1, "{v}");
         let view = device(&node, &a1.id).await;
         assert_eq!(view.device.location, Some(u64::from(paris12)));
@@ -191,6 +191,15 @@ fn location_is_asserted_and_read_back() {
         let hex_ids = |ids: &[DeviceId]| ids.iter().map(|i| i.to_string()).collect();
         assert_eq!(listed(paris7), hex_ids(&[a1.id, a3.id, b1.id]));
         assert_eq!(listed(sydney7), BTreeSet::new());
+        // The route takes the cell as H3 writes it; the decimal index is refused.
+        let get = reqwest::Method::GET;
+        let listing =
+            harness::http(&node, get.clone(), &format!("/v1/devices?cell={paris7}"), None).await;
+        assert_eq!(listing.status, 200, "{listing:?}");
+        let page: cairn_types::api::DeviceListView = serde_json::from_str(&listing.body).unwrap();
+        assert_eq!(page.devices.len(), 3, "{listing:?}");
+        let decimal = format!("/v1/devices?cell={}", u64::from(paris7));
+        harness::http(&node, get, &decimal, None).await.assert_error(400, "bad_query");
 
         // Moving a1 to Sydney: two assertions in its history, indexed under Sydney only.
         let r2 = assert_at(&node, "alice", &a1, SYDNEY);
