@@ -160,9 +160,18 @@ pub enum ProposalAction {
     /// Allows or disallows a maker.
     Maker { maker: Address, allowed: bool },
     /// Releases (`release`) or burns the rewards of a device-epoch held in fraud escrow.
-    FraudAppeal { device: DeviceId, epoch: u64, release: bool },
+    FraudAppeal {
+        device: DeviceId,
+        #[serde(with = "crate::api::u64_str")]
+        epoch: u64,
+        release: bool,
+    },
     /// Nodes older than version `name` stop before executing `height`.
-    Upgrade { name: String, height: Height },
+    Upgrade {
+        name: String,
+        #[serde(with = "crate::api::u64_str")]
+        height: Height,
+    },
     /// Signalling only.
     Text { text: String },
 }
@@ -289,6 +298,7 @@ pub struct Proposal {
     pub locked_at_start: Amount,
     /// With `stake_votes`: each validator of the set at the start and the whole CRN of its
     /// power, in base units.
+    #[serde(with = "crate::api::pairs_amount_str")]
     pub stake: Vec<(Address, Amount)>,
     pub tally: Tally,
     pub status: ProposalStatus,

@@ -174,6 +174,7 @@ pub enum TxBody {
     Lock {
         #[serde(with = "crate::api::amount_str")]
         amount: Amount,
+        #[serde(with = "crate::api::u64_str")]
         epochs: u64,
         constant: bool,
     },
@@ -189,7 +190,11 @@ pub enum TxBody {
     },
     /// Votes on an open proposal with the voting power the signer had at its start; a
     /// later vote replaces an earlier one.
-    Vote { proposal: u64, choice: crate::gov::VoteChoice },
+    Vote {
+        #[serde(with = "crate::api::u64_str")]
+        proposal: u64,
+        choice: crate::gov::VoteChoice,
+    },
 }
 
 /// Most reward leaves one claim transaction carries.
