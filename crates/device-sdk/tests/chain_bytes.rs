@@ -6,7 +6,7 @@
 //! byte for byte; the node decodes the SDK's bytes back to the same value and verifies the
 //! SDK's signatures (ed25519 and P-256). ed25519 signing is deterministic, so there the
 //! signatures themselves must be equal too. Where the frozen vectors of `cairn-types`
-//! (`crates/types/tests/vectors/wire.json`) cover the same thing — account keys from a
+//! (`docs/vectors/wire.json`) cover the same thing — account keys from a
 //! seed, ed25519 signatures, the signing-message prefix — the SDK reproduces them.
 
 use cairn_device_sdk as sdk;
@@ -427,7 +427,7 @@ fn a_usage_receipt_is_the_nodes_receipt_and_settles_and_disputes_in_the_nodes_tr
 
 fn vectors() -> serde_json::Value {
     let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../types/tests/vectors/wire.json");
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/vectors/wire.json");
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 
