@@ -4,7 +4,7 @@ use cairn_types::TxBody;
 
 use crate::devices::{registry, reports};
 use crate::handler::TxHandler;
-use crate::rewards::fraud;
+use crate::rewards::escrow;
 use crate::staking::evidence;
 use crate::{accounts, channels, credits, deals, jobs, rewards, staking};
 
@@ -67,9 +67,9 @@ pub fn route<R>(body: &TxBody, f: impl FnOnce(&dyn TxHandler) -> R) -> R {
         }
         TxBody::AcceptDeal { deal } => f(&deals::AcceptDeal { deal }),
         TxBody::ClaimRewards { claims } => f(&rewards::ClaimRewards { claims }),
-        TxBody::Appeal { device, epoch } => f(&fraud::Appeal { device, epoch: *epoch }),
+        TxBody::Appeal { device, epoch } => f(&escrow::Appeal { device, epoch: *epoch }),
         TxBody::ResolveFraud { device, epoch, release } => {
-            f(&fraud::ResolveFraud { device, epoch: *epoch, release: *release })
+            f(&escrow::ResolveFraud { device, epoch: *epoch, release: *release })
         }
         TxBody::SetOracle { oracle, allowed } => {
             f(&credits::SetOracle { oracle, allowed: *allowed })

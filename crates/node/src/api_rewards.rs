@@ -70,7 +70,7 @@ pub async fn device(
     let snap = s.snapshot()?;
     rewards::get_epoch_rewards(&snap, q.epoch)?.ok_or_else(|| no_rewards(q.epoch))?;
     let entry = snap.device_reward(&id, q.epoch)?;
-    let hold = rewards::fraud::get_hold(&snap, &id, q.epoch)?;
+    let hold = rewards::escrow::get_hold(&snap, &id, q.epoch)?;
     Ok(Json(DeviceRewardView { device: id, epoch: q.epoch, entry, hold }))
 }
 
