@@ -7,7 +7,7 @@ use cairn_types::{Address, Amount, Params, TxBody, TxFailure, TxOutcome};
 
 use crate::devices::{registry, reports};
 use crate::handler::{Handled, SigItem, TxCx, TxHandler};
-use crate::rewards::fraud;
+use crate::rewards::escrow;
 use crate::staking::evidence;
 use crate::{accounts, compute, credits, governance, rewards, staking, storage, usage};
 
@@ -103,9 +103,9 @@ pub fn route<R>(body: &TxBody, f: impl FnOnce(&dyn Routed) -> R) -> R {
         }
         TxBody::AcceptDeal { deal } => f(&storage::AcceptDeal { deal }),
         TxBody::ClaimRewards { claims } => f(&rewards::ClaimRewards { claims }),
-        TxBody::Appeal { device, epoch } => f(&fraud::Appeal { device, epoch: *epoch }),
+        TxBody::Appeal { device, epoch } => f(&escrow::Appeal { device, epoch: *epoch }),
         TxBody::ResolveFraud { device, epoch, release } => {
-            f(&fraud::ResolveFraud { device, epoch: *epoch, release: *release })
+            f(&escrow::ResolveFraud { device, epoch: *epoch, release: *release })
         }
         TxBody::SetOracle { oracle, allowed } => {
             f(&credits::SetOracle { oracle, allowed: *allowed })

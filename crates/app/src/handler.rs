@@ -24,8 +24,8 @@
 //! offending values: [`crate::accounts::AccountsError`], [`crate::devices::DeviceTxError`] (the
 //! registry's kinds and `SubmitReports`, which never fails), [`crate::usage::UsageError`],
 //! [`crate::compute::ComputeError`], [`crate::storage::StorageError`],
-//! [`crate::credits::CreditsError`], [`crate::rewards::RewardsClaimError`],
-//! [`crate::rewards::fraud::FraudError`] and [`crate::staking::StakingError`] (`Bond`,
+//! [`crate::credits::CreditsError`], [`crate::rewards::claim::RewardsClaimError`],
+//! [`crate::rewards::escrow::FraudError`] and [`crate::staking::StakingError`] (`Bond`,
 //! `Delegate`, `Unbond` and `ReportEquivocation`). What several domains share is an enum of
 //! its own that theirs wrap: a balance that cannot pay ([`crate::accounts::AccountsError`]),
 //! a device that is not there or not the signer's ([`crate::devices::DeviceAccessError`]),

@@ -289,13 +289,13 @@ pub fn run(devices: usize, runs: usize) -> anyhow::Result<RewardsBench> {
     rewards::report(&store, &params, EPOCH, None)?;
     let report_only_seconds = started.elapsed().as_secs_f64();
     let started = Instant::now();
-    let mut gathered = rewards::gather(&store, &params, EPOCH)?;
+    let gathered = rewards::gather(&store, &params, EPOCH)?;
     let gather_seconds = started.elapsed().as_secs_f64();
     let started = Instant::now();
-    rewards::score_epoch(&params, &mut gathered);
+    let scored = rewards::score(&params, gathered);
     let score_seconds = started.elapsed().as_secs_f64();
     let started = Instant::now();
-    let again = rewards::settle(&store, &params, EPOCH, gathered, None)?;
+    let again = rewards::detect_and_pay(&store, &params, EPOCH, scored, None)?;
     let settle_seconds = started.elapsed().as_secs_f64();
     if again.entries.len() != devices {
         bail!("the steps one by one visited {} devices, not {devices}", again.entries.len());

@@ -111,7 +111,7 @@ fn device_reward(s: &Shared, id: Hash, epoch: u64) -> Result<DeviceRewardView, A
         }
         _ => None,
     };
-    let hold = rewards::fraud::get_hold(&snap, &id, epoch)?;
+    let hold = rewards::escrow::get_hold(&snap, &id, epoch)?;
     Ok(DeviceRewardView {
         device: id,
         epoch,

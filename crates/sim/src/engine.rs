@@ -257,7 +257,7 @@ impl Sim {
             .tally
             .pending
             .iter()
-            .map(|p| cairn_app::rewards::fraud::unproven_release_epoch(&params, p.epoch, p.until))
+            .map(|p| cairn_app::rewards::escrow::unproven_release_epoch(&params, p.epoch, p.until))
             .max()
         else {
             return Ok(());

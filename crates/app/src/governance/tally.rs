@@ -19,7 +19,7 @@
 use super::{GovState, current_params, get_proposal, gov_state, put_gov_state, put_proposal};
 use crate::component::{BlockEnv, BlockOutput, Component};
 use crate::devices::registry;
-use crate::rewards::fraud;
+use crate::rewards::escrow;
 use crate::{accounts, credits, state_key};
 use cairn_state::{Overlay, StateError, StateRead};
 use cairn_types::gov::{Proposal, ProposalAction, ProposalStatus, Tally, Upgrade};
@@ -97,7 +97,7 @@ fn apply(
         }
         ProposalAction::Maker { maker, allowed } => registry::write_maker(o, maker, *allowed),
         ProposalAction::FraudAppeal { device, epoch, release } => {
-            if let Err(f) = fraud::decide(o, device, *epoch, *release, height)? {
+            if let Err(f) = escrow::decide(o, device, *epoch, *release, height)? {
                 return Ok(Err(f.to_string()));
             }
         }

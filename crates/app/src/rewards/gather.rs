@@ -1,8 +1,9 @@
-//! Reading an epoch's roster from state for the reward run: each device's report entry with
-//! its work, and what the scoring and the detectors need of it, in device-id order.
+//! The gather stage of the reward run: reading an epoch's roster from state, each device's
+//! report entry with its work, and what the scoring and the detectors need of it, in
+//! device-id order.
 
-use super::compute::{DeviceInput, location_trust};
-use super::witness_rows::IdIndex;
+use super::detect::witness_rows::{self, IdIndex};
+use super::pay::{DeviceInput, location_trust};
 use crate::{roster, state_key};
 use cairn_state::{OrderedRead, PointReads, StateError, StateRead};
 use cairn_types::device::{Device, EpochActivity, LocationAssertion, SensorEpoch};
@@ -20,18 +21,34 @@ pub struct Facts {
     /// counts from it).
     pub located_at: Option<Height>,
     /// The epoch's sensor aggregate of any device that sent readings, with the device's
-    /// registration height (the copied-stream detector keeps the earliest registered);
-    /// boxed, as the other facts, to keep the many devices without one small.
-    pub sensor: Option<Box<(SensorEpoch, Height)>>,
-    /// (previous cell, new cell, blocks between) for a location asserted in the epoch
-    /// (boxed: few devices move in an epoch).
-    pub moved: Option<Box<(u64, u64, u64)>>,
+    /// registration height; boxed, as the other facts, to keep the many devices without one
+    /// small.
+    pub sensor: Option<Box<SensorFacts>>,
+    /// A location asserted in the epoch (boxed: few devices move in an epoch).
+    pub moved: Option<Box<Moved>>,
     /// The beaconers a hotspot heard within the reciprocity window before the boundary, by
     /// their place on the roster ([`Gathered::roster`]); [`OUTSIDE`] for each one that is
     /// not on it, whose id is the next in `outside`.
     pub heard: Box<[u32]>,
     /// The ids behind the [`OUTSIDE`] marks of `heard`, in their order (boxed: rare).
     pub outside: Option<Box<Vec<DeviceId>>>,
+}
+
+/// A device's sensor readings of the epoch, with its registration height (the
+/// copied-stream detector keeps the earliest registered).
+#[derive(Debug, Clone)]
+pub struct SensorFacts {
+    pub epoch: SensorEpoch,
+    pub registered: Height,
+}
+
+/// A location asserted in the epoch: the cell before, the new cell and the blocks between
+/// the two assertions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Moved {
+    pub from: u64,
+    pub to: u64,
+    pub blocks: u64,
 }
 
 /// A beaconer that is not on the roster, in [`Facts::heard`].
@@ -103,7 +120,8 @@ fn read_device(
         && let Some(p) = state
             .get_decoded::<LocationAssertion>(&state_key::location(id, d.location_count - 1))?
     {
-        facts.moved = Some(Box::new((p.cell, cell, d.located_at.saturating_sub(p.height))));
+        let blocks = d.located_at.saturating_sub(p.height);
+        facts.moved = Some(Box::new(Moved { from: p.cell, to: cell, blocks }));
     }
     let mut work = Work {
         uptime_slots: act.slots_filled(),
@@ -133,7 +151,8 @@ fn read_device(
             state.get_decoded(&state_key::rejections(id, epoch))?.unwrap_or_default();
         work.rejected = by.into_iter().collect();
     }
-    facts.sensor = act.sensor.map(|s| Box::new((s, d.registered_height)));
+    facts.sensor =
+        act.sensor.map(|epoch| Box::new(SensorFacts { epoch, registered: d.registered_height }));
     let entry = DeviceInput {
         device: *id,
         owner: d.owner,
@@ -266,7 +285,7 @@ pub fn gather<S: StateRead + Sync>(
 ) -> Result<Gathered, StateError> {
     use rayon::prelude::*;
     let mut ids = roster::read(state, epoch)?;
-    super::witness_rows::sort_ids(&mut ids);
+    witness_rows::sort_ids(&mut ids);
     // The first read error, if any (every read is tried; any error fails the whole run),
     // and the positions of devices without a record.
     let failed: std::sync::Mutex<Option<StateError>> = std::sync::Mutex::new(None);
@@ -370,3 +389,7 @@ fn placeholder(id: &DeviceId) -> RewardEntry {
     }
     .into_entry()
 }
+
+#[cfg(test)]
+#[path = "gather_tests.rs"]
+mod tests;

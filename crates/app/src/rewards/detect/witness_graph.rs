@@ -24,9 +24,9 @@
 //!   spoofers that witness one another, is heard by no one outside the group. A beaconer
 //!   none of whose witnesses was accepted in the window (one that only beacons, or whose
 //!   witnesses all fail their checks) is no evidence: it hears no one. The final judgement
-//!   needs the beacons' heights ([`super::fraud`]).
+//!   needs the beacons' heights ([`super::judge_unheard`]).
 
-use super::fraud::Flags;
+use super::Flags;
 use super::witness_rows::WitnessRows;
 use cairn_types::device_key::DeviceId;
 use cairn_types::rewards::{Evidence, FraudParams};
@@ -55,6 +55,32 @@ pub struct Graph {
     /// `flat[offsets[i]..offsets[i + 1]]`, sorted, unused slots last.
     offsets: Vec<usize>,
     flat: Vec<u32>,
+}
+
+/// A witness edge between two low-degree hotspots, within the component it lies in (by
+/// its root); sorted by component, then by its ends (the fields' order).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Edge {
+    component: usize,
+    from: u32,
+    to: u32,
+}
+
+/// A group judged a ring: its members (sorted numbers), the linked pairs among them and
+/// the pairs linking a member to anyone else.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Ring {
+    members: Vec<u32>,
+    pairs: u32,
+    outside: u32,
+}
+
+/// A hotspot being visited by [`Graph::strong_components`]: its number and the position
+/// in its row of the next edge to follow.
+#[derive(Clone, Copy)]
+struct Frame {
+    node: u32,
+    next: usize,
 }
 
 fn find(parent: &mut [usize], mut i: usize) -> usize {
@@ -186,12 +212,12 @@ impl Graph {
         let small = |size: usize| size >= p.ring_min.max(2) as usize && size <= SPLIT_MAX;
         // The edges between low-degree hotspots of the components that may hold a ring,
         // grouped by component.
-        let mut edges: Vec<(usize, u32, u32)> = Vec::new();
+        let mut edges: Vec<Edge> = Vec::new();
         for w in (0..self.witnesses()).filter(|w| low(*w)) {
             let root = find(&mut parent, w);
             if small(size[root]) {
                 let low_row = self.row(w).iter().filter(|b| low(**b as usize));
-                edges.extend(low_row.map(|b| (root, w as u32, *b)));
+                edges.extend(low_row.map(|b| Edge { component: root, from: w as u32, to: *b }));
             }
         }
         edges.sort_unstable();
@@ -200,9 +226,9 @@ impl Graph {
         }
         // Every linked hotspot of each candidate member, in the whole graph, either way.
         let mut candidate = vec![false; total];
-        for (_, a, b) in &edges {
-            candidate[*a as usize] = true;
-            candidate[*b as usize] = true;
+        for e in &edges {
+            candidate[e.from as usize] = true;
+            candidate[e.to as usize] = true;
         }
         let mut linked: std::collections::BTreeMap<u32, Vec<u32>> = Default::default();
         for w in 0..self.witnesses() {
@@ -219,9 +245,9 @@ impl Graph {
             list.sort_unstable();
             list.dedup();
         }
-        for component in edges.chunk_by(|a, b| a.0 == b.0) {
-            let directed: Vec<(u32, u32)> = component.iter().map(|(_, a, b)| (*a, *b)).collect();
-            for (members, pairs, outside) in ring_parts(p, &directed, &linked) {
+        for component in edges.chunk_by(|a, b| a.component == b.component) {
+            let directed: Vec<(u32, u32)> = component.iter().map(|e| (e.from, e.to)).collect();
+            for Ring { members, pairs, outside } in ring_parts(p, &directed, &linked) {
                 let evidence =
                     Evidence::WitnessRing { members: members.len() as u32, edges: pairs, outside };
                 for m in members {
@@ -281,24 +307,23 @@ impl Graph {
         let mut on_stack = vec![false; total];
         let mut component = vec![NONE; total];
         let mut stack: Vec<u32> = Vec::new();
-        // (node, next edge position in its row)
-        let mut calls: Vec<(u32, usize)> = Vec::new();
+        let mut calls: Vec<Frame> = Vec::new();
         let (mut next_index, mut next_component) = (0u32, 0u32);
         for start in 0..total {
             if index[start] != NONE {
                 continue;
             }
-            calls.push((start as u32, 0));
+            calls.push(Frame { node: start as u32, next: 0 });
             index[start] = next_index;
             low[start] = next_index;
             next_index += 1;
             stack.push(start as u32);
             on_stack[start] = true;
-            while let Some(&(v, pos)) = calls.last() {
+            while let Some(&Frame { node: v, next: pos }) = calls.last() {
                 let vi = v as usize;
                 if let Some(b) = self.row(vi).get(pos) {
                     if let Some(top) = calls.last_mut() {
-                        top.1 += 1;
+                        top.next += 1;
                     }
                     let bi = *b as usize;
                     if index[bi] == NONE {
@@ -307,15 +332,15 @@ impl Graph {
                         next_index += 1;
                         stack.push(*b);
                         on_stack[bi] = true;
-                        calls.push((*b, 0));
+                        calls.push(Frame { node: *b, next: 0 });
                     } else if on_stack[bi] {
                         low[vi] = low[vi].min(index[bi]);
                     }
                     continue;
                 }
                 calls.pop();
-                if let Some((parent, _)) = calls.last() {
-                    let p = *parent as usize;
+                if let Some(parent) = calls.last() {
+                    let p = parent.node as usize;
                     low[p] = low[p].min(low[vi]);
                 }
                 if low[vi] == index[vi] {
@@ -343,16 +368,15 @@ pub fn low_degree_max(p: &FraudParams) -> u32 {
     u32::try_from(2 * m.saturating_sub(1) + leaks).unwrap_or(u32::MAX)
 }
 
-/// The rings among one component of the low-degree graph, given as its directed edges:
-/// (members, linked pairs among them, pairs linking a member to anyone else, from
-/// `linked`, every member's linked hotspots in the whole graph). The whole component if it
-/// is a ring; otherwise, if it has at most [`SPLIT_MAX`] members, its parts along weak
+/// The rings among one component of the low-degree graph, given as its directed edges
+/// (`linked`: every member's linked hotspots in the whole graph). The whole component if
+/// it is a ring; otherwise, if it has at most [`SPLIT_MAX`] members, its parts along weak
 /// links.
 fn ring_parts(
     p: &FraudParams,
     directed: &[(u32, u32)],
     linked: &std::collections::BTreeMap<u32, Vec<u32>>,
-) -> Vec<(Vec<u32>, u32, u32)> {
+) -> Vec<Ring> {
     use std::collections::BTreeMap;
     let mut adjacent: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
     for (a, b) in directed {
@@ -418,7 +442,7 @@ impl Group<'_> {
     /// judged like any group. Two rings that hear each other through a hotspot linked to
     /// most of both are one part after the cut, but each is a clique; a town's cliques
     /// have more links outside than a ring may.
-    fn cliques(&self, within: &[u32]) -> Vec<(Vec<u32>, u32, u32)> {
+    fn cliques(&self, within: &[u32]) -> Vec<Ring> {
         let min = self.p.ring_min.max(2) as usize;
         let max = self.p.ring_max as usize;
         let inside = |d: &u32| within.binary_search(d).is_ok();
@@ -459,8 +483,8 @@ impl Group<'_> {
         rings
     }
 
-    /// Whether `members` (sorted) are a ring: (members, linked pairs, pairs leaving).
-    fn judge(&self, members: &[u32]) -> Option<(Vec<u32>, u32, u32)> {
+    /// Whether `members` (sorted) are a ring.
+    fn judge(&self, members: &[u32]) -> Option<Ring> {
         let p = self.p;
         let m = members.len() as u64;
         if m < u64::from(p.ring_min.max(2)) || m > u64::from(p.ring_max) {
@@ -483,7 +507,7 @@ impl Group<'_> {
         let closed = outside * 100 <= u64::from(p.ring_leak_percent) * linked;
         (dense && closed).then(|| {
             let cap = |x: u64| x.min(u64::from(u32::MAX)) as u32;
-            (members.to_vec(), cap(linked), cap(outside))
+            Ring { members: members.to_vec(), pairs: cap(linked), outside: cap(outside) }
         })
     }
 }

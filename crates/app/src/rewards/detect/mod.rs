@@ -1,9 +1,10 @@
-//! Fraud detectors for what no single report check can prove, run with the reward run at
-//! the epoch boundary, and the escrow of flagged rewards (held, appealed, released or
-//! burned; released by itself when the window ends).
+//! The detect stage of the reward run: fraud detectors for what no single report check can
+//! prove, run at the epoch boundary over the scored roster ([`inputs`]), beside the pay
+//! stage's shares. Their verdicts ([`Verdicts`]) say which amounts the pay stage holds in
+//! escrow (`super::escrow`) instead of putting them in the reward root.
 //!
 //! - Witness rings and unheard hotspots, on the witness graph of the reciprocity window
-//!   (`super::witness_graph`): every (witness, beaconer) pair accepted within
+//!   ([`witness_graph`], over [`witness_rows`]): every (witness, beaconer) pair accepted within
 //!   `coverage.reciprocity_blocks` before the boundary, so a ring whose members beacon less
 //!   often than once an epoch still shows all its edges. A ring is a group of `ring_min` to
 //!   `ring_max` hotspots, `ring_density_percent` of whose pairs are linked, with few links
@@ -21,36 +22,61 @@
 //! - Cold start ([`unproven`], docs/adr/0013-cold-start.md): a hotspot on probation (located
 //!   less than `probation_blocks` before the boundary) whose beacons fewer than
 //!   `evidence_witnesses` hotspots past their own probation witnessed is held as unproven,
-//!   and judged again when its probation ends ([`judge_unproven`]): released if it is on the
-//!   roster and no detector flagged it since, kept as a fraud hold if one did.
+//!   and judged again when its probation ends (`super::escrow::judge_unproven`): released if
+//!   it is on the roster and no detector flagged it since, kept as a fraud hold if one did.
 
-use super::witness_graph::Graph;
-pub use super::witness_graph::Suspect;
-pub use super::witness_rows::WitnessRows;
-use crate::accounts::{self, get_supply};
+pub mod inputs;
+pub mod witness_graph;
+pub mod witness_rows;
+
+pub use inputs::{DetectInputs, FraudInputs, HotspotCell, Move, SensorStream};
+use witness_graph::Graph;
+pub use witness_graph::Suspect;
+pub use witness_rows::WitnessRows;
+
+use super::escrow::LastFinding;
 use crate::state_key;
-use cairn_state::{Overlay, StateError, StateRead};
+use cairn_state::{StateError, StateRead};
 use cairn_types::device_key::DeviceId;
-use cairn_types::rewards::{Evidence, FraudHold, FraudParams, HoldStatus};
-use cairn_types::{Address, Hash, Height, Params, TxFailure};
+use cairn_types::rewards::{Evidence, FraudParams};
+use cairn_types::{Hash, Height, Params};
 use std::collections::BTreeMap;
-
-/// What the detectors look at, gathered from state.
-#[derive(Debug, Clone, Default)]
-pub struct FraudInputs {
-    /// Each hotspot that witnessed within the reciprocity window before the boundary, with
-    /// the beaconers it witnessed (a list of pairs converts with `into()`).
-    pub witnessed: WitnessRows,
-    /// Locations asserted in the epoch: (device, previous cell, new cell, blocks between).
-    pub moves: Vec<(DeviceId, u64, u64, u64)>,
-    /// Sensors: (device, registered height, readings, digest).
-    pub sensors: Vec<(DeviceId, Height, u32, Hash)>,
-    /// Hotspots active in the epoch, located: (device, asserted cell).
-    pub cells: Vec<(DeviceId, u64)>,
-}
 
 /// Flags per device, in device order.
 pub type Flags = BTreeMap<DeviceId, Vec<Evidence>>;
+
+/// The hearers of the devices whose unproven holds are judged, by device.
+pub type Hearers = BTreeMap<DeviceId, Vec<Hearer>>;
+
+/// What the detect stage hands on: every device's flags (the pay stage escrows their
+/// amounts) and the hearers of the devices whose unproven holds are judged at this boundary
+/// (the settle stage judges them).
+#[derive(Debug, Clone, Default)]
+pub struct Verdicts {
+    pub flags: Flags,
+    pub hearers: Hearers,
+}
+
+/// The detect stage's judgement at the boundary closing `epoch`, once the detectors ran
+/// ([`detect_all`], whose flags and suspects are `found`): the unheard rule's suspects
+/// settled against the beacons' heights in state ([`judge_unheard`]), the cold-start rule
+/// ([`unproven`]), and the hearers of each device of `judged` (ascending, [`hearers`]).
+pub fn judge(
+    state: &impl StateRead,
+    params: &Params,
+    epoch: u64,
+    inputs: &DetectInputs,
+    found: (Flags, Vec<Suspect>),
+    judged: &[DeviceId],
+) -> Result<Verdicts, StateError> {
+    let (mut flags, suspects) = found;
+    let DetectInputs { fraud, located_at, earning } = inputs;
+    judge_unheard(state, params, epoch, &suspects, &mut flags)?;
+    let boundary = epoch.saturating_add(1).saturating_mul(params.blocks_per_epoch);
+    unproven(&params.fraud, boundary, &fraud.witnessed, located_at, earning, &mut flags);
+    let hearers = hearers(state, &fraud.witnessed, located_at.len(), &flags, judged)?;
+    Ok(Verdicts { flags, hearers })
+}
 
 /// Runs the detectors.
 pub fn detect(p: &FraudParams, inputs: &FraudInputs) -> Flags {
@@ -92,18 +118,18 @@ pub fn detect_all(p: &FraudParams, inputs: &FraudInputs) -> (Flags, Vec<Suspect>
 
 /// Flags a location asserted in the epoch too far from the one before.
 fn moved(p: &FraudParams, inputs: &FraudInputs, flags: &mut Flags) {
-    for (d, from, to, blocks) in &inputs.moves {
-        if *blocks > p.move_window_blocks {
+    for &Move { device, from, to, blocks } in &inputs.moves {
+        if blocks > p.move_window_blocks {
             continue;
         }
-        let cells = move_cells(*from, *to, p.move_resolution).unwrap_or(u64::MAX);
+        let cells = move_cells(from, to, p.move_resolution).unwrap_or(u64::MAX);
         if cells > p.max_move_cells {
-            flags.entry(*d).or_default().push(Evidence::ImplausibleMove {
-                from: *from,
-                to: *to,
+            flags.entry(device).or_default().push(Evidence::ImplausibleMove {
+                from,
+                to,
                 cells,
                 resolution: p.move_resolution,
-                blocks: *blocks,
+                blocks,
             });
         }
     }
@@ -114,25 +140,40 @@ fn moved(p: &FraudParams, inputs: &FraudInputs, flags: &mut Flags) {
 fn copied(p: &FraudParams, inputs: &FraudInputs, flags: &mut Flags) {
     // Sorted by stream, then by registration (and id): each run of one stream starts with
     // its earliest registered sensor.
-    let mut streams: Vec<(u32, Hash, Height, DeviceId)> = inputs
+    let mut streams: Vec<ByStream> = inputs
         .sensors
         .iter()
-        .filter(|(_, _, readings, _)| *readings >= p.copy_min_readings.max(1))
-        .map(|(d, registered, readings, digest)| (*readings, *digest, *registered, *d))
+        .filter(|s| s.readings >= p.copy_min_readings.max(1))
+        .map(|s| ByStream {
+            readings: s.readings,
+            digest: s.digest,
+            registered: s.registered,
+            device: s.device,
+        })
         .collect();
     {
         use rayon::prelude::*;
         streams.par_sort_unstable();
     }
-    for group in streams.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
-        let Some(((readings, _, _, original), copies)) = group.split_first() else { continue };
-        for (_, _, _, d) in copies {
+    for group in streams.chunk_by(|a, b| (a.readings, a.digest) == (b.readings, b.digest)) {
+        let Some((original, copies)) = group.split_first() else { continue };
+        for copy in copies {
             flags
-                .entry(*d)
+                .entry(copy.device)
                 .or_default()
-                .push(Evidence::CopiedSensor { of: *original, readings: *readings });
+                .push(Evidence::CopiedSensor { of: original.device, readings: original.readings });
         }
     }
+}
+
+/// A sensor's stream as [`copied`] sorts them: by readings count and digest, then by
+/// registration height and id (the fields' order).
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct ByStream {
+    readings: u32,
+    digest: Hash,
+    registered: Height,
+    device: DeviceId,
 }
 
 /// Settles the unheard rule's suspects at the boundary closing `epoch`. A suspect's judged
@@ -294,7 +335,7 @@ pub fn hearers(
     roster: usize,
     flags: &Flags,
     judged: &[DeviceId],
-) -> Result<BTreeMap<DeviceId, Vec<Hearer>>, StateError> {
+) -> Result<Hearers, StateError> {
     let on_roster = rows.ids.get(..roster).unwrap_or_default();
     let targets: BTreeMap<u32, DeviceId> = judged
         .iter()
@@ -332,9 +373,9 @@ pub fn hearers(
             let Some(id) = rows.ids.get(w as usize) else { continue };
             let mine = flags.get(id);
             let seen = state
-                .get_decoded::<(u64, Vec<Evidence>)>(&state_key::fraud_seen(id))?
-                .filter(|(_, found)| found.iter().any(impeaches))
-                .map(|(epoch, _)| epoch);
+                .get_decoded::<LastFinding>(&state_key::fraud_seen(id))?
+                .filter(|last| last.evidence.iter().any(impeaches))
+                .map(|last| last.epoch);
             list.push(Hearer {
                 device: *id,
                 impeached: mine.is_some_and(|f| f.iter().any(impeaches)),
@@ -373,31 +414,36 @@ pub fn heard_by_flagged(hearers: &[Hearer], epoch: u64) -> Option<Evidence> {
     (flagged > unflagged).then_some(Evidence::HeardByFlagged { flagged, unflagged })
 }
 
-/// The epoch at whose first block an unproven hold of `epoch` is judged again: the first
-/// boundary at or after the end of the probation, and never before the next boundary.
-pub fn unproven_release_epoch(params: &Params, epoch: u64, until: Height) -> u64 {
-    until.div_ceil(params.blocks_per_epoch.max(1)).max(epoch.saturating_add(2))
-}
-
 /// Flags every hotspot of a cell where `colocated_min` or more were active.
 fn colocated(p: &FraudParams, inputs: &FraudInputs, flags: &mut Flags) {
     if p.colocated_min == 0 {
         return;
     }
     // Sorted by cell: each run is one cell's hotspots.
-    let mut by_cell: Vec<(u64, DeviceId)> = inputs.cells.iter().map(|(d, c)| (*c, *d)).collect();
+    let mut by_cell: Vec<ByCell> =
+        inputs.cells.iter().map(|c| ByCell { cell: c.cell, device: c.device }).collect();
     {
         use rayon::prelude::*;
         by_cell.par_sort_unstable();
     }
-    for group in by_cell.chunk_by(|a, b| a.0 == b.0) {
+    for group in by_cell.chunk_by(|a, b| a.cell == b.cell) {
         let n = u32::try_from(group.len()).unwrap_or(u32::MAX);
         if n >= p.colocated_min {
-            for (cell, d) in group {
-                flags.entry(*d).or_default().push(Evidence::Colocated { cell: *cell, hotspots: n });
+            for ByCell { cell, device } in group {
+                flags
+                    .entry(*device)
+                    .or_default()
+                    .push(Evidence::Colocated { cell: *cell, hotspots: n });
             }
         }
     }
+}
+
+/// A located hotspot as [`colocated`] sorts them: by cell, then by id (the fields' order).
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct ByCell {
+    cell: u64,
+    device: DeviceId,
 }
 
 /// Grid distance between the parents of two resolution-12 cells at `resolution`; None if
@@ -407,288 +453,6 @@ pub fn move_cells(from: u64, to: u64, resolution: u8) -> Option<u64> {
     let a = h3o::CellIndex::try_from(from).ok()?.parent(res)?;
     let b = h3o::CellIndex::try_from(to).ok()?.parent(res)?;
     a.grid_distance(b).ok().and_then(|d| u64::try_from(d).ok())
-}
-
-/// Holds a flagged device's amount in escrow until `release_epoch`.
-pub fn hold(o: &mut Overlay<'_>, h: &FraudHold) -> Result<(), StateError> {
-    o.put_encoded(state_key::fraud_hold(&h.device, h.epoch), h);
-    let qkey = state_key::fraud_due(h.release_epoch);
-    let mut due: Vec<(DeviceId, u64)> = o.get_decoded(&qkey)?.unwrap_or_default();
-    due.push((h.device, h.epoch));
-    o.put_encoded(qkey, &due);
-    Ok(())
-}
-
-pub fn get_hold(
-    state: &impl StateRead,
-    device: &DeviceId,
-    epoch: u64,
-) -> Result<Option<FraudHold>, StateError> {
-    state.get_decoded(&state_key::fraud_hold(device, epoch))
-}
-
-/// Pays or burns a held amount.
-fn settle(
-    o: &mut Overlay<'_>,
-    mut h: FraudHold,
-    release: bool,
-    height: Height,
-) -> Result<(), StateError> {
-    let mut s = get_supply(o)?;
-    s.held = s.held.saturating_sub(h.amount);
-    if release {
-        o.put_encoded(state_key::supply(), &s);
-        accounts::credit(o, &h.owner, h.amount)?;
-        h.status = HoldStatus::Released { height };
-    } else {
-        s.burned = s.burned.saturating_add(h.amount);
-        o.put_encoded(state_key::supply(), &s);
-        h.status = HoldStatus::Burned { height };
-    }
-    o.put_encoded(state_key::fraud_hold(&h.device, h.epoch), &h);
-    Ok(())
-}
-
-/// At the start of `epoch`: releases every hold whose window ends now and is still held,
-/// except unproven ones (holds with no detector's finding), which are returned to be
-/// judged with the boundary's report ([`judge_unproven`]).
-pub fn release_due(
-    o: &mut Overlay<'_>,
-    epoch: u64,
-    height: Height,
-) -> Result<Vec<FraudHold>, StateError> {
-    let qkey = state_key::fraud_due(epoch);
-    let Some(due) = o.get_decoded::<Vec<(DeviceId, u64)>>(&qkey)? else { return Ok(Vec::new()) };
-    let mut unproven = Vec::new();
-    for (device, e) in due {
-        if let Some(h) = get_hold(o, &device, e)?
-            && h.status == HoldStatus::Held
-        {
-            if h.evidence.iter().any(Evidence::is_finding) {
-                settle(o, h, true, height)?;
-            } else {
-                unproven.push(h);
-            }
-        }
-    }
-    o.delete(qkey);
-    Ok(unproven)
-}
-
-/// Records, for each device a detector found something against in `epoch`, that epoch and
-/// the findings (read by [`judge_unproven`]).
-pub fn record_findings(
-    o: &mut Overlay<'_>,
-    epoch: u64,
-    entries: &[cairn_types::rewards::RewardEntry],
-) {
-    for e in entries {
-        let finding: Vec<Evidence> = e.flags.iter().filter(|f| f.is_finding()).cloned().collect();
-        if !finding.is_empty() {
-            o.put_encoded(state_key::fraud_seen(&e.device), &(epoch, finding));
-        }
-    }
-}
-
-/// Re-queues a hold to be settled at the start of `release_epoch`.
-fn requeue(o: &mut Overlay<'_>, mut h: FraudHold, release_epoch: u64) -> Result<(), StateError> {
-    h.release_epoch = release_epoch;
-    hold(o, &h)
-}
-
-/// Judges the unproven holds due at the first block of `epoch` against that block's report
-/// (`entries`, in device order, for the epoch before): a hold whose device a detector
-/// flagged in any epoch since (its last finding is recorded by [`record_findings`])
-/// becomes a fraud hold with that finding, released after
-/// `escrow_epochs` unless resolved; a device on the roster with no flag is paid, unless
-/// more of the hotspots that heard it (`hearers`, from [`hearers`]) were flagged than
-/// clean ([`heard_by_flagged`]): then it becomes a fraud hold with that evidence; a device
-/// on probation again (it moved) waits for its new probation to end; a device off the
-/// roster is judged at the next boundary, and its hold is burned once `escrow_epochs` have
-/// passed since it was first due (it was never judged on a full window).
-pub fn judge_unproven(
-    o: &mut Overlay<'_>,
-    params: &Params,
-    epoch: u64,
-    height: Height,
-    entries: &[cairn_types::rewards::RewardEntry],
-    due: Vec<FraudHold>,
-    hearers: &BTreeMap<DeviceId, Vec<Hearer>>,
-) -> Result<(), StateError> {
-    let p = &params.fraud;
-    let escrow = p.escrow_epochs.max(1);
-    for mut h in due {
-        let entry = entries
-            .binary_search_by(|e| e.device.cmp(&h.device))
-            .ok()
-            .and_then(|at| entries.get(at));
-        // This boundary's findings, or the latest one since the held epoch (recorded
-        // whether or not it held an amount).
-        let mut finding: Vec<Evidence> = entry
-            .map(|e| e.flags.iter().filter(|f| f.is_finding()).cloned().collect())
-            .unwrap_or_default();
-        if finding.is_empty()
-            && let Some((seen, evidence)) =
-                o.get_decoded::<(u64, Vec<Evidence>)>(&state_key::fraud_seen(&h.device))?
-            && seen > h.epoch
-        {
-            finding = evidence;
-        }
-        if !finding.is_empty() {
-            h.evidence.extend(finding);
-            requeue(o, h, epoch.saturating_add(escrow))?;
-            continue;
-        }
-        let first_due = h
-            .evidence
-            .iter()
-            .find_map(Evidence::probation_end)
-            .map(|until| unproven_release_epoch(params, h.epoch, until));
-        let again = entry.and_then(|e| e.flags.iter().find_map(Evidence::probation_end));
-        match (entry, again) {
-            (Some(_), Some(until)) => {
-                let next = unproven_release_epoch(params, epoch, until);
-                requeue(o, h, next)?;
-            }
-            (Some(_), None) => {
-                let heard = hearers.get(&h.device).map(Vec::as_slice).unwrap_or_default();
-                if let Some(against) = heard_by_flagged(heard, h.epoch) {
-                    h.evidence.push(against);
-                    requeue(o, h, epoch.saturating_add(escrow))?;
-                } else {
-                    settle(o, h, true, height)?;
-                }
-            }
-            (None, _) if epoch >= first_due.unwrap_or(epoch).saturating_add(escrow) => {
-                settle(o, h, false, height)?
-            }
-            (None, _) => requeue(o, h, epoch.saturating_add(1))?,
-        }
-    }
-    Ok(())
-}
-
-use crate::TxResult;
-use crate::handler::{Handled, TxCx, TxHandler, no_outcome};
-
-/// Why `Appeal` or `ResolveFraud` fails.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum FraudError {
-    #[error("no rewards of device {device} for epoch {epoch} are held")]
-    NoHold { device: DeviceId, epoch: u64 },
-    #[error("the held rewards of device {device} for epoch {epoch} were already settled")]
-    HoldSettled { device: DeviceId, epoch: u64 },
-    /// Only the owner of the held reward appeals.
-    #[error("device {device} is owned by {owner}, not {signer}")]
-    NotOwner { device: DeviceId, owner: Address, signer: Address },
-    #[error("{signer} is not the admin key")]
-    NotAdmin { signer: Address },
-}
-
-impl From<FraudError> for TxFailure {
-    fn from(e: FraudError) -> TxFailure {
-        match e {
-            FraudError::NoHold { device, epoch } => TxFailure::NoHold { device, epoch },
-            FraudError::HoldSettled { device, epoch } => TxFailure::HoldSettled { device, epoch },
-            FraudError::NotOwner { device, owner, signer } => {
-                TxFailure::NotOwner { device, owner, signer }
-            }
-            FraudError::NotAdmin { signer } => TxFailure::NotAdmin { signer },
-        }
-    }
-}
-
-/// The owner of a held reward appeals (recorded for the decision).
-pub fn appeal(
-    o: &mut Overlay<'_>,
-    signer: &Address,
-    device: &DeviceId,
-    epoch: u64,
-) -> TxResult<FraudError> {
-    let Some(mut h) = get_hold(o, device, epoch)? else {
-        return Ok(Err(FraudError::NoHold { device: *device, epoch }));
-    };
-    if h.owner != *signer {
-        return Ok(Err(FraudError::NotOwner { device: *device, owner: h.owner, signer: *signer }));
-    }
-    if h.status != HoldStatus::Held {
-        return Ok(Err(FraudError::HoldSettled { device: *device, epoch }));
-    }
-    h.appealed = true;
-    o.put_encoded(state_key::fraud_hold(device, epoch), &h);
-    Ok(Ok(()))
-}
-
-/// The admin key releases a held reward to its owner or burns it.
-pub fn resolve(
-    o: &mut Overlay<'_>,
-    params: &Params,
-    signer: &Address,
-    device: &DeviceId,
-    epoch: u64,
-    release: bool,
-    height: Height,
-) -> TxResult<FraudError> {
-    if params.admin != Some(*signer) {
-        return Ok(Err(FraudError::NotAdmin { signer: *signer }));
-    }
-    decide(o, device, epoch, release, height)
-}
-
-/// Releases a held reward to its owner or burns it: the admin's [`resolve`] and a passed
-/// fraud appeal proposal.
-pub fn decide(
-    o: &mut Overlay<'_>,
-    device: &DeviceId,
-    epoch: u64,
-    release: bool,
-    height: Height,
-) -> TxResult<FraudError> {
-    let Some(h) = get_hold(o, device, epoch)? else {
-        return Ok(Err(FraudError::NoHold { device: *device, epoch }));
-    };
-    if h.status != HoldStatus::Held {
-        return Ok(Err(FraudError::HoldSettled { device: *device, epoch }));
-    }
-    settle(o, h, release, height)?;
-    Ok(Ok(()))
-}
-
-/// The handler of `TxBody::Appeal`: see [`appeal`].
-pub struct Appeal<'a> {
-    pub device: &'a DeviceId,
-    pub epoch: u64,
-}
-
-impl TxHandler for Appeal<'_> {
-    type Error = FraudError;
-
-    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled<FraudError> {
-        no_outcome(appeal(o, cx.signer, self.device, self.epoch))
-    }
-}
-
-/// The handler of `TxBody::ResolveFraud` (admin): see [`resolve`].
-pub struct ResolveFraud<'a> {
-    pub device: &'a DeviceId,
-    pub epoch: u64,
-    pub release: bool,
-}
-
-impl TxHandler for ResolveFraud<'_> {
-    type Error = FraudError;
-
-    fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled<FraudError> {
-        no_outcome(resolve(
-            o,
-            cx.params,
-            cx.signer,
-            self.device,
-            self.epoch,
-            self.release,
-            cx.height,
-        ))
-    }
 }
 
 #[cfg(test)]

@@ -2,8 +2,8 @@
 //! weak links, and hotspots heard by no one outside their group, settled against the
 //! beacons' heights in state.
 
-use crate::rewards::fraud::{Flags, FraudInputs, detect_all, judge_unheard};
-use crate::rewards::witness_graph::Suspect;
+use crate::rewards::detect::witness_graph::Suspect;
+use crate::rewards::detect::{Flags, FraudInputs, detect_all, judge_unheard};
 use crate::state_key;
 use cairn_state::{MemStore, Overlay};
 use cairn_types::device_key::DeviceId;
@@ -309,7 +309,7 @@ proptest::proptest! {
         k in 0u32..4,
     ) {
         use crate::rewards::Facts;
-        use crate::rewards::witness_rows::IdIndex;
+        use crate::rewards::detect::witness_rows::IdIndex;
         let witnessed = lists_of(&lists);
         // Every witness is on the roster, and some other hotspots.
         let roster: Vec<DeviceId> = (0u8..32)
@@ -328,7 +328,7 @@ proptest::proptest! {
                 f
             })
             .collect();
-        let rows = crate::rewards::heard_rows(roster.clone(), &facts);
+        let rows = crate::rewards::detect::inputs::heard_rows(roster.clone(), &facts);
         let p = FraudParams { unheard_min_beaconers: k, ring_min: 2, ..params() };
         let by_roster = detect_all(&p, &FraudInputs { witnessed: rows, ..FraudInputs::default() });
         let by_lists =

@@ -3,8 +3,13 @@
 
 use super::tests::{EPOCH, HONEST, RING, ring_run_with};
 use super::*;
+use crate::accounts::get_supply;
 use crate::devices::tests::assert_supply_identity;
+use crate::rewards::escrow::{get_hold, hold, judge_unproven, release_due};
+use cairn_state::Overlay;
+use cairn_types::Address;
 use cairn_types::rewards::RewardReport;
+use cairn_types::rewards::{FraudHold, HoldStatus};
 use cairn_types::{Amount, Keypair};
 
 fn id(i: u8) -> DeviceId {
@@ -212,7 +217,7 @@ fn judge(d: DeviceId, epoch: u64, hearers: &crate::rewards::Hearers) -> FraudHol
     let mut supply = get_supply(&o).unwrap();
     supply.held = h.amount;
     o.put_encoded(state_key::supply(), &supply);
-    let entry = crate::rewards::compute::DeviceInput {
+    let entry = crate::rewards::pay::DeviceInput {
         device: d,
         owner,
         class: cairn_types::DeviceClass::Hotspot,

@@ -5,8 +5,11 @@ use super::*;
 use crate::devices::tests::{
     Net, START, assert_supply_identity, ed_device, failure, heartbeat, register,
 };
+use crate::rewards::escrow::get_hold;
 use crate::tests::{CHAIN, genesis};
+use cairn_types::TxFailure;
 use cairn_types::device::{Report, ReportPayload, SignedReport, beacon_data};
+use cairn_types::rewards::HoldStatus;
 use cairn_types::rewards::RewardReport;
 use cairn_types::{Amount, DeviceClass, DeviceSigner, Keypair, TxBody};
 
@@ -81,8 +84,8 @@ fn a_far_jump_inside_the_window_is_implausible() {
     let paris = u64::from(h3o::LatLng::new(48.85, 2.35).unwrap().to_cell(h3o::Resolution::Twelve));
     let near = u64::from(h3o::LatLng::new(48.86, 2.36).unwrap().to_cell(h3o::Resolution::Twelve));
     let lyon = u64::from(h3o::LatLng::new(45.76, 4.84).unwrap().to_cell(h3o::Resolution::Twelve));
-    let moves =
-        vec![(id(1), paris, lyon, 500), (id(2), paris, near, 500), (id(3), paris, lyon, 1_001)];
+    let moves = [(id(1), paris, lyon, 500), (id(2), paris, near, 500), (id(3), paris, lyon, 1_001)];
+    let moves = moves.map(|(device, from, to, blocks)| Move { device, from, to, blocks }).to_vec();
     let flags = detect(&p, &FraudInputs { moves, ..FraudInputs::default() });
     assert_eq!(flags.keys().copied().collect::<Vec<_>>(), vec![id(1)]);
     let Evidence::ImplausibleMove { cells, blocks, .. } = flags[&id(1)][0] else { panic!() };
@@ -100,6 +103,15 @@ fn the_later_of_two_identical_sensor_streams_is_the_copy() {
         (id(4), 70, 4, Hash::sha256(b"short")),
         (id(5), 80, 4, Hash::sha256(b"short")),
     ];
+    let sensors = sensors
+        .into_iter()
+        .map(|(device, registered, readings, digest)| SensorStream {
+            device,
+            registered,
+            readings,
+            digest,
+        })
+        .collect();
     let flags = detect(&p, &FraudInputs { sensors, ..FraudInputs::default() });
     // 2 registered first; 1 copies it. 4 and 5 sent too few readings to judge.
     assert_eq!(flags.keys().copied().collect::<Vec<_>>(), vec![id(1)]);
@@ -404,7 +416,7 @@ fn a_fraud_appeal_is_released_or_burned_by_proposal() {
 /// less one). A group's outside links are the pairs of a member and anyone else linked
 /// either way.
 fn rings_by_definition(p: &FraudParams, witnessed: &[(DeviceId, Vec<DeviceId>)]) -> Flags {
-    use crate::rewards::witness_graph::{SPLIT_MAX, low_degree_max};
+    use crate::rewards::detect::witness_graph::{SPLIT_MAX, low_degree_max};
     use std::collections::{BTreeMap, BTreeSet};
     type Adjacent = BTreeMap<DeviceId, BTreeSet<DeviceId>>;
     // Directed edges, each once.
@@ -610,7 +622,7 @@ proptest::proptest! {
 /// had.
 #[test]
 fn every_fraud_error_maps_onto_its_receipt_failure() {
-    use FraudError as E;
+    use crate::rewards::escrow::FraudError as E;
     use cairn_types::{Address, Hash, TxFailure as F};
     let (a, b) = (Address([1; 32]), Address([2; 32]));
     let d = Hash([5; 32]);

@@ -18,6 +18,8 @@ fn three_hotspots_active_in_one_cell_are_all_flagged_two_are_not() {
         (id(5), farm),
         (id(6), pair),
     ];
+    let cells: Vec<HotspotCell> =
+        cells.into_iter().map(|(device, cell)| HotspotCell { device, cell }).collect();
     let flags = detect(&p, &FraudInputs { cells: cells.clone(), ..FraudInputs::default() });
     assert_eq!(flags.keys().copied().collect::<Vec<_>>(), vec![id(1), id(3), id(5)]);
     assert_eq!(flags[&id(3)], vec![Evidence::Colocated { cell: farm, hotspots: 3 }]);
@@ -38,7 +40,7 @@ fn a_farm_that_is_also_a_ring_carries_both_findings() {
     let cell = 42u64;
     let witnessed =
         vec![(id(1), vec![id(2), id(3)]), (id(2), vec![id(1), id(3)]), (id(3), vec![id(1), id(2)])];
-    let cells = vec![(id(1), cell), (id(2), cell), (id(3), cell)];
+    let cells = [id(1), id(2), id(3)].map(|device| HotspotCell { device, cell }).to_vec();
     let flags =
         detect(&p, &FraudInputs { witnessed: witnessed.into(), cells, ..FraudInputs::default() });
     assert_eq!(flags.len(), 3);
@@ -58,9 +60,12 @@ fn a_device_every_detector_flags_carries_the_findings_in_the_detectors_order() {
     let d = Hash::sha256(b"stream");
     let inputs = FraudInputs {
         witnessed: witnessed.into(),
-        moves: vec![(id(2), paris, lyon, 500)],
-        sensors: vec![(id(9), 1, 10, d), (id(2), 5, 10, d)],
-        cells: vec![(id(1), lyon), (id(2), lyon), (id(3), lyon)],
+        moves: vec![Move { device: id(2), from: paris, to: lyon, blocks: 500 }],
+        sensors: vec![
+            SensorStream { device: id(9), registered: 1, readings: 10, digest: d },
+            SensorStream { device: id(2), registered: 5, readings: 10, digest: d },
+        ],
+        cells: [id(1), id(2), id(3)].map(|device| HotspotCell { device, cell: lyon }).to_vec(),
     };
     let flags = detect(&p, &inputs);
     assert_eq!(flags.keys().copied().collect::<Vec<_>>(), vec![id(1), id(2), id(3)]);

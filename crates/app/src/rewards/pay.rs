@@ -1,5 +1,7 @@
-//! The reward run as a pure function of an epoch's work: the node runs it at the epoch
-//! boundary and `cairn rewards audit` runs the same code on a replayed chain.
+//! The pay stage of the reward run, a pure function of an epoch's scored work: every
+//! device's pool scores and share ([`shares`], beside the detect stage), then the flags'
+//! escrow, the reward root and the validators' pool ([`finish`]). The node runs it at the
+//! epoch boundary and `cairn rewards audit` runs the same code on a replayed chain.
 //!
 //! Rounding: every division rounds down — a pool's share of the emission, a device's share
 //! of a pool — and whatever rounding leaves, and every pool without work, goes to the
@@ -10,6 +12,9 @@
 //! pool at most `work.paid_service` — the CRN value of the credits consumers spent on its
 //! work in the epoch. What the caps hold back goes to the treasury too.
 
+use super::detect::Flags;
+use crate::state_key;
+use cairn_state::{StateError, StateRead};
 use cairn_types::device::{DensityFactor, SensorQuality};
 use cairn_types::device_key::DeviceId;
 use cairn_types::rewards::{
@@ -18,6 +23,35 @@ use cairn_types::rewards::{
 };
 use cairn_types::{Address, Amount, DeviceClass, merkle};
 use rayon::prelude::*;
+
+/// A validator sharing the validators' pool, with its weight: the CRN bonded to its pool
+/// (BFT mode), or 1 for the solo validator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ValidatorWeight {
+    pub address: Address,
+    pub weight: Amount,
+}
+
+/// Who shares the validators' pool of `epoch`: the epoch's validator set weighted by the
+/// CRN bonded to each pool (BFT mode), or the solo validator alone.
+pub fn validator_weights(
+    state: &impl StateRead,
+    epoch: u64,
+    solo: Option<Address>,
+) -> Result<Vec<ValidatorWeight>, StateError> {
+    let set: cairn_types::consensus::ValidatorSet =
+        state.get_decoded(&state_key::validator_set(epoch))?.unwrap_or_default();
+    if set.is_empty() {
+        let solo = solo.map(|address| ValidatorWeight { address, weight: 1 });
+        return Ok(solo.into_iter().collect());
+    }
+    let mut out = Vec::with_capacity(set.len());
+    for v in set.validators() {
+        let tokens = crate::staking::get_validator(state, &v.address)?.map_or(0, |p| p.tokens);
+        out.push(ValidatorWeight { address: v.address, weight: tokens });
+    }
+    Ok(out)
+}
 
 /// One device as the reward run sees it.
 #[derive(Debug, Clone)]
@@ -136,14 +170,21 @@ fn not_counted(class: DeviceClass, work: &Work, gated: bool) -> Vec<String> {
     out
 }
 
+/// A device's scores as the pay stage finds them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceScores {
+    /// Whether its heartbeats met the uptime gate.
+    pub uptime_ok: bool,
+    /// Its score in each pool it earns from (as [`RewardEntry::scores`]).
+    pub scores: Vec<(Pool, u128)>,
+    /// What it did that earned nothing, with why (as [`RewardEntry::not_counted`]).
+    pub not_counted: Vec<String>,
+}
+
 /// A device's score in each pool, and what it did that earned nothing (with why). Below
 /// the uptime gate a device earns only from deferred work that met the gate in the epoch it
 /// was done.
-pub fn scores(
-    class: DeviceClass,
-    work: &Work,
-    min_uptime_percent: u32,
-) -> (bool, Vec<(Pool, u128)>, Vec<String>) {
+pub fn scores(class: DeviceClass, work: &Work, min_uptime_percent: u32) -> DeviceScores {
     let up = uptime_ok(work, min_uptime_percent);
     let (raw, n) = raw_scores(class, work, up);
     // The gate took work away when the scores with the gate met would differ.
@@ -155,15 +196,24 @@ pub fn scores(
     let notes = not_counted(class, work, gated);
     let mut scores = Vec::with_capacity(raw.iter().filter(|(_, s)| *s > 0).count());
     scores.extend(raw.iter().filter(|(_, s)| *s > 0));
-    (up, scores, notes)
+    DeviceScores { uptime_ok: up, scores, not_counted: notes }
 }
 
-/// A device's volume share of a pool under the pool's cap for it: (what it is paid, what the
-/// cap holds back), which sum to `share`.
-pub fn capped_share(share: Amount, cap: Option<Amount>) -> (Amount, Amount) {
+/// A device's volume share of a pool under the pool's cap for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CappedShare {
+    /// What it is paid.
+    pub pays: Amount,
+    /// What the cap holds back (with `pays`, the share).
+    pub held: Amount,
+}
+
+/// A device's volume share of a pool under the pool's cap for it: what it is paid and what
+/// the cap holds back, which sum to `share`.
+pub fn capped_share(share: Amount, cap: Option<Amount>) -> CappedShare {
     match cap {
-        Some(cap) if share > cap => (cap, share - cap),
-        _ => (share, 0),
+        Some(cap) if share > cap => CappedShare { pays: cap, held: share - cap },
+        _ => CappedShare { pays: share, held: 0 },
     }
 }
 
@@ -218,8 +268,8 @@ pub fn run(
     min_uptime_percent: u32,
     epoch: u64,
     devices: impl rayon::iter::IntoParallelIterator<Item = DeviceInput>,
-    validators: &[(Address, Amount)],
-    flags: &super::fraud::Flags,
+    validators: &[ValidatorWeight],
+    flags: &Flags,
     reminted: Amount,
 ) -> RewardReport {
     let entries: Vec<RewardEntry> = devices.into_par_iter().map(DeviceInput::into_entry).collect();
@@ -231,24 +281,24 @@ pub fn run(
 /// the validator pool to `validators` in proportion to their weights (stake; a solo
 /// validator has weight 1), rounded down, the rest to the treasury. Flagged devices keep
 /// their share of their pools, but it is held in fraud escrow instead of entering the reward
-/// root. [`score_entries`] then [`finish`]: the node runs the first beside the fraud
-/// detectors, whose flags only the second needs.
+/// root. [`shares`] then [`finish`]: the node runs the first beside the fraud detectors,
+/// whose flags only the second needs.
 pub fn run_entries(
     p: &RewardParams,
     min_uptime_percent: u32,
     epoch: u64,
     entries: Vec<RewardEntry>,
-    validators: &[(Address, Amount)],
-    flags: &super::fraud::Flags,
+    validators: &[ValidatorWeight],
+    flags: &Flags,
     reminted: Amount,
 ) -> RewardReport {
-    finish(score_entries(p, min_uptime_percent, epoch, entries, reminted), validators, flags)
+    finish(shares(p, min_uptime_percent, epoch, entries, reminted), validators, flags)
 }
 
 /// The part of the run that fraud flags do not change: every entry's scores, notes and
 /// amount, the pools' totals and payouts, and the leaf hash of every entry with an amount
 /// (in entry order; [`finish`] drops the flagged ones).
-pub struct Scored {
+pub struct Shares {
     epoch: u64,
     emitted: Amount,
     reminted: Amount,
@@ -262,13 +312,13 @@ pub struct Scored {
 }
 
 /// Scores and pays `entries` (see [`run_entries`]) without looking at fraud flags.
-pub fn score_entries(
+pub fn shares(
     p: &RewardParams,
     min_uptime_percent: u32,
     epoch: u64,
     mut entries: Vec<RewardEntry>,
     reminted: Amount,
-) -> Scored {
+) -> Shares {
     let emitted = emission(p, epoch);
     // The pools share the emission and the re-minted CRN alike.
     let total = emitted.saturating_add(reminted);
@@ -277,7 +327,8 @@ pub fn score_entries(
     let sums = entries
         .par_iter_mut()
         .fold(Sums::default, |mut sums, e| {
-            let (up, scores, notes) = scores(e.class, &e.work, min_uptime_percent);
+            let DeviceScores { uptime_ok: up, scores, not_counted: notes } =
+                scores(e.class, &e.work, min_uptime_percent);
             for (pool, s) in &scores {
                 let i = *pool as usize;
                 sums.totals[i] = sums.totals[i].saturating_add(*s);
@@ -299,7 +350,7 @@ pub fn score_entries(
             for (pool, s) in &e.scores {
                 let i = *pool as usize;
                 let share = mul_div(parts[i].1, *s, totals[i]);
-                let (pays, held) = capped_share(share, e.work.paid_cap(*pool));
+                let CappedShare { pays, held } = capped_share(share, e.work.paid_cap(*pool));
                 paid.pools[i] += pays;
                 paid.capped[i] += held;
                 amount += pays;
@@ -316,18 +367,14 @@ pub fn score_entries(
         .filter(|e| e.amount > 0)
         .map(|e| merkle::leaf_hash(&e.leaf().hash().0))
         .collect();
-    Scored { epoch, emitted, reminted, total, parts, sums, paid, entries, paid_leaves }
+    Shares { epoch, emitted, reminted, total, parts, sums, paid, entries, paid_leaves }
 }
 
 /// The run's end once the fraud flags are known: each entry's flags, the escrowed sum, the
 /// reward root over the paid, unflagged entries (the same root as
 /// `RewardReport::leaf_root`) and the validators' pool.
-pub fn finish(
-    scored: Scored,
-    validators: &[(Address, Amount)],
-    flags: &super::fraud::Flags,
-) -> RewardReport {
-    let Scored {
+pub fn finish(shares: Shares, validators: &[ValidatorWeight], flags: &Flags) -> RewardReport {
+    let Shares {
         epoch,
         emitted,
         reminted,
@@ -337,7 +384,7 @@ pub fn finish(
         mut paid,
         mut entries,
         paid_leaves: mut leaf_hashes,
-    } = scored;
+    } = shares;
     if !flags.is_empty() {
         entries.par_iter_mut().for_each(|e| {
             e.flags = flags.get(&e.device).cloned().unwrap_or_default();
@@ -352,10 +399,11 @@ pub fn finish(
     let Sums { totals, mut earners } = sums;
     let mut paid_pools = paid.pools;
     let pool = parts[Pool::Validators as usize].1;
-    let weight: Amount = validators.iter().map(|(_, w)| *w).fold(0, Amount::saturating_add);
+    let weight: Amount = validators.iter().map(|v| v.weight).fold(0, Amount::saturating_add);
+    // In the summary as (validator, amount) pairs.
     let validator_payouts: Vec<(Address, Amount)> = validators
         .iter()
-        .map(|(a, w)| (*a, mul_div(pool, *w, weight)))
+        .map(|v| (v.address, mul_div(pool, v.weight, weight)))
         .filter(|(_, amount)| *amount > 0)
         .collect();
     let to_validators: Amount = validator_payouts.iter().map(|(_, a)| *a).sum();
@@ -401,5 +449,5 @@ pub fn location_trust(location: Option<u64>, asserted_at: Option<u64>, epoch_sta
 }
 
 #[cfg(test)]
-#[path = "compute_tests.rs"]
+#[path = "pay_tests.rs"]
 mod tests;

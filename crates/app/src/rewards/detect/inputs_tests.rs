@@ -1,8 +1,9 @@
-//! The detectors' inputs gathered on all cores, and the scoring's results written back on
-//! all cores, against the same done one device at a time.
+//! The detectors' inputs gathered on all cores, against the same done one device at a
+//! time.
 
-use super::compute::DeviceInput;
-use super::{Facts, Gathered, OUTSIDE, apply_at, fraud_inputs};
+use super::{FraudInputs, HotspotCell, Move, SensorStream, fraud_inputs};
+use crate::rewards::gather::{Facts, Gathered, Moved, OUTSIDE, SensorFacts};
+use crate::rewards::pay::DeviceInput;
 use cairn_types::device::SensorEpoch;
 use cairn_types::rewards::Work;
 use cairn_types::{Address, DeviceClass, Hash};
@@ -14,9 +15,9 @@ fn id(i: u64) -> Hash {
 
 /// A device: its class, what it heard (a place on the roster, or an outsider's number),
 /// whether it moved, and its sensor readings.
-type Spec = (u8, Vec<(bool, u16)>, bool, u32);
+pub(crate) type Spec = (u8, Vec<(bool, u16)>, bool, u32);
 
-fn gathered(specs: &[Spec]) -> Gathered {
+pub(crate) fn gathered(specs: &[Spec]) -> Gathered {
     let mut roster: Vec<Hash> = (0..specs.len() as u64).map(id).collect();
     roster.sort_unstable();
     let n = specs.len().max(1);
@@ -55,19 +56,19 @@ fn gathered(specs: &[Spec]) -> Gathered {
             })
             .collect();
         f.outside = (!outside.is_empty()).then(|| Box::new(outside));
-        f.moved = moved.then(|| Box::new((1, 2, u64::from(*readings))));
-        f.sensor = Some(Box::new((
-            SensorEpoch { readings: *readings % 3, out_of_range: 0, sum: 0, digest: id(7) },
-            5,
-        )));
+        f.moved = moved.then(|| Box::new(Moved { from: 1, to: 2, blocks: u64::from(*readings) }));
+        f.sensor = Some(Box::new(SensorFacts {
+            epoch: SensorEpoch { readings: *readings % 3, out_of_range: 0, sum: 0, digest: id(7) },
+            registered: 5,
+        }));
         g.facts.push(f);
     }
     g
 }
 
 /// The inputs read one device at a time, in order.
-fn one_by_one(g: &Gathered) -> super::fraud::FraudInputs {
-    let mut f = super::fraud::FraudInputs::default();
+fn one_by_one(g: &Gathered) -> FraudInputs {
+    let mut f = FraudInputs::default();
     let mut outsiders: Vec<Hash> =
         g.facts.iter().filter_map(|x| x.outside.as_deref()).flatten().copied().collect();
     outsiders.sort_unstable();
@@ -75,18 +76,23 @@ fn one_by_one(g: &Gathered) -> super::fraud::FraudInputs {
     let n = g.roster.len();
     for (i, (e, x)) in g.entries.iter().zip(&g.facts).enumerate() {
         if let Some(m) = x.moved.as_deref() {
-            f.moves.push((e.device, m.0, m.1, m.2));
+            f.moves.push(Move { device: e.device, from: m.from, to: m.to, blocks: m.blocks });
         }
         if e.class == DeviceClass::Sensor
-            && let Some((s, registered)) = x.sensor.as_deref()
+            && let Some(SensorFacts { epoch: s, registered }) = x.sensor.as_deref()
             && s.readings > 0
         {
-            f.sensors.push((e.device, *registered, s.readings, s.digest));
+            f.sensors.push(SensorStream {
+                device: e.device,
+                registered: *registered,
+                readings: s.readings,
+                digest: s.digest,
+            });
         }
         if e.class == DeviceClass::Hotspot
             && let Some(cell) = x.location
         {
-            f.cells.push((e.device, cell));
+            f.cells.push(HotspotCell { device: e.device, cell });
         }
         if !x.heard.is_empty() {
             let mut outside = x.outside.iter().flat_map(|o| o.iter());
@@ -128,25 +134,6 @@ proptest! {
         prop_assert_eq!(&got.moves, &want.moves);
         prop_assert_eq!(&got.sensors, &want.sensors);
         prop_assert_eq!(&got.cells, &want.cells);
-    }
-}
-
-proptest! {
-    /// Every value lands on the entry at its place, runs of entries of any length, and no
-    /// other entry changes.
-    #[test]
-    fn values_applied_on_all_cores_land_at_their_places(
-        n in 0usize..700,
-        picks in prop::collection::vec(any::<bool>(), 700),
-    ) {
-        let mut entries = gathered(&vec![(3, Vec::new(), false, 0); n]).entries;
-        let at: Vec<usize> = (0..n).filter(|i| picks[*i]).collect();
-        let values: Vec<u64> = at.iter().map(|i| *i as u64 + 1).collect();
-        apply_at(&mut entries, &at, values, |e, v| e.work.units = v);
-        for (i, e) in entries.iter().enumerate() {
-            let want = if picks[i] { i as u64 + 1 } else { 0 };
-            prop_assert_eq!(e.work.units, want);
-        }
     }
 }
 
