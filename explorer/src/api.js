@@ -1,5 +1,5 @@
-// Reads of the node's HTTP API (same origin). Integers too large for a JS number (H3 cells)
-// are kept exact as BigInt.
+// Reads of the node's HTTP API (same origin). The node writes every integer that can pass
+// 2^53 as a string (docs/wire.md); a larger number would still be kept exact as BigInt.
 export class ApiError extends Error {
   constructor(status, code, message) { super(message); this.status = status; this.code = code; }
 }

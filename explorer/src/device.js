@@ -8,7 +8,8 @@ import { esc, crn, link, kv } from './ui.js';
 import { merkleVerify, rewardLeafItem, headerHash, verifySoloCertificate, verifyRewardRootProof } from './verify.js';
 
 const REWARD_EPOCHS = 6;
-const cellHex = (c) => BigInt(c).toString(16);
+// Cells come as the lowercase hex strings H3 writes (docs/wire.md, JSON forms).
+const cellHex = (c) => String(c);
 
 export async function devicePage({ app }, id) {
   const v = await get(`/v1/devices/${encodeURIComponent(id)}`);
