@@ -56,6 +56,19 @@ pub struct Params {
     /// Validator staking (BFT mode).
     #[serde(default)]
     pub staking: StakingParams,
+    /// Largest total cost of one block's transactions, in cost units ([`crate::cost`]:
+    /// about a microsecond of one core each). A proposer stops filling a block there; a
+    /// block over it is invalid.
+    #[serde(default = "default_max_block_cost")]
+    pub max_block_cost: u64,
+}
+
+/// The default block cost budget: about 0.8 s of the standard machine's two cores for
+/// heartbeats, which fits the default block interval of one second (ADR 0024).
+pub const DEFAULT_MAX_BLOCK_COST: u64 = 1_500_000;
+
+fn default_max_block_cost() -> u64 {
+    DEFAULT_MAX_BLOCK_COST
 }
 
 /// Parameters of validator staking.
@@ -465,6 +478,7 @@ impl Default for Params {
             fraud: crate::rewards::FraudParams::default(),
             credits: crate::credits::CreditParams::default(),
             staking: StakingParams::default(),
+            max_block_cost: DEFAULT_MAX_BLOCK_COST,
         }
     }
 }
@@ -502,6 +516,16 @@ impl Params {
             ));
         }
         let d = &self.devices;
+        // The dearest transaction the other limits allow must fit a block on its own.
+        let largest = crate::cost::max_batch_cost(d.max_reports_per_tx)
+            .saturating_add(u64::from(self.max_tx_bytes) / crate::cost::BYTES_PER_UNIT);
+        if self.max_block_cost < largest {
+            return Err(GenesisError::Invalid(format!(
+                "max_block_cost {} must be at least {largest}, the cost of the largest report \
+                 batch (devices.max_reports_per_tx witnesses in max_tx_bytes)",
+                self.max_block_cost
+            )));
+        }
         if d.heartbeat_slots == 0 || d.heartbeat_slots > 64 {
             return Err(GenesisError::Invalid("devices.heartbeat_slots must be 1 to 64".into()));
         }
@@ -753,6 +777,31 @@ mod tests {
         assert!(with_density(&[(7, 4, 11, 10)]).is_err()); // target above max
         assert!(with_density(&[(7, 0, 5, 10)]).is_err()); // N of zero
         assert!(with_density(&[(7, 1, 5, 10)]).is_ok());
+    }
+
+    #[test]
+    fn a_block_cost_budget_below_the_largest_report_batch_is_refused() {
+        let p = Params::default();
+        let largest = crate::cost::max_batch_cost(p.devices.max_reports_per_tx)
+            + u64::from(p.max_tx_bytes) / crate::cost::BYTES_PER_UNIT;
+        assert!(p.max_block_cost >= largest);
+        let at = Params { max_block_cost: largest, ..p.clone() };
+        assert!(at.validate().is_ok());
+        let below = Params { max_block_cost: largest - 1, ..p.clone() };
+        let e = below.validate().unwrap_err();
+        assert!(e.to_string().contains("max_block_cost"), "{e}");
+        // Fewer reports per batch allow a smaller budget.
+        let mut small = Params { max_block_cost: largest - 1, ..p };
+        small.devices.max_reports_per_tx = 100;
+        assert!(small.validate().is_ok());
+    }
+
+    #[test]
+    fn a_params_file_without_max_block_cost_takes_the_default() {
+        let mut json = serde_json::to_value(Params::default()).unwrap();
+        json.as_object_mut().unwrap().remove("max_block_cost");
+        let p: Params = serde_json::from_value(json).unwrap();
+        assert_eq!(p.max_block_cost, DEFAULT_MAX_BLOCK_COST);
     }
 
     #[test]
