@@ -305,8 +305,7 @@ fn count_rejection(
     reason: &RejectReason,
 ) -> Result<(), StateError> {
     let rkey = state_key::rejections(id, w.epoch);
-    let mut by =
-        w.rejections.get(w.o, rkey.clone())?.map(|b| std::mem::take(b)).unwrap_or_default();
+    let mut by = w.rejections.get(w.o, rkey.clone())?.map(std::mem::take).unwrap_or_default();
     let n = by.entry(reason.code().to_string()).or_insert(0);
     *n = n.saturating_add(1);
     w.rejections.put(rkey, by);
@@ -343,7 +342,7 @@ fn record_heard(
     beacon_height: Height,
 ) -> Result<(), StateError> {
     let key = state_key::heard(witness);
-    let mut heard = w.heard.get(w.o, key.clone())?.map(|h| std::mem::take(h)).unwrap_or_default();
+    let mut heard = w.heard.get(w.o, key.clone())?.map(std::mem::take).unwrap_or_default();
     update_heard(&mut heard, params, height, beaconer, beacon_height);
     w.heard.put(key, heard);
     Ok(())
