@@ -63,9 +63,9 @@ pub struct Params {
     pub max_block_cost: u64,
 }
 
-/// The default block cost budget: about 0.8 s of the standard machine's two cores for
+/// The default block cost budget: about 0.55 s of the standard machine's two cores for
 /// heartbeats, which fits the default block interval of one second (ADR 0024).
-pub const DEFAULT_MAX_BLOCK_COST: u64 = 1_500_000;
+pub const DEFAULT_MAX_BLOCK_COST: u64 = 1_000_000;
 
 fn default_max_block_cost() -> u64 {
     DEFAULT_MAX_BLOCK_COST
