@@ -63,8 +63,8 @@ pub struct Params {
     pub max_block_cost: u64,
 }
 
-/// The default block cost budget: about 0.55 s of the standard machine's two cores for
-/// heartbeats, which fits the default block interval of one second (ADR 0024).
+/// The default block cost budget: about one second of mixed proofs of physical work on the
+/// standard machine, the default block interval (ADR 0024).
 pub const DEFAULT_MAX_BLOCK_COST: u64 = 1_000_000;
 
 fn default_max_block_cost() -> u64 {
@@ -522,7 +522,7 @@ impl Params {
         if self.max_block_cost < largest {
             return Err(GenesisError::Invalid(format!(
                 "max_block_cost {} must be at least {largest}, the cost of the largest report \
-                 batch (devices.max_reports_per_tx witnesses in max_tx_bytes)",
+                 batch (devices.max_reports_per_tx of the dearest report kind in max_tx_bytes)",
                 self.max_block_cost
             )));
         }
