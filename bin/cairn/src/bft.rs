@@ -36,7 +36,10 @@ struct Node(Arc<Shared>);
 
 impl TxPool for Node {
     fn proposal_txs(&self, snap: &Snapshot, max_txs: usize, max_bytes: usize) -> Vec<SizedTx> {
-        self.0.mempool().candidates(snap, max_txs, max_bytes)
+        // The proposal stops at the cost budget too (`App::propose`); asking no more of the
+        // pool spares cloning what could not fit.
+        let max_cost = cairn_app::App::params(snap).map_or(u64::MAX, |p| p.max_block_cost);
+        self.0.mempool().candidates(snap, max_txs, max_bytes, max_cost)
     }
 
     fn as_admitted(&self, txs: &[SignedTx]) -> Vec<SizedTx> {

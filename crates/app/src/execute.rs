@@ -59,10 +59,15 @@ pub(crate) fn execute<S: CommittedState>(
     let mut included = Vec::with_capacity(txs.len());
     let mut dropped = Vec::new();
     let mut bytes = 0usize;
+    let mut cost = 0u64;
     for (index, sized) in txs.into_iter().enumerate() {
+        // What does not fit waits for a later block, in the order it was offered; a block
+        // to verify was checked against the same limits before it ran (`App::verify_sized`).
+        let tx_cost = cairn_types::cost::tx_cost(&sized.tx.tx.body, sized.size);
         if mode == Mode::Propose
             && (included.len() >= params.max_block_txs as usize
-                || bytes + sized.size > params.max_block_bytes as usize)
+                || bytes + sized.size > params.max_block_bytes as usize
+                || cost.saturating_add(tx_cost) > params.max_block_cost)
         {
             break;
         }
@@ -117,6 +122,7 @@ pub(crate) fn execute<S: CommittedState>(
             outcome,
         });
         bytes += size;
+        cost = cost.saturating_add(tx_cost);
         included.push(stx);
     }
     block::end_block(&mut o, &env, &mut out)?;

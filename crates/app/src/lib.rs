@@ -124,6 +124,8 @@ pub enum BlockError {
     NotIncludable { index: usize, hash: Hash, error: StatefulError },
     #[error("block holds {txs} transactions / {bytes} bytes; limits are {max_txs} / {max_bytes}")]
     TooLarge { txs: usize, bytes: usize, max_txs: u32, max_bytes: u32 },
+    #[error("block costs {cost} units; the budget is {max}")]
+    OverBudget { cost: u64, max: u64 },
     #[error("state has no {0}; was genesis applied?")]
     MissingState(&'static str),
     #[error(transparent)]
@@ -252,7 +254,8 @@ impl App {
 
     /// Builds the block after `parent` from `candidates` (already through the stateless
     /// phase, in the order the mempool chose). Candidates that cannot be included now are
-    /// returned in `dropped`; the block stops at its size limits.
+    /// returned in `dropped`; the block stops at its size limits and its cost budget
+    /// (`Params::max_block_cost`, see `cairn_types::cost`).
     pub fn propose<S: CommittedState>(
         &self,
         state: &S,
@@ -357,6 +360,14 @@ impl App {
                 max_txs: params.max_block_txs,
                 max_bytes: params.max_block_bytes,
             });
+        }
+        // The cost is a function of the transactions alone: an over-budget block is refused
+        // before anything in it runs.
+        let cost = sized
+            .iter()
+            .fold(0u64, |t, s| t.saturating_add(cairn_types::cost::tx_cost(&s.tx.tx.body, s.size)));
+        if cost > params.max_block_cost {
+            return Err(BlockError::OverBudget { cost, max: params.max_block_cost });
         }
         for (index, verdict) in check::check_stateless_batch(&self.chain_id, &params, &mut sized)
             .into_iter()

@@ -33,6 +33,29 @@ pub fn append(o: &mut Overlay<'_>, epoch: u64, id: &DeviceId) -> Result<(), Stat
     Ok(())
 }
 
+/// Appends `ids` to the roster of `epoch`, in order: the same state as [`append`] for each,
+/// with each chunk read and written once.
+pub fn append_all(o: &mut Overlay<'_>, epoch: u64, ids: &[DeviceId]) -> Result<(), StateError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let mut n = len(o, epoch)?;
+    let mut rest = ids;
+    while !rest.is_empty() {
+        let key = state_key::roster_chunk(KIND, epoch, n / CHUNK);
+        let mut chunk: Vec<DeviceId> =
+            if n % CHUNK == 0 { Vec::new() } else { o.get_decoded(&key)?.unwrap_or_default() };
+        let room = (CHUNK - n % CHUNK) as usize;
+        let (now, later) = rest.split_at(room.min(rest.len()));
+        chunk.extend_from_slice(now);
+        n = n.saturating_add(now.len() as u32);
+        o.put_encoded(key, &chunk);
+        rest = later;
+    }
+    o.put_encoded(state_key::roster_len(KIND, epoch), &n);
+    Ok(())
+}
+
 /// The whole roster of `epoch`, in append order.
 pub fn read(state: &impl StateRead, epoch: u64) -> Result<Vec<DeviceId>, StateError> {
     let n = len(state, epoch)?;
@@ -69,5 +92,32 @@ mod tests {
         assert_eq!(got, (0..n).map(id).collect::<Vec<_>>());
         assert_eq!(read(&o, 6).unwrap(), vec![id(99)]);
         assert!(read(&o, 8).unwrap().is_empty());
+    }
+
+    #[test]
+    fn appending_all_at_once_leaves_the_state_of_appending_one_by_one() {
+        let base = MemStore::default();
+        // From empty, from inside a chunk, and filling a chunk exactly, in steps.
+        for (before, steps) in
+            [(0, vec![1]), (5, vec![CHUNK * 2 + 3]), (3, vec![CHUNK - 3, 1, 0, 700])]
+        {
+            let mut one = Overlay::new(&base);
+            let mut all = Overlay::new(&base);
+            let mut next = 0;
+            for i in 0..before {
+                append(&mut one, 7, &id(i)).unwrap();
+                append(&mut all, 7, &id(i)).unwrap();
+                next = i + 1;
+            }
+            for k in steps {
+                let ids: Vec<DeviceId> = (next..next + k).map(id).collect();
+                for i in &ids {
+                    append(&mut one, 7, i).unwrap();
+                }
+                append_all(&mut all, 7, &ids).unwrap();
+                next += k;
+            }
+            assert_eq!(one.into_changes(), all.into_changes());
+        }
     }
 }

@@ -116,6 +116,104 @@ fn verify_rejects_tampering() {
     ));
 }
 
+/// A genesis whose block budget holds two transfers of `a` and not three (the other limits shrunk
+/// so that validation allows so small a budget), and the cost of one.
+fn two_transfer_budget(a: &Keypair, b: &Keypair) -> (cairn_types::Genesis, u64) {
+    let one = transfer(a, b, 1, 0, FEE);
+    let cost = cairn_types::cost::tx_cost(&one.tx.body, one.to_bytes().len());
+    let g = cairn_testkit::genesis_with(&[a, b], 10_000_000, |p| {
+        p.devices.max_reports_per_tx = 1;
+        p.max_tx_bytes = 256;
+        p.storage.chunk_size = 128;
+        // Two transfers, or the least the validation allows if that is more (still short of
+        // three).
+        let least = cairn_types::cost::max_batch_cost(1) + 256 / cairn_types::cost::BYTES_PER_UNIT;
+        p.max_block_cost = (2 * cost).max(least);
+        assert!(p.max_block_cost < 3 * cost);
+    });
+    if let Err(e) = g.validate() {
+        panic!("the budget of two transfers must be a valid parameter: {e}");
+    }
+    (g, cost)
+}
+
+#[test]
+fn a_block_stops_at_its_cost_budget_and_the_rest_waits() {
+    let (a, b) = (Keypair::from_label("a"), Keypair::from_label("b"));
+    let (g, _) = two_transfer_budget(&a, &b);
+    let mut c = Chain::new(&g);
+    let txs: Vec<SignedTx> = (0..5).map(|n| transfer(&a, &b, 1, n, FEE)).collect();
+    let p = c.block(txs.clone());
+    assert_eq!(p.txs, txs[..2]);
+    assert!(p.dropped.is_empty());
+    let p = c.block(txs[2..].to_vec());
+    assert_eq!(p.txs, txs[2..4]);
+}
+
+#[test]
+fn a_hostile_proposers_over_budget_block_is_refused() {
+    let (a, b) = (Keypair::from_label("a"), Keypair::from_label("b"));
+    let (g, _) = two_transfer_budget(&a, &b);
+    let c = Chain::new(&g);
+    // Three transfers executed as a block without the budget (as a proposer that ignores
+    // it would), with correct roots.
+    let txs: Vec<SignedTx> = (0..3).map(|n| transfer(&a, &b, 1, n, FEE)).collect();
+    let params = crate::App::params(&c.store).unwrap();
+    let (height, timestamp_ms) = (c.parent.height + 1, c.parent.timestamp_ms + 1_000);
+    let env = || crate::component::BlockEnv {
+        chain_id: CHAIN,
+        params: &params,
+        height,
+        timestamp_ms,
+        entropy: c.parent.entropy,
+    };
+    let sized = txs.iter().cloned().map(crate::check::SizedTx::new).collect();
+    let (executed, included, _) =
+        crate::execute::execute(&c.store, env(), sized, crate::execute::Mode::Verify).unwrap();
+    assert_eq!(included.len(), 3);
+    assert!(executed.receipts.iter().all(|r| r.is_success()));
+    let header = cairn_types::BlockHeader {
+        height,
+        parent_hash: c.parent.hash,
+        timestamp_ms,
+        proposer: c.validator.address(),
+        epoch: params.epoch_of(height),
+        tx_root: merkle::root(&txs.iter().map(SignedTx::hash).collect::<Vec<_>>()),
+        receipts_root: executed.receipts_root(),
+        state_root: executed.state_root,
+    };
+    let err = c.app.verify(&c.store, c.parent, &header, &txs).unwrap_err();
+    assert!(
+        matches!(err, BlockError::OverBudget { cost, max } if cost > max && max == params.max_block_cost),
+        "{err}"
+    );
+    // The same block with two of its transactions is within the budget and valid.
+    let two = &txs[..2];
+    let sized = two.iter().cloned().map(crate::check::SizedTx::new).collect();
+    let (executed, _, _) =
+        crate::execute::execute(&c.store, env(), sized, crate::execute::Mode::Verify).unwrap();
+    let header = cairn_types::BlockHeader {
+        tx_root: merkle::root(&two.iter().map(SignedTx::hash).collect::<Vec<_>>()),
+        receipts_root: executed.receipts_root(),
+        state_root: executed.state_root,
+        ..header
+    };
+    c.app.verify(&c.store, c.parent, &header, two).unwrap();
+}
+
+#[test]
+fn a_transaction_no_block_could_hold_is_refused_as_too_costly() {
+    let (a, b) = (Keypair::from_label("a"), Keypair::from_label("b"));
+    let (g, cost) = two_transfer_budget(&a, &b);
+    let mut params = g.params.clone();
+    let t = transfer(&a, &b, 1, 0, FEE);
+    let size = t.to_bytes().len();
+    assert!(t.check_shape(CHAIN, &params, size).is_ok());
+    params.max_block_cost = cost - 1;
+    let e = t.check_shape(CHAIN, &params, size).unwrap_err();
+    assert_eq!(e.code(), "tx_too_costly");
+}
+
 #[test]
 fn block_size_limit_defers_the_rest() {
     let (a, b) = (Keypair::from_label("a"), Keypair::from_label("b"));

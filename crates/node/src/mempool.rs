@@ -4,8 +4,11 @@
 //! Limits: total count, total bytes, and count per sender. Within a sender, transactions
 //! are kept by nonce and must be contiguous from the account's next nonce. A pending
 //! transaction is replaced by one with the same signer and nonce only if the new fee is at
-//! least [`REPLACE_BUMP_PERCENT`] higher. Blocks take transactions in arrival order, each
-//! sender's in nonce order.
+//! least [`REPLACE_BUMP_PERCENT`] higher. Blocks take transactions in fee order — the fee
+//! as a multiple of the transaction's minimum fee (`Params::min_fee` of its size), highest
+//! first, ties by arrival — each sender's in nonce order; what does not fit a block's
+//! limits (count, bytes, cost) waits for the next. Transactions that all pay the minimum
+//! keep their arrival order.
 
 use cairn_app::accounts;
 use cairn_app::check::{self, SizedTx, StatefulError};
@@ -63,6 +66,17 @@ struct Entry {
     tx: SizedTx,
     hash: Hash,
     arrival: u64,
+    /// The transaction's cost (`cairn_types::cost::tx_cost`).
+    cost: u64,
+    /// Its fee in thousandths of its minimum fee at admission, rounded down.
+    fee_rate: Amount,
+}
+
+impl Entry {
+    /// Where the entry stands in the fee order: its fee rate, then earlier arrival first.
+    fn priority(&self) -> (Amount, Reverse<u64>) {
+        (self.fee_rate, Reverse(self.arrival))
+    }
 }
 
 #[derive(Debug, Default)]
@@ -211,41 +225,53 @@ impl Mempool {
         self.arrivals += 1;
         self.bytes += tx.size;
         self.by_hash.insert(hash, (sender, nonce));
+        let cost = cairn_types::cost::tx_cost(&tx.tx.tx.body, tx.size);
+        let fee_rate = tx.tx.tx.max_fee.saturating_mul(1_000) / params.min_fee(tx.size).max(1);
         self.senders
             .entry(sender)
             .or_default()
-            .insert(nonce, Entry { tx, hash, arrival: self.arrivals });
+            .insert(nonce, Entry { tx, hash, arrival: self.arrivals, cost, fee_rate });
         Ok(hash)
     }
 
-    /// Up to `max_txs` / `max_bytes` of transactions for the next block: by arrival, each
-    /// sender's in nonce order, starting at the account's next nonce (read from `state`) and
-    /// stopping at any gap, so nothing that cannot be included takes a place.
+    /// Up to `max_txs` / `max_bytes` / `max_cost` of transactions for the next block, in
+    /// fee order ([`Entry::priority`]): among the senders' next transactions, the best
+    /// first, each sender's in nonce order, starting at the account's next nonce (read from
+    /// `state`) and stopping at any gap, so nothing that cannot be included takes a place.
+    /// Stops at the first transaction that does not fit: the rest wait, still in fee
+    /// order, for a later block.
     pub fn candidates(
         &self,
         state: &impl StateRead,
         max_txs: usize,
         max_bytes: usize,
+        max_cost: u64,
     ) -> Vec<SizedTx> {
-        let mut heads: BinaryHeap<Reverse<(u64, Address, u64)>> = BinaryHeap::new();
+        type Head = ((Amount, Reverse<u64>), Address, u64);
+        let mut heads: BinaryHeap<Head> = BinaryHeap::new();
         for (sender, q) in &self.senders {
             let Ok(acct) = accounts::get_account(state, sender) else { continue };
             if let Some(e) = q.get(&acct.nonce) {
-                heads.push(Reverse((e.arrival, *sender, acct.nonce)));
+                heads.push((e.priority(), *sender, acct.nonce));
             }
         }
         let mut out = Vec::new();
         let mut bytes = 0;
-        while let Some(Reverse((_, sender, nonce))) = heads.pop() {
+        let mut cost = 0u64;
+        while let Some((_, sender, nonce)) = heads.pop() {
             let Some(q) = self.senders.get(&sender) else { continue };
             let Some(e) = q.get(&nonce) else { continue };
-            if out.len() >= max_txs || bytes + e.tx.size > max_bytes {
+            if out.len() >= max_txs
+                || bytes + e.tx.size > max_bytes
+                || cost.saturating_add(e.cost) > max_cost
+            {
                 break;
             }
             bytes += e.tx.size;
+            cost = cost.saturating_add(e.cost);
             out.push(e.tx.clone());
             if let Some(next) = nonce.checked_add(1).and_then(|n| q.get(&n)) {
-                heads.push(Reverse((next.arrival, sender, nonce + 1)));
+                heads.push((next.priority(), sender, nonce + 1));
             }
         }
         out

@@ -67,6 +67,7 @@ pub fn produce_block(shared: &Shared) -> anyhow::Result<Hash> {
         &snap,
         params.max_block_txs as usize,
         params.max_block_bytes as usize,
+        params.max_block_cost,
     );
     let proposal = shared.app.propose(&snap, parent, now_ms(), shared.key.address(), candidates)?;
     drop(snap);

@@ -146,6 +146,27 @@ impl StateRead for Overlay<'_> {
         self.base_reads.borrow_mut().insert(key.to_vec(), v.clone());
         Ok(v)
     }
+
+    /// Lends the value where it lies (the scope, the block's changes, the remembered base
+    /// reads) instead of copying it; a base read is remembered as in [`Overlay::get`].
+    fn read_with(&self, key: &[u8], f: &mut dyn FnMut(Option<&[u8]>)) -> Result<(), StateError> {
+        if let Some(v) = self.scope.as_ref().and_then(|s| s.get(key)) {
+            f(v.as_deref());
+            return Ok(());
+        }
+        if let Some(v) = self.changes.get(key) {
+            f(v.as_deref());
+            return Ok(());
+        }
+        if let Some(v) = self.base_reads.borrow().get(key) {
+            f(v.as_deref());
+            return Ok(());
+        }
+        let v = self.base.get(key)?;
+        f(v.as_deref());
+        self.base_reads.borrow_mut().insert(key.to_vec(), v);
+        Ok(())
+    }
 }
 
 #[cfg(test)]

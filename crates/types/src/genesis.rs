@@ -68,10 +68,39 @@ pub struct Params {
     /// defaults (a chain started before governance had no proposals for them to change).
     #[serde(default = "crate::gov::GovParams::legacy")]
     pub gov: crate::gov::GovParams,
+    /// Largest total cost of one block's transactions, in cost units ([`crate::cost`]:
+    /// about a microsecond of one core each). A proposer stops filling a block there; a
+    /// block over it is invalid. Appended (ADR 0029); legacy value: `u64::MAX`, no budget
+    /// (a chain started before it had blocks bounded only by count and bytes).
+    /// In JSON a number, or `null` for no budget (`u64::MAX`).
+    #[serde(default = "legacy_max_block_cost", with = "budget_json")]
+    pub max_block_cost: u64,
+}
+
+/// The default block cost budget of a new chain: about one second of mixed proofs of
+/// physical work on the standard machine, the default block interval (ADR 0024).
+pub const DEFAULT_MAX_BLOCK_COST: u64 = 1_000_000;
+
+/// The block cost budget of a chain started before the budget existed: none.
+pub fn legacy_max_block_cost() -> u64 {
+    u64::MAX
+}
+
+/// No budget (`u64::MAX`) as JSON `null`, so no JSON number passes 2^53 (docs/wire.md).
+mod budget_json {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
+        if *v == u64::MAX { s.serialize_none() } else { s.serialize_some(v) }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        Ok(Option::<u64>::deserialize(d)?.unwrap_or(u64::MAX))
+    }
 }
 
 // The layout frozen at the first version, field by field, then the appended fields in the
-// order they were added: `gov`. Destructuring makes a new field a compile error here until
+// order they were added: `gov`, `max_block_cost`. Destructuring makes a new field a compile error here until
 // it is placed.
 impl BorshSerialize for Params {
     fn serialize<W: std::io::Write>(&self, w: &mut W) -> std::io::Result<()> {
@@ -94,6 +123,7 @@ impl BorshSerialize for Params {
             credits,
             staking,
             gov,
+            max_block_cost,
         } = self;
         BorshSerialize::serialize(blocks_per_epoch, w)?;
         BorshSerialize::serialize(base_fee, w)?;
@@ -114,6 +144,7 @@ impl BorshSerialize for Params {
         BorshSerialize::serialize(staking, w)?;
         let mut tail = crate::appended::TailWriter::default();
         tail.field(gov, &crate::gov::GovParams::legacy());
+        tail.field(max_block_cost, &legacy_max_block_cost());
         tail.finish(w)
     }
 }
@@ -139,11 +170,13 @@ impl BorshDeserialize for Params {
             credits: BorshDeserialize::deserialize_reader(r)?,
             staking: BorshDeserialize::deserialize_reader(r)?,
             gov: crate::gov::GovParams::legacy(),
+            max_block_cost: legacy_max_block_cost(),
         };
         let mut tail = crate::appended::TailReader::default();
         let gov = tail.field(r, crate::gov::GovParams::legacy)?;
+        let max_block_cost = tail.field(r, legacy_max_block_cost)?;
         tail.finish()?;
-        Ok(Params { gov, ..params })
+        Ok(Params { gov, max_block_cost, ..params })
     }
 }
 
@@ -557,6 +590,7 @@ impl Default for Params {
             credits: crate::credits::CreditParams::default(),
             staking: StakingParams::default(),
             gov: crate::gov::GovParams::default(),
+            max_block_cost: DEFAULT_MAX_BLOCK_COST,
         }
     }
 }
@@ -594,6 +628,24 @@ impl Params {
             ));
         }
         let d = &self.devices;
+        // The dearest transaction the other limits allow must fit a block on its own.
+        let largest = crate::cost::max_batch_cost(d.max_reports_per_tx)
+            .saturating_add(u64::from(self.max_tx_bytes) / crate::cost::BYTES_PER_UNIT);
+        if self.max_block_cost < largest {
+            return Err(GenesisError::Invalid(format!(
+                "max_block_cost {} must be at least {largest}, the cost of the largest report \
+                 batch (devices.max_reports_per_tx of the dearest report kind in max_tx_bytes)",
+                self.max_block_cost
+            )));
+        }
+        if self.max_block_cost > crate::api::MAX_SAFE_JSON_INTEGER
+            && self.max_block_cost != legacy_max_block_cost()
+        {
+            return Err(GenesisError::Invalid(format!(
+                "max_block_cost {} must be at most 2^53 - 1, or null for no budget",
+                self.max_block_cost
+            )));
+        }
         if d.heartbeat_slots == 0 || d.heartbeat_slots > 64 {
             return Err(GenesisError::Invalid("devices.heartbeat_slots must be 1 to 64".into()));
         }
@@ -848,6 +900,56 @@ mod tests {
         assert!(with_density(&[(7, 4, 11, 10)]).is_err()); // target above max
         assert!(with_density(&[(7, 0, 5, 10)]).is_err()); // N of zero
         assert!(with_density(&[(7, 1, 5, 10)]).is_ok());
+    }
+
+    #[test]
+    fn a_block_cost_budget_below_the_largest_report_batch_is_refused() {
+        let p = Params::default();
+        let largest = crate::cost::max_batch_cost(p.devices.max_reports_per_tx)
+            + u64::from(p.max_tx_bytes) / crate::cost::BYTES_PER_UNIT;
+        assert!(p.max_block_cost >= largest);
+        let at = Params { max_block_cost: largest, ..p.clone() };
+        assert!(at.validate().is_ok());
+        let below = Params { max_block_cost: largest - 1, ..p.clone() };
+        let e = below.validate().unwrap_err();
+        assert!(e.to_string().contains("max_block_cost"), "{e}");
+        // Fewer reports per batch allow a smaller budget.
+        let mut small = Params { max_block_cost: largest - 1, ..p };
+        small.devices.max_reports_per_tx = 100;
+        assert!(small.validate().is_ok());
+    }
+
+    #[test]
+    fn a_params_file_without_max_block_cost_has_no_budget_as_before_it_existed() {
+        // ADR 0029: an absent appended field is its legacy value, so an older genesis file
+        // still hashes as its chain's genesis; new chains get the budget from `init`.
+        let mut json = serde_json::to_value(Params::default()).unwrap();
+        json.as_object_mut().unwrap().remove("max_block_cost");
+        let p: Params = serde_json::from_value(json).unwrap();
+        assert_eq!(p.max_block_cost, u64::MAX);
+        assert!(p.validate().is_ok());
+        assert_eq!(serde_json::to_value(&p).unwrap()["max_block_cost"], serde_json::Value::Null);
+        assert_eq!(Params::default().max_block_cost, DEFAULT_MAX_BLOCK_COST);
+        // A budget past 2^53 other than none is refused (it could not be written as JSON).
+        let huge = Params { max_block_cost: 1 << 60, ..Params::default() };
+        assert!(huge.validate().unwrap_err().to_string().contains("2^53"));
+    }
+
+    #[test]
+    fn params_without_appended_fields_set_encode_as_the_first_layout_did() {
+        // Every appended field at its legacy value: the encoding stops after `staking`.
+        let legacy = Params {
+            gov: crate::gov::GovParams::legacy(),
+            max_block_cost: legacy_max_block_cost(),
+            ..Params::default()
+        };
+        let bytes = codec::encode(&legacy);
+        assert_eq!(codec::decode::<Params>(&bytes, 1 << 20, "params").unwrap(), legacy);
+        // The budget set: its bytes follow the (legacy, so written) gov field.
+        let budget = Params { max_block_cost: 5_000_000, ..legacy.clone() };
+        let with = codec::encode(&budget);
+        assert!(with.len() > bytes.len());
+        assert_eq!(codec::decode::<Params>(&with, 1 << 20, "params").unwrap(), budget);
     }
 
     #[test]

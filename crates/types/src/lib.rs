@@ -11,6 +11,7 @@ pub mod block;
 pub mod codec;
 pub mod compute;
 pub mod consensus;
+pub mod cost;
 pub mod credits;
 pub mod crypto;
 pub mod device;

@@ -329,6 +329,9 @@ pub enum StatelessError {
     /// A small-order key as signer, device key or maker key: anyone can sign for it.
     #[error(transparent)]
     SmallOrderKey(#[from] crypto::SmallOrderKey),
+    /// The transaction alone costs more than a block may hold (`Params::max_block_cost`).
+    #[error("transaction costs {cost} units; a block holds at most {max}")]
+    TooCostly { cost: u64, max: u64 },
 }
 
 impl StatelessError {
@@ -351,6 +354,7 @@ impl StatelessError {
             StatelessError::InvalidCell { .. } => "invalid_cell",
             StatelessError::BadEvidence(_) => "bad_evidence",
             StatelessError::SmallOrderKey(_) => "small_order_key",
+            StatelessError::TooCostly { .. } => "tx_too_costly",
         }
     }
 }
@@ -467,6 +471,11 @@ impl SignedTx {
         let min = params.min_fee(size);
         if tx.max_fee < min {
             return Err(StatelessError::FeeTooLow { fee: tx.max_fee, min, size });
+        }
+        // A transaction no block could hold would wait in the mempool for ever.
+        let cost = crate::cost::tx_cost(&tx.body, size);
+        if cost > params.max_block_cost {
+            return Err(StatelessError::TooCostly { cost, max: params.max_block_cost });
         }
         Ok(())
     }

@@ -3,13 +3,17 @@
 //! reports update the device's per-epoch aggregate; every rejection is returned with its
 //! reason for the receipt.
 //!
-//! All writes go to the block overlay, whose change set keeps one value per key, so the
-//! state tree sees one update per device per block however many reports it sent.
+//! A batch works on a working set ([`Work`]): each record its reports read is decoded once,
+//! and each record they write is encoded and written to the block overlay once, at the end
+//! of the batch. The overlay keeps one value per key either way, so the state after a batch
+//! is the same as if every report wrote through; the state tree sees one update per device
+//! per block however many reports it sent.
 
-use super::{DeviceStatus, EpochActivity, ReportCursor, get_denied, get_device, sensors};
+use super::{Device, DeviceStatus, EpochActivity, ReportCursor, get_denied, sensors};
 use crate::handler::{Handled, OnBadSignature, SigItem, TxCx, TxHandler};
 use crate::roster;
 use crate::state_key;
+use borsh::{BorshDeserialize, BorshSerialize};
 use cairn_state::{Overlay, StateError, StateRead as _};
 use cairn_types::device::{
     BeaconRecord, RejectReason, ReportPayload, ReportRejection, SensorEpoch, beacon_data,
@@ -37,19 +41,43 @@ pub fn process_batch(
     reports: &[SignedReport],
     sig_ok: &[bool],
 ) -> Result<TxOutcome, StateError> {
+    process_batch_flushing(o, params, height, block_time_ms, reports, sig_ok, Flush::AtEnd)
+}
+
+/// When a batch's working set is written to the overlay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flush {
+    /// Once, after the last report.
+    AtEnd,
+    /// After every report: the shape of the pipeline before the working set, kept to show
+    /// both give the same state.
+    #[cfg(test)]
+    EveryReport,
+}
+
+fn process_batch_flushing(
+    o: &mut Overlay<'_>,
+    params: &Params,
+    height: Height,
+    block_time_ms: u64,
+    reports: &[SignedReport],
+    sig_ok: &[bool],
+    flush: Flush,
+) -> Result<TxOutcome, StateError> {
     let epoch = params.epoch_of(height);
     let slot = heartbeat_slot(params, height);
     let at = At { params, epoch, height, block_time_ms };
+    let mut w = Work::new(o, epoch);
     let mut accepted = 0u32;
     let mut rejected = Vec::new();
     for (index, signed) in reports.iter().enumerate() {
         let r = &signed.report;
         let id = r.device.id();
-        let verdict = judge(o, &at, signed, id, sig_ok.get(index).copied().unwrap_or(false))?;
+        let verdict = judge(&mut w, &at, signed, id, sig_ok.get(index).copied().unwrap_or(false))?;
         match &verdict {
-            Ok(()) => accept(o, params, height, epoch, slot, &id, r)?,
+            Ok(()) => accept(&mut w, params, height, slot, &id, r)?,
             Err(RejectReason::UnknownDevice { .. } | RejectReason::BadSignature) => {}
-            Err(reason) => count_rejection(o, epoch, &id, r.seq, reason)?,
+            Err(reason) => count_rejection(&mut w, &id, r.seq, reason)?,
         }
         match verdict {
             Ok(()) => accepted += 1,
@@ -60,29 +88,178 @@ pub fn process_batch(
                 reason,
             }),
         }
+        #[cfg(test)]
+        if flush == Flush::EveryReport {
+            w.flush()?;
+        }
     }
+    let _ = flush;
+    w.flush()?;
     Ok(TxOutcome::Reports { accepted, rejected })
+}
+
+/// Records of one kind in a batch's working set, by state key: the value as last read or
+/// written (`None`: absent), and whether the batch wrote it.
+struct Records<T>(BTreeMap<Vec<u8>, (Option<T>, bool)>);
+
+impl<T: BorshDeserialize + BorshSerialize> Records<T> {
+    fn new() -> Self {
+        Records(BTreeMap::new())
+    }
+
+    /// The record under `key`, read from the overlay the first time.
+    fn get(&mut self, o: &Overlay<'_>, key: Vec<u8>) -> Result<Option<&mut T>, StateError> {
+        let slot = match self.0.entry(key) {
+            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::btree_map::Entry::Vacant(e) => {
+                let v = o.get_decoded(e.key())?;
+                e.insert((v, false))
+            }
+        };
+        Ok(slot.0.as_mut())
+    }
+
+    fn put(&mut self, key: Vec<u8>, value: T) {
+        self.0.insert(key, (Some(value), true));
+    }
+
+    /// Marks the record under `key` written (after a change through [`Records::get`]).
+    fn touch(&mut self, key: &[u8]) {
+        if let Some(slot) = self.0.get_mut(key) {
+            slot.1 = true;
+        }
+    }
+
+    /// Writes what the batch wrote to the overlay; keeps the values for later reports.
+    fn flush(&mut self, o: &mut Overlay<'_>) {
+        for (key, (value, written)) in &mut self.0 {
+            if let (true, Some(v)) = (*written, value.as_ref()) {
+                o.put_encoded(key.clone(), v);
+            }
+            *written = false;
+        }
+    }
+}
+
+/// A batch's working set: the overlay beneath it and the records its reports read and
+/// write, decoded once. Device records and the denylist are only read here; everything a
+/// report writes goes through the working set and reaches the overlay at [`Work::flush`].
+struct Work<'w, 'a> {
+    o: &'w mut Overlay<'a>,
+    epoch: u64,
+    devices: BTreeMap<DeviceId, Option<Device>>,
+    cursors: Records<ReportCursor>,
+    activities: Records<EpochActivity>,
+    rejections: Records<BTreeMap<String, u32>>,
+    last_beacons: Records<Height>,
+    prev_beacons: Records<Height>,
+    beacons: Records<BeaconRecord>,
+    heard: Records<Vec<(DeviceId, Height)>>,
+    /// Devices that joined the epoch's roster in this batch, in order, not yet appended.
+    roster: Vec<DeviceId>,
+}
+
+impl<'w, 'a> Work<'w, 'a> {
+    fn new(o: &'w mut Overlay<'a>, epoch: u64) -> Self {
+        Work {
+            o,
+            epoch,
+            devices: BTreeMap::new(),
+            cursors: Records::new(),
+            activities: Records::new(),
+            rejections: Records::new(),
+            last_beacons: Records::new(),
+            prev_beacons: Records::new(),
+            beacons: Records::new(),
+            heard: Records::new(),
+            roster: Vec::new(),
+        }
+    }
+
+    /// A device's record (reports never change it), decoded once per batch.
+    fn device(&mut self, id: &DeviceId) -> Result<Option<&Device>, StateError> {
+        let slot = match self.devices.entry(*id) {
+            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::btree_map::Entry::Vacant(e) => {
+                let d = super::get_device(&*self.o, id)?;
+                e.insert(d)
+            }
+        };
+        Ok(slot.as_ref())
+    }
+
+    fn last_seq(&mut self, id: &DeviceId) -> Result<u64, StateError> {
+        Ok(self.cursors.get(self.o, state_key::report_cursor(id))?.map_or(0, |c| c.last_seq))
+    }
+
+    fn set_last_seq(&mut self, id: &DeviceId, seq: u64) {
+        self.cursors.put(state_key::report_cursor(id), ReportCursor { last_seq: seq });
+    }
+
+    fn last_beacon(&mut self, id: &DeviceId) -> Result<Option<Height>, StateError> {
+        Ok(self.last_beacons.get(self.o, state_key::last_beacon(id))?.copied())
+    }
+
+    /// Writes everything the batch wrote since the last flush to the overlay: the records,
+    /// then the new roster entries in order.
+    fn flush(&mut self) -> Result<(), StateError> {
+        let o = &mut *self.o;
+        self.cursors.flush(o);
+        self.activities.flush(o);
+        self.rejections.flush(o);
+        self.last_beacons.flush(o);
+        self.prev_beacons.flush(o);
+        self.beacons.flush(o);
+        self.heard.flush(o);
+        roster::append_all(o, self.epoch, &self.roster)?;
+        self.roster.clear();
+        Ok(())
+    }
 }
 
 /// Applies an accepted report. Its device's epoch activity is created here if it has none
 /// (and only here for reports: a rejection never creates one), which puts the device on
 /// the epoch's roster.
 fn accept(
-    o: &mut Overlay<'_>,
+    w: &mut Work<'_, '_>,
     params: &Params,
     height: Height,
-    epoch: u64,
     slot: u32,
     id: &DeviceId,
     r: &cairn_types::Report,
 ) -> Result<(), StateError> {
+    let epoch = w.epoch;
     let key = state_key::epoch_activity(id, epoch);
-    let mut act: EpochActivity = match o.get_decoded(&key)? {
-        Some(a) => a,
-        None => {
-            roster::append(o, epoch, id)?;
-            first_activity(o, id, epoch)?
+    if w.activities.get(w.o, key.clone())?.is_none() {
+        w.roster.push(*id);
+        let first = first_activity(w, id)?;
+        w.activities.put(key.clone(), first);
+    }
+    match r.payload {
+        ReportPayload::Beacon { frequency_khz, tx_power_dbm, .. } => {
+            if let Some(prev) = w.last_beacon(id)? {
+                w.prev_beacons.put(state_key::prev_beacon(id), prev);
+            }
+            w.last_beacons.put(state_key::last_beacon(id), height);
+            let record = BeaconRecord { frequency_khz, tx_power_dbm, witnesses: Vec::new() };
+            w.beacons.put(state_key::beacon(id, height), record);
         }
+        ReportPayload::Witness { beaconer, beacon_height, .. } => {
+            record_heard(w, params, height, id, beaconer, beacon_height)?;
+            let bkey = state_key::beacon(&beaconer, beacon_height);
+            if let Some(record) = w.beacons.get(w.o, bkey.clone())? {
+                record.witnesses.push(*id);
+                w.beacons.touch(&bkey);
+            }
+        }
+        ReportPayload::Heartbeat { .. } | ReportPayload::Reading { .. } => {}
+    }
+    w.set_last_seq(id, r.seq);
+    let Some(act) = w.activities.get(w.o, key.clone())? else {
+        return Err(StateError::Corrupt {
+            key: String::from_utf8_lossy(&key).into_owned(),
+            reason: "the epoch activity written by this batch is gone".into(),
+        });
     };
     act.accepted = act.accepted.saturating_add(1);
     match r.payload {
@@ -90,38 +267,20 @@ fn accept(
             act.heartbeats = act.heartbeats.saturating_add(1);
             act.heartbeat_slots |= 1u64 << slot;
         }
-        ReportPayload::Reading { value } => sensors::record(&mut act, Ok(value)),
-        ReportPayload::Beacon { frequency_khz, tx_power_dbm, .. } => {
-            act.beacons = act.beacons.saturating_add(1);
-            let last = state_key::last_beacon(id);
-            if let Some(prev) = o.get_decoded::<Height>(&last)? {
-                o.put_encoded(state_key::prev_beacon(id), &prev);
-            }
-            o.put_encoded(last, &height);
-            let record = BeaconRecord { frequency_khz, tx_power_dbm, witnesses: Vec::new() };
-            o.put_encoded(state_key::beacon(id, height), &record);
-        }
-        ReportPayload::Witness { beaconer, beacon_height, .. } => {
-            act.witnesses = act.witnesses.saturating_add(1);
-            record_heard(o, params, height, id, beaconer, beacon_height)?;
-            let key = state_key::beacon(&beaconer, beacon_height);
-            if let Some(mut record) = o.get_decoded::<BeaconRecord>(&key)? {
-                record.witnesses.push(*id);
-                o.put_encoded(key, &record);
-            }
-        }
+        ReportPayload::Reading { value } => sensors::record(act, Ok(value)),
+        ReportPayload::Beacon { .. } => act.beacons = act.beacons.saturating_add(1),
+        ReportPayload::Witness { .. } => act.witnesses = act.witnesses.saturating_add(1),
     }
-    o.put_encoded(state_key::report_cursor(id), &ReportCursor { last_seq: r.seq });
-    o.put_encoded(key, &act);
+    w.activities.touch(&key);
     Ok(())
 }
 
 /// A device's first epoch activity record, carrying the rejections counted before it:
 /// `rejected` is their total and a sensor's out-of-range readings are kept, so the record
 /// says the same whether a rejection came before or after the first accepted report.
-fn first_activity(o: &Overlay<'_>, id: &DeviceId, epoch: u64) -> Result<EpochActivity, StateError> {
-    let by: BTreeMap<String, u32> =
-        o.get_decoded(&state_key::rejections(id, epoch))?.unwrap_or_default();
+fn first_activity(w: &mut Work<'_, '_>, id: &DeviceId) -> Result<EpochActivity, StateError> {
+    let key = state_key::rejections(id, w.epoch);
+    let by = w.rejections.get(w.o, key)?.map(|b| b.clone()).unwrap_or_default();
     let mut act = EpochActivity {
         rejected: by.values().fold(0u32, |t, n| t.saturating_add(*n)),
         ..EpochActivity::default()
@@ -140,31 +299,30 @@ const OUT_OF_RANGE: &str = "out_of_range";
 /// out-of-range reading passed every other check, so it spends its sequence number: it
 /// counts once, however often it is replayed.
 fn count_rejection(
-    o: &mut Overlay<'_>,
-    epoch: u64,
+    w: &mut Work<'_, '_>,
     id: &DeviceId,
     seq: u64,
     reason: &RejectReason,
 ) -> Result<(), StateError> {
-    let rkey = state_key::rejections(id, epoch);
-    let mut by: BTreeMap<String, u32> = o.get_decoded(&rkey)?.unwrap_or_default();
+    let rkey = state_key::rejections(id, w.epoch);
+    let mut by = w.rejections.get(w.o, rkey.clone())?.map(std::mem::take).unwrap_or_default();
     let n = by.entry(reason.code().to_string()).or_insert(0);
     *n = n.saturating_add(1);
-    o.put_encoded(rkey, &by);
+    w.rejections.put(rkey, by);
     let out_of_range = match reason {
         RejectReason::OutOfRange { value, .. } => {
-            o.put_encoded(state_key::report_cursor(id), &ReportCursor { last_seq: seq });
+            w.set_last_seq(id, seq);
             Some(*value)
         }
         _ => None,
     };
-    let key = state_key::epoch_activity(id, epoch);
-    if let Some(mut act) = o.get_decoded::<EpochActivity>(&key)? {
+    let key = state_key::epoch_activity(id, w.epoch);
+    if let Some(act) = w.activities.get(w.o, key.clone())? {
         act.rejected = act.rejected.saturating_add(1);
         if let Some(value) = out_of_range {
-            sensors::record(&mut act, Err(value));
+            sensors::record(act, Err(value));
         }
-        o.put_encoded(key, &act);
+        w.activities.touch(&key);
     }
     Ok(())
 }
@@ -176,7 +334,7 @@ pub const MAX_HEARD: usize = 256;
 /// Records that `witness` heard `beaconer`'s beacon of `beacon_height`: the pair moves to
 /// the end of the witness's heard list, and pairs older than the reciprocity window leave.
 fn record_heard(
-    o: &mut Overlay<'_>,
+    w: &mut Work<'_, '_>,
     params: &Params,
     height: Height,
     witness: &DeviceId,
@@ -184,14 +342,25 @@ fn record_heard(
     beacon_height: Height,
 ) -> Result<(), StateError> {
     let key = state_key::heard(witness);
-    let mut heard: Vec<(DeviceId, Height)> = o.get_decoded(&key)?.unwrap_or_default();
+    let mut heard = w.heard.get(w.o, key.clone())?.map(std::mem::take).unwrap_or_default();
+    update_heard(&mut heard, params, height, beaconer, beacon_height);
+    w.heard.put(key, heard);
+    Ok(())
+}
+
+/// A heard list after `beaconer`'s beacon of `beacon_height` was heard at `height`.
+fn update_heard(
+    heard: &mut Vec<(DeviceId, Height)>,
+    params: &Params,
+    height: Height,
+    beaconer: DeviceId,
+    beacon_height: Height,
+) {
     let window = params.coverage.reciprocity_blocks;
     heard.retain(|(b, h)| *b != beaconer && height.saturating_sub(*h) <= window);
     heard.push((beaconer, beacon_height));
     let excess = heard.len().saturating_sub(MAX_HEARD);
     heard.drain(..excess);
-    o.put_encoded(key, &heard);
-    Ok(())
 }
 
 /// Where a batch is judged: parameters and the block's epoch, height and time.
@@ -202,13 +371,29 @@ struct At<'a> {
     block_time_ms: u64,
 }
 
+/// What the checks read of a device record.
+#[derive(Clone, Copy)]
+struct Seen {
+    id: DeviceId,
+    owner: Address,
+    location: Option<u64>,
+}
+
+/// What the witness checks read of a beacon's record.
+struct HeardBeacon {
+    frequency_khz: u32,
+    tx_power_dbm: i16,
+    witnesses: usize,
+    duplicate: bool,
+}
+
 /// The witness-specific checks, in order; see the module docs of `fspl` for the signal test.
 #[allow(clippy::too_many_arguments)]
 fn judge_witness(
-    o: &Overlay<'_>,
+    w: &mut Work<'_, '_>,
     params: &Params,
     height: Height,
-    witness: &super::Device,
+    witness: Seen,
     beaconer: DeviceId,
     beacon_height: Height,
     rssi_cdbm: i32,
@@ -216,17 +401,24 @@ fn judge_witness(
 ) -> Result<Result<(), RejectReason>, StateError> {
     let cp = &params.coverage;
     let Some(record) =
-        o.get_decoded::<BeaconRecord>(&state_key::beacon(&beaconer, beacon_height))?
+        w.beacons.get(w.o, state_key::beacon(&beaconer, beacon_height))?.map(|r| HeardBeacon {
+            frequency_khz: r.frequency_khz,
+            tx_power_dbm: r.tx_power_dbm,
+            witnesses: r.witnesses.len(),
+            duplicate: r.witnesses.contains(&witness.id),
+        })
     else {
         return Ok(Err(RejectReason::UnknownBeacon { beaconer, height: beacon_height }));
     };
     if beaconer == witness.id {
         return Ok(Err(RejectReason::SelfWitness));
     }
-    if record.witnesses.contains(&witness.id) {
+    if record.duplicate {
         return Ok(Err(RejectReason::DuplicateWitness { beacon_height }));
     }
-    let Some(source) = get_device(o, &beaconer)? else {
+    let Some(source) =
+        w.device(&beaconer)?.map(|d| Seen { id: d.id, owner: d.owner, location: d.location })
+    else {
         return Ok(Err(RejectReason::UnknownBeacon { beaconer, height: beacon_height }));
     };
     if source.owner == witness.owner {
@@ -285,14 +477,14 @@ fn judge_witness(
     if i64::from(rssi_cdbm) > max_cdbm {
         return Ok(Err(RejectReason::RssiAboveFspl { rssi_cdbm, max_cdbm, distance_m }));
     }
-    let last = o.get_decoded::<Height>(&state_key::last_beacon(&witness.id))?;
+    let last = w.last_beacon(&witness.id)?;
     if last.is_none_or(|l| height.saturating_sub(l) > cp.reciprocity_blocks) {
         return Ok(Err(RejectReason::NoReciprocity {
             last_beacon: last,
             window: cp.reciprocity_blocks,
         }));
     }
-    if record.witnesses.len() >= cp.witness_cap as usize {
+    if record.witnesses >= cp.witness_cap as usize {
         return Ok(Err(RejectReason::WitnessCap { cap: cp.witness_cap }));
     }
     Ok(Ok(()))
@@ -340,7 +532,7 @@ pub fn cells_apart(a: u64, b: u64) -> Option<u64> {
 }
 
 fn judge(
-    o: &Overlay<'_>,
+    w: &mut Work<'_, '_>,
     at: &At<'_>,
     signed: &SignedReport,
     id: DeviceId,
@@ -351,13 +543,16 @@ fn judge(
     if !sig_ok {
         return Ok(Err(RejectReason::BadSignature));
     }
-    let Some(device) = get_device(o, &id)? else {
+    let Some((device, status, class)) = w
+        .device(&id)?
+        .map(|d| (Seen { id: d.id, owner: d.owner, location: d.location }, d.status, d.class))
+    else {
         return Ok(Err(RejectReason::UnknownDevice { device: id }));
     };
-    if let Some(entry) = get_denied(o, &id)? {
+    if let Some(entry) = get_denied(&*w.o, &id)? {
         return Ok(Err(RejectReason::Denylisted { reason: entry.reason }));
     }
-    match device.status {
+    match status {
         DeviceStatus::Active => {}
         DeviceStatus::Deregistered { height, .. }
         | DeviceStatus::Released { deregistered_height: height, .. } => {
@@ -365,8 +560,8 @@ fn judge(
         }
     }
     let kind = r.payload.kind();
-    if !device.class.allows(kind) {
-        return Ok(Err(RejectReason::WrongClass { class: device.class, kind }));
+    if !class.allows(kind) {
+        return Ok(Err(RejectReason::WrongClass { class, kind }));
     }
     if r.epoch != epoch {
         return Ok(Err(RejectReason::OutsideEpochWindow { epoch: r.epoch, current: epoch }));
@@ -386,9 +581,9 @@ fn judge(
             max_age_ms: d.max_report_age_ms,
         }));
     }
-    let cursor: ReportCursor = o.get_decoded(&state_key::report_cursor(&id))?.unwrap_or_default();
-    if r.seq <= cursor.last_seq {
-        return Ok(Err(RejectReason::ReplayedSequence { seq: r.seq, last: cursor.last_seq }));
+    let last_seq = w.last_seq(&id)?;
+    if r.seq <= last_seq {
+        return Ok(Err(RejectReason::ReplayedSequence { seq: r.seq, last: last_seq }));
     }
     // Last, so only a fresh reading of the epoch counts as out of range (and, spending its
     // sequence number, counts once).
@@ -414,11 +609,13 @@ fn judge(
         if *entropy_height >= height || height - entropy_height > max_age {
             return Ok(Err(stale()));
         }
-        let Some(entropy) = crate::entropy_at(o, *entropy_height)? else { return Ok(Err(stale())) };
+        let Some(entropy) = crate::entropy_at(&*w.o, *entropy_height)? else {
+            return Ok(Err(stale()));
+        };
         if *data != beacon_data(&entropy, &id) {
             return Ok(Err(RejectReason::BadBeacon { entropy_height: *entropy_height }));
         }
-        if let Some(last) = o.get_decoded::<Height>(&state_key::last_beacon(&id))? {
+        if let Some(last) = w.last_beacon(&id)? {
             let next = last.saturating_add(cp.beacon_interval_blocks);
             if height < next {
                 return Ok(Err(RejectReason::BeaconInterval { last, next }));
@@ -428,10 +625,10 @@ fn judge(
     if let ReportPayload::Witness { beaconer, beacon_height, rssi_cdbm, frequency_khz } = &r.payload
     {
         return judge_witness(
-            o,
+            w,
             params,
             height,
-            &device,
+            device,
             *beaconer,
             *beacon_height,
             *rssi_cdbm,
@@ -491,6 +688,20 @@ mod heard_tests {
         Hash(b)
     }
 
+    /// [`record_heard`] in a batch of its own.
+    fn heard_once(
+        o: &mut Overlay<'_>,
+        params: &Params,
+        height: Height,
+        witness: &DeviceId,
+        beaconer: DeviceId,
+        beacon_height: Height,
+    ) -> Result<(), StateError> {
+        let mut w = Work::new(o, 0);
+        record_heard(&mut w, params, height, witness, beaconer, beacon_height)?;
+        w.flush()
+    }
+
     fn heard(o: &Overlay<'_>, w: &DeviceId) -> Vec<(DeviceId, Height)> {
         o.get_decoded(&state_key::heard(w)).unwrap().unwrap()
     }
@@ -504,19 +715,88 @@ mod heard_tests {
         let params = Params::default();
         assert_eq!(params.coverage.reciprocity_blocks, 300);
         let w = beaconer(u32::MAX);
-        record_heard(&mut o, &params, 100, &w, beaconer(1), 99).unwrap();
-        record_heard(&mut o, &params, 150, &w, beaconer(2), 149).unwrap();
-        record_heard(&mut o, &params, 200, &w, beaconer(1), 199).unwrap();
+        heard_once(&mut o, &params, 100, &w, beaconer(1), 99).unwrap();
+        heard_once(&mut o, &params, 150, &w, beaconer(2), 149).unwrap();
+        heard_once(&mut o, &params, 200, &w, beaconer(1), 199).unwrap();
         assert_eq!(heard(&o, &w), vec![(beaconer(2), 149), (beaconer(1), 199)]);
         // At 460 the beacon of 149 is 311 blocks old.
-        record_heard(&mut o, &params, 460, &w, beaconer(3), 459).unwrap();
+        heard_once(&mut o, &params, 460, &w, beaconer(3), 459).unwrap();
         assert_eq!(heard(&o, &w), vec![(beaconer(1), 199), (beaconer(3), 459)]);
         for i in 0..300 {
-            record_heard(&mut o, &params, 500, &w, beaconer(10 + i), 500).unwrap();
+            heard_once(&mut o, &params, 500, &w, beaconer(10 + i), 500).unwrap();
         }
         let list = heard(&o, &w);
         assert_eq!(list.len(), MAX_HEARD);
         assert_eq!(list.first(), Some(&(beaconer(10 + 300 - MAX_HEARD as u32), 500)));
         assert_eq!(list.last(), Some(&(beaconer(309), 500)));
+    }
+}
+
+#[cfg(test)]
+mod batch_tests {
+    use super::*;
+    use cairn_testkit::Field;
+    use cairn_testkit::coverage::{FREQ, WEAK};
+    use cairn_testkit::devices::{ed_device, reading, register};
+    use cairn_types::{DeviceClass, TxStatus};
+    use std::collections::BTreeSet;
+
+    /// Every kind of report, accepted and rejected (a sensor's out-of-range reading before
+    /// its first accepted one, a replay, witnesses past the cap and a duplicate, beacons,
+    /// heartbeats), in one batch: written once at the end, the overlay holds exactly what
+    /// writing after every report (the pipeline's shape before the working set) leaves.
+    #[test]
+    fn a_batch_through_its_working_set_leaves_the_state_of_writing_after_every_report() {
+        let mut f = Field::start("batch");
+        let sensor = ed_device(200);
+        let a = f.a.clone();
+        for r in f.net.send(&a, vec![register(&sensor, &a, DeviceClass::Sensor, 0, None)]) {
+            assert_eq!(r.status, TxStatus::Success, "{r:?}");
+        }
+        let ws: Vec<_> = (10..13).map(|k| f.witness_at(k)).collect();
+        let beaconer = f.beaconer.clone();
+        let hb = f.beacon(&beaconer);
+        let t = f.net.c.parent.timestamp_ms;
+        let mut batch = vec![
+            reading(&sensor, 1, 0, t, 1_000_000),
+            reading(&sensor, 2, 0, t, 20_000),
+            reading(&sensor, 2, 0, t, 20_000),
+            reading(&sensor, 3, 0, t, 20_500),
+        ];
+        for w in &ws {
+            batch.push(f.witness(w, hb, WEAK, FREQ));
+        }
+        batch.push(f.witness(&ws[0], hb, WEAK, FREQ));
+        batch.push(f.report(&ws[1], ReportPayload::Heartbeat { uptime_secs: 1 }));
+        let head = f.height();
+        batch.push(f.beacon_report(&ws[2], head));
+        batch.push(f.beacon_report(&ws[1], head));
+        batch.push(f.report(&beaconer, ReportPayload::Heartbeat { uptime_secs: 1 }));
+        batch.push(reading(&sensor, 4, 0, t, -1_000_000));
+        batch.push(reading(&sensor, 5, 0, t, 21_000));
+
+        let store = &f.net.c.store;
+        let params = crate::App::params(store).unwrap();
+        let (height, time) = (head + 1, t + 1_000);
+        let sigs = vec![true; batch.len()];
+        let run = |flush| {
+            let mut o = Overlay::new(store);
+            let out = process_batch_flushing(&mut o, &params, height, time, &batch, &sigs, flush)
+                .unwrap();
+            (out, o.into_changes())
+        };
+        let (at_end, at_end_changes) = run(Flush::AtEnd);
+        let (every, every_changes) = run(Flush::EveryReport);
+        assert_eq!(at_end, every);
+        assert_eq!(at_end_changes, every_changes);
+
+        let TxOutcome::Reports { accepted, rejected } = &at_end else {
+            panic!("not a report outcome: {at_end:?}");
+        };
+        let codes: BTreeSet<&str> = rejected.iter().map(|r| r.reason.code()).collect();
+        for code in ["out_of_range", "replayed_sequence", "witness_cap", "duplicate_witness"] {
+            assert!(codes.contains(code), "no {code} among {codes:?}");
+        }
+        assert!(*accepted >= 6, "{at_end:?}");
     }
 }

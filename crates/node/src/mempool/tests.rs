@@ -64,10 +64,13 @@ fn admission_orders_and_limits() {
         m.admit(tx(&b, 4, 10, 1), &s, &Params::default(), 101).unwrap_err().code(),
         "expired"
     );
-    let c: Vec<_> =
-        m.candidates(&s, 100, 1 << 20).iter().map(|t| (t.tx.tx.signer, t.tx.tx.nonce)).collect();
+    let c: Vec<_> = m
+        .candidates(&s, 100, 1 << 20, u64::MAX)
+        .iter()
+        .map(|t| (t.tx.tx.signer, t.tx.tx.nonce))
+        .collect();
     assert_eq!(c, vec![(a.address(), 0), (b.address(), 3), (a.address(), 1), (a.address(), 2)]);
-    assert_eq!(m.candidates(&s, 2, 1 << 20).len(), 2);
+    assert_eq!(m.candidates(&s, 2, 1 << 20, u64::MAX).len(), 2);
 }
 
 #[test]
@@ -142,7 +145,7 @@ fn a_same_nonce_twin_included_elsewhere_is_dropped_with_everything_below_the_acc
         m.bytes(),
         m.senders.values().flat_map(|q| q.values()).map(|e| e.tx.size).sum::<usize>()
     );
-    assert_eq!(m.candidates(&after, 10, 1 << 20).len(), 2);
+    assert_eq!(m.candidates(&after, 10, 1 << 20, u64::MAX).len(), 2);
 }
 
 #[test]
@@ -162,7 +165,7 @@ fn extreme_nonces_are_refused_without_panicking() {
     let s_max = state(&[(&a, 10_000, u64::MAX)]);
     let mut m = Mempool::new(MempoolConfig::default());
     m.admit(tx(&a, u64::MAX, 10, 1), &s_max, &Params::default(), 1).unwrap();
-    assert_eq!(m.candidates(&s_max, 10, 1 << 20).len(), 1);
+    assert_eq!(m.candidates(&s_max, 10, 1 << 20, u64::MAX).len(), 1);
 }
 
 #[test]
@@ -197,7 +200,7 @@ fn a_final_drop_takes_the_senders_later_transactions_with_it() {
     let expired = StatefulError::Expired { expiry_height: 1, height: 2 };
     m.on_block(&[], &[(first.tx.hash(), expired)], &s);
     assert_eq!(m.len(), 1);
-    let c = m.candidates(&s, 100, 1 << 20);
+    let c = m.candidates(&s, 100, 1 << 20, u64::MAX);
     assert_eq!(c.len(), 1);
     assert_eq!(c[0].tx.tx.signer, b.address());
 }
@@ -212,11 +215,11 @@ fn candidates_start_at_the_account_nonce_and_stop_at_gaps() {
     }
     // The account moved on (nonce 2) before the pool was pruned: only nonce 2 is offered.
     let later = state(&[(&a, 10_000, 2)]);
-    let c = m.candidates(&later, 100, 1 << 20);
+    let c = m.candidates(&later, 100, 1 << 20, u64::MAX);
     assert_eq!(c.iter().map(|t| t.tx.tx.nonce).collect::<Vec<_>>(), vec![2]);
     // An account ahead of every pending nonce gets nothing.
     let ahead = state(&[(&a, 10_000, 7)]);
-    assert!(m.candidates(&ahead, 100, 1 << 20).is_empty());
+    assert!(m.candidates(&ahead, 100, 1 << 20, u64::MAX).is_empty());
 }
 
 #[test]
@@ -290,4 +293,78 @@ proptest::proptest! {
         proptest::prop_assert_eq!(m.bytes(), bytes);
         proptest::prop_assert_eq!(m.len(), m.senders.values().map(|q| q.len()).sum::<usize>());
     }
+}
+
+#[test]
+fn candidates_come_in_fee_order_and_stop_at_the_cost_budget() {
+    let (a, b, c) = (Keypair::from_label("a"), Keypair::from_label("b"), Keypair::from_label("c"));
+    let s = state(&[(&a, 1_000_000, 0), (&b, 1_000_000, 0), (&c, 1_000_000, 0)]);
+    let mut m = Mempool::new(MempoolConfig::default());
+    let p = Params::default();
+    // The low fee arrives first; b's second transaction pays most but waits on its first.
+    m.admit(tx(&a, 0, 10, 1), &s, &p, 1).unwrap();
+    m.admit(tx(&b, 0, 20, 1), &s, &p, 1).unwrap();
+    m.admit(tx(&b, 1, 50, 1), &s, &p, 1).unwrap();
+    m.admit(tx(&c, 0, 30, 1), &s, &p, 1).unwrap();
+    let order = |max_cost| -> Vec<(Address, u64)> {
+        m.candidates(&s, 100, 1 << 20, max_cost)
+            .iter()
+            .map(|t| (t.tx.tx.signer, t.tx.tx.nonce))
+            .collect()
+    };
+    let all = order(u64::MAX);
+    assert_eq!(all, vec![(c.address(), 0), (b.address(), 0), (b.address(), 1), (a.address(), 0)]);
+    // Equal transfers cost the same (and have the same minimum fee): a budget of three
+    // leaves the lowest fee out.
+    let one = tx(&a, 0, 10, 1);
+    let cost = cairn_types::cost::tx_cost(&one.tx.tx.body, one.size);
+    assert_eq!(order(3 * cost), all[..3]);
+    assert_eq!(order(3 * cost - 1), all[..2]);
+}
+
+/// The producer's loop on a chain whose block budget holds two transfers: the pool offers
+/// its best within the budget, the block takes them, the pool prunes what was included.
+#[test]
+fn a_low_fee_transaction_waits_while_higher_fees_fill_the_block_and_lands_later() {
+    use cairn_testkit::{Chain, genesis_with, transfer};
+    let keys: Vec<Keypair> = (0..4).map(|i| Keypair::from_label(&format!("k{i}"))).collect();
+    let to = Keypair::from_label("to");
+    let one = transfer(&keys[0], &to, 1, 0, 10_000);
+    let cost = cairn_types::cost::tx_cost(&one.tx.body, one.to_bytes().len());
+    let refs: Vec<&Keypair> = keys.iter().collect();
+    let mut c = Chain::new(&genesis_with(&refs, 10_000_000, |p| {
+        p.devices.max_reports_per_tx = 1;
+        p.max_tx_bytes = 256;
+        p.storage.chunk_size = 128;
+        // Two transfers, or the least the validation allows if that is more (still short of
+        // three).
+        let least = cairn_types::cost::max_batch_cost(1) + 256 / cairn_types::cost::BYTES_PER_UNIT;
+        p.max_block_cost = (2 * cost).max(least);
+        assert!(p.max_block_cost < 3 * cost);
+    }));
+    let params = cairn_app::App::params(&c.store).unwrap();
+    let mut m = Mempool::new(MempoolConfig::default());
+    // The cheapest arrives first; the others pay 2×, 3× and 4× its fee.
+    let txs: Vec<SignedTx> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| transfer(k, &to, 1, 0, 10_000 * (i as u128 + 1)))
+        .collect();
+    for t in &txs {
+        m.admit(SizedTx::new(t.clone()), &c.store, &params, 1).unwrap();
+    }
+    let mut blocks = Vec::new();
+    while !m.is_empty() {
+        let offered = m.candidates(&c.store, 100, 1 << 20, params.max_block_cost);
+        let p = c.block(offered.into_iter().map(|t| t.tx).collect());
+        let included: Vec<(Hash, Address)> =
+            p.executed.receipts.iter().zip(&p.txs).map(|(r, t)| (r.tx_hash, t.tx.signer)).collect();
+        m.on_block(&included, &p.dropped, &c.store);
+        blocks.push(p.txs);
+        assert!(blocks.len() <= 2, "the pool should empty in two blocks");
+    }
+    assert_eq!(
+        blocks,
+        vec![vec![txs[3].clone(), txs[2].clone()], vec![txs[1].clone(), txs[0].clone()]]
+    );
 }
