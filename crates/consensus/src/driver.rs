@@ -98,7 +98,15 @@ pub async fn start(
         tokio::select! {
             r = driver.run() => {
                 if let Err(e) = r {
-                    tracing::error!(error = %format!("{e:#}"), "consensus driver stopped");
+                    match crate::host::upgrade_required(&e) {
+                        // A passed upgrade reserves the next height for newer software (met
+                        // building, checking, deciding or syncing it): say what to run.
+                        Some(upgrade) => {
+                            tracing::error!("{upgrade}");
+                            eprintln!("cairn: {upgrade}");
+                        }
+                        None => tracing::error!(error = %format!("{e:#}"), "consensus driver stopped"),
+                    }
                 }
             }
             _ = shutdown.changed() => tracing::info!("consensus driver stopping"),
@@ -300,9 +308,11 @@ impl Driver {
                 send(reply, values, "GetDecidedValues");
             }
             AppMsg::ProcessSyncedValue { height, round, proposer, value_bytes, reply } => {
+                // A synced block at a height this node may not execute (a passed upgrade)
+                // stops the driver, and with it the node; it is never retried.
                 let outcome = tokio::task::block_in_place(|| {
                     host.synced(height.0, round, proposer, &value_bytes)
-                });
+                })?;
                 send(reply, outcome, "ProcessSyncedValue");
             }
             AppMsg::GetHistoryMinHeight { reply } => {

@@ -72,6 +72,13 @@ impl Verdict {
     }
 }
 
+/// The refusal inside `e` if it is a height a passed upgrade reserves for newer software
+/// ([`cairn_app::BlockError::UpgradeRequired`]): the node stops on it, saying what to run.
+pub fn upgrade_required(e: &anyhow::Error) -> Option<&cairn_app::BlockError> {
+    e.downcast_ref::<cairn_app::BlockError>()
+        .filter(|b| matches!(b, cairn_app::BlockError::UpgradeRequired { .. }))
+}
+
 /// The parent of the block after `snap`'s head.
 fn parent(genesis: &Genesis, snap: &Snapshot) -> anyhow::Result<Parent> {
     Ok(match snap.head_block()? {
@@ -117,6 +124,13 @@ impl Host {
             node,
             app,
         })
+    }
+
+    /// The same host claiming to be software `version` (for tests of upgrades).
+    #[cfg(test)]
+    fn with_version(mut self, version: &str) -> Host {
+        self.app = self.app.clone().with_version(version);
+        self
     }
 
     /// A consistent view of the committed chain.
@@ -483,9 +497,9 @@ impl Host {
                         Verdict::Valid { executed: Some(Box::new(executed)), dropped: Vec::new() }
                     }
                     // A passed upgrade reserves this height for newer software: this node
-                    // stops here, saying what to run, rather than voting against the block.
+                    // stops here (the driver says what to run), rather than voting against
+                    // the block, whether it came as a proposal, a decision or by sync.
                     Err(e @ cairn_app::BlockError::UpgradeRequired { .. }) => {
-                        tracing::error!("{e}");
                         return Err(e.into());
                     }
                     Err(e) => {
@@ -636,27 +650,29 @@ impl Host {
 
     /// A block a peer sent while this node catches up. It is checked like any block (except
     /// its clock: it may be old); the engine checks the commit certificate that came with it.
+    /// A failure to check it here is transient (the engine asks again), except a height a
+    /// passed upgrade reserves for newer software: that is the error, and the node stops.
     pub fn synced(
         &mut self,
         height: u64,
         round: Round,
         proposer: ValidatorAddress,
         bytes: &[u8],
-    ) -> SyncedValueOutcome<CairnContext> {
+    ) -> Result<SyncedValueOutcome<CairnContext>, cairn_app::BlockError> {
         let limit = parts::CHUNK_BYTES.max(crate::codec::MAX_MESSAGE);
         let block: ProposedBlock = match codec::decode(bytes, limit, "synced block") {
             Ok(b) => b,
             Err(e) => {
                 tracing::warn!(height, error = %e, "undecodable block from sync");
-                return SyncedValueOutcome::PeerFault;
+                return Ok(SyncedValueOutcome::PeerFault);
             }
         };
         if block.header.height != height {
-            return SyncedValueOutcome::PeerFault;
+            return Ok(SyncedValueOutcome::PeerFault);
         }
         match self.head() {
             Ok(head) if head + 1 == height => {}
-            _ => return SyncedValueOutcome::LocalTransientError,
+            _ => return Ok(SyncedValueOutcome::LocalTransientError),
         }
         let hash = block.hash();
         let round_u32 = round.as_u32().unwrap_or(0);
@@ -675,10 +691,13 @@ impl Host {
             verdict: Verdict::Unchecked,
         });
         if let Err(e) = self.check(&hash) {
+            if let Some(upgrade) = upgrade_required(&e) {
+                return Err(upgrade.clone());
+            }
             tracing::warn!(height, error = %format!("{e:#}"), "checking a synced block failed");
-            return SyncedValueOutcome::LocalTransientError;
+            return Ok(SyncedValueOutcome::LocalTransientError);
         }
-        match self.known.get(&hash) {
+        Ok(match self.known.get(&hash) {
             Some(k) => SyncedValueOutcome::Verdict(ProposedValue {
                 height: Height(height),
                 round,
@@ -688,7 +707,7 @@ impl Host {
                 validity: k.verdict.validity(),
             }),
             None => SyncedValueOutcome::LocalTransientError,
-        }
+        })
     }
 
     /// The parts of a known block, re-published as the proposal of `round`.

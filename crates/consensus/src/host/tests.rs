@@ -96,12 +96,21 @@ impl Metrics for Counts {
     }
 }
 
+/// State written beside a genesis (a state machine change set).
+type Extra = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
+
 /// The store at `path`, with `g` written on first use.
 fn open(path: &std::path::Path, g: &Genesis) -> Arc<Store> {
+    open_with(path, g, Extra::new())
+}
+
+/// The store at `path`, with `g` and `extra` state written on first use.
+fn open_with(path: &std::path::Path, g: &Genesis, extra: Extra) -> Arc<Store> {
     let store = Store::open(path).unwrap();
     let snap = store.snapshot().unwrap();
     if snap.genesis().unwrap().is_none() {
-        let changes = App::genesis_changes(g).unwrap();
+        let mut changes = App::genesis_changes(g).unwrap();
+        changes.extend(extra);
         let (_, batch) = App::genesis_root(&snap, &changes).unwrap();
         drop(snap);
         store.commit_genesis(g, &changes, &batch).unwrap();
@@ -199,8 +208,13 @@ mod decide_then_sync {
     }
 
     fn node(key: &Keypair, genesis: &Genesis, config: BftConfig) -> Node {
+        node_with(key, genesis, config, Extra::new())
+    }
+
+    /// A node whose genesis state also holds `extra`.
+    fn node_with(key: &Keypair, genesis: &Genesis, config: BftConfig, extra: Extra) -> Node {
         let dir = tempfile::tempdir().unwrap();
-        let store = open(&dir.path().join("chain.redb"), genesis);
+        let store = open_with(&dir.path().join("chain.redb"), genesis, extra);
         let metrics = Arc::new(Counts::default());
         let services = Services {
             genesis: genesis.clone(),
@@ -309,12 +323,11 @@ mod decide_then_sync {
         let served = nodes[from].host.decided_values(height, height).unwrap();
         assert_eq!(served.len(), 1);
         let builder = head_block(&nodes[from]).proposer;
-        match nodes[to].host.synced(
-            height,
-            Round::new(0),
-            ValidatorAddress(builder),
-            &served[0].value_bytes,
-        ) {
+        match nodes[to]
+            .host
+            .synced(height, Round::new(0), ValidatorAddress(builder), &served[0].value_bytes)
+            .unwrap()
+        {
             SyncedValueOutcome::Verdict(v) => v.validity,
             other => panic!("synced block refused: {other:?}"),
         }
@@ -393,5 +406,67 @@ mod decide_then_sync {
             ..crate::fault::Faults::default()
         });
         decided_unverified_is_fetched_and_committed(victim, true);
+    }
+
+    /// A passed upgrade to `99.0.0` at height 2 (as a tally leaves it) reaches a validator
+    /// that runs this software only through sync: the three upgraded validators decide
+    /// height 2 without it, and the block value sync brings is refused with the upgrade
+    /// error, every time it is offered, never as a transient failure for the engine to
+    /// retry; nothing past height 1 is written. The driver stops the node on that error.
+    #[test]
+    fn a_synced_block_at_a_passed_upgrade_height_stops_an_older_validator() {
+        let keys: Vec<Keypair> =
+            (0..4).map(|i| Keypair::from_label(&format!("host-validator-{i}"))).collect();
+        let g = genesis(&keys);
+        let upgrade = cairn_types::gov::Upgrade { name: "99.0.0".into(), height: 2, proposal: 7 };
+        let extra: Extra =
+            [(cairn_app::state_key::gov_upgrade(), Some(borsh::to_vec(&upgrade).unwrap()))]
+                .into_iter()
+                .collect();
+        let built = |k: &Keypair| node_with(k, &g, config(), extra.clone());
+        let probe: Vec<Node> = keys.iter().map(built).collect();
+        let v = (proposer(&probe, 2) + 1) % 4;
+        drop(probe);
+        let mut nodes: Vec<Node> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| {
+                let n = built(k);
+                if i == v { n } else { Node { host: n.host.with_version("99.0.0"), ..n } }
+            })
+            .collect();
+        let others: Vec<usize> = (0..4).filter(|&i| i != v).collect();
+
+        // Height 1 is before the upgrade: all four check and commit it.
+        let (proposal, verdicts) = propose(&mut nodes, 1, None);
+        assert!(verdicts.values().all(|&x| x == Validity::Valid), "height 1 verdicts {verdicts:?}");
+        let all: Vec<&Node> = nodes.iter().collect();
+        let cert = certificate(&all[..3], 1, proposal.block.hash());
+        for n in &mut nodes {
+            assert!(n.host.decided(&cert).unwrap());
+        }
+
+        // Height 2: the upgraded three decide it; the older validator never saw it.
+        let (proposal, _) = propose(&mut nodes, 2, Some(v));
+        let hash = proposal.block.hash();
+        let cert = certificate(&others.iter().map(|&i| &nodes[i]).collect::<Vec<_>>(), 2, hash);
+        for &i in &others {
+            assert!(nodes[i].host.decided(&cert).unwrap(), "validator {i} commits height 2");
+        }
+        assert!(!nodes[v].host.decided(&cert).unwrap());
+
+        let served = nodes[others[0]].host.decided_values(2, 2).unwrap();
+        let builder = ValidatorAddress(head_block(&nodes[others[0]]).proposer);
+        for _ in 0..2 {
+            let outcome = nodes[v].host.synced(2, Round::new(0), builder, &served[0].value_bytes);
+            let Err(e @ cairn_app::BlockError::UpgradeRequired { .. }) = outcome else {
+                panic!("a synced block at the upgrade height gave {outcome:?}")
+            };
+            let msg = e.to_string();
+            assert!(msg.contains("install cairn 99.0.0") && msg.contains("height 2"), "{msg}");
+            // As the driver sees it, through its error chain.
+            assert!(upgrade_required(&anyhow::Error::from(e)).is_some());
+        }
+        assert_eq!(nodes[v].host.head().unwrap(), 1);
     }
 }
