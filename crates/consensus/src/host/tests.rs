@@ -468,5 +468,17 @@ mod decide_then_sync {
             assert!(upgrade_required(&anyhow::Error::from(e)).is_some());
         }
         assert_eq!(nodes[v].host.head().unwrap(), 1);
+
+        // The live proposal and the decision stop it the same way.
+        let p = proposer(&nodes, 2);
+        let publisher = nodes[p].peer;
+        let parts = nodes[p].host.stream(&proposal).unwrap();
+        let received: Vec<_> =
+            parts.into_iter().map(|part| nodes[v].host.receive_part(publisher, part)).collect();
+        let e = received.into_iter().find_map(Result::err).expect("the live proposal stops it");
+        assert!(upgrade_required(&e).is_some(), "{e:#}");
+        let e = nodes[v].host.decided(&cert).expect_err("the decision stops it");
+        assert!(upgrade_required(&e).is_some(), "{e:#}");
+        assert_eq!(nodes[v].host.head().unwrap(), 1);
     }
 }
