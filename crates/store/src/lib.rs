@@ -48,7 +48,11 @@ const MAX_OBJECT: usize = 256 * 1024 * 1024;
 pub enum StoreError {
     #[error("database error: {0}")]
     Db(#[from] redb::Error),
-    #[error("store schema version {found}, this build reads version {expected}")]
+    #[error(
+        "the store was written with schema version {found} and this cairn reads version \
+         {expected}: run the cairn that wrote it, or start this one on a new data directory \
+         and sync the chain again (the store is not migrated)"
+    )]
     SchemaMismatch { found: u32, expected: u32 },
     #[error("store is empty: genesis has not been written")]
     NotInitialized,
@@ -134,7 +138,8 @@ impl Store {
         let db = Database::builder().set_cache_size(cache_bytes).create(path)?;
         let w = db.begin_write()?;
         {
-            create_tables(&w)?;
+            // The version first: a store of another schema may hold tables of other types,
+            // which opening them as this schema's would refuse with a less useful error.
             let mut meta = w.open_table(META)?;
             let found = meta.get(SCHEMA_KEY)?.map(|v| v.value().to_vec());
             match found {
@@ -153,6 +158,8 @@ impl Store {
                     }
                 }
             }
+            drop(meta);
+            create_tables(&w)?;
         }
         w.commit()?;
         Ok(Store { db, retention })

@@ -136,6 +136,29 @@ fn refuses_out_of_order_blocks_and_double_genesis() {
 }
 
 #[test]
+fn a_store_of_another_schema_whose_tables_differ_is_refused_by_its_version() {
+    // A schema-9 store keyed its report positions by device first: opening that table as
+    // this schema's type fails, so the version must be read before any table is opened.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.redb");
+    {
+        let db = Database::create(&path).unwrap();
+        let w = db.begin_write().unwrap();
+        let old: redb::TableDefinition<([u8; 32], u64, u64), &[u8]> =
+            redb::TableDefinition::new("device_report_pos");
+        w.open_table(old).unwrap();
+        w.open_table(META).unwrap().insert(SCHEMA_KEY, 9u32.to_le_bytes().as_slice()).unwrap();
+        w.commit().unwrap();
+    }
+    let err = Store::open(&path).err().unwrap();
+    assert!(
+        matches!(err, StoreError::SchemaMismatch { found: 9, expected: SCHEMA_VERSION }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("sync the chain again"), "{err}");
+}
+
+#[test]
 fn refuses_a_store_of_another_schema_version() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.redb");
