@@ -100,8 +100,8 @@ mod budget_json {
 }
 
 // The layout frozen at the first version, field by field, then the appended fields in the
-// order they were added: `gov`, `max_block_cost`. Destructuring makes a new field a compile error here until
-// it is placed.
+// order they were added: `gov`, `max_block_cost`. Destructuring makes a new field a compile
+// error here until it is placed.
 impl BorshSerialize for Params {
     fn serialize<W: std::io::Write>(&self, w: &mut W) -> std::io::Result<()> {
         let Params {
