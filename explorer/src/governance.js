@@ -23,7 +23,7 @@ function actionRows(a) {
     case 'upgrade':
       return [['Version', esc(a.name)], ['At height', esc(a.height)]];
     case 'text':
-      return [['Text', `<p class="proposal-text">${esc(a.text)}</p>`]];
+      return [['Text', `<span class="proposal-text">${esc(a.text)}</span>`]];
     default: {
       const { kind: _k, ...rest } = a;
       return Object.entries(rest).map(([k, v]) => [k, `<code>${esc(typeof v === 'object' ? JSON.stringify(v) : v)}</code>`]);

@@ -253,8 +253,8 @@ async fn a_proposal_is_announced_when_submitted_and_again_with_its_status_when_t
     let dir = tempfile::tempdir().unwrap();
     let validator = Keypair::from_label("events-validator");
     let alice = Keypair::from_label("events-proposer");
-    let mut params = Params::default();
-    params.blocks_per_epoch = 4;
+    // Epochs of 4 blocks and a vote of one epoch: the tally comes within a few blocks.
+    let mut params = Params { blocks_per_epoch: 4, ..Params::default() };
     params.devices.heartbeat_slots = 4;
     params.gov.voting_period_epochs = 1;
     let genesis = Genesis {
