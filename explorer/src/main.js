@@ -1,9 +1,10 @@
 // The Cairn explorer: one page per address (/, /map, /devices/{id}, /blocks/{height},
-// /txs/{hash}, /accounts/{address}, /epochs/{epoch}), drawn from the node's API, with
+// /txs/{hash}, /accounts/{address}, /epochs/{epoch}, /proposals, /proposals/{id}), drawn from the node's API, with
 // live parts fed by GET /v1/events.
 import './style.css';
 import { get, getOr } from './api.js';
 import { networkPage } from './network.js';
+import { proposalsPage, proposalPage, positionSection } from './governance.js';
 import { esc, fmtTime, crn, link, kv } from './ui.js';
 
 const app = document.getElementById('app');
@@ -17,7 +18,7 @@ function connect() {
   const live = document.getElementById('live');
   source.onopen = () => { live.textContent = '●'; live.className = 'on'; };
   source.onerror = () => { live.textContent = '○'; live.className = ''; };
-  for (const topic of ['block', 'rejection', 'rewards', 'missed']) {
+  for (const topic of ['block', 'rejection', 'rewards', 'governance', 'missed']) {
     source.addEventListener(topic, (e) => {
       const data = JSON.parse(e.data);
       for (const l of listeners) if (l.topic === topic) l.fn(data, e.lastEventId);
@@ -71,10 +72,11 @@ const txKind = (b) => (b == null ? '' : typeof b === 'string' ? b : b.kind ?? b.
 const jsonBig = (_k, v) => (typeof v === 'bigint' ? v.toString() : v);
 
 async function accountPage(addr) {
-  const [a, owned, claimable] = await Promise.all([
+  const [a, owned, claimable, position] = await Promise.all([
     get(`/v1/accounts/${encodeURIComponent(addr)}`),
     getOr(`/v1/devices?owner=${encodeURIComponent(addr)}&limit=50`, { devices: [] }),
     getOr(`/v1/rewards/${encodeURIComponent(addr)}/claimable`, null),
+    positionSection(addr),
   ]);
   return `<h1>Account</h1>${kv([
     ['Address', `<code>${esc(a.address)}</code>`],
@@ -84,6 +86,7 @@ async function accountPage(addr) {
     ['At height', link(`/blocks/${a.height}`, a.height)],
     ['Unclaimed rewards', claimable ? `${crn(claimable.total)} in ${claimable.claims.length}${claimable.more ? '+' : ''} leaves` : '—'],
   ])}
+  ${position}
   <h2>Devices${owned.next ? ' (first 50)' : ''}</h2>
   <table><tr><th>Device</th><th>Class</th><th>Status</th></tr>
   ${owned.devices.map((d) => `<tr><td>${link(`/devices/${d.id}`, d.id.slice(0, 16) + '…')}</td><td>${esc(d.class)}</td><td>${esc(d.status.state)}</td></tr>`).join('')}</table>`;
@@ -142,6 +145,7 @@ async function route() {
       case 'blocks': app.innerHTML = await blockPage(id); break;
       case 'txs': app.innerHTML = await txPage(id); break;
       case 'accounts': app.innerHTML = await accountPage(id); break;
+      case 'proposals': await (second ? proposalPage(ctx, id) : proposalsPage(ctx)); break;
       case 'epochs': app.innerHTML = await epochPage(id, url.searchParams.get('after')); break;
       case 'search': {
         const to = await search(url.searchParams.get('q') || '');

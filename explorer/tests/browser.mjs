@@ -3,12 +3,14 @@
 // height increases, the map shows the fleet's devices, a device page shows a rejection
 // reason the fleet caused and a reward whose whole chain of proof passes in the page (leaf →
 // reward root → state root → header → certificate), and that a tampered Merkle path and a
-// tampered state proof each show as failed. Screenshots go to $CAIRN_ARTEFACTS (default: the
+// tampered state proof each show as failed. A governance position and a proposal, made
+// through the CLI before the pages load, show on the account page and the proposal pages.
+// Screenshots go to $CAIRN_ARTEFACTS (default: the
 // target dir).
 //
 //   CAIRN_BIN=target/debug/cairn node explorer/tests/browser.mjs
 import { chromium } from 'playwright-core';
-import { spawn } from 'node:child_process';
+import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -63,6 +65,18 @@ try {
   await waitFor('the devnet API', () => api('/v1/health'), 120_000);
   assert(out.includes(`explorer   ${base}/`), `the devnet prints the explorer's address:\n${out}`);
   log('devnet up at', base);
+
+  // Governance through the CLI (bob: alice pays the fleet, whose transactions take her
+  // nonces): a lock, then a text proposal.
+  const cli = (...args) => JSON.parse(execFileSync(bin, ['--json', '--node', base, '--keystore', join(dir, 'devnet', 'keystore'), ...args],
+    { env: { ...process.env, CAIRN_PASSPHRASE: '' }, encoding: 'utf8' }));
+  cli('gov', 'lock', '--from', 'bob', '--amount', '1000', '--epochs', '10');
+  const bob = cli('gov', 'position', 'bob');
+  assert(bob.position?.amount === '1000000000', `bob's position: ${JSON.stringify(bob)}`);
+  const proposalTitle = 'Explorer shows proposals';
+  const proposalId = cli('gov', 'propose', '--from', 'bob', '--title', proposalTitle, '--text', 'A signal to read in the explorer').id;
+  assert(Number.isInteger(proposalId), `the proposal's id: ${proposalId}`);
+  log(`bob (${bob.owner}) locked 1000 CRN and proposed #${proposalId}`);
   browser = await chromium.launch({
     executablePath: chromiumPath,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -92,6 +106,29 @@ try {
   log(`network page: height ${h1} → ${h2}`);
   await page.waitForFunction(() => /^\d+$/.test(document.getElementById('devices-total')?.textContent), null, { timeout: 20_000 });
   await page.screenshot({ path: join(artefacts, 'network.png'), fullPage: true });
+
+  // Governance: the list, the proposal with its tally, and bob's position.
+  await page.click('nav a[href="/proposals"]');
+  await page.waitForSelector(`table.proposals a[href="/proposals/${proposalId}"]`, { timeout: 20_000 });
+  const listed = await page.textContent('table.proposals');
+  assert(listed.includes(proposalTitle), `the proposal list shows the proposal: ${listed}`);
+  await page.click(`table.proposals a[href="/proposals/${proposalId}"] >> nth=0`);
+  await page.waitForSelector('.proposal-title', { timeout: 20_000 });
+  assert((await page.textContent('.proposal-title')) === proposalTitle, 'the proposal page shows its title');
+  const view = await api(`/v1/gov/proposals/${proposalId}`);
+  const shown = await page.textContent('main');
+  for (const want of ['text', 'A signal to read in the explorer', 'Quorum base', 'Yes', 'Veto', `epoch ${view.proposal.end_epoch}`]) {
+    assert(shown.includes(want), `the proposal page shows ${want}: ${shown}`);
+  }
+  assert(['voting', 'passed', 'rejected', 'no_quorum', 'vetoed'].includes(await page.textContent('.proposal-status')), 'a status');
+  assert(['passed', 'rejected', 'no_quorum', 'vetoed'].includes(await page.textContent('.verdict-now')), 'a verdict now');
+  await page.screenshot({ path: join(artefacts, 'proposal.png'), fullPage: true });
+  await page.goto(`${base}/accounts/${bob.owner}`);
+  await page.waitForSelector('.gov-position', { timeout: 20_000 });
+  const position = await page.textContent('.gov-position');
+  assert(position.includes('1,000 CRN') && position.includes('Voting power'), `the account page shows the position: ${position}`);
+  await page.screenshot({ path: join(artefacts, 'account-position.png'), fullPage: true });
+  log(`proposal #${proposalId} page and bob's position shown`);
 
   // Wait for the fleet to be rewarded for an epoch, with rejections on record.
   const status0 = await api('/v1/status');

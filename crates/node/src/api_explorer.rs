@@ -23,8 +23,8 @@ mod assets {
 }
 
 /// The page addresses of the explorer (first path segment); each answers `index.html`.
-pub const PAGES: [&str; 8] =
-    ["", "map", "devices", "blocks", "txs", "accounts", "epochs", "search"];
+pub const PAGES: [&str; 9] =
+    ["", "map", "devices", "blocks", "txs", "accounts", "epochs", "proposals", "search"];
 
 fn asset(path: &str) -> Option<&'static [u8]> {
     assets::ASSETS.iter().find(|(p, _)| *p == path).map(|(_, b)| *b)
@@ -317,8 +317,17 @@ mod tests {
     #[test]
     fn every_page_address_answers_the_index_and_the_api_keeps_its_404() {
         let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-        for path in ["/", "/map", "/devices/ab", "/blocks/3", "/txs/ff", "/accounts/x", "/epochs/2"]
-        {
+        for path in [
+            "/",
+            "/map",
+            "/devices/ab",
+            "/blocks/3",
+            "/txs/ff",
+            "/accounts/x",
+            "/epochs/2",
+            "/proposals",
+            "/proposals/1",
+        ] {
             let resp = rt.block_on(serve(path.parse().unwrap()));
             assert_eq!(resp.status(), StatusCode::OK, "{path}");
             assert_eq!(resp.headers()[header::CONTENT_TYPE], "text/html; charset=utf-8", "{path}");

@@ -1,5 +1,6 @@
 //! Live events: `GET /v1/events`, a Server-Sent Events stream of what the chain does (new
-//! blocks, device report rejections, epoch rewards), resumable with `Last-Event-ID`.
+//! blocks, device report rejections, epoch rewards, governance proposals submitted and
+//! tallied), resumable with `Last-Event-ID`.
 //!
 //! A watcher task reads each newly committed block from the store (whoever made it: the solo
 //! producer or the BFT driver) and publishes its events into a [`Hub`]: a bounded ring of
@@ -21,11 +22,11 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{self, KeepAlive, Sse};
-use cairn_app::rewards;
+use cairn_app::{governance, rewards};
 use cairn_types::receipt::TxOutcome;
 use serde::Deserialize;
 use serde_json::json;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -55,10 +56,12 @@ pub enum Topic {
     Rejection,
     /// An epoch's reward run: pools, root, escrow.
     Rewards,
+    /// A governance proposal submitted, or tallied (with its status).
+    Governance,
 }
 
 impl Topic {
-    pub const ALL: [Topic; 3] = [Topic::Block, Topic::Rejection, Topic::Rewards];
+    pub const ALL: [Topic; 4] = [Topic::Block, Topic::Rejection, Topic::Rewards, Topic::Governance];
 
     /// The name used in `?topics=` and as the SSE `event:` field.
     pub fn name(self) -> &'static str {
@@ -66,6 +69,7 @@ impl Topic {
             Topic::Block => "block",
             Topic::Rejection => "rejection",
             Topic::Rewards => "rewards",
+            Topic::Governance => "governance",
         }
     }
 
@@ -214,9 +218,14 @@ fn block_events(
     let (mut accepted, mut rejected) = (0u64, 0u64);
     let mut reasons: BTreeMap<&'static str, u64> = BTreeMap::new();
     let mut rejections = Vec::new();
+    let mut proposals = Vec::new();
     for tx in &block.txs {
         let tx_hash = tx.hash();
         let Some(receipt) = snap.receipt(&tx_hash)? else { continue };
+        if let TxOutcome::Proposal { id } = receipt.outcome {
+            proposals.push((tx_hash, id));
+            continue;
+        }
         if let TxOutcome::Reports { accepted: a, rejected: r } = receipt.outcome {
             accepted += u64::from(a);
             rejected += r.len() as u64;
@@ -250,6 +259,57 @@ fn block_events(
         }),
     )];
     out.extend(rejections.into_iter().map(|r| (Topic::Rejection, r)));
+    for (tx_hash, id) in proposals {
+        let Some(p) = governance::get_proposal(snap, id)? else { continue };
+        out.push((
+            Topic::Governance,
+            json!({
+                "event": "submitted",
+                "height": height,
+                "tx": tx_hash,
+                "id": id,
+                "proposer": p.proposer,
+                "title": p.title,
+                "kind": p.action.kind(),
+                "start_epoch": p.start_epoch,
+                "end_epoch": p.end_epoch,
+            }),
+        ));
+    }
+    Ok(out)
+}
+
+/// The `tallied` events of the proposals in `open` that block `height` decided; those
+/// leave `open`.
+fn tallied_events(
+    snap: &cairn_store::Snapshot,
+    height: u64,
+    open: &mut BTreeSet<u64>,
+) -> Result<Vec<serde_json::Value>, ApiError> {
+    let mut out = Vec::new();
+    for id in open.clone() {
+        let Some(p) = governance::get_proposal(snap, id)? else {
+            open.remove(&id);
+            continue;
+        };
+        let Some(decided) = p.decided_height else { continue };
+        if decided > height {
+            continue;
+        }
+        open.remove(&id);
+        let status = serde_json::to_value(&p.status).map_err(anyhow::Error::from)?;
+        out.push(json!({
+            "event": "tallied",
+            "height": decided,
+            "id": id,
+            "title": p.title,
+            "kind": p.action.kind(),
+            "status": status["status"],
+            "reason": status.get("reason"),
+            "tally": p.tally,
+            "eligible": p.eligible().to_string(),
+        }));
+    }
     Ok(out)
 }
 
@@ -267,12 +327,13 @@ fn rewards_event(
     Ok(Some(value))
 }
 
-/// Where the watcher stands: the last block read and the next epoch whose reward run it
-/// waits for.
-#[derive(Debug, Clone, Copy, Default)]
+/// Where the watcher stands: the last block read, the next epoch whose reward run it
+/// waits for and the open proposals whose tally it waits for.
+#[derive(Debug, Clone, Default)]
 struct Cursor {
     height: u64,
     next_rewarded: u64,
+    open: BTreeSet<u64>,
     epoch: u64,
     /// Since the last status line: blocks, reports accepted and rejected.
     blocks: u64,
@@ -288,13 +349,24 @@ fn catch_up(s: &Shared, mut cursor: Cursor) -> Result<Cursor, ApiError> {
     let until = head.height.min(cursor.height.saturating_add(MAX_BLOCKS_PER_POLL));
     for height in cursor.height + 1..=until {
         for (topic, data) in block_events(&snap, height)? {
-            if topic == Topic::Block {
-                cursor.blocks += 1;
-                cursor.epoch = data["epoch"].as_u64().unwrap_or(cursor.epoch);
-                cursor.accepted += data["reports_accepted"].as_u64().unwrap_or(0);
-                cursor.rejected += data["reports_rejected"].as_u64().unwrap_or(0);
+            match topic {
+                Topic::Block => {
+                    cursor.blocks += 1;
+                    cursor.epoch = data["epoch"].as_u64().unwrap_or(cursor.epoch);
+                    cursor.accepted += data["reports_accepted"].as_u64().unwrap_or(0);
+                    cursor.rejected += data["reports_rejected"].as_u64().unwrap_or(0);
+                }
+                Topic::Governance => {
+                    if let Some(id) = data["id"].as_u64() {
+                        cursor.open.insert(id);
+                    }
+                }
+                Topic::Rejection | Topic::Rewards => {}
             }
             s.events.publish(topic, &data);
+        }
+        for ev in tallied_events(&snap, height, &mut cursor.open)? {
+            s.events.publish(Topic::Governance, &ev);
         }
         while let Some(ev) = rewards_event(&snap, cursor.next_rewarded, height)? {
             s.events.publish(Topic::Rewards, &ev);
@@ -318,7 +390,8 @@ pub async fn run(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
             while rewards::get_epoch_rewards(&snap, next_rewarded)?.is_some() {
                 next_rewarded += 1;
             }
-            Ok(Cursor { height, next_rewarded, ..Cursor::default() })
+            let open = governance::gov_state(&snap)?.open.into_keys().collect();
+            Ok(Cursor { height, next_rewarded, open, ..Cursor::default() })
         })
         .await
     };
@@ -350,8 +423,8 @@ pub async fn run(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
             (cursor.blocks, cursor.accepted, cursor.rejected) = (0, 0, 0);
             last_status = tokio::time::Instant::now();
         }
-        let s = shared.clone();
-        match blocking(move || catch_up(&s, cursor)).await {
+        let (s, c) = (shared.clone(), cursor.clone());
+        match blocking(move || catch_up(&s, c)).await {
             Ok(c) => cursor = c,
             Err(e) => tracing::warn!(error = %e.message, "event watcher could not read a block"),
         }
@@ -453,7 +526,7 @@ impl Subscription {
     }
 }
 
-/// `GET /v1/events?topics=block,rejection,rewards` (SSE; `Last-Event-ID` resumes).
+/// `GET /v1/events?topics=block,rejection,rewards,governance` (SSE; `Last-Event-ID` resumes).
 pub async fn stream(
     State(s): State<Arc<Shared>>,
     headers: HeaderMap,

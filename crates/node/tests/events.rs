@@ -3,7 +3,8 @@
 //! the last event it saw (`Last-Event-ID`) receives what it missed while away; and an id the
 //! node never gave is answered with a `missed` event before what it holds. A node serves at
 //! most `max_event_streams` streams at once and refuses one more with 503
-//! `too_many_streams`, taking new ones again once a client has gone.
+//! `too_many_streams`, taking new ones again once a client has gone. The `governance`
+//! topic carries a proposal when it is submitted and again when it is tallied.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -11,6 +12,7 @@ use cairn_node::NodeConfig;
 use cairn_testkit::CHAIN;
 use cairn_testkit::devices::{ed_device, heartbeat};
 use cairn_types::genesis::GenesisAccount;
+use cairn_types::gov::ProposalAction;
 use cairn_types::tx::sign_tx;
 use cairn_types::{Genesis, Keypair, Params, TxBody};
 use std::time::Duration;
@@ -243,5 +245,87 @@ async fn a_client_gets_the_next_block_and_a_rejection_and_resumes_after_its_last
     let bad = http.get(format!("{url}/v1/events?topics=blocks")).send().await.unwrap();
     assert_eq!(bad.status(), 400);
     drop((back, blocks_only, stale));
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proposal_is_announced_when_submitted_and_again_with_its_status_when_tallied() {
+    let dir = tempfile::tempdir().unwrap();
+    let validator = Keypair::from_label("events-validator");
+    let alice = Keypair::from_label("events-proposer");
+    // Epochs of 4 blocks and a vote of one epoch: the tally comes within a few blocks.
+    let mut params = Params { blocks_per_epoch: 4, ..Params::default() };
+    params.devices.heartbeat_slots = 4;
+    params.gov.voting_period_epochs = 1;
+    let genesis = Genesis {
+        chain_id: CHAIN.into(),
+        genesis_time_ms: 0,
+        validator: validator.address(),
+        validators: Vec::new(),
+        accounts: vec![GenesisAccount {
+            address: alice.address(),
+            balance: 10 * params.gov.min_deposit,
+        }],
+        params: params.clone(),
+    };
+    cairn_node::write_validator_key(dir.path(), &validator).unwrap();
+    std::fs::write(
+        dir.path().join(cairn_node::GENESIS_FILE),
+        serde_json::to_vec(&genesis).unwrap(),
+    )
+    .unwrap();
+    let mut config = NodeConfig::new(dir.path().to_path_buf());
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.blocks_on_demand = true;
+    let node = cairn_node::start(config).await.unwrap();
+    let url = format!("http://{}", node.addr);
+    let http = reqwest::Client::new();
+
+    let resp = http.get(format!("{url}/v1/events?topics=governance")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let mut gov = Stream { resp, buf: String::new() };
+    let tx = sign_tx(
+        CHAIN,
+        &alice,
+        0,
+        &params,
+        TxBody::Propose {
+            title: "Say hello".into(),
+            action: ProposalAction::Text { text: "hello".into() },
+            deposit: params.gov.min_deposit,
+        },
+    );
+    let resp = http
+        .post(format!("{url}/v1/txs"))
+        .json(&serde_json::json!({ "tx": hex::encode(tx.to_bytes()) }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 202, "{}", resp.text().await.unwrap());
+    let height = produce(&http, &url).await;
+    let submitted = gov.next().await;
+    assert_eq!(submitted.event, "governance");
+    assert_eq!(submitted.data["event"], "submitted", "{:?}", submitted.data);
+    assert_eq!(submitted.data["height"], height);
+    assert_eq!(submitted.data["id"], 1);
+    assert_eq!(submitted.data["title"], "Say hello");
+    assert_eq!(submitted.data["kind"], "text");
+    assert_eq!(submitted.data["proposer"], alice.address().to_string());
+    let end_epoch = submitted.data["end_epoch"].as_u64().unwrap();
+
+    // Nobody votes: at the first block of its end epoch it is tallied without a quorum.
+    let tally_height = end_epoch * params.blocks_per_epoch;
+    let mut last = height;
+    while last < tally_height {
+        last = produce(&http, &url).await;
+    }
+    let tallied = gov.next().await;
+    assert_eq!(tallied.data["event"], "tallied", "{:?}", tallied.data);
+    assert_eq!(tallied.data["id"], 1);
+    assert_eq!(tallied.data["height"], tally_height);
+    assert_eq!(tallied.data["status"], "no_quorum");
+    assert_eq!(tallied.data["tally"]["yes"], "0");
+    assert!(tallied.id > submitted.id);
+    drop(gov);
     node.shutdown().await;
 }
