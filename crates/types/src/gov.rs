@@ -431,6 +431,19 @@ pub struct PositionView {
     #[serde(with = "crate::api::amount_str")]
     pub power: Amount,
     pub epoch: u64,
+    /// The owner's votes on the newest proposals (those `/v1/gov/proposals` lists first),
+    /// newest first.
+    #[serde(default)]
+    pub votes: Vec<VoteView>,
+}
+
+/// One vote of an account, as `/v1/gov/positions/{addr}` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VoteView {
+    pub proposal: u64,
+    pub choice: VoteChoice,
+    #[serde(with = "crate::api::amount_str")]
+    pub power: Amount,
 }
 
 /// The JSON shape of `/v1/gov/proposals/{id}`: the proposal with its tally so far, the
@@ -448,6 +461,9 @@ pub struct ProposalView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProposalList {
     pub proposals: Vec<ProposalView>,
+    /// The id to pass as `before` for the next (older) page; none on the last page.
+    #[serde(default)]
+    pub next: Option<u64>,
 }
 
 #[cfg(test)]
