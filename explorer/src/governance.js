@@ -1,6 +1,7 @@
-// Governance pages: /proposals (the newest proposals, as many as GET /v1/gov/proposals
-// lists) and /proposals/{id} (one proposal with its tally so far and what a tally now would
-// decide); and the governance position shown on an account's page. Both proposal pages
+// Governance pages: /proposals[?before=ID] (a page of proposals newest first, as GET
+// /v1/gov/proposals lists them, with a link to the older ones) and /proposals/{id} (one
+// proposal with its tally so far and what a tally now would decide); and the governance
+// position and votes shown on an account's page. Both proposal pages
 // redraw when a `governance` event arrives.
 import { get, getOr } from './api.js';
 import { esc, crn, link, kv } from './ui.js';
@@ -36,15 +37,17 @@ function redrawOn(ctx, draw) {
   ctx.onCleanup(off);
 }
 
-export async function proposalsPage(ctx) {
+export async function proposalsPage(ctx, before) {
   const draw = async () => {
-    const { proposals } = await get('/v1/gov/proposals');
+    const q = before != null ? `?before=${encodeURIComponent(before)}` : '';
+    const { proposals, next } = await get(`/v1/gov/proposals${q}`);
     ctx.app.innerHTML = `<h1>Proposals</h1>
-    <p>The newest ${proposals.length} proposals, newest first.</p>
+    <p>${before != null ? `${proposals.length} proposals older than #${esc(before)}` : `The newest ${proposals.length} proposals`}, newest first.</p>
     <table class="proposals"><tr><th>Id</th><th>Title</th><th>Kind</th><th>Status</th><th>Ends (epoch)</th><th>Verdict now</th></tr>
     ${proposals.map(({ proposal: p, verdict_now }) => `<tr><td>${link(`/proposals/${p.id}`, p.id)}</td><td>${link(`/proposals/${p.id}`, p.title)}</td>
       <td>${esc(p.action.kind)}</td><td>${esc(status(p))}</td><td>${esc(p.end_epoch)}</td><td>${p.status.status === 'voting' ? esc(verdict_now) : ''}</td></tr>`).join('')}
-    </table>`;
+    </table>
+    <p>${next != null ? `<span class="more">${link(`/proposals?before=${next}`, 'more →')}</span>` : ''}</p>`;
   };
   await draw();
   redrawOn(ctx, draw);
@@ -76,10 +79,19 @@ export async function proposalPage(ctx, id) {
   redrawOn(ctx, draw);
 }
 
-// The account's governance position as page rows, or an empty string when it has none.
+// The account's votes on the newest proposals as a table, or an empty string when none.
+function votesTable(votes) {
+  if (!votes || !votes.length) return '';
+  return `<h2>Governance votes</h2><table class="gov-votes"><tr><th>Proposal</th><th>Choice</th><th>Voting power</th></tr>
+  ${votes.map((x) => `<tr><td>${link(`/proposals/${x.proposal}`, `#${x.proposal}`)}</td><td>${esc(x.choice)}</td><td>${crn(x.power)}</td></tr>`).join('')}</table>`;
+}
+
+// The account's governance position as page rows and its votes, or an empty string when it
+// has neither.
 export async function positionSection(addr) {
   const v = await getOr(`/v1/gov/positions/${encodeURIComponent(addr)}`, null);
-  if (!v || !v.position) return '';
+  if (!v) return '';
+  if (!v.position) return votesTable(v.votes);
   const p = v.position;
   const lock = p.constant
     ? `constant, ${esc(p.lock_epochs)} epochs (runs down once unlocked)`
@@ -88,5 +100,5 @@ export async function positionSection(addr) {
     ['Locked', crn(p.amount)],
     ['Lock', lock],
     ['Voting power', `${crn(v.power)} at epoch ${esc(v.epoch)}`],
-  ])}</div>`;
+  ])}</div>${votesTable(v.votes)}`;
 }

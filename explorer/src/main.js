@@ -145,7 +145,7 @@ async function route() {
       case 'blocks': app.innerHTML = await blockPage(id); break;
       case 'txs': app.innerHTML = await txPage(id); break;
       case 'accounts': app.innerHTML = await accountPage(id); break;
-      case 'proposals': await (second ? proposalPage(ctx, id) : proposalsPage(ctx)); break;
+      case 'proposals': await (second ? proposalPage(ctx, id) : proposalsPage(ctx, url.searchParams.get('before'))); break;
       case 'epochs': app.innerHTML = await epochPage(id, url.searchParams.get('after')); break;
       case 'search': {
         const to = await search(url.searchParams.get('q') || '');

@@ -76,7 +76,10 @@ try {
   const proposalTitle = 'Explorer shows proposals';
   const proposalId = cli('gov', 'propose', '--from', 'bob', '--title', proposalTitle, '--text', 'A signal to read in the explorer').id;
   assert(Number.isInteger(proposalId), `the proposal's id: ${proposalId}`);
-  log(`bob (${bob.owner}) locked 1000 CRN and proposed #${proposalId}`);
+  cli('gov', 'vote', '--from', 'bob', '--proposal', String(proposalId), '--yes');
+  const bobVotes = await api(`/v1/gov/positions/${bob.owner}`);
+  assert(bobVotes.votes?.some((v) => v.proposal === proposalId && v.choice === 'yes'), `bob's votes: ${JSON.stringify(bobVotes)}`);
+  log(`bob (${bob.owner}) locked 1000 CRN, proposed #${proposalId} and voted yes`);
   browser = await chromium.launch({
     executablePath: chromiumPath,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -127,6 +130,8 @@ try {
   await page.waitForSelector('.gov-position', { timeout: 20_000 });
   const position = await page.textContent('.gov-position');
   assert(position.includes('1,000 CRN') && position.includes('Voting power'), `the account page shows the position: ${position}`);
+  const votesShown = await page.textContent('table.gov-votes');
+  assert(votesShown.includes(`#${proposalId}`) && votesShown.includes('yes'), `the account page shows bob's vote: ${votesShown}`);
   await page.screenshot({ path: join(artefacts, 'account-position.png'), fullPage: true });
   log(`proposal #${proposalId} page and bob's position shown`);
 
