@@ -9,6 +9,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use cairn_node::NodeConfig;
+use cairn_node::events::DEFAULT_MAX_EVENT_STREAMS;
 use cairn_testkit::CHAIN;
 use cairn_testkit::devices::{ed_device, heartbeat};
 use cairn_types::genesis::GenesisAccount;
@@ -81,14 +82,24 @@ async fn produce(http: &reqwest::Client, url: &str) -> u64 {
 
 /// A node making blocks on demand, with `max_event_streams` streams at most.
 async fn start_node(dir: &std::path::Path, max_event_streams: usize) -> cairn_node::NodeHandle {
+    start_node_with(dir, Vec::new(), Params::default(), max_event_streams).await
+}
+
+/// [`start_node`] on a genesis funding `accounts`, with `params`.
+async fn start_node_with(
+    dir: &std::path::Path,
+    accounts: Vec<GenesisAccount>,
+    params: Params,
+    max_event_streams: usize,
+) -> cairn_node::NodeHandle {
     let validator = Keypair::from_label("events-validator");
     let genesis = Genesis {
         chain_id: CHAIN.into(),
         genesis_time_ms: 0,
         validator: validator.address(),
         validators: Vec::new(),
-        accounts: Vec::new(),
-        params: Params::default(),
+        accounts,
+        params,
     };
     cairn_node::write_validator_key(dir, &validator).unwrap();
     std::fs::write(dir.join(cairn_node::GENESIS_FILE), serde_json::to_vec(&genesis).unwrap())
@@ -147,27 +158,10 @@ async fn streams_beyond_the_cap_are_refused_with_503_until_one_closes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_gets_the_next_block_and_a_rejection_and_resumes_after_its_last_event() {
     let dir = tempfile::tempdir().unwrap();
-    let validator = Keypair::from_label("events-validator");
     let relayer = Keypair::from_label("events-relayer");
     let params = Params::default();
-    let genesis = Genesis {
-        chain_id: CHAIN.into(),
-        genesis_time_ms: 0,
-        validator: validator.address(),
-        validators: Vec::new(),
-        accounts: vec![GenesisAccount { address: relayer.address(), balance: 1_000_000_000 }],
-        params: params.clone(),
-    };
-    cairn_node::write_validator_key(dir.path(), &validator).unwrap();
-    std::fs::write(
-        dir.path().join(cairn_node::GENESIS_FILE),
-        serde_json::to_vec(&genesis).unwrap(),
-    )
-    .unwrap();
-    let mut config = NodeConfig::new(dir.path().to_path_buf());
-    config.listen = "127.0.0.1:0".parse().unwrap();
-    config.blocks_on_demand = true;
-    let node = cairn_node::start(config).await.unwrap();
+    let funded = vec![GenesisAccount { address: relayer.address(), balance: 1_000_000_000 }];
+    let node = start_node_with(dir.path(), funded, params.clone(), DEFAULT_MAX_EVENT_STREAMS).await;
     let url = format!("http://{}", node.addr);
     let http = reqwest::Client::new();
 
@@ -251,33 +245,14 @@ async fn a_client_gets_the_next_block_and_a_rejection_and_resumes_after_its_last
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_proposal_is_announced_when_submitted_and_again_with_its_status_when_tallied() {
     let dir = tempfile::tempdir().unwrap();
-    let validator = Keypair::from_label("events-validator");
     let alice = Keypair::from_label("events-proposer");
     // Epochs of 4 blocks and a vote of one epoch: the tally comes within a few blocks.
     let mut params = Params { blocks_per_epoch: 4, ..Params::default() };
     params.devices.heartbeat_slots = 4;
     params.gov.voting_period_epochs = 1;
-    let genesis = Genesis {
-        chain_id: CHAIN.into(),
-        genesis_time_ms: 0,
-        validator: validator.address(),
-        validators: Vec::new(),
-        accounts: vec![GenesisAccount {
-            address: alice.address(),
-            balance: 10 * params.gov.min_deposit,
-        }],
-        params: params.clone(),
-    };
-    cairn_node::write_validator_key(dir.path(), &validator).unwrap();
-    std::fs::write(
-        dir.path().join(cairn_node::GENESIS_FILE),
-        serde_json::to_vec(&genesis).unwrap(),
-    )
-    .unwrap();
-    let mut config = NodeConfig::new(dir.path().to_path_buf());
-    config.listen = "127.0.0.1:0".parse().unwrap();
-    config.blocks_on_demand = true;
-    let node = cairn_node::start(config).await.unwrap();
+    let funded =
+        vec![GenesisAccount { address: alice.address(), balance: 10 * params.gov.min_deposit }];
+    let node = start_node_with(dir.path(), funded, params.clone(), DEFAULT_MAX_EVENT_STREAMS).await;
     let url = format!("http://{}", node.addr);
     let http = reqwest::Client::new();
 
