@@ -18,8 +18,9 @@
 //!   settlements), signed and encoded for `POST /v1/txs`.
 //! * [`wire`]: the encoding rules and the domain tags.
 //!
-//! The tests compare every object byte for byte with the node's own types (`cairn-types`)
-//! and check that the node verifies the SDK's signatures.
+//! The tests compare every object byte for byte with the node's own types (`cairn-types`),
+//! check that the node verifies the SDK's signatures, and rebuild every entry of the
+//! published test vectors (`docs/vectors/`) that the SDK can build.
 //!
 //! # Example: a hotspot signs a heartbeat, its gateway sends it
 //!
