@@ -2,11 +2,10 @@
 //! builder that hands out a different (equally valid) seal of its own blocks to every peer
 //! that syncs them or to every peer it proposes to, a node whose copy of the proposals it
 //! receives for some heights is spoiled, a node that claims another software version
-//! (to a passed upgrade), and bad proposal streams ([`streams`]). They
-//! exist only in builds with the `byzantine` feature (the
-//! integration tests), are off unless `consensus.json` has a `faults` section, and a
-//! release build refuses a file that has one (`deny_unknown_fields`). `docs/reliability.md`
-//! lists the tests that use them.
+//! (to a passed upgrade), and bad proposal streams ([`streams`]). They exist only in
+//! builds with the `byzantine` feature (the integration tests), are off unless
+//! `consensus.json` has a `faults` section, and a release build refuses a file that has one
+//! (`deny_unknown_fields`). `docs/reliability.md` lists the tests that use them.
 
 use crate::config::BftConfig;
 #[cfg(feature = "byzantine")]
