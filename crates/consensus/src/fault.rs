@@ -1,11 +1,11 @@
 //! Test-only faults of one validator, in one place: a clock that runs ahead or behind, a
 //! builder that hands out a different (equally valid) seal of its own blocks to every peer
 //! that syncs them or to every peer it proposes to, a node whose copy of the proposals it
-//! receives for some heights is spoiled, and bad proposal streams ([`streams`]). They
-//! exist only in builds with the `byzantine` feature (the
-//! integration tests), are off unless `consensus.json` has a `faults` section, and a
-//! release build refuses a file that has one (`deny_unknown_fields`). `docs/reliability.md`
-//! lists the tests that use them.
+//! receives for some heights is spoiled, a node that claims another software version
+//! (to a passed upgrade), and bad proposal streams ([`streams`]). They exist only in
+//! builds with the `byzantine` feature (the integration tests), are off unless
+//! `consensus.json` has a `faults` section, and a release build refuses a file that has one
+//! (`deny_unknown_fields`). `docs/reliability.md` lists the tests that use them.
 
 use crate::config::BftConfig;
 #[cfg(feature = "byzantine")]
@@ -40,6 +40,10 @@ pub struct Faults {
     /// builder's seal flipped), as if its copy were corrupt: its own verdict on them is
     /// wrong, while the blocks themselves are honest.
     pub spoil_received_seals_at: Vec<u64>,
+    /// The software version this validator's state machine claims instead of its own, as
+    /// a passed upgrade compares it: `"99.0.0"` makes it the upgraded software, so a test
+    /// can run upgraded and older validators side by side on one binary.
+    pub software_version: Option<String>,
 }
 
 /// Marks a stream id as addressed to one validator: the honest id, this byte, the address.
@@ -113,6 +117,18 @@ pub fn received(config: &BftConfig, p: &mut ReceivedProposal) {
         p.block.proposer_signature.0[0] ^= 1;
     }
     let _ = (config, p);
+}
+
+/// The state machine this validator runs: `app`, claiming the version of the
+/// `software_version` fault when it is set.
+pub fn app(config: &BftConfig, app: cairn_app::App) -> cairn_app::App {
+    #[cfg(feature = "byzantine")]
+    if let Some(v) = config.faults.as_ref().and_then(|f| f.software_version.clone()) {
+        tracing::warn!(version = %v, "claiming another software version (test configuration)");
+        return app.with_version(v);
+    }
+    let _ = config;
+    app
 }
 
 /// This validator's clock in Unix milliseconds, as consensus reads it.

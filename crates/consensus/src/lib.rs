@@ -17,8 +17,9 @@
 //! - [`driver`]: starting the engine and answering it;
 //! - [`config`]: the `consensus.json` file;
 //! - [`fault`]: test-only faults (a skewed clock, resealed blocks served or proposed,
-//!   spoiled copies of received proposals, bad proposal streams; the faults themselves
-//!   exist with the `byzantine` feature only), off by default.
+//!   spoiled copies of received proposals, a claimed software version, bad proposal
+//!   streams; the faults themselves exist with the `byzantine` feature only), off by
+//!   default.
 
 pub mod codec;
 pub mod config;

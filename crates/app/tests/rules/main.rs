@@ -6,6 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod a_delegators_stake_votes_with_its_validator_and_only_a_lock_gives_it_a_vote_of_its_own;
 mod a_device_key_is_denylisted_by_proposal;
 mod a_hotspot_cannot_witness_itself_its_owners_beacons_or_beacons_that_never_were;
 mod a_lock_only_lengthens_and_returns_only_after_it_ends;
