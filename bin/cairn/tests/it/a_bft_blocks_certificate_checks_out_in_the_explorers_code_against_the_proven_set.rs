@@ -3,7 +3,8 @@
 //! `explorer/tests/check-bft.mjs`) accepts against the validator set that
 //! `GET /v1/blocks/{h}/validators` proves under the state root of block h − 1; the same
 //! inputs pass `Commit::verify` and the state-tree proof in Rust, and the check refuses the
-//! certificate once a precommit is dropped below two thirds. With `CAIRN_WRITE_BFT_FIXTURE`
+//! certificate once half its precommits are dropped. The route answers block 1 with the
+//! genesis set and 404 for block 0 and past the next block. With `CAIRN_WRITE_BFT_FIXTURE`
 //! set to a path, the inputs are written there: `explorer/tests/fixtures/bft-cluster.json`,
 //! the explorer's unit tests' certificate from a real run, was made so.
 
@@ -18,7 +19,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-const BLOCKS_PER_EPOCH: u64 = 4;
+const BLOCKS_PER_EPOCH: u64 = 10;
 
 fn head(b: &BlockView) -> Value {
     json!({ "hash": b.hash, "header": b.header, "certificate": b.certificate })
@@ -92,6 +93,16 @@ fn a_bft_blocks_certificate_checks_out_in_the_explorers_code_against_the_proven_
         refused["block"]["certificate"] = serde_json::to_value(&short).unwrap();
         let (ok, text) = explorer_check(&refused);
         assert!(!ok && text.contains("more than two thirds is needed"), "{text}");
+
+        // Block 1's set is the genesis set, proven in the genesis state (version 0); there
+        // is no set for block 0 nor past the next block.
+        let first = client.block_validators(1).await.unwrap();
+        assert_eq!((first.epoch, first.proof.height), (0, 0));
+        assert_eq!(first.validators.len(), 4);
+        for past in [0, 1_000_000] {
+            let err = client.block_validators(past).await.unwrap_err();
+            assert!(err.is_not_found(), "{past}: {err}");
+        }
 
         if let Ok(path) = std::env::var("CAIRN_WRITE_BFT_FIXTURE") {
             std::fs::write(path, serde_json::to_string_pretty(&inputs).unwrap() + "\n").unwrap();
