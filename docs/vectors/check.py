@@ -708,6 +708,63 @@ def check_state(v, rewards):
     same("header state root", h["state_root"].hex(), v["state_root_hex"])
 
 
+def check_bft(v):
+    """A BFT block's certificate against the validator set proven under its parent's state
+    root (docs/wire.md, "Proving a block's validator set")."""
+    chain = v["chain_id"]
+    blk, par, view = v["block"], v["parent"], v["validators"]
+    hb, pb = unhex(blk["borsh_hex"]), unhex(par["borsh_hex"])
+    h = check_header("bft header", {"json": blk["header"], "hash_hex": blk["hash"]}, hb)
+    p = check_header("bft parent", {"json": par["header"], "hash_hex": par["hash"]}, pb)
+    same("bft parent link", h["parent_hash"], sha256(pb))
+    proof = view["proof"]
+    same("bft set proven at the parent", (proof["height"], proof["state_root"]), (p["height"], p["state_root"].hex()))
+    key = unhex(proof["key"])
+    same("bft set key", key, b"stake/set/" + struct.pack(">Q", p["epoch"]))
+    value = unhex(proof["value"])
+    if not jmt_verify(p["state_root"], key, value, unhex(proof["proof"])):
+        raise Mismatch("bft set proof does not verify against the parent's state root")
+    r = Reader(value)
+    members = []
+    for _ in range(r.u32()):
+        members.append((r.take(32), r.u64()))
+    r.done()
+    power = dict(members)
+    if len(power) != len(members) or 0 in power.values():
+        raise Mismatch("bft set: a validator twice or without power")
+    same("bft set view", [(address(x["address"]), x["power"]) for x in view["validators"]], members)
+    total = sum(power.values())
+    same("bft set total", view["total_power"], total)
+    c = Reader(unhex(blk["certificate_borsh_hex"]))
+    same("bft certificate kind", c.u8(), 1)
+    rnd = c.u32()
+    psig = c.take(64)
+    sigs = [(c.take(32), c.take(64)) for _ in range(c.u32())]
+    c.done()
+    cj = blk["certificate"]
+    same("bft certificate round", rnd, cj["round"])
+    same("bft proposer signature", psig.hex(), cj["proposer_signature"])
+    same("bft signatures", [(a, s.hex()) for a, s in sigs],
+         [(address(x["validator"]), x["signature"]) for x in cj["signatures"]])
+    block_hash = sha256(hb)
+    if h["proposer"] not in power:
+        raise Mismatch("bft proposer is not in the set")
+    check_ed25519("bft proposer", h["proposer"], signing_message("cairn/block/v1", chain, block_hash), psig)
+    given = {address(x["validator"]): unhex(x["signing_message_hex"]) for x in v["precommits"]}
+    signed, seen = 0, set()
+    for a, s in sigs:
+        if a not in power or a in seen:
+            raise Mismatch("bft precommit by a non-member or twice")
+        seen.add(a)
+        vote = u64(h["height"]) + u32(rnd) + b"\x01" + b"\x01" + block_hash + a
+        msg = signing_message("cairn/vote/v1", chain, vote)
+        same("bft precommit message", msg.hex(), given[a].hex())
+        check_ed25519("bft precommit", a, msg, s)
+        signed += power[a]
+    if not 3 * signed > 2 * total:
+        raise Mismatch(f"bft signers hold {signed} of {total}: not more than two thirds")
+
+
 def main():
     d = sys.argv[1] if len(sys.argv) > 1 else HERE
     txs = load(d, "transactions.json")
@@ -723,6 +780,7 @@ def main():
         ("blocks.json", lambda: check_blocks(load(d, "blocks.json"), txs)),
         ("wire.json", lambda: check_wire(load(d, "wire.json"))),
         ("state.json", lambda: check_state(load(d, "state.json"), rewards)),
+        ("bft.json", lambda: check_bft(load(d, "bft.json"))),
     ]
     for name, step in steps:
         try:

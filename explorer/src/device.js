@@ -5,7 +5,8 @@
 import { cellToLatLng } from 'h3-js';
 import { get, getOr } from './api.js';
 import { esc, crn, link, kv } from './ui.js';
-import { merkleVerify, rewardLeafItem, headerHash, verifySoloCertificate, verifyRewardRootProof } from './verify.js';
+import { merkleVerify, rewardLeafItem, headerHash, verifyRewardRootProof } from './verify.js';
+import { checkCertificate, trustNote } from './certificate.js';
 
 const REWARD_EPOCHS = 6;
 // Cells come as the lowercase hex strings H3 writes (docs/wire.md, JSON forms).
@@ -111,7 +112,8 @@ const cls = (ok) => (ok ? 'ok' : ok === null ? 'warn' : 'bad');
 
 // Per paid epoch, every link from the leaf to a certified block: leaf → reward root (above),
 // reward root → state root (the state-tree proof), state root → header of block `height`
-// (its hash recomputed), header → certificate (ed25519 by the genesis validator).
+// (its hash recomputed), header → certificate (the genesis validator's signature, or a BFT
+// commit against the validator set proven at the block before; certificate.js).
 async function chainOfProof(rowsPromise) {
   const el = document.getElementById('chain');
   const [rows, genesis] = await Promise.all([rowsPromise, get('/v1/genesis')]);
@@ -119,14 +121,16 @@ async function chainOfProof(rowsPromise) {
   if (!paid.length) { el.innerHTML = '<p>No reward paid through a root in these epochs: nothing to prove.</p>'; return; }
   const blocks = new Map();
   const block = (h) => { if (!blocks.has(h)) blocks.set(h, get(`/v1/blocks/${h}?tx_limit=1`)); return blocks.get(h); };
+  const sets = [];
   const chains = await Promise.all(paid.map(async ({ e, proof, check }) => {
     if (!proof) return `<ol class="proof" data-epoch="${e}"><li class="bad" data-check="state-root">Epoch ${e}: ✗ the node serves no proof of its reward root</li></ol>`;
     const height = Number(proof.proof.height);
     const b = await block(height);
     const headerOk = headerHash(b.header) === b.hash && Number(b.header.height) === height;
     const root = verifyRewardRootProof(proof, b.header.state_root);
-    const cert = headerOk ? await verifyCertificate(genesis, b.hash, b.certificate, height)
+    const cert = headerOk ? await checkCertificate(genesis, b, block)
       : { ok: false, why: 'the header does not hash to the block hash, so no certificate can vouch for it' };
+    if (cert.set) sets.push(cert.set);
     return `<ol class="proof" data-epoch="${e}">
       <li class="${cls(check.ok)}" data-check="leaf-root">Epoch ${link(`/epochs/${e}`, e)}: reward leaf → reward root <code>${esc(proof.root.slice(0, 16))}…</code> ${mark(check.ok)} (SHA-256 Merkle path, domain-separated leaves and nodes)</li>
       <li class="${cls(root.ok)}" data-check="state-root">Reward root → state root of block ${height} ${mark(root.ok)} ${esc(root.why)}</li>
@@ -134,14 +138,6 @@ async function chainOfProof(rowsPromise) {
       <li class="${cls(cert.ok)}" data-check="certificate">Header → certificate ${mark(cert.ok)} ${esc(cert.why)}</li>
     </ol>`;
   }));
-  el.innerHTML = `${chains.join('')}<p class="note">The chain id and the validator are read from this node's <code>/v1/genesis</code>: the page trusts the genesis it is given.</p>`;
+  el.innerHTML = `${chains.join('')}<p class="note">${trustNote(genesis, sets)}</p>`;
 }
 
-// A solo certificate must be the genesis validator's signature; a BFT one is not checked here.
-async function verifyCertificate(genesis, blockHash, cert, height) {
-  if (cert.kind !== 'solo') {
-    return { ok: null, why: `block ${height} carries a BFT certificate: its precommit signatures and their 2/3 of voting power would have to be checked against the validator set of height ${height}, which this page does not do` };
-  }
-  if (cert.signer !== genesis.validator) return { ok: false, why: `signed by ${cert.signer}, not the genesis validator ${genesis.validator}` };
-  return verifySoloCertificate(genesis.chain_id, blockHash, cert);
-}

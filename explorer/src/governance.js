@@ -1,5 +1,5 @@
-// Governance pages: /proposals[?before=ID] (a page of proposals newest first, as GET
-// /v1/gov/proposals lists them, with a link to the older ones) and /proposals/{id} (one
+// Governance pages: /proposals[?before=ID][&limit=N] (a page of proposals newest first, as
+// GET /v1/gov/proposals lists them, with a link to the older ones that keeps the limit) and /proposals/{id} (one
 // proposal with its tally so far and what a tally now would decide); and the governance
 // position and votes shown on an account's page. Both proposal pages
 // redraw when a `governance` event arrives.
@@ -37,17 +37,23 @@ function redrawOn(ctx, draw) {
   ctx.onCleanup(off);
 }
 
-export async function proposalsPage(ctx, before) {
+export async function proposalsPage(ctx, before, limit) {
+  const query = (b) => {
+    const q = new URLSearchParams();
+    if (b != null) q.set('before', b);
+    if (limit != null) q.set('limit', limit);
+    const s = q.toString();
+    return s ? `?${s}` : '';
+  };
   const draw = async () => {
-    const q = before != null ? `?before=${encodeURIComponent(before)}` : '';
-    const { proposals, next } = await get(`/v1/gov/proposals${q}`);
+    const { proposals, next } = await get(`/v1/gov/proposals${query(before)}`);
     ctx.app.innerHTML = `<h1>Proposals</h1>
     <p>${before != null ? `${proposals.length} proposals older than #${esc(before)}` : `The newest ${proposals.length} proposals`}, newest first.</p>
     <table class="proposals"><tr><th>Id</th><th>Title</th><th>Kind</th><th>Status</th><th>Ends (epoch)</th><th>Verdict now</th></tr>
     ${proposals.map(({ proposal: p, verdict_now }) => `<tr><td>${link(`/proposals/${p.id}`, p.id)}</td><td>${link(`/proposals/${p.id}`, p.title)}</td>
       <td>${esc(p.action.kind)}</td><td>${esc(status(p))}</td><td>${esc(p.end_epoch)}</td><td>${p.status.status === 'voting' ? esc(verdict_now) : ''}</td></tr>`).join('')}
     </table>
-    <p>${next != null ? `<span class="more">${link(`/proposals?before=${next}`, 'more →')}</span>` : ''}</p>`;
+    <p>${next != null ? `<span class="more">${link(`/proposals${query(next)}`, 'more →')}</span>` : ''}</p>`;
   };
   await draw();
   redrawOn(ctx, draw);

@@ -31,10 +31,12 @@ export function subscribe(topic, fn) {
   return () => listeners.delete(l);
 }
 
+// The block, then its certificate checked in the page (certificate.js, loaded with the
+// checks only once the block is drawn).
 async function blockPage(height) {
   const b = await get(`/v1/blocks/${encodeURIComponent(height)}?tx_limit=100`);
   const h = b.header;
-  return `<h1>Block ${h.height}</h1>${kv([
+  app.innerHTML = `<h1>Block ${h.height}</h1>${kv([
     ['Hash', `<code>${b.hash}</code>`],
     ['Time', fmtTime(h.timestamp_ms)],
     ['Epoch', link(`/epochs/${h.epoch}`, h.epoch)],
@@ -43,14 +45,29 @@ async function blockPage(height) {
     ['State root', `<code>${h.state_root}</code>`],
     ['Transactions root', `<code>${h.tx_root}</code>`],
     ['Receipts root', `<code>${h.receipts_root}</code>`],
-    ['Certificate', esc(b.certificate.kind)],
+    ['Certificate', `${esc(b.certificate.kind)} <span class="cert-check warn" data-check="certificate">checking…</span>`],
   ])}
   <p>${link(`/blocks/${h.height + 1}`, 'next block →')}</p>
   <h2>Transactions (${b.txs.length}${b.next_tx != null ? '+' : ''})</h2>
   <table><tr><th>Hash</th><th>Kind</th><th>From</th><th>Status</th></tr>
   ${b.txs.map((t) => `<tr><td>${link(`/txs/${t.hash}`, t.hash.slice(0, 16) + '…')}</td><td>${esc(txKind(t.tx.body))}</td>
     <td>${link(`/accounts/${t.tx.signer}`, String(t.tx.signer).slice(0, 20) + '…')}</td><td>${esc(t.receipt?.status?.status ?? t.state)}</td></tr>`).join('')}
-  </table>`;
+  </table><p class="note cert-trust"></p>`;
+  checkBlockCertificate(b).catch((e) => showCertificate(b, { ok: false, why: e.message }, ''));
+}
+
+async function checkBlockCertificate(b) {
+  const [{ checkCertificate, trustNote }, genesis] = await Promise.all([import('./certificate.js'), get('/v1/genesis')]);
+  const cert = await checkCertificate(genesis, b, (h) => get(`/v1/blocks/${h}?tx_limit=1`));
+  showCertificate(b, cert, trustNote(genesis, cert.set ? [cert.set] : []));
+}
+
+function showCertificate(b, cert, note) {
+  const el = app.querySelector('.cert-check');
+  if (!el || app.querySelector('h1')?.textContent !== `Block ${b.header.height}`) return;
+  el.className = `cert-check ${cert.ok ? 'ok' : cert.ok === null ? 'warn' : 'bad'}`;
+  el.textContent = `${cert.ok ? '✓' : cert.ok === null ? 'not checked:' : '✗'} ${cert.why}`;
+  app.querySelector('.cert-trust').innerHTML = note;
 }
 
 async function txPage(hash) {
@@ -142,10 +159,10 @@ async function route() {
       // The map and device pages load H3, the world and the checks only when opened.
       case 'map': await (await import('./map.js')).mapPage(ctx); break;
       case 'devices': await (await import('./device.js')).devicePage(ctx, id); break;
-      case 'blocks': app.innerHTML = await blockPage(id); break;
+      case 'blocks': await blockPage(id); break;
       case 'txs': app.innerHTML = await txPage(id); break;
       case 'accounts': app.innerHTML = await accountPage(id); break;
-      case 'proposals': await (second ? proposalPage(ctx, id) : proposalsPage(ctx, url.searchParams.get('before'))); break;
+      case 'proposals': await (second ? proposalPage(ctx, id) : proposalsPage(ctx, url.searchParams.get('before'), url.searchParams.get('limit'))); break;
       case 'epochs': app.innerHTML = await epochPage(id, url.searchParams.get('after')); break;
       case 'search': {
         const to = await search(url.searchParams.get('q') || '');

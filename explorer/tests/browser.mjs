@@ -4,7 +4,8 @@
 // reason the fleet caused and a reward whose whole chain of proof passes in the page (leaf →
 // reward root → state root → header → certificate), and that a tampered Merkle path and a
 // tampered state proof each show as failed. A governance position and a proposal, made
-// through the CLI before the pages load, show on the account page and the proposal pages.
+// through the CLI before the pages load, show on the account page and the proposal pages;
+// with two more proposals the list, two a page, has a second page behind its "more" link.
 // Screenshots go to $CAIRN_ARTEFACTS (default: the
 // target dir).
 //
@@ -79,7 +80,12 @@ try {
   cli('gov', 'vote', '--from', 'bob', '--proposal', String(proposalId), '--yes');
   const bobVotes = await api(`/v1/gov/positions/${bob.owner}`);
   assert(bobVotes.votes?.some((v) => v.proposal === proposalId && v.choice === 'yes'), `bob's votes: ${JSON.stringify(bobVotes)}`);
-  log(`bob (${bob.owner}) locked 1000 CRN, proposed #${proposalId} and voted yes`);
+  // Two more, so that the list paged two at a time has a second page.
+  const proposalIds = [proposalId];
+  for (const title of ['Second proposal to page', 'Third proposal to page']) {
+    proposalIds.push(cli('gov', 'propose', '--from', 'bob', '--title', title, '--text', 'Paging the list').id);
+  }
+  log(`bob (${bob.owner}) locked 1000 CRN, proposed #${proposalIds.join(', #')} and voted yes on #${proposalId}`);
   browser = await chromium.launch({
     executablePath: chromiumPath,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -115,6 +121,22 @@ try {
   await page.waitForSelector(`table.proposals a[href="/proposals/${proposalId}"]`, { timeout: 20_000 });
   const listed = await page.textContent('table.proposals');
   assert(listed.includes(proposalTitle), `the proposal list shows the proposal: ${listed}`);
+  // Two a page: the newest two, then "more" opens the older ones with the same limit.
+  const rowIds = () => page.$$eval('table.proposals tr td:first-child a', (els) => els.map((e) => Number(e.textContent)));
+  const [first, second, third] = proposalIds;
+  await page.goto(`${base}/proposals?limit=2`);
+  await page.waitForSelector(`table.proposals a[href="/proposals/${third}"]`, { timeout: 20_000 });
+  assert(JSON.stringify(await rowIds()) === JSON.stringify([third, second]), `the first page holds #${third} and #${second}: ${await rowIds()}`);
+  const more = await page.getAttribute('.more a', 'href');
+  assert(more === `/proposals?before=${second}&limit=2`, `the "more" link keeps the limit: ${more}`);
+  await page.click('.more a');
+  await page.waitForSelector(`table.proposals a[href="/proposals/${first}"]`, { timeout: 20_000 });
+  const older = await rowIds();
+  assert(page.url() === `${base}/proposals?before=${second}&limit=2`, `"more" opens the next page: ${page.url()}`);
+  assert(older[0] === first && older.every((id) => id < second) && older.length <= 2, `the second page continues below #${second}: ${older}`);
+  assert((await page.textContent('main')).includes(`older than #${second}`), 'the second page says where it starts');
+  await page.screenshot({ path: join(artefacts, 'proposals-page-2.png'), fullPage: true });
+  log(`proposal list two a page: [${third}, ${second}] then "more" → [${older}]`);
   await page.click(`table.proposals a[href="/proposals/${proposalId}"] >> nth=0`);
   await page.waitForSelector('.proposal-title', { timeout: 20_000 });
   assert((await page.textContent('.proposal-title')) === proposalTitle, 'the proposal page shows its title');
@@ -240,6 +262,10 @@ try {
     const title = await page.textContent('main h1');
     assert(!/Not found|Could not/.test(title), `${path} opens: ${title}`);
   }
+  // The block page checks its certificate too (the devnet's: solo).
+  await page.goto(`${base}/blocks/${h2}`);
+  const certOk = await page.waitForSelector('.cert-check.ok', { timeout: 20_000 });
+  log(`block ${h2} certificate:`, (await certOk.textContent()).trim());
   log('first paint / content (ms from navigation):', JSON.stringify(paints));
   const budget = Number(process.env.CAIRN_FIRST_PAINT_BUDGET_MS || 0);
   if (budget) {

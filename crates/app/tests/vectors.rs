@@ -1,6 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-//! The state-proof vectors (`docs/vectors/state.json`) regenerate exactly, every proof in
-//! them verifies against its root, and an independent implementation of the wire spec
+//! The state-proof vectors (`docs/vectors/state.json`) and the BFT certificate vectors
+//! (`docs/vectors/bft.json`) regenerate exactly, every proof in them verifies against its
+//! root, the frozen certificate verifies against the frozen proven set, and an independent implementation of the wire spec
 //! (`docs/vectors/check.py`, Python standard library only) recomputes every vector file.
 //!
 //! If a change is intended, regenerate with
@@ -13,7 +14,9 @@
 
 use cairn_app::vectors;
 use cairn_state::tree;
-use cairn_types::Hash;
+use cairn_types::api::BlockValidatorsView;
+use cairn_types::consensus::ValidatorSet;
+use cairn_types::{BlockHeader, Certificate, Hash, codec};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -27,7 +30,10 @@ fn dir() -> PathBuf {
 
 #[test]
 fn state_proof_vectors_match_the_frozen_file() {
-    let files = BTreeMap::from([("state.json", vectors::state_json().unwrap())]);
+    let files = BTreeMap::from([
+        ("state.json", vectors::state_json().unwrap()),
+        ("bft.json", vectors::bft_json().unwrap()),
+    ]);
     let diffs = cairn_types::vectors::compare(&files, |name| {
         std::fs::read_to_string(dir().join(name)).map_err(|e| e.to_string())
     });
@@ -61,6 +67,33 @@ fn frozen_state_proofs_verify_against_the_frozen_root() {
     }
 }
 
+/// The frozen BFT block: its parent hashes to its parent hash, the set is proven under the
+/// parent's state root, and the certificate verifies against that set; with one precommit
+/// fewer (60 of 100) it does not.
+#[test]
+fn the_frozen_bft_certificate_verifies_against_the_set_proven_at_its_parent() {
+    let text = std::fs::read_to_string(dir().join("bft.json")).unwrap();
+    let v: Value = serde_json::from_str(&text).unwrap();
+    let header: BlockHeader = serde_json::from_value(v["block"]["header"].clone()).unwrap();
+    let parent: BlockHeader = serde_json::from_value(v["parent"]["header"].clone()).unwrap();
+    let cert: Certificate = serde_json::from_value(v["block"]["certificate"].clone()).unwrap();
+    let view: BlockValidatorsView = serde_json::from_value(v["validators"].clone()).unwrap();
+    assert_eq!(header.parent_hash, parent.hash());
+    assert_eq!((view.proof.state_root, view.proof.height), (parent.state_root, parent.height));
+    let value = hex::decode(view.proof.value.as_ref().unwrap()).unwrap();
+    let proof = hex::decode(&view.proof.proof).unwrap();
+    let key = hex::decode(&view.proof.key).unwrap();
+    tree::verify_proof(parent.state_root, &key, Some(&value), &proof).unwrap();
+    let set: ValidatorSet = codec::decode(&value, value.len(), "set").unwrap();
+    assert_eq!(set.validators(), view.validators.as_slice());
+    let chain = v["chain_id"].as_str().unwrap();
+    cert.verify_block(chain, &header, &set).unwrap();
+    let Certificate::Bft(mut commit) = cert else { panic!("a BFT certificate") };
+    let power = |c: &cairn_types::consensus::CommitSignature| set.get(&c.validator).unwrap().power;
+    commit.signatures.retain(|c| power(c) != 30);
+    assert!(Certificate::Bft(commit).verify_block(chain, &header, &set).is_err());
+}
+
 /// `docs/vectors/check.py` recomputes every vector from the spec alone. Skipped (with a
 /// message) where no `python3` is installed.
 #[test]
@@ -80,6 +113,7 @@ fn an_independent_python_check_recomputes_every_vector() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("state.json: ok"), "{stdout}");
+    assert!(stdout.contains("bft.json: ok"), "{stdout}");
 }
 
 /// Writes every vector file into `docs/vectors/`. Ignored: run it only for an intended

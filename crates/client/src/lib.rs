@@ -442,6 +442,15 @@ impl Client {
         self.get_json("/v1/validators").await
     }
 
+    /// `GET /v1/blocks/{height}/validators`: the set that certifies block `height`, with
+    /// its state proof at height `height - 1`.
+    pub async fn block_validators(
+        &self,
+        height: Height,
+    ) -> Result<cairn_types::api::BlockValidatorsView, ClientError> {
+        self.get_json(&format!("/v1/blocks/{height}/validators")).await
+    }
+
     /// `GET /v1/validators/{address}`
     pub async fn validator(
         &self,

@@ -147,6 +147,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/blocks/hash/{hash}", get(block_by_hash))
         .route("/v1/blocks/{height}", get(block_by_height))
         .route("/v1/blocks/{height}/raw", get(raw_block))
+        .route("/v1/blocks/{height}/validators", get(api_staking::block_set))
         .route("/v1/txs", post(api_txs::submit_tx))
         .route("/v1/txs/batch", post(api_txs::submit_batch))
         .route("/v1/txs/relay", post(api_txs::relay_batch))

@@ -1,15 +1,16 @@
-//! Staking routes: validator candidates, their pools and the set of the next block.
+//! Staking routes: validator candidates, their pools and the set of the next block; the set
+//! that certifies a block, with its state proof.
 
 use crate::Shared;
-use crate::api::{ApiError, ApiResult};
+use crate::api::{ApiError, ApiResult, blocking};
 use axum::Json;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
-use cairn_app::{App, staking};
-use cairn_state::StateRead;
-use cairn_types::Address;
-use cairn_types::api::{ValidatorView, ValidatorsView};
+use cairn_app::{App, staking, state_key};
+use cairn_state::{StateRead, tree};
+use cairn_types::api::{BlockValidatorsView, StateProofView, ValidatorView, ValidatorsView};
 use cairn_types::consensus::ValidatorSet;
+use cairn_types::{Address, codec};
 use std::sync::Arc;
 
 fn view(
@@ -58,4 +59,57 @@ pub async fn one(
     view(&snap, &set, address)?
         .map(Json)
         .ok_or_else(|| ApiError::not_found(format!("no validator {address}")))
+}
+
+/// `GET /v1/blocks/{height}/validators`: the set that certifies block `height` (stored
+/// under `stake/set/<epoch of height - 1>`), proven at height `height - 1`, so that a client
+/// checks it against the state root of the header that block `height` names as its parent.
+pub async fn block_set(
+    State(s): State<Arc<Shared>>,
+    path: Result<Path<String>, PathRejection>,
+) -> ApiResult<BlockValidatorsView> {
+    let Path(height) = path?;
+    let height: u64 = height.parse().map_err(|_| {
+        ApiError::bad_request("bad_height", format!("height {height:?} is not a number"))
+    })?;
+    blocking(move || {
+        let snap = s.snapshot()?;
+        let head = snap.height()?.unwrap_or(0);
+        let at = height.checked_sub(1).filter(|at| *at <= head).ok_or_else(|| {
+            ApiError::not_found(format!(
+                "no set for block {height}: sets certify blocks 1 to {} (the next)",
+                head.saturating_add(1)
+            ))
+        })?;
+        // The set's epoch is the one block `at` carries; genesis (version 0) is epoch 0.
+        let epoch = if at == 0 {
+            0
+        } else {
+            snap.block(at)?
+                .ok_or_else(|| ApiError::not_found(format!("no block at height {at}")))?
+                .header
+                .epoch
+        };
+        let key = state_key::validator_set(epoch);
+        let (value, proof) = tree::prove(&snap, &key, at)?;
+        let set: ValidatorSet = match &value {
+            Some(bytes) => codec::decode(bytes, bytes.len(), "validator set")
+                .map_err(|e| anyhow::anyhow!("stored validator set of epoch {epoch}: {e}"))?,
+            None => ValidatorSet::default(),
+        };
+        Ok(Json(BlockValidatorsView {
+            height,
+            epoch,
+            total_power: set.total_power(),
+            validators: set.validators().to_vec(),
+            proof: StateProofView {
+                height: at,
+                state_root: tree::root_at(&snap, at)?,
+                key: hex::encode(&key),
+                value: value.map(hex::encode),
+                proof: hex::encode(proof),
+            },
+        }))
+    })
+    .await
 }

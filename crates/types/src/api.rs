@@ -246,6 +246,25 @@ pub struct ValidatorsView {
     pub validators: Vec<ValidatorView>,
 }
 
+/// `GET /v1/blocks/{height}/validators`: the validator set that certifies block `height`,
+/// as the chain's state holds it after block `height - 1`, with its state proof there. A
+/// client that trusts header `height` only through its certificate checks the proof against
+/// the state root of header `height - 1`, whose hash is header `height`'s `parent_hash`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockValidatorsView {
+    /// The block the set certifies.
+    pub height: Height,
+    /// The epoch of block `height - 1` (its header's `epoch`; 0 for block 1): the set is the
+    /// one stored under `stake/set/<epoch>`.
+    pub epoch: u64,
+    pub total_power: u64,
+    /// In canonical order (power descending, then address); empty on a solo chain.
+    pub validators: Vec<crate::consensus::Validator>,
+    /// The proof of `stake/set/<epoch>` (borsh `ValidatorSet`, absent on a solo chain) at
+    /// height `height - 1`.
+    pub proof: StateProofView,
+}
+
 /// One validator candidate's pool (`GET /v1/validators/{address}`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ValidatorView {

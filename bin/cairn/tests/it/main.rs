@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod a_bft_blocks_certificate_checks_out_in_the_explorers_code_against_the_proven_set;
 mod a_builder_handing_out_different_seals_of_its_blocks_cannot_split_the_state;
 mod a_channel_settled_with_an_old_receipt_is_corrected_by_the_consumers_dispute;
 mod a_compute_job_with_one_lying_provider_pays_the_honest_two_and_slashes_the_liar;
