@@ -15,7 +15,7 @@ use cairn_types::api::{BlockLine, BlockListView, DeviceStatsView, MapPoint, MapV
 use cairn_types::device::{DeviceClass, DeviceStatus};
 use cairn_types::receipt::TxOutcome;
 use cairn_types::{Hash, Height};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 

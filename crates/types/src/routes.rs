@@ -457,7 +457,7 @@ routes! {
     OPENAPI: crate::openapi::Document = Route::json(Get, "openapi", "/v1/openapi.json", "chain", "This document: the API in OpenAPI 3.1");
     /// `GET /metrics`
     METRICS: NotJson = Route::other("metrics", "/metrics", "chain", "Prometheus metrics",
-        Content::Other { media_type: "text/plain", description: "the Prometheus text exposition (version 0.0.4)" });
+        Content::Other { media_type: "application/openmetrics-text", description: "the metrics in the OpenMetrics text format" });
     /// `GET /v1/events`
     EVENTS: NotJson = Route::other("events", "/v1/events", "chain", "Live events, as server-sent events", Content::EventStream)
         .params(&[
