@@ -3,10 +3,10 @@
 //! answers on a small chain matches the document's schema for that route and status.
 
 use super::*;
+use crate::api::handlers;
 use axum::body::Body;
 use axum::http::Request;
 use cairn_types::openapi::check::check_response;
-use crate::api::handlers;
 use cairn_types::routes::{ALL, In, RouteDef, ServedBy};
 use std::collections::BTreeSet;
 use tower::ServiceExt;
@@ -58,7 +58,7 @@ fn sample_request(route: &RouteDef) -> Request<Body> {
             _ => hash.clone(),
         })
         .collect();
-    let args: Vec<&dyn std::fmt::Display> = args.iter().map(|a| a as _).collect();
+    let args: Vec<cairn_types::routes::Arg<'_>> = args.iter().map(|a| a as _).collect();
     let query: Vec<(&str, Option<String>)> = route
         .params
         .iter()
@@ -133,7 +133,16 @@ async fn every_documented_route_is_served_and_answers_as_its_schema_says() {
         answered.insert((route.id, status));
     }
     // The small chain answers the reads with success, not only errors.
-    for id in ["status", "block", "latest_block", "params", "genesis", "account", "openapi", "device_rewards"] {
+    for id in [
+        "status",
+        "block",
+        "latest_block",
+        "params",
+        "genesis",
+        "account",
+        "openapi",
+        "device_rewards",
+    ] {
         assert!(answered.contains(&(id, 200)), "{id}: {answered:?}");
     }
     let (status, served) = get_json(&node.shared, "/v1/openapi.json").await;

@@ -269,6 +269,10 @@ impl<R> Route<R> {
     }
 }
 
+/// A path argument of a request: anything displayed, shareable across threads (a client's
+/// request future holds it).
+pub type Arg<'a> = &'a (dyn Display + Sync);
+
 /// A URL that could not be built from a route's definition.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RouteError {
@@ -289,7 +293,7 @@ impl RouteDef {
     /// a query parameter the route does not declare.
     pub fn url_path(
         &self,
-        args: &[&dyn Display],
+        args: &[Arg<'_>],
         query: &[(&str, Option<String>)],
     ) -> Result<String, RouteError> {
         let expected = self.path_names().count();
