@@ -312,12 +312,8 @@ impl<'a> Checker<'a> {
         let none = BTreeSet::new();
         for (i, item) in items.iter().enumerate() {
             let here = format!("{at}[{i}]");
-            match prefix.and_then(|p| p.get(i)) {
-                Some(s) => self.check(s, item, &here, &none, depth + 1)?,
-                None => match schema.get("items") {
-                    Some(s) => self.check(s, item, &here, &none, depth + 1)?,
-                    None => {}
-                },
+            if let Some(s) = prefix.and_then(|p| p.get(i)).or_else(|| schema.get("items")) {
+                self.check(s, item, &here, &none, depth + 1)?;
             }
         }
         Ok(())
