@@ -1,6 +1,8 @@
 //! A typed async HTTP client for the Cairn node API (`/v1`), used by the CLI and the simulator.
 //!
-//! Every method maps one endpoint to the JSON view it returns (see [`cairn_types::api`]).
+//! Every method sends its request through one route of [`cairn_types::routes`], the table
+//! the node's router registers by, and decodes the answer as that route's response type
+//! (see [`cairn_types::api`]).
 //! Failures are a [`ClientError`]: the node's own error body when it answered non-2xx, or a
 //! transport, decode or timeout error naming the URL or transaction involved.
 

@@ -23,10 +23,6 @@ mod assets {
     include!(concat!(env!("OUT_DIR"), "/explorer_assets.rs"));
 }
 
-/// The page addresses of the explorer (first path segment); each answers `index.html`.
-pub const PAGES: [&str; 9] =
-    ["", "map", "devices", "blocks", "txs", "accounts", "epochs", "proposals", "search"];
-
 fn asset(path: &str) -> Option<&'static [u8]> {
     assets::ASSETS.iter().find(|(p, _)| *p == path).map(|(_, b)| *b)
 }
@@ -59,7 +55,8 @@ pub async fn serve(uri: Uri) -> Response {
         };
         return file(content_type(path), cache, bytes);
     }
-    if PAGES.contains(&first)
+    // `/` and the page addresses of the route table (first path segment).
+    if (first.is_empty() || cairn_types::routes::EXPLORER_PAGES.contains(&first))
         && !path.starts_with("/v1")
         && let Some(index) = asset("/index.html")
     {

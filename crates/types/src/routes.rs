@@ -161,8 +161,8 @@ pub struct RouteDef {
     pub served_by: ServedBy,
 }
 
-/// Error statuses any route can answer: the request timeout (408), a body over the limit
-/// (413, only routes that take one), an internal error (500).
+/// Error statuses any handler route can answer: the request timeout (408) and an internal
+/// error (500).
 pub const COMMON_ERRORS: &[Errors] =
     &[Errors::listed(408, &["timeout"]), Errors::listed(500, &["internal"])];
 
@@ -642,12 +642,11 @@ routes! {
 }
 
 fn explorer_page() -> RefOr<Schema> {
-    string_schema(
-        "an explorer page",
-        Some("^(map|devices|blocks|txs|accounts|epochs|proposals|search)$"),
-    )
+    let pattern = format!("^({})$", EXPLORER_PAGES.join("|"));
+    string_schema("an explorer page", Some(&pattern))
 }
 
-/// The explorer's page addresses (first path segment) besides `/`.
+/// The explorer's page addresses (first path segment) besides `/`; each answers the
+/// explorer's `index.html`, whatever follows it.
 pub const EXPLORER_PAGES: [&str; 8] =
     ["map", "devices", "blocks", "txs", "accounts", "epochs", "proposals", "search"];

@@ -222,7 +222,7 @@ fn content(c: &Content, schemas: &mut Schemas) -> Value {
     }
 }
 
-fn error_response(status: u16, codes: &Codes) -> Value {
+fn error_response(codes: &Codes) -> Value {
     let (schema, description) = match codes {
         Codes::Listed(codes) => (
             json!({"allOf": [
@@ -238,7 +238,6 @@ fn error_response(status: u16, codes: &Codes) -> Value {
             (json!({"$ref": "#/components/schemas/ErrorBody"}), format!("error: {text}"))
         }
     };
-    let _ = status;
     json!({"description": description, "content": {"application/json": {"schema": schema}}})
 }
 
@@ -267,7 +266,7 @@ fn operation(route: &RouteDef, schemas: &mut Schemas) -> Value {
         errors.extend(COMMON_ERRORS);
     }
     for e in errors {
-        responses.insert(e.status.to_string(), error_response(e.status, &e.codes));
+        responses.insert(e.status.to_string(), error_response(&e.codes));
     }
     let mut op = json!({
         "operationId": route.id,
