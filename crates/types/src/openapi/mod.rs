@@ -186,6 +186,16 @@ pub fn build() -> (Value, Vec<String>) {
             }
         }
     }
+    // A type alias of a primitive (`Height`) reaches the derive as a named type: its
+    // schema is the primitive's, written in place rather than as a component.
+    let primitives: Map<String, Value> = PRIMITIVES
+        .iter()
+        .filter_map(|name| components.remove(*name).map(|schema| (name.to_string(), schema)))
+        .collect();
+    let mut paths = Value::Object(paths);
+    let mut components = Value::Object(components);
+    inline(&mut paths, &primitives);
+    inline(&mut components, &primitives);
     let doc = json!({
         "openapi": "3.1.0",
         "info": {
@@ -200,6 +210,33 @@ pub fn build() -> (Value, Vec<String>) {
         "components": { "schemas": components },
     });
     (doc, clashes)
+}
+
+/// Names the derive gives the schemas of primitive types reached through an alias.
+const PRIMITIVES: [&str; 12] =
+    ["u8", "u16", "u32", "u64", "u128", "i8", "i16", "i32", "i64", "i128", "bool", "String"];
+
+/// Replaces each `$ref` to one of `primitives` with the primitive's schema.
+fn inline(v: &mut Value, primitives: &Map<String, Value>) {
+    match v {
+        Value::Object(m) => {
+            let target = m
+                .get("$ref")
+                .and_then(Value::as_str)
+                .and_then(|r| r.strip_prefix("#/components/schemas/"))
+                .and_then(|name| primitives.get(name));
+            if let Some(schema) = target {
+                m.remove("$ref");
+                for (k, x) in schema.as_object().into_iter().flatten() {
+                    m.entry(k.clone()).or_insert_with(|| x.clone());
+                }
+            } else {
+                m.values_mut().for_each(|x| inline(x, primitives));
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| inline(x, primitives)),
+        _ => {}
+    }
 }
 
 /// The document, built once.

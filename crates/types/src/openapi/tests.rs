@@ -36,6 +36,9 @@ fn the_document_is_openapi_3_1_with_no_clashing_names_and_no_dangling_references
     assert_eq!(doc["openapi"], "3.1.0");
     let parsed: utoipa::openapi::OpenApi = serde_json::from_value(doc.clone()).unwrap();
     assert_eq!(parsed.paths.paths.len(), doc["paths"].as_object().unwrap().len());
+    for primitive in ["u64", "u32", "u128", "String", "bool"] {
+        assert!(doc["components"]["schemas"].get(primitive).is_none(), "{primitive}");
+    }
     let mut all = Vec::new();
     refs(&doc, &mut all);
     assert!(!all.is_empty());
