@@ -1,6 +1,8 @@
 //! A typed async HTTP client for the Cairn node API (`/v1`), used by the CLI and the simulator.
 //!
-//! Every method maps one endpoint to the JSON view it returns (see [`cairn_types::api`]).
+//! Every method sends its request through one route of [`cairn_types::routes`], the table
+//! the node's router registers by, and decodes the answer as that route's response type
+//! (see [`cairn_types::api`]).
 //! Failures are a [`ClientError`]: the node's own error body when it answered non-2xx, or a
 //! transport, decode or timeout error naming the URL or transaction involved.
 
@@ -9,6 +11,7 @@ use cairn_types::api::{
     SubmitBatchItem, SubmitBatchRequest, SubmitTxRequest, SubmitTxResponse, TxView,
 };
 use cairn_types::api::{DeviceListView, DeviceReportsView, DeviceView};
+use cairn_types::routes::{self, Arg, Method, Route, RouteDef};
 use cairn_types::{Address, Block, Hash, Height, Receipt, SignedTx, codec};
 use cairn_types::{Genesis, Params};
 
@@ -51,6 +54,11 @@ pub enum ClientError {
     /// The node answered 2xx with a body that is not what the endpoint promises.
     #[error("unexpected response from {url}: {reason}")]
     Decode { url: String, reason: String },
+    /// The request could not be made from the route's definition (a wrong number of path
+    /// arguments, a query parameter the route does not declare, a body that does not
+    /// encode).
+    #[error("cannot make the request: {reason}")]
+    Request { reason: String },
     /// [`Client::wait_for_receipt`] gave up.
     #[error("no receipt for transaction {hash} after waiting {waited_ms} ms")]
     Timeout { hash: Hash, waited_ms: u64 },
@@ -129,32 +137,39 @@ impl Client {
 
     /// `GET /v1/health`
     pub async fn health(&self) -> Result<HealthView, ClientError> {
-        self.get_json(&paths::health()).await
+        self.get(&routes::HEALTH, &[], &[]).await
     }
 
     /// `GET /v1/status`
     pub async fn status(&self) -> Result<StatusView, ClientError> {
-        self.get_json(&paths::status()).await
+        self.get(&routes::STATUS, &[], &[]).await
+    }
+
+    /// `GET /v1/openapi.json`: the node's OpenAPI 3.1 document.
+    pub async fn openapi(&self) -> Result<cairn_types::openapi::Document, ClientError> {
+        self.get(&routes::OPENAPI, &[], &[]).await
     }
 
     /// `GET /v1/blocks/{height}`
     pub async fn block(&self, height: Height) -> Result<BlockView, ClientError> {
-        let first = self.get_json(&paths::block(height)).await?;
-        self.rest_of_block(&paths::block(height), first).await
+        let first = self.get(&routes::BLOCK, &[&height], &[]).await?;
+        self.rest_of_block(&routes::BLOCK, &height, first).await
     }
 
     /// Fetches the pages of a block's transactions after `first` (the node serves at most
     /// a page per request), so that the view holds all of them.
     async fn rest_of_block(
         &self,
-        path: &str,
+        route: &Route<BlockView>,
+        arg: Arg<'_>,
         mut view: BlockView,
     ) -> Result<BlockView, ClientError> {
         while let Some(offset) = view.next_tx.take() {
-            let page: BlockView = self.get_json(&format!("{path}?tx_offset={offset}")).await?;
+            let query = [("tx_offset", Some(offset.to_string()))];
+            let page: BlockView = self.get(route, &[arg], &query).await?;
             if page.hash != view.hash {
                 return Err(ClientError::Decode {
-                    url: self.url(path),
+                    url: self.url(&route.url_path(&[arg], &[]).unwrap_or_default()),
                     reason: format!(
                         "block changed between pages: {} then {}",
                         view.hash, page.hash
@@ -169,33 +184,45 @@ impl Client {
 
     /// `GET /v1/blocks/latest`
     pub async fn latest_block(&self) -> Result<BlockView, ClientError> {
-        let first: BlockView = self.get_json(&paths::latest_block()).await?;
+        let first: BlockView = self.get(&routes::LATEST_BLOCK, &[], &[]).await?;
         // Later pages by height: the head may move on meanwhile.
-        self.rest_of_block(&paths::block(first.header.height), first).await
+        let height = first.header.height;
+        self.rest_of_block(&routes::BLOCK, &height, first).await
     }
 
     /// `GET /v1/blocks/hash/{hex}`
     pub async fn block_by_hash(&self, hash: &Hash) -> Result<BlockView, ClientError> {
-        let first = self.get_json(&paths::block_by_hash(hash)).await?;
-        self.rest_of_block(&paths::block_by_hash(hash), first).await
+        let first = self.get(&routes::BLOCK_BY_HASH, &[hash], &[]).await?;
+        self.rest_of_block(&routes::BLOCK_BY_HASH, hash, first).await
     }
 
     /// `GET /v1/blocks/{height}/raw`, decoded into the block itself (canonical encoding,
     /// at most [`MAX_RAW_BLOCK_BYTES`]). Refuses a block of another height.
     pub async fn raw_block(&self, height: Height) -> Result<Block, ClientError> {
-        let path = paths::raw_block(height);
-        let view: RawBlockView = self.get_json(&path).await?;
+        let view: RawBlockView = self.get(&routes::RAW_BLOCK, &[&height], &[]).await?;
+        let path = routes::RAW_BLOCK.url_path(&[&height], &[]).unwrap_or_default();
         decode_raw_block(&self.url(&path), height, &view)
+    }
+
+    /// `GET /v1/blocks?before=&limit=`: the newest blocks first.
+    pub async fn blocks(
+        &self,
+        before: Option<Height>,
+        limit: Option<usize>,
+    ) -> Result<cairn_types::api::BlockListView, ClientError> {
+        let query =
+            [("before", before.map(|b| b.to_string())), ("limit", limit.map(|l| l.to_string()))];
+        self.get(&routes::BLOCKS, &[], &query).await
     }
 
     /// `GET /v1/txs/{hex}`
     pub async fn tx(&self, hash: &Hash) -> Result<TxView, ClientError> {
-        self.get_json(&paths::tx(hash)).await
+        self.get(&routes::TX, &[hash], &[]).await
     }
 
     /// `GET /v1/receipts/{hex}`
     pub async fn receipt(&self, hash: &Hash) -> Result<Receipt, ClientError> {
-        self.get_json(&paths::receipt(hash)).await
+        self.get(&routes::RECEIPT, &[hash], &[]).await
     }
 
     /// `GET /v1/accounts/{bech32}?prove=true|false`
@@ -204,7 +231,7 @@ impl Client {
         address: &Address,
         prove: bool,
     ) -> Result<AccountView, ClientError> {
-        self.get_json(&paths::account(address, prove)).await
+        self.get(&routes::ACCOUNT, &[address], &[("prove", Some(prove.to_string()))]).await
     }
 
     /// `POST /v1/txs` with the transaction's canonical bytes. Returns the hash the node
@@ -214,7 +241,7 @@ impl Client {
         let expected = stx.hash();
         if got != expected {
             return Err(ClientError::Decode {
-                url: self.url(&paths::submit_tx()),
+                url: self.url(routes::SUBMIT_TX.path),
                 reason: format!("node returned hash {got} for transaction {expected}"),
             });
         }
@@ -238,53 +265,31 @@ impl Client {
         &self,
         req: &SubmitBatchRequest,
     ) -> Result<Vec<SubmitBatchItem>, ClientError> {
-        let url = self.url("/v1/txs/batch");
-        let resp = self.http.post(&url).json(req).send().await;
-        let body = read_ok_body(&url, resp).await?;
-        decode_json(&url, &body)
+        self.post(&routes::SUBMIT_BATCH, Body::json(req)?, REQUEST_TIMEOUT).await
     }
 
     /// `POST /v1/txs/relay`: transactions a validator forwards to a peer, as the borsh
     /// encoding of a `Vec<Vec<u8>>` of canonical transaction bytes (see [`relay_body`]).
     pub async fn submit_relay(&self, body: Vec<u8>) -> Result<RelayResponse, ClientError> {
-        let url = self.url(&paths::relay());
-        let resp = self
-            .http
-            .post(&url)
-            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
-            .body(body)
-            .send()
-            .await;
-        let body = read_ok_body(&url, resp).await?;
-        decode_json(&url, &body)
+        let body = Body::Bytes { media_type: "application/octet-stream", bytes: body };
+        self.post(&routes::RELAY, body, REQUEST_TIMEOUT).await
     }
 
     /// `GET /v1/devices/{id}`
     pub async fn device(&self, id: &Hash) -> Result<DeviceView, ClientError> {
-        self.get_json(&format!("/v1/devices/{}", id.to_hex())).await
+        self.get(&routes::DEVICE, &[id], &[]).await
     }
 
     /// `GET /v1/devices?owner=&class=&cell=&after=&limit=`
     pub async fn devices(&self, q: &DeviceQuery) -> Result<DeviceListView, ClientError> {
-        let mut params = Vec::new();
-        if let Some(o) = &q.owner {
-            params.push(format!("owner={o}"));
-        }
-        if let Some(c) = &q.class {
-            params.push(format!("class={c}"));
-        }
-        if let Some(c) = q.cell {
-            params.push(format!("cell={}", cairn_types::api::cell_to_hex(c)));
-        }
-        if let Some(a) = &q.after {
-            params.push(format!("after={a}"));
-        }
-        if let Some(l) = q.limit {
-            params.push(format!("limit={l}"));
-        }
-        let query =
-            if params.is_empty() { String::new() } else { format!("?{}", params.join("&")) };
-        self.get_json(&format!("/v1/devices{query}")).await
+        let query = [
+            ("owner", q.owner.as_ref().map(ToString::to_string)),
+            ("class", q.class.as_ref().map(ToString::to_string)),
+            ("cell", q.cell.map(cairn_types::api::cell_to_hex)),
+            ("after", q.after.clone()),
+            ("limit", q.limit.map(|l| l.to_string())),
+        ];
+        self.get(&routes::DEVICES, &[], &query).await
     }
 
     /// `GET /v1/devices/{id}/reports?epoch=` (or `/rejections` when `rejected`).
@@ -295,17 +300,9 @@ impl Client {
         rejected: bool,
         after: Option<&str>,
     ) -> Result<DeviceReportsView, ClientError> {
-        let which = if rejected { "rejections" } else { "reports" };
-        let mut params = Vec::new();
-        if let Some(e) = epoch {
-            params.push(format!("epoch={e}"));
-        }
-        if let Some(a) = after {
-            params.push(format!("after={a}"));
-        }
-        let query =
-            if params.is_empty() { String::new() } else { format!("?{}", params.join("&")) };
-        self.get_json(&format!("/v1/devices/{}/{which}{query}", id.to_hex())).await
+        let route = if rejected { &routes::DEVICE_REJECTIONS } else { &routes::DEVICE_REPORTS };
+        let query = [("epoch", epoch.map(|e| e.to_string())), ("after", after.map(str::to_string))];
+        self.get(route, &[id], &query).await
     }
 
     /// `GET /v1/devices/{id}/sensor?epoch=`
@@ -314,8 +311,7 @@ impl Client {
         id: &Hash,
         epoch: Option<u64>,
     ) -> Result<cairn_types::api::SensorView, ClientError> {
-        let q = epoch.map(|e| format!("?epoch={e}")).unwrap_or_default();
-        self.get_json(&format!("/v1/devices/{}/sensor{q}", id.to_hex())).await
+        self.get(&routes::SENSOR, &[id], &[("epoch", epoch.map(|e| e.to_string()))]).await
     }
 
     /// `GET /v1/devices/{id}/coverage?epoch=`
@@ -324,8 +320,22 @@ impl Client {
         id: &Hash,
         epoch: Option<u64>,
     ) -> Result<cairn_types::api::CoverageView, ClientError> {
-        let q = epoch.map(|e| format!("?epoch={e}")).unwrap_or_default();
-        self.get_json(&format!("/v1/devices/{}/coverage{q}", id.to_hex())).await
+        self.get(&routes::COVERAGE, &[id], &[("epoch", epoch.map(|e| e.to_string()))]).await
+    }
+
+    /// `GET /v1/stats/devices`: how many devices there are, by class and by status.
+    pub async fn device_stats(&self) -> Result<cairn_types::api::DeviceStatsView, ClientError> {
+        self.get(&routes::DEVICE_STATS, &[], &[]).await
+    }
+
+    /// `GET /v1/map/devices?after=&limit=`: a page of located devices.
+    pub async fn map_devices(
+        &self,
+        after: Option<&str>,
+        limit: Option<usize>,
+    ) -> Result<cairn_types::api::MapView, ClientError> {
+        let query = [("after", after.map(str::to_string)), ("limit", limit.map(|l| l.to_string()))];
+        self.get(&routes::MAP_DEVICES, &[], &query).await
     }
 
     /// `GET /v1/epochs/{e}/rewards?after=&limit=`: one page of an epoch's reward report.
@@ -334,8 +344,8 @@ impl Client {
         epoch: u64,
         after: Option<u32>,
     ) -> Result<cairn_types::api::EpochRewardsView, ClientError> {
-        let q = after.map(|a| format!("?after={a}")).unwrap_or_default();
-        self.get_json(&format!("/v1/epochs/{epoch}/rewards{q}")).await
+        let query = [("after", after.map(|a| a.to_string()))];
+        self.get(&routes::EPOCH_REWARDS, &[&epoch], &query).await
     }
 
     /// The whole reward report of an epoch, every page.
@@ -357,7 +367,7 @@ impl Client {
         &self,
         epoch: u64,
     ) -> Result<cairn_types::api::RewardRootProofView, ClientError> {
-        self.get_json(&format!("/v1/epochs/{epoch}/rewards/proof")).await
+        self.get(&routes::REWARD_ROOT_PROOF, &[&epoch], &[]).await
     }
 
     /// `GET /v1/devices/{id}/rewards?epoch=`
@@ -366,7 +376,7 @@ impl Client {
         id: &Hash,
         epoch: u64,
     ) -> Result<cairn_types::api::DeviceRewardView, ClientError> {
-        self.get_json(&format!("/v1/devices/{}/rewards?epoch={epoch}", id.to_hex())).await
+        self.get(&routes::DEVICE_REWARDS, &[id], &[("epoch", Some(epoch.to_string()))]).await
     }
 
     /// `GET /v1/rewards/{owner}/claimable`
@@ -374,7 +384,7 @@ impl Client {
         &self,
         owner: &Address,
     ) -> Result<cairn_types::api::ClaimableView, ClientError> {
-        self.get_json(&format!("/v1/rewards/{owner}/claimable")).await
+        self.get(&routes::CLAIMABLE, &[owner], &[]).await
     }
 
     /// `GET /v1/credits/{addr}`
@@ -382,64 +392,60 @@ impl Client {
         &self,
         addr: &Address,
     ) -> Result<cairn_types::api::CreditsView, ClientError> {
-        self.get_json(&format!("/v1/credits/{addr}")).await
+        self.get(&routes::CREDITS, &[addr], &[]).await
     }
 
     /// `GET /v1/oracles`
     pub async fn oracles(&self) -> Result<cairn_types::api::OraclesView, ClientError> {
-        self.get_json("/v1/oracles").await
+        self.get(&routes::ORACLES, &[], &[]).await
     }
 
     /// `GET /v1/supply`
     pub async fn supply(&self) -> Result<cairn_types::api::SupplyView, ClientError> {
-        self.get_json("/v1/supply").await
+        self.get(&routes::SUPPLY, &[], &[]).await
     }
 
     /// `POST /v1/dev/blocks`: asks a node started with `--blocks-on-demand` to make one
     /// block now. Waits up to [`BLOCK_TIMEOUT`]: a full block of a large fleet's reports can
     /// take longer to make than an ordinary request may.
     pub async fn produce_block(&self) -> Result<cairn_types::api::ProducedView, ClientError> {
-        let url = self.url("/v1/dev/blocks");
-        let resp = self.http.post(&url).timeout(BLOCK_TIMEOUT).send().await;
-        let body = read_ok_body(&url, resp).await?;
-        decode_json(&url, &body)
+        self.post(&routes::PRODUCE_BLOCK, Body::Empty, BLOCK_TIMEOUT).await
     }
 
     /// `GET /v1/entropy/{height}`: the chain entropy of a recent block.
     pub async fn entropy(&self, height: Height) -> Result<Hash, ClientError> {
-        let v: cairn_types::api::EntropyView =
-            self.get_json(&format!("/v1/entropy/{height}")).await?;
+        let v = self.get(&routes::ENTROPY, &[&height], &[]).await?;
         Ok(v.entropy)
     }
 
     /// `GET /v1/deals/{id}`
     pub async fn deal(&self, id: &Hash) -> Result<cairn_types::storage::Deal, ClientError> {
-        self.get_json(&format!("/v1/deals/{}", id.to_hex())).await
+        self.get(&routes::DEAL, &[id], &[]).await
     }
 
     /// `GET /v1/jobs/{id}`
     pub async fn job(&self, id: &Hash) -> Result<cairn_types::compute::Job, ClientError> {
-        self.get_json(&format!("/v1/jobs/{}", id.to_hex())).await
+        self.get(&routes::JOB, &[id], &[]).await
     }
 
     /// `GET /v1/channels/{id}`
     pub async fn channel(&self, id: &Hash) -> Result<cairn_types::usage::Channel, ClientError> {
-        self.get_json(&format!("/v1/channels/{}", id.to_hex())).await
+        self.get(&routes::CHANNEL, &[id], &[]).await
     }
 
     /// `GET /v1/genesis`
     pub async fn genesis(&self) -> Result<Genesis, ClientError> {
-        self.get_json("/v1/genesis").await
+        self.get(&routes::GENESIS, &[], &[]).await
     }
 
     /// `GET /v1/params`: the chain parameters now in force.
     pub async fn params(&self) -> Result<Params, ClientError> {
-        self.get_json("/v1/params").await
+        self.get(&routes::PARAMS, &[], &[]).await
     }
 
     /// `GET /v1/validators`: candidates and the set of the next block.
     pub async fn validators(&self) -> Result<cairn_types::api::ValidatorsView, ClientError> {
-        self.get_json("/v1/validators").await
+        self.get(&routes::VALIDATORS, &[], &[]).await
     }
 
     /// `GET /v1/blocks/{height}/validators`: the set that certifies block `height`, with
@@ -448,7 +454,7 @@ impl Client {
         &self,
         height: Height,
     ) -> Result<cairn_types::api::BlockValidatorsView, ClientError> {
-        self.get_json(&format!("/v1/blocks/{height}/validators")).await
+        self.get(&routes::BLOCK_VALIDATORS, &[&height], &[]).await
     }
 
     /// `GET /v1/validators/{address}`
@@ -456,12 +462,12 @@ impl Client {
         &self,
         address: &Address,
     ) -> Result<cairn_types::api::ValidatorView, ClientError> {
-        self.get_json(&format!("/v1/validators/{address}")).await
+        self.get(&routes::VALIDATOR, &[address], &[]).await
     }
 
     /// `GET /v1/gov/proposals`: the newest proposals first, with their tallies so far.
     pub async fn gov_proposals(&self) -> Result<cairn_types::gov::ProposalList, ClientError> {
-        self.get_json("/v1/gov/proposals").await
+        self.get(&routes::GOV_PROPOSALS, &[], &[]).await
     }
 
     /// `GET /v1/gov/proposals/{id}`
@@ -469,7 +475,7 @@ impl Client {
         &self,
         id: u64,
     ) -> Result<cairn_types::gov::ProposalView, ClientError> {
-        self.get_json(&format!("/v1/gov/proposals/{id}")).await
+        self.get(&routes::GOV_PROPOSAL, &[&id], &[]).await
     }
 
     /// `GET /v1/gov/positions/{address}`
@@ -477,16 +483,14 @@ impl Client {
         &self,
         address: &Address,
     ) -> Result<cairn_types::gov::PositionView, ClientError> {
-        self.get_json(&format!("/v1/gov/positions/{address}")).await
+        self.get(&routes::GOV_POSITION, &[address], &[]).await
     }
 
     /// `POST /v1/txs` with arbitrary bytes (which the node may well refuse).
     pub async fn submit_raw(&self, bytes: &[u8]) -> Result<Hash, ClientError> {
-        let url = self.url(&paths::submit_tx());
         let req = SubmitTxRequest { tx: hex::encode(bytes) };
-        let resp = self.http.post(&url).json(&req).send().await;
-        let body = read_ok_body(&url, resp).await?;
-        let resp: SubmitTxResponse = decode_json(&url, &body)?;
+        let resp: SubmitTxResponse =
+            self.post(&routes::SUBMIT_TX, Body::json(&req)?, REQUEST_TIMEOUT).await?;
         Ok(resp.hash)
     }
 
@@ -520,63 +524,115 @@ impl Client {
         Err(ClientError::Timeout { hash: *hash, waited_ms })
     }
 
-    /// `GET /metrics`: the Prometheus text exposition.
+    /// `GET /metrics`: the metrics text (OpenMetrics).
     pub async fn metrics_text(&self) -> Result<String, ClientError> {
-        let url = self.url(&paths::metrics());
-        let resp = self.http.get(&url).send().await;
-        let body = read_ok_body(&url, resp).await?;
+        let (url, body) =
+            self.send(&routes::METRICS, &[], &[], Body::Empty, REQUEST_TIMEOUT).await?;
         String::from_utf8(body)
             .map_err(|e| ClientError::Decode { url, reason: format!("metrics are not UTF-8: {e}") })
     }
 
-    async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
-        let url = self.url(path);
-        let resp = self.http.get(&url).send().await;
-        let body = read_ok_body(&url, resp).await?;
+    /// `GET` of a route, its answer decoded as the route's response type.
+    async fn get<R: DeserializeOwned>(
+        &self,
+        route: &Route<R>,
+        args: &[Arg<'_>],
+        query: &[(&str, Option<String>)],
+    ) -> Result<R, ClientError> {
+        let (url, body) = self.send(route, args, query, Body::Empty, REQUEST_TIMEOUT).await?;
         decode_json(&url, &body)
+    }
+
+    /// `POST` to a route without path arguments, its answer decoded as the route's
+    /// response type.
+    async fn post<R: DeserializeOwned>(
+        &self,
+        route: &Route<R>,
+        body: Body,
+        timeout: Duration,
+    ) -> Result<R, ClientError> {
+        let (url, body) = self.send(route, &[], &[], body, timeout).await?;
+        decode_json(&url, &body)
+    }
+
+    /// Sends a request of `route` (its URL built from the route's definition) and returns
+    /// the URL and the body of a 2xx answer, or the matching error. With the `json-safety`
+    /// feature every answer, error or not, is checked against the OpenAPI document.
+    async fn send(
+        &self,
+        route: &RouteDef,
+        args: &[Arg<'_>],
+        query: &[(&str, Option<String>)],
+        body: Body,
+        timeout: Duration,
+    ) -> Result<(String, Vec<u8>), ClientError> {
+        let path = route
+            .url_path(args, query)
+            .map_err(|e| ClientError::Request { reason: e.to_string() })?;
+        let url = self.url(&path);
+        let req = match route.method {
+            Method::Get => self.http.get(&url),
+            Method::Post => self.http.post(&url),
+        };
+        let req = match body {
+            Body::Empty => req,
+            Body::Bytes { media_type, bytes } => {
+                req.header(reqwest::header::CONTENT_TYPE, media_type).body(bytes)
+            }
+        };
+        let http_err =
+            |e: reqwest::Error| ClientError::Http { url: url.clone(), reason: error_chain(&e) };
+        let resp = req.timeout(timeout).send().await.map_err(http_err)?;
+        let status = resp.status();
+        #[cfg(feature = "json-safety")]
+        let content_type = resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let bytes = resp.bytes().await.map_err(http_err)?;
+        #[cfg(feature = "json-safety")]
+        check_answer(&url, route, status.as_u16(), &content_type, &bytes)?;
+        if !status.is_success() {
+            return Err(ClientError::from_response(status.as_u16(), &bytes));
+        }
+        Ok((url, bytes.to_vec()))
     }
 }
 
-/// API paths, relative to the base URL.
-mod paths {
-    use cairn_types::{Address, Hash, Height};
+/// A request body.
+enum Body {
+    Empty,
+    Bytes { media_type: &'static str, bytes: Vec<u8> },
+}
 
-    pub fn health() -> String {
-        "/v1/health".into()
+impl Body {
+    fn json(value: &impl serde::Serialize) -> Result<Body, ClientError> {
+        let bytes = serde_json::to_vec(value)
+            .map_err(|e| ClientError::Request { reason: format!("encoding the body: {e}") })?;
+        Ok(Body::Bytes { media_type: "application/json", bytes })
     }
-    pub fn status() -> String {
-        "/v1/status".into()
-    }
-    pub fn block(height: Height) -> String {
-        format!("/v1/blocks/{height}")
-    }
-    pub fn latest_block() -> String {
-        "/v1/blocks/latest".into()
-    }
-    pub fn block_by_hash(hash: &Hash) -> String {
-        format!("/v1/blocks/hash/{}", hash.to_hex())
-    }
-    pub fn raw_block(height: Height) -> String {
-        format!("/v1/blocks/{height}/raw")
-    }
-    pub fn tx(hash: &Hash) -> String {
-        format!("/v1/txs/{}", hash.to_hex())
-    }
-    pub fn receipt(hash: &Hash) -> String {
-        format!("/v1/receipts/{}", hash.to_hex())
-    }
-    pub fn account(address: &Address, prove: bool) -> String {
-        format!("/v1/accounts/{}?prove={prove}", address.to_bech32())
-    }
-    pub fn relay() -> String {
-        "/v1/txs/relay".to_string()
-    }
-    pub fn submit_tx() -> String {
-        "/v1/txs".into()
-    }
-    pub fn metrics() -> String {
-        "/metrics".into()
-    }
+}
+
+/// With the `json-safety` feature (on in the node's integration tests): refuses an answer
+/// that departs from the OpenAPI document (a status the route does not list, another media
+/// type, a body off its schema, an error code the status does not list), so the document
+/// and the node cannot drift apart unnoticed (ADR 0031).
+#[cfg(feature = "json-safety")]
+fn check_answer(
+    url: &str,
+    route: &RouteDef,
+    status: u16,
+    content_type: &str,
+    body: &[u8],
+) -> Result<(), ClientError> {
+    cairn_types::openapi::check::check_response(route, status, content_type, body).map_err(|m| {
+        ClientError::Decode {
+            url: url.to_string(),
+            reason: format!("not as the OpenAPI document says: {m}"),
+        }
+    })
 }
 
 /// Checks and normalizes a base URL: `http` scheme, a host, no query or fragment, no
@@ -601,22 +657,6 @@ fn normalize_base(base_url: &str) -> Result<String, ClientError> {
         return Err(bad("a base URL cannot have a query or fragment"));
     }
     Ok(trimmed.to_string())
-}
-
-/// The body of a 2xx response, or the matching error.
-async fn read_ok_body(
-    url: &str,
-    resp: Result<reqwest::Response, reqwest::Error>,
-) -> Result<Vec<u8>, ClientError> {
-    let http_err =
-        |e: reqwest::Error| ClientError::Http { url: url.to_string(), reason: error_chain(&e) };
-    let resp = resp.map_err(http_err)?;
-    let status = resp.status();
-    let body = resp.bytes().await.map_err(http_err)?;
-    if !status.is_success() {
-        return Err(ClientError::from_response(status.as_u16(), &body));
-    }
-    Ok(body.to_vec())
 }
 
 /// The body of `POST /v1/txs/relay`: the borsh encoding of a `Vec<Vec<u8>>` holding each

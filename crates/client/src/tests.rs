@@ -22,26 +22,37 @@ fn bad_urls_are_refused() {
 }
 
 #[test]
-fn endpoint_urls() {
+fn endpoint_urls_come_from_the_route_table() {
     let c = Client::new("http://h:1").unwrap();
     let h = Hash([0xab; 32]);
     let hex = "ab".repeat(32);
     let a = Keypair::from_label("alice").address();
-    assert_eq!(c.url(&paths::health()), "http://h:1/v1/health");
-    assert_eq!(c.url(&paths::status()), "http://h:1/v1/status");
-    assert_eq!(c.url(&paths::block(7)), "http://h:1/v1/blocks/7");
-    assert_eq!(c.url(&paths::latest_block()), "http://h:1/v1/blocks/latest");
-    assert_eq!(c.url(&paths::block_by_hash(&h)), format!("http://h:1/v1/blocks/hash/{hex}"));
-    assert_eq!(c.url(&paths::raw_block(7)), "http://h:1/v1/blocks/7/raw");
-    assert_eq!(c.url(&paths::tx(&h)), format!("http://h:1/v1/txs/{hex}"));
-    assert_eq!(c.url(&paths::receipt(&h)), format!("http://h:1/v1/receipts/{hex}"));
-    assert_eq!(c.url(&paths::account(&a, true)), format!("http://h:1/v1/accounts/{a}?prove=true"));
+    let url = |route: &RouteDef, args: &[Arg<'_>], query: &[(&str, Option<String>)]| {
+        c.url(&route.url_path(args, query).unwrap())
+    };
+    assert_eq!(url(&routes::HEALTH, &[], &[]), "http://h:1/v1/health");
+    assert_eq!(url(&routes::BLOCK, &[&7], &[]), "http://h:1/v1/blocks/7");
+    assert_eq!(url(&routes::BLOCK_BY_HASH, &[&h], &[]), format!("http://h:1/v1/blocks/hash/{hex}"));
+    assert_eq!(url(&routes::RAW_BLOCK, &[&7], &[]), "http://h:1/v1/blocks/7/raw");
+    assert_eq!(url(&routes::RECEIPT, &[&h], &[]), format!("http://h:1/v1/receipts/{hex}"));
     assert_eq!(
-        c.url(&paths::account(&a, false)),
-        format!("http://h:1/v1/accounts/{a}?prove=false")
+        url(&routes::ACCOUNT, &[&a], &[("prove", Some("true".into()))]),
+        format!("http://h:1/v1/accounts/{a}?prove=true")
     );
-    assert_eq!(c.url(&paths::submit_tx()), "http://h:1/v1/txs");
-    assert_eq!(c.url(&paths::metrics()), "http://h:1/metrics");
+    assert_eq!(
+        url(&routes::DEVICE_REPORTS, &[&h], &[("epoch", Some("2".into())), ("after", None)]),
+        format!("http://h:1/v1/devices/{hex}/reports?epoch=2")
+    );
+    assert_eq!(url(&routes::METRICS, &[], &[]), "http://h:1/metrics");
+}
+
+#[tokio::test]
+async fn a_request_the_route_does_not_declare_is_refused_before_it_is_sent() {
+    let c = Client::new("http://127.0.0.1:1").unwrap();
+    let e = c.get(&routes::STATUS, &[&1], &[]).await.unwrap_err();
+    assert!(matches!(e, ClientError::Request { .. }), "{e:?}");
+    let e = c.get(&routes::STATUS, &[], &[("prove", Some("1".into()))]).await.unwrap_err();
+    assert!(matches!(e, ClientError::Request { .. }), "{e:?}");
 }
 
 #[test]
@@ -213,10 +224,10 @@ async fn wait_for_receipt_times_out() {
 #[tokio::test]
 async fn wait_for_receipt_stops_on_other_errors() {
     let base =
-        canned_server(vec![(400, r#"{"code":"bad_request","message":"bad hash"}"#.to_string())]);
+        canned_server(vec![(400, r#"{"code":"bad_hash","message":"bad hash"}"#.to_string())]);
     let c = Client::new(&base).unwrap();
     let e = c.wait_for_receipt(&Hash([3; 32]), Duration::from_secs(10)).await.unwrap_err();
-    assert_eq!(e.code(), Some("bad_request"));
+    assert_eq!(e.code(), Some("bad_hash"));
     assert_eq!(e.status(), Some(400));
 }
 
@@ -269,5 +280,27 @@ fn with_json_safety_a_response_holding_a_number_past_2_pow_53_is_refused() {
             assert!(reason.contains("9007199254740992") && reason.contains(".a.b[1]"), "{reason}");
         }
         other => panic!("expected a decode error, got {other:?}"),
+    }
+}
+
+#[cfg(feature = "json-safety")]
+#[tokio::test]
+async fn with_json_safety_an_answer_off_the_openapi_document_is_refused() {
+    let ok = r#"{"ok":true}"#.to_string();
+    let base = canned_server(vec![
+        (200, ok.clone()),
+        (200, r#"{"ok":true,"extra":1}"#.to_string()),
+        (201, ok),
+        (404, r#"{"code":"gone_fishing","message":"m"}"#.to_string()),
+    ]);
+    let c = Client::new(&base).unwrap();
+    assert!(c.health().await.unwrap().ok);
+    for _ in 0..3 {
+        match c.health().await {
+            Err(ClientError::Decode { reason, .. }) => {
+                assert!(reason.contains("OpenAPI") && reason.contains("GET /v1/health"), "{reason}")
+            }
+            other => panic!("expected a decode error, got {other:?}"),
+        }
     }
 }

@@ -10,12 +10,13 @@ use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodFilter, MethodRouter};
 use axum::{Json, Router};
 use cairn_app::{App, accounts, state_key};
 use cairn_state::tree;
 use cairn_store::Snapshot;
 use cairn_types::api::*;
+use cairn_types::routes::{self, Method, RouteDef};
 use cairn_types::{Address, Block, Hash, Params};
 use serde::Deserialize;
 use std::sync::Arc;
@@ -132,50 +133,96 @@ async fn produce_block(State(s): State<Arc<Shared>>) -> ApiResult<cairn_types::a
     }))
 }
 
+/// Whether the request timeout applies to a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Timed {
+    Yes,
+    /// Outside the timeout: a block of a large fleet's reports can take longer to make than
+    /// a request may (and a timed-out request would still make it); an event stream stays
+    /// open for as long as its client listens.
+    No,
+}
+
+/// One handler route: its definition in [`cairn_types::routes`] and its handler, bound to
+/// the definition's method.
+pub(crate) type HandlerRoute = (&'static RouteDef, Timed, MethodRouter<Arc<Shared>>);
+
+fn handle<H, T>(def: &'static RouteDef, timed: Timed, handler: H) -> HandlerRoute
+where
+    H: axum::handler::Handler<T, Arc<Shared>>,
+    T: 'static,
+{
+    let method = match def.method {
+        Method::Get => MethodFilter::GET,
+        Method::Post => MethodFilter::POST,
+    };
+    (def, timed, axum::routing::on(method, handler))
+}
+
+/// Every route the router serves with a handler, by its definition: the router registers
+/// exactly these (the explorer's files are its fallback), and a test holds them to the
+/// route table and the OpenAPI document.
+pub(crate) fn handlers() -> Vec<HandlerRoute> {
+    use Timed::{No, Yes};
+    vec![
+        handle(&routes::HEALTH.def, Yes, health),
+        handle(&routes::STATUS.def, Yes, status),
+        handle(&routes::GENESIS.def, Yes, genesis),
+        handle(&routes::PARAMS.def, Yes, params),
+        handle(&routes::ENTROPY.def, Yes, entropy),
+        handle(&routes::OPENAPI.def, Yes, openapi),
+        handle(&routes::CHANNEL.def, Yes, channel),
+        handle(&routes::JOB.def, Yes, job),
+        handle(&routes::DEAL.def, Yes, deal),
+        handle(&routes::LATEST_BLOCK.def, Yes, latest_block),
+        handle(&routes::BLOCK_BY_HASH.def, Yes, block_by_hash),
+        handle(&routes::BLOCK.def, Yes, block_by_height),
+        handle(&routes::RAW_BLOCK.def, Yes, raw_block),
+        handle(&routes::BLOCK_VALIDATORS.def, Yes, api_staking::block_set),
+        handle(&routes::SUBMIT_TX.def, Yes, api_txs::submit_tx),
+        handle(&routes::SUBMIT_BATCH.def, Yes, api_txs::submit_batch),
+        handle(&routes::RELAY.def, Yes, api_txs::relay_batch),
+        handle(&routes::TX.def, Yes, tx_by_hash),
+        handle(&routes::RECEIPT.def, Yes, receipt),
+        handle(&routes::ACCOUNT.def, Yes, account),
+        handle(&routes::VALIDATORS.def, Yes, api_staking::list),
+        handle(&routes::VALIDATOR.def, Yes, api_staking::one),
+        handle(&routes::DEVICES.def, Yes, api_devices::list),
+        handle(&routes::DEVICE.def, Yes, api_devices::device),
+        handle(&routes::DEVICE_REPORTS.def, Yes, api_devices::reports),
+        handle(&routes::DEVICE_REJECTIONS.def, Yes, api_devices::rejections),
+        handle(&routes::SENSOR.def, Yes, api_devices::sensor),
+        handle(&routes::COVERAGE.def, Yes, api_devices::coverage),
+        handle(&routes::GOV_PROPOSALS.def, Yes, api_gov::list),
+        handle(&routes::GOV_PROPOSAL.def, Yes, api_gov::one),
+        handle(&routes::GOV_POSITION.def, Yes, api_gov::position),
+        handle(&routes::SUPPLY.def, Yes, api_rewards::supply),
+        handle(&routes::CREDITS.def, Yes, api_rewards::credits),
+        handle(&routes::ORACLES.def, Yes, api_rewards::oracles),
+        handle(&routes::EPOCH_REWARDS.def, Yes, api_rewards::epoch),
+        handle(&routes::REWARD_ROOT_PROOF.def, Yes, api_rewards::root_proof),
+        handle(&routes::DEVICE_REWARDS.def, Yes, api_rewards::device),
+        handle(&routes::CLAIMABLE.def, Yes, api_rewards::claimable),
+        handle(&routes::BLOCKS.def, Yes, api_explorer::blocks),
+        handle(&routes::DEVICE_STATS.def, Yes, api_explorer::device_stats),
+        handle(&routes::MAP_DEVICES.def, Yes, api_explorer::map_devices),
+        handle(&routes::METRICS.def, Yes, metrics),
+        handle(&routes::PRODUCE_BLOCK.def, No, produce_block),
+        handle(&routes::EVENTS.def, No, crate::events::stream),
+    ]
+}
+
+/// The router: every handler of [`handlers`] at its definition's path, the explorer as
+/// the fallback, and the node's layers.
 pub fn router(shared: Arc<Shared>) -> Router {
     let limit = shared.config.max_request_bytes;
-    let router = Router::new()
-        .route("/v1/health", get(health))
-        .route("/v1/status", get(status))
-        .route("/v1/genesis", get(genesis))
-        .route("/v1/params", get(params))
-        .route("/v1/entropy/{height}", get(entropy))
-        .route("/v1/channels/{id}", get(channel))
-        .route("/v1/jobs/{id}", get(job))
-        .route("/v1/deals/{id}", get(deal))
-        .route("/v1/blocks/latest", get(latest_block))
-        .route("/v1/blocks/hash/{hash}", get(block_by_hash))
-        .route("/v1/blocks/{height}", get(block_by_height))
-        .route("/v1/blocks/{height}/raw", get(raw_block))
-        .route("/v1/blocks/{height}/validators", get(api_staking::block_set))
-        .route("/v1/txs", post(api_txs::submit_tx))
-        .route("/v1/txs/batch", post(api_txs::submit_batch))
-        .route("/v1/txs/relay", post(api_txs::relay_batch))
-        .route("/v1/txs/{hash}", get(tx_by_hash))
-        .route("/v1/receipts/{hash}", get(receipt))
-        .route("/v1/accounts/{addr}", get(account))
-        .route("/v1/validators", get(api_staking::list))
-        .route("/v1/validators/{addr}", get(api_staking::one))
-        .route("/v1/devices", get(api_devices::list))
-        .route("/v1/devices/{id}", get(api_devices::device))
-        .route("/v1/devices/{id}/reports", get(api_devices::reports))
-        .route("/v1/devices/{id}/rejections", get(api_devices::rejections))
-        .route("/v1/devices/{id}/sensor", get(api_devices::sensor))
-        .route("/v1/devices/{id}/coverage", get(api_devices::coverage))
-        .route("/v1/gov/proposals", get(api_gov::list))
-        .route("/v1/gov/proposals/{id}", get(api_gov::one))
-        .route("/v1/gov/positions/{addr}", get(api_gov::position))
-        .route("/v1/supply", get(api_rewards::supply))
-        .route("/v1/credits/{addr}", get(api_rewards::credits))
-        .route("/v1/oracles", get(api_rewards::oracles))
-        .route("/v1/epochs/{epoch}/rewards", get(api_rewards::epoch))
-        .route("/v1/epochs/{epoch}/rewards/proof", get(api_rewards::root_proof))
-        .route("/v1/devices/{id}/rewards", get(api_rewards::device))
-        .route("/v1/rewards/{owner}/claimable", get(api_rewards::claimable))
-        .route("/v1/blocks", get(api_explorer::blocks))
-        .route("/v1/stats/devices", get(api_explorer::device_stats))
-        .route("/v1/map/devices", get(api_explorer::map_devices))
-        .route("/metrics", get(metrics))
+    let (timed, untimed): (Vec<_>, Vec<_>) =
+        handlers().into_iter().partition(|(_, timed, _)| *timed == Timed::Yes);
+    let mut router = Router::new();
+    for (def, _, handler) in timed {
+        router = router.route(def.path, handler);
+    }
+    let mut router = router
         // The explorer's files, and its page addresses; anything else is a JSON 404.
         .fallback(api_explorer::serve)
         .method_not_allowed_fallback(|| async {
@@ -185,13 +232,20 @@ pub fn router(shared: Arc<Shared>) -> Router {
                 "this route does not take that method",
             )
         })
-        .layer(timeout_layer(REQUEST_TIMEOUT))
-        // Added after the timeout, so outside it: a block of a large fleet's reports can take
-        // longer to make than a request may, and a timed-out request would still make it.
-        .route("/v1/dev/blocks", post(produce_block))
-        // A stream stays open for as long as its client listens.
-        .route("/v1/events", get(crate::events::stream));
+        .layer(timeout_layer(REQUEST_TIMEOUT));
+    // Added after the timeout, so outside it.
+    for (def, _, handler) in untimed {
+        router = router.route(def.path, handler);
+    }
     outer_layers(router, limit).with_state(shared)
+}
+
+/// `GET /v1/openapi.json`: the API's OpenAPI 3.1 document, made from the same route table
+/// as this router (ADR 0031).
+async fn openapi() -> Response {
+    static BODY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let body = BODY.get_or_init(|| cairn_types::openapi::document().to_string());
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], body.as_str()).into_response()
 }
 
 /// How long a request may take before it is answered 408 `timeout`.
@@ -636,6 +690,7 @@ mod tests {
     use super::*;
     use axum::body::{Body, Bytes};
     use axum::http::Request;
+    use axum::routing::{get, post};
     use tower::ServiceExt;
 
     /// Routes of each kind behind the node's own layers: a raw-bytes body (whose 413 axum

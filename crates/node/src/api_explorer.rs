@@ -11,20 +11,17 @@ use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use cairn_app::devices;
 use cairn_state::StateScan;
+use cairn_types::api::{BlockLine, BlockListView, DeviceStatsView, MapPoint, MapView};
 use cairn_types::device::{DeviceClass, DeviceStatus};
 use cairn_types::receipt::TxOutcome;
 use cairn_types::{Hash, Height};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 mod assets {
     include!(concat!(env!("OUT_DIR"), "/explorer_assets.rs"));
 }
-
-/// The page addresses of the explorer (first path segment); each answers `index.html`.
-pub const PAGES: [&str; 9] =
-    ["", "map", "devices", "blocks", "txs", "accounts", "epochs", "proposals", "search"];
 
 fn asset(path: &str) -> Option<&'static [u8]> {
     assets::ASSETS.iter().find(|(p, _)| *p == path).map(|(_, b)| *b)
@@ -58,7 +55,8 @@ pub async fn serve(uri: Uri) -> Response {
         };
         return file(content_type(path), cache, bytes);
     }
-    if PAGES.contains(&first)
+    // `/` and the page addresses of the route table (first path segment).
+    if (first.is_empty() || cairn_types::routes::EXPLORER_PAGES.contains(&first))
         && !path.starts_with("/v1")
         && let Some(index) = asset("/index.html")
     {
@@ -73,15 +71,6 @@ fn file(content_type: &'static str, cache: &'static str, bytes: &'static [u8]) -
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     resp
-}
-
-/// `GET /v1/stats/devices`: how many devices there are, by class and by status.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeviceStatsView {
-    pub total: u64,
-    pub located: u64,
-    pub by_class: BTreeMap<String, u64>,
-    pub by_status: BTreeMap<String, u64>,
 }
 
 fn status_name(s: &DeviceStatus) -> &'static str {
@@ -163,24 +152,6 @@ pub struct MapQuery {
     limit: Option<usize>,
 }
 
-/// One located device on the map. The cell is hex (H3's usual form), since a 64-bit
-/// number does not survive JSON in a browser.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MapPoint {
-    pub id: Hash,
-    pub class: DeviceClass,
-    pub active: bool,
-    pub cell: String,
-}
-
-/// `GET /v1/map/devices?after=&limit=`: located devices, in id order, paged.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MapView {
-    pub devices: Vec<MapPoint>,
-    /// Pass as `after` for the next page; absent on the last page.
-    pub next: Option<String>,
-}
-
 pub async fn map_devices(
     State(s): State<Arc<Shared>>,
     query: Result<Query<MapQuery>, QueryRejection>,
@@ -236,27 +207,6 @@ pub struct BlocksQuery {
     /// The newest height to list (default: the head).
     before: Option<Height>,
     limit: Option<usize>,
-}
-
-/// One block in a listing.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BlockLine {
-    pub height: Height,
-    pub hash: Hash,
-    pub timestamp_ms: u64,
-    pub epoch: u64,
-    pub txs: u64,
-    /// Device reports in the block's transactions, accepted and rejected.
-    pub reports_accepted: u64,
-    pub reports_rejected: u64,
-}
-
-/// `GET /v1/blocks?before=&limit=`: the newest blocks first.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BlockListView {
-    pub blocks: Vec<BlockLine>,
-    /// Pass as `before` for the next page; absent at genesis.
-    pub next: Option<Height>,
 }
 
 /// Largest page of blocks.

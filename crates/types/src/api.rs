@@ -201,18 +201,18 @@ pub fn first_unsafe_number(v: &serde_json::Value) -> Option<(String, String)> {
 }
 
 /// Every error response: a stable machine-readable code and a human message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     pub code: String,
     pub message: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HealthView {
     pub ok: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StatusView {
     pub chain_id: String,
     pub height: Height,
@@ -224,9 +224,10 @@ pub struct StatusView {
 }
 
 /// An account's state at a height, with an optional proof against that height's state root.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AccountView {
     pub address: Address,
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "amount_str")]
     pub balance: Amount,
     pub nonce: u64,
@@ -239,7 +240,7 @@ pub struct AccountView {
 
 /// `GET /v1/validators`: every validator candidate, with its power in the set that
 /// certifies the next block (`height`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ValidatorsView {
     pub height: Height,
     pub total_power: u64,
@@ -250,7 +251,7 @@ pub struct ValidatorsView {
 /// as the chain's state holds it after block `height - 1`, with its state proof there. A
 /// client that trusts header `height` only through its certificate checks the proof against
 /// the state root of header `height - 1`, whose hash is header `height`'s `parent_hash`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BlockValidatorsView {
     /// The block the set certifies.
     pub height: Height,
@@ -266,28 +267,32 @@ pub struct BlockValidatorsView {
 }
 
 /// One validator candidate's pool (`GET /v1/validators/{address}`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ValidatorView {
     pub address: Address,
     /// Voting power in the set of the next block; 0 when not in it.
     pub power: u64,
     /// CRN bonded to the pool (its own and delegated), after slashing.
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "amount_str")]
     pub tokens: Amount,
     /// The validator's own share of `tokens`.
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "amount_str")]
     pub self_bond: Amount,
     /// CRN unbonding from the pool (still slashable).
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "amount_str")]
     pub unbonding: Amount,
     /// Slashed for equivocation: no new stake, out of the set from the next epoch.
     pub tombstoned: bool,
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "amount_str")]
     pub slashed: Amount,
 }
 
 /// A state-tree inclusion (or exclusion) proof for one key at one height.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StateProofView {
     pub height: Height,
     pub state_root: Hash,
@@ -299,7 +304,7 @@ pub struct StateProofView {
     pub proof: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TxView {
     pub hash: Hash,
     pub tx: Transaction,
@@ -310,7 +315,7 @@ pub struct TxView {
     pub receipt: Option<Receipt>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BlockView {
     pub hash: Hash,
     pub header: BlockHeader,
@@ -324,19 +329,19 @@ pub struct BlockView {
     pub next_tx: Option<u32>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SubmitTxRequest {
     /// The borsh-encoded signed transaction, hex.
     pub tx: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SubmitTxResponse {
     pub hash: Hash,
 }
 
 /// Raw block bytes, for clients that re-verify blocks (audit, sync).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RawBlockView {
     pub height: Height,
     /// The borsh-encoded block, hex.
@@ -344,7 +349,7 @@ pub struct RawBlockView {
 }
 
 /// `POST /v1/txs/batch`: many transactions at once, each hex.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SubmitBatchRequest {
     pub txs: Vec<String>,
 }
@@ -352,7 +357,7 @@ pub struct SubmitBatchRequest {
 /// What a validator answers to `POST /v1/txs/relay` (transactions another validator
 /// forwarded, as borsh `Vec<Vec<u8>>` of canonical transaction bytes): how many it admitted,
 /// how many it already held, how many it refused. A forwarder needs no more than counts.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RelayResponse {
     pub admitted: u64,
     pub already_known: u64,
@@ -360,14 +365,14 @@ pub struct RelayResponse {
 }
 
 /// The outcome of one transaction of a batch: its hash if admitted, else the error.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SubmitBatchItem {
     pub hash: Option<Hash>,
     pub error: Option<ErrorBody>,
 }
 
 /// `GET /v1/devices/{id}`: the device record with its report state this epoch.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DeviceView {
     pub device: crate::device::Device,
     /// Registrations of this key so far: the device nonce of its next registration.
@@ -384,7 +389,7 @@ pub struct DeviceView {
 }
 
 /// Uptime in an epoch: filled heartbeat slots against the threshold.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UptimeView {
     pub slots_filled: u32,
     pub slots: u32,
@@ -393,7 +398,7 @@ pub struct UptimeView {
 }
 
 /// `GET /v1/devices?owner=&class=&cell=&after=&limit=`: a page of devices.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DeviceListView {
     pub devices: Vec<crate::device::Device>,
     /// Pass as `after` for the next page; absent on the last page.
@@ -401,7 +406,7 @@ pub struct DeviceListView {
 }
 
 /// One report found in the index.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DeviceReportView {
     pub height: Height,
     pub tx_index: u32,
@@ -414,7 +419,7 @@ pub struct DeviceReportView {
 }
 
 /// `GET /v1/devices/{id}/reports?epoch=` and `/rejections?epoch=`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DeviceReportsView {
     pub device: crate::device_key::DeviceId,
     pub epoch: u64,
@@ -426,7 +431,7 @@ pub struct DeviceReportsView {
 
 /// `GET /v1/devices/{id}/sensor?epoch=`: a sensor's readings in an epoch and, once the epoch
 /// has ended, its quality score.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SensorView {
     pub device: crate::device_key::DeviceId,
     pub epoch: u64,
@@ -436,7 +441,7 @@ pub struct SensorView {
 
 /// `GET /v1/devices/{id}/coverage?epoch=`: a hotspot's accepted beacons and witnesses in an
 /// epoch and, once the epoch has ended, its hex density scale.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CoverageView {
     pub device: crate::device_key::DeviceId,
     pub epoch: u64,
@@ -446,7 +451,7 @@ pub struct CoverageView {
 }
 
 /// `GET /v1/epochs/{e}/rewards`: the summary in state and a page of the entries.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EpochRewardsView {
     pub summary: crate::rewards::EpochRewards,
     pub entries: Vec<crate::rewards::RewardEntry>,
@@ -458,7 +463,7 @@ pub struct EpochRewardsView {
 /// `rewards/<epoch>` (the borsh [`crate::rewards::EpochRewards`] summary), with its proof
 /// against the state root of block `proof.height`. `root` and `leaves` repeat the summary's
 /// last two fields, read from the proven value.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RewardRootProofView {
     pub epoch: u64,
     /// Merkle root of the epoch's reward leaves.
@@ -469,7 +474,7 @@ pub struct RewardRootProofView {
 }
 
 /// `GET /v1/devices/{id}/rewards?epoch=`
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DeviceRewardView {
     pub device: crate::device_key::DeviceId,
     pub epoch: u64,
@@ -486,9 +491,10 @@ pub struct DeviceRewardView {
 }
 
 /// `GET /v1/rewards/{owner}/claimable`
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ClaimableView {
     pub owner: Address,
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "amount_str")]
     pub total: Amount,
     pub claims: Vec<crate::rewards::RewardClaim>,
@@ -498,51 +504,66 @@ pub struct ClaimableView {
 
 /// `GET /v1/supply`: total = genesis + emitted + reminted − burned = balances + bonded +
 /// escrowed + staked + unclaimed + held + gov_locked + gov_deposits.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SupplyView {
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "amount_str")]
     pub genesis: Amount,
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "amount_str")]
     pub emitted: Amount,
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "amount_str")]
     pub burned: Amount,
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "amount_str")]
     pub bonded: Amount,
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "amount_str")]
     pub escrowed: Amount,
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "amount_str")]
     pub unclaimed: Amount,
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "amount_str")]
     pub held: Amount,
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "amount_str")]
     pub reminted: Amount,
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "amount_str")]
     pub remint_pending: Amount,
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "amount_str")]
     pub total: Amount,
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "amount_str")]
     pub treasury: Amount,
     /// CRN locked in governance positions.
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "amount_str", default)]
     pub gov_locked: Amount,
     /// CRN held as proposal deposits.
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "amount_str", default)]
     pub gov_deposits: Amount,
 }
 
 /// `GET /v1/credits/{addr}`
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CreditsView {
     pub address: Address,
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "amount_str")]
     pub credits: u128,
 }
 
 /// `GET /v1/oracles`: the listed oracles, their last reports, and the price minting would
 /// use in the next block (None: no fresh report).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OraclesView {
     pub oracles: Vec<(Address, Option<crate::credits::PriceReport>)>,
+    #[schema(value_type = Option<crate::openapi::AmountString>)]
     #[serde(with = "opt_amount_str")]
     pub nano_usd_per_crn: Option<u128>,
     pub max_age_blocks: u64,
@@ -567,7 +588,7 @@ pub mod opt_amount_str {
 }
 
 /// `POST /v1/dev/blocks`: the block just made.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ProducedView {
     pub height: Height,
     pub hash: Hash,
@@ -575,10 +596,58 @@ pub struct ProducedView {
 }
 
 /// `GET /v1/entropy/{height}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EntropyView {
     pub height: Height,
     pub entropy: Hash,
+}
+
+/// `GET /v1/stats/devices`: how many devices there are, by class and by status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct DeviceStatsView {
+    pub total: u64,
+    pub located: u64,
+    pub by_class: std::collections::BTreeMap<String, u64>,
+    pub by_status: std::collections::BTreeMap<String, u64>,
+}
+
+/// One located device on the map. The cell is hex (H3's usual form), since a 64-bit
+/// number does not survive JSON in a browser.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct MapPoint {
+    pub id: Hash,
+    pub class: crate::DeviceClass,
+    pub active: bool,
+    pub cell: String,
+}
+
+/// `GET /v1/map/devices?after=&limit=`: located devices, in id order, paged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct MapView {
+    pub devices: Vec<MapPoint>,
+    /// Pass as `after` for the next page; absent on the last page.
+    pub next: Option<String>,
+}
+
+/// One block in a listing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct BlockLine {
+    pub height: Height,
+    pub hash: Hash,
+    pub timestamp_ms: u64,
+    pub epoch: u64,
+    pub txs: u64,
+    /// Device reports in the block's transactions, accepted and rejected.
+    pub reports_accepted: u64,
+    pub reports_rejected: u64,
+}
+
+/// `GET /v1/blocks?before=&limit=`: the newest blocks first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct BlockListView {
+    pub blocks: Vec<BlockLine>,
+    /// Pass as `before` for the next page; absent at genesis.
+    pub next: Option<Height>,
 }
 
 #[cfg(test)]

@@ -6,7 +6,17 @@ use crate::{Address, Hash, Height, Keypair, SignedTx, codec};
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 pub struct BlockHeader {
     pub height: Height,
     /// Hash of the previous header; for height 1, the genesis hash.
@@ -34,7 +44,17 @@ impl BlockHeader {
 /// under `cairn/block/v1`. In BFT mode: the engine's commit, the precommits of more than two
 /// thirds of the validator set's power plus the proposer's own signature over the block hash
 /// (see [`Commit`]).
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Certificate {
     Solo { signer: Address, signature: Signature },
@@ -88,7 +108,17 @@ impl Certificate {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 pub struct Block {
     pub header: BlockHeader,
     pub txs: Vec<SignedTx>,

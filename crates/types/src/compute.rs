@@ -7,7 +7,17 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
 /// One provider's place in a job.
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 pub struct JobSlot {
     pub device: DeviceId,
     pub commitment: Option<Hash>,
@@ -16,7 +26,17 @@ pub struct JobSlot {
     pub revealed_at: Option<Height>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum JobStatus {
     Open,
@@ -27,12 +47,23 @@ pub enum JobStatus {
         result: Option<Hash>,
         paid: Vec<DeviceId>,
         slashed: Vec<DeviceId>,
+        #[schema(value_type = crate::openapi::AmountString)]
         #[serde(with = "crate::api::amount_str")]
         refunded: Amount,
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 pub struct Job {
     pub id: Hash,
     pub consumer: Address,
@@ -40,6 +71,7 @@ pub struct Job {
     pub input: Hash,
     pub replication: u8,
     /// Paid to each provider whose result is accepted.
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "crate::api::amount_str")]
     pub price: Amount,
     pub posted_height: Height,
@@ -63,13 +95,24 @@ pub fn commitment(result: &Hash, salt: &[u8; 32], device: &DeviceId) -> Hash {
 }
 
 /// Parameters of compute jobs.
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(deny_unknown_fields, default)]
 pub struct ComputeParams {
     pub commit_window_blocks: u64,
     pub reveal_window_blocks: u64,
     pub max_replication: u8,
     /// Taken from the bond of a provider whose result is wrong or missing.
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "crate::api::amount_str")]
     pub slash: Amount,
 }

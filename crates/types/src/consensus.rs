@@ -21,7 +21,16 @@ pub const MAX_TOTAL_POWER: Power = u64::MAX / 4;
 
 /// One validator and its voting power.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
 )]
 pub struct Validator {
     pub address: Address,
@@ -31,7 +40,16 @@ pub struct Validator {
 /// The validators that certify a height, in canonical order: power descending, then address
 /// ascending. Addresses are unique and every power is positive.
 #[derive(
-    Debug, Clone, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+    Debug,
+    Clone,
+    Default,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
 )]
 pub struct ValidatorSet {
     validators: Vec<Validator>,
@@ -119,6 +137,7 @@ impl ValidatorSet {
     BorshDeserialize,
     Serialize,
     Deserialize,
+    utoipa::ToSchema,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum VoteKind {
@@ -128,7 +147,17 @@ pub enum VoteKind {
 
 /// A vote as signed under `cairn/vote/v1`: a validator's prevote or precommit for a block
 /// hash (`None` is a vote for nothing) at a height and round.
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 pub struct Vote {
     pub height: Height,
     pub round: u32,
@@ -148,7 +177,17 @@ impl Vote {
 }
 
 /// A vote and its signature by the validator it names.
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 pub struct SignedVote {
     pub vote: Vote,
     pub signature: Signature,
@@ -162,7 +201,17 @@ impl SignedVote {
 
 /// A proposal as signed under `cairn/proposal/v1`: the round's proposer names the block it
 /// proposes and the round of the proof of lock it re-proposes from, if any.
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 pub struct Proposal {
     pub height: Height,
     pub round: u32,
@@ -179,7 +228,16 @@ impl Proposal {
 
 /// One precommit signature in a commit certificate.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
 )]
 pub struct CommitSignature {
     pub validator: Address,
@@ -213,7 +271,17 @@ pub enum CommitError {
 /// and even different (equally valid) proposer signatures: ed25519 lets a signer make many
 /// signatures of one message. Neither enters the chain entropy, which hashes the block hash
 /// alone (see [`crate::Block::entropy`]).
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 pub struct Commit {
     pub round: u32,
     pub proposer_signature: Signature,
@@ -288,7 +356,17 @@ impl Commit {
 }
 
 /// Proof that a validator signed two different votes for the same height, round and step.
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 pub struct DoubleVote {
     pub first: SignedVote,
     pub second: SignedVote,

@@ -17,10 +17,21 @@ pub const MAX_NANO_USD_PER_CRN: u128 = 1_000_000_000_000_000_000;
 /// alone cannot set the price.
 pub const DEFAULT_MIN_ORACLES: u32 = 3;
 
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(deny_unknown_fields, default)]
 pub struct CreditParams {
     /// The fiat value of one credit in nano-dollars (10 000 = $0.00001).
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "crate::api::amount_str")]
     pub credit_value_nano_usd: u128,
     /// Price reports older than this many blocks are ignored; minting refuses a price
@@ -28,6 +39,7 @@ pub struct CreditParams {
     pub price_max_age_blocks: u64,
     /// CRN burned for credits is minted back into the reward pools, at most this much per
     /// epoch (burn-and-mint equilibrium).
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "crate::api::amount_str")]
     pub remint_cap_per_epoch: Amount,
     /// Oracles listed at genesis (the admin key changes the list later).
@@ -51,9 +63,19 @@ impl Default for CreditParams {
 
 /// An oracle's last price: nano-dollars per whole CRN, and when it was reported.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
 )]
 pub struct PriceReport {
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "crate::api::amount_str")]
     pub nano_usd_per_crn: u128,
     pub height: Height,
@@ -71,12 +93,16 @@ pub struct PriceReport {
     BorshDeserialize,
     Serialize,
     Deserialize,
+    utoipa::ToSchema,
 )]
 pub struct CreditSupply {
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "crate::api::amount_str")]
     pub minted: u128,
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "crate::api::amount_str")]
     pub consumed: u128,
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "crate::api::amount_str")]
     pub escrowed: u128,
 }

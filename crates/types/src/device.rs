@@ -23,6 +23,7 @@ use std::fmt;
     BorshDeserialize,
     Serialize,
     Deserialize,
+    utoipa::ToSchema,
 )]
 #[serde(rename_all = "snake_case")]
 #[borsh(use_discriminant = true)]
@@ -90,20 +91,35 @@ impl std::str::FromStr for DeviceClass {
 
 /// A bond amount per device class.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
 )]
 #[serde(deny_unknown_fields)]
 pub struct ClassAmounts {
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "crate::api::amount_str")]
     pub hotspot: Amount,
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "crate::api::amount_str")]
     pub storage: Amount,
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "crate::api::amount_str")]
     pub compute: Amount,
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "crate::api::amount_str")]
     pub sensor: Amount,
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "crate::api::amount_str")]
     pub energy: Amount,
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "crate::api::amount_str")]
     pub relay: Amount,
 }
@@ -124,7 +140,17 @@ impl ClassAmounts {
 /// What the device's own key signs to consent to being registered by `owner`.
 /// `device_nonce` is how many times this key has been registered before, so a consent can
 /// never be replayed for a later registration.
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 pub struct RegistrationConsent {
     pub owner: Address,
     pub device_nonce: u64,
@@ -137,7 +163,17 @@ impl RegistrationConsent {
 }
 
 /// A maker's statement that it built the device with this key and serial number.
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 pub struct MakerAttestation {
     pub maker: Address,
     pub serial: String,
@@ -151,18 +187,30 @@ pub fn maker_message(chain_id: &str, key: &DeviceKey, serial: &str) -> Vec<u8> {
 
 /// The payload of a report. New kinds (beacons, witnesses, storage proofs, ...) are
 /// appended; existing variants never change.
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ReportPayload {
     /// "I am up." Counts toward the device's uptime in the epoch.
     Heartbeat {
         /// The device's own uptime counter, informational.
+        #[schema(value_type = crate::openapi::U64String)]
         #[serde(with = "crate::api::u64_str")]
         uptime_secs: u64,
     },
     /// A sensor reading, in thousandths of the network's unit (integer, so every node
     /// judges it alike). Sensors only.
     Reading {
+        #[schema(value_type = crate::openapi::I64String)]
         #[serde(with = "crate::api::i64_str")]
         value: i64,
     },
@@ -170,6 +218,7 @@ pub enum ReportPayload {
     /// `entropy_height` and the device, so it could not have been made in advance. Hotspots
     /// only.
     Beacon {
+        #[schema(value_type = crate::openapi::U64String)]
         #[serde(with = "crate::api::u64_str")]
         entropy_height: u64,
         data: Hash,
@@ -180,6 +229,7 @@ pub enum ReportPayload {
     /// (hundredths of a dBm) on `frequency_khz`. Hotspots only.
     Witness {
         beaconer: DeviceId,
+        #[schema(value_type = crate::openapi::U64String)]
         #[serde(with = "crate::api::u64_str")]
         beacon_height: u64,
         rssi_cdbm: i32,
@@ -194,7 +244,16 @@ pub fn beacon_data(entropy: &Hash, device: &DeviceId) -> Hash {
 }
 
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum ReportKind {
@@ -216,16 +275,29 @@ impl ReportPayload {
 }
 
 /// A report, as the device signs it under `cairn/report/v1`.
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 pub struct Report {
     /// The device's public key; the device id is its hash. Carrying the key lets the
     /// signature be checked before any state is read.
     pub device: DeviceKey,
     /// Strictly greater than the device's last accepted sequence number.
+    #[schema(value_type = crate::openapi::U64String)]
     #[serde(with = "crate::api::u64_str")]
     pub seq: u64,
+    #[schema(value_type = crate::openapi::U64String)]
     #[serde(with = "crate::api::u64_str")]
     pub epoch: u64,
+    #[schema(value_type = crate::openapi::U64String)]
     #[serde(with = "crate::api::u64_str")]
     pub timestamp_ms: u64,
     pub payload: ReportPayload,
@@ -237,7 +309,17 @@ impl Report {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 pub struct SignedReport {
     pub report: Report,
     pub signature: DeviceSignature,
@@ -254,6 +336,7 @@ pub struct SignedReport {
     Serialize,
     Deserialize,
     thiserror::Error,
+    utoipa::ToSchema,
 )]
 #[serde(tag = "code", rename_all = "snake_case")]
 pub enum RejectReason {
@@ -265,13 +348,16 @@ pub enum RejectReason {
     WrongClass { class: DeviceClass, kind: ReportKind },
     #[error("sequence {seq} is not above the last accepted {last}")]
     ReplayedSequence {
+        #[schema(value_type = crate::openapi::U64String)]
         #[serde(with = "crate::api::u64_str")]
         seq: u64,
+        #[schema(value_type = crate::openapi::U64String)]
         #[serde(with = "crate::api::u64_str")]
         last: u64,
     },
     #[error("report is for epoch {epoch}; the current epoch is {current}")]
     OutsideEpochWindow {
+        #[schema(value_type = crate::openapi::U64String)]
         #[serde(with = "crate::api::u64_str")]
         epoch: u64,
         current: u64,
@@ -280,6 +366,7 @@ pub enum RejectReason {
         "timestamp {timestamp_ms} is ahead of the block time {block_time_ms} by more than {max_skew_ms} ms"
     )]
     FutureTimestamp {
+        #[schema(value_type = crate::openapi::U64String)]
         #[serde(with = "crate::api::u64_str")]
         timestamp_ms: u64,
         block_time_ms: u64,
@@ -289,6 +376,7 @@ pub enum RejectReason {
         "timestamp {timestamp_ms} is older than the block time {block_time_ms} by more than {max_age_ms} ms"
     )]
     StaleTimestamp {
+        #[schema(value_type = crate::openapi::U64String)]
         #[serde(with = "crate::api::u64_str")]
         timestamp_ms: u64,
         block_time_ms: u64,
@@ -300,6 +388,7 @@ pub enum RejectReason {
     Denylisted { reason: String },
     #[error("reading {value} is outside [{min}, {max}]")]
     OutOfRange {
+        #[schema(value_type = crate::openapi::I64String)]
         #[serde(with = "crate::api::i64_str")]
         value: i64,
         min: i64,
@@ -309,6 +398,7 @@ pub enum RejectReason {
         "entropy of height {entropy_height} is not usable at height {height} (at most {max_age} blocks old)"
     )]
     StaleEntropy {
+        #[schema(value_type = crate::openapi::U64String)]
         #[serde(with = "crate::api::u64_str")]
         entropy_height: u64,
         height: u64,
@@ -316,6 +406,7 @@ pub enum RejectReason {
     },
     #[error("beacon data does not derive from the entropy of height {entropy_height}")]
     BadBeacon {
+        #[schema(value_type = crate::openapi::U64String)]
         #[serde(with = "crate::api::u64_str")]
         entropy_height: u64,
     },
@@ -324,6 +415,7 @@ pub enum RejectReason {
     #[error("no beacon of {beaconer} was accepted at height {height}")]
     UnknownBeacon {
         beaconer: DeviceId,
+        #[schema(value_type = crate::openapi::U64String)]
         #[serde(with = "crate::api::u64_str")]
         height: u64,
     },
@@ -345,6 +437,7 @@ pub enum RejectReason {
     FrequencyMismatch { got: u32, beacon: u32, max_delta: u32 },
     #[error("the beacon at height {beacon_height} is more than {max_lag} blocks before {height}")]
     LateWitness {
+        #[schema(value_type = crate::openapi::U64String)]
         #[serde(with = "crate::api::u64_str")]
         beacon_height: u64,
         height: u64,
@@ -356,6 +449,7 @@ pub enum RejectReason {
     NoReciprocity { last_beacon: Option<u64>, window: u64 },
     #[error("this device already witnessed the beacon of height {beacon_height}")]
     DuplicateWitness {
+        #[schema(value_type = crate::openapi::U64String)]
         #[serde(with = "crate::api::u64_str")]
         beacon_height: u64,
     },
@@ -406,7 +500,17 @@ impl RejectReason {
 }
 
 /// A rejected report of a batch: its position and why.
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 pub struct ReportRejection {
     pub index: u32,
     pub device: DeviceId,
@@ -418,7 +522,16 @@ pub struct ReportRejection {
 
 /// Where a device stands in its life.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
 )]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum DeviceStatus {
@@ -437,20 +550,33 @@ pub enum DeviceStatus {
 }
 
 /// A device as stored in state.
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 pub struct Device {
     pub id: DeviceId,
     pub key: DeviceKey,
     pub class: DeviceClass,
     pub owner: Address,
+    #[schema(value_type = crate::openapi::HexBytes)]
     #[serde(with = "crate::tx::hex_bytes")]
     pub metadata: Vec<u8>,
     pub registered_height: Height,
     /// Bond currently locked for this device.
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "crate::api::amount_str")]
     pub bond: Amount,
     pub status: DeviceStatus,
     /// Current H3 cell (resolution 12), if asserted.
+    #[schema(value_type = Option<crate::openapi::CellHex>)]
     #[serde(with = "crate::api::opt_cell_hex")]
     pub location: Option<u64>,
     pub location_count: u32,
@@ -473,6 +599,7 @@ pub struct Device {
     BorshDeserialize,
     Serialize,
     Deserialize,
+    utoipa::ToSchema,
 )]
 pub struct ReportCursor {
     pub last_seq: u64,
@@ -493,9 +620,11 @@ pub struct ReportCursor {
     BorshDeserialize,
     Serialize,
     Deserialize,
+    utoipa::ToSchema,
 )]
 pub struct EpochActivity {
     /// Bit i set: a heartbeat was accepted in slot i of the epoch.
+    #[schema(value_type = crate::openapi::U64String)]
     #[serde(with = "crate::api::u64_str")]
     pub heartbeat_slots: u64,
     pub heartbeats: u32,
@@ -511,6 +640,7 @@ pub struct EpochActivity {
     /// Sensor readings, for a device that sent any (accepted or out of range).
     pub sensor: Option<SensorEpoch>,
     /// Units delivered through usage channels paid out in the epoch.
+    #[schema(value_type = crate::openapi::U64String)]
     #[serde(with = "crate::api::u64_str")]
     pub units: u64,
     /// Bytes proven by answered storage challenges.
@@ -520,6 +650,7 @@ pub struct EpochActivity {
     /// Of `units`, those the device delivered in an earlier epoch whose uptime gate it
     /// met (a channel settled then and paid out now): they count whatever this epoch's
     /// uptime.
+    #[schema(value_type = crate::openapi::U64String)]
     #[serde(with = "crate::api::u64_str")]
     pub units_pregated: u64,
     /// Of `jobs`, those whose reveal phase ended in an earlier epoch whose uptime gate the
@@ -527,10 +658,12 @@ pub struct EpochActivity {
     pub jobs_pregated: u32,
     /// The CRN value (what was burned for them, at the price of the day) of the credits
     /// consumers paid for `units`: the most the usage pool pays the device for the epoch.
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "crate::api::amount_str")]
     pub paid_usage: Amount,
     /// The CRN value of the credits paid for `proven_bytes` (storage deals) or `jobs`
     /// (compute jobs): the most the storage or compute pool pays the device for the epoch.
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "crate::api::amount_str")]
     pub paid_service: Amount,
 }
@@ -549,16 +682,36 @@ impl EpochActivity {
 
 /// One location assertion in a device's history.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
 )]
 pub struct LocationAssertion {
+    #[schema(value_type = crate::openapi::CellHex)]
     #[serde(with = "crate::api::cell_hex")]
     pub cell: u64,
     pub height: Height,
 }
 
 /// A denylist entry.
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 pub struct DenyEntry {
     pub reason: String,
     pub height: Height,
@@ -576,6 +729,7 @@ pub struct DenyEntry {
     BorshDeserialize,
     Serialize,
     Deserialize,
+    utoipa::ToSchema,
 )]
 pub struct SensorEpoch {
     pub readings: u32,
@@ -609,6 +763,7 @@ impl SensorEpoch {
     BorshDeserialize,
     Serialize,
     Deserialize,
+    utoipa::ToSchema,
 )]
 pub struct SensorQuality {
     pub timeliness: u32,
@@ -620,7 +775,17 @@ pub struct SensorQuality {
 }
 
 /// An accepted beacon, kept for its witnesses.
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 pub struct BeaconRecord {
     pub frequency_khz: u32,
     pub tx_power_dbm: i16,
@@ -636,10 +801,20 @@ pub struct BeaconRecord {
 /// (`min(max, target × max(1, occupied − N + 1))`) and the clipped count
 /// (`min(unclipped, limit)`). The factor is `clipped / unclipped`.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
 )]
 pub struct DensityFactor {
     pub resolution: u8,
+    #[schema(value_type = crate::openapi::CellHex)]
     #[serde(with = "crate::api::cell_hex")]
     pub cell: u64,
     pub unclipped: u32,
@@ -652,7 +827,16 @@ pub struct DensityFactor {
 /// with the factor of every resolution that made it. Without a location the scale is 0 and
 /// there are no factors.
 #[derive(
-    Debug, Clone, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+    Debug,
+    Clone,
+    Default,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
 )]
 pub struct CoverageDensity {
     pub scale_ppm: u32,

@@ -14,14 +14,16 @@ use serde::{Deserialize, Serialize};
 /// chain started before it existed), and takes that same value when a genesis file leaves it
 /// out (`#[serde(default = …)]`), so chains written by an older version open, replay and hash
 /// as before.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Params {
     /// Blocks per epoch; the epoch of height h is h / blocks_per_epoch.
     pub blocks_per_epoch: u64,
     /// Fee floor: base_fee + fee_per_byte × encoded size, in base units.
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "crate::api::amount_str")]
     pub base_fee: Amount,
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "crate::api::amount_str")]
     pub fee_per_byte: Amount,
     /// Largest encoded transaction accepted.
@@ -73,6 +75,7 @@ pub struct Params {
     /// block over it is invalid. Appended (ADR 0029); legacy value: `u64::MAX`, no budget
     /// (a chain started before it had blocks bounded only by count and bytes).
     /// In JSON a number, or `null` for no budget (`u64::MAX`).
+    #[schema(value_type = Option<u64>)]
     #[serde(default = "legacy_max_block_cost", with = "budget_json")]
     pub max_block_cost: u64,
 }
@@ -181,7 +184,17 @@ impl BorshDeserialize for Params {
 }
 
 /// Parameters of validator staking.
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(deny_unknown_fields, default)]
 pub struct StakingParams {
     /// Blocks from an unbond request until the CRN returns to the delegator's balance. Stake
@@ -191,6 +204,7 @@ pub struct StakingParams {
     /// for proven equivocation, in basis points (1/10,000).
     pub slash_bps: u32,
     /// Smallest self-bond that makes an account a validator candidate.
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "crate::api::amount_str")]
     pub min_self_bond: Amount,
     /// Most validators in the active set (the largest stakes win; ties by address).
@@ -213,7 +227,17 @@ impl Default for StakingParams {
 }
 
 /// Parameters of radio coverage proofs.
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(deny_unknown_fields, default)]
 pub struct CoverageParams {
     /// A beacon may use entropy at most this many blocks old (and never older than the
@@ -247,7 +271,17 @@ pub struct CoverageParams {
 ///
 /// A beaconer's plan: among `plan_cells` holding its asserted location, the one of the
 /// finest resolution; with none (or no location), `default_plan`.
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(deny_unknown_fields, default)]
 pub struct RadioParams {
     /// The region plans, each named once.
@@ -262,7 +296,17 @@ pub struct RadioParams {
 }
 
 /// A regional channel plan: where a beacon may transmit and how loud.
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct RegionPlan {
     pub name: String,
@@ -283,7 +327,16 @@ impl RegionPlan {
 
 /// `count` channels at `first_khz + step_khz × n`, n = 0 .. count − 1.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
 )]
 #[serde(deny_unknown_fields)]
 pub struct ChannelRange {
@@ -303,10 +356,21 @@ impl ChannelRange {
 }
 
 /// A coarse H3 cell and the plan that applies inside it.
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct PlanCell {
     /// JSON: lowercase hex; a genesis file may still give it as a number.
+    #[schema(value_type = crate::openapi::CellHex)]
     #[serde(with = "crate::api::cell_hex_or_number")]
     pub cell: u64,
     pub plan: String,
@@ -421,7 +485,17 @@ impl RadioParams {
 
 /// How many earning hotspots a hex of one resolution carries at full reward (HIP-17 with
 /// the HIP-104 parameters by default, docs/adr/0007-hex-density.md).
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct DensityLevel {
     /// H3 resolution, 0 to 12 (a location's resolution).
@@ -488,7 +562,17 @@ impl Default for CoverageParams {
 }
 
 /// Parameters of sensor readings.
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(deny_unknown_fields, default)]
 pub struct SensorParams {
     /// Accepted range of a reading, in thousandths (inclusive).
@@ -517,7 +601,17 @@ impl Default for SensorParams {
 }
 
 /// Parameters of devices and their reports.
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(deny_unknown_fields, default)]
 pub struct DeviceParams {
     /// Bond locked from the owner at registration, per class.
@@ -525,6 +619,7 @@ pub struct DeviceParams {
     /// Blocks from deregistration until the bond returns to the owner.
     pub bond_cooldown_blocks: u64,
     /// Burned on each location assertion, on top of the transaction fee.
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "crate::api::amount_str")]
     pub location_fee: Amount,
     /// When on, registration needs an attestation by a listed maker, and a (maker, serial)
@@ -757,25 +852,57 @@ pub const MAX_BLOCK_BYTES: u32 = 48 * 1024 * 1024;
 pub const MAX_TIME_MS: u64 = 253_402_300_799_999;
 
 /// One initial balance.
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct GenesisAccount {
     pub address: Address,
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "crate::api::amount_str")]
     pub balance: Amount,
 }
 
 /// A validator of a BFT chain at genesis and the stake it starts with, bonded to itself.
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct GenesisValidator {
     pub address: Address,
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "crate::api::amount_str")]
     pub stake: Amount,
 }
 
 /// The genesis file: everything needed to build state at height 0.
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct Genesis {
     pub chain_id: String,

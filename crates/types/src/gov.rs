@@ -8,7 +8,17 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
 /// Parameters of governance.
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(deny_unknown_fields, default)]
 pub struct GovParams {
     /// Longest lock, in epochs; a lock of this many remaining epochs gets the full
@@ -17,6 +27,7 @@ pub struct GovParams {
     /// The multiplier of a lock with `max_lock_epochs` or more remaining (whole numbers).
     pub max_multiplier: u32,
     /// Least deposit of a proposal.
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "crate::api::amount_str")]
     pub min_deposit: Amount,
     /// Epochs a proposal is open for votes.
@@ -80,9 +91,19 @@ impl GovParams {
 
 /// A vote-escrowed position: CRN locked for voting power.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
 )]
 pub struct Position {
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "crate::api::amount_str")]
     pub amount: Amount,
     /// A constant position keeps `lock_epochs` remaining until its owner starts the
@@ -124,7 +145,16 @@ pub fn voting_power(p: &Position, epoch: u64, params: &GovParams) -> Amount {
 
 /// A vote.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum VoteChoice {
@@ -137,14 +167,34 @@ pub enum VoteChoice {
 /// One parameter set by a proposal: a key path as `/v1/params` shows it
 /// (`coverage.witness_cap`, `coverage.density.0.max`) and the value as JSON text (a bare
 /// word is read as a string: amounts are strings).
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 pub struct ParamChange {
     pub key: String,
     pub value: String,
 }
 
 /// What a proposal does when it passes.
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ProposalAction {
     /// Sets parameters, applied together at the boundary where the proposal passes.
@@ -152,6 +202,7 @@ pub enum ProposalAction {
     /// Pays `amount` from the treasury to `to`.
     TreasurySpend {
         to: Address,
+        #[schema(value_type = crate::openapi::AmountString)]
         #[serde(with = "crate::api::amount_str")]
         amount: Amount,
     },
@@ -162,6 +213,7 @@ pub enum ProposalAction {
     /// Releases (`release`) or burns the rewards of a device-epoch held in fraud escrow.
     FraudAppeal {
         device: DeviceId,
+        #[schema(value_type = crate::openapi::U64String)]
         #[serde(with = "crate::api::u64_str")]
         epoch: u64,
         release: bool,
@@ -169,6 +221,7 @@ pub enum ProposalAction {
     /// Nodes older than version `name` stop before executing `height`.
     Upgrade {
         name: String,
+        #[schema(value_type = crate::openapi::U64String)]
         #[serde(with = "crate::api::u64_str")]
         height: Height,
     },
@@ -200,18 +253,32 @@ pub const MAX_PARAM_CHANGES: usize = 32;
 /// Votes so far: power per choice, and the locked CRN behind them (the turnout the quorum
 /// is measured on).
 #[derive(
-    Debug, Clone, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+    Debug,
+    Clone,
+    Default,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
 )]
 pub struct Tally {
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "crate::api::amount_str")]
     pub yes: Amount,
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "crate::api::amount_str")]
     pub no: Amount,
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "crate::api::amount_str")]
     pub abstain: Amount,
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "crate::api::amount_str")]
     pub veto: Amount,
     /// Locked CRN (and snapshotted stake) of the voters.
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "crate::api::amount_str")]
     pub turnout: Amount,
 }
@@ -248,18 +315,39 @@ impl Tally {
 
 /// One voter's vote on one proposal, with the power and turnout it counts for.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
 )]
 pub struct Vote {
     pub choice: VoteChoice,
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "crate::api::amount_str")]
     pub power: Amount,
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "crate::api::amount_str")]
     pub amount: Amount,
 }
 
 /// Where a proposal stands.
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum ProposalStatus {
     /// Open for votes until its end epoch's first block.
@@ -277,12 +365,23 @@ pub enum ProposalStatus {
 }
 
 /// A proposal as kept in state.
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 pub struct Proposal {
     pub id: u64,
     pub proposer: Address,
     pub title: String,
     pub action: ProposalAction,
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "crate::api::amount_str")]
     pub deposit: Amount,
     /// The block it was submitted in: voting power is read as it stood before this block.
@@ -294,10 +393,12 @@ pub struct Proposal {
     pub max_lock_epochs: u64,
     pub max_multiplier: u32,
     /// CRN locked when it was submitted (the quorum's base).
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "crate::api::amount_str")]
     pub locked_at_start: Amount,
     /// With `stake_votes`: each validator of the set at the start and the whole CRN of its
     /// power, in base units.
+    #[schema(value_type = Vec<(Address, crate::openapi::AmountString)>)]
     #[serde(with = "crate::api::pairs_amount_str")]
     pub stake: Vec<(Address, Amount)>,
     pub tally: Tally,
@@ -314,7 +415,17 @@ impl Proposal {
 }
 
 /// A scheduled software upgrade.
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 pub struct Upgrade {
     pub name: String,
     pub height: Height,
@@ -423,11 +534,12 @@ fn set_path(json: &mut serde_json::Value, c: &ParamChange) -> Result<(), ParamEr
 }
 
 /// The JSON shape of `/v1/gov/positions/{addr}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PositionView {
     pub owner: Address,
     pub position: Option<Position>,
     /// Voting power now (at the next block's epoch).
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "crate::api::amount_str")]
     pub power: Amount,
     pub epoch: u64,
@@ -438,10 +550,11 @@ pub struct PositionView {
 }
 
 /// One vote of an account, as `/v1/gov/positions/{addr}` lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct VoteView {
     pub proposal: u64,
     pub choice: VoteChoice,
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "crate::api::amount_str")]
     pub power: Amount,
 }
@@ -449,16 +562,17 @@ pub struct VoteView {
 /// The JSON shape of `/v1/gov/proposals/{id}`: the proposal with its tally so far, the
 /// quorum's base, and what a tally now would decide (`passed`, `rejected`, `no_quorum`,
 /// `vetoed`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ProposalView {
     pub proposal: Proposal,
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "crate::api::amount_str")]
     pub eligible: Amount,
     pub verdict_now: String,
 }
 
 /// The JSON shape of `/v1/gov/proposals`: the newest proposals first.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ProposalList {
     pub proposals: Vec<ProposalView>,
     /// The id to pass as `before` for the next (older) page; none on the last page.

@@ -19,13 +19,16 @@ use serde::{Deserialize, Serialize};
     Serialize,
     Deserialize,
     thiserror::Error,
+    utoipa::ToSchema,
 )]
 #[serde(tag = "code", rename_all = "snake_case")]
 pub enum TxFailure {
     #[error("insufficient balance: needed {needed}, available {available}")]
     InsufficientBalance {
+        #[schema(value_type = crate::openapi::AmountString)]
         #[serde(with = "crate::api::amount_str")]
         needed: Amount,
+        #[schema(value_type = crate::openapi::AmountString)]
         #[serde(with = "crate::api::amount_str")]
         available: Amount,
     },
@@ -39,8 +42,10 @@ pub enum TxFailure {
     DeviceExists { device: DeviceId },
     #[error("device nonce {got}, expected {expected}")]
     WrongDeviceNonce {
+        #[schema(value_type = crate::openapi::U64String)]
         #[serde(with = "crate::api::u64_str")]
         expected: u64,
+        #[schema(value_type = crate::openapi::U64String)]
         #[serde(with = "crate::api::u64_str")]
         got: u64,
     },
@@ -54,6 +59,7 @@ pub enum TxFailure {
     DuplicateSerial { maker: Address, serial: String, device: DeviceId },
     #[error("cell {cell:#x} is not a valid H3 cell at resolution 12: {reason}")]
     InvalidCell {
+        #[schema(value_type = crate::openapi::CellHex)]
         #[serde(with = "crate::api::cell_hex")]
         cell: u64,
         reason: String,
@@ -74,15 +80,19 @@ pub enum TxFailure {
     BadReceiptSignature { consumer: Address },
     #[error("receipt seq {seq} is not higher than the settled seq {settled}")]
     ReceiptNotHigher {
+        #[schema(value_type = crate::openapi::U64String)]
         #[serde(with = "crate::api::u64_str")]
         seq: u64,
+        #[schema(value_type = crate::openapi::U64String)]
         #[serde(with = "crate::api::u64_str")]
         settled: u64,
     },
     #[error("receipt total {total} is below the settled total {settled}")]
     ReceiptTotalLower {
+        #[schema(value_type = crate::openapi::U64String)]
         #[serde(with = "crate::api::u64_str")]
         total: u64,
+        #[schema(value_type = crate::openapi::U64String)]
         #[serde(with = "crate::api::u64_str")]
         settled: u64,
     },
@@ -124,8 +134,10 @@ pub enum TxFailure {
     NoChallenge { deal: Hash },
     #[error("the challenge is for chunk {expected}, not {got}")]
     WrongChunk {
+        #[schema(value_type = crate::openapi::U64String)]
         #[serde(with = "crate::api::u64_str")]
         expected: u64,
+        #[schema(value_type = crate::openapi::U64String)]
         #[serde(with = "crate::api::u64_str")]
         got: u64,
     },
@@ -133,11 +145,13 @@ pub enum TxFailure {
     LateResponse { deadline: Height },
     #[error("the chunk and path do not prove chunk {index} of the deal's root")]
     BadMerklePath {
+        #[schema(value_type = crate::openapi::U64String)]
         #[serde(with = "crate::api::u64_str")]
         index: u64,
     },
     #[error("epoch {epoch} has no rewards (yet)")]
     NoRewards {
+        #[schema(value_type = crate::openapi::U64String)]
         #[serde(with = "crate::api::u64_str")]
         epoch: u64,
     },
@@ -145,22 +159,28 @@ pub enum TxFailure {
     NotYourReward { owner: Address },
     #[error("leaf {index} of epoch {epoch} was claimed already")]
     AlreadyClaimed {
+        #[schema(value_type = crate::openapi::U64String)]
         #[serde(with = "crate::api::u64_str")]
         epoch: u64,
+        #[schema(value_type = crate::openapi::U64String)]
         #[serde(with = "crate::api::u64_str")]
         index: u64,
     },
     #[error("the path does not prove leaf {index} of epoch {epoch}'s reward root")]
     BadRewardProof {
+        #[schema(value_type = crate::openapi::U64String)]
         #[serde(with = "crate::api::u64_str")]
         epoch: u64,
+        #[schema(value_type = crate::openapi::U64String)]
         #[serde(with = "crate::api::u64_str")]
         index: u64,
     },
     #[error("{needed} credits needed, {available} held")]
     InsufficientCredits {
+        #[schema(value_type = crate::openapi::AmountString)]
         #[serde(with = "crate::api::amount_str")]
         needed: u128,
+        #[schema(value_type = crate::openapi::AmountString)]
         #[serde(with = "crate::api::amount_str")]
         available: u128,
     },
@@ -172,8 +192,10 @@ pub enum TxFailure {
     StalePrice { max_age: u64 },
     #[error("{amount} base units buy no whole credit at {nano_usd_per_crn} nano-dollars per CRN")]
     TooFewForACredit {
+        #[schema(value_type = crate::openapi::AmountString)]
         #[serde(with = "crate::api::amount_str")]
         amount: Amount,
+        #[schema(value_type = crate::openapi::AmountString)]
         #[serde(with = "crate::api::amount_str")]
         nano_usd_per_crn: u128,
     },
@@ -182,12 +204,14 @@ pub enum TxFailure {
     #[error("no rewards of device {device} for epoch {epoch} are held")]
     NoHold {
         device: DeviceId,
+        #[schema(value_type = crate::openapi::U64String)]
         #[serde(with = "crate::api::u64_str")]
         epoch: u64,
     },
     #[error("the held rewards of device {device} for epoch {epoch} were already settled")]
     HoldSettled {
         device: DeviceId,
+        #[schema(value_type = crate::openapi::U64String)]
         #[serde(with = "crate::api::u64_str")]
         epoch: u64,
     },
@@ -195,16 +219,20 @@ pub enum TxFailure {
     NotAValidator { validator: Address },
     #[error("a self-bond of {bonded} is below the minimum {min}")]
     SelfBondTooSmall {
+        #[schema(value_type = crate::openapi::AmountString)]
         #[serde(with = "crate::api::amount_str")]
         bonded: Amount,
+        #[schema(value_type = crate::openapi::AmountString)]
         #[serde(with = "crate::api::amount_str")]
         min: Amount,
     },
     #[error("{requested} requested, but only {bonded} is bonded to {validator}")]
     NotBonded {
         validator: Address,
+        #[schema(value_type = crate::openapi::AmountString)]
         #[serde(with = "crate::api::amount_str")]
         bonded: Amount,
+        #[schema(value_type = crate::openapi::AmountString)]
         #[serde(with = "crate::api::amount_str")]
         requested: Amount,
     },
@@ -220,8 +248,10 @@ pub enum TxFailure {
     NothingToSlash { validator: Address },
     #[error("the CRN value of all credits ever minted ({minted}) cannot take {amount} more")]
     CreditValueOverflow {
+        #[schema(value_type = crate::openapi::AmountString)]
         #[serde(with = "crate::api::amount_str")]
         minted: Amount,
+        #[schema(value_type = crate::openapi::AmountString)]
         #[serde(with = "crate::api::amount_str")]
         amount: Amount,
     },
@@ -229,6 +259,7 @@ pub enum TxFailure {
         "a deal of {chunks} chunks of {chunk_size} bytes exceeds the largest deal, {max_bytes} bytes"
     )]
     DealTooLarge {
+        #[schema(value_type = crate::openapi::U64String)]
         #[serde(with = "crate::api::u64_str")]
         chunks: u64,
         chunk_size: u32,
@@ -238,8 +269,10 @@ pub enum TxFailure {
     NotEnoughOracles { fresh: u32, min: u32 },
     #[error("a price of {nano_usd_per_crn} nano-dollars per CRN is above the highest, {max}")]
     PriceTooHigh {
+        #[schema(value_type = crate::openapi::AmountString)]
         #[serde(with = "crate::api::amount_str")]
         nano_usd_per_crn: u128,
+        #[schema(value_type = crate::openapi::AmountString)]
         #[serde(with = "crate::api::amount_str")]
         max: u128,
     },
@@ -248,8 +281,10 @@ pub enum TxFailure {
         /// Which quantity: `credits_for` (amount × price), `balance`, `minted`,
         /// `escrowed`, `remint_pending` (held + adding) or `escrow` (price × count).
         what: String,
+        #[schema(value_type = crate::openapi::AmountString)]
         #[serde(with = "crate::api::amount_str")]
         a: u128,
+        #[schema(value_type = crate::openapi::AmountString)]
         #[serde(with = "crate::api::amount_str")]
         b: u128,
     },
@@ -269,8 +304,10 @@ pub enum TxFailure {
     UnknownProposal { proposal: u64 },
     #[error("a deposit of {deposit} is below the minimum {min}")]
     DepositTooSmall {
+        #[schema(value_type = crate::openapi::AmountString)]
         #[serde(with = "crate::api::amount_str")]
         deposit: Amount,
+        #[schema(value_type = crate::openapi::AmountString)]
         #[serde(with = "crate::api::amount_str")]
         min: Amount,
     },
@@ -278,6 +315,7 @@ pub enum TxFailure {
         "a lock of {epochs} epochs and {amount} must be 1 to {max} epochs, and add CRN or extend a position"
     )]
     BadLock {
+        #[schema(value_type = crate::openapi::AmountString)]
         #[serde(with = "crate::api::amount_str")]
         amount: Amount,
         epochs: u64,
@@ -376,7 +414,17 @@ impl TxFailure {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum TxStatus {
     Success,
@@ -384,12 +432,23 @@ pub enum TxStatus {
 }
 
 /// The outcome of one included transaction.
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 pub struct Receipt {
     pub tx_hash: Hash,
     pub height: Height,
     /// Position of the transaction in its block.
     pub index: u32,
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "crate::api::amount_str")]
     pub fee_paid: Amount,
     pub status: TxStatus,
@@ -399,7 +458,16 @@ pub struct Receipt {
 
 /// Per-kind results recorded in a receipt (and so committed by the receipts root).
 #[derive(
-    Debug, Clone, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+    Debug,
+    Clone,
+    Default,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
 )]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum TxOutcome {

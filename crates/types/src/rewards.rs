@@ -25,6 +25,7 @@ pub const PPM: u32 = 1_000_000;
     BorshDeserialize,
     Serialize,
     Deserialize,
+    utoipa::ToSchema,
 )]
 #[serde(rename_all = "snake_case")]
 #[borsh(use_discriminant = true)]
@@ -79,7 +80,17 @@ impl Pool {
 }
 
 /// Shares of the emission per pool, in basis points; they sum to [`BPS`].
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct PoolShares {
     pub usage: u32,
@@ -110,10 +121,21 @@ impl PoolShares {
 }
 
 /// Emission and pool parameters.
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(deny_unknown_fields, default)]
 pub struct RewardParams {
     /// Emitted per epoch before any halving, in base units.
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "crate::api::amount_str")]
     pub emission_per_epoch: Amount,
     /// The emission halves every this many epochs (0: never).
@@ -142,7 +164,17 @@ impl Default for RewardParams {
 }
 
 /// Fraud detectors and the escrow of flagged rewards.
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(deny_unknown_fields, default)]
 pub struct FraudParams {
     /// A group of hotspots that witnessed mostly each other within the reciprocity window
@@ -211,7 +243,17 @@ impl Default for FraudParams {
 }
 
 /// Why a detector flagged a device.
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(tag = "detector", rename_all = "snake_case")]
 pub enum Evidence {
     /// The device is one of `members` hotspots that witnessed mostly each other: `edges`
@@ -220,8 +262,10 @@ pub enum Evidence {
     WitnessRing { members: u32, edges: u32, outside: u32 },
     /// The device moved `cells` cells (at `resolution`) in `blocks` blocks.
     ImplausibleMove {
+        #[schema(value_type = crate::openapi::CellHex)]
         #[serde(with = "crate::api::cell_hex")]
         from: u64,
+        #[schema(value_type = crate::openapi::CellHex)]
         #[serde(with = "crate::api::cell_hex")]
         to: u64,
         cells: u64,
@@ -232,6 +276,7 @@ pub enum Evidence {
     CopiedSensor { of: DeviceId, readings: u32 },
     /// The device is one of `hotspots` hotspots active in the epoch in `cell`.
     Colocated {
+        #[schema(value_type = crate::openapi::CellHex)]
         #[serde(with = "crate::api::cell_hex")]
         cell: u64,
         hotspots: u32,
@@ -280,11 +325,22 @@ impl Evidence {
 }
 
 /// Rewards held back from a flagged device.
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 pub struct FraudHold {
     pub device: DeviceId,
     pub owner: Address,
     pub epoch: u64,
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "crate::api::amount_str")]
     pub amount: Amount,
     pub evidence: Vec<Evidence>,
@@ -295,7 +351,16 @@ pub struct FraudHold {
 }
 
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum HoldStatus {
@@ -368,7 +433,16 @@ pub fn mul_div(a: u128, b: u128, c: u128) -> u128 {
 
 /// What a device did in an epoch, as the reward run reads it from state.
 #[derive(
-    Debug, Clone, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+    Debug,
+    Clone,
+    Default,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
 )]
 pub struct Work {
     /// Heartbeat slots filled, of `slots`.
@@ -385,12 +459,14 @@ pub struct Work {
     /// Sensor quality, thousandths.
     pub quality: u32,
     /// Units delivered through usage channels paid out in the epoch.
+    #[schema(value_type = crate::openapi::U64String)]
     #[serde(with = "crate::api::u64_str")]
     pub units: u64,
     pub proven_bytes: u64,
     pub jobs: u32,
     /// Of `units` and `jobs`, the work done in an earlier epoch whose uptime gate the device
     /// met: it counts even when this epoch's uptime is below the gate.
+    #[schema(value_type = crate::openapi::U64String)]
     #[serde(with = "crate::api::u64_str")]
     pub units_pregated: u64,
     pub jobs_pregated: u32,
@@ -398,10 +474,12 @@ pub struct Work {
     pub rejected: Vec<(String, u32)>,
     /// The CRN value of the credits consumers paid for `units` (what was burned for them):
     /// the usage pool pays the device at most this (docs/adr/0012-paid-work-cap.md).
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "crate::api::amount_str")]
     pub paid_usage: Amount,
     /// The CRN value of the credits paid for `proven_bytes` or `jobs`: the storage or
     /// compute pool pays the device at most this.
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "crate::api::amount_str")]
     pub paid_service: Amount,
 }
@@ -419,7 +497,17 @@ impl Work {
 }
 
 /// One device's line in the reward report.
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 pub struct RewardEntry {
     pub device: DeviceId,
     pub owner: Address,
@@ -428,8 +516,10 @@ pub struct RewardEntry {
     /// Whether the heartbeat uptime met the gate.
     pub uptime_ok: bool,
     /// Score per pool the device earned from (score > 0 only).
+    #[schema(value_type = Vec<(Pool, crate::openapi::AmountString)>)]
     #[serde(with = "crate::api::pairs_amount_str")]
     pub scores: Vec<(Pool, u128)>,
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "crate::api::amount_str")]
     pub amount: Amount,
     /// Work that earned nothing, and why (e.g. `uptime_below_gate`, `no_location`).
@@ -444,6 +534,7 @@ pub struct RewardEntry {
     /// What the paid-value caps took from the device's volume shares (the usage pool's above
     /// `work.paid_usage`, the storage or compute pool's above `work.paid_service`), summed
     /// over its pools: `amount` is the shares less this. It went to the treasury.
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "crate::api::amount_str")]
     pub capped: Amount,
 }
@@ -463,10 +554,21 @@ impl RewardEntry {
 }
 
 /// What the reward root commits to per device.
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 pub struct RewardLeaf {
     pub device: DeviceId,
     pub owner: Address,
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "crate::api::amount_str")]
     pub amount: Amount,
 }
@@ -480,45 +582,75 @@ impl RewardLeaf {
 }
 
 /// One pool's outcome in an epoch.
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 pub struct PoolOutcome {
     pub pool: Pool,
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "crate::api::amount_str")]
     pub amount: Amount,
     /// Paid to devices (or validators); the rest went to the treasury.
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "crate::api::amount_str")]
     pub paid: Amount,
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "crate::api::amount_str")]
     pub score_total: u128,
     pub earners: u64,
     /// Of `amount`, what the devices' shares came to above their paid values (usage,
     /// storage and compute): in the treasury with the rest of `amount − paid`.
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "crate::api::amount_str")]
     pub capped: Amount,
 }
 
 /// An epoch's rewards as kept in state: the totals and the root of the leaves.
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 pub struct EpochRewards {
     pub epoch: u64,
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "crate::api::amount_str")]
     pub emission: Amount,
     /// CRN burned for data credits minted back into the pools (on top of the emission).
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "crate::api::amount_str")]
     pub reminted: Amount,
     pub pools: Vec<PoolOutcome>,
     /// Treasury share plus every remainder, every pool without work and what the paid-value
     /// caps held back (`PoolOutcome::capped`).
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "crate::api::amount_str")]
     pub to_treasury: Amount,
     /// Paid to the validator(s).
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "crate::api::amount_str")]
     pub to_validators: Amount,
     /// Each validator's part of `to_validators`, by stake (in BFT mode it is bonded to the
     /// validator's pool, so its delegators share it by their shares).
+    #[schema(value_type = Vec<(Address, crate::openapi::AmountString)>)]
     #[serde(with = "crate::api::pairs_amount_str")]
     pub validator_payouts: Vec<(Address, Amount)>,
     /// Held in fraud escrow (flagged devices' amounts).
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "crate::api::amount_str")]
     pub escrowed: Amount,
     /// Merkle root over the leaves of the paid, unflagged entries, in report order.
@@ -527,7 +659,7 @@ pub struct EpochRewards {
 }
 
 /// The full report: the summary and every device's entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RewardReport {
     pub summary: EpochRewards,
     pub entries: Vec<RewardEntry>,
@@ -548,10 +680,22 @@ impl RewardReport {
 }
 
 /// A claim of one leaf: its position among the epoch's leaves and the Merkle path.
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 pub struct RewardClaim {
+    #[schema(value_type = crate::openapi::U64String)]
     #[serde(with = "crate::api::u64_str")]
     pub epoch: u64,
+    #[schema(value_type = crate::openapi::U64String)]
     #[serde(with = "crate::api::u64_str")]
     pub index: u64,
     pub leaf: RewardLeaf,

@@ -147,7 +147,16 @@ pub fn challenge_index(entropy: &Hash, deal: &Hash, chunks: u64) -> u64 {
 
 /// An open challenge.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
 )]
 pub struct Challenge {
     pub epoch: u64,
@@ -158,7 +167,17 @@ pub struct Challenge {
 }
 
 /// Where a deal stands. New states are appended (the encoding is by position).
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum DealStatus {
     /// Accepted by the provider: challenged every epoch from `first_epoch` to `last_epoch`.
@@ -167,6 +186,7 @@ pub enum DealStatus {
     Ended {
         height: Height,
         faulted: bool,
+        #[schema(value_type = crate::openapi::AmountString)]
         #[serde(with = "crate::api::amount_str")]
         refunded: Amount,
     },
@@ -178,12 +198,23 @@ pub enum DealStatus {
     Expired {
         accept_by: Height,
         height: Height,
+        #[schema(value_type = crate::openapi::AmountString)]
         #[serde(with = "crate::api::amount_str")]
         refunded: Amount,
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 pub struct Deal {
     pub id: Hash,
     pub consumer: Address,
@@ -192,11 +223,13 @@ pub struct Deal {
     pub size: u64,
     pub chunks: u64,
     /// Paid to the provider for each epoch it proves.
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "crate::api::amount_str")]
     pub price_per_epoch: Amount,
     /// First and last epoch challenged.
     pub first_epoch: u64,
     pub last_epoch: u64,
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "crate::api::amount_str")]
     pub escrow_left: Amount,
     pub challenge: Option<Challenge>,
@@ -212,13 +245,24 @@ pub fn deal_id(consumer: &Address, nonce: u64) -> Hash {
 }
 
 /// Parameters of storage deals.
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(deny_unknown_fields, default)]
 pub struct StorageParams {
     pub chunk_size: u32,
     /// Blocks after the start of an epoch within which a challenge must be answered.
     pub response_blocks: u64,
     /// Taken from the provider's bond for each missed challenge.
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "crate::api::amount_str")]
     pub fault_fee: Amount,
     /// Misses in a row that end the deal.

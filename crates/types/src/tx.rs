@@ -11,12 +11,23 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
 /// What a transaction does. New kinds are appended; existing variants never change.
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum TxBody {
     /// Moves `amount` base units from the signer to `to`.
     Transfer {
         to: Address,
+        #[schema(value_type = crate::openapi::AmountString)]
         #[serde(with = "crate::api::amount_str")]
         amount: Amount,
     },
@@ -25,8 +36,10 @@ pub enum TxBody {
     RegisterDevice {
         key: DeviceKey,
         class: DeviceClass,
+        #[schema(value_type = crate::openapi::HexBytes)]
         #[serde(with = "hex_bytes")]
         metadata: Vec<u8>,
+        #[schema(value_type = crate::openapi::U64String)]
         #[serde(with = "crate::api::u64_str")]
         device_nonce: u64,
         device_signature: DeviceSignature,
@@ -35,6 +48,7 @@ pub enum TxBody {
     /// Asserts the device's location as an H3 cell at resolution 12; burns the location fee.
     AssertLocation {
         device: DeviceId,
+        #[schema(value_type = crate::openapi::CellHex)]
         #[serde(with = "crate::api::cell_hex")]
         cell: u64,
     },
@@ -54,8 +68,10 @@ pub enum TxBody {
     /// [`crate::usage::channel_id`] of the signer and this transaction's nonce.
     OpenChannel {
         device: DeviceId,
+        #[schema(value_type = crate::openapi::AmountString)]
         #[serde(with = "crate::api::amount_str")]
         escrow: Amount,
+        #[schema(value_type = crate::openapi::AmountString)]
         #[serde(with = "crate::api::amount_str")]
         price_per_unit: Amount,
     },
@@ -71,6 +87,7 @@ pub enum TxBody {
         workload: Hash,
         input: Hash,
         replication: u8,
+        #[schema(value_type = crate::openapi::AmountString)]
         #[serde(with = "crate::api::amount_str")]
         price: Amount,
     },
@@ -83,6 +100,7 @@ pub enum TxBody {
         job: Hash,
         device: DeviceId,
         result: Hash,
+        #[schema(value_type = crate::openapi::HexBytes)]
         #[serde(with = "hex_array")]
         salt: [u8; 32],
     },
@@ -93,18 +111,23 @@ pub enum TxBody {
     OpenDeal {
         device: DeviceId,
         root: Hash,
+        #[schema(value_type = crate::openapi::U64String)]
         #[serde(with = "crate::api::u64_str")]
         chunks: u64,
+        #[schema(value_type = crate::openapi::U64String)]
         #[serde(with = "crate::api::u64_str")]
         duration_epochs: u64,
+        #[schema(value_type = crate::openapi::AmountString)]
         #[serde(with = "crate::api::amount_str")]
         price_per_epoch: Amount,
     },
     /// The provider answers the deal's open challenge with the chunk and its Merkle path.
     ProveStorage {
         deal: Hash,
+        #[schema(value_type = crate::openapi::U64String)]
         #[serde(with = "crate::api::u64_str")]
         index: u64,
+        #[schema(value_type = crate::openapi::HexBytes)]
         #[serde(with = "hex_bytes")]
         chunk: Vec<u8>,
         path: Vec<Hash>,
@@ -119,24 +142,28 @@ pub enum TxBody {
     SetOracle { oracle: Address, allowed: bool },
     /// A listed oracle reports the CRN price in nano-dollars per CRN.
     ReportPrice {
+        #[schema(value_type = crate::openapi::AmountString)]
         #[serde(with = "crate::api::amount_str")]
         nano_usd_per_crn: u128,
     },
     /// Burns `amount` CRN of the signer for data credits of `to` at the oracle price.
     MintCredits {
         to: Address,
+        #[schema(value_type = crate::openapi::AmountString)]
         #[serde(with = "crate::api::amount_str")]
         amount: Amount,
     },
     /// The owner of a device whose rewards are held in fraud escrow appeals.
     Appeal {
         device: DeviceId,
+        #[schema(value_type = crate::openapi::U64String)]
         #[serde(with = "crate::api::u64_str")]
         epoch: u64,
     },
     /// The admin key releases held rewards to the owner (`release`) or burns them.
     ResolveFraud {
         device: DeviceId,
+        #[schema(value_type = crate::openapi::U64String)]
         #[serde(with = "crate::api::u64_str")]
         epoch: u64,
         release: bool,
@@ -144,12 +171,14 @@ pub enum TxBody {
     /// Bonds `amount` of the signer's CRN to itself: the signer becomes (or stays) a
     /// validator candidate once its self-bond reaches `staking.min_self_bond`.
     Bond {
+        #[schema(value_type = crate::openapi::AmountString)]
         #[serde(with = "crate::api::amount_str")]
         amount: Amount,
     },
     /// Bonds `amount` of the signer's CRN to `validator`, adding to its voting power.
     Delegate {
         validator: Address,
+        #[schema(value_type = crate::openapi::AmountString)]
         #[serde(with = "crate::api::amount_str")]
         amount: Amount,
     },
@@ -158,6 +187,7 @@ pub enum TxBody {
     /// slashable until then.
     Unbond {
         validator: Address,
+        #[schema(value_type = crate::openapi::AmountString)]
         #[serde(with = "crate::api::amount_str")]
         amount: Amount,
     },
@@ -172,8 +202,10 @@ pub enum TxBody {
     /// running down until an unlock starts. Merges into the signer's position: the lock
     /// only ever lengthens. `amount` 0 extends an existing position.
     Lock {
+        #[schema(value_type = crate::openapi::AmountString)]
         #[serde(with = "crate::api::amount_str")]
         amount: Amount,
+        #[schema(value_type = crate::openapi::U64String)]
         #[serde(with = "crate::api::u64_str")]
         epochs: u64,
         constant: bool,
@@ -185,12 +217,14 @@ pub enum TxBody {
     Propose {
         title: String,
         action: crate::gov::ProposalAction,
+        #[schema(value_type = crate::openapi::AmountString)]
         #[serde(with = "crate::api::amount_str")]
         deposit: Amount,
     },
     /// Votes on an open proposal with the voting power the signer had at its start; a
     /// later vote replaces an earlier one.
     Vote {
+        #[schema(value_type = crate::openapi::U64String)]
         #[serde(with = "crate::api::u64_str")]
         proposal: u64,
         choice: crate::gov::VoteChoice,
@@ -271,7 +305,17 @@ pub mod hex_bytes {
 }
 
 /// The signed part of a transaction.
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 pub struct Transaction {
     pub chain_id: String,
     pub signer: Address,
@@ -279,17 +323,29 @@ pub struct Transaction {
     pub nonce: u64,
     /// The fee the signer pays, in base units, burned in full. Must be at least the chain's
     /// minimum for this transaction's size (see [`Params::min_fee`]).
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "crate::api::amount_str")]
     pub max_fee: Amount,
     /// Last height at which the transaction may be included (`u64::MAX`: never). JSON: a
     /// decimal string.
+    #[schema(value_type = crate::openapi::U64String)]
     #[serde(with = "crate::api::u64_str")]
     pub expiry_height: Height,
     pub body: TxBody,
 }
 
 /// A transaction and its signer's signature under `cairn/tx/v1`.
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 pub struct SignedTx {
     pub tx: Transaction,
     pub signature: Signature,

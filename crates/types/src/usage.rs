@@ -10,11 +10,23 @@ use serde::{Deserialize, Serialize};
 
 /// What the consumer signs, off-chain, under `cairn/usage-receipt/v1`: the total units
 /// delivered on the channel so far. A later receipt has a higher `seq`.
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 pub struct UsageReceipt {
     pub channel: Hash,
+    #[schema(value_type = crate::openapi::U64String)]
     #[serde(with = "crate::api::u64_str")]
     pub total_units: u64,
+    #[schema(value_type = crate::openapi::U64String)]
     #[serde(with = "crate::api::u64_str")]
     pub seq: u64,
 }
@@ -26,13 +38,33 @@ impl UsageReceipt {
 }
 
 /// A usage receipt with the consumer's signature.
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 pub struct SignedUsageReceipt {
     pub receipt: UsageReceipt,
     pub signature: Signature,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum ChannelStatus {
     Open,
@@ -46,23 +78,38 @@ pub enum ChannelStatus {
     /// Paid out: `paid` to the provider's owner, `refunded` to the consumer.
     Closed {
         height: Height,
+        #[schema(value_type = crate::openapi::U64String)]
         #[serde(with = "crate::api::u64_str")]
         units: u64,
+        #[schema(value_type = crate::openapi::AmountString)]
         #[serde(with = "crate::api::amount_str")]
         paid: Amount,
+        #[schema(value_type = crate::openapi::AmountString)]
         #[serde(with = "crate::api::amount_str")]
         refunded: Amount,
     },
 }
 
 /// A channel as stored in state.
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 pub struct Channel {
     pub id: Hash,
     pub consumer: Address,
     pub device: DeviceId,
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "crate::api::amount_str")]
     pub escrow: Amount,
+    #[schema(value_type = crate::openapi::AmountString)]
     #[serde(with = "crate::api::amount_str")]
     pub price_per_unit: Amount,
     pub opened_height: Height,
@@ -78,7 +125,17 @@ pub fn channel_id(consumer: &Address, nonce: u64) -> Hash {
 }
 
 /// Parameters of usage channels.
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(deny_unknown_fields, default)]
 pub struct UsageParams {
     /// Blocks after a settlement during which a higher receipt may replace it.

@@ -716,6 +716,15 @@ pub async fn http(
 ) -> RawResponse {
     let http =
         reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("http client");
+    let route = cairn_types::routes::find(
+        if method == reqwest::Method::POST {
+            cairn_types::routes::Method::Post
+        } else {
+            cairn_types::routes::Method::Get
+        },
+        path,
+    )
+    .filter(|_| method == reqwest::Method::GET || method == reqwest::Method::POST);
     let mut req = http.request(method, format!("{}{path}", node.url()));
     if let Some((content_type, bytes)) = body {
         req = req.header("content-type", content_type).body(bytes);
@@ -733,6 +742,13 @@ pub async fn http(
         && let Ok(v) = serde_json::from_str::<serde_json::Value>(&body)
     {
         assert_json_safe(path, &v);
+    }
+    // Every answer of a documented route is as the OpenAPI document says (ADR 0031).
+    if let Some(route) = route {
+        cairn_types::openapi::check::check_response(route, status, &content_type, body.as_bytes())
+            .unwrap_or_else(|m| {
+                panic!("{path}: not as the OpenAPI document says: {m}\n{body:.2000}")
+            });
     }
     RawResponse { status, content_type, body }
 }
