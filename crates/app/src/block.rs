@@ -88,7 +88,11 @@ pub fn boundary_report(
 /// The begin-of-block steps of block `height` that come before the reward run, on `o` (the
 /// state before the block): what the run at a boundary reads, replayed for
 /// [`boundary_report`] and the deferred run (`rewards::deferred::compute`).
-pub fn before_rewards(o: &mut Overlay<'_>, params: &Params, height: Height) -> Result<(), StateError> {
+pub fn before_rewards(
+    o: &mut Overlay<'_>,
+    params: &Params,
+    height: Height,
+) -> Result<(), StateError> {
     // The components before the reward run read neither the chain id, the time nor the
     // entropy (see the module docs), which a replay of the state alone does not know.
     let env = BlockEnv {

@@ -59,7 +59,8 @@ pub async fn epoch(
     blocking(move || {
         let snap = s.snapshot()?;
         snap.check_epoch(epoch)?;
-        let summary = rewards::get_epoch_rewards(&snap, epoch)?.ok_or_else(|| no_rewards(&snap, epoch))?;
+        let summary =
+            rewards::get_epoch_rewards(&snap, epoch)?.ok_or_else(|| no_rewards(&snap, epoch))?;
         let limit = q.limit.unwrap_or(MAX_ENTRIES).clamp(1, MAX_ENTRIES);
         let rows = snap.reward_entries(epoch, q.after, limit + 1)?;
         let next = (rows.len() > limit).then(|| rows[limit - 1].0);

@@ -41,15 +41,15 @@ pub fn after_commit(shared: &Shared) -> anyhow::Result<()> {
     let params = App::params(&snap)?;
     let next = head.saturating_add(1);
     let pending = deferred::pending(&snap)?;
-    let fixed_next = (params.reward_settle_delay_blocks > 0 && params.starts_epoch(next)).then(|| {
-        PendingRun {
+    let fixed_next =
+        (params.reward_settle_delay_blocks > 0 && params.starts_epoch(next)).then(|| PendingRun {
             epoch: params.epoch_of(next).saturating_sub(1),
             boundary: next,
             due: next.saturating_add(params.reward_settle_delay_blocks),
-        }
-    });
+        });
     let run = pending.or(fixed_next);
     shared.store.hold_tree_version(run.map(|r| r.snapshot()));
+    shared.app.runs().keep_only(run.as_ref());
     if let Some(run) = run
         && !shared.app.runs().has(&run)
     {
@@ -86,12 +86,11 @@ fn spawn(shared: &Shared, run: PendingRun, snap: Snapshot, head: u64) {
             Err(e) => tracing::warn!(epoch = run.epoch, error = %e, "reward run failed"),
         }
     };
-    let spawned = std::thread::Builder::new().name("reward-run".into()).spawn(move || {
-        match pool() {
+    let spawned =
+        std::thread::Builder::new().name("reward-run".into()).spawn(move || match pool() {
             Some(p) => p.install(work),
             None => work(),
-        }
-    });
+        });
     if let Err(e) = spawned {
         tracing::warn!(epoch = run.epoch, error = %e, "no thread for the reward run");
     }

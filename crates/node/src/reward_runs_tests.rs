@@ -48,7 +48,8 @@ async fn a_run_computed_ahead_and_again_after_a_restart_settles_at_its_due_block
     // Block 5 ends epoch 0: its state is held and the run computed in the background.
     assert_eq!(node.shared.store.tree_hold(), Some(5));
     let runs = node.shared.app.runs().clone();
-    wait_for("the background run", || runs.took(0).is_some());
+    wait_for("the background run", || runs.is_done(&run));
+    assert!(node.shared.metrics.chain.reward_run_seconds.get() > 0.0);
     let ahead: std::sync::Arc<Computed> =
         runs.get_or_compute(&run, || panic!("computed again")).unwrap();
     producer::produce_block(&node.shared).unwrap();

@@ -674,9 +674,7 @@ impl Params {
             )));
         }
         let delay = self.reward_settle_delay_blocks;
-        if delay > 0
-            && (delay >= self.blocks_per_epoch || delay > MAX_REWARD_SETTLE_DELAY_BLOCKS)
-        {
+        if delay > 0 && (delay >= self.blocks_per_epoch || delay > MAX_REWARD_SETTLE_DELAY_BLOCKS) {
             return Err(GenesisError::Invalid(format!(
                 "reward_settle_delay_blocks {delay} must be below blocks_per_epoch ({}) and at \
                  most {MAX_REWARD_SETTLE_DELAY_BLOCKS}: a run settles before the next one starts",

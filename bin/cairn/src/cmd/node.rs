@@ -155,9 +155,9 @@ pub fn init(ctx: &Ctx, a: InitArgs) -> anyhow::Result<()> {
     let mut params =
         Params { blocks_per_epoch: a.blocks_per_epoch, admin: a.admin, ..Params::default() };
     params.devices.maker_allowlist = a.maker_allowlist;
-    params.reward_settle_delay_blocks = a.reward_settle_delay_blocks.unwrap_or_else(|| {
-        cairn_types::genesis::default_reward_settle_delay(a.blocks_per_epoch)
-    });
+    params.reward_settle_delay_blocks = a
+        .reward_settle_delay_blocks
+        .unwrap_or_else(|| cairn_types::genesis::default_reward_settle_delay(a.blocks_per_epoch));
     let (genesis, key_path) = init_dir(&dir, &a.chain_id, &funds, params)?;
     if ctx.json {
         crate::output::json(&serde_json::json!({

@@ -15,7 +15,11 @@ fn rewards_settled_after_the_boundary_are_pending_until_then_and_audit_the_same(
         let node = &f.c.node;
         let pending = node.cli(&["rewards", "report", "2"]);
         assert!(!pending.status.success(), "epoch 2 was served before its settle block");
-        assert!(pending.stderr.contains("pending") && pending.stderr.contains("block 33"), "{}", pending.stderr);
+        assert!(
+            pending.stderr.contains("pending") && pending.stderr.contains("block 33"),
+            "{}",
+            pending.stderr
+        );
         f.run_to(3 * EPOCH + 3).await;
         let node = &f.c.node;
         let report = node.client().epoch_report(2).await.unwrap();

@@ -25,7 +25,6 @@ use cairn_types::rewards::RewardReport;
 use cairn_types::{DeviceId, Height, Params};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
 
 /// A reward run fixed at a boundary and not settled yet (`meta/reward_run`).
 #[derive(
@@ -176,7 +175,7 @@ struct RunKey {
 
 enum Slot {
     Running,
-    Done { computed: Arc<Computed>, took: Duration },
+    Done(Arc<Computed>),
 }
 
 /// Runs fixed at a boundary and computed ahead, shared by the node's background work and
@@ -217,7 +216,7 @@ impl Runs {
             let mut slots = self.lock();
             loop {
                 match slots.get(&key) {
-                    Some(Slot::Done { computed, .. }) => return Ok(computed.clone()),
+                    Some(Slot::Done(computed)) => return Ok(computed.clone()),
                     Some(Slot::Running) => {
                         slots = self.done.wait(slots).unwrap_or_else(|e| e.into_inner());
                     }
@@ -230,11 +229,10 @@ impl Runs {
         }
         // Clears the slot if the computation fails or unwinds, so waiters compute again.
         let mut guard = Clear { runs: self, key, armed: true };
-        let started = Instant::now();
         let computed = Arc::new(compute()?);
         guard.armed = false;
         let mut slots = self.lock();
-        slots.insert(key, Slot::Done { computed: computed.clone(), took: started.elapsed() });
+        slots.insert(key, Slot::Done(computed.clone()));
         while slots.len() > KEPT {
             slots.pop_first();
         }
@@ -248,12 +246,16 @@ impl Runs {
         self.lock().contains_key(&run.key())
     }
 
-    /// How long the computation of the run of `epoch` took, once it is done.
-    pub fn took(&self, epoch: u64) -> Option<Duration> {
-        self.lock().iter().rev().find_map(|(k, s)| match s {
-            Slot::Done { took, .. } if k.epoch == epoch => Some(*took),
-            _ => None,
-        })
+    /// Drops every computed run but `run` (runs under way stay): a settled run's report
+    /// went out with its block.
+    pub fn keep_only(&self, run: Option<&PendingRun>) {
+        let keep = run.map(PendingRun::key);
+        self.lock().retain(|k, s| matches!(s, Slot::Running) || Some(*k) == keep);
+    }
+
+    /// Whether `run` is computed.
+    pub fn is_done(&self, run: &PendingRun) -> bool {
+        matches!(self.lock().get(&run.key()), Some(Slot::Done(_)))
     }
 }
 

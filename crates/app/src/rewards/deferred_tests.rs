@@ -90,7 +90,7 @@ fn a_node_that_lost_or_computed_ahead_its_runs_settles_the_same_roots() {
         restarted.block(vec![]);
         plain.block(vec![]);
     }
-    assert!(ahead.c.app.runs().took(0).is_some());
+    assert!(ahead.c.app.runs().is_done(&run));
     assert!(ahead.c.reports.contains_key(&0));
     assert_eq!(ahead.c.roots, restarted.c.roots);
     assert_eq!(ahead.c.roots, plain.c.roots);
@@ -165,7 +165,8 @@ fn a_hold_decided_between_the_boundary_and_the_settle_block_is_paid_once() {
         },
         entries: Vec::new(),
     };
-    let computed = Computed { params, payout: Payout { report: empty, hearers: Default::default() } };
+    let computed =
+        Computed { params, payout: Payout { report: empty, hearers: Default::default() } };
     settle_due(&mut o, &run, &computed, 25).unwrap();
     let after = escrow::get_hold(&o, &device, 0).unwrap().unwrap();
     assert_eq!(after.status, HoldStatus::Released { height: 22 });
@@ -221,7 +222,7 @@ fn a_run_under_way_elsewhere_is_waited_for_not_computed_twice() {
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     assert!(std::sync::Arc::ptr_eq(&here, &there));
     assert_eq!(here.payout.report.summary.emission, 4);
-    assert!(runs.took(4).is_some());
+    assert!(runs.is_done(&run));
 }
 
 #[test]
@@ -236,6 +237,10 @@ fn a_failed_computation_leaves_the_run_to_the_next_asker_and_two_runs_are_kept()
     runs.get_or_compute(&run(2), || Ok(computed(2))).unwrap();
     runs.get_or_compute(&run(3), || Ok(computed(3))).unwrap();
     assert!(!runs.has(&run(1)) && runs.has(&run(2)) && runs.has(&run(3)));
+    runs.keep_only(Some(&run(3)));
+    assert!(!runs.has(&run(2)) && runs.has(&run(3)));
+    runs.keep_only(None);
+    assert!(!runs.has(&run(3)));
 }
 
 #[test]
