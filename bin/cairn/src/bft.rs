@@ -29,6 +29,7 @@ fn services(shared: Arc<Shared>) -> Services {
         pool: node.clone(),
         committer: node.clone(),
         metrics: node,
+        reward_runs: shared.app.runs().clone(),
     }
 }
 

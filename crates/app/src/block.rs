@@ -9,7 +9,7 @@
 //! | - | --------- | -------------- | ------------ |
 //! | 1 | [`crate::devices::registry::Bonds`] | bonds whose cooldown ends return to their owners | — |
 //! | 2 | [`crate::usage::Channels`] | channels whose dispute window ends pay out (their units count in the block's epoch) | — |
-//! | 3 | [`crate::rewards::Rewards`] | at an epoch's first block: the reward run for the epoch before | — |
+//! | 3 | [`crate::rewards::Rewards`] | at an epoch's first block: the reward run for the epoch before (or, with a settle delay, the run fixed; settled at its due block) | — |
 //! | 4 | [`crate::compute::Jobs`] | jobs whose reveal phase ends settle | — |
 //! | 5 | [`crate::storage::Deals`] | at an epoch's first block: unanswered challenges fault, new ones from the entropy | — |
 //! | 6 | [`crate::staking::Staking`] | unbonding that ends returns; at an epoch's first block the next set | — |
@@ -80,15 +80,34 @@ pub fn boundary_report(
         return Ok(None);
     }
     let mut o = Overlay::new(state);
-    // The components before the reward run read neither the chain id, the time nor the
-    // entropy (see the module docs), which a replay of the state alone does not know.
-    let env = BlockEnv { chain_id: "", params, height, timestamp_ms: 0, entropy: Hash::default() };
-    let mut out = BlockOutput::default();
-    for c in &COMPONENTS[..REWARDS_AT] {
-        c.begin_block(&mut o, &env, &mut out)?;
-    }
+    before_rewards(&mut o, params, height)?;
     let epoch = params.epoch_of(height).saturating_sub(1);
     crate::rewards::report(&o.frozen(), params, epoch, validator).map(Some)
+}
+
+/// The begin-of-block steps of block `height` that come before the reward run, on `o` (the
+/// state before the block): what the run at a boundary reads, replayed for
+/// [`boundary_report`] and the deferred run (`rewards::deferred::compute`).
+pub fn before_rewards(
+    o: &mut Overlay<'_>,
+    params: &Params,
+    height: Height,
+) -> Result<(), StateError> {
+    // The components before the reward run read neither the chain id, the time nor the
+    // entropy (see the module docs), which a replay of the state alone does not know.
+    let env = BlockEnv {
+        chain_id: "",
+        params,
+        height,
+        timestamp_ms: 0,
+        entropy: Hash::default(),
+        past: &crate::rewards::deferred::NoPast,
+    };
+    let mut out = BlockOutput::default();
+    for c in &COMPONENTS[..REWARDS_AT] {
+        c.begin_block(o, &env, &mut out)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -20,13 +20,16 @@ use cairn_types::{Hash, Height, Params};
 
 use crate::{LastBlock, state_key};
 
-/// What a block executes in: chain, parameters, and the header's height, time and entropy.
+/// What a block executes in: chain, parameters, and the header's height, time and entropy,
+/// and the results a block settles that were computed from a past version of the state
+/// (the deferred reward run, docs/adr/0034-deferred-reward-run.md).
 pub struct BlockEnv<'a> {
     pub chain_id: &'a str,
     pub params: &'a Params,
     pub height: Height,
     pub timestamp_ms: u64,
     pub entropy: Hash,
+    pub past: &'a dyn crate::rewards::deferred::Past,
 }
 
 /// What the per-block work hands back to the caller besides state changes.

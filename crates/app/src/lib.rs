@@ -152,12 +152,14 @@ pub struct Proposal {
     pub dropped: Vec<(Hash, StatefulError)>,
 }
 
-/// The state machine. Holds only the chain id and the software version; everything else
-/// is read from state.
+/// The state machine. Holds only the chain id, the software version and the deferred
+/// reward runs computed ahead (shared with whoever computes them; a run missing there is
+/// computed from state when its block needs it); everything else is read from state.
 #[derive(Debug, Clone)]
 pub struct App {
     chain_id: String,
     version: String,
+    runs: std::sync::Arc<rewards::deferred::Runs>,
 }
 
 /// The version of this software, compared with the name of a scheduled upgrade.
@@ -165,7 +167,19 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 impl App {
     pub fn new(chain_id: impl Into<String>) -> App {
-        App { chain_id: chain_id.into(), version: VERSION.to_string() }
+        App { chain_id: chain_id.into(), version: VERSION.to_string(), runs: Default::default() }
+    }
+
+    /// The same state machine taking deferred reward runs from `runs` (the node's, which
+    /// its background work fills).
+    pub fn with_runs(mut self, runs: std::sync::Arc<rewards::deferred::Runs>) -> App {
+        self.runs = runs;
+        self
+    }
+
+    /// The deferred reward runs this state machine takes results from.
+    pub fn runs(&self) -> &std::sync::Arc<rewards::deferred::Runs> {
+        &self.runs
     }
 
     /// The same state machine claiming to be software `version` (for tests of upgrades).
@@ -277,12 +291,14 @@ impl App {
             let mut verdicts = verdicts.into_iter();
             candidates.retain(|_| verdicts.next().is_some_and(|v| v.is_ok()));
         }
+        let past = rewards::deferred::StatePast { state, runs: &self.runs };
         let env = component::BlockEnv {
             chain_id: &self.chain_id,
             params: &params,
             height,
             timestamp_ms,
             entropy: parent.entropy,
+            past: &past,
         };
         let (executed, txs, dropped) =
             execute::execute(state, env, candidates, execute::Mode::Propose)?;
@@ -377,12 +393,14 @@ impl App {
                 return Err(BlockError::BadTx { index, hash: sized[index].hash, error });
             }
         }
+        let past = rewards::deferred::StatePast { state, runs: &self.runs };
         let env = component::BlockEnv {
             chain_id: &self.chain_id,
             params: &params,
             height,
             timestamp_ms: header.timestamp_ms,
             entropy: parent.entropy,
+            past: &past,
         };
         let (executed, _, _) = execute::execute(state, env, sized, execute::Mode::Verify)?;
         let receipts_root = executed.receipts_root();

@@ -202,6 +202,12 @@ pub fn epoch_rewards(epoch: u64) -> Vec<u8> {
     k
 }
 
+/// The reward run fixed at an epoch's first block and not settled yet
+/// (`rewards::deferred::PendingRun`).
+pub fn reward_run() -> Vec<u8> {
+    b"meta/reward_run".to_vec()
+}
+
 /// Marks leaf `index` of an epoch's rewards as claimed.
 pub fn claimed(epoch: u64, index: u64) -> Vec<u8> {
     let mut k = b"claimed/".to_vec();

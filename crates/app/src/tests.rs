@@ -166,6 +166,7 @@ fn a_hostile_proposers_over_budget_block_is_refused() {
         height,
         timestamp_ms,
         entropy: c.parent.entropy,
+        past: &crate::rewards::deferred::NoPast,
     };
     let sized = txs.iter().cloned().map(crate::check::SizedTx::new).collect();
     let (executed, included, _) =

@@ -7,9 +7,13 @@
 //!
 //! The bench drives the node's block production itself (the node runs with blocks on
 //! demand): a block every `block_ms` while the epoch's traffic is in flight, then blocks
-//! back to back up to the next epoch boundary. Before each boundary block the reward run
-//! of the epoch ending (`block::boundary_report`, what the boundary block computes) is
-//! timed on the same state, alone. Every block's build time (execute and commit) is timed.
+//! back to back up to the next epoch boundary. With no settle delay, before each boundary
+//! block the reward run of the epoch ending (`block::boundary_report`, what the boundary
+//! block computes) is timed on the same state, alone. With a settle delay (the default, as
+//! a new chain's), the node computes the run in the background once the epoch's last block
+//! commits (docs/adr/0034-deferred-reward-run.md); the bench makes the boundary block and
+//! the blocks up to the settle block one every `block_ms`, and takes the run's time from
+//! the node. Every block's build time (execute and commit) is timed.
 //!
 //! The report holds the memory peak of the process, the store's size per device and per
 //! accepted report, block and reward-run times, every store table's bytes and the
@@ -70,6 +74,9 @@ pub struct NodeOptions {
     pub keep_epochs: Option<u64>,
     /// Tree versions kept (`cairn node --keep-versions`; 0: all).
     pub keep_versions: u64,
+    /// Blocks after the boundary that settle each reward run
+    /// (`Params::reward_settle_delay_blocks`; 0: the run inside the boundary block).
+    pub settle_delay_blocks: u64,
 }
 
 impl Default for NodeOptions {
@@ -85,6 +92,7 @@ impl Default for NodeOptions {
             archive: false,
             keep_epochs: None,
             keep_versions: cairn_node::DEFAULT_KEEP_VERSIONS,
+            settle_delay_blocks: cairn_types::genesis::default_reward_settle_delay(120),
         }
     }
 }
@@ -98,8 +106,11 @@ pub struct EpochRun {
     pub traffic_seconds: f64,
     /// Build time of this epoch's boundary block (the one that rewards it), ms.
     pub boundary_block_ms: f64,
-    /// The reward run of this epoch alone, on the state before the boundary block, ms.
+    /// The reward run of this epoch, ms: with no settle delay, alone, on the state before
+    /// the boundary block; with one, as the node computed it in the background.
     pub reward_run_ms: f64,
+    /// Build time of the block that settled this epoch's run, ms (with a settle delay).
+    pub settle_block_ms: f64,
     /// How far the process's peak resident memory rose during that reward run, MiB.
     pub reward_run_peak_rise_mib: f64,
     /// Resident memory after the boundary block, MiB.
@@ -144,6 +155,13 @@ pub struct NodeBench {
     pub max_block_ms: f64,
     pub boundary_block_ms: f64,
     pub reward_run_ms: f64,
+    /// Blocks after the boundary that settle each reward run.
+    pub settle_delay_blocks: u64,
+    /// The largest build time of the traffic epochs' settle blocks, ms.
+    pub settle_block_ms: f64,
+    /// The largest build time of any block from the first traffic epoch on (set-up's
+    /// registration blocks left out), ms.
+    pub max_traffic_block_ms: f64,
     pub mempool_peak_bytes: usize,
     pub reports_per_s: f64,
     pub baseline_batch_verify_per_s: f64,
@@ -277,14 +295,45 @@ impl Blocks {
         Ok(())
     }
 
-    /// Makes blocks back to back up to the next epoch's first block. Before that block,
-    /// times the reward run it will do on the same state; returns (boundary block ms,
-    /// reward run ms, peak rise in MiB during the reward run).
-    async fn run_to_boundary(&mut self) -> anyhow::Result<(f64, f64, f64)> {
+    /// Makes blocks back to back up to the next epoch's first block. With no settle delay,
+    /// times the reward run it will do on the same state before that block; with one,
+    /// makes the boundary block and the blocks up to the settle block one every
+    /// `block_ms`, and takes the run's time from the node. Returns the times.
+    async fn run_to_boundary(&mut self) -> anyhow::Result<BoundaryTimes> {
+        let gauge = self.shared.metrics.chain.reward_run_seconds.clone();
+        gauge.set(0.0);
         while !self.params.starts_epoch(self.height()? + 1) {
             self.produce().await?;
         }
         let boundary = self.height()? + 1;
+        let delay = self.params.reward_settle_delay_blocks;
+        if delay > 0 {
+            let mut tick = tokio::time::interval(Duration::from_millis(self.block_ms.max(1)));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await;
+            let boundary_ms = self.produce().await?;
+            let mut settle_ms = 0.0;
+            while self.height()? < boundary + delay {
+                tick.tick().await;
+                settle_ms = self.produce().await?;
+            }
+            // The node's time of the run it computed in the background (set as the run
+            // ends, which the settle block may have waited for).
+            let waited = Instant::now();
+            while gauge.get() == 0.0 && waited.elapsed() < Duration::from_secs(10) {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            let run_seconds = gauge.get();
+            if run_seconds == 0.0 {
+                bail!("the node computed no reward run in the background");
+            }
+            return Ok(BoundaryTimes {
+                boundary_ms,
+                reward_ms: run_seconds * 1e3,
+                rise_mib: 0.0,
+                settle_ms,
+            });
+        }
         let (s, params) = (self.shared.clone(), self.params.clone());
         // The counter is reset for the reward run: keep the peak so far.
         self.rss_peak_before_resets = self.rss_peak_before_resets.max(proc_mib("VmHWM"));
@@ -301,8 +350,16 @@ impl Blocks {
         })
         .await??;
         let ms = self.produce().await?;
-        Ok((ms, reward_ms, rise))
+        Ok(BoundaryTimes { boundary_ms: ms, reward_ms, rise_mib: rise, settle_ms: 0.0 })
     }
+}
+
+/// What [`Blocks::run_to_boundary`] timed, ms (and MiB).
+struct BoundaryTimes {
+    boundary_ms: f64,
+    reward_ms: f64,
+    rise_mib: f64,
+    settle_ms: f64,
 }
 
 /// Submits `txs` from a task of its own, `per_request` a request.
@@ -453,6 +510,7 @@ pub async fn run(opts: NodeOptions) -> anyhow::Result<NodeBench> {
         );
     }
     let mut params = Params { blocks_per_epoch: opts.blocks_per_epoch, ..Params::default() };
+    params.reward_settle_delay_blocks = opts.settle_delay_blocks;
     params.coverage.entropy_max_age_blocks = opts.blocks_per_epoch;
     params.coverage.beacon_interval_blocks = 1;
     params.coverage.witness_lag_blocks = 100_000;
@@ -545,6 +603,7 @@ pub async fn run(opts: NodeOptions) -> anyhow::Result<NodeBench> {
     let listeners = (hotspots.len() / 2) & !1;
     let mut fleet = Fleet { devs, classes, hotspots, listeners, seq: vec![0; n] };
     let (a0, r0) = (m.reports_accepted.get(), m.reports_rejected.get());
+    let traffic_from = blocks.build_ms.len();
     let mut per_epoch = Vec::new();
     let mut items = Vec::new();
     for _ in 0..opts.epochs {
@@ -656,14 +715,15 @@ pub async fn run(opts: NodeOptions) -> anyhow::Result<NodeBench> {
             );
         }
         let reports = m.reports_accepted.get() - accepted_before;
-        let (boundary_block_ms, reward_run_ms, rise) = blocks.run_to_boundary().await?;
+        let times = blocks.run_to_boundary().await?;
         per_epoch.push(EpochRun {
             epoch,
             reports,
             traffic_seconds,
-            boundary_block_ms,
-            reward_run_ms,
-            reward_run_peak_rise_mib: rise,
+            boundary_block_ms: times.boundary_ms,
+            reward_run_ms: times.reward_ms,
+            settle_block_ms: times.settle_ms,
+            reward_run_peak_rise_mib: times.rise_mib,
             rss_mib: proc_mib("VmRSS"),
             store_file_bytes: std::fs::metadata(&file)?.len(),
             store_allocated_bytes: shared.store.allocated_bytes()?,
@@ -714,6 +774,9 @@ pub async fn run(opts: NodeOptions) -> anyhow::Result<NodeBench> {
         max_block_ms: max(&mut blocks.build_ms.iter().copied()),
         boundary_block_ms: max(&mut per_epoch.iter().map(|e| e.boundary_block_ms)),
         reward_run_ms: max(&mut per_epoch.iter().map(|e| e.reward_run_ms)),
+        settle_delay_blocks: opts.settle_delay_blocks,
+        settle_block_ms: max(&mut per_epoch.iter().map(|e| e.settle_block_ms)),
+        max_traffic_block_ms: max(&mut blocks.build_ms[traffic_from..].iter().copied()),
         mempool_peak_bytes: blocks.mempool_peak,
         reports_per_s,
         baseline_batch_verify_per_s: baseline,

@@ -77,6 +77,8 @@ pub fn write(root: &Path, spec: Spec) -> anyhow::Result<TestnetLayout> {
         Params { blocks_per_epoch: spec.blocks_per_epoch, admin: None, ..Params::default() };
     params.gov.stake_votes = true;
     params.gov.voting_period_epochs = 1;
+    params.reward_settle_delay_blocks =
+        cairn_types::genesis::default_reward_settle_delay(spec.blocks_per_epoch);
     let genesis = Genesis {
         chain_id: spec.chain_id.clone(),
         genesis_time_ms: now_ms(),

@@ -105,7 +105,10 @@ pub struct Host {
 
 impl Host {
     pub fn new(node: Services, config: BftConfig, pending: Pending) -> anyhow::Result<Host> {
-        let app = crate::fault::app(&config, App::new(node.genesis.chain_id.clone()));
+        let app = crate::fault::app(
+            &config,
+            App::new(node.genesis.chain_id.clone()).with_runs(node.reward_runs.clone()),
+        );
         let ctx = CairnContext::new(app.chain_id());
         let params = App::params(&node.store.snapshot()?)?;
         let total = config.max_reassembly_bytes;

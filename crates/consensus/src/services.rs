@@ -83,4 +83,8 @@ pub struct Services {
     pub pool: Arc<dyn TxPool>,
     pub committer: Arc<dyn Committer>,
     pub metrics: Arc<dyn Metrics>,
+    /// The deferred reward runs the node computes in the background
+    /// (docs/adr/0034-deferred-reward-run.md): the blocks this crate proposes and checks
+    /// take them from there.
+    pub reward_runs: Arc<cairn_app::rewards::deferred::Runs>,
 }

@@ -11,6 +11,7 @@ use axum::http::StatusCode;
 use cairn_app::{accounts, rewards, state_key};
 use cairn_state::StateRead;
 use cairn_state::tree;
+use cairn_store::Snapshot;
 use cairn_types::api::{
     ClaimableView, DeviceRewardView, EpochRewardsView, RewardRootProofView, SupplyView,
 };
@@ -30,10 +31,21 @@ pub struct EntriesQuery {
     limit: Option<usize>,
 }
 
-fn no_rewards(epoch: u64) -> ApiError {
-    ApiError::not_found(format!(
-        "epoch {epoch} has not been rewarded (it is rewarded when the next epoch starts)"
-    ))
+/// 404 for an epoch without rewards in `snap`: pending (fixed at its boundary and settled
+/// by a later block, docs/adr/0034-deferred-reward-run.md), or not closed yet.
+fn no_rewards(snap: &Snapshot, epoch: u64) -> ApiError {
+    match rewards::deferred::pending(snap) {
+        Ok(Some(run)) if run.epoch == epoch => ApiError::not_found(format!(
+            "the rewards of epoch {epoch} are pending: computed from the state at height {} \
+             and settled in block {}",
+            run.snapshot(),
+            run.due
+        )),
+        _ => ApiError::not_found(format!(
+            "epoch {epoch} has not been rewarded (it is rewarded when the next epoch starts, \
+             or as many blocks later as reward_settle_delay_blocks says)"
+        )),
+    }
 }
 
 /// `GET /v1/epochs/{e}/rewards?after=&limit=`
@@ -47,7 +59,8 @@ pub async fn epoch(
     blocking(move || {
         let snap = s.snapshot()?;
         snap.check_epoch(epoch)?;
-        let summary = rewards::get_epoch_rewards(&snap, epoch)?.ok_or_else(|| no_rewards(epoch))?;
+        let summary =
+            rewards::get_epoch_rewards(&snap, epoch)?.ok_or_else(|| no_rewards(&snap, epoch))?;
         let limit = q.limit.unwrap_or(MAX_ENTRIES).clamp(1, MAX_ENTRIES);
         let rows = snap.reward_entries(epoch, q.after, limit + 1)?;
         let next = (rows.len() > limit).then(|| rows[limit - 1].0);
@@ -72,7 +85,7 @@ pub async fn root_proof(
         let root = tree::root_at(&snap, height)?;
         let view = rewards::root_proof::view(epoch, height, root, value, proof)
             .map_err(|e| anyhow::anyhow!("stored rewards of epoch {epoch}: {e}"))?
-            .ok_or_else(|| no_rewards(epoch))?;
+            .ok_or_else(|| no_rewards(&snap, epoch))?;
         Ok(Json(view))
     })
     .await
@@ -99,7 +112,8 @@ pub async fn device(
 
 fn device_reward(s: &Shared, id: Hash, epoch: u64) -> Result<DeviceRewardView, ApiError> {
     let snap = s.snapshot()?;
-    let summary = rewards::get_epoch_rewards(&snap, epoch)?.ok_or_else(|| no_rewards(epoch))?;
+    let summary =
+        rewards::get_epoch_rewards(&snap, epoch)?.ok_or_else(|| no_rewards(&snap, epoch))?;
     let found = snap.device_reward_leaf(&id, epoch)?;
     let claim = match &found {
         Some((entry, Some(index))) => {

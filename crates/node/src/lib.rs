@@ -19,6 +19,7 @@ pub mod mempool;
 pub mod metrics;
 pub mod producer;
 pub mod relay;
+pub mod reward_runs;
 
 /// Secret-file writing lives with the keystore; re-exported for the node's callers.
 pub use cairn_keystore::files::{self, write_private, write_private_new};
@@ -95,6 +96,16 @@ impl NodeConfig {
         params: &cairn_types::Params,
     ) -> anyhow::Result<cairn_store::Retention> {
         let tree_versions = (self.keep_versions > 0).then_some(self.keep_versions);
+        let delay = params.reward_settle_delay_blocks;
+        if self.keep_versions > 0 && self.keep_versions <= delay {
+            bail!(
+                "--keep-versions {} is too few: this chain settles each epoch's reward run {delay} \
+                 blocks after the boundary from the state before it, which proofs of the run \
+                 read meanwhile; use --keep-versions {} or more, or 0 (every version)",
+                self.keep_versions,
+                delay + 1
+            );
+        }
         if self.archive {
             return Ok(cairn_store::Retention { tree_versions, epochs: None });
         }
@@ -369,6 +380,8 @@ pub async fn start_with(
         events: Default::default(),
     });
     producer::refresh_metrics(&shared)?;
+    // A reward run fixed before a restart is computed again, and its snapshot held.
+    reward_runs::after_commit(&shared)?;
     {
         // A node too old for a passed upgrade at its next height does not start.
         let snap = shared.snapshot()?;

@@ -34,6 +34,9 @@ pub struct ChainMetrics {
     /// Build time of the last block that ran an epoch's reward run (its sensor and density
     /// scoring, the reward report and the fraud detectors, with the block's other work).
     pub epoch_boundary_block_seconds: Gauge<f64, AtomicU64>,
+    /// Time of the last reward run computed in the background, ahead of the block that
+    /// settles it (a chain with a settle delay; docs/adr/0034-deferred-reward-run.md).
+    pub reward_run_seconds: Gauge<f64, AtomicU64>,
 }
 
 /// The node process and its store on disk.
@@ -149,6 +152,7 @@ impl Metrics {
             block_interval_seconds: Gauge::default(),
             block_build_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 14)),
             epoch_boundary_block_seconds: Gauge::default(),
+            reward_run_seconds: Gauge::default(),
         };
         registry.register("height", "Height of the last committed block", chain.height.clone());
         registry.register("epoch", "Epoch of the last committed block", chain.epoch.clone());
@@ -196,6 +200,11 @@ impl Metrics {
             "epoch_boundary_block_seconds",
             "Build time of the last block that ran an epoch's reward run",
             chain.epoch_boundary_block_seconds.clone(),
+        );
+        registry.register(
+            "reward_run_seconds",
+            "Time of the last reward run computed in the background, ahead of its settle block",
+            chain.reward_run_seconds.clone(),
         );
         let process = ProcessMetrics {
             resident_memory_bytes: Gauge::default(),

@@ -92,6 +92,9 @@ pub fn commit(
     let committing = Instant::now();
     shared.store.commit_block(block, &e.receipts, &e.changes, &e.tree_batch, e.rewards.as_ref())?;
     let committed_at = Instant::now();
+    if let Err(e) = crate::reward_runs::after_commit(shared) {
+        tracing::warn!(error = %format!("{e:#}"), "reward run not started");
+    }
     let after = shared.snapshot()?;
     {
         let mut pool = shared.mempool();

@@ -9,7 +9,7 @@ use tower::ServiceExt;
 
 /// Short epochs and windows: the least history kept is 3 epochs (escrow of 1 epoch + 2;
 /// evidence window of 4 blocks = 2 epochs + 1).
-fn short_params() -> cairn_types::Params {
+pub(crate) fn short_params() -> cairn_types::Params {
     let mut p = cairn_types::Params { blocks_per_epoch: 2, ..Default::default() };
     p.devices.heartbeat_slots = 1;
     p.fraud.escrow_epochs = 1;
@@ -18,7 +18,7 @@ fn short_params() -> cairn_types::Params {
     p
 }
 
-fn data_dir(params: cairn_types::Params) -> tempfile::TempDir {
+pub(crate) fn data_dir(params: cairn_types::Params) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let validator = Keypair::from_label("prune-validator");
     let genesis = Genesis {
@@ -37,7 +37,7 @@ fn data_dir(params: cairn_types::Params) -> tempfile::TempDir {
     dir
 }
 
-fn config(dir: &Path) -> NodeConfig {
+pub(crate) fn config(dir: &Path) -> NodeConfig {
     let mut c = NodeConfig::new(dir.to_path_buf());
     c.listen = "127.0.0.1:0".parse().unwrap();
     c.blocks_on_demand = true;
@@ -46,7 +46,7 @@ fn config(dir: &Path) -> NodeConfig {
     c
 }
 
-async fn get(shared: &Arc<Shared>, path: &str) -> (u16, serde_json::Value) {
+pub(crate) async fn get(shared: &Arc<Shared>, path: &str) -> (u16, serde_json::Value) {
     let req = Request::get(path).body(Body::empty()).unwrap();
     let resp = api::router(shared.clone()).oneshot(req).await.unwrap();
     let status = resp.status().as_u16();

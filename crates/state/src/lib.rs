@@ -171,8 +171,38 @@ impl<T: ValueAt + ?Sized> ValueAt for &T {
     }
 }
 
-/// A committed store: the latest values plus the versioned tree nodes the commitment needs.
-pub trait CommittedState: StateRead + jmt::storage::TreeReader + Sync {
+/// The committed state as it stood at a past version, read through [`ValueAt`]: what a
+/// computation fixed to a version (the deferred reward run's snapshot) reads while later
+/// versions are committed. A version the store pruned reads as [`StateError::Pruned`].
+pub struct AtVersion<'a, S: ?Sized> {
+    state: &'a S,
+    version: u64,
+}
+
+impl<'a, S: ValueAt + ?Sized> AtVersion<'a, S> {
+    /// `state` at `version`; refused at once when the store no longer holds that version.
+    pub fn new(state: &'a S, version: u64) -> Result<AtVersion<'a, S>, StateError> {
+        let oldest = state.oldest_version()?;
+        if version < oldest {
+            return Err(StateError::Pruned { version, oldest });
+        }
+        Ok(AtVersion { state, version })
+    }
+
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+}
+
+impl<S: ValueAt + ?Sized> StateRead for AtVersion<'_, S> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        self.state.value_at(key, self.version)
+    }
+}
+
+/// A committed store: the latest values plus the versioned tree nodes the commitment needs,
+/// and the values of the versions it keeps.
+pub trait CommittedState: StateRead + ValueAt + jmt::storage::TreeReader + Sync {
     /// The last committed version (block height), or `None` before genesis.
     fn version(&self) -> Result<Option<u64>, StateError>;
 }

@@ -112,6 +112,10 @@ pub const DEFAULT_CACHE_BYTES: usize = 1024 * 1024 * 1024;
 pub struct Store {
     db: Database,
     retention: Retention,
+    /// The oldest tree version a pruning commit must keep whatever `retention` says
+    /// (`u64::MAX`: none): the snapshot of a reward run not yet settled, set by the node
+    /// ([`Store::hold_tree_version`]; docs/adr/0034-deferred-reward-run.md).
+    tree_hold: std::sync::atomic::AtomicU64,
 }
 
 impl Store {
@@ -162,12 +166,25 @@ impl Store {
             create_tables(&w)?;
         }
         w.commit()?;
-        Ok(Store { db, retention })
+        Ok(Store { db, retention, tree_hold: std::sync::atomic::AtomicU64::new(u64::MAX) })
     }
 
     /// What this store keeps.
     pub fn retention(&self) -> Retention {
         self.retention
+    }
+
+    /// Keeps the state tree of `version` and after through the following commits, however
+    /// few versions the retention keeps (`None` lifts the hold). A version already pruned
+    /// stays pruned.
+    pub fn hold_tree_version(&self, version: Option<u64>) {
+        self.tree_hold.store(version.unwrap_or(u64::MAX), std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The version [`Store::hold_tree_version`] holds.
+    pub fn tree_hold(&self) -> Option<u64> {
+        let v = self.tree_hold.load(std::sync::atomic::Ordering::SeqCst);
+        (v != u64::MAX).then_some(v)
     }
 
     /// A consistent read-only view of everything committed so far.
@@ -191,7 +208,7 @@ impl Store {
             meta.insert(GENESIS_KEY, codec::encode(genesis).as_slice())?;
             meta.insert(STATE_VERSION_KEY, 0u64.to_le_bytes().as_slice())?;
         }
-        write_state(&w, changes, batch, 0, self.retention)?;
+        write_state(&w, changes, batch, 0, self.retention, None)?;
         w.commit()?;
         Ok(())
     }
@@ -232,7 +249,7 @@ impl Store {
                 rewards::index_rewards(&w, r)?;
             }
         }
-        write_state(&w, changes, batch, height, self.retention)?;
+        write_state(&w, changes, batch, height, self.retention, self.tree_hold())?;
         prune::prune_history(&w, &block.header, self.retention)?;
         w.commit()?;
         Ok(())
@@ -305,6 +322,7 @@ fn write_state(
     batch: &TreeUpdateBatch,
     version: u64,
     retention: Retention,
+    hold: Option<u64>,
 ) -> Result<(), StoreError> {
     let pruning = retention.tree_versions.is_some();
     let mut latest = w.open_table(LATEST)?;
@@ -333,7 +351,7 @@ fn write_state(
     if pruning {
         prune::record_stale_nodes(w, batch, version)?;
         let added = batch.stale_node_index_batch.len().max(changes.len());
-        prune::prune_tree(w, version, retention, added)?;
+        prune::prune_tree(w, version, retention, hold, added)?;
     }
     Ok(())
 }
@@ -374,12 +392,20 @@ pub struct Snapshot {
     reward_entries: redb::ReadOnlyTable<(u64, u32), &'static [u8]>,
     device_rewards: redb::ReadOnlyTable<([u8; 32], u64), u32>,
     owner_rewards: redb::ReadOnlyTable<([u8; 32], u64, u64), u32>,
+    /// `tree_kept_from` of this view, read once: a read transaction sees one watermark.
+    tree_kept_from: u64,
 }
 
 impl Snapshot {
     fn new(r: ReadTransaction) -> Result<Snapshot, StoreError> {
+        let meta = r.open_table(META)?;
+        let tree_kept_from = match meta.get(TREE_KEPT_FROM_KEY)? {
+            None => 0,
+            Some(v) => read_u64(v.value(), "pruning watermark")?,
+        };
         Ok(Snapshot {
-            meta: r.open_table(META)?,
+            tree_kept_from,
+            meta,
             latest: r.open_table(LATEST)?,
             nodes: r.open_table(NODES)?,
             values: r.open_table(VALUES)?,
@@ -424,7 +450,7 @@ impl Snapshot {
     /// The oldest tree version whose nodes and values are whole: proofs at it and after
     /// verify, earlier ones are refused (0 on a store that never pruned).
     pub fn tree_kept_from(&self) -> Result<u64, StoreError> {
-        self.meta_u64(TREE_KEPT_FROM_KEY, 0)
+        Ok(self.tree_kept_from)
     }
 
     /// The lowest height whose block, receipts and report index are stored (1 on a store

@@ -98,14 +98,15 @@ pub(crate) fn root_key_bytes(version: u64) -> Vec<u8> {
 /// Deletes the tree nodes and past values no kept version reaches once `head` is
 /// committed, and moves `tree_kept_from` up. A node stale since version s is reached only
 /// by versions before s, a past value replaced at version s only by proofs before s: both
-/// go once s ≤ the first kept version.
+/// go once s ≤ the first kept version. `hold` is a version kept whatever `retention` says.
 pub(crate) fn prune_tree(
     w: &WriteTransaction,
     head: u64,
     retention: Retention,
+    hold: Option<u64>,
     added: usize,
 ) -> Result<(), StoreError> {
-    let kept_from = retention.tree_kept_from(head);
+    let kept_from = retention.tree_kept_from(head).min(hold.unwrap_or(u64::MAX));
     if kept_from == 0 {
         return Ok(());
     }

@@ -263,7 +263,7 @@ fn commit_version(store: &Store, version: u64, changes: &ChangeSet) -> Hash {
         .unwrap()
         .insert(STATE_VERSION_KEY, version.to_le_bytes().as_slice())
         .unwrap();
-    write_state(&w, changes, &batch, version, store.retention).unwrap();
+    write_state(&w, changes, &batch, version, store.retention, store.tree_hold()).unwrap();
     w.commit().unwrap();
     root
 }
@@ -386,6 +386,37 @@ fn keeping_one_version_leaves_exactly_the_nodes_of_the_head_tree_and_no_past_val
     assert_eq!(rows(&archive, STALE_NODES) + rows(&archive, STALE_VALUES), 0);
 }
 
+#[test]
+fn a_held_version_outlives_the_retention_until_the_hold_lifts() {
+    let dir = tempfile::tempdir().unwrap();
+    let two = Retention { tree_versions: Some(2), epochs: None };
+    let store = Store::open_with(&dir.path().join("c.redb"), 4 << 20, two).unwrap();
+    let key = b"k".to_vec();
+    let value = |v: u64| Some(v.to_le_bytes().to_vec());
+    for v in 0..4u64 {
+        commit_version(&store, v, &[(key.clone(), value(v))].into_iter().collect());
+    }
+    // Version 3 is held: ten more versions, and its value still reads.
+    store.hold_tree_version(Some(3));
+    for v in 4..14u64 {
+        commit_version(&store, v, &[(key.clone(), value(v))].into_iter().collect());
+    }
+    let snap = store.snapshot().unwrap();
+    assert_eq!(snap.tree_kept_from().unwrap(), 3);
+    assert_eq!(cairn_state::ValueAt::value_at(&snap, &key, 3).unwrap(), value(3));
+    assert!(tree::prove(&snap, &key, 3).is_ok());
+    drop(snap);
+    // Lifted: the next commit prunes back to the retention.
+    store.hold_tree_version(None);
+    commit_version(&store, 14, &[(key.clone(), value(14))].into_iter().collect());
+    let snap = store.snapshot().unwrap();
+    assert_eq!(snap.tree_kept_from().unwrap(), 13);
+    assert_eq!(
+        cairn_state::ValueAt::value_at(&snap, &key, 3),
+        Err(cairn_state::StateError::Pruned { version: 3, oldest: 13 })
+    );
+}
+
 /// Genesis with two blocks an epoch, so a few blocks span several epochs.
 fn short_epochs(keys: &[&Keypair]) -> Genesis {
     let mut g = genesis(keys);
@@ -474,7 +505,7 @@ fn a_commit_cut_off_mid_prune_leaves_the_store_as_it_was_before_the_block() {
         let (_, batch) = tree::apply_changes(&snap, &changes, 9).unwrap();
         drop(snap);
         let w = store.db.begin_write().unwrap();
-        write_state(&w, &changes, &batch, 9, retention).unwrap();
+        write_state(&w, &changes, &batch, 9, retention, None).unwrap();
         let mut header = head.clone();
         // A block of the next epoch, so blocks of epoch 3 go too.
         header.height = 10;

@@ -24,8 +24,12 @@ pub struct Chain {
     pub parent: Parent,
     pub validator: Keypair,
     pub roots: Vec<Hash>,
-    /// Every reward report the chain's boundary blocks computed, by epoch.
+    /// Every reward report the chain's blocks settled, by epoch.
     pub reports: BTreeMap<u64, RewardReport>,
+    /// With a reward settle delay: the report each boundary block would have computed
+    /// inline, recomputed on the state before it (`block::boundary_report`), by epoch: what
+    /// the settle block must commit.
+    pub inline_reports: BTreeMap<u64, RewardReport>,
 }
 
 /// A test genesis. Its tests list one oracle, so its price needs one fresh report
@@ -64,6 +68,7 @@ impl Chain {
             validator: Keypair::from_label("validator"),
             roots: vec![root],
             reports: Default::default(),
+            inline_reports: Default::default(),
         }
     }
 
@@ -75,6 +80,15 @@ impl Chain {
 
     /// [`Chain::block`] with the block's timestamp chosen by the test.
     pub fn block_at(&mut self, timestamp_ms: u64, txs: Vec<SignedTx>) -> Proposal {
+        let params = App::params(&self.store).unwrap();
+        let height = self.parent.height + 1;
+        if params.reward_settle_delay_blocks > 0 && params.starts_epoch(height) {
+            let validator = Some(App::chain_info(&self.store).unwrap().validator);
+            let inline = cairn_app::block::boundary_report(&self.store, &params, height, validator);
+            if let Some(r) = inline.unwrap() {
+                self.inline_reports.insert(r.summary.epoch, r);
+            }
+        }
         let sized = txs.into_iter().map(SizedTx::new).collect();
         let t = timestamp_ms;
         let p =

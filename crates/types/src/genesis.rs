@@ -78,6 +78,25 @@ pub struct Params {
     #[schema(value_type = Option<u64>)]
     #[serde(default = "legacy_max_block_cost", with = "budget_json")]
     pub max_block_cost: u64,
+    /// Blocks after an epoch's first block at which its reward run is settled
+    /// (docs/adr/0034-deferred-reward-run.md): the first block of epoch e + 1 fixes the
+    /// run of epoch e on the state before it, every node computes the run from that state in
+    /// the background, and block `boundary + reward_settle_delay_blocks` applies the result.
+    /// Below `blocks_per_epoch` and at most [`MAX_REWARD_SETTLE_DELAY_BLOCKS`]. Appended (ADR
+    /// 0029); legacy value: 0, the run computed and settled inside the boundary block.
+    #[serde(default)]
+    pub reward_settle_delay_blocks: u64,
+}
+
+/// The most blocks a reward run's settlement may be deferred: a node keeps the state of the
+/// run's snapshot until then, and a proof of it is served meanwhile.
+pub const MAX_REWARD_SETTLE_DELAY_BLOCKS: u64 = 1_000;
+
+/// The settle delay `cairn init`, the devnet and the testnet write for a new chain with
+/// epochs of `blocks_per_epoch`: a third of an epoch, at most 20 blocks (0, inline, for
+/// epochs under 3 blocks).
+pub fn default_reward_settle_delay(blocks_per_epoch: u64) -> u64 {
+    (blocks_per_epoch / 3).min(20)
 }
 
 /// The default block cost budget of a new chain: about one second of mixed proofs of
@@ -103,7 +122,7 @@ mod budget_json {
 }
 
 // The layout frozen at the first version, field by field, then the appended fields in the
-// order they were added: `gov`, `max_block_cost`. Destructuring makes a new field a compile
+// order they were added: `gov`, `max_block_cost`, `reward_settle_delay_blocks`. Destructuring makes a new field a compile
 // error here until it is placed.
 impl BorshSerialize for Params {
     fn serialize<W: std::io::Write>(&self, w: &mut W) -> std::io::Result<()> {
@@ -127,6 +146,7 @@ impl BorshSerialize for Params {
             staking,
             gov,
             max_block_cost,
+            reward_settle_delay_blocks,
         } = self;
         BorshSerialize::serialize(blocks_per_epoch, w)?;
         BorshSerialize::serialize(base_fee, w)?;
@@ -148,6 +168,7 @@ impl BorshSerialize for Params {
         let mut tail = crate::appended::TailWriter::default();
         tail.field(gov, &crate::gov::GovParams::legacy());
         tail.field(max_block_cost, &legacy_max_block_cost());
+        tail.field(reward_settle_delay_blocks, &0);
         tail.finish(w)
     }
 }
@@ -174,12 +195,14 @@ impl BorshDeserialize for Params {
             staking: BorshDeserialize::deserialize_reader(r)?,
             gov: crate::gov::GovParams::legacy(),
             max_block_cost: legacy_max_block_cost(),
+            reward_settle_delay_blocks: 0,
         };
         let mut tail = crate::appended::TailReader::default();
         let gov = tail.field(r, crate::gov::GovParams::legacy)?;
         let max_block_cost = tail.field(r, legacy_max_block_cost)?;
+        let reward_settle_delay_blocks = tail.field(r, || 0u64)?;
         tail.finish()?;
-        Ok(Params { gov, max_block_cost, ..params })
+        Ok(Params { gov, max_block_cost, reward_settle_delay_blocks, ..params })
     }
 }
 
@@ -686,6 +709,10 @@ impl Default for Params {
             staking: StakingParams::default(),
             gov: crate::gov::GovParams::default(),
             max_block_cost: DEFAULT_MAX_BLOCK_COST,
+            // Inline: tests and in-memory benches read a boundary's run in its own block;
+            // `cairn init`, the devnet and the testnet write
+            // `default_reward_settle_delay`.
+            reward_settle_delay_blocks: 0,
         }
     }
 }
@@ -739,6 +766,14 @@ impl Params {
             return Err(GenesisError::Invalid(format!(
                 "max_block_cost {} must be at most 2^53 - 1, or null for no budget",
                 self.max_block_cost
+            )));
+        }
+        let delay = self.reward_settle_delay_blocks;
+        if delay > 0 && (delay >= self.blocks_per_epoch || delay > MAX_REWARD_SETTLE_DELAY_BLOCKS) {
+            return Err(GenesisError::Invalid(format!(
+                "reward_settle_delay_blocks {delay} must be below blocks_per_epoch ({}) and at \
+                 most {MAX_REWARD_SETTLE_DELAY_BLOCKS}: a run settles before the next one starts",
+                self.blocks_per_epoch
             )));
         }
         if d.heartbeat_slots == 0 || d.heartbeat_slots > 64 {

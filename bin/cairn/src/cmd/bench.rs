@@ -105,6 +105,11 @@ pub enum BenchCmd {
         /// Tree versions kept (as `cairn node --keep-versions`; 0: all).
         #[arg(long, default_value_t = cairn_node::DEFAULT_KEEP_VERSIONS)]
         keep_versions: u64,
+        /// Blocks after each boundary that settle its reward run, computed by the node in
+        /// the background meanwhile (`reward_settle_delay_blocks`; 0: inside the boundary
+        /// block; default: a new chain's, a third of an epoch up to 20).
+        #[arg(long)]
+        settle_delay_blocks: Option<u64>,
     },
     /// A local BFT cluster (validator processes on loopback): committed transfers per
     /// second and commit latency (p50, p99) at an offered load.
@@ -210,7 +215,11 @@ pub async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
             archive,
             keep_epochs,
             keep_versions,
+            settle_delay_blocks,
         } => {
+            let settle_delay_blocks = settle_delay_blocks.unwrap_or_else(|| {
+                cairn_types::genesis::default_reward_settle_delay(blocks_per_epoch)
+            });
             let opts = cairn_bench::node::NodeOptions {
                 devices,
                 epochs,
@@ -222,6 +231,7 @@ pub async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
                 archive,
                 keep_epochs,
                 keep_versions,
+                settle_delay_blocks,
             };
             let r = cairn_bench::node::run(opts).await?;
             if ctx.json {
@@ -253,7 +263,10 @@ pub async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
                 ("block interval (ms)", r.block_ms.to_string()),
                 ("mean block build (ms)", format!("{:.1}", r.mean_block_ms)),
                 ("max block build (ms)", format!("{:.1}", r.max_block_ms)),
+                ("max block build after set-up (ms)", format!("{:.1}", r.max_traffic_block_ms)),
                 ("boundary block (ms)", format!("{:.1}", r.boundary_block_ms)),
+                ("settle delay (blocks)", r.settle_delay_blocks.to_string()),
+                ("settle block (ms)", format!("{:.1}", r.settle_block_ms)),
                 ("reward run (ms)", format!("{:.1}", r.reward_run_ms)),
                 ("reports per second", format!("{:.0}", r.reports_per_s)),
                 (

@@ -32,6 +32,11 @@ pub struct InitArgs {
     /// Require a listed maker's attestation to register a device.
     #[arg(long)]
     maker_allowlist: bool,
+    /// Blocks after each epoch boundary that settle the epoch's reward run, computed by
+    /// every node from the state before the boundary meanwhile (0: inside the boundary
+    /// block; default: a third of an epoch, at most 20).
+    #[arg(long)]
+    reward_settle_delay_blocks: Option<u64>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -150,6 +155,9 @@ pub fn init(ctx: &Ctx, a: InitArgs) -> anyhow::Result<()> {
     let mut params =
         Params { blocks_per_epoch: a.blocks_per_epoch, admin: a.admin, ..Params::default() };
     params.devices.maker_allowlist = a.maker_allowlist;
+    params.reward_settle_delay_blocks = a
+        .reward_settle_delay_blocks
+        .unwrap_or_else(|| cairn_types::genesis::default_reward_settle_delay(a.blocks_per_epoch));
     let (genesis, key_path) = init_dir(&dir, &a.chain_id, &funds, params)?;
     if ctx.json {
         crate::output::json(&serde_json::json!({
@@ -281,6 +289,9 @@ pub async fn devnet(_ctx: &Ctx, a: DevnetArgs) -> anyhow::Result<()> {
         // proposal passes within a minute or two.
         params.gov.voting_period_epochs = 1;
         params.gov.max_lock_epochs = 10;
+        // Rewards settle a third of an epoch after the boundary, computed meanwhile.
+        params.reward_settle_delay_blocks =
+            cairn_types::genesis::default_reward_settle_delay(params.blocks_per_epoch);
         init_dir(&dir, "cairn-devnet", &funds, params)?;
     }
     let ks = Keystore::open(&keystore_dir)?;

@@ -36,11 +36,18 @@ pub struct Fleet {
 
 impl Fleet {
     pub async fn start(label: &str) -> Fleet {
+        Fleet::start_settling(label, 0).await
+    }
+
+    /// [`Fleet::start`] on a chain that settles each reward run `delay` blocks after its
+    /// boundary.
+    pub async fn start_settling(label: &str, delay: u64) -> Fleet {
         let a = Keypair::from_label(&format!("{label}-a"));
         let b = Keypair::from_label(&format!("{label}-b"));
         let gateway = Keypair::from_label(&format!("{label}-gateway"));
         let builder = NodeBuilder::new()
             .blocks_per_epoch(EPOCH)
+            .reward_settle_delay(delay)
             .fund(a.address(), crn(1_000))
             .fund(b.address(), crn(1_000))
             .fund(gateway.address(), crn(1_000))

@@ -191,6 +191,9 @@ pub struct NodeBuilder {
     init_args: Vec<String>,
     /// Edits of genesis.json between `cairn init` and the node's start.
     genesis_edits: Vec<GenesisEdit>,
+    /// `cairn init --reward-settle-delay-blocks`: 0 (the run inside the boundary block)
+    /// unless a test asks for a delay.
+    settle_delay: u64,
 }
 
 /// An edit of the genesis file, as JSON.
@@ -213,7 +216,15 @@ impl NodeBuilder {
             funds: Vec::new(),
             init_args: Vec::new(),
             genesis_edits: Vec::new(),
+            settle_delay: 0,
         }
+    }
+
+    /// Reward runs settled `n` blocks after their boundary (`cairn init
+    /// --reward-settle-delay-blocks N`).
+    pub fn reward_settle_delay(mut self, n: u64) -> NodeBuilder {
+        self.settle_delay = n;
+        self
     }
 
     /// Blocks per epoch (`cairn init --blocks-per-epoch N`).
@@ -310,6 +321,7 @@ impl NodeBuilder {
             args.push(format!("{addr}={}", format_crn(*units)));
         }
         args.extend(self.init_args.iter().cloned());
+        args.extend(["--reward-settle-delay-blocks".into(), self.settle_delay.to_string()]);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         cli(&args, &[]).success();
         assert!(data_dir.join("genesis.json").is_file(), "init wrote no genesis.json");

@@ -12,11 +12,16 @@
 //! 5. [`settle`]: the treasury and validators credited, flagged amounts held in
 //!    [`escrow`], the supply and the summary with the root committed in state.
 //!
+//! With a settle delay (`Params::reward_settle_delay_blocks`) the boundary block only fixes
+//! the run, every node computes it from the state before the boundary, and a later block
+//! settles it: [`deferred`].
+//!
 //! Device owners then [`claim`] their leaves with a Merkle path; until then the amounts are
 //! counted as `unclaimed` in the supply. [`report`] runs stages 1 to 4 alone: the audit
 //! replays it on the state before the boundary.
 
 pub mod claim;
+pub mod deferred;
 pub mod detect;
 pub mod escrow;
 pub mod gather;
@@ -129,17 +134,16 @@ pub fn close_epoch(
     }
     let unproven_due = escrow::release_due(o, params.epoch_of(height), height)?;
     let epoch = params.epoch_of(height).saturating_sub(1);
-    let mut judged: Vec<DeviceId> = unproven_due.iter().map(|h| h.device).collect();
-    judged.sort();
-    judged.dedup();
+    let judged = deferred::judged(&unproven_due);
     let payout = report_judging(&o.frozen(), params, epoch, validator, &judged)?;
     settle::settle(o, params, height, epoch, &payout, unproven_due)?;
     Ok(Some(payout.report))
 }
 
 /// The rewards' per-block work: at an epoch's first block, [`close_epoch`] for the epoch
-/// before, paying the solo validator named in the chain info; the report goes to
-/// [`BlockOutput::rewards`].
+/// before, paying the solo validator named in the chain info, or with a settle delay
+/// [`deferred::fix`]; at the block a fixed run is due, [`deferred::settle_due`] with the run
+/// from [`BlockEnv::past`]. The report goes to [`BlockOutput::rewards`].
 pub struct Rewards;
 
 impl Component for Rewards {
@@ -153,6 +157,21 @@ impl Component for Rewards {
         env: &BlockEnv<'_>,
         out: &mut BlockOutput,
     ) -> Result<(), StateError> {
+        // A run settles before the next boundary fixes another: the delay is below the
+        // epoch's length, which never changes (`Params::validate`, `FIXED_PARAMS`).
+        if let Some(run) = deferred::pending(o)?
+            && env.height >= run.due
+        {
+            let computed = env.past.reward_run(&run)?;
+            out.rewards = Some(deferred::settle_due(o, &run, &computed, env.height)?);
+        }
+        if !env.params.starts_epoch(env.height) {
+            return Ok(());
+        }
+        if env.params.reward_settle_delay_blocks > 0 {
+            deferred::fix(o, env.params, env.height);
+            return Ok(());
+        }
         let validator =
             o.get_decoded::<crate::ChainInfo>(&state_key::chain())?.map(|c| c.validator);
         out.rewards = close_epoch(o, env.params, env.height, validator)?;

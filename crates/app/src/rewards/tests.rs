@@ -34,6 +34,18 @@ fn reading(dev: &DeviceSigner, seq: u64, ts: u64, value: i64) -> SignedReport {
 }
 
 fn paid_epoch() -> Paid {
+    let (mut n, a, b) = epoch_zero_traffic(|_| {});
+    let p = n.block(vec![]);
+    assert_eq!(p.header.height, 20);
+    let report = p.executed.rewards.expect("the boundary block rewards epoch 0");
+    Paid { n, a, b, report }
+}
+
+/// The traffic of [`paid_epoch`] on a genesis `edit` changes: a chain at block 19, the last
+/// block of epoch 0 (20 blocks an epoch), and the owners of the hotspot and the sensor.
+pub(super) fn epoch_zero_traffic(
+    edit: impl FnOnce(&mut cairn_types::Params),
+) -> (Net, Keypair, Keypair) {
     let (a, b, gw) =
         (Keypair::from_label("ra"), Keypair::from_label("rb"), Keypair::from_label("rg"));
     let mut g = genesis(&[&a, &b, &gw], START);
@@ -41,6 +53,7 @@ fn paid_epoch() -> Paid {
     g.params.coverage.beacon_interval_blocks = 1;
     // A lone hotspot pays in its first epoch only without the cold-start probation.
     g.params.fraud.probation_blocks = 0;
+    edit(&mut g.params);
     let mut n = Net::new(&g);
     let (h, s) = (ed_device(201), ed_device(202));
     let paris = u64::from(h3o::LatLng::new(48.85, 2.35).unwrap().to_cell(h3o::Resolution::Twelve));
@@ -81,13 +94,10 @@ fn paid_epoch() -> Paid {
         assert!(rejected.is_empty(), "{rejected:?}");
     }
     n.advance_to(20);
-    let p = n.block(vec![]);
-    assert_eq!(p.header.height, 20);
-    let report = p.executed.rewards.expect("the boundary block rewards epoch 0");
-    Paid { n, a, b, report }
+    (n, a, b)
 }
 
-fn claim_of(report: &RewardReport, owner: &Address) -> RewardClaim {
+pub(super) fn claim_of(report: &RewardReport, owner: &Address) -> RewardClaim {
     let leaves: Vec<Hash> = report.paid().map(|e| e.leaf().hash()).collect();
     let (index, entry) =
         report.paid().enumerate().find(|(_, e)| e.owner == *owner).expect("a paid leaf");
@@ -202,7 +212,7 @@ fn the_audit_recomputes_the_same_report_from_the_state_before_the_boundary() {
 
 /// One step of a random run.
 #[derive(Debug, Clone)]
-enum Op {
+pub(super) enum Op {
     Transfer { from: usize, to: usize, amount: Amount },
     Register { owner: usize, class: u8 },
     Heartbeats,
@@ -213,7 +223,7 @@ enum Op {
     Mint { from: usize, amount: Amount },
 }
 
-fn arb_op() -> impl Strategy<Value = Op> {
+pub(super) fn arb_op() -> impl Strategy<Value = Op> {
     prop_oneof![
         (0usize..3, 0usize..3, 0u128..50 * cairn_types::UNITS_PER_CRN)
             .prop_map(|(from, to, amount)| Op::Transfer { from, to, amount }),

@@ -145,6 +145,7 @@ mod restart {
             pool: Arc::new(Offer(pool)),
             committer: Arc::new(NoCommits),
             metrics: Arc::new(NoMetrics),
+            reward_runs: Default::default(),
         };
         let config = BftConfig::new("v".into(), String::new(), Vec::new(), Vec::new());
         Host::new(node, config, Pending::new(store)).unwrap()
@@ -225,6 +226,7 @@ mod decide_then_sync {
             pool: Arc::new(Offer(Vec::new())),
             committer: Arc::new(StoreCommits(store.clone())),
             metrics: metrics.clone(),
+            reward_runs: Default::default(),
         };
         let host = Host::new(services, config, Pending::new(store.clone())).unwrap();
         let libp2p = crate::driver::network_keypair(key).unwrap().public().to_peer_id();

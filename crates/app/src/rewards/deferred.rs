@@ -1,0 +1,279 @@
+//! The deferred reward run (docs/adr/0034-deferred-reward-run.md): with
+//! `Params::reward_settle_delay_blocks` d > 0, the first block b of epoch e + 1 does not run
+//! the reward run of epoch e. It fixes it ([`fix`]): a [`PendingRun`] in state names the
+//! epoch, the boundary and the block b + d that settles it. The run reads only the
+//! *snapshot*, the state committed at version b − 1, exactly as the inline run at b would
+//! have read it ([`compute`]: the block-start steps before the run, the release of the holds
+//! due, gather, score, detect, pay). Every node computes it from that version while the
+//! chain goes on (the node starts it in the background once b − 1 commits); block b + d
+//! applies the result ([`settle_due`]) through [`Past::reward_run`], which hands over a run
+//! computed ahead or computes it then and there, so nothing depends on a node's timing.
+//!
+//! What the run reads is fixed at b − 1; what it writes is applied at b + d, to the state as
+//! it is then: holds of earlier epochs that are due at epoch e + 1 are released (those
+//! resolved or decided meanwhile are left alone, as they would be at any boundary), the
+//! treasury and validators are credited, the flagged amounts held, the supply and the
+//! epoch's summary written. The parameters are those of the snapshot, the ones epoch e ran
+//! with, even when a proposal changed them at b. With d = 0 (the legacy value) the boundary
+//! block runs it inline, as before.
+
+use super::{Payout, escrow, report_judging, settle};
+use crate::state_key;
+use borsh::{BorshDeserialize, BorshSerialize};
+use cairn_state::{AtVersion, Overlay, StateError, StateRead, ValueAt};
+use cairn_types::rewards::RewardReport;
+use cairn_types::{DeviceId, Height, Params};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+/// A reward run fixed at a boundary and not settled yet (`meta/reward_run`).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    BorshSerialize,
+    BorshDeserialize,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+pub struct PendingRun {
+    /// The epoch it rewards.
+    pub epoch: u64,
+    /// The first block of the epoch after: the run reads the state before it.
+    pub boundary: Height,
+    /// The block that settles it: `boundary` + the delay in force at the boundary.
+    pub due: Height,
+}
+
+impl PendingRun {
+    /// The state version the run reads: the last block of the epoch it rewards.
+    pub fn snapshot(&self) -> u64 {
+        self.boundary.saturating_sub(1)
+    }
+
+    fn key(&self) -> RunKey {
+        RunKey { epoch: self.epoch, snapshot: self.snapshot() }
+    }
+}
+
+/// The run fixed and not yet settled, if any.
+pub fn pending(state: &impl StateRead) -> Result<Option<PendingRun>, StateError> {
+    state.get_decoded(&state_key::reward_run())
+}
+
+/// At the first block of an epoch, with a settle delay: fixes the run of the epoch before,
+/// to be settled `reward_settle_delay_blocks` later.
+pub fn fix(o: &mut Overlay<'_>, params: &Params, height: Height) -> PendingRun {
+    let run = PendingRun {
+        epoch: params.epoch_of(height).saturating_sub(1),
+        boundary: height,
+        due: height.saturating_add(params.reward_settle_delay_blocks),
+    };
+    o.put_encoded(state_key::reward_run(), &run);
+    run
+}
+
+/// What a deferred run computed on its snapshot: the parameters it ran with (the
+/// snapshot's) and the payout.
+#[derive(Debug, Clone)]
+pub struct Computed {
+    pub params: Params,
+    pub payout: Payout,
+}
+
+/// The run that block `boundary` fixes, computed on `snapshot`, the state committed at
+/// `boundary - 1`: the block-start steps before the reward run, the holds due released for
+/// judgement, then gather, score, detect and pay, all on that state and its parameters:
+/// what the boundary block computes inline when the delay is 0.
+pub fn compute(
+    snapshot: &(dyn StateRead + Sync),
+    boundary: Height,
+) -> Result<Computed, StateError> {
+    let params: Params = (&snapshot).get_decoded(&state_key::params())?.ok_or_else(|| {
+        StateError::Storage(format!("no parameters in the state before block {boundary}"))
+    })?;
+    let validator =
+        (&snapshot).get_decoded::<crate::ChainInfo>(&state_key::chain())?.map(|c| c.validator);
+    let mut o = Overlay::new(snapshot);
+    crate::block::before_rewards(&mut o, &params, boundary)?;
+    let unproven_due = escrow::release_due(&mut o, params.epoch_of(boundary), boundary)?;
+    let epoch = params.epoch_of(boundary).saturating_sub(1);
+    let payout = report_judging(&o.frozen(), &params, epoch, validator, &judged(&unproven_due))?;
+    Ok(Computed { params, payout })
+}
+
+/// The devices of the unproven holds due, ascending, once each.
+pub(super) fn judged(due: &[cairn_types::rewards::FraudHold]) -> Vec<DeviceId> {
+    let mut judged: Vec<DeviceId> = due.iter().map(|h| h.device).collect();
+    judged.sort();
+    judged.dedup();
+    judged
+}
+
+/// At block `height`, the settle block of `run`: releases the holds due at the run's
+/// boundary epoch that are still held, then settles `computed` as the inline run settles
+/// (with the snapshot's parameters), and clears the pending run. Returns the report.
+pub fn settle_due(
+    o: &mut Overlay<'_>,
+    run: &PendingRun,
+    computed: &Computed,
+    height: Height,
+) -> Result<RewardReport, StateError> {
+    let Computed { params, payout } = computed;
+    let unproven_due = escrow::release_due(o, params.epoch_of(run.boundary), height)?;
+    settle::settle(o, params, height, run.epoch, payout, unproven_due)?;
+    o.delete(state_key::reward_run());
+    Ok(payout.report.clone())
+}
+
+/// Where a block gets the result of a deferred run: computed ahead from the snapshot, or
+/// computed now. Either way it is [`compute`] on the snapshot; only the time differs.
+pub trait Past: Sync {
+    fn reward_run(&self, run: &PendingRun) -> Result<Arc<Computed>, StateError>;
+}
+
+/// The committed state a block runs on, which keeps the snapshot's version, with the runs
+/// computed ahead: a run not there (or still being computed elsewhere: then it waits) is
+/// computed from the snapshot read through [`AtVersion`].
+pub struct StatePast<'a, S: ?Sized> {
+    pub state: &'a S,
+    pub runs: &'a Runs,
+}
+
+impl<S: StateRead + ValueAt + Sync + ?Sized> Past for StatePast<'_, S> {
+    fn reward_run(&self, run: &PendingRun) -> Result<Arc<Computed>, StateError> {
+        self.runs.get_or_compute(run, || {
+            let at = AtVersion::new(self.state, run.snapshot())?;
+            compute(&at, run.boundary)
+        })
+    }
+}
+
+/// No past: for replays of the block-start steps that come before the reward run, which
+/// never settle a run.
+pub struct NoPast;
+
+impl Past for NoPast {
+    fn reward_run(&self, run: &PendingRun) -> Result<Arc<Computed>, StateError> {
+        Err(StateError::Storage(format!(
+            "the reward run of epoch {} is settled by a block, not by a replay",
+            run.epoch
+        )))
+    }
+}
+
+/// A run computed ahead, by its epoch and snapshot version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct RunKey {
+    epoch: u64,
+    snapshot: u64,
+}
+
+enum Slot {
+    Running,
+    Done(Arc<Computed>),
+}
+
+/// Runs fixed at a boundary and computed ahead, shared by the node's background work and
+/// the blocks that settle them. A run is computed once: whoever asks first computes it
+/// while later askers wait for the result. The two newest runs are kept. Nothing here is
+/// consensus: a result is [`compute`] on a committed version, whoever computed it.
+#[derive(Default)]
+pub struct Runs {
+    slots: Mutex<BTreeMap<RunKey, Slot>>,
+    done: Condvar,
+}
+
+impl std::fmt::Debug for Runs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let keys: Vec<RunKey> = self.lock().keys().copied().collect();
+        f.debug_struct("Runs").field("runs", &keys).finish()
+    }
+}
+
+/// Runs kept computed: the pending one and the one before.
+const KEPT: usize = 2;
+
+impl Runs {
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<RunKey, Slot>> {
+        self.slots.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The run `run` names: as computed already, or after the computation under way
+    /// elsewhere, or computed here by `compute`. A failed computation is not kept (the next
+    /// asker computes again).
+    pub fn get_or_compute(
+        &self,
+        run: &PendingRun,
+        compute: impl FnOnce() -> Result<Computed, StateError>,
+    ) -> Result<Arc<Computed>, StateError> {
+        let key = run.key();
+        {
+            let mut slots = self.lock();
+            loop {
+                match slots.get(&key) {
+                    Some(Slot::Done(computed)) => return Ok(computed.clone()),
+                    Some(Slot::Running) => {
+                        slots = self.done.wait(slots).unwrap_or_else(|e| e.into_inner());
+                    }
+                    None => {
+                        slots.insert(key, Slot::Running);
+                        break;
+                    }
+                }
+            }
+        }
+        // Clears the slot if the computation fails or unwinds, so waiters compute again.
+        let mut guard = Clear { runs: self, key, armed: true };
+        let computed = Arc::new(compute()?);
+        guard.armed = false;
+        let mut slots = self.lock();
+        slots.insert(key, Slot::Done(computed.clone()));
+        while slots.len() > KEPT {
+            slots.pop_first();
+        }
+        drop(slots);
+        self.done.notify_all();
+        Ok(computed)
+    }
+
+    /// Whether `run` is computed or being computed.
+    pub fn has(&self, run: &PendingRun) -> bool {
+        self.lock().contains_key(&run.key())
+    }
+
+    /// Drops every computed run but `run` (runs under way stay): a settled run's report
+    /// went out with its block.
+    pub fn keep_only(&self, run: Option<&PendingRun>) {
+        let keep = run.map(PendingRun::key);
+        self.lock().retain(|k, s| matches!(s, Slot::Running) || Some(*k) == keep);
+    }
+
+    /// Whether `run` is computed.
+    pub fn is_done(&self, run: &PendingRun) -> bool {
+        matches!(self.lock().get(&run.key()), Some(Slot::Done(_)))
+    }
+}
+
+struct Clear<'a> {
+    runs: &'a Runs,
+    key: RunKey,
+    armed: bool,
+}
+
+impl Drop for Clear<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.runs.lock().remove(&self.key);
+            self.runs.done.notify_all();
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "deferred_tests.rs"]
+mod tests;
