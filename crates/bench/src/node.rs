@@ -70,6 +70,8 @@ pub struct NodeOptions {
     pub keep_epochs: Option<u64>,
     /// Tree versions kept (`cairn node --keep-versions`; 0: all).
     pub keep_versions: u64,
+    /// The chain's state layout (ADR 0036).
+    pub state_layout: cairn_types::genesis::StateLayout,
 }
 
 impl Default for NodeOptions {
@@ -85,6 +87,7 @@ impl Default for NodeOptions {
             archive: false,
             keep_epochs: None,
             keep_versions: cairn_node::DEFAULT_KEEP_VERSIONS,
+            state_layout: cairn_types::genesis::StateLayout::Compact,
         }
     }
 }
@@ -126,6 +129,8 @@ pub struct NodeBench {
     pub keep_epochs: Option<u64>,
     /// Tree versions the node kept (0: all).
     pub keep_versions: u64,
+    /// The chain's state layout.
+    pub state_layout: cairn_types::genesis::StateLayout,
     pub setup_transactions: u64,
     pub reports_accepted: u64,
     pub reports_rejected: u64,
@@ -153,6 +158,9 @@ pub struct NodeBench {
     pub tables: Vec<TableBytes>,
     /// Every table's growth in stored (key and value) bytes over the traffic, per report.
     pub table_bytes_per_report: BTreeMap<String, f64>,
+    /// The latest state at the end by kind of key (`dev/`, `devep/`, `idx/owner/`, …): keys
+    /// and their key and value bytes.
+    pub state_by_prefix: BTreeMap<String, cairn_store::PrefixBytes>,
     pub seconds: f64,
 }
 
@@ -455,7 +463,9 @@ pub async fn run(opts: NodeOptions) -> anyhow::Result<NodeBench> {
     let mut params = Params { blocks_per_epoch: opts.blocks_per_epoch, ..Params::default() };
     params.coverage.entropy_max_age_blocks = opts.blocks_per_epoch;
     params.coverage.beacon_interval_blocks = 1;
-    params.coverage.witness_lag_blocks = 100_000;
+    // Witnesses name beacons of their own epoch (the first phase's).
+    params.coverage.witness_lag_blocks = opts.blocks_per_epoch;
+    params.state_layout = opts.state_layout;
     params.coverage.reciprocity_blocks = 100_000;
     // Signing a phase's reports in a debug build takes a while: reports stay fresh.
     params.devices.max_report_age_ms = 3_600_000;
@@ -676,6 +686,7 @@ pub async fn run(opts: NodeOptions) -> anyhow::Result<NodeBench> {
     let reports_accepted = m.reports_accepted.get() - a0;
     let reports_rejected = m.reports_rejected.get() - r0;
     let tables = shared.store.table_bytes()?;
+    let state_by_prefix = shared.store.state_prefix_bytes()?;
     let store_file_bytes = std::fs::metadata(&file)?.len();
     let store_allocated_bytes = shared.store.allocated_bytes()?;
     let state = state_bytes(&tables);
@@ -697,6 +708,7 @@ pub async fn run(opts: NodeOptions) -> anyhow::Result<NodeBench> {
         archive: opts.archive,
         keep_epochs,
         keep_versions: opts.keep_versions,
+        state_layout: opts.state_layout,
         setup_transactions,
         reports_accepted,
         reports_rejected,
@@ -721,6 +733,7 @@ pub async fn run(opts: NodeOptions) -> anyhow::Result<NodeBench> {
         per_epoch,
         table_bytes_per_report: growth_per_report(&tables_before, &tables, reports_accepted),
         tables,
+        state_by_prefix,
         seconds: started.elapsed().as_secs_f64(),
     };
     drop(blocks);

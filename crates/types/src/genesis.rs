@@ -75,6 +75,45 @@ pub struct Params {
     /// In JSON a number, or `null` for no budget (`u64::MAX`).
     #[serde(default = "legacy_max_block_cost", with = "budget_json")]
     pub max_block_cost: u64,
+    /// Which per-device records the state keeps and for how long (ADR 0036). Appended (ADR
+    /// 0029); legacy value: [`StateLayout::Legacy`], every record kept for good and the
+    /// query indexes in state (a chain started before it wrote them so).
+    #[serde(default = "StateLayout::legacy")]
+    pub state_layout: StateLayout,
+}
+
+/// Which per-device records the state keeps and for how long (ADR 0036).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    Serialize,
+    Deserialize,
+    BorshSerialize,
+    BorshDeserialize,
+)]
+#[serde(rename_all = "snake_case")]
+#[borsh(use_discriminant = true)]
+pub enum StateLayout {
+    /// As the chain started: per-epoch device records (activity, rejections, the epoch
+    /// rosters) and beacon records are kept for good, and the owner, class and cell query
+    /// indexes (`idx/…`) are state keys.
+    Legacy = 0,
+    /// A device's epoch records and the epoch's rosters go once every window that reads
+    /// them has passed, a beacon's record once no witness of it can be accepted, and the
+    /// query indexes are kept by each node outside the state.
+    #[default]
+    Compact = 1,
+}
+
+impl StateLayout {
+    /// The value of a chain started before the field existed.
+    pub fn legacy() -> Self {
+        StateLayout::Legacy
+    }
 }
 
 /// The default block cost budget of a new chain: about one second of mixed proofs of
@@ -100,7 +139,7 @@ mod budget_json {
 }
 
 // The layout frozen at the first version, field by field, then the appended fields in the
-// order they were added: `gov`, `max_block_cost`. Destructuring makes a new field a compile
+// order they were added: `gov`, `max_block_cost`, `state_layout`. Destructuring makes a new field a compile
 // error here until it is placed.
 impl BorshSerialize for Params {
     fn serialize<W: std::io::Write>(&self, w: &mut W) -> std::io::Result<()> {
@@ -124,6 +163,7 @@ impl BorshSerialize for Params {
             staking,
             gov,
             max_block_cost,
+            state_layout,
         } = self;
         BorshSerialize::serialize(blocks_per_epoch, w)?;
         BorshSerialize::serialize(base_fee, w)?;
@@ -145,6 +185,7 @@ impl BorshSerialize for Params {
         let mut tail = crate::appended::TailWriter::default();
         tail.field(gov, &crate::gov::GovParams::legacy());
         tail.field(max_block_cost, &legacy_max_block_cost());
+        tail.field(state_layout, &StateLayout::legacy());
         tail.finish(w)
     }
 }
@@ -171,12 +212,14 @@ impl BorshDeserialize for Params {
             staking: BorshDeserialize::deserialize_reader(r)?,
             gov: crate::gov::GovParams::legacy(),
             max_block_cost: legacy_max_block_cost(),
+            state_layout: StateLayout::legacy(),
         };
         let mut tail = crate::appended::TailReader::default();
         let gov = tail.field(r, crate::gov::GovParams::legacy)?;
         let max_block_cost = tail.field(r, legacy_max_block_cost)?;
+        let state_layout = tail.field(r, StateLayout::legacy)?;
         tail.finish()?;
-        Ok(Params { gov, max_block_cost, ..params })
+        Ok(Params { gov, max_block_cost, state_layout, ..params })
     }
 }
 
@@ -591,6 +634,7 @@ impl Default for Params {
             staking: StakingParams::default(),
             gov: crate::gov::GovParams::default(),
             max_block_cost: DEFAULT_MAX_BLOCK_COST,
+            state_layout: StateLayout::Compact,
         }
     }
 }

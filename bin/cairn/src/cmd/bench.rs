@@ -105,6 +105,10 @@ pub enum BenchCmd {
         /// Tree versions kept (as `cairn node --keep-versions`; 0: all).
         #[arg(long, default_value_t = cairn_node::DEFAULT_KEEP_VERSIONS)]
         keep_versions: u64,
+        /// The chain's state layout (ADR 0036): `compact`, as a new chain's, or `legacy`, as
+        /// a chain started before it.
+        #[arg(long, default_value = "compact", value_parser = parse_layout)]
+        state_layout: cairn_types::genesis::StateLayout,
     },
     /// A local BFT cluster (validator processes on loopback): committed transfers per
     /// second and commit latency (p50, p99) at an offered load.
@@ -210,6 +214,7 @@ pub async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
             archive,
             keep_epochs,
             keep_versions,
+            state_layout,
         } => {
             let opts = cairn_bench::node::NodeOptions {
                 devices,
@@ -222,6 +227,7 @@ pub async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
                 archive,
                 keep_epochs,
                 keep_versions,
+                state_layout,
             };
             let r = cairn_bench::node::run(opts).await?;
             if ctx.json {
@@ -442,4 +448,10 @@ fn measures(rows: &[(&str, String)]) {
         &["measure", "value"],
         rows.iter().map(|(k, v)| vec![k.to_string(), v.clone()]).collect(),
     );
+}
+
+/// A state layout by its JSON name (`legacy`, `compact`).
+fn parse_layout(s: &str) -> Result<cairn_types::genesis::StateLayout, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_string()))
+        .map_err(|_| format!("{s:?} is not a state layout (legacy, compact)"))
 }
