@@ -72,3 +72,86 @@ pub(crate) fn update(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use cairn_app::state_key;
+    use cairn_types::device::DeviceStatus;
+    use cairn_types::{Address, DeviceClass, DeviceId, DeviceKey, Hash};
+    use proptest::prelude::*;
+    use redb::{ReadableDatabase, ReadableTable};
+    use std::collections::{BTreeMap, BTreeSet};
+
+    fn device(id: u8, owner: u8, class: DeviceClass, location: Option<u64>) -> Device {
+        Device {
+            id: Hash([id; 32]),
+            key: DeviceKey::Ed25519([id; 32]),
+            class,
+            owner: Address([owner; 32]),
+            metadata: Vec::new(),
+            registered_height: 1,
+            bond: 0,
+            status: DeviceStatus::Active,
+            location,
+            location_count: u32::from(location.is_some()),
+            located_at: 0,
+            maker: None,
+        }
+    }
+
+    #[test]
+    fn index_rows_have_the_bytes_of_the_legacy_layouts_index_keys() {
+        // A cell whose bytes hold a '/' (0x2f), as real cells may.
+        let d = device(3, 9, DeviceClass::Sensor, Some(0x08c1_fb46_ca4a_2f2f));
+        let id: &DeviceId = &d.id;
+        let legacy = vec![
+            state_key::index_with_id(state_key::index_owner_prefix(&d.owner), id),
+            state_key::index_with_id(state_key::index_class_prefix(d.class), id),
+            state_key::index_cell(0x08c1_fb46_ca4a_2f2f, id),
+        ];
+        assert_eq!(rows(&d), legacy);
+        assert_eq!(rows(&device(3, 9, DeviceClass::Sensor, None)), legacy[..2].to_vec());
+    }
+
+    /// A change of a device record: which device, and its new record (owner, class index,
+    /// cell), or none (deleted).
+    type Change = (u8, Option<(u8, usize, Option<u64>)>);
+
+    proptest! {
+        /// After any changes of device records, the index holds exactly the rows of the
+        /// records as they stand (a listing by owner, class or cell finds each device where
+        /// its record says it is, and nowhere else).
+        #[test]
+        fn the_index_follows_the_device_records_through_any_changes(
+            changes in proptest::collection::vec(
+                (0u8..5, proptest::option::of((0u8..3, 0usize..6, proptest::option::of(1u64..4)))),
+                1..40,
+            )
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let db = redb::Database::create(dir.path().join("i.redb")).unwrap();
+            let mut records: BTreeMap<u8, Device> = BTreeMap::new();
+            let changes: Vec<Change> = changes;
+            for (id, new) in changes {
+                let new = new.map(|(o, c, l)| device(id, o, DeviceClass::ALL[c], l));
+                let old = records.get(&id).map(|d| codec::encode(d));
+                let bytes = new.as_ref().map(|d| codec::encode(d));
+                let w = db.begin_write().unwrap();
+                update(&w, old.as_deref(), bytes.as_deref()).unwrap();
+                w.commit().unwrap();
+                match new {
+                    Some(d) => records.insert(id, d),
+                    None => records.remove(&id),
+                };
+            }
+            let r = db.begin_read().unwrap();
+            let t = r.open_table(DEVICE_INDEX).unwrap();
+            let got: BTreeSet<Vec<u8>> =
+                t.iter().unwrap().map(|e| e.unwrap().0.value().to_vec()).collect();
+            let want: BTreeSet<Vec<u8>> = records.values().flat_map(rows).collect();
+            prop_assert_eq!(got, want);
+        }
+    }
+}

@@ -132,3 +132,7 @@ impl Component for Expiry {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[path = "expiry_tests.rs"]
+mod tests;

@@ -87,7 +87,7 @@ fn paid_epoch() -> Paid {
     Paid { n, a, b, report }
 }
 
-fn claim_of(report: &RewardReport, owner: &Address) -> RewardClaim {
+pub(crate) fn claim_of(report: &RewardReport, owner: &Address) -> RewardClaim {
     let leaves: Vec<Hash> = report.paid().map(|e| e.leaf().hash()).collect();
     let (index, entry) =
         report.paid().enumerate().find(|(_, e)| e.owner == *owner).expect("a paid leaf");
