@@ -985,6 +985,7 @@ mod tests {
         let legacy = Params {
             gov: crate::gov::GovParams::legacy(),
             max_block_cost: legacy_max_block_cost(),
+            state_layout: StateLayout::legacy(),
             ..Params::default()
         };
         let bytes = codec::encode(&legacy);
@@ -994,6 +995,28 @@ mod tests {
         let with = codec::encode(&budget);
         assert!(with.len() > bytes.len());
         assert_eq!(codec::decode::<Params>(&with, 1 << 20, "params").unwrap(), budget);
+        // The compact layout: one byte after the (legacy, so written) budget.
+        let compact = Params { state_layout: StateLayout::Compact, ..legacy.clone() };
+        let with = codec::encode(&compact);
+        assert_eq!(with.len(), bytes.len() + codec::encode(&legacy.gov).len() + 8 + 1);
+        assert_eq!(with.last(), Some(&1));
+        assert_eq!(codec::decode::<Params>(&with, 1 << 20, "params").unwrap(), compact);
+        // The legacy value written out is not canonical.
+        let mut padded = codec::encode(&budget);
+        padded.push(0);
+        assert!(codec::decode::<Params>(&padded, 1 << 20, "params").is_err());
+    }
+
+    #[test]
+    fn a_params_file_without_state_layout_keeps_the_legacy_layout() {
+        // ADR 0029 and 0036: chains started before the field keep their layout; a new
+        // chain's defaults are compact.
+        let mut json = serde_json::to_value(Params::default()).unwrap();
+        assert_eq!(json["state_layout"], "compact");
+        json.as_object_mut().unwrap().remove("state_layout");
+        let p: Params = serde_json::from_value(json).unwrap();
+        assert_eq!(p.state_layout, StateLayout::Legacy);
+        assert_eq!(Params::default().state_layout, StateLayout::Compact);
     }
 
     #[test]
