@@ -136,8 +136,8 @@ mod tests {
             let changes: Vec<Change> = changes;
             for (id, new) in changes {
                 let new = new.map(|(o, c, l)| device(id, o, DeviceClass::ALL[c], l));
-                let old = records.get(&id).map(|d| codec::encode(d));
-                let bytes = new.as_ref().map(|d| codec::encode(d));
+                let old = records.get(&id).map(codec::encode);
+                let bytes = new.as_ref().map(codec::encode);
                 let w = db.begin_write().unwrap();
                 update(&w, old.as_deref(), bytes.as_deref()).unwrap();
                 w.commit().unwrap();
