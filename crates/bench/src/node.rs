@@ -835,6 +835,12 @@ mod tests {
         assert_eq!(r.reports_accepted, 2 * per_epoch);
         assert_eq!(r.reports_rejected, 0);
         assert_eq!(r.per_epoch.len(), 2);
+        // Every device has its record in state; a compact chain keeps no query index there.
+        assert_eq!(r.state_by_prefix["dev/"].keys, 60);
+        assert!(!r.state_by_prefix.keys().any(|p| p.starts_with("idx/")));
+        let keys: u64 = r.state_by_prefix.values().map(|p| p.keys).sum();
+        let latest = r.tables.iter().find(|t| t.name == "state_latest").unwrap();
+        assert_eq!(keys, latest.entries);
         assert!(r.per_epoch.iter().all(|e| e.reports == per_epoch));
         assert_eq!(r.setup_transactions, 120);
         assert_eq!(r.devices_by_class.len(), 6);
