@@ -14,7 +14,8 @@
 //! | 5 | [`crate::storage::Deals`] | at an epoch's first block: unanswered challenges fault, new ones from the entropy | — |
 //! | 6 | [`crate::staking::Staking`] | unbonding that ends returns; at an epoch's first block the next set | — |
 //! | 7 | [`crate::governance::tally::Governance`] | at an epoch's first block: proposals whose voting ended are tallied, passed ones applied | — |
-//! | 8 | [`crate::component::Chain`] | — | the block's height, time and entropy; entropy older than the window goes |
+//! | 8 | [`crate::devices::expiry::Expiry`] | — | compact layout: beacon records whose witness window ended go; at an epoch's first block, device epoch records and rosters whose windows all passed (ADR 0036) |
+//! | 9 | [`crate::component::Chain`] | — | the block's height, time and entropy; entropy older than the window goes |
 //!
 //! Governance comes after everything else that runs at a boundary: the reward run, the
 //! storage challenges and the next validator set all close the ending epoch on the
@@ -33,7 +34,7 @@ use cairn_types::{Address, Hash, Height, Params};
 use crate::component::{BlockEnv, BlockOutput, Chain, Component};
 
 /// Every component, in the order the block runs them (the table in the module docs).
-pub static COMPONENTS: [&dyn Component; 8] = [
+pub static COMPONENTS: [&dyn Component; 9] = [
     &crate::devices::registry::Bonds,
     &crate::usage::Channels,
     &crate::rewards::Rewards,
@@ -41,6 +42,7 @@ pub static COMPONENTS: [&dyn Component; 8] = [
     &crate::storage::Deals,
     &crate::staking::Staking,
     &crate::governance::tally::Governance,
+    &crate::devices::expiry::Expiry,
     &Chain,
 ];
 
@@ -119,7 +121,17 @@ mod tests {
         let names: Vec<&str> = COMPONENTS.iter().map(|c| c.name()).collect();
         assert_eq!(
             names,
-            ["bonds", "channels", "rewards", "jobs", "deals", "staking", "governance", "chain"]
+            [
+                "bonds",
+                "channels",
+                "rewards",
+                "jobs",
+                "deals",
+                "staking",
+                "governance",
+                "expiry",
+                "chain"
+            ]
         );
         assert_eq!(COMPONENTS[REWARDS_AT].name(), "rewards");
     }

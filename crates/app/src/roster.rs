@@ -17,8 +17,17 @@ pub const CHUNK: u32 = 512;
 /// The name of the roster in its state keys.
 const KIND: &[u8] = b"active";
 
+/// The name of the roster of devices with a rejection record in an epoch but no activity
+/// record when the rejection record was made (compact layout, ADR 0036): with the active
+/// roster it names every `devrej/<id>/<epoch>` key, so they can go when the epoch expires.
+pub const REJECTED: &[u8] = b"rejected";
+
 fn len(state: &impl StateRead, epoch: u64) -> Result<u32, StateError> {
-    Ok(state.get_decoded(&state_key::roster_len(KIND, epoch))?.unwrap_or(0))
+    len_of(state, KIND, epoch)
+}
+
+fn len_of(state: &impl StateRead, kind: &[u8], epoch: u64) -> Result<u32, StateError> {
+    Ok(state.get_decoded(&state_key::roster_len(kind, epoch))?.unwrap_or(0))
 }
 
 /// Appends `id` to the roster of `epoch`.
@@ -36,13 +45,23 @@ pub fn append(o: &mut Overlay<'_>, epoch: u64, id: &DeviceId) -> Result<(), Stat
 /// Appends `ids` to the roster of `epoch`, in order: the same state as [`append`] for each,
 /// with each chunk read and written once.
 pub fn append_all(o: &mut Overlay<'_>, epoch: u64, ids: &[DeviceId]) -> Result<(), StateError> {
+    append_all_to(o, KIND, epoch, ids)
+}
+
+/// [`append_all`] to the roster named `kind`.
+pub fn append_all_to(
+    o: &mut Overlay<'_>,
+    kind: &[u8],
+    epoch: u64,
+    ids: &[DeviceId],
+) -> Result<(), StateError> {
     if ids.is_empty() {
         return Ok(());
     }
-    let mut n = len(o, epoch)?;
+    let mut n = len_of(o, kind, epoch)?;
     let mut rest = ids;
     while !rest.is_empty() {
-        let key = state_key::roster_chunk(KIND, epoch, n / CHUNK);
+        let key = state_key::roster_chunk(kind, epoch, n / CHUNK);
         let mut chunk: Vec<DeviceId> =
             if n % CHUNK == 0 { Vec::new() } else { o.get_decoded(&key)?.unwrap_or_default() };
         let room = (CHUNK - n % CHUNK) as usize;
@@ -52,21 +71,46 @@ pub fn append_all(o: &mut Overlay<'_>, epoch: u64, ids: &[DeviceId]) -> Result<(
         o.put_encoded(key, &chunk);
         rest = later;
     }
-    o.put_encoded(state_key::roster_len(KIND, epoch), &n);
+    o.put_encoded(state_key::roster_len(kind, epoch), &n);
     Ok(())
 }
 
 /// The whole roster of `epoch`, in append order.
 pub fn read(state: &impl StateRead, epoch: u64) -> Result<Vec<DeviceId>, StateError> {
-    let n = len(state, epoch)?;
+    read_of(state, KIND, epoch)
+}
+
+/// [`read`] of the roster named `kind`.
+pub fn read_of(
+    state: &impl StateRead,
+    kind: &[u8],
+    epoch: u64,
+) -> Result<Vec<DeviceId>, StateError> {
+    let n = len_of(state, kind, epoch)?;
     let mut out = Vec::with_capacity(n as usize);
     for c in 0..n.div_ceil(CHUNK) {
         let chunk: Vec<DeviceId> =
-            state.get_decoded(&state_key::roster_chunk(KIND, epoch, c))?.unwrap_or_default();
+            state.get_decoded(&state_key::roster_chunk(kind, epoch, c))?.unwrap_or_default();
         out.extend(chunk);
     }
     Ok(out)
 }
+
+/// Deletes the roster of `epoch` named `kind` (its length and every chunk).
+pub fn delete(o: &mut Overlay<'_>, kind: &[u8], epoch: u64) -> Result<(), StateError> {
+    if o.get(&state_key::roster_len(kind, epoch))?.is_none() {
+        return Ok(());
+    }
+    let n = len_of(o, kind, epoch)?;
+    for c in 0..n.div_ceil(CHUNK) {
+        o.delete(state_key::roster_chunk(kind, epoch, c));
+    }
+    o.delete(state_key::roster_len(kind, epoch));
+    Ok(())
+}
+
+/// The name of the active roster, for [`read_of`] and [`delete`].
+pub const ACTIVE: &[u8] = KIND;
 
 #[cfg(test)]
 mod tests {

@@ -332,6 +332,20 @@ pub fn beacon(id: &DeviceId, height: u64) -> Vec<u8> {
     k
 }
 
+/// The beacons whose witness window ends at `height` (compact layout, ADR 0036): (beaconer,
+/// beacon height) pairs no witness can name after this block; their records go at its end.
+pub fn beacon_expiry(height: u64) -> Vec<u8> {
+    let mut k = b"beaconq/".to_vec();
+    k.extend_from_slice(&height.to_be_bytes());
+    k
+}
+
+/// The first epoch whose device records and rosters are still kept (compact layout, ADR
+/// 0036; absent: 0).
+pub fn epochs_expired() -> Vec<u8> {
+    b"meta/epochs_expired".to_vec()
+}
+
 /// A validator candidate's stake record (tokens, shares, status).
 pub fn validator(addr: &Address) -> Vec<u8> {
     let mut k = b"stake/val/".to_vec();

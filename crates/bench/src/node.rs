@@ -77,6 +77,8 @@ pub struct NodeOptions {
     /// Blocks after the boundary that settle each reward run
     /// (`Params::reward_settle_delay_blocks`; 0: the run inside the boundary block).
     pub settle_delay_blocks: u64,
+    /// The chain's state layout (ADR 0036).
+    pub state_layout: cairn_types::genesis::StateLayout,
 }
 
 impl Default for NodeOptions {
@@ -93,6 +95,7 @@ impl Default for NodeOptions {
             keep_epochs: None,
             keep_versions: cairn_node::DEFAULT_KEEP_VERSIONS,
             settle_delay_blocks: cairn_types::genesis::default_reward_settle_delay(120),
+            state_layout: cairn_types::genesis::StateLayout::Compact,
         }
     }
 }
@@ -137,6 +140,8 @@ pub struct NodeBench {
     pub keep_epochs: Option<u64>,
     /// Tree versions the node kept (0: all).
     pub keep_versions: u64,
+    /// The chain's state layout.
+    pub state_layout: cairn_types::genesis::StateLayout,
     pub setup_transactions: u64,
     pub reports_accepted: u64,
     pub reports_rejected: u64,
@@ -171,6 +176,9 @@ pub struct NodeBench {
     pub tables: Vec<TableBytes>,
     /// Every table's growth in stored (key and value) bytes over the traffic, per report.
     pub table_bytes_per_report: BTreeMap<String, f64>,
+    /// The latest state at the end by kind of key (`dev/`, `devep/`, `idx/owner/`, …): keys
+    /// and their key and value bytes.
+    pub state_by_prefix: BTreeMap<String, cairn_store::PrefixBytes>,
     pub seconds: f64,
 }
 
@@ -513,7 +521,9 @@ pub async fn run(opts: NodeOptions) -> anyhow::Result<NodeBench> {
     params.reward_settle_delay_blocks = opts.settle_delay_blocks;
     params.coverage.entropy_max_age_blocks = opts.blocks_per_epoch;
     params.coverage.beacon_interval_blocks = 1;
-    params.coverage.witness_lag_blocks = 100_000;
+    // Witnesses name beacons of their own epoch (the first phase's).
+    params.coverage.witness_lag_blocks = opts.blocks_per_epoch;
+    params.state_layout = opts.state_layout;
     params.coverage.reciprocity_blocks = 100_000;
     // Signing a phase's reports in a debug build takes a while: reports stay fresh.
     params.devices.max_report_age_ms = 3_600_000;
@@ -736,6 +746,7 @@ pub async fn run(opts: NodeOptions) -> anyhow::Result<NodeBench> {
     let reports_accepted = m.reports_accepted.get() - a0;
     let reports_rejected = m.reports_rejected.get() - r0;
     let tables = shared.store.table_bytes()?;
+    let state_by_prefix = shared.store.state_prefix_bytes()?;
     let store_file_bytes = std::fs::metadata(&file)?.len();
     let store_allocated_bytes = shared.store.allocated_bytes()?;
     let state = state_bytes(&tables);
@@ -757,6 +768,7 @@ pub async fn run(opts: NodeOptions) -> anyhow::Result<NodeBench> {
         archive: opts.archive,
         keep_epochs,
         keep_versions: opts.keep_versions,
+        state_layout: opts.state_layout,
         setup_transactions,
         reports_accepted,
         reports_rejected,
@@ -784,6 +796,7 @@ pub async fn run(opts: NodeOptions) -> anyhow::Result<NodeBench> {
         per_epoch,
         table_bytes_per_report: growth_per_report(&tables_before, &tables, reports_accepted),
         tables,
+        state_by_prefix,
         seconds: started.elapsed().as_secs_f64(),
     };
     drop(blocks);
@@ -885,6 +898,12 @@ mod tests {
         assert_eq!(r.reports_accepted, 2 * per_epoch);
         assert_eq!(r.reports_rejected, 0);
         assert_eq!(r.per_epoch.len(), 2);
+        // Every device has its record in state; a compact chain keeps no query index there.
+        assert_eq!(r.state_by_prefix["dev/"].keys, 60);
+        assert!(!r.state_by_prefix.keys().any(|p| p.starts_with("idx/")));
+        let keys: u64 = r.state_by_prefix.values().map(|p| p.keys).sum();
+        let latest = r.tables.iter().find(|t| t.name == "state_latest").unwrap();
+        assert_eq!(keys, latest.entries);
         assert!(r.per_epoch.iter().all(|e| e.reports == per_epoch));
         assert_eq!(r.setup_transactions, 120);
         assert_eq!(r.devices_by_class.len(), 6);

@@ -17,6 +17,7 @@ use cairn_types::api::{
 };
 use cairn_types::device::{CoverageDensity, Device, LocationAssertion};
 use cairn_types::device_key::DeviceId;
+use cairn_types::genesis::StateLayout;
 use cairn_types::{Address, DeviceClass, Hash, Params};
 use serde::Deserialize;
 use std::sync::Arc;
@@ -153,7 +154,17 @@ pub async fn list(
     let cell = q.cell.as_deref().map(cell_range).transpose()?;
     blocking(move || {
         let snap = s.snapshot()?;
-        list_devices(&snap, Filter { owner, class, cell }, after, limit, MAX_SCAN).map(Json)
+        let params = App::params(&snap).map_err(anyhow::Error::from)?;
+        let filter = Filter { owner, class, cell };
+        // The query indexes are state keys under the legacy layout, the node's own under the
+        // compact one (ADR 0036).
+        let page = match params.state_layout {
+            StateLayout::Legacy => list_devices(&snap, &snap, filter, after, limit, MAX_SCAN),
+            StateLayout::Compact => {
+                list_devices(&snap, &snap.device_index(), filter, after, limit, MAX_SCAN)
+            }
+        };
+        page.map(Json)
     })
     .await
 }
@@ -167,9 +178,11 @@ struct Filter {
 }
 
 /// A page of at most `limit` devices matching `filter`, after the index key `after`, reading
-/// at most `max_scan` index keys; `next` is where the next page starts.
+/// at most `max_scan` index keys; `next` is where the next page starts. The owner, class and
+/// cell indexes are read from `index`, device records from `snap`.
 fn list_devices(
     snap: &(impl StateRead + StateScan),
+    index: &dyn StateScan,
     filter: Filter,
     after: Option<Vec<u8>>,
     limit: usize,
@@ -194,8 +207,10 @@ fn list_devices(
     let mut found: Vec<Device> = Vec::new();
     let mut next = None;
     let mut scanned = 0usize;
+    let source: &dyn StateScan =
+        if owner.is_none() && cell.is_none() && class.is_none() { snap } else { index };
     'scan: loop {
-        let chunk = snap.scan_prefix(
+        let chunk = source.scan_prefix(
             &prefix,
             start.as_deref(),
             limit.saturating_mul(4).min(max_scan.saturating_sub(scanned)).max(1),
@@ -473,7 +488,7 @@ mod tests {
         let mut found = Vec::new();
         let mut requests = 0;
         loop {
-            let page = list_devices(&store, filter(), after.clone(), 10, 50).unwrap();
+            let page = list_devices(&store, &store, filter(), after.clone(), 10, 50).unwrap();
             requests += 1;
             assert!(page.devices.len() <= 10);
             found.extend(page.devices.into_iter().map(|d| d.id));
@@ -486,7 +501,7 @@ mod tests {
         assert_eq!(found.len(), 3);
         assert!(requests >= 203 / 50, "{requests} requests");
         // Without the budget (as before) one request scans all 203.
-        let all = list_devices(&store, filter(), None, 10, usize::MAX).unwrap();
+        let all = list_devices(&store, &store, filter(), None, 10, usize::MAX).unwrap();
         assert_eq!(all.devices.len(), 3);
     }
 }

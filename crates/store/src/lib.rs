@@ -6,6 +6,7 @@
 //! ONE redb write transaction committed with fsync, so after a kill at any moment the store
 //! holds either all of a block or none of it. See docs/adr/0002-store-redb.md.
 
+pub mod device_index;
 pub mod pending;
 mod prune;
 mod rewards;
@@ -13,7 +14,7 @@ mod stats;
 mod tables;
 
 pub use prune::Retention;
-pub use stats::{STATE_TABLES, TableBytes};
+pub use stats::{PrefixBytes, STATE_TABLES, TableBytes, state_prefix};
 
 use cairn_state::{ChangeSet, CommittedState, StateError, StateRead};
 use cairn_types::device::RejectReason;
@@ -334,6 +335,9 @@ fn write_state(
             None => latest.remove(k.as_slice())?,
         };
         let old = old.map(|g| g.value().to_vec());
+        if device_index::is_device_key(k) {
+            device_index::update(w, old.as_deref(), v.as_deref())?;
+        }
         // Genesis replaces nothing: no proof is asked before version 0.
         if version > 0 && old.as_deref() != v.as_deref() {
             let kh = cairn_state::tree::key_hash(k).0;
@@ -394,6 +398,7 @@ pub struct Snapshot {
     owner_rewards: redb::ReadOnlyTable<([u8; 32], u64, u64), u32>,
     /// `tree_kept_from` of this view, read once: a read transaction sees one watermark.
     tree_kept_from: u64,
+    device_index: redb::ReadOnlyTable<&'static [u8], ()>,
 }
 
 impl Snapshot {
@@ -417,6 +422,7 @@ impl Snapshot {
             reward_entries: r.open_table(REWARD_ENTRIES)?,
             device_rewards: r.open_table(DEVICE_REWARDS)?,
             owner_rewards: r.open_table(OWNER_REWARDS)?,
+            device_index: r.open_table(DEVICE_INDEX)?,
         })
     }
 
@@ -632,6 +638,47 @@ impl cairn_state::StateScan for Snapshot {
                 break;
             }
             out.push((k.value().to_vec(), v.value().to_vec()));
+        }
+        Ok(out)
+    }
+}
+
+/// The node's device query indexes ([`device_index`]) as a key scan, each row with an empty
+/// value: what a listing reads under the compact layout, where they are not in state.
+pub struct DeviceIndex<'a>(&'a Snapshot);
+
+impl Snapshot {
+    /// The node's device query indexes of this view.
+    pub fn device_index(&self) -> DeviceIndex<'_> {
+        DeviceIndex(self)
+    }
+}
+
+impl cairn_state::StateScan for DeviceIndex<'_> {
+    fn scan_prefix(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<cairn_state::Entry>, StateError> {
+        let start = cairn_state::scan_start(prefix, after);
+        let start_ref: std::ops::Bound<&[u8]> = match &start {
+            std::ops::Bound::Included(k) => std::ops::Bound::Included(k.as_slice()),
+            std::ops::Bound::Excluded(k) => std::ops::Bound::Excluded(k.as_slice()),
+            std::ops::Bound::Unbounded => std::ops::Bound::Unbounded,
+        };
+        let range = self
+            .0
+            .device_index
+            .range::<&[u8]>((start_ref, std::ops::Bound::Unbounded))
+            .map_err(StoreError::from)?;
+        let mut out = Vec::new();
+        for entry in range {
+            let (k, _) = entry.map_err(StoreError::from)?;
+            if !k.value().starts_with(prefix) || out.len() >= limit {
+                break;
+            }
+            out.push((k.value().to_vec(), Vec::new()));
         }
         Ok(out)
     }

@@ -4,7 +4,10 @@
 
 use crate::tables::*;
 use crate::{Store, StoreError};
-use redb::{ReadTransaction, ReadableDatabase, ReadableTableMetadata, TableDefinition};
+use redb::{
+    ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition,
+};
+use std::collections::BTreeMap;
 
 /// The size of one table of the store.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -26,6 +29,28 @@ impl TableBytes {
     pub fn total_bytes(&self) -> u64 {
         self.stored_bytes.saturating_add(self.metadata_bytes).saturating_add(self.fragmented_bytes)
     }
+}
+
+/// The latest values of one kind of state key (see [`Store::state_prefix_bytes`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct PrefixBytes {
+    /// Keys with the prefix.
+    pub keys: u64,
+    /// Their key and value bytes.
+    pub bytes: u64,
+}
+
+/// The kind of a state key: its bytes up to and including the first `/`, or the second one
+/// for the query indexes (`idx/owner/`, `idx/class/`, `idx/cell/`), or the whole key when it
+/// has no `/`.
+pub fn state_prefix(key: &[u8]) -> &[u8] {
+    let Some(first) = key.iter().position(|b| *b == b'/') else { return key };
+    let end = if key.starts_with(b"idx/") {
+        key[first + 1..].iter().position(|b| *b == b'/').map_or(key.len(), |i| first + i + 2)
+    } else {
+        first + 1
+    };
+    &key[..end]
 }
 
 /// The tables that hold the authenticated state: latest values, the versioned tree and, on
@@ -74,8 +99,26 @@ impl Store {
             DEVICE_REPORT_POS,
             REWARD_ENTRIES,
             DEVICE_REWARDS,
-            OWNER_REWARDS
+            OWNER_REWARDS,
+            DEVICE_INDEX
         ))
+    }
+
+    /// The latest state's keys and their key and value bytes, by key prefix
+    /// ([`state_prefix`]), from one read transaction: what kinds of records the state is
+    /// made of. It reads every latest value: a diagnostic, not for a hot path.
+    pub fn state_prefix_bytes(&self) -> Result<BTreeMap<String, PrefixBytes>, StoreError> {
+        let r = self.db.begin_read()?;
+        let t = r.open_table(LATEST)?;
+        let mut out: BTreeMap<String, PrefixBytes> = BTreeMap::new();
+        for entry in t.iter()? {
+            let (k, v) = entry?;
+            let (k, v) = (k.value(), v.value());
+            let p = out.entry(String::from_utf8_lossy(state_prefix(k)).into_owned()).or_default();
+            p.keys += 1;
+            p.bytes = p.bytes.saturating_add((k.len() + v.len()) as u64);
+        }
+        Ok(out)
     }
 
     /// Bytes of the file's pages in use (every table's pages and redb's own): the file's
@@ -86,5 +129,20 @@ impl Store {
         let stats = w.stats()?;
         w.abort()?;
         Ok(stats.allocated_pages().saturating_mul(stats.page_size() as u64))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::state_prefix;
+
+    #[test]
+    fn a_state_key_is_counted_under_its_first_segment_or_its_index_name() {
+        assert_eq!(state_prefix(b"dev/\x01\x02"), b"dev/");
+        assert_eq!(state_prefix(b"devep/\x01/\x00"), b"devep/");
+        assert_eq!(state_prefix(b"idx/owner/abc/\x01"), b"idx/owner/");
+        assert_eq!(state_prefix(b"idx/cell/\x00\x2f"), b"idx/cell/");
+        assert_eq!(state_prefix(b"idx/"), b"idx/");
+        assert_eq!(state_prefix(b"plain"), b"plain");
     }
 }

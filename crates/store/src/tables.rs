@@ -48,6 +48,10 @@ pub const DEVICE_REWARDS: TableDefinition<([u8; 32], u64), u32> =
 pub const OWNER_REWARDS: TableDefinition<([u8; 32], u64, u64), u32> =
     TableDefinition::new("owner_rewards");
 
+/// The node's device query indexes (`device_index.rs`, ADR 0036): the legacy layout's
+/// `idx/owner/…`, `idx/class/…` and `idx/cell/…` keys, kept outside the state.
+pub const DEVICE_INDEX: TableDefinition<&[u8], ()> = TableDefinition::new("device_index");
+
 /// Blocks the BFT driver proposed or accepted for heights not yet committed: (height,
 /// block hash) → the driver's record of it (borsh). Not part of the chain: dropped once
 /// the height commits (see `pending.rs`).
@@ -84,5 +88,6 @@ pub fn create_tables(w: &WriteTransaction) -> Result<(), TableError> {
     w.open_table(DEVICE_REWARDS)?;
     w.open_table(OWNER_REWARDS)?;
     w.open_table(PENDING_BLOCKS)?;
+    w.open_table(DEVICE_INDEX)?;
     Ok(())
 }

@@ -218,9 +218,9 @@ fn table_bytes_count_every_row_and_the_key_and_value_bytes_of_the_latest_state()
     run(&store, &g, &a, &b, 3);
     let after = store.table_bytes().unwrap();
     let names: Vec<&str> = after.iter().map(|t| t.name.as_str()).collect();
-    assert_eq!(names.len(), 14);
-    for name in STATE_TABLES.iter().chain(&["blocks", "receipts", "tx_index", "device_report_pos"])
-    {
+    assert_eq!(names.len(), 15);
+    let others = ["blocks", "receipts", "tx_index", "device_report_pos", "device_index"];
+    for name in STATE_TABLES.iter().chain(&others) {
         assert!(names.contains(name), "{name} missing from {names:?}");
     }
     let row =
@@ -241,6 +241,12 @@ fn table_bytes_count_every_row_and_the_key_and_value_bytes_of_the_latest_state()
     }
     let state = row(&after, "state_latest");
     assert_eq!((state.entries, state.stored_bytes), (rows, bytes));
+    // And by prefix: every key once, under its kind.
+    let prefixes = store.state_prefix_bytes().unwrap();
+    let keys: u64 = prefixes.values().map(|p| p.keys).sum();
+    let total: u64 = prefixes.values().map(|p| p.bytes).sum();
+    assert_eq!((keys, total), (rows, bytes));
+    assert_eq!(prefixes["acct/"].keys, 2, "{prefixes:?}");
     assert!(state.total_bytes() >= state.stored_bytes);
     // Blocks only add: every block table grew.
     assert!(row(&after, "blocks").stored_bytes > row(&before, "blocks").stored_bytes);

@@ -86,6 +86,11 @@ pub struct Params {
     /// 0029); legacy value: 0, the run computed and settled inside the boundary block.
     #[serde(default)]
     pub reward_settle_delay_blocks: u64,
+    /// Which per-device records the state keeps and for how long (ADR 0036). Appended (ADR
+    /// 0029); legacy value: [`StateLayout::Legacy`], every record kept for good and the
+    /// query indexes in state (a chain started before it wrote them so).
+    #[serde(default = "StateLayout::legacy")]
+    pub state_layout: StateLayout,
 }
 
 /// The most blocks a reward run's settlement may be deferred: a node keeps the state of the
@@ -97,6 +102,41 @@ pub const MAX_REWARD_SETTLE_DELAY_BLOCKS: u64 = 1_000;
 /// epochs under 3 blocks).
 pub fn default_reward_settle_delay(blocks_per_epoch: u64) -> u64 {
     (blocks_per_epoch / 3).min(20)
+}
+
+/// Which per-device records the state keeps and for how long (ADR 0036).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    Serialize,
+    Deserialize,
+    BorshSerialize,
+    BorshDeserialize,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+#[borsh(use_discriminant = true)]
+pub enum StateLayout {
+    /// As the chain started: per-epoch device records (activity, rejections, the epoch
+    /// rosters) and beacon records are kept for good, and the owner, class and cell query
+    /// indexes (`idx/…`) are state keys.
+    Legacy = 0,
+    /// A device's epoch records and the epoch's rosters go once every window that reads
+    /// them has passed, a beacon's record once no witness of it can be accepted, and the
+    /// query indexes are kept by each node outside the state.
+    #[default]
+    Compact = 1,
+}
+
+impl StateLayout {
+    /// The value of a chain started before the field existed.
+    pub fn legacy() -> Self {
+        StateLayout::Legacy
+    }
 }
 
 /// The default block cost budget of a new chain: about one second of mixed proofs of
@@ -122,7 +162,8 @@ mod budget_json {
 }
 
 // The layout frozen at the first version, field by field, then the appended fields in the
-// order they were added: `gov`, `max_block_cost`, `reward_settle_delay_blocks`. Destructuring makes a new field a compile
+// order they were added: `gov`, `max_block_cost`, `reward_settle_delay_blocks`,
+// `state_layout`. Destructuring makes a new field a compile
 // error here until it is placed.
 impl BorshSerialize for Params {
     fn serialize<W: std::io::Write>(&self, w: &mut W) -> std::io::Result<()> {
@@ -147,6 +188,7 @@ impl BorshSerialize for Params {
             gov,
             max_block_cost,
             reward_settle_delay_blocks,
+            state_layout,
         } = self;
         BorshSerialize::serialize(blocks_per_epoch, w)?;
         BorshSerialize::serialize(base_fee, w)?;
@@ -169,6 +211,7 @@ impl BorshSerialize for Params {
         tail.field(gov, &crate::gov::GovParams::legacy());
         tail.field(max_block_cost, &legacy_max_block_cost());
         tail.field(reward_settle_delay_blocks, &0);
+        tail.field(state_layout, &StateLayout::legacy());
         tail.finish(w)
     }
 }
@@ -196,13 +239,15 @@ impl BorshDeserialize for Params {
             gov: crate::gov::GovParams::legacy(),
             max_block_cost: legacy_max_block_cost(),
             reward_settle_delay_blocks: 0,
+            state_layout: StateLayout::legacy(),
         };
         let mut tail = crate::appended::TailReader::default();
         let gov = tail.field(r, crate::gov::GovParams::legacy)?;
         let max_block_cost = tail.field(r, legacy_max_block_cost)?;
         let reward_settle_delay_blocks = tail.field(r, || 0u64)?;
+        let state_layout = tail.field(r, StateLayout::legacy)?;
         tail.finish()?;
-        Ok(Params { gov, max_block_cost, reward_settle_delay_blocks, ..params })
+        Ok(Params { gov, max_block_cost, reward_settle_delay_blocks, state_layout, ..params })
     }
 }
 
@@ -713,6 +758,7 @@ impl Default for Params {
             // `cairn init`, the devnet and the testnet write
             // `default_reward_settle_delay`.
             reward_settle_delay_blocks: 0,
+            state_layout: StateLayout::Compact,
         }
     }
 }
@@ -1103,6 +1149,7 @@ mod tests {
         let legacy = Params {
             gov: crate::gov::GovParams::legacy(),
             max_block_cost: legacy_max_block_cost(),
+            state_layout: StateLayout::legacy(),
             ..Params::default()
         };
         let bytes = codec::encode(&legacy);
@@ -1112,6 +1159,28 @@ mod tests {
         let with = codec::encode(&budget);
         assert!(with.len() > bytes.len());
         assert_eq!(codec::decode::<Params>(&with, 1 << 20, "params").unwrap(), budget);
+        // The compact layout: one byte after the (legacy, so written) budget and settle delay.
+        let compact = Params { state_layout: StateLayout::Compact, ..legacy.clone() };
+        let with = codec::encode(&compact);
+        assert_eq!(with.len(), bytes.len() + codec::encode(&legacy.gov).len() + 8 + 8 + 1);
+        assert_eq!(with.last(), Some(&1));
+        assert_eq!(codec::decode::<Params>(&with, 1 << 20, "params").unwrap(), compact);
+        // The legacy value written out is not canonical.
+        let mut padded = codec::encode(&budget);
+        padded.push(0);
+        assert!(codec::decode::<Params>(&padded, 1 << 20, "params").is_err());
+    }
+
+    #[test]
+    fn a_params_file_without_state_layout_keeps_the_legacy_layout() {
+        // ADR 0029 and 0036: chains started before the field keep their layout; a new
+        // chain's defaults are compact.
+        let mut json = serde_json::to_value(Params::default()).unwrap();
+        assert_eq!(json["state_layout"], "compact");
+        json.as_object_mut().unwrap().remove("state_layout");
+        let p: Params = serde_json::from_value(json).unwrap();
+        assert_eq!(p.state_layout, StateLayout::Legacy);
+        assert_eq!(Params::default().state_layout, StateLayout::Compact);
     }
 
     #[test]

@@ -450,8 +450,11 @@ pub enum ParamError {
     BadValue { key: String, value: String, reason: String },
 }
 
-/// Keys governance may not change: the epoch length numbers every epoch of the chain's past.
-pub const FIXED_PARAMS: &[&str] = &["blocks_per_epoch"];
+/// Keys governance may not change: the epoch length numbers every epoch of the chain's past,
+/// and the state layout is how the chain's records were written (switching a running chain
+/// would leave its legacy query indexes stale in state and expire every past epoch at once;
+/// ADR 0036).
+pub const FIXED_PARAMS: &[&str] = &["blocks_per_epoch", "state_layout"];
 
 impl Params {
     /// These parameters with `changes` applied in order (each key a path into the JSON of
@@ -610,6 +613,8 @@ mod tests {
         let e = p.with_changes(&[change("coverage.witness_cap", "ten")]).unwrap_err();
         assert!(e.to_string().contains("coverage.witness_cap = ten"), "{e}");
         let e = p.with_changes(&[change("blocks_per_epoch", "10")]).unwrap_err();
+        assert!(e.to_string().contains("fixed"), "{e}");
+        let e = p.with_changes(&[change("state_layout", "legacy")]).unwrap_err();
         assert!(e.to_string().contains("fixed"), "{e}");
         let e = p.with_changes(&[change("gov.quorum_bps", "10001")]).unwrap_err();
         assert!(e.to_string().contains("gov.quorum_bps"), "{e}");

@@ -110,6 +110,10 @@ pub enum BenchCmd {
         /// block; default: a new chain's, a third of an epoch up to 20).
         #[arg(long)]
         settle_delay_blocks: Option<u64>,
+        /// The chain's state layout (ADR 0036): `compact`, as a new chain's, or `legacy`, as
+        /// a chain started before it.
+        #[arg(long, default_value = "compact", value_parser = parse_layout)]
+        state_layout: cairn_types::genesis::StateLayout,
     },
     /// A local BFT cluster (validator processes on loopback): committed transfers per
     /// second and commit latency (p50, p99) at an offered load.
@@ -216,6 +220,7 @@ pub async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
             keep_epochs,
             keep_versions,
             settle_delay_blocks,
+            state_layout,
         } => {
             let settle_delay_blocks = settle_delay_blocks.unwrap_or_else(|| {
                 cairn_types::genesis::default_reward_settle_delay(blocks_per_epoch)
@@ -232,6 +237,7 @@ pub async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
                 keep_epochs,
                 keep_versions,
                 settle_delay_blocks,
+                state_layout,
             };
             let r = cairn_bench::node::run(opts).await?;
             if ctx.json {
@@ -455,4 +461,10 @@ fn measures(rows: &[(&str, String)]) {
         &["measure", "value"],
         rows.iter().map(|(k, v)| vec![k.to_string(), v.clone()]).collect(),
     );
+}
+
+/// A state layout by its JSON name (`legacy`, `compact`).
+fn parse_layout(s: &str) -> Result<cairn_types::genesis::StateLayout, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_string()))
+        .map_err(|_| format!("{s:?} is not a state layout (legacy, compact)"))
 }

@@ -9,6 +9,7 @@ use crate::device_support::{self as ds, KeyFile, device, keygen, success_receipt
 use crate::harness::{self, Node, NodeBuilder, crn};
 use cairn_client::DeviceQuery;
 use cairn_types::device_key::DeviceId;
+use cairn_types::genesis::StateLayout;
 use cairn_types::{Address, DeviceClass};
 use h3o::{LatLng, Resolution};
 use std::collections::BTreeSet;
@@ -98,11 +99,28 @@ async fn page_by_one(node: &Node, q: DeviceQuery) -> Vec<DeviceId> {
 
 #[test]
 fn location_is_asserted_and_read_back() {
-    harness::run(Duration::from_secs(120), async {
-        let b = NodeBuilder::new();
+    scenario(StateLayout::Compact);
+}
+
+/// The same on a chain whose genesis leaves `state_layout` out (started before it, ADR
+/// 0036): the listings read the query indexes from state there, not from the node's index.
+#[test]
+fn location_is_asserted_and_read_back_on_a_legacy_layout_chain() {
+    scenario(StateLayout::Legacy);
+}
+
+fn scenario(layout: StateLayout) {
+    harness::run(Duration::from_secs(120), async move {
+        let mut b = NodeBuilder::new();
+        if layout == StateLayout::Legacy {
+            b = b.edit_genesis(|g| {
+                g["params"].as_object_mut().expect("params").remove("state_layout");
+            });
+        }
         let alice = b.new_keystore_key("alice");
         let bob = b.new_keystore_key("bob");
         let node = b.fund(alice, crn(1_000)).fund(bob, crn(1_000)).start().await;
+        assert_eq!(ds::params(&node).await.state_layout, layout);
         let location_fee = ds::params(&node).await.devices.location_fee;
         assert!(location_fee > 0);
 

@@ -23,10 +23,12 @@ fn the_served_openapi_document_is_the_route_tables_and_the_answers_match_it() {
         }
 
         // Reads of the explorer and the chain, through the client (each answer checked).
-        node.wait_for_height(2, Duration::from_secs(20)).await;
+        // Three blocks at least, so a page of two has an older one after it.
+        node.wait_for_height(3, Duration::from_secs(20)).await;
         let page = client.blocks(None, Some(2)).await.expect("blocks");
         assert_eq!(page.blocks.len(), 2);
-        let older = client.blocks(page.next, Some(1)).await.expect("older blocks");
+        let next = page.next.expect("a block older than the first page");
+        let older = client.blocks(Some(next), Some(1)).await.expect("older blocks");
         assert!(older.blocks[0].height < page.blocks[1].height);
         let stats = client.device_stats().await.expect("device stats");
         assert_eq!(stats.total, 0);

@@ -2,6 +2,7 @@
 //! the denylist and maker allow-list, and the signed-report pipeline.
 
 pub mod density;
+pub mod expiry;
 pub mod fspl;
 pub mod plans;
 pub mod registry;

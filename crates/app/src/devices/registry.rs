@@ -87,8 +87,24 @@ macro_rules! tryf {
     };
 }
 
-fn put_index(o: &mut Overlay<'_>, key: Vec<u8>) {
-    o.put(key, Vec::new());
+/// Writes a query index row (`idx/…`) under the legacy layout; under the compact layout
+/// the indexes are each node's, outside the state (ADR 0036), and nothing is written.
+fn put_index(o: &mut Overlay<'_>, params: &Params, key: Vec<u8>) {
+    if in_state(params) {
+        o.put(key, Vec::new());
+    }
+}
+
+/// Deletes a query index row under the legacy layout (see [`put_index`]).
+fn delete_index(o: &mut Overlay<'_>, params: &Params, key: Vec<u8>) {
+    if in_state(params) {
+        o.delete(key);
+    }
+}
+
+/// Whether the owner, class and cell query indexes are state keys.
+fn in_state(params: &Params) -> bool {
+    params.state_layout == cairn_types::genesis::StateLayout::Legacy
 }
 
 /// Parameters of a registration, as carried by the transaction.
@@ -145,10 +161,18 @@ pub fn register(
     };
     let bond = params.devices.bonds.get(r.class);
     if let Some(old) = &previous {
-        o.delete(state_key::index_with_id(state_key::index_owner_prefix(&old.owner), &id));
-        o.delete(state_key::index_with_id(state_key::index_class_prefix(old.class), &id));
+        delete_index(
+            o,
+            params,
+            state_key::index_with_id(state_key::index_owner_prefix(&old.owner), &id),
+        );
+        delete_index(
+            o,
+            params,
+            state_key::index_with_id(state_key::index_class_prefix(old.class), &id),
+        );
         if let Some(cell) = old.location {
-            o.delete(state_key::index_cell(cell, &id));
+            delete_index(o, params, state_key::index_cell(cell, &id));
         }
     }
     tryf!(accounts::lock_bond(o, owner, bond));
@@ -169,8 +193,8 @@ pub fn register(
     };
     put_device(o, &device);
     o.put_encoded(state_key::device_nonce(&id), &(expected_nonce + 1));
-    put_index(o, state_key::index_with_id(state_key::index_owner_prefix(owner), &id));
-    put_index(o, state_key::index_with_id(state_key::index_class_prefix(r.class), &id));
+    put_index(o, params, state_key::index_with_id(state_key::index_owner_prefix(owner), &id));
+    put_index(o, params, state_key::index_with_id(state_key::index_class_prefix(r.class), &id));
     Ok(Ok(()))
 }
 
@@ -204,19 +228,20 @@ pub fn assert_location(
     }
     tryf!(accounts::burn_from(o, signer, params.devices.location_fee));
     if let Some(old) = d.location {
-        o.delete(state_key::index_cell(old, id));
+        delete_index(o, params, state_key::index_cell(old, id));
     }
     d.location = Some(cell);
     d.location_count = d.location_count.saturating_add(1);
     d.located_at = height;
     o.put_encoded(state_key::location(id, d.location_count), &LocationAssertion { cell, height });
-    put_index(o, state_key::index_cell(cell, id));
+    put_index(o, params, state_key::index_cell(cell, id));
     put_device(o, &d);
     Ok(Ok(()))
 }
 
 pub fn transfer(
     o: &mut Overlay<'_>,
+    params: &Params,
     signer: &Address,
     id: &DeviceId,
     to: &Address,
@@ -225,9 +250,9 @@ pub fn transfer(
     if matches!(d.status, DeviceStatus::Released { .. }) {
         fail!(DeviceTxError::NotActive { device: *id });
     }
-    o.delete(state_key::index_with_id(state_key::index_owner_prefix(&d.owner), id));
+    delete_index(o, params, state_key::index_with_id(state_key::index_owner_prefix(&d.owner), id));
     d.owner = *to;
-    put_index(o, state_key::index_with_id(state_key::index_owner_prefix(to), id));
+    put_index(o, params, state_key::index_with_id(state_key::index_owner_prefix(to), id));
     put_device(o, &d);
     Ok(Ok(()))
 }
@@ -485,7 +510,7 @@ impl TxHandler for TransferDevice<'_> {
     type Error = DeviceTxError;
 
     fn check_and_execute(&self, o: &mut Overlay<'_>, cx: &TxCx<'_>) -> Handled<DeviceTxError> {
-        no_outcome(transfer(o, cx.signer, self.device, self.to))
+        no_outcome(transfer(o, cx.params, cx.signer, self.device, self.to))
     }
 }
 

@@ -19,6 +19,7 @@ use cairn_types::device::{
     BeaconRecord, RejectReason, ReportPayload, ReportRejection, SensorEpoch, beacon_data,
 };
 use cairn_types::device_key::DeviceId;
+use cairn_types::genesis::StateLayout;
 use cairn_types::tx::StatelessError;
 use cairn_types::{Address, Height, Params, SignedReport, TxOutcome};
 use std::collections::BTreeMap;
@@ -68,6 +69,7 @@ fn process_batch_flushing(
     let slot = heartbeat_slot(params, height);
     let at = At { params, epoch, height, block_time_ms };
     let mut w = Work::new(o, epoch);
+    w.compact = params.state_layout == StateLayout::Compact;
     let mut accepted = 0u32;
     let mut rejected = Vec::new();
     for (index, signed) in reports.iter().enumerate() {
@@ -95,6 +97,7 @@ fn process_batch_flushing(
     }
     let _ = flush;
     w.flush()?;
+    super::expiry::queue_beacons(w.o, params, height, &w.beaconed)?;
     Ok(TxOutcome::Reports { accepted, rejected })
 }
 
@@ -157,6 +160,13 @@ struct Work<'w, 'a> {
     heard: Records<Vec<(DeviceId, Height)>>,
     /// Devices that joined the epoch's roster in this batch, in order, not yet appended.
     roster: Vec<DeviceId>,
+    /// Compact layout (ADR 0036): devices whose rejection record of the epoch this batch
+    /// made, in order, not yet appended to the epoch's rejected roster.
+    rejected_roster: Vec<DeviceId>,
+    /// Compact layout: hotspots whose beacon this batch accepted, for the expiry queue.
+    beaconed: Vec<DeviceId>,
+    /// Whether the chain keeps the compact layout.
+    compact: bool,
 }
 
 impl<'w, 'a> Work<'w, 'a> {
@@ -173,6 +183,9 @@ impl<'w, 'a> Work<'w, 'a> {
             beacons: Records::new(),
             heard: Records::new(),
             roster: Vec::new(),
+            rejected_roster: Vec::new(),
+            beaconed: Vec::new(),
+            compact: false,
         }
     }
 
@@ -213,6 +226,8 @@ impl<'w, 'a> Work<'w, 'a> {
         self.heard.flush(o);
         roster::append_all(o, self.epoch, &self.roster)?;
         self.roster.clear();
+        roster::append_all_to(o, roster::REJECTED, self.epoch, &self.rejected_roster)?;
+        self.rejected_roster.clear();
         Ok(())
     }
 }
@@ -241,6 +256,9 @@ fn accept(
                 w.prev_beacons.put(state_key::prev_beacon(id), prev);
             }
             w.last_beacons.put(state_key::last_beacon(id), height);
+            if w.compact {
+                w.beaconed.push(*id);
+            }
             let record = BeaconRecord { frequency_khz, tx_power_dbm, witnesses: Vec::new() };
             w.beacons.put(state_key::beacon(id, height), record);
         }
@@ -305,7 +323,11 @@ fn count_rejection(
     reason: &RejectReason,
 ) -> Result<(), StateError> {
     let rkey = state_key::rejections(id, w.epoch);
-    let mut by = w.rejections.get(w.o, rkey.clone())?.map(std::mem::take).unwrap_or_default();
+    let found = w.rejections.get(w.o, rkey.clone())?.map(std::mem::take);
+    if found.is_none() && w.compact {
+        w.rejected_roster.push(*id);
+    }
+    let mut by = found.unwrap_or_default();
     let n = by.entry(reason.code().to_string()).or_insert(0);
     *n = n.saturating_add(1);
     w.rejections.put(rkey, by);
@@ -400,6 +422,16 @@ fn judge_witness(
     frequency_khz: u32,
 ) -> Result<Result<(), RejectReason>, StateError> {
     let cp = &params.coverage;
+    // Under the compact layout a beacon's record goes when its witness window ends (ADR
+    // 0036), so lateness is judged first: a late witness is `late_witness` either way.
+    let late = height.saturating_sub(beacon_height) > cp.witness_lag_blocks;
+    if late && params.state_layout == StateLayout::Compact {
+        return Ok(Err(RejectReason::LateWitness {
+            beacon_height,
+            height,
+            max_lag: cp.witness_lag_blocks,
+        }));
+    }
     let Some(record) =
         w.beacons.get(w.o, state_key::beacon(&beaconer, beacon_height))?.map(|r| HeardBeacon {
             frequency_khz: r.frequency_khz,
@@ -424,7 +456,7 @@ fn judge_witness(
     if source.owner == witness.owner {
         return Ok(Err(RejectReason::SameOwner { owner: witness.owner }));
     }
-    if height.saturating_sub(beacon_height) > cp.witness_lag_blocks {
+    if late {
         return Ok(Err(RejectReason::LateWitness {
             beacon_height,
             height,

@@ -97,7 +97,7 @@ pub(super) fn epoch_zero_traffic(
     (n, a, b)
 }
 
-pub(super) fn claim_of(report: &RewardReport, owner: &Address) -> RewardClaim {
+pub(crate) fn claim_of(report: &RewardReport, owner: &Address) -> RewardClaim {
     let leaves: Vec<Hash> = report.paid().map(|e| e.leaf().hash()).collect();
     let (index, entry) =
         report.paid().enumerate().find(|(_, e)| e.owner == *owner).expect("a paid leaf");

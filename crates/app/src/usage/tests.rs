@@ -22,12 +22,18 @@ struct Setup {
 }
 
 fn setup(class: DeviceClass) -> Setup {
+    setup_with(class, |_| {})
+}
+
+/// [`setup`] on parameters `edit` changes last.
+fn setup_with(class: DeviceClass, edit: impl FnOnce(&mut cairn_types::Params)) -> Setup {
     let consumer = Keypair::from_label("consumer");
     let provider = Keypair::from_label("provider");
     let mut g = genesis(&[&consumer, &provider], START);
     g.params.usage.dispute_window_blocks = WINDOW;
     g.params.usage.channel_timeout_blocks = 50;
     g.params.credits.oracles = vec![consumer.address()];
+    edit(&mut g.params);
     let mut n = Net::new(&g);
     let dev = ed_device(7);
     // The consumer buys credits (one per base unit of CRN) as the provider registers.
@@ -176,6 +182,41 @@ fn units_settled_in_an_epoch_the_device_was_up_count_whatever_its_uptime_at_the_
             assert_eq!(e.not_counted, vec!["uptime_below_gate".to_string()]);
         }
     }
+}
+
+#[test]
+fn a_payout_in_the_last_block_before_its_epochs_records_expire_still_reads_their_uptime() {
+    // Compact layout (ADR 0036): with a dispute window of one epoch and short compute
+    // windows, epoch 0's records are kept two epochs. Settled in the last block of epoch 0,
+    // the channel pays out in block 59, the last block before epoch 0's records go.
+    let mut s = setup_with(DeviceClass::Relay, |p| {
+        p.usage.dispute_window_blocks = p.blocks_per_epoch;
+        p.compute.commit_window_blocks = 1;
+        p.compute.reveal_window_blocks = 1;
+    });
+    let params = s.n.params();
+    let bpe = params.blocks_per_epoch;
+    assert_eq!(params.state_layout, cairn_types::genesis::StateLayout::Compact);
+    assert_eq!(crate::devices::expiry::epochs_kept(&params), 2);
+    let dev = ed_device(7);
+    let consumer = s.consumer.clone();
+    let mut seq = 0;
+    s.n.heartbeats_to(&consumer, &[&dev], &mut seq, 20);
+    let id = open(&mut s);
+    s.n.heartbeats_to(&consumer, &[&dev], &mut seq, bpe - 1);
+    let body = TxBody::SettleChannel { receipt: receipt(&s.consumer, id, 30, 1) };
+    let r = s.n.run(&s.provider.clone(), body);
+    assert_eq!((r.height, r.is_success()), (bpe - 1, true), "{r:?}");
+    s.n.advance_to(2 * bpe);
+    assert!(
+        matches!(channel(&s, &id).status, ChannelStatus::Closed { height, .. } if height == 2 * bpe - 1)
+    );
+    let act = crate::devices::get_activity(&s.n.c.store, &s.device, 1).unwrap();
+    assert_eq!((act.units, act.units_pregated), (30, 30), "up in epoch 0: pregated");
+    let activity0 = crate::state_key::epoch_activity(&s.device, 0);
+    assert!(s.n.c.store.get(&activity0).unwrap().is_some());
+    s.n.block(vec![]);
+    assert!(s.n.c.store.get(&activity0).unwrap().is_none(), "gone at block {}", 2 * bpe);
 }
 
 #[test]

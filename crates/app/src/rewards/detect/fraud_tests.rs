@@ -160,6 +160,14 @@ fn ring_run(plan: &[Vec<usize>]) -> (Ring, Vec<RewardReport>) {
 
 /// [`ring_run`] with `fraud.probation_blocks` set to `probation`.
 pub(super) fn ring_run_with(plan: &[Vec<usize>], probation: u64) -> (Ring, Vec<RewardReport>) {
+    ring_run_edited(plan, |p| p.fraud.probation_blocks = probation)
+}
+
+/// [`ring_run`] on parameters `edit` changes last.
+fn ring_run_edited(
+    plan: &[Vec<usize>],
+    edit: impl FnOnce(&mut cairn_types::Params),
+) -> (Ring, Vec<RewardReport>) {
     let owners: Vec<Keypair> =
         (0..RING + HONEST).map(|i| Keypair::from_label(&format!("fo{i}"))).collect();
     let (admin, gw) = (Keypair::from_label("fadmin"), Keypair::from_label("fgw"));
@@ -170,11 +178,11 @@ pub(super) fn ring_run_with(plan: &[Vec<usize>], probation: u64) -> (Ring, Vec<R
     g.params.admin = Some(admin.address());
     g.params.coverage.beacon_interval_blocks = 1;
     g.params.fraud.escrow_epochs = 2;
-    g.params.fraud.probation_blocks = probation;
     // Governance decides appeals within an epoch (the escrow window is two).
     g.params.gov.voting_period_epochs = 1;
     g.params.gov.max_lock_epochs = 10;
     g.params.gov.min_deposit = 10 * cairn_testkit::CRN;
+    edit(&mut g.params);
     let mut n = Net::new(&g);
     let mut hotspots = Vec::new();
     for (i, o) in owners.iter().enumerate() {
@@ -363,6 +371,66 @@ fn a_witness_ring_of_five_is_escrowed_while_honest_neighbours_are_paid() {
     assert_eq!(h.status, HoldStatus::Released { height: 4 * EPOCH });
     assert_eq!(ring.n.balance(&ring.owners[2]), before + amount(&d2));
     assert_eq!(ring.n.supply().held, 0);
+    assert_supply_identity(&ring.n.c.store, &keys);
+}
+
+#[test]
+fn holds_appeals_and_claims_work_in_the_last_epoch_of_their_window_after_epoch_records_expired() {
+    use crate::devices::expiry::epochs_kept;
+    use crate::state_key;
+    use cairn_types::genesis::StateLayout;
+    // Work paid later waits at most one epoch, so epoch records are kept two epochs: epoch
+    // 1's go at the first block of epoch 3, the last epoch of epoch 1's hold window (its
+    // holds are released at the start of epoch 1 + 1 + 2).
+    let (mut ring, mut reports) = ring_run_edited(&[(0..RING).collect()], |p| {
+        p.fraud.probation_blocks = 0;
+        p.usage.dispute_window_blocks = EPOCH;
+        p.compute.commit_window_blocks = EPOCH / 2;
+        p.compute.reveal_window_blocks = EPOCH / 2;
+    });
+    let r = reports.pop().unwrap();
+    assert_eq!(r.summary.epoch, 1);
+    let params = ring.n.params();
+    assert_eq!((params.state_layout, epochs_kept(&params)), (StateLayout::Compact, 2));
+    let (d0, d1, d2) = (ring.hotspots[0].id(), ring.hotspots[1].id(), ring.hotspots[2].id());
+    let kept = |ring: &Ring| {
+        let s = &ring.n.c.store;
+        (
+            s.get(&state_key::epoch_activity(&d0, 1)).unwrap().is_some(),
+            s.get(&state_key::roster_len(b"active", 1)).unwrap().is_some(),
+        )
+    };
+    ring.n.advance_to(3 * EPOCH);
+    assert_eq!(kept(&ring), (true, true), "kept until the first block of epoch 3");
+    ring.n.block(vec![]);
+    assert_eq!(kept(&ring), (false, false), "gone after it");
+
+    // In epoch 3: an appeal, a decision on it, and an honest owner's claim of epoch 1.
+    let o0 = ring.owners[0].clone();
+    assert!(ring.n.run(&o0, TxBody::Appeal { device: d0, epoch: 1 }).is_success());
+    let admin = ring.admin.clone();
+    let release = TxBody::ResolveFraud { device: d1, epoch: 1, release: true };
+    let before = ring.n.balance(&ring.owners[1]);
+    assert!(ring.n.run(&admin, release).is_success());
+    let amount = |d: &DeviceId| r.entries.iter().find(|e| e.device == *d).unwrap().amount;
+    assert_eq!(ring.n.balance(&ring.owners[1]), before + amount(&d1));
+    let honest = ring.owners[RING].clone();
+    let claim = crate::rewards::tests::claim_of(&r, &honest.address());
+    let paid = claim.leaf.amount;
+    let before = ring.n.balance(&honest);
+    let receipt = ring.n.run(&honest, TxBody::ClaimRewards { claims: vec![claim] });
+    assert!(receipt.is_success(), "{receipt:?}");
+    assert_eq!(ring.n.balance(&honest), before + paid - receipt.fee_paid);
+
+    // The last block of the window holds; the first of epoch 4 releases the rest.
+    ring.n.advance_to(4 * EPOCH);
+    assert_eq!(get_hold(&ring.n.c.store, &d2, 1).unwrap().unwrap().status, HoldStatus::Held);
+    assert!(get_hold(&ring.n.c.store, &d0, 1).unwrap().unwrap().appealed);
+    ring.n.block(vec![]);
+    let h = get_hold(&ring.n.c.store, &d2, 1).unwrap().unwrap();
+    assert_eq!(h.status, HoldStatus::Released { height: 4 * EPOCH });
+    assert_eq!(ring.n.supply().held, 0);
+    let keys: Vec<&Keypair> = ring.owners.iter().chain([&ring.admin]).collect();
     assert_supply_identity(&ring.n.c.store, &keys);
 }
 

@@ -1,0 +1,305 @@
+use super::*;
+use crate::devices::tests::{Net, START, heartbeat, register};
+use crate::tests::genesis;
+use cairn_state::MemStore;
+use cairn_testkit::coverage::{FREQ, Field, WEAK, WITNESS_LAG};
+use cairn_types::device::RejectReason;
+use cairn_types::{DeviceClass, DeviceSigner, Keypair, TxBody, TxOutcome};
+use proptest::prelude::*;
+
+const BPE: u64 = 10;
+
+fn has(store: &MemStore, key: &[u8]) -> bool {
+    store.get(key).unwrap().is_some()
+}
+
+/// A chain of `layout` with one sensor that sends a heartbeat in every block of epoch 0,
+/// and in epoch 1 only a replay of its first report (rejected, counted).
+fn one_sensor(layout: StateLayout) -> (Net, DeviceSigner, Keypair) {
+    let owner = Keypair::from_label("expiry-owner");
+    let gw = Keypair::from_label("expiry-gw");
+    let mut g = genesis(&[&owner, &gw], START);
+    g.params.blocks_per_epoch = BPE;
+    g.params.state_layout = layout;
+    let mut n = Net::new(&g);
+    let dev = crate::devices::tests::ed_device(7);
+    n.ok(&owner, register(&dev, &owner, DeviceClass::Sensor, 0, None));
+    let mut seq = 0;
+    n.heartbeats_to(&gw, &[&dev], &mut seq, BPE);
+    let replay = heartbeat(&dev, 1, 1, n.c.parent.timestamp_ms);
+    let r = n.run(&gw, TxBody::SubmitReports { reports: vec![replay] });
+    let TxOutcome::Reports { rejected, .. } = &r.outcome else { panic!("{r:?}") };
+    assert!(matches!(rejected[0].reason, RejectReason::ReplayedSequence { .. }), "{r:?}");
+    (n, dev, gw)
+}
+
+#[test]
+fn an_epochs_device_records_and_rosters_go_at_the_first_block_after_their_windows_and_not_before() {
+    let (mut n, dev, _) = one_sensor(StateLayout::Compact);
+    let kept = epochs_kept(&n.params());
+    let id = dev.id();
+    let epoch0 = |s: &MemStore| {
+        (has(s, &state_key::epoch_activity(&id, 0)), has(s, &state_key::roster_len(b"active", 0)))
+    };
+    let epoch1 = |s: &MemStore| {
+        (
+            has(s, &state_key::rejections(&id, 1)),
+            has(s, &state_key::roster_len(roster::REJECTED, 1)),
+            has(s, &state_key::epoch_activity(&id, 1)),
+        )
+    };
+    assert_eq!(epoch1(&n.c.store), (true, true, false), "a rejection alone, on its roster");
+    n.advance_to(kept * BPE);
+    assert_eq!(epoch0(&n.c.store), (true, true), "epoch 0 kept before block {}", kept * BPE);
+    n.block(vec![]);
+    assert_eq!(epoch0(&n.c.store), (false, false), "epoch 0 gone at block {}", kept * BPE);
+    assert_eq!(epoch1(&n.c.store), (true, true, false));
+    n.advance_to((kept + 1) * BPE);
+    n.block(vec![]);
+    assert_eq!(epoch1(&n.c.store), (false, false, false));
+    assert_eq!(n.c.store.get_decoded::<u64>(&state_key::epochs_expired()).unwrap(), Some(2));
+    // The device itself and its cursor stay.
+    assert!(has(&n.c.store, &state_key::device(&id)));
+    assert_eq!(cairn_testkit::devices::last_seq(&n.c.store, &id), (BPE - 2));
+}
+
+#[test]
+fn under_the_legacy_layout_epoch_records_are_kept_for_good() {
+    let (mut n, dev, _) = one_sensor(StateLayout::Legacy);
+    let kept = epochs_kept(&n.params());
+    n.advance_to((kept + 3) * BPE);
+    let id = dev.id();
+    for key in [
+        state_key::epoch_activity(&id, 0),
+        state_key::roster_len(b"active", 0),
+        state_key::rejections(&id, 1),
+    ] {
+        assert!(has(&n.c.store, &key), "{}", String::from_utf8_lossy(&key));
+    }
+    assert!(!has(&n.c.store, &state_key::roster_len(roster::REJECTED, 1)));
+    assert!(!has(&n.c.store, &state_key::epochs_expired()));
+}
+
+#[test]
+fn a_beacon_record_goes_at_the_end_of_the_last_block_a_witness_may_name_it() {
+    let mut f = Field::start("expiry-beacon");
+    assert_eq!(f.net.params().state_layout, StateLayout::Compact);
+    let x = f.witness_at(10);
+    let beaconer = f.beaconer.clone();
+    let hb = f.beacon(&beaconer);
+    let record = state_key::beacon(&beaconer.id(), hb);
+    f.advance_to(hb + WITNESS_LAG);
+    assert!(has(&f.net.c.store, &record));
+    // A witness in the window's last block is accepted; the record goes at that block's end.
+    let w = f.witness(&x, hb, WEAK, FREQ);
+    assert_eq!(f.submit(vec![w]), (hb + WITNESS_LAG, 1, vec![]));
+    assert!(!has(&f.net.c.store, &record));
+    assert!(!has(&f.net.c.store, &state_key::beacon_expiry(hb + WITNESS_LAG)));
+}
+
+#[test]
+fn under_the_legacy_layout_a_beacon_record_stays_after_its_window() {
+    let a = Keypair::from_label("expiry-legacy-a");
+    let b = Keypair::from_label("expiry-legacy-b");
+    let gw = Keypair::from_label("expiry-legacy-gw");
+    let mut g = genesis(&[&a, &b, &gw], START);
+    g.params.state_layout = StateLayout::Legacy;
+    g.params.coverage.entropy_max_age_blocks = 4;
+    let home = h3o::LatLng::new(48.85, 2.35).unwrap().to_cell(h3o::Resolution::Twelve);
+    let mut f = Field::on(Net::new(&g), a, b, gw, home, 1);
+    let beaconer = f.beaconer.clone();
+    let hb = f.beacon(&beaconer);
+    let lag = f.net.params().coverage.witness_lag_blocks;
+    f.advance_to(hb + lag + 3);
+    assert!(has(&f.net.c.store, &state_key::beacon(&beaconer.id(), hb)));
+    assert!(!has(&f.net.c.store, &state_key::beacon_expiry(hb + lag)));
+}
+
+proptest! {
+    /// The last block that reads epoch e's records — the reward run at e + 1's first block,
+    /// a channel settled `dispute_window_blocks` after a settlement in e's last block, a job
+    /// settled its commit and reveal windows after a reveal in it — comes before the block
+    /// that deletes them, and the reward run has all of epoch e + 1.
+    #[test]
+    fn epochs_kept_outlasts_every_reader_of_an_epochs_records(
+        bpe in 1u64..500,
+        dispute in 0u64..5_000,
+        commit in 0u64..3_000,
+        reveal in 0u64..3_000,
+        e in 0u64..1_000,
+    ) {
+        let mut p = Params { blocks_per_epoch: bpe, ..Params::default() };
+        p.usage.dispute_window_blocks = dispute;
+        p.compute.commit_window_blocks = commit;
+        p.compute.reveal_window_blocks = reveal;
+        let kept = epochs_kept(&p);
+        let deleted_at = (e + kept) * bpe;
+        let last_of_e = (e + 1) * bpe - 1;
+        prop_assert!(last_of_e + dispute.max(1) < deleted_at);
+        prop_assert!(last_of_e + commit.max(1) + reveal.max(1) < deleted_at);
+        prop_assert!(deleted_at >= (e + 2) * bpe);
+        // And no later than needed: one epoch less would cut a window or the reward run's.
+        let earlier = (e + kept - 1) * bpe;
+        let longest = dispute.max(1).max(commit.max(1) + reveal.max(1));
+        prop_assert!(kept == 2 || last_of_e + longest >= earlier);
+    }
+}
+
+/// One step of a device script.
+#[derive(Debug, Clone)]
+enum Step {
+    /// A heartbeat of device i.
+    Heartbeat(usize),
+    /// Device i's last report again (rejected as replayed once it has sent one).
+    Replay(usize),
+    /// Device i asserts location j.
+    Locate(usize, usize),
+    /// Device i changes owner.
+    Transfer(usize),
+    /// Empty blocks up to the next epoch's second block.
+    NextEpoch,
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        4 => (0usize..3).prop_map(Step::Heartbeat),
+        1 => (0usize..3).prop_map(Step::Replay),
+        1 => (0usize..3, 0usize..3).prop_map(|(i, j)| Step::Locate(i, j)),
+        1 => (0usize..3).prop_map(Step::Transfer),
+        2 => Just(Step::NextEpoch),
+    ]
+}
+
+/// What a script left: every receipt, every epoch's reward report, and the store.
+struct Ran {
+    receipts: Vec<cairn_types::Receipt>,
+    reports: Vec<cairn_types::rewards::RewardReport>,
+    n: Net,
+    devices: Vec<DeviceSigner>,
+}
+
+fn run_script(layout: StateLayout, steps: &[Step]) -> Ran {
+    let owners = [Keypair::from_label("script-a"), Keypair::from_label("script-b")];
+    let gw = Keypair::from_label("script-gw");
+    let mut g = genesis(&[&owners[0], &owners[1], &gw], START);
+    g.params.blocks_per_epoch = BPE;
+    g.params.usage.dispute_window_blocks = BPE;
+    g.params.compute.commit_window_blocks = BPE / 2;
+    g.params.compute.reveal_window_blocks = BPE / 2;
+    g.params.state_layout = layout;
+    let mut n = Net::new(&g);
+    let classes = [DeviceClass::Sensor, DeviceClass::Hotspot, DeviceClass::Relay];
+    let devices: Vec<DeviceSigner> =
+        (0..3).map(|i| crate::devices::tests::ed_device(40 + i as u8)).collect();
+    let mut owner_of = [0usize, 1, 0];
+    let mut receipts = Vec::new();
+    for (i, d) in devices.iter().enumerate() {
+        let o = &owners[owner_of[i]];
+        receipts.push(n.ok(o, register(d, o, classes[i], 0, None)));
+    }
+    let cells: Vec<u64> = [(48.85, 2.35), (48.86, 2.36), (45.76, 4.84)]
+        .iter()
+        .map(|(a, b)| u64::from(h3o::LatLng::new(*a, *b).unwrap().to_cell(h3o::Resolution::Twelve)))
+        .collect();
+    let mut seqs = [0u64; 3];
+    let mut last: [Option<cairn_types::SignedReport>; 3] = [None, None, None];
+    for s in steps {
+        let epoch = n.params().epoch_of(n.height() + 1);
+        let ts = n.c.parent.timestamp_ms;
+        match s {
+            Step::Heartbeat(i) => {
+                seqs[*i] += 1;
+                let r = heartbeat(&devices[*i], seqs[*i], epoch, ts);
+                last[*i] = Some(r.clone());
+                receipts.push(n.run(&gw, TxBody::SubmitReports { reports: vec![r] }));
+            }
+            Step::Replay(i) => {
+                if let Some(r) = last[*i].clone() {
+                    receipts.push(n.run(&gw, TxBody::SubmitReports { reports: vec![r] }));
+                }
+            }
+            Step::Locate(i, j) => {
+                let o = owners[owner_of[*i]].clone();
+                let body = TxBody::AssertLocation { device: devices[*i].id(), cell: cells[*j] };
+                receipts.push(n.run(&o, body));
+            }
+            Step::Transfer(i) => {
+                let (from, to) = (owner_of[*i], 1 - owner_of[*i]);
+                let to_addr = owners[to].address();
+                let body = TxBody::TransferDevice { device: devices[*i].id(), to: to_addr };
+                receipts.push(n.run(&owners[from].clone(), body));
+                owner_of[*i] = to;
+            }
+            Step::NextEpoch => {
+                let next = (epoch + 1) * BPE + 1;
+                n.advance_to(next);
+            }
+        }
+    }
+    // Past every window of the last epoch with work.
+    let end = (n.params().epoch_of(n.height()) + 4) * BPE + 1;
+    n.advance_to(end);
+    let reports = n.c.reports.values().cloned().collect();
+    Ran { receipts, reports, n, devices }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+
+    /// Under both layouts a script of heartbeats, replays, locations, transfers and epochs
+    /// gets the same receipts and the same reward report for every epoch (the reward run
+    /// finds the rosters, activity, rejections, device records and location history it
+    /// reads), and leaves the same device records, cursors and nonces. The legacy layout
+    /// keeps the query indexes in state, with the rows the node's index derives from the
+    /// records; the compact one keeps none, and none of the expired epochs' records.
+    #[test]
+    fn every_reader_finds_what_it_needs_under_both_layouts(
+        steps in proptest::collection::vec(step(), 1..30)
+    ) {
+        let legacy = run_script(StateLayout::Legacy, &steps);
+        let compact = run_script(StateLayout::Compact, &steps);
+        prop_assert_eq!(&legacy.receipts, &compact.receipts);
+        prop_assert!(!legacy.reports.is_empty());
+        prop_assert_eq!(&legacy.reports, &compact.reports);
+        let (ls, cs) = (&legacy.n.c.store, &compact.n.c.store);
+        for d in &legacy.devices {
+            let id = d.id();
+            for key in [
+                state_key::device(&id),
+                state_key::report_cursor(&id),
+                state_key::device_nonce(&id),
+                state_key::location(&id, 1),
+                state_key::location(&id, 2),
+            ] {
+                prop_assert_eq!(ls.get(&key).unwrap(), cs.get(&key).unwrap());
+            }
+            let dev = legacy.n.device(&id);
+            let mut rows = vec![
+                state_key::index_with_id(state_key::index_owner_prefix(&dev.owner), &id),
+                state_key::index_with_id(state_key::index_class_prefix(dev.class), &id),
+            ];
+            rows.extend(dev.location.map(|c| state_key::index_cell(c, &id)));
+            for row in rows {
+                prop_assert!(has(ls, &row));
+                prop_assert!(!has(cs, &row));
+            }
+        }
+        let idx = |s: &MemStore| {
+            use cairn_state::StateScan as _;
+            s.scan_prefix(b"idx/", None, usize::MAX).unwrap().len()
+        };
+        prop_assert_eq!(idx(cs), 0);
+        let ids = legacy.devices.len();
+        prop_assert!(idx(ls) >= 2 * ids && idx(ls) <= 3 * ids);
+        // Every epoch that expired under the compact layout has no record left there.
+        let expired: u64 = cs.get_decoded(&state_key::epochs_expired()).unwrap().unwrap_or(0);
+        prop_assert!(expired >= 1);
+        for e in 0..expired {
+            prop_assert!(!has(cs, &state_key::roster_len(b"active", e)));
+            for d in &compact.devices {
+                prop_assert!(!has(cs, &state_key::epoch_activity(&d.id(), e)));
+                prop_assert!(!has(cs, &state_key::rejections(&d.id(), e)));
+            }
+        }
+    }
+}
