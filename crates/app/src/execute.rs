@@ -55,6 +55,16 @@ pub(crate) fn execute<S: CommittedState>(
     let mut o = Overlay::new(state);
     let mut out = BlockOutput::default();
     block::begin_block(&mut o, &env, &mut out)?;
+    let batches: Vec<&[cairn_types::SignedReport]> = txs
+        .iter()
+        .filter_map(|t| match &t.tx.tx.body {
+            cairn_types::TxBody::SubmitReports { reports } => Some(reports.as_slice()),
+            _ => None,
+        })
+        .collect();
+    if !batches.is_empty() {
+        crate::devices::reports::prefetch(&o, state, params.epoch_of(height), &batches)?;
+    }
     let mut receipts = Vec::with_capacity(txs.len());
     let mut included = Vec::with_capacity(txs.len());
     let mut dropped = Vec::new();

@@ -422,7 +422,7 @@ impl App {
     }
 
     /// Genesis state root (version 0) and the tree batch to commit with it.
-    pub fn genesis_root<S: jmt::storage::TreeReader>(
+    pub fn genesis_root<S: jmt::storage::TreeReader + Sync>(
         state: &S,
         changes: &ChangeSet,
     ) -> Result<(Hash, jmt::storage::TreeUpdateBatch), BlockError> {

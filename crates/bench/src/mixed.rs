@@ -384,6 +384,8 @@ pub async fn run(
     let (c0, f0, a0, r0) = (committed.get(), failed.get(), accepted.get(), rejected.get());
     let start_height = client.status().await?.height;
     let started = Instant::now();
+    // On stderr, for a profiler to record the timed phase alone (docs/benchmarks.md).
+    eprintln!("TIMED-START {:.6}", SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs_f64());
     let mut tasks = Vec::new();
     for stream in requests.into_iter().chain([answer_requests]) {
         let client = client.clone();
@@ -406,6 +408,7 @@ pub async fn run(
     })
     .await?;
     let secs = started.elapsed().as_secs_f64();
+    eprintln!("TIMED-END {:.6}", SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs_f64());
     let end = client.status().await?;
     if end.epoch != epoch {
         bail!("the run crossed an epoch boundary; use fewer devices or a shorter --block-ms");

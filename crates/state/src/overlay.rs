@@ -57,6 +57,17 @@ impl<'a> Overlay<'a> {
         self.scope = None;
     }
 
+    /// Remembers values read from the base beforehand (each must be the base's value of
+    /// its key): later reads of those keys find them as if they had read the base
+    /// themselves. A key already remembered keeps its value.
+    pub fn remember_base_reads(&self, reads: Vec<(Vec<u8>, Option<Vec<u8>>)>) {
+        let mut remembered = self.base_reads.borrow_mut();
+        remembered.reserve(reads.len());
+        for (k, v) in reads {
+            remembered.entry(k).or_insert(v);
+        }
+    }
+
     /// A read view of the overlay as it stands that does not remember base reads, and can
     /// be shared across threads: for bulk reads such as the reward run, which visit every
     /// key once.

@@ -45,6 +45,62 @@ pub fn process_batch(
     process_batch_flushing(o, params, height, block_time_ms, reports, sig_ok, Flush::AtEnd)
 }
 
+/// The committed-state keys judging and applying `r` in a block of `epoch` may read: its
+/// device's record, denylist entry, cursor, activity and rejections; a beacon's or
+/// witness's last beacon; a witness's heard list, and the beacon it heard with its
+/// beaconer's record. [`prefetch`] reads them ahead; a key missing here is still read, one
+/// at a time, when the report asks for it, so the list changes speed only, never a verdict.
+fn keys_read(epoch: u64, r: &SignedReport, out: &mut Vec<Vec<u8>>) {
+    let id = r.report.device.id();
+    out.extend([
+        state_key::device(&id),
+        state_key::denylist(&id),
+        state_key::report_cursor(&id),
+        state_key::epoch_activity(&id, epoch),
+        state_key::rejections(&id, epoch),
+    ]);
+    match &r.report.payload {
+        ReportPayload::Beacon { .. } => out.push(state_key::last_beacon(&id)),
+        ReportPayload::Witness { beaconer, beacon_height, .. } => out.extend([
+            state_key::last_beacon(&id),
+            state_key::heard(&id),
+            state_key::beacon(beaconer, *beacon_height),
+            state_key::device(beaconer),
+        ]),
+        ReportPayload::Heartbeat { .. } | ReportPayload::Reading { .. } => {}
+    }
+}
+
+/// Reads, on all cores, the committed values of every key the report batches among `txs`
+/// may read ([`keys_read`]) and hands them to the overlay as base reads, before the block
+/// runs its transactions one by one. The committed state does not change while a block
+/// runs, so each value is the one the report would have read itself: the block's result is
+/// the same, only the reads are done in parallel.
+pub(crate) fn prefetch(
+    o: &Overlay<'_>,
+    base: &(dyn cairn_state::StateRead + Sync),
+    epoch: u64,
+    txs: &[&[SignedReport]],
+) -> Result<(), StateError> {
+    use rayon::prelude::*;
+    let mut keys: Vec<Vec<u8>> = txs
+        .par_iter()
+        .flat_map_iter(|reports| {
+            let mut out = Vec::with_capacity(reports.len() * 9);
+            for r in reports.iter() {
+                keys_read(epoch, r, &mut out);
+            }
+            out
+        })
+        .collect();
+    keys.par_sort_unstable();
+    keys.dedup();
+    let values: Vec<(Vec<u8>, Option<Vec<u8>>)> =
+        keys.into_par_iter().map(|k| base.get(&k).map(|v| (k, v))).collect::<Result<_, _>>()?;
+    o.remember_base_reads(values);
+    Ok(())
+}
+
 /// When a batch's working set is written to the overlay.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Flush {
