@@ -109,6 +109,16 @@ pub struct Perf {
     pub spills: Spills,
     /// Heartbeat slots served (ticks), warm-up included.
     pub ticks: u64,
+    /// The largest and the summed cost (`cairn_types::cost::tx_cost`) of a tick's
+    /// transactions, and the largest budget of a slot's blocks (blocks × `max_block_cost`).
+    pub slot_cost_max: u64,
+    pub slot_cost_sum: u64,
+    pub slot_budget: u64,
+}
+
+/// The cost units of `txs` (what a block's budget counts).
+pub fn txs_cost(txs: &[cairn_types::SignedTx]) -> u64 {
+    txs.iter().map(|t| cairn_types::cost::tx_cost(&t.tx.body, t.to_bytes().len())).sum()
 }
 
 pub struct Sim {
@@ -143,6 +153,8 @@ pub struct Sim {
     /// each one committed so far (filled as its receipts are read).
     pub tick_slot: Option<TickSlot>,
     pub tick_committed: Vec<(Height, u64)>,
+    /// Cost units of the last tick's transactions.
+    pub tick_cost: u64,
     /// Epochs whose probation holds were judged after the measured ones (None: none
     /// were pending).
     pub settled_through: Option<u64>,
@@ -201,6 +213,7 @@ impl Sim {
             work_pending: Vec::new(),
             tick_slot: None,
             tick_committed: Vec::new(),
+            tick_cost: 0,
             ticked: BTreeSet::new(),
             evaluated: BTreeSet::new(),
         }
@@ -282,9 +295,16 @@ impl Sim {
                 last: self.slot_start(e, s + 1).min((e + 1) * bpe) - 1,
                 epoch_last: (e + 1) * bpe - 1,
             });
+            self.tick_cost = 0;
             self.tick(e, s, next).await?;
             self.ticked.insert((e, s));
             self.perf.ticks += 1;
+            self.perf.slot_cost_max = self.perf.slot_cost_max.max(self.tick_cost);
+            self.perf.slot_cost_sum = self.perf.slot_cost_sum.saturating_add(self.tick_cost);
+            self.perf.slot_budget = self
+                .perf
+                .slot_budget
+                .max(slot_blocks.saturating_mul(self.net.params.max_block_cost));
             on_tick(e, s);
             if self.net.drives {
                 // Through the slot; a tick larger than the slot's blocks can take spills
@@ -359,6 +379,7 @@ impl Sim {
         self.send_reports(e, s, h0, &up).await?;
         let work = self.work_txs(e, s, h0, &up).await?;
         let txs: Vec<cairn_types::SignedTx> = work.iter().map(|(t, _)| t.clone()).collect();
+        self.tick_cost += txs_cost(&txs);
         self.net.submit(&txs).await?;
         self.work_pending = work.into_iter().map(|(t, w)| (t.hash(), w)).collect();
         Ok(())

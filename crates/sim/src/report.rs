@@ -97,6 +97,11 @@ pub struct Performance {
     /// Reports committed after their epoch's last block, so rejected as
     /// `outside_epoch_window` for lack of room.
     pub reports_outside_epoch_for_room: u64,
+    /// Cost units (ADR 0024) of a tick's transactions, the largest and the mean, and what
+    /// the blocks of a slot can take (blocks per slot × `max_block_cost`; 0: no budget).
+    pub slot_cost_max: u64,
+    pub slot_cost_mean: f64,
+    pub slot_budget: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -296,6 +301,9 @@ pub fn build(sim: &Sim) -> SimReport {
             spill_blocks_max: perf.spills.blocks_max,
             reports_spilled: perf.spills.reports,
             reports_outside_epoch_for_room: perf.spills.reports_past_epoch,
+            slot_cost_max: perf.slot_cost_max,
+            slot_cost_mean: perf.slot_cost_sum as f64 / perf.ticks.max(1) as f64,
+            slot_budget: perf.slot_budget,
         },
         warnings: sim.warnings.clone(),
     }

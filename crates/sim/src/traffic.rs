@@ -494,6 +494,7 @@ impl Sim {
             let (items, beacons): (Vec<_>, Vec<_>) = bodies.into_iter().unzip();
             let items = items.into_iter().enumerate().map(|(n, b)| (self.fleet.gateway(k, n), b));
             let txs = self.net.sign_many(items.collect());
+            self.tick_cost += super::engine::txs_cost(&txs);
             for (tx, (beacons, reports)) in txs.iter().zip(beacons) {
                 self.report_txs.push(ReportTx { hash: tx.hash(), beacons, reports });
             }

@@ -274,6 +274,13 @@ fn print(r: &SimReport) {
                 p.reports_outside_epoch_for_room
             ),
         ),
+        (
+            "slot cost",
+            format!(
+                "{:.0} units mean, {} largest, of a budget of {} a slot",
+                p.slot_cost_mean, p.slot_cost_max, p.slot_budget
+            ),
+        ),
         ("epoch reward blocks", rewards),
         ("node RSS (peak seen)", opt(p.node_rss_mib, "MiB")),
         ("store", opt(p.store_mib, "MiB")),
