@@ -69,6 +69,9 @@ pub struct NodeConfig {
     /// Versions of the state tree kept for proofs (`--keep-versions`); 0 keeps every
     /// version.
     pub keep_versions: u64,
+    /// Walk the store's tables once an epoch for the `store_used_bytes` and
+    /// `store_state_bytes` gauges of `/metrics` (`--no-store-stats` turns it off).
+    pub store_stats: bool,
 }
 
 /// The default of [`NodeConfig::keep_versions`]: proofs of the last 64 blocks.
@@ -141,6 +144,7 @@ impl NodeConfig {
             archive: false,
             keep_epochs: None,
             keep_versions: DEFAULT_KEEP_VERSIONS,
+            store_stats: true,
             max_event_streams: events::DEFAULT_MAX_EVENT_STREAMS,
         }
     }

@@ -8,7 +8,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// Block production and chain progress.
 #[derive(Clone)]
@@ -46,6 +47,103 @@ pub struct ProcessMetrics {
     pub resident_memory_bytes: Gauge,
     /// Size of the store file.
     pub store_bytes: Gauge,
+    /// The store's walk of its tables, refreshed once an epoch ([`StoreMetrics`]).
+    pub store: StoreMetrics,
+}
+
+/// What the store's tables take, from a walk of every table (`Store::table_bytes`) in a
+/// read transaction on a thread of its own, once an epoch: the walk reads every page, so
+/// it is not done per block, and a read transaction does not hold up block commits. Zero
+/// until the first walk is done.
+#[derive(Clone, Default)]
+pub struct StoreMetrics {
+    /// Bytes of the pages the tables take (keys and values, branch pages, unused space on
+    /// their pages): the file less the free pages redb keeps for reuse and its own.
+    pub used_bytes: Gauge,
+    /// Key and value bytes of the authenticated state (`cairn_store::STATE_TABLES`).
+    pub state_bytes: Gauge,
+    /// Height of the head the last walk read.
+    pub stats_height: Gauge,
+    /// Wall time of the last walk.
+    pub stats_seconds: Gauge<f64, AtomicU64>,
+    /// The epoch last walked (or being walked), so each epoch is walked once.
+    walked_epoch: Arc<std::sync::Mutex<Option<u64>>>,
+    /// A walk is under way.
+    walking: Arc<AtomicBool>,
+}
+
+impl StoreMetrics {
+    /// Starts a walk of `store` on a thread of its own if `epoch` was not walked yet and no
+    /// walk is under way; the gauges are set when it is done.
+    pub fn walk_once_per_epoch(&self, store: &Arc<cairn_store::Store>, epoch: u64) {
+        {
+            let Ok(mut walked) = self.walked_epoch.lock() else { return };
+            if walked.is_some_and(|w| w >= epoch) || self.walking.swap(true, Ordering::AcqRel) {
+                return;
+            }
+            *walked = Some(epoch);
+        }
+        let (me, store) = (self.clone(), Arc::clone(store));
+        let spawned = std::thread::Builder::new().name("store-stats".into()).spawn(move || {
+            me.walk(&store);
+            me.walking.store(false, Ordering::Release);
+        });
+        if spawned.is_err() {
+            self.walking.store(false, Ordering::Release);
+        }
+    }
+
+    /// Walks `store` now and sets the gauges (an error leaves them as they were).
+    pub fn walk(&self, store: &cairn_store::Store) {
+        let started = std::time::Instant::now();
+        let height = store.snapshot().ok().and_then(|s| s.height().ok().flatten());
+        match store.table_bytes() {
+            Ok(tables) => {
+                let (used, state) = table_sums(&tables);
+                self.used_bytes.set(i64::try_from(used).unwrap_or(i64::MAX));
+                self.state_bytes.set(i64::try_from(state).unwrap_or(i64::MAX));
+                if let Some(h) = height {
+                    self.stats_height.set(i64::try_from(h).unwrap_or(i64::MAX));
+                }
+                self.stats_seconds.set(started.elapsed().as_secs_f64());
+            }
+            Err(e) => tracing::warn!(error = %e, "walking the store's tables for /metrics"),
+        }
+    }
+
+    fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "store_used_bytes",
+            "Bytes of the store's pages its tables take (file less free pages), once an epoch",
+            self.used_bytes.clone(),
+        );
+        registry.register(
+            "store_state_bytes",
+            "Key and value bytes of the authenticated state tables, once an epoch",
+            self.state_bytes.clone(),
+        );
+        registry.register(
+            "store_stats_height",
+            "Height of the head the last walk of the store's tables read",
+            self.stats_height.clone(),
+        );
+        registry.register(
+            "store_stats_seconds",
+            "Wall time of the last walk of the store's tables",
+            self.stats_seconds.clone(),
+        );
+    }
+}
+
+/// `(pages the tables take, key and value bytes of the state tables)`.
+pub fn table_sums(tables: &[cairn_store::TableBytes]) -> (u64, u64) {
+    let used = tables.iter().map(cairn_store::TableBytes::total_bytes).sum();
+    let state = tables
+        .iter()
+        .filter(|t| cairn_store::STATE_TABLES.contains(&t.name.as_str()))
+        .map(|t| t.stored_bytes)
+        .sum();
+    (used, state)
 }
 
 impl ProcessMetrics {
@@ -209,6 +307,7 @@ impl Metrics {
         let process = ProcessMetrics {
             resident_memory_bytes: Gauge::default(),
             store_bytes: Gauge::default(),
+            store: StoreMetrics::default(),
         };
         registry.register(
             "process_resident_memory_bytes",
@@ -216,6 +315,7 @@ impl Metrics {
             process.resident_memory_bytes.clone(),
         );
         registry.register("store_bytes", "Size of the store file", process.store_bytes.clone());
+        process.store.register(&mut registry);
         let mempool = MempoolMetrics { size: Gauge::default(), bytes: Gauge::default() };
         registry.register(
             "mempool_size",
@@ -266,6 +366,47 @@ impl Default for Metrics {
 mod tests {
     use super::*;
     use std::collections::BTreeMap;
+
+    #[test]
+    fn a_walk_of_the_store_sets_its_used_and_state_bytes_once_an_epoch() {
+        use cairn_types::{Genesis, Keypair, genesis::GenesisAccount};
+        let dir = tempfile::tempdir().unwrap();
+        let genesis = Genesis {
+            chain_id: "stats-test".into(),
+            genesis_time_ms: 0,
+            validator: Keypair::from_label("stats-validator").address(),
+            validators: Vec::new(),
+            accounts: vec![GenesisAccount {
+                address: Keypair::from_label("stats-a").address(),
+                balance: 1_000,
+            }],
+            params: Default::default(),
+        };
+        let store = Arc::new(crate::open_store(dir.path(), &genesis).unwrap());
+        let m = StoreMetrics::default();
+        assert_eq!((m.used_bytes.get(), m.state_bytes.get()), (0, 0));
+        m.walk(&store);
+        let (used, state) = (m.used_bytes.get(), m.state_bytes.get());
+        let (want_used, want_state) = table_sums(&store.table_bytes().unwrap());
+        assert_eq!((used as u64, state as u64), (want_used, want_state));
+        // The genesis state (an account, the parameters) is in it, on fewer bytes than
+        // the tables' pages.
+        assert!(state > 0 && used > state, "used {used}, state {state}");
+        // Once per epoch: a second call for the same epoch starts no walk.
+        m.walk_once_per_epoch(&store, 0);
+        while m.walking.load(Ordering::Acquire) {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        m.used_bytes.set(-1);
+        m.walk_once_per_epoch(&store, 0);
+        assert!(!m.walking.load(Ordering::Acquire));
+        assert_eq!(m.used_bytes.get(), -1);
+        m.walk_once_per_epoch(&store, 1);
+        while m.walking.load(Ordering::Acquire) {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert_eq!(m.used_bytes.get(), used);
+    }
 
     /// Checks `text` against the OpenMetrics text format's rules that a parser relies on:
     /// every sample belongs to a family declared before it with `# TYPE`, under a name the

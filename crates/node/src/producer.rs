@@ -145,6 +145,11 @@ pub fn refresh_metrics(shared: &Shared) -> anyhow::Result<()> {
         shared.metrics.chain.epoch.set(head.epoch as i64);
     }
     shared.metrics.process.refresh(&shared.config.data_dir.join(crate::STORE_FILE));
+    if shared.config.store_stats
+        && let Some(head) = snap.head()?
+    {
+        shared.metrics.process.store.walk_once_per_epoch(&shared.store, head.epoch);
+    }
     let pool = shared.mempool();
     shared.metrics.mempool.size.set(pool.len() as i64);
     shared.metrics.mempool.bytes.set(pool.bytes() as i64);

@@ -43,6 +43,52 @@ pub struct Heard {
 pub struct ReportTx {
     pub hash: Hash,
     pub beacons: Vec<(u32, usize)>,
+    /// Reports it carries.
+    pub reports: u32,
+}
+
+/// The blocks a tick's transactions belong in: those of its heartbeat slot.
+#[derive(Debug, Clone, Copy)]
+pub struct TickSlot {
+    /// The slot's last block.
+    pub last: Height,
+    /// The last block of the slot's epoch.
+    pub epoch_last: Height,
+}
+
+/// Ticks whose transactions did not all fit in their heartbeat slot's blocks.
+#[derive(Debug, Clone, Default)]
+pub struct Spills {
+    /// Ticks with a transaction committed after the slot's last block.
+    pub slots: u64,
+    /// Most blocks past its slot's last block a tick's transaction was committed in.
+    pub blocks_max: u64,
+    /// Reports committed after their slot's last block (a heartbeat fills the wrong slot).
+    pub reports: u64,
+    /// Reports committed after the last block of their epoch: rejected
+    /// `outside_epoch_window` for lack of room, not for anything their device did.
+    pub reports_past_epoch: u64,
+}
+
+impl Spills {
+    /// Counts a tick's transactions, each by the height it was committed at and the
+    /// reports it carries, against the blocks of its slot.
+    pub fn add_tick(&mut self, slot: TickSlot, committed: impl IntoIterator<Item = (Height, u64)>) {
+        let mut over = 0;
+        for (h, reports) in committed {
+            if h > slot.last {
+                over = over.max(h - slot.last);
+                self.reports += reports;
+                if h > slot.epoch_last {
+                    self.reports_past_epoch += reports;
+                }
+            }
+        }
+        if over > 0 {
+            self.slots += 1;
+            self.blocks_max = self.blocks_max.max(over);
+        }
+    }
 }
 
 /// What the run measured of the node.
@@ -59,6 +105,20 @@ pub struct Perf {
     pub max_rss_bytes: f64,
     /// Heartbeat slots the simulator could not serve in time (waited-for blocks only).
     pub slots_missed: u64,
+    /// Ticks the chain could not take in their slot's blocks.
+    pub spills: Spills,
+    /// Heartbeat slots served (ticks), warm-up included.
+    pub ticks: u64,
+    /// The largest and the summed cost (`cairn_types::cost::tx_cost`) of a tick's
+    /// transactions, and the largest budget of a slot's blocks (blocks × `max_block_cost`).
+    pub slot_cost_max: u64,
+    pub slot_cost_sum: u64,
+    pub slot_budget: u64,
+}
+
+/// The cost units of `txs` (what a block's budget counts).
+pub fn txs_cost(txs: &[cairn_types::SignedTx]) -> u64 {
+    txs.iter().map(|t| cairn_types::cost::tx_cost(&t.tx.body, t.to_bytes().len())).sum()
 }
 
 pub struct Sim {
@@ -89,6 +149,12 @@ pub struct Sim {
     pub report_txs: Vec<ReportTx>,
     /// Work transactions of the last tick, until their receipts are read.
     pub work_pending: Vec<(Hash, super::work::WorkTx)>,
+    /// The blocks the last tick's transactions belong in, and the height and reports of
+    /// each one committed so far (filled as its receipts are read).
+    pub tick_slot: Option<TickSlot>,
+    pub tick_committed: Vec<(Height, u64)>,
+    /// Cost units of the last tick's transactions.
+    pub tick_cost: u64,
     /// Epochs whose probation holds were judged after the measured ones (None: none
     /// were pending).
     pub settled_through: Option<u64>,
@@ -145,6 +211,9 @@ impl Sim {
             warnings,
             report_txs: Vec::new(),
             work_pending: Vec::new(),
+            tick_slot: None,
+            tick_committed: Vec::new(),
+            tick_cost: 0,
             ticked: BTreeSet::new(),
             evaluated: BTreeSet::new(),
         }
@@ -222,8 +291,20 @@ impl Sim {
                 }
                 continue;
             }
+            self.tick_slot = Some(TickSlot {
+                last: self.slot_start(e, s + 1).min((e + 1) * bpe) - 1,
+                epoch_last: (e + 1) * bpe - 1,
+            });
+            self.tick_cost = 0;
             self.tick(e, s, next).await?;
             self.ticked.insert((e, s));
+            self.perf.ticks += 1;
+            self.perf.slot_cost_max = self.perf.slot_cost_max.max(self.tick_cost);
+            self.perf.slot_cost_sum = self.perf.slot_cost_sum.saturating_add(self.tick_cost);
+            self.perf.slot_budget = self
+                .perf
+                .slot_budget
+                .max(slot_blocks.saturating_mul(self.net.params.max_block_cost));
             on_tick(e, s);
             if self.net.drives {
                 // Through the slot; a tick larger than the slot's blocks can take spills
@@ -240,6 +321,16 @@ impl Sim {
             let served = self.ticked.range((first, 0)..).count() as u64;
             let due = (l + 1).saturating_sub(first) * u64::from(self.slots());
             self.perf.slots_missed = due.saturating_sub(served);
+            let sp = &self.perf.spills;
+            if sp.slots > 0 && self.measure {
+                self.warnings.push(format!(
+                    "the node could not take the traffic of {} of {} heartbeat slots in the \
+                     slots' blocks (up to {} blocks over): {} reports were committed after \
+                     their slot, {} of them after their epoch (rejected as \
+                     outside_epoch_window for lack of room)",
+                    sp.slots, self.perf.ticks, sp.blocks_max, sp.reports, sp.reports_past_epoch
+                ));
+            }
         }
         self.perf.traffic_s = started.elapsed().as_secs_f64();
         self.perf.end = self.net.metrics().await?;
@@ -288,6 +379,7 @@ impl Sim {
         self.send_reports(e, s, h0, &up).await?;
         let work = self.work_txs(e, s, h0, &up).await?;
         let txs: Vec<cairn_types::SignedTx> = work.iter().map(|(t, _)| t.clone()).collect();
+        self.tick_cost += txs_cost(&txs);
         self.net.submit(&txs).await?;
         self.work_pending = work.into_iter().map(|(t, w)| (t.hash(), w)).collect();
         Ok(())
@@ -298,6 +390,10 @@ impl Sim {
         self.read_report_receipts().await?;
         let work = std::mem::take(&mut self.work_pending);
         self.read_work_receipts(work).await?;
+        let committed = std::mem::take(&mut self.tick_committed);
+        if let Some(slot) = self.tick_slot.take() {
+            self.perf.spills.add_tick(slot, committed);
+        }
         let head = self.net.head().await?;
         self.check_jobs(head).await
     }
@@ -336,5 +432,25 @@ impl Sim {
             on_epoch(&line, self);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tick_committed_past_its_slot_is_a_spill_and_past_its_epoch_counts_its_reports() {
+        let slot = TickSlot { last: 12, epoch_last: 14 };
+        let mut s = Spills::default();
+        // Within the slot: nothing spills.
+        s.add_tick(slot, [(10, 100), (12, 50), (11, 0)]);
+        assert_eq!((s.slots, s.blocks_max, s.reports, s.reports_past_epoch), (0, 0, 0, 0));
+        // One block into the next slot, then two past the epoch's last block.
+        s.add_tick(slot, [(12, 100), (13, 40), (16, 7), (15, 0)]);
+        assert_eq!((s.slots, s.blocks_max, s.reports, s.reports_past_epoch), (1, 4, 47, 7));
+        // A second spilled tick adds to the counts; the worst overrun is kept.
+        s.add_tick(TickSlot { last: 20, epoch_last: 29 }, [(21, 3)]);
+        assert_eq!((s.slots, s.blocks_max, s.reports, s.reports_past_epoch), (2, 4, 50, 7));
     }
 }

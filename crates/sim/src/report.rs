@@ -85,6 +85,23 @@ pub struct Performance {
     pub store_mib: Option<f64>,
     pub disk_bytes_per_device: Option<f64>,
     pub slots_missed: u64,
+    /// Heartbeat slots served (ticks), warm-up included.
+    pub slots_served: u64,
+    /// Of them, ticks with a transaction the chain committed only after the slot's last
+    /// block (the node could not take the slot's traffic in its blocks), and the most
+    /// blocks over a tick took.
+    pub slots_spilled: u64,
+    pub spill_blocks_max: u64,
+    /// Reports committed after their slot's last block.
+    pub reports_spilled: u64,
+    /// Reports committed after their epoch's last block, so rejected as
+    /// `outside_epoch_window` for lack of room.
+    pub reports_outside_epoch_for_room: u64,
+    /// Cost units (ADR 0024) of a tick's transactions, the largest and the mean, and what
+    /// the blocks of a slot can take (blocks per slot × `max_block_cost`; 0: no budget).
+    pub slot_cost_max: u64,
+    pub slot_cost_mean: f64,
+    pub slot_budget: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -111,6 +128,9 @@ pub struct SimReport {
     /// Honest reward not paid over the honest fair share.
     pub honest_withheld_share: f64,
     pub goals_met: bool,
+    /// The node took every heartbeat slot's traffic in the slot's blocks, and (on a node
+    /// with its own timer) the simulator served every slot: no slot spilled or missed.
+    pub node_kept_up: bool,
     pub honest: HonestRow,
     pub behaviours: BTreeMap<&'static str, BehaviourRow>,
     pub performance: Performance,
@@ -251,6 +271,7 @@ pub fn build(sim: &Sim) -> SimReport {
         honest_rejected_share: honest.rejected_share,
         honest_withheld_share: honest.withheld_share,
         goals_met,
+        node_kept_up: perf.spills.slots == 0 && perf.slots_missed == 0,
         honest,
         behaviours,
         performance: Performance {
@@ -275,6 +296,14 @@ pub fn build(sim: &Sim) -> SimReport {
             store_mib: perf.end.store_bytes.map(|b| b / 1_048_576.0),
             disk_bytes_per_device: perf.end.store_bytes.map(|b| b / devices.max(1) as f64),
             slots_missed: perf.slots_missed,
+            slots_served: perf.ticks,
+            slots_spilled: perf.spills.slots,
+            spill_blocks_max: perf.spills.blocks_max,
+            reports_spilled: perf.spills.reports,
+            reports_outside_epoch_for_room: perf.spills.reports_past_epoch,
+            slot_cost_max: perf.slot_cost_max,
+            slot_cost_mean: perf.slot_cost_sum as f64 / perf.ticks.max(1) as f64,
+            slot_budget: perf.slot_budget,
         },
         warnings: sim.warnings.clone(),
     }

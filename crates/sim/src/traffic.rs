@@ -489,13 +489,14 @@ impl Sim {
                 let body = TxBody::SubmitReports {
                     reports: chunk.iter().map(|(r, _, _)| r.clone()).collect(),
                 };
-                bodies.push((body, beacons));
+                bodies.push((body, (beacons, chunk.len() as u32)));
             }
             let (items, beacons): (Vec<_>, Vec<_>) = bodies.into_iter().unzip();
             let items = items.into_iter().enumerate().map(|(n, b)| (self.fleet.gateway(k, n), b));
             let txs = self.net.sign_many(items.collect());
-            for (tx, beacons) in txs.iter().zip(beacons) {
-                self.report_txs.push(ReportTx { hash: tx.hash(), beacons });
+            self.tick_cost += super::engine::txs_cost(&txs);
+            for (tx, (beacons, reports)) in txs.iter().zip(beacons) {
+                self.report_txs.push(ReportTx { hash: tx.hash(), beacons, reports });
             }
             txs_by_stream.push(txs);
         }
@@ -535,6 +536,7 @@ impl Sim {
         let interval = self.net.params.coverage.beacon_interval_blocks.max(1);
         let seed = self.fleet.spec.seed;
         for (tx, r) in txs.iter().zip(&receipts) {
+            self.tick_committed.push((r.height, u64::from(tx.reports)));
             let rejected: BTreeSet<u32> = match &r.outcome {
                 TxOutcome::Reports { rejected, .. } => rejected.iter().map(|x| x.index).collect(),
                 TxOutcome::None | TxOutcome::Proposal { .. } => BTreeSet::new(),

@@ -610,6 +610,7 @@ impl Sim {
         let hashes: Vec<Hash> = txs.iter().map(|t| t.0).collect();
         let receipts = self.net.receipts(&hashes).await?;
         for ((_, kind), r) in txs.into_iter().zip(receipts) {
+            self.tick_committed.push((r.height, 0));
             if let TxStatus::Failed { error } = &r.status {
                 let b = kind.device(self).and_then(|d| self.fleet.devices[d].behaviour);
                 let f = self.tally.figures(b);

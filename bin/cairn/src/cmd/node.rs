@@ -71,6 +71,11 @@ pub struct RunArgs {
     /// 503 `too_many_streams`.
     #[arg(long, default_value_t = cairn_node::events::DEFAULT_MAX_EVENT_STREAMS)]
     max_event_streams: usize,
+    /// Do not walk the store's tables once an epoch for the `store_used_bytes` and
+    /// `store_state_bytes` gauges of /metrics (the walk reads every page of the store, on a
+    /// thread of its own).
+    #[arg(long)]
+    no_store_stats: bool,
     /// Stop when standard input closes (set by `cairn testnet` on the nodes it starts, so
     /// they never outlive it).
     #[arg(long, hide = true)]
@@ -190,6 +195,7 @@ async fn run_node(
     config.store_cache_bytes =
         usize::try_from(run.store_cache_mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
     config.max_event_streams = run.max_event_streams;
+    config.store_stats = !run.no_store_stats;
     let genesis = cairn_node::read_genesis(&dir)?;
     let source = if genesis.is_bft() {
         let bft = BftConfig::read(&dir).with_context(|| {

@@ -146,9 +146,23 @@ pub async fn run(ctx: &Ctx, a: SimArgs) -> anyhow::Result<()> {
     };
     let r = cairn_sim::run(&config, ctx.client()?, funder, &Bars::default()).await?;
     if ctx.json {
-        return output::json(&r);
+        output::json(&r)?;
+    } else {
+        print(&r);
     }
-    print(&r);
+    let p = &r.performance;
+    if !r.node_kept_up {
+        anyhow::bail!(
+            "the node did not keep up: {} of {} heartbeat slots spilled past their blocks \
+             ({} reports after their slot, {} rejected as outside_epoch_window for lack of \
+             room), {} slots missed; the figures above are of an overloaded node",
+            p.slots_spilled,
+            p.slots_served,
+            p.reports_spilled,
+            p.reports_outside_epoch_for_room,
+            p.slots_missed
+        );
+    }
     Ok(())
 }
 
@@ -248,6 +262,25 @@ fn print(r: &SimReport) {
             ),
         ),
         ("blocks", format!("{} (build {:.1} ms mean)", p.blocks, p.block_build_ms_mean)),
+        (
+            "slots spilled",
+            format!(
+                "{} of {} (up to {} blocks over; {} reports after their slot, {} after their \
+                 epoch)",
+                p.slots_spilled,
+                p.slots_served,
+                p.spill_blocks_max,
+                p.reports_spilled,
+                p.reports_outside_epoch_for_room
+            ),
+        ),
+        (
+            "slot cost",
+            format!(
+                "{:.0} units mean, {} largest, of a budget of {} a slot",
+                p.slot_cost_mean, p.slot_cost_max, p.slot_budget
+            ),
+        ),
         ("epoch reward blocks", rewards),
         ("node RSS (peak seen)", opt(p.node_rss_mib, "MiB")),
         ("store", opt(p.store_mib, "MiB")),
