@@ -885,6 +885,7 @@ mod tests {
             devices: 60,
             epochs: 2,
             blocks_per_epoch: 20,
+            settle_delay_blocks: cairn_types::genesis::default_reward_settle_delay(20),
             block_ms: 50,
             heartbeats: 2,
             readings: 2,
