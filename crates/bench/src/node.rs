@@ -881,11 +881,12 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_small_node_run_accepts_every_report_and_reports_sane_fields() {
+        let delay = cairn_types::genesis::default_reward_settle_delay(20);
         let opts = NodeOptions {
             devices: 60,
             epochs: 2,
             blocks_per_epoch: 20,
-            settle_delay_blocks: cairn_types::genesis::default_reward_settle_delay(20),
+            settle_delay_blocks: delay,
             block_ms: 50,
             heartbeats: 2,
             readings: 2,
@@ -925,6 +926,10 @@ mod tests {
         for e in &r.per_epoch {
             assert!(e.state_bytes > 0 && e.store_allocated_bytes <= e.store_file_bytes);
         }
-        assert_eq!(r.blocks % 20, 0, "the run ends on an epoch boundary");
+        assert_eq!(
+            r.blocks.checked_sub(delay).map(|b| b % 20),
+            Some(0),
+            "the run ends where the last boundary's reward run settles"
+        );
     }
 }
