@@ -404,10 +404,10 @@ fn run_expiry(bpe: u64, epochs: &[EpochRecords], dispute: impl Fn(u64) -> u64, t
         // Rounding up; doubled while behind.
         let cap = units.div_ceil(bpe) * if behind { 2 } else { 1 };
         let mut o = Overlay::new(&m);
-        if params.starts_epoch(h) {
-            if let Some(r) = epochs.get(now as usize) {
-                r.write(&mut o, now);
-            }
+        if params.starts_epoch(h)
+            && let Some(r) = epochs.get(now as usize)
+        {
+            r.write(&mut o, now);
         }
         let before: Vec<Vec<bool>> = epochs
             .iter()
