@@ -10,8 +10,9 @@
 //!   after its settlement, a compute job up to its commit and reveal windows after a
 //!   reveal. They go from the end of the first block of epoch e + [`epochs_kept`] on, at
 //!   most [`block_share`] a block (a share of epoch e's rosters sized so that the blocks of
-//!   that epoch finish them), resuming from `meta/expiry_cursor`; all are gone by the end of
-//!   the epoch's last block, before epoch e + 1 comes due.
+//!   that epoch finish them), resuming from `meta/expiry_cursor`; unless an earlier epoch was
+//!   still pending (a shorter K after a parameter change), all are gone by the end of that
+//!   epoch's last block, before epoch e + 1 comes due.
 //! - **Beacon records** — `beacon/<id>/<h>` — are read by witnesses of that beacon, which
 //!   are refused once older than `coverage.witness_lag_blocks`. Each accepted beacon is
 //!   queued under the height its window ends (`beaconq/<h + lag>`, the lag when it was
