@@ -14,7 +14,7 @@
 //! | 5 | [`crate::storage::Deals`] | at an epoch's first block: unanswered challenges fault, new ones from the entropy | — |
 //! | 6 | [`crate::staking::Staking`] | unbonding that ends returns; at an epoch's first block the next set | — |
 //! | 7 | [`crate::governance::tally::Governance`] | at an epoch's first block: proposals whose voting ended are tallied, passed ones applied | — |
-//! | 8 | [`crate::devices::expiry::Expiry`] | — | compact layout: beacon records whose witness window ended go; at an epoch's first block, device epoch records and rosters whose windows all passed (ADR 0036) |
+//! | 8 | [`crate::devices::expiry::Expiry`] | — | compact layout: beacon records whose witness window ended go; a bounded share of the device epoch records and rosters whose windows all passed, from an epoch's first block on (ADR 0036) |
 //! | 9 | [`crate::component::Chain`] | — | the block's height, time and entropy; entropy older than the window goes |
 //!
 //! Governance comes after everything else that runs at a boundary: the reward run, the

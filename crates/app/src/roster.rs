@@ -26,7 +26,8 @@ fn len(state: &impl StateRead, epoch: u64) -> Result<u32, StateError> {
     len_of(state, KIND, epoch)
 }
 
-fn len_of(state: &impl StateRead, kind: &[u8], epoch: u64) -> Result<u32, StateError> {
+/// The length of the roster of `epoch` named `kind`.
+pub fn len_of(state: &impl StateRead, kind: &[u8], epoch: u64) -> Result<u32, StateError> {
     Ok(state.get_decoded(&state_key::roster_len(kind, epoch))?.unwrap_or(0))
 }
 
@@ -96,6 +97,30 @@ pub fn read_of(
     Ok(out)
 }
 
+/// The ids at positions `from` up to `from + count` (exclusive, cut at the roster's end) of
+/// the roster of `epoch` named `kind`, reading only the chunks that hold them.
+pub fn read_range(
+    state: &impl StateRead,
+    kind: &[u8],
+    epoch: u64,
+    from: u32,
+    count: u32,
+) -> Result<Vec<DeviceId>, StateError> {
+    let end = from.saturating_add(count).min(len_of(state, kind, epoch)?);
+    let mut out = Vec::with_capacity(end.saturating_sub(from) as usize);
+    let mut at = from;
+    while at < end {
+        let c = at / CHUNK;
+        let chunk: Vec<DeviceId> =
+            state.get_decoded(&state_key::roster_chunk(kind, epoch, c))?.unwrap_or_default();
+        let lo = (at - c * CHUNK) as usize;
+        let hi = (end.min((c + 1).saturating_mul(CHUNK)) - c * CHUNK) as usize;
+        out.extend(chunk.get(lo..hi.min(chunk.len())).unwrap_or_default());
+        at = (c + 1).saturating_mul(CHUNK);
+    }
+    Ok(out)
+}
+
 /// Deletes the roster of `epoch` named `kind` (its length and every chunk).
 pub fn delete(o: &mut Overlay<'_>, kind: &[u8], epoch: u64) -> Result<(), StateError> {
     if o.get(&state_key::roster_len(kind, epoch))?.is_none() {
@@ -121,6 +146,24 @@ mod tests {
         let mut b = [0u8; 32];
         b[..4].copy_from_slice(&i.to_be_bytes());
         cairn_types::Hash(b)
+    }
+
+    #[test]
+    fn a_range_of_the_roster_is_the_same_slice_of_the_whole_roster() {
+        let base = MemStore::default();
+        let mut o = Overlay::new(&base);
+        let n = CHUNK * 2 + 3;
+        append_all(&mut o, 7, &(0..n).map(id).collect::<Vec<_>>()).unwrap();
+        let whole = read(&o, 7).unwrap();
+        for (from, count) in
+            [(0, 0), (0, 1), (0, n), (5, CHUNK), (CHUNK - 1, 2), (CHUNK, CHUNK + 3), (n - 1, 9)]
+        {
+            let got = read_range(&o, ACTIVE, 7, from, count).unwrap();
+            let end = (from + count).min(n) as usize;
+            assert_eq!(got, whole[from as usize..end], "{from} {count}");
+        }
+        assert!(read_range(&o, ACTIVE, 7, n, 5).unwrap().is_empty());
+        assert!(read_range(&o, ACTIVE, 8, 0, 5).unwrap().is_empty());
     }
 
     #[test]

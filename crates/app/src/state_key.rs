@@ -346,6 +346,12 @@ pub fn epochs_expired() -> Vec<u8> {
     b"meta/epochs_expired".to_vec()
 }
 
+/// Compact layout: how many roster entries of the epoch named by [`epochs_expired`] have had
+/// their records deleted (absent: none).
+pub fn expiry_cursor() -> Vec<u8> {
+    b"meta/expiry_cursor".to_vec()
+}
+
 /// A validator candidate's stake record (tokens, shares, status).
 pub fn validator(addr: &Address) -> Vec<u8> {
     let mut k = b"stake/val/".to_vec();

@@ -8,7 +8,11 @@
 //!   reward run of epoch e (at the first block of e + 1) and by the uptime gate of work done
 //!   in e and paid later: a usage channel settled up to `usage.dispute_window_blocks`
 //!   after its settlement, a compute job up to its commit and reveal windows after a
-//!   reveal. They go at the end of the first block of epoch e + [`epochs_kept`].
+//!   reveal. They go from the end of the first block of epoch e + [`epochs_kept`] on, at
+//!   most [`block_share`] a block (a share of epoch e's rosters sized so that the blocks of
+//!   that epoch finish them), resuming from `meta/expiry_cursor`; unless an earlier epoch was
+//!   still pending (a shorter K after a parameter change), all are gone by the end of that
+//!   epoch's last block, before epoch e + 1 comes due.
 //! - **Beacon records** — `beacon/<id>/<h>` — are read by witnesses of that beacon, which
 //!   are refused once older than `coverage.witness_lag_blocks`. Each accepted beacon is
 //!   queued under the height its window ends (`beaconq/<h + lag>`, the lag when it was
@@ -71,33 +75,103 @@ fn expire_beacons(o: &mut Overlay<'_>, height: Height) -> Result<(), StateError>
     Ok(())
 }
 
-/// Deletes the epoch records and rosters of every epoch whose windows have all passed at
-/// the first block of `epoch`, from the first one still kept.
-fn expire_epochs(o: &mut Overlay<'_>, params: &Params, epoch: u64) -> Result<(), StateError> {
-    let Some(last) = epoch.checked_sub(epochs_kept(params)) else { return Ok(()) };
-    let mut next: u64 = o.get_decoded(&state_key::epochs_expired())?.unwrap_or(0);
-    if next > last {
-        return Ok(());
-    }
-    while next <= last {
-        expire_epoch(o, next)?;
-        next = next.saturating_add(1);
-    }
-    o.put_encoded(state_key::epochs_expired(), &next);
-    Ok(())
+/// The most units of expiry work a block spends: `work` units are those of the first epoch
+/// not yet expired (one per entry of its active and rejected rosters, one for the rosters
+/// themselves), spread over the `bpe` blocks of the epoch it comes due in. Rounding: up, so
+/// those blocks finish it before the next epoch comes due. Doubled while a later epoch is
+/// due as well (`behind`: a shorter [`epochs_kept`] after a parameter change), so a backlog
+/// shrinks by about an epoch every epoch. At least 1.
+pub fn block_share(work: u64, bpe: u64, behind: bool) -> u64 {
+    let share = work.div_ceil(bpe.max(1)).max(1);
+    if behind { share.saturating_mul(2) } else { share }
 }
 
-/// Deletes one epoch's device records and rosters.
-pub(crate) fn expire_epoch(o: &mut Overlay<'_>, epoch: u64) -> Result<(), StateError> {
-    for id in roster::read(o, epoch)? {
-        o.delete(state_key::epoch_activity(&id, epoch));
-        delete_if_present(o, state_key::rejections(&id, epoch))?;
+/// The lengths of an epoch's active and rejected rosters.
+fn roster_lens(o: &Overlay<'_>, epoch: u64) -> Result<(u64, u64), StateError> {
+    Ok((
+        u64::from(roster::len_of(o, roster::ACTIVE, epoch)?),
+        u64::from(roster::len_of(o, roster::REJECTED, epoch)?),
+    ))
+}
+
+/// The expiry step of block `height`: from the first epoch not yet expired
+/// (`meta/epochs_expired`) and the entries of it already done (`meta/expiry_cursor`), deletes
+/// at most [`block_share`] units of the epochs due — those whose windows have all passed
+/// (e + [`epochs_kept`] ≤ the epoch of `height`) — in epoch order and roster order (active,
+/// then rejected), never an epoch not yet due. An epoch's rosters go with its last entry,
+/// and the watermark moves past it then. Returns the units spent.
+pub(crate) fn expire_epochs(
+    o: &mut Overlay<'_>,
+    params: &Params,
+    height: Height,
+) -> Result<u64, StateError> {
+    let Some(last) = params.epoch_of(height).checked_sub(epochs_kept(params)) else {
+        return Ok(0);
+    };
+    let first: u64 = o.get_decoded(&state_key::epochs_expired())?.unwrap_or(0);
+    if first > last {
+        return Ok(0);
     }
-    for id in roster::read_of(o, roster::REJECTED, epoch)? {
-        delete_if_present(o, state_key::rejections(&id, epoch))?;
+    let cursor: u64 = o.get_decoded(&state_key::expiry_cursor())?.unwrap_or(0);
+    let (a, r) = roster_lens(o, first)?;
+    let share =
+        block_share(a.saturating_add(r).saturating_add(1), params.blocks_per_epoch, last > first);
+    let (mut next, mut done, mut budget) = (first, cursor, share);
+    while next <= last && budget > 0 {
+        let (a, r) = roster_lens(o, next)?;
+        let total = a.saturating_add(r);
+        if done < total {
+            let take = budget.min(total - done);
+            expire_entries(o, next, a, done, take)?;
+            done = done.saturating_add(take);
+            budget -= take;
+        } else {
+            roster::delete(o, roster::ACTIVE, next)?;
+            roster::delete(o, roster::REJECTED, next)?;
+            next = next.saturating_add(1);
+            done = 0;
+            budget -= 1;
+        }
     }
-    roster::delete(o, roster::ACTIVE, epoch)?;
-    roster::delete(o, roster::REJECTED, epoch)
+    if next != first {
+        o.put_encoded(state_key::epochs_expired(), &next);
+    }
+    if done != cursor {
+        if done == 0 {
+            o.delete(state_key::expiry_cursor());
+        } else {
+            o.put_encoded(state_key::expiry_cursor(), &done);
+        }
+    }
+    Ok(share - budget)
+}
+
+/// Deletes the records of the `take` roster entries of `epoch` from position `from` on,
+/// counting the active roster (of length `active`) first, then the rejected one.
+fn expire_entries(
+    o: &mut Overlay<'_>,
+    epoch: u64,
+    active: u64,
+    from: u64,
+    take: u64,
+) -> Result<(), StateError> {
+    let to = from.saturating_add(take);
+    let pos = |p: u64| u32::try_from(p).unwrap_or(u32::MAX);
+    if from < active {
+        let end = to.min(active);
+        for id in roster::read_range(o, roster::ACTIVE, epoch, pos(from), pos(end - from))? {
+            o.delete(state_key::epoch_activity(&id, epoch));
+            delete_if_present(o, state_key::rejections(&id, epoch))?;
+        }
+    }
+    if to > active {
+        let lo = from.max(active) - active;
+        let count = to - active - lo;
+        for id in roster::read_range(o, roster::REJECTED, epoch, pos(lo), pos(count))? {
+            delete_if_present(o, state_key::rejections(&id, epoch))?;
+        }
+    }
+    Ok(())
 }
 
 fn delete_if_present(o: &mut Overlay<'_>, key: Vec<u8>) -> Result<(), StateError> {
@@ -108,7 +182,7 @@ fn delete_if_present(o: &mut Overlay<'_>, key: Vec<u8>) -> Result<(), StateError
 }
 
 /// The end-of-block step of the compact layout: beacons whose witness window ends now, and
-/// at an epoch's first block the epochs whose windows have passed.
+/// a bounded share of the records of the epochs whose windows have passed.
 pub struct Expiry;
 
 impl Component for Expiry {
@@ -126,9 +200,7 @@ impl Component for Expiry {
             return Ok(());
         }
         expire_beacons(o, env.height)?;
-        if env.params.starts_epoch(env.height) {
-            expire_epochs(o, env.params, env.params.epoch_of(env.height))?;
-        }
+        expire_epochs(o, env.params, env.height)?;
         Ok(())
     }
 }

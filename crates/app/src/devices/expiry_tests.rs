@@ -34,7 +34,7 @@ fn one_sensor(layout: StateLayout) -> (Net, DeviceSigner, Keypair) {
 }
 
 #[test]
-fn an_epochs_device_records_and_rosters_go_at_the_first_block_after_their_windows_and_not_before() {
+fn an_epochs_device_records_and_rosters_go_over_the_blocks_after_their_windows_and_not_before() {
     let (mut n, dev, _) = one_sensor(StateLayout::Compact);
     let kept = epochs_kept(&n.params());
     let id = dev.id();
@@ -51,13 +51,23 @@ fn an_epochs_device_records_and_rosters_go_at_the_first_block_after_their_window
     assert_eq!(epoch1(&n.c.store), (true, true, false), "a rejection alone, on its roster");
     n.advance_to(kept * BPE);
     assert_eq!(epoch0(&n.c.store), (true, true), "epoch 0 kept before block {}", kept * BPE);
+    // Two units (one roster entry, the rosters) over 10 blocks: one a block.
+    assert_eq!(block_share(2, BPE, false), 1);
     n.block(vec![]);
-    assert_eq!(epoch0(&n.c.store), (false, false), "epoch 0 gone at block {}", kept * BPE);
-    assert_eq!(epoch1(&n.c.store), (true, true, false));
+    assert_eq!(epoch0(&n.c.store), (false, true), "the record at block {}", kept * BPE);
+    n.block(vec![]);
+    assert_eq!(epoch0(&n.c.store), (false, false), "the roster at block {}", kept * BPE + 1);
+    assert_eq!(n.c.store.get_decoded::<u64>(&state_key::epochs_expired()).unwrap(), Some(1));
+    assert!(!has(&n.c.store, &state_key::expiry_cursor()));
     n.advance_to((kept + 1) * BPE);
+    assert_eq!(epoch1(&n.c.store), (true, true, false), "epoch 1 kept until it is due");
+    n.block(vec![]);
+    assert_eq!(epoch1(&n.c.store), (false, true, false));
+    assert_eq!(n.c.store.get_decoded::<u64>(&state_key::expiry_cursor()).unwrap(), Some(1));
     n.block(vec![]);
     assert_eq!(epoch1(&n.c.store), (false, false, false));
     assert_eq!(n.c.store.get_decoded::<u64>(&state_key::epochs_expired()).unwrap(), Some(2));
+    assert!(!has(&n.c.store, &state_key::expiry_cursor()));
     // The device itself and its cursor stay.
     assert!(has(&n.c.store, &state_key::device(&id)));
     assert_eq!(cairn_testkit::devices::last_seq(&n.c.store, &id), (BPE - 2));
@@ -301,5 +311,191 @@ proptest! {
                 prop_assert!(!has(cs, &state_key::rejections(&d.id(), e)));
             }
         }
+    }
+}
+
+/// A plain map of latest values, for driving the expiry step alone.
+#[derive(Default)]
+struct Map(std::collections::BTreeMap<Vec<u8>, Vec<u8>>);
+
+impl cairn_state::StateRead for Map {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        Ok(self.0.get(key).cloned())
+    }
+}
+
+impl Map {
+    fn apply(&mut self, changes: cairn_state::ChangeSet) {
+        for (k, v) in changes {
+            match v {
+                Some(v) => self.0.insert(k, v),
+                None => self.0.remove(&k),
+            };
+        }
+    }
+}
+
+fn dev_id(epoch: u64, i: u64) -> DeviceId {
+    let mut b = [0u8; 32];
+    b[..8].copy_from_slice(&epoch.to_be_bytes());
+    b[8..16].copy_from_slice(&i.to_be_bytes());
+    cairn_types::Hash(b)
+}
+
+/// The records of one epoch: `active` devices with an activity record (every third with a
+/// rejection record too) and `rejected` devices with a rejection record alone.
+struct EpochRecords {
+    active: u64,
+    rejected: u64,
+}
+
+impl EpochRecords {
+    fn keys(&self, e: u64) -> Vec<(u64, Vec<u8>)> {
+        let mut keys = Vec::new();
+        for i in 0..self.active {
+            keys.push((i, state_key::epoch_activity(&dev_id(e, i), e)));
+            if i % 3 == 0 {
+                keys.push((i, state_key::rejections(&dev_id(e, i), e)));
+            }
+        }
+        for i in self.active..self.active + self.rejected {
+            keys.push((i, state_key::rejections(&dev_id(e, i), e)));
+        }
+        keys
+    }
+
+    fn write(&self, o: &mut Overlay<'_>, e: u64) {
+        for (_, k) in self.keys(e) {
+            o.put(k, vec![1]);
+        }
+        let ids = |r: std::ops::Range<u64>| r.map(|i| dev_id(e, i)).collect::<Vec<_>>();
+        roster::append_all(o, e, &ids(0..self.active)).unwrap();
+        let rej = ids(self.active..self.active + self.rejected);
+        roster::append_all_to(o, roster::REJECTED, e, &rej).unwrap();
+    }
+
+    fn units(&self) -> u64 {
+        self.active + self.rejected + 1
+    }
+}
+
+/// Runs the expiry step alone over a chain of `bpe`-block epochs whose epoch e gets
+/// `epochs[e]`'s records at its first block, with `dispute(e)` the dispute window in epoch
+/// e, checking after every block that no record of an epoch not yet due is gone, that the
+/// block deleted records of at most its cap of roster entries, and that an epoch due while
+/// no earlier one was is gone by the end of the epoch it came due in. Returns the state
+/// after `tail` more epochs than the records span.
+fn run_expiry(bpe: u64, epochs: &[EpochRecords], dispute: impl Fn(u64) -> u64, tail: u64) -> Map {
+    let mut m = Map::default();
+    let mut params = Params { blocks_per_epoch: bpe, ..Params::default() };
+    params.state_layout = StateLayout::Compact;
+    params.compute.commit_window_blocks = 1;
+    params.compute.reveal_window_blocks = 1;
+    let written = epochs.len() as u64;
+    // When each epoch came due, and whether every earlier one was gone by then.
+    let mut due_clean: Vec<Option<(u64, bool)>> = vec![None; epochs.len()];
+    for h in 0..(written + tail) * bpe {
+        let now = params.epoch_of(h);
+        params.usage.dispute_window_blocks = dispute(now);
+        let kept = epochs_kept(&params);
+        let watermark: u64 = m.get_decoded(&state_key::epochs_expired()).unwrap().unwrap_or(0);
+        let units = epochs.get(watermark as usize).map_or(1, EpochRecords::units);
+        let behind = watermark + kept < now;
+        // Rounding up; doubled while behind.
+        let cap = units.div_ceil(bpe) * if behind { 2 } else { 1 };
+        let mut o = Overlay::new(&m);
+        if params.starts_epoch(h)
+            && let Some(r) = epochs.get(now as usize)
+        {
+            r.write(&mut o, now);
+        }
+        let before: Vec<Vec<bool>> = epochs
+            .iter()
+            .enumerate()
+            .map(|(e, r)| r.keys(e as u64).iter().map(|(_, k)| has_o(&o, k)).collect())
+            .collect();
+        let spent = expire_epochs(&mut o, &params, h).unwrap();
+        m.apply(o.into_changes());
+        assert!(spent <= cap, "block {h}: {spent} units, cap {cap}");
+        let mut entries_deleted = std::collections::BTreeSet::new();
+        for (e, r) in epochs.iter().enumerate() {
+            let e = e as u64;
+            let due = e + kept <= now;
+            if due && due_clean[e as usize].is_none() {
+                due_clean[e as usize] = Some((now, watermark >= e));
+            }
+            for ((i, k), was) in r.keys(e).iter().zip(&before[e as usize]) {
+                let is = m.0.contains_key(k);
+                assert!(due || !was || is, "block {h}: {} of epoch {e} deleted early", i);
+                if *was && !is {
+                    entries_deleted.insert((e, *i));
+                }
+            }
+            let end_of_due_epoch = due_clean[e as usize]
+                .filter(|(_, clean)| *clean)
+                .is_some_and(|(at, _)| h + 1 == (at + 1) * bpe);
+            if end_of_due_epoch {
+                for (i, k) in r.keys(e) {
+                    assert!(!m.0.contains_key(&k), "block {h}: {i} of epoch {e} left behind");
+                }
+                assert!(!m.0.contains_key(&state_key::roster_len(b"active", e)));
+                assert!(!m.0.contains_key(&state_key::roster_len(roster::REJECTED, e)));
+            }
+        }
+        assert!(entries_deleted.len() as u64 <= cap, "block {h}: {entries_deleted:?}, cap {cap}");
+    }
+    m
+}
+
+fn has_o(o: &Overlay<'_>, key: &[u8]) -> bool {
+    o.get(key).unwrap().is_some()
+}
+
+#[test]
+fn no_block_deletes_the_records_of_more_roster_entries_than_its_share() {
+    // 1,200 devices (two and a half roster chunks) and 100 with a rejection alone over
+    // 10-block epochs: ⌈1,301 / 10⌉ = 131 entries a block, 10 blocks for the epoch.
+    assert_eq!(block_share(1_301, 10, false), 131);
+    assert_eq!(block_share(1_301, 10, true), 262);
+    assert_eq!(block_share(0, 0, false), 1);
+    let epochs: Vec<EpochRecords> =
+        (0..3).map(|e| EpochRecords { active: 1_200 - e * 300, rejected: 100 }).collect();
+    let m = run_expiry(10, &epochs, |_| 1, 3);
+    // K = 2: the last block run is in epoch 5, so epochs 0 to 3 are gone.
+    assert_eq!(m.get_decoded::<u64>(&state_key::epochs_expired()).unwrap(), Some(4));
+    assert!(m.0.keys().all(|k| k.starts_with(b"meta/")), "{:?}", m.0.len());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// With many devices and short epochs, and windows that shrink or grow between epochs,
+    /// the expiry never deletes a record of an epoch before its windows have passed, never
+    /// deletes more than its share in a block, finishes each epoch that came due on time
+    /// within that epoch, and leaves nothing behind once every epoch is due.
+    #[test]
+    fn the_spread_expiry_leaves_nothing_behind_and_deletes_nothing_early(
+        bpe in 1u64..8,
+        sizes in proptest::collection::vec((0u64..1_100, 0u64..40), 1..6),
+        shrink_at in 0u64..8,
+        long in 1u64..30,
+    ) {
+        let epochs: Vec<EpochRecords> =
+            sizes.iter().map(|&(active, rejected)| EpochRecords { active, rejected }).collect();
+        let dispute = |e: u64| if e < shrink_at { long } else { 1 };
+        let kept_max = epochs_kept(&{
+            let mut p = Params { blocks_per_epoch: bpe, ..Params::default() };
+            p.usage.dispute_window_blocks = long;
+            p.compute.commit_window_blocks = 1;
+            p.compute.reveal_window_blocks = 1;
+            p
+        });
+        // Enough epochs for a doubled share to clear the backlog.
+        let m = run_expiry(bpe, &epochs, dispute, shrink_at + 2 * kept_max + 8);
+        let all = epochs.len() as u64;
+        let expired: u64 = m.get_decoded(&state_key::epochs_expired()).unwrap().unwrap_or(0);
+        prop_assert!(expired >= all, "{} < {}", expired, all);
+        prop_assert!(m.get(&state_key::expiry_cursor()).unwrap().is_none());
+        prop_assert!(m.0.keys().all(|k| k.starts_with(b"meta/")));
     }
 }
