@@ -347,15 +347,20 @@ async fn params(State(s): State<Arc<Shared>>) -> ApiResult<Params> {
     Ok(Json(current_params(&s)?))
 }
 
+/// A block height from the path: `bad_height` when it is not a number.
+pub(crate) fn height_path(path: Result<Path<String>, PathRejection>) -> Result<u64, ApiError> {
+    let Path(height) = path?;
+    height.parse().map_err(|_| {
+        ApiError::bad_request("bad_height", format!("height {height:?} is not a number"))
+    })
+}
+
 /// The chain entropy of a recent block (see `cairn_app::ENTROPY_WINDOW`).
 async fn entropy(
     State(s): State<Arc<Shared>>,
     path: Result<Path<String>, PathRejection>,
 ) -> ApiResult<EntropyView> {
-    let Path(height) = path?;
-    let height: u64 = height.parse().map_err(|_| {
-        ApiError::bad_request("bad_height", format!("height {height:?} is not a number"))
-    })?;
+    let height = height_path(path)?;
     let snap = s.snapshot()?;
     let entropy = cairn_app::entropy_at(&snap, height)?.ok_or_else(|| {
         ApiError::not_found(format!(
@@ -508,10 +513,7 @@ async fn block_by_height(
     path: Result<Path<String>, PathRejection>,
     query: Result<Query<TxPage>, QueryRejection>,
 ) -> ApiResult<BlockView> {
-    let Path(height) = path?;
-    let height: u64 = height.parse().map_err(|_| {
-        ApiError::bad_request("bad_height", format!("height {height:?} is not a number"))
-    })?;
+    let height = height_path(path)?;
     let page = tx_page(query)?;
     blocking(move || {
         let snap = s.snapshot()?;
@@ -527,10 +529,7 @@ async fn raw_block(
     State(s): State<Arc<Shared>>,
     path: Result<Path<String>, PathRejection>,
 ) -> ApiResult<RawBlockView> {
-    let Path(height) = path?;
-    let height: u64 = height.parse().map_err(|_| {
-        ApiError::bad_request("bad_height", format!("height {height:?} is not a number"))
-    })?;
+    let height = height_path(path)?;
     blocking(move || {
         let snap = s.snapshot()?;
         let bytes = snap

@@ -68,10 +68,7 @@ pub async fn block_set(
     State(s): State<Arc<Shared>>,
     path: Result<Path<String>, PathRejection>,
 ) -> ApiResult<BlockValidatorsView> {
-    let Path(height) = path?;
-    let height: u64 = height.parse().map_err(|_| {
-        ApiError::bad_request("bad_height", format!("height {height:?} is not a number"))
-    })?;
+    let height = crate::api::height_path(path)?;
     blocking(move || {
         let snap = s.snapshot()?;
         let head = snap.height()?.unwrap_or(0);

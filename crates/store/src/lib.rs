@@ -621,26 +621,36 @@ impl cairn_state::StateScan for Snapshot {
         after: Option<&[u8]>,
         limit: usize,
     ) -> Result<Vec<cairn_state::Entry>, StateError> {
-        let start = cairn_state::scan_start(prefix, after);
-        let start_ref: std::ops::Bound<&[u8]> = match &start {
-            std::ops::Bound::Included(k) => std::ops::Bound::Included(k.as_slice()),
-            std::ops::Bound::Excluded(k) => std::ops::Bound::Excluded(k.as_slice()),
-            std::ops::Bound::Unbounded => std::ops::Bound::Unbounded,
-        };
-        let range = self
-            .latest
-            .range::<&[u8]>((start_ref, std::ops::Bound::Unbounded))
-            .map_err(StoreError::from)?;
-        let mut out = Vec::new();
-        for entry in range {
-            let (k, v) = entry.map_err(StoreError::from)?;
-            if !k.value().starts_with(prefix) || out.len() >= limit {
-                break;
-            }
-            out.push((k.value().to_vec(), v.value().to_vec()));
-        }
-        Ok(out)
+        scan_table(&self.latest, prefix, after, limit, |v| v.value().to_vec())
     }
+}
+
+/// The rows of a table keyed by state-style byte keys that start with `prefix`, after
+/// `after` (exclusive) when given, at most `limit`, each value made by `value`.
+fn scan_table<V: redb::Value + 'static>(
+    table: &redb::ReadOnlyTable<&'static [u8], V>,
+    prefix: &[u8],
+    after: Option<&[u8]>,
+    limit: usize,
+    value: impl Fn(redb::AccessGuard<'_, V>) -> Vec<u8>,
+) -> Result<Vec<cairn_state::Entry>, StateError> {
+    let start = cairn_state::scan_start(prefix, after);
+    let start_ref: std::ops::Bound<&[u8]> = match &start {
+        std::ops::Bound::Included(k) => std::ops::Bound::Included(k.as_slice()),
+        std::ops::Bound::Excluded(k) => std::ops::Bound::Excluded(k.as_slice()),
+        std::ops::Bound::Unbounded => std::ops::Bound::Unbounded,
+    };
+    let range =
+        table.range::<&[u8]>((start_ref, std::ops::Bound::Unbounded)).map_err(StoreError::from)?;
+    let mut out = Vec::new();
+    for entry in range {
+        let (k, v) = entry.map_err(StoreError::from)?;
+        if !k.value().starts_with(prefix) || out.len() >= limit {
+            break;
+        }
+        out.push((k.value().to_vec(), value(v)));
+    }
+    Ok(out)
 }
 
 /// The node's device query indexes ([`device_index`]) as a key scan, each row with an empty
@@ -661,26 +671,7 @@ impl cairn_state::StateScan for DeviceIndex<'_> {
         after: Option<&[u8]>,
         limit: usize,
     ) -> Result<Vec<cairn_state::Entry>, StateError> {
-        let start = cairn_state::scan_start(prefix, after);
-        let start_ref: std::ops::Bound<&[u8]> = match &start {
-            std::ops::Bound::Included(k) => std::ops::Bound::Included(k.as_slice()),
-            std::ops::Bound::Excluded(k) => std::ops::Bound::Excluded(k.as_slice()),
-            std::ops::Bound::Unbounded => std::ops::Bound::Unbounded,
-        };
-        let range = self
-            .0
-            .device_index
-            .range::<&[u8]>((start_ref, std::ops::Bound::Unbounded))
-            .map_err(StoreError::from)?;
-        let mut out = Vec::new();
-        for entry in range {
-            let (k, _) = entry.map_err(StoreError::from)?;
-            if !k.value().starts_with(prefix) || out.len() >= limit {
-                break;
-            }
-            out.push((k.value().to_vec(), Vec::new()));
-        }
-        Ok(out)
+        scan_table(&self.0.device_index, prefix, after, limit, |_| Vec::new())
     }
 }
 
