@@ -45,6 +45,23 @@ impl Executed {
 
 type Outcome = (Executed, Vec<SignedTx>, Vec<(Hash, StatefulError)>);
 
+/// How many of `txs`, from the first, stay within the block's count, byte and cost limits
+/// when every one of them is included.
+fn fitting_prefix(params: &cairn_types::Params, txs: &[SizedTx]) -> usize {
+    let (mut bytes, mut cost) = (0usize, 0u64);
+    for (n, sized) in txs.iter().enumerate() {
+        bytes = bytes.saturating_add(sized.size);
+        cost = cost.saturating_add(cairn_types::cost::tx_cost(&sized.tx.tx.body, sized.size));
+        if n >= params.max_block_txs as usize
+            || bytes > params.max_block_bytes as usize
+            || cost > params.max_block_cost
+        {
+            return n;
+        }
+    }
+    txs.len()
+}
+
 pub(crate) fn execute<S: CommittedState>(
     state: &S,
     env: BlockEnv<'_>,
@@ -55,7 +72,16 @@ pub(crate) fn execute<S: CommittedState>(
     let mut o = Overlay::new(state);
     let mut out = BlockOutput::default();
     block::begin_block(&mut o, &env, &mut out)?;
-    let batches: Vec<&[cairn_types::SignedReport]> = txs
+    // Only the candidates that can fit are read ahead: a proposer offered more than a block
+    // holds stops at the first that would pass a limit (below), so the rest would be read
+    // for nothing. Counting every earlier candidate as included gives the shortest prefix
+    // the block can stop at; one dropped on the way lets the block go further unread, which
+    // costs time, never a result.
+    let fits = match mode {
+        Mode::Propose => fitting_prefix(params, &txs),
+        _ => txs.len(),
+    };
+    let batches: Vec<&[cairn_types::SignedReport]> = txs[..fits]
         .iter()
         .filter_map(|t| match &t.tx.tx.body {
             cairn_types::TxBody::SubmitReports { reports } => Some(reports.as_slice()),
