@@ -169,9 +169,20 @@ pub struct Shared {
     pub reward_trees: api_rewards::TreeCache,
     /// Recent chain events for `GET /v1/events`.
     pub events: events::Hub,
+    /// Threads working beside the blocks (reward runs, store walks) that read the store:
+    /// shutdown waits for them, so the store is closed when it returns.
+    pub background: Mutex<Vec<std::thread::JoinHandle<()>>>,
 }
 
 impl Shared {
+    /// Keeps `thread` for shutdown to wait on (forgetting those already finished).
+    pub fn track(&self, thread: std::thread::JoinHandle<()>) {
+        if let Ok(mut threads) = self.background.lock() {
+            threads.retain(|t| !t.is_finished());
+            threads.push(thread);
+        }
+    }
+
     pub fn mempool(&self) -> MutexGuard<'_, Mempool> {
         // A panic while holding the lock cannot leave the pool half-updated in a way that
         // matters more than stopping would; keep serving.
@@ -311,6 +322,15 @@ impl NodeHandle {
         for t in self.tasks {
             let _ = t.await;
         }
+        let threads = self.shared.background.lock().map(|mut t| std::mem::take(&mut *t));
+        if let Ok(threads) = threads {
+            let _ = tokio::task::spawn_blocking(move || {
+                for t in threads {
+                    let _ = t.join();
+                }
+            })
+            .await;
+        }
     }
 
     /// Resolves when the block source stops (after shutdown, or on a fatal error).
@@ -382,6 +402,7 @@ pub async fn start_with(
         relay,
         reward_trees: Default::default(),
         events: Default::default(),
+        background: Default::default(),
     });
     producer::refresh_metrics(&shared)?;
     // A reward run fixed before a restart is computed again, and its snapshot held.

@@ -75,11 +75,15 @@ pub struct StoreMetrics {
 impl StoreMetrics {
     /// Starts a walk of `store` on a thread of its own if `epoch` was not walked yet and no
     /// walk is under way; the gauges are set when it is done.
-    pub fn walk_once_per_epoch(&self, store: &Arc<cairn_store::Store>, epoch: u64) {
+    pub fn walk_once_per_epoch(
+        &self,
+        store: &Arc<cairn_store::Store>,
+        epoch: u64,
+    ) -> Option<std::thread::JoinHandle<()>> {
         {
-            let Ok(mut walked) = self.walked_epoch.lock() else { return };
+            let Ok(mut walked) = self.walked_epoch.lock() else { return None };
             if walked.is_some_and(|w| w >= epoch) || self.walking.swap(true, Ordering::AcqRel) {
-                return;
+                return None;
             }
             *walked = Some(epoch);
         }
@@ -91,6 +95,7 @@ impl StoreMetrics {
         if spawned.is_err() {
             self.walking.store(false, Ordering::Release);
         }
+        spawned.ok()
     }
 
     /// Walks `store` now and sets the gauges (an error leaves them as they were).

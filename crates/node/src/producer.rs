@@ -147,8 +147,10 @@ pub fn refresh_metrics(shared: &Shared) -> anyhow::Result<()> {
     shared.metrics.process.refresh(&shared.config.data_dir.join(crate::STORE_FILE));
     if shared.config.store_stats
         && let Some(head) = snap.head()?
+        && let Some(walk) =
+            shared.metrics.process.store.walk_once_per_epoch(&shared.store, head.epoch)
     {
-        shared.metrics.process.store.walk_once_per_epoch(&shared.store, head.epoch);
+        shared.track(walk);
     }
     let pool = shared.mempool();
     shared.metrics.mempool.size.set(pool.len() as i64);

@@ -91,8 +91,9 @@ fn spawn(shared: &Shared, run: PendingRun, snap: Snapshot, head: u64) {
             Some(p) => p.install(work),
             None => work(),
         });
-    if let Err(e) = spawned {
-        tracing::warn!(epoch = run.epoch, error = %e, "no thread for the reward run");
+    match spawned {
+        Ok(thread) => shared.track(thread),
+        Err(e) => tracing::warn!(epoch = run.epoch, error = %e, "no thread for the reward run"),
     }
 }
 
