@@ -89,7 +89,13 @@ pub(crate) fn execute<S: CommittedState>(
         })
         .collect();
     if !batches.is_empty() {
-        crate::devices::reports::prefetch(&o, state, params.epoch_of(height), &batches)?;
+        crate::devices::reports::prefetch(
+            &o,
+            state,
+            params.epoch_of(height),
+            params.state_layout.folded(),
+            &batches,
+        )?;
     }
     let mut receipts = Vec::with_capacity(txs.len());
     let mut included = Vec::with_capacity(txs.len());

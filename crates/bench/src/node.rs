@@ -95,7 +95,7 @@ impl Default for NodeOptions {
             keep_epochs: None,
             keep_versions: cairn_node::DEFAULT_KEEP_VERSIONS,
             settle_delay_blocks: cairn_types::genesis::default_reward_settle_delay(120),
-            state_layout: cairn_types::genesis::StateLayout::Compact,
+            state_layout: cairn_types::genesis::StateLayout::Folded,
         }
     }
 }

@@ -76,20 +76,23 @@ fn device_view(s: &Shared, id: DeviceId) -> Result<DeviceView, ApiError> {
     let params = App::params(&snap).map_err(anyhow::Error::from)?;
     let device = devices::get_device(&snap, &id)?
         .ok_or_else(|| ApiError::not_found(format!("no device {id}")))?;
-    let cursor: devices::ReportCursor =
-        snap.get_decoded(&state_key::report_cursor(&id))?.unwrap_or_default();
+    let last_seq = devices::folded::last_seq(&snap, &id)?.unwrap_or(0);
     let epoch = current_epoch(&snap, &params)?;
     let activity = devices::get_activity(&snap, &id, epoch)?;
-    let locations = snap
-        .scan_prefix(&state_key::location_prefix(&id), None, MAX_PAGE)?
-        .into_iter()
-        .map(|(_, v)| cairn_types::codec::decode::<LocationAssertion>(&v, 1024, "location"))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(anyhow::Error::from)?;
-    let registrations: u64 = snap.get_decoded(&state_key::device_nonce(&id))?.unwrap_or(0);
+    // The folded layout keeps the last two assertions in the device record (ADR 0037).
+    let locations = match devices::folded::state_of(&snap, &id)? {
+        Some(state) => state.locations,
+        None => snap
+            .scan_prefix(&state_key::location_prefix(&id), None, MAX_PAGE)?
+            .into_iter()
+            .map(|(_, v)| cairn_types::codec::decode::<LocationAssertion>(&v, 1024, "location"))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(anyhow::Error::from)?,
+    };
+    let registrations = devices::folded::registrations(&snap, &id)?;
     Ok(DeviceView {
         registrations,
-        last_seq: cursor.last_seq,
+        last_seq,
         denylisted: devices::get_denied(&snap, &id)?,
         epoch,
         uptime: uptime(&params, &activity),
@@ -157,10 +160,10 @@ pub async fn list(
         let params = App::params(&snap).map_err(anyhow::Error::from)?;
         let filter = Filter { owner, class, cell };
         // The query indexes are state keys under the legacy layout, the node's own under the
-        // compact one (ADR 0036).
+        // compact and folded ones (ADR 0036).
         let page = match params.state_layout {
             StateLayout::Legacy => list_devices(&snap, &snap, filter, after, limit, MAX_SCAN),
-            StateLayout::Compact => {
+            StateLayout::Compact | StateLayout::Folded => {
                 list_devices(&snap, &snap.device_index(), filter, after, limit, MAX_SCAN)
             }
         };

@@ -12,8 +12,7 @@
 
 use crate::StoreError;
 use crate::tables::DEVICE_INDEX;
-use cairn_types::codec;
-use cairn_types::device::Device;
+use cairn_types::device::{Device, device_of_record};
 
 /// The state key prefix of device records, and their length (prefix and 32-byte id).
 const DEVICE_PREFIX: &[u8] = b"dev/";
@@ -48,11 +47,18 @@ pub fn rows(d: &Device) -> Vec<Vec<u8>> {
     out
 }
 
+/// The device of a record (under the folded layout the device's own fields come first and
+/// the folded state follows, ADR 0037; only the device is read).
 fn decode(bytes: Option<&[u8]>) -> Result<Option<Device>, StoreError> {
+    let corrupt = |reason: String| StoreError::Corrupt { what: "device record", reason };
     bytes
-        .map(|b| codec::decode::<Device>(b, crate::MAX_OBJECT, "device record"))
+        .map(|b| {
+            if b.len() > crate::MAX_OBJECT {
+                return Err(corrupt(format!("{} bytes, at most {}", b.len(), crate::MAX_OBJECT)));
+            }
+            device_of_record(b).map_err(|e| corrupt(e.to_string()))
+        })
         .transpose()
-        .map_err(|e| StoreError::Corrupt { what: "device record", reason: e.to_string() })
 }
 
 /// Moves a device's index rows from what its record was (`old`) to what it is (`new`).
@@ -78,6 +84,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use cairn_app::state_key;
+    use cairn_types::codec;
     use cairn_types::device::DeviceStatus;
     use cairn_types::{Address, DeviceClass, DeviceId, DeviceKey, Hash};
     use proptest::prelude::*;

@@ -3,9 +3,8 @@
 //! report verdicts and per-device state.
 
 use crate::chain::CHAIN;
-use cairn_app::devices::{EpochActivity, ReportCursor, get_activity};
-use cairn_app::state_key;
-use cairn_state::{MemStore, StateRead};
+use cairn_app::devices::{EpochActivity, get_activity};
+use cairn_state::MemStore;
 use cairn_types::device::{
     MakerAttestation, RegistrationConsent, RejectReason, ReportRejection, maker_message,
 };
@@ -104,8 +103,7 @@ pub fn verdicts(r: &Receipt) -> (u32, Vec<(u32, RejectReason)>) {
 
 /// The sequence number of `id`'s last accepted report.
 pub fn last_seq(store: &MemStore, id: &DeviceId) -> u64 {
-    let cursor: Option<ReportCursor> = store.get_decoded(&state_key::report_cursor(id)).unwrap();
-    cursor.unwrap_or_default().last_seq
+    cairn_app::devices::folded::last_seq(store, id).unwrap().unwrap_or(0)
 }
 
 /// `id`'s activity record of `epoch`.

@@ -23,7 +23,7 @@ pub fn all_devices(store: &MemStore) -> Vec<Device> {
         .scan_prefix(&device_prefix(), None, usize::MAX)
         .unwrap()
         .into_iter()
-        .map(|(_, v)| borsh::from_slice::<Device>(&v).unwrap())
+        .map(|(_, v)| cairn_types::device::device_of_record(&v).unwrap())
         .collect()
 }
 
@@ -131,6 +131,10 @@ pub fn assert_credit_identity(store: &MemStore) {
     let paid = sum(b"devep/", &|v| {
         let a: EpochActivity = borsh::from_slice(v).unwrap();
         a.paid_usage + a.paid_service
+    }) + sum(&device_prefix(), &|v| {
+        // The folded layout's activity records are in the device records (ADR 0037).
+        let (_, state) = cairn_types::device::split_device_record(v).unwrap();
+        state.map_or(0, |s| s.activity.iter().map(|(_, a)| a.paid_usage + a.paid_service).sum())
     });
     let vs = value_supply(store).unwrap();
     assert_eq!(escrowed, vs.escrowed, "value in escrow: {vs:?}");

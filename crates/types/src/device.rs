@@ -587,6 +587,84 @@ pub struct Device {
     pub maker: Option<(Address, String)>,
 }
 
+/// The folded layout's per-device facts (`StateLayout::Folded`, ADR 0037): a device record
+/// `dev/<id>` of that layout is the device's borsh bytes followed by these, so the facts
+/// the compact layout keeps under `devnonce/`, `devseq/`, `devbeacon/`, `devbeaconprev/`,
+/// `devloc/` and `devep/` are one key. Each field holds what the compact layout's key
+/// would hold; `None` or no entry where that key would be absent.
+#[derive(
+    Debug,
+    Clone,
+    Default,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
+pub struct DeviceState {
+    /// How many times the key has been registered (the next registration's device nonce).
+    pub registrations: u64,
+    /// The last accepted report sequence number (the report cursor).
+    pub last_seq: Option<u64>,
+    /// Height of the last accepted beacon.
+    pub last_beacon: Option<Height>,
+    /// Height of the beacon before it.
+    pub prev_beacon: Option<Height>,
+    /// The last two location assertions, oldest first: the last is number
+    /// `Device::location_count`, the one before it number `location_count - 1`.
+    pub locations: Vec<LocationAssertion>,
+    /// The activity of each epoch the device was active in and whose records have not
+    /// expired yet, by ascending epoch.
+    pub activity: Vec<(u64, EpochActivity)>,
+}
+
+impl DeviceState {
+    /// Location assertions kept in the record.
+    pub const LOCATIONS_KEPT: usize = 2;
+
+    /// The activity of `epoch`, if the record has it.
+    pub fn activity_of(&self, epoch: u64) -> Option<&EpochActivity> {
+        self.activity.iter().find(|(e, _)| *e == epoch).map(|(_, a)| a)
+    }
+
+    /// Assertion number `n` (from 1) of a device whose last is number `count`, if kept.
+    pub fn location(&self, count: u32, n: u32) -> Option<LocationAssertion> {
+        let back = usize::try_from(count.checked_sub(n)?).ok()?;
+        let i = self.locations.len().checked_sub(back.checked_add(1)?)?;
+        self.locations.get(i).copied()
+    }
+}
+
+/// A device record as stored under `dev/<id>`: the device, and the folded layout's
+/// [`DeviceState`] after it (absent under the legacy and compact layouts).
+pub fn split_device_record(
+    bytes: &[u8],
+) -> Result<(Device, Option<DeviceState>), borsh::io::Error> {
+    let mut rest = bytes;
+    let device = <Device as BorshDeserialize>::deserialize(&mut rest)?;
+    if rest.is_empty() {
+        return Ok((device, None));
+    }
+    Ok((device, Some(borsh::from_slice::<DeviceState>(rest)?)))
+}
+
+/// The device of a device record (of any layout), the folded state after it left unread.
+pub fn device_of_record(bytes: &[u8]) -> Result<Device, borsh::io::Error> {
+    <Device as BorshDeserialize>::deserialize(&mut &bytes[..])
+}
+
+/// The bytes of a device record: the device's, then the folded state's if any.
+pub fn device_record_bytes(device: &Device, state: Option<&DeviceState>) -> Vec<u8> {
+    let mut out = crate::codec::encode(device);
+    if let Some(s) = state {
+        out.extend(crate::codec::encode(s));
+    }
+    out
+}
+
 /// A device's last accepted report sequence number (0 before any report).
 #[derive(
     Debug,

@@ -128,14 +128,29 @@ pub enum StateLayout {
     /// A device's epoch records and the epoch's rosters go once every window that reads
     /// them has passed, a beacon's record once no witness of it can be accepted, and the
     /// query indexes are kept by each node outside the state.
-    #[default]
     Compact = 1,
+    /// As `Compact`, and a device's registration count, report cursor, beacon heights, last
+    /// two location assertions and the activity of its epochs not yet expired are fields
+    /// of its device record (`dev/<id>`) instead of keys of their own (ADR 0037).
+    #[default]
+    Folded = 2,
 }
 
 impl StateLayout {
     /// The value of a chain started before the field existed.
     pub fn legacy() -> Self {
         StateLayout::Legacy
+    }
+
+    /// Whether epoch records, rosters and beacon records expire (ADR 0036) and the query
+    /// indexes are each node's, outside the state: every layout but the legacy one.
+    pub fn expires(self) -> bool {
+        self != StateLayout::Legacy
+    }
+
+    /// Whether the per-device facts are fields of the device record (ADR 0037).
+    pub fn folded(self) -> bool {
+        self == StateLayout::Folded
     }
 }
 
@@ -758,7 +773,7 @@ impl Default for Params {
             // `cairn init`, the devnet and the testnet write
             // `default_reward_settle_delay`.
             reward_settle_delay_blocks: 0,
-            state_layout: StateLayout::Compact,
+            state_layout: StateLayout::Folded,
         }
     }
 }
@@ -1165,6 +1180,12 @@ mod tests {
         assert_eq!(with.len(), bytes.len() + codec::encode(&legacy.gov).len() + 8 + 8 + 1);
         assert_eq!(with.last(), Some(&1));
         assert_eq!(codec::decode::<Params>(&with, 1 << 20, "params").unwrap(), compact);
+        // The folded layout (ADR 0037): the same byte, 2; the compact one's bytes unchanged.
+        let folded = Params { state_layout: StateLayout::Folded, ..legacy.clone() };
+        let folded_bytes = codec::encode(&folded);
+        assert_eq!(folded_bytes[..with.len() - 1], with[..with.len() - 1]);
+        assert_eq!(folded_bytes.last(), Some(&2));
+        assert_eq!(codec::decode::<Params>(&folded_bytes, 1 << 20, "params").unwrap(), folded);
         // The legacy value written out is not canonical.
         let mut padded = codec::encode(&budget);
         padded.push(0);
@@ -1174,13 +1195,13 @@ mod tests {
     #[test]
     fn a_params_file_without_state_layout_keeps_the_legacy_layout() {
         // ADR 0029 and 0036: chains started before the field keep their layout; a new
-        // chain's defaults are compact.
+        // chain's defaults are folded (ADR 0037).
         let mut json = serde_json::to_value(Params::default()).unwrap();
-        assert_eq!(json["state_layout"], "compact");
+        assert_eq!(json["state_layout"], "folded");
         json.as_object_mut().unwrap().remove("state_layout");
         let p: Params = serde_json::from_value(json).unwrap();
         assert_eq!(p.state_layout, StateLayout::Legacy);
-        assert_eq!(Params::default().state_layout, StateLayout::Compact);
+        assert_eq!(Params::default().state_layout, StateLayout::Folded);
     }
 
     #[test]

@@ -110,9 +110,9 @@ pub enum BenchCmd {
         /// block; default: a new chain's, a third of an epoch up to 20).
         #[arg(long)]
         settle_delay_blocks: Option<u64>,
-        /// The chain's state layout (ADR 0036): `compact`, as a new chain's, or `legacy`, as
-        /// a chain started before it.
-        #[arg(long, default_value = "compact", value_parser = parse_layout)]
+        /// The chain's state layout (ADR 0036, 0037): `folded`, as a new chain's, or
+        /// `compact` or `legacy`, as chains started before it.
+        #[arg(long, default_value = "folded", value_parser = parse_layout)]
         state_layout: cairn_types::genesis::StateLayout,
     },
     /// A local BFT cluster (validator processes on loopback): committed transfers per
@@ -463,8 +463,8 @@ fn measures(rows: &[(&str, String)]) {
     );
 }
 
-/// A state layout by its JSON name (`legacy`, `compact`).
+/// A state layout by its JSON name (`legacy`, `compact`, `folded`).
 fn parse_layout(s: &str) -> Result<cairn_types::genesis::StateLayout, String> {
     serde_json::from_value(serde_json::Value::String(s.to_string()))
-        .map_err(|_| format!("{s:?} is not a state layout (legacy, compact)"))
+        .map_err(|_| format!("{s:?} is not a state layout (legacy, compact, folded)"))
 }

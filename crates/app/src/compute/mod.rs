@@ -316,12 +316,19 @@ fn settle(
                 paid_total = paid_total.saturating_add(job.price);
                 let done = slot.revealed_at.map_or(epoch, |h| params.epoch_of(h));
                 let pregated = done < epoch && devices::was_up(o, params, &slot.device, done)?;
-                value::add_paid_work(o, &slot.device, epoch, (PaidFor::Service, worth), |a| {
-                    a.jobs = a.jobs.saturating_add(1);
-                    if pregated {
-                        a.jobs_pregated = a.jobs_pregated.saturating_add(1);
-                    }
-                })?;
+                value::add_paid_work(
+                    o,
+                    params,
+                    &slot.device,
+                    epoch,
+                    (PaidFor::Service, worth),
+                    |a| {
+                        a.jobs = a.jobs.saturating_add(1);
+                        if pregated {
+                            a.jobs_pregated = a.jobs_pregated.saturating_add(1);
+                        }
+                    },
+                )?;
                 paid.push(slot.device);
             }
         } else if slash_others && (result.is_some() || slot.result.is_none()) {

@@ -199,6 +199,7 @@ pub enum PaidFor {
 /// it, to the record's paid value for `paid_for`.
 pub(crate) fn add_paid_work(
     o: &mut Overlay<'_>,
+    params: &cairn_types::Params,
     device: &cairn_types::device_key::DeviceId,
     epoch: u64,
     (paid_for, value): (PaidFor, Amount),
@@ -211,7 +212,7 @@ pub(crate) fn add_paid_work(
         PaidFor::Service => act.paid_service,
     };
     let paid = add(key(), now, value, "a device's paid value")?;
-    crate::devices::add_work(o, device, epoch, |a| {
+    crate::devices::add_work(o, params, device, epoch, |a| {
         add_work(a);
         match paid_for {
             PaidFor::Usage => a.paid_usage = paid,

@@ -1,9 +1,8 @@
 //! Beacons through blocks: built from recent chain entropy, at most one per interval.
 
 use crate::devices::tests::{Net, START, ed_device, register};
+use crate::entropy_at;
 use crate::tests::{CHAIN, genesis};
-use crate::{entropy_at, state_key};
-use cairn_state::StateRead;
 use cairn_types::device::{RejectReason, beacon_data};
 use cairn_types::{
     DeviceClass, DeviceSigner, Hash, Keypair, Report, ReportPayload, SignedReport, TxBody,
@@ -99,8 +98,8 @@ fn beacons_must_use_recent_entropy_just_inside_is_accepted_just_outside_is_stale
             (3, RejectReason::StaleEntropy { entropy_height: h, height: h, max_age: MAX_AGE }),
         ]
     );
-    let last: u64 =
-        s.n.c.store.get_decoded(&state_key::last_beacon(&s.hotspots[0].id())).unwrap().unwrap();
+    let [last, _] = crate::devices::folded::beacons(&s.n.c.store, &s.hotspots[0].id()).unwrap();
+    let last = last.unwrap();
     assert_eq!(last, h);
 }
 

@@ -1,6 +1,6 @@
 //! The expiry of device records no rule reads any more (compact state layout, ADR 0036).
 //!
-//! Under [`StateLayout::Compact`] the state keeps a device's per-epoch records and a
+//! Under `StateLayout::Compact` the state keeps a device's per-epoch records and a
 //! hotspot's beacon records only while some rule can still read them:
 //!
 //! - **Epoch records** — `devep/<id>/<e>` (activity), `devrej/<id>/<e>` (rejections) and
@@ -20,12 +20,13 @@
 //!
 //! Claims, appeals and fraud holds read none of these (the reward summary, claim marks and
 //! holds stay), and neither does the audit, which replays blocks. Under
-//! [`StateLayout::Legacy`] nothing expires.
+//! `StateLayout::Legacy` nothing expires. Under `StateLayout::Folded` (ADR 0037) all of
+//! this runs too, but an epoch's activity is a field of the device record, not a key: a
+//! record drops the activity of the epochs expired by the epoch it is written in.
 
 use crate::component::{BlockEnv, BlockOutput, Component};
 use crate::{roster, state_key};
 use cairn_state::{Overlay, StateError, StateRead as _};
-use cairn_types::genesis::StateLayout;
 use cairn_types::{DeviceId, Height, Params};
 
 /// How many epochs a device's epoch records outlive their epoch: the records of epoch e go
@@ -54,7 +55,7 @@ pub fn queue_beacons(
     height: Height,
     beaconers: &[DeviceId],
 ) -> Result<(), StateError> {
-    if params.state_layout != StateLayout::Compact || beaconers.is_empty() {
+    if !params.state_layout.expires() || beaconers.is_empty() {
         return Ok(());
     }
     let key = state_key::beacon_expiry(height.saturating_add(params.coverage.witness_lag_blocks));
@@ -122,7 +123,7 @@ pub(crate) fn expire_epochs(
         let total = a.saturating_add(r);
         if done < total {
             let take = budget.min(total - done);
-            expire_entries(o, next, a, done, take)?;
+            expire_entries(o, params.state_layout.folded(), next, a, done, take)?;
             done = done.saturating_add(take);
             budget -= take;
         } else {
@@ -147,9 +148,12 @@ pub(crate) fn expire_epochs(
 }
 
 /// Deletes the records of the `take` roster entries of `epoch` from position `from` on,
-/// counting the active roster (of length `active`) first, then the rejected one.
+/// counting the active roster (of length `active`) first, then the rejected one. Under the
+/// folded layout (`folded`) the activity records are fields of the device records, which
+/// drop them when next written (ADR 0037), so only the rejection records go here.
 fn expire_entries(
     o: &mut Overlay<'_>,
+    folded: bool,
     epoch: u64,
     active: u64,
     from: u64,
@@ -160,7 +164,9 @@ fn expire_entries(
     if from < active {
         let end = to.min(active);
         for id in roster::read_range(o, roster::ACTIVE, epoch, pos(from), pos(end - from))? {
-            o.delete(state_key::epoch_activity(&id, epoch));
+            if !folded {
+                o.delete(state_key::epoch_activity(&id, epoch));
+            }
             delete_if_present(o, state_key::rejections(&id, epoch))?;
         }
     }
@@ -196,7 +202,7 @@ impl Component for Expiry {
         env: &BlockEnv<'_>,
         _out: &mut BlockOutput,
     ) -> Result<(), StateError> {
-        if env.params.state_layout != StateLayout::Compact {
+        if !env.params.state_layout.expires() {
             return Ok(());
         }
         expire_beacons(o, env.height)?;

@@ -1,9 +1,11 @@
 use super::*;
 use crate::devices::tests::{Net, START, heartbeat, register};
+use crate::devices::{folded, get_activity};
 use crate::tests::genesis;
 use cairn_state::MemStore;
 use cairn_testkit::coverage::{FREQ, Field, WEAK, WITNESS_LAG};
 use cairn_types::device::RejectReason;
+use cairn_types::genesis::StateLayout;
 use cairn_types::{DeviceClass, DeviceSigner, Keypair, TxBody, TxOutcome};
 use proptest::prelude::*;
 
@@ -93,7 +95,7 @@ fn under_the_legacy_layout_epoch_records_are_kept_for_good() {
 #[test]
 fn a_beacon_record_goes_at_the_end_of_the_last_block_a_witness_may_name_it() {
     let mut f = Field::start("expiry-beacon");
-    assert_eq!(f.net.params().state_layout, StateLayout::Compact);
+    assert!(f.net.params().state_layout.expires());
     let x = f.witness_at(10);
     let beaconer = f.beaconer.clone();
     let hb = f.beacon(&beaconer);
@@ -256,24 +258,32 @@ fn run_script(layout: StateLayout, steps: &[Step]) -> Ran {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
 
-    /// Under both layouts a script of heartbeats, replays, locations, transfers and epochs
+    /// Under every layout a script of heartbeats, replays, locations, transfers and epochs
     /// gets the same receipts and the same reward report for every epoch (the reward run
     /// finds the rosters, activity, rejections, device records and location history it
-    /// reads), and leaves the same device records, cursors and nonces. The legacy layout
-    /// keeps the query indexes in state, with the rows the node's index derives from the
-    /// records; the compact one keeps none, and none of the expired epochs' records.
+    /// reads), and leaves the same device records, cursors, nonces, last two locations and
+    /// activity of the epochs kept, as every reader reads them. The legacy layout keeps the
+    /// query indexes in state, with the rows the node's index derives from the records; the
+    /// compact and folded ones keep none, and none of the expired epochs' records; the
+    /// folded one keeps no per-device key but the record and the rejections (ADR 0037).
     #[test]
-    fn every_reader_finds_what_it_needs_under_both_layouts(
+    fn every_reader_finds_what_it_needs_under_every_layout(
         steps in proptest::collection::vec(step(), 1..30)
     ) {
         let legacy = run_script(StateLayout::Legacy, &steps);
         let compact = run_script(StateLayout::Compact, &steps);
-        prop_assert_eq!(&legacy.receipts, &compact.receipts);
+        let folded = run_script(StateLayout::Folded, &steps);
         prop_assert!(!legacy.reports.is_empty());
-        prop_assert_eq!(&legacy.reports, &compact.reports);
-        let (ls, cs) = (&legacy.n.c.store, &compact.n.c.store);
+        for other in [&compact, &folded] {
+            prop_assert_eq!(&legacy.receipts, &other.receipts);
+            prop_assert_eq!(&legacy.reports, &other.reports);
+        }
+        let (ls, cs, fs) = (&legacy.n.c.store, &compact.n.c.store, &folded.n.c.store);
+        let expired: u64 = cs.get_decoded(&state_key::epochs_expired()).unwrap().unwrap_or(0);
+        let now = legacy.n.params().epoch_of(legacy.n.height());
         for d in &legacy.devices {
             let id = d.id();
+            // The compact layout keeps the legacy one's device keys byte for byte.
             for key in [
                 state_key::device(&id),
                 state_key::report_cursor(&id),
@@ -283,7 +293,29 @@ proptest! {
             ] {
                 prop_assert_eq!(ls.get(&key).unwrap(), cs.get(&key).unwrap());
             }
+            // Every reader finds the same under the folded layout.
             let dev = legacy.n.device(&id);
+            prop_assert_eq!(&folded.n.device(&id), &dev);
+            for s in [ls, fs] {
+                prop_assert_eq!(folded::last_seq(s, &id).unwrap(), folded::last_seq(cs, &id).unwrap());
+                prop_assert_eq!(
+                    folded::registrations(s, &id).unwrap(),
+                    folded::registrations(cs, &id).unwrap()
+                );
+                prop_assert_eq!(folded::beacons(s, &id).unwrap(), folded::beacons(cs, &id).unwrap());
+            }
+            let fstate = folded::state_of(fs, &id).unwrap();
+            prop_assert!(fstate.is_some() && folded::state_of(cs, &id).unwrap().is_none());
+            for n in [dev.location_count, dev.location_count.saturating_sub(1)].into_iter().filter(|n| *n > 0) {
+                prop_assert_eq!(
+                    folded::location(fs, &dev, fstate.as_ref(), n).unwrap(),
+                    folded::location(ls, &dev, None, n).unwrap()
+                );
+            }
+            for e in expired..=now {
+                prop_assert_eq!(get_activity(fs, &id, e).unwrap(), get_activity(ls, &id, e).unwrap());
+                prop_assert_eq!(get_activity(cs, &id, e).unwrap(), get_activity(ls, &id, e).unwrap());
+            }
             let mut rows = vec![
                 state_key::index_with_id(state_key::index_owner_prefix(&dev.owner), &id),
                 state_key::index_with_id(state_key::index_class_prefix(dev.class), &id),
@@ -291,25 +323,40 @@ proptest! {
             rows.extend(dev.location.map(|c| state_key::index_cell(c, &id)));
             for row in rows {
                 prop_assert!(has(ls, &row));
-                prop_assert!(!has(cs, &row));
+                prop_assert!(!has(cs, &row) && !has(fs, &row));
             }
         }
-        let idx = |s: &MemStore| {
+        let count = |s: &MemStore, prefix: &[u8]| {
             use cairn_state::StateScan as _;
-            s.scan_prefix(b"idx/", None, usize::MAX).unwrap().len()
+            s.scan_prefix(prefix, None, usize::MAX).unwrap().len()
         };
-        prop_assert_eq!(idx(cs), 0);
+        prop_assert_eq!(count(cs, b"idx/"), 0);
+        prop_assert_eq!(count(fs, b"idx/"), 0);
         let ids = legacy.devices.len();
-        prop_assert!(idx(ls) >= 2 * ids && idx(ls) <= 3 * ids);
-        // Every epoch that expired under the compact layout has no record left there.
-        let expired: u64 = cs.get_decoded(&state_key::epochs_expired()).unwrap().unwrap_or(0);
+        prop_assert!(count(ls, b"idx/") >= 2 * ids && count(ls, b"idx/") <= 3 * ids);
+        // The folded layout has none of the per-device keys it folds.
+        for prefix in [&b"devep/"[..], b"devseq/", b"devnonce/", b"devloc/", b"devbeacon"] {
+            prop_assert_eq!(count(fs, prefix), 0);
+        }
+        // Every epoch that expired under the compact layout has no record left there, and
+        // expired at the same block under the folded one.
+        let fexpired: u64 = fs.get_decoded(&state_key::epochs_expired()).unwrap().unwrap_or(0);
+        prop_assert_eq!(expired, fexpired);
         prop_assert!(expired >= 1);
         for e in 0..expired {
             prop_assert!(!has(cs, &state_key::roster_len(b"active", e)));
+            prop_assert!(!has(fs, &state_key::roster_len(b"active", e)));
             for d in &compact.devices {
                 prop_assert!(!has(cs, &state_key::epoch_activity(&d.id(), e)));
                 prop_assert!(!has(cs, &state_key::rejections(&d.id(), e)));
+                prop_assert!(!has(fs, &state_key::rejections(&d.id(), e)));
             }
+        }
+        // A folded record keeps at most the epochs not yet expired when it was written.
+        for d in &folded.devices {
+            let s = folded::state_of(fs, &d.id()).unwrap().unwrap();
+            prop_assert!(s.activity.len() as u64 <= epochs_kept(&folded.n.params()));
+            prop_assert!(s.locations.len() <= 2);
         }
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod density;
 pub mod expiry;
+pub mod folded;
 pub mod fspl;
 pub mod plans;
 pub mod registry;
@@ -20,24 +21,38 @@ pub use cairn_types::device::{
     DenyEntry, Device, DeviceStatus, EpochActivity, LocationAssertion, ReportCursor,
 };
 
+/// A device's record, under every layout (the folded layout's state after it left out).
 pub fn get_device(state: &impl StateRead, id: &DeviceId) -> Result<Option<Device>, StateError> {
-    state.get_decoded(&state_key::device(id))
+    Ok(folded::read(state, id)?.map(|(d, _)| d))
 }
 
-pub fn put_device(o: &mut Overlay<'_>, d: &Device) {
-    o.put_encoded(state_key::device(&d.id), d);
+/// Writes a device's record, keeping the folded layout's state after it (ADR 0037) as it
+/// is; under the other layouts the record is the device alone.
+pub fn put_device(o: &mut Overlay<'_>, d: &Device) -> Result<(), StateError> {
+    let state = folded::state_of(o, &d.id)?;
+    folded::write(o, d, state.as_ref());
+    Ok(())
 }
 
 pub fn get_denied(state: &impl StateRead, id: &DeviceId) -> Result<Option<DenyEntry>, StateError> {
     state.get_decoded(&state_key::denylist(id))
 }
 
+/// A device's activity in `epoch` (empty when it has none, or when the epoch's records
+/// have expired: under the folded layout an expired epoch's activity may stay in a record
+/// not written since, and is read as gone once the expiry watermark passed it).
 pub fn get_activity(
     state: &impl StateRead,
     id: &DeviceId,
     epoch: u64,
 ) -> Result<EpochActivity, StateError> {
-    Ok(state.get_decoded(&state_key::epoch_activity(id, epoch))?.unwrap_or_default())
+    match folded::state_of(state, id)? {
+        Some(s) => {
+            let expired: u64 = state.get_decoded(&state_key::epochs_expired())?.unwrap_or(0);
+            Ok(s.activity_of(epoch).filter(|_| epoch >= expired).copied().unwrap_or_default())
+        }
+        None => Ok(state.get_decoded(&state_key::epoch_activity(id, epoch))?.unwrap_or_default()),
+    }
 }
 
 /// Whether the device met the uptime gate in `epoch`, an epoch that has ended.
@@ -55,10 +70,21 @@ pub fn was_up(
 /// the device to the epoch's roster so the reward run visits it, when it had none).
 pub fn add_work(
     o: &mut Overlay<'_>,
+    params: &Params,
     id: &DeviceId,
     epoch: u64,
     add: impl FnOnce(&mut EpochActivity),
 ) -> Result<(), StateError> {
+    if let Some((device, Some(mut state))) = folded::read(o, id)? {
+        let (act, created) = folded::activity_mut(&mut state, epoch);
+        add(act);
+        if created {
+            crate::roster::append(o, epoch, id)?;
+        }
+        folded::trim(&mut state, params, epoch);
+        folded::write(o, &device, Some(&state));
+        return Ok(());
+    }
     let key = state_key::epoch_activity(id, epoch);
     let mut act: EpochActivity = match o.get_decoded(&key)? {
         Some(a) => a,

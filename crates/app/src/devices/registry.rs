@@ -125,7 +125,7 @@ pub fn register(
     r: Registration<'_>,
 ) -> TxResult<DeviceTxError> {
     let id = r.key.id();
-    let expected_nonce: u64 = o.get_decoded(&state_key::device_nonce(&id))?.unwrap_or(0);
+    let expected_nonce = super::folded::registrations(o, &id)?;
     let previous = get_device(o, &id)?;
     if previous.as_ref().is_some_and(|d| !matches!(d.status, DeviceStatus::Released { .. })) {
         fail!(DeviceTxError::DeviceExists { device: id });
@@ -191,8 +191,8 @@ pub fn register(
         located_at: 0,
         maker,
     };
-    put_device(o, &device);
-    o.put_encoded(state_key::device_nonce(&id), &(expected_nonce + 1));
+    put_device(o, &device)?;
+    super::folded::set_registrations(o, params, &id, expected_nonce + 1)?;
     put_index(o, params, state_key::index_with_id(state_key::index_owner_prefix(owner), &id));
     put_index(o, params, state_key::index_with_id(state_key::index_class_prefix(r.class), &id));
     Ok(Ok(()))
@@ -233,9 +233,12 @@ pub fn assert_location(
     d.location = Some(cell);
     d.location_count = d.location_count.saturating_add(1);
     d.located_at = height;
-    o.put_encoded(state_key::location(id, d.location_count), &LocationAssertion { cell, height });
+    let assertion = LocationAssertion { cell, height };
+    if !super::folded::update(o, id, |s| super::folded::push_location(s, assertion))? {
+        o.put_encoded(state_key::location(id, d.location_count), &assertion);
+    }
     put_index(o, params, state_key::index_cell(cell, id));
-    put_device(o, &d);
+    put_device(o, &d)?;
     Ok(Ok(()))
 }
 
@@ -253,7 +256,7 @@ pub fn transfer(
     delete_index(o, params, state_key::index_with_id(state_key::index_owner_prefix(&d.owner), id));
     d.owner = *to;
     put_index(o, params, state_key::index_with_id(state_key::index_owner_prefix(to), id));
-    put_device(o, &d);
+    put_device(o, &d)?;
     Ok(Ok(()))
 }
 
@@ -270,7 +273,7 @@ pub fn deregister(
     }
     let release = height.saturating_add(params.devices.bond_cooldown_blocks.max(1));
     d.status = DeviceStatus::Deregistered { height, bond_release_height: release };
-    put_device(o, &d);
+    put_device(o, &d)?;
     let key = state_key::bond_release(release);
     let mut queue: Vec<DeviceId> = o.get_decoded(&key)?.unwrap_or_default();
     queue.push(*id);
@@ -295,7 +298,7 @@ pub fn release_bonds(o: &mut Overlay<'_>, height: Height) -> Result<(), StateErr
         accounts::unlock_bond(o, &d.owner, d.bond)?;
         d.bond = 0;
         d.status = DeviceStatus::Released { height, deregistered_height };
-        put_device(o, &d);
+        put_device(o, &d)?;
     }
     o.delete(key);
     Ok(())
@@ -329,7 +332,7 @@ pub fn slash(o: &mut Overlay<'_>, id: &DeviceId, amount: Amount) -> Result<Amoun
         return Ok(0);
     }
     d.bond -= cut;
-    put_device(o, &d);
+    put_device(o, &d)?;
     accounts::burn_bonded(o, cut)?;
     Ok(cut)
 }

@@ -19,7 +19,6 @@ use cairn_types::device::{
     BeaconRecord, RejectReason, ReportPayload, ReportRejection, SensorEpoch, beacon_data,
 };
 use cairn_types::device_key::DeviceId;
-use cairn_types::genesis::StateLayout;
 use cairn_types::tx::StatelessError;
 use cairn_types::{Address, Height, Params, SignedReport, TxOutcome};
 use std::collections::BTreeMap;
@@ -50,19 +49,27 @@ pub fn process_batch(
 /// witness's last beacon; a witness's heard list, and the beacon it heard with its
 /// beaconer's record. [`prefetch`] reads them ahead; a key missing here is still read, one
 /// at a time, when the report asks for it, so the list changes speed only, never a verdict.
-fn keys_read(epoch: u64, r: &SignedReport, out: &mut Vec<Vec<u8>>) {
+/// Under the folded layout (`folded`) the cursor, activity and beacon heights are fields of
+/// the device record (ADR 0037).
+fn keys_read(epoch: u64, folded: bool, r: &SignedReport, out: &mut Vec<Vec<u8>>) {
     let id = r.report.device.id();
     out.extend([
         state_key::device(&id),
         state_key::denylist(&id),
-        state_key::report_cursor(&id),
-        state_key::epoch_activity(&id, epoch),
         state_key::rejections(&id, epoch),
     ]);
+    if !folded {
+        out.extend([state_key::report_cursor(&id), state_key::epoch_activity(&id, epoch)]);
+        if !matches!(
+            r.report.payload,
+            ReportPayload::Heartbeat { .. } | ReportPayload::Reading { .. }
+        ) {
+            out.push(state_key::last_beacon(&id));
+        }
+    }
     match &r.report.payload {
-        ReportPayload::Beacon { .. } => out.push(state_key::last_beacon(&id)),
+        ReportPayload::Beacon { .. } => {}
         ReportPayload::Witness { beaconer, beacon_height, .. } => out.extend([
-            state_key::last_beacon(&id),
             state_key::heard(&id),
             state_key::beacon(beaconer, *beacon_height),
             state_key::device(beaconer),
@@ -80,6 +87,7 @@ pub(crate) fn prefetch(
     o: &Overlay<'_>,
     base: &(dyn cairn_state::StateRead + Sync),
     epoch: u64,
+    folded: bool,
     txs: &[&[SignedReport]],
 ) -> Result<(), StateError> {
     use rayon::prelude::*;
@@ -88,7 +96,7 @@ pub(crate) fn prefetch(
         .flat_map_iter(|reports| {
             let mut out = Vec::with_capacity(reports.len() * 9);
             for r in reports.iter() {
-                keys_read(epoch, r, &mut out);
+                keys_read(epoch, folded, r, &mut out);
             }
             out
         })
@@ -125,7 +133,8 @@ fn process_batch_flushing(
     let slot = heartbeat_slot(params, height);
     let at = At { params, epoch, height, block_time_ms };
     let mut w = Work::new(o, epoch);
-    w.compact = params.state_layout == StateLayout::Compact;
+    w.compact = params.state_layout.expires();
+    w.folded = params.state_layout.folded().then(|| super::expiry::epochs_kept(params));
     let mut accepted = 0u32;
     let mut rejected = Vec::new();
     for (index, signed) in reports.iter().enumerate() {
@@ -221,8 +230,24 @@ struct Work<'w, 'a> {
     rejected_roster: Vec<DeviceId>,
     /// Compact layout: hotspots whose beacon this batch accepted, for the expiry queue.
     beaconed: Vec<DeviceId>,
-    /// Whether the chain keeps the compact layout.
+    /// Whether the chain's epoch and beacon records expire (the compact and folded
+    /// layouts).
     compact: bool,
+    /// Folded layout (ADR 0037): the epochs an activity record is kept ([`super::expiry::
+    /// epochs_kept`]); `None` under the other layouts.
+    folded: Option<u64>,
+    /// Folded layout: the record of each device the batch read, with whether it changed
+    /// its folded state (`None`: no such device). The cursor, activity and beacon heights
+    /// are read and written here instead of in `cursors`, `activities`, `last_beacons` and
+    /// `prev_beacons`.
+    folds: BTreeMap<DeviceId, Option<Fold>>,
+}
+
+/// A device record of the folded layout in a batch's working set.
+struct Fold {
+    device: Device,
+    state: cairn_types::device::DeviceState,
+    written: bool,
 }
 
 impl<'w, 'a> Work<'w, 'a> {
@@ -242,11 +267,92 @@ impl<'w, 'a> Work<'w, 'a> {
             rejected_roster: Vec::new(),
             beaconed: Vec::new(),
             compact: false,
+            folded: None,
+            folds: BTreeMap::new(),
         }
+    }
+
+    /// Folded layout: device `id`'s record, read from the overlay the first time.
+    fn fold(&mut self, id: &DeviceId) -> Result<Option<&mut Fold>, StateError> {
+        let slot = match self.folds.entry(*id) {
+            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::btree_map::Entry::Vacant(e) => {
+                let f = super::folded::read(&*self.o, id)?.and_then(|(device, state)| {
+                    state.map(|state| Fold { device, state, written: false })
+                });
+                e.insert(f)
+            }
+        };
+        Ok(slot.as_mut())
+    }
+
+    /// Folded layout: device `id`'s record, to change; an error for a device without one
+    /// (a report is only applied for a registered device).
+    fn fold_mut(&mut self, id: &DeviceId) -> Result<&mut Fold, StateError> {
+        let Some(f) = self.fold(id)? else {
+            return Err(StateError::Corrupt {
+                key: String::from_utf8_lossy(&state_key::device(id)).into_owned(),
+                reason: "a report applied to a device without a folded record".into(),
+            });
+        };
+        f.written = true;
+        Ok(f)
+    }
+
+    /// Device `id`'s activity record of the batch's epoch, if it has one.
+    fn activity(&mut self, id: &DeviceId) -> Result<Option<&mut EpochActivity>, StateError> {
+        if self.folded.is_some() {
+            let epoch = self.epoch;
+            return Ok(self.fold(id)?.and_then(|f| {
+                f.state.activity.iter_mut().find(|(e, _)| *e == epoch).map(|(_, a)| a)
+            }));
+        }
+        self.activities.get(self.o, state_key::epoch_activity(id, self.epoch))
+    }
+
+    fn put_activity(&mut self, id: &DeviceId, act: EpochActivity) -> Result<(), StateError> {
+        if self.folded.is_some() {
+            let epoch = self.epoch;
+            *super::folded::activity_mut(&mut self.fold_mut(id)?.state, epoch).0 = act;
+            return Ok(());
+        }
+        self.activities.put(state_key::epoch_activity(id, self.epoch), act);
+        Ok(())
+    }
+
+    /// Marks device `id`'s activity record written (after a change through
+    /// [`Work::activity`]).
+    fn touch_activity(&mut self, id: &DeviceId) -> Result<(), StateError> {
+        if self.folded.is_some() {
+            self.fold_mut(id)?;
+            return Ok(());
+        }
+        self.activities.touch(&state_key::epoch_activity(id, self.epoch));
+        Ok(())
+    }
+
+    /// Records an accepted beacon of device `id` at `height`.
+    fn set_beacon(&mut self, id: &DeviceId, height: Height) -> Result<(), StateError> {
+        if self.folded.is_some() {
+            let s = &mut self.fold_mut(id)?.state;
+            if let Some(prev) = s.last_beacon {
+                s.prev_beacon = Some(prev);
+            }
+            s.last_beacon = Some(height);
+            return Ok(());
+        }
+        if let Some(prev) = self.last_beacon(id)? {
+            self.prev_beacons.put(state_key::prev_beacon(id), prev);
+        }
+        self.last_beacons.put(state_key::last_beacon(id), height);
+        Ok(())
     }
 
     /// A device's record (reports never change it), decoded once per batch.
     fn device(&mut self, id: &DeviceId) -> Result<Option<&Device>, StateError> {
+        if self.folded.is_some() {
+            return Ok(self.fold(id)?.map(|f| &f.device));
+        }
         let slot = match self.devices.entry(*id) {
             std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::btree_map::Entry::Vacant(e) => {
@@ -258,14 +364,25 @@ impl<'w, 'a> Work<'w, 'a> {
     }
 
     fn last_seq(&mut self, id: &DeviceId) -> Result<u64, StateError> {
+        if self.folded.is_some() {
+            return Ok(self.fold(id)?.and_then(|f| f.state.last_seq).unwrap_or(0));
+        }
         Ok(self.cursors.get(self.o, state_key::report_cursor(id))?.map_or(0, |c| c.last_seq))
     }
 
-    fn set_last_seq(&mut self, id: &DeviceId, seq: u64) {
+    fn set_last_seq(&mut self, id: &DeviceId, seq: u64) -> Result<(), StateError> {
+        if self.folded.is_some() {
+            self.fold_mut(id)?.state.last_seq = Some(seq);
+            return Ok(());
+        }
         self.cursors.put(state_key::report_cursor(id), ReportCursor { last_seq: seq });
+        Ok(())
     }
 
     fn last_beacon(&mut self, id: &DeviceId) -> Result<Option<Height>, StateError> {
+        if self.folded.is_some() {
+            return Ok(self.fold(id)?.and_then(|f| f.state.last_beacon));
+        }
         Ok(self.last_beacons.get(self.o, state_key::last_beacon(id))?.copied())
     }
 
@@ -280,6 +397,13 @@ impl<'w, 'a> Work<'w, 'a> {
         self.prev_beacons.flush(o);
         self.beacons.flush(o);
         self.heard.flush(o);
+        if let Some(kept) = self.folded {
+            for f in self.folds.values_mut().flatten().filter(|f| f.written) {
+                super::folded::trim_kept(&mut f.state, kept, self.epoch);
+                super::folded::write(o, &f.device, Some(&f.state));
+                f.written = false;
+            }
+        }
         roster::append_all(o, self.epoch, &self.roster)?;
         self.roster.clear();
         roster::append_all_to(o, roster::REJECTED, self.epoch, &self.rejected_roster)?;
@@ -299,19 +423,14 @@ fn accept(
     id: &DeviceId,
     r: &cairn_types::Report,
 ) -> Result<(), StateError> {
-    let epoch = w.epoch;
-    let key = state_key::epoch_activity(id, epoch);
-    if w.activities.get(w.o, key.clone())?.is_none() {
+    if w.activity(id)?.is_none() {
         w.roster.push(*id);
         let first = first_activity(w, id)?;
-        w.activities.put(key.clone(), first);
+        w.put_activity(id, first)?;
     }
     match r.payload {
         ReportPayload::Beacon { frequency_khz, tx_power_dbm, .. } => {
-            if let Some(prev) = w.last_beacon(id)? {
-                w.prev_beacons.put(state_key::prev_beacon(id), prev);
-            }
-            w.last_beacons.put(state_key::last_beacon(id), height);
+            w.set_beacon(id, height)?;
             if w.compact {
                 w.beaconed.push(*id);
             }
@@ -328,10 +447,10 @@ fn accept(
         }
         ReportPayload::Heartbeat { .. } | ReportPayload::Reading { .. } => {}
     }
-    w.set_last_seq(id, r.seq);
-    let Some(act) = w.activities.get(w.o, key.clone())? else {
+    w.set_last_seq(id, r.seq)?;
+    let Some(act) = w.activity(id)? else {
         return Err(StateError::Corrupt {
-            key: String::from_utf8_lossy(&key).into_owned(),
+            key: String::from_utf8_lossy(&state_key::epoch_activity(id, w.epoch)).into_owned(),
             reason: "the epoch activity written by this batch is gone".into(),
         });
     };
@@ -345,8 +464,7 @@ fn accept(
         ReportPayload::Beacon { .. } => act.beacons = act.beacons.saturating_add(1),
         ReportPayload::Witness { .. } => act.witnesses = act.witnesses.saturating_add(1),
     }
-    w.activities.touch(&key);
-    Ok(())
+    w.touch_activity(id)
 }
 
 /// A device's first epoch activity record, carrying the rejections counted before it:
@@ -389,18 +507,17 @@ fn count_rejection(
     w.rejections.put(rkey, by);
     let out_of_range = match reason {
         RejectReason::OutOfRange { value, .. } => {
-            w.set_last_seq(id, seq);
+            w.set_last_seq(id, seq)?;
             Some(*value)
         }
         _ => None,
     };
-    let key = state_key::epoch_activity(id, w.epoch);
-    if let Some(act) = w.activities.get(w.o, key.clone())? {
+    if let Some(act) = w.activity(id)? {
         act.rejected = act.rejected.saturating_add(1);
         if let Some(value) = out_of_range {
             sensors::record(act, Err(value));
         }
-        w.activities.touch(&key);
+        w.touch_activity(id)?;
     }
     Ok(())
 }
@@ -481,7 +598,7 @@ fn judge_witness(
     // Under the compact layout a beacon's record goes when its witness window ends (ADR
     // 0036), so lateness is judged first: a late witness is `late_witness` either way.
     let late = height.saturating_sub(beacon_height) > cp.witness_lag_blocks;
-    if late && params.state_layout == StateLayout::Compact {
+    if late && params.state_layout.expires() {
         return Ok(Err(RejectReason::LateWitness {
             beacon_height,
             height,

@@ -7,6 +7,7 @@ use super::reports::heartbeat_slot;
 use super::*;
 use crate::tests::{CHAIN, genesis};
 use crate::{LastBlock, state_key};
+use cairn_types::genesis::StateLayout;
 // The chain runs the library build of this crate: what it hands back has its types.
 use cairn_state::{MemStore, Overlay, StateRead, tree};
 use cairn_testkit::cairn_app::Parent;
@@ -79,7 +80,22 @@ fn assert_index_row(n: &Net, key: &[u8], present: bool) {
 }
 
 fn stored_device_nonce(store: &MemStore, id: &DeviceId) -> u64 {
-    store.get_decoded::<u64>(&state_key::device_nonce(id)).unwrap().unwrap_or(0)
+    folded::registrations(store, id).unwrap()
+}
+
+/// Whether device `id` has an activity record of `epoch`: its own key, or an entry of its
+/// folded record (ADR 0037).
+pub(crate) fn has_activity(store: &MemStore, id: &DeviceId, epoch: u64) -> bool {
+    has_key(store, &state_key::epoch_activity(id, epoch))
+        || folded::state_of(store, id).unwrap().is_some_and(|s| s.activity_of(epoch).is_some())
+}
+
+/// Location assertion number `n` of device `id`, as the rules read it under every layout.
+fn stored_location(store: &MemStore, id: &DeviceId, n: u32) -> Option<LocationAssertion> {
+    match folded::read(store, id).unwrap() {
+        Some((d, state)) => folded::location(store, &d, state.as_ref(), n).unwrap(),
+        None => store.get_decoded(&state_key::location(id, n)).unwrap(),
+    }
 }
 
 fn owner_index(owner: &Keypair, id: &DeviceId) -> Vec<u8> {
@@ -631,7 +647,7 @@ fn asserting_a_resolution_12_cell_stores_it_and_burns_the_location_fee() {
     assert_eq!((d.location, d.location_count), (Some(paris()), 1));
     assert_eq!(d.bond, 10 * CRN);
     assert_eq!(
-        n.c.store.get_decoded::<LocationAssertion>(&state_key::location(&id, 1)).unwrap(),
+        stored_location(&n.c.store, &id, 1),
         Some(LocationAssertion { cell: paris(), height: 2 })
     );
     assert_index_row(&n, &state_key::index_cell(paris(), &id), true);
@@ -642,11 +658,11 @@ fn asserting_a_resolution_12_cell_stores_it_and_burns_the_location_fee() {
     let d = n.device(&id);
     assert_eq!((d.location, d.location_count), (Some(london()), 2));
     assert_eq!(
-        n.c.store.get_decoded::<LocationAssertion>(&state_key::location(&id, 1)).unwrap(),
+        stored_location(&n.c.store, &id, 1),
         Some(LocationAssertion { cell: paris(), height: 2 })
     );
     assert_eq!(
-        n.c.store.get_decoded::<LocationAssertion>(&state_key::location(&id, 2)).unwrap(),
+        stored_location(&n.c.store, &id, 2),
         Some(LocationAssertion { cell: london(), height: 3 })
     );
     assert_index_row(&n, &state_key::index_cell(paris(), &id), false);
@@ -699,6 +715,7 @@ fn only_the_owner_can_assert_a_location() {
     let d = n.device(&dev.id());
     assert_eq!((d.location, d.location_count), (None, 0));
     assert!(!has_key(&n.c.store, &state_key::location(&dev.id(), 1)));
+    assert_eq!(stored_location(&n.c.store, &dev.id(), 1), None);
     // An unknown device.
     let ghost = ed_device(9).id();
     let r = n.run(&bob, TxBody::AssertLocation { device: ghost, cell: paris() });
@@ -882,11 +899,16 @@ struct Reporting {
 /// A chain starting at T0 with an admin key, where `owner` registered `dev` (ed25519
 /// hotspot) in block 1. Reports are sent by `gateway`, which owns no device.
 fn reporting() -> Reporting {
+    reporting_with(Params::default().state_layout)
+}
+
+fn reporting_with(layout: StateLayout) -> Reporting {
     let owner = Keypair::from_label("owner");
     let gateway = Keypair::from_label("gateway");
     let admin = Keypair::from_label("admin");
     let mut g = genesis(&[&owner, &gateway, &admin], START);
     g.genesis_time_ms = T0;
+    g.params.state_layout = layout;
     g.params.admin = Some(admin.address());
     let mut n = Net::new(&g);
     let dev = ed_device(7);
@@ -934,13 +956,7 @@ impl Reporting {
     }
 
     fn cursor(&self, dev: &DeviceSigner) -> u64 {
-        self.n
-            .c
-            .store
-            .get_decoded::<ReportCursor>(&state_key::report_cursor(&dev.id()))
-            .unwrap()
-            .unwrap_or_default()
-            .last_seq
+        folded::last_seq(&self.n.c.store, &dev.id()).unwrap().unwrap_or(0)
     }
 
     fn activity(&self, dev: &DeviceSigner, epoch: u64) -> EpochActivity {
@@ -1019,6 +1035,7 @@ fn a_report_from_an_unknown_device_is_rejected_alone() {
     assert_eq!(rejected[0].reason.code(), "unknown_device");
     assert_eq!(get_activity(&s.n.c.store, &ghost.id(), 0).unwrap(), EpochActivity::default());
     assert!(!has_key(&s.n.c.store, &state_key::report_cursor(&ghost.id())));
+    assert_eq!(folded::last_seq(&s.n.c.store, &ghost.id()).unwrap(), None);
 }
 
 #[test]
@@ -1160,7 +1177,7 @@ fn a_report_from_a_deregistered_device_is_rejected_alone() {
     assert_eq!(s.cursor(&gone), 0);
     // Counted by reason, but not an activity record: it is not on the epoch's roster.
     assert_eq!(s.rejections(&gone, 0), BTreeMap::from([("deregistered".to_string(), 1)]));
-    assert!(!has_key(&s.n.c.store, &state_key::epoch_activity(&gone.id(), 0)));
+    assert!(!has_activity(&s.n.c.store, &gone.id(), 0));
     assert!(!crate::roster::read(&s.n.c.store, 0).unwrap().contains(&gone.id()));
 }
 
@@ -1184,7 +1201,7 @@ fn a_replayed_report_does_not_put_an_idle_device_on_the_roster() {
     let r = s.n.run(&owner, TxBody::SubmitReports { reports: vec![old] });
     assert_eq!(reports_outcome(&r).0, 0);
     assert_eq!(s.rejections(&dev, 1), BTreeMap::from([("outside_epoch_window".to_string(), 3)]));
-    assert!(!has_key(&s.n.c.store, &state_key::epoch_activity(&dev.id(), 1)));
+    assert!(!has_activity(&s.n.c.store, &dev.id(), 1));
     assert!(crate::roster::read(&s.n.c.store, 1).unwrap().is_empty());
     assert_eq!(crate::roster::read(&s.n.c.store, 0).unwrap(), vec![dev.id()]);
     s.n.advance_to(2 * bpe + 1);
@@ -1209,7 +1226,7 @@ fn rejections_before_the_first_accepted_report_are_counted_in_the_activity_it_cr
     let replay = heartbeat(&dev, 1, 1, s.now());
     let (accepted, _) = s.submit(vec![replay.clone(), replay]);
     assert_eq!(accepted, 0);
-    assert!(!has_key(&s.n.c.store, &state_key::epoch_activity(&dev.id(), 1)));
+    assert!(!has_activity(&s.n.c.store, &dev.id(), 1));
     assert_eq!(s.submit(vec![s.hb(&dev, 2)]), (1, vec![]));
     let a = s.activity(&dev, 1);
     assert_eq!((a.accepted, a.rejected, a.heartbeats), (1, 2, 1));
@@ -1442,7 +1459,18 @@ fn heartbeats_over_an_epoch_fill_the_slot_bits_and_counts() {
 
 #[test]
 fn fifty_heartbeats_of_one_device_in_one_block_write_one_activity_and_one_cursor_key() {
-    let mut s = reporting();
+    fifty_heartbeats_in_one_block(StateLayout::Compact);
+}
+
+/// Under the folded layout (ADR 0037) the cursor and the activity are fields of the device
+/// record: fifty heartbeats in one block write that one key and no other of the device.
+#[test]
+fn fifty_heartbeats_of_one_device_in_one_block_write_one_folded_device_record() {
+    fifty_heartbeats_in_one_block(StateLayout::Folded);
+}
+
+fn fifty_heartbeats_in_one_block(layout: StateLayout) {
+    let mut s = reporting_with(layout);
     let dev = s.dev.clone();
     let id = dev.id();
     let other = Keypair::from_label("gateway-2");
@@ -1472,14 +1500,23 @@ fn fifty_heartbeats_of_one_device_in_one_block_write_one_activity_and_one_cursor
     let changes = &p.executed.changes;
     let activity: Vec<&Vec<u8>> =
         changes.keys().filter(|k| k.starts_with(&state_key::epoch_activity_prefix(&id))).collect();
-    assert_eq!(activity, vec![&state_key::epoch_activity(&id, epoch)]);
     let cursor = state_key::report_cursor(&id);
-    assert_eq!(changes.keys().filter(|k| **k == cursor).count(), 1);
+    // Every key of the device the block wrote.
+    let of_device: Vec<&Vec<u8>> =
+        changes.keys().filter(|k| k.windows(32).any(|w| w == id.as_bytes())).collect();
+    if layout == StateLayout::Folded {
+        assert!(activity.is_empty());
+        assert_eq!(of_device, vec![&state_key::device(&id)]);
+    } else {
+        assert_eq!(activity, vec![&state_key::epoch_activity(&id, epoch)]);
+        assert_eq!(changes.keys().filter(|k| **k == cursor).count(), 1);
+        // The device's other keys are untouched by reports.
+        assert!(!changes.contains_key(&state_key::device(&id)));
+        assert_eq!(of_device.len(), 2);
+    }
     assert_eq!(s.cursor(&dev), 50);
     let a = s.activity(&dev, epoch);
     assert_eq!((a.heartbeats, a.accepted, a.rejected, a.slots_filled()), (50, 50, 0, 1));
-    // The device's other keys are untouched by reports.
-    assert!(!changes.contains_key(&state_key::device(&id)));
 }
 
 // ---------------------------------------------------------------------------------------

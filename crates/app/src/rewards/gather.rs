@@ -6,7 +6,7 @@ use super::detect::witness_rows::{self, IdIndex};
 use super::pay::{DeviceInput, location_trust};
 use crate::{roster, state_key};
 use cairn_state::{OrderedRead, PointReads, StateError, StateRead};
-use cairn_types::device::{Device, EpochActivity, LocationAssertion, SensorEpoch};
+use cairn_types::device::{EpochActivity, SensorEpoch};
 use cairn_types::device_key::DeviceId;
 use cairn_types::rewards::{RewardEntry, Work};
 use cairn_types::{Address, DeviceClass, Height, Params};
@@ -104,11 +104,23 @@ fn read_device(
     epoch: u64,
 ) -> Result<Option<(RewardEntry, Facts)>, StateError> {
     let mut key = KeyBuf::default();
-    let Some(d) = readers.devices.get_decoded::<Device>(key.with_id(b"dev/", id))? else {
+    let dev_key = key.with_id(b"dev/", id);
+    let mut record = Ok(None);
+    readers.devices.read_with(dev_key, &mut |v| {
+        if let Some(bytes) = v {
+            record = crate::devices::folded::decode(dev_key, bytes).map(Some);
+        }
+    })?;
+    let Some((d, folded)) = record? else {
         return Ok(None);
     };
-    let act: EpochActivity =
-        readers.work.get_decoded(key.with_id_epoch(b"devep/", id, epoch))?.unwrap_or_default();
+    // Under the folded layout the activity is a field of the record (ADR 0037).
+    let act: EpochActivity = match &folded {
+        Some(s) => s.activity_of(epoch).copied().unwrap_or_default(),
+        None => {
+            readers.work.get_decoded(key.with_id_epoch(b"devep/", id, epoch))?.unwrap_or_default()
+        }
+    };
     let epoch_start = epoch.saturating_mul(params.blocks_per_epoch);
     let epoch_end = epoch_start.saturating_add(params.blocks_per_epoch);
     let asserted_at = d.location.map(|_| d.located_at);
@@ -117,8 +129,8 @@ fn read_device(
         && d.located_at >= epoch_start
         && d.located_at < epoch_end
         && d.location_count >= 2
-        && let Some(p) = state
-            .get_decoded::<LocationAssertion>(&state_key::location(id, d.location_count - 1))?
+        && let Some(p) =
+            crate::devices::folded::location(state, &d, folded.as_ref(), d.location_count - 1)?
     {
         let blocks = d.located_at.saturating_sub(p.height);
         facts.moved = Some(Box::new(Moved { from: p.cell, to: cell, blocks }));

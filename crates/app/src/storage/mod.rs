@@ -286,7 +286,7 @@ pub fn prove(
     deal.misses_in_row = 0;
     deal.proven_epochs += 1;
     let size = deal.size;
-    value::add_paid_work(o, &deal.device, ch.epoch, (PaidFor::Service, worth), |a| {
+    value::add_paid_work(o, params, &deal.device, ch.epoch, (PaidFor::Service, worth), |a| {
         a.proven_bytes = a.proven_bytes.saturating_add(size)
     })?;
     put_deal(o, &deal);

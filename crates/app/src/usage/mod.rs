@@ -289,7 +289,7 @@ pub fn close_due(o: &mut Overlay<'_>, params: &Params, height: Height) -> Result
         value::refund(o, &id, &channel.consumer, refunded)?;
         let units = u64::try_from(units).unwrap_or(u64::MAX);
         let pregated = done < epoch && devices::was_up(o, params, &channel.device, done)?;
-        value::add_paid_work(o, &channel.device, epoch, (PaidFor::Usage, worth), |a| {
+        value::add_paid_work(o, params, &channel.device, epoch, (PaidFor::Usage, worth), |a| {
             a.units = a.units.saturating_add(units);
             if pregated {
                 a.units_pregated = a.units_pregated.saturating_add(units);

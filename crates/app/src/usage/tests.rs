@@ -193,6 +193,7 @@ fn a_payout_in_the_last_block_before_its_epochs_records_expire_still_reads_their
         p.usage.dispute_window_blocks = p.blocks_per_epoch;
         p.compute.commit_window_blocks = 1;
         p.compute.reveal_window_blocks = 1;
+        p.state_layout = cairn_types::genesis::StateLayout::Compact;
     });
     let params = s.n.params();
     let bpe = params.blocks_per_epoch;

@@ -384,6 +384,9 @@ fn holds_appeals_and_claims_work_in_the_last_epoch_of_their_window_after_epoch_r
     // holds are released at the start of epoch 1 + 1 + 2).
     let (mut ring, mut reports) = ring_run_edited(&[(0..RING).collect()], |p| {
         p.fraud.probation_blocks = 0;
+        // The compact layout's activity keys (ADR 0036); the folded one keeps the activity
+        // in the device record (ADR 0037).
+        p.state_layout = StateLayout::Compact;
         p.usage.dispute_window_blocks = EPOCH;
         p.compute.commit_window_blocks = EPOCH / 2;
         p.compute.reveal_window_blocks = EPOCH / 2;

@@ -200,10 +200,7 @@ pub fn judge_unheard(
     let boundary = epoch.saturating_add(1).saturating_mul(params.blocks_per_epoch);
     let window_start = boundary.saturating_sub(cp.reciprocity_blocks);
     let beacons = |d: &DeviceId| -> Result<[Option<Height>; 2], StateError> {
-        Ok([
-            state.get_decoded::<Height>(&state_key::last_beacon(d))?,
-            state.get_decoded::<Height>(&state_key::prev_beacon(d))?,
-        ])
+        crate::devices::folded::beacons(state, d)
     };
     for s in suspects {
         let judged = beacons(&s.device)?
