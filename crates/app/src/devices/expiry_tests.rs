@@ -191,6 +191,11 @@ struct Ran {
 }
 
 fn run_script(layout: StateLayout, steps: &[Step]) -> Ran {
+    run_script_ending(layout, steps, true)
+}
+
+/// [`run_script`], past every window of the last epoch with work when `to_the_end`.
+fn run_script_ending(layout: StateLayout, steps: &[Step], to_the_end: bool) -> Ran {
     let owners = [Keypair::from_label("script-a"), Keypair::from_label("script-b")];
     let gw = Keypair::from_label("script-gw");
     let mut g = genesis(&[&owners[0], &owners[1], &gw], START);
@@ -249,8 +254,10 @@ fn run_script(layout: StateLayout, steps: &[Step]) -> Ran {
         }
     }
     // Past every window of the last epoch with work.
-    let end = (n.params().epoch_of(n.height()) + 4) * BPE + 1;
-    n.advance_to(end);
+    if to_the_end {
+        let end = (n.params().epoch_of(n.height()) + 4) * BPE + 1;
+        n.advance_to(end);
+    }
     let reports = n.c.reports.values().cloned().collect();
     Ran { receipts, reports, n, devices }
 }
@@ -545,4 +552,55 @@ proptest! {
         prop_assert!(m.get(&state_key::expiry_cursor()).unwrap().is_none());
         prop_assert!(m.0.keys().all(|k| k.starts_with(b"meta/")));
     }
+}
+
+/// Per device, the keys naming it in the latest state and their key and value bytes, after a
+/// script (averaged over the script's devices).
+fn per_device_state(ran: &Ran) -> (f64, f64) {
+    use cairn_state::StateScan as _;
+    let all = ran.n.c.store.scan_prefix(b"", None, usize::MAX).unwrap();
+    let (mut keys, mut bytes) = (0usize, 0usize);
+    for d in &ran.devices {
+        let id = d.id();
+        for (k, v) in all.iter().filter(|(k, _)| k.windows(32).any(|w| w == id.as_bytes())) {
+            keys += 1;
+            bytes += k.len() + v.len();
+        }
+    }
+    let n = ran.devices.len() as f64;
+    (keys as f64 / n, bytes as f64 / n)
+}
+
+/// The bound ADR 0037 sets for a device's own state (the keys naming it, latest values): one
+/// key of at most 256 bytes once its epochs have expired. The compact layout keeps the
+/// device, its nonce, cursor and location under four keys and fails it.
+#[test]
+fn a_folded_device_keeps_one_key_under_the_bound_the_compact_layout_fails() {
+    let mut steps = vec![Step::Locate(0, 0), Step::Locate(1, 1), Step::Locate(2, 2)];
+    for _ in 0..3 {
+        steps.extend([Step::Heartbeat(0), Step::Heartbeat(1), Step::Heartbeat(2), Step::NextEpoch]);
+    }
+    let bound = (1.0, 256.0);
+    let within = |(keys, bytes): (f64, f64)| keys <= bound.0 && bytes <= bound.1;
+    let folded = per_device_state(&run_script(StateLayout::Folded, &steps));
+    let compact = per_device_state(&run_script(StateLayout::Compact, &steps));
+    assert!(within(folded), "folded: {folded:?}");
+    assert!(!within(compact), "compact: {compact:?}");
+    assert!(compact.0 >= 4.0, "compact: {compact:?}");
+}
+
+/// While its epochs are live the folded record carries their activity: still one key, and
+/// fewer bytes than the compact layout's keys for the same facts.
+#[test]
+fn a_live_folded_record_is_one_key_and_smaller_than_the_compact_keys_it_replaces() {
+    let mut steps = vec![Step::Locate(1, 1)];
+    steps.extend([Step::Heartbeat(1), Step::NextEpoch, Step::Heartbeat(1), Step::Heartbeat(1)]);
+    let one = |layout| {
+        let ran = run_script_ending(layout, &steps, false);
+        per_device_state(&Ran { devices: vec![ran.devices[1].clone()], ..ran })
+    };
+    let (folded, compact) = (one(StateLayout::Folded), one(StateLayout::Compact));
+    assert_eq!(folded.0, 1.0, "folded: {folded:?}");
+    assert!(compact.0 >= 5.0, "compact: {compact:?}");
+    assert!(folded.1 < compact.1 * 0.6, "folded {folded:?}, compact {compact:?}");
 }
