@@ -99,6 +99,13 @@ async fn page_by_one(node: &Node, q: DeviceQuery) -> Vec<DeviceId> {
 
 #[test]
 fn location_is_asserted_and_read_back() {
+    scenario(StateLayout::Folded);
+}
+
+/// The same on a chain of the compact layout (ADR 0036, before the folded device record of
+/// ADR 0037): the location history is read from its own keys there.
+#[test]
+fn location_is_asserted_and_read_back_on_a_compact_layout_chain() {
     scenario(StateLayout::Compact);
 }
 
@@ -116,6 +123,9 @@ fn scenario(layout: StateLayout) {
             b = b.edit_genesis(|g| {
                 g["params"].as_object_mut().expect("params").remove("state_layout");
             });
+        }
+        if layout == StateLayout::Compact {
+            b = b.edit_genesis(|g| g["params"]["state_layout"] = "compact".into());
         }
         let alice = b.new_keystore_key("alice");
         let bob = b.new_keystore_key("bob");

@@ -4,17 +4,16 @@
 //! with `not_active`; after the release the same key registers again with the next device
 //! nonce.
 
-use cairn_app::state_key;
-use cairn_state::StateRead;
 use cairn_testkit::{CRN, Net, ed_device, failure, genesis_with, register};
 use cairn_types::device::DeviceStatus;
 use cairn_types::{DeviceClass, DeviceId, Keypair, TxBody};
 
 const COOLDOWN: u64 = 50;
 
-/// How many times the key has been registered (its next device nonce).
+/// How many times the key has been registered (its next device nonce), under every state
+/// layout.
 fn registrations(n: &Net, id: &DeviceId) -> u64 {
-    n.c.store.get_decoded(&state_key::device_nonce(id)).unwrap().unwrap_or(0)
+    cairn_app::devices::folded::registrations(&n.c.store, id).unwrap()
 }
 
 #[test]
