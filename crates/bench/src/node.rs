@@ -903,6 +903,12 @@ mod tests {
         // Every device has its record in state; a compact chain keeps no query index there.
         assert_eq!(r.state_by_prefix["dev/"].keys, 60);
         assert!(!r.state_by_prefix.keys().any(|p| p.starts_with("idx/")));
+        // A folded chain (the default, ADR 0037) keeps a device's nonce, cursor, beacon
+        // heights, locations and activity in its record, under no key of their own.
+        assert_eq!(r.state_layout, cairn_types::genesis::StateLayout::Folded);
+        for p in ["devep/", "devseq/", "devnonce/", "devloc/", "devbeacon/", "devbeaconprev/"] {
+            assert!(!r.state_by_prefix.contains_key(p), "{p}");
+        }
         let keys: u64 = r.state_by_prefix.values().map(|p| p.keys).sum();
         let latest = r.tables.iter().find(|t| t.name == "state_latest").unwrap();
         assert_eq!(keys, latest.entries);

@@ -385,6 +385,8 @@ pub struct DeviceView {
     pub uptime: UptimeView,
     /// Units delivered through usage channels that closed this epoch.
     pub usage_units: u64,
+    /// The location assertions the state keeps, oldest first: every one under the legacy
+    /// and compact layouts, the last two under the folded one (ADR 0037).
     pub locations: Vec<crate::device::LocationAssertion>,
 }
 
