@@ -62,11 +62,42 @@ fn fitting_prefix(params: &cairn_types::Params, txs: &[SizedTx]) -> usize {
     txs.len()
 }
 
+/// The threads blocks are executed on: as many as the machine has cores, apart from rayon's
+/// global pool. A node checks the signatures of the transactions it admits on the global
+/// pool, in jobs of thousands; a block's parallel reads (its report batches' records, the
+/// tree nodes its update visits) sent there would queue behind every job before them, for
+/// seconds while a gateway submits. `None` when the pool cannot be made: blocks then run on
+/// the caller's thread and the global pool.
+fn pool() -> Option<&'static rayon::ThreadPool> {
+    static POOL: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new().thread_name(|i| format!("block-{i}")).build().ok()
+    })
+    .as_ref()
+}
+
+/// Executes a block on the block pool ([`pool`]); what it computes does not depend on the
+/// threads it runs on. Once the transactions and the end of block have run, `alongside`
+/// gets the state changes while the tree is computed from them.
 pub(crate) fn execute<S: CommittedState>(
     state: &S,
     env: BlockEnv<'_>,
     txs: Vec<SizedTx>,
     mode: Mode,
+    alongside: impl FnOnce(&ChangeSet) + Send,
+) -> Result<Outcome, BlockError> {
+    match pool() {
+        Some(pool) => pool.install(|| execute_here(state, env, txs, mode, alongside)),
+        None => execute_here(state, env, txs, mode, alongside),
+    }
+}
+
+fn execute_here<S: CommittedState>(
+    state: &S,
+    env: BlockEnv<'_>,
+    txs: Vec<SizedTx>,
+    mode: Mode,
+    alongside: impl FnOnce(&ChangeSet) + Send,
 ) -> Result<Outcome, BlockError> {
     let BlockEnv { chain_id, params, height, timestamp_ms, .. } = env;
     let mut o = Overlay::new(state);
@@ -163,7 +194,9 @@ pub(crate) fn execute<S: CommittedState>(
     }
     block::end_block(&mut o, &env, &mut out)?;
     let changes = o.into_changes();
-    let (state_root, tree_batch) = tree::apply_changes(state, &changes, height)?;
+    let (tree, ()) =
+        rayon::join(|| tree::apply_changes(state, &changes, height), || alongside(&changes));
+    let (state_root, tree_batch) = tree?;
     let rewards = out.rewards;
     Ok((Executed { height, receipts, changes, state_root, tree_batch, rewards }, included, dropped))
 }

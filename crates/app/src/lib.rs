@@ -1,6 +1,7 @@
 //! The Cairn state machine: a pure function from (state, block) to (state changes,
-//! receipts). It never touches disk, sockets, clocks or threads of its own (signature checks
-//! use rayon's pool); the caller commits what it returns.
+//! receipts). It never touches disk, sockets or clocks; signature checks use rayon's pool,
+//! and blocks run on a pool of their own (`execute::pool`) so they never wait behind the
+//! checks. The caller commits what it returns.
 //!
 //! The interface is the one both consensus modes drive:
 //! - [`App::propose`]: build the next block from candidate transactions;
@@ -278,6 +279,23 @@ impl App {
         proposer: Address,
         candidates: Vec<SizedTx>,
     ) -> Result<Proposal, BlockError> {
+        self.propose_alongside(state, parent, timestamp_ms, proposer, candidates, |_| {})
+    }
+
+    /// [`App::propose`], handing the block's state changes to `alongside` as soon as its
+    /// transactions have run, to work on (a node starts writing them to its store) while
+    /// the new tree is computed from them on another core. `alongside` runs once if the
+    /// transactions ran, not at all if they did not; what the block is does not depend on
+    /// it.
+    pub fn propose_alongside<S: CommittedState>(
+        &self,
+        state: &S,
+        parent: Parent,
+        timestamp_ms: u64,
+        proposer: Address,
+        candidates: Vec<SizedTx>,
+        alongside: impl FnOnce(&ChangeSet) + Send,
+    ) -> Result<Proposal, BlockError> {
         let params = App::params(state)?;
         let height = parent.height + 1;
         self.check_upgrade(state, height)?;
@@ -301,7 +319,7 @@ impl App {
             past: &past,
         };
         let (executed, txs, dropped) =
-            execute::execute(state, env, candidates, execute::Mode::Propose)?;
+            execute::execute(state, env, candidates, execute::Mode::Propose, alongside)?;
         let header = BlockHeader {
             height,
             parent_hash: parent.hash,
@@ -402,7 +420,7 @@ impl App {
             entropy: parent.entropy,
             past: &past,
         };
-        let (executed, _, _) = execute::execute(state, env, sized, execute::Mode::Verify)?;
+        let (executed, _, _) = execute::execute(state, env, sized, execute::Mode::Verify, |_| {})?;
         let receipts_root = executed.receipts_root();
         if receipts_root != header.receipts_root {
             return Err(BlockError::RootMismatch {

@@ -135,6 +135,116 @@ fn refuses_out_of_order_blocks_and_double_genesis() {
     assert!(matches!(err, StoreError::NotNext { head: 1, got: 5 }));
 }
 
+/// A block proposed with its state values written alongside the tree
+/// (`App::propose_alongside` into `Store::begin_block`, then `BlockWrite::finish`) leaves
+/// the store exactly as `Store::commit_block` does: same roots, same rows in every table.
+#[test]
+fn a_block_written_alongside_its_tree_commits_what_commit_block_does() {
+    let (a, b) = (Keypair::from_label("a"), Keypair::from_label("b"));
+    let g = genesis(&[&a, &b]);
+    let v = Keypair::from_label("v");
+    let app = App::new(g.chain_id.clone());
+    let retention = Retention { tree_versions: Some(2), epochs: Some(2) };
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let stores: Vec<Store> = dirs
+        .iter()
+        .map(|d| Store::open_with(&d.path().join("c.redb"), 4 << 20, retention).unwrap())
+        .collect();
+    for s in &stores {
+        init(s, &g);
+    }
+    for n in 0..6u64 {
+        let mut roots = Vec::new();
+        for (i, store) in stores.iter().enumerate() {
+            let snap = store.snapshot().unwrap();
+            let parent = match snap.head_block().unwrap() {
+                Some(b) => Parent::of_block(&b),
+                None => Parent::of_genesis(&g),
+            };
+            let tx = Transaction {
+                chain_id: g.chain_id.clone(),
+                signer: a.address(),
+                nonce: n,
+                max_fee: 5_000,
+                expiry_height: 100,
+                body: TxBody::Transfer { to: b.address(), amount: 7 + u128::from(n) },
+            }
+            .sign(&a);
+            let ts = parent.timestamp_ms + 1;
+            let ahead = std::sync::Mutex::new(None);
+            let p = app
+                .propose_alongside(&snap, parent, ts, v.address(), vec![SizedTx::new(tx)], |c| {
+                    if i == 1 {
+                        *ahead.lock().unwrap() = Some(store.begin_block(parent.height + 1, c));
+                    }
+                })
+                .unwrap();
+            drop(snap);
+            let cert = Certificate::solo(&v, &g.chain_id, &p.header.hash());
+            let block = Block { header: p.header, txs: p.txs, certificate: cert };
+            let e = &p.executed;
+            match ahead.into_inner().unwrap() {
+                None => store
+                    .commit_block(&block, &e.receipts, &e.changes, &e.tree_batch, None)
+                    .unwrap(),
+                Some(w) => {
+                    let w = w.unwrap();
+                    assert_eq!(w.height(), block.header.height);
+                    w.finish(&block, &e.receipts, &e.tree_batch, None).unwrap()
+                }
+            }
+            roots.push(block.header.state_root);
+        }
+        assert_eq!(roots[0], roots[1]);
+    }
+    let tables = |s: &Store| {
+        let mut t = s.table_bytes().unwrap();
+        t.sort_by(|x, y| x.name.cmp(&y.name));
+        t.into_iter().map(|t| (t.name, t.entries, t.stored_bytes)).collect::<Vec<_>>()
+    };
+    assert_eq!(tables(&stores[0]), tables(&stores[1]));
+    for def in [LATEST, NODES] {
+        let dump = |s: &Store| {
+            let r = s.db.begin_read().unwrap();
+            let t = r.open_table(def).unwrap();
+            t.iter()
+                .unwrap()
+                .map(|e| {
+                    let (k, v) = e.unwrap();
+                    (k.value().to_vec(), v.value().to_vec())
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(dump(&stores[0]), dump(&stores[1]));
+    }
+}
+
+/// A begun commit that is dropped (the block failed after its values were written) leaves
+/// the store as it was, and the next commit of that height goes through; `finish` refuses
+/// a block of another height.
+#[test]
+fn a_begun_block_commit_dropped_or_finished_with_another_block_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("c.redb")).unwrap();
+    let (a, b) = (Keypair::from_label("a"), Keypair::from_label("b"));
+    let g = genesis(&[&a, &b]);
+    init(&store, &g);
+    let changes: ChangeSet = [(b"x/1".to_vec(), Some(b"one".to_vec()))].into_iter().collect();
+    assert!(matches!(store.begin_block(3, &changes), Err(StoreError::NotNext { head: 0, got: 3 })));
+    let begun = store.begin_block(1, &changes).unwrap();
+    drop(begun);
+    assert_eq!(store.snapshot().unwrap().get(b"x/1").unwrap(), None);
+    assert_eq!(store.snapshot().unwrap().height().unwrap(), Some(0));
+    run(&store, &g, &a, &b, 1);
+    let mut blk = store.snapshot().unwrap().block(1).unwrap().unwrap();
+    blk.header.height = 3;
+    let begun = store.begin_block(2, &changes).unwrap();
+    let err = begun.finish(&blk, &[], &TreeUpdateBatch::default(), None).unwrap_err();
+    assert!(matches!(err, StoreError::NotNext { head: 1, got: 3 }), "{err}");
+    let snap = store.snapshot().unwrap();
+    assert_eq!((snap.height().unwrap(), snap.get(b"x/1").unwrap()), (Some(1), None));
+}
+
 #[test]
 fn a_store_of_another_schema_whose_tables_differ_is_refused_by_its_version() {
     // A schema-9 store keyed its report positions by device first: opening that table as
