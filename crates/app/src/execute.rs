@@ -77,18 +77,16 @@ fn pool() -> Option<&'static rayon::ThreadPool> {
 }
 
 /// Executes a block on the block pool ([`pool`]); what it computes does not depend on the
-/// threads it runs on. Once the transactions and the end of block have run, `alongside`
-/// gets the state changes while the tree is computed from them.
+/// threads it runs on.
 pub(crate) fn execute<S: CommittedState>(
     state: &S,
     env: BlockEnv<'_>,
     txs: Vec<SizedTx>,
     mode: Mode,
-    alongside: impl FnOnce(&ChangeSet) + Send,
 ) -> Result<Outcome, BlockError> {
     match pool() {
-        Some(pool) => pool.install(|| execute_here(state, env, txs, mode, alongside)),
-        None => execute_here(state, env, txs, mode, alongside),
+        Some(pool) => pool.install(|| execute_here(state, env, txs, mode)),
+        None => execute_here(state, env, txs, mode),
     }
 }
 
@@ -97,7 +95,6 @@ fn execute_here<S: CommittedState>(
     env: BlockEnv<'_>,
     txs: Vec<SizedTx>,
     mode: Mode,
-    alongside: impl FnOnce(&ChangeSet) + Send,
 ) -> Result<Outcome, BlockError> {
     let BlockEnv { chain_id, params, height, timestamp_ms, .. } = env;
     let mut o = Overlay::new(state);
@@ -194,9 +191,7 @@ fn execute_here<S: CommittedState>(
     }
     block::end_block(&mut o, &env, &mut out)?;
     let changes = o.into_changes();
-    let (tree, ()) =
-        rayon::join(|| tree::apply_changes(state, &changes, height), || alongside(&changes));
-    let (state_root, tree_batch) = tree?;
+    let (state_root, tree_batch) = tree::apply_changes(state, &changes, height)?;
     let rewards = out.rewards;
     Ok((Executed { height, receipts, changes, state_root, tree_batch, rewards }, included, dropped))
 }

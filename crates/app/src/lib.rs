@@ -279,23 +279,6 @@ impl App {
         proposer: Address,
         candidates: Vec<SizedTx>,
     ) -> Result<Proposal, BlockError> {
-        self.propose_alongside(state, parent, timestamp_ms, proposer, candidates, |_| {})
-    }
-
-    /// [`App::propose`], handing the block's state changes to `alongside` as soon as its
-    /// transactions have run, to work on (a node starts writing them to its store) while
-    /// the new tree is computed from them on another core. `alongside` runs once if the
-    /// transactions ran, not at all if they did not; what the block is does not depend on
-    /// it.
-    pub fn propose_alongside<S: CommittedState>(
-        &self,
-        state: &S,
-        parent: Parent,
-        timestamp_ms: u64,
-        proposer: Address,
-        candidates: Vec<SizedTx>,
-        alongside: impl FnOnce(&ChangeSet) + Send,
-    ) -> Result<Proposal, BlockError> {
         let params = App::params(state)?;
         let height = parent.height + 1;
         self.check_upgrade(state, height)?;
@@ -319,7 +302,7 @@ impl App {
             past: &past,
         };
         let (executed, txs, dropped) =
-            execute::execute(state, env, candidates, execute::Mode::Propose, alongside)?;
+            execute::execute(state, env, candidates, execute::Mode::Propose)?;
         let header = BlockHeader {
             height,
             parent_hash: parent.hash,
@@ -420,7 +403,7 @@ impl App {
             entropy: parent.entropy,
             past: &past,
         };
-        let (executed, _, _) = execute::execute(state, env, sized, execute::Mode::Verify, |_| {})?;
+        let (executed, _, _) = execute::execute(state, env, sized, execute::Mode::Verify)?;
         let receipts_root = executed.receipts_root();
         if receipts_root != header.receipts_root {
             return Err(BlockError::RootMismatch {

@@ -170,8 +170,7 @@ fn a_hostile_proposers_over_budget_block_is_refused() {
     };
     let sized = txs.iter().cloned().map(crate::check::SizedTx::new).collect();
     let (executed, included, _) =
-        crate::execute::execute(&c.store, env(), sized, crate::execute::Mode::Verify, |_| {})
-            .unwrap();
+        crate::execute::execute(&c.store, env(), sized, crate::execute::Mode::Verify).unwrap();
     assert_eq!(included.len(), 3);
     assert!(executed.receipts.iter().all(|r| r.is_success()));
     let header = cairn_types::BlockHeader {
@@ -193,8 +192,7 @@ fn a_hostile_proposers_over_budget_block_is_refused() {
     let two = &txs[..2];
     let sized = two.iter().cloned().map(crate::check::SizedTx::new).collect();
     let (executed, _, _) =
-        crate::execute::execute(&c.store, env(), sized, crate::execute::Mode::Verify, |_| {})
-            .unwrap();
+        crate::execute::execute(&c.store, env(), sized, crate::execute::Mode::Verify).unwrap();
     let header = cairn_types::BlockHeader {
         tx_root: merkle::root(&two.iter().map(SignedTx::hash).collect::<Vec<_>>()),
         receipts_root: executed.receipts_root(),

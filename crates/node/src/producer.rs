@@ -69,28 +69,12 @@ pub fn produce_block(shared: &Shared) -> anyhow::Result<Hash> {
         params.max_block_bytes as usize,
         params.max_block_cost,
     );
-    // The block's state values go to the store while its tree is computed (one write
-    // transaction, committed below with the block, or dropped unwritten if it fails).
-    let ahead = std::sync::Mutex::new(None);
-    let height = parent.height + 1;
-    let proposal = shared.app.propose_alongside(
-        &snap,
-        parent,
-        now_ms(),
-        shared.key.address(),
-        candidates,
-        |changes| {
-            *ahead.lock().unwrap_or_else(|e| e.into_inner()) =
-                Some(shared.store.begin_block(height, changes));
-        },
-    )?;
+    let proposal = shared.app.propose(&snap, parent, now_ms(), shared.key.address(), candidates)?;
     drop(snap);
-    let ahead = ahead.into_inner().unwrap_or_else(|e| e.into_inner()).transpose()?;
     let hash = proposal.header.hash();
     let certificate = Certificate::solo(&shared.key, shared.app.chain_id(), &hash);
     let block = Block { header: proposal.header, txs: proposal.txs, certificate };
-    let (e, dropped) = (&proposal.executed, &proposal.dropped);
-    commit_begun(shared, &block, e, dropped, parent.timestamp_ms, started, ahead)?;
+    commit(shared, &block, &proposal.executed, &proposal.dropped, parent.timestamp_ms, started)?;
     Ok(hash)
 }
 
@@ -105,30 +89,8 @@ pub fn commit(
     parent_timestamp_ms: u64,
     started: Instant,
 ) -> anyhow::Result<()> {
-    commit_begun(shared, block, e, dropped, parent_timestamp_ms, started, None)
-}
-
-/// [`commit`], finishing `ahead` when the block's state values were written already.
-fn commit_begun(
-    shared: &Shared,
-    block: &Block,
-    e: &Executed,
-    dropped: &[(Hash, StatefulError)],
-    parent_timestamp_ms: u64,
-    started: Instant,
-    ahead: Option<cairn_store::BlockWrite<'_>>,
-) -> anyhow::Result<()> {
     let committing = Instant::now();
-    match ahead {
-        Some(w) => w.finish(block, &e.receipts, &e.tree_batch, e.rewards.as_ref())?,
-        None => shared.store.commit_block(
-            block,
-            &e.receipts,
-            &e.changes,
-            &e.tree_batch,
-            e.rewards.as_ref(),
-        )?,
-    }
+    shared.store.commit_block(block, &e.receipts, &e.changes, &e.tree_batch, e.rewards.as_ref())?;
     let committed_at = Instant::now();
     if let Err(e) = crate::reward_runs::after_commit(shared) {
         tracing::warn!(error = %format!("{e:#}"), "reward run not started");

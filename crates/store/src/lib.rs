@@ -224,20 +224,7 @@ impl Store {
         batch: &TreeUpdateBatch,
         rewards: Option<&cairn_types::rewards::RewardReport>,
     ) -> Result<(), StoreError> {
-        self.begin_block(block.header.height, changes)?.finish(block, receipts, batch, rewards)
-    }
-
-    /// Starts the commit of block `height` (the next after the stored head) with the state
-    /// values it changes, which do not depend on the tree: a block producer writes them
-    /// while the tree of the same changes is computed, then hands the block, its receipts
-    /// and the tree's nodes to [`BlockWrite::finish`]. All of it is one write transaction:
-    /// nothing is visible, or durable, before `finish` commits, and a `BlockWrite` dropped
-    /// unfinished writes nothing. Other writers wait until it is finished or dropped.
-    pub fn begin_block(
-        &self,
-        height: Height,
-        changes: &ChangeSet,
-    ) -> Result<BlockWrite<'_>, StoreError> {
+        let height = block.header.height;
         let w = self.db.begin_write()?;
         {
             let mut meta = w.open_table(META)?;
@@ -249,46 +236,6 @@ impl Store {
                 return Err(StoreError::NotNext { head, got: height });
             }
             meta.insert(STATE_VERSION_KEY, height.to_le_bytes().as_slice())?;
-        }
-        write_values(&w, changes, height, self.retention)?;
-        Ok(BlockWrite { store: self, w, height, changed: changes.len() })
-    }
-}
-
-/// A block's commit under way ([`Store::begin_block`]): its write transaction, holding the
-/// block's state values.
-pub struct BlockWrite<'s> {
-    store: &'s Store,
-    w: redb::WriteTransaction,
-    height: Height,
-    /// How many state keys the block changes (pruning deletes at least twice as many rows).
-    changed: usize,
-}
-
-impl BlockWrite<'_> {
-    /// The height this commit is for.
-    pub fn height(&self) -> Height {
-        self.height
-    }
-
-    /// Writes the block, its receipts, their indexes and the tree's new nodes, prunes, and
-    /// commits (with fsync) — the block whose state values [`Store::begin_block`] wrote,
-    /// with the tree `batch` of the same changes.
-    pub fn finish(
-        self,
-        block: &Block,
-        receipts: &[Receipt],
-        batch: &TreeUpdateBatch,
-        rewards: Option<&cairn_types::rewards::RewardReport>,
-    ) -> Result<(), StoreError> {
-        let BlockWrite { store, w, height, changed } = self;
-        if block.header.height != height {
-            return Err(StoreError::NotNext {
-                head: height.saturating_sub(1),
-                got: block.header.height,
-            });
-        }
-        {
             let hash = block.hash();
             w.open_table(BLOCKS)?.insert(height, codec::encode(block).as_slice())?;
             w.open_table(BLOCK_HASHES)?.insert(hash.0, height)?;
@@ -303,8 +250,8 @@ impl BlockWrite<'_> {
                 rewards::index_rewards(&w, r)?;
             }
         }
-        write_nodes(&w, batch, height, store.retention, store.tree_hold(), changed)?;
-        prune::prune_history(&w, &block.header, store.retention)?;
+        write_state(&w, changes, batch, height, self.retention, self.tree_hold())?;
+        prune::prune_history(&w, &block.header, self.retention)?;
         w.commit()?;
         Ok(())
     }
@@ -378,82 +325,36 @@ fn write_state(
     retention: Retention,
     hold: Option<u64>,
 ) -> Result<(), StoreError> {
-    write_values(w, changes, version, retention)?;
-    write_nodes(w, batch, version, retention, hold, changes.len())
-}
-
-/// The values part of [`write_state`]: the latest values (and the device indexes that
-/// follow device records), the values they replace and, when pruning, those rows by
-/// version. Every table is written in its own key order (the change set is in state-key
-/// order, past values go by key hash): each leaf page is then visited in one run instead of
-/// once per row, at random.
-fn write_values(
-    w: &redb::WriteTransaction,
-    changes: &ChangeSet,
-    version: u64,
-    retention: Retention,
-) -> Result<(), StoreError> {
-    let mut past: Vec<([u8; 32], Vec<u8>)> = Vec::new();
-    {
-        let mut latest = w.open_table(LATEST)?;
-        for (k, v) in changes {
-            let old = match v {
-                Some(v) => latest.insert(k.as_slice(), v.as_slice())?,
-                None => latest.remove(k.as_slice())?,
-            };
-            let old = old.map(|g| g.value().to_vec());
-            if device_index::is_device_key(k) {
-                device_index::update(w, old.as_deref(), v.as_deref())?;
-            }
-            // Genesis replaces nothing: no proof is asked before version 0.
-            if version > 0 && old.as_deref() != v.as_deref() {
-                let kh = cairn_state::tree::key_hash(k).0;
-                past.push((kh, encode_versioned(old.as_deref())));
-            }
-        }
-    }
-    past.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let pruning = retention.tree_versions.is_some();
+    let mut latest = w.open_table(LATEST)?;
     let mut values = w.open_table(VALUES)?;
-    for (kh, old) in &past {
-        values.insert((*kh, version), old.as_slice())?;
-    }
-    if retention.tree_versions.is_some() {
-        let mut stale_values = w.open_table(STALE_VALUES)?;
-        for (kh, _) in &past {
-            stale_values.insert((version, *kh), ())?;
+    let mut stale_values = w.open_table(STALE_VALUES)?;
+    for (k, v) in changes {
+        let old = match v {
+            Some(v) => latest.insert(k.as_slice(), v.as_slice())?,
+            None => latest.remove(k.as_slice())?,
+        };
+        let old = old.map(|g| g.value().to_vec());
+        if device_index::is_device_key(k) {
+            device_index::update(w, old.as_deref(), v.as_deref())?;
+        }
+        // Genesis replaces nothing: no proof is asked before version 0.
+        if version > 0 && old.as_deref() != v.as_deref() {
+            let kh = cairn_state::tree::key_hash(k).0;
+            values.insert((kh, version), encode_versioned(old.as_deref()).as_slice())?;
+            if pruning {
+                stale_values.insert((version, kh), ())?;
+            }
         }
     }
-    Ok(())
-}
-
-/// The tree part of [`write_state`]: the new nodes (in the order of their stored keys) and,
-/// when pruning, the stale-node index and the pruning itself; `changed` is how many state
-/// keys the version changed.
-fn write_nodes(
-    w: &redb::WriteTransaction,
-    batch: &TreeUpdateBatch,
-    version: u64,
-    retention: Retention,
-    hold: Option<u64>,
-    changed: usize,
-) -> Result<(), StoreError> {
-    let mut new_nodes: Vec<(Vec<u8>, Vec<u8>)> = batch
-        .node_batch
-        .nodes()
-        .iter()
-        .map(|(key, node)| (codec::encode(key), codec::encode(node)))
-        .collect();
-    new_nodes.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    {
-        let mut nodes = w.open_table(NODES)?;
-        for (key, node) in &new_nodes {
-            nodes.insert(key.as_slice(), node.as_slice())?;
-        }
+    let mut nodes = w.open_table(NODES)?;
+    for (key, node) in batch.node_batch.nodes() {
+        nodes.insert(codec::encode(key).as_slice(), codec::encode(node).as_slice())?;
     }
-    drop(new_nodes);
-    if retention.tree_versions.is_some() {
+    drop((latest, values, stale_values, nodes));
+    if pruning {
         prune::record_stale_nodes(w, batch, version)?;
-        let added = batch.stale_node_index_batch.len().max(changed);
+        let added = batch.stale_node_index_batch.len().max(changes.len());
         prune::prune_tree(w, version, retention, hold, added)?;
     }
     Ok(())
