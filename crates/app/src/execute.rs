@@ -62,7 +62,35 @@ fn fitting_prefix(params: &cairn_types::Params, txs: &[SizedTx]) -> usize {
     txs.len()
 }
 
+/// The threads blocks are executed on: as many as the machine has cores, apart from rayon's
+/// global pool. A node checks the signatures of the transactions it admits on the global
+/// pool, in jobs of thousands; a block's parallel reads (its report batches' records, the
+/// tree nodes its update visits) sent there would queue behind every job before them, for
+/// seconds while a gateway submits. `None` when the pool cannot be made: blocks then run on
+/// the caller's thread and the global pool.
+fn pool() -> Option<&'static rayon::ThreadPool> {
+    static POOL: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new().thread_name(|i| format!("block-{i}")).build().ok()
+    })
+    .as_ref()
+}
+
+/// Executes a block on the block pool ([`pool`]); what it computes does not depend on the
+/// threads it runs on.
 pub(crate) fn execute<S: CommittedState>(
+    state: &S,
+    env: BlockEnv<'_>,
+    txs: Vec<SizedTx>,
+    mode: Mode,
+) -> Result<Outcome, BlockError> {
+    match pool() {
+        Some(pool) => pool.install(|| execute_here(state, env, txs, mode)),
+        None => execute_here(state, env, txs, mode),
+    }
+}
+
+fn execute_here<S: CommittedState>(
     state: &S,
     env: BlockEnv<'_>,
     txs: Vec<SizedTx>,

@@ -1,6 +1,7 @@
 //! The Cairn state machine: a pure function from (state, block) to (state changes,
-//! receipts). It never touches disk, sockets, clocks or threads of its own (signature checks
-//! use rayon's pool); the caller commits what it returns.
+//! receipts). It never touches disk, sockets or clocks; signature checks use rayon's pool,
+//! and blocks run on a pool of their own (`execute::pool`) so they never wait behind the
+//! checks. The caller commits what it returns.
 //!
 //! The interface is the one both consensus modes drive:
 //! - [`App::propose`]: build the next block from candidate transactions;

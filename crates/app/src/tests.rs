@@ -387,3 +387,45 @@ fn every_accounts_error_maps_onto_its_receipt_failure() {
         ),
     ]);
 }
+
+/// A block's parallel reads (here, the tree nodes its update visits) run on the block pool:
+/// with every thread of rayon's global pool held busy, as admission's signature checks hold
+/// it while gateways submit, a block is still made at once, not after them.
+#[test]
+fn a_block_is_made_while_every_thread_of_the_global_pool_is_busy() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::{Arc, mpsc};
+    let (a, b) = (Keypair::from_label("a"), Keypair::from_label("b"));
+    let g = genesis(&[&a, &b], 10_000_000);
+    let mut c = Chain::new(&g);
+    // A tree at version 1, so the next block's update reads its nodes ahead in parallel.
+    c.block(vec![transfer(&a, &b, 1, 0, FEE)]);
+    let hold = Arc::new(AtomicBool::new(true));
+    let busy = Arc::new(AtomicUsize::new(0));
+    let threads = rayon::current_num_threads();
+    for _ in 0..threads {
+        let (hold, busy) = (hold.clone(), busy.clone());
+        rayon::spawn(move || {
+            busy.fetch_add(1, Ordering::SeqCst);
+            while hold.load(Ordering::SeqCst) {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        });
+    }
+    while busy.load(Ordering::SeqCst) < threads {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    let (done, made) = mpsc::channel();
+    // As admitted by a node: its signature checked already (that check is admission's).
+    let mut admitted = SizedTx::new(transfer(&a, &b, 1, 1, FEE));
+    admitted.checked = true;
+    let (t, v) = (c.parent.timestamp_ms + 1000, c.validator.address());
+    let maker = std::thread::spawn(move || {
+        let p = c.app.propose(&c.store, c.parent, t, v, vec![admitted]);
+        let _ = done.send(p.map(|p| p.txs.len()).map_err(|e| e.to_string()));
+    });
+    let result = made.recv_timeout(std::time::Duration::from_secs(20));
+    hold.store(false, Ordering::SeqCst);
+    maker.join().unwrap();
+    assert_eq!(result, Ok(Ok(1)), "the block waited for the global pool");
+}
