@@ -17,8 +17,10 @@ use jmt::storage::TreeUpdateBatch;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Mode {
-    /// Building a block: leave out what cannot be included, stop at the size limits.
-    Propose,
+    /// Building a block: leave out what cannot be included, stop at the size limits, and
+    /// at `deadline` once a transaction is in (the proposer's time for the block; any
+    /// prefix of the candidates is a valid block, so this never changes what verifies).
+    Propose { deadline: Option<std::time::Instant> },
     /// Checking a block: anything that cannot be included makes the block invalid.
     Verify,
 }
@@ -78,7 +80,7 @@ pub(crate) fn execute<S: CommittedState>(
     // the block can stop at; one dropped on the way lets the block go further unread, which
     // costs time, never a result.
     let fits = match mode {
-        Mode::Propose => fitting_prefix(params, &txs),
+        Mode::Propose { .. } => fitting_prefix(params, &txs),
         _ => txs.len(),
     };
     let batches: Vec<&[cairn_types::SignedReport]> = txs[..fits]
@@ -100,10 +102,12 @@ pub(crate) fn execute<S: CommittedState>(
         // What does not fit waits for a later block, in the order it was offered; a block
         // to verify was checked against the same limits before it ran (`App::verify_sized`).
         let tx_cost = cairn_types::cost::tx_cost(&sized.tx.tx.body, sized.size);
-        if mode == Mode::Propose
+        if let Mode::Propose { deadline } = mode
             && (included.len() >= params.max_block_txs as usize
                 || bytes + sized.size > params.max_block_bytes as usize
-                || cost.saturating_add(tx_cost) > params.max_block_cost)
+                || cost.saturating_add(tx_cost) > params.max_block_cost
+                || (!included.is_empty()
+                    && deadline.is_some_and(|d| std::time::Instant::now() >= d)))
         {
             break;
         }
@@ -115,7 +119,7 @@ pub(crate) fn execute<S: CommittedState>(
                 return Err(e.into());
             }
             match mode {
-                Mode::Propose => {
+                Mode::Propose { .. } => {
                     dropped.push((hash, error));
                     continue;
                 }

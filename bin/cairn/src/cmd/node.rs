@@ -189,6 +189,10 @@ async fn run_node(
     config.listen = run.listen;
     config.block_interval = Duration::from_millis(run.block_ms.max(1));
     config.blocks_on_demand = run.blocks_on_demand;
+    // Timed blocks stop taking candidates at the proposer's share of the interval (ADR
+    // 0039); a block asked for on demand is made whole for the caller waiting on it.
+    config.propose_within =
+        (!run.blocks_on_demand).then(|| cairn_app::proposal_time(config.block_interval));
     config.archive = run.archive;
     config.keep_epochs = run.keep_epochs;
     config.keep_versions = run.keep_versions;
