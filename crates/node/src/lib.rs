@@ -456,6 +456,6 @@ pub async fn start_with(
 #[cfg(test)]
 mod api_routes_tests;
 #[cfg(test)]
-mod pruning_tests;
-#[cfg(test)]
 mod producer_tests;
+#[cfg(test)]
+mod pruning_tests;
