@@ -17,8 +17,10 @@ use jmt::storage::TreeUpdateBatch;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Mode {
-    /// Building a block: leave out what cannot be included, stop at the size limits.
-    Propose,
+    /// Building a block: leave out what cannot be included, stop at the size limits, and
+    /// at `deadline` once a transaction is in (the proposer's time for the block; any
+    /// prefix of the candidates is a valid block, so this never changes what verifies).
+    Propose { deadline: Option<std::time::Instant> },
     /// Checking a block: anything that cannot be included makes the block invalid.
     Verify,
 }
@@ -76,6 +78,42 @@ fn pool() -> Option<&'static rayon::ThreadPool> {
     .as_ref()
 }
 
+/// Reports a proposer with a deadline reads ahead at a time (about two full batches; a few
+/// in tests, so that a small block is read in several chunks).
+#[cfg(not(test))]
+const READ_AHEAD_REPORTS: usize = 4_000;
+#[cfg(test)]
+const READ_AHEAD_REPORTS: usize = 50;
+
+/// The reports a transaction carries (0 but for a report batch).
+fn report_count(t: &SizedTx) -> usize {
+    match &t.tx.tx.body {
+        cairn_types::TxBody::SubmitReports { reports } => reports.len(),
+        _ => 0,
+    }
+}
+
+/// Reads ahead, on all cores, what the report batches among `txs` may read
+/// ([`crate::devices::reports::prefetch`]).
+fn read_ahead<'a, S: CommittedState>(
+    o: &Overlay<'_>,
+    state: &S,
+    epoch: u64,
+    folded: bool,
+    txs: impl Iterator<Item = &'a SizedTx>,
+) -> Result<(), BlockError> {
+    let batches: Vec<&[cairn_types::SignedReport]> = txs
+        .filter_map(|t| match &t.tx.tx.body {
+            cairn_types::TxBody::SubmitReports { reports } => Some(reports.as_slice()),
+            _ => None,
+        })
+        .collect();
+    if !batches.is_empty() {
+        crate::devices::reports::prefetch(o, state, epoch, folded, &batches)?;
+    }
+    Ok(())
+}
+
 /// Executes a block on the block pool ([`pool`]); what it computes does not depend on the
 /// threads it runs on.
 pub(crate) fn execute<S: CommittedState>(
@@ -106,40 +144,51 @@ fn execute_here<S: CommittedState>(
     // the block can stop at; one dropped on the way lets the block go further unread, which
     // costs time, never a result.
     let fits = match mode {
-        Mode::Propose => fitting_prefix(params, &txs),
+        Mode::Propose { .. } => fitting_prefix(params, &txs),
         _ => txs.len(),
     };
-    let batches: Vec<&[cairn_types::SignedReport]> = txs[..fits]
-        .iter()
-        .filter_map(|t| match &t.tx.tx.body {
-            cairn_types::TxBody::SubmitReports { reports } => Some(reports.as_slice()),
-            _ => None,
-        })
-        .collect();
-    if !batches.is_empty() {
-        crate::devices::reports::prefetch(
-            &o,
-            state,
-            params.epoch_of(height),
-            params.state_layout.folded(),
-            &batches,
-        )?;
+    // A proposer with a deadline reads ahead a few candidates at a time, as it reaches them:
+    // it may stop long before `fits`, and reading the rest would spend its time for nothing
+    // (ADR 0039). Otherwise everything that can fit is read ahead at once.
+    let epoch = params.epoch_of(height);
+    let folded = params.state_layout.folded();
+    let chunked = matches!(mode, Mode::Propose { deadline: Some(_) });
+    let mut read_to = 0;
+    if !chunked {
+        read_ahead(&o, state, epoch, folded, txs[..fits].iter())?;
+        read_to = fits;
     }
     let mut receipts = Vec::with_capacity(txs.len());
     let mut included = Vec::with_capacity(txs.len());
     let mut dropped = Vec::new();
     let mut bytes = 0usize;
     let mut cost = 0u64;
-    for (index, sized) in txs.into_iter().enumerate() {
+    let mut rest = txs.into_iter();
+    let mut next = 0;
+    while let Some(sized) = rest.next() {
+        let index = next;
+        next += 1;
         // What does not fit waits for a later block, in the order it was offered; a block
         // to verify was checked against the same limits before it ran (`App::verify_sized`).
         let tx_cost = cairn_types::cost::tx_cost(&sized.tx.tx.body, sized.size);
-        if mode == Mode::Propose
+        if let Mode::Propose { deadline } = mode
             && (included.len() >= params.max_block_txs as usize
                 || bytes + sized.size > params.max_block_bytes as usize
-                || cost.saturating_add(tx_cost) > params.max_block_cost)
+                || cost.saturating_add(tx_cost) > params.max_block_cost
+                || (!included.is_empty()
+                    && deadline.is_some_and(|d| std::time::Instant::now() >= d)))
         {
             break;
+        }
+        if index >= read_to && index < fits {
+            let ahead = rest.as_slice();
+            let (mut n, mut reports) = (0, report_count(&sized));
+            while n < ahead.len() && index + 1 + n < fits && reports < READ_AHEAD_REPORTS {
+                reports += ahead.get(n).map_or(0, report_count);
+                n += 1;
+            }
+            read_ahead(&o, state, epoch, folded, std::iter::once(&sized).chain(&ahead[..n]))?;
+            read_to = index + 1 + n;
         }
         let SizedTx { tx: stx, size, hash, report_sigs, .. } = sized;
         let tx = &stx.tx;
@@ -149,7 +198,7 @@ fn execute_here<S: CommittedState>(
                 return Err(e.into());
             }
             match mode {
-                Mode::Propose => {
+                Mode::Propose { .. } => {
                     dropped.push((hash, error));
                     continue;
                 }

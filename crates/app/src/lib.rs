@@ -96,6 +96,18 @@ impl Parent {
     }
 }
 
+/// The share of the block interval, in percent, a proposer spends at most from starting a
+/// block to the end of executing its transactions ([`proposal_time`]); the state tree, the
+/// commit and the mempool's update take about as long again, so a full block lands near the
+/// interval, inside 1.5 × (docs/adr/0039-blocks-that-fit-the-interval.md).
+pub const PROPOSAL_SHARE_PERCENT: u32 = 40;
+
+/// How long a proposer making a block every `interval` spends at most on a block before it
+/// stops taking candidates: [`PROPOSAL_SHARE_PERCENT`] of the interval.
+pub fn proposal_time(interval: std::time::Duration) -> std::time::Duration {
+    interval * PROPOSAL_SHARE_PERCENT / 100
+}
+
 /// Recent entropy kept in state, in blocks. Reports that use entropy name the height they
 /// took it from; older heights are gone, so stale entropy cannot be used.
 pub const ENTROPY_WINDOW: Height = 256;
@@ -279,6 +291,23 @@ impl App {
         proposer: Address,
         candidates: Vec<SizedTx>,
     ) -> Result<Proposal, BlockError> {
+        self.propose_until(state, parent, timestamp_ms, proposer, candidates, None)
+    }
+
+    /// [`App::propose`], stopping also at `deadline`: once it has passed, the block takes
+    /// no further candidate (it has taken at least one, so a block always makes progress).
+    /// The proposer's own policy (docs/adr/0039-blocks-that-fit-the-interval.md): any
+    /// prefix of the candidates is a valid block, so verifiers check only the limits and
+    /// the budget, never the time.
+    pub fn propose_until<S: CommittedState>(
+        &self,
+        state: &S,
+        parent: Parent,
+        timestamp_ms: u64,
+        proposer: Address,
+        candidates: Vec<SizedTx>,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<Proposal, BlockError> {
         let params = App::params(state)?;
         let height = parent.height + 1;
         self.check_upgrade(state, height)?;
@@ -302,7 +331,7 @@ impl App {
             past: &past,
         };
         let (executed, txs, dropped) =
-            execute::execute(state, env, candidates, execute::Mode::Propose)?;
+            execute::execute(state, env, candidates, execute::Mode::Propose { deadline })?;
         let header = BlockHeader {
             height,
             parent_hash: parent.hash,

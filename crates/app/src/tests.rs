@@ -150,6 +150,30 @@ fn a_block_stops_at_its_cost_budget_and_the_rest_waits() {
     assert_eq!(p.txs, txs[2..4]);
 }
 
+/// The proposer's deadline (ADR 0039): once passed, the block takes no further candidate
+/// but always the first, and what it holds is an ordinary block to a verifier, which never
+/// looks at the time.
+#[test]
+fn a_proposal_past_its_deadline_holds_its_first_candidate_and_verifies() {
+    let (a, b) = (Keypair::from_label("a"), Keypair::from_label("b"));
+    let c = Chain::new(&genesis(&[&a, &b], 1_000_000));
+    let txs: Vec<SignedTx> = (0..5).map(|n| transfer(&a, &b, 1, n, FEE)).collect();
+    let sized = || txs.iter().cloned().map(SizedTx::new).collect::<Vec<_>>();
+    let (t, me) = (c.parent.timestamp_ms + 1_000, c.validator.address());
+    let passed = std::time::Instant::now();
+    let p = c.app.propose_until(&c.store, c.parent, t, me, sized(), Some(passed)).unwrap();
+    assert_eq!(p.txs, txs[..1]);
+    assert!(p.dropped.is_empty());
+    let again = c.app.verify(&c.store, c.parent, &p.header, &p.txs).unwrap();
+    assert_eq!(again.state_root, p.executed.state_root);
+    // With time to spare, or no deadline, the same candidates all fit.
+    let later = passed + std::time::Duration::from_secs(3_600);
+    let p = c.app.propose_until(&c.store, c.parent, t, me, sized(), Some(later)).unwrap();
+    assert_eq!(p.txs, txs);
+    let p = c.app.propose(&c.store, c.parent, t, me, sized()).unwrap();
+    assert_eq!(p.txs, txs);
+}
+
 #[test]
 fn a_hostile_proposers_over_budget_block_is_refused() {
     let (a, b) = (Keypair::from_label("a"), Keypair::from_label("b"));

@@ -134,6 +134,9 @@ pub struct NodeBench {
     pub epochs: u64,
     pub blocks_per_epoch: u64,
     pub block_ms: u64,
+    /// How long the producer spends at most on a block before it stops taking candidates
+    /// (`cairn_app::proposal_time` of `block_ms`; ADR 0039).
+    pub propose_within_ms: u64,
     pub store_cache_mib: usize,
     pub archive: bool,
     /// Epochs of history the node kept.
@@ -541,6 +544,10 @@ pub async fn run(opts: NodeOptions) -> anyhow::Result<NodeBench> {
     let funded: Vec<&Keypair> = owners.iter().chain(&gateways).collect();
     let mut config = NodeConfig::new(std::path::PathBuf::new());
     config.blocks_on_demand = true;
+    // The bench makes its blocks one every `block_ms`, as a timed node: the producer stops
+    // taking candidates at its share of the interval (ADR 0039).
+    let propose_within = cairn_app::proposal_time(Duration::from_millis(opts.block_ms.max(1)));
+    config.propose_within = Some(propose_within);
     config.store_cache_bytes = opts.store_cache_mib.saturating_mul(1 << 20);
     config.archive = opts.archive;
     config.keep_epochs = opts.keep_epochs;
@@ -764,6 +771,7 @@ pub async fn run(opts: NodeOptions) -> anyhow::Result<NodeBench> {
         epochs: opts.epochs,
         blocks_per_epoch: opts.blocks_per_epoch,
         block_ms: opts.block_ms,
+        propose_within_ms: propose_within.as_millis() as u64,
         store_cache_mib: opts.store_cache_mib,
         archive: opts.archive,
         keep_epochs,

@@ -235,6 +235,10 @@ impl Host {
                 block: p.block,
             });
         }
+        // The proposer's time for the block's transactions starts now
+        // (docs/adr/0039-blocks-that-fit-the-interval.md).
+        let deadline =
+            std::time::Instant::now() + cairn_app::proposal_time(self.node.block_interval);
         let snap = self.snapshot()?;
         let head = snap.height()?.unwrap_or(0);
         if head + 1 != height {
@@ -248,7 +252,8 @@ impl Host {
             params.max_block_bytes as usize,
         );
         let now = crate::fault::now_ms(&self.config);
-        let proposal = self.app.propose(&snap, parent, now, me, candidates)?;
+        let proposal =
+            self.app.propose_until(&snap, parent, now, me, candidates, Some(deadline))?;
         let block =
             ProposedBlock::seal(&self.node.key, self.ctx.chain_id(), proposal.header, proposal.txs);
         let hash = block.hash();

@@ -49,6 +49,11 @@ pub struct NodeConfig {
     /// Make blocks only when asked (`POST /v1/dev/blocks`), never on a timer: for scripts
     /// and tests that need to know which block a transaction lands in.
     pub blocks_on_demand: bool,
+    /// How long the producer spends at most from starting a block to the end of executing
+    /// its transactions (`cairn_app::proposal_deadline` of the interval); the rest waits in
+    /// the mempool for the next block. `None`: only the chain's limits and cost budget
+    /// close a block (blocks on demand, whose caller waits for the block it asked for).
+    pub propose_within: Option<Duration>,
     pub mempool: MempoolConfig,
     /// Largest HTTP request body accepted.
     pub max_request_bytes: usize,
@@ -137,6 +142,7 @@ impl NodeConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 7070)),
             block_interval: Duration::from_millis(1000),
             blocks_on_demand: false,
+            propose_within: None,
             mempool: MempoolConfig::default(),
             max_request_bytes: 4 * 1024 * 1024,
             relay_peers: Vec::new(),
@@ -449,5 +455,7 @@ pub async fn start_with(
 
 #[cfg(test)]
 mod api_routes_tests;
+#[cfg(test)]
+mod producer_tests;
 #[cfg(test)]
 mod pruning_tests;

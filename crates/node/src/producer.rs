@@ -69,7 +69,17 @@ pub fn produce_block(shared: &Shared) -> anyhow::Result<Hash> {
         params.max_block_bytes as usize,
         params.max_block_cost,
     );
-    let proposal = shared.app.propose(&snap, parent, now_ms(), shared.key.address(), candidates)?;
+    // The proposer's time (docs/adr/0039-blocks-that-fit-the-interval.md): candidates the
+    // block has no time for stay in the mempool, in fee order, for the next block.
+    let deadline = shared.config.propose_within.map(|d| started + d);
+    let proposal = shared.app.propose_until(
+        &snap,
+        parent,
+        now_ms(),
+        shared.key.address(),
+        candidates,
+        deadline,
+    )?;
     drop(snap);
     let hash = proposal.header.hash();
     let certificate = Certificate::solo(&shared.key, shared.app.chain_id(), &hash);

@@ -31,6 +31,10 @@ pub const SELF_JOBS: usize = 8;
 /// reveals, must each fit a tick within the node's limit of pending transactions a sender
 /// (256).
 pub const SELF_JOBS_PER_OWNER: usize = 128;
+/// Channels one self-dealing owner opens in an epoch at most: they go in the same tick as
+/// its job posts, and both must fit the node's limit of pending transactions a sender (a
+/// ring of a large fleet owns hundreds of relays).
+pub const SELF_CHANNELS_PER_OWNER: usize = 96;
 pub const SELF_JOB_PRICE: u128 = 1;
 
 #[derive(Debug, Clone)]
@@ -521,6 +525,8 @@ impl Sim {
         let seed = self.fleet.spec.seed;
         let close_epoch = (self.slot_start(e, last_slot) + window) / self.blocks_per_epoch();
         if s == 0 && self.in_run(close_epoch) {
+            let mut self_opened: std::collections::BTreeMap<cairn_types::Address, usize> =
+                std::collections::BTreeMap::new();
             for (d, on) in up.iter().enumerate() {
                 let class = self.fleet.devices[d].class;
                 if !matches!(class, DeviceClass::Relay | DeviceClass::Energy) || !on {
@@ -530,6 +536,11 @@ impl Sim {
                 if self.fleet.devices[d].behaviour == Some(Behaviour::SelfDealer) {
                     // Its own consumer: the whole escrow is "delivered" at once.
                     let owner = self.owner_of(d);
+                    let n = self_opened.entry(owner.address()).or_default();
+                    if *n >= SELF_CHANNELS_PER_OWNER {
+                        continue;
+                    }
+                    *n += 1;
                     let id = channel_id(&owner.address(), self.net.next_nonce(&owner));
                     let body = TxBody::OpenChannel {
                         device: self.fleet.devices[d].id,

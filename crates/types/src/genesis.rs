@@ -779,6 +779,38 @@ impl Default for Params {
 }
 
 impl Params {
+    /// These parameters with every count of blocks multiplied by `factor` (saturating):
+    /// `blocks_per_epoch`, so `factor` times the blocks in each heartbeat slot, and every
+    /// window and interval in blocks (beacon interval, witness lag, entropy age,
+    /// reciprocity, probation, challenge, dispute and unbonding windows, ...), so every
+    /// device does in a slot what it does at `factor` 1. A fleet `factor` times larger then
+    /// puts the same load on each block (docs/adr/0039-blocks-that-fit-the-interval.md).
+    /// The per-block limits (`max_block_*`) and the settle delay are left as they are; counts
+    /// in epochs stay (an epoch is `factor` times longer).
+    pub fn with_blocks_scaled(&self, factor: u64) -> Params {
+        let f = |v: u64| v.saturating_mul(factor);
+        let mut p = self.clone();
+        p.blocks_per_epoch = f(p.blocks_per_epoch);
+        p.devices.bond_cooldown_blocks = f(p.devices.bond_cooldown_blocks);
+        p.usage.dispute_window_blocks = f(p.usage.dispute_window_blocks);
+        p.usage.channel_timeout_blocks = f(p.usage.channel_timeout_blocks);
+        p.compute.commit_window_blocks = f(p.compute.commit_window_blocks);
+        p.compute.reveal_window_blocks = f(p.compute.reveal_window_blocks);
+        p.storage.response_blocks = f(p.storage.response_blocks);
+        p.storage.accept_window_blocks = f(p.storage.accept_window_blocks);
+        let c = &mut p.coverage;
+        c.entropy_max_age_blocks = f(c.entropy_max_age_blocks);
+        c.beacon_interval_blocks = f(c.beacon_interval_blocks);
+        c.witness_lag_blocks = f(c.witness_lag_blocks);
+        c.reciprocity_blocks = f(c.reciprocity_blocks);
+        p.fraud.move_window_blocks = f(p.fraud.move_window_blocks);
+        p.fraud.probation_blocks = f(p.fraud.probation_blocks);
+        p.credits.price_max_age_blocks = f(p.credits.price_max_age_blocks);
+        p.staking.unbonding_blocks = f(p.staking.unbonding_blocks);
+        p.staking.max_evidence_age_blocks = f(p.staking.max_evidence_age_blocks);
+        p
+    }
+
     /// Minimum fee for a transaction of `size` encoded bytes (saturating: an absurd size
     /// gives an unpayable fee rather than wrapping).
     pub fn min_fee(&self, size: usize) -> Amount {
@@ -1096,6 +1128,56 @@ impl Genesis {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
+
+    /// Every parameter counted in blocks, found by its name (`*_blocks`, at any depth of
+    /// the JSON form), with its value; the per-block limits and the settle delay apart.
+    fn block_counts(p: &Params) -> BTreeMap<String, u64> {
+        fn walk(v: &serde_json::Value, at: &str, out: &mut BTreeMap<String, u64>) {
+            if let Some(o) = v.as_object() {
+                for (k, v) in o {
+                    let name = format!("{at}{k}");
+                    match v.as_u64() {
+                        Some(n) if k.ends_with("_blocks") || k == "blocks_per_epoch" => {
+                            out.insert(name, n);
+                        }
+                        _ => walk(v, &format!("{name}."), out),
+                    }
+                }
+            }
+        }
+        let mut out = BTreeMap::new();
+        walk(&serde_json::to_value(p).unwrap(), "", &mut out);
+        out.remove("reward_settle_delay_blocks");
+        out
+    }
+
+    #[test]
+    fn scaling_the_blocks_multiplies_every_count_of_blocks_and_nothing_else() {
+        let p = Params { reward_settle_delay_blocks: 10, ..Params::default() };
+        let scaled = p.with_blocks_scaled(10);
+        let (before, after) = (block_counts(&p), block_counts(&scaled));
+        assert!(before.len() >= 17, "{before:?}");
+        for (name, v) in &before {
+            assert_eq!(after[name], v * 10, "{name}");
+        }
+        // Everything else is as it was.
+        let mut back = serde_json::to_value(&scaled).unwrap();
+        let orig = serde_json::to_value(&p).unwrap();
+        for name in before.keys() {
+            let mut at = &mut back;
+            let parts: Vec<&str> = name.split('.').collect();
+            for k in &parts[..parts.len() - 1] {
+                at = &mut at[*k];
+            }
+            at[parts[parts.len() - 1]] =
+                orig.pointer(&format!("/{}", parts.join("/"))).unwrap().clone();
+        }
+        assert_eq!(back, orig);
+        scaled.validate().unwrap();
+        assert_eq!(p.with_blocks_scaled(1), p);
+        assert_eq!(p.with_blocks_scaled(u64::MAX).blocks_per_epoch, u64::MAX);
+    }
 
     fn with_density(levels: &[(u8, u32, u32, u32)]) -> Result<(), GenesisError> {
         let mut p = Params::default();

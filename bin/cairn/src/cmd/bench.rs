@@ -267,6 +267,7 @@ pub async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
                 ("store bytes per device", format!("{:.0}", r.store_bytes_per_device)),
                 ("store bytes per report", format!("{:.0}", r.store_bytes_per_report)),
                 ("block interval (ms)", r.block_ms.to_string()),
+                ("proposer's time per block (ms)", r.propose_within_ms.to_string()),
                 ("mean block build (ms)", format!("{:.1}", r.mean_block_ms)),
                 ("max block build (ms)", format!("{:.1}", r.max_block_ms)),
                 ("max block build after set-up (ms)", format!("{:.1}", r.max_traffic_block_ms)),

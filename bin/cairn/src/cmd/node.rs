@@ -32,6 +32,12 @@ pub struct InitArgs {
     /// Require a listed maker's attestation to register a device.
     #[arg(long)]
     maker_allowlist: bool,
+    /// Multiply the epoch and every window counted in blocks by this factor: as many
+    /// times the blocks in each heartbeat slot, for a fleet as many times larger at the same
+    /// load on each block (docs/adr/0039-blocks-that-fit-the-interval.md; 10 for 100,000
+    /// devices on the standard machine).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    block_scale: u64,
     /// Blocks after each epoch boundary that settle the epoch's reward run, computed by
     /// every node from the state before the boundary meanwhile (0: inside the boundary
     /// block; default: a third of an epoch, at most 20).
@@ -106,6 +112,12 @@ pub struct DevnetArgs {
     /// Devices in the background fleet.
     #[arg(long, default_value_t = 20)]
     fleet_devices: usize,
+    /// For a new chain: multiply the epoch and every window counted in blocks by this factor: as many
+    /// times the blocks in each heartbeat slot, for a fleet as many times larger at the same
+    /// load on each block (docs/adr/0039-blocks-that-fit-the-interval.md; 10 for 100,000
+    /// devices on the standard machine).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    block_scale: u64,
     #[command(flatten)]
     run: RunArgs,
 }
@@ -158,11 +170,12 @@ pub fn init(ctx: &Ctx, a: InitArgs) -> anyhow::Result<()> {
     };
     let funds = a.fund.iter().map(|f| parse_fund(f)).collect::<anyhow::Result<Vec<_>>>()?;
     let mut params =
-        Params { blocks_per_epoch: a.blocks_per_epoch, admin: a.admin, ..Params::default() };
+        Params { blocks_per_epoch: a.blocks_per_epoch, admin: a.admin, ..Params::default() }
+            .with_blocks_scaled(a.block_scale);
     params.devices.maker_allowlist = a.maker_allowlist;
-    params.reward_settle_delay_blocks = a
-        .reward_settle_delay_blocks
-        .unwrap_or_else(|| cairn_types::genesis::default_reward_settle_delay(a.blocks_per_epoch));
+    params.reward_settle_delay_blocks = a.reward_settle_delay_blocks.unwrap_or_else(|| {
+        cairn_types::genesis::default_reward_settle_delay(params.blocks_per_epoch)
+    });
     let (genesis, key_path) = init_dir(&dir, &a.chain_id, &funds, params)?;
     if ctx.json {
         crate::output::json(&serde_json::json!({
@@ -189,6 +202,10 @@ async fn run_node(
     config.listen = run.listen;
     config.block_interval = Duration::from_millis(run.block_ms.max(1));
     config.blocks_on_demand = run.blocks_on_demand;
+    // Timed blocks stop taking candidates at the proposer's share of the interval (ADR
+    // 0039); a block asked for on demand is made whole for the caller waiting on it.
+    config.propose_within =
+        (!run.blocks_on_demand).then(|| cairn_app::proposal_time(config.block_interval));
     config.archive = run.archive;
     config.keep_epochs = run.keep_epochs;
     config.keep_versions = run.keep_versions;
@@ -288,10 +305,11 @@ pub async fn devnet(_ctx: &Ctx, a: DevnetArgs) -> anyhow::Result<()> {
         // The first dev key (alice) holds the admin role and is the price oracle, the only
         // one: the devnet's price needs one fresh report (3 by default elsewhere).
         let alice = funds.first().map(|(a, _)| *a);
-        let mut params = Params { admin: alice, ..Params::default() };
+        let mut params =
+            Params { admin: alice, ..Params::default().with_blocks_scaled(a.block_scale) };
         params.credits.oracles = alice.into_iter().collect();
         params.credits.min_oracles = 1;
-        // Votes of one epoch (30 one-second blocks) and a 10-epoch lock at full power, so a
+        // Votes of one epoch (30 one-second blocks at scale 1) and a 10-epoch lock at full power, so a
         // proposal passes within a minute or two.
         params.gov.voting_period_epochs = 1;
         params.gov.max_lock_epochs = 10;

@@ -604,3 +604,57 @@ fn a_live_folded_record_is_one_key_and_smaller_than_the_compact_keys_it_replaces
     assert!(compact.0 >= 5.0, "compact: {compact:?}");
     assert!(folded.1 < compact.1 * 0.6, "folded {folded:?}, compact {compact:?}");
 }
+
+/// A proposer with a deadline reads report batches ahead a few at a time as it reaches
+/// them, one without reads everything that fits at once (ADR 0039): the reads are of the
+/// committed state either way, so the same candidates give the same block. Each device
+/// reports in every batch, across several read-ahead chunks (of 50 reports in tests).
+#[test]
+fn reading_ahead_in_chunks_or_at_once_gives_the_same_block() {
+    let owner = Keypair::from_label("chunk-owner");
+    let gws: Vec<Keypair> = (0..4).map(|i| Keypair::from_label(&format!("chunk-gw{i}"))).collect();
+    let mut keys: Vec<&Keypair> = vec![&owner];
+    keys.extend(gws.iter());
+    let mut n = Net::new(&genesis(&keys, START));
+    let devs: Vec<DeviceSigner> = (0..40).map(crate::devices::tests::ed_device).collect();
+    let regs = devs.iter().map(|d| register(d, &owner, DeviceClass::Sensor, 0, None)).collect();
+    n.send(&owner, regs);
+    let params = n.params();
+    let (height, timestamp_ms) = (n.height() + 1, n.c.parent.timestamp_ms + 1_000);
+    let epoch = params.epoch_of(height);
+    let mut txs = Vec::new();
+    for (i, gw) in gws.iter().chain(gws.iter()).enumerate() {
+        let seq = i as u64 + 1;
+        let reports = devs.iter().map(|d| heartbeat(d, seq, epoch, timestamp_ms - 1)).collect();
+        txs.push(n.tx(gw, TxBody::SubmitReports { reports }));
+    }
+    let run = |deadline| {
+        let env = crate::component::BlockEnv {
+            chain_id: crate::tests::CHAIN,
+            params: &params,
+            height,
+            timestamp_ms,
+            entropy: n.c.parent.entropy,
+            past: &crate::rewards::deferred::NoPast,
+        };
+        let mut sized: Vec<_> = txs.iter().cloned().map(crate::check::SizedTx::new).collect();
+        let verdicts =
+            crate::check::check_stateless_batch(crate::tests::CHAIN, &params, &mut sized);
+        assert!(verdicts.iter().all(|v| v.is_ok()), "{verdicts:?}");
+        let mode = crate::execute::Mode::Propose { deadline };
+        crate::execute::execute(&n.c.store, env, sized, mode).unwrap()
+    };
+    let later = std::time::Instant::now() + std::time::Duration::from_secs(3_600);
+    let (at_once, chunked) = (run(None), run(Some(later)));
+    assert_eq!(at_once.1, txs);
+    assert_eq!(chunked.1, at_once.1);
+    assert_eq!(chunked.0.state_root, at_once.0.state_root);
+    assert_eq!(chunked.0.receipts, at_once.0.receipts);
+    let accepted: u32 = (at_once.0.receipts.iter())
+        .map(|r| match &r.outcome {
+            TxOutcome::Reports { accepted, .. } => *accepted,
+            _ => 0,
+        })
+        .sum();
+    assert_eq!(accepted as usize, devs.len() * txs.len());
+}

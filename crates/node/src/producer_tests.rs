@@ -1,0 +1,90 @@
+//! The producer's time for a block (ADR 0039): candidates it has no time for wait in the
+//! mempool and land in the next blocks, best fee first.
+
+use super::*;
+use crate::pruning_tests::{config, data_dir};
+use cairn_app::check::SizedTx;
+use cairn_types::genesis::GenesisAccount;
+use cairn_types::{Address, SignedTx, Transaction, TxBody};
+use std::time::Duration;
+
+const CHAIN: &str = "producer-test";
+
+/// A chain whose keys `k0`..`k4` hold funds, in a temporary directory.
+fn funded_dir(keys: &[Keypair]) -> tempfile::TempDir {
+    let dir = data_dir(cairn_types::Params::default());
+    let path = dir.path().join(GENESIS_FILE);
+    let mut genesis: Genesis = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    genesis.chain_id = CHAIN.into();
+    genesis.accounts = keys
+        .iter()
+        .map(|k| GenesisAccount { address: k.address(), balance: 1_000_000_000 })
+        .collect();
+    std::fs::write(&path, serde_json::to_vec(&genesis).unwrap()).unwrap();
+    dir
+}
+
+/// A transfer of 1 from `k` paying `fee`.
+fn transfer(k: &Keypair, fee: u128) -> SignedTx {
+    Transaction {
+        chain_id: CHAIN.into(),
+        signer: k.address(),
+        nonce: 0,
+        max_fee: fee,
+        expiry_height: 1_000,
+        body: TxBody::Transfer { to: Address([7; 32]), amount: 1 },
+    }
+    .sign(k)
+}
+
+/// Starts a node with `propose_within`, admits one transfer per key (the fee rising with the
+/// key's index, the cheapest first), then makes blocks until the mempool is empty (at most
+/// ten). Returns the transfers and the transactions of each block.
+async fn blocks_with(propose_within: Option<Duration>) -> (Vec<SignedTx>, Vec<Vec<SignedTx>>) {
+    let keys: Vec<Keypair> = (0..5).map(|i| Keypair::from_label(&format!("k{i}"))).collect();
+    let dir = funded_dir(&keys);
+    let mut c = config(dir.path());
+    c.propose_within = propose_within;
+    let node = start(c).await.unwrap();
+    let shared = node.shared.clone();
+    let txs: Vec<SignedTx> =
+        keys.iter().enumerate().map(|(i, k)| transfer(k, 10_000 * (i as u128 + 1))).collect();
+    {
+        let snap = shared.snapshot().unwrap();
+        let params = cairn_app::App::params(&snap).unwrap();
+        let mut pool = shared.mempool();
+        for t in &txs {
+            pool.admit(SizedTx::new(t.clone()), &snap, &params, 1).unwrap();
+        }
+    }
+    let mut blocks = Vec::new();
+    while !shared.mempool().is_empty() && blocks.len() < 10 {
+        let pending = shared.mempool().len();
+        let hash = producer::produce_block(&shared).unwrap();
+        let snap = shared.snapshot().unwrap();
+        let head = snap.head().unwrap().unwrap();
+        let block = snap.block(head.height).unwrap().unwrap();
+        assert_eq!(block.header.hash(), hash);
+        // What the block did not take is still pending.
+        assert_eq!(shared.mempool().len(), pending - block.txs.len());
+        blocks.push(block.txs);
+    }
+    node.shutdown().await;
+    (txs, blocks)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_block_past_the_proposers_time_leaves_the_rest_in_the_mempool_in_fee_order() {
+    // No time at all: every block takes only its first candidate, the best fee waiting.
+    let (txs, blocks) = blocks_with(Some(Duration::ZERO)).await;
+    let by_fee: Vec<Vec<SignedTx>> = txs.iter().rev().map(|t| vec![t.clone()]).collect();
+    assert_eq!(blocks, by_fee);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_producer_with_time_to_spare_takes_every_candidate_in_one_block() {
+    for within in [None, Some(Duration::from_secs(3_600))] {
+        let (txs, blocks) = blocks_with(within).await;
+        assert_eq!(blocks, vec![txs.iter().rev().cloned().collect::<Vec<_>>()], "{within:?}");
+    }
+}
