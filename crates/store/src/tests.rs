@@ -58,7 +58,7 @@ fn run(store: &Store, g: &Genesis, a: &Keypair, b: &Keypair, n: u64) -> Vec<Hash
                 &p.executed.receipts,
                 &p.executed.changes,
                 &p.executed.tree_batch,
-                p.executed.rewards.as_ref(),
+                p.executed.reward_index.as_ref(),
             )
             .unwrap();
         roots.push(block.header.state_root);
@@ -594,9 +594,10 @@ fn a_devices_reward_leaf_is_found_at_its_place_among_the_paid_entries_and_its_pa
     let p = app.propose(&snap, parent, parent.timestamp_ms + 1, v.address(), Vec::new()).unwrap();
     let cert = Certificate::solo(&v, &g.chain_id, &p.header.hash());
     let block = Block { header: p.header, txs: p.txs, certificate: cert };
-    let report = mixed_report(4);
+    let report = std::sync::Arc::new(mixed_report(4));
+    let whole = cairn_types::rewards::RewardIndexChunk::whole(report.clone());
     let (changes, batch) = (&p.executed.changes, &p.executed.tree_batch);
-    store.commit_block(&block, &p.executed.receipts, changes, batch, Some(&report)).unwrap();
+    store.commit_block(&block, &p.executed.receipts, changes, batch, Some(&whole)).unwrap();
 
     let snap = store.snapshot().unwrap();
     let leaves = snap.reward_leaves(4).unwrap();

@@ -45,6 +45,24 @@ pub fn hold(o: &mut Overlay<'_>, h: &FraudHold) -> Result<(), StateError> {
     Ok(())
 }
 
+/// Holds each of `holds` as [`hold`] does one after the other, with one read and one write
+/// of each release queue: a queue gets its holds appended in the order given, so the state
+/// is the same as after the holds one by one (a queue is not re-encoded once per hold).
+pub fn hold_all(o: &mut Overlay<'_>, holds: &[FraudHold]) -> Result<(), StateError> {
+    let mut queued: std::collections::BTreeMap<u64, Vec<DueHold>> = Default::default();
+    for h in holds {
+        o.put_encoded(state_key::fraud_hold(&h.device, h.epoch), h);
+        queued.entry(h.release_epoch).or_default().push(DueHold { device: h.device, epoch: h.epoch });
+    }
+    for (release_epoch, added) in queued {
+        let qkey = state_key::fraud_due(release_epoch);
+        let mut due: Vec<DueHold> = o.get_decoded(&qkey)?.unwrap_or_default();
+        due.extend(added);
+        o.put_encoded(qkey, &due);
+    }
+    Ok(())
+}
+
 pub fn get_hold(
     state: &impl StateRead,
     device: &DeviceId,
