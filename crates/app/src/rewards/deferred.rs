@@ -175,10 +175,13 @@ pub fn settled_entries(state: &impl StateRead) -> Result<Option<u64>, StateError
 /// Block `height`'s part of the settlement of `run`, due at or before it. With the run's
 /// `reward_settle_entries_per_block` at 0, the whole run ([`settle_due`]). Otherwise the
 /// next [`block_share`] entries from the cursor (all that are left when `finish`), as
-/// [`settle::entries`]; the first block before them [`settle::open`]; the block that
-/// reaches the end releases the holds due at the run's boundary epoch that are still held,
-/// [`settle::close`]s the run and clears the pending run and the cursor. The state after the
-/// last block is the state [`settle_due`] leaves, for any shares (no transaction between).
+/// [`settle::entries`]; the first block before them releases the holds with a finding due
+/// at the run's boundary epoch ([`escrow::release_found`]) and [`settle::open`]s the run;
+/// the block that reaches the end takes the unproven holds of that queue still held
+/// ([`escrow::release_due`]), [`settle::close`]s the run and clears the pending run and the
+/// cursor. Releases and burns are recorded at the run's due block, where the settlement
+/// begins. The state after the last block is the state [`settle_due`] leaves at the due
+/// block, for any shares (no transaction between).
 pub fn settle_step(
     o: &mut Overlay<'_>,
     run: &PendingRun,
@@ -196,10 +199,15 @@ pub fn settle_step(
     }
     let all = &report.entries;
     let n = all.len() as u64;
+    // The height every record of the settlement carries (a hold's release or burn): its
+    // first block's, as when it is settled whole.
+    let at = run.due;
+    let released_epoch = params.epoch_of(run.boundary);
     let cursor = settled_entries(o)?;
     let from = match cursor {
         Some(done) => done.min(n),
         None => {
+            escrow::release_found(o, released_epoch, at)?;
             settle::open(o, &report.summary)?;
             0
         }
@@ -224,8 +232,8 @@ pub fn settle_step(
         o.put_encoded(state_key::reward_settle_cursor(), &to);
         return Ok(Step { report: None, index });
     }
-    let unproven_due = escrow::release_due(o, params.epoch_of(run.boundary), height)?;
-    settle::close(o, params, height, report, hearers, unproven_due)?;
+    let unproven_due = escrow::release_due(o, released_epoch, at)?;
+    settle::close(o, params, at, report, hearers, unproven_due)?;
     if cursor.is_some() {
         o.delete(state_key::reward_settle_cursor());
     }
@@ -380,3 +388,7 @@ impl Drop for Clear<'_> {
 #[cfg(test)]
 #[path = "deferred_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "spread_tests.rs"]
+mod spread_tests;

@@ -119,6 +119,25 @@ pub fn release_due(
     Ok(unproven)
 }
 
+/// The first part of [`release_due`], for a settlement spread over blocks (ADR 0041): at
+/// its first block, releases every hold due at the start of `epoch` that is still held and
+/// has a detector's finding, and leaves the queue, whose unproven holds [`release_due`]
+/// returns for judgement at its last block (those decided meanwhile are no longer held and
+/// are left alone then).
+pub fn release_found(o: &mut Overlay<'_>, epoch: u64, height: Height) -> Result<(), StateError> {
+    let qkey = state_key::fraud_due(epoch);
+    let Some(due) = o.get_decoded::<Vec<DueHold>>(&qkey)? else { return Ok(()) };
+    for DueHold { device, epoch: e } in due {
+        if let Some(h) = get_hold(o, &device, e)?
+            && h.status == HoldStatus::Held
+            && h.evidence.iter().any(Evidence::is_finding)
+        {
+            settle_hold(o, h, true, height)?;
+        }
+    }
+    Ok(())
+}
+
 /// Records, for each device a detector found something against in `epoch`, that epoch and
 /// the findings (read by [`judge_unproven`]).
 pub fn record_findings(o: &mut Overlay<'_>, epoch: u64, entries: &[RewardEntry]) {
