@@ -58,7 +58,7 @@ impl Fleet {
             .fund(b.address(), crn(1_000))
             .fund(gateway.address(), crn(1_000))
             .oracle(b.address())
-            .edit_genesis(|g| {
+            .edit_genesis(move |g| {
                 g["params"]["coverage"]["beacon_interval_blocks"] = 1.into();
                 // The cold-start probation follows: two beacon intervals and the witness lag.
                 g["params"]["fraud"]["probation_blocks"] = 12.into();
