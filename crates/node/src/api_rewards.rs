@@ -38,21 +38,19 @@ pub struct EntriesQuery {
 /// block that writes its summary.
 fn no_rewards(snap: &Snapshot, epoch: u64) -> ApiError {
     match rewards::deferred::pending(snap) {
-        Ok(Some(run)) if run.epoch == epoch => {
-            match rewards::deferred::settled_entries(snap) {
-                Ok(Some(done)) => ApiError::not_found(format!(
-                    "the rewards of epoch {epoch} are being settled: {done} entries settled \
+        Ok(Some(run)) if run.epoch == epoch => match rewards::deferred::settled_entries(snap) {
+            Ok(Some(done)) => ApiError::not_found(format!(
+                "the rewards of epoch {epoch} are being settled: {done} entries settled \
                      since block {}; the epoch is served and claimable once all are",
-                    run.due
-                )),
-                _ => ApiError::not_found(format!(
-                    "the rewards of epoch {epoch} are pending: computed from the state at \
+                run.due
+            )),
+            _ => ApiError::not_found(format!(
+                "the rewards of epoch {epoch} are pending: computed from the state at \
                      height {} and settled from block {}",
-                    run.snapshot(),
-                    run.due
-                )),
-            }
-        }
+                run.snapshot(),
+                run.due
+            )),
+        },
         _ => ApiError::not_found(format!(
             "epoch {epoch} has not been rewarded (it is rewarded when the next epoch starts, \
              or as many blocks later as reward_settle_delay_blocks says)"

@@ -90,7 +90,13 @@ pub fn commit(
     started: Instant,
 ) -> anyhow::Result<()> {
     let committing = Instant::now();
-    shared.store.commit_block(block, &e.receipts, &e.changes, &e.tree_batch, e.reward_index.as_ref())?;
+    shared.store.commit_block(
+        block,
+        &e.receipts,
+        &e.changes,
+        &e.tree_batch,
+        e.reward_index.as_ref(),
+    )?;
     let committed_at = Instant::now();
     if let Err(e) = crate::reward_runs::after_commit(shared) {
         tracing::warn!(error = %format!("{e:#}"), "reward run not started");

@@ -3,11 +3,11 @@
 //! indexes by device and by owner for claims.
 
 use crate::tables::{DEVICE_REWARDS, OWNER_REWARDS, REWARD_ENTRIES};
-use redb::ReadableTable as _;
 use crate::{MAX_OBJECT, Snapshot, StoreError, corrupt};
 use cairn_types::device_key::DeviceId;
 use cairn_types::rewards::{RewardEntry, RewardIndexChunk};
 use cairn_types::{Address, Hash, codec};
+use redb::ReadableTable as _;
 
 /// Writes the entries of `chunk` and their indexes (in the block's write transaction): all
 /// of a report when a block settles it whole, or the share a block of a spread settlement

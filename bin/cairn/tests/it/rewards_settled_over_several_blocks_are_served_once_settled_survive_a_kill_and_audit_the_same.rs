@@ -11,8 +11,7 @@ use crate::harness;
 use std::time::Duration;
 
 #[test]
-fn rewards_settled_over_several_blocks_are_served_once_settled_survive_a_kill_and_audit_the_same()
-{
+fn rewards_settled_over_several_blocks_are_served_once_settled_survive_a_kill_and_audit_the_same() {
     harness::run(Duration::from_secs(180), async {
         let mut f = Fleet::start_spread("it-spread", 3, Some(1)).await;
         // Block 33 settles the first share of epoch 2's run.

@@ -52,7 +52,10 @@ pub fn hold_all(o: &mut Overlay<'_>, holds: &[FraudHold]) -> Result<(), StateErr
     let mut queued: std::collections::BTreeMap<u64, Vec<DueHold>> = Default::default();
     for h in holds {
         o.put_encoded(state_key::fraud_hold(&h.device, h.epoch), h);
-        queued.entry(h.release_epoch).or_default().push(DueHold { device: h.device, epoch: h.epoch });
+        queued
+            .entry(h.release_epoch)
+            .or_default()
+            .push(DueHold { device: h.device, epoch: h.epoch });
     }
     for (release_epoch, added) in queued {
         let qkey = state_key::fraud_due(release_epoch);

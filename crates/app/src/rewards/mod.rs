@@ -135,7 +135,8 @@ pub fn close_epoch(
     let unproven_due = escrow::release_due(o, params.epoch_of(height), height)?;
     let epoch = params.epoch_of(height).saturating_sub(1);
     let judged = deferred::judged(&unproven_due);
-    let Payout { report, hearers } = report_judging(&o.frozen(), params, epoch, validator, &judged)?;
+    let Payout { report, hearers } =
+        report_judging(&o.frozen(), params, epoch, validator, &judged)?;
     settle::settle(o, params, height, epoch, &report, &hearers, unproven_due)?;
     Ok(Some(report))
 }

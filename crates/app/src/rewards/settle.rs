@@ -9,8 +9,8 @@
 //! [`open`] (pools and supply), [`entries`] over consecutive shares of the report (holds and
 //! findings), [`close`] (the unproven holds judged, the summary).
 
-use super::escrow;
 use super::Hearers;
+use super::escrow;
 use crate::accounts::{self, get_supply};
 use crate::state_key;
 use cairn_state::{Overlay, StateError};

@@ -258,7 +258,11 @@ fn no_block_settles_more_than_its_share_of_a_run() {
 
 #[test]
 fn a_share_too_small_for_the_blocks_left_grows_so_the_run_settles_before_the_next_boundary() {
-    let params = Params { blocks_per_epoch: 120, reward_settle_entries_per_block: 1_000, ..Params::default() };
+    let params = Params {
+        blocks_per_epoch: 120,
+        reward_settle_entries_per_block: 1_000,
+        ..Params::default()
+    };
     let run = PendingRun { epoch: 7, boundary: 960, due: 980 };
     // 100 blocks from the due block to the epoch's end.
     assert_eq!(block_share(&params, &run, 9_000), 1_000);

@@ -37,7 +37,8 @@ fn paid_epoch() -> Paid {
     let (mut n, a, b) = epoch_zero_traffic(|_| {});
     let p = n.block(vec![]);
     assert_eq!(p.header.height, 20);
-    let report = p.executed.rewards.as_deref().cloned().expect("the boundary block rewards epoch 0");
+    let report =
+        p.executed.rewards.as_deref().cloned().expect("the boundary block rewards epoch 0");
     Paid { n, a, b, report }
 }
 
