@@ -15,7 +15,7 @@
 //! to ARCHITECTURE.md. Moving a component changes state roots: it is a protocol change.
 
 use cairn_state::{Overlay, StateError};
-use cairn_types::rewards::RewardReport;
+use cairn_types::rewards::{RewardIndexChunk, RewardReport};
 use cairn_types::{Hash, Height, Params};
 
 use crate::{LastBlock, state_key};
@@ -35,9 +35,14 @@ pub struct BlockEnv<'a> {
 /// What the per-block work hands back to the caller besides state changes.
 #[derive(Debug, Default)]
 pub struct BlockOutput {
-    /// At the first block of an epoch: the previous epoch's reward report (its root and
-    /// totals are in state; the node keeps the entries).
-    pub rewards: Option<RewardReport>,
+    /// At the block that completes an epoch's settlement (the first block of the next
+    /// epoch, or with a settle delay the last block of the run's settlement): the epoch's
+    /// reward report (its root and totals are in state; the node keeps the entries).
+    pub rewards: Option<std::sync::Arc<RewardReport>>,
+    /// The entries of a reward report this block settles, for the node's reward index: all
+    /// of them in the block that settles a run whole, a share in each block of a spread
+    /// settlement (docs/adr/0041-reward-settle-spread.md).
+    pub reward_index: Option<RewardIndexChunk>,
 }
 
 /// A domain's per-block work. See the module docs.

@@ -34,9 +34,12 @@ pub struct Executed {
     pub changes: ChangeSet,
     pub state_root: Hash,
     pub tree_batch: TreeUpdateBatch,
-    /// At the first block of an epoch: the previous epoch's reward report (its root and
-    /// totals are in state; the node keeps the entries).
-    pub rewards: Option<cairn_types::rewards::RewardReport>,
+    /// At the block that completes an epoch's settlement: the epoch's reward report (its
+    /// root and totals are in state; the node keeps the entries).
+    pub rewards: Option<std::sync::Arc<cairn_types::rewards::RewardReport>>,
+    /// The entries of a reward report this block settles, for the node's reward index
+    /// ([`crate::component::BlockOutput::reward_index`]).
+    pub reward_index: Option<cairn_types::rewards::RewardIndexChunk>,
 }
 
 impl Executed {
@@ -247,6 +250,10 @@ fn execute_here<S: CommittedState>(
     block::end_block(&mut o, &env, &mut out)?;
     let changes = o.into_changes();
     let (state_root, tree_batch) = tree::apply_changes(state, &changes, height)?;
-    let rewards = out.rewards;
-    Ok((Executed { height, receipts, changes, state_root, tree_batch, rewards }, included, dropped))
+    let BlockOutput { rewards, reward_index } = out;
+    Ok((
+        Executed { height, receipts, changes, state_root, tree_batch, rewards, reward_index },
+        included,
+        dropped,
+    ))
 }

@@ -208,6 +208,12 @@ pub fn reward_run() -> Vec<u8> {
     b"meta/reward_run".to_vec()
 }
 
+/// How many entries of the pending run's report are settled, while its settlement is spread
+/// over blocks (`rewards::deferred::settle_step`, ADR 0041; absent: not begun).
+pub fn reward_settle_cursor() -> Vec<u8> {
+    b"meta/reward_settle_cursor".to_vec()
+}
+
 /// Marks leaf `index` of an epoch's rewards as claimed.
 pub fn claimed(epoch: u64, index: u64) -> Vec<u8> {
     let mut k = b"claimed/".to_vec();

@@ -103,7 +103,7 @@ pub fn run(sizes: &[usize], blocks: usize, accounts: usize) -> anyhow::Result<Ve
                 &e.receipts,
                 &e.changes,
                 &e.tree_batch,
-                e.rewards.as_ref(),
+                e.reward_index.as_ref(),
             )?;
             commit_ms.push(t1.elapsed().as_secs_f64() * 1e3);
         }

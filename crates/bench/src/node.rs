@@ -79,6 +79,9 @@ pub struct NodeOptions {
     pub settle_delay_blocks: u64,
     /// The chain's state layout (ADR 0036).
     pub state_layout: cairn_types::genesis::StateLayout,
+    /// Entries of a reward run a block settles at least
+    /// (`Params::reward_settle_entries_per_block`; 0: the whole run in its due block).
+    pub settle_entries_per_block: u64,
 }
 
 impl Default for NodeOptions {
@@ -96,6 +99,7 @@ impl Default for NodeOptions {
             keep_versions: cairn_node::DEFAULT_KEEP_VERSIONS,
             settle_delay_blocks: cairn_types::genesis::default_reward_settle_delay(120),
             state_layout: cairn_types::genesis::StateLayout::Folded,
+            settle_entries_per_block: cairn_types::genesis::DEFAULT_REWARD_SETTLE_ENTRIES_PER_BLOCK,
         }
     }
 }
@@ -112,8 +116,12 @@ pub struct EpochRun {
     /// The reward run of this epoch, ms: with no settle delay, alone, on the state before
     /// the boundary block; with one, as the node computed it in the background.
     pub reward_run_ms: f64,
-    /// Build time of the block that settled this epoch's run, ms (with a settle delay).
+    /// The largest build time of the blocks that settled this epoch's run, ms (with a
+    /// settle delay).
     pub settle_block_ms: f64,
+    /// How many blocks settled this epoch's run (with a settle delay; more than one when
+    /// the settlement is spread, ADR 0041).
+    pub settle_blocks: u64,
     /// How far the process's peak resident memory rose during that reward run, MiB.
     pub reward_run_peak_rise_mib: f64,
     /// Resident memory after the boundary block, MiB.
@@ -165,8 +173,12 @@ pub struct NodeBench {
     pub reward_run_ms: f64,
     /// Blocks after the boundary that settle each reward run.
     pub settle_delay_blocks: u64,
+    /// Entries of a reward run a block settles at least (0: the whole run in one block).
+    pub settle_entries_per_block: u64,
     /// The largest build time of the traffic epochs' settle blocks, ms.
     pub settle_block_ms: f64,
+    /// The most blocks one run's settlement took.
+    pub settle_blocks: u64,
     /// The largest build time of any block from the first traffic epoch on (set-up's
     /// registration blocks left out), ms.
     pub max_traffic_block_ms: f64,
@@ -323,10 +335,17 @@ impl Blocks {
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             tick.tick().await;
             let boundary_ms = self.produce().await?;
-            let mut settle_ms = 0.0;
+            let (mut settle_ms, mut settle_blocks) = (0.0f64, 0u64);
             while self.height()? < boundary + delay {
                 tick.tick().await;
                 settle_ms = self.produce().await?;
+            }
+            settle_blocks += 1;
+            // A spread settlement (ADR 0041) goes on until the run is no longer pending.
+            while cairn_app::rewards::deferred::pending(&self.shared.snapshot()?)?.is_some() {
+                tick.tick().await;
+                settle_ms = settle_ms.max(self.produce().await?);
+                settle_blocks += 1;
             }
             // The node's time of the run it computed in the background (set as the run
             // ends, which the settle block may have waited for).
@@ -343,6 +362,7 @@ impl Blocks {
                 reward_ms: run_seconds * 1e3,
                 rise_mib: 0.0,
                 settle_ms,
+                settle_blocks,
             });
         }
         let (s, params) = (self.shared.clone(), self.params.clone());
@@ -361,7 +381,13 @@ impl Blocks {
         })
         .await??;
         let ms = self.produce().await?;
-        Ok(BoundaryTimes { boundary_ms: ms, reward_ms, rise_mib: rise, settle_ms: 0.0 })
+        Ok(BoundaryTimes {
+            boundary_ms: ms,
+            reward_ms,
+            rise_mib: rise,
+            settle_ms: 0.0,
+            settle_blocks: 0,
+        })
     }
 }
 
@@ -371,6 +397,7 @@ struct BoundaryTimes {
     reward_ms: f64,
     rise_mib: f64,
     settle_ms: f64,
+    settle_blocks: u64,
 }
 
 /// Submits `txs` from a task of its own, `per_request` a request.
@@ -522,6 +549,7 @@ pub async fn run(opts: NodeOptions) -> anyhow::Result<NodeBench> {
     }
     let mut params = Params { blocks_per_epoch: opts.blocks_per_epoch, ..Params::default() };
     params.reward_settle_delay_blocks = opts.settle_delay_blocks;
+    params.reward_settle_entries_per_block = opts.settle_entries_per_block;
     params.coverage.entropy_max_age_blocks = opts.blocks_per_epoch;
     params.coverage.beacon_interval_blocks = 1;
     // Witnesses name beacons of their own epoch (the first phase's).
@@ -740,6 +768,7 @@ pub async fn run(opts: NodeOptions) -> anyhow::Result<NodeBench> {
             boundary_block_ms: times.boundary_ms,
             reward_run_ms: times.reward_ms,
             settle_block_ms: times.settle_ms,
+            settle_blocks: times.settle_blocks,
             reward_run_peak_rise_mib: times.rise_mib,
             rss_mib: proc_mib("VmRSS"),
             store_file_bytes: std::fs::metadata(&file)?.len(),
@@ -795,7 +824,9 @@ pub async fn run(opts: NodeOptions) -> anyhow::Result<NodeBench> {
         boundary_block_ms: max(&mut per_epoch.iter().map(|e| e.boundary_block_ms)),
         reward_run_ms: max(&mut per_epoch.iter().map(|e| e.reward_run_ms)),
         settle_delay_blocks: opts.settle_delay_blocks,
+        settle_entries_per_block: opts.settle_entries_per_block,
         settle_block_ms: max(&mut per_epoch.iter().map(|e| e.settle_block_ms)),
+        settle_blocks: per_epoch.iter().map(|e| e.settle_blocks).max().unwrap_or(0),
         max_traffic_block_ms: max(&mut blocks.build_ms[traffic_from..].iter().copied()),
         mempool_peak_bytes: blocks.mempool_peak,
         reports_per_s,

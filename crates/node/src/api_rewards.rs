@@ -32,15 +32,25 @@ pub struct EntriesQuery {
 }
 
 /// 404 for an epoch without rewards in `snap`: pending (fixed at its boundary and settled
-/// by a later block, docs/adr/0034-deferred-reward-run.md), or not closed yet.
+/// by a later block, docs/adr/0034-deferred-reward-run.md, possibly over several blocks,
+/// docs/adr/0041-reward-settle-spread.md), or not closed yet. An epoch being settled has
+/// some of its entries indexed already; none is served, and none is claimable, until the
+/// block that writes its summary.
 fn no_rewards(snap: &Snapshot, epoch: u64) -> ApiError {
     match rewards::deferred::pending(snap) {
-        Ok(Some(run)) if run.epoch == epoch => ApiError::not_found(format!(
-            "the rewards of epoch {epoch} are pending: computed from the state at height {} \
-             and settled in block {}",
-            run.snapshot(),
-            run.due
-        )),
+        Ok(Some(run)) if run.epoch == epoch => match rewards::deferred::settled_entries(snap) {
+            Ok(Some(done)) => ApiError::not_found(format!(
+                "the rewards of epoch {epoch} are being settled: {done} entries settled \
+                     since block {}; the epoch is served and claimable once all are",
+                run.due
+            )),
+            _ => ApiError::not_found(format!(
+                "the rewards of epoch {epoch} are pending: computed from the state at \
+                     height {} and settled from block {}",
+                run.snapshot(),
+                run.due
+            )),
+        },
         _ => ApiError::not_found(format!(
             "epoch {epoch} has not been rewarded (it is rewarded when the next epoch starts, \
              or as many blocks later as reward_settle_delay_blocks says)"
@@ -204,8 +214,8 @@ impl TreeCache {
     }
 }
 
-/// `GET /v1/rewards/{owner}/claimable`: unclaimed leaves with their paths, oldest first, at
-/// most one claim transaction's worth (`more` says whether others wait). Read on a blocking
+/// `GET /v1/rewards/{owner}/claimable`: unclaimed leaves of settled epochs with their paths,
+/// oldest first, at most one claim transaction's worth (`more` says whether others wait). Read on a blocking
 /// thread; each epoch's tree is built once and cached ([`TreeCache`]).
 pub async fn claimable(
     State(s): State<Arc<Shared>>,
@@ -224,8 +234,19 @@ fn claimable_of(s: &Shared, owner: Address) -> Result<ClaimableView, ApiError> {
     let mut total = 0;
     let mut more = false;
     let mut trees: BTreeMap<u64, Arc<merkle::Tree>> = BTreeMap::new();
+    // An epoch whose settlement is spread over blocks has part of its leaves indexed before
+    // its summary is in state (ADR 0041): it is claimable, and listed, from that block on.
+    let mut settled: BTreeMap<u64, bool> = BTreeMap::new();
     for (epoch, index, entry) in snap.owner_rewards(&owner)? {
-        if snap.get(&state_key::claimed(epoch, index))?.is_some() {
+        let is_settled = match settled.get(&epoch) {
+            Some(known) => *known,
+            None => {
+                let known = rewards::get_epoch_rewards(&snap, epoch)?.is_some();
+                settled.insert(epoch, known);
+                known
+            }
+        };
+        if !is_settled || snap.get(&state_key::claimed(epoch, index))?.is_some() {
             continue;
         }
         if claims.len() >= MAX_CLAIMS_PER_TX {

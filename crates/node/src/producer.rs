@@ -100,7 +100,13 @@ pub fn commit(
     started: Instant,
 ) -> anyhow::Result<()> {
     let committing = Instant::now();
-    shared.store.commit_block(block, &e.receipts, &e.changes, &e.tree_batch, e.rewards.as_ref())?;
+    shared.store.commit_block(
+        block,
+        &e.receipts,
+        &e.changes,
+        &e.tree_batch,
+        e.reward_index.as_ref(),
+    )?;
     let committed_at = Instant::now();
     if let Err(e) = crate::reward_runs::after_commit(shared) {
         tracing::warn!(error = %format!("{e:#}"), "reward run not started");
@@ -142,6 +148,9 @@ pub fn commit(
         ms = started.elapsed().as_millis() as u64,
         execute_ms = (committing - started).as_millis() as u64,
         commit_ms = (committed_at - committing).as_millis() as u64,
+        state_writes = e.changes.len(),
+        state_write_bytes = e.changes.iter().map(|(k, v)| k.len() + v.as_ref().map_or(0, Vec::len)).sum::<usize>(),
+        reward_index_entries = e.reward_index.as_ref().map_or(0, |c| c.to.saturating_sub(c.from)),
         "committed block"
     );
     Ok(())

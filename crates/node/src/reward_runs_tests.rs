@@ -56,7 +56,7 @@ async fn a_run_computed_ahead_and_again_after_a_restart_settles_at_its_due_block
     let (status, body) = get(&node.shared, "/v1/epochs/0/rewards").await;
     assert_eq!(status, 404, "{body}");
     let message = body["message"].as_str().unwrap();
-    assert!(message.contains("pending") && message.contains("settled in block 9"), "{message}");
+    assert!(message.contains("pending") && message.contains("settled from block 9"), "{message}");
     producer::produce_block(&node.shared).unwrap();
     // Killed at height 7: the runs computed here are gone with the process.
     node.shutdown().await;
@@ -71,7 +71,7 @@ async fn a_run_computed_ahead_and_again_after_a_restart_settles_at_its_due_block
     assert_eq!(status, 200, "{body}");
     let summary: cairn_types::rewards::EpochRewards =
         serde_json::from_value(body["summary"].clone()).unwrap();
-    assert_eq!(summary, ahead.payout.report.summary);
+    assert_eq!(summary, ahead.report.summary);
     // Settled: nothing held any more (block 11 ends epoch 1 and holds again).
     assert_eq!(node.shared.store.tree_hold(), None);
     let snap = node.shared.snapshot().unwrap();

@@ -222,7 +222,7 @@ impl Store {
         receipts: &[Receipt],
         changes: &ChangeSet,
         batch: &TreeUpdateBatch,
-        rewards: Option<&cairn_types::rewards::RewardReport>,
+        rewards: Option<&cairn_types::rewards::RewardIndexChunk>,
     ) -> Result<(), StoreError> {
         let height = block.header.height;
         let w = self.db.begin_write()?;

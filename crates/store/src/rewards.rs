@@ -5,24 +5,39 @@
 use crate::tables::{DEVICE_REWARDS, OWNER_REWARDS, REWARD_ENTRIES};
 use crate::{MAX_OBJECT, Snapshot, StoreError, corrupt};
 use cairn_types::device_key::DeviceId;
-use cairn_types::rewards::{RewardEntry, RewardReport};
+use cairn_types::rewards::{RewardEntry, RewardIndexChunk};
 use cairn_types::{Address, Hash, codec};
+use redb::ReadableTable as _;
 
-/// Writes every entry of `report` and its indexes (in the block's write transaction).
+/// Writes the entries of `chunk` and their indexes (in the block's write transaction): all
+/// of a report when a block settles it whole, or the share a block of a spread settlement
+/// settles (docs/adr/0041-reward-settle-spread.md). The shares of an epoch come in order in
+/// consecutive blocks, each in the transaction that commits the state recording it, so the
+/// index holds exactly the entries the committed state counts as settled; a share that does
+/// not continue the epoch's index where it ends is refused.
 pub(crate) fn index_rewards(
     w: &redb::WriteTransaction,
-    report: &RewardReport,
+    chunk: &RewardIndexChunk,
 ) -> Result<(), StoreError> {
-    let epoch = report.summary.epoch;
+    let epoch = chunk.epoch();
     let mut entries = w.open_table(REWARD_ENTRIES)?;
     let mut by_device = w.open_table(DEVICE_REWARDS)?;
     let mut by_owner = w.open_table(OWNER_REWARDS)?;
-    let mut leaf = 0u64;
-    for (pos, e) in report.entries.iter().enumerate() {
-        let pos = u32::try_from(pos).map_err(|_| StoreError::Corrupt {
-            what: "reward report",
-            reason: "more than 2^32 entries".into(),
-        })?;
+    let next = match entries.range((epoch, 0)..=(epoch, u32::MAX))?.next_back() {
+        None => 0,
+        Some(row) => row?.0.value().1.saturating_add(1),
+    };
+    if next != chunk.from {
+        return Err(StoreError::Corrupt {
+            what: "reward index",
+            reason: format!(
+                "epoch {epoch} is indexed up to entry {next}, a block settles entries {} to {}",
+                chunk.from, chunk.to
+            ),
+        });
+    }
+    let mut leaf = chunk.first_leaf;
+    for (pos, e) in chunk.entries() {
         entries.insert((epoch, pos), codec::encode(e).as_slice())?;
         by_device.insert((e.device.0, epoch), pos)?;
         if e.is_leaf() {

@@ -58,7 +58,7 @@ fn run(store: &Store, g: &Genesis, a: &Keypair, b: &Keypair, n: u64) -> Vec<Hash
                 &p.executed.receipts,
                 &p.executed.changes,
                 &p.executed.tree_batch,
-                p.executed.rewards.as_ref(),
+                p.executed.reward_index.as_ref(),
             )
             .unwrap();
         roots.push(block.header.state_root);
@@ -594,9 +594,10 @@ fn a_devices_reward_leaf_is_found_at_its_place_among_the_paid_entries_and_its_pa
     let p = app.propose(&snap, parent, parent.timestamp_ms + 1, v.address(), Vec::new()).unwrap();
     let cert = Certificate::solo(&v, &g.chain_id, &p.header.hash());
     let block = Block { header: p.header, txs: p.txs, certificate: cert };
-    let report = mixed_report(4);
+    let report = std::sync::Arc::new(mixed_report(4));
+    let whole = cairn_types::rewards::RewardIndexChunk::whole(report.clone());
     let (changes, batch) = (&p.executed.changes, &p.executed.tree_batch);
-    store.commit_block(&block, &p.executed.receipts, changes, batch, Some(&report)).unwrap();
+    store.commit_block(&block, &p.executed.receipts, changes, batch, Some(&whole)).unwrap();
 
     let snap = store.snapshot().unwrap();
     let leaves = snap.reward_leaves(4).unwrap();
@@ -624,4 +625,85 @@ fn a_devices_reward_leaf_is_found_at_its_place_among_the_paid_entries_and_its_pa
     // No entry in that epoch, or no such epoch: nothing.
     assert_eq!(snap.device_reward_leaf(&Hash([0xee; 32]), 4).unwrap(), None);
     assert_eq!(snap.device_reward_leaf(&report.entries[0].device, 5).unwrap(), None);
+}
+
+/// Commits the next empty block on `store` with `chunk` of a reward report beside it.
+fn commit_with_rewards(
+    store: &Store,
+    g: &Genesis,
+    chunk: &cairn_types::rewards::RewardIndexChunk,
+) -> Result<(), StoreError> {
+    let snap = store.snapshot().unwrap();
+    let app = App::new(g.chain_id.clone());
+    let v = Keypair::from_label("v");
+    let parent = match snap.head().unwrap() {
+        Some(h) => Parent::of_block(&snap.block(h.height).unwrap().unwrap()),
+        None => Parent::of_genesis(g),
+    };
+    let p = app.propose(&snap, parent, parent.timestamp_ms + 1, v.address(), Vec::new()).unwrap();
+    drop(snap);
+    let cert = Certificate::solo(&v, &g.chain_id, &p.header.hash());
+    let block = Block { header: p.header, txs: p.txs, certificate: cert };
+    let e = &p.executed;
+    store.commit_block(&block, &e.receipts, &e.changes, &e.tree_batch, Some(chunk))
+}
+
+/// Everything the reward index answers about `report`'s epoch.
+type IndexView = (
+    Vec<(u32, cairn_types::rewards::RewardEntry)>,
+    Vec<Hash>,
+    Vec<Option<(cairn_types::rewards::RewardEntry, Option<u64>)>>,
+    Vec<Vec<(u64, u64, cairn_types::rewards::RewardEntry)>>,
+);
+
+fn index_view(store: &Store, report: &cairn_types::rewards::RewardReport) -> IndexView {
+    let snap = store.snapshot().unwrap();
+    let e = report.summary.epoch;
+    let owners: std::collections::BTreeSet<_> = report.entries.iter().map(|x| x.owner).collect();
+    (
+        snap.reward_entries(e, None, 1_000).unwrap(),
+        snap.reward_leaves(e).unwrap(),
+        report.entries.iter().map(|x| snap.device_reward_leaf(&x.device, e).unwrap()).collect(),
+        owners.iter().map(|o| snap.owner_rewards(o).unwrap()).collect(),
+    )
+}
+
+#[test]
+fn a_report_indexed_in_shares_over_blocks_and_a_reopen_reads_as_the_report_indexed_whole() {
+    use cairn_types::rewards::RewardIndexChunk;
+    let (a, b) = (Keypair::from_label("a"), Keypair::from_label("b"));
+    let g = genesis(&[&a, &b]);
+    let report = std::sync::Arc::new(mixed_report(4));
+    let whole_dir = tempfile::tempdir().unwrap();
+    let whole = Store::open(&whole_dir.path().join("chain.redb")).unwrap();
+    init(&whole, &g);
+    commit_with_rewards(&whole, &g, &RewardIndexChunk::whole(report.clone())).unwrap();
+
+    // Shares of 2, 3 and 4 entries in three blocks, the store closed and opened again
+    // between the second and the third (as after a kill: each share is in its block's
+    // transaction).
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("chain.redb");
+    let mut store = Store::open(&path).unwrap();
+    init(&store, &g);
+    let leaves_before = |to: usize| report.entries[..to].iter().filter(|e| e.is_leaf()).count();
+    let share = |from: u32, to: u32| RewardIndexChunk {
+        report: report.clone(),
+        from,
+        to,
+        first_leaf: leaves_before(from as usize) as u64,
+    };
+    commit_with_rewards(&store, &g, &share(0, 2)).unwrap();
+    commit_with_rewards(&store, &g, &share(2, 5)).unwrap();
+    // A share that does not continue where the index ends is refused, and the block with it.
+    let gap = commit_with_rewards(&store, &g, &share(6, 9)).unwrap_err();
+    assert!(gap.to_string().contains("indexed up to entry 5"), "{gap}");
+    let again = commit_with_rewards(&store, &g, &share(0, 2)).unwrap_err();
+    assert!(again.to_string().contains("indexed up to entry 5"), "{again}");
+    assert_eq!(store.snapshot().unwrap().height().unwrap(), Some(2));
+    drop(store);
+    store = Store::open(&path).unwrap();
+    assert_eq!(store.snapshot().unwrap().reward_entries(4, None, 100).unwrap().len(), 5);
+    commit_with_rewards(&store, &g, &share(5, 9)).unwrap();
+    assert_eq!(index_view(&store, &report), index_view(&whole, &report));
 }

@@ -91,7 +91,22 @@ pub struct Params {
     /// query indexes in state (a chain started before it wrote them so).
     #[serde(default = "StateLayout::legacy")]
     pub state_layout: StateLayout,
+    /// How many entries of a deferred reward run's report a block settles at least
+    /// (docs/adr/0041-reward-settle-spread.md): from its due block on, each block settles
+    /// the next `max(this, ⌈entries / (blocks_per_epoch − delay)⌉)` entries (their holds
+    /// and findings in state, their rows in the node's reward index), the first block also
+    /// the pools and the supply, the last the holds due, the judgement and the summary, so
+    /// the run is settled before the next boundary. 0: the whole run in its due block.
+    /// Appended (ADR 0029); legacy value: 0 (a chain started before it settled each run in
+    /// one block). New chains: [`DEFAULT_REWARD_SETTLE_ENTRIES_PER_BLOCK`].
+    #[serde(default)]
+    pub reward_settle_entries_per_block: u64,
 }
+
+/// The share of a deferred reward run's entries a block settles on a new chain
+/// (`Params::reward_settle_entries_per_block`): about 5 ms of settle and index writes a
+/// block on the standard machine (docs/benchmarks.md, "Reward runs in the background").
+pub const DEFAULT_REWARD_SETTLE_ENTRIES_PER_BLOCK: u64 = 1_000;
 
 /// The most blocks a reward run's settlement may be deferred: a node keeps the state of the
 /// run's snapshot until then, and a proof of it is served meanwhile.
@@ -178,7 +193,7 @@ mod budget_json {
 
 // The layout frozen at the first version, field by field, then the appended fields in the
 // order they were added: `gov`, `max_block_cost`, `reward_settle_delay_blocks`,
-// `state_layout`. Destructuring makes a new field a compile
+// `state_layout`, `reward_settle_entries_per_block`. Destructuring makes a new field a compile
 // error here until it is placed.
 impl BorshSerialize for Params {
     fn serialize<W: std::io::Write>(&self, w: &mut W) -> std::io::Result<()> {
@@ -204,6 +219,7 @@ impl BorshSerialize for Params {
             max_block_cost,
             reward_settle_delay_blocks,
             state_layout,
+            reward_settle_entries_per_block,
         } = self;
         BorshSerialize::serialize(blocks_per_epoch, w)?;
         BorshSerialize::serialize(base_fee, w)?;
@@ -227,6 +243,7 @@ impl BorshSerialize for Params {
         tail.field(max_block_cost, &legacy_max_block_cost());
         tail.field(reward_settle_delay_blocks, &0);
         tail.field(state_layout, &StateLayout::legacy());
+        tail.field(reward_settle_entries_per_block, &0);
         tail.finish(w)
     }
 }
@@ -255,14 +272,23 @@ impl BorshDeserialize for Params {
             max_block_cost: legacy_max_block_cost(),
             reward_settle_delay_blocks: 0,
             state_layout: StateLayout::legacy(),
+            reward_settle_entries_per_block: 0,
         };
         let mut tail = crate::appended::TailReader::default();
         let gov = tail.field(r, crate::gov::GovParams::legacy)?;
         let max_block_cost = tail.field(r, legacy_max_block_cost)?;
         let reward_settle_delay_blocks = tail.field(r, || 0u64)?;
         let state_layout = tail.field(r, StateLayout::legacy)?;
+        let reward_settle_entries_per_block = tail.field(r, || 0u64)?;
         tail.finish()?;
-        Ok(Params { gov, max_block_cost, reward_settle_delay_blocks, state_layout, ..params })
+        Ok(Params {
+            gov,
+            max_block_cost,
+            reward_settle_delay_blocks,
+            state_layout,
+            reward_settle_entries_per_block,
+            ..params
+        })
     }
 }
 
@@ -774,6 +800,7 @@ impl Default for Params {
             // `default_reward_settle_delay`.
             reward_settle_delay_blocks: 0,
             state_layout: StateLayout::Folded,
+            reward_settle_entries_per_block: DEFAULT_REWARD_SETTLE_ENTRIES_PER_BLOCK,
         }
     }
 }
@@ -1247,6 +1274,7 @@ mod tests {
             gov: crate::gov::GovParams::legacy(),
             max_block_cost: legacy_max_block_cost(),
             state_layout: StateLayout::legacy(),
+            reward_settle_entries_per_block: 0,
             ..Params::default()
         };
         let bytes = codec::encode(&legacy);
@@ -1272,6 +1300,28 @@ mod tests {
         let mut padded = codec::encode(&budget);
         padded.push(0);
         assert!(codec::decode::<Params>(&padded, 1 << 20, "params").is_err());
+    }
+
+    #[test]
+    fn a_settle_share_is_written_after_the_layout_and_left_out_means_one_block() {
+        // ADR 0029 and 0041: the share follows `state_layout`; a chain started before it
+        // (its field absent, in JSON or in bytes) settles each run in one block.
+        let one_block = Params { reward_settle_entries_per_block: 0, ..Params::default() };
+        let bytes = codec::encode(&one_block);
+        let spread = Params { reward_settle_entries_per_block: 7, ..one_block.clone() };
+        let with = codec::encode(&spread);
+        assert_eq!(with.len(), bytes.len() + 8);
+        assert_eq!(&with[..bytes.len()], bytes.as_slice());
+        assert_eq!(codec::decode::<Params>(&bytes, 1 << 20, "params").unwrap(), one_block);
+        assert_eq!(codec::decode::<Params>(&with, 1 << 20, "params").unwrap(), spread);
+        let mut json = serde_json::to_value(Params::default()).unwrap();
+        assert_eq!(
+            json["reward_settle_entries_per_block"],
+            DEFAULT_REWARD_SETTLE_ENTRIES_PER_BLOCK
+        );
+        json.as_object_mut().unwrap().remove("reward_settle_entries_per_block");
+        let p: Params = serde_json::from_value(json).unwrap();
+        assert_eq!(p.reward_settle_entries_per_block, 0);
     }
 
     #[test]

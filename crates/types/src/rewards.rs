@@ -658,6 +658,36 @@ pub struct EpochRewards {
     pub leaves: u64,
 }
 
+/// The entries of an epoch's report that one block settles, for the node's reward index
+/// (outside the state): positions `from..to` of `report.entries`, the first of them leaf
+/// number `first_leaf` among the epoch's leaves (docs/adr/0041-reward-settle-spread.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RewardIndexChunk {
+    pub report: std::sync::Arc<RewardReport>,
+    pub from: u32,
+    pub to: u32,
+    pub first_leaf: u64,
+}
+
+impl RewardIndexChunk {
+    /// Every entry of `report`, in one block.
+    pub fn whole(report: std::sync::Arc<RewardReport>) -> RewardIndexChunk {
+        let to = u32::try_from(report.entries.len()).unwrap_or(u32::MAX);
+        RewardIndexChunk { report, from: 0, to, first_leaf: 0 }
+    }
+
+    /// The epoch the entries are of.
+    pub fn epoch(&self) -> u64 {
+        self.report.summary.epoch
+    }
+
+    /// The chunk's entries, with their positions in the report.
+    pub fn entries(&self) -> impl Iterator<Item = (u32, &RewardEntry)> {
+        let (from, to) = (self.from as usize, self.to as usize);
+        (self.from..).zip(self.report.entries.get(from..to).unwrap_or_default())
+    }
+}
+
 /// The full report: the summary and every device's entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RewardReport {

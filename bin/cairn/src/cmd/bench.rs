@@ -114,6 +114,10 @@ pub enum BenchCmd {
         /// `compact` or `legacy`, as chains started before it.
         #[arg(long, default_value = "folded", value_parser = parse_layout)]
         state_layout: cairn_types::genesis::StateLayout,
+        /// Entries of a reward run each block settles at least
+        /// (`reward_settle_entries_per_block`; 0: the whole run in its due block).
+        #[arg(long, default_value_t = cairn_types::genesis::DEFAULT_REWARD_SETTLE_ENTRIES_PER_BLOCK)]
+        settle_entries_per_block: u64,
     },
     /// A local BFT cluster (validator processes on loopback): committed transfers per
     /// second and commit latency (p50, p99) at an offered load.
@@ -221,6 +225,7 @@ pub async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
             keep_versions,
             settle_delay_blocks,
             state_layout,
+            settle_entries_per_block,
         } => {
             let settle_delay_blocks = settle_delay_blocks.unwrap_or_else(|| {
                 cairn_types::genesis::default_reward_settle_delay(blocks_per_epoch)
@@ -238,6 +243,7 @@ pub async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
                 keep_versions,
                 settle_delay_blocks,
                 state_layout,
+                settle_entries_per_block,
             };
             let r = cairn_bench::node::run(opts).await?;
             if ctx.json {
@@ -273,6 +279,8 @@ pub async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
                 ("max block build after set-up (ms)", format!("{:.1}", r.max_traffic_block_ms)),
                 ("boundary block (ms)", format!("{:.1}", r.boundary_block_ms)),
                 ("settle delay (blocks)", r.settle_delay_blocks.to_string()),
+                ("settle share (entries a block)", r.settle_entries_per_block.to_string()),
+                ("settle blocks (most)", r.settle_blocks.to_string()),
                 ("settle block (ms)", format!("{:.1}", r.settle_block_ms)),
                 ("reward run (ms)", format!("{:.1}", r.reward_run_ms)),
                 ("reports per second", format!("{:.0}", r.reports_per_s)),

@@ -294,14 +294,18 @@ async fn audit(ctx: &Ctx, from: u64, to: u64) -> anyhow::Result<Vec<AuditLine>> 
             .ok_or_else(|| anyhow::anyhow!("block {boundary} does not start an epoch"))?;
         let mut executed = r.next(&client).await.map_err(|e| altered(e, epoch))?;
         // A run with a settle delay is fixed by the boundary block and settled later, as
-        // computed on the same state: replay up to the block that settles it.
+        // computed on the same state, possibly over several blocks (ADR 0041): replay up
+        // to the block that completes it.
         if let Some(run) = rewards::deferred::pending(&r.state)?
             && run.epoch == epoch
         {
             if run.due > head {
-                bail!("epoch {epoch} is settled at block {}; the node is at {head}", run.due);
+                bail!("epoch {epoch} is settled from block {}; the node is at {head}", run.due);
             }
-            while r.height < run.due {
+            while r.height < run.due || rewards::deferred::pending(&r.state)? == Some(run) {
+                if r.height >= head {
+                    bail!("epoch {epoch} is still being settled; the node is at {head}");
+                }
                 executed = r.next(&client).await.map_err(|e| altered(e, epoch))?;
             }
         }
@@ -311,7 +315,7 @@ async fn audit(ctx: &Ctx, from: u64, to: u64) -> anyhow::Result<Vec<AuditLine>> 
             Some(_) => problems.push("the summary in state differs from the recomputation".into()),
             None => problems.push("no summary in state after the block that settles it".into()),
         }
-        if executed.rewards.as_ref() != Some(&ours) {
+        if executed.rewards.as_deref() != Some(&ours) {
             problems.push("the settling block's report differs from the recomputation".into());
         }
         let theirs = client.epoch_report(epoch).await?;

@@ -42,6 +42,12 @@ impl Fleet {
     /// [`Fleet::start`] on a chain that settles each reward run `delay` blocks after its
     /// boundary.
     pub async fn start_settling(label: &str, delay: u64) -> Fleet {
+        Fleet::start_spread(label, delay, None).await
+    }
+
+    /// [`Fleet::start_settling`], each block settling at least `share` entries of a run
+    /// (`reward_settle_entries_per_block`; `None`: a new chain's).
+    pub async fn start_spread(label: &str, delay: u64, share: Option<u64>) -> Fleet {
         let a = Keypair::from_label(&format!("{label}-a"));
         let b = Keypair::from_label(&format!("{label}-b"));
         let gateway = Keypair::from_label(&format!("{label}-gateway"));
@@ -52,11 +58,14 @@ impl Fleet {
             .fund(b.address(), crn(1_000))
             .fund(gateway.address(), crn(1_000))
             .oracle(b.address())
-            .edit_genesis(|g| {
+            .edit_genesis(move |g| {
                 g["params"]["coverage"]["beacon_interval_blocks"] = 1.into();
                 // The cold-start probation follows: two beacon intervals and the witness lag.
                 g["params"]["fraud"]["probation_blocks"] = 12.into();
                 g["params"]["storage"]["response_blocks"] = 5.into();
+                if let Some(share) = share {
+                    g["params"]["reward_settle_entries_per_block"] = share.into();
+                }
             });
         let mut c = OnDemand::start(builder).await;
         c.buy_credits(&b, crn(10)).await;

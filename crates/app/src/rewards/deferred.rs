@@ -16,12 +16,20 @@
 //! epoch's summary written. The parameters are those of the snapshot, the ones epoch e ran
 //! with, even when a proposal changed them at b. With d = 0 (the legacy value) the boundary
 //! block runs it inline, as before.
+//!
+//! With `Params::reward_settle_entries_per_block` P > 0 (in the run's parameters) the
+//! settlement itself is spread (docs/adr/0041-reward-settle-spread.md, [`settle_step`]):
+//! block b + d and the blocks after it each settle the next [`block_share`] entries of the
+//! report, resuming from `meta/reward_settle_cursor`; the first also credits the pools and
+//! counts the run in the supply, the last releases the holds due, judges the unproven ones
+//! and writes the summary (from then on the epoch is claimable) and clears the pending run.
+//! The shares are sized so that the last one comes before the next boundary.
 
-use super::{Payout, escrow, report_judging, settle};
+use super::{Hearers, Payout, escrow, report_judging, settle};
 use crate::state_key;
 use borsh::{BorshDeserialize, BorshSerialize};
 use cairn_state::{AtVersion, Overlay, StateError, StateRead, ValueAt};
-use cairn_types::rewards::RewardReport;
+use cairn_types::rewards::{RewardIndexChunk, RewardReport};
 use cairn_types::{DeviceId, Height, Params};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -78,11 +86,20 @@ pub fn fix(o: &mut Overlay<'_>, params: &Params, height: Height) -> PendingRun {
 }
 
 /// What a deferred run computed on its snapshot: the parameters it ran with (the
-/// snapshot's) and the payout.
+/// snapshot's), the report and the hearers of the devices whose unproven holds it judges.
 #[derive(Debug, Clone)]
 pub struct Computed {
     pub params: Params,
-    pub payout: Payout,
+    pub report: Arc<RewardReport>,
+    pub hearers: Hearers,
+}
+
+impl Computed {
+    /// The run's result as the pay stage handed it over.
+    pub fn new(params: Params, payout: Payout) -> Computed {
+        let Payout { report, hearers } = payout;
+        Computed { params, report: Arc::new(report), hearers }
+    }
 }
 
 /// The run that block `boundary` fixes, computed on `snapshot`, the state committed at
@@ -103,7 +120,7 @@ pub fn compute(
     let unproven_due = escrow::release_due(&mut o, params.epoch_of(boundary), boundary)?;
     let epoch = params.epoch_of(boundary).saturating_sub(1);
     let payout = report_judging(&o.frozen(), &params, epoch, validator, &judged(&unproven_due))?;
-    Ok(Computed { params, payout })
+    Ok(Computed::new(params, payout))
 }
 
 /// The devices of the unproven holds due, ascending, once each.
@@ -116,18 +133,112 @@ pub(super) fn judged(due: &[cairn_types::rewards::FraudHold]) -> Vec<DeviceId> {
 
 /// At block `height`, the settle block of `run`: releases the holds due at the run's
 /// boundary epoch that are still held, then settles `computed` as the inline run settles
-/// (with the snapshot's parameters), and clears the pending run. Returns the report.
+/// (with the snapshot's parameters), and clears the pending run.
 pub fn settle_due(
     o: &mut Overlay<'_>,
     run: &PendingRun,
     computed: &Computed,
     height: Height,
-) -> Result<RewardReport, StateError> {
-    let Computed { params, payout } = computed;
+) -> Result<(), StateError> {
+    let Computed { params, report, hearers } = computed;
     let unproven_due = escrow::release_due(o, params.epoch_of(run.boundary), height)?;
-    settle::settle(o, params, height, run.epoch, payout, unproven_due)?;
+    settle::settle(o, params, height, run.epoch, report, hearers, unproven_due)?;
     o.delete(state_key::reward_run());
-    Ok(payout.report.clone())
+    Ok(())
+}
+
+/// What one block settled of a run: the report once the run is settled whole, and the
+/// entries it settled, for the node's reward index.
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub report: Option<Arc<RewardReport>>,
+    pub index: RewardIndexChunk,
+}
+
+/// The fewest entries of a run's report of `entries` entries each block of its spread
+/// settlement settles: the run's `reward_settle_entries_per_block`, or more if that would
+/// not finish it in the blocks from its due block to the last block of the epoch it is due
+/// in (`blocks_per_epoch − delay` blocks; rounding: up, so the last share comes before the
+/// next boundary). At least 1.
+pub fn block_share(params: &Params, run: &PendingRun, entries: u64) -> u64 {
+    let delay = run.due.saturating_sub(run.boundary);
+    let blocks = params.blocks_per_epoch.saturating_sub(delay).max(1);
+    params.reward_settle_entries_per_block.max(entries.div_ceil(blocks)).max(1)
+}
+
+/// How many entries of the pending run's report are settled, if its spread settlement has
+/// begun (`meta/reward_settle_cursor`).
+pub fn settled_entries(state: &impl StateRead) -> Result<Option<u64>, StateError> {
+    state.get_decoded(&state_key::reward_settle_cursor())
+}
+
+/// Block `height`'s part of the settlement of `run`, due at or before it. With the run's
+/// `reward_settle_entries_per_block` at 0, the whole run ([`settle_due`]). Otherwise the
+/// next [`block_share`] entries from the cursor (all that are left when `finish`), as
+/// [`settle::entries`]; the first block before them releases the holds with a finding due
+/// at the run's boundary epoch ([`escrow::release_found`]) and [`settle::open`]s the run;
+/// the block that reaches the end takes the unproven holds of that queue still held
+/// ([`escrow::release_due`]), [`settle::close`]s the run and clears the pending run and the
+/// cursor. Releases and burns are recorded at the run's due block, where the settlement
+/// begins. The state after the last block is the state [`settle_due`] leaves at the due
+/// block, for any shares (no transaction between).
+pub fn settle_step(
+    o: &mut Overlay<'_>,
+    run: &PendingRun,
+    computed: &Computed,
+    height: Height,
+    finish: bool,
+) -> Result<Step, StateError> {
+    let Computed { params, report, hearers } = computed;
+    if params.reward_settle_entries_per_block == 0 {
+        settle_due(o, run, computed, height)?;
+        return Ok(Step {
+            report: Some(report.clone()),
+            index: RewardIndexChunk::whole(report.clone()),
+        });
+    }
+    let all = &report.entries;
+    let n = all.len() as u64;
+    // The height every record of the settlement carries (a hold's release or burn): its
+    // first block's, as when it is settled whole.
+    let at = run.due;
+    let released_epoch = params.epoch_of(run.boundary);
+    let cursor = settled_entries(o)?;
+    let from = match cursor {
+        Some(done) => done.min(n),
+        None => {
+            escrow::release_found(o, released_epoch, at)?;
+            settle::open(o, &report.summary)?;
+            0
+        }
+    };
+    let share = if finish { n } else { block_share(params, run, n) };
+    let to = from.saturating_add(share).min(n);
+    let (lo, hi) = (from as usize, to as usize);
+    settle::entries(o, params, run.epoch, all.get(lo..hi).unwrap_or_default())?;
+    let first_leaf = all.get(..lo).unwrap_or_default().iter().filter(|e| e.is_leaf()).count();
+    let position = |p: u64| {
+        u32::try_from(p).map_err(|_| {
+            StateError::Storage(format!("the report of epoch {} has over 2^32 entries", run.epoch))
+        })
+    };
+    let index = RewardIndexChunk {
+        report: report.clone(),
+        from: position(from)?,
+        to: position(to)?,
+        first_leaf: first_leaf as u64,
+    };
+    if to < n {
+        o.put_encoded(state_key::reward_settle_cursor(), &to);
+        return Ok(Step { report: None, index });
+    }
+    let unproven_due = escrow::release_due(o, released_epoch, at)?;
+    settle::close(o, params, at, report, hearers, unproven_due)?;
+    if cursor.is_some() {
+        o.delete(state_key::reward_settle_cursor());
+    }
+    o.delete(state_key::reward_run());
+    Ok(Step { report: Some(report.clone()), index })
 }
 
 /// Where a block gets the result of a deferred run: computed ahead from the snapshot, or
@@ -277,3 +388,7 @@ impl Drop for Clear<'_> {
 #[cfg(test)]
 #[path = "deferred_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "spread_tests.rs"]
+mod spread_tests;

@@ -26,7 +26,7 @@ fn a_deferred_run_settles_at_its_due_block_what_the_boundary_would_have_computed
         crate::block::boundary_report(&n.c.store, &n.params(), 20, validator).unwrap().unwrap();
     // The legacy chain (no delay) pays the same at its boundary block.
     let (mut legacy, _, _) = epoch_zero_traffic(|_| {});
-    let inline = legacy.block(vec![]).executed.rewards.unwrap();
+    let inline = legacy.block(vec![]).executed.rewards.as_deref().cloned().unwrap();
     assert_eq!(inline, on_snapshot);
     assert!(on_snapshot.entries.iter().all(|e| e.amount > 0));
 
@@ -48,7 +48,7 @@ fn a_deferred_run_settles_at_its_due_block_what_the_boundary_would_have_computed
     }
     // The settle block commits the run computed on the snapshot.
     let p = n.block(vec![]);
-    assert_eq!(p.executed.rewards.as_ref(), Some(&on_snapshot));
+    assert_eq!(p.executed.rewards.as_deref(), Some(&on_snapshot));
     assert_eq!(pending(&n.c.store).unwrap(), None);
     let stored: EpochRewards = crate::rewards::get_epoch_rewards(&n.c.store, 0).unwrap().unwrap();
     assert_eq!(stored, on_snapshot.summary);
@@ -113,7 +113,7 @@ fn registrations_deregistrations_and_transfers_after_the_boundary_do_not_change_
     n.ok(&a, TxBody::Transfer { to: b.address(), amount: 7 });
     n.advance_to(20 + DELAY);
     let p = n.block(vec![]);
-    let report = p.executed.rewards.unwrap();
+    let report = p.executed.rewards.as_deref().cloned().unwrap();
     assert_eq!(report, on_snapshot);
     assert!(report.entries.iter().any(|e| e.device == sensor.id() && e.amount > 0));
     assert!(report.entries.iter().all(|e| e.device != fresh.id()));
@@ -165,8 +165,7 @@ fn a_hold_decided_between_the_boundary_and_the_settle_block_is_paid_once() {
         },
         entries: Vec::new(),
     };
-    let computed =
-        Computed { params, payout: Payout { report: empty, hearers: Default::default() } };
+    let computed = Computed::new(params, Payout { report: empty, hearers: Default::default() });
     settle_due(&mut o, &run, &computed, 25).unwrap();
     let after = escrow::get_hold(&o, &device, 0).unwrap().unwrap();
     assert_eq!(after.status, HoldStatus::Released { height: 22 });
@@ -190,7 +189,7 @@ fn computed(epoch: u64) -> Computed {
     };
     summary.emission = u128::from(epoch);
     let report = cairn_types::rewards::RewardReport { summary, entries: Vec::new() };
-    Computed { params: Params::default(), payout: Payout { report, hearers: Default::default() } }
+    Computed::new(Params::default(), Payout { report, hearers: Default::default() })
 }
 
 #[test]
@@ -221,7 +220,7 @@ fn a_run_under_way_elsewhere_is_waited_for_not_computed_twice() {
     let there = background.join().unwrap().unwrap();
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     assert!(std::sync::Arc::ptr_eq(&here, &there));
-    assert_eq!(here.payout.report.summary.emission, 4);
+    assert_eq!(here.report.summary.emission, 4);
     assert!(runs.is_done(&run));
 }
 
@@ -233,7 +232,7 @@ fn a_failed_computation_leaves_the_run_to_the_next_asker_and_two_runs_are_kept()
     assert!(failed.is_err());
     assert!(!runs.has(&run(1)));
     let ok = runs.get_or_compute(&run(1), || Ok(computed(1))).unwrap();
-    assert_eq!(ok.payout.report.summary.emission, 1);
+    assert_eq!(ok.report.summary.emission, 1);
     runs.get_or_compute(&run(2), || Ok(computed(2))).unwrap();
     runs.get_or_compute(&run(3), || Ok(computed(3))).unwrap();
     assert!(!runs.has(&run(1)) && runs.has(&run(2)) && runs.has(&run(3)));

@@ -45,6 +45,27 @@ pub fn hold(o: &mut Overlay<'_>, h: &FraudHold) -> Result<(), StateError> {
     Ok(())
 }
 
+/// Holds each of `holds` as [`hold`] does one after the other, with one read and one write
+/// of each release queue: a queue gets its holds appended in the order given, so the state
+/// is the same as after the holds one by one (a queue is not re-encoded once per hold).
+pub fn hold_all(o: &mut Overlay<'_>, holds: &[FraudHold]) -> Result<(), StateError> {
+    let mut queued: std::collections::BTreeMap<u64, Vec<DueHold>> = Default::default();
+    for h in holds {
+        o.put_encoded(state_key::fraud_hold(&h.device, h.epoch), h);
+        queued
+            .entry(h.release_epoch)
+            .or_default()
+            .push(DueHold { device: h.device, epoch: h.epoch });
+    }
+    for (release_epoch, added) in queued {
+        let qkey = state_key::fraud_due(release_epoch);
+        let mut due: Vec<DueHold> = o.get_decoded(&qkey)?.unwrap_or_default();
+        due.extend(added);
+        o.put_encoded(qkey, &due);
+    }
+    Ok(())
+}
+
 pub fn get_hold(
     state: &impl StateRead,
     device: &DeviceId,
@@ -99,6 +120,25 @@ pub fn release_due(
     }
     o.delete(qkey);
     Ok(unproven)
+}
+
+/// The first part of [`release_due`], for a settlement spread over blocks (ADR 0041): at
+/// its first block, releases every hold due at the start of `epoch` that is still held and
+/// has a detector's finding, and leaves the queue, whose unproven holds [`release_due`]
+/// returns for judgement at its last block (those decided meanwhile are no longer held and
+/// are left alone then).
+pub fn release_found(o: &mut Overlay<'_>, epoch: u64, height: Height) -> Result<(), StateError> {
+    let qkey = state_key::fraud_due(epoch);
+    let Some(due) = o.get_decoded::<Vec<DueHold>>(&qkey)? else { return Ok(()) };
+    for DueHold { device, epoch: e } in due {
+        if let Some(h) = get_hold(o, &device, e)?
+            && h.status == HoldStatus::Held
+            && h.evidence.iter().any(Evidence::is_finding)
+        {
+            settle_hold(o, h, true, height)?;
+        }
+    }
+    Ok(())
 }
 
 /// Records, for each device a detector found something against in `epoch`, that epoch and

@@ -38,7 +38,7 @@ pub use score::{Scored, score};
 use crate::component::{BlockEnv, BlockOutput, Component};
 use crate::state_key;
 use cairn_state::{Overlay, StateError, StateRead};
-use cairn_types::rewards::RewardReport;
+use cairn_types::rewards::{RewardIndexChunk, RewardReport};
 use cairn_types::{Address, DeviceId, Height, Params};
 
 /// What the run hands the settle stage: the report (its summary and root go in state, its
@@ -135,15 +135,18 @@ pub fn close_epoch(
     let unproven_due = escrow::release_due(o, params.epoch_of(height), height)?;
     let epoch = params.epoch_of(height).saturating_sub(1);
     let judged = deferred::judged(&unproven_due);
-    let payout = report_judging(&o.frozen(), params, epoch, validator, &judged)?;
-    settle::settle(o, params, height, epoch, &payout, unproven_due)?;
-    Ok(Some(payout.report))
+    let Payout { report, hearers } =
+        report_judging(&o.frozen(), params, epoch, validator, &judged)?;
+    settle::settle(o, params, height, epoch, &report, &hearers, unproven_due)?;
+    Ok(Some(report))
 }
 
 /// The rewards' per-block work: at an epoch's first block, [`close_epoch`] for the epoch
 /// before, paying the solo validator named in the chain info, or with a settle delay
-/// [`deferred::fix`]; at the block a fixed run is due, [`deferred::settle_due`] with the run
-/// from [`BlockEnv::past`]. The report goes to [`BlockOutput::rewards`].
+/// [`deferred::fix`]; from the block a fixed run is due until it is settled,
+/// [`deferred::settle_step`] with the run from [`BlockEnv::past`]. The report goes to
+/// [`BlockOutput::rewards`] in the block that completes it, the entries each block settles
+/// to [`BlockOutput::reward_index`].
 pub struct Rewards;
 
 impl Component for Rewards {
@@ -159,13 +162,18 @@ impl Component for Rewards {
     ) -> Result<(), StateError> {
         // A run settles before the next boundary fixes another: the delay is below the
         // epoch's length, which never changes (`Params::validate`, `FIXED_PARAMS`).
+        let boundary = env.params.starts_epoch(env.height);
         if let Some(run) = deferred::pending(o)?
             && env.height >= run.due
         {
             let computed = env.past.reward_run(&run)?;
-            out.rewards = Some(deferred::settle_due(o, &run, &computed, env.height)?);
+            // A spread settlement ends before the next boundary by its share; should one
+            // still be under way there, the boundary finishes it before fixing the next.
+            let step = deferred::settle_step(o, &run, &computed, env.height, boundary)?;
+            out.rewards = step.report;
+            out.reward_index = Some(step.index);
         }
-        if !env.params.starts_epoch(env.height) {
+        if !boundary {
             return Ok(());
         }
         if env.params.reward_settle_delay_blocks > 0 {
@@ -174,7 +182,11 @@ impl Component for Rewards {
         }
         let validator =
             o.get_decoded::<crate::ChainInfo>(&state_key::chain())?.map(|c| c.validator);
-        out.rewards = close_epoch(o, env.params, env.height, validator)?;
+        if let Some(report) = close_epoch(o, env.params, env.height, validator)? {
+            let report = std::sync::Arc::new(report);
+            out.reward_index = Some(RewardIndexChunk::whole(report.clone()));
+            out.rewards = Some(report);
+        }
         Ok(())
     }
 }

@@ -171,7 +171,8 @@ fn units_settled_in_an_epoch_the_device_was_up_count_whatever_its_uptime_at_the_
         // Epoch 1's reward report: below the gate (no heartbeat), the units count only when
         // the device was up in the epoch it settled.
         s.n.advance_to(60);
-        let report = s.n.block(vec![]).executed.rewards.expect("epoch 1 is rewarded");
+        let report =
+            s.n.block(vec![]).executed.rewards.as_deref().cloned().expect("epoch 1 is rewarded");
         let e = report.entries.iter().find(|e| e.device == s.device).expect("an entry");
         assert!(!e.uptime_ok);
         if up_before {

@@ -82,10 +82,13 @@ fn roots(edit: impl FnOnce(&mut Params)) -> Vec<String> {
 }
 
 /// The parameters of `Params::default()` as a genesis file written before `state_layout`
-/// existed would give them: the field left out.
+/// existed would give them: the field left out, and those appended after it
+/// (`reward_settle_entries_per_block`, ADR 0041).
 fn without_state_layout(p: &mut Params) {
     let mut v = serde_json::to_value(&*p).unwrap();
-    v.as_object_mut().unwrap().remove("state_layout");
+    for later in ["state_layout", "reward_settle_entries_per_block"] {
+        v.as_object_mut().unwrap().remove(later);
+    }
     *p = serde_json::from_value(v).unwrap();
 }
 

@@ -35,14 +35,21 @@ fn a_parameter_change_at_the_boundary_leaves_the_deferred_run_as_fixed() {
     assert_eq!(n.params().rewards.emission_per_epoch, before / 2);
     assert_eq!(n.params().reward_settle_delay_blocks, 0);
     n.advance_to(at + delay);
-    let settled = n.block(vec![]).executed.rewards.expect("settled at the due block");
+    let settled =
+        n.block(vec![]).executed.rewards.as_deref().cloned().expect("settled at the due block");
     assert_eq!(settled.summary.epoch, 0);
     assert_eq!(settled.summary.emission, before);
     assert_eq!(Some(&settled), n.c.inline_reports.get(&0));
     assert_supply_identity(&n.c.store, &[&alice]);
     // Epoch 1 is rewarded inline at its boundary, with the new emission.
     n.advance_to(2 * GOV_EPOCH);
-    let inline = n.block(vec![]).executed.rewards.expect("rewarded inline at the boundary");
+    let inline = n
+        .block(vec![])
+        .executed
+        .rewards
+        .as_deref()
+        .cloned()
+        .expect("rewarded inline at the boundary");
     assert_eq!((inline.summary.epoch, inline.summary.emission), (1, before / 2));
     assert_supply_identity(&n.c.store, &[&alice]);
 }

@@ -69,7 +69,13 @@ impl Committer for StoreCommits {
         _: u64,
         _: Instant,
     ) -> anyhow::Result<()> {
-        self.0.commit_block(block, &e.receipts, &e.changes, &e.tree_batch, e.rewards.as_ref())?;
+        self.0.commit_block(
+            block,
+            &e.receipts,
+            &e.changes,
+            &e.tree_batch,
+            e.reward_index.as_ref(),
+        )?;
         Ok(())
     }
 }
