@@ -64,7 +64,9 @@ fn spawn(shared: &Shared, run: PendingRun, snap: Snapshot, head: u64) {
     let gauge = shared.metrics.chain.reward_run_seconds.clone();
     let work = move || {
         let started = Instant::now();
-        let result = runs.get_or_compute(&run, || {
+        // Never waits for another computation of the same run (two commits in quick
+        // succession can start two threads before either marks the run as under way).
+        let result = runs.compute_unless_under_way(&run, || {
             if head == run.snapshot() {
                 deferred::compute(&snap, run.boundary)
             } else {
@@ -72,7 +74,8 @@ fn spawn(shared: &Shared, run: PendingRun, snap: Snapshot, head: u64) {
             }
         });
         match result {
-            Ok(_) => {
+            None => {}
+            Some(Ok(_)) => {
                 gauge.set(started.elapsed().as_secs_f64());
                 tracing::info!(
                     epoch = run.epoch,
@@ -83,7 +86,7 @@ fn spawn(shared: &Shared, run: PendingRun, snap: Snapshot, head: u64) {
                 );
             }
             // The settle block computes it again and reports what fails.
-            Err(e) => tracing::warn!(epoch = run.epoch, error = %e, "reward run failed"),
+            Some(Err(e)) => tracing::warn!(epoch = run.epoch, error = %e, "reward run failed"),
         }
     };
     let spawned =

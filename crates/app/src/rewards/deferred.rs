@@ -338,6 +338,36 @@ impl Runs {
                 }
             }
         }
+        self.compute_claimed(key, compute)
+    }
+
+    /// Computes `run` here unless it is computed or under way already, in which case it
+    /// returns `None` at once. It never waits: a background computation on a thread pool
+    /// must not block a worker on another computation of the same run, which may be
+    /// suspended on that very worker's stack (a worker waiting in a parallel join runs
+    /// other queued jobs, such as a second computation sent to the pool meanwhile).
+    pub fn compute_unless_under_way(
+        &self,
+        run: &PendingRun,
+        compute: impl FnOnce() -> Result<Computed, StateError>,
+    ) -> Option<Result<Arc<Computed>, StateError>> {
+        let key = run.key();
+        {
+            let mut slots = self.lock();
+            if slots.contains_key(&key) {
+                return None;
+            }
+            slots.insert(key, Slot::Running);
+        }
+        Some(self.compute_claimed(key, compute))
+    }
+
+    /// Computes the run of `key`, whose slot the caller has marked running, and fills it.
+    fn compute_claimed(
+        &self,
+        key: RunKey,
+        compute: impl FnOnce() -> Result<Computed, StateError>,
+    ) -> Result<Arc<Computed>, StateError> {
         // Clears the slot if the computation fails or unwinds, so waiters compute again.
         let mut guard = Clear { runs: self, key, armed: true };
         let computed = Arc::new(compute()?);

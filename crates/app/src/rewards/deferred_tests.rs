@@ -224,6 +224,45 @@ fn a_run_under_way_elsewhere_is_waited_for_not_computed_twice() {
     assert!(runs.is_done(&run));
 }
 
+/// Two background computations of one run sent to a pool of one worker: while the first is
+/// under way its worker runs other queued jobs (as a worker waiting in a parallel join
+/// does), and picks up the second. A second that waited for the first would hold the worker the first needs
+/// back (the deadlock a node hit when two commits started two threads for one run); one that
+/// does not wait returns at once and the first completes.
+#[test]
+fn a_second_background_computation_of_a_run_returns_at_once_instead_of_waiting() {
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+    let runs = std::sync::Arc::new(Runs::default());
+    let run = PendingRun { epoch: 4, boundary: 100, due: 105 };
+    let second_returned = std::sync::Arc::new(AtomicUsize::new(0));
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    {
+        let (runs, second_returned) = (runs.clone(), second_returned.clone());
+        pool.spawn(move || {
+            let first = runs.compute_unless_under_way(&run, || {
+                // While this computation is under way, a second one is queued on the pool;
+                // the worker runs it from inside this join.
+                let (runs2, second_returned2) = (runs.clone(), second_returned.clone());
+                rayon::spawn(move || {
+                    let second = runs2.compute_unless_under_way(&run, || Ok(computed(99)));
+                    assert!(second.is_none());
+                    second_returned2.fetch_add(1, Ordering::SeqCst);
+                });
+                while second_returned.load(Ordering::SeqCst) == 0 {
+                    rayon::yield_now();
+                }
+                Ok(computed(4))
+            });
+            done_tx.send(first.map(|r| r.map(|c| c.report.summary.emission))).unwrap();
+        });
+    }
+    let first = done_rx.recv_timeout(std::time::Duration::from_secs(20));
+    assert_eq!(first.expect("the first computation finished").unwrap().unwrap(), 4);
+    assert_eq!(second_returned.load(Ordering::SeqCst), 1);
+    assert!(runs.is_done(&run));
+    assert!(runs.compute_unless_under_way(&run, || Ok(computed(5))).is_none());
+}
+
 #[test]
 fn a_failed_computation_leaves_the_run_to_the_next_asker_and_two_runs_are_kept() {
     let runs = Runs::default();
