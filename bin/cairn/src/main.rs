@@ -9,6 +9,13 @@ mod passphrase;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
+/// The process's allocator (docs/adr/0038-node-memory-at-scale.md): mimalloc returns the
+/// memory a block or a reward run freed to the system, where glibc's malloc keeps it in up
+/// to eight arenas a core. Build without the `mimalloc` feature for the system's.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser, Debug)]
 #[command(name = "cairn", version, about = "Cairn: a DePIN network in one binary")]
 struct Cli {

@@ -238,6 +238,7 @@ pub async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
                 keep_versions,
                 settle_delay_blocks,
                 state_layout,
+                chunk_devices: cairn_bench::node::CHUNK_DEVICES,
             };
             let r = cairn_bench::node::run(opts).await?;
             if ctx.json {
