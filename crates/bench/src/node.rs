@@ -15,6 +15,11 @@
 //! the blocks up to the settle block one every `block_ms`, and takes the run's time from
 //! the node. Every block's build time (execute and commit) is timed.
 //!
+//! The bench's own memory does not grow with N: a device's key is derived from its index
+//! whenever it signs, set-up transactions are signed a wave at a time, and each traffic
+//! phase is made, signed and submitted [`CHUNK_DEVICES`] devices at a time, the next chunk
+//! once the mempool has room (docs/adr/0038-node-memory-at-scale.md).
+//!
 //! The report holds the memory peak of the process, the store's size per device and per
 //! accepted report, block and reward-run times, every store table's bytes and the
 //! throughput of the traffic as a ratio to raw batch verification in the same process.
