@@ -15,6 +15,11 @@
 //! the blocks up to the settle block one every `block_ms`, and takes the run's time from
 //! the node. Every block's build time (execute and commit) is timed.
 //!
+//! The bench's own memory does not grow with N: a device's key is derived from its index
+//! whenever it signs, set-up transactions are signed a wave at a time, and each traffic
+//! phase is made, signed and submitted [`CHUNK_DEVICES`] devices at a time, the next chunk
+//! once the mempool has room (docs/adr/0038-node-memory-at-scale.md).
+//!
 //! The report holds the memory peak of the process, the store's size per device and per
 //! accepted report, block and reward-run times, every store table's bytes and the
 //! throughput of the traffic as a ratio to raw batch verification in the same process.
@@ -25,7 +30,7 @@ use anyhow::{Context, bail};
 use cairn_node::{NodeConfig, Shared};
 use cairn_store::TableBytes;
 use cairn_types::device::beacon_data;
-use cairn_types::device_key::{DeviceKey, DeviceSignature, DeviceSigner};
+use cairn_types::device_key::{DeviceId, DeviceKey, DeviceSignature, DeviceSigner};
 use cairn_types::tx::sign_tx;
 use cairn_types::{
     Address, DeviceClass, Hash, Keypair, Params, Report, ReportPayload, Signature, SignedReport,
@@ -48,6 +53,11 @@ const SETUP_PER_REQUEST: usize = 2_000;
 /// and locations of 20,000 devices, a multiple of an owner pair's 200 devices.
 const SETUP_WAVE: usize = 40_000;
 const REPORTS_TXS_PER_REQUEST: usize = 8;
+/// Devices whose reports of a phase are signed and submitted at once (by default): about
+/// 130,000 reports, 30 MiB of transactions, in the second phase.
+pub const CHUNK_DEVICES: usize = 50_000;
+/// The next chunk of reports is signed once the mempool holds at most this (of its 128 MiB).
+const MEMPOOL_LOW_BYTES: usize = 32 << 20;
 /// Signatures of the baseline (a sample of the traffic's report signatures).
 const BASELINE_SAMPLE: usize = 32_768;
 
@@ -82,6 +92,8 @@ pub struct NodeOptions {
     /// Entries of a reward run a block settles at least
     /// (`Params::reward_settle_entries_per_block`; 0: the whole run in its due block).
     pub settle_entries_per_block: u64,
+    /// Devices whose reports of a phase the bench signs and submits at once.
+    pub chunk_devices: usize,
 }
 
 impl Default for NodeOptions {
@@ -100,6 +112,7 @@ impl Default for NodeOptions {
             settle_delay_blocks: cairn_types::genesis::default_reward_settle_delay(120),
             state_layout: cairn_types::genesis::StateLayout::Folded,
             settle_entries_per_block: cairn_types::genesis::DEFAULT_REWARD_SETTLE_ENTRIES_PER_BLOCK,
+            chunk_devices: CHUNK_DEVICES,
         }
     }
 }
@@ -400,7 +413,6 @@ struct BoundaryTimes {
     settle_blocks: u64,
 }
 
-/// Submits `txs` from a task of its own, `per_request` a request.
 /// Submits `txs` from a task of its own, `per_request` a request, while the bench makes
 /// blocks until `target` transactions are committed in all; fails on any refusal.
 async fn submit_and_commit(
@@ -436,11 +448,13 @@ async fn submit_and_commit(
 /// Packs each device's reports, in order, into gateway transactions of at most
 /// [`REPORTS_PER_TX`] reports, never splitting one device's reports, so they commit in
 /// sequence order. Gateways are taken in turn from `gateways`, each at most [`PER_SENDER`]
-/// transactions, with its nonces in `nonces`.
+/// transactions of a phase: `batch` counts the phase's transactions so far (over its
+/// chunks), and `nonces` holds each gateway's next nonce.
 fn pack(
     per_device: Vec<Vec<SignedReport>>,
     gateways: &[Keypair],
     nonces: &mut [u64],
+    batch: &mut usize,
     params: &Params,
 ) -> anyhow::Result<Vec<SignedTx>> {
     let mut batches: Vec<Vec<SignedReport>> = vec![Vec::new()];
@@ -453,19 +467,16 @@ fn pack(
         }
     }
     batches.retain(|b| !b.is_empty());
-    if batches.len() > gateways.len() * PER_SENDER {
-        bail!("{} report batches need more gateways than {}", batches.len(), gateways.len());
+    let mut signing: Vec<(usize, u64, Vec<SignedReport>)> = Vec::with_capacity(batches.len());
+    for b in batches {
+        let g = *batch / PER_SENDER;
+        let Some(n) = nonces.get_mut(g) else {
+            bail!("{} report batches need more gateways than {}", *batch + 1, gateways.len());
+        };
+        signing.push((g, *n, b));
+        *n += 1;
+        *batch += 1;
     }
-    let signing: Vec<(usize, u64, Vec<SignedReport>)> = batches
-        .into_iter()
-        .enumerate()
-        .map(|(j, b)| {
-            let g = j / PER_SENDER;
-            let n = nonces[g];
-            nonces[g] += 1;
-            (g, n, b)
-        })
-        .collect();
     Ok(signing
         .into_par_iter()
         .map(|(g, n, reports)| {
@@ -474,48 +485,136 @@ fn pack(
         .collect())
 }
 
-/// The device traffic: its signers, hotspots and sequence numbers.
+/// The bench device `i`: derived from its index whenever it signs, so the bench holds no
+/// key per device.
+fn device(i: usize) -> DeviceSigner {
+    crate::measure::device(0x4e, i)
+}
+
+/// Hotspots among devices `0..i` (four of every ten, the first four; see [`class_of`]).
+pub fn hotspots_before(i: usize) -> usize {
+    4 * (i / 10) + (i % 10).min(4)
+}
+
+/// The device index of the hotspot of rank `k` in the list of hotspots.
+pub fn hotspot(k: usize) -> usize {
+    10 * (k / 4) + k % 4
+}
+
+/// Where device `i` of `n` is placed in [`crate::measure::spots`]: the hotspots take the
+/// first spots in device order, then the other devices, so neighbours in the list of
+/// hotspots are neighbours on the map.
+pub fn spot_index(i: usize, n: usize) -> usize {
+    if class_of(i) == DeviceClass::Hotspot {
+        hotspots_before(i)
+    } else {
+        hotspots_before(n) + i - hotspots_before(i)
+    }
+}
+
+/// A phase of an epoch's traffic and what its reports name.
+enum Phase<'a> {
+    /// The listeners beacon; every device sends a heartbeat.
+    First { entropy: Hash, height: u64 },
+    /// The listeners witness four beacons each (of the first phase, at `beacon_height`,
+    /// by listener), the other hotspots beacon, sensors send readings, every device its
+    /// other heartbeats.
+    Second { entropy: Hash, height: u64, beacon_height: &'a [u64] },
+}
+
+/// The device traffic: what each device sends in a phase, made and signed a chunk of
+/// devices at a time.
 struct Fleet {
-    devs: Vec<DeviceSigner>,
-    classes: Vec<DeviceClass>,
-    /// Device indices of the hotspots, in order; the first `listeners` beacon first and
-    /// witness each other.
-    hotspots: Vec<usize>,
+    /// The hotspots' ids, by rank in the list of hotspots (witnesses name them).
+    hotspot_ids: Vec<DeviceId>,
+    /// The first `listeners` hotspots beacon first and witness each other.
     listeners: usize,
-    seq: Vec<u64>,
+    heartbeats: usize,
+    readings: usize,
 }
 
 impl Fleet {
-    fn report(&mut self, i: usize, epoch: u64, payload: ReportPayload) -> (usize, Report) {
-        self.seq[i] += 1;
-        let report = Report {
-            device: self.devs[i].public_key(),
-            seq: self.seq[i],
-            epoch,
-            timestamp_ms: now_ms(),
-            payload,
+    /// Device `i`'s reports of `phase`, signed, in the order they commit; `seq` is its
+    /// last sequence number.
+    fn device_reports(
+        &self,
+        i: usize,
+        seq: &mut u64,
+        epoch: u64,
+        phase: &Phase<'_>,
+    ) -> Vec<SignedReport> {
+        let dev = device(i);
+        let class = class_of(i);
+        let rank = (class == DeviceClass::Hotspot).then(|| hotspots_before(i));
+        let beacon = |entropy: &Hash, height: u64| ReportPayload::Beacon {
+            entropy_height: height,
+            data: beacon_data(entropy, &dev.id()),
+            frequency_khz: FREQ,
+            tx_power_dbm: 14,
         };
-        (i, report)
+        let heartbeat = ReportPayload::Heartbeat { uptime_secs: 3_600 };
+        let mut payloads = Vec::new();
+        match phase {
+            Phase::First { entropy, height } => {
+                if rank.is_some_and(|k| k < self.listeners) {
+                    payloads.push(beacon(entropy, *height));
+                }
+                payloads.push(heartbeat);
+            }
+            Phase::Second { entropy, height, beacon_height } => {
+                match rank {
+                    Some(k) if k < self.listeners => {
+                        for w in 0..WITNESSES {
+                            // Odd offsets: the beaconer is of the other owner.
+                            let b = (k + self.listeners - (2 * w + 1)) % self.listeners;
+                            payloads.push(ReportPayload::Witness {
+                                beaconer: self.hotspot_ids[b],
+                                beacon_height: beacon_height[b],
+                                rssi_cdbm: -12_000,
+                                frequency_khz: FREQ,
+                            });
+                        }
+                    }
+                    Some(_) => payloads.push(beacon(entropy, *height)),
+                    None => {}
+                }
+                if class == DeviceClass::Sensor {
+                    for r in 0..self.readings {
+                        payloads.push(ReportPayload::Reading { value: 20_000 + r as i64 });
+                    }
+                }
+                for _ in 1..self.heartbeats {
+                    payloads.push(heartbeat.clone());
+                }
+            }
+        }
+        let key = dev.public_key();
+        payloads
+            .into_iter()
+            .map(|payload| {
+                *seq += 1;
+                let report =
+                    Report { device: key, seq: *seq, epoch, timestamp_ms: now_ms(), payload };
+                let signature = dev
+                    .sign(&report.signing_message(CHAIN))
+                    .unwrap_or(DeviceSignature::Ed25519([0; 64]));
+                SignedReport { report, signature }
+            })
+            .collect()
     }
 
-    /// Signs each device's reports on all cores, grouped by device in device order.
-    fn sign(&self, reports: Vec<(usize, Report)>) -> Vec<Vec<SignedReport>> {
-        let mut by_device: BTreeMap<usize, Vec<Report>> = BTreeMap::new();
-        for (i, r) in reports {
-            by_device.entry(i).or_default().push(r);
-        }
-        by_device
-            .into_par_iter()
-            .map(|(i, rs)| {
-                rs.into_iter()
-                    .map(|report| {
-                        let signature = self.devs[i]
-                            .sign(&report.signing_message(CHAIN))
-                            .unwrap_or(DeviceSignature::Ed25519([0; 64]));
-                        SignedReport { report, signature }
-                    })
-                    .collect()
-            })
+    /// The reports of devices `from..from + seq.len()` in `phase`, signed on all cores,
+    /// grouped by device in device order.
+    fn sign(
+        &self,
+        from: usize,
+        seq: &mut [u64],
+        epoch: u64,
+        phase: &Phase<'_>,
+    ) -> Vec<Vec<SignedReport>> {
+        seq.par_iter_mut()
+            .enumerate()
+            .map(|(j, s)| self.device_reports(from + j, s, epoch, phase))
             .collect()
     }
 }
@@ -533,6 +632,77 @@ fn report_items(reports: &[Vec<SignedReport>], max: usize) -> Vec<VerifyItem> {
         })
         .take(max)
         .collect()
+}
+
+/// Where a phase's signed transactions go and what the bench keeps of them.
+struct PhaseRun<'a> {
+    gateways: &'a [Keypair],
+    nonces: &'a mut [u64],
+    params: &'a Params,
+    /// Devices signed and submitted at once.
+    chunk: usize,
+}
+
+impl PhaseRun<'_> {
+    /// Signs and submits `phase`'s reports `chunk` devices at a time, making blocks
+    /// meanwhile: the next chunk is signed once the last one is in the mempool and the
+    /// mempool holds at most [`MEMPOOL_LOW_BYTES`], so neither the bench nor the mempool
+    /// holds more than about a chunk's reports. Returns once every transaction is
+    /// committed; `on_reports` sees each chunk's signed reports, `on_txs` its transactions.
+    #[allow(clippy::too_many_arguments)]
+    async fn run(
+        &mut self,
+        blocks: &mut Blocks,
+        client: &cairn_client::Client,
+        fleet: &Fleet,
+        seq: &mut [u64],
+        epoch: u64,
+        phase: &Phase<'_>,
+        mut on_reports: impl FnMut(&[Vec<SignedReport>]),
+        mut on_txs: impl FnMut(&[SignedTx]),
+        what: &str,
+    ) -> anyhow::Result<()> {
+        let shared = blocks.shared.clone();
+        let committed = shared.metrics.chain.txs_committed.clone();
+        let mut target = committed.get();
+        let n = seq.len();
+        let mut batch = 0;
+        let mut from = 0;
+        while from < n {
+            let to = (from + self.chunk.max(1)).min(n);
+            let signed = fleet.sign(from, &mut seq[from..to], epoch, phase);
+            on_reports(&signed);
+            let txs = pack(signed, self.gateways, self.nonces, &mut batch, self.params)?;
+            on_txs(&txs);
+            target += txs.len() as u64;
+            let last = to == n;
+            let client = client.clone();
+            let refused = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let flag = refused.clone();
+            let task = tokio::spawn(async move {
+                let r = submit_all(&client, &txs, REPORTS_TXS_PER_REQUEST).await;
+                flag.store(r.is_err(), std::sync::atomic::Ordering::Release);
+                r
+            });
+            // A refused submission ends the wait at once (its error is the task's result).
+            blocks
+                .until(what, || {
+                    refused.load(std::sync::atomic::Ordering::Acquire)
+                        || if last {
+                            committed.get() >= target
+                        } else {
+                            task.is_finished() && shared.mempool().bytes() <= MEMPOOL_LOW_BYTES
+                        }
+                })
+                .await?;
+            task.await??;
+            from = to;
+        }
+        if committed.get() < target {
+            bail!("{what}: only {} of {} transactions committed", committed.get(), target);
+        }
+        Ok(())
+    }
 }
 
 pub async fn run(opts: NodeOptions) -> anyhow::Result<NodeBench> {
@@ -564,7 +734,9 @@ pub async fn run(opts: NodeOptions) -> anyhow::Result<NodeBench> {
         (0..owner_count).map(|i| Keypair::from_label(&format!("bench-node-owner-{i}"))).collect();
     // The largest phase: every device's reports of the second phase, in batches.
     let most_reports = n * (opts.heartbeats + opts.readings + WITNESSES + 1);
-    let gateway_count = (most_reports.div_ceil(REPORTS_PER_TX / 2)).div_ceil(PER_SENDER) + 1;
+    // Batches are over half full but for the last of each chunk.
+    let batches = most_reports.div_ceil(REPORTS_PER_TX / 2) + n.div_ceil(opts.chunk_devices.max(1));
+    let gateway_count = batches.div_ceil(PER_SENDER) + 1;
     let gateways: Vec<Keypair> = (0..gateway_count)
         .map(|i| Keypair::from_label(&format!("bench-node-gateway-{i}")))
         .collect();
@@ -593,49 +765,46 @@ pub async fn run(opts: NodeOptions) -> anyhow::Result<NodeBench> {
         rss_peak_before_resets: 0.0,
     };
 
-    // Set-up: every device registered and located, through the node.
-    let classes: Vec<DeviceClass> = (0..n).map(class_of).collect();
-    let devs: Vec<DeviceSigner> =
-        (0..n).into_par_iter().map(|i| crate::measure::device(0x4e, i)).collect();
-    let hotspots: Vec<usize> = (0..n).filter(|i| classes[*i] == DeviceClass::Hotspot).collect();
-    // Hotspots take the first spots, so neighbours in the list are neighbours on the map.
+    // Set-up: every device registered and located, through the node, in waves the mempool
+    // holds (each owner's transactions within one wave), each wave's devices derived and
+    // its transactions signed just before it goes.
     let cells = crate::measure::spots(n)?;
-    let mut spot = BTreeMap::new();
-    for (k, i) in hotspots
-        .iter()
-        .chain((0..n).filter(|i| classes[*i] != DeviceClass::Hotspot).collect::<Vec<_>>().iter())
-        .enumerate()
-    {
-        spot.insert(*i, cells[k]);
-    }
+    let hotspot_count = hotspots_before(n);
+    let mut hotspot_ids = Vec::with_capacity(hotspot_count);
     let mut owner_nonces = vec![0u64; owner_count];
-    let mut bodies = Vec::with_capacity(2 * n);
-    for (i, d) in devs.iter().enumerate() {
-        let o = owner_of(i);
-        bodies
-            .push((o, crate::measure::register_device(CHAIN, d, &owners[o].address(), classes[i])));
-        let cell = *spot.get(&i).context("a device without a spot")?;
-        bodies.push((o, TxBody::AssertLocation { device: d.id(), cell }));
-    }
-    let signing: Vec<(usize, u64, TxBody)> = bodies
-        .into_iter()
-        .map(|(o, body)| {
-            let nonce = owner_nonces[o];
-            owner_nonces[o] += 1;
-            (o, nonce, body)
-        })
-        .collect();
-    let setup: Vec<SignedTx> = signing
-        .into_par_iter()
-        .map(|(o, nonce, body)| sign_tx(CHAIN, &owners[o], nonce, &params, body))
-        .collect();
-    let setup_transactions = setup.len() as u64;
-    // In waves the mempool holds (each owner's transactions within one wave).
-    let mut setup = setup.into_iter().peekable();
-    while setup.peek().is_some() {
-        let wave: Vec<SignedTx> = setup.by_ref().take(SETUP_WAVE).collect();
+    let mut setup_transactions = 0u64;
+    for from in (0..n).step_by(SETUP_WAVE / 2) {
+        let to = (from + SETUP_WAVE / 2).min(n);
+        let made: Vec<(DeviceId, [TxBody; 2])> = (from..to)
+            .into_par_iter()
+            .map(|i| -> anyhow::Result<_> {
+                let d = device(i);
+                let o = owner_of(i);
+                let cell = *cells.get(spot_index(i, n)).context("a device without a spot")?;
+                let register =
+                    crate::measure::register_device(CHAIN, &d, &owners[o].address(), class_of(i));
+                Ok((d.id(), [register, TxBody::AssertLocation { device: d.id(), cell }]))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        let mut signing = Vec::with_capacity(2 * made.len());
+        for (i, (id, bodies)) in (from..to).zip(made) {
+            if class_of(i) == DeviceClass::Hotspot {
+                hotspot_ids.push(id);
+            }
+            let o = owner_of(i);
+            for body in bodies {
+                signing.push((o, owner_nonces[o], body));
+                owner_nonces[o] += 1;
+            }
+        }
+        let wave: Vec<SignedTx> = signing
+            .into_par_iter()
+            .map(|(o, nonce, body)| sign_tx(CHAIN, &owners[o], nonce, &params, body))
+            .collect();
+        setup_transactions += wave.len() as u64;
         submit_and_commit(&mut blocks, &client, wave, SETUP_PER_REQUEST, "set-up").await?;
     }
+    drop(cells);
     if m.txs_failed.get() > 0 {
         bail!("{} set-up transactions failed", m.txs_failed.get());
     }
@@ -645,8 +814,16 @@ pub async fn run(opts: NodeOptions) -> anyhow::Result<NodeBench> {
     let file_before = std::fs::metadata(&file)?.len();
     let tables_before = shared.store.table_bytes()?;
 
-    let listeners = (hotspots.len() / 2) & !1;
-    let mut fleet = Fleet { devs, classes, hotspots, listeners, seq: vec![0; n] };
+    let listeners = (hotspot_count / 2) & !1;
+    let fleet =
+        Fleet { hotspot_ids, listeners, heartbeats: opts.heartbeats, readings: opts.readings };
+    let mut seq = vec![0u64; n];
+    let mut phases = PhaseRun {
+        gateways: &gateways,
+        nonces: &mut gateway_nonces,
+        params: &params,
+        chunk: opts.chunk_devices,
+    };
     let (a0, r0) = (m.reports_accepted.get(), m.reports_rejected.get());
     let traffic_from = blocks.build_ms.len();
     let mut per_epoch = Vec::new();
@@ -657,33 +834,13 @@ pub async fn run(opts: NodeOptions) -> anyhow::Result<NodeBench> {
         let entropy = client.entropy(head.height).await?;
         let t0 = Instant::now();
         let accepted_before = m.reports_accepted.get();
-        // Phase 1: the listeners beacon; every device sends a heartbeat.
-        let mut reports = Vec::new();
-        for k in 0..fleet.listeners {
-            let i = fleet.hotspots[k];
-            let data = beacon_data(&entropy, &fleet.devs[i].id());
-            let p = ReportPayload::Beacon {
-                entropy_height: head.height,
-                data,
-                frequency_khz: FREQ,
-                tx_power_dbm: 14,
-            };
-            reports.push(fleet.report(i, epoch, p));
-        }
-        for i in 0..n {
-            reports.push(fleet.report(i, epoch, ReportPayload::Heartbeat { uptime_secs: 3_600 }));
-        }
-        let signed = fleet.sign(reports);
-        let txs = pack(signed, &gateways, &mut gateway_nonces, &params)?;
-        // Which transaction carries each listener's beacon.
-        let listener_of: BTreeMap<Hash, usize> = fleet.hotspots[..fleet.listeners]
-            .iter()
-            .enumerate()
-            .map(|(k, i)| (fleet.devs[*i].id(), k))
-            .collect();
-        let carriers: Vec<(Hash, Vec<usize>)> = txs
-            .iter()
-            .map(|t| {
+        // Phase 1, and which transaction carries each listener's beacon.
+        let listener_of: BTreeMap<Hash, usize> =
+            fleet.hotspot_ids[..listeners].iter().enumerate().map(|(k, id)| (*id, k)).collect();
+        let mut carriers: Vec<(Hash, Vec<usize>)> = Vec::new();
+        let phase = Phase::First { entropy, height: head.height };
+        let note_carriers = |txs: &[SignedTx]| {
+            for t in txs {
                 let mut ks = Vec::new();
                 if let TxBody::SubmitReports { reports } = &t.tx.body {
                     for r in reports {
@@ -692,65 +849,56 @@ pub async fn run(opts: NodeOptions) -> anyhow::Result<NodeBench> {
                         }
                     }
                 }
-                (t.hash(), ks)
-            })
-            .collect();
-        wait_phase(&mut blocks, &client, txs, "the first phase").await?;
+                if !ks.is_empty() {
+                    carriers.push((t.hash(), ks));
+                }
+            }
+        };
+        phases
+            .run(
+                &mut blocks,
+                &client,
+                &fleet,
+                &mut seq,
+                epoch,
+                &phase,
+                |_| {},
+                note_carriers,
+                "the first phase",
+            )
+            .await?;
+        drop(listener_of);
         // The listeners' beacon heights, from the receipts of the batches that carried them.
-        let mut beacon_height = vec![0u64; fleet.listeners];
-        for (hash, ks) in carriers.iter().filter(|(_, ks)| !ks.is_empty()) {
+        let mut beacon_height = vec![0u64; listeners];
+        for (hash, ks) in &carriers {
             let height = client.receipt(hash).await?.height;
             for k in ks {
                 beacon_height[*k] = height;
             }
         }
-        // Phase 2: the listeners witness four beacons each, the other hotspots beacon,
-        // sensors send readings, every device its other heartbeats.
+        drop(carriers);
+        // Phase 2.
         let head = client.status().await?;
         let entropy = client.entropy(head.height).await?;
-        let mut reports = Vec::new();
-        for k in 0..fleet.listeners {
-            for w in 0..WITNESSES {
-                // Odd offsets: the beaconer is of the other owner.
-                let b = (k + fleet.listeners - (2 * w + 1)) % fleet.listeners;
-                let p = ReportPayload::Witness {
-                    beaconer: fleet.devs[fleet.hotspots[b]].id(),
-                    beacon_height: beacon_height[b],
-                    rssi_cdbm: -12_000,
-                    frequency_khz: FREQ,
-                };
-                reports.push(fleet.report(fleet.hotspots[k], epoch, p));
+        let phase = Phase::Second { entropy, height: head.height, beacon_height: &beacon_height };
+        let sample = |signed: &[Vec<SignedReport>]| {
+            if items.len() < BASELINE_SAMPLE {
+                items.extend(report_items(signed, BASELINE_SAMPLE - items.len()));
             }
-        }
-        for k in fleet.listeners..fleet.hotspots.len() {
-            let i = fleet.hotspots[k];
-            let data = beacon_data(&entropy, &fleet.devs[i].id());
-            let p = ReportPayload::Beacon {
-                entropy_height: head.height,
-                data,
-                frequency_khz: FREQ,
-                tx_power_dbm: 14,
-            };
-            reports.push(fleet.report(i, epoch, p));
-        }
-        for i in 0..n {
-            if fleet.classes[i] == DeviceClass::Sensor {
-                for r in 0..opts.readings {
-                    let p = ReportPayload::Reading { value: 20_000 + r as i64 };
-                    reports.push(fleet.report(i, epoch, p));
-                }
-            }
-            for _ in 1..opts.heartbeats {
-                let p = ReportPayload::Heartbeat { uptime_secs: 3_600 };
-                reports.push(fleet.report(i, epoch, p));
-            }
-        }
-        let signed = fleet.sign(reports);
-        if items.is_empty() {
-            items = report_items(&signed, BASELINE_SAMPLE);
-        }
-        let txs = pack(signed, &gateways, &mut gateway_nonces, &params)?;
-        wait_phase(&mut blocks, &client, txs, "the second phase").await?;
+        };
+        phases
+            .run(
+                &mut blocks,
+                &client,
+                &fleet,
+                &mut seq,
+                epoch,
+                &phase,
+                sample,
+                |_| {},
+                "the second phase",
+            )
+            .await?;
         let traffic_seconds = t0.elapsed().as_secs_f64();
         if m.reports_rejected.get() > r0 || m.txs_failed.get() > 0 {
             bail!(
@@ -790,8 +938,8 @@ pub async fn run(opts: NodeOptions) -> anyhow::Result<NodeBench> {
     let reports_per_s = per(reports_accepted, 1) / traffic.max(1e-9);
     let max = |v: &mut dyn Iterator<Item = f64>| v.fold(0.0, f64::max);
     let mut by_class = BTreeMap::new();
-    for c in &fleet.classes {
-        *by_class.entry(c.to_string()).or_insert(0) += 1;
+    for i in 0..n {
+        *by_class.entry(class_of(i).to_string()).or_insert(0) += 1;
     }
     let height = blocks.height()?;
     let report = NodeBench {
@@ -843,16 +991,6 @@ pub async fn run(opts: NodeOptions) -> anyhow::Result<NodeBench> {
     node.shutdown().await;
     std::fs::remove_dir_all(&dir)?;
     Ok(report)
-}
-
-/// Submits a phase's report batches and makes blocks until all are committed.
-async fn wait_phase(
-    blocks: &mut Blocks,
-    client: &cairn_client::Client,
-    txs: Vec<SignedTx>,
-    what: &str,
-) -> anyhow::Result<()> {
-    submit_and_commit(blocks, client, txs, REPORTS_TXS_PER_REQUEST, what).await
 }
 
 #[cfg(test)]
@@ -918,6 +1056,26 @@ mod tests {
         assert!(per_owner.values().all(|c| *c <= PER_SENDER / 2));
     }
 
+    #[test]
+    fn hotspots_take_the_first_spots_in_device_order_and_the_others_the_rest() {
+        for n in [50, 51, 54, 57, 1_000, 1_003] {
+            let hotspots: Vec<usize> =
+                (0..n).filter(|i| class_of(*i) == DeviceClass::Hotspot).collect();
+            let others = (0..n).filter(|i| class_of(*i) != DeviceClass::Hotspot);
+            let mut spots: Vec<Option<usize>> = vec![None; n];
+            for (k, i) in hotspots.iter().copied().chain(others).enumerate() {
+                spots[i] = Some(k);
+            }
+            for (i, spot) in spots.iter().enumerate() {
+                assert_eq!(Some(spot_index(i, n)), *spot, "device {i} of {n}");
+            }
+            assert_eq!(hotspots_before(n), hotspots.len());
+            for (k, i) in hotspots.iter().enumerate() {
+                assert_eq!((hotspot(k), hotspots_before(*i)), (*i, k));
+            }
+        }
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_small_node_run_accepts_every_report_and_reports_sane_fields() {
         let delay = cairn_types::genesis::default_reward_settle_delay(20);
@@ -930,6 +1088,8 @@ mod tests {
             heartbeats: 2,
             readings: 2,
             store_cache_mib: 16,
+            // Three chunks a phase, the last one short.
+            chunk_devices: 25,
             ..NodeOptions::default()
         };
         let r = run(opts).await.unwrap();

@@ -61,7 +61,7 @@ pub struct NodeConfig {
     /// them (BFT mode).
     pub relay_peers: Vec<String>,
     /// Most bytes of the store's pages kept cached in memory (redb's cache); the default is
-    /// [`cairn_store::DEFAULT_CACHE_BYTES`], 1 GiB.
+    /// [`cairn_store::DEFAULT_CACHE_BYTES`], 512 MiB.
     pub store_cache_bytes: usize,
     /// Most `GET /v1/events` streams open at once; one more gets 503 `too_many_streams`.
     pub max_event_streams: usize,

@@ -105,9 +105,11 @@ fn corrupt(what: &'static str) -> impl Fn(codec::DecodeError) -> StoreError {
     move |e| StoreError::Corrupt { what, reason: e.to_string() }
 }
 
-/// The default of [`Store::open_with_cache`]'s bound on redb's page cache: 1 GiB, redb's
-/// own default (`cairn node --store-cache-mib`).
-pub const DEFAULT_CACHE_BYTES: usize = 1024 * 1024 * 1024;
+/// The default of the node's bound on redb's page cache (`cairn node --store-cache-mib`):
+/// 512 MiB, a quarter of the 2 GiB a node with a million devices is to stay within, the
+/// rest for block execution, the reward run and the mempool; the pages beyond it are read
+/// through the system's page cache (docs/adr/0038-node-memory-at-scale.md).
+pub const DEFAULT_CACHE_BYTES: usize = 512 * 1024 * 1024;
 
 /// The node's database.
 pub struct Store {

@@ -244,6 +244,7 @@ pub async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
                 settle_delay_blocks,
                 state_layout,
                 settle_entries_per_block,
+                chunk_devices: cairn_bench::node::CHUNK_DEVICES,
             };
             let r = cairn_bench::node::run(opts).await?;
             if ctx.json {
