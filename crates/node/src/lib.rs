@@ -17,6 +17,7 @@ pub mod api_txs;
 pub mod events;
 pub mod mempool;
 pub mod metrics;
+pub mod pace;
 pub mod producer;
 pub mod relay;
 pub mod reward_runs;
@@ -50,7 +51,8 @@ pub struct NodeConfig {
     /// and tests that need to know which block a transaction lands in.
     pub blocks_on_demand: bool,
     /// How long the producer spends at most from starting a block to the end of executing
-    /// its transactions (`cairn_app::proposal_deadline` of the interval); the rest waits in
+    /// its transactions (`cairn_app::proposal_time` of the interval, scaled
+    /// by the proposer's pace, [`pace::Pace`]); the rest waits in
     /// the mempool for the next block. `None`: only the chain's limits and cost budget
     /// close a block (blocks on demand, whose caller waits for the block it asked for).
     pub propose_within: Option<Duration>,
@@ -178,6 +180,9 @@ pub struct Shared {
     /// Threads working beside the blocks (reward runs, store walks) that read the store:
     /// shutdown waits for them, so the store is closed when it returns.
     pub background: Mutex<Vec<std::thread::JoinHandle<()>>>,
+    /// How much of `config.propose_within` the producer grants its next block, learned from
+    /// its last blocks.
+    pub pace: pace::Pace,
 }
 
 impl Shared {
@@ -407,6 +412,7 @@ pub async fn start_with(
         producing: Mutex::new(()),
         relay,
         reward_trees: Default::default(),
+        pace: Default::default(),
         events: Default::default(),
         background: Default::default(),
     });

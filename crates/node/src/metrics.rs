@@ -38,6 +38,9 @@ pub struct ChainMetrics {
     /// Time of the last reward run computed in the background, ahead of the block that
     /// settles it (a chain with a settle delay; docs/adr/0034-deferred-reward-run.md).
     pub reward_run_seconds: Gauge<f64, AtomicU64>,
+    /// The execution budget the proposer grants its next block, after its pace
+    /// ([`crate::pace::Pace`]); 0 when it has none (blocks on demand).
+    pub proposer_budget_seconds: Gauge<f64, AtomicU64>,
 }
 
 /// The node process and its store on disk.
@@ -256,6 +259,7 @@ impl Metrics {
             block_build_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 14)),
             epoch_boundary_block_seconds: Gauge::default(),
             reward_run_seconds: Gauge::default(),
+            proposer_budget_seconds: Gauge::default(),
         };
         registry.register("height", "Height of the last committed block", chain.height.clone());
         registry.register("epoch", "Epoch of the last committed block", chain.epoch.clone());
@@ -308,6 +312,11 @@ impl Metrics {
             "reward_run_seconds",
             "Time of the last reward run computed in the background, ahead of its settle block",
             chain.reward_run_seconds.clone(),
+        );
+        registry.register(
+            "proposer_budget_seconds",
+            "Execution time the proposer grants its next block after learning from its last",
+            chain.proposer_budget_seconds.clone(),
         );
         let process = ProcessMetrics {
             resident_memory_bytes: Gauge::default(),

@@ -70,8 +70,10 @@ pub fn produce_block(shared: &Shared) -> anyhow::Result<Hash> {
         params.max_block_cost,
     );
     // The proposer's time (docs/adr/0039-blocks-that-fit-the-interval.md): candidates the
-    // block has no time for stay in the mempool, in fee order, for the next block.
-    let deadline = shared.config.propose_within.map(|d| started + d);
+    // block has no time for stay in the mempool, in fee order, for the next block. The pace
+    // scales it by what the last blocks took after their execution.
+    let deadline = shared.config.propose_within.map(|d| started + shared.pace.budget(d));
+    let offered = candidates.len();
     let proposal = shared.app.propose_until(
         &snap,
         parent,
@@ -85,6 +87,12 @@ pub fn produce_block(shared: &Shared) -> anyhow::Result<Hash> {
     let certificate = Certificate::solo(&shared.key, shared.app.chain_id(), &hash);
     let block = Block { header: proposal.header, txs: proposal.txs, certificate };
     commit(shared, &block, &proposal.executed, &proposal.dropped, parent.timestamp_ms, started)?;
+    if let Some(budget) = shared.config.propose_within {
+        let cut = block.txs.len() + proposal.dropped.len() < offered;
+        shared.pace.observe(shared.config.block_interval, started.elapsed(), cut);
+        let next = shared.pace.budget(budget);
+        shared.metrics.chain.proposer_budget_seconds.set(next.as_secs_f64());
+    }
     Ok(hash)
 }
 
