@@ -294,6 +294,10 @@ struct Blocks {
     mempool_peak: usize,
     /// The largest `VmHWM` read before each reset of the peak counter (MiB).
     rss_peak_before_resets: f64,
+    /// Per reward run (by the epoch it rewards), the largest build time of the blocks that
+    /// settled it and how many there were: a spread settlement (ADR 0041) runs on beside
+    /// the next epoch's traffic, so its blocks are counted as they are made.
+    settlements: BTreeMap<u64, (f64, u64)>,
 }
 
 impl Blocks {
@@ -304,12 +308,32 @@ impl Blocks {
     /// Produces one block, timed (build, execute and commit).
     async fn produce(&mut self) -> anyhow::Result<f64> {
         self.mempool_peak = self.mempool_peak.max(self.shared.mempool().bytes());
+        let snap = self.shared.snapshot()?;
+        let next = snap.height()?.unwrap_or(0) + 1;
+        let settling = cairn_app::rewards::deferred::pending(&snap)?.filter(|r| r.due <= next);
+        drop(snap);
         let s = self.shared.clone();
         let started = Instant::now();
         tokio::task::spawn_blocking(move || cairn_node::producer::produce_block(&s)).await??;
         let ms = started.elapsed().as_secs_f64() * 1e3;
         self.build_ms.push(ms);
+        if let Some(run) = settling {
+            let (max_ms, blocks) = self.settlements.entry(run.epoch).or_insert((0.0, 0));
+            *max_ms = max_ms.max(ms);
+            *blocks += 1;
+        }
         Ok(ms)
+    }
+
+    /// Makes a block every `block_ms` until no reward run is pending.
+    async fn finish_settlement(&mut self) -> anyhow::Result<()> {
+        let mut tick = tokio::time::interval(Duration::from_millis(self.block_ms.max(1)));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        while cairn_app::rewards::deferred::pending(&self.shared.snapshot()?)?.is_some() {
+            tick.tick().await;
+            self.produce().await?;
+        }
+        Ok(())
     }
 
     /// Makes a block every `block_ms` until `done` holds; fails rather than make the next
@@ -333,8 +357,10 @@ impl Blocks {
 
     /// Makes blocks back to back up to the next epoch's first block. With no settle delay,
     /// times the reward run it will do on the same state before that block; with one,
-    /// makes the boundary block and the blocks up to the settle block one every
-    /// `block_ms`, and takes the run's time from the node. Returns the times.
+    /// makes the boundary block and the blocks up to the first settle block one every
+    /// `block_ms`, and takes the run's time from the node; a spread settlement goes on
+    /// beside the next epoch's traffic ([`Blocks::settlements`] counts its blocks). Returns
+    /// the times.
     async fn run_to_boundary(&mut self) -> anyhow::Result<BoundaryTimes> {
         let gauge = self.shared.metrics.chain.reward_run_seconds.clone();
         gauge.set(0.0);
@@ -348,17 +374,9 @@ impl Blocks {
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             tick.tick().await;
             let boundary_ms = self.produce().await?;
-            let (mut settle_ms, mut settle_blocks) = (0.0f64, 0u64);
             while self.height()? < boundary + delay {
                 tick.tick().await;
-                settle_ms = self.produce().await?;
-            }
-            settle_blocks += 1;
-            // A spread settlement (ADR 0041) goes on until the run is no longer pending.
-            while cairn_app::rewards::deferred::pending(&self.shared.snapshot()?)?.is_some() {
-                tick.tick().await;
-                settle_ms = settle_ms.max(self.produce().await?);
-                settle_blocks += 1;
+                self.produce().await?;
             }
             // The node's time of the run it computed in the background (set as the run
             // ends, which the settle block may have waited for).
@@ -370,13 +388,7 @@ impl Blocks {
             if run_seconds == 0.0 {
                 bail!("the node computed no reward run in the background");
             }
-            return Ok(BoundaryTimes {
-                boundary_ms,
-                reward_ms: run_seconds * 1e3,
-                rise_mib: 0.0,
-                settle_ms,
-                settle_blocks,
-            });
+            return Ok(BoundaryTimes { boundary_ms, reward_ms: run_seconds * 1e3, rise_mib: 0.0 });
         }
         let (s, params) = (self.shared.clone(), self.params.clone());
         // The counter is reset for the reward run: keep the peak so far.
@@ -394,13 +406,7 @@ impl Blocks {
         })
         .await??;
         let ms = self.produce().await?;
-        Ok(BoundaryTimes {
-            boundary_ms: ms,
-            reward_ms,
-            rise_mib: rise,
-            settle_ms: 0.0,
-            settle_blocks: 0,
-        })
+        Ok(BoundaryTimes { boundary_ms: ms, reward_ms, rise_mib: rise })
     }
 }
 
@@ -409,8 +415,6 @@ struct BoundaryTimes {
     boundary_ms: f64,
     reward_ms: f64,
     rise_mib: f64,
-    settle_ms: f64,
-    settle_blocks: u64,
 }
 
 /// Submits `txs` from a task of its own, `per_request` a request, while the bench makes
@@ -763,6 +767,7 @@ pub async fn run(opts: NodeOptions) -> anyhow::Result<NodeBench> {
         build_ms: Vec::new(),
         mempool_peak: 0,
         rss_peak_before_resets: 0.0,
+        settlements: BTreeMap::new(),
     };
 
     // Set-up: every device registered and located, through the node, in waves the mempool
@@ -915,14 +920,21 @@ pub async fn run(opts: NodeOptions) -> anyhow::Result<NodeBench> {
             traffic_seconds,
             boundary_block_ms: times.boundary_ms,
             reward_run_ms: times.reward_ms,
-            settle_block_ms: times.settle_ms,
-            settle_blocks: times.settle_blocks,
+            settle_block_ms: 0.0,
+            settle_blocks: 0,
             reward_run_peak_rise_mib: times.rise_mib,
             rss_mib: proc_mib("VmRSS"),
             store_file_bytes: std::fs::metadata(&file)?.len(),
             store_allocated_bytes: shared.store.allocated_bytes()?,
             state_bytes: state_bytes(&shared.store.table_bytes()?),
         });
+    }
+    // The last run's settlement, then each traffic epoch's settle blocks.
+    blocks.finish_settlement().await?;
+    for e in &mut per_epoch {
+        if let Some((ms, count)) = blocks.settlements.get(&e.epoch) {
+            (e.settle_block_ms, e.settle_blocks) = (*ms, *count);
+        }
     }
     // Before the baseline and the table walk, which are the bench's, not the node's.
     let peak_rss_mib = blocks.rss_peak_before_resets.max(proc_mib("VmHWM"));
@@ -1090,6 +1102,8 @@ mod tests {
             store_cache_mib: 16,
             // Three chunks a phase, the last one short.
             chunk_devices: 25,
+            // Each run settled over several blocks, beside the next epoch's traffic.
+            settle_entries_per_block: 5,
             ..NodeOptions::default()
         };
         let r = run(opts).await.unwrap();
@@ -1131,10 +1145,14 @@ mod tests {
         for e in &r.per_epoch {
             assert!(e.state_bytes > 0 && e.store_allocated_bytes <= e.store_file_bytes);
         }
+        for e in &r.per_epoch {
+            assert!(e.settle_blocks > 1 && e.settle_block_ms > 0.0, "{e:?}");
+        }
+        let last = r.per_epoch.last().map_or(0, |e| e.settle_blocks);
         assert_eq!(
-            r.blocks.checked_sub(delay).map(|b| b % 20),
+            r.blocks.checked_sub(delay + last - 1).map(|b| b % 20),
             Some(0),
-            "the run ends where the last boundary's reward run settles"
+            "the run ends where the last boundary's reward run is settled"
         );
     }
 }
