@@ -417,6 +417,27 @@ struct BoundaryTimes {
     rise_mib: f64,
 }
 
+/// A submission running in a task of its own and the flag it raises when a request is
+/// refused (its error is the task's result), so a wait for its blocks can end at once.
+type Submission = (tokio::task::JoinHandle<anyhow::Result<()>>, Arc<std::sync::atomic::AtomicBool>);
+
+/// Submits `txs`, `per_request` a request, from a task of its own.
+fn submit_in_background(
+    client: &cairn_client::Client,
+    txs: Vec<SignedTx>,
+    per_request: usize,
+) -> Submission {
+    let client = client.clone();
+    let refused = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = refused.clone();
+    let task = tokio::spawn(async move {
+        let r = submit_all(&client, &txs, per_request).await;
+        flag.store(r.is_err(), std::sync::atomic::Ordering::Release);
+        r
+    });
+    (task, refused)
+}
+
 /// Submits `txs` from a task of its own, `per_request` a request, while the bench makes
 /// blocks until `target` transactions are committed in all; fails on any refusal.
 async fn submit_and_commit(
@@ -428,14 +449,7 @@ async fn submit_and_commit(
 ) -> anyhow::Result<()> {
     let committed = blocks.shared.metrics.chain.txs_committed.clone();
     let target = committed.get() + txs.len() as u64;
-    let client = client.clone();
-    let refused = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let flag = refused.clone();
-    let task = tokio::spawn(async move {
-        let r = submit_all(&client, &txs, per_request).await;
-        flag.store(r.is_err(), std::sync::atomic::Ordering::Release);
-        r
-    });
+    let (task, refused) = submit_in_background(client, txs, per_request);
     // A refused submission ends the wait at once (its error is the task's result).
     blocks
         .until(what, || {
@@ -680,14 +694,7 @@ impl PhaseRun<'_> {
             on_txs(&txs);
             target += txs.len() as u64;
             let last = to == n;
-            let client = client.clone();
-            let refused = Arc::new(std::sync::atomic::AtomicBool::new(false));
-            let flag = refused.clone();
-            let task = tokio::spawn(async move {
-                let r = submit_all(&client, &txs, REPORTS_TXS_PER_REQUEST).await;
-                flag.store(r.is_err(), std::sync::atomic::Ordering::Release);
-                r
-            });
+            let (task, refused) = submit_in_background(client, txs, REPORTS_TXS_PER_REQUEST);
             // A refused submission ends the wait at once (its error is the task's result).
             blocks
                 .until(what, || {

@@ -88,7 +88,11 @@ pub fn produce_block(shared: &Shared) -> anyhow::Result<Hash> {
     let block = Block { header: proposal.header, txs: proposal.txs, certificate };
     commit(shared, &block, &proposal.executed, &proposal.dropped, parent.timestamp_ms, started)?;
     if let Some(budget) = shared.config.propose_within {
-        let cut = block.txs.len() + proposal.dropped.len() < offered;
+        // Cut short: it left candidates behind, by its deadline or by the chain's limits
+        // (the mempool offers only what the limits could take, so a block that took every
+        // candidate offered may still have left work waiting).
+        let cut =
+            block.txs.len() + proposal.dropped.len() < offered || !shared.mempool().is_empty();
         shared.pace.observe(shared.config.block_interval, started.elapsed(), cut);
         let next = shared.pace.budget(budget);
         shared.metrics.chain.proposer_budget_seconds.set(next.as_secs_f64());
