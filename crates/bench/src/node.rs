@@ -757,7 +757,9 @@ pub async fn run(opts: NodeOptions) -> anyhow::Result<NodeBench> {
     config.blocks_on_demand = true;
     // The bench makes its blocks one every `block_ms`, as a timed node: the producer stops
     // taking candidates at its share of the interval (ADR 0039).
-    let propose_within = cairn_app::proposal_time(Duration::from_millis(opts.block_ms.max(1)));
+    // The interval is also what the producer's pace aims its blocks at.
+    config.block_interval = Duration::from_millis(opts.block_ms.max(1));
+    let propose_within = cairn_app::proposal_time(config.block_interval);
     config.propose_within = Some(propose_within);
     config.store_cache_bytes = opts.store_cache_mib.saturating_mul(1 << 20);
     config.archive = opts.archive;
