@@ -530,7 +530,9 @@ pub fn spot_index(i: usize, n: usize) -> usize {
     }
 }
 
-/// A phase of an epoch's traffic and what its reports name.
+/// A phase of an epoch's traffic and what its reports name. Its beacons name the entropy
+/// of the head when their chunk is signed ([`Phase::name_entropy`]): a phase of a large
+/// fleet lasts longer than the chain keeps entropy ([`cairn_app::ENTROPY_WINDOW`] blocks).
 enum Phase<'a> {
     /// The listeners beacon; every device sends a heartbeat.
     First { entropy: Hash, height: u64 },
@@ -549,6 +551,17 @@ struct Fleet {
     listeners: usize,
     heartbeats: usize,
     readings: usize,
+}
+
+impl Phase<'_> {
+    /// Beacons signed from now on name `entropy`, the chain entropy of block `at`.
+    fn name_entropy(&mut self, entropy: Hash, at: u64) {
+        match self {
+            Phase::First { entropy: e, height } | Phase::Second { entropy: e, height, .. } => {
+                (*e, *height) = (entropy, at);
+            }
+        }
+    }
 }
 
 impl Fleet {
@@ -675,7 +688,7 @@ impl PhaseRun<'_> {
         fleet: &Fleet,
         seq: &mut [u64],
         epoch: u64,
-        phase: &Phase<'_>,
+        phase: &mut Phase<'_>,
         mut on_reports: impl FnMut(&[Vec<SignedReport>]),
         mut on_txs: impl FnMut(&[SignedTx]),
         what: &str,
@@ -688,6 +701,8 @@ impl PhaseRun<'_> {
         let mut from = 0;
         while from < n {
             let to = (from + self.chunk.max(1)).min(n);
+            let head = client.status().await?;
+            phase.name_entropy(client.entropy(head.height).await?, head.height);
             let signed = fleet.sign(from, &mut seq[from..to], epoch, phase);
             on_reports(&signed);
             let txs = pack(signed, self.gateways, self.nonces, &mut batch, self.params)?;
@@ -845,14 +860,13 @@ pub async fn run(opts: NodeOptions) -> anyhow::Result<NodeBench> {
     for _ in 0..opts.epochs {
         let head = client.status().await?;
         let epoch = head.epoch;
-        let entropy = client.entropy(head.height).await?;
         let t0 = Instant::now();
         let accepted_before = m.reports_accepted.get();
         // Phase 1, and which transaction carries each listener's beacon.
         let listener_of: BTreeMap<Hash, usize> =
             fleet.hotspot_ids[..listeners].iter().enumerate().map(|(k, id)| (*id, k)).collect();
         let mut carriers: Vec<(Hash, Vec<usize>)> = Vec::new();
-        let phase = Phase::First { entropy, height: head.height };
+        let mut phase = Phase::First { entropy: Hash::default(), height: 0 };
         let note_carriers = |txs: &[SignedTx]| {
             for t in txs {
                 let mut ks = Vec::new();
@@ -875,7 +889,7 @@ pub async fn run(opts: NodeOptions) -> anyhow::Result<NodeBench> {
                 &fleet,
                 &mut seq,
                 epoch,
-                &phase,
+                &mut phase,
                 |_| {},
                 note_carriers,
                 "the first phase",
@@ -892,9 +906,8 @@ pub async fn run(opts: NodeOptions) -> anyhow::Result<NodeBench> {
         }
         drop(carriers);
         // Phase 2.
-        let head = client.status().await?;
-        let entropy = client.entropy(head.height).await?;
-        let phase = Phase::Second { entropy, height: head.height, beacon_height: &beacon_height };
+        let mut phase =
+            Phase::Second { entropy: Hash::default(), height: 0, beacon_height: &beacon_height };
         let sample = |signed: &[Vec<SignedReport>]| {
             if items.len() < BASELINE_SAMPLE {
                 items.extend(report_items(signed, BASELINE_SAMPLE - items.len()));
@@ -907,7 +920,7 @@ pub async fn run(opts: NodeOptions) -> anyhow::Result<NodeBench> {
                 &fleet,
                 &mut seq,
                 epoch,
-                &phase,
+                &mut phase,
                 sample,
                 |_| {},
                 "the second phase",
