@@ -54,10 +54,15 @@ const SETUP_PER_REQUEST: usize = 2_000;
 const SETUP_WAVE: usize = 40_000;
 const REPORTS_TXS_PER_REQUEST: usize = 8;
 /// Devices whose reports of a phase are signed and submitted at once (by default): about
-/// 130,000 reports, 30 MiB of transactions, in the second phase.
-pub const CHUNK_DEVICES: usize = 50_000;
-/// The next chunk of reports is signed once the mempool holds at most this (of its 128 MiB).
-const MEMPOOL_LOW_BYTES: usize = 32 << 20;
+/// 26,000 reports, 6 MiB of transactions, in the second phase. A chunk's beacons name the
+/// head's entropy when it is signed and must commit within the chain's entropy window
+/// (256 blocks): a chunk and the backlog allowed before it ([`MEMPOOL_LOW_BYTES`]) are
+/// about 50 blocks at the slowest rate seen (1,000 reports a block, at 1,000,000 devices on
+/// a loaded machine), where 50,000 devices behind 32 MiB were past the window.
+pub const CHUNK_DEVICES: usize = 10_000;
+/// The next chunk of reports is signed once the mempool holds at most this (of its 128 MiB):
+/// a few blocks' worth, so blocks stay full while the next chunk is signed.
+const MEMPOOL_LOW_BYTES: usize = 8 << 20;
 /// Signatures of the baseline (a sample of the traffic's report signatures).
 const BASELINE_SAMPLE: usize = 32_768;
 
