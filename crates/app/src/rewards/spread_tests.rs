@@ -226,6 +226,28 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    /// The leaf number a share starts at, read from the run's marks, is the count of leaves
+    /// before it in the report, wherever the share starts (on a mark, between two, past the
+    /// last or past the end), for reports over several marks.
+    #[test]
+    fn the_leaves_before_any_position_are_those_counted_from_the_reports_start(
+        kinds in proptest::collection::vec(0u8..4, 0..1_400),
+        positions in proptest::collection::vec(0usize..1_500, 1..40),
+    ) {
+        let run = computed(&kinds, 1);
+        let all = &run.report.entries;
+        let boundaries = [0, LEAF_MARK_STRIDE, 2 * LEAF_MARK_STRIDE - 1, kinds.len()];
+        for p in positions.into_iter().chain(boundaries) {
+            let counted = all.iter().take(p).filter(|e| e.is_leaf()).count() as u64;
+            prop_assert_eq!(run.leaves_before(p), counted, "position {}", p);
+        }
+        prop_assert_eq!(run.leaves_before(usize::MAX), run.report.summary.leaves);
+    }
+}
+
 #[test]
 fn no_block_settles_more_than_its_share_of_a_run() {
     // 50 entries, all held (the most state writes an entry makes), 10 a block: five blocks,
