@@ -110,11 +110,16 @@ impl Pace {
     /// target ([`TARGET_PERCENT`] of the interval) the share's expected time leaves, rounded
     /// down; nothing (the block takes its first candidate only) while that time is not
     /// learned or fills the target.
-    pub fn settle_budget(&self, budget: Duration, interval: Duration, entries: u64) -> SettleBudget {
+    pub fn settle_budget(
+        &self,
+        budget: Duration,
+        interval: Duration,
+        entries: u64,
+    ) -> SettleBudget {
         let target = target(interval);
         let reserved = self.settle_share_time(entries).map_or(target, |t| t.min(target));
         let paced = self.budget(budget).as_nanos();
-        let left = (target - reserved).as_nanos();
+        let left = target.saturating_sub(reserved).as_nanos();
         let nanos = paced.saturating_mul(left) / target.as_nanos().max(1);
         SettleBudget {
             budget: Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX)),
@@ -147,7 +152,13 @@ impl Pace {
         let old = self.settle_nanos_per_entry.load(Ordering::Relaxed);
         let next = match old {
             NOT_LEARNED => seen,
-            old if seen >= old => if cut { seen } else { old },
+            old if seen >= old => {
+                if cut {
+                    seen
+                } else {
+                    old
+                }
+            }
             old => old - (old - seen) / 2,
         };
         self.settle_nanos_per_entry.store(next, Ordering::Relaxed);
@@ -275,7 +286,10 @@ mod tests {
                 assert_eq!(last, Duration::ZERO, "{share_ms}: the share fills the target");
             }
             // The factor is the plain blocks' still.
-            assert_eq!(pace.budget(configured), paced(interval, configured, one_tx).budget(configured));
+            assert_eq!(
+                pace.budget(configured),
+                paced(interval, configured, one_tx).budget(configured)
+            );
         }
     }
 
@@ -310,7 +324,8 @@ mod tests {
         assert!(t > Duration::from_millis(100) && t < Duration::from_millis(140), "{t:?}");
         let b = pace.settle_budget(Duration::from_millis(180), interval, 1_000);
         assert_eq!(b.reserved, t);
-        let left = (target - t).as_nanos() * Duration::from_millis(180).as_nanos() / target.as_nanos();
+        let left =
+            (target - t).as_nanos() * Duration::from_millis(180).as_nanos() / target.as_nanos();
         assert_eq!(b.budget.as_nanos(), left);
     }
 }

@@ -4,9 +4,9 @@
 
 use crate::Shared;
 use crate::pace::{self, SettleBudget};
-use cairn_app::rewards::deferred;
 use cairn_app::Executed;
 use cairn_app::check::{SizedTx, StatefulError};
+use cairn_app::rewards::deferred;
 use cairn_types::{Block, Certificate, Hash};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -76,19 +76,22 @@ pub fn produce_block(shared: &Shared) -> anyhow::Result<Hash> {
     // scales it by what the last blocks took after their execution, and a block that
     // settles a share of a reward run leaves the share its time (ADR 0043).
     let interval = shared.config.block_interval;
-    let settle_budget = match shared.config.propose_within {
-        Some(within) => settle_share(shared, &snap, &params, parent.height + 1)?.map(|share| {
-            match share {
-                Some(entries) => shared.pace.settle_budget(within, interval, entries),
-                // The run is not computed yet: the block computes it, for a time unknown.
-                None => SettleBudget { budget: Duration::ZERO, reserved: pace::target(interval) },
-            }
-        }),
+    let settles = match shared.config.propose_within {
+        Some(_) => settle_share(shared, &snap, &params, parent.height + 1)?,
         None => None,
     };
-    let deadline = shared.config.propose_within.map(|d| {
-        started + settle_budget.map_or_else(|| shared.pace.budget(d), |s| s.budget)
+    let settle_budget = settles.map(|share| match share {
+        Some(entries) => {
+            let within = shared.config.propose_within.unwrap_or_default();
+            shared.pace.settle_budget(within, interval, entries)
+        }
+        // The run is not computed yet: the block computes it, for a time unknown.
+        None => SettleBudget { budget: Duration::ZERO, reserved: pace::target(interval) },
     });
+    let deadline = shared
+        .config
+        .propose_within
+        .map(|d| started + settle_budget.map_or_else(|| shared.pace.budget(d), |s| s.budget));
     let offered = candidates.len();
     let proposal = shared.app.propose_until(
         &snap,
@@ -110,14 +113,16 @@ pub fn produce_block(shared: &Shared) -> anyhow::Result<Hash> {
         let cut =
             block.txs.len() + proposal.dropped.len() < offered || !shared.mempool().is_empty();
         let took = started.elapsed();
-        match settle_budget {
-            // A settle block teaches the share's time, not the factor.
-            Some(s) => {
+        match (settles, settle_budget) {
+            // A settle block teaches the share's time, not the factor; one that computed
+            // the run itself teaches nothing.
+            (Some(Some(_)), Some(s)) => {
                 let settled = proposal.executed.reward_index.as_ref();
                 let entries = settled.map_or(0, |c| u64::from(c.to.saturating_sub(c.from)));
                 shared.pace.observe_settle(interval, took, cut, entries, s.reserved);
             }
-            None => shared.pace.observe(interval, took, cut),
+            (Some(None), _) => {}
+            _ => shared.pace.observe(interval, took, cut),
         }
         let next = shared.pace.budget(budget);
         shared.metrics.chain.proposer_budget_seconds.set(next.as_secs_f64());

@@ -299,7 +299,7 @@ pub fn next_share(
         return Ok(n);
     }
     let (from, to) = share_bounds(&computed.params, run, n, settled_entries(state)?, finish);
-    Ok(to - from)
+    Ok(to.saturating_sub(from))
 }
 
 /// Where a block gets the result of a deferred run: computed ahead from the snapshot, or

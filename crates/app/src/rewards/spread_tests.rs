@@ -164,8 +164,11 @@ fn settle_blocks(mut state: Map, computed: &Computed) -> (Map, Vec<Step>) {
     let mut height = BOUNDARY;
     while let Some(run) = pending(&state).unwrap() {
         assert!(height < BOUNDARY + BPE, "the settlement reached the next boundary");
+        // What a proposer expects the block to settle is what it settles.
+        let expected = next_share(&state, &run, computed, false).unwrap();
         let mut o = Overlay::new(&state);
         let step = settle_step(&mut o, &run, computed, height, false).unwrap();
+        assert_eq!(u64::from(step.index.to - step.index.from), expected);
         let changes = o.into_changes();
         state.apply(changes);
         assert_supply_identity(&state);
