@@ -17,11 +17,24 @@
 //! [[`MIN_FACTOR_PPM`], 1,000,000] parts per million: never more than the configured
 //! budget, never so little that a block can take almost nothing.
 //!
+//! A block that settles a share of a reward run (docs/adr/0041-reward-settle-spread.md) does
+//! work besides its transactions that the factor knows nothing of: its share's state writes
+//! and the node's reward index rows, committed with the block. The pace reserves that time
+//! ahead (docs/adr/0043-settle-share-in-the-proposers-time.md): such a block's budget is
+//! scaled by the part of the target its share leaves, `(target − reserved) / target`, where
+//! `reserved` is the share's entries times a time per entry learned from the settle blocks
+//! before. Until one has been seen the share's time is unknown and the block takes its first
+//! candidate only, so the first settle block of a settlement never carries a full block of
+//! traffic on top of its share. After a settle block, the time per entry is set from what
+//! the share evidently took: the block's whole time less the target the traffic was given
+//! (all of it when the block was not cut: the share took no more than the whole block);
+//! raised at once, lowered half way. The factor learns from blocks that settle nothing.
+//!
 //! It is the proposer's policy, not a rule: verifiers check only the chain's limits and
 //! cost budget, so the pace changes no root, and two nodes with different paces agree on
 //! every block.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 /// What a cut block's whole time (from taking the candidates to the mempool's update) aims
@@ -36,17 +49,40 @@ pub const MIN_FACTOR_PPM: u32 = 10_000;
 
 const FULL_PPM: u32 = 1_000_000;
 
-/// The factor a proposer applies to its execution budget, shared by the block producer's
-/// blocks (one at a time).
+/// The time per settled entry before any settle block was seen.
+const NOT_LEARNED: u64 = u64::MAX;
+
+/// The factor a proposer applies to its execution budget, and the time a settle share takes
+/// per entry, shared by the block producer's blocks (one at a time).
 #[derive(Debug)]
 pub struct Pace {
     factor_ppm: AtomicU32,
+    /// Nanoseconds a settle share took per entry (rounded up), or [`NOT_LEARNED`].
+    settle_nanos_per_entry: AtomicU64,
 }
 
 impl Default for Pace {
     fn default() -> Self {
-        Pace { factor_ppm: AtomicU32::new(FULL_PPM) }
+        Pace {
+            factor_ppm: AtomicU32::new(FULL_PPM),
+            settle_nanos_per_entry: AtomicU64::new(NOT_LEARNED),
+        }
     }
+}
+
+/// [`TARGET_PERCENT`] of `interval`.
+pub fn target(interval: Duration) -> Duration {
+    interval * TARGET_PERCENT / 100
+}
+
+/// The budget of a block that settles a share of a reward run ([`Pace::settle_budget`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SettleBudget {
+    /// What the block may spend on its transactions.
+    pub budget: Duration,
+    /// The time of the block's target reserved for its share: the whole target while the
+    /// share's time is unknown.
+    pub reserved: Duration,
 }
 
 impl Pace {
@@ -61,6 +97,71 @@ impl Pace {
     /// The factor now, in parts per million of the configured budget.
     pub fn factor_ppm(&self) -> u32 {
         self.factor_ppm.load(Ordering::Relaxed)
+    }
+
+    /// The time a settle share of `entries` entries is expected to take, once learned.
+    pub fn settle_share_time(&self, entries: u64) -> Option<Duration> {
+        let per_entry = self.settle_nanos_per_entry.load(Ordering::Relaxed);
+        (per_entry != NOT_LEARNED).then(|| Duration::from_nanos(per_entry.saturating_mul(entries)))
+    }
+
+    /// The budget of a block that settles `entries` entries of a reward run, with a block
+    /// every `interval`: the paced `budget` ([`Pace::budget`]) scaled by the part of the
+    /// target ([`TARGET_PERCENT`] of the interval) the share's expected time leaves, rounded
+    /// down; nothing (the block takes its first candidate only) while that time is not
+    /// learned or fills the target.
+    pub fn settle_budget(
+        &self,
+        budget: Duration,
+        interval: Duration,
+        entries: u64,
+    ) -> SettleBudget {
+        let target = target(interval);
+        let reserved = self.settle_share_time(entries).map_or(target, |t| t.min(target));
+        let paced = self.budget(budget).as_nanos();
+        let left = target.saturating_sub(reserved).as_nanos();
+        let nanos = paced.saturating_mul(left) / target.as_nanos().max(1);
+        SettleBudget {
+            budget: Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX)),
+            reserved,
+        }
+    }
+
+    /// Learns from a block that settled `entries` entries of a reward run and took `took`,
+    /// `reserved` of its target having been left to its share ([`Pace::settle_budget`]).
+    /// The share took `took` less what the transactions were given (`target − reserved`) if
+    /// the block was cut, at most `took` if not. A longer time per entry than the one
+    /// learned is taken at once, a shorter one half way; a block that settled nothing
+    /// teaches nothing.
+    pub fn observe_settle(
+        &self,
+        interval: Duration,
+        took: Duration,
+        cut: bool,
+        entries: u64,
+        reserved: Duration,
+    ) {
+        if entries == 0 {
+            return;
+        }
+        let given = target(interval).saturating_sub(reserved);
+        let share = if cut { took.saturating_sub(given) } else { took };
+        let seen = u64::try_from(share.as_nanos().div_ceil(u128::from(entries)))
+            .unwrap_or(NOT_LEARNED - 1)
+            .min(NOT_LEARNED - 1);
+        let old = self.settle_nanos_per_entry.load(Ordering::Relaxed);
+        let next = match old {
+            NOT_LEARNED => seen,
+            old if seen >= old => {
+                if cut {
+                    seen
+                } else {
+                    old
+                }
+            }
+            old => old - (old - seen) / 2,
+        };
+        self.settle_nanos_per_entry.store(next, Ordering::Relaxed);
     }
 
     /// Learns from a block that took `took` from taking its candidates to the mempool's
@@ -138,5 +239,93 @@ mod tests {
         assert_eq!(pace.budget(Duration::from_millis(400)), Duration::from_millis(4));
         pace.observe(interval, Duration::ZERO, true);
         assert_eq!(pace.factor_ppm(), 2 * MIN_FACTOR_PPM, "at most doubled a block");
+    }
+
+    /// The pace of a machine like [`block_time`]'s after `blocks` blocks that settle
+    /// nothing.
+    fn paced(interval: Duration, configured: Duration, one_tx: Duration) -> Pace {
+        let pace = Pace::default();
+        for _ in 0..10 {
+            pace.observe(interval, block_time(pace.budget(configured), one_tx, 3), true);
+        }
+        pace
+    }
+
+    #[test]
+    fn settle_blocks_leave_their_share_its_time_and_stay_inside_one_and_a_half_intervals() {
+        let interval = Duration::from_millis(500);
+        let configured = interval * cairn_app::PROPOSAL_SHARE_PERCENT / 100;
+        let one_tx = Duration::from_millis(20);
+        for share_ms in [60u64, 150, 300, 450, 600] {
+            let share = Duration::from_millis(share_ms);
+            let pace = paced(interval, configured, one_tx);
+            let plain = block_time(pace.budget(configured), one_tx, 3);
+            assert!(plain <= interval, "{plain:?}");
+            // Given the paced budget as any other block (before), a settle block passes
+            // 1.5 × the interval once its share takes more than about 300 ms.
+            if share_ms >= 450 {
+                assert!(share + plain > interval * 3 / 2, "{share_ms}: {:?}", share + plain);
+            }
+            let mut budgets = Vec::new();
+            for block in 0..12 {
+                let b = pace.settle_budget(configured, interval, 1_000);
+                let took = share + block_time(b.budget, one_tx, 3);
+                assert!(took <= interval * 3 / 2, "share {share_ms} ms, block {block}: {took:?}");
+                pace.observe_settle(interval, took, true, 1_000, b.reserved);
+                budgets.push(b.budget);
+            }
+            assert_eq!(budgets[0], Duration::ZERO, "unknown: the first candidate only");
+            let last = *budgets.last().unwrap();
+            let took = share + block_time(last, one_tx, 3);
+            if share_ms <= 150 {
+                // A small share leaves the traffic most of the block.
+                assert!(last >= pace.budget(configured) / 2, "{share_ms}: {last:?}");
+                assert!(took <= interval, "{share_ms}: {took:?}");
+            }
+            if share_ms >= 450 {
+                assert_eq!(last, Duration::ZERO, "{share_ms}: the share fills the target");
+            }
+            // The factor is the plain blocks' still.
+            assert_eq!(
+                pace.budget(configured),
+                paced(interval, configured, one_tx).budget(configured)
+            );
+        }
+    }
+
+    #[test]
+    fn the_share_time_rises_at_once_falls_half_way_and_an_uncut_block_only_lowers_it() {
+        let interval = Duration::from_millis(500);
+        let target = interval * TARGET_PERCENT / 100;
+        let pace = Pace::default();
+        let unknown = pace.settle_budget(Duration::from_millis(200), interval, 0);
+        assert_eq!(unknown, SettleBudget { budget: Duration::ZERO, reserved: target });
+        pace.observe_settle(interval, Duration::from_millis(900), true, 0, target);
+        assert_eq!(pace.settle_share_time(1_000), None, "no entries, nothing learned");
+        // Nothing given to the traffic: the whole block is the share's (an upper bound).
+        pace.observe_settle(interval, Duration::from_millis(600), true, 1_000, target);
+        assert_eq!(pace.settle_share_time(1_000), Some(Duration::from_millis(600)));
+        assert_eq!(pace.settle_share_time(500), Some(Duration::from_millis(300)));
+        // Not cut, longer: says nothing; shorter: half way down.
+        pace.observe_settle(interval, Duration::from_millis(800), false, 1_000, target);
+        assert_eq!(pace.settle_share_time(1_000), Some(Duration::from_millis(600)));
+        pace.observe_settle(interval, Duration::from_millis(200), false, 1_000, target);
+        assert_eq!(pace.settle_share_time(1_000), Some(Duration::from_millis(400)));
+        // Cut with 150 ms given to the traffic: 700 − 150 = 550 ms, taken at once.
+        let reserved = Duration::from_millis(300);
+        pace.observe_settle(interval, Duration::from_millis(700), true, 1_000, reserved);
+        assert_eq!(pace.settle_share_time(1_000), Some(Duration::from_millis(550)));
+        // 100 ms reserved of a 450 ms target leaves 7/9 of the paced budget.
+        pace.observe_settle(interval, Duration::from_millis(100), false, 1_000, target);
+        pace.observe_settle(interval, Duration::from_millis(100), false, 1_000, target);
+        pace.observe_settle(interval, Duration::from_millis(100), false, 1_000, target);
+        pace.observe_settle(interval, Duration::from_millis(100), false, 1_000, target);
+        let t = pace.settle_share_time(1_000).unwrap();
+        assert!(t > Duration::from_millis(100) && t < Duration::from_millis(140), "{t:?}");
+        let b = pace.settle_budget(Duration::from_millis(180), interval, 1_000);
+        assert_eq!(b.reserved, t);
+        let left =
+            (target - t).as_nanos() * Duration::from_millis(180).as_nanos() / target.as_nanos();
+        assert_eq!(b.budget.as_nanos(), left);
     }
 }

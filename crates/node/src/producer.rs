@@ -3,8 +3,10 @@
 //! transactions, so epochs (counted in blocks) advance with time.
 
 use crate::Shared;
+use crate::pace::{self, SettleBudget};
 use cairn_app::Executed;
 use cairn_app::check::{SizedTx, StatefulError};
+use cairn_app::rewards::deferred;
 use cairn_types::{Block, Certificate, Hash};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -71,8 +73,25 @@ pub fn produce_block(shared: &Shared) -> anyhow::Result<Hash> {
     );
     // The proposer's time (docs/adr/0039-blocks-that-fit-the-interval.md): candidates the
     // block has no time for stay in the mempool, in fee order, for the next block. The pace
-    // scales it by what the last blocks took after their execution.
-    let deadline = shared.config.propose_within.map(|d| started + shared.pace.budget(d));
+    // scales it by what the last blocks took after their execution, and a block that
+    // settles a share of a reward run leaves the share its time (ADR 0043).
+    let interval = shared.config.block_interval;
+    let settles = match shared.config.propose_within {
+        Some(_) => settle_share(shared, &snap, &params, parent.height + 1)?,
+        None => None,
+    };
+    let settle_budget = settles.map(|share| match share {
+        Some(entries) => {
+            let within = shared.config.propose_within.unwrap_or_default();
+            shared.pace.settle_budget(within, interval, entries)
+        }
+        // The run is not computed yet: the block computes it, for a time unknown.
+        None => SettleBudget { budget: Duration::ZERO, reserved: pace::target(interval) },
+    });
+    let deadline = shared
+        .config
+        .propose_within
+        .map(|d| started + settle_budget.map_or_else(|| shared.pace.budget(d), |s| s.budget));
     let offered = candidates.len();
     let proposal = shared.app.propose_until(
         &snap,
@@ -93,11 +112,40 @@ pub fn produce_block(shared: &Shared) -> anyhow::Result<Hash> {
         // candidate offered may still have left work waiting).
         let cut =
             block.txs.len() + proposal.dropped.len() < offered || !shared.mempool().is_empty();
-        shared.pace.observe(shared.config.block_interval, started.elapsed(), cut);
+        let took = started.elapsed();
+        match (settles, settle_budget) {
+            // A settle block teaches the share's time, not the factor; one that computed
+            // the run itself teaches nothing.
+            (Some(Some(_)), Some(s)) => {
+                let settled = proposal.executed.reward_index.as_ref();
+                let entries = settled.map_or(0, |c| u64::from(c.to.saturating_sub(c.from)));
+                shared.pace.observe_settle(interval, took, cut, entries, s.reserved);
+            }
+            (Some(None), _) => {}
+            _ => shared.pace.observe(interval, took, cut),
+        }
         let next = shared.pace.budget(budget);
         shared.metrics.chain.proposer_budget_seconds.set(next.as_secs_f64());
     }
     Ok(hash)
+}
+
+/// Whether block `height`, the next on `snap`, settles a share of a pending reward run
+/// (docs/adr/0041-reward-settle-spread.md): `Some(Some(entries))` with the share's entries
+/// when the run is computed here, `Some(None)` when the block would have to compute it.
+fn settle_share(
+    shared: &Shared,
+    snap: &cairn_store::Snapshot,
+    params: &cairn_types::Params,
+    height: u64,
+) -> anyhow::Result<Option<Option<u64>>> {
+    let Some(run) = deferred::pending(snap)? else { return Ok(None) };
+    if height < run.due {
+        return Ok(None);
+    }
+    let Some(computed) = shared.app.runs().done(&run) else { return Ok(Some(None)) };
+    let finish = params.starts_epoch(height);
+    Ok(Some(Some(deferred::next_share(snap, &run, &computed, finish)?)))
 }
 
 /// Commits a certified block with its execution result (one store transaction), then

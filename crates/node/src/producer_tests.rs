@@ -10,9 +10,9 @@ use std::time::Duration;
 
 const CHAIN: &str = "producer-test";
 
-/// A chain whose keys `k0`..`k4` hold funds, in a temporary directory.
-fn funded_dir(keys: &[Keypair]) -> tempfile::TempDir {
-    let dir = data_dir(cairn_types::Params::default());
+/// A chain with `params` whose keys `k0`..`k4` hold funds, in a temporary directory.
+fn funded_dir_with(keys: &[Keypair], params: cairn_types::Params) -> tempfile::TempDir {
+    let dir = data_dir(params);
     let path = dir.path().join(GENESIS_FILE);
     let mut genesis: Genesis = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     genesis.chain_id = CHAIN.into();
@@ -22,6 +22,21 @@ fn funded_dir(keys: &[Keypair]) -> tempfile::TempDir {
         .collect();
     std::fs::write(&path, serde_json::to_vec(&genesis).unwrap()).unwrap();
     dir
+}
+
+/// A chain whose keys `k0`..`k4` hold funds, in a temporary directory.
+fn funded_dir(keys: &[Keypair]) -> tempfile::TempDir {
+    funded_dir_with(keys, cairn_types::Params::default())
+}
+
+/// Admits `txs` to the node's mempool.
+fn admit(shared: &Shared, txs: &[SignedTx]) {
+    let snap = shared.snapshot().unwrap();
+    let params = cairn_app::App::params(&snap).unwrap();
+    let mut pool = shared.mempool();
+    for t in txs {
+        pool.admit(SizedTx::new(t.clone()), &snap, &params, 1).unwrap();
+    }
 }
 
 /// A transfer of 1 from `k` paying `fee`.
@@ -49,14 +64,7 @@ async fn blocks_with(propose_within: Option<Duration>) -> (Vec<SignedTx>, Vec<Ve
     let shared = node.shared.clone();
     let txs: Vec<SignedTx> =
         keys.iter().enumerate().map(|(i, k)| transfer(k, 10_000 * (i as u128 + 1))).collect();
-    {
-        let snap = shared.snapshot().unwrap();
-        let params = cairn_app::App::params(&snap).unwrap();
-        let mut pool = shared.mempool();
-        for t in &txs {
-            pool.admit(SizedTx::new(t.clone()), &snap, &params, 1).unwrap();
-        }
-    }
+    admit(&shared, &txs);
     let mut blocks = Vec::new();
     while !shared.mempool().is_empty() && blocks.len() < 10 {
         let pending = shared.mempool().len();
@@ -87,4 +95,46 @@ async fn a_producer_with_time_to_spare_takes_every_candidate_in_one_block() {
         let (txs, blocks) = blocks_with(within).await;
         assert_eq!(blocks, vec![txs.iter().rev().cloned().collect::<Vec<_>>()], "{within:?}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_block_that_settles_a_reward_run_of_unknown_time_takes_only_its_first_candidate() {
+    // Six blocks an epoch, the run of epoch 0 fixed at block 6 and settled from block 9.
+    let mut params = crate::pruning_tests::short_params();
+    params.blocks_per_epoch = 6;
+    params.reward_settle_delay_blocks = 3;
+    let keys: Vec<Keypair> = (0..5).map(|i| Keypair::from_label(&format!("k{i}"))).collect();
+    let dir = funded_dir_with(&keys, params);
+    let mut c = config(dir.path());
+    c.keep_versions = 4;
+    // Time for every candidate, were it not for the settlement (ADR 0043).
+    c.propose_within = Some(Duration::from_secs(3_600));
+    let node = start(c).await.unwrap();
+    let shared = node.shared.clone();
+    for _ in 1..=8 {
+        producer::produce_block(&shared).unwrap();
+    }
+    let run = cairn_app::rewards::deferred::pending(&shared.snapshot().unwrap()).unwrap().unwrap();
+    assert_eq!(run.due, 9);
+    let until = std::time::Instant::now() + Duration::from_secs(30);
+    while !shared.app.runs().is_done(&run) {
+        assert!(std::time::Instant::now() < until, "the background run did not end");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(shared.pace.settle_share_time(1), None, "no settle block seen yet");
+    let txs: Vec<SignedTx> =
+        keys.iter().enumerate().map(|(i, k)| transfer(k, 10_000 * (i as u128 + 1))).collect();
+    admit(&shared, &txs);
+    // Block 9 settles the run (its share's time unknown): the best fee only.
+    producer::produce_block(&shared).unwrap();
+    let snap = shared.snapshot().unwrap();
+    let block = snap.block(9).unwrap().unwrap();
+    assert_eq!(block.txs, vec![txs[4].clone()]);
+    assert_eq!(cairn_app::rewards::deferred::pending(&snap).unwrap(), None, "settled");
+    drop(snap);
+    // Block 10 settles nothing: the rest, in fee order.
+    producer::produce_block(&shared).unwrap();
+    let block = shared.snapshot().unwrap().block(10).unwrap().unwrap();
+    assert_eq!(block.txs, txs[..4].iter().rev().cloned().collect::<Vec<_>>());
+    node.shutdown().await;
 }

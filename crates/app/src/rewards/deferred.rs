@@ -92,14 +92,47 @@ pub struct Computed {
     pub params: Params,
     pub report: Arc<RewardReport>,
     pub hearers: Hearers,
+    /// The leaves among the report's first `LEAF_MARK_STRIDE × i` entries, for every i up to
+    /// the report's length ([`Computed::leaves_before`]).
+    leaf_marks: Vec<u64>,
 }
+
+/// Entries of a report between two of [`Computed`]'s leaf marks.
+const LEAF_MARK_STRIDE: usize = 256;
 
 impl Computed {
     /// The run's result as the pay stage handed it over.
     pub fn new(params: Params, payout: Payout) -> Computed {
         let Payout { report, hearers } = payout;
-        Computed { params, report: Arc::new(report), hearers }
+        let leaf_marks = leaf_marks(&report.entries);
+        Computed { params, report: Arc::new(report), hearers, leaf_marks }
     }
+
+    /// How many of the report's first `position` entries are leaves (the leaf number of the
+    /// entry at `position`, if it is one): the mark at or below `position` and the entries
+    /// after it, at most [`LEAF_MARK_STRIDE`] − 1, so a settle share costs the same wherever
+    /// it starts in the report. Past the end: every leaf.
+    pub fn leaves_before(&self, position: usize) -> u64 {
+        let entries = &self.report.entries;
+        let position = position.min(entries.len());
+        let mark = position / LEAF_MARK_STRIDE;
+        let counted = self.leaf_marks.get(mark).copied().unwrap_or_default();
+        let rest = entries.get(mark * LEAF_MARK_STRIDE..position).unwrap_or_default();
+        counted + rest.iter().filter(|e| e.is_leaf()).count() as u64
+    }
+}
+
+/// The leaves among the first `LEAF_MARK_STRIDE × i` of `entries`, for i from 0 while that
+/// is at most their number.
+fn leaf_marks(entries: &[cairn_types::rewards::RewardEntry]) -> Vec<u64> {
+    let mut marks = Vec::with_capacity(entries.len() / LEAF_MARK_STRIDE + 1);
+    let mut leaves = 0u64;
+    marks.push(0);
+    for stride in entries.chunks_exact(LEAF_MARK_STRIDE) {
+        leaves += stride.iter().filter(|e| e.is_leaf()).count() as u64;
+        marks.push(leaves);
+    }
+    marks
 }
 
 /// The run that block `boundary` fixes, computed on `snapshot`, the state committed at
@@ -140,7 +173,7 @@ pub fn settle_due(
     computed: &Computed,
     height: Height,
 ) -> Result<(), StateError> {
-    let Computed { params, report, hearers } = computed;
+    let Computed { params, report, hearers, .. } = computed;
     let unproven_due = escrow::release_due(o, params.epoch_of(run.boundary), height)?;
     settle::settle(o, params, height, run.epoch, report, hearers, unproven_due)?;
     o.delete(state_key::reward_run());
@@ -189,7 +222,7 @@ pub fn settle_step(
     height: Height,
     finish: bool,
 ) -> Result<Step, StateError> {
-    let Computed { params, report, hearers } = computed;
+    let Computed { params, report, hearers, .. } = computed;
     if params.reward_settle_entries_per_block == 0 {
         settle_due(o, run, computed, height)?;
         return Ok(Step {
@@ -204,19 +237,16 @@ pub fn settle_step(
     let at = run.due;
     let released_epoch = params.epoch_of(run.boundary);
     let cursor = settled_entries(o)?;
-    let from = match cursor {
-        Some(done) => done.min(n),
-        None => {
-            escrow::release_found(o, released_epoch, at)?;
-            settle::open(o, &report.summary)?;
-            0
-        }
-    };
-    let share = if finish { n } else { block_share(params, run, n) };
-    let to = from.saturating_add(share).min(n);
+    let (from, to) = share_bounds(params, run, n, cursor, finish);
+    if cursor.is_none() {
+        escrow::release_found(o, released_epoch, at)?;
+        settle::open(o, &report.summary)?;
+    }
     let (lo, hi) = (from as usize, to as usize);
     settle::entries(o, params, run.epoch, all.get(lo..hi).unwrap_or_default())?;
-    let first_leaf = all.get(..lo).unwrap_or_default().iter().filter(|e| e.is_leaf()).count();
+    // The leaf number of the share's first entry, without counting the report from its
+    // start every block.
+    let first_leaf = computed.leaves_before(lo);
     let position = |p: u64| {
         u32::try_from(p).map_err(|_| {
             StateError::Storage(format!("the report of epoch {} has over 2^32 entries", run.epoch))
@@ -226,7 +256,7 @@ pub fn settle_step(
         report: report.clone(),
         from: position(from)?,
         to: position(to)?,
-        first_leaf: first_leaf as u64,
+        first_leaf,
     };
     if to < n {
         o.put_encoded(state_key::reward_settle_cursor(), &to);
@@ -239,6 +269,37 @@ pub fn settle_step(
     }
     o.delete(state_key::reward_run());
     Ok(Step { report: Some(report.clone()), index })
+}
+
+/// The positions `from..to` of the entries of a run's `n`-entry report a block of its
+/// spread settlement settles, the cursor in state being `cursor` ([`settle_step`]).
+fn share_bounds(
+    params: &Params,
+    run: &PendingRun,
+    n: u64,
+    cursor: Option<u64>,
+    finish: bool,
+) -> (u64, u64) {
+    let from = cursor.map_or(0, |done| done.min(n));
+    let share = if finish { n } else { block_share(params, run, n) };
+    (from, from.saturating_add(share).min(n))
+}
+
+/// How many entries of `run` (computed as `computed`, due at or before the block) the next
+/// block on `state` settles ([`settle_step`] with the same `finish`): what a proposer can
+/// know of a settle block before it executes it. Reads the cursor only.
+pub fn next_share(
+    state: &impl StateRead,
+    run: &PendingRun,
+    computed: &Computed,
+    finish: bool,
+) -> Result<u64, StateError> {
+    let n = computed.report.entries.len() as u64;
+    if computed.params.reward_settle_entries_per_block == 0 {
+        return Ok(n);
+    }
+    let (from, to) = share_bounds(&computed.params, run, n, settled_entries(state)?, finish);
+    Ok(to.saturating_sub(from))
 }
 
 /// Where a block gets the result of a deferred run: computed ahead from the snapshot, or
@@ -392,6 +453,14 @@ impl Runs {
     pub fn keep_only(&self, run: Option<&PendingRun>) {
         let keep = run.map(PendingRun::key);
         self.lock().retain(|k, s| matches!(s, Slot::Running) || Some(*k) == keep);
+    }
+
+    /// The result of `run` if it is computed (never waits).
+    pub fn done(&self, run: &PendingRun) -> Option<Arc<Computed>> {
+        match self.lock().get(&run.key()) {
+            Some(Slot::Done(computed)) => Some(computed.clone()),
+            _ => None,
+        }
     }
 
     /// Whether `run` is computed.

@@ -164,8 +164,11 @@ fn settle_blocks(mut state: Map, computed: &Computed) -> (Map, Vec<Step>) {
     let mut height = BOUNDARY;
     while let Some(run) = pending(&state).unwrap() {
         assert!(height < BOUNDARY + BPE, "the settlement reached the next boundary");
+        // What a proposer expects the block to settle is what it settles.
+        let expected = next_share(&state, &run, computed, false).unwrap();
         let mut o = Overlay::new(&state);
         let step = settle_step(&mut o, &run, computed, height, false).unwrap();
+        assert_eq!(u64::from(step.index.to - step.index.from), expected);
         let changes = o.into_changes();
         state.apply(changes);
         assert_supply_identity(&state);
@@ -223,6 +226,28 @@ proptest! {
         // The summary, from which the epoch is claimable, comes with the last block only.
         let summary = crate::rewards::get_epoch_rewards(&end, EPOCH).unwrap();
         prop_assert_eq!(summary.as_ref(), Some(&spread.report.summary));
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    /// The leaf number a share starts at, read from the run's marks, is the count of leaves
+    /// before it in the report, wherever the share starts (on a mark, between two, past the
+    /// last or past the end), for reports over several marks.
+    #[test]
+    fn the_leaves_before_any_position_are_those_counted_from_the_reports_start(
+        kinds in proptest::collection::vec(0u8..4, 0..1_400),
+        positions in proptest::collection::vec(0usize..1_500, 1..40),
+    ) {
+        let run = computed(&kinds, 1);
+        let all = &run.report.entries;
+        let boundaries = [0, LEAF_MARK_STRIDE, 2 * LEAF_MARK_STRIDE - 1, kinds.len()];
+        for p in positions.into_iter().chain(boundaries) {
+            let counted = all.iter().take(p).filter(|e| e.is_leaf()).count() as u64;
+            prop_assert_eq!(run.leaves_before(p), counted, "position {}", p);
+        }
+        prop_assert_eq!(run.leaves_before(usize::MAX), run.report.summary.leaves);
     }
 }
 
