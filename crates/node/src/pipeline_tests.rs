@@ -36,7 +36,7 @@ fn transfers(nonce: u64) -> Vec<SizedTx> {
     let keys = keys();
     let mut out = Vec::new();
     for (i, k) in keys.iter().enumerate() {
-        let to = if nonce % 2 == 0 {
+        let to = if nonce.is_multiple_of(2) {
             keys[(i + 1) % keys.len()].address()
         } else {
             Address([nonce as u8 * 16 + i as u8; 32])
@@ -86,7 +86,6 @@ async fn a_block_built_while_its_parent_commits_is_the_block_the_committed_paren
         app.propose_until(&ahead, p1, p1.timestamp_ms + 1, proposer, transfers(1), None).unwrap();
     let (b2, e2) = certify(&shared, second);
     assert_eq!(b2.txs.len(), keys().len(), "every nonce-1 transfer follows its nonce-0 one");
-    drop(ahead);
     drop(before);
 
     shared.store.commit_block(&b1, &e1.receipts, &e1.changes, &e1.tree_batch, None).unwrap();
