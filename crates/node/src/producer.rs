@@ -111,11 +111,20 @@ pub fn produce_ahead(shared: &Arc<Shared>) -> anyhow::Result<Hash> {
     drop(snap);
     // The block before must be durable before this one is handed on, whether or not this
     // one was built.
+    let built_at = Instant::now();
     if let Some(p) = prev {
         p.finish()?;
     }
     let Built { block, executed, dropped, offered } = built?;
     let hash = block.hash();
+    // The commit's own line ("committed block") counts this block's execution and this wait
+    // together as `execute_ms`.
+    tracing::debug!(
+        height = block.header.height,
+        built_ms = (built_at - started).as_millis() as u64,
+        waited_ms = built_at.elapsed().as_millis() as u64,
+        "block handed to its commit"
+    );
     let waiting = block.txs.len() + dropped.len();
     observe_pace(shared, &block, dropped.len(), offered, started, waiting);
     let flight = InFlight::start(shared, block, executed, dropped, parent.timestamp_ms, started)?;
