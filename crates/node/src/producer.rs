@@ -1,6 +1,8 @@
 //! The solo block producer: on every tick, build a block from the mempool, certify it with
 //! the validator key, and commit it. Blocks are made whether or not there are
-//! transactions, so epochs (counted in blocks) advance with time.
+//! transactions, so epochs (counted in blocks) advance with time. On the tick, a block's
+//! commit runs on a thread of its own while the next block is built
+//! ([`crate::pipeline`], docs/adr/0045-commit-beside-the-next-block.md).
 
 use crate::Shared;
 use crate::pipeline::{Ahead, InFlight};
