@@ -18,6 +18,7 @@ pub mod events;
 pub mod mempool;
 pub mod metrics;
 pub mod pace;
+pub mod pipeline;
 pub mod producer;
 pub mod relay;
 pub mod reward_runs;
@@ -171,6 +172,9 @@ pub struct Shared {
     pub config: NodeConfig,
     /// Held while a block is built and committed, so two never overlap.
     pub producing: Mutex<()>,
+    /// The block the ticking producer left committing, if any (taken under `producing`;
+    /// docs/adr/0045-commit-beside-the-next-block.md).
+    pub in_flight: Mutex<Option<pipeline::InFlight>>,
     /// Forwards admitted client transactions to the peers in `config.relay_peers`.
     pub relay: relay::Relay,
     /// Reward Merkle trees of recent epochs, for claim paths.
@@ -198,6 +202,11 @@ impl Shared {
         // A panic while holding the lock cannot leave the pool half-updated in a way that
         // matters more than stopping would; keep serving.
         self.mempool.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The block left committing ([`Shared::in_flight`]).
+    pub fn in_flight(&self) -> MutexGuard<'_, Option<pipeline::InFlight>> {
+        self.in_flight.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn snapshot(&self) -> anyhow::Result<Snapshot> {
@@ -410,6 +419,7 @@ pub async fn start_with(
         key,
         config: config.clone(),
         producing: Mutex::new(()),
+        in_flight: Mutex::new(None),
         relay,
         reward_trees: Default::default(),
         pace: Default::default(),

@@ -1,12 +1,16 @@
 //! The solo block producer: on every tick, build a block from the mempool, certify it with
 //! the validator key, and commit it. Blocks are made whether or not there are
-//! transactions, so epochs (counted in blocks) advance with time.
+//! transactions, so epochs (counted in blocks) advance with time. On the tick, a block's
+//! commit runs on a thread of its own while the next block is built
+//! ([`crate::pipeline`], docs/adr/0045-commit-beside-the-next-block.md).
 
 use crate::Shared;
 use crate::pace::{self, SettleBudget};
-use cairn_app::Executed;
+use crate::pipeline::{Ahead, InFlight};
 use cairn_app::check::{SizedTx, StatefulError};
 use cairn_app::rewards::deferred;
+use cairn_app::{Executed, Parent};
+use cairn_state::CommittedState;
 use cairn_types::{Block, Certificate, Hash};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -22,7 +26,7 @@ pub async fn run(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
             _ = shutdown.changed() => break,
         }
         let s = shared.clone();
-        match tokio::task::spawn_blocking(move || produce_block(&s)).await {
+        match tokio::task::spawn_blocking(move || produce_ahead(&s)).await {
             Ok(Ok(_)) => {}
             Ok(Err(e)) if upgrade_required(&e) => {
                 // A passed upgrade proposal needs newer software from this height on:
@@ -41,6 +45,13 @@ pub async fn run(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
             Err(e) => tracing::error!(error = %e, "block production task failed"),
         }
     }
+    // A clean stop leaves no block half-way: the one in flight is made durable first.
+    let s = shared.clone();
+    match tokio::task::spawn_blocking(move || finish_in_flight(&s)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::error!(error = %format!("{e:#}"), "block commit failed"),
+        Err(e) => tracing::error!(error = %e, "block commit task failed"),
+    }
     tracing::info!("block producer stopped");
 }
 
@@ -58,15 +69,105 @@ pub fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
-/// Builds, certifies and commits one block. Returns its hash.
+/// Builds, certifies and commits one block. Returns its hash. A block still in flight
+/// from the ticking producer ([`produce_ahead`]) is made durable first.
 pub fn produce_block(shared: &Shared) -> anyhow::Result<Hash> {
     let _producing = shared.producing.lock().unwrap_or_else(|e| e.into_inner());
+    finish_in_flight(shared)?;
     let started = Instant::now();
     let snap = shared.snapshot()?;
     let parent = shared.parent(&snap)?;
-    let params = cairn_app::App::params(&snap)?;
+    let built = build(shared, &snap, parent, started)?;
+    drop(snap);
+    commit(shared, &built.block, &built.executed, &built.dropped, parent.timestamp_ms, started)?;
+    observe_pace(shared, &built, started, 0);
+    Ok(built.block.hash())
+}
+
+/// [`produce_block`] that does not wait for its block to be durable: it builds the block on
+/// the one before while that one is still being committed
+/// ([`crate::pipeline::Ahead`]), waits for that commit, then leaves its own block committing
+/// on a thread of its own ([`crate::pipeline::InFlight`]). A failed commit of the block
+/// before discards this one (it was built on state that never came to be), and is the
+/// error returned; the next call builds on the store.
+pub fn produce_ahead(shared: &Arc<Shared>) -> anyhow::Result<Hash> {
+    let _producing = shared.producing.lock().unwrap_or_else(|e| e.into_inner());
+    let started = Instant::now();
+    let mut prev = shared.in_flight().take();
+    if prev.as_ref().is_some_and(InFlight::is_finished)
+        && let Some(done) = prev.take()
+    {
+        done.finish()?;
+    }
+    let snap = shared.snapshot()?;
+    let head = snap.height()?;
+    let (built, parent) = match prev.as_ref().filter(|p| head != Some(p.height())) {
+        Some(p) => {
+            let parent = Parent::of_block(&p.block);
+            (build(shared, &Ahead::new(&snap, &p.executed)?, parent, started), parent)
+        }
+        None => {
+            let parent = shared.parent(&snap)?;
+            (build(shared, &snap, parent, started), parent)
+        }
+    };
+    drop(snap);
+    // The block before must be durable before this one is handed on, whether or not this
+    // one was built.
+    let built_at = Instant::now();
+    if let Some(p) = prev {
+        p.finish()?;
+    }
+    let built = built?;
+    let hash = built.block.hash();
+    // The commit's own line ("committed block") counts this block's execution and this wait
+    // together as `execute_ms`.
+    tracing::debug!(
+        height = built.block.header.height,
+        built_ms = (built_at - started).as_millis() as u64,
+        waited_ms = built_at.elapsed().as_millis() as u64,
+        "block handed to its commit"
+    );
+    let waiting = built.block.txs.len() + built.dropped.len();
+    observe_pace(shared, &built, started, waiting);
+    let Built { block, executed, dropped, .. } = built;
+    let flight = InFlight::start(shared, block, executed, dropped, parent.timestamp_ms, started)?;
+    *shared.in_flight() = Some(flight);
+    Ok(hash)
+}
+
+/// Waits until the block [`produce_ahead`] left committing is durable; its commit's error,
+/// if it failed.
+pub fn finish_in_flight(shared: &Shared) -> anyhow::Result<()> {
+    let flight = shared.in_flight().take();
+    match flight {
+        Some(f) => f.finish(),
+        None => Ok(()),
+    }
+}
+
+/// A certified block with its execution, what it dropped, how many candidates it was
+/// offered and what it knew of the reward share it settles (ADR 0043).
+struct Built {
+    block: Block,
+    executed: Executed,
+    dropped: Vec<(Hash, StatefulError)>,
+    offered: usize,
+    /// [`settle_share`]'s answer for the block, with its settle budget.
+    settles: Option<Option<u64>>,
+    settle_budget: Option<SettleBudget>,
+}
+
+/// Builds and certifies the block after `parent` on `state` (the state after `parent`).
+fn build<S: CommittedState>(
+    shared: &Shared,
+    state: &S,
+    parent: Parent,
+    started: Instant,
+) -> anyhow::Result<Built> {
+    let params = cairn_app::App::params(state)?;
     let candidates: Vec<SizedTx> = shared.mempool().candidates(
-        &snap,
+        state,
         params.max_block_txs as usize,
         params.max_block_bytes as usize,
         params.max_block_cost,
@@ -77,7 +178,7 @@ pub fn produce_block(shared: &Shared) -> anyhow::Result<Hash> {
     // settles a share of a reward run leaves the share its time (ADR 0043).
     let interval = shared.config.block_interval;
     let settles = match shared.config.propose_within {
-        Some(_) => settle_share(shared, &snap, &params, parent.height + 1)?,
+        Some(_) => settle_share(shared, state, &params, parent.height + 1)?,
         None => None,
     };
     let settle_budget = settles.map(|share| match share {
@@ -94,30 +195,42 @@ pub fn produce_block(shared: &Shared) -> anyhow::Result<Hash> {
         .map(|d| started + settle_budget.map_or_else(|| shared.pace.budget(d), |s| s.budget));
     let offered = candidates.len();
     let proposal = shared.app.propose_until(
-        &snap,
+        state,
         parent,
         now_ms(),
         shared.key.address(),
         candidates,
         deadline,
     )?;
-    drop(snap);
     let hash = proposal.header.hash();
     let certificate = Certificate::solo(&shared.key, shared.app.chain_id(), &hash);
     let block = Block { header: proposal.header, txs: proposal.txs, certificate };
-    commit(shared, &block, &proposal.executed, &proposal.dropped, parent.timestamp_ms, started)?;
+    Ok(Built {
+        block,
+        executed: proposal.executed,
+        dropped: proposal.dropped,
+        offered,
+        settles,
+        settle_budget,
+    })
+}
+
+/// Tells the pace what the block took. `in_flight` transactions of the mempool are the
+/// block's own, still there while it commits (0 once it is committed).
+fn observe_pace(shared: &Shared, built: &Built, started: Instant, in_flight: usize) {
+    let interval = shared.config.block_interval;
     if let Some(budget) = shared.config.propose_within {
         // Cut short: it left candidates behind, by its deadline or by the chain's limits
         // (the mempool offers only what the limits could take, so a block that took every
         // candidate offered may still have left work waiting).
-        let cut =
-            block.txs.len() + proposal.dropped.len() < offered || !shared.mempool().is_empty();
+        let cut = built.block.txs.len() + built.dropped.len() < built.offered
+            || shared.mempool().len() > in_flight;
         let took = started.elapsed();
-        match (settles, settle_budget) {
+        match (built.settles, built.settle_budget) {
             // A settle block teaches the share's time, not the factor; one that computed
             // the run itself teaches nothing.
             (Some(Some(_)), Some(s)) => {
-                let settled = proposal.executed.reward_index.as_ref();
+                let settled = built.executed.reward_index.as_ref();
                 let entries = settled.map_or(0, |c| u64::from(c.to.saturating_sub(c.from)));
                 shared.pace.observe_settle(interval, took, cut, entries, s.reserved);
             }
@@ -127,7 +240,6 @@ pub fn produce_block(shared: &Shared) -> anyhow::Result<Hash> {
         let next = shared.pace.budget(budget);
         shared.metrics.chain.proposer_budget_seconds.set(next.as_secs_f64());
     }
-    Ok(hash)
 }
 
 /// Whether block `height`, the next on `snap`, settles a share of a pending reward run
@@ -135,7 +247,7 @@ pub fn produce_block(shared: &Shared) -> anyhow::Result<Hash> {
 /// when the run is computed here, `Some(None)` when the block would have to compute it.
 fn settle_share(
     shared: &Shared,
-    snap: &cairn_store::Snapshot,
+    snap: &impl CommittedState,
     params: &cairn_types::Params,
     height: u64,
 ) -> anyhow::Result<Option<Option<u64>>> {
