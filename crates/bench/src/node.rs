@@ -49,6 +49,18 @@ const FREQ: u32 = 868_100;
 const REPORTS_PER_TX: usize = 1_000;
 /// Transactions per HTTP batch request: set-up transactions are small, report batches not.
 const SETUP_PER_REQUEST: usize = 2_000;
+/// The bench chain's epoch by default, in blocks: 120, or one block for every
+/// [`DEVICES_PER_BLOCK`] devices when that is more. An epoch carries about four reports a
+/// device (plus the spread settlement of the run before), so a fleet's traffic needs
+/// epochs that grow with it: 1,000,000 devices send 3.8 M reports an epoch, about 950 a
+/// block over 4,000 blocks, within what a loaded standard machine commits.
+pub fn default_blocks_per_epoch(devices: usize) -> u64 {
+    (devices.div_ceil(DEVICES_PER_BLOCK) as u64).max(120)
+}
+
+/// Devices for each block of the bench chain's default epoch ([`default_blocks_per_epoch`]).
+pub const DEVICES_PER_BLOCK: usize = 250;
+
 /// Set-up transactions submitted at once, within the mempool's 100,000: the registrations
 /// and locations of 20,000 devices, a multiple of an owner pair's 200 devices.
 const SETUP_WAVE: usize = 40_000;
@@ -1044,6 +1056,16 @@ mod tests {
             metadata_bytes: 7,
             fragmented_bytes: 9,
         }
+    }
+
+    #[test]
+    fn the_default_epoch_grows_with_the_fleet_above_30000_devices() {
+        assert_eq!(default_blocks_per_epoch(50), 120);
+        assert_eq!(default_blocks_per_epoch(10_000), 120);
+        assert_eq!(default_blocks_per_epoch(30_000), 120);
+        assert_eq!(default_blocks_per_epoch(30_001), 121);
+        assert_eq!(default_blocks_per_epoch(100_000), 400);
+        assert_eq!(default_blocks_per_epoch(1_000_000), 4_000);
     }
 
     #[test]

@@ -80,9 +80,10 @@ pub enum BenchCmd {
         /// Epochs of traffic.
         #[arg(long, default_value_t = 3)]
         epochs: u64,
-        /// Blocks of an epoch (traffic must commit within one).
-        #[arg(long, default_value_t = 120)]
-        blocks_per_epoch: u64,
+        /// Blocks of an epoch (traffic must commit within one; default: 120, or one block
+        /// for every 250 devices above 30,000: 400 at 100,000, 4,000 at 1,000,000).
+        #[arg(long)]
+        blocks_per_epoch: Option<u64>,
         /// Milliseconds between blocks while traffic is in flight.
         #[arg(long, default_value_t = 500)]
         block_ms: u64,
@@ -227,6 +228,8 @@ pub async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
             state_layout,
             settle_entries_per_block,
         } => {
+            let blocks_per_epoch = blocks_per_epoch
+                .unwrap_or_else(|| cairn_bench::node::default_blocks_per_epoch(devices));
             let settle_delay_blocks = settle_delay_blocks.unwrap_or_else(|| {
                 cairn_types::genesis::default_reward_settle_delay(blocks_per_epoch)
             });
