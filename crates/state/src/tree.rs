@@ -78,7 +78,7 @@ fn ops_of(changes: &ChangeSet) -> Vec<Op> {
         .enumerate()
         .map(|(order, (k, v))| Op {
             hash: key_hash(k),
-            value: v.as_ref().map(|v| ValueHash::with::<Sha256>(v)),
+            value: v.as_ref().map(ValueHash::with::<Sha256>),
             order,
             delta: 0,
         })
@@ -1122,8 +1122,7 @@ mod tests {
             .chain((300_000..300_500).map(|i| (key(i), Some(vec![3; 40]))))
             .chain((400_000..400_050).map(|i| (key(i), None)))
             .collect();
-        let inserts: ChangeSet =
-            mixed.iter().map(|(k, _)| (k.clone(), Some(vec![4; 40]))).collect();
+        let inserts: ChangeSet = mixed.keys().map(|k| (k.clone(), Some(vec![4; 40]))).collect();
         let time = |f: &dyn Fn() -> Hash| {
             let mut best = f64::MAX;
             let mut root = Hash([0; 32]);
