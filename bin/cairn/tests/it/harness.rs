@@ -347,8 +347,8 @@ impl NodeBuilder {
         }
         assert!(data_dir.join("validator_key.json").is_file(), "init wrote no validator key");
         let mut node = Node::new(Arc::new(self.root), data_dir, &self.chain_id, self.block_ms)
-            .with_on_demand(self.on_demand);
-        node.args = self.node_args;
+            .with_on_demand(self.on_demand)
+            .with_args(&self.node_args);
         node.spawn().await;
         node
     }
@@ -411,6 +411,12 @@ impl Node {
     /// Makes blocks only when asked (`--blocks-on-demand`).
     pub fn with_on_demand(mut self, on: bool) -> Node {
         self.on_demand = on;
+        self
+    }
+
+    /// Starts with these extra `cairn node` arguments too.
+    pub fn with_args(mut self, args: &[String]) -> Node {
+        self.args.extend(args.iter().cloned());
         self
     }
 
