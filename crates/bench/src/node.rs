@@ -1190,7 +1190,11 @@ mod tests {
         assert!(r.baseline_batch_verify_per_s > 0.0 && r.ratio_mixed_to_verify > 0.0);
         assert!(r.table_bytes_per_report["device_report_pos"] > 0.0);
         // A pruning node by default, its size read after every epoch.
-        assert!(!r.archive && r.keep_epochs.is_some() && r.keep_versions == 64);
+        assert!(
+            !r.archive
+                && r.keep_epochs.is_some()
+                && r.keep_versions == cairn_node::DEFAULT_KEEP_VERSIONS
+        );
         for e in &r.per_epoch {
             assert!(e.state_bytes > 0 && e.store_allocated_bytes <= e.store_file_bytes);
         }

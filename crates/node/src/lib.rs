@@ -75,15 +75,20 @@ pub struct NodeConfig {
     /// default and the least accepted is [`min_keep_epochs`] of the chain's parameters.
     pub keep_epochs: Option<u64>,
     /// Versions of the state tree kept for proofs (`--keep-versions`); 0 keeps every
-    /// version.
+    /// version. Any number is safe: the state a pending reward run reads is kept apart,
+    /// whatever this says.
     pub keep_versions: u64,
     /// Walk the store's tables once an epoch for the `store_used_bytes` and
     /// `store_state_bytes` gauges of `/metrics` (`--no-store-stats` turns it off).
     pub store_stats: bool,
 }
 
-/// The default of [`NodeConfig::keep_versions`]: proofs of the last 64 blocks.
-pub const DEFAULT_KEEP_VERSIONS: u64 = 64;
+/// The default of [`NodeConfig::keep_versions`]: proofs of the last 16 blocks. Every proof
+/// the API serves is at the head (accounts, reward roots) except a block's validator set,
+/// proven at its parent for the explorer's certificate check: 16 blocks let it check the
+/// blocks of the last 8 to 16 seconds at 0.5–1 s blocks; each version kept costs the nodes
+/// its block made stale (docs/adr/0044-pinned-reward-snapshot.md).
+pub const DEFAULT_KEEP_VERSIONS: u64 = 16;
 
 /// The fewest epochs of history a pruned node keeps: what appeals, audits and challenge
 /// windows read. A reward entry of epoch e is held in escrow until epoch e + 1 +
@@ -106,17 +111,9 @@ impl NodeConfig {
         &self,
         params: &cairn_types::Params,
     ) -> anyhow::Result<cairn_store::Retention> {
+        // Any number of versions is safe: a pending reward run's snapshot is held apart
+        // (reward_runs, docs/adr/0044-pinned-reward-snapshot.md).
         let tree_versions = (self.keep_versions > 0).then_some(self.keep_versions);
-        let delay = params.reward_settle_delay_blocks;
-        if self.keep_versions > 0 && self.keep_versions <= delay {
-            bail!(
-                "--keep-versions {} is too few: this chain settles each epoch's reward run {delay} \
-                 blocks after the boundary from the state before it, which proofs of the run \
-                 read meanwhile; use --keep-versions {} or more, or 0 (every version)",
-                self.keep_versions,
-                delay + 1
-            );
-        }
         if self.archive {
             return Ok(cairn_store::Retention { tree_versions, epochs: None });
         }
@@ -429,6 +426,7 @@ pub async fn start_with(
     producer::refresh_metrics(&shared)?;
     // A reward run fixed before a restart is computed again, and its snapshot held.
     reward_runs::after_commit(&shared)?;
+    reward_runs::check_snapshot_kept(&shared)?;
     {
         // A node too old for a passed upgrade at its next height does not start.
         let snap = shared.snapshot()?;

@@ -12,12 +12,16 @@
 //! The result goes to the app's runs ([`cairn_app::rewards::deferred::Runs`]), which the
 //! settle block takes it from; a block that finds it missing computes it, and one that
 //! finds it under way waits for it, so the chain never depends on this work's timing. The
-//! store holds the snapshot version against pruning until the run is settled.
+//! store holds the snapshot's values against pruning from the commit of that block until
+//! the run's last share is settled (the pending record is gone from state): a restart
+//! anywhere in between, in the delay or in a spread settlement, computes the run again from
+//! them. Only its values: the run reads no tree node, so the tree keeps its last
+//! `--keep-versions` versions only (docs/adr/0044-pinned-reward-snapshot.md).
 
 use crate::Shared;
 use cairn_app::App;
 use cairn_app::rewards::deferred::{self, PendingRun};
-use cairn_state::AtVersion;
+use cairn_state::{AtVersion, ValueAt};
 use cairn_store::Snapshot;
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -32,9 +36,9 @@ fn pool() -> Option<&'static rayon::ThreadPool> {
     .as_ref()
 }
 
-/// After a commit (and at start): holds the version the pending run reads, or the head when
-/// the next block fixes a run, against pruning, and starts computing the run in the
-/// background if it is not computed or under way here.
+/// After a commit (and at start): holds the values of the version the pending run reads,
+/// or of the head when the next block fixes a run, against pruning, and starts computing
+/// the run in the background if it is not computed or under way here.
 pub fn after_commit(shared: &Shared) -> anyhow::Result<()> {
     let snap = shared.snapshot()?;
     let Some(head) = snap.height()? else { return Ok(()) };
@@ -54,6 +58,26 @@ pub fn after_commit(shared: &Shared) -> anyhow::Result<()> {
         && !shared.app.runs().has(&run)
     {
         spawn(shared, run, snap, head);
+    }
+    Ok(())
+}
+
+/// At start: a run pending in state must be computable from what the store kept. A store
+/// that lost its snapshot's values (pruned while nothing held them) can never settle it,
+/// and says so here rather than stop at the settle block.
+pub fn check_snapshot_kept(shared: &Shared) -> anyhow::Result<()> {
+    let snap = shared.snapshot()?;
+    let Some(run) = deferred::pending(&snap)? else { return Ok(()) };
+    if !snap.values_kept(run.snapshot())? {
+        anyhow::bail!(
+            "the reward run of epoch {} pending in this store reads the state of block {}, \
+             which the store no longer keeps (its tree is kept from block {}): the run cannot \
+             be settled from this data directory; start from a copy of an archive node's \
+             (--keep-versions 0) or of one that held it",
+            run.epoch,
+            run.snapshot(),
+            snap.tree_kept_from()?
+        );
     }
     Ok(())
 }

@@ -25,21 +25,39 @@ fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_node_refuses_to_keep_fewer_versions_than_the_settle_delay_needs() {
+async fn a_node_keeping_fewer_versions_than_the_settle_delay_starts() {
+    let dir = data_dir(deferred_params());
+    for keep in [1, 3, 4] {
+        let mut c = config(dir.path());
+        c.keep_versions = keep;
+        start(c).await.unwrap().shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_whose_store_lost_a_pending_runs_snapshot_refuses_to_start_naming_it() {
     let dir = data_dir(deferred_params());
     let mut c = config(dir.path());
-    c.keep_versions = 3;
-    let err = start(c.clone()).await.err().unwrap().to_string();
-    assert!(err.contains("--keep-versions 3 is too few") && err.contains("4 or more"), "{err}");
-    c.keep_versions = 4;
-    start(c).await.unwrap().shutdown().await;
+    c.keep_versions = 1;
+    let node = start(c.clone()).await.unwrap();
+    for _ in 1..=6 {
+        producer::produce_block(&node.shared).unwrap();
+    }
+    // Block 6 fixed the run of epoch 0 on the state of block 5; a commit with nothing held
+    // (never the node's own) prunes it.
+    node.shared.store.hold_tree_version(None);
+    producer::produce_block(&node.shared).unwrap();
+    node.shutdown().await;
+    let err = format!("{:#}", start(c).await.err().unwrap());
+    assert!(err.contains("reward run of epoch 0") && err.contains("state of block 5"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_computed_ahead_and_again_after_a_restart_settles_at_its_due_block() {
     let dir = data_dir(deferred_params());
     let mut c = config(dir.path());
-    c.keep_versions = 4;
+    // One version, fewer than the delay: the snapshot's values are held apart.
+    c.keep_versions = 1;
     let node = start(c.clone()).await.unwrap();
     let run = PendingRun { epoch: 0, boundary: 6, due: 9 };
     for _ in 1..=5 {
@@ -58,11 +76,23 @@ async fn a_run_computed_ahead_and_again_after_a_restart_settles_at_its_due_block
     let message = body["message"].as_str().unwrap();
     assert!(message.contains("pending") && message.contains("settled from block 9"), "{message}");
     producer::produce_block(&node.shared).unwrap();
+    // At height 7 the tree is that of block 7 alone; block 5's values are still read, its
+    // tree is not proven.
+    let snap = node.shared.snapshot().unwrap();
+    assert_eq!((snap.tree_kept_from().unwrap(), snap.values_held()), (7, Some(5)));
+    assert!(cairn_state::AtVersion::new(&snap, 5).is_ok());
+    let key = cairn_app::state_key::epoch_rewards(0);
+    assert!(matches!(
+        cairn_state::tree::prove(&snap, &key, 5),
+        Err(cairn_state::StateError::Pruned { version: 5, oldest: 7 })
+    ));
+    drop(snap);
     // Killed at height 7: the runs computed here are gone with the process.
     node.shutdown().await;
 
     let node = start(c).await.unwrap();
     assert_eq!(node.shared.store.tree_hold(), Some(5));
+
     producer::produce_block(&node.shared).unwrap();
     let (status, _) = get(&node.shared, "/v1/epochs/0/rewards").await;
     assert_eq!(status, 404);
@@ -72,10 +102,17 @@ async fn a_run_computed_ahead_and_again_after_a_restart_settles_at_its_due_block
     let summary: cairn_types::rewards::EpochRewards =
         serde_json::from_value(body["summary"].clone()).unwrap();
     assert_eq!(summary, ahead.report.summary);
-    // Settled: nothing held any more (block 11 ends epoch 1 and holds again).
+    // Settled: nothing held any more (block 11 ends epoch 1 and holds again), and the
+    // next commit lets block 5's values go.
     assert_eq!(node.shared.store.tree_hold(), None);
     let snap = node.shared.snapshot().unwrap();
     assert_eq!(cairn_app::rewards::deferred::pending(&snap).unwrap(), None);
+    assert_eq!(snap.values_held(), Some(5));
+    drop(snap);
+    producer::produce_block(&node.shared).unwrap();
+    let snap = node.shared.snapshot().unwrap();
+    assert_eq!(snap.values_held(), None);
+    assert!(cairn_state::AtVersion::new(&snap, 5).is_err());
     drop(snap);
     node.shutdown().await;
 }

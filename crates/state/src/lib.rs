@@ -159,6 +159,13 @@ pub trait ValueAt {
     fn oldest_version(&self) -> Result<u64, StateError> {
         Ok(0)
     }
+
+    /// Whether the values of `version` are whole, for reads at it ([`AtVersion`]): those
+    /// of [`ValueAt::oldest_version`] and after, and of an older version whose values the
+    /// store keeps without its tree (a held snapshot).
+    fn values_kept(&self, version: u64) -> Result<bool, StateError> {
+        Ok(version >= self.oldest_version()?)
+    }
 }
 
 impl<T: ValueAt + ?Sized> ValueAt for &T {
@@ -168,6 +175,10 @@ impl<T: ValueAt + ?Sized> ValueAt for &T {
 
     fn oldest_version(&self) -> Result<u64, StateError> {
         (**self).oldest_version()
+    }
+
+    fn values_kept(&self, version: u64) -> Result<bool, StateError> {
+        (**self).values_kept(version)
     }
 }
 
@@ -182,9 +193,8 @@ pub struct AtVersion<'a, S: ?Sized> {
 impl<'a, S: ValueAt + ?Sized> AtVersion<'a, S> {
     /// `state` at `version`; refused at once when the store no longer holds that version.
     pub fn new(state: &'a S, version: u64) -> Result<AtVersion<'a, S>, StateError> {
-        let oldest = state.oldest_version()?;
-        if version < oldest {
-            return Err(StateError::Pruned { version, oldest });
+        if !state.values_kept(version)? {
+            return Err(StateError::Pruned { version, oldest: state.oldest_version()? });
         }
         Ok(AtVersion { state, version })
     }

@@ -115,9 +115,10 @@ pub const DEFAULT_CACHE_BYTES: usize = 512 * 1024 * 1024;
 pub struct Store {
     db: Database,
     retention: Retention,
-    /// The oldest tree version a pruning commit must keep whatever `retention` says
+    /// The version whose values a pruning commit must keep whatever `retention` says
     /// (`u64::MAX`: none): the snapshot of a reward run not yet settled, set by the node
-    /// ([`Store::hold_tree_version`]; docs/adr/0034-deferred-reward-run.md).
+    /// ([`Store::hold_tree_version`]; docs/adr/0034-deferred-reward-run.md,
+    /// docs/adr/0044-pinned-reward-snapshot.md).
     tree_hold: std::sync::atomic::AtomicU64,
 }
 
@@ -177,9 +178,11 @@ impl Store {
         self.retention
     }
 
-    /// Keeps the state tree of `version` and after through the following commits, however
-    /// few versions the retention keeps (`None` lifts the hold). A version already pruned
-    /// stays pruned.
+    /// Keeps the values of `version` readable ([`cairn_state::ValueAt`], what
+    /// [`cairn_state::AtVersion`] reads) through the following commits, however few
+    /// versions the retention keeps (`None` lifts the hold). Only its values: its tree nodes,
+    /// and the versions between it and the kept ones, are pruned as the retention says, so
+    /// a proof at it is refused once it falls out. A version already pruned stays pruned.
     pub fn hold_tree_version(&self, version: Option<u64>) {
         self.tree_hold.store(version.unwrap_or(u64::MAX), std::sync::atomic::Ordering::SeqCst);
     }
@@ -400,6 +403,8 @@ pub struct Snapshot {
     owner_rewards: redb::ReadOnlyTable<([u8; 32], u64, u64), u32>,
     /// `tree_kept_from` of this view, read once: a read transaction sees one watermark.
     tree_kept_from: u64,
+    /// An older version whose values this view keeps (a held snapshot), read once.
+    values_held: Option<u64>,
     device_index: redb::ReadOnlyTable<&'static [u8], ()>,
 }
 
@@ -410,8 +415,13 @@ impl Snapshot {
             None => 0,
             Some(v) => read_u64(v.value(), "pruning watermark")?,
         };
+        let values_held = prune::values_held(
+            meta.get(TREE_VALUES_HELD_KEY)?.map(|v| v.value().to_vec()).as_deref(),
+        )?
+        .map(|(version, _)| version);
         Ok(Snapshot {
             tree_kept_from,
+            values_held,
             meta,
             latest: r.open_table(LATEST)?,
             nodes: r.open_table(NODES)?,
@@ -459,6 +469,12 @@ impl Snapshot {
     /// verify, earlier ones are refused (0 on a store that never pruned).
     pub fn tree_kept_from(&self) -> Result<u64, StoreError> {
         Ok(self.tree_kept_from)
+    }
+
+    /// The version older than [`Snapshot::tree_kept_from`] whose values are kept, without
+    /// its tree ([`Store::hold_tree_version`]), if any.
+    pub fn values_held(&self) -> Option<u64> {
+        self.values_held
     }
 
     /// The lowest height whose block, receipts and report index are stored (1 on a store
@@ -700,9 +716,8 @@ impl TreeReader for Snapshot {
 
 impl cairn_state::ValueAt for Snapshot {
     fn value_at(&self, key: &[u8], version: u64) -> Result<Option<Vec<u8>>, StateError> {
-        let oldest = self.tree_kept_from()?;
-        if version < oldest {
-            return Err(StateError::Pruned { version, oldest });
+        if !self.values_kept(version)? {
+            return Err(StateError::Pruned { version, oldest: self.tree_kept_from()? });
         }
         let kh = cairn_state::tree::key_hash(key).0;
         let first_after = self
@@ -721,6 +736,10 @@ impl cairn_state::ValueAt for Snapshot {
 
     fn oldest_version(&self) -> Result<u64, StateError> {
         Ok(self.tree_kept_from()?)
+    }
+
+    fn values_kept(&self, version: u64) -> Result<bool, StateError> {
+        Ok(version >= self.tree_kept_from()? || self.values_held == Some(version))
     }
 }
 

@@ -7,6 +7,8 @@
 //! - The tree: jmt lists, with each version, the nodes it made stale (no version from it on
 //!   reaches them); the store records them by that version, and once a version falls out of
 //!   the last `tree_versions` its stale nodes and the past values it replaced are deleted.
+//!   A held version (a pending reward run's snapshot) keeps only the past values it reads,
+//!   not its tree.
 //! - History: blocks, receipts, the transaction and block-hash indexes and the report index
 //!   of epochs older than the last `epochs`, and the reward indexes of those epochs. A
 //!   commit deletes at most a few blocks' worth, so pruning never makes one block slow;
@@ -95,10 +97,29 @@ pub(crate) fn root_key_bytes(version: u64) -> Vec<u8> {
     codec::encode(&(version, 0u64, Vec::<u8>::new()))
 }
 
+/// The held version and how far its sweep got, from `meta` (`None`: none held).
+pub(crate) fn values_held(bytes: Option<&[u8]>) -> Result<Option<(u64, u64)>, StoreError> {
+    let Some(b) = bytes else { return Ok(None) };
+    if b.len() != 16 {
+        return Err(StoreError::Corrupt {
+            what: "held tree values",
+            reason: format!("{} bytes", b.len()),
+        });
+    }
+    Ok(Some((read_u64(&b[..8], "held tree values")?, read_u64(&b[8..], "held tree values")?)))
+}
+
 /// Deletes the tree nodes and past values no kept version reaches once `head` is
 /// committed, and moves `tree_kept_from` up. A node stale since version s is reached only
-/// by versions before s, a past value replaced at version s only by proofs before s: both
-/// go once s ≤ the first kept version. `hold` is a version kept whatever `retention` says.
+/// by versions before s, a past value replaced at version s only by reads before s: both
+/// go once s ≤ the first kept version.
+///
+/// `hold` is a version whose values are kept whatever `retention` says (the snapshot of a
+/// pending reward run, which reads values, never tree nodes): the past values it reads,
+/// for each key the first one replaced after it, stay; those replaced later and before the
+/// first kept version are swept, since no kept version reads them. Its tree nodes go with
+/// the retention, so a proof at it is refused once it falls out. A hold on a version whose
+/// values were already pruned is not taken (they cannot come back).
 pub(crate) fn prune_tree(
     w: &WriteTransaction,
     head: u64,
@@ -106,12 +127,12 @@ pub(crate) fn prune_tree(
     hold: Option<u64>,
     added: usize,
 ) -> Result<(), StoreError> {
-    let kept_from = retention.tree_kept_from(head).min(hold.unwrap_or(u64::MAX));
+    let kept_from = retention.tree_kept_from(head);
     if kept_from == 0 {
         return Ok(());
     }
     // Each version ages out about as many rows as it adds: twice that keeps up, and
-    // catches up after the window shrinks.
+    // catches up after the window shrinks or a hold lifts.
     let limit = TREE_ROWS_PER_COMMIT.max(added.saturating_mul(2));
     {
         let mut stale = w.open_table(STALE_NODES)?;
@@ -126,11 +147,21 @@ pub(crate) fn prune_tree(
             stale.remove((*since, key.as_slice()))?;
         }
     }
+    let was_kept_from = get_u64(w, TREE_KEPT_FROM_KEY, 0)?;
+    let was_held = values_held(
+        w.open_table(META)?.get(TREE_VALUES_HELD_KEY)?.map(|v| v.value().to_vec()).as_deref(),
+    )?;
+    // The held version's values are whole only when they were before this commit: inside
+    // the kept versions, or held already.
+    let held = hold.filter(|p| {
+        *p < kept_from && (*p >= was_kept_from || was_held.map(|(q, _)| q) == Some(*p))
+    });
+    let values_from = held.unwrap_or(kept_from);
     {
         let mut stale = w.open_table(STALE_VALUES)?;
         let mut values = w.open_table(VALUES)?;
         let doomed: Vec<(u64, [u8; 32])> = stale
-            .range(..(kept_from.saturating_add(1), [0u8; 32]))?
+            .range(..(values_from.saturating_add(1), [0u8; 32]))?
             .take(limit)
             .map(|r| r.map(|(k, _)| k.value()))
             .collect::<Result<_, _>>()?;
@@ -139,10 +170,70 @@ pub(crate) fn prune_tree(
             stale.remove((*since, *kh))?;
         }
     }
-    if kept_from > get_u64(w, TREE_KEPT_FROM_KEY, 0)? {
+    let mut meta = w.open_table(META)?;
+    match held {
+        None => {
+            meta.remove(TREE_VALUES_HELD_KEY)?;
+        }
+        Some(p) => {
+            let from = match was_held {
+                Some((q, swept)) if q == p => swept.max(p),
+                _ => p,
+            };
+            let swept = sweep_values(w, p, from, kept_from, limit)?;
+            let mut mark = p.to_le_bytes().to_vec();
+            mark.extend_from_slice(&swept.to_le_bytes());
+            meta.insert(TREE_VALUES_HELD_KEY, mark.as_slice())?;
+        }
+    }
+    drop(meta);
+    if kept_from > was_kept_from {
         put_u64(w, TREE_KEPT_FROM_KEY, kept_from)?;
     }
     Ok(())
+}
+
+/// Deletes the past values replaced at versions in (`from`, `kept_from`] that neither the
+/// held version `held` nor a kept version reads: those of a key replaced once more after
+/// `held` before them (a read at `held` finds that earlier row first; a read at a kept
+/// version finds rows after it). Whole versions, about `limit` rows; returns the last
+/// version swept.
+fn sweep_values(
+    w: &WriteTransaction,
+    held: u64,
+    from: u64,
+    kept_from: u64,
+    limit: usize,
+) -> Result<u64, StoreError> {
+    if from >= kept_from {
+        return Ok(from);
+    }
+    let mut stale = w.open_table(STALE_VALUES)?;
+    let mut values = w.open_table(VALUES)?;
+    let mut rows: Vec<(u64, [u8; 32])> = Vec::new();
+    let mut swept = kept_from;
+    for r in stale
+        .range((from.saturating_add(1), [0u8; 32])..(kept_from.saturating_add(1), [0u8; 32]))?
+    {
+        let (since, kh) = r?.0.value();
+        if let Some((last, _)) = rows.last()
+            && rows.len() >= limit
+            && *last != since
+        {
+            swept = *last;
+            break;
+        }
+        rows.push((since, kh));
+    }
+    for (since, kh) in rows {
+        let replaced_before =
+            values.range((kh, held.saturating_add(1))..(kh, since))?.next().transpose()?.is_some();
+        if replaced_before {
+            values.remove((kh, since))?;
+            stale.remove((since, kh))?;
+        }
+    }
+    Ok(swept)
 }
 
 /// Deletes the history of epochs before the kept ones, a bounded amount per commit, and

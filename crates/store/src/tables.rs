@@ -63,6 +63,10 @@ pub const GENESIS_KEY: &str = "genesis";
 pub const STATE_VERSION_KEY: &str = "state_version";
 /// The oldest tree version whose nodes and values are whole (u64; absent: 0).
 pub const TREE_KEPT_FROM_KEY: &str = "tree_kept_from";
+/// A version older than `tree_kept_from` whose values (not its tree) are kept, the held
+/// snapshot of a pending reward run, and the last version whose replaced values were swept
+/// for it: two u64 (absent: none held).
+pub const TREE_VALUES_HELD_KEY: &str = "tree_values_held";
 /// The lowest height whose block, receipts and reports are stored (u64; absent: 1).
 pub const BLOCKS_KEPT_FROM_KEY: &str = "blocks_kept_from";
 /// The oldest epoch whose report and reward indexes are whole (u64; absent: 0).

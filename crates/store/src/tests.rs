@@ -297,6 +297,81 @@ fn change_set(ops: &[(u8, Option<u8>)]) -> ChangeSet {
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
 
+    /// A store that keeps K versions and holds the values of one version from when it is
+    /// the head (as the node holds a reward run's snapshot) reads every key at it as a
+    /// store that keeps all does, with at most one past value a key between it and the
+    /// kept versions, and proves every kept version; once the hold lifts the version is
+    /// refused.
+    #[test]
+    fn a_held_version_reads_as_in_a_store_that_keeps_all_with_one_past_value_a_key(
+        versions in version_ops(),
+        keep in 1u64..4,
+        held_at in 0usize..24,
+        lift_after in 1usize..24,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let retention = Retention { tree_versions: Some(keep), epochs: None };
+        let store = Store::open_with(&dir.path().join("c.redb"), 4 << 20, retention).unwrap();
+        let mut mem = MemStore::default();
+        let mut roots = Vec::new();
+        let lift_at = held_at + lift_after;
+        for (v, ops) in versions.iter().enumerate() {
+            let changes = change_set(ops);
+            let (want, batch) = tree::apply_changes(&mem, &changes, v as u64).unwrap();
+            mem.apply(v as u64, &changes, &batch);
+            let root = commit_version(&store, v as u64, &changes);
+            proptest::prop_assert_eq!(root, want);
+            roots.push(root);
+            if v == held_at {
+                store.hold_tree_version(Some(v as u64));
+            }
+            if v == lift_at {
+                store.hold_tree_version(None);
+            }
+            let snap = store.snapshot().unwrap();
+            let oldest = retention.tree_kept_from(v as u64);
+            proptest::prop_assert_eq!(snap.tree_kept_from().unwrap(), oldest);
+            let held = held_at as u64;
+            let holding = v >= held_at && v < lift_at;
+            let past_held = v > held_at && v <= lift_at;
+            let values: Vec<(([u8; 32], u64), ())> = store
+                .db
+                .begin_read()
+                .unwrap()
+                .open_table(VALUES)
+                .unwrap()
+                .iter()
+                .unwrap()
+                .map(|r| (r.unwrap().0.value(), ()))
+                .collect();
+            for k in 0u8..12 {
+                let key = vec![b'k', k];
+                if holding || (past_held && held >= oldest) {
+                    let got = cairn_state::ValueAt::value_at(&snap, &key, held).unwrap();
+                    let want = cairn_state::ValueAt::value_at(&mem, &key, held).unwrap();
+                    proptest::prop_assert_eq!(got, want);
+                } else if v > lift_at && held < oldest {
+                    proptest::prop_assert!(cairn_state::AtVersion::new(&snap, held).is_err());
+                }
+                for at in oldest..=v as u64 {
+                    let (value, proof) = tree::prove(&snap, &key, at).unwrap();
+                    let (mem_value, _) = tree::prove(&mem, &key, at).unwrap();
+                    proptest::prop_assert_eq!(&value, &mem_value);
+                    tree::verify_proof(roots[at as usize], &key, value.as_deref(), &proof)
+                        .unwrap();
+                }
+                if holding && held < oldest {
+                    let kh = tree::key_hash(&key).0;
+                    let between = values
+                        .iter()
+                        .filter(|((h, s), _)| *h == kh && *s > held && *s <= oldest)
+                        .count();
+                    proptest::prop_assert!(between <= 1, "{between} past values of {k}");
+                }
+            }
+        }
+    }
+
     /// After every commit of a store that keeps the last K tree versions: every key's
     /// latest value and every kept version's root are those of a store that keeps all, the
     /// proofs of every key at every kept version verify against that version's root with
@@ -393,34 +468,69 @@ fn keeping_one_version_leaves_exactly_the_nodes_of_the_head_tree_and_no_past_val
 }
 
 #[test]
-fn a_held_version_outlives_the_retention_until_the_hold_lifts() {
+fn a_held_version_keeps_its_values_not_its_tree_until_the_hold_lifts() {
     let dir = tempfile::tempdir().unwrap();
     let two = Retention { tree_versions: Some(2), epochs: None };
     let store = Store::open_with(&dir.path().join("c.redb"), 4 << 20, two).unwrap();
-    let key = b"k".to_vec();
+    let (key, other) = (b"k".to_vec(), b"o".to_vec());
     let value = |v: u64| Some(v.to_le_bytes().to_vec());
     for v in 0..4u64 {
         commit_version(&store, v, &[(key.clone(), value(v))].into_iter().collect());
     }
-    // Version 3 is held: ten more versions, and its value still reads.
+    // Version 3 is held: ten more versions, and its values still read.
     store.hold_tree_version(Some(3));
     for v in 4..14u64 {
-        commit_version(&store, v, &[(key.clone(), value(v))].into_iter().collect());
+        let mut changes: ChangeSet = [(key.clone(), value(v))].into_iter().collect();
+        if v == 9 {
+            changes.insert(other.clone(), value(v));
+        }
+        commit_version(&store, v, &changes);
     }
     let snap = store.snapshot().unwrap();
-    assert_eq!(snap.tree_kept_from().unwrap(), 3);
-    assert_eq!(cairn_state::ValueAt::value_at(&snap, &key, 3).unwrap(), value(3));
-    assert!(tree::prove(&snap, &key, 3).is_ok());
+    assert_eq!(snap.tree_kept_from().unwrap(), 12);
+    assert_eq!(snap.values_held(), Some(3));
+    let at = |snap: &Snapshot, k: &[u8], v: u64| cairn_state::ValueAt::value_at(snap, k, v);
+    assert_eq!(at(&snap, &key, 3).unwrap(), value(3));
+    assert_eq!(at(&snap, &other, 3).unwrap(), None);
+    let held = cairn_state::AtVersion::new(&snap, 3).unwrap();
+    assert_eq!(held.get(&key).unwrap(), value(3));
+    // Its tree and the versions between are pruned: a proof or a read there is refused.
+    assert_eq!(
+        tree::prove(&snap, &key, 3).unwrap_err(),
+        cairn_state::StateError::Pruned { version: 3, oldest: 12 }
+    );
+    assert_eq!(at(&snap, &key, 7), Err(cairn_state::StateError::Pruned { version: 7, oldest: 12 }));
+    assert!(cairn_state::AtVersion::new(&snap, 7).is_err());
+    assert_eq!(at(&snap, &key, 12).unwrap(), value(12));
+    assert!(tree::prove(&snap, &key, 12).is_ok());
+    // Of the values replaced after 3, only the first of each key stays (4 for `k`, 9 for
+    // `o`), and the one the kept versions read (13).
+    let kept: Vec<u64> = store
+        .db
+        .begin_read()
+        .unwrap()
+        .open_table(VALUES)
+        .unwrap()
+        .iter()
+        .unwrap()
+        .map(|r| r.unwrap().0.value().1)
+        .collect();
+    assert_eq!(kept.len(), 3, "{kept:?}");
+    assert!(kept.contains(&4) && kept.contains(&9) && kept.contains(&13), "{kept:?}");
     drop(snap);
     // Lifted: the next commit prunes back to the retention.
     store.hold_tree_version(None);
     commit_version(&store, 14, &[(key.clone(), value(14))].into_iter().collect());
     let snap = store.snapshot().unwrap();
     assert_eq!(snap.tree_kept_from().unwrap(), 13);
-    assert_eq!(
-        cairn_state::ValueAt::value_at(&snap, &key, 3),
-        Err(cairn_state::StateError::Pruned { version: 3, oldest: 13 })
-    );
+    assert_eq!(snap.values_held(), None);
+    assert_eq!(at(&snap, &key, 3), Err(cairn_state::StateError::Pruned { version: 3, oldest: 13 }));
+    assert_eq!(rows(&store, VALUES), 1);
+    drop(snap);
+    // A hold on a version whose values are gone is not taken.
+    store.hold_tree_version(Some(3));
+    commit_version(&store, 15, &[(key.clone(), value(15))].into_iter().collect());
+    assert_eq!(store.snapshot().unwrap().values_held(), None);
 }
 
 /// Genesis with two blocks an epoch, so a few blocks span several epochs.

@@ -32,6 +32,8 @@ pub struct ClusterBuilder {
     validators: usize,
     funds: Vec<(Address, Amount)>,
     blocks_per_epoch: Option<u64>,
+    /// Extra `cairn node` arguments of every node.
+    node_args: Vec<String>,
 }
 
 impl ClusterBuilder {
@@ -42,6 +44,12 @@ impl ClusterBuilder {
 
     pub fn blocks_per_epoch(mut self, n: u64) -> ClusterBuilder {
         self.blocks_per_epoch = Some(n);
+        self
+    }
+
+    /// Extra `cairn node` arguments, given to every node at every start.
+    pub fn node_args(mut self, args: &[&str]) -> ClusterBuilder {
+        self.node_args.extend(args.iter().map(|a| a.to_string()));
         self
     }
 
@@ -78,7 +86,11 @@ impl ClusterBuilder {
         for i in 0..self.validators {
             let data_dir = dir.join(format!("node{i}"));
             let listen = format!("127.0.0.1:{}", base + 2 * i as u16);
-            nodes.push(Node::new(root.clone(), data_dir, CHAIN_ID, BLOCK_MS).with_listen(&listen));
+            nodes.push(
+                Node::new(root.clone(), data_dir, CHAIN_ID, BLOCK_MS)
+                    .with_listen(&listen)
+                    .with_args(&self.node_args),
+            );
         }
         let mut c = Cluster { _root: root, dir, nodes };
         for &i in running {
@@ -101,7 +113,12 @@ fn consensus_file(data_dir: &Path) -> PathBuf {
 
 impl Cluster {
     pub fn builder(validators: usize) -> ClusterBuilder {
-        ClusterBuilder { validators, funds: Vec::new(), blocks_per_epoch: None }
+        ClusterBuilder {
+            validators,
+            funds: Vec::new(),
+            blocks_per_epoch: None,
+            node_args: Vec::new(),
+        }
     }
 
     /// The directory `cairn testnet` wrote (keystore, `testnet.json`, node directories).

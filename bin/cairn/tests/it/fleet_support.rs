@@ -48,10 +48,21 @@ impl Fleet {
     /// [`Fleet::start_settling`], each block settling at least `share` entries of a run
     /// (`reward_settle_entries_per_block`; `None`: a new chain's).
     pub async fn start_spread(label: &str, delay: u64, share: Option<u64>) -> Fleet {
+        Fleet::start_with(label, delay, share, &[]).await
+    }
+
+    /// [`Fleet::start_spread`] on a node started with `node_args` too.
+    pub async fn start_with(
+        label: &str,
+        delay: u64,
+        share: Option<u64>,
+        node_args: &[&str],
+    ) -> Fleet {
         let a = Keypair::from_label(&format!("{label}-a"));
         let b = Keypair::from_label(&format!("{label}-b"));
         let gateway = Keypair::from_label(&format!("{label}-gateway"));
         let builder = NodeBuilder::new()
+            .node_args(node_args)
             .blocks_per_epoch(EPOCH)
             .reward_settle_delay(delay)
             .fund(a.address(), crn(1_000))

@@ -194,6 +194,8 @@ pub struct NodeBuilder {
     /// `cairn init --reward-settle-delay-blocks`: 0 (the run inside the boundary block)
     /// unless a test asks for a delay.
     settle_delay: u64,
+    /// Extra `cairn node` arguments, at every start.
+    node_args: Vec<String>,
 }
 
 /// An edit of the genesis file, as JSON.
@@ -217,7 +219,14 @@ impl NodeBuilder {
             init_args: Vec::new(),
             genesis_edits: Vec::new(),
             settle_delay: 0,
+            node_args: Vec::new(),
         }
+    }
+
+    /// Extra `cairn node` arguments, given at every start of the node.
+    pub fn node_args(mut self, args: &[&str]) -> NodeBuilder {
+        self.node_args.extend(args.iter().map(|a| a.to_string()));
+        self
     }
 
     /// Reward runs settled `n` blocks after their boundary (`cairn init
@@ -338,7 +347,8 @@ impl NodeBuilder {
         }
         assert!(data_dir.join("validator_key.json").is_file(), "init wrote no validator key");
         let mut node = Node::new(Arc::new(self.root), data_dir, &self.chain_id, self.block_ms)
-            .with_on_demand(self.on_demand);
+            .with_on_demand(self.on_demand)
+            .with_args(&self.node_args);
         node.spawn().await;
         node
     }
@@ -376,6 +386,8 @@ pub struct Node {
     client: Client,
     url: String,
     starts: u32,
+    /// Extra `cairn node` arguments.
+    args: Vec<String>,
 }
 
 impl Node {
@@ -392,12 +404,19 @@ impl Node {
             client: Client::new("http://127.0.0.1:1").expect("placeholder client"),
             url: String::new(),
             starts: 0,
+            args: Vec::new(),
         }
     }
 
     /// Makes blocks only when asked (`--blocks-on-demand`).
     pub fn with_on_demand(mut self, on: bool) -> Node {
         self.on_demand = on;
+        self
+    }
+
+    /// Starts with these extra `cairn node` arguments too.
+    pub fn with_args(mut self, args: &[String]) -> Node {
+        self.args.extend(args.iter().cloned());
         self
     }
 
@@ -478,6 +497,7 @@ impl Node {
         if self.on_demand {
             cmd.arg("--blocks-on-demand");
         }
+        cmd.args(&self.args);
         let mut child = cmd
             .env("CAIRN_LOG", std::env::var("CAIRN_IT_LOG").unwrap_or_else(|_| "warn".into()))
             .stdin(Stdio::null())

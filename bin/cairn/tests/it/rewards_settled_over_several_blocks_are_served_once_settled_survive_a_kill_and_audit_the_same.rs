@@ -4,7 +4,9 @@
 //! in the middle (SIGKILL) and restarted goes on from the cursor in its state, with its
 //! reward index matching the blocks committed; once the last share is in, the node serves
 //! the whole report, the owner's leaves are claimable, and `cairn rewards audit` recomputes
-//! it on the state before the boundary and finds it in the block that completed it.
+//! it on the state before the boundary and finds it in the block that completed it. The node
+//! keeps one tree version, fewer than the settle delay: the run's snapshot is read from the
+//! values held apart for it (ADR 0044), after the kill too.
 
 use crate::fleet_support::{EPOCH, Fleet};
 use crate::harness;
@@ -13,7 +15,7 @@ use std::time::Duration;
 #[test]
 fn rewards_settled_over_several_blocks_are_served_once_settled_survive_a_kill_and_audit_the_same() {
     harness::run(Duration::from_secs(180), async {
-        let mut f = Fleet::start_spread("it-spread", 3, Some(1)).await;
+        let mut f = Fleet::start_with("it-spread", 3, Some(1), &["--keep-versions", "1"]).await;
         // Block 33 settles the first share of epoch 2's run.
         f.run_to(3 * EPOCH + 3).await;
         let being_settled = |f: &Fleet| {
