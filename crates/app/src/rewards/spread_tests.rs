@@ -100,15 +100,19 @@ fn report(kinds: &[u8]) -> RewardReport {
 
 /// The state before the settle block: the supply, and holds of earlier epochs due at the
 /// start of epoch [`EPOCH`] + 1, one per kind in `due` (0 a finding's hold, 1 an unproven
-/// hold of a device in the report, 2 an unproven hold of a device off it).
+/// hold of a device in the report, 2 an unproven hold of a device off it). A device is held
+/// at most once an epoch, as the chain holds it: a hold of a device in the report whose
+/// epoch already holds it is one of a device off it.
 fn before(due: &[u8], reported: usize) -> Map {
     let mut base = Map::default();
     let empty = cairn_state::MemStore::default();
     let mut o = Overlay::new(&empty);
     let mut held: Amount = 0;
+    let mut keys = std::collections::BTreeSet::new();
     for (i, kind) in due.iter().enumerate() {
+        let epoch = 1 + (i as u64 % 2);
         let dev = match kind {
-            1 if reported > 0 => device(i % reported),
+            1 if reported > 0 && keys.insert((i % reported, epoch)) => device(i % reported),
             _ => device(1_000 + i),
         };
         let amount = 40 + i as Amount;
@@ -119,7 +123,7 @@ fn before(due: &[u8], reported: usize) -> Map {
         let h = FraudHold {
             device: dev,
             owner: OWNERS[i % 3],
-            epoch: 1 + (i as u64 % 2),
+            epoch,
             amount,
             evidence,
             release_epoch: EPOCH + 1,
