@@ -570,6 +570,21 @@ struct Fleet {
     readings: usize,
 }
 
+/// The listener whose beacon listener `k` (of `listeners`) witnesses `w`-th: `2w + 1` ranks
+/// before it; when there are not that many before, as many after it, and only when there
+/// are not that many after either (a fleet of a few dozen) round from the end. Never the
+/// same beaconer twice for one listener: a forward and a wrapped offset could meet only if
+/// `k < 2w + 1 ≤ listeners − k`, both at once, which no `k` is.
+fn witnessed(k: usize, w: usize, listeners: usize) -> usize {
+    let offset = 2 * w + 1;
+    let listeners = listeners.max(1);
+    match k.checked_sub(offset) {
+        Some(b) => b,
+        None if k + offset < listeners => k + offset,
+        None => (k + listeners - offset % listeners) % listeners,
+    }
+}
+
 impl Phase<'_> {
     /// Beacons signed from now on name `entropy`, the chain entropy of block `at`.
     fn name_entropy(&mut self, entropy: Hash, at: u64) {
@@ -613,8 +628,11 @@ impl Fleet {
                 match rank {
                     Some(k) if k < self.listeners => {
                         for w in 0..WITNESSES {
-                            // Odd offsets: the beaconer is of the other owner.
-                            let b = (k + self.listeners - (2 * w + 1)) % self.listeners;
+                            // Odd offsets: the beaconer is of the other owner. Backwards, or
+                            // forwards for the first listeners: wrapping round to the end of
+                            // the spiral of hexes would name a beaconer too far away to hear
+                            // (`too_far`) once the fleet is large.
+                            let b = witnessed(k, w, self.listeners);
                             payloads.push(ReportPayload::Witness {
                                 beaconer: self.hotspot_ids[b],
                                 beacon_height: beacon_height[b],
@@ -1055,6 +1073,27 @@ mod tests {
             stored_bytes: stored,
             metadata_bytes: 7,
             fragmented_bytes: 9,
+        }
+    }
+
+    #[test]
+    fn a_listener_witnesses_nearby_beaconers_of_the_other_owner_without_wrapping_round() {
+        let listeners = 400_000;
+        for k in [0, 1, 2, 6, 7, 8, 199_999, 399_999] {
+            for w in 0..WITNESSES {
+                let b = witnessed(k, w, listeners);
+                // Neighbours in the spiral, of the other owner (odd distance), never itself.
+                assert!(b.abs_diff(k) <= 2 * WITNESSES - 1 && b.abs_diff(k) % 2 == 1, "{k} {w}");
+            }
+        }
+        // A small fleet's listeners name four distinct beaconers each, never themselves.
+        for listeners in [8, 10, 12, 14, 20] {
+            for k in 0..listeners {
+                let named: std::collections::BTreeSet<usize> =
+                    (0..WITNESSES).map(|w| witnessed(k, w, listeners)).collect();
+                assert_eq!(named.len(), WITNESSES, "{k} of {listeners}");
+                assert!(!named.contains(&k) && named.iter().all(|b| *b < listeners));
+            }
         }
     }
 

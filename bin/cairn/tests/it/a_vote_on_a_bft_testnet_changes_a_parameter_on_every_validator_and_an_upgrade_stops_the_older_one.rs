@@ -41,8 +41,12 @@ fn propose(c: &Cluster, what: &[&str], title: &str) -> String {
     out["id"].as_u64().unwrap_or_else(|| panic!("no id: {out}")).to_string()
 }
 
-fn vote_yes(c: &Cluster, i: usize, key: &str, id: &str) {
+/// Votes yes through validator `i`, then waits until validator 0 (which the test queries)
+/// has the block that carried the vote.
+async fn vote_yes(c: &Cluster, i: usize, key: &str, id: &str) {
     cairn(c, i, &["--json", "gov", "vote", "--from", key, "--proposal", id, "--yes"]).success();
+    let height = c.nodes[i].height().await;
+    c.nodes[0].wait_for_height(height, Duration::from_secs(60)).await;
 }
 
 #[test]
@@ -107,18 +111,18 @@ fn a_vote_on_a_bft_testnet_changes_a_parameter_on_every_validator_and_an_upgrade
         assert_eq!(p.proposal.locked_at_start, crn(10_000));
         assert_eq!(p.proposal.end_epoch * BLOCKS_PER_EPOCH, tally_at, "{p:?}");
 
-        vote_yes(&c, 2, "alice", &cap);
+        vote_yes(&c, 2, "alice", &cap).await;
         let p = client.gov_proposal(id).await.unwrap();
         assert_eq!(p.proposal.tally.turnout, crn(10_000));
         assert_eq!(p.verdict_now, "no_quorum", "alice's lock alone: {p:?}");
-        vote_yes(&c, 3, "v0", &cap);
+        vote_yes(&c, 3, "v0", &cap).await;
         let p = client.gov_proposal(id).await.unwrap();
         let (_, stake) = *p.proposal.stake.iter().find(|(a, _)| *a == c.validator(0)).unwrap();
         assert!(stake >= crn(10_000), "{p:?}");
         assert_eq!(p.proposal.tally.turnout, crn(10_000) + stake, "{p:?}");
         assert_eq!(p.verdict_now, "passed", "with validator 0's stake: {p:?}");
-        vote_yes(&c, 1, "alice", &upgrade);
-        vote_yes(&c, 0, "v0", &upgrade);
+        vote_yes(&c, 1, "alice", &upgrade).await;
+        vote_yes(&c, 0, "v0", &upgrade).await;
         let before_tally = c.nodes[0].height().await;
         assert!(
             before_tally < tally_at,
