@@ -17,7 +17,12 @@ use std::process::Command;
 type Edges = BTreeSet<(String, String, bool)>;
 
 fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(
+            || std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+            std::path::PathBuf::from,
+        )
+        .join("../..")
 }
 
 /// The workspace members and the path dependencies between them, from `cargo metadata`.

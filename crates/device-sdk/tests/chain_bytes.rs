@@ -426,8 +426,12 @@ fn a_usage_receipt_is_the_nodes_receipt_and_settles_and_disputes_in_the_nodes_tr
 // ---- The frozen vectors ------------------------------------------------------------------
 
 fn vectors() -> serde_json::Value {
-    let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/vectors/wire.json");
+    let path = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(
+            || std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+            std::path::PathBuf::from,
+        )
+        .join("../../docs/vectors/wire.json");
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 

@@ -14,7 +14,10 @@ fn tree(args: &[&str]) -> String {
     let out = Command::new(cargo)
         .args(["tree", "-p", "cairn-device-sdk", "--offline", "--prefix", "none"])
         .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(
+            || std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+            std::path::PathBuf::from,
+        ))
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

@@ -15,7 +15,6 @@ use cairn_types::api::BlockView;
 use cairn_types::consensus::ValidatorSet;
 use cairn_types::{Certificate, codec};
 use serde_json::{Value, json};
-use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -27,7 +26,12 @@ fn head(b: &BlockView) -> Value {
 
 /// Runs the explorer's check on `inputs`; its verdict line and whether it passed.
 fn explorer_check(inputs: &Value) -> (bool, String) {
-    let explorer = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../explorer");
+    let explorer = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(
+            || std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+            std::path::PathBuf::from,
+        )
+        .join("../../explorer");
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("inputs.json");
     std::fs::write(&file, serde_json::to_vec_pretty(inputs).unwrap()).unwrap();
