@@ -142,6 +142,15 @@ impl TreeReader for Ahead<'_> {
         max_version: Version,
         key_hash: KeyHash,
     ) -> anyhow::Result<Option<OwnedValue>> {
+        // The block in flight's values are known by key ([`StateRead`]), not by key hash;
+        // the tree's update never reads values, only proofs and reads through the tree do,
+        // and none is made on a view ahead. Refused rather than answered from the base.
+        if max_version >= self.height {
+            anyhow::bail!(
+                "the values of block {} are in flight: read them by key, not through the tree",
+                self.height
+            );
+        }
         self.base.get_value_option(max_version, key_hash)
     }
 
