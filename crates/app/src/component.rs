@@ -15,7 +15,7 @@
 //! to ARCHITECTURE.md. Moving a component changes state roots: it is a protocol change.
 
 use cairn_state::{Overlay, StateError};
-use cairn_types::rewards::{RewardIndexChunk, RewardReport};
+use cairn_types::rewards::{PackedReport, RewardIndexChunk};
 use cairn_types::{Hash, Height, Params};
 
 use crate::{LastBlock, state_key};
@@ -38,7 +38,7 @@ pub struct BlockOutput {
     /// At the block that completes an epoch's settlement (the first block of the next
     /// epoch, or with a settle delay the last block of the run's settlement): the epoch's
     /// reward report (its root and totals are in state; the node keeps the entries).
-    pub rewards: Option<std::sync::Arc<RewardReport>>,
+    pub rewards: Option<std::sync::Arc<PackedReport>>,
     /// The entries of a reward report this block settles, for the node's reward index: all
     /// of them in the block that settles a run whole, a share in each block of a spread
     /// settlement (docs/adr/0041-reward-settle-spread.md).

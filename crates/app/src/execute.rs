@@ -36,7 +36,7 @@ pub struct Executed {
     pub tree_batch: TreeUpdateBatch,
     /// At the block that completes an epoch's settlement: the epoch's reward report (its
     /// root and totals are in state; the node keeps the entries).
-    pub rewards: Option<std::sync::Arc<cairn_types::rewards::RewardReport>>,
+    pub rewards: Option<std::sync::Arc<cairn_types::rewards::PackedReport>>,
     /// The entries of a reward report this block settles, for the node's reward index
     /// ([`crate::component::BlockOutput::reward_index`]).
     pub reward_index: Option<cairn_types::rewards::RewardIndexChunk>,
@@ -45,6 +45,14 @@ pub struct Executed {
 impl Executed {
     pub fn receipts_root(&self) -> Hash {
         merkle::root(&self.receipts.iter().map(Receipt::hash).collect::<Vec<_>>())
+    }
+
+    /// The reward report the block completes, decoded (every entry at once: for audits
+    /// and tests, not for the node, which indexes a settled share at a time).
+    pub fn reward_report(
+        &self,
+    ) -> Result<Option<cairn_types::rewards::RewardReport>, cairn_types::codec::DecodeError> {
+        self.rewards.as_deref().map(cairn_types::rewards::PackedReport::unpack).transpose()
     }
 }
 

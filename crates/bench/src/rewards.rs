@@ -47,6 +47,12 @@ pub struct RewardsBench {
     /// Resident memory when the run starts (the state), and the peak during the run.
     pub state_rss_mib: f64,
     pub peak_rss_mib: f64,
+    /// The report's entries as the run returns them: their vector and what each entry's
+    /// vectors and strings hold, by capacity (without what malloc adds to each allocation),
+    /// and packed as a node holds a deferred run's report until it is settled
+    /// (`PackedReport`, docs/adr/0046-packed-reward-report.md).
+    pub report_decoded_bytes: usize,
+    pub report_packed_bytes: usize,
     /// Every run on the same state (`--runs`), the first included: more samples of a noisy
     /// machine for one build of the state. Each gave the same report digest (checked).
     pub repeats: Vec<Repeat>,
@@ -64,6 +70,26 @@ pub struct Repeat {
 /// The epoch rewarded: late enough that every device, located at height 2, is past the
 /// cold-start probation (a network that has run; ADR 0013).
 const EPOCH: u64 = 10;
+
+/// The bytes a decoded report's entries hold: the entries' vector, and each entry's vectors
+/// and strings by capacity (what an evidence holds on the heap, and malloc's own overhead
+/// per allocation, not counted: a lower bound).
+fn decoded_bytes(report: &cairn_types::rewards::RewardReport) -> usize {
+    use cairn_types::rewards::RewardEntry;
+    use std::mem::size_of_val;
+    let heap = |e: &RewardEntry| {
+        let strings: usize = e.not_counted.iter().map(String::capacity).sum::<usize>()
+            + e.work.rejected.iter().map(|(s, _)| s.capacity()).sum::<usize>();
+        e.scores.capacity() * size_of_val(&(cairn_types::rewards::Pool::Usage, 0u128))
+            + e.not_counted.capacity() * std::mem::size_of::<String>()
+            + e.work.rejected.capacity() * std::mem::size_of::<(String, u32)>()
+            + e.flags.capacity() * std::mem::size_of::<cairn_types::rewards::Evidence>()
+            + e.density.capacity() * std::mem::size_of::<cairn_types::device::DensityFactor>()
+            + strings
+    };
+    report.entries.capacity() * std::mem::size_of::<RewardEntry>()
+        + report.entries.iter().map(heap).sum::<usize>()
+}
 
 /// SHA-256 over the report's borsh encoding: the summary, then the SHA-256 of every entry's
 /// encoding in order (hashed on all cores).
@@ -276,7 +302,8 @@ pub fn run(devices: usize, runs: usize) -> anyhow::Result<RewardsBench> {
     let (baseline, ratio) = (first.baseline_batch_verify_per_s, first.ratio_devices_to_verify);
     repeats.push(first);
     let (paid, root, visited) = (report.summary.leaves, report.summary.root, report.entries.len());
-    drop(report);
+    let report_decoded_bytes = decoded_bytes(&report);
+    let report_packed_bytes = cairn_types::rewards::PackedReport::pack(report).packed_bytes();
     for _ in 1..runs {
         let (again, repeat) = timed_run(&store, &params, devices, &baseline_items)?;
         if report_digest(&again) != digest {
@@ -323,6 +350,8 @@ pub fn run(devices: usize, runs: usize) -> anyhow::Result<RewardsBench> {
         ratio_devices_to_verify: ratio,
         state_rss_mib,
         peak_rss_mib,
+        report_decoded_bytes,
+        report_packed_bytes,
         repeats,
     })
 }

@@ -99,13 +99,15 @@ fn spawn(shared: &Shared, run: PendingRun, snap: Snapshot, head: u64) {
         });
         match result {
             None => {}
-            Some(Ok(_)) => {
+            Some(Ok(computed)) => {
                 gauge.set(started.elapsed().as_secs_f64());
                 tracing::info!(
                     epoch = run.epoch,
                     snapshot = run.snapshot(),
                     due = run.due,
                     ms = started.elapsed().as_millis() as u64,
+                    entries = computed.report.len(),
+                    packed_bytes = computed.report.packed_bytes(),
                     "reward run computed"
                 );
             }

@@ -37,8 +37,9 @@ pub(crate) fn index_rewards(
         });
     }
     let mut leaf = chunk.first_leaf;
-    for (pos, e) in chunk.entries() {
-        entries.insert((epoch, pos), codec::encode(e).as_slice())?;
+    for entry in chunk.entries() {
+        let (pos, bytes, e) = entry.map_err(corrupt("reward entry"))?;
+        entries.insert((epoch, pos), bytes)?;
         by_device.insert((e.device.0, epoch), pos)?;
         if e.is_leaf() {
             by_owner.insert((e.owner.0, epoch, leaf), pos)?;

@@ -704,8 +704,9 @@ fn a_devices_reward_leaf_is_found_at_its_place_among_the_paid_entries_and_its_pa
     let p = app.propose(&snap, parent, parent.timestamp_ms + 1, v.address(), Vec::new()).unwrap();
     let cert = Certificate::solo(&v, &g.chain_id, &p.header.hash());
     let block = Block { header: p.header, txs: p.txs, certificate: cert };
-    let report = std::sync::Arc::new(mixed_report(4));
-    let whole = cairn_types::rewards::RewardIndexChunk::whole(report.clone());
+    let report = mixed_report(4);
+    let packed = std::sync::Arc::new(cairn_types::rewards::PackedReport::pack(report.clone()));
+    let whole = cairn_types::rewards::RewardIndexChunk::whole(packed);
     let (changes, batch) = (&p.executed.changes, &p.executed.tree_batch);
     store.commit_block(&block, &p.executed.receipts, changes, batch, Some(&whole)).unwrap();
 
@@ -783,11 +784,12 @@ fn a_report_indexed_in_shares_over_blocks_and_a_reopen_reads_as_the_report_index
     use cairn_types::rewards::RewardIndexChunk;
     let (a, b) = (Keypair::from_label("a"), Keypair::from_label("b"));
     let g = genesis(&[&a, &b]);
-    let report = std::sync::Arc::new(mixed_report(4));
+    let report = mixed_report(4);
+    let packed = std::sync::Arc::new(cairn_types::rewards::PackedReport::pack(report.clone()));
     let whole_dir = tempfile::tempdir().unwrap();
     let whole = Store::open(&whole_dir.path().join("chain.redb")).unwrap();
     init(&whole, &g);
-    commit_with_rewards(&whole, &g, &RewardIndexChunk::whole(report.clone())).unwrap();
+    commit_with_rewards(&whole, &g, &RewardIndexChunk::whole(packed.clone())).unwrap();
 
     // Shares of 2, 3 and 4 entries in three blocks, the store closed and opened again
     // between the second and the third (as after a kill: each share is in its block's
@@ -798,7 +800,7 @@ fn a_report_indexed_in_shares_over_blocks_and_a_reopen_reads_as_the_report_index
     init(&store, &g);
     let leaves_before = |to: usize| report.entries[..to].iter().filter(|e| e.is_leaf()).count();
     let share = |from: u32, to: u32| RewardIndexChunk {
-        report: report.clone(),
+        report: packed.clone(),
         from,
         to,
         first_leaf: leaves_before(from as usize) as u64,

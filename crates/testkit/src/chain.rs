@@ -99,7 +99,7 @@ impl Chain {
         self.parent = Parent::of_block(&self.certify(&p));
         self.roots.push(p.header.state_root);
         if let Some(r) = &p.executed.rewards {
-            self.reports.insert(r.summary.epoch, (**r).clone());
+            self.reports.insert(r.summary.epoch, r.unpack().unwrap());
         }
         p
     }

@@ -1,6 +1,7 @@
 //! Token economics: the emission schedule, reward pools, and the per-epoch reward report
 //! whose Merkle root is committed in state (docs/adr/0009-rewards.md).
 
+use crate::codec::DecodeError;
 use crate::device_key::DeviceId;
 use crate::{Address, Amount, DeviceClass, Hash, merkle};
 use borsh::{BorshDeserialize, BorshSerialize};
@@ -659,11 +660,11 @@ pub struct EpochRewards {
 }
 
 /// The entries of an epoch's report that one block settles, for the node's reward index
-/// (outside the state): positions `from..to` of `report.entries`, the first of them leaf
+/// (outside the state): positions `from..to` of `report`'s entries, the first of them leaf
 /// number `first_leaf` among the epoch's leaves (docs/adr/0041-reward-settle-spread.md).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RewardIndexChunk {
-    pub report: std::sync::Arc<RewardReport>,
+    pub report: std::sync::Arc<PackedReport>,
     pub from: u32,
     pub to: u32,
     pub first_leaf: u64,
@@ -671,8 +672,8 @@ pub struct RewardIndexChunk {
 
 impl RewardIndexChunk {
     /// Every entry of `report`, in one block.
-    pub fn whole(report: std::sync::Arc<RewardReport>) -> RewardIndexChunk {
-        let to = u32::try_from(report.entries.len()).unwrap_or(u32::MAX);
+    pub fn whole(report: std::sync::Arc<PackedReport>) -> RewardIndexChunk {
+        let to = u32::try_from(report.len()).unwrap_or(u32::MAX);
         RewardIndexChunk { report, from: 0, to, first_leaf: 0 }
     }
 
@@ -681,10 +682,113 @@ impl RewardIndexChunk {
         self.report.summary.epoch
     }
 
-    /// The chunk's entries, with their positions in the report.
-    pub fn entries(&self) -> impl Iterator<Item = (u32, &RewardEntry)> {
-        let (from, to) = (self.from as usize, self.to as usize);
-        (self.from..).zip(self.report.entries.get(from..to).unwrap_or_default())
+    /// The chunk's entries, each with its position in the report and its canonical bytes.
+    pub fn entries(&self) -> impl Iterator<Item = Result<(u32, &[u8], RewardEntry), DecodeError>> {
+        (self.from..self.to).map(|pos| {
+            let bytes = self.report.bytes_of(pos as usize)?;
+            Ok((pos, bytes, self.report.decode(bytes)?))
+        })
+    }
+}
+
+/// A reward report held encoded: its summary, and its entries' canonical bytes one after
+/// another with where each ends. A node holds a deferred run's report from the run's
+/// computation to the last block of its settlement (docs/adr/0046-packed-reward-report.md);
+/// decoded, an entry is a struct with up to six heap allocations (about 0.5 KiB at 1,000,000
+/// devices), encoded it is its bytes alone. Entries are decoded when a block settles or
+/// indexes them, a share at a time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackedReport {
+    pub summary: EpochRewards,
+    bytes: Vec<u8>,
+    /// `ends[i]`: where entry i's bytes end (entry i starts where i − 1 ends).
+    ends: Vec<u64>,
+}
+
+/// The largest entry a packed report decodes (an entry's vectors are bounded by the
+/// detectors' and pools' counts; this only bounds the decoder).
+const PACKED_ENTRY_MAX: usize = 1 << 20;
+
+impl PackedReport {
+    /// Encodes `report`'s entries, freeing each decoded one as it goes.
+    pub fn pack(report: RewardReport) -> PackedReport {
+        let RewardReport { summary, entries } = report;
+        let mut ends = Vec::with_capacity(entries.len());
+        let mut bytes = Vec::new();
+        for e in entries {
+            // Writing into a Vec never fails for these types (no custom serializers).
+            let _ = borsh::to_writer(&mut bytes, &e);
+            ends.push(bytes.len() as u64);
+        }
+        bytes.shrink_to_fit();
+        PackedReport { summary, bytes, ends }
+    }
+
+    /// How many entries the report has.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether the report has no entry.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// The bytes the report holds its entries in.
+    pub fn packed_bytes(&self) -> usize {
+        self.bytes.len() + self.ends.len() * std::mem::size_of::<u64>()
+    }
+
+    /// Entry `i`'s canonical bytes.
+    pub fn bytes_of(&self, i: usize) -> Result<&[u8], DecodeError> {
+        let start = match i.checked_sub(1) {
+            None => 0,
+            Some(before) => self.ends.get(before).copied().unwrap_or(u64::MAX),
+        };
+        let end = self.ends.get(i).copied().unwrap_or(0);
+        usize::try_from(start)
+            .ok()
+            .zip(usize::try_from(end).ok())
+            .and_then(|(s, e)| self.bytes.get(s..e))
+            .ok_or_else(|| DecodeError::Malformed {
+                what: "packed reward report",
+                reason: format!("no entry {i} of {}", self.ends.len()),
+            })
+    }
+
+    fn decode(&self, bytes: &[u8]) -> Result<RewardEntry, DecodeError> {
+        crate::codec::decode(bytes, PACKED_ENTRY_MAX, "reward entry")
+    }
+
+    /// Entry `i`.
+    pub fn entry(&self, i: usize) -> Result<RewardEntry, DecodeError> {
+        self.decode(self.bytes_of(i)?)
+    }
+
+    /// The entries at positions `range` (clamped to the report).
+    pub fn entries(&self, range: std::ops::Range<usize>) -> Result<Vec<RewardEntry>, DecodeError> {
+        let end = range.end.min(self.len());
+        (range.start.min(end)..end).map(|i| self.entry(i)).collect()
+    }
+
+    /// The entry of `device`, if the report has one (entries are in device order).
+    pub fn find(&self, device: &DeviceId) -> Result<Option<RewardEntry>, DecodeError> {
+        let (mut lo, mut hi) = (0, self.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let e = self.entry(mid)?;
+            match e.device.cmp(device) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return Ok(Some(e)),
+            }
+        }
+        Ok(None)
+    }
+
+    /// The whole report, decoded.
+    pub fn unpack(&self) -> Result<RewardReport, DecodeError> {
+        Ok(RewardReport { summary: self.summary.clone(), entries: self.entries(0..self.len())? })
     }
 }
 

@@ -80,3 +80,102 @@ fn a_leaf_hash_is_the_sha256_of_its_borsh_encoding() {
         assert_eq!(leaf.hash(), Hash::sha256(&crate::codec::encode(&leaf)));
     }
 }
+
+/// An entry of device `d` with `k` scores, notes and density factors (so entries differ in
+/// length) and an amount of `amount`.
+fn entry(d: u8, k: usize, amount: Amount) -> RewardEntry {
+    RewardEntry {
+        device: Hash([d; 32]),
+        owner: Address([d.wrapping_mul(7); 32]),
+        class: DeviceClass::Hotspot,
+        work: Work { beacons: u32::from(d), ..Work::default() },
+        uptime_ok: d.is_multiple_of(2),
+        scores: (0..k).map(|i| (Pool::Coverage, i as u128 + 1)).collect(),
+        amount,
+        not_counted: (0..k).map(|i| format!("note {i}")).collect(),
+        flags: Vec::new(),
+        density: (0..k)
+            .map(|i| crate::device::DensityFactor {
+                resolution: i as u8,
+                cell: u64::from(d),
+                unclipped: 1,
+                clipped: 1,
+                occupied: 2,
+                limit: 3,
+            })
+            .collect(),
+        sensor_quality: None,
+        capped: 0,
+    }
+}
+
+fn summary(epoch: u64) -> EpochRewards {
+    EpochRewards {
+        epoch,
+        emission: 10,
+        reminted: 0,
+        pools: Vec::new(),
+        to_treasury: 1,
+        to_validators: 0,
+        validator_payouts: Vec::new(),
+        escrowed: 0,
+        root: Hash::default(),
+        leaves: 0,
+    }
+}
+
+proptest::proptest! {
+    /// A packed report gives back every entry as it was, one by one, by any range, by its
+    /// device, and whole; each entry's bytes are its canonical encoding; a device absent
+    /// from it is found absent, and a position past its end is an error, not a panic.
+    #[test]
+    fn a_packed_report_gives_back_each_entry_by_position_range_and_device(
+        spec in proptest::collection::vec((0usize..4, 0u128..3), 0..60),
+        ranges in proptest::collection::vec((0usize..70, 0usize..70), 1..10),
+    ) {
+        // Devices 2, 4, 6 …: ascending, with gaps to look up absent ones in.
+        let entries: Vec<RewardEntry> =
+            spec.iter().enumerate().map(|(i, (k, a))| entry(2 * i as u8 + 2, *k, *a)).collect();
+        let report = RewardReport { summary: summary(3), entries: entries.clone() };
+        let packed = PackedReport::pack(report.clone());
+        proptest::prop_assert_eq!(packed.len(), entries.len());
+        proptest::prop_assert_eq!(&packed.unpack().unwrap(), &report);
+        for (i, e) in entries.iter().enumerate() {
+            proptest::prop_assert_eq!(&packed.entry(i).unwrap(), e);
+            proptest::prop_assert_eq!(packed.bytes_of(i).unwrap().to_vec(), crate::codec::encode(e));
+            proptest::prop_assert_eq!(packed.find(&e.device).unwrap(), Some(e.clone()));
+            let absent = Hash([e.device.0[0] + 1; 32]);
+            proptest::prop_assert_eq!(packed.find(&absent).unwrap(), None);
+        }
+        proptest::prop_assert_eq!(packed.find(&Hash([0; 32])).unwrap(), None);
+        for (a, b) in ranges {
+            let want: Vec<RewardEntry> = entries.iter().skip(a).take(b.saturating_sub(a)).cloned().collect();
+            proptest::prop_assert_eq!(packed.entries(a..b).unwrap(), want);
+        }
+        proptest::prop_assert!(packed.entry(entries.len()).is_err());
+        proptest::prop_assert!(packed.bytes_of(usize::MAX).is_err());
+    }
+}
+
+#[test]
+fn a_share_of_a_packed_report_indexes_its_entries_with_their_positions_and_bytes() {
+    let entries: Vec<RewardEntry> = (1..=6).map(|d| entry(d, d as usize % 3, 5)).collect();
+    let packed = std::sync::Arc::new(PackedReport::pack(RewardReport {
+        summary: summary(9),
+        entries: entries.clone(),
+    }));
+    let chunk = RewardIndexChunk { report: packed.clone(), from: 2, to: 5, first_leaf: 2 };
+    assert_eq!(chunk.epoch(), 9);
+    let got: Vec<(u32, Vec<u8>, RewardEntry)> = chunk
+        .entries()
+        .map(|x| x.map(|(p, b, e)| (p, b.to_vec(), e)))
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let want: Vec<(u32, Vec<u8>, RewardEntry)> =
+        (2..5).map(|i| (i as u32, crate::codec::encode(&entries[i]), entries[i].clone())).collect();
+    assert_eq!(got, want);
+    // A chunk past the report's end says so for the missing entries.
+    let past = RewardIndexChunk { report: packed, from: 5, to: 8, first_leaf: 0 };
+    let results: Vec<bool> = past.entries().map(|x| x.is_ok()).collect();
+    assert_eq!(results, [true, false, false]);
+}

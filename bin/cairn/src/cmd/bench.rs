@@ -200,6 +200,14 @@ pub async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
                     format!("{:.2}", r.ratio_devices_to_verify),
                 ),
                 ("state RSS (MiB)", format!("{:.0}", r.state_rss_mib)),
+                (
+                    "report decoded / packed (MiB)",
+                    format!(
+                        "{:.0} / {:.0}",
+                        r.report_decoded_bytes as f64 / 1048576.0,
+                        r.report_packed_bytes as f64 / 1048576.0
+                    ),
+                ),
                 ("peak RSS during the run (MiB)", format!("{:.0}", r.peak_rss_mib)),
             ]);
             if r.repeats.len() > 1 {

@@ -315,7 +315,7 @@ async fn audit(ctx: &Ctx, from: u64, to: u64) -> anyhow::Result<Vec<AuditLine>> 
             Some(_) => problems.push("the summary in state differs from the recomputation".into()),
             None => problems.push("no summary in state after the block that settles it".into()),
         }
-        if executed.rewards.as_deref() != Some(&ours) {
+        if executed.reward_report()?.as_ref() != Some(&ours) {
             problems.push("the settling block's report differs from the recomputation".into());
         }
         let theirs = client.epoch_report(epoch).await?;

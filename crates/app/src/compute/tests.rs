@@ -161,8 +161,7 @@ fn a_job_revealed_in_an_epoch_its_provider_was_up_counts_whatever_its_uptime_at_
     };
     assert_eq!((act(&s, 0), act(&s, 1)), ((1, 1), (1, 0)));
     s.n.advance_to(60);
-    let report =
-        s.n.block(vec![]).executed.rewards.as_deref().cloned().expect("epoch 1 is rewarded");
+    let report = s.n.block(vec![]).executed.reward_report().unwrap().expect("epoch 1 is rewarded");
     let entry = |i: usize| {
         let id = s.devices[i].id();
         report.entries.iter().find(|e| e.device == id).expect("an entry").clone()

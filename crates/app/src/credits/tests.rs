@@ -102,7 +102,7 @@ fn burned_crn_is_minted_back_into_the_pools_up_to_the_cap_per_epoch() {
         m.n.run(&buyer, TxBody::MintCredits { to: buyer.address(), amount: 50 * CRN }).is_success()
     );
     m.n.advance_to(10);
-    let r = m.n.block(vec![]).executed.rewards.as_deref().cloned().unwrap();
+    let r = m.n.block(vec![]).executed.reward_report().unwrap().unwrap();
     // Cap 30 of the 50 pending; the rest next epoch.
     assert_eq!(r.summary.reminted, 30 * CRN);
     let paid: u128 = r.entries.iter().map(|e| e.amount).sum();
@@ -112,7 +112,7 @@ fn burned_crn_is_minted_back_into_the_pools_up_to_the_cap_per_epoch() {
     );
     assert_eq!((m.n.supply().reminted, m.n.supply().remint_pending), (30 * CRN, 20 * CRN));
     m.n.advance_to(20);
-    let r = m.n.block(vec![]).executed.rewards.as_deref().cloned().unwrap();
+    let r = m.n.block(vec![]).executed.reward_report().unwrap().unwrap();
     assert_eq!(r.summary.reminted, 20 * CRN);
     assert_eq!((m.n.supply().reminted, m.n.supply().remint_pending), (50 * CRN, 0));
     let keys = [&m.admin, &m.o1, &m.o2, &m.buyer];

@@ -29,7 +29,7 @@ use super::{Hearers, Payout, escrow, report_judging, settle};
 use crate::state_key;
 use borsh::{BorshDeserialize, BorshSerialize};
 use cairn_state::{AtVersion, Overlay, StateError, StateRead, ValueAt};
-use cairn_types::rewards::{RewardIndexChunk, RewardReport};
+use cairn_types::rewards::{PackedReport, RewardEntry, RewardIndexChunk};
 use cairn_types::{DeviceId, Height, Params};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -86,11 +86,13 @@ pub fn fix(o: &mut Overlay<'_>, params: &Params, height: Height) -> PendingRun {
 }
 
 /// What a deferred run computed on its snapshot: the parameters it ran with (the
-/// snapshot's), the report and the hearers of the devices whose unproven holds it judges.
+/// snapshot's), the report (packed: held until the last block of its settlement,
+/// docs/adr/0046-packed-reward-report.md) and the hearers of the devices whose unproven
+/// holds it judges.
 #[derive(Debug, Clone)]
 pub struct Computed {
     pub params: Params,
-    pub report: Arc<RewardReport>,
+    pub report: Arc<PackedReport>,
     pub hearers: Hearers,
     /// The leaves among the report's first `LEAF_MARK_STRIDE × i` entries, for every i up to
     /// the report's length ([`Computed::leaves_before`]).
@@ -101,30 +103,34 @@ pub struct Computed {
 const LEAF_MARK_STRIDE: usize = 256;
 
 impl Computed {
-    /// The run's result as the pay stage handed it over.
+    /// The run's result as the pay stage handed it over, its report packed.
     pub fn new(params: Params, payout: Payout) -> Computed {
         let Payout { report, hearers } = payout;
         let leaf_marks = leaf_marks(&report.entries);
-        Computed { params, report: Arc::new(report), hearers, leaf_marks }
+        Computed { params, report: Arc::new(PackedReport::pack(report)), hearers, leaf_marks }
     }
 
     /// How many of the report's first `position` entries are leaves (the leaf number of the
     /// entry at `position`, if it is one): the mark at or below `position` and the entries
     /// after it, at most [`LEAF_MARK_STRIDE`] − 1, so a settle share costs the same wherever
     /// it starts in the report. Past the end: every leaf.
-    pub fn leaves_before(&self, position: usize) -> u64 {
-        let entries = &self.report.entries;
-        let position = position.min(entries.len());
+    pub fn leaves_before(&self, position: usize) -> Result<u64, StateError> {
+        let position = position.min(self.report.len());
         let mark = position / LEAF_MARK_STRIDE;
         let counted = self.leaf_marks.get(mark).copied().unwrap_or_default();
-        let rest = entries.get(mark * LEAF_MARK_STRIDE..position).unwrap_or_default();
-        counted + rest.iter().filter(|e| e.is_leaf()).count() as u64
+        let rest = self.report.entries(mark * LEAF_MARK_STRIDE..position).map_err(unpacked)?;
+        Ok(counted + rest.iter().filter(|e| e.is_leaf()).count() as u64)
     }
+}
+
+/// A packed report that does not decode: the node's own memory, never input.
+fn unpacked(e: cairn_types::codec::DecodeError) -> StateError {
+    StateError::Storage(format!("a reward run's packed report: {e}"))
 }
 
 /// The leaves among the first `LEAF_MARK_STRIDE × i` of `entries`, for i from 0 while that
 /// is at most their number.
-fn leaf_marks(entries: &[cairn_types::rewards::RewardEntry]) -> Vec<u64> {
+fn leaf_marks(entries: &[RewardEntry]) -> Vec<u64> {
     let mut marks = Vec::with_capacity(entries.len() / LEAF_MARK_STRIDE + 1);
     let mut leaves = 0u64;
     marks.push(0);
@@ -164,6 +170,19 @@ pub(super) fn judged(due: &[cairn_types::rewards::FraudHold]) -> Vec<DeviceId> {
     judged
 }
 
+/// The entries of `report` of the devices of the unproven holds `due`, in device order:
+/// all [`escrow::judge_unproven`] reads of a report.
+fn judged_entries(
+    report: &PackedReport,
+    due: &[cairn_types::rewards::FraudHold],
+) -> Result<Vec<RewardEntry>, StateError> {
+    let mut found = Vec::new();
+    for device in judged(due) {
+        found.extend(report.find(&device).map_err(unpacked)?);
+    }
+    Ok(found)
+}
+
 /// At block `height`, the settle block of `run`: releases the holds due at the run's
 /// boundary epoch that are still held, then settles `computed` as the inline run settles
 /// (with the snapshot's parameters), and clears the pending run.
@@ -175,7 +194,8 @@ pub fn settle_due(
 ) -> Result<(), StateError> {
     let Computed { params, report, hearers, .. } = computed;
     let unproven_due = escrow::release_due(o, params.epoch_of(run.boundary), height)?;
-    settle::settle(o, params, height, run.epoch, report, hearers, unproven_due)?;
+    let report = report.unpack().map_err(unpacked)?;
+    settle::settle(o, params, height, run.epoch, &report, hearers, unproven_due)?;
     o.delete(state_key::reward_run());
     Ok(())
 }
@@ -184,7 +204,7 @@ pub fn settle_due(
 /// entries it settled, for the node's reward index.
 #[derive(Debug, Clone)]
 pub struct Step {
-    pub report: Option<Arc<RewardReport>>,
+    pub report: Option<Arc<PackedReport>>,
     pub index: RewardIndexChunk,
 }
 
@@ -230,8 +250,7 @@ pub fn settle_step(
             index: RewardIndexChunk::whole(report.clone()),
         });
     }
-    let all = &report.entries;
-    let n = all.len() as u64;
+    let n = report.len() as u64;
     // The height every record of the settlement carries (a hold's release or burn): its
     // first block's, as when it is settled whole.
     let at = run.due;
@@ -243,10 +262,10 @@ pub fn settle_step(
         settle::open(o, &report.summary)?;
     }
     let (lo, hi) = (from as usize, to as usize);
-    settle::entries(o, params, run.epoch, all.get(lo..hi).unwrap_or_default())?;
+    settle::entries(o, params, run.epoch, &report.entries(lo..hi).map_err(unpacked)?)?;
     // The leaf number of the share's first entry, without counting the report from its
     // start every block.
-    let first_leaf = computed.leaves_before(lo);
+    let first_leaf = computed.leaves_before(lo)?;
     let position = |p: u64| {
         u32::try_from(p).map_err(|_| {
             StateError::Storage(format!("the report of epoch {} has over 2^32 entries", run.epoch))
@@ -263,7 +282,8 @@ pub fn settle_step(
         return Ok(Step { report: None, index });
     }
     let unproven_due = escrow::release_due(o, released_epoch, at)?;
-    settle::close(o, params, at, report, hearers, unproven_due)?;
+    let judged = judged_entries(report, &unproven_due)?;
+    settle::close(o, params, at, &report.summary, &judged, hearers, unproven_due)?;
     if cursor.is_some() {
         o.delete(state_key::reward_settle_cursor());
     }
@@ -294,7 +314,7 @@ pub fn next_share(
     computed: &Computed,
     finish: bool,
 ) -> Result<u64, StateError> {
-    let n = computed.report.entries.len() as u64;
+    let n = computed.report.len() as u64;
     if computed.params.reward_settle_entries_per_block == 0 {
         return Ok(n);
     }

@@ -26,7 +26,7 @@ fn a_deferred_run_settles_at_its_due_block_what_the_boundary_would_have_computed
         crate::block::boundary_report(&n.c.store, &n.params(), 20, validator).unwrap().unwrap();
     // The legacy chain (no delay) pays the same at its boundary block.
     let (mut legacy, _, _) = epoch_zero_traffic(|_| {});
-    let inline = legacy.block(vec![]).executed.rewards.as_deref().cloned().unwrap();
+    let inline = legacy.block(vec![]).executed.reward_report().unwrap().unwrap();
     assert_eq!(inline, on_snapshot);
     assert!(on_snapshot.entries.iter().all(|e| e.amount > 0));
 
@@ -48,7 +48,7 @@ fn a_deferred_run_settles_at_its_due_block_what_the_boundary_would_have_computed
     }
     // The settle block commits the run computed on the snapshot.
     let p = n.block(vec![]);
-    assert_eq!(p.executed.rewards.as_deref(), Some(&on_snapshot));
+    assert_eq!(p.executed.reward_report().unwrap().as_ref(), Some(&on_snapshot));
     assert_eq!(pending(&n.c.store).unwrap(), None);
     let stored: EpochRewards = crate::rewards::get_epoch_rewards(&n.c.store, 0).unwrap().unwrap();
     assert_eq!(stored, on_snapshot.summary);
@@ -113,7 +113,7 @@ fn registrations_deregistrations_and_transfers_after_the_boundary_do_not_change_
     n.ok(&a, TxBody::Transfer { to: b.address(), amount: 7 });
     n.advance_to(20 + DELAY);
     let p = n.block(vec![]);
-    let report = p.executed.rewards.as_deref().cloned().unwrap();
+    let report = p.executed.reward_report().unwrap().unwrap();
     assert_eq!(report, on_snapshot);
     assert!(report.entries.iter().any(|e| e.device == sensor.id() && e.amount > 0));
     assert!(report.entries.iter().all(|e| e.device != fresh.id()));

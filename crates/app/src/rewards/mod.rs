@@ -38,7 +38,7 @@ pub use score::{Scored, score};
 use crate::component::{BlockEnv, BlockOutput, Component};
 use crate::state_key;
 use cairn_state::{Overlay, StateError, StateRead};
-use cairn_types::rewards::{RewardIndexChunk, RewardReport};
+use cairn_types::rewards::{PackedReport, RewardIndexChunk, RewardReport};
 use cairn_types::{Address, DeviceId, Height, Params};
 
 /// What the run hands the settle stage: the report (its summary and root go in state, its
@@ -183,7 +183,7 @@ impl Component for Rewards {
         let validator =
             o.get_decoded::<crate::ChainInfo>(&state_key::chain())?.map(|c| c.validator);
         if let Some(report) = close_epoch(o, env.params, env.height, validator)? {
-            let report = std::sync::Arc::new(report);
+            let report = std::sync::Arc::new(PackedReport::pack(report));
             out.reward_index = Some(RewardIndexChunk::whole(report.clone()));
             out.rewards = Some(report);
         }

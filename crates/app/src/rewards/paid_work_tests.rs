@@ -43,7 +43,7 @@ fn close_epoch(
 ) -> RewardReport {
     let boundary = (epoch + 1) * n.params().blocks_per_epoch;
     n.heartbeats_to(gw, devs, seq, boundary);
-    n.block(vec![]).executed.rewards.as_deref().cloned().expect("the boundary runs the rewards")
+    n.block(vec![]).executed.reward_report().unwrap().expect("the boundary runs the rewards")
 }
 
 fn entry(r: &RewardReport, d: &DeviceSigner) -> RewardEntry {

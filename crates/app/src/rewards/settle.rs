@@ -66,7 +66,8 @@ pub fn entries(
 }
 
 /// The last block of a spread settlement, once every entry is: the unproven holds due now
-/// (`unproven_due`) judged against the whole report, and the summary written, from which
+/// (`unproven_due`) judged against the report (`judged`: its entries of their devices, in
+/// device order, which is all the judgement reads of it), and the summary written, from which
 /// the epoch's leaves are claimable. The judgement reads the findings of the devices it
 /// judges from their entries first, so the findings [`entries`] recorded before it do not
 /// change it; its re-queued holds come after the report's holds in their queues, as in
@@ -75,13 +76,14 @@ pub fn close(
     o: &mut Overlay<'_>,
     params: &Params,
     height: Height,
-    report: &RewardReport,
+    summary: &EpochRewards,
+    judged: &[RewardEntry],
     hearers: &Hearers,
     unproven_due: Vec<FraudHold>,
 ) -> Result<(), StateError> {
     let now = params.epoch_of(height);
-    escrow::judge_unproven(o, params, now, height, &report.entries, unproven_due, hearers)?;
-    o.put_encoded(state_key::epoch_rewards(report.summary.epoch), &report.summary);
+    escrow::judge_unproven(o, params, now, height, judged, unproven_due, hearers)?;
+    o.put_encoded(state_key::epoch_rewards(summary.epoch), summary);
     Ok(())
 }
 

@@ -10,7 +10,7 @@ use crate::rewards::tests::{claim_of, epoch_zero_traffic};
 use crate::tests::CHAIN;
 use cairn_state::ChangeSet;
 use cairn_types::rewards::{
-    EpochRewards, Evidence, FraudHold, HoldStatus, RewardEntry, treasury_address,
+    EpochRewards, Evidence, FraudHold, HoldStatus, RewardEntry, RewardReport, treasury_address,
 };
 use cairn_types::{Address, Amount, DeviceClass, Hash, TxBody, TxFailure};
 use proptest::prelude::*;
@@ -220,7 +220,7 @@ proptest! {
             prop_assert!(settled > 0 || n == 0);
             prop_assert_eq!(step.index.from, next);
             prop_assert_eq!(step.index.first_leaf, leaves);
-            leaves += step.index.entries().filter(|(_, e)| e.is_leaf()).count() as u64;
+            leaves += step.index.entries().filter(|x| x.as_ref().unwrap().2.is_leaf()).count() as u64;
             next = step.index.to;
             // The report comes out with the block that completes the run, and only then.
             prop_assert_eq!(step.report.is_some(), i + 1 == steps.len());
@@ -245,13 +245,13 @@ proptest! {
         positions in proptest::collection::vec(0usize..1_500, 1..40),
     ) {
         let run = computed(&kinds, 1);
-        let all = &run.report.entries;
+        let all = run.report.unpack().unwrap().entries;
         let boundaries = [0, LEAF_MARK_STRIDE, 2 * LEAF_MARK_STRIDE - 1, kinds.len()];
         for p in positions.into_iter().chain(boundaries) {
             let counted = all.iter().take(p).filter(|e| e.is_leaf()).count() as u64;
-            prop_assert_eq!(run.leaves_before(p), counted, "position {}", p);
+            prop_assert_eq!(run.leaves_before(p).unwrap(), counted, "position {}", p);
         }
-        prop_assert_eq!(run.leaves_before(usize::MAX), run.report.summary.leaves);
+        prop_assert_eq!(run.leaves_before(usize::MAX).unwrap(), run.report.summary.leaves);
     }
 }
 
@@ -344,14 +344,14 @@ fn an_epoch_being_settled_is_not_claimable_until_its_last_block_and_then_pays_as
     while pending(&n.c.store).unwrap().is_some() {
         assert_eq!(crate::rewards::get_epoch_rewards(&n.c.store, 0).unwrap(), None);
         let p = n.block(vec![]);
-        let index = p.executed.reward_index.expect("each block of the settlement indexes");
+        let index = p.executed.reward_index.clone().expect("each block of the settlement indexes");
         assert_eq!((index.from, index.to), (settled, settled + 1));
         settled = index.to;
         if settled < entries {
             assert_eq!(p.executed.rewards, None);
             assert_eq!(settled_entries(&n.c.store).unwrap(), Some(u64::from(settled)));
         } else {
-            assert_eq!(p.executed.rewards.as_deref(), Some(&expected));
+            assert_eq!(p.executed.reward_report().unwrap().as_ref(), Some(&expected));
         }
     }
     assert_eq!(settled, entries);

@@ -37,8 +37,7 @@ fn paid_epoch() -> Paid {
     let (mut n, a, b) = epoch_zero_traffic(|_| {});
     let p = n.block(vec![]);
     assert_eq!(p.header.height, 20);
-    let report =
-        p.executed.rewards.as_deref().cloned().expect("the boundary block rewards epoch 0");
+    let report = p.executed.reward_report().unwrap().expect("the boundary block rewards epoch 0");
     Paid { n, a, b, report }
 }
 
@@ -206,7 +205,7 @@ fn the_audit_recomputes_the_same_report_from_the_state_before_the_boundary() {
         crate::block::boundary_report(&n.c.store, &n.params(), 9, validator).unwrap().is_none()
     );
     let p = n.block(vec![]);
-    let report = p.executed.rewards.as_deref().cloned().unwrap();
+    let report = p.executed.reward_report().unwrap().unwrap();
     assert_eq!(before, report);
     assert!(report.entries[0].work.quality > 0 && report.entries[0].amount > 0);
 }
@@ -288,10 +287,10 @@ proptest! {
                         })
                         .collect();
                     if batch.is_empty() {
-                        n.block(vec![]).executed.rewards
+                        n.block(vec![]).executed.reward_report().unwrap()
                     } else {
                         let t = n.tx(&gw, TxBody::SubmitReports { reports: batch });
-                        n.block(vec![t]).executed.rewards
+                        n.block(vec![t]).executed.reward_report().unwrap()
                     }
                 }
                 Op::Deregister { device } => {
@@ -303,7 +302,7 @@ proptest! {
                 Op::Blocks(k) => {
                     let mut last = None;
                     for _ in 0..k {
-                        if let Some(r) = n.block(vec![]).executed.rewards {
+                        if let Some(r) = n.block(vec![]).executed.reward_report().unwrap() {
                             last = Some(r);
                         }
                     }
@@ -334,7 +333,7 @@ proptest! {
             if let Some(r) = boundary {
                 let to_devices: Amount = r.entries.iter().map(|e| e.amount).sum();
                 prop_assert_eq!(to_devices + r.summary.to_treasury + r.summary.to_validators, r.summary.emission + r.summary.reminted);
-                reports.push((*r).clone());
+                reports.push(r);
             }
             assert_supply_identity(&n.c.store, &all);
         }

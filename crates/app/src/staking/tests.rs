@@ -304,7 +304,7 @@ fn the_validators_reward_pool_compounds_into_the_pools_by_stake() {
             .is_success()
     );
     n.advance_to(EPOCH);
-    let r = n.block(vec![]).executed.rewards.as_deref().cloned().unwrap();
+    let r = n.block(vec![]).executed.reward_report().unwrap().unwrap();
     // The validators' 5 % of 10 000 CRN = 500 CRN, split 400 : 200 by the pools' stake.
     let pool = r.summary.to_validators;
     assert_eq!(pool, 500 * CRN - 1); // 500 × 400/600 = 333.33…, 500 × 200/600 = 166.66…

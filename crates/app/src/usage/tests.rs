@@ -172,7 +172,7 @@ fn units_settled_in_an_epoch_the_device_was_up_count_whatever_its_uptime_at_the_
         // the device was up in the epoch it settled.
         s.n.advance_to(60);
         let report =
-            s.n.block(vec![]).executed.rewards.as_deref().cloned().expect("epoch 1 is rewarded");
+            s.n.block(vec![]).executed.reward_report().unwrap().expect("epoch 1 is rewarded");
         let e = report.entries.iter().find(|e| e.device == s.device).expect("an entry");
         assert!(!e.uptime_ok);
         if up_before {

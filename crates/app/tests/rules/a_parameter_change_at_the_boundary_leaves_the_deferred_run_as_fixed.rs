@@ -36,7 +36,7 @@ fn a_parameter_change_at_the_boundary_leaves_the_deferred_run_as_fixed() {
     assert_eq!(n.params().reward_settle_delay_blocks, 0);
     n.advance_to(at + delay);
     let settled =
-        n.block(vec![]).executed.rewards.as_deref().cloned().expect("settled at the due block");
+        n.block(vec![]).executed.reward_report().unwrap().expect("settled at the due block");
     assert_eq!(settled.summary.epoch, 0);
     assert_eq!(settled.summary.emission, before);
     assert_eq!(Some(&settled), n.c.inline_reports.get(&0));

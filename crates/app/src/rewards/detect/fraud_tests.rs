@@ -269,7 +269,7 @@ fn ring_run_edited(
         }
         let p = n.block(vec![]);
         assert_eq!(p.header.height, (e + 1) * EPOCH);
-        reports.push(p.executed.rewards.as_deref().cloned().unwrap());
+        reports.push(p.executed.reward_report().unwrap().unwrap());
     }
     (Ring { n, admin, owners, hotspots }, reports)
 }
