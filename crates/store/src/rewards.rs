@@ -37,9 +37,8 @@ pub(crate) fn index_rewards(
         });
     }
     let mut leaf = chunk.first_leaf;
-    for entry in chunk.entries() {
-        let (pos, bytes, e) = entry.map_err(corrupt("reward entry"))?;
-        entries.insert((epoch, pos), bytes)?;
+    for (pos, e) in chunk.entries().map_err(corrupt("reward entry"))? {
+        entries.insert((epoch, pos), codec::encode(&e).as_slice())?;
         by_device.insert((e.device.0, epoch), pos)?;
         if e.is_leaf() {
             by_owner.insert((e.owner.0, epoch, leaf), pos)?;

@@ -682,113 +682,153 @@ impl RewardIndexChunk {
         self.report.summary.epoch
     }
 
-    /// The chunk's entries, each with its position in the report and its canonical bytes.
-    pub fn entries(&self) -> impl Iterator<Item = Result<(u32, &[u8], RewardEntry), DecodeError>> {
-        (self.from..self.to).map(|pos| {
-            let bytes = self.report.bytes_of(pos as usize)?;
-            Ok((pos, bytes, self.report.decode(bytes)?))
-        })
+    /// The chunk's entries, decoded, with their positions in the report. A chunk reaching
+    /// past the report's end is an error.
+    pub fn entries(&self) -> Result<Vec<(u32, RewardEntry)>, DecodeError> {
+        let (from, to) = (self.from as usize, self.to as usize);
+        let entries = self.report.entries(from..to)?;
+        if entries.len() != to.saturating_sub(from) {
+            return Err(DecodeError::Malformed {
+                what: "reward index chunk",
+                reason: format!(
+                    "entries {from} to {to} of a report of {} entries",
+                    self.report.len()
+                ),
+            });
+        }
+        Ok((self.from..).zip(entries).collect())
     }
 }
 
-/// A reward report held encoded: its summary, and its entries' canonical bytes one after
-/// another with where each ends. A node holds a deferred run's report from the run's
-/// computation to the last block of its settlement (docs/adr/0046-packed-reward-report.md);
-/// decoded, an entry is a struct with up to six heap allocations (about 0.5 KiB at 1,000,000
-/// devices), encoded it is its bytes alone. Entries are decoded when a block settles or
-/// indexes them, a share at a time.
+/// A reward report held packed: its summary, and its entries' canonical bytes in blocks of
+/// [`PACK_BLOCK`] consecutive entries, each block compressed (LZ4). A node holds a deferred
+/// run's report from the run's computation to the last block of its settlement
+/// (docs/adr/0046-packed-reward-report.md); decoded, an entry is a struct with up to six
+/// heap allocations of its own, packed it is a share of a block's compressed bytes (most
+/// entries repeat the same zeros and notes). Entries are decoded a block at a time, when a
+/// block settles or indexes them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PackedReport {
     pub summary: EpochRewards,
-    bytes: Vec<u8>,
-    /// `ends[i]`: where entry i's bytes end (entry i starts where i − 1 ends).
-    ends: Vec<u64>,
+    len: usize,
+    /// Block k: entries `k × PACK_BLOCK ..`, their canonical bytes one after another,
+    /// compressed, with the uncompressed size before them.
+    blocks: Vec<Vec<u8>>,
+    /// The device of each block's first entry (entries are in device order).
+    firsts: Vec<DeviceId>,
 }
 
-/// The largest entry a packed report decodes (an entry's vectors are bounded by the
-/// detectors' and pools' counts; this only bounds the decoder).
-const PACKED_ENTRY_MAX: usize = 1 << 20;
+/// Entries in one compressed block of a [`PackedReport`].
+pub const PACK_BLOCK: usize = 256;
+
+/// The largest block a packed report decompresses (its own blocks are far smaller: this
+/// only bounds the decoder).
+const PACK_BLOCK_MAX: usize = 64 << 20;
+
+fn malformed_block(k: usize, reason: impl std::fmt::Display) -> DecodeError {
+    DecodeError::Malformed { what: "packed reward report", reason: format!("block {k}: {reason}") }
+}
 
 impl PackedReport {
-    /// Encodes `report`'s entries, freeing each decoded one as it goes.
+    /// Packs `report`'s entries, a block at a time on all cores, and frees them.
     pub fn pack(report: RewardReport) -> PackedReport {
+        use rayon::prelude::*;
         let RewardReport { summary, entries } = report;
-        let mut ends = Vec::with_capacity(entries.len());
-        let mut bytes = Vec::new();
-        for e in entries {
-            // Writing into a Vec never fails for these types (no custom serializers).
-            let _ = borsh::to_writer(&mut bytes, &e);
-            ends.push(bytes.len() as u64);
-        }
-        bytes.shrink_to_fit();
-        PackedReport { summary, bytes, ends }
+        let (blocks, firsts): (Vec<Vec<u8>>, Vec<DeviceId>) = entries
+            .par_chunks(PACK_BLOCK)
+            .map(|block| {
+                let mut bytes = Vec::new();
+                for e in block {
+                    // Writing into a Vec never fails for these types.
+                    let _ = borsh::to_writer(&mut bytes, e);
+                }
+                let first = block.first().map(|e| e.device).unwrap_or_default();
+                (lz4_flex::block::compress_prepend_size(&bytes), first)
+            })
+            .unzip();
+        let len = entries.len();
+        entries.into_par_iter().for_each(drop);
+        PackedReport { summary, len, blocks, firsts }
     }
 
     /// How many entries the report has.
     pub fn len(&self) -> usize {
-        self.ends.len()
+        self.len
     }
 
     /// Whether the report has no entry.
     pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
+        self.len == 0
     }
 
-    /// The bytes the report holds its entries in.
+    /// The bytes the report holds its entries in (blocks and their first devices).
     pub fn packed_bytes(&self) -> usize {
-        self.bytes.len() + self.ends.len() * std::mem::size_of::<u64>()
+        self.blocks.iter().map(Vec::len).sum::<usize>()
+            + self.firsts.len() * std::mem::size_of::<DeviceId>()
     }
 
-    /// Entry `i`'s canonical bytes.
-    pub fn bytes_of(&self, i: usize) -> Result<&[u8], DecodeError> {
-        let start = match i.checked_sub(1) {
-            None => 0,
-            Some(before) => self.ends.get(before).copied().unwrap_or(u64::MAX),
-        };
-        let end = self.ends.get(i).copied().unwrap_or(0);
-        usize::try_from(start)
-            .ok()
-            .zip(usize::try_from(end).ok())
-            .and_then(|(s, e)| self.bytes.get(s..e))
-            .ok_or_else(|| DecodeError::Malformed {
-                what: "packed reward report",
-                reason: format!("no entry {i} of {}", self.ends.len()),
-            })
-    }
-
-    fn decode(&self, bytes: &[u8]) -> Result<RewardEntry, DecodeError> {
-        crate::codec::decode(bytes, PACKED_ENTRY_MAX, "reward entry")
-    }
-
-    /// Entry `i`.
-    pub fn entry(&self, i: usize) -> Result<RewardEntry, DecodeError> {
-        self.decode(self.bytes_of(i)?)
+    /// The entries of block `k`.
+    fn block(&self, k: usize) -> Result<Vec<RewardEntry>, DecodeError> {
+        let packed = self.blocks.get(k).ok_or_else(|| malformed_block(k, "no such block"))?;
+        if let Some(size) = packed.get(..4) {
+            let size = u32::from_le_bytes([size[0], size[1], size[2], size[3]]) as usize;
+            if size > PACK_BLOCK_MAX {
+                return Err(malformed_block(k, format!("{size} bytes uncompressed")));
+            }
+        }
+        let bytes = lz4_flex::block::decompress_size_prepended(packed)
+            .map_err(|e| malformed_block(k, e))?;
+        let count = PACK_BLOCK.min(self.len.saturating_sub(k * PACK_BLOCK));
+        let mut rest = bytes.as_slice();
+        let mut out = Vec::with_capacity(count);
+        for _ in 0..count {
+            out.push(
+                <RewardEntry as BorshDeserialize>::deserialize(&mut rest)
+                    .map_err(|e| malformed_block(k, e))?,
+            );
+        }
+        if !rest.is_empty() {
+            return Err(malformed_block(k, format!("{} bytes after its entries", rest.len())));
+        }
+        Ok(out)
     }
 
     /// The entries at positions `range` (clamped to the report).
     pub fn entries(&self, range: std::ops::Range<usize>) -> Result<Vec<RewardEntry>, DecodeError> {
-        let end = range.end.min(self.len());
-        (range.start.min(end)..end).map(|i| self.entry(i)).collect()
+        let end = range.end.min(self.len);
+        let start = range.start.min(end);
+        let mut out = Vec::with_capacity(end - start);
+        if start == end {
+            return Ok(out);
+        }
+        for k in start / PACK_BLOCK..=(end - 1) / PACK_BLOCK {
+            let base = k * PACK_BLOCK;
+            let (lo, hi) = (start.max(base) - base, end.min(base + PACK_BLOCK) - base);
+            out.extend(self.block(k)?.into_iter().take(hi).skip(lo));
+        }
+        Ok(out)
+    }
+
+    /// Entry `i`.
+    pub fn entry(&self, i: usize) -> Result<Option<RewardEntry>, DecodeError> {
+        Ok(self.entries(i..i.saturating_add(1))?.pop())
     }
 
     /// The entry of `device`, if the report has one (entries are in device order).
     pub fn find(&self, device: &DeviceId) -> Result<Option<RewardEntry>, DecodeError> {
-        let (mut lo, mut hi) = (0, self.len());
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            let e = self.entry(mid)?;
-            match e.device.cmp(device) {
-                std::cmp::Ordering::Less => lo = mid + 1,
-                std::cmp::Ordering::Greater => hi = mid,
-                std::cmp::Ordering::Equal => return Ok(Some(e)),
-            }
-        }
-        Ok(None)
+        // The last block whose first device is at most `device`.
+        let k = self.firsts.partition_point(|first| first <= device);
+        let Some(k) = k.checked_sub(1) else { return Ok(None) };
+        let block = self.block(k)?;
+        Ok(block
+            .binary_search_by(|e| e.device.cmp(device))
+            .ok()
+            .and_then(|at| block.into_iter().nth(at)))
     }
 
     /// The whole report, decoded.
     pub fn unpack(&self) -> Result<RewardReport, DecodeError> {
-        Ok(RewardReport { summary: self.summary.clone(), entries: self.entries(0..self.len())? })
+        Ok(RewardReport { summary: self.summary.clone(), entries: self.entries(0..self.len)? })
     }
 }
 

@@ -99,8 +99,9 @@ pub struct Computed {
     leaf_marks: Vec<u64>,
 }
 
-/// Entries of a report between two of [`Computed`]'s leaf marks.
-const LEAF_MARK_STRIDE: usize = 256;
+/// Entries of a report between two of [`Computed`]'s leaf marks: a packed block's, so the
+/// entries after a mark are decoded from one block.
+const LEAF_MARK_STRIDE: usize = cairn_types::rewards::PACK_BLOCK;
 
 impl Computed {
     /// The run's result as the pay stage handed it over, its report packed.

@@ -220,7 +220,7 @@ proptest! {
             prop_assert!(settled > 0 || n == 0);
             prop_assert_eq!(step.index.from, next);
             prop_assert_eq!(step.index.first_leaf, leaves);
-            leaves += step.index.entries().filter(|x| x.as_ref().unwrap().2.is_leaf()).count() as u64;
+            leaves += step.index.entries().unwrap().iter().filter(|(_, e)| e.is_leaf()).count() as u64;
             next = step.index.to;
             // The report comes out with the block that completes the run, and only then.
             prop_assert_eq!(step.report.is_some(), i + 1 == steps.len());
