@@ -11,7 +11,6 @@
 //! while the record is.
 
 use crate::StoreError;
-use crate::tables::DEVICE_INDEX;
 use cairn_types::device::{Device, device_of_record};
 
 /// The state key prefix of device records, and their length (prefix and 32-byte id).
@@ -61,15 +60,22 @@ fn decode(bytes: Option<&[u8]>) -> Result<Option<Device>, StoreError> {
         .transpose()
 }
 
-/// Moves a device's index rows from what its record was (`old`) to what it is (`new`).
+/// Moves a device's index rows in `t` (the index table, opened once per commit) from what
+/// its record was (`old`) to what it is (`new`). A record whose owner, class and location
+/// stay (a report changed its folded state) moves nothing.
 pub(crate) fn update(
-    w: &redb::WriteTransaction,
+    t: &mut redb::Table<'_, &'static [u8], ()>,
     old: Option<&[u8]>,
     new: Option<&[u8]>,
 ) -> Result<(), StoreError> {
-    let before = decode(old)?.map(|d| rows(&d)).unwrap_or_default();
-    let after = decode(new)?.map(|d| rows(&d)).unwrap_or_default();
-    let mut t = w.open_table(DEVICE_INDEX)?;
+    let (old, new) = (decode(old)?, decode(new)?);
+    if let (Some(a), Some(b)) = (&old, &new)
+        && (a.id, a.owner, a.class, a.location) == (b.id, b.owner, b.class, b.location)
+    {
+        return Ok(());
+    }
+    let before = old.map(|d| rows(&d)).unwrap_or_default();
+    let after = new.map(|d| rows(&d)).unwrap_or_default();
     for k in before.iter().filter(|k| !after.contains(k)) {
         t.remove(k.as_slice())?;
     }
@@ -83,6 +89,7 @@ pub(crate) fn update(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::tables::DEVICE_INDEX;
     use cairn_app::state_key;
     use cairn_types::codec;
     use cairn_types::device::DeviceStatus;
@@ -146,7 +153,8 @@ mod tests {
                 let old = records.get(&id).map(codec::encode);
                 let bytes = new.as_ref().map(codec::encode);
                 let w = db.begin_write().unwrap();
-                update(&w, old.as_deref(), bytes.as_deref()).unwrap();
+                update(&mut w.open_table(DEVICE_INDEX).unwrap(), old.as_deref(), bytes.as_deref())
+                    .unwrap();
                 w.commit().unwrap();
                 match new {
                     Some(d) => records.insert(id, d),

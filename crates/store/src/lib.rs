@@ -332,8 +332,12 @@ fn write_state(
 ) -> Result<(), StoreError> {
     let pruning = retention.tree_versions.is_some();
     let mut latest = w.open_table(LATEST)?;
-    let mut values = w.open_table(VALUES)?;
-    let mut stale_values = w.open_table(STALE_VALUES)?;
+    let mut index = w.open_table(DEVICE_INDEX)?;
+    // The values the changes replace, by key hash. Each table below is written in its own
+    // key order (the change set is in state-key order, which is neither the key hashes' nor
+    // the tree nodes' stored order): consecutive inserts then walk down to the same or the
+    // next leaf page, instead of one at random per change. Same rows either way.
+    let mut replaced: Vec<([u8; 32], Vec<u8>)> = Vec::new();
     for (k, v) in changes {
         let old = match v {
             Some(v) => latest.insert(k.as_slice(), v.as_slice())?,
@@ -341,22 +345,42 @@ fn write_state(
         };
         let old = old.map(|g| g.value().to_vec());
         if device_index::is_device_key(k) {
-            device_index::update(w, old.as_deref(), v.as_deref())?;
+            device_index::update(&mut index, old.as_deref(), v.as_deref())?;
         }
         // Genesis replaces nothing: no proof is asked before version 0.
         if version > 0 && old.as_deref() != v.as_deref() {
             let kh = cairn_state::tree::key_hash(k).0;
-            values.insert((kh, version), encode_versioned(old.as_deref()).as_slice())?;
-            if pruning {
-                stale_values.insert((version, kh), ())?;
-            }
+            replaced.push((kh, encode_versioned(old.as_deref())));
         }
     }
-    let mut nodes = w.open_table(NODES)?;
-    for (key, node) in batch.node_batch.nodes() {
-        nodes.insert(codec::encode(key).as_slice(), codec::encode(node).as_slice())?;
+    drop((latest, index));
+    // A stable sort: two keys under one hash (never seen with SHA-256) keep their order, the
+    // later one's row written last, as key by key.
+    replaced.sort_by_key(|a| a.0);
+    let mut values = w.open_table(VALUES)?;
+    for (kh, old) in &replaced {
+        values.insert((*kh, version), old.as_slice())?;
     }
-    drop((latest, values, stale_values, nodes));
+    drop(values);
+    if pruning {
+        let mut stale_values = w.open_table(STALE_VALUES)?;
+        for (kh, _) in &replaced {
+            stale_values.insert((version, *kh), ())?;
+        }
+    }
+    drop(replaced);
+    let mut rows: Vec<(Vec<u8>, Vec<u8>)> = batch
+        .node_batch
+        .nodes()
+        .iter()
+        .map(|(key, node)| (codec::encode(key), codec::encode(node)))
+        .collect();
+    rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let mut nodes = w.open_table(NODES)?;
+    for (key, node) in &rows {
+        nodes.insert(key.as_slice(), node.as_slice())?;
+    }
+    drop((nodes, rows));
     if pruning {
         prune::record_stale_nodes(w, batch, version)?;
         let added = batch.stale_node_index_batch.len().max(changes.len());

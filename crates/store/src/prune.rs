@@ -81,9 +81,17 @@ pub(crate) fn record_stale_nodes(
     batch: &TreeUpdateBatch,
     version: u64,
 ) -> Result<(), StoreError> {
+    // In the table's key order (the encoded node keys sort otherwise than jmt's), so that
+    // consecutive inserts land on the same leaf page.
+    let mut rows: Vec<(u64, Vec<u8>)> = batch
+        .stale_node_index_batch
+        .iter()
+        .map(|s| (s.stale_since_version, codec::encode(&s.node_key)))
+        .collect();
+    rows.sort_unstable();
     let mut stale = w.open_table(STALE_NODES)?;
-    for s in batch.stale_node_index_batch.iter() {
-        stale.insert((s.stale_since_version, codec::encode(&s.node_key).as_slice()), ())?;
+    for (since, key) in &rows {
+        stale.insert((*since, key.as_slice()), ())?;
     }
     if version > 0 {
         stale.insert((version, root_key_bytes(version - 1).as_slice()), ())?;
