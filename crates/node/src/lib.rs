@@ -15,6 +15,7 @@ pub mod api_rewards;
 pub mod api_staking;
 pub mod api_txs;
 pub mod events;
+pub mod memory;
 pub mod mempool;
 pub mod metrics;
 pub mod pace;
@@ -457,6 +458,7 @@ pub async fn start_with(
         let _ = done_tx.send(());
     }));
     tasks.push(tokio::spawn(events::run(shared.clone(), rx.clone())));
+    tasks.push(tokio::spawn(memory::run(shared.clone(), rx.clone())));
     tasks.push(tokio::spawn(api::serve(listener, shared.clone(), rx)));
     tracing::info!(
         %addr,

@@ -50,6 +50,11 @@ pub struct ProcessMetrics {
     pub resident_memory_bytes: Gauge,
     /// Size of the store file.
     pub store_bytes: Gauge,
+    /// The allocator's returns of freed memory ([`crate::memory`]): how many, and the last
+    /// one's time and the resident memory it gave back.
+    pub memory_trims: Counter,
+    pub memory_trim_seconds: Gauge<f64, AtomicU64>,
+    pub memory_trimmed_bytes: Gauge,
     /// The store's walk of its tables, refreshed once an epoch ([`StoreMetrics`]).
     pub store: StoreMetrics,
 }
@@ -154,15 +159,21 @@ pub fn table_sums(tables: &[cairn_store::TableBytes]) -> (u64, u64) {
     (used, state)
 }
 
+/// The process's resident memory, bytes (Linux; `None` elsewhere).
+pub fn resident_bytes() -> Option<i64> {
+    std::fs::read_to_string("/proc/self/status").ok().and_then(|s| {
+        s.lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next().and_then(|n| n.parse::<i64>().ok()))
+            .map(|kib| kib.saturating_mul(1024))
+    })
+}
+
 impl ProcessMetrics {
     /// Reads the process's resident memory and the store file's size.
     pub fn refresh(&self, store_file: &std::path::Path) {
-        if let Some(kib) = std::fs::read_to_string("/proc/self/status").ok().and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.split_whitespace().next().and_then(|n| n.parse::<i64>().ok()))
-        }) {
-            self.resident_memory_bytes.set(kib.saturating_mul(1024));
+        if let Some(bytes) = resident_bytes() {
+            self.resident_memory_bytes.set(bytes);
         }
         if let Ok(m) = std::fs::metadata(store_file) {
             self.store_bytes.set(i64::try_from(m.len()).unwrap_or(i64::MAX));
@@ -321,8 +332,26 @@ impl Metrics {
         let process = ProcessMetrics {
             resident_memory_bytes: Gauge::default(),
             store_bytes: Gauge::default(),
+            memory_trims: Counter::default(),
+            memory_trim_seconds: Gauge::default(),
+            memory_trimmed_bytes: Gauge::default(),
             store: StoreMetrics::default(),
         };
+        registry.register(
+            "memory_trims",
+            "Times the node asked the allocator to return freed memory to the system",
+            process.memory_trims.clone(),
+        );
+        registry.register(
+            "memory_trim_seconds",
+            "Time the last return of freed memory took",
+            process.memory_trim_seconds.clone(),
+        );
+        registry.register(
+            "memory_trimmed_bytes",
+            "Resident memory the last return of freed memory gave back",
+            process.memory_trimmed_bytes.clone(),
+        );
         registry.register(
             "process_resident_memory_bytes",
             "Resident memory of the node process",
