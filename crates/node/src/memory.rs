@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 /// How often the node returns freed memory. A return walks each arena's free chunks under
-/// that arena's lock (milliseconds at 1,000,000 devices, measured in docs/benchmarks.md), so
-/// it runs seconds apart, not per block.
+/// that arena's lock (60 ms at the median, 335 at most at 1,000,000 devices, as
+/// docs/benchmarks.md gives), so it runs seconds apart, not per block.
 pub const TRIM_EVERY: Duration = Duration::from_secs(5);
 
 /// Returns freed memory every [`TRIM_EVERY`] until shutdown.
