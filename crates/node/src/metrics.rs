@@ -41,6 +41,16 @@ pub struct ChainMetrics {
     /// The execution budget the proposer grants its next block, after its pace
     /// ([`crate::pace::Pace`]); 0 when it has none (blocks on demand).
     pub proposer_budget_seconds: Gauge<f64, AtomicU64>,
+    /// Time the store's block commits spent in each part (`cairn_store::CommitTimes`),
+    /// summed over blocks: the mean of a part over a window is its increase over
+    /// `blocks_committed`'s.
+    pub commit_part_seconds: Family<PartLabel, Counter<f64, AtomicU64>>,
+}
+
+/// A part of a block's commit (`cairn_store::CommitTimes::parts`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PartLabel {
+    pub part: &'static str,
 }
 
 /// The node process and its store on disk.
@@ -271,6 +281,7 @@ impl Metrics {
             epoch_boundary_block_seconds: Gauge::default(),
             reward_run_seconds: Gauge::default(),
             proposer_budget_seconds: Gauge::default(),
+            commit_part_seconds: Family::default(),
         };
         registry.register("height", "Height of the last committed block", chain.height.clone());
         registry.register("epoch", "Epoch of the last committed block", chain.epoch.clone());
@@ -328,6 +339,11 @@ impl Metrics {
             "proposer_budget_seconds",
             "Execution time the proposer grants its next block after learning from its last",
             chain.proposer_budget_seconds.clone(),
+        );
+        registry.register(
+            "commit_part_seconds",
+            "Time the store's block commits spent in each part, summed over blocks",
+            chain.commit_part_seconds.clone(),
         );
         let process = ProcessMetrics {
             resident_memory_bytes: Gauge::default(),

@@ -272,7 +272,7 @@ pub fn commit(
     started: Instant,
 ) -> anyhow::Result<()> {
     let committing = Instant::now();
-    shared.store.commit_block(
+    let parts = shared.store.commit_block(
         block,
         &e.receipts,
         &e.changes,
@@ -305,6 +305,11 @@ pub fn commit(
     m.blocks_committed.inc();
     m.block_time_seconds.inc_by(interval_ms as f64 / 1000.0);
     m.block_build_seconds.observe(started.elapsed().as_secs_f64());
+    for (part, took) in parts.parts() {
+        m.commit_part_seconds
+            .get_or_create(&crate::metrics::PartLabel { part })
+            .inc_by(took.as_secs_f64());
+    }
     if e.rewards.is_some() {
         m.epoch_boundary_block_seconds.set(started.elapsed().as_secs_f64());
     }
@@ -320,12 +325,20 @@ pub fn commit(
         ms = started.elapsed().as_millis() as u64,
         execute_ms = (committing - started).as_millis() as u64,
         commit_ms = (committed_at - committing).as_millis() as u64,
+        commit_parts_ms = %commit_parts_ms(&parts),
         state_writes = e.changes.len(),
         state_write_bytes = e.changes.iter().map(|(k, v)| k.len() + v.as_ref().map_or(0, Vec::len)).sum::<usize>(),
         reward_index_entries = e.reward_index.as_ref().map_or(0, |c| c.to.saturating_sub(c.from)),
         "committed block"
     );
     Ok(())
+}
+
+/// A commit's parts for the log: `history=3 latest=40 … flush=120`, milliseconds.
+fn commit_parts_ms(t: &cairn_store::CommitTimes) -> String {
+    let parts: Vec<String> =
+        t.parts().iter().map(|(name, d)| format!("{name}={}", d.as_millis())).collect();
+    parts.join(" ")
 }
 
 /// Sets the gauges that mirror the store and the mempool.

@@ -214,7 +214,7 @@ impl Store {
             meta.insert(GENESIS_KEY, codec::encode(genesis).as_slice())?;
             meta.insert(STATE_VERSION_KEY, 0u64.to_le_bytes().as_slice())?;
         }
-        write_state(&w, changes, batch, 0, self.retention, None)?;
+        write_state(&w, changes, batch, 0, self.retention, None, &mut CommitTimes::default())?;
         w.commit()?;
         Ok(())
     }
@@ -228,7 +228,9 @@ impl Store {
         changes: &ChangeSet,
         batch: &TreeUpdateBatch,
         rewards: Option<&cairn_types::rewards::RewardIndexChunk>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<CommitTimes, StoreError> {
+        let mut times = CommitTimes::default();
+        let mut lap = Lap::new();
         let height = block.header.height;
         let w = self.db.begin_write()?;
         {
@@ -255,10 +257,69 @@ impl Store {
                 rewards::index_rewards(&w, r)?;
             }
         }
-        write_state(&w, changes, batch, height, self.retention, self.tree_hold())?;
+        times.history = lap.next();
+        write_state(&w, changes, batch, height, self.retention, self.tree_hold(), &mut times)?;
+        lap.next();
         prune::prune_history(&w, &block.header, self.retention)?;
+        times.prune_history = lap.next();
         w.commit()?;
-        Ok(())
+        times.flush = lap.next();
+        Ok(times)
+    }
+}
+
+/// Where one block's commit spent its time, part by part, in the order they run (for the
+/// producer's debug log and `/metrics`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CommitTimes {
+    /// The block, its hash, transaction index, receipts, report positions and reward rows.
+    pub history: std::time::Duration,
+    /// The latest values and the device index.
+    pub latest: std::time::Duration,
+    /// The values the block replaced (and, pruning, their index).
+    pub past_values: std::time::Duration,
+    /// The tree's new nodes.
+    pub tree_nodes: std::time::Duration,
+    /// The index of the nodes the block made stale (a pruning store only).
+    pub stale_index: std::time::Duration,
+    /// Deleting tree nodes and past values no kept version reaches.
+    pub prune_tree: std::time::Duration,
+    /// Deleting blocks, receipts and indexes of epochs no longer kept.
+    pub prune_history: std::time::Duration,
+    /// redb's commit: the dirty pages and the allocator state written, then fsync.
+    pub flush: std::time::Duration,
+}
+
+impl CommitTimes {
+    /// Every part, named as on `/metrics` and in the log.
+    pub fn parts(&self) -> [(&'static str, std::time::Duration); 8] {
+        [
+            ("history", self.history),
+            ("latest", self.latest),
+            ("past_values", self.past_values),
+            ("tree_nodes", self.tree_nodes),
+            ("stale_index", self.stale_index),
+            ("prune_tree", self.prune_tree),
+            ("prune_history", self.prune_history),
+            ("flush", self.flush),
+        ]
+    }
+}
+
+/// Successive laps of one clock.
+struct Lap(std::time::Instant);
+
+impl Lap {
+    fn new() -> Lap {
+        Lap(std::time::Instant::now())
+    }
+
+    /// The time since the last lap (or the start).
+    fn next(&mut self) -> std::time::Duration {
+        let now = std::time::Instant::now();
+        let d = now - self.0;
+        self.0 = now;
+        d
     }
 }
 
@@ -329,7 +390,9 @@ fn write_state(
     version: u64,
     retention: Retention,
     hold: Option<u64>,
+    times: &mut CommitTimes,
 ) -> Result<(), StoreError> {
+    let mut lap = Lap::new();
     let pruning = retention.tree_versions.is_some();
     let mut latest = w.open_table(LATEST)?;
     let mut index = w.open_table(DEVICE_INDEX)?;
@@ -354,6 +417,7 @@ fn write_state(
         }
     }
     drop((latest, index));
+    times.latest = lap.next();
     // A stable sort: two keys under one hash (never seen with SHA-256) keep their order, the
     // later one's row written last, as key by key.
     replaced.sort_by_key(|a| a.0);
@@ -369,6 +433,7 @@ fn write_state(
         }
     }
     drop(replaced);
+    times.past_values = lap.next();
     let mut rows: Vec<(Vec<u8>, Vec<u8>)> = batch
         .node_batch
         .nodes()
@@ -381,10 +446,13 @@ fn write_state(
         nodes.insert(key.as_slice(), node.as_slice())?;
     }
     drop((nodes, rows));
+    times.tree_nodes = lap.next();
     if pruning {
         prune::record_stale_nodes(w, batch, version)?;
+        times.stale_index = lap.next();
         let added = batch.stale_node_index_batch.len().max(changes.len());
         prune::prune_tree(w, version, retention, hold, added)?;
+        times.prune_tree = lap.next();
     }
     Ok(())
 }

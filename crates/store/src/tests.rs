@@ -28,6 +28,17 @@ fn init(store: &Store, g: &Genesis) -> Hash {
 
 /// Builds and commits `n` blocks of transfers; returns the state roots.
 fn run(store: &Store, g: &Genesis, a: &Keypair, b: &Keypair, n: u64) -> Vec<Hash> {
+    run_timed(store, g, a, b, n).into_iter().map(|(root, _)| root).collect()
+}
+
+/// [`run`], with each commit's parts.
+fn run_timed(
+    store: &Store,
+    g: &Genesis,
+    a: &Keypair,
+    b: &Keypair,
+    n: u64,
+) -> Vec<(Hash, CommitTimes)> {
     let app = App::new(g.chain_id.clone());
     let v = Keypair::from_label("v");
     let mut roots = Vec::new();
@@ -52,7 +63,7 @@ fn run(store: &Store, g: &Genesis, a: &Keypair, b: &Keypair, n: u64) -> Vec<Hash
             .unwrap();
         let cert = Certificate::solo(&v, &g.chain_id, &p.header.hash());
         let block = Block { header: p.header, txs: p.txs, certificate: cert };
-        store
+        let times = store
             .commit_block(
                 &block,
                 &p.executed.receipts,
@@ -61,9 +72,34 @@ fn run(store: &Store, g: &Genesis, a: &Keypair, b: &Keypair, n: u64) -> Vec<Hash
                 p.executed.reward_index.as_ref(),
             )
             .unwrap();
-        roots.push(block.header.state_root);
+        roots.push((block.header.state_root, times));
     }
     roots
+}
+
+#[test]
+fn a_commit_times_each_of_its_parts_and_only_those_the_store_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (Keypair::from_label("a"), Keypair::from_label("b"));
+    let g = genesis(&[&a, &b]);
+    let archive = Store::open(&dir.path().join("archive.redb")).unwrap();
+    init(&archive, &g);
+    let pruning = Retention { tree_versions: Some(2), epochs: Some(1) };
+    let pruned = Store::open_with(&dir.path().join("pruned.redb"), 1 << 20, pruning).unwrap();
+    init(&pruned, &g);
+    for (store, prunes) in [(&archive, false), (&pruned, true)] {
+        let started = std::time::Instant::now();
+        let blocks = run_timed(store, &g, &a, &b, 4);
+        let whole = started.elapsed();
+        for (_, t) in &blocks {
+            let sum: std::time::Duration = t.parts().iter().map(|(_, d)| *d).sum();
+            assert!(sum <= whole, "{t:?} adds up to more than the {whole:?} of the blocks");
+            // The fsync is never free; the pruning parts run only on a pruning store.
+            assert!(t.flush > std::time::Duration::ZERO, "{t:?}");
+            assert_eq!(t.stale_index > std::time::Duration::ZERO, prunes, "{t:?}");
+            assert_eq!(t.prune_tree > std::time::Duration::ZERO, prunes, "{t:?}");
+        }
+    }
 }
 
 #[test]
@@ -269,7 +305,16 @@ fn commit_version(store: &Store, version: u64, changes: &ChangeSet) -> Hash {
         .unwrap()
         .insert(STATE_VERSION_KEY, version.to_le_bytes().as_slice())
         .unwrap();
-    write_state(&w, changes, &batch, version, store.retention, store.tree_hold()).unwrap();
+    write_state(
+        &w,
+        changes,
+        &batch,
+        version,
+        store.retention,
+        store.tree_hold(),
+        &mut Default::default(),
+    )
+    .unwrap();
     w.commit().unwrap();
     root
 }
@@ -621,7 +666,7 @@ fn a_commit_cut_off_mid_prune_leaves_the_store_as_it_was_before_the_block() {
         let (_, batch) = tree::apply_changes(&snap, &changes, 9).unwrap();
         drop(snap);
         let w = store.db.begin_write().unwrap();
-        write_state(&w, &changes, &batch, 9, retention, None).unwrap();
+        write_state(&w, &changes, &batch, 9, retention, None, &mut Default::default()).unwrap();
         let mut header = head.clone();
         // A block of the next epoch, so blocks of epoch 3 go too.
         header.height = 10;
@@ -756,7 +801,7 @@ fn commit_with_rewards(
     let cert = Certificate::solo(&v, &g.chain_id, &p.header.hash());
     let block = Block { header: p.header, txs: p.txs, certificate: cert };
     let e = &p.executed;
-    store.commit_block(&block, &e.receipts, &e.changes, &e.tree_batch, Some(chunk))
+    store.commit_block(&block, &e.receipts, &e.changes, &e.tree_batch, Some(chunk)).map(drop)
 }
 
 /// Everything the reward index answers about `report`'s epoch.

@@ -16,16 +16,31 @@ pub const BLOCK_MS: u64 = 200;
 /// Propose timeout: how long a round waits for a dead proposer.
 pub const PROPOSE_TIMEOUT_MS: u64 = 1_000;
 
-/// A base port such that the `count` ports from it are free now.
+/// A base port such that the `count` ports from it are free now and were handed to no other
+/// test of this process. Ports come from below the kernel's ephemeral range
+/// (`ip_local_port_range`), where nodes listening on port 0 and every outgoing connection
+/// take theirs: a port picked there can be taken between this check and the node's bind.
 pub fn free_ports(count: u16) -> u16 {
-    for _ in 0..50 {
-        let base = 20_000 + rand::random::<u16>() % 30_000;
+    static HANDED_OUT: std::sync::Mutex<Vec<(u16, u16)>> = std::sync::Mutex::new(Vec::new());
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32_768);
+    let (low, high) = (10_000u16, ephemeral_low.saturating_sub(count).max(10_001));
+    let mut handed = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
+    for _ in 0..200 {
+        let base = low + rand::random::<u16>() % (high - low);
+        let overlaps = handed.iter().any(|&(b, n)| base < b + n && b < base + count);
+        if overlaps {
+            continue;
+        }
         let all_free = (0..count).all(|i| TcpListener::bind(("127.0.0.1", base + i)).is_ok());
         if all_free {
+            handed.push((base, count));
             return base;
         }
     }
-    panic!("no run of {count} free ports found");
+    panic!("no run of {count} free ports found below {ephemeral_low}");
 }
 
 pub struct ClusterBuilder {
