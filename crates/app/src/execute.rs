@@ -17,10 +17,11 @@ use jmt::storage::TreeUpdateBatch;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Mode {
-    /// Building a block: leave out what cannot be included, stop at the size limits, and
-    /// at `deadline` once a transaction is in (the proposer's time for the block; any
-    /// prefix of the candidates is a valid block, so this never changes what verifies).
-    Propose { deadline: Option<std::time::Instant> },
+    /// Building a block: leave out what cannot be included, stop at the size limits, at
+    /// `deadline` once a transaction is in (the proposer's time for the block), and before
+    /// a transaction whose writes `tail` expects to carry the block past its end (any
+    /// prefix of the candidates is a valid block, so neither changes what verifies).
+    Propose { deadline: Option<std::time::Instant>, tail: Option<WriteTail> },
     /// Checking a block: anything that cannot be included makes the block invalid.
     Verify,
 }
@@ -56,7 +57,31 @@ impl Executed {
     }
 }
 
-type Outcome = (Executed, Vec<SignedTx>, Vec<(Hash, StatefulError)>);
+/// What a proposer expects a block to take after its transactions — the end of block, the
+/// state tree, the store's commit — by the keys it writes
+/// (docs/adr/0048-a-blocks-writes-in-the-proposers-time.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriteTail {
+    /// When the whole block, commit included, should be done.
+    pub end: std::time::Instant,
+    /// What each key written adds after the transactions.
+    pub per_write: std::time::Duration,
+}
+
+impl WriteTail {
+    /// Whether a block `now`, having written `writes` keys in `txs` transactions so far
+    /// (at least one), should stop before the next: whether, with one more transaction of
+    /// the block's mean writes, its writes' expected tail would carry it past `end`.
+    pub fn stops(&self, now: std::time::Instant, writes: usize, txs: usize) -> bool {
+        let next = writes.saturating_add(writes / txs.max(1));
+        let tail = self.per_write.saturating_mul(u32::try_from(next).unwrap_or(u32::MAX));
+        now.checked_add(tail).is_none_or(|done| done >= self.end)
+    }
+}
+
+/// A block's execution: its results, the transactions it included, those it dropped, and
+/// when its last transaction was done (before the end of block and the state tree).
+type Outcome = (Executed, Vec<SignedTx>, Vec<(Hash, StatefulError)>, std::time::Instant);
 
 /// How many of `txs`, from the first, stay within the block's count, byte and cost limits
 /// when every one of them is included.
@@ -163,7 +188,7 @@ fn execute_here<S: CommittedState>(
     // (ADR 0039). Otherwise everything that can fit is read ahead at once.
     let epoch = params.epoch_of(height);
     let folded = params.state_layout.folded();
-    let chunked = matches!(mode, Mode::Propose { deadline: Some(_) });
+    let chunked = matches!(mode, Mode::Propose { deadline: Some(_), .. });
     let mut read_to = 0;
     if !chunked {
         read_ahead(&o, state, epoch, folded, txs[..fits].iter())?;
@@ -176,18 +201,26 @@ fn execute_here<S: CommittedState>(
     let mut cost = 0u64;
     let mut rest = txs.into_iter();
     let mut next = 0;
+    // What the block's begin wrote (a settle share, say) is not the transactions' to stop
+    // for: the proposer leaves it its own time (ADR 0043).
+    let begun_writes = o.writes();
     while let Some(sized) = rest.next() {
         let index = next;
         next += 1;
         // What does not fit waits for a later block, in the order it was offered; a block
         // to verify was checked against the same limits before it ran (`App::verify_sized`).
         let tx_cost = cairn_types::cost::tx_cost(&sized.tx.tx.body, sized.size);
-        if let Mode::Propose { deadline } = mode
+        if let Mode::Propose { deadline, tail } = mode
             && (included.len() >= params.max_block_txs as usize
                 || bytes + sized.size > params.max_block_bytes as usize
                 || cost.saturating_add(tx_cost) > params.max_block_cost
-                || (!included.is_empty()
-                    && deadline.is_some_and(|d| std::time::Instant::now() >= d)))
+                || (!included.is_empty() && {
+                    let now = std::time::Instant::now();
+                    deadline.is_some_and(|d| now >= d)
+                        || tail.is_some_and(|t| {
+                            t.stops(now, o.writes().saturating_sub(begun_writes), included.len())
+                        })
+                }))
         {
             break;
         }
@@ -255,6 +288,7 @@ fn execute_here<S: CommittedState>(
         cost = cost.saturating_add(tx_cost);
         included.push(stx);
     }
+    let txs_done = std::time::Instant::now();
     block::end_block(&mut o, &env, &mut out)?;
     let changes = o.into_changes();
     let (state_root, tree_batch) = tree::apply_changes(state, &changes, height)?;
@@ -263,5 +297,6 @@ fn execute_here<S: CommittedState>(
         Executed { height, receipts, changes, state_root, tree_batch, rewards, reward_index },
         included,
         dropped,
+        txs_done,
     ))
 }

@@ -38,7 +38,7 @@ pub mod vectors;
 pub(crate) type TxResult<E> = Result<Result<(), E>, cairn_state::StateError>;
 
 pub use check::{SizedTx, StatefulError};
-pub use execute::Executed;
+pub use execute::{Executed, WriteTail};
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use cairn_state::{ChangeSet, CommittedState, Overlay, StateError, StateRead, tree};
@@ -163,6 +163,9 @@ pub struct Proposal {
     pub txs: Vec<SignedTx>,
     pub executed: Executed,
     pub dropped: Vec<(Hash, StatefulError)>,
+    /// When the last transaction was done, before the end of block and the state tree:
+    /// what follows is the block's tail (ADR 0048).
+    pub txs_done: std::time::Instant,
 }
 
 /// The state machine. Holds only the chain id, the software version and the deferred
@@ -308,6 +311,23 @@ impl App {
         candidates: Vec<SizedTx>,
         deadline: Option<std::time::Instant>,
     ) -> Result<Proposal, BlockError> {
+        self.propose_paced(state, parent, timestamp_ms, proposer, candidates, deadline, None)
+    }
+
+    /// [`App::propose_until`], stopping also before a transaction after which the block's
+    /// writes would be expected to carry it past `tail.end` ([`WriteTail::stops`]; ADR
+    /// 0048). Like the deadline, the proposer's policy: verifiers never see it.
+    #[allow(clippy::too_many_arguments)]
+    pub fn propose_paced<S: CommittedState>(
+        &self,
+        state: &S,
+        parent: Parent,
+        timestamp_ms: u64,
+        proposer: Address,
+        candidates: Vec<SizedTx>,
+        deadline: Option<std::time::Instant>,
+        tail: Option<WriteTail>,
+    ) -> Result<Proposal, BlockError> {
         let params = App::params(state)?;
         let height = parent.height + 1;
         self.check_upgrade(state, height)?;
@@ -330,8 +350,8 @@ impl App {
             entropy: parent.entropy,
             past: &past,
         };
-        let (executed, txs, dropped) =
-            execute::execute(state, env, candidates, execute::Mode::Propose { deadline })?;
+        let (executed, txs, dropped, txs_done) =
+            execute::execute(state, env, candidates, execute::Mode::Propose { deadline, tail })?;
         let header = BlockHeader {
             height,
             parent_hash: parent.hash,
@@ -343,7 +363,7 @@ impl App {
             receipts_root: executed.receipts_root(),
             state_root: executed.state_root,
         };
-        Ok(Proposal { header, txs, executed, dropped })
+        Ok(Proposal { header, txs, executed, dropped, txs_done })
     }
 
     /// Re-executes a block built by someone else on top of `parent` and checks its header:
@@ -432,7 +452,7 @@ impl App {
             entropy: parent.entropy,
             past: &past,
         };
-        let (executed, _, _) = execute::execute(state, env, sized, execute::Mode::Verify)?;
+        let (executed, _, _, _) = execute::execute(state, env, sized, execute::Mode::Verify)?;
         let receipts_root = executed.receipts_root();
         if receipts_root != header.receipts_root {
             return Err(BlockError::RootMismatch {

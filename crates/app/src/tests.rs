@@ -174,6 +174,51 @@ fn a_proposal_past_its_deadline_holds_its_first_candidate_and_verifies() {
     assert_eq!(p.txs, txs);
 }
 
+/// The proposer's write tail (ADR 0048): a block stops before a transaction whose writes
+/// would carry it past its end, always holding its first, and verifies as any other.
+#[test]
+fn a_proposal_stops_before_writes_it_has_no_time_to_commit_and_verifies() {
+    // The chain's app is the test kit's build of this crate.
+    use cairn_testkit::cairn_app::WriteTail;
+    use std::time::{Duration, Instant};
+    let (a, b) = (Keypair::from_label("a"), Keypair::from_label("b"));
+    let c = Chain::new(&genesis(&[&a, &b], 1_000_000));
+    let txs: Vec<SignedTx> = (0..5).map(|n| transfer(&a, &b, 1, n, FEE)).collect();
+    let sized = || txs.iter().cloned().map(SizedTx::new).collect::<Vec<_>>();
+    let (t, me) = (c.parent.timestamp_ms + 1_000, c.validator.address());
+    let hour = Duration::from_secs(3_600);
+    let propose = |per_write| {
+        let tail = WriteTail { end: Instant::now() + hour, per_write };
+        c.app.propose_paced(&c.store, c.parent, t, me, sized(), None, Some(tail)).unwrap()
+    };
+    // An hour a write: the first transfer's writes and one more transfer's would take
+    // longer than the hour left.
+    let p = propose(hour);
+    assert_eq!(p.txs, txs[..1]);
+    let again = c.app.verify(&c.store, c.parent, &p.header, &p.txs).unwrap();
+    assert_eq!(again.state_root, p.executed.state_root);
+    assert!(p.txs_done <= Instant::now());
+    // A microsecond a write: everything fits.
+    assert_eq!(propose(Duration::from_micros(1)).txs, txs);
+}
+
+#[test]
+fn a_write_tail_stops_a_block_whose_next_transaction_would_end_past_it() {
+    use crate::WriteTail;
+    use std::time::{Duration, Instant};
+    let now = Instant::now();
+    let tail =
+        WriteTail { end: now + Duration::from_millis(450), per_write: Duration::from_micros(100) };
+    // 2,000 writes in 2 transactions: the next is expected to bring 3,000, 300 ms.
+    assert!(!tail.stops(now, 2_000, 2));
+    assert!(tail.stops(now + Duration::from_millis(151), 2_000, 2));
+    assert!(!tail.stops(now + Duration::from_millis(149), 2_000, 2));
+    // One transaction of 3,000 writes: the next would bring 6,000, 600 ms.
+    assert!(tail.stops(now, 3_000, 1));
+    // Nothing written yet: nothing expected.
+    assert!(!tail.stops(now + Duration::from_millis(449), 0, 1));
+}
+
 #[test]
 fn a_hostile_proposers_over_budget_block_is_refused() {
     let (a, b) = (Keypair::from_label("a"), Keypair::from_label("b"));
@@ -193,7 +238,7 @@ fn a_hostile_proposers_over_budget_block_is_refused() {
         past: &crate::rewards::deferred::NoPast,
     };
     let sized = txs.iter().cloned().map(crate::check::SizedTx::new).collect();
-    let (executed, included, _) =
+    let (executed, included, _, _) =
         crate::execute::execute(&c.store, env(), sized, crate::execute::Mode::Verify).unwrap();
     assert_eq!(included.len(), 3);
     assert!(executed.receipts.iter().all(|r| r.is_success()));
@@ -215,7 +260,7 @@ fn a_hostile_proposers_over_budget_block_is_refused() {
     // The same block with two of its transactions is within the budget and valid.
     let two = &txs[..2];
     let sized = two.iter().cloned().map(crate::check::SizedTx::new).collect();
-    let (executed, _, _) =
+    let (executed, _, _, _) =
         crate::execute::execute(&c.store, env(), sized, crate::execute::Mode::Verify).unwrap();
     let header = cairn_types::BlockHeader {
         tx_root: merkle::root(&two.iter().map(SignedTx::hash).collect::<Vec<_>>()),

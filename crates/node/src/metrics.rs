@@ -41,6 +41,10 @@ pub struct ChainMetrics {
     /// The execution budget the proposer grants its next block, after its pace
     /// ([`crate::pace::Pace`]); 0 when it has none (blocks on demand).
     pub proposer_budget_seconds: Gauge<f64, AtomicU64>,
+    /// What the proposer expects each key a block writes to add to the block's tail (end
+    /// of block, state tree, commit), learned from its blocks ([`crate::pace::Pace`]); 0
+    /// until learned.
+    pub proposer_tail_per_write_seconds: Gauge<f64, AtomicU64>,
     /// Time the store's block commits spent in each part (`cairn_store::CommitTimes`),
     /// summed over blocks: the mean of a part over a window is its increase over
     /// `blocks_committed`'s.
@@ -281,6 +285,7 @@ impl Metrics {
             epoch_boundary_block_seconds: Gauge::default(),
             reward_run_seconds: Gauge::default(),
             proposer_budget_seconds: Gauge::default(),
+            proposer_tail_per_write_seconds: Gauge::default(),
             commit_part_seconds: Family::default(),
         };
         registry.register("height", "Height of the last committed block", chain.height.clone());
@@ -339,6 +344,11 @@ impl Metrics {
             "proposer_budget_seconds",
             "Execution time the proposer grants its next block after learning from its last",
             chain.proposer_budget_seconds.clone(),
+        );
+        registry.register(
+            "proposer_tail_per_write_seconds",
+            "Time the proposer expects each key a block writes to add after its transactions",
+            chain.proposer_tail_per_write_seconds.clone(),
         );
         registry.register(
             "commit_part_seconds",

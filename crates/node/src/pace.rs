@@ -52,13 +52,21 @@ const FULL_PPM: u32 = 1_000_000;
 /// The time per settled entry before any settle block was seen.
 const NOT_LEARNED: u64 = u64::MAX;
 
-/// The factor a proposer applies to its execution budget, and the time a settle share takes
-/// per entry, shared by the block producer's blocks (one at a time).
+/// The least writes a block must make for its tail to teach the time per write: below,
+/// the store's fixed cost of a commit would read as a large cost per write.
+pub const MIN_TAIL_WRITES: usize = 256;
+
+/// The factor a proposer applies to its execution budget, the time a settle share takes
+/// per entry, and the time a block's tail takes per key written, shared by the block
+/// producer's blocks (one at a time).
 #[derive(Debug)]
 pub struct Pace {
     factor_ppm: AtomicU32,
     /// Nanoseconds a settle share took per entry (rounded up), or [`NOT_LEARNED`].
     settle_nanos_per_entry: AtomicU64,
+    /// Nanoseconds a block's tail (from its last transaction to its mempool update) took
+    /// per key it wrote (rounded up), or [`NOT_LEARNED`].
+    tail_nanos_per_write: AtomicU64,
 }
 
 impl Default for Pace {
@@ -66,6 +74,7 @@ impl Default for Pace {
         Pace {
             factor_ppm: AtomicU32::new(FULL_PPM),
             settle_nanos_per_entry: AtomicU64::new(NOT_LEARNED),
+            tail_nanos_per_write: AtomicU64::new(NOT_LEARNED),
         }
     }
 }
@@ -162,6 +171,42 @@ impl Pace {
             old => old - (old - seen) / 2,
         };
         self.settle_nanos_per_entry.store(next, Ordering::Relaxed);
+    }
+
+    /// The write tail of a block that should be done by `end`
+    /// (docs/adr/0048-a-blocks-writes-in-the-proposers-time.md): none until a block's tail
+    /// was seen.
+    pub fn write_tail(&self, end: std::time::Instant) -> Option<cairn_app::WriteTail> {
+        let per_write = self.tail_nanos_per_write.load(Ordering::Relaxed);
+        (per_write != NOT_LEARNED)
+            .then(|| cairn_app::WriteTail { end, per_write: Duration::from_nanos(per_write) })
+    }
+
+    /// The time a block's tail takes per key written, once learned.
+    pub fn tail_per_write(&self) -> Option<Duration> {
+        let per_write = self.tail_nanos_per_write.load(Ordering::Relaxed);
+        (per_write != NOT_LEARNED).then(|| Duration::from_nanos(per_write))
+    }
+
+    /// Learns from a block whose tail — from its last transaction to its mempool update:
+    /// the end of block, the state tree, the store's commit — took `tail` for `writes`
+    /// keys written. The time per write moves a quarter of the way to what the block
+    /// showed (the first block sets it), so one slow fsync does not halve the next blocks;
+    /// a block of fewer than [`MIN_TAIL_WRITES`] writes teaches nothing.
+    pub fn observe_tail(&self, tail: Duration, writes: usize) {
+        if writes < MIN_TAIL_WRITES {
+            return;
+        }
+        let seen = u64::try_from(tail.as_nanos().div_ceil(writes as u128))
+            .unwrap_or(NOT_LEARNED - 1)
+            .min(NOT_LEARNED - 1);
+        let old = self.tail_nanos_per_write.load(Ordering::Relaxed);
+        let next = match old {
+            NOT_LEARNED => seen,
+            old if seen >= old => old + (seen - old) / 4,
+            old => old - (old - seen) / 4,
+        };
+        self.tail_nanos_per_write.store(next, Ordering::Relaxed);
     }
 
     /// Learns from a block that took `took` from taking its candidates to the mempool's
@@ -327,5 +372,76 @@ mod tests {
         let left =
             (target - t).as_nanos() * Duration::from_millis(180).as_nanos() / target.as_nanos();
         assert_eq!(b.budget.as_nanos(), left);
+    }
+    /// A model of a solo node at a million devices (the commit's parts fitted in
+    /// docs/benchmarks.md): each transaction executes in `exec` and writes `writes` keys;
+    /// the tail takes `fixed` plus `per_write` a key. Blocks are cut by the write tail alone
+    /// (no deadline); returns each block's transactions and whole time.
+    fn tail_blocks(
+        pace: &Pace,
+        interval: Duration,
+        (exec, writes, fixed, per_write): (Duration, usize, Duration, Duration),
+        blocks: usize,
+    ) -> Vec<(usize, Duration)> {
+        let start = std::time::Instant::now();
+        (0..blocks)
+            .map(|_| {
+                let tail = pace.write_tail(start + target(interval));
+                let mut n = 1;
+                while n < 50
+                    && !tail.is_some_and(|t| t.stops(start + exec * n as u32, n * writes, n))
+                {
+                    n += 1;
+                }
+                let after = fixed + per_write * (n * writes) as u32;
+                pace.observe_tail(after, n * writes);
+                (n, exec * n as u32 + after)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn blocks_whose_writes_outweigh_their_execution_end_inside_the_target_once_learned() {
+        let interval = Duration::from_millis(500);
+        // A gateway's batch of 1,000 reports: 40 ms to execute, 1,000 keys, 75 µs each to
+        // commit, on 200 ms of fixed commit.
+        let machine = (
+            Duration::from_millis(40),
+            1_000,
+            Duration::from_millis(200),
+            Duration::from_micros(75),
+        );
+        let pace = Pace::default();
+        assert_eq!(pace.write_tail(std::time::Instant::now()), None);
+        let blocks = tail_blocks(&pace, interval, machine, 12);
+        // The first block knows nothing and takes every candidate (here, 50): 5.9 s.
+        assert_eq!(blocks[0].0, 50);
+        assert!(blocks[0].1 > interval * 10, "{:?}", blocks[0]);
+        // From then on every block is inside 1.5 × the interval, and within a few the
+        // time per write has come up from what the long first block showed (its fixed
+        // part spread thin) and blocks end inside the target, without giving half of it away.
+        for (n, took) in &blocks[1..] {
+            assert!(*took <= interval * 3 / 2, "{n} transactions took {took:?}: {blocks:?}");
+        }
+        for (n, took) in &blocks[8..] {
+            assert!(*took <= target(interval), "{n} transactions took {took:?}: {blocks:?}");
+            assert!(*took >= interval / 2, "{n} transactions took {took:?}: {blocks:?}");
+        }
+    }
+
+    #[test]
+    fn the_tail_per_write_is_set_by_a_first_block_then_moves_a_quarter_of_the_way() {
+        let pace = Pace::default();
+        pace.observe_tail(Duration::from_secs(10), MIN_TAIL_WRITES - 1);
+        assert_eq!(pace.tail_per_write(), None, "too few writes to learn from");
+        pace.observe_tail(Duration::from_millis(400), 4_000);
+        assert_eq!(pace.tail_per_write(), Some(Duration::from_micros(100)));
+        pace.observe_tail(Duration::from_millis(2_000), 4_000);
+        assert_eq!(pace.tail_per_write(), Some(Duration::from_micros(200)));
+        pace.observe_tail(Duration::ZERO, 4_000);
+        assert_eq!(pace.tail_per_write(), Some(Duration::from_micros(150)));
+        let end = std::time::Instant::now();
+        let tail = pace.write_tail(end).unwrap();
+        assert_eq!((tail.end, tail.per_write), (end, Duration::from_micros(150)));
     }
 }

@@ -77,10 +77,18 @@ pub fn produce_block(shared: &Shared) -> anyhow::Result<Hash> {
     let started = Instant::now();
     let snap = shared.snapshot()?;
     let parent = shared.parent(&snap)?;
-    let built = build(shared, &snap, parent, started)?;
+    let built = build(shared, &snap, parent, started, true)?;
     drop(snap);
     commit(shared, &built.block, &built.executed, &built.dropped, parent.timestamp_ms, started)?;
     observe_pace(shared, &built, started, 0);
+    // The block's tail, commit included, is known here (not so for a block whose commit
+    // runs beside the next); a settle block's share is timed apart (ADR 0043).
+    if shared.config.propose_within.is_some() && built.settles.is_none() {
+        shared.pace.observe_tail(built.txs_done.elapsed(), built.executed.changes.len());
+        if let Some(per_write) = shared.pace.tail_per_write() {
+            shared.metrics.chain.proposer_tail_per_write_seconds.set(per_write.as_secs_f64());
+        }
+    }
     Ok(built.block.hash())
 }
 
@@ -104,11 +112,11 @@ pub fn produce_ahead(shared: &Arc<Shared>) -> anyhow::Result<Hash> {
     let (built, parent) = match prev.as_ref().filter(|p| head != Some(p.height())) {
         Some(p) => {
             let parent = Parent::of_block(&p.block);
-            (build(shared, &Ahead::new(&snap, &p.executed)?, parent, started), parent)
+            (build(shared, &Ahead::new(&snap, &p.executed)?, parent, started, false), parent)
         }
         None => {
             let parent = shared.parent(&snap)?;
-            (build(shared, &snap, parent, started), parent)
+            (build(shared, &snap, parent, started, false), parent)
         }
     };
     drop(snap);
@@ -156,14 +164,19 @@ struct Built {
     /// [`settle_share`]'s answer for the block, with its settle budget.
     settles: Option<Option<u64>>,
     settle_budget: Option<SettleBudget>,
+    /// When its last transaction was done: what follows is its tail (ADR 0048).
+    txs_done: Instant,
 }
 
 /// Builds and certifies the block after `parent` on `state` (the state after `parent`).
+/// `serial`: the block is committed before the next is built, so its writes' commit is in
+/// its own time and the proposer stops for it (ADR 0048).
 fn build<S: CommittedState>(
     shared: &Shared,
     state: &S,
     parent: Parent,
     started: Instant,
+    serial: bool,
 ) -> anyhow::Result<Built> {
     let params = cairn_app::App::params(state)?;
     let candidates: Vec<SizedTx> = shared.mempool().candidates(
@@ -193,14 +206,25 @@ fn build<S: CommittedState>(
         .config
         .propose_within
         .map(|d| started + settle_budget.map_or_else(|| shared.pace.budget(d), |s| s.budget));
+    // The whole block, its writes' commit included, should be done by the pace's target,
+    // less what a settle share was given; the tail's time per write is learned from the
+    // blocks before (ADR 0048).
+    let tail = match shared.config.propose_within {
+        Some(_) if serial => {
+            let reserved = settle_budget.map_or(Duration::ZERO, |s| s.reserved);
+            shared.pace.write_tail(started + pace::target(interval).saturating_sub(reserved))
+        }
+        _ => None,
+    };
     let offered = candidates.len();
-    let proposal = shared.app.propose_until(
+    let proposal = shared.app.propose_paced(
         state,
         parent,
         now_ms(),
         shared.key.address(),
         candidates,
         deadline,
+        tail,
     )?;
     let hash = proposal.header.hash();
     let certificate = Certificate::solo(&shared.key, shared.app.chain_id(), &hash);
@@ -212,6 +236,7 @@ fn build<S: CommittedState>(
         offered,
         settles,
         settle_budget,
+        txs_done: proposal.txs_done,
     })
 }
 

@@ -75,6 +75,11 @@ impl<'a> Overlay<'a> {
         Frozen { scope: self.scope.as_ref(), changes: &self.changes, base: self.base }
     }
 
+    /// How many keys the block has written so far (an open scope's writes not counted).
+    pub fn writes(&self) -> usize {
+        self.changes.len()
+    }
+
     /// The block's changes (an open scope is discarded).
     pub fn into_changes(self) -> ChangeSet {
         self.changes

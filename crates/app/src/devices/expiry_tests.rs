@@ -641,7 +641,7 @@ fn reading_ahead_in_chunks_or_at_once_gives_the_same_block() {
         let verdicts =
             crate::check::check_stateless_batch(crate::tests::CHAIN, &params, &mut sized);
         assert!(verdicts.iter().all(|v| v.is_ok()), "{verdicts:?}");
-        let mode = crate::execute::Mode::Propose { deadline };
+        let mode = crate::execute::Mode::Propose { deadline, tail: None };
         crate::execute::execute(&n.c.store, env, sized, mode).unwrap()
     };
     let later = std::time::Instant::now() + std::time::Duration::from_secs(3_600);
