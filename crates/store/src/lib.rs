@@ -450,7 +450,7 @@ fn write_state(
     if pruning {
         prune::record_stale_nodes(w, batch, version)?;
         times.stale_index = lap.next();
-        let added = batch.stale_node_index_batch.len().max(changes.len());
+        let added = (batch.stale_node_index_batch.len(), changes.len());
         prune::prune_tree(w, version, retention, hold, added)?;
         times.prune_tree = lap.next();
     }

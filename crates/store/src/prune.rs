@@ -58,8 +58,12 @@ const BLOCKS_PER_COMMIT: usize = 4;
 /// Rows of an epoch-keyed index (reports by device, reward entries) one commit deletes at
 /// least; more when the commit added more.
 const INDEX_ROWS_PER_COMMIT: usize = 4_096;
-/// Stale tree rows one commit deletes at least; more when the commit added more.
+/// Stale tree nodes one commit deletes at least; more when the commit added more.
 const TREE_ROWS_PER_COMMIT: usize = 4_096;
+/// Past values one commit deletes at least; more when the commit replaced more. Fewer than
+/// nodes: a past value is keyed by its key's hash, so each deletion lands on a page of its
+/// own, where a version's stale nodes lie together.
+const VALUE_ROWS_PER_COMMIT: usize = 1_024;
 
 fn put_u64(w: &WriteTransaction, key: &str, v: u64) -> Result<(), StoreError> {
     w.open_table(META)?.insert(key, v.to_le_bytes().as_slice())?;
@@ -133,15 +137,19 @@ pub(crate) fn prune_tree(
     head: u64,
     retention: Retention,
     hold: Option<u64>,
-    added: usize,
+    (nodes_added, values_added): (usize, usize),
 ) -> Result<(), StoreError> {
     let kept_from = retention.tree_kept_from(head);
     if kept_from == 0 {
         return Ok(());
     }
-    // Each version ages out about as many rows as it adds: twice that keeps up, and
-    // catches up after the window shrinks or a hold lifts.
-    let limit = TREE_ROWS_PER_COMMIT.max(added.saturating_mul(2));
+    // Each version ages out about as many rows of each table as it adds: twice that keeps
+    // up, and catches up after the window shrinks or a hold lifts. Each table by its own
+    // count: a change makes several nodes stale (its leaf's path), so past values caught
+    // up at the nodes' rate after a hold lifted, each on a random page, and at a million
+    // devices those commits took longer than the block interval (docs/benchmarks.md).
+    let limit = TREE_ROWS_PER_COMMIT.max(nodes_added.saturating_mul(2));
+    let values_limit = VALUE_ROWS_PER_COMMIT.max(values_added.saturating_mul(2));
     {
         let mut stale = w.open_table(STALE_NODES)?;
         let mut nodes = w.open_table(NODES)?;
@@ -170,7 +178,7 @@ pub(crate) fn prune_tree(
         let mut values = w.open_table(VALUES)?;
         let doomed: Vec<(u64, [u8; 32])> = stale
             .range(..(values_from.saturating_add(1), [0u8; 32]))?
-            .take(limit)
+            .take(values_limit)
             .map(|r| r.map(|(k, _)| k.value()))
             .collect::<Result<_, _>>()?;
         for (since, kh) in &doomed {
@@ -188,7 +196,7 @@ pub(crate) fn prune_tree(
                 Some((q, swept)) if q == p => swept.max(p),
                 _ => p,
             };
-            let swept = sweep_values(w, p, from, kept_from, limit)?;
+            let swept = sweep_values(w, p, from, kept_from, values_limit)?;
             let mut mark = p.to_le_bytes().to_vec();
             mark.extend_from_slice(&swept.to_le_bytes());
             meta.insert(TREE_VALUES_HELD_KEY, mark.as_slice())?;
