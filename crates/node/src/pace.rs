@@ -177,9 +177,7 @@ impl Pace {
     /// (docs/adr/0048-a-blocks-writes-in-the-proposers-time.md): none until a block's tail
     /// was seen.
     pub fn write_tail(&self, end: std::time::Instant) -> Option<cairn_app::WriteTail> {
-        let per_write = self.tail_nanos_per_write.load(Ordering::Relaxed);
-        (per_write != NOT_LEARNED)
-            .then(|| cairn_app::WriteTail { end, per_write: Duration::from_nanos(per_write) })
+        self.tail_per_write().map(|per_write| cairn_app::WriteTail { end, per_write })
     }
 
     /// The time a block's tail takes per key written, once learned.
@@ -373,6 +371,7 @@ mod tests {
             (target - t).as_nanos() * Duration::from_millis(180).as_nanos() / target.as_nanos();
         assert_eq!(b.budget.as_nanos(), left);
     }
+
     /// A model of a solo node at a million devices (the commit's parts fitted in
     /// docs/benchmarks.md): each transaction executes in `exec` and writes `writes` keys;
     /// the tail takes `fixed` plus `per_write` a key. Blocks are cut by the write tail alone

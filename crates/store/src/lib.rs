@@ -259,7 +259,8 @@ impl Store {
         }
         times.history = lap.next();
         write_state(&w, changes, batch, height, self.retention, self.tree_hold(), &mut times)?;
-        lap.next();
+        // `write_state` timed its own parts.
+        lap = Lap::new();
         prune::prune_history(&w, &block.header, self.retention)?;
         times.prune_history = lap.next();
         w.commit()?;
