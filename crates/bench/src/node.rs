@@ -13,7 +13,9 @@
 //! a new chain's), the node computes the run in the background once the epoch's last block
 //! commits (docs/adr/0034-deferred-reward-run.md); the bench makes the boundary block and
 //! the blocks up to the settle block one every `block_ms`, and takes the run's time from
-//! the node. Every block's build time (execute and commit) is timed.
+//! the node. Blocks are made as the ticking node makes them, each committed beside the
+//! next one's execution (ADR 0045): every block is timed from its start to being handed
+//! to its commit, and from its start to durable.
 //!
 //! The bench's own memory does not grow with N: a device's key is derived from its index
 //! whenever it signs, set-up transactions are signed a wave at a time, and each traffic
@@ -197,8 +199,14 @@ pub struct NodeBench {
     pub store_allocated_bytes: u64,
     pub store_bytes_per_device: f64,
     pub store_bytes_per_report: f64,
+    /// A block's time in the producer, from its start to being handed to its commit (its
+    /// execution and the wait for the block before's commit), as in the ticking node: what
+    /// decides whether blocks keep the interval.
     pub mean_block_ms: f64,
     pub max_block_ms: f64,
+    /// The longest a block took from its start to durable (its commit runs beside the next
+    /// block's execution).
+    pub max_block_durable_ms: f64,
     pub boundary_block_ms: f64,
     pub reward_run_ms: f64,
     /// Blocks after the boundary that settle each reward run.
@@ -307,7 +315,11 @@ struct Blocks {
     shared: Arc<Shared>,
     params: Params,
     block_ms: u64,
+    /// Each block's time in the producer: from its start to being handed to its commit,
+    /// the wait for the block before's commit included (ADR 0045).
     build_ms: Vec<f64>,
+    /// Each block's time from its start to durable.
+    durable_ms: Vec<f64>,
     mempool_peak: usize,
     /// The largest `VmHWM` read before each reset of the peak counter (MiB).
     rss_peak_before_resets: f64,
@@ -318,39 +330,75 @@ struct Blocks {
 }
 
 impl Blocks {
+    /// The height of the last block made: the one still being committed, if any.
     fn height(&self) -> anyhow::Result<u64> {
+        if let Some(flight) = self.shared.in_flight().as_ref() {
+            return Ok(flight.height());
+        }
         Ok(self.shared.snapshot()?.height()?.unwrap_or(0))
     }
 
-    /// Produces one block, timed (build, execute and commit).
+    /// Produces one block as the ticking node does (`produce_ahead`: built on the block
+    /// before while that one commits, then left committing), timed from its start to being
+    /// handed on. Returns that time, ms.
     async fn produce(&mut self) -> anyhow::Result<f64> {
         self.mempool_peak = self.mempool_peak.max(self.shared.mempool().bytes());
-        let snap = self.shared.snapshot()?;
-        let next = snap.height()?.unwrap_or(0) + 1;
-        let settling = cairn_app::rewards::deferred::pending(&snap)?.filter(|r| r.due <= next);
-        drop(snap);
         let s = self.shared.clone();
         let started = Instant::now();
-        tokio::task::spawn_blocking(move || cairn_node::producer::produce_block(&s)).await??;
+        let handed =
+            tokio::task::spawn_blocking(move || cairn_node::producer::produce_ahead(&s)).await??;
         let ms = started.elapsed().as_secs_f64() * 1e3;
         self.build_ms.push(ms);
-        if let Some(run) = settling {
-            let (max_ms, blocks) = self.settlements.entry(run.epoch).or_insert((0.0, 0));
+        self.durable_ms.extend(handed.before.map(|d| d.as_secs_f64() * 1e3));
+        // The deferred reward run whose entries the block settled, if any.
+        let deferred = self.params.reward_settle_delay_blocks > 0;
+        let settled = self.shared.in_flight().as_ref().filter(|_| deferred).and_then(|f| {
+            f.executed.reward_index.as_ref().filter(|c| c.to > c.from).map(|c| c.epoch())
+        });
+        if let Some(epoch) = settled {
+            let (max_ms, blocks) = self.settlements.entry(epoch).or_insert((0.0, 0));
             *max_ms = max_ms.max(ms);
             *blocks += 1;
         }
         Ok(ms)
     }
 
-    /// Makes a block every `block_ms` until no reward run is pending.
+    /// Waits until the block still being committed is durable.
+    async fn finish_in_flight(&mut self) -> anyhow::Result<()> {
+        let s = self.shared.clone();
+        let durable =
+            tokio::task::spawn_blocking(move || cairn_node::producer::finish_in_flight(&s))
+                .await??;
+        self.durable_ms.extend(durable.map(|d| d.as_secs_f64() * 1e3));
+        Ok(())
+    }
+
+    /// Makes a block every `block_ms` until no reward run is pending, and waits for the
+    /// last to be durable.
     async fn finish_settlement(&mut self) -> anyhow::Result<()> {
         let mut tick = tokio::time::interval(Duration::from_millis(self.block_ms.max(1)));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        while cairn_app::rewards::deferred::pending(&self.shared.snapshot()?)?.is_some() {
+        while self.run_pending()? {
             tick.tick().await;
             self.produce().await?;
         }
-        Ok(())
+        self.finish_in_flight().await
+    }
+
+    /// Whether a reward run is pending after the last block made, the one still being
+    /// committed included.
+    fn run_pending(&self) -> anyhow::Result<bool> {
+        let snap = self.shared.snapshot()?;
+        let head = snap.height()?;
+        let flight = self.shared.in_flight();
+        let pending = match flight.as_ref().filter(|f| head != Some(f.height())) {
+            Some(f) => {
+                let tip = cairn_node::pipeline::Ahead::new(&snap, &f.executed)?;
+                cairn_app::rewards::deferred::pending(&tip)?
+            }
+            None => cairn_app::rewards::deferred::pending(&snap)?,
+        };
+        Ok(pending.is_some())
     }
 
     /// Makes a block every `block_ms` until `done` holds; fails rather than make the next
@@ -407,6 +455,8 @@ impl Blocks {
             }
             return Ok(BoundaryTimes { boundary_ms, reward_ms: run_seconds * 1e3, rise_mib: 0.0 });
         }
+        // The run is timed on the state before the boundary block, committed.
+        self.finish_in_flight().await?;
         let (s, params) = (self.shared.clone(), self.params.clone());
         // The counter is reset for the reward run: keep the peak so far.
         self.rss_peak_before_resets = self.rss_peak_before_resets.max(proc_mib("VmHWM"));
@@ -824,6 +874,7 @@ pub async fn run(opts: NodeOptions) -> anyhow::Result<NodeBench> {
         params: params.clone(),
         block_ms: opts.block_ms,
         build_ms: Vec::new(),
+        durable_ms: Vec::new(),
         mempool_peak: 0,
         rss_peak_before_resets: 0.0,
         settlements: BTreeMap::new(),
@@ -1038,6 +1089,7 @@ pub async fn run(opts: NodeOptions) -> anyhow::Result<NodeBench> {
         store_bytes_per_report: per(store_file_bytes.saturating_sub(file_before), reports_accepted),
         mean_block_ms: blocks.build_ms.iter().sum::<f64>() / blocks.build_ms.len().max(1) as f64,
         max_block_ms: max(&mut blocks.build_ms.iter().copied()),
+        max_block_durable_ms: max(&mut blocks.durable_ms.iter().copied()),
         boundary_block_ms: max(&mut per_epoch.iter().map(|e| e.boundary_block_ms)),
         reward_run_ms: max(&mut per_epoch.iter().map(|e| e.reward_run_ms)),
         settle_delay_blocks: opts.settle_delay_blocks,
@@ -1224,6 +1276,8 @@ mod tests {
         let pages: u64 = r.tables.iter().map(TableBytes::total_bytes).sum();
         assert!(pages <= r.store_allocated_bytes);
         assert!(r.max_block_ms >= r.mean_block_ms && r.mean_block_ms > 0.0);
+        // A block is durable after it was handed on, its commit beside the next.
+        assert!(r.max_block_durable_ms > 0.0);
         assert!(r.boundary_block_ms > 0.0 && r.boundary_block_ms <= r.max_block_ms);
         assert!(r.reward_run_ms > 0.0);
         assert!(r.baseline_batch_verify_per_s > 0.0 && r.ratio_mixed_to_verify > 0.0);

@@ -20,18 +20,21 @@ use jmt::{KeyHash, OwnedValue, Version};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// A certified block handed to its commit thread, with what the next block needs of it
 /// before the store has it.
 pub struct InFlight {
     pub block: Arc<Block>,
     pub executed: Arc<Executed>,
-    thread: JoinHandle<anyhow::Result<()>>,
+    /// Its commit's result: how long the block took from its start to durable.
+    thread: JoinHandle<anyhow::Result<Duration>>,
 }
 
 impl InFlight {
-    /// Starts committing `block` ([`crate::producer::commit`], whole) on a thread of its own.
+    /// Starts committing `block` ([`crate::producer::commit`], whole) on a thread of its own,
+    /// which then tells the pace the block's write tail from `tail_from` on, if given
+    /// ([`crate::producer::observe_tail`]).
     pub fn start(
         shared: &Arc<Shared>,
         block: Block,
@@ -39,11 +42,17 @@ impl InFlight {
         dropped: Vec<(Hash, StatefulError)>,
         parent_timestamp_ms: u64,
         started: Instant,
+        tail_from: Option<Instant>,
     ) -> anyhow::Result<InFlight> {
         let (block, executed) = (Arc::new(block), Arc::new(executed));
         let (s, b, e) = (shared.clone(), block.clone(), executed.clone());
         let thread = std::thread::Builder::new().name("block-commit".into()).spawn(move || {
-            crate::producer::commit(&s, &b, &e, &dropped, parent_timestamp_ms, started)
+            crate::producer::commit(&s, &b, &e, &dropped, parent_timestamp_ms, started)?;
+            let took = started.elapsed();
+            if let Some(from) = tail_from {
+                crate::producer::observe_tail(&s, from, e.changes.len());
+            }
+            Ok(took)
         })?;
         Ok(InFlight { block, executed, thread })
     }
@@ -57,8 +66,9 @@ impl InFlight {
         self.thread.is_finished()
     }
 
-    /// Waits until the block is durable (or its commit failed).
-    pub fn finish(self) -> anyhow::Result<()> {
+    /// Waits until the block is durable (or its commit failed); how long it took from its
+    /// start to durable.
+    pub fn finish(self) -> anyhow::Result<Duration> {
         let height = self.height();
         match self.thread.join() {
             Ok(result) => result,

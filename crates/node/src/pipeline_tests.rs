@@ -140,6 +140,8 @@ async fn blocks_made_ahead_commit_in_order_and_a_failed_commit_takes_the_next_bl
     let s = shared.clone();
     let first = tokio::task::spawn_blocking(move || producer::produce_ahead(&s)).await.unwrap();
     let first = first.unwrap();
+    assert!(first.before.is_none(), "no block was in flight before the first");
+    let first = first.hash;
     // Not visible before it is durable; the synchronous producer makes it durable first.
     let s = shared.clone();
     tokio::task::spawn_blocking(move || producer::produce_block(&s)).await.unwrap().unwrap();
@@ -163,16 +165,20 @@ async fn blocks_made_ahead_commit_in_order_and_a_failed_commit_takes_the_next_bl
         rewards: None,
         reward_index: None,
     };
-    let flight = InFlight::start(&shared, block2, replay, Vec::new(), 0, Instant::now()).unwrap();
+    let flight =
+        InFlight::start(&shared, block2, replay, Vec::new(), 0, Instant::now(), None).unwrap();
     *shared.in_flight() = Some(flight);
     let s = shared.clone();
     let failed = tokio::task::spawn_blocking(move || producer::produce_ahead(&s)).await.unwrap();
     assert!(failed.is_err());
     assert_eq!(shared.snapshot().unwrap().height().unwrap(), Some(2));
     let s = shared.clone();
-    tokio::task::spawn_blocking(move || producer::produce_ahead(&s)).await.unwrap().unwrap();
+    let third = tokio::task::spawn_blocking(move || producer::produce_ahead(&s)).await.unwrap();
+    assert!(third.unwrap().before.is_none(), "the failed block is not counted as durable");
     let s = shared.clone();
-    tokio::task::spawn_blocking(move || producer::finish_in_flight(&s)).await.unwrap().unwrap();
+    let durable =
+        tokio::task::spawn_blocking(move || producer::finish_in_flight(&s)).await.unwrap();
+    assert!(durable.unwrap().is_some(), "the block in flight is durable, its time told");
     assert_eq!(shared.snapshot().unwrap().height().unwrap(), Some(3));
     node.shutdown().await;
 }

@@ -48,7 +48,7 @@ pub async fn run(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
     // A clean stop leaves no block half-way: the one in flight is made durable first.
     let s = shared.clone();
     match tokio::task::spawn_blocking(move || finish_in_flight(&s)).await {
-        Ok(Ok(())) => {}
+        Ok(Ok(_)) => {}
         Ok(Err(e)) => tracing::error!(error = %format!("{e:#}"), "block commit failed"),
         Err(e) => tracing::error!(error = %e, "block commit task failed"),
     }
@@ -81,15 +81,27 @@ pub fn produce_block(shared: &Shared) -> anyhow::Result<Hash> {
     drop(snap);
     commit(shared, &built.block, &built.executed, &built.dropped, parent.timestamp_ms, started)?;
     observe_pace(shared, &built, started, 0);
-    // The block's tail, commit included, is known here (not so for a block whose commit
-    // runs beside the next); a settle block's share is timed apart (ADR 0043).
-    if shared.config.propose_within.is_some() && built.settles.is_none() {
-        shared.pace.observe_tail(built.txs_done.elapsed(), built.executed.changes.len());
-        if let Some(per_write) = shared.pace.tail_per_write() {
-            shared.metrics.chain.proposer_tail_per_write_seconds.set(per_write.as_secs_f64());
-        }
+    if let Some(from) = tail_from(shared, &built) {
+        observe_tail(shared, from, built.executed.changes.len());
     }
     Ok(built.block.hash())
+}
+
+/// When the write tail of `built` began, if it teaches the pace one: its last transaction,
+/// on a producer with a proposer's time; a settle block's share is timed apart (ADR 0043).
+fn tail_from(shared: &Shared, built: &Built) -> Option<Instant> {
+    (shared.config.propose_within.is_some() && built.settles.is_none()).then_some(built.txs_done)
+}
+
+/// Tells the pace a block's write tail: from its last transaction (`from`) to now, its
+/// commit and mempool update done, for `writes` keys written (ADR 0048). A block committed
+/// beside the next ([`produce_ahead`]) tells it from its commit thread, its wait for the
+/// block before's commit included.
+pub(crate) fn observe_tail(shared: &Shared, from: Instant, writes: usize) {
+    shared.pace.observe_tail(from.elapsed(), writes);
+    if let Some(per_write) = shared.pace.tail_per_write() {
+        shared.metrics.chain.proposer_tail_per_write_seconds.set(per_write.as_secs_f64());
+    }
 }
 
 /// [`produce_block`] that does not wait for its block to be durable: it builds the block on
@@ -98,14 +110,15 @@ pub fn produce_block(shared: &Shared) -> anyhow::Result<Hash> {
 /// on a thread of its own ([`crate::pipeline::InFlight`]). A failed commit of the block
 /// before discards this one (it was built on state that never came to be), and is the
 /// error returned; the next call builds on the store.
-pub fn produce_ahead(shared: &Arc<Shared>) -> anyhow::Result<Hash> {
+pub fn produce_ahead(shared: &Arc<Shared>) -> anyhow::Result<HandedOn> {
     let _producing = shared.producing.lock().unwrap_or_else(|e| e.into_inner());
     let started = Instant::now();
     let mut prev = shared.in_flight().take();
+    let mut before = None;
     if prev.as_ref().is_some_and(InFlight::is_finished)
         && let Some(done) = prev.take()
     {
-        done.finish()?;
+        before = Some(done.finish()?);
     }
     let snap = shared.snapshot()?;
     let head = snap.height()?;
@@ -124,7 +137,7 @@ pub fn produce_ahead(shared: &Arc<Shared>) -> anyhow::Result<Hash> {
     // one was built.
     let built_at = Instant::now();
     if let Some(p) = prev {
-        p.finish()?;
+        before = Some(p.finish()?);
     }
     let built = built?;
     let hash = built.block.hash();
@@ -138,20 +151,27 @@ pub fn produce_ahead(shared: &Arc<Shared>) -> anyhow::Result<Hash> {
     );
     let waiting = built.block.txs.len() + built.dropped.len();
     observe_pace(shared, &built, started, waiting);
+    let tail = tail_from(shared, &built);
     let Built { block, executed, dropped, .. } = built;
-    let flight = InFlight::start(shared, block, executed, dropped, parent.timestamp_ms, started)?;
+    let flight =
+        InFlight::start(shared, block, executed, dropped, parent.timestamp_ms, started, tail)?;
     *shared.in_flight() = Some(flight);
-    Ok(hash)
+    Ok(HandedOn { hash, before })
+}
+
+/// What [`produce_ahead`] did: the block it handed to its commit, and how long the block
+/// before it took from its start to durable (when there was one in flight).
+#[derive(Debug, Clone, Copy)]
+pub struct HandedOn {
+    pub hash: Hash,
+    pub before: Option<Duration>,
 }
 
 /// Waits until the block [`produce_ahead`] left committing is durable; its commit's error,
-/// if it failed.
-pub fn finish_in_flight(shared: &Shared) -> anyhow::Result<()> {
+/// if it failed, or how long it took from its start to durable.
+pub fn finish_in_flight(shared: &Shared) -> anyhow::Result<Option<Duration>> {
     let flight = shared.in_flight().take();
-    match flight {
-        Some(f) => f.finish(),
-        None => Ok(()),
-    }
+    flight.map(InFlight::finish).transpose()
 }
 
 /// A certified block with its execution, what it dropped, how many candidates it was
@@ -170,7 +190,8 @@ struct Built {
 
 /// Builds and certifies the block after `parent` on `state` (the state after `parent`).
 /// `serial`: the block is committed before the next is built, so its writes' commit is in
-/// its own time and the proposer stops for it (ADR 0048).
+/// its own time (ADR 0048); if not, in the next block's (ADR 0049). Either way the proposer
+/// stops before writes it has no time to commit.
 fn build<S: CommittedState>(
     shared: &Shared,
     state: &S,
@@ -208,13 +229,16 @@ fn build<S: CommittedState>(
         .map(|d| started + settle_budget.map_or_else(|| shared.pace.budget(d), |s| s.budget));
     // The whole block, its writes' commit included, should be done by the pace's target,
     // less what a settle share was given; the tail's time per write is learned from the
-    // blocks before (ADR 0048).
+    // blocks before (ADR 0048). A block committed beside the next has until the next is
+    // due to hand on, an interval later: its commit must not hold that one past its own
+    // target (ADR 0049).
     let tail = match shared.config.propose_within {
-        Some(_) if serial => {
+        Some(_) => {
             let reserved = settle_budget.map_or(Duration::ZERO, |s| s.reserved);
-            shared.pace.write_tail(started + pace::target(interval).saturating_sub(reserved))
+            let from = if serial { started } else { started + interval };
+            shared.pace.write_tail(from + pace::target(interval).saturating_sub(reserved))
         }
-        _ => None,
+        None => None,
     };
     let offered = candidates.len();
     let proposal = shared.app.propose_paced(

@@ -288,6 +288,7 @@ pub async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
                 ("proposer's time per block (ms)", r.propose_within_ms.to_string()),
                 ("mean block build (ms)", format!("{:.1}", r.mean_block_ms)),
                 ("max block build (ms)", format!("{:.1}", r.max_block_ms)),
+                ("max block start to durable (ms)", format!("{:.1}", r.max_block_durable_ms)),
                 ("max block build after set-up (ms)", format!("{:.1}", r.max_traffic_block_ms)),
                 ("boundary block (ms)", format!("{:.1}", r.boundary_block_ms)),
                 ("settle delay (blocks)", r.settle_delay_blocks.to_string()),
