@@ -143,12 +143,12 @@ pub struct EpochRun {
     pub reports: u64,
     /// Seconds from the first submission to the last report committed.
     pub traffic_seconds: f64,
-    /// Build time of this epoch's boundary block (the one that rewards it), ms.
+    /// This epoch's boundary block (the one that rewards it), start to durable, ms.
     pub boundary_block_ms: f64,
     /// The reward run of this epoch, ms: with no settle delay, alone, on the state before
     /// the boundary block; with one, as the node computed it in the background.
     pub reward_run_ms: f64,
-    /// The largest build time of the blocks that settled this epoch's run, ms (with a
+    /// The longest, start to durable, of the blocks that settled this epoch's run, ms (with a
     /// settle delay).
     pub settle_block_ms: f64,
     /// How many blocks settled this epoch's run (with a settle delay; more than one when
@@ -199,25 +199,24 @@ pub struct NodeBench {
     pub store_allocated_bytes: u64,
     pub store_bytes_per_device: f64,
     pub store_bytes_per_report: f64,
-    /// A block's time in the producer, from its start to being handed to its commit (its
-    /// execution and the wait for the block before's commit), as in the ticking node: what
-    /// decides whether blocks keep the interval.
+    /// A block's time from its start to durable, made as the ticking node makes it (its
+    /// commit beside the next block's execution, ADR 0049).
     pub mean_block_ms: f64,
     pub max_block_ms: f64,
-    /// The longest a block took from its start to durable (its commit runs beside the next
-    /// block's execution).
-    pub max_block_durable_ms: f64,
+    /// The longest a block held the producer: from its start to being handed to its commit
+    /// (its execution and the wait for the block before's commit).
+    pub max_block_handoff_ms: f64,
     pub boundary_block_ms: f64,
     pub reward_run_ms: f64,
     /// Blocks after the boundary that settle each reward run.
     pub settle_delay_blocks: u64,
     /// Entries of a reward run a block settles at least (0: the whole run in one block).
     pub settle_entries_per_block: u64,
-    /// The largest build time of the traffic epochs' settle blocks, ms.
+    /// The longest, start to durable, of the traffic epochs' settle blocks, ms.
     pub settle_block_ms: f64,
     /// The most blocks one run's settlement took.
     pub settle_blocks: u64,
-    /// The largest build time of any block from the first traffic epoch on (set-up's
+    /// The longest, start to durable, of any block from the first traffic epoch on (set-up's
     /// registration blocks left out), ms.
     pub max_traffic_block_ms: f64,
     pub mempool_peak_bytes: usize,
@@ -315,18 +314,18 @@ struct Blocks {
     shared: Arc<Shared>,
     params: Params,
     block_ms: u64,
+    /// Each block's time from its start to durable, by height.
+    durable_ms: BTreeMap<u64, f64>,
     /// Each block's time in the producer: from its start to being handed to its commit,
     /// the wait for the block before's commit included (ADR 0045).
-    build_ms: Vec<f64>,
-    /// Each block's time from its start to durable.
-    durable_ms: Vec<f64>,
+    handoff_ms: Vec<f64>,
     mempool_peak: usize,
     /// The largest `VmHWM` read before each reset of the peak counter (MiB).
     rss_peak_before_resets: f64,
-    /// Per reward run (by the epoch it rewards), the largest build time of the blocks that
-    /// settled it and how many there were: a spread settlement (ADR 0041) runs on beside
-    /// the next epoch's traffic, so its blocks are counted as they are made.
-    settlements: BTreeMap<u64, (f64, u64)>,
+    /// Per reward run (by the epoch it rewards), the blocks that settled it: a spread
+    /// settlement (ADR 0041) runs on beside the next epoch's traffic, so its blocks are
+    /// noted as they are made.
+    settlements: BTreeMap<u64, Vec<u64>>,
 }
 
 impl Blocks {
@@ -339,38 +338,47 @@ impl Blocks {
     }
 
     /// Produces one block as the ticking node does (`produce_ahead`: built on the block
-    /// before while that one commits, then left committing), timed from its start to being
-    /// handed on. Returns that time, ms.
-    async fn produce(&mut self) -> anyhow::Result<f64> {
+    /// before while that one commits, then left committing). Its time to durable is known
+    /// once the next block is handed on, or [`Blocks::finish_in_flight`]. Returns its height.
+    async fn produce(&mut self) -> anyhow::Result<u64> {
         self.mempool_peak = self.mempool_peak.max(self.shared.mempool().bytes());
+        let before = self.shared.in_flight().as_ref().map(cairn_node::pipeline::InFlight::height);
         let s = self.shared.clone();
         let started = Instant::now();
         let handed =
             tokio::task::spawn_blocking(move || cairn_node::producer::produce_ahead(&s)).await??;
-        let ms = started.elapsed().as_secs_f64() * 1e3;
-        self.build_ms.push(ms);
-        self.durable_ms.extend(handed.before.map(|d| d.as_secs_f64() * 1e3));
+        self.handoff_ms.push(started.elapsed().as_secs_f64() * 1e3);
+        if let (Some(height), Some(took)) = (before, handed.before) {
+            self.durable_ms.insert(height, took.as_secs_f64() * 1e3);
+        }
+        let flight = self.shared.in_flight();
+        let made = flight.as_ref().context("a block made is in flight")?;
+        let height = made.height();
         // The deferred reward run whose entries the block settled, if any.
         let deferred = self.params.reward_settle_delay_blocks > 0;
-        let settled = self.shared.in_flight().as_ref().filter(|_| deferred).and_then(|f| {
-            f.executed.reward_index.as_ref().filter(|c| c.to > c.from).map(|c| c.epoch())
-        });
-        if let Some(epoch) = settled {
-            let (max_ms, blocks) = self.settlements.entry(epoch).or_insert((0.0, 0));
-            *max_ms = max_ms.max(ms);
-            *blocks += 1;
+        let settled = made.executed.reward_index.as_ref().filter(|c| deferred && c.to > c.from);
+        if let Some(epoch) = settled.map(|c| c.epoch()) {
+            self.settlements.entry(epoch).or_default().push(height);
         }
-        Ok(ms)
+        Ok(height)
     }
 
     /// Waits until the block still being committed is durable.
     async fn finish_in_flight(&mut self) -> anyhow::Result<()> {
+        let height = self.shared.in_flight().as_ref().map(cairn_node::pipeline::InFlight::height);
         let s = self.shared.clone();
         let durable =
             tokio::task::spawn_blocking(move || cairn_node::producer::finish_in_flight(&s))
                 .await??;
-        self.durable_ms.extend(durable.map(|d| d.as_secs_f64() * 1e3));
+        if let (Some(height), Some(took)) = (height, durable) {
+            self.durable_ms.insert(height, took.as_secs_f64() * 1e3);
+        }
         Ok(())
+    }
+
+    /// Block `height`'s time from its start to durable, ms (0 if not made by the bench).
+    fn durable(&self, height: u64) -> f64 {
+        self.durable_ms.get(&height).copied().unwrap_or(0.0)
     }
 
     /// Makes a block every `block_ms` until no reward run is pending, and waits for the
@@ -438,7 +446,7 @@ impl Blocks {
             let mut tick = tokio::time::interval(Duration::from_millis(self.block_ms.max(1)));
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             tick.tick().await;
-            let boundary_ms = self.produce().await?;
+            self.produce().await?;
             while self.height()? < boundary + delay {
                 tick.tick().await;
                 self.produce().await?;
@@ -453,7 +461,7 @@ impl Blocks {
             if run_seconds == 0.0 {
                 bail!("the node computed no reward run in the background");
             }
-            return Ok(BoundaryTimes { boundary_ms, reward_ms: run_seconds * 1e3, rise_mib: 0.0 });
+            return Ok(BoundaryTimes { boundary, reward_ms: run_seconds * 1e3, rise_mib: 0.0 });
         }
         // The run is timed on the state before the boundary block, committed.
         self.finish_in_flight().await?;
@@ -472,14 +480,15 @@ impl Blocks {
             Ok((ms, (proc_mib("VmHWM") - before).max(0.0)))
         })
         .await??;
-        let ms = self.produce().await?;
-        Ok(BoundaryTimes { boundary_ms: ms, reward_ms, rise_mib: rise })
+        let boundary = self.produce().await?;
+        Ok(BoundaryTimes { boundary, reward_ms, rise_mib: rise })
     }
 }
 
 /// What [`Blocks::run_to_boundary`] timed, ms (and MiB).
 struct BoundaryTimes {
-    boundary_ms: f64,
+    /// The boundary block's height (its time is known once it is durable).
+    boundary: u64,
     reward_ms: f64,
     rise_mib: f64,
 }
@@ -873,8 +882,8 @@ pub async fn run(opts: NodeOptions) -> anyhow::Result<NodeBench> {
         shared: shared.clone(),
         params: params.clone(),
         block_ms: opts.block_ms,
-        build_ms: Vec::new(),
-        durable_ms: Vec::new(),
+        durable_ms: BTreeMap::new(),
+        handoff_ms: Vec::new(),
         mempool_peak: 0,
         rss_peak_before_resets: 0.0,
         settlements: BTreeMap::new(),
@@ -940,8 +949,9 @@ pub async fn run(opts: NodeOptions) -> anyhow::Result<NodeBench> {
         chunk: opts.chunk_devices,
     };
     let (a0, r0) = (m.reports_accepted.get(), m.reports_rejected.get());
-    let traffic_from = blocks.build_ms.len();
+    let traffic_from = blocks.height()? + 1;
     let mut per_epoch = Vec::new();
+    let mut boundaries = Vec::new();
     let mut items = Vec::new();
     for _ in 0..opts.epochs {
         let head = client.status().await?;
@@ -1022,11 +1032,12 @@ pub async fn run(opts: NodeOptions) -> anyhow::Result<NodeBench> {
         }
         let reports = m.reports_accepted.get() - accepted_before;
         let times = blocks.run_to_boundary().await?;
+        boundaries.push(times.boundary);
         per_epoch.push(EpochRun {
             epoch,
             reports,
             traffic_seconds,
-            boundary_block_ms: times.boundary_ms,
+            boundary_block_ms: 0.0,
             reward_run_ms: times.reward_ms,
             settle_block_ms: 0.0,
             settle_blocks: 0,
@@ -1037,11 +1048,14 @@ pub async fn run(opts: NodeOptions) -> anyhow::Result<NodeBench> {
             state_bytes: state_bytes(&shared.store.table_bytes()?),
         });
     }
-    // The last run's settlement, then each traffic epoch's settle blocks.
+    // The last run's settlement, every block durable; then each traffic epoch's boundary
+    // and settle blocks' times.
     blocks.finish_settlement().await?;
-    for e in &mut per_epoch {
-        if let Some((ms, count)) = blocks.settlements.get(&e.epoch) {
-            (e.settle_block_ms, e.settle_blocks) = (*ms, *count);
+    for (e, boundary) in per_epoch.iter_mut().zip(boundaries) {
+        e.boundary_block_ms = blocks.durable(boundary);
+        if let Some(settled) = blocks.settlements.get(&e.epoch) {
+            e.settle_block_ms = settled.iter().map(|h| blocks.durable(*h)).fold(0.0, f64::max);
+            e.settle_blocks = settled.len() as u64;
         }
     }
     // Before the baseline and the table walk, which are the bench's, not the node's.
@@ -1087,16 +1101,17 @@ pub async fn run(opts: NodeOptions) -> anyhow::Result<NodeBench> {
         store_allocated_bytes,
         store_bytes_per_device: per(store_file_bytes, n as u64),
         store_bytes_per_report: per(store_file_bytes.saturating_sub(file_before), reports_accepted),
-        mean_block_ms: blocks.build_ms.iter().sum::<f64>() / blocks.build_ms.len().max(1) as f64,
-        max_block_ms: max(&mut blocks.build_ms.iter().copied()),
-        max_block_durable_ms: max(&mut blocks.durable_ms.iter().copied()),
+        mean_block_ms: blocks.durable_ms.values().sum::<f64>()
+            / blocks.durable_ms.len().max(1) as f64,
+        max_block_ms: max(&mut blocks.durable_ms.values().copied()),
+        max_block_handoff_ms: max(&mut blocks.handoff_ms.iter().copied()),
         boundary_block_ms: max(&mut per_epoch.iter().map(|e| e.boundary_block_ms)),
         reward_run_ms: max(&mut per_epoch.iter().map(|e| e.reward_run_ms)),
         settle_delay_blocks: opts.settle_delay_blocks,
         settle_entries_per_block: opts.settle_entries_per_block,
         settle_block_ms: max(&mut per_epoch.iter().map(|e| e.settle_block_ms)),
         settle_blocks: per_epoch.iter().map(|e| e.settle_blocks).max().unwrap_or(0),
-        max_traffic_block_ms: max(&mut blocks.build_ms[traffic_from..].iter().copied()),
+        max_traffic_block_ms: max(&mut blocks.durable_ms.range(traffic_from..).map(|(_, ms)| *ms)),
         mempool_peak_bytes: blocks.mempool_peak,
         reports_per_s,
         baseline_batch_verify_per_s: baseline,
@@ -1276,8 +1291,8 @@ mod tests {
         let pages: u64 = r.tables.iter().map(TableBytes::total_bytes).sum();
         assert!(pages <= r.store_allocated_bytes);
         assert!(r.max_block_ms >= r.mean_block_ms && r.mean_block_ms > 0.0);
-        // A block is durable after it was handed on, its commit beside the next.
-        assert!(r.max_block_durable_ms > 0.0);
+        // A block is handed on before it is durable, its commit beside the next.
+        assert!(r.max_block_handoff_ms > 0.0 && r.max_block_handoff_ms <= r.max_block_ms);
         assert!(r.boundary_block_ms > 0.0 && r.boundary_block_ms <= r.max_block_ms);
         assert!(r.reward_run_ms > 0.0);
         assert!(r.baseline_batch_verify_per_s > 0.0 && r.ratio_mixed_to_verify > 0.0);

@@ -11,6 +11,7 @@
 //! mempool all follow [`crate::producer::commit`], which the commit thread runs whole.
 
 use crate::Shared;
+use crate::producer::Lesson;
 use cairn_app::{Executed, StatefulError};
 use cairn_state::{ChangeSet, CommittedState, StateError, StateRead, ValueAt};
 use cairn_store::Snapshot;
@@ -33,8 +34,7 @@ pub struct InFlight {
 
 impl InFlight {
     /// Starts committing `block` ([`crate::producer::commit`], whole) on a thread of its own,
-    /// which then tells the pace the block's write tail from `tail_from` on, if given
-    /// ([`crate::producer::observe_tail`]).
+    /// which then teaches the pace `lesson`, if given.
     pub fn start(
         shared: &Arc<Shared>,
         block: Block,
@@ -42,15 +42,15 @@ impl InFlight {
         dropped: Vec<(Hash, StatefulError)>,
         parent_timestamp_ms: u64,
         started: Instant,
-        tail_from: Option<Instant>,
+        lesson: Option<Lesson>,
     ) -> anyhow::Result<InFlight> {
         let (block, executed) = (Arc::new(block), Arc::new(executed));
         let (s, b, e) = (shared.clone(), block.clone(), executed.clone());
         let thread = std::thread::Builder::new().name("block-commit".into()).spawn(move || {
             crate::producer::commit(&s, &b, &e, &dropped, parent_timestamp_ms, started)?;
             let took = started.elapsed();
-            if let Some(from) = tail_from {
-                crate::producer::observe_tail(&s, from, e.changes.len());
+            if let Some(lesson) = lesson {
+                lesson.teach(&s, &e);
             }
             Ok(took)
         })?;

@@ -77,31 +77,11 @@ pub fn produce_block(shared: &Shared) -> anyhow::Result<Hash> {
     let started = Instant::now();
     let snap = shared.snapshot()?;
     let parent = shared.parent(&snap)?;
-    let built = build(shared, &snap, parent, started, true)?;
+    let built = build(shared, &snap, parent, started)?;
     drop(snap);
     commit(shared, &built.block, &built.executed, &built.dropped, parent.timestamp_ms, started)?;
-    observe_pace(shared, &built, started, 0);
-    if let Some(from) = tail_from(shared, &built) {
-        observe_tail(shared, from, built.executed.changes.len());
-    }
+    Lesson::of(&built, started).teach(shared, &built.executed);
     Ok(built.block.hash())
-}
-
-/// When the write tail of `built` began, if it teaches the pace one: its last transaction,
-/// on a producer with a proposer's time; a settle block's share is timed apart (ADR 0043).
-fn tail_from(shared: &Shared, built: &Built) -> Option<Instant> {
-    (shared.config.propose_within.is_some() && built.settles.is_none()).then_some(built.txs_done)
-}
-
-/// Tells the pace a block's write tail: from its last transaction (`from`) to now, its
-/// commit and mempool update done, for `writes` keys written (ADR 0048). A block committed
-/// beside the next ([`produce_ahead`]) tells it from its commit thread, its wait for the
-/// block before's commit included.
-pub(crate) fn observe_tail(shared: &Shared, from: Instant, writes: usize) {
-    shared.pace.observe_tail(from.elapsed(), writes);
-    if let Some(per_write) = shared.pace.tail_per_write() {
-        shared.metrics.chain.proposer_tail_per_write_seconds.set(per_write.as_secs_f64());
-    }
 }
 
 /// [`produce_block`] that does not wait for its block to be durable: it builds the block on
@@ -125,11 +105,11 @@ pub fn produce_ahead(shared: &Arc<Shared>) -> anyhow::Result<HandedOn> {
     let (built, parent) = match prev.as_ref().filter(|p| head != Some(p.height())) {
         Some(p) => {
             let parent = Parent::of_block(&p.block);
-            (build(shared, &Ahead::new(&snap, &p.executed)?, parent, started, false), parent)
+            (build(shared, &Ahead::new(&snap, &p.executed)?, parent, started), parent)
         }
         None => {
             let parent = shared.parent(&snap)?;
-            (build(shared, &snap, parent, started, false), parent)
+            (build(shared, &snap, parent, started), parent)
         }
     };
     drop(snap);
@@ -149,12 +129,17 @@ pub fn produce_ahead(shared: &Arc<Shared>) -> anyhow::Result<HandedOn> {
         waited_ms = built_at.elapsed().as_millis() as u64,
         "block handed to its commit"
     );
-    let waiting = built.block.txs.len() + built.dropped.len();
-    observe_pace(shared, &built, started, waiting);
-    let tail = tail_from(shared, &built);
+    let lesson = Lesson::of(&built, started);
     let Built { block, executed, dropped, .. } = built;
-    let flight =
-        InFlight::start(shared, block, executed, dropped, parent.timestamp_ms, started, tail)?;
+    let flight = InFlight::start(
+        shared,
+        block,
+        executed,
+        dropped,
+        parent.timestamp_ms,
+        started,
+        Some(lesson),
+    )?;
     *shared.in_flight() = Some(flight);
     Ok(HandedOn { hash, before })
 }
@@ -189,15 +174,11 @@ struct Built {
 }
 
 /// Builds and certifies the block after `parent` on `state` (the state after `parent`).
-/// `serial`: the block is committed before the next is built, so its writes' commit is in
-/// its own time (ADR 0048); if not, in the next block's (ADR 0049). Either way the proposer
-/// stops before writes it has no time to commit.
 fn build<S: CommittedState>(
     shared: &Shared,
     state: &S,
     parent: Parent,
     started: Instant,
-    serial: bool,
 ) -> anyhow::Result<Built> {
     let params = cairn_app::App::params(state)?;
     let candidates: Vec<SizedTx> = shared.mempool().candidates(
@@ -227,16 +208,14 @@ fn build<S: CommittedState>(
         .config
         .propose_within
         .map(|d| started + settle_budget.map_or_else(|| shared.pace.budget(d), |s| s.budget));
-    // The whole block, its writes' commit included, should be done by the pace's target,
-    // less what a settle share was given; the tail's time per write is learned from the
-    // blocks before (ADR 0048). A block committed beside the next has until the next is
-    // due to hand on, an interval later: its commit must not hold that one past its own
-    // target (ADR 0049).
+    // The whole block, its writes' commit included, should be durable by the pace's
+    // target, less what a settle share was given; the tail's time per write is learned from
+    // the blocks before (ADR 0048). So for a block committed beside the next (ADR 0049): its
+    // commit shares the machine with the next block's execution, and is timed so.
     let tail = match shared.config.propose_within {
         Some(_) => {
             let reserved = settle_budget.map_or(Duration::ZERO, |s| s.reserved);
-            let from = if serial { started } else { started + interval };
-            shared.pace.write_tail(from + pace::target(interval).saturating_sub(reserved))
+            shared.pace.write_tail(started + pace::target(interval).saturating_sub(reserved))
         }
         None => None,
     };
@@ -264,30 +243,62 @@ fn build<S: CommittedState>(
     })
 }
 
-/// Tells the pace what the block took. `in_flight` transactions of the mempool are the
-/// block's own, still there while it commits (0 once it is committed).
-fn observe_pace(shared: &Shared, built: &Built, started: Instant, in_flight: usize) {
-    let interval = shared.config.block_interval;
-    if let Some(budget) = shared.config.propose_within {
+/// What a block teaches the producer's pace once it is durable: its whole time from its
+/// start, whether it was cut short, a settle share's time, its write tail (ADRs 0039, 0043,
+/// 0048). A block committed beside the next ([`produce_ahead`]) teaches it from its commit
+/// thread (ADR 0049), its wait for the block before's commit and its share of the machine
+/// beside the next block's execution included.
+pub struct Lesson {
+    started: Instant,
+    offered: usize,
+    /// Transactions the block included or dropped.
+    taken: usize,
+    /// [`settle_share`]'s answer for the block, with its settle budget.
+    settles: Option<Option<u64>>,
+    settle_budget: Option<SettleBudget>,
+    txs_done: Instant,
+}
+
+impl Lesson {
+    fn of(built: &Built, started: Instant) -> Lesson {
+        Lesson {
+            started,
+            offered: built.offered,
+            taken: built.block.txs.len() + built.dropped.len(),
+            settles: built.settles,
+            settle_budget: built.settle_budget,
+            txs_done: built.txs_done,
+        }
+    }
+
+    /// Tells the pace what the block of `executed`, now durable, took.
+    pub fn teach(&self, shared: &Shared, executed: &Executed) {
+        let interval = shared.config.block_interval;
+        let Some(budget) = shared.config.propose_within else { return };
         // Cut short: it left candidates behind, by its deadline or by the chain's limits
         // (the mempool offers only what the limits could take, so a block that took every
         // candidate offered may still have left work waiting).
-        let cut = built.block.txs.len() + built.dropped.len() < built.offered
-            || shared.mempool().len() > in_flight;
-        let took = started.elapsed();
-        match (built.settles, built.settle_budget) {
-            // A settle block teaches the share's time, not the factor; one that computed
-            // the run itself teaches nothing.
+        let cut = self.taken < self.offered || !shared.mempool().is_empty();
+        let took = self.started.elapsed();
+        match (self.settles, self.settle_budget) {
+            // A settle block teaches the share's time, not the factor nor the tail; one
+            // that computed the run itself teaches nothing.
             (Some(Some(_)), Some(s)) => {
-                let settled = built.executed.reward_index.as_ref();
+                let settled = executed.reward_index.as_ref();
                 let entries = settled.map_or(0, |c| u64::from(c.to.saturating_sub(c.from)));
                 shared.pace.observe_settle(interval, took, cut, entries, s.reserved);
             }
             (Some(None), _) => {}
-            _ => shared.pace.observe(interval, took, cut),
+            _ => {
+                shared.pace.observe(interval, took, cut);
+                shared.pace.observe_tail(self.txs_done.elapsed(), executed.changes.len());
+            }
         }
         let next = shared.pace.budget(budget);
         shared.metrics.chain.proposer_budget_seconds.set(next.as_secs_f64());
+        if let Some(per_write) = shared.pace.tail_per_write() {
+            shared.metrics.chain.proposer_tail_per_write_seconds.set(per_write.as_secs_f64());
+        }
     }
 }
 
