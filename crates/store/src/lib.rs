@@ -287,7 +287,7 @@ pub struct CommitTimes {
     pub prune_tree: std::time::Duration,
     /// Deleting blocks, receipts and indexes of epochs no longer kept.
     pub prune_history: std::time::Duration,
-    /// redb's commit: the dirty pages and the allocator state written, then fsync.
+    /// redb's commit: the dirty pages written (a write each) and the header, then one fsync.
     pub flush: std::time::Duration,
 }
 
